@@ -1,0 +1,189 @@
+/* buf.c — owl_buf: a growable byte buffer kept NUL-terminated. */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+int owl_buf_reserve(owl_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return OWL_OK;
+    if (need < b->len)
+        return OWL_ENOMEM;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2)
+            return OWL_ENOMEM;
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return OWL_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return OWL_OK;
+}
+
+int owl_buf_append(owl_buf *b, const void *p, size_t n)
+{
+    if (owl_buf_reserve(b, n) != OWL_OK)
+        return OWL_ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return OWL_OK;
+}
+
+int owl_buf_puts(owl_buf *b, const char *s)
+{
+    return owl_buf_append(b, s, strlen(s));
+}
+
+int owl_buf_putc(owl_buf *b, char c)
+{
+    return owl_buf_append(b, &c, 1);
+}
+
+int owl_buf_vprintf(owl_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return OWL_EINVAL;
+    if ((size_t)n < sizeof small)
+        return owl_buf_append(b, small, (size_t)n);
+    if (owl_buf_reserve(b, (size_t)n) != OWL_OK)
+        return OWL_ENOMEM;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return OWL_OK;
+}
+
+int owl_buf_printf(owl_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = owl_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        len = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+int owl_buf_json_str(owl_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    if (owl_buf_reserve(b, n + 2) != OWL_OK)
+        return OWL_ENOMEM;
+    int rc = owl_buf_putc(b, '"');
+    size_t i = 0;
+    while (rc == OWL_OK && i < n) {
+        unsigned char c = u[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            rc = owl_buf_append(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            const char *e = NULL;
+            switch (c) {
+            case '\n': e = "\\n"; break;
+            case '\r': e = "\\r"; break;
+            case '\t': e = "\\t"; break;
+            case '\b': e = "\\b"; break;
+            case '\f': e = "\\f"; break;
+            }
+            if (e) {
+                rc = owl_buf_append(b, e, 2);
+            } else {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                rc = owl_buf_append(b, esc, 6);
+            }
+            i++;
+        } else {
+            size_t l = utf8_len(u + i, n - i);
+            if (l == 0) {
+                rc = owl_buf_append(b, "\xEF\xBF\xBD", 3);
+                i++;
+            } else {
+                rc = owl_buf_append(b, u + i, l);
+                i += l;
+            }
+        }
+    }
+    if (rc == OWL_OK)
+        rc = owl_buf_putc(b, '"');
+    return rc;
+}
+
+void owl_buf_consume(owl_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+    } else {
+        memmove(b->data, b->data + n, b->len - n);
+        b->len -= n;
+    }
+    if (b->data)
+        b->data[b->len] = '\0';
+}
+
+void owl_buf_reset(owl_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void owl_buf_free(owl_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *owl_buf_steal(owl_buf *b)
+{
+    char *p = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,183 @@
+/* util.c — randomness, hex, constant-time compare and the durable-file helpers. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int owl_random(void *p, size_t n)
+{
+    unsigned char *s = p;
+    while (n) {
+        ssize_t r = getrandom(s, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return OWL_EIO;
+        }
+        s += r;
+        n -= (size_t)r;
+    }
+    return OWL_OK;
+}
+
+void owl_hex(const void *p, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[s[i] >> 4];
+        out[2 * i + 1] = hx[s[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int owl_ct_equal(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= x[i] ^ y[i];
+    return d == 0;
+}
+
+int owl_fsync_dir(const char *dir, owl_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", dir, strerror(errno));
+    int rc = OWL_OK;
+    if (fsync(fd) != 0)
+        rc = owl_error_set(err, owl_err_from_errno(errno), "fsync %s: %s", dir, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int owl_mkdir_p(const char *dir, unsigned mode, owl_error *err)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return owl_error_set(err, OWL_EINVAL, "bad directory path");
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, mode) != 0 && errno != EEXIST)
+            return owl_error_set(err, owl_err_from_errno(errno), "mkdir %s: %s", path,
+                                 strerror(errno));
+        path[i] = c;
+    }
+    return OWL_OK;
+}
+
+/* Directory part of path ("." when there is none). */
+static void dirname_of(const char *path, char *out, size_t outsz)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(out, outsz, ".");
+    } else if (slash == path) {
+        snprintf(out, outsz, "/");
+    } else {
+        snprintf(out, outsz, "%.*s", (int)(slash - path), path);
+    }
+}
+
+int owl_write_file_atomic(const char *path, const void *p, size_t n, unsigned mode,
+                          owl_error *err)
+{
+    char tmp[4096], dir[4096];
+    int rc = OWL_OK;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return owl_error_set(err, OWL_EINVAL, "path too long");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "create %s: %s", tmp,
+                             strerror(errno));
+    const char *s = p;
+    size_t left = n;
+    while (left) {
+        ssize_t w = write(fd, s, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = owl_error_set(err, owl_err_from_errno(errno), "write %s: %s", tmp,
+                               strerror(errno));
+            goto out;
+        }
+        s += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = owl_error_set(err, owl_err_from_errno(errno), "close %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "rename %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    dirname_of(path, dir, sizeof dir);
+    return owl_fsync_dir(dir, err);
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+int owl_read_file(const char *path, size_t max, char **out, size_t *outlen, owl_error *err)
+{
+    int rc = OWL_OK;
+    char *data = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", path,
+                             strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = owl_error_set(err, OWL_EIO, "stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if ((size_t)st.st_size > max) {
+        rc = owl_error_set(err, OWL_ETOOBIG, "%s is larger than %zu bytes", path, max);
+        goto out;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (!data) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory reading %s", path);
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = owl_error_set(err, OWL_EIO, "read %s: %s", path, r ? strerror(errno) : "short");
+            goto out;
+        }
+        got += (size_t)r;
+    }
+    data[got] = '\0';
+    *out = data;
+    *outlen = got;
+    data = NULL;
+out:
+    free(data);
+    close(fd);
+    return rc;
+}

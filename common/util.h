@@ -1,0 +1,37 @@
+/* util.h — small helpers: random bytes, hex, constant-time compare, file durability. */
+#ifndef OWL_UTIL_H
+#define OWL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define OWL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* owl_random — fills p with n bytes from the kernel CSPRNG (getrandom). OWL_OK or OWL_EIO. */
+int owl_random(void *p, size_t n);
+
+/* owl_hex — writes 2n lowercase hex digits and a NUL into out (2n+1 bytes). */
+void owl_hex(const void *p, size_t n, char *out);
+
+/* owl_ct_equal — constant-time comparison of two n-byte regions; 1 when equal. */
+int owl_ct_equal(const void *a, const void *b, size_t n);
+
+/* owl_fsync_dir — fsyncs the directory holding path's entry (path is a directory itself).
+ * OWL_OK or an errno-mapped code. */
+int owl_fsync_dir(const char *dir, owl_error *err);
+
+/* owl_mkdir_p — creates dir and its parents with mode (existing ones are fine). */
+int owl_mkdir_p(const char *dir, unsigned mode, owl_error *err);
+
+/* owl_write_file_atomic — writes n bytes to path via path.tmp + fsync + rename + dir fsync,
+ * created with mode. On failure nothing at path changes and the temp file is removed. */
+int owl_write_file_atomic(const char *path, const void *p, size_t n, unsigned mode,
+                          owl_error *err);
+
+/* owl_read_file — reads a whole file (at most max bytes) into a malloc'd buffer (NUL-
+ * terminated; caller frees). OWL_ENOTFOUND, OWL_ETOOBIG, OWL_EIO. */
+int owl_read_file(const char *path, size_t max, char **out, size_t *outlen, owl_error *err);
+
+#endif

@@ -1,0 +1,143 @@
+/* http.h — owld's HTTP/1.1 server: worker threads with epoll loops over non-blocking
+ * sockets, http-parser for framing, and the limits every connection lives under.
+ *
+ * Contract with the layer above (router): the server hands over one complete request at a
+ * time per connection — headers parsed, body de-chunked and decompressed, all within the
+ * limits — and the handler fills an owl_http_resp on the same thread. Responses on a
+ * connection go out in request order (pipelining). Errors the HTTP layer detects itself
+ * (400, 408, 413, 415, 431, 503) are answered here with a JSON body
+ * {"error":{"code":"...","message":"..."}} and reported through the done hook. */
+#ifndef OWL_HTTP_H
+#define OWL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+typedef struct owl_http_header {
+    char *name;  /* lowercased, NUL-terminated */
+    char *value; /* leading/trailing blanks trimmed, NUL-terminated */
+} owl_http_header;
+
+typedef struct owl_http_req {
+    const char *method;        /* "GET", "POST", ... */
+    char *target;              /* raw request-target as received ("/a%20b?x=1") */
+    char *path;                /* raw (still percent-encoded) path part of target */
+    char *query;               /* raw query after '?', "" when none */
+    owl_http_header *headers;  /* in arrival order; repeated names stay separate entries */
+    size_t nheaders;
+    owl_buf body;              /* de-chunked and decompressed; len 0 when no body */
+    int http_major, http_minor;
+    int keep_alive;            /* the client wants the connection kept */
+    char remote_addr[64];      /* peer IP address as text */
+    char request_id[37];       /* UUID v4 text, also sent as x-owl-request-id */
+    int64_t start_mono_ns;     /* owl_mono_ns() when the first byte of this request arrived */
+    size_t wire_bytes;         /* bytes read from the socket for this request */
+} owl_http_req;
+
+/* owl_http_req_header — value of the first header named lname (lowercase), or NULL. */
+const char *owl_http_req_header(const owl_http_req *req, const char *lname);
+
+typedef struct owl_http_conn owl_http_conn;
+
+typedef struct owl_http_resp {
+    int status;               /* default 200 */
+    const char *content_type; /* default "application/json" */
+    owl_buf headers;          /* extra header lines, each "Name: value\r\n" */
+    owl_buf body;
+    const char *action;       /* label for metrics/audit ("iam:CreateKey"); NULL = none */
+    int close;                /* set to close the connection after this response */
+    /* streaming state, owned by the HTTP layer */
+    owl_http_conn *conn;
+    int streaming;            /* 1 after owl_http_resp_stream_begin */
+    size_t stream_bytes;
+} owl_http_resp;
+
+/* owl_http_resp_header — adds "name: value". OWL_OK or OWL_ENOMEM. */
+int owl_http_resp_header(owl_http_resp *resp, const char *name, const char *value);
+
+/* owl_http_resp_json — sets status, content type application/json, and body (copied). */
+int owl_http_resp_json(owl_http_resp *resp, int status, const char *json, size_t len);
+
+/* owl_http_resp_text — sets status, text/plain; charset=utf-8 and the body (copied). */
+int owl_http_resp_text(owl_http_resp *resp, int status, const char *text, size_t len);
+
+/* owl_http_resp_error — status + {"error":{"code":code,"message":message}}. */
+int owl_http_resp_error(owl_http_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* owl_http_resp_stream_begin — sends the status line and headers now with
+ * Transfer-Encoding: chunked; the body is then sent with owl_http_resp_stream_write and
+ * closed by owl_http_resp_stream_end (or by the layer when the handler returns). */
+int owl_http_resp_stream_begin(owl_http_resp *resp, int status, const char *content_type);
+
+/* owl_http_resp_stream_write — sends n bytes as one chunk (n = 0 is a no-op). */
+int owl_http_resp_stream_write(owl_http_resp *resp, const void *p, size_t n);
+
+/* owl_http_resp_sse — sends one server-sent event ("event: E\ndata: line\n...\n\n") on a
+ * stream begun with content type text/event-stream. event may be NULL. */
+int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, size_t n);
+
+/* owl_http_resp_stream_end — sends the last (empty) chunk. */
+int owl_http_resp_stream_end(owl_http_resp *resp);
+
+/* owl_http_status_text — "OK", "Not Found", ... for a status code; "Unknown" otherwise. */
+const char *owl_http_status_text(int status);
+
+typedef struct owl_http_limits {
+    size_t max_header_bytes;  /* request line + header block; over -> 431 (default 16 KiB) */
+    size_t max_body_bytes;    /* body on the wire and decompressed; over -> 413 (16 MiB) */
+    int read_timeout_ms;      /* a started request must be complete within this; -> 408 */
+    int idle_timeout_ms;      /* keep-alive connection with no request in progress closes */
+    int max_connections;      /* accepted beyond this are answered 503 and closed */
+    int shutdown_grace_ms;    /* SIGTERM: in-flight requests get this long */
+} owl_http_limits;
+
+/* Defaults named in docs/operations.md. */
+#define OWL_HTTP_DEFAULT_LIMITS {16384, 16u << 20, 30000, 60000, 4096, 4000}
+
+typedef struct owl_http_callbacks {
+    /* handle — called on a worker thread for each complete request. */
+    void (*handle)(void *ud, owl_http_req *req, owl_http_resp *resp);
+    /* done — called after every response is queued, including the layer's own errors;
+     * req is NULL when no request line was parsed. */
+    void (*done)(void *ud, const owl_http_req *req, const owl_http_resp *resp,
+                 size_t bytes_in, size_t bytes_out, int64_t duration_ns);
+    void *ud;
+} owl_http_callbacks;
+
+typedef struct owl_http_server owl_http_server;
+
+/* owl_http_server_create — binds and listens on host:port (port 0 picks a free one) for
+ * `workers` threads (0 = one per online CPU). Nothing runs until start.
+ * Errors: OWL_EINVAL (bad address), OWL_EIO (bind/listen failed, message says why). */
+int owl_http_server_create(const char *host, int port, int workers, const owl_http_limits *lim,
+                           const owl_http_callbacks *cb, owl_http_server **out, owl_error *err);
+
+/* owl_http_server_port — the port actually bound. */
+int owl_http_server_port(const owl_http_server *s);
+
+/* owl_http_server_start — starts the worker threads. */
+int owl_http_server_start(owl_http_server *s, owl_error *err);
+
+/* owl_http_server_stop — stops accepting, lets in-flight requests finish (up to
+ * shutdown_grace_ms), closes idle connections and joins the workers. Idempotent. */
+void owl_http_server_stop(owl_http_server *s);
+
+/* owl_http_server_destroy — stops if needed and frees everything. Accepts NULL. */
+void owl_http_server_destroy(owl_http_server *s);
+
+/* owl_http_server_connections — connections currently open (for /metrics). */
+long owl_http_server_connections(const owl_http_server *s);
+
+/* ---- pieces exposed for unit tests and fuzzing ---- */
+
+/* owl_http_decompress — decodes body per Content-Encoding ("gzip", "x-gzip", "deflate",
+ * "zstd", "identity"; NULL = identity) into out, failing with OWL_ETOOBIG as soon as the
+ * output would exceed max, OWL_EUNSUPPORTED for unknown encodings, OWL_EINVAL for
+ * malformed data. */
+int owl_http_decompress(const char *encoding, const void *in, size_t n, size_t max, owl_buf *out,
+                        owl_error *err);
+
+#endif
