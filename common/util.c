@@ -10,6 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+size_t owl_strlcpy(char *dst, const char *src, size_t dstsz)
+{
+    size_t n = strlen(src);
+    size_t c = n < dstsz ? n : dstsz - 1;
+    memcpy(dst, src, c);
+    dst[c] = '\0';
+    return n;
+}
+
 int owl_random(void *p, size_t n)
 {
     unsigned char *s = p;

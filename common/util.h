@@ -9,6 +9,10 @@
 
 #define OWL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* owl_strlcpy — copies src into dst (dstsz > 0), truncating; always NUL-terminates.
+ * Returns strlen(src), so truncation happened when the result >= dstsz. */
+size_t owl_strlcpy(char *dst, const char *src, size_t dstsz);
+
 /* owl_random — fills p with n bytes from the kernel CSPRNG (getrandom). OWL_OK or OWL_EIO. */
 int owl_random(void *p, size_t n);
 

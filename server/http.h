@@ -28,6 +28,9 @@ typedef struct owl_http_req {
     owl_http_header *headers;  /* in arrival order; repeated names stay separate entries */
     size_t nheaders;
     owl_buf body;              /* de-chunked and decompressed; len 0 when no body */
+    owl_buf wire_body;         /* the de-chunked body before decompression, kept only when a
+                                * Content-Encoding was applied (SigV4 hashes what was sent);
+                                * len 0 otherwise */
     int http_major, http_minor;
     int keep_alive;            /* the client wants the connection kept */
     char remote_addr[64];      /* peer IP address as text */

@@ -1,1 +1,561 @@
-/* placeholder: being written */
+/* keys.c — API keys: creation with derived secrets (see keys.h), the admin key bootstrap,
+ * the key-management routes and STS GetCallerIdentity. */
+#include "server/keys.h"
+
+#include <bson/bson.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/policy.h"
+
+#define NONCE_LEN 16
+#define MAX_KEYS_PAGE 1000
+
+int owl_tenant_valid(const char *t)
+{
+    size_t i = 0;
+    for (; t[i]; i++)
+        if (t[i] < '0' || t[i] > '9')
+            return 0;
+    return i == OWL_TENANT_LEN;
+}
+
+void owl_keys_secret_hash(const char *secret, size_t n, char out[65])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)secret, n, d);
+    owl_hex(d, sizeof d, out);
+}
+
+static int hex_decode(const char *hex, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return OWL_ECORRUPT;
+        out[i] = (unsigned char)v;
+    }
+    return hex[2 * n] == '\0' ? OWL_OK : OWL_ECORRUPT;
+}
+
+/* secret = base62 of two HMAC blocks over (label, key id, nonce, block number). */
+static void derive_secret(const owl_server *s, const char *key_id, const unsigned char *nonce,
+                          char out[OWL_SECRET_LEN + 1])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char msg[128], mac[2][32];
+    size_t idlen = strlen(key_id), n = 0;
+    memcpy(msg, "owl-key-secret-v1", 17), n = 17;
+    memcpy(msg + n, key_id, idlen), n += idlen;
+    memcpy(msg + n, nonce, NONCE_LEN), n += NONCE_LEN;
+    for (int b = 0; b < 2; b++) {
+        msg[n] = (unsigned char)b;
+        unsigned int len = 32;
+        HMAC(EVP_sha256(), s->master_key, OWL_MASTER_KEY_LEN, msg, n + 1, mac[b], &len);
+    }
+    for (int i = 0; i < OWL_SECRET_LEN; i++)
+        out[i] = alphabet[((unsigned char *)mac)[i] % 62];
+    out[OWL_SECRET_LEN] = '\0';
+}
+
+static int new_key_id(char out[OWL_KEY_ID_MAX + 1])
+{
+    static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    unsigned char r[17];
+    if (owl_random(r, sizeof r) != OWL_OK)
+        return OWL_EIO;
+    memcpy(out, "OWL", 3);
+    for (int i = 0; i < 17; i++)
+        out[3 + i] = b32[r[i] & 31];
+    out[20] = '\0';
+    return OWL_OK;
+}
+
+int owl_keys_create(owl_server *s, const char *tenant, const char *const *policy, size_t n,
+                    char key_id[OWL_KEY_ID_MAX + 1], char secret[OWL_SECRET_LEN + 1],
+                    owl_error *err)
+{
+    unsigned char nonce[NONCE_LEN];
+    char nonce_hex[2 * NONCE_LEN + 1], hash[65], idx[24];
+    if (new_key_id(key_id) != OWL_OK || owl_random(nonce, sizeof nonce) != OWL_OK)
+        return owl_error_set(err, OWL_EIO, "no randomness available");
+    owl_hex(nonce, sizeof nonce, nonce_hex);
+    derive_secret(s, key_id, nonce, secret);
+    owl_keys_secret_hash(secret, OWL_SECRET_LEN, hash);
+    bson_t doc = BSON_INITIALIZER, arr;
+    BSON_APPEND_UTF8(&doc, "key_id", key_id);
+    BSON_APPEND_UTF8(&doc, "tenant", tenant);
+    BSON_APPEND_ARRAY_BEGIN(&doc, "policy", &arr);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(idx, sizeof idx, "%zu", i);
+        bson_append_utf8(&arr, idx, -1, policy[i], -1);
+    }
+    bson_append_array_end(&doc, &arr);
+    BSON_APPEND_INT64(&doc, "created", owl_now_ms());
+    BSON_APPEND_UTF8(&doc, "nonce", nonce_hex);
+    BSON_APPEND_UTF8(&doc, "secret_sha256", hash);
+    int rc = owl_meta_put(s->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, key_id, &doc, err);
+    bson_destroy(&doc);
+    return rc;
+}
+
+/* Fills p and optional outputs from a stored key document. */
+static int key_from_doc(owl_server *s, const bson_t *doc, owl_principal *p, char *secret_out,
+                        char *hash_out, owl_error *err)
+{
+    bson_iter_t it, ai;
+    const char *nonce_hex = NULL;
+    memset(p, 0, sizeof *p);
+    if (!bson_iter_init(&it, doc))
+        return owl_error_set(err, OWL_ECORRUPT, "key record unreadable");
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (!strcmp(k, "key_id") && BSON_ITER_HOLDS_UTF8(&it)) {
+            snprintf(p->key_id, sizeof p->key_id, "%s", bson_iter_utf8(&it, NULL));
+        } else if (!strcmp(k, "tenant") && BSON_ITER_HOLDS_UTF8(&it)) {
+            snprintf(p->tenant, sizeof p->tenant, "%s", bson_iter_utf8(&it, NULL));
+        } else if (!strcmp(k, "nonce") && BSON_ITER_HOLDS_UTF8(&it)) {
+            nonce_hex = bson_iter_utf8(&it, NULL);
+        } else if (!strcmp(k, "secret_sha256") && BSON_ITER_HOLDS_UTF8(&it) && hash_out) {
+            snprintf(hash_out, 65, "%s", bson_iter_utf8(&it, NULL));
+        } else if (!strcmp(k, "policy") && BSON_ITER_HOLDS_ARRAY(&it) &&
+                   bson_iter_recurse(&it, &ai)) {
+            while (bson_iter_next(&ai) && p->npatterns < OWL_ARRAY_LEN(p->patterns)) {
+                if (!BSON_ITER_HOLDS_UTF8(&ai))
+                    continue;
+                char *pat = strdup(bson_iter_utf8(&ai, NULL));
+                if (!pat) {
+                    owl_principal_free(p);
+                    return owl_error_set(err, OWL_ENOMEM, "out of memory");
+                }
+                p->patterns[p->npatterns++] = pat;
+            }
+        }
+    }
+    if (secret_out) {
+        unsigned char nonce[NONCE_LEN];
+        if (!nonce_hex || strlen(nonce_hex) != 2 * NONCE_LEN ||
+            hex_decode(nonce_hex, nonce, NONCE_LEN) != OWL_OK) {
+            owl_principal_free(p);
+            return owl_error_set(err, OWL_ECORRUPT, "key record has no valid nonce");
+        }
+        derive_secret(s, p->key_id, nonce, secret_out);
+    }
+    return OWL_OK;
+}
+
+int owl_keys_lookup(owl_server *s, const char *key_id, owl_principal *p, char *secret_out,
+                    char *hash_out, owl_error *err)
+{
+    bson_t *doc = NULL;
+    if (strlen(key_id) > OWL_KEY_ID_MAX || !*key_id)
+        return owl_error_set(err, OWL_ENOTFOUND, "unknown key");
+    int rc = owl_meta_get(s->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, key_id, &doc, err);
+    if (rc != OWL_OK)
+        return rc;
+    rc = key_from_doc(s, doc, p, secret_out, hash_out, err);
+    bson_destroy(doc);
+    return rc;
+}
+
+void owl_principal_free(owl_principal *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->npatterns; i++)
+        free(p->patterns[i]);
+    p->npatterns = 0;
+}
+
+int owl_principal_can(const owl_principal *p, const char *action)
+{
+    return owl_policy_allows((const char *const *)p->patterns, p->npatterns, action);
+}
+
+/* ---- bootstrap ---- */
+
+static int load_master_key(owl_server *s, owl_error *err)
+{
+    char path[4200];
+    char *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/master.key", s->cfg.data_dir);
+    int rc = owl_read_file(path, 4096, &data, &len, NULL);
+    if (rc == OWL_OK) {
+        if (len != OWL_MASTER_KEY_LEN)
+            rc = owl_error_set(err, OWL_ECORRUPT, "%s must hold %d bytes, it holds %zu", path,
+                               OWL_MASTER_KEY_LEN, len);
+        else
+            memcpy(s->master_key, data, OWL_MASTER_KEY_LEN);
+        free(data);
+        return rc;
+    }
+    if (rc != OWL_ENOTFOUND)
+        return owl_error_set(err, rc, "cannot read %s", path);
+    if (owl_random(s->master_key, OWL_MASTER_KEY_LEN) != OWL_OK)
+        return owl_error_set(err, OWL_EIO, "no randomness available");
+    return owl_write_file_atomic(path, s->master_key, OWL_MASTER_KEY_LEN, 0600, err);
+}
+
+static int write_key_files(owl_server *s, const char *key_id, const char *secret, int force,
+                           owl_error *err)
+{
+    char path[4200], text[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/admin.key", s->cfg.data_dir);
+    int n = snprintf(text, sizeof text, "%s:%s\n", key_id, secret);
+    int rc = OWL_OK;
+    if (force || stat(path, &st) != 0)
+        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
+    if (rc != OWL_OK)
+        return rc;
+    snprintf(path, sizeof path, "%s/aws-credentials", s->cfg.data_dir);
+    n = snprintf(text, sizeof text,
+                 "# owl admin key (policy \"*\", tenant %s), written by owld\n"
+                 "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+                 s->admin_tenant, key_id, secret);
+    if (force || stat(path, &st) != 0)
+        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
+    return rc;
+}
+
+int owl_keys_bootstrap(owl_server *s, owl_error *err)
+{
+    int rc = load_master_key(s, err);
+    if (rc != OWL_OK)
+        return rc;
+    bson_t *marker = NULL;
+    char key_id[OWL_KEY_ID_MAX + 1], secret[OWL_SECRET_LEN + 1];
+    rc = owl_meta_get(s->meta, OWL_KEYS_TENANT, "bootstrap", "admin", &marker, NULL);
+    if (rc == OWL_OK) {
+        bson_iter_t it;
+        owl_principal p;
+        const char *id = bson_iter_init_find(&it, marker, "key_id") && BSON_ITER_HOLDS_UTF8(&it)
+                             ? bson_iter_utf8(&it, NULL)
+                             : "";
+        snprintf(key_id, sizeof key_id, "%s", id);
+        bson_destroy(marker);
+        rc = owl_keys_lookup(s, key_id, &p, secret, NULL, NULL);
+        if (rc == OWL_OK) {
+            snprintf(s->admin_tenant, sizeof s->admin_tenant, "%s", p.tenant);
+            owl_principal_free(&p);
+            return write_key_files(s, key_id, secret, 0, err);
+        }
+        owl_warn("the admin key %s is gone (deleted?); creating a new one", key_id);
+    }
+    /* first start: a fresh tenant and an admin key with policy "*" */
+    unsigned char r[OWL_TENANT_LEN];
+    if (owl_random(r, sizeof r) != OWL_OK)
+        return owl_error_set(err, OWL_EIO, "no randomness available");
+    for (int i = 0; i < OWL_TENANT_LEN; i++)
+        s->admin_tenant[i] = (char)('0' + r[i] % 10);
+    s->admin_tenant[OWL_TENANT_LEN] = '\0';
+    const char *all[] = {"*"};
+    if ((rc = owl_keys_create(s, s->admin_tenant, all, 1, key_id, secret, err)) != OWL_OK)
+        return rc;
+    if ((rc = write_key_files(s, key_id, secret, 1, err)) != OWL_OK)
+        return rc;
+    bson_t doc = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&doc, "key_id", key_id);
+    rc = owl_meta_put(s->meta, OWL_KEYS_TENANT, "bootstrap", "admin", &doc, err);
+    bson_destroy(&doc);
+    if (rc == OWL_OK)
+        owl_info("created the admin key %s for tenant %s", key_id, s->admin_tenant);
+    return rc;
+}
+
+/* ---- HTTP handlers ---- */
+
+static void key_json(owl_buf *o, const owl_principal *p, int64_t created)
+{
+    char t[40];
+    owl_buf_puts(o, "{\"key_id\":");
+    owl_buf_json_str(o, p->key_id, strlen(p->key_id));
+    owl_buf_puts(o, ",\"tenant\":");
+    owl_buf_json_str(o, p->tenant, strlen(p->tenant));
+    owl_buf_puts(o, ",\"policy\":[");
+    for (size_t i = 0; i < p->npatterns; i++) {
+        if (i)
+            owl_buf_putc(o, ',');
+        owl_buf_json_str(o, p->patterns[i], strlen(p->patterns[i]));
+    }
+    owl_time_format_rfc3339(created, t, sizeof t);
+    owl_buf_printf(o, "],\"created\":\"%s\"}", t);
+}
+
+static int64_t doc_created(const bson_t *doc)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, "created") ? bson_iter_as_int64(&it) : 0;
+}
+
+/* The tenant a keys request acts on: the caller's, or another one with iam:ManageTenants. */
+static int target_tenant(owl_call *call, const char *asked, const char **tenant)
+{
+    const owl_principal *p = call->principal;
+    if (!asked || !*asked || strcmp(asked, p->tenant) == 0) {
+        *tenant = p->tenant;
+        return OWL_OK;
+    }
+    if (!owl_tenant_valid(asked)) {
+        owl_call_error(call, 400, "InvalidParameter", "tenant must be 12 digits");
+        return OWL_EINVAL;
+    }
+    if (!owl_principal_can(p, "iam:ManageTenants")) {
+        owl_call_error(call, 403, "AccessDenied",
+                       "key %s may not act on tenant %s (needs iam:ManageTenants)", p->key_id,
+                       asked);
+        return OWL_EDENIED;
+    }
+    *tenant = asked;
+    return OWL_OK;
+}
+
+static int create_key(owl_call *call)
+{
+    bson_error_t berr;
+    owl_error err = {0};
+    const char *policy[OWL_POLICY_MAX_PATTERNS];
+    size_t n = 0;
+    const char *asked = NULL, *tenant;
+    bson_iter_t it, ai;
+    owl_http_req *req = call->req;
+    bson_t *body = bson_new_from_json((const uint8_t *)(req->body.data ? req->body.data : ""),
+                                      (ssize_t)req->body.len, &berr);
+    if (!body) {
+        owl_call_error(call, 400, "InvalidParameter", "body is not a JSON object: %s",
+                       berr.message);
+        return OWL_EINVAL;
+    }
+    int rc = OWL_EINVAL;
+    int have_policy = 0;
+    if (!bson_iter_init(&it, body))
+        goto bad;
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (!strcmp(k, "tenant") && BSON_ITER_HOLDS_UTF8(&it)) {
+            asked = bson_iter_utf8(&it, NULL);
+        } else if (!strcmp(k, "policy") && BSON_ITER_HOLDS_ARRAY(&it) &&
+                   bson_iter_recurse(&it, &ai)) {
+            have_policy = 1;
+            while (bson_iter_next(&ai)) {
+                if (!BSON_ITER_HOLDS_UTF8(&ai) || n == OWL_POLICY_MAX_PATTERNS) {
+                    owl_call_error(call, 400, "InvalidParameter",
+                                   "policy must be an array of at most %d strings",
+                                   OWL_POLICY_MAX_PATTERNS);
+                    goto out;
+                }
+                policy[n] = bson_iter_utf8(&ai, NULL);
+                if (owl_policy_validate(policy[n], &err) != OWL_OK) {
+                    owl_call_error(call, 400, "InvalidParameter", "%s", err.msg);
+                    goto out;
+                }
+                n++;
+            }
+        } else {
+            owl_call_error(call, 400, "InvalidParameter",
+                           "unknown or mistyped field '%s' (expected \"tenant\": string, "
+                           "\"policy\": array of strings)", k);
+            goto out;
+        }
+    }
+    if (!have_policy || n == 0)
+        goto bad;
+    if (target_tenant(call, asked, &tenant) != OWL_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!owl_policy_covers((const char *const *)call->principal->patterns,
+                               call->principal->npatterns, policy[i])) {
+            owl_call_error(call, 403, "AccessDenied",
+                           "pattern '%s' grants more than key %s has", policy[i],
+                           call->principal->key_id);
+            rc = OWL_EDENIED;
+            goto out;
+        }
+    }
+    char key_id[OWL_KEY_ID_MAX + 1], secret[OWL_SECRET_LEN + 1];
+    rc = owl_keys_create(call->srv, tenant, policy, n, key_id, secret, &err);
+    if (rc != OWL_OK) {
+        owl_call_error_from(call, rc, err.msg);
+        goto out;
+    }
+    snprintf(call->resource, sizeof call->resource, "key/%s", key_id);
+    owl_buf *o = &call->resp->body;
+    owl_buf_printf(o, "{\"key_id\":\"%s\",\"secret\":\"%s\",\"tenant\":\"%s\",\"policy\":[",
+                   key_id, secret, tenant);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            owl_buf_putc(o, ',');
+        owl_buf_json_str(o, policy[i], strlen(policy[i]));
+    }
+    owl_buf_puts(o, "]}");
+    call->resp->status = 200;
+    goto out;
+bad:
+    owl_call_error(call, 400, "InvalidParameter",
+                   "expected {\"tenant\": \"<12 digits>\" (optional), \"policy\": [\"pattern\", ...]}");
+out:
+    bson_destroy(body);
+    return rc;
+}
+
+struct list_ctx {
+    owl_server *srv;
+    const char *tenant;
+    owl_buf *out;
+    size_t limit, found;
+    int more;
+    char last[OWL_KEY_ID_MAX + 1];
+};
+
+static int list_one(void *ud, const char *tenant, const char *kind, const char *id,
+                    const bson_t *doc)
+{
+    struct list_ctx *c = ud;
+    owl_principal p;
+    if (key_from_doc(c->srv, doc, &p, NULL, NULL, NULL) != OWL_OK)
+        return 0;
+    if (strcmp(p.tenant, c->tenant) == 0) {
+        if (c->found == c->limit) {
+            c->more = 1;
+            owl_principal_free(&p);
+            return 1;
+        }
+        if (c->found++)
+            owl_buf_putc(c->out, ',');
+        key_json(c->out, &p, doc_created(doc));
+        snprintf(c->last, sizeof c->last, "%s", id);
+    }
+    owl_principal_free(&p);
+    return 0;
+}
+
+static int list_keys(owl_call *call)
+{
+    char asked[64] = "", limit_s[16] = "", token[64] = "";
+    const char *tenant;
+    if (owl_query_param(call->req->query, "tenant", asked, sizeof asked) < 0 ||
+        owl_query_param(call->req->query, "limit", limit_s, sizeof limit_s) < 0 ||
+        owl_query_param(call->req->query, "next_token", token, sizeof token) < 0) {
+        owl_call_error(call, 400, "InvalidParameter", "malformed query parameter");
+        return OWL_EINVAL;
+    }
+    if (target_tenant(call, asked, &tenant) != OWL_OK)
+        return OWL_EINVAL;
+    long limit = 100;
+    if (*limit_s) {
+        char *end;
+        limit = strtol(limit_s, &end, 10);
+        if (*end || limit < 1 || limit > MAX_KEYS_PAGE) {
+            owl_call_error(call, 400, "InvalidParameter", "limit must be 1 to %d",
+                           MAX_KEYS_PAGE);
+            return OWL_EINVAL;
+        }
+    }
+    struct list_ctx c = {call->srv, tenant, &call->resp->body, (size_t)limit, 0, 0, ""};
+    owl_buf_puts(c.out, "{\"keys\":[");
+    owl_meta_list(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, *token ? token : NULL, 0,
+                  list_one, &c, NULL);
+    owl_buf_putc(c.out, ']');
+    if (c.more)
+        owl_buf_printf(c.out, ",\"next_token\":\"%s\"", c.last);
+    owl_buf_putc(c.out, '}');
+    snprintf(call->resource, sizeof call->resource, "tenant/%s", tenant);
+    return OWL_OK;
+}
+
+/* Loads the key named in the path if the caller may see it (same tenant or ManageTenants). */
+static int load_visible_key(owl_call *call, owl_principal *p, int64_t *created)
+{
+    const char *id = owl_call_param(call, "id");
+    bson_t *doc = NULL;
+    snprintf(call->resource, sizeof call->resource, "key/%s", id);
+    int rc = strlen(id) <= OWL_KEY_ID_MAX
+                 ? owl_meta_get(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, id, &doc, NULL)
+                 : OWL_ENOTFOUND;
+    if (rc == OWL_OK) {
+        rc = key_from_doc(call->srv, doc, p, NULL, NULL, NULL);
+        *created = doc_created(doc);
+        bson_destroy(doc);
+    }
+    if (rc == OWL_OK && strcmp(p->tenant, call->principal->tenant) != 0 &&
+        !owl_principal_can(call->principal, "iam:ManageTenants")) {
+        owl_principal_free(p);
+        rc = OWL_ENOTFOUND;
+    }
+    if (rc != OWL_OK)
+        owl_call_error(call, 404, "ResourceNotFound", "no key %s", id);
+    return rc;
+}
+
+static int get_key(owl_call *call)
+{
+    owl_principal p;
+    int64_t created;
+    if (load_visible_key(call, &p, &created) != OWL_OK)
+        return OWL_ENOTFOUND;
+    key_json(&call->resp->body, &p, created);
+    owl_principal_free(&p);
+    return OWL_OK;
+}
+
+static int delete_key(owl_call *call)
+{
+    owl_principal p;
+    int64_t created;
+    owl_error err = {0};
+    if (load_visible_key(call, &p, &created) != OWL_OK)
+        return OWL_ENOTFOUND;
+    int rc = owl_meta_delete(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, p.key_id, &err);
+    if (rc != OWL_OK)
+        owl_call_error_from(call, rc, err.msg);
+    else
+        owl_buf_printf(&call->resp->body, "{\"key_id\":\"%s\",\"deleted\":true}", p.key_id);
+    owl_principal_free(&p);
+    return rc;
+}
+
+static int get_caller_identity(owl_call *call)
+{
+    const owl_principal *p = call->principal;
+    owl_http_resp *resp = call->resp;
+    resp->content_type = "text/xml";
+    snprintf(call->resource, sizeof call->resource, "key/%s", p->key_id);
+    owl_buf_printf(&resp->body,
+                   "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+                   "  <GetCallerIdentityResult>\n"
+                   "    <Arn>arn:owl:iam::%s:key/%s</Arn>\n"
+                   "    <UserId>%s</UserId>\n"
+                   "    <Account>%s</Account>\n"
+                   "  </GetCallerIdentityResult>\n"
+                   "  <ResponseMetadata>\n"
+                   "    <RequestId>%s</RequestId>\n"
+                   "  </ResponseMetadata>\n"
+                   "</GetCallerIdentityResponse>\n",
+                   p->tenant, p->key_id, p->key_id, p->tenant, call->req->request_id);
+    return OWL_OK;
+}
+
+static const owl_route key_routes[] = {
+    {.method = "POST", .pattern = "/api/v1/keys", .action = "iam:CreateKey", .fn = create_key},
+    {.method = "GET", .pattern = "/api/v1/keys", .action = "iam:ListKeys", .fn = list_keys},
+    {.method = "GET", .pattern = "/api/v1/keys/{id}", .action = "iam:GetKey", .fn = get_key},
+    {.method = "DELETE", .pattern = "/api/v1/keys/{id}", .action = "iam:DeleteKey",
+     .fn = delete_key},
+};
+
+static const owl_aws_op key_ops[] = {
+    {.proto = OWL_PROTO_AWS_QUERY, .service = "sts", .key = "GetCallerIdentity",
+     .action = "sts:GetCallerIdentity", .fn = get_caller_identity},
+};
+
+const owl_route_table owl_keys_routes = {key_routes, OWL_ARRAY_LEN(key_routes), key_ops,
+                                         OWL_ARRAY_LEN(key_ops)};

@@ -1,1 +1,199 @@
-/* placeholder: being written */
+/* owld.c — the owld process assembled: open stores, register route tables, serve, drain.
+ * Every request passes through handle(): match -> authenticate -> authorize -> handler ->
+ * audit. Only OWL_ROUTE_PUBLIC routes (/healthz) skip authentication and the audit trail. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/audit.h"
+#include "server/auth.h"
+#include "server/keys.h"
+#include "server/metrics.h"
+#include "server/server.h"
+
+/* The route tables of every module, in dispatch order. Later capabilities add a line. */
+static const owl_route_table *const route_tables[] = {
+    &owl_api_routes,
+    &owl_keys_routes,
+};
+
+static void not_found(owl_call *call, const owl_match *m)
+{
+    owl_http_req *req = call->req;
+    switch (call->proto) {
+    case OWL_PROTO_AWS_QUERY:
+        owl_call_error(call, 400, m->op_name[0] ? "InvalidAction" : "MissingAction",
+                       "Could not find operation %s", m->op_name[0] ? m->op_name : "(no Action)");
+        break;
+    case OWL_PROTO_AWS_JSON:
+    case OWL_PROTO_AWS_CBOR:
+        owl_call_error(call, 400, "UnknownOperationException", "Unknown operation %s",
+                       m->op_name);
+        break;
+    default:
+        if (m->method_mismatch)
+            owl_call_error(call, 405, "MethodNotAllowed", "%s is not allowed on %s", req->method,
+                           req->path);
+        else
+            owl_call_error(call, 404, "NotFound", "no route for %s %s", req->method, req->path);
+    }
+}
+
+static void record_audit(owl_server *s, const owl_call *call, const char *tenant,
+                         const char *key_id, const char *action)
+{
+    const owl_http_req *req = call->req;
+    owl_audit_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.time_ms = owl_now_ms();
+    owl_strlcpy(ev.tenant, tenant, sizeof ev.tenant);
+    owl_strlcpy(ev.key_id, key_id, sizeof ev.key_id);
+    owl_strlcpy(ev.source, req->remote_addr, sizeof ev.source);
+    const char *ua = owl_http_req_header(req, "user-agent");
+    owl_strlcpy(ev.user_agent, ua ? ua : "", sizeof ev.user_agent);
+    owl_strlcpy(ev.action, action, sizeof ev.action);
+    owl_strlcpy(ev.resource, call->resource, sizeof ev.resource);
+    ev.status = call->resp->status;
+    owl_strlcpy(ev.error_code, call->error_code, sizeof ev.error_code);
+    owl_strlcpy(ev.request_id, req->request_id, sizeof ev.request_id);
+    ev.duration_us = (owl_mono_ns() - req->start_mono_ns) / 1000;
+    owl_error err = {0};
+    if (owl_audit_record(s->audit, &ev, &err) != OWL_OK)
+        owl_errorf("audit event for %s not written: %s", ev.request_id, err.msg);
+}
+
+static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
+{
+    owl_server *s = ud;
+    owl_call call;
+    owl_match m;
+    owl_error err = {0};
+    owl_principal p;
+    owl_auth_failure f;
+    memset(&call, 0, sizeof call);
+    memset(&p, 0, sizeof p);
+    call.srv = s, call.req = req, call.resp = resp;
+    int rc = owl_router_match(&s->router, req, &call, &m, &err);
+    call.proto = m.proto;
+    call.action = m.action;
+    resp->action = m.action ? m.action : "unknown";
+    if (call.proto != OWL_PROTO_NATIVE)
+        owl_http_resp_header(resp, "x-amzn-RequestId", req->request_id);
+    if (m.route && (m.route->flags & OWL_ROUTE_PUBLIC)) {
+        m.route->fn(&call);
+        owl_call_cleanup(&call);
+        return;
+    }
+    if (owl_auth_request(s, req, call.proto, &p, &f) != OWL_OK) {
+        owl_call_error(&call, f.status, f.code, "%s", f.message);
+        record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action);
+        owl_call_cleanup(&call);
+        return;
+    }
+    call.principal = &p;
+    if (rc != OWL_OK) {
+        owl_call_error_from(&call, rc, err.msg);
+    } else if (!m.route && !m.op) {
+        not_found(&call, &m);
+    } else if (!owl_principal_can(&p, m.action)) {
+        owl_call_error(&call, 403,
+                       call.proto == OWL_PROTO_NATIVE || call.proto == OWL_PROTO_AWS_QUERY
+                           ? "AccessDenied"
+                           : "AccessDeniedException",
+                       "key %s is not authorized to perform %s", p.key_id, m.action);
+    } else {
+        resp->status = 200;
+        if (m.route)
+            m.route->fn(&call);
+        else
+            m.op->fn(&call);
+    }
+    record_audit(s, &call, p.tenant, p.key_id, resp->action);
+    owl_principal_free(&p);
+    owl_call_cleanup(&call);
+}
+
+static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, size_t bytes_in,
+                 size_t bytes_out, int64_t duration_ns)
+{
+    owl_server *s = ud;
+    owl_metrics_observe(s->metrics, resp->action, resp->status, bytes_in, bytes_out,
+                        duration_ns);
+}
+
+int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
+{
+    int rc;
+    char dir[4200];
+    owl_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    s->cfg = *cfg;
+    if ((rc = owl_mkdir_p(cfg->data_dir, 0700, err)) != OWL_OK)
+        goto fail;
+    snprintf(dir, sizeof dir, "%s/meta", cfg->data_dir);
+    if ((rc = owl_meta_open(dir, NULL, &s->meta, err)) != OWL_OK)
+        goto fail;
+    if ((rc = owl_audit_open(cfg->data_dir, (size_t)cfg->audit_max_events, &s->audit, err)) !=
+        OWL_OK)
+        goto fail;
+    if ((rc = owl_metrics_new(&s->metrics)) != OWL_OK) {
+        owl_error_set(err, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = owl_keys_bootstrap(s, err)) != OWL_OK)
+        goto fail;
+    for (size_t i = 0; i < OWL_ARRAY_LEN(route_tables); i++)
+        owl_router_add(&s->router, route_tables[i]);
+    owl_http_limits lim = {
+        .max_header_bytes = (size_t)cfg->max_header_bytes,
+        .max_body_bytes = (size_t)cfg->max_body_bytes,
+        .read_timeout_ms = (int)cfg->read_timeout_ms,
+        .idle_timeout_ms = (int)cfg->idle_timeout_ms,
+        .max_connections = (int)cfg->max_connections,
+        .shutdown_grace_ms = (int)cfg->shutdown_grace_ms,
+    };
+    owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s};
+    if ((rc = owl_http_server_create(cfg->listen_host, cfg->listen_port, cfg->workers, &lim, &cb,
+                                     &s->http, err)) != OWL_OK)
+        goto fail;
+    *out = s;
+    return OWL_OK;
+fail:
+    owl_server_close(s);
+    return rc;
+}
+
+int owl_server_run(owl_server *s, owl_error *err)
+{
+    int rc = owl_http_server_start(s->http, err);
+    if (rc != OWL_OK)
+        return rc;
+    owl_info("owld listening on %s:%d, data in %s", s->cfg.listen_host,
+             owl_http_server_port(s->http), s->cfg.data_dir);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    owl_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    owl_http_server_stop(s->http);
+    owl_audit_sync(s->audit);
+    owl_info("stopped");
+    return OWL_OK;
+}
+
+void owl_server_close(owl_server *s)
+{
+    if (!s)
+        return;
+    owl_http_server_destroy(s->http);
+    owl_audit_close(s->audit);
+    owl_metrics_free(s->metrics);
+    owl_meta_close(s->meta);
+    memset(s->master_key, 0, sizeof s->master_key);
+    free(s);
+}

@@ -1,1 +1,62 @@
-/* placeholder */
+/* server.h — the public API of server/: the owld process assembled from its parts.
+ * owl_server owns the config, the metadata store, the audit trail, the metrics, the router
+ * and the HTTP server; owl_server_run serves until SIGTERM/SIGINT and then drains. */
+#ifndef OWL_SERVER_H
+#define OWL_SERVER_H
+
+#include "common/common.h"
+#include "index/index.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/router.h"
+
+struct owl_audit;
+struct owl_metrics;
+
+#define OWL_TENANT_LEN 12          /* tenant ids are 12 digits, like AWS account ids */
+#define OWL_KEY_ID_MAX 32
+#define OWL_MASTER_KEY_LEN 32
+
+/* The authenticated caller of a request. */
+typedef struct owl_principal {
+    char tenant[OWL_TENANT_LEN + 1];
+    char key_id[OWL_KEY_ID_MAX + 1];
+    char *patterns[64];            /* the key's policy, owned */
+    size_t npatterns;
+    int via_sigv4;
+} owl_principal;
+
+typedef struct owl_server {
+    owl_config cfg;
+    owl_meta *meta;
+    struct owl_audit *audit;
+    struct owl_metrics *metrics;
+    owl_router router;
+    owl_http_server *http;
+    unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
+    char admin_tenant[OWL_TENANT_LEN + 1];
+} owl_server;
+
+/* owl_server_open — creates the data directory, opens the stores, creates the admin key on
+ * first start (writing admin.key and aws-credentials, mode 0600), registers every route
+ * table and binds the listening socket. On failure everything opened is closed. */
+int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err);
+
+/* owl_server_run — starts the workers and blocks until SIGTERM or SIGINT (which the caller
+ * must have blocked in every thread), then stops accepting, drains and flushes. */
+int owl_server_run(owl_server *s, owl_error *err);
+
+/* owl_server_close — frees everything. Accepts NULL. */
+void owl_server_close(owl_server *s);
+
+/* owl_principal_free — frees the policy strings. Accepts NULL. */
+void owl_principal_free(owl_principal *p);
+
+/* owl_principal_can — 1 when the principal's policy allows action. */
+int owl_principal_can(const owl_principal *p, const char *action);
+
+/* The route tables of server/ itself (api.c, keys.c). */
+extern const owl_route_table owl_api_routes;
+extern const owl_route_table owl_keys_routes;
+
+#endif
