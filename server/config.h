@@ -1,0 +1,60 @@
+/* config.h — owld's settings: one option table drives the command-line flags, the JSON
+ * config file keys, the defaults, the range checks and the --help text.
+ * Precedence: defaults < config file (--config FILE) < command-line flags. */
+#ifndef OWL_CONFIG_H
+#define OWL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+typedef struct owl_config {
+    char listen_host[256];   /* "127.0.0.1" */
+    int listen_port;         /* 4318 */
+    char data_dir[4096];     /* "./owl-data" */
+    char xray_host[256];     /* X-Ray daemon UDP address; "" = disabled (default) */
+    int xray_port;
+    int workers;             /* 0 = one per online CPU */
+    int log_level;           /* enum owl_log_level; default info */
+    /* limits */
+    int64_t max_header_bytes;    /* 16384 */
+    int64_t max_body_bytes;      /* 16 MiB */
+    int64_t read_timeout_ms;     /* 30000 */
+    int64_t idle_timeout_ms;     /* 60000 */
+    int64_t max_connections;     /* 4096 */
+    int64_t shutdown_grace_ms;   /* 4000 */
+    int64_t sigv4_max_skew_s;    /* 900 (AWS's 15 minutes) */
+    int64_t audit_max_events;    /* audit events kept before the oldest are dropped: 1000000 */
+} owl_config;
+
+/* owl_config_defaults — fills every field with its default. */
+void owl_config_defaults(owl_config *c);
+
+/* What owl_config_parse_args found besides settings. */
+enum owl_config_action { OWL_CONFIG_RUN, OWL_CONFIG_HELP, OWL_CONFIG_VERSION };
+
+/* owl_config_parse_args — applies defaults, then the file named by --config (if any),
+ * then the other flags (--name VALUE or --name=VALUE). *action tells whether --help or
+ * --version was asked for. Errors (OWL_EINVAL) name the flag or key: unknown flag,
+ * missing value, bad number, out of range, bad HOST:PORT, unknown config key. */
+int owl_config_parse_args(owl_config *c, int argc, char **argv, enum owl_config_action *action,
+                          owl_error *err);
+
+/* owl_config_load_json — applies the settings in a JSON object text (n bytes) on top of c.
+ * Keys are the flag names with '_' for '-' ("data_dir", "max_body_bytes"); unknown keys,
+ * wrong types and out-of-range values fail with OWL_EINVAL naming the key. On failure c is
+ * left unchanged. */
+int owl_config_load_json(owl_config *c, const char *json, size_t n, owl_error *err);
+
+/* owl_config_load_file — reads path (at most 1 MiB) and calls owl_config_load_json. */
+int owl_config_load_file(owl_config *c, const char *path, owl_error *err);
+
+/* owl_config_usage — the --help text (every flag and config key with default and meaning). */
+void owl_config_usage(owl_buf *out);
+
+/* owl_config_parse_hostport — "HOST:PORT" or "[v6]:PORT" into host/port. OWL_EINVAL. */
+int owl_config_parse_hostport(const char *s, char *host, size_t hostsz, int *port,
+                              owl_error *err);
+
+#endif
