@@ -1,1 +1,150 @@
+/* test_common.c — common/: error table, buffers and JSON escaping, crc32c vectors, clock
+ * formats, file helpers. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+
+Test(err, names_and_texts)
+{
+    cr_assert_str_eq(owl_errname(OWL_ENOTFOUND), "NOTFOUND");
+    cr_assert_str_eq(owl_strerror(OWL_ENOSPC), "no space left on device");
+    cr_assert_str_eq(owl_errname(12345), "UNKNOWN");
+    owl_error e;
+    cr_assert_eq(owl_error_set(&e, OWL_EINVAL, "bad %d", 7), OWL_EINVAL);
+    cr_assert_str_eq(e.msg, "bad 7");
+    cr_assert_eq(owl_error_set(NULL, OWL_EIO, "x"), OWL_EIO);
+}
+
+Test(buf, append_printf_consume)
+{
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_buf_puts(&b, "hello"), OWL_OK);
+    cr_assert_eq(owl_buf_printf(&b, " %s %d", "world", 42), OWL_OK);
+    cr_assert_str_eq(b.data, "hello world 42");
+    owl_buf_consume(&b, 6);
+    cr_assert_str_eq(b.data, "world 42");
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    owl_buf_printf(&b, "%s", big);
+    cr_assert_eq(b.len, 8 + 999);
+    owl_buf_free(&b);
+    owl_buf_free(&b);
+    cr_assert_null(b.data);
+}
+
+Test(buf, json_escaping)
+{
+    owl_buf b = OWL_BUF_INIT;
+    const char in[] = "a\"b\\c\n\x01\xc3\xa9\xff";
+    owl_buf_json_str(&b, in, sizeof in - 1);
+    cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\xef\xbf\xbd\"");
+    owl_buf_free(&b);
+}
+
+Test(crc32c, known_vectors)
+{
+    /* RFC 3720 B.4 test vectors */
+    unsigned char zeros[32] = {0}, ones[32], inc[32], dec[32];
+    memset(ones, 0xff, sizeof ones);
+    for (int i = 0; i < 32; i++)
+        inc[i] = (unsigned char)i, dec[i] = (unsigned char)(31 - i);
+    cr_assert_eq(owl_crc32c(0, zeros, 32), 0x8a9136aa);
+    cr_assert_eq(owl_crc32c(0, ones, 32), 0x62a8ab43);
+    cr_assert_eq(owl_crc32c(0, inc, 32), 0x46dd794e);
+    cr_assert_eq(owl_crc32c(0, dec, 32), 0x113fdb5c);
+    cr_assert_eq(owl_crc32c(0, "123456789", 9), 0xe3069283);
+}
+
+Test(crc32c, hw_equals_sw_and_chains)
+{
+    unsigned char data[1021];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    for (size_t n = 0; n < sizeof data; n += 37) {
+        cr_assert_eq(owl_crc32c(0, data, n), owl_crc32c_sw(0, data, n));
+        uint32_t whole = owl_crc32c(0, data, n);
+        uint32_t part = owl_crc32c(owl_crc32c(0, data, n / 3), data + n / 3, n - n / 3);
+        cr_assert_eq(whole, part);
+    }
+}
+
+Test(clock, rfc3339_round_trip)
+{
+    char out[40];
+    owl_time_format_rfc3339(0, out, sizeof out);
+    cr_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
+    owl_time_format_rfc3339(1795239096123LL, out, sizeof out);
+    cr_assert_str_eq(out, "2026-11-21T05:31:36.123Z");
+    int64_t ms;
+    cr_assert_eq(owl_time_parse(out, strlen(out), &ms), OWL_OK);
+    cr_assert_eq(ms, 1795239096123LL);
+    cr_assert_eq(owl_time_parse("2026-11-21T06:31:36.5+01:00", 27, &ms), OWL_OK);
+    cr_assert_eq(ms, 1795239096500LL);
+    cr_assert_eq(owl_time_parse("1795239096123", 13, &ms), OWL_OK);
+    cr_assert_eq(ms, 1795239096123LL);
+    owl_time_format_rfc3339(-1, out, sizeof out);
+    cr_assert_str_eq(out, "1969-12-31T23:59:59.999Z");
+}
+
+Test(clock, rejects_bad_times)
+{
+    int64_t ms = 7;
+    const char *bad[] = {"", "2026-13-01T00:00:00Z", "2026-11-21T25:00:00Z", "2026-11-21T05:31:36",
+                         "2026-11-21T05:31:36.Z", "12a", "2026-11-21T05:31:36+0100", "-"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(owl_time_parse(bad[i], strlen(bad[i]), &ms), OWL_EINVAL, "%s", bad[i]);
+    cr_assert_eq(ms, 7);
+}
+
+Test(clock, amz_basic_format)
+{
+    int64_t s;
+    cr_assert_eq(owl_time_parse_amz("20150830T123600Z", 16, &s), OWL_OK);
+    cr_assert_eq(s, 1440938160);
+    cr_assert_eq(owl_time_parse_amz("20150830T123600", 15, &s), OWL_EINVAL);
+    cr_assert_eq(owl_time_parse_amz("2015083OT123600Z", 16, &s), OWL_EINVAL);
+}
+
+Test(util, hex_ct_strlcpy)
+{
+    char h[9], d[4];
+    owl_hex("\x01\xab\xff\x00", 4, h);
+    cr_assert_str_eq(h, "01abff00");
+    cr_assert(owl_ct_equal("abc", "abc", 3));
+    cr_assert_not(owl_ct_equal("abc", "abd", 3));
+    cr_assert_eq(owl_strlcpy(d, "hello", sizeof d), 5);
+    cr_assert_str_eq(d, "hel");
+}
+
+Test(util, atomic_write_and_read)
+{
+    char dir[] = "/tmp/owl-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], sub[256];
+    snprintf(sub, sizeof sub, "%s/a/b", dir);
+    cr_assert_eq(owl_mkdir_p(sub, 0700, NULL), OWL_OK);
+    snprintf(path, sizeof path, "%s/a/b/f", dir);
+    cr_assert_eq(owl_write_file_atomic(path, "data", 4, 0600, NULL), OWL_OK);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    char *out;
+    size_t n;
+    cr_assert_eq(owl_read_file(path, 100, &out, &n, NULL), OWL_OK);
+    cr_assert_eq(n, 4);
+    cr_assert_str_eq(out, "data");
+    free(out);
+    owl_error e;
+    cr_assert_eq(owl_read_file(path, 3, &out, &n, &e), OWL_ETOOBIG);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    cr_assert_eq(owl_read_file(path, 100, &out, &n, &e), OWL_ENOTFOUND);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}

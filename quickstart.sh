@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# quickstart.sh — set up a Debian 12 machine for owl, build it, and either run owld or test it.
+#   ./quickstart.sh run     install what is missing, build, run owld on 127.0.0.1:4318 (./owl-data)
+#   ./quickstart.sh test    install what is missing, build, run the whole test suite
+#   ./quickstart.sh test --sanitizers   the same with AddressSanitizer + UBSan (build-asan/)
+set -euo pipefail
+cd "$(dirname "$0")"
+top=$(pwd)
+
+build_pkgs="build-essential autoconf automake libtool pkg-config libbson-dev libmongoc-dev
+  libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev"
+test_pkgs="curl awscli python3 valgrind zstd gzip procps"
+
+install_missing() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "quickstart: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+build() { # build DIR [configure flags...]
+    local dir=$1
+    shift
+    if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] ||
+        [ "$top/Makefile.am" -nt "$top/Makefile.in" ]; then
+        (cd "$top" && autoreconf -fi >&2)
+    fi
+    mkdir -p "$dir"
+    if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/config.status" ]; then
+        (cd "$dir" && "$top/configure" -q "$@" >&2)
+    fi
+    make -C "$dir" -j"$(nproc)" >&2
+}
+
+# Sums automake's per-test .trs results into one closing line.
+summary() {
+    local dir=$1 pass fail
+    pass=$(grep -h '^:test-result: PASS' "$dir"/tests/unit/*.trs "$dir"/tests/integration/*.trs 2>/dev/null | wc -l)
+    fail=$(grep -hE '^:test-result: (FAIL|ERROR|XPASS)' "$dir"/tests/unit/*.trs "$dir"/tests/integration/*.trs 2>/dev/null | wc -l)
+    skip=$(grep -h '^:test-result: SKIP' "$dir"/tests/unit/*.trs "$dir"/tests/integration/*.trs 2>/dev/null | wc -l)
+    echo "$pass passed, $fail failed, $skip skipped"
+}
+
+case "${1:-}" in
+run)
+    install_missing $build_pkgs
+    build "$top/build"
+    data="$top/owl-data"
+    cat <<MSG
+owld starts on http://127.0.0.1:4318 with its data in $data
+The admin key is written at first start to $data/admin.key (KEYID:SECRET) and, as an AWS
+profile, to $data/aws-credentials. Try, from another shell:
+  curl -H "Authorization: Bearer \$(cat $data/admin.key)" http://127.0.0.1:4318/api/v1/keys
+  AWS_SHARED_CREDENTIALS_FILE=$data/aws-credentials aws sts get-caller-identity \\
+      --endpoint-url http://127.0.0.1:4318 --region us-east-1
+Stop it with Ctrl-C.
+MSG
+    exec "$top/build/server/owld" --listen 127.0.0.1:4318 --data-dir "$data"
+    ;;
+test)
+    install_missing $build_pkgs $test_pkgs
+    dir="$top/build" flags=()
+    if [ "${2:-}" = "--sanitizers" ]; then
+        dir="$top/build-asan" flags=(--enable-sanitizers)
+    fi
+    build "$dir" "${flags[@]}"
+    rc=0
+    make -C "$dir" -j"$(nproc)" check || rc=$?
+    if [ $rc -ne 0 ]; then
+        for f in "$dir"/tests/unit/*.log "$dir"/tests/integration/*.log; do
+            [ -f "$f" ] && grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "=== $f"; tail -50 "$f"; }
+        done
+    fi
+    summary "$dir"
+    exit $rc
+    ;;
+*)
+    echo "usage: $0 run | test [--sanitizers]" >&2
+    exit 2
+    ;;
+esac
