@@ -1,0 +1,58 @@
+/* bloom.h — bloom filters for block pruning (message tokens, trace ids) and the tokenizer
+ * that decides what a "token" is (private to index/).
+ *
+ * Serialized form (inside part footers):
+ *   0  1  version (1)
+ *   1  1  k, number of probes (1..16)
+ *   2  4  number of 64-bit words w, little-endian (power of two, >= 1)
+ *   6  8w the bit words, little-endian
+ * Probes use double hashing over one 64-bit hash (owl_hash64) of the item. */
+#ifndef OWL_BLOOM_H
+#define OWL_BLOOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* owl_hash64 — a fast, well-mixed 64-bit hash of n bytes (not cryptographic). */
+uint64_t owl_hash64(const void *p, size_t n, uint64_t seed);
+
+typedef struct owl_bloom {
+    uint64_t *words; /* owned when `owned`, else a view into serialized bytes */
+    uint32_t nwords; /* power of two */
+    uint8_t k;
+    int owned;
+} owl_bloom;
+
+/* owl_bloom_init — sizes the filter for `items` distinct items at false-positive rate fp
+ * (e.g. 0.01). OWL_OK, OWL_EINVAL (fp outside (0,1)), OWL_ENOMEM. */
+int owl_bloom_init(owl_bloom *b, size_t items, double fp);
+
+/* owl_bloom_free — releases owned memory. Accepts NULL. */
+void owl_bloom_free(owl_bloom *b);
+
+void owl_bloom_add(owl_bloom *b, const void *p, size_t n);
+void owl_bloom_add_hash(owl_bloom *b, uint64_t h);
+
+/* owl_bloom_maybe — 0 when the item was certainly never added, 1 when it may have been. */
+int owl_bloom_maybe(const owl_bloom *b, const void *p, size_t n);
+int owl_bloom_maybe_hash(const owl_bloom *b, uint64_t h);
+
+/* owl_bloom_encode — appends the serialized form. */
+int owl_bloom_encode(const owl_bloom *b, owl_buf *out);
+
+/* owl_bloom_decode — reads a filter from p (len bytes); copies the words (owned).
+ * OWL_ECORRUPT on a bad version, k, size or length. */
+int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b);
+
+/* Tokens are maximal runs of ASCII letters, digits and '_' , and of bytes >= 0x80 (so UTF-8
+ * words stay whole); everything else separates. Case is kept (filter patterns are
+ * case-sensitive). */
+typedef int (*owl_token_fn)(void *ud, const char *tok, size_t n);
+
+/* owl_tokenize — calls fn for each token of s in order; stops early when fn returns non-zero
+ * and returns that value, else 0. */
+int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud);
+
+#endif

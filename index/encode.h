@@ -1,0 +1,98 @@
+/* encode.h — column chunk encodings of the columnar store (private to index/).
+ *
+ * A column chunk is encoded (this file) and then packed (owl_chunk_pack: zstd + crc32c).
+ * Every encoded buffer starts with one byte naming its encoding, so a reader never guesses:
+ *
+ *   id  name    layout after the id byte (varint = LEB128, zz = zigzag)
+ *   1   I64RAW  n x int64 little-endian
+ *   2   DELTA   varint zz(v0), then n-1 x varint zz(v[i]-v[i-1])
+ *   3   DOD     varint zz(v0), varint zz(d1), then n-2 x varint zz(d[i]-d[i-1])
+ *   4   CONST   varint zz(v0): every value equals v0
+ *   5   F64RAW  n x IEEE-754 binary64 little-endian
+ *   6   STR     n x varint length, then the n byte strings concatenated
+ *   7   DICT    varint d, d x varint length, the d strings, then n indexes: one byte each
+ *               when d <= 256, else varint each
+ *   8   FIXED   varint width, then n x width bytes (8- and 16-byte ids)
+ * Decoders treat their input as untrusted: any inconsistency is OWL_ECORRUPT, never a crash. */
+#ifndef OWL_ENCODE_H
+#define OWL_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+enum owl_enc {
+    OWL_ENC_I64RAW = 1,
+    OWL_ENC_DELTA = 2,
+    OWL_ENC_DOD = 3,
+    OWL_ENC_CONST = 4,
+    OWL_ENC_F64RAW = 5,
+    OWL_ENC_STR = 6,
+    OWL_ENC_DICT = 7,
+    OWL_ENC_FIXED = 8,
+};
+
+/* A byte string view; p need not be NUL-terminated. */
+typedef struct owl_strref {
+    const char *p;
+    uint32_t n;
+} owl_strref;
+
+/* owl_varint_put — writes v as LEB128 into out (10 bytes max); returns bytes written. */
+size_t owl_varint_put(uint8_t *out, uint64_t v);
+
+/* owl_varint_get — reads one LEB128 value at *p (< end), advancing *p.
+ * OWL_ECORRUPT when truncated or longer than 10 bytes. */
+int owl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+static inline uint64_t owl_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t owl_unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* owl_enc_i64 — appends the smallest of I64RAW / DELTA / DOD / CONST for the n values.
+ * OWL_OK or OWL_ENOMEM. */
+int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out);
+
+/* owl_dec_i64 — decodes exactly n values from p (len bytes, starting with the id byte) into
+ * out. OWL_ECORRUPT when the encoding is unknown, truncated, or holds extra bytes. */
+int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out);
+
+/* owl_enc_f64 / owl_dec_f64 — F64RAW (CONST when all bit patterns are equal). */
+int owl_enc_f64(const double *v, size_t n, owl_buf *out);
+int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out);
+
+/* owl_enc_str — appends DICT when it is smaller than STR (few distinct values), else STR.
+ * allow_dict = 0 forces STR. */
+int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out);
+
+/* owl_dec_str — decodes n strings; the refs point into p (which must outlive them).
+ * OWL_ECORRUPT on any inconsistency. */
+int owl_dec_str(const uint8_t *p, size_t len, size_t n, owl_strref *out);
+
+/* owl_enc_fixed / owl_dec_fixed — n values of `width` bytes each (FIXED); the decoder
+ * checks the stored width equals `width` and points *out at the n*width value bytes in p. */
+int owl_enc_fixed(const uint8_t *v, size_t width, size_t n, owl_buf *out);
+int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const uint8_t **out);
+
+/* A packed chunk:
+ *   0  1  codec: 0 = stored, 1 = zstd
+ *   1  4  crc32c of bytes 5.. (the payload as stored)
+ *   5  v  varint raw length
+ *   .. .  payload (compressed when codec = 1) */
+
+/* owl_chunk_pack — compresses raw with zstd at level (stores raw when that is not smaller)
+ * and appends the packed chunk to out. */
+int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out);
+
+/* owl_chunk_unpack — verifies the crc and appends the raw bytes to out. OWL_ECORRUPT on a
+ * bad crc, codec or length; OWL_ETOOBIG when the raw length exceeds max_raw. */
+int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out);
+
+#endif

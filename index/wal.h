@@ -1,0 +1,72 @@
+/* wal.h — the write-ahead log of the columnar store (private to index/).
+ *
+ * Segments DIR/wal-<first lsn, 16 hex>.log, each:
+ *   header  0  8  magic "OWLWAL\0\0"   8 4 version (1)   12 8 first lsn   20 4 crc32c of 0..19
+ *   record  0  4  payload length n     4 4 crc32c of (lsn bytes + payload)
+ *           8  8  lsn (consecutive, starting at the segment's first lsn)
+ *           16 n  payload
+ * DIR/checkpoint holds the highest lsn whose effects are stored elsewhere (written
+ * atomically); segments wholly at or below it are deleted.
+ * Group commit: concurrent appenders share one fdatasync. */
+#ifndef OWL_WAL_H
+#define OWL_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/common.h"
+
+typedef struct owl_wal owl_wal;
+
+enum owl_wal_sync {
+    OWL_WAL_SYNC_ALWAYS,   /* fdatasync before an append returns (default) */
+    OWL_WAL_SYNC_INTERVAL, /* a background thread syncs every interval_ms */
+    OWL_WAL_SYNC_NONE,     /* never synced by owl (the kernel writes back) */
+};
+
+typedef struct owl_wal_options {
+    enum owl_wal_sync sync;
+    int interval_ms;       /* for OWL_WAL_SYNC_INTERVAL (default 1000) */
+    size_t segment_bytes;  /* roll to a new segment past this (default 64 MiB) */
+    size_t max_record;     /* largest payload accepted (default 64 MiB) */
+} owl_wal_options;
+
+/* Called once per record during recovery, in lsn order. A non-zero return stops the
+ * replay and makes owl_wal_open fail with that code. */
+typedef int (*owl_wal_replay_fn)(void *ud, uint64_t lsn, const void *rec, size_t n);
+
+/* owl_wal_open — opens DIR (created if needed), replays every record above the checkpoint
+ * through fn, truncates a torn or corrupt tail of the LAST segment (logged), and deletes
+ * leftover temporary files. A corrupt record in an earlier segment is OWL_ECORRUPT.
+ * opts may be NULL for defaults. */
+int owl_wal_open(const char *dir, const owl_wal_options *opts, owl_wal_replay_fn fn, void *ud,
+                 owl_wal **out, owl_error *err);
+
+/* owl_wal_append — appends one record made of the iov pieces; *lsn gets its number. Returns
+ * when the record is durable under the sync policy. On failure (OWL_EIO, OWL_ENOSPC,
+ * OWL_ETOOBIG) nothing of the record remains in the log and later appends may succeed. */
+int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn,
+                   owl_error *err);
+
+/* owl_wal_checkpoint — records that every lsn <= lsn is stored elsewhere and deletes the
+ * segments that hold nothing newer. */
+int owl_wal_checkpoint(owl_wal *w, uint64_t lsn, owl_error *err);
+
+/* owl_wal_sync — makes every appended record durable now. */
+int owl_wal_sync(owl_wal *w, owl_error *err);
+
+typedef struct owl_wal_stats {
+    uint64_t last_lsn;      /* highest lsn appended (0 when none) */
+    uint64_t checkpoint;
+    uint64_t bytes;         /* bytes in live segments */
+    uint64_t fsyncs;
+    uint64_t appends;
+} owl_wal_stats;
+
+void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st);
+
+/* owl_wal_close — syncs (unless OWL_WAL_SYNC_NONE), closes and frees. Accepts NULL. */
+void owl_wal_close(owl_wal *w);
+
+#endif
