@@ -16,6 +16,8 @@
 
 typedef struct owl_meta owl_meta;
 
+/* In opts, compact_min_bytes 0 and compact_ratio <= 0 mean the defaults; fsync is taken as
+ * given, so a zero-initialised struct turns fsync off. */
 typedef struct owl_meta_options {
     size_t compact_min_bytes;  /* compaction considered once the journal is this large (default 4 MiB) */
     double compact_ratio;      /* ...and journal bytes > ratio * live bytes (default 2.0) */
@@ -33,7 +35,8 @@ void owl_meta_close(owl_meta *m);
 
 /* owl_meta_put — durably stores doc (copied) under (tenant, kind, id), replacing any
  * previous one. Returns only after the record is on disk (per options.fsync).
- * Errors: OWL_EINVAL (empty/too long names: each at most 255 bytes; doc over 1 MiB),
+ * Errors: OWL_EINVAL (empty/too long names: each at most 255 bytes, no '/' in tenant as it
+ * separates the owl_meta_list cursor pair; doc over 1 MiB),
  * OWL_EIO / OWL_ENOSPC (nothing changed in memory; the store stays usable). Thread-safe. */
 int owl_meta_put(owl_meta *m, const char *tenant, const char *kind, const char *id,
                  const bson_t *doc, owl_error *err);
@@ -66,5 +69,197 @@ size_t owl_meta_count(owl_meta *m);
 /* owl_meta_compact — writes a snapshot of the live records and starts a new journal now
  * (also done automatically by put/delete when the thresholds are met). */
 int owl_meta_compact(owl_meta *m, owl_error *err);
+
+/* owl_meta_fsyncs — journal fdatasync calls made by writers since open (group commit makes
+ * this smaller than the number of changes under concurrency). For tests and metrics. */
+size_t owl_meta_fsyncs(owl_meta *m);
+
+/* ======================================================================================
+ * The columnar store. One engine serves every table (logs, spans, metrics, audit); the
+ * modules that own a table define its schema. Rows are partitioned by (tenant, partition
+ * name such as a log group, UTC day of the time column). Appends go to the WAL and then to
+ * an in-memory memtable; memtables seal into immutable, zstd-compressed columnar parts;
+ * scans read parts and memtables alike. Formats and rules: docs/storage.md.
+ * ====================================================================================== */
+
+#define OWL_MAX_COLS 32
+
+enum owl_type {
+    OWL_TYPE_TIME = 1, /* int64 time in the schema's unit (ns or ms); one per schema */
+    OWL_TYPE_I64 = 2,
+    OWL_TYPE_U64 = 3,
+    OWL_TYPE_F64 = 4,
+    OWL_TYPE_DICT = 5, /* low-cardinality string: dictionary-encoded per block */
+    OWL_TYPE_STR = 6,  /* string or bytes */
+    OWL_TYPE_ID8 = 7,  /* fixed 8-byte id (span id) */
+    OWL_TYPE_ID16 = 8, /* fixed 16-byte id (trace id) */
+    OWL_TYPE_BSON = 9, /* a BSON document (attributes) */
+};
+
+enum owl_col_flags {
+    OWL_COL_TOKENS = 1u, /* per-block bloom filter over the tokens of the values (messages) */
+    OWL_COL_BLOOM = 2u,  /* per-block bloom filter over whole values (trace ids) */
+};
+
+typedef struct owl_coldef {
+    const char *name;
+    enum owl_type type;
+    unsigned flags;
+} owl_coldef;
+
+typedef struct owl_schema {
+    const char *name;        /* table name, [a-z0-9_]+ */
+    const owl_coldef *cols;
+    size_t ncols;            /* <= OWL_MAX_COLS */
+    size_t time_col;         /* index of the OWL_TYPE_TIME column */
+    int64_t time_per_sec;    /* 1000 (ms) or 1000000000 (ns) */
+} owl_schema;
+
+/* A byte string view (not NUL-terminated). */
+typedef struct owl_bytes {
+    const void *p;
+    size_t n;
+} owl_bytes;
+
+/* One value. ID8/ID16/STR/DICT/BSON use b (b.n = 8 or 16 for ids). */
+typedef union owl_cell {
+    int64_t i;
+    uint64_t u;
+    double f;
+    owl_bytes b;
+} owl_cell;
+
+/* Rows in column-major form: cols[c][r] is row r of column c of the schema. */
+typedef struct owl_rows {
+    size_t nrows;
+    const owl_cell *cols[OWL_MAX_COLS];
+} owl_rows;
+
+enum owl_sync_policy {
+    OWL_SYNC_ALWAYS = 0,   /* fdatasync before acknowledging (default) */
+    OWL_SYNC_INTERVAL = 1, /* fdatasync every sync_interval_ms */
+    OWL_SYNC_NONE = 2,
+};
+
+typedef struct owl_store_options {
+    enum owl_sync_policy sync;
+    int sync_interval_ms;      /* default 1000 */
+    size_t memtable_rows;      /* seal a memtable past this many rows (default 262144) */
+    size_t memtable_bytes;     /* ...or this many raw bytes (default 64 MiB) */
+    int memtable_age_ms;       /* ...or when its oldest row is this old (default 10000) */
+    size_t block_rows;         /* rows per block in parts (default 8192) */
+    int zstd_level;            /* level for sealed parts (default 3) */
+    int compact_zstd_level;    /* level for compacted parts (default 9) */
+    size_t compact_min_parts;  /* merge a partition-day once it has this many parts (default 4) */
+    int background;            /* 1 (default): flusher + janitor threads; 0: only explicit calls */
+} owl_store_options;
+
+typedef struct owl_store owl_store;
+
+/* owl_store_open — opens (creating) the store in dir for the given tables, replays the WAL
+ * into memtables, removes temporary files and quarantines parts whose footer fails its
+ * checks. schemas must outlive the store. opts NULL = defaults. */
+int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nschemas,
+                   const owl_store_options *opts, owl_store **out, owl_error *err);
+
+/* owl_store_close — stops background work, seals every memtable into parts, checkpoints the
+ * WAL and frees. Accepts NULL. */
+void owl_store_close(owl_store *s);
+
+/* owl_store_append — appends rows to (table, tenant, partition). Returns OWL_OK only when
+ * the rows are durable under the sync policy and visible to scans. Errors: OWL_EINVAL (unknown
+ * table, bad names, a value of the wrong size), OWL_ENOSPC / OWL_EIO (nothing became visible;
+ * later appends may succeed). Thread-safe. */
+int owl_store_append(owl_store *s, const char *table, const char *tenant, const char *partition,
+                     const owl_rows *rows, owl_error *err);
+
+/* owl_store_set_retention — keeps rows of (table, tenant, partition) for `days` days
+ * (0 = forever, the default). Durable. Rows older than now - days are never returned by a
+ * scan; whole day directories past retention are deleted by the janitor. */
+int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
+                            const char *partition, int days, owl_error *err);
+
+/* owl_store_flush — seals every memtable into parts now and checkpoints the WAL. */
+int owl_store_flush(owl_store *s, owl_error *err);
+
+/* owl_store_compact — merges small parts of every partition-day now (also run by the
+ * background janitor). */
+int owl_store_compact(owl_store *s, owl_error *err);
+
+/* owl_store_retire — applies retention as of now_ms (deletes expired day directories). */
+int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err);
+
+enum owl_pred_op {
+    OWL_PRED_EQ = 1,     /* column == value (numbers, DICT/STR/ID bytes) */
+    OWL_PRED_IN = 2,     /* column in set */
+    OWL_PRED_RANGE = 3,  /* lo <= column < hi (numbers, time) */
+    OWL_PRED_TOKEN = 4,  /* the value contains this token (bloom-pruned on OWL_COL_TOKENS) */
+    OWL_PRED_SUBSTR = 5, /* the value contains this byte string */
+};
+
+typedef struct owl_pred {
+    size_t col;
+    enum owl_pred_op op;
+    owl_cell lo, hi;        /* EQ: lo; RANGE: [lo, hi) */
+    const owl_cell *set;    /* IN */
+    size_t nset;
+    owl_bytes text;         /* TOKEN, SUBSTR */
+} owl_pred;
+
+/* A batch handed to a scan callback: only the wanted columns, in the order asked; valid
+ * only during the call. */
+typedef struct owl_batch {
+    size_t nrows;
+    const char *tenant;
+    const char *partition;
+    const owl_cell *cols[OWL_MAX_COLS];
+} owl_batch;
+
+typedef int (*owl_scan_fn)(void *ud, const owl_batch *b);
+
+typedef struct owl_scan {
+    const char *table;
+    const char *tenant;
+    const char *const *partitions; /* NULL = every partition of the tenant */
+    size_t npartitions;
+    int64_t start, end;            /* time range [start, end) in the table's unit */
+    const size_t *cols;            /* columns wanted */
+    size_t ncols;
+    const owl_pred *preds;         /* all must hold (AND) */
+    size_t npreds;
+    owl_scan_fn fn;                /* a non-zero return stops the scan (and is returned) */
+    void *ud;
+} owl_scan;
+
+typedef struct owl_scan_stats {
+    uint64_t parts, blocks, blocks_skipped, rows_scanned, rows_matched, bytes_read;
+} owl_scan_stats;
+
+/* owl_store_scan — calls fn with batches of matching rows from parts and memtables
+ * (read-your-writes). Rows come in no particular order across batches. stats may be NULL.
+ * A part that fails a checksum during the scan is quarantined and skipped (counted). */
+int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_error *err);
+
+typedef struct owl_store_table_stats {
+    const char *table;
+    char tenant[256], partition[256];
+    uint64_t rows, raw_bytes, stored_bytes, parts;
+} owl_store_table_stats;
+
+typedef struct owl_store_stats {
+    uint64_t wal_bytes, fsyncs, compactions, quarantined, parts, rows;
+} owl_store_stats;
+
+/* owl_store_stats_get — store-wide counters. */
+void owl_store_stats_get(owl_store *s, owl_store_stats *st);
+
+/* owl_store_partitions — calls fn once per (table, tenant, partition) with its figures. */
+int owl_store_partitions(owl_store *s, int (*fn)(void *ud, const owl_store_table_stats *t),
+                         void *ud, owl_error *err);
+
+/* owl_store_verify — reads every part and checks every checksum; calls report (may be NULL)
+ * for each problem. Returns OWL_OK when nothing is corrupt, else OWL_ECORRUPT. */
+int owl_store_verify(const char *dir, void (*report)(void *ud, const char *what), void *ud,
+                     owl_error *err);
 
 #endif

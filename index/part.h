@@ -1,0 +1,109 @@
+/* part.h — immutable columnar part files (private to index/).
+ *
+ * A part holds the rows of one (table, tenant, partition, day), sorted by time, in blocks
+ * of block_rows rows. Each block stores each column as one packed chunk (encode.h:
+ * encoding byte + values, then owl_chunk_pack: zstd + crc32c). Integers little-endian.
+ *
+ *   header   OFFSET SIZE MEANING
+ *            0      8    magic "OWLPART\0"
+ *            8      4    format version (1)
+ *            12     4    crc32c of bytes 0..11
+ *   chunks   16     ...  block 0 column 0, block 0 column 1, ..., block 1 column 0, ...
+ *   footer   F      L    BSON document (below)
+ *   trailer  F+L    8    F, the footer offset
+ *            F+L+8  4    L, the footer length
+ *            F+L+12 4    crc32c of the footer
+ *            F+L+16 8    magic "OWLPEND\0"
+ *
+ * Footer fields: v (int32 1), table, tenant, partition (utf8), day (int32, days since
+ * 1970-01-01 UTC), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
+ * whose rows are in this part), level (int32: 0 sealed from a memtable, +1 per compaction),
+ * raw_bytes (int64: uncompressed size of the values), cols (array of {name, type}), blocks
+ * (array of {rows, min_time, max_time, off (array of int64 chunk offsets, one per column),
+ * len (array of int32 chunk lengths), min / max (arrays, one per column: int64 / double for
+ * numeric columns, null otherwise), bloom (document: column index as key -> binary bloom
+ * (bloom.h form) for OWL_COL_TOKENS and OWL_COL_BLOOM columns)}).
+ * Files are written to NAME.tmp, fsynced, renamed, and the directory fsynced. */
+#ifndef OWL_PART_H
+#define OWL_PART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/index.h"
+
+typedef struct owl_part_info {
+    const char *table;
+    const char *tenant;
+    const char *partition;
+    int32_t day;
+    uint64_t max_lsn;
+    int32_t level;
+} owl_part_info;
+
+/* owl_part_write — writes rows (sorted by the schema's time column, all in `day`) as a part
+ * at path (via path.tmp; on failure nothing is left at path and the .tmp is removed).
+ * *file_bytes (may be NULL) gets the file size. Errors: OWL_EINVAL (no rows, unsorted, value
+ * sizes wrong for ID columns), OWL_EIO / OWL_ENOSPC. */
+int owl_part_write(const char *path, const owl_schema *schema, const owl_part_info *info,
+                   const owl_rows *rows, size_t block_rows, int zstd_level, uint64_t *file_bytes,
+                   owl_error *err);
+
+typedef struct owl_part owl_part;
+
+typedef struct owl_part_meta {
+    int32_t day;
+    uint64_t rows;
+    int64_t min_time, max_time;
+    uint64_t max_lsn;
+    int32_t level;
+    uint64_t raw_bytes;
+    uint64_t file_bytes;
+    size_t nblocks;
+    const char *tenant;     /* owned by the part */
+    const char *partition;
+} owl_part_meta;
+
+/* owl_part_open — opens path, checking header, trailer, footer checksum and that the
+ * footer's table and columns (names and types) equal the schema. OWL_ECORRUPT (message says
+ * what failed), OWL_EIO, OWL_ENOTFOUND. */
+int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, owl_error *err);
+
+/* owl_part_close — accepts NULL. */
+void owl_part_close(owl_part *p);
+
+const owl_part_meta *owl_part_get_meta(const owl_part *p);
+
+/* owl_part_block — rows and time bounds of block b (< nblocks). */
+void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time,
+                    int64_t *max_time);
+
+/* owl_part_block_may_match — 0 when block b certainly has no row in [start, end) that
+ * satisfies every predicate (by time bounds, per-column min/max, and bloom filters for
+ * EQ/IN on OWL_COL_BLOOM columns and TOKEN/SUBSTR on OWL_COL_TOKENS columns); 1 otherwise. */
+int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t end,
+                             const owl_pred *preds, size_t npreds);
+
+/* Decoded columns of one block. cells[c] is NULL for columns not read. Byte values point
+ * into buffers owned by this struct. */
+typedef struct owl_block_data {
+    size_t nrows;
+    owl_cell *cells[OWL_MAX_COLS];
+    owl_buf raw[OWL_MAX_COLS];   /* unpacked chunk bytes per column */
+    uint64_t bytes_read;
+} owl_block_data;
+
+/* owl_part_read_block — reads and decodes the ncols columns listed in cols (schema indexes)
+ * of block b into d (previous contents are reused/overwritten). OWL_ECORRUPT when a chunk
+ * fails its checksum or decoding; OWL_EIO. */
+int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
+                        owl_block_data *d, owl_error *err);
+
+/* owl_block_data_free — frees the buffers (the struct itself is the caller's). */
+void owl_block_data_free(owl_block_data *d);
+
+/* owl_part_verify — reads and decodes every chunk of every block. OWL_OK or OWL_ECORRUPT
+ * naming the block and column. */
+int owl_part_verify(owl_part *p, owl_error *err);
+
+#endif
