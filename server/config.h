@@ -37,7 +37,10 @@ enum owl_config_action { OWL_CONFIG_RUN, OWL_CONFIG_HELP, OWL_CONFIG_VERSION };
 /* owl_config_parse_args — applies defaults, then the file named by --config (if any),
  * then the other flags (--name VALUE or --name=VALUE). *action tells whether --help or
  * --version was asked for. Errors (OWL_EINVAL) name the flag or key: unknown flag,
- * missing value, bad number, out of range, bad HOST:PORT, unknown config key. */
+ * missing value, bad number, out of range, bad HOST:PORT, unknown config key; reading
+ * the --config file may also fail with OWL_ENOTFOUND, OWL_ETOOBIG or OWL_EIO. On failure
+ * c is left unchanged. With --help or --version (the first one given wins) c gets the
+ * defaults, the config file is not read and other flags' values are not checked. */
 int owl_config_parse_args(owl_config *c, int argc, char **argv, enum owl_config_action *action,
                           owl_error *err);
 
@@ -47,13 +50,16 @@ int owl_config_parse_args(owl_config *c, int argc, char **argv, enum owl_config_
  * left unchanged. */
 int owl_config_load_json(owl_config *c, const char *json, size_t n, owl_error *err);
 
-/* owl_config_load_file — reads path (at most 1 MiB) and calls owl_config_load_json. */
+/* owl_config_load_file — reads path (at most 1 MiB) and calls owl_config_load_json; its
+ * messages start "config PATH:". OWL_ENOTFOUND, OWL_ETOOBIG, OWL_EIO from reading. */
 int owl_config_load_file(owl_config *c, const char *path, owl_error *err);
 
 /* owl_config_usage — the --help text (every flag and config key with default and meaning). */
 void owl_config_usage(owl_buf *out);
 
-/* owl_config_parse_hostport — "HOST:PORT" or "[v6]:PORT" into host/port. OWL_EINVAL. */
+/* owl_config_parse_hostport — "HOST:PORT" or "[v6]:PORT" into host/port; host is stored
+ * without the brackets, port is 0..65535, an empty host is invalid. OWL_EINVAL (host and
+ * port untouched) on anything else, including a host that does not fit in hostsz. */
 int owl_config_parse_hostport(const char *s, char *host, size_t hostsz, int *port,
                               owl_error *err);
 
