@@ -98,6 +98,7 @@ static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
         .nheaders = nh,
         .body = req->wire_body.len ? req->wire_body.data : req->body.data,
         .body_len = req->wire_body.len ? req->wire_body.len : req->body.len,
+        .max_skew_s = s->cfg.sigv4_max_skew_s,
     };
     int rc = owl_sigv4_verify(&msg, &a, secret, owl_now_ms() / 1000, &err);
     memset(secret, 0, sizeof secret);

@@ -43,6 +43,7 @@ typedef struct owl_sigv4_msg {
     size_t nheaders;
     const void *body;                 /* the body as received on the wire (before decompression) */
     size_t body_len;
+    int64_t max_skew_s;               /* allowed |request time - now|; 0 = AWS's 900 s */
 } owl_sigv4_msg;
 
 /* owl_sigv4_parse_authorization — parses the header value. OWL_OK, or OWL_EINVAL with a
@@ -66,7 +67,8 @@ int owl_sigv4_sign(const char *secret, const owl_sigv4_auth *auth, const char *s
 
 /* owl_sigv4_verify — full check of msg against auth and secret at wall-clock now_s:
  *   OWL_OK, OWL_EINVAL (malformed: no x-amz-date/date, scope date != request date,
- *   unsigned host header...), OWL_EEXPIRED (request time more than 15 minutes from now_s),
+ *   unsigned host header...), OWL_EEXPIRED (request time more than msg->max_skew_s, by
+ *   default 15 minutes, from now_s),
  *   OWL_ESIGNATURE (mismatch). err carries an AWS-style message. */
 int owl_sigv4_verify(const owl_sigv4_msg *msg, const owl_sigv4_auth *auth, const char *secret,
                      int64_t now_s, owl_error *err);
