@@ -148,3 +148,54 @@ Test(util, atomic_write_and_read)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+#include "common/logtime.h"
+
+/* Lines shaped like each Loghub file's, with the instant each should yield. */
+Test(logtime, known_formats)
+{
+    const int64_t now = 1795239096123LL; /* 2026-11-21 */
+    struct {
+        const char *line;
+        const char *fmt;
+        const char *want;
+    } cases[] = {
+        {"2015-10-18 18:01:47,978 INFO [main] x", "iso8601", "2015-10-18T18:01:47.978Z"},
+        {"2016-09-28 04:30:30, Info CBS", "iso8601", "2016-09-28T04:30:30.000Z"},
+        {"081109 203615 148 INFO dfs.DataNode", "yymmdd", "2008-11-09T20:36:15.000Z"},
+        {"17/06/09 20:10:40 INFO executor", "yy/mm/dd", "2017-06-09T20:10:40.000Z"},
+        {"Jun 14 15:16:01 combo sshd", "syslog", "2026-06-14T15:16:01.000Z"},
+        {"Jul  1 09:00:55 calvisitor kernel", "syslog", "2026-07-01T09:00:55.000Z"},
+        {"[Sun Dec 04 04:47:44 2005] [notice] x", "ctime", "2005-12-04T04:47:44.000Z"},
+        {"03-17 16:13:38.811  1702  2395 D x", "logcat", "2026-03-17T16:13:38.811Z"},
+        {"20171223-22:15:29:606|Step_LSC|1", "yyyymmdd-hms", "2017-12-23T22:15:29.606Z"},
+        {"[10.30 16:49:06] chrome.exe - proxy", "mm.dd", "2026-10-30T16:49:06.000Z"},
+        {"- 1117838570 2005.06.03 R02-M1", "epoch", "2005-06-03T22:42:50.000Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t ms = 0;
+        int f = owl_logtime_parse(cases[i].line, strlen(cases[i].line), now, &ms);
+        cr_assert_geq(f, 0, "%s", cases[i].line);
+        cr_assert_str_eq(owl_logtime_format_name(f), cases[i].fmt, "%s", cases[i].line);
+        char t[40];
+        owl_time_format_rfc3339(ms, t, sizeof t);
+        cr_assert_str_eq(t, cases[i].want, "%s", cases[i].line);
+    }
+}
+
+Test(logtime, rejects_and_stays_in_bounds)
+{
+    const char *bad[] = {"", "hello world", "2015-13-18 18:01:47", "081109 253615 x",
+                         "Foo 14 15:16:01", "[", "- ", "- 12345", "2015-10-18 18:01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms = 42;
+        cr_assert_eq(owl_logtime_parse(bad[i], strlen(bad[i]), 0, &ms), -1, "%s", bad[i]);
+        cr_assert_eq(ms, 42);
+    }
+    /* a valid prefix cut short must not be read past n */
+    const char *full = "2015-10-18 18:01:47,978";
+    for (size_t n = 0; n < 19; n++) {
+        int64_t ms;
+        cr_assert_eq(owl_logtime_parse(full, n, 0, &ms), -1, "n=%zu", n);
+    }
+}

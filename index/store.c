@@ -1,0 +1,1880 @@
+/* store.c — the columnar store: WAL-backed appends into memtables, sealing into parts,
+ * scans over parts and memtables, retention, compaction and quarantine.
+ *
+ * Layout under the store directory (docs/storage.md):
+ *   wal/                                   the write-ahead log (wal.h)
+ *   <table>/<tenant>/<partition>/RETENTION days to keep ("0" = forever), absent = forever
+ *   <table>/<tenant>/<partition>/<YYYYMMDD>/p-<first>-<last>-<level>.owp   parts (part.h)
+ *   quarantine/                            parts that failed their checks
+ * <partition> is the partition name with every byte outside [A-Za-z0-9._-] as %XX.
+ *
+ * Invariants:
+ *  1. Rows reach memtables in WAL lsn order (appenders take turns by lsn after the WAL
+ *     append), so each memtable of a partition-day holds a contiguous run of that day's
+ *     records, and parts of a day hold every record of that day up to their max_lsn.
+ *  2. Memtables of one day seal oldest first; a failed seal is retried before any newer one.
+ *  3. The WAL checkpoint never passes the smallest lsn held only in memory, nor an lsn not
+ *     yet applied. On replay, a record is skipped for a day whose parts reach its lsn.
+ *  4. A part named p-A-B-L covers the sealed sequence numbers A..B; a part whose range lies
+ *     inside another's was merged by compaction and is deleted at open. */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "index/encode.h"
+#include "index/index.h"
+#include "index/part.h"
+#include "index/wal.h"
+
+#define NAME_MAX_LEN 255
+#define MAX_VALUE_BYTES (16u << 20)
+#define ARENA_BLOCK (1u << 20)
+#define SCAN_BATCH 4096
+#define COMPACT_MAX_ROWS (4u << 20)
+
+/* ---------- memtables ---------- */
+
+struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+struct memtable {
+    pthread_rwlock_t lock; /* appends write-lock; scans read-lock */
+    size_t nrows, cap;
+    owl_cell *cols[OWL_MAX_COLS];
+    struct arena_block *arena;
+    uint64_t min_lsn, max_lsn;
+    int64_t created_ms;
+    uint64_t raw_bytes;
+    int refs; /* guarded by the store mutex */
+};
+
+struct part_ref {
+    owl_part *p;
+    char *path;
+    uint64_t first, last; /* sealed sequence range */
+    int level;
+    int refs;             /* guarded by the store mutex */
+    int dead;             /* unlink when the last reference goes */
+    int quarantine;       /* move to quarantine/ instead */
+};
+
+struct day {
+    int32_t day;
+    struct memtable **mems; /* oldest first; the last one takes appends unless sealing */
+    size_t nmems;
+    int last_sealing;       /* mems[nmems-1] is being sealed: appends need a new one */
+    struct part_ref **parts;
+    size_t nparts;
+    uint64_t next_seq;
+    uint64_t sealed_lsn;
+};
+
+struct ptn {
+    size_t table;
+    char *tenant, *name, *dir;
+    int retention_days;
+    struct day **days;
+    size_t ndays;
+};
+
+struct owl_store {
+    char *dir;
+    const owl_schema *const *schemas;
+    size_t nschemas;
+    owl_store_options opt;
+    owl_wal *wal;
+    pthread_mutex_t mu; /* the partition map, day lists, refcounts */
+    struct ptn **ptns;
+    size_t nptns;
+    /* lsn-ordered application (invariant 1) */
+    pthread_mutex_t apply_mu;
+    pthread_cond_t apply_cv;
+    uint64_t applied;
+    uint64_t checkpoint;
+    pthread_mutex_t seal_mu; /* one seal or compaction at a time */
+    /* background */
+    pthread_t bg;
+    int bg_running, stopping;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+    int bg_kick;
+    /* counters */
+    uint64_t compactions, quarantined;
+};
+
+static void mem_unref(owl_store *s, struct memtable *m);
+
+static int64_t day_units(const owl_schema *sc)
+{
+    return 86400 * sc->time_per_sec;
+}
+
+static int32_t day_of(const owl_schema *sc, int64_t t)
+{
+    int64_t d = day_units(sc);
+    return (int32_t)(t >= 0 ? t / d : -((-t + d - 1) / d));
+}
+
+static struct memtable *mem_new(const owl_schema *sc)
+{
+    struct memtable *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_rwlock_init(&m->lock, NULL);
+    m->created_ms = owl_now_ms();
+    m->refs = 1;
+    (void)sc;
+    return m;
+}
+
+static void mem_free(struct memtable *m)
+{
+    if (!m)
+        return;
+    for (size_t c = 0; c < OWL_MAX_COLS; c++)
+        free(m->cols[c]);
+    struct arena_block *b = m->arena;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    pthread_rwlock_destroy(&m->lock);
+    free(m);
+}
+
+static void *arena_copy(struct memtable *m, const void *p, size_t n)
+{
+    struct arena_block *b = m->arena;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+        struct arena_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->used = 0, nb->cap = cap;
+        if (b && n > ARENA_BLOCK / 4) { /* a big value gets its own block behind the current */
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            m->arena = nb;
+        }
+        b = nb;
+    }
+    void *dst = b->data + b->used;
+    if (n)
+        memcpy(dst, p, n);
+    b->used += n;
+    return dst;
+}
+
+static int is_bytes_type(enum owl_type t)
+{
+    return t == OWL_TYPE_DICT || t == OWL_TYPE_STR || t == OWL_TYPE_BSON ||
+           t == OWL_TYPE_ID8 || t == OWL_TYPE_ID16;
+}
+
+/* Appends rows [from, to) of r. Caller holds m->lock for writing. */
+static int mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
+                      size_t to, uint64_t lsn)
+{
+    size_t n = to - from;
+    if (m->nrows + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 1024;
+        while (cap < m->nrows + n)
+            cap *= 2;
+        for (size_t c = 0; c < sc->ncols; c++) {
+            owl_cell *p = realloc(m->cols[c], cap * sizeof *p);
+            if (!p)
+                return OWL_ENOMEM;
+            m->cols[c] = p;
+        }
+        m->cap = cap;
+    }
+    for (size_t c = 0; c < sc->ncols; c++) {
+        owl_cell *dst = m->cols[c] + m->nrows;
+        const owl_cell *src = r->cols[c] + from;
+        if (!is_bytes_type(sc->cols[c].type)) {
+            memcpy(dst, src, n * sizeof *dst);
+            m->raw_bytes += 8 * n;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            void *p = arena_copy(m, src[i].b.p, src[i].b.n);
+            if (!p && src[i].b.n)
+                return OWL_ENOMEM;
+            dst[i].b.p = p;
+            dst[i].b.n = src[i].b.n;
+            m->raw_bytes += src[i].b.n;
+        }
+    }
+    if (!m->nrows)
+        m->min_lsn = lsn;
+    m->max_lsn = lsn;
+    m->nrows += n;
+    return OWL_OK;
+}
+
+/* ---------- names and paths ---------- */
+
+/* snprintf for paths: returns -1 (and an empty string) when the result does not fit. */
+static int pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pathf(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= n) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= NAME_MAX_LEN;
+}
+
+static void escape_name(const char *s, char *out)
+{
+    static const char hx[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+                    (*p == '.' && p != (const unsigned char *)s);
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hx[*p >> 4];
+            out[o++] = hx[*p & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static int unescape_name(const char *s, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++) {
+        if (o + 1 >= outsz)
+            return -1;
+        if (s[i] == '%') {
+            unsigned v;
+            if (!s[i + 1] || !s[i + 2] || sscanf(s + i + 1, "%2X", &v) != 1)
+                return -1;
+            out[o++] = (char)v;
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static void day_name(int32_t day, char out[16])
+{
+    char t[40];
+    owl_time_format_rfc3339((int64_t)day * 86400000, t, sizeof t);
+    snprintf(out, 16, "%.4s%.2s%.2s", t, t + 5, t + 8);
+}
+
+static int parse_day_name(const char *s, int32_t *day)
+{
+    unsigned y, m, d;
+    if (strlen(s) != 8 || sscanf(s, "%4u%2u%2u", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 ||
+        d > 31)
+        return -1;
+    *day = (int32_t)owl_days_from_civil(y, m, d);
+    return 0;
+}
+
+static char *day_dir(const struct ptn *p, int32_t day)
+{
+    char dn[16];
+    day_name(day, dn);
+    size_t n = strlen(p->dir) + 20;
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/%s", p->dir, dn);
+    return path;
+}
+
+/* ---------- the partition map (callers hold s->mu) ---------- */
+
+static struct ptn *find_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
+{
+    for (size_t i = 0; i < s->nptns; i++) {
+        struct ptn *p = s->ptns[i];
+        if (p->table == table && !strcmp(p->tenant, tenant) && !strcmp(p->name, name))
+            return p;
+    }
+    return NULL;
+}
+
+static struct ptn *get_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
+{
+    struct ptn *p = find_ptn(s, table, tenant, name);
+    if (p)
+        return p;
+    struct ptn **grown = realloc(s->ptns, (s->nptns + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    s->ptns = grown;
+    p = calloc(1, sizeof *p);
+    char esc_t[3 * NAME_MAX_LEN + 1], esc_n[3 * NAME_MAX_LEN + 1];
+    escape_name(tenant, esc_t);
+    escape_name(name, esc_n);
+    size_t dlen = strlen(s->dir) + strlen(s->schemas[table]->name) + strlen(esc_t) +
+                  strlen(esc_n) + 4;
+    if (p) {
+        p->table = table;
+        p->tenant = strdup(tenant);
+        p->name = strdup(name);
+        p->dir = malloc(dlen);
+    }
+    if (!p || !p->tenant || !p->name || !p->dir) {
+        if (p) {
+            free(p->tenant), free(p->name), free(p->dir);
+            free(p);
+        }
+        return NULL;
+    }
+    snprintf(p->dir, dlen, "%s/%s/%s/%s", s->dir, s->schemas[table]->name, esc_t, esc_n);
+    s->ptns[s->nptns++] = p;
+    return p;
+}
+
+static struct day *find_day(struct ptn *p, int32_t day)
+{
+    for (size_t i = 0; i < p->ndays; i++)
+        if (p->days[i]->day == day)
+            return p->days[i];
+    return NULL;
+}
+
+static struct day *get_day(struct ptn *p, int32_t day)
+{
+    struct day *d = find_day(p, day);
+    if (d)
+        return d;
+    struct day **grown = realloc(p->days, (p->ndays + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    p->days = grown;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->day = day;
+    d->next_seq = 1;
+    p->days[p->ndays++] = d;
+    return d;
+}
+
+/* The memtable taking appends for d, created when needed. */
+static struct memtable *active_mem(owl_store *s, struct day *d, const owl_schema *sc)
+{
+    if (d->nmems && !d->last_sealing)
+        return d->mems[d->nmems - 1];
+    struct memtable **grown = realloc(d->mems, (d->nmems + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    d->mems = grown;
+    struct memtable *m = mem_new(sc);
+    if (!m)
+        return NULL;
+    d->mems[d->nmems++] = m;
+    d->last_sealing = 0;
+    (void)s;
+    return m;
+}
+
+static void part_unref_locked(owl_store *s, struct part_ref *r)
+{
+    if (--r->refs > 0)
+        return;
+    owl_part_close(r->p);
+    if (r->quarantine) {
+        char dst[4096];
+        const char *base = strrchr(r->path, '/');
+        pathf(dst, sizeof dst, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(),
+                 base ? base + 1 : r->path);
+        if (rename(r->path, dst) != 0)
+            owl_errorf("store: cannot move %s to quarantine: %s", r->path, strerror(errno));
+    } else if (r->dead) {
+        unlink(r->path);
+    }
+    free(r->path);
+    free(r);
+}
+
+static void mem_unref(owl_store *s, struct memtable *m)
+{
+    pthread_mutex_lock(&s->mu);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last)
+        mem_free(m);
+}
+
+/* ---------- WAL records ----------
+ * payload: u8 1, varint+bytes table, tenant, partition, varint nrows, then per column:
+ * numeric 8 bytes LE per row; ID8/ID16 width bytes per row; others varint length + bytes. */
+
+static void put_u64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int put_str(owl_buf *b, const void *p, size_t n)
+{
+    uint8_t v[10];
+    size_t k = owl_varint_put(v, n);
+    if (owl_buf_append(b, v, k) != OWL_OK)
+        return OWL_ENOMEM;
+    return owl_buf_append(b, p, n);
+}
+
+static int encode_record(const owl_schema *sc, const char *tenant, const char *partition,
+                         const owl_rows *r, owl_buf *b)
+{
+    uint8_t v[10];
+    int rc = owl_buf_putc(b, 1);
+    rc |= put_str(b, sc->name, strlen(sc->name));
+    rc |= put_str(b, tenant, strlen(tenant));
+    rc |= put_str(b, partition, strlen(partition));
+    rc |= owl_buf_append(b, v, owl_varint_put(v, r->nrows));
+    for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++) {
+        enum owl_type t = sc->cols[c].type;
+        const owl_cell *col = r->cols[c];
+        if (!is_bytes_type(t)) {
+            if ((rc = owl_buf_reserve(b, 8 * r->nrows)) != OWL_OK)
+                break;
+            for (size_t i = 0; i < r->nrows; i++) {
+                put_u64le((uint8_t *)b->data + b->len, col[i].u);
+                b->len += 8;
+            }
+            b->data[b->len] = '\0';
+        } else if (t == OWL_TYPE_ID8 || t == OWL_TYPE_ID16) {
+            for (size_t i = 0; i < r->nrows && rc == OWL_OK; i++)
+                rc = owl_buf_append(b, col[i].b.p, col[i].b.n);
+        } else {
+            for (size_t i = 0; i < r->nrows && rc == OWL_OK; i++)
+                rc = put_str(b, col[i].b.p, col[i].b.n);
+        }
+    }
+    return rc == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+static int get_str(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
+{
+    uint64_t len;
+    if (owl_varint_get(p, end, &len) != OWL_OK || len > (uint64_t)(end - *p))
+        return OWL_ECORRUPT;
+    *s = *p;
+    *n = (size_t)len;
+    *p += len;
+    return OWL_OK;
+}
+
+/* A decoded record: cells point into the payload; names copied NUL-terminated. */
+struct rec {
+    size_t table;
+    char tenant[NAME_MAX_LEN + 1], partition[NAME_MAX_LEN + 1];
+    owl_rows rows;
+    owl_cell *cells;
+};
+
+static int decode_record(owl_store *s, const uint8_t *p, size_t n, struct rec *out)
+{
+    const uint8_t *end = p + n, *str;
+    size_t len;
+    uint64_t nrows;
+    memset(out, 0, sizeof *out);
+    if (n < 1 || *p++ != 1)
+        return OWL_ECORRUPT;
+    if (get_str(&p, end, &str, &len) != OWL_OK)
+        return OWL_ECORRUPT;
+    size_t t = 0;
+    while (t < s->nschemas &&
+           !(strlen(s->schemas[t]->name) == len && !memcmp(s->schemas[t]->name, str, len)))
+        t++;
+    if (t == s->nschemas)
+        return OWL_ENOTFOUND;
+    out->table = t;
+    const owl_schema *sc = s->schemas[t];
+    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
+        return OWL_ECORRUPT;
+    memcpy(out->tenant, str, len);
+    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
+        return OWL_ECORRUPT;
+    memcpy(out->partition, str, len);
+    if (owl_varint_get(&p, end, &nrows) != OWL_OK || nrows > n)
+        return OWL_ECORRUPT;
+    out->rows.nrows = (size_t)nrows;
+    out->cells = calloc(sc->ncols * (nrows ? nrows : 1), sizeof *out->cells);
+    if (!out->cells)
+        return OWL_ENOMEM;
+    for (size_t c = 0; c < sc->ncols; c++) {
+        owl_cell *col = out->cells + c * nrows;
+        enum owl_type ty = sc->cols[c].type;
+        out->rows.cols[c] = col;
+        for (size_t i = 0; i < nrows; i++) {
+            if (!is_bytes_type(ty)) {
+                if (end - p < 8)
+                    goto bad;
+                col[i].u = get_u64le(p);
+                p += 8;
+            } else if (ty == OWL_TYPE_ID8 || ty == OWL_TYPE_ID16) {
+                size_t w = ty == OWL_TYPE_ID8 ? 8 : 16;
+                if ((size_t)(end - p) < w)
+                    goto bad;
+                col[i].b.p = p, col[i].b.n = w;
+                p += w;
+            } else {
+                if (get_str(&p, end, &str, &len) != OWL_OK)
+                    goto bad;
+                col[i].b.p = str, col[i].b.n = len;
+            }
+        }
+    }
+    if (p != end)
+        goto bad;
+    return OWL_OK;
+bad:
+    free(out->cells);
+    out->cells = NULL;
+    return OWL_ECORRUPT;
+}
+
+/* ---------- applying rows to memtables ---------- */
+
+/* Inserts the rows of one record (lsn) into the memtables of their days. During replay,
+ * days whose parts already hold lsn are skipped (invariant 3). */
+static int apply_rows(owl_store *s, size_t table, const char *tenant, const char *partition,
+                      const owl_rows *r, uint64_t lsn, int replay, int *full)
+{
+    const owl_schema *sc = s->schemas[table];
+    const owl_cell *times = r->cols[sc->time_col];
+    int rc = OWL_OK;
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = get_ptn(s, table, tenant, partition);
+    size_t i = 0;
+    while (rc == OWL_OK && i < r->nrows && p) {
+        int32_t day = day_of(sc, times[i].i);
+        size_t j = i + 1;
+        while (j < r->nrows && day_of(sc, times[j].i) == day)
+            j++;
+        struct day *d = get_day(p, day);
+        struct memtable *m = d ? active_mem(s, d, sc) : NULL;
+        if (!m) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        if (!(replay && lsn <= d->sealed_lsn)) {
+            pthread_rwlock_wrlock(&m->lock);
+            rc = mem_append(m, sc, r, i, j, lsn);
+            pthread_rwlock_unlock(&m->lock);
+            if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
+                *full = 1;
+        }
+        i = j;
+    }
+    if (!p)
+        rc = OWL_ENOMEM;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int replay_fn(void *ud, uint64_t lsn, const void *rec, size_t n)
+{
+    owl_store *s = ud;
+    struct rec r;
+    int full = 0;
+    int rc = decode_record(s, rec, n, &r);
+    if (rc == OWL_ENOTFOUND) {
+        owl_warn("store: WAL record %llu names a table this owld does not have; skipped",
+                 (unsigned long long)lsn);
+        return 0;
+    }
+    if (rc != OWL_OK)
+        return rc;
+    rc = apply_rows(s, r.table, r.tenant, r.partition, &r.rows, lsn, 1, &full);
+    free(r.cells);
+    s->applied = lsn;
+    return rc;
+}
+
+/* ---------- sealing ---------- */
+
+struct time_idx {
+    int64_t t;
+    size_t i;
+};
+
+static int cmp_time_idx(const void *a, const void *b)
+{
+    const struct time_idx *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays
+ * (byte values still point into m's arena). */
+static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, owl_cell **cells)
+{
+    size_t n = m->nrows;
+    struct time_idx *ix = malloc(n * sizeof *ix);
+    owl_cell *all = malloc(n * sc->ncols * sizeof *all);
+    if (!ix || !all) {
+        free(ix), free(all);
+        return OWL_ENOMEM;
+    }
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        ix[i].t = m->cols[sc->time_col][i].i, ix[i].i = i;
+        if (i && ix[i].t < ix[i - 1].t)
+            sorted = 0;
+    }
+    if (!sorted)
+        qsort(ix, n, sizeof *ix, cmp_time_idx);
+    memset(out, 0, sizeof *out);
+    out->nrows = n;
+    for (size_t c = 0; c < sc->ncols; c++) {
+        owl_cell *col = all + c * n;
+        for (size_t i = 0; i < n; i++)
+            col[i] = m->cols[c][ix[i].i];
+        out->cols[c] = col;
+    }
+    free(ix);
+    *cells = all;
+    return OWL_OK;
+}
+
+static void part_path(const struct ptn *p, int32_t day, uint64_t first, uint64_t last, int level,
+                      char *out, size_t outsz)
+{
+    char dn[16];
+    day_name(day, dn);
+    snprintf(out, outsz, "%s/%s/p-%llu-%llu-%d.owp", p->dir, dn, (unsigned long long)first,
+             (unsigned long long)last, level);
+}
+
+static int add_part_ref(struct day *d, struct part_ref *r)
+{
+    struct part_ref **grown = realloc(d->parts, (d->nparts + 1) * sizeof *grown);
+    if (!grown)
+        return OWL_ENOMEM;
+    d->parts = grown;
+    d->parts[d->nparts++] = r;
+    return OWL_OK;
+}
+
+static struct part_ref *open_part_ref(const char *path, const owl_schema *sc, uint64_t first,
+                                      uint64_t last, int level, owl_error *err)
+{
+    struct part_ref *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->path = strdup(path);
+    r->first = first, r->last = last, r->level = level;
+    r->refs = 1;
+    if (!r->path || owl_part_open(path, sc, &r->p, err) != OWL_OK) {
+        free(r->path);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Seals the oldest memtable of d (caller holds seal_mu, not mu). */
+static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *err)
+{
+    const owl_schema *sc = s->schemas[p->table];
+    pthread_mutex_lock(&s->mu);
+    if (!d->nmems) {
+        pthread_mutex_unlock(&s->mu);
+        return OWL_OK;
+    }
+    struct memtable *m = d->mems[0];
+    if (d->nmems == 1)
+        d->last_sealing = 1;
+    m->refs++;
+    uint64_t seq = d->next_seq;
+    char *ddir = day_dir(p, d->day);
+    pthread_mutex_unlock(&s->mu);
+
+    int rc = OWL_OK;
+    owl_rows rows;
+    owl_cell *cells = NULL;
+    char path[4096];
+    /* no appender writes m any more, but take the lock so the last writer is done */
+    pthread_rwlock_rdlock(&m->lock);
+    size_t nrows = m->nrows;
+    if (nrows) {
+        rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
+        if (rc == OWL_OK)
+            rc = sorted_rows(sc, m, &rows, &cells);
+        if (rc == OWL_OK) {
+            owl_part_info info = {sc->name, p->tenant, p->name, d->day, m->max_lsn, 0};
+            part_path(p, d->day, seq, seq, 0, path, sizeof path);
+            rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.zstd_level,
+                                NULL, err);
+        }
+    }
+    uint64_t max_lsn = m->max_lsn;
+    pthread_rwlock_unlock(&m->lock);
+    free(cells);
+    free(ddir);
+
+    struct part_ref *r = NULL;
+    if (rc == OWL_OK && nrows && !(r = open_part_ref(path, sc, seq, seq, 0, err)))
+        rc = err && err->code ? err->code : OWL_EIO;
+    pthread_mutex_lock(&s->mu);
+    if (rc == OWL_OK) {
+        if (r && add_part_ref(d, r) != OWL_OK) {
+            part_unref_locked(s, r);
+            rc = OWL_ENOMEM;
+        }
+    }
+    if (rc == OWL_OK) {
+        if (nrows) {
+            d->next_seq = seq + 1;
+            if (max_lsn > d->sealed_lsn)
+                d->sealed_lsn = max_lsn;
+        }
+        memmove(d->mems, d->mems + 1, (d->nmems - 1) * sizeof *d->mems);
+        d->nmems--;
+        if (d->nmems == 0)
+            d->last_sealing = 0;
+        m->refs--; /* the day's reference */
+    } else {
+        /* the seal failed: the memtable stays first in line (retried before any newer
+         * one, invariant 2) and, when it is the only one, takes appends again */
+        d->last_sealing = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    mem_unref(s, m);
+    return rc;
+}
+
+/* Advances the WAL checkpoint as far as invariant 3 allows. */
+static int advance_checkpoint(owl_store *s, owl_error *err)
+{
+    pthread_mutex_lock(&s->apply_mu);
+    uint64_t cp = s->applied;
+    pthread_mutex_unlock(&s->apply_mu);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nptns; i++)
+        for (size_t j = 0; j < s->ptns[i]->ndays; j++) {
+            struct day *d = s->ptns[i]->days[j];
+            for (size_t k = 0; k < d->nmems; k++)
+                if (d->mems[k]->nrows && d->mems[k]->min_lsn - 1 < cp)
+                    cp = d->mems[k]->min_lsn - 1;
+        }
+    pthread_mutex_unlock(&s->mu);
+    if (cp <= s->checkpoint)
+        return OWL_OK;
+    int rc = owl_wal_checkpoint(s->wal, cp, err);
+    if (rc == OWL_OK)
+        s->checkpoint = cp;
+    return rc;
+}
+
+/* Seals memtables that are full, old, or (force) any. */
+static int seal_some(owl_store *s, int force, owl_error *err)
+{
+    int rc = OWL_OK;
+    int64_t now = owl_now_ms();
+    pthread_mutex_lock(&s->seal_mu);
+    for (;;) {
+        struct ptn *p = NULL;
+        struct day *d = NULL;
+        pthread_mutex_lock(&s->mu);
+        for (size_t i = 0; i < s->nptns && !d; i++)
+            for (size_t j = 0; j < s->ptns[i]->ndays && !d; j++) {
+                struct day *c = s->ptns[i]->days[j];
+                if (!c->nmems)
+                    continue;
+                struct memtable *m = c->mems[0];
+                if (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
+                    m->raw_bytes >= s->opt.memtable_bytes ||
+                    (m->nrows && now - m->created_ms >= s->opt.memtable_age_ms) ||
+                    (!m->nrows && now - m->created_ms >= s->opt.memtable_age_ms))
+                    p = s->ptns[i], d = c;
+            }
+        pthread_mutex_unlock(&s->mu);
+        if (!d)
+            break;
+        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK)
+            break;
+    }
+    pthread_mutex_unlock(&s->seal_mu);
+    if (rc == OWL_OK)
+        rc = advance_checkpoint(s, err);
+    return rc;
+}
+
+int owl_store_flush(owl_store *s, owl_error *err)
+{
+    return seal_some(s, 1, err);
+}
+
+/* ---------- append ---------- */
+
+static int find_table(const owl_store *s, const char *name, size_t *t)
+{
+    for (size_t i = 0; i < s->nschemas; i++)
+        if (!strcmp(s->schemas[i]->name, name)) {
+            *t = i;
+            return OWL_OK;
+        }
+    return OWL_ENOTFOUND;
+}
+
+static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err)
+{
+    for (size_t c = 0; c < sc->ncols; c++) {
+        enum owl_type t = sc->cols[c].type;
+        if (!r->cols[c] && r->nrows)
+            return owl_error_set(err, OWL_EINVAL, "column %s has no values", sc->cols[c].name);
+        if (!is_bytes_type(t))
+            continue;
+        for (size_t i = 0; i < r->nrows; i++) {
+            size_t n = r->cols[c][i].b.n;
+            if ((t == OWL_TYPE_ID8 && n != 8) || (t == OWL_TYPE_ID16 && n != 16))
+                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: id of %zu bytes",
+                                     sc->cols[c].name, i, n);
+            if (n > MAX_VALUE_BYTES || (n && !r->cols[c][i].b.p))
+                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: value too large",
+                                     sc->cols[c].name, i);
+        }
+    }
+    return OWL_OK;
+}
+
+static void kick_background(owl_store *s)
+{
+    pthread_mutex_lock(&s->bg_mu);
+    s->bg_kick = 1;
+    pthread_cond_signal(&s->bg_cv);
+    pthread_mutex_unlock(&s->bg_mu);
+}
+
+int owl_store_append(owl_store *s, const char *table, const char *tenant, const char *partition,
+                     const owl_rows *rows, owl_error *err)
+{
+    size_t t;
+    if (find_table(s, table, &t) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "no table named %s", table);
+    if (!valid_name(tenant) || !valid_name(partition))
+        return owl_error_set(err, OWL_EINVAL, "tenant and partition names must be 1 to %d bytes",
+                             NAME_MAX_LEN);
+    if (rows->nrows == 0)
+        return OWL_OK;
+    const owl_schema *sc = s->schemas[t];
+    int rc = validate_rows(sc, rows, err);
+    if (rc != OWL_OK)
+        return rc;
+    owl_buf rec = OWL_BUF_INIT;
+    if (encode_record(sc, tenant, partition, rows, &rec) != OWL_OK) {
+        owl_buf_free(&rec);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+    struct iovec iov = {rec.data, rec.len};
+    uint64_t lsn;
+    rc = owl_wal_append(s->wal, &iov, 1, &lsn, err);
+    owl_buf_free(&rec);
+    if (rc != OWL_OK)
+        return rc;
+    /* invariant 1: apply in lsn order */
+    pthread_mutex_lock(&s->apply_mu);
+    while (s->applied + 1 != lsn)
+        pthread_cond_wait(&s->apply_cv, &s->apply_mu);
+    pthread_mutex_unlock(&s->apply_mu);
+    int full = 0;
+    rc = apply_rows(s, t, tenant, partition, rows, lsn, 0, &full);
+    pthread_mutex_lock(&s->apply_mu);
+    s->applied = lsn;
+    pthread_cond_broadcast(&s->apply_cv);
+    pthread_mutex_unlock(&s->apply_mu);
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc, "out of memory applying rows (they are in the WAL)");
+    if (full) {
+        if (s->bg_running)
+            kick_background(s);
+        else
+            rc = seal_some(s, 0, err);
+    }
+    return rc;
+}
+
+/* ---------- predicates ---------- */
+
+static int tok_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c >= 0x80;
+}
+
+static int bytes_eq(const owl_bytes *a, const owl_bytes *b)
+{
+    return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
+}
+
+static int contains_token(const owl_bytes *v, const owl_bytes *tok)
+{
+    const char *s = v->p, *end = s + v->n;
+    if (tok->n == 0)
+        return 1;
+    while (s < end) {
+        const char *hit = memmem(s, (size_t)(end - s), tok->p, tok->n);
+        if (!hit)
+            return 0;
+        int left = hit == (const char *)v->p || !tok_char((unsigned char)hit[-1]) ||
+                   !tok_char(((const unsigned char *)tok->p)[0]);
+        const char *after = hit + tok->n;
+        int right = after == end || !tok_char((unsigned char)*after) ||
+                    !tok_char(((const unsigned char *)tok->p)[tok->n - 1]);
+        if (left && right)
+            return 1;
+        s = hit + 1;
+    }
+    return 0;
+}
+
+static int cmp_num(enum owl_type t, const owl_cell *a, const owl_cell *b)
+{
+    switch (t) {
+    case OWL_TYPE_U64:
+        return a->u < b->u ? -1 : a->u > b->u;
+    case OWL_TYPE_F64:
+        return a->f < b->f ? -1 : a->f > b->f;
+    default:
+        return a->i < b->i ? -1 : a->i > b->i;
+    }
+}
+
+static int pred_holds(const owl_schema *sc, const owl_pred *p, const owl_cell *v)
+{
+    enum owl_type t = sc->cols[p->col].type;
+    int bytes = is_bytes_type(t);
+    switch (p->op) {
+    case OWL_PRED_EQ:
+        return bytes ? bytes_eq(&v->b, &p->lo.b) : cmp_num(t, v, &p->lo) == 0;
+    case OWL_PRED_IN:
+        for (size_t i = 0; i < p->nset; i++)
+            if (bytes ? bytes_eq(&v->b, &p->set[i].b) : cmp_num(t, v, &p->set[i]) == 0)
+                return 1;
+        return 0;
+    case OWL_PRED_RANGE:
+        return !bytes && cmp_num(t, v, &p->lo) >= 0 && cmp_num(t, v, &p->hi) < 0;
+    case OWL_PRED_TOKEN:
+        return bytes && contains_token(&v->b, &p->text);
+    case OWL_PRED_SUBSTR:
+        return bytes && (p->text.n == 0 || memmem(v->b.p, v->b.n, p->text.p, p->text.n));
+    }
+    return 0;
+}
+
+/* ---------- scans ---------- */
+
+struct scan_ctx {
+    owl_store *s;
+    const owl_scan *q;
+    const owl_schema *sc;
+    owl_scan_stats *st;
+    int64_t start, end;
+    size_t need[OWL_MAX_COLS]; /* columns to read: wanted + predicate columns */
+    size_t nneed;
+    owl_cell *out[OWL_MAX_COLS];
+    size_t outcap;
+    uint32_t *sel;
+    size_t selcap;
+};
+
+static int ensure_out(struct scan_ctx *c, size_t n)
+{
+    if (n <= c->outcap)
+        return OWL_OK;
+    for (size_t i = 0; i < c->q->ncols; i++) {
+        owl_cell *p = realloc(c->out[i], n * sizeof *p);
+        if (!p)
+            return OWL_ENOMEM;
+        c->out[i] = p;
+    }
+    uint32_t *sel = realloc(c->sel, n * sizeof *sel);
+    if (!sel)
+        return OWL_ENOMEM;
+    c->sel = sel;
+    c->outcap = n;
+    return OWL_OK;
+}
+
+/* Filters rows [0, n) of cols (indexed by schema column) and emits the matches. */
+static int emit(struct scan_ctx *c, const struct ptn *p, owl_cell *const *cols, size_t n)
+{
+    int rc = ensure_out(c, n);
+    if (rc != OWL_OK)
+        return rc;
+    const owl_cell *times = cols[c->sc->time_col];
+    size_t k = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (times[r].i < c->start || times[r].i >= c->end)
+            continue;
+        int ok = 1;
+        for (size_t i = 0; i < c->q->npreds && ok; i++)
+            ok = pred_holds(c->sc, &c->q->preds[i], &cols[c->q->preds[i].col][r]);
+        if (ok)
+            c->sel[k++] = (uint32_t)r;
+    }
+    if (c->st) {
+        c->st->rows_scanned += n;
+        c->st->rows_matched += k;
+    }
+    if (!k)
+        return 0;
+    owl_batch b = {.nrows = k, .tenant = p->tenant, .partition = p->name};
+    for (size_t i = 0; i < c->q->ncols; i++) {
+        const owl_cell *src = cols[c->q->cols[i]];
+        for (size_t j = 0; j < k; j++)
+            c->out[i][j] = src[c->sel[j]];
+        b.cols[i] = c->out[i];
+    }
+    return c->q->fn(c->q->ud, &b);
+}
+
+/* Removes r from the day that lists it and drops that reference (caller holds s->mu). */
+static void drop_part_locked(owl_store *s, const struct ptn *p, struct part_ref *r)
+{
+    for (size_t j = 0; j < p->ndays; j++) {
+        struct day *d = p->days[j];
+        for (size_t k = 0; k < d->nparts; k++) {
+            if (d->parts[k] != r)
+                continue;
+            memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
+            d->nparts--;
+            part_unref_locked(s, r);
+            return;
+        }
+    }
+}
+
+static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r,
+                     owl_block_data *bd, owl_error *err)
+{
+    const owl_part_meta *pm = owl_part_get_meta(r->p);
+    if (pm->max_time < c->start || pm->min_time >= c->end)
+        return OWL_OK;
+    if (c->st)
+        c->st->parts++;
+    for (size_t b = 0; b < pm->nblocks; b++) {
+        if (c->st)
+            c->st->blocks++;
+        if (!owl_part_block_may_match(r->p, b, c->start, c->end, c->q->preds, c->q->npreds)) {
+            if (c->st)
+                c->st->blocks_skipped++;
+            continue;
+        }
+        bd->bytes_read = 0;
+        int rc = owl_part_read_block(r->p, b, c->need, c->nneed, bd, err);
+        if (rc == OWL_ECORRUPT) {
+            owl_errorf("store: %s is corrupt (%s); quarantined", r->path,
+                       err ? err->msg : "checksum");
+            pthread_mutex_lock(&c->s->mu);
+            if (!r->quarantine) {
+                r->quarantine = 1;
+                c->s->quarantined++;
+                drop_part_locked(c->s, p, r);
+            }
+            pthread_mutex_unlock(&c->s->mu);
+            return OWL_OK;
+        }
+        if (rc != OWL_OK)
+            return rc;
+        if (c->st)
+            c->st->bytes_read += bd->bytes_read;
+        if ((rc = emit(c, p, bd->cells, bd->nrows)) != 0)
+            return rc;
+    }
+    return OWL_OK;
+}
+
+static int scan_mem(struct scan_ctx *c, const struct ptn *p, struct memtable *m)
+{
+    int rc = 0;
+    pthread_rwlock_rdlock(&m->lock);
+    size_t n = m->nrows;
+    for (size_t off = 0; off < n && rc == 0; off += SCAN_BATCH) {
+        size_t len = n - off < SCAN_BATCH ? n - off : SCAN_BATCH;
+        owl_cell *cols[OWL_MAX_COLS] = {0};
+        for (size_t i = 0; i < c->sc->ncols; i++)
+            cols[i] = m->cols[i] + off;
+        rc = emit(c, p, cols, len);
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+static int ptn_wanted(const owl_scan *q, const struct ptn *p, size_t table)
+{
+    if (p->table != table || strcmp(p->tenant, q->tenant) != 0)
+        return 0;
+    if (!q->partitions)
+        return 1;
+    for (size_t i = 0; i < q->npartitions; i++)
+        if (!strcmp(q->partitions[i], p->name))
+            return 1;
+    return 0;
+}
+
+/* What one scan holds on to: references taken under the store mutex. */
+struct snap_item {
+    struct ptn *p;
+    struct part_ref *part;
+    struct memtable *mem;
+    int64_t cutoff;
+};
+
+static int64_t retention_cutoff(const owl_schema *sc, const struct ptn *p, int64_t now_ms)
+{
+    if (p->retention_days <= 0)
+        return INT64_MIN;
+    return (now_ms / 1000 - (int64_t)p->retention_days * 86400) * sc->time_per_sec;
+}
+
+int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_error *err)
+{
+    size_t t;
+    if (find_table(s, q->table, &t) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "no table named %s", q->table);
+    const owl_schema *sc = s->schemas[t];
+    if (q->ncols > OWL_MAX_COLS || !q->fn || !q->tenant)
+        return owl_error_set(err, OWL_EINVAL, "bad scan request");
+    for (size_t i = 0; i < q->ncols; i++)
+        if (q->cols[i] >= sc->ncols)
+            return owl_error_set(err, OWL_EINVAL, "column %zu out of range", q->cols[i]);
+    for (size_t i = 0; i < q->npreds; i++)
+        if (q->preds[i].col >= sc->ncols)
+            return owl_error_set(err, OWL_EINVAL, "predicate column out of range");
+    struct scan_ctx c = {.s = s, .q = q, .sc = sc, .st = stats, .start = q->start, .end = q->end};
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    int seen[OWL_MAX_COLS] = {0};
+    c.need[c.nneed++] = sc->time_col, seen[sc->time_col] = 1;
+    for (size_t i = 0; i < q->ncols; i++)
+        if (!seen[q->cols[i]])
+            seen[q->cols[i]] = 1, c.need[c.nneed++] = q->cols[i];
+    for (size_t i = 0; i < q->npreds; i++)
+        if (!seen[q->preds[i].col])
+            seen[q->preds[i].col] = 1, c.need[c.nneed++] = q->preds[i].col;
+
+    struct snap_item *items = NULL;
+    size_t nitems = 0, cap = 0;
+    int rc = OWL_OK;
+    int64_t now = owl_now_ms();
+    int32_t d0 = day_of(sc, q->start > INT64_MIN ? q->start : INT64_MIN / 2);
+    int32_t d1 = day_of(sc, q->end < INT64_MAX ? q->end - 1 : INT64_MAX / 2);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nptns && rc == OWL_OK; i++) {
+        struct ptn *p = s->ptns[i];
+        if (!ptn_wanted(q, p, t))
+            continue;
+        int64_t cutoff = retention_cutoff(sc, p, now);
+        for (size_t j = 0; j < p->ndays && rc == OWL_OK; j++) {
+            struct day *d = p->days[j];
+            if (d->day < d0 || d->day > d1)
+                continue;
+            size_t want = d->nparts + d->nmems;
+            if (nitems + want > cap) {
+                size_t ncap = (nitems + want) * 2 + 8;
+                struct snap_item *grown = realloc(items, ncap * sizeof *grown);
+                if (!grown) {
+                    rc = OWL_ENOMEM;
+                    break;
+                }
+                items = grown, cap = ncap;
+            }
+            for (size_t k = 0; k < d->nparts; k++) {
+                if (d->parts[k]->dead || d->parts[k]->quarantine)
+                    continue;
+                d->parts[k]->refs++;
+                items[nitems++] = (struct snap_item){p, d->parts[k], NULL, cutoff};
+            }
+            for (size_t k = 0; k < d->nmems; k++) {
+                d->mems[k]->refs++;
+                items[nitems++] = (struct snap_item){p, NULL, d->mems[k], cutoff};
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    size_t i = 0;
+    for (; i < nitems && rc == OWL_OK; i++) {
+        c.start = q->start > items[i].cutoff ? q->start : items[i].cutoff;
+        if (items[i].part)
+            rc = scan_part(&c, items[i].p, items[i].part, &bd, err);
+        else
+            rc = scan_mem(&c, items[i].p, items[i].mem);
+    }
+    owl_block_data_free(&bd);
+    for (size_t k = 0; k < c.q->ncols; k++)
+        free(c.out[k]);
+    free(c.sel);
+    pthread_mutex_lock(&s->mu);
+    for (size_t k = 0; k < nitems; k++)
+        if (items[k].part)
+            part_unref_locked(s, items[k].part);
+        else if (--items[k].mem->refs == 0)
+            mem_free(items[k].mem);
+    pthread_mutex_unlock(&s->mu);
+    free(items);
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory during scan");
+    return rc;
+}
+
+/* ---------- retention ---------- */
+
+static void retention_path(const struct ptn *p, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/RETENTION", p->dir);
+}
+
+int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
+                            const char *partition, int days, owl_error *err)
+{
+    size_t t;
+    if (find_table(s, table, &t) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "no table named %s", table);
+    if (!valid_name(tenant) || !valid_name(partition) || days < 0 || days > 36500)
+        return owl_error_set(err, OWL_EINVAL, "bad retention request (days 0..36500)");
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = get_ptn(s, t, tenant, partition);
+    char path[4200], text[32];
+    int rc = p ? owl_mkdir_p(p->dir, 0700, err) : OWL_ENOMEM;
+    if (rc == OWL_OK) {
+        retention_path(p, path, sizeof path);
+        int n = snprintf(text, sizeof text, "%d\n", days);
+        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
+    }
+    if (rc == OWL_OK)
+        p->retention_days = days;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void remove_day_locked(owl_store *s, struct ptn *p, size_t j)
+{
+    struct day *d = p->days[j];
+    for (size_t k = 0; k < d->nparts; k++) {
+        d->parts[k]->dead = 1;
+        part_unref_locked(s, d->parts[k]);
+    }
+    for (size_t k = 0; k < d->nmems; k++)
+        if (--d->mems[k]->refs == 0)
+            mem_free(d->mems[k]);
+    free(d->parts);
+    free(d->mems);
+    free(d);
+    memmove(p->days + j, p->days + j + 1, (p->ndays - j - 1) * sizeof *p->days);
+    p->ndays--;
+}
+
+int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
+{
+    char **dirs = NULL;
+    size_t ndirs = 0;
+    pthread_mutex_lock(&s->seal_mu);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nptns; i++) {
+        struct ptn *p = s->ptns[i];
+        if (p->retention_days <= 0)
+            continue;
+        int32_t keep_from = (int32_t)(now_ms / 86400000) - p->retention_days;
+        for (size_t j = 0; j < p->ndays;) {
+            if (p->days[j]->day >= keep_from) {
+                j++;
+                continue;
+            }
+            char **grown = realloc(dirs, (ndirs + 1) * sizeof *grown);
+            if (grown) {
+                dirs = grown;
+                dirs[ndirs++] = day_dir(p, p->days[j]->day);
+            }
+            remove_day_locked(s, p, j);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->seal_mu);
+    /* Files still read by a scan are unlinked when it ends; the directory goes with the
+     * last of them (rmdir fails harmlessly until then and is retried at the next pass). */
+    for (size_t i = 0; i < ndirs; i++) {
+        if (dirs[i] && rmdir(dirs[i]) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+            owl_warn("store: rmdir %s: %s", dirs[i], strerror(errno));
+        free(dirs[i]);
+    }
+    free(dirs);
+    return advance_checkpoint(s, err);
+}
+
+/* ---------- compaction ---------- */
+
+/* Merges the parts [a, b) of d into one part (caller holds seal_mu). */
+static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b,
+                       owl_error *err)
+{
+    const owl_schema *sc = s->schemas[p->table];
+    size_t nsrc = b - a;
+    struct part_ref **src = calloc(nsrc, sizeof *src);
+    if (!src)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < nsrc; i++) {
+        src[i] = d->parts[a + i];
+        src[i]->refs++;
+    }
+    pthread_mutex_unlock(&s->mu);
+
+    size_t total = 0, nblocks = 0;
+    uint64_t max_lsn = 0;
+    int level = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
+        total += pm->rows;
+        nblocks += pm->nblocks;
+        if (pm->max_lsn > max_lsn)
+            max_lsn = pm->max_lsn;
+        if (src[i]->level > level)
+            level = src[i]->level;
+    }
+    int rc = OWL_OK;
+    owl_block_data *bd = calloc(nblocks, sizeof *bd);
+    struct time_idx *ix = malloc(total * sizeof *ix);
+    owl_cell *all = malloc(total * sc->ncols * sizeof *all);
+    owl_cell **flat = calloc(sc->ncols, sizeof *flat); /* per column: concatenation */
+    size_t cols[OWL_MAX_COLS];
+    for (size_t c = 0; c < sc->ncols; c++)
+        cols[c] = c;
+    if (!bd || !ix || !all || !flat) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
+        goto out;
+    }
+    for (size_t c = 0; c < sc->ncols; c++)
+        flat[c] = all + c * total;
+    size_t row = 0, blk = 0;
+    for (size_t i = 0; i < nsrc && rc == OWL_OK; i++) {
+        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
+        for (size_t k = 0; k < pm->nblocks && rc == OWL_OK; k++, blk++) {
+            rc = owl_part_read_block(src[i]->p, k, cols, sc->ncols, &bd[blk], err);
+            for (size_t r = 0; rc == OWL_OK && r < bd[blk].nrows; r++, row++)
+                for (size_t c = 0; c < sc->ncols; c++)
+                    flat[c][row] = bd[blk].cells[c][r];
+        }
+    }
+    if (rc != OWL_OK)
+        goto out;
+    for (size_t r = 0; r < total; r++)
+        ix[r].t = flat[sc->time_col][r].i, ix[r].i = r;
+    qsort(ix, total, sizeof *ix, cmp_time_idx);
+    owl_rows rows = {.nrows = total};
+    owl_cell *sorted = malloc(total * sc->ncols * sizeof *sorted);
+    if (!sorted) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < sc->ncols; c++) {
+        for (size_t r = 0; r < total; r++)
+            sorted[c * total + r] = flat[c][ix[r].i];
+        rows.cols[c] = sorted + c * total;
+    }
+    char path[4096];
+    part_path(p, d->day, src[0]->first, src[nsrc - 1]->last, level + 1, path, sizeof path);
+    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, level + 1};
+    rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.compact_zstd_level,
+                        NULL, err);
+    free(sorted);
+    struct part_ref *merged = NULL;
+    if (rc == OWL_OK && !(merged = open_part_ref(path, sc, src[0]->first, src[nsrc - 1]->last,
+                                                 level + 1, err)))
+        rc = OWL_EIO;
+    if (rc == OWL_OK) {
+        pthread_mutex_lock(&s->mu);
+        /* Sources are found by pointer: a scan may have quarantined one meanwhile. The
+         * merged part takes the place of the first source, keeping the list in order. */
+        size_t at = SIZE_MAX;
+        for (size_t i = 0; i < nsrc; i++) {
+            for (size_t k = 0; k < d->nparts; k++) {
+                if (d->parts[k] != src[i])
+                    continue;
+                if (at == SIZE_MAX) {
+                    at = k;
+                    d->parts[k] = merged;
+                } else {
+                    memmove(d->parts + k, d->parts + k + 1,
+                            (d->nparts - k - 1) * sizeof *d->parts);
+                    d->nparts--;
+                }
+                src[i]->dead = 1;
+                part_unref_locked(s, src[i]); /* the day's reference */
+                break;
+            }
+        }
+        if (at == SIZE_MAX && add_part_ref(d, merged) != OWL_OK) {
+            merged->dead = 1;
+            part_unref_locked(s, merged);
+        }
+        s->compactions++;
+        pthread_mutex_unlock(&s->mu);
+    }
+out:
+    if (bd)
+        for (size_t k = 0; k < nblocks; k++)
+            owl_block_data_free(&bd[k]);
+    free(bd), free(ix), free(all), free(flat);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < nsrc; i++)
+        part_unref_locked(s, src[i]);
+    pthread_mutex_unlock(&s->mu);
+    free(src);
+    return rc;
+}
+
+int owl_store_compact(owl_store *s, owl_error *err)
+{
+    int rc = OWL_OK;
+    pthread_mutex_lock(&s->seal_mu);
+    for (size_t i = 0; i < s->nptns && rc == OWL_OK; i++) {
+        struct ptn *p = s->ptns[i];
+        for (size_t j = 0; j < p->ndays && rc == OWL_OK; j++) {
+            struct day *d = p->days[j];
+            /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
+            pthread_mutex_lock(&s->mu);
+            size_t n = d->nparts, run = 0;
+            uint64_t rows = 0;
+            while (run < n) {
+                uint64_t r = owl_part_get_meta(d->parts[run]->p)->rows;
+                if (run >= 2 && rows + r > COMPACT_MAX_ROWS)
+                    break;
+                rows += r;
+                run++;
+            }
+            pthread_mutex_unlock(&s->mu);
+            if (n >= s->opt.compact_min_parts && run >= 2)
+                rc = merge_parts(s, p, d, 0, run, err);
+        }
+    }
+    pthread_mutex_unlock(&s->seal_mu);
+    return rc;
+}
+
+/* ---------- background work ---------- */
+
+static void *background(void *arg)
+{
+    owl_store *s = arg;
+    int64_t last_janitor = 0;
+    pthread_mutex_lock(&s->bg_mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000;
+        if (ts.tv_nsec >= 1000000000)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        if (!s->bg_kick)
+            pthread_cond_timedwait(&s->bg_cv, &s->bg_mu, &ts);
+        s->bg_kick = 0;
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->bg_mu);
+        owl_error err = {0};
+        if (seal_some(s, 0, &err) != OWL_OK)
+            owl_errorf("store: sealing failed (will retry): %s", err.msg);
+        int64_t now = owl_now_ms();
+        if (now - last_janitor >= 10000) {
+            last_janitor = now;
+            if (owl_store_retire(s, now, &err) != OWL_OK)
+                owl_errorf("store: retention failed: %s", err.msg);
+            if (owl_store_compact(s, &err) != OWL_OK)
+                owl_errorf("store: compaction failed: %s", err.msg);
+        }
+        pthread_mutex_lock(&s->bg_mu);
+    }
+    pthread_mutex_unlock(&s->bg_mu);
+    return NULL;
+}
+
+/* ---------- open: loading parts ---------- */
+
+static void quarantine_file(owl_store *s, const char *path, const char *why)
+{
+    char dst[4096];
+    const char *base = strrchr(path, '/');
+    pathf(dst, sizeof dst, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(),
+             base ? base + 1 : path);
+    owl_errorf("store: part %s is corrupt (%s); moved to %s", path, why, dst);
+    if (rename(path, dst) != 0)
+        owl_errorf("store: cannot move %s: %s", path, strerror(errno));
+    s->quarantined++;
+}
+
+static int cmp_part_first(const void *a, const void *b)
+{
+    const struct part_ref *x = *(struct part_ref *const *)a, *y = *(struct part_ref *const *)b;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    return x->last > y->last ? -1 : x->last < y->last; /* wider first */
+}
+
+/* Sorts d's parts and drops those inside another's range (merged before a crash). */
+static void resolve_covered(struct day *d)
+{
+    qsort(d->parts, d->nparts, sizeof *d->parts, cmp_part_first);
+    size_t o = 0;
+    uint64_t reach = 0;
+    for (size_t i = 0; i < d->nparts; i++) {
+        struct part_ref *r = d->parts[i];
+        if (o && r->last <= reach) {
+            owl_info("store: %s was merged into a larger part; removing it", r->path);
+            owl_part_close(r->p);
+            unlink(r->path);
+            free(r->path);
+            free(r);
+            continue;
+        }
+        reach = r->last;
+        d->parts[o++] = r;
+    }
+    d->nparts = o;
+}
+
+static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day)
+{
+    const owl_schema *sc = s->schemas[p->table];
+    DIR *dh = opendir(ddir);
+    if (!dh)
+        return OWL_OK;
+    struct day *d = get_day(p, day);
+    if (!d) {
+        closedir(dh);
+        return OWL_ENOMEM;
+    }
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        char path[4096];
+        size_t len = strlen(e->d_name);
+        pathf(path, sizeof path, "%s/%s", ddir, e->d_name);
+        if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) {
+            unlink(path);
+            continue;
+        }
+        unsigned long long first, last;
+        int level;
+        if (sscanf(e->d_name, "p-%llu-%llu-%d.owp", &first, &last, &level) != 3)
+            continue;
+        owl_error perr = {0};
+        struct part_ref *r = open_part_ref(path, sc, first, last, level, &perr);
+        if (!r) {
+            quarantine_file(s, path, perr.msg[0] ? perr.msg : "cannot open");
+            continue;
+        }
+        if (add_part_ref(d, r) != OWL_OK) {
+            owl_part_close(r->p);
+            free(r->path);
+            free(r);
+            closedir(dh);
+            return OWL_ENOMEM;
+        }
+    }
+    closedir(dh);
+    resolve_covered(d);
+    for (size_t i = 0; i < d->nparts; i++) {
+        const owl_part_meta *pm = owl_part_get_meta(d->parts[i]->p);
+        if (pm->max_lsn > d->sealed_lsn)
+            d->sealed_lsn = pm->max_lsn;
+        if (d->parts[i]->last >= d->next_seq)
+            d->next_seq = d->parts[i]->last + 1;
+    }
+    return OWL_OK;
+}
+
+static int load_partition(owl_store *s, size_t t, const char *tenant, const char *name,
+                          const char *pdir)
+{
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = get_ptn(s, t, tenant, name);
+    pthread_mutex_unlock(&s->mu);
+    if (!p)
+        return OWL_ENOMEM;
+    char path[4200];
+    retention_path(p, path, sizeof path);
+    char *text = NULL;
+    size_t n;
+    if (owl_read_file(path, 64, &text, &n, NULL) == OWL_OK) {
+        p->retention_days = atoi(text);
+        free(text);
+    }
+    DIR *dh = opendir(pdir);
+    if (!dh)
+        return OWL_OK;
+    struct dirent *e;
+    int rc = OWL_OK;
+    while (rc == OWL_OK && (e = readdir(dh))) {
+        int32_t day;
+        if (parse_day_name(e->d_name, &day) != 0)
+            continue;
+        pathf(path, sizeof path, "%s/%s", pdir, e->d_name);
+        rc = load_day(s, p, path, day);
+    }
+    closedir(dh);
+    return rc;
+}
+
+/* Walks <table>/<tenant>/<partition>/ for every table. */
+static int load_tables(owl_store *s)
+{
+    int rc = OWL_OK;
+    for (size_t t = 0; t < s->nschemas && rc == OWL_OK; t++) {
+        char tdir[4096];
+        pathf(tdir, sizeof tdir, "%s/%s", s->dir, s->schemas[t]->name);
+        DIR *th = opendir(tdir);
+        if (!th)
+            continue;
+        struct dirent *te;
+        while (rc == OWL_OK && (te = readdir(th))) {
+            char tenant[NAME_MAX_LEN + 1], ndir[4096];
+            if (te->d_name[0] == '.' || unescape_name(te->d_name, tenant, sizeof tenant))
+                continue;
+            pathf(ndir, sizeof ndir, "%s/%s", tdir, te->d_name);
+            DIR *nh = opendir(ndir);
+            if (!nh)
+                continue;
+            struct dirent *ne;
+            while (rc == OWL_OK && (ne = readdir(nh))) {
+                char name[NAME_MAX_LEN + 1], pdir[4200];
+                if (ne->d_name[0] == '.' || unescape_name(ne->d_name, name, sizeof name))
+                    continue;
+                pathf(pdir, sizeof pdir, "%s/%s", ndir, ne->d_name);
+                rc = load_partition(s, t, tenant, name, pdir);
+            }
+            closedir(nh);
+        }
+        closedir(th);
+    }
+    return rc;
+}
+
+static void defaults(owl_store_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->sync = OWL_SYNC_ALWAYS;
+    o->sync_interval_ms = 1000;
+    o->memtable_rows = 262144;
+    o->memtable_bytes = 64u << 20;
+    o->memtable_age_ms = 10000;
+    o->block_rows = 8192;
+    o->zstd_level = 3;
+    o->compact_zstd_level = 9;
+    o->compact_min_parts = 4;
+    o->background = 1;
+}
+
+int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nschemas,
+                   const owl_store_options *opts, owl_store **out, owl_error *err)
+{
+    int rc;
+    owl_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->apply_mu, NULL);
+    pthread_cond_init(&s->apply_cv, NULL);
+    pthread_mutex_init(&s->seal_mu, NULL);
+    pthread_mutex_init(&s->bg_mu, NULL);
+    pthread_cond_init(&s->bg_cv, NULL);
+    s->schemas = schemas;
+    s->nschemas = nschemas;
+    if (opts)
+        s->opt = *opts;
+    else
+        defaults(&s->opt);
+    if (!s->opt.block_rows)
+        s->opt.block_rows = 8192;
+    if (!s->opt.memtable_rows)
+        s->opt.memtable_rows = 262144;
+    if (!s->opt.memtable_bytes)
+        s->opt.memtable_bytes = 64u << 20;
+    if (!s->opt.compact_min_parts)
+        s->opt.compact_min_parts = 4;
+    s->dir = strdup(dir);
+    char sub[4200];
+    if (!s->dir) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < nschemas; i++) {
+        const owl_schema *sc = schemas[i];
+        if (sc->ncols == 0 || sc->ncols > OWL_MAX_COLS || sc->time_col >= sc->ncols ||
+            sc->cols[sc->time_col].type != OWL_TYPE_TIME || sc->time_per_sec <= 0) {
+            rc = owl_error_set(err, OWL_EINVAL, "schema %s is not valid", sc->name);
+            goto fail;
+        }
+    }
+    pathf(sub, sizeof sub, "%s/quarantine", dir);
+    if ((rc = owl_mkdir_p(sub, 0700, err)) != OWL_OK)
+        goto fail;
+    if ((rc = load_tables(s)) != OWL_OK) {
+        owl_error_set(err, rc, "loading parts failed");
+        goto fail;
+    }
+    pathf(sub, sizeof sub, "%s/wal", dir);
+    owl_wal_options wo = {
+        .sync = s->opt.sync == OWL_SYNC_ALWAYS     ? OWL_WAL_SYNC_ALWAYS
+                : s->opt.sync == OWL_SYNC_INTERVAL ? OWL_WAL_SYNC_INTERVAL
+                                                   : OWL_WAL_SYNC_NONE,
+        .interval_ms = s->opt.sync_interval_ms,
+    };
+    if ((rc = owl_wal_open(sub, &wo, replay_fn, s, &s->wal, err)) != OWL_OK)
+        goto fail;
+    owl_wal_stats ws;
+    owl_wal_stats_get(s->wal, &ws);
+    s->applied = ws.last_lsn;
+    s->checkpoint = ws.checkpoint;
+    if (s->opt.background) {
+        if (pthread_create(&s->bg, NULL, background, s) != 0) {
+            rc = owl_error_set(err, OWL_EIO, "cannot start the store's background thread");
+            goto fail;
+        }
+        s->bg_running = 1;
+    }
+    *out = s;
+    return OWL_OK;
+fail:
+    owl_store_close(s);
+    return rc;
+}
+
+void owl_store_close(owl_store *s)
+{
+    if (!s)
+        return;
+    if (s->bg_running) {
+        pthread_mutex_lock(&s->bg_mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->bg_cv);
+        pthread_mutex_unlock(&s->bg_mu);
+        pthread_join(s->bg, NULL);
+    }
+    if (s->wal) {
+        owl_error err = {0};
+        if (seal_some(s, 1, &err) != OWL_OK)
+            owl_errorf("store: sealing at close failed (the WAL keeps the rows): %s", err.msg);
+    }
+    owl_wal_close(s->wal);
+    for (size_t i = 0; i < s->nptns; i++) {
+        struct ptn *p = s->ptns[i];
+        while (p->ndays) {
+            struct day *d = p->days[p->ndays - 1];
+            for (size_t k = 0; k < d->nparts; k++)
+                part_unref_locked(s, d->parts[k]);
+            for (size_t k = 0; k < d->nmems; k++)
+                if (--d->mems[k]->refs == 0)
+                    mem_free(d->mems[k]);
+            free(d->parts), free(d->mems), free(d);
+            p->ndays--;
+        }
+        free(p->days), free(p->tenant), free(p->name), free(p->dir), free(p);
+    }
+    free(s->ptns);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->apply_mu);
+    pthread_cond_destroy(&s->apply_cv);
+    pthread_mutex_destroy(&s->seal_mu);
+    pthread_mutex_destroy(&s->bg_mu);
+    pthread_cond_destroy(&s->bg_cv);
+    free(s->dir);
+    free(s);
+}
+
+/* ---------- figures ---------- */
+
+void owl_store_stats_get(owl_store *s, owl_store_stats *st)
+{
+    owl_wal_stats ws;
+    owl_wal_stats_get(s->wal, &ws);
+    memset(st, 0, sizeof *st);
+    st->wal_bytes = ws.bytes;
+    st->fsyncs = ws.fsyncs;
+    pthread_mutex_lock(&s->mu);
+    st->compactions = s->compactions;
+    st->quarantined = s->quarantined;
+    for (size_t i = 0; i < s->nptns; i++)
+        for (size_t j = 0; j < s->ptns[i]->ndays; j++) {
+            struct day *d = s->ptns[i]->days[j];
+            st->parts += d->nparts;
+            for (size_t k = 0; k < d->nparts; k++)
+                st->rows += owl_part_get_meta(d->parts[k]->p)->rows;
+            for (size_t k = 0; k < d->nmems; k++)
+                st->rows += d->mems[k]->nrows;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int owl_store_partitions(owl_store *s, int (*fn)(void *ud, const owl_store_table_stats *t),
+                         void *ud, owl_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nptns && rc == 0; i++) {
+        struct ptn *p = s->ptns[i];
+        owl_store_table_stats t;
+        memset(&t, 0, sizeof t);
+        t.table = s->schemas[p->table]->name;
+        owl_strlcpy(t.tenant, p->tenant, sizeof t.tenant);
+        owl_strlcpy(t.partition, p->name, sizeof t.partition);
+        for (size_t j = 0; j < p->ndays; j++) {
+            struct day *d = p->days[j];
+            t.parts += d->nparts;
+            for (size_t k = 0; k < d->nparts; k++) {
+                const owl_part_meta *pm = owl_part_get_meta(d->parts[k]->p);
+                t.rows += pm->rows;
+                t.raw_bytes += pm->raw_bytes;
+                t.stored_bytes += pm->file_bytes;
+            }
+            for (size_t k = 0; k < d->nmems; k++) {
+                t.rows += d->mems[k]->nrows;
+                t.raw_bytes += d->mems[k]->raw_bytes;
+            }
+        }
+        rc = fn(ud, &t);
+    }
+    pthread_mutex_unlock(&s->mu);
+    (void)err;
+    return rc;
+}
