@@ -58,8 +58,9 @@ typedef int (*owl_meta_list_fn)(void *ud, const char *tenant, const char *kind, 
 /* owl_meta_list — visits records of kind in ascending id order, starting after
  * `after_id` (NULL = from the start), at most `limit` (0 = all). tenant NULL = every tenant
  * (ordered by tenant, then id; after_id then applies within the ordering "tenant\0id" —
- * pass the pair as "tenant/id"). Holds a read lock: fn must not call owl_meta_put/delete.
- * Returns OWL_OK. */
+ * pass the pair as "tenant/id"). Holds a read lock: fn must not call owl_meta_* functions
+ * on the same store (the lock prefers writers, so even a nested read can deadlock).
+ * Returns OWL_OK (OWL_EINVAL without kind or fn). */
 int owl_meta_list(owl_meta *m, const char *tenant, const char *kind, const char *after_id,
                   size_t limit, owl_meta_list_fn fn, void *ud, owl_error *err);
 
