@@ -1,0 +1,250 @@
+/* bloom.c — owl_hash64, bloom filters for block pruning, and the token splitter; the serialized
+ * filter layout is the table in bloom.h.
+ *
+ * Invariants: nwords is a power of two in [1, BLOOM_MAX_WORDS] and 1 <= k <= 16 for every
+ * filter built here or accepted by owl_bloom_decode, so probe positions are a mask away. */
+#include "index/bloom.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* 2^26 words = 2^32 bits (512 MiB): probe positions fit the 32-bit halves of the hash. */
+#define BLOOM_MAX_WORDS (1u << 26)
+#define BLOOM_VERSION 1
+#define BLOOM_HDR 6
+
+/* ---- hashing ---- */
+
+/* Odd multipliers with well spread bits (golden ratio and other common mixing constants). */
+#define HK0 0x9e3779b97f4a7c15ull
+#define HK1 0xd6e8feb86659fd93ull
+#define HK2 0xa0761d6478bd642full
+#define HK3 0xbf58476d1ce4e5b9ull
+#define HK4 0x94d049bb133111ebull
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline uint64_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+/* One absorption step: a bijection of h for a fixed word, so equal-length inputs that differ
+ * in exactly one word can never collide before the (also bijective) finalizer. */
+static inline uint64_t absorb(uint64_t h, uint64_t w)
+{
+    h ^= w;
+    h *= HK1;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t finish(uint64_t h)
+{
+    h ^= h >> 31;
+    h *= HK3;
+    h ^= h >> 27;
+    h *= HK4;
+    return h ^ (h >> 33);
+}
+
+uint64_t owl_hash64(const void *p, size_t n, uint64_t seed)
+{
+    const uint8_t *s = p;
+    uint64_t h = (seed ^ HK0) + (uint64_t)n * HK2;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        h = absorb(h, rd64(s + i));
+    size_t rem = n - i;
+    if (rem >= 4) {
+        /* two overlapping 4-byte reads cover 4..7 bytes without a byte loop */
+        h = absorb(h, rd32(s + i) | rd32(s + i + rem - 4) << 32);
+    } else if (rem > 0) {
+        /* first, middle and last byte cover 1..3 bytes (the length tells them apart) */
+        uint64_t w = (uint64_t)s[i] | (uint64_t)s[i + rem / 2] << 8 |
+                     (uint64_t)s[i + rem - 1] << 16;
+        h = absorb(h, w);
+    }
+    return finish(h);
+}
+
+/* ---- sizing without libm ---- */
+
+/* Natural logarithm of x > 0 from its binary exponent and an atanh series on the mantissa:
+ * ln x = e ln2 + 2 atanh((m-1)/(m+1)), m in [1,2), so the series argument is below 1/3 and
+ * a dozen terms give full double precision for sizing purposes. */
+static double ln_pos(double x)
+{
+    static const double ln2 = 0.69314718055994530942;
+    int e = 0;
+    while (x >= 2.0) {
+        x *= 0.5;
+        e++;
+    }
+    while (x < 1.0) {
+        x *= 2.0;
+        e--;
+    }
+    double t = (x - 1.0) / (x + 1.0), t2 = t * t, term = t, sum = 0;
+    for (int j = 1; j < 40; j += 2) {
+        sum += term / j;
+        term *= t2;
+    }
+    return e * ln2 + 2.0 * sum;
+}
+
+int owl_bloom_init(owl_bloom *b, size_t items, double fp)
+{
+    static const double ln2 = 0.69314718055994530942;
+    memset(b, 0, sizeof *b);
+    if (!(fp > 0.0 && fp < 1.0))
+        return OWL_EINVAL;
+    if (items == 0)
+        items = 1;
+    double bits = -(double)items * ln_pos(fp) / (ln2 * ln2);
+    double words = bits / 64.0;
+    /* a filter past the cap is refused rather than silently made weaker */
+    if (words > (double)BLOOM_MAX_WORDS)
+        return OWL_ENOMEM;
+    uint32_t nw = 1;
+    while ((double)nw < words)
+        nw <<= 1;
+    double k = (double)nw * 64.0 / (double)items * ln2 + 0.5;
+    b->k = k < 1.0 ? 1 : k > 16.0 ? 16 : (uint8_t)k;
+    b->words = calloc(nw, sizeof *b->words);
+    if (!b->words)
+        return OWL_ENOMEM;
+    b->nwords = nw;
+    b->owned = 1;
+    return OWL_OK;
+}
+
+void owl_bloom_free(owl_bloom *b)
+{
+    if (!b)
+        return;
+    if (b->owned)
+        free(b->words);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- probes: bit_i = (h1 + i*h2) mod m, h2 odd so the k bits are distinct while k < m ---- */
+
+void owl_bloom_add_hash(owl_bloom *b, uint64_t h)
+{
+    if (b->nwords == 0)
+        return;
+    uint64_t mask = (uint64_t)b->nwords * 64 - 1;
+    uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
+    for (unsigned i = 0; i < b->k; i++, pos += step) {
+        uint64_t bit = pos & mask;
+        b->words[bit >> 6] |= 1ull << (bit & 63);
+    }
+}
+
+int owl_bloom_maybe_hash(const owl_bloom *b, uint64_t h)
+{
+    if (b->nwords == 0)
+        return 1;
+    uint64_t mask = (uint64_t)b->nwords * 64 - 1;
+    uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
+    for (unsigned i = 0; i < b->k; i++, pos += step) {
+        uint64_t bit = pos & mask;
+        if (!(b->words[bit >> 6] & (1ull << (bit & 63))))
+            return 0;
+    }
+    return 1;
+}
+
+void owl_bloom_add(owl_bloom *b, const void *p, size_t n)
+{
+    owl_bloom_add_hash(b, owl_hash64(p, n, 0));
+}
+
+int owl_bloom_maybe(const owl_bloom *b, const void *p, size_t n)
+{
+    return owl_bloom_maybe_hash(b, owl_hash64(p, n, 0));
+}
+
+/* ---- serialized form ---- */
+
+int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
+{
+    size_t size = BLOOM_HDR + (size_t)b->nwords * 8;
+    if (owl_buf_reserve(out, size) != OWL_OK)
+        return OWL_ENOMEM;
+    uint8_t *o = (uint8_t *)out->data + out->len;
+    o[0] = BLOOM_VERSION;
+    o[1] = b->k;
+    for (int i = 0; i < 4; i++)
+        o[2 + i] = (uint8_t)(b->nwords >> (8 * i));
+    o += BLOOM_HDR;
+    for (uint32_t i = 0; i < b->nwords; i++, o += 8) {
+        uint64_t w = b->words[i];
+        for (int j = 0; j < 8; j++)
+            o[j] = (uint8_t)(w >> (8 * j));
+    }
+    out->len += size;
+    out->data[out->len] = '\0';
+    return OWL_OK;
+}
+
+int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
+{
+    memset(b, 0, sizeof *b);
+    if (len < BLOOM_HDR || p[0] != BLOOM_VERSION || p[1] < 1 || p[1] > 16)
+        return OWL_ECORRUPT;
+    uint32_t nw = (uint32_t)rd32(p + 2);
+    if (nw == 0 || (nw & (nw - 1)) != 0 || nw > BLOOM_MAX_WORDS)
+        return OWL_ECORRUPT;
+    if ((len - BLOOM_HDR) / 8 != nw || (len - BLOOM_HDR) % 8 != 0)
+        return OWL_ECORRUPT;
+    uint64_t *w = malloc((size_t)nw * sizeof *w);
+    if (!w)
+        return OWL_ENOMEM;
+    for (uint32_t i = 0; i < nw; i++)
+        w[i] = rd64(p + BLOOM_HDR + 8 * (size_t)i);
+    b->words = w;
+    b->nwords = nw;
+    b->k = p[1];
+    b->owned = 1;
+    return OWL_OK;
+}
+
+/* ---- tokens ---- */
+
+/* 1 for bytes that belong to a token: ASCII letters, digits, '_' and every byte >= 0x80. */
+static const uint8_t tok_byte[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['_'] = 1, ['a' ... 'z'] = 1, [0x80 ... 0xff] = 1,
+};
+
+int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud)
+{
+    const uint8_t *u = (const uint8_t *)s;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !tok_byte[u[i]])
+            i++;
+        size_t start = i;
+        while (i < n && tok_byte[u[i]])
+            i++;
+        if (i > start) {
+            int rc = fn(ud, s + start, i - start);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}

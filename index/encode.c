@@ -1,0 +1,766 @@
+/* encode.c — column chunk encodings (I64RAW, DELTA, DOD, CONST, F64RAW, STR, DICT, FIXED) and
+ * chunk packing (zstd + crc32c); the byte layouts are the tables in encode.h.
+ *
+ * Invariants: encoders write into one reservation sized exactly in advance (no per-value
+ * allocation); integer differences are taken in uint64 so they wrap and decode back exactly;
+ * decoders read untrusted bytes: every length is checked against the bytes left before use,
+ * every product or sum is checked for overflow, and a decoder consumes its input exactly. */
+#include "index/encode.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "index/bloom.h"
+
+/* A DICT never holds more distinct values than this (indexes stay 3-byte varints at most). */
+#define DICT_MAX 65536u
+/* Dictionaries up to this size are decoded into a stack array. */
+#define DICT_STACK 256u
+
+/* ---- little helpers ---- */
+
+static inline size_t vlen(uint64_t v)
+{
+    /* bits needed (at least 1), 7 per byte */
+    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+}
+
+static inline uint8_t *vput(uint8_t *o, uint64_t v)
+{
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+/* Inline reader: with 10 bytes in hand no per-byte bounds check is needed, so the common
+ * short varints cost a few instructions; near the end the checked general reader runs. */
+static inline int vget(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    if (end - p >= 10) {
+        uint64_t b = p[0], r;
+        if (b < 0x80) {
+            *v = b;
+            *pp = p + 1;
+            return OWL_OK;
+        }
+        r = b & 0x7f;
+        for (unsigned i = 1; i < 9; i++) {
+            b = p[i];
+            r |= (b & 0x7f) << (7 * i);
+            if (b < 0x80) {
+                *v = r;
+                *pp = p + i + 1;
+                return OWL_OK;
+            }
+        }
+        b = p[9];
+        if (b > 1)
+            return OWL_ECORRUPT;
+        *v = r | b << 63;
+        *pp = p + 10;
+        return OWL_OK;
+    }
+    return owl_varint_get(pp, end, v);
+}
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+static inline uint64_t ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+#endif
+
+static inline void st64(uint8_t *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+/* Reserves exactly `need` bytes at the end of out and returns where to write them. */
+static uint8_t *grow(owl_buf *out, size_t need)
+{
+    if (owl_buf_reserve(out, need) != OWL_OK)
+        return NULL;
+    return (uint8_t *)out->data + out->len;
+}
+
+/* Commits the bytes written since grow() up to o, keeping the buffer NUL-terminated. */
+static void commit(owl_buf *out, const uint8_t *o)
+{
+    out->len = (size_t)((const char *)o - out->data);
+    out->data[out->len] = '\0';
+}
+
+/* ---- varints ---- */
+
+size_t owl_varint_put(uint8_t *out, uint64_t v)
+{
+    return (size_t)(vput(out, v) - out);
+}
+
+int owl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (q >= end)
+            return OWL_ECORRUPT;
+        uint8_t b = *q++;
+        /* the tenth byte may only carry bit 63 */
+        if (shift == 63 && b > 1)
+            return OWL_ECORRUPT;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = r;
+            *p = q;
+            return OWL_OK;
+        }
+    }
+    return OWL_ECORRUPT;
+}
+
+/* ---- 64-bit integers ---- */
+
+/* Sizes of the candidate encodings of v[0..n), n >= 1, in one pass. */
+struct i64_sizes {
+    size_t delta, dod;
+    int all_equal;
+};
+
+static void i64_sizes(const int64_t *v, size_t n, struct i64_sizes *s)
+{
+    size_t head = 1 + vlen(owl_zigzag(v[0]));
+    size_t delta = head, dod = head;
+    uint64_t eq = 0, prev_d = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t d = (uint64_t)v[i] - (uint64_t)v[i - 1];
+        eq |= d;
+        delta += vlen(owl_zigzag((int64_t)d));
+        dod += vlen(owl_zigzag((int64_t)(d - prev_d)));
+        prev_d = d;
+    }
+    s->delta = delta;
+    s->dod = dod;
+    s->all_equal = eq == 0;
+}
+
+int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
+{
+    if (n > (SIZE_MAX - 16) / 10)
+        return OWL_ENOMEM;
+    /* smallest wins; on ties the cheaper decoder (CONST, DELTA, DOD, RAW) */
+    enum owl_enc enc = OWL_ENC_I64RAW;
+    size_t size = 1 + 8 * n;
+    if (n > 0) {
+        struct i64_sizes s;
+        i64_sizes(v, n, &s);
+        size_t konst = s.all_equal ? 1 + vlen(owl_zigzag(v[0])) : SIZE_MAX;
+        if (s.dod < size)
+            enc = OWL_ENC_DOD, size = s.dod;
+        if (s.delta <= size)
+            enc = OWL_ENC_DELTA, size = s.delta;
+        if (konst <= size)
+            enc = OWL_ENC_CONST, size = konst;
+    }
+    uint8_t *o = grow(out, size);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = (uint8_t)enc;
+    switch (enc) {
+    case OWL_ENC_CONST:
+        o = vput(o, owl_zigzag(v[0]));
+        break;
+    case OWL_ENC_DELTA:
+        o = vput(o, owl_zigzag(v[0]));
+        for (size_t i = 1; i < n; i++)
+            o = vput(o, owl_zigzag((int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1])));
+        break;
+    case OWL_ENC_DOD: {
+        uint64_t prev_d = 0;
+        o = vput(o, owl_zigzag(v[0]));
+        for (size_t i = 1; i < n; i++) {
+            uint64_t d = (uint64_t)v[i] - (uint64_t)v[i - 1];
+            o = vput(o, owl_zigzag((int64_t)(d - prev_d)));
+            prev_d = d;
+        }
+        break;
+    }
+    default:
+        for (size_t i = 0; i < n; i++, o += 8)
+            st64(o, (uint64_t)v[i]);
+        break;
+    }
+    commit(out, o);
+    return OWL_OK;
+}
+
+/* RAW payload of n 8-byte words after the id byte; must be exactly n*8 bytes. */
+static int dec_raw64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
+{
+    if ((len - 1) % 8 != 0 || (len - 1) / 8 != n)
+        return OWL_ECORRUPT;
+    p++;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n)
+        memcpy(out, p, n * 8);
+#else
+    for (size_t i = 0; i < n; i++)
+        out[i] = ld64(p + 8 * i);
+#endif
+    return OWL_OK;
+}
+
+/* CONST payload: one varint, repeated n (>= 1) times. */
+static int dec_const64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
+{
+    const uint8_t *q = p + 1, *end = p + len;
+    uint64_t z;
+    if (n == 0 || vget(&q, end, &z) != OWL_OK || q != end)
+        return OWL_ECORRUPT;
+    uint64_t v = (uint64_t)owl_unzigzag(z);
+    for (size_t i = 0; i < n; i++)
+        out[i] = v;
+    return OWL_OK;
+}
+
+/* DELTA (order 1) and DOD (order 2): running sums of zigzag varints, in uint64. */
+static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out)
+{
+    const uint8_t *q = p + 1, *end = p + len;
+    uint64_t z, v, d = 0;
+    /* every value takes at least one byte; DOD needs v0 and d1 */
+    if (n == 0 || n > len - 1 || (order == 2 && n < 2))
+        return OWL_ECORRUPT;
+    if (vget(&q, end, &z) != OWL_OK)
+        return OWL_ECORRUPT;
+    v = (uint64_t)owl_unzigzag(z);
+    out[0] = v;
+    if (order == 1) {
+        for (size_t i = 1; i < n; i++) {
+            if (vget(&q, end, &z) != OWL_OK)
+                return OWL_ECORRUPT;
+            v += (uint64_t)owl_unzigzag(z);
+            out[i] = v;
+        }
+    } else {
+        for (size_t i = 1; i < n; i++) {
+            if (vget(&q, end, &z) != OWL_OK)
+                return OWL_ECORRUPT;
+            d += (uint64_t)owl_unzigzag(z);
+            v += d;
+            out[i] = v;
+        }
+    }
+    return q == end ? OWL_OK : OWL_ECORRUPT;
+}
+
+int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out)
+{
+    if (len < 1)
+        return OWL_ECORRUPT;
+    uint64_t *u = (uint64_t *)out;
+    switch (p[0]) {
+    case OWL_ENC_I64RAW:
+        return dec_raw64(p, len, n, u);
+    case OWL_ENC_CONST:
+        return dec_const64(p, len, n, u);
+    case OWL_ENC_DELTA:
+        return dec_sums(p, len, n, 1, u);
+    case OWL_ENC_DOD:
+        return dec_sums(p, len, n, 2, u);
+    default:
+        return OWL_ECORRUPT;
+    }
+}
+
+/* ---- doubles ---- */
+
+int owl_enc_f64(const double *v, size_t n, owl_buf *out)
+{
+    if (n > (SIZE_MAX - 16) / 8)
+        return OWL_ENOMEM;
+    uint64_t first = 0, diff = 0;
+    if (n > 0) {
+        memcpy(&first, &v[0], 8);
+        for (size_t i = 1; i < n; i++) {
+            uint64_t b;
+            memcpy(&b, &v[i], 8);
+            diff |= b ^ first;
+        }
+    }
+    /* CONST only where it is smaller: a single value is cheaper raw */
+    int konst = n > 0 && diff == 0 && 1 + vlen(owl_zigzag((int64_t)first)) < 1 + 8 * n;
+    uint8_t *o = grow(out, konst ? 11 : 1 + 8 * n);
+    if (!o)
+        return OWL_ENOMEM;
+    if (konst) {
+        *o++ = OWL_ENC_CONST;
+        o = vput(o, owl_zigzag((int64_t)first));
+    } else {
+        *o++ = OWL_ENC_F64RAW;
+        for (size_t i = 0; i < n; i++, o += 8) {
+            uint64_t b;
+            memcpy(&b, &v[i], 8);
+            st64(o, b);
+        }
+    }
+    commit(out, o);
+    return OWL_OK;
+}
+
+int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out)
+{
+    _Static_assert(sizeof(double) == 8, "binary64 doubles");
+    if (len < 1)
+        return OWL_ECORRUPT;
+    /* doubles are stored and copied as bit patterns: NaN payloads survive */
+    uint64_t *u = (uint64_t *)(void *)out;
+    switch (p[0]) {
+    case OWL_ENC_F64RAW:
+        return dec_raw64(p, len, n, u);
+    case OWL_ENC_CONST:
+        return dec_const64(p, len, n, u);
+    default:
+        return OWL_ECORRUPT;
+    }
+}
+
+/* ---- strings ---- */
+
+static int enc_str_plain(const owl_strref *v, size_t n, size_t size, owl_buf *out)
+{
+    uint8_t *o = grow(out, size);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = OWL_ENC_STR;
+    for (size_t i = 0; i < n; i++)
+        o = vput(o, v[i].n);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].n)
+            memcpy(o, v[i].p, v[i].n);
+        o += v[i].n;
+    }
+    commit(out, o);
+    return OWL_OK;
+}
+
+/* The distinct values of a column, found with an open-addressing table. */
+struct dict {
+    uint32_t *ids;   /* n: row -> dictionary index */
+    uint32_t *first; /* limit: dictionary index -> first row holding it */
+    uint64_t *slots; /* cap: (hash high 32 bits << 32) | (index + 1); 0 = empty */
+    size_t cap, limit, d;
+    size_t bytes; /* dictionary part: sum of varint length + length */
+};
+
+static void dict_free(struct dict *t)
+{
+    free(t->ids);
+    free(t->first);
+    free(t->slots);
+}
+
+/* Fills t for v[0..n). OWL_OK with t->d distinct values, OWL_ERANGE when there are more than
+ * t->limit (DICT would not pay), OWL_ENOMEM. */
+static int dict_build(struct dict *t, const owl_strref *v, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * t->limit)
+        cap *= 2;
+    t->cap = cap;
+    t->ids = malloc(n * sizeof *t->ids);
+    t->first = malloc(t->limit * sizeof *t->first);
+    t->slots = calloc(cap, sizeof *t->slots);
+    if (!t->ids || !t->first || !t->slots)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = owl_hash64(v[i].p, v[i].n, 0);
+        uint64_t tag = h & 0xffffffff00000000ull;
+        size_t pos = (size_t)h & (cap - 1);
+        for (;;) {
+            uint64_t s = t->slots[pos];
+            if (s == 0) {
+                if (t->d == t->limit)
+                    return OWL_ERANGE;
+                t->first[t->d] = (uint32_t)i;
+                t->slots[pos] = tag | (uint64_t)(t->d + 1);
+                t->ids[i] = (uint32_t)t->d++;
+                t->bytes += vlen(v[i].n) + v[i].n;
+                break;
+            }
+            if ((s & 0xffffffff00000000ull) == tag) {
+                uint32_t id = (uint32_t)(s & 0xffffffffu) - 1;
+                const owl_strref *f = &v[t->first[id]];
+                if (f->n == v[i].n && (f->n == 0 || memcmp(f->p, v[i].p, f->n) == 0)) {
+                    t->ids[i] = id;
+                    break;
+                }
+            }
+            pos = (pos + 1) & (cap - 1);
+        }
+    }
+    return OWL_OK;
+}
+
+static size_t dict_index_bytes(const struct dict *t, size_t n)
+{
+    if (t->d <= 256)
+        return n;
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += vlen(t->ids[i]);
+    return s;
+}
+
+static int enc_str_dict(const owl_strref *v, size_t n, const struct dict *t, size_t size,
+                        owl_buf *out)
+{
+    uint8_t *o = grow(out, size);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = OWL_ENC_DICT;
+    o = vput(o, t->d);
+    for (size_t j = 0; j < t->d; j++)
+        o = vput(o, v[t->first[j]].n);
+    for (size_t j = 0; j < t->d; j++) {
+        const owl_strref *s = &v[t->first[j]];
+        if (s->n)
+            memcpy(o, s->p, s->n);
+        o += s->n;
+    }
+    if (t->d <= 256) {
+        for (size_t i = 0; i < n; i++)
+            *o++ = (uint8_t)t->ids[i];
+    } else {
+        for (size_t i = 0; i < n; i++)
+            o = vput(o, t->ids[i]);
+    }
+    commit(out, o);
+    return OWL_OK;
+}
+
+int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out)
+{
+    if (n > (SIZE_MAX - 16) / 8)
+        return OWL_ENOMEM;
+    size_t str_size = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t add = vlen(v[i].n) + v[i].n;
+        if (str_size > SIZE_MAX - 16 - add)
+            return OWL_ENOMEM;
+        str_size += add;
+    }
+    /* a dictionary of more than half the rows cannot beat STR by much, if at all */
+    size_t limit = n / 2 < DICT_MAX ? n / 2 : DICT_MAX;
+    if (!allow_dict || limit < 1)
+        return enc_str_plain(v, n, str_size, out);
+
+    struct dict t = {.limit = limit};
+    int rc = dict_build(&t, v, n);
+    if (rc == OWL_OK) {
+        size_t dict_size = 1 + vlen(t.d) + t.bytes + dict_index_bytes(&t, n);
+        if (dict_size < str_size)
+            rc = enc_str_dict(v, n, &t, dict_size, out);
+        else
+            rc = enc_str_plain(v, n, str_size, out);
+    } else if (rc == OWL_ERANGE) {
+        rc = enc_str_plain(v, n, str_size, out);
+    }
+    dict_free(&t);
+    return rc;
+}
+
+/* Reads cnt varint lengths (each < 2^32) into out[i].n and returns their sum in *total. */
+static int read_lengths(const uint8_t **q, const uint8_t *end, size_t cnt, owl_strref *out,
+                        size_t *total)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        uint64_t l;
+        if (vget(q, end, &l) != OWL_OK || l > UINT32_MAX)
+            return OWL_ECORRUPT;
+        /* the strings follow, so their total can never exceed what is left */
+        size_t left = (size_t)(end - *q);
+        if (l > left || sum > left - (size_t)l)
+            return OWL_ECORRUPT;
+        out[i].n = (uint32_t)l;
+        sum += (size_t)l;
+    }
+    *total = sum;
+    return OWL_OK;
+}
+
+/* Points refs[0..cnt) (lengths already set) at consecutive strings from *q. */
+static void place_strings(const uint8_t **q, size_t cnt, owl_strref *refs)
+{
+    const char *s = (const char *)*q;
+    for (size_t i = 0; i < cnt; i++) {
+        refs[i].p = s;
+        s += refs[i].n;
+    }
+    *q = (const uint8_t *)s;
+}
+
+static int dec_str_plain(const uint8_t *p, size_t len, size_t n, owl_strref *out)
+{
+    const uint8_t *q = p + 1, *end = p + len;
+    size_t total;
+    if (n > len - 1)
+        return OWL_ECORRUPT;
+    if (read_lengths(&q, end, n, out, &total) != OWL_OK)
+        return OWL_ECORRUPT;
+    if (total != (size_t)(end - q))
+        return OWL_ECORRUPT;
+    place_strings(&q, n, out);
+    return OWL_OK;
+}
+
+static int dec_str_dict(const uint8_t *p, size_t len, size_t n, owl_strref *out)
+{
+    const uint8_t *q = p + 1, *end = p + len;
+    owl_strref stack[DICT_STACK], *dict = stack;
+    uint64_t d;
+    size_t total;
+    int rc = OWL_ECORRUPT;
+
+    /* an encoder never stores more entries than rows, nor an empty dictionary for rows */
+    if (vget(&q, end, &d) != OWL_OK || d > n || (d == 0) != (n == 0) || d > DICT_MAX)
+        return OWL_ECORRUPT;
+    if (d > (size_t)(end - q))
+        return OWL_ECORRUPT;
+    if (d > DICT_STACK) {
+        dict = malloc((size_t)d * sizeof *dict);
+        if (!dict)
+            return OWL_ENOMEM;
+    }
+    if (read_lengths(&q, end, (size_t)d, dict, &total) != OWL_OK)
+        goto out;
+    place_strings(&q, (size_t)d, dict);
+    if (d <= 256) {
+        if ((size_t)(end - q) != n)
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            if (q[i] >= d)
+                goto out;
+            out[i] = dict[q[i]];
+        }
+        q += n;
+    } else {
+        if (n > (size_t)(end - q))
+            goto out;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t ix;
+            if (vget(&q, end, &ix) != OWL_OK || ix >= d)
+                goto out;
+            out[i] = dict[ix];
+        }
+    }
+    rc = q == end ? OWL_OK : OWL_ECORRUPT;
+out:
+    if (dict != stack)
+        free(dict);
+    return rc;
+}
+
+int owl_dec_str(const uint8_t *p, size_t len, size_t n, owl_strref *out)
+{
+    if (len < 1)
+        return OWL_ECORRUPT;
+    switch (p[0]) {
+    case OWL_ENC_STR:
+        return dec_str_plain(p, len, n, out);
+    case OWL_ENC_DICT:
+        return dec_str_dict(p, len, n, out);
+    default:
+        return OWL_ECORRUPT;
+    }
+}
+
+/* ---- fixed-width values ---- */
+
+int owl_enc_fixed(const uint8_t *v, size_t width, size_t n, owl_buf *out)
+{
+    if (width == 0)
+        return OWL_EINVAL;
+    if (n > (SIZE_MAX - 16) / width)
+        return OWL_ENOMEM;
+    uint8_t *o = grow(out, 11 + n * width);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = OWL_ENC_FIXED;
+    o = vput(o, width);
+    if (n)
+        memcpy(o, v, n * width);
+    commit(out, o + n * width);
+    return OWL_OK;
+}
+
+int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const uint8_t **out)
+{
+    if (width == 0)
+        return OWL_EINVAL;
+    if (len < 1 || p[0] != OWL_ENC_FIXED)
+        return OWL_ECORRUPT;
+    const uint8_t *q = p + 1, *end = p + len;
+    uint64_t w;
+    if (vget(&q, end, &w) != OWL_OK || w != width)
+        return OWL_ECORRUPT;
+    size_t left = (size_t)(end - q);
+    if (left % width != 0 || left / width != n)
+        return OWL_ECORRUPT;
+    *out = q;
+    return OWL_OK;
+}
+
+/* ---- packed chunks ---- */
+
+#define CHUNK_HDR 5 /* codec + crc32c */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* zstd contexts cached per thread: creating one per 8 KiB chunk costs more than the
+ * (de)compression itself. Freed by the key destructor when the thread exits. */
+struct zctx {
+    ZSTD_CCtx *c;
+    ZSTD_DCtx *d;
+};
+
+static pthread_key_t zkey;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+static int zkey_ok;
+
+static void zctx_free(void *p)
+{
+    struct zctx *z = p;
+    if (!z)
+        return;
+    ZSTD_freeCCtx(z->c);
+    ZSTD_freeDCtx(z->d);
+    free(z);
+}
+
+static void zkey_init(void)
+{
+    zkey_ok = pthread_key_create(&zkey, zctx_free) == 0;
+}
+
+/* The calling thread's contexts, or NULL (then the one-shot zstd calls are used). */
+static struct zctx *zctx_get(void)
+{
+    pthread_once(&zonce, zkey_init);
+    if (!zkey_ok)
+        return NULL;
+    struct zctx *z = pthread_getspecific(zkey);
+    if (!z) {
+        z = calloc(1, sizeof *z);
+        if (!z)
+            return NULL;
+        if (pthread_setspecific(zkey, z) != 0) {
+            free(z);
+            return NULL;
+        }
+    }
+    return z;
+}
+
+static size_t zcompress(void *dst, size_t cap, const void *src, size_t n, int level)
+{
+    struct zctx *z = zctx_get();
+    if (z && !z->c)
+        z->c = ZSTD_createCCtx();
+    if (z && z->c)
+        return ZSTD_compressCCtx(z->c, dst, cap, src, n, level);
+    return ZSTD_compress(dst, cap, src, n, level);
+}
+
+static size_t zdecompress(void *dst, size_t cap, const void *src, size_t n)
+{
+    struct zctx *z = zctx_get();
+    if (z && !z->d)
+        z->d = ZSTD_createDCtx();
+    if (z && z->d)
+        return ZSTD_decompressDCtx(z->d, dst, cap, src, n);
+    return ZSTD_decompress(dst, cap, src, n);
+}
+
+int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
+{
+    size_t bound = ZSTD_compressBound(n);
+    if (ZSTD_isError(bound) || bound > SIZE_MAX - 32)
+        return OWL_ENOMEM;
+    if (bound < n)
+        bound = n;
+    uint8_t *start = grow(out, CHUNK_HDR + 10 + bound);
+    if (!start)
+        return OWL_ENOMEM;
+    uint8_t *o = vput(start + CHUNK_HDR, n);
+    size_t z = n ? zcompress(o, bound, raw, n, level) : 0;
+    if (n && !ZSTD_isError(z) && z < n) {
+        start[0] = 1;
+        o += z;
+    } else {
+        /* stored: compression failed to shrink (or failed outright) */
+        start[0] = 0;
+        if (n)
+            memcpy(o, raw, n);
+        o += n;
+    }
+    put32(start + 1, owl_crc32c(0, start + CHUNK_HDR, (size_t)(o - start - CHUNK_HDR)));
+    commit(out, o);
+    return OWL_OK;
+}
+
+int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
+{
+    if (len < CHUNK_HDR + 1 || p[0] > 1)
+        return OWL_ECORRUPT;
+    if (owl_crc32c(0, p + CHUNK_HDR, len - CHUNK_HDR) != get32(p + 1))
+        return OWL_ECORRUPT;
+    const uint8_t *q = p + CHUNK_HDR, *end = p + len;
+    uint64_t raw;
+    if (owl_varint_get(&q, end, &raw) != OWL_OK)
+        return OWL_ECORRUPT;
+    if (raw > max_raw)
+        return OWL_ETOOBIG;
+    size_t plen = (size_t)(end - q);
+    if (p[0] == 0) {
+        if (plen != raw)
+            return OWL_ECORRUPT;
+        return owl_buf_append(out, q, plen);
+    }
+    /* zstd: one frame whose declared size (when present) agrees with ours */
+    unsigned long long fcs = ZSTD_getFrameContentSize(q, plen);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR || (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != raw))
+        return OWL_ECORRUPT;
+    uint8_t *o = grow(out, (size_t)raw);
+    if (!o)
+        return OWL_ENOMEM;
+    size_t got = zdecompress(o, (size_t)raw, q, plen);
+    if (ZSTD_isError(got) || got != raw) {
+        out->data[out->len] = '\0';
+        return OWL_ECORRUPT;
+    }
+    commit(out, o + got);
+    return OWL_OK;
+}

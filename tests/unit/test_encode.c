@@ -1,0 +1,847 @@
+/* test_encode.c — index/encode.c: varints, round trips of every column encoding on edge values,
+ * the encoding each input should choose, chunk packing with both codecs, and corrupt input
+ * (every byte flipped, every truncation, lying lengths) returning errors instead of crashing.
+ * The bench suite prints encode/decode throughput figures; it asserts only correctness. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "index/encode.h"
+
+/* deterministic xorshift64* so failures reproduce */
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* A heap copy of exactly n bytes, so ASan sees any read past the end. */
+static uint8_t *exact_copy(const void *p, size_t n)
+{
+    uint8_t *c = malloc(n ? n : 1);
+    cr_assert_not_null(c);
+    if (n)
+        memcpy(c, p, n);
+    return c;
+}
+
+/* ---- varints and zigzag ---- */
+
+Test(varint, round_trip_and_limits)
+{
+    static const uint64_t vals[] = {0, 1, 127, 128, 255, 16383, 16384, UINT32_MAX,
+                                    (uint64_t)1 << 63, UINT64_MAX, UINT64_MAX - 1};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        uint8_t b[10];
+        size_t n = owl_varint_put(b, vals[i]);
+        cr_assert(n >= 1 && n <= 10);
+        const uint8_t *p = b;
+        uint64_t v;
+        cr_assert_eq(owl_varint_get(&p, b + n, &v), OWL_OK);
+        cr_assert_eq(v, vals[i]);
+        cr_assert_eq(p, b + n);
+        /* every truncation fails */
+        for (size_t t = 0; t < n; t++) {
+            p = b;
+            cr_assert_eq(owl_varint_get(&p, b + t, &v), OWL_ECORRUPT);
+        }
+    }
+    uint8_t b[11];
+    cr_assert_eq(owl_varint_put(b, UINT64_MAX), 10);
+    /* 11 continuation bytes: too long */
+    memset(b, 0x80, sizeof b);
+    const uint8_t *p = b;
+    uint64_t v;
+    cr_assert_eq(owl_varint_get(&p, b + 11, &v), OWL_ECORRUPT);
+    /* tenth byte carrying bits past 64 */
+    memset(b, 0xff, 9);
+    b[9] = 0x02;
+    p = b;
+    cr_assert_eq(owl_varint_get(&p, b + 10, &v), OWL_ECORRUPT);
+    b[9] = 0x01;
+    p = b;
+    cr_assert_eq(owl_varint_get(&p, b + 10, &v), OWL_OK);
+    cr_assert_eq(v, UINT64_MAX);
+}
+
+Test(varint, zigzag)
+{
+    static const int64_t vals[] = {0, -1, 1, -2, 2, INT64_MIN, INT64_MAX, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        cr_assert_eq(owl_unzigzag(owl_zigzag(vals[i])), vals[i]);
+    cr_assert_eq(owl_zigzag(0), 0);
+    cr_assert_eq(owl_zigzag(-1), 1);
+    cr_assert_eq(owl_zigzag(1), 2);
+    cr_assert_eq(owl_zigzag(INT64_MIN), UINT64_MAX);
+}
+
+/* ---- corrupt-input sweeps shared by every decoder ---- */
+
+typedef int (*dec_fn)(const uint8_t *p, size_t len, size_t n, void *out);
+
+static int dec_i64_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_i64(p, len, n, out);
+}
+static int dec_f64_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_f64(p, len, n, out);
+}
+static int dec_str_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_str(p, len, n, out);
+}
+static int dec_fixed8_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_fixed(p, len, 8, n, (const uint8_t **)out);
+}
+static int dec_fixed16_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_fixed(p, len, 16, n, (const uint8_t **)out);
+}
+
+/* Feeds every truncation, every single-byte flip (two masks), and wrong row counts; each must
+ * return OWL_OK or OWL_ECORRUPT and never touch memory outside the input (ASan build). */
+static void sweep(dec_fn dec, const uint8_t *enc, size_t len, size_t n, size_t out_size)
+{
+    void *out = malloc(out_size * (n + 2) + 1);
+    cr_assert_not_null(out);
+    for (size_t t = 0; t < len; t++) {
+        uint8_t *c = exact_copy(enc, t);
+        int rc = dec(c, t, n, out);
+        cr_assert(rc == OWL_ECORRUPT || rc == OWL_OK, "truncate %zu rc %d", t, rc);
+        /* a proper prefix never decodes to the same row count when it loses bytes */
+        cr_assert_eq(rc, OWL_ECORRUPT, "truncate %zu accepted", t);
+        free(c);
+    }
+    static const uint8_t masks[] = {0xff, 0x01, 0x80};
+    for (size_t i = 0; i < len; i++) {
+        for (size_t m = 0; m < sizeof masks; m++) {
+            uint8_t *c = exact_copy(enc, len);
+            c[i] ^= masks[m];
+            int rc = dec(c, len, n, out);
+            cr_assert(rc == OWL_ECORRUPT || rc == OWL_OK, "flip %zu rc %d", i, rc);
+            free(c);
+        }
+    }
+    /* CONST does not store its row count; every other encoding does */
+    uint8_t *c = exact_copy(enc, len);
+    if (len == 0 || enc[0] != OWL_ENC_CONST) {
+        cr_assert_eq(dec(c, len, n + 1, out), OWL_ECORRUPT);
+        if (n > 0)
+            cr_assert_eq(dec(c, len, n - 1, out), OWL_ECORRUPT);
+    }
+    free(c);
+    /* one trailing byte too many */
+    c = malloc(len + 1);
+    memcpy(c, enc, len);
+    c[len] = 0;
+    cr_assert_eq(dec(c, len + 1, n, out), OWL_ECORRUPT);
+    free(c);
+    free(out);
+}
+
+/* ---- 64-bit integers ---- */
+
+/* Encodes v, checks the chosen encoding (0 = any), decodes, compares, sweeps corruptions;
+ * returns the encoded size. */
+static size_t rt_i64(const int64_t *v, size_t n, int want)
+{
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_i64(v, n, &b), OWL_OK);
+    cr_assert(b.len >= 1);
+    if (want)
+        cr_assert_eq((uint8_t)b.data[0], want, "n=%zu chose %d, wanted %d", n, b.data[0], want);
+    cr_assert(b.len <= 1 + 8 * n, "never larger than raw");
+    int64_t *out = calloc(n + 1, sizeof *out);
+    uint8_t *c = exact_copy(b.data, b.len);
+    cr_assert_eq(owl_dec_i64(c, b.len, n, out), OWL_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(out[i], v[i], "i=%zu %lld != %lld", i, (long long)out[i], (long long)v[i]);
+    if (n <= 512)
+        sweep(dec_i64_cb, c, b.len, n, sizeof(int64_t));
+    size_t len = b.len;
+    free(c);
+    free(out);
+    owl_buf_free(&b);
+    return len;
+}
+
+Test(i64, empty_and_single)
+{
+    cr_assert_eq(rt_i64(NULL, 0, OWL_ENC_I64RAW), 1);
+    /* zigzag(INT64_MIN) takes 10 bytes: raw is smaller for one value, CONST for two */
+    int64_t one[] = {INT64_MIN, INT64_MIN};
+    rt_i64(one, 1, OWL_ENC_I64RAW);
+    rt_i64(one, 2, OWL_ENC_CONST);
+    int64_t one2[] = {42};
+    cr_assert_eq(rt_i64(one2, 1, OWL_ENC_CONST), 2);
+}
+
+Test(i64, constant)
+{
+    int64_t v[1000];
+    for (size_t i = 0; i < 1000; i++)
+        v[i] = 1700000000000000000ll;
+    cr_assert_leq(rt_i64(v, 1000, OWL_ENC_CONST), 11);
+    for (size_t i = 0; i < 1000; i++)
+        v[i] = INT64_MAX;
+    rt_i64(v, 1000, OWL_ENC_CONST);
+}
+
+Test(i64, extremes)
+{
+    int64_t v[] = {INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX, 0, -1, INT64_MIN, 1, INT64_MAX,
+                   INT64_MAX, INT64_MIN};
+    rt_i64(v, sizeof v / sizeof v[0], 0);
+    int64_t alt[64];
+    for (size_t i = 0; i < 64; i++)
+        alt[i] = (i & 1) ? INT64_MAX : INT64_MIN;
+    rt_i64(alt, 64, 0);
+    /* the alternating deltas are constant in size: second order wins once d repeats */
+    int64_t two[] = {INT64_MAX, INT64_MIN};
+    rt_i64(two, 2, 0);
+}
+
+Test(i64, regular_timestamps_choose_dod)
+{
+    enum { N = 4096 };
+    int64_t *v = malloc(N * sizeof *v);
+    /* a 10 s scrape interval in ms: delta-of-delta is all zeros */
+    for (size_t i = 0; i < N; i++)
+        v[i] = 1700000000000ll + (int64_t)i * 10000;
+    size_t sz = rt_i64(v, N, OWL_ENC_DOD);
+    cr_assert_leq(sz, N + 16);
+    /* ns with jitter of up to a microsecond around a 1 ms period */
+    for (size_t i = 0; i < N; i++)
+        v[i] = 1700000000000000000ll + (int64_t)i * 1000000 + (int64_t)(rnd() % 1000);
+    sz = rt_i64(v, N, 0);
+    cr_assert_lt(sz, 3 * N, "jittered ns timestamps take %zu bytes", sz);
+    free(v);
+}
+
+Test(i64, sorted_ints_choose_delta)
+{
+    enum { N = 2000 };
+    int64_t *v = malloc(N * sizeof *v);
+    /* mostly small steps with occasional jumps: each jump costs DOD twice (up, then down) */
+    int64_t x = -5000000;
+    for (size_t i = 0; i < N; i++) {
+        x += (int64_t)(rnd() % 10 ? rnd() % 32 : rnd() % 10000);
+        v[i] = x;
+    }
+    rt_i64(v, N, OWL_ENC_DELTA);
+    free(v);
+}
+
+Test(i64, random_chooses_raw)
+{
+    enum { N = 1000 };
+    int64_t *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = (int64_t)rnd();
+    cr_assert_eq(rt_i64(v, N, OWL_ENC_I64RAW), 1 + 8 * N);
+    free(v);
+}
+
+Test(i64, small_mixed_sweeps)
+{
+    /* every decoder path under the full corruption sweep */
+    int64_t a[] = {5, 5, 5};
+    rt_i64(a, 3, OWL_ENC_CONST);
+    int64_t b[] = {1, 2, 4, 7, 11, 16, 22};
+    rt_i64(b, 7, 0);
+    int64_t c[] = {100, 200, 300, 400, 500, 600};
+    rt_i64(c, 6, OWL_ENC_DOD);
+    int64_t d[] = {-1, 1000000000000ll, -77, INT64_MIN};
+    rt_i64(d, 4, 0);
+}
+
+Test(i64, decoder_rejects_bad_headers)
+{
+    int64_t out[4];
+    uint8_t unknown[] = {0x09, 0, 0};
+    cr_assert_eq(owl_dec_i64(unknown, 3, 1, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_i64(unknown, 0, 0, out), OWL_ECORRUPT);
+    uint8_t f64raw[] = {OWL_ENC_F64RAW, 1, 2, 3, 4, 5, 6, 7, 8};
+    cr_assert_eq(owl_dec_i64(f64raw, sizeof f64raw, 1, out), OWL_ECORRUPT);
+    /* DOD needs at least two values; CONST and DELTA at least one */
+    uint8_t dod1[] = {OWL_ENC_DOD, 2};
+    cr_assert_eq(owl_dec_i64(dod1, 2, 1, out), OWL_ECORRUPT);
+    uint8_t konst0[] = {OWL_ENC_CONST, 2};
+    cr_assert_eq(owl_dec_i64(konst0, 2, 0, out), OWL_ECORRUPT);
+    /* a count far beyond what the bytes could hold fails before writing */
+    uint8_t delta[] = {OWL_ENC_DELTA, 2, 2};
+    cr_assert_eq(owl_dec_i64(delta, 3, SIZE_MAX, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_i64(delta, 3, 2, out), OWL_OK);
+    cr_assert_eq(out[0], 1);
+    cr_assert_eq(out[1], 2);
+    /* raw: n*8 must not wrap */
+    uint8_t raw[9] = {OWL_ENC_I64RAW};
+    cr_assert_eq(owl_dec_i64(raw, 9, ((size_t)1 << 61) + 1, out), OWL_ECORRUPT);
+    /* an 11-byte varint */
+    uint8_t longv[] = {OWL_ENC_CONST, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                       0x80, 0x00};
+    cr_assert_eq(owl_dec_i64(longv, sizeof longv, 1, out), OWL_ECORRUPT);
+}
+
+/* ---- doubles ---- */
+
+static void rt_f64(const double *v, size_t n, int want)
+{
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_f64(v, n, &b), OWL_OK);
+    if (want)
+        cr_assert_eq((uint8_t)b.data[0], want);
+    double *out = calloc(n + 1, sizeof *out);
+    uint8_t *c = exact_copy(b.data, b.len);
+    cr_assert_eq(owl_dec_f64(c, b.len, n, out), OWL_OK);
+    cr_assert(n == 0 || memcmp(out, v, n * sizeof *v) == 0, "bit patterns survive");
+    if (n <= 256)
+        sweep(dec_f64_cb, c, b.len, n, sizeof(double));
+    free(c);
+    free(out);
+    owl_buf_free(&b);
+}
+
+static double from_bits(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+Test(f64, special_values)
+{
+    double v[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, from_bits(0x7ff0000000000001ull),
+                  from_bits(0xfff8dead0000beefull), 1e-310, -1.5, 1.7976931348623157e308,
+                  4.9e-324};
+    rt_f64(v, sizeof v / sizeof v[0], OWL_ENC_F64RAW);
+    rt_f64(NULL, 0, OWL_ENC_F64RAW);
+    double one[] = {-0.0, -0.0};
+    rt_f64(one, 1, OWL_ENC_F64RAW);
+    rt_f64(one, 2, OWL_ENC_CONST);
+    double small[] = {0.0};
+    rt_f64(small, 1, OWL_ENC_CONST);
+}
+
+Test(f64, constant_only_by_bit_pattern)
+{
+    double v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = from_bits(0x7ff8000000000123ull);
+    rt_f64(v, 100, OWL_ENC_CONST);
+    /* 0.0 == -0.0 numerically, but the bits differ: not constant */
+    for (int i = 0; i < 100; i++)
+        v[i] = (i == 50) ? -0.0 : 0.0;
+    rt_f64(v, 100, OWL_ENC_F64RAW);
+}
+
+Test(f64, random)
+{
+    enum { N = 3000 };
+    double *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = from_bits(rnd());
+    rt_f64(v, N, OWL_ENC_F64RAW);
+    free(v);
+    uint8_t delta[] = {OWL_ENC_DELTA, 2, 2};
+    double out[2];
+    cr_assert_eq(owl_dec_f64(delta, 3, 2, out), OWL_ECORRUPT);
+}
+
+/* ---- strings ---- */
+
+static size_t rt_str(const owl_strref *v, size_t n, int allow_dict, int want)
+{
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_str(v, n, allow_dict, &b), OWL_OK);
+    if (want)
+        cr_assert_eq((uint8_t)b.data[0], want, "n=%zu chose %d wanted %d", n, b.data[0], want);
+    owl_strref *out = calloc(n + 1, sizeof *out);
+    uint8_t *c = exact_copy(b.data, b.len);
+    cr_assert_eq(owl_dec_str(c, b.len, n, out), OWL_OK);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(out[i].n, v[i].n, "row %zu", i);
+        cr_assert(out[i].n == 0 || memcmp(out[i].p, v[i].p, v[i].n) == 0, "row %zu", i);
+        cr_assert(out[i].n == 0 ||
+                  ((const uint8_t *)out[i].p >= c && (const uint8_t *)out[i].p < c + b.len));
+    }
+    if (b.len <= 2048)
+        sweep(dec_str_cb, c, b.len, n, sizeof(owl_strref));
+    size_t len = b.len;
+    free(c);
+    free(out);
+    owl_buf_free(&b);
+    return len;
+}
+
+static owl_strref sref(const char *s)
+{
+    return (owl_strref){s, (uint32_t)strlen(s)};
+}
+
+Test(str, empty_and_edge_strings)
+{
+    cr_assert_eq(rt_str(NULL, 0, 1, OWL_ENC_STR), 1);
+    owl_strref e[] = {{"", 0}, {"", 0}, {"", 0}};
+    rt_str(e, 3, 0, OWL_ENC_STR);
+    rt_str(e, 3, 1, 0);
+    owl_strref nul[] = {{"a\0b", 3}, {"\0", 1}, {"", 0}, {"\0\0\0\0", 4}, {"x", 1}};
+    rt_str(nul, 5, 1, 0);
+    rt_str(nul, 5, 0, OWL_ENC_STR);
+    /* long strings, with a varint length of 3 bytes */
+    size_t big = 200000;
+    char *s = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        s[i] = (char)rnd();
+    owl_strref l[] = {{s, (uint32_t)big}, {"short", 5}, {s + 1, (uint32_t)(big - 1)}};
+    rt_str(l, 3, 1, OWL_ENC_STR);
+    free(s);
+}
+
+Test(str, dict_for_low_cardinality)
+{
+    enum { N = 4000 };
+    static const char *levels[] = {"INFO", "WARN", "ERROR", "DEBUG", "checkout-service"};
+    owl_strref *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = sref(levels[rnd() % 5]);
+    size_t d = rt_str(v, N, 1, OWL_ENC_DICT);
+    cr_assert_lt(d, N + 64, "one byte per row plus the dictionary, got %zu", d);
+    rt_str(v, N, 0, OWL_ENC_STR);
+    owl_strref small[] = {sref("GET"), sref("GET"), sref("POST"), sref("GET"), sref("GET"),
+                          sref("POST"), sref(""), sref("")};
+    rt_str(small, 8, 1, OWL_ENC_DICT);
+    free(v);
+}
+
+Test(str, str_for_high_cardinality)
+{
+    enum { N = 3000 };
+    char (*buf)[24] = malloc(N * sizeof *buf);
+    owl_strref *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], "req-%016llx", (unsigned long long)rnd());
+        v[i] = sref(buf[i]);
+    }
+    rt_str(v, N, 1, OWL_ENC_STR);
+    /* half distinct, half repeats: still decodes whichever wins */
+    for (size_t i = N / 2; i < N; i++)
+        v[i] = v[i - N / 2];
+    rt_str(v, N, 1, 0);
+    free(v);
+    free(buf);
+}
+
+Test(str, dict_over_256_uses_varint_indexes)
+{
+    enum { N = 6000, D = 1000 };
+    char (*names)[32] = malloc(D * sizeof *names);
+    for (size_t j = 0; j < D; j++)
+        snprintf(names[j], sizeof names[j], "service-name-number-%04zu", j);
+    owl_strref *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = sref(names[i < D ? i : rnd() % D]);
+    size_t len = rt_str(v, N, 1, OWL_ENC_DICT);
+    cr_assert_lt(len, (size_t)D * 26 + (size_t)N * 2 + 16);
+    /* exactly 256 and 257 distinct: the boundary between byte and varint indexes */
+    for (size_t d = 256; d <= 257; d++) {
+        for (size_t i = 0; i < N; i++)
+            v[i] = sref(names[i % d]);
+        rt_str(v, N, 1, OWL_ENC_DICT);
+    }
+    free(v);
+    free(names);
+}
+
+Test(str, dict_sweep_small)
+{
+    owl_strref v[] = {sref("alpha"), sref("beta"), sref("alpha"), sref("alpha"), sref("beta"),
+                      sref("alpha"), sref("alpha"), sref("beta")};
+    rt_str(v, 8, 1, OWL_ENC_DICT);
+}
+
+Test(str, corrupt_dicts)
+{
+    owl_strref out[4];
+    /* index >= d */
+    uint8_t a[] = {OWL_ENC_DICT, 1, 1, 'x', 0, 1};
+    cr_assert_eq(owl_dec_str(a, sizeof a, 2, out), OWL_ECORRUPT);
+    a[5] = 0;
+    cr_assert_eq(owl_dec_str(a, sizeof a, 2, out), OWL_OK);
+    cr_assert_eq(out[1].n, 1);
+    /* d larger than the row count */
+    uint8_t b[] = {OWL_ENC_DICT, 3, 1, 1, 1, 'x', 'y', 'z', 0, 1};
+    cr_assert_eq(owl_dec_str(b, sizeof b, 2, out), OWL_ECORRUPT);
+    /* empty dictionary for rows */
+    uint8_t c[] = {OWL_ENC_DICT, 0};
+    cr_assert_eq(owl_dec_str(c, sizeof c, 1, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_str(c, sizeof c, 0, out), OWL_OK);
+    /* lengths summing past the input, and a length >= 2^32 */
+    uint8_t d[] = {OWL_ENC_STR, 0x7f, 0x7f, 'a'};
+    cr_assert_eq(owl_dec_str(d, sizeof d, 2, out), OWL_ECORRUPT);
+    uint8_t e[] = {OWL_ENC_STR, 0x80, 0x80, 0x80, 0x80, 0x10};
+    cr_assert_eq(owl_dec_str(e, sizeof e, 1, out), OWL_ECORRUPT);
+    /* huge n against a tiny input */
+    uint8_t f[] = {OWL_ENC_STR, 0};
+    cr_assert_eq(owl_dec_str(f, sizeof f, SIZE_MAX, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_str(f, sizeof f, 1, out), OWL_OK);
+}
+
+Test(str, corrupt_varint_dict_sweep)
+{
+    /* > 256 entries: the malloc'd dictionary and varint indexes under every flip */
+    enum { N = 600, D = 300 };
+    char (*names)[8] = malloc(D * sizeof *names);
+    owl_strref *v = malloc(N * sizeof *v);
+    for (size_t j = 0; j < D; j++)
+        snprintf(names[j], sizeof names[j], "%03zu", j);
+    for (size_t i = 0; i < N; i++)
+        v[i] = (owl_strref){names[i % D], 3};
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_str(v, N, 1, &b), OWL_OK);
+    cr_assert_eq((uint8_t)b.data[0], OWL_ENC_DICT);
+    sweep(dec_str_cb, (const uint8_t *)b.data, b.len, N, sizeof(owl_strref));
+    owl_buf_free(&b);
+    free(v);
+    free(names);
+}
+
+/* ---- fixed width ---- */
+
+Test(fixed, widths_8_and_16)
+{
+    for (size_t width = 8; width <= 16; width += 8) {
+        enum { N = 100 };
+        uint8_t vals[N * 16];
+        for (size_t i = 0; i < sizeof vals; i++)
+            vals[i] = (uint8_t)rnd();
+        owl_buf b = OWL_BUF_INIT;
+        cr_assert_eq(owl_enc_fixed(vals, width, N, &b), OWL_OK);
+        cr_assert_eq((uint8_t)b.data[0], OWL_ENC_FIXED);
+        cr_assert_eq(b.len, 2 + N * width);
+        const uint8_t *out = NULL;
+        uint8_t *c = exact_copy(b.data, b.len);
+        cr_assert_eq(owl_dec_fixed(c, b.len, width, N, &out), OWL_OK);
+        cr_assert_eq(memcmp(out, vals, N * width), 0);
+        cr_assert_eq(owl_dec_fixed(c, b.len, width == 8 ? 16 : 8, N, &out), OWL_ECORRUPT);
+        cr_assert_eq(owl_dec_fixed(c, b.len, width, N + 1, &out), OWL_ECORRUPT);
+        sweep(width == 8 ? dec_fixed8_cb : dec_fixed16_cb, c, b.len, N, sizeof(void *));
+        free(c);
+        owl_buf_free(&b);
+        /* empty */
+        cr_assert_eq(owl_enc_fixed(NULL, width, 0, &b), OWL_OK);
+        cr_assert_eq(owl_dec_fixed((const uint8_t *)b.data, b.len, width, 0, &out), OWL_OK);
+        owl_buf_free(&b);
+    }
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_fixed((const uint8_t *)"x", 0, 1, &b), OWL_EINVAL);
+    uint8_t w[] = {OWL_ENC_FIXED, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    const uint8_t *out;
+    cr_assert_eq(owl_dec_fixed(w, sizeof w, 8, 0, &out), OWL_ECORRUPT);
+    owl_buf_free(&b);
+}
+
+/* ---- packed chunks ---- */
+
+static void pack_rt(const void *raw, size_t n, int want_codec)
+{
+    owl_buf b = OWL_BUF_INIT, r = OWL_BUF_INIT;
+    cr_assert_eq(owl_buf_append(&b, "prefix", 6), OWL_OK);
+    cr_assert_eq(owl_chunk_pack(raw, n, 3, &b), OWL_OK);
+    const uint8_t *pk = (const uint8_t *)b.data + 6;
+    size_t plen = b.len - 6;
+    cr_assert_eq(pk[0], want_codec);
+    if (want_codec == 1)
+        cr_assert_lt(plen, n);
+    uint8_t *c = exact_copy(pk, plen);
+    cr_assert_eq(owl_chunk_unpack(c, plen, n, &r), OWL_OK);
+    cr_assert_eq(r.len, n);
+    cr_assert(n == 0 || memcmp(r.data, raw, n) == 0);
+    owl_buf_reset(&r);
+    if (n > 0)
+        cr_assert_eq(owl_chunk_unpack(c, plen, n - 1, &r), OWL_ETOOBIG);
+    cr_assert_eq(r.len, 0, "failures append nothing");
+    /* every truncation and every flip is caught (by the crc at the latest) */
+    for (size_t t = 0; t < plen; t++) {
+        uint8_t *tc = exact_copy(c, t);
+        cr_assert_eq(owl_chunk_unpack(tc, t, n, &r), OWL_ECORRUPT, "truncate %zu", t);
+        free(tc);
+    }
+    size_t step = plen > 4096 ? plen / 512 : 1;
+    for (size_t i = 0; i < plen; i += step) {
+        c[i] ^= 0x10;
+        cr_assert_eq(owl_chunk_unpack(c, plen, n, &r), OWL_ECORRUPT, "flip %zu", i);
+        c[i] ^= 0x10;
+    }
+    cr_assert_eq(r.len, 0);
+    free(c);
+    owl_buf_free(&b);
+    owl_buf_free(&r);
+}
+
+Test(chunk, both_codecs)
+{
+    size_t n = 64 * 1024;
+    char *text = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        text[i] = "GET /api/v1/orders 200 "[i % 23];
+    pack_rt(text, n, 1);
+    for (size_t i = 0; i < n; i++)
+        text[i] = (char)rnd();
+    pack_rt(text, n, 0);
+    pack_rt(text, 1, 0);
+    pack_rt("", 0, 0);
+    free(text);
+}
+
+/* Rewrites a packed chunk's crc after tampering, so the later checks are reached. */
+static void fix_crc(uint8_t *p, size_t len)
+{
+    uint32_t crc = owl_crc32c(0, p + 5, len - 5);
+    for (int i = 0; i < 4; i++)
+        p[1 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+Test(chunk, lying_headers)
+{
+    size_t n = 10000;
+    char *text = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        text[i] = (char)('a' + i % 7);
+    owl_buf b = OWL_BUF_INIT, r = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_pack(text, n, 1, &b), OWL_OK);
+    uint8_t *p = (uint8_t *)b.data;
+    cr_assert_eq(p[0], 1);
+    /* raw length 10000 is the varint 0x90 0x4e; claim 10001 and 9999 */
+    cr_assert_eq(p[5], 0x90);
+    cr_assert_eq(p[6], 0x4e);
+    p[5] = 0x91;
+    fix_crc(p, b.len);
+    cr_assert_eq(owl_chunk_unpack(p, b.len, 1 << 20, &r), OWL_ECORRUPT);
+    p[5] = 0x8f;
+    fix_crc(p, b.len);
+    cr_assert_eq(owl_chunk_unpack(p, b.len, 1 << 20, &r), OWL_ECORRUPT);
+    p[5] = 0x90;
+    /* unknown codec, and a stored chunk whose payload is the compressed bytes */
+    p[0] = 2;
+    fix_crc(p, b.len);
+    cr_assert_eq(owl_chunk_unpack(p, b.len, 1 << 20, &r), OWL_ECORRUPT);
+    p[0] = 0;
+    cr_assert_eq(owl_chunk_unpack(p, b.len, 1 << 20, &r), OWL_ECORRUPT);
+    p[0] = 1;
+    cr_assert_eq(owl_chunk_unpack(p, b.len, 1 << 20, &r), OWL_OK);
+    cr_assert_eq(r.len, n);
+    /* a compressed frame with garbage after it */
+    owl_buf g = OWL_BUF_INIT;
+    owl_buf_append(&g, b.data, b.len);
+    owl_buf_append(&g, "junk", 4);
+    fix_crc((uint8_t *)g.data, g.len);
+    owl_buf_reset(&r);
+    cr_assert_eq(owl_chunk_unpack((uint8_t *)g.data, g.len, 1 << 20, &r), OWL_ECORRUPT);
+    cr_assert_eq(r.len, 0);
+    /* stored: payload length must equal the raw length */
+    owl_buf s = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_pack("abc", 3, 1, &s), OWL_OK);
+    cr_assert_eq((uint8_t)s.data[0], 0);
+    s.data[5] = 4;
+    fix_crc((uint8_t *)s.data, s.len);
+    cr_assert_eq(owl_chunk_unpack((uint8_t *)s.data, s.len, 100, &r), OWL_ECORRUPT);
+    s.data[5] = 3;
+    fix_crc((uint8_t *)s.data, s.len);
+    cr_assert_eq(owl_chunk_unpack((uint8_t *)s.data, s.len, 3, &r), OWL_OK);
+    cr_assert_eq(owl_chunk_unpack((uint8_t *)s.data, s.len, 2, &r), OWL_ETOOBIG);
+    owl_buf_free(&s);
+    owl_buf_free(&g);
+    owl_buf_free(&b);
+    owl_buf_free(&r);
+    free(text);
+}
+
+/* ---- throughput (printed, not asserted) ----
+ * Columns are cut in blocks of 4096 rows like a part's blocks; each figure is the best of
+ * REPS runs over warm buffers, so page faults and other tenants of the machine count less. */
+
+enum { BLOCK = 4096, REPS = 7 };
+
+static double secs(int64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+struct bench_i64 {
+    const int64_t *v;
+    int64_t *out;
+    size_t n, *offs, nb;
+    owl_buf b;
+};
+
+static int64_t bench_i64_enc(struct bench_i64 *x)
+{
+    owl_buf_reset(&x->b);
+    int64_t t0 = owl_mono_ns();
+    x->nb = 0;
+    for (size_t i = 0; i < x->n; i += BLOCK, x->nb++) {
+        x->offs[x->nb] = x->b.len;
+        size_t m = x->n - i < BLOCK ? x->n - i : BLOCK;
+        cr_assert_eq(owl_enc_i64(x->v + i, m, &x->b), OWL_OK);
+    }
+    x->offs[x->nb] = x->b.len;
+    return owl_mono_ns() - t0;
+}
+
+static int64_t bench_i64_dec(struct bench_i64 *x)
+{
+    int64_t t0 = owl_mono_ns();
+    for (size_t k = 0, i = 0; k < x->nb; k++, i += BLOCK) {
+        size_t m = x->n - i < BLOCK ? x->n - i : BLOCK;
+        const uint8_t *p = (const uint8_t *)x->b.data + x->offs[k];
+        cr_assert_eq(owl_dec_i64(p, x->offs[k + 1] - x->offs[k], m, x->out + i), OWL_OK);
+    }
+    return owl_mono_ns() - t0;
+}
+
+static void bench_timestamps(const char *what, const int64_t *v, size_t n)
+{
+    struct bench_i64 x = {.v = v, .n = n, .b = OWL_BUF_INIT};
+    x.out = calloc(n, sizeof *x.out);
+    x.offs = malloc((n / BLOCK + 2) * sizeof *x.offs);
+    int64_t enc = INT64_MAX, dec = INT64_MAX;
+    for (int r = 0; r < REPS; r++) {
+        int64_t e = bench_i64_enc(&x), d = bench_i64_dec(&x);
+        enc = e < enc ? e : enc;
+        dec = d < dec ? d : dec;
+    }
+    cr_assert_eq(memcmp(v, x.out, n * sizeof *v), 0);
+    printf("bench i64: 1M %s: %.2f bytes/value, encode %.0f M values/s, decode %.0f M values/s "
+           "(%.0f MB/s of int64 out)\n",
+           what, (double)x.b.len / (double)n, (double)n / secs(enc) / 1e6,
+           (double)n / secs(dec) / 1e6, (double)n * 8.0 / secs(dec) / 1e6);
+    owl_buf_free(&x.b);
+    free(x.offs);
+    free(x.out);
+}
+
+Test(bench, timestamps_1m)
+{
+    enum { N = 1000000 };
+    int64_t *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = 1700000000000000000ll + (int64_t)i * 1000000 + (int64_t)(rnd() % 1000);
+    bench_timestamps("ns timestamps, 1 ms period + up to 1 us jitter (DOD)", v, N);
+    for (size_t i = 0; i < N; i++)
+        v[i] = 1700000000000ll + (int64_t)i * 10000;
+    bench_timestamps("ms timestamps, regular 10 s (DOD)", v, N);
+    free(v);
+}
+
+static void bench_strings(const char *what, const owl_strref *v, size_t n)
+{
+    owl_strref *out = calloc(n, sizeof *out);
+    size_t *offs = malloc((n / BLOCK + 2) * sizeof *offs), nb = 0;
+    owl_buf b = OWL_BUF_INIT;
+    int64_t enc = INT64_MAX, dec = INT64_MAX;
+    for (int r = 0; r < REPS; r++) {
+        owl_buf_reset(&b);
+        nb = 0;
+        int64_t t0 = owl_mono_ns();
+        for (size_t i = 0; i < n; i += BLOCK, nb++) {
+            offs[nb] = b.len;
+            size_t m = n - i < BLOCK ? n - i : BLOCK;
+            cr_assert_eq(owl_enc_str(v + i, m, 1, &b), OWL_OK);
+        }
+        offs[nb] = b.len;
+        int64_t t1 = owl_mono_ns();
+        for (size_t k = 0, i = 0; k < nb; k++, i += BLOCK) {
+            size_t m = n - i < BLOCK ? n - i : BLOCK;
+            const uint8_t *p = (const uint8_t *)b.data + offs[k];
+            cr_assert_eq(owl_dec_str(p, offs[k + 1] - offs[k], m, out + i), OWL_OK);
+        }
+        int64_t t2 = owl_mono_ns();
+        enc = t1 - t0 < enc ? t1 - t0 : enc;
+        dec = t2 - t1 < dec ? t2 - t1 : dec;
+    }
+    for (size_t i = 0; i < n; i++)
+        cr_assert(out[i].n == v[i].n && memcmp(out[i].p, v[i].p, v[i].n) == 0);
+    printf("bench str: 1M %s (%s): %.2f bytes/value, encode %.0f M values/s, "
+           "decode %.0f M values/s\n",
+           what, (uint8_t)b.data[0] == OWL_ENC_DICT ? "DICT" : "STR",
+           (double)b.len / (double)n, (double)n / secs(enc) / 1e6, (double)n / secs(dec) / 1e6);
+    owl_buf_free(&b);
+    free(offs);
+    free(out);
+}
+
+Test(bench, short_strings_1m)
+{
+    enum { N = 1000000 };
+    static const char *svc[] = {"frontend", "checkout", "cart", "payment", "email",
+                                "shipping", "currency", "ads", "recommend", "auth"};
+    owl_strref *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = sref(svc[rnd() % 10]);
+    bench_strings("service names, 10 distinct", v, N);
+    char (*ids)[20] = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++) {
+        int len = snprintf(ids[i], sizeof ids[i], "u%llx", (unsigned long long)(rnd() >> 8));
+        v[i] = (owl_strref){ids[i], (uint32_t)len};
+    }
+    bench_strings("unique ids of ~15 bytes", v, N);
+    free(ids);
+    free(v);
+}
+
+Test(bench, chunk_pack_1m_timestamps)
+{
+    enum { N = 1000000 };
+    int64_t *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++)
+        v[i] = 1700000000000000000ll + (int64_t)i * 1000000 + (int64_t)(rnd() % 1000);
+    owl_buf enc = OWL_BUF_INIT, packed = OWL_BUF_INIT, raw = OWL_BUF_INIT;
+    size_t *offs = malloc((N / BLOCK + 2) * sizeof *offs), *poffs = malloc((N / BLOCK + 2) * 8);
+    size_t nb = 0;
+    for (size_t i = 0; i < N; i += BLOCK, nb++) {
+        offs[nb] = enc.len;
+        cr_assert_eq(owl_enc_i64(v + i, N - i < BLOCK ? N - i : BLOCK, &enc), OWL_OK);
+    }
+    offs[nb] = enc.len;
+    int64_t pk = INT64_MAX, un = INT64_MAX;
+    for (int r = 0; r < 3; r++) {
+        owl_buf_reset(&packed);
+        int64_t t0 = owl_mono_ns();
+        for (size_t k = 0; k < nb; k++) {
+            poffs[k] = packed.len;
+            cr_assert_eq(owl_chunk_pack(enc.data + offs[k], offs[k + 1] - offs[k], 3, &packed),
+                         OWL_OK);
+        }
+        poffs[nb] = packed.len;
+        int64_t t1 = owl_mono_ns();
+        for (size_t k = 0; k < nb; k++) {
+            owl_buf_reset(&raw);
+            cr_assert_eq(owl_chunk_unpack((uint8_t *)packed.data + poffs[k],
+                                          poffs[k + 1] - poffs[k], 1 << 20, &raw),
+                         OWL_OK);
+        }
+        int64_t t2 = owl_mono_ns();
+        pk = t1 - t0 < pk ? t1 - t0 : pk;
+        un = t2 - t1 < un ? t2 - t1 : un;
+    }
+    printf("bench chunk: 1M jittered ns timestamps DOD %.2f bytes/value -> zstd 3 %.2f "
+           "bytes/value; pack %.0f MB/s, unpack %.0f MB/s of encoded bytes\n",
+           (double)enc.len / N, (double)packed.len / N, (double)enc.len / secs(pk) / 1e6,
+           (double)enc.len / secs(un) / 1e6);
+    owl_buf_free(&enc);
+    owl_buf_free(&packed);
+    owl_buf_free(&raw);
+    free(offs);
+    free(poffs);
+    free(v);
+}
