@@ -32,13 +32,14 @@ typedef struct owl_wal_options {
     size_t max_record;     /* largest payload accepted (default 64 MiB) */
 } owl_wal_options;
 
-/* Called once per record during recovery, in lsn order. A non-zero return stops the
- * replay and makes owl_wal_open fail with that code. */
+/* Called once per record during recovery, in lsn order; rec is valid only during the call.
+ * A non-zero return stops the replay and makes owl_wal_open fail with that code. */
 typedef int (*owl_wal_replay_fn)(void *ud, uint64_t lsn, const void *rec, size_t n);
 
 /* owl_wal_open — opens DIR (created if needed), replays every record above the checkpoint
  * through fn, truncates a torn or corrupt tail of the LAST segment (logged), and deletes
  * leftover temporary files. A corrupt record in an earlier segment is OWL_ECORRUPT.
+ * DIR/lock is held exclusively while open: a second opener gets OWL_EAGAIN.
  * opts may be NULL for defaults. */
 int owl_wal_open(const char *dir, const owl_wal_options *opts, owl_wal_replay_fn fn, void *ud,
                  owl_wal **out, owl_error *err);
@@ -65,6 +66,13 @@ typedef struct owl_wal_stats {
 } owl_wal_stats;
 
 void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st);
+
+/* owl_wal_verify — reads every segment and record under dir without changing anything and
+ * calls report (may be NULL) once per problem (a bad header, checksum or lsn, a torn tail).
+ * *records gets the number of good records. OWL_OK when nothing is wrong, else
+ * OWL_ECORRUPT. */
+int owl_wal_verify(const char *dir, void (*report)(void *ud, const char *what), void *ud,
+                   uint64_t *records, owl_error *err);
 
 /* owl_wal_close — syncs (unless OWL_WAL_SYNC_NONE), closes and frees. Accepts NULL. */
 void owl_wal_close(owl_wal *w);

@@ -1,0 +1,1162 @@
+/* wal.c — the write-ahead log of the columnar store: numbered records appended to
+ * segment files, made durable by group commit, replayed and repaired on open.
+ * Invariants: (1) lsns are consecutive across all segments, each segment starting where
+ * the previous one ended; (2) every segment but the last is complete and synced (a roll
+ * fdatasyncs the old segment before the new one exists), so damage there is corruption
+ * while damage at the end of the last one is a torn tail; (3) synced_lsn only covers
+ * records whose bytes an fdatasync has confirmed. Byte layouts are in wal.h; the design is
+ * written up in docs/storage.md, "Write-ahead log".
+ *
+ * Files in DIR (created 0700; files 0600):
+ *   wal-<first lsn, 16 lowercase hex>.log   segments (layout in wal.h)
+ *   checkpoint                              24 bytes, written with owl_write_file_atomic:
+ *       OFFSET SIZE MEANING
+ *            0    8 magic "OWLWCKP\0"
+ *            8    4 version (1)
+ *           12    8 checkpoint lsn (every lsn <= it is stored elsewhere)
+ *           20    4 crc32c of bytes 0..19
+ *   lock                                    flock(LOCK_EX) while open: one owner at a time
+ *   *.tmp                                   leftovers of interrupted writes; removed on open
+ */
+#include "index/wal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEG_MAGIC "OWLWAL\0"
+#define CKP_MAGIC "OWLWCKP"
+#define FORMAT_VERSION 1u
+#define SEG_HDR 24
+#define REC_HDR 16
+#define CKP_SIZE 24
+#define PATH_LEN 4096
+#define NAME_LEN 24 /* "wal-" + 16 hex + ".log" */
+#define READ_CHUNK ((size_t)1 << 20)
+#define DEFAULT_INTERVAL_MS 1000
+#define DEFAULT_SEGMENT ((size_t)64 << 20)
+#define DEFAULT_MAX_RECORD ((size_t)64 << 20)
+/* lsns stay below 2^63: a larger first lsn or checkpoint on disk is corruption, and the
+ * arithmetic on lsns (last + 1, first - 1) can never wrap. */
+#define LSN_LIMIT ((uint64_t)1 << 63)
+
+/* One live segment file; the last one in w->segs is the one being appended to. */
+typedef struct wseg {
+    uint64_t first; /* lsn of its first record (also in its name and header) */
+    uint64_t bytes; /* file size */
+} wseg;
+
+struct owl_wal {
+    char *dir;
+    owl_wal_options opt;
+    int lock_fd;
+    int sync_inited;
+
+    /* mu guards everything below; ckmu serializes checkpoints (taken before mu). */
+    pthread_mutex_t mu;
+    pthread_mutex_t ckmu;
+    pthread_cond_t cond;  /* a sync round finished */
+    pthread_cond_t tick;  /* wakes the interval thread (monotonic clock) */
+    int fd;               /* the current (last) segment */
+    uint64_t end;         /* bytes in the current segment */
+    uint64_t durable_end; /* bytes of the current segment known to be on disk */
+    wseg *segs;
+    size_t nsegs, capsegs;
+    uint64_t next_lsn;
+    uint64_t written_lsn; /* highest lsn written to a segment */
+    uint64_t synced_lsn;  /* highest lsn known durable */
+    uint64_t checkpoint;
+    int syncing; /* someone is in fdatasync(fd) with mu released */
+    int failed;  /* OWL_EIO once the log can no longer be trusted; appends refused */
+    uint64_t fsyncs, appends;
+
+    pthread_t thread;
+    int thread_started;
+    int stopping;
+};
+
+/* ---- little-endian helpers, paths, raw I/O ---- */
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void seg_path(const owl_wal *w, uint64_t first, char *out)
+{
+    snprintf(out, PATH_LEN, "%s/wal-%016llx.log", w->dir, (unsigned long long)first);
+}
+
+/* Parses "wal-<16 lowercase hex>.log"; 0 when name is something else. */
+static int parse_seg_name(const char *name, uint64_t *first)
+{
+    uint64_t v = 0;
+    if (strlen(name) != NAME_LEN || memcmp(name, "wal-", 4) != 0 ||
+        memcmp(name + 20, ".log", 4) != 0)
+        return 0;
+    for (int i = 4; i < 20; i++) {
+        char c = name[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *first = v;
+    return 1;
+}
+
+/* Writes all n bytes at off, retrying short writes and EINTR. 0 or an errno. */
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t r = pwrite(fd, s, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? errno : EIO;
+        s += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* Reads up to n bytes at off; *got < n only at end of file. 0 or an errno. */
+static int pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got)
+{
+    char *s = p;
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = pread(fd, s + *got, n - *got, (off_t)(off + *got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return errno;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+static void header_encode(unsigned char *h, const char *magic, uint64_t v)
+{
+    memcpy(h, magic, 8);
+    put32(h + 8, FORMAT_VERSION);
+    put64(h + 12, v);
+    put32(h + 20, owl_crc32c(0, h, 20));
+}
+
+/* Checks a 24-byte header of either kind; 1 when magic, version and crc are right. */
+static int header_ok(const unsigned char *h, const char *magic)
+{
+    return memcmp(h, magic, 8) == 0 && get32(h + 8) == FORMAT_VERSION &&
+           get32(h + 20) == owl_crc32c(0, h, 20);
+}
+
+/* crc32c of a record: its 8 lsn bytes followed by the payload. */
+static uint32_t rec_crc(const unsigned char *lsn8, const void *payload, size_t n)
+{
+    return owl_crc32c(owl_crc32c(0, lsn8, 8), payload, n);
+}
+
+static uint64_t total_bytes(const owl_wal *w)
+{
+    uint64_t b = 0;
+    for (size_t i = 0; i < w->nsegs; i++)
+        b += w->segs[i].bytes;
+    return b;
+}
+
+static int segs_push(owl_wal *w, uint64_t first, uint64_t bytes)
+{
+    if (w->nsegs == w->capsegs) {
+        size_t cap = w->capsegs ? 2 * w->capsegs : 8;
+        wseg *s = realloc(w->segs, cap * sizeof *s);
+        if (!s)
+            return OWL_ENOMEM;
+        w->segs = s;
+        w->capsegs = cap;
+    }
+    w->segs[w->nsegs].first = first;
+    w->segs[w->nsegs].bytes = bytes;
+    w->nsegs++;
+    return OWL_OK;
+}
+
+/* ---- the checkpoint file ---- */
+
+static int checkpoint_read(owl_wal *w, owl_error *err)
+{
+    char path[PATH_LEN];
+    char *data = NULL;
+    size_t n = 0;
+    owl_error e;
+    snprintf(path, sizeof path, "%s/checkpoint", w->dir);
+    int rc = owl_read_file(path, 4096, &data, &n, &e);
+    if (rc == OWL_ENOTFOUND) {
+        w->checkpoint = 0;
+        return OWL_OK;
+    }
+    if (rc == OWL_ETOOBIG)
+        return owl_error_set(err, OWL_ECORRUPT, "%s: not a checkpoint file (too large)", path);
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc, "%s", e.msg);
+    if (n != CKP_SIZE || !header_ok((const unsigned char *)data, CKP_MAGIC) ||
+        get64((const unsigned char *)data + 12) >= LSN_LIMIT)
+        rc = owl_error_set(err, OWL_ECORRUPT, "%s: bad size, magic, version, lsn or checksum",
+                           path);
+    else
+        w->checkpoint = get64((const unsigned char *)data + 12);
+    free(data);
+    return rc;
+}
+
+/* ---- recovery ---- */
+
+/* A forward reader over one segment that keeps whole records contiguous in memory. */
+typedef struct rdr {
+    int fd;
+    unsigned char *buf;
+    size_t cap;
+    size_t pos, len;  /* unread bytes are buf[pos, len) */
+    uint64_t fileoff; /* file offset of buf[len] */
+} rdr;
+
+/* Makes k bytes available at r->buf + r->pos if the file has them; *have gets how many are
+ * (less than k only at end of file). Returns 0 or an errno. */
+static int rd_need(rdr *r, size_t k, size_t *have)
+{
+    if (r->len - r->pos < k) {
+        if (r->pos) {
+            memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+            r->len -= r->pos;
+            r->pos = 0;
+        }
+        size_t want = k > READ_CHUNK ? k : READ_CHUNK;
+        if (want > r->cap) {
+            unsigned char *b = realloc(r->buf, want);
+            if (!b)
+                return ENOMEM;
+            r->buf = b;
+            r->cap = want;
+        }
+        size_t got;
+        int e = pread_full(r->fd, r->buf + r->len, r->cap - r->len, r->fileoff, &got);
+        if (e)
+            return e;
+        r->len += got;
+        r->fileoff += got;
+    }
+    *have = r->len - r->pos < k ? r->len - r->pos : k;
+    return 0;
+}
+
+/* What replay_segment found. */
+typedef struct seginfo {
+    uint64_t bytes; /* size once any torn tail is cut */
+    uint64_t last;  /* lsn of its last record (first - 1 when it has none) */
+    int removed;    /* it was a torn header with no records and has been deleted */
+} seginfo;
+
+/* Checks one segment's place in the lsn sequence (from its name) and then its header.
+ * expect is the lsn the previous segment ended at + 1 (0 for the first segment). OWL_OK,
+ * OWL_ECORRUPT, or OWL_EAGAIN meaning "a torn header holding no records". */
+static int segment_header(owl_wal *w, int fd, const char *path, uint64_t first, uint64_t size,
+                          uint64_t expect, owl_error *err)
+{
+    unsigned char h[SEG_HDR];
+    size_t got;
+    if (first == 0 || first >= LSN_LIMIT)
+        return owl_error_set(err, OWL_ECORRUPT, "%s: impossible first lsn", path);
+    if (expect && first != expect)
+        return owl_error_set(err, OWL_ECORRUPT, "%s: starts at lsn %llu, expected %llu", path,
+                             (unsigned long long)first, (unsigned long long)expect);
+    if (!expect && first > w->checkpoint + 1)
+        return owl_error_set(err, OWL_ECORRUPT,
+                             "%s: records %llu..%llu are missing (checkpoint %llu)", path,
+                             (unsigned long long)w->checkpoint + 1,
+                             (unsigned long long)first - 1, (unsigned long long)w->checkpoint);
+    int e = pread_full(fd, h, sizeof h, 0, &got);
+    if (e)
+        return owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
+    if (got < SEG_HDR || !header_ok(h, SEG_MAGIC)) {
+        if (size <= SEG_HDR)
+            return OWL_EAGAIN;
+        return owl_error_set(err, OWL_ECORRUPT, "%s: bad segment header", path);
+    }
+    if (get64(h + 12) != first)
+        return owl_error_set(err, OWL_ECORRUPT, "%s: the header says first lsn %llu", path,
+                             (unsigned long long)get64(h + 12));
+    return OWL_OK;
+}
+
+/* Reads the records of an open segment from SEG_HDR on, calling fn for those above the
+ * checkpoint. Stops at the end or at the first bad record, leaving *off at its start and
+ * *why saying what was wrong (NULL at a clean end). Returns OWL_OK, the callback's code,
+ * or an I/O error. */
+static int segment_records(owl_wal *w, int fd, const char *path, uint64_t first, uint64_t size,
+                           owl_wal_replay_fn fn, void *ud, uint64_t *off, uint64_t *last,
+                           const char **why, owl_error *err)
+{
+    rdr r = {fd, NULL, 0, 0, 0, SEG_HDR};
+    uint64_t lsn = first;
+    size_t have;
+    int e, rc = OWL_OK;
+    *off = SEG_HDR;
+    *why = NULL;
+    for (;;) {
+        if ((e = rd_need(&r, REC_HDR, &have)) != 0)
+            goto ioerr;
+        if (have == 0)
+            break;
+        if (have < REC_HDR) {
+            *why = "incomplete record header";
+            break;
+        }
+        const unsigned char *h = r.buf + r.pos;
+        uint64_t n = get32(h);
+        if (size < *off + REC_HDR || n > size - *off - REC_HDR) {
+            *why = "incomplete record";
+            break;
+        }
+        if ((e = rd_need(&r, REC_HDR + (size_t)n, &have)) != 0)
+            goto ioerr;
+        h = r.buf + r.pos;
+        if (have < REC_HDR + n) {
+            *why = "incomplete record"; /* the file shrank under us */
+            break;
+        }
+        if (get32(h + 4) != rec_crc(h + 8, h + REC_HDR, (size_t)n)) {
+            *why = "bad checksum";
+            break;
+        }
+        if (get64(h + 8) != lsn) {
+            *why = "unexpected lsn";
+            break;
+        }
+        if (lsn > w->checkpoint && fn && (rc = fn(ud, lsn, h + REC_HDR, (size_t)n)) != 0) {
+            owl_error_set(err, rc, "%s: replay of lsn %llu failed: %s", path,
+                          (unsigned long long)lsn, owl_strerror(rc));
+            goto out;
+        }
+        r.pos += REC_HDR + (size_t)n;
+        *off += REC_HDR + n;
+        lsn++;
+    }
+    *last = lsn - 1;
+    goto out;
+ioerr:
+    rc = owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
+out:
+    free(r.buf);
+    return rc;
+}
+
+/* replay_segment — validates and replays one segment. A torn header holding no records
+ * (only possible in the last segment) is deleted; a bad record in the last segment is a
+ * torn tail and is cut off; anywhere else damage is OWL_ECORRUPT. */
+static int replay_segment(owl_wal *w, uint64_t first, int is_last, uint64_t expect,
+                          owl_wal_replay_fn fn, void *ud, seginfo *si, owl_error *err)
+{
+    char path[PATH_LEN];
+    struct stat st;
+    const char *why;
+    uint64_t off;
+    int rc;
+    memset(si, 0, sizeof *si);
+    seg_path(w, first, path);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", path,
+                             strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "stat %s: %s", path,
+                           strerror(errno));
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    rc = segment_header(w, fd, path, first, size, expect, err);
+    if (rc == OWL_EAGAIN) {
+        if (!is_last) {
+            rc = owl_error_set(err, OWL_ECORRUPT, "%s: bad segment header", path);
+            goto out;
+        }
+        owl_warn("wal: %s: removing a segment whose header is torn (%llu bytes, no records)",
+                 path, (unsigned long long)size);
+        if (unlink(path) != 0) {
+            rc = owl_error_set(err, owl_err_from_errno(errno), "unlink %s: %s", path,
+                               strerror(errno));
+            goto out;
+        }
+        si->removed = 1;
+        rc = owl_fsync_dir(w->dir, err);
+        goto out;
+    }
+    if (rc != OWL_OK)
+        goto out;
+    rc = segment_records(w, fd, path, first, size, fn, ud, &off, &si->last, &why, err);
+    if (rc != OWL_OK)
+        goto out;
+    si->bytes = off;
+    if (!why)
+        goto out;
+    if (!is_last) {
+        rc = owl_error_set(err, OWL_ECORRUPT, "%s: %s at offset %llu (not the last segment)",
+                           path, why, (unsigned long long)off);
+        goto out;
+    }
+    owl_warn("wal: %s: torn tail (%s) at offset %llu: dropping %llu bytes", path, why,
+             (unsigned long long)off, (unsigned long long)(size - off));
+    if (ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0)
+        rc = owl_error_set(err, owl_err_from_errno(errno), "truncate %s: %s", path,
+                           strerror(errno));
+out:
+    close(fd);
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lists the segments in DIR (sorted by first lsn); removes leftover *.tmp files when
+ * remove_tmp is set. */
+static int scan_dir(owl_wal *w, int remove_tmp, uint64_t **out, size_t *count, owl_error *err)
+{
+    char path[PATH_LEN];
+    uint64_t *v = NULL, first;
+    size_t n = 0, cap = 0;
+    int rc = OWL_OK, removed = 0;
+    DIR *d = opendir(w->dir);
+    if (!d)
+        return owl_error_set(err, owl_err_from_errno(errno), "opendir %s: %s", w->dir,
+                             strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
+            snprintf(path, sizeof path, "%s/%s", w->dir, de->d_name);
+            if (remove_tmp && unlink(path) == 0)
+                removed = 1;
+            continue;
+        }
+        if (!parse_seg_name(de->d_name, &first))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            uint64_t *nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory listing %s", w->dir);
+                goto out;
+            }
+            v = nv;
+        }
+        v[n++] = first;
+    }
+    if (n)
+        qsort(v, n, sizeof *v, cmp_u64);
+    if (removed)
+        rc = owl_fsync_dir(w->dir, err);
+out:
+    closedir(d);
+    if (rc != OWL_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *count = n;
+    return OWL_OK;
+}
+
+/* Deletes segment files (not the current one) whose every record is <= w->checkpoint,
+ * from the oldest, so what remains is always a contiguous run. mu held or single-threaded.
+ * Returns how many were dropped from w->segs; their first lsns go to gone[]. */
+static size_t drop_checkpointed(owl_wal *w, uint64_t *gone, size_t maxgone)
+{
+    size_t k = 0;
+    while (k + 1 < w->nsegs && k < maxgone && w->segs[k + 1].first - 1 <= w->checkpoint) {
+        gone[k] = w->segs[k].first;
+        k++;
+    }
+    memmove(w->segs, w->segs + k, (w->nsegs - k) * sizeof *w->segs);
+    w->nsegs -= k;
+    return k;
+}
+
+/* Unlinks the named segments and fsyncs the directory once. Failures are only logged:
+ * the next open deletes whatever is left (it is wholly below the checkpoint). */
+static void unlink_segments(owl_wal *w, const uint64_t *gone, size_t k)
+{
+    char path[PATH_LEN];
+    owl_error e;
+    for (size_t i = 0; i < k; i++) {
+        seg_path(w, gone[i], path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            owl_warn("wal: cannot delete %s: %s", path, strerror(errno));
+    }
+    if (k && owl_fsync_dir(w->dir, &e) != OWL_OK)
+        owl_warn("wal: %s", e.msg);
+}
+
+/* Creates segment `first` (header, fdatasync, directory fsync) and returns its open fd.
+ * On failure nothing of it remains. */
+static int create_segment(owl_wal *w, uint64_t first, int *fdout, owl_error *err)
+{
+    char path[PATH_LEN];
+    unsigned char h[SEG_HDR];
+    int rc = OWL_OK, e;
+    seg_path(w, first, path);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "create %s: %s", path,
+                             strerror(errno));
+    header_encode(h, SEG_MAGIC, first);
+    if ((e = pwrite_all(fd, h, sizeof h, 0)) != 0 || (fdatasync(fd) != 0 && (e = errno))) {
+        rc = owl_error_set(err, owl_err_from_errno(e), "write %s: %s", path, strerror(e));
+        goto out;
+    }
+    rc = owl_fsync_dir(w->dir, err);
+out:
+    if (rc != OWL_OK) {
+        close(fd);
+        unlink(path);
+        owl_fsync_dir(w->dir, NULL);
+        return rc;
+    }
+    *fdout = fd;
+    return OWL_OK;
+}
+
+/* recover — replays DIR and leaves w with its segments listed and the last one open. */
+static int recover(owl_wal *w, owl_wal_replay_fn fn, void *ud, owl_error *err)
+{
+    uint64_t *firsts = NULL, last = 0, expect = 0;
+    size_t n = 0;
+    seginfo si;
+    int rc;
+    if ((rc = checkpoint_read(w, err)) != OWL_OK ||
+        (rc = scan_dir(w, 1, &firsts, &n, err)) != OWL_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        rc = replay_segment(w, firsts[i], i + 1 == n, expect, fn, ud, &si, err);
+        if (rc != OWL_OK)
+            goto out;
+        if (si.removed)
+            break;
+        if ((rc = segs_push(w, firsts[i], si.bytes)) != OWL_OK) {
+            owl_error_set(err, rc, "out of memory");
+            goto out;
+        }
+        last = si.last;
+        expect = last + 1;
+    }
+    if (w->nsegs && last < w->checkpoint) {
+        /* Only when records were lost under a weaker sync policy: everything left is at or
+         * below the checkpoint, and new lsns must stay above it. */
+        owl_warn("wal: %s: last record %llu is below the checkpoint %llu; starting afresh",
+                 w->dir, (unsigned long long)last, (unsigned long long)w->checkpoint);
+        uint64_t *gone = malloc(w->nsegs * sizeof *gone);
+        if (!gone) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < w->nsegs; i++)
+            gone[i] = w->segs[i].first;
+        unlink_segments(w, gone, w->nsegs);
+        free(gone);
+        w->nsegs = 0;
+    }
+    w->next_lsn = (last > w->checkpoint ? last : w->checkpoint) + 1;
+    w->written_lsn = w->synced_lsn = w->next_lsn - 1;
+    if (w->nsegs == 0) {
+        if ((rc = create_segment(w, w->next_lsn, &w->fd, err)) != OWL_OK)
+            goto out;
+        if ((rc = segs_push(w, w->next_lsn, SEG_HDR)) != OWL_OK) {
+            owl_error_set(err, rc, "out of memory");
+            goto out;
+        }
+    } else {
+        uint64_t gone[64];
+        size_t k;
+        while ((k = drop_checkpointed(w, gone, OWL_ARRAY_LEN(gone))) > 0)
+            unlink_segments(w, gone, k);
+        char path[PATH_LEN];
+        seg_path(w, w->segs[w->nsegs - 1].first, path);
+        w->fd = open(path, O_RDWR | O_CLOEXEC);
+        /* What a crashed process left in the page cache becomes durable before anyone
+         * acts on its replay. */
+        if (w->fd < 0 || fdatasync(w->fd) != 0) {
+            rc = owl_error_set(err, owl_err_from_errno(errno), "open and sync %s: %s", path,
+                               strerror(errno));
+            goto out;
+        }
+    }
+    w->end = w->durable_end = w->segs[w->nsegs - 1].bytes;
+out:
+    free(firsts);
+    return rc;
+}
+
+/* ---- offline verification ---- */
+
+typedef void (*verify_report_fn)(void *ud, const char *what);
+
+/* Counts one problem and passes its description to report (if any). */
+__attribute__((format(printf, 4, 5))) static void problem(verify_report_fn report, void *ud,
+                                                          size_t *bad, const char *fmt, ...)
+{
+    char msg[OWL_ERROR_MSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    (*bad)++;
+    if (report)
+        report(ud, msg);
+}
+
+/* Checks one segment read-only, reporting its first problem. On success *last gets the
+ * lsn of its last record. Returns 1 when the segment is sound. */
+static int verify_segment(owl_wal *w, uint64_t first, verify_report_fn report, void *ud,
+                          size_t *bad, uint64_t *records, uint64_t *last)
+{
+    char path[PATH_LEN];
+    struct stat st;
+    const char *why;
+    uint64_t off, l;
+    owl_error e;
+    int ok = 0;
+    owl_error_clear(&e);
+    seg_path(w, first, path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        problem(report, ud, bad, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    int rc = segment_header(w, fd, path, first, size, first, &e);
+    if (rc == OWL_EAGAIN) {
+        problem(report, ud, bad, "%s: torn segment header (%llu bytes)", path,
+                (unsigned long long)size);
+        goto out;
+    }
+    if (rc == OWL_OK)
+        rc = segment_records(w, fd, path, first, size, NULL, NULL, &off, &l, &why, &e);
+    if (rc != OWL_OK) {
+        problem(report, ud, bad, "%s", e.msg);
+        goto out;
+    }
+    *records += l - first + 1;
+    *last = l;
+    if (why) {
+        problem(report, ud, bad, "%s: %s at offset %llu (%llu bytes from there on)", path, why,
+                (unsigned long long)off, (unsigned long long)(size - off));
+        goto out;
+    }
+    ok = 1;
+out:
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int owl_wal_verify(const char *dir, void (*report)(void *ud, const char *what), void *ud,
+                   uint64_t *records, owl_error *err)
+{
+    owl_wal w;
+    owl_error e;
+    uint64_t *firsts = NULL, count = 0, expect = 0, last = 0;
+    size_t n = 0, bad = 0;
+    if (records)
+        *records = 0;
+    if (!dir || !*dir || strlen(dir) > PATH_LEN - 64)
+        return owl_error_set(err, OWL_EINVAL, "owl_wal_verify: bad directory");
+    memset(&w, 0, sizeof w);
+    w.dir = (char *)dir;
+    w.fd = w.lock_fd = -1;
+    owl_error_clear(&e);
+    if (checkpoint_read(&w, &e) != OWL_OK) {
+        problem(report, ud, &bad, "%s", e.msg);
+        w.checkpoint = 0;
+    }
+    if (scan_dir(&w, 0, &firsts, &n, &e) != OWL_OK) {
+        problem(report, ud, &bad, "%s", e.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* After a damaged segment its end is unknown, so the next start is not judged. */
+        if (expect && firsts[i] != expect)
+            problem(report, ud, &bad, "%s/wal-%016llx.log: starts at lsn %llu, expected %llu",
+                    dir, (unsigned long long)firsts[i], (unsigned long long)firsts[i],
+                    (unsigned long long)expect);
+        else if (i == 0 && firsts[0] > w.checkpoint + 1)
+            problem(report, ud, &bad, "%s: records %llu..%llu are missing (checkpoint %llu)",
+                    dir, (unsigned long long)w.checkpoint + 1,
+                    (unsigned long long)firsts[0] - 1, (unsigned long long)w.checkpoint);
+        expect = verify_segment(&w, firsts[i], report, ud, &bad, &count, &last) ? last + 1 : 0;
+    }
+out:
+    free(firsts);
+    if (records)
+        *records = count;
+    if (bad)
+        return owl_error_set(err, OWL_ECORRUPT, "%s: %zu problem(s) in the WAL", dir, bad);
+    owl_error_clear(err);
+    return OWL_OK;
+}
+
+/* ---- group commit ----
+ *
+ * Appenders write under mu, in lsn order, at the end of the current segment. Under
+ * SYNC_ALWAYS an appender then waits until synced_lsn covers its lsn. Whoever finds no
+ * sync in progress becomes the syncer: it notes written_lsn and the end offset, releases mu,
+ * fdatasyncs, re-locks, publishes synced_lsn and broadcasts. Appends that land during the
+ * fdatasync wait for the next round, so one fdatasync serves every record written before it
+ * began. The fd cannot change under a syncer: a roll waits until nobody is syncing.
+ *
+ * A failed fdatasync leaves the file in an unknown state: the kernel may have dropped the
+ * dirty pages or marked them clean without writing them, so retrying could "succeed" over
+ * lost data. The log is therefore marked failed: every waiter gets OWL_EIO and so does every
+ * later append until the WAL is reopened, when recovery reads back what really is on disk.
+ * Under SYNC_ALWAYS the records past durable_end all belong to appenders about to get that
+ * OWL_EIO, so they are also cut off (best effort) to keep "a failed append leaves nothing";
+ * under the other policies acknowledged records lie there and are left alone. */
+
+/* Marks the log failed after fdatasync returned errno e. mu held. */
+static void sync_failed(owl_wal *w, int e)
+{
+    owl_errorf("wal: %s: fdatasync failed: %s; refusing appends until reopened", w->dir,
+               strerror(e));
+    w->failed = OWL_EIO;
+    if (w->opt.sync == OWL_WAL_SYNC_ALWAYS && w->end > w->durable_end) {
+        if (ftruncate(w->fd, (off_t)w->durable_end) == 0 && fdatasync(w->fd) == 0) {
+            w->end = w->durable_end;
+            w->segs[w->nsegs - 1].bytes = w->end;
+        }
+    }
+}
+
+/* One group-commit round by the thread that found nobody syncing. mu held on entry/exit. */
+static void sync_round(owl_wal *w)
+{
+    uint64_t upto = w->written_lsn, end = w->end;
+    int fd = w->fd, rc, e = 0;
+    w->syncing = 1;
+    pthread_mutex_unlock(&w->mu);
+    rc = fdatasync(fd);
+    if (rc != 0)
+        e = errno;
+    pthread_mutex_lock(&w->mu);
+    w->syncing = 0;
+    w->fsyncs++;
+    if (rc == 0) {
+        if (upto > w->synced_lsn)
+            w->synced_lsn = upto;
+        if (end > w->durable_end)
+            w->durable_end = end;
+    } else if (!w->failed) {
+        sync_failed(w, e);
+    }
+    pthread_cond_broadcast(&w->cond);
+}
+
+/* Waits until lsn is durable, syncing when nobody else is. OWL_OK or OWL_EIO. mu held. */
+static int wait_synced(owl_wal *w, uint64_t lsn)
+{
+    while (w->synced_lsn < lsn) {
+        if (w->failed)
+            return w->failed;
+        if (!w->syncing)
+            sync_round(w);
+        else
+            pthread_cond_wait(&w->cond, &w->mu);
+    }
+    return OWL_OK;
+}
+
+/* roll — makes a fresh segment starting at next_lsn the current one. The old segment is
+ * fdatasynced first under every policy, so that only the last segment can ever have a torn
+ * tail. mu held, nobody syncing. On failure the old segment stays current. */
+static int roll(owl_wal *w, owl_error *err)
+{
+    int fd, rc;
+    if (fdatasync(w->fd) != 0) {
+        int e = errno;
+        sync_failed(w, e);
+        pthread_cond_broadcast(&w->cond);
+        return owl_error_set(err, OWL_EIO, "%s: fdatasync before roll: %s", w->dir,
+                             strerror(e));
+    }
+    w->fsyncs++;
+    w->synced_lsn = w->written_lsn;
+    w->durable_end = w->end;
+    pthread_cond_broadcast(&w->cond);
+    if ((rc = segs_push(w, w->next_lsn, SEG_HDR)) != OWL_OK)
+        return owl_error_set(err, rc, "out of memory");
+    if ((rc = create_segment(w, w->next_lsn, &fd, err)) != OWL_OK) {
+        w->nsegs--;
+        return rc;
+    }
+    close(w->fd);
+    w->fd = fd;
+    w->end = w->durable_end = SEG_HDR;
+    return OWL_OK;
+}
+
+/* ---- the interval thread ---- */
+
+static void *interval_main(void *arg)
+{
+    owl_wal *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += w->opt.interval_ms / 1000;
+        ts.tv_nsec += (long)(w->opt.interval_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        int r = 0;
+        while (!w->stopping && r != ETIMEDOUT)
+            r = pthread_cond_timedwait(&w->tick, &w->mu, &ts);
+        if (!w->stopping && !w->failed && !w->syncing && w->written_lsn > w->synced_lsn)
+            sync_round(w);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+/* Frees a WAL at any stage of construction. */
+static void wal_free(owl_wal *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
+    if (w->sync_inited) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_mutex_destroy(&w->ckmu);
+        pthread_cond_destroy(&w->cond);
+        pthread_cond_destroy(&w->tick);
+    }
+    free(w->segs);
+    free(w->dir);
+    free(w);
+}
+
+static int options_set(owl_wal *w, const owl_wal_options *o, owl_error *err)
+{
+    w->opt.sync = OWL_WAL_SYNC_ALWAYS;
+    w->opt.interval_ms = DEFAULT_INTERVAL_MS;
+    w->opt.segment_bytes = DEFAULT_SEGMENT;
+    w->opt.max_record = DEFAULT_MAX_RECORD;
+    if (!o)
+        return OWL_OK;
+    if (o->sync != OWL_WAL_SYNC_ALWAYS && o->sync != OWL_WAL_SYNC_INTERVAL &&
+        o->sync != OWL_WAL_SYNC_NONE)
+        return owl_error_set(err, OWL_EINVAL, "unknown sync policy %d", (int)o->sync);
+    if (o->max_record > UINT32_MAX)
+        return owl_error_set(err, OWL_EINVAL, "max_record above %u", (unsigned)UINT32_MAX);
+    w->opt.sync = o->sync;
+    if (o->interval_ms > 0)
+        w->opt.interval_ms = o->interval_ms;
+    if (o->segment_bytes)
+        w->opt.segment_bytes = o->segment_bytes;
+    if (o->max_record)
+        w->opt.max_record = o->max_record;
+    return OWL_OK;
+}
+
+static int sync_init(owl_wal *w, owl_error *err)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return owl_error_set(err, OWL_ENOMEM, "pthread_condattr_init failed");
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int ok = pthread_mutex_init(&w->mu, NULL) == 0;
+    if (ok && pthread_mutex_init(&w->ckmu, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        ok = 0;
+    }
+    if (ok && pthread_cond_init(&w->cond, NULL) != 0) {
+        pthread_mutex_destroy(&w->ckmu);
+        pthread_mutex_destroy(&w->mu);
+        ok = 0;
+    }
+    if (ok && pthread_cond_init(&w->tick, &ca) != 0) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->ckmu);
+        pthread_mutex_destroy(&w->mu);
+        ok = 0;
+    }
+    pthread_condattr_destroy(&ca);
+    if (!ok)
+        return owl_error_set(err, OWL_ENOMEM, "cannot initialize the WAL's locks");
+    w->sync_inited = 1;
+    return OWL_OK;
+}
+
+/* Takes DIR/lock so two owners cannot interleave appends in one log. */
+static int lock_dir(owl_wal *w, owl_error *err)
+{
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "%s/lock", w->dir);
+    w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (w->lock_fd < 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", path,
+                             strerror(errno));
+    if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return owl_error_set(err, errno == EWOULDBLOCK ? OWL_EAGAIN : OWL_EIO,
+                             "%s is in use by another owner: %s", w->dir, strerror(errno));
+    return OWL_OK;
+}
+
+int owl_wal_open(const char *dir, const owl_wal_options *opts, owl_wal_replay_fn fn, void *ud,
+                 owl_wal **out, owl_error *err)
+{
+    owl_wal *w = NULL;
+    int rc;
+    if (!dir || !*dir || !out)
+        return owl_error_set(err, OWL_EINVAL, "owl_wal_open: missing argument");
+    *out = NULL;
+    if (strlen(dir) > PATH_LEN - 64)
+        return owl_error_set(err, OWL_EINVAL, "directory path too long");
+    w = calloc(1, sizeof *w);
+    if (!w || !(w->dir = strdup(dir))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    w->fd = w->lock_fd = -1;
+    if ((rc = options_set(w, opts, err)) != OWL_OK || (rc = sync_init(w, err)) != OWL_OK ||
+        (rc = owl_mkdir_p(dir, 0700, err)) != OWL_OK || (rc = lock_dir(w, err)) != OWL_OK ||
+        (rc = recover(w, fn, ud, err)) != OWL_OK)
+        goto out;
+    if (w->opt.sync == OWL_WAL_SYNC_INTERVAL) {
+        if (pthread_create(&w->thread, NULL, interval_main, w) != 0) {
+            rc = owl_error_set(err, OWL_ENOMEM, "cannot start the WAL sync thread");
+            goto out;
+        }
+        w->thread_started = 1;
+    }
+    *out = w;
+    w = NULL;
+    rc = OWL_OK;
+out:
+    wal_free(w);
+    return rc;
+}
+
+/* Copies the record (header left blank) into one buffer so it goes out in one pwrite. */
+static int build_record(const struct iovec *iov, int iovcnt, size_t max, unsigned char **out,
+                        size_t *outn, owl_error *err)
+{
+    size_t n = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > max - n)
+            return owl_error_set(err, OWL_ETOOBIG, "record larger than %zu bytes", max);
+        n += iov[i].iov_len;
+    }
+    unsigned char *b = malloc(REC_HDR + n);
+    if (!b)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory for a %zu-byte record", n);
+    size_t at = REC_HDR;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len)
+            memcpy(b + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    put32(b, (uint32_t)n);
+    *out = b;
+    *outn = n;
+    return OWL_OK;
+}
+
+int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn,
+                   owl_error *err)
+{
+    unsigned char *rec = NULL;
+    size_t n = 0;
+    int rc, e;
+    if (!w || iovcnt < 0 || (iovcnt > 0 && !iov))
+        return owl_error_set(err, OWL_EINVAL, "owl_wal_append: bad argument");
+    if ((rc = build_record(iov, iovcnt, w->opt.max_record, &rec, &n, err)) != OWL_OK)
+        return rc;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (w->failed) {
+            rc = owl_error_set(err, w->failed, "%s: the WAL failed earlier; reopen it", w->dir);
+            goto out;
+        }
+        if (w->end < w->opt.segment_bytes || w->segs[w->nsegs - 1].first == w->next_lsn)
+            break;
+        if (w->syncing) {
+            pthread_cond_wait(&w->cond, &w->mu);
+            continue;
+        }
+        if ((rc = roll(w, err)) != OWL_OK)
+            goto out;
+    }
+    uint64_t l = w->next_lsn;
+    if (l >= LSN_LIMIT) {
+        rc = owl_error_set(err, OWL_ERANGE, "%s: lsns exhausted", w->dir);
+        goto out;
+    }
+    put64(rec + 8, l);
+    put32(rec + 4, rec_crc(rec + 8, rec + REC_HDR, n));
+    if ((e = pwrite_all(w->fd, rec, REC_HDR + n, w->end)) != 0) {
+        /* Nothing half-written may stay: a later append would land after the fragment. */
+        if (ftruncate(w->fd, (off_t)w->end) != 0) {
+            owl_errorf("wal: %s: cannot cut back a failed append (%s); refusing appends",
+                       w->dir, strerror(errno));
+            w->failed = OWL_EIO;
+        }
+        rc = owl_error_set(err, owl_err_from_errno(e), "%s: append failed: %s", w->dir,
+                           strerror(e));
+        if (rc == OWL_OK || rc == OWL_ENOTFOUND || rc == OWL_EINVAL)
+            rc = OWL_EIO;
+        goto out;
+    }
+    w->end += REC_HDR + n;
+    w->segs[w->nsegs - 1].bytes = w->end;
+    w->next_lsn = l + 1;
+    w->written_lsn = l;
+    w->appends++;
+    if (w->opt.sync == OWL_WAL_SYNC_ALWAYS && (rc = wait_synced(w, l)) != OWL_OK) {
+        owl_error_set(err, rc, "%s: fdatasync failed; record %llu is not durable", w->dir,
+                      (unsigned long long)l);
+        goto out;
+    }
+    if (lsn)
+        *lsn = l;
+    rc = OWL_OK;
+out:
+    pthread_mutex_unlock(&w->mu);
+    free(rec);
+    return rc;
+}
+
+int owl_wal_sync(owl_wal *w, owl_error *err)
+{
+    if (!w)
+        return owl_error_set(err, OWL_EINVAL, "owl_wal_sync: no WAL");
+    pthread_mutex_lock(&w->mu);
+    int rc = wait_synced(w, w->written_lsn);
+    pthread_mutex_unlock(&w->mu);
+    if (rc != OWL_OK)
+        owl_error_set(err, rc, "%s: fdatasync failed; the WAL must be reopened", w->dir);
+    return rc;
+}
+
+int owl_wal_checkpoint(owl_wal *w, uint64_t lsn, owl_error *err)
+{
+    char path[PATH_LEN];
+    unsigned char b[CKP_SIZE];
+    uint64_t gone[64];
+    size_t k;
+    int rc = OWL_OK;
+    if (!w)
+        return owl_error_set(err, OWL_EINVAL, "owl_wal_checkpoint: no WAL");
+    pthread_mutex_lock(&w->ckmu);
+    pthread_mutex_lock(&w->mu);
+    uint64_t cur = w->checkpoint, written = w->written_lsn;
+    pthread_mutex_unlock(&w->mu);
+    if (lsn > written) {
+        rc = owl_error_set(err, OWL_EINVAL, "checkpoint %llu is beyond the last lsn %llu",
+                           (unsigned long long)lsn, (unsigned long long)written);
+        goto out;
+    }
+    if (lsn <= cur)
+        goto out;
+    header_encode(b, CKP_MAGIC, lsn);
+    snprintf(path, sizeof path, "%s/checkpoint", w->dir);
+    if ((rc = owl_write_file_atomic(path, b, sizeof b, 0600, err)) != OWL_OK)
+        goto out;
+    pthread_mutex_lock(&w->mu);
+    w->checkpoint = lsn;
+    pthread_mutex_unlock(&w->mu);
+    /* Unlinking happens outside mu; the list entries are gone already, so no one else will
+     * touch those files, and the current segment is never among them. */
+    do {
+        pthread_mutex_lock(&w->mu);
+        k = drop_checkpointed(w, gone, OWL_ARRAY_LEN(gone));
+        pthread_mutex_unlock(&w->mu);
+        unlink_segments(w, gone, k);
+    } while (k == OWL_ARRAY_LEN(gone));
+out:
+    pthread_mutex_unlock(&w->ckmu);
+    return rc;
+}
+
+void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    st->last_lsn = w->written_lsn;
+    st->checkpoint = w->checkpoint;
+    st->bytes = total_bytes(w);
+    st->fsyncs = w->fsyncs;
+    st->appends = w->appends;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void owl_wal_close(owl_wal *w)
+{
+    if (!w)
+        return;
+    if (w->thread_started) {
+        pthread_mutex_lock(&w->mu);
+        w->stopping = 1;
+        pthread_cond_signal(&w->tick);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    pthread_mutex_lock(&w->mu);
+    if (w->opt.sync != OWL_WAL_SYNC_NONE && !w->failed && w->written_lsn > w->synced_lsn)
+        wait_synced(w, w->written_lsn);
+    pthread_mutex_unlock(&w->mu);
+    wal_free(w);
+}
