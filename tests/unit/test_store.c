@@ -1,0 +1,576 @@
+/* test_store.c — the columnar store end to end (index/store.c over wal.c, part.c): appends
+ * and scans with read-your-writes, predicates, reopen, retention, compaction, kill -9
+ * recovery, corruption quarantine, torn WAL tails and a full disk. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "index/index.h"
+#include "index/logs_schema.h"
+
+static const owl_schema *const schemas[] = {&owl_logs_schema};
+static char tmp[64];
+
+static void mkroot(void)
+{
+    strcpy(tmp, "/tmp/owl-store-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp));
+}
+
+static void rmroot(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static owl_store_options opts(int background)
+{
+    owl_store_options o = {
+        .sync = OWL_SYNC_ALWAYS, .sync_interval_ms = 100, .memtable_rows = 100000,
+        .memtable_bytes = 64u << 20, .memtable_age_ms = 1 << 30, .block_rows = 256,
+        .zstd_level = 1, .compact_zstd_level = 3, .compact_min_parts = 4,
+        .background = background,
+    };
+    return o;
+}
+
+static owl_store *open_store(const char *dir, int background)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(background);
+    cr_assert_eq(owl_store_open(dir, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    return s;
+}
+
+/* Appends n rows numbered from seq (ingest_time = seq, message "row <seq> <word>"). */
+static int append_rows(owl_store *s, const char *partition, int64_t t0, int64_t step,
+                       int64_t seq, size_t n, owl_error *err)
+{
+    static const char *words[] = {"alpha", "bravo", "charlie", "delta"};
+    owl_logs_batch b;
+    owl_logs_batch_init(&b);
+    char msg[128];
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(msg, sizeof msg, "row %lld %s user=u%lld", (long long)(seq + (int64_t)i),
+                           words[(seq + (int64_t)i) % 4], (long long)((seq + (int64_t)i) % 7));
+        owl_logs_batch_add(&b, t0 + (int64_t)i * step, seq + (int64_t)i,
+                           (seq + (int64_t)i) % 2 ? "odd" : "even", msg, (size_t)len);
+    }
+    int rc = owl_store_append(s, "logs", "000000000001", partition, owl_logs_batch_rows(&b), err);
+    owl_logs_batch_free(&b);
+    return rc;
+}
+
+struct collect {
+    size_t n;
+    int64_t *seqs;
+    size_t cap;
+};
+
+static int collect_fn(void *ud, const owl_batch *b)
+{
+    struct collect *c = ud;
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : 1024;
+            c->seqs = realloc(c->seqs, c->cap * sizeof *c->seqs);
+        }
+        c->seqs[c->n++] = b->cols[0][i].i;
+    }
+    return 0;
+}
+
+static size_t scan_seqs(owl_store *s, const char *partition, const owl_pred *preds, size_t np,
+                        int64_t start, int64_t end, struct collect *c)
+{
+    size_t cols[] = {OWL_LOGS_INGEST_TIME, OWL_LOGS_MESSAGE};
+    const char *parts[] = {partition};
+    owl_scan q = {.table = "logs", .tenant = "000000000001", .partitions = partition ? parts : NULL,
+                  .npartitions = partition ? 1 : 0, .start = start, .end = end, .cols = cols,
+                  .ncols = 2, .preds = preds, .npreds = np, .fn = collect_fn, .ud = c};
+    owl_error err = {0};
+    memset(c, 0, sizeof *c);
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_OK, "%s", err.msg);
+    return c->n;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const int64_t T0 = 1795219200000LL; /* 2026-11-21T00:00:00Z */
+static const int64_t DAY = 86400000LL;
+
+Test(store, append_scan_reopen, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    cr_assert_eq(append_rows(s, "g1", T0, 1000, 0, 1000, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(append_rows(s, "g1", T0 + DAY, 1000, 1000, 500, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "g2", T0, 1, 5000, 10, &err), OWL_OK);
+    struct collect c;
+    /* read-your-writes: nothing sealed yet */
+    cr_assert_eq(scan_seqs(s, "g1", NULL, 0, INT64_MIN, INT64_MAX, &c), 1500);
+    free(c.seqs);
+    cr_assert_eq(scan_seqs(s, NULL, NULL, 0, INT64_MIN, INT64_MAX, &c), 1510);
+    free(c.seqs);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(scan_seqs(s, "g1", NULL, 0, INT64_MIN, INT64_MAX, &c), 1500);
+    qsort(c.seqs, c.n, sizeof *c.seqs, cmp_i64);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.seqs[i], (int64_t)i);
+    free(c.seqs);
+    /* time range: only day two */
+    cr_assert_eq(scan_seqs(s, "g1", NULL, 0, T0 + DAY, T0 + 2 * DAY, &c), 500);
+    free(c.seqs);
+    owl_store_close(s);
+    s = open_store(tmp, 0);
+    cr_assert_eq(scan_seqs(s, "g1", NULL, 0, INT64_MIN, INT64_MAX, &c), 1500);
+    free(c.seqs);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.rows, 1510);
+    cr_assert_geq(st.parts, 3);
+    owl_store_close(s);
+}
+
+Test(store, predicates, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    cr_assert_eq(append_rows(s, "g", T0, 10, 0, 2000, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "g", T0 + 20000, 10, 2000, 100, &err), OWL_OK); /* memtable */
+    struct collect c;
+    owl_pred eq = {.col = OWL_LOGS_STREAM, .op = OWL_PRED_EQ, .lo.b = {"odd", 3}};
+    cr_assert_eq(scan_seqs(s, "g", &eq, 1, INT64_MIN, INT64_MAX, &c), 1050);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.seqs[i] % 2, 1);
+    free(c.seqs);
+    owl_pred tok = {.col = OWL_LOGS_MESSAGE, .op = OWL_PRED_TOKEN, .text = {"bravo", 5}};
+    cr_assert_eq(scan_seqs(s, "g", &tok, 1, INT64_MIN, INT64_MAX, &c), 525);
+    free(c.seqs);
+    owl_pred tok2 = {.col = OWL_LOGS_MESSAGE, .op = OWL_PRED_TOKEN, .text = {"row 1234", 8}};
+    cr_assert_eq(scan_seqs(s, "g", &tok2, 1, INT64_MIN, INT64_MAX, &c), 1);
+    cr_assert_eq(c.seqs[0], 1234);
+    free(c.seqs);
+    owl_pred whole = {.col = OWL_LOGS_MESSAGE, .op = OWL_PRED_TOKEN, .text = {"brav", 4}};
+    cr_assert_eq(scan_seqs(s, "g", &whole, 1, INT64_MIN, INT64_MAX, &c), 0);
+    free(c.seqs);
+    owl_pred sub = {.col = OWL_LOGS_MESSAGE, .op = OWL_PRED_SUBSTR, .text = {"rav", 3}};
+    cr_assert_eq(scan_seqs(s, "g", &sub, 1, INT64_MIN, INT64_MAX, &c), 525);
+    free(c.seqs);
+    owl_pred range = {.col = OWL_LOGS_INGEST_TIME, .op = OWL_PRED_RANGE, .lo.i = 100, .hi.i = 2050};
+    cr_assert_eq(scan_seqs(s, "g", &range, 1, INT64_MIN, INT64_MAX, &c), 1950);
+    free(c.seqs);
+    owl_cell set[] = {{.i = 5}, {.i = 7}, {.i = 2099}, {.i = 99999}};
+    owl_pred in = {.col = OWL_LOGS_INGEST_TIME, .op = OWL_PRED_IN, .set = set, .nset = 4};
+    cr_assert_eq(scan_seqs(s, "g", &in, 1, INT64_MIN, INT64_MAX, &c), 3);
+    free(c.seqs);
+    owl_pred both[] = {eq, tok};
+    cr_assert_eq(scan_seqs(s, "g", both, 2, INT64_MIN, INT64_MAX, &c), 525);
+    free(c.seqs);
+    /* a rare token is found and most blocks are skipped by their blooms */
+    owl_scan_stats st;
+    size_t cols[] = {OWL_LOGS_INGEST_TIME};
+    owl_pred rare = {.col = OWL_LOGS_MESSAGE, .op = OWL_PRED_TOKEN, .text = {"1777", 4}};
+    memset(&c, 0, sizeof c);
+    owl_scan q = {.table = "logs", .tenant = "000000000001", .start = INT64_MIN, .end = INT64_MAX,
+                  .cols = cols, .ncols = 1, .preds = &rare, .npreds = 1, .fn = collect_fn, .ud = &c};
+    cr_assert_eq(owl_store_scan(s, &q, &st, &err), OWL_OK);
+    cr_assert_eq(c.n, 1);
+    cr_assert_gt(st.blocks_skipped, st.blocks / 2, "skipped %llu of %llu",
+                 (unsigned long long)st.blocks_skipped, (unsigned long long)st.blocks);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
+Test(store, bad_appends, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    owl_rows r = {0};
+    cr_assert_eq(owl_store_append(s, "nope", "t", "p", &r, &err), OWL_EINVAL);
+    cr_assert_eq(owl_store_append(s, "logs", "", "p", &r, &err), OWL_EINVAL);
+    owl_logs_batch b;
+    owl_logs_batch_init(&b);
+    owl_logs_batch_add(&b, T0, T0, "", "x", 1);
+    const owl_rows *rows = owl_logs_batch_rows(&b);
+    ((owl_cell *)rows->cols[OWL_LOGS_TRACE_ID])[0].b.n = 15;
+    cr_assert_eq(owl_store_append(s, "logs", "t", "p", rows, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "trace_id") != NULL, "%s", err.msg);
+    owl_logs_batch_free(&b);
+    struct collect c;
+    cr_assert_eq(scan_seqs(s, "p", NULL, 0, INT64_MIN, INT64_MAX, &c), 0);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
+static size_t count_files(const char *dir, const char *suffix)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find %s -name '*%s' | wc -l", dir, suffix);
+    FILE *f = popen(cmd, "r");
+    size_t n = 0;
+    if (f) {
+        if (fscanf(f, "%zu", &n) != 1)
+            n = 0;
+        pclose(f);
+    }
+    return n;
+}
+
+Test(store, retention, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    int64_t now = owl_now_ms();
+    cr_assert_eq(append_rows(s, "r", now - 5 * DAY, 1, 0, 100, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "r", now - 2 * DAY, 1, 100, 100, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "r", now - 1000, 1, 200, 100, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    cr_assert_eq(count_files(tmp, ".owp"), 3);
+    cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", 3, &err), OWL_OK);
+    struct collect c;
+    /* rows past retention are never returned, even before the janitor runs */
+    cr_assert_eq(scan_seqs(s, "r", NULL, 0, INT64_MIN, INT64_MAX, &c), 200);
+    free(c.seqs);
+    cr_assert_eq(owl_store_retire(s, now, &err), OWL_OK);
+    cr_assert_eq(count_files(tmp, ".owp"), 2);
+    owl_store_close(s);
+    s = open_store(tmp, 0); /* the retention setting is durable */
+    cr_assert_eq(scan_seqs(s, "r", NULL, 0, INT64_MIN, INT64_MAX, &c), 200);
+    free(c.seqs);
+    cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", -1, &err), OWL_EINVAL);
+    owl_store_close(s);
+}
+
+Test(store, compaction, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    for (int k = 0; k < 6; k++) {
+        cr_assert_eq(append_rows(s, "c", T0 + k * 100000, 10, k * 300, 300, &err), OWL_OK);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    }
+    cr_assert_eq(count_files(tmp, ".owp"), 6);
+    struct collect c;
+    cr_assert_eq(scan_seqs(s, "c", NULL, 0, INT64_MIN, INT64_MAX, &c), 1800);
+    free(c.seqs);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(count_files(tmp, ".owp"), 1);
+    cr_assert_eq(scan_seqs(s, "c", NULL, 0, INT64_MIN, INT64_MAX, &c), 1800);
+    qsort(c.seqs, c.n, sizeof *c.seqs, cmp_i64);
+    for (size_t i = 0; i < c.n; i++)
+        cr_assert_eq(c.seqs[i], (int64_t)i);
+    free(c.seqs);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 1);
+    owl_store_close(s);
+    s = open_store(tmp, 0);
+    cr_assert_eq(scan_seqs(s, "c", NULL, 0, INT64_MIN, INT64_MAX, &c), 1800);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
+Test(store, merged_sources_left_by_a_crash_are_removed, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(append_rows(s, "m", T0 + k * 100000, 10, k * 100, 100, &err), OWL_OK);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    }
+    owl_store_close(s);
+    /* keep copies of the sources, compact, then put the copies back: as if owld died after
+     * renaming the merged part in but before unlinking its sources */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir %s/keep && cp $(find %s -name 'p-*.owp') %s/keep/", tmp, tmp,
+             tmp);
+    cr_assert_eq(system(cmd), 0);
+    s = open_store(tmp, 0);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK);
+    owl_store_close(s);
+    snprintf(cmd, sizeof cmd, "cp %s/keep/* $(dirname $(find %s/logs -name 'p-*.owp' | head -1))/",
+             tmp, tmp);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/keep", tmp);
+    cr_assert_eq(count_files(tmp, ".owp"), 9);
+    s = open_store(tmp, 0);
+    struct collect c;
+    cr_assert_eq(scan_seqs(s, "m", NULL, 0, INT64_MIN, INT64_MAX, &c), 400);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
+/* ---- crash safety: kill -9 at random moments, 20 rounds ---- */
+
+static void child_appender(const char *dir, int fd, int64_t base)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(1);
+    o.memtable_rows = 2000; /* seal often so crashes land in every phase */
+    o.memtable_age_ms = 50;
+    if (owl_store_open(dir, schemas, 1, &o, &s, &err) != OWL_OK)
+        _exit(3);
+    for (int64_t seq = base;; seq += 50) {
+        if (append_rows(s, "crash", T0 + seq, 1, seq, 50, &err) != OWL_OK)
+            _exit(4);
+        if (write(fd, &seq, sizeof seq) != sizeof seq)
+            _exit(5);
+    }
+}
+
+Test(store, kill9_recovery_20_rounds, .init = mkroot, .fini = rmroot, .timeout = 120)
+{
+    int64_t *acked = NULL;
+    size_t nacked = 0, cap = 0;
+    int64_t base = 0;
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 20; round++) {
+        int pfd[2];
+        cr_assert_eq(pipe(pfd), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            child_appender(tmp, pfd[1], base);
+        }
+        close(pfd[1]);
+        usleep(20000 + (useconds_t)(rand() % 200000));
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFSIGNALED(status), "child exited by itself: %d", WEXITSTATUS(status));
+        int64_t seq;
+        while (read(pfd[0], &seq, sizeof seq) == sizeof seq) {
+            if (nacked == cap) {
+                cap = cap ? 2 * cap : 1024;
+                acked = realloc(acked, cap * sizeof *acked);
+            }
+            acked[nacked++] = seq;
+            if (seq + 50 > base)
+                base = seq + 50;
+        }
+        close(pfd[0]);
+        /* unacknowledged appends may or may not be there; the next round starts past them */
+        base += 100000;
+        owl_store *s = open_store(tmp, 0);
+        struct collect c;
+        scan_seqs(s, "crash", NULL, 0, INT64_MIN, INT64_MAX, &c);
+        qsort(c.seqs, c.n, sizeof *c.seqs, cmp_i64);
+        for (size_t i = 1; i < c.n; i++)
+            cr_assert_neq(c.seqs[i], c.seqs[i - 1], "row %lld present twice after round %d",
+                          (long long)c.seqs[i], round);
+        for (size_t a = 0; a < nacked; a++)
+            for (int64_t k = 0; k < 50; k++) {
+                int64_t want = acked[a] + k;
+                cr_assert_not_null(bsearch(&want, c.seqs, c.n, sizeof *c.seqs, cmp_i64),
+                                   "acknowledged row %lld lost after round %d", (long long)want,
+                                   round);
+            }
+        free(c.seqs);
+        owl_store_close(s);
+    }
+    cr_assert_gt(nacked, 20, "too few acknowledged batches (%zu) for a meaningful test", nacked);
+    free(acked);
+}
+
+/* ---- corruption ---- */
+
+static void first_part(const char *dir, char *out, size_t outsz)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find %s/logs -name 'p-*.owp' | sort | head -1", dir);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(out, (int)outsz, f));
+    out[strcspn(out, "\n")] = '\0';
+    pclose(f);
+}
+
+static void flip_byte(const char *path, long off)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    unsigned char b;
+    cr_assert_eq(pread(fd, &b, 1, off), 1);
+    b ^= 0x5a;
+    cr_assert_eq(pwrite(fd, &b, 1, off), 1);
+    close(fd);
+}
+
+static void count_report(void *ud, const char *what)
+{
+    (void)what;
+    (*(int *)ud)++;
+}
+
+Test(store, corrupt_chunk_quarantines_that_part, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    cr_assert_eq(append_rows(s, "a", T0, 10, 0, 1000, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "a", T0 + 20000, 10, 1000, 1000, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    owl_store_close(s);
+    int bad = 0;
+    cr_assert_eq(owl_store_verify(tmp, count_report, &bad, &err), OWL_OK, "%s", err.msg);
+    char path[512];
+    first_part(tmp, path, sizeof path);
+    flip_byte(path, 40); /* inside the first chunk */
+    cr_assert_eq(owl_store_verify(tmp, count_report, &bad, &err), OWL_ECORRUPT);
+    cr_assert_geq(bad, 1);
+    s = open_store(tmp, 0);
+    struct collect c;
+    scan_seqs(s, "a", NULL, 0, INT64_MIN, INT64_MAX, &c);
+    cr_assert_eq(c.n, 1000, "the other part stays readable (got %zu rows)", c.n);
+    free(c.seqs);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.quarantined, 1);
+    owl_store_close(s);
+    char q[256];
+    snprintf(q, sizeof q, "%s/quarantine", tmp);
+    cr_assert_eq(count_files(q, ".owp"), 1);
+}
+
+Test(store, corrupt_footer_quarantined_at_open, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    cr_assert_eq(append_rows(s, "a", T0, 10, 0, 500, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "b", T0, 10, 500, 500, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    owl_store_close(s);
+    char path[512];
+    first_part(tmp, path, sizeof path);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    flip_byte(path, st.st_size - 40); /* inside the footer */
+    s = open_store(tmp, 0);
+    struct collect c;
+    scan_seqs(s, NULL, NULL, 0, INT64_MIN, INT64_MAX, &c);
+    cr_assert_eq(c.n, 500);
+    free(c.seqs);
+    owl_store_stats ss;
+    owl_store_stats_get(s, &ss);
+    cr_assert_eq(ss.quarantined, 1);
+    owl_store_close(s);
+}
+
+Test(store, wal_torn_mid_record_keeps_complete_records, .init = mkroot, .fini = rmroot)
+{
+    /* a child appends 10 acknowledged batches and is killed before sealing anything */
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        owl_store *s = NULL;
+        owl_error err = {0};
+        owl_store_options o = opts(0);
+        if (owl_store_open(tmp, schemas, 1, &o, &s, &err) != OWL_OK)
+            _exit(3);
+        for (int k = 0; k < 10; k++)
+            if (append_rows(s, "w", T0 + k * 1000, 1, k * 100, 100, &err) != OWL_OK)
+                _exit(4);
+        if (write(pfd[1], "x", 1) != 1)
+            _exit(5);
+        pause();
+        _exit(0);
+    }
+    char x;
+    cr_assert_eq(read(pfd[0], &x, 1), 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(pfd[0]);
+    close(pfd[1]);
+    /* cut the last WAL segment in the middle of its last record */
+    char cmd[512], seg[512];
+    snprintf(cmd, sizeof cmd, "ls %s/wal/wal-*.log | sort | tail -1", tmp);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(fgets(seg, sizeof seg, f));
+    pclose(f);
+    seg[strcspn(seg, "\n")] = '\0';
+    struct stat st;
+    cr_assert_eq(stat(seg, &st), 0);
+    cr_assert_eq(truncate(seg, st.st_size - 100), 0);
+    owl_store *s = open_store(tmp, 0);
+    struct collect c;
+    scan_seqs(s, "w", NULL, 0, INT64_MIN, INT64_MAX, &c);
+    cr_assert_eq(c.n, 900, "every complete record kept, the torn one dropped (got %zu)", c.n);
+    free(c.seqs);
+    owl_error err = {0};
+    cr_assert_eq(append_rows(s, "w", T0 + 50000, 1, 5000, 100, &err), OWL_OK, "%s", err.msg);
+    owl_store_close(s);
+    s = open_store(tmp, 0);
+    scan_seqs(s, "w", NULL, 0, INT64_MIN, INT64_MAX, &c);
+    cr_assert_eq(c.n, 1000);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
+/* ---- a full disk: a small tmpfs ---- */
+
+Test(store, disk_full_then_space_returns, .init = mkroot, .fini = rmroot, .timeout = 60)
+{
+    char mnt[128];
+    snprintf(mnt, sizeof mnt, "%s/small", tmp);
+    cr_assert_eq(mkdir(mnt, 0700), 0);
+    if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0) {
+        cr_skip_test("needs root and tmpfs to make a small file system (errno %d)", errno);
+        return;
+    }
+    char filler[192], dir[160];
+    snprintf(filler, sizeof filler, "%s/filler", mnt);
+    snprintf(dir, sizeof dir, "%s/store", mnt);
+    FILE *f = fopen(filler, "w");
+    static char junk[4096];
+    memset(junk, 'j', sizeof junk);
+    for (int i = 0; i < 256; i++) /* 1 MiB we can give back later */
+        fwrite(junk, 1, sizeof junk, f);
+    fclose(f);
+    owl_store *s = open_store(dir, 0);
+    owl_error err = {0};
+    int64_t acked = 0;
+    int rc = OWL_OK;
+    for (int k = 0; k < 100000 && rc == OWL_OK; k++) {
+        rc = append_rows(s, "full", T0 + k * 100, 1, k * 100, 100, &err);
+        if (rc == OWL_OK)
+            acked += 100;
+    }
+    cr_assert_eq(rc, OWL_ENOSPC, "got %d (%s)", rc, err.msg);
+    struct collect c;
+    scan_seqs(s, "full", NULL, 0, INT64_MIN, INT64_MAX, &c);
+    cr_assert_eq((int64_t)c.n, acked, "nothing half-visible: %zu rows, %lld acknowledged", c.n,
+                 (long long)acked);
+    free(c.seqs);
+    cr_assert_eq(unlink(filler), 0);
+    cr_assert_eq(append_rows(s, "full", T0 + 99999999, 1, 99999999, 100, &err), OWL_OK, "%s",
+                 err.msg);
+    owl_store_close(s);
+    s = open_store(dir, 0);
+    scan_seqs(s, "full", NULL, 0, INT64_MIN, INT64_MAX, &c);
+    cr_assert_eq((int64_t)c.n, acked + 100);
+    free(c.seqs);
+    owl_store_close(s);
+    umount(mnt);
+}
