@@ -18,11 +18,15 @@
  * Footer fields: v (int32 1), table, tenant, partition (utf8), day (int32, days since
  * 1970-01-01 UTC), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
  * whose rows are in this part), level (int32: 0 sealed from a memtable, +1 per compaction),
- * raw_bytes (int64: uncompressed size of the values), cols (array of {name, type}), blocks
- * (array of {rows, min_time, max_time, off (array of int64 chunk offsets, one per column),
+ * raw_bytes (int64: uncompressed size of the values), cols (array of {name, type, flags (int32:
+ * the owl_col_flags the blooms were built for)}), blocks
+ * (array of {rows (int32), min_time, max_time (int64), off (array of int64 chunk offsets, one per column),
  * len (array of int32 chunk lengths), min / max (arrays, one per column: int64 / double for
  * numeric columns, null otherwise), bloom (document: column index as key -> binary bloom
- * (bloom.h form) for OWL_COL_TOKENS and OWL_COL_BLOOM columns)}).
+ * (bloom.h form) for OWL_COL_TOKENS and OWL_COL_BLOOM columns)}). min/max: TIME/I64 int64;
+ * U64 the bit pattern as int64 (compare as unsigned); F64 double, null when the block holds a
+ * NaN. Bloom items are owl_hash64(bytes, n, 0): tokens (owl_tokenize) and/or whole values
+ * (numbers as their 8 little-endian bytes; none for F64). Details: docs/storage.md "Parts".
  * Files are written to NAME.tmp, fsynced, renamed, and the directory fsynced. */
 #ifndef OWL_PART_H
 #define OWL_PART_H
@@ -43,8 +47,10 @@ typedef struct owl_part_info {
 
 /* owl_part_write — writes rows (sorted by the schema's time column, all in `day`) as a part
  * at path (via path.tmp; on failure nothing is left at path and the .tmp is removed).
- * *file_bytes (may be NULL) gets the file size. Errors: OWL_EINVAL (no rows, unsorted, value
- * sizes wrong for ID columns), OWL_EIO / OWL_ENOSPC. */
+ * info->table may be NULL (else it must equal schema->name); tenant and partition are
+ * required. block_rows is 1..2^20. *file_bytes (may be NULL) gets the file size. Errors:
+ * OWL_EINVAL (no rows, unsorted, value sizes wrong for ID columns, a value over 64 MiB, a
+ * non-empty BSON value that is not a document), OWL_EIO / OWL_ENOSPC, OWL_ENOMEM. */
 int owl_part_write(const char *path, const owl_schema *schema, const owl_part_info *info,
                    const owl_rows *rows, size_t block_rows, int zstd_level, uint64_t *file_bytes,
                    owl_error *err);
@@ -65,8 +71,9 @@ typedef struct owl_part_meta {
 } owl_part_meta;
 
 /* owl_part_open — opens path, checking header, trailer, footer checksum and that the
- * footer's table and columns (names and types) equal the schema. OWL_ECORRUPT (message says
- * what failed), OWL_EIO, OWL_ENOTFOUND. */
+ * footer's table and columns (names and types) equal the schema. schema may be NULL (tools
+ * such as owl_store_verify): the columns are then taken from the footer as they are.
+ * OWL_ECORRUPT (message says what failed), OWL_EIO, OWL_ENOTFOUND. */
 int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, owl_error *err);
 
 /* owl_part_close — accepts NULL. */
@@ -80,7 +87,8 @@ void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time
 
 /* owl_part_block_may_match — 0 when block b certainly has no row in [start, end) that
  * satisfies every predicate (by time bounds, per-column min/max, and bloom filters for
- * EQ/IN on OWL_COL_BLOOM columns and TOKEN/SUBSTR on OWL_COL_TOKENS columns); 1 otherwise. */
+ * EQ/IN on OWL_COL_BLOOM columns and TOKEN/SUBSTR on OWL_COL_TOKENS columns); 1 otherwise
+ * (also for b out of range). start >= end matches nothing. Never fails; thread-safe. */
 int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t end,
                              const owl_pred *preds, size_t npreds);
 
@@ -91,11 +99,15 @@ typedef struct owl_block_data {
     owl_cell *cells[OWL_MAX_COLS];
     owl_buf raw[OWL_MAX_COLS];   /* unpacked chunk bytes per column */
     uint64_t bytes_read;
+    owl_buf packed;              /* scratch: the packed chunk as read from the file */
 } owl_block_data;
 
 /* owl_part_read_block — reads and decodes the ncols columns listed in cols (schema indexes)
- * of block b into d (previous contents are reused/overwritten). OWL_ECORRUPT when a chunk
- * fails its checksum or decoding; OWL_EIO. */
+ * of block b into d (previous contents are reused/overwritten; columns not listed get
+ * cells NULL). d starts zeroed and is released with owl_block_data_free. OWL_ECORRUPT when a
+ * chunk fails its checksum or decoding (that column is left NULL and nrows 0); OWL_EIO;
+ * OWL_EINVAL for b or a column out of range. Threads may read one part concurrently, each
+ * with its own d. */
 int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
                         owl_block_data *d, owl_error *err);
 

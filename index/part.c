@@ -1,0 +1,1573 @@
+/* part.c — immutable columnar part files: the writer (validate, encode + pack each block's
+ * column chunks, BSON footer, trailer, fsync, rename), the reader (footer parsed once into
+ * flat arrays), block pruning and block reads. Layout: the table in part.h; rules and choices
+ * (min/max per type, bloom contents): docs/storage.md "Parts".
+ *
+ * Invariants: a file under its final name is complete (NAME.tmp, fsync, rename, dir fsync);
+ * every byte read from disk is checked before use, so a bad file is OWL_ECORRUPT, never a
+ * crash; owl_part_block_may_match returns 0 only when no row of the block can match. */
+#include "index/part.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "index/bloom.h"
+#include "index/encode.h"
+
+#define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
+#define END_MAGIC "OWLPEND"
+#define FORMAT_VERSION 1
+#define HDR_SIZE 16
+#define TRAILER_SIZE 24
+#define FOOTER_MIN 5                       /* the empty BSON document */
+#define FOOTER_MAX ((uint64_t)1 << 30)
+#define BLOCK_ROWS_MAX ((size_t)1 << 20)
+#define VALUE_MAX ((size_t)64 << 20)        /* one DICT/STR/BSON value */
+#define CHUNK_RAW_MAX ((size_t)1 << 30)     /* one encoded chunk before zstd */
+#define CHUNK_MIN 6                        /* codec + crc + 1-byte varint */
+#define WRITE_FLUSH ((size_t)4 << 20)
+#define BLOOM_FP 0.01
+#define PATH_LEN 4096
+#define BLOOM_SEED 0 /* items are owl_hash64(bytes, n, 0), i.e. what owl_bloom_add hashes */
+
+_Static_assert(sizeof(owl_strref) <= sizeof(owl_cell), "strrefs decode in place over cells");
+_Static_assert(sizeof(int64_t) <= sizeof(owl_cell) && sizeof(double) <= sizeof(owl_cell),
+               "numbers decode in place over cells");
+
+/* Per-column statistics of one block, and where its chunk lives. */
+union num {
+    int64_t i;
+    double f;
+};
+
+struct chunk {
+    uint64_t off;
+    uint32_t len;
+    uint8_t has_min, has_max;
+    union num min, max;
+};
+
+struct pblock {
+    uint32_t rows;
+    int64_t min_time, max_time;
+};
+
+struct owl_part {
+    int fd;
+    char *path;
+    size_t ncols, time_col;
+    enum owl_type types[OWL_MAX_COLS];
+    unsigned flags[OWL_MAX_COLS]; /* as written in the file: they say what the blooms hold */
+    char *names[OWL_MAX_COLS];
+    uint64_t data_end;           /* footer offset F: chunks live in [HDR_SIZE, F) */
+    owl_part_meta meta;
+    struct pblock *blocks;       /* nblocks */
+    struct chunk *chunks;        /* nblocks x ncols, block-major */
+    owl_bloom *blooms;           /* nblocks x ncols; nwords == 0 = none (never prunes) */
+};
+
+/* ---- small helpers shared by writer and reader ---- */
+
+static int is_bytes(enum owl_type t)
+{
+    return t == OWL_TYPE_DICT || t == OWL_TYPE_STR || t == OWL_TYPE_BSON || t == OWL_TYPE_ID8 ||
+           t == OWL_TYPE_ID16;
+}
+
+static int is_int(enum owl_type t)
+{
+    return t == OWL_TYPE_TIME || t == OWL_TYPE_I64 || t == OWL_TYPE_U64;
+}
+
+static size_t id_width(enum owl_type t)
+{
+    return t == OWL_TYPE_ID8 ? 8 : t == OWL_TYPE_ID16 ? 16 : 0;
+}
+
+/* Which columns get a bloom: tokens of byte values, whole values of anything but F64 (float
+ * equality is not bitwise, so hashing bit patterns could prune a match). */
+static int wants_bloom(enum owl_type t, unsigned flags)
+{
+    return ((flags & OWL_COL_TOKENS) && is_bytes(t) && !id_width(t)) ||
+           ((flags & OWL_COL_BLOOM) && t != OWL_TYPE_F64);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* Hash of a whole numeric value for OWL_COL_BLOOM: its 8 little-endian bytes. */
+static uint64_t num_hash(uint64_t v)
+{
+    uint8_t b[8];
+    put64(b, v);
+    return owl_hash64(b, 8, BLOOM_SEED);
+}
+
+static int check_schema(const owl_schema *s, owl_error *err)
+{
+    if (!s || !s->name || !s->cols || s->ncols == 0 || s->ncols > OWL_MAX_COLS ||
+        s->time_col >= s->ncols || s->cols[s->time_col].type != OWL_TYPE_TIME)
+        return owl_error_set(err, OWL_EINVAL, "part: bad schema");
+    for (size_t c = 0; c < s->ncols; c++)
+        if (!s->cols[c].name || s->cols[c].type < OWL_TYPE_TIME || s->cols[c].type > OWL_TYPE_BSON)
+            return owl_error_set(err, OWL_EINVAL, "part: bad schema column %zu", c);
+    return OWL_OK;
+}
+
+/* ======================================================================================
+ * Writer
+ * ====================================================================================== */
+
+#define RECENT 1024 /* direct-mapped filter of recent hashes: must be a power of two */
+#define SEEN 256     /* direct-mapped cache of recent whole values: a power of two */
+
+/* A set of 64-bit hashes (open addressing; 0 kept aside), to count and replay the distinct
+ * bloom items of one chunk. Log messages repeat a few tokens on every row ("GET", "status"),
+ * so a small direct-mapped filter drops most repeats before they reach the (larger, colder)
+ * table; `items` lists the distinct hashes in insertion order for the replay. */
+struct hset {
+    uint64_t *slots, *items;
+    size_t cap, n;
+    int zero;
+    uint64_t recent[RECENT];
+};
+
+static void hset_clear(struct hset *s)
+{
+    if (s->n)
+        memset(s->slots, 0, s->cap * sizeof *s->slots);
+    memset(s->recent, 0, sizeof s->recent);
+    s->n = 0;
+    s->zero = 0;
+}
+
+static int hset_grow(struct hset *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    uint64_t *slots = calloc(cap, sizeof *slots);
+    uint64_t *items = realloc(s->items, cap / 2 * sizeof *items);
+    if (items)
+        s->items = items;
+    if (!slots || !items) {
+        free(slots);
+        return OWL_ENOMEM;
+    }
+    for (size_t i = 0; i < s->cap; i++) {
+        uint64_t h = s->slots[i];
+        if (!h)
+            continue;
+        size_t pos = (size_t)h & (cap - 1);
+        while (slots[pos])
+            pos = (pos + 1) & (cap - 1);
+        slots[pos] = h;
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+    return OWL_OK;
+}
+
+/* Inserts h (not 0, not in the filter) into the table. */
+static int hset_insert(struct hset *s, uint64_t h)
+{
+    if ((s->n + 1) * 2 > s->cap && hset_grow(s) != OWL_OK)
+        return OWL_ENOMEM;
+    size_t mask = s->cap - 1, pos = (size_t)h & mask;
+    while (s->slots[pos]) {
+        if (s->slots[pos] == h)
+            return OWL_OK;
+        pos = (pos + 1) & mask;
+    }
+    s->slots[pos] = h;
+    s->items[s->n++] = h;
+    return OWL_OK;
+}
+
+/* The per-token fast path: most calls end at the filter. */
+static inline int hset_add(struct hset *s, uint64_t h)
+{
+    if (h == 0) {
+        s->zero = 1;
+        return OWL_OK;
+    }
+    uint64_t *r = &s->recent[(h >> 40) & (RECENT - 1)];
+    if (*r == h)
+        return OWL_OK;
+    *r = h;
+    return hset_insert(s, h);
+}
+
+/* owl_tokenize callback; non-zero (stop) only when out of memory. */
+static int tok_to_set(void *ud, const char *t, size_t n)
+{
+    return hset_add(ud, owl_hash64(t, n, BLOOM_SEED)) != OWL_OK;
+}
+
+struct writer {
+    const owl_schema *s;
+    const owl_rows *rows;
+    int level;
+    int fd;
+    uint64_t written;     /* bytes already handed to write(2) */
+    owl_buf out;          /* bytes not yet written */
+    owl_buf enc;          /* the chunk being encoded */
+    owl_buf blooms;       /* serialized blooms, back to back */
+    size_t *bloom_off;    /* nblocks x ncols into blooms */
+    size_t *bloom_len;    /* 0 = no bloom */
+    void *num;            /* block_rows x 8 bytes: int64 or double values */
+    owl_strref *strs;     /* block_rows */
+    uint8_t *fixed;       /* block_rows x 16 */
+    struct hset set;
+    owl_bytes seen[SEEN];  /* recent byte values whose items are in `set` (by hash slot) */
+    struct pblock *blocks;
+    struct chunk *chunks;
+    size_t nblocks;
+    uint64_t raw_bytes;
+};
+
+static int flush_out(struct writer *w, const char *tmp, owl_error *err)
+{
+    size_t done = 0;
+    while (done < w->out.len) {
+        ssize_t k = write(w->fd, w->out.data + done, w->out.len - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int e = k < 0 ? errno : ENOSPC;
+            return owl_error_set(err, owl_err_from_errno(e), "write %s: %s", tmp, strerror(e));
+        }
+        done += (size_t)k;
+    }
+    w->written += done;
+    owl_buf_reset(&w->out);
+    return OWL_OK;
+}
+
+static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, owl_error *err)
+{
+    size_t want = id_width(cd->type);
+    if (want && v->b.n != want)
+        return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: id of %zu bytes, want %zu",
+                             r, cd->name, v->b.n, want);
+    if (v->b.n > VALUE_MAX)
+        return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: value of %zu bytes",
+                             r, cd->name, v->b.n);
+    if (v->b.n && !v->b.p)
+        return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: NULL value", r, cd->name);
+    /* a BSON cell is empty (no document) or a document whose length prefix is its size */
+    if (cd->type == OWL_TYPE_BSON && v->b.n &&
+        (v->b.n < 5 || get32(v->b.p) != v->b.n || ((const uint8_t *)v->b.p)[v->b.n - 1] != 0))
+        return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: not a BSON document", r,
+                             cd->name);
+    return OWL_OK;
+}
+
+/* Everything the writer refuses, checked before a file is created. */
+static int check_input(const owl_schema *s, const owl_part_info *info, const owl_rows *rows,
+                       size_t block_rows, owl_error *err)
+{
+    int rc = check_schema(s, err);
+    if (rc != OWL_OK)
+        return rc;
+    if (!info || !info->tenant || !info->partition ||
+        (info->table && strcmp(info->table, s->name) != 0) || info->level < 0)
+        return owl_error_set(err, OWL_EINVAL, "part: bad part info");
+    if (!rows || rows->nrows == 0)
+        return owl_error_set(err, OWL_EINVAL, "part: no rows");
+    if (block_rows == 0 || block_rows > BLOCK_ROWS_MAX)
+        return owl_error_set(err, OWL_EINVAL, "part: block_rows %zu outside 1..%zu", block_rows,
+                             BLOCK_ROWS_MAX);
+    for (size_t c = 0; c < s->ncols; c++)
+        if (!rows->cols[c])
+            return owl_error_set(err, OWL_EINVAL, "part: column %s missing", s->cols[c].name);
+    const owl_cell *t = rows->cols[s->time_col];
+    for (size_t r = 1; r < rows->nrows; r++)
+        if (t[r].i < t[r - 1].i)
+            return owl_error_set(err, OWL_EINVAL, "part: rows not sorted by time at row %zu", r);
+    for (size_t c = 0; c < s->ncols; c++) {
+        if (!is_bytes(s->cols[c].type))
+            continue;
+        for (size_t r = 0; r < rows->nrows; r++)
+            if ((rc = check_cell_bytes(&s->cols[c], &rows->cols[c][r], r, err)) != OWL_OK)
+                return rc;
+    }
+    return OWL_OK;
+}
+
+/* Integer columns: values into w->num, min/max (U64: the unsigned bounds' bit patterns). */
+static int enc_ints(struct writer *w, enum owl_type t, const owl_cell *v, size_t n,
+                    struct chunk *ch)
+{
+    int64_t *x = w->num;
+    for (size_t i = 0; i < n; i++)
+        x[i] = v[i].i;
+    if (t == OWL_TYPE_U64) {
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t i = 0; i < n; i++) {
+            lo = v[i].u < lo ? v[i].u : lo;
+            hi = v[i].u > hi ? v[i].u : hi;
+        }
+        ch->has_min = ch->has_max = 1;
+        ch->min.i = (int64_t)lo;
+        ch->max.i = (int64_t)hi;
+    } else {
+        int64_t lo = x[0], hi = x[0];
+        for (size_t i = 1; i < n; i++) {
+            lo = x[i] < lo ? x[i] : lo;
+            hi = x[i] > hi ? x[i] : hi;
+        }
+        ch->has_min = ch->has_max = 1;
+        ch->min.i = lo;
+        ch->max.i = hi;
+    }
+    w->raw_bytes += 8 * (uint64_t)n;
+    return owl_enc_i64(x, n, &w->enc);
+}
+
+/* F64: min/max only when no value is NaN (NaN has no place in an order, so a block holding
+ * one is never pruned by value). */
+static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, struct chunk *ch)
+{
+    double *x = w->num;
+    double lo = INFINITY, hi = -INFINITY;
+    int nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = v[i].f;
+        if (isnan(x[i]))
+            nan = 1;
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    ch->has_min = ch->has_max = !nan;
+    ch->min.f = lo;
+    ch->max.f = hi;
+    w->raw_bytes += 8 * (uint64_t)n;
+    return owl_enc_f64(x, n, &w->enc);
+}
+
+static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_t n)
+{
+    size_t width = id_width(t);
+    if (width) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(w->fixed + i * width, v[i].b.p, width);
+        w->raw_bytes += (uint64_t)width * n;
+        return owl_enc_fixed(w->fixed, width, n, &w->enc);
+    }
+    for (size_t i = 0; i < n; i++) {
+        w->strs[i].p = v[i].b.p;
+        w->strs[i].n = (uint32_t)v[i].b.n;
+        w->raw_bytes += v[i].b.n;
+    }
+    return owl_enc_str(w->strs, n, t == OWL_TYPE_DICT, &w->enc);
+}
+
+/* Builds the bloom of one chunk (distinct items counted first, so the filter is sized for
+ * them) and appends its serialized form to w->blooms. */
+static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const owl_cell *v,
+                       size_t n, size_t at)
+{
+    struct hset *s = &w->set;
+    owl_bloom bl = {0};
+    int rc = OWL_OK;
+    hset_clear(s);
+    memset(w->seen, 0, sizeof w->seen);
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        if (is_bytes(t)) {
+            /* a value equal to a recent one adds nothing: skip it (compared exactly) */
+            const owl_bytes *b = &v[i].b;
+            uint64_t h = owl_hash64(b->p, b->n, BLOOM_SEED);
+            owl_bytes *seen = &w->seen[(h >> 32) & (SEEN - 1)];
+            if (seen->p && seen->n == b->n && (b->n == 0 || memcmp(seen->p, b->p, b->n) == 0))
+                continue;
+            if ((flags & OWL_COL_TOKENS) && !id_width(t) && owl_tokenize(b->p, b->n, tok_to_set,
+                                                                        s))
+                rc = OWL_ENOMEM;
+            if (rc == OWL_OK && (flags & OWL_COL_BLOOM))
+                rc = hset_add(s, h);
+            if (rc == OWL_OK && b->p)
+                *seen = *b;
+        } else {
+            rc = hset_add(s, num_hash(v[i].u));
+        }
+    }
+    if (rc != OWL_OK)
+        goto out;
+    if ((rc = owl_bloom_init(&bl, s->n + (size_t)s->zero, BLOOM_FP)) != OWL_OK)
+        goto out;
+    if (s->zero)
+        owl_bloom_add_hash(&bl, 0);
+    for (size_t i = 0; i < s->n; i++)
+        owl_bloom_add_hash(&bl, s->items[i]);
+    w->bloom_off[at] = w->blooms.len;
+    rc = owl_bloom_encode(&bl, &w->blooms);
+    w->bloom_len[at] = w->blooms.len - w->bloom_off[at];
+out:
+    owl_bloom_free(&bl);
+    return rc;
+}
+
+static int write_chunk(struct writer *w, size_t b, size_t c, size_t r0, size_t n,
+                       owl_error *err)
+{
+    const owl_coldef *cd = &w->s->cols[c];
+    const owl_cell *v = w->rows->cols[c] + r0;
+    size_t at = b * w->s->ncols + c;
+    struct chunk *ch = &w->chunks[at];
+    int rc;
+
+    owl_buf_reset(&w->enc);
+    if (is_int(cd->type))
+        rc = enc_ints(w, cd->type, v, n, ch);
+    else if (cd->type == OWL_TYPE_F64)
+        rc = enc_doubles(w, v, n, ch);
+    else
+        rc = enc_bytes(w, cd->type, v, n);
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc, "part: encoding block %zu column %s failed", b, cd->name);
+    if (w->enc.len > CHUNK_RAW_MAX)
+        return owl_error_set(err, OWL_EINVAL, "part: block %zu column %s encodes to %zu bytes "
+                             "(over %zu): use smaller blocks", b, cd->name, w->enc.len,
+                             CHUNK_RAW_MAX);
+    if (wants_bloom(cd->type, cd->flags) &&
+        (rc = build_bloom(w, cd->type, cd->flags, v, n, at)) != OWL_OK)
+        return owl_error_set(err, rc, "part: bloom of block %zu column %s failed", b, cd->name);
+
+    size_t before = w->out.len;
+    ch->off = w->written + before;
+    if ((rc = owl_chunk_pack(w->enc.data, w->enc.len, w->level, &w->out)) != OWL_OK)
+        return owl_error_set(err, rc, "part: packing block %zu column %s failed", b, cd->name);
+    ch->len = (uint32_t)(w->out.len - before);
+    return OWL_OK;
+}
+
+static const char *key_of(uint32_t i, char *buf, size_t *len)
+{
+    const char *key;
+    *len = bson_uint32_to_string(i, &key, buf, 16);
+    return key;
+}
+
+static bool append_stat(bson_t *arr, const char *key, size_t klen, enum owl_type t, int has,
+                        union num v)
+{
+    if (!has || !(is_int(t) || t == OWL_TYPE_F64))
+        return bson_append_null(arr, key, (int)klen);
+    if (t == OWL_TYPE_F64)
+        return bson_append_double(arr, key, (int)klen, v.f);
+    return bson_append_int64(arr, key, (int)klen, v.i);
+}
+
+/* One element of the footer's blocks array. */
+static bool footer_block(const struct writer *w, size_t b, bson_t *blocks)
+{
+    const struct pblock *pb = &w->blocks[b];
+    const struct chunk *row = &w->chunks[b * w->s->ncols];
+    bson_t doc, off, len, mn, mx, bl;
+    char kb[16], cb[16];
+    size_t klen, clen;
+    const char *key = key_of((uint32_t)b, kb, &klen);
+    bool ok = bson_append_document_begin(blocks, key, (int)klen, &doc);
+    if (!ok)
+        return false;
+    ok &= BSON_APPEND_INT32(&doc, "rows", (int32_t)pb->rows);
+    ok &= BSON_APPEND_INT64(&doc, "min_time", pb->min_time);
+    ok &= BSON_APPEND_INT64(&doc, "max_time", pb->max_time);
+    if (!BSON_APPEND_ARRAY_BEGIN(&doc, "off", &off))
+        return false;
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        const char *ck = key_of((uint32_t)c, cb, &clen);
+        ok &= bson_append_int64(&off, ck, (int)clen, (int64_t)row[c].off);
+    }
+    ok &= bson_append_array_end(&doc, &off);
+    if (!BSON_APPEND_ARRAY_BEGIN(&doc, "len", &len))
+        return false;
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        const char *ck = key_of((uint32_t)c, cb, &clen);
+        ok &= bson_append_int32(&len, ck, (int)clen, (int32_t)row[c].len);
+    }
+    ok &= bson_append_array_end(&doc, &len);
+    if (!BSON_APPEND_ARRAY_BEGIN(&doc, "min", &mn))
+        return false;
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        const char *ck = key_of((uint32_t)c, cb, &clen);
+        ok &= append_stat(&mn, ck, clen, w->s->cols[c].type, row[c].has_min, row[c].min);
+    }
+    ok &= bson_append_array_end(&doc, &mn);
+    if (!BSON_APPEND_ARRAY_BEGIN(&doc, "max", &mx))
+        return false;
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        const char *ck = key_of((uint32_t)c, cb, &clen);
+        ok &= append_stat(&mx, ck, clen, w->s->cols[c].type, row[c].has_max, row[c].max);
+    }
+    ok &= bson_append_array_end(&doc, &mx);
+    if (!BSON_APPEND_DOCUMENT_BEGIN(&doc, "bloom", &bl))
+        return false;
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        size_t at = b * w->s->ncols + c;
+        if (!w->bloom_len[at])
+            continue;
+        const char *ck = key_of((uint32_t)c, cb, &clen);
+        ok &= bson_append_binary(&bl, ck, (int)clen, BSON_SUBTYPE_BINARY,
+                                 (const uint8_t *)w->blooms.data + w->bloom_off[at],
+                                 (uint32_t)w->bloom_len[at]);
+    }
+    ok &= bson_append_document_end(&doc, &bl);
+    ok &= bson_append_document_end(blocks, &doc);
+    return ok;
+}
+
+static bool footer_doc(const struct writer *w, const owl_part_info *info, bson_t *doc)
+{
+    const owl_cell *t = w->rows->cols[w->s->time_col];
+    bson_t cols, blocks;
+    char kb[16];
+    size_t klen;
+    bool ok = BSON_APPEND_INT32(doc, "v", FORMAT_VERSION);
+    ok &= BSON_APPEND_UTF8(doc, "table", w->s->name);
+    ok &= BSON_APPEND_UTF8(doc, "tenant", info->tenant);
+    ok &= BSON_APPEND_UTF8(doc, "partition", info->partition);
+    ok &= BSON_APPEND_INT32(doc, "day", info->day);
+    ok &= BSON_APPEND_INT64(doc, "rows", (int64_t)w->rows->nrows);
+    ok &= BSON_APPEND_INT64(doc, "min_time", t[0].i);
+    ok &= BSON_APPEND_INT64(doc, "max_time", t[w->rows->nrows - 1].i);
+    ok &= BSON_APPEND_INT64(doc, "max_lsn", (int64_t)info->max_lsn);
+    ok &= BSON_APPEND_INT32(doc, "level", info->level);
+    ok &= BSON_APPEND_INT64(doc, "raw_bytes", (int64_t)w->raw_bytes);
+    if (!ok || !BSON_APPEND_ARRAY_BEGIN(doc, "cols", &cols))
+        return false;
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        bson_t col;
+        const char *key = key_of((uint32_t)c, kb, &klen);
+        if (!bson_append_document_begin(&cols, key, (int)klen, &col))
+            return false;
+        ok &= BSON_APPEND_UTF8(&col, "name", w->s->cols[c].name);
+        ok &= BSON_APPEND_INT32(&col, "type", (int32_t)w->s->cols[c].type);
+        ok &= BSON_APPEND_INT32(&col, "flags", (int32_t)w->s->cols[c].flags);
+        ok &= bson_append_document_end(&cols, &col);
+    }
+    ok &= bson_append_array_end(doc, &cols);
+    if (!ok || !BSON_APPEND_ARRAY_BEGIN(doc, "blocks", &blocks))
+        return false;
+    for (size_t b = 0; b < w->nblocks; b++)
+        if (!footer_block(w, b, &blocks))
+            return false;
+    ok &= bson_append_array_end(doc, &blocks);
+    return ok;
+}
+
+/* Appends footer and trailer to w->out. */
+static int write_footer(struct writer *w, const owl_part_info *info, owl_error *err)
+{
+    bson_t doc = BSON_INITIALIZER;
+    int rc = OWL_OK;
+    /* the reader refuses footers over FOOTER_MAX, so never write one */
+    if (!footer_doc(w, info, &doc) || doc.len > FOOTER_MAX) {
+        rc = owl_error_set(err, OWL_EINVAL, "part: footer over %llu bytes: write fewer rows "
+                           "or larger blocks per part", (unsigned long long)FOOTER_MAX);
+        goto out;
+    }
+    uint64_t foff = w->written + w->out.len;
+    uint8_t tr[TRAILER_SIZE];
+    put64(tr, foff);
+    put32(tr + 8, doc.len);
+    put32(tr + 12, owl_crc32c(0, bson_get_data(&doc), doc.len));
+    memcpy(tr + 16, END_MAGIC, 8);
+    if (owl_buf_append(&w->out, bson_get_data(&doc), doc.len) != OWL_OK ||
+        owl_buf_append(&w->out, tr, sizeof tr) != OWL_OK)
+        rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+out:
+    bson_destroy(&doc);
+    return rc;
+}
+
+static int writer_alloc(struct writer *w, size_t block_rows, owl_error *err)
+{
+    size_t nrows = w->rows->nrows, ncols = w->s->ncols;
+    size_t per = nrows < block_rows ? nrows : block_rows;
+    w->nblocks = (nrows + block_rows - 1) / block_rows;
+    w->blocks = calloc(w->nblocks, sizeof *w->blocks);
+    w->chunks = calloc(w->nblocks * ncols, sizeof *w->chunks);
+    w->bloom_off = calloc(w->nblocks * ncols, sizeof *w->bloom_off);
+    w->bloom_len = calloc(w->nblocks * ncols, sizeof *w->bloom_len);
+    w->num = malloc(per * 8);
+    w->strs = malloc(per * sizeof *w->strs);
+    w->fixed = malloc(per * 16);
+    if (!w->blocks || !w->chunks || !w->bloom_off || !w->bloom_len || !w->num || !w->strs ||
+        !w->fixed)
+        return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+    return OWL_OK;
+}
+
+static void writer_free(struct writer *w)
+{
+    owl_buf_free(&w->out);
+    owl_buf_free(&w->enc);
+    owl_buf_free(&w->blooms);
+    free(w->bloom_off);
+    free(w->bloom_len);
+    free(w->num);
+    free(w->strs);
+    free(w->fixed);
+    free(w->set.slots);
+    free(w->set.items);
+    free(w->blocks);
+    free(w->chunks);
+}
+
+/* Header, then every block's chunks, then footer and trailer, through w->out. */
+static int write_body(struct writer *w, size_t block_rows, const owl_part_info *info,
+                      const char *tmp, owl_error *err)
+{
+    uint8_t hdr[HDR_SIZE];
+    memcpy(hdr, HDR_MAGIC, 8);
+    put32(hdr + 8, FORMAT_VERSION);
+    put32(hdr + 12, owl_crc32c(0, hdr, 12));
+    int rc = owl_buf_append(&w->out, hdr, sizeof hdr);
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc, "part: out of memory");
+    const owl_cell *t = w->rows->cols[w->s->time_col];
+    for (size_t b = 0; b < w->nblocks; b++) {
+        size_t r0 = b * block_rows;
+        size_t n = w->rows->nrows - r0 < block_rows ? w->rows->nrows - r0 : block_rows;
+        w->blocks[b] = (struct pblock){(uint32_t)n, t[r0].i, t[r0 + n - 1].i};
+        for (size_t c = 0; c < w->s->ncols; c++) {
+            if ((rc = write_chunk(w, b, c, r0, n, err)) != OWL_OK)
+                return rc;
+            if (w->out.len >= WRITE_FLUSH && (rc = flush_out(w, tmp, err)) != OWL_OK)
+                return rc;
+        }
+    }
+    if ((rc = write_footer(w, info, err)) != OWL_OK)
+        return rc;
+    return flush_out(w, tmp, err);
+}
+
+int owl_part_write(const char *path, const owl_schema *schema, const owl_part_info *info,
+                   const owl_rows *rows, size_t block_rows, int zstd_level, uint64_t *file_bytes,
+                   owl_error *err)
+{
+    struct writer w = {.s = schema, .rows = rows, .level = zstd_level, .fd = -1};
+    char tmp[PATH_LEN], dir[PATH_LEN];
+    int rc, created = 0;
+
+    if (!path || strlen(path) + 5 > sizeof tmp)
+        return owl_error_set(err, OWL_EINVAL, "part: bad path");
+    if ((rc = check_input(schema, info, rows, block_rows, err)) != OWL_OK)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+
+    if ((rc = writer_alloc(&w, block_rows, err)) != OWL_OK)
+        goto out;
+    w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (w.fd < 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    created = 1;
+    if ((rc = write_body(&w, block_rows, info, tmp, err)) != OWL_OK)
+        goto out;
+    if (fsync(w.fd) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(w.fd) != 0) {
+        w.fd = -1;
+        rc = owl_error_set(err, owl_err_from_errno(errno), "close %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    w.fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "rename %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    created = 0;
+    if ((rc = owl_fsync_dir(dir, err)) != OWL_OK)
+        goto out;
+    if (file_bytes)
+        *file_bytes = w.written;
+out:
+    if (w.fd >= 0)
+        close(w.fd);
+    if (created)
+        unlink(tmp);
+    writer_free(&w);
+    return rc;
+}
+
+/* ======================================================================================
+ * Reader
+ * ====================================================================================== */
+
+static int corrupt(const owl_part *p, owl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int corrupt(const owl_part *p, owl_error *err, const char *fmt, ...)
+{
+    char msg[OWL_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return owl_error_set(err, OWL_ECORRUPT, "part %s: %s", p->path, msg);
+}
+
+/* Reads exactly n bytes at off; a short read is corruption (the size was checked first). */
+static int read_at(const owl_part *p, void *buf, size_t n, uint64_t off, owl_error *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(p->fd, (char *)buf + done, n - done, (off_t)(off + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return owl_error_set(err, OWL_EIO, "read %s: %s", p->path, strerror(errno));
+        if (k == 0)
+            return corrupt(p, err, "unexpected end of file at %llu",
+                           (unsigned long long)(off + done));
+        done += (size_t)k;
+    }
+    return OWL_OK;
+}
+
+/* Finds key in d with type t. */
+static int field(const owl_part *p, const bson_t *d, const char *key, bson_type_t t,
+                 bson_iter_t *it, owl_error *err)
+{
+    if (!bson_iter_init_find(it, d, key) || bson_iter_type(it) != t)
+        return corrupt(p, err, "footer field %s missing or not of type %d", key, (int)t);
+    return OWL_OK;
+}
+
+/* The sub-document or array at it, as a bson_t view. */
+static int sub(const owl_part *p, const bson_iter_t *it, bson_t *out, owl_error *err)
+{
+    uint32_t len = 0;
+    const uint8_t *data = NULL;
+    if (BSON_ITER_HOLDS_DOCUMENT(it))
+        bson_iter_document(it, &len, &data);
+    else if (BSON_ITER_HOLDS_ARRAY(it))
+        bson_iter_array(it, &len, &data);
+    if (!data || !bson_init_static(out, data, len))
+        return corrupt(p, err, "footer field %s is not a valid document", bson_iter_key(it));
+    return OWL_OK;
+}
+
+static int field_doc(const owl_part *p, const bson_t *d, const char *key, bson_type_t t,
+                     bson_t *out, owl_error *err)
+{
+    bson_iter_t it;
+    int rc = field(p, d, key, t, &it, err);
+    return rc != OWL_OK ? rc : sub(p, &it, out, err);
+}
+
+static int field_i64(const owl_part *p, const bson_t *d, const char *key, int64_t *v,
+                     owl_error *err)
+{
+    bson_iter_t it;
+    int rc = field(p, d, key, BSON_TYPE_INT64, &it, err);
+    if (rc == OWL_OK)
+        *v = bson_iter_int64(&it);
+    return rc;
+}
+
+static int field_i32(const owl_part *p, const bson_t *d, const char *key, int32_t *v,
+                     owl_error *err)
+{
+    bson_iter_t it;
+    int rc = field(p, d, key, BSON_TYPE_INT32, &it, err);
+    if (rc == OWL_OK)
+        *v = bson_iter_int32(&it);
+    return rc;
+}
+
+/* A malloc'd copy of a utf8 field without embedded NULs. */
+static int field_str(owl_part *p, const bson_t *d, const char *key, char **out, owl_error *err)
+{
+    bson_iter_t it;
+    int rc = field(p, d, key, BSON_TYPE_UTF8, &it, err);
+    if (rc != OWL_OK)
+        return rc;
+    uint32_t n = 0;
+    const char *s = bson_iter_utf8(&it, &n);
+    if (memchr(s, 0, n))
+        return corrupt(p, err, "footer field %s holds a NUL", key);
+    if (!(*out = strndup(s, n)))
+        return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+    return OWL_OK;
+}
+
+/* Iterates an array expecting exactly want elements (checked by count first). */
+static int array_len(const owl_part *p, const bson_t *arr, const char *what, size_t want,
+                     owl_error *err)
+{
+    size_t n = bson_count_keys(arr);
+    if (n != want)
+        return corrupt(p, err, "footer array %s has %zu elements, want %zu", what, n, want);
+    return OWL_OK;
+}
+
+/* The columns: equal to the schema's, or (s NULL) taken as the file says. */
+static int parse_cols(owl_part *p, const owl_schema *s, const bson_t *footer, owl_error *err)
+{
+    bson_t cols;
+    bson_iter_t it;
+    int rc = field_doc(p, footer, "cols", BSON_TYPE_ARRAY, &cols, err);
+    if (rc != OWL_OK)
+        return rc;
+    if (!s) {
+        p->ncols = bson_count_keys(&cols);
+        if (p->ncols == 0 || p->ncols > OWL_MAX_COLS)
+            return corrupt(p, err, "%zu columns", p->ncols);
+    }
+    if ((rc = array_len(p, &cols, "cols", p->ncols, err)) != OWL_OK)
+        return rc;
+    bson_iter_init(&it, &cols);
+    for (size_t c = 0; bson_iter_next(&it); c++) {
+        bson_t col;
+        int32_t type, flags;
+        char *name = NULL;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+            return corrupt(p, err, "footer column %zu is not a document", c);
+        if ((rc = sub(p, &it, &col, err)) != OWL_OK || (rc = field_i32(p, &col, "type", &type, err))
+            || (rc = field_i32(p, &col, "flags", &flags, err)) ||
+            (rc = field_str(p, &col, "name", &name, err)))
+            return rc;
+        p->names[c] = name;
+        if (s && (strcmp(name, s->cols[c].name) != 0 || type != (int32_t)s->cols[c].type))
+            return corrupt(p, err, "column %zu is %s (type %d), the schema says %s (type %d)", c,
+                           name, (int)type, s->cols[c].name, (int)s->cols[c].type);
+        if (type < OWL_TYPE_TIME || type > OWL_TYPE_BSON)
+            return corrupt(p, err, "column %zu has unknown type %d", c, (int)type);
+        p->types[c] = (enum owl_type)type;
+        p->flags[c] = (unsigned)flags;
+    }
+    if (!s) {
+        for (p->time_col = 0; p->time_col < p->ncols; p->time_col++)
+            if (p->types[p->time_col] == OWL_TYPE_TIME)
+                break;
+        if (p->time_col == p->ncols)
+            return corrupt(p, err, "no time column");
+    }
+    return OWL_OK;
+}
+
+/* off/len arrays of one block: every chunk inside [HDR_SIZE, F). */
+static int parse_offsets(owl_part *p, size_t b, const bson_t *blk, owl_error *err)
+{
+    bson_t off, len;
+    bson_iter_t io, il;
+    int rc;
+    if ((rc = field_doc(p, blk, "off", BSON_TYPE_ARRAY, &off, err)) ||
+        (rc = field_doc(p, blk, "len", BSON_TYPE_ARRAY, &len, err)) ||
+        (rc = array_len(p, &off, "off", p->ncols, err)) ||
+        (rc = array_len(p, &len, "len", p->ncols, err)))
+        return rc;
+    bson_iter_init(&io, &off);
+    bson_iter_init(&il, &len);
+    for (size_t c = 0; bson_iter_next(&io) && bson_iter_next(&il); c++) {
+        if (!BSON_ITER_HOLDS_INT64(&io) || !BSON_ITER_HOLDS_INT32(&il))
+            return corrupt(p, err, "block %zu: chunk offset/length of the wrong type", b);
+        int64_t o = bson_iter_int64(&io);
+        int32_t l = bson_iter_int32(&il);
+        if (o < HDR_SIZE || l < CHUNK_MIN || (uint64_t)o > p->data_end ||
+            (uint64_t)l > p->data_end - (uint64_t)o)
+            return corrupt(p, err, "block %zu column %zu: chunk [%lld, +%d) outside the data",
+                           b, c, (long long)o, (int)l);
+        struct chunk *ch = &p->chunks[b * p->ncols + c];
+        ch->off = (uint64_t)o;
+        ch->len = (uint32_t)l;
+    }
+    return OWL_OK;
+}
+
+/* min or max array of one block: int64 for integer columns, double for F64, or null. */
+static int parse_stats(owl_part *p, size_t b, const bson_t *blk, int is_max, owl_error *err)
+{
+    const char *key = is_max ? "max" : "min";
+    bson_t arr;
+    bson_iter_t it;
+    int rc;
+    if ((rc = field_doc(p, blk, key, BSON_TYPE_ARRAY, &arr, err)) ||
+        (rc = array_len(p, &arr, key, p->ncols, err)))
+        return rc;
+    bson_iter_init(&it, &arr);
+    for (size_t c = 0; bson_iter_next(&it); c++) {
+        struct chunk *ch = &p->chunks[b * p->ncols + c];
+        enum owl_type t = p->types[c];
+        union num v = {0};
+        int has = 1;
+        if (BSON_ITER_HOLDS_NULL(&it))
+            has = 0;
+        else if (is_int(t) && BSON_ITER_HOLDS_INT64(&it))
+            v.i = bson_iter_int64(&it);
+        else if (t == OWL_TYPE_F64 && BSON_ITER_HOLDS_DOUBLE(&it))
+            v.f = bson_iter_double(&it);
+        else
+            return corrupt(p, err, "block %zu column %zu: %s of the wrong type", b, c, key);
+        if (is_max) {
+            ch->has_max = (uint8_t)has;
+            ch->max = v;
+        } else {
+            ch->has_min = (uint8_t)has;
+            ch->min = v;
+        }
+    }
+    return OWL_OK;
+}
+
+/* Column index from a bloom key: decimal without leading zeros, < ncols. */
+static int bloom_col(const char *key, size_t ncols, size_t *c)
+{
+    size_t v = 0, n = strlen(key);
+    if (n == 0 || n > 2 || (n > 1 && key[0] == '0'))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (key[i] < '0' || key[i] > '9')
+            return -1;
+        v = v * 10 + (size_t)(key[i] - '0');
+    }
+    if (v >= ncols)
+        return -1;
+    *c = v;
+    return 0;
+}
+
+static int parse_blooms(owl_part *p, size_t b, const bson_t *blk, owl_error *err)
+{
+    bson_t doc;
+    bson_iter_t it;
+    int rc = field_doc(p, blk, "bloom", BSON_TYPE_DOCUMENT, &doc, err);
+    if (rc != OWL_OK)
+        return rc;
+    bson_iter_init(&it, &doc);
+    while (bson_iter_next(&it)) {
+        size_t c;
+        bson_subtype_t st;
+        uint32_t len;
+        const uint8_t *data;
+        if (bloom_col(bson_iter_key(&it), p->ncols, &c) != 0 || !BSON_ITER_HOLDS_BINARY(&it))
+            return corrupt(p, err, "block %zu: bad bloom entry %s", b, bson_iter_key(&it));
+        owl_bloom *bl = &p->blooms[b * p->ncols + c];
+        bson_iter_binary(&it, &st, &len, &data);
+        if (st != BSON_SUBTYPE_BINARY || bl->nwords)
+            return corrupt(p, err, "block %zu column %zu: bad or repeated bloom", b, c);
+        rc = owl_bloom_decode(data, len, bl);
+        if (rc == OWL_ENOMEM)
+            return owl_error_set(err, rc, "part: out of memory");
+        if (rc != OWL_OK)
+            return corrupt(p, err, "block %zu column %zu: bad bloom", b, c);
+    }
+    return OWL_OK;
+}
+
+static int parse_block(owl_part *p, size_t b, const bson_t *blk, owl_error *err)
+{
+    struct pblock *pb = &p->blocks[b];
+    int32_t rows;
+    int64_t lo, hi;
+    int rc;
+    if ((rc = field_i32(p, blk, "rows", &rows, err)) ||
+        (rc = field_i64(p, blk, "min_time", &lo, err)) ||
+        (rc = field_i64(p, blk, "max_time", &hi, err)))
+        return rc;
+    if (rows < 1 || (size_t)rows > BLOCK_ROWS_MAX)
+        return corrupt(p, err, "block %zu: %d rows", b, (int)rows);
+    /* blocks hold consecutive runs of time-sorted rows */
+    if (lo > hi || lo < p->meta.min_time || hi > p->meta.max_time ||
+        (b > 0 && lo < p->blocks[b - 1].max_time))
+        return corrupt(p, err, "block %zu: time bounds [%lld, %lld] out of order", b,
+                       (long long)lo, (long long)hi);
+    *pb = (struct pblock){(uint32_t)rows, lo, hi};
+    if ((rc = parse_offsets(p, b, blk, err)) || (rc = parse_stats(p, b, blk, 0, err)) ||
+        (rc = parse_stats(p, b, blk, 1, err)))
+        return rc;
+    return parse_blooms(p, b, blk, err);
+}
+
+static int parse_blocks(owl_part *p, const bson_t *footer, owl_error *err)
+{
+    bson_t arr;
+    bson_iter_t it;
+    int rc = field_doc(p, footer, "blocks", BSON_TYPE_ARRAY, &arr, err);
+    if (rc != OWL_OK)
+        return rc;
+    size_t nb = bson_count_keys(&arr);
+    if (nb == 0 || nb > p->meta.rows)
+        return corrupt(p, err, "%zu blocks for %llu rows", nb, (unsigned long long)p->meta.rows);
+    p->blocks = calloc(nb, sizeof *p->blocks);
+    p->chunks = calloc(nb * p->ncols, sizeof *p->chunks);
+    p->blooms = calloc(nb * p->ncols, sizeof *p->blooms);
+    if (!p->blocks || !p->chunks || !p->blooms)
+        return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+    p->meta.nblocks = nb;
+    uint64_t sum = 0;
+    bson_iter_init(&it, &arr);
+    for (size_t b = 0; b < nb && bson_iter_next(&it); b++) {
+        bson_t blk;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+            return corrupt(p, err, "block %zu is not a document", b);
+        if ((rc = sub(p, &it, &blk, err)) || (rc = parse_block(p, b, &blk, err)))
+            return rc;
+        sum += p->blocks[b].rows;
+    }
+    if (sum != p->meta.rows)
+        return corrupt(p, err, "blocks hold %llu rows, the footer says %llu",
+                       (unsigned long long)sum, (unsigned long long)p->meta.rows);
+    if (p->blocks[0].min_time != p->meta.min_time ||
+        p->blocks[nb - 1].max_time != p->meta.max_time)
+        return corrupt(p, err, "block time bounds disagree with the part's");
+    return OWL_OK;
+}
+
+static int parse_footer(owl_part *p, const owl_schema *s, const uint8_t *data, size_t len,
+                        owl_error *err)
+{
+    bson_t doc;
+    size_t bad;
+    int32_t v, day, level;
+    int64_t rows, lo, hi, lsn, raw;
+    char *table = NULL;
+    int rc;
+    if (!bson_init_static(&doc, data, len) || !bson_validate(&doc, BSON_VALIDATE_NONE, &bad))
+        return corrupt(p, err, "footer is not a valid BSON document");
+    if ((rc = field_i32(p, &doc, "v", &v, err)))
+        return rc;
+    if (v != FORMAT_VERSION)
+        return corrupt(p, err, "footer version %d", (int)v);
+    if ((rc = field_str(p, &doc, "table", &table, err)))
+        return rc;
+    int same = !s || strcmp(table, s->name) == 0;
+    free(table);
+    if (!same)
+        return corrupt(p, err, "part of another table (schema %s)", s->name);
+    if ((rc = field_str(p, &doc, "tenant", (char **)&p->meta.tenant, err)) ||
+        (rc = field_str(p, &doc, "partition", (char **)&p->meta.partition, err)) ||
+        (rc = field_i32(p, &doc, "day", &day, err)) ||
+        (rc = field_i64(p, &doc, "rows", &rows, err)) ||
+        (rc = field_i64(p, &doc, "min_time", &lo, err)) ||
+        (rc = field_i64(p, &doc, "max_time", &hi, err)) ||
+        (rc = field_i64(p, &doc, "max_lsn", &lsn, err)) ||
+        (rc = field_i32(p, &doc, "level", &level, err)) ||
+        (rc = field_i64(p, &doc, "raw_bytes", &raw, err)))
+        return rc;
+    if (rows < 1 || lo > hi || level < 0 || raw < 0)
+        return corrupt(p, err, "footer values out of range");
+    p->meta.day = day;
+    p->meta.rows = (uint64_t)rows;
+    p->meta.min_time = lo;
+    p->meta.max_time = hi;
+    p->meta.max_lsn = (uint64_t)lsn;
+    p->meta.level = level;
+    p->meta.raw_bytes = (uint64_t)raw;
+    if ((rc = parse_cols(p, s, &doc, err)))
+        return rc;
+    return parse_blocks(p, &doc, err);
+}
+
+/* Header and trailer; sets p->data_end and the footer's length and crc. */
+static int read_frame(owl_part *p, uint64_t size, uint32_t *flen, uint32_t *fcrc, owl_error *err)
+{
+    uint8_t hdr[HDR_SIZE], tr[TRAILER_SIZE];
+    int rc;
+    if (size < HDR_SIZE + FOOTER_MIN + TRAILER_SIZE)
+        return corrupt(p, err, "file of %llu bytes is too short", (unsigned long long)size);
+    if ((rc = read_at(p, hdr, sizeof hdr, 0, err)) ||
+        (rc = read_at(p, tr, sizeof tr, size - TRAILER_SIZE, err)))
+        return rc;
+    if (memcmp(hdr, HDR_MAGIC, 8) != 0 || get32(hdr + 12) != owl_crc32c(0, hdr, 12))
+        return corrupt(p, err, "bad header");
+    if (get32(hdr + 8) != FORMAT_VERSION)
+        return corrupt(p, err, "format version %u", get32(hdr + 8));
+    if (memcmp(tr + 16, END_MAGIC, 8) != 0)
+        return corrupt(p, err, "bad trailer magic");
+    uint64_t foff = get64(tr);
+    *flen = get32(tr + 8);
+    *fcrc = get32(tr + 12);
+    if (*flen < FOOTER_MIN || *flen > FOOTER_MAX || *flen > size - TRAILER_SIZE - HDR_SIZE ||
+        foff != size - TRAILER_SIZE - *flen)
+        return corrupt(p, err, "trailer says footer [%llu, +%u) in a file of %llu bytes",
+                       (unsigned long long)foff, *flen, (unsigned long long)size);
+    p->data_end = foff;
+    return OWL_OK;
+}
+
+int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, owl_error *err)
+{
+    owl_part *p = NULL;
+    uint8_t *footer = NULL;
+    uint32_t flen = 0, fcrc = 0;
+    struct stat st;
+    int rc;
+
+    *out = NULL;
+    if (!path)
+        return owl_error_set(err, OWL_EINVAL, "part: no path");
+    if (schema && (rc = check_schema(schema, err)) != OWL_OK)
+        return rc;
+    p = calloc(1, sizeof *p);
+    if (!p || !(p->path = strdup(path))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+        goto out;
+    }
+    if (schema) {
+        p->ncols = schema->ncols;
+        p->time_col = schema->time_col;
+    }
+    p->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (p->fd < 0) {
+        rc = owl_error_set(err, errno == ENOENT ? OWL_ENOTFOUND : owl_err_from_errno(errno),
+                           "open %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (fstat(p->fd, &st) != 0) {
+        rc = owl_error_set(err, OWL_EIO, "stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = corrupt(p, err, "not a regular file");
+        goto out;
+    }
+    p->meta.file_bytes = (uint64_t)st.st_size;
+    if ((rc = read_frame(p, (uint64_t)st.st_size, &flen, &fcrc, err)))
+        goto out;
+    if (!(footer = malloc(flen))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+        goto out;
+    }
+    if ((rc = read_at(p, footer, flen, p->data_end, err)))
+        goto out;
+    if (owl_crc32c(0, footer, flen) != fcrc) {
+        rc = corrupt(p, err, "footer checksum mismatch");
+        goto out;
+    }
+    rc = parse_footer(p, schema, footer, flen, err);
+out:
+    free(footer);
+    if (rc != OWL_OK)
+        owl_part_close(p);
+    else
+        *out = p;
+    return rc;
+}
+
+void owl_part_close(owl_part *p)
+{
+    if (!p)
+        return;
+    if (p->fd >= 0)
+        close(p->fd);
+    if (p->blooms)
+        for (size_t i = 0; i < p->meta.nblocks * p->ncols; i++)
+            owl_bloom_free(&p->blooms[i]);
+    for (size_t c = 0; c < OWL_MAX_COLS; c++)
+        free(p->names[c]);
+    free(p->blooms);
+    free(p->chunks);
+    free(p->blocks);
+    free((char *)p->meta.tenant);
+    free((char *)p->meta.partition);
+    free(p->path);
+    free(p);
+}
+
+const owl_part_meta *owl_part_get_meta(const owl_part *p)
+{
+    return &p->meta;
+}
+
+void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time,
+                    int64_t *max_time)
+{
+    const struct pblock *pb = &p->blocks[b < p->meta.nblocks ? b : 0];
+    if (rows)
+        *rows = b < p->meta.nblocks ? pb->rows : 0;
+    if (min_time)
+        *min_time = pb->min_time;
+    if (max_time)
+        *max_time = pb->max_time;
+}
+
+/* ======================================================================================
+ * Pruning. Each check answers "may some row of the block satisfy this?" and says 0 only
+ * when the footer proves it cannot.
+ * ====================================================================================== */
+
+/* Integer/float value against the block's min/max. */
+static int num_in_stats(enum owl_type t, const struct chunk *ch, const owl_cell *v)
+{
+    switch (t) {
+    case OWL_TYPE_TIME:
+    case OWL_TYPE_I64:
+        return !((ch->has_min && v->i < ch->min.i) || (ch->has_max && v->i > ch->max.i));
+    case OWL_TYPE_U64:
+        return !((ch->has_min && v->u < (uint64_t)ch->min.i) ||
+                 (ch->has_max && v->u > (uint64_t)ch->max.i));
+    case OWL_TYPE_F64:
+        /* written as "v < min" so a NaN value never prunes */
+        return !((ch->has_min && v->f < ch->min.f) || (ch->has_max && v->f > ch->max.f));
+    default:
+        return 1;
+    }
+}
+
+/* [lo, hi) against the block's min/max. */
+static int range_may(enum owl_type t, const struct chunk *ch, const owl_cell *lo,
+                     const owl_cell *hi)
+{
+    switch (t) {
+    case OWL_TYPE_TIME:
+    case OWL_TYPE_I64:
+        return !((ch->has_min && hi->i <= ch->min.i) || (ch->has_max && lo->i > ch->max.i));
+    case OWL_TYPE_U64:
+        return !((ch->has_min && hi->u <= (uint64_t)ch->min.i) ||
+                 (ch->has_max && lo->u > (uint64_t)ch->max.i));
+    case OWL_TYPE_F64:
+        return !((ch->has_min && hi->f <= ch->min.f) || (ch->has_max && lo->f > ch->max.f));
+    default:
+        return 1;
+    }
+}
+
+struct tokq {
+    const owl_bloom *bl;
+    const char *base;
+    size_t n;
+    int interior; /* SUBSTR: only tokens with a separator on both sides inside the text */
+};
+
+static int tok_absent(void *ud, const char *t, size_t n)
+{
+    const struct tokq *q = ud;
+    if (q->interior) {
+        size_t off = (size_t)(t - q->base);
+        if (off == 0 || off + n >= q->n)
+            return 0;
+    }
+    return !owl_bloom_maybe_hash(q->bl, owl_hash64(t, n, BLOOM_SEED));
+}
+
+/* 0 when some (required) token of text is certainly not in the bloom. */
+static int tokens_may(const owl_bloom *bl, const owl_bytes *text, int interior)
+{
+    if (!bl->nwords || (text->n && !text->p))
+        return 1;
+    struct tokq q = {bl, text->p, text->n, interior};
+    return owl_tokenize(text->p, text->n, tok_absent, &q) == 0;
+}
+
+/* May a row equal v? */
+static int value_may(const owl_part *p, size_t b, size_t c, const owl_cell *v)
+{
+    enum owl_type t = p->types[c];
+    unsigned fl = p->flags[c];
+    const struct chunk *ch = &p->chunks[b * p->ncols + c];
+    const owl_bloom *bl = &p->blooms[b * p->ncols + c];
+    if (!is_bytes(t)) {
+        if (!num_in_stats(t, ch, v))
+            return 0;
+        return !(fl & OWL_COL_BLOOM) || t == OWL_TYPE_F64 ||
+               owl_bloom_maybe_hash(bl, num_hash(v->u));
+    }
+    if (v->b.n && !v->b.p)
+        return 1;
+    if ((fl & OWL_COL_BLOOM) && !owl_bloom_maybe_hash(bl, owl_hash64(v->b.p, v->b.n, BLOOM_SEED)))
+        return 0;
+    /* a row equal to v holds every token of v */
+    if ((fl & OWL_COL_TOKENS) && !id_width(t) && !tokens_may(bl, &v->b, 0))
+        return 0;
+    return 1;
+}
+
+static int pred_may(const owl_part *p, size_t b, const owl_pred *pr)
+{
+    size_t c = pr->col;
+    if (c >= p->ncols)
+        return 1;
+    enum owl_type t = p->types[c];
+    int tokens = (p->flags[c] & OWL_COL_TOKENS) && is_bytes(t) && !id_width(t);
+    const owl_bloom *bl = &p->blooms[b * p->ncols + c];
+    switch (pr->op) {
+    case OWL_PRED_RANGE:
+        return is_bytes(t) || range_may(t, &p->chunks[b * p->ncols + c], &pr->lo, &pr->hi);
+    case OWL_PRED_EQ:
+        return value_may(p, b, c, &pr->lo);
+    case OWL_PRED_IN:
+        if (!pr->set || pr->nset == 0)
+            return 1;
+        for (size_t i = 0; i < pr->nset; i++)
+            if (value_may(p, b, c, &pr->set[i]))
+                return 1;
+        return 0;
+    case OWL_PRED_TOKEN:
+        return !tokens || tokens_may(bl, &pr->text, 0);
+    case OWL_PRED_SUBSTR:
+        return !tokens || tokens_may(bl, &pr->text, 1);
+    default:
+        return 1;
+    }
+}
+
+int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t end,
+                             const owl_pred *preds, size_t npreds)
+{
+    if (!p || b >= p->meta.nblocks)
+        return 1;
+    const struct pblock *pb = &p->blocks[b];
+    if (start >= end || pb->max_time < start || pb->min_time >= end)
+        return 0;
+    for (size_t i = 0; i < npreds && preds; i++)
+        if (!pred_may(p, b, &preds[i]))
+            return 0;
+    return 1;
+}
+
+/* ======================================================================================
+ * Block reads
+ * ====================================================================================== */
+
+/* Largest encoded chunk a well-formed writer produces for n values of type t. */
+static size_t raw_limit(enum owl_type t, size_t n)
+{
+    if (is_int(t) || t == OWL_TYPE_F64)
+        return 1 + 10 * n;
+    if (id_width(t))
+        return 11 + id_width(t) * n;
+    return CHUNK_RAW_MAX;
+}
+
+/* Spreads the decoded values at the front of cells (n items of `size` bytes, packed) over
+ * the cells: backwards, since item i sits at byte size*i <= sizeof(owl_cell)*i. */
+static void spread_num(owl_cell *cells, size_t n, int is_double)
+{
+    for (size_t i = n; i-- > 0;) {
+        if (is_double) {
+            double v;
+            memcpy(&v, (char *)cells + 8 * i, 8);
+            cells[i].f = v;
+        } else {
+            int64_t v;
+            memcpy(&v, (char *)cells + 8 * i, 8);
+            cells[i].i = v;
+        }
+    }
+}
+
+static int decode_chunk(const owl_part *p, size_t c, owl_block_data *d, size_t n)
+{
+    enum owl_type t = p->types[c];
+    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
+    size_t len = d->raw[c].len;
+    owl_cell *cells = d->cells[c];
+    int rc;
+    if (is_int(t)) {
+        if ((rc = owl_dec_i64(raw, len, n, (int64_t *)(void *)cells)) == OWL_OK)
+            spread_num(cells, n, 0);
+    } else if (t == OWL_TYPE_F64) {
+        if ((rc = owl_dec_f64(raw, len, n, (double *)(void *)cells)) == OWL_OK)
+            spread_num(cells, n, 1);
+    } else if (id_width(t)) {
+        const uint8_t *v;
+        size_t w = id_width(t);
+        if ((rc = owl_dec_fixed(raw, len, w, n, &v)) == OWL_OK)
+            for (size_t i = 0; i < n; i++)
+                cells[i].b = (owl_bytes){v + i * w, w};
+    } else {
+        /* strrefs are decoded over the cells (same stride) and widened in place */
+        if ((rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells)) == OWL_OK)
+            for (size_t i = 0; i < n; i++) {
+                owl_strref s;
+                memcpy(&s, (char *)cells + i * sizeof(owl_cell), sizeof s);
+                cells[i].b = (owl_bytes){s.p, s.n};
+            }
+    }
+    return rc;
+}
+
+static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_error *err)
+{
+    const struct chunk *ch = &p->chunks[b * p->ncols + c];
+    size_t n = p->blocks[b].rows;
+    const char *name = p->names[c];
+    int rc;
+
+    owl_buf_reset(&d->packed);
+    if (owl_buf_reserve(&d->packed, ch->len) != OWL_OK)
+        return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+    if ((rc = read_at(p, d->packed.data, ch->len, ch->off, err)) != OWL_OK)
+        return rc;
+    d->packed.len = ch->len;
+    d->packed.data[ch->len] = '\0';
+    d->bytes_read += ch->len;
+
+    owl_buf_reset(&d->raw[c]);
+    rc = owl_chunk_unpack((const uint8_t *)d->packed.data, ch->len, raw_limit(p->types[c], n),
+                          &d->raw[c]);
+    if (rc == OWL_ENOMEM)
+        return owl_error_set(err, rc, "part: out of memory");
+    if (rc != OWL_OK)
+        return corrupt(p, err, "block %zu column %s: bad chunk (checksum or length)", b, name);
+    owl_cell *cells = realloc(d->cells[c], n * sizeof *cells);
+    if (!cells)
+        return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+    d->cells[c] = cells;
+    rc = decode_chunk(p, c, d, n);
+    if (rc == OWL_ENOMEM)
+        return owl_error_set(err, rc, "part: out of memory");
+    if (rc != OWL_OK)
+        return corrupt(p, err, "block %zu column %s: chunk does not decode", b, name);
+    return OWL_OK;
+}
+
+int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
+                        owl_block_data *d, owl_error *err)
+{
+    int want[OWL_MAX_COLS] = {0};
+    if (!p || !d || b >= p->meta.nblocks || (ncols && !cols))
+        return owl_error_set(err, OWL_EINVAL, "part: bad block read");
+    for (size_t i = 0; i < ncols; i++) {
+        if (cols[i] >= p->ncols)
+            return owl_error_set(err, OWL_EINVAL, "part: column %zu out of range", cols[i]);
+        want[cols[i]] = 1;
+    }
+    for (size_t c = 0; c < OWL_MAX_COLS; c++) {
+        if (!want[c]) {
+            free(d->cells[c]);
+            d->cells[c] = NULL;
+        }
+    }
+    d->nrows = p->blocks[b].rows;
+    for (size_t c = 0; c < p->ncols; c++) {
+        if (!want[c])
+            continue;
+        int rc = read_chunk(p, b, c, d, err);
+        if (rc != OWL_OK) {
+            /* never leave a half-decoded column behind for the caller to trust */
+            free(d->cells[c]);
+            d->cells[c] = NULL;
+            d->nrows = 0;
+            return rc;
+        }
+    }
+    return OWL_OK;
+}
+
+void owl_block_data_free(owl_block_data *d)
+{
+    if (!d)
+        return;
+    for (size_t c = 0; c < OWL_MAX_COLS; c++) {
+        free(d->cells[c]);
+        d->cells[c] = NULL;
+        owl_buf_free(&d->raw[c]);
+    }
+    owl_buf_free(&d->packed);
+    d->nrows = 0;
+}
+
+/* ---- verify: beyond checksums, the decoded values must agree with what pruning trusts ---- */
+
+struct tokcheck {
+    const owl_bloom *bl;
+    int missing;
+};
+
+static int tok_missing(void *ud, const char *t, size_t n)
+{
+    struct tokcheck *k = ud;
+    if (!owl_bloom_maybe_hash(k->bl, owl_hash64(t, n, BLOOM_SEED))) {
+        k->missing = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* 1 when row value v is consistent with the block's min/max and bloom. */
+static int value_consistent(const owl_part *p, size_t b, size_t c, const owl_cell *v)
+{
+    enum owl_type t = p->types[c];
+    const owl_bloom *bl = &p->blooms[b * p->ncols + c];
+    unsigned fl = p->flags[c];
+    if (!is_bytes(t)) {
+        if (t == OWL_TYPE_F64 && isnan(v->f))
+            return !p->chunks[b * p->ncols + c].has_min;
+        return num_in_stats(t, &p->chunks[b * p->ncols + c], v) &&
+               (!(fl & OWL_COL_BLOOM) || t == OWL_TYPE_F64 ||
+                owl_bloom_maybe_hash(bl, num_hash(v->u)));
+    }
+    if ((fl & OWL_COL_BLOOM) && !owl_bloom_maybe_hash(bl, owl_hash64(v->b.p, v->b.n, BLOOM_SEED)))
+        return 0;
+    if ((fl & OWL_COL_TOKENS) && !id_width(t) && bl->nwords) {
+        struct tokcheck k = {bl, 0};
+        owl_tokenize(v->b.p, v->b.n, tok_missing, &k);
+        return !k.missing;
+    }
+    return 1;
+}
+
+static int check_block(owl_part *p, size_t b, const owl_block_data *d, owl_error *err)
+{
+    const struct pblock *pb = &p->blocks[b];
+    size_t tc = p->time_col;
+    const owl_cell *t = d->cells[tc];
+    for (size_t r = 0; r < d->nrows; r++)
+        if (t[r].i < pb->min_time || t[r].i > pb->max_time || (r && t[r].i < t[r - 1].i))
+            return corrupt(p, err, "block %zu column %s: row %zu time outside the block's bounds "
+                           "or out of order", b, p->names[tc], r);
+    for (size_t c = 0; c < p->ncols; c++)
+        for (size_t r = 0; r < d->nrows; r++)
+            if (!value_consistent(p, b, c, &d->cells[c][r]))
+                return corrupt(p, err, "block %zu column %s: row %zu disagrees with the "
+                               "block's min/max or bloom", b, p->names[c], r);
+    return OWL_OK;
+}
+
+int owl_part_verify(owl_part *p, owl_error *err)
+{
+    owl_block_data d;
+    size_t cols[OWL_MAX_COLS];
+    int rc = OWL_OK;
+    memset(&d, 0, sizeof d);
+    for (size_t c = 0; c < p->ncols; c++)
+        cols[c] = c;
+    for (size_t b = 0; b < p->meta.nblocks && rc == OWL_OK; b++) {
+        rc = owl_part_read_block(p, b, cols, p->ncols, &d, err);
+        if (rc == OWL_OK)
+            rc = check_block(p, b, &d, err);
+    }
+    owl_block_data_free(&d);
+    return rc;
+}
