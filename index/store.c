@@ -979,20 +979,30 @@ static int cmp_num(enum owl_type t, const owl_cell *a, const owl_cell *b)
     }
 }
 
+/* Numeric equality; a NaN equals nothing, as in IEEE-754. */
+static int num_eq(enum owl_type t, const owl_cell *a, const owl_cell *b)
+{
+    if (t == OWL_TYPE_F64)
+        return a->f == b->f;
+    return cmp_num(t, a, b) == 0;
+}
+
 static int pred_holds(const owl_schema *sc, const owl_pred *p, const owl_cell *v)
 {
     enum owl_type t = sc->cols[p->col].type;
     int bytes = is_bytes_type(t);
     switch (p->op) {
     case OWL_PRED_EQ:
-        return bytes ? bytes_eq(&v->b, &p->lo.b) : cmp_num(t, v, &p->lo) == 0;
+        return bytes ? bytes_eq(&v->b, &p->lo.b) : num_eq(t, v, &p->lo);
     case OWL_PRED_IN:
         for (size_t i = 0; i < p->nset; i++)
-            if (bytes ? bytes_eq(&v->b, &p->set[i].b) : cmp_num(t, v, &p->set[i]) == 0)
+            if (bytes ? bytes_eq(&v->b, &p->set[i].b) : num_eq(t, v, &p->set[i]))
                 return 1;
         return 0;
     case OWL_PRED_RANGE:
-        return !bytes && cmp_num(t, v, &p->lo) >= 0 && cmp_num(t, v, &p->hi) < 0;
+        if (bytes || (t == OWL_TYPE_F64 && (v->f != v->f)))
+            return 0;
+        return cmp_num(t, v, &p->lo) >= 0 && cmp_num(t, v, &p->hi) < 0;
     case OWL_PRED_TOKEN:
         return bytes && contains_token(&v->b, &p->text);
     case OWL_PRED_SUBSTR:
