@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "index/encode.h"
 #include "index/part.h"
 
 /* ---- helpers ---- */
@@ -937,8 +938,11 @@ static bson_t *read_footer(const char *path)
     cr_assert(fd >= 0 && buf);
     cr_assert_eq(pread(fd, buf, flen, (off_t)foff), (ssize_t)flen);
     close(fd);
-    bson_t *doc = bson_new_from_data(buf, flen);
+    owl_buf raw = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_unpack(buf, flen, 1u << 30, &raw), OWL_OK);
+    bson_t *doc = bson_new_from_data((const uint8_t *)raw.data, raw.len);
     cr_assert_not_null(doc);
+    owl_buf_free(&raw);
     free(buf);
     return doc;
 }
@@ -968,16 +972,20 @@ static void replace_footer(const char *path, const bson_t *doc)
     int fd = open(path, O_WRONLY | O_APPEND);
     cr_assert(fd >= 0);
     uint8_t tr[24];
-    uint32_t crc = owl_crc32c(0, bson_get_data(doc), doc->len);
+    owl_buf packed = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_pack(bson_get_data(doc), doc->len, 3, &packed), OWL_OK);
+    uint32_t plen = (uint32_t)packed.len;
+    uint32_t crc = owl_crc32c(0, packed.data, plen);
     for (int i = 0; i < 8; i++)
         tr[i] = (uint8_t)(foff >> (8 * i));
     for (int i = 0; i < 4; i++) {
-        tr[8 + i] = (uint8_t)(doc->len >> (8 * i));
+        tr[8 + i] = (uint8_t)(plen >> (8 * i));
         tr[12 + i] = (uint8_t)(crc >> (8 * i));
     }
     memcpy(tr + 16, "OWLPEND", 8);
-    cr_assert_eq(write(fd, bson_get_data(doc), doc->len), (ssize_t)doc->len);
+    cr_assert_eq(write(fd, packed.data, plen), (ssize_t)plen);
     cr_assert_eq(write(fd, tr, 24), 24);
+    owl_buf_free(&packed);
     close(fd);
 }
 
