@@ -22,7 +22,10 @@ static int metrics(owl_call *call)
         .audit_events = owl_audit_count(s->audit),
     };
     call->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return owl_metrics_render(s->metrics, &g, &call->resp->body);
+    int rc = owl_metrics_render(s->metrics, &g, &call->resp->body);
+    if (rc == OWL_OK)
+        rc = owl_metrics_render_store(s->store, &call->resp->body);
+    return rc;
 }
 
 /* Parses an optional time bound; RFC 3339 or epoch ms. */
@@ -43,7 +46,7 @@ static int time_param(owl_call *call, const char *name, int64_t *out)
 static int audit_list(owl_call *call)
 {
     const owl_principal *p = call->principal;
-    char action[64], key_id[64], limit_s[16], token[32], tenant[32];
+    char action[64], key_id[64], limit_s[16], token[80], tenant[32];
     owl_audit_query q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .tenant = p->tenant,
                          .limit = 100};
     if (time_param(call, "start", &q.start_ms) != OWL_OK ||
@@ -70,14 +73,7 @@ static int audit_list(owl_call *call)
         }
         q.limit = (size_t)l;
     }
-    if (rn) {
-        unsigned long long t = strtoull(token, &end, 10);
-        if (*end || t == 0) {
-            owl_call_error(call, 400, "InvalidParameter", "next_token is not valid");
-            return OWL_EINVAL;
-        }
-        q.before_seq = t;
-    }
+    q.next_token = rn ? token : NULL;
     /* Callers who manage tenants also see failed authentications with unknown keys, and may
      * look at another tenant's trail. */
     int admin = owl_principal_can(p, "iam:ManageTenants");
@@ -91,7 +87,11 @@ static int audit_list(owl_call *call)
         q.tenant = tenant;
     }
     snprintf(call->resource, sizeof call->resource, "tenant/%s", q.tenant);
-    return owl_audit_query_json(call->srv->audit, &q, &call->resp->body);
+    owl_error err = {0};
+    int rc = owl_audit_query_json(call->srv->audit, &q, &call->resp->body, &err);
+    if (rc != OWL_OK)
+        owl_call_error_from(call, rc, err.msg);
+    return rc;
 }
 
 static const owl_route api_routes[] = {

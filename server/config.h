@@ -25,7 +25,7 @@ typedef struct owl_config {
     int64_t max_connections;     /* 4096 */
     int64_t shutdown_grace_ms;   /* 4000 */
     int64_t sigv4_max_skew_s;    /* 900 (AWS's 15 minutes) */
-    int64_t audit_max_events;    /* audit events kept before the oldest are dropped: 1000000 */
+    int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
 } owl_config;
 
 /* owl_config_defaults — fills every field with its default. */

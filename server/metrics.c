@@ -4,6 +4,7 @@
 #include "server/metrics.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,5 +155,80 @@ int owl_metrics_render(owl_metrics *m, const owl_metrics_gauges *g, owl_buf *o)
                    "owl_audit_events_total %llu\n",
                    (unsigned long long)in, (unsigned long long)out, g->open_connections,
                    g->meta_records, (unsigned long long)g->audit_events);
+    return o->data ? OWL_OK : OWL_ENOMEM;
+}
+
+/* ---- the store ---- */
+
+#define MAX_TABLES 16
+
+struct table_sums {
+    const char *table;
+    uint64_t rows, raw, stored, parts;
+};
+
+struct sums {
+    struct table_sums t[MAX_TABLES];
+    size_t n;
+};
+
+static int add_partition(void *ud, const owl_store_table_stats *p)
+{
+    struct sums *s = ud;
+    size_t i = 0;
+    while (i < s->n && strcmp(s->t[i].table, p->table) != 0)
+        i++;
+    if (i == s->n) {
+        if (s->n == MAX_TABLES)
+            return 0;
+        s->t[s->n++].table = p->table;
+    }
+    s->t[i].rows += p->rows;
+    s->t[i].raw += p->raw_bytes;
+    s->t[i].stored += p->stored_bytes;
+    s->t[i].parts += p->parts;
+    return 0;
+}
+
+int owl_metrics_render_store(owl_store *st, owl_buf *o)
+{
+    struct sums s;
+    memset(&s, 0, sizeof s);
+    owl_store_partitions(st, add_partition, &s, NULL);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } per_table[] = {
+        {"owl_store_rows", "Rows in the table (parts and memtables).",
+         offsetof(struct table_sums, rows)},
+        {"owl_store_raw_bytes", "Uncompressed size of the table's values.",
+         offsetof(struct table_sums, raw)},
+        {"owl_store_stored_bytes", "Bytes of the table's part files.",
+         offsetof(struct table_sums, stored)},
+        {"owl_store_parts", "Part files of the table.", offsetof(struct table_sums, parts)},
+    };
+    for (size_t k = 0; k < sizeof per_table / sizeof per_table[0]; k++) {
+        owl_buf_printf(o, "# HELP %s %s\n# TYPE %s gauge\n", per_table[k].name, per_table[k].help,
+                       per_table[k].name);
+        for (size_t i = 0; i < s.n; i++) {
+            const uint64_t *v = (const uint64_t *)((const char *)&s.t[i] + per_table[k].off);
+            owl_buf_printf(o, "%s{table=\"%s\"} %llu\n", per_table[k].name, s.t[i].table,
+                           (unsigned long long)*v);
+        }
+    }
+    owl_store_stats ss;
+    owl_store_stats_get(st, &ss);
+    owl_buf_printf(o,
+                   "# HELP owl_store_wal_bytes Bytes in live WAL segments.\n"
+                   "# TYPE owl_store_wal_bytes gauge\nowl_store_wal_bytes %llu\n"
+                   "# HELP owl_store_fsyncs_total WAL fsyncs (group commit shares them).\n"
+                   "# TYPE owl_store_fsyncs_total counter\nowl_store_fsyncs_total %llu\n"
+                   "# HELP owl_store_compactions_total Part merges.\n"
+                   "# TYPE owl_store_compactions_total counter\nowl_store_compactions_total %llu\n"
+                   "# HELP owl_store_quarantined_parts_total Parts moved to quarantine.\n"
+                   "# TYPE owl_store_quarantined_parts_total counter\n"
+                   "owl_store_quarantined_parts_total %llu\n",
+                   (unsigned long long)ss.wal_bytes, (unsigned long long)ss.fsyncs,
+                   (unsigned long long)ss.compactions, (unsigned long long)ss.quarantined);
     return o->data ? OWL_OK : OWL_ENOMEM;
 }

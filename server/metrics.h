@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "index/index.h"
 
 typedef struct owl_metrics owl_metrics;
 
@@ -32,5 +33,10 @@ typedef struct owl_metrics_gauges {
 
 /* owl_metrics_render — appends the exposition text to out. OWL_OK or OWL_ENOMEM. */
 int owl_metrics_render(owl_metrics *m, const owl_metrics_gauges *g, owl_buf *out);
+
+/* owl_metrics_render_store — appends the store's figures: per table rows, raw bytes,
+ * stored bytes and parts (summed over tenants and partitions), and store-wide WAL bytes,
+ * fsyncs, compactions and quarantined parts. */
+int owl_metrics_render_store(owl_store *st, owl_buf *out);
 
 #endif

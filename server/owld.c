@@ -6,11 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/logs_schema.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/keys.h"
 #include "server/metrics.h"
 #include "server/server.h"
+
+/* The tables of the columnar store. Later capabilities add a line. */
+static const owl_schema *const store_tables[] = {
+    &owl_logs_schema,
+    &owl_audit_schema,
+};
 
 /* The route tables of every module, in dispatch order. Later capabilities add a line. */
 static const owl_route_table *const route_tables[] = {
@@ -135,8 +142,11 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     snprintf(dir, sizeof dir, "%s/meta", cfg->data_dir);
     if ((rc = owl_meta_open(dir, NULL, &s->meta, err)) != OWL_OK)
         goto fail;
-    if ((rc = owl_audit_open(cfg->data_dir, (size_t)cfg->audit_max_events, &s->audit, err)) !=
-        OWL_OK)
+    snprintf(dir, sizeof dir, "%s/store", cfg->data_dir);
+    if ((rc = owl_store_open(dir, store_tables, OWL_ARRAY_LEN(store_tables), NULL, &s->store,
+                             err)) != OWL_OK)
+        goto fail;
+    if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_metrics_new(&s->metrics)) != OWL_OK) {
         owl_error_set(err, rc, "out of memory");
@@ -181,7 +191,9 @@ int owl_server_run(owl_server *s, owl_error *err)
         ;
     owl_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     owl_http_server_stop(s->http);
-    owl_audit_sync(s->audit);
+    owl_error ferr = {0};
+    if (owl_store_flush(s->store, &ferr) != OWL_OK)
+        owl_errorf("flushing the store: %s (the WAL keeps the rows)", ferr.msg);
     owl_info("stopped");
     return OWL_OK;
 }
@@ -192,6 +204,7 @@ void owl_server_close(owl_server *s)
         return;
     owl_http_server_destroy(s->http);
     owl_audit_close(s->audit);
+    owl_store_close(s->store);
     owl_metrics_free(s->metrics);
     owl_meta_close(s->meta);
     memset(s->master_key, 0, sizeof s->master_key);

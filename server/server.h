@@ -29,6 +29,7 @@ typedef struct owl_principal {
 typedef struct owl_server {
     owl_config cfg;
     owl_meta *meta;
+    owl_store *store;
     struct owl_audit *audit;
     struct owl_metrics *metrics;
     owl_router router;

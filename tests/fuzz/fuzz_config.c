@@ -55,7 +55,7 @@ static void check_sane(const owl_config *c)
              in_range(c->max_connections, 1, 1000000) &&
              in_range(c->shutdown_grace_ms, 0, 60000) &&
              in_range(c->sigv4_max_skew_s, 1, 86400) &&
-             in_range(c->audit_max_events, 1000, 100000000);
+             in_range(c->audit_retention_days, 0, 36500);
     if (!ok)
         abort();
 }

@@ -17,7 +17,7 @@
 static const char *const flags[] = {
     "listen", "data-dir", "xray-daemon", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
-    "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "audit-max-events",
+    "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "audit-retention-days",
     "help", "version",
 };
 
@@ -107,7 +107,7 @@ static void check_defaults(const owl_config *c)
     cr_assert_eq(c->max_connections, 4096);
     cr_assert_eq(c->shutdown_grace_ms, 4000);
     cr_assert_eq(c->sigv4_max_skew_s, 900);
-    cr_assert_eq(c->audit_max_events, 1000000);
+    cr_assert_eq(c->audit_retention_days, 90);
 }
 
 Test(config, defaults)
@@ -163,7 +163,7 @@ Test(config, flags_each_type_equals_form)
                         "--max-body-bytes=1024",
                         "--read-timeout-ms=100", "--idle-timeout-ms=86400000",
                         "--max-connections=1", "--sigv4-max-skew-s=86400",
-                        "--audit-max-events=100000000"),
+                        "--audit-retention-days=36500"),
                    NULL, &e);
     cr_assert_eq(rc, OWL_OK, "%s", e.msg);
     cr_assert_str_eq(c.listen_host, "::1", "brackets are not part of the host");
@@ -178,7 +178,7 @@ Test(config, flags_each_type_equals_form)
     cr_assert_eq(c.idle_timeout_ms, 86400000);
     cr_assert_eq(c.max_connections, 1);
     cr_assert_eq(c.sigv4_max_skew_s, 86400);
-    cr_assert_eq(c.audit_max_events, 100000000);
+    cr_assert_eq(c.audit_retention_days, 36500);
 }
 
 Test(config, every_log_level)
@@ -287,7 +287,7 @@ Test(config, out_of_range)
     expect_fail(ARGV("--max-connections", "0"), "--max-connections: must be between 1 and");
     expect_fail(ARGV("--shutdown-grace-ms", "60001"), "--shutdown-grace-ms: must be between 0");
     expect_fail(ARGV("--sigv4-max-skew-s", "0"), "--sigv4-max-skew-s: must be between 1 and");
-    expect_fail(ARGV("--audit-max-events", "999"), "--audit-max-events: must be between 1000");
+    expect_fail(ARGV("--audit-retention-days", "-1"), "--audit-retention-days: must be between 0");
     /* beyond 64 bits is out of range too, not "not a number" and not wrapped */
     expect_fail(ARGV("--workers", "99999999999999999999"), "--workers: must be between 0 and 256");
     expect_fail(ARGV("--workers", "-99999999999999999999"), "--workers: must be between");
@@ -402,7 +402,7 @@ Test(config, json_each_type)
                   " \"max_connections\": {\"$numberLong\": \"5000\"},\n"
                   " \"read_timeout_ms\": 1000, \"idle_timeout_ms\": 2000,\n"
                   " \"shutdown_grace_ms\": 0, \"sigv4_max_skew_s\": 60,\n"
-                  " \"audit_max_events\": 5000}",
+                  " \"audit_retention_days\": 30}",
                   &e);
     cr_assert_eq(rc, OWL_OK, "%s", e.msg);
     cr_assert_str_eq(c.listen_host, "::");
@@ -419,7 +419,7 @@ Test(config, json_each_type)
     cr_assert_eq(c.idle_timeout_ms, 2000);
     cr_assert_eq(c.shutdown_grace_ms, 0);
     cr_assert_eq(c.sigv4_max_skew_s, 60);
-    cr_assert_eq(c.audit_max_events, 5000);
+    cr_assert_eq(c.audit_retention_days, 30);
 }
 
 Test(config, json_applies_on_top)
