@@ -1,1 +1,1252 @@
-/* placeholder: being written */
+/* http.c — the per-connection HTTP/1.1 engine: http-parser framing, limits, body decoding,
+ * response serialization and the response helpers. loop.c owns sockets and threads; the
+ * same code runs for sockets and for in-memory connections (tests, fuzzing).
+ *
+ * Invariant (see http_int.h): one request is parsed, handled and its response queued
+ * before the next pipelined one is parsed (the parser pauses in on_message_complete), so
+ * responses leave in request order; the header block and the body never grow past
+ * their limits in memory. */
+#include "server/http_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define OUT_HIGH (256u << 10)    /* parse no further pipelined request above this output */
+#define STREAM_HIGH (1u << 20)   /* a streaming handler waits for the socket above this */
+#define LINGER_NS (2000LL * 1000000)
+#define READ_CHUNK (64u << 10)
+#define READS_PER_EVENT 4        /* fairness between connections of one worker */
+#define DEC_CHUNK (64u << 10)    /* decompression output step */
+#define ZSTD_WINDOW_LOG_MAX 24   /* 16 MiB: refuse frames that need more decoder memory */
+
+enum { CB_NONE, CB_FIELD, CB_VALUE };
+
+/* ------------------------------------------------------------------ small pieces */
+
+static const struct {
+    int status;
+    const char *text;
+} status_texts[] = {
+    {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
+    {202, "Accepted"}, {204, "No Content"}, {206, "Partial Content"},
+    {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"}, {304, "Not Modified"},
+    {307, "Temporary Redirect"}, {308, "Permanent Redirect"}, {400, "Bad Request"},
+    {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+    {405, "Method Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Timeout"},
+    {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"},
+    {412, "Precondition Failed"}, {413, "Payload Too Large"}, {414, "URI Too Long"},
+    {415, "Unsupported Media Type"}, {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"}, {422, "Unprocessable Entity"}, {425, "Too Early"},
+    {426, "Upgrade Required"}, {428, "Precondition Required"}, {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
+    {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
+    {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+    {507, "Insufficient Storage"},
+};
+
+const char *owl_http_status_text(int status)
+{
+    for (size_t i = 0; i < OWL_ARRAY_LEN(status_texts); i++)
+        if (status_texts[i].status == status)
+            return status_texts[i].text;
+    return "Unknown";
+}
+
+const char *owl_http_req_header(const owl_http_req *req, const char *lname)
+{
+    if (!req || !lname)
+        return NULL;
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, lname) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+/* Fills out with a random (version 4) UUID. Random bytes come from a per-thread pool so
+ * a request costs a getrandom call only every 16 requests. */
+static void gen_uuid(char out[37])
+{
+    static __thread unsigned char pool[256];
+    static __thread size_t left;
+    static __thread uint64_t fallback;
+    if (left < 16) {
+        if (owl_random(pool, sizeof pool) != OWL_OK) {
+            /* getrandom failing is near impossible; ids must still differ */
+            for (size_t i = 0; i < sizeof pool; i += 8) {
+                uint64_t z = (uint64_t)owl_mono_ns() + (fallback += 0x9e3779b97f4a7c15ULL);
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+                memcpy(pool + i, &z, 8);
+            }
+        }
+        left = sizeof pool;
+    }
+    unsigned char b[16];
+    memcpy(b, pool + sizeof pool - left, 16);
+    left -= 16;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    owl_hex(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* IMF-fixdate of the current second, cached per thread; locale-independent. */
+static const char *http_date(void)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static __thread time_t cached = -1;
+    static __thread char text[40];
+    time_t t = time(NULL);
+    if (t != cached) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
+                 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        cached = t;
+    }
+    return text;
+}
+
+/* 1 when s holds CR or LF — never allowed inside a header line. */
+static int has_ctl(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* ------------------------------------------------------------------ response helpers */
+
+int owl_http_resp_header(owl_http_resp *resp, const char *name, const char *value)
+{
+    if (!resp || !name || !*name || !value || has_ctl(name) || has_ctl(value) ||
+        strchr(name, ':'))
+        return OWL_EINVAL;
+    size_t mark = resp->headers.len;
+    int rc = owl_buf_printf(&resp->headers, "%s: %s\r\n", name, value);
+    if (rc != OWL_OK && resp->headers.data) {
+        resp->headers.len = mark;
+        resp->headers.data[mark] = '\0';
+    }
+    return rc;
+}
+
+static int resp_set(owl_http_resp *resp, int status, const char *ctype, const char *p, size_t n)
+{
+    owl_buf_reset(&resp->body);
+    int rc = owl_buf_append(&resp->body, p, n);
+    if (rc != OWL_OK)
+        return rc;
+    resp->status = status;
+    resp->content_type = ctype;
+    return OWL_OK;
+}
+
+int owl_http_resp_json(owl_http_resp *resp, int status, const char *json, size_t len)
+{
+    return resp_set(resp, status, "application/json", json, len);
+}
+
+int owl_http_resp_text(owl_http_resp *resp, int status, const char *text, size_t len)
+{
+    return resp_set(resp, status, "text/plain; charset=utf-8", text, len);
+}
+
+int owl_http_resp_error(owl_http_resp *resp, int status, const char *code, const char *fmt, ...)
+{
+    owl_buf msg = OWL_BUF_INIT, json = OWL_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = owl_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (rc == OWL_OK)
+        rc = owl_buf_puts(&json, "{\"error\":{\"code\":");
+    if (rc == OWL_OK)
+        rc = owl_buf_json_str(&json, code, strlen(code));
+    if (rc == OWL_OK)
+        rc = owl_buf_puts(&json, ",\"message\":");
+    if (rc == OWL_OK)
+        rc = owl_buf_json_str(&json, msg.data ? msg.data : "", msg.len);
+    if (rc == OWL_OK)
+        rc = owl_buf_puts(&json, "}}");
+    if (rc == OWL_OK)
+        rc = resp_set(resp, status, "application/json", json.data, json.len);
+    owl_buf_free(&msg);
+    owl_buf_free(&json);
+    return rc;
+}
+
+static void resp_init(owl_http_resp *resp, owl_http_conn *c)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->conn = c;
+}
+
+static void resp_free(owl_http_resp *resp)
+{
+    owl_buf_free(&resp->headers);
+    owl_buf_free(&resp->body);
+}
+
+/* ------------------------------------------------------------------ decompression */
+
+static int dec_identity(const void *in, size_t n, size_t max, owl_buf *out, owl_error *err)
+{
+    if (n > max)
+        return owl_error_set(err, OWL_ETOOBIG, "body of %zu bytes exceeds the limit of %zu",
+                             n, max);
+    if (owl_buf_append(out, in, n) != OWL_OK)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    return OWL_OK;
+}
+
+/* Room for the next output step: never more than one byte past max, so a bomb is
+ * caught after producing at most max + 1 bytes. Returns 0 when already past max. */
+static size_t dec_room(const owl_buf *out, size_t base, size_t max)
+{
+    size_t produced = out->len - base;
+    if (produced > max)
+        return 0;
+    size_t room = max - produced + 1;
+    return room > DEC_CHUNK ? DEC_CHUNK : room;
+}
+
+/* zlib-family decoder: wbits 15+16 = gzip (several members allowed), 15 = zlib, -15 = raw. */
+static int dec_zlib(const unsigned char *in, size_t n, int wbits, size_t max, owl_buf *out,
+                    owl_error *err)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, wbits) != Z_OK)
+        return owl_error_set(err, OWL_ENOMEM, "cannot initialise inflate");
+    size_t base = out->len, fed = 0;
+    int rc = OWL_OK;
+    for (;;) {
+        if (zs.avail_in == 0 && fed < n) {
+            size_t take = n - fed > UINT_MAX ? UINT_MAX : n - fed;
+            zs.next_in = (Bytef *)(uintptr_t)(in + fed);
+            zs.avail_in = (uInt)take;
+            fed += take;
+        }
+        size_t room = dec_room(out, base, max);
+        if (room == 0) {
+            rc = owl_error_set(err, OWL_ETOOBIG, "decompressed body exceeds %zu bytes", max);
+            goto out;
+        }
+        if (owl_buf_reserve(out, room) != OWL_OK) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            goto out;
+        }
+        zs.next_out = (Bytef *)out->data + out->len;
+        zs.avail_out = (uInt)room;
+        int z = inflate(&zs, Z_NO_FLUSH);
+        out->len += room - zs.avail_out;
+        if (z == Z_STREAM_END) {
+            size_t rest = zs.avail_in + (n - fed);
+            if (rest == 0)
+                break;
+            /* gzip allows concatenated members (RFC 1952 2.2) */
+            if (wbits > 15 && zs.avail_in >= 2 && zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b) {
+                inflateReset(&zs);
+                continue;
+            }
+            rc = owl_error_set(err, OWL_EINVAL, "trailing bytes after compressed data");
+            goto out;
+        }
+        if (z == Z_OK)
+            continue;
+        if (z == Z_BUF_ERROR && zs.avail_in == 0 && fed == n) {
+            rc = owl_error_set(err, OWL_EINVAL, "compressed data is truncated");
+            goto out;
+        }
+        if (z == Z_MEM_ERROR) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = owl_error_set(err, OWL_EINVAL, "compressed data is corrupt: %s",
+                           zs.msg ? zs.msg : "inflate failed");
+        goto out;
+    }
+    if (out->len - base > max)
+        rc = owl_error_set(err, OWL_ETOOBIG, "decompressed body exceeds %zu bytes", max);
+out:
+    inflateEnd(&zs);
+    if (rc != OWL_OK)
+        out->len = base;
+    if (out->data)
+        out->data[out->len] = '\0';
+    return rc;
+}
+
+static int dec_zstd(const void *in, size_t n, size_t max, owl_buf *out, owl_error *err)
+{
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    if (!d)
+        return owl_error_set(err, OWL_ENOMEM, "cannot create zstd context");
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
+    size_t base = out->len, last = 1;
+    int rc = OWL_OK;
+    ZSTD_inBuffer ib = {in, n, 0};
+    for (;;) {
+        size_t room = dec_room(out, base, max);
+        if (room == 0) {
+            rc = owl_error_set(err, OWL_ETOOBIG, "decompressed body exceeds %zu bytes", max);
+            goto out;
+        }
+        if (owl_buf_reserve(out, room) != OWL_OK) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            goto out;
+        }
+        ZSTD_outBuffer ob = {out->data + out->len, room, 0};
+        size_t r = ZSTD_decompressStream(d, &ob, &ib);
+        out->len += ob.pos;
+        if (ZSTD_isError(r)) {
+            rc = owl_error_set(err, OWL_EINVAL, "zstd data is corrupt: %s", ZSTD_getErrorName(r));
+            goto out;
+        }
+        last = r;
+        if (ib.pos == ib.size && ob.pos < room)
+            break;
+    }
+    if (last != 0)
+        rc = owl_error_set(err, OWL_EINVAL, "zstd data is truncated");
+    else if (out->len - base > max)
+        rc = owl_error_set(err, OWL_ETOOBIG, "decompressed body exceeds %zu bytes", max);
+out:
+    ZSTD_freeDCtx(d);
+    if (rc != OWL_OK)
+        out->len = base;
+    if (out->data)
+        out->data[out->len] = '\0';
+    return rc;
+}
+
+/* Compares a header value token (blanks around it ignored) with name, case-insensitively. */
+static int token_is(const char *v, const char *name)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(name);
+    if (strncasecmp(v, name, n) != 0)
+        return 0;
+    for (v += n; *v; v++)
+        if (*v != ' ' && *v != '\t')
+            return 0;
+    return 1;
+}
+
+/* 0 identity, 1 gzip, 2 deflate, 3 zstd, -1 unknown. */
+static int encoding_kind(const char *enc)
+{
+    if (!enc || token_is(enc, "identity") || token_is(enc, ""))
+        return 0;
+    if (token_is(enc, "gzip") || token_is(enc, "x-gzip"))
+        return 1;
+    if (token_is(enc, "deflate"))
+        return 2;
+    if (token_is(enc, "zstd"))
+        return 3;
+    return -1;
+}
+
+int owl_http_decompress(const char *encoding, const void *in, size_t n, size_t max, owl_buf *out,
+                        owl_error *err)
+{
+    const unsigned char *p = in;
+    switch (encoding_kind(encoding)) {
+    case 0:
+        return dec_identity(in, n, max, out, err);
+    case 1:
+        return dec_zlib(p, n, 15 + 16, max, out, err);
+    case 2:
+        /* "deflate" means zlib (RFC 9110 8.4.1.2) but some clients send raw deflate:
+         * a valid zlib header (CM 8, check bits) decides */
+        if (n >= 2 && (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7 && ((p[0] << 8) | p[1]) % 31 == 0)
+            return dec_zlib(p, n, 15, max, out, err);
+        return dec_zlib(p, n, -15, max, out, err);
+    case 3:
+        return dec_zstd(in, n, max, out, err);
+    default:
+        return owl_error_set(err, OWL_EUNSUPPORTED, "unsupported Content-Encoding \"%s\"",
+                             encoding);
+    }
+}
+
+/* ------------------------------------------------------------------ output */
+
+static size_t conn_pending(const owl_http_conn *c)
+{
+    return c->wbuf.len - c->wpos;
+}
+
+/* Writes queued output: to the socket until it would block, or, for an in-memory
+ * connection, into mem_out. A write error marks the connection dead. */
+static void conn_flush(owl_http_conn *c)
+{
+    while (c->wpos < c->wbuf.len && !c->dead) {
+        size_t n = c->wbuf.len - c->wpos;
+        if (c->fd < 0) {
+            if (owl_buf_append(&c->mem_out, c->wbuf.data + c->wpos, n) != OWL_OK)
+                c->dead = 1;
+            c->wpos = c->wbuf.len;
+            break;
+        }
+        ssize_t w = send(c->fd, c->wbuf.data + c->wpos, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            c->wpos += (size_t)w;
+            c->last_io = owl_mono_ns();
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        } else {
+            c->dead = 1;
+        }
+    }
+    if (c->wpos >= c->wbuf.len || c->dead) {
+        owl_buf_free(&c->wbuf);
+        c->wpos = 0;
+    }
+}
+
+/* Queues bytes for the current response. A failed allocation kills the connection:
+ * half a response must never be followed by another. */
+static void out_append(owl_http_conn *c, const void *p, size_t n)
+{
+    if (c->dead)
+        return;
+    if (c->wpos > 0 && c->wpos >= c->wbuf.len / 2) {
+        owl_buf_consume(&c->wbuf, c->wpos);
+        c->wpos = 0;
+    }
+    if (owl_buf_append(&c->wbuf, p, n) != OWL_OK) {
+        c->dead = 1;
+        return;
+    }
+    c->resp_bytes += n;
+}
+
+static void out_printf(owl_http_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void out_printf(owl_http_conn *c, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof small) {
+        c->dead = 1; /* callers only format short, bounded lines */
+        return;
+    }
+    out_append(c, small, (size_t)n);
+}
+
+static int status_has_body(int status)
+{
+    return !(status < 200 || status == 204 || status == 304);
+}
+
+/* Serializes the status line and headers. body_len < 0 means chunked. keep says whether
+ * the connection stays open after this response. */
+static void out_head(owl_http_conn *c, const owl_http_resp *resp, int status, const char *ctype,
+                     long long body_len, int keep)
+{
+    out_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, owl_http_status_text(status),
+               http_date());
+    if (status_has_body(status)) {
+        const char *ct = ctype && !has_ctl(ctype) ? ctype : "application/json";
+        out_append(c, "Content-Type: ", 14);
+        out_append(c, ct, strlen(ct));
+        if (body_len < 0)
+            out_printf(c, "\r\nTransfer-Encoding: chunked\r\n");
+        else
+            out_printf(c, "\r\nContent-Length: %lld\r\n", body_len);
+    }
+    if (!keep)
+        out_printf(c, "Connection: close\r\n");
+    else if (c->req.http_major == 1 && c->req.http_minor == 0)
+        out_printf(c, "Connection: keep-alive\r\n");
+    out_printf(c, "x-owl-request-id: %s\r\n", c->req.request_id);
+    if (resp && resp->headers.len)
+        out_append(c, resp->headers.data, resp->headers.len);
+    out_append(c, "\r\n", 2);
+}
+
+/* ------------------------------------------------------------------ request state */
+
+/* Frees everything of the current request; the connection is ready for the next one. */
+static void req_reset(owl_http_conn *c)
+{
+    free(c->req.headers);
+    owl_buf_free(&c->req.body);
+    owl_buf_free(&c->req.wire_body);
+    owl_buf_free(&c->url);
+    owl_buf_free(&c->hdrs);
+    free(c->spans);
+    memset(&c->req, 0, sizeof c->req);
+    c->spans = NULL;
+    c->nspans = c->capspans = 0;
+    c->last_cb = CB_NONE;
+    c->in_req = c->url_seen = c->target_done = c->headers_done = c->msg_done = c->id_done = 0;
+    c->hdr_bytes = c->req_bytes = c->resp_bytes = 0;
+    c->fail_status = 0;
+    c->fail_code = NULL;
+    c->fail_msg[0] = '\0';
+    c->head = c->keep = c->stream_open = 0;
+}
+
+/* Records why the parser must stop; returned from a callback it aborts http_parser. */
+static int fail(owl_http_conn *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(owl_http_conn *c, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->fail_msg, sizeof c->fail_msg, fmt, ap);
+    va_end(ap);
+    c->fail_status = status;
+    c->fail_code = code;
+    return -1;
+}
+
+static int fail_nomem(owl_http_conn *c)
+{
+    return fail(c, 500, "InternalError", "out of memory");
+}
+
+/* Splits the request target into path and query, appended to url after its NUL:
+ * url = target "\0" path "\0" query "\0". Idempotent. */
+static int req_finish_target(owl_http_conn *c)
+{
+    if (c->target_done)
+        return OWL_OK;
+    size_t tlen = c->url.len;
+    if (owl_buf_putc(&c->url, '\0') != OWL_OK)
+        return OWL_ENOMEM;
+    const char *t = c->url.data;
+    size_t ps = 0;
+    /* absolute-form (RFC 9112 3.2.2): the path starts after scheme://authority */
+    const char *sch = memmem(t, tlen, "://", 3);
+    if (tlen && t[0] != '/' && sch) {
+        const char *slash = memchr(sch + 3, '/', tlen - (size_t)(sch + 3 - t));
+        const char *q = memchr(sch + 3, '?', tlen - (size_t)(sch + 3 - t));
+        if (slash && (!q || slash < q))
+            ps = (size_t)(slash - t);
+        else
+            ps = q ? (size_t)(q - t) : tlen;
+    }
+    size_t pe = ps;
+    while (pe < tlen && t[pe] != '?' && t[pe] != '#')
+        pe++;
+    size_t qs = pe < tlen && t[pe] == '?' ? pe + 1 : pe, qe = qs;
+    while (qe < tlen && t[qe] != '#')
+        qe++;
+    size_t path_off = c->url.len;
+    int rc = OWL_OK;
+    if (tlen && t[0] != '/' && sch && ps == pe)
+        rc = owl_buf_putc(&c->url, '/');
+    /* url.data may move while appending: copy from offsets */
+    if (rc == OWL_OK)
+        rc = owl_buf_reserve(&c->url, (pe - ps) + (qe - qs) + 2);
+    if (rc != OWL_OK)
+        return rc;
+    owl_buf_append(&c->url, c->url.data + ps, pe - ps);
+    owl_buf_putc(&c->url, '\0');
+    size_t query_off = c->url.len;
+    owl_buf_append(&c->url, c->url.data + qs, qe - qs);
+    c->req.target = c->url.data;
+    c->req.path = c->url.data + path_off;
+    c->req.query = c->url.data + query_off;
+    c->req.method = http_method_str((enum http_method)c->parser.method);
+    c->target_done = 1;
+    return OWL_OK;
+}
+
+static void req_ensure_id(owl_http_conn *c)
+{
+    if (!c->id_done) {
+        gen_uuid(c->req.request_id);
+        c->id_done = 1;
+    }
+}
+
+static void trim_value(char *v, char **start)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        v[--n] = '\0';
+    *start = v;
+}
+
+/* Builds req.headers from the spans once the header block is complete. */
+static int req_build_headers(owl_http_conn *c)
+{
+    if (c->last_cb == CB_FIELD) {
+        /* a field without any value callback: treat as empty value */
+        if (owl_buf_putc(&c->hdrs, '\0') != OWL_OK)
+            return OWL_ENOMEM;
+        c->spans[c->nspans - 1].value = c->hdrs.len;
+    }
+    if (c->last_cb != CB_NONE && owl_buf_putc(&c->hdrs, '\0') != OWL_OK)
+        return OWL_ENOMEM;
+    if (c->nspans == 0)
+        return OWL_OK;
+    c->req.headers = calloc(c->nspans, sizeof *c->req.headers);
+    if (!c->req.headers)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < c->nspans; i++) {
+        char *name = c->hdrs.data + c->spans[i].name;
+        for (char *q = name; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q + ('a' - 'A'));
+        c->req.headers[i].name = name;
+        trim_value(c->hdrs.data + c->spans[i].value, &c->req.headers[i].value);
+    }
+    c->req.nheaders = c->nspans;
+    return OWL_OK;
+}
+
+/* Whether the response being queued may keep the connection open. The stop flag is read
+ * directly so a handler running while stop() is called already answers "close". */
+static int conn_keep(const owl_http_conn *c, const owl_http_resp *resp)
+{
+    int stop = c->stopping || (c->stop_flag && atomic_load(c->stop_flag));
+    return c->req.keep_alive && !resp->close && !stop && !c->parser.upgrade;
+}
+
+/* ------------------------------------------------------------------ parser callbacks */
+
+/* The request timer starts here: CR/LF between pipelined requests do not start it. */
+static int on_message_begin(http_parser *p)
+{
+    owl_http_conn *c = p->data;
+    c->in_req = 1;
+    c->req_start = owl_mono_ns();
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    owl_http_conn *c = p->data;
+    c->url_seen = 1;
+    if (owl_buf_append(&c->url, at, n) != OWL_OK)
+        return fail_nomem(c);
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    owl_http_conn *c = p->data;
+    if (c->headers_done)
+        return 0; /* chunked trailers are not kept */
+    if (c->last_cb != CB_FIELD) {
+        if (c->last_cb == CB_VALUE && owl_buf_putc(&c->hdrs, '\0') != OWL_OK)
+            return fail_nomem(c);
+        if (c->nspans == c->capspans) {
+            size_t cap = c->capspans ? c->capspans * 2 : 16;
+            owl_http_hspan *s = realloc(c->spans, cap * sizeof *s);
+            if (!s)
+                return fail_nomem(c);
+            c->spans = s;
+            c->capspans = cap;
+        }
+        c->spans[c->nspans].name = c->hdrs.len;
+        c->spans[c->nspans].value = 0;
+        c->nspans++;
+        c->last_cb = CB_FIELD;
+    }
+    if (owl_buf_append(&c->hdrs, at, n) != OWL_OK)
+        return fail_nomem(c);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    owl_http_conn *c = p->data;
+    if (c->headers_done)
+        return 0;
+    if (c->last_cb != CB_VALUE) {
+        if (c->nspans == 0 || owl_buf_putc(&c->hdrs, '\0') != OWL_OK)
+            return fail_nomem(c);
+        c->spans[c->nspans - 1].value = c->hdrs.len;
+        c->last_cb = CB_VALUE;
+    }
+    if (owl_buf_append(&c->hdrs, at, n) != OWL_OK)
+        return fail_nomem(c);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    owl_http_conn *c = p->data;
+    if (req_build_headers(c) != OWL_OK || req_finish_target(c) != OWL_OK)
+        return fail_nomem(c);
+    c->headers_done = 1;
+    c->req.http_major = p->http_major;
+    c->req.http_minor = p->http_minor;
+    c->req.keep_alive = http_should_keep_alive(p);
+    c->head = p->method == HTTP_HEAD;
+    size_t max = c->lim->max_body_bytes;
+    int has_len = (p->flags & F_CONTENTLENGTH) != 0;
+    if (has_len && p->content_length > max)
+        return fail(c, 413, "PayloadTooLarge",
+                    "request body of %llu bytes exceeds the limit of %zu bytes",
+                    (unsigned long long)p->content_length, max);
+    /* http-parser de-chunks; any other transfer coding would reach the handler encoded */
+    const char *te = owl_http_req_header(&c->req, "transfer-encoding");
+    if (te && !token_is(te, "chunked"))
+        return fail(c, 501, "NotImplemented", "unsupported Transfer-Encoding \"%.64s\"", te);
+    const char *enc = owl_http_req_header(&c->req, "content-encoding");
+    if (encoding_kind(enc) < 0)
+        return fail(c, 415, "UnsupportedMediaType", "unsupported Content-Encoding \"%.64s\"",
+                    enc);
+    const char *expect = owl_http_req_header(&c->req, "expect");
+    int body_expected = (p->flags & F_CHUNKED) || (has_len && p->content_length > 0);
+    if (expect && token_is(expect, "100-continue") && body_expected &&
+        (p->http_major > 1 || p->http_minor >= 1)) {
+        out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    owl_http_conn *c = p->data;
+    size_t max = c->lim->max_body_bytes;
+    if (n > max || c->req.body.len > max - n)
+        return fail(c, 413, "PayloadTooLarge", "request body exceeds the limit of %zu bytes",
+                    max);
+    if (owl_buf_append(&c->req.body, at, n) != OWL_OK)
+        return fail_nomem(c);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    owl_http_conn *c = p->data;
+    c->msg_done = 1;
+    http_parser_pause(p, 1); /* the next pipelined request waits for this response */
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ------------------------------------------------------------------ responses */
+
+static void report_done(owl_http_conn *c, const owl_http_resp *resp, int with_req)
+{
+    if (!c->cb->done)
+        return;
+    int64_t dur = c->in_req ? owl_mono_ns() - c->req_start : 0;
+    c->cb->done(c->cb->ud, with_req ? &c->req : NULL, resp, c->req_bytes, c->resp_bytes, dur);
+}
+
+/* Answers an error the HTTP layer found itself and closes the connection. */
+static void conn_error(owl_http_conn *c, int status, const char *code, const char *msg)
+{
+    owl_http_resp resp;
+    resp_init(&resp, c);
+    int with_req = c->url_seen && req_finish_target(c) == OWL_OK;
+    req_ensure_id(c);
+    c->req.start_mono_ns = c->req_start;
+    c->req.wire_bytes = c->req_bytes;
+    memcpy(c->req.remote_addr, c->peer, sizeof c->req.remote_addr);
+    if (owl_http_resp_error(&resp, status, code, "%s", msg) != OWL_OK)
+        resp.status = status;
+    out_head(c, &resp, status, resp.content_type, (long long)resp.body.len, 0);
+    if (!c->head && status_has_body(status))
+        out_append(c, resp.body.data, resp.body.len);
+    c->closing = 1;
+    c->linger = 1;
+    report_done(c, &resp, with_req);
+    resp_free(&resp);
+    req_reset(c);
+    conn_flush(c);
+}
+
+/* Replaces the raw body by its decoded form per Content-Encoding. 0 or an HTTP status. */
+static int req_decode_body(owl_http_conn *c, char *msg, size_t msgsz, const char **code)
+{
+    const char *enc = owl_http_req_header(&c->req, "content-encoding");
+    if (encoding_kind(enc) == 0 || c->req.body.len == 0)
+        return 0;
+    owl_buf out = OWL_BUF_INIT;
+    owl_error err;
+    owl_error_clear(&err);
+    int rc = owl_http_decompress(enc, c->req.body.data, c->req.body.len,
+                                 c->lim->max_body_bytes, &out, &err);
+    if (rc == OWL_OK) {
+        /* keep the bytes as sent: SigV4 signs the body before decoding */
+        owl_buf_free(&c->req.wire_body);
+        c->req.wire_body = c->req.body;
+        c->req.body = out;
+        return 0;
+    }
+    owl_buf_free(&out);
+    switch (rc) {
+    case OWL_ETOOBIG:
+        *code = "PayloadTooLarge";
+        snprintf(msg, msgsz, "decompressed request body exceeds the limit of %zu bytes",
+                 c->lim->max_body_bytes);
+        return 413;
+    case OWL_EUNSUPPORTED:
+        *code = "UnsupportedMediaType";
+        snprintf(msg, msgsz, "%s", err.msg);
+        return 415;
+    case OWL_ENOMEM:
+        *code = "InternalError";
+        snprintf(msg, msgsz, "out of memory");
+        return 500;
+    default:
+        *code = "BadRequest";
+        snprintf(msg, msgsz, "request body could not be decoded: %s", err.msg);
+        return 400;
+    }
+}
+
+/* Runs one complete request through the handler and queues its response. */
+static void conn_dispatch(owl_http_conn *c)
+{
+    c->msg_done = 0;
+    http_parser_pause(&c->parser, 0);
+    char msg[OWL_ERROR_MSG_MAX + 64];
+    const char *code = NULL;
+    int status = req_decode_body(c, msg, sizeof msg, &code);
+    if (status) {
+        conn_error(c, status, code, msg);
+        return;
+    }
+    req_ensure_id(c);
+    memcpy(c->req.remote_addr, c->peer, sizeof c->req.remote_addr);
+    c->req.start_mono_ns = c->req_start;
+    c->req.wire_bytes = c->req_bytes;
+
+    owl_http_resp resp;
+    resp_init(&resp, c);
+    c->cb->handle(c->cb->ud, &c->req, &resp);
+    if (resp.streaming) {
+        if (c->stream_open)
+            owl_http_resp_stream_end(&resp);
+        if (resp.close)
+            c->keep = 0;
+    } else {
+        c->keep = conn_keep(c, &resp);
+        int body = status_has_body(resp.status);
+        out_head(c, &resp, resp.status, resp.content_type,
+                 body ? (long long)resp.body.len : 0, c->keep);
+        if (body && !c->head)
+            out_append(c, resp.body.data, resp.body.len);
+    }
+    if (!c->keep)
+        c->closing = 1;
+    report_done(c, &resp, 1);
+    resp_free(&resp);
+    req_reset(c);
+    conn_flush(c);
+}
+
+/* Maps a parser stop that was not a completed message to the layer's answer. */
+static void conn_parse_error(owl_http_conn *c)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->fail_status) {
+        char msg[sizeof c->fail_msg];
+        memcpy(msg, c->fail_msg, sizeof msg);
+        conn_error(c, c->fail_status, c->fail_code, msg);
+    } else if (e == HPE_HEADER_OVERFLOW) {
+        conn_error(c, 431, "RequestHeaderFieldsTooLarge", "request header block is too large");
+    } else if (e == HPE_CLOSED_CONNECTION) {
+        c->closing = 1; /* bytes after a message that ended the connection */
+    } else {
+        char msg[128];
+        snprintf(msg, sizeof msg, "malformed HTTP request: %s", http_errno_description(e));
+        conn_error(c, 400, "BadRequest", msg);
+    }
+}
+
+/* Parses p[0..n) request by request; returns how many bytes were used. Stops early when
+ * the connection is closing or the output is over OUT_HIGH (the rest waits in rbuf). */
+static size_t conn_parse(owl_http_conn *c, const char *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n && !c->closing && !c->dead) {
+        if (conn_pending(c) > OUT_HIGH)
+            break;
+        size_t feed = n - off;
+        if (!c->headers_done) {
+            /* feed no more than the header limit allows, so an over-long block is
+             * noticed exactly at the limit, whatever the parser buffers internally */
+            size_t max = c->lim->max_header_bytes;
+            size_t room = max > c->hdr_bytes ? max - c->hdr_bytes : 0;
+            if (room == 0) {
+                conn_error(c, 431, "RequestHeaderFieldsTooLarge",
+                           "request line and headers exceed the limit");
+                break;
+            }
+            if (feed > room)
+                feed = room;
+        }
+        size_t used = http_parser_execute(&c->parser, &parser_settings, p + off, feed);
+        off += used;
+        c->req_bytes += used;
+        if (!c->headers_done)
+            c->hdr_bytes += used;
+        if (c->msg_done) {
+            conn_dispatch(c);
+            continue;
+        }
+        if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || used < feed) {
+            conn_parse_error(c);
+            break;
+        }
+    }
+    if (c->closing && off < n)
+        c->linger = 1; /* unread requests: drain them so our reply is not reset */
+    return off;
+}
+
+/* Processes what waits in rbuf. */
+static void conn_resume(owl_http_conn *c)
+{
+    size_t used = conn_parse(c, c->rbuf.data, c->rbuf.len);
+    if (used >= c->rbuf.len || c->closing || c->dead)
+        owl_buf_free(&c->rbuf);
+    else
+        owl_buf_consume(&c->rbuf, used);
+}
+
+/* New bytes from the client. */
+static void conn_input(owl_http_conn *c, const char *p, size_t n)
+{
+    c->last_io = owl_mono_ns();
+    if (c->closing || c->dead)
+        return;
+    if (c->rbuf.len) {
+        if (owl_buf_append(&c->rbuf, p, n) != OWL_OK) {
+            c->dead = 1;
+            return;
+        }
+        conn_resume(c);
+        return;
+    }
+    size_t used = conn_parse(c, p, n);
+    if (used < n && !c->closing && !c->dead &&
+        owl_buf_append(&c->rbuf, p + used, n - used) != OWL_OK)
+        c->dead = 1;
+}
+
+/* After any event: flush, resume held-back requests, and move a closing connection on to
+ * lingering or closed. */
+static void conn_settle(owl_http_conn *c)
+{
+    for (;;) {
+        conn_flush(c);
+        if (c->dead || c->closing || !c->rbuf.len || conn_pending(c) > OUT_HIGH)
+            break;
+        conn_resume(c);
+    }
+    if (c->dead)
+        return;
+    if (c->closing)
+        owl_buf_free(&c->rbuf);
+    if (c->peer_eof && !c->rbuf.len && !c->closing)
+        c->closing = 1; /* nothing more can arrive; a partial request stays unanswered */
+    if (c->closing && !conn_pending(c) && !c->lingering) {
+        if (c->linger && c->fd >= 0 && !c->peer_eof) {
+            shutdown(c->fd, SHUT_WR);
+            c->lingering = 1;
+            c->linger_until = owl_mono_ns() + LINGER_NS;
+        } else {
+            c->dead = 1;
+        }
+    }
+    if (c->lingering && c->peer_eof)
+        c->dead = 1;
+}
+
+/* ------------------------------------------------------------------ streaming */
+
+/* Flushes a stream's output; above STREAM_HIGH waits for the socket (the handler runs on
+ * the loop thread, so this is the only place its output can drain) up to the idle timeout. */
+static int stream_flush(owl_http_conn *c)
+{
+    conn_flush(c);
+    while (!c->dead && c->fd >= 0 && conn_pending(c) > STREAM_HIGH) {
+        int64_t left = c->last_io + (int64_t)c->lim->idle_timeout_ms * 1000000 - owl_mono_ns();
+        if (left <= 0) {
+            c->dead = 1;
+            return OWL_ETIMEOUT;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        int ms = (int)(left / 1000000) + 1;
+        if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+            c->dead = 1;
+            break;
+        }
+        conn_flush(c);
+    }
+    return c->dead ? OWL_ECLOSED : OWL_OK;
+}
+
+int owl_http_resp_stream_begin(owl_http_resp *resp, int status, const char *content_type)
+{
+    if (!resp || !resp->conn || resp->streaming)
+        return OWL_EINVAL;
+    owl_http_conn *c = resp->conn;
+    resp->status = status;
+    resp->content_type = content_type ? content_type : "application/octet-stream";
+    resp->streaming = 1;
+    resp->stream_bytes = 0;
+    c->keep = conn_keep(c, resp);
+    int body = status_has_body(status);
+    out_head(c, resp, status, resp->content_type, body ? -1 : 0, c->keep);
+    c->stream_open = body && !c->head;
+    return stream_flush(c);
+}
+
+int owl_http_resp_stream_write(owl_http_resp *resp, const void *p, size_t n)
+{
+    if (!resp || !resp->conn || !resp->streaming)
+        return OWL_EINVAL;
+    owl_http_conn *c = resp->conn;
+    if (n == 0)
+        return OWL_OK;
+    if (c->dead)
+        return OWL_ECLOSED;
+    resp->stream_bytes += n;
+    if (!c->stream_open)
+        return OWL_OK; /* HEAD or a status without body: nothing is sent */
+    out_printf(c, "%zx\r\n", n);
+    out_append(c, p, n);
+    out_append(c, "\r\n", 2);
+    return stream_flush(c);
+}
+
+int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, size_t n)
+{
+    if (!resp || !resp->streaming || (event && has_ctl(event)))
+        return OWL_EINVAL;
+    if (!data)
+        data = "";
+    owl_buf ev = OWL_BUF_INIT;
+    int rc = OWL_OK;
+    if (event)
+        rc = owl_buf_printf(&ev, "event: %s\n", event);
+    size_t i = 0;
+    do {
+        const char *nl = n > i ? memchr(data + i, '\n', n - i) : NULL;
+        size_t end = nl ? (size_t)(nl - data) : n, len = end - i;
+        if (len && data[i + len - 1] == '\r')
+            len--;
+        if (rc == OWL_OK)
+            rc = owl_buf_puts(&ev, "data: ");
+        if (rc == OWL_OK)
+            rc = owl_buf_append(&ev, data + i, len);
+        if (rc == OWL_OK)
+            rc = owl_buf_putc(&ev, '\n');
+        i = end + 1;
+    } while (i < n);
+    if (rc == OWL_OK)
+        rc = owl_buf_putc(&ev, '\n');
+    if (rc == OWL_OK)
+        rc = owl_http_resp_stream_write(resp, ev.data, ev.len);
+    owl_buf_free(&ev);
+    return rc;
+}
+
+int owl_http_resp_stream_end(owl_http_resp *resp)
+{
+    if (!resp || !resp->conn || !resp->streaming)
+        return OWL_EINVAL;
+    owl_http_conn *c = resp->conn;
+    if (!c->stream_open)
+        return c->dead ? OWL_ECLOSED : OWL_OK;
+    c->stream_open = 0;
+    out_append(c, "0\r\n\r\n", 5);
+    return stream_flush(c);
+}
+
+/* ------------------------------------------------------------------ connections */
+
+owl_http_conn *owl_http_conn_new(const owl_http_limits *lim, const owl_http_callbacks *cb,
+                                 int fd, const char *peer)
+{
+    owl_http_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
+    c->lim = lim;
+    c->cb = cb;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->last_io = owl_mono_ns();
+    return c;
+}
+
+void owl_http_conn_free(owl_http_conn *c)
+{
+    if (!c)
+        return;
+    req_reset(c);
+    owl_buf_free(&c->rbuf);
+    owl_buf_free(&c->wbuf);
+    owl_buf_free(&c->mem_out);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+void owl_http_conn_on_readable(owl_http_conn *c)
+{
+    static __thread char buf[READ_CHUNK];
+    for (int i = 0; i < READS_PER_EVENT; i++) {
+        if (c->dead || c->peer_eof || c->fd < 0)
+            break;
+        if (!c->lingering && (c->closing || c->rbuf.len))
+            break; /* backpressure: the bytes already here are not parsed yet */
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r > 0) {
+            if (!c->lingering)
+                conn_input(c, buf, (size_t)r);
+        } else if (r == 0) {
+            c->peer_eof = 1;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        } else {
+            c->dead = 1;
+        }
+    }
+    conn_settle(c);
+}
+
+void owl_http_conn_on_writable(owl_http_conn *c)
+{
+    conn_settle(c);
+}
+
+unsigned owl_http_conn_interest(const owl_http_conn *c)
+{
+    if (c->dead)
+        return OWL_HTTP_CLOSE;
+    size_t pending = conn_pending(c);
+    if (c->lingering)
+        return OWL_HTTP_WANT_READ;
+    if (c->closing || c->peer_eof)
+        return pending ? OWL_HTTP_WANT_WRITE : OWL_HTTP_CLOSE;
+    if (c->stopping && !c->in_req && !pending && !c->rbuf.len)
+        return OWL_HTTP_CLOSE;
+    unsigned want = pending ? OWL_HTTP_WANT_WRITE : 0;
+    if (!c->rbuf.len)
+        want |= OWL_HTTP_WANT_READ;
+    return want;
+}
+
+int64_t owl_http_conn_deadline(const owl_http_conn *c)
+{
+    if (c->dead)
+        return 0;
+    if (c->lingering)
+        return c->linger_until;
+    int64_t idle = c->last_io + (int64_t)c->lim->idle_timeout_ms * 1000000;
+    int64_t d = INT64_MAX;
+    if (conn_pending(c) || (!c->in_req && !c->closing))
+        d = idle; /* stalled output, or an idle keep-alive connection */
+    if (c->in_req && !c->closing) {
+        int64_t r = c->req_start + (int64_t)c->lim->read_timeout_ms * 1000000;
+        if (r < d)
+            d = r;
+    }
+    return d;
+}
+
+void owl_http_conn_on_timeout(owl_http_conn *c, int64_t now)
+{
+    if (c->dead)
+        return;
+    if (c->lingering) {
+        if (now >= c->linger_until)
+            c->dead = 1;
+        return;
+    }
+    int64_t idle = c->last_io + (int64_t)c->lim->idle_timeout_ms * 1000000;
+    if (c->in_req && !c->closing &&
+        now >= c->req_start + (int64_t)c->lim->read_timeout_ms * 1000000) {
+        conn_error(c, 408, "RequestTimeout", "request not received within the read timeout");
+        conn_settle(c);
+        return;
+    }
+    if (now >= idle && (conn_pending(c) || !c->in_req))
+        c->dead = 1;
+}
+
+void owl_http_conn_reject(owl_http_conn *c, int status, const char *code, const char *msg)
+{
+    conn_error(c, status, code, msg);
+    conn_settle(c);
+}
+
+void owl_http_conn_shutdown(owl_http_conn *c)
+{
+    c->stopping = 1;
+}
+
+/* ------------------------------------------------------------------ in-memory */
+
+owl_http_conn *owl_http_conn_mem_new(const owl_http_limits *lim, const owl_http_callbacks *cb)
+{
+    return owl_http_conn_new(lim, cb, -1, "127.0.0.1");
+}
+
+int owl_http_conn_mem_feed(owl_http_conn *c, const void *data, size_t n)
+{
+    if (c->dead || c->closing)
+        return OWL_ECLOSED;
+    if (n)
+        conn_input(c, data, n);
+    conn_settle(c);
+    return c->dead || c->closing ? OWL_ECLOSED : OWL_OK;
+}
+
+const owl_buf *owl_http_conn_mem_output(const owl_http_conn *c)
+{
+    return &c->mem_out;
+}
+
+int owl_http_conn_mem_closed(const owl_http_conn *c)
+{
+    return owl_http_conn_interest(c) == OWL_HTTP_CLOSE;
+}
+
+void owl_http_conn_mem_free(owl_http_conn *c)
+{
+    owl_http_conn_free(c);
+}

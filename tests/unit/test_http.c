@@ -1,1 +1,1301 @@
+/* test_http.c — server/http.c and server/loop.c: the connection engine through in-memory
+ * connections (framing, pipelining, limits, decoding, responses, streaming), then a real
+ * server on 127.0.0.1 talked to with plain sockets (keep-alive, timeouts, connection
+ * limit, graceful stop). */
 #include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common/common.h"
+#include "server/http.h"
+#include "server/http_int.h"
+
+/* ------------------------------------------------------------------ test handler */
+
+static atomic_int n_done, n_done_noreq, n_handled;
+static atomic_int last_done_status;
+static atomic_long last_bytes_in, last_bytes_out;
+static char last_action[64];
+
+static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
+{
+    atomic_fetch_add(&n_handled, 1);
+    const char *p = req->path;
+    if (strcmp(p, "/echo") == 0) {
+        owl_http_resp_text(resp, 200, req->body.data ? req->body.data : "", req->body.len);
+    } else if (strcmp(p, "/wire") == 0) {
+        owl_http_resp_text(resp, 200, req->wire_body.data ? req->wire_body.data : "",
+                           req->wire_body.len);
+    } else if (strcmp(p, "/info") == 0) {
+        owl_buf b = OWL_BUF_INIT;
+        const char *xa = owl_http_req_header(req, "x-a");
+        owl_buf_printf(&b, "%s|%s|%s|%s|%zu|%d.%d|%s|%zu", req->method, req->target, req->path,
+                       req->query, req->nheaders, req->http_major, req->http_minor,
+                       xa ? xa : "-", req->wire_bytes);
+        owl_http_resp_text(resp, 200, b.data, b.len);
+        owl_buf_free(&b);
+    } else if (strcmp(p, "/headers") == 0) {
+        /* every header as name=value; */
+        owl_buf b = OWL_BUF_INIT;
+        for (size_t i = 0; i < req->nheaders; i++)
+            owl_buf_printf(&b, "%s=%s;", req->headers[i].name, req->headers[i].value);
+        owl_http_resp_text(resp, 200, b.data ? b.data : "", b.len);
+        owl_buf_free(&b);
+    } else if (strcmp(p, "/stream") == 0) {
+        owl_http_resp_stream_begin(resp, 200, "text/plain");
+        owl_http_resp_stream_write(resp, "hello", 5);
+        owl_http_resp_stream_write(resp, "", 0);
+        owl_http_resp_stream_write(resp, " world", 6);
+        owl_http_resp_stream_end(resp);
+    } else if (strcmp(p, "/nostreamend") == 0) {
+        owl_http_resp_stream_begin(resp, 200, "text/plain");
+        owl_http_resp_stream_write(resp, "abc", 3);
+    } else if (strcmp(p, "/sse") == 0) {
+        owl_http_resp_stream_begin(resp, 200, "text/event-stream");
+        owl_http_resp_sse(resp, "update", "a\nb", 3);
+        owl_http_resp_sse(resp, NULL, "c", 1);
+    } else if (strcmp(p, "/slow") == 0) {
+        usleep(500 * 1000);
+        owl_http_resp_text(resp, 200, "slow done", 9);
+    } else if (strcmp(p, "/big") == 0) {
+        size_t n = 200 * 1024;
+        char *big = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            big[i] = (char)('a' + i % 26);
+        owl_http_resp_text(resp, 200, big, n);
+        free(big);
+    } else if (strcmp(p, "/stopme") == 0 && ud) {
+        owl_http_server_stop(*(owl_http_server **)ud);
+        owl_http_resp_text(resp, 200, "stopping", 8);
+    } else if (strcmp(p, "/close") == 0) {
+        resp->close = 1;
+        owl_http_resp_json(resp, 200, "{}", 2);
+    } else if (strcmp(p, "/error") == 0) {
+        owl_http_resp_error(resp, 404, "NotFound", "no %s here", "thing");
+        owl_http_resp_header(resp, "x-extra", "1");
+        resp->action = "test:Error";
+    } else {
+        owl_http_resp_json(resp, 200, "{\"ok\":true}", 11);
+    }
+}
+
+static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, size_t bytes_in,
+                 size_t bytes_out, int64_t duration_ns)
+{
+    (void)ud;
+    (void)duration_ns;
+    atomic_fetch_add(&n_done, 1);
+    if (!req)
+        atomic_fetch_add(&n_done_noreq, 1);
+    atomic_store(&last_done_status, resp->status);
+    atomic_store(&last_bytes_in, (long)bytes_in);
+    atomic_store(&last_bytes_out, (long)bytes_out);
+    snprintf(last_action, sizeof last_action, "%s", resp->action ? resp->action : "");
+}
+
+static owl_http_callbacks cbs = {handle, done, NULL};
+static owl_http_limits lims = OWL_HTTP_DEFAULT_LIMITS;
+
+/* ------------------------------------------------------------------ response parsing */
+
+typedef struct tresp {
+    int status;
+    int nh;
+    char name[32][64];
+    char value[32][256];
+    owl_buf body;
+} tresp;
+
+static const char *th(const tresp *r, const char *name)
+{
+    for (int i = 0; i < r->nh; i++)
+        if (strcasecmp(r->name[i], name) == 0)
+            return r->value[i];
+    return NULL;
+}
+
+/* Parses the response at out[*off..n); 1 when a complete one was parsed. head: no body. */
+static int next_resp(const char *out, size_t n, size_t *off, int head, tresp *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *s = out + *off, *end = out + n;
+    const char *hend = memmem(s, (size_t)(end - s), "\r\n\r\n", 4);
+    if (!hend || sscanf(s, "HTTP/1.1 %d", &r->status) != 1)
+        return 0;
+    const char *line = memchr(s, '\n', (size_t)(hend - s)) + 1;
+    while (line < hend + 2) {
+        const char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && r->nh < 32) {
+            snprintf(r->name[r->nh], 64, "%.*s", (int)(colon - line), line);
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(r->value[r->nh], 256, "%.*s", (int)(eol - v), v);
+            r->nh++;
+        }
+        line = eol + 2;
+    }
+    const char *b = hend + 4;
+    const char *te = th(r, "transfer-encoding");
+    const char *cl = th(r, "content-length");
+    if (head || r->status == 100 || r->status == 204 || r->status == 304) {
+        /* nothing */
+    } else if (te && strcmp(te, "chunked") == 0) {
+        for (;;) {
+            const char *eol = memmem(b, (size_t)(end - b), "\r\n", 2);
+            if (!eol)
+                return 0;
+            size_t len = strtoul(b, NULL, 16);
+            b = eol + 2;
+            if ((size_t)(end - b) < len + 2)
+                return 0;
+            if (len == 0) {
+                b += 2;
+                break;
+            }
+            owl_buf_append(&r->body, b, len);
+            b += len + 2;
+        }
+    } else if (cl) {
+        size_t len = strtoul(cl, NULL, 10);
+        if ((size_t)(end - b) < len)
+            return 0;
+        owl_buf_append(&r->body, b, len);
+        b += len;
+    }
+    *off = (size_t)(b - out);
+    return 1;
+}
+
+static void tresp_free(tresp *r)
+{
+    owl_buf_free(&r->body);
+}
+
+static int is_uuid4(const char *s)
+{
+    if (!s || strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!strchr("0123456789abcdef", s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static owl_http_conn *mem_conn(const owl_http_limits *l)
+{
+    owl_http_conn *c = owl_http_conn_mem_new(l ? l : &lims, &cbs);
+    cr_assert_not_null(c);
+    return c;
+}
+
+static int feed_str(owl_http_conn *c, const char *s)
+{
+    return owl_http_conn_mem_feed(c, s, strlen(s));
+}
+
+static const char *out_of(owl_http_conn *c, size_t *n)
+{
+    const owl_buf *o = owl_http_conn_mem_output(c);
+    *n = o->len;
+    return o->data ? o->data : "";
+}
+
+/* Feeds s and parses exactly one response from the new output. */
+static void one_resp(owl_http_conn *c, const char *s, size_t *off, tresp *r)
+{
+    feed_str(c, s);
+    size_t n;
+    const char *o = out_of(c, &n);
+    cr_assert(next_resp(o, n, off, 0, r), "no complete response in: %.*s", (int)n, o);
+}
+
+/* ------------------------------------------------------------------ in-memory tests */
+
+Test(http_mem, simple_get)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n", &off, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(th(&r, "content-type"), "application/json");
+    cr_assert_str_eq(th(&r, "content-length"), "11");
+    cr_assert_str_eq(r.body.data, "{\"ok\":true}");
+    cr_assert(is_uuid4(th(&r, "x-owl-request-id")), "request id %s", th(&r, "x-owl-request-id"));
+    cr_assert_not_null(th(&r, "date"));
+    cr_assert_null(th(&r, "connection"));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 0);
+    cr_assert_eq(n_done, 1);
+    cr_assert_eq(last_done_status, 200);
+    cr_assert_eq(last_bytes_in, 28);
+    size_t n;
+    out_of(c, &n);
+    cr_assert_eq((size_t)last_bytes_out, n);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, request_fields)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "GET /info?a=1&b=%20 HTTP/1.1\r\nHost: h\r\nX-A:   v1  \r\nx-a: v2\r\n\r\n", &off,
+             &r);
+    cr_assert_str_eq(r.body.data, "GET|/info?a=1&b=%20|/info|a=1&b=%20|3|1.1|v1|63");
+    tresp_free(&r);
+    one_resp(c, "GET /headers HTTP/1.1\r\nHOST: h\r\nX-Empty:\r\nX-B: 2\r\n\r\n", &off, &r);
+    cr_assert_str_eq(r.body.data, "host=h;x-empty=;x-b=2;");
+    tresp_free(&r);
+    one_resp(c, "GET http://example.com/info?q HTTP/1.1\r\nHost: h\r\n\r\n", &off, &r);
+    cr_assert_str_eq(r.body.data, "GET|http://example.com/info?q|/info|q|1|1.1|-|51");
+    tresp_free(&r);
+    one_resp(c, "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", &off, &r);
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, keep_alive_two_requests)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r1, r2;
+    one_resp(c, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", &off, &r1);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 0);
+    one_resp(c, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n", &off, &r2);
+    cr_assert_eq(r1.status, 200);
+    cr_assert_eq(r2.status, 200);
+    cr_assert_str_neq(th(&r1, "x-owl-request-id"), th(&r2, "x-owl-request-id"));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 0);
+    tresp_free(&r1);
+    tresp_free(&r2);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, http10_keep_alive_rules)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &off, &r);
+    cr_assert_str_eq(th(&r, "connection"), "keep-alive");
+    cr_assert_eq(owl_http_conn_mem_closed(c), 0);
+    tresp_free(&r);
+    one_resp(c, "GET /a HTTP/1.0\r\n\r\n", &off, &r);
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    cr_assert_eq(feed_str(c, "GET / HTTP/1.1\r\n\r\n"), OWL_ECLOSED);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    c = mem_conn(NULL);
+    off = 0;
+    one_resp(c, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n", &off, &r);
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    c = mem_conn(NULL);
+    off = 0;
+    one_resp(c, "GET /close HTTP/1.1\r\n\r\n", &off, &r);
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, pipelined_in_order)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    feed_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\none"
+                "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n"
+                "\r\nPOST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nthree");
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    const char *want[] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        tresp r;
+        cr_assert(next_resp(o, n, &off, 0, &r), "response %d missing", i);
+        cr_assert_str_eq(r.body.data, want[i]);
+        tresp_free(&r);
+    }
+    cr_assert_eq(off, n);
+    cr_assert_eq(n_handled, 3);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, chunked_body)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c,
+             "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n",
+             &off, &r);
+    cr_assert_str_eq(r.body.data, "hello world");
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, content_length_byte_by_byte)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    const char *req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+                      "GET /a HTTP/1.1\r\n\r\n";
+    for (size_t i = 0; req[i]; i++)
+        cr_assert_eq(owl_http_conn_mem_feed(c, req + i, 1), OWL_OK);
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_str_eq(r.body.data, "0123456789");
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_str_eq(r.body.data, "{\"ok\":true}");
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, expect_100_continue)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    feed_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    size_t n;
+    const char *o = out_of(c, &n);
+    cr_assert_eq(n, 25);
+    cr_assert(memcmp(o, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+    cr_assert_eq(n_handled, 0);
+    feed_str(c, "body");
+    o = out_of(c, &n);
+    size_t off = 25;
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "body");
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, header_block_over_limit_431)
+{
+    owl_http_limits l = lims;
+    l.max_header_bytes = 100;
+    /* exactly at the limit is accepted */
+    char req[256], pad[128];
+    memset(pad, 'a', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    const char *head = "GET / HTTP/1.1\r\nX: ";
+    size_t fill = 100 - strlen(head) - 4;
+    snprintf(req, sizeof req, "%s%.*s\r\n\r\n", head, (int)fill, pad);
+    cr_assert_eq(strlen(req), 100);
+    owl_http_conn *c = mem_conn(&l);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, req, &off, &r);
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    /* one byte more is not */
+    snprintf(req, sizeof req, "%s%.*sb\r\n\r\n", head, (int)fill, pad);
+    c = mem_conn(&l);
+    off = 0;
+    one_resp(c, req, &off, &r);
+    cr_assert_eq(r.status, 431);
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    cr_assert(strstr(r.body.data, "\"code\":\"RequestHeaderFieldsTooLarge\""));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    cr_assert_eq(n_handled, 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    /* a header block arriving in many small pieces is caught too */
+    c = mem_conn(&l);
+    feed_str(c, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 20 && !owl_http_conn_mem_closed(c); i++)
+        feed_str(c, "X-Long: 0123456789\r\n");
+    size_t n;
+    const char *o = out_of(c, &n);
+    off = 0;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 431);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, content_length_over_limit_413_without_body)
+{
+    owl_http_limits l = lims;
+    l.max_body_bytes = 1000;
+    owl_http_conn *c = mem_conn(&l);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "POST /echo HTTP/1.1\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n",
+             &off, &r);
+    cr_assert_eq(r.status, 413, "status %d", r.status);
+    cr_assert(strstr(r.body.data, "\"code\":\"PayloadTooLarge\""));
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    cr_assert_eq(n_handled, 0);
+    cr_assert_eq(n_done, 1);
+    cr_assert_eq(n_done_noreq, 0);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, chunked_over_limit_413)
+{
+    owl_http_limits l = lims;
+    l.max_body_bytes = 10;
+    owl_http_conn *c = mem_conn(&l);
+    feed_str(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n");
+    size_t n;
+    out_of(c, &n);
+    cr_assert_eq(n, 0);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "5\r\nghijk\r\n", &off, &r);
+    cr_assert_eq(r.status, 413);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    cr_assert_eq(n_handled, 0);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+static void gzip_buf(const void *in, size_t n, int wbits, owl_buf *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    owl_buf_reserve(out, deflateBound(&zs, n));
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = (Bytef *)out->data;
+    zs.avail_out = (uInt)(out->cap - 1);
+    cr_assert_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    out->len = zs.total_out;
+    deflateEnd(&zs);
+}
+
+static void post_encoded(const char *enc, const owl_buf *body, tresp *r)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nContent-Encoding: %s\r\nContent-Length: %zu\r\n\r\n", enc,
+             body->len);
+    feed_str(c, head);
+    owl_http_conn_mem_feed(c, body->data, body->len);
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    cr_assert(next_resp(o, n, &off, 0, r));
+    owl_http_conn_mem_free(c);
+}
+
+/* The body as sent stays available (SigV4 signs it); plain bodies keep wire_body empty. */
+Test(http_mem, wire_body_kept_for_encoded_requests)
+{
+    owl_buf z = OWL_BUF_INIT;
+    gzip_buf("signed bytes", 12, 15 + 16, &z);
+    owl_http_conn *c = mem_conn(NULL);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /wire HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+             z.len);
+    feed_str(c, head);
+    owl_http_conn_mem_feed(c, z.data, z.len);
+    feed_str(c, "POST /wire HTTP/1.1\r\nContent-Length: 5\r\n\r\nplain");
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body.len, z.len);
+    cr_assert_eq(memcmp(r.body.data, z.data, z.len), 0);
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.body.len, 0);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+    owl_buf_free(&z);
+}
+
+Test(http_mem, compressed_bodies)
+{
+    const char *text = "the quick brown fox jumps over the lazy dog, the quick brown fox";
+    size_t tn = strlen(text);
+    struct {
+        const char *enc;
+        int wbits;
+    } cases[] = {{"gzip", 15 + 16}, {"x-gzip", 15 + 16}, {"deflate", 15}, {"deflate", -15}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        owl_buf z = OWL_BUF_INIT;
+        gzip_buf(text, tn, cases[i].wbits, &z);
+        tresp r;
+        post_encoded(cases[i].enc, &z, &r);
+        cr_assert_eq(r.status, 200, "%s/%d: %d", cases[i].enc, cases[i].wbits, r.status);
+        cr_assert_str_eq(r.body.data, text);
+        tresp_free(&r);
+        owl_buf_free(&z);
+    }
+    owl_buf z = OWL_BUF_INIT;
+    owl_buf_reserve(&z, ZSTD_compressBound(tn));
+    z.len = ZSTD_compress(z.data, z.cap, text, tn, 3);
+    cr_assert(!ZSTD_isError(z.len));
+    tresp r;
+    post_encoded("ZSTD", &z, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, text);
+    tresp_free(&r);
+    /* corrupt compressed data is a client error */
+    z.data[z.len / 2] ^= 0x55;
+    z.data[0] ^= 0x55;
+    post_encoded("zstd", &z, &r);
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body.data, "BadRequest"));
+    tresp_free(&r);
+    owl_buf_free(&z);
+}
+
+/* 64 MiB of zeros gzip-compressed into ~64 KiB. */
+static void make_bomb(owl_buf *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    cr_assert_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    static char zeros[1 << 16];
+    char tmp[1 << 16];
+    for (int i = 0; i <= 1024; i++) {
+        zs.next_in = (Bytef *)zeros;
+        zs.avail_in = i < 1024 ? sizeof zeros : 0;
+        int flush = i < 1024 ? Z_NO_FLUSH : Z_FINISH;
+        do {
+            zs.next_out = (Bytef *)tmp;
+            zs.avail_out = sizeof tmp;
+            deflate(&zs, flush);
+            owl_buf_append(out, tmp, sizeof tmp - zs.avail_out);
+        } while (zs.avail_out == 0);
+    }
+    deflateEnd(&zs);
+}
+
+Test(http_mem, gzip_bomb_413)
+{
+    owl_buf bomb = OWL_BUF_INIT;
+    make_bomb(&bomb);
+    cr_assert_lt(bomb.len, 200 * 1024);
+    owl_http_limits l = lims;
+    l.max_body_bytes = 1 << 20;
+    owl_http_conn *c = mem_conn(&l);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+             bomb.len);
+    feed_str(c, head);
+    owl_http_conn_mem_feed(c, bomb.data, bomb.len);
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 413);
+    cr_assert(strstr(r.body.data, "PayloadTooLarge"));
+    cr_assert_eq(n_handled, 0);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    owl_buf out = OWL_BUF_INIT;
+    owl_error err;
+    cr_assert_eq(owl_http_decompress("gzip", bomb.data, bomb.len, 1000, &out, &err),
+                 OWL_ETOOBIG);
+    cr_assert_eq(out.len, 0);
+    cr_assert_eq(owl_http_decompress("gzip", bomb.data, bomb.len, 64u << 20, &out, &err), OWL_OK);
+    cr_assert_eq(out.len, 64u << 20);
+    owl_buf_free(&out);
+    owl_buf_free(&bomb);
+}
+
+Test(http_mem, decompress_api)
+{
+    owl_buf out = OWL_BUF_INIT, z = OWL_BUF_INIT;
+    owl_error err;
+    cr_assert_eq(owl_http_decompress("br", "x", 1, 10, &out, &err), OWL_EUNSUPPORTED);
+    cr_assert(strstr(err.msg, "br"));
+    cr_assert_eq(owl_http_decompress(NULL, "abc", 3, 3, &out, &err), OWL_OK);
+    cr_assert_str_eq(out.data, "abc");
+    owl_buf_reset(&out);
+    cr_assert_eq(owl_http_decompress("identity", "abcd", 4, 3, &out, &err), OWL_ETOOBIG);
+    gzip_buf("abcdef", 6, 15 + 16, &z);
+    cr_assert_eq(owl_http_decompress("gzip", z.data, z.len, 6, &out, &err), OWL_OK);
+    cr_assert_str_eq(out.data, "abcdef");
+    owl_buf_reset(&out);
+    cr_assert_eq(owl_http_decompress("gzip", z.data, z.len, 5, &out, &err), OWL_ETOOBIG);
+    cr_assert_eq(owl_http_decompress("gzip", z.data, z.len - 3, 100, &out, &err), OWL_EINVAL);
+    cr_assert_eq(owl_http_decompress("gzip", "garbage!", 8, 100, &out, &err), OWL_EINVAL);
+    /* two gzip members back to back decode as one body */
+    owl_buf two = OWL_BUF_INIT;
+    owl_buf_append(&two, z.data, z.len);
+    owl_buf_append(&two, z.data, z.len);
+    cr_assert_eq(owl_http_decompress("gzip", two.data, two.len, 100, &out, &err), OWL_OK);
+    cr_assert_str_eq(out.data, "abcdefabcdef");
+    owl_buf_reset(&out);
+    cr_assert_eq(owl_http_decompress("zstd", "\x28\xb5\x2f\xfd", 4, 100, &out, &err), OWL_EINVAL);
+    owl_buf_free(&two);
+    owl_buf_free(&out);
+    owl_buf_free(&z);
+}
+
+Test(http_mem, unknown_encoding_415)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "POST /echo HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\n", &off,
+             &r);
+    cr_assert_eq(r.status, 415);
+    cr_assert(strstr(r.body.data, "\"code\":\"UnsupportedMediaType\""));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, malformed_400)
+{
+    const char *bad[] = {
+        "GET / HTTP/1.1\r\nHost x\r\n\r\n",
+        "GET / HTTP/9.9.9\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "\x01\x02\x03 junk\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        owl_http_conn *c = mem_conn(NULL);
+        size_t off = 0;
+        tresp r;
+        one_resp(c, bad[i], &off, &r);
+        cr_assert_eq(r.status, 400, "case %zu: %d", i, r.status);
+        cr_assert(strstr(r.body.data, "\"code\":\"BadRequest\""));
+        cr_assert(is_uuid4(th(&r, "x-owl-request-id")));
+        cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+        tresp_free(&r);
+        owl_http_conn_mem_free(c);
+    }
+    cr_assert_eq(n_handled, 0);
+    cr_assert_geq(n_done_noreq, 1); /* the junk line never gave a request */
+}
+
+Test(http_mem, unsupported_transfer_coding_501)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", &off,
+             &r);
+    cr_assert_eq(r.status, 501);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, head_has_no_body)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    feed_str(c, "HEAD /x HTTP/1.1\r\n\r\nHEAD /stream HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\n");
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 1, &r));
+    cr_assert_str_eq(th(&r, "content-length"), "11");
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 1, &r));
+    cr_assert_str_eq(th(&r, "transfer-encoding"), "chunked");
+    tresp_free(&r);
+    /* the GET response starts right after the HEAD responses' headers */
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_str_eq(r.body.data, "{\"ok\":true}");
+    cr_assert_eq(off, n);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, streaming_chunked)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    feed_str(c, "GET /stream HTTP/1.1\r\n\r\nGET /nostreamend HTTP/1.1\r\n\r\n"
+                "GET /x HTTP/1.1\r\n\r\n");
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    cr_assert(strstr(o, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_str_eq(th(&r, "transfer-encoding"), "chunked");
+    cr_assert_str_eq(th(&r, "content-type"), "text/plain");
+    cr_assert_null(th(&r, "content-length"));
+    cr_assert(is_uuid4(th(&r, "x-owl-request-id")));
+    cr_assert_str_eq(r.body.data, "hello world");
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 0, &r)); /* ended by the layer */
+    cr_assert_str_eq(r.body.data, "abc");
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    cr_assert_eq(off, n);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, sse_format)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "GET /sse HTTP/1.1\r\n\r\n", &off, &r);
+    cr_assert_str_eq(th(&r, "content-type"), "text/event-stream");
+    cr_assert_str_eq(r.body.data, "event: update\ndata: a\ndata: b\n\ndata: c\n\n");
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, error_helper_and_headers)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "GET /error HTTP/1.1\r\n\r\n", &off, &r);
+    cr_assert_eq(r.status, 404);
+    cr_assert_str_eq(r.body.data,
+                     "{\"error\":{\"code\":\"NotFound\",\"message\":\"no thing here\"}}");
+    cr_assert_str_eq(th(&r, "x-extra"), "1");
+    cr_assert_str_eq(last_action, "test:Error");
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    owl_http_resp resp;
+    memset(&resp, 0, sizeof resp);
+    cr_assert_eq(owl_http_resp_header(&resp, "x-a", "b\r\nInjected: 1"), OWL_EINVAL);
+    cr_assert_eq(owl_http_resp_header(&resp, "x:a", "b"), OWL_EINVAL);
+    cr_assert_eq(owl_http_resp_header(&resp, "x-a", "b"), OWL_OK);
+    cr_assert_str_eq(resp.headers.data, "x-a: b\r\n");
+    cr_assert_eq(owl_http_resp_stream_begin(&resp, 200, "text/plain"), OWL_EINVAL);
+    owl_buf_free(&resp.headers);
+    cr_assert_str_eq(owl_http_status_text(431), "Request Header Fields Too Large");
+    cr_assert_str_eq(owl_http_status_text(299), "Unknown");
+}
+
+Test(http_mem, read_timeout_408)
+{
+    owl_http_limits l = lims;
+    l.read_timeout_ms = 300;
+    owl_http_conn *c = mem_conn(&l);
+    feed_str(c, "GET / HTTP/1.1\r\nHost");
+    int64_t d = owl_http_conn_deadline(c);
+    cr_assert_gt(d, owl_mono_ns());
+    cr_assert_leq(d, owl_mono_ns() + 300 * 1000000LL);
+    owl_http_conn_on_timeout(c, d - 1);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 0);
+    owl_http_conn_on_timeout(c, d);
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 408);
+    cr_assert(strstr(r.body.data, "RequestTimeout"));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    /* an idle keep-alive connection just closes, silently */
+    c = mem_conn(&l);
+    off = 0;
+    one_resp(c, "GET / HTTP/1.1\r\n\r\n", &off, &r);
+    tresp_free(&r);
+    d = owl_http_conn_deadline(c);
+    owl_http_conn_on_timeout(c, d);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    out_of(c, &n);
+    cr_assert_eq(n, off);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, many_pipelined_large_responses)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    owl_buf reqs = OWL_BUF_INIT;
+    for (int i = 0; i < 20; i++)
+        owl_buf_puts(&reqs, "GET /big HTTP/1.1\r\n\r\n");
+    owl_http_conn_mem_feed(c, reqs.data, reqs.len);
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    for (int i = 0; i < 20; i++) {
+        tresp r;
+        cr_assert(next_resp(o, n, &off, 0, &r));
+        cr_assert_eq(r.body.len, 200 * 1024);
+        tresp_free(&r);
+    }
+    owl_buf_free(&reqs);
+    owl_http_conn_mem_free(c);
+}
+
+/* ------------------------------------------------------------------ socket tests */
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        cr_assert_gt(w, 0, "send: %s", strerror(errno));
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void send_str(int fd, const char *s)
+{
+    send_all(fd, s, strlen(s));
+}
+
+/* Reads until one full response is in acc (from *off); returns 0 on EOF/timeout first. */
+static int read_resp(int fd, owl_buf *acc, size_t *off, tresp *r)
+{
+    for (;;) {
+        if (acc->len > *off && next_resp(acc->data, acc->len, off, 0, r))
+            return 1;
+        char buf[65536];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return 0;
+        owl_buf_append(acc, buf, (size_t)n);
+    }
+}
+
+/* 1 when the peer closed (recv returns 0) within ms. */
+static int closed_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    char b[256];
+    return recv(fd, b, sizeof b, 0) == 0;
+}
+
+static owl_http_server *start_server(const owl_http_limits *l, int workers)
+{
+    owl_http_server *s = NULL;
+    owl_error err;
+    int rc = owl_http_server_create("127.0.0.1", 0, workers, l ? l : &lims, &cbs, &s, &err);
+    cr_assert_eq(rc, OWL_OK, "create: %s", err.msg);
+    cr_assert_gt(owl_http_server_port(s), 0);
+    cr_assert_eq(owl_http_server_start(s, &err), OWL_OK, "start: %s", err.msg);
+    return s;
+}
+
+static int64_t now_ms(void)
+{
+    return owl_mono_ns() / 1000000;
+}
+
+Test(http_sock, keep_alive, .timeout = 20)
+{
+    owl_http_server *s = start_server(NULL, 2);
+    int fd = tcp_connect(owl_http_server_port(s));
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_str_eq(r.body.data, "hello");
+    tresp_free(&r);
+    send_str(fd, "GET /info HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert(strncmp(r.body.data, "GET|/info|", 10) == 0);
+    tresp_free(&r);
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_str_eq(r.body.data, "{\"ok\":true}");
+    tresp_free(&r);
+    cr_assert_eq(owl_http_server_connections(s), 1);
+    close(fd);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+    cr_assert_eq(n_handled, 3);
+}
+
+Test(http_sock, read_timeout_408, .timeout = 20)
+{
+    owl_http_limits l = lims;
+    l.read_timeout_ms = 300;
+    owl_http_server *s = start_server(&l, 1);
+    int fd = tcp_connect(owl_http_server_port(s));
+    int64_t t0 = now_ms();
+    send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n");
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    int64_t dt = now_ms() - t0;
+    cr_assert_eq(r.status, 408);
+    cr_assert_geq(dt, 290);
+    cr_assert_lt(dt, 1000);
+    cr_assert(closed_within(fd, 1000));
+    tresp_free(&r);
+    close(fd);
+
+    /* one byte every 50 ms does not extend the deadline */
+    fd = tcp_connect(owl_http_server_port(s));
+    const char *req = "GET / HTTP/1.1\r\nHost: slowloris.example\r\n"
+                      "X-Pad: aaaaaaaaaaaaaaaaaa\r\n\r\n";
+    t0 = now_ms();
+    int got408 = 0;
+    for (size_t i = 0; req[i] && now_ms() - t0 < 3000; i++) {
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) > 0) {
+            got408 = 1;
+            break;
+        }
+    }
+    cr_assert(got408, "no reply while dribbling");
+    acc.len = 0;
+    off = 0;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 408);
+    cr_assert_lt(now_ms() - t0, 1000);
+    tresp_free(&r);
+    close(fd);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+Test(http_sock, idle_timeout_closes, .timeout = 20)
+{
+    owl_http_limits l = lims;
+    l.idle_timeout_ms = 300;
+    owl_http_server *s = start_server(&l, 1);
+    int fd = tcp_connect(owl_http_server_port(s));
+    send_str(fd, "GET / HTTP/1.1\r\n\r\n");
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    tresp_free(&r);
+    int64_t t0 = now_ms();
+    cr_assert(closed_within(fd, 2000));
+    int64_t dt = now_ms() - t0;
+    cr_assert_geq(dt, 250);
+    cr_assert_lt(dt, 1000);
+    close(fd);
+    usleep(200 * 1000);
+    cr_assert_eq(owl_http_server_connections(s), 0);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+Test(http_sock, max_connections_503, .timeout = 20)
+{
+    owl_http_limits l = lims;
+    l.max_connections = 2;
+    owl_http_server *s = start_server(&l, 2);
+    int port = owl_http_server_port(s);
+    int fds[2];
+    owl_buf acc = OWL_BUF_INIT;
+    tresp r;
+    for (int i = 0; i < 2; i++) {
+        fds[i] = tcp_connect(port);
+        send_str(fds[i], "GET / HTTP/1.1\r\n\r\n");
+        size_t off = 0;
+        acc.len = 0;
+        cr_assert(read_resp(fds[i], &acc, &off, &r));
+        cr_assert_eq(r.status, 200);
+        tresp_free(&r);
+    }
+    int fd = tcp_connect(port);
+    send_str(fd, "GET / HTTP/1.1\r\n\r\n");
+    size_t off = 0;
+    acc.len = 0;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 503);
+    cr_assert(strstr(r.body.data, "\"code\":\"ServiceUnavailable\""));
+    cr_assert(closed_within(fd, 3000));
+    tresp_free(&r);
+    close(fd);
+    /* after one closes, a new connection is served again */
+    close(fds[0]);
+    usleep(300 * 1000);
+    fd = tcp_connect(port);
+    send_str(fd, "GET / HTTP/1.1\r\n\r\n");
+    off = 0;
+    acc.len = 0;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    close(fd);
+    close(fds[1]);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+struct stopper {
+    owl_http_server *s;
+    int delay_ms;
+};
+
+static void *stop_later(void *arg)
+{
+    struct stopper *st = arg;
+    usleep((useconds_t)st->delay_ms * 1000);
+    owl_http_server_stop(st->s);
+    return NULL;
+}
+
+Test(http_sock, stop_lets_slow_handler_finish, .timeout = 20)
+{
+    owl_http_server *s = start_server(NULL, 2);
+    int port = owl_http_server_port(s);
+    int idle = tcp_connect(port); /* an idle keep-alive connection is closed by stop */
+    send_str(idle, "GET / HTTP/1.1\r\n\r\n");
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    cr_assert(read_resp(idle, &acc, &off, &r));
+    tresp_free(&r);
+
+    int fd = tcp_connect(port);
+    send_str(fd, "GET /slow HTTP/1.1\r\n\r\n");
+    usleep(100 * 1000);
+    struct stopper st = {s, 0};
+    pthread_t t;
+    int64_t t0 = now_ms();
+    pthread_create(&t, NULL, stop_later, &st);
+    off = 0;
+    acc.len = 0;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "slow done");
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    tresp_free(&r);
+    cr_assert(closed_within(fd, 2000));
+    cr_assert(closed_within(idle, 2000));
+    pthread_join(t, NULL);
+    cr_assert_lt(now_ms() - t0, 3000);
+    /* nobody listens any more */
+    int c2 = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_neq(connect(c2, (struct sockaddr *)&a, sizeof a), 0);
+    close(c2);
+    close(fd);
+    close(idle);
+    owl_http_server_stop(s); /* idempotent */
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+Test(http_sock, stop_from_handler, .timeout = 20)
+{
+    static owl_http_server *srv;
+    owl_http_callbacks cb2 = {handle, done, &srv};
+    owl_error err;
+    cr_assert_eq(owl_http_server_create("127.0.0.1", 0, 2, &lims, &cb2, &srv, &err), OWL_OK);
+    cr_assert_eq(owl_http_server_start(srv, &err), OWL_OK);
+    int fd = tcp_connect(owl_http_server_port(srv));
+    send_str(fd, "GET /stopme HTTP/1.1\r\n\r\n");
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_str_eq(r.body.data, "stopping");
+    cr_assert_str_eq(th(&r, "connection"), "close");
+    cr_assert(closed_within(fd, 2000));
+    tresp_free(&r);
+    owl_buf_free(&acc);
+    close(fd);
+    owl_http_server_destroy(srv); /* joins the workers */
+}
+
+Test(http_sock, bind_errors, .timeout = 20)
+{
+    owl_http_server *s = start_server(NULL, 2), *s2 = NULL;
+    owl_error err;
+    int rc = owl_http_server_create("127.0.0.1", owl_http_server_port(s), 1, &lims, &cbs, &s2,
+                                    &err);
+    cr_assert_eq(rc, OWL_EIO);
+    cr_assert_null(s2);
+    cr_assert(strstr(err.msg, "in use"), "message: %s", err.msg);
+    rc = owl_http_server_create("not an address!", 0, 1, &lims, &cbs, &s2, &err);
+    cr_assert_eq(rc, OWL_EINVAL);
+    rc = owl_http_server_create("localhost", 0, 1, &lims, &cbs, &s2, &err);
+    cr_assert_eq(rc, OWL_OK, "%s", err.msg);
+    owl_http_server_destroy(s2);
+    s2 = NULL;
+    if (owl_http_server_create("::1", 0, 2, &lims, &cbs, &s2, &err) == OWL_OK) {
+        cr_assert_eq(owl_http_server_start(s2, &err), OWL_OK);
+        int fd = socket(AF_INET6, SOCK_STREAM, 0);
+        struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+                                  .sin6_port = htons((uint16_t)owl_http_server_port(s2))};
+        a6.sin6_addr = in6addr_loopback;
+        cr_assert_eq(connect(fd, (struct sockaddr *)&a6, sizeof a6), 0);
+        send_str(fd, "GET /info HTTP/1.1\r\n\r\n");
+        owl_buf acc = OWL_BUF_INIT;
+        size_t off = 0;
+        tresp r;
+        cr_assert(read_resp(fd, &acc, &off, &r));
+        cr_assert_eq(r.status, 200);
+        tresp_free(&r);
+        owl_buf_free(&acc);
+        close(fd);
+        owl_http_server_destroy(s2);
+    }
+    owl_http_server_destroy(NULL);
+    owl_http_server_destroy(s);
+}
+
+Test(http_sock, pipelined_backpressure, .timeout = 30)
+{
+    owl_http_server *s = start_server(NULL, 1);
+    int fd = tcp_connect(owl_http_server_port(s));
+    int rcv = 65536;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    owl_buf reqs = OWL_BUF_INIT;
+    for (int i = 0; i < 60; i++)
+        owl_buf_printf(&reqs, "GET /%s HTTP/1.1\r\n\r\n", i % 2 ? "big" : "info");
+    send_all(fd, reqs.data, reqs.len);
+    usleep(300 * 1000); /* let the server hit its output high-water mark */
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    for (int i = 0; i < 60; i++) {
+        tresp r;
+        cr_assert(read_resp(fd, &acc, &off, &r), "response %d", i);
+        if (i % 2)
+            cr_assert_eq(r.body.len, 200 * 1024);
+        else
+            cr_assert(strncmp(r.body.data, "GET|/info|", 10) == 0);
+        tresp_free(&r);
+    }
+    close(fd);
+    owl_buf_free(&acc);
+    owl_buf_free(&reqs);
+    owl_http_server_destroy(s);
+}
+
+Test(http_sock, thousand_idle_connections, .timeout = 60)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max < 2200)
+        cr_skip_test("RLIMIT_NOFILE hard limit too low");
+    if (rl.rlim_cur < 2200) {
+        rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    owl_http_server *s = start_server(NULL, 2);
+    int port = owl_http_server_port(s);
+    enum { N = 1000 };
+    static int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = tcp_connect(port);
+    for (int i = 0; i < 100 && owl_http_server_connections(s) < N; i++)
+        usleep(20 * 1000);
+    cr_assert_eq(owl_http_server_connections(s), N);
+    int fd = tcp_connect(port);
+    send_str(fd, "GET /x HTTP/1.1\r\n\r\n");
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    close(fd);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+Test(http_sock, emfile_does_not_crash, .timeout = 30)
+{
+    owl_log_set_level(OWL_LOG_OFF); /* the expected shedding warning is noise here */
+    owl_http_server *s = start_server(NULL, 1);
+    int port = owl_http_server_port(s);
+    int keep = tcp_connect(port);
+    owl_buf acc = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    send_str(keep, "GET /x HTTP/1.1\r\n\r\n"); /* make sure it is accepted */
+    cr_assert(read_resp(keep, &acc, &off, &r));
+    tresp_free(&r);
+    /* leave the process (server and test share it) almost no descriptors */
+    struct rlimit rl, old;
+    getrlimit(RLIMIT_NOFILE, &old);
+    int probe = dup(0);
+    rl = old;
+    rl.rlim_cur = (rlim_t)probe + 8;
+    close(probe);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int fds[64], n = 0;
+    for (; n < 64; n++) {
+        fds[n] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[n] < 0)
+            break;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connect(fds[n], (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(500 * 1000);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    usleep(300 * 1000);
+    /* the server still works on the connection it already had, and on new ones */
+    send_str(keep, "GET /x HTTP/1.1\r\n\r\n");
+    cr_assert(read_resp(keep, &acc, &off, &r));
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    int fd = tcp_connect(port);
+    send_str(fd, "GET /x HTTP/1.1\r\n\r\n");
+    off = 0;
+    acc.len = 0;
+    cr_assert(read_resp(fd, &acc, &off, &r));
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    close(fd);
+    close(keep);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
