@@ -26,6 +26,7 @@ struct owl_http_conn {
     char peer[64];                     /* peer IP text */
     struct owl_http_conn *prev, *next; /* the worker's connection list */
     uint32_t registered;               /* epoll events currently registered */
+    int reaped;                        /* closed by the loop; freed after the event batch */
     owl_buf mem_out;                   /* in-memory connections: every byte written */
     const atomic_int *stop_flag;       /* server stop requested (any thread), or NULL */
 

@@ -43,6 +43,7 @@ typedef struct worker {
     pthread_t thread;
     int started;
     owl_http_conn *conns;
+    owl_http_conn *reaped;             /* closed during this event batch, freed after it */
     int stopping;
     int64_t grace_until;
 } worker;
@@ -73,8 +74,12 @@ static void conn_link(worker *w, owl_http_conn *c)
     w->conns = c;
 }
 
+/* Unlinks c and stops watching it. The memory lives until reap(): later events of the same
+ * epoll_wait batch may still name c, and must find it marked, not freed. */
 static void conn_close(worker *w, owl_http_conn *c)
 {
+    if (c->reaped)
+        return;
     epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->prev)
         c->prev->next = c->next;
@@ -83,7 +88,20 @@ static void conn_close(worker *w, owl_http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     atomic_fetch_sub(&w->srv->nconns, 1);
-    owl_http_conn_free(c);
+    c->reaped = 1;
+    c->prev = NULL;
+    c->next = w->reaped;
+    w->reaped = c;
+}
+
+/* Frees the connections closed since the last call (between event batches only). */
+static void reap(worker *w)
+{
+    while (w->reaped) {
+        owl_http_conn *c = w->reaped;
+        w->reaped = c->next;
+        owl_http_conn_free(c);
+    }
 }
 
 /* Brings the epoll registration in line with what the engine wants, or closes. */
@@ -108,6 +126,8 @@ static void conn_update(worker *w, owl_http_conn *c)
 
 static void conn_event(worker *w, owl_http_conn *c, uint32_t ev)
 {
+    if (c->reaped)
+        return;
     if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
         owl_http_conn_on_writable(c);
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
@@ -281,11 +301,13 @@ static void *worker_main(void *arg)
             worker_scan(w, now);
             next_scan = now + (int64_t)SCAN_MS * 1000000;
         }
+        reap(w);
         if (w->stopping && (!w->conns || now >= w->grace_until))
             break;
     }
     while (w->conns)
         conn_close(w, w->conns);
+    reap(w);
     return NULL;
 }
 
@@ -567,6 +589,7 @@ void owl_http_server_destroy(owl_http_server *s)
         worker *w = &s->w[i];
         while (w->conns) /* only when the worker never ran */
             conn_close(w, w->conns);
+        reap(w);
         close_fd(&w->lfd);
         close_fd(&w->ep);
         close_fd(&w->wakefd);
