@@ -23,7 +23,7 @@
 
 #define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
 #define END_MAGIC "OWLPEND"
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2 /* 2: the footer is packed (zstd) */
 #define HDR_SIZE 16
 #define TRAILER_SIZE 24
 #define FOOTER_MIN 5                       /* the empty BSON document */

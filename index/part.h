@@ -6,7 +6,7 @@
  *
  *   header   OFFSET SIZE MEANING
  *            0      8    magic "OWLPART\0"
- *            8      4    format version (1)
+ *            8      4    format version (2; version 1 had an unpacked footer)
  *            12     4    crc32c of bytes 0..11
  *   chunks   16     ...  block 0 column 0, block 0 column 1, ..., block 1 column 0, ...
  *   footer   F      L    the BSON document (below), packed as a chunk (encode.h: codec,
@@ -16,7 +16,7 @@
  *            F+L+12 4    crc32c of the footer
  *            F+L+16 8    magic "OWLPEND\0"
  *
- * Footer fields: v (int32 1), table, tenant, partition (utf8), day (int32, days since
+ * Footer fields: v (int32 2), table, tenant, partition (utf8), day (int32, days since
  * 1970-01-01 UTC), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
  * whose rows are in this part), level (int32: 0 sealed from a memtable, +1 per compaction),
  * raw_bytes (int64: uncompressed size of the values), cols (array of {name, type, flags (int32:

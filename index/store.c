@@ -403,6 +403,20 @@ static struct memtable *active_mem(owl_store *s, struct day *d, const owl_schema
     return m;
 }
 
+/* quarantine/<ms>-<path below the store with '/' as '_'>: part names repeat in every day
+ * directory, so the whole path keeps quarantined files from replacing each other. */
+static void quarantine_name(const owl_store *s, const char *path, char *out, size_t outsz)
+{
+    size_t dl = strlen(s->dir);
+    const char *rel = strncmp(path, s->dir, dl) == 0 && path[dl] == '/' ? path + dl + 1 : path;
+    char flat[4096];
+    owl_strlcpy(flat, rel, sizeof flat);
+    for (char *c = flat; *c; c++)
+        if (*c == '/')
+            *c = '_';
+    pathf(out, outsz, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(), flat);
+}
+
 static void part_unref_locked(owl_store *s, struct part_ref *r)
 {
     if (--r->refs > 0)
@@ -410,9 +424,7 @@ static void part_unref_locked(owl_store *s, struct part_ref *r)
     owl_part_close(r->p);
     if (r->quarantine) {
         char dst[4096];
-        const char *base = strrchr(r->path, '/');
-        pathf(dst, sizeof dst, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(),
-                 base ? base + 1 : r->path);
+        quarantine_name(s, r->path, dst, sizeof dst);
         if (rename(r->path, dst) != 0)
             owl_errorf("store: cannot move %s to quarantine: %s", r->path, strerror(errno));
     } else if (r->dead) {
@@ -1545,9 +1557,7 @@ static void *background(void *arg)
 static void quarantine_file(owl_store *s, const char *path, const char *why)
 {
     char dst[4096];
-    const char *base = strrchr(path, '/');
-    pathf(dst, sizeof dst, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(),
-             base ? base + 1 : path);
+    quarantine_name(s, path, dst, sizeof dst);
     owl_errorf("store: part %s is corrupt (%s); moved to %s", path, why, dst);
     if (rename(path, dst) != 0)
         owl_errorf("store: cannot move %s: %s", path, strerror(errno));

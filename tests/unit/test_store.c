@@ -574,3 +574,26 @@ Test(store, disk_full_then_space_returns, .init = mkroot, .fini = rmroot, .timeo
     owl_store_close(s);
     umount(mnt);
 }
+
+/* Parts of different days share names (p-1-1-0.owp): quarantining them all keeps them all. */
+Test(store, quarantine_keeps_parts_with_the_same_name, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    for (int d = 0; d < 3; d++)
+        cr_assert_eq(append_rows(s, "q", T0 + d * DAY, 10, d * 100, 100, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    owl_store_close(s);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for f in $(find %s/logs -name 'p-1-1-0.owp'); do truncate -s -1 $f; done", tmp);
+    cr_assert_eq(system(cmd), 0);
+    s = open_store(tmp, 0);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.quarantined, 3);
+    owl_store_close(s);
+    char q[256];
+    snprintf(q, sizeof q, "%s/quarantine", tmp);
+    cr_assert_eq(count_files(q, ".owp"), 3);
+}
