@@ -1170,8 +1170,8 @@ Test(part, corrupt_footer_fields)
     struct {
         const char *from, *to;
     } cases[] = {
-        {"\"v\" : { \"$numberInt\" : \"1\" }", "\"v\" : { \"$numberInt\" : \"2\" }"},
-        {"\"v\" : { \"$numberInt\" : \"1\" }", "\"v\" : { \"$numberLong\" : \"1\" }"},
+        {"\"v\" : { \"$numberInt\" : \"2\" }", "\"v\" : { \"$numberInt\" : \"3\" }"},
+        {"\"v\" : { \"$numberInt\" : \"2\" }", "\"v\" : { \"$numberLong\" : \"2\" }"},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"301\" }"},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"0\" }"},
         {"\"day\"", "\"dya\""},

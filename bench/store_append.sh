@@ -1,0 +1,169 @@
+#!/bin/bash
+# store_append.sh — single-thread append rate of owl's store against `zstd -3 -T1` pushing the
+# same bytes through a compressor, in one run. The input is >= 1,000,000 Loghub lines (the
+# samples repeated in shuffled file order, text kept, LF endings; bench/make_dataset.py);
+# `owl-store import --sync none` and zstd each run 3 times pinned to one CPU, medians reported.
+# Goal: >= 1,000,000 rows/s. Exit 1 on any failure (a missed goal is reported, not a failure).
+#
+# Usage: bench/store_append.sh [--quick] [--record] [--lines N] [--data DIR] [--owl-store PATH]
+#                              [--cpu C] [--runs N]
+#   --quick  100,000 lines    default 1,000,000 lines    --record  append to bench/RESULTS.md
+#   --data   holds */*.log (default: <repo>/../shared/data/loghub)
+set -u
+
+SRCDIR=${OWL_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+RECORD=0
+QUICK=0
+LINES=
+DATA=$SRCDIR/../shared/data/loghub
+OWL_STORE=${OWL_STORE:-}
+CPU=1
+RUNS=3
+GOAL=1000000
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --record) RECORD=1 ;;
+    --lines) LINES=$2; shift ;;
+    --data) DATA=$2; shift ;;
+    --owl-store) OWL_STORE=$2; shift ;;
+    --cpu) CPU=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown argument $1" >&2; usage 2 >&2 ;;
+    esac
+    shift
+done
+[ -n "$LINES" ] || { [ "$QUICK" = 1 ] && LINES=100000 || LINES=1000000; }
+
+die() { echo "store_append: $*" >&2; exit 1; }
+
+# ---- tools ----
+# find_owl_store — the newest non-sanitizer build (a sanitizer build measures the sanitizer)
+find_owl_store() {
+    local c best="" t bt=0
+    for c in ./index/owl-store "$SRCDIR"/build*/index/owl-store; do
+        [ -x "$c" ] || continue
+        nm "$c" 2>/dev/null | grep -q __asan_init && continue
+        t=$(stat -c %Y "$c")
+        if [ "$t" -gt "$bt" ]; then best=$c; bt=$t; fi
+    done
+    echo "$best"
+}
+[ -n "$OWL_STORE" ] || OWL_STORE=$(find_owl_store)
+[ -n "$OWL_STORE" ] && [ -x "$OWL_STORE" ] ||
+    die "no owl-store binary: build it (make), then pass --owl-store PATH or set OWL_STORE"
+nm "$OWL_STORE" 2>/dev/null | grep -q __asan_init && echo "warning: $OWL_STORE is a sanitizer build" >&2
+if ! command -v zstd >/dev/null; then
+    echo "installing zstd with apt-get" >&2
+    [ "$(id -u)" = 0 ] || die "zstd missing and not root: apt-get install zstd"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zstd >/dev/null || die "apt-get install zstd failed"
+fi
+for t in taskset awk python3; do command -v $t >/dev/null || die "$t is needed"; done
+[ "$CPU" -lt "$(nproc)" ] || die "CPU $CPU asked, $(nproc) online"
+[ "$RUNS" -ge 1 ] 2>/dev/null || die "--runs takes a number >= 1"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/owl-store-bench.XXXXXX") || die "mktemp failed"
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
+
+PIN="taskset -c $CPU"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+now_ns() { date +%s%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+calc() { awk "BEGIN { printf \"$1\\n\", $2 }"; }
+
+# ---- input ----
+IN=$T/append.log
+python3 "$SRCDIR/bench/make_dataset.py" --data "$DATA" --out "$IN" --lines "$LINES" >"$T/ds.out" ||
+    die "make_dataset.py failed"
+NLINES=$(awk -F= '$1 == "lines" { print $2 }' "$T/ds.out")
+NBYTES=$(stat -c %s "$IN")
+REPS=$(awk -F= '$1 == "repetitions" { print $2 }' "$T/ds.out")
+cat "$IN" >/dev/null  # into the page cache: both read it from memory
+
+ZSTD_VER=$(zstd --version 2>&1 | head -n 1)
+echo "input: $NLINES lines, $NBYTES bytes ($REPS x the Loghub samples in $DATA, shuffled file order)"
+echo "owl-store $OWL_STORE; peer: $ZSTD_VER; each pinned to CPU $CPU, $RUNS runs, medians"
+echo
+
+# ---- owl ----
+: >"$T/owl.tool"; : >"$T/owl.wall"
+for i in $(seq "$RUNS"); do
+    rm -rf "$T/d"
+    t0=$(now_ns)
+    $PIN "$OWL_STORE" import "$T/d" --table logs --partition append --sync none "$IN" 2>"$T/import.err" ||
+        { cat "$T/import.err" >&2; die "owl-store import failed"; }
+    t1=$(now_ns)
+    # "imported N rows (M with their own timestamp) in S s: R rows/s"
+    read -r n r < <(awk '/^imported/ { print $2, $(NF - 1) }' "$T/import.err")
+    [ "${n:-}" = "$NLINES" ] || { cat "$T/import.err" >&2; die "owl-store imported ${n:-?} rows of $NLINES"; }
+    echo "  owl run $i: $(cat "$T/import.err"); wall $(calc %.3f "($t1 - $t0) / 1e9") s"
+    echo "$r" >>"$T/owl.tool"
+    calc %.6f "($t1 - $t0) / 1e9" >>"$T/owl.wall"
+done
+"$OWL_STORE" stats "$T/d" >"$T/stats.out" 2>&1 || { cat "$T/stats.out" >&2; die "owl-store stats failed"; }
+read -r ROWS STORED PARTS < <(awk '$1 == "logs" && $3 == "append" { print $4, $6, $8 }' "$T/stats.out")
+[ "${ROWS:-}" = "$NLINES" ] || { cat "$T/stats.out" >&2; die "owl-store stats shows ${ROWS:-?} rows, $NLINES imported"; }
+"$OWL_STORE" verify "$T/d" >"$T/verify.out" 2>&1 || { cat "$T/verify.out" >&2; die "owl-store verify failed after the import"; }
+DATED=$(awk '/^imported/ { gsub(/\(/, "", $4); print $4 }' "$T/import.err")
+
+# ---- zstd -3 -T1 ----
+: >"$T/zstd.wall"
+for i in $(seq "$RUNS"); do
+    rm -f "$T/out.zst"
+    t0=$(now_ns)
+    $PIN zstd -3 -T1 -q -c "$IN" >"$T/out.zst" || die "zstd failed"
+    t1=$(now_ns)
+    calc %.6f "($t1 - $t0) / 1e9" >>"$T/zstd.wall"
+done
+ZBYTES=$(stat -c %s "$T/out.zst")
+
+OT=$(calc %.6f "$NLINES / $(median <"$T/owl.tool")")  # seconds, from the tool's median rows/s
+OW=$(median <"$T/owl.wall")
+ZW=$(median <"$T/zstd.wall")
+MB=$(calc %.6f "$NBYTES / 1e6")
+TABLE=$(printf '| tool | what the time covers | seconds | rows/s | MB/s |\n|---|---|---:|---:|---:|\n'
+    printf '| owl-store import --sync none | read + parse + WAL append + memtable apply + seals of full memtables; excludes open, final flush, close (tool'"'"'s own figure) | %.3f | **%.0f** | %.1f |\n' \
+        "$OT" "$(calc %.6f "$NLINES / $OT")" "$(calc %.6f "$MB / $OT")"
+    printf '| owl-store import --sync none | the whole process: open, import, final flush (seal into parts, WAL checkpoint), close | %.3f | **%.0f** | %.1f |\n' \
+        "$OW" "$(calc %.6f "$NLINES / $OW")" "$(calc %.6f "$MB / $OW")"
+    printf '| zstd -3 -T1 (peer) | the whole process: read the file, compress, write %s bytes | %.3f | %.0f | %.1f |\n' \
+        "$ZBYTES" "$ZW" "$(calc %.6f "$NLINES / $ZW")" "$(calc %.6f "$MB / $ZW")")
+TOOL_RATE=$(calc %.0f "$NLINES / $OT")
+WALL_RATE=$(calc %.0f "$NLINES / $OW")
+verdict() { [ "$1" -ge "$GOAL" ] && echo "met" || echo "NOT met"; }
+GOAL_LINE="goal >= 1,000,000 rows/s on one core: $(verdict "$TOOL_RATE") by the tool's figure ($TOOL_RATE), $(verdict "$WALL_RATE") by wall time incl. flush ($WALL_RATE); owl wall / zstd wall = $(calc %.2f "$OW / $ZW")"
+NOTE="owl stored $STORED bytes in $PARTS parts after the last run ($DATED of $NLINES lines carried their own timestamp; partitions are per UTC day, so most memtables seal at the final flush, outside the tool's figure)"
+
+CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+MEM_GB=$(free -g | awk '/^Mem:/ {print $2}')
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+COMMIT=$(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$SRCDIR" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+MACHINE="$CPU_MODEL, $(nproc) cores, $MEM_GB GB RAM (free -g), $(uname -sr), load average $LOAD_BEFORE at start, $DATE, commit $COMMIT"
+
+echo
+echo "$TABLE"
+echo
+echo "$GOAL_LINE"
+echo "$NOTE"
+echo "machine: $MACHINE"
+
+if [ "$RECORD" = 1 ]; then
+    RES=$SRCDIR/bench/RESULTS.md
+    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    {
+        printf '\n## store_append — owl-store import vs zstd -3 -T1, %s Loghub lines%s (%s)\n\n' \
+            "$NLINES" "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"
+        printf 'machine: %s  \n' "$MACHINE"
+        printf 'input: %s lines, %s bytes (Loghub samples repeated, shuffled file order); peer %s; each pinned to CPU %s; median of %s runs; file in page cache\n\n' \
+            "$NLINES" "$NBYTES" "$ZSTD_VER" "$CPU" "$RUNS"
+        printf '%s\n\n' "$TABLE"
+        printf '%s  \n%s\n' "$GOAL_LINE" "$NOTE"
+    } >>"$RES"
+    echo "recorded in $RES"
+fi
+exit 0

@@ -1,0 +1,134 @@
+#!/bin/bash
+# store_compression.sh — owl's on-disk size of each Loghub sample against `zstd -19` of the same
+# file, in one run: per file, raw bytes, zstd bytes and ratio, owl's stored bytes (part files
+# after `owl-store import` into a fresh data dir, one partition) and ratio, and owl/zstd; then
+# geometric means. Both ratios are raw FILE bytes / compressed bytes. Exit 1 on any failure.
+#
+# Usage: bench/store_compression.sh [--quick] [--record] [--data DIR] [--owl-store PATH] [--cpu C]
+#   --quick   the first 4 files only        --record  append the table to bench/RESULTS.md
+#   --data    holds */*.log (default: <repo>/../shared/data/loghub)
+set -u
+
+SRCDIR=${OWL_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+RECORD=0
+QUICK=0
+DATA=$SRCDIR/../shared/data/loghub
+OWL_STORE=${OWL_STORE:-}
+CPU=1
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --record) RECORD=1 ;;
+    --data) DATA=$2; shift ;;
+    --owl-store) OWL_STORE=$2; shift ;;
+    --cpu) CPU=$2; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown argument $1" >&2; usage 2 >&2 ;;
+    esac
+    shift
+done
+
+die() { echo "store_compression: $*" >&2; exit 1; }
+
+# ---- tools ----
+# find_owl_store — the newest non-sanitizer build (a sanitizer build measures the sanitizer)
+find_owl_store() {
+    local c best="" t bt=0
+    for c in ./index/owl-store "$SRCDIR"/build*/index/owl-store; do
+        [ -x "$c" ] || continue
+        nm "$c" 2>/dev/null | grep -q __asan_init && continue
+        t=$(stat -c %Y "$c")
+        if [ "$t" -gt "$bt" ]; then best=$c; bt=$t; fi
+    done
+    echo "$best"
+}
+[ -n "$OWL_STORE" ] || OWL_STORE=$(find_owl_store)
+[ -n "$OWL_STORE" ] && [ -x "$OWL_STORE" ] ||
+    die "no owl-store binary: build it (make), then pass --owl-store PATH or set OWL_STORE"
+nm "$OWL_STORE" 2>/dev/null | grep -q __asan_init && echo "warning: $OWL_STORE is a sanitizer build" >&2
+if ! command -v zstd >/dev/null; then
+    echo "installing zstd with apt-get" >&2
+    [ "$(id -u)" = 0 ] || die "zstd missing and not root: apt-get install zstd"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zstd >/dev/null || die "apt-get install zstd failed"
+fi
+for t in taskset awk; do command -v $t >/dev/null || die "$t is needed"; done
+[ "$CPU" -lt "$(nproc)" ] || die "CPU $CPU asked, $(nproc) online"
+FILES=()
+for f in "$DATA"/*/*.log; do [ -f "$f" ] && FILES+=("$f"); done
+[ ${#FILES[@]} -gt 0 ] || die "no $DATA/*/*.log files (pass --data DIR)"
+[ "$QUICK" = 1 ] && FILES=("${FILES[@]:0:4}")
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/owl-store-bench.XXXXXX") || die "mktemp failed"
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
+
+PIN="taskset -c $CPU"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+ZSTD_VER=$(zstd --version 2>&1 | head -n 1)
+LEVEL_NOTE="owl parts are written at the store's sealing level (zstd 3, owl-store's setting); owl-store import has no compaction or level option, so no part was compacted (compaction would rewrite at level 9)"
+
+echo "owl-store $OWL_STORE; peer: $ZSTD_VER (zstd -19 -T1); each on CPU $CPU"
+echo "ratios are raw FILE bytes / compressed bytes (not the raw_bytes column of owl-store stats)"
+echo "$LEVEL_NOTE"
+echo "(zstd -3 ratio and owl's raw_bytes column are shown for context only)"
+echo
+
+HDR='| file | lines | raw bytes | zstd -19 bytes | zstd -19 ratio | owl stored bytes | owl ratio | owl/zstd | owl parts | (zstd -3 ratio) | (owl raw_bytes column) |'
+TABLE=$(printf '%s\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n' "$HDR")
+SUM_LOG=""
+for f in "${FILES[@]}"; do
+    name=$(basename "$f" .log)
+    raw=$(stat -c %s "$f")
+    lines=$(awk 'END { print NR }' "$f")
+    zst=$($PIN zstd -19 -T1 -q -c "$f" | wc -c) || die "zstd failed on $f"
+    zst3=$($PIN zstd -3 -T1 -q -c "$f" | wc -c) || die "zstd failed on $f"
+    d=$T/$name
+    $PIN "$OWL_STORE" import "$d" --table logs --partition "$name" --sync none "$f" 2>"$T/import.err" ||
+        { cat "$T/import.err" >&2; die "owl-store import failed on $f"; }
+    "$OWL_STORE" stats "$d" >"$T/stats.out" 2>&1 || { cat "$T/stats.out" >&2; die "owl-store stats failed"; }
+    # table tenant partition rows raw_bytes stored_bytes ratio parts
+    read -r rows owl_raw stored parts < <(awk -v p="$name" '$1 == "logs" && $3 == p { print $4, $5, $6, $8 }' "$T/stats.out")
+    [ -n "${stored:-}" ] || { cat "$T/stats.out" >&2; die "no stats row for partition $name"; }
+    [ "$rows" = "$lines" ] || die "$name: owl-store stats says $rows rows, the file has $lines lines"
+    "$OWL_STORE" verify "$d" >"$T/verify.out" 2>&1 || { cat "$T/verify.out" >&2; die "owl-store verify failed on $name"; }
+    row=$(awk -v n="$name" -v l="$lines" -v r="$raw" -v z="$zst" -v s="$stored" -v p="$parts" -v o="$owl_raw" -v z3="$zst3" 'BEGIN {
+        printf "| %s | %d | %d | %d | %.2f | %d | %.2f | %.2f | %d | %.2f | %d |", n, l, r, z, r / z, s, r / s, (r / s) / (r / z), p, r / z3, o }')
+    TABLE+=$'\n'"$row"
+    SUM_LOG+="$raw $zst $stored"$'\n'
+    echo "  $name done" >&2
+done
+GEO=$(printf '%s' "$SUM_LOG" | awk 'NF == 3 { n++; lz += log($1 / $2); lo += log($1 / $3) }
+    END { printf "%.2f %.2f %.2f", exp(lz / n), exp(lo / n), exp((lo - lz) / n) }')
+read -r GZ GO GR <<<"$GEO"
+TABLE+=$'\n'"| **geometric mean** (${#FILES[@]} files) | | | | **$GZ** | | **$GO** | **$GR** | | | |"
+
+CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+MEM_GB=$(free -g | awk '/^Mem:/ {print $2}')
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+COMMIT=$(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$SRCDIR" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+MACHINE="$CPU_MODEL, $(nproc) cores, $MEM_GB GB RAM (free -g), $(uname -sr), load average $LOAD_BEFORE at start, $DATE, commit $COMMIT"
+
+echo
+echo "$TABLE"
+echo
+echo "geometric mean ratio: zstd -19 $GZ, owl $GO, owl/zstd $GR"
+echo "machine: $MACHINE"
+
+if [ "$RECORD" = 1 ]; then
+    RES=$SRCDIR/bench/RESULTS.md
+    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    {
+        printf '\n## store_compression — owl parts vs zstd -19 per Loghub file%s (%s)\n\n' \
+            "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"
+        printf 'machine: %s  \n' "$MACHINE"
+        printf 'peer: %s, `zstd -19 -T1`; owl: `owl-store import --sync none` into a fresh data dir per file, stored_bytes from `owl-store stats`  \n' "$ZSTD_VER"
+        printf 'ratios are raw file bytes / compressed bytes; %s\n\n' "$LEVEL_NOTE"
+        printf '%s\n\n' "$TABLE"
+        printf 'geometric mean ratio: zstd -19 **%s**, owl **%s**, owl/zstd **%s**\n' "$GZ" "$GO" "$GR"
+    } >>"$RES"
+    echo "recorded in $RES"
+fi
+exit 0

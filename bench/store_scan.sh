@@ -1,0 +1,226 @@
+#!/bin/bash
+# store_scan.sh — owl's store scans against ripgrep over the same data, in one run. Builds a
+# data set of >= 1 GB raw (--quick: 100 MB) from the Loghub samples with timestamps and ids
+# varied per repetition and one unique token injected (bench/make_dataset.py), imports it
+# into one partition (`owl-store import --sync none`), then, each tool pinned to one CPU with
+# its input in the page cache, 3 runs each, medians of wall time:
+#   (a) rare term: `owl-store scan --contains NEEDLE --count` vs `rg -j1 -c -F NEEDLE`;
+#       goal rg time / owl time >= 10;
+#   (b) common term (INFO, ~30% of lines): owl --contains and --substr vs `rg -j1 -c -F`;
+#       raw-equivalent GB/s per core = raw bytes / wall seconds; goal owl >= 1 GB/s.
+# owl's and rg's counts must agree (--substr with rg -F; --contains with rg on a regex of
+# owl's token rule): exit 1 if they do not, or on any failure. A missed goal is reported only.
+#
+# Usage: bench/store_scan.sh [--quick] [--record] [--bytes N] [--data DIR] [--owl-store PATH]
+#                            [--cpu C] [--runs N] [--term WORD]
+#   --quick  100 MB    default 1 GB (10^9 bytes)    --record  append to bench/RESULTS.md
+#   --data   holds */*.log (default: <repo>/../shared/data/loghub)
+# shellcheck disable=SC2154  # CNT_x, SEC_x and INMS_x are set by timed() through printf -v
+set -u
+
+SRCDIR=${OWL_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+RECORD=0
+QUICK=0
+BYTES=
+DATA=$SRCDIR/../shared/data/loghub
+OWL_STORE=${OWL_STORE:-}
+CPU=1
+RUNS=3
+TERM_COMMON=INFO
+NEEDLE=owlneedle42
+PART=scan
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --record) RECORD=1 ;;
+    --bytes) BYTES=$2; shift ;;
+    --data) DATA=$2; shift ;;
+    --owl-store) OWL_STORE=$2; shift ;;
+    --cpu) CPU=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --term) TERM_COMMON=$2; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown argument $1" >&2; usage 2 >&2 ;;
+    esac
+    shift
+done
+[ -n "$BYTES" ] || { [ "$QUICK" = 1 ] && BYTES=100000000 || BYTES=1000000000; }
+[[ "$TERM_COMMON" =~ ^[A-Za-z0-9_]+$ ]] || { echo "--term takes one token ([A-Za-z0-9_]+)" >&2; exit 2; }
+
+die() { echo "store_scan: $*" >&2; exit 1; }
+
+# ---- tools ----
+# find_owl_store — the newest non-sanitizer build (a sanitizer build measures the sanitizer)
+find_owl_store() {
+    local c best="" t bt=0
+    for c in ./index/owl-store "$SRCDIR"/build*/index/owl-store; do
+        [ -x "$c" ] || continue
+        nm "$c" 2>/dev/null | grep -q __asan_init && continue
+        t=$(stat -c %Y "$c")
+        if [ "$t" -gt "$bt" ]; then best=$c; bt=$t; fi
+    done
+    echo "$best"
+}
+[ -n "$OWL_STORE" ] || OWL_STORE=$(find_owl_store)
+[ -n "$OWL_STORE" ] && [ -x "$OWL_STORE" ] ||
+    die "no owl-store binary: build it (make), then pass --owl-store PATH or set OWL_STORE"
+nm "$OWL_STORE" 2>/dev/null | grep -q __asan_init && echo "warning: $OWL_STORE is a sanitizer build" >&2
+if ! command -v rg >/dev/null; then
+    echo "installing ripgrep with apt-get" >&2
+    [ "$(id -u)" = 0 ] || die "rg missing and not root: apt-get install ripgrep"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q ripgrep >/dev/null || die "apt-get install ripgrep failed"
+fi
+for t in taskset awk python3; do command -v $t >/dev/null || die "$t is needed"; done
+[ "$CPU" -lt "$(nproc)" ] || die "CPU $CPU asked, $(nproc) online"
+[ "$RUNS" -ge 1 ] 2>/dev/null || die "--runs takes a number >= 1"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/owl-store-bench.XXXXXX") || die "mktemp failed"
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
+
+PIN="taskset -c $CPU"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+RG=(rg --no-config -j1 -c)
+now_ns() { date +%s%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+calc() { awk "BEGIN { printf \"$1\\n\", $2 }"; }
+START=$(now_ns)
+
+# ---- data set ----
+IN=$T/scan.log
+echo "building $BYTES bytes of varied Loghub lines with one '$NEEDLE'..."
+python3 "$SRCDIR/bench/make_dataset.py" --data "$DATA" --out "$IN" --bytes "$BYTES" --vary \
+    --needle "$NEEDLE" >"$T/ds.out" || die "make_dataset.py failed"
+NLINES=$(awk -F= '$1 == "lines" { print $2 }' "$T/ds.out")
+NBYTES=$(stat -c %s "$IN")
+REPS=$(awk -F= '$1 == "repetitions" { print $2 }' "$T/ds.out")
+
+echo "importing into $T/d, partition $PART (--sync none, CPU $CPU)..."
+t0=$(now_ns)
+$PIN "$OWL_STORE" import "$T/d" --table logs --partition "$PART" --sync none "$IN" 2>"$T/import.err" ||
+    { cat "$T/import.err" >&2; die "owl-store import failed"; }
+t1=$(now_ns)
+IMPORT_LINE="$(cat "$T/import.err"); wall $(calc %.1f "($t1 - $t0) / 1e9") s incl. flush"
+"$OWL_STORE" stats "$T/d" >"$T/stats.out" 2>&1 || { cat "$T/stats.out" >&2; die "owl-store stats failed"; }
+read -r ROWS STORED PARTS < <(awk -v p="$PART" '$1 == "logs" && $3 == p { print $4, $6, $8 }' "$T/stats.out")
+[ "${ROWS:-}" = "$NLINES" ] || { cat "$T/stats.out" >&2; die "owl-store stats shows ${ROWS:-?} rows, the file has $NLINES lines"; }
+"$OWL_STORE" verify "$T/d" >"$T/verify.out" 2>&1 || { cat "$T/verify.out" >&2; die "owl-store verify failed after the import"; }
+DAYS=$(find "$T/d/store/logs" -mindepth 3 -maxdepth 3 -type d | wc -l)  # <tenant>/<partition>/<day>
+STORE_LINE="$NLINES rows in $PARTS parts over $DAYS day directories, $STORED bytes stored (raw/stored $(calc %.2f "$NBYTES / $STORED"))"
+echo "  $IMPORT_LINE"
+echo "  $STORE_LINE"
+
+# ---- measuring ----
+# timed NAME CMD... — runs CMD (pinned) RUNS times after one warm-up run that also fills
+# the page cache; sets CNT_NAME (stdout, a count), SEC_NAME (median wall seconds) and keeps
+# the last stderr in $T/NAME.err, and for owl-store the median of its own scan time in
+# INMS_NAME (ms, without process start, store open and close). rg exits 1 when nothing
+# matches: that is a count of 0.
+timed() {
+    local name=$1 i t0 t1 rc
+    shift
+    : >"$T/$name.t"
+    : >"$T/$name.ms"
+    for i in $(seq 0 "$RUNS"); do
+        t0=$(now_ns)
+        $PIN "$@" >"$T/$name.out" 2>"$T/$name.err"
+        rc=$?
+        t1=$(now_ns)
+        if [ $rc != 0 ] && ! { [ "$1" = rg ] && [ $rc = 1 ] && [ ! -s "$T/$name.out" ]; }; then
+            cat "$T/$name.err" >&2
+            die "'$*' exited $rc"
+        fi
+        [ "$i" = 0 ] && continue
+        calc %.6f "($t1 - $t0) / 1e9" >>"$T/$name.t"
+        sed -n 's/^scan: .*; \([0-9.]*\) ms$/\1/p' "$T/$name.err" >>"$T/$name.ms"
+    done
+    printf -v "INMS_$name" '%s' "$(median <"$T/$name.ms")"
+    local cnt
+    cnt=$(tr -d '[:space:]' <"$T/$name.out")
+    printf -v "CNT_$name" '%s' "${cnt:-0}"
+    printf -v "SEC_$name" '%s' "$(median <"$T/$name.t")"
+}
+
+cat "$IN" >/dev/null
+find "$T/d" -type f -exec cat {} + >/dev/null
+SCAN=("$OWL_STORE" scan "$T/d" --table logs --partition "$PART" --count)
+# owl's token rule (index/store.c tok_char): a token is a run of [A-Za-z0-9_] and bytes >= 0x80
+TOKRE="(?-u:(?:^|[^0-9A-Za-z_\\x80-\\xFF])${TERM_COMMON}(?:[^0-9A-Za-z_\\x80-\\xFF]|\$))"
+
+echo "(a) rare term '$NEEDLE'..."
+timed owl_rare "${SCAN[@]}" --contains "$NEEDLE"
+timed rg_rare "${RG[@]}" -F "$NEEDLE" "$IN"
+echo "(b) common term '$TERM_COMMON'..."
+timed owl_tok "${SCAN[@]}" --contains "$TERM_COMMON"
+timed owl_sub "${SCAN[@]}" --substr "$TERM_COMMON"
+timed rg_sub "${RG[@]}" -F "$TERM_COMMON" "$IN"
+timed rg_tok "${RG[@]}" "$TOKRE" "$IN"
+
+# ---- counts must agree ----
+FAIL=0
+check() { # WHAT OWL RG
+    if [ "$2" != "$3" ]; then
+        echo "store_scan: COUNT MISMATCH for $1: owl $2, rg $3" >&2
+        FAIL=1
+    fi
+}
+check "--contains $NEEDLE vs rg -F" "$CNT_owl_rare" "$CNT_rg_rare"
+[ "$CNT_rg_rare" = 1 ] || { echo "store_scan: '$NEEDLE' is on $CNT_rg_rare lines, expected 1" >&2; FAIL=1; }
+check "--substr $TERM_COMMON vs rg -F" "$CNT_owl_sub" "$CNT_rg_sub"
+check "--contains $TERM_COMMON vs rg token regex" "$CNT_owl_tok" "$CNT_rg_tok"
+
+gbs() { calc %.2f "$NBYTES / $1 / 1e9"; }
+ms() { calc %.1f "$1 * 1000"; }
+summary() { sed -n 's/^scan: //p' "$T/$1.err" | tail -n 1; }
+RG_VER=$(rg --version | head -n 1)
+RARE_RATIO=$(calc %.1f "$SEC_rg_rare / $SEC_owl_rare")
+FRAC=$(calc %.1f "100 * $CNT_rg_sub / $NLINES")
+TABLE=$(printf '| scan | tool | count | median wall ms | raw GB/s per core | owl scan summary (last run) |\n|---|---|---:|---:|---:|---|\n'
+    printf '| (a) rare `%s` | owl-store scan --contains | %s | %s | %s | %s |\n' "$NEEDLE" "$CNT_owl_rare" "$(ms "$SEC_owl_rare")" "$(gbs "$SEC_owl_rare")" "$(summary owl_rare)"
+    printf '| (a) rare `%s` | rg -j1 -c -F | %s | %s | %s | |\n' "$NEEDLE" "$CNT_rg_rare" "$(ms "$SEC_rg_rare")" "$(gbs "$SEC_rg_rare")"
+    printf '| (b) common `%s` | owl-store scan --contains | %s | %s | **%s** | %s |\n' "$TERM_COMMON" "$CNT_owl_tok" "$(ms "$SEC_owl_tok")" "$(gbs "$SEC_owl_tok")" "$(summary owl_tok)"
+    printf '| (b) common `%s` | owl-store scan --substr | %s | %s | **%s** | %s |\n' "$TERM_COMMON" "$CNT_owl_sub" "$(ms "$SEC_owl_sub")" "$(gbs "$SEC_owl_sub")" "$(summary owl_sub)"
+    printf '| (b) common `%s` | rg -j1 -c -F | %s | %s | %s | |\n' "$TERM_COMMON" "$CNT_rg_sub" "$(ms "$SEC_rg_sub")" "$(gbs "$SEC_rg_sub")"
+    printf '| (b) common `%s` | rg -j1 -c (token regex, for the count check) | %s | %s | %s | |\n' "$TERM_COMMON" "$CNT_rg_tok" "$(ms "$SEC_rg_tok")" "$(gbs "$SEC_rg_tok")")
+goal() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? "met" : "NOT met" }'; }
+GOALS="(a) rg/owl time on the rare term: **${RARE_RATIO}x** (goal >= 10x: $(goal "$RARE_RATIO" 10)); by owl's own scan time ($INMS_owl_rare ms, without process start, store open and close) it would be $(calc %.1f "$SEC_rg_rare * 1000 / $INMS_owl_rare")x.  
+(b) owl raw-equivalent GB/s per core: --contains $(gbs "$SEC_owl_tok"), --substr $(gbs "$SEC_owl_sub") (goal >= 1 GB/s: $(goal "$(gbs "$SEC_owl_tok")" 1) / $(goal "$(gbs "$SEC_owl_sub")" 1)); rg $(gbs "$SEC_rg_sub") GB/s; '$TERM_COMMON' is on $FRAC% of lines."
+ELAPSED=$(calc %.0f "($(now_ns) - $START) / 1e9")
+
+CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+MEM_GB=$(free -g | awk '/^Mem:/ {print $2}')
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+COMMIT=$(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$SRCDIR" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
+MACHINE="$CPU_MODEL, $(nproc) cores, $MEM_GB GB RAM (free -g), $(uname -sr), load average $LOAD_BEFORE at start, $DATE, commit $COMMIT"
+SETUP="data: $NLINES lines, $NBYTES bytes ($REPS x the Loghub samples, timestamps and ids varied per repetition); owl-store $OWL_STORE and $RG_VER each pinned to CPU $CPU; median wall time (process start to exit) of $RUNS runs after a warm-up run, inputs in the page cache"
+
+echo
+echo "$SETUP"
+echo "import: $IMPORT_LINE"
+echo "store: $STORE_LINE"
+echo
+echo "$TABLE"
+echo
+echo "$GOALS"
+echo "machine: $MACHINE; the whole script took $ELAPSED s"
+
+[ "$FAIL" = 0 ] || die "owl's and rg's counts disagree (see above): not a valid run, not recorded"
+
+if [ "$RECORD" = 1 ]; then
+    RES=$SRCDIR/bench/RESULTS.md
+    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    {
+        printf '\n## store_scan — owl-store scan vs ripgrep, %s bytes%s (%s)\n\n' \
+            "$NBYTES" "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"
+        printf 'machine: %s  \n' "$MACHINE"
+        printf '%s  \n' "$SETUP"
+        printf 'import: %s  \nstore: %s\n\n' "$IMPORT_LINE" "$STORE_LINE"
+        printf '%s\n\n' "$TABLE"
+        printf '%s\n' "$GOALS"
+    } >>"$RES"
+    echo "recorded in $RES"
+fi
+exit 0
