@@ -130,6 +130,8 @@ int owl_auth_request(owl_server *s, const owl_http_req *req, enum owl_proto prot
                     "sign the request with AWS Signature Version 4");
     if (strncasecmp(h, "Bearer ", 7) == 0)
         return auth_bearer(s, h + 7, proto, p, f);
+    if (strcasecmp(h, "Bearer") == 0) /* the value arrives trimmed: nothing after the scheme */
+        return auth_bearer(s, "", proto, p, f);
     if (strncmp(h, "AWS4-HMAC-SHA256", 16) == 0)
         return auth_sigv4(s, req, h, proto, p, f);
     return fail(f, proto, F_MALFORMED, "%s",

@@ -739,6 +739,18 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* A chunk that declares more than the body limit allows is refused before its bytes come
+ * (http-parser puts the chunk's declared size in content_length). */
+static int on_chunk_header(http_parser *p)
+{
+    owl_http_conn *c = p->data;
+    size_t max = c->lim->max_body_bytes;
+    if (p->content_length > (uint64_t)max || c->req.body.len > max - (size_t)p->content_length)
+        return fail(c, 413, "PayloadTooLarge", "request body exceeds the limit of %zu bytes",
+                    max);
+    return 0;
+}
+
 static int on_message_complete(http_parser *p)
 {
     owl_http_conn *c = p->data;
@@ -754,6 +766,7 @@ static const http_parser_settings parser_settings = {
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 

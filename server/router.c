@@ -75,7 +75,8 @@ int owl_query_param(const char *query, const char *name, char *out, size_t outsz
     return 0;
 }
 
-/* Matches path against pattern segment by segment; on success stores {name} values. */
+/* Matches path against pattern segment by segment; on success stores {name} values.
+ * Returns 1 on a match, 0 on none, -1 when a parameter segment holds a bad %-escape. */
 static int match_path(const char *pattern, const char *path, owl_call *call)
 {
     size_t nparams = 0;
@@ -95,8 +96,12 @@ static int match_path(const char *pattern, const char *path, owl_call *call)
             params[nparams].key = key;
             params[nparams].value = val;
             nparams++;
-            if (!val || !key || owl_percent_decode(s, slen, val, 0) < 0)
+            if (!val || !key)
                 goto out;
+            if (owl_percent_decode(s, slen, val, 0) < 0) {
+                ok = -1;
+                goto out;
+            }
         } else if (plen != slen || memcmp(p, s, plen) != 0) {
             goto out;
         }
@@ -107,12 +112,12 @@ static int match_path(const char *pattern, const char *path, owl_call *call)
     }
     ok = *p == '\0' && *s == '\0';
 out:
-    if (!ok) {
+    if (ok != 1) {
         for (size_t i = 0; i < nparams; i++) {
             free(params[i].key);
             free(params[i].value);
         }
-        return 0;
+        return ok;
     }
     memcpy(call->params, params, nparams * sizeof params[0]);
     call->nparams = nparams;
@@ -256,7 +261,10 @@ int owl_router_match(const owl_router *r, owl_http_req *req, owl_call *call, owl
         const owl_route_table *tab = r->tables[t];
         for (size_t i = 0; i < tab->nroutes; i++) {
             const owl_route *rt = &tab->routes[i];
-            if (!match_path(rt->pattern, req->path, call))
+            int mp = match_path(rt->pattern, req->path, call);
+            if (mp < 0)
+                return owl_error_set(err, OWL_EINVAL, "malformed percent-escape in the path");
+            if (mp == 0)
                 continue;
             if (strcmp(rt->method, req->method) == 0 ||
                 (strcmp(rt->method, "GET") == 0 && strcmp(req->method, "HEAD") == 0)) {

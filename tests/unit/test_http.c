@@ -487,6 +487,22 @@ Test(http_mem, chunked_over_limit_413)
     owl_http_conn_mem_free(c);
 }
 
+/* A chunk declaring more than the limit is refused at its header, without its bytes. */
+Test(http_mem, chunk_header_over_limit_413_at_once)
+{
+    owl_http_limits l = lims;
+    l.max_body_bytes = 1000;
+    owl_http_conn *c = mem_conn(&l);
+    size_t off = 0;
+    tresp r;
+    one_resp(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000000\r\n", &off,
+             &r);
+    cr_assert_eq(r.status, 413);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
 static void gzip_buf(const void *in, size_t n, int wbits, owl_buf *out)
 {
     z_stream zs;

@@ -100,6 +100,12 @@ Test(router, native_paths_and_params)
     cr_assert(m.method_mismatch);
     teardown_req();
 
+    owl_error e;
+    setup_req("GET", "/api/v1/keys/ab%zz", "", NULL);
+    cr_assert_eq(owl_router_match(&router, &req, &call, &m, &e), OWL_EINVAL);
+    cr_assert_eq(call.nparams, 0);
+    teardown_req();
+
     setup_req("GET", "/api/v1/keys//", "", NULL);
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_null(m.route);
