@@ -5,6 +5,7 @@
  * allocation); integer differences are taken in uint64 so they wrap and decode back exactly;
  * decoders read untrusted bytes: every length is checked against the bytes left before use,
  * every product or sum is checked for overflow, and a decoder consumes its input exactly. */
+#include "common/endian.h"
 #include "index/encode.h"
 
 #include <pthread.h>
@@ -626,18 +627,7 @@ int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const ui
 
 #define CHUNK_HDR 5 /* codec + crc32c */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* zstd contexts cached per thread: creating one per 8 KiB chunk costs more than the
  * (de)compression itself. Freed by the key destructor when the thread exits. */
@@ -726,7 +716,7 @@ int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
             memcpy(o, raw, n);
         o += n;
     }
-    put32(start + 1, owl_crc32c(0, start + CHUNK_HDR, (size_t)(o - start - CHUNK_HDR)));
+    owl_put32le(start + 1, owl_crc32c(0, start + CHUNK_HDR, (size_t)(o - start - CHUNK_HDR)));
     commit(out, o);
     return OWL_OK;
 }
@@ -735,7 +725,7 @@ int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
 {
     if (len < CHUNK_HDR + 1 || p[0] > 1)
         return OWL_ECORRUPT;
-    if (owl_crc32c(0, p + CHUNK_HDR, len - CHUNK_HDR) != get32(p + 1))
+    if (owl_crc32c(0, p + CHUNK_HDR, len - CHUNK_HDR) != owl_get32le(p + 1))
         return OWL_ECORRUPT;
     const uint8_t *q = p + CHUNK_HDR, *end = p + len;
     uint64_t raw;

@@ -41,6 +41,7 @@
  *       16    8 last sequence number issued when the snapshot was taken
  *       24    4 crc32c of every byte of the file before this field
  */
+#include "common/endian.h"
 #include "index/index.h"
 
 #include <dirent.h>
@@ -137,35 +138,11 @@ struct owl_meta {
     uint64_t live_bytes;
 };
 
-/* ---- little-endian helpers ---- */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
 
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
 
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
+
 
 /* crc of a frame: the length bytes, then the payload. */
 static uint32_t frame_crc(const unsigned char *lenbytes, const void *payload, size_t n)
@@ -191,7 +168,7 @@ static uint64_t siphash(const uint64_t k[2], const void *p, size_t n)
     uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t w = get64(s + i);
+        uint64_t w = owl_get64le(s + i);
         v3 ^= w;
         SIPROUND;
         SIPROUND;
@@ -597,22 +574,22 @@ static int parse_name(const char *name, const char *prefix, uint64_t *gen)
 static void header_encode(unsigned char *h, uint32_t kind, uint64_t gen)
 {
     memcpy(h, HDR_MAGIC, 8); /* includes the NUL */
-    put32(h + 8, FORMAT_VERSION);
-    put32(h + 12, kind);
-    put64(h + 16, gen);
-    put32(h + 24, owl_crc32c(0, h, 24));
+    owl_put32le(h + 8, FORMAT_VERSION);
+    owl_put32le(h + 12, kind);
+    owl_put64le(h + 16, gen);
+    owl_put32le(h + 24, owl_crc32c(0, h, 24));
 }
 
 /* header_check — validates a header read from path. OWL_ECORRUPT or OWL_EUNSUPPORTED. */
 static int header_check(const unsigned char *h, uint32_t kind, uint64_t gen, const char *path,
                         owl_error *err)
 {
-    if (memcmp(h, HDR_MAGIC, 8) != 0 || get32(h + 24) != owl_crc32c(0, h, 24))
+    if (memcmp(h, HDR_MAGIC, 8) != 0 || owl_get32le(h + 24) != owl_crc32c(0, h, 24))
         return owl_error_set(err, OWL_ECORRUPT, "%s: bad file header", path);
-    if (get32(h + 8) != FORMAT_VERSION)
+    if (owl_get32le(h + 8) != FORMAT_VERSION)
         return owl_error_set(err, OWL_EUNSUPPORTED, "%s: format version %u not supported",
-                             path, get32(h + 8));
-    if (get32(h + 12) != kind || get64(h + 16) != gen)
+                             path, owl_get32le(h + 8));
+    if (owl_get32le(h + 12) != kind || owl_get64le(h + 16) != gen)
         return owl_error_set(err, OWL_ECORRUPT, "%s: header names another file kind or generation",
                              path);
     return OWL_OK;
@@ -756,12 +733,12 @@ static int load_snapshot(owl_meta *m, uint64_t gen, owl_error *err)
     if ((rc = header_check(p, FILE_SNAPSHOT, gen, path, err)) != OWL_OK)
         goto out;
     const unsigned char *foot = p + n - FOOT_SIZE;
-    if (memcmp(foot, FOOT_MAGIC, 8) != 0 || get32(foot + 24) != owl_crc32c(0, p, n - 4)) {
+    if (memcmp(foot, FOOT_MAGIC, 8) != 0 || owl_get32le(foot + 24) != owl_crc32c(0, p, n - 4)) {
         rc = owl_error_set(err, OWL_ECORRUPT, "%s: bad snapshot footer or checksum", path);
         goto out;
     }
-    uint64_t want = get64(foot + 8), have = 0;
-    int64_t last_seq = (int64_t)get64(foot + 16);
+    uint64_t want = owl_get64le(foot + 8), have = 0;
+    int64_t last_seq = (int64_t)owl_get64le(foot + 16);
     if (last_seq < 0 || last_seq == INT64_MAX) {
         rc = owl_error_set(err, OWL_ECORRUPT, "%s: bad sequence number in the footer", path);
         goto out;
@@ -773,9 +750,9 @@ static int load_snapshot(owl_meta *m, uint64_t gen, owl_error *err)
             why = "truncated frame";
             break;
         }
-        uint32_t len = get32(p + off);
+        uint32_t len = owl_get32le(p + off);
         if (len < PAYLOAD_MIN || len > PAYLOAD_MAX || stop - off - FRAME_HDR < len ||
-            frame_crc(p + off, p + off + FRAME_HDR, len) != get32(p + off + 4)) {
+            frame_crc(p + off, p + off + FRAME_HDR, len) != owl_get32le(p + off + 4)) {
             why = "bad frame";
             break;
         }
@@ -827,7 +804,7 @@ static int replay(owl_meta *m, const char *path, const unsigned char *p, size_t 
             *stop_why = "incomplete frame header";
             break;
         }
-        uint32_t len = get32(p + off);
+        uint32_t len = owl_get32le(p + off);
         if (len < PAYLOAD_MIN || len > PAYLOAD_MAX) {
             *stop_why = "bad frame length";
             break;
@@ -836,7 +813,7 @@ static int replay(owl_meta *m, const char *path, const unsigned char *p, size_t 
             *stop_why = "incomplete frame";
             break;
         }
-        if (frame_crc(p + off, p + off + FRAME_HDR, len) != get32(p + off + 4)) {
+        if (frame_crc(p + off, p + off + FRAME_HDR, len) != owl_get32le(p + off + 4)) {
             *stop_why = "checksum mismatch";
             break;
         }
@@ -1282,9 +1259,9 @@ static int write_change(owl_meta *m, int is_put, const char *t, const char *k, c
         goto out;
     }
     op.seq = ent->seq = m->next_seq++;
-    put64(frame + n - 9, (uint64_t)op.seq);
-    put32(frame, (uint32_t)len);
-    put32(frame + 4, frame_crc(frame, frame + FRAME_HDR, len));
+    owl_put64le(frame + n - 9, (uint64_t)op.seq);
+    owl_put32le(frame, (uint32_t)len);
+    owl_put32le(frame + 4, frame_crc(frame, frame + FRAME_HDR, len));
     int e = journal_append(m, frame, n);
     if (e != 0) {
         rc = owl_error_set(err, owl_err_from_errno(e), "%s: journal append failed: %s", m->dir,
@@ -1465,8 +1442,8 @@ static int snapw_tree(snapw *w, const ment *n)
         w->errnum = ENOMEM;
         return -1;
     }
-    put32(fh, payload.len);
-    put32(fh + 4, frame_crc(fh, bson_get_data(&payload), payload.len));
+    owl_put32le(fh, payload.len);
+    owl_put32le(fh + 4, frame_crc(fh, bson_get_data(&payload), payload.len));
     int r = snapw_add(w, fh, sizeof fh);
     if (r == 0)
         r = snapw_add(w, bson_get_data(&payload), payload.len);
@@ -1492,9 +1469,9 @@ static int write_snapshot(owl_meta *m, uint64_t gen, const char *tmp, owl_error 
     if (snapw_add(&w, h, sizeof h) != 0 || snapw_tree(&w, m->root) != 0)
         goto fail;
     memcpy(foot, FOOT_MAGIC, 8);
-    put64(foot + 8, w.count);
-    put64(foot + 16, (uint64_t)(m->next_seq - 1));
-    put32(foot + 24, owl_crc32c(w.crc, foot, 24));
+    owl_put64le(foot + 8, w.count);
+    owl_put64le(foot + 16, (uint64_t)(m->next_seq - 1));
+    owl_put32le(foot + 24, owl_crc32c(w.crc, foot, 24));
     if (snapw_add(&w, foot, sizeof foot) != 0)
         goto fail;
     if ((w.errnum = write_all(w.fd, w.buf.data, w.buf.len)) != 0 ||

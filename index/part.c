@@ -6,6 +6,7 @@
  * Invariants: a file under its final name is complete (NAME.tmp, fsync, rename, dir fsync);
  * every byte read from disk is checked before use, so a bad file is OWL_ECORRUPT, never a
  * crash; owl_part_block_may_match returns 0 only when no row of the block can match. */
+#include "common/endian.h"
 #include "index/part.h"
 
 #include <errno.h>
@@ -99,33 +100,15 @@ static int wants_bloom(enum owl_type t, unsigned flags)
            ((flags & OWL_COL_BLOOM) && t != OWL_TYPE_F64);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* Hash of a whole numeric value for OWL_COL_BLOOM: its 8 little-endian bytes. */
 static uint64_t num_hash(uint64_t v)
 {
     uint8_t b[8];
-    put64(b, v);
+    owl_put64le(b, v);
     return owl_hash64(b, 8, BLOOM_SEED);
 }
 
@@ -282,7 +265,7 @@ static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, o
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: NULL value", r, cd->name);
     /* a BSON cell is empty (no document) or a document whose length prefix is its size */
     if (cd->type == OWL_TYPE_BSON && v->b.n &&
-        (v->b.n < 5 || get32(v->b.p) != v->b.n || ((const uint8_t *)v->b.p)[v->b.n - 1] != 0))
+        (v->b.n < 5 || owl_get32le(v->b.p) != v->b.n || ((const uint8_t *)v->b.p)[v->b.n - 1] != 0))
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: not a BSON document", r,
                              cd->name);
     return OWL_OK;
@@ -602,9 +585,9 @@ static int write_footer(struct writer *w, const owl_part_info *info, owl_error *
     }
     uint64_t foff = w->written + w->out.len;
     uint8_t tr[TRAILER_SIZE];
-    put64(tr, foff);
-    put32(tr + 8, (uint32_t)packed.len);
-    put32(tr + 12, owl_crc32c(0, packed.data, packed.len));
+    owl_put64le(tr, foff);
+    owl_put32le(tr + 8, (uint32_t)packed.len);
+    owl_put32le(tr + 12, owl_crc32c(0, packed.data, packed.len));
     memcpy(tr + 16, END_MAGIC, 8);
     if (owl_buf_append(&w->out, packed.data, packed.len) != OWL_OK ||
         owl_buf_append(&w->out, tr, sizeof tr) != OWL_OK)
@@ -655,8 +638,8 @@ static int write_body(struct writer *w, size_t block_rows, const owl_part_info *
 {
     uint8_t hdr[HDR_SIZE];
     memcpy(hdr, HDR_MAGIC, 8);
-    put32(hdr + 8, FORMAT_VERSION);
-    put32(hdr + 12, owl_crc32c(0, hdr, 12));
+    owl_put32le(hdr + 8, FORMAT_VERSION);
+    owl_put32le(hdr + 12, owl_crc32c(0, hdr, 12));
     int rc = owl_buf_append(&w->out, hdr, sizeof hdr);
     if (rc != OWL_OK)
         return owl_error_set(err, rc, "part: out of memory");
@@ -1116,15 +1099,15 @@ static int read_frame(owl_part *p, uint64_t size, uint32_t *flen, uint32_t *fcrc
     if ((rc = read_at(p, hdr, sizeof hdr, 0, err)) ||
         (rc = read_at(p, tr, sizeof tr, size - TRAILER_SIZE, err)))
         return rc;
-    if (memcmp(hdr, HDR_MAGIC, 8) != 0 || get32(hdr + 12) != owl_crc32c(0, hdr, 12))
+    if (memcmp(hdr, HDR_MAGIC, 8) != 0 || owl_get32le(hdr + 12) != owl_crc32c(0, hdr, 12))
         return corrupt(p, err, "bad header");
-    if (get32(hdr + 8) != FORMAT_VERSION)
-        return corrupt(p, err, "format version %u", get32(hdr + 8));
+    if (owl_get32le(hdr + 8) != FORMAT_VERSION)
+        return corrupt(p, err, "format version %u", owl_get32le(hdr + 8));
     if (memcmp(tr + 16, END_MAGIC, 8) != 0)
         return corrupt(p, err, "bad trailer magic");
-    uint64_t foff = get64(tr);
-    *flen = get32(tr + 8);
-    *fcrc = get32(tr + 12);
+    uint64_t foff = owl_get64le(tr);
+    *flen = owl_get32le(tr + 8);
+    *fcrc = owl_get32le(tr + 12);
     if (*flen < FOOTER_MIN || *flen > FOOTER_MAX || *flen > size - TRAILER_SIZE - HDR_SIZE ||
         foff != size - TRAILER_SIZE - *flen)
         return corrupt(p, err, "trailer says footer [%llu, +%u) in a file of %llu bytes",

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/endian.h"
 #include "index/encode.h"
 #include "index/index.h"
 #include "index/part.h"
@@ -447,19 +448,7 @@ static void mem_unref(owl_store *s, struct memtable *m)
  * payload: u8 1, varint+bytes table, tenant, partition, varint nrows, then per column:
  * numeric 8 bytes LE per row; ID8/ID16 width bytes per row; others varint length + bytes. */
 
-static void put_u64le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static uint64_t get_u64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 static int put_str(owl_buf *b, const void *p, size_t n)
 {
@@ -486,7 +475,7 @@ static int encode_record(const owl_schema *sc, const char *tenant, const char *p
             if ((rc = owl_buf_reserve(b, 8 * r->nrows)) != OWL_OK)
                 break;
             for (size_t i = 0; i < r->nrows; i++) {
-                put_u64le((uint8_t *)b->data + b->len, col[i].u);
+                owl_put64le((uint8_t *)b->data + b->len, col[i].u);
                 b->len += 8;
             }
             b->data[b->len] = '\0';
@@ -558,7 +547,7 @@ static int decode_record(owl_store *s, const uint8_t *p, size_t n, struct rec *o
             if (!is_bytes_type(ty)) {
                 if (end - p < 8)
                     goto bad;
-                col[i].u = get_u64le(p);
+                col[i].u = owl_get64le(p);
                 p += 8;
             } else if (ty == OWL_TYPE_ID8 || ty == OWL_TYPE_ID16) {
                 size_t w = ty == OWL_TYPE_ID8 ? 8 : 16;

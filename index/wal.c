@@ -18,6 +18,7 @@
  *   lock                                    flock(LOCK_EX) while open: one owner at a time
  *   *.tmp                                   leftovers of interrupted writes; removed on open
  */
+#include "common/endian.h"
 #include "index/wal.h"
 
 #include <dirent.h>
@@ -84,35 +85,11 @@ struct owl_wal {
     int stopping;
 };
 
-/* ---- little-endian helpers, paths, raw I/O ---- */
+/* ---- paths, raw I/O ---- */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
 
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
 
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static void seg_path(const owl_wal *w, uint64_t first, char *out)
 {
@@ -175,16 +152,16 @@ static int pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got)
 static void header_encode(unsigned char *h, const char *magic, uint64_t v)
 {
     memcpy(h, magic, 8);
-    put32(h + 8, FORMAT_VERSION);
-    put64(h + 12, v);
-    put32(h + 20, owl_crc32c(0, h, 20));
+    owl_put32le(h + 8, FORMAT_VERSION);
+    owl_put64le(h + 12, v);
+    owl_put32le(h + 20, owl_crc32c(0, h, 20));
 }
 
 /* Checks a 24-byte header of either kind; 1 when magic, version and crc are right. */
 static int header_ok(const unsigned char *h, const char *magic)
 {
-    return memcmp(h, magic, 8) == 0 && get32(h + 8) == FORMAT_VERSION &&
-           get32(h + 20) == owl_crc32c(0, h, 20);
+    return memcmp(h, magic, 8) == 0 && owl_get32le(h + 8) == FORMAT_VERSION &&
+           owl_get32le(h + 20) == owl_crc32c(0, h, 20);
 }
 
 /* crc32c of a record: its 8 lsn bytes followed by the payload. */
@@ -236,11 +213,11 @@ static int checkpoint_read(owl_wal *w, owl_error *err)
     if (rc != OWL_OK)
         return owl_error_set(err, rc, "%s", e.msg);
     if (n != CKP_SIZE || !header_ok((const unsigned char *)data, CKP_MAGIC) ||
-        get64((const unsigned char *)data + 12) >= LSN_LIMIT)
+        owl_get64le((const unsigned char *)data + 12) >= LSN_LIMIT)
         rc = owl_error_set(err, OWL_ECORRUPT, "%s: bad size, magic, version, lsn or checksum",
                            path);
     else
-        w->checkpoint = get64((const unsigned char *)data + 12);
+        w->checkpoint = owl_get64le((const unsigned char *)data + 12);
     free(data);
     return rc;
 }
@@ -318,9 +295,9 @@ static int segment_header(owl_wal *w, int fd, const char *path, uint64_t first, 
             return OWL_EAGAIN;
         return owl_error_set(err, OWL_ECORRUPT, "%s: bad segment header", path);
     }
-    if (get64(h + 12) != first)
+    if (owl_get64le(h + 12) != first)
         return owl_error_set(err, OWL_ECORRUPT, "%s: the header says first lsn %llu", path,
-                             (unsigned long long)get64(h + 12));
+                             (unsigned long long)owl_get64le(h + 12));
     return OWL_OK;
 }
 
@@ -348,7 +325,7 @@ static int segment_records(owl_wal *w, int fd, const char *path, uint64_t first,
             break;
         }
         const unsigned char *h = r.buf + r.pos;
-        uint64_t n = get32(h);
+        uint64_t n = owl_get32le(h);
         if (size < *off + REC_HDR || n > size - *off - REC_HDR) {
             *why = "incomplete record";
             break;
@@ -360,11 +337,11 @@ static int segment_records(owl_wal *w, int fd, const char *path, uint64_t first,
             *why = "incomplete record"; /* the file shrank under us */
             break;
         }
-        if (get32(h + 4) != rec_crc(h + 8, h + REC_HDR, (size_t)n)) {
+        if (owl_get32le(h + 4) != rec_crc(h + 8, h + REC_HDR, (size_t)n)) {
             *why = "bad checksum";
             break;
         }
-        if (get64(h + 8) != lsn) {
+        if (owl_get64le(h + 8) != lsn) {
             *why = "unexpected lsn";
             break;
         }
@@ -1007,7 +984,7 @@ static int build_record(const struct iovec *iov, int iovcnt, size_t max, unsigne
             memcpy(b + at, iov[i].iov_base, iov[i].iov_len);
         at += iov[i].iov_len;
     }
-    put32(b, (uint32_t)n);
+    owl_put32le(b, (uint32_t)n);
     *out = b;
     *outn = n;
     return OWL_OK;
@@ -1043,8 +1020,8 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
         rc = owl_error_set(err, OWL_ERANGE, "%s: lsns exhausted", w->dir);
         goto out;
     }
-    put64(rec + 8, l);
-    put32(rec + 4, rec_crc(rec + 8, rec + REC_HDR, n));
+    owl_put64le(rec + 8, l);
+    owl_put32le(rec + 4, rec_crc(rec + 8, rec + REC_HDR, n));
     if ((e = pwrite_all(w->fd, rec, REC_HDR + n, w->end)) != 0) {
         /* Nothing half-written may stay: a later append would land after the fragment. */
         if (ftruncate(w->fd, (off_t)w->end) != 0) {
