@@ -39,12 +39,14 @@ build() { # build DIR [configure flags...]
 }
 
 # Sums automake's per-test .trs results into one closing line.
+count_results() { # count_results DIR REGEX — .trs result lines matching REGEX
+    cat "$1"/tests/unit/*.trs "$1"/tests/integration/*.trs 2>/dev/null |
+        { grep -cE "^:test-result: ($2)\$" || true; }
+}
 summary() {
-    local dir=$1 pass fail
-    pass=$(grep -h '^:test-result: PASS' "$dir"/tests/unit/*.trs "$dir"/tests/integration/*.trs 2>/dev/null | wc -l)
-    fail=$(grep -hE '^:test-result: (FAIL|ERROR|XPASS)' "$dir"/tests/unit/*.trs "$dir"/tests/integration/*.trs 2>/dev/null | wc -l)
-    skip=$(grep -h '^:test-result: SKIP' "$dir"/tests/unit/*.trs "$dir"/tests/integration/*.trs 2>/dev/null | wc -l)
-    echo "$pass passed, $fail failed, $skip skipped"
+    local dir=$1
+    echo "$(count_results "$dir" PASS) passed, $(count_results "$dir" 'FAIL|ERROR|XPASS') failed," \
+        "$(count_results "$dir" SKIP) skipped"
 }
 
 case "${1:-}" in
