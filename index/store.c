@@ -1564,7 +1564,8 @@ static int cmp_part_first(const void *a, const void *b)
 /* Sorts d's parts and drops those inside another's range (merged before a crash). */
 static void resolve_covered(struct day *d)
 {
-    qsort(d->parts, d->nparts, sizeof *d->parts, cmp_part_first);
+    if (d->nparts > 1)
+        qsort(d->parts, d->nparts, sizeof *d->parts, cmp_part_first);
     size_t o = 0;
     uint64_t reach = 0;
     for (size_t i = 0; i < d->nparts; i++) {
