@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* a checkpoint covering every record rolls a current segment at least this large */
+#define ROLL_AFTER_CHECKPOINT (1u << 20)
 #define SEG_MAGIC "OWLWAL\0"
 #define CKP_MAGIC "OWLWCKP"
 #define FORMAT_VERSION 1u
@@ -1092,6 +1094,13 @@ int owl_wal_checkpoint(owl_wal *w, uint64_t lsn, owl_error *err)
         goto out;
     pthread_mutex_lock(&w->mu);
     w->checkpoint = lsn;
+    /* Everything written is stored elsewhere: a large current segment is rolled so that it
+     * can be deleted below, and the next open has nothing to read through. */
+    while (w->syncing && !w->failed)
+        pthread_cond_wait(&w->cond, &w->mu);
+    if (lsn == w->written_lsn && !w->failed && w->end >= ROLL_AFTER_CHECKPOINT &&
+        roll(w, NULL) != OWL_OK)
+        owl_warn("%s: could not roll after a full checkpoint; the segment stays", w->dir);
     pthread_mutex_unlock(&w->mu);
     /* Unlinking happens outside mu; the list entries are gone already, so no one else will
      * touch those files, and the current segment is never among them. */

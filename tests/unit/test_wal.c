@@ -466,6 +466,36 @@ Test(wal, checkpoint_deletes_segments_and_replay_skips)
     rm_rf(dir);
 }
 
+/* A checkpoint covering every record rolls a large current segment, which is then deleted:
+ * the next open reads nothing, and lsns go on. */
+Test(wal, full_checkpoint_rolls_a_large_segment)
+{
+    char *dir = tmpdir();
+    coll c = {0};
+    owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 64u << 20);
+    owl_wal *w = open_ok(dir, &o, NULL);
+    for (uint64_t i = 1; i <= 600; i++) /* about 2.4 MB in one segment */
+        append_id(w, i, 4000);
+    uint64_t segs[16];
+    cr_assert_eq(list_segments(dir, segs, 16), 1);
+    cr_assert_eq(owl_wal_checkpoint(w, 600, NULL), OWL_OK);
+    cr_assert_eq(list_segments(dir, segs, 16), 1);
+    cr_assert_eq(segs[0], 601, "the segment in use starts after the checkpoint");
+    owl_wal_stats st;
+    owl_wal_stats_get(w, &st);
+    cr_assert_lt(st.bytes, 1024);
+    owl_wal_close(w);
+    w = open_ok(dir, &o, &c);
+    cr_assert_eq(c.n, 0);
+    cr_assert_eq(append_id(w, 601, 100), 601);
+    owl_wal_close(w);
+    coll_free(&c);
+    replay_all(dir, &c);
+    expect_ids(&c, 601, 601, 0, 100);
+    coll_free(&c);
+    rm_rf(dir);
+}
+
 Test(wal, checkpoint_on_empty_log_and_fresh_dir)
 {
     char *dir = tmpdir();
