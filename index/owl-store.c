@@ -16,14 +16,15 @@ static void usage(FILE *f)
 {
     fputs("usage:\n"
           "  owl-store import DIR --table logs --partition NAME [--tenant T]\n"
-          "                   [--sync always|interval|none] FILE\n"
+          "                   [--sync always|interval|none] [--level 1..22] FILE\n"
           "  owl-store scan DIR --table logs --partition NAME [--tenant T]\n"
           "                 [--contains TERM | --substr TEXT] [--start T] [--end T] [--count]\n"
           "  owl-store stats DIR\n"
           "  owl-store verify DIR\n"
           "DIR is owld's data directory (the store is DIR/store). T defaults to 000000000000.\n"
           "--contains matches TERM as whole tokens (bloom-pruned); --substr matches any bytes.\n"
-          "Times are RFC 3339 or epoch milliseconds.\n",
+          "Times are RFC 3339 or epoch milliseconds. --level is the zstd level of the parts the\n"
+          "import writes (default 3; from 9 on, messages are also tried as templates).\n",
           f);
 }
 
@@ -31,6 +32,7 @@ struct opts {
     const char *cmd, *dir, *table, *partition, *tenant, *contains, *substr, *file, *sync;
     int64_t start, end;
     int count;
+    int level;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -41,6 +43,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"substr", required_argument, 0, 's'},   {"start", required_argument, 0, 'S'},
         {"end", required_argument, 0, 'E'},      {"count", no_argument, 0, 'n'},
         {"sync", required_argument, 0, 'y'},     {"help", no_argument, 0, 'h'},
+        {"level", required_argument, 0, 'l'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -48,6 +51,7 @@ static int parse(int argc, char **argv, struct opts *o)
     o->table = "logs";
     o->start = INT64_MIN;
     o->end = INT64_MAX;
+    o->level = 3;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -58,6 +62,16 @@ static int parse(int argc, char **argv, struct opts *o)
         case 's': o->substr = optarg; break;
         case 'n': o->count = 1; break;
         case 'y': o->sync = optarg; break;
+        case 'l': {
+            char *end;
+            long l = strtol(optarg, &end, 10);
+            if (*end || l < 1 || l > 22) {
+                fprintf(stderr, "owl-store: --level takes 1 to 22\n");
+                return -1;
+            }
+            o->level = (int)l;
+            break;
+        }
         case 'S':
         case 'E': {
             int64_t ms;
@@ -94,7 +108,8 @@ static int parse(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static int open_store(const char *dir, enum owl_sync_policy sync, owl_store **s, owl_error *err)
+static int open_store(const char *dir, enum owl_sync_policy sync, int level, owl_store **s,
+                      owl_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/store", dir);
@@ -106,8 +121,8 @@ static int open_store(const char *dir, enum owl_sync_policy sync, owl_store **s,
         .memtable_bytes = 64u << 20,
         .memtable_age_ms = 1 << 30,
         .block_rows = 8192,
-        .zstd_level = 3,
-        .compact_zstd_level = 9,
+        .zstd_level = level,
+        .compact_zstd_level = level > 9 ? level : 9,
         .compact_min_parts = 4,
         .background = 0,
     };
@@ -134,7 +149,7 @@ static int cmd_import(const struct opts *o)
         perror(o->file);
         return 1;
     }
-    int rc = open_store(o->dir, sync, &s, &err);
+    int rc = open_store(o->dir, sync, o->level, &s, &err);
     if (rc != OWL_OK) {
         fprintf(stderr, "owl-store: %s\n", err.msg);
         if (f != stdin)
@@ -209,7 +224,7 @@ static int cmd_scan(const struct opts *o)
 {
     owl_error err = {0};
     owl_store *s = NULL;
-    if (open_store(o->dir, OWL_SYNC_ALWAYS, &s, &err) != OWL_OK) {
+    if (open_store(o->dir, OWL_SYNC_ALWAYS, 3, &s, &err) != OWL_OK) {
         fprintf(stderr, "owl-store: %s\n", err.msg);
         return 1;
     }
@@ -263,7 +278,7 @@ static int cmd_stats(const struct opts *o)
 {
     owl_error err = {0};
     owl_store *s = NULL;
-    if (open_store(o->dir, OWL_SYNC_ALWAYS, &s, &err) != OWL_OK) {
+    if (open_store(o->dir, OWL_SYNC_ALWAYS, 3, &s, &err) != OWL_OK) {
         fprintf(stderr, "owl-store: %s\n", err.msg);
         return 1;
     }

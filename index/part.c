@@ -21,10 +21,12 @@
 
 #include "index/bloom.h"
 #include "index/encode.h"
+#include "index/logtpl.h"
 
 #define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
 #define END_MAGIC "OWLPEND"
 #define FORMAT_VERSION 2 /* 2: the footer is packed (zstd) */
+#define LOGTPL_MIN_LEVEL 9 /* zstd levels at which message columns try templates */
 #define HDR_SIZE 16
 #define TRAILER_SIZE 24
 #define FOOTER_MIN 5                       /* the empty BSON document */
@@ -220,6 +222,7 @@ struct writer {
     uint64_t written;     /* bytes already handed to write(2) */
     owl_buf out;          /* bytes not yet written */
     owl_buf enc;          /* the chunk being encoded */
+    owl_buf alt, packed;  /* a message column's template encoding, and its packed form */
     owl_buf blooms;       /* serialized blooms, back to back */
     size_t *bloom_off;    /* nblocks x ncols into blooms */
     size_t *bloom_len;    /* 0 = no bloom */
@@ -371,6 +374,34 @@ static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_
     return owl_enc_str(w->strs, n, t == OWL_TYPE_DICT, &w->enc);
 }
 
+/* Message columns (STR with token blooms) written at LOGTPL_MIN_LEVEL or above (compaction,
+ * or an import asked for a high level) also try the template encoding (logtpl.h), which is
+ * about 10x slower to encode than STR but stores log text 1.3x smaller than zstd -19. */
+static int uses_templates(const owl_coldef *cd, int level)
+{
+    return cd->type == OWL_TYPE_STR && (cd->flags & OWL_COL_TOKENS) && level >= LOGTPL_MIN_LEVEL;
+}
+
+/* Replaces the packed STR chunk at out[before..] by the packed template encoding of the
+ * same values (w->strs) when that is smaller. */
+static int try_templates(struct writer *w, size_t n, size_t before, struct chunk *ch)
+{
+    owl_buf_reset(&w->alt);
+    owl_buf_reset(&w->packed);
+    int rc = owl_enc_logtpl(w->strs, n, &w->alt);
+    if (rc != OWL_OK || w->alt.len > CHUNK_RAW_MAX)
+        return rc == OWL_ENOMEM ? rc : OWL_OK; /* STR it stays */
+    if ((rc = owl_chunk_pack(w->alt.data, w->alt.len, w->level, &w->packed)) != OWL_OK)
+        return rc;
+    if (w->packed.len >= ch->len)
+        return OWL_OK;
+    w->out.len = before;
+    if ((rc = owl_buf_append(&w->out, w->packed.data, w->packed.len)) != OWL_OK)
+        return rc;
+    ch->len = (uint32_t)w->packed.len;
+    return OWL_OK;
+}
+
 /* Builds the bloom of one chunk (distinct items counted first, so the filter is sized for
  * them) and appends its serialized form to w->blooms. */
 static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const owl_cell *v,
@@ -447,6 +478,9 @@ static int write_chunk(struct writer *w, size_t b, size_t c, size_t r0, size_t n
     if ((rc = owl_chunk_pack(w->enc.data, w->enc.len, w->level, &w->out)) != OWL_OK)
         return owl_error_set(err, rc, "part: packing block %zu column %s failed", b, cd->name);
     ch->len = (uint32_t)(w->out.len - before);
+    if (uses_templates(cd, w->level) && (rc = try_templates(w, n, before, ch)) != OWL_OK)
+        return owl_error_set(err, rc, "part: template encoding of block %zu column %s failed",
+                             b, cd->name);
     return OWL_OK;
 }
 
@@ -620,6 +654,8 @@ static void writer_free(struct writer *w)
 {
     owl_buf_free(&w->out);
     owl_buf_free(&w->enc);
+    owl_buf_free(&w->alt);
+    owl_buf_free(&w->packed);
     owl_buf_free(&w->blooms);
     free(w->bloom_off);
     free(w->bloom_len);
@@ -1404,7 +1440,11 @@ static int decode_chunk(const owl_part *p, size_t c, owl_block_data *d, size_t n
                 cells[i].b = (owl_bytes){v + i * w, w};
     } else {
         /* strrefs are decoded over the cells (same stride) and widened in place */
-        if ((rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells)) == OWL_OK)
+        if (len && raw[0] == OWL_ENC_LOGTPL)
+            rc = owl_dec_logtpl(raw, len, n, (owl_strref *)(void *)cells, &d->text[c]);
+        else
+            rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells);
+        if (rc == OWL_OK)
             for (size_t i = 0; i < n; i++) {
                 owl_strref s;
                 memcpy(&s, (char *)cells + i * sizeof(owl_cell), sizeof s);
@@ -1490,6 +1530,7 @@ void owl_block_data_free(owl_block_data *d)
         free(d->cells[c]);
         d->cells[c] = NULL;
         owl_buf_free(&d->raw[c]);
+        owl_buf_free(&d->text[c]);
     }
     owl_buf_free(&d->packed);
     d->nrows = 0;

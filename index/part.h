@@ -99,6 +99,7 @@ typedef struct owl_block_data {
     size_t nrows;
     owl_cell *cells[OWL_MAX_COLS];
     owl_buf raw[OWL_MAX_COLS];   /* unpacked chunk bytes per column */
+    owl_buf text[OWL_MAX_COLS];  /* messages rebuilt from a template encoding (logtpl.h) */
     uint64_t bytes_read;
     owl_buf packed;              /* scratch: the packed chunk as read from the file */
 } owl_block_data;
