@@ -5,6 +5,7 @@
 # geometric means. Both ratios are raw FILE bytes / compressed bytes. Exit 1 on any failure.
 #
 # Usage: bench/store_compression.sh [--quick] [--record] [--data DIR] [--owl-store PATH] [--cpu C]
+#        [--level N]  zstd level of the parts owl-store import writes (default 19, as compaction)
 #   --quick   the first 4 files only        --record  append the table to bench/RESULTS.md
 #   --data    holds */*.log (default: <repo>/../shared/data/loghub)
 set -u
@@ -15,6 +16,7 @@ QUICK=0
 DATA=$SRCDIR/../shared/data/loghub
 OWL_STORE=${OWL_STORE:-}
 CPU=1
+LEVEL=19
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --data) DATA=$2; shift ;;
     --owl-store) OWL_STORE=$2; shift ;;
     --cpu) CPU=$2; shift ;;
+    --level) LEVEL=$2; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument $1" >&2; usage 2 >&2 ;;
     esac
@@ -67,7 +70,7 @@ trap 'exit 1' INT TERM HUP
 PIN="taskset -c $CPU"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 ZSTD_VER=$(zstd --version 2>&1 | head -n 1)
-LEVEL_NOTE="owl parts are written at the store's sealing level (zstd 3, owl-store's setting); owl-store import has no compaction or level option, so no part was compacted (compaction would rewrite at level 9)"
+LEVEL_NOTE="owl parts are written with \`owl-store import --level $LEVEL\` (zstd $LEVEL; from level 9 on message columns are also tried as templates, as compacted parts are); blooms, footers and every column of the logs table count in stored_bytes"
 
 echo "owl-store $OWL_STORE; peer: $ZSTD_VER (zstd -19 -T1); each on CPU $CPU"
 echo "ratios are raw FILE bytes / compressed bytes (not the raw_bytes column of owl-store stats)"
@@ -85,7 +88,8 @@ for f in "${FILES[@]}"; do
     zst=$($PIN zstd -19 -T1 -q -c "$f" | wc -c) || die "zstd failed on $f"
     zst3=$($PIN zstd -3 -T1 -q -c "$f" | wc -c) || die "zstd failed on $f"
     d=$T/$name
-    $PIN "$OWL_STORE" import "$d" --table logs --partition "$name" --sync none "$f" 2>"$T/import.err" ||
+    $PIN "$OWL_STORE" import "$d" --table logs --partition "$name" --sync none --level "$LEVEL" "$f" \
+        2>"$T/import.err" ||
         { cat "$T/import.err" >&2; die "owl-store import failed on $f"; }
     "$OWL_STORE" stats "$d" >"$T/stats.out" 2>&1 || { cat "$T/stats.out" >&2; die "owl-store stats failed"; }
     # table tenant partition rows raw_bytes stored_bytes ratio parts
@@ -124,7 +128,7 @@ if [ "$RECORD" = 1 ]; then
         printf '\n## store_compression — owl parts vs zstd -19 per Loghub file%s (%s)\n\n' \
             "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"
         printf 'machine: %s  \n' "$MACHINE"
-        printf 'peer: %s, `zstd -19 -T1`; owl: `owl-store import --sync none` into a fresh data dir per file, stored_bytes from `owl-store stats`  \n' "$ZSTD_VER"
+        printf 'peer: %s, `zstd -19 -T1`; owl: `owl-store import --sync none --level %s` into a fresh data dir per file, stored_bytes from `owl-store stats`  \n' "$ZSTD_VER" "$LEVEL"
         printf 'ratios are raw file bytes / compressed bytes; %s\n\n' "$LEVEL_NOTE"
         printf '%s\n\n' "$TABLE"
         printf 'geometric mean ratio: zstd -19 **%s**, owl **%s**, owl/zstd **%s**\n' "$GZ" "$GO" "$GR"
