@@ -38,29 +38,11 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$LINES" ] || { [ "$QUICK" = 1 ] && LINES=100000 || LINES=1000000; }
 
-die() { echo "store_append: $*" >&2; exit 1; }
-
-# ---- tools ----
-# find_owl_store — the newest non-sanitizer build (a sanitizer build measures the sanitizer)
-find_owl_store() {
-    local c best="" t bt=0
-    for c in ./index/owl-store "$SRCDIR"/build*/index/owl-store; do
-        [ -x "$c" ] || continue
-        nm "$c" 2>/dev/null | grep -q __asan_init && continue
-        t=$(stat -c %Y "$c")
-        if [ "$t" -gt "$bt" ]; then best=$c; bt=$t; fi
-    done
-    echo "$best"
-}
-[ -n "$OWL_STORE" ] || OWL_STORE=$(find_owl_store)
-[ -n "$OWL_STORE" ] && [ -x "$OWL_STORE" ] ||
-    die "no owl-store binary: build it (make), then pass --owl-store PATH or set OWL_STORE"
-nm "$OWL_STORE" 2>/dev/null | grep -q __asan_init && echo "warning: $OWL_STORE is a sanitizer build" >&2
-if ! command -v zstd >/dev/null; then
-    echo "installing zstd with apt-get" >&2
-    [ "$(id -u)" = 0 ] || die "zstd missing and not root: apt-get install zstd"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zstd >/dev/null || die "apt-get install zstd failed"
-fi
+BENCH_NAME=store_append
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_owl_store
+need_cmd zstd zstd
 for t in taskset awk python3; do command -v $t >/dev/null || die "$t is needed"; done
 [ "$CPU" -lt "$(nproc)" ] || die "CPU $CPU asked, $(nproc) online"
 [ "$RUNS" -ge 1 ] 2>/dev/null || die "--runs takes a number >= 1"
@@ -71,8 +53,6 @@ trap 'exit 1' INT TERM HUP
 
 PIN="taskset -c $CPU"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-now_ns() { date +%s%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 calc() { awk "BEGIN { printf \"$1\\n\", $2 }"; }
 
 # ---- input ----
@@ -138,12 +118,8 @@ verdict() { [ "$1" -ge "$GOAL" ] && echo "met" || echo "NOT met"; }
 GOAL_LINE="goal >= 1,000,000 rows/s on one core: $(verdict "$TOOL_RATE") by the tool's figure ($TOOL_RATE), $(verdict "$WALL_RATE") by wall time incl. flush ($WALL_RATE); owl wall / zstd wall = $(calc %.2f "$OW / $ZW")"
 NOTE="owl stored $STORED bytes in $PARTS parts after the last run ($DATED of $NLINES lines carried their own timestamp; partitions are per UTC day, so most memtables seal at the final flush, outside the tool's figure)"
 
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-MEM_GB=$(free -g | awk '/^Mem:/ {print $2}')
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-COMMIT=$(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$SRCDIR" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
-MACHINE="$CPU_MODEL, $(nproc) cores, $MEM_GB GB RAM (free -g), $(uname -sr), load average $LOAD_BEFORE at start, $DATE, commit $COMMIT"
+MACHINE=$(machine_line)
 
 echo
 echo "$TABLE"

@@ -49,29 +49,11 @@ done
 [ -n "$BYTES" ] || { [ "$QUICK" = 1 ] && BYTES=100000000 || BYTES=1000000000; }
 [[ "$TERM_COMMON" =~ ^[A-Za-z0-9_]+$ ]] || { echo "--term takes one token ([A-Za-z0-9_]+)" >&2; exit 2; }
 
-die() { echo "store_scan: $*" >&2; exit 1; }
-
-# ---- tools ----
-# find_owl_store — the newest non-sanitizer build (a sanitizer build measures the sanitizer)
-find_owl_store() {
-    local c best="" t bt=0
-    for c in ./index/owl-store "$SRCDIR"/build*/index/owl-store; do
-        [ -x "$c" ] || continue
-        nm "$c" 2>/dev/null | grep -q __asan_init && continue
-        t=$(stat -c %Y "$c")
-        if [ "$t" -gt "$bt" ]; then best=$c; bt=$t; fi
-    done
-    echo "$best"
-}
-[ -n "$OWL_STORE" ] || OWL_STORE=$(find_owl_store)
-[ -n "$OWL_STORE" ] && [ -x "$OWL_STORE" ] ||
-    die "no owl-store binary: build it (make), then pass --owl-store PATH or set OWL_STORE"
-nm "$OWL_STORE" 2>/dev/null | grep -q __asan_init && echo "warning: $OWL_STORE is a sanitizer build" >&2
-if ! command -v rg >/dev/null; then
-    echo "installing ripgrep with apt-get" >&2
-    [ "$(id -u)" = 0 ] || die "rg missing and not root: apt-get install ripgrep"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q ripgrep >/dev/null || die "apt-get install ripgrep failed"
-fi
+BENCH_NAME=store_scan
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_owl_store
+need_cmd rg ripgrep
 for t in taskset awk python3; do command -v $t >/dev/null || die "$t is needed"; done
 [ "$CPU" -lt "$(nproc)" ] || die "CPU $CPU asked, $(nproc) online"
 [ "$RUNS" -ge 1 ] 2>/dev/null || die "--runs takes a number >= 1"
@@ -83,8 +65,6 @@ trap 'exit 1' INT TERM HUP
 PIN="taskset -c $CPU"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 RG=(rg --no-config -j1 -c)
-now_ns() { date +%s%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 calc() { awk "BEGIN { printf \"$1\\n\", $2 }"; }
 START=$(now_ns)
 
@@ -189,12 +169,8 @@ GOALS="(a) rg/owl time on the rare term: **${RARE_RATIO}x** (goal >= 10x: $(goal
 (b) owl raw-equivalent GB/s per core: --contains $(gbs "$SEC_owl_tok"), --substr $(gbs "$SEC_owl_sub") (goal >= 1 GB/s: $(goal "$(gbs "$SEC_owl_tok")" 1) / $(goal "$(gbs "$SEC_owl_sub")" 1)); rg $(gbs "$SEC_rg_sub") GB/s; '$TERM_COMMON' is on $FRAC% of lines."
 ELAPSED=$(calc %.0f "($(now_ns) - $START) / 1e9")
 
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-MEM_GB=$(free -g | awk '/^Mem:/ {print $2}')
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-COMMIT=$(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$SRCDIR" diff --quiet HEAD -- 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
-MACHINE="$CPU_MODEL, $(nproc) cores, $MEM_GB GB RAM (free -g), $(uname -sr), load average $LOAD_BEFORE at start, $DATE, commit $COMMIT"
+MACHINE=$(machine_line)
 SETUP="data: $NLINES lines, $NBYTES bytes ($REPS x the Loghub samples, timestamps and ids varied per repetition); owl-store $OWL_STORE and $RG_VER each pinned to CPU $CPU; median wall time (process start to exit) of $RUNS runs after a warm-up run, inputs in the page cache"
 
 echo
