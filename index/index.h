@@ -157,6 +157,9 @@ typedef struct owl_store_options {
 
 typedef struct owl_store owl_store;
 
+/* owl_store_options_default — fills o with the defaults named above. */
+void owl_store_options_default(owl_store_options *o);
+
 /* owl_store_open — opens (creating) the store in dir for the given tables, replays the WAL
  * into memtables, removes temporary files and quarantines parts whose footer fails its
  * checks. schemas must outlive the store. opts NULL = defaults. */

@@ -1700,7 +1700,7 @@ static int load_tables(owl_store *s)
     return rc;
 }
 
-static void defaults(owl_store_options *o)
+void owl_store_options_default(owl_store_options *o)
 {
     memset(o, 0, sizeof *o);
     o->sync = OWL_SYNC_ALWAYS;
@@ -1733,7 +1733,7 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
     if (opts)
         s->opt = *opts;
     else
-        defaults(&s->opt);
+        owl_store_options_default(&s->opt);
     if (!s->opt.block_rows)
         s->opt.block_rows = 8192;
     if (!s->opt.memtable_rows)

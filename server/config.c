@@ -24,7 +24,7 @@ enum opt_type {
     T_HOSTPORT, /* char array host + int port */
     T_INT,      /* int in [min, max] */
     T_INT64,    /* int64_t in [min, max] */
-    T_LOGLEVEL, /* int holding enum owl_log_level */
+    T_CHOICE,   /* int holding the index of the value in `choices` */
     T_FILE,     /* --config: names a file, stores nothing itself */
     T_ACTION,   /* --help, --version: no value */
 };
@@ -44,7 +44,12 @@ struct opt {
     bool flag_only;      /* no config file key */
     bool empty_ok;       /* T_HOSTPORT: "" means "disabled" */
     enum owl_config_action action; /* T_ACTION */
+    const char *const *choices;    /* T_CHOICE: the accepted values, NULL-terminated */
 };
+
+/* T_CHOICE value lists; the index is what is stored, so their order is the enum's. */
+static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const wal_syncs[] = {"always", "interval", "none", NULL}; /* owl_sync_policy */
 
 /* Field offsets checked against the field's C type at compile time: a table row that
  * names an int64_t field as T_INT does not build. */
@@ -67,7 +72,7 @@ static const struct opt opts[] = {
      .arg = "N", .help = "worker threads; 0 = one per online CPU"},
     {.name = "config", .type = T_FILE, .flag_only = true, .arg = "FILE",
      .help = "JSON config file, applied before the other flags whatever its position"},
-    {.name = "log-level", .type = T_LOGLEVEL, INT(log_level), .def = "info", .arg = "LEVEL",
+    {.name = "log-level", .type = T_CHOICE, .choices = log_levels, INT(log_level), .def = "info", .arg = "LEVEL",
      .help = "least severe messages logged: debug, info, warn, error or off"},
     {.name = "max-header-bytes", .type = T_INT64, INT64(max_header_bytes), .min = 1024,
      .max = 1048576, .def = "16384", .arg = "N", .section = "Limits",
@@ -93,6 +98,12 @@ static const struct opt opts[] = {
     {.name = "audit-retention-days", .type = T_INT64, INT64(audit_retention_days), .min = 0,
      .max = 36500, .def = "90", .arg = "DAYS",
      .help = "days the audit trail keeps events (0 = forever)"},
+    {.name = "wal-sync", .type = T_CHOICE, .choices = wal_syncs, INT(wal_sync),
+     .def = "always", .arg = "POLICY",
+     .help = "when the WAL is fsynced: always (before each ack), interval or none"},
+    {.name = "wal-sync-interval-ms", .type = T_INT64, INT64(wal_sync_interval_ms), .min = 10,
+     .max = 60000, .def = "1000", .arg = "MS",
+     .help = "with --wal-sync interval: how often the WAL is fsynced"},
     {.name = "help", .short_name = 'h', .type = T_ACTION, .action = OWL_CONFIG_HELP,
      .flag_only = true, .section = "Other", .help = "print this help and exit"},
     {.name = "version", .short_name = 'V', .type = T_ACTION, .action = OWL_CONFIG_VERSION,
@@ -186,14 +197,17 @@ static int set_text(owl_config *c, const struct opt *o, const char *who, const c
             v = val[0] == '-' ? INT64_MIN : INT64_MAX; /* reported as out of range */
         return set_number(c, o, who, v, err);
     }
-    case T_LOGLEVEL: {
-        int level = owl_log_parse_level(val);
-        if (level < 0)
-            return owl_error_set(err, OWL_EINVAL,
-                                 "%s: '%.64s' is not one of debug, info, warn, error, off",
-                                 who, val);
-        *(int *)field(c, o->off) = level;
-        return OWL_OK;
+    case T_CHOICE: {
+        char list[256] = "";
+        for (int i = 0; o->choices[i]; i++) {
+            if (strcmp(val, o->choices[i]) == 0) {
+                *(int *)field(c, o->off) = i;
+                return OWL_OK;
+            }
+            size_t at = strlen(list);
+            snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", o->choices[i]);
+        }
+        return owl_error_set(err, OWL_EINVAL, "%s: '%.64s' is not one of %s", who, val, list);
     }
     case T_FILE:
     case T_ACTION:

@@ -26,6 +26,8 @@ typedef struct owl_config {
     int64_t shutdown_grace_ms;   /* 4000 */
     int64_t sigv4_max_skew_s;    /* 900 (AWS's 15 minutes) */
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
+    int wal_sync;                 /* enum owl_sync_policy: 0 always (default), 1 interval, 2 none */
+    int64_t wal_sync_interval_ms; /* 1000 */
 } owl_config;
 
 /* owl_config_defaults — fills every field with its default. */

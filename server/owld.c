@@ -143,7 +143,11 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     if ((rc = owl_meta_open(dir, NULL, &s->meta, err)) != OWL_OK)
         goto fail;
     snprintf(dir, sizeof dir, "%s/store", cfg->data_dir);
-    if ((rc = owl_store_open(dir, store_tables, OWL_ARRAY_LEN(store_tables), NULL, &s->store,
+    owl_store_options so;
+    owl_store_options_default(&so);
+    so.sync = (enum owl_sync_policy)cfg->wal_sync;
+    so.sync_interval_ms = (int)cfg->wal_sync_interval_ms;
+    if ((rc = owl_store_open(dir, store_tables, OWL_ARRAY_LEN(store_tables), &so, &s->store,
                              err)) != OWL_OK)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)

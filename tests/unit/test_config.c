@@ -18,6 +18,7 @@ static const char *const flags[] = {
     "listen", "data-dir", "xray-daemon", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "audit-retention-days",
+    "wal-sync", "wal-sync-interval-ms",
     "help", "version",
 };
 
@@ -736,4 +737,21 @@ Test(config, man_page_mentions_every_option)
 Test(config, operations_doc_matches_table)
 {
     check_doc("docs/operations.md", true);
+}
+
+Test(config, wal_sync_choice)
+{
+    owl_config c;
+    owl_error e;
+    owl_config_defaults(&c);
+    cr_assert_eq(c.wal_sync, 0);
+    cr_assert_eq(owl_config_load_json(&c, "{\"wal_sync\": \"interval\", "
+                                          "\"wal_sync_interval_ms\": 250}", 53, &e), OWL_OK,
+                 "%s", e.msg);
+    cr_assert_eq(c.wal_sync, 1);
+    cr_assert_eq(c.wal_sync_interval_ms, 250);
+    cr_assert_eq(owl_config_load_json(&c, "{\"wal_sync\": \"sometimes\"}", 25, &e),
+                 OWL_EINVAL);
+    cr_assert(strstr(e.msg, "is not one of always, interval, none") != NULL, "%s", e.msg);
+    cr_assert_eq(c.wal_sync, 1, "unchanged after an error");
 }
