@@ -125,7 +125,7 @@ static int32_t day_of(const owl_schema *sc, int64_t t)
     return (int32_t)(t >= 0 ? t / d : -((-t + d - 1) / d));
 }
 
-static struct memtable *mem_new(const owl_schema *sc)
+static struct memtable *mem_new(void)
 {
     struct memtable *m = calloc(1, sizeof *m);
     if (!m)
@@ -133,7 +133,6 @@ static struct memtable *mem_new(const owl_schema *sc)
     pthread_rwlock_init(&m->lock, NULL);
     m->created_ms = owl_now_ms();
     m->refs = 1;
-    (void)sc;
     return m;
 }
 
@@ -387,7 +386,7 @@ static struct day *get_day(struct ptn *p, int32_t day)
 }
 
 /* The memtable taking appends for d, created when needed. */
-static struct memtable *active_mem(owl_store *s, struct day *d, const owl_schema *sc)
+static struct memtable *active_mem(struct day *d)
 {
     if (d->nmems && !d->last_sealing)
         return d->mems[d->nmems - 1];
@@ -395,12 +394,11 @@ static struct memtable *active_mem(owl_store *s, struct day *d, const owl_schema
     if (!grown)
         return NULL;
     d->mems = grown;
-    struct memtable *m = mem_new(sc);
+    struct memtable *m = mem_new();
     if (!m)
         return NULL;
     d->mems[d->nmems++] = m;
     d->last_sealing = 0;
-    (void)s;
     return m;
 }
 
@@ -590,7 +588,7 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
         while (j < r->nrows && day_of(sc, times[j].i) == day)
             j++;
         struct day *d = get_day(p, day);
-        struct memtable *m = d ? active_mem(s, d, sc) : NULL;
+        struct memtable *m = d ? active_mem(d) : NULL;
         if (!m) {
             rc = OWL_ENOMEM;
             break;
@@ -824,8 +822,7 @@ static int seal_some(owl_store *s, int force, owl_error *err)
                 struct memtable *m = c->mems[0];
                 if (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
                     m->raw_bytes >= s->opt.memtable_bytes ||
-                    (m->nrows && now - m->created_ms >= s->opt.memtable_age_ms) ||
-                    (!m->nrows && now - m->created_ms >= s->opt.memtable_age_ms))
+                    now - m->created_ms >= s->opt.memtable_age_ms)
                     p = s->ptns[i], d = c;
             }
         pthread_mutex_unlock(&s->mu);

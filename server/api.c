@@ -64,15 +64,8 @@ static int audit_list(owl_call *call)
     }
     q.action = ra ? action : NULL;
     q.key_id = rk ? key_id : NULL;
-    char *end;
-    if (rl) {
-        long l = strtol(limit_s, &end, 10);
-        if (*end || l < 1 || l > 1000) {
-            owl_call_error(call, 400, "InvalidParameter", "limit must be 1 to 1000");
-            return OWL_EINVAL;
-        }
-        q.limit = (size_t)l;
-    }
+    if (owl_call_limit(call, limit_s, rl, 100, 1000, &q.limit) != OWL_OK)
+        return OWL_EINVAL;
     q.next_token = rn ? token : NULL;
     /* Callers who manage tenants also see failed authentications with unknown keys, and may
      * look at another tenant's trail. */

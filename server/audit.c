@@ -128,10 +128,6 @@ uint64_t owl_audit_count(owl_audit *a)
 
 /* ---- query ---- */
 
-struct hit {
-    owl_audit_event ev;
-};
-
 /* Order: newer first, then larger request id first. cmp > 0 when x comes before y. */
 static int order(const owl_audit_event *x, const owl_audit_event *y)
 {
@@ -145,7 +141,7 @@ struct query_ctx {
     const char *tenant;
     int have_token;
     owl_audit_event token; /* only time_ms and request_id used */
-    struct hit *heap;      /* min-heap by order(): heap[0] is the last of those kept */
+    owl_audit_event *heap; /* min-heap by order(): heap[0] is the last of those kept */
     size_t n, cap;
 };
 
@@ -156,9 +152,9 @@ static void copy_bytes(char *dst, size_t dstsz, const owl_bytes *b)
     dst[n] = '\0';
 }
 
-static void heap_swap(struct hit *a, struct hit *b)
+static void heap_swap(owl_audit_event *a, owl_audit_event *b)
 {
-    struct hit t = *a;
+    owl_audit_event t = *a;
     *a = *b;
     *b = t;
 }
@@ -167,22 +163,22 @@ static void heap_push(struct query_ctx *c, const owl_audit_event *ev)
 {
     if (c->n < c->cap) {
         size_t i = c->n++;
-        c->heap[i].ev = *ev;
-        while (i && order(&c->heap[i].ev, &c->heap[(i - 1) / 2].ev) < 0) {
+        c->heap[i] = *ev;
+        while (i && order(&c->heap[i], &c->heap[(i - 1) / 2]) < 0) {
             heap_swap(&c->heap[i], &c->heap[(i - 1) / 2]);
             i = (i - 1) / 2;
         }
         return;
     }
-    if (order(ev, &c->heap[0].ev) <= 0)
+    if (order(ev, &c->heap[0]) <= 0)
         return;
-    c->heap[0].ev = *ev;
+    c->heap[0] = *ev;
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < c->n && order(&c->heap[l].ev, &c->heap[m].ev) < 0)
+        if (l < c->n && order(&c->heap[l], &c->heap[m]) < 0)
             m = l;
-        if (r < c->n && order(&c->heap[r].ev, &c->heap[m].ev) < 0)
+        if (r < c->n && order(&c->heap[r], &c->heap[m]) < 0)
             m = r;
         if (m == i)
             break;
@@ -218,7 +214,7 @@ static int collect(void *ud, const owl_batch *b)
 
 static int cmp_desc(const void *a, const void *b)
 {
-    return order(&((const struct hit *)b)->ev, &((const struct hit *)a)->ev);
+    return order((const owl_audit_event *)b, (const owl_audit_event *)a);
 }
 
 static void event_json(owl_buf *o, const owl_audit_event *ev)
@@ -294,12 +290,12 @@ int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl
         for (size_t i = 0; i < shown; i++) {
             if (i)
                 owl_buf_putc(o, ',');
-            event_json(o, &c.heap[i].ev);
+            event_json(o, &c.heap[i]);
         }
         owl_buf_putc(o, ']');
         if (c.n > q->limit)
-            owl_buf_printf(o, ",\"next_token\":\"%lld.%s\"", (long long)c.heap[shown - 1].ev.time_ms,
-                           c.heap[shown - 1].ev.request_id);
+            owl_buf_printf(o, ",\"next_token\":\"%lld.%s\"", (long long)c.heap[shown - 1].time_ms,
+                           c.heap[shown - 1].request_id);
         owl_buf_putc(o, '}');
         if (!o->data)
             rc = owl_error_set(err, OWL_ENOMEM, "out of memory");

@@ -108,10 +108,9 @@ static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
                             : rc == OWL_ESIGNATURE ? F_SIGNATURE
                                                    : F_MALFORMED;
         if (kind == F_SIGNATURE)
-            return fail(f, proto, kind,
+            return fail(f, proto, kind, "%s",
                         "The request signature we calculated does not match the signature you "
-                        "provided. Check your AWS Secret Access Key and signing method.%s",
-                        "");
+                        "provided. Check your AWS Secret Access Key and signing method.");
         return fail(f, proto, kind, "%s", err.msg);
     }
     tmp.via_sigv4 = 1;

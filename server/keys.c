@@ -450,17 +450,10 @@ static int list_keys(owl_call *call)
     }
     if (target_tenant(call, asked, &tenant) != OWL_OK)
         return OWL_EINVAL;
-    long limit = 100;
-    if (*limit_s) {
-        char *end;
-        limit = strtol(limit_s, &end, 10);
-        if (*end || limit < 1 || limit > MAX_KEYS_PAGE) {
-            owl_call_error(call, 400, "InvalidParameter", "limit must be 1 to %d",
-                           MAX_KEYS_PAGE);
-            return OWL_EINVAL;
-        }
-    }
-    struct list_ctx c = {call->srv, tenant, &call->resp->body, (size_t)limit, 0, 0, ""};
+    size_t limit;
+    if (owl_call_limit(call, limit_s, *limit_s != '\0', 100, MAX_KEYS_PAGE, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    struct list_ctx c = {call->srv, tenant, &call->resp->body, limit, 0, 0, ""};
     owl_buf_puts(c.out, "{\"keys\":[");
     owl_meta_list(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, *token ? token : NULL, 0,
                   list_one, &c, NULL);

@@ -287,6 +287,23 @@ found:
     return OWL_OK;
 }
 
+int owl_call_limit(owl_call *call, const char *text, int present, size_t dflt, size_t max,
+                   size_t *out)
+{
+    if (!present) {
+        *out = dflt;
+        return OWL_OK;
+    }
+    char *end;
+    long l = strtol(text, &end, 10);
+    if (*end || l < 1 || (unsigned long)l > max) {
+        owl_call_error(call, 400, "InvalidParameter", "limit must be 1 to %zu", max);
+        return OWL_EINVAL;
+    }
+    *out = (size_t)l;
+    return OWL_OK;
+}
+
 const char *owl_call_param(const owl_call *call, const char *name)
 {
     for (size_t i = 0; i < call->nparams; i++)

@@ -120,6 +120,12 @@ void owl_call_cleanup(owl_call *call);
  * (NUL-terminated). 1 when present, 0 when absent, -1 when it does not fit or is malformed. */
 int owl_query_param(const char *query, const char *name, char *out, size_t outsz);
 
+/* owl_call_limit — a page size from a query parameter's text: *out = dflt when the parameter
+ * is absent (present == 0), else an integer 1..max. Otherwise answers 400 InvalidParameter
+ * ("limit must be 1 to MAX") and returns OWL_EINVAL. */
+int owl_call_limit(owl_call *call, const char *text, int present, size_t dflt, size_t max,
+                   size_t *out);
+
 /* owl_percent_decode — decodes %XX (and '+' as space when plus_space) from s (n bytes) into
  * out (n+1 bytes is always enough). Returns the decoded length, or -1 for a bad escape. */
 long owl_percent_decode(const char *s, size_t n, char *out, int plus_space);

@@ -236,3 +236,20 @@ Test(router, errors_per_protocol)
     cr_assert(strstr(resp.body.data, "\"code\":\"ResourceNotFound\""));
     teardown_req();
 }
+
+Test(router, call_limit)
+{
+    size_t n = 0;
+    setup_req("GET", "/x", "", NULL);
+    cr_assert_eq(owl_call_limit(&call, "", 0, 100, 1000, &n), OWL_OK);
+    cr_assert_eq(n, 100);
+    cr_assert_eq(owl_call_limit(&call, "1000", 1, 100, 1000, &n), OWL_OK);
+    cr_assert_eq(n, 1000);
+    const char *bad[] = {"0", "1001", "-5", "12x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(owl_call_limit(&call, bad[i], 1, 100, 1000, &n), OWL_EINVAL, "%s", bad[i]);
+        cr_assert_eq(resp.status, 400);
+        cr_assert(strstr(resp.body.data, "limit must be 1 to 1000") != NULL);
+    }
+    teardown_req();
+}
