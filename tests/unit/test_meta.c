@@ -18,36 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/testfs.h"
 #include "common/common.h"
 #include "index/index.h"
 
 /* ---- helpers ---- */
-
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/owl-meta-XXXXXX");
-    cr_assert_not_null(d);
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rm_rf(char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[4096];
-    if (d) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-    free(dir);
-}
 
 static owl_meta *open_opts(const char *dir, int fsync, size_t compact_min, double ratio)
 {
@@ -175,34 +150,6 @@ static void snapshot_path(const char *dir, unsigned gen, char *out, size_t n)
     snprintf(out, n, "%s/snapshot-%012u.owm", dir, gen);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
-    return st.st_size;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(write(fd, p, n), (ssize_t)n);
-    close(fd);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    char *p = NULL;
-    cr_assert_eq(owl_read_file(path, 1 << 30, &p, n, NULL), OWL_OK, "read %s", path);
-    return (unsigned char *)p;
-}
-
 static void flip_byte(const char *path, off_t off)
 {
     size_t n;
@@ -250,7 +197,7 @@ static long current_gen(const char *dir)
 
 Test(meta, put_get_delete)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     cr_assert_eq(owl_meta_count(m), 0);
     put_ok(m, "t1", "apikey", "k1", "one");
@@ -284,12 +231,12 @@ Test(meta, put_get_delete)
     expect_val(m, "t1", "apikey", "k3", "orig");
     owl_meta_close(m);
     owl_meta_close(NULL);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, invalid_arguments)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     char longname[300];
     memset(longname, 'a', sizeof longname - 1);
@@ -342,12 +289,12 @@ Test(meta, invalid_arguments)
     cr_assert_eq(strlen(v), (1u << 20) - 64);
     free(v);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, list_order_cursor_limit_tenants)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     /* inserted out of order, two tenants, two kinds */
     put_ok(m, "tb", "key", "c", "1");
@@ -419,13 +366,13 @@ Test(meta, list_order_cursor_limit_tenants)
     expect_list(&c, all2, 5);
     coll_free(&c);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Many ids in random order list sorted; exercises the tree's rebalancing. */
 Test(meta, list_many_sorted)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     enum { N = 3000 };
     int *perm = malloc(N * sizeof *perm);
@@ -473,12 +420,12 @@ Test(meta, list_many_sorted)
     coll_free(&c);
     free(perm);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, reopen_keeps_puts_replaces_and_deletes)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_opts(dir, 1, 0, 0);
     put_ok(m, "t1", "key", "a", "1");
     put_ok(m, "t1", "key", "b", "2");
@@ -500,23 +447,23 @@ Test(meta, reopen_keeps_puts_replaces_and_deletes)
     expect_val(m, "t1", "key", "b", "again");
     cr_assert_eq(owl_meta_count(m), 3);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, second_open_is_refused)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     owl_error e;
     cr_assert_eq(open_rc(dir, &e), OWL_EAGAIN);
     owl_meta_close(m);
     cr_assert_eq(open_rc(dir, &e), OWL_OK);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, creates_nested_directory)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char sub[4096];
     snprintf(sub, sizeof sub, "%s/a/b", dir);
     owl_meta *m = open_fast(sub);
@@ -529,10 +476,10 @@ Test(meta, creates_nested_directory)
     expect_val(m, "t", "k", "i", "v");
     owl_meta_close(m);
     char p[4096];
-    rm_rf(strdup(sub));
+    test_rm_rf(strdup(sub));
     snprintf(p, sizeof p, "%s/a", dir);
     rmdir(p);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- journal recovery ---- */
@@ -541,7 +488,7 @@ Test(meta, creates_nested_directory)
  * file is cut back to the previous record, and appends work afterwards. */
 Test(meta, torn_tail_every_offset)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096], id[16];
     journal_path(dir, 0, jp, sizeof jp);
     enum { N = 5 };
@@ -577,14 +524,14 @@ Test(meta, torn_tail_every_offset)
     }
     owl_log_set_level(OWL_LOG_INFO);
     free(orig);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* The journal is a log: it stops at the first bad record, so a flipped byte in the middle
  * record drops that record and everything after it, with a warning. */
 Test(meta, flipped_byte_stops_the_log)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096], id[16];
     journal_path(dir, 0, jp, sizeof jp);
     off_t ends[5];
@@ -617,13 +564,13 @@ Test(meta, flipped_byte_stops_the_log)
     expect_val(m, "t", "k", "r4", NULL);
     cr_assert_eq(file_size(jp), ends[1]);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A flipped length field is caught too (the crc covers the length bytes). */
 Test(meta, flipped_length_stops_the_log)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     owl_meta *m = open_fast(dir);
@@ -638,14 +585,14 @@ Test(meta, flipped_length_stops_the_log)
     expect_val(m, "t", "k", "a", "1");
     owl_meta_close(m);
     cr_assert_eq(file_size(jp), end1);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A frame with a valid checksum but a payload that is not a record is not a torn write:
  * open refuses (OWL_ECORRUPT) instead of dropping acknowledged records after it. */
 Test(meta, checksummed_garbage_is_corrupt)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     owl_meta *m = open_fast(dir);
@@ -668,12 +615,12 @@ Test(meta, checksummed_garbage_is_corrupt)
     bson_destroy(junk);
     free(p);
     free(q);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, torn_journal_header_is_rewritten)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     write_bytes(jp, "OWLME", 5);
@@ -692,12 +639,12 @@ Test(meta, torn_journal_header_is_rewritten)
     m = open_fast(dir);
     cr_assert_eq(owl_meta_count(m), 0);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, bad_journal_header_is_corrupt)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     owl_meta *m = open_fast(dir);
@@ -710,14 +657,14 @@ Test(meta, bad_journal_header_is_corrupt)
         flip_byte(jp, off);
     }
     cr_assert_eq(open_rc(dir, &e), OWL_OK);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- snapshots and compaction ---- */
 
 Test(meta, corrupt_snapshot_fails_open)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char sp[4096];
     snapshot_path(dir, 1, sp, sizeof sp);
     owl_meta *m = open_fast(dir);
@@ -752,12 +699,12 @@ Test(meta, corrupt_snapshot_fails_open)
     cr_assert_eq(owl_meta_count(m), 10);
     owl_meta_close(m);
     free(orig);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, journal_without_snapshot_is_corrupt)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     put_ok(m, "t", "k", "a", "1");
     cr_assert_eq(owl_meta_compact(m, NULL), OWL_OK); /* gen 1 */
@@ -767,7 +714,7 @@ Test(meta, journal_without_snapshot_is_corrupt)
     cr_assert_eq(unlink(sp), 0);
     owl_error e;
     cr_assert_eq(open_rc(dir, &e), OWL_ECORRUPT);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A tiny deterministic PRNG so failures reproduce. */
@@ -839,7 +786,7 @@ static void model_check(owl_meta *m, const model *md)
 
 Test(meta, compaction_keeps_the_map)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     model md;
     memset(&md, 0xff, sizeof md);
     uint32_t seed = 12345;
@@ -870,12 +817,12 @@ Test(meta, compaction_keeps_the_map)
     m = open_fast(dir);
     model_check(m, &md);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, compacting_an_empty_store)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     cr_assert_eq(owl_meta_compact(m, NULL), OWL_OK);
     put_ok(m, "t", "k", "i", "v");
@@ -889,12 +836,12 @@ Test(meta, compacting_an_empty_store)
     m = open_fast(dir);
     expect_val(m, "t", "k", "i", "w");
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(meta, automatic_compaction)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096], id[16], v[16];
     owl_meta *m = open_opts(dir, 0, 4096, 2.0);
     for (int n = 0; n < 2000; n++) {
@@ -927,13 +874,13 @@ Test(meta, automatic_compaction)
     }
     cr_assert_eq(owl_meta_count(m), 5);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Leftover .tmp files and files of older generations are removed on open; other files stay. */
 Test(meta, open_removes_stale_files)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     owl_meta *m = open_fast(dir);
     put_ok(m, "t", "k", "a", "1");
     cr_assert_eq(owl_meta_compact(m, NULL), OWL_OK); /* now generation 1 */
@@ -959,7 +906,7 @@ Test(meta, open_removes_stale_files)
     }
     snprintf(p, sizeof p, "%s/README", dir);
     cr_assert(file_exists(p));
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Crash after snapshot N+1 was renamed into place but before journal N+1 existed: the files
@@ -967,7 +914,7 @@ Test(meta, open_removes_stale_files)
  * journal and removes generation 0. */
 Test(meta, crash_between_snapshot_rename_and_journal_creation)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char j0[4096], j1[4096], s1[4096];
     journal_path(dir, 0, j0, sizeof j0);
     journal_path(dir, 1, j1, sizeof j1);
@@ -1003,7 +950,7 @@ Test(meta, crash_between_snapshot_rename_and_journal_creation)
     expect_val(m, "t", "k", "b", "2");
     expect_val(m, "t", "k", "c", "3");
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A compaction that fails leaves the store on its old generation, usable and complete:
@@ -1012,7 +959,7 @@ Test(meta, crash_between_snapshot_rename_and_journal_creation)
  * on the .tmp name makes each step fail. */
 Test(meta, failed_compaction_rolls_back)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char squat[4200], s1[4096], j0[4096];
     snapshot_path(dir, 1, s1, sizeof s1);
     journal_path(dir, 0, j0, sizeof j0);
@@ -1047,7 +994,7 @@ Test(meta, failed_compaction_rolls_back)
     m = open_fast(dir);
     cr_assert_eq(owl_meta_count(m), 3);
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- concurrency ---- */
@@ -1095,7 +1042,7 @@ static void *reader(void *p)
 
 Test(meta, concurrent_puts_share_fsyncs, .timeout = 300)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     enum { T = 8, N = 500 };
     owl_meta *m = open_opts(dir, 1, 0, 0);
     pthread_t th[T], rd;
@@ -1130,7 +1077,7 @@ Test(meta, concurrent_puts_share_fsyncs, .timeout = 300)
         }
     }
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Threads racing puts and deletes on a few keys: whatever memory ends up holding must be
@@ -1159,7 +1106,7 @@ static void *racer(void *p)
 
 Test(meta, racing_puts_and_deletes_match_replay, .timeout = 300)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     for (int round = 0; round < 3; round++) {
         owl_meta *m = open_opts(dir, 1, round == 2 ? 2048 : 0, 1.0);
         pthread_t th[4];
@@ -1182,7 +1129,7 @@ Test(meta, racing_puts_and_deletes_match_replay, .timeout = 300)
         coll_free(&after);
         owl_meta_close(m);
     }
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- write failures ---- */
@@ -1192,7 +1139,7 @@ Test(meta, racing_puts_and_deletes_match_replay, .timeout = 300)
  * works again once there is room. */
 Test(meta, failed_append_leaves_nothing_behind)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("meta");
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     owl_meta *m = open_opts(dir, 1, 0, 0);
@@ -1227,7 +1174,7 @@ Test(meta, failed_append_leaves_nothing_behind)
     expect_val(m, "t", "k", "a", "1");
     expect_val(m, "t", "k", "b", "2");
     owl_meta_close(m);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- crash ---- */
@@ -1263,7 +1210,7 @@ Test(meta, sigkill_keeps_acknowledged_records, .timeout = 300)
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     owl_log_set_level(OWL_LOG_ERROR);
     for (int round = 0; round < 10; round++) {
-        char *dir = tmpdir();
+        char *dir = test_tmpdir("meta");
         int p[2];
         cr_assert_eq(pipe(p), 0);
         pid_t pid = fork();
@@ -1305,6 +1252,6 @@ Test(meta, sigkill_keeps_acknowledged_records, .timeout = 300)
         put_ok(m, "t", "k", "after", "x");
         owl_meta_close(m);
         free(ids);
-        rm_rf(dir);
+        test_rm_rf(dir);
     }
 }

@@ -17,37 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/testfs.h"
 #include "common/common.h"
 #include "index/encode.h"
 #include "index/part.h"
 
 /* ---- helpers ---- */
-
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/owl-part-XXXXXX");
-    cr_assert_not_null(d);
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rm_rf(char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[4096];
-    while (d && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (unlink(path) != 0)
-            rm_rf(strdup(path));
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-    free(dir);
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -67,13 +42,6 @@ static size_t rndn(size_t n)
 static int exists(const char *path)
 {
     return access(path, F_OK) == 0;
-}
-
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0);
-    return (uint64_t)st.st_size;
 }
 
 static void flip(const char *path, uint64_t off, uint8_t mask)
@@ -262,7 +230,7 @@ static void write_ok(const char *path, const owl_schema *s, const struct ds *d, 
     uint64_t fb = 0;
     int rc = owl_part_write(path, s, &info_default, &rows, block_rows, level, &fb, &e);
     cr_assert_eq(rc, OWL_OK, "write: %s (%s)", owl_errname(rc), e.msg);
-    cr_assert_eq(fb, file_size(path));
+    cr_assert_eq(fb, (uint64_t)file_size(path));
 }
 
 static owl_part *open_ok(const char *path, const owl_schema *s)
@@ -339,7 +307,7 @@ static void check_round_trip(const char *path, const owl_schema *s, const struct
 
 Test(part, round_trip_shapes)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 1;
     gen_all(&d, 3000, 128);
@@ -367,13 +335,13 @@ Test(part, round_trip_shapes)
         free(path);
     }
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Columns of one value repeated (CONST encodings, one-entry dictionaries), and long values. */
 Test(part, round_trip_constant_and_long_values)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     size_t n = 500;
     ds_init(&d, n, NCOLS, n * 20000);
@@ -401,14 +369,14 @@ Test(part, round_trip_constant_and_long_values)
     free(big);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- footer metadata ---- */
 
 Test(part, footer_meta)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 2;
     gen_all(&d, 1000, 100);
@@ -434,7 +402,7 @@ Test(part, footer_meta)
     cr_assert_eq(m->level, 3);
     cr_assert_eq(m->raw_bytes, raw);
     cr_assert_eq(m->file_bytes, fb);
-    cr_assert_eq(m->file_bytes, file_size(path));
+    cr_assert_eq(m->file_bytes, (uint64_t)file_size(path));
     cr_assert_eq(m->nblocks, 4);
     cr_assert_str_eq(m->tenant, "tenant-x");
     cr_assert_str_eq(m->partition, "log/group:1");
@@ -451,13 +419,13 @@ Test(part, footer_meta)
     owl_part_close(p);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* read_block: only the asked columns, cells of others NULL, bytes_read counted, bad args. */
 Test(part, read_block_columns)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 3;
     gen_all(&d, 700, 256);
@@ -496,7 +464,7 @@ Test(part, read_block_columns)
     owl_part_close(NULL);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- pruning ---- */
@@ -714,7 +682,7 @@ static void rand_pred(const struct ds *d, owl_pred *p, struct qbuf *q)
 /* Random data, random predicates: a block holding a matching row is never pruned. */
 Test(part, pruning_never_wrong)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     size_t n = 6000, br = 200;
     rng = 4;
@@ -751,7 +719,7 @@ Test(part, pruning_never_wrong)
     owl_part_close(p);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 static size_t count_pruned(const owl_part *p, const owl_pred *pr)
@@ -765,7 +733,7 @@ static size_t count_pruned(const owl_part *p, const owl_pred *pr)
 /* Absent tokens, ids and values are pruned in most blocks; edge cases of each operator. */
 Test(part, pruning_effective)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     size_t n = 8000, br = 200, nb = 40;
     rng = 5;
@@ -862,14 +830,14 @@ Test(part, pruning_effective)
     owl_part_close(p);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- schema mismatch ---- */
 
 Test(part, schema_mismatch)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 6;
     gen_all(&d, 50, 16);
@@ -904,7 +872,7 @@ Test(part, schema_mismatch)
     free(missing);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- corruption ---- */
@@ -912,7 +880,7 @@ Test(part, schema_mismatch)
 /* Trailer and footer position of a part. */
 static void footer_pos(const char *path, uint64_t *foff, uint32_t *flen)
 {
-    uint64_t size = file_size(path);
+    uint64_t size = (uint64_t)file_size(path);
     uint8_t tr[24];
     int fd = open(path, O_RDONLY);
     cr_assert(fd >= 0);
@@ -1020,7 +988,7 @@ static char *fresh_copy(const char *dir, const char *src)
 /* Without a schema (owl_store_verify), the part describes itself. */
 Test(part, open_without_schema)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 14;
     gen_all(&d, 300, 64);
@@ -1052,18 +1020,18 @@ Test(part, open_without_schema)
     cr_assert(strstr(e.msg, "time"), "%s", e.msg);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(part, corrupt_header_trailer_footer)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 7;
     gen_all(&d, 400, 64);
     char *good = part_path(dir, "good.owp");
     write_ok(good, &all_schema, &d, 0, 400, 64, 3);
-    uint64_t size = file_size(good), foff;
+    uint64_t size = (uint64_t)file_size(good), foff;
     uint32_t flen;
     footer_pos(good, &foff, &flen);
     owl_error e;
@@ -1109,12 +1077,12 @@ Test(part, corrupt_header_trailer_footer)
     cr_assert_eq(open_rc(good, &all_schema, &e), OWL_OK);
     free(good);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(part, corrupt_chunk)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 8;
     gen_all(&d, 400, 64);
@@ -1155,13 +1123,13 @@ Test(part, corrupt_chunk)
     }
     free(good);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Footers with a valid checksum but wrong content are refused with a message. */
 Test(part, corrupt_footer_fields)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 9;
     gen_all(&d, 300, 100);
@@ -1217,13 +1185,13 @@ Test(part, corrupt_footer_fields)
     free(x);
     free(good);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A min/max that lies (valid checksums) is caught by verify, since pruning trusts it. */
 Test(part, verify_catches_lying_stats)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 10;
     gen_all(&d, 300, 100);
@@ -1246,14 +1214,14 @@ Test(part, verify_catches_lying_stats)
     owl_part_close(p);
     free(x);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- invalid input and leftovers ---- */
 
 Test(part, invalid_input_leaves_nothing)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 11;
     gen_all(&d, 100, 10);
@@ -1331,13 +1299,13 @@ Test(part, invalid_input_leaves_nothing)
     check_round_trip(path, &all_schema, &d, 0, 100, 10);
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A crash mid-write leaves NAME.tmp: it is not the part, and is not a part either. */
 Test(part, tmp_left_behind_is_not_a_part)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 12;
     gen_all(&d, 200, 50);
@@ -1362,7 +1330,7 @@ Test(part, tmp_left_behind_is_not_a_part)
     free(path);
     free(good);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- benchmark: timing only ---- */
@@ -1422,7 +1390,7 @@ static void gen_logs(struct ds *d, size_t n)
  * and the file is smaller than with plain strings at the same level. */
 Test(part, message_templates_at_high_levels)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 7;
     gen_logs(&d, 5000);
@@ -1457,7 +1425,7 @@ Test(part, message_templates_at_high_levels)
     free(tpl);
     free(plain);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(part, bench_1m_log_rows, .timeout = 600)
@@ -1467,7 +1435,7 @@ Test(part, bench_1m_log_rows, .timeout = 600)
 #else
     size_t n = 1000000;
 #endif
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("part");
     struct ds d;
     rng = 13;
     gen_logs(&d, n);
@@ -1531,5 +1499,5 @@ Test(part, bench_1m_log_rows, .timeout = 600)
     }
     free(path);
     ds_free(&d);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }

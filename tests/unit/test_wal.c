@@ -21,74 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/testfs.h"
 #include "common/common.h"
 #include "index/wal.h"
 
 /* ---- helpers ---- */
 
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/owl-wal-XXXXXX");
-    cr_assert_not_null(d);
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[4096];
-    if (d) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            if (unlink(path) != 0 && errno == EISDIR)
-                rm_tree(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-static void rm_rf(char *dir)
-{
-    rm_tree(dir);
-    free(dir);
-}
-
 static void seg_path(const char *dir, uint64_t first, char *out, size_t n)
 {
     snprintf(out, n, "%s/wal-%016llx.log", dir, (unsigned long long)first);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
-    return st.st_size;
-}
-
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    cr_assert_geq(fd, 0, "create %s: %s", path, strerror(errno));
-    cr_assert_eq(write(fd, p, n), (ssize_t)n);
-    close(fd);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    char *p = NULL;
-    cr_assert_eq(owl_read_file(path, (size_t)1 << 30, &p, n, NULL), OWL_OK, "read %s", path);
-    return (unsigned char *)p;
 }
 
 /* First lsns of the segment files in dir, sorted; returns how many (at most max). */
@@ -314,7 +255,7 @@ static void copy_dir_files(const char *from, const char *to)
 
 Test(wal, round_trip_many_segments)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 4096);
     owl_wal *w = open_ok(dir, &o, &c);
@@ -335,12 +276,12 @@ Test(wal, round_trip_many_segments)
     replay_all(dir, &c);
     expect_ids(&c, 1, 3000, 0, 300);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, iovec_pieces_and_empty_record)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal *w = open_ok(dir, NULL, NULL);
     struct iovec iov[3] = {{"abc", 3}, {"", 0}, {"defgh", 5}};
@@ -358,12 +299,12 @@ Test(wal, iovec_pieces_and_empty_record)
     cr_assert_eq(memcmp(c.r[0].data, "abcdefgh", 8), 0);
     cr_assert_eq(c.r[1].n, 0);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, lsns_consecutive_across_reopen)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_ALWAYS, 2048);
     for (uint64_t round = 0; round < 5; round++) {
@@ -377,12 +318,12 @@ Test(wal, lsns_consecutive_across_reopen)
     replay_all(dir, &c);
     expect_ids(&c, 1, 200, 0, 100);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, bad_arguments)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     owl_wal *w = NULL;
     owl_wal_options o = opts_of((enum owl_wal_sync)7, 0);
     cr_assert_eq(owl_wal_open(dir, &o, NULL, NULL, &w, NULL), OWL_EINVAL);
@@ -393,12 +334,12 @@ Test(wal, bad_arguments)
     cr_assert_eq(owl_wal_open(NULL, NULL, NULL, NULL, &w, NULL), OWL_EINVAL);
     cr_assert_eq(owl_wal_open("", NULL, NULL, NULL, &w, NULL), OWL_EINVAL);
     owl_wal_close(NULL);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, second_owner_refused)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     owl_wal *w = open_ok(dir, NULL, NULL), *w2 = NULL;
     owl_error e;
     cr_assert_eq(owl_wal_open(dir, NULL, NULL, NULL, &w2, &e), OWL_EAGAIN);
@@ -406,14 +347,14 @@ Test(wal, second_owner_refused)
     owl_wal_close(w);
     w2 = open_ok(dir, NULL, NULL);
     owl_wal_close(w2);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- checkpoints ---- */
 
 Test(wal, checkpoint_deletes_segments_and_replay_skips)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 4096);
     owl_wal *w = open_ok(dir, &o, NULL);
@@ -463,14 +404,14 @@ Test(wal, checkpoint_deletes_segments_and_replay_skips)
     replay_all(dir, &c);
     expect_ids(&c, 1002, 1002, 0, 200);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* A checkpoint covering every record rolls a large current segment, which is then deleted:
  * the next open reads nothing, and lsns go on. */
 Test(wal, full_checkpoint_rolls_a_large_segment)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 64u << 20);
     owl_wal *w = open_ok(dir, &o, NULL);
@@ -493,12 +434,12 @@ Test(wal, full_checkpoint_rolls_a_large_segment)
     replay_all(dir, &c);
     expect_ids(&c, 601, 601, 0, 100);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, checkpoint_on_empty_log_and_fresh_dir)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal *w = open_ok(dir, NULL, &c);
     cr_assert_eq(owl_wal_checkpoint(w, 0, NULL), OWL_OK);
@@ -519,12 +460,12 @@ Test(wal, checkpoint_on_empty_log_and_fresh_dir)
     cr_assert_eq(append_id(w, 2, 50), 2);
     owl_wal_close(w);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, records_lost_below_checkpoint_restart_above_it)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     char p[4096];
     coll c = {0};
     owl_log_set_level(OWL_LOG_ERROR);
@@ -546,12 +487,12 @@ Test(wal, records_lost_below_checkpoint_restart_above_it)
     replay_all(dir, &c);
     expect_ids(&c, 11, 11, 0, 50);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, corrupt_checkpoint_is_ecorrupt)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     char p[4096];
     owl_error e;
     make_log(dir, 0, 10, 50);
@@ -580,7 +521,7 @@ Test(wal, corrupt_checkpoint_is_ecorrupt)
     expect_ids(&c, 6, 10, 0, 50);
     coll_free(&c);
     free(good);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* Appenders race a checkpointer that keeps deleting segments under them. */
@@ -605,7 +546,7 @@ static void *cp_appender(void *arg)
 
 Test(wal, checkpoint_while_appending, .timeout = 60)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_INTERVAL, 2048);
     o.interval_ms = 5;
@@ -639,7 +580,7 @@ Test(wal, checkpoint_while_appending, .timeout = 60)
         cr_assert(payload_check(c.r[i].data, c.r[i].n, 100, &id));
     }
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- torn tails and corruption ---- */
@@ -652,7 +593,7 @@ Test(wal, checkpoint_while_appending, .timeout = 60)
 static void expect_recovers_to(const unsigned char *data, size_t n, uint64_t keep,
                                size_t want_size)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     char p[4096];
     coll c = {0};
     seg_path(dir, 1, p, sizeof p);
@@ -670,7 +611,7 @@ static void expect_recovers_to(const unsigned char *data, size_t n, uint64_t kee
     uint64_t id;
     cr_assert(payload_check(c.r[keep].data, c.r[keep].n, 41, &id) && id == 100);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* The base log of the torn-tail tests: ids 1..T_COUNT in one segment. */
@@ -685,7 +626,7 @@ static void make_torn_base(const char *dir)
 
 Test(wal, torn_tail_every_offset)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
     owl_log_set_level(OWL_LOG_ERROR);
@@ -702,12 +643,12 @@ Test(wal, torn_tail_every_offset)
     for (size_t cut = 24; cut < 24 + 16 + 4; cut++)
         expect_recovers_to(data, cut, 0, 24);
     free(data);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, torn_tail_is_logged)
 {
-    char *dir = tmpdir(), *copy = tmpdir();
+    char *dir = test_tmpdir("wal"), *copy = test_tmpdir("wal");
     char p[4096], logpath[4096];
     unsigned char *data;
     size_t n;
@@ -734,13 +675,13 @@ Test(wal, torn_tail_is_logged)
     free(log);
     unlink(logpath);
     free(data);
-    rm_rf(copy);
-    rm_rf(dir);
+    test_rm_rf(copy);
+    test_rm_rf(dir);
 }
 
 Test(wal, flipped_byte_in_last_record_drops_only_it)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
     owl_log_set_level(OWL_LOG_ERROR);
@@ -757,12 +698,12 @@ Test(wal, flipped_byte_in_last_record_drops_only_it)
         }
     }
     free(data);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, zero_filled_tail_is_cut)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
     owl_log_set_level(OWL_LOG_ERROR);
@@ -775,12 +716,12 @@ Test(wal, zero_filled_tail_is_cut)
     expect_recovers_to(big, n + 4096, T_COUNT, n);
     free(big);
     free(data);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, damage_in_earlier_segment_is_ecorrupt)
 {
-    char *dir = tmpdir(), *work = tmpdir();
+    char *dir = test_tmpdir("wal"), *work = test_tmpdir("wal");
     uint64_t f[256];
     char p[4096];
     owl_error e;
@@ -794,7 +735,7 @@ Test(wal, damage_in_earlier_segment_is_ecorrupt)
     /* Flip bytes of the second segment: its header, a record header, a payload, the end. */
     size_t spots[] = {0, 13, 21, 24, 28, 33, 40 + 7, n / 2, n - 1};
     for (size_t k = 0; k < OWL_ARRAY_LEN(spots); k++) {
-        rm_tree(work);
+        test_rm_tree(work);
         mkdir(work, 0700);
         copy_dir_files(dir, work);
         seg_path(work, f[1], p, sizeof p);
@@ -806,21 +747,21 @@ Test(wal, damage_in_earlier_segment_is_ecorrupt)
         cr_assert_not_null(strstr(e.msg, "wal-"), "message: %s", e.msg);
     }
     /* Truncated earlier segment: a torn tail that is not at the end of the log. */
-    rm_tree(work);
+    test_rm_tree(work);
     mkdir(work, 0700);
     copy_dir_files(dir, work);
     seg_path(work, f[1], p, sizeof p);
     write_bytes(p, data, n - 3);
     cr_assert_eq(open_rc(work, &e), OWL_ECORRUPT);
     /* A missing middle segment leaves a gap. */
-    rm_tree(work);
+    test_rm_tree(work);
     mkdir(work, 0700);
     copy_dir_files(dir, work);
     seg_path(work, f[2], p, sizeof p);
     unlink(p);
     cr_assert_eq(open_rc(work, &e), OWL_ECORRUPT);
     /* A missing first segment leaves records above the checkpoint unaccounted for. */
-    rm_tree(work);
+    test_rm_tree(work);
     mkdir(work, 0700);
     copy_dir_files(dir, work);
     seg_path(work, f[0], p, sizeof p);
@@ -832,13 +773,13 @@ Test(wal, damage_in_earlier_segment_is_ecorrupt)
     expect_ids(&c, 1, 200, 0, 60);
     coll_free(&c);
     free(data);
-    rm_rf(work);
-    rm_rf(dir);
+    test_rm_rf(work);
+    test_rm_rf(dir);
 }
 
 Test(wal, torn_header_of_last_segment)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     uint64_t f[256];
     char p[4096];
     coll c = {0};
@@ -870,7 +811,7 @@ Test(wal, torn_header_of_last_segment)
     cr_assert_eq(open_rc(dir, &e), OWL_ECORRUPT);
     unlink(p);
     /* A lone segment with a torn header: the log starts over at lsn 1. */
-    char *d2 = tmpdir();
+    char *d2 = test_tmpdir("wal");
     seg_path(d2, 1, p, sizeof p);
     write_bytes(p, "OWLWAL", 6);
     owl_wal *w = open_ok(d2, NULL, &c);
@@ -880,13 +821,13 @@ Test(wal, torn_header_of_last_segment)
     replay_all(d2, &c);
     expect_ids(&c, 1, 1, 0, 60);
     coll_free(&c);
-    rm_rf(d2);
-    rm_rf(dir);
+    test_rm_rf(d2);
+    test_rm_rf(dir);
 }
 
 Test(wal, temp_files_removed)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     char p1[4096], p2[4096];
     make_log(dir, 0, 3, 20);
     snprintf(p1, sizeof p1, "%s/checkpoint.tmp", dir);
@@ -899,12 +840,12 @@ Test(wal, temp_files_removed)
     cr_assert_not(file_exists(p1));
     cr_assert_not(file_exists(p2));
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, replay_callback_error_aborts_open)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal *w = NULL;
     owl_error e;
@@ -920,7 +861,7 @@ Test(wal, replay_callback_error_aborts_open)
     replay_all(dir, &c);
     expect_ids(&c, 1, 50, 0, 40);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- offline verification ---- */
@@ -993,7 +934,7 @@ static void expect_verify(const char *dir, int want_rc, uint64_t want_records, i
 
 Test(wal, verify_reports_without_changing_anything)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     uint64_t f[256];
     char p[4096], tmp[4096];
     owl_log_set_level(OWL_LOG_ERROR);
@@ -1043,14 +984,14 @@ Test(wal, verify_reports_without_changing_anything)
     free(gone);
     expect_verify(dir, OWL_OK, 200, 0, NULL);
     cr_assert_eq(owl_wal_verify(NULL, NULL, NULL, NULL, NULL), OWL_EINVAL);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- limits ---- */
 
 Test(wal, max_record_enforced)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_ALWAYS, 0);
     o.max_record = 100;
@@ -1071,7 +1012,7 @@ Test(wal, max_record_enforced)
     cr_assert_eq(c.n, 2);
     cr_assert_eq(c.r[1].n, 100);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- group commit and sync policies ---- */
@@ -1104,7 +1045,7 @@ static int cmp_u64(const void *a, const void *b)
 
 Test(wal, group_commit_8_threads, .timeout = 120)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal *w = open_ok(dir, NULL, NULL);
     pthread_t th[8];
@@ -1140,12 +1081,12 @@ Test(wal, group_commit_8_threads, .timeout = 120)
         cr_assert_neq(ids[i], ids[i - 1], "duplicate record");
     free(ids);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, interval_mode_syncs_in_background)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_INTERVAL, 0);
     o.interval_ms = 20;
@@ -1172,12 +1113,12 @@ Test(wal, interval_mode_syncs_in_background)
     replay_all(dir, &c);
     expect_ids(&c, 1, 100, 0, 90);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 Test(wal, none_mode_never_syncs_appends)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     coll c = {0};
     owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 0);
     owl_wal *w = open_ok(dir, &o, NULL);
@@ -1193,7 +1134,7 @@ Test(wal, none_mode_never_syncs_appends)
     replay_all(dir, &c);
     expect_ids(&c, 1, 200, 0, 90);
     coll_free(&c);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- SIGKILL crash rounds ---- */
@@ -1285,7 +1226,7 @@ typedef struct ack {
 
 Test(wal, crash_sigkill_rounds, .timeout = 120)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir("wal");
     ack *acks = NULL;
     size_t nacks = 0, capacks = 0;
     unsigned seed;
@@ -1385,7 +1326,7 @@ Test(wal, crash_sigkill_rounds, .timeout = 120)
     fflush(stdout);
     cr_assert_gt(nacks, 0);
     free(acks);
-    rm_rf(dir);
+    test_rm_rf(dir);
 }
 
 /* ---- disk full (tmpfs of 1 MiB; root only) ---- */
@@ -1399,7 +1340,7 @@ static void full_cleanup(void)
         umount2(full_base, MNT_DETACH);
     full_mounted = 0;
     if (full_base)
-        rm_rf(full_base);
+        test_rm_rf(full_base);
     full_base = NULL;
 }
 
@@ -1410,7 +1351,7 @@ Test(wal, disk_full_then_recovers, .fini = full_cleanup)
     owl_error e;
     if (geteuid() != 0)
         cr_skip_test("disk-full test needs root to mount a tmpfs");
-    full_base = tmpdir();
+    full_base = test_tmpdir("wal");
     /* In a private mount namespace the tmpfs cannot outlive this test process even if it
      * crashes; where unshare is refused the mount is global and .fini unmounts it. */
     if (unshare(CLONE_NEWNS) == 0)
