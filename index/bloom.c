@@ -1,8 +1,10 @@
 /* bloom.c — owl_hash64, bloom filters for block pruning, and the token splitter; the serialized
  * filter layout is the table in bloom.h.
  *
- * Invariants: nwords is a power of two in [1, BLOOM_MAX_WORDS] and 1 <= k <= 16 for every
- * filter built here or accepted by owl_bloom_decode, so probe positions are a mask away. */
+ * Invariants: nwords is in [1, BLOOM_MAX_WORDS] and 1 <= k <= 16 for every filter built here
+ * or accepted by owl_bloom_decode; a version 1 filter (exact = 0) has a power-of-two nwords
+ * and takes probe positions by mask, a version 2 filter (exact = 1, what owl_bloom_init
+ * builds) any nwords and maps 32-bit probes onto its bits by multiply-shift. */
 #include "index/bloom.h"
 
 #include <stdlib.h>
@@ -10,7 +12,6 @@
 
 /* 2^26 words = 2^32 bits (512 MiB): probe positions fit the 32-bit halves of the hash. */
 #define BLOOM_MAX_WORDS (1u << 26)
-#define BLOOM_VERSION 1
 #define BLOOM_HDR 6
 
 /* ---- hashing ---- */
@@ -118,9 +119,9 @@ int owl_bloom_init(owl_bloom *b, size_t items, double fp)
     /* a filter past the cap is refused rather than silently made weaker */
     if (words > (double)BLOOM_MAX_WORDS)
         return OWL_ENOMEM;
-    uint32_t nw = 1;
-    while ((double)nw < words)
-        nw <<= 1;
+    uint32_t nw = (uint32_t)words;
+    if ((double)nw < words || nw == 0)
+        nw++;
     double k = (double)nw * 64.0 / (double)items * ln2 + 0.5;
     b->k = k < 1.0 ? 1 : k > 16.0 ? 16 : (uint8_t)k;
     b->words = calloc(nw, sizeof *b->words);
@@ -128,6 +129,7 @@ int owl_bloom_init(owl_bloom *b, size_t items, double fp)
         return OWL_ENOMEM;
     b->nwords = nw;
     b->owned = 1;
+    b->exact = 1;
     return OWL_OK;
 }
 
@@ -140,16 +142,22 @@ void owl_bloom_free(owl_bloom *b)
     memset(b, 0, sizeof *b);
 }
 
-/* ---- probes: bit_i = (h1 + i*h2) mod m, h2 odd so the k bits are distinct while k < m ---- */
+/* ---- probes: p_i = h1 + i*h2 (h2 odd); version 1: bit = p_i mod m (m a power of two);
+ * version 2: bit = ((p_i mod 2^32) * m) >> 32, which spreads over any m <= 2^32 ---- */
+
+static inline uint64_t probe_bit(const owl_bloom *b, uint64_t pos)
+{
+    uint64_t m = (uint64_t)b->nwords * 64;
+    return b->exact ? ((pos & 0xffffffffu) * m) >> 32 : pos & (m - 1);
+}
 
 void owl_bloom_add_hash(owl_bloom *b, uint64_t h)
 {
     if (b->nwords == 0)
         return;
-    uint64_t mask = (uint64_t)b->nwords * 64 - 1;
     uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
     for (unsigned i = 0; i < b->k; i++, pos += step) {
-        uint64_t bit = pos & mask;
+        uint64_t bit = probe_bit(b, pos);
         b->words[bit >> 6] |= 1ull << (bit & 63);
     }
 }
@@ -158,10 +166,9 @@ int owl_bloom_maybe_hash(const owl_bloom *b, uint64_t h)
 {
     if (b->nwords == 0)
         return 1;
-    uint64_t mask = (uint64_t)b->nwords * 64 - 1;
     uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
     for (unsigned i = 0; i < b->k; i++, pos += step) {
-        uint64_t bit = pos & mask;
+        uint64_t bit = probe_bit(b, pos);
         if (!(b->words[bit >> 6] & (1ull << (bit & 63))))
             return 0;
     }
@@ -186,7 +193,7 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
     if (owl_buf_reserve(out, size) != OWL_OK)
         return OWL_ENOMEM;
     uint8_t *o = (uint8_t *)out->data + out->len;
-    o[0] = BLOOM_VERSION;
+    o[0] = b->exact ? 2 : 1;
     o[1] = b->k;
     for (int i = 0; i < 4; i++)
         o[2 + i] = (uint8_t)(b->nwords >> (8 * i));
@@ -204,10 +211,10 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
 int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
 {
     memset(b, 0, sizeof *b);
-    if (len < BLOOM_HDR || p[0] != BLOOM_VERSION || p[1] < 1 || p[1] > 16)
+    if (len < BLOOM_HDR || p[0] < 1 || p[0] > 2 || p[1] < 1 || p[1] > 16)
         return OWL_ECORRUPT;
     uint32_t nw = (uint32_t)rd32(p + 2);
-    if (nw == 0 || (nw & (nw - 1)) != 0 || nw > BLOOM_MAX_WORDS)
+    if (nw == 0 || (p[0] == 1 && (nw & (nw - 1)) != 0) || nw > BLOOM_MAX_WORDS)
         return OWL_ECORRUPT;
     if ((len - BLOOM_HDR) / 8 != nw || (len - BLOOM_HDR) % 8 != 0)
         return OWL_ECORRUPT;
@@ -219,6 +226,7 @@ int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
     b->words = w;
     b->nwords = nw;
     b->k = p[1];
+    b->exact = p[0] == 2;
     b->owned = 1;
     return OWL_OK;
 }

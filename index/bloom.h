@@ -2,11 +2,13 @@
  * that decides what a "token" is (private to index/).
  *
  * Serialized form (inside part footers):
- *   0  1  version (1)
+ *   0  1  version: 1 (w a power of two, probe bit = p mod 64w) or 2 (any w, probe bit =
+ *         ((p mod 2^32) * 64w) >> 32; written since part format 3: sized exactly)
  *   1  1  k, number of probes (1..16)
- *   2  4  number of 64-bit words w, little-endian (power of two, >= 1)
+ *   2  4  number of 64-bit words w, little-endian (1 .. 2^26)
  *   6  8w the bit words, little-endian
- * Probes use double hashing over one 64-bit hash (owl_hash64) of the item. */
+ * Probes use double hashing over one 64-bit hash (owl_hash64) of the item: p_i = h1 + i*h2
+ * with h1 its low and h2 its high 32 bits (made odd). */
 #ifndef OWL_BLOOM_H
 #define OWL_BLOOM_H
 
@@ -22,6 +24,7 @@ typedef struct owl_bloom {
     uint64_t *words; /* owned when `owned`, else a view into serialized bytes */
     uint32_t nwords; /* power of two */
     uint8_t k;
+    uint8_t exact; /* 1: version 2 (any nwords, multiply-shift probes); 0: version 1 */
     int owned;
 } owl_bloom;
 

@@ -16,7 +16,7 @@ static void usage(FILE *f)
 {
     fputs("usage:\n"
           "  owl-store import DIR --table logs --partition NAME [--tenant T]\n"
-          "                   [--sync always|interval|none] [--level 1..22] FILE\n"
+          "                   [--sync always|interval|none] [--level 1..22] [--no-compact] FILE\n"
           "  owl-store scan DIR --table logs --partition NAME [--tenant T]\n"
           "                 [--contains TERM | --substr TEXT] [--start T] [--end T] [--count]\n"
           "  owl-store stats DIR\n"
@@ -24,7 +24,8 @@ static void usage(FILE *f)
           "DIR is owld's data directory (the store is DIR/store). T defaults to 000000000000.\n"
           "--contains matches TERM as whole tokens (bloom-pruned); --substr matches any bytes.\n"
           "Times are RFC 3339 or epoch milliseconds. --level is the zstd level of the parts the\n"
-          "import writes (default 3; from 9 on, messages are also tried as templates).\n",
+          "import writes (default 3; from 9 on, messages are also tried as templates). After the\n"
+          "import the store is compacted as owld's janitor would (--no-compact: not).\n",
           f);
 }
 
@@ -33,6 +34,7 @@ struct opts {
     int64_t start, end;
     int count;
     int level;
+    int no_compact;
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -43,7 +45,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"substr", required_argument, 0, 's'},   {"start", required_argument, 0, 'S'},
         {"end", required_argument, 0, 'E'},      {"count", no_argument, 0, 'n'},
         {"sync", required_argument, 0, 'y'},     {"help", no_argument, 0, 'h'},
-        {"level", required_argument, 0, 'l'},
+        {"level", required_argument, 0, 'l'},   {"no-compact", no_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
@@ -62,6 +64,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case 's': o->substr = optarg; break;
         case 'n': o->count = 1; break;
         case 'y': o->sync = optarg; break;
+        case 'C': o->no_compact = 1; break;
         case 'l': {
             char *end;
             long l = strtol(optarg, &end, 10);
@@ -186,6 +189,8 @@ static int cmd_import(const struct opts *o)
     int64_t t1 = owl_mono_ns();
     if (rc == OWL_OK)
         rc = owl_store_flush(s, &err);
+    if (rc == OWL_OK && !o->no_compact)
+        rc = owl_store_compact(s, &err);
     free(line);
     owl_logs_batch_free(&b);
     if (f != stdin)

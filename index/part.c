@@ -25,7 +25,8 @@
 
 #define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
 #define END_MAGIC "OWLPEND"
-#define FORMAT_VERSION 2 /* 2: the footer is packed (zstd) */
+#define FORMAT_VERSION 3 /* 2: the footer is packed (zstd); 3: version 2 blooms, ndays */
+#define FORMAT_OLDEST 2 /* still read */
 #define LOGTPL_MIN_LEVEL 9 /* zstd levels at which message columns try templates */
 #define HDR_SIZE 16
 #define TRAILER_SIZE 24
@@ -36,7 +37,7 @@
 #define CHUNK_RAW_MAX ((size_t)1 << 30)     /* one encoded chunk before zstd */
 #define CHUNK_MIN 6                        /* codec + crc + 1-byte varint */
 #define WRITE_FLUSH ((size_t)4 << 20)
-#define BLOOM_FP 0.01
+#define BLOOM_FP 0.02
 #define PATH_LEN 4096
 #define BLOOM_SEED 0 /* items are owl_hash64(bytes, n, 0), i.e. what owl_bloom_add hashes */
 
@@ -282,7 +283,8 @@ static int check_input(const owl_schema *s, const owl_part_info *info, const owl
     if (rc != OWL_OK)
         return rc;
     if (!info || !info->tenant || !info->partition ||
-        (info->table && strcmp(info->table, s->name) != 0) || info->level < 0)
+        (info->table && strcmp(info->table, s->name) != 0) || info->level < 0 ||
+        info->ndays < 0 || info->ndays > 36600)
         return owl_error_set(err, OWL_EINVAL, "part: bad part info");
     if (!rows || rows->nrows == 0)
         return owl_error_set(err, OWL_EINVAL, "part: no rows");
@@ -571,6 +573,8 @@ static bool footer_doc(const struct writer *w, const owl_part_info *info, bson_t
     ok &= BSON_APPEND_UTF8(doc, "tenant", info->tenant);
     ok &= BSON_APPEND_UTF8(doc, "partition", info->partition);
     ok &= BSON_APPEND_INT32(doc, "day", info->day);
+    if (info->ndays > 1)
+        ok &= BSON_APPEND_INT32(doc, "ndays", info->ndays);
     ok &= BSON_APPEND_INT64(doc, "rows", (int64_t)w->rows->nrows);
     ok &= BSON_APPEND_INT64(doc, "min_time", t[0].i);
     ok &= BSON_APPEND_INT64(doc, "max_time", t[w->rows->nrows - 1].i);
@@ -1093,7 +1097,7 @@ static int parse_footer(owl_part *p, const owl_schema *s, const uint8_t *data, s
         return corrupt(p, err, "footer is not a valid BSON document");
     if ((rc = field_i32(p, &doc, "v", &v, err)))
         return rc;
-    if (v != FORMAT_VERSION)
+    if (v < FORMAT_OLDEST || v > FORMAT_VERSION)
         return corrupt(p, err, "footer version %d", (int)v);
     if ((rc = field_str(p, &doc, "table", &table, err)))
         return rc;
@@ -1111,9 +1115,17 @@ static int parse_footer(owl_part *p, const owl_schema *s, const uint8_t *data, s
         (rc = field_i32(p, &doc, "level", &level, err)) ||
         (rc = field_i64(p, &doc, "raw_bytes", &raw, err)))
         return rc;
-    if (rows < 1 || lo > hi || level < 0 || raw < 0)
+    int32_t ndays = 1;
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, &doc, "ndays")) {
+        if (!BSON_ITER_HOLDS_INT32(&it))
+            return corrupt(p, err, "footer field ndays is not an int32");
+        ndays = bson_iter_int32(&it);
+    }
+    if (rows < 1 || lo > hi || level < 0 || raw < 0 || ndays < 1 || ndays > 36600)
         return corrupt(p, err, "footer values out of range");
     p->meta.day = day;
+    p->meta.last_day = day + ndays - 1;
     p->meta.rows = (uint64_t)rows;
     p->meta.min_time = lo;
     p->meta.max_time = hi;
@@ -1137,7 +1149,7 @@ static int read_frame(owl_part *p, uint64_t size, uint32_t *flen, uint32_t *fcrc
         return rc;
     if (memcmp(hdr, HDR_MAGIC, 8) != 0 || owl_get32le(hdr + 12) != owl_crc32c(0, hdr, 12))
         return corrupt(p, err, "bad header");
-    if (owl_get32le(hdr + 8) != FORMAT_VERSION)
+    if (owl_get32le(hdr + 8) < FORMAT_OLDEST || owl_get32le(hdr + 8) > FORMAT_VERSION)
         return corrupt(p, err, "format version %u", owl_get32le(hdr + 8));
     if (memcmp(tr + 16, END_MAGIC, 8) != 0)
         return corrupt(p, err, "bad trailer magic");

@@ -6,7 +6,8 @@
  *
  *   header   OFFSET SIZE MEANING
  *            0      8    magic "OWLPART\0"
- *            8      4    format version (2; version 1 had an unpacked footer)
+ *            8      4    format version (3; 2 is still read: it has no ndays and only
+ *                        version 1 blooms; version 1 had an unpacked footer)
  *            12     4    crc32c of bytes 0..11
  *   chunks   16     ...  block 0 column 0, block 0 column 1, ..., block 1 column 0, ...
  *   footer   F      L    the BSON document (below), packed as a chunk (encode.h: codec,
@@ -16,8 +17,9 @@
  *            F+L+12 4    crc32c of the footer
  *            F+L+16 8    magic "OWLPEND\0"
  *
- * Footer fields: v (int32 2), table, tenant, partition (utf8), day (int32, days since
- * 1970-01-01 UTC), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
+ * Footer fields: v (int32 3, as in the header), table, tenant, partition (utf8), day (int32, days since
+ * 1970-01-01 UTC), ndays (int32, present only when > 1: the part spans days day..day+ndays-1,
+ * written by compaction of sparse partitions), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
  * whose rows are in this part), level (int32: 0 sealed from a memtable, +1 per compaction),
  * raw_bytes (int64: uncompressed size of the values), cols (array of {name, type, flags (int32:
  * the owl_col_flags the blooms were built for)}), blocks
@@ -44,9 +46,11 @@ typedef struct owl_part_info {
     int32_t day;
     uint64_t max_lsn;
     int32_t level;
+    int32_t ndays; /* days covered from `day` on; 0 and 1 both mean that day only */
 } owl_part_info;
 
-/* owl_part_write — writes rows (sorted by the schema's time column, all in `day`) as a part
+/* owl_part_write — writes rows (sorted by the schema's time column, all in the days
+ * info->day .. info->day + info->ndays - 1; the store keeps to that, the writer does not check it) as a part
  * at path (via path.tmp; on failure nothing is left at path and the .tmp is removed).
  * info->table may be NULL (else it must equal schema->name); tenant and partition are
  * required. block_rows is 1..2^20. *file_bytes (may be NULL) gets the file size. Errors:
@@ -59,7 +63,7 @@ int owl_part_write(const char *path, const owl_schema *schema, const owl_part_in
 typedef struct owl_part owl_part;
 
 typedef struct owl_part_meta {
-    int32_t day;
+    int32_t day, last_day; /* last_day > day for a part spanning several days */
     uint64_t rows;
     int64_t min_time, max_time;
     uint64_t max_lsn;

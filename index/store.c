@@ -5,6 +5,8 @@
  *   wal/                                   the write-ahead log (wal.h)
  *   <table>/<tenant>/<partition>/RETENTION days to keep ("0" = forever), absent = forever
  *   <table>/<tenant>/<partition>/<YYYYMMDD>/p-<first>-<last>-<level>.owp   parts (part.h)
+ *   <table>/<tenant>/<partition>/<YYYYMMDD>-<YYYYMMDD>/s-<max_lsn>-<level>.owp
+ *                                          a span: one part holding several sparse days
  *   quarantine/                            parts that failed their checks
  * <partition> is the partition name with every byte outside [A-Za-z0-9._-] as %XX.
  *
@@ -16,7 +18,13 @@
  *  3. The WAL checkpoint never passes the smallest lsn held only in memory, nor an lsn not
  *     yet applied. On replay, a record is skipped for a day whose parts reach its lsn.
  *  4. A part named p-A-B-L covers the sealed sequence numbers A..B; a part whose range lies
- *     inside another's was merged by compaction and is deleted at open. */
+ *     inside another's was merged by compaction and is deleted at open.
+ *  5. A span (days D0..D1, written by compaction from cold, sparse days) holds every record of
+ *     those days up to its max_lsn: it is made of every part of every unit (day or span) in
+ *     D0..D1 and of nothing else, and only from days without memtables, so rows of those days
+ *     that arrive later have larger lsns. Hence at open a part whose days lie inside a span
+ *     and whose max_lsn is at most the span's was merged into it and is deleted; and a day
+ *     inside a span counts the span's max_lsn as sealed (invariant 3). */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -68,8 +76,10 @@ struct part_ref {
     int quarantine;       /* move to quarantine/ instead */
 };
 
+/* A day of a partition, or a span of days (span = 1: days day..last, parts only). */
 struct day {
-    int32_t day;
+    int32_t day, last;
+    int span;
     struct memtable **mems; /* oldest first; the last one takes appends unless sealing */
     size_t nmems;
     int last_sealing;       /* mems[nmems-1] is being sealed: appends need a new one */
@@ -286,11 +296,24 @@ static int unescape_name(const char *s, char *out, size_t outsz)
     return 0;
 }
 
-static void day_name(int32_t day, char out[16])
+static void one_day_name(int32_t day, char out[9])
 {
     char t[40];
     owl_time_format_rfc3339((int64_t)day * 86400000, t, sizeof t);
-    snprintf(out, 16, "%.4s%.2s%.2s", t, t + 5, t + 8);
+    snprintf(out, 9, "%.4s%.2s%.2s", t, t + 5, t + 8);
+}
+
+/* YYYYMMDD for a day, YYYYMMDD-YYYYMMDD for a span */
+static void day_name(int32_t day, int32_t last, char out[24])
+{
+    char a[9], b[9];
+    one_day_name(day, a);
+    if (last == day) {
+        snprintf(out, 24, "%s", a);
+        return;
+    }
+    one_day_name(last, b);
+    snprintf(out, 24, "%s-%s", a, b);
 }
 
 static int parse_day_name(const char *s, int32_t *day)
@@ -303,11 +326,24 @@ static int parse_day_name(const char *s, int32_t *day)
     return 0;
 }
 
-static char *day_dir(const struct ptn *p, int32_t day)
+/* Parses a span directory name YYYYMMDD-YYYYMMDD (first < last). */
+static int parse_span_name(const char *s, int32_t *day, int32_t *last)
 {
-    char dn[16];
-    day_name(day, dn);
-    size_t n = strlen(p->dir) + 20;
+    char a[9];
+    if (strlen(s) != 17 || s[8] != '-')
+        return -1;
+    memcpy(a, s, 8);
+    a[8] = 0;
+    if (parse_day_name(a, day) != 0 || parse_day_name(s + 9, last) != 0 || *last <= *day)
+        return -1;
+    return 0;
+}
+
+static char *day_dir(const struct ptn *p, int32_t day, int32_t last)
+{
+    char dn[24];
+    day_name(day, last, dn);
+    size_t n = strlen(p->dir) + 30;
     char *path = malloc(n);
     if (path)
         snprintf(path, n, "%s/%s", p->dir, dn);
@@ -362,27 +398,47 @@ static struct ptn *get_ptn(owl_store *s, size_t table, const char *tenant, const
 static struct day *find_day(struct ptn *p, int32_t day)
 {
     for (size_t i = 0; i < p->ndays; i++)
-        if (p->days[i]->day == day)
+        if (p->days[i]->day == day && !p->days[i]->span)
             return p->days[i];
     return NULL;
+}
+
+/* The highest max_lsn of the spans covering day (0 if none): sealed for it (invariant 5). */
+static uint64_t span_sealed(const struct ptn *p, int32_t day)
+{
+    uint64_t lsn = 0;
+    for (size_t i = 0; i < p->ndays; i++) {
+        const struct day *d = p->days[i];
+        if (d->span && d->day <= day && day <= d->last && d->sealed_lsn > lsn)
+            lsn = d->sealed_lsn;
+    }
+    return lsn;
+}
+
+/* Adds a unit (a day, or a span when last > day) with no parts yet. */
+static struct day *add_unit(struct ptn *p, int32_t day, int32_t last)
+{
+    struct day **grown = realloc(p->days, (p->ndays + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    p->days = grown;
+    struct day *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->day = day;
+    d->last = last;
+    d->span = last != day;
+    d->next_seq = 1;
+    if (!d->span)
+        d->sealed_lsn = span_sealed(p, day);
+    p->days[p->ndays++] = d;
+    return d;
 }
 
 static struct day *get_day(struct ptn *p, int32_t day)
 {
     struct day *d = find_day(p, day);
-    if (d)
-        return d;
-    struct day **grown = realloc(p->days, (p->ndays + 1) * sizeof *grown);
-    if (!grown)
-        return NULL;
-    p->days = grown;
-    d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    d->day = day;
-    d->next_seq = 1;
-    p->days[p->ndays++] = d;
-    return d;
+    return d ? d : add_unit(p, day, day);
 }
 
 /* The memtable taking appends for d, created when needed. */
@@ -674,13 +730,18 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, 
     return OWL_OK;
 }
 
-static void part_path(const struct ptn *p, int32_t day, uint64_t first, uint64_t last, int level,
-                      char *out, size_t outsz)
+/* A day's part p-<first>-<last>-<level>.owp; a span's s-<max_lsn>-<level>.owp (first =
+ * last = max_lsn for spans). */
+static void part_path(const struct ptn *p, const struct day *d, uint64_t first, uint64_t last,
+                      int level, char *out, size_t outsz)
 {
-    char dn[16];
-    day_name(day, dn);
-    snprintf(out, outsz, "%s/%s/p-%llu-%llu-%d.owp", p->dir, dn, (unsigned long long)first,
-             (unsigned long long)last, level);
+    char dn[24];
+    day_name(d->day, d->last, dn);
+    if (d->span)
+        snprintf(out, outsz, "%s/%s/s-%llu-%d.owp", p->dir, dn, (unsigned long long)last, level);
+    else
+        snprintf(out, outsz, "%s/%s/p-%llu-%llu-%d.owp", p->dir, dn, (unsigned long long)first,
+                 (unsigned long long)last, level);
 }
 
 static int add_part_ref(struct day *d, struct part_ref *r)
@@ -724,7 +785,7 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
         d->last_sealing = 1;
     m->refs++;
     uint64_t seq = d->next_seq;
-    char *ddir = day_dir(p, d->day);
+    char *ddir = day_dir(p, d->day, d->day);
     pthread_mutex_unlock(&s->mu);
 
     int rc = OWL_OK;
@@ -739,8 +800,8 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
         if (rc == OWL_OK)
             rc = sorted_rows(sc, m, &rows, &cells);
         if (rc == OWL_OK) {
-            owl_part_info info = {sc->name, p->tenant, p->name, d->day, m->max_lsn, 0};
-            part_path(p, d->day, seq, seq, 0, path, sizeof path);
+            owl_part_info info = {sc->name, p->tenant, p->name, d->day, m->max_lsn, 0, 1};
+            part_path(p, d, seq, seq, 0, path, sizeof path);
             rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.zstd_level,
                                 NULL, err);
         }
@@ -1215,7 +1276,7 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
         int64_t cutoff = retention_cutoff(sc, p, now);
         for (size_t j = 0; j < p->ndays && rc == OWL_OK; j++) {
             struct day *d = p->days[j];
-            if (d->day < d0 || d->day > d1)
+            if (d->last < d0 || d->day > d1)
                 continue;
             size_t want = d->nparts + d->nmems;
             if (nitems + want > cap) {
@@ -1327,14 +1388,14 @@ int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
             continue;
         int32_t keep_from = (int32_t)(now_ms / 86400000) - p->retention_days;
         for (size_t j = 0; j < p->ndays;) {
-            if (p->days[j]->day >= keep_from) {
+            if (p->days[j]->last >= keep_from) {
                 j++;
                 continue;
             }
             char **grown = realloc(dirs, (ndirs + 1) * sizeof *grown);
             if (grown) {
                 dirs = grown;
-                dirs[ndirs++] = day_dir(p, p->days[j]->day);
+                dirs[ndirs++] = day_dir(p, p->days[j]->day, p->days[j]->last);
             }
             remove_day_locked(s, p, j);
         }
@@ -1354,22 +1415,14 @@ int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
 
 /* ---------- compaction ---------- */
 
-/* Merges the parts [a, b) of d into one part (caller holds seal_mu). */
-static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b,
+/* Reads every row of src (the caller holds a reference on each), sorts them by time and
+ * writes them as one part at the path of unit d (sequence range first..last), then opens it
+ * as *merged. Caller holds seal_mu, not mu. */
+static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_ref **src,
+                       size_t nsrc, uint64_t first, uint64_t last, struct part_ref **merged,
                        owl_error *err)
 {
     const owl_schema *sc = s->schemas[p->table];
-    size_t nsrc = b - a;
-    struct part_ref **src = calloc(nsrc, sizeof *src);
-    if (!src)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < nsrc; i++) {
-        src[i] = d->parts[a + i];
-        src[i]->refs++;
-    }
-    pthread_mutex_unlock(&s->mu);
-
     size_t total = 0, nblocks = 0;
     uint64_t max_lsn = 0;
     int level = 0;
@@ -1382,20 +1435,21 @@ static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, siz
         if (src[i]->level > level)
             level = src[i]->level;
     }
+    if (d->span)
+        first = last = max_lsn;
     int rc = OWL_OK;
     owl_block_data *bd = calloc(nblocks, sizeof *bd);
     struct time_idx *ix = malloc(total * sizeof *ix);
     owl_cell *all = malloc(total * sc->ncols * sizeof *all);
-    owl_cell **flat = calloc(sc->ncols, sizeof *flat); /* per column: concatenation */
+    owl_cell *sorted = malloc(total * sc->ncols * sizeof *sorted);
+    char *dir = day_dir(p, d->day, d->last);
     size_t cols[OWL_MAX_COLS];
     for (size_t c = 0; c < sc->ncols; c++)
         cols[c] = c;
-    if (!bd || !ix || !all || !flat) {
+    if (!bd || !ix || !all || !sorted || !dir) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
         goto out;
     }
-    for (size_t c = 0; c < sc->ncols; c++)
-        flat[c] = all + c * total;
     size_t row = 0, blk = 0;
     for (size_t i = 0; i < nsrc && rc == OWL_OK; i++) {
         const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
@@ -1403,85 +1457,290 @@ static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, siz
             rc = owl_part_read_block(src[i]->p, k, cols, sc->ncols, &bd[blk], err);
             for (size_t r = 0; rc == OWL_OK && r < bd[blk].nrows; r++, row++)
                 for (size_t c = 0; c < sc->ncols; c++)
-                    flat[c][row] = bd[blk].cells[c][r];
+                    all[c * total + row] = bd[blk].cells[c][r];
         }
     }
     if (rc != OWL_OK)
         goto out;
     for (size_t r = 0; r < total; r++)
-        ix[r].t = flat[sc->time_col][r].i, ix[r].i = r;
+        ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r;
     qsort(ix, total, sizeof *ix, cmp_time_idx);
     owl_rows rows = {.nrows = total};
-    owl_cell *sorted = malloc(total * sc->ncols * sizeof *sorted);
-    if (!sorted) {
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-        goto out;
-    }
     for (size_t c = 0; c < sc->ncols; c++) {
         for (size_t r = 0; r < total; r++)
-            sorted[c * total + r] = flat[c][ix[r].i];
+            sorted[c * total + r] = all[c * total + ix[r].i];
         rows.cols[c] = sorted + c * total;
     }
     char path[4096];
-    part_path(p, d->day, src[0]->first, src[nsrc - 1]->last, level + 1, path, sizeof path);
-    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, level + 1};
-    rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.compact_zstd_level,
-                        NULL, err);
-    free(sorted);
-    struct part_ref *merged = NULL;
-    if (rc == OWL_OK && !(merged = open_part_ref(path, sc, src[0]->first, src[nsrc - 1]->last,
-                                                 level + 1, err)))
+    part_path(p, d, first, last, level + 1, path, sizeof path);
+    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, level + 1,
+                          d->last - d->day + 1};
+    if ((rc = owl_mkdir_p(dir, 0700, err)) == OWL_OK)
+        rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows,
+                            s->opt.compact_zstd_level, NULL, err);
+    if (rc == OWL_OK && !(*merged = open_part_ref(path, sc, first, last, level + 1, err)))
         rc = OWL_EIO;
-    if (rc == OWL_OK) {
-        pthread_mutex_lock(&s->mu);
-        /* Sources are found by pointer: a scan may have quarantined one meanwhile. The
-         * merged part takes the place of the first source, keeping the list in order. */
-        size_t at = SIZE_MAX;
-        for (size_t i = 0; i < nsrc; i++) {
-            for (size_t k = 0; k < d->nparts; k++) {
-                if (d->parts[k] != src[i])
-                    continue;
-                if (at == SIZE_MAX) {
-                    at = k;
-                    d->parts[k] = merged;
-                } else {
-                    memmove(d->parts + k, d->parts + k + 1,
-                            (d->nparts - k - 1) * sizeof *d->parts);
-                    d->nparts--;
-                }
-                src[i]->dead = 1;
-                part_unref_locked(s, src[i]); /* the day's reference */
-                break;
-            }
-        }
-        if (at == SIZE_MAX && add_part_ref(d, merged) != OWL_OK) {
-            merged->dead = 1;
-            part_unref_locked(s, merged);
-        }
-        s->compactions++;
-        pthread_mutex_unlock(&s->mu);
-    }
 out:
     if (bd)
         for (size_t k = 0; k < nblocks; k++)
             owl_block_data_free(&bd[k]);
-    free(bd), free(ix), free(all), free(flat);
+    free(bd), free(ix), free(all), free(sorted), free(dir);
+    return rc;
+}
+
+/* Takes a reference on each of n parts (caller holds mu). */
+static void ref_parts(struct part_ref **src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        src[i]->refs++;
+}
+
+static void unref_parts(owl_store *s, struct part_ref **src, size_t n)
+{
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < nsrc; i++)
+    for (size_t i = 0; i < n; i++)
         part_unref_locked(s, src[i]);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Removes r from d's list (found by pointer: a scan may have quarantined it meanwhile), marks
+ * it dead and drops d's reference. Returns the index it had, or SIZE_MAX. Caller holds mu. */
+static size_t unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r)
+{
+    for (size_t k = 0; k < d->nparts; k++) {
+        if (d->parts[k] != r)
+            continue;
+        memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
+        d->nparts--;
+        r->dead = 1;
+        part_unref_locked(s, r);
+        return k;
+    }
+    return SIZE_MAX;
+}
+
+/* Inserts r at index at (clamped) of d's list; on failure r is dropped. Caller holds mu. */
+static void insert_part_locked(owl_store *s, struct day *d, struct part_ref *r, size_t at)
+{
+    if (add_part_ref(d, r) != OWL_OK) {
+        r->dead = 1;
+        part_unref_locked(s, r);
+        return;
+    }
+    if (at < d->nparts - 1) {
+        memmove(d->parts + at + 1, d->parts + at, (d->nparts - 1 - at) * sizeof *d->parts);
+        d->parts[at] = r;
+    }
+}
+
+/* Merges the parts [a, b) of day d into one part (caller holds seal_mu). */
+static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b,
+                       owl_error *err)
+{
+    size_t nsrc = b - a;
+    struct part_ref **src = calloc(nsrc, sizeof *src), *merged = NULL;
+    if (!src)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    memcpy(src, d->parts + a, nsrc * sizeof *src);
+    ref_parts(src, nsrc);
+    pthread_mutex_unlock(&s->mu);
+    int rc = merge_write(s, p, d, src, nsrc, src[0]->first, src[nsrc - 1]->last, &merged, err);
+    if (rc == OWL_OK) {
+        pthread_mutex_lock(&s->mu);
+        /* the merged part takes the place of the first source, keeping the list in order */
+        size_t at = SIZE_MAX;
+        for (size_t i = 0; i < nsrc; i++) {
+            size_t k = unlist_part_locked(s, d, src[i]);
+            if (at == SIZE_MAX)
+                at = k;
+        }
+        insert_part_locked(s, d, merged, at == SIZE_MAX ? d->nparts : at);
+        s->compactions++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    unref_parts(s, src, nsrc);
     free(src);
+    return rc;
+}
+
+/* Span compaction (invariant 5). A unit is a candidate when it is a cold day (no memtable,
+ * at least SPAN_COLD_DAYS old, under SPAN_SMALL_BYTES) or a span under SPAN_TARGET_BYTES with
+ * no other unit inside its days. Runs of candidates adjacent in day order merge into one
+ * span while the run stays within SPAN_TARGET_BYTES, SPAN_MAX_ROWS and the partition's
+ * width limit (a span is dropped only when its last day expires, so with retention R a span
+ * covers at most R/4 days). */
+#define SPAN_COLD_DAYS 2
+#define SPAN_SMALL_BYTES ((uint64_t)2 << 20)
+#define SPAN_TARGET_BYTES ((uint64_t)8 << 20)
+#define SPAN_MAX_ROWS ((uint64_t)1 << 19)
+#define SPAN_MAX_DAYS 366
+
+static int cmp_unit(const void *a, const void *b)
+{
+    const struct day *x = *(struct day *const *)a, *y = *(struct day *const *)b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return x->last > y->last ? -1 : x->last < y->last; /* a span before days inside it */
+}
+
+static uint64_t unit_bytes(const struct day *d, uint64_t *rows)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < d->nparts; k++) {
+        const owl_part_meta *pm = owl_part_get_meta(d->parts[k]->p);
+        n += pm->file_bytes;
+        *rows += pm->rows;
+    }
+    return n;
+}
+
+/* Caller holds mu; units sorted (cmp_unit); i indexes u. */
+static int span_candidate(struct day *const *u, size_t n, size_t i, int32_t today)
+{
+    const struct day *d = u[i];
+    uint64_t rows = 0, bytes = unit_bytes(d, &rows);
+    if (!d->nparts || d->nmems)
+        return 0;
+    for (size_t k = 0; k < d->nparts; k++)
+        if (d->parts[k]->dead || d->parts[k]->quarantine)
+            return 0;
+    if (!d->span) {
+        for (size_t j = 0; j < n; j++) /* a day inside a span stays a day */
+            if (u[j]->span && u[j]->day <= d->day && d->day <= u[j]->last)
+                return 0;
+        return d->day <= today - SPAN_COLD_DAYS && bytes < SPAN_SMALL_BYTES;
+    }
+    /* a span half full is left alone, so spans are not rewritten again and again */
+    return bytes < SPAN_TARGET_BYTES / 2 && rows < SPAN_MAX_ROWS / 2 &&
+           (i + 1 == n || u[i + 1]->day > d->last);
+}
+
+/* Merges the units run[0..nrun) into one span (caller holds seal_mu). */
+static int merge_span(owl_store *s, struct ptn *p, struct day **run, size_t nrun, owl_error *err)
+{
+    struct day span = {.day = run[0]->day, .span = 1};
+    size_t nsrc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < nrun; i++) {
+        nsrc += run[i]->nparts;
+        if (run[i]->last > span.last)
+            span.last = run[i]->last;
+    }
+    struct part_ref **src = calloc(nsrc, sizeof *src), *merged = NULL;
+    if (src) {
+        size_t o = 0;
+        for (size_t i = 0; i < nrun; i++)
+            for (size_t k = 0; k < run[i]->nparts; k++)
+                src[o++] = run[i]->parts[k];
+        ref_parts(src, nsrc);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!src)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    int rc = merge_write(s, p, &span, src, nsrc, 0, 0, &merged, err);
+    char **dirs = calloc(nrun, sizeof *dirs);
+    if (rc == OWL_OK) {
+        pthread_mutex_lock(&s->mu);
+        struct day *d = add_unit(p, span.day, span.last);
+        if (d) {
+            d->sealed_lsn = owl_part_get_meta(merged->p)->max_lsn;
+            insert_part_locked(s, d, merged, 0);
+        } else {
+            merged->dead = 1;
+            part_unref_locked(s, merged);
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; rc == OWL_OK && i < nrun; i++) {
+            struct day *u = run[i];
+            for (size_t k = 0; k < nsrc; k++)
+                unlist_part_locked(s, u, src[k]);
+            /* a day that took new rows meanwhile stays (its sealed_lsn still holds) */
+            if (u->nparts || u->nmems)
+                continue;
+            for (size_t j = 0; j < p->ndays; j++)
+                if (p->days[j] == u) {
+                    if (dirs)
+                        dirs[i] = day_dir(p, u->day, u->last);
+                    remove_day_locked(s, p, j);
+                    break;
+                }
+        }
+        if (rc == OWL_OK)
+            s->compactions++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    unref_parts(s, src, nsrc);
+    /* empty now unless a scan still reads a file there; open removes it then */
+    for (size_t i = 0; dirs && i < nrun; i++) {
+        if (dirs[i])
+            rmdir(dirs[i]);
+        free(dirs[i]);
+    }
+    free(dirs);
+    free(src);
+    return rc;
+}
+
+/* Finds one run of span candidates in p and merges it; *merged = 1 when it did. */
+static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, owl_error *err)
+{
+    *merged = 0;
+    pthread_mutex_lock(&s->mu);
+    size_t n = p->ndays;
+    struct day **u = malloc((n ? n : 1) * sizeof *u), **run = malloc((n ? n : 1) * sizeof *run);
+    if (!u || !run) {
+        pthread_mutex_unlock(&s->mu);
+        free(u), free(run);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+    memcpy(u, p->days, n * sizeof *u);
+    qsort(u, n, sizeof *u, cmp_unit);
+    int32_t width = p->retention_days > 0 ? p->retention_days / 4 : SPAN_MAX_DAYS;
+    if (width > SPAN_MAX_DAYS)
+        width = SPAN_MAX_DAYS;
+    size_t nrun = 0;
+    uint64_t bytes = 0, rows = 0;
+    for (size_t i = 0; i <= n; i++) {
+        uint64_t r = 0, b = i < n ? unit_bytes(u[i], &r) : 0;
+        int fits = i < n && span_candidate(u, n, i, today) &&
+                   (nrun == 0 || (bytes + b <= SPAN_TARGET_BYTES && rows + r <= SPAN_MAX_ROWS &&
+                                  u[i]->last - run[0]->day < width));
+        if (fits) {
+            run[nrun++] = u[i];
+            bytes += b, rows += r;
+            continue;
+        }
+        if (nrun >= 2)
+            break;
+        /* start again from u[i] when it can begin a run */
+        nrun = 0, bytes = 0, rows = 0;
+        if (i < n && span_candidate(u, n, i, today)) {
+            run[nrun++] = u[i];
+            bytes = b, rows = r;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    int rc = OWL_OK;
+    if (nrun >= 2 && width >= 2) {
+        rc = merge_span(s, p, run, nrun, err);
+        *merged = rc == OWL_OK;
+    }
+    free(u), free(run);
     return rc;
 }
 
 int owl_store_compact(owl_store *s, owl_error *err)
 {
     int rc = OWL_OK;
+    int32_t today = (int32_t)(owl_now_ms() / 86400000);
     pthread_mutex_lock(&s->seal_mu);
     for (size_t i = 0; i < s->nptns && rc == OWL_OK; i++) {
         struct ptn *p = s->ptns[i];
         for (size_t j = 0; j < p->ndays && rc == OWL_OK; j++) {
             struct day *d = p->days[j];
+            if (d->span)
+                continue;
             /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
             pthread_mutex_lock(&s->mu);
             size_t n = d->nparts, run = 0;
@@ -1497,6 +1756,8 @@ int owl_store_compact(owl_store *s, owl_error *err)
             if (n >= s->opt.compact_min_parts && run >= 2)
                 rc = merge_parts(s, p, d, 0, run, err);
         }
+        for (int merged = 1; merged && rc == OWL_OK;)
+            rc = span_pass(s, p, today, &merged, err);
     }
     pthread_mutex_unlock(&s->seal_mu);
     return rc;
@@ -1581,14 +1842,15 @@ static void resolve_covered(struct day *d)
     d->nparts = o;
 }
 
-static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day)
+/* Loads the parts in ddir as unit (day, last); a directory with no part is removed. */
+static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, int32_t last)
 {
     const owl_schema *sc = s->schemas[p->table];
     DIR *dh = opendir(ddir);
     if (!dh)
         return OWL_OK;
-    struct day *d = get_day(p, day);
-    if (!d) {
+    struct day *d = last == day ? find_day(p, day) : NULL;
+    if (!d && !(d = add_unit(p, day, last))) {
         closedir(dh);
         return OWL_ENOMEM;
     }
@@ -1601,12 +1863,18 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day)
             unlink(path);
             continue;
         }
-        unsigned long long first, last;
-        int level;
-        if (sscanf(e->d_name, "p-%llu-%llu-%d.owp", &first, &last, &level) != 3)
+        unsigned long long first, lastseq;
+        int level, ok;
+        if (d->span) {
+            ok = sscanf(e->d_name, "s-%llu-%d.owp", &lastseq, &level) == 2;
+            first = lastseq;
+        } else {
+            ok = sscanf(e->d_name, "p-%llu-%llu-%d.owp", &first, &lastseq, &level) == 3;
+        }
+        if (!ok)
             continue;
         owl_error perr = {0};
-        struct part_ref *r = open_part_ref(path, sc, first, last, level, &perr);
+        struct part_ref *r = open_part_ref(path, sc, first, lastseq, level, &perr);
         if (!r) {
             quarantine_file(s, path, perr.msg[0] ? perr.msg : "cannot open");
             continue;
@@ -1631,6 +1899,49 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day)
     return OWL_OK;
 }
 
+/* Invariant 5 at open: parts inside a span that were merged into it before a crash are
+ * deleted, units left without parts are removed with their directories, and days inside a
+ * span count its max_lsn as sealed. */
+static void resolve_spans(owl_store *s, struct ptn *p)
+{
+    for (size_t i = 0; i < p->ndays; i++) {
+        struct day *sp = p->days[i];
+        if (!sp->span)
+            continue;
+        for (size_t j = 0; j < p->ndays; j++) {
+            struct day *u = p->days[j];
+            if (u == sp || u->day < sp->day || u->last > sp->last)
+                continue;
+            /* (two spans of the same days cannot both be whole: keep the newer one) */
+            int same = u->span && u->day == sp->day && u->last == sp->last;
+            for (size_t k = 0; k < u->nparts;) {
+                struct part_ref *r = u->parts[k];
+                uint64_t lsn = owl_part_get_meta(r->p)->max_lsn;
+                if (lsn > sp->sealed_lsn || (same && lsn == sp->sealed_lsn)) {
+                    k++;
+                    continue;
+                }
+                owl_info("store: %s was merged into a span; removing it", r->path);
+                unlist_part_locked(s, u, r);
+            }
+        }
+    }
+    for (size_t j = 0; j < p->ndays;) {
+        struct day *u = p->days[j];
+        if (u->nparts || u->nmems) {
+            if (!u->span && span_sealed(p, u->day) > u->sealed_lsn)
+                u->sealed_lsn = span_sealed(p, u->day);
+            j++;
+            continue;
+        }
+        char *dir = day_dir(p, u->day, u->last);
+        remove_day_locked(s, p, j);
+        if (dir)
+            rmdir(dir);
+        free(dir);
+    }
+}
+
 static int load_partition(owl_store *s, size_t t, const char *tenant, const char *name,
                           const char *pdir)
 {
@@ -1653,13 +1964,17 @@ static int load_partition(owl_store *s, size_t t, const char *tenant, const char
     struct dirent *e;
     int rc = OWL_OK;
     while (rc == OWL_OK && (e = readdir(dh))) {
-        int32_t day;
-        if (parse_day_name(e->d_name, &day) != 0)
+        int32_t day, last;
+        if (parse_day_name(e->d_name, &day) == 0)
+            last = day;
+        else if (parse_span_name(e->d_name, &day, &last) != 0)
             continue;
         pathf(path, sizeof path, "%s/%s", pdir, e->d_name);
-        rc = load_day(s, p, path, day);
+        rc = load_day(s, p, path, day, last);
     }
     closedir(dh);
+    if (rc == OWL_OK)
+        resolve_spans(s, p);
     return rc;
 }
 

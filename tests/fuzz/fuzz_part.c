@@ -97,7 +97,7 @@ static void init(void)
     owl_rows rows = {.nrows = ROWS};
     for (size_t k = 0; k < NCOLS; k++)
         rows.cols[k] = c[k];
-    owl_part_info info = {"events", "t", "p", 0, 1, 0};
+    owl_part_info info = {"events", "t", "p", 0, 1, 0, 1};
     char *data = NULL;
     if (owl_part_write(path, &schema, &info, &rows, BLOCK_ROWS, 3, NULL, NULL) != OWL_OK ||
         owl_read_file(path, 1 << 20, &data, &base_len, NULL) != OWL_OK)

@@ -117,10 +117,11 @@ Test(bloom, init_sizes_and_rejects)
     cr_assert(b.k >= 1 && b.k <= 16);
     owl_bloom_free(&b);
 
-    /* 10,000 items at 1%: 95,851 bits -> 1,498 words -> 2,048 */
+    /* 10,000 items at 1%: 95,851 bits -> 1,498 words (exact: version 2, no power of two) */
     cr_assert_eq(owl_bloom_init(&b, 10000, 0.01), OWL_OK);
-    cr_assert_eq(b.nwords, 2048);
-    cr_assert_eq(b.k, 9, "k from the real size: round(131072/10000*ln2) = 9, got %d", b.k);
+    cr_assert_eq(b.nwords, 1498);
+    cr_assert(b.exact);
+    cr_assert_eq(b.k, 7, "k from the real size: round(95872/10000*ln2) = 7, got %d", b.k);
     owl_bloom_free(&b);
 
     cr_assert_eq(owl_bloom_init(&b, 1000, 1e-12), OWL_OK);
@@ -204,12 +205,13 @@ Test(bloom, encode_decode_round_trip)
     owl_buf e = OWL_BUF_INIT, e2 = OWL_BUF_INIT;
     cr_assert_eq(owl_bloom_encode(&b, &e), OWL_OK);
     cr_assert_eq(e.len, 6 + 8 * (size_t)b.nwords);
-    cr_assert_eq((uint8_t)e.data[0], 1);
+    cr_assert_eq((uint8_t)e.data[0], 2);
     cr_assert_eq((uint8_t)e.data[1], b.k);
     /* decode from an unaligned, exact-size copy */
     uint8_t *c = malloc(e.len + 1);
     memcpy(c + 1, e.data, e.len);
     cr_assert_eq(owl_bloom_decode(c + 1, e.len, &d), OWL_OK);
+    cr_assert(d.exact);
     cr_assert_eq(d.nwords, b.nwords);
     cr_assert_eq(d.k, b.k);
     cr_assert(d.owned);
@@ -243,7 +245,9 @@ Test(bloom, corrupt_forms_rejected)
 
     uint8_t v[sizeof ok];
     memcpy(v, ok, sizeof ok);
-    v[0] = 2; /* version */
+    v[0] = 3; /* version */
+    cr_assert_eq(owl_bloom_decode(v, sizeof v, &b), OWL_ECORRUPT);
+    v[0] = 0;
     cr_assert_eq(owl_bloom_decode(v, sizeof v, &b), OWL_ECORRUPT);
     cr_assert_null(b.words);
     memcpy(v, ok, sizeof ok);
@@ -254,9 +258,13 @@ Test(bloom, corrupt_forms_rejected)
     memcpy(v, ok, sizeof ok);
     v[2] = 0; /* zero words */
     cr_assert_eq(owl_bloom_decode(v, 6, &b), OWL_ECORRUPT);
-    /* three words: not a power of two, even with matching length */
+    /* three words: not a power of two, so no version 1 filter; version 2 takes any count */
     uint8_t three[6 + 24] = {1, 4, 3, 0, 0, 0};
     cr_assert_eq(owl_bloom_decode(three, sizeof three, &b), OWL_ECORRUPT);
+    three[0] = 2;
+    cr_assert_eq(owl_bloom_decode(three, sizeof three, &b), OWL_OK);
+    cr_assert_eq(b.nwords, 3);
+    owl_bloom_free(&b);
     /* a word count whose byte size would overflow, or that exceeds the cap */
     uint8_t huge[6] = {1, 4, 0, 0, 0, 0x80};
     cr_assert_eq(owl_bloom_decode(huge, sizeof huge, &b), OWL_ECORRUPT);
@@ -371,5 +379,57 @@ Test(bench, tokenize_and_bloom)
     printf("bench bloom: tokenize+add %.0f MB/s of log text (%.2f M lines/s)\n",
            (double)bytes / ((double)(t1 - t0) / 1e9) / 1e6,
            LINES / ((double)(t1 - t0) / 1e9) / 1e6);
+    owl_bloom_free(&b);
+}
+
+/* A version 1 filter (power of two, mask probes) still answers as it was built: decoding the
+ * bytes of one and querying gives no false negative, and the two probe mappings differ. */
+Test(bloom, version1_still_read)
+{
+    owl_bloom v1 = {.words = calloc(64, 8), .nwords = 64, .k = 5, .owned = 1};
+    char tok[32];
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(tok, sizeof tok, "item-%d", i);
+        owl_bloom_add(&v1, tok, (size_t)n);
+    }
+    owl_buf e = OWL_BUF_INIT;
+    cr_assert_eq(owl_bloom_encode(&v1, &e), OWL_OK);
+    cr_assert_eq((uint8_t)e.data[0], 1);
+    owl_bloom d;
+    cr_assert_eq(owl_bloom_decode((const uint8_t *)e.data, e.len, &d), OWL_OK);
+    cr_assert(!d.exact);
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(tok, sizeof tok, "item-%d", i);
+        cr_assert(owl_bloom_maybe(&d, tok, (size_t)n), "false negative for %s", tok);
+    }
+    /* read as version 2 the same bits would miss items: the version matters */
+    d.exact = 1;
+    int missed = 0;
+    for (int i = 0; i < 300; i++) {
+        int n = snprintf(tok, sizeof tok, "item-%d", i);
+        missed += !owl_bloom_maybe(&d, tok, (size_t)n);
+    }
+    cr_assert_gt(missed, 0);
+    owl_bloom_free(&d);
+    owl_bloom_free(&v1);
+    owl_buf_free(&e);
+}
+
+/* Exact sizing keeps its promise: at 2% the measured false-positive rate stays near 2%. */
+Test(bloom, exact_sizing_fp_rate)
+{
+    owl_bloom b;
+    cr_assert_eq(owl_bloom_init(&b, 5000, 0.02), OWL_OK);
+    char tok[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(tok, sizeof tok, "in-%d", i);
+        owl_bloom_add(&b, tok, (size_t)n);
+    }
+    int fp = 0;
+    for (int i = 0; i < 100000; i++) {
+        int n = snprintf(tok, sizeof tok, "out-%d", i);
+        fp += owl_bloom_maybe(&b, tok, (size_t)n);
+    }
+    cr_assert(fp > 1000 && fp < 3000, "false positives %d of 100000 at 2%%", fp);
     owl_bloom_free(&b);
 }

@@ -211,7 +211,7 @@ static void gen_all(struct ds *d, size_t n, size_t block_rows)
     }
 }
 
-static const owl_part_info info_default = {"events", "acme", "group-1", 19675, 42, 0};
+static const owl_part_info info_default = {"events", "acme", "group-1", 19675, 42, 0, 1};
 
 static char *part_path(const char *dir, const char *name)
 {
@@ -374,6 +374,30 @@ Test(part, round_trip_constant_and_long_values)
 
 /* ---- footer metadata ---- */
 
+/* A span part (compaction of sparse days) records the days it covers. */
+Test(part, span_days_round_trip)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 3;
+    gen_all(&d, 50, 100);
+    char *path = part_path(dir, "s.owp");
+    owl_part_info info = {NULL, "t", "p", 19600, 7, 1, 45};
+    owl_rows rows = ds_rows(&d, 0, 50);
+    owl_error e;
+    cr_assert_eq(owl_part_write(path, &all_schema, &info, &rows, 16, 3, NULL, &e), OWL_OK, "%s",
+                 e.msg);
+    owl_part *p = open_ok(path, &all_schema);
+    cr_assert_eq(owl_part_get_meta(p)->day, 19600);
+    cr_assert_eq(owl_part_get_meta(p)->last_day, 19644);
+    owl_part_close(p);
+    info.ndays = -1;
+    cr_assert_eq(owl_part_write(path, &all_schema, &info, &rows, 16, 3, NULL, &e), OWL_EINVAL);
+    ds_free(&d);
+    free(path);
+    test_rm_rf(dir);
+}
+
 Test(part, footer_meta)
 {
     char *dir = test_tmpdir("part");
@@ -381,7 +405,7 @@ Test(part, footer_meta)
     rng = 2;
     gen_all(&d, 1000, 100);
     char *path = part_path(dir, "m.owp");
-    owl_part_info info = {NULL, "tenant-x", "log/group:1", 19676, 0xfedcba9876543210ull, 3};
+    owl_part_info info = {NULL, "tenant-x", "log/group:1", 19676, 0xfedcba9876543210ull, 3, 1};
     owl_rows rows = ds_rows(&d, 0, 1000);
     uint64_t fb = 0;
     owl_error e;
@@ -395,6 +419,7 @@ Test(part, footer_meta)
     owl_part *p = open_ok(path, &all_schema);
     const owl_part_meta *m = owl_part_get_meta(p);
     cr_assert_eq(m->day, 19676);
+    cr_assert_eq(m->last_day, 19676);
     cr_assert_eq(m->rows, 1000);
     cr_assert_eq(m->min_time, d.c[C_TIME][0].i);
     cr_assert_eq(m->max_time, d.c[C_TIME][999].i);
@@ -1138,8 +1163,11 @@ Test(part, corrupt_footer_fields)
     struct {
         const char *from, *to;
     } cases[] = {
-        {"\"v\" : { \"$numberInt\" : \"2\" }", "\"v\" : { \"$numberInt\" : \"3\" }"},
-        {"\"v\" : { \"$numberInt\" : \"2\" }", "\"v\" : { \"$numberLong\" : \"2\" }"},
+        {"\"v\" : { \"$numberInt\" : \"3\" }", "\"v\" : { \"$numberInt\" : \"4\" }"},
+        {"\"v\" : { \"$numberInt\" : \"3\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
+        {"\"v\" : { \"$numberInt\" : \"3\" }", "\"v\" : { \"$numberLong\" : \"3\" }"},
+        {"\"day\" : ", "\"ndays\" : { \"$numberInt\" : \"0\" }, \"day\" : "},
+        {"\"day\" : ", "\"ndays\" : { \"$numberLong\" : \"2\" }, \"day\" : "},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"301\" }"},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"0\" }"},
         {"\"day\"", "\"dya\""},
@@ -1162,7 +1190,7 @@ Test(part, corrupt_footer_fields)
         {"\"max\" : [ ", "\"max\" : [ null, "},
         {"\"bloom\" : { \"", "\"bloom\" : { \"9"},
         {"\"bloom\" : { \"", "\"bloom\" : { \"x\" : 1, \""},
-        {"\"base64\" : \"AQ", "\"base64\" : \"Aw"},
+        {"\"base64\" : \"Ag", "\"base64\" : \"Aw"},
         {"\"subType\" : \"00\"", "\"subType\" : \"80\""},
         {"\"min_time\" : { \"$numberLong\" : \"", "\"min_time\" : { \"$numberLong\" : \"-"},
     };
@@ -1395,7 +1423,7 @@ Test(part, message_templates_at_high_levels)
     rng = 7;
     gen_logs(&d, 5000);
     char *tpl = part_path(dir, "tpl.owp"), *plain = part_path(dir, "plain.owp");
-    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0};
+    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
     owl_rows rows = ds_rows(&d, 0, 5000);
     owl_error we;
     for (int level = 9; level <= 19; level += 10) {
@@ -1453,7 +1481,7 @@ Test(part, bench_1m_log_rows, .timeout = 600)
         int level = runs[k].level;
         const owl_schema *sc = runs[k].s;
         owl_rows rows = ds_rows(&d, 0, n);
-        owl_part_info info = {"logs", "acme", "app", 19675, 1, 0};
+        owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
         owl_error e;
         uint64_t fb;
         double t0 = now_s();
