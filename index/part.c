@@ -230,6 +230,7 @@ struct writer {
     void *num;            /* block_rows x 8 bytes: int64 or double values */
     owl_strref *strs;     /* block_rows */
     uint8_t *fixed;       /* block_rows x 16 */
+    int64_t *times;       /* block_rows: the block's time column, for template time hints */
     struct hset set;
     owl_bytes seen[SEEN];  /* recent byte values whose items are in `set` (by hash slot) */
     struct pblock *blocks;
@@ -385,12 +386,17 @@ static int uses_templates(const owl_coldef *cd, int level)
 }
 
 /* Replaces the packed STR chunk at out[before..] by the packed template encoding of the
- * same values (w->strs) when that is smaller. */
-static int try_templates(struct writer *w, size_t n, size_t before, struct chunk *ch)
+ * same values (w->strs) when that is smaller. The encoding is given the rows' times (the
+ * time column as stored: milliseconds in the logs table), so timestamps in the text cost
+ * almost nothing; the reader passes the same values back. */
+static int try_templates(struct writer *w, size_t r0, size_t n, size_t before, struct chunk *ch)
 {
+    const owl_cell *t = w->rows->cols[w->s->time_col] + r0;
+    for (size_t i = 0; i < n; i++)
+        w->times[i] = t[i].i;
     owl_buf_reset(&w->alt);
     owl_buf_reset(&w->packed);
-    int rc = owl_enc_logtpl(w->strs, n, &w->alt);
+    int rc = owl_enc_logtpl_time(w->strs, w->times, n, &w->alt);
     if (rc != OWL_OK || w->alt.len > CHUNK_RAW_MAX)
         return rc == OWL_ENOMEM ? rc : OWL_OK; /* STR it stays */
     if ((rc = owl_chunk_pack(w->alt.data, w->alt.len, w->level, &w->packed)) != OWL_OK)
@@ -480,7 +486,7 @@ static int write_chunk(struct writer *w, size_t b, size_t c, size_t r0, size_t n
     if ((rc = owl_chunk_pack(w->enc.data, w->enc.len, w->level, &w->out)) != OWL_OK)
         return owl_error_set(err, rc, "part: packing block %zu column %s failed", b, cd->name);
     ch->len = (uint32_t)(w->out.len - before);
-    if (uses_templates(cd, w->level) && (rc = try_templates(w, n, before, ch)) != OWL_OK)
+    if (uses_templates(cd, w->level) && (rc = try_templates(w, r0, n, before, ch)) != OWL_OK)
         return owl_error_set(err, rc, "part: template encoding of block %zu column %s failed",
                              b, cd->name);
     return OWL_OK;
@@ -648,8 +654,9 @@ static int writer_alloc(struct writer *w, size_t block_rows, owl_error *err)
     w->num = malloc(per * 8);
     w->strs = malloc(per * sizeof *w->strs);
     w->fixed = malloc(per * 16);
+    w->times = malloc(per * sizeof *w->times);
     if (!w->blocks || !w->chunks || !w->bloom_off || !w->bloom_len || !w->num || !w->strs ||
-        !w->fixed)
+        !w->fixed || !w->times)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
     return OWL_OK;
 }
@@ -666,6 +673,7 @@ static void writer_free(struct writer *w)
     free(w->num);
     free(w->strs);
     free(w->fixed);
+    free(w->times);
     free(w->set.slots);
     free(w->set.items);
     free(w->blocks);
@@ -1431,7 +1439,40 @@ static void spread_num(owl_cell *cells, size_t n, int is_double)
     }
 }
 
-static int decode_chunk(const owl_part *p, size_t c, owl_block_data *d, size_t n)
+/* The times of block b as int64s in d->times: from the time column's cells when this read
+ * decoded them (have_cells), else read and decoded from its chunk on the side. */
+static int block_times(owl_part *p, size_t b, owl_block_data *d, int have_cells)
+{
+    size_t n = p->blocks[b].rows, tc = p->time_col;
+    if (d->times_cap < n) {
+        int64_t *t = realloc(d->times, n * sizeof *t);
+        if (!t)
+            return OWL_ENOMEM;
+        d->times = t, d->times_cap = n;
+    }
+    if (have_cells) {
+        for (size_t i = 0; i < n; i++)
+            d->times[i] = d->cells[tc][i].i;
+        return OWL_OK;
+    }
+    const struct chunk *ch = &p->chunks[b * p->ncols + tc];
+    owl_buf_reset(&d->packed);
+    if (owl_buf_reserve(&d->packed, ch->len) != OWL_OK)
+        return OWL_ENOMEM;
+    int rc = read_at(p, d->packed.data, ch->len, ch->off, NULL);
+    if (rc != OWL_OK)
+        return rc;
+    d->bytes_read += ch->len;
+    owl_buf_reset(&d->traw);
+    rc = owl_chunk_unpack((const uint8_t *)d->packed.data, ch->len, raw_limit(p->types[tc], n),
+                          &d->traw);
+    if (rc == OWL_OK)
+        rc = owl_dec_i64((const uint8_t *)d->traw.data, d->traw.len, n, d->times);
+    return rc;
+}
+
+static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size_t n,
+                        int have_times)
 {
     enum owl_type t = p->types[c];
     const uint8_t *raw = (const uint8_t *)d->raw[c].data;
@@ -1452,9 +1493,14 @@ static int decode_chunk(const owl_part *p, size_t c, owl_block_data *d, size_t n
                 cells[i].b = (owl_bytes){v + i * w, w};
     } else {
         /* strrefs are decoded over the cells (same stride) and widened in place */
-        if (len && raw[0] == OWL_ENC_LOGTPL)
+        if (len && raw[0] == OWL_ENC_LOGTPL) {
+            /* a template chunk may need the rows' times (its timestamps are stored
+             * relative to them): try without, fetch them only when asked for */
             rc = owl_dec_logtpl(raw, len, n, (owl_strref *)(void *)cells, &d->text[c]);
-        else
+            if (rc == OWL_EINVAL && (rc = block_times(p, b, d, have_times)) == OWL_OK)
+                rc = owl_dec_logtpl_time(raw, len, n, d->times, (owl_strref *)(void *)cells,
+                                         &d->text[c]);
+        } else
             rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells);
         if (rc == OWL_OK)
             for (size_t i = 0; i < n; i++) {
@@ -1466,7 +1512,8 @@ static int decode_chunk(const owl_part *p, size_t c, owl_block_data *d, size_t n
     return rc;
 }
 
-static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_error *err)
+static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int have_times,
+                      owl_error *err)
 {
     const struct chunk *ch = &p->chunks[b * p->ncols + c];
     size_t n = p->blocks[b].rows;
@@ -1493,9 +1540,11 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_er
     if (!cells)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
     d->cells[c] = cells;
-    rc = decode_chunk(p, c, d, n);
+    rc = decode_chunk(p, b, c, d, n, have_times);
     if (rc == OWL_ENOMEM)
         return owl_error_set(err, rc, "part: out of memory");
+    if (rc == OWL_EIO)
+        return owl_error_set(err, rc, "part: %s: reading block %zu's times failed", p->path, b);
     if (rc != OWL_OK)
         return corrupt(p, err, "block %zu column %s: chunk does not decode", b, name);
     return OWL_OK;
@@ -1519,10 +1568,15 @@ int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
         }
     }
     d->nrows = p->blocks[b].rows;
-    for (size_t c = 0; c < p->ncols; c++) {
+    /* the time column first, so template chunks can use its values */
+    int have_times = 0;
+    for (size_t k = 0; k < p->ncols; k++) {
+        size_t c = k == 0 ? p->time_col : k <= p->time_col ? k - 1 : k;
         if (!want[c])
             continue;
-        int rc = read_chunk(p, b, c, d, err);
+        int rc = read_chunk(p, b, c, d, have_times, err);
+        if (rc == OWL_OK && c == p->time_col)
+            have_times = 1;
         if (rc != OWL_OK) {
             /* never leave a half-decoded column behind for the caller to trust */
             free(d->cells[c]);
@@ -1545,6 +1599,10 @@ void owl_block_data_free(owl_block_data *d)
         owl_buf_free(&d->text[c]);
     }
     owl_buf_free(&d->packed);
+    owl_buf_free(&d->traw);
+    free(d->times);
+    d->times = NULL;
+    d->times_cap = 0;
     d->nrows = 0;
 }
 

@@ -30,6 +30,9 @@
  * U64 the bit pattern as int64 (compare as unsigned); F64 double, null when the block holds a
  * NaN. Bloom items are owl_hash64(bytes, n, 0): tokens (owl_tokenize) and/or whole values
  * (numbers as their 8 little-endian bytes; none for F64). Details: docs/storage.md "Parts".
+ * Message columns (STR + OWL_COL_TOKENS) written at zstd level >= 9 may be LOGTPL chunks
+ * (logtpl.h) encoded with the block's time column values as the row times; readers pass the
+ * same values back (reading the time chunk on the side when it was not asked for).
  * Files are written to NAME.tmp, fsynced, renamed, and the directory fsynced. */
 #ifndef OWL_PART_H
 #define OWL_PART_H
@@ -106,6 +109,9 @@ typedef struct owl_block_data {
     owl_buf text[OWL_MAX_COLS];  /* messages rebuilt from a template encoding (logtpl.h) */
     uint64_t bytes_read;
     owl_buf packed;              /* scratch: the packed chunk as read from the file */
+    owl_buf traw;                /* scratch: the time chunk, when read only for templates */
+    int64_t *times;              /* the block's times, for template chunks that need them */
+    size_t times_cap;
 } owl_block_data;
 
 /* owl_part_read_block — reads and decodes the ncols columns listed in cols (schema indexes)

@@ -20,6 +20,7 @@
 #include "tests/unit/testfs.h"
 #include "common/common.h"
 #include "index/encode.h"
+#include "index/logtpl.h"
 #include "index/part.h"
 
 /* ---- helpers ---- */
@@ -1452,6 +1453,82 @@ Test(part, message_templates_at_high_levels)
     }
     free(tpl);
     free(plain);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
+/* Messages that spell their own row time: at level 19 the template chunk stores those
+ * timestamps relative to the time column (it cannot be decoded without the times), and
+ * reading the message column alone (the time chunk is then read on the side) or with the
+ * time column gives every message back byte for byte. */
+static const owl_schema log_ms_schema = {"logs", log_cols, L_NCOLS, L_TIME, 1000};
+
+Test(part, message_templates_use_row_times)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 17;
+    size_t n = 3000;
+    ds_init(&d, n, L_NCOLS, n * 120);
+    int64_t t = 1741000000123ll; /* 2025-03-03 */
+    for (size_t r = 0; r < n; r++) {
+        char buf[160], ts[40];
+        uint8_t id[16] = {0};
+        t += 1 + (int64_t)rndn(4000);
+        d.c[L_TIME][r].i = t;
+        d.c[L_LEVEL][r].b = ds_put(&d, "INFO", 4);
+        owl_time_format_rfc3339(t, ts, sizeof ts);
+        int len = snprintf(buf, sizeof buf, "%.10s %.12s INFO worker-%u handled id=%u", ts,
+                           ts + 11, (unsigned)rndn(8), (unsigned)rndn(100000));
+        d.c[L_MSG][r].b = ds_put(&d, buf, (size_t)len);
+        d.c[L_TRACE][r].b = ds_put(&d, id, 16);
+    }
+    char *path = part_path(dir, "t.owp");
+    owl_part_info info = {"logs", "acme", "app", 20150, 1, 0, 1};
+    owl_rows rows = ds_rows(&d, 0, n);
+    owl_error e;
+    cr_assert_eq(owl_part_write(path, &log_ms_schema, &info, &rows, 1024, 19, NULL, &e), OWL_OK,
+                 "%s", e.msg);
+    /* the first block's message chunk needs the times */
+    uint64_t off;
+    uint32_t len;
+    chunk_pos(path, 0, L_MSG, &off, &len);
+    uint8_t *packed = malloc(len);
+    int fd = open(path, O_RDONLY);
+    cr_assert_eq(pread(fd, packed, len, (off_t)off), (ssize_t)len);
+    close(fd);
+    owl_buf raw = OWL_BUF_INIT, arena = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_unpack(packed, len, 1u << 30, &raw), OWL_OK);
+    cr_assert_eq((uint8_t)raw.data[0], OWL_ENC_LOGTPL);
+    owl_strref *refs = malloc(1024 * sizeof *refs);
+    cr_assert_eq(owl_dec_logtpl((const uint8_t *)raw.data, raw.len, 1024, refs, &arena),
+                 OWL_EINVAL);
+    free(refs), free(packed);
+    owl_buf_free(&raw), owl_buf_free(&arena);
+
+    owl_part *p = open_ok(path, &log_ms_schema);
+    size_t only_msg[] = {L_MSG}, both[] = {L_MSG, L_TIME};
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    for (int k = 0; k < 2; k++) {
+        size_t row = 0;
+        for (size_t b = 0; b < owl_part_get_meta(p)->nblocks; b++) {
+            cr_assert_eq(owl_part_read_block(p, b, k ? both : only_msg, k ? 2 : 1, &bd, &e),
+                         OWL_OK, "%s", e.msg);
+            cr_assert_eq(bd.cells[L_TIME] != NULL, k == 1, "only the columns asked for");
+            for (size_t i = 0; i < bd.nrows; i++, row++) {
+                const owl_bytes *want = &d.c[L_MSG][row].b, *got = &bd.cells[L_MSG][i].b;
+                cr_assert(got->n == want->n && memcmp(got->p, want->p, got->n) == 0,
+                          "row %zu: [%.*s] != [%.*s]", row, (int)got->n, (const char *)got->p,
+                          (int)want->n, (const char *)want->p);
+            }
+        }
+        cr_assert_eq(row, n);
+    }
+    owl_block_data_free(&bd);
+    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    owl_part_close(p);
+    free(path);
     ds_free(&d);
     test_rm_rf(dir);
 }
