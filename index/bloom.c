@@ -151,10 +151,16 @@ static inline uint64_t probe_bit(const owl_bloom *b, uint64_t pos)
     return b->exact ? ((pos & 0xffffffffu) * m) >> 32 : pos & (m - 1);
 }
 
+static inline uint64_t salted(const owl_bloom *b, uint64_t h)
+{
+    return b->salt ? finish(h ^ b->salt) : h;
+}
+
 void owl_bloom_add_hash(owl_bloom *b, uint64_t h)
 {
     if (b->nwords == 0)
         return;
+    h = salted(b, h);
     uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
     for (unsigned i = 0; i < b->k; i++, pos += step) {
         uint64_t bit = probe_bit(b, pos);
@@ -166,6 +172,7 @@ int owl_bloom_maybe_hash(const owl_bloom *b, uint64_t h)
 {
     if (b->nwords == 0)
         return 1;
+    h = salted(b, h);
     uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
     for (unsigned i = 0; i < b->k; i++, pos += step) {
         uint64_t bit = probe_bit(b, pos);

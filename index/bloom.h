@@ -7,8 +7,9 @@
  *   1  1  k, number of probes (1..16)
  *   2  4  number of 64-bit words w, little-endian (1 .. 2^26)
  *   6  8w the bit words, little-endian
- * Probes use double hashing over one 64-bit hash (owl_hash64) of the item: p_i = h1 + i*h2
- * with h1 its low and h2 its high 32 bits (made odd). */
+ * Probes use double hashing over one 64-bit hash of the item: p_i = h1 + i*h2 with h1 its
+ * low and h2 its high 32 bits (made odd); the hash is owl_hash64 of the item, or, with a
+ * salt, a bijective 64-bit mix of (that hash xor the salt). */
 #ifndef OWL_BLOOM_H
 #define OWL_BLOOM_H
 
@@ -26,6 +27,9 @@ typedef struct owl_bloom {
     uint8_t k;
     uint8_t exact; /* 1: version 2 (any nwords, multiply-shift probes); 0: version 1 */
     int owned;
+    uint64_t salt; /* not serialized: the owner's per-filter salt (0 = none); items are then
+                      probed by mix(h ^ salt), so filters of similar content built with
+                      different salts give independent false positives */
 } owl_bloom;
 
 /* owl_bloom_init — sizes the filter for `items` distinct items at false-positive rate fp

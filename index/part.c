@@ -37,7 +37,7 @@
 #define CHUNK_RAW_MAX ((size_t)1 << 30)     /* one encoded chunk before zstd */
 #define CHUNK_MIN 6                        /* codec + crc + 1-byte varint */
 #define WRITE_FLUSH ((size_t)4 << 20)
-#define BLOOM_FP 0.02
+#define BLOOM_FP 0.01
 #define PATH_LEN 4096
 #define BLOOM_SEED 0 /* items are owl_hash64(bytes, n, 0), i.e. what owl_bloom_add hashes */
 
@@ -71,6 +71,7 @@ struct owl_part {
     unsigned flags[OWL_MAX_COLS]; /* as written in the file: they say what the blooms hold */
     char *names[OWL_MAX_COLS];
     uint64_t data_end;           /* footer offset F: chunks live in [HDR_SIZE, F) */
+    int format;                  /* the footer's version (blooms are salted from 3 on) */
     owl_part_meta meta;
     struct pblock *blocks;       /* nblocks */
     struct chunk *chunks;        /* nblocks x ncols, block-major */
@@ -108,6 +109,17 @@ static int wants_bloom(enum owl_type t, unsigned flags)
 
 
 /* Hash of a whole numeric value for OWL_COL_BLOOM: its 8 little-endian bytes. */
+/* Format 3: each block's blooms carry a salt from the block's first time and index, so
+ * blocks of near-identical content (a service logging the same lines every day) do not share
+ * their false positives: a rare-term scan then reads about FP x blocks, not all of a kind. */
+static uint64_t block_salt(int64_t min_time, size_t b)
+{
+    uint8_t x[16];
+    owl_put64le(x, (uint64_t)min_time);
+    owl_put64le(x + 8, (uint64_t)b);
+    return owl_hash64(x, sizeof x, BLOOM_SEED) | 1;
+}
+
 static uint64_t num_hash(uint64_t v)
 {
     uint8_t b[8];
@@ -443,6 +455,8 @@ static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const 
         goto out;
     if ((rc = owl_bloom_init(&bl, s->n + (size_t)s->zero, BLOOM_FP)) != OWL_OK)
         goto out;
+    size_t b = at / w->s->ncols;
+    bl.salt = block_salt(w->blocks[b].min_time, b);
     if (s->zero)
         owl_bloom_add_hash(&bl, 0);
     for (size_t i = 0; i < s->n; i++)
@@ -1029,6 +1043,8 @@ static int parse_blooms(owl_part *p, size_t b, const bson_t *blk, owl_error *err
             return owl_error_set(err, rc, "part: out of memory");
         if (rc != OWL_OK)
             return corrupt(p, err, "block %zu column %zu: bad bloom", b, c);
+        if (p->format >= 3)
+            bl->salt = block_salt(p->blocks[b].min_time, b);
     }
     return OWL_OK;
 }
@@ -1107,6 +1123,7 @@ static int parse_footer(owl_part *p, const owl_schema *s, const uint8_t *data, s
         return rc;
     if (v < FORMAT_OLDEST || v > FORMAT_VERSION)
         return corrupt(p, err, "footer version %d", (int)v);
+    p->format = v;
     if ((rc = field_str(p, &doc, "table", &table, err)))
         return rc;
     int same = !s || strcmp(table, s->name) == 0;

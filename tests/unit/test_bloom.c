@@ -433,3 +433,35 @@ Test(bloom, exact_sizing_fp_rate)
     cr_assert(fp > 1000 && fp < 3000, "false positives %d of 100000 at 2%%", fp);
     owl_bloom_free(&b);
 }
+
+/* A salt changes which bits an item sets: no item is lost under any salt, and two filters of
+ * the same items with different salts give false positives on different absent items. */
+Test(bloom, salts_decorrelate_false_positives)
+{
+    owl_bloom a, b;
+    cr_assert_eq(owl_bloom_init(&a, 2000, 0.05), OWL_OK);
+    cr_assert_eq(owl_bloom_init(&b, 2000, 0.05), OWL_OK);
+    a.salt = 0x1234567890abcdefull;
+    b.salt = 0x0fedcba987654321ull;
+    char tok[32];
+    for (int i = 0; i < 2000; i++) {
+        int n = snprintf(tok, sizeof tok, "same-%d", i);
+        owl_bloom_add(&a, tok, (size_t)n);
+        owl_bloom_add(&b, tok, (size_t)n);
+    }
+    for (int i = 0; i < 2000; i++) {
+        int n = snprintf(tok, sizeof tok, "same-%d", i);
+        cr_assert(owl_bloom_maybe(&a, tok, (size_t)n) && owl_bloom_maybe(&b, tok, (size_t)n));
+    }
+    int fa = 0, fb = 0, both = 0;
+    for (int i = 0; i < 100000; i++) {
+        int n = snprintf(tok, sizeof tok, "absent-%d", i);
+        int x = owl_bloom_maybe(&a, tok, (size_t)n), y = owl_bloom_maybe(&b, tok, (size_t)n);
+        fa += x, fb += y, both += x && y;
+    }
+    /* independent: about 5% each, about 0.25% both (the same salt would give 5% both) */
+    cr_assert(fa > 3500 && fa < 6500 && fb > 3500 && fb < 6500, "fp %d and %d", fa, fb);
+    cr_assert_lt(both, 600, "%d absent items pass both filters", both);
+    owl_bloom_free(&a);
+    owl_bloom_free(&b);
+}
