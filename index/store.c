@@ -1083,6 +1083,7 @@ struct scan_ctx {
     owl_cell *out[OWL_MAX_COLS];
     size_t outcap;
     uint32_t *sel;
+    uint8_t *keep; /* 2 x outcap: rows still matching, and text_pass's scratch */
     size_t selcap;
 };
 
@@ -1100,27 +1101,112 @@ static int ensure_out(struct scan_ctx *c, size_t n)
     if (!sel)
         return OWL_ENOMEM;
     c->sel = sel;
+    uint8_t *keep = realloc(c->keep, 2 * n);
+    if (!keep)
+        return OWL_ENOMEM;
+    c->keep = keep;
     c->outcap = n;
     return OWL_OK;
 }
 
-/* Filters rows [0, n) of cols (indexed by schema column) and emits the matches. */
-static int emit(struct scan_ctx *c, const struct ptn *p, owl_cell *const *cols, size_t n)
+/* 1 when the non-empty values of v[0..n) lie in one buffer in row order without overlap
+ * (decoded part blocks: STR and template chunks both lay their rows out so), so one search
+ * over the whole range can stand in for a search per row. */
+static int laid_out_in_order(const owl_cell *v, size_t n)
+{
+    const char *at = NULL;
+    for (size_t r = 0; r < n; r++) {
+        if (!v[r].b.n)
+            continue;
+        const char *p = v[r].b.p;
+        if (!p || (at && p < at))
+            return 0;
+        at = p + v[r].b.n;
+    }
+    return at != NULL;
+}
+
+/* TOKEN / SUBSTR over rows laid out in order: one memmem pass over the block's bytes; a hit
+ * counts for the row that holds all of it (and, for TOKEN, with token boundaries inside that
+ * row, as contains_token decides). Clears keep[r] for every row without a match. */
+static void text_pass(const owl_cell *v, size_t n, const owl_bytes *needle, int token,
+                      uint8_t *keep, uint8_t *found)
+{
+    const unsigned char *tok = needle->p;
+    size_t len = needle->n, r = 0;
+    const char *s = NULL, *end = NULL;
+    for (size_t i = 0; i < n; i++) {
+        found[i] = 0;
+        if (v[i].b.n) {
+            if (!s)
+                s = v[i].b.p;
+            end = (const char *)v[i].b.p + v[i].b.n;
+        }
+    }
+    while (s && s < end) {
+        const char *hit = memmem(s, (size_t)(end - s), needle->p, len);
+        if (!hit)
+            break;
+        while (r < n && (v[r].b.n == 0 || (const char *)v[r].b.p + v[r].b.n <= hit))
+            r++;
+        if (r == n)
+            break;
+        const char *row = v[r].b.p, *row_end = row + v[r].b.n;
+        if (hit < row) { /* between rows */
+            s = row;
+            continue;
+        }
+        if (hit + len > row_end) { /* runs into the next row */
+            s = hit + 1;
+            continue;
+        }
+        if (token) {
+            int left = hit == row || !tok_char((unsigned char)hit[-1]) || !tok_char(tok[0]);
+            int right = hit + len == row_end || !tok_char((unsigned char)hit[len]) ||
+                        !tok_char(tok[len - 1]);
+            if (!left || !right) {
+                s = hit + 1;
+                continue;
+            }
+        }
+        found[r] = 1;
+        s = row_end;
+        r++;
+    }
+    for (size_t i = 0; i < n; i++)
+        keep[i] &= found[i];
+}
+
+/* Filters rows [0, n) of cols (indexed by schema column) and emits the matches. one_buf:
+ * each byte column's values live in one buffer (a decoded part block), so the bytes between
+ * them may be read. */
+static int emit(struct scan_ctx *c, const struct ptn *p, owl_cell *const *cols, size_t n,
+                int one_buf)
 {
     int rc = ensure_out(c, n);
     if (rc != OWL_OK)
         return rc;
     const owl_cell *times = cols[c->sc->time_col];
-    size_t k = 0;
-    for (size_t r = 0; r < n; r++) {
-        if (times[r].i < c->start || times[r].i >= c->end)
+    uint8_t *keep = c->keep, *found = c->keep + n;
+    for (size_t r = 0; r < n; r++)
+        keep[r] = times[r].i >= c->start && times[r].i < c->end;
+    for (size_t i = 0; i < c->q->npreds; i++) {
+        const owl_pred *pr = &c->q->preds[i];
+        const owl_cell *v = cols[pr->col];
+        if ((pr->op == OWL_PRED_TOKEN || pr->op == OWL_PRED_SUBSTR) &&
+            is_bytes_type(c->sc->cols[pr->col].type) && pr->text.n && pr->text.p && one_buf &&
+            laid_out_in_order(v, n)) {
+            text_pass(v, n, &pr->text, pr->op == OWL_PRED_TOKEN, keep, found);
             continue;
-        int ok = 1;
-        for (size_t i = 0; i < c->q->npreds && ok; i++)
-            ok = pred_holds(c->sc, &c->q->preds[i], &cols[c->q->preds[i].col][r]);
-        if (ok)
-            c->sel[k++] = (uint32_t)r;
+        }
+        for (size_t r = 0; r < n; r++)
+            if (keep[r])
+                keep[r] = (uint8_t)pred_holds(c->sc, pr, &v[r]);
     }
+    size_t k = 0;
+    for (size_t r = 0; r < n; r++)
+        if (keep[r])
+            c->sel[k++] = (uint32_t)r;
     if (c->st) {
         c->st->rows_scanned += n;
         c->st->rows_matched += k;
@@ -1187,7 +1273,7 @@ static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r
             return rc;
         if (c->st)
             c->st->bytes_read += bd->bytes_read;
-        if ((rc = emit(c, p, bd->cells, bd->nrows)) != 0)
+        if ((rc = emit(c, p, bd->cells, bd->nrows, 1)) != 0)
             return rc;
     }
     return OWL_OK;
@@ -1203,7 +1289,7 @@ static int scan_mem(struct scan_ctx *c, const struct ptn *p, struct memtable *m)
         owl_cell *cols[OWL_MAX_COLS] = {0};
         for (size_t i = 0; i < c->sc->ncols; i++)
             cols[i] = m->cols[i] + off;
-        rc = emit(c, p, cols, len);
+        rc = emit(c, p, cols, len, 0);
     }
     pthread_rwlock_unlock(&m->lock);
     return rc;
@@ -1316,6 +1402,7 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
     for (size_t k = 0; k < c.q->ncols; k++)
         free(c.out[k]);
     free(c.sel);
+    free(c.keep);
     pthread_mutex_lock(&s->mu);
     for (size_t k = 0; k < nitems; k++)
         if (items[k].part)

@@ -318,6 +318,57 @@ Test(store, merged_sources_left_by_a_crash_are_removed, .init = mkroot, .fini = 
     owl_store_close(s);
 }
 
+/* Text predicates over a sealed block search the block's bytes in one pass: a hit must lie
+ * inside one row (never across the boundary between two rows' bytes), TOKEN needs token
+ * boundaries inside that row, and a later hit in the same row still counts after an earlier
+ * one failed them. The same rows match in the memtable (per-row search) and in the part. */
+Test(store, text_predicates_respect_row_boundaries, .init = mkroot, .fini = rmroot)
+{
+    static const char *msgs[] = {"abc", "def abc", "xabc abc", "abcx", "ab", "c", "", "abc"};
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    owl_logs_batch b;
+    owl_logs_batch_init(&b);
+    for (size_t i = 0; i < OWL_ARRAY_LEN(msgs); i++)
+        owl_logs_batch_add(&b, T0 + (int64_t)i, (int64_t)i, "s", msgs[i], strlen(msgs[i]));
+    cr_assert_eq(owl_store_append(s, "logs", "000000000001", "tb", owl_logs_batch_rows(&b), &err),
+                 OWL_OK);
+    owl_logs_batch_free(&b);
+    struct {
+        enum owl_pred_op op;
+        const char *text;
+        const char *want; /* the matching rows' indexes */
+    } cases[] = {
+        {OWL_PRED_TOKEN, "abc", "0127"}, {OWL_PRED_SUBSTR, "abc", "01237"},
+        {OWL_PRED_SUBSTR, "cdef", ""},   {OWL_PRED_SUBSTR, "abc", "01237"},
+        {OWL_PRED_SUBSTR, "bc", "01237"}, {OWL_PRED_TOKEN, "c", "5"},
+        {OWL_PRED_SUBSTR, "c", "012357"}, {OWL_PRED_TOKEN, "abcx", "3"},
+        {OWL_PRED_SUBSTR, "abcab", ""},  {OWL_PRED_SUBSTR, "xab", "2"},
+    };
+    for (int sealed = 0; sealed < 2; sealed++) {
+        for (size_t k = 0; k < OWL_ARRAY_LEN(cases); k++) {
+            owl_pred pr = {.col = OWL_LOGS_MESSAGE, .op = cases[k].op,
+                           .text = {cases[k].text, strlen(cases[k].text)}};
+            struct collect c;
+            scan_seqs(s, "tb", &pr, 1, INT64_MIN, INT64_MAX, &c);
+            qsort(c.seqs, c.n, sizeof *c.seqs, cmp_i64);
+            char got[16] = "";
+            for (size_t i = 0; i < c.n && i < 15; i++)
+                got[i] = (char)('0' + c.seqs[i]);
+            cr_assert_str_eq(got, cases[k].want, "%s %s %s: got rows %s", sealed ? "part" : "memtable",
+                             cases[k].op == OWL_PRED_TOKEN ? "token" : "substr", cases[k].text, got);
+            free(c.seqs);
+        }
+        /* a time range and a text predicate together */
+        owl_pred pr = {.col = OWL_LOGS_MESSAGE, .op = OWL_PRED_TOKEN, .text = {"abc", 3}};
+        struct collect c;
+        cr_assert_eq(scan_seqs(s, "tb", &pr, 1, T0 + 1, T0 + 7, &c), 2);
+        free(c.seqs);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    }
+    owl_store_close(s);
+}
+
 /* ---- spans: sparse cold days merged into one part ---- */
 
 static size_t count_dirs(const char *dir, const char *pattern)
