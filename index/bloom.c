@@ -156,9 +156,15 @@ static inline uint64_t salted(const owl_bloom *b, uint64_t h)
     return b->salt ? finish(h ^ b->salt) : h;
 }
 
+/* Word i of the filter: from the owned array, or read in place from a view. */
+static inline uint64_t word_at(const owl_bloom *b, uint64_t i)
+{
+    return b->le ? rd64(b->le + 8 * i) : b->words[i];
+}
+
 void owl_bloom_add_hash(owl_bloom *b, uint64_t h)
 {
-    if (b->nwords == 0)
+    if (b->nwords == 0 || !b->words)
         return;
     h = salted(b, h);
     uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
@@ -176,7 +182,7 @@ int owl_bloom_maybe_hash(const owl_bloom *b, uint64_t h)
     uint64_t pos = h & 0xffffffffu, step = (h >> 32) | 1;
     for (unsigned i = 0; i < b->k; i++, pos += step) {
         uint64_t bit = probe_bit(b, pos);
-        if (!(b->words[bit >> 6] & (1ull << (bit & 63))))
+        if (!(word_at(b, bit >> 6) & (1ull << (bit & 63))))
             return 0;
     }
     return 1;
@@ -206,7 +212,7 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
         o[2 + i] = (uint8_t)(b->nwords >> (8 * i));
     o += BLOOM_HDR;
     for (uint32_t i = 0; i < b->nwords; i++, o += 8) {
-        uint64_t w = b->words[i];
+        uint64_t w = word_at(b, i);
         for (int j = 0; j < 8; j++)
             o[j] = (uint8_t)(w >> (8 * j));
     }
@@ -215,15 +221,37 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
     return OWL_OK;
 }
 
-int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
+/* The header and length checks shared by decode and view; *nw gets the word count. */
+static int check_form(const uint8_t *p, size_t len, uint32_t *nw)
 {
-    memset(b, 0, sizeof *b);
     if (len < BLOOM_HDR || p[0] < 1 || p[0] > 2 || p[1] < 1 || p[1] > 16)
         return OWL_ECORRUPT;
-    uint32_t nw = (uint32_t)rd32(p + 2);
-    if (nw == 0 || (p[0] == 1 && (nw & (nw - 1)) != 0) || nw > BLOOM_MAX_WORDS)
+    *nw = (uint32_t)rd32(p + 2);
+    if (*nw == 0 || (p[0] == 1 && (*nw & (*nw - 1)) != 0) || *nw > BLOOM_MAX_WORDS)
         return OWL_ECORRUPT;
-    if ((len - BLOOM_HDR) / 8 != nw || (len - BLOOM_HDR) % 8 != 0)
+    if ((len - BLOOM_HDR) / 8 != *nw || (len - BLOOM_HDR) % 8 != 0)
+        return OWL_ECORRUPT;
+    return OWL_OK;
+}
+
+int owl_bloom_view(const uint8_t *p, size_t len, owl_bloom *b)
+{
+    uint32_t nw;
+    memset(b, 0, sizeof *b);
+    if (check_form(p, len, &nw) != OWL_OK)
+        return OWL_ECORRUPT;
+    b->le = p + BLOOM_HDR;
+    b->nwords = nw;
+    b->k = p[1];
+    b->exact = p[0] == 2;
+    return OWL_OK;
+}
+
+int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
+{
+    uint32_t nw;
+    memset(b, 0, sizeof *b);
+    if (check_form(p, len, &nw) != OWL_OK)
         return OWL_ECORRUPT;
     uint64_t *w = malloc((size_t)nw * sizeof *w);
     if (!w)

@@ -22,7 +22,8 @@
 uint64_t owl_hash64(const void *p, size_t n, uint64_t seed);
 
 typedef struct owl_bloom {
-    uint64_t *words; /* owned when `owned`, else a view into serialized bytes */
+    uint64_t *words; /* owned when `owned` (NULL for a view) */
+    const uint8_t *le; /* a view (owl_bloom_view): the serialized little-endian words */
     uint32_t nwords; /* power of two */
     uint8_t k;
     uint8_t exact; /* 1: version 2 (any nwords, multiply-shift probes); 0: version 1 */
@@ -52,6 +53,11 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out);
 /* owl_bloom_decode — reads a filter from p (len bytes); copies the words (owned).
  * OWL_ECORRUPT on a bad version, k, size or length. */
 int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b);
+
+/* owl_bloom_view — the same checks, but b reads the words in place (p must outlive b and
+ * may be unaligned): no copy, for the blooms of a part footer kept in memory. A view is
+ * queried like any filter; adding to it is not allowed (a no-op). */
+int owl_bloom_view(const uint8_t *p, size_t len, owl_bloom *b);
 
 /* Tokens are maximal runs of ASCII letters, digits and '_' , and of bytes >= 0x80 (so UTF-8
  * words stay whole); everything else separates. Case is kept (filter patterns are

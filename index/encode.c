@@ -721,11 +721,12 @@ int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
     return OWL_OK;
 }
 
-int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
+static int chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, int check_crc,
+                        owl_buf *out)
 {
     if (len < CHUNK_HDR + 1 || p[0] > 1)
         return OWL_ECORRUPT;
-    if (owl_crc32c(0, p + CHUNK_HDR, len - CHUNK_HDR) != owl_get32le(p + 1))
+    if (check_crc && owl_crc32c(0, p + CHUNK_HDR, len - CHUNK_HDR) != owl_get32le(p + 1))
         return OWL_ECORRUPT;
     const uint8_t *q = p + CHUNK_HDR, *end = p + len;
     uint64_t raw;
@@ -753,4 +754,14 @@ int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
     }
     commit(out, o + got);
     return OWL_OK;
+}
+
+int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
+{
+    return chunk_unpack(p, len, max_raw, 1, out);
+}
+
+int owl_chunk_unpack_checked(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
+{
+    return chunk_unpack(p, len, max_raw, 0, out);
 }

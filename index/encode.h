@@ -95,4 +95,9 @@ int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out);
  * bad crc, codec or length; OWL_ETOOBIG when the raw length exceeds max_raw. */
 int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out);
 
+/* owl_chunk_unpack_checked — the same without the crc check, for a chunk whose every byte
+ * the caller has just checked by a crc of its own (a part footer, covered by the trailer's
+ * crc32c): one pass less over large footers. Every length is still checked. */
+int owl_chunk_unpack_checked(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out);
+
 #endif

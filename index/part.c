@@ -72,10 +72,13 @@ struct owl_part {
     char *names[OWL_MAX_COLS];
     uint64_t data_end;           /* footer offset F: chunks live in [HDR_SIZE, F) */
     int format;                  /* the footer's version (blooms are salted from 3 on) */
+    uint64_t id;                 /* unique per open, keys chunks kept in owl_block_data */
     owl_part_meta meta;
     struct pblock *blocks;       /* nblocks */
     struct chunk *chunks;        /* nblocks x ncols, block-major */
-    owl_bloom *blooms;           /* nblocks x ncols; nwords == 0 = none (never prunes) */
+    owl_bloom *blooms;           /* nblocks x ncols; nwords == 0 = none (never prunes);
+                                    views into `footer` */
+    owl_buf footer;              /* the unpacked footer, kept for the blooms */
 };
 
 /* ---- small helpers shared by writer and reader ---- */
@@ -1038,9 +1041,7 @@ static int parse_blooms(owl_part *p, size_t b, const bson_t *blk, owl_error *err
         bson_iter_binary(&it, &st, &len, &data);
         if (st != BSON_SUBTYPE_BINARY || bl->nwords)
             return corrupt(p, err, "block %zu column %zu: bad or repeated bloom", b, c);
-        rc = owl_bloom_decode(data, len, bl);
-        if (rc == OWL_ENOMEM)
-            return owl_error_set(err, rc, "part: out of memory");
+        rc = owl_bloom_view(data, len, bl);
         if (rc != OWL_OK)
             return corrupt(p, err, "block %zu column %zu: bad bloom", b, c);
         if (p->format >= 3)
@@ -1193,7 +1194,6 @@ int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, ow
 {
     owl_part *p = NULL;
     uint8_t *footer = NULL;
-    owl_buf unpacked = OWL_BUF_INIT;
     uint32_t flen = 0, fcrc = 0;
     struct stat st;
     int rc;
@@ -1203,7 +1203,10 @@ int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, ow
         return owl_error_set(err, OWL_EINVAL, "part: no path");
     if (schema && (rc = check_schema(schema, err)) != OWL_OK)
         return rc;
+    static _Atomic uint64_t next_id;
     p = calloc(1, sizeof *p);
+    if (p)
+        p->id = ++next_id;
     if (!p || !(p->path = strdup(path))) {
         rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
         goto out;
@@ -1239,14 +1242,14 @@ int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, ow
         rc = corrupt(p, err, "footer checksum mismatch");
         goto out;
     }
-    if (owl_chunk_unpack(footer, flen, FOOTER_MAX, &unpacked) != OWL_OK) {
+    /* the trailer's crc covered every byte of the packed footer: no second crc pass */
+    if (owl_chunk_unpack_checked(footer, flen, FOOTER_MAX, &p->footer) != OWL_OK) {
         rc = corrupt(p, err, "footer does not unpack");
         goto out;
     }
-    rc = parse_footer(p, schema, (const uint8_t *)unpacked.data, unpacked.len, err);
+    rc = parse_footer(p, schema, (const uint8_t *)p->footer.data, p->footer.len, err);
 out:
     free(footer);
-    owl_buf_free(&unpacked);
     if (rc != OWL_OK)
         owl_part_close(p);
     else
@@ -1266,6 +1269,7 @@ void owl_part_close(owl_part *p)
     for (size_t c = 0; c < OWL_MAX_COLS; c++)
         free(p->names[c]);
     free(p->blooms);
+    owl_buf_free(&p->footer);
     free(p->chunks);
     free(p->blocks);
     free((char *)p->meta.tenant);
@@ -1529,14 +1533,16 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
     return rc;
 }
 
-static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int have_times,
-                      owl_error *err)
+/* Reads and unpacks chunk (b, c) into d->raw[c], unless it is there already (unpacked by
+ * owl_part_block_token_may for the same part and block). */
+static int unpack_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_error *err)
 {
     const struct chunk *ch = &p->chunks[b * p->ncols + c];
     size_t n = p->blocks[b].rows;
-    const char *name = p->names[c];
     int rc;
-
+    if (d->raw_part[c] == p->id && d->raw_block[c] == b)
+        return OWL_OK;
+    d->raw_part[c] = 0;
     owl_buf_reset(&d->packed);
     if (owl_buf_reserve(&d->packed, ch->len) != OWL_OK)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
@@ -1552,7 +1558,24 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
     if (rc == OWL_ENOMEM)
         return owl_error_set(err, rc, "part: out of memory");
     if (rc != OWL_OK)
-        return corrupt(p, err, "block %zu column %s: bad chunk (checksum or length)", b, name);
+        return corrupt(p, err, "block %zu column %s: bad chunk (checksum or length)", b,
+                       p->names[c]);
+    d->raw_part[c] = p->id;
+    d->raw_block[c] = b;
+    return OWL_OK;
+}
+
+static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int have_times,
+                      owl_error *err)
+{
+    size_t n = p->blocks[b].rows;
+    const char *name = p->names[c];
+    int rc = unpack_chunk(p, b, c, d, err);
+    if (rc != OWL_OK)
+        return rc;
+    /* the cells are decoded over d->raw[c] (and its arena) from here on: a later call must
+     * unpack again rather than trust a buffer the decode may have changed */
+    d->raw_part[c] = 0;
     owl_cell *cells = realloc(d->cells[c], n * sizeof *cells);
     if (!cells)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
@@ -1564,6 +1587,47 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
         return owl_error_set(err, rc, "part: %s: reading block %zu's times failed", p->path, b);
     if (rc != OWL_OK)
         return corrupt(p, err, "block %zu column %s: chunk does not decode", b, name);
+    return OWL_OK;
+}
+
+static int is_alnum(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+int owl_part_block_token_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
+                             owl_block_data *d, int *may, owl_error *err)
+{
+    *may = 1;
+    if (!p || !d || b >= p->meta.nblocks || c >= p->ncols)
+        return owl_error_set(err, OWL_EINVAL, "part: bad block read");
+    if (!token->n || !token->p || !is_bytes(p->types[c]))
+        return OWL_OK;
+    int rc = unpack_chunk(p, b, c, d, err);
+    if (rc != OWL_OK)
+        return rc;
+    const char *raw = d->raw[c].data;
+    size_t len = d->raw[c].len;
+    const unsigned char *t = token->p;
+    if (!len || (uint8_t)raw[0] != OWL_ENC_LOGTPL) {
+        *may = memmem(raw, len, t, token->n) != NULL;
+        return OWL_OK;
+    }
+    for (size_t i = 0; i < token->n && *may;) {
+        if (!is_alnum(t[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        int checkable = 0;
+        while (j < token->n && is_alnum(t[j])) {
+            checkable |= !((t[j] >= '0' && t[j] <= '9') || (t[j] >= 'a' && t[j] <= 'f'));
+            j++;
+        }
+        if (checkable)
+            *may = memmem(raw, len, t + i, j - i) != NULL;
+        i = j;
+    }
     return OWL_OK;
 }
 
@@ -1617,6 +1681,7 @@ void owl_block_data_free(owl_block_data *d)
     }
     owl_buf_free(&d->packed);
     owl_buf_free(&d->traw);
+    memset(d->raw_part, 0, sizeof d->raw_part);
     free(d->times);
     d->times = NULL;
     d->times_cap = 0;

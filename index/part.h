@@ -110,6 +110,9 @@ typedef struct owl_block_data {
     uint64_t bytes_read;
     owl_buf packed;              /* scratch: the packed chunk as read from the file */
     owl_buf traw;                /* scratch: the time chunk, when read only for templates */
+    uint64_t raw_part[OWL_MAX_COLS];    /* raw[c] holds the unpacked chunk of the part opened
+                                           with this id (0: none; ids are never reused)... */
+    size_t raw_block[OWL_MAX_COLS];     /* ...and of this block */
     int64_t *times;              /* the block's times, for template chunks that need them */
     size_t times_cap;
 } owl_block_data;
@@ -122,6 +125,18 @@ typedef struct owl_block_data {
  * with its own d. */
 int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
                         owl_block_data *d, owl_error *err);
+
+/* owl_part_block_token_may — judges from the stored bytes of block b's column c, without
+ * decoding them, whether a row may contain `token` as a whole token (OWL_PRED_TOKEN's test):
+ * *may = 0 when it certainly does not. Values of every encoding but LOGTPL are stored as
+ * their bytes, so the token must appear in the unpacked chunk. A LOGTPL chunk keeps template
+ * text and string variables as bytes and re-spells only integers, lowercase hex and UUIDs;
+ * every maximal [A-Za-z0-9] piece of a matching row's token is a whole word of the row, so
+ * each piece holding a character outside [0-9a-f] must appear in the chunk. The unpacked
+ * chunk stays in d, and a following owl_part_read_block of the same block does not read it
+ * again. Errors as owl_part_read_block. */
+int owl_part_block_token_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
+                             owl_block_data *d, int *may, owl_error *err);
 
 /* owl_block_data_free — frees the buffers (the struct itself is the caller's). */
 void owl_block_data_free(owl_block_data *d);

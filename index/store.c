@@ -1256,7 +1256,21 @@ static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r
             continue;
         }
         bd->bytes_read = 0;
-        int rc = owl_part_read_block(r->p, b, c->need, c->nneed, bd, err);
+        /* a token the bloom let through must still appear in the chunk's stored bytes */
+        int rc = OWL_OK, may = 1;
+        for (size_t i = 0; i < c->q->npreds && may && rc == OWL_OK; i++)
+            if (c->q->preds[i].op == OWL_PRED_TOKEN)
+                rc = owl_part_block_token_may(r->p, b, c->q->preds[i].col, &c->q->preds[i].text,
+                                              bd, &may, err);
+        if (rc == OWL_OK && !may) {
+            if (c->st) {
+                c->st->blocks_skipped++;
+                c->st->bytes_read += bd->bytes_read;
+            }
+            continue;
+        }
+        if (rc == OWL_OK)
+            rc = owl_part_read_block(r->p, b, c->need, c->nneed, bd, err);
         if (rc == OWL_ECORRUPT) {
             owl_errorf("store: %s is corrupt (%s); quarantined", r->path,
                        err ? err->msg : "checksum");

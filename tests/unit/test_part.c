@@ -20,6 +20,7 @@
 #include "tests/unit/testfs.h"
 #include "common/common.h"
 #include "index/encode.h"
+#include "index/bloom.h"
 #include "index/logtpl.h"
 #include "index/part.h"
 
@@ -1528,6 +1529,96 @@ Test(part, message_templates_use_row_times)
     owl_block_data_free(&bd);
     cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
     owl_part_close(p);
+    free(path);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
+/* owl_part_block_token_may never says "absent" for a token a row of the block has, for
+ * template chunks (level 19) and plain ones (level 3): every token of every row of a block
+ * is asked for. Words absent from the data are ruled out, digit and hex words are not
+ * judged (templates may store them re-spelled), and the chunk it unpacked is reused. */
+struct tokall {
+    owl_part *p;
+    size_t b;
+    owl_block_data *d;
+    size_t asked;
+};
+
+static int ask_token(void *ud, const char *t, size_t n)
+{
+    struct tokall *k = ud;
+    owl_bytes tok = {t, n};
+    int may = 0;
+    owl_error e;
+    cr_assert_eq(owl_part_block_token_may(k->p, k->b, L_MSG, &tok, k->d, &may, &e), OWL_OK);
+    cr_assert(may, "block %zu: token [%.*s] judged absent", k->b, (int)n, t);
+    k->asked++;
+    return 0;
+}
+
+Test(part, token_may_has_no_false_negatives)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 23;
+    gen_logs(&d, 4000);
+    /* words of every kind: hex ids, UUIDs, '_' joins, numbers with signs, non-ASCII */
+    for (size_t r = 0; r < 4000; r += 3) {
+        char buf[200];
+        int len = snprintf(buf, sizeof buf,
+                           "job_%zu id=%08x-%04x-4abc-8def-%012x key=A%zuB err=-%zu "
+                           "caf\xc3\xa9 x%zuy_z %s",
+                           r, (unsigned)rnd(), (unsigned)rndn(65536), (unsigned)rnd(), r % 50,
+                           r % 7, r % 11, r % 2 ? "deadbeef" : "cafe12");
+        d.c[L_MSG][r].b = ds_put(&d, buf, (size_t)len);
+    }
+    char *path = part_path(dir, "tm.owp");
+    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
+    owl_rows rows = ds_rows(&d, 0, 4000);
+    owl_error e;
+    for (int level = 3; level <= 19; level += 16) {
+        cr_assert_eq(owl_part_write(path, &log_schema, &info, &rows, 1000, level, NULL, &e),
+                     OWL_OK, "%s", e.msg);
+        owl_part *p = open_ok(path, &log_schema);
+        owl_block_data bd;
+        memset(&bd, 0, sizeof bd);
+        struct tokall k = {p, 0, &bd, 0};
+        for (size_t b = 0; b < owl_part_get_meta(p)->nblocks; b++) {
+            k.b = b;
+            for (size_t r = b * 1000; r < (b + 1) * 1000; r++)
+                owl_tokenize(d.c[L_MSG][r].b.p, d.c[L_MSG][r].b.n, ask_token, &k);
+            /* phrases (TOKEN may hold separators) are judged piece by piece */
+            owl_bytes phrase = {"status=200 took", 15}, absent = {"zebra", 5},
+                      absent2 = {"qq77", 4}, digits = {"99999999", 8}, hex = {"abcdef01", 8};
+            int may;
+            cr_assert_eq(owl_part_block_token_may(p, b, L_MSG, &phrase, &bd, &may, &e), OWL_OK);
+            cr_assert(may);
+            cr_assert_eq(owl_part_block_token_may(p, b, L_MSG, &absent, &bd, &may, &e), OWL_OK);
+            cr_assert_not(may, "level %d block %zu: zebra", level, b);
+            cr_assert_eq(owl_part_block_token_may(p, b, L_MSG, &absent2, &bd, &may, &e), OWL_OK);
+            cr_assert_not(may, "level %d block %zu: qq77", level, b);
+            if (level == 19) { /* not judged in templates: they may be stored as numbers */
+                cr_assert_eq(owl_part_block_token_may(p, b, L_MSG, &digits, &bd, &may, &e),
+                             OWL_OK);
+                cr_assert(may);
+                cr_assert_eq(owl_part_block_token_may(p, b, L_MSG, &hex, &bd, &may, &e), OWL_OK);
+                cr_assert(may);
+            }
+            /* the unpacked chunk is reused: reading the block adds no message bytes */
+            bd.bytes_read = 0;
+            size_t col = L_MSG;
+            cr_assert_eq(owl_part_read_block(p, b, &col, 1, &bd, &e), OWL_OK, "%s", e.msg);
+            cr_assert_eq(bd.bytes_read, 0);
+            for (size_t i = 0; i < bd.nrows; i++) {
+                const owl_bytes *want = &d.c[L_MSG][b * 1000 + i].b, *got = &bd.cells[L_MSG][i].b;
+                cr_assert(got->n == want->n && memcmp(got->p, want->p, got->n) == 0);
+            }
+        }
+        cr_assert_gt(k.asked, 40000);
+        owl_block_data_free(&bd);
+        owl_part_close(p);
+    }
     free(path);
     ds_free(&d);
     test_rm_rf(dir);
