@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make_dataset.py — builds a large log file for the store benchmarks by repeating the Loghub
+"""loghub.py — builds a large log file for the store benchmarks by repeating the Loghub
 samples (DIR/*/*.log), each repetition in a freshly shuffled order of files. Lines end in LF
 (a CR before it is dropped); their text is otherwise kept, or with --vary rewritten in place so
 that repetitions differ while every line keeps its length and its timestamp stays parseable.
@@ -17,7 +17,7 @@ The summary goes to stdout as key=value lines: lines, bytes, repetitions, needle
 needle_line (1-based). Loghub's samples are for research use: the output is a temp file, never
 something to commit.
 
-Usage: make_dataset.py --data DIR --out FILE (--bytes N | --lines N) [--vary]
+Usage: loghub.py --data DIR --out FILE (--bytes N | --lines N) [--vary]
                        [--needle TOKEN] [--seed S]
 """
 import argparse
@@ -67,7 +67,7 @@ def template(line):
 def load(data_dir):
     files = sorted(glob.glob(os.path.join(data_dir, "*", "*.log")))
     if not files:
-        sys.exit("make_dataset: no %s/*/*.log files" % data_dir)
+        sys.exit("loghub.py: no %s/*/*.log files" % data_dir)
     out = []
     for path in files:
         with open(path, "rb") as f:
@@ -93,10 +93,10 @@ def main():
     files, texts = load(a.data)
     if a.needle:
         if not re.fullmatch(rb"[A-Za-z0-9_]+", a.needle.encode()):
-            sys.exit("make_dataset: --needle must be one token ([A-Za-z0-9_]+)")
+            sys.exit("loghub.py: --needle must be one token ([A-Za-z0-9_]+)")
         for path, lines in zip(files, texts):
             if any(a.needle.encode() in ln for ln in lines):
-                sys.exit("make_dataset: %s already holds %s" % (path, a.needle))
+                sys.exit("loghub.py: %s already holds %s" % (path, a.needle))
     if a.vary:
         tmpl = [[template(ln) for ln in lines] for lines in texts]
     rep_lines = sum(len(t) for t in texts)
