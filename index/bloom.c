@@ -221,24 +221,15 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
     return OWL_OK;
 }
 
-/* The header and length checks shared by decode and view; *nw gets the word count. */
-static int check_form(const uint8_t *p, size_t len, uint32_t *nw)
-{
-    if (len < BLOOM_HDR || p[0] < 1 || p[0] > 2 || p[1] < 1 || p[1] > 16)
-        return OWL_ECORRUPT;
-    *nw = (uint32_t)rd32(p + 2);
-    if (*nw == 0 || (p[0] == 1 && (*nw & (*nw - 1)) != 0) || *nw > BLOOM_MAX_WORDS)
-        return OWL_ECORRUPT;
-    if ((len - BLOOM_HDR) / 8 != *nw || (len - BLOOM_HDR) % 8 != 0)
-        return OWL_ECORRUPT;
-    return OWL_OK;
-}
-
 int owl_bloom_view(const uint8_t *p, size_t len, owl_bloom *b)
 {
-    uint32_t nw;
     memset(b, 0, sizeof *b);
-    if (check_form(p, len, &nw) != OWL_OK)
+    if (len < BLOOM_HDR || p[0] < 1 || p[0] > 2 || p[1] < 1 || p[1] > 16)
+        return OWL_ECORRUPT;
+    uint32_t nw = (uint32_t)rd32(p + 2);
+    if (nw == 0 || (p[0] == 1 && (nw & (nw - 1)) != 0) || nw > BLOOM_MAX_WORDS)
+        return OWL_ECORRUPT;
+    if ((len - BLOOM_HDR) / 8 != nw || (len - BLOOM_HDR) % 8 != 0)
         return OWL_ECORRUPT;
     b->le = p + BLOOM_HDR;
     b->nwords = nw;
@@ -249,19 +240,17 @@ int owl_bloom_view(const uint8_t *p, size_t len, owl_bloom *b)
 
 int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
 {
-    uint32_t nw;
-    memset(b, 0, sizeof *b);
-    if (check_form(p, len, &nw) != OWL_OK)
+    if (owl_bloom_view(p, len, b) != OWL_OK)
         return OWL_ECORRUPT;
-    uint64_t *w = malloc((size_t)nw * sizeof *w);
-    if (!w)
+    uint64_t *w = malloc((size_t)b->nwords * sizeof *w);
+    if (!w) {
+        memset(b, 0, sizeof *b);
         return OWL_ENOMEM;
-    for (uint32_t i = 0; i < nw; i++)
-        w[i] = rd64(p + BLOOM_HDR + 8 * (size_t)i);
+    }
+    for (uint32_t i = 0; i < b->nwords; i++)
+        w[i] = rd64(b->le + 8 * (size_t)i);
     b->words = w;
-    b->nwords = nw;
-    b->k = p[1];
-    b->exact = p[0] == 2;
+    b->le = NULL;
     b->owned = 1;
     return OWL_OK;
 }

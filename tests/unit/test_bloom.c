@@ -465,3 +465,43 @@ Test(bloom, salts_decorrelate_false_positives)
     owl_bloom_free(&a);
     owl_bloom_free(&b);
 }
+
+/* A view answers exactly as the decoded copy, reading the words in place at any alignment,
+ * and refuses what decode refuses. */
+Test(bloom, view_reads_in_place)
+{
+    owl_bloom b, d, v;
+    cr_assert_eq(owl_bloom_init(&b, 700, 0.01), OWL_OK);
+    b.salt = 77;
+    char tok[32];
+    for (int i = 0; i < 700; i++) {
+        int n = snprintf(tok, sizeof tok, "w%d", i);
+        owl_bloom_add(&b, tok, (size_t)n);
+    }
+    owl_buf e = OWL_BUF_INIT;
+    cr_assert_eq(owl_bloom_encode(&b, &e), OWL_OK);
+    uint8_t *odd = malloc(e.len + 3);
+    memcpy(odd + 3, e.data, e.len);
+    cr_assert_eq(owl_bloom_decode(odd + 3, e.len, &d), OWL_OK);
+    cr_assert_eq(owl_bloom_view(odd + 3, e.len, &v), OWL_OK);
+    cr_assert_null(v.words);
+    d.salt = v.salt = 77;
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(tok, sizeof tok, "w%d", i);
+        cr_assert_eq(owl_bloom_maybe(&v, tok, (size_t)n), owl_bloom_maybe(&d, tok, (size_t)n));
+        if (i < 700)
+            cr_assert(owl_bloom_maybe(&v, tok, (size_t)n));
+    }
+    owl_bloom_add(&v, "x", 1); /* a no-op on a view */
+    owl_buf e2 = OWL_BUF_INIT;
+    cr_assert_eq(owl_bloom_encode(&v, &e2), OWL_OK);
+    cr_assert_eq(e2.len, e.len);
+    cr_assert_eq(memcmp(e2.data, e.data, e.len), 0);
+    cr_assert_eq(owl_bloom_view(odd + 3, e.len - 1, &v), OWL_ECORRUPT);
+    owl_bloom_free(&v); /* nothing owned: must not free the bytes */
+    owl_bloom_free(&d);
+    owl_bloom_free(&b);
+    free(odd);
+    owl_buf_free(&e);
+    owl_buf_free(&e2);
+}
