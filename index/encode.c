@@ -765,3 +765,33 @@ int owl_chunk_unpack_checked(const uint8_t *p, size_t len, size_t max_raw, owl_b
 {
     return chunk_unpack(p, len, max_raw, 0, out);
 }
+
+int owl_chunk_store(const void *raw, size_t n, owl_buf *out)
+{
+    uint8_t *start = grow(out, CHUNK_HDR + 10 + n);
+    if (!start)
+        return OWL_ENOMEM;
+    start[0] = 0;
+    uint8_t *o = vput(start + CHUNK_HDR, n);
+    if (n)
+        memcpy(o, raw, n);
+    o += n;
+    owl_put32le(start + 1, owl_crc32c(0, start + CHUNK_HDR, (size_t)(o - start - CHUNK_HDR)));
+    commit(out, o);
+    return OWL_OK;
+}
+
+int owl_chunk_stored_view(const uint8_t *p, size_t len, const uint8_t **raw, size_t *n)
+{
+    if (len < CHUNK_HDR + 1 || p[0] > 1)
+        return OWL_ECORRUPT;
+    if (p[0] != 0)
+        return OWL_ENOTFOUND;
+    const uint8_t *q = p + CHUNK_HDR, *end = p + len;
+    uint64_t v;
+    if (owl_varint_get(&q, end, &v) != OWL_OK || v != (uint64_t)(end - q))
+        return OWL_ECORRUPT;
+    *raw = q;
+    *n = (size_t)v;
+    return OWL_OK;
+}

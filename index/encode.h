@@ -100,4 +100,12 @@ int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out)
  * crc32c): one pass less over large footers. Every length is still checked. */
 int owl_chunk_unpack_checked(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out);
 
+/* owl_chunk_store — appends raw as a stored (codec 0) chunk, without trying zstd. */
+int owl_chunk_store(const void *raw, size_t n, owl_buf *out);
+
+/* owl_chunk_stored_view — for a stored chunk whose bytes the caller has checked (as
+ * owl_chunk_unpack_checked): points *raw at its n payload bytes inside p, no copy.
+ * OWL_ENOTFOUND when the chunk is compressed; OWL_ECORRUPT when malformed. */
+int owl_chunk_stored_view(const uint8_t *p, size_t len, const uint8_t **raw, size_t *n);
+
 #endif

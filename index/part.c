@@ -78,7 +78,7 @@ struct owl_part {
     struct chunk *chunks;        /* nblocks x ncols, block-major */
     owl_bloom *blooms;           /* nblocks x ncols; nwords == 0 = none (never prunes);
                                     views into `footer` */
-    owl_buf footer;              /* the unpacked footer, kept for the blooms */
+    void *footer_mem;            /* holds the footer document, kept for the blooms */
 };
 
 /* ---- small helpers shared by writer and reader ---- */
@@ -638,11 +638,20 @@ static int write_footer(struct writer *w, const owl_part_info *info, owl_error *
         goto out;
     }
     /* The footer repeats column names and block fields: packed (zstd) it shrinks to a third
-     * or less, which matters for the many small parts of sparse partitions. */
+     * or less, which matters for small parts. A footer that is mostly bloom bits hardly
+     * shrinks: it is stored, and a reader then parses it where it read it, no copy. */
     owl_buf packed = OWL_BUF_INIT;
     if (owl_chunk_pack(bson_get_data(&doc), doc.len, 3, &packed) != OWL_OK) {
         rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
         goto out;
+    }
+    if (packed.len * 10 > (size_t)doc.len * 9) {
+        owl_buf_reset(&packed);
+        if (owl_chunk_store(bson_get_data(&doc), doc.len, &packed) != OWL_OK) {
+            owl_buf_free(&packed);
+            rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+            goto out;
+        }
     }
     uint64_t foff = w->written + w->out.len;
     uint8_t tr[TRAILER_SIZE];
@@ -1242,12 +1251,29 @@ int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, ow
         rc = corrupt(p, err, "footer checksum mismatch");
         goto out;
     }
-    /* the trailer's crc covered every byte of the packed footer: no second crc pass */
-    if (owl_chunk_unpack_checked(footer, flen, FOOTER_MAX, &p->footer) != OWL_OK) {
+    /* the trailer's crc covered every byte of the packed footer: no second crc pass; a
+     * stored footer is parsed where it was read */
+    const uint8_t *doc;
+    size_t dlen;
+    rc = owl_chunk_stored_view(footer, flen, &doc, &dlen);
+    if (rc == OWL_OK) {
+        p->footer_mem = footer;
+        footer = NULL;
+    } else if (rc == OWL_ENOTFOUND) {
+        owl_buf unpacked = OWL_BUF_INIT;
+        if (owl_chunk_unpack_checked(footer, flen, FOOTER_MAX, &unpacked) != OWL_OK) {
+            owl_buf_free(&unpacked);
+            rc = corrupt(p, err, "footer does not unpack");
+            goto out;
+        }
+        p->footer_mem = unpacked.data; /* owned from here on */
+        doc = (const uint8_t *)unpacked.data;
+        dlen = unpacked.len;
+    } else {
         rc = corrupt(p, err, "footer does not unpack");
         goto out;
     }
-    rc = parse_footer(p, schema, (const uint8_t *)p->footer.data, p->footer.len, err);
+    rc = parse_footer(p, schema, doc, dlen, err);
 out:
     free(footer);
     if (rc != OWL_OK)
@@ -1269,7 +1295,7 @@ void owl_part_close(owl_part *p)
     for (size_t c = 0; c < OWL_MAX_COLS; c++)
         free(p->names[c]);
     free(p->blooms);
-    owl_buf_free(&p->footer);
+    free(p->footer_mem);
     free(p->chunks);
     free(p->blocks);
     free((char *)p->meta.tenant);

@@ -11,7 +11,8 @@
  *            12     4    crc32c of bytes 0..11
  *   chunks   16     ...  block 0 column 0, block 0 column 1, ..., block 1 column 0, ...
  *   footer   F      L    the BSON document (below), packed as a chunk (encode.h: codec,
- *                        crc32c, raw length, zstd payload)
+ *                        crc32c, raw length, payload; zstd, or stored when zstd saves
+ *                        under 10%)
  *   trailer  F+L    8    F, the footer offset
  *            F+L+8  4    L, the footer length
  *            F+L+12 4    crc32c of the footer

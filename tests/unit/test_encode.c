@@ -603,6 +603,41 @@ Test(chunk, both_codecs)
     free(text);
 }
 
+/* owl_chunk_store writes codec 0 even for compressible bytes; owl_chunk_stored_view points
+ * at its payload in place, says ENOTFOUND for a zstd chunk and ECORRUPT for a bad length;
+ * owl_chunk_unpack_checked unpacks both codecs without the crc (a flipped crc passes it). */
+Test(chunk, stored_view_and_checked_unpack)
+{
+    const char *text = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    size_t n = strlen(text);
+    owl_buf st = OWL_BUF_INIT, z = OWL_BUF_INIT, out = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_store(text, n, &st), OWL_OK);
+    cr_assert_eq((uint8_t)st.data[0], 0);
+    const uint8_t *raw;
+    size_t rn;
+    cr_assert_eq(owl_chunk_stored_view((const uint8_t *)st.data, st.len, &raw, &rn), OWL_OK);
+    cr_assert_eq(rn, n);
+    cr_assert_eq(memcmp(raw, text, n), 0);
+    cr_assert(raw > (const uint8_t *)st.data && raw < (const uint8_t *)st.data + st.len);
+    cr_assert_eq(owl_chunk_unpack((const uint8_t *)st.data, st.len, n, &out), OWL_OK);
+    cr_assert_eq(out.len, n);
+    cr_assert_eq(owl_chunk_stored_view((const uint8_t *)st.data, st.len - 1, &raw, &rn),
+                 OWL_ECORRUPT);
+    cr_assert_eq(owl_chunk_pack(text, n, 3, &z), OWL_OK);
+    cr_assert_eq((uint8_t)z.data[0], 1);
+    cr_assert_eq(owl_chunk_stored_view((const uint8_t *)z.data, z.len, &raw, &rn), OWL_ENOTFOUND);
+    z.data[1] ^= 1; /* the crc: unpack refuses, the checked variant does not look */
+    owl_buf_reset(&out);
+    cr_assert_eq(owl_chunk_unpack((const uint8_t *)z.data, z.len, n, &out), OWL_ECORRUPT);
+    owl_buf_reset(&out);
+    cr_assert_eq(owl_chunk_unpack_checked((const uint8_t *)z.data, z.len, n, &out), OWL_OK);
+    cr_assert_eq(out.len, n);
+    cr_assert_eq(memcmp(out.data, text, n), 0);
+    owl_buf_free(&st);
+    owl_buf_free(&z);
+    owl_buf_free(&out);
+}
+
 /* Rewrites a packed chunk's crc after tampering, so the later checks are reached. */
 static void fix_crc(uint8_t *p, size_t len)
 {
