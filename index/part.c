@@ -1560,7 +1560,7 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
 }
 
 /* Reads and unpacks chunk (b, c) into d->raw[c], unless it is there already (unpacked by
- * owl_part_block_token_may for the same part and block). */
+ * owl_part_block_text_may for the same part and block). */
 static int unpack_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_error *err)
 {
     const struct chunk *ch = &p->chunks[b * p->ncols + c];
@@ -1621,7 +1621,7 @@ static int is_alnum(unsigned char ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-int owl_part_block_token_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
+int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
                              owl_block_data *d, int *may, owl_error *err)
 {
     *may = 1;

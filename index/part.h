@@ -127,16 +127,18 @@ typedef struct owl_block_data {
 int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
                         owl_block_data *d, owl_error *err);
 
-/* owl_part_block_token_may — judges from the stored bytes of block b's column c, without
- * decoding them, whether a row may contain `token` as a whole token (OWL_PRED_TOKEN's test):
- * *may = 0 when it certainly does not. Values of every encoding but LOGTPL are stored as
- * their bytes, so the token must appear in the unpacked chunk. A LOGTPL chunk keeps template
- * text and string variables as bytes and re-spells only integers, lowercase hex and UUIDs;
- * every maximal [A-Za-z0-9] piece of a matching row's token is a whole word of the row, so
- * each piece holding a character outside [0-9a-f] must appear in the chunk. The unpacked
+/* owl_part_block_text_may — judges from the stored bytes of block b's column c, without
+ * decoding them, whether a row may contain `token` (as OWL_PRED_TOKEN's whole token or as
+ * OWL_PRED_SUBSTR's bytes: the test is the same): *may = 0 when it certainly does not.
+ * Values of every encoding but LOGTPL are stored as their bytes, so the text must appear in
+ * the unpacked chunk. A LOGTPL chunk keeps template text and string variables as bytes and
+ * re-spells only integers, lowercase hex and UUIDs, i.e. words made of [0-9a-f] alone; so a
+ * word of a row holding any other character is in the chunk as bytes, and each maximal
+ * [A-Za-z0-9] piece of the text holding such a character, a part of such a word, must
+ * appear in the chunk. The unpacked
  * chunk stays in d, and a following owl_part_read_block of the same block does not read it
  * again. Errors as owl_part_read_block. */
-int owl_part_block_token_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
+int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
                              owl_block_data *d, int *may, owl_error *err);
 
 /* owl_block_data_free — frees the buffers (the struct itself is the caller's). */

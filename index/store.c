@@ -1256,11 +1256,11 @@ static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r
             continue;
         }
         bd->bytes_read = 0;
-        /* a token the bloom let through must still appear in the chunk's stored bytes */
+        /* text the bloom let through must still appear in the chunk's stored bytes */
         int rc = OWL_OK, may = 1;
         for (size_t i = 0; i < c->q->npreds && may && rc == OWL_OK; i++)
-            if (c->q->preds[i].op == OWL_PRED_TOKEN)
-                rc = owl_part_block_token_may(r->p, b, c->q->preds[i].col, &c->q->preds[i].text,
+            if (c->q->preds[i].op == OWL_PRED_TOKEN || c->q->preds[i].op == OWL_PRED_SUBSTR)
+                rc = owl_part_block_text_may(r->p, b, c->q->preds[i].col, &c->q->preds[i].text,
                                               bd, &may, err);
         if (rc == OWL_OK && !may) {
             if (c->st) {
