@@ -706,16 +706,12 @@ int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
         return OWL_ENOMEM;
     uint8_t *o = vput(start + CHUNK_HDR, n);
     size_t z = n ? zcompress(o, bound, raw, n, level) : 0;
-    if (n && !ZSTD_isError(z) && z < n) {
-        start[0] = 1;
-        o += z;
-    } else {
-        /* stored: compression failed to shrink (or failed outright) */
-        start[0] = 0;
-        if (n)
-            memcpy(o, raw, n);
-        o += n;
-    }
+    /* stored when compression failed to shrink (or failed outright): nothing was committed,
+     * so the stored chunk is written over the attempt */
+    if (!n || ZSTD_isError(z) || z >= n)
+        return owl_chunk_store(raw, n, out);
+    start[0] = 1;
+    o += z;
     owl_put32le(start + 1, owl_crc32c(0, start + CHUNK_HDR, (size_t)(o - start - CHUNK_HDR)));
     commit(out, o);
     return OWL_OK;
