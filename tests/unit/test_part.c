@@ -1629,6 +1629,68 @@ Test(part, token_may_has_no_false_negatives)
     test_rm_rf(dir);
 }
 
+/* Format 3 blooms hold a number of 5+ digits as its length and all but its last 3 digits:
+ * any number of the same thousand may match (no false negative, pruning like a min/max of
+ * width 1000), numbers of other thousands or lengths are ruled out as other tokens are, and
+ * shorter numbers are exact. verify agrees with the mapping. */
+Test(part, numbers_share_bloom_items_by_thousand)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 29;
+    size_t n = 500;
+    ds_init(&d, n, L_NCOLS, n * 64);
+    for (size_t r = 0; r < n; r++) {
+        char buf[64];
+        uint8_t id[16] = {0};
+        d.c[L_TIME][r].i = 1700000000000000000ll + (int64_t)r;
+        d.c[L_LEVEL][r].b = ds_put(&d, "INFO", 4);
+        int len = snprintf(buf, sizeof buf, "seq %zu port %zu", 4821000 + r, 1000 + r % 7);
+        d.c[L_MSG][r].b = ds_put(&d, buf, (size_t)len);
+        d.c[L_TRACE][r].b = ds_put(&d, id, 16);
+    }
+    char *path = part_path(dir, "n.owp");
+    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
+    owl_rows rows = ds_rows(&d, 0, n);
+    owl_error e;
+    cr_assert_eq(owl_part_write(path, &log_schema, &info, &rows, n, 3, NULL, &e), OWL_OK, "%s",
+                 e.msg);
+    owl_part *p = open_ok(path, &log_schema);
+    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    struct {
+        const char *tok;
+        int may; /* 1 must, 0 must not, -1 either (a 1% false positive is allowed) */
+    } cases[] = {
+        {"4821000", 1}, {"4821499", 1}, {"4821999", 1}, /* present, and the same thousand */
+        {"1003", 1},    {"1006", 1},                    /* short numbers: exact */
+        {"seq", 1},     {"port", 1},
+    };
+    for (size_t k = 0; k < OWL_ARRAY_LEN(cases); k++) {
+        owl_pred pr = {.col = L_MSG, .op = OWL_PRED_TOKEN,
+                       .text = {cases[k].tok, strlen(cases[k].tok)}};
+        cr_assert_eq(owl_part_block_may_match(p, 0, INT64_MIN, INT64_MAX, &pr, 1), cases[k].may,
+                     "token %s", cases[k].tok);
+    }
+    /* other thousands, other lengths, absent short numbers: ruled out but for a few false
+     * positives */
+    int passed = 0, asked = 0;
+    char tok[32];
+    for (int i = 0; i < 200; i++) {
+        /* 7 digits of other thousands; 7 digits of this thousand's length but 48xxxxx not
+         * 482xxxx; 4 digits absent (1000..1006 are present) */
+        int v = i % 3 == 0 ? 4822000 + 1000 * i : i % 3 == 1 ? 4800000 + i : 2000 + i;
+        int len = snprintf(tok, sizeof tok, "%d", v);
+        owl_pred pr = {.col = L_MSG, .op = OWL_PRED_TOKEN, .text = {tok, (size_t)len}};
+        passed += owl_part_block_may_match(p, 0, INT64_MIN, INT64_MAX, &pr, 1);
+        asked++;
+    }
+    cr_assert_lt(passed, 10, "%d of %d absent numbers passed the bloom", passed, asked);
+    owl_part_close(p);
+    free(path);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
 Test(part, bench_1m_log_rows, .timeout = 600)
 {
 #if defined(__SANITIZE_ADDRESS__)
