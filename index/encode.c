@@ -22,54 +22,6 @@
 
 /* ---- little helpers ---- */
 
-static inline size_t vlen(uint64_t v)
-{
-    /* bits needed (at least 1), 7 per byte */
-    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
-}
-
-static inline uint8_t *vput(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
-
-/* Inline reader: with 10 bytes in hand no per-byte bounds check is needed, so the common
- * short varints cost a few instructions; near the end the checked general reader runs. */
-static inline int vget(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-    const uint8_t *p = *pp;
-    if (end - p >= 10) {
-        uint64_t b = p[0], r;
-        if (b < 0x80) {
-            *v = b;
-            *pp = p + 1;
-            return OWL_OK;
-        }
-        r = b & 0x7f;
-        for (unsigned i = 1; i < 9; i++) {
-            b = p[i];
-            r |= (b & 0x7f) << (7 * i);
-            if (b < 0x80) {
-                *v = r;
-                *pp = p + i + 1;
-                return OWL_OK;
-            }
-        }
-        b = p[9];
-        if (b > 1)
-            return OWL_ECORRUPT;
-        *v = r | b << 63;
-        *pp = p + 10;
-        return OWL_OK;
-    }
-    return owl_varint_get(pp, end, v);
-}
-
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 static inline uint64_t ld64(const uint8_t *p)
 {
@@ -106,7 +58,7 @@ static void commit(owl_buf *out, const uint8_t *o)
 
 size_t owl_varint_put(uint8_t *out, uint64_t v)
 {
-    return (size_t)(vput(out, v) - out);
+    return (size_t)(owl_varint_write(out, v) - out);
 }
 
 int owl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -140,14 +92,14 @@ struct i64_sizes {
 
 static void i64_sizes(const int64_t *v, size_t n, struct i64_sizes *s)
 {
-    size_t head = 1 + vlen(owl_zigzag(v[0]));
+    size_t head = 1 + owl_varint_len(owl_zigzag(v[0]));
     size_t delta = head, dod = head;
     uint64_t eq = 0, prev_d = 0;
     for (size_t i = 1; i < n; i++) {
         uint64_t d = (uint64_t)v[i] - (uint64_t)v[i - 1];
         eq |= d;
-        delta += vlen(owl_zigzag((int64_t)d));
-        dod += vlen(owl_zigzag((int64_t)(d - prev_d)));
+        delta += owl_varint_len(owl_zigzag((int64_t)d));
+        dod += owl_varint_len(owl_zigzag((int64_t)(d - prev_d)));
         prev_d = d;
     }
     s->delta = delta;
@@ -165,7 +117,7 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
     if (n > 0) {
         struct i64_sizes s;
         i64_sizes(v, n, &s);
-        size_t konst = s.all_equal ? 1 + vlen(owl_zigzag(v[0])) : SIZE_MAX;
+        size_t konst = s.all_equal ? 1 + owl_varint_len(owl_zigzag(v[0])) : SIZE_MAX;
         if (s.dod < size)
             enc = OWL_ENC_DOD, size = s.dod;
         if (s.delta <= size)
@@ -179,19 +131,19 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
     *o++ = (uint8_t)enc;
     switch (enc) {
     case OWL_ENC_CONST:
-        o = vput(o, owl_zigzag(v[0]));
+        o = owl_varint_write(o, owl_zigzag(v[0]));
         break;
     case OWL_ENC_DELTA:
-        o = vput(o, owl_zigzag(v[0]));
+        o = owl_varint_write(o, owl_zigzag(v[0]));
         for (size_t i = 1; i < n; i++)
-            o = vput(o, owl_zigzag((int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1])));
+            o = owl_varint_write(o, owl_zigzag((int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1])));
         break;
     case OWL_ENC_DOD: {
         uint64_t prev_d = 0;
-        o = vput(o, owl_zigzag(v[0]));
+        o = owl_varint_write(o, owl_zigzag(v[0]));
         for (size_t i = 1; i < n; i++) {
             uint64_t d = (uint64_t)v[i] - (uint64_t)v[i - 1];
-            o = vput(o, owl_zigzag((int64_t)(d - prev_d)));
+            o = owl_varint_write(o, owl_zigzag((int64_t)(d - prev_d)));
             prev_d = d;
         }
         break;
@@ -226,7 +178,7 @@ static int dec_const64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
 {
     const uint8_t *q = p + 1, *end = p + len;
     uint64_t z;
-    if (n == 0 || vget(&q, end, &z) != OWL_OK || q != end)
+    if (n == 0 || owl_varint_read(&q, end, &z) != OWL_OK || q != end)
         return OWL_ECORRUPT;
     uint64_t v = (uint64_t)owl_unzigzag(z);
     for (size_t i = 0; i < n; i++)
@@ -242,20 +194,20 @@ static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t 
     /* every value takes at least one byte; DOD needs v0 and d1 */
     if (n == 0 || n > len - 1 || (order == 2 && n < 2))
         return OWL_ECORRUPT;
-    if (vget(&q, end, &z) != OWL_OK)
+    if (owl_varint_read(&q, end, &z) != OWL_OK)
         return OWL_ECORRUPT;
     v = (uint64_t)owl_unzigzag(z);
     out[0] = v;
     if (order == 1) {
         for (size_t i = 1; i < n; i++) {
-            if (vget(&q, end, &z) != OWL_OK)
+            if (owl_varint_read(&q, end, &z) != OWL_OK)
                 return OWL_ECORRUPT;
             v += (uint64_t)owl_unzigzag(z);
             out[i] = v;
         }
     } else {
         for (size_t i = 1; i < n; i++) {
-            if (vget(&q, end, &z) != OWL_OK)
+            if (owl_varint_read(&q, end, &z) != OWL_OK)
                 return OWL_ECORRUPT;
             d += (uint64_t)owl_unzigzag(z);
             v += d;
@@ -300,13 +252,13 @@ int owl_enc_f64(const double *v, size_t n, owl_buf *out)
         }
     }
     /* CONST only where it is smaller: a single value is cheaper raw */
-    int konst = n > 0 && diff == 0 && 1 + vlen(owl_zigzag((int64_t)first)) < 1 + 8 * n;
+    int konst = n > 0 && diff == 0 && 1 + owl_varint_len(owl_zigzag((int64_t)first)) < 1 + 8 * n;
     uint8_t *o = grow(out, konst ? 11 : 1 + 8 * n);
     if (!o)
         return OWL_ENOMEM;
     if (konst) {
         *o++ = OWL_ENC_CONST;
-        o = vput(o, owl_zigzag((int64_t)first));
+        o = owl_varint_write(o, owl_zigzag((int64_t)first));
     } else {
         *o++ = OWL_ENC_F64RAW;
         for (size_t i = 0; i < n; i++, o += 8) {
@@ -345,7 +297,7 @@ static int enc_str_plain(const owl_strref *v, size_t n, size_t size, owl_buf *ou
         return OWL_ENOMEM;
     *o++ = OWL_ENC_STR;
     for (size_t i = 0; i < n; i++)
-        o = vput(o, v[i].n);
+        o = owl_varint_write(o, v[i].n);
     for (size_t i = 0; i < n; i++) {
         if (v[i].n)
             memcpy(o, v[i].p, v[i].n);
@@ -396,7 +348,7 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n)
                 t->first[t->d] = (uint32_t)i;
                 t->slots[pos] = tag | (uint64_t)(t->d + 1);
                 t->ids[i] = (uint32_t)t->d++;
-                t->bytes += vlen(v[i].n) + v[i].n;
+                t->bytes += owl_varint_len(v[i].n) + v[i].n;
                 break;
             }
             if ((s & 0xffffffff00000000ull) == tag) {
@@ -419,7 +371,7 @@ static size_t dict_index_bytes(const struct dict *t, size_t n)
         return n;
     size_t s = 0;
     for (size_t i = 0; i < n; i++)
-        s += vlen(t->ids[i]);
+        s += owl_varint_len(t->ids[i]);
     return s;
 }
 
@@ -430,9 +382,9 @@ static int enc_str_dict(const owl_strref *v, size_t n, const struct dict *t, siz
     if (!o)
         return OWL_ENOMEM;
     *o++ = OWL_ENC_DICT;
-    o = vput(o, t->d);
+    o = owl_varint_write(o, t->d);
     for (size_t j = 0; j < t->d; j++)
-        o = vput(o, v[t->first[j]].n);
+        o = owl_varint_write(o, v[t->first[j]].n);
     for (size_t j = 0; j < t->d; j++) {
         const owl_strref *s = &v[t->first[j]];
         if (s->n)
@@ -444,7 +396,7 @@ static int enc_str_dict(const owl_strref *v, size_t n, const struct dict *t, siz
             *o++ = (uint8_t)t->ids[i];
     } else {
         for (size_t i = 0; i < n; i++)
-            o = vput(o, t->ids[i]);
+            o = owl_varint_write(o, t->ids[i]);
     }
     commit(out, o);
     return OWL_OK;
@@ -456,7 +408,7 @@ int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out)
         return OWL_ENOMEM;
     size_t str_size = 1;
     for (size_t i = 0; i < n; i++) {
-        size_t add = vlen(v[i].n) + v[i].n;
+        size_t add = owl_varint_len(v[i].n) + v[i].n;
         if (str_size > SIZE_MAX - 16 - add)
             return OWL_ENOMEM;
         str_size += add;
@@ -469,7 +421,7 @@ int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out)
     struct dict t = {.limit = limit};
     int rc = dict_build(&t, v, n);
     if (rc == OWL_OK) {
-        size_t dict_size = 1 + vlen(t.d) + t.bytes + dict_index_bytes(&t, n);
+        size_t dict_size = 1 + owl_varint_len(t.d) + t.bytes + dict_index_bytes(&t, n);
         if (dict_size < str_size)
             rc = enc_str_dict(v, n, &t, dict_size, out);
         else
@@ -488,7 +440,7 @@ static int read_lengths(const uint8_t **q, const uint8_t *end, size_t cnt, owl_s
     size_t sum = 0;
     for (size_t i = 0; i < cnt; i++) {
         uint64_t l;
-        if (vget(q, end, &l) != OWL_OK || l > UINT32_MAX)
+        if (owl_varint_read(q, end, &l) != OWL_OK || l > UINT32_MAX)
             return OWL_ECORRUPT;
         /* the strings follow, so their total can never exceed what is left */
         size_t left = (size_t)(end - *q);
@@ -535,7 +487,7 @@ static int dec_str_dict(const uint8_t *p, size_t len, size_t n, owl_strref *out)
     int rc = OWL_ECORRUPT;
 
     /* an encoder never stores more entries than rows, nor an empty dictionary for rows */
-    if (vget(&q, end, &d) != OWL_OK || d > n || (d == 0) != (n == 0) || d > DICT_MAX)
+    if (owl_varint_read(&q, end, &d) != OWL_OK || d > n || (d == 0) != (n == 0) || d > DICT_MAX)
         return OWL_ECORRUPT;
     if (d > (size_t)(end - q))
         return OWL_ECORRUPT;
@@ -561,7 +513,7 @@ static int dec_str_dict(const uint8_t *p, size_t len, size_t n, owl_strref *out)
             goto out;
         for (size_t i = 0; i < n; i++) {
             uint64_t ix;
-            if (vget(&q, end, &ix) != OWL_OK || ix >= d)
+            if (owl_varint_read(&q, end, &ix) != OWL_OK || ix >= d)
                 goto out;
             out[i] = dict[ix];
         }
@@ -599,7 +551,7 @@ int owl_enc_fixed(const uint8_t *v, size_t width, size_t n, owl_buf *out)
     if (!o)
         return OWL_ENOMEM;
     *o++ = OWL_ENC_FIXED;
-    o = vput(o, width);
+    o = owl_varint_write(o, width);
     if (n)
         memcpy(o, v, n * width);
     commit(out, o + n * width);
@@ -614,7 +566,7 @@ int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const ui
         return OWL_ECORRUPT;
     const uint8_t *q = p + 1, *end = p + len;
     uint64_t w;
-    if (vget(&q, end, &w) != OWL_OK || w != width)
+    if (owl_varint_read(&q, end, &w) != OWL_OK || w != width)
         return OWL_ECORRUPT;
     size_t left = (size_t)(end - q);
     if (left % width != 0 || left / width != n)
@@ -704,7 +656,7 @@ int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
     uint8_t *start = grow(out, CHUNK_HDR + 10 + bound);
     if (!start)
         return OWL_ENOMEM;
-    uint8_t *o = vput(start + CHUNK_HDR, n);
+    uint8_t *o = owl_varint_write(start + CHUNK_HDR, n);
     size_t z = n ? zcompress(o, bound, raw, n, level) : 0;
     /* stored when compression failed to shrink (or failed outright): nothing was committed,
      * so the stored chunk is written over the attempt */
@@ -768,7 +720,7 @@ int owl_chunk_store(const void *raw, size_t n, owl_buf *out)
     if (!start)
         return OWL_ENOMEM;
     start[0] = 0;
-    uint8_t *o = vput(start + CHUNK_HDR, n);
+    uint8_t *o = owl_varint_write(start + CHUNK_HDR, n);
     if (n)
         memcpy(o, raw, n);
     o += n;

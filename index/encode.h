@@ -46,6 +46,58 @@ size_t owl_varint_put(uint8_t *out, uint64_t v);
  * OWL_ECORRUPT when truncated or longer than 10 bytes. */
 int owl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
+/* owl_varint_len — bytes LEB128 takes for v (1..10). */
+static inline size_t owl_varint_len(uint64_t v)
+{
+    /* bits needed (at least 1), 7 per byte */
+    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+}
+
+/* owl_varint_write — writes v as LEB128 at o (room for 10 bytes); returns the end. The
+ * inline form of owl_varint_put, for encoders' inner loops. */
+static inline uint8_t *owl_varint_write(uint8_t *o, uint64_t v)
+{
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+/* owl_varint_read — owl_varint_get for decoders' inner loops: with 10 bytes in hand no
+ * per-byte bounds check is needed, so short varints cost a few instructions; near the end
+ * the checked general reader runs. Same results and errors as owl_varint_get. */
+static inline int owl_varint_read(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    if (end - p >= 10) {
+        uint64_t b = p[0], r;
+        if (b < 0x80) {
+            *v = b;
+            *pp = p + 1;
+            return OWL_OK;
+        }
+        r = b & 0x7f;
+        for (unsigned i = 1; i < 9; i++) {
+            b = p[i];
+            r |= (b & 0x7f) << (7 * i);
+            if (b < 0x80) {
+                *v = r;
+                *pp = p + i + 1;
+                return OWL_OK;
+            }
+        }
+        b = p[9];
+        if (b > 1)
+            return OWL_ECORRUPT;
+        *v = r | b << 63;
+        *pp = p + 10;
+        return OWL_OK;
+    }
+    return owl_varint_get(pp, end, v);
+}
+
 static inline uint64_t owl_zigzag(int64_t v)
 {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);

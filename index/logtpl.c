@@ -60,31 +60,6 @@ static const uint64_t P10[20] = {
 
 /* ---- small helpers shared by both directions ---- */
 
-static inline size_t vlen(uint64_t v)
-{
-    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
-}
-
-static inline uint8_t *vput(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
-
-static inline int vget(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-    const uint8_t *p = *pp;
-    if (p < end && *p < 0x80) {
-        *v = *p;
-        *pp = p + 1;
-        return OWL_OK;
-    }
-    return owl_varint_get(pp, end, v);
-}
 
 /* bytes needed for v as an unsigned little-endian number (0 for v = 0) */
 static inline unsigned nbytes(uint64_t v)
@@ -687,7 +662,7 @@ static void estimate_layouts(const struct icol *c, struct layouts *L, int costs)
 {
     uint32_t hv[256], hp[8][256];
     for (int delta = 0; delta <= 1; delta++) {
-        size_t first = (size_t)delta, head = delta ? vlen(owl_zigzag(c->v[0])) : 0;
+        size_t first = (size_t)delta, head = delta ? owl_varint_len(owl_zigzag(c->v[0])) : 0;
         memset(hv, 0, sizeof hv);
         memset(hp, 0, sizeof hp);
         int64_t mn = INT64_MAX, mx = INT64_MIN;
@@ -717,7 +692,7 @@ static void estimate_layouts(const struct icol *c, struct layouts *L, int costs)
             for (unsigned j = 0; j < k; j++)
                 hp[j][(uint8_t)(u >> 8 * j)]++;
         }
-        size_t cp = head + vlen(owl_zigzag(mn)) + 1;
+        size_t cp = head + owl_varint_len(owl_zigzag(mn)) + 1;
         for (unsigned j = 0; j < k; j++)
             cp += hist_cost(hp[j]);
         L->est[delta | 2] = cp;
@@ -781,7 +756,7 @@ static int put_planes(owl_buf *out, const int64_t *v, size_t first, size_t cnt, 
                       int64_t base, unsigned k)
 {
     size_t m = cnt - first;
-    uint8_t hdr[11], *h = vput(hdr, owl_zigzag(base));
+    uint8_t hdr[11], *h = owl_varint_write(hdr, owl_zigzag(base));
     *h++ = (uint8_t)k;
     if (owl_buf_append(out, hdr, (size_t)(h - hdr)) != OWL_OK || owl_buf_reserve(out, m * k) != OWL_OK)
         return OWL_ENOMEM;
@@ -805,13 +780,13 @@ static int put_icol(owl_buf *out, const struct icol *c)
         return OWL_ENOMEM;
     uint8_t *o = (uint8_t *)out->data + out->len;
     if (delta)
-        o = vput(o, owl_zigzag(c->v[0]));
+        o = owl_varint_write(o, owl_zigzag(c->v[0]));
     if (c->kind & K_PLANES) {
         out->len = (size_t)((char *)o - out->data);
         return put_planes(out, c->v, (size_t)delta, c->cnt, delta, c->base, c->k);
     }
     for (size_t i = (size_t)delta; i < c->cnt; i++)
-        o = vput(o, owl_zigzag(xval(c->v, i, delta)));
+        o = owl_varint_write(o, owl_zigzag(xval(c->v, i, delta)));
     out->len = (size_t)((char *)o - out->data);
     out->data[out->len] = '\0';
     return OWL_OK;
@@ -905,7 +880,7 @@ static int enc_hex_col(const struct enc *e, const struct col *cl, int uuid, size
     uint8_t h[11], *q = h;
     *q++ = uuid ? K_STR_UUID : K_STR_HEX;
     if (!uuid)
-        q = vput(q, len);
+        q = owl_varint_write(q, len);
     if (owl_buf_append(hdr, h, (size_t)(q - h)) != OWL_OK || owl_buf_reserve(pay, cnt * per) != OWL_OK)
         return OWL_ENOMEM;
     uint8_t *o = (uint8_t *)pay->data + pay->len;
@@ -931,10 +906,10 @@ static int put_str_plain(const struct enc *e, const struct col *cl, int same, ow
         return OWL_ENOMEM;
     uint8_t *o = (uint8_t *)pay->data + pay->len;
     if (same) {
-        o = vput(o, e->vars[ord[0]].n);
+        o = owl_varint_write(o, e->vars[ord[0]].n);
     } else {
         for (size_t i = 0; i < cnt; i++)
-            o = vput(o, e->vars[ord[i]].n);
+            o = owl_varint_write(o, e->vars[ord[i]].n);
     }
     pay->len = (size_t)((char *)o - pay->data);
     for (size_t i = 0; i < cnt; i++)
@@ -983,9 +958,9 @@ static int put_str_dict(const struct enc *e, const struct col *cl, owl_buf *pay)
     unsigned k = nbytes(d);
     if (owl_buf_reserve(pay, 11 + 10 * d + cnt * k) != OWL_OK)
         goto out;
-    uint8_t *o = vput((uint8_t *)pay->data + pay->len, d);
+    uint8_t *o = owl_varint_write((uint8_t *)pay->data + pay->len, d);
     for (size_t j = 0; j < d; j++)
-        o = vput(o, e->vars[first[j]].n);
+        o = owl_varint_write(o, e->vars[first[j]].n);
     pay->len = (size_t)((char *)o - pay->data);
     for (size_t j = 0; j < d; j++)
         if (owl_buf_append(pay, e->vars[first[j]].p, e->vars[first[j]].n) != OWL_OK)
@@ -1057,7 +1032,7 @@ static int enc_str_col(struct enc *e, const struct col *cl, owl_buf *hdr, owl_bu
 static int put_varint(owl_buf *b, uint64_t v)
 {
     uint8_t t[10];
-    return owl_buf_append(b, t, (size_t)(vput(t, v) - t));
+    return owl_buf_append(b, t, (size_t)(owl_varint_write(t, v) - t));
 }
 
 
@@ -1222,7 +1197,7 @@ static int push_op(struct dec *d, size_t *nops, uint32_t lit, uint32_t len, uint
 static int dec_templates(struct dec *d, const uint8_t **q, const uint8_t *end)
 {
     uint64_t T;
-    if (vget(q, end, &T) != OWL_OK || T > d->n || (T == 0) != (d->n == 0) ||
+    if (owl_varint_read(q, end, &T) != OWL_OK || T > d->n || (T == 0) != (d->n == 0) ||
         T > (uint64_t)(end - *q))
         return OWL_ECORRUPT;
     d->ntpl = (size_t)T;
@@ -1289,7 +1264,7 @@ static int dec_col_headers(struct dec *d, const uint8_t **q, const uint8_t *end)
     size_t slots = 0;
     for (size_t i = 0; i < d->nops; i++)
         slots += d->ops[i].col < REF_OP;
-    if (vget(q, end, &C) != OWL_OK || C > slots || (C == 0) != (slots == 0))
+    if (owl_varint_read(q, end, &C) != OWL_OK || C > slots || (C == 0) != (slots == 0))
         return OWL_ECORRUPT;
     d->ncol = (size_t)C;
     d->cols = calloc(d->ncol + 1, sizeof *d->cols);
@@ -1316,7 +1291,7 @@ static int dec_col_headers(struct dec *d, const uint8_t **q, const uint8_t *end)
             }
         } else if (dc->kind == K_STR_HEX) {
             uint64_t l;
-            if (vget(q, end, &l) != OWL_OK || l < 2 || l % 2 || l > UINT32_MAX / 2)
+            if (owl_varint_read(q, end, &l) != OWL_OK || l < 2 || l % 2 || l > UINT32_MAX / 2)
                 return OWL_ECORRUPT;
             dc->hexlen = (uint32_t)l;
         } else if (dc->kind > K_STR_DICT) {
@@ -1336,7 +1311,7 @@ static int dec_slot_map(struct dec *d, const uint8_t **q, const uint8_t *end)
         if (o->col >= REF_OP)
             continue;
         uint64_t c;
-        if (vget(q, end, &c) != OWL_OK)
+        if (owl_varint_read(q, end, &c) != OWL_OK)
             return OWL_ECORRUPT;
         if (c == 0) {
             if (made == d->ncol)
@@ -1532,7 +1507,7 @@ static int int_batch(const uint8_t **q, const uint8_t *end, const struct istream
     }
     for (size_t j = 0; j < cnt; j++) {
         uint64_t z;
-        if (vget(q, end, &z) != OWL_OK)
+        if (owl_varint_read(q, end, &z) != OWL_OK)
             return OWL_ECORRUPT;
         x[j] = (uint64_t)owl_unzigzag(z);
     }
@@ -1557,12 +1532,12 @@ static int dec_int_col(struct dec *d, const struct dcol *c, const uint8_t **qq, 
                 return OWL_ECORRUPT;
     }
     if (delta) {
-        if (vget(&q, end, &z) != OWL_OK)
+        if (owl_varint_read(&q, end, &z) != OWL_OK)
             return OWL_ECORRUPT;
         prev = (uint64_t)owl_unzigzag(z);
     }
     if (c->kind & K_PLANES) {
-        if (vget(&q, end, &z) != OWL_OK || q >= end)
+        if (owl_varint_read(&q, end, &z) != OWL_OK || q >= end)
             return OWL_ECORRUPT;
         st.base = (uint64_t)owl_unzigzag(z);
         st.k = *q++;
@@ -1670,14 +1645,14 @@ static int dec_dict_col(struct dec *d, const struct dcol *c, const uint8_t **qq,
     uint64_t nd, l;
     uint32_t *ent = NULL, *offs = d->offs + c->base;
     int rc = OWL_ECORRUPT;
-    if (vget(&q, end, &nd) != OWL_OK || nd == 0 || nd > cnt || nd > (uint64_t)(end - q))
+    if (owl_varint_read(&q, end, &nd) != OWL_OK || nd == 0 || nd > cnt || nd > (uint64_t)(end - q))
         return OWL_ECORRUPT;
     /* entry j: offset (into the payload) and length */
     ent = malloc(2 * (size_t)nd * sizeof *ent);
     if (!ent)
         return OWL_ENOMEM;
     for (size_t j = 0; j < nd; j++) {
-        if (vget(&q, end, &l) != OWL_OK || l == 0 || l > (uint64_t)(end - q))
+        if (owl_varint_read(&q, end, &l) != OWL_OK || l == 0 || l > (uint64_t)(end - q))
             goto out;
         ent[2 * j + 1] = (uint32_t)l;
         ent[2 * j] = (uint32_t)sum;
@@ -1740,7 +1715,7 @@ static int dec_str_col(struct dec *d, const struct dcol *c, const uint8_t **qq, 
     uint32_t *offs = d->offs + c->base;
     uint64_t l;
     if (c->kind == K_STR_SAME) {
-        if (vget(&q, end, &l) != OWL_OK || l == 0 || l > (uint64_t)(end - q) ||
+        if (owl_varint_read(&q, end, &l) != OWL_OK || l == 0 || l > (uint64_t)(end - q) ||
             cnt > (size_t)(end - q) / (size_t)l)
             return OWL_ECORRUPT;
         for (size_t i = 0; i < cnt; i++)
@@ -1750,7 +1725,7 @@ static int dec_str_col(struct dec *d, const struct dcol *c, const uint8_t **qq, 
         if (cnt > (size_t)(end - q))
             return OWL_ECORRUPT;
         for (size_t i = 0; i < cnt; i++) {
-            if (vget(&q, end, &l) != OWL_OK || l == 0 || l > (uint64_t)(end - q))
+            if (owl_varint_read(&q, end, &l) != OWL_OK || l == 0 || l > (uint64_t)(end - q))
                 return OWL_ECORRUPT;
             offs[i] = (uint32_t)(at + sum);
             sum += (size_t)l;
