@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/endian.h"
+
 /* 2^26 words = 2^32 bits (512 MiB): probe positions fit the 32-bit halves of the hash. */
 #define BLOOM_MAX_WORDS (1u << 26)
 #define BLOOM_HDR 6
@@ -22,26 +24,6 @@
 #define HK2 0xa0761d6478bd642full
 #define HK3 0xbf58476d1ce4e5b9ull
 #define HK4 0x94d049bb133111ebull
-
-static inline uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static inline uint64_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
-}
 
 /* One absorption step: a bijection of h for a fixed word, so equal-length inputs that differ
  * in exactly one word can never collide before the (also bijective) finalizer. */
@@ -67,11 +49,11 @@ uint64_t owl_hash64(const void *p, size_t n, uint64_t seed)
     uint64_t h = (seed ^ HK0) + (uint64_t)n * HK2;
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        h = absorb(h, rd64(s + i));
+        h = absorb(h, owl_get64le(s + i));
     size_t rem = n - i;
     if (rem >= 4) {
         /* two overlapping 4-byte reads cover 4..7 bytes without a byte loop */
-        h = absorb(h, rd32(s + i) | rd32(s + i + rem - 4) << 32);
+        h = absorb(h, owl_get32le(s + i) | (uint64_t)owl_get32le(s + i + rem - 4) << 32);
     } else if (rem > 0) {
         /* first, middle and last byte cover 1..3 bytes (the length tells them apart) */
         uint64_t w = (uint64_t)s[i] | (uint64_t)s[i + rem / 2] << 8 |
@@ -159,7 +141,7 @@ static inline uint64_t salted(const owl_bloom *b, uint64_t h)
 /* Word i of the filter: from the owned array, or read in place from a view. */
 static inline uint64_t word_at(const owl_bloom *b, uint64_t i)
 {
-    return b->le ? rd64(b->le + 8 * i) : b->words[i];
+    return b->le ? owl_get64le(b->le + 8 * i) : b->words[i];
 }
 
 void owl_bloom_add_hash(owl_bloom *b, uint64_t h)
@@ -208,14 +190,10 @@ int owl_bloom_encode(const owl_bloom *b, owl_buf *out)
     uint8_t *o = (uint8_t *)out->data + out->len;
     o[0] = b->exact ? 2 : 1;
     o[1] = b->k;
-    for (int i = 0; i < 4; i++)
-        o[2 + i] = (uint8_t)(b->nwords >> (8 * i));
+    owl_put32le(o + 2, b->nwords);
     o += BLOOM_HDR;
-    for (uint32_t i = 0; i < b->nwords; i++, o += 8) {
-        uint64_t w = word_at(b, i);
-        for (int j = 0; j < 8; j++)
-            o[j] = (uint8_t)(w >> (8 * j));
-    }
+    for (uint32_t i = 0; i < b->nwords; i++, o += 8)
+        owl_put64le(o, word_at(b, i));
     out->len += size;
     out->data[out->len] = '\0';
     return OWL_OK;
@@ -226,7 +204,7 @@ int owl_bloom_view(const uint8_t *p, size_t len, owl_bloom *b)
     memset(b, 0, sizeof *b);
     if (len < BLOOM_HDR || p[0] < 1 || p[0] > 2 || p[1] < 1 || p[1] > 16)
         return OWL_ECORRUPT;
-    uint32_t nw = (uint32_t)rd32(p + 2);
+    uint32_t nw = (uint32_t)owl_get32le(p + 2);
     if (nw == 0 || (p[0] == 1 && (nw & (nw - 1)) != 0) || nw > BLOOM_MAX_WORDS)
         return OWL_ECORRUPT;
     if ((len - BLOOM_HDR) / 8 != nw || (len - BLOOM_HDR) % 8 != 0)
@@ -248,7 +226,7 @@ int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
         return OWL_ENOMEM;
     }
     for (uint32_t i = 0; i < b->nwords; i++)
-        w[i] = rd64(b->le + 8 * (size_t)i);
+        w[i] = owl_get64le(b->le + 8 * (size_t)i);
     b->words = w;
     b->le = NULL;
     b->owned = 1;

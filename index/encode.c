@@ -22,23 +22,6 @@
 
 /* ---- little helpers ---- */
 
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-static inline uint64_t ld64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
-#endif
-
-static inline void st64(uint8_t *p, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    memcpy(p, &v, 8);
-}
-
 /* Reserves exactly `need` bytes at the end of out and returns where to write them. */
 static uint8_t *grow(owl_buf *out, size_t need)
 {
@@ -150,7 +133,7 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
     }
     default:
         for (size_t i = 0; i < n; i++, o += 8)
-            st64(o, (uint64_t)v[i]);
+            owl_put64le(o, (uint64_t)v[i]);
         break;
     }
     commit(out, o);
@@ -168,7 +151,7 @@ static int dec_raw64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
         memcpy(out, p, n * 8);
 #else
     for (size_t i = 0; i < n; i++)
-        out[i] = ld64(p + 8 * i);
+        out[i] = owl_get64le(p + 8 * i);
 #endif
     return OWL_OK;
 }
@@ -264,7 +247,7 @@ int owl_enc_f64(const double *v, size_t n, owl_buf *out)
         for (size_t i = 0; i < n; i++, o += 8) {
             uint64_t b;
             memcpy(&b, &v[i], 8);
-            st64(o, b);
+            owl_put64le(o, b);
         }
     }
     commit(out, o);
