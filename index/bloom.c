@@ -236,7 +236,7 @@ int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
 /* ---- tokens ---- */
 
 /* 1 for bytes that belong to a token: ASCII letters, digits, '_' and every byte >= 0x80. */
-static const uint8_t tok_byte[256] = {
+const uint8_t owl_token_bytes[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['_'] = 1, ['a' ... 'z'] = 1, [0x80 ... 0xff] = 1,
 };
 
@@ -245,10 +245,10 @@ int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud)
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0;
     while (i < n) {
-        while (i < n && !tok_byte[u[i]])
+        while (i < n && !owl_token_bytes[u[i]])
             i++;
         size_t start = i;
-        while (i < n && tok_byte[u[i]])
+        while (i < n && owl_token_bytes[u[i]])
             i++;
         if (i > start) {
             int rc = fn(ud, s + start, i - start);

@@ -64,6 +64,14 @@ int owl_bloom_view(const uint8_t *p, size_t len, owl_bloom *b);
  * case-sensitive). */
 typedef int (*owl_token_fn)(void *ud, const char *tok, size_t n);
 
+/* owl_token_bytes[c] — 1 when byte c belongs to a token (the class above). */
+extern const uint8_t owl_token_bytes[256];
+
+static inline int owl_is_token_byte(unsigned char c)
+{
+    return owl_token_bytes[c];
+}
+
 /* owl_tokenize — calls fn for each token of s in order; stops early when fn returns non-zero
  * and returns that value, else 0. */
 int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/endian.h"
+#include "index/bloom.h"
 #include "index/encode.h"
 #include "index/index.h"
 #include "index/part.h"
@@ -994,15 +995,22 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
 
 /* ---------- predicates ---------- */
 
-static int tok_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c >= 0x80;
-}
-
 static int bytes_eq(const owl_bytes *a, const owl_bytes *b)
 {
     return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
+}
+
+/* 1 when the occurrence of tok (n > 0 bytes) at hit, inside [row, row_end), stands as a
+ * whole token: the bytes beside it are not token bytes (or tok itself ends there in a
+ * separator). */
+static int token_bounded(const char *hit, const unsigned char *tok, size_t n, const char *row,
+                         const char *row_end)
+{
+    int left = hit == row || !owl_is_token_byte((unsigned char)hit[-1]) ||
+               !owl_is_token_byte(tok[0]);
+    int right = hit + n == row_end || !owl_is_token_byte((unsigned char)hit[n]) ||
+                !owl_is_token_byte(tok[n - 1]);
+    return left && right;
 }
 
 static int contains_token(const owl_bytes *v, const owl_bytes *tok)
@@ -1014,12 +1022,7 @@ static int contains_token(const owl_bytes *v, const owl_bytes *tok)
         const char *hit = memmem(s, (size_t)(end - s), tok->p, tok->n);
         if (!hit)
             return 0;
-        int left = hit == (const char *)v->p || !tok_char((unsigned char)hit[-1]) ||
-                   !tok_char(((const unsigned char *)tok->p)[0]);
-        const char *after = hit + tok->n;
-        int right = after == end || !tok_char((unsigned char)*after) ||
-                    !tok_char(((const unsigned char *)tok->p)[tok->n - 1]);
-        if (left && right)
+        if (token_bounded(hit, tok->p, tok->n, v->p, end))
             return 1;
         s = hit + 1;
     }
@@ -1160,14 +1163,9 @@ static void text_pass(const owl_cell *v, size_t n, const owl_bytes *needle, int 
             s = hit + 1;
             continue;
         }
-        if (token) {
-            int left = hit == row || !tok_char((unsigned char)hit[-1]) || !tok_char(tok[0]);
-            int right = hit + len == row_end || !tok_char((unsigned char)hit[len]) ||
-                        !tok_char(tok[len - 1]);
-            if (!left || !right) {
-                s = hit + 1;
-                continue;
-            }
+        if (token && !token_bounded(hit, tok, len, row, row_end)) {
+            s = hit + 1;
+            continue;
         }
         found[r] = 1;
         s = row_end;
