@@ -19,6 +19,18 @@ int owl_random(void *p, size_t n);
 /* owl_hex — writes 2n lowercase hex digits and a NUL into out (2n+1 bytes). */
 void owl_hex(const void *p, size_t n, char *out);
 
+/* owl_hex_digit — the value of hex digit c (either case), or -1 when c is not one. */
+static inline int owl_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* owl_ct_equal — constant-time comparison of two n-byte regions; 1 when equal. */
 int owl_ct_equal(const void *a, const void *b, size_t n);
 

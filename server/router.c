@@ -17,17 +17,6 @@ int owl_router_add(owl_router *r, const owl_route_table *t)
     return OWL_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long owl_percent_decode(const char *s, size_t n, char *out, int plus_space)
 {
     size_t o = 0;
@@ -35,7 +24,8 @@ long owl_percent_decode(const char *s, size_t n, char *out, int plus_space)
         if (s[i] == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = owl_hex_digit((unsigned char)s[i + 1]);
+            int lo = owl_hex_digit((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (char)(hi << 4 | lo);

@@ -30,17 +30,6 @@ static int is_unreserved(unsigned char c)
            c == '-' || c == '_' || c == '.' || c == '~';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* SigV4 URI-encoding of s[0..n): unreserved bytes (and '/' when keep_slash) stay, every
  * other byte becomes %XX with upper-case hex. */
 static int put_encoded(owl_buf *b, const unsigned char *s, size_t n, int keep_slash)
@@ -224,7 +213,7 @@ static int parse_signature(const char *v, size_t n, owl_sigv4_auth *a, owl_error
         return owl_error_set(err, OWL_EINVAL,
                              "Signature must be 64 hex digits, got %zu characters", n);
     for (size_t i = 0; i < 64; i++) {
-        int h = hexval((unsigned char)v[i]);
+        int h = owl_hex_digit((unsigned char)v[i]);
         if (h < 0)
             return owl_error_set(err, OWL_EINVAL, "Signature must be 64 hex digits");
         a->signature[i] = "0123456789abcdef"[h];
@@ -408,8 +397,8 @@ static int put_reencoded(owl_buf *b, const char *raw, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)raw[i];
         int h1, h2;
-        if (c == '%' && i + 2 < n && (h1 = hexval((unsigned char)raw[i + 1])) >= 0 &&
-            (h2 = hexval((unsigned char)raw[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < n && (h1 = owl_hex_digit((unsigned char)raw[i + 1])) >= 0 &&
+            (h2 = owl_hex_digit((unsigned char)raw[i + 2])) >= 0) {
             c = (unsigned char)(h1 << 4 | h2);
             i += 2;
         }
@@ -796,7 +785,7 @@ static int check_payload_claim(const owl_sigv4_msg *msg, owl_error *err)
         return OWL_OK;
     int hex = strlen(claim) == 64;
     for (size_t i = 0; hex && i < 64; i++)
-        hex = hexval((unsigned char)claim[i]) >= 0;
+        hex = owl_hex_digit((unsigned char)claim[i]) >= 0;
     if (!hex)
         return owl_error_set(err, OWL_EINVAL,
                              "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or the hex SHA-256 of "
