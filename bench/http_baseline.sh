@@ -245,8 +245,7 @@ BENCH="http_baseline GET /healthz"
 result "$BENCH" "$RPS_owl" "$NGX_VER" "$RPS_ngx" "$RATIO" "req/s"
 
 if [ "$RECORD" = 1 ]; then
-    RES=$SRCDIR/bench/RESULTS.md
-    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    RES=$(results_file)
     {
         printf '\n## http_baseline — GET /healthz, owld vs nginx (%s)\n\n' "$DATE"
         printf 'machine: %s  \n' "$MACHINE"

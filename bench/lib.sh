@@ -41,6 +41,14 @@ now_ns() { date +%s%N; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 calc() { awk "BEGIN { printf \"$1\\n\", $2 }"; }
 
+# results_file — prints bench/RESULTS.md's path, creating the file with its heading when it
+# does not exist yet (every --record appends to it)
+results_file() {
+    local res=$SRCDIR/bench/RESULTS.md
+    [ -f "$res" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$res"
+    echo "$res"
+}
+
 # machine_line — CPU model, cores, memory, kernel, load at start ($LOAD_BEFORE), $DATE, commit
 machine_line() {
     local cpu mem commit

@@ -156,8 +156,7 @@ echo
 echo "$RESULTS"
 
 if [ "$RECORD" = 1 ]; then
-    RES=$SRCDIR/bench/RESULTS.md
-    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    RES=$(results_file)
     {
         printf '\n## store_append — owl-store import vs zstd -3 -T1, %s Loghub lines%s (%s)\n\n' \
             "$NLINES" "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"

@@ -129,8 +129,7 @@ echo
 echo "$RESULTS"
 
 if [ "$RECORD" = 1 ]; then
-    RES=$SRCDIR/bench/RESULTS.md
-    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    RES=$(results_file)
     {
         printf '\n## store_compression — owl parts vs zstd -19 and ClickHouse per Loghub file%s (%s)\n\n' \
             "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"

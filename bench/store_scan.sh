@@ -256,8 +256,7 @@ result "$TOK" "$(gbs "$SEC_owl_tok")" "$RG_PEER" "$(gbs "$SEC_rg_tok")" "$(calc 
 result "$TOK" "$(gbs "$SEC_owl_tok")" "$CH_VER" "$(gbs "$SEC_ch_tok")" "$(calc %.2f "$SEC_ch_tok / $SEC_owl_tok")" "GB/s"
 
 if [ "$RECORD" = 1 ]; then
-    RES=$SRCDIR/bench/RESULTS.md
-    [ -f "$RES" ] || printf '# Benchmark results\n\nAppended by the scripts in bench/ with --record; newest last. See docs/benchmarks.md.\n' >"$RES"
+    RES=$(results_file)
     {
         printf '\n## store_scan — owl-store scan vs ripgrep, %s bytes%s (%s)\n\n' \
             "$NBYTES" "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"
