@@ -1694,11 +1694,11 @@ static uint64_t unit_bytes(const struct day *d, uint64_t *rows)
     return n;
 }
 
-/* Caller holds mu; units sorted (cmp_unit); i indexes u. */
-static int span_candidate(struct day *const *u, size_t n, size_t i, int32_t today)
+/* Caller holds mu; units sorted (cmp_unit); i indexes u; bytes and rows are u[i]'s. */
+static int span_candidate(struct day *const *u, size_t n, size_t i, uint64_t bytes,
+                          uint64_t rows, int32_t today)
 {
     const struct day *d = u[i];
-    uint64_t rows = 0, bytes = unit_bytes(d, &rows);
     if (!d->nparts || d->nmems)
         return 0;
     for (size_t k = 0; k < d->nparts; k++)
@@ -1802,10 +1802,9 @@ static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, ow
     uint64_t bytes = 0, rows = 0;
     for (size_t i = 0; i <= n; i++) {
         uint64_t r = 0, b = i < n ? unit_bytes(u[i], &r) : 0;
-        int fits = i < n && span_candidate(u, n, i, today) &&
-                   (nrun == 0 || (bytes + b <= SPAN_TARGET_BYTES && rows + r <= SPAN_MAX_ROWS &&
-                                  u[i]->last - run[0]->day < width));
-        if (fits) {
+        int cand = i < n && span_candidate(u, n, i, b, r, today);
+        if (cand && (nrun == 0 || (bytes + b <= SPAN_TARGET_BYTES && rows + r <= SPAN_MAX_ROWS &&
+                                   u[i]->last - run[0]->day < width))) {
             run[nrun++] = u[i];
             bytes += b, rows += r;
             continue;
@@ -1814,7 +1813,7 @@ static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, ow
             break;
         /* start again from u[i] when it can begin a run */
         nrun = 0, bytes = 0, rows = 0;
-        if (i < n && span_candidate(u, n, i, today)) {
+        if (cand) {
             run[nrun++] = u[i];
             bytes = b, rows = r;
         }
