@@ -178,7 +178,8 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
                      const owl_rows *rows, owl_error *err);
 
 /* owl_store_set_retention — keeps rows of (table, tenant, partition) for `days` days
- * (0 = forever, the default). Durable. Rows older than now - days are never returned by a
+ * (0 = forever, the default). Durable; setting the value a partition already has writes
+ * nothing, so callers may repeat it cheaply. Rows older than now - days are never returned by a
  * scan; whole day directories past retention are deleted by the janitor. */
 int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
                             const char *partition, int days, owl_error *err);

@@ -1446,6 +1446,11 @@ int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
     pthread_mutex_lock(&s->mu);
     struct ptn *p = get_ptn(s, t, tenant, partition);
     char path[4200], text[32];
+    /* unchanged: nothing to write (RETENTION holds it already, or is absent for 0) */
+    if (p && p->retention_days == days) {
+        pthread_mutex_unlock(&s->mu);
+        return OWL_OK;
+    }
     int rc = p ? owl_mkdir_p(p->dir, 0700, err) : OWL_ENOMEM;
     if (rc == OWL_OK) {
         retention_path(p, path, sizeof path);

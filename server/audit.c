@@ -34,24 +34,18 @@ const owl_schema owl_audit_schema = {
     .time_per_sec = 1000,
 };
 
-#define MAX_TENANTS_SEEN 4096
-
 struct owl_audit {
     owl_store *store;
     int retention_days;
     pthread_mutex_t mu;
     uint64_t recorded;
-    char (*seen)[16]; /* tenants whose retention is set in this process */
-    size_t nseen;
 };
 
 int owl_audit_open(owl_store *store, int retention_days, owl_audit **out, owl_error *err)
 {
     owl_audit *a = calloc(1, sizeof *a);
-    if (!a || !(a->seen = calloc(MAX_TENANTS_SEEN, sizeof *a->seen))) {
-        free(a);
+    if (!a)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    }
     a->store = store;
     a->retention_days = retention_days;
     pthread_mutex_init(&a->mu, NULL);
@@ -64,26 +58,17 @@ void owl_audit_close(owl_audit *a)
     if (!a)
         return;
     pthread_mutex_destroy(&a->mu);
-    free(a->seen);
     free(a);
 }
 
-/* The store keeps retention per partition: set it once per tenant and process. */
+/* The store keeps retention per partition and writes it only when it changes, so setting it
+ * with every event costs a lookup (and keeps up with every tenant, however many). */
 static void ensure_retention(owl_audit *a, const char *tenant)
 {
-    pthread_mutex_lock(&a->mu);
-    for (size_t i = 0; i < a->nseen; i++)
-        if (!strcmp(a->seen[i], tenant)) {
-            pthread_mutex_unlock(&a->mu);
-            return;
-        }
     owl_error err = {0};
     if (owl_store_set_retention(a->store, "audit", tenant, "audit", a->retention_days, &err) !=
         OWL_OK)
         owl_warn("audit: retention for tenant %s not set: %s", tenant, err.msg);
-    else if (a->nseen < MAX_TENANTS_SEEN)
-        owl_strlcpy(a->seen[a->nseen++], tenant, sizeof a->seen[0]);
-    pthread_mutex_unlock(&a->mu);
 }
 
 static owl_bytes text(const char *s)

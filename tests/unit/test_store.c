@@ -245,6 +245,18 @@ Test(store, retention, .init = mkroot, .fini = rmroot)
     cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
     cr_assert_eq(count_files(tmp, ".owp"), 3);
     cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", 3, &err), OWL_OK);
+    /* the same value again writes nothing (RETENTION keeps its inode); another one does */
+    char rpath[256];
+    struct stat st1, st2;
+    snprintf(rpath, sizeof rpath, "%s/logs/000000000001/r/RETENTION", tmp);
+    cr_assert_eq(stat(rpath, &st1), 0);
+    cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", 3, &err), OWL_OK);
+    cr_assert_eq(stat(rpath, &st2), 0);
+    cr_assert_eq(st1.st_ino, st2.st_ino);
+    cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", 4, &err), OWL_OK);
+    cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", 3, &err), OWL_OK);
+    cr_assert_eq(stat(rpath, &st2), 0);
+    cr_assert_neq(st1.st_ino, st2.st_ino);
     struct collect c;
     /* rows past retention are never returned, even before the janitor runs */
     cr_assert_eq(scan_seqs(s, "r", NULL, 0, INT64_MIN, INT64_MAX, &c), 200);
