@@ -3,25 +3,16 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
 
 static volatile int min_level = OWL_LOG_INFO;
-static const char *const names[] = {"debug", "info", "warn", "error", "off"};
+const char *const owl_log_level_names[] = {"debug", "info", "warn", "error", "off", NULL};
 
 void owl_log_set_level(enum owl_log_level level)
 {
     min_level = level;
-}
-
-int owl_log_parse_level(const char *name)
-{
-    for (int i = 0; i <= OWL_LOG_OFF; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
 }
 
 void owl_log(enum owl_log_level level, const char *fmt, ...)
@@ -30,7 +21,7 @@ void owl_log(enum owl_log_level level, const char *fmt, ...)
         return;
     char line[2048];
     size_t n = owl_time_format_rfc3339(owl_now_ms(), line, sizeof line);
-    n += (size_t)snprintf(line + n, sizeof line - n, " %-5s ", names[level]);
+    n += (size_t)snprintf(line + n, sizeof line - n, " %-5s ", owl_log_level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);

@@ -7,8 +7,9 @@ enum owl_log_level { OWL_LOG_DEBUG, OWL_LOG_INFO, OWL_LOG_WARN, OWL_LOG_ERROR, O
 /* owl_log_set_level — messages below level are dropped. */
 void owl_log_set_level(enum owl_log_level level);
 
-/* owl_log_parse_level — "debug", "info", "warn", "error", "off" -> level; -1 when unknown. */
-int owl_log_parse_level(const char *name);
+/* owl_log_level_names — the level names indexed by level ("debug" ... "off"), then NULL:
+ * what log lines print and what --log-level accepts. */
+extern const char *const owl_log_level_names[];
 
 /* owl_log — writes one line (atomically with respect to other threads). */
 void owl_log(enum owl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

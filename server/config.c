@@ -48,7 +48,6 @@ struct opt {
 };
 
 /* T_CHOICE value lists; the index is what is stored, so their order is the enum's. */
-static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 static const char *const wal_syncs[] = {"always", "interval", "none", NULL}; /* owl_sync_policy */
 
 /* Field offsets checked against the field's C type at compile time: a table row that
@@ -72,7 +71,7 @@ static const struct opt opts[] = {
      .arg = "N", .help = "worker threads; 0 = one per online CPU"},
     {.name = "config", .type = T_FILE, .flag_only = true, .arg = "FILE",
      .help = "JSON config file, applied before the other flags whatever its position"},
-    {.name = "log-level", .type = T_CHOICE, .choices = log_levels, INT(log_level), .def = "info", .arg = "LEVEL",
+    {.name = "log-level", .type = T_CHOICE, .choices = owl_log_level_names, INT(log_level), .def = "info", .arg = "LEVEL",
      .help = "least severe messages logged: debug, info, warn, error or off"},
     {.name = "max-header-bytes", .type = T_INT64, INT64(max_header_bytes), .min = 1024,
      .max = 1048576, .def = "16384", .arg = "N", .section = "Limits",
