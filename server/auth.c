@@ -4,6 +4,7 @@
 #include "server/auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -84,8 +85,15 @@ static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
                     "The security token included in the request is invalid (unknown key %s).",
                     f->claimed_key);
     snprintf(f->claimed_tenant, sizeof f->claimed_tenant, "%s", tmp.tenant);
-    owl_sigv4_header hdrs[128];
-    size_t nh = req->nheaders < 128 ? req->nheaders : 128;
+    /* every header (the request's own count, not a fixed cap: a header past a cap would be
+     * missing from the signature check) */
+    size_t nh = req->nheaders;
+    owl_sigv4_header *hdrs = malloc((nh ? nh : 1) * sizeof *hdrs);
+    if (!hdrs) {
+        memset(secret, 0, sizeof secret);
+        owl_principal_free(&tmp);
+        return fail(f, proto, F_MALFORMED, "%s", "out of memory");
+    }
     for (size_t i = 0; i < nh; i++) {
         hdrs[i].name = req->headers[i].name;
         hdrs[i].value = req->headers[i].value;
@@ -102,6 +110,7 @@ static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
     };
     int rc = owl_sigv4_verify(&msg, &a, secret, owl_now_ms() / 1000, &err);
     memset(secret, 0, sizeof secret);
+    free(hdrs);
     if (rc != OWL_OK) {
         owl_principal_free(&tmp);
         enum failure kind = rc == OWL_EEXPIRED ? F_EXPIRED

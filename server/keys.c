@@ -37,10 +37,11 @@ void owl_keys_secret_hash(const char *secret, size_t n, char out[65])
 static int hex_decode(const char *hex, unsigned char *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+        int hi = owl_hex_digit((unsigned char)hex[2 * i]);
+        int lo = hi < 0 ? -1 : owl_hex_digit((unsigned char)hex[2 * i + 1]);
+        if (lo < 0)
             return OWL_ECORRUPT;
-        out[i] = (unsigned char)v;
+        out[i] = (unsigned char)(hi << 4 | lo);
     }
     return hex[2 * n] == '\0' ? OWL_OK : OWL_ECORRUPT;
 }

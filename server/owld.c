@@ -110,7 +110,6 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
                            : "AccessDeniedException",
                        "key %s is not authorized to perform %s", p.key_id, m.action);
     } else {
-        resp->status = 200;
         if (m.route)
             m.route->fn(&call);
         else

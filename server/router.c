@@ -66,7 +66,8 @@ int owl_query_param(const char *query, const char *name, char *out, size_t outsz
 }
 
 /* Matches path against pattern segment by segment; on success stores {name} values.
- * Returns 1 on a match, 0 on none, -1 when a parameter segment holds a bad %-escape. */
+ * Returns 1 on a match, 0 on none, -1 when a parameter segment holds a bad %-escape, -2
+ * when out of memory. */
 static int match_path(const char *pattern, const char *path, owl_call *call)
 {
     size_t nparams = 0;
@@ -86,8 +87,10 @@ static int match_path(const char *pattern, const char *path, owl_call *call)
             params[nparams].key = key;
             params[nparams].value = val;
             nparams++;
-            if (!val || !key)
+            if (!val || !key) {
+                ok = -2;
                 goto out;
+            }
             if (owl_percent_decode(s, slen, val, 0) < 0) {
                 ok = -1;
                 goto out;
@@ -252,6 +255,8 @@ int owl_router_match(const owl_router *r, owl_http_req *req, owl_call *call, owl
         for (size_t i = 0; i < tab->nroutes; i++) {
             const owl_route *rt = &tab->routes[i];
             int mp = match_path(rt->pattern, req->path, call);
+            if (mp == -2)
+                return owl_error_set(err, OWL_ENOMEM, "out of memory matching the path");
             if (mp < 0)
                 return owl_error_set(err, OWL_EINVAL, "malformed percent-escape in the path");
             if (mp == 0)
