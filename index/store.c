@@ -111,7 +111,6 @@ struct owl_store {
     pthread_mutex_t apply_mu;
     pthread_cond_t apply_cv;
     uint64_t applied;
-    uint64_t checkpoint;
     pthread_mutex_t seal_mu; /* one seal or compaction at a time */
     /* background */
     pthread_t bg;
@@ -436,12 +435,6 @@ static struct day *add_unit(struct ptn *p, int32_t day, int32_t last)
     return d;
 }
 
-static struct day *get_day(struct ptn *p, int32_t day)
-{
-    struct day *d = find_day(p, day);
-    return d ? d : add_unit(p, day, day);
-}
-
 /* The memtable taking appends for d, created when needed. */
 static struct memtable *active_mem(struct day *d)
 {
@@ -644,19 +637,24 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
         size_t j = i + 1;
         while (j < r->nrows && day_of(sc, times[j].i) == day)
             j++;
-        struct day *d = get_day(p, day);
+        struct day *d = find_day(p, day);
+        if (replay && lsn <= (d ? d->sealed_lsn : span_sealed(p, day))) {
+            i = j; /* already in a part: no day unit or memtable for it (either would hold
+                    * the day back from compaction) */
+            continue;
+        }
+        if (!d)
+            d = add_unit(p, day, day);
         struct memtable *m = d ? active_mem(d) : NULL;
         if (!m) {
             rc = OWL_ENOMEM;
             break;
         }
-        if (!(replay && lsn <= d->sealed_lsn)) {
-            pthread_rwlock_wrlock(&m->lock);
-            rc = mem_append(m, sc, r, i, j, lsn);
-            pthread_rwlock_unlock(&m->lock);
-            if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
-                *full = 1;
-        }
+        pthread_rwlock_wrlock(&m->lock);
+        rc = mem_append(m, sc, r, i, j, lsn);
+        pthread_rwlock_unlock(&m->lock);
+        if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
+            *full = 1;
         i = j;
     }
     if (!p)
@@ -858,12 +856,7 @@ static int advance_checkpoint(owl_store *s, owl_error *err)
                     cp = d->mems[k]->min_lsn - 1;
         }
     pthread_mutex_unlock(&s->mu);
-    if (cp <= s->checkpoint)
-        return OWL_OK;
-    int rc = owl_wal_checkpoint(s->wal, cp, err);
-    if (rc == OWL_OK)
-        s->checkpoint = cp;
-    return rc;
+    return owl_wal_checkpoint(s->wal, cp, err); /* a no-op unless cp moves it forward */
 }
 
 /* Seals memtables that are full, old, or (force) any. */
@@ -1838,14 +1831,24 @@ int owl_store_compact(owl_store *s, owl_error *err)
     int rc = OWL_OK;
     int32_t today = (int32_t)(owl_now_ms() / 86400000);
     pthread_mutex_lock(&s->seal_mu);
-    for (size_t i = 0; i < s->nptns && rc == OWL_OK; i++) {
-        struct ptn *p = s->ptns[i];
-        for (size_t j = 0; j < p->ndays && rc == OWL_OK; j++) {
-            struct day *d = p->days[j];
-            if (d->span)
-                continue;
-            /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
+    /* appends grow the partition and day arrays under mu: read them under it; the ptn and
+     * day a pointer names stay, since only seal_mu holders free days */
+    for (size_t i = 0; rc == OWL_OK; i++) {
+        pthread_mutex_lock(&s->mu);
+        struct ptn *p = i < s->nptns ? s->ptns[i] : NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (!p)
+            break;
+        for (size_t j = 0; rc == OWL_OK; j++) {
             pthread_mutex_lock(&s->mu);
+            struct day *d = j < p->ndays ? p->days[j] : NULL;
+            if (!d || d->span) {
+                pthread_mutex_unlock(&s->mu);
+                if (!d)
+                    break;
+                continue;
+            }
+            /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
             size_t n = d->nparts, run = 0;
             uint64_t rows = 0;
             while (run < n) {
@@ -1978,9 +1981,18 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
             continue;
         owl_error perr = {0};
         struct part_ref *r = open_part_ref(path, sc, first, lastseq, level, &perr);
-        if (!r) {
-            quarantine_file(s, path, perr.msg[0] ? perr.msg : "cannot open");
+        if (!r && perr.code == OWL_ECORRUPT) {
+            quarantine_file(s, path, perr.msg);
             continue;
+        }
+        if (!r) {
+            /* not the part's fault (out of files or memory, no permission): the open fails
+             * rather than quarantine a healthy part or serve the store without it */
+            int code = perr.code ? perr.code : OWL_ENOMEM;
+            owl_errorf("store: cannot open part %s: %s", path,
+                       perr.msg[0] ? perr.msg : "out of memory");
+            closedir(dh);
+            return code;
         }
         if (add_part_ref(d, r) != OWL_OK) {
             owl_part_close(r->p);
@@ -2190,7 +2202,6 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
     owl_wal_stats ws;
     owl_wal_stats_get(s->wal, &ws);
     s->applied = ws.last_lsn;
-    s->checkpoint = ws.checkpoint;
     if (s->opt.background) {
         if (pthread_create(&s->bg, NULL, background, s) != 0) {
             rc = owl_error_set(err, OWL_EIO, "cannot start the store's background thread");
