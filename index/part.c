@@ -41,7 +41,9 @@
 #define PATH_LEN 4096
 #define BLOOM_SEED 0 /* items are owl_hash64(bytes, n, 0), i.e. what owl_bloom_add hashes */
 
-_Static_assert(sizeof(owl_strref) <= sizeof(owl_cell), "strrefs decode in place over cells");
+/* equal, not just fitting: decoders write strref i at i * sizeof(owl_strref) and the widening
+ * loops read it back at i * sizeof(owl_cell) */
+_Static_assert(sizeof(owl_strref) == sizeof(owl_cell), "strrefs decode in place over cells");
 _Static_assert(sizeof(int64_t) <= sizeof(owl_cell) && sizeof(double) <= sizeof(owl_cell),
                "numbers decode in place over cells");
 
@@ -83,35 +85,19 @@ struct owl_part {
 
 /* ---- small helpers shared by writer and reader ---- */
 
-static int is_bytes(enum owl_type t)
-{
-    return t == OWL_TYPE_DICT || t == OWL_TYPE_STR || t == OWL_TYPE_BSON || t == OWL_TYPE_ID8 ||
-           t == OWL_TYPE_ID16;
-}
-
 static int is_int(enum owl_type t)
 {
     return t == OWL_TYPE_TIME || t == OWL_TYPE_I64 || t == OWL_TYPE_U64;
-}
-
-static size_t id_width(enum owl_type t)
-{
-    return t == OWL_TYPE_ID8 ? 8 : t == OWL_TYPE_ID16 ? 16 : 0;
 }
 
 /* Which columns get a bloom: tokens of byte values, whole values of anything but F64 (float
  * equality is not bitwise, so hashing bit patterns could prune a match). */
 static int wants_bloom(enum owl_type t, unsigned flags)
 {
-    return ((flags & OWL_COL_TOKENS) && is_bytes(t) && !id_width(t)) ||
+    return ((flags & OWL_COL_TOKENS) && owl_type_is_bytes(t) && !owl_type_id_width(t)) ||
            ((flags & OWL_COL_BLOOM) && t != OWL_TYPE_F64);
 }
 
-
-
-
-
-/* Hash of a whole numeric value for OWL_COL_BLOOM: its 8 little-endian bytes. */
 /* Format 3: each block's blooms carry a salt from the block's first time and index, so
  * blocks of near-identical content (a service logging the same lines every day) do not share
  * their false positives: a rare-term scan then reads about FP x blocks, not all of a kind. */
@@ -123,6 +109,7 @@ static uint64_t block_salt(int64_t min_time, size_t b)
     return owl_hash64(x, sizeof x, BLOOM_SEED) | 1;
 }
 
+/* Hash of a whole numeric value for OWL_COL_BLOOM: its 8 little-endian bytes. */
 static uint64_t num_hash(uint64_t v)
 {
     uint8_t b[8];
@@ -295,7 +282,7 @@ static int flush_out(struct writer *w, const char *tmp, owl_error *err)
 
 static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, owl_error *err)
 {
-    size_t want = id_width(cd->type);
+    size_t want = owl_type_id_width(cd->type);
     if (want && v->b.n != want)
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: id of %zu bytes, want %zu",
                              r, cd->name, v->b.n, want);
@@ -336,7 +323,7 @@ static int check_input(const owl_schema *s, const owl_part_info *info, const owl
         if (t[r].i < t[r - 1].i)
             return owl_error_set(err, OWL_EINVAL, "part: rows not sorted by time at row %zu", r);
     for (size_t c = 0; c < s->ncols; c++) {
-        if (!is_bytes(s->cols[c].type))
+        if (!owl_type_is_bytes(s->cols[c].type))
             continue;
         for (size_t r = 0; r < rows->nrows; r++)
             if ((rc = check_cell_bytes(&s->cols[c], &rows->cols[c][r], r, err)) != OWL_OK)
@@ -398,7 +385,7 @@ static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, struct chu
 
 static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_t n)
 {
-    size_t width = id_width(t);
+    size_t width = owl_type_id_width(t);
     if (width) {
         for (size_t i = 0; i < n; i++)
             memcpy(w->fixed + i * width, v[i].b.p, width);
@@ -457,14 +444,14 @@ static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const 
     hset_clear(s);
     memset(w->seen, 0, sizeof w->seen);
     for (size_t i = 0; i < n && rc == OWL_OK; i++) {
-        if (is_bytes(t)) {
+        if (owl_type_is_bytes(t)) {
             /* a value equal to a recent one adds nothing: skip it (compared exactly) */
             const owl_bytes *b = &v[i].b;
             uint64_t h = owl_hash64(b->p, b->n, BLOOM_SEED);
             owl_bytes *seen = &w->seen[(h >> 32) & (SEEN - 1)];
             if (seen->p && seen->n == b->n && (b->n == 0 || memcmp(seen->p, b->p, b->n) == 0))
                 continue;
-            if ((flags & OWL_COL_TOKENS) && !id_width(t) && owl_tokenize(b->p, b->n, tok_to_set,
+            if ((flags & OWL_COL_TOKENS) && !owl_type_id_width(t) && owl_tokenize(b->p, b->n, tok_to_set,
                                                                         s))
                 rc = OWL_ENOMEM;
             if (rc == OWL_OK && (flags & OWL_COL_BLOOM))
@@ -1235,8 +1222,10 @@ int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, ow
         return rc;
     static _Atomic uint64_t next_id;
     p = calloc(1, sizeof *p);
-    if (p)
+    if (p) {
         p->id = ++next_id;
+        p->fd = -1; /* so a failure before open() closes nothing */
+    }
     if (!p || !(p->path = strdup(path))) {
         rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
         goto out;
@@ -1310,9 +1299,7 @@ void owl_part_close(owl_part *p)
         return;
     if (p->fd >= 0)
         close(p->fd);
-    if (p->blooms)
-        for (size_t i = 0; i < p->meta.nblocks * p->ncols; i++)
-            owl_bloom_free(&p->blooms[i]);
+    /* the blooms are views into footer_mem: nothing of theirs to free */
     for (size_t c = 0; c < OWL_MAX_COLS; c++)
         free(p->names[c]);
     free(p->blooms);
@@ -1419,7 +1406,7 @@ static int value_may(const owl_part *p, size_t b, size_t c, const owl_cell *v)
     unsigned fl = p->flags[c];
     const struct chunk *ch = &p->chunks[b * p->ncols + c];
     const owl_bloom *bl = &p->blooms[b * p->ncols + c];
-    if (!is_bytes(t)) {
+    if (!owl_type_is_bytes(t)) {
         if (!num_in_stats(t, ch, v))
             return 0;
         return !(fl & OWL_COL_BLOOM) || t == OWL_TYPE_F64 ||
@@ -1430,7 +1417,7 @@ static int value_may(const owl_part *p, size_t b, size_t c, const owl_cell *v)
     if ((fl & OWL_COL_BLOOM) && !owl_bloom_maybe_hash(bl, owl_hash64(v->b.p, v->b.n, BLOOM_SEED)))
         return 0;
     /* a row equal to v holds every token of v */
-    if ((fl & OWL_COL_TOKENS) && !id_width(t) && !tokens_may(p, bl, &v->b, 0))
+    if ((fl & OWL_COL_TOKENS) && !owl_type_id_width(t) && !tokens_may(p, bl, &v->b, 0))
         return 0;
     return 1;
 }
@@ -1441,11 +1428,11 @@ static int pred_may(const owl_part *p, size_t b, const owl_pred *pr)
     if (c >= p->ncols)
         return 1;
     enum owl_type t = p->types[c];
-    int tokens = (p->flags[c] & OWL_COL_TOKENS) && is_bytes(t) && !id_width(t);
+    int tokens = (p->flags[c] & OWL_COL_TOKENS) && owl_type_is_bytes(t) && !owl_type_id_width(t);
     const owl_bloom *bl = &p->blooms[b * p->ncols + c];
     switch (pr->op) {
     case OWL_PRED_RANGE:
-        return is_bytes(t) || range_may(t, &p->chunks[b * p->ncols + c], &pr->lo, &pr->hi);
+        return owl_type_is_bytes(t) || range_may(t, &p->chunks[b * p->ncols + c], &pr->lo, &pr->hi);
     case OWL_PRED_EQ:
         return value_may(p, b, c, &pr->lo);
     case OWL_PRED_IN:
@@ -1487,8 +1474,8 @@ static size_t raw_limit(enum owl_type t, size_t n)
 {
     if (is_int(t) || t == OWL_TYPE_F64)
         return 1 + 10 * n;
-    if (id_width(t))
-        return 11 + id_width(t) * n;
+    if (owl_type_id_width(t))
+        return 11 + owl_type_id_width(t) * n;
     return CHUNK_RAW_MAX;
 }
 
@@ -1507,79 +1494,6 @@ static void spread_num(owl_cell *cells, size_t n, int is_double)
             cells[i].i = v;
         }
     }
-}
-
-/* The times of block b as int64s in d->times: from the time column's cells when this read
- * decoded them (have_cells), else read and decoded from its chunk on the side. */
-static int block_times(owl_part *p, size_t b, owl_block_data *d, int have_cells)
-{
-    size_t n = p->blocks[b].rows, tc = p->time_col;
-    if (d->times_cap < n) {
-        int64_t *t = realloc(d->times, n * sizeof *t);
-        if (!t)
-            return OWL_ENOMEM;
-        d->times = t, d->times_cap = n;
-    }
-    if (have_cells) {
-        for (size_t i = 0; i < n; i++)
-            d->times[i] = d->cells[tc][i].i;
-        return OWL_OK;
-    }
-    const struct chunk *ch = &p->chunks[b * p->ncols + tc];
-    owl_buf_reset(&d->packed);
-    if (owl_buf_reserve(&d->packed, ch->len) != OWL_OK)
-        return OWL_ENOMEM;
-    int rc = read_at(p, d->packed.data, ch->len, ch->off, NULL);
-    if (rc != OWL_OK)
-        return rc;
-    d->bytes_read += ch->len;
-    owl_buf_reset(&d->traw);
-    rc = owl_chunk_unpack((const uint8_t *)d->packed.data, ch->len, raw_limit(p->types[tc], n),
-                          &d->traw);
-    if (rc == OWL_OK)
-        rc = owl_dec_i64((const uint8_t *)d->traw.data, d->traw.len, n, d->times);
-    return rc;
-}
-
-static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size_t n,
-                        int have_times)
-{
-    enum owl_type t = p->types[c];
-    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
-    size_t len = d->raw[c].len;
-    owl_cell *cells = d->cells[c];
-    int rc;
-    if (is_int(t)) {
-        if ((rc = owl_dec_i64(raw, len, n, (int64_t *)(void *)cells)) == OWL_OK)
-            spread_num(cells, n, 0);
-    } else if (t == OWL_TYPE_F64) {
-        if ((rc = owl_dec_f64(raw, len, n, (double *)(void *)cells)) == OWL_OK)
-            spread_num(cells, n, 1);
-    } else if (id_width(t)) {
-        const uint8_t *v;
-        size_t w = id_width(t);
-        if ((rc = owl_dec_fixed(raw, len, w, n, &v)) == OWL_OK)
-            for (size_t i = 0; i < n; i++)
-                cells[i].b = (owl_bytes){v + i * w, w};
-    } else {
-        /* strrefs are decoded over the cells (same stride) and widened in place */
-        if (len && raw[0] == OWL_ENC_LOGTPL) {
-            /* a template chunk may need the rows' times (its timestamps are stored
-             * relative to them): try without, fetch them only when asked for */
-            rc = owl_dec_logtpl(raw, len, n, (owl_strref *)(void *)cells, &d->text[c]);
-            if (rc == OWL_EINVAL && (rc = block_times(p, b, d, have_times)) == OWL_OK)
-                rc = owl_dec_logtpl_time(raw, len, n, d->times, (owl_strref *)(void *)cells,
-                                         &d->text[c]);
-        } else
-            rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells);
-        if (rc == OWL_OK)
-            for (size_t i = 0; i < n; i++) {
-                owl_strref s;
-                memcpy(&s, (char *)cells + i * sizeof(owl_cell), sizeof s);
-                cells[i].b = (owl_bytes){s.p, s.n};
-            }
-    }
-    return rc;
 }
 
 /* Reads and unpacks chunk (b, c) into d->raw[c], unless it is there already (unpacked by
@@ -1612,6 +1526,70 @@ static int unpack_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_
     d->raw_part[c] = p->id;
     d->raw_block[c] = b;
     return OWL_OK;
+}
+
+/* The times of block b as int64s in d->times: from the time column's cells when this read
+ * decoded them (have_cells), else read and decoded from its chunk on the side. */
+static int block_times(owl_part *p, size_t b, owl_block_data *d, int have_cells)
+{
+    size_t n = p->blocks[b].rows, tc = p->time_col;
+    if (d->times_cap < n) {
+        int64_t *t = realloc(d->times, n * sizeof *t);
+        if (!t)
+            return OWL_ENOMEM;
+        d->times = t, d->times_cap = n;
+    }
+    if (have_cells) {
+        for (size_t i = 0; i < n; i++)
+            d->times[i] = d->cells[tc][i].i;
+        return OWL_OK;
+    }
+    /* the time column was not asked for, so d->raw[tc] is free to hold its chunk */
+    int rc = unpack_chunk(p, b, tc, d, NULL);
+    if (rc == OWL_OK)
+        rc = owl_dec_i64((const uint8_t *)d->raw[tc].data, d->raw[tc].len, n, d->times);
+    return rc;
+}
+
+static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size_t n,
+                        int have_times)
+{
+    enum owl_type t = p->types[c];
+    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
+    size_t len = d->raw[c].len;
+    owl_cell *cells = d->cells[c];
+    int rc;
+    if (is_int(t)) {
+        if ((rc = owl_dec_i64(raw, len, n, (int64_t *)(void *)cells)) == OWL_OK)
+            spread_num(cells, n, 0);
+    } else if (t == OWL_TYPE_F64) {
+        if ((rc = owl_dec_f64(raw, len, n, (double *)(void *)cells)) == OWL_OK)
+            spread_num(cells, n, 1);
+    } else if (owl_type_id_width(t)) {
+        const uint8_t *v;
+        size_t w = owl_type_id_width(t);
+        if ((rc = owl_dec_fixed(raw, len, w, n, &v)) == OWL_OK)
+            for (size_t i = 0; i < n; i++)
+                cells[i].b = (owl_bytes){v + i * w, w};
+    } else {
+        /* strrefs are decoded over the cells (same stride) and widened in place */
+        if (len && raw[0] == OWL_ENC_LOGTPL) {
+            /* a template chunk may need the rows' times (its timestamps are stored
+             * relative to them): try without, fetch them only when asked for */
+            rc = owl_dec_logtpl(raw, len, n, (owl_strref *)(void *)cells, &d->text[c]);
+            if (rc == OWL_EINVAL && (rc = block_times(p, b, d, have_times)) == OWL_OK)
+                rc = owl_dec_logtpl_time(raw, len, n, d->times, (owl_strref *)(void *)cells,
+                                         &d->text[c]);
+        } else
+            rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells);
+        if (rc == OWL_OK)
+            for (size_t i = 0; i < n; i++) {
+                owl_strref s;
+                memcpy(&s, (char *)cells + i * sizeof(owl_cell), sizeof s);
+                cells[i].b = (owl_bytes){s.p, s.n};
+            }
+    }
+    return rc;
 }
 
 static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int have_times,
@@ -1650,7 +1628,7 @@ int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *to
     *may = 1;
     if (!p || !d || b >= p->meta.nblocks || c >= p->ncols)
         return owl_error_set(err, OWL_EINVAL, "part: bad block read");
-    if (!token->n || !token->p || !is_bytes(p->types[c]))
+    if (!token->n || !token->p || !owl_type_is_bytes(p->types[c]))
         return OWL_OK;
     int rc = unpack_chunk(p, b, c, d, err);
     if (rc != OWL_OK)
@@ -1729,7 +1707,6 @@ void owl_block_data_free(owl_block_data *d)
         owl_buf_free(&d->text[c]);
     }
     owl_buf_free(&d->packed);
-    owl_buf_free(&d->traw);
     memset(d->raw_part, 0, sizeof d->raw_part);
     free(d->times);
     d->times = NULL;
@@ -1739,43 +1716,14 @@ void owl_block_data_free(owl_block_data *d)
 
 /* ---- verify: beyond checksums, the decoded values must agree with what pruning trusts ---- */
 
-struct tokcheck {
-    const owl_bloom *bl;
-    int format;
-    int missing;
-};
-
-static int tok_missing(void *ud, const char *t, size_t n)
-{
-    struct tokcheck *k = ud;
-    if (!owl_bloom_maybe_hash(k->bl, token_item(t, n, k->format))) {
-        k->missing = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* 1 when row value v is consistent with the block's min/max and bloom. */
+/* 1 when row value v is consistent with the block's min/max and bloom: what pruning would
+ * say of a predicate asking for v, except that a NaN is consistent only with a block that
+ * keeps no min/max. */
 static int value_consistent(const owl_part *p, size_t b, size_t c, const owl_cell *v)
 {
-    enum owl_type t = p->types[c];
-    const owl_bloom *bl = &p->blooms[b * p->ncols + c];
-    unsigned fl = p->flags[c];
-    if (!is_bytes(t)) {
-        if (t == OWL_TYPE_F64 && isnan(v->f))
-            return !p->chunks[b * p->ncols + c].has_min;
-        return num_in_stats(t, &p->chunks[b * p->ncols + c], v) &&
-               (!(fl & OWL_COL_BLOOM) || t == OWL_TYPE_F64 ||
-                owl_bloom_maybe_hash(bl, num_hash(v->u)));
-    }
-    if ((fl & OWL_COL_BLOOM) && !owl_bloom_maybe_hash(bl, owl_hash64(v->b.p, v->b.n, BLOOM_SEED)))
-        return 0;
-    if ((fl & OWL_COL_TOKENS) && !id_width(t) && bl->nwords) {
-        struct tokcheck k = {bl, p->format, 0};
-        owl_tokenize(v->b.p, v->b.n, tok_missing, &k);
-        return !k.missing;
-    }
-    return 1;
+    if (p->types[c] == OWL_TYPE_F64 && isnan(v->f))
+        return !p->chunks[b * p->ncols + c].has_min;
+    return value_may(p, b, c, v);
 }
 
 static int check_block(owl_part *p, size_t b, const owl_block_data *d, owl_error *err)

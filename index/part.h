@@ -43,6 +43,19 @@
 
 #include "index/index.h"
 
+/* Column type classes shared by the part writer/reader and the store. */
+static inline int owl_type_is_bytes(enum owl_type t)
+{
+    return t == OWL_TYPE_DICT || t == OWL_TYPE_STR || t == OWL_TYPE_BSON || t == OWL_TYPE_ID8 ||
+           t == OWL_TYPE_ID16;
+}
+
+/* 8 or 16 for the fixed-width id types, 0 for every other type. */
+static inline size_t owl_type_id_width(enum owl_type t)
+{
+    return t == OWL_TYPE_ID8 ? 8 : t == OWL_TYPE_ID16 ? 16 : 0;
+}
+
 typedef struct owl_part_info {
     const char *table;
     const char *tenant;
@@ -110,7 +123,6 @@ typedef struct owl_block_data {
     owl_buf text[OWL_MAX_COLS];  /* messages rebuilt from a template encoding (logtpl.h) */
     uint64_t bytes_read;
     owl_buf packed;              /* scratch: the packed chunk as read from the file */
-    owl_buf traw;                /* scratch: the time chunk, when read only for templates */
     uint64_t raw_part[OWL_MAX_COLS];    /* raw[c] holds the unpacked chunk of the part opened
                                            with this id (0: none; ids are never reused)... */
     size_t raw_block[OWL_MAX_COLS];     /* ...and of this block */

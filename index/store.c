@@ -187,12 +187,6 @@ static void *arena_copy(struct memtable *m, const void *p, size_t n)
     return dst;
 }
 
-static int is_bytes_type(enum owl_type t)
-{
-    return t == OWL_TYPE_DICT || t == OWL_TYPE_STR || t == OWL_TYPE_BSON ||
-           t == OWL_TYPE_ID8 || t == OWL_TYPE_ID16;
-}
-
 /* Appends rows [from, to) of r. Caller holds m->lock for writing. */
 static int mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
                       size_t to, uint64_t lsn)
@@ -213,7 +207,7 @@ static int mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *
     for (size_t c = 0; c < sc->ncols; c++) {
         owl_cell *dst = m->cols[c] + m->nrows;
         const owl_cell *src = r->cols[c] + from;
-        if (!is_bytes_type(sc->cols[c].type)) {
+        if (!owl_type_is_bytes(sc->cols[c].type)) {
             memcpy(dst, src, n * sizeof *dst);
             m->raw_bytes += 8 * n;
             continue;
@@ -519,7 +513,7 @@ static int encode_record(const owl_schema *sc, const char *tenant, const char *p
     for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++) {
         enum owl_type t = sc->cols[c].type;
         const owl_cell *col = r->cols[c];
-        if (!is_bytes_type(t)) {
+        if (!owl_type_is_bytes(t)) {
             if ((rc = owl_buf_reserve(b, 8 * r->nrows)) != OWL_OK)
                 break;
             for (size_t i = 0; i < r->nrows; i++) {
@@ -592,13 +586,13 @@ static int decode_record(owl_store *s, const uint8_t *p, size_t n, struct rec *o
         enum owl_type ty = sc->cols[c].type;
         out->rows.cols[c] = col;
         for (size_t i = 0; i < nrows; i++) {
-            if (!is_bytes_type(ty)) {
+            if (!owl_type_is_bytes(ty)) {
                 if (end - p < 8)
                     goto bad;
                 col[i].u = owl_get64le(p);
                 p += 8;
-            } else if (ty == OWL_TYPE_ID8 || ty == OWL_TYPE_ID16) {
-                size_t w = ty == OWL_TYPE_ID8 ? 8 : 16;
+            } else if (owl_type_id_width(ty)) {
+                size_t w = owl_type_id_width(ty);
                 if ((size_t)(end - p) < w)
                     goto bad;
                 col[i].b.p = p, col[i].b.n = w;
@@ -915,11 +909,11 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
         enum owl_type t = sc->cols[c].type;
         if (!r->cols[c] && r->nrows)
             return owl_error_set(err, OWL_EINVAL, "column %s has no values", sc->cols[c].name);
-        if (!is_bytes_type(t))
+        if (!owl_type_is_bytes(t))
             continue;
         for (size_t i = 0; i < r->nrows; i++) {
             size_t n = r->cols[c][i].b.n;
-            if ((t == OWL_TYPE_ID8 && n != 8) || (t == OWL_TYPE_ID16 && n != 16))
+            if (owl_type_id_width(t) && n != owl_type_id_width(t))
                 return owl_error_set(err, OWL_EINVAL, "column %s row %zu: id of %zu bytes",
                                      sc->cols[c].name, i, n);
             if (n > MAX_VALUE_BYTES || (n && !r->cols[c][i].b.p))
@@ -1045,7 +1039,7 @@ static int num_eq(enum owl_type t, const owl_cell *a, const owl_cell *b)
 static int pred_holds(const owl_schema *sc, const owl_pred *p, const owl_cell *v)
 {
     enum owl_type t = sc->cols[p->col].type;
-    int bytes = is_bytes_type(t);
+    int bytes = owl_type_is_bytes(t);
     switch (p->op) {
     case OWL_PRED_EQ:
         return bytes ? bytes_eq(&v->b, &p->lo.b) : num_eq(t, v, &p->lo);
@@ -1185,7 +1179,7 @@ static int emit(struct scan_ctx *c, const struct ptn *p, owl_cell *const *cols, 
         const owl_pred *pr = &c->q->preds[i];
         const owl_cell *v = cols[pr->col];
         if ((pr->op == OWL_PRED_TOKEN || pr->op == OWL_PRED_SUBSTR) &&
-            is_bytes_type(c->sc->cols[pr->col].type) && pr->text.n && pr->text.p && one_buf &&
+            owl_type_is_bytes(c->sc->cols[pr->col].type) && pr->text.n && pr->text.p && one_buf &&
             laid_out_in_order(v, n)) {
             text_pass(v, n, &pr->text, pr->op == OWL_PRED_TOKEN, keep, found);
             continue;
