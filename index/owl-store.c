@@ -117,18 +117,13 @@ static int open_store(const char *dir, enum owl_sync_policy sync, int level, owl
     char path[4096];
     snprintf(path, sizeof path, "%s/store", dir);
     static const owl_schema *const schemas[] = {&owl_logs_schema};
-    owl_store_options o = {
-        .sync = sync,
-        .sync_interval_ms = 1000,
-        .memtable_rows = 262144,
-        .memtable_bytes = 64u << 20,
-        .memtable_age_ms = 1 << 30,
-        .block_rows = 8192,
-        .zstd_level = level,
-        .compact_zstd_level = level > 9 ? level : 9,
-        .compact_min_parts = 4,
-        .background = 0,
-    };
+    owl_store_options o;
+    owl_store_options_default(&o);
+    o.sync = sync;
+    o.memtable_age_ms = 1 << 30; /* seal by size, and at the end */
+    o.zstd_level = level;
+    o.compact_zstd_level = level > o.compact_zstd_level ? level : o.compact_zstd_level;
+    o.background = 0;
     return owl_store_open(path, schemas, 1, &o, s, err);
 }
 

@@ -2155,14 +2155,16 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
         s->opt = *opts;
     else
         owl_store_options_default(&s->opt);
+    owl_store_options def;
+    owl_store_options_default(&def);
     if (!s->opt.block_rows)
-        s->opt.block_rows = 8192;
+        s->opt.block_rows = def.block_rows;
     if (!s->opt.memtable_rows)
-        s->opt.memtable_rows = 262144;
+        s->opt.memtable_rows = def.memtable_rows;
     if (!s->opt.memtable_bytes)
-        s->opt.memtable_bytes = 64u << 20;
+        s->opt.memtable_bytes = def.memtable_bytes;
     if (!s->opt.compact_min_parts)
-        s->opt.compact_min_parts = 4;
+        s->opt.compact_min_parts = def.compact_min_parts;
     s->dir = strdup(dir);
     char sub[4200];
     if (!s->dir) {
