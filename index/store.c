@@ -2038,8 +2038,9 @@ static void resolve_spans(owl_store *s, struct ptn *p)
     for (size_t j = 0; j < p->ndays;) {
         struct day *u = p->days[j];
         if (u->nparts || u->nmems) {
-            if (!u->span && span_sealed(p, u->day) > u->sealed_lsn)
-                u->sealed_lsn = span_sealed(p, u->day);
+            uint64_t covered = u->span ? 0 : span_sealed(p, u->day);
+            if (covered > u->sealed_lsn)
+                u->sealed_lsn = covered;
             j++;
             continue;
         }
