@@ -37,7 +37,7 @@ int64_t owl_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void owl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -58,7 +58,7 @@ size_t owl_time_format_rfc3339(int64_t ms, char *out, size_t outsz)
     int64_t rem = secs - days * 86400;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    owl_civil_from_days(days, &y, &m, &d);
     int n = snprintf(out, outsz, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
                      (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)frac);
     return n < 0 ? 0 : (size_t)n;

@@ -30,4 +30,7 @@ int owl_time_parse_amz(const char *s, size_t n, int64_t *secs);
 /* owl_days_from_civil — days since 1970-01-01 for a proleptic Gregorian date. */
 int64_t owl_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* owl_civil_from_days — the proleptic Gregorian date of day z (days since 1970-01-01). */
+void owl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
 #endif

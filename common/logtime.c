@@ -91,9 +91,10 @@ static int make(int y, int mo, int d, int h, int mi, int s, int ms, int64_t *out
 
 static int year_of(int64_t now_ms)
 {
-    char t[40];
-    owl_time_format_rfc3339(now_ms, t, sizeof t);
-    return (t[0] - '0') * 1000 + (t[1] - '0') * 100 + (t[2] - '0') * 10 + (t[3] - '0');
+    int64_t day = now_ms >= 0 ? now_ms / 86400000 : -((-now_ms + 86399999) / 86400000), y;
+    unsigned m, d;
+    owl_civil_from_days(day, &y, &m, &d);
+    return (int)y;
 }
 
 /* 2015-10-18 18:01:47,978 / 2016-09-28T04:30:30.5Z */

@@ -105,20 +105,6 @@ struct tcache {
     unsigned m, d;
 };
 
-/* Proleptic Gregorian date of day z (days since 1970-01-01), by eras of 400 years. */
-static void civil_date(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468; /* days from 0000-03-01, so leap days end the year */
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* Field f (TF_*) of time t (ms since the epoch), as the integer a log line would print.
  * Every divisor is a constant, so no division instruction runs. */
 static inline uint64_t time_field(unsigned f, int64_t t, struct tcache *c)
@@ -149,7 +135,7 @@ static inline uint64_t time_field(unsigned f, int64_t t, struct tcache *c)
         break;
     }
     if (day != c->day) {
-        civil_date(day, &c->y, &c->m, &c->d);
+        owl_civil_from_days(day, &c->y, &c->m, &c->d);
         c->day = day;
     }
     uint64_t y = (uint64_t)c->y, y2 = (uint64_t)((c->y % 100 + 100) % 100);
