@@ -13,6 +13,7 @@
  *   7   DICT    varint d, d x varint length, the d strings, then n indexes: one byte each
  *               when d <= 256, else varint each
  *   8   FIXED   varint width, then n x width bytes (8- and 16-byte ids)
+ *   9   LOGTPL  log messages as templates and variables (logtpl.h)
  * Decoders treat their input as untrusted: any inconsistency is OWL_ECORRUPT, never a crash. */
 #ifndef OWL_ENCODE_H
 #define OWL_ENCODE_H
@@ -31,6 +32,7 @@ enum owl_enc {
     OWL_ENC_STR = 6,
     OWL_ENC_DICT = 7,
     OWL_ENC_FIXED = 8,
+    OWL_ENC_LOGTPL = 9,
 };
 
 /* A byte string view; p need not be NUL-terminated. */

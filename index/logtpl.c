@@ -977,7 +977,7 @@ static int enc_str_col(struct enc *e, const struct col *cl, owl_buf *hdr, owl_bu
     for (size_t i = 1; i < cnt && same; i++)
         same = e->vars[ord[i]].n == len0;
     uint8_t kind = same ? K_STR_SAME : K_STR_PLAIN;
-    if (same && (len0 % 2 == 0 || len0 == 36)) {
+    if (same && len0 % 2 == 0) { /* a UUID's 36 is even too */
         int hex = 1, uuid = len0 == 36;
         for (size_t i = 0; i < cnt && (hex || uuid); i++) {
             const char *v = e->vars[ord[i]].p;

@@ -36,8 +36,10 @@
  *             then the stream of count values (count - 1 after v0 with DELTA)
  * String column (kind >= 0x80): 0x80 PLAIN count varint lengths then the bytes; 0x81 SAME
  * varint length L then count x L bytes; 0x82 HEX count x digits/2 bytes, spelled as lowercase
- * hex; 0x83 UUID count x 16 bytes, spelled as a lowercase 8-4-4-4-12 UUID. Strings are never
- * empty.
+ * hex; 0x83 UUID count x 16 bytes, spelled as a lowercase 8-4-4-4-12 UUID; 0x84 DICT varint
+ * d (1..count) distinct strings, d varint lengths, the d strings, a byte k (1..4), then the
+ * count codes as k planes: 0 = the next string not used yet, else 1 + a string already used.
+ * Strings are never empty.
  *
  * Decoders treat input as untrusted: any inconsistency is OWL_ECORRUPT, never a crash. */
 #ifndef OWL_LOGTPL_H
@@ -49,7 +51,7 @@
 #include "common/common.h"
 #include "index/encode.h"
 
-#define OWL_ENC_LOGTPL 9
+/* OWL_ENC_LOGTPL, the encoding id, is in encode.h's enum with the others. */
 
 /* A chunk never decodes to more message bytes than this (the part writer's raw chunk cap). */
 #define OWL_LOGTPL_MAX_OUT ((size_t)1 << 30)
