@@ -293,6 +293,25 @@ static inline int hexdig(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
+int owl_logtpl_may_contain(const uint8_t *p, size_t len, const void *text, size_t n)
+{
+    const uint8_t *t = text;
+    for (size_t i = 0; i < n;) {
+        if (CLS[t[i]] == CH_DELIM) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        int kept = 0; /* a character no re-spelled word has */
+        for (; j < n && CLS[t[j]] != CH_DELIM; j++)
+            kept |= !hexdig(t[j]);
+        if (kept && !memmem(p, len, t + i, j - i))
+            return 0;
+        i = j;
+    }
+    return 1;
+}
+
 /* Length of the lowercase UUID (8-4-4-4-12 hex digits) at s[0..n) not followed by a word
  * byte, else 0: its parts would otherwise flip between integers and strings at random. */
 static size_t uuid_at(const char *s, size_t n)

@@ -68,6 +68,15 @@ int owl_enc_logtpl(const owl_strref *v, size_t n, owl_buf *out);
  * it, which makes them nearly free. The chunk can only be decoded given the same times. */
 int owl_enc_logtpl_time(const owl_strref *v, const int64_t *time_ms, size_t n, owl_buf *out);
 
+/* owl_logtpl_may_contain — 0 when no message of the LOGTPL chunk p (len bytes, id byte
+ * first) can contain the n bytes of text, judged from the chunk's bytes without decoding:
+ * the encoder keeps template text and string variables as their bytes and re-spells only
+ * words (maximal [A-Za-z0-9] runs) made of [0-9a-f] alone (integers, lowercase hex, UUIDs),
+ * so every maximal [A-Za-z0-9] piece of text holding another character, being part of a
+ * word kept as bytes, appears in the chunk. 1 when it may (also for text with no such
+ * piece). Never fails; the chunk need not be valid. */
+int owl_logtpl_may_contain(const uint8_t *p, size_t len, const void *text, size_t n);
+
 /* owl_dec_logtpl — decodes exactly n messages from p (len bytes, starting with the id byte)
  * into out[0..n). *arena is reset and then holds the message bytes: the refs stay valid until
  * the arena is next changed or freed (the caller owns it and may reuse it across calls).

@@ -1617,11 +1617,6 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
     return OWL_OK;
 }
 
-static int is_alnum(unsigned char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
 int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *token,
                              owl_block_data *d, int *may, owl_error *err)
 {
@@ -1633,28 +1628,12 @@ int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *to
     int rc = unpack_chunk(p, b, c, d, err);
     if (rc != OWL_OK)
         return rc;
-    const char *raw = d->raw[c].data;
+    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
     size_t len = d->raw[c].len;
-    const unsigned char *t = token->p;
-    if (!len || (uint8_t)raw[0] != OWL_ENC_LOGTPL) {
-        *may = memmem(raw, len, t, token->n) != NULL;
-        return OWL_OK;
-    }
-    for (size_t i = 0; i < token->n && *may;) {
-        if (!is_alnum(t[i])) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        int checkable = 0;
-        while (j < token->n && is_alnum(t[j])) {
-            checkable |= !((t[j] >= '0' && t[j] <= '9') || (t[j] >= 'a' && t[j] <= 'f'));
-            j++;
-        }
-        if (checkable)
-            *may = memmem(raw, len, t + i, j - i) != NULL;
-        i = j;
-    }
+    if (len && raw[0] == OWL_ENC_LOGTPL)
+        *may = owl_logtpl_may_contain(raw, len, token->p, token->n);
+    else /* every other encoding stores values as their bytes */
+        *may = memmem(raw, len, token->p, token->n) != NULL;
     return OWL_OK;
 }
 

@@ -41,6 +41,10 @@ static void round_trip(const owl_strref *v, const int64_t *t, size_t rows)
     for (size_t i = 0; i < rows; i++) {
         CHECK(out[i].n == v[i].n);
         CHECK(v[i].n == 0 || memcmp(out[i].p, v[i].p, v[i].n) == 0);
+        /* no false negative: a message, and any window of it, may be in its own chunk */
+        CHECK(owl_logtpl_may_contain(copy, e.len, v[i].p, v[i].n));
+        if (v[i].n > 2)
+            CHECK(owl_logtpl_may_contain(copy, e.len, v[i].p + 1, v[i].n / 2));
     }
     if (t) {
         int rc = owl_dec_logtpl(copy, e.len, rows, out, &arena);
