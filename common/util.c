@@ -100,6 +100,54 @@ static void dirname_of(const char *path, char *out, size_t outsz)
     }
 }
 
+int owl_write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int owl_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = pwrite(fd, s, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        s += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+int owl_pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got)
+{
+    char *s = p;
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = pread(fd, s + *got, n - *got, (off_t)(off + *got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return errno;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
 int owl_write_file_atomic(const char *path, const void *p, size_t n, unsigned mode,
                           owl_error *err)
 {
@@ -111,19 +159,10 @@ int owl_write_file_atomic(const char *path, const void *p, size_t n, unsigned mo
     if (fd < 0)
         return owl_error_set(err, owl_err_from_errno(errno), "create %s: %s", tmp,
                              strerror(errno));
-    const char *s = p;
-    size_t left = n;
-    while (left) {
-        ssize_t w = write(fd, s, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = owl_error_set(err, owl_err_from_errno(errno), "write %s: %s", tmp,
-                               strerror(errno));
-            goto out;
-        }
-        s += w;
-        left -= (size_t)w;
+    int e = owl_write_all(fd, p, n);
+    if (e) {
+        rc = owl_error_set(err, owl_err_from_errno(e), "write %s: %s", tmp, strerror(e));
+        goto out;
     }
     if (fsync(fd) != 0) {
         rc = owl_error_set(err, owl_err_from_errno(errno), "fsync %s: %s", tmp, strerror(errno));

@@ -31,6 +31,17 @@ static inline int owl_hex_digit(unsigned char c)
     return -1;
 }
 
+/* owl_write_all — writes all n bytes at the file offset, retrying short writes and EINTR.
+ * 0, or the errno of the failure (EIO when a write made no progress and set none). */
+int owl_write_all(int fd, const void *p, size_t n);
+
+/* owl_pwrite_all — the same at offset off (pwrite). */
+int owl_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+
+/* owl_pread_full — reads n bytes at off, stopping early only at the end of the file;
+ * *got = the bytes read. 0 or the errno of the failure. */
+int owl_pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got);
+
 /* owl_ct_equal — constant-time comparison of two n-byte regions; 1 when equal. */
 int owl_ct_equal(const void *a, const void *b, size_t n);
 

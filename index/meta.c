@@ -595,39 +595,6 @@ static int header_check(const unsigned char *h, uint32_t kind, uint64_t gen, con
     return OWL_OK;
 }
 
-/* write_all — writes n bytes at the file offset, looping over short writes. 0 or an errno. */
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? errno : EIO;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* pwrite_all — like write_all at offset off. */
-static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t w = pwrite(fd, s, n, (off_t)off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? errno : EIO;
-        s += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
 /* read_fd — reads the whole file behind fd into a malloc'd buffer (caller frees). */
 static int read_fd(int fd, const char *path, unsigned char **out, size_t *outlen, owl_error *err)
 {
@@ -641,16 +608,11 @@ static int read_fd(int fd, const char *path, unsigned char **out, size_t *outlen
     unsigned char *p = malloc(n ? n : 1);
     if (!p)
         return owl_error_set(err, OWL_ENOMEM, "out of memory reading %s", path);
-    while (got < n) {
-        ssize_t r = pread(fd, p + got, n - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO;
-            free(p);
-            return owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
-        }
-        got += (size_t)r;
+    int e = owl_pread_full(fd, p, n, 0, &got);
+    if (e || got < n) {
+        e = e ? e : EIO;
+        free(p);
+        return owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
     }
     *out = p;
     *outlen = n;
@@ -683,7 +645,7 @@ static int create_journal(owl_meta *m, uint64_t gen, int *fdout, owl_error *err)
         return owl_error_set(err, owl_err_from_errno(errno), "create %s: %s", tmp,
                              strerror(errno));
     header_encode(h, FILE_JOURNAL, gen);
-    if ((e = write_all(fd, h, sizeof h)) != 0 || (e = sync_fd(m, fd)) != 0) {
+    if ((e = owl_write_all(fd, h, sizeof h)) != 0 || (e = sync_fd(m, fd)) != 0) {
         rc = owl_error_set(err, owl_err_from_errno(e), "write %s: %s", tmp, strerror(e));
         goto out;
     }
@@ -1165,7 +1127,7 @@ static void sync_round(owl_meta *m)
  * (if that fails too the store refuses writes). mu held. Returns 0 or an errno. */
 static int journal_append(owl_meta *m, const unsigned char *frame, size_t n)
 {
-    int e = pwrite_all(m->fd, frame, n, m->end);
+    int e = owl_pwrite_all(m->fd, frame, n, m->end);
     if (e == 0) {
         m->end += n;
         return 0;
@@ -1422,7 +1384,7 @@ static int snapw_add(snapw *w, const void *p, size_t n)
     }
     w->crc = owl_crc32c(w->crc, p, n);
     if (w->buf.len >= SNAP_FLUSH) {
-        if ((w->errnum = write_all(w->fd, w->buf.data, w->buf.len)) != 0)
+        if ((w->errnum = owl_write_all(w->fd, w->buf.data, w->buf.len)) != 0)
             return -1;
         owl_buf_reset(&w->buf);
     }
@@ -1474,7 +1436,7 @@ static int write_snapshot(owl_meta *m, uint64_t gen, const char *tmp, owl_error 
     owl_put32le(foot + 24, owl_crc32c(w.crc, foot, 24));
     if (snapw_add(&w, foot, sizeof foot) != 0)
         goto fail;
-    if ((w.errnum = write_all(w.fd, w.buf.data, w.buf.len)) != 0 ||
+    if ((w.errnum = owl_write_all(w.fd, w.buf.data, w.buf.len)) != 0 ||
         (w.errnum = sync_fd(m, w.fd)) != 0)
         goto fail;
     goto out;

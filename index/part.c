@@ -264,18 +264,10 @@ struct writer {
 
 static int flush_out(struct writer *w, const char *tmp, owl_error *err)
 {
-    size_t done = 0;
-    while (done < w->out.len) {
-        ssize_t k = write(w->fd, w->out.data + done, w->out.len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = k < 0 ? errno : ENOSPC;
-            return owl_error_set(err, owl_err_from_errno(e), "write %s: %s", tmp, strerror(e));
-        }
-        done += (size_t)k;
-    }
-    w->written += done;
+    int e = owl_write_all(w->fd, w->out.data, w->out.len);
+    if (e)
+        return owl_error_set(err, owl_err_from_errno(e), "write %s: %s", tmp, strerror(e));
+    w->written += w->out.len;
     owl_buf_reset(&w->out);
     return OWL_OK;
 }
@@ -451,8 +443,8 @@ static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const 
             owl_bytes *seen = &w->seen[(h >> 32) & (SEEN - 1)];
             if (seen->p && seen->n == b->n && (b->n == 0 || memcmp(seen->p, b->p, b->n) == 0))
                 continue;
-            if ((flags & OWL_COL_TOKENS) && !owl_type_id_width(t) && owl_tokenize(b->p, b->n, tok_to_set,
-                                                                        s))
+            if ((flags & OWL_COL_TOKENS) && !owl_type_id_width(t) &&
+                owl_tokenize(b->p, b->n, tok_to_set, s))
                 rc = OWL_ENOMEM;
             if (rc == OWL_OK && (flags & OWL_COL_BLOOM))
                 rc = hset_add(s, h);
@@ -821,18 +813,12 @@ static int corrupt(const owl_part *p, owl_error *err, const char *fmt, ...)
 /* Reads exactly n bytes at off; a short read is corruption (the size was checked first). */
 static int read_at(const owl_part *p, void *buf, size_t n, uint64_t off, owl_error *err)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t k = pread(p->fd, (char *)buf + done, n - done, (off_t)(off + done));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return owl_error_set(err, OWL_EIO, "read %s: %s", p->path, strerror(errno));
-        if (k == 0)
-            return corrupt(p, err, "unexpected end of file at %llu",
-                           (unsigned long long)(off + done));
-        done += (size_t)k;
-    }
+    size_t done;
+    int e = owl_pread_full(p->fd, buf, n, off, &done);
+    if (e)
+        return owl_error_set(err, OWL_EIO, "read %s: %s", p->path, strerror(e));
+    if (done < n)
+        return corrupt(p, err, "unexpected end of file at %llu", (unsigned long long)(off + done));
     return OWL_OK;
 }
 

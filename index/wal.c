@@ -116,41 +116,6 @@ static int parse_seg_name(const char *name, uint64_t *first)
     return 1;
 }
 
-/* Writes all n bytes at off, retrying short writes and EINTR. 0 or an errno. */
-static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t r = pwrite(fd, s, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? errno : EIO;
-        s += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return 0;
-}
-
-/* Reads up to n bytes at off; *got < n only at end of file. 0 or an errno. */
-static int pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got)
-{
-    char *s = p;
-    *got = 0;
-    while (*got < n) {
-        ssize_t r = pread(fd, s + *got, n - *got, (off_t)(off + *got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return errno;
-        if (r == 0)
-            break;
-        *got += (size_t)r;
-    }
-    return 0;
-}
-
 static void header_encode(unsigned char *h, const char *magic, uint64_t v)
 {
     memcpy(h, magic, 8);
@@ -254,7 +219,7 @@ static int rd_need(rdr *r, size_t k, size_t *have)
             r->cap = want;
         }
         size_t got;
-        int e = pread_full(r->fd, r->buf + r->len, r->cap - r->len, r->fileoff, &got);
+        int e = owl_pread_full(r->fd, r->buf + r->len, r->cap - r->len, r->fileoff, &got);
         if (e)
             return e;
         r->len += got;
@@ -289,7 +254,7 @@ static int segment_header(owl_wal *w, int fd, const char *path, uint64_t first, 
                              "%s: records %llu..%llu are missing (checkpoint %llu)", path,
                              (unsigned long long)w->checkpoint + 1,
                              (unsigned long long)first - 1, (unsigned long long)w->checkpoint);
-    int e = pread_full(fd, h, sizeof h, 0, &got);
+    int e = owl_pread_full(fd, h, sizeof h, 0, &got);
     if (e)
         return owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
     if (got < SEG_HDR || !header_ok(h, SEG_MAGIC)) {
@@ -526,7 +491,7 @@ static int create_segment(owl_wal *w, uint64_t first, int *fdout, owl_error *err
         return owl_error_set(err, owl_err_from_errno(errno), "create %s: %s", path,
                              strerror(errno));
     header_encode(h, SEG_MAGIC, first);
-    if ((e = pwrite_all(fd, h, sizeof h, 0)) != 0 || (fdatasync(fd) != 0 && (e = errno))) {
+    if ((e = owl_pwrite_all(fd, h, sizeof h, 0)) != 0 || (fdatasync(fd) != 0 && (e = errno))) {
         rc = owl_error_set(err, owl_err_from_errno(e), "write %s: %s", path, strerror(e));
         goto out;
     }
@@ -1024,7 +989,7 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
     }
     owl_put64le(rec + 8, l);
     owl_put32le(rec + 4, rec_crc(rec + 8, rec + REC_HDR, n));
-    if ((e = pwrite_all(w->fd, rec, REC_HDR + n, w->end)) != 0) {
+    if ((e = owl_pwrite_all(w->fd, rec, REC_HDR + n, w->end)) != 0) {
         /* Nothing half-written may stay: a later append would land after the fragment. */
         if (ftruncate(w->fd, (off_t)w->end) != 0) {
             owl_errorf("wal: %s: cannot cut back a failed append (%s); refusing appends",
