@@ -208,8 +208,6 @@ int owl_router_match(const owl_router *r, owl_http_req *req, owl_call *call, owl
 {
     memset(m, 0, sizeof *m);
     m->proto = OWL_PROTO_NATIVE;
-    char svcbuf[64];
-    const char *service = scope_service(req, svcbuf, sizeof svcbuf);
 
     const char *target = owl_http_req_header(req, "x-amz-target");
     if (target) {
@@ -246,8 +244,11 @@ int owl_router_match(const owl_router *r, owl_http_req *req, owl_call *call, owl
         }
         const char *a = owl_call_form(call, "Action");
         snprintf(m->op_name, sizeof m->op_name, "%s", a ? a : "");
-        if (a)
-            m->op = find_op(r, OWL_PROTO_AWS_QUERY, a, service);
+        if (a) {
+            /* query actions are named alike across services: the signed scope decides */
+            char svc[64];
+            m->op = find_op(r, OWL_PROTO_AWS_QUERY, a, scope_service(req, svc, sizeof svc));
+        }
         goto found;
     }
     for (size_t t = 0; t < r->ntables && !m->route; t++) {
