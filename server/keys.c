@@ -153,8 +153,15 @@ static int key_from_doc(owl_server *s, const bson_t *doc, owl_principal *p, char
     return OWL_OK;
 }
 
-int owl_keys_lookup(owl_server *s, const char *key_id, owl_principal *p, char *secret_out,
-                    char *hash_out, owl_error *err)
+static int64_t doc_created(const bson_t *doc)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, "created") ? bson_iter_as_int64(&it) : 0;
+}
+
+/* owl_keys_lookup, also giving the key's creation time (created may be NULL). */
+static int lookup(owl_server *s, const char *key_id, owl_principal *p, char *secret_out,
+                  char *hash_out, int64_t *created, owl_error *err)
 {
     bson_t *doc = NULL;
     if (strlen(key_id) > OWL_KEY_ID_MAX || !*key_id)
@@ -163,8 +170,16 @@ int owl_keys_lookup(owl_server *s, const char *key_id, owl_principal *p, char *s
     if (rc != OWL_OK)
         return rc;
     rc = key_from_doc(s, doc, p, secret_out, hash_out, err);
+    if (rc == OWL_OK && created)
+        *created = doc_created(doc);
     bson_destroy(doc);
     return rc;
+}
+
+int owl_keys_lookup(owl_server *s, const char *key_id, owl_principal *p, char *secret_out,
+                    char *hash_out, owl_error *err)
+{
+    return lookup(s, key_id, p, secret_out, hash_out, NULL, err);
 }
 
 void owl_principal_free(owl_principal *p)
@@ -290,12 +305,6 @@ static void key_json(owl_buf *o, const owl_principal *p, int64_t created)
     }
     owl_time_format_rfc3339(created, t, sizeof t);
     owl_buf_printf(o, "],\"created\":\"%s\"}", t);
-}
-
-static int64_t doc_created(const bson_t *doc)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, "created") ? bson_iter_as_int64(&it) : 0;
 }
 
 /* The tenant a keys request acts on: the caller's, or another one with iam:ManageTenants. */
@@ -470,16 +479,8 @@ static int list_keys(owl_call *call)
 static int load_visible_key(owl_call *call, owl_principal *p, int64_t *created)
 {
     const char *id = owl_call_param(call, "id");
-    bson_t *doc = NULL;
     snprintf(call->resource, sizeof call->resource, "key/%s", id);
-    int rc = strlen(id) <= OWL_KEY_ID_MAX
-                 ? owl_meta_get(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, id, &doc, NULL)
-                 : OWL_ENOTFOUND;
-    if (rc == OWL_OK) {
-        rc = key_from_doc(call->srv, doc, p, NULL, NULL, NULL);
-        *created = doc_created(doc);
-        bson_destroy(doc);
-    }
+    int rc = lookup(call->srv, id, p, NULL, NULL, created, NULL);
     if (rc == OWL_OK && strcmp(p->tenant, call->principal->tenant) != 0 &&
         !owl_principal_can(call->principal, "iam:ManageTenants")) {
         owl_principal_free(p);
