@@ -34,7 +34,9 @@ void owl_logs_batch_init(owl_logs_batch *b);
 int owl_logs_batch_add(owl_logs_batch *b, int64_t time_ms, int64_t ingest_ms, const char *stream,
                        const char *msg, size_t n);
 
-/* owl_logs_batch_rows — the batch as owl_rows (valid until the next add/reset/free). */
+/* owl_logs_batch_rows — the batch as owl_rows (valid until the next reset/free). It turns
+ * the rows' byte offsets into pointers in place, so call it once per filled batch, then
+ * reset: adding after it, or calling it again, is not allowed. */
 const owl_rows *owl_logs_batch_rows(owl_logs_batch *b);
 
 void owl_logs_batch_reset(owl_logs_batch *b);
