@@ -22,6 +22,7 @@
 #include "index/bloom.h"
 #include "index/encode.h"
 #include "index/logtpl.h"
+#include "index/pred.h"
 
 #define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
 #define END_MAGIC "OWLPEND"
@@ -107,14 +108,6 @@ static uint64_t block_salt(int64_t min_time, size_t b)
     owl_put64le(x, (uint64_t)min_time);
     owl_put64le(x + 8, (uint64_t)b);
     return owl_hash64(x, sizeof x, BLOOM_SEED) | 1;
-}
-
-/* Hash of a whole numeric value for OWL_COL_BLOOM: its 8 little-endian bytes. */
-static uint64_t num_hash(uint64_t v)
-{
-    uint8_t b[8];
-    owl_put64le(b, v);
-    return owl_hash64(b, 8, BLOOM_SEED);
 }
 
 static int check_schema(const owl_schema *s, owl_error *err)
@@ -211,31 +204,10 @@ static inline int hset_add(struct hset *s, uint64_t h)
     return hset_insert(s, h);
 }
 
-/* The bloom item of a token. From format 3, a token of NUM_TOKEN_MIN or more decimal digits
- * stands for its length and all but its last NUM_TOKEN_DROP digits, so numbers that differ
- * only there share one item: counters, ids and epoch times, most of a log block's distinct
- * tokens, cost one item per thousand neighbouring values instead of one each. A search for
- * such a number then prunes like a min/max index of width 1000. */
-#define NUM_TOKEN_MIN 5
-#define NUM_TOKEN_DROP 3
-#define NUM_TOKEN_SEED 0x6e756d6265727300ull
-
-static uint64_t token_item(const char *t, size_t n, int format)
-{
-    if (format >= 3 && n >= NUM_TOKEN_MIN) {
-        size_t i = 0;
-        while (i < n && t[i] >= '0' && t[i] <= '9')
-            i++;
-        if (i == n)
-            return owl_hash64(t, n - NUM_TOKEN_DROP, NUM_TOKEN_SEED | n);
-    }
-    return owl_hash64(t, n, BLOOM_SEED);
-}
-
 /* owl_tokenize callback; non-zero (stop) only when out of memory. */
 static int tok_to_set(void *ud, const char *t, size_t n)
 {
-    return hset_add(ud, token_item(t, n, FORMAT_VERSION)) != OWL_OK;
+    return hset_add(ud, owl_pred_token_item(t, n, FORMAT_VERSION)) != OWL_OK;
 }
 
 struct writer {
@@ -451,7 +423,7 @@ static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const 
             if (rc == OWL_OK && b->p)
                 *seen = *b;
         } else {
-            rc = hset_add(s, num_hash(v[i].u));
+            rc = hset_add(s, owl_pred_num_item(v[i].u));
         }
     }
     if (rc != OWL_OK)
@@ -1320,121 +1292,37 @@ void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time
  * when the footer proves it cannot.
  * ====================================================================================== */
 
-/* Integer/float value against the block's min/max. */
-static int num_in_stats(enum owl_type t, const struct chunk *ch, const owl_cell *v)
+/* The footer's statistics of column c in block b, as the predicate table's block checks
+ * read them (pred.h). */
+static void col_stats(const owl_part *p, size_t b, size_t c, owl_pred_colstats *cs)
 {
-    switch (t) {
-    case OWL_TYPE_TIME:
-    case OWL_TYPE_I64:
-        return !((ch->has_min && v->i < ch->min.i) || (ch->has_max && v->i > ch->max.i));
-    case OWL_TYPE_U64:
-        return !((ch->has_min && v->u < (uint64_t)ch->min.i) ||
-                 (ch->has_max && v->u > (uint64_t)ch->max.i));
-    case OWL_TYPE_F64:
-        /* written as "v < min" so a NaN value never prunes */
-        return !((ch->has_min && v->f < ch->min.f) || (ch->has_max && v->f > ch->max.f));
-    default:
-        return 1;
-    }
-}
-
-/* [lo, hi) against the block's min/max. */
-static int range_may(enum owl_type t, const struct chunk *ch, const owl_cell *lo,
-                     const owl_cell *hi)
-{
-    switch (t) {
-    case OWL_TYPE_TIME:
-    case OWL_TYPE_I64:
-        return !((ch->has_min && hi->i <= ch->min.i) || (ch->has_max && lo->i > ch->max.i));
-    case OWL_TYPE_U64:
-        return !((ch->has_min && hi->u <= (uint64_t)ch->min.i) ||
-                 (ch->has_max && lo->u > (uint64_t)ch->max.i));
-    case OWL_TYPE_F64:
-        return !((ch->has_min && hi->f <= ch->min.f) || (ch->has_max && lo->f > ch->max.f));
-    default:
-        return 1;
-    }
-}
-
-struct tokq {
-    const owl_bloom *bl;
-    int format;
-    const char *base;
-    size_t n;
-    int interior; /* SUBSTR: only tokens with a separator on both sides inside the text */
-};
-
-static int tok_absent(void *ud, const char *t, size_t n)
-{
-    const struct tokq *q = ud;
-    if (q->interior) {
-        size_t off = (size_t)(t - q->base);
-        if (off == 0 || off + n >= q->n)
-            return 0;
-    }
-    return !owl_bloom_maybe_hash(q->bl, token_item(t, n, q->format));
-}
-
-/* 0 when some (required) token of text is certainly not in the bloom. */
-static int tokens_may(const owl_part *p, const owl_bloom *bl, const owl_bytes *text,
-                      int interior)
-{
-    if (!bl->nwords || (text->n && !text->p))
-        return 1;
-    struct tokq q = {bl, p->format, text->p, text->n, interior};
-    return owl_tokenize(text->p, text->n, tok_absent, &q) == 0;
+    const struct chunk *ch = &p->chunks[b * p->ncols + c];
+    cs->type = p->types[c];
+    cs->flags = p->flags[c];
+    cs->has_min = ch->has_min, cs->has_max = ch->has_max;
+    if (cs->type == OWL_TYPE_F64)
+        cs->min.f = ch->min.f, cs->max.f = ch->max.f;
+    else
+        cs->min.i = ch->min.i, cs->max.i = ch->max.i;
+    cs->bloom = &p->blooms[b * p->ncols + c];
+    cs->format = p->format;
 }
 
 /* May a row equal v? */
 static int value_may(const owl_part *p, size_t b, size_t c, const owl_cell *v)
 {
-    enum owl_type t = p->types[c];
-    unsigned fl = p->flags[c];
-    const struct chunk *ch = &p->chunks[b * p->ncols + c];
-    const owl_bloom *bl = &p->blooms[b * p->ncols + c];
-    if (!owl_type_is_bytes(t)) {
-        if (!num_in_stats(t, ch, v))
-            return 0;
-        return !(fl & OWL_COL_BLOOM) || t == OWL_TYPE_F64 ||
-               owl_bloom_maybe_hash(bl, num_hash(v->u));
-    }
-    if (v->b.n && !v->b.p)
-        return 1;
-    if ((fl & OWL_COL_BLOOM) && !owl_bloom_maybe_hash(bl, owl_hash64(v->b.p, v->b.n, BLOOM_SEED)))
-        return 0;
-    /* a row equal to v holds every token of v */
-    if ((fl & OWL_COL_TOKENS) && !owl_type_id_width(t) && !tokens_may(p, bl, &v->b, 0))
-        return 0;
-    return 1;
+    owl_pred_colstats cs;
+    col_stats(p, b, c, &cs);
+    return owl_pred_value_may(&cs, v);
 }
 
-static int pred_may(const owl_part *p, size_t b, const owl_pred *pr)
+int owl_part_pred_may(const owl_part *p, size_t b, const owl_pred *pr)
 {
-    size_t c = pr->col;
-    if (c >= p->ncols)
+    if (!p || b >= p->meta.nblocks || pr->col >= p->ncols)
         return 1;
-    enum owl_type t = p->types[c];
-    int tokens = (p->flags[c] & OWL_COL_TOKENS) && owl_type_is_bytes(t) && !owl_type_id_width(t);
-    const owl_bloom *bl = &p->blooms[b * p->ncols + c];
-    switch (pr->op) {
-    case OWL_PRED_RANGE:
-        return owl_type_is_bytes(t) || range_may(t, &p->chunks[b * p->ncols + c], &pr->lo, &pr->hi);
-    case OWL_PRED_EQ:
-        return value_may(p, b, c, &pr->lo);
-    case OWL_PRED_IN:
-        if (!pr->set || pr->nset == 0)
-            return 1;
-        for (size_t i = 0; i < pr->nset; i++)
-            if (value_may(p, b, c, &pr->set[i]))
-                return 1;
-        return 0;
-    case OWL_PRED_TOKEN:
-        return !tokens || tokens_may(p, bl, &pr->text, 0);
-    case OWL_PRED_SUBSTR:
-        return !tokens || tokens_may(p, bl, &pr->text, 1);
-    default:
-        return 1;
-    }
+    owl_pred_colstats cs;
+    col_stats(p, b, pr->col, &cs);
+    return owl_pred_block_may(&cs, pr);
 }
 
 int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t end,
@@ -1446,7 +1334,7 @@ int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t
     if (start >= end || pb->max_time < start || pb->min_time >= end)
         return 0;
     for (size_t i = 0; i < npreds && preds; i++)
-        if (!pred_may(p, b, &preds[i]))
+        if (!owl_part_pred_may(p, b, &preds[i]))
             return 0;
     return 1;
 }

@@ -114,6 +114,11 @@ void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time
 int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t end,
                              const owl_pred *preds, size_t npreds);
 
+/* owl_part_pred_may — the predicate table's block check (pred.h) of pr on block b: 0 only
+ * when no row of the block can satisfy pr; 1 otherwise (also for b or the column out of
+ * range). Never fails; thread-safe. */
+int owl_part_pred_may(const owl_part *p, size_t b, const owl_pred *pr);
+
 /* Decoded columns of one block. cells[c] is NULL for columns not read. Byte values point
  * into buffers owned by this struct. */
 typedef struct owl_block_data {

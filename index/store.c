@@ -1,5 +1,8 @@
-/* store.c — the columnar store: WAL-backed appends into memtables, sealing into parts,
- * scans over parts and memtables, retention, compaction and quarantine.
+/* store.c — the columnar store: opening (loading parts, WAL replay), appends through the WAL
+ * into memtables, the partition map, figures and offline verification. Memtables and sealing
+ * live in memtable.c, scans in scan.c, compaction and retention in compact.c, predicates in
+ * pred.c; the structures they share in store_int.h.
+ *
  *
  * Layout under the store directory (docs/storage.md):
  *   wal/                                   the write-ahead log (wal.h)
@@ -42,197 +45,13 @@
 #include "index/part.h"
 #include "index/wal.h"
 
-#define NAME_MAX_LEN 255
-#define MAX_VALUE_BYTES (16u << 20)
-#define ARENA_BLOCK (1u << 20)
-#define SCAN_BATCH 4096
-#define COMPACT_MAX_ROWS (4u << 20)
-
-/* ---------- memtables ---------- */
-
-struct arena_block {
-    struct arena_block *next;
-    size_t used, cap;
-    char data[];
-};
-
-struct memtable {
-    pthread_rwlock_t lock; /* appends write-lock; scans read-lock */
-    size_t nrows, cap;
-    owl_cell *cols[OWL_MAX_COLS];
-    struct arena_block *arena;
-    uint64_t min_lsn, max_lsn;
-    int64_t created_ms;
-    uint64_t raw_bytes;
-    int refs; /* guarded by the store mutex */
-};
-
-struct part_ref {
-    owl_part *p;
-    char *path;
-    uint64_t first, last; /* sealed sequence range */
-    int level;
-    int refs;             /* guarded by the store mutex */
-    int dead;             /* unlink when the last reference goes */
-    int quarantine;       /* move to quarantine/ instead */
-};
-
-/* A day of a partition, or a span of days (span = 1: days day..last, parts only). */
-struct day {
-    int32_t day, last;
-    int span;
-    struct memtable **mems; /* oldest first; the last one takes appends unless sealing */
-    size_t nmems;
-    int last_sealing;       /* mems[nmems-1] is being sealed: appends need a new one */
-    struct part_ref **parts;
-    size_t nparts;
-    uint64_t next_seq;
-    uint64_t sealed_lsn;
-};
-
-struct ptn {
-    size_t table;
-    char *tenant, *name, *dir;
-    int retention_days;
-    struct day **days;
-    size_t ndays;
-};
-
-struct owl_store {
-    char *dir;
-    const owl_schema *const *schemas;
-    size_t nschemas;
-    owl_store_options opt;
-    owl_wal *wal;
-    pthread_mutex_t mu; /* the partition map, day lists, refcounts */
-    struct ptn **ptns;
-    size_t nptns;
-    /* lsn-ordered application (invariant 1) */
-    pthread_mutex_t apply_mu;
-    pthread_cond_t apply_cv;
-    uint64_t applied;
-    pthread_mutex_t seal_mu; /* one seal or compaction at a time */
-    /* background */
-    pthread_t bg;
-    int bg_running, stopping;
-    pthread_mutex_t bg_mu;
-    pthread_cond_t bg_cv;
-    int bg_kick;
-    /* counters */
-    uint64_t compactions, quarantined;
-};
-
-static void mem_unref(owl_store *s, struct memtable *m);
-
-static int64_t day_units(const owl_schema *sc)
-{
-    return 86400 * sc->time_per_sec;
-}
-
-static int32_t day_of(const owl_schema *sc, int64_t t)
-{
-    int64_t d = day_units(sc);
-    return (int32_t)(t >= 0 ? t / d : -((-t + d - 1) / d));
-}
-
-static struct memtable *mem_new(void)
-{
-    struct memtable *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    pthread_rwlock_init(&m->lock, NULL);
-    m->created_ms = owl_now_ms();
-    m->refs = 1;
-    return m;
-}
-
-static void mem_free(struct memtable *m)
-{
-    if (!m)
-        return;
-    for (size_t c = 0; c < OWL_MAX_COLS; c++)
-        free(m->cols[c]);
-    struct arena_block *b = m->arena;
-    while (b) {
-        struct arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
-    pthread_rwlock_destroy(&m->lock);
-    free(m);
-}
-
-static void *arena_copy(struct memtable *m, const void *p, size_t n)
-{
-    struct arena_block *b = m->arena;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
-        struct arena_block *nb = malloc(sizeof *nb + cap);
-        if (!nb)
-            return NULL;
-        nb->used = 0, nb->cap = cap;
-        if (b && n > ARENA_BLOCK / 4) { /* a big value gets its own block behind the current */
-            nb->next = b->next;
-            b->next = nb;
-        } else {
-            nb->next = b;
-            m->arena = nb;
-        }
-        b = nb;
-    }
-    void *dst = b->data + b->used;
-    if (n)
-        memcpy(dst, p, n);
-    b->used += n;
-    return dst;
-}
-
-/* Appends rows [from, to) of r. Caller holds m->lock for writing. */
-static int mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
-                      size_t to, uint64_t lsn)
-{
-    size_t n = to - from;
-    if (m->nrows + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 1024;
-        while (cap < m->nrows + n)
-            cap *= 2;
-        for (size_t c = 0; c < sc->ncols; c++) {
-            owl_cell *p = realloc(m->cols[c], cap * sizeof *p);
-            if (!p)
-                return OWL_ENOMEM;
-            m->cols[c] = p;
-        }
-        m->cap = cap;
-    }
-    for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *dst = m->cols[c] + m->nrows;
-        const owl_cell *src = r->cols[c] + from;
-        if (!owl_type_is_bytes(sc->cols[c].type)) {
-            memcpy(dst, src, n * sizeof *dst);
-            m->raw_bytes += 8 * n;
-            continue;
-        }
-        for (size_t i = 0; i < n; i++) {
-            void *p = arena_copy(m, src[i].b.p, src[i].b.n);
-            if (!p && src[i].b.n)
-                return OWL_ENOMEM;
-            dst[i].b.p = p;
-            dst[i].b.n = src[i].b.n;
-            m->raw_bytes += src[i].b.n;
-        }
-    }
-    if (!m->nrows)
-        m->min_lsn = lsn;
-    m->max_lsn = lsn;
-    m->nrows += n;
-    return OWL_OK;
-}
+#include "index/store_int.h"
 
 /* ---------- names and paths ---------- */
 
 /* snprintf for paths: returns -1 (and an empty string) when the result does not fit. */
-static int pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int pathf(char *out, size_t n, const char *fmt, ...)
+int owl__pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int owl__pathf(char *out, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -245,7 +64,7 @@ static int pathf(char *out, size_t n, const char *fmt, ...)
     return 0;
 }
 
-static int valid_name(const char *s)
+int owl__valid_name(const char *s)
 {
     size_t n = strlen(s);
     return n > 0 && n <= NAME_MAX_LEN;
@@ -333,7 +152,7 @@ static int parse_span_name(const char *s, int32_t *day, int32_t *last)
     return 0;
 }
 
-static char *day_dir(const struct ptn *p, int32_t day, int32_t last)
+char *owl__day_dir(const struct ptn *p, int32_t day, int32_t last)
 {
     char dn[24];
     day_name(day, last, dn);
@@ -356,7 +175,7 @@ static struct ptn *find_ptn(owl_store *s, size_t table, const char *tenant, cons
     return NULL;
 }
 
-static struct ptn *get_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
+struct ptn *owl__get_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
 {
     struct ptn *p = find_ptn(s, table, tenant, name);
     if (p)
@@ -410,7 +229,7 @@ static uint64_t span_sealed(const struct ptn *p, int32_t day)
 }
 
 /* Adds a unit (a day, or a span when last > day) with no parts yet. */
-static struct day *add_unit(struct ptn *p, int32_t day, int32_t last)
+struct day *owl__add_unit(struct ptn *p, int32_t day, int32_t last)
 {
     struct day **grown = realloc(p->days, (p->ndays + 1) * sizeof *grown);
     if (!grown)
@@ -438,7 +257,7 @@ static struct memtable *active_mem(struct day *d)
     if (!grown)
         return NULL;
     d->mems = grown;
-    struct memtable *m = mem_new();
+    struct memtable *m = owl_mem_new();
     if (!m)
         return NULL;
     d->mems[d->nmems++] = m;
@@ -457,10 +276,10 @@ static void quarantine_name(const owl_store *s, const char *path, char *out, siz
     for (char *c = flat; *c; c++)
         if (*c == '/')
             *c = '_';
-    pathf(out, outsz, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(), flat);
+    owl__pathf(out, outsz, "%s/quarantine/%lld-%s", s->dir, (long long)owl_now_ms(), flat);
 }
 
-static void part_unref_locked(owl_store *s, struct part_ref *r)
+void owl__part_unref_locked(owl_store *s, struct part_ref *r)
 {
     if (--r->refs > 0)
         return;
@@ -475,15 +294,6 @@ static void part_unref_locked(owl_store *s, struct part_ref *r)
     }
     free(r->path);
     free(r);
-}
-
-static void mem_unref(owl_store *s, struct memtable *m)
-{
-    pthread_mutex_lock(&s->mu);
-    int last = --m->refs == 0;
-    pthread_mutex_unlock(&s->mu);
-    if (last)
-        mem_free(m);
 }
 
 /* ---------- WAL records ----------
@@ -624,7 +434,7 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
     const owl_cell *times = r->cols[sc->time_col];
     int rc = OWL_OK;
     pthread_mutex_lock(&s->mu);
-    struct ptn *p = get_ptn(s, table, tenant, partition);
+    struct ptn *p = owl__get_ptn(s, table, tenant, partition);
     size_t i = 0;
     while (rc == OWL_OK && i < r->nrows && p) {
         int32_t day = day_of(sc, times[i].i);
@@ -638,14 +448,14 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
             continue;
         }
         if (!d)
-            d = add_unit(p, day, day);
+            d = owl__add_unit(p, day, day);
         struct memtable *m = d ? active_mem(d) : NULL;
         if (!m) {
             rc = OWL_ENOMEM;
             break;
         }
         pthread_rwlock_wrlock(&m->lock);
-        rc = mem_append(m, sc, r, i, j, lsn);
+        rc = owl_mem_append(m, sc, r, i, j, lsn);
         pthread_rwlock_unlock(&m->lock);
         if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
             *full = 1;
@@ -676,56 +486,10 @@ static int replay_fn(void *ud, uint64_t lsn, const void *rec, size_t n)
     return rc;
 }
 
-/* ---------- sealing ---------- */
-
-struct time_idx {
-    int64_t t;
-    size_t i;
-};
-
-static int cmp_time_idx(const void *a, const void *b)
-{
-    const struct time_idx *x = a, *y = b;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays
- * (byte values still point into m's arena). */
-static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, owl_cell **cells)
-{
-    size_t n = m->nrows;
-    struct time_idx *ix = malloc(n * sizeof *ix);
-    owl_cell *all = malloc(n * sc->ncols * sizeof *all);
-    if (!ix || !all) {
-        free(ix), free(all);
-        return OWL_ENOMEM;
-    }
-    int sorted = 1;
-    for (size_t i = 0; i < n; i++) {
-        ix[i].t = m->cols[sc->time_col][i].i, ix[i].i = i;
-        if (i && ix[i].t < ix[i - 1].t)
-            sorted = 0;
-    }
-    if (!sorted)
-        qsort(ix, n, sizeof *ix, cmp_time_idx);
-    memset(out, 0, sizeof *out);
-    out->nrows = n;
-    for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *col = all + c * n;
-        for (size_t i = 0; i < n; i++)
-            col[i] = m->cols[c][ix[i].i];
-        out->cols[c] = col;
-    }
-    free(ix);
-    *cells = all;
-    return OWL_OK;
-}
 
 /* A day's part p-<first>-<last>-<level>.owp; a span's s-<max_lsn>-<level>.owp (first =
  * last = max_lsn for spans). */
-static void part_path(const struct ptn *p, const struct day *d, uint64_t first, uint64_t last,
+void owl__part_path(const struct ptn *p, const struct day *d, uint64_t first, uint64_t last,
                       int level, char *out, size_t outsz)
 {
     char dn[24];
@@ -737,7 +501,7 @@ static void part_path(const struct ptn *p, const struct day *d, uint64_t first, 
                  (unsigned long long)last, level);
 }
 
-static int add_part_ref(struct day *d, struct part_ref *r)
+int owl__add_part_ref(struct day *d, struct part_ref *r)
 {
     struct part_ref **grown = realloc(d->parts, (d->nparts + 1) * sizeof *grown);
     if (!grown)
@@ -747,7 +511,7 @@ static int add_part_ref(struct day *d, struct part_ref *r)
     return OWL_OK;
 }
 
-static struct part_ref *open_part_ref(const char *path, const owl_schema *sc, uint64_t first,
+struct part_ref *owl__open_part_ref(const char *path, const owl_schema *sc, uint64_t first,
                                       uint64_t last, int level, owl_error *err)
 {
     struct part_ref *r = calloc(1, sizeof *r);
@@ -765,135 +529,9 @@ static struct part_ref *open_part_ref(const char *path, const owl_schema *sc, ui
 }
 
 /* Seals the oldest memtable of d (caller holds seal_mu, not mu). */
-static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *err)
-{
-    const owl_schema *sc = s->schemas[p->table];
-    pthread_mutex_lock(&s->mu);
-    if (!d->nmems) {
-        pthread_mutex_unlock(&s->mu);
-        return OWL_OK;
-    }
-    struct memtable *m = d->mems[0];
-    if (d->nmems == 1)
-        d->last_sealing = 1;
-    m->refs++;
-    uint64_t seq = d->next_seq;
-    char *ddir = day_dir(p, d->day, d->day);
-    pthread_mutex_unlock(&s->mu);
-
-    int rc = OWL_OK;
-    owl_rows rows;
-    owl_cell *cells = NULL;
-    char path[4096];
-    /* no appender writes m any more, but take the lock so the last writer is done */
-    pthread_rwlock_rdlock(&m->lock);
-    size_t nrows = m->nrows;
-    if (nrows) {
-        rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
-        if (rc == OWL_OK)
-            rc = sorted_rows(sc, m, &rows, &cells);
-        if (rc == OWL_OK) {
-            owl_part_info info = {sc->name, p->tenant, p->name, d->day, m->max_lsn, 0, 1};
-            part_path(p, d, seq, seq, 0, path, sizeof path);
-            rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.zstd_level,
-                                NULL, err);
-        }
-    }
-    uint64_t max_lsn = m->max_lsn;
-    pthread_rwlock_unlock(&m->lock);
-    free(cells);
-    free(ddir);
-
-    struct part_ref *r = NULL;
-    if (rc == OWL_OK && nrows && !(r = open_part_ref(path, sc, seq, seq, 0, err)))
-        rc = err && err->code ? err->code : OWL_EIO;
-    pthread_mutex_lock(&s->mu);
-    if (rc == OWL_OK) {
-        if (r && add_part_ref(d, r) != OWL_OK) {
-            part_unref_locked(s, r);
-            rc = OWL_ENOMEM;
-        }
-    }
-    if (rc == OWL_OK) {
-        if (nrows) {
-            d->next_seq = seq + 1;
-            if (max_lsn > d->sealed_lsn)
-                d->sealed_lsn = max_lsn;
-        }
-        memmove(d->mems, d->mems + 1, (d->nmems - 1) * sizeof *d->mems);
-        d->nmems--;
-        if (d->nmems == 0)
-            d->last_sealing = 0;
-        m->refs--; /* the day's reference */
-    } else {
-        /* the seal failed: the memtable stays first in line (retried before any newer
-         * one, invariant 2) and, when it is the only one, takes appends again */
-        d->last_sealing = 0;
-    }
-    pthread_mutex_unlock(&s->mu);
-    mem_unref(s, m);
-    return rc;
-}
-
-/* Advances the WAL checkpoint as far as invariant 3 allows. */
-static int advance_checkpoint(owl_store *s, owl_error *err)
-{
-    pthread_mutex_lock(&s->apply_mu);
-    uint64_t cp = s->applied;
-    pthread_mutex_unlock(&s->apply_mu);
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->nptns; i++)
-        for (size_t j = 0; j < s->ptns[i]->ndays; j++) {
-            struct day *d = s->ptns[i]->days[j];
-            for (size_t k = 0; k < d->nmems; k++)
-                if (d->mems[k]->nrows && d->mems[k]->min_lsn - 1 < cp)
-                    cp = d->mems[k]->min_lsn - 1;
-        }
-    pthread_mutex_unlock(&s->mu);
-    return owl_wal_checkpoint(s->wal, cp, err); /* a no-op unless cp moves it forward */
-}
-
-/* Seals memtables that are full, old, or (force) any. */
-static int seal_some(owl_store *s, int force, owl_error *err)
-{
-    int rc = OWL_OK;
-    int64_t now = owl_now_ms();
-    pthread_mutex_lock(&s->seal_mu);
-    for (;;) {
-        struct ptn *p = NULL;
-        struct day *d = NULL;
-        pthread_mutex_lock(&s->mu);
-        for (size_t i = 0; i < s->nptns && !d; i++)
-            for (size_t j = 0; j < s->ptns[i]->ndays && !d; j++) {
-                struct day *c = s->ptns[i]->days[j];
-                if (!c->nmems)
-                    continue;
-                struct memtable *m = c->mems[0];
-                if (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
-                    m->raw_bytes >= s->opt.memtable_bytes ||
-                    now - m->created_ms >= s->opt.memtable_age_ms)
-                    p = s->ptns[i], d = c;
-            }
-        pthread_mutex_unlock(&s->mu);
-        if (!d)
-            break;
-        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK)
-            break;
-    }
-    pthread_mutex_unlock(&s->seal_mu);
-    if (rc == OWL_OK)
-        rc = advance_checkpoint(s, err);
-    return rc;
-}
-
-int owl_store_flush(owl_store *s, owl_error *err)
-{
-    return seal_some(s, 1, err);
-}
-
 /* ---------- append ---------- */
 
-static int find_table(const owl_store *s, const char *name, size_t *t)
+int owl__find_table(const owl_store *s, const char *name, size_t *t)
 {
     for (size_t i = 0; i < s->nschemas; i++)
         if (!strcmp(s->schemas[i]->name, name)) {
@@ -936,9 +574,9 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
                      const owl_rows *rows, owl_error *err)
 {
     size_t t;
-    if (find_table(s, table, &t) != OWL_OK)
+    if (owl__find_table(s, table, &t) != OWL_OK)
         return owl_error_set(err, OWL_EINVAL, "no table named %s", table);
-    if (!valid_name(tenant) || !valid_name(partition))
+    if (!owl__valid_name(tenant) || !owl__valid_name(partition))
         return owl_error_set(err, OWL_EINVAL, "tenant and partition names must be 1 to %d bytes",
                              NAME_MAX_LEN);
     if (rows->nrows == 0)
@@ -975,891 +613,8 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
         if (s->bg_running)
             kick_background(s);
         else
-            rc = seal_some(s, 0, err);
+            rc = owl__seal_some(s, 0, err);
     }
-    return rc;
-}
-
-/* ---------- predicates ---------- */
-
-static int bytes_eq(const owl_bytes *a, const owl_bytes *b)
-{
-    return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
-}
-
-/* 1 when the occurrence of tok (n > 0 bytes) at hit, inside [row, row_end), stands as a
- * whole token: the bytes beside it are not token bytes (or tok itself ends there in a
- * separator). */
-static int token_bounded(const char *hit, const unsigned char *tok, size_t n, const char *row,
-                         const char *row_end)
-{
-    int left = hit == row || !owl_is_token_byte((unsigned char)hit[-1]) ||
-               !owl_is_token_byte(tok[0]);
-    int right = hit + n == row_end || !owl_is_token_byte((unsigned char)hit[n]) ||
-                !owl_is_token_byte(tok[n - 1]);
-    return left && right;
-}
-
-static int contains_token(const owl_bytes *v, const owl_bytes *tok)
-{
-    const char *s = v->p, *end = s + v->n;
-    if (tok->n == 0)
-        return 1;
-    while (s < end) {
-        const char *hit = memmem(s, (size_t)(end - s), tok->p, tok->n);
-        if (!hit)
-            return 0;
-        if (token_bounded(hit, tok->p, tok->n, v->p, end))
-            return 1;
-        s = hit + 1;
-    }
-    return 0;
-}
-
-static int cmp_num(enum owl_type t, const owl_cell *a, const owl_cell *b)
-{
-    switch (t) {
-    case OWL_TYPE_U64:
-        return a->u < b->u ? -1 : a->u > b->u;
-    case OWL_TYPE_F64:
-        return a->f < b->f ? -1 : a->f > b->f;
-    default:
-        return a->i < b->i ? -1 : a->i > b->i;
-    }
-}
-
-/* Numeric equality; a NaN equals nothing, as in IEEE-754. */
-static int num_eq(enum owl_type t, const owl_cell *a, const owl_cell *b)
-{
-    if (t == OWL_TYPE_F64)
-        return a->f == b->f;
-    return cmp_num(t, a, b) == 0;
-}
-
-static int pred_holds(const owl_schema *sc, const owl_pred *p, const owl_cell *v)
-{
-    enum owl_type t = sc->cols[p->col].type;
-    int bytes = owl_type_is_bytes(t);
-    switch (p->op) {
-    case OWL_PRED_EQ:
-        return bytes ? bytes_eq(&v->b, &p->lo.b) : num_eq(t, v, &p->lo);
-    case OWL_PRED_IN:
-        for (size_t i = 0; i < p->nset; i++)
-            if (bytes ? bytes_eq(&v->b, &p->set[i].b) : num_eq(t, v, &p->set[i]))
-                return 1;
-        return 0;
-    case OWL_PRED_RANGE:
-        if (bytes || (t == OWL_TYPE_F64 && (v->f != v->f)))
-            return 0;
-        return cmp_num(t, v, &p->lo) >= 0 && cmp_num(t, v, &p->hi) < 0;
-    case OWL_PRED_TOKEN:
-        return bytes && contains_token(&v->b, &p->text);
-    case OWL_PRED_SUBSTR:
-        return bytes && (p->text.n == 0 || memmem(v->b.p, v->b.n, p->text.p, p->text.n));
-    }
-    return 0;
-}
-
-/* ---------- scans ---------- */
-
-struct scan_ctx {
-    owl_store *s;
-    const owl_scan *q;
-    const owl_schema *sc;
-    owl_scan_stats *st;
-    int64_t start, end;
-    size_t need[OWL_MAX_COLS]; /* columns to read: wanted + predicate columns */
-    size_t nneed;
-    owl_cell *out[OWL_MAX_COLS];
-    size_t outcap;
-    uint32_t *sel;
-    uint8_t *keep; /* 2 x outcap: rows still matching, and text_pass's scratch */
-    size_t selcap;
-};
-
-static int ensure_out(struct scan_ctx *c, size_t n)
-{
-    if (n <= c->outcap)
-        return OWL_OK;
-    for (size_t i = 0; i < c->q->ncols; i++) {
-        owl_cell *p = realloc(c->out[i], n * sizeof *p);
-        if (!p)
-            return OWL_ENOMEM;
-        c->out[i] = p;
-    }
-    uint32_t *sel = realloc(c->sel, n * sizeof *sel);
-    if (!sel)
-        return OWL_ENOMEM;
-    c->sel = sel;
-    uint8_t *keep = realloc(c->keep, 2 * n);
-    if (!keep)
-        return OWL_ENOMEM;
-    c->keep = keep;
-    c->outcap = n;
-    return OWL_OK;
-}
-
-/* 1 when the non-empty values of v[0..n) lie in one buffer in row order without overlap
- * (decoded part blocks: STR and template chunks both lay their rows out so), so one search
- * over the whole range can stand in for a search per row. */
-static int laid_out_in_order(const owl_cell *v, size_t n)
-{
-    const char *at = NULL;
-    for (size_t r = 0; r < n; r++) {
-        if (!v[r].b.n)
-            continue;
-        const char *p = v[r].b.p;
-        if (!p || (at && p < at))
-            return 0;
-        at = p + v[r].b.n;
-    }
-    return at != NULL;
-}
-
-/* TOKEN / SUBSTR over rows laid out in order: one memmem pass over the block's bytes; a hit
- * counts for the row that holds all of it (and, for TOKEN, with token boundaries inside that
- * row, as contains_token decides). Clears keep[r] for every row without a match. */
-static void text_pass(const owl_cell *v, size_t n, const owl_bytes *needle, int token,
-                      uint8_t *keep, uint8_t *found)
-{
-    const unsigned char *tok = needle->p;
-    size_t len = needle->n, r = 0;
-    const char *s = NULL, *end = NULL;
-    for (size_t i = 0; i < n; i++) {
-        found[i] = 0;
-        if (v[i].b.n) {
-            if (!s)
-                s = v[i].b.p;
-            end = (const char *)v[i].b.p + v[i].b.n;
-        }
-    }
-    while (s && s < end) {
-        const char *hit = memmem(s, (size_t)(end - s), needle->p, len);
-        if (!hit)
-            break;
-        while (r < n && (v[r].b.n == 0 || (const char *)v[r].b.p + v[r].b.n <= hit))
-            r++;
-        if (r == n)
-            break;
-        const char *row = v[r].b.p, *row_end = row + v[r].b.n;
-        if (hit < row) { /* between rows */
-            s = row;
-            continue;
-        }
-        if (hit + len > row_end) { /* runs into the next row */
-            s = hit + 1;
-            continue;
-        }
-        if (token && !token_bounded(hit, tok, len, row, row_end)) {
-            s = hit + 1;
-            continue;
-        }
-        found[r] = 1;
-        s = row_end;
-        r++;
-    }
-    for (size_t i = 0; i < n; i++)
-        keep[i] &= found[i];
-}
-
-/* Filters rows [0, n) of cols (indexed by schema column) and emits the matches. one_buf:
- * each byte column's values live in one buffer (a decoded part block), so the bytes between
- * them may be read. */
-static int emit(struct scan_ctx *c, const struct ptn *p, owl_cell *const *cols, size_t n,
-                int one_buf)
-{
-    int rc = ensure_out(c, n);
-    if (rc != OWL_OK)
-        return rc;
-    const owl_cell *times = cols[c->sc->time_col];
-    uint8_t *keep = c->keep, *found = c->keep + n;
-    for (size_t r = 0; r < n; r++)
-        keep[r] = times[r].i >= c->start && times[r].i < c->end;
-    for (size_t i = 0; i < c->q->npreds; i++) {
-        const owl_pred *pr = &c->q->preds[i];
-        const owl_cell *v = cols[pr->col];
-        if ((pr->op == OWL_PRED_TOKEN || pr->op == OWL_PRED_SUBSTR) &&
-            owl_type_is_bytes(c->sc->cols[pr->col].type) && pr->text.n && pr->text.p && one_buf &&
-            laid_out_in_order(v, n)) {
-            text_pass(v, n, &pr->text, pr->op == OWL_PRED_TOKEN, keep, found);
-            continue;
-        }
-        for (size_t r = 0; r < n; r++)
-            if (keep[r])
-                keep[r] = (uint8_t)pred_holds(c->sc, pr, &v[r]);
-    }
-    size_t k = 0;
-    for (size_t r = 0; r < n; r++)
-        if (keep[r])
-            c->sel[k++] = (uint32_t)r;
-    if (c->st) {
-        c->st->rows_scanned += n;
-        c->st->rows_matched += k;
-    }
-    if (!k)
-        return 0;
-    owl_batch b = {.nrows = k, .tenant = p->tenant, .partition = p->name};
-    for (size_t i = 0; i < c->q->ncols; i++) {
-        const owl_cell *src = cols[c->q->cols[i]];
-        for (size_t j = 0; j < k; j++)
-            c->out[i][j] = src[c->sel[j]];
-        b.cols[i] = c->out[i];
-    }
-    return c->q->fn(c->q->ud, &b);
-}
-
-/* Removes r from the day that lists it and drops that reference (caller holds s->mu). */
-static void drop_part_locked(owl_store *s, const struct ptn *p, struct part_ref *r)
-{
-    for (size_t j = 0; j < p->ndays; j++) {
-        struct day *d = p->days[j];
-        for (size_t k = 0; k < d->nparts; k++) {
-            if (d->parts[k] != r)
-                continue;
-            memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
-            d->nparts--;
-            part_unref_locked(s, r);
-            return;
-        }
-    }
-}
-
-static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r,
-                     owl_block_data *bd, owl_error *err)
-{
-    const owl_part_meta *pm = owl_part_get_meta(r->p);
-    if (pm->max_time < c->start || pm->min_time >= c->end)
-        return OWL_OK;
-    if (c->st)
-        c->st->parts++;
-    for (size_t b = 0; b < pm->nblocks; b++) {
-        if (c->st)
-            c->st->blocks++;
-        if (!owl_part_block_may_match(r->p, b, c->start, c->end, c->q->preds, c->q->npreds)) {
-            if (c->st)
-                c->st->blocks_skipped++;
-            continue;
-        }
-        bd->bytes_read = 0;
-        /* text the bloom let through must still appear in the chunk's stored bytes */
-        int rc = OWL_OK, may = 1;
-        for (size_t i = 0; i < c->q->npreds && may && rc == OWL_OK; i++)
-            if (c->q->preds[i].op == OWL_PRED_TOKEN || c->q->preds[i].op == OWL_PRED_SUBSTR)
-                rc = owl_part_block_text_may(r->p, b, c->q->preds[i].col, &c->q->preds[i].text,
-                                              bd, &may, err);
-        if (rc == OWL_OK && !may) {
-            if (c->st) {
-                c->st->blocks_skipped++;
-                c->st->bytes_read += bd->bytes_read;
-            }
-            continue;
-        }
-        if (rc == OWL_OK)
-            rc = owl_part_read_block(r->p, b, c->need, c->nneed, bd, err);
-        if (rc == OWL_ECORRUPT) {
-            owl_errorf("store: %s is corrupt (%s); quarantined", r->path,
-                       err ? err->msg : "checksum");
-            pthread_mutex_lock(&c->s->mu);
-            if (!r->quarantine) {
-                r->quarantine = 1;
-                c->s->quarantined++;
-                drop_part_locked(c->s, p, r);
-            }
-            pthread_mutex_unlock(&c->s->mu);
-            return OWL_OK;
-        }
-        if (rc != OWL_OK)
-            return rc;
-        if (c->st)
-            c->st->bytes_read += bd->bytes_read;
-        if ((rc = emit(c, p, bd->cells, bd->nrows, 1)) != 0)
-            return rc;
-    }
-    return OWL_OK;
-}
-
-static int scan_mem(struct scan_ctx *c, const struct ptn *p, struct memtable *m)
-{
-    int rc = 0;
-    pthread_rwlock_rdlock(&m->lock);
-    size_t n = m->nrows;
-    for (size_t off = 0; off < n && rc == 0; off += SCAN_BATCH) {
-        size_t len = n - off < SCAN_BATCH ? n - off : SCAN_BATCH;
-        owl_cell *cols[OWL_MAX_COLS] = {0};
-        for (size_t i = 0; i < c->sc->ncols; i++)
-            cols[i] = m->cols[i] + off;
-        rc = emit(c, p, cols, len, 0);
-    }
-    pthread_rwlock_unlock(&m->lock);
-    return rc;
-}
-
-static int ptn_wanted(const owl_scan *q, const struct ptn *p, size_t table)
-{
-    if (p->table != table || strcmp(p->tenant, q->tenant) != 0)
-        return 0;
-    if (!q->partitions)
-        return 1;
-    for (size_t i = 0; i < q->npartitions; i++)
-        if (!strcmp(q->partitions[i], p->name))
-            return 1;
-    return 0;
-}
-
-/* What one scan holds on to: references taken under the store mutex. */
-struct snap_item {
-    struct ptn *p;
-    struct part_ref *part;
-    struct memtable *mem;
-    int64_t cutoff;
-};
-
-static int64_t retention_cutoff(const owl_schema *sc, const struct ptn *p, int64_t now_ms)
-{
-    if (p->retention_days <= 0)
-        return INT64_MIN;
-    return (now_ms / 1000 - (int64_t)p->retention_days * 86400) * sc->time_per_sec;
-}
-
-int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_error *err)
-{
-    size_t t;
-    if (find_table(s, q->table, &t) != OWL_OK)
-        return owl_error_set(err, OWL_EINVAL, "no table named %s", q->table);
-    const owl_schema *sc = s->schemas[t];
-    if (q->ncols > OWL_MAX_COLS || !q->fn || !q->tenant)
-        return owl_error_set(err, OWL_EINVAL, "bad scan request");
-    for (size_t i = 0; i < q->ncols; i++)
-        if (q->cols[i] >= sc->ncols)
-            return owl_error_set(err, OWL_EINVAL, "column %zu out of range", q->cols[i]);
-    for (size_t i = 0; i < q->npreds; i++)
-        if (q->preds[i].col >= sc->ncols)
-            return owl_error_set(err, OWL_EINVAL, "predicate column out of range");
-    struct scan_ctx c = {.s = s, .q = q, .sc = sc, .st = stats, .start = q->start, .end = q->end};
-    if (stats)
-        memset(stats, 0, sizeof *stats);
-    int seen[OWL_MAX_COLS] = {0};
-    c.need[c.nneed++] = sc->time_col, seen[sc->time_col] = 1;
-    for (size_t i = 0; i < q->ncols; i++)
-        if (!seen[q->cols[i]])
-            seen[q->cols[i]] = 1, c.need[c.nneed++] = q->cols[i];
-    for (size_t i = 0; i < q->npreds; i++)
-        if (!seen[q->preds[i].col])
-            seen[q->preds[i].col] = 1, c.need[c.nneed++] = q->preds[i].col;
-
-    struct snap_item *items = NULL;
-    size_t nitems = 0, cap = 0;
-    int rc = OWL_OK;
-    int64_t now = owl_now_ms();
-    int32_t d0 = day_of(sc, q->start > INT64_MIN ? q->start : INT64_MIN / 2);
-    int32_t d1 = day_of(sc, q->end < INT64_MAX ? q->end - 1 : INT64_MAX / 2);
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->nptns && rc == OWL_OK; i++) {
-        struct ptn *p = s->ptns[i];
-        if (!ptn_wanted(q, p, t))
-            continue;
-        int64_t cutoff = retention_cutoff(sc, p, now);
-        for (size_t j = 0; j < p->ndays && rc == OWL_OK; j++) {
-            struct day *d = p->days[j];
-            if (d->last < d0 || d->day > d1)
-                continue;
-            size_t want = d->nparts + d->nmems;
-            if (nitems + want > cap) {
-                size_t ncap = (nitems + want) * 2 + 8;
-                struct snap_item *grown = realloc(items, ncap * sizeof *grown);
-                if (!grown) {
-                    rc = OWL_ENOMEM;
-                    break;
-                }
-                items = grown, cap = ncap;
-            }
-            for (size_t k = 0; k < d->nparts; k++) {
-                if (d->parts[k]->dead || d->parts[k]->quarantine)
-                    continue;
-                d->parts[k]->refs++;
-                items[nitems++] = (struct snap_item){p, d->parts[k], NULL, cutoff};
-            }
-            for (size_t k = 0; k < d->nmems; k++) {
-                d->mems[k]->refs++;
-                items[nitems++] = (struct snap_item){p, NULL, d->mems[k], cutoff};
-            }
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-
-    owl_block_data bd;
-    memset(&bd, 0, sizeof bd);
-    size_t i = 0;
-    for (; i < nitems && rc == OWL_OK; i++) {
-        c.start = q->start > items[i].cutoff ? q->start : items[i].cutoff;
-        if (items[i].part)
-            rc = scan_part(&c, items[i].p, items[i].part, &bd, err);
-        else
-            rc = scan_mem(&c, items[i].p, items[i].mem);
-    }
-    owl_block_data_free(&bd);
-    for (size_t k = 0; k < c.q->ncols; k++)
-        free(c.out[k]);
-    free(c.sel);
-    free(c.keep);
-    pthread_mutex_lock(&s->mu);
-    for (size_t k = 0; k < nitems; k++)
-        if (items[k].part)
-            part_unref_locked(s, items[k].part);
-        else if (--items[k].mem->refs == 0)
-            mem_free(items[k].mem);
-    pthread_mutex_unlock(&s->mu);
-    free(items);
-    if (rc == OWL_ENOMEM)
-        owl_error_set(err, rc, "out of memory during scan");
-    return rc;
-}
-
-/* ---------- retention ---------- */
-
-static void retention_path(const struct ptn *p, char *out, size_t outsz)
-{
-    snprintf(out, outsz, "%s/RETENTION", p->dir);
-}
-
-int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
-                            const char *partition, int days, owl_error *err)
-{
-    size_t t;
-    if (find_table(s, table, &t) != OWL_OK)
-        return owl_error_set(err, OWL_EINVAL, "no table named %s", table);
-    if (!valid_name(tenant) || !valid_name(partition) || days < 0 || days > 36500)
-        return owl_error_set(err, OWL_EINVAL, "bad retention request (days 0..36500)");
-    pthread_mutex_lock(&s->mu);
-    struct ptn *p = get_ptn(s, t, tenant, partition);
-    char path[4200], text[32];
-    /* unchanged: nothing to write (RETENTION holds it already, or is absent for 0) */
-    if (p && p->retention_days == days) {
-        pthread_mutex_unlock(&s->mu);
-        return OWL_OK;
-    }
-    int rc = p ? owl_mkdir_p(p->dir, 0700, err) : OWL_ENOMEM;
-    if (rc == OWL_OK) {
-        retention_path(p, path, sizeof path);
-        int n = snprintf(text, sizeof text, "%d\n", days);
-        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
-    }
-    if (rc == OWL_OK)
-        p->retention_days = days;
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
-static void remove_day_locked(owl_store *s, struct ptn *p, size_t j)
-{
-    struct day *d = p->days[j];
-    for (size_t k = 0; k < d->nparts; k++) {
-        d->parts[k]->dead = 1;
-        part_unref_locked(s, d->parts[k]);
-    }
-    for (size_t k = 0; k < d->nmems; k++)
-        if (--d->mems[k]->refs == 0)
-            mem_free(d->mems[k]);
-    free(d->parts);
-    free(d->mems);
-    free(d);
-    memmove(p->days + j, p->days + j + 1, (p->ndays - j - 1) * sizeof *p->days);
-    p->ndays--;
-}
-
-int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
-{
-    char **dirs = NULL;
-    size_t ndirs = 0;
-    pthread_mutex_lock(&s->seal_mu);
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->nptns; i++) {
-        struct ptn *p = s->ptns[i];
-        if (p->retention_days <= 0)
-            continue;
-        int32_t keep_from = (int32_t)(now_ms / 86400000) - p->retention_days;
-        for (size_t j = 0; j < p->ndays;) {
-            if (p->days[j]->last >= keep_from) {
-                j++;
-                continue;
-            }
-            char **grown = realloc(dirs, (ndirs + 1) * sizeof *grown);
-            if (grown) {
-                dirs = grown;
-                dirs[ndirs++] = day_dir(p, p->days[j]->day, p->days[j]->last);
-            }
-            remove_day_locked(s, p, j);
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    pthread_mutex_unlock(&s->seal_mu);
-    /* Files still read by a scan are unlinked when it ends; the directory goes with the
-     * last of them (rmdir fails harmlessly until then and is retried at the next pass). */
-    for (size_t i = 0; i < ndirs; i++) {
-        if (dirs[i] && rmdir(dirs[i]) != 0 && errno != ENOENT && errno != ENOTEMPTY)
-            owl_warn("store: rmdir %s: %s", dirs[i], strerror(errno));
-        free(dirs[i]);
-    }
-    free(dirs);
-    return advance_checkpoint(s, err);
-}
-
-/* ---------- compaction ---------- */
-
-/* Reads every row of src (the caller holds a reference on each), sorts them by time and
- * writes them as one part at the path of unit d (sequence range first..last), then opens it
- * as *merged. Caller holds seal_mu, not mu. */
-static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_ref **src,
-                       size_t nsrc, uint64_t first, uint64_t last, struct part_ref **merged,
-                       owl_error *err)
-{
-    const owl_schema *sc = s->schemas[p->table];
-    size_t total = 0, nblocks = 0;
-    uint64_t max_lsn = 0;
-    int level = 0;
-    for (size_t i = 0; i < nsrc; i++) {
-        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
-        total += pm->rows;
-        nblocks += pm->nblocks;
-        if (pm->max_lsn > max_lsn)
-            max_lsn = pm->max_lsn;
-        if (src[i]->level > level)
-            level = src[i]->level;
-    }
-    if (d->span)
-        first = last = max_lsn;
-    int rc = OWL_OK;
-    owl_block_data *bd = calloc(nblocks, sizeof *bd);
-    struct time_idx *ix = malloc(total * sizeof *ix);
-    owl_cell *all = malloc(total * sc->ncols * sizeof *all);
-    owl_cell *sorted = malloc(total * sc->ncols * sizeof *sorted);
-    char *dir = day_dir(p, d->day, d->last);
-    size_t cols[OWL_MAX_COLS];
-    for (size_t c = 0; c < sc->ncols; c++)
-        cols[c] = c;
-    if (!bd || !ix || !all || !sorted || !dir) {
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
-        goto out;
-    }
-    size_t row = 0, blk = 0;
-    for (size_t i = 0; i < nsrc && rc == OWL_OK; i++) {
-        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
-        for (size_t k = 0; k < pm->nblocks && rc == OWL_OK; k++, blk++) {
-            rc = owl_part_read_block(src[i]->p, k, cols, sc->ncols, &bd[blk], err);
-            for (size_t r = 0; rc == OWL_OK && r < bd[blk].nrows; r++, row++)
-                for (size_t c = 0; c < sc->ncols; c++)
-                    all[c * total + row] = bd[blk].cells[c][r];
-        }
-    }
-    if (rc != OWL_OK)
-        goto out;
-    for (size_t r = 0; r < total; r++)
-        ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r;
-    qsort(ix, total, sizeof *ix, cmp_time_idx);
-    owl_rows rows = {.nrows = total};
-    for (size_t c = 0; c < sc->ncols; c++) {
-        for (size_t r = 0; r < total; r++)
-            sorted[c * total + r] = all[c * total + ix[r].i];
-        rows.cols[c] = sorted + c * total;
-    }
-    char path[4096];
-    part_path(p, d, first, last, level + 1, path, sizeof path);
-    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, level + 1,
-                          d->last - d->day + 1};
-    if ((rc = owl_mkdir_p(dir, 0700, err)) == OWL_OK)
-        rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows,
-                            s->opt.compact_zstd_level, NULL, err);
-    if (rc == OWL_OK && !(*merged = open_part_ref(path, sc, first, last, level + 1, err)))
-        rc = OWL_EIO;
-out:
-    if (bd)
-        for (size_t k = 0; k < nblocks; k++)
-            owl_block_data_free(&bd[k]);
-    free(bd), free(ix), free(all), free(sorted), free(dir);
-    return rc;
-}
-
-/* Takes a reference on each of n parts (caller holds mu). */
-static void ref_parts(struct part_ref **src, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        src[i]->refs++;
-}
-
-static void unref_parts(owl_store *s, struct part_ref **src, size_t n)
-{
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < n; i++)
-        part_unref_locked(s, src[i]);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Removes r from d's list (found by pointer: a scan may have quarantined it meanwhile), marks
- * it dead and drops d's reference. Returns the index it had, or SIZE_MAX. Caller holds mu. */
-static size_t unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r)
-{
-    for (size_t k = 0; k < d->nparts; k++) {
-        if (d->parts[k] != r)
-            continue;
-        memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
-        d->nparts--;
-        r->dead = 1;
-        part_unref_locked(s, r);
-        return k;
-    }
-    return SIZE_MAX;
-}
-
-/* Inserts r at index at (clamped) of d's list; on failure r is dropped. Caller holds mu. */
-static void insert_part_locked(owl_store *s, struct day *d, struct part_ref *r, size_t at)
-{
-    if (add_part_ref(d, r) != OWL_OK) {
-        r->dead = 1;
-        part_unref_locked(s, r);
-        return;
-    }
-    if (at < d->nparts - 1) {
-        memmove(d->parts + at + 1, d->parts + at, (d->nparts - 1 - at) * sizeof *d->parts);
-        d->parts[at] = r;
-    }
-}
-
-/* Merges the parts [a, b) of day d into one part (caller holds seal_mu). */
-static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b,
-                       owl_error *err)
-{
-    size_t nsrc = b - a;
-    struct part_ref **src = calloc(nsrc, sizeof *src), *merged = NULL;
-    if (!src)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    pthread_mutex_lock(&s->mu);
-    memcpy(src, d->parts + a, nsrc * sizeof *src);
-    ref_parts(src, nsrc);
-    pthread_mutex_unlock(&s->mu);
-    int rc = merge_write(s, p, d, src, nsrc, src[0]->first, src[nsrc - 1]->last, &merged, err);
-    if (rc == OWL_OK) {
-        pthread_mutex_lock(&s->mu);
-        /* the merged part takes the place of the first source, keeping the list in order */
-        size_t at = SIZE_MAX;
-        for (size_t i = 0; i < nsrc; i++) {
-            size_t k = unlist_part_locked(s, d, src[i]);
-            if (at == SIZE_MAX)
-                at = k;
-        }
-        insert_part_locked(s, d, merged, at == SIZE_MAX ? d->nparts : at);
-        s->compactions++;
-        pthread_mutex_unlock(&s->mu);
-    }
-    unref_parts(s, src, nsrc);
-    free(src);
-    return rc;
-}
-
-/* Span compaction (invariant 5). A unit is a candidate when it is a cold day (no memtable,
- * at least SPAN_COLD_DAYS old, under SPAN_SMALL_BYTES) or a span under SPAN_TARGET_BYTES with
- * no other unit inside its days. Runs of candidates adjacent in day order merge into one
- * span while the run stays within SPAN_TARGET_BYTES, SPAN_MAX_ROWS and the partition's
- * width limit (a span is dropped only when its last day expires, so with retention R a span
- * covers at most R/4 days). */
-#define SPAN_COLD_DAYS 2
-#define SPAN_SMALL_BYTES ((uint64_t)2 << 20)
-#define SPAN_TARGET_BYTES ((uint64_t)8 << 20)
-#define SPAN_MAX_ROWS ((uint64_t)1 << 19)
-#define SPAN_MAX_DAYS 366
-
-static int cmp_unit(const void *a, const void *b)
-{
-    const struct day *x = *(struct day *const *)a, *y = *(struct day *const *)b;
-    if (x->day != y->day)
-        return x->day < y->day ? -1 : 1;
-    return x->last > y->last ? -1 : x->last < y->last; /* a span before days inside it */
-}
-
-static uint64_t unit_bytes(const struct day *d, uint64_t *rows)
-{
-    uint64_t n = 0;
-    for (size_t k = 0; k < d->nparts; k++) {
-        const owl_part_meta *pm = owl_part_get_meta(d->parts[k]->p);
-        n += pm->file_bytes;
-        *rows += pm->rows;
-    }
-    return n;
-}
-
-/* Caller holds mu; units sorted (cmp_unit); i indexes u; bytes and rows are u[i]'s. */
-static int span_candidate(struct day *const *u, size_t n, size_t i, uint64_t bytes,
-                          uint64_t rows, int32_t today)
-{
-    const struct day *d = u[i];
-    if (!d->nparts || d->nmems)
-        return 0;
-    for (size_t k = 0; k < d->nparts; k++)
-        if (d->parts[k]->dead || d->parts[k]->quarantine)
-            return 0;
-    if (!d->span) {
-        for (size_t j = 0; j < n; j++) /* a day inside a span stays a day */
-            if (u[j]->span && u[j]->day <= d->day && d->day <= u[j]->last)
-                return 0;
-        return d->day <= today - SPAN_COLD_DAYS && bytes < SPAN_SMALL_BYTES;
-    }
-    /* a span half full is left alone, so spans are not rewritten again and again */
-    return bytes < SPAN_TARGET_BYTES / 2 && rows < SPAN_MAX_ROWS / 2 &&
-           (i + 1 == n || u[i + 1]->day > d->last);
-}
-
-/* Merges the units run[0..nrun) into one span (caller holds seal_mu). */
-static int merge_span(owl_store *s, struct ptn *p, struct day **run, size_t nrun, owl_error *err)
-{
-    struct day span = {.day = run[0]->day, .span = 1};
-    size_t nsrc = 0;
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < nrun; i++) {
-        nsrc += run[i]->nparts;
-        if (run[i]->last > span.last)
-            span.last = run[i]->last;
-    }
-    struct part_ref **src = calloc(nsrc, sizeof *src), *merged = NULL;
-    if (src) {
-        size_t o = 0;
-        for (size_t i = 0; i < nrun; i++)
-            for (size_t k = 0; k < run[i]->nparts; k++)
-                src[o++] = run[i]->parts[k];
-        ref_parts(src, nsrc);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!src)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    int rc = merge_write(s, p, &span, src, nsrc, 0, 0, &merged, err);
-    char **dirs = calloc(nrun, sizeof *dirs);
-    if (rc == OWL_OK) {
-        pthread_mutex_lock(&s->mu);
-        struct day *d = add_unit(p, span.day, span.last);
-        if (d) {
-            d->sealed_lsn = owl_part_get_meta(merged->p)->max_lsn;
-            insert_part_locked(s, d, merged, 0);
-        } else {
-            merged->dead = 1;
-            part_unref_locked(s, merged);
-            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; rc == OWL_OK && i < nrun; i++) {
-            struct day *u = run[i];
-            for (size_t k = 0; k < nsrc; k++)
-                unlist_part_locked(s, u, src[k]);
-            /* a day that took new rows meanwhile stays (its sealed_lsn still holds) */
-            if (u->nparts || u->nmems)
-                continue;
-            for (size_t j = 0; j < p->ndays; j++)
-                if (p->days[j] == u) {
-                    if (dirs)
-                        dirs[i] = day_dir(p, u->day, u->last);
-                    remove_day_locked(s, p, j);
-                    break;
-                }
-        }
-        if (rc == OWL_OK)
-            s->compactions++;
-        pthread_mutex_unlock(&s->mu);
-    }
-    unref_parts(s, src, nsrc);
-    /* empty now unless a scan still reads a file there; open removes it then */
-    for (size_t i = 0; dirs && i < nrun; i++) {
-        if (dirs[i])
-            rmdir(dirs[i]);
-        free(dirs[i]);
-    }
-    free(dirs);
-    free(src);
-    return rc;
-}
-
-/* Finds one run of span candidates in p and merges it; *merged = 1 when it did. */
-static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, owl_error *err)
-{
-    *merged = 0;
-    pthread_mutex_lock(&s->mu);
-    size_t n = p->ndays;
-    struct day **u = malloc((n ? n : 1) * sizeof *u), **run = malloc((n ? n : 1) * sizeof *run);
-    if (!u || !run) {
-        pthread_mutex_unlock(&s->mu);
-        free(u), free(run);
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    }
-    memcpy(u, p->days, n * sizeof *u);
-    qsort(u, n, sizeof *u, cmp_unit);
-    int32_t width = p->retention_days > 0 ? p->retention_days / 4 : SPAN_MAX_DAYS;
-    if (width > SPAN_MAX_DAYS)
-        width = SPAN_MAX_DAYS;
-    size_t nrun = 0;
-    uint64_t bytes = 0, rows = 0;
-    for (size_t i = 0; i <= n; i++) {
-        uint64_t r = 0, b = i < n ? unit_bytes(u[i], &r) : 0;
-        int cand = i < n && span_candidate(u, n, i, b, r, today);
-        if (cand && (nrun == 0 || (bytes + b <= SPAN_TARGET_BYTES && rows + r <= SPAN_MAX_ROWS &&
-                                   u[i]->last - run[0]->day < width))) {
-            run[nrun++] = u[i];
-            bytes += b, rows += r;
-            continue;
-        }
-        if (nrun >= 2)
-            break;
-        /* start again from u[i] when it can begin a run */
-        nrun = 0, bytes = 0, rows = 0;
-        if (cand) {
-            run[nrun++] = u[i];
-            bytes = b, rows = r;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    int rc = OWL_OK;
-    if (nrun >= 2 && width >= 2) {
-        rc = merge_span(s, p, run, nrun, err);
-        *merged = rc == OWL_OK;
-    }
-    free(u), free(run);
-    return rc;
-}
-
-int owl_store_compact(owl_store *s, owl_error *err)
-{
-    int rc = OWL_OK;
-    int32_t today = (int32_t)(owl_now_ms() / 86400000);
-    pthread_mutex_lock(&s->seal_mu);
-    /* appends grow the partition and day arrays under mu: read them under it; the ptn and
-     * day a pointer names stay, since only seal_mu holders free days */
-    for (size_t i = 0; rc == OWL_OK; i++) {
-        pthread_mutex_lock(&s->mu);
-        struct ptn *p = i < s->nptns ? s->ptns[i] : NULL;
-        pthread_mutex_unlock(&s->mu);
-        if (!p)
-            break;
-        for (size_t j = 0; rc == OWL_OK; j++) {
-            pthread_mutex_lock(&s->mu);
-            struct day *d = j < p->ndays ? p->days[j] : NULL;
-            if (!d || d->span) {
-                pthread_mutex_unlock(&s->mu);
-                if (!d)
-                    break;
-                continue;
-            }
-            /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
-            size_t n = d->nparts, run = 0;
-            uint64_t rows = 0;
-            while (run < n) {
-                uint64_t r = owl_part_get_meta(d->parts[run]->p)->rows;
-                if (run >= 2 && rows + r > COMPACT_MAX_ROWS)
-                    break;
-                rows += r;
-                run++;
-            }
-            pthread_mutex_unlock(&s->mu);
-            if (n >= s->opt.compact_min_parts && run >= 2)
-                rc = merge_parts(s, p, d, 0, run, err);
-        }
-        for (int merged = 1; merged && rc == OWL_OK;)
-            rc = span_pass(s, p, today, &merged, err);
-    }
-    pthread_mutex_unlock(&s->seal_mu);
     return rc;
 }
 
@@ -1883,7 +638,7 @@ static void *background(void *arg)
             break;
         pthread_mutex_unlock(&s->bg_mu);
         owl_error err = {0};
-        if (seal_some(s, 0, &err) != OWL_OK)
+        if (owl__seal_some(s, 0, &err) != OWL_OK)
             owl_errorf("store: sealing failed (will retry): %s", err.msg);
         int64_t now = owl_now_ms();
         if (now - last_janitor >= 10000) {
@@ -1950,7 +705,7 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
     if (!dh)
         return OWL_OK;
     struct day *d = last == day ? find_day(p, day) : NULL;
-    if (!d && !(d = add_unit(p, day, last))) {
+    if (!d && !(d = owl__add_unit(p, day, last))) {
         closedir(dh);
         return OWL_ENOMEM;
     }
@@ -1958,7 +713,7 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
     while ((e = readdir(dh))) {
         char path[4096];
         size_t len = strlen(e->d_name);
-        pathf(path, sizeof path, "%s/%s", ddir, e->d_name);
+        owl__pathf(path, sizeof path, "%s/%s", ddir, e->d_name);
         if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) {
             unlink(path);
             continue;
@@ -1974,7 +729,7 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
         if (!ok)
             continue;
         owl_error perr = {0};
-        struct part_ref *r = open_part_ref(path, sc, first, lastseq, level, &perr);
+        struct part_ref *r = owl__open_part_ref(path, sc, first, lastseq, level, &perr);
         if (!r && perr.code == OWL_ECORRUPT) {
             quarantine_file(s, path, perr.msg);
             continue;
@@ -1988,7 +743,7 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
             closedir(dh);
             return code;
         }
-        if (add_part_ref(d, r) != OWL_OK) {
+        if (owl__add_part_ref(d, r) != OWL_OK) {
             owl_part_close(r->p);
             free(r->path);
             free(r);
@@ -2031,7 +786,7 @@ static void resolve_spans(owl_store *s, struct ptn *p)
                     continue;
                 }
                 owl_info("store: %s was merged into a span; removing it", r->path);
-                unlist_part_locked(s, u, r);
+                owl__unlist_part_locked(s, u, r);
             }
         }
     }
@@ -2044,8 +799,8 @@ static void resolve_spans(owl_store *s, struct ptn *p)
             j++;
             continue;
         }
-        char *dir = day_dir(p, u->day, u->last);
-        remove_day_locked(s, p, j);
+        char *dir = owl__day_dir(p, u->day, u->last);
+        owl__remove_day_locked(s, p, j);
         if (dir)
             rmdir(dir);
         free(dir);
@@ -2056,12 +811,12 @@ static int load_partition(owl_store *s, size_t t, const char *tenant, const char
                           const char *pdir)
 {
     pthread_mutex_lock(&s->mu);
-    struct ptn *p = get_ptn(s, t, tenant, name);
+    struct ptn *p = owl__get_ptn(s, t, tenant, name);
     pthread_mutex_unlock(&s->mu);
     if (!p)
         return OWL_ENOMEM;
     char path[4200];
-    retention_path(p, path, sizeof path);
+    owl__retention_path(p, path, sizeof path);
     char *text = NULL;
     size_t n;
     if (owl_read_file(path, 64, &text, &n, NULL) == OWL_OK) {
@@ -2079,7 +834,7 @@ static int load_partition(owl_store *s, size_t t, const char *tenant, const char
             last = day;
         else if (parse_span_name(e->d_name, &day, &last) != 0)
             continue;
-        pathf(path, sizeof path, "%s/%s", pdir, e->d_name);
+        owl__pathf(path, sizeof path, "%s/%s", pdir, e->d_name);
         rc = load_day(s, p, path, day, last);
     }
     closedir(dh);
@@ -2094,7 +849,7 @@ static int load_tables(owl_store *s)
     int rc = OWL_OK;
     for (size_t t = 0; t < s->nschemas && rc == OWL_OK; t++) {
         char tdir[4096];
-        pathf(tdir, sizeof tdir, "%s/%s", s->dir, s->schemas[t]->name);
+        owl__pathf(tdir, sizeof tdir, "%s/%s", s->dir, s->schemas[t]->name);
         DIR *th = opendir(tdir);
         if (!th)
             continue;
@@ -2103,7 +858,7 @@ static int load_tables(owl_store *s)
             char tenant[NAME_MAX_LEN + 1], ndir[4096];
             if (te->d_name[0] == '.' || unescape_name(te->d_name, tenant, sizeof tenant))
                 continue;
-            pathf(ndir, sizeof ndir, "%s/%s", tdir, te->d_name);
+            owl__pathf(ndir, sizeof ndir, "%s/%s", tdir, te->d_name);
             DIR *nh = opendir(ndir);
             if (!nh)
                 continue;
@@ -2112,7 +867,7 @@ static int load_tables(owl_store *s)
                 char name[NAME_MAX_LEN + 1], pdir[4200];
                 if (ne->d_name[0] == '.' || unescape_name(ne->d_name, name, sizeof name))
                     continue;
-                pathf(pdir, sizeof pdir, "%s/%s", ndir, ne->d_name);
+                owl__pathf(pdir, sizeof pdir, "%s/%s", ndir, ne->d_name);
                 rc = load_partition(s, t, tenant, name, pdir);
             }
             closedir(nh);
@@ -2180,14 +935,14 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
             goto fail;
         }
     }
-    pathf(sub, sizeof sub, "%s/quarantine", dir);
+    owl__pathf(sub, sizeof sub, "%s/quarantine", dir);
     if ((rc = owl_mkdir_p(sub, 0700, err)) != OWL_OK)
         goto fail;
     if ((rc = load_tables(s)) != OWL_OK) {
         owl_error_set(err, rc, "loading parts failed");
         goto fail;
     }
-    pathf(sub, sizeof sub, "%s/wal", dir);
+    owl__pathf(sub, sizeof sub, "%s/wal", dir);
     owl_wal_options wo = {
         .sync = s->opt.sync == OWL_SYNC_ALWAYS     ? OWL_WAL_SYNC_ALWAYS
                 : s->opt.sync == OWL_SYNC_INTERVAL ? OWL_WAL_SYNC_INTERVAL
@@ -2226,7 +981,7 @@ void owl_store_close(owl_store *s)
     }
     if (s->wal) {
         owl_error err = {0};
-        if (seal_some(s, 1, &err) != OWL_OK)
+        if (owl__seal_some(s, 1, &err) != OWL_OK)
             owl_errorf("store: sealing at close failed (the WAL keeps the rows): %s", err.msg);
     }
     owl_wal_close(s->wal);
@@ -2235,10 +990,10 @@ void owl_store_close(owl_store *s)
         while (p->ndays) {
             struct day *d = p->days[p->ndays - 1];
             for (size_t k = 0; k < d->nparts; k++)
-                part_unref_locked(s, d->parts[k]);
+                owl__part_unref_locked(s, d->parts[k]);
             for (size_t k = 0; k < d->nmems; k++)
                 if (--d->mems[k]->refs == 0)
-                    mem_free(d->mems[k]);
+                    owl_mem_free(d->mems[k]);
             free(d->parts), free(d->mems), free(d);
             p->ndays--;
         }
@@ -2346,7 +1101,7 @@ static void verify_tree(struct verify_ctx *v, const char *dir, int depth)
     struct dirent *e;
     while ((e = readdir(dh))) {
         char path[4096];
-        if (e->d_name[0] == '.' || pathf(path, sizeof path, "%s/%s", dir, e->d_name) != 0)
+        if (e->d_name[0] == '.' || owl__pathf(path, sizeof path, "%s/%s", dir, e->d_name) != 0)
             continue;
         if (depth == 0 && (!strcmp(e->d_name, "quarantine") || !strcmp(e->d_name, "wal")))
             continue;
@@ -2388,7 +1143,7 @@ int owl_store_verify(const char *dir, void (*report)(void *ud, const char *what)
     verify_tree(&v, dir, 0);
     char wal[4200];
     uint64_t records = 0;
-    pathf(wal, sizeof wal, "%s/wal", dir);
+    owl__pathf(wal, sizeof wal, "%s/wal", dir);
     if (stat(wal, &st) == 0)
         owl_wal_verify(wal, wal_report, &v, &records, NULL);
     if (v.bad)

@@ -1,0 +1,459 @@
+/* compact.c — retention (per-partition days, expired day directories deleted) and
+ * compaction (merging a day's small parts, and cold sparse days into spans: store.c
+ * invariants 4 and 5). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index/store_int.h"
+
+/* ---------- retention ---------- */
+
+void owl__retention_path(const struct ptn *p, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/RETENTION", p->dir);
+}
+
+int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
+                            const char *partition, int days, owl_error *err)
+{
+    size_t t;
+    if (owl__find_table(s, table, &t) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "no table named %s", table);
+    if (!owl__valid_name(tenant) || !owl__valid_name(partition) || days < 0 || days > 36500)
+        return owl_error_set(err, OWL_EINVAL, "bad retention request (days 0..36500)");
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = owl__get_ptn(s, t, tenant, partition);
+    char path[4200], text[32];
+    /* unchanged: nothing to write (RETENTION holds it already, or is absent for 0) */
+    if (p && p->retention_days == days) {
+        pthread_mutex_unlock(&s->mu);
+        return OWL_OK;
+    }
+    int rc = p ? owl_mkdir_p(p->dir, 0700, err) : OWL_ENOMEM;
+    if (rc == OWL_OK) {
+        owl__retention_path(p, path, sizeof path);
+        int n = snprintf(text, sizeof text, "%d\n", days);
+        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
+    }
+    if (rc == OWL_OK)
+        p->retention_days = days;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void owl__remove_day_locked(owl_store *s, struct ptn *p, size_t j)
+{
+    struct day *d = p->days[j];
+    for (size_t k = 0; k < d->nparts; k++) {
+        d->parts[k]->dead = 1;
+        owl__part_unref_locked(s, d->parts[k]);
+    }
+    for (size_t k = 0; k < d->nmems; k++)
+        if (--d->mems[k]->refs == 0)
+            owl_mem_free(d->mems[k]);
+    free(d->parts);
+    free(d->mems);
+    free(d);
+    memmove(p->days + j, p->days + j + 1, (p->ndays - j - 1) * sizeof *p->days);
+    p->ndays--;
+}
+
+int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
+{
+    char **dirs = NULL;
+    size_t ndirs = 0;
+    pthread_mutex_lock(&s->seal_mu);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nptns; i++) {
+        struct ptn *p = s->ptns[i];
+        if (p->retention_days <= 0)
+            continue;
+        int32_t keep_from = (int32_t)(now_ms / 86400000) - p->retention_days;
+        for (size_t j = 0; j < p->ndays;) {
+            if (p->days[j]->last >= keep_from) {
+                j++;
+                continue;
+            }
+            char **grown = realloc(dirs, (ndirs + 1) * sizeof *grown);
+            if (grown) {
+                dirs = grown;
+                dirs[ndirs++] = owl__day_dir(p, p->days[j]->day, p->days[j]->last);
+            }
+            owl__remove_day_locked(s, p, j);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->seal_mu);
+    /* Files still read by a scan are unlinked when it ends; the directory goes with the
+     * last of them (rmdir fails harmlessly until then and is retried at the next pass). */
+    for (size_t i = 0; i < ndirs; i++) {
+        if (dirs[i] && rmdir(dirs[i]) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+            owl_warn("store: rmdir %s: %s", dirs[i], strerror(errno));
+        free(dirs[i]);
+    }
+    free(dirs);
+    return owl__advance_checkpoint(s, err);
+}
+
+/* ---------- compaction ---------- */
+
+/* Reads every row of src (the caller holds a reference on each), sorts them by time and
+ * writes them as one part at the path of unit d (sequence range first..last), then opens it
+ * as *merged. Caller holds seal_mu, not mu. */
+static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_ref **src,
+                       size_t nsrc, uint64_t first, uint64_t last, struct part_ref **merged,
+                       owl_error *err)
+{
+    const owl_schema *sc = s->schemas[p->table];
+    size_t total = 0, nblocks = 0;
+    uint64_t max_lsn = 0;
+    int level = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
+        total += pm->rows;
+        nblocks += pm->nblocks;
+        if (pm->max_lsn > max_lsn)
+            max_lsn = pm->max_lsn;
+        if (src[i]->level > level)
+            level = src[i]->level;
+    }
+    if (d->span)
+        first = last = max_lsn;
+    int rc = OWL_OK;
+    owl_block_data *bd = calloc(nblocks, sizeof *bd);
+    struct time_idx *ix = malloc(total * sizeof *ix);
+    owl_cell *all = malloc(total * sc->ncols * sizeof *all);
+    owl_cell *sorted = malloc(total * sc->ncols * sizeof *sorted);
+    char *dir = owl__day_dir(p, d->day, d->last);
+    size_t cols[OWL_MAX_COLS];
+    for (size_t c = 0; c < sc->ncols; c++)
+        cols[c] = c;
+    if (!bd || !ix || !all || !sorted || !dir) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
+        goto out;
+    }
+    size_t row = 0, blk = 0;
+    for (size_t i = 0; i < nsrc && rc == OWL_OK; i++) {
+        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
+        for (size_t k = 0; k < pm->nblocks && rc == OWL_OK; k++, blk++) {
+            rc = owl_part_read_block(src[i]->p, k, cols, sc->ncols, &bd[blk], err);
+            for (size_t r = 0; rc == OWL_OK && r < bd[blk].nrows; r++, row++)
+                for (size_t c = 0; c < sc->ncols; c++)
+                    all[c * total + row] = bd[blk].cells[c][r];
+        }
+    }
+    if (rc != OWL_OK)
+        goto out;
+    for (size_t r = 0; r < total; r++)
+        ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r;
+    qsort(ix, total, sizeof *ix, owl__cmp_time_idx);
+    owl_rows rows = {.nrows = total};
+    for (size_t c = 0; c < sc->ncols; c++) {
+        for (size_t r = 0; r < total; r++)
+            sorted[c * total + r] = all[c * total + ix[r].i];
+        rows.cols[c] = sorted + c * total;
+    }
+    char path[4096];
+    owl__part_path(p, d, first, last, level + 1, path, sizeof path);
+    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, level + 1,
+                          d->last - d->day + 1};
+    if ((rc = owl_mkdir_p(dir, 0700, err)) == OWL_OK)
+        rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows,
+                            s->opt.compact_zstd_level, NULL, err);
+    if (rc == OWL_OK && !(*merged = owl__open_part_ref(path, sc, first, last, level + 1, err)))
+        rc = OWL_EIO;
+out:
+    if (bd)
+        for (size_t k = 0; k < nblocks; k++)
+            owl_block_data_free(&bd[k]);
+    free(bd), free(ix), free(all), free(sorted), free(dir);
+    return rc;
+}
+
+/* Takes a reference on each of n parts (caller holds mu). */
+static void ref_parts(struct part_ref **src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        src[i]->refs++;
+}
+
+static void unref_parts(owl_store *s, struct part_ref **src, size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        owl__part_unref_locked(s, src[i]);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Removes r from d's list (found by pointer: a scan may have quarantined it meanwhile), marks
+ * it dead and drops d's reference. Returns the index it had, or SIZE_MAX. Caller holds mu. */
+size_t owl__unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r)
+{
+    for (size_t k = 0; k < d->nparts; k++) {
+        if (d->parts[k] != r)
+            continue;
+        memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
+        d->nparts--;
+        r->dead = 1;
+        owl__part_unref_locked(s, r);
+        return k;
+    }
+    return SIZE_MAX;
+}
+
+/* Inserts r at index at (clamped) of d's list; on failure r is dropped. Caller holds mu. */
+static void insert_part_locked(owl_store *s, struct day *d, struct part_ref *r, size_t at)
+{
+    if (owl__add_part_ref(d, r) != OWL_OK) {
+        r->dead = 1;
+        owl__part_unref_locked(s, r);
+        return;
+    }
+    if (at < d->nparts - 1) {
+        memmove(d->parts + at + 1, d->parts + at, (d->nparts - 1 - at) * sizeof *d->parts);
+        d->parts[at] = r;
+    }
+}
+
+/* Merges the parts [a, b) of day d into one part (caller holds seal_mu). */
+static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b,
+                       owl_error *err)
+{
+    size_t nsrc = b - a;
+    struct part_ref **src = calloc(nsrc, sizeof *src), *merged = NULL;
+    if (!src)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    memcpy(src, d->parts + a, nsrc * sizeof *src);
+    ref_parts(src, nsrc);
+    pthread_mutex_unlock(&s->mu);
+    int rc = merge_write(s, p, d, src, nsrc, src[0]->first, src[nsrc - 1]->last, &merged, err);
+    if (rc == OWL_OK) {
+        pthread_mutex_lock(&s->mu);
+        /* the merged part takes the place of the first source, keeping the list in order */
+        size_t at = SIZE_MAX;
+        for (size_t i = 0; i < nsrc; i++) {
+            size_t k = owl__unlist_part_locked(s, d, src[i]);
+            if (at == SIZE_MAX)
+                at = k;
+        }
+        insert_part_locked(s, d, merged, at == SIZE_MAX ? d->nparts : at);
+        s->compactions++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    unref_parts(s, src, nsrc);
+    free(src);
+    return rc;
+}
+
+/* Span compaction (invariant 5). A unit is a candidate when it is a cold day (no memtable,
+ * at least SPAN_COLD_DAYS old, under SPAN_SMALL_BYTES) or a span under SPAN_TARGET_BYTES with
+ * no other unit inside its days. Runs of candidates adjacent in day order merge into one
+ * span while the run stays within SPAN_TARGET_BYTES, SPAN_MAX_ROWS and the partition's
+ * width limit (a span is dropped only when its last day expires, so with retention R a span
+ * covers at most R/4 days). */
+#define SPAN_COLD_DAYS 2
+#define SPAN_SMALL_BYTES ((uint64_t)2 << 20)
+#define SPAN_TARGET_BYTES ((uint64_t)8 << 20)
+#define SPAN_MAX_ROWS ((uint64_t)1 << 19)
+#define SPAN_MAX_DAYS 366
+
+static int cmp_unit(const void *a, const void *b)
+{
+    const struct day *x = *(struct day *const *)a, *y = *(struct day *const *)b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return x->last > y->last ? -1 : x->last < y->last; /* a span before days inside it */
+}
+
+static uint64_t unit_bytes(const struct day *d, uint64_t *rows)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < d->nparts; k++) {
+        const owl_part_meta *pm = owl_part_get_meta(d->parts[k]->p);
+        n += pm->file_bytes;
+        *rows += pm->rows;
+    }
+    return n;
+}
+
+/* Caller holds mu; units sorted (cmp_unit); i indexes u; bytes and rows are u[i]'s. */
+static int span_candidate(struct day *const *u, size_t n, size_t i, uint64_t bytes,
+                          uint64_t rows, int32_t today)
+{
+    const struct day *d = u[i];
+    if (!d->nparts || d->nmems)
+        return 0;
+    for (size_t k = 0; k < d->nparts; k++)
+        if (d->parts[k]->dead || d->parts[k]->quarantine)
+            return 0;
+    if (!d->span) {
+        for (size_t j = 0; j < n; j++) /* a day inside a span stays a day */
+            if (u[j]->span && u[j]->day <= d->day && d->day <= u[j]->last)
+                return 0;
+        return d->day <= today - SPAN_COLD_DAYS && bytes < SPAN_SMALL_BYTES;
+    }
+    /* a span half full is left alone, so spans are not rewritten again and again */
+    return bytes < SPAN_TARGET_BYTES / 2 && rows < SPAN_MAX_ROWS / 2 &&
+           (i + 1 == n || u[i + 1]->day > d->last);
+}
+
+/* Merges the units run[0..nrun) into one span (caller holds seal_mu). */
+static int merge_span(owl_store *s, struct ptn *p, struct day **run, size_t nrun, owl_error *err)
+{
+    struct day span = {.day = run[0]->day, .span = 1};
+    size_t nsrc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < nrun; i++) {
+        nsrc += run[i]->nparts;
+        if (run[i]->last > span.last)
+            span.last = run[i]->last;
+    }
+    struct part_ref **src = calloc(nsrc, sizeof *src), *merged = NULL;
+    if (src) {
+        size_t o = 0;
+        for (size_t i = 0; i < nrun; i++)
+            for (size_t k = 0; k < run[i]->nparts; k++)
+                src[o++] = run[i]->parts[k];
+        ref_parts(src, nsrc);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!src)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    int rc = merge_write(s, p, &span, src, nsrc, 0, 0, &merged, err);
+    char **dirs = calloc(nrun, sizeof *dirs);
+    if (rc == OWL_OK) {
+        pthread_mutex_lock(&s->mu);
+        struct day *d = owl__add_unit(p, span.day, span.last);
+        if (d) {
+            d->sealed_lsn = owl_part_get_meta(merged->p)->max_lsn;
+            insert_part_locked(s, d, merged, 0);
+        } else {
+            merged->dead = 1;
+            owl__part_unref_locked(s, merged);
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; rc == OWL_OK && i < nrun; i++) {
+            struct day *u = run[i];
+            for (size_t k = 0; k < nsrc; k++)
+                owl__unlist_part_locked(s, u, src[k]);
+            /* a day that took new rows meanwhile stays (its sealed_lsn still holds) */
+            if (u->nparts || u->nmems)
+                continue;
+            for (size_t j = 0; j < p->ndays; j++)
+                if (p->days[j] == u) {
+                    if (dirs)
+                        dirs[i] = owl__day_dir(p, u->day, u->last);
+                    owl__remove_day_locked(s, p, j);
+                    break;
+                }
+        }
+        if (rc == OWL_OK)
+            s->compactions++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    unref_parts(s, src, nsrc);
+    /* empty now unless a scan still reads a file there; open removes it then */
+    for (size_t i = 0; dirs && i < nrun; i++) {
+        if (dirs[i])
+            rmdir(dirs[i]);
+        free(dirs[i]);
+    }
+    free(dirs);
+    free(src);
+    return rc;
+}
+
+/* Finds one run of span candidates in p and merges it; *merged = 1 when it did. */
+static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, owl_error *err)
+{
+    *merged = 0;
+    pthread_mutex_lock(&s->mu);
+    size_t n = p->ndays;
+    struct day **u = malloc((n ? n : 1) * sizeof *u), **run = malloc((n ? n : 1) * sizeof *run);
+    if (!u || !run) {
+        pthread_mutex_unlock(&s->mu);
+        free(u), free(run);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+    memcpy(u, p->days, n * sizeof *u);
+    qsort(u, n, sizeof *u, cmp_unit);
+    int32_t width = p->retention_days > 0 ? p->retention_days / 4 : SPAN_MAX_DAYS;
+    if (width > SPAN_MAX_DAYS)
+        width = SPAN_MAX_DAYS;
+    size_t nrun = 0;
+    uint64_t bytes = 0, rows = 0;
+    for (size_t i = 0; i <= n; i++) {
+        uint64_t r = 0, b = i < n ? unit_bytes(u[i], &r) : 0;
+        int cand = i < n && span_candidate(u, n, i, b, r, today);
+        if (cand && (nrun == 0 || (bytes + b <= SPAN_TARGET_BYTES && rows + r <= SPAN_MAX_ROWS &&
+                                   u[i]->last - run[0]->day < width))) {
+            run[nrun++] = u[i];
+            bytes += b, rows += r;
+            continue;
+        }
+        if (nrun >= 2)
+            break;
+        /* start again from u[i] when it can begin a run */
+        nrun = 0, bytes = 0, rows = 0;
+        if (cand) {
+            run[nrun++] = u[i];
+            bytes = b, rows = r;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    int rc = OWL_OK;
+    if (nrun >= 2 && width >= 2) {
+        rc = merge_span(s, p, run, nrun, err);
+        *merged = rc == OWL_OK;
+    }
+    free(u), free(run);
+    return rc;
+}
+
+int owl_store_compact(owl_store *s, owl_error *err)
+{
+    int rc = OWL_OK;
+    int32_t today = (int32_t)(owl_now_ms() / 86400000);
+    pthread_mutex_lock(&s->seal_mu);
+    /* appends grow the partition and day arrays under mu: read them under it; the ptn and
+     * day a pointer names stay, since only seal_mu holders free days */
+    for (size_t i = 0; rc == OWL_OK; i++) {
+        pthread_mutex_lock(&s->mu);
+        struct ptn *p = i < s->nptns ? s->ptns[i] : NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (!p)
+            break;
+        for (size_t j = 0; rc == OWL_OK; j++) {
+            pthread_mutex_lock(&s->mu);
+            struct day *d = j < p->ndays ? p->days[j] : NULL;
+            if (!d || d->span) {
+                pthread_mutex_unlock(&s->mu);
+                if (!d)
+                    break;
+                continue;
+            }
+            /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
+            size_t n = d->nparts, run = 0;
+            uint64_t rows = 0;
+            while (run < n) {
+                uint64_t r = owl_part_get_meta(d->parts[run]->p)->rows;
+                if (run >= 2 && rows + r > COMPACT_MAX_ROWS)
+                    break;
+                rows += r;
+                run++;
+            }
+            pthread_mutex_unlock(&s->mu);
+            if (n >= s->opt.compact_min_parts && run >= 2)
+                rc = merge_parts(s, p, d, 0, run, err);
+        }
+        for (int merged = 1; merged && rc == OWL_OK;)
+            rc = span_pass(s, p, today, &merged, err);
+    }
+    pthread_mutex_unlock(&s->seal_mu);
+    return rc;
+}
+

@@ -1,0 +1,277 @@
+/* memtable.c — memtables (rows appended in WAL order, read by scans without a lock) and
+ * sealing them into parts, oldest first (store.c invariants 1-3). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/store_int.h"
+
+struct memtable *owl_mem_new(void)
+{
+    struct memtable *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_rwlock_init(&m->lock, NULL);
+    m->created_ms = owl_now_ms();
+    m->refs = 1;
+    return m;
+}
+
+void owl_mem_free(struct memtable *m)
+{
+    if (!m)
+        return;
+    for (size_t c = 0; c < OWL_MAX_COLS; c++)
+        free(m->cols[c]);
+    struct arena_block *b = m->arena;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    pthread_rwlock_destroy(&m->lock);
+    free(m);
+}
+
+static void *arena_copy(struct memtable *m, const void *p, size_t n)
+{
+    struct arena_block *b = m->arena;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+        struct arena_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->used = 0, nb->cap = cap;
+        if (b && n > ARENA_BLOCK / 4) { /* a big value gets its own block behind the current */
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            m->arena = nb;
+        }
+        b = nb;
+    }
+    void *dst = b->data + b->used;
+    if (n)
+        memcpy(dst, p, n);
+    b->used += n;
+    return dst;
+}
+
+/* Appends rows [from, to) of r. Caller holds m->lock for writing. */
+int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
+                      size_t to, uint64_t lsn)
+{
+    size_t n = to - from;
+    if (m->nrows + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 1024;
+        while (cap < m->nrows + n)
+            cap *= 2;
+        for (size_t c = 0; c < sc->ncols; c++) {
+            owl_cell *p = realloc(m->cols[c], cap * sizeof *p);
+            if (!p)
+                return OWL_ENOMEM;
+            m->cols[c] = p;
+        }
+        m->cap = cap;
+    }
+    for (size_t c = 0; c < sc->ncols; c++) {
+        owl_cell *dst = m->cols[c] + m->nrows;
+        const owl_cell *src = r->cols[c] + from;
+        if (!owl_type_is_bytes(sc->cols[c].type)) {
+            memcpy(dst, src, n * sizeof *dst);
+            m->raw_bytes += 8 * n;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            void *p = arena_copy(m, src[i].b.p, src[i].b.n);
+            if (!p && src[i].b.n)
+                return OWL_ENOMEM;
+            dst[i].b.p = p;
+            dst[i].b.n = src[i].b.n;
+            m->raw_bytes += src[i].b.n;
+        }
+    }
+    if (!m->nrows)
+        m->min_lsn = lsn;
+    m->max_lsn = lsn;
+    m->nrows += n;
+    return OWL_OK;
+}
+
+static void mem_unref(owl_store *s, struct memtable *m)
+{
+    pthread_mutex_lock(&s->mu);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last)
+        owl_mem_free(m);
+}
+
+/* ---------- sealing ---------- */
+
+int owl__cmp_time_idx(const void *a, const void *b)
+{
+    const struct time_idx *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays
+ * (byte values still point into m's arena). */
+static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, owl_cell **cells)
+{
+    size_t n = m->nrows;
+    struct time_idx *ix = malloc(n * sizeof *ix);
+    owl_cell *all = malloc(n * sc->ncols * sizeof *all);
+    if (!ix || !all) {
+        free(ix), free(all);
+        return OWL_ENOMEM;
+    }
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        ix[i].t = m->cols[sc->time_col][i].i, ix[i].i = i;
+        if (i && ix[i].t < ix[i - 1].t)
+            sorted = 0;
+    }
+    if (!sorted)
+        qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
+    memset(out, 0, sizeof *out);
+    out->nrows = n;
+    for (size_t c = 0; c < sc->ncols; c++) {
+        owl_cell *col = all + c * n;
+        for (size_t i = 0; i < n; i++)
+            col[i] = m->cols[c][ix[i].i];
+        out->cols[c] = col;
+    }
+    free(ix);
+    *cells = all;
+    return OWL_OK;
+}
+static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *err)
+{
+    const owl_schema *sc = s->schemas[p->table];
+    pthread_mutex_lock(&s->mu);
+    if (!d->nmems) {
+        pthread_mutex_unlock(&s->mu);
+        return OWL_OK;
+    }
+    struct memtable *m = d->mems[0];
+    if (d->nmems == 1)
+        d->last_sealing = 1;
+    m->refs++;
+    uint64_t seq = d->next_seq;
+    char *ddir = owl__day_dir(p, d->day, d->day);
+    pthread_mutex_unlock(&s->mu);
+
+    int rc = OWL_OK;
+    owl_rows rows;
+    owl_cell *cells = NULL;
+    char path[4096];
+    /* no appender writes m any more, but take the lock so the last writer is done */
+    pthread_rwlock_rdlock(&m->lock);
+    size_t nrows = m->nrows;
+    if (nrows) {
+        rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
+        if (rc == OWL_OK)
+            rc = sorted_rows(sc, m, &rows, &cells);
+        if (rc == OWL_OK) {
+            owl_part_info info = {sc->name, p->tenant, p->name, d->day, m->max_lsn, 0, 1};
+            owl__part_path(p, d, seq, seq, 0, path, sizeof path);
+            rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.zstd_level,
+                                NULL, err);
+        }
+    }
+    uint64_t max_lsn = m->max_lsn;
+    pthread_rwlock_unlock(&m->lock);
+    free(cells);
+    free(ddir);
+
+    struct part_ref *r = NULL;
+    if (rc == OWL_OK && nrows && !(r = owl__open_part_ref(path, sc, seq, seq, 0, err)))
+        rc = err && err->code ? err->code : OWL_EIO;
+    pthread_mutex_lock(&s->mu);
+    if (rc == OWL_OK) {
+        if (r && owl__add_part_ref(d, r) != OWL_OK) {
+            owl__part_unref_locked(s, r);
+            rc = OWL_ENOMEM;
+        }
+    }
+    if (rc == OWL_OK) {
+        if (nrows) {
+            d->next_seq = seq + 1;
+            if (max_lsn > d->sealed_lsn)
+                d->sealed_lsn = max_lsn;
+        }
+        memmove(d->mems, d->mems + 1, (d->nmems - 1) * sizeof *d->mems);
+        d->nmems--;
+        if (d->nmems == 0)
+            d->last_sealing = 0;
+        m->refs--; /* the day's reference */
+    } else {
+        /* the seal failed: the memtable stays first in line (retried before any newer
+         * one, invariant 2) and, when it is the only one, takes appends again */
+        d->last_sealing = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    mem_unref(s, m);
+    return rc;
+}
+
+/* Advances the WAL checkpoint as far as invariant 3 allows. */
+int owl__advance_checkpoint(owl_store *s, owl_error *err)
+{
+    pthread_mutex_lock(&s->apply_mu);
+    uint64_t cp = s->applied;
+    pthread_mutex_unlock(&s->apply_mu);
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nptns; i++)
+        for (size_t j = 0; j < s->ptns[i]->ndays; j++) {
+            struct day *d = s->ptns[i]->days[j];
+            for (size_t k = 0; k < d->nmems; k++)
+                if (d->mems[k]->nrows && d->mems[k]->min_lsn - 1 < cp)
+                    cp = d->mems[k]->min_lsn - 1;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return owl_wal_checkpoint(s->wal, cp, err); /* a no-op unless cp moves it forward */
+}
+
+/* Seals memtables that are full, old, or (force) any. */
+int owl__seal_some(owl_store *s, int force, owl_error *err)
+{
+    int rc = OWL_OK;
+    int64_t now = owl_now_ms();
+    pthread_mutex_lock(&s->seal_mu);
+    for (;;) {
+        struct ptn *p = NULL;
+        struct day *d = NULL;
+        pthread_mutex_lock(&s->mu);
+        for (size_t i = 0; i < s->nptns && !d; i++)
+            for (size_t j = 0; j < s->ptns[i]->ndays && !d; j++) {
+                struct day *c = s->ptns[i]->days[j];
+                if (!c->nmems)
+                    continue;
+                struct memtable *m = c->mems[0];
+                if (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
+                    m->raw_bytes >= s->opt.memtable_bytes ||
+                    now - m->created_ms >= s->opt.memtable_age_ms)
+                    p = s->ptns[i], d = c;
+            }
+        pthread_mutex_unlock(&s->mu);
+        if (!d)
+            break;
+        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK)
+            break;
+    }
+    pthread_mutex_unlock(&s->seal_mu);
+    if (rc == OWL_OK)
+        rc = owl__advance_checkpoint(s, err);
+    return rc;
+}
+
+int owl_store_flush(owl_store *s, owl_error *err)
+{
+    return owl__seal_some(s, 1, err);
+}
+

@@ -1,0 +1,50 @@
+/* pred.h — predicates (private to index/): one table indexed by enum owl_pred_op whose entries
+ * hold the row check (does this value satisfy the predicate?) and the block check (may some
+ * row of a block, known only by its footer statistics, satisfy it?). The store filters rows
+ * with the first, part.c prunes blocks with the second, so an operator is added in one place.
+ * Also the boolean filter trees of owl_scan (AND/OR/NOT over predicates) and BSON paths. */
+#ifndef OWL_PRED_H
+#define OWL_PRED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/bloom.h"
+#include "index/index.h"
+
+/* What a block's footer says about one column: the input of a block check. */
+typedef struct owl_pred_colstats {
+    enum owl_type type;
+    unsigned flags;         /* the owl_col_flags the bloom was built for */
+    int has_min, has_max;
+    owl_cell min, max;      /* .i for TIME/I64, .u for U64, .f for F64 */
+    const owl_bloom *bloom; /* never NULL; nwords == 0: no bloom (never prunes) */
+    int format;             /* the part's format version: how token items are hashed */
+} owl_pred_colstats;
+
+/* owl_pred_token_item — the bloom item of a token as a part of `format` hashes it (part.c
+ * builds its blooms with it, the block checks probe with it). */
+uint64_t owl_pred_token_item(const char *t, size_t n, int format);
+
+/* owl_pred_num_item — the bloom item of a whole numeric value (its 8 little-endian bytes). */
+uint64_t owl_pred_num_item(uint64_t v);
+
+/* owl_pred_holds — 1 when value v of a column of type t satisfies p, else 0. Never fails:
+ * a malformed BSON value at a path predicate is no match. */
+int owl_pred_holds(enum owl_type t, const owl_pred *p, const owl_cell *v);
+
+/* owl_pred_block_may — 0 only when no value described by cs can satisfy p; 1 otherwise
+ * (always 1 for path predicates and EXISTS). */
+int owl_pred_block_may(const owl_pred_colstats *cs, const owl_pred *p);
+
+/* owl_pred_value_may — 0 only when no value of the block equals v (min/max, blooms). */
+int owl_pred_value_may(const owl_pred_colstats *cs, const owl_cell *v);
+
+/* owl_pred_rows — clears keep[r] for each row r of v[0..n) (values of a column of type t)
+ * that fails p; rows whose keep is already 0 are not looked at. one_buf: the byte values
+ * lie in one buffer (a decoded part block), so TOKEN/SUBSTR may search it in one pass.
+ * scratch has n bytes. */
+void owl_pred_rows(enum owl_type t, const owl_pred *p, const owl_cell *v, size_t n, int one_buf,
+                   uint8_t *keep, uint8_t *scratch);
+
+#endif

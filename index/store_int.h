@@ -1,0 +1,187 @@
+/* store_int.h — what the files of the columnar store share (private to index/store.c,
+ * memtable.c, scan.c, compact.c): the store, its partition map (partition -> days/spans ->
+ * memtables and parts) and the helpers each file lends the others. Locking: s->mu guards
+ * the partition map, the day lists and every refcount; seal_mu serialises seals and
+ * compactions; the invariants are listed at the top of store.c. */
+#ifndef OWL_STORE_INT_H
+#define OWL_STORE_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/index.h"
+#include "index/part.h"
+#include "index/wal.h"
+
+#define NAME_MAX_LEN 255
+#define MAX_VALUE_BYTES (16u << 20)
+#define ARENA_BLOCK (1u << 20)
+#define SCAN_BATCH 4096
+#define COMPACT_MAX_ROWS (4u << 20)
+
+/* ---------- memtables ---------- */
+
+struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+struct memtable {
+    pthread_rwlock_t lock; /* appends write-lock; scans read-lock */
+    size_t nrows, cap;
+    owl_cell *cols[OWL_MAX_COLS];
+    struct arena_block *arena;
+    uint64_t min_lsn, max_lsn;
+    int64_t created_ms;
+    uint64_t raw_bytes;
+    int refs; /* guarded by the store mutex */
+};
+
+struct part_ref {
+    owl_part *p;
+    char *path;
+    uint64_t first, last; /* sealed sequence range */
+    int level;
+    int refs;             /* guarded by the store mutex */
+    int dead;             /* unlink when the last reference goes */
+    int quarantine;       /* move to quarantine/ instead */
+};
+
+/* A day of a partition, or a span of days (span = 1: days day..last, parts only). */
+struct day {
+    int32_t day, last;
+    int span;
+    struct memtable **mems; /* oldest first; the last one takes appends unless sealing */
+    size_t nmems;
+    int last_sealing;       /* mems[nmems-1] is being sealed: appends need a new one */
+    struct part_ref **parts;
+    size_t nparts;
+    uint64_t next_seq;
+    uint64_t sealed_lsn;
+};
+
+struct ptn {
+    size_t table;
+    char *tenant, *name, *dir;
+    int retention_days;
+    struct day **days;
+    size_t ndays;
+};
+
+struct owl_store {
+    char *dir;
+    const owl_schema *const *schemas;
+    size_t nschemas;
+    owl_store_options opt;
+    owl_wal *wal;
+    pthread_mutex_t mu; /* the partition map, day lists, refcounts */
+    struct ptn **ptns;
+    size_t nptns;
+    /* lsn-ordered application (invariant 1) */
+    pthread_mutex_t apply_mu;
+    pthread_cond_t apply_cv;
+    uint64_t applied;
+    pthread_mutex_t seal_mu; /* one seal or compaction at a time */
+    /* background */
+    pthread_t bg;
+    int bg_running, stopping;
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;
+    int bg_kick;
+    /* counters */
+    uint64_t compactions, quarantined;
+};
+
+
+static inline int64_t day_units(const owl_schema *sc)
+{
+    return 86400 * sc->time_per_sec;
+}
+
+static inline int32_t day_of(const owl_schema *sc, int64_t t)
+{
+    int64_t d = day_units(sc);
+    return (int32_t)(t >= 0 ? t / d : -((-t + d - 1) / d));
+}
+
+/* ---------- memtable.c ---------- */
+
+/* owl_mem_new — an empty memtable with one reference (the day's); NULL when out of memory. */
+struct memtable *owl_mem_new(void);
+
+/* owl_mem_free — frees m and its values. Accepts NULL. */
+void owl_mem_free(struct memtable *m);
+
+/* owl_mem_append — appends rows [from, to) of r (record lsn) to m. OWL_OK or OWL_ENOMEM
+ * (m then holds a prefix of the rows, not yet counted in nrows). Caller holds m->lock for
+ * writing. */
+int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
+                   size_t to, uint64_t lsn);
+
+struct time_idx {
+    int64_t t;
+    size_t i;
+};
+
+/* owl__cmp_time_idx — qsort order of time_idx: by time, then by index (a stable sort). */
+int owl__cmp_time_idx(const void *a, const void *b);
+
+/* owl__seal_some — seals memtables that are full, old, or (force) every one, then advances
+ * the WAL checkpoint. Errors from writing parts; a failed seal is retried later. */
+int owl__seal_some(owl_store *s, int force, owl_error *err);
+
+/* owl__advance_checkpoint — moves the WAL checkpoint as far as invariant 3 allows. */
+int owl__advance_checkpoint(owl_store *s, owl_error *err);
+
+/* ---------- store.c ---------- */
+
+/* owl__pathf — snprintf for paths: -1 (and an empty string) when the result does not fit. */
+int owl__pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* owl__valid_name — 1 for a tenant or partition name of 1..NAME_MAX_LEN bytes. */
+int owl__valid_name(const char *s);
+
+/* owl__find_table — the index of the table called name: OWL_OK or OWL_ENOTFOUND. */
+int owl__find_table(const owl_store *s, const char *name, size_t *t);
+
+/* owl__day_dir — the directory of unit (day, last) of p (malloc'd; NULL when out of memory). */
+char *owl__day_dir(const struct ptn *p, int32_t day, int32_t last);
+
+/* owl__get_ptn — the partition (created when absent); NULL when out of memory. Holds mu. */
+struct ptn *owl__get_ptn(owl_store *s, size_t table, const char *tenant, const char *name);
+
+/* owl__add_unit — adds a day (last == day) or span unit without parts to p. Holds mu. */
+struct day *owl__add_unit(struct ptn *p, int32_t day, int32_t last);
+
+/* owl__part_unref_locked — drops a reference to r; the last one closes the part and unlinks
+ * (dead) or quarantines it. Holds mu. */
+void owl__part_unref_locked(owl_store *s, struct part_ref *r);
+
+/* owl__part_path — the file name of a part of unit d with the sealed range first..last. */
+void owl__part_path(const struct ptn *p, const struct day *d, uint64_t first, uint64_t last,
+                    int level, char *out, size_t outsz);
+
+/* owl__add_part_ref — appends r to d's part list. OWL_OK or OWL_ENOMEM. Holds mu. */
+int owl__add_part_ref(struct day *d, struct part_ref *r);
+
+/* owl__open_part_ref — opens the part at path as a new reference (refs 1); NULL on failure
+ * with err set by owl_part_open (or out of memory). */
+struct part_ref *owl__open_part_ref(const char *path, const owl_schema *sc, uint64_t first,
+                                    uint64_t last, int level, owl_error *err);
+
+/* ---------- compact.c ---------- */
+
+/* owl__retention_path — <partition dir>/RETENTION. */
+void owl__retention_path(const struct ptn *p, char *out, size_t outsz);
+
+/* owl__remove_day_locked — removes p->days[j] with its parts (marked dead) and memtables.
+ * Holds mu. */
+void owl__remove_day_locked(owl_store *s, struct ptn *p, size_t j);
+
+/* owl__unlist_part_locked — removes r from d's list, marks it dead and drops d's reference.
+ * Returns the index it had, or SIZE_MAX. Holds mu. */
+size_t owl__unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r);
+
+#endif
