@@ -8,5 +8,6 @@
 #include "log.h"
 #include "clock.h"
 #include "util.h"
+#include "arena.h"
 
 #endif

@@ -200,8 +200,23 @@ enum owl_pred_op {
     OWL_PRED_RANGE = 3,  /* lo <= column < hi (numbers, time) */
     OWL_PRED_TOKEN = 4,  /* the value contains this token (bloom-pruned on OWL_COL_TOKENS) */
     OWL_PRED_SUBSTR = 5, /* the value contains this byte string */
+    OWL_PRED_EXISTS = 6, /* path predicates only: the document has a value at the path */
 };
 
+/* How a path predicate compares the value found at its path (owl_pred.path). */
+enum owl_path_type {
+    OWL_PATH_STR = 0, /* lo/hi/set are bytes (.b) and match UTF-8 string values byte-wise;
+                         RANGE is [lo, hi) in memcmp order (a shorter prefix first) */
+    OWL_PATH_NUM = 1, /* lo/hi/set are doubles (.f) and match int32, int64 and double values
+                         by their numeric value (an int64 is converted to double first) */
+};
+
+/* A predicate on column col. With path set, col must be an OWL_TYPE_BSON column and the
+ * predicate applies to the value at the dotted path inside each row's document ("http.status";
+ * a numeric segment indexes an array: "a.0"); EQ, IN, RANGE (typed by path_type), TOKEN and
+ * SUBSTR (on string values) and EXISTS are allowed. A row without a value at the path, with a
+ * value of another type, or whose document is malformed does not match. Path predicates never
+ * prune blocks. */
 typedef struct owl_pred {
     size_t col;
     enum owl_pred_op op;
@@ -209,7 +224,30 @@ typedef struct owl_pred {
     const owl_cell *set;    /* IN */
     size_t nset;
     owl_bytes text;         /* TOKEN, SUBSTR */
+    const char *path;       /* NULL: the column's own value */
+    enum owl_path_type path_type;
 } owl_pred;
+
+/* A boolean tree of predicates. PRED: the leaf `pred`; AND / OR: kids[0..nkids) (an empty
+ * AND holds, an empty OR does not); NOT: exactly one kid. At most OWL_FILTER_MAX_DEPTH levels
+ * and OWL_FILTER_MAX_NODES nodes. Blocks are pruned where the tree allows it: an AND when one
+ * child certainly fails, an OR when every child does; a NOT never prunes. */
+enum owl_filter_kind {
+    OWL_FILTER_PRED = 1,
+    OWL_FILTER_AND = 2,
+    OWL_FILTER_OR = 3,
+    OWL_FILTER_NOT = 4,
+};
+
+#define OWL_FILTER_MAX_DEPTH 16
+#define OWL_FILTER_MAX_NODES 256
+
+typedef struct owl_filter {
+    enum owl_filter_kind kind;
+    const owl_pred *pred;           /* PRED */
+    const struct owl_filter *kids;  /* AND, OR, NOT */
+    size_t nkids;
+} owl_filter;
 
 /* A batch handed to a scan callback: only the wanted columns, in the order asked; valid
  * only during the call. */
@@ -218,9 +256,35 @@ typedef struct owl_batch {
     const char *tenant;
     const char *partition;
     const owl_cell *cols[OWL_MAX_COLS];
+    const uint64_t *keys; /* ordered scans: each row's tie-break key (owl_scan.order); else NULL */
 } owl_batch;
 
 typedef int (*owl_scan_fn)(void *ud, const owl_batch *b);
+
+/* Order of an ordered scan: by the time column, rows of equal time by a 64-bit key hashed
+ * from the tenant, the partition name and the values of the wanted columns (in the order
+ * asked). Sealing and compaction rewrite rows but not values, so the order of a row never
+ * changes; rows alike in all of those are interchangeable, and a cursor counts them. */
+enum owl_order {
+    OWL_ORDER_NONE = 0, /* no order across batches (the fastest) */
+    OWL_ORDER_ASC = 1,  /* oldest first, then ascending key */
+    OWL_ORDER_DESC = 2, /* newest first, then descending key */
+};
+
+/* Where an ordered scan stopped: the last row returned was (time, key), and `count` rows
+ * of exactly that (time, key) have been returned in all. Treat it as opaque (store it, or pass
+ * it as text with owl_scan_cursor_format); callers merging pages of several scans may compare
+ * and build one from a batch's times and keys. A cursor resumes a scan of the same table,
+ * tenant, partitions, time range, predicates/filter, columns and order; rows appended after
+ * the previous page that sort before the cursor are not returned. */
+typedef struct owl_scan_cursor {
+    int64_t time;
+    uint64_t key;
+    uint64_t count;
+    enum owl_order order;
+} owl_scan_cursor;
+
+#define OWL_SCAN_CURSOR_TEXT 40 /* owl_scan_cursor_format's output, with its NUL */
 
 typedef struct owl_scan {
     const char *table;
@@ -234,6 +298,13 @@ typedef struct owl_scan {
     size_t npreds;
     owl_scan_fn fn;                /* a non-zero return stops the scan (and is returned) */
     void *ud;
+    const owl_filter *filter;      /* NULL, or a tree that must hold too (ANDed with preds) */
+    enum owl_order order;          /* OWL_ORDER_NONE (0) by default */
+    size_t limit;                  /* at most this many rows (0 = no limit) */
+    const owl_scan_cursor *after;  /* ordered scans: resume after this cursor (NULL = start) */
+    owl_scan_cursor *next;         /* ordered scans, may be NULL: set when *more is set */
+    int *more;                     /* may be NULL: 1 when the limit stopped the scan and more
+                                      rows match, else 0 */
 } owl_scan;
 
 typedef struct owl_scan_stats {
@@ -241,9 +312,25 @@ typedef struct owl_scan_stats {
 } owl_scan_stats;
 
 /* owl_store_scan — calls fn with batches of matching rows from parts and memtables
- * (read-your-writes). Rows come in no particular order across batches. stats may be NULL.
- * A part that fails a checksum during the scan is quarantined and skipped (counted). */
+ * (read-your-writes, as of a snapshot taken when the scan starts). With OWL_ORDER_NONE rows
+ * come in no particular order across batches; with ASC/DESC in (time, key) order, stopping at
+ * `limit` rows and filling *next and *more. stats may be NULL. A part that fails a checksum
+ * during the scan is quarantined and skipped (counted).
+ * Locking: fn runs with no lock of the store held. It may take its time (appends, to any
+ * partition, never wait for it) and may call the store, including owl_store_scan and
+ * owl_store_append on the same store (a nested scan sees its own snapshot).
+ * Errors: OWL_EINVAL (unknown table, a column out of range, a malformed filter or path
+ * predicate, a cursor of another order or one with OWL_ORDER_NONE), OWL_ENOMEM, OWL_EIO;
+ * fn's non-zero return. */
 int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_error *err);
+
+/* owl_scan_cursor_format — writes c as a short URL-safe token (at most
+ * OWL_SCAN_CURSOR_TEXT - 1 characters of [A-Za-z0-9_-]) into out. Cannot fail. */
+void owl_scan_cursor_format(const owl_scan_cursor *c, char out[OWL_SCAN_CURSOR_TEXT]);
+
+/* owl_scan_cursor_parse — reads a token written by owl_scan_cursor_format. OWL_EINVAL for
+ * anything else (wrong length, characters, version, order); *c is then untouched. */
+int owl_scan_cursor_parse(const char *text, owl_scan_cursor *c);
 
 typedef struct owl_store_table_stats {
     const char *table;

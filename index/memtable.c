@@ -11,7 +11,7 @@ struct memtable *owl_mem_new(void)
     struct memtable *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    pthread_rwlock_init(&m->lock, NULL);
+    owl_arena_init(&m->arena, ARENA_BLOCK);
     m->created_ms = owl_now_ms();
     m->refs = 1;
     return m;
@@ -21,62 +21,23 @@ void owl_mem_free(struct memtable *m)
 {
     if (!m)
         return;
-    for (size_t c = 0; c < OWL_MAX_COLS; c++)
-        free(m->cols[c]);
-    struct arena_block *b = m->arena;
-    while (b) {
-        struct arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
-    pthread_rwlock_destroy(&m->lock);
+    for (size_t k = 0; k < MEM_MAX_CHUNKS; k++)
+        free(m->chunk[k]);
+    owl_arena_free(&m->arena);
     free(m);
 }
 
-static void *arena_copy(struct memtable *m, const void *p, size_t n)
+/* Copies rows [from, from + n) of r into the chunks from row m->nrows + at on, all inside one
+ * chunk. */
+static int append_run(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
+                      size_t n, size_t at)
 {
-    struct arena_block *b = m->arena;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
-        struct arena_block *nb = malloc(sizeof *nb + cap);
-        if (!nb)
-            return NULL;
-        nb->used = 0, nb->cap = cap;
-        if (b && n > ARENA_BLOCK / 4) { /* a big value gets its own block behind the current */
-            nb->next = b->next;
-            b->next = nb;
-        } else {
-            nb->next = b;
-            m->arena = nb;
-        }
-        b = nb;
-    }
-    void *dst = b->data + b->used;
-    if (n)
-        memcpy(dst, p, n);
-    b->used += n;
-    return dst;
-}
-
-/* Appends rows [from, to) of r. Caller holds m->lock for writing. */
-int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
-                      size_t to, uint64_t lsn)
-{
-    size_t n = to - from;
-    if (m->nrows + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 1024;
-        while (cap < m->nrows + n)
-            cap *= 2;
-        for (size_t c = 0; c < sc->ncols; c++) {
-            owl_cell *p = realloc(m->cols[c], cap * sizeof *p);
-            if (!p)
-                return OWL_ENOMEM;
-            m->cols[c] = p;
-        }
-        m->cap = cap;
-    }
+    size_t off, rows;
+    size_t k = mem_chunk_of(m->nrows + at, &off, &rows);
+    if (!m->chunk[k] && !(m->chunk[k] = malloc(rows * sc->ncols * sizeof(owl_cell))))
+        return OWL_ENOMEM;
     for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *dst = m->cols[c] + m->nrows;
+        owl_cell *dst = m->chunk[k] + c * rows + off;
         const owl_cell *src = r->cols[c] + from;
         if (!owl_type_is_bytes(sc->cols[c].type)) {
             memcpy(dst, src, n * sizeof *dst);
@@ -84,13 +45,30 @@ int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, 
             continue;
         }
         for (size_t i = 0; i < n; i++) {
-            void *p = arena_copy(m, src[i].b.p, src[i].b.n);
-            if (!p && src[i].b.n)
+            void *p = owl_arena_copy(&m->arena, src[i].b.p, src[i].b.n);
+            if (!p)
                 return OWL_ENOMEM;
             dst[i].b.p = p;
             dst[i].b.n = src[i].b.n;
             m->raw_bytes += src[i].b.n;
         }
+    }
+    return OWL_OK;
+}
+
+int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
+                   size_t to, uint64_t lsn)
+{
+    size_t done = 0, n = to - from;
+    while (done < n) {
+        size_t off, rows;
+        if (mem_chunk_of(m->nrows + done, &off, &rows) >= MEM_MAX_CHUNKS)
+            return OWL_ENOMEM;
+        size_t len = rows - off < n - done ? rows - off : n - done;
+        int rc = append_run(m, sc, r, from + done, len, done);
+        if (rc != OWL_OK)
+            return rc;
+        done += len;
     }
     if (!m->nrows)
         m->min_lsn = lsn;
@@ -120,9 +98,9 @@ int owl__cmp_time_idx(const void *a, const void *b)
 
 /* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays
  * (byte values still point into m's arena). */
-static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, owl_cell **cells)
+static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_rows *out,
+                       owl_cell **cells)
 {
-    size_t n = m->nrows;
     struct time_idx *ix = malloc(n * sizeof *ix);
     owl_cell *all = malloc(n * sc->ncols * sizeof *all);
     if (!ix || !all) {
@@ -130,10 +108,13 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, 
         return OWL_ENOMEM;
     }
     int sorted = 1;
-    for (size_t i = 0; i < n; i++) {
-        ix[i].t = m->cols[sc->time_col][i].i, ix[i].i = i;
-        if (i && ix[i].t < ix[i - 1].t)
-            sorted = 0;
+    for (size_t i = 0, len; i < n; i += len) {
+        const owl_cell *t = owl_mem_run(m, sc->time_col, i, n, &len);
+        for (size_t j = 0; j < len; j++) {
+            ix[i + j].t = t[j].i, ix[i + j].i = i + j;
+            if (i + j && ix[i + j].t < ix[i + j - 1].t)
+                sorted = 0;
+        }
     }
     if (!sorted)
         qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
@@ -142,7 +123,7 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, owl_rows *out, 
     for (size_t c = 0; c < sc->ncols; c++) {
         owl_cell *col = all + c * n;
         for (size_t i = 0; i < n; i++)
-            col[i] = m->cols[c][ix[i].i];
+            col[i] = *owl_mem_cell(m, c, ix[i].i);
         out->cols[c] = col;
     }
     free(ix);
@@ -161,6 +142,9 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
     if (d->nmems == 1)
         d->last_sealing = 1;
     m->refs++;
+    /* appends happen under mu and go to a new memtable from now on: these stay */
+    size_t nrows = m->nrows;
+    uint64_t max_lsn = m->max_lsn;
     uint64_t seq = d->next_seq;
     char *ddir = owl__day_dir(p, d->day, d->day);
     pthread_mutex_unlock(&s->mu);
@@ -169,22 +153,17 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
     owl_rows rows;
     owl_cell *cells = NULL;
     char path[4096];
-    /* no appender writes m any more, but take the lock so the last writer is done */
-    pthread_rwlock_rdlock(&m->lock);
-    size_t nrows = m->nrows;
     if (nrows) {
         rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
         if (rc == OWL_OK)
-            rc = sorted_rows(sc, m, &rows, &cells);
+            rc = sorted_rows(sc, m, nrows, &rows, &cells);
         if (rc == OWL_OK) {
-            owl_part_info info = {sc->name, p->tenant, p->name, d->day, m->max_lsn, 0, 1};
+            owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, 0, 1};
             owl__part_path(p, d, seq, seq, 0, path, sizeof path);
             rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.zstd_level,
                                 NULL, err);
         }
     }
-    uint64_t max_lsn = m->max_lsn;
-    pthread_rwlock_unlock(&m->lock);
     free(cells);
     free(ddir);
 

@@ -3,6 +3,7 @@
  * block's footer proves that no row can satisfy the predicate. */
 #include "index/pred.h"
 
+#include <bson/bson.h>
 #include <string.h>
 
 #include "common/endian.h"
@@ -243,6 +244,87 @@ static int block_substr(const owl_pred_colstats *cs, const owl_pred *p)
     return !has_tokens(cs) || tokens_may(cs, &p->text, 1);
 }
 
+/* ---------- path predicates (on a value inside a BSON document) ---------- */
+
+/* The value at p->path in document v: 1 with *it on it, 0 when absent or malformed. */
+static int path_find(const owl_pred *p, const owl_cell *v, bson_iter_t *it)
+{
+    bson_t doc;
+    bson_iter_t root;
+    if (!v->b.n || !v->b.p || !bson_init_static(&doc, v->b.p, v->b.n) ||
+        !bson_iter_init(&root, &doc))
+        return 0;
+    return bson_iter_find_descendant(&root, p->path, it);
+}
+
+/* The value as the predicate's path_type reads it: a number (*num) or bytes (*str). 0 when
+ * it is of neither kind asked. */
+static int path_value(const owl_pred *p, const bson_iter_t *it, double *num, owl_bytes *str)
+{
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_INT32:
+    case BSON_TYPE_INT64:
+    case BSON_TYPE_DOUBLE:
+        if (p->path_type != OWL_PATH_NUM)
+            return 0;
+        *num = bson_iter_as_double(it);
+        return 1;
+    case BSON_TYPE_UTF8: {
+        uint32_t n;
+        const char *s = bson_iter_utf8(it, &n);
+        if (p->path_type != OWL_PATH_STR && p->op != OWL_PRED_TOKEN && p->op != OWL_PRED_SUBSTR)
+            return 0;
+        str->p = s, str->n = n;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* memcmp order of byte strings, a prefix before its extensions. */
+static int bytes_cmp(const owl_bytes *a, const owl_bytes *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    int c = n ? memcmp(a->p, b->p, n) : 0;
+    if (c)
+        return c;
+    return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static int path_holds(const owl_pred *p, const owl_cell *v)
+{
+    bson_iter_t it;
+    double x = 0;
+    owl_bytes s = {NULL, 0};
+    if (!path_find(p, v, &it))
+        return 0;
+    if (p->op == OWL_PRED_EXISTS)
+        return 1;
+    if (!path_value(p, &it, &x, &s))
+        return 0;
+    int num = s.p == NULL;
+    owl_cell sv = {.b = s};
+    switch (p->op) {
+    case OWL_PRED_EQ:
+        return num ? x == p->lo.f : bytes_eq(&s, &p->lo.b);
+    case OWL_PRED_IN:
+        for (size_t i = 0; i < p->nset; i++)
+            if (num ? x == p->set[i].f : bytes_eq(&s, &p->set[i].b))
+                return 1;
+        return 0;
+    case OWL_PRED_RANGE:
+        return num ? (x >= p->lo.f && x < p->hi.f)
+                   : (bytes_cmp(&s, &p->lo.b) >= 0 && bytes_cmp(&s, &p->hi.b) < 0);
+    case OWL_PRED_TOKEN:
+        return !num && row_token(OWL_TYPE_STR, p, &sv);
+    case OWL_PRED_SUBSTR:
+        return !num && row_substr(OWL_TYPE_STR, p, &sv);
+    default:
+        return 0;
+    }
+}
+
 /* ---------- the table ---------- */
 
 struct pred_check {
@@ -256,11 +338,14 @@ static const struct pred_check checks[] = {
     [OWL_PRED_RANGE] = {row_range, block_range},
     [OWL_PRED_TOKEN] = {row_token, block_token},
     [OWL_PRED_SUBSTR] = {row_substr, block_substr},
+    [OWL_PRED_EXISTS] = {NULL, NULL}, /* paths only (path_holds); never prunes */
 };
 #define NCHECKS (sizeof checks / sizeof checks[0])
 
 int owl_pred_holds(enum owl_type t, const owl_pred *p, const owl_cell *v)
 {
+    if (p->path)
+        return t == OWL_TYPE_BSON && path_holds(p, v);
     if ((size_t)p->op >= NCHECKS || !checks[p->op].row)
         return 0;
     return checks[p->op].row(t, p, v);
@@ -268,6 +353,8 @@ int owl_pred_holds(enum owl_type t, const owl_pred *p, const owl_cell *v)
 
 int owl_pred_block_may(const owl_pred_colstats *cs, const owl_pred *p)
 {
+    if (p->path) /* the footer keeps nothing about values inside documents */
+        return 1;
     if ((size_t)p->op >= NCHECKS || !checks[p->op].block)
         return 1;
     return checks[p->op].block(cs, p);
@@ -342,11 +429,150 @@ void owl_pred_rows(enum owl_type t, const owl_pred *p, const owl_cell *v, size_t
                    uint8_t *keep, uint8_t *scratch)
 {
     if ((p->op == OWL_PRED_TOKEN || p->op == OWL_PRED_SUBSTR) && owl_type_is_bytes(t) &&
-        p->text.n && p->text.p && one_buf && laid_out_in_order(v, n)) {
+        !p->path && p->text.n && p->text.p && one_buf && laid_out_in_order(v, n)) {
         text_pass(v, n, &p->text, p->op == OWL_PRED_TOKEN, keep, scratch);
         return;
     }
     for (size_t r = 0; r < n; r++)
         if (keep[r])
             keep[r] = (uint8_t)owl_pred_holds(t, p, &v[r]);
+}
+
+/* ---------- validation ---------- */
+
+int owl_pred_check(const owl_schema *sc, const owl_pred *p, owl_error *err)
+{
+    if (p->col >= sc->ncols)
+        return owl_error_set(err, OWL_EINVAL, "predicate column out of range");
+    if (p->op < OWL_PRED_EQ || p->op > OWL_PRED_EXISTS)
+        return owl_error_set(err, OWL_EINVAL, "predicate operator %d unknown", (int)p->op);
+    if (p->op == OWL_PRED_IN && p->nset && !p->set)
+        return owl_error_set(err, OWL_EINVAL, "IN predicate without its set");
+    if (!p->path) {
+        if (p->op == OWL_PRED_EXISTS)
+            return owl_error_set(err, OWL_EINVAL, "EXISTS needs a path");
+        return OWL_OK;
+    }
+    if (sc->cols[p->col].type != OWL_TYPE_BSON)
+        return owl_error_set(err, OWL_EINVAL, "path predicate on column %s, which is not BSON",
+                             sc->cols[p->col].name);
+    if (!p->path[0] || p->path_type < OWL_PATH_STR || p->path_type > OWL_PATH_NUM)
+        return owl_error_set(err, OWL_EINVAL, "bad path predicate");
+    return OWL_OK;
+}
+
+/* ---------- filter trees ---------- */
+
+static int filter_walk(const owl_schema *sc, const owl_filter *f, size_t level, size_t *nodes,
+                       size_t *depth, owl_error *err)
+{
+    if (level >= OWL_FILTER_MAX_DEPTH || ++*nodes > OWL_FILTER_MAX_NODES)
+        return owl_error_set(err, OWL_EINVAL, "filter deeper than %d or over %d nodes",
+                             OWL_FILTER_MAX_DEPTH, OWL_FILTER_MAX_NODES);
+    if (level + 1 > *depth)
+        *depth = level + 1;
+    switch (f->kind) {
+    case OWL_FILTER_PRED:
+        if (!f->pred)
+            return owl_error_set(err, OWL_EINVAL, "filter leaf without a predicate");
+        return owl_pred_check(sc, f->pred, err);
+    case OWL_FILTER_NOT:
+        if (f->nkids != 1)
+            return owl_error_set(err, OWL_EINVAL, "NOT takes exactly one filter");
+        /* fall through */
+    case OWL_FILTER_AND:
+    case OWL_FILTER_OR:
+        if (f->nkids && !f->kids)
+            return owl_error_set(err, OWL_EINVAL, "filter group without its children");
+        for (size_t i = 0; i < f->nkids; i++) {
+            int rc = filter_walk(sc, &f->kids[i], level + 1, nodes, depth, err);
+            if (rc != OWL_OK)
+                return rc;
+        }
+        return OWL_OK;
+    default:
+        return owl_error_set(err, OWL_EINVAL, "filter kind %d unknown", (int)f->kind);
+    }
+}
+
+int owl_filter_check(const owl_schema *sc, const owl_filter *f, size_t *depth, owl_error *err)
+{
+    size_t nodes = 0;
+    *depth = 0;
+    return filter_walk(sc, f, 0, &nodes, depth, err);
+}
+
+void owl_filter_cols(const owl_filter *f, int *seen)
+{
+    if (f->kind == OWL_FILTER_PRED) {
+        seen[f->pred->col] = 1;
+        return;
+    }
+    for (size_t i = 0; i < f->nkids; i++)
+        owl_filter_cols(&f->kids[i], seen);
+}
+
+/* v[r] = v[r] && f(row r), in place; scratch holds 2 * n bytes per level below f plus n. */
+static void filter_eval(const owl_schema *sc, const owl_filter *f, owl_cell *const *cols,
+                        size_t n, int one_buf, uint8_t *v, uint8_t *scratch)
+{
+    uint8_t *acc = scratch, *tmp = scratch + n, *below = scratch + 2 * n;
+    switch (f->kind) {
+    case OWL_FILTER_PRED: {
+        const owl_pred *p = f->pred;
+        owl_pred_rows(sc->cols[p->col].type, p, cols[p->col], n, one_buf, v, scratch);
+        return;
+    }
+    case OWL_FILTER_AND:
+        for (size_t i = 0; i < f->nkids; i++)
+            filter_eval(sc, &f->kids[i], cols, n, one_buf, v, scratch);
+        return;
+    case OWL_FILTER_OR:
+        memset(acc, 0, n);
+        for (size_t i = 0; i < f->nkids; i++) {
+            size_t live = 0;
+            for (size_t r = 0; r < n; r++)
+                live += tmp[r] = v[r] & !acc[r];
+            if (!live)
+                break;
+            filter_eval(sc, &f->kids[i], cols, n, one_buf, tmp, below);
+            for (size_t r = 0; r < n; r++)
+                acc[r] |= tmp[r];
+        }
+        memcpy(v, acc, n);
+        return;
+    case OWL_FILTER_NOT:
+        memcpy(tmp, v, n);
+        filter_eval(sc, &f->kids[0], cols, n, one_buf, tmp, below);
+        for (size_t r = 0; r < n; r++)
+            v[r] &= !tmp[r];
+        return;
+    }
+}
+
+void owl_filter_rows(const owl_schema *sc, const owl_filter *f, owl_cell *const *cols, size_t n,
+                     int one_buf, uint8_t *keep, uint8_t *scratch)
+{
+    filter_eval(sc, f, cols, n, one_buf, keep, scratch);
+}
+
+int owl_filter_block_may(const owl_filter *f, int (*leaf_may)(void *ud, const owl_pred *p),
+                         void *ud)
+{
+    switch (f->kind) {
+    case OWL_FILTER_PRED:
+        return leaf_may(ud, f->pred);
+    case OWL_FILTER_AND:
+        for (size_t i = 0; i < f->nkids; i++)
+            if (!owl_filter_block_may(&f->kids[i], leaf_may, ud))
+                return 0;
+        return 1;
+    case OWL_FILTER_OR:
+        for (size_t i = 0; i < f->nkids; i++)
+            if (owl_filter_block_may(&f->kids[i], leaf_may, ud))
+                return 1;
+        return 0;
+    default: /* NOT: a block where the child may hold may still hold rows where it does not */
+        return 1;
+    }
 }

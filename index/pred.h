@@ -47,4 +47,27 @@ int owl_pred_value_may(const owl_pred_colstats *cs, const owl_cell *v);
 void owl_pred_rows(enum owl_type t, const owl_pred *p, const owl_cell *v, size_t n, int one_buf,
                    uint8_t *keep, uint8_t *scratch);
 
+/* owl_pred_check — OWL_OK when p is a valid predicate on schema sc (column in range, a known
+ * operator, path predicates on BSON columns only, EXISTS with a path); else OWL_EINVAL. */
+int owl_pred_check(const owl_schema *sc, const owl_pred *p, owl_error *err);
+
+/* owl_filter_check — OWL_OK when every node of f is well formed (owl_filter in index.h) and
+ * its predicates pass owl_pred_check; *depth gets the tree's depth (a leaf alone: 1).
+ * OWL_EINVAL otherwise. */
+int owl_filter_check(const owl_schema *sc, const owl_filter *f, size_t *depth, owl_error *err);
+
+/* owl_filter_cols — sets seen[c] for each column a predicate of f reads (f checked). */
+void owl_filter_cols(const owl_filter *f, int *seen);
+
+/* owl_filter_rows — keep[r] = keep[r] && f holds on row r, for rows [0, n) of cols (indexed by
+ * schema column). scratch: (2 * depth + 1) * n bytes, depth from owl_filter_check. */
+void owl_filter_rows(const owl_schema *sc, const owl_filter *f, owl_cell *const *cols, size_t n,
+                     int one_buf, uint8_t *keep, uint8_t *scratch);
+
+/* owl_filter_block_may — 0 only when f certainly fails on every row of a block, given
+ * leaf_may(ud, p), the block check of each leaf: an AND when one child fails, an OR when all
+ * do, never a NOT. */
+int owl_filter_block_may(const owl_filter *f, int (*leaf_may)(void *ud, const owl_pred *p),
+                         void *ud);
+
 #endif

@@ -454,9 +454,7 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
             rc = OWL_ENOMEM;
             break;
         }
-        pthread_rwlock_wrlock(&m->lock);
-        rc = owl_mem_append(m, sc, r, i, j, lsn);
-        pthread_rwlock_unlock(&m->lock);
+        rc = owl_mem_append(m, sc, r, i, j, lsn); /* under mu: scans never wait on it */
         if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
             *full = 1;
         i = j;

@@ -22,22 +22,54 @@
 
 /* ---------- memtables ---------- */
 
-struct arena_block {
-    struct arena_block *next;
-    size_t used, cap;
-    char data[];
-};
+/* A memtable's rows live in chunks that never move: chunk k holds MEM_CHUNK0 << k rows
+ * (ncols x that many cells, column-major), so growing never copies and a reader that learnt
+ * nrows (under s->mu) reads rows below it with no lock while the appender writes rows above
+ * it. Byte values live in the arena, which never moves either. Only one thread appends at a
+ * time (the lsn turn of store.c invariant 1), and it does so holding s->mu; the rows below a
+ * published nrows are never written again. */
+#define MEM_CHUNK0 1024
+#define MEM_MAX_CHUNKS 32
 
 struct memtable {
-    pthread_rwlock_t lock; /* appends write-lock; scans read-lock */
-    size_t nrows, cap;
-    owl_cell *cols[OWL_MAX_COLS];
-    struct arena_block *arena;
+    size_t nrows;        /* rows visible to readers (written under s->mu) */
+    owl_cell *chunk[MEM_MAX_CHUNKS];
+    owl_arena arena;
     uint64_t min_lsn, max_lsn;
     int64_t created_ms;
     uint64_t raw_bytes;
     int refs; /* guarded by the store mutex */
 };
+
+/* The chunk holding row r, the row's index inside it, and the chunk's row count. */
+static inline size_t mem_chunk_of(size_t r, size_t *off, size_t *rows)
+{
+    size_t q = r / MEM_CHUNK0 + 1;
+    size_t k = (size_t)(63 - __builtin_clzll((unsigned long long)q));
+    size_t base = MEM_CHUNK0 * (((size_t)1 << k) - 1);
+    *off = r - base;
+    *rows = (size_t)MEM_CHUNK0 << k;
+    return k;
+}
+
+/* owl_mem_cell — the cell of row r, column c (r below a published nrows). */
+static inline const owl_cell *owl_mem_cell(const struct memtable *m, size_t c, size_t r)
+{
+    size_t off, rows;
+    size_t k = mem_chunk_of(r, &off, &rows);
+    return m->chunk[k] + c * rows + off;
+}
+
+/* owl_mem_run — column c from row r on: a pointer to row r's cell and, in *len, how many rows
+ * from r lie contiguously there (up to `limit` rows below which the caller reads). */
+static inline const owl_cell *owl_mem_run(const struct memtable *m, size_t c, size_t r,
+                                          size_t limit, size_t *len)
+{
+    size_t off, rows;
+    size_t k = mem_chunk_of(r, &off, &rows);
+    *len = rows - off < limit - r ? rows - off : limit - r;
+    return m->chunk[k] + c * rows + off;
+}
 
 struct part_ref {
     owl_part *p;
@@ -115,8 +147,8 @@ struct memtable *owl_mem_new(void);
 void owl_mem_free(struct memtable *m);
 
 /* owl_mem_append — appends rows [from, to) of r (record lsn) to m. OWL_OK or OWL_ENOMEM
- * (m then holds a prefix of the rows, not yet counted in nrows). Caller holds m->lock for
- * writing. */
+ * (the rows written so far are not counted in nrows, so no reader sees them). Caller holds
+ * s->mu and is the only appender (store.c invariant 1). */
 int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
                    size_t to, uint64_t lsn);
 

@@ -1,0 +1,80 @@
+/* arena.c — the bump allocator of arena.h: a list of blocks, newest first; a value too big
+ * for an ordinary block gets its own block, linked behind the current one so the current
+ * block keeps taking small values. */
+#include "common/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BLOCK ((size_t)1 << 20)
+#define ALIGN 8
+
+struct owl_arena_block {
+    struct owl_arena_block *next;
+    size_t used, cap;
+    _Alignas(ALIGN) char data[];
+};
+
+void owl_arena_init(owl_arena *a, size_t block_size)
+{
+    a->head = NULL;
+    a->block_size = block_size ? block_size : DEFAULT_BLOCK;
+    a->bytes = 0;
+}
+
+/* n bytes at offset `used` rounded up to align in some block. */
+static void *take(owl_arena *a, size_t n, size_t align)
+{
+    struct owl_arena_block *b = a->head;
+    size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+    if (!b || at > b->cap || b->cap - at < n) {
+        int big = n > a->block_size / 4;
+        size_t cap = big ? n : a->block_size;
+        if (cap > SIZE_MAX - sizeof *b)
+            return NULL;
+        struct owl_arena_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->used = 0, nb->cap = cap;
+        if (b && big) { /* behind the current block, which keeps taking small values */
+            nb->next = b->next;
+            b->next = nb;
+        } else {
+            nb->next = b;
+            a->head = nb;
+        }
+        b = nb;
+        at = 0;
+    }
+    b->used = at + n;
+    a->bytes += n;
+    return b->data + at;
+}
+
+void *owl_arena_alloc(owl_arena *a, size_t n)
+{
+    return take(a, n, ALIGN);
+}
+
+void *owl_arena_copy(owl_arena *a, const void *p, size_t n)
+{
+    void *dst = take(a, n, 1);
+    if (dst && n)
+        memcpy(dst, p, n);
+    return dst;
+}
+
+void owl_arena_free(owl_arena *a)
+{
+    if (!a)
+        return;
+    struct owl_arena_block *b = a->head;
+    while (b) {
+        struct owl_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->bytes = 0;
+}

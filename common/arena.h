@@ -1,0 +1,35 @@
+/* arena.h — a bump allocator for many small values freed together (memtable bytes, decoded
+ * documents). Memory handed out never moves and stays valid until owl_arena_free, so readers
+ * may keep pointers into it while a writer keeps allocating (given they learnt the pointer
+ * through a lock or an acquire load). Not thread-safe for concurrent allocation. */
+#ifndef OWL_ARENA_H
+#define OWL_ARENA_H
+
+#include <stddef.h>
+
+struct owl_arena_block;
+
+typedef struct owl_arena {
+    struct owl_arena_block *head; /* the block being filled; older (and big) ones behind */
+    size_t block_size;            /* bytes per ordinary block */
+    size_t bytes;                 /* bytes handed out so far (without alignment padding) */
+} owl_arena;
+
+/* owl_arena_init — an empty arena whose blocks hold block_size bytes (0 = 1 MiB). Allocates
+ * nothing; cannot fail. */
+void owl_arena_init(owl_arena *a, size_t block_size);
+
+/* owl_arena_alloc — n bytes aligned to 8, valid until owl_arena_free. A request over a quarter
+ * of block_size gets a block of its own (so big values do not waste the current block).
+ * n == 0 gives a valid pointer to no bytes. NULL when out of memory (the arena is unchanged). */
+void *owl_arena_alloc(owl_arena *a, size_t n);
+
+/* owl_arena_copy — a copy of the n bytes at p, without alignment (byte strings pack tightly);
+ * p may be NULL when n == 0. NULL when out of memory. */
+void *owl_arena_copy(owl_arena *a, const void *p, size_t n);
+
+/* owl_arena_free — frees every block; the arena is then empty and reusable (block_size kept).
+ * Accepts NULL. */
+void owl_arena_free(owl_arena *a);
+
+#endif
