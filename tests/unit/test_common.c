@@ -199,3 +199,66 @@ Test(logtime, rejects_and_stays_in_bounds)
         cr_assert_eq(owl_logtime_parse(full, n, 0, &ms), -1, "n=%zu", n);
     }
 }
+
+/* ---- arena ---- */
+
+Test(arena, values_stay_put_and_keep_their_bytes)
+{
+    owl_arena a;
+    owl_arena_init(&a, 256);
+    char *ptrs[2000];
+    char want[64];
+    for (int i = 0; i < 2000; i++) {
+        int n = snprintf(want, sizeof want, "value-%d", i);
+        ptrs[i] = owl_arena_copy(&a, want, (size_t)n + 1);
+        cr_assert_not_null(ptrs[i]);
+    }
+    /* many blocks later, every earlier value is where it was, unchanged */
+    for (int i = 0; i < 2000; i++) {
+        snprintf(want, sizeof want, "value-%d", i);
+        cr_assert_str_eq(ptrs[i], want);
+    }
+    cr_assert_gt(a.bytes, 2000 * 8);
+    owl_arena_free(&a);
+    cr_assert_null(a.head);
+    cr_assert_eq(a.bytes, 0);
+    /* reusable after free */
+    cr_assert_not_null(owl_arena_copy(&a, "x", 1));
+    owl_arena_free(&a);
+    owl_arena_free(NULL);
+}
+
+Test(arena, alloc_is_aligned_and_big_values_get_their_own_block)
+{
+    owl_arena a;
+    owl_arena_init(&a, 1024);
+    cr_assert_not_null(owl_arena_copy(&a, "abc", 3)); /* leaves the block unaligned */
+    uint64_t *v = owl_arena_alloc(&a, 5 * sizeof *v);
+    cr_assert_not_null(v);
+    cr_assert_eq((uintptr_t)v % 8, 0);
+    for (int i = 0; i < 5; i++)
+        v[i] = (uint64_t)i * 3;
+    char *small1 = owl_arena_copy(&a, "s1", 2);
+    char big[4096];
+    memset(big, 'b', sizeof big);
+    char *pb = owl_arena_copy(&a, big, sizeof big); /* over a quarter of a block */
+    char *small2 = owl_arena_copy(&a, "s2", 2);
+    cr_assert_not_null(pb);
+    cr_assert_eq(memcmp(pb, big, sizeof big), 0);
+    /* the small values after the big one continue the current block */
+    cr_assert_eq(small2, small1 + 2);
+    cr_assert_not_null(owl_arena_alloc(&a, 0));
+    cr_assert_not_null(owl_arena_copy(&a, NULL, 0));
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(v[i], (uint64_t)i * 3);
+    owl_arena_free(&a);
+}
+
+Test(arena, default_block_size)
+{
+    owl_arena a;
+    owl_arena_init(&a, 0);
+    cr_assert_eq(a.block_size, (size_t)1 << 20);
+    cr_assert_not_null(owl_arena_alloc(&a, 100));
+    owl_arena_free(&a);
+}
