@@ -1346,3 +1346,273 @@ Test(store, bson_path_on_malformed_documents_matches_nothing, .init = mkroot, .f
     free(c.seqs);
     owl_store_close(s);
 }
+
+/* ---- order, limit, cursor ---- */
+
+struct orow_t {
+    int64_t t, seq;
+    uint64_t key;
+};
+
+struct opage {
+    struct orow_t *rows;
+    size_t n, cap;
+};
+
+static int opage_fn(void *ud, const owl_batch *b)
+{
+    struct opage *p = ud;
+    cr_assert_not_null(b->keys);
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 256;
+            p->rows = realloc(p->rows, p->cap * sizeof *p->rows);
+        }
+        p->rows[p->n++] = (struct orow_t){b->cols[0][i].i, b->cols[1][i].i, b->keys[i]};
+    }
+    return 0;
+}
+
+/* One ordered page of partition "o" (NULL: every partition); returns more. */
+static int ordered_page(owl_store *s, enum owl_order order, size_t limit,
+                        const owl_scan_cursor *after, owl_scan_cursor *next, struct opage *out)
+{
+    size_t cols[] = {OWL_LOGS_TIME, OWL_LOGS_INGEST_TIME};
+    int more = -1;
+    owl_scan q = {.table = "logs", .tenant = "000000000001", .start = INT64_MIN,
+                  .end = INT64_MAX, .cols = cols, .ncols = 2, .fn = opage_fn, .ud = out,
+                  .order = order, .limit = limit, .after = after, .next = next, .more = &more};
+    owl_error err = {0};
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_OK, "%s", err.msg);
+    cr_assert(more == 0 || more == 1);
+    return more;
+}
+
+static int row_cmp(const struct orow_t *a, const struct orow_t *b)
+{
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static void assert_sorted(const struct orow_t *r, size_t n, int desc)
+{
+    for (size_t i = 1; i < n; i++) {
+        int c = row_cmp(&r[i - 1], &r[i]);
+        cr_assert(desc ? c >= 0 : c <= 0, "row %zu out of order (t %lld after %lld)", i,
+                  (long long)r[i].t, (long long)r[i - 1].t);
+    }
+}
+
+/* Rows with times that repeat (seq / 3 * 7 % 1000) spread over several parts and the
+ * memtable, across two days. */
+static void fill_ordered(owl_store *s, int64_t nparts, int64_t per)
+{
+    owl_error err = {0};
+    for (int64_t k = 0; k <= nparts; k++) {
+        owl_logs_batch b;
+        owl_logs_batch_init(&b);
+        for (int64_t i = 0; i < per; i++) {
+            int64_t seq = k * per + i;
+            int64_t t = T0 + DAY - 500 + (seq / 3 * 7) % 1000; /* straddles midnight */
+            owl_logs_batch_add(&b, t, seq, "s", "msg", 3);
+        }
+        cr_assert_eq(owl_store_append(s, "logs", "000000000001", "o", owl_logs_batch_rows(&b),
+                                      &err), OWL_OK);
+        owl_logs_batch_free(&b);
+        if (k < nparts) /* the last batch stays in the memtable */
+            cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+    }
+}
+
+Test(store, ordered_scans_with_limit_match_a_sorted_reference, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    fill_ordered(s, 3, 700); /* 3 parts (+ spans of two days), 700 rows in the memtable */
+    const size_t N = 2800;
+    struct opage all = {0}, ref = {0};
+    /* reference: every row, unordered, sorted here by (time, key) */
+    cr_assert_eq(ordered_page(s, OWL_ORDER_ASC, 0, NULL, NULL, &all), 0);
+    cr_assert_eq(all.n, N);
+    ref.rows = malloc(N * sizeof *ref.rows);
+    memcpy(ref.rows, all.rows, N * sizeof *ref.rows);
+    ref.n = N;
+    qsort(ref.rows, N, sizeof *ref.rows, (int (*)(const void *, const void *))row_cmp);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(row_cmp(&all.rows[i], &ref.rows[i]), 0, "ASC differs at %zu", i);
+    int64_t seen_seq[2800] = {0};
+    for (size_t i = 0; i < N; i++)
+        seen_seq[all.rows[i].seq]++;
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(seen_seq[i], 1, "row %zu returned %lld times", i, (long long)seen_seq[i]);
+    static const size_t limits[] = {1, 7, 100, 2799, 2800, 5000};
+    for (size_t li = 0; li < 6; li++) {
+        for (int desc = 0; desc < 2; desc++) {
+            struct opage p = {0};
+            owl_scan_cursor next;
+            owl_scan_stats st;
+            (void)st;
+            int more = ordered_page(s, desc ? OWL_ORDER_DESC : OWL_ORDER_ASC, limits[li], NULL,
+                                    &next, &p);
+            size_t want = limits[li] < N ? limits[li] : N;
+            cr_assert_eq(p.n, want, "limit %zu desc %d: %zu rows", limits[li], desc, p.n);
+            cr_assert_eq(more, limits[li] < N);
+            for (size_t i = 0; i < p.n; i++) {
+                const struct orow_t *r = desc ? &ref.rows[N - 1 - i] : &ref.rows[i];
+                cr_assert_eq(row_cmp(&p.rows[i], r), 0, "limit %zu desc %d row %zu", limits[li],
+                             desc, i);
+            }
+            if (more) {
+                cr_assert_eq(next.time, p.rows[p.n - 1].t);
+                cr_assert_eq(next.key, p.rows[p.n - 1].key);
+            }
+            free(p.rows);
+        }
+    }
+    /* the limit stops early: a page of 10 decodes few blocks of the parts */
+    owl_scan_stats st;
+    size_t cols[] = {OWL_LOGS_TIME, OWL_LOGS_INGEST_TIME};
+    struct opage p = {0};
+    owl_scan q = {.table = "logs", .tenant = "000000000001", .start = INT64_MIN,
+                  .end = INT64_MAX, .cols = cols, .ncols = 2, .fn = opage_fn, .ud = &p,
+                  .order = OWL_ORDER_ASC, .limit = 10};
+    owl_error err = {0};
+    cr_assert_eq(owl_store_scan(s, &q, &st, &err), OWL_OK);
+    printf("ordered page of 10 over %zu rows: %llu of %llu blocks considered, %llu rows "
+           "scanned\n", N, (unsigned long long)st.blocks, (unsigned long long)
+           (N - 700 + 255) / 256, (unsigned long long)st.rows_scanned);
+    cr_assert_lt(st.rows_scanned, 700 + 3 * 2 * 256, "the merge decoded more than it needed");
+    free(p.rows);
+    /* a cursor only resumes the order it was made with */
+    owl_scan_cursor cur = {.time = T0, .key = 1, .count = 1, .order = OWL_ORDER_DESC};
+    q.after = &cur;
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_EINVAL);
+    q.order = OWL_ORDER_NONE;
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_EINVAL);
+    free(all.rows), free(ref.rows);
+    owl_store_close(s);
+}
+
+struct appender {
+    owl_store *s;
+    volatile int stop;
+    int64_t added;
+};
+
+static void *append_loop(void *arg)
+{
+    struct appender *a = arg;
+    owl_error err = {0};
+    for (int64_t k = 0; !a->stop && k < 2000; k++) {
+        owl_logs_batch b;
+        owl_logs_batch_init(&b);
+        for (int i = 0; i < 5; i++) {
+            int64_t seq = 1000000 + k * 5 + i;
+            owl_logs_batch_add(&b, T0 + DAY - 500 + (seq * 13) % 1000, seq, "s", "msg", 3);
+        }
+        cr_assert_eq(owl_store_append(a->s, "logs", "000000000001", "o",
+                                      owl_logs_batch_rows(&b), &err), OWL_OK, "%s", err.msg);
+        owl_logs_batch_free(&b);
+        a->added += 5;
+        usleep(200);
+    }
+    return NULL;
+}
+
+/* Pages walked with the cursor (passed as its text token) while another thread appends, with
+ * a flush and a compaction in the middle: every row there before the walk appears exactly
+ * once, no row twice, in order. */
+Test(store, cursor_walk_during_ingest_flush_and_compaction, .init = mkroot, .fini = rmroot,
+     .timeout = 120)
+{
+    for (int desc = 0; desc < 2; desc++) {
+        owl_store *s = open_store_nosync(tmp);
+        fill_ordered(s, 4, 500); /* 4 parts + a memtable: 2500 rows */
+        struct appender ap = {.s = s};
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, append_loop, &ap), 0);
+        enum owl_order order = desc ? OWL_ORDER_DESC : OWL_ORDER_ASC;
+        char token[OWL_SCAN_CURSOR_TEXT] = "";
+        struct opage walk = {0};
+        int pages = 0, more = 1;
+        owl_error err = {0};
+        while (more) {
+            owl_scan_cursor after, next;
+            if (token[0])
+                cr_assert_eq(owl_scan_cursor_parse(token, &after), OWL_OK);
+            more = ordered_page(s, order, 37, token[0] ? &after : NULL, &next, &walk);
+            if (more)
+                owl_scan_cursor_format(&next, token);
+            pages++;
+            if (pages == 10)
+                cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+            if (pages == 20)
+                cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+            if (pages == 25)
+                cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+            cr_assert_lt(pages, 2000);
+        }
+        ap.stop = 1;
+        pthread_join(th, NULL);
+        owl_store_stats stt;
+        owl_store_stats_get(s, &stt);
+        printf("cursor walk (%s): %d pages, %zu rows, %lld appended meanwhile, %llu "
+               "compactions\n", desc ? "DESC" : "ASC", pages, walk.n, (long long)ap.added,
+               (unsigned long long)stt.compactions);
+        cr_assert_geq(stt.compactions, 1);
+        assert_sorted(walk.rows, walk.n, desc);
+        int64_t *count = calloc(2500, sizeof *count);
+        int64_t *late = calloc(10000 + 1, sizeof *late);
+        for (size_t i = 0; i < walk.n; i++) {
+            int64_t seq = walk.rows[i].seq;
+            if (seq < 2500) {
+                count[seq]++;
+            } else {
+                cr_assert_geq(seq, 1000000);
+                cr_assert_lt(seq - 1000000, 10000);
+                cr_assert_eq(late[seq - 1000000]++, 0, "row %lld twice", (long long)seq);
+            }
+        }
+        for (int64_t i = 0; i < 2500; i++)
+            cr_assert_eq(count[i], 1, "row %lld seen %lld times", (long long)i,
+                         (long long)count[i]);
+        free(count), free(late), free(walk.rows);
+        owl_store_close(s);
+        rmroot();
+        mkroot();
+    }
+}
+
+Test(store, cursor_tokens_round_trip_and_reject_garbage)
+{
+    owl_scan_cursor c = {.time = -123456789012345, .key = 0xfedcba9876543210ull, .count = 42,
+                         .order = OWL_ORDER_DESC}, d;
+    char tok[OWL_SCAN_CURSOR_TEXT];
+    owl_scan_cursor_format(&c, tok);
+    cr_assert_lt(strlen(tok), OWL_SCAN_CURSOR_TEXT);
+    for (const char *p = tok; *p; p++)
+        cr_assert(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *p));
+    cr_assert_eq(owl_scan_cursor_parse(tok, &d), OWL_OK);
+    cr_assert_eq(d.time, c.time);
+    cr_assert_eq(d.key, c.key);
+    cr_assert_eq(d.count, c.count);
+    cr_assert_eq(d.order, c.order);
+    static const char *bad[] = {"", "abc", "not a token at all, not at all....",
+                                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* version 0 */
+                                "1770000000.req-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(owl_scan_cursor_parse(bad[i], &d), OWL_EINVAL, "%s", bad[i]);
+    cr_assert_eq(owl_scan_cursor_parse(NULL, &d), OWL_EINVAL);
+    char t2[OWL_SCAN_CURSOR_TEXT];
+    strcpy(t2, tok);
+    t2[5] = '!';
+    cr_assert_eq(owl_scan_cursor_parse(t2, &d), OWL_EINVAL);
+    strcpy(t2, tok);
+    t2[strlen(t2) - 1] = t2[strlen(t2) - 1] == 'B' ? 'C' : 'B'; /* stray bits past the end */
+    int rc = owl_scan_cursor_parse(t2, &d);
+    cr_assert(rc == OWL_EINVAL || d.count != c.count);
+    /* an order that is neither ASC nor DESC */
+    c.order = OWL_ORDER_NONE;
+    owl_scan_cursor_format(&c, t2);
+    cr_assert_eq(owl_scan_cursor_parse(t2, &d), OWL_EINVAL);
+}
