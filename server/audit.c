@@ -1,6 +1,7 @@
 /* audit.c — audit events as rows of the store's audit table, and the newest-first query
- * behind GET /api/v1/audit. A query scans the time range once and keeps the `limit + 1`
- * newest matching events in a min-heap, so memory stays bounded by the page size. */
+ * behind GET /api/v1/audit. A page is an ordered scan (newest first, limit, resume cursor) of
+ * each tenant asked for; with the untenanted events too, the two pages are merged and the
+ * cursor of the last event shown resumes both. next_token is that cursor as text. */
 #include "server/audit.h"
 
 #include <pthread.h>
@@ -113,20 +114,10 @@ uint64_t owl_audit_count(owl_audit *a)
 
 /* ---- query ---- */
 
-/* Order: newer first, then larger request id first. cmp > 0 when x comes before y. */
-static int order(const owl_audit_event *x, const owl_audit_event *y)
-{
-    if (x->time_ms != y->time_ms)
-        return x->time_ms > y->time_ms ? 1 : -1;
-    return strcmp(x->request_id, y->request_id);
-}
-
-struct query_ctx {
-    const owl_audit_query *q;
-    const char *tenant;
-    int have_token;
-    owl_audit_event token; /* only time_ms and request_id used */
-    owl_audit_event *heap; /* min-heap by order(): heap[0] is the last of those kept */
+/* One tenant's page: events newest first, with their scan keys. */
+struct page {
+    owl_audit_event *ev;
+    uint64_t *keys;
     size_t n, cap;
 };
 
@@ -137,69 +128,39 @@ static void copy_bytes(char *dst, size_t dstsz, const owl_bytes *b)
     dst[n] = '\0';
 }
 
-static void heap_swap(owl_audit_event *a, owl_audit_event *b)
-{
-    owl_audit_event t = *a;
-    *a = *b;
-    *b = t;
-}
-
-static void heap_push(struct query_ctx *c, const owl_audit_event *ev)
-{
-    if (c->n < c->cap) {
-        size_t i = c->n++;
-        c->heap[i] = *ev;
-        while (i && order(&c->heap[i], &c->heap[(i - 1) / 2]) < 0) {
-            heap_swap(&c->heap[i], &c->heap[(i - 1) / 2]);
-            i = (i - 1) / 2;
-        }
-        return;
-    }
-    if (order(ev, &c->heap[0]) <= 0)
-        return;
-    c->heap[0] = *ev;
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < c->n && order(&c->heap[l], &c->heap[m]) < 0)
-            m = l;
-        if (r < c->n && order(&c->heap[r], &c->heap[m]) < 0)
-            m = r;
-        if (m == i)
-            break;
-        heap_swap(&c->heap[i], &c->heap[m]);
-        i = m;
-    }
-}
-
 static int collect(void *ud, const owl_batch *b)
 {
-    struct query_ctx *c = ud;
+    struct page *pg = ud;
+    if (pg->n + b->nrows > pg->cap) { /* the limit bounds it: a scan returns at most limit */
+        size_t cap = pg->n + b->nrows;
+        owl_audit_event *ev = realloc(pg->ev, cap * sizeof *ev);
+        if (ev)
+            pg->ev = ev;
+        uint64_t *keys = realloc(pg->keys, cap * sizeof *keys);
+        if (keys)
+            pg->keys = keys;
+        if (!ev || !keys)
+            return OWL_ENOMEM;
+        pg->cap = cap;
+    }
     for (size_t r = 0; r < b->nrows; r++) {
-        owl_audit_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.time_ms = b->cols[C_TIME][r].i;
-        copy_bytes(ev.request_id, sizeof ev.request_id, &b->cols[C_REQUEST][r].b);
-        if (c->have_token && order(&ev, &c->token) >= 0)
-            continue;
+        owl_audit_event *ev = &pg->ev[pg->n];
+        memset(ev, 0, sizeof *ev);
+        ev->time_ms = b->cols[C_TIME][r].i;
         if (strcmp(b->tenant, OWL_AUDIT_NO_TENANT) != 0)
-            owl_strlcpy(ev.tenant, b->tenant, sizeof ev.tenant);
-        copy_bytes(ev.key_id, sizeof ev.key_id, &b->cols[C_KEY][r].b);
-        copy_bytes(ev.source, sizeof ev.source, &b->cols[C_SOURCE][r].b);
-        copy_bytes(ev.user_agent, sizeof ev.user_agent, &b->cols[C_AGENT][r].b);
-        copy_bytes(ev.action, sizeof ev.action, &b->cols[C_ACTION][r].b);
-        copy_bytes(ev.resource, sizeof ev.resource, &b->cols[C_RESOURCE][r].b);
-        ev.status = (int)b->cols[C_STATUS][r].i;
-        copy_bytes(ev.error_code, sizeof ev.error_code, &b->cols[C_ERROR][r].b);
-        ev.duration_us = b->cols[C_DURATION][r].i;
-        heap_push(c, &ev);
+            owl_strlcpy(ev->tenant, b->tenant, sizeof ev->tenant);
+        copy_bytes(ev->request_id, sizeof ev->request_id, &b->cols[C_REQUEST][r].b);
+        copy_bytes(ev->key_id, sizeof ev->key_id, &b->cols[C_KEY][r].b);
+        copy_bytes(ev->source, sizeof ev->source, &b->cols[C_SOURCE][r].b);
+        copy_bytes(ev->user_agent, sizeof ev->user_agent, &b->cols[C_AGENT][r].b);
+        copy_bytes(ev->action, sizeof ev->action, &b->cols[C_ACTION][r].b);
+        copy_bytes(ev->resource, sizeof ev->resource, &b->cols[C_RESOURCE][r].b);
+        ev->status = (int)b->cols[C_STATUS][r].i;
+        copy_bytes(ev->error_code, sizeof ev->error_code, &b->cols[C_ERROR][r].b);
+        ev->duration_us = b->cols[C_DURATION][r].i;
+        pg->keys[pg->n++] = b->keys[r];
     }
     return 0;
-}
-
-static int cmp_desc(const void *a, const void *b)
-{
-    return order((const owl_audit_event *)b, (const owl_audit_event *)a);
 }
 
 static void event_json(owl_buf *o, const owl_audit_event *ev)
@@ -225,29 +186,59 @@ static void event_json(owl_buf *o, const owl_audit_event *ev)
     owl_buf_printf(o, ",\"duration_ms\":%.3f}", (double)ev->duration_us / 1000.0);
 }
 
-/* next_token is "<epoch ms>.<request id>" of the last event of the previous page. */
-static int parse_token(const char *tok, owl_audit_event *out)
+/* 1 when event i of page a comes before event j of page b (newest first, then larger key:
+ * the scan's DESC order). */
+static int newer(const struct page *a, size_t i, const struct page *b, size_t j)
 {
-    char *end;
-    long long t = strtoll(tok, &end, 10);
-    if (end == tok || *end != '.' || strlen(end + 1) >= sizeof out->request_id)
-        return OWL_EINVAL;
-    out->time_ms = t;
-    owl_strlcpy(out->request_id, end + 1, sizeof out->request_id);
-    return OWL_OK;
+    if (a->ev[i].time_ms != b->ev[j].time_ms)
+        return a->ev[i].time_ms > b->ev[j].time_ms;
+    return a->keys[i] > b->keys[j];
+}
+
+/* Writes the first `limit` events of the merged pages and the cursor after the last one
+ * shown (its count includes the cursor's own when the position did not move). */
+static void write_page(owl_buf *o, struct page *pg, size_t npg, size_t limit, int more,
+                       const owl_scan_cursor *after)
+{
+    size_t at[2] = {0, 0}, shown = 0;
+    owl_scan_cursor next = {0, 0, 0, OWL_ORDER_DESC};
+    if (after)
+        next = *after;
+    owl_buf_puts(o, "{\"events\":[");
+    while (shown < limit) {
+        int k = -1;
+        for (size_t p = 0; p < npg; p++)
+            if (at[p] < pg[p].n && (k < 0 || newer(&pg[p], at[p], &pg[k], at[k])))
+                k = (int)p;
+        if (k < 0)
+            break;
+        const owl_audit_event *ev = &pg[k].ev[at[k]];
+        uint64_t key = pg[k].keys[at[k]++];
+        if (shown++)
+            owl_buf_putc(o, ',');
+        event_json(o, ev);
+        if (next.count && next.time == ev->time_ms && next.key == key)
+            next.count++;
+        else
+            next = (owl_scan_cursor){ev->time_ms, key, 1, OWL_ORDER_DESC};
+    }
+    for (size_t p = 0; p < npg; p++)
+        more |= at[p] < pg[p].n;
+    owl_buf_putc(o, ']');
+    if (more && shown) {
+        char tok[OWL_SCAN_CURSOR_TEXT];
+        owl_scan_cursor_format(&next, tok);
+        owl_buf_printf(o, ",\"next_token\":\"%s\"", tok);
+    }
+    owl_buf_putc(o, '}');
 }
 
 int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl_error *err)
 {
-    struct query_ctx c = {.q = q, .cap = q->limit + 1};
-    if (q->next_token) {
-        if (parse_token(q->next_token, &c.token) != OWL_OK)
-            return owl_error_set(err, OWL_EINVAL, "next_token is not valid");
-        c.have_token = 1;
-    }
-    c.heap = calloc(c.cap, sizeof *c.heap);
-    if (!c.heap)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    owl_scan_cursor after;
+    if (q->next_token && (owl_scan_cursor_parse(q->next_token, &after) != OWL_OK ||
+                          after.order != OWL_ORDER_DESC))
+        return owl_error_set(err, OWL_EINVAL, "next_token is not valid");
     owl_pred preds[2];
     size_t np = 0;
     if (q->action)
@@ -259,32 +250,30 @@ int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl
         cols[i] = i;
     const char *parts[] = {"audit"};
     const char *tenants[2] = {q->tenant, OWL_AUDIT_NO_TENANT};
-    int rc = OWL_OK;
-    for (int t = 0; t < (q->include_untenanted ? 2 : 1) && rc == OWL_OK; t++) {
+    struct page pg[2];
+    memset(pg, 0, sizeof pg);
+    size_t npg = q->include_untenanted ? 2 : 1;
+    int rc = OWL_OK, more = 0;
+    /* each scan returns its tenant's first `limit` events after the cursor; the merged page
+     * takes the first `limit` of both */
+    for (size_t t = 0; t < npg && rc == OWL_OK; t++) {
+        int m = 0;
         owl_scan s = {
             .table = "audit", .tenant = tenants[t], .partitions = parts, .npartitions = 1,
             .start = q->start_ms, .end = q->end_ms == INT64_MAX ? INT64_MAX : q->end_ms + 1,
-            .cols = cols, .ncols = C_N, .preds = preds, .npreds = np, .fn = collect, .ud = &c,
+            .cols = cols, .ncols = C_N, .preds = preds, .npreds = np, .fn = collect,
+            .ud = &pg[t], .order = OWL_ORDER_DESC, .limit = q->limit,
+            .after = q->next_token ? &after : NULL, .more = &m,
         };
         rc = owl_store_scan(a->store, &s, NULL, err);
+        more |= m;
     }
     if (rc == OWL_OK) {
-        qsort(c.heap, c.n, sizeof *c.heap, cmp_desc);
-        size_t shown = c.n < q->limit ? c.n : q->limit;
-        owl_buf_puts(o, "{\"events\":[");
-        for (size_t i = 0; i < shown; i++) {
-            if (i)
-                owl_buf_putc(o, ',');
-            event_json(o, &c.heap[i]);
-        }
-        owl_buf_putc(o, ']');
-        if (c.n > q->limit)
-            owl_buf_printf(o, ",\"next_token\":\"%lld.%s\"", (long long)c.heap[shown - 1].time_ms,
-                           c.heap[shown - 1].request_id);
-        owl_buf_putc(o, '}');
+        write_page(o, pg, npg, q->limit, more, q->next_token ? &after : NULL);
         if (!o->data)
             rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
-    free(c.heap);
+    for (size_t t = 0; t < 2; t++)
+        free(pg[t].ev), free(pg[t].keys);
     return rc;
 }

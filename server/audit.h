@@ -58,7 +58,8 @@ typedef struct owl_audit_query {
 } owl_audit_query;
 
 /* owl_audit_query_json — appends {"events":[...],"next_token":"..."} (newest first, ties
- * by request id; the token is present only when more may follow) to out.
+ * in the store's fixed scan order; the token, an opaque scan cursor, is present only when
+ * more events follow) to out.
  * OWL_EINVAL for a malformed next_token; store errors otherwise. */
 int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *out, owl_error *err);
 
