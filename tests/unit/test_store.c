@@ -1055,7 +1055,8 @@ static size_t scan_filter(owl_store *s, const owl_filter *f, const owl_pred *pre
     owl_error err = {0};
     memset(c, 0, sizeof *c);
     cr_assert_eq(owl_store_scan(s, &q, st, &err), OWL_OK, "%s", err.msg);
-    qsort(c->seqs, c->n, sizeof *c->seqs, cmp_i64);
+    if (c->n)
+        qsort(c->seqs, c->n, sizeof *c->seqs, cmp_i64);
     return c->n;
 }
 
