@@ -3,7 +3,6 @@
  * live in memtable.c, scans in scan.c, compaction and retention in compact.c, predicates in
  * pred.c; the structures they share in store_int.h.
  *
- *
  * Layout under the store directory (docs/storage.md):
  *   wal/                                   the write-ahead log (wal.h)
  *   <table>/<tenant>/<partition>/RETENTION days to keep ("0" = forever), absent = forever
