@@ -1289,7 +1289,8 @@ void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time
 
 /* ======================================================================================
  * Pruning. Each check answers "may some row of the block satisfy this?" and says 0 only
- * when the footer proves it cannot.
+ * when the footer proves it cannot. The checks per operator live in pred.c's table; the part
+ * hands them its footer's statistics of the column.
  * ====================================================================================== */
 
 /* The footer's statistics of column c in block b, as the predicate table's block checks

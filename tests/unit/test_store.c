@@ -1451,8 +1451,6 @@ Test(store, ordered_scans_with_limit_match_a_sorted_reference, .init = mkroot, .
         for (int desc = 0; desc < 2; desc++) {
             struct opage p = {0};
             owl_scan_cursor next;
-            owl_scan_stats st;
-            (void)st;
             int more = ordered_page(s, desc ? OWL_ORDER_DESC : OWL_ORDER_ASC, limits[li], NULL,
                                     &next, &p);
             size_t want = limits[li] < N ? limits[li] : N;
