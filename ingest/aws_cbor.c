@@ -46,6 +46,9 @@ static void fail(cdec *c, const char *msg)
  * definite containers. */
 static void item_done(cdec *c);
 
+/* Ends the top frame: appends it to its parent (or marks the top-level map done). */
+static void close_frame(cdec *c);
+
 /* The key under which the next value goes in the top frame, or NULL (after fail). */
 static const char *value_key(cdec *c)
 {
@@ -271,7 +274,7 @@ static void open_container(cdec *c, enum frame_kind kind, int64_t count)
     }
     c->depth++;
     if (f->left == 0)
-        item_done(c); /* an empty definite container closes at once */
+        close_frame(c); /* an empty definite container closes at once */
 }
 
 /* A map's claimed count of pairs may exceed what fits; refuse instead of overflowing. */
