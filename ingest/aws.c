@@ -375,7 +375,8 @@ static int decode(const owl_aws_match *m, const owl_aws_request *rq, bson_t *in,
     case OWL_AWS_CBOR:
         return owl_aws_cbor_decode(body, rq->body_len, in, err);
     case OWL_AWS_QUERY:
-        if (strcmp(rq->method, "POST") == 0)
+        /* the parameters are where match_query found Action: a form body, else the query */
+        if (strcmp(rq->method, "POST") == 0 && is_form(rq->content_type))
             return owl_aws_query_decode(body, rq->body_len, in, err);
         return owl_aws_query_decode(rq->query, strlen(rq->query), in, err);
     case OWL_AWS_NATIVE:

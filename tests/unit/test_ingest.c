@@ -642,6 +642,12 @@ Test(serve, query_and_scope)
                                "ResourceNotFoundException</Code><Message>no group</Message>"
                                "</Error><RequestId>RID</RequestId></ErrorResponse>\n");
     served_free(&s);
+    /* a POST whose body is not a form: the parameters come from the query string */
+    serve(&s, "POST", "/", "Action=Echo&Names.member.1=q", NULL, "application/json", "sts",
+          "{}", 2);
+    cr_assert_eq(s.m.svc, &sts);
+    cr_assert(strstr(TEXT(&s), "<Names><member>q</member></Names>"), "%s", TEXT(&s));
+    served_free(&s);
     form = "Action=Echo&A=1&A.B=2";
     serve(&s, "POST", "/", "", NULL, "application/x-www-form-urlencoded", "sts", form,
           strlen(form));
