@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int owl_router_add(owl_router *r, const owl_route_table *t)
 {

@@ -356,6 +356,11 @@ Test(cbor, rejects_bad_input)
                            0xff, 0x01),
                       "ERR", 3) == 0);
     cr_assert(strncmp(CBOR(0xa1, 0x61, 'a', 0xfc), "ERR", 3) == 0); /* reserved */
+    /* unassigned simple values are not silently skipped */
+    cr_assert(strncmp(CBOR(0xa1, 0x61, 'a', 0xe0), "ERR", 3) == 0, "%s",
+              CBOR(0xa1, 0x61, 'a', 0xe0));
+    cr_assert(strncmp(CBOR(0xa1, 0x61, 'a', 0xf8, 0x20), "ERR", 3) == 0, "%s",
+              CBOR(0xa1, 0x61, 'a', 0xf8, 0x20));
 }
 
 Test(cbor, nesting_limit)
