@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libbson-dev libmongoc-dev
-  libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev"
+  libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev libcbor-dev"
 test_pkgs="curl awscli python3 valgrind zstd gzip procps"
 
 install_missing() {

@@ -28,62 +28,72 @@ static int metrics(owl_call *call)
     return rc;
 }
 
-/* Parses an optional time bound; RFC 3339 or epoch ms. */
-static int time_param(owl_call *call, const char *name, int64_t *out)
+/* An optional string field of at most max bytes into *out (NULL when absent); OWL_EINVAL
+ * when longer or not a string. */
+static int short_str(const bson_t *in, const char *name, size_t max, const char **out)
 {
-    char v[64];
-    int r = owl_query_param(call->req->query, name, v, sizeof v);
-    if (r == 0)
+    size_t len;
+    *out = NULL;
+    int rc = owl_aws_get_str(NULL, in, name, out, &len);
+    if (rc == OWL_ENOTFOUND)
         return OWL_OK;
-    if (r < 0 || owl_time_parse(v, strlen(v), out) != OWL_OK) {
-        owl_call_error(call, 400, "InvalidParameter",
-                       "%s must be an RFC 3339 time or epoch milliseconds", name);
+    if (rc != OWL_OK || len > max) {
+        *out = NULL;
         return OWL_EINVAL;
     }
     return OWL_OK;
 }
 
-static int audit_list(owl_call *call)
+/* Parses an optional time bound; RFC 3339 or epoch ms (owl's convention, not AWS's
+ * epoch seconds, so not owl_aws_get_time_ms). */
+static int time_param(owl_aws_ctx *ctx, const bson_t *in, const char *name, int64_t *out)
 {
+    const char *v;
+    if (short_str(in, name, 63, &v) != OWL_OK ||
+        (v && owl_time_parse(v, strlen(v), out) != OWL_OK))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "%s must be an RFC 3339 time or epoch milliseconds", name);
+    return OWL_OK;
+}
+
+static int audit_list(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
     const owl_principal *p = call->principal;
-    char action[64], key_id[64], limit_s[16], token[80], tenant[32];
+    const char *tenant;
     owl_audit_query q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .tenant = p->tenant,
                          .limit = 100};
-    if (time_param(call, "start", &q.start_ms) != OWL_OK ||
-        time_param(call, "end", &q.end_ms) != OWL_OK)
+    if (time_param(ctx, in, "start", &q.start_ms) != OWL_OK ||
+        time_param(ctx, in, "end", &q.end_ms) != OWL_OK)
         return OWL_EINVAL;
-    const char *qs = call->req->query;
-    int ra = owl_query_param(qs, "action", action, sizeof action);
-    int rk = owl_query_param(qs, "key_id", key_id, sizeof key_id);
-    int rl = owl_query_param(qs, "limit", limit_s, sizeof limit_s);
-    int rn = owl_query_param(qs, "next_token", token, sizeof token);
-    int rt = owl_query_param(qs, "tenant", tenant, sizeof tenant);
-    if (ra < 0 || rk < 0 || rl < 0 || rn < 0 || rt < 0) {
-        owl_call_error(call, 400, "InvalidParameter", "a query parameter is too long or malformed");
+    if (short_str(in, "action", 63, &q.action) != OWL_OK ||
+        short_str(in, "key_id", 63, &q.key_id) != OWL_OK ||
+        short_str(in, "next_token", 79, &q.next_token) != OWL_OK ||
+        short_str(in, "tenant", 31, &tenant) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "a query parameter is too long or malformed");
+    if (owl_aws_page_limit(ctx, in, 100, 1000, &q.limit) != OWL_OK)
         return OWL_EINVAL;
-    }
-    q.action = ra ? action : NULL;
-    q.key_id = rk ? key_id : NULL;
-    if (owl_call_limit(call, limit_s, rl, 100, 1000, &q.limit) != OWL_OK)
-        return OWL_EINVAL;
-    q.next_token = rn ? token : NULL;
     /* Callers who manage tenants also see failed authentications with unknown keys, and may
      * look at another tenant's trail. */
     int admin = owl_principal_can(p, "iam:ManageTenants");
     q.include_untenanted = admin;
-    if (rt && strcmp(tenant, p->tenant) != 0) {
-        if (!admin) {
-            owl_call_error(call, 403, "AccessDenied",
-                           "reading another tenant's audit trail needs iam:ManageTenants");
-            return OWL_EDENIED;
-        }
+    if (tenant && strcmp(tenant, p->tenant) != 0) {
+        if (!admin)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_AccessDenied,
+                                "reading another tenant's audit trail needs iam:ManageTenants");
         q.tenant = tenant;
     }
     snprintf(call->resource, sizeof call->resource, "tenant/%s", q.tenant);
     owl_error err = {0};
-    int rc = owl_audit_query_json(call->srv->audit, &q, &call->resp->body, &err);
+    owl_buf json = OWL_BUF_INIT;
+    /* the trail renders itself as JSON; read back as the row's output document */
+    int rc = owl_audit_query_json(call->srv->audit, &q, &json, &err);
+    if (rc == OWL_OK)
+        rc = owl_aws_json_decode(json.data ? json.data : "", json.len, out, &err);
     if (rc != OWL_OK)
-        owl_call_error_from(call, rc, err.msg);
+        owl_aws_fail_owl(ctx, rc, err.msg);
+    owl_buf_free(&json);
     return rc;
 }
 
@@ -91,8 +101,23 @@ static const owl_route api_routes[] = {
     {.method = "GET", .pattern = "/healthz", .action = "owl:Healthz", .fn = healthz,
      .flags = OWL_ROUTE_PUBLIC},
     {.method = "GET", .pattern = "/metrics", .action = "owl:GetMetrics", .fn = metrics},
-    {.method = "GET", .pattern = "/api/v1/audit", .action = "audit:LookupEvents",
-     .fn = audit_list},
 };
 
-const owl_route_table owl_api_routes = {api_routes, OWL_ARRAY_LEN(api_routes), NULL, 0};
+static const owl_aws_op audit_ops[] = {
+    {.name = "LookupEvents", .action = "audit:LookupEvents", .fn = audit_list, .method = "GET",
+     .uri = "/api/v1/audit",
+     .query_params = (const char *const[]){"start", "end", "action", "key_id", "limit",
+                                           "next_token", "tenant", NULL}},
+};
+
+static const owl_aws_service audit_service = {
+    .name = "owl",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_NATIVE),
+    .ops = audit_ops,
+    .nops = OWL_ARRAY_LEN(audit_ops),
+};
+
+static const owl_aws_service *const api_services[] = {&audit_service};
+
+const owl_route_table owl_api_routes = {api_routes, OWL_ARRAY_LEN(api_routes), api_services,
+                                        OWL_ARRAY_LEN(api_services)};

@@ -288,139 +288,127 @@ int owl_keys_bootstrap(owl_server *s, owl_error *err)
     return rc;
 }
 
-/* ---- HTTP handlers ---- */
+/* ---- actions (rows of the action layer, ingest/ingest.h) ---- */
 
-static void key_json(owl_buf *o, const owl_principal *p, int64_t created)
+/* Appends a key's public fields (key_id, tenant, policy, created) to d. */
+static void key_fields(bson_t *d, const owl_principal *p, int64_t created)
 {
-    char t[40];
-    owl_buf_puts(o, "{\"key_id\":");
-    owl_buf_json_str(o, p->key_id, strlen(p->key_id));
-    owl_buf_puts(o, ",\"tenant\":");
-    owl_buf_json_str(o, p->tenant, strlen(p->tenant));
-    owl_buf_puts(o, ",\"policy\":[");
+    bson_t arr;
+    char idx[16];
+    BSON_APPEND_UTF8(d, "key_id", p->key_id);
+    BSON_APPEND_UTF8(d, "tenant", p->tenant);
+    BSON_APPEND_ARRAY_BEGIN(d, "policy", &arr);
     for (size_t i = 0; i < p->npatterns; i++) {
-        if (i)
-            owl_buf_putc(o, ',');
-        owl_buf_json_str(o, p->patterns[i], strlen(p->patterns[i]));
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+        BSON_APPEND_UTF8(&arr, k, p->patterns[i]);
     }
-    owl_time_format_rfc3339(created, t, sizeof t);
-    owl_buf_printf(o, "],\"created\":\"%s\"}", t);
+    bson_append_array_end(d, &arr);
+    BSON_APPEND_DATE_TIME(d, "created", created);
 }
 
 /* The tenant a keys request acts on: the caller's, or another one with iam:ManageTenants. */
-static int target_tenant(owl_call *call, const char *asked, const char **tenant)
+static int target_tenant(owl_aws_ctx *ctx, const char *asked, const char **tenant)
 {
+    owl_call *call = ctx->ud;
     const owl_principal *p = call->principal;
     if (!asked || !*asked || strcmp(asked, p->tenant) == 0) {
         *tenant = p->tenant;
         return OWL_OK;
     }
-    if (!owl_tenant_valid(asked)) {
-        owl_call_error(call, 400, "InvalidParameter", "tenant must be 12 digits");
-        return OWL_EINVAL;
-    }
-    if (!owl_principal_can(p, "iam:ManageTenants")) {
-        owl_call_error(call, 403, "AccessDenied",
-                       "key %s may not act on tenant %s (needs iam:ManageTenants)", p->key_id,
-                       asked);
-        return OWL_EDENIED;
-    }
+    if (!owl_tenant_valid(asked))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "tenant must be 12 digits");
+    if (!owl_principal_can(p, "iam:ManageTenants"))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_AccessDenied,
+                            "key %s may not act on tenant %s (needs iam:ManageTenants)",
+                            p->key_id, asked);
     *tenant = asked;
     return OWL_OK;
 }
 
-static int create_key(owl_call *call)
+/* Reads {"tenant": string (optional), "policy": [string, ...]} into asked/policy/n. */
+static int create_input(owl_aws_ctx *ctx, const bson_t *in, const char **asked,
+                        const char **policy, size_t *n)
 {
-    bson_error_t berr;
     owl_error err = {0};
-    const char *policy[OWL_POLICY_MAX_PATTERNS];
-    size_t n = 0;
-    const char *asked = NULL, *tenant;
     bson_iter_t it, ai;
-    owl_http_req *req = call->req;
-    bson_t *body = bson_new_from_json((const uint8_t *)(req->body.data ? req->body.data : ""),
-                                      (ssize_t)req->body.len, &berr);
-    if (!body) {
-        owl_call_error(call, 400, "InvalidParameter", "body is not a JSON object: %s",
-                       berr.message);
-        return OWL_EINVAL;
-    }
-    int rc = OWL_EINVAL;
     int have_policy = 0;
-    if (!bson_iter_init(&it, body))
+    if (!bson_iter_init(&it, in))
         goto bad;
     while (bson_iter_next(&it)) {
         const char *k = bson_iter_key(&it);
         if (!strcmp(k, "tenant") && BSON_ITER_HOLDS_UTF8(&it)) {
-            asked = bson_iter_utf8(&it, NULL);
+            *asked = bson_iter_utf8(&it, NULL);
         } else if (!strcmp(k, "policy") && BSON_ITER_HOLDS_ARRAY(&it) &&
                    bson_iter_recurse(&it, &ai)) {
             have_policy = 1;
             while (bson_iter_next(&ai)) {
-                if (!BSON_ITER_HOLDS_UTF8(&ai) || n == OWL_POLICY_MAX_PATTERNS) {
-                    owl_call_error(call, 400, "InvalidParameter",
-                                   "policy must be an array of at most %d strings",
-                                   OWL_POLICY_MAX_PATTERNS);
-                    goto out;
-                }
-                policy[n] = bson_iter_utf8(&ai, NULL);
-                if (owl_policy_validate(policy[n], &err) != OWL_OK) {
-                    owl_call_error(call, 400, "InvalidParameter", "%s", err.msg);
-                    goto out;
-                }
-                n++;
+                if (!BSON_ITER_HOLDS_UTF8(&ai) || *n == OWL_POLICY_MAX_PATTERNS)
+                    return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                        "policy must be an array of at most %d strings",
+                                        OWL_POLICY_MAX_PATTERNS);
+                policy[*n] = bson_iter_utf8(&ai, NULL);
+                if (owl_policy_validate(policy[*n], &err) != OWL_OK)
+                    return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", err.msg);
+                (*n)++;
             }
         } else {
-            owl_call_error(call, 400, "InvalidParameter",
-                           "unknown or mistyped field '%s' (expected \"tenant\": string, "
-                           "\"policy\": array of strings)", k);
-            goto out;
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                "unknown or mistyped field '%s' (expected \"tenant\": string, "
+                                "\"policy\": array of strings)", k);
         }
     }
-    if (!have_policy || n == 0)
-        goto bad;
-    if (target_tenant(call, asked, &tenant) != OWL_OK)
-        goto out;
+    if (have_policy && *n > 0)
+        return OWL_OK;
+bad:
+    return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                        "expected {\"tenant\": \"<12 digits>\" (optional), \"policy\": "
+                        "[\"pattern\", ...]}");
+}
+
+static int create_key(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    owl_error err = {0};
+    const char *policy[OWL_POLICY_MAX_PATTERNS];
+    size_t n = 0;
+    const char *asked = NULL, *tenant;
+    int rc = create_input(ctx, in, &asked, policy, &n);
+    if (rc != OWL_OK)
+        return rc;
+    if ((rc = target_tenant(ctx, asked, &tenant)) != OWL_OK)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         if (!owl_policy_covers((const char *const *)call->principal->patterns,
-                               call->principal->npatterns, policy[i])) {
-            owl_call_error(call, 403, "AccessDenied",
-                           "pattern '%s' grants more than key %s has", policy[i],
-                           call->principal->key_id);
-            rc = OWL_EDENIED;
-            goto out;
-        }
+                               call->principal->npatterns, policy[i]))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_AccessDenied,
+                                "pattern '%s' grants more than key %s has", policy[i],
+                                call->principal->key_id);
     }
-    char key_id[OWL_KEY_ID_MAX + 1], secret[OWL_SECRET_LEN + 1];
+    char key_id[OWL_KEY_ID_MAX + 1], secret[OWL_SECRET_LEN + 1], idx[16];
     rc = owl_keys_create(call->srv, tenant, policy, n, key_id, secret, &err);
-    if (rc != OWL_OK) {
-        owl_call_error_from(call, rc, err.msg);
-        goto out;
-    }
+    if (rc != OWL_OK)
+        return owl_aws_fail_owl(ctx, rc, err.msg);
     snprintf(call->resource, sizeof call->resource, "key/%s", key_id);
-    owl_buf *o = &call->resp->body;
-    owl_buf_printf(o, "{\"key_id\":\"%s\",\"secret\":\"%s\",\"tenant\":\"%s\",\"policy\":[",
-                   key_id, secret, tenant);
+    bson_t arr;
+    BSON_APPEND_UTF8(out, "key_id", key_id);
+    BSON_APPEND_UTF8(out, "secret", secret);
+    BSON_APPEND_UTF8(out, "tenant", tenant);
+    BSON_APPEND_ARRAY_BEGIN(out, "policy", &arr);
     for (size_t i = 0; i < n; i++) {
-        if (i)
-            owl_buf_putc(o, ',');
-        owl_buf_json_str(o, policy[i], strlen(policy[i]));
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, idx, sizeof idx);
+        BSON_APPEND_UTF8(&arr, k, policy[i]);
     }
-    owl_buf_puts(o, "]}");
-    call->resp->status = 200;
-    goto out;
-bad:
-    owl_call_error(call, 400, "InvalidParameter",
-                   "expected {\"tenant\": \"<12 digits>\" (optional), \"policy\": [\"pattern\", ...]}");
-out:
-    bson_destroy(body);
-    return rc;
+    bson_append_array_end(out, &arr);
+    memset(secret, 0, sizeof secret);
+    return OWL_OK;
 }
 
 struct list_ctx {
     owl_server *srv;
     const char *tenant;
-    owl_buf *out;
+    bson_t *keys;
     size_t limit, found;
     int more;
     char last[OWL_KEY_ID_MAX + 1];
@@ -431,6 +419,7 @@ static int list_one(void *ud, const char *tenant, const char *kind, const char *
 {
     struct list_ctx *c = ud;
     owl_principal p;
+    char idx[16];
     if (key_from_doc(c->srv, doc, &p, NULL, NULL, NULL) != OWL_OK)
         return 0;
     if (strcmp(p.tenant, c->tenant) == 0) {
@@ -439,46 +428,67 @@ static int list_one(void *ud, const char *tenant, const char *kind, const char *
             owl_principal_free(&p);
             return 1;
         }
-        if (c->found++)
-            owl_buf_putc(c->out, ',');
-        key_json(c->out, &p, doc_created(doc));
+        const char *k;
+        bson_t d;
+        bson_uint32_to_string((uint32_t)c->found++, &k, idx, sizeof idx);
+        BSON_APPEND_DOCUMENT_BEGIN(c->keys, k, &d);
+        key_fields(&d, &p, doc_created(doc));
+        bson_append_document_end(c->keys, &d);
         snprintf(c->last, sizeof c->last, "%s", id);
     }
     owl_principal_free(&p);
     return 0;
 }
 
-static int list_keys(owl_call *call)
+/* An optional string field of at most max bytes: OWL_OK (*out NULL when absent) or the
+ * ctx fails ("malformed query parameter"). */
+static int short_str(owl_aws_ctx *ctx, const bson_t *in, const char *name, size_t max,
+                     const char **out)
 {
-    char asked[64] = "", limit_s[16] = "", token[64] = "";
-    const char *tenant;
-    if (owl_query_param(call->req->query, "tenant", asked, sizeof asked) < 0 ||
-        owl_query_param(call->req->query, "limit", limit_s, sizeof limit_s) < 0 ||
-        owl_query_param(call->req->query, "next_token", token, sizeof token) < 0) {
-        owl_call_error(call, 400, "InvalidParameter", "malformed query parameter");
-        return OWL_EINVAL;
+    size_t len;
+    *out = NULL;
+    int rc = owl_aws_get_str(NULL, in, name, out, &len);
+    if (rc == OWL_ENOTFOUND)
+        return OWL_OK;
+    if (rc != OWL_OK || len > max) {
+        *out = NULL;
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "malformed query parameter");
     }
-    if (target_tenant(call, asked, &tenant) != OWL_OK)
-        return OWL_EINVAL;
+    return OWL_OK;
+}
+
+static int list_keys(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *asked, *token, *tenant;
     size_t limit;
-    if (owl_call_limit(call, limit_s, *limit_s != '\0', 100, MAX_KEYS_PAGE, &limit) != OWL_OK)
+    if (short_str(ctx, in, "tenant", 63, &asked) != OWL_OK ||
+        short_str(ctx, in, "next_token", 63, &token) != OWL_OK)
         return OWL_EINVAL;
-    struct list_ctx c = {call->srv, tenant, &call->resp->body, limit, 0, 0, ""};
-    owl_buf_puts(c.out, "{\"keys\":[");
-    owl_meta_list(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, *token ? token : NULL, 0,
-                  list_one, &c, NULL);
-    owl_buf_putc(c.out, ']');
+    int rc = target_tenant(ctx, asked, &tenant);
+    if (rc != OWL_OK)
+        return rc;
+    if ((rc = owl_aws_page_limit(ctx, in, 100, MAX_KEYS_PAGE, &limit)) != OWL_OK)
+        return rc;
+    bson_t keys;
+    BSON_APPEND_ARRAY_BEGIN(out, "keys", &keys);
+    struct list_ctx c = {call->srv, tenant, &keys, limit, 0, 0, ""};
+    owl_meta_list(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND,
+                  token && *token ? token : NULL, 0, list_one, &c, NULL);
+    bson_append_array_end(out, &keys);
     if (c.more)
-        owl_buf_printf(c.out, ",\"next_token\":\"%s\"", c.last);
-    owl_buf_putc(c.out, '}');
+        BSON_APPEND_UTF8(out, "next_token", c.last);
     snprintf(call->resource, sizeof call->resource, "tenant/%s", tenant);
     return OWL_OK;
 }
 
 /* Loads the key named in the path if the caller may see it (same tenant or ManageTenants). */
-static int load_visible_key(owl_call *call, owl_principal *p, int64_t *created)
+static int load_visible_key(owl_aws_ctx *ctx, const bson_t *in, owl_principal *p,
+                            int64_t *created)
 {
-    const char *id = owl_call_param(call, "id");
+    owl_call *call = ctx->ud;
+    const char *id = "";
+    owl_aws_get_str(NULL, in, "id", &id, NULL);
     snprintf(call->resource, sizeof call->resource, "key/%s", id);
     int rc = lookup(call->srv, id, p, NULL, NULL, created, NULL);
     if (rc == OWL_OK && strcmp(p->tenant, call->principal->tenant) != 0 &&
@@ -487,70 +497,90 @@ static int load_visible_key(owl_call *call, owl_principal *p, int64_t *created)
         rc = OWL_ENOTFOUND;
     }
     if (rc != OWL_OK)
-        owl_call_error(call, 404, "ResourceNotFound", "no key %s", id);
-    return rc;
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ResourceNotFound, "no key %s", id);
+    return OWL_OK;
 }
 
-static int get_key(owl_call *call)
+static int get_key(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     owl_principal p;
     int64_t created;
-    if (load_visible_key(call, &p, &created) != OWL_OK)
-        return OWL_ENOTFOUND;
-    key_json(&call->resp->body, &p, created);
+    int rc = load_visible_key(ctx, in, &p, &created);
+    if (rc != OWL_OK)
+        return rc;
+    key_fields(out, &p, created);
     owl_principal_free(&p);
     return OWL_OK;
 }
 
-static int delete_key(owl_call *call)
+static int delete_key(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
+    owl_call *call = ctx->ud;
     owl_principal p;
     int64_t created;
     owl_error err = {0};
-    if (load_visible_key(call, &p, &created) != OWL_OK)
-        return OWL_ENOTFOUND;
-    int rc = owl_meta_delete(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, p.key_id, &err);
+    int rc = load_visible_key(ctx, in, &p, &created);
     if (rc != OWL_OK)
-        owl_call_error_from(call, rc, err.msg);
-    else
-        owl_buf_printf(&call->resp->body, "{\"key_id\":\"%s\",\"deleted\":true}", p.key_id);
+        return rc;
+    rc = owl_meta_delete(call->srv->meta, OWL_KEYS_TENANT, OWL_KEYS_KIND, p.key_id, &err);
+    if (rc != OWL_OK) {
+        owl_aws_fail_owl(ctx, rc, err.msg);
+    } else {
+        BSON_APPEND_UTF8(out, "key_id", p.key_id);
+        BSON_APPEND_BOOL(out, "deleted", true);
+    }
     owl_principal_free(&p);
     return rc;
 }
 
-static int get_caller_identity(owl_call *call)
+static int get_caller_identity(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
+    owl_call *call = ctx->ud;
     const owl_principal *p = call->principal;
-    owl_http_resp *resp = call->resp;
-    resp->content_type = "text/xml";
+    char arn[128];
     snprintf(call->resource, sizeof call->resource, "key/%s", p->key_id);
-    owl_buf_printf(&resp->body,
-                   "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
-                   "  <GetCallerIdentityResult>\n"
-                   "    <Arn>arn:owl:iam::%s:key/%s</Arn>\n"
-                   "    <UserId>%s</UserId>\n"
-                   "    <Account>%s</Account>\n"
-                   "  </GetCallerIdentityResult>\n"
-                   "  <ResponseMetadata>\n"
-                   "    <RequestId>%s</RequestId>\n"
-                   "  </ResponseMetadata>\n"
-                   "</GetCallerIdentityResponse>\n",
-                   p->tenant, p->key_id, p->key_id, p->tenant, call->req->request_id);
+    snprintf(arn, sizeof arn, "arn:owl:iam::%s:key/%s", p->tenant, p->key_id);
+    BSON_APPEND_UTF8(out, "Arn", arn);
+    BSON_APPEND_UTF8(out, "UserId", p->key_id);
+    BSON_APPEND_UTF8(out, "Account", p->tenant);
     return OWL_OK;
 }
 
-static const owl_route key_routes[] = {
-    {.method = "POST", .pattern = "/api/v1/keys", .action = "iam:CreateKey", .fn = create_key},
-    {.method = "GET", .pattern = "/api/v1/keys", .action = "iam:ListKeys", .fn = list_keys},
-    {.method = "GET", .pattern = "/api/v1/keys/{id}", .action = "iam:GetKey", .fn = get_key},
-    {.method = "DELETE", .pattern = "/api/v1/keys/{id}", .action = "iam:DeleteKey",
-     .fn = delete_key},
-};
-
+/* owl's native key API: REST rows with owl's JSON error shape. */
 static const owl_aws_op key_ops[] = {
-    {.proto = OWL_PROTO_AWS_QUERY, .service = "sts", .key = "GetCallerIdentity",
-     .action = "sts:GetCallerIdentity", .fn = get_caller_identity},
+    {.name = "CreateKey", .action = "iam:CreateKey", .fn = create_key, .method = "POST",
+     .uri = "/api/v1/keys"},
+    {.name = "ListKeys", .action = "iam:ListKeys", .fn = list_keys, .method = "GET",
+     .uri = "/api/v1/keys", .query_params = (const char *const[]){"tenant", "limit",
+                                                                  "next_token", NULL}},
+    {.name = "GetKey", .action = "iam:GetKey", .fn = get_key, .method = "GET",
+     .uri = "/api/v1/keys/{id}"},
+    {.name = "DeleteKey", .action = "iam:DeleteKey", .fn = delete_key, .method = "DELETE",
+     .uri = "/api/v1/keys/{id}"},
 };
 
-const owl_route_table owl_keys_routes = {key_routes, OWL_ARRAY_LEN(key_routes), key_ops,
-                                         OWL_ARRAY_LEN(key_ops)};
+static const owl_aws_service keys_service = {
+    .name = "owl",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_NATIVE),
+    .ops = key_ops,
+    .nops = OWL_ARRAY_LEN(key_ops),
+};
+
+/* AWS STS, as the AWS CLI and SDKs (botocore: protocol "query") call it. */
+static const owl_aws_op sts_ops[] = {
+    {.name = "GetCallerIdentity", .action = "sts:GetCallerIdentity", .fn = get_caller_identity},
+};
+
+static const owl_aws_service sts_service = {
+    .name = "sts",
+    .signing_name = "sts",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_QUERY),
+    .query_version = "2011-06-15",
+    .xml_ns = "https://sts.amazonaws.com/doc/2011-06-15/",
+    .ops = sts_ops,
+    .nops = OWL_ARRAY_LEN(sts_ops),
+};
+
+static const owl_aws_service *const key_services[] = {&keys_service, &sts_service};
+
+const owl_route_table owl_keys_routes = {NULL, 0, key_services, OWL_ARRAY_LEN(key_services)};

@@ -113,7 +113,7 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
         if (m.route)
             m.route->fn(&call);
         else
-            m.op->fn(&call);
+            owl_router_serve(&call, &m);
     }
     record_audit(s, &call, p.tenant, p.key_id, resp->action);
     owl_principal_free(&p);

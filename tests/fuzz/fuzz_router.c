@@ -67,7 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         owl_call_error(&call, 400, "Fuzz", "%s", field[0]);
         for (size_t i = 0; i < call.nparams; i++)
             (void)owl_call_param(&call, call.params[i].key);
-        (void)owl_call_form(&call, "Action");
     }
     char v[64];
     owl_query_param(field[1], "limit", v, sizeof v);

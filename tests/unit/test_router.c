@@ -1,5 +1,6 @@
-/* test_router.c — route matching for every dispatch kind, parameters, form parsing and the
- * protocol-shaped errors (server/router.c). */
+/* test_router.c — route matching for every dispatch kind (raw routes with parameters, and
+ * the action layer's services through ingest/), and the protocol-shaped errors
+ * (server/router.c). The codecs themselves are tested in test_ingest.c. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -11,21 +12,62 @@ static int h_ok(owl_call *c)
     return 0;
 }
 
+static int a_ok(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)ctx, (void)in;
+    BSON_APPEND_UTF8(out, "ok", "yes");
+    return 0;
+}
+
 static const owl_route routes[] = {
-    {.method = "GET", .pattern = "/api/v1/keys", .action = "iam:ListKeys", .fn = h_ok},
-    {.method = "POST", .pattern = "/api/v1/keys", .action = "iam:CreateKey", .fn = h_ok},
-    {.method = "GET", .pattern = "/api/v1/keys/{id}", .action = "iam:GetKey", .fn = h_ok},
+    {.method = "GET", .pattern = "/healthz", .action = "owl:Healthz", .fn = h_ok},
     {.method = "GET", .pattern = "/a/{x}/b/{y}", .action = "t:Two", .fn = h_ok},
-    {.method = "POST", .pattern = "/TraceSegments", .action = "xray:PutTraceSegments",
-     .fn = h_ok, .proto = OWL_PROTO_AWS_REST},
 };
-static const owl_aws_op ops[] = {
-    {OWL_PROTO_AWS_QUERY, "sts", "GetCallerIdentity", "sts:GetCallerIdentity", h_ok},
-    {OWL_PROTO_AWS_JSON, "logs", "Logs_20140328.CreateLogGroup", "logs:CreateLogGroup", h_ok},
-    {OWL_PROTO_AWS_CBOR, "monitoring", "GraniteServiceVersion20100801/PutMetricData",
-     "cloudwatch:PutMetricData", h_ok},
+static const owl_aws_op key_ops[] = {
+    {.name = "ListKeys", .action = "iam:ListKeys", .fn = a_ok, .method = "GET",
+     .uri = "/api/v1/keys"},
+    {.name = "CreateKey", .action = "iam:CreateKey", .fn = a_ok, .method = "POST",
+     .uri = "/api/v1/keys"},
+    {.name = "GetKey", .action = "iam:GetKey", .fn = a_ok, .method = "GET",
+     .uri = "/api/v1/keys/{id}"},
 };
-static const owl_route_table table = {routes, 5, ops, 3};
+static const owl_aws_service native = {.name = "owl",
+                                       .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_NATIVE),
+                                       .ops = key_ops, .nops = 3};
+static const owl_aws_op xray_ops[] = {
+    {.name = "PutTraceSegments", .action = "xray:PutTraceSegments", .fn = a_ok,
+     .method = "POST", .uri = "/TraceSegments"},
+};
+static const owl_aws_service xray = {.name = "xray", .signing_name = "xray",
+                                     .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_REST_JSON),
+                                     .ops = xray_ops, .nops = 1};
+static const owl_aws_op sts_ops[] = {
+    {.name = "GetCallerIdentity", .action = "sts:GetCallerIdentity", .fn = a_ok},
+};
+static const owl_aws_service sts = {.name = "sts", .signing_name = "sts",
+                                    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_QUERY),
+                                    .xml_ns = "https://sts.amazonaws.com/doc/2011-06-15/",
+                                    .ops = sts_ops, .nops = 1};
+static const owl_aws_op logs_ops[] = {
+    {.name = "CreateLogGroup", .action = "logs:CreateLogGroup", .fn = a_ok},
+};
+static const owl_aws_service logs = {.name = "logs", .signing_name = "logs",
+                                     .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_JSON),
+                                     .json_prefix = "Logs_20140328", .json_version = "1.1",
+                                     .ops = logs_ops, .nops = 1};
+static const owl_aws_op cw_ops[] = {
+    {.name = "PutMetricData", .action = "cloudwatch:PutMetricData", .fn = a_ok},
+};
+static const owl_aws_service cw = {
+    .name = "cloudwatch", .signing_name = "monitoring",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_JSON) | OWL_AWS_PROTO_BIT(OWL_AWS_CBOR) |
+                 OWL_AWS_PROTO_BIT(OWL_AWS_QUERY),
+    .json_prefix = "GraniteServiceVersion20100801", .json_version = "1.0",
+    .cbor_service = "GraniteServiceVersion20100801",
+    .xml_ns = "http://monitoring.amazonaws.com/doc/2010-08-01/", .query_compatible = 1,
+    .ops = cw_ops, .nops = 1};
+static const owl_aws_service *const services[] = {&native, &xray, &sts, &logs, &cw};
+static const owl_route_table table = {routes, 2, services, 5};
 
 static owl_http_header hdrs[4];
 static owl_http_req req;
@@ -67,14 +109,55 @@ static void teardown_req(void)
     owl_buf_free(&resp.headers);
 }
 
-Test(router, native_paths_and_params)
+Test(router, raw_routes_and_params)
+{
+    owl_match m;
+    setup_req("GET", "/a/1/b/x%2Fy", "", NULL);
+    cr_assert_eq(owl_router_match(&router, &req, &call, &m, NULL), OWL_OK);
+    cr_assert_not_null(m.route);
+    cr_assert_str_eq(m.action, "t:Two");
+    cr_assert_str_eq(owl_call_param(&call, "x"), "1");
+    cr_assert_str_eq(owl_call_param(&call, "y"), "x/y");
+    teardown_req();
+
+    setup_req("GET", "/a/1/b", "", NULL);
+    owl_router_match(&router, &req, &call, &m, NULL);
+    cr_assert_null(m.route);
+    cr_assert_null(m.op);
+    cr_assert_eq(call.nparams, 0);
+    teardown_req();
+
+    owl_error e;
+    setup_req("GET", "/a/%zz/b/2", "", NULL);
+    cr_assert_eq(owl_router_match(&router, &req, &call, &m, &e), OWL_EINVAL);
+    cr_assert_eq(call.nparams, 0);
+    teardown_req();
+
+    setup_req("HEAD", "/healthz", "", NULL);
+    owl_router_match(&router, &req, &call, &m, NULL);
+    cr_assert_str_eq(m.action, "owl:Healthz");
+    teardown_req();
+
+    setup_req("POST", "/healthz", "", NULL);
+    owl_router_match(&router, &req, &call, &m, NULL);
+    cr_assert_null(m.route);
+    cr_assert(m.method_mismatch);
+    teardown_req();
+}
+
+Test(router, native_service_rows)
 {
     owl_match m;
     setup_req("GET", "/api/v1/keys/OWLABC%2Fx", "", NULL);
     cr_assert_eq(owl_router_match(&router, &req, &call, &m, NULL), OWL_OK);
-    cr_assert_not_null(m.route);
+    cr_assert_null(m.route);
+    cr_assert_not_null(m.op);
+    cr_assert_eq(m.proto, OWL_PROTO_NATIVE);
     cr_assert_str_eq(m.action, "iam:GetKey");
-    cr_assert_str_eq(owl_call_param(&call, "id"), "OWLABC/x");
+    cr_assert_eq(call.svc, &native);
+    owl_router_serve(&call, &m);
+    cr_assert_eq(resp.status, 200);
+    cr_assert_str_eq(resp.body.data, "{\"ok\":\"yes\"}");
     teardown_req();
 
     setup_req("POST", "/api/v1/keys/", "", NULL);
@@ -82,33 +165,15 @@ Test(router, native_paths_and_params)
     cr_assert_str_eq(m.action, "iam:CreateKey");
     teardown_req();
 
-    setup_req("GET", "/a/1/b/2", "", NULL);
-    owl_router_match(&router, &req, &call, &m, NULL);
-    cr_assert_str_eq(owl_call_param(&call, "x"), "1");
-    cr_assert_str_eq(owl_call_param(&call, "y"), "2");
-    teardown_req();
-
-    setup_req("GET", "/a/1/b", "", NULL);
-    owl_router_match(&router, &req, &call, &m, NULL);
-    cr_assert_null(m.route);
-    cr_assert_eq(call.nparams, 0);
-    teardown_req();
-
     setup_req("DELETE", "/api/v1/keys", "", NULL);
     owl_router_match(&router, &req, &call, &m, NULL);
-    cr_assert_null(m.route);
+    cr_assert_null(m.op);
     cr_assert(m.method_mismatch);
-    teardown_req();
-
-    owl_error e;
-    setup_req("GET", "/api/v1/keys/ab%zz", "", NULL);
-    cr_assert_eq(owl_router_match(&router, &req, &call, &m, &e), OWL_EINVAL);
-    cr_assert_eq(call.nparams, 0);
     teardown_req();
 
     setup_req("GET", "/api/v1/keys//", "", NULL);
     owl_router_match(&router, &req, &call, &m, NULL);
-    cr_assert_null(m.route);
+    cr_assert_null(m.op);
     teardown_req();
 
     setup_req("HEAD", "/api/v1/keys", "", NULL);
@@ -116,9 +181,28 @@ Test(router, native_paths_and_params)
     cr_assert_str_eq(m.action, "iam:ListKeys");
     teardown_req();
 
+    /* a bad escape in a label is the row's 400, in owl's shape */
+    setup_req("GET", "/api/v1/keys/ab%zz", "", NULL);
+    cr_assert_eq(owl_router_match(&router, &req, &call, &m, NULL), OWL_OK);
+    cr_assert_not_null(m.op);
+    owl_router_serve(&call, &m);
+    cr_assert_eq(resp.status, 400);
+    cr_assert(strstr(resp.body.data, "\"code\":\"InvalidParameter\""));
+    cr_assert_str_eq(call.error_code, "InvalidParameter");
+    teardown_req();
+
+    /* a body that is not JSON */
+    setup_req("POST", "/api/v1/keys", "", "{\"policy\":[");
+    owl_router_match(&router, &req, &call, &m, NULL);
+    owl_router_serve(&call, &m);
+    cr_assert_eq(resp.status, 400);
+    cr_assert_str_eq(call.error_code, "InvalidParameter");
+    teardown_req();
+
     setup_req("POST", "/TraceSegments", "", "{}");
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_eq(m.proto, OWL_PROTO_AWS_REST);
+    cr_assert_str_eq(m.action, "xray:PutTraceSegments");
     teardown_req();
 }
 
@@ -130,6 +214,8 @@ Test(router, aws_json_target)
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_eq(m.proto, OWL_PROTO_AWS_JSON);
     cr_assert_str_eq(m.action, "logs:CreateLogGroup");
+    owl_router_serve(&call, &m);
+    cr_assert_str_eq(resp.content_type, "application/x-amz-json-1.1");
     teardown_req();
 
     setup_req("POST", "/", "", "{}");
@@ -137,6 +223,7 @@ Test(router, aws_json_target)
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_eq(m.proto, OWL_PROTO_AWS_JSON);
     cr_assert_null(m.op);
+    cr_assert_eq(call.svc, &logs);
     cr_assert_str_eq(m.op_name, "Logs_20140328.Nope");
     teardown_req();
 }
@@ -151,7 +238,10 @@ Test(router, aws_query_form)
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_eq(m.proto, OWL_PROTO_AWS_QUERY);
     cr_assert_str_eq(m.action, "sts:GetCallerIdentity");
-    cr_assert_str_eq(owl_call_form(&call, "X"), "a b!");
+    owl_router_serve(&call, &m);
+    cr_assert_eq(resp.status, 200);
+    cr_assert_str_eq(resp.content_type, "text/xml");
+    cr_assert(strstr(resp.body.data, "<GetCallerIdentityResult><ok>yes</ok>"));
     teardown_req();
 
     /* signed for another service: no match */
@@ -160,6 +250,7 @@ Test(router, aws_query_form)
     add_header("authorization", "AWS4-HMAC-SHA256 Credential=K/20261121/us-east-1/monitoring/"
                                 "aws4_request, SignedHeaders=host, Signature=00");
     owl_router_match(&router, &req, &call, &m, NULL);
+    cr_assert_eq(m.proto, OWL_PROTO_AWS_QUERY);
     cr_assert_null(m.op);
     teardown_req();
 
@@ -168,10 +259,23 @@ Test(router, aws_query_form)
     cr_assert_str_eq(m.action, "sts:GetCallerIdentity");
     teardown_req();
 
-    owl_error e;
+    /* a bad escape elsewhere in the form: the op's 400 MalformedQueryString, in XML */
+    setup_req("POST", "/", "", "Action=GetCallerIdentity&X=%ZZ");
+    add_header("content-type", "application/x-www-form-urlencoded");
+    owl_router_match(&router, &req, &call, &m, NULL);
+    cr_assert_not_null(m.op);
+    owl_router_serve(&call, &m);
+    cr_assert_eq(resp.status, 400);
+    cr_assert(strstr(resp.body.data, "<Code>MalformedQueryString</Code>"));
+    teardown_req();
+
+    /* an Action that does not decode is no action */
     setup_req("POST", "/", "", "Action=Get%ZZ");
     add_header("content-type", "application/x-www-form-urlencoded");
-    cr_assert_eq(owl_router_match(&router, &req, &call, &m, &e), OWL_EINVAL);
+    owl_router_match(&router, &req, &call, &m, NULL);
+    cr_assert_eq(m.proto, OWL_PROTO_AWS_QUERY);
+    cr_assert_null(m.op);
+    cr_assert_str_eq(m.op_name, "");
     teardown_req();
 }
 
@@ -182,6 +286,12 @@ Test(router, smithy_cbor_path)
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_eq(m.proto, OWL_PROTO_AWS_CBOR);
     cr_assert_str_eq(m.action, "cloudwatch:PutMetricData");
+    owl_router_serve(&call, &m);
+    cr_assert_str_eq(resp.content_type, "application/cbor");
+    cr_assert(strstr(resp.headers.data, "smithy-protocol: rpc-v2-cbor\r\n"));
+    const unsigned char want[] = {0xa1, 0x62, 'o', 'k', 0x63, 'y', 'e', 's'};
+    cr_assert_eq(resp.body.len, sizeof want);
+    cr_assert_eq(memcmp(resp.body.data, want, sizeof want), 0);
     teardown_req();
 }
 
@@ -220,6 +330,39 @@ Test(router, errors_per_protocol)
     cr_assert(strstr(resp.headers.data, "x-amzn-ErrorType: UnknownOperationException"));
     teardown_req();
 
+    /* the service's JSON version decides the content type (1.0 for CloudWatch), and an
+     * awsQueryCompatible service adds the query error code */
+    setup_req("GET", "/x", "", NULL);
+    call.proto = OWL_PROTO_AWS_JSON;
+    call.svc = &cw;
+    owl_call_error(&call, 400, "InvalidParameterValue", "bad");
+    cr_assert_str_eq(resp.content_type, "application/x-amz-json-1.0");
+    cr_assert(strstr(resp.headers.data, "x-amzn-query-error: InvalidParameterValue;Sender\r\n"));
+    teardown_req();
+
+    setup_req("GET", "/x", "", NULL);
+    call.proto = OWL_PROTO_AWS_JSON;
+    call.svc = &logs;
+    owl_call_error(&call, 400, "X", "m");
+    cr_assert_str_eq(resp.content_type, "application/x-amz-json-1.1");
+    cr_assert_null(strstr(resp.headers.data, "x-amzn-query-error"));
+    teardown_req();
+
+    /* an unknown JSON service: the request's own content type */
+    setup_req("GET", "/x", "", NULL);
+    add_header("content-type", "application/x-amz-json-1.0");
+    call.proto = OWL_PROTO_AWS_JSON;
+    owl_call_error(&call, 400, "X", "m");
+    cr_assert_str_eq(resp.content_type, "application/x-amz-json-1.0");
+    teardown_req();
+
+    setup_req("GET", "/x", "", NULL);
+    call.proto = OWL_PROTO_AWS_QUERY;
+    owl_call_error_from(&call, OWL_EAGAIN, "busy");
+    cr_assert_eq(resp.status, 503);
+    cr_assert(strstr(resp.body.data, "<Type>Receiver</Type><Code>ServiceUnavailable</Code>"));
+    teardown_req();
+
     setup_req("GET", "/x", "", NULL);
     call.proto = OWL_PROTO_AWS_CBOR;
     owl_call_error(&call, 400, "X", "m");
@@ -252,4 +395,28 @@ Test(router, call_limit)
         cr_assert(strstr(resp.body.data, "limit must be 1 to 1000") != NULL);
     }
     teardown_req();
+}
+
+Test(router, page_limit)
+{
+    bson_t in = BSON_INITIALIZER;
+    owl_aws_ctx ctx = {.proto = OWL_AWS_NATIVE};
+    size_t n = 0;
+    cr_assert_eq(owl_aws_page_limit(&ctx, &in, 100, 1000, &n), OWL_OK);
+    cr_assert_eq(n, 100);
+    BSON_APPEND_UTF8(&in, "limit", "1000");
+    cr_assert_eq(owl_aws_page_limit(&ctx, &in, 100, 1000, &n), OWL_OK);
+    cr_assert_eq(n, 1000);
+    bson_destroy(&in);
+    const char *bad[] = {"0", "1001", "-5", "12x", "", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bson_t b = BSON_INITIALIZER;
+        owl_aws_ctx c = {.proto = OWL_AWS_NATIVE};
+        BSON_APPEND_UTF8(&b, "limit", bad[i]);
+        cr_assert_eq(owl_aws_page_limit(&c, &b, 100, 1000, &n), OWL_EINVAL, "%s", bad[i]);
+        cr_assert_eq(c.status, 400);
+        cr_assert_str_eq(c.code, "InvalidParameter");
+        cr_assert_str_eq(c.message, "limit must be 1 to 1000");
+        bson_destroy(&b);
+    }
 }

@@ -1,0 +1,424 @@
+/* aws_json.c — plain JSON <-> BSON for the AWS JSON 1.0/1.1, REST-JSON and native codecs.
+ * Hand-rolled rather than libbson's JSON reader because that one gives "$"-keys extended
+ * JSON meanings ({"$date": ...}) a client never intended, and its writer emits extended JSON
+ * ({"$numberLong": "5"}); both directions here are RFC 8259 only, with a nesting limit. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/aws_int.h"
+
+typedef struct jp {
+    const char *s;
+    size_t n, i;
+    owl_error *err;
+    owl_buf str; /* the last decoded string value */
+} jp;
+
+static int bad(jp *p, const char *what)
+{
+    return owl_error_set(p->err, OWL_EINVAL, "body is not valid JSON: %s at byte %zu", what,
+                         p->i);
+}
+
+static void ws(jp *p)
+{
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
+                           p->s[p->i] == '\r'))
+        p->i++;
+}
+
+static int hex4(jp *p, unsigned *out)
+{
+    if (p->n - p->i < 4)
+        return -1;
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = owl_hex_digit((unsigned char)p->s[p->i + (size_t)k]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | (unsigned)h;
+    }
+    p->i += 4;
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(owl_buf *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp, n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    }
+    owl_buf_append(b, u, n);
+}
+
+/* Decodes the string starting at the opening quote into p->str (valid UTF-8 checked). */
+static int string(jp *p)
+{
+    owl_buf_reset(&p->str);
+    p->i++; /* the quote */
+    for (;;) {
+        size_t start = p->i;
+        while (p->i < p->n && p->s[p->i] != '"' && p->s[p->i] != '\\' &&
+               (unsigned char)p->s[p->i] >= 0x20)
+            p->i++;
+        if (owl_buf_append(&p->str, p->s + start, p->i - start) != OWL_OK)
+            return owl_error_set(p->err, OWL_ENOMEM, "out of memory");
+        if (p->i >= p->n)
+            return bad(p, "unterminated string");
+        char c = p->s[p->i++];
+        if (c == '"')
+            break;
+        if (c != '\\')
+            return bad(p, "control character in a string");
+        if (p->i >= p->n)
+            return bad(p, "unterminated escape");
+        c = p->s[p->i++];
+        const char *simple = strchr("\"\\/bfnrt", c);
+        if (simple && c) {
+            static const char to[] = "\"\\/\b\f\n\r\t";
+            owl_buf_putc(&p->str, to[simple - "\"\\/bfnrt"]);
+            continue;
+        }
+        unsigned cp, lo;
+        if (c != 'u' || hex4(p, &cp) != 0)
+            return bad(p, "bad escape");
+        if (cp >= 0xd800 && cp < 0xdc00) {
+            if (p->n - p->i < 6 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u')
+                return bad(p, "lone surrogate");
+            p->i += 2;
+            if (hex4(p, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+                return bad(p, "bad surrogate pair");
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (cp >= 0xdc00 && cp < 0xe000) {
+            return bad(p, "lone surrogate");
+        }
+        put_utf8(&p->str, cp);
+    }
+    if (!bson_utf8_validate(p->str.data ? p->str.data : "", p->str.len, true))
+        return bad(p, "invalid UTF-8");
+    return OWL_OK;
+}
+
+static int number(jp *p, bson_t *parent, const char *key, size_t klen)
+{
+    size_t start = p->i;
+    int integral = 1;
+    if (p->i < p->n && p->s[p->i] == '-')
+        p->i++;
+    if (p->i < p->n && p->s[p->i] == '0') {
+        p->i++;
+    } else if (p->i < p->n && p->s[p->i] >= '1' && p->s[p->i] <= '9') {
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+            p->i++;
+    } else {
+        return bad(p, "unexpected character");
+    }
+    if (p->i < p->n && p->s[p->i] == '.') {
+        integral = 0;
+        p->i++;
+        size_t d = p->i;
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+            p->i++;
+        if (p->i == d)
+            return bad(p, "digits expected after '.'");
+    }
+    if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+        integral = 0;
+        p->i++;
+        if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
+            p->i++;
+        size_t d = p->i;
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+            p->i++;
+        if (p->i == d)
+            return bad(p, "digits expected in the exponent");
+    }
+    char text[400];
+    size_t len = p->i - start;
+    if (len >= sizeof text)
+        return bad(p, "number too long");
+    memcpy(text, p->s + start, len);
+    text[len] = '\0';
+    bool ok;
+    if (integral) {
+        errno = 0;
+        long long v = strtoll(text, NULL, 10);
+        if (errno != ERANGE) {
+            ok = v >= INT32_MIN && v <= INT32_MAX
+                     ? bson_append_int32(parent, key, (int)klen, (int32_t)v)
+                     : bson_append_int64(parent, key, (int)klen, v);
+            return ok ? OWL_OK : bad(p, "document too large");
+        }
+    }
+    double d = strtod(text, NULL);
+    if (!isfinite(d))
+        return bad(p, "number out of range");
+    ok = bson_append_double(parent, key, (int)klen, d);
+    return ok ? OWL_OK : bad(p, "document too large");
+}
+
+static int value(jp *p, bson_t *parent, const char *key, size_t klen, int depth);
+
+static int object(jp *p, bson_t *doc, int depth)
+{
+    char key[OWL_AWS_MAX_KEY + 1];
+    p->i++; /* '{' */
+    ws(p);
+    if (p->i < p->n && p->s[p->i] == '}') {
+        p->i++;
+        return OWL_OK;
+    }
+    for (;;) {
+        ws(p);
+        if (p->i >= p->n || p->s[p->i] != '"')
+            return bad(p, "field name expected");
+        int rc = string(p);
+        if (rc != OWL_OK)
+            return rc;
+        if (p->str.len > OWL_AWS_MAX_KEY)
+            return bad(p, "field name too long");
+        if (p->str.len && memchr(p->str.data, '\0', p->str.len))
+            return bad(p, "NUL in a field name");
+        size_t klen = p->str.len;
+        memcpy(key, p->str.data ? p->str.data : "", klen);
+        key[klen] = '\0';
+        ws(p);
+        if (p->i >= p->n || p->s[p->i] != ':')
+            return bad(p, "':' expected");
+        p->i++;
+        if ((rc = value(p, doc, key, klen, depth)) != OWL_OK)
+            return rc;
+        ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == '}') {
+            p->i++;
+            return OWL_OK;
+        }
+        return bad(p, "',' or '}' expected");
+    }
+}
+
+static int array(jp *p, bson_t *arr, int depth)
+{
+    p->i++; /* '[' */
+    ws(p);
+    if (p->i < p->n && p->s[p->i] == ']') {
+        p->i++;
+        return OWL_OK;
+    }
+    for (uint32_t idx = 0;; idx++) {
+        char buf[16];
+        const char *key;
+        size_t klen = bson_uint32_to_string(idx, &key, buf, sizeof buf);
+        int rc = value(p, arr, key, klen, depth);
+        if (rc != OWL_OK)
+            return rc;
+        ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == ']') {
+            p->i++;
+            return OWL_OK;
+        }
+        return bad(p, "',' or ']' expected");
+    }
+}
+
+static int literal(jp *p, const char *word)
+{
+    size_t n = strlen(word);
+    if (p->n - p->i < n || memcmp(p->s + p->i, word, n) != 0)
+        return -1;
+    p->i += n;
+    return 0;
+}
+
+static int value(jp *p, bson_t *parent, const char *key, size_t klen, int depth)
+{
+    ws(p);
+    if (p->i >= p->n)
+        return bad(p, "value expected");
+    char c = p->s[p->i];
+    bson_t child;
+    int rc;
+    bool ok = true;
+    switch (c) {
+    case '{':
+    case '[':
+        if (depth >= OWL_AWS_MAX_DEPTH)
+            return bad(p, "nested too deeply");
+        if (c == '{' ? !bson_append_document_begin(parent, key, (int)klen, &child)
+                     : !bson_append_array_begin(parent, key, (int)klen, &child))
+            return bad(p, "document too large");
+        rc = c == '{' ? object(p, &child, depth + 1) : array(p, &child, depth + 1);
+        ok = c == '{' ? bson_append_document_end(parent, &child)
+                      : bson_append_array_end(parent, &child);
+        if (rc != OWL_OK)
+            return rc;
+        break;
+    case '"':
+        if ((rc = string(p)) != OWL_OK)
+            return rc;
+        ok = bson_append_utf8(parent, key, (int)klen, p->str.data ? p->str.data : "",
+                              (int)p->str.len);
+        break;
+    case 't':
+    case 'f':
+        if (literal(p, c == 't' ? "true" : "false") != 0)
+            return bad(p, "unexpected word");
+        ok = bson_append_bool(parent, key, (int)klen, c == 't');
+        break;
+    case 'n':
+        if (literal(p, "null") != 0)
+            return bad(p, "unexpected word");
+        ok = bson_append_null(parent, key, (int)klen);
+        break;
+    default:
+        return number(p, parent, key, klen);
+    }
+    return ok ? OWL_OK : bad(p, "document too large");
+}
+
+int owl_aws_json_decode(const char *s, size_t n, bson_t *out, owl_error *err)
+{
+    jp p = {.s = s, .n = n, .err = err, .str = OWL_BUF_INIT};
+    int rc = OWL_OK;
+    ws(&p);
+    if (p.i == n)
+        goto out; /* an empty body is an empty input */
+    if (s[p.i] != '{') {
+        rc = owl_error_set(err, OWL_EINVAL, "body is not a JSON object");
+        goto out;
+    }
+    if ((rc = object(&p, out, 1)) != OWL_OK)
+        goto out;
+    ws(&p);
+    if (p.i != n)
+        rc = bad(&p, "trailing data");
+out:
+    owl_buf_free(&p.str);
+    return rc;
+}
+
+/* ---- encoding ---- */
+
+void owl_aws_fmt_double(double d, char out[32])
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    if (!strpbrk(out, ".eEn"))
+        strcat(out, ".0");
+}
+
+void owl_aws_base64(owl_buf *b, const uint8_t *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
+                     i + 2 < n ? tab[v & 63] : '='};
+        owl_buf_append(b, q, 4);
+    }
+}
+
+static int enc_iter(bson_iter_t *it, int is_array, int dates_rfc3339, owl_buf *o);
+
+static int enc_value(const bson_iter_t *it, int dates_rfc3339, owl_buf *o)
+{
+    char num[40];
+    bson_iter_t child;
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_UTF8: {
+        uint32_t n;
+        const char *s = bson_iter_utf8(it, &n);
+        return owl_buf_json_str(o, s, n);
+    }
+    case BSON_TYPE_INT32:
+        return owl_buf_printf(o, "%d", bson_iter_int32(it));
+    case BSON_TYPE_INT64:
+        return owl_buf_printf(o, "%lld", (long long)bson_iter_int64(it));
+    case BSON_TYPE_DOUBLE: {
+        double d = bson_iter_double(it);
+        if (!isfinite(d))
+            return owl_buf_puts(o, "null");
+        owl_aws_fmt_double(d, num);
+        return owl_buf_puts(o, num);
+    }
+    case BSON_TYPE_BOOL:
+        return owl_buf_puts(o, bson_iter_bool(it) ? "true" : "false");
+    case BSON_TYPE_DATE_TIME: {
+        int64_t ms = bson_iter_date_time(it);
+        if (dates_rfc3339) {
+            owl_time_format_rfc3339(ms, num, sizeof num);
+            return owl_buf_printf(o, "\"%s\"", num);
+        }
+        if (ms % 1000 == 0)
+            return owl_buf_printf(o, "%lld", (long long)(ms / 1000));
+        return owl_buf_printf(o, "%s%lld.%03lld", ms < 0 ? "-" : "",
+                              (long long)llabs(ms / 1000), (long long)llabs(ms % 1000));
+    }
+    case BSON_TYPE_BINARY: {
+        uint32_t n;
+        const uint8_t *p;
+        bson_iter_binary(it, NULL, &n, &p);
+        owl_buf_putc(o, '"');
+        owl_aws_base64(o, p, n);
+        return owl_buf_putc(o, '"');
+    }
+    case BSON_TYPE_DOCUMENT:
+    case BSON_TYPE_ARRAY:
+        if (!bson_iter_recurse(it, &child))
+            return owl_buf_puts(o, "null");
+        return enc_iter(&child, BSON_ITER_HOLDS_ARRAY(it), dates_rfc3339, o);
+    default:
+        return owl_buf_puts(o, "null");
+    }
+}
+
+static int enc_iter(bson_iter_t *it, int is_array, int dates_rfc3339, owl_buf *o)
+{
+    int rc = owl_buf_putc(o, is_array ? '[' : '{');
+    for (int first = 1; rc == OWL_OK && bson_iter_next(it); first = 0) {
+        if (!first)
+            owl_buf_putc(o, ',');
+        if (!is_array) {
+            owl_buf_json_str(o, bson_iter_key(it), bson_iter_key_len(it));
+            owl_buf_putc(o, ':');
+        }
+        rc = enc_value(it, dates_rfc3339, o);
+    }
+    return rc == OWL_OK ? owl_buf_putc(o, is_array ? ']' : '}') : rc;
+}
+
+int owl_aws_json_encode(const bson_t *doc, int dates_rfc3339, owl_buf *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc))
+        return owl_buf_puts(out, "{}");
+    return enc_iter(&it, 0, dates_rfc3339, out);
+}

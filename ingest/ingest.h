@@ -1,0 +1,301 @@
+/* ingest.h — the public API of ingest/: the protocol-neutral AWS action layer.
+ *
+ * A service is a static descriptor (owl_aws_service) with one row per operation
+ * (owl_aws_op). A handler sees a decoded request document and fills a response document
+ * (both BSON); the codecs turn every protocol the service speaks into and out of those
+ * documents, and shape errors as that protocol's clients expect:
+ *
+ *   protocol          request                               response / error
+ *   AWS query         form body or GET ?Action=, A.member.N  XML / <ErrorResponse>
+ *   AWS JSON 1.0/1.1  X-Amz-Target: Prefix.Op + JSON body    JSON / {"__type","message"}
+ *   RPC v2 CBOR       POST /service/S/operation/Op + CBOR    CBOR / {"__type","message"}
+ *   REST-JSON         method + URI {Label}, query, JSON body JSON / {"__type"} + header
+ *   owl native        like REST-JSON                         JSON / {"error":{code,message}}
+ *
+ * The HTTP status of every error code comes from one X-macro (OWL_AWS_ERRORS). This layer
+ * knows nothing of HTTP servers: the caller passes the request's parts (owl_aws_request)
+ * and gets back status, content type, headers and body (owl_aws_reply). docs/aws.md
+ * describes how to add an action. */
+#ifndef OWL_INGEST_H
+#define OWL_INGEST_H
+
+#include <bson/bson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* ---- error codes ----
+ * X(id, wire code, HTTP status, fault). One id per (code, status) pair: where AWS services
+ * answer the same code with different statuses the id carries the status as a suffix.
+ * The "owl native" block holds owl's own API codes ({"error":{"code"}}). */
+#define OWL_AWS_ERRORS(X)                                                               \
+    /* request shape, any AWS protocol */                                               \
+    X(ValidationException, "ValidationException", 400, SENDER)                          \
+    X(SerializationException, "SerializationException", 400, SENDER)                    \
+    X(UnknownOperationException, "UnknownOperationException", 400, SENDER)             \
+    X(InvalidParameterException, "InvalidParameterException", 400, SENDER)             \
+    X(InvalidRequestException, "InvalidRequestException", 400, SENDER)                 \
+    X(MissingParameter, "MissingParameter", 400, SENDER)                                \
+    X(InvalidParameterValue, "InvalidParameterValue", 400, SENDER)                      \
+    X(InvalidParameterCombination, "InvalidParameterCombination", 400, SENDER)          \
+    X(MalformedQueryString, "MalformedQueryString", 400, SENDER)                        \
+    X(InvalidAction, "InvalidAction", 400, SENDER)                                      \
+    X(MissingAction, "MissingAction", 400, SENDER)                                      \
+    X(InvalidNextToken, "InvalidNextToken", 400, SENDER)                                \
+    /* resources and limits */                                                          \
+    X(ResourceNotFoundException, "ResourceNotFoundException", 400, SENDER)             \
+    X(ResourceNotFoundException404, "ResourceNotFoundException", 404, SENDER)          \
+    X(ResourceAlreadyExistsException, "ResourceAlreadyExistsException", 400, SENDER)   \
+    X(ConflictException, "ConflictException", 409, SENDER)                              \
+    X(LimitExceededException, "LimitExceededException", 400, SENDER)                   \
+    X(ServiceQuotaExceededException, "ServiceQuotaExceededException", 400, SENDER)     \
+    X(RequestEntityTooLargeException, "RequestEntityTooLargeException", 413, SENDER)   \
+    X(UnsupportedOperationException, "UnsupportedOperationException", 400, SENDER)     \
+    /* access and throttling */                                                         \
+    X(AccessDeniedException, "AccessDeniedException", 400, SENDER)                     \
+    X(AccessDeniedException403, "AccessDeniedException", 403, SENDER)                  \
+    X(ThrottlingException, "ThrottlingException", 400, SENDER)                         \
+    X(Throttling, "Throttling", 400, SENDER)                                            \
+    X(ThrottledException, "ThrottledException", 429, SENDER)                           \
+    /* server side */                                                                   \
+    X(ServiceUnavailable, "ServiceUnavailable", 503, RECEIVER)                         \
+    X(ServiceUnavailableException, "ServiceUnavailableException", 503, RECEIVER)       \
+    X(InternalFailure, "InternalFailure", 500, RECEIVER)                               \
+    X(InternalServiceError, "InternalServiceError", 500, RECEIVER)                     \
+    /* owl native (also CloudWatch query's ResourceNotFound, AccessDenied, LimitExceeded) */ \
+    X(InvalidParameter, "InvalidParameter", 400, SENDER)                                \
+    X(AccessDenied, "AccessDenied", 403, SENDER)                                        \
+    X(NotFound, "NotFound", 404, SENDER)                                                \
+    X(ResourceNotFound, "ResourceNotFound", 404, SENDER)                                \
+    X(MethodNotAllowed, "MethodNotAllowed", 405, SENDER)                                \
+    X(ResourceAlreadyExists, "ResourceAlreadyExists", 409, SENDER)                      \
+    X(PayloadTooLarge, "PayloadTooLarge", 413, SENDER)                                  \
+    X(LimitExceeded, "LimitExceeded", 400, SENDER)                                      \
+    X(UnsupportedOperation, "UnsupportedOperation", 400, SENDER)                        \
+    X(InsufficientStorage, "InsufficientStorage", 507, RECEIVER)                       \
+    X(InternalError, "InternalError", 500, RECEIVER)
+
+typedef enum owl_aws_err {
+#define OWL__AWS_ERR_ENUM(id, code, status, fault) OWL_AWS_ERR_##id,
+    OWL_AWS_ERRORS(OWL__AWS_ERR_ENUM)
+#undef OWL__AWS_ERR_ENUM
+    OWL_AWS_ERR_COUNT
+} owl_aws_err;
+
+/* owl_aws_err_code — the wire code ("ValidationException"); "InternalFailure" when e is
+ * out of range. */
+const char *owl_aws_err_code(owl_aws_err e);
+
+/* owl_aws_err_status — the HTTP status of e (500 when out of range). */
+int owl_aws_err_status(owl_aws_err e);
+
+/* owl_aws_err_is_sender — 1 for a client fault (query <Type>Sender</Type>), 0 for server. */
+int owl_aws_err_is_sender(owl_aws_err e);
+
+/* ---- protocols ---- */
+
+enum owl_aws_proto {
+    OWL_AWS_NATIVE,    /* owl's own REST API: {"error":{"code","message"}} */
+    OWL_AWS_REST_JSON, /* REST-JSON (X-Ray): {"__type","message"} + x-amzn-ErrorType */
+    OWL_AWS_JSON,      /* awsJson1_0 / awsJson1_1 (the service's json_version) */
+    OWL_AWS_QUERY,     /* awsQuery: form in, XML out */
+    OWL_AWS_CBOR,      /* Smithy RPC v2 CBOR */
+};
+#define OWL_AWS_PROTO_BIT(p) (1u << (p))
+
+/* owl_aws_proto_name — "native", "rest-json", "json", "query", "cbor". */
+const char *owl_aws_proto_name(enum owl_aws_proto p);
+
+/* ---- services and operations ---- */
+
+typedef struct owl_aws_ctx owl_aws_ctx;
+
+/* A handler: reads in (the decoded request; never NULL, may be empty), appends its result
+ * to out (an empty document owned by the layer). Returns OWL_OK, or a negative owl_err after
+ * owl_aws_fail (a failure without owl_aws_fail answers 500 InternalFailure). */
+typedef int (*owl_aws_fn)(owl_aws_ctx *ctx, const bson_t *in, bson_t *out);
+
+typedef struct owl_aws_op {
+    const char *name;   /* operation name: "GetCallerIdentity", "CreateKey" */
+    const char *action; /* policy action: "sts:GetCallerIdentity" */
+    owl_aws_fn fn;
+    /* REST-bound services (native, REST-JSON) only: */
+    const char *method;              /* "POST" (GET rows also answer HEAD) */
+    const char *uri;                 /* "/TraceSegments", "/api/v1/keys/{id}": a {Label}
+                                      * is one non-empty segment, bound as a string field */
+    const char *const *query_params; /* NULL-terminated names bound from the query string */
+    int status;                      /* success status; 0 = 200 */
+} owl_aws_op;
+
+typedef struct owl_aws_service {
+    const char *name;          /* "sts", "logs", "owl" (docs and logs) */
+    const char *signing_name;  /* SigV4 scope service: "sts", "monitoring"; NULL = any */
+    unsigned protocols;        /* OWL_AWS_PROTO_BIT(...) of each protocol it speaks */
+    const char *json_prefix;   /* X-Amz-Target prefix: "Logs_20140328" */
+    const char *json_version;  /* "1.0" or "1.1" */
+    const char *cbor_service;  /* RPC v2 CBOR service name: "GraniteServiceVersion20100801" */
+    const char *query_version; /* "2011-06-15" (informational; not enforced) */
+    const char *xml_ns;        /* "https://sts.amazonaws.com/doc/2011-06-15/" */
+    int query_compatible;      /* awsQueryCompatible: JSON/CBOR errors also carry
+                                * x-amzn-query-error: Code;Sender */
+    const owl_aws_op *ops;
+    size_t nops;
+} owl_aws_service;
+
+/* ---- one request ---- */
+
+/* The parts of an HTTP request the layer reads (all borrowed for the call's duration). */
+typedef struct owl_aws_request {
+    const char *method;        /* "POST" */
+    const char *path;          /* raw, percent-encoded, without the query */
+    const char *query;         /* raw query string, "" when none */
+    const char *target;        /* X-Amz-Target header, or NULL */
+    const char *content_type;  /* Content-Type header, or NULL */
+    const char *scope_service; /* the SigV4 credential scope's service, or NULL */
+    const char *body;          /* decoded body bytes (may be NULL when body_len is 0) */
+    size_t body_len;
+    const char *request_id;    /* for XML ResponseMetadata / ErrorResponse */
+} owl_aws_request;
+
+/* The result of matching a request against the services. */
+typedef struct owl_aws_match {
+    enum owl_aws_proto proto;    /* what the request speaks (NATIVE when nothing AWS-like) */
+    const owl_aws_service *svc;  /* the service named by the request, or NULL */
+    const owl_aws_op *op;        /* the operation, or NULL (unknown) */
+    int method_mismatch;         /* a REST row has this path with another method */
+    char op_name[128];           /* what the client asked for ("Logs_20140328.Foo") */
+} owl_aws_match;
+
+/* owl_aws_match_request — finds the protocol, service and op of rq among svcs. Checks in
+ * this order: X-Amz-Target (JSON), POST /service/S/operation/O (CBOR), a form POST to / or
+ * GET /?Action= (query; among services with the same action the SigV4 scope decides), then
+ * the REST rows (native and REST-JSON) by method and URI. Never fails: m->op is NULL when
+ * nothing matched, m->proto still says how to shape the error. */
+void owl_aws_match_request(const owl_aws_service *const *svcs, size_t nsvcs,
+                           const owl_aws_request *rq, owl_aws_match *m);
+
+/* What the layer answers: status, content type (static string), extra headers appended to
+ * *headers as "Name: value\r\n" lines, body appended to *body (both owned by the caller). */
+typedef struct owl_aws_reply {
+    int status;
+    const char *content_type;
+    owl_buf *headers;
+    owl_buf *body;
+    char error_code[64]; /* the wire code when an error was answered, "" otherwise */
+} owl_aws_reply;
+
+/* owl_aws_serve — decodes rq per m->proto, runs m->op's handler with ud and encodes its
+ * output or failure into *reply (reply->headers and body must point at caller buffers).
+ * Every bad input (syntax, nesting over OWL_AWS_MAX_DEPTH, more than OWL_AWS_MAX_PARAMS
+ * form parameters, wrong types for the binding) is answered as a 400 of the protocol's
+ * shape. Returns the handler's result (OWL_OK when it succeeded), the decode error, or
+ * OWL_EINVAL when m->op is NULL (nothing written then). */
+int owl_aws_serve(const owl_aws_match *m, const owl_aws_request *rq, void *ud,
+                  owl_aws_reply *reply);
+
+/* owl_aws_error_reply — writes an error in the shape of proto (svc may be NULL: then a JSON
+ * error's content type follows the request's, default 1.1) with an explicit status, for
+ * errors found outside a handler (authentication, unknown operation). Sets reply->status,
+ * content_type, error_code; appends headers and body. */
+void owl_aws_error_reply(enum owl_aws_proto proto, const owl_aws_service *svc,
+                         const owl_aws_request *rq, int status, const char *code,
+                         const char *message, owl_aws_reply *reply);
+
+/* owl_aws_err_from_owl — the error id for an owl_err in proto's vocabulary (NOTFOUND ->
+ * ResourceNotFound (native) / ResourceNotFoundException404, INVAL -> InvalidParameter /
+ * InvalidParameterValue (query) / ValidationException, ...). */
+owl_aws_err owl_aws_err_from_owl(enum owl_aws_proto proto, int rc);
+
+/* ---- inside a handler ---- */
+
+struct owl_aws_ctx {
+    const owl_aws_service *svc;
+    const owl_aws_op *op;
+    enum owl_aws_proto proto;
+    const owl_aws_request *rq;
+    void *ud;                  /* the caller's (owld passes its owl_call) */
+    /* failure, set by owl_aws_fail */
+    int failed;
+    int status;
+    char code[64];
+    char message[512];
+};
+
+/* owl_aws_fail — records the error the handler answers with (the first call wins).
+ * Returns the owl_err that matches e's status class (OWL_EINVAL for 4xx, OWL_EINTERNAL for
+ * 5xx, OWL_ENOTFOUND for 404, OWL_EDENIED for 403), for `return owl_aws_fail(...)`. */
+int owl_aws_fail(owl_aws_ctx *ctx, owl_aws_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* owl_aws_fail_owl — owl_aws_fail with the id owl_aws_err_from_owl gives for rc. Returns rc. */
+int owl_aws_fail_owl(owl_aws_ctx *ctx, int rc, const char *message);
+
+/* Typed getters over a decoded document of any protocol. name is a field of doc, or a
+ * dotted path ("Dimensions.0.Name"). Each returns OWL_OK (value in *out), OWL_ENOTFOUND
+ * (absent or null; *out untouched), or OWL_EINVAL (present with a type or text that does
+ * not convert; when ctx is given it fails with ValidationException naming the field).
+ * Query-protocol documents hold strings, so the numeric, bool and time getters also accept
+ * strings: int "42", double "1.5", bool "true"/"false", time RFC 3339 / ISO 8601 or epoch
+ * seconds. Times: JSON epoch seconds (number, fractions allowed), CBOR tag 1, BSON date. */
+int owl_aws_get_str(owl_aws_ctx *ctx, const bson_t *doc, const char *name, const char **out,
+                    size_t *len);
+int owl_aws_get_int(owl_aws_ctx *ctx, const bson_t *doc, const char *name, int64_t *out);
+int owl_aws_get_double(owl_aws_ctx *ctx, const bson_t *doc, const char *name, double *out);
+int owl_aws_get_bool(owl_aws_ctx *ctx, const bson_t *doc, const char *name, int *out);
+int owl_aws_get_time_ms(owl_aws_ctx *ctx, const bson_t *doc, const char *name, int64_t *out);
+/* owl_aws_get_list — an array, its elements iterated by *it (query-protocol lists decode
+ * to arrays too); OWL_ENOTFOUND / OWL_EINVAL as above. */
+int owl_aws_get_list(owl_aws_ctx *ctx, const bson_t *doc, const char *name, bson_iter_t *it);
+
+/* ---- codecs, exposed for tests and fuzzing ---- */
+
+#define OWL_AWS_MAX_DEPTH 32       /* nesting of documents/arrays in any codec */
+#define OWL_AWS_MAX_PARAMS 20000   /* form parameters in one query request */
+#define OWL_AWS_MAX_KEY 1024       /* bytes in one field name */
+
+/* owl_aws_json_decode — parses a JSON object (n bytes; n == 0 gives an empty document) into
+ * out (initialised by the caller). Plain JSON: "$"-keys are ordinary names; integers that
+ * fit become int32/int64, others double. OWL_EINVAL with a message for anything else. */
+int owl_aws_json_decode(const char *s, size_t n, bson_t *out, owl_error *err);
+
+/* owl_aws_json_encode — appends doc as plain JSON (no extended JSON): strings, numbers
+ * (doubles in shortest round-trip form, non-finite as null), bools, null, documents,
+ * arrays; dates as epoch seconds (dates_rfc3339 = 0) or RFC 3339 strings; binary as
+ * base64. OWL_OK or OWL_ENOMEM. */
+int owl_aws_json_encode(const bson_t *doc, int dates_rfc3339, owl_buf *out);
+
+/* owl_aws_query_decode — parses an application/x-www-form-urlencoded text into out:
+ * "A.B=x" nests, "A.member.N[.F]" and "A.N" are lists (ordered by N), "A.entry.N.key/value"
+ * are maps; Action, Version and X-Amz-* at the top are left out. OWL_EINVAL for bad
+ * escapes, conflicts (A=1&A.B=2), duplicates, too many parameters or too deep nesting. */
+int owl_aws_query_decode(const char *s, size_t n, bson_t *out, owl_error *err);
+
+/* owl_aws_xml_encode — appends <OpResponse xmlns=NS><OpResult>doc</OpResult>
+ * <ResponseMetadata><RequestId>ID</RequestId></ResponseMetadata></OpResponse> (the Result
+ * element only when doc is not empty); arrays as <member> elements, text escaped. */
+int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc,
+                       const char *request_id, owl_buf *out);
+
+/* owl_aws_cbor_decode — parses one CBOR map (n == 0 gives an empty document) into out.
+ * Integers to int64 (outside int64: OWL_EINVAL), floats of any width to double, tag 1 to a
+ * date, byte strings to binary, indefinite-length items joined; other tags, non-text keys
+ * and trailing bytes are OWL_EINVAL. */
+int owl_aws_cbor_decode(const void *p, size_t n, bson_t *out, owl_error *err);
+
+/* owl_aws_cbor_encode — appends doc as a CBOR map (dates as tag 1 with epoch seconds).
+ * OWL_OK or OWL_ENOMEM. */
+int owl_aws_cbor_encode(const bson_t *doc, owl_buf *out);
+
+/* owl_aws_uri_match — matches a raw request path against a REST URI pattern; on a match
+ * appends each {Label} (percent-decoded) to labels as a string (labels may be NULL).
+ * 1 on a match, 0 on none, OWL_EINVAL for a bad escape in a label. One trailing slash on
+ * the path is tolerated. */
+int owl_aws_uri_match(const char *pattern, const char *path, bson_t *labels);
+
+/* owl_aws_percent_decode — decodes %XX (and '+' as space when plus_space) from s (n bytes)
+ * into out (n+1 bytes always suffice), NUL-terminated. Returns the decoded length, or -1 for
+ * a bad escape. */
+long owl_aws_percent_decode(const char *s, size_t n, char *out, int plus_space);
+
+#endif
