@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -408,13 +410,15 @@ static void conn_flush(owl_http_conn *c)
         if (c->fd < 0) {
             if (owl_buf_append(&c->mem_out, c->wbuf.data + c->wpos, n) != OWL_OK)
                 c->dead = 1;
+            c->sent_total += n;
             c->wpos = c->wbuf.len;
             break;
         }
         ssize_t w = send(c->fd, c->wbuf.data + c->wpos, n, MSG_NOSIGNAL);
         if (w > 0) {
             c->wpos += (size_t)w;
-            c->last_io = c->last_write = owl_mono_ns();
+            c->last_io = owl_mono_ns();
+            c->sent_total += (uint64_t)w;
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1201,6 +1205,12 @@ static void stream_report_drops_locked(owl_http_stream *s)
         s->dropped_unreported = 0;
 }
 
+/* How often a stream's reader progress is sampled: a quarter of the stall timeout. */
+static int64_t stream_check_ns(const owl_http_conn *c)
+{
+    return c->stream_stall_ns / 4 > 0 ? c->stream_stall_ns / 4 : 1;
+}
+
 owl_http_stream *owl_http_resp_detach_stream(owl_http_resp *resp, int status,
                                              const char *content_type,
                                              const owl_http_stream_opts *opts)
@@ -1247,7 +1257,9 @@ owl_http_stream *owl_http_resp_detach_stream(owl_http_resp *resp, int status,
     c->stream_hb_ns = s->sse && hb > 0 ? (int64_t)hb * 1000000 : 0;
     c->stream_hb_at = now + c->stream_hb_ns;
     c->stream_stall_ns = (int64_t)stall * 1000000;
-    c->last_write = now;
+    c->stream_progress = now;
+    c->stream_acked = c->sent_total;
+    c->stream_check_at = now + stream_check_ns(c);
     return s;
 }
 
@@ -1357,8 +1369,7 @@ static void stream_pump(owl_http_conn *c)
             c->wbuf = s->q;
             c->wpos = 0;
             s->q = (owl_buf)OWL_BUF_INIT;
-            c->last_write = owl_mono_ns();
-            c->stream_hb_at = c->last_write + c->stream_hb_ns;
+            c->stream_hb_at = owl_mono_ns() + c->stream_hb_ns;
         }
         finished = s->closing;
         if (s->broken)
@@ -1392,6 +1403,28 @@ void owl_http_conn_stream_detach(owl_http_conn *c)
     owl_buf_free(&s->q);
     pthread_mutex_unlock(&s->mu);
     stream_unref(s);
+}
+
+/* Samples the reader's progress: bytes waiting for it are ours (wbuf) plus the kernel's
+ * send queue (SIOCOUTQ: not yet acknowledged); the reader progressed when that backlog is
+ * empty or the acknowledged count moved. A reader that does not read stops acknowledging
+ * once its receive window is full, whatever owld or the kernel still buffer. 1 when there
+ * was no progress for the stall timeout. */
+static int stream_stalled(owl_http_conn *c, int64_t now)
+{
+    c->stream_check_at = now + stream_check_ns(c);
+    uint64_t backlog = conn_pending(c), acked = c->sent_total;
+    int outq = 0;
+    if (c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+        backlog += (uint64_t)outq;
+        acked -= (uint64_t)outq;
+    }
+    if (backlog == 0 || acked != c->stream_acked) {
+        c->stream_acked = acked;
+        c->stream_progress = now;
+        return 0;
+    }
+    return now - c->stream_progress >= c->stream_stall_ns;
 }
 
 /* A quiet SSE stream gets a comment line, so a vanished reader is found by the write. */
@@ -1494,9 +1527,7 @@ int64_t owl_http_conn_deadline(const owl_http_conn *c)
     if (c->stream) {
         /* a stream is not idle: it waits for its heartbeat or for a stalled reader */
         int64_t d = c->stream_hb_ns ? c->stream_hb_at : INT64_MAX;
-        if (conn_pending(c) && c->last_write + c->stream_stall_ns < d)
-            d = c->last_write + c->stream_stall_ns;
-        return d;
+        return c->stream_check_at < d ? c->stream_check_at : d;
     }
     int64_t idle = c->last_io + (int64_t)c->lim->idle_timeout_ms * 1000000;
     int64_t d = INT64_MAX;
@@ -1520,9 +1551,9 @@ void owl_http_conn_on_timeout(owl_http_conn *c, int64_t now)
         return;
     }
     if (c->stream) {
-        if (conn_pending(c) && now >= c->last_write + c->stream_stall_ns) {
+        if (now >= c->stream_check_at && stream_stalled(c, now)) {
             owl_warn("http: dropping the stream to %s: its reader took nothing for %lld ms",
-                     c->peer, (long long)(c->stream_stall_ns / 1000000));
+                     c->peer, (long long)((now - c->stream_progress) / 1000000));
             c->dead = 1;
         } else if (c->stream_hb_ns && now >= c->stream_hb_at) {
             stream_heartbeat(c, now);

@@ -85,8 +85,11 @@ struct owl_http_conn {
     int stream_keep;            /* the connection stays open once the stream ends */
     int64_t stream_hb_ns;       /* SSE heartbeat interval, 0 = off */
     int64_t stream_hb_at;       /* next heartbeat when nothing else was sent */
-    int64_t stream_stall_ns;    /* pending output with no progress this long closes */
-    int64_t last_write;         /* owl_mono_ns() of the last progress of pending output */
+    int64_t stream_stall_ns;    /* a reader with no progress this long is dropped */
+    int64_t stream_progress;    /* owl_mono_ns() when the reader last made progress */
+    int64_t stream_check_at;    /* next sample of the reader's progress */
+    uint64_t stream_acked;      /* bytes the reader had acknowledged at the last sample */
+    uint64_t sent_total;        /* bytes the socket (or mem_out) accepted, ever */
 };
 
 /* What the loop should do next with a connection (owl_http_conn_interest). */
