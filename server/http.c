@@ -1252,6 +1252,11 @@ owl_http_stream *owl_http_resp_detach_stream(owl_http_resp *resp, int status,
     s->refs = 2;
     s->conn = c;
     s->st.open = 1;
+    /* the kernel's send buffer would otherwise grow (autotuning, up to megabytes) for a
+     * reader that does not read, beyond the bound; the kernel doubles the value given */
+    int sndbuf = s->max_buffer > INT_MAX / 2 ? INT_MAX / 2 : (int)s->max_buffer;
+    if (c->fd >= 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     int64_t now = owl_mono_ns();
     c->stream = s;
     c->stream_hb_ns = s->sse && hb > 0 ? (int64_t)hb * 1000000 : 0;

@@ -103,7 +103,8 @@ int owl_http_resp_stream_end(owl_http_resp *resp);
  * using the pointer after release is not.
  *
  * Buffer and drop policy: at most max_buffer bytes (default 256 KiB) of a stream wait in
- * owld (queued plus handed to the socket but not yet sent). A write that does not fit is
+ * owld (queued plus handed to the socket but not yet sent), and the socket's kernel send
+ * buffer is set to the same size (no autotuning to megabytes). A write that does not fit is
  * not queued and returns OWL_EAGAIN. On an SSE stream (content type text/event-stream) the
  * event is counted as dropped, and before the next event that fits the stream carries
  * "event: dropped" with data {"dropped":N} (events lost since the last such notice); on a

@@ -354,8 +354,9 @@ async def slow(port, admin, pid, stall_ms, buffer_bytes):
         end = "still open"
     check("the reader that never read was dropped after the stall timeout (%s)" % end,
           end in ("eof", "ConnectionResetError") and not stalled.ended)
-    check("... having received at most a bounded part of the flood (%d events)"
-          % stalled.counts.get("audit", 0), stalled.counts.get("audit", 0) < sent)
+    # owld's queue and the kernel buffers on both sides hold a few hundred KiB at most
+    check("... having received only a bounded part of the flood (%d of %d events)"
+          % (stalled.counts.get("audit", 0), sent), stalled.counts.get("audit", 0) < sent / 2)
 
     prober.cancel()
     oks = [ms for ms, ok in lat if ok]
