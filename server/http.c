@@ -875,7 +875,9 @@ static void conn_dispatch(owl_http_conn *c)
     if (resp.detached) {
         if (resp.close)
             c->stream_keep = 0;
-        c->keep = 1; /* the stream decides when the connection ends (stream_finish) */
+        /* a live stream decides when the connection ends (stream_finish); one born ended
+         * (HEAD) is an ordinary response */
+        c->keep = c->stream ? 1 : c->stream_keep;
     } else if (resp.streaming) {
         if (c->stream_open)
             owl_http_resp_stream_end(&resp);

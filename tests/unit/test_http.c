@@ -1597,6 +1597,11 @@ Test(http_stream, head_request_gets_an_ended_stream)
     cr_assert(strstr(o, "{\"ok\":true}"), "the next request is served at once: %s", o);
     owl_http_stream_release(st);
     owl_http_conn_mem_free(c);
+    c = mem_conn(NULL);
+    st = mem_detach(c, "HEAD /detach HTTP/1.1\r\nConnection: close\r\n\r\n");
+    cr_assert(owl_http_conn_mem_closed(c), "HEAD with Connection: close closes");
+    owl_http_stream_release(st);
+    owl_http_conn_mem_free(c);
 }
 
 Test(http_stream, sse_format_rules)
