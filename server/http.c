@@ -1179,13 +1179,20 @@ static void stream_wake_locked(owl_http_stream *s)
         s->conn->wake(s->conn->wake_ud, s->conn);
 }
 
-/* Appends p as one chunk when it fits in the bound (force: always, for the final chunk). */
-static int stream_chunk_locked(owl_http_stream *s, const void *p, size_t n, int force)
+/* Bytes n payload bytes take as one chunk: hex size, CRLF, payload, CRLF. */
+static size_t chunk_size(size_t n)
+{
+    char head[24];
+    return (size_t)snprintf(head, sizeof head, "%zx\r\n", n) + n + 2;
+}
+
+/* Appends p as one chunk when it fits in the bound with `reserve` bytes to spare. */
+static int stream_chunk_locked(owl_http_stream *s, const void *p, size_t n, size_t reserve)
 {
     char head[24];
     int hl = snprintf(head, sizeof head, "%zx\r\n", n);
     size_t framed = (size_t)hl + n + 2;
-    if (!force && s->q.len + s->inflight + framed > s->max_buffer)
+    if (s->q.len + s->inflight + framed + reserve > s->max_buffer)
         return OWL_EAGAIN;
     if (owl_buf_reserve(&s->q, framed) != OWL_OK)
         return OWL_ENOMEM;
@@ -1195,15 +1202,17 @@ static int stream_chunk_locked(owl_http_stream *s, const void *p, size_t n, int 
     return OWL_OK;
 }
 
-/* SSE: tells the reader how many events it lost, once there is room for the notice. */
-static void stream_report_drops_locked(owl_http_stream *s)
+/* SSE: tells the reader how many events it lost, once there is room for the notice and
+ * `reserve` more bytes (the event about to follow: a notice alone would fit in gaps no
+ * event fits in, and the reader would get one notice per lost event). */
+static void stream_report_drops_locked(owl_http_stream *s, size_t reserve)
 {
     if (!s->sse || !s->dropped_unreported)
         return;
     char ev[96];
     int n = snprintf(ev, sizeof ev, "event: dropped\ndata: {\"dropped\":%llu}\n\n",
                      (unsigned long long)s->dropped_unreported);
-    if (stream_chunk_locked(s, ev, (size_t)n, 0) == OWL_OK)
+    if (stream_chunk_locked(s, ev, (size_t)n, reserve) == OWL_OK)
         s->dropped_unreported = 0;
 }
 
@@ -1282,7 +1291,7 @@ int owl_http_stream_write(owl_http_stream *s, const void *p, size_t n)
     }
     if (n == 0)
         goto out;
-    stream_report_drops_locked(s);
+    stream_report_drops_locked(s, chunk_size(n));
     /* an event may not overtake the notice of the ones lost before it */
     rc = s->dropped_unreported ? OWL_EAGAIN : stream_chunk_locked(s, p, n, 0);
     if (rc == OWL_OK) {
@@ -1316,7 +1325,7 @@ static void stream_end_locked(owl_http_stream *s)
 {
     if (s->closing)
         return;
-    stream_report_drops_locked(s);
+    stream_report_drops_locked(s, 0);
     /* without memory for five bytes the body cannot end properly: the connection closes */
     if (owl_buf_append(&s->q, "0\r\n\r\n", 5) != OWL_OK)
         s->broken = 1;
@@ -1370,7 +1379,7 @@ static void stream_pump(owl_http_conn *c)
     pthread_mutex_lock(&s->mu);
     s->woken = 0;
     if (conn_pending(c) == 0) {
-        stream_report_drops_locked(s);
+        stream_report_drops_locked(s, 0);
         if (s->q.len) {
             owl_buf_free(&c->wbuf);
             c->wbuf = s->q;
