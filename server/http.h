@@ -109,8 +109,8 @@ int owl_http_resp_stream_end(owl_http_resp *resp);
  * event is counted as dropped, and before the next event that fits the stream carries
  * "event: dropped" with data {"dropped":N} (events lost since the last such notice); on a
  * plain chunked stream nothing is queued and the caller may retry or close. A stream whose
- * reader takes none of the pending bytes for stall_timeout_ms is closed (the slow reader is
- * dropped). SSE streams get a comment line (": keepalive") after heartbeat_ms without
+ * reader acknowledges none of the bytes waiting for it (in owld or in the kernel's send
+ * queue) for stall_timeout_ms is closed: the slow reader is dropped. SSE streams get a comment line (": keepalive") after heartbeat_ms without
  * output, so dead peers are noticed. On server stop each stream gets its final chunk after
  * what is already queued and the connection closes within shutdown_grace_ms. */
 typedef struct owl_http_stream owl_http_stream;
