@@ -277,3 +277,13 @@ int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl
         free(pg[t].ev), free(pg[t].keys);
     return rc;
 }
+
+int owl_audit_event_json(owl_buf *out, const owl_audit_event *ev)
+{
+    /* every field is bounded (about 600 bytes of text, at most 6 bytes each once escaped),
+     * so with this room reserved event_json cannot fail half-way */
+    if (owl_buf_reserve(out, 4096) != OWL_OK)
+        return OWL_ENOMEM;
+    event_json(out, ev);
+    return OWL_OK;
+}

@@ -63,4 +63,8 @@ typedef struct owl_audit_query {
  * OWL_EINVAL for a malformed next_token; store errors otherwise. */
 int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *out, owl_error *err);
 
+/* owl_audit_event_json — appends ev as the JSON object GET /api/v1/audit lists (used by
+ * the live tail). OWL_OK, or OWL_ENOMEM with out unchanged. */
+int owl_audit_event_json(owl_buf *out, const owl_audit_event *ev);
+
 #endif

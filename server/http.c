@@ -5,20 +5,25 @@
  * Invariant (see http_int.h): one request is parsed, handled and its response queued
  * before the next pipelined one is parsed (the parser pauses in on_message_complete), so
  * responses leave in request order; the header block and the body never grow past
- * their limits in memory. */
+ * their limits in memory. A detached stream (owl_http_resp_detach_stream) is the one
+ * piece shared with other threads: its queue, counters and connection pointer live under
+ * its own mutex; everything else here stays on the connection's worker thread. */
 #include "server/http_int.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -29,6 +34,10 @@
 #define READS_PER_EVENT 4        /* fairness between connections of one worker */
 #define DEC_CHUNK (64u << 10)    /* decompression output step */
 #define ZSTD_WINDOW_LOG_MAX 24   /* 16 MiB: refuse frames that need more decoder memory */
+#define STREAM_BUFFER_DEFAULT (256u << 10)
+#define STREAM_HEARTBEAT_DEFAULT_MS 15000
+#define STREAM_STALL_DEFAULT_MS 30000
+#define STREAM_BUFFER_MIN 256    /* room for the dropped notice and a heartbeat */
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
@@ -403,6 +412,7 @@ static void conn_flush(owl_http_conn *c)
         if (c->fd < 0) {
             if (owl_buf_append(&c->mem_out, c->wbuf.data + c->wpos, n) != OWL_OK)
                 c->dead = 1;
+            c->sent_total += n;
             c->wpos = c->wbuf.len;
             break;
         }
@@ -410,6 +420,7 @@ static void conn_flush(owl_http_conn *c)
         if (w > 0) {
             c->wpos += (size_t)w;
             c->last_io = owl_mono_ns();
+            c->sent_total += (uint64_t)w;
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -863,7 +874,13 @@ static void conn_dispatch(owl_http_conn *c)
     owl_http_resp resp;
     resp_init(&resp, c);
     c->cb->handle(c->cb->ud, &c->req, &resp);
-    if (resp.streaming) {
+    if (resp.detached) {
+        if (resp.close)
+            c->stream_keep = 0;
+        /* a live stream decides when the connection ends (stream_finish); one born ended
+         * (HEAD) is an ordinary response */
+        c->keep = c->stream ? 1 : c->stream_keep;
+    } else if (resp.streaming) {
         if (c->stream_open)
             owl_http_resp_stream_end(&resp);
         if (resp.close)
@@ -908,7 +925,7 @@ static void conn_parse_error(owl_http_conn *c)
 static size_t conn_parse(owl_http_conn *c, const char *p, size_t n)
 {
     size_t off = 0;
-    while (off < n && !c->closing && !c->dead) {
+    while (off < n && !c->closing && !c->dead && !c->stream) {
         if (conn_pending(c) > OUT_HIGH)
             break;
         size_t feed = n - off;
@@ -974,13 +991,19 @@ static void conn_input(owl_http_conn *c, const char *p, size_t n)
         c->dead = 1;
 }
 
+static void stream_pump(owl_http_conn *c);
+
 /* After any event: flush, resume held-back requests, and move a closing connection on to
  * lingering or closed. */
 static void conn_settle(owl_http_conn *c)
 {
     for (;;) {
         conn_flush(c);
-        if (c->dead || c->closing || !c->rbuf.len || conn_pending(c) > OUT_HIGH)
+        if (c->stream && c->peer_eof)
+            c->dead = 1; /* the reader hung up: writers learn it through OWL_ECLOSED */
+        if (c->stream && !c->dead)
+            stream_pump(c);
+        if (c->dead || c->closing || c->stream || !c->rbuf.len || conn_pending(c) > OUT_HIGH)
             break;
         conn_resume(c);
     }
@@ -1045,7 +1068,7 @@ int owl_http_resp_stream_begin(owl_http_resp *resp, int status, const char *cont
 
 int owl_http_resp_stream_write(owl_http_resp *resp, const void *p, size_t n)
 {
-    if (!resp || !resp->conn || !resp->streaming)
+    if (!resp || !resp->conn || !resp->streaming || resp->detached)
         return OWL_EINVAL;
     owl_http_conn *c = resp->conn;
     if (n == 0)
@@ -1061,16 +1084,16 @@ int owl_http_resp_stream_write(owl_http_resp *resp, const void *p, size_t n)
     return stream_flush(c);
 }
 
-int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, size_t n)
+int owl_http_sse_format(owl_buf *out, const char *event, const char *data, size_t n)
 {
-    if (!resp || !resp->streaming || (event && has_ctl(event)))
+    if (!out || (event && has_ctl(event)) || (!data && n))
         return OWL_EINVAL;
     if (!data)
         data = "";
-    owl_buf ev = OWL_BUF_INIT;
+    size_t mark = out->len;
     int rc = OWL_OK;
     if (event)
-        rc = owl_buf_printf(&ev, "event: %s\n", event);
+        rc = owl_buf_printf(out, "event: %s\n", event);
     size_t i = 0;
     do {
         const char *nl = n > i ? memchr(data + i, '\n', n - i) : NULL;
@@ -1078,15 +1101,28 @@ int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, 
         if (len && data[i + len - 1] == '\r')
             len--;
         if (rc == OWL_OK)
-            rc = owl_buf_puts(&ev, "data: ");
+            rc = owl_buf_puts(out, "data: ");
         if (rc == OWL_OK)
-            rc = owl_buf_append(&ev, data + i, len);
+            rc = owl_buf_append(out, data + i, len);
         if (rc == OWL_OK)
-            rc = owl_buf_putc(&ev, '\n');
+            rc = owl_buf_putc(out, '\n');
         i = end + 1;
     } while (i < n);
     if (rc == OWL_OK)
-        rc = owl_buf_putc(&ev, '\n');
+        rc = owl_buf_putc(out, '\n');
+    if (rc != OWL_OK && out->data) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+    return rc;
+}
+
+int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, size_t n)
+{
+    if (!resp || !resp->streaming || resp->detached)
+        return OWL_EINVAL;
+    owl_buf ev = OWL_BUF_INIT;
+    int rc = owl_http_sse_format(&ev, event, data, n);
     if (rc == OWL_OK)
         rc = owl_http_resp_stream_write(resp, ev.data, ev.len);
     owl_buf_free(&ev);
@@ -1095,7 +1131,7 @@ int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, 
 
 int owl_http_resp_stream_end(owl_http_resp *resp)
 {
-    if (!resp || !resp->conn || !resp->streaming)
+    if (!resp || !resp->conn || !resp->streaming || resp->detached)
         return OWL_EINVAL;
     owl_http_conn *c = resp->conn;
     if (!c->stream_open)
@@ -1103,6 +1139,322 @@ int owl_http_resp_stream_end(owl_http_resp *resp)
     c->stream_open = 0;
     out_append(c, "0\r\n\r\n", 5);
     return stream_flush(c);
+}
+
+/* ------------------------------------------------------------------ detached streams */
+
+/* The state writers and the worker share. Lock order: a stream's mu, then (inside wake())
+ * the worker's ready lock; nothing is called with mu held that could take mu again. */
+struct owl_http_stream {
+    pthread_mutex_t mu;
+    int refs;                /* the caller's and the connection's */
+    owl_http_conn *conn;     /* NULL once the connection let go: writes get OWL_ECLOSED */
+    owl_buf q;               /* framed chunks waiting for the worker */
+    size_t inflight;         /* bytes handed to the connection and not yet sent */
+    size_t max_buffer;
+    int sse;
+    int closing;             /* final chunk queued; writes get OWL_ECLOSED */
+    int broken;              /* the final chunk could not be queued: close the connection */
+    int woken;               /* wake() was called and the worker has not pumped since */
+    uint64_t dropped_unreported; /* SSE events dropped since the last "event: dropped" */
+    owl_http_stream_stats st;
+};
+
+static void stream_unref(owl_http_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!last)
+        return;
+    owl_buf_free(&s->q);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static void stream_wake_locked(owl_http_stream *s)
+{
+    if (s->woken || !s->conn)
+        return;
+    s->woken = 1;
+    if (s->conn->wake)
+        s->conn->wake(s->conn->wake_ud, s->conn);
+}
+
+/* Bytes n payload bytes take as one chunk: hex size, CRLF, payload, CRLF. */
+static size_t chunk_size(size_t n)
+{
+    char head[24];
+    return (size_t)snprintf(head, sizeof head, "%zx\r\n", n) + n + 2;
+}
+
+/* Appends p as one chunk when it fits in the bound with `reserve` bytes to spare. */
+static int stream_chunk_locked(owl_http_stream *s, const void *p, size_t n, size_t reserve)
+{
+    char head[24];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", n);
+    size_t framed = (size_t)hl + n + 2;
+    if (s->q.len + s->inflight + framed + reserve > s->max_buffer)
+        return OWL_EAGAIN;
+    if (owl_buf_reserve(&s->q, framed) != OWL_OK)
+        return OWL_ENOMEM;
+    owl_buf_append(&s->q, head, (size_t)hl);
+    owl_buf_append(&s->q, p, n);
+    owl_buf_append(&s->q, "\r\n", 2);
+    return OWL_OK;
+}
+
+/* SSE: tells the reader how many events it lost, once there is room for the notice and
+ * `reserve` more bytes (the event about to follow: a notice alone would fit in gaps no
+ * event fits in, and the reader would get one notice per lost event). */
+static void stream_report_drops_locked(owl_http_stream *s, size_t reserve)
+{
+    if (!s->sse || !s->dropped_unreported)
+        return;
+    char ev[96];
+    int n = snprintf(ev, sizeof ev, "event: dropped\ndata: {\"dropped\":%llu}\n\n",
+                     (unsigned long long)s->dropped_unreported);
+    if (stream_chunk_locked(s, ev, (size_t)n, reserve) == OWL_OK)
+        s->dropped_unreported = 0;
+}
+
+/* How often a stream's reader progress is sampled: a quarter of the stall timeout. */
+static int64_t stream_check_ns(const owl_http_conn *c)
+{
+    return c->stream_stall_ns / 4 > 0 ? c->stream_stall_ns / 4 : 1;
+}
+
+owl_http_stream *owl_http_resp_detach_stream(owl_http_resp *resp, int status,
+                                             const char *content_type,
+                                             const owl_http_stream_opts *opts)
+{
+    if (!resp || !resp->conn || resp->streaming || !status_has_body(status) ||
+        (content_type && has_ctl(content_type)))
+        return NULL;
+    owl_http_conn *c = resp->conn;
+    owl_http_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    const char *ct = content_type ? content_type : "application/octet-stream";
+    s->sse = strncasecmp(ct, "text/event-stream", 17) == 0;
+    if (s->sse && owl_http_resp_header(resp, "Cache-Control", "no-cache") != OWL_OK) {
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    const owl_http_limits *l = c->lim;
+    size_t maxb = opts && opts->max_buffer ? opts->max_buffer
+                  : l->stream_buffer_bytes ? l->stream_buffer_bytes : STREAM_BUFFER_DEFAULT;
+    s->max_buffer = maxb < STREAM_BUFFER_MIN ? STREAM_BUFFER_MIN : maxb;
+    int hb = opts && opts->heartbeat_ms ? opts->heartbeat_ms
+             : l->stream_heartbeat_ms ? l->stream_heartbeat_ms : STREAM_HEARTBEAT_DEFAULT_MS;
+    int stall = opts && opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms
+                : l->stream_stall_ms > 0 ? l->stream_stall_ms : STREAM_STALL_DEFAULT_MS;
+
+    resp->status = status;
+    resp->content_type = ct;
+    resp->streaming = resp->detached = 1;
+    c->stream_keep = conn_keep(c, resp);
+    out_head(c, resp, status, ct, -1, c->stream_keep);
+    if (c->head || c->dead) {
+        /* nothing may follow the head: the stream is born ended */
+        s->refs = 1;
+        s->closing = 1;
+        return s;
+    }
+    s->refs = 2;
+    s->conn = c;
+    s->st.open = 1;
+    /* the kernel's send buffer would otherwise grow (autotuning, up to megabytes) for a
+     * reader that does not read, beyond the bound; the kernel doubles the value given */
+    int sndbuf = s->max_buffer > INT_MAX / 2 ? INT_MAX / 2 : (int)s->max_buffer;
+    if (c->fd >= 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    int64_t now = owl_mono_ns();
+    c->stream = s;
+    c->stream_hb_ns = s->sse && hb > 0 ? (int64_t)hb * 1000000 : 0;
+    c->stream_hb_at = now + c->stream_hb_ns;
+    c->stream_stall_ns = (int64_t)stall * 1000000;
+    c->stream_progress = now;
+    c->stream_acked = c->sent_total;
+    c->stream_check_at = now + stream_check_ns(c);
+    return s;
+}
+
+int owl_http_stream_write(owl_http_stream *s, const void *p, size_t n)
+{
+    if (!s || (!p && n))
+        return OWL_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    int rc = OWL_OK;
+    if (!s->conn || s->closing) {
+        rc = OWL_ECLOSED;
+        goto out;
+    }
+    if (n == 0)
+        goto out;
+    stream_report_drops_locked(s, chunk_size(n));
+    /* an event may not overtake the notice of the ones lost before it */
+    rc = s->dropped_unreported ? OWL_EAGAIN : stream_chunk_locked(s, p, n, 0);
+    if (rc == OWL_OK) {
+        s->st.written++;
+        s->st.bytes += n;
+    } else if (rc == OWL_EAGAIN) {
+        s->st.dropped++;
+        if (s->sse)
+            s->dropped_unreported++;
+    }
+    stream_wake_locked(s);
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int owl_http_stream_sse(owl_http_stream *s, const char *event, const char *data, size_t n)
+{
+    if (!s)
+        return OWL_EINVAL;
+    owl_buf ev = OWL_BUF_INIT;
+    int rc = owl_http_sse_format(&ev, event, data, n);
+    if (rc == OWL_OK)
+        rc = owl_http_stream_write(s, ev.data, ev.len);
+    owl_buf_free(&ev);
+    return rc;
+}
+
+/* Queues the final chunk (after the drop notice when it fits). Caller holds mu. */
+static void stream_end_locked(owl_http_stream *s)
+{
+    if (s->closing)
+        return;
+    stream_report_drops_locked(s, 0);
+    /* without memory for five bytes the body cannot end properly: the connection closes */
+    if (owl_buf_append(&s->q, "0\r\n\r\n", 5) != OWL_OK)
+        s->broken = 1;
+    s->closing = 1;
+    stream_wake_locked(s);
+}
+
+int owl_http_stream_close(owl_http_stream *s)
+{
+    if (!s)
+        return OWL_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    int rc = s->conn ? OWL_OK : OWL_ECLOSED;
+    if (s->conn)
+        stream_end_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void owl_http_stream_release(owl_http_stream *s)
+{
+    if (s)
+        stream_unref(s);
+}
+
+void owl_http_stream_get_stats(owl_http_stream *s, owl_http_stream_stats *out)
+{
+    if (!s || !out)
+        return;
+    pthread_mutex_lock(&s->mu);
+    *out = s->st;
+    out->queued = s->q.len + s->inflight;
+    out->open = s->conn && !s->closing;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The stream has sent its final chunk: the connection is an ordinary one again (or closes). */
+static void stream_finish(owl_http_conn *c)
+{
+    owl_http_conn_stream_detach(c);
+    if (!c->stream_keep)
+        c->closing = 1;
+}
+
+/* Worker side: moves the stream's queue into wbuf once wbuf is empty (so at most
+ * max_buffer bytes wait in owld), sends, and ends the stream after its final chunk. */
+static void stream_pump(owl_http_conn *c)
+{
+    owl_http_stream *s = c->stream;
+    int finished = 0;
+    pthread_mutex_lock(&s->mu);
+    s->woken = 0;
+    if (conn_pending(c) == 0) {
+        stream_report_drops_locked(s, 0);
+        if (s->q.len) {
+            owl_buf_free(&c->wbuf);
+            c->wbuf = s->q;
+            c->wpos = 0;
+            s->q = (owl_buf)OWL_BUF_INIT;
+            c->stream_hb_at = owl_mono_ns() + c->stream_hb_ns;
+        }
+        finished = s->closing;
+        if (s->broken)
+            c->stream_keep = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    conn_flush(c);
+    pthread_mutex_lock(&s->mu);
+    s->inflight = conn_pending(c);
+    pthread_mutex_unlock(&s->mu);
+    if (finished)
+        stream_finish(c);
+}
+
+void owl_http_conn_on_wake(owl_http_conn *c)
+{
+    if (!c->stream || c->dead)
+        return;
+    conn_settle(c);
+}
+
+void owl_http_conn_stream_detach(owl_http_conn *c)
+{
+    owl_http_stream *s = c->stream;
+    if (!s)
+        return;
+    c->stream = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->conn = NULL;
+    s->inflight = 0;
+    owl_buf_free(&s->q);
+    pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
+}
+
+/* Samples the reader's progress: bytes waiting for it are ours (wbuf) plus the kernel's
+ * send queue (SIOCOUTQ: not yet acknowledged); the reader progressed when that backlog is
+ * empty or the acknowledged count moved. A reader that does not read stops acknowledging
+ * once its receive window is full, whatever owld or the kernel still buffer. 1 when there
+ * was no progress for the stall timeout. */
+static int stream_stalled(owl_http_conn *c, int64_t now)
+{
+    c->stream_check_at = now + stream_check_ns(c);
+    uint64_t backlog = conn_pending(c), acked = c->sent_total;
+    int outq = 0;
+    if (c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &outq) == 0 && outq > 0) {
+        backlog += (uint64_t)outq;
+        acked -= (uint64_t)outq;
+    }
+    if (backlog == 0 || acked != c->stream_acked) {
+        c->stream_acked = acked;
+        c->stream_progress = now;
+        return 0;
+    }
+    return now - c->stream_progress >= c->stream_stall_ns;
+}
+
+/* A quiet SSE stream gets a comment line, so a vanished reader is found by the write. */
+static void stream_heartbeat(owl_http_conn *c, int64_t now)
+{
+    owl_http_stream *s = c->stream;
+    c->stream_hb_at = now + c->stream_hb_ns;
+    pthread_mutex_lock(&s->mu);
+    if (!s->closing)
+        stream_chunk_locked(s, ": keepalive\n\n", 13, 0); /* no room: output is pending anyway */
+    pthread_mutex_unlock(&s->mu);
+    conn_settle(c);
 }
 
 /* ------------------------------------------------------------------ connections */
@@ -1127,6 +1479,7 @@ void owl_http_conn_free(owl_http_conn *c)
 {
     if (!c)
         return;
+    owl_http_conn_stream_detach(c);
     req_reset(c);
     owl_buf_free(&c->rbuf);
     owl_buf_free(&c->wbuf);
@@ -1175,7 +1528,7 @@ unsigned owl_http_conn_interest(const owl_http_conn *c)
         return OWL_HTTP_WANT_READ;
     if (c->closing || c->peer_eof)
         return pending ? OWL_HTTP_WANT_WRITE : OWL_HTTP_CLOSE;
-    if (c->stopping && !c->in_req && !pending && !c->rbuf.len)
+    if (c->stopping && !c->in_req && !pending && !c->rbuf.len && !c->stream)
         return OWL_HTTP_CLOSE;
     unsigned want = pending ? OWL_HTTP_WANT_WRITE : 0;
     if (!c->rbuf.len)
@@ -1189,6 +1542,11 @@ int64_t owl_http_conn_deadline(const owl_http_conn *c)
         return 0;
     if (c->lingering)
         return c->linger_until;
+    if (c->stream) {
+        /* a stream is not idle: it waits for its heartbeat or for a stalled reader */
+        int64_t d = c->stream_hb_ns ? c->stream_hb_at : INT64_MAX;
+        return c->stream_check_at < d ? c->stream_check_at : d;
+    }
     int64_t idle = c->last_io + (int64_t)c->lim->idle_timeout_ms * 1000000;
     int64_t d = INT64_MAX;
     if (conn_pending(c) || (!c->in_req && !c->closing))
@@ -1208,6 +1566,16 @@ void owl_http_conn_on_timeout(owl_http_conn *c, int64_t now)
     if (c->lingering) {
         if (now >= c->linger_until)
             c->dead = 1;
+        return;
+    }
+    if (c->stream) {
+        if (now >= c->stream_check_at && stream_stalled(c, now)) {
+            owl_warn("http: dropping the stream to %s: its reader took nothing for %lld ms",
+                     c->peer, (long long)((now - c->stream_progress) / 1000000));
+            c->dead = 1;
+        } else if (c->stream_hb_ns && now >= c->stream_hb_at) {
+            stream_heartbeat(c, now);
+        }
         return;
     }
     int64_t idle = c->last_io + (int64_t)c->lim->idle_timeout_ms * 1000000;
@@ -1230,6 +1598,14 @@ void owl_http_conn_reject(owl_http_conn *c, int status, const char *code, const 
 void owl_http_conn_shutdown(owl_http_conn *c)
 {
     c->stopping = 1;
+    owl_http_stream *s = c->stream;
+    if (!s)
+        return;
+    c->stream_keep = 0;
+    pthread_mutex_lock(&s->mu);
+    stream_end_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    conn_settle(c);
 }
 
 /* ------------------------------------------------------------------ in-memory */

@@ -53,7 +53,8 @@ typedef struct owl_http_resp {
     int close;                /* set to close the connection after this response */
     /* streaming state, owned by the HTTP layer */
     owl_http_conn *conn;
-    int streaming;            /* 1 after owl_http_resp_stream_begin */
+    int streaming;            /* 1 after owl_http_resp_stream_begin or _detach_stream */
+    int detached;             /* 1 after owl_http_resp_detach_stream */
     size_t stream_bytes;
 } owl_http_resp;
 
@@ -85,6 +86,88 @@ int owl_http_resp_sse(owl_http_resp *resp, const char *event, const char *data, 
 /* owl_http_resp_stream_end — sends the last (empty) chunk. */
 int owl_http_resp_stream_end(owl_http_resp *resp);
 
+/* ---- long-lived streams: responses that outlive the handler call ----
+ *
+ * A handler turns its response into a stream with owl_http_resp_detach_stream and returns;
+ * any thread may then feed it. Bytes written go into a bounded per-connection queue and the
+ * connection's worker thread moves them to the socket (the writer never waits for the
+ * socket). A connection with a live stream parses no further request; when the stream is
+ * closed with owl_http_stream_close and kept alive, pipelined requests resume after it.
+ *
+ * Ownership (the one rule): detach returns a stream holding ONE reference for the caller;
+ * the connection holds its own. Whoever holds the caller's reference may write and close
+ * from any thread, and must call owl_http_stream_release exactly once when done with it —
+ * after closing it, or after a write returned OWL_ECLOSED because the connection went away
+ * (client disconnect, stall timeout, server stop). The memory lives until both references
+ * are gone, so writing to a stream whose connection died is safe and returns OWL_ECLOSED;
+ * using the pointer after release is not.
+ *
+ * Buffer and drop policy: at most max_buffer bytes (default 256 KiB) of a stream wait in
+ * owld (queued plus handed to the socket but not yet sent), and the socket's kernel send
+ * buffer is set to the same size (no autotuning to megabytes). A write that does not fit is
+ * not queued and returns OWL_EAGAIN. On an SSE stream (content type text/event-stream) the
+ * event is counted as dropped, and before the next event that fits the stream carries
+ * "event: dropped" with data {"dropped":N} (events lost since the last such notice); on a
+ * plain chunked stream nothing is queued and the caller may retry or close. A stream whose
+ * reader acknowledges none of the bytes waiting for it (in owld or in the kernel's send
+ * queue) for stall_timeout_ms is closed: the slow reader is dropped. SSE streams get a comment line (": keepalive") after heartbeat_ms without
+ * output, so dead peers are noticed. On server stop each stream gets its final chunk after
+ * what is already queued and the connection closes within shutdown_grace_ms. */
+typedef struct owl_http_stream owl_http_stream;
+
+typedef struct owl_http_stream_opts {
+    size_t max_buffer;    /* bytes waiting in owld at most; 0 = the server's default */
+    int heartbeat_ms;     /* SSE keepalive comment after this long idle; 0 = default, <0 off */
+    int stall_timeout_ms; /* close when pending bytes make no progress this long; 0 = default */
+} owl_http_stream_opts;
+
+typedef struct owl_http_stream_stats {
+    uint64_t written;     /* writes queued (events on an SSE stream) */
+    uint64_t dropped;     /* writes refused for lack of room (OWL_EAGAIN) */
+    uint64_t bytes;       /* payload bytes queued */
+    size_t queued;        /* bytes waiting in owld now (queue + unsent socket output) */
+    int open;             /* 0 once writes return OWL_ECLOSED */
+} owl_http_stream_stats;
+
+/* owl_http_resp_detach_stream — called by a handler: sends status and headers with
+ * Transfer-Encoding: chunked (SSE adds Cache-Control: no-cache) and returns the stream that
+ * outlives the handler, holding one reference for the caller (see the ownership rule above).
+ * opts may be NULL. For a HEAD request the stream is returned already ended. NULL when resp
+ * is not a handler's response, is already streaming, status has no body (1xx, 204, 304), or
+ * out of memory; the response is then unchanged. */
+owl_http_stream *owl_http_resp_detach_stream(owl_http_resp *resp, int status,
+                                             const char *content_type,
+                                             const owl_http_stream_opts *opts);
+
+/* owl_http_stream_write — queues n bytes as one chunk (all or nothing; on an SSE stream p
+ * must hold whole events, e.g. from owl_http_sse_format). Thread-safe, never blocks.
+ * OWL_OK queued (n = 0 too); OWL_EAGAIN no room (dropped, see the policy above);
+ * OWL_ECLOSED the stream ended or was closed; OWL_EINVAL NULL stream or data;
+ * OWL_ENOMEM. */
+int owl_http_stream_write(owl_http_stream *s, const void *p, size_t n);
+
+/* owl_http_stream_sse — owl_http_sse_format + owl_http_stream_write of one event. Same
+ * results, plus OWL_EINVAL for an event name holding CR or LF. */
+int owl_http_stream_sse(owl_http_stream *s, const char *event, const char *data, size_t n);
+
+/* owl_http_stream_close — ends the stream after what is queued (the final chunk is sent);
+ * later writes return OWL_ECLOSED. Does not release the caller's reference. Thread-safe,
+ * idempotent: OWL_OK, or OWL_ECLOSED when the connection was already gone. */
+int owl_http_stream_close(owl_http_stream *s);
+
+/* owl_http_stream_release — drops the caller's reference; s must not be used afterwards.
+ * Does not close the stream by itself unless this was the last reference (the connection
+ * already let go). Accepts NULL. */
+void owl_http_stream_release(owl_http_stream *s);
+
+/* owl_http_stream_get_stats — counters of s (thread-safe snapshot). */
+void owl_http_stream_get_stats(owl_http_stream *s, owl_http_stream_stats *out);
+
+/* owl_http_sse_format — appends one server-sent event to out: "event: E\n" (when event is
+ * not NULL), one "data: " line per line of data (CR LF or LF separated), and a blank line.
+ * OWL_OK, OWL_EINVAL (event holds CR or LF), OWL_ENOMEM (out keeps its old length). */
+int owl_http_sse_format(owl_buf *out, const char *event, const char *data, size_t n);
+
 /* owl_http_status_text — "OK", "Not Found", ... for a status code; "Unknown" otherwise. */
 const char *owl_http_status_text(int status);
 
@@ -95,10 +178,14 @@ typedef struct owl_http_limits {
     int idle_timeout_ms;      /* keep-alive connection with no request in progress closes */
     int max_connections;      /* accepted beyond this are answered 503 and closed */
     int shutdown_grace_ms;    /* SIGTERM: in-flight requests get this long */
+    /* defaults of owl_http_stream_opts (0 = the value shown in OWL_HTTP_DEFAULT_LIMITS) */
+    size_t stream_buffer_bytes; /* per-stream bytes waiting in owld (256 KiB) */
+    int stream_heartbeat_ms;    /* SSE keepalive interval (15000; <0 = off) */
+    int stream_stall_ms;        /* slow reader closed after no progress this long (30000) */
 } owl_http_limits;
 
 /* Defaults named in docs/operations.md. */
-#define OWL_HTTP_DEFAULT_LIMITS {16384, 16u << 20, 30000, 60000, 4096, 4000}
+#define OWL_HTTP_DEFAULT_LIMITS {16384, 16u << 20, 30000, 60000, 4096, 4000, 256u << 10, 15000, 30000}
 
 typedef struct owl_http_callbacks {
     /* handle — called on a worker thread for each complete request. */

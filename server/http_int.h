@@ -5,7 +5,10 @@
  * only after the previous response is queued; unparsed bytes sit in rbuf only while the
  * output is over its high-water mark (backpressure); once `closing` is set no further
  * request is parsed, and the connection ends when its output is flushed (after an optional
- * lingering read that drains what the client still sends, so it sees our error reply). */
+ * lingering read that drains what the client still sends, so it sees our error reply).
+ * A detached stream (c->stream) is fed by other threads through its own locked queue; only
+ * the worker moves that queue into wbuf (when wbuf is empty), and no request is parsed
+ * while it is attached. */
 #ifndef OWL_HTTP_INT_H
 #define OWL_HTTP_INT_H
 
@@ -29,6 +32,13 @@ struct owl_http_conn {
     int reaped;                        /* closed by the loop; freed after the event batch */
     owl_buf mem_out;                   /* in-memory connections: every byte written */
     const atomic_int *stop_flag;       /* server stop requested (any thread), or NULL */
+    /* wake(ud, c): a stream of c has output for the worker. Called from any thread with the
+     * stream's lock held: must not block nor call back into the stream. NULL = nobody is
+     * told (in-memory connections: the caller runs owl_http_conn_on_wake itself). */
+    void (*wake)(void *ud, owl_http_conn *c);
+    void *wake_ud;
+    struct owl_http_conn *ready_prev, *ready_next; /* the worker's ready list (its lock) */
+    int in_ready;                      /* on that list (under the worker's ready lock) */
 
     /* ---- engine state, private to http.c ---- */
     const owl_http_limits *lim;
@@ -69,6 +79,17 @@ struct owl_http_conn {
     int stopping;               /* server is draining: answer with Connection: close */
     int64_t last_io;            /* owl_mono_ns() of the last read, write or accept */
     int64_t linger_until;
+
+    /* detached stream (owl_http_resp_detach_stream) */
+    owl_http_stream *stream;    /* the connection's reference, NULL when none */
+    int stream_keep;            /* the connection stays open once the stream ends */
+    int64_t stream_hb_ns;       /* SSE heartbeat interval, 0 = off */
+    int64_t stream_hb_at;       /* next heartbeat when nothing else was sent */
+    int64_t stream_stall_ns;    /* a reader with no progress this long is dropped */
+    int64_t stream_progress;    /* owl_mono_ns() when the reader last made progress */
+    int64_t stream_check_at;    /* next sample of the reader's progress */
+    uint64_t stream_acked;      /* bytes the reader had acknowledged at the last sample */
+    uint64_t sent_total;        /* bytes the socket (or mem_out) accepted, ever */
 };
 
 /* What the loop should do next with a connection (owl_http_conn_interest). */
@@ -101,12 +122,23 @@ int64_t owl_http_conn_deadline(const owl_http_conn *c);
  * complete within read_timeout_ms, closing for idle or stalled connections. */
 void owl_http_conn_on_timeout(owl_http_conn *c, int64_t now);
 
+/* owl_http_conn_on_wake — a stream fed from another thread has output, or was closed: move
+ * its queue to the socket (only when earlier output is gone, so the bound holds) and end it
+ * on the wire once closed. Worker thread only; cheap when there is nothing to do. */
+void owl_http_conn_on_wake(owl_http_conn *c);
+
+/* owl_http_conn_stream_detach — the connection lets go of its stream (before it is closed):
+ * writers get OWL_ECLOSED from now on and wake() is never called for c again. Idempotent;
+ * owl_http_conn_free calls it too. */
+void owl_http_conn_stream_detach(owl_http_conn *c);
+
 /* owl_http_conn_reject — answers status with the JSON error body and closes (used for 503
  * when over max_connections). */
 void owl_http_conn_reject(owl_http_conn *c, int status, const char *code, const char *msg);
 
 /* owl_http_conn_shutdown — the server is stopping: idle connections close, the request in
- * progress may finish and is answered with Connection: close. */
+ * progress may finish and is answered with Connection: close, a stream gets its final
+ * chunk after what is queued and the connection closes once that is sent. */
 void owl_http_conn_shutdown(owl_http_conn *c);
 
 /* ---- in-memory connections (tests, fuzzing): the same engine without a socket ---- */

@@ -5,7 +5,11 @@
  * Invariants: a connection lives on exactly one worker and is only touched by its thread;
  * the server-wide connection count is atomic; stop() may run on any thread — it shuts the
  * listeners down and wakes each worker through its eventfd, then joins them. Timeouts
- * are found by scanning a worker's connections every SCAN_MS. */
+ * are found by scanning a worker's connections every SCAN_MS. A detached stream written
+ * from another thread puts its connection on the worker's ready list (under ready_mu) and
+ * signals the same eventfd; the worker then moves the bytes on its own thread. A
+ * connection leaves the ready list when it is closed, after its stream was detached, so
+ * the list never names a freed connection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,7 @@
 #define MAX_EVENTS 128
 #define ACCEPTS_PER_EVENT 64
 #define MAX_WORKERS 256
+#define WAKES_PER_EVENT 256 /* ready connections served per wakeup before others get a turn */
 
 typedef struct worker {
     owl_http_server *srv;
@@ -46,6 +51,9 @@ typedef struct worker {
     owl_http_conn *reaped;             /* closed during this event batch, freed after it */
     int stopping;
     int64_t grace_until;
+    pthread_mutex_t ready_mu;
+    int ready_mu_init;
+    owl_http_conn *ready;              /* connections whose stream has output (ready_mu) */
 } worker;
 
 struct owl_http_server {
@@ -80,6 +88,18 @@ static void conn_close(worker *w, owl_http_conn *c)
 {
     if (c->reaped)
         return;
+    owl_http_conn_stream_detach(c); /* first: no wake can name c after this */
+    pthread_mutex_lock(&w->ready_mu);
+    if (c->in_ready) {
+        if (c->ready_prev)
+            c->ready_prev->ready_next = c->ready_next;
+        else
+            w->ready = c->ready_next;
+        if (c->ready_next)
+            c->ready_next->ready_prev = c->ready_prev;
+        c->in_ready = 0;
+    }
+    pthread_mutex_unlock(&w->ready_mu);
     epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->prev)
         c->prev->next = c->next;
@@ -133,6 +153,54 @@ static void conn_event(worker *w, owl_http_conn *c, uint32_t ev)
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
         owl_http_conn_on_readable(c);
     conn_update(w, c);
+}
+
+/* ------------------------------------------------------------------ stream wakeups */
+
+/* Called by a stream writer on any thread (stream lock held): queue c, signal the worker.
+ * Only the first connection of an empty list writes the eventfd; the worker takes the list
+ * after draining the eventfd, so a later addition always finds it empty again. */
+static void worker_wake_conn(void *ud, owl_http_conn *c)
+{
+    worker *w = ud;
+    pthread_mutex_lock(&w->ready_mu);
+    int signal = !w->ready;
+    if (!c->in_ready) {
+        c->ready_prev = NULL;
+        c->ready_next = w->ready;
+        if (w->ready)
+            w->ready->ready_prev = c;
+        w->ready = c;
+        c->in_ready = 1;
+    }
+    pthread_mutex_unlock(&w->ready_mu);
+    uint64_t one = 1;
+    if (signal && write(w->wakefd, &one, sizeof one) < 0 && errno != EAGAIN)
+        owl_warn("http: cannot wake worker %d: %s", w->idx, strerror(errno));
+}
+
+/* Serves the ready list, a bounded number per call; re-signals when some are left. */
+static void worker_serve_ready(worker *w)
+{
+    for (int i = 0; i < WAKES_PER_EVENT; i++) {
+        pthread_mutex_lock(&w->ready_mu);
+        owl_http_conn *c = w->ready;
+        if (c) {
+            w->ready = c->ready_next;
+            if (w->ready)
+                w->ready->ready_prev = NULL;
+            c->in_ready = 0;
+            c->ready_next = c->ready_prev = NULL;
+        }
+        pthread_mutex_unlock(&w->ready_mu);
+        if (!c)
+            return;
+        owl_http_conn_on_wake(c);
+        conn_update(w, c);
+    }
+    uint64_t one = 1;
+    if (write(w->wakefd, &one, sizeof one) < 0 && errno != EAGAIN)
+        owl_warn("http: cannot wake worker %d: %s", w->idx, strerror(errno));
 }
 
 /* ------------------------------------------------------------------ accepting */
@@ -213,6 +281,8 @@ static void worker_accept(worker *w)
             continue;
         }
         c->stop_flag = &s->stop_requested;
+        c->wake = worker_wake_conn;
+        c->wake_ud = w;
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
             owl_http_conn_free(c);
@@ -292,6 +362,7 @@ static void *worker_main(void *arg)
                     ;
                 if (atomic_load(&w->srv->stop_requested))
                     worker_begin_stop(w);
+                worker_serve_ready(w);
             } else {
                 conn_event(w, tag, evs[i].events);
             }
@@ -443,6 +514,8 @@ static int worker_setup(worker *w, owl_error *err)
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     if (w->ep < 0)
         return owl_error_set(err, OWL_EIO, "epoll_create1: %s", strerror(errno));
+    pthread_mutex_init(&w->ready_mu, NULL);
+    w->ready_mu_init = 1;
     w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wakefd < 0)
         return owl_error_set(err, OWL_EIO, "eventfd: %s", strerror(errno));
@@ -594,6 +667,8 @@ void owl_http_server_destroy(owl_http_server *s)
         close_fd(&w->ep);
         close_fd(&w->wakefd);
         close_fd(&w->spare);
+        if (w->ready_mu_init)
+            pthread_mutex_destroy(&w->ready_mu);
     }
     free(s->w);
     pthread_mutex_destroy(&s->mu);

@@ -12,6 +12,7 @@
 #include "server/keys.h"
 #include "server/metrics.h"
 #include "server/server.h"
+#include "server/tail.h"
 
 /* The tables of the columnar store. Later capabilities add a line. */
 static const owl_schema *const store_tables[] = {
@@ -23,6 +24,7 @@ static const owl_schema *const store_tables[] = {
 static const owl_route_table *const route_tables[] = {
     &owl_api_routes,
     &owl_keys_routes,
+    &owl_tail_routes,
 };
 
 static void not_found(owl_call *call, const owl_match *m)
@@ -68,6 +70,8 @@ static void record_audit(owl_server *s, const owl_call *call, const char *tenant
     owl_error err = {0};
     if (owl_audit_record(s->audit, &ev, &err) != OWL_OK)
         owl_errorf("audit event for %s not written: %s", ev.request_id, err.msg);
+    else
+        owl_tail_publish(s->tail, &ev); /* live tail: only events that were recorded */
 }
 
 static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
@@ -155,6 +159,10 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         owl_error_set(err, rc, "out of memory");
         goto fail;
     }
+    if ((rc = owl_tail_new(&s->tail)) != OWL_OK) {
+        owl_error_set(err, rc, "out of memory");
+        goto fail;
+    }
     if ((rc = owl_keys_bootstrap(s, err)) != OWL_OK)
         goto fail;
     for (size_t i = 0; i < OWL_ARRAY_LEN(route_tables); i++)
@@ -166,6 +174,9 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         .idle_timeout_ms = (int)cfg->idle_timeout_ms,
         .max_connections = (int)cfg->max_connections,
         .shutdown_grace_ms = (int)cfg->shutdown_grace_ms,
+        .stream_buffer_bytes = (size_t)cfg->stream_buffer_bytes,
+        .stream_stall_ms = (int)cfg->stream_stall_ms,
+        .stream_heartbeat_ms = cfg->stream_heartbeat_ms ? (int)cfg->stream_heartbeat_ms : -1,
     };
     owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s};
     if ((rc = owl_http_server_create(cfg->listen_host, cfg->listen_port, cfg->workers, &lim, &cb,
@@ -206,6 +217,7 @@ void owl_server_close(owl_server *s)
     if (!s)
         return;
     owl_http_server_destroy(s->http);
+    owl_tail_free(s->tail); /* after the server: its streams are ended by now */
     owl_audit_close(s->audit);
     owl_store_close(s->store);
     owl_metrics_free(s->metrics);

@@ -12,6 +12,7 @@
 
 struct owl_audit;
 struct owl_metrics;
+struct owl_tail;
 
 #define OWL_TENANT_LEN 12          /* tenant ids are 12 digits, like AWS account ids */
 #define OWL_KEY_ID_MAX 32
@@ -34,6 +35,7 @@ typedef struct owl_server {
     struct owl_metrics *metrics;
     owl_router router;
     owl_http_server *http;
+    struct owl_tail *tail;         /* live audit tail subscribers (tail.c) */
     unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
     char admin_tenant[OWL_TENANT_LEN + 1];
 } owl_server;

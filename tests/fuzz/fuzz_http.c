@@ -18,7 +18,7 @@ static void fz_handle(void *ud, owl_http_req *req, owl_http_resp *resp)
 {
     (void)ud;
     const char *ct = owl_http_req_header(req, "content-type");
-    switch ((strlen(req->path) + req->nheaders) % 5) {
+    switch ((strlen(req->path) + req->nheaders) % 6) {
     case 0:
         owl_http_resp_json(resp, 200, req->body.data ? req->body.data : "{}",
                            req->body.data ? req->body.len : 2);
@@ -37,6 +37,16 @@ static void fz_handle(void *ud, owl_http_req *req, owl_http_resp *resp)
         resp->close = 1;
         owl_http_resp_text(resp, 204, "", 0);
         break;
+    case 5: {
+        /* a detached stream, ended at once: pipelined requests resume after its chunk */
+        owl_http_stream *st = owl_http_resp_detach_stream(resp, 200, ct, NULL);
+        owl_http_stream_sse(st, req->query[0] ? req->query : NULL, req->body.data,
+                            req->body.len);
+        owl_http_stream_write(st, req->target, strlen(req->target));
+        owl_http_stream_close(st);
+        owl_http_stream_release(st);
+        break;
+    }
     default:
         owl_http_resp_stream_begin(resp, 200, ct); /* left to the layer to end */
         owl_http_resp_stream_write(resp, req->body.data, req->body.len);

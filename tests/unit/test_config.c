@@ -18,7 +18,8 @@ static const char *const flags[] = {
     "listen", "data-dir", "xray-daemon", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "audit-retention-days",
-    "wal-sync", "wal-sync-interval-ms",
+    "wal-sync", "wal-sync-interval-ms", "stream-buffer-bytes", "stream-stall-ms",
+    "stream-heartbeat-ms",
     "help", "version",
 };
 

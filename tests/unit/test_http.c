@@ -28,6 +28,9 @@
 /* ------------------------------------------------------------------ test handler */
 
 static atomic_int n_done, n_done_noreq, n_handled;
+/* the stream the last /detach request produced, handed to the test (any thread) */
+static owl_http_stream *_Atomic g_stream;
+static owl_http_stream_opts g_opts;
 static atomic_int last_done_status;
 static atomic_long last_bytes_in, last_bytes_out;
 static char last_action[64];
@@ -69,6 +72,14 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
         owl_http_resp_stream_begin(resp, 200, "text/event-stream");
         owl_http_resp_sse(resp, "update", "a\nb", 3);
         owl_http_resp_sse(resp, NULL, "c", 1);
+    } else if (strcmp(p, "/detach") == 0 || strcmp(p, "/detach-plain") == 0) {
+        int sse = strcmp(p, "/detach") == 0;
+        owl_http_stream *st = owl_http_resp_detach_stream(
+            resp, 200, sse ? "text/event-stream" : "text/plain", &g_opts);
+        cr_assert_not_null(st);
+        cr_assert_null(owl_http_resp_detach_stream(resp, 200, "text/plain", NULL));
+        resp->action = "test:Detach";
+        atomic_store(&g_stream, st);
     } else if (strcmp(p, "/slow") == 0) {
         usleep(500 * 1000);
         owl_http_resp_text(resp, 200, "slow done", 9);
@@ -1313,5 +1324,474 @@ Test(http_sock, emfile_does_not_crash, .timeout = 30)
     close(fd);
     close(keep);
     owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+/* ------------------------------------------------------------------ detached streams */
+
+/* Decodes the chunked body that follows the first header block of out into body; *ended
+ * is set once the final chunk was seen. Returns 0 when the framing is broken. */
+static int dechunk(const char *out, size_t n, owl_buf *body, int *ended)
+{
+    const char *p = memmem(out, n, "\r\n\r\n", 4);
+    *ended = 0;
+    owl_buf_reset(body);
+    if (!p)
+        return 1;
+    p += 4;
+    const char *end = out + n;
+    while (p < end) {
+        const char *nl = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!nl)
+            return 1; /* incomplete: more will come */
+        char *e;
+        unsigned long sz = strtoul(p, &e, 16);
+        if (e != nl)
+            return 0;
+        if ((size_t)(end - (nl + 2)) < sz + 2)
+            return 1;
+        if (memcmp(nl + 2 + sz, "\r\n", 2) != 0)
+            return 0;
+        if (sz == 0) {
+            *ended = 1;
+            return 1;
+        }
+        owl_buf_append(body, nl + 2, sz);
+        p = nl + 2 + sz + 2;
+    }
+    return 1;
+}
+
+static atomic_int n_wakes;
+
+static void count_wake(void *ud, owl_http_conn *c)
+{
+    (void)ud;
+    (void)c;
+    atomic_fetch_add(&n_wakes, 1);
+}
+
+/* Starts a detached stream on an in-memory connection; returns the stream. */
+static owl_http_stream *mem_detach(owl_http_conn *c, const char *req)
+{
+    atomic_store(&g_stream, NULL);
+    feed_str(c, req);
+    owl_http_stream *st = atomic_load(&g_stream);
+    cr_assert_not_null(st);
+    return st;
+}
+
+struct feeder {
+    owl_http_stream *st;
+    int first, count;
+    int ok, eagain, closed;
+};
+
+static void *feed_events(void *arg)
+{
+    struct feeder *f = arg;
+    for (int i = f->first; i < f->first + f->count; i++) {
+        char d[32];
+        int n = snprintf(d, sizeof d, "%d", i);
+        int rc = owl_http_stream_sse(f->st, "e", d, (size_t)n);
+        if (rc == OWL_OK)
+            f->ok++;
+        else if (rc == OWL_EAGAIN)
+            f->eagain++;
+        else if (rc == OWL_ECLOSED)
+            f->closed++;
+    }
+    return NULL;
+}
+
+Test(http_stream, sse_fed_from_another_thread_then_pipelined_request)
+{
+    g_opts = (owl_http_stream_opts){0};
+    atomic_store(&n_wakes, 0);
+    owl_http_conn *c = mem_conn(NULL);
+    c->wake = count_wake;
+    owl_http_stream *st = mem_detach(c, "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n"
+                                        "GET /info HTTP/1.1\r\nHost: x\r\n\r\n");
+    size_t n;
+    const char *o = out_of(c, &n);
+    cr_assert(strstr(o, "HTTP/1.1 200 OK\r\n"));
+    cr_assert(strstr(o, "Content-Type: text/event-stream\r\n"));
+    cr_assert(strstr(o, "Transfer-Encoding: chunked\r\n"));
+    cr_assert(strstr(o, "Cache-Control: no-cache\r\n"));
+    cr_assert_null(strstr(o, "GET|/info"), "a request was parsed while the stream lives");
+    cr_assert_eq(last_done_status, 200);
+
+    struct feeder f = {.st = st, .first = 0, .count = 100};
+    pthread_t t;
+    pthread_create(&t, NULL, feed_events, &f);
+    pthread_join(t, NULL);
+    cr_assert_eq(f.ok, 100);
+    cr_assert_geq(n_wakes, 1);
+    cr_assert_leq(n_wakes, 1, "wakes coalesce until the worker runs: %d", n_wakes);
+    owl_http_conn_on_wake(c);
+
+    owl_buf body = OWL_BUF_INIT, want = OWL_BUF_INIT;
+    int ended;
+    o = out_of(c, &n);
+    cr_assert(dechunk(o, n, &body, &ended));
+    for (int i = 0; i < 100; i++)
+        owl_buf_printf(&want, "event: e\ndata: %d\n\n", i);
+    cr_assert_eq(body.len, want.len);
+    cr_assert(memcmp(body.data, want.data, want.len) == 0);
+    cr_assert_not(ended);
+
+    cr_assert_eq(owl_http_stream_close(st), OWL_OK);
+    cr_assert_eq(owl_http_stream_close(st), OWL_OK, "close is idempotent");
+    cr_assert_eq(owl_http_stream_sse(st, "e", "late", 4), OWL_ECLOSED);
+    owl_http_conn_on_wake(c);
+    o = out_of(c, &n);
+    cr_assert(dechunk(o, n, &body, &ended));
+    cr_assert(ended);
+    /* the held-back pipelined request is answered after the final chunk */
+    const char *fin = strstr(o, "\r\n0\r\n\r\n");
+    cr_assert_not_null(fin);
+    cr_assert(strstr(fin, "GET|/info|/info||"), "%s", fin);
+    cr_assert_not(owl_http_conn_mem_closed(c));
+    owl_http_stream_stats ss;
+    owl_http_stream_get_stats(st, &ss);
+    cr_assert_eq(ss.written, 100);
+    cr_assert_eq(ss.dropped, 0);
+    cr_assert_eq(ss.open, 0);
+    owl_http_stream_release(st);
+    owl_buf_free(&body);
+    owl_buf_free(&want);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_stream, buffer_bound_and_drop_notice)
+{
+    g_opts = (owl_http_stream_opts){.max_buffer = 1024};
+    owl_http_conn *c = mem_conn(NULL);
+    owl_http_stream *st = mem_detach(c, "GET /detach HTTP/1.1\r\n\r\n");
+    char data[90];
+    memset(data, 'x', sizeof data);
+    int ok = 0, dropped = 0;
+    for (int i = 0; i < 50; i++) {
+        int rc = owl_http_stream_sse(st, "e", data, sizeof data);
+        cr_assert(rc == OWL_OK || rc == OWL_EAGAIN, "rc %d", rc);
+        rc == OWL_OK ? ok++ : dropped++;
+    }
+    /* one event is 90 + 18 bytes of SSE and 5 of chunk framing: 9 fit in 1024 */
+    cr_assert_eq(ok, 9);
+    cr_assert_eq(dropped, 41);
+    owl_http_stream_stats ss;
+    owl_http_stream_get_stats(st, &ss);
+    cr_assert_eq(ss.dropped, 41);
+    cr_assert_leq(ss.queued, 1024);
+    owl_http_conn_on_wake(c); /* the reader took everything: room again */
+    cr_assert_eq(owl_http_stream_sse(st, "e", "after", 5), OWL_OK);
+    owl_http_conn_on_wake(c);
+    size_t n;
+    const char *o = out_of(c, &n);
+    owl_buf body = OWL_BUF_INIT;
+    int ended;
+    cr_assert(dechunk(o, n, &body, &ended));
+    const char *notice = strstr(body.data, "event: dropped\ndata: {\"dropped\":41}\n\n");
+    cr_assert_not_null(notice, "%s", body.data);
+    cr_assert(strcmp(notice + 37, "event: e\ndata: after\n\n") == 0, "%s", notice);
+    owl_http_stream_get_stats(st, &ss);
+    cr_assert_eq(ss.written, 10);
+    cr_assert_eq(ss.queued, 0);
+    owl_http_stream_release(st); /* the connection still holds its reference */
+    owl_http_conn_mem_free(c);
+    owl_buf_free(&body);
+}
+
+Test(http_stream, drop_notice_sent_by_worker_when_producer_is_quiet)
+{
+    g_opts = (owl_http_stream_opts){.max_buffer = 512};
+    owl_http_conn *c = mem_conn(NULL);
+    owl_http_stream *st = mem_detach(c, "GET /detach HTTP/1.1\r\n\r\n");
+    char data[200];
+    memset(data, 'y', sizeof data);
+    int rc;
+    while ((rc = owl_http_stream_sse(st, NULL, data, sizeof data)) == OWL_OK)
+        ;
+    cr_assert_eq(rc, OWL_EAGAIN);
+    owl_http_conn_on_wake(c);
+    owl_http_conn_on_wake(c); /* the second pump finds room for the notice */
+    size_t n;
+    const char *o = out_of(c, &n);
+    owl_buf body = OWL_BUF_INIT;
+    int ended;
+    cr_assert(dechunk(o, n, &body, &ended));
+    cr_assert_not_null(strstr(body.data, "event: dropped\ndata: {\"dropped\":1}\n\n"));
+    owl_http_stream_release(st);
+    owl_http_conn_mem_free(c);
+    owl_buf_free(&body);
+}
+
+Test(http_stream, plain_chunked_refuses_when_full)
+{
+    g_opts = (owl_http_stream_opts){.max_buffer = 256};
+    owl_http_conn *c = mem_conn(NULL);
+    owl_http_stream *st = mem_detach(c, "GET /detach-plain HTTP/1.1\r\n\r\n");
+    cr_assert_eq(owl_http_stream_write(st, "hello", 5), OWL_OK);
+    cr_assert_eq(owl_http_stream_write(st, "", 0), OWL_OK);
+    char big[300];
+    memset(big, 'z', sizeof big);
+    cr_assert_eq(owl_http_stream_write(st, big, sizeof big), OWL_EAGAIN);
+    cr_assert_eq(owl_http_stream_write(st, " world", 6), OWL_OK);
+    cr_assert_eq(owl_http_stream_write(NULL, "x", 1), OWL_EINVAL);
+    cr_assert_eq(owl_http_stream_write(st, NULL, 1), OWL_EINVAL);
+    cr_assert_eq(owl_http_stream_close(st), OWL_OK);
+    owl_http_conn_on_wake(c);
+    size_t n;
+    const char *o = out_of(c, &n);
+    cr_assert(strstr(o, "Content-Type: text/plain\r\n"));
+    cr_assert_null(strstr(o, "Cache-Control"));
+    const char *b = strstr(o, "\r\n\r\n");
+    cr_assert_str_eq(b + 4, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    owl_http_stream_stats ss;
+    owl_http_stream_get_stats(st, &ss);
+    cr_assert_eq(ss.dropped, 1);
+    cr_assert_eq(ss.written, 2);
+    owl_http_stream_release(st);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_stream, writes_after_connection_gone_are_eclosed)
+{
+    g_opts = (owl_http_stream_opts){0};
+    owl_http_conn *c = mem_conn(NULL);
+    owl_http_stream *st = mem_detach(c, "GET /detach HTTP/1.1\r\n\r\n");
+    cr_assert_eq(owl_http_stream_sse(st, NULL, "a", 1), OWL_OK);
+    owl_http_conn_mem_free(c); /* the client went away */
+    cr_assert_eq(owl_http_stream_sse(st, NULL, "b", 1), OWL_ECLOSED);
+    cr_assert_eq(owl_http_stream_write(st, NULL, 0), OWL_ECLOSED);
+    cr_assert_eq(owl_http_stream_close(st), OWL_ECLOSED);
+    owl_http_stream_stats ss;
+    owl_http_stream_get_stats(st, &ss);
+    cr_assert_eq(ss.open, 0);
+    owl_http_stream_release(st); /* last reference: freed here (ASan checks) */
+    owl_http_stream_release(NULL);
+}
+
+Test(http_stream, close_keepalive_off_closes_connection)
+{
+    g_opts = (owl_http_stream_opts){0};
+    owl_http_conn *c = mem_conn(NULL);
+    owl_http_stream *st = mem_detach(c, "GET /detach HTTP/1.1\r\nConnection: close\r\n\r\n");
+    size_t n;
+    cr_assert(strstr(out_of(c, &n), "Connection: close\r\n"));
+    cr_assert_eq(owl_http_stream_close(st), OWL_OK);
+    owl_http_conn_on_wake(c);
+    cr_assert(owl_http_conn_mem_closed(c));
+    owl_http_stream_release(st);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_stream, head_request_gets_an_ended_stream)
+{
+    g_opts = (owl_http_stream_opts){0};
+    owl_http_conn *c = mem_conn(NULL);
+    owl_http_stream *st = mem_detach(c, "HEAD /detach HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\n");
+    cr_assert_eq(owl_http_stream_sse(st, NULL, "a", 1), OWL_ECLOSED);
+    size_t n;
+    const char *o = out_of(c, &n);
+    cr_assert(strstr(o, "{\"ok\":true}"), "the next request is served at once: %s", o);
+    owl_http_stream_release(st);
+    owl_http_conn_mem_free(c);
+    c = mem_conn(NULL);
+    st = mem_detach(c, "HEAD /detach HTTP/1.1\r\nConnection: close\r\n\r\n");
+    cr_assert(owl_http_conn_mem_closed(c), "HEAD with Connection: close closes");
+    owl_http_stream_release(st);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_stream, sse_format_rules)
+{
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_http_sse_format(&b, "x", "a\r\nb\n\nc", 7), OWL_OK);
+    cr_assert_str_eq(b.data, "event: x\ndata: a\ndata: b\ndata: \ndata: c\n\n");
+    owl_buf_reset(&b);
+    cr_assert_eq(owl_http_sse_format(&b, NULL, NULL, 0), OWL_OK);
+    cr_assert_str_eq(b.data, "data: \n\n");
+    size_t keep = b.len;
+    cr_assert_eq(owl_http_sse_format(&b, "bad\nname", "a", 1), OWL_EINVAL);
+    cr_assert_eq(b.len, keep);
+    cr_assert_eq(owl_http_sse_format(&b, NULL, NULL, 3), OWL_EINVAL);
+    owl_buf_free(&b);
+}
+
+/* ---- detached streams on a real server ---- */
+
+/* Sends req, reads the response head; returns the stream the handler detached. */
+static owl_http_stream *sock_detach(int fd, const char *req, owl_buf *acc)
+{
+    atomic_store(&g_stream, NULL);
+    send_str(fd, req);
+    while (!memmem(acc->data ? acc->data : "", acc->len, "\r\n\r\n", 4)) {
+        char b[4096];
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        cr_assert_gt(r, 0);
+        owl_buf_append(acc, b, (size_t)r);
+    }
+    owl_http_stream *st;
+    while (!(st = atomic_load(&g_stream)))
+        usleep(1000);
+    return st;
+}
+
+/* Reads until the chunked body holds want bytes, ends, or EOF/timeout (5 s SO_RCVTIMEO). */
+static int read_body(int fd, owl_buf *acc, owl_buf *body, size_t want, int *ended, int *eof)
+{
+    *eof = 0;
+    for (;;) {
+        cr_assert(dechunk(acc->data, acc->len, body, ended));
+        if (*ended || body->len >= want)
+            return 1;
+        char b[65536];
+        ssize_t r = recv(fd, b, sizeof b, 0);
+        if (r <= 0) {
+            *eof = r == 0;
+            return 0;
+        }
+        owl_buf_append(acc, b, (size_t)r);
+    }
+}
+
+Test(http_stream_sock, concurrent_producers_all_delivered, .timeout = 30)
+{
+    g_opts = (owl_http_stream_opts){.max_buffer = 8u << 20};
+    owl_http_server *s = start_server(NULL, 2);
+    int fd = tcp_connect(owl_http_server_port(s));
+    owl_buf acc = OWL_BUF_INIT, body = OWL_BUF_INIT;
+    owl_http_stream *st = sock_detach(fd, "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n", &acc);
+    struct feeder f[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (struct feeder){.st = st, .first = i * 10000, .count = 2000};
+        pthread_create(&t[i], NULL, feed_events, &f[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(f[i].ok, 2000);
+    }
+    cr_assert_eq(owl_http_stream_close(st), OWL_OK);
+    int ended, eof;
+    read_body(fd, &acc, &body, SIZE_MAX, &ended, &eof);
+    cr_assert(ended);
+    /* every event arrived whole, and each producer's in its own order */
+    int next[4] = {0, 10000, 20000, 30000}, events = 0;
+    for (const char *p = body.data; p && *p;) {
+        int v;
+        cr_assert_eq(sscanf(p, "event: e\ndata: %d\n\n", &v), 1, "at %.40s", p);
+        cr_assert_eq(v, next[v / 10000]++);
+        events++;
+        p = strstr(p, "\n\n");
+        p = p ? p + 2 : NULL;
+    }
+    cr_assert_eq(events, 8000);
+    owl_http_stream_release(st);
+    close(fd);
+    owl_buf_free(&acc);
+    owl_buf_free(&body);
+    owl_http_server_destroy(s);
+}
+
+Test(http_stream_sock, client_disconnect_gives_eclosed, .timeout = 20)
+{
+    g_opts = (owl_http_stream_opts){0};
+    owl_http_server *s = start_server(NULL, 2);
+    int fd = tcp_connect(owl_http_server_port(s));
+    owl_buf acc = OWL_BUF_INIT;
+    owl_http_stream *st = sock_detach(fd, "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n", &acc);
+    cr_assert_eq(owl_http_server_connections(s), 1);
+    close(fd);
+    int64_t t0 = now_ms();
+    int rc;
+    while ((rc = owl_http_stream_sse(st, NULL, "x", 1)) == OWL_OK && now_ms() - t0 < 5000)
+        usleep(5000);
+    cr_assert_eq(rc, OWL_ECLOSED);
+    cr_assert_lt(now_ms() - t0, 1000, "the disconnect was noticed in %lld ms",
+                 (long long)(now_ms() - t0));
+    cr_assert_eq(owl_http_server_connections(s), 0);
+    owl_http_stream_release(st);
+    owl_buf_free(&acc);
+    owl_http_server_destroy(s);
+}
+
+Test(http_stream_sock, heartbeat_and_stop_sends_final_chunk, .timeout = 20)
+{
+    g_opts = (owl_http_stream_opts){.heartbeat_ms = 150};
+    owl_http_server *s = start_server(NULL, 1);
+    int fd = tcp_connect(owl_http_server_port(s));
+    owl_buf acc = OWL_BUF_INIT, body = OWL_BUF_INIT;
+    owl_http_stream *st = sock_detach(fd, "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n", &acc);
+    int ended, eof;
+    cr_assert(read_body(fd, &acc, &body, 13, &ended, &eof));
+    cr_assert_str_eq(body.data, ": keepalive\n\n");
+    cr_assert_eq(owl_http_stream_sse(st, "e", "last", 4), OWL_OK);
+    struct stopper sp = {s, 0};
+    pthread_t t;
+    int64_t t0 = now_ms();
+    pthread_create(&t, NULL, stop_later, &sp);
+    read_body(fd, &acc, &body, SIZE_MAX, &ended, &eof);
+    cr_assert(ended, "the stream ends with its final chunk on stop");
+    cr_assert(strstr(body.data, "event: e\ndata: last\n\n"));
+    cr_assert(closed_within(fd, 2000));
+    pthread_join(t, NULL);
+    cr_assert_lt(now_ms() - t0, 2000);
+    cr_assert_eq(owl_http_stream_sse(st, NULL, "x", 1), OWL_ECLOSED);
+    owl_http_stream_release(st);
+    close(fd);
+    owl_buf_free(&acc);
+    owl_buf_free(&body);
+    owl_http_server_destroy(s);
+}
+
+Test(http_stream_sock, slow_reader_dropped_after_stall, .timeout = 30)
+{
+    g_opts = (owl_http_stream_opts){.stall_timeout_ms = 500, .heartbeat_ms = -1};
+    owl_http_server *s = start_server(NULL, 2);
+    int port = owl_http_server_port(s);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    owl_buf acc = OWL_BUF_INIT;
+    owl_http_stream *st = sock_detach(fd, "GET /detach HTTP/1.1\r\nHost: x\r\n\r\n", &acc);
+    /* the client reads nothing more: the socket buffers fill, then the queue */
+    char data[16384];
+    memset(data, 'q', sizeof data);
+    int64_t t0 = now_ms();
+    int rc, eagain = 0;
+    while ((rc = owl_http_stream_sse(st, NULL, data, sizeof data)) != OWL_ECLOSED &&
+           now_ms() - t0 < 10000) {
+        if (rc == OWL_EAGAIN) {
+            eagain++;
+            usleep(2000);
+        }
+    }
+    cr_assert_eq(rc, OWL_ECLOSED, "the stalled stream was not closed");
+    cr_assert_gt(eagain, 0);
+    owl_http_stream_stats ss;
+    owl_http_stream_get_stats(st, &ss);
+    cr_assert_gt(ss.dropped, 0);
+    cr_assert_leq(ss.queued, 256u << 10);
+    /* the server still serves others */
+    int other = tcp_connect(port);
+    send_str(other, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    owl_buf acc2 = OWL_BUF_INIT;
+    size_t off = 0;
+    tresp r;
+    cr_assert(read_resp(other, &acc2, &off, &r));
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    owl_http_stream_release(st);
+    close(other);
+    close(fd);
+    owl_buf_free(&acc);
+    owl_buf_free(&acc2);
     owl_http_server_destroy(s);
 }
