@@ -40,6 +40,7 @@
 #include "index/encode.h"
 #include "index/index.h"
 #include "index/part.h"
+#include "index/tables.h"
 #include "index/wal.h"
 
 #define NAME_MAX_LEN 255
@@ -502,8 +503,10 @@ static void mem_unref(owl_store *s, struct memtable *m)
  * Version 2 records name their columns so that they replay under a later schema of their
  * table: columns are matched by name, a schema column the record lacks reads as its default
  * (owl_col_default), a record column the schema lacks is skipped, and a column whose type
- * differs makes the open fail (OWL_EUNSUPPORTED). Version 1 records (before 2026-12) carry
- * no column list and are read as the current schema's columns, as they always were. */
+ * differs makes the open fail (OWL_EUNSUPPORTED). Version 1 records (written until 2026-12)
+ * carry no column list: they hold the columns their table had then, kept frozen in
+ * tables.c (owl_table_v1_cols) and matched by name as above; a table without such a list
+ * (tests' own tables) reads them as its current schema's columns. */
 
 static int put_str(owl_buf *b, const void *p, size_t n)
 {
@@ -578,46 +581,75 @@ struct rec_cols {
     size_t to[OWL_MAX_COLS];
 };
 
-/* Reads a version 2 column list, matching it to sc by name. */
-static int decode_cols(const uint8_t **p, const uint8_t *end, const owl_schema *sc,
+/* Matches record column k (name, type) to sc's column of that name: to[k] = its index, or
+ * SIZE_MAX when sc has none. A repeated column is corrupt, a type change unsupported. */
+static int match_col(const owl_schema *sc, struct rec_cols *cols, size_t k, const char *name,
+                     uint64_t lsn, owl_error *err)
+{
+    size_t c;
+    cols->to[k] = SIZE_MAX;
+    if (owl_schema_col(sc, name, &c) != OWL_OK)
+        return OWL_OK;
+    for (size_t j = 0; j < k; j++)
+        if (cols->to[j] == c)
+            return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: column %s twice",
+                                 (unsigned long long)lsn, name);
+    if (cols->type[k] != sc->cols[c].type)
+        return owl_error_set(err, OWL_EUNSUPPORTED,
+                             "WAL record %llu: column %s of table %s has type %d, the schema "
+                             "says %d (a column's type cannot change)",
+                             (unsigned long long)lsn, name, sc->name, (int)cols->type[k],
+                             (int)sc->cols[c].type);
+    cols->to[k] = c;
+    return OWL_OK;
+}
+
+/* The record's columns: version 2 lists them; version 1 records hold the table's frozen
+ * version 1 layout (tables.h), or for tables without one the current schema's columns. */
+static int decode_cols(int version, const uint8_t **p, const uint8_t *end, const owl_schema *sc,
                        uint64_t lsn, struct rec_cols *cols, owl_error *err)
 {
     uint64_t n;
-    const uint8_t *str;
-    size_t len, c;
-    if (owl_varint_get(p, end, &n) != OWL_OK || n == 0 || n > OWL_MAX_COLS)
+    int rc = OWL_OK;
+    const owl_coldef *v1 = version == 1 ? owl_table_v1_cols(sc->name, &cols->n) : NULL;
+    if (version == 1 && !v1) {
+        cols->n = sc->ncols;
+        for (size_t c = 0; c < sc->ncols; c++)
+            cols->type[c] = sc->cols[c].type, cols->to[c] = c;
+        return OWL_OK;
+    }
+    if (version == 2 &&
+        (owl_varint_get(p, end, &n) != OWL_OK || n == 0 || n > OWL_MAX_COLS))
         return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: bad column count",
                              (unsigned long long)lsn);
-    cols->n = (size_t)n;
-    for (size_t k = 0; k < cols->n; k++) {
+    if (version == 2)
+        cols->n = (size_t)n;
+    for (size_t k = 0; k < cols->n && rc == OWL_OK; k++) {
         char name[NAME_MAX_LEN + 1];
-        if (get_str(p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
-            *p >= end || **p < OWL_TYPE_TIME || **p > OWL_TYPE_BSON)
+        const uint8_t *str;
+        size_t len;
+        if (v1) {
+            owl_strlcpy(name, v1[k].name, sizeof name);
+            cols->type[k] = v1[k].type;
+        } else if (get_str(p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
+                   *p >= end || **p < OWL_TYPE_TIME || **p > OWL_TYPE_BSON) {
             return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: bad column %zu",
                                  (unsigned long long)lsn, k);
-        memcpy(name, str, len);
-        name[len] = '\0';
-        cols->type[k] = (enum owl_type)*(*p)++;
-        cols->to[k] = SIZE_MAX;
-        if (owl_schema_col(sc, name, &c) != OWL_OK)
-            continue;
-        for (size_t j = 0; j < k; j++)
-            if (cols->to[j] == c)
-                return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: column %s twice",
-                                     (unsigned long long)lsn, name);
-        if (cols->type[k] != sc->cols[c].type)
-            return owl_error_set(err, OWL_EUNSUPPORTED,
-                                 "WAL record %llu: column %s of table %s has type %d, the "
-                                 "schema says %d (a column's type cannot change)",
-                                 (unsigned long long)lsn, name, sc->name, (int)cols->type[k],
-                                 (int)sc->cols[c].type);
-        cols->to[k] = c;
+        } else {
+            memcpy(name, str, len);
+            name[len] = '\0';
+            cols->type[k] = (enum owl_type)*(*p)++;
+        }
+        rc = match_col(sc, cols, k, name, lsn, err);
     }
-    for (size_t k = 0; k < cols->n; k++)
+    for (size_t k = 0; k < cols->n && rc == OWL_OK; k++)
         if (cols->to[k] == sc->time_col)
             return OWL_OK;
-    return owl_error_set(err, OWL_EUNSUPPORTED, "WAL record %llu of table %s has no column %s",
-                         (unsigned long long)lsn, sc->name, sc->cols[sc->time_col].name);
+    return rc != OWL_OK ? rc
+                        : owl_error_set(err, OWL_EUNSUPPORTED,
+                                        "WAL record %llu of table %s has no column %s",
+                                        (unsigned long long)lsn, sc->name,
+                                        sc->cols[sc->time_col].name);
 }
 
 /* Reads nrows values of type t into col (NULL: skips them). */
@@ -681,13 +713,8 @@ static int decode_record(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n,
     if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
         goto bad;
     memcpy(out->partition, str, len);
-    if (version == 1) {
-        rcols.n = sc->ncols;
-        for (size_t c = 0; c < sc->ncols; c++)
-            rcols.type[c] = sc->cols[c].type, rcols.to[c] = c;
-    } else if ((rc = decode_cols(&p, end, sc, lsn, &rcols, err)) != OWL_OK) {
+    if ((rc = decode_cols(version, &p, end, sc, lsn, &rcols, err)) != OWL_OK)
         return rc;
-    }
     if (owl_varint_get(&p, end, &nrows) != OWL_OK || nrows > n)
         goto bad;
     out->rows.nrows = (size_t)nrows;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "index/index.h"
+#include "index/tables.h"
 
 static const owl_coldef logs_cols[OWL_LOGS_NCOLS] = {
     [OWL_LOGS_TIME] = {"time", OWL_TYPE_TIME, 0},
@@ -77,6 +78,40 @@ int owl_schema_col(const owl_schema *sc, const char *name, size_t *idx)
             return OWL_OK;
         }
     return OWL_ENOTFOUND;
+}
+
+/* The columns of version 1 WAL records, as owl wrote them until WAL records named their
+ * columns (version 2). Frozen: do not edit when a table changes. */
+static const owl_coldef logs_v1[] = {
+    {"time", OWL_TYPE_TIME, 0},   {"ingest_time", OWL_TYPE_I64, 0},
+    {"stream", OWL_TYPE_DICT, 0}, {"message", OWL_TYPE_STR, 0},
+    {"severity", OWL_TYPE_DICT, 0}, {"trace_id", OWL_TYPE_ID16, 0},
+    {"span_id", OWL_TYPE_ID8, 0}, {"attrs", OWL_TYPE_BSON, 0},
+};
+static const owl_coldef audit_v1[] = {
+    {"time", OWL_TYPE_TIME, 0},      {"key_id", OWL_TYPE_DICT, 0},
+    {"source", OWL_TYPE_DICT, 0},    {"user_agent", OWL_TYPE_DICT, 0},
+    {"action", OWL_TYPE_DICT, 0},    {"resource", OWL_TYPE_STR, 0},
+    {"status", OWL_TYPE_I64, 0},     {"error_code", OWL_TYPE_DICT, 0},
+    {"request_id", OWL_TYPE_STR, 0}, {"duration_us", OWL_TYPE_I64, 0},
+};
+static const struct {
+    const char *table;
+    const owl_coldef *cols;
+    size_t n;
+} v1_layouts[] = {
+    {"logs", logs_v1, sizeof logs_v1 / sizeof logs_v1[0]},
+    {"audit", audit_v1, sizeof audit_v1 / sizeof audit_v1[0]},
+};
+
+const owl_coldef *owl_table_v1_cols(const char *name, size_t *n)
+{
+    for (size_t i = 0; i < sizeof v1_layouts / sizeof v1_layouts[0]; i++)
+        if (!strcmp(v1_layouts[i].table, name)) {
+            *n = v1_layouts[i].n;
+            return v1_layouts[i].cols;
+        }
+    return NULL;
 }
 
 static const unsigned char zero_id[16];
