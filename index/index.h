@@ -280,7 +280,7 @@ void owl_store_close(owl_store *s);
 
 /* owl_store_append — appends rows to (table, tenant, partition). Returns OWL_OK only when
  * the rows are durable under the sync policy and visible to scans. Errors: OWL_EINVAL (unknown
- * table, bad names, a value of the wrong size), OWL_ENOSPC / OWL_EIO (nothing became visible;
+ * table, bad names, a value of the wrong size, a time outside the years 1 to 9999), OWL_ENOSPC / OWL_EIO (nothing became visible;
  * later appends may succeed). Thread-safe. */
 int owl_store_append(owl_store *s, const char *table, const char *tenant, const char *partition,
                      const owl_rows *rows, owl_error *err);

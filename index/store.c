@@ -508,6 +508,15 @@ static void mem_unref(owl_store *s, struct memtable *m)
  * tables.c (owl_table_v1_cols) and matched by name as above; a table without such a list
  * (tests' own tables) reads them as its current schema's columns. */
 
+/* 1 when time t (in sc's unit) falls on a day of the years 1..9999: the days a day
+ * directory can be named for (YYYYMMDD). Rows outside would be sealed where no open finds
+ * them, so appends refuse them and replay takes a record holding one for corrupt. */
+static int time_storable(const owl_schema *sc, int64_t t)
+{
+    int64_t u = 86400 * sc->time_per_sec, day = t / u - (t % u < 0);
+    return day >= owl_days_from_civil(1, 1, 1) && day <= owl_days_from_civil(9999, 12, 31);
+}
+
 static int put_str(owl_buf *b, const void *p, size_t n)
 {
     uint8_t v[10];
@@ -735,6 +744,9 @@ static int decode_record(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n,
     }
     if (p != end)
         goto bad;
+    for (size_t i = 0; i < nrows; i++)
+        if (!time_storable(sc, out->rows.cols[sc->time_col][i].i))
+            goto bad;
     return OWL_OK;
 bad:
     free(out->cells);
@@ -1037,6 +1049,10 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
         enum owl_type t = sc->cols[c].type;
         if (!r->cols[c] && r->nrows)
             return owl_error_set(err, OWL_EINVAL, "column %s has no values", sc->cols[c].name);
+        for (size_t i = 0; c == sc->time_col && i < r->nrows; i++)
+            if (!time_storable(sc, r->cols[c][i].i))
+                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: time outside the "
+                                     "years 1 to 9999", sc->cols[c].name, i);
         if (!owl_type_is_bytes(t))
             continue;
         for (size_t i = 0; i < r->nrows; i++) {

@@ -835,3 +835,34 @@ Test(fixture, v1_and_v2_wal_records_replay_after_a_column_was_added)
     owl_store_close(s);
     test_rm_rf(dir);
 }
+
+/* A time no day directory can be named for (before year 1, after 9999) is refused at append:
+ * sealed, such a row would lie where no open finds it. */
+Test(evolve, times_outside_the_years_1_to_9999_are_refused)
+{
+    char *dir = test_tmpdir("registry");
+    owl_store *s = open_ok(dir, &owl_logs_schema);
+    static const int64_t bad[] = {INT64_MIN, INT64_MAX, -62135596800001LL /* 0000-12-31 */,
+                                  253402300800000LL /* 10000-01-01 */};
+    static const int64_t good[] = {-62135596800000LL /* 0001-01-01 */, 0,
+                                   253402300799999LL /* 9999-12-31T23:59:59.999 */};
+    owl_error err = {0};
+    for (size_t k = 0; k < 7; k++) {
+        int ok = k >= 4;
+        owl_rowbuf rb;
+        owl_rowbuf_init(&rb, &owl_logs_schema);
+        cr_assert_eq(owl_rowbuf_begin_row(&rb), OWL_OK);
+        cr_assert_eq(owl_rowbuf_set_i64(&rb, OWL_LOGS_TIME, ok ? good[k - 4] : bad[k]), OWL_OK);
+        cr_assert_eq(owl_rowbuf_end_row(&rb), OWL_OK);
+        int rc = owl_store_append(s, "logs", TENANT, "t", owl_rowbuf_rows(&rb), &err);
+        owl_rowbuf_free(&rb);
+        cr_assert_eq(rc, ok ? OWL_OK : OWL_EINVAL, "case %zu: %s", k, err.msg);
+        if (!ok)
+            cr_assert(strstr(err.msg, "years 1 to 9999"), "%s", err.msg);
+    }
+    owl_store_close(s);
+    s = open_ok(dir, &owl_logs_schema);
+    cr_assert_eq(count_table(s, "logs", "t"), 3, "the storable rows reopen");
+    owl_store_close(s);
+    test_rm_rf(dir);
+}
