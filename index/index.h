@@ -137,9 +137,11 @@ typedef struct owl_rows {
 } owl_rows;
 
 /* ---- the table registry: every table's schema, shared by owld, owl-store and the tests ----
- * A table's column numbers below are its schema's column indexes. Columns may be added to a
- * table (anywhere in its list): parts and WAL records written before read the new column as
- * its default; a column's type may not change (docs/storage.md "Schema evolution"). */
+ * A table's column numbers below are its schema's column indexes. A new table is an enum
+ * here, its schema in index/tables.c and a line in that file's registry. Columns may be added
+ * to a table (anywhere in its list) or removed: parts and WAL records written before read an
+ * added column as its default; a column's type may not change (docs/storage.md "Schema
+ * evolution"). */
 
 enum owl_logs_col {
     OWL_LOGS_TIME = 0,        /* event time, ms (TIME) */
