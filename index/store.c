@@ -716,10 +716,13 @@ static int decode_record(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n,
                              (const char *)str);
     out->table = t;
     const owl_schema *sc = s->schemas[t];
-    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
+    /* names as owl_store_append takes them (valid_name): a NUL would cut one short */
+    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
+        memchr(str, 0, len))
         goto bad;
     memcpy(out->tenant, str, len);
-    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
+    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
+        memchr(str, 0, len))
         goto bad;
     memcpy(out->partition, str, len);
     if ((rc = decode_cols(version, &p, end, sc, lsn, &rcols, err)) != OWL_OK)
