@@ -136,6 +136,110 @@ typedef struct owl_rows {
     const owl_cell *cols[OWL_MAX_COLS];
 } owl_rows;
 
+/* ---- the table registry: every table's schema, shared by owld, owl-store and the tests ----
+ * A table's column numbers below are its schema's column indexes. A new table is an enum
+ * here, its schema in index/tables.c and a line in that file's registry. Columns may be added
+ * to a table (anywhere in its list) or removed: parts and WAL records written before read an
+ * added column as its default; a column's type may not change (docs/storage.md "Schema
+ * evolution"). */
+
+enum owl_logs_col {
+    OWL_LOGS_TIME = 0,        /* event time, ms (TIME) */
+    OWL_LOGS_INGEST_TIME = 1, /* when owl received it, ms (I64) */
+    OWL_LOGS_STREAM = 2,      /* log stream name (DICT) */
+    OWL_LOGS_MESSAGE = 3,     /* the message bytes (STR, token blooms) */
+    OWL_LOGS_SEVERITY = 4,    /* "INFO", "ERROR", ... or "" (DICT) */
+    OWL_LOGS_TRACE_ID = 5,    /* 16 bytes, zero when none (ID16, value blooms) */
+    OWL_LOGS_SPAN_ID = 6,     /* 8 bytes, zero when none (ID8) */
+    OWL_LOGS_ATTRS = 7,       /* attributes as a BSON document, empty when none (BSON) */
+    OWL_LOGS_NCOLS = 8,
+};
+
+/* The audit trail (server/audit.c): one row per authenticated or refused API request. */
+enum owl_audit_col {
+    OWL_AUDIT_TIME = 0,        /* when the request arrived, ms (TIME) */
+    OWL_AUDIT_KEY_ID = 1,      /* the key it was signed with, or claimed (DICT) */
+    OWL_AUDIT_SOURCE = 2,      /* client address (DICT) */
+    OWL_AUDIT_USER_AGENT = 3,  /* (DICT) */
+    OWL_AUDIT_ACTION = 4,      /* "iam:CreateKey", ... (DICT) */
+    OWL_AUDIT_RESOURCE = 5,    /* (STR) */
+    OWL_AUDIT_STATUS = 6,      /* HTTP status (I64) */
+    OWL_AUDIT_ERROR_CODE = 7,  /* "" on success (DICT) */
+    OWL_AUDIT_REQUEST_ID = 8,  /* x-owl-request-id (STR, value blooms) */
+    OWL_AUDIT_DURATION_US = 9, /* (I64) */
+    OWL_AUDIT_NCOLS = 10,
+};
+
+extern const owl_schema owl_logs_schema;
+extern const owl_schema owl_audit_schema;
+
+/* owl_tables — every registered table (*n gets the count). The array is static. */
+const owl_schema *const *owl_tables(size_t *n);
+
+/* owl_table_find — the registered table called name, or NULL. */
+const owl_schema *owl_table_find(const char *name);
+
+/* owl_schema_col — the index of sc's column called name in *idx. OWL_OK, or OWL_ENOTFOUND
+ * (then *idx is untouched). */
+int owl_schema_col(const owl_schema *sc, const char *name, size_t *idx);
+
+/* owl_col_default — the value a column of type t holds where none was given (an unset
+ * column of a row builder, a column a part or WAL record was written without): 0 for the
+ * numbers and TIME, empty bytes for DICT, STR and BSON (an empty BSON value means "no
+ * document"; the part writer accepts it), width zero bytes for ID8 / ID16. The bytes are
+ * static. */
+owl_cell owl_col_default(enum owl_type t);
+
+/* A growable set of rows for one table, built row by row and column by column, that gives
+ * owl_rows for owl_store_append. Byte values are copied into one buffer owned by the
+ * builder. Usage: init; then per row begin_row, set_* (any order; unset columns keep their
+ * default), end_row; then owl_rowbuf_rows; reset to reuse; free. Not thread-safe. */
+typedef struct owl_rowbuf {
+    const owl_schema *schema;
+    size_t nrows;                  /* finished rows */
+    size_t cap;
+    int in_row;                    /* begin_row called, end_row not yet */
+    owl_cell *cells[OWL_MAX_COLS]; /* byte values as offsets into `bytes` */
+    owl_cell *view[OWL_MAX_COLS];  /* byte columns as pointers, filled by owl_rowbuf_rows */
+    owl_buf bytes;
+    owl_rows rows;
+} owl_rowbuf;
+
+/* owl_rowbuf_init — an empty builder for schema (which must outlive it). Never fails. */
+void owl_rowbuf_init(owl_rowbuf *rb, const owl_schema *schema);
+
+/* owl_rowbuf_begin_row — starts a row with every column at its default. OWL_OK, OWL_ENOMEM,
+ * OWL_EINVAL (a row is already begun). */
+int owl_rowbuf_begin_row(owl_rowbuf *rb);
+
+/* owl_rowbuf_set_i64 / _u64 / _f64 / _bytes — set column col of the begun row: set_i64 for
+ * TIME and I64, set_u64 for U64, set_f64 for F64, set_bytes for DICT, STR, BSON and the ids
+ * (n must then be 8 or 16; the bytes are copied). OWL_OK; OWL_EINVAL (no row begun, col out
+ * of range, the column's type does not take that value, a wrong id width, p NULL with n > 0);
+ * OWL_ENOMEM (the column keeps its value). */
+int owl_rowbuf_set_i64(owl_rowbuf *rb, size_t col, int64_t v);
+int owl_rowbuf_set_u64(owl_rowbuf *rb, size_t col, uint64_t v);
+int owl_rowbuf_set_f64(owl_rowbuf *rb, size_t col, double v);
+int owl_rowbuf_set_bytes(owl_rowbuf *rb, size_t col, const void *p, size_t n);
+
+/* owl_rowbuf_set_named — sets the column called name from v, read as the column's type asks
+ * (v->i, v->u, v->f or v->b). Errors as above, and OWL_ENOTFOUND for an unknown name. */
+int owl_rowbuf_set_named(owl_rowbuf *rb, const char *name, const owl_cell *v);
+
+/* owl_rowbuf_end_row — finishes the begun row. OWL_OK, or OWL_EINVAL when none is begun. */
+int owl_rowbuf_end_row(owl_rowbuf *rb);
+
+/* owl_rowbuf_rows — the finished rows (a begun, unfinished row is left out), valid until the
+ * next call of any owl_rowbuf function but this one. May be called any number of times and
+ * rows added in between. Never fails. */
+const owl_rows *owl_rowbuf_rows(owl_rowbuf *rb);
+
+/* owl_rowbuf_reset — drops every row (keeps the memory for reuse). */
+void owl_rowbuf_reset(owl_rowbuf *rb);
+
+/* owl_rowbuf_free — frees the memory; rb may be initialised again. Accepts NULL. */
+void owl_rowbuf_free(owl_rowbuf *rb);
+
 enum owl_sync_policy {
     OWL_SYNC_ALWAYS = 0,   /* fdatasync before acknowledging (default) */
     OWL_SYNC_INTERVAL = 1, /* fdatasync every sync_interval_ms */
@@ -160,9 +264,15 @@ typedef struct owl_store owl_store;
 /* owl_store_options_default — fills o with the defaults named above. */
 void owl_store_options_default(owl_store_options *o);
 
-/* owl_store_open — opens (creating) the store in dir for the given tables, replays the WAL
- * into memtables, removes temporary files and quarantines parts whose footer fails its
- * checks. schemas must outlive the store. opts NULL = defaults. */
+/* owl_store_open — opens (creating) the store in dir for the given tables (schemas NULL: every
+ * table of the registry, owl_tables), replays the WAL into memtables, removes temporary files
+ * and quarantines parts whose footer fails its checks. schemas must outlive the store. opts
+ * NULL = defaults. Parts and WAL records written under an older schema of a table are read
+ * by column name (missing columns read as owl_col_default). The open fails, changing nothing
+ * of the data, with OWL_EUNSUPPORTED when a part or WAL record holds a column whose type
+ * differs from the schema's (naming part, column and both types; such a part is not
+ * quarantined), or when the WAL holds a record of a table not among schemas (naming the
+ * table): replay never checkpoints past a record it could not apply. */
 int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nschemas,
                    const owl_store_options *opts, owl_store **out, owl_error *err);
 
@@ -172,7 +282,7 @@ void owl_store_close(owl_store *s);
 
 /* owl_store_append — appends rows to (table, tenant, partition). Returns OWL_OK only when
  * the rows are durable under the sync policy and visible to scans. Errors: OWL_EINVAL (unknown
- * table, bad names, a value of the wrong size), OWL_ENOSPC / OWL_EIO (nothing became visible;
+ * table, bad names, a value of the wrong size, a time outside the years 1 to 9999), OWL_ENOSPC / OWL_EIO (nothing became visible;
  * later appends may succeed). Thread-safe. */
 int owl_store_append(owl_store *s, const char *table, const char *tenant, const char *partition,
                      const owl_rows *rows, owl_error *err);

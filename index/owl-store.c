@@ -10,7 +10,6 @@
 #include "common/common.h"
 #include "common/logtime.h"
 #include "index/index.h"
-#include "index/logs_schema.h"
 
 static void usage(FILE *f)
 {
@@ -116,7 +115,6 @@ static int open_store(const char *dir, enum owl_sync_policy sync, int level, owl
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/store", dir);
-    static const owl_schema *const schemas[] = {&owl_logs_schema};
     owl_store_options o;
     owl_store_options_default(&o);
     o.sync = sync;
@@ -124,10 +122,23 @@ static int open_store(const char *dir, enum owl_sync_policy sync, int level, owl
     o.zstd_level = level;
     o.compact_zstd_level = level > o.compact_zstd_level ? level : o.compact_zstd_level;
     o.background = 0;
-    return owl_store_open(path, schemas, 1, &o, s, err);
+    /* every table of the registry, not just the one imported: replay must apply (and seal)
+     * owld's records of the other tables too, or the checkpoint would pass them */
+    return owl_store_open(path, NULL, 0, &o, s, err);
 }
 
 #define BATCH 8192
+
+/* One imported line as a logs row: its time, the import time, the line as the message (the
+ * other columns keep their defaults). */
+static int add_line(owl_rowbuf *b, int64_t ts, int64_t now, const char *line, size_t len)
+{
+    int rc = owl_rowbuf_begin_row(b);
+    rc = rc ? rc : owl_rowbuf_set_i64(b, OWL_LOGS_TIME, ts);
+    rc = rc ? rc : owl_rowbuf_set_i64(b, OWL_LOGS_INGEST_TIME, now);
+    rc = rc ? rc : owl_rowbuf_set_bytes(b, OWL_LOGS_MESSAGE, line, len);
+    return rc ? rc : owl_rowbuf_end_row(b);
+}
 
 static int cmd_import(const struct opts *o)
 {
@@ -154,8 +165,8 @@ static int cmd_import(const struct opts *o)
             fclose(f);
         return 1;
     }
-    owl_logs_batch b;
-    owl_logs_batch_init(&b);
+    owl_rowbuf b;
+    owl_rowbuf_init(&b, &owl_logs_schema);
     char *line = NULL;
     size_t cap = 0, total = 0, dated = 0;
     ssize_t len;
@@ -169,16 +180,16 @@ static int cmd_import(const struct opts *o)
         int64_t ts = now;
         if (owl_logtime_parse(line, (size_t)len, now, &ts) >= 0)
             dated++;
-        rc = owl_logs_batch_add(&b, ts, now, "", line, (size_t)len);
+        if ((rc = add_line(&b, ts, now, line, (size_t)len)) != OWL_OK)
+            owl_error_set(&err, rc, "out of memory");
         if (rc == OWL_OK && b.nrows == BATCH) {
-            rc = owl_store_append(s, "logs", o->tenant, o->partition, owl_logs_batch_rows(&b),
-                                  &err);
+            rc = owl_store_append(s, "logs", o->tenant, o->partition, owl_rowbuf_rows(&b), &err);
             total += b.nrows;
-            owl_logs_batch_reset(&b);
+            owl_rowbuf_reset(&b);
         }
     }
     if (rc == OWL_OK && b.nrows) {
-        rc = owl_store_append(s, "logs", o->tenant, o->partition, owl_logs_batch_rows(&b), &err);
+        rc = owl_store_append(s, "logs", o->tenant, o->partition, owl_rowbuf_rows(&b), &err);
         total += b.nrows;
     }
     int64_t t1 = owl_mono_ns();
@@ -187,7 +198,7 @@ static int cmd_import(const struct opts *o)
     if (rc == OWL_OK && !o->no_compact)
         rc = owl_store_compact(s, &err);
     free(line);
-    owl_logs_batch_free(&b);
+    owl_rowbuf_free(&b);
     if (f != stdin)
         fclose(f);
     owl_store_close(s);

@@ -66,6 +66,9 @@ struct pblock {
     int64_t min_time, max_time;
 };
 
+/* Columns are indexed as in the schema the part was opened with (as in the file when opened
+ * without one); fmap maps the file's columns onto them. A schema column the file lacks is
+ * `absent`: it reads as owl_col_default in every row, and its block statistics say so. */
 struct owl_part {
     int fd;
     char *path;
@@ -73,6 +76,10 @@ struct owl_part {
     enum owl_type types[OWL_MAX_COLS];
     unsigned flags[OWL_MAX_COLS]; /* as written in the file: they say what the blooms hold */
     char *names[OWL_MAX_COLS];
+    uint8_t absent[OWL_MAX_COLS];
+    size_t fcols;                    /* columns in the file */
+    size_t fmap[OWL_MAX_COLS];       /* file column -> column, SIZE_MAX when not in the schema */
+    enum owl_type ftypes[OWL_MAX_COLS]; /* file column types */
     uint64_t data_end;           /* footer offset F: chunks live in [HDR_SIZE, F) */
     int format;                  /* the footer's version (blooms are salted from 3 on) */
     uint64_t id;                 /* unique per open, keys chunks kept in owl_block_data */
@@ -871,7 +878,45 @@ static int array_len(const owl_part *p, const bson_t *arr, const char *what, siz
     return OWL_OK;
 }
 
-/* The columns: equal to the schema's, or (s NULL) taken as the file says. */
+static const char *type_name(enum owl_type t)
+{
+    static const char *const names[] = {
+        [OWL_TYPE_TIME] = "TIME", [OWL_TYPE_I64] = "I64",   [OWL_TYPE_U64] = "U64",
+        [OWL_TYPE_F64] = "F64",   [OWL_TYPE_DICT] = "DICT", [OWL_TYPE_STR] = "STR",
+        [OWL_TYPE_ID8] = "ID8",   [OWL_TYPE_ID16] = "ID16", [OWL_TYPE_BSON] = "BSON",
+    };
+    return t >= OWL_TYPE_TIME && t <= OWL_TYPE_BSON ? names[t] : "?";
+}
+
+/* Places file column k (name owned from here on) at its column: the same index without a
+ * schema, else the schema column of the same name (none: ignored). */
+static int place_col(owl_part *p, const owl_schema *s, size_t k, char *name, unsigned flags,
+                     owl_error *err)
+{
+    size_t c = k;
+    p->fmap[k] = SIZE_MAX;
+    if (s && owl_schema_col(s, name, &c) != OWL_OK) {
+        free(name);
+        return OWL_OK;
+    }
+    if (p->names[c]) {
+        free(name);
+        return corrupt(p, err, "column %s appears twice", p->names[c]);
+    }
+    p->names[c] = name;
+    if (s && p->ftypes[k] != s->cols[c].type)
+        return owl_error_set(err, OWL_EUNSUPPORTED,
+                             "part %s: column %s is %s in the part but %s in the schema of table "
+                             "%s (a column's type cannot change)",
+                             p->path, name, type_name(p->ftypes[k]), type_name(s->cols[c].type),
+                             s->name);
+    p->fmap[k] = c;
+    p->types[c] = p->ftypes[k];
+    p->flags[c] = flags;
+    return OWL_OK;
+}
+
+/* The columns, matched to the schema's by name (s NULL: taken as the file says). */
 static int parse_cols(owl_part *p, const owl_schema *s, const bson_t *footer, owl_error *err)
 {
     bson_t cols;
@@ -879,32 +924,29 @@ static int parse_cols(owl_part *p, const owl_schema *s, const bson_t *footer, ow
     int rc = field_doc(p, footer, "cols", BSON_TYPE_ARRAY, &cols, err);
     if (rc != OWL_OK)
         return rc;
-    if (!s) {
-        p->ncols = bson_count_keys(&cols);
-        if (p->ncols == 0 || p->ncols > OWL_MAX_COLS)
-            return corrupt(p, err, "%zu columns", p->ncols);
-    }
-    if ((rc = array_len(p, &cols, "cols", p->ncols, err)) != OWL_OK)
-        return rc;
+    p->fcols = bson_count_keys(&cols);
+    if (p->fcols == 0 || p->fcols > OWL_MAX_COLS)
+        return corrupt(p, err, "%zu columns", p->fcols);
+    if (!s)
+        p->ncols = p->fcols;
     bson_iter_init(&it, &cols);
-    for (size_t c = 0; bson_iter_next(&it); c++) {
+    for (size_t k = 0; bson_iter_next(&it); k++) {
         bson_t col;
         int32_t type, flags;
         char *name = NULL;
         if (!BSON_ITER_HOLDS_DOCUMENT(&it))
-            return corrupt(p, err, "footer column %zu is not a document", c);
-        if ((rc = sub(p, &it, &col, err)) != OWL_OK || (rc = field_i32(p, &col, "type", &type, err))
-            || (rc = field_i32(p, &col, "flags", &flags, err)) ||
+            return corrupt(p, err, "footer column %zu is not a document", k);
+        if ((rc = sub(p, &it, &col, err)) || (rc = field_i32(p, &col, "type", &type, err)) ||
+            (rc = field_i32(p, &col, "flags", &flags, err)) ||
             (rc = field_str(p, &col, "name", &name, err)))
             return rc;
-        p->names[c] = name;
-        if (s && (strcmp(name, s->cols[c].name) != 0 || type != (int32_t)s->cols[c].type))
-            return corrupt(p, err, "column %zu is %s (type %d), the schema says %s (type %d)", c,
-                           name, (int)type, s->cols[c].name, (int)s->cols[c].type);
-        if (type < OWL_TYPE_TIME || type > OWL_TYPE_BSON)
-            return corrupt(p, err, "column %zu has unknown type %d", c, (int)type);
-        p->types[c] = (enum owl_type)type;
-        p->flags[c] = (unsigned)flags;
+        if (type < OWL_TYPE_TIME || type > OWL_TYPE_BSON) {
+            free(name);
+            return corrupt(p, err, "column %zu has unknown type %d", k, (int)type);
+        }
+        p->ftypes[k] = (enum owl_type)type;
+        if ((rc = place_col(p, s, k, name, (unsigned)flags, err)) != OWL_OK)
+            return rc;
     }
     if (!s) {
         for (p->time_col = 0; p->time_col < p->ncols; p->time_col++)
@@ -912,6 +954,20 @@ static int parse_cols(owl_part *p, const owl_schema *s, const bson_t *footer, ow
                 break;
         if (p->time_col == p->ncols)
             return corrupt(p, err, "no time column");
+        return OWL_OK;
+    }
+    if (!p->names[s->time_col])
+        return owl_error_set(err, OWL_EUNSUPPORTED, "part %s has no column %s (the time column "
+                             "of table %s)", p->path, s->cols[s->time_col].name, s->name);
+    for (size_t c = 0; c < s->ncols; c++) {
+        if (p->names[c])
+            continue;
+        /* added to the schema after the part was written: its default in every row */
+        p->absent[c] = 1;
+        p->types[c] = s->cols[c].type;
+        p->flags[c] = 0;
+        if (!(p->names[c] = strdup(s->cols[c].name)))
+            return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
     }
     return OWL_OK;
 }
@@ -924,12 +980,12 @@ static int parse_offsets(owl_part *p, size_t b, const bson_t *blk, owl_error *er
     int rc;
     if ((rc = field_doc(p, blk, "off", BSON_TYPE_ARRAY, &off, err)) ||
         (rc = field_doc(p, blk, "len", BSON_TYPE_ARRAY, &len, err)) ||
-        (rc = array_len(p, &off, "off", p->ncols, err)) ||
-        (rc = array_len(p, &len, "len", p->ncols, err)))
+        (rc = array_len(p, &off, "off", p->fcols, err)) ||
+        (rc = array_len(p, &len, "len", p->fcols, err)))
         return rc;
     bson_iter_init(&io, &off);
     bson_iter_init(&il, &len);
-    for (size_t c = 0; bson_iter_next(&io) && bson_iter_next(&il); c++) {
+    for (size_t k = 0; bson_iter_next(&io) && bson_iter_next(&il); k++) {
         if (!BSON_ITER_HOLDS_INT64(&io) || !BSON_ITER_HOLDS_INT32(&il))
             return corrupt(p, err, "block %zu: chunk offset/length of the wrong type", b);
         int64_t o = bson_iter_int64(&io);
@@ -937,8 +993,10 @@ static int parse_offsets(owl_part *p, size_t b, const bson_t *blk, owl_error *er
         if (o < HDR_SIZE || l < CHUNK_MIN || (uint64_t)o > p->data_end ||
             (uint64_t)l > p->data_end - (uint64_t)o)
             return corrupt(p, err, "block %zu column %zu: chunk [%lld, +%d) outside the data",
-                           b, c, (long long)o, (int)l);
-        struct chunk *ch = &p->chunks[b * p->ncols + c];
+                           b, k, (long long)o, (int)l);
+        if (p->fmap[k] == SIZE_MAX)
+            continue;
+        struct chunk *ch = &p->chunks[b * p->ncols + p->fmap[k]];
         ch->off = (uint64_t)o;
         ch->len = (uint32_t)l;
     }
@@ -953,12 +1011,13 @@ static int parse_stats(owl_part *p, size_t b, const bson_t *blk, int is_max, owl
     bson_iter_t it;
     int rc;
     if ((rc = field_doc(p, blk, key, BSON_TYPE_ARRAY, &arr, err)) ||
-        (rc = array_len(p, &arr, key, p->ncols, err)))
+        (rc = array_len(p, &arr, key, p->fcols, err)))
         return rc;
     bson_iter_init(&it, &arr);
-    for (size_t c = 0; bson_iter_next(&it); c++) {
-        struct chunk *ch = &p->chunks[b * p->ncols + c];
-        enum owl_type t = p->types[c];
+    for (size_t k = 0; bson_iter_next(&it); k++) {
+        struct chunk scratch, *ch = p->fmap[k] == SIZE_MAX ? &scratch
+                                                            : &p->chunks[b * p->ncols + p->fmap[k]];
+        enum owl_type t = p->ftypes[k];
         union num v = {0};
         int has = 1;
         if (BSON_ITER_HOLDS_NULL(&it))
@@ -968,7 +1027,7 @@ static int parse_stats(owl_part *p, size_t b, const bson_t *blk, int is_max, owl
         else if (t == OWL_TYPE_F64 && BSON_ITER_HOLDS_DOUBLE(&it))
             v.f = bson_iter_double(&it);
         else
-            return corrupt(p, err, "block %zu column %zu: %s of the wrong type", b, c, key);
+            return corrupt(p, err, "block %zu column %zu: %s of the wrong type", b, k, key);
         if (is_max) {
             ch->has_max = (uint8_t)has;
             ch->max = v;
@@ -1006,19 +1065,22 @@ static int parse_blooms(owl_part *p, size_t b, const bson_t *blk, owl_error *err
         return rc;
     bson_iter_init(&it, &doc);
     while (bson_iter_next(&it)) {
-        size_t c;
+        size_t k;
         bson_subtype_t st;
         uint32_t len;
         const uint8_t *data;
-        if (bloom_col(bson_iter_key(&it), p->ncols, &c) != 0 || !BSON_ITER_HOLDS_BINARY(&it))
+        if (bloom_col(bson_iter_key(&it), p->fcols, &k) != 0 || !BSON_ITER_HOLDS_BINARY(&it))
             return corrupt(p, err, "block %zu: bad bloom entry %s", b, bson_iter_key(&it));
-        owl_bloom *bl = &p->blooms[b * p->ncols + c];
+        /* the key is the file's column position; a column the schema dropped keeps its
+         * bloom checked but unused */
+        owl_bloom scratch = {0}, *bl =
+            p->fmap[k] == SIZE_MAX ? &scratch : &p->blooms[b * p->ncols + p->fmap[k]];
         bson_iter_binary(&it, &st, &len, &data);
         if (st != BSON_SUBTYPE_BINARY || bl->nwords)
-            return corrupt(p, err, "block %zu column %zu: bad or repeated bloom", b, c);
+            return corrupt(p, err, "block %zu column %zu: bad or repeated bloom", b, k);
         rc = owl_bloom_view(data, len, bl);
         if (rc != OWL_OK)
-            return corrupt(p, err, "block %zu column %zu: bad bloom", b, c);
+            return corrupt(p, err, "block %zu column %zu: bad bloom", b, k);
         if (p->format >= 3)
             bl->salt = block_salt(p->blocks[b].min_time, b);
     }
@@ -1046,6 +1108,17 @@ static int parse_block(owl_part *p, size_t b, const bson_t *blk, owl_error *err)
     if ((rc = parse_offsets(p, b, blk, err)) || (rc = parse_stats(p, b, blk, 0, err)) ||
         (rc = parse_stats(p, b, blk, 1, err)))
         return rc;
+    for (size_t c = 0; c < p->ncols; c++) {
+        /* an absent column holds its default, 0, in every row: min = max = 0 prunes right */
+        struct chunk *ch = &p->chunks[b * p->ncols + c];
+        if (p->absent[c] && (is_int(p->types[c]) || p->types[c] == OWL_TYPE_F64)) {
+            ch->has_min = ch->has_max = 1;
+            memset(&ch->min, 0, sizeof ch->min);
+            memset(&ch->max, 0, sizeof ch->max);
+            if (p->types[c] == OWL_TYPE_F64)
+                ch->min.f = ch->max.f = 0.0;
+        }
+    }
     return parse_blooms(p, b, blk, err);
 }
 
@@ -1472,6 +1545,16 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
 {
     size_t n = p->blocks[b].rows;
     const char *name = p->names[c];
+    if (p->absent[c]) {
+        owl_cell *cells = realloc(d->cells[c], n * sizeof *cells), def;
+        if (!cells)
+            return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+        d->cells[c] = cells;
+        def = owl_col_default(p->types[c]);
+        for (size_t i = 0; i < n; i++)
+            cells[i] = def;
+        return OWL_OK;
+    }
     int rc = unpack_chunk(p, b, c, d, err);
     if (rc != OWL_OK)
         return rc;
@@ -1500,6 +1583,11 @@ int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *to
         return owl_error_set(err, OWL_EINVAL, "part: bad block read");
     if (!token->n || !token->p || !owl_type_is_bytes(p->types[c]))
         return OWL_OK;
+    if (p->absent[c]) {
+        owl_cell def = owl_col_default(p->types[c]);
+        *may = memmem(def.b.p, def.b.n, token->p, token->n) != NULL;
+        return OWL_OK;
+    }
     int rc = unpack_chunk(p, b, c, d, err);
     if (rc != OWL_OK)
         return rc;

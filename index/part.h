@@ -23,7 +23,8 @@
  * written by compaction of sparse partitions), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
  * whose rows are in this part), level (int32: 0 sealed from a memtable, +1 per compaction),
  * raw_bytes (int64: uncompressed size of the values), cols (array of {name, type, flags (int32:
- * the owl_col_flags the blooms were built for)}), blocks
+ * the owl_col_flags the blooms were built for)}, in the order of the chunks; readers match
+ * them to their schema by name), blocks
  * (array of {rows (int32), min_time, max_time (int64), off (array of int64 chunk offsets, one per column),
  * len (array of int32 chunk lengths), min / max (arrays, one per column: int64 / double for
  * numeric columns, null otherwise), bloom (document: column index as key -> binary bloom
@@ -93,9 +94,14 @@ typedef struct owl_part_meta {
 } owl_part_meta;
 
 /* owl_part_open — opens path, checking header, trailer, footer checksum and that the
- * footer's table and columns (names and types) equal the schema. schema may be NULL (tools
+ * footer's table is the schema's. Columns are matched to the schema's by name (schema
+ * evolution, docs/storage.md): column indexes given to the functions below are the schema's;
+ * a schema column the part lacks reads as owl_col_default in every row (its block min/max is
+ * 0, it has no bloom); a part column the schema lacks is ignored. schema may be NULL (tools
  * such as owl_store_verify): the columns are then taken from the footer as they are.
- * OWL_ECORRUPT (message says what failed), OWL_EIO, OWL_ENOTFOUND. */
+ * OWL_ECORRUPT (message says what failed), OWL_EUNSUPPORTED (a column whose type differs from
+ * the schema's, or the schema's time column missing: the part is sound but not readable as
+ * this schema; the message names part, column and both types), OWL_EIO, OWL_ENOTFOUND. */
 int owl_part_open(const char *path, const owl_schema *schema, owl_part **out, owl_error *err);
 
 /* owl_part_close — accepts NULL. */

@@ -42,6 +42,7 @@
 #include "index/encode.h"
 #include "index/index.h"
 #include "index/part.h"
+#include "index/tables.h"
 #include "index/wal.h"
 
 #include "index/store_int.h"
@@ -296,10 +297,33 @@ void owl__part_unref_locked(owl_store *s, struct part_ref *r)
 }
 
 /* ---------- WAL records ----------
- * payload: u8 1, varint+bytes table, tenant, partition, varint nrows, then per column:
- * numeric 8 bytes LE per row; ID8/ID16 width bytes per row; others varint length + bytes. */
+ * A record's payload (docs/storage.md "WAL records"); varint = LEB128, str = varint length +
+ * bytes, integers little-endian:
+ *   u8 version (2; 1 is still read)
+ *   str table, str tenant, str partition
+ *   version 2 only: varint ncols (1..OWL_MAX_COLS), then per column: str name, u8 type
+ *                   (enum owl_type), in the order the values follow
+ *   varint nrows
+ *   per column (v2: as listed; v1: the current schema's columns), all rows of it:
+ *     TIME, I64, U64 (bit pattern), F64 (bit pattern): 8 bytes per row
+ *     ID8 / ID16: 8 / 16 bytes per row
+ *     DICT, STR, BSON: str per row
+ * Version 2 records name their columns so that they replay under a later schema of their
+ * table: columns are matched by name, a schema column the record lacks reads as its default
+ * (owl_col_default), a record column the schema lacks is skipped, and a column whose type
+ * differs makes the open fail (OWL_EUNSUPPORTED). Version 1 records (written until 2026-12)
+ * carry no column list: they hold the columns their table had then, kept frozen in
+ * tables.c (owl_table_v1_cols) and matched by name as above; a table without such a list
+ * (tests' own tables) reads them as its current schema's columns. */
 
-
+/* 1 when time t (in sc's unit) falls on a day of the years 1..9999: the days a day
+ * directory can be named for (YYYYMMDD). Rows outside would be sealed where no open finds
+ * them, so appends refuse them and replay takes a record holding one for corrupt. */
+static int time_storable(const owl_schema *sc, int64_t t)
+{
+    int64_t u = 86400 * sc->time_per_sec, day = t / u - (t % u < 0);
+    return day >= owl_days_from_civil(1, 1, 1) && day <= owl_days_from_civil(9999, 12, 31);
+}
 
 static int put_str(owl_buf *b, const void *p, size_t n)
 {
@@ -314,10 +338,15 @@ static int encode_record(const owl_schema *sc, const char *tenant, const char *p
                          const owl_rows *r, owl_buf *b)
 {
     uint8_t v[10];
-    int rc = owl_buf_putc(b, 1);
+    int rc = owl_buf_putc(b, 2);
     rc |= put_str(b, sc->name, strlen(sc->name));
     rc |= put_str(b, tenant, strlen(tenant));
     rc |= put_str(b, partition, strlen(partition));
+    rc |= owl_buf_append(b, v, owl_varint_put(v, sc->ncols));
+    for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++) {
+        rc |= put_str(b, sc->cols[c].name, strlen(sc->cols[c].name));
+        rc |= owl_buf_putc(b, (char)sc->cols[c].type);
+    }
     rc |= owl_buf_append(b, v, owl_varint_put(v, r->nrows));
     for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++) {
         enum owl_type t = sc->cols[c].type;
@@ -352,7 +381,8 @@ static int get_str(const uint8_t **p, const uint8_t *end, const uint8_t **s, siz
     return OWL_OK;
 }
 
-/* A decoded record: cells point into the payload; names copied NUL-terminated. */
+/* A decoded record: cells point into the payload (or at static defaults); names copied
+ * NUL-terminated. */
 struct rec {
     size_t table;
     char tenant[NAME_MAX_LEN + 1], partition[NAME_MAX_LEN + 1];
@@ -360,66 +390,180 @@ struct rec {
     owl_cell *cells;
 };
 
-static int decode_record(owl_store *s, const uint8_t *p, size_t n, struct rec *out)
+/* The columns a record holds, in payload order: their types and the schema column each
+ * fills (SIZE_MAX: not in the schema, skipped). */
+struct rec_cols {
+    size_t n;
+    enum owl_type type[OWL_MAX_COLS];
+    size_t to[OWL_MAX_COLS];
+};
+
+/* Matches record column k (name, type) to sc's column of that name: to[k] = its index, or
+ * SIZE_MAX when sc has none. A repeated column is corrupt, a type change unsupported. */
+static int match_col(const owl_schema *sc, struct rec_cols *cols, size_t k, const char *name,
+                     uint64_t lsn, owl_error *err)
+{
+    size_t c;
+    cols->to[k] = SIZE_MAX;
+    if (owl_schema_col(sc, name, &c) != OWL_OK)
+        return OWL_OK;
+    for (size_t j = 0; j < k; j++)
+        if (cols->to[j] == c)
+            return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: column %s twice",
+                                 (unsigned long long)lsn, name);
+    if (cols->type[k] != sc->cols[c].type)
+        return owl_error_set(err, OWL_EUNSUPPORTED,
+                             "WAL record %llu: column %s of table %s has type %d, the schema "
+                             "says %d (a column's type cannot change)",
+                             (unsigned long long)lsn, name, sc->name, (int)cols->type[k],
+                             (int)sc->cols[c].type);
+    cols->to[k] = c;
+    return OWL_OK;
+}
+
+/* The record's columns: version 2 lists them; version 1 records hold the table's frozen
+ * version 1 layout (tables.h), or for tables without one the current schema's columns. */
+static int decode_cols(int version, const uint8_t **p, const uint8_t *end, const owl_schema *sc,
+                       uint64_t lsn, struct rec_cols *cols, owl_error *err)
+{
+    uint64_t n;
+    int rc = OWL_OK;
+    const owl_coldef *v1 = version == 1 ? owl_table_v1_cols(sc->name, &cols->n) : NULL;
+    if (version == 1 && !v1) {
+        cols->n = sc->ncols;
+        for (size_t c = 0; c < sc->ncols; c++)
+            cols->type[c] = sc->cols[c].type, cols->to[c] = c;
+        return OWL_OK;
+    }
+    if (version == 2 &&
+        (owl_varint_get(p, end, &n) != OWL_OK || n == 0 || n > OWL_MAX_COLS))
+        return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: bad column count",
+                             (unsigned long long)lsn);
+    if (version == 2)
+        cols->n = (size_t)n;
+    for (size_t k = 0; k < cols->n && rc == OWL_OK; k++) {
+        char name[NAME_MAX_LEN + 1];
+        const uint8_t *str;
+        size_t len;
+        if (v1) {
+            owl_strlcpy(name, v1[k].name, sizeof name);
+            cols->type[k] = v1[k].type;
+        } else if (get_str(p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
+                   *p >= end || **p < OWL_TYPE_TIME || **p > OWL_TYPE_BSON) {
+            return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: bad column %zu",
+                                 (unsigned long long)lsn, k);
+        } else {
+            memcpy(name, str, len);
+            name[len] = '\0';
+            cols->type[k] = (enum owl_type)*(*p)++;
+        }
+        rc = match_col(sc, cols, k, name, lsn, err);
+    }
+    for (size_t k = 0; k < cols->n && rc == OWL_OK; k++)
+        if (cols->to[k] == sc->time_col)
+            return OWL_OK;
+    return rc != OWL_OK ? rc
+                        : owl_error_set(err, OWL_EUNSUPPORTED,
+                                        "WAL record %llu of table %s has no column %s",
+                                        (unsigned long long)lsn, sc->name,
+                                        sc->cols[sc->time_col].name);
+}
+
+/* Reads nrows values of type t into col (NULL: skips them). */
+static int decode_values(const uint8_t **pp, const uint8_t *end, enum owl_type t, size_t nrows,
+                         owl_cell *col)
+{
+    const uint8_t *p = *pp, *str;
+    size_t len, w = owl_type_id_width(t);
+    for (size_t i = 0; i < nrows; i++) {
+        if (!owl_type_is_bytes(t)) {
+            if (end - p < 8)
+                return OWL_ECORRUPT;
+            if (col)
+                col[i].u = owl_get64le(p);
+            p += 8;
+        } else if (w) {
+            if ((size_t)(end - p) < w)
+                return OWL_ECORRUPT;
+            if (col)
+                col[i].b = (owl_bytes){p, w};
+            p += w;
+        } else {
+            if (get_str(&p, end, &str, &len) != OWL_OK)
+                return OWL_ECORRUPT;
+            if (col)
+                col[i].b = (owl_bytes){str, len};
+        }
+    }
+    *pp = p;
+    return OWL_OK;
+}
+
+/* Decodes record lsn into out (out->cells to be freed by the caller on OWL_OK). A record of
+ * a table the store was not opened with is OWL_EUNSUPPORTED, naming it. */
+static int decode_record(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n, struct rec *out,
+                         owl_error *err)
 {
     const uint8_t *end = p + n, *str;
     size_t len;
     uint64_t nrows;
+    struct rec_cols rcols = {0};
+    int rc;
     memset(out, 0, sizeof *out);
-    if (n < 1 || *p++ != 1)
-        return OWL_ECORRUPT;
-    if (get_str(&p, end, &str, &len) != OWL_OK)
-        return OWL_ECORRUPT;
+    uint8_t version = n ? *p++ : 0;
+    if ((version != 1 && version != 2) || get_str(&p, end, &str, &len) != OWL_OK)
+        goto bad;
     size_t t = 0;
     while (t < s->nschemas &&
            !(strlen(s->schemas[t]->name) == len && !memcmp(s->schemas[t]->name, str, len)))
         t++;
     if (t == s->nschemas)
-        return OWL_ENOTFOUND;
+        return owl_error_set(err, OWL_EUNSUPPORTED,
+                             "WAL record %llu belongs to table '%.*s', which this program does "
+                             "not know", (unsigned long long)lsn, (int)(len > 64 ? 64 : len),
+                             (const char *)str);
     out->table = t;
     const owl_schema *sc = s->schemas[t];
-    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
-        return OWL_ECORRUPT;
+    /* names as owl_store_append takes them (valid_name): a NUL would cut one short */
+    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
+        memchr(str, 0, len))
+        goto bad;
     memcpy(out->tenant, str, len);
-    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN)
-        return OWL_ECORRUPT;
+    if (get_str(&p, end, &str, &len) != OWL_OK || len == 0 || len > NAME_MAX_LEN ||
+        memchr(str, 0, len))
+        goto bad;
     memcpy(out->partition, str, len);
+    if ((rc = decode_cols(version, &p, end, sc, lsn, &rcols, err)) != OWL_OK)
+        return rc;
     if (owl_varint_get(&p, end, &nrows) != OWL_OK || nrows > n)
-        return OWL_ECORRUPT;
+        goto bad;
     out->rows.nrows = (size_t)nrows;
     out->cells = calloc(sc->ncols * (nrows ? nrows : 1), sizeof *out->cells);
     if (!out->cells)
-        return OWL_ENOMEM;
+        return owl_error_set(err, OWL_ENOMEM, "out of memory replaying the WAL");
     for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *col = out->cells + c * nrows;
-        enum owl_type ty = sc->cols[c].type;
+        /* every column starts at its default; those the record holds are overwritten */
+        owl_cell *col = out->cells + c * nrows, def = owl_col_default(sc->cols[c].type);
         out->rows.cols[c] = col;
-        for (size_t i = 0; i < nrows; i++) {
-            if (!owl_type_is_bytes(ty)) {
-                if (end - p < 8)
-                    goto bad;
-                col[i].u = owl_get64le(p);
-                p += 8;
-            } else if (owl_type_id_width(ty)) {
-                size_t w = owl_type_id_width(ty);
-                if ((size_t)(end - p) < w)
-                    goto bad;
-                col[i].b.p = p, col[i].b.n = w;
-                p += w;
-            } else {
-                if (get_str(&p, end, &str, &len) != OWL_OK)
-                    goto bad;
-                col[i].b.p = str, col[i].b.n = len;
-            }
-        }
+        for (size_t i = 0; i < nrows; i++)
+            col[i] = def;
+    }
+    for (size_t k = 0; k < rcols.n; k++) {
+        owl_cell *col = rcols.to[k] == SIZE_MAX ? NULL : out->cells + rcols.to[k] * nrows;
+        if (decode_values(&p, end, rcols.type[k], (size_t)nrows, col) != OWL_OK)
+            goto bad;
     }
     if (p != end)
         goto bad;
+    for (size_t i = 0; i < nrows; i++)
+        if (!time_storable(sc, out->rows.cols[sc->time_col][i].i))
+            goto bad;
     return OWL_OK;
 bad:
     free(out->cells);
     out->cells = NULL;
-    return OWL_ECORRUPT;
+    return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu does not decode",
+                         (unsigned long long)lsn);
 }
 
 /* ---------- applying rows to memtables ---------- */
@@ -464,17 +608,15 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
     return rc;
 }
 
+/* Applies one WAL record at open. A record that cannot be applied (a table this store was
+ * not opened with, a column whose type changed) stops the open, its reason kept in
+ * s->open_err: skipping it would let the checkpoint pass it and lose it for good. */
 static int replay_fn(void *ud, uint64_t lsn, const void *rec, size_t n)
 {
     owl_store *s = ud;
     struct rec r;
     int full = 0;
-    int rc = decode_record(s, rec, n, &r);
-    if (rc == OWL_ENOTFOUND) {
-        owl_warn("store: WAL record %llu names a table this owld does not have; skipped",
-                 (unsigned long long)lsn);
-        return 0;
-    }
+    int rc = decode_record(s, lsn, rec, n, &r, &s->open_err);
     if (rc != OWL_OK)
         return rc;
     rc = apply_rows(s, r.table, r.tenant, r.partition, &r.rows, lsn, 1, &full);
@@ -544,6 +686,10 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
         enum owl_type t = sc->cols[c].type;
         if (!r->cols[c] && r->nrows)
             return owl_error_set(err, OWL_EINVAL, "column %s has no values", sc->cols[c].name);
+        for (size_t i = 0; c == sc->time_col && i < r->nrows; i++)
+            if (!time_storable(sc, r->cols[c][i].i))
+                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: time outside the "
+                                     "years 1 to 9999", sc->cols[c].name, i);
         if (!owl_type_is_bytes(t))
             continue;
         for (size_t i = 0; i < r->nrows; i++) {
@@ -732,9 +878,11 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
             continue;
         }
         if (!r) {
-            /* not the part's fault (out of files or memory, no permission): the open fails
-             * rather than quarantine a healthy part or serve the store without it */
+            /* not the part's fault (out of files or memory, no permission, a column whose
+             * type the schema changed): the open fails rather than quarantine a healthy part
+             * or serve the store without it */
             int code = perr.code ? perr.code : OWL_ENOMEM;
+            s->open_err = perr;
             owl_errorf("store: cannot open part %s: %s", path,
                        perr.msg[0] ? perr.msg : "out of memory");
             closedir(dh);
@@ -902,6 +1050,8 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
     pthread_mutex_init(&s->seal_mu, NULL);
     pthread_mutex_init(&s->bg_mu, NULL);
     pthread_cond_init(&s->bg_cv, NULL);
+    if (!schemas)
+        schemas = owl_tables(&nschemas);
     s->schemas = schemas;
     s->nschemas = nschemas;
     if (opts)
@@ -936,7 +1086,8 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
     if ((rc = owl_mkdir_p(sub, 0700, err)) != OWL_OK)
         goto fail;
     if ((rc = load_tables(s)) != OWL_OK) {
-        owl_error_set(err, rc, "loading parts failed");
+        owl_error_set(err, rc, "loading parts failed: %s",
+                      s->open_err.msg[0] ? s->open_err.msg : owl_strerror(rc));
         goto fail;
     }
     owl__pathf(sub, sizeof sub, "%s/wal", dir);
@@ -946,8 +1097,11 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
                                                    : OWL_WAL_SYNC_NONE,
         .interval_ms = s->opt.sync_interval_ms,
     };
-    if ((rc = owl_wal_open(sub, &wo, replay_fn, s, &s->wal, err)) != OWL_OK)
+    if ((rc = owl_wal_open(sub, &wo, replay_fn, s, &s->wal, err)) != OWL_OK) {
+        if (s->open_err.code == rc) /* the record's own reason says more than the WAL's */
+            owl_error_set(err, rc, "%s", s->open_err.msg);
         goto fail;
+    }
     owl_wal_stats ws;
     owl_wal_stats_get(s->wal, &ws);
     s->applied = ws.last_lsn;

@@ -124,6 +124,7 @@ struct owl_store {
     int bg_kick;
     /* counters */
     uint64_t compactions, quarantined;
+    owl_error open_err; /* why a part or WAL record stopped the open (replay_fn, load_day) */
 };
 
 

@@ -5,35 +5,10 @@
 #include "server/audit.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum {
-    C_TIME, C_KEY, C_SOURCE, C_AGENT, C_ACTION, C_RESOURCE, C_STATUS, C_ERROR, C_REQUEST,
-    C_DURATION, C_N
-};
-
-static const owl_coldef audit_cols[C_N] = {
-    [C_TIME] = {"time", OWL_TYPE_TIME, 0},
-    [C_KEY] = {"key_id", OWL_TYPE_DICT, 0},
-    [C_SOURCE] = {"source", OWL_TYPE_DICT, 0},
-    [C_AGENT] = {"user_agent", OWL_TYPE_DICT, 0},
-    [C_ACTION] = {"action", OWL_TYPE_DICT, 0},
-    [C_RESOURCE] = {"resource", OWL_TYPE_STR, 0},
-    [C_STATUS] = {"status", OWL_TYPE_I64, 0},
-    [C_ERROR] = {"error_code", OWL_TYPE_DICT, 0},
-    [C_REQUEST] = {"request_id", OWL_TYPE_STR, OWL_COL_BLOOM},
-    [C_DURATION] = {"duration_us", OWL_TYPE_I64, 0},
-};
-
-const owl_schema owl_audit_schema = {
-    .name = "audit",
-    .cols = audit_cols,
-    .ncols = C_N,
-    .time_col = C_TIME,
-    .time_per_sec = 1000,
-};
 
 struct owl_audit {
     owl_store *store;
@@ -77,25 +52,44 @@ static owl_bytes text(const char *s)
     return (owl_bytes){s, strlen(s)};
 }
 
+/* One event as a row of the audit table. */
+static int event_row(owl_rowbuf *rb, const owl_audit_event *ev)
+{
+    static const struct {
+        size_t col;
+        size_t off;
+    } texts[] = {
+        {OWL_AUDIT_KEY_ID, offsetof(owl_audit_event, key_id)},
+        {OWL_AUDIT_SOURCE, offsetof(owl_audit_event, source)},
+        {OWL_AUDIT_USER_AGENT, offsetof(owl_audit_event, user_agent)},
+        {OWL_AUDIT_ACTION, offsetof(owl_audit_event, action)},
+        {OWL_AUDIT_RESOURCE, offsetof(owl_audit_event, resource)},
+        {OWL_AUDIT_ERROR_CODE, offsetof(owl_audit_event, error_code)},
+        {OWL_AUDIT_REQUEST_ID, offsetof(owl_audit_event, request_id)},
+    };
+    int rc = owl_rowbuf_begin_row(rb);
+    rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_TIME, ev->time_ms);
+    rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_STATUS, ev->status);
+    rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_DURATION_US, ev->duration_us);
+    for (size_t i = 0; i < OWL_ARRAY_LEN(texts) && rc == OWL_OK; i++) {
+        const char *v = (const char *)ev + texts[i].off;
+        rc = owl_rowbuf_set_bytes(rb, texts[i].col, v, strlen(v));
+    }
+    return rc ? rc : owl_rowbuf_end_row(rb);
+}
+
 int owl_audit_record(owl_audit *a, const owl_audit_event *ev, owl_error *err)
 {
     const char *tenant = ev->tenant[0] ? ev->tenant : OWL_AUDIT_NO_TENANT;
     ensure_retention(a, tenant);
-    owl_cell cells[C_N];
-    cells[C_TIME].i = ev->time_ms;
-    cells[C_KEY].b = text(ev->key_id);
-    cells[C_SOURCE].b = text(ev->source);
-    cells[C_AGENT].b = text(ev->user_agent);
-    cells[C_ACTION].b = text(ev->action);
-    cells[C_RESOURCE].b = text(ev->resource);
-    cells[C_STATUS].i = ev->status;
-    cells[C_ERROR].b = text(ev->error_code);
-    cells[C_REQUEST].b = text(ev->request_id);
-    cells[C_DURATION].i = ev->duration_us;
-    owl_rows rows = {.nrows = 1};
-    for (int c = 0; c < C_N; c++)
-        rows.cols[c] = &cells[c];
-    int rc = owl_store_append(a->store, "audit", tenant, "audit", &rows, err);
+    owl_rowbuf rb;
+    owl_rowbuf_init(&rb, &owl_audit_schema);
+    int rc = event_row(&rb, ev);
+    if (rc != OWL_OK)
+        owl_error_set(err, rc, "audit: out of memory");
+    else
+        rc = owl_store_append(a->store, "audit", tenant, "audit", owl_rowbuf_rows(&rb), err);
+    owl_rowbuf_free(&rb);
     if (rc == OWL_OK) {
         pthread_mutex_lock(&a->mu);
         a->recorded++;
@@ -146,18 +140,18 @@ static int collect(void *ud, const owl_batch *b)
     for (size_t r = 0; r < b->nrows; r++) {
         owl_audit_event *ev = &pg->ev[pg->n];
         memset(ev, 0, sizeof *ev);
-        ev->time_ms = b->cols[C_TIME][r].i;
+        ev->time_ms = b->cols[OWL_AUDIT_TIME][r].i;
         if (strcmp(b->tenant, OWL_AUDIT_NO_TENANT) != 0)
             owl_strlcpy(ev->tenant, b->tenant, sizeof ev->tenant);
-        copy_bytes(ev->request_id, sizeof ev->request_id, &b->cols[C_REQUEST][r].b);
-        copy_bytes(ev->key_id, sizeof ev->key_id, &b->cols[C_KEY][r].b);
-        copy_bytes(ev->source, sizeof ev->source, &b->cols[C_SOURCE][r].b);
-        copy_bytes(ev->user_agent, sizeof ev->user_agent, &b->cols[C_AGENT][r].b);
-        copy_bytes(ev->action, sizeof ev->action, &b->cols[C_ACTION][r].b);
-        copy_bytes(ev->resource, sizeof ev->resource, &b->cols[C_RESOURCE][r].b);
-        ev->status = (int)b->cols[C_STATUS][r].i;
-        copy_bytes(ev->error_code, sizeof ev->error_code, &b->cols[C_ERROR][r].b);
-        ev->duration_us = b->cols[C_DURATION][r].i;
+        copy_bytes(ev->request_id, sizeof ev->request_id, &b->cols[OWL_AUDIT_REQUEST_ID][r].b);
+        copy_bytes(ev->key_id, sizeof ev->key_id, &b->cols[OWL_AUDIT_KEY_ID][r].b);
+        copy_bytes(ev->source, sizeof ev->source, &b->cols[OWL_AUDIT_SOURCE][r].b);
+        copy_bytes(ev->user_agent, sizeof ev->user_agent, &b->cols[OWL_AUDIT_USER_AGENT][r].b);
+        copy_bytes(ev->action, sizeof ev->action, &b->cols[OWL_AUDIT_ACTION][r].b);
+        copy_bytes(ev->resource, sizeof ev->resource, &b->cols[OWL_AUDIT_RESOURCE][r].b);
+        ev->status = (int)b->cols[OWL_AUDIT_STATUS][r].i;
+        copy_bytes(ev->error_code, sizeof ev->error_code, &b->cols[OWL_AUDIT_ERROR_CODE][r].b);
+        ev->duration_us = b->cols[OWL_AUDIT_DURATION_US][r].i;
         pg->keys[pg->n++] = b->keys[r];
     }
     return 0;
@@ -242,11 +236,11 @@ int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl
     owl_pred preds[2];
     size_t np = 0;
     if (q->action)
-        preds[np++] = (owl_pred){.col = C_ACTION, .op = OWL_PRED_EQ, .lo.b = text(q->action)};
+        preds[np++] = (owl_pred){.col = OWL_AUDIT_ACTION, .op = OWL_PRED_EQ, .lo.b = text(q->action)};
     if (q->key_id)
-        preds[np++] = (owl_pred){.col = C_KEY, .op = OWL_PRED_EQ, .lo.b = text(q->key_id)};
-    size_t cols[C_N];
-    for (size_t i = 0; i < C_N; i++)
+        preds[np++] = (owl_pred){.col = OWL_AUDIT_KEY_ID, .op = OWL_PRED_EQ, .lo.b = text(q->key_id)};
+    size_t cols[OWL_AUDIT_NCOLS];
+    for (size_t i = 0; i < OWL_AUDIT_NCOLS; i++)
         cols[i] = i;
     const char *parts[] = {"audit"};
     const char *tenants[2] = {q->tenant, OWL_AUDIT_NO_TENANT};
@@ -261,7 +255,7 @@ int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl
         owl_scan s = {
             .table = "audit", .tenant = tenants[t], .partitions = parts, .npartitions = 1,
             .start = q->start_ms, .end = q->end_ms == INT64_MAX ? INT64_MAX : q->end_ms + 1,
-            .cols = cols, .ncols = C_N, .preds = preds, .npreds = np, .fn = collect,
+            .cols = cols, .ncols = OWL_AUDIT_NCOLS, .preds = preds, .npreds = np, .fn = collect,
             .ud = &pg[t], .order = OWL_ORDER_DESC, .limit = q->limit,
             .after = q->next_token ? &after : NULL, .more = &m,
         };

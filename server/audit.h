@@ -1,9 +1,9 @@
 /* audit.h — the audit trail: one event for every request that reaches authentication
  * (including failed authentications, recorded with the key id they claimed).
  *
- * Events are rows of the store's `audit` table (schema owl_audit_schema), partition
- * "audit" of the event's tenant ("none" when the claimed key is unknown). An event is
- * durable under the store's sync policy before owl_audit_record returns. The hash chain
+ * Events are rows of the store's `audit` table (owl_audit_schema, in the registry of
+ * index/tables.c), partition "audit" of the event's tenant ("none" when the claimed key is
+ * unknown). An event is durable under the store's sync policy before owl_audit_record returns. The hash chain
  * over each tenant's events comes later. */
 #ifndef OWL_AUDIT_H
 #define OWL_AUDIT_H
@@ -13,8 +13,6 @@
 
 #include "common/common.h"
 #include "index/index.h"
-
-extern const owl_schema owl_audit_schema;
 
 #define OWL_AUDIT_NO_TENANT "none"
 

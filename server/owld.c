@@ -6,19 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/logs_schema.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/keys.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/tail.h"
-
-/* The tables of the columnar store. Later capabilities add a line. */
-static const owl_schema *const store_tables[] = {
-    &owl_logs_schema,
-    &owl_audit_schema,
-};
 
 /* The route tables of every module, in dispatch order. Later capabilities add a line. */
 static const owl_route_table *const route_tables[] = {
@@ -150,8 +143,8 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     owl_store_options_default(&so);
     so.sync = (enum owl_sync_policy)cfg->wal_sync;
     so.sync_interval_ms = (int)cfg->wal_sync_interval_ms;
-    if ((rc = owl_store_open(dir, store_tables, OWL_ARRAY_LEN(store_tables), &so, &s->store,
-                             err)) != OWL_OK)
+    /* every table of the registry (index/tables.c), as owl-store opens it */
+    if ((rc = owl_store_open(dir, NULL, 0, &so, &s->store, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;

@@ -882,15 +882,18 @@ Test(part, schema_mismatch)
     cr_assert_eq(open_rc(path, &s, &e), OWL_ECORRUPT);
     cr_assert(strstr(e.msg, "table"), "%s", e.msg);
     s.name = all_schema.name;
-    cols[C_MSG].name = "message";
-    cr_assert_eq(open_rc(path, &s, &e), OWL_ECORRUPT);
-    cols[C_MSG].name = "msg";
+    /* a type change is refused, not taken for corruption (the store must not quarantine it) */
     cols[C_U].type = OWL_TYPE_I64;
-    cr_assert_eq(open_rc(path, &s, &e), OWL_ECORRUPT);
+    cr_assert_eq(open_rc(path, &s, &e), OWL_EUNSUPPORTED);
+    cr_assert(strstr(e.msg, "column u is U64 in the part but I64 in the schema of table events"),
+              "%s", e.msg);
+    cr_assert(strstr(e.msg, path), "%s", e.msg);
     cols[C_U].type = OWL_TYPE_U64;
-    s.ncols = NCOLS - 1;
-    cr_assert_eq(open_rc(path, &s, &e), OWL_ECORRUPT);
-    s.ncols = NCOLS;
+    /* ... and so is a schema whose time column the part does not have */
+    cols[C_TIME].name = "ts";
+    cr_assert_eq(open_rc(path, &s, &e), OWL_EUNSUPPORTED);
+    cr_assert(strstr(e.msg, "no column ts"), "%s", e.msg);
+    cols[C_TIME].name = "time";
     /* flags are not part of a column's identity: the file's own flags drive its blooms */
     cols[C_MSG].flags = 0;
     cols[C_LEVEL].flags = OWL_COL_TOKENS;
@@ -899,6 +902,94 @@ Test(part, schema_mismatch)
     char *missing = part_path(dir, "nope.owp");
     cr_assert_eq(open_rc(missing, &all_schema, &e), OWL_ENOTFOUND);
     free(missing);
+    free(path);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
+/* Schema evolution: a part opened with a schema that gained columns (one in the middle, one
+ * at the end), lost one and reordered the rest reads every old column by name, the new ones
+ * as their defaults, and prunes blocks as the part's own schema does. */
+Test(part, schema_evolution)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 16;
+    gen_all(&d, 400, 50);
+    char *path = part_path(dir, "e.owp");
+    write_ok(path, &all_schema, &d, 0, 400, 50, 3);
+    /* new order: time, extra (new I64), level, msg, f, i, u, span, trace, attrs, note (new
+     * STR), x8 (new ID8); "name" is gone */
+    enum { N_TIME, N_EXTRA, N_LEVEL, N_MSG, N_F, N_I, N_U, N_SPAN, N_TRACE, N_ATTRS, N_NOTE,
+           N_X8, N_N };
+    static const owl_coldef ncols[N_N] = {
+        {"time", OWL_TYPE_TIME, 0},      {"extra", OWL_TYPE_I64, OWL_COL_BLOOM},
+        {"level", OWL_TYPE_DICT, OWL_COL_BLOOM}, {"msg", OWL_TYPE_STR, OWL_COL_TOKENS},
+        {"f", OWL_TYPE_F64, OWL_COL_BLOOM},      {"i", OWL_TYPE_I64, OWL_COL_BLOOM},
+        {"u", OWL_TYPE_U64, 0},          {"span", OWL_TYPE_ID8, 0},
+        {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM}, {"attrs", OWL_TYPE_BSON, 0},
+        {"note", OWL_TYPE_STR, OWL_COL_TOKENS},  {"x8", OWL_TYPE_ID8, 0},
+    };
+    static const size_t old_of[N_N] = {C_TIME, SIZE_MAX, C_LEVEL, C_MSG, C_F, C_I, C_U, C_SPAN,
+                                       C_TRACE, C_ATTRS, SIZE_MAX, SIZE_MAX};
+    const owl_schema ns = {"events", ncols, N_N, N_TIME, 1000000000};
+    owl_part *p = open_ok(path, &ns), *old = open_ok(path, &all_schema);
+    owl_error e;
+    const owl_part_meta *pm = owl_part_get_meta(p);
+    cr_assert_eq(pm->rows, 400);
+    size_t want[N_N];
+    for (size_t c = 0; c < N_N; c++)
+        want[c] = c;
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    size_t row = 0;
+    for (size_t b = 0; b < pm->nblocks; b++) {
+        cr_assert_eq(owl_part_read_block(p, b, want, N_N, &bd, &e), OWL_OK, "%s", e.msg);
+        for (size_t r = 0; r < bd.nrows; r++, row++)
+            for (size_t c = 0; c < N_N; c++) {
+                owl_cell v = old_of[c] == SIZE_MAX ? owl_col_default(ncols[c].type)
+                                                   : d.c[old_of[c]][row];
+                cr_assert(cell_eq(ncols[c].type, &bd.cells[c][r], &v), "row %zu column %s", row,
+                          ncols[c].name);
+            }
+    }
+    cr_assert_eq(row, 400);
+    cr_assert_eq(bd.cells[N_X8][0].b.n, 8);
+    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    /* pruning: a new column's default (0, "") holds in every block, any other value in none */
+    owl_pred zero = {.col = N_EXTRA, .op = OWL_PRED_EQ, .lo.i = 0};
+    owl_pred five = {.col = N_EXTRA, .op = OWL_PRED_RANGE, .lo.i = 5, .hi.i = 9};
+    owl_pred tok = {.col = N_NOTE, .op = OWL_PRED_TOKEN, .text = {"x", 1}};
+    size_t kept5 = 0;
+    for (size_t b = 0; b < pm->nblocks; b++) {
+        cr_assert(owl_part_block_may_match(p, b, INT64_MIN, INT64_MAX, &zero, 1));
+        kept5 += (size_t)owl_part_block_may_match(p, b, INT64_MIN, INT64_MAX, &five, 1);
+        int may = 1;
+        cr_assert_eq(owl_part_block_text_may(p, b, N_NOTE, &tok.text, &bd, &may, &e), OWL_OK);
+        cr_assert_eq(may, 0);
+    }
+    cr_assert_eq(kept5, 0);
+    /* old columns at new positions prune exactly as under the part's own schema */
+    size_t pruned = 0;
+    for (int k = 0; k < 200; k++) {
+        owl_cell v = d.c[C_I][rndn(400)];
+        v.i += (int64_t)rndn(3) - 1;
+        owl_pred pn = {.col = N_I, .op = OWL_PRED_EQ, .lo = v};
+        owl_pred po = {.col = C_I, .op = OWL_PRED_EQ, .lo = v};
+        owl_pred ln = {.col = N_LEVEL, .op = OWL_PRED_EQ, .lo.b = {"NOPE", 4}};
+        owl_pred lo = {.col = C_LEVEL, .op = OWL_PRED_EQ, .lo.b = {"NOPE", 4}};
+        for (size_t b = 0; b < pm->nblocks; b++) {
+            int a1 = owl_part_block_may_match(p, b, INT64_MIN, INT64_MAX, &pn, 1);
+            cr_assert_eq(a1, owl_part_block_may_match(old, b, INT64_MIN, INT64_MAX, &po, 1));
+            int a2 = owl_part_block_may_match(p, b, INT64_MIN, INT64_MAX, &ln, 1);
+            cr_assert_eq(a2, owl_part_block_may_match(old, b, INT64_MIN, INT64_MAX, &lo, 1));
+            pruned += (size_t)!a1 + (size_t)!a2;
+        }
+    }
+    cr_assert_gt(pruned, 0, "min/max and blooms of moved columns still prune");
+    owl_block_data_free(&bd);
+    owl_part_close(p);
+    owl_part_close(old);
     free(path);
     ds_free(&d);
     test_rm_rf(dir);
@@ -1178,7 +1269,8 @@ Test(part, corrupt_footer_fields)
         {"\"tenant\" : \"acme\"", "\"tenant\" : { \"$numberInt\" : \"1\" }"},
         {"\"min_time\"", "\"min_timex\""},
         {"\"level\" : { \"$numberInt\" : \"0\" }", "\"level\" : { \"$numberInt\" : \"-1\" }"},
-        {"\"type\" : { \"$numberInt\" : \"1\" }", "\"type\" : { \"$numberInt\" : \"2\" }"},
+        {"\"type\" : { \"$numberInt\" : \"1\" }", "\"type\" : { \"$numberInt\" : \"99\" }"},
+        {"\"name\" : \"i\"", "\"name\" : \"time\""},
         {"\"flags\"", "\"flagz\""},
         {"\"blocks\" : [ ", "\"blocks\" : [ 1, "},
         {"\"rows\" : { \"$numberInt\" : \"100\" }", "\"rows\" : { \"$numberInt\" : \"99\" }"},

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "index/index.h"
-#include "index/logs_schema.h"
 
 static const owl_schema *const schemas[] = {&owl_logs_schema};
 static char tmp[64];
@@ -55,22 +54,34 @@ static owl_store *open_store(const char *dir, int background)
     return s;
 }
 
+/* One logs row in b (the other columns at their defaults). */
+static void add_log(owl_rowbuf *b, int64_t t, int64_t ingest, const char *stream,
+                    const char *msg, size_t n)
+{
+    cr_assert_eq(owl_rowbuf_begin_row(b), OWL_OK);
+    cr_assert_eq(owl_rowbuf_set_i64(b, OWL_LOGS_TIME, t), OWL_OK);
+    cr_assert_eq(owl_rowbuf_set_i64(b, OWL_LOGS_INGEST_TIME, ingest), OWL_OK);
+    cr_assert_eq(owl_rowbuf_set_bytes(b, OWL_LOGS_STREAM, stream, strlen(stream)), OWL_OK);
+    cr_assert_eq(owl_rowbuf_set_bytes(b, OWL_LOGS_MESSAGE, msg, n), OWL_OK);
+    cr_assert_eq(owl_rowbuf_end_row(b), OWL_OK);
+}
+
 /* Appends n rows numbered from seq (ingest_time = seq, message "row <seq> <word>"). */
 static int append_rows(owl_store *s, const char *partition, int64_t t0, int64_t step,
                        int64_t seq, size_t n, owl_error *err)
 {
     static const char *words[] = {"alpha", "bravo", "charlie", "delta"};
-    owl_logs_batch b;
-    owl_logs_batch_init(&b);
+    owl_rowbuf b;
+    owl_rowbuf_init(&b, &owl_logs_schema);
     char msg[128];
     for (size_t i = 0; i < n; i++) {
         int len = snprintf(msg, sizeof msg, "row %lld %s user=u%lld", (long long)(seq + (int64_t)i),
                            words[(seq + (int64_t)i) % 4], (long long)((seq + (int64_t)i) % 7));
-        owl_logs_batch_add(&b, t0 + (int64_t)i * step, seq + (int64_t)i,
-                           (seq + (int64_t)i) % 2 ? "odd" : "even", msg, (size_t)len);
+        add_log(&b, t0 + (int64_t)i * step, seq + (int64_t)i,
+                (seq + (int64_t)i) % 2 ? "odd" : "even", msg, (size_t)len);
     }
-    int rc = owl_store_append(s, "logs", "000000000001", partition, owl_logs_batch_rows(&b), err);
-    owl_logs_batch_free(&b);
+    int rc = owl_store_append(s, "logs", "000000000001", partition, owl_rowbuf_rows(&b), err);
+    owl_rowbuf_free(&b);
     return rc;
 }
 
@@ -207,14 +218,14 @@ Test(store, bad_appends, .init = mkroot, .fini = rmroot)
     owl_rows r = {0};
     cr_assert_eq(owl_store_append(s, "nope", "t", "p", &r, &err), OWL_EINVAL);
     cr_assert_eq(owl_store_append(s, "logs", "", "p", &r, &err), OWL_EINVAL);
-    owl_logs_batch b;
-    owl_logs_batch_init(&b);
-    owl_logs_batch_add(&b, T0, T0, "", "x", 1);
-    const owl_rows *rows = owl_logs_batch_rows(&b);
+    owl_rowbuf b;
+    owl_rowbuf_init(&b, &owl_logs_schema);
+    add_log(&b, T0, T0, "", "x", 1);
+    const owl_rows *rows = owl_rowbuf_rows(&b);
     ((owl_cell *)rows->cols[OWL_LOGS_TRACE_ID])[0].b.n = 15;
     cr_assert_eq(owl_store_append(s, "logs", "t", "p", rows, &err), OWL_EINVAL);
     cr_assert(strstr(err.msg, "trace_id") != NULL, "%s", err.msg);
-    owl_logs_batch_free(&b);
+    owl_rowbuf_free(&b);
     struct collect c;
     cr_assert_eq(scan_seqs(s, "p", NULL, 0, INT64_MIN, INT64_MAX, &c), 0);
     free(c.seqs);
@@ -346,13 +357,13 @@ Test(store, text_predicates_respect_row_boundaries, .init = mkroot, .fini = rmro
     static const char *msgs[] = {"abc", "def abc", "xabc abc", "abcx", "ab", "c", "", "abc"};
     owl_store *s = open_store(tmp, 0);
     owl_error err = {0};
-    owl_logs_batch b;
-    owl_logs_batch_init(&b);
+    owl_rowbuf b;
+    owl_rowbuf_init(&b, &owl_logs_schema);
     for (size_t i = 0; i < OWL_ARRAY_LEN(msgs); i++)
-        owl_logs_batch_add(&b, T0 + (int64_t)i, (int64_t)i, "s", msgs[i], strlen(msgs[i]));
-    cr_assert_eq(owl_store_append(s, "logs", "000000000001", "tb", owl_logs_batch_rows(&b), &err),
+        add_log(&b, T0 + (int64_t)i, (int64_t)i, "s", msgs[i], strlen(msgs[i]));
+    cr_assert_eq(owl_store_append(s, "logs", "000000000001", "tb", owl_rowbuf_rows(&b), &err),
                  OWL_OK);
-    owl_logs_batch_free(&b);
+    owl_rowbuf_free(&b);
     struct {
         enum owl_pred_op op;
         const char *text;
