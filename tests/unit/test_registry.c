@@ -772,7 +772,7 @@ static void scan_fixture(owl_store *s, const owl_pred *pred, size_t want)
         cr_assert_leq(f.count[i], 1, "row %d twice", i);
         n += (size_t)f.count[i];
     }
-    cr_assert_eq(n, want);
+    cr_assert_eq(n, want, "got %zu want %zu", n, want);
 }
 
 Test(fixture, v1_store_reopens_with_an_added_column)

@@ -1422,16 +1422,16 @@ static void fill_ordered(owl_store *s, int64_t nparts, int64_t per)
 {
     owl_error err = {0};
     for (int64_t k = 0; k <= nparts; k++) {
-        owl_logs_batch b;
-        owl_logs_batch_init(&b);
+        owl_rowbuf b;
+        owl_rowbuf_init(&b, &owl_logs_schema);
         for (int64_t i = 0; i < per; i++) {
             int64_t seq = k * per + i;
             int64_t t = T0 + DAY - 500 + (seq / 3 * 7) % 1000; /* straddles midnight */
-            owl_logs_batch_add(&b, t, seq, "s", "msg", 3);
+            add_log(&b, t, seq, "s", "msg", 3);
         }
-        cr_assert_eq(owl_store_append(s, "logs", "000000000001", "o", owl_logs_batch_rows(&b),
+        cr_assert_eq(owl_store_append(s, "logs", "000000000001", "o", owl_rowbuf_rows(&b),
                                       &err), OWL_OK);
-        owl_logs_batch_free(&b);
+        owl_rowbuf_free(&b);
         if (k < nparts) /* the last batch stays in the memtable */
             cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
     }
@@ -1514,15 +1514,15 @@ static void *append_loop(void *arg)
     struct appender *a = arg;
     owl_error err = {0};
     for (int64_t k = 0; !a->stop && k < 2000; k++) {
-        owl_logs_batch b;
-        owl_logs_batch_init(&b);
+        owl_rowbuf b;
+        owl_rowbuf_init(&b, &owl_logs_schema);
         for (int i = 0; i < 5; i++) {
             int64_t seq = 1000000 + k * 5 + i;
-            owl_logs_batch_add(&b, T0 + DAY - 500 + (seq * 13) % 1000, seq, "s", "msg", 3);
+            add_log(&b, T0 + DAY - 500 + (seq * 13) % 1000, seq, "s", "msg", 3);
         }
         cr_assert_eq(owl_store_append(a->s, "logs", "000000000001", "o",
-                                      owl_logs_batch_rows(&b), &err), OWL_OK, "%s", err.msg);
-        owl_logs_batch_free(&b);
+                                      owl_rowbuf_rows(&b), &err), OWL_OK, "%s", err.msg);
+        owl_rowbuf_free(&b);
         a->added += 5;
         usleep(200);
     }
