@@ -11,7 +11,7 @@
 #include "server/router.h"
 
 struct owl_audit;
-struct owl_metrics;
+struct owl_selfmetrics;
 
 #define OWL_TENANT_LEN 12          /* tenant ids are 12 digits, like AWS account ids */
 #define OWL_KEY_ID_MAX 32
@@ -31,7 +31,7 @@ typedef struct owl_server {
     owl_meta *meta;
     owl_store *store;
     struct owl_audit *audit;
-    struct owl_metrics *metrics;
+    struct owl_selfmetrics *selfmetrics;
     owl_router router;
     owl_http_server *http;
     unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
