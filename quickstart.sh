@@ -56,7 +56,9 @@ skipped_tests() { # skipped_tests DIR
             sed -n 's/^SKIP: \(.*\) # SKIP *\(.*\)$/skipped: \1: \2/p' "$log"
         else
             reason=$(grep -m1 -oE 'SKIP: .*' "$log" 2>/dev/null | sed 's/^SKIP: //')
-            echo "skipped: ${trs#"$1"/}: ${reason:-no reason in ${log#"$1"/}}" | sed 's/\.trs:/:/'
+            name=${trs#"$1"/} && name=${name%.trs}
+            [ -f "$top/$name.sh" ] && name=$name.sh # automake drops the extension in .trs names
+            echo "skipped: $name: ${reason:-no reason in ${log#"$1"/}}"
         fi
     done
 }
