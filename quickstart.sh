@@ -38,13 +38,33 @@ build() { # build DIR [configure flags...]
     make -C "$dir" -j"$(nproc)" >&2
 }
 
-# Sums automake's per-test .trs results into one closing line.
+# Sums automake's .trs results into one closing line. A Criterion program reports each of its
+# tests (TAP driver, see Makefile.am), a script one result.
+trs_files() { find "$1/tests" -name '*.trs' 2>/dev/null | sort; }
 count_results() { # count_results DIR REGEX — .trs result lines matching REGEX
-    cat "$1"/tests/unit/*.trs "$1"/tests/integration/*.trs 2>/dev/null |
-        { grep -cE "^:test-result: ($2)\$" || true; }
+    trs_files "$1" | xargs -r cat | { grep -cE "^:test-result: ($2)\$" || true; }
+}
+# Names every skipped test with its reason, from the logs: the TAP driver's "SKIP: prog N -
+# suite::test # SKIP reason" lines, and a script's own "SKIP: reason" line (tests/integration/
+# lib.sh's skip()).
+skipped_tests() { # skipped_tests DIR
+    local trs log reason
+    trs_files "$1" | while IFS= read -r trs; do
+        grep -q '^:test-result: SKIP' "$trs" || continue
+        log=${trs%.trs}.log
+        if grep -q '^SKIP: .* # SKIP' "$log" 2>/dev/null; then
+            sed -n 's/^SKIP: \(.*\) # SKIP *\(.*\)$/skipped: \1: \2/p' "$log"
+        else
+            reason=$(grep -m1 -oE 'SKIP: .*' "$log" 2>/dev/null | sed 's/^SKIP: //')
+            name=${trs#"$1"/} && name=${name%.trs}
+            [ -f "$top/$name.sh" ] && name=$name.sh # automake drops the extension in .trs names
+            echo "skipped: $name: ${reason:-no reason in ${log#"$1"/}}"
+        fi
+    done
 }
 summary() {
     local dir=$1
+    skipped_tests "$dir"
     echo "$(count_results "$dir" PASS) passed, $(count_results "$dir" 'FAIL|ERROR|XPASS') failed," \
         "$(count_results "$dir" SKIP) skipped"
 }
@@ -75,8 +95,8 @@ test)
     rc=0
     make -C "$dir" -j"$(nproc)" check || rc=$?
     if [ $rc -ne 0 ]; then
-        for f in "$dir"/tests/unit/*.log "$dir"/tests/integration/*.log; do
-            [ -f "$f" ] && grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "=== $f"; tail -50 "$f"; }
+        trs_files "$dir" | while IFS= read -r f; do
+            grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$f" && { echo "=== ${f%.trs}.log"; tail -50 "${f%.trs}.log"; }
         done
     fi
     summary "$dir"

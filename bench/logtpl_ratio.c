@@ -10,7 +10,8 @@
  * Build (from the repository top):
  *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -I. -o /tmp/logtpl_ratio bench/logtpl_ratio.c index/logtpl.c \
  *       index/encode.c index/bloom.c common/[a-z]*.c -lzstd -lpthread -lm
- * Run: /tmp/logtpl_ratio [LOGHUB_DIR]   (default /work/shared/data/loghub) */
+ * Run (from the repository top): /tmp/logtpl_ratio [LOGHUB_DIR]
+ *   (default $OWL_TEST_DATA/loghub, else ../shared/data/loghub) */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -151,7 +152,10 @@ static int cmp_names(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *root = argc > 1 ? argv[1] : "/work/shared/data/loghub";
+    const char *data = getenv("OWL_TEST_DATA");
+    char defroot[4096];
+    snprintf(defroot, sizeof defroot, "%s/loghub", data && *data ? data : "../shared/data");
+    const char *root = argc > 1 ? argv[1] : defroot;
     DIR *dir = opendir(root);
     if (!dir)
         die("cannot open the loghub directory");

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "crc32c.h"
 #include "err.h"
+#include "hash.h"
 #include "log.h"
 #include "clock.h"
 #include "util.h"

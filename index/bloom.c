@@ -1,4 +1,4 @@
-/* bloom.c — owl_hash64, bloom filters for block pruning, and the token splitter; the serialized
+/* bloom.c — bloom filters for block pruning, and the token splitter; the serialized
  * filter layout is the table in bloom.h.
  *
  * Invariants: nwords is in [1, BLOOM_MAX_WORDS] and 1 <= k <= 16 for every filter built here
@@ -15,53 +15,6 @@
 /* 2^26 words = 2^32 bits (512 MiB): probe positions fit the 32-bit halves of the hash. */
 #define BLOOM_MAX_WORDS (1u << 26)
 #define BLOOM_HDR 6
-
-/* ---- hashing ---- */
-
-/* Odd multipliers with well spread bits (golden ratio and other common mixing constants). */
-#define HK0 0x9e3779b97f4a7c15ull
-#define HK1 0xd6e8feb86659fd93ull
-#define HK2 0xa0761d6478bd642full
-#define HK3 0xbf58476d1ce4e5b9ull
-#define HK4 0x94d049bb133111ebull
-
-/* One absorption step: a bijection of h for a fixed word, so equal-length inputs that differ
- * in exactly one word can never collide before the (also bijective) finalizer. */
-static inline uint64_t absorb(uint64_t h, uint64_t w)
-{
-    h ^= w;
-    h *= HK1;
-    return h ^ (h >> 29);
-}
-
-static inline uint64_t finish(uint64_t h)
-{
-    h ^= h >> 31;
-    h *= HK3;
-    h ^= h >> 27;
-    h *= HK4;
-    return h ^ (h >> 33);
-}
-
-uint64_t owl_hash64(const void *p, size_t n, uint64_t seed)
-{
-    const uint8_t *s = p;
-    uint64_t h = (seed ^ HK0) + (uint64_t)n * HK2;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        h = absorb(h, owl_get64le(s + i));
-    size_t rem = n - i;
-    if (rem >= 4) {
-        /* two overlapping 4-byte reads cover 4..7 bytes without a byte loop */
-        h = absorb(h, owl_get32le(s + i) | (uint64_t)owl_get32le(s + i + rem - 4) << 32);
-    } else if (rem > 0) {
-        /* first, middle and last byte cover 1..3 bytes (the length tells them apart) */
-        uint64_t w = (uint64_t)s[i] | (uint64_t)s[i + rem / 2] << 8 |
-                     (uint64_t)s[i + rem - 1] << 16;
-        h = absorb(h, w);
-    }
-    return finish(h);
-}
 
 /* ---- sizing without libm ---- */
 
@@ -135,7 +88,7 @@ static inline uint64_t probe_bit(const owl_bloom *b, uint64_t pos)
 
 static inline uint64_t salted(const owl_bloom *b, uint64_t h)
 {
-    return b->salt ? finish(h ^ b->salt) : h;
+    return b->salt ? owl_mix64(h ^ b->salt) : h;
 }
 
 /* Word i of the filter: from the owned array, or read in place from a view. */

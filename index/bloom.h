@@ -9,7 +9,7 @@
  *   6  8w the bit words, little-endian
  * Probes use double hashing over one 64-bit hash of the item: p_i = h1 + i*h2 with h1 its
  * low and h2 its high 32 bits (made odd); the hash is owl_hash64 of the item, or, with a
- * salt, a bijective 64-bit mix of (that hash xor the salt). */
+ * salt, owl_mix64 of (that hash xor the salt); both from common/hash.h. */
 #ifndef OWL_BLOOM_H
 #define OWL_BLOOM_H
 
@@ -17,9 +17,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
-
-/* owl_hash64 — a fast, well-mixed 64-bit hash of n bytes (not cryptographic). */
-uint64_t owl_hash64(const void *p, size_t n, uint64_t seed);
+#include "common/hash.h"
 
 typedef struct owl_bloom {
     uint64_t *words; /* owned when `owned` (NULL for a view) */

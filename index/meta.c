@@ -42,6 +42,7 @@
  *       24    4 crc32c of every byte of the file before this field
  */
 #include "common/endian.h"
+#include "common/hash.h"
 #include "index/index.h"
 
 #include <dirent.h>
@@ -112,7 +113,7 @@ struct owl_meta {
     int lock_fd;
     int fd; /* journal of generation gen */
     uint64_t gen;
-    uint64_t hkey[2];
+    uint64_t hkey[2]; /* SipHash key of the chains (owl_hash64_keyed), random per open */
     int sync_inited;
 
     /* mu guards everything below except the map, plus writes to the map (which also take
@@ -148,45 +149,6 @@ struct owl_meta {
 static uint32_t frame_crc(const unsigned char *lenbytes, const void *payload, size_t n)
 {
     return owl_crc32c(owl_crc32c(0, lenbytes, 4), payload, n);
-}
-
-/* ---- hashing: SipHash-2-4 with a per-store random key, so chosen ids cannot flood a chain ---- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                  \
-    do {                                                                          \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                  \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                    \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                    \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                  \
-    } while (0)
-
-static uint64_t siphash(const uint64_t k[2], const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = owl_get64le(s + i);
-        v3 ^= w;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= w;
-    }
-    uint64_t b = (uint64_t)n << 56;
-    for (size_t j = 0; i + j < n; j++)
-        b |= (uint64_t)s[i + j] << (8 * j);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* ---- names and entries ---- */
@@ -231,7 +193,7 @@ static ment *ment_new(const owl_meta *m, const char *t, size_t tl, const char *k
     e->kind = e->key + tl + 1;
     e->id = e->key + tl + kl + 2;
     e->keylen = tl + kl + il + 2;
-    e->hash = siphash(m->hkey, e->key, e->keylen);
+    e->hash = owl_hash64_keyed(m->hkey, e->key, e->keylen);
     return e;
 }
 
@@ -1288,7 +1250,7 @@ int owl_meta_get(owl_meta *m, const char *tenant, const char *kind, const char *
     if (!m || !out || !names_ok(tenant, kind, id))
         return owl_error_set(err, OWL_EINVAL, "invalid tenant, kind or id");
     size_t kl = make_key(key, tenant, kind, id);
-    uint64_t h = siphash(m->hkey, key, kl);
+    uint64_t h = owl_hash64_keyed(m->hkey, key, kl);
     pthread_rwlock_rdlock(&m->rw);
     ment *e = map_find(m, key, kl, h);
     if (!e)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "server/audit.h"
-#include "server/metrics.h"
+#include "server/selfmetrics.h"
 #include "server/server.h"
 
 static int healthz(owl_call *call)
@@ -16,15 +16,15 @@ static int healthz(owl_call *call)
 static int metrics(owl_call *call)
 {
     owl_server *s = call->srv;
-    owl_metrics_gauges g = {
+    owl_selfmetrics_gauges g = {
         .open_connections = s->http ? owl_http_server_connections(s->http) : 0,
         .meta_records = owl_meta_count(s->meta),
         .audit_events = owl_audit_count(s->audit),
     };
     call->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    int rc = owl_metrics_render(s->metrics, &g, &call->resp->body);
+    int rc = owl_selfmetrics_render(s->selfmetrics, &g, &call->resp->body);
     if (rc == OWL_OK)
-        rc = owl_metrics_render_store(s->store, &call->resp->body);
+        rc = owl_selfmetrics_render_store(s->store, &call->resp->body);
     return rc;
 }
 

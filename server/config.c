@@ -42,7 +42,6 @@ struct opt {
     const char *help;
     const char *section; /* starts a new heading in --help */
     bool flag_only;      /* no config file key */
-    bool empty_ok;       /* T_HOSTPORT: "" means "disabled" */
     enum owl_config_action action; /* T_ACTION */
     const char *const *choices;    /* T_CHOICE: the accepted values, NULL-terminated */
 };
@@ -64,9 +63,6 @@ static const struct opt opts[] = {
      .help = "address of the HTTP port (ingest, queries, AWS APIs); port 0 = any free"},
     {.name = "data-dir", .type = T_STRING, STR(data_dir), .def = "./owl-data", .arg = "DIR",
      .help = "data directory, created on first start (admin.key, meta/, store/)"},
-    {.name = "xray-daemon", .type = T_HOSTPORT, HOSTPORT(xray_host, xray_port), .def = "",
-     .empty_ok = true, .arg = "HOST:PORT",
-     .help = "UDP address for X-Ray daemon segments, e.g. 127.0.0.1:2000; empty = off"},
     {.name = "workers", .type = T_INT, INT(workers), .min = 0, .max = 256, .def = "0",
      .arg = "N", .help = "worker threads; 0 = one per online CPU"},
     {.name = "config", .type = T_FILE, .flag_only = true, .arg = "FILE",
@@ -186,11 +182,6 @@ static int set_text(owl_config *c, const struct opt *o, const char *who, const c
     case T_HOSTPORT: {
         char *host = field(c, o->off);
         int *port = field(c, o->port_off);
-        if (len == 0 && o->empty_ok) {
-            host[0] = '\0';
-            *port = 0;
-            return OWL_OK;
-        }
         owl_error e;
         int rc = owl_config_parse_hostport(val, host, o->size, port, &e);
         return rc ? owl_error_set(err, rc, "%s: %s", who, e.msg) : OWL_OK;
@@ -622,7 +613,7 @@ static void usage_option(owl_buf *out, const struct opt *o)
         for (const char *p = o->name; *p; p++)
             owl_buf_putc(out, *p == '-' ? '_' : *p);
         if (o->def)
-            owl_buf_printf(out, ", default %s", *o->def ? o->def : "\"\" (off)");
+            owl_buf_printf(out, ", default %s", o->def);
         if (o->type == T_INT || o->type == T_INT64)
             owl_buf_printf(out, ", %" PRId64 "..%" PRId64, o->min, o->max);
     }
@@ -632,8 +623,8 @@ static void usage_option(owl_buf *out, const struct opt *o)
 void owl_config_usage(owl_buf *out)
 {
     owl_buf_puts(out,
-                 "Usage: owld --listen HOST:PORT --data-dir DIR [--xray-daemon HOST:PORT]\n"
-                 "            [--workers N] [--config FILE] [--log-level LEVEL] [limits...]\n"
+                 "Usage: owld --listen HOST:PORT --data-dir DIR [--workers N] [--config FILE]\n"
+                 "            [--log-level LEVEL] [limits...]\n"
                  "       owld --help | --version\n"
                  "\n"
                  "owld is the owl observability engine: one HTTP port serves ingest, queries\n"

@@ -13,8 +13,6 @@ typedef struct owl_config {
     char listen_host[256];   /* "127.0.0.1" */
     int listen_port;         /* 4318 */
     char data_dir[4096];     /* "./owl-data" */
-    char xray_host[256];     /* X-Ray daemon UDP address; "" = disabled (default) */
-    int xray_port;
     int workers;             /* 0 = one per online CPU */
     int log_level;           /* enum owl_log_level; default info */
     /* limits */

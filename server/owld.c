@@ -9,7 +9,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/keys.h"
-#include "server/metrics.h"
+#include "server/selfmetrics.h"
 #include "server/server.h"
 #include "server/tail.h"
 
@@ -121,8 +121,8 @@ static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, s
                  size_t bytes_out, int64_t duration_ns)
 {
     owl_server *s = ud;
-    owl_metrics_observe(s->metrics, resp->action, resp->status, bytes_in, bytes_out,
-                        duration_ns);
+    owl_selfmetrics_observe(s->selfmetrics, resp->action, resp->status, bytes_in, bytes_out,
+                            duration_ns);
 }
 
 int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
@@ -148,7 +148,7 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
-    if ((rc = owl_metrics_new(&s->metrics)) != OWL_OK) {
+    if ((rc = owl_selfmetrics_new(&s->selfmetrics)) != OWL_OK) {
         owl_error_set(err, rc, "out of memory");
         goto fail;
     }
@@ -213,7 +213,7 @@ void owl_server_close(owl_server *s)
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
     owl_audit_close(s->audit);
     owl_store_close(s->store);
-    owl_metrics_free(s->metrics);
+    owl_selfmetrics_free(s->selfmetrics);
     owl_meta_close(s->meta);
     memset(s->master_key, 0, sizeof s->master_key);
     free(s);

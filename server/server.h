@@ -11,7 +11,7 @@
 #include "server/router.h"
 
 struct owl_audit;
-struct owl_metrics;
+struct owl_selfmetrics;
 struct owl_tail;
 
 #define OWL_TENANT_LEN 12          /* tenant ids are 12 digits, like AWS account ids */
@@ -32,7 +32,7 @@ typedef struct owl_server {
     owl_meta *meta;
     owl_store *store;
     struct owl_audit *audit;
-    struct owl_metrics *metrics;
+    struct owl_selfmetrics *selfmetrics;
     owl_router router;
     owl_http_server *http;
     struct owl_tail *tail;         /* live audit tail subscribers (tail.c) */

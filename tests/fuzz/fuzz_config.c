@@ -45,8 +45,6 @@ static void check_sane(const owl_config *c)
     int ok = strnlen(c->listen_host, sizeof c->listen_host) < sizeof c->listen_host &&
              c->listen_host[0] && in_range(c->listen_port, 0, 65535) &&
              strnlen(c->data_dir, sizeof c->data_dir) < sizeof c->data_dir && c->data_dir[0] &&
-             strnlen(c->xray_host, sizeof c->xray_host) < sizeof c->xray_host &&
-             in_range(c->xray_port, 0, 65535) && (c->xray_host[0] || c->xray_port == 0) &&
              in_range(c->workers, 0, 256) && in_range(c->log_level, OWL_LOG_DEBUG, OWL_LOG_OFF) &&
              in_range(c->max_header_bytes, 1024, 1048576) &&
              in_range(c->max_body_bytes, 1024, 1073741824) &&

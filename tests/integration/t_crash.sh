@@ -91,10 +91,14 @@ p = int(sys.argv[1])
 s = socket.create_connection(("127.0.0.1", p))
 s.sendall(b"POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
 i = socket.create_connection(("127.0.0.1", p))
+print("connected", flush=True)
 s.settimeout(15)
 print("stuck client got %r" % s.recv(4096)[:40])' "$PORT" >"$T/stuck.out" 2>&1 &
 STUCK=$!
 BG_PIDS+=("$STUCK")
+# SIGTERM only once both connections are up (a loaded machine can take over 0.5 s to start
+# python), then give owld a moment to read the half-sent request
+for _ in $(seq 100); do grep -q connected "$T/stuck.out" 2>/dev/null && break; sleep 0.1; done
 sleep 0.5
 stop_owld TERM 10
 echo "# SIGTERM with a half-sent request: exit $OWLD_RC after $OWLD_STOP_MS ms (grace 1000 ms)"

@@ -15,7 +15,7 @@
 /* The options of the brief, as flags; keys are these with '_' ("config" and the actions
  * have no key). Kept here by hand so a row dropped from the table fails a test. */
 static const char *const flags[] = {
-    "listen", "data-dir", "xray-daemon", "workers", "config", "log-level",
+    "listen", "data-dir", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "audit-retention-days",
     "wal-sync", "wal-sync-interval-ms", "stream-buffer-bytes", "stream-stall-ms",
@@ -98,8 +98,6 @@ static void check_defaults(const owl_config *c)
     cr_assert_str_eq(c->listen_host, "127.0.0.1");
     cr_assert_eq(c->listen_port, 4318);
     cr_assert_str_eq(c->data_dir, "./owl-data");
-    cr_assert_str_eq(c->xray_host, "");
-    cr_assert_eq(c->xray_port, 0);
     cr_assert_eq(c->workers, 0);
     cr_assert_eq(c->log_level, OWL_LOG_INFO);
     cr_assert_eq(c->max_header_bytes, 16384);
@@ -138,16 +136,13 @@ Test(config, flags_each_type_space_form)
     owl_config c;
     owl_error e = {0};
     int rc = parse(&c,
-                   ARGV("--listen", "0.0.0.0:9000", "--data-dir", "/var/lib/owl", "--xray-daemon",
-                        "127.0.0.1:2000", "--workers", "8", "--log-level", "debug",
+                   ARGV("--listen", "0.0.0.0:9000", "--data-dir", "/var/lib/owl", "--workers", "8", "--log-level", "debug",
                         "--max-body-bytes", "1048576", "--shutdown-grace-ms", "0"),
                    NULL, &e);
     cr_assert_eq(rc, OWL_OK, "%s", e.msg);
     cr_assert_str_eq(c.listen_host, "0.0.0.0");
     cr_assert_eq(c.listen_port, 9000);
     cr_assert_str_eq(c.data_dir, "/var/lib/owl");
-    cr_assert_str_eq(c.xray_host, "127.0.0.1");
-    cr_assert_eq(c.xray_port, 2000);
     cr_assert_eq(c.workers, 8);
     cr_assert_eq(c.log_level, OWL_LOG_DEBUG);
     cr_assert_eq(c.max_body_bytes, 1048576);
@@ -160,7 +155,7 @@ Test(config, flags_each_type_equals_form)
     owl_config c;
     owl_error e = {0};
     int rc = parse(&c,
-                   ARGV("--listen=[::1]:4319", "--data-dir=d=x", "--xray-daemon=localhost:2000",
+                   ARGV("--listen=[::1]:4319", "--data-dir=d=x",
                         "--workers=256", "--log-level=off", "--max-header-bytes=1048576",
                         "--max-body-bytes=1024",
                         "--read-timeout-ms=100", "--idle-timeout-ms=86400000",
@@ -171,7 +166,6 @@ Test(config, flags_each_type_equals_form)
     cr_assert_str_eq(c.listen_host, "::1", "brackets are not part of the host");
     cr_assert_eq(c.listen_port, 4319);
     cr_assert_str_eq(c.data_dir, "d=x", "only the first '=' splits");
-    cr_assert_str_eq(c.xray_host, "localhost");
     cr_assert_eq(c.workers, 256);
     cr_assert_eq(c.log_level, OWL_LOG_OFF);
     cr_assert_eq(c.max_header_bytes, 1048576);
@@ -203,13 +197,13 @@ Test(config, later_flag_wins_and_negative_values_parse)
     expect_fail(ARGV("--workers", "-1"), "--workers: must be between 0 and 256");
 }
 
-Test(config, xray_daemon_empty_disables)
+/* No X-Ray daemon listens yet, so its address is not an option: owld must not accept a
+ * setting it would ignore. */
+Test(config, xray_daemon_not_offered)
 {
-    owl_config c;
-    cr_assert_eq(parse(&c, ARGV("--xray-daemon", "127.0.0.1:2000", "--xray-daemon="), NULL, NULL),
-                 OWL_OK);
-    cr_assert_str_eq(c.xray_host, "");
-    cr_assert_eq(c.xray_port, 0);
+    expect_fail(ARGV("--xray-daemon", "127.0.0.1:2000"), "unknown option --xray-daemon");
+    expect_fail(ARGV("--xray-daemon="), "unknown option --xray-daemon");
+    expect_json_fail("{\"xray_daemon\": \"127.0.0.1:2000\"}", "config: unknown key 'xray_daemon'");
     expect_fail(ARGV("--listen="), "--listen: ");
 }
 
@@ -312,8 +306,8 @@ Test(config, bad_hostport_flags)
     expect_fail(ARGV("--listen", "4318"), "--listen: '4318' is not HOST:PORT");
     expect_fail(ARGV("--listen", ":4318"), "--listen: ':4318' is not HOST:PORT: empty host");
     expect_fail(ARGV("--listen", "host:65536"), "--listen: 'host:65536' is not HOST:PORT");
-    expect_fail(ARGV("--xray-daemon", "[::1]"), "--xray-daemon: '[::1]' is not HOST:PORT");
-    expect_fail(ARGV("--xray-daemon", "::1:2000"), "--xray-daemon:");
+    expect_fail(ARGV("--listen", "[::1]"), "--listen: '[::1]' is not HOST:PORT");
+    expect_fail(ARGV("--listen", "::1:2000"), "--listen:");
 }
 
 /* ---- HOST:PORT ---- */
@@ -399,7 +393,7 @@ Test(config, json_each_type)
     owl_error e = {0};
     int rc = json(&c,
                   "{\"listen\": \"[::]:8080\", \"data_dir\": \"/srv/owl\",\n"
-                  " \"xray_daemon\": \"127.0.0.1:2000\", \"workers\": 4, \"log_level\": \"warn\",\n"
+                  " \"workers\": 4, \"log_level\": \"warn\",\n"
                   " \"max_header_bytes\": 2048.0, \"max_body_bytes\": 1e6,\n"
                   " \"max_connections\": {\"$numberLong\": \"5000\"},\n"
                   " \"read_timeout_ms\": 1000, \"idle_timeout_ms\": 2000,\n"
@@ -410,8 +404,6 @@ Test(config, json_each_type)
     cr_assert_str_eq(c.listen_host, "::");
     cr_assert_eq(c.listen_port, 8080);
     cr_assert_str_eq(c.data_dir, "/srv/owl");
-    cr_assert_str_eq(c.xray_host, "127.0.0.1");
-    cr_assert_eq(c.xray_port, 2000);
     cr_assert_eq(c.workers, 4);
     cr_assert_eq(c.log_level, OWL_LOG_WARN);
     cr_assert_eq(c.max_header_bytes, 2048, "double with integral value");
@@ -435,8 +427,6 @@ Test(config, json_applies_on_top)
     cr_assert_eq(json(&c, " \n\t{ }\n", NULL), OWL_OK, "empty object is fine");
     cr_assert_eq(json(&c, "{\"workers\": 1, \"workers\": 2}", NULL), OWL_OK);
     cr_assert_eq(c.workers, 2, "a repeated key: the last one wins");
-    cr_assert_eq(json(&c, "{\"xray_daemon\": \"\"}", NULL), OWL_OK);
-    cr_assert_str_eq(c.xray_host, "");
 }
 
 Test(config, json_unknown_key)

@@ -1,7 +1,7 @@
-/* metrics.c — counters behind GET /metrics. One mutex guards a small table of actions; each
+/* selfmetrics.c — counters behind GET /metrics. One mutex guards a small table of actions; each
  * action keeps its status counts and a fixed-bucket latency histogram (Prometheus
  * cumulative buckets are computed at render time from per-bucket counts). */
-#include "server/metrics.h"
+#include "server/selfmetrics.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -28,16 +28,16 @@ struct action_stats {
     double sum_s;
 };
 
-struct owl_metrics {
+struct owl_selfmetrics {
     pthread_mutex_t mu;
     struct action_stats *actions;
     size_t nactions;
     uint64_t bytes_in, bytes_out;
 };
 
-int owl_metrics_new(owl_metrics **out)
+int owl_selfmetrics_new(owl_selfmetrics **out)
 {
-    owl_metrics *m = calloc(1, sizeof *m);
+    owl_selfmetrics *m = calloc(1, sizeof *m);
     if (!m)
         return OWL_ENOMEM;
     m->actions = calloc(MAX_ACTIONS + 1, sizeof *m->actions);
@@ -50,7 +50,7 @@ int owl_metrics_new(owl_metrics **out)
     return OWL_OK;
 }
 
-void owl_metrics_free(owl_metrics *m)
+void owl_selfmetrics_free(owl_selfmetrics *m)
 {
     if (!m)
         return;
@@ -60,7 +60,7 @@ void owl_metrics_free(owl_metrics *m)
 }
 
 /* Finds or adds the action's row; the extra row past MAX_ACTIONS collects the overflow. */
-static struct action_stats *action_row(owl_metrics *m, const char *name)
+static struct action_stats *action_row(owl_selfmetrics *m, const char *name)
 {
     for (size_t i = 0; i < m->nactions; i++)
         if (strcmp(m->actions[i].name, name) == 0)
@@ -76,8 +76,8 @@ static struct action_stats *action_row(owl_metrics *m, const char *name)
     return a;
 }
 
-void owl_metrics_observe(owl_metrics *m, const char *action, int status, size_t bytes_in,
-                         size_t bytes_out, int64_t duration_ns)
+void owl_selfmetrics_observe(owl_selfmetrics *m, const char *action, int status, size_t bytes_in,
+                             size_t bytes_out, int64_t duration_ns)
 {
     double secs = (double)duration_ns / 1e9;
     size_t b = 0;
@@ -100,7 +100,7 @@ void owl_metrics_observe(owl_metrics *m, const char *action, int status, size_t 
     pthread_mutex_unlock(&m->mu);
 }
 
-int owl_metrics_render(owl_metrics *m, const owl_metrics_gauges *g, owl_buf *o)
+int owl_selfmetrics_render(owl_selfmetrics *m, const owl_selfmetrics_gauges *g, owl_buf *o)
 {
     owl_buf_puts(o, "# HELP owl_build_info owld version.\n# TYPE owl_build_info gauge\n");
     owl_buf_printf(o, "owl_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -190,7 +190,7 @@ static int add_partition(void *ud, const owl_store_table_stats *p)
     return 0;
 }
 
-int owl_metrics_render_store(owl_store *st, owl_buf *o)
+int owl_selfmetrics_render_store(owl_store *st, owl_buf *o)
 {
     struct sums s;
     memset(&s, 0, sizeof s);
