@@ -261,6 +261,7 @@ Test(arena, default_block_size)
     cr_assert_eq(a.block_size, (size_t)1 << 20);
     cr_assert_not_null(owl_arena_alloc(&a, 100));
     owl_arena_free(&a);
+}
 
 /* owl_hash64's output is on disk (bloom items in parts): these values were produced by the
  * function as it stood in index/bloom.c before it moved here and must never change. */
