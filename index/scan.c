@@ -411,7 +411,8 @@ static int queue_sel(struct merge *m, struct src *s, size_t si, owl_cell *const 
         s->rows[s->n++] = (struct orow){times[r].i, key, (uint32_t)si, (uint32_t)row};
     }
     m->slots[si].left += s->n - from;
-    qsort(s->rows + s->head, s->n - s->head, sizeof *s->rows, m->desc ? cmp_desc : cmp_asc);
+    if (s->n > s->head) /* (rows may still be NULL: qsort takes no null base) */
+        qsort(s->rows + s->head, s->n - s->head, sizeof *s->rows, m->desc ? cmp_desc : cmp_asc);
     return OWL_OK;
 }
 
