@@ -379,8 +379,10 @@ static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, ow
         free(u), free(run);
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
-    memcpy(u, p->days, n * sizeof *u);
-    qsort(u, n, sizeof *u, cmp_unit);
+    if (n) { /* a partition with no day yet (its retention set first) has days NULL */
+        memcpy(u, p->days, n * sizeof *u);
+        qsort(u, n, sizeof *u, cmp_unit);
+    }
     int32_t width = p->retention_days > 0 ? p->retention_days / 4 : SPAN_MAX_DAYS;
     if (width > SPAN_MAX_DAYS)
         width = SPAN_MAX_DAYS;
