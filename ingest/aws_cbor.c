@@ -90,26 +90,35 @@ static void appended(cdec *c, bool ok)
     item_done(c);
 }
 
-static void put_int(cdec *c, int64_t v)
+/* A number: an integer i, or the float d when is_double. After tag 1 (epoch seconds) it
+ * becomes a date, refused beyond 9.2e12 s (about 290,000 years) so that the milliseconds fit. */
+static void put_number(cdec *c, int64_t i, double d, bool is_double)
 {
     if (!ready(c))
         return;
     const char *k = value_key(c);
     if (!k)
         return;
-    frame *f = &c->st[c->depth - 1];
+    bson_t *doc = &c->st[c->depth - 1].doc;
     if (c->tagged) {
         c->tagged = 0;
-        if (v > 9200000000000LL || v < -9200000000000LL) {
+        if (is_double ? !isfinite(d) || fabs(d) > 9.2e12
+                      : i > 9200000000000LL || i < -9200000000000LL) {
             fail(c, "timestamp out of range");
             return;
         }
-        appended(c, bson_append_date_time(&f->doc, k, -1, v * 1000));
+        appended(c, bson_append_date_time(doc, k, -1,
+                                          is_double ? (int64_t)llround(d * 1000.0) : i * 1000));
         return;
     }
-    appended(c, v >= INT32_MIN && v <= INT32_MAX ? bson_append_int32(&f->doc, k, -1, (int32_t)v)
-                                                 : bson_append_int64(&f->doc, k, -1, v));
+    if (is_double)
+        appended(c, bson_append_double(doc, k, -1, d));
+    else
+        appended(c, i >= INT32_MIN && i <= INT32_MAX ? bson_append_int32(doc, k, -1, (int32_t)i)
+                                                     : bson_append_int64(doc, k, -1, i));
 }
+
+static void put_int(cdec *c, int64_t v) { put_number(c, v, 0, false); }
 
 static void put_uint(cdec *c, uint64_t v)
 {
@@ -139,25 +148,7 @@ static void on_n16(void *u, uint16_t v) { put_neg(u, v); }
 static void on_n32(void *u, uint32_t v) { put_neg(u, v); }
 static void on_n64(void *u, uint64_t v) { put_neg(u, v); }
 
-static void put_double(cdec *c, double d)
-{
-    if (!ready(c))
-        return;
-    const char *k = value_key(c);
-    if (!k)
-        return;
-    frame *f = &c->st[c->depth - 1];
-    if (c->tagged) {
-        c->tagged = 0;
-        if (!isfinite(d) || fabs(d) > 9.2e12) {
-            fail(c, "timestamp out of range");
-            return;
-        }
-        appended(c, bson_append_date_time(&f->doc, k, -1, (int64_t)llround(d * 1000.0)));
-        return;
-    }
-    appended(c, bson_append_double(&f->doc, k, -1, d));
-}
+static void put_double(cdec *c, double d) { put_number(c, 0, d, true); }
 static void on_f2(void *u, float v) { put_double(u, v); }
 static void on_f4(void *u, float v) { put_double(u, v); }
 static void on_f8(void *u, double v) { put_double(u, v); }
@@ -421,31 +412,36 @@ int owl_aws_cbor_decode(const void *p, size_t n, bson_t *out, owl_error *err)
 
 typedef size_t (*head_fn)(size_t, unsigned char *, size_t);
 
-static int head(owl_buf *o, size_t (*fn)(uint64_t, unsigned char *, size_t), uint64_t v)
+/* Room for one CBOR head or float (9 bytes at most) at the end of o, or NULL. */
+static unsigned char *room9(owl_buf *o)
 {
-    if (owl_buf_reserve(o, 9) != OWL_OK)
-        return OWL_ENOMEM;
-    o->len += fn(v, (unsigned char *)o->data + o->len, 9);
+    return owl_buf_reserve(o, 9) == OWL_OK ? (unsigned char *)o->data + o->len : NULL;
+}
+
+/* Takes in the n bytes just written at room9's place. */
+static int wrote(owl_buf *o, size_t n)
+{
+    o->len += n;
     o->data[o->len] = '\0';
     return OWL_OK;
+}
+
+static int head(owl_buf *o, size_t (*fn)(uint64_t, unsigned char *, size_t), uint64_t v)
+{
+    unsigned char *p = room9(o);
+    return p ? wrote(o, fn(v, p, 9)) : OWL_ENOMEM;
 }
 
 static int head_sz(owl_buf *o, head_fn fn, size_t v)
 {
-    if (owl_buf_reserve(o, 9) != OWL_OK)
-        return OWL_ENOMEM;
-    o->len += fn(v, (unsigned char *)o->data + o->len, 9);
-    o->data[o->len] = '\0';
-    return OWL_OK;
+    unsigned char *p = room9(o);
+    return p ? wrote(o, fn(v, p, 9)) : OWL_ENOMEM;
 }
 
 static int put_double_out(owl_buf *o, double d)
 {
-    if (owl_buf_reserve(o, 9) != OWL_OK)
-        return OWL_ENOMEM;
-    o->len += cbor_encode_double(d, (unsigned char *)o->data + o->len, 9);
-    o->data[o->len] = '\0';
-    return OWL_OK;
+    unsigned char *p = room9(o);
+    return p ? wrote(o, cbor_encode_double(d, p, 9)) : OWL_ENOMEM;
 }
 
 static int enc_int(owl_buf *o, int64_t v)

@@ -124,77 +124,81 @@ static size_t run_end(const fparam *ps, size_t lo, size_t hi, int d)
 
 typedef struct qctx {
     owl_error *err;
-    char idx[16];
 } qctx;
 
 static int emit(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth, bson_t *parent,
                 const char *name);
 
-static const char *index_key(qctx *q, uint32_t i)
-{
+/* One member of a list, map or structure: the params [from, end) continue at segment d as the
+ * value `key` (for a list item, its index written into key_buf). */
+typedef struct member {
+    size_t from, end;
+    int d;
     const char *key;
-    bson_uint32_to_string(i, &key, q->idx, sizeof q->idx);
-    return key;
-}
+    char key_buf[16];
+} member;
+
+/* Finds the member that starts at ps[j] (segment d) in [j, hi) of the value `name`, the nth of
+ * its container; OWL_OK or the error for a malformed one. */
+typedef int (*member_fn)(qctx *q, fparam *ps, size_t j, size_t hi, int d, uint32_t n,
+                         const char *name, member *m);
 
 /* A list: runs grouped by the index in segment d. */
-static int emit_list(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth, bson_t *arr,
-                     const char *name)
+static int list_member(qctx *q, fparam *ps, size_t j, size_t hi, int d, uint32_t n,
+                       const char *name, member *m)
 {
-    uint32_t n = 0;
-    for (size_t j = lo; j < hi; n++) {
-        if (ps[j].nseg <= d || seg_index(seg(&ps[j], d)) < 0)
-            return owl_error_set(q->err, OWL_EINVAL, "%s: list items need an index 1, 2, ...",
-                                 name);
-        size_t e = run_end(ps, j, hi, d);
-        char key[16];
-        snprintf(key, sizeof key, "%s", index_key(q, n));
-        int rc = emit(q, ps, j, e, d + 1, depth, arr, key);
-        if (rc != OWL_OK)
-            return rc;
-        j = e;
-    }
+    if (ps[j].nseg <= d || seg_index(seg(&ps[j], d)) < 0)
+        return owl_error_set(q->err, OWL_EINVAL, "%s: list items need an index 1, 2, ...", name);
+    *m = (member){.from = j, .end = run_end(ps, j, hi, d), .d = d + 1};
+    bson_uint32_to_string(n, &m->key, m->key_buf, sizeof m->key_buf);
     return OWL_OK;
 }
 
 /* A map: runs of "entry.N" each holding one "key" and a "value". */
-static int emit_map(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth, bson_t *doc,
-                    const char *name)
+static int map_member(qctx *q, fparam *ps, size_t j, size_t hi, int d, uint32_t n,
+                      const char *name, member *m)
 {
-    for (size_t j = lo; j < hi;) {
-        if (ps[j].nseg <= d + 1 || seg_index(seg(&ps[j], d)) < 0)
-            return owl_error_set(q->err, OWL_EINVAL, "%s: map entries need .N.key and .N.value",
-                                 name);
-        size_t e = run_end(ps, j, hi, d);
-        /* sorted: the key ("key") comes before the value's parameters ("value...") */
-        if (strcmp(seg(&ps[j], d + 1), "key") != 0 || ps[j].nseg != d + 2 || e - j < 2 ||
-            strcmp(seg(&ps[j + 1], d + 1), "value") != 0 ||
-            run_end(ps, j + 1, e, d + 1) != e)
-            return owl_error_set(q->err, OWL_EINVAL,
-                                 "%s: each map entry needs one key and one value", name);
-        if (memchr(ps[j].val, '\0', ps[j].vlen) || ps[j].vlen > OWL_AWS_MAX_KEY)
-            return owl_error_set(q->err, OWL_EINVAL, "%s: a map key is not a valid name", name);
-        int rc = emit(q, ps, j + 1, e, d + 2, depth, doc, ps[j].val);
-        if (rc != OWL_OK)
-            return rc;
-        j = e;
-    }
+    (void)n;
+    if (ps[j].nseg <= d + 1 || seg_index(seg(&ps[j], d)) < 0)
+        return owl_error_set(q->err, OWL_EINVAL, "%s: map entries need .N.key and .N.value",
+                             name);
+    size_t e = run_end(ps, j, hi, d);
+    /* sorted: the key ("key") comes before the value's parameters ("value...") */
+    if (strcmp(seg(&ps[j], d + 1), "key") != 0 || ps[j].nseg != d + 2 || e - j < 2 ||
+        strcmp(seg(&ps[j + 1], d + 1), "value") != 0 || run_end(ps, j + 1, e, d + 1) != e)
+        return owl_error_set(q->err, OWL_EINVAL,
+                             "%s: each map entry needs one key and one value", name);
+    if (memchr(ps[j].val, '\0', ps[j].vlen) || ps[j].vlen > OWL_AWS_MAX_KEY)
+        return owl_error_set(q->err, OWL_EINVAL, "%s: a map key is not a valid name", name);
+    *m = (member){.from = j + 1, .end = e, .d = d + 2, .key = ps[j].val};
     return OWL_OK;
 }
 
-static int emit_doc(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth, bson_t *doc,
-                    const char *name)
+/* A structure: runs grouped by the field name in segment d. */
+static int doc_member(qctx *q, fparam *ps, size_t j, size_t hi, int d, uint32_t n,
+                      const char *name, member *m)
 {
-    for (size_t j = lo; j < hi;) {
-        const char *s = seg(&ps[j], d);
-        if (strcmp(s, "member") == 0 || strcmp(s, "entry") == 0)
-            return owl_error_set(q->err, OWL_EINVAL, "%s mixes '%s' with named fields",
-                                 name, s);
-        size_t e = run_end(ps, j, hi, d);
-        int rc = emit(q, ps, j, e, d + 1, depth, doc, s);
+    (void)n;
+    const char *s = seg(&ps[j], d);
+    if (strcmp(s, "member") == 0 || strcmp(s, "entry") == 0)
+        return owl_error_set(q->err, OWL_EINVAL, "%s mixes '%s' with named fields", name, s);
+    *m = (member){.from = j, .end = run_end(ps, j, hi, d), .d = d + 1, .key = s};
+    return OWL_OK;
+}
+
+/* Emits the params [lo, hi) into the container `name` (parent), member by member. */
+static int emit_members(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth,
+                        bson_t *parent, const char *name, member_fn next)
+{
+    uint32_t n = 0;
+    for (size_t j = lo; j < hi; n++) {
+        member m;
+        int rc = next(q, ps, j, hi, d, n, name, &m);
+        if (rc == OWL_OK)
+            rc = emit(q, ps, m.from, m.end, m.d, depth, parent, m.key);
         if (rc != OWL_OK)
             return rc;
-        j = e;
+        j = m.end;
     }
     return OWL_OK;
 }
@@ -228,12 +232,8 @@ static int emit(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth, bso
                            : bson_append_document_begin(parent, name, -1, &child);
     if (!ok)
         return owl_error_set(q->err, OWL_EINVAL, "request too large");
-    if (list || flat)
-        rc = emit_list(q, ps, lo, hi, d, depth + 1, &child, name);
-    else if (map)
-        rc = emit_map(q, ps, lo, hi, d, depth + 1, &child, name);
-    else
-        rc = emit_doc(q, ps, lo, hi, d, depth + 1, &child, name);
+    rc = emit_members(q, ps, lo, hi, d, depth + 1, &child, name,
+                      list || flat ? list_member : map ? map_member : doc_member);
     ok = list || flat ? bson_append_array_end(parent, &child)
                       : bson_append_document_end(parent, &child);
     if (rc == OWL_OK && !ok)
@@ -333,7 +333,7 @@ int owl_aws_query_decode(const char *s, size_t n, bson_t *out, owl_error *err)
     int rc = split(s, n, &ps, &np, err);
     if (rc == OWL_OK && np) {
         qsort(ps, np, sizeof *ps, param_cmp);
-        rc = emit_doc(&q, ps, 0, np, 0, 1, out, "the request");
+        rc = emit_members(&q, ps, 0, np, 0, 1, out, "the request", doc_member);
     }
     for (size_t i = 0; i < np; i++) {
         free(ps[i].key);

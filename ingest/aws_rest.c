@@ -1,32 +1,35 @@
 /* aws_rest.c — REST binding (REST-JSON services such as X-Ray, and owl's native API): a
  * row's URI pattern is matched segment by segment, its {Label}s, the query parameters it
  * names and the JSON body's fields become one input document. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ingest/aws_int.h"
 
-int owl_aws_uri_match(const char *pattern, const char *path, bson_t *labels)
+int owl_aws_uri_walk(const char *pattern, const char *path, size_t max_labels,
+                     owl_aws_label_fn fn, void *ud)
 {
     const char *p = pattern, *s = path;
+    size_t nlabels = 0;
     while (*p == '/' && *s == '/') {
         p++, s++;
         const char *pe = strchr(p, '/'), *se = strchr(s, '/');
         size_t plen = pe ? (size_t)(pe - p) : strlen(p);
         size_t slen = se ? (size_t)(se - s) : strlen(s);
         if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0)
+            if (slen == 0 || nlabels == max_labels)
                 return 0;
-            if (labels) {
+            nlabels++;
+            if (fn) {
                 char *val = malloc(slen + 1);
                 if (!val)
                     return OWL_ENOMEM;
                 long n = owl_aws_percent_decode(s, slen, val, 0);
-                int ok = n >= 0 && bson_utf8_validate(val, (size_t)n, true) &&
-                         bson_append_utf8(labels, p + 1, (int)plen - 2, val, (int)n);
+                int rc = n < 0 ? OWL_EINVAL : fn(ud, p + 1, plen - 2, val, (size_t)n);
                 free(val);
-                if (!ok)
-                    return OWL_EINVAL;
+                if (rc != 1)
+                    return rc;
             }
         } else if (plen != slen || memcmp(p, s, plen) != 0) {
             return 0;
@@ -37,6 +40,21 @@ int owl_aws_uri_match(const char *pattern, const char *path, bson_t *labels)
             s++;
     }
     return *p == '\0' && *s == '\0';
+}
+
+/* owl_aws_label_fn for owl_aws_uri_match: the label as a UTF-8 string field of ud. */
+static int label_to_bson(void *ud, const char *name, size_t name_len, const char *value,
+                         size_t value_len)
+{
+    return bson_utf8_validate(value, value_len, true) &&
+                   bson_append_utf8(ud, name, (int)name_len, value, (int)value_len)
+               ? 1
+               : OWL_EINVAL;
+}
+
+int owl_aws_uri_match(const char *pattern, const char *path, bson_t *labels)
+{
+    return owl_aws_uri_walk(pattern, path, SIZE_MAX, labels ? label_to_bson : NULL, labels);
 }
 
 static int bind_query(const owl_aws_op *op, const owl_aws_request *rq, bson_t *in,

@@ -293,6 +293,23 @@ int owl_aws_cbor_encode(const bson_t *doc, owl_buf *out);
  * the path is tolerated. */
 int owl_aws_uri_match(const char *pattern, const char *path, bson_t *labels);
 
+/* owl_aws_label_fn — receives one {Label} of a path owl_aws_uri_walk is matching: its name
+ * (name_len bytes, not NUL-terminated) and its percent-decoded value (value_len bytes,
+ * NUL-terminated, valid only during the call). Returns 1 to go on; anything else ends the
+ * walk, which returns it (0 for no match, or a negative owl_err). */
+typedef int (*owl_aws_label_fn)(void *ud, const char *name, size_t name_len, const char *value,
+                                size_t value_len);
+
+/* owl_aws_uri_walk — the one path matcher for URI patterns (REST rows here, server/'s raw
+ * routes): path against pattern segment by segment, a {Label} matching one non-empty
+ * segment, one trailing slash on the path tolerated. Each label is decoded and handed to fn
+ * in order as it is reached (fn NULL: labels are not decoded, only matched). A path reaching
+ * a label past max_labels does not match. 1 on a match, 0 on none, OWL_EINVAL for a bad
+ * escape in a label, OWL_ENOMEM, or what fn returned; a walk that fails after fn took some
+ * labels leaves them to the caller's ud to release. */
+int owl_aws_uri_walk(const char *pattern, const char *path, size_t max_labels,
+                     owl_aws_label_fn fn, void *ud);
+
 /* owl_aws_percent_decode — decodes %XX (and '+' as space when plus_space) from s (n bytes)
  * into out (n+1 bytes always suffice), NUL-terminated. Returns the decoded length, or -1 for
  * a bad escape. */

@@ -20,11 +20,6 @@ int owl_router_add(owl_router *r, const owl_route_table *t)
     return OWL_OK;
 }
 
-long owl_percent_decode(const char *s, size_t n, char *out, int plus_space)
-{
-    return owl_aws_percent_decode(s, n, out, plus_space);
-}
-
 int owl_query_param(const char *query, const char *name, char *out, size_t outsz)
 {
     size_t nlen = strlen(name);
@@ -36,13 +31,13 @@ int owl_query_param(const char *query, const char *name, char *out, size_t outsz
         size_t klen = eq ? (size_t)(eq - p) : len;
         char key[256];
         if (klen < sizeof key) {
-            long kd = owl_percent_decode(p, klen, key, 1);
+            long kd = owl_aws_percent_decode(p, klen, key, 1);
             if (kd >= 0 && (size_t)kd == nlen && memcmp(key, name, nlen) == 0) {
                 const char *v = eq ? eq + 1 : p + len;
                 size_t vlen = eq ? len - klen - 1 : 0;
                 if (vlen + 1 > outsz)
                     return -1;
-                return owl_percent_decode(v, vlen, out, 1) < 0 ? -1 : 1;
+                return owl_aws_percent_decode(v, vlen, out, 1) < 0 ? -1 : 1;
             }
         }
         p = amp ? amp + 1 : NULL;
@@ -50,55 +45,44 @@ int owl_query_param(const char *query, const char *name, char *out, size_t outsz
     return 0;
 }
 
-/* Matches path against pattern segment by segment; on success stores {name} values.
+/* The path parameters a raw route's pattern names, collected as owl_aws_uri_walk finds them. */
+typedef struct path_params {
+    owl_kv kv[OWL_MAX_PATH_PARAMS];
+    size_t n;
+} path_params;
+
+/* owl_aws_label_fn: keeps a copy of the label (the walk caps the count at
+ * OWL_MAX_PATH_PARAMS). */
+static int keep_param(void *ud, const char *name, size_t name_len, const char *value,
+                      size_t value_len)
+{
+    path_params *pp = ud;
+    char *key = strndup(name, name_len), *val = malloc(value_len + 1);
+    pp->kv[pp->n].key = key;
+    pp->kv[pp->n].value = val;
+    pp->n++;
+    if (!key || !val)
+        return OWL_ENOMEM;
+    memcpy(val, value, value_len + 1);
+    return 1;
+}
+
+/* Matches path against a raw route's pattern; on success stores the {name} values in call.
  * Returns 1 on a match, 0 on none, -1 when a parameter segment holds a bad %-escape, -2
  * when out of memory. */
 static int match_path(const char *pattern, const char *path, owl_call *call)
 {
-    size_t nparams = 0;
-    owl_kv params[OWL_MAX_PATH_PARAMS];
-    const char *p = pattern, *s = path;
-    int ok = 0;
-    while (*p == '/' && *s == '/') {
-        p++, s++;
-        const char *pe = strchr(p, '/'), *se = strchr(s, '/');
-        size_t plen = pe ? (size_t)(pe - p) : strlen(p);
-        size_t slen = se ? (size_t)(se - s) : strlen(s);
-        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || nparams == OWL_MAX_PATH_PARAMS)
-                goto out;
-            char *val = malloc(slen + 1);
-            char *key = strndup(p + 1, plen - 2);
-            params[nparams].key = key;
-            params[nparams].value = val;
-            nparams++;
-            if (!val || !key) {
-                ok = -2;
-                goto out;
-            }
-            if (owl_percent_decode(s, slen, val, 0) < 0) {
-                ok = -1;
-                goto out;
-            }
-        } else if (plen != slen || memcmp(p, s, plen) != 0) {
-            goto out;
-        }
-        p += plen, s += slen;
-        /* one trailing slash on the request is tolerated */
-        if (*p == '\0' && s[0] == '/' && s[1] == '\0')
-            s++;
-    }
-    ok = *p == '\0' && *s == '\0';
-out:
+    path_params pp = {.n = 0};
+    int ok = owl_aws_uri_walk(pattern, path, OWL_MAX_PATH_PARAMS, keep_param, &pp);
     if (ok != 1) {
-        for (size_t i = 0; i < nparams; i++) {
-            free(params[i].key);
-            free(params[i].value);
+        for (size_t i = 0; i < pp.n; i++) {
+            free(pp.kv[i].key);
+            free(pp.kv[i].value);
         }
-        return ok;
+        return ok == OWL_ENOMEM ? -2 : ok < 0 ? -1 : 0;
     }
-    memcpy(call->params, params, nparams * sizeof params[0]);
-    call->nparams = nparams;
+    memcpy(call->params, pp.kv, pp.n * sizeof pp.kv[0]);
+    call->nparams = pp.n;
     return 1;
 }
 

@@ -131,10 +131,6 @@ int owl_call_limit(owl_call *call, const char *text, int present, size_t dflt, s
 int owl_aws_page_limit(owl_aws_ctx *ctx, const bson_t *in, size_t dflt, size_t max,
                        size_t *out);
 
-/* owl_percent_decode — decodes %XX (and '+' as space when plus_space) from s (n bytes) into
- * out (n+1 bytes is always enough). Returns the decoded length, or -1 for a bad escape. */
-long owl_percent_decode(const char *s, size_t n, char *out, int plus_space);
-
 /* owl_call_error — answers with an error shaped for the call's protocol (by
  * owl_aws_error_reply): native {"error":{"code","message"}}; AWS JSON {"__type","message"}
  * with the service's x-amz-json-1.0/1.1 and x-amzn-ErrorType; REST-JSON the same as

@@ -426,6 +426,46 @@ Test(rest, uri_match_and_labels)
     bson_destroy(&l2);
 }
 
+/* owl_aws_label_fn for uri_walk: counts labels, records the last, and ends the walk with
+ * stop_rc at label number stop_at (0: never). */
+typedef struct walk_seen {
+    int n, stop_rc, stop_at;
+    char last[32];
+} walk_seen;
+
+static int walk_label(void *ud, const char *name, size_t name_len, const char *value,
+                      size_t value_len)
+{
+    walk_seen *w = ud;
+    w->n++;
+    snprintf(w->last, sizeof w->last, "%.*s=%.*s", (int)name_len, name, (int)value_len, value);
+    return w->n == w->stop_at ? w->stop_rc : 1;
+}
+
+Test(rest, uri_walk_labels_cap_and_stop)
+{
+    walk_seen w = {0};
+    cr_assert_eq(owl_aws_uri_walk("/a/{x}/{yy}", "/a/1/%41b/", 2, walk_label, &w), 1);
+    cr_assert_eq(w.n, 2);
+    cr_assert_str_eq(w.last, "yy=Ab");
+    /* a path past max_labels does not match; the labels before were handed over */
+    w = (walk_seen){0};
+    cr_assert_eq(owl_aws_uri_walk("/a/{x}/{y}", "/a/1/2", 1, walk_label, &w), 0);
+    cr_assert_eq(w.n, 1);
+    /* the callback's answer ends the walk and is returned */
+    w = (walk_seen){.stop_at = 1, .stop_rc = OWL_ENOMEM};
+    cr_assert_eq(owl_aws_uri_walk("/a/{x}/{y}", "/a/1/2", 8, walk_label, &w), OWL_ENOMEM);
+    cr_assert_eq(w.n, 1);
+    w = (walk_seen){.stop_at = 1, .stop_rc = 0};
+    cr_assert_eq(owl_aws_uri_walk("/a/{x}", "/a/1", 8, walk_label, &w), 0);
+    /* a bad escape is reported before the callback sees the label */
+    w = (walk_seen){0};
+    cr_assert_eq(owl_aws_uri_walk("/a/{x}", "/a/%4", 8, walk_label, &w), OWL_EINVAL);
+    cr_assert_eq(w.n, 0);
+    /* without a callback the labels are only matched, not decoded */
+    cr_assert_eq(owl_aws_uri_walk("/a/{x}", "/a/%4", 8, NULL, NULL), 1);
+}
+
 /* ---- services used by the serve tests ---- */
 
 static int h_echo(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)

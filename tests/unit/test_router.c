@@ -306,8 +306,8 @@ Test(router, query_param_decoding)
     cr_assert_eq(owl_query_param("a=12345678901234567890", "a", v, sizeof v), -1);
     cr_assert_eq(owl_query_param("a=%G1", "a", v, sizeof v), -1);
     char out[8];
-    cr_assert_eq(owl_percent_decode("%4", 2, out, 0), -1);
-    cr_assert_eq(owl_percent_decode("%41", 3, out, 0), 1);
+    cr_assert_eq(owl_aws_percent_decode("%4", 2, out, 0), -1);
+    cr_assert_eq(owl_aws_percent_decode("%41", 3, out, 0), 1);
 }
 
 Test(router, errors_per_protocol)
