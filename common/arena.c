@@ -21,12 +21,15 @@ void owl_arena_init(owl_arena *a, size_t block_size)
     a->head = NULL;
     a->block_size = block_size ? block_size : DEFAULT_BLOCK;
     a->bytes = 0;
+    a->cur = a->end = NULL;
 }
 
 /* n bytes at offset `used` rounded up to align in some block. */
 static void *take(owl_arena *a, size_t n, size_t align)
 {
     struct owl_arena_block *b = a->head;
+    if (b) /* what owl_arena_copy's fast path took since */
+        b->used = (size_t)(a->cur - b->data);
     size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
     if (!b || at > b->cap || b->cap - at < n) {
         int big = n > a->block_size / 4;
@@ -49,6 +52,8 @@ static void *take(owl_arena *a, size_t n, size_t align)
     }
     b->used = at + n;
     a->bytes += n;
+    a->cur = a->head->data + a->head->used;
+    a->end = a->head->data + a->head->cap;
     return b->data + at;
 }
 
@@ -57,7 +62,7 @@ void *owl_arena_alloc(owl_arena *a, size_t n)
     return take(a, n, ALIGN);
 }
 
-void *owl_arena_copy(owl_arena *a, const void *p, size_t n)
+void *owl_arena__copy_slow(owl_arena *a, const void *p, size_t n)
 {
     void *dst = take(a, n, 1);
     if (dst && n)
@@ -77,4 +82,5 @@ void owl_arena_free(owl_arena *a)
     }
     a->head = NULL;
     a->bytes = 0;
+    a->cur = a->end = NULL;
 }

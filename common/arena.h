@@ -6,6 +6,7 @@
 #define OWL_ARENA_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct owl_arena_block;
 
@@ -13,6 +14,8 @@ typedef struct owl_arena {
     struct owl_arena_block *head; /* the block being filled; older (and big) ones behind */
     size_t block_size;            /* bytes per ordinary block */
     size_t bytes;                 /* bytes handed out so far (without alignment padding) */
+    char *cur, *end;              /* the head block's free room (NULL before the first block):
+                                     owl_arena_copy's fast path bumps cur */
 } owl_arena;
 
 /* owl_arena_init — an empty arena whose blocks hold block_size bytes (0 = 1 MiB). Allocates
@@ -24,9 +27,23 @@ void owl_arena_init(owl_arena *a, size_t block_size);
  * n == 0 gives a valid pointer to no bytes. NULL when out of memory (the arena is unchanged). */
 void *owl_arena_alloc(owl_arena *a, size_t n);
 
+/* owl_arena__copy_slow — owl_arena_copy when the head block has no room (internal). */
+void *owl_arena__copy_slow(owl_arena *a, const void *p, size_t n);
+
 /* owl_arena_copy — a copy of the n bytes at p, without alignment (byte strings pack tightly);
- * p may be NULL when n == 0. NULL when out of memory. */
-void *owl_arena_copy(owl_arena *a, const void *p, size_t n);
+ * p may be NULL when n == 0. NULL when out of memory. Inline: a memtable append makes one
+ * call per value, and the common case is a bump of cur. */
+static inline void *owl_arena_copy(owl_arena *a, const void *p, size_t n)
+{
+    char *d = a->cur;
+    if (!d || (size_t)(a->end - d) < n)
+        return owl_arena__copy_slow(a, p, n);
+    a->cur = d + n;
+    a->bytes += n;
+    if (n)
+        memcpy(d, p, n);
+    return d;
+}
 
 /* owl_arena_free — frees every block; the arena is then empty and reusable (block_size kept).
  * Accepts NULL. */

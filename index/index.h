@@ -201,6 +201,7 @@ typedef struct owl_rowbuf {
     int in_row;                    /* begin_row called, end_row not yet */
     owl_cell *cells[OWL_MAX_COLS]; /* byte values as offsets into `bytes` */
     owl_cell *view[OWL_MAX_COLS];  /* byte columns as pointers, filled by owl_rowbuf_rows */
+    owl_cell dflt[OWL_MAX_COLS];   /* each column's default as it is stored in cells */
     owl_buf bytes;
     owl_rows rows;
 } owl_rowbuf;

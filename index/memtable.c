@@ -122,8 +122,15 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
     out->nrows = n;
     for (size_t c = 0; c < sc->ncols; c++) {
         owl_cell *col = all + c * n;
-        for (size_t i = 0; i < n; i++)
-            col[i] = *owl_mem_cell(m, c, ix[i].i);
+        if (sorted) { /* rows in order already (the common case): whole runs of a chunk */
+            for (size_t i = 0, len; i < n; i += len) {
+                const owl_cell *run = owl_mem_run(m, c, i, n, &len);
+                memcpy(col + i, run, len * sizeof *col);
+            }
+        } else {
+            for (size_t i = 0; i < n; i++)
+                col[i] = *owl_mem_cell(m, c, ix[i].i);
+        }
         out->cols[c] = col;
     }
     free(ix);

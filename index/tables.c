@@ -152,6 +152,11 @@ void owl_rowbuf_init(owl_rowbuf *rb, const owl_schema *schema)
 {
     memset(rb, 0, sizeof *rb);
     rb->schema = schema;
+    for (size_t c = 0; c < schema->ncols && c < OWL_MAX_COLS; c++) {
+        rb->dflt[c] = owl_col_default(schema->cols[c].type);
+        if (is_bytes(schema->cols[c].type))
+            rb->dflt[c].b.p = (const void *)DEFAULT_OFF;
+    }
 }
 
 static int grow(owl_rowbuf *rb)
@@ -181,12 +186,8 @@ int owl_rowbuf_begin_row(owl_rowbuf *rb)
         return OWL_EINVAL;
     if (rb->nrows == rb->cap && grow(rb) != OWL_OK)
         return OWL_ENOMEM;
-    for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *v = &rb->cells[c][rb->nrows];
-        *v = owl_col_default(sc->cols[c].type);
-        if (is_bytes(sc->cols[c].type))
-            v->b.p = (const void *)DEFAULT_OFF;
-    }
+    for (size_t c = 0; c < sc->ncols; c++)
+        rb->cells[c][rb->nrows] = rb->dflt[c];
     rb->in_row = 1;
     return OWL_OK;
 }

@@ -102,6 +102,14 @@ Test(clock, rejects_bad_times)
     cr_assert_eq(ms, 7);
 }
 
+/* index/store.c keeps the days a part directory can be named for as these constants */
+Test(clock, days_of_the_storable_years)
+{
+    cr_assert_eq(owl_days_from_civil(1, 1, 1), -719162);
+    cr_assert_eq(owl_days_from_civil(9999, 12, 31), 2932896);
+    cr_assert_eq(owl_days_from_civil(1970, 1, 1), 0);
+}
+
 Test(clock, amz_basic_format)
 {
     int64_t s;
