@@ -186,7 +186,9 @@ static int match_query(const owl_aws_service *const *svcs, size_t n, const owl_a
     else
         found = owl_aws_form_value(rq->query, strlen(rq->query), "Action", action,
                                    sizeof action);
-    if (!form_post && found != 1)
+    /* a GET whose Action is malformed or repeated is still a query call (refused below),
+     * not a REST path */
+    if (!form_post && found == 0)
         return 0;
     m->proto = OWL_AWS_QUERY;
     if (found != 1)
@@ -442,6 +444,53 @@ answer:
     }
     bson_destroy(&in);
     bson_destroy(&out);
+    return rc;
+}
+
+/* ---- strict decoding ---- */
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int owl_aws_dup_key(const bson_t *doc, const char **dup)
+{
+    enum { SMALL = 8 };
+    const char *keys[SMALL], **all = keys;
+    size_t n = 0, cap = SMALL;
+    int rc = 0;
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc))
+        return 0;
+    while (bson_iter_next(&it)) {
+        if (n == cap) {
+            const char **g = all == keys ? malloc(2 * cap * sizeof *g)
+                                         : realloc(all, 2 * cap * sizeof *g);
+            if (!g) {
+                rc = OWL_ENOMEM;
+                goto out;
+            }
+            if (all == keys)
+                memcpy(g, keys, sizeof keys);
+            all = g, cap *= 2;
+        }
+        all[n++] = bson_iter_key(&it);
+    }
+    if (n <= SMALL) {
+        for (size_t i = 0; i < n && !rc; i++)
+            for (size_t j = i + 1; j < n && !rc; j++)
+                if (strcmp(all[i], all[j]) == 0)
+                    rc = 1, *dup = all[i];
+        goto out;
+    }
+    qsort(all, n, sizeof *all, key_cmp);
+    for (size_t i = 1; i < n && !rc; i++)
+        if (strcmp(all[i - 1], all[i]) == 0)
+            rc = 1, *dup = all[i];
+out:
+    if (all != keys)
+        free(all);
     return rc;
 }
 

@@ -161,8 +161,8 @@ static void put_string(cdec *c, const char *p, size_t n, int is_text)
         fail(c, "tag 1 must be followed by a number");
         return;
     }
-    if (is_text && !bson_utf8_validate(p, n, true)) {
-        fail(c, "text string is not valid UTF-8");
+    if (is_text && !bson_utf8_validate(p, n, false)) {
+        fail(c, memchr(p, '\0', n) ? "NUL in a text string" : "text string is not valid UTF-8");
         return;
     }
     if (f->kind == F_MAP && f->want_key) {
@@ -282,7 +282,17 @@ static void on_iarray(void *u) { open_container(u, F_ARRAY, -1); }
 
 static void close_frame(cdec *c)
 {
-    frame *f = &c->st[--c->depth];
+    frame *f = &c->st[c->depth - 1];
+    const char *dup;
+    int d = f->kind == F_MAP ? owl_aws_dup_key(&f->doc, &dup) : 0;
+    if (d != 0) {
+        /* a key given twice would be read first-wins by one reader and last-wins by
+         * another; refused as JSON bodies are */
+        char msg[128];
+        snprintf(msg, sizeof msg, "map key \"%.64s\" is given twice", d == 1 ? dup : "?");
+        fail(c, d == 1 ? msg : "out of memory");
+    }
+    c->depth--;
     if (c->depth == 0) {
         c->done = 1;
         return;

@@ -4,8 +4,8 @@
 
 #include "ingest/ingest.h"
 
-/* owl_aws_form_value — the decoded value of the first `name` parameter of a form text,
- * copied into out. 1 present, 0 absent, -1 too long or a bad escape. */
+/* owl_aws_form_value — the decoded value of the `name` parameter of a form text, copied
+ * into out. 1 present, 0 absent, -1 too long, a bad escape, a NUL, or given more than once. */
 int owl_aws_form_value(const char *s, size_t n, const char *name, char *out, size_t outsz);
 
 /* owl_aws_xml_escape — appends s (n bytes) with & < > " ' escaped and control characters
@@ -17,6 +17,12 @@ void owl_aws_xml_escape(owl_buf *b, const char *s, size_t n);
  * OWL_EINVAL). Bodies of GET, HEAD and DELETE are not read. */
 int owl_aws_rest_bind(const owl_aws_op *op, const owl_aws_request *rq, bson_t *in,
                       owl_error *err);
+
+/* owl_aws_dup_key — whether an object under construction (or complete) holds a field name
+ * twice: 1 (*dup points at the name, valid while doc is not appended to), 0 no, or
+ * OWL_ENOMEM. Small objects are compared pairwise, larger ones sorted, so a hostile body
+ * costs O(n log n). */
+int owl_aws_dup_key(const bson_t *doc, const char **dup);
 
 /* owl_aws_fmt_double — the shortest text that reads back as d ("1.5", "1e+300"); integral
  * values keep a ".0" so they stay floating point in JSON. out holds 32 bytes. */

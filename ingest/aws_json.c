@@ -107,8 +107,9 @@ static int string(jp *p)
         }
         put_utf8(&p->str, cp);
     }
-    if (!bson_utf8_validate(p->str.data ? p->str.data : "", p->str.len, true))
-        return bad(p, "invalid UTF-8");
+    if (!bson_utf8_validate(p->str.data ? p->str.data : "", p->str.len, false))
+        return bad(p, p->str.len && memchr(p->str.data, '\0', p->str.len) ? "NUL in a string"
+                                                                          : "invalid UTF-8");
     return OWL_OK;
 }
 
@@ -172,6 +173,23 @@ static int number(jp *p, bson_t *parent, const char *key, size_t klen)
 
 static int value(jp *p, bson_t *parent, const char *key, size_t klen, int depth);
 
+/* The object's closing brace: a field name given twice is refused (RFC 8259 leaves it
+ * open; first-wins and last-wins readers would disagree, and a handler iterating the fields
+ * would see both). */
+static int object_end(jp *p, bson_t *doc)
+{
+    const char *dup;
+    int rc = owl_aws_dup_key(doc, &dup);
+    if (rc == OWL_ENOMEM)
+        return owl_error_set(p->err, OWL_ENOMEM, "out of memory");
+    if (rc == 1)
+        return owl_error_set(p->err, OWL_EINVAL,
+                             "body is not valid JSON: field \"%.64s\" is given twice before "
+                             "byte %zu", dup, p->i);
+    p->i++;
+    return OWL_OK;
+}
+
 static int object(jp *p, bson_t *doc, int depth)
 {
     char key[OWL_AWS_MAX_KEY + 1];
@@ -190,8 +208,6 @@ static int object(jp *p, bson_t *doc, int depth)
             return rc;
         if (p->str.len > OWL_AWS_MAX_KEY)
             return bad(p, "field name too long");
-        if (p->str.len && memchr(p->str.data, '\0', p->str.len))
-            return bad(p, "NUL in a field name");
         size_t klen = p->str.len;
         memcpy(key, p->str.data ? p->str.data : "", klen);
         key[klen] = '\0';
@@ -206,10 +222,8 @@ static int object(jp *p, bson_t *doc, int depth)
             p->i++;
             continue;
         }
-        if (p->i < p->n && p->s[p->i] == '}') {
-            p->i++;
-            return OWL_OK;
-        }
+        if (p->i < p->n && p->s[p->i] == '}')
+            return object_end(p, doc);
         return bad(p, "',' or '}' expected");
     }
 }
@@ -312,7 +326,7 @@ int owl_aws_json_decode(const char *s, size_t n, bson_t *out, owl_error *err)
         goto out;
     ws(&p);
     if (p.i != n)
-        rc = bad(&p, "trailing data");
+        rc = bad(&p, "data after the document (one JSON document per body)");
 out:
     owl_buf_free(&p.str);
     return rc;

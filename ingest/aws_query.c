@@ -15,12 +15,14 @@ long owl_aws_percent_decode(const char *s, size_t n, char *out, int plus_space)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0')
+            return -1; /* every consumer reads C strings: a NUL would cut the value short */
         if (s[i] == '%') {
             if (i + 2 >= n)
                 return -1;
             int hi = owl_hex_digit((unsigned char)s[i + 1]);
             int lo = owl_hex_digit((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0)
+            if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return -1;
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
@@ -37,6 +39,7 @@ long owl_aws_percent_decode(const char *s, size_t n, char *out, int plus_space)
 int owl_aws_form_value(const char *s, size_t n, const char *name, char *out, size_t outsz)
 {
     size_t nlen = strlen(name), i = 0;
+    int found = 0;
     while (i < n) {
         const char *amp = memchr(s + i, '&', n - i);
         size_t len = amp ? (size_t)(amp - (s + i)) : n - i;
@@ -47,14 +50,18 @@ int owl_aws_form_value(const char *s, size_t n, const char *name, char *out, siz
             long kd = owl_aws_percent_decode(s + i, klen, key, 1);
             if (kd >= 0 && (size_t)kd == nlen && memcmp(key, name, nlen) == 0) {
                 size_t vlen = eq ? len - klen - 1 : 0;
-                if (vlen + 1 > outsz)
+                /* a second occurrence is refused, not resolved: first-wins here and
+                 * last-wins in another reader would let two parts disagree */
+                if (found || vlen + 1 > outsz)
                     return -1;
-                return owl_aws_percent_decode(eq ? eq + 1 : s + i, vlen, out, 1) < 0 ? -1 : 1;
+                if (owl_aws_percent_decode(eq ? eq + 1 : s + i, vlen, out, 1) < 0)
+                    return -1;
+                found = 1;
             }
         }
         i += len + 1;
     }
-    return 0;
+    return found;
 }
 
 /* One form parameter: key with its '.' separators turned into NULs. */

@@ -312,7 +312,8 @@ int owl_aws_uri_walk(const char *pattern, const char *path, size_t max_labels,
 
 /* owl_aws_percent_decode — decodes %XX (and '+' as space when plus_space) from s (n bytes)
  * into out (n+1 bytes always suffice), NUL-terminated. Returns the decoded length, or -1 for
- * a bad escape. */
+ * a bad escape or for a NUL (raw or %00): every reader of the result takes it as a C string,
+ * so a NUL would silently shorten it. */
 long owl_aws_percent_decode(const char *s, size_t n, char *out, int plus_space);
 
 #endif

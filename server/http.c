@@ -643,6 +643,179 @@ static int conn_keep(const owl_http_conn *c, const owl_http_resp *resp)
     return c->req.keep_alive && !resp->close && !stop && !c->parser.upgrade;
 }
 
+/* ------------------------------------------------------------------ strict input
+ *
+ * Debian builds http-parser without HTTP_PARSER_STRICT, so it takes a space inside a header
+ * name ("Content-Length : 2" frames the body), tabs and bytes >= 0x80 in the target, any
+ * HTTP/d.d version, obs-fold continuation lines, bare LF line ends and any two bytes where
+ * a chunk's CRLF belongs. The checks below restore what RFC 9112 requires; each failure is
+ * a 400 and closes the connection. */
+
+/* RFC 9110 tchar: the bytes a header name may hold. */
+static int is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Headers that must appear at most once: where two readers (framing, SigV4, routing, the
+ * handler) could pick different copies, the request is refused instead. */
+static const char *const single_headers[] = {
+    "host", "authorization", "content-length", "transfer-encoding", "content-type",
+    "content-encoding", "expect", "x-amz-target", "x-amz-date", "x-amz-content-sha256",
+    "x-amz-security-token", "x-amz-decoded-content-length",
+};
+
+/* The request line and header block as a whole, once complete: OWL_OK or the parser is
+ * failed with 400. */
+static int req_strict_head(owl_http_conn *c, const http_parser *p)
+{
+    if (p->http_major != 1 || p->http_minor > 1)
+        return fail(c, 400, "BadRequest", "unsupported HTTP version %u.%u (1.0 and 1.1 only)",
+                    p->http_major, p->http_minor);
+    for (size_t i = 0; i < c->req.nheaders; i++) {
+        const char *name = c->req.headers[i].name;
+        int single = 0;
+        for (size_t k = 0; k < OWL_ARRAY_LEN(single_headers) && !single; k++)
+            single = strcmp(name, single_headers[k]) == 0;
+        for (size_t j = i + 1; single && j < c->req.nheaders; j++)
+            if (strcmp(name, c->req.headers[j].name) == 0)
+                return fail(c, 400, "BadRequest", "header %s is given more than once", name);
+    }
+    return OWL_OK;
+}
+
+/* Where frame_scan is in the message (frame_state). */
+enum {
+    FR_START,                           /* before the request line (CR/LF skipped) */
+    FR_LINE, FR_LINE_CR,                /* request line */
+    FR_HSTART, FR_HLINE, FR_HLINE_CR,   /* header lines */
+    FR_HEND_CR,                         /* the empty line ending the header block */
+    FR_BODY,                            /* an identity body or none: http-parser counts it */
+    FR_CSTART, FR_CSIZE, FR_CBWS, FR_CEXT, FR_CSIZE_CR, /* chunk-size [ext] CRLF */
+    FR_CDATA, FR_CDATA_END, FR_CDATA_CR,                /* chunk-data CRLF */
+    FR_TSTART, FR_TLINE, FR_TLINE_CR, FR_TEND_CR,       /* trailer section, final CRLF */
+    FR_DONE,
+};
+
+static int frame_bad(owl_http_conn *c, const char *what)
+{
+    if (!c->fail_status) /* a callback's own refusal (413, ...) stands */
+        fail(c, 400, "BadRequest", "malformed HTTP request: %s", what);
+    return -1;
+}
+
+/* Follows the bytes http-parser has consumed (p[0..n)), in order across calls, and checks
+ * the line structure and chunk framing the non-strict parser lets through. 0, or -1 with
+ * the connection's failure set. */
+static int frame_scan(owl_http_conn *c, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        int hex = owl_hex_digit(ch);
+        switch (c->frame_state) {
+        case FR_START:
+            if (ch != '\r' && ch != '\n')
+                c->frame_state = FR_LINE;
+            break;
+        case FR_LINE:
+        case FR_HLINE:
+        case FR_TLINE:
+            if (ch == '\n')
+                return frame_bad(c, "a line ends in LF without CR");
+            if (ch == '\r')
+                c->frame_state++; /* the matching *_CR state */
+            break;
+        case FR_LINE_CR:
+        case FR_HLINE_CR:
+        case FR_TLINE_CR:
+            if (ch != '\n')
+                return frame_bad(c, "CR not followed by LF");
+            c->frame_state = c->frame_state == FR_TLINE_CR ? FR_TSTART : FR_HSTART;
+            break;
+        case FR_HSTART:
+        case FR_TSTART:
+            if (ch == ' ' || ch == '\t')
+                return frame_bad(c, "obsolete line folding (a header line starts with a blank)");
+            if (ch == '\n')
+                return frame_bad(c, "a line ends in LF without CR");
+            c->frame_state = ch == '\r' ? (c->frame_state == FR_HSTART ? FR_HEND_CR : FR_TEND_CR)
+                                        : (c->frame_state == FR_HSTART ? FR_HLINE : FR_TLINE);
+            break;
+        case FR_HEND_CR:
+            if (ch != '\n')
+                return frame_bad(c, "CR not followed by LF");
+            c->frame_state = (c->parser.flags & F_CHUNKED) ? FR_CSTART : FR_BODY;
+            break;
+        case FR_BODY:
+        case FR_DONE:
+            return 0;
+        case FR_CSTART:
+            if (hex < 0)
+                return frame_bad(c, "chunk size expected");
+            c->frame_left = (uint64_t)hex;
+            c->frame_state = FR_CSIZE;
+            break;
+        case FR_CSIZE:
+            if (hex >= 0) {
+                if (c->frame_left >> 60)
+                    return frame_bad(c, "chunk size too large");
+                c->frame_left = c->frame_left << 4 | (uint64_t)hex;
+            } else if (ch == ';') {
+                c->frame_state = FR_CEXT;
+            } else if (ch == ' ' || ch == '\t') {
+                c->frame_state = FR_CBWS;
+            } else if (ch == '\r') {
+                c->frame_state = FR_CSIZE_CR;
+            } else {
+                return frame_bad(c, "bad character in a chunk size");
+            }
+            break;
+        case FR_CBWS:
+            if (ch == ';')
+                c->frame_state = FR_CEXT;
+            else if (ch != ' ' && ch != '\t')
+                return frame_bad(c, "only a chunk extension may follow a chunk size");
+            break;
+        case FR_CEXT:
+            if (ch == '\r')
+                c->frame_state = FR_CSIZE_CR;
+            else if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+                return frame_bad(c, "control character in a chunk extension");
+            break;
+        case FR_CSIZE_CR:
+            if (ch != '\n')
+                return frame_bad(c, "chunk size line not ended by CRLF");
+            c->frame_state = c->frame_left ? FR_CDATA : FR_TSTART;
+            break;
+        case FR_CDATA: {
+            uint64_t take = n - i < c->frame_left ? n - i : c->frame_left;
+            c->frame_left -= take;
+            i += (size_t)take - 1;
+            if (c->frame_left == 0)
+                c->frame_state = FR_CDATA_END;
+            break;
+        }
+        case FR_CDATA_END:
+            if (ch != '\r')
+                return frame_bad(c, "chunk data not followed by CRLF");
+            c->frame_state = FR_CDATA_CR;
+            break;
+        case FR_CDATA_CR:
+            if (ch != '\n')
+                return frame_bad(c, "chunk data not followed by CRLF");
+            c->frame_state = FR_CSTART;
+            break;
+        case FR_TEND_CR:
+            if (ch != '\n')
+                return frame_bad(c, "CR not followed by LF");
+            c->frame_state = FR_DONE;
+            break;
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ parser callbacks */
 
 /* The request timer starts here: CR/LF between pipelined requests do not start it. */
@@ -658,6 +831,10 @@ static int on_url(http_parser *p, const char *at, size_t n)
 {
     owl_http_conn *c = p->data;
     c->url_seen = 1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)at[i] <= 0x20 || (unsigned char)at[i] >= 0x7f)
+            return fail(c, 400, "BadRequest",
+                        "malformed HTTP request: control or non-ASCII byte in the target");
     if (owl_buf_append(&c->url, at, n) != OWL_OK)
         return fail_nomem(c);
     return 0;
@@ -668,6 +845,10 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     owl_http_conn *c = p->data;
     if (c->headers_done)
         return 0; /* chunked trailers are not kept */
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return fail(c, 400, "BadRequest",
+                        "malformed HTTP request: header name with a blank or a separator");
     if (c->last_cb != CB_FIELD) {
         if (c->last_cb == CB_VALUE && owl_buf_putc(&c->hdrs, '\0') != OWL_OK)
             return fail_nomem(c);
@@ -710,6 +891,8 @@ static int on_headers_complete(http_parser *p)
     owl_http_conn *c = p->data;
     if (req_build_headers(c) != OWL_OK || req_finish_target(c) != OWL_OK)
         return fail_nomem(c);
+    if (req_strict_head(c, p) != OWL_OK)
+        return -1;
     c->headers_done = 1;
     c->req.http_major = p->http_major;
     c->req.http_minor = p->http_minor;
@@ -943,10 +1126,17 @@ static size_t conn_parse(owl_http_conn *c, const char *p, size_t n)
                 feed = room;
         }
         size_t used = http_parser_execute(&c->parser, &parser_settings, p + off, feed);
+        int misframed = frame_scan(c, p + off, used) != 0;
         off += used;
         c->req_bytes += used;
         if (!c->headers_done)
             c->hdr_bytes += used;
+        if (misframed) {
+            conn_parse_error(c); /* before dispatch: a misframed request is never handled */
+            break;
+        }
+        if (c->msg_done)
+            c->frame_state = FR_START;
         if (c->msg_done) {
             conn_dispatch(c);
             continue;

@@ -61,6 +61,8 @@ struct owl_http_conn {
     size_t req_bytes;           /* wire bytes of this request */
     size_t resp_bytes;          /* bytes queued for this request's response(s) */
     int64_t req_start;          /* owl_mono_ns() of the request's first byte */
+    int frame_state;            /* strict framing check (http.c frame_scan), 0 = a new message */
+    uint64_t frame_left;        /* chunk data bytes still to come */
     int fail_status;            /* set by parser callbacks to reject the request */
     const char *fail_code;
     char fail_msg[160];

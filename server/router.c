@@ -24,6 +24,7 @@ int owl_query_param(const char *query, const char *name, char *out, size_t outsz
 {
     size_t nlen = strlen(name);
     const char *p = query;
+    int found = 0;
     while (p && *p) {
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
@@ -35,14 +36,15 @@ int owl_query_param(const char *query, const char *name, char *out, size_t outsz
             if (kd >= 0 && (size_t)kd == nlen && memcmp(key, name, nlen) == 0) {
                 const char *v = eq ? eq + 1 : p + len;
                 size_t vlen = eq ? len - klen - 1 : 0;
-                if (vlen + 1 > outsz)
+                /* given twice is malformed: no reader may pick one silently */
+                if (found || vlen + 1 > outsz || owl_aws_percent_decode(v, vlen, out, 1) < 0)
                     return -1;
-                return owl_aws_percent_decode(v, vlen, out, 1) < 0 ? -1 : 1;
+                found = 1;
             }
         }
         p = amp ? amp + 1 : NULL;
     }
-    return 0;
+    return found;
 }
 
 /* The path parameters a raw route's pattern names, collected as owl_aws_uri_walk finds them. */

@@ -116,7 +116,8 @@ int owl_router_serve(owl_call *call, const owl_match *m);
 void owl_call_cleanup(owl_call *call);
 
 /* owl_query_param — the decoded value of `name` in a raw query string, copied into out
- * (NUL-terminated). 1 when present, 0 when absent, -1 when it does not fit or is malformed. */
+ * (NUL-terminated). 1 when present, 0 when absent, -1 when it does not fit, is malformed,
+ * decodes to a NUL (%00) or is given more than once. */
 int owl_query_param(const char *query, const char *name, char *out, size_t outsz);
 
 /* owl_call_limit — a page size from a query parameter's text: *out = dflt when the parameter
