@@ -101,14 +101,51 @@ Test(json, strings_and_dollar_keys)
     /* "$" keys are ordinary names, never extended JSON */
     cr_assert_str_eq(json_trip("{\"$date\":{\"$numberLong\":\"5\"},\"$oid\":1,\"a.b\":2}"),
                      "{\"$date\":{\"$numberLong\":\"5\"},\"$oid\":1,\"a.b\":2}");
+    /* issue 9: a NUL inside a value would be cut at by every C-string reader: refused */
+    cr_assert_str_eq(json_trip("{\"v\":\"a\\u0000b\"}"), "ERR");
+}
+
+/* issue 9, point 8: one document per body, no NUL, no field name twice. */
+Test(json, strict_documents)
+{
+    owl_error err = {0};
     bson_t d = BSON_INITIALIZER;
-    bson_iter_t it;
-    cr_assert_eq(json_ok("{\"v\":\"a\\u0000b\"}", &d), OWL_OK);
-    uint32_t n;
-    cr_assert(bson_iter_init_find(&it, &d, "v"));
-    bson_iter_utf8(&it, &n);
-    cr_assert_eq(n, 3, "a NUL inside a value is kept");
+    const char *two = "{\"policy\":[\"iam:GetKey\"]}{\"policy\":[\"*\"]}";
+    cr_assert_eq(owl_aws_json_decode(two, strlen(two), &d, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "one JSON document per body"), "%s", err.msg);
+    bson_reinit(&d);
+    const char *dup = "{\"policy\":[\"iam:GetKey\"],\"policy\":[\"*\"]}";
+    cr_assert_eq(owl_aws_json_decode(dup, strlen(dup), &d, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "\"policy\" is given twice"), "%s", err.msg);
+    bson_reinit(&d);
+    const char *nul = "{\"policy\":[\"iam:GetKey\\u0000xyz\"]}";
+    cr_assert_eq(owl_aws_json_decode(nul, strlen(nul), &d, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "NUL in a string"), "%s", err.msg);
+    bson_reinit(&d);
+    cr_assert_eq(owl_aws_json_decode("{\"a\":1}\0", 8, &d, &err), OWL_EINVAL,
+                 "a NUL byte after the document is trailing data");
     bson_destroy(&d);
+    const char *bad[] = {
+        "{\"a\":1} {\"a\":1}", "{\"a\":1}\n{}", "{}{}", "{} x",
+        "{\"a\":{\"b\":1,\"b\":2}}", "{\"a\":[{\"x\":1,\"y\":2,\"x\":3}]}",
+        "{\"\\u0061\":1,\"a\":2}", "{\"k\\u0000\":1}", "{\"a\":[\"\\u0000\"]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_str_eq(json_trip(bad[i]), "ERR", "%s", bad[i]);
+    /* the same name in different objects, and trailing whitespace, are fine */
+    cr_assert_str_eq(json_trip("{\"a\":{\"a\":1},\"b\":{\"a\":2}} \r\n"),
+                     "{\"a\":{\"a\":1},\"b\":{\"a\":2}}");
+    /* a large object goes through the sorted check: unique passes, one duplicate fails */
+    owl_buf big = OWL_BUF_INIT;
+    owl_buf_putc(&big, '{');
+    for (int i = 0; i < 500; i++)
+        owl_buf_printf(&big, "%s\"k%d\":%d", i ? "," : "", i, i);
+    owl_buf_putc(&big, '}');
+    cr_assert_neq(strcmp(json_trip(big.data), "ERR"), 0);
+    big.len--;
+    owl_buf_puts(&big, ",\"k250\":0}");
+    cr_assert_str_eq(json_trip(big.data), "ERR");
+    owl_buf_free(&big);
 }
 
 Test(json, rejects_bad_input)
@@ -343,7 +380,7 @@ Test(cbor, rejects_bad_input)
     cr_assert(strstr(CBOR(0x61, 'x'), "must be a CBOR map"));
     cr_assert(strstr(CBOR(0xa1, 0x01, 0x02), "keys must be text"));
     cr_assert(strstr(CBOR(0xa1, 0x41, 'k', 0x02), "keys must be text"));
-    cr_assert(strstr(CBOR(0xa1, 0x62, 'k', 0x00, 0x02), "keys must be text"));
+    cr_assert(strstr(CBOR(0xa1, 0x62, 'k', 0x00, 0x02), "NUL in a text string"));
     cr_assert(strstr(CBOR(0xa0, 0x00), "after the top-level"));
     cr_assert(strstr(CBOR(0xa2, 0x61, 'a', 0x01), "not complete"));
     cr_assert(strstr(CBOR(0xa1, 0x61, 'a', 0x1a, 0x00), "truncated"));
@@ -361,6 +398,23 @@ Test(cbor, rejects_bad_input)
               CBOR(0xa1, 0x61, 'a', 0xe0));
     cr_assert(strncmp(CBOR(0xa1, 0x61, 'a', 0xf8, 0x20), "ERR", 3) == 0, "%s",
               CBOR(0xa1, 0x61, 'a', 0xf8, 0x20));
+}
+
+/* issue 9, point 8: no NUL in text strings, no map key twice (byte strings may hold NUL). */
+Test(cbor, strict_maps_and_text)
+{
+    /* {"a": "x\0y"} */
+    cr_assert(strstr(CBOR(0xa1, 0x61, 'a', 0x63, 'x', 0x00, 'y'), "NUL in a text string"));
+    /* {"a": h'00'} is binary: kept */
+    cr_assert(strncmp(CBOR(0xa1, 0x61, 'a', 0x41, 0x00), "ERR", 3) != 0);
+    /* {"a": 1, "a": 2} definite and indefinite, and nested */
+    cr_assert(strstr(CBOR(0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02), "\"a\" is given twice"));
+    cr_assert(strstr(CBOR(0xbf, 0x61, 'a', 0x01, 0x61, 'a', 0x02, 0xff), "given twice"));
+    cr_assert(strstr(CBOR(0xa1, 0x61, 'm', 0xa2, 0x61, 'b', 0x01, 0x61, 'b', 0x02),
+                     "\"b\" is given twice"));
+    /* an indefinite-length text key equal to a definite one */
+    cr_assert(strstr(CBOR(0xa2, 0x61, 'a', 0x01, 0x7f, 0x61, 'a', 0xff, 0x02), "given twice"));
+    cr_assert_str_eq(CBOR(0xa2, 0x61, 'a', 0x01, 0x61, 'b', 0x02), "{\"a\":1,\"b\":2}");
 }
 
 Test(cbor, nesting_limit)
@@ -440,6 +494,27 @@ static int walk_label(void *ud, const char *name, size_t name_len, const char *v
     w->n++;
     snprintf(w->last, sizeof w->last, "%.*s=%.*s", (int)name_len, name, (int)value_len, value);
     return w->n == w->stop_at ? w->stop_rc : 1;
+}
+
+/* issue 9, point 8: %00 (and a raw NUL) never decodes, wherever percent-decoding runs. */
+Test(rest, percent_nul_refused)
+{
+    char out[32];
+    cr_assert_eq(owl_aws_percent_decode("ID%00.json", 10, out, 0), -1);
+    cr_assert_eq(owl_aws_percent_decode("a\0b", 3, out, 0), -1);
+    cr_assert_eq(owl_aws_percent_decode("a%000", 5, out, 1), -1);
+    cr_assert_eq(owl_aws_percent_decode("a%01", 4, out, 1), 2, "only NUL is refused");
+    cr_assert_eq(owl_aws_percent_decode("a%10", 4, out, 1), 2);
+    bson_t labels = BSON_INITIALIZER;
+    cr_assert_eq(owl_aws_uri_match("/api/v1/keys/{id}", "/api/v1/keys/OWLX%00.json", &labels),
+                 OWL_EINVAL);
+    bson_destroy(&labels);
+    cr_assert_str_eq(query_trip("A=x%00y"), "ERR malformed percent-escape in the form");
+    cr_assert_str_eq(query_trip("A%00=x"), "ERR malformed percent-escape in the form");
+    bson_t d = BSON_INITIALIZER;
+    owl_error err = {0};
+    cr_assert_eq(owl_aws_query_decode("A=x\0y", 6, &d, &err), OWL_EINVAL);
+    bson_destroy(&d);
 }
 
 Test(rest, uri_walk_labels_cap_and_stop)
@@ -725,6 +800,74 @@ Test(serve, native)
     served_free(&s);
     serve(&s, "GET", "/nowhere", "", NULL, NULL, NULL, "", 0);
     cr_assert_eq(s.m.proto, OWL_AWS_NATIVE);
+    cr_assert_null(s.m.op);
+    served_free(&s);
+}
+
+/* issue 9, point 8: each strict-input refusal answers 400 in the protocol's own shape. */
+Test(serve, strict_inputs_per_protocol)
+{
+    served s;
+    /* native: a bound query parameter given twice, %00 in it, a NUL and a repeated key in
+     * the body, two documents */
+    const char *nq[] = {"limit=5&limit=6", "limit=5%00", "limit=%005"};
+    for (size_t i = 0; i < sizeof nq / sizeof nq[0]; i++) {
+        serve(&s, "GET", "/api/echo", nq[i], NULL, NULL, NULL, "", 0);
+        cr_assert_eq(s.r.status, 400, "%s", nq[i]);
+        cr_assert_str_eq(s.r.error_code, "InvalidParameter", "%s", nq[i]);
+        served_free(&s);
+    }
+    const char *nb[] = {"{\"a\":1,\"a\":2}", "{\"a\":\"\\u0000\"}", "{}{}"};
+    for (size_t i = 0; i < sizeof nb / sizeof nb[0]; i++) {
+        serve(&s, "POST", "/api/fail", "", NULL, NULL, NULL, nb[i], strlen(nb[i]));
+        cr_assert_eq(s.r.status, 400, "%s", nb[i]);
+        cr_assert_str_eq(s.r.error_code, "InvalidParameter", "%s", nb[i]);
+        cr_assert(strstr(TEXT(&s), "{\"error\":{\"code\":\"InvalidParameter\""));
+        served_free(&s);
+    }
+    /* REST-JSON: %00 in a label, a repeated query parameter, a repeated body field */
+    serve(&s, "POST", "/groups/g%00x", "", NULL, NULL, NULL, "", 0);
+    cr_assert_eq(s.r.status, 400);
+    cr_assert_str_eq(s.r.error_code, "SerializationException");
+    served_free(&s);
+    serve(&s, "POST", "/groups/g", "Limit=1&Limit=2", NULL, NULL, NULL, "", 0);
+    cr_assert_eq(s.r.status, 400);
+    cr_assert_str_eq(s.r.error_code, "SerializationException");
+    served_free(&s);
+    serve(&s, "POST", "/groups/g", "", NULL, NULL, NULL, "{\"x\":1,\"x\":1}", 15);
+    cr_assert_eq(s.r.status, 400);
+    served_free(&s);
+    /* AWS JSON 1.1 and CBOR */
+    serve(&s, "POST", "/", "", "Logs_20140328.Echo", "application/x-amz-json-1.1", NULL,
+          "{\"a\":\"x\\u0000\"}", 15);
+    cr_assert_eq(s.r.status, 400);
+    cr_assert_str_eq(s.r.error_code, "SerializationException");
+    cr_assert(strstr(TEXT(&s), "\"__type\":\"SerializationException\""));
+    served_free(&s);
+    const unsigned char dupmap[] = {0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02};
+    serve(&s, "POST", "/service/GraniteServiceVersion20100801/operation/Echo", "", NULL,
+          "application/cbor", NULL, dupmap, sizeof dupmap);
+    cr_assert_eq(s.r.status, 400);
+    cr_assert_str_eq(s.r.error_code, "SerializationException");
+    served_free(&s);
+    /* query: a repeated scalar, %00 in a value, a repeated Action */
+    const char *qf[] = {"Action=Echo&Version=1&A=1&A=2", "Action=Echo&A=x%00",
+                        "Action=Echo&Action=Fail"};
+    const char *qcode[] = {"MalformedQueryString", "MalformedQueryString", NULL};
+    for (size_t i = 0; i < sizeof qf / sizeof qf[0]; i++) {
+        serve(&s, "POST", "/", "", NULL, "application/x-www-form-urlencoded", "sts", qf[i],
+              strlen(qf[i]));
+        cr_assert_eq(s.m.proto, OWL_AWS_QUERY, "%s", qf[i]);
+        if (qcode[i]) {
+            cr_assert_eq(s.r.status, 400, "%s", qf[i]);
+            cr_assert_str_eq(s.r.error_code, qcode[i], "%s", qf[i]);
+        } else {
+            cr_assert_null(s.m.op, "a repeated Action names no operation");
+        }
+        served_free(&s);
+    }
+    serve(&s, "GET", "/", "Action=Echo&Action=Echo", NULL, NULL, "sts", "", 0);
+    cr_assert_eq(s.m.proto, OWL_AWS_QUERY, "a GET with a repeated Action is a query call");
     cr_assert_null(s.m.op);
     served_free(&s);
 }
