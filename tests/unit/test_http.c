@@ -736,6 +736,99 @@ Test(http_mem, malformed_400)
     cr_assert_geq(n_done_noreq, 1); /* the junk line never gave a request */
 }
 
+/* issue 9, point 8: what the non-strict http-parser lets through is refused with 400 before
+ * the handler runs, whether the bytes arrive at once or one by one. */
+static const char *const strict_bad[] = {
+    "GET /info HTTP/9.9\r\nHost: a\r\n\r\n",
+    "GET /info HTTP/2.0\r\n\r\n",
+    "GET /info HTTP/0.9\r\n\r\n",
+    "GET /info HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "GET /info HTTP/1.1\r\nAuthorization: Bearer A:x\r\nauthorization: Bearer B:y\r\n\r\n",
+    "GET /info HTTP/1.1\r\nX-Amz-Target: A.B\r\nX-Amz-Target: C.D\r\n\r\n",
+    "GET /info HTTP/1.1\r\nX-Amz-Date: 1\r\nX-Amz-Date: 1\r\n\r\n",
+    "GET /info HTTP/1.1\r\nX-Amz-Content-Sha256: a\r\nX-Amz-Content-Sha256: b\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nContent-Length : 2\r\n\r\nab",
+    "POST /echo HTTP/1.1\r\nContent-Length\t: 2\r\n\r\nab",
+    "GET /info HTTP/1.1\r\nX A: 1\r\n\r\n",
+    "GET /info HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+    "GET /info HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n",
+    "GET /info HTTP/1.1\nHost: a\n\n",
+    "GET /info HTTP/1.1\r\nHost: a\n\r\n",
+    "GET /in\tfo HTTP/1.1\r\n\r\n",
+    "GET /in\xc3\xa9 HTTP/1.1\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX0\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\n0\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\rXab\r\n0\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2 junk\r\nab\r\n0\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\rX",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nT: 1\r\n x\r\n\r\n",
+};
+
+static void strict_case(const char *req, int byte_by_byte, size_t i)
+{
+    owl_http_conn *c = mem_conn(NULL);
+    if (byte_by_byte) {
+        for (size_t k = 0; req[k] && !owl_http_conn_mem_closed(c); k++)
+            owl_http_conn_mem_feed(c, req + k, 1);
+    } else {
+        feed_str(c, req);
+    }
+    size_t n, off = 0;
+    const char *o = out_of(c, &n);
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r), "case %zu (%s): no response: %.*s", i,
+              byte_by_byte ? "bytewise" : "whole", (int)n, o);
+    cr_assert_eq(r.status, 400, "case %zu (%s): %d %s", i, byte_by_byte ? "bytewise" : "whole",
+                 r.status, r.body.data ? r.body.data : "");
+    cr_assert(strstr(r.body.data, "\"code\":\"BadRequest\""));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+}
+
+Test(http_mem, strict_framing_400)
+{
+    for (size_t i = 0; i < sizeof strict_bad / sizeof strict_bad[0]; i++) {
+        strict_case(strict_bad[i], 0, i);
+        strict_case(strict_bad[i], 1, i);
+    }
+    cr_assert_eq(n_handled, 0, "no misframed request reached the handler");
+}
+
+/* The strict checks keep what RFC 9112 allows: HTTP/1.0, chunk extensions, trailers, blank
+ * lines before a request, pipelining, and a header that repeats where it may. */
+Test(http_mem, strict_framing_allows_valid)
+{
+    const char *req =
+        "\r\nGET /info HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3;ext=\"v\"\r\nabc\r\nA \t;x\r\n0123456789\r\n0\r\nT-1: x\r\nT-2: y\r\n\r\n"
+        "GET /headers HTTP/1.1\r\nAccept: a\r\nAccept: b\r\nHost: h\r\n\r\n"
+        "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz";
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        owl_http_conn *c = mem_conn(NULL);
+        if (bytewise)
+            for (size_t k = 0; req[k]; k++)
+                owl_http_conn_mem_feed(c, req + k, 1);
+        else
+            feed_str(c, req);
+        size_t n, off = 0;
+        const char *o = out_of(c, &n);
+        tresp r;
+        const char *want[] = {NULL, "abc0123456789", "accept=a;accept=b;host=h;", "xyz"};
+        for (size_t i = 0; i < 4; i++) {
+            cr_assert(next_resp(o, n, &off, 0, &r), "response %zu missing: %.*s", i, (int)n, o);
+            cr_assert_eq(r.status, 200, "response %zu: %d", i, r.status);
+            if (want[i])
+                cr_assert_str_eq(r.body.data, want[i]);
+            tresp_free(&r);
+        }
+        cr_assert_eq(owl_http_conn_mem_closed(c), 0);
+        owl_http_conn_mem_free(c);
+    }
+}
+
 Test(http_mem, unsupported_transfer_coding_501)
 {
     owl_http_conn *c = mem_conn(NULL);

@@ -133,6 +133,12 @@ Test(router, raw_routes_and_params)
     cr_assert_eq(call.nparams, 0);
     teardown_req();
 
+    /* issue 9, point 8: %00 in a path parameter is refused, not cut at */
+    setup_req("GET", "/a/1%00.json/b/2", "", NULL);
+    cr_assert_eq(owl_router_match(&router, &req, &call, &m, &e), OWL_EINVAL);
+    cr_assert_eq(call.nparams, 0);
+    teardown_req();
+
     setup_req("HEAD", "/healthz", "", NULL);
     owl_router_match(&router, &req, &call, &m, NULL);
     cr_assert_str_eq(m.action, "owl:Healthz");
@@ -308,6 +314,14 @@ Test(router, query_param_decoding)
     char out[8];
     cr_assert_eq(owl_aws_percent_decode("%4", 2, out, 0), -1);
     cr_assert_eq(owl_aws_percent_decode("%41", 3, out, 0), 1);
+    /* issue 9, point 8: %00 and a repeated name are malformed, never truncated or resolved */
+    cr_assert_eq(owl_query_param("tenant=123%00x", "tenant", v, sizeof v), -1);
+    cr_assert_eq(owl_query_param("a%00=1", "a", v, sizeof v), 0, "a name with %00 is no name");
+    cr_assert_eq(owl_query_param("limit=1&limit=2", "limit", v, sizeof v), -1);
+    cr_assert_eq(owl_query_param("limit=1&lim%69t=1", "limit", v, sizeof v), -1);
+    cr_assert_eq(owl_query_param("limit=1&other=1&other=2", "limit", v, sizeof v), 1,
+                 "a repeated other parameter is that parameter's reader's business");
+    cr_assert_eq(owl_aws_percent_decode("%00", 3, out, 0), -1);
 }
 
 Test(router, errors_per_protocol)
