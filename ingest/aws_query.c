@@ -241,6 +241,13 @@ static int emit(qctx *q, fparam *ps, size_t lo, size_t hi, int d, int depth, bso
         return owl_error_set(q->err, OWL_EINVAL, "request too large");
     rc = emit_members(q, ps, lo, hi, d, depth + 1, &child, name,
                       list || flat ? list_member : map ? map_member : doc_member);
+    const char *dup;
+    /* a map's keys are values (A.entry.N.key): two entries may name the same key */
+    int dk = rc == OWL_OK && map ? owl_aws_dup_key(&child, &dup) : 0;
+    if (dk == OWL_ENOMEM)
+        rc = owl_error_set(q->err, OWL_ENOMEM, "out of memory");
+    else if (dk == 1)
+        rc = owl_error_set(q->err, OWL_EINVAL, "%s: map key %.64s is given twice", name, dup);
     ok = list || flat ? bson_append_array_end(parent, &child)
                       : bson_append_document_end(parent, &child);
     if (rc == OWL_OK && !ok)

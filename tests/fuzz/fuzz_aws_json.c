@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "tests/fuzz/strict_doc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     if (!bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
         abort();
+    if (!fuzz_strict_doc(&doc, 0))
+        abort(); /* a NUL or a repeated name got through */
     owl_aws_json_encode(&doc, 0, &j1);
     if (owl_aws_json_decode(j1.data, j1.len, &again, &err) != OWL_OK)
         abort(); /* our own output must read back */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "tests/fuzz/strict_doc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     if (!bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
         abort();
+    if (!fuzz_strict_doc(&doc, 0))
+        abort(); /* a NUL or a repeated name got through */
     owl_aws_xml_encode("Fuzz", "urn:x", &doc, "id", &xml);
     owl_aws_json_encode(&doc, 1, &js);
     if (owl_aws_json_decode(js.data, js.len, &again, &err) != OWL_OK)

@@ -509,6 +509,9 @@ Test(rest, percent_nul_refused)
     cr_assert_eq(owl_aws_uri_match("/api/v1/keys/{id}", "/api/v1/keys/OWLX%00.json", &labels),
                  OWL_EINVAL);
     bson_destroy(&labels);
+    cr_assert_str_eq(query_trip("M.entry.1.key=k&M.entry.1.value=1&M.entry.2.key=k&"
+                                "M.entry.2.value=2"),
+                     "ERR M: map key k is given twice");
     cr_assert_str_eq(query_trip("A=x%00y"), "ERR malformed percent-escape in the form");
     cr_assert_str_eq(query_trip("A%00=x"), "ERR malformed percent-escape in the form");
     bson_t d = BSON_INITIALIZER;
