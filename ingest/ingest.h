@@ -256,7 +256,9 @@ int owl_aws_get_list(owl_aws_ctx *ctx, const bson_t *doc, const char *name, bson
 
 /* owl_aws_json_decode — parses a JSON object (n bytes; n == 0 gives an empty document) into
  * out (initialised by the caller). Plain JSON: "$"-keys are ordinary names; integers that
- * fit become int32/int64, others double. OWL_EINVAL with a message for anything else. */
+ * fit become int32/int64, others double. OWL_EINVAL with a message for anything else,
+ * including data after the object, a field name given twice in any object and a NUL
+ * (\u0000) in any string or name. */
 int owl_aws_json_decode(const char *s, size_t n, bson_t *out, owl_error *err);
 
 /* owl_aws_json_encode — appends doc as plain JSON (no extended JSON): strings, numbers
@@ -268,7 +270,8 @@ int owl_aws_json_encode(const bson_t *doc, int dates_rfc3339, owl_buf *out);
 /* owl_aws_query_decode — parses an application/x-www-form-urlencoded text into out:
  * "A.B=x" nests, "A.member.N[.F]" and "A.N" are lists (ordered by N), "A.entry.N.key/value"
  * are maps; Action, Version and X-Amz-* at the top are left out. OWL_EINVAL for bad
- * escapes, conflicts (A=1&A.B=2), duplicates, too many parameters or too deep nesting. */
+ * escapes, a NUL (raw or %00), conflicts (A=1&A.B=2), duplicates (A=1&A=2, a map key given
+ * twice), too many parameters or too deep nesting. */
 int owl_aws_query_decode(const char *s, size_t n, bson_t *out, owl_error *err);
 
 /* owl_aws_xml_encode — appends <OpResponse xmlns=NS><OpResult>doc</OpResult>
@@ -279,8 +282,8 @@ int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc,
 
 /* owl_aws_cbor_decode — parses one CBOR map (n == 0 gives an empty document) into out.
  * Integers to int64 (outside int64: OWL_EINVAL), floats of any width to double, tag 1 to a
- * date, byte strings to binary, indefinite-length items joined; other tags, non-text keys
- * and trailing bytes are OWL_EINVAL. */
+ * date, byte strings to binary, indefinite-length items joined; other tags, non-text keys,
+ * a map key given twice, a NUL in a text string and trailing bytes are OWL_EINVAL. */
 int owl_aws_cbor_decode(const void *p, size_t n, bson_t *out, owl_error *err);
 
 /* owl_aws_cbor_encode — appends doc as a CBOR map (dates as tag 1 with epoch seconds).
