@@ -102,7 +102,7 @@ static const struct opt opts[] = {
      .help = "largest clock difference accepted in an AWS SigV4 signature"},
     {.name = "trust-tls-proxy", .type = T_CHOICE, .choices = no_yes, INT(trust_tls_proxy),
      .def = "no", .arg = "yes|no",
-     .help = "owld sits behind a TLS proxy: accept SigV4 UNSIGNED-PAYLOAD and streaming bodies"},
+     .help = "behind a TLS proxy: accept SigV4 UNSIGNED-PAYLOAD bodies"},
     {.name = "auth-fail-limit", .type = T_INT64, INT64(auth_fail_limit), .min = 1,
      .max = 1000000, .def = "100", .arg = "N",
      .help = "failed authentications one source may make per minute; beyond, 429"},
