@@ -309,6 +309,11 @@ static void write_page(owl_buf *o, struct page *pg, size_t npg, size_t limit, in
 
 int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl_error *err)
 {
+    /* the pending failure groups first, so a lookup shows them (one row per group per
+     * lookup at most: lookups are authenticated, so this does not amplify failures) */
+    owl_error ferr = {0};
+    if (owl_audit_flush(a, INT64_MAX, &ferr) != OWL_OK)
+        owl_warn("audit: failed authentications not written before a lookup: %s", ferr.msg);
     owl_scan_cursor after;
     if (q->next_token && (owl_scan_cursor_parse(q->next_token, &after) != OWL_OK ||
                           after.order != OWL_ORDER_DESC))

@@ -74,7 +74,7 @@ typedef struct owl_audit_query {
     const char *next_token;    /* from a previous page, or NULL */
 } owl_audit_query;
 
-/* owl_audit_query_json — appends {"events":[...],"next_token":"..."} (newest first, ties
+/* owl_audit_query_json — writes the pending failure groups (owl_audit_flush), then appends {"events":[...],"next_token":"..."} (newest first, ties
  * in the store's fixed scan order; the token, an opaque scan cursor, is present only when
  * more events follow) to out.
  * OWL_EINVAL for a malformed next_token; store errors otherwise. */
