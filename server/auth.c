@@ -57,7 +57,8 @@ static int fail(owl_auth_failure *f, enum owl_proto proto, enum failure kind, co
 
 struct replay_slot {
     char sig[65];
-    int64_t expires_s; /* 0 = free */
+    char request_id[37]; /* the request that used it: verifying it again is no replay */
+    int64_t expires_s;   /* 0 = free */
 };
 
 struct source_slot {
@@ -100,9 +101,12 @@ void owl_auth_guard_free(owl_auth_guard *g)
     free(g);
 }
 
-/* guard_seen — 1 when sig was seen and has not expired; else remembers it for keep_s seconds
- * (evicting the entry nearest to expiry among its probe slots) and returns 0. */
-static int guard_seen(owl_auth_guard *g, const char *sig, int64_t now_s, int64_t keep_s)
+/* guard_seen — 1 when sig was seen in another request and has not expired; else remembers
+ * it for keep_s seconds (evicting the entry nearest to expiry among its probe slots) and
+ * returns 0. The same request authenticated twice (the head early, then the whole request)
+ * is not a replay. */
+static int guard_seen(owl_auth_guard *g, const char *sig, const char *request_id, int64_t now_s,
+                      int64_t keep_s)
 {
     uint64_t h = fnv1a(sig);
     int seen = 0;
@@ -111,14 +115,16 @@ static int guard_seen(owl_auth_guard *g, const char *sig, int64_t now_s, int64_t
     for (size_t i = 0; i < PROBE; i++) {
         struct replay_slot *sl = &g->replay[(h + i) & (REPLAY_SLOTS - 1)];
         if (sl->expires_s > now_s && strcmp(sl->sig, sig) == 0) {
-            seen = 1;
+            seen = strcmp(sl->request_id, request_id) != 0;
+            victim = NULL;
             break;
         }
         if (!victim || sl->expires_s < victim->expires_s)
             victim = sl;
     }
-    if (!seen) {
+    if (victim) {
         owl_strlcpy(victim->sig, sig, sizeof victim->sig);
+        owl_strlcpy(victim->request_id, request_id, sizeof victim->request_id);
         victim->expires_s = now_s + keep_s;
     }
     pthread_mutex_unlock(&g->mu);
@@ -256,7 +262,7 @@ static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
     /* reads may be repeated (idempotent, and clients retry them); a second identical write
      * within the skew window is a replay (a captured request sent again) */
     if (s->guard && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 &&
-        guard_seen(s->guard, a.signature, owl_now_ms() / 1000,
+        guard_seen(s->guard, a.signature, req->request_id, owl_now_ms() / 1000,
                    2 * (s->cfg.sigv4_max_skew_s > 0 ? s->cfg.sigv4_max_skew_s : 900))) {
         owl_principal_free(&tmp);
         return fail(f, proto, F_REPLAY, "%s",
