@@ -1,5 +1,5 @@
-/* audit.h — the audit trail: one event for every request that reaches authentication
- * (including failed authentications, recorded with the key id they claimed).
+/* audit.h — the audit trail: one event for every authenticated request, and one event per
+ * (source, claimed key id, minute) for failed authentications, with their count.
  *
  * Events are rows of the store's `audit` table (owl_audit_schema, in the registry of
  * index/tables.c), partition "audit" of the event's tenant ("none" when the claimed key is
