@@ -167,7 +167,9 @@ enum owl_audit_col {
     OWL_AUDIT_ERROR_CODE = 7,  /* "" on success (DICT) */
     OWL_AUDIT_REQUEST_ID = 8,  /* x-owl-request-id (STR, value blooms) */
     OWL_AUDIT_DURATION_US = 9, /* (I64) */
-    OWL_AUDIT_NCOLS = 10,
+    OWL_AUDIT_COUNT = 10,      /* failed authentications the row stands for; 0 (the default of
+                                * rows written before the column) means 1 (I64) */
+    OWL_AUDIT_NCOLS = 11,
 };
 
 extern const owl_schema owl_logs_schema;

@@ -40,6 +40,7 @@ static const owl_coldef audit_cols[OWL_AUDIT_NCOLS] = {
     [OWL_AUDIT_ERROR_CODE] = {"error_code", OWL_TYPE_DICT, 0},
     [OWL_AUDIT_REQUEST_ID] = {"request_id", OWL_TYPE_STR, OWL_COL_BLOOM},
     [OWL_AUDIT_DURATION_US] = {"duration_us", OWL_TYPE_I64, 0},
+    [OWL_AUDIT_COUNT] = {"count", OWL_TYPE_I64, 0}, /* added after v1: reads as 0 in old parts */
 };
 
 const owl_schema owl_audit_schema = {

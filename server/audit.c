@@ -10,11 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_GROUPS 1024 /* failure groups held in memory at most */
+
 struct owl_audit {
     owl_store *store;
     int retention_days;
     pthread_mutex_t mu;
     uint64_t recorded;
+    int failing;                         /* the last append failed; under mu */
+    pthread_mutex_t groups_mu;           /* the failure groups; taken before mu */
+    owl_audit_event groups[MAX_GROUPS];  /* pending, count >= 1 each */
+    size_t ngroups;
 };
 
 int owl_audit_open(owl_store *store, int retention_days, owl_audit **out, owl_error *err)
@@ -25,6 +31,7 @@ int owl_audit_open(owl_store *store, int retention_days, owl_audit **out, owl_er
     a->store = store;
     a->retention_days = retention_days;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->groups_mu, NULL);
     *out = a;
     return OWL_OK;
 }
@@ -33,6 +40,10 @@ void owl_audit_close(owl_audit *a)
 {
     if (!a)
         return;
+    owl_error err = {0};
+    if (owl_audit_flush(a, INT64_MAX, &err) != OWL_OK)
+        owl_errorf("audit: failed authentications not written at close: %s", err.msg);
+    pthread_mutex_destroy(&a->groups_mu);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
@@ -71,6 +82,7 @@ static int event_row(owl_rowbuf *rb, const owl_audit_event *ev)
     rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_TIME, ev->time_ms);
     rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_STATUS, ev->status);
     rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_DURATION_US, ev->duration_us);
+    rc = rc ? rc : owl_rowbuf_set_i64(rb, OWL_AUDIT_COUNT, ev->count > 1 ? ev->count : 0);
     for (size_t i = 0; i < OWL_ARRAY_LEN(texts) && rc == OWL_OK; i++) {
         const char *v = (const char *)ev + texts[i].off;
         rc = owl_rowbuf_set_bytes(rb, texts[i].col, v, strlen(v));
@@ -90,12 +102,76 @@ int owl_audit_record(owl_audit *a, const owl_audit_event *ev, owl_error *err)
     else
         rc = owl_store_append(a->store, "audit", tenant, "audit", owl_rowbuf_rows(&rb), err);
     owl_rowbuf_free(&rb);
-    if (rc == OWL_OK) {
-        pthread_mutex_lock(&a->mu);
+    pthread_mutex_lock(&a->mu);
+    if (rc == OWL_OK)
         a->recorded++;
-        pthread_mutex_unlock(&a->mu);
-    }
+    a->failing = rc != OWL_OK;
+    pthread_mutex_unlock(&a->mu);
     return rc;
+}
+
+/* flush_locked — writes the groups whose minute is before `minute` (all with INT64_MAX),
+ * keeping the others (and any that failed) in order. Under groups_mu. */
+static int flush_locked(owl_audit *a, int64_t minute, owl_error *err)
+{
+    int rc = OWL_OK;
+    size_t keep = 0;
+    for (size_t i = 0; i < a->ngroups; i++) {
+        owl_audit_event *g = &a->groups[i];
+        if (g->time_ms / 60000 < minute && rc == OWL_OK)
+            rc = owl_audit_record(a, g, err);
+        if (g->time_ms / 60000 >= minute || rc != OWL_OK)
+            a->groups[keep++] = *g;
+    }
+    a->ngroups = keep;
+    return rc;
+}
+
+int owl_audit_flush(owl_audit *a, int64_t now_ms, owl_error *err)
+{
+    pthread_mutex_lock(&a->groups_mu);
+    int rc = flush_locked(a, now_ms == INT64_MAX ? INT64_MAX : now_ms / 60000, err);
+    pthread_mutex_unlock(&a->groups_mu);
+    return rc;
+}
+
+int owl_audit_record_failure(owl_audit *a, const owl_audit_event *ev, owl_error *err)
+{
+    int64_t minute = ev->time_ms / 60000;
+    pthread_mutex_lock(&a->groups_mu);
+    int rc = flush_locked(a, minute, err);
+    if (a->ngroups == MAX_GROUPS) { /* full of this minute's groups: write them all now */
+        int frc = flush_locked(a, INT64_MAX, err);
+        rc = rc ? rc : frc;
+    }
+    size_t i = 0;
+    for (; i < a->ngroups; i++) {
+        const owl_audit_event *g = &a->groups[i];
+        if (g->time_ms / 60000 == minute && strcmp(g->source, ev->source) == 0 &&
+            strcmp(g->key_id, ev->key_id) == 0)
+            break;
+    }
+    if (i < a->ngroups) {
+        a->groups[i].count++;
+    } else if (a->ngroups < MAX_GROUPS) {
+        a->groups[a->ngroups] = *ev;
+        a->groups[a->ngroups++].count = 1;
+    } else { /* the store refuses writes and the table is full: the event is written alone
+              * (and will most likely fail too; the caller logs it) */
+        pthread_mutex_unlock(&a->groups_mu);
+        int wrc = owl_audit_record(a, ev, err);
+        return rc ? rc : wrc;
+    }
+    pthread_mutex_unlock(&a->groups_mu);
+    return rc;
+}
+
+int owl_audit_failing(owl_audit *a)
+{
+    pthread_mutex_lock(&a->mu);
+    int f = a->failing;
+    pthread_mutex_unlock(&a->mu);
+    return f;
 }
 
 uint64_t owl_audit_count(owl_audit *a)
@@ -152,6 +228,7 @@ static int collect(void *ud, const owl_batch *b)
         ev->status = (int)b->cols[OWL_AUDIT_STATUS][r].i;
         copy_bytes(ev->error_code, sizeof ev->error_code, &b->cols[OWL_AUDIT_ERROR_CODE][r].b);
         ev->duration_us = b->cols[OWL_AUDIT_DURATION_US][r].i;
+        ev->count = b->cols[OWL_AUDIT_COUNT][r].i;
         pg->keys[pg->n++] = b->keys[r];
     }
     return 0;
@@ -177,7 +254,10 @@ static void event_json(owl_buf *o, const owl_audit_event *ev)
     owl_buf_json_str(o, ev->resource, strlen(ev->resource));
     owl_buf_printf(o, ",\"status\":%d,\"error_code\":", ev->status);
     owl_buf_json_str(o, ev->error_code, strlen(ev->error_code));
-    owl_buf_printf(o, ",\"duration_ms\":%.3f}", (double)ev->duration_us / 1000.0);
+    owl_buf_printf(o, ",\"duration_ms\":%.3f", (double)ev->duration_us / 1000.0);
+    if (ev->count > 1)
+        owl_buf_printf(o, ",\"count\":%lld", (long long)ev->count);
+    owl_buf_putc(o, '}');
 }
 
 /* 1 when event i of page a comes before event j of page b (newest first, then larger key:
@@ -229,6 +309,11 @@ static void write_page(owl_buf *o, struct page *pg, size_t npg, size_t limit, in
 
 int owl_audit_query_json(owl_audit *a, const owl_audit_query *q, owl_buf *o, owl_error *err)
 {
+    /* the pending failure groups first, so a lookup shows them (one row per group per
+     * lookup at most: lookups are authenticated, so this does not amplify failures) */
+    owl_error ferr = {0};
+    if (owl_audit_flush(a, INT64_MAX, &ferr) != OWL_OK)
+        owl_warn("audit: failed authentications not written before a lookup: %s", ferr.msg);
     owl_scan_cursor after;
     if (q->next_token && (owl_scan_cursor_parse(q->next_token, &after) != OWL_OK ||
                           after.order != OWL_ORDER_DESC))

@@ -1,5 +1,5 @@
-/* audit.h — the audit trail: one event for every request that reaches authentication
- * (including failed authentications, recorded with the key id they claimed).
+/* audit.h — the audit trail: one event for every authenticated request, and one event per
+ * (source, claimed key id, minute) for failed authentications, with their count.
  *
  * Events are rows of the store's `audit` table (owl_audit_schema, in the registry of
  * index/tables.c), partition "audit" of the event's tenant ("none" when the claimed key is
@@ -30,17 +30,36 @@ typedef struct owl_audit_event {
     char error_code[64];
     char request_id[37];
     int64_t duration_us;
+    int64_t count;           /* requests this event stands for (aggregated failed
+                              * authentications); 0 or 1 = one */
 } owl_audit_event;
 
 /* owl_audit_open — the audit trail over store (which must have owl_audit_schema), keeping
  * events `retention_days` days (0 = forever). */
 int owl_audit_open(owl_store *store, int retention_days, owl_audit **out, owl_error *err);
 
-/* owl_audit_close — accepts NULL. */
+/* owl_audit_close — writes the pending failure groups (owl_audit_flush), then frees a.
+ * Accepts NULL. */
 void owl_audit_close(owl_audit *a);
 
 /* owl_audit_record — appends ev. OWL_OK once durable, else the store's error. */
 int owl_audit_record(owl_audit *a, const owl_audit_event *ev, owl_error *err);
+
+/* owl_audit_record_failure — counts a failed authentication without writing it: events are
+ * grouped by (source, claimed key id, minute of time_ms) and each group is written as ONE
+ * row (the group's first event, with count = number of failures) once its minute has
+ * closed — checked on every record and failure call — or at owl_audit_flush. At most
+ * 1024 groups are held; when full, every group is written first. Returns OWL_OK, or the
+ * store's error from writing closed groups (the current event is kept either way). */
+int owl_audit_record_failure(owl_audit *a, const owl_audit_event *ev, owl_error *err);
+
+/* owl_audit_flush — writes every pending failure group whose minute ended before now_ms
+ * (INT64_MAX: all of them). OWL_OK or the first store error (unwritten groups are kept). */
+int owl_audit_flush(owl_audit *a, int64_t now_ms, owl_error *err);
+
+/* owl_audit_failing — 1 when the last append failed (full disk, I/O error), 0 after a
+ * success. */
+int owl_audit_failing(owl_audit *a);
 
 /* owl_audit_count — events recorded since open. */
 uint64_t owl_audit_count(owl_audit *a);
@@ -55,7 +74,7 @@ typedef struct owl_audit_query {
     const char *next_token;    /* from a previous page, or NULL */
 } owl_audit_query;
 
-/* owl_audit_query_json — appends {"events":[...],"next_token":"..."} (newest first, ties
+/* owl_audit_query_json — writes the pending failure groups (owl_audit_flush), then appends {"events":[...],"next_token":"..."} (newest first, ties
  * in the store's fixed scan order; the token, an opaque scan cursor, is present only when
  * more events follow) to out.
  * OWL_EINVAL for a malformed next_token; store errors otherwise. */

@@ -48,6 +48,7 @@ struct opt {
 
 /* T_CHOICE value lists; the index is what is stored, so their order is the enum's. */
 static const char *const wal_syncs[] = {"always", "interval", "none", NULL}; /* owl_sync_policy */
+static const char *const no_yes[] = {"no", "yes", NULL}; /* 0, 1 */
 
 /* Field offsets checked against the field's C type at compile time: a table row that
  * names an int64_t field as T_INT does not build. */
@@ -99,6 +100,12 @@ static const struct opt opts[] = {
     {.name = "sigv4-max-skew-s", .type = T_INT64, INT64(sigv4_max_skew_s), .min = 1,
      .max = 86400, .def = "900", .arg = "S",
      .help = "largest clock difference accepted in an AWS SigV4 signature"},
+    {.name = "trust-tls-proxy", .type = T_CHOICE, .choices = no_yes, INT(trust_tls_proxy),
+     .def = "no", .arg = "yes|no",
+     .help = "behind a TLS proxy: accept SigV4 UNSIGNED-PAYLOAD bodies"},
+    {.name = "auth-fail-limit", .type = T_INT64, INT64(auth_fail_limit), .min = 1,
+     .max = 1000000, .def = "100", .arg = "N",
+     .help = "failed authentications one source may make per minute; beyond, 429"},
     {.name = "audit-retention-days", .type = T_INT64, INT64(audit_retention_days), .min = 0,
      .max = 36500, .def = "90", .arg = "DAYS",
      .help = "days the audit trail keeps events (0 = forever)"},

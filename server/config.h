@@ -26,6 +26,8 @@ typedef struct owl_config {
     int64_t stream_stall_ms;     /* 30000: slow stream reader dropped */
     int64_t stream_heartbeat_ms; /* 15000: SSE keepalive; 0 = off */
     int64_t sigv4_max_skew_s;    /* 900 (AWS's 15 minutes) */
+    int trust_tls_proxy;         /* 0: SigV4 bodies must be signed (UNSIGNED-PAYLOAD refused) */
+    int64_t auth_fail_limit;     /* 100 failed authentications per source per minute, then 429 */
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
     int wal_sync;                 /* enum owl_sync_policy: 0 always (default), 1 interval, 2 none */
     int64_t wal_sync_interval_ms; /* 1000 */

@@ -1,8 +1,18 @@
 /* owld.c — the owld process assembled: open stores, register route tables, serve, drain.
- * Every request passes through handle(): match -> authenticate -> authorize -> handler ->
- * audit. Only OWL_ROUTE_PUBLIC routes (/healthz) skip authentication and the audit trail. */
+ * Every request passes through handle(): match -> rate limit -> authenticate -> authorize ->
+ * handler -> audit. Only OWL_ROUTE_PUBLIC routes (/healthz) skip authentication and the
+ * audit trail.
+ * Audit rules: a failed authentication is counted (owl_audit_record_failure: one row per
+ * source, key id and minute) and, past --auth-fail-limit per source and minute, further
+ * requests from that source get 429 before authentication and write nothing. Every other
+ * event is durable before its response is sent: when its write fails the response becomes
+ * 507 InsufficientStorage. While the audit store is failing, a mutating request (not
+ * GET/HEAD) first writes an "attempted" event (status 0) and gets 507 without running when
+ * that write fails, so no effect is made unaudited once a failure has been seen. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +52,11 @@ static void not_found(owl_call *call, const owl_match *m)
     }
 }
 
-static void record_audit(owl_server *s, const owl_call *call, const char *tenant,
-                         const char *key_id, const char *action)
+enum audit_kind { AUDIT_OUTCOME, AUDIT_FAILURE, AUDIT_ATTEMPT };
+
+/* record_audit — the event of call; OWL_OK once durable (a failure: once counted). */
+static int record_audit(owl_server *s, const owl_call *call, const char *tenant,
+                        const char *key_id, const char *action, enum audit_kind kind)
 {
     const owl_http_req *req = call->req;
     owl_audit_event ev;
@@ -56,15 +69,35 @@ static void record_audit(owl_server *s, const owl_call *call, const char *tenant
     owl_strlcpy(ev.user_agent, ua ? ua : "", sizeof ev.user_agent);
     owl_strlcpy(ev.action, action, sizeof ev.action);
     owl_strlcpy(ev.resource, call->resource, sizeof ev.resource);
-    ev.status = call->resp->status;
+    ev.status = kind == AUDIT_ATTEMPT ? 0 : call->resp->status;
     owl_strlcpy(ev.error_code, call->error_code, sizeof ev.error_code);
     owl_strlcpy(ev.request_id, req->request_id, sizeof ev.request_id);
     ev.duration_us = (owl_mono_ns() - req->start_mono_ns) / 1000;
     owl_error err = {0};
-    if (owl_audit_record(s->audit, &ev, &err) != OWL_OK)
+    int rc = kind == AUDIT_FAILURE ? owl_audit_record_failure(s->audit, &ev, &err)
+                                   : owl_audit_record(s->audit, &ev, &err);
+    if (rc != OWL_OK)
         owl_errorf("audit event for %s not written: %s", ev.request_id, err.msg);
-    else
+    else if (kind == AUDIT_OUTCOME)
         owl_tail_publish(s->tail, &ev); /* live tail: only events that were recorded */
+    return kind == AUDIT_FAILURE ? OWL_OK : rc;
+}
+
+/* unaudited — the response becomes 507: its audit event could not be made durable. */
+static void unaudited(owl_call *call)
+{
+    owl_http_resp *resp = call->resp;
+    if (resp->streaming)
+        return; /* already sent (live tail): nothing to replace */
+    resp->body.len = 0;
+    owl_call_error(call, 507, "InsufficientStorage",
+                   "the audit event of this request could not be written (storage full or "
+                   "failing): the request is refused");
+}
+
+static int mutating(const owl_http_req *req)
+{
+    return strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
 }
 
 static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
@@ -89,9 +122,24 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
         owl_call_cleanup(&call);
         return;
     }
+    int wait = owl_auth_guard_limited(s->guard, req->remote_addr, owl_now_ms());
+    if (wait > 0) { /* cheap: no authentication, nothing written */
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", wait);
+        owl_http_resp_header(resp, "Retry-After", secs);
+        owl_call_error(&call, 429,
+                       call.proto == OWL_PROTO_NATIVE      ? "TooManyRequests"
+                       : call.proto == OWL_PROTO_AWS_QUERY ? "Throttling"
+                                                           : "ThrottlingException",
+                       "too many failed authentications from %s: retry in %d s",
+                       req->remote_addr, wait);
+        owl_call_cleanup(&call);
+        return;
+    }
     if (owl_auth_request(s, req, call.proto, &p, &f) != OWL_OK) {
+        owl_auth_guard_failed(s->guard, req->remote_addr, owl_now_ms());
         owl_call_error(&call, f.status, f.code, "%s", f.message);
-        record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action);
+        record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action, AUDIT_FAILURE);
         owl_call_cleanup(&call);
         return;
     }
@@ -106,13 +154,21 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
                            ? "AccessDenied"
                            : "AccessDeniedException",
                        "key %s is not authorized to perform %s", p.key_id, m.action);
+    } else if (mutating(req) && owl_audit_failing(s->audit) &&
+               record_audit(s, &call, p.tenant, p.key_id, resp->action, AUDIT_ATTEMPT) !=
+                   OWL_OK) {
+        unaudited(&call);
+        owl_principal_free(&p);
+        owl_call_cleanup(&call);
+        return;
     } else {
         if (m.route)
             m.route->fn(&call);
         else
             owl_router_serve(&call, &m);
     }
-    record_audit(s, &call, p.tenant, p.key_id, resp->action);
+    if (record_audit(s, &call, p.tenant, p.key_id, resp->action, AUDIT_OUTCOME) != OWL_OK)
+        unaudited(&call);
     owl_principal_free(&p);
     owl_call_cleanup(&call);
 }
@@ -153,6 +209,10 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         goto fail;
     }
     if ((rc = owl_tail_new(&s->tail)) != OWL_OK) {
+        owl_error_set(err, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = owl_auth_guard_new(cfg->auth_fail_limit, &s->guard)) != OWL_OK) {
         owl_error_set(err, rc, "out of memory");
         goto fail;
     }
@@ -199,6 +259,8 @@ int owl_server_run(owl_server *s, owl_error *err)
     owl_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     owl_http_server_stop(s->http);
     owl_error ferr = {0};
+    if (owl_audit_flush(s->audit, INT64_MAX, &ferr) != OWL_OK)
+        owl_errorf("audit: failed authentications not written: %s", ferr.msg);
     if (owl_store_flush(s->store, &ferr) != OWL_OK)
         owl_errorf("flushing the store: %s (the WAL keeps the rows)", ferr.msg);
     owl_info("stopped");
@@ -211,7 +273,8 @@ void owl_server_close(owl_server *s)
         return;
     owl_http_server_destroy(s->http);
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
-    owl_audit_close(s->audit);
+    owl_audit_close(s->audit); /* writes the pending failed-authentication groups */
+    owl_auth_guard_free(s->guard);
     owl_store_close(s->store);
     owl_selfmetrics_free(s->selfmetrics);
     owl_meta_close(s->meta);

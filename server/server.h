@@ -11,6 +11,7 @@
 #include "server/router.h"
 
 struct owl_audit;
+struct owl_auth_guard;
 struct owl_selfmetrics;
 struct owl_tail;
 
@@ -36,6 +37,7 @@ typedef struct owl_server {
     owl_router router;
     owl_http_server *http;
     struct owl_tail *tail;         /* live audit tail subscribers (tail.c) */
+    struct owl_auth_guard *guard;  /* SigV4 replay cache + failed-auth rate limit (auth.c) */
     unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
     char admin_tenant[OWL_TENANT_LEN + 1];
 } owl_server;

@@ -770,9 +770,10 @@ static int check_skew(const char amz[17], int64_t t, int64_t now_s, int64_t skew
 }
 
 /* x-amz-content-sha256, when sent, stands for the body in the canonical request, so a hex
- * claim must be the body's real digest; UNSIGNED-PAYLOAD leaves the body unauthenticated by
- * the client's choice (AWS allows it for some operations); streaming (chunk-signed) payloads
- * are not supported. */
+ * claim must be the body's real digest. UNSIGNED-PAYLOAD (and the STREAMING-* chunk-signed
+ * forms, which owld does not verify chunk by chunk) leave the body unauthenticated: over
+ * plain HTTP anyone on the path could swap it under a valid signature, so they are accepted
+ * only when the operator says TLS protects the connection (msg->allow_unsigned_payload). */
 static int check_payload_claim(const owl_sigv4_msg *msg, owl_error *err)
 {
     size_t count = 0;
@@ -781,8 +782,16 @@ static int check_payload_claim(const owl_sigv4_msg *msg, owl_error *err)
         return OWL_OK;
     if (count > 1)
         return owl_error_set(err, OWL_EINVAL, "x-amz-content-sha256 header appears more than once");
-    if (strcmp(claim, "UNSIGNED-PAYLOAD") == 0)
-        return OWL_OK;
+    if (strcmp(claim, "UNSIGNED-PAYLOAD") == 0 || strncmp(claim, "STREAMING-", 10) == 0) {
+        if (msg->allow_unsigned_payload && strcmp(claim, "UNSIGNED-PAYLOAD") == 0)
+            return OWL_OK;
+        return owl_error_set(err, OWL_EINVAL,
+                             "x-amz-content-sha256 '%.40s' is not accepted: sign the payload "
+                             "(its hex SHA-256)%s", claim,
+                             msg->allow_unsigned_payload ? ""
+                                                         : " unless owld runs behind TLS "
+                                                           "(--trust-tls-proxy yes)");
+    }
     int hex = strlen(claim) == 64;
     for (size_t i = 0; hex && i < 64; i++)
         hex = owl_hex_digit((unsigned char)claim[i]) >= 0;

@@ -44,6 +44,8 @@ typedef struct owl_sigv4_msg {
     const void *body;                 /* the body as received on the wire (before decompression) */
     size_t body_len;
     int64_t max_skew_s;               /* allowed |request time - now|; 0 = AWS's 900 s */
+    int allow_unsigned_payload;       /* 1 only behind TLS: UNSIGNED-PAYLOAD and STREAMING-*
+                                       * accepted; 0: refused (the body could be swapped) */
 } owl_sigv4_msg;
 
 /* owl_sigv4_parse_authorization — parses the header value. OWL_OK, or OWL_EINVAL with a
@@ -67,7 +69,8 @@ int owl_sigv4_sign(const char *secret, const owl_sigv4_auth *auth, const char *s
 
 /* owl_sigv4_verify — full check of msg against auth and secret at wall-clock now_s:
  *   OWL_OK, OWL_EINVAL (malformed: no x-amz-date/date, scope date != request date,
- *   unsigned host header...), OWL_EEXPIRED (request time more than msg->max_skew_s, by
+ *   unsigned host header, x-amz-content-sha256 neither a hex digest nor, with
+ *   msg->allow_unsigned_payload, UNSIGNED-PAYLOAD), OWL_EEXPIRED (request time more than msg->max_skew_s, by
  *   default 15 minutes, from now_s),
  *   OWL_ESIGNATURE (mismatch). err carries an AWS-style message. */
 int owl_sigv4_verify(const owl_sigv4_msg *msg, const owl_sigv4_auth *auth, const char *secret,

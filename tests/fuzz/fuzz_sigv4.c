@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         hdr[nh].value = field[i + 1];
         nh++;
     }
-    owl_sigv4_msg msg = {"POST", field[1], field[2], hdr, nh, field[3], strlen(field[3]), 0};
+    owl_sigv4_msg msg = {"POST", field[1], field[2], hdr, nh, field[3], strlen(field[3]), 0, 0};
 
     owl_sigv4_auth auth;
     owl_error err;

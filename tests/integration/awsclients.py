@@ -1,6 +1,6 @@
 """awsclients.py — boto3 (the machine's python3, botocore 1.43) against owld's action layer,
 for t_aws.sh. Checks STS GetCallerIdentity over the query protocol (and shows what botocore
-sends), the AWS error shapes an SDK parses (AccessDenied in XML, SignatureDoesNotMatch,
+sends), the AWS error shapes an SDK parses (AccessDenied in XML, InvalidClientTokenId,
 UnknownOperationException over JSON 1.0 for CloudWatch and JSON 1.1 for Logs, each with
 its own content type), and a Smithy RPC v2 CBOR error read back from a signed raw request.
 
@@ -107,7 +107,9 @@ def main():
     check("boto3: a key without sts:GetCallerIdentity gets AccessDenied 403",
           e and e[0] == "AccessDenied" and e[1] == 403, e)
     e = error_of(lambda: client("sts", port, key, "X" + secret[1:]).get_caller_identity())
-    check("boto3: a wrong secret gets SignatureDoesNotMatch", e and e[0] == "SignatureDoesNotMatch",
+    # issue 9: one code for any failed credential (a bad signature no longer differs from an
+    # unknown key id)
+    check("boto3: a wrong secret gets InvalidClientTokenId", e and e[0] == "InvalidClientTokenId",
           e)
 
     cw = client("cloudwatch", port, key, secret)

@@ -85,7 +85,7 @@ check_eq "create key event" "iam:CreateKey 200 $ADMIN_ID - $TENANT" "$(audit_eve
 check_eq "wrong-secret event (claimed key, its tenant)" \
     "iam:ListKeys 401 $K_ID InvalidCredentials $TENANT" "$(audit_event "$ID_BADSECRET")"
 check_eq "unknown-key event (claimed key, no tenant)" \
-    "iam:ListKeys 401 OWLNOSUCHKEYZZZZZZZZ UnrecognizedClient -" "$(audit_event "$ID_UNKNOWN")"
+    "iam:ListKeys 401 OWLNOSUCHKEYZZZZZZZZ InvalidCredentials -" "$(audit_event "$ID_UNKNOWN")"
 check_eq "403 event" "iam:CreateKey 403 $K_ID AccessDenied $TENANT" "$(audit_event "$ID_DENIED")"
 check_eq "K get event" "iam:GetKey 200 $K_ID - $TENANT" "$(audit_event "$ID_KGET1")"
 check_eq "404 get event" "iam:GetKey 404 $K_ID ResourceNotFound $TENANT" "$(audit_event "$ID_KGET404")"
@@ -203,7 +203,7 @@ check_eq "after SIGTERM + restart K's events are all there" "$(echo $K_ALL)" "$(
 admin GET "/api/v1/audit?limit=1000"
 check_eq "... and the create event is intact" "iam:CreateKey 200 $ADMIN_ID - $TENANT" "$(audit_event "$ID_CREATE")"
 check_eq "... and the unknown-key event" \
-    "iam:ListKeys 401 OWLNOSUCHKEYZZZZZZZZ UnrecognizedClient -" "$(audit_event "$ID_UNKNOWN")"
+    "iam:ListKeys 401 OWLNOSUCHKEYZZZZZZZZ InvalidCredentials -" "$(audit_event "$ID_UNKNOWN")"
 as "$K" GET "/api/v1/keys/$K_ID"
 ID_AFTER=$(hdr x-owl-request-id)
 stop_owld KILL

@@ -41,9 +41,13 @@ check_contains "metrics are Prometheus text" "$(hdr content-type)" text/plain
 as "$ADMIN_ID:wrongsecretwrongsecretwrongsecret1234" GET /api/v1/keys
 check_eq "wrong secret is 401" 401 "$STATUS"
 check_eq "wrong secret code" InvalidCredentials "$(jget error.code)"
+MSG_BADSECRET=$(jget error.message)
 as "OWLNOSUCHKEYAAAAAAAA:whatever" GET /api/v1/keys
 check_eq "unknown key is 401" 401 "$STATUS"
-check_eq "unknown key code" UnrecognizedClient "$(jget error.code)"
+# issue 9: one code and message for any failed credential (was UnrecognizedClient, which
+# told a caller that the key id does not exist)
+check_eq "unknown key code: the same as a wrong secret" InvalidCredentials "$(jget error.code)"
+check_eq "unknown key message: the same as a wrong secret" "$MSG_BADSECRET" "$(jget error.message)"
 as "no-colon-here" GET /api/v1/keys
 check_eq "malformed bearer is 401" 401 "$STATUS"
 http GET /api/v1/keys -H "Authorization: Basic dXNlcjpwYXNz"

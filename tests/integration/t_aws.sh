@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_aws.sh — real AWS clients against the action layer (ingest/): the Debian AWS CLI v2 and
 # the machine's python3 boto3 both run sts get-caller-identity (the protocol each sends is
-# shown from a capture), and the errors they parse: AccessDenied, SignatureDoesNotMatch, an
+# shown from a capture), and the errors they parse: AccessDenied, InvalidClientTokenId, an
 # unknown query action (CLI), unknown JSON 1.0 / 1.1 operations with their own content types
 # and an RPC v2 CBOR error map (boto3, awsclients.py). The audit trail names each client.
 . "$(dirname "$0")/lib.sh"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_awscli.sh — the real AWS CLI (Debian's awscli v2) against owld's STS query endpoint:
 # SigV4 with the credentials file owld writes, Account = tenant and Arn naming the key, an
-# altered secret fails with SignatureDoesNotMatch and an unknown access key with
+# altered secret fails with InvalidClientTokenId (issue 9: as) an unknown access key with
 # InvalidClientTokenId.
 . "$(dirname "$0")/lib.sh"
 
@@ -66,7 +66,8 @@ if [ "$(grep aws_secret_access_key "$T/bad.creds")" = "$(grep aws_secret_access_
 fi
 awsc "$T/bad.creds" sts get-caller-identity
 check "altered secret: non-zero exit" test "$AWS_RC" -ne 0
-check_contains "altered secret: SignatureDoesNotMatch" "$AWS_ERR" SignatureDoesNotMatch
+# issue 9: a bad signature is answered like an unknown key (one code for any failed credential)
+check_contains "altered secret: InvalidClientTokenId" "$AWS_ERR" InvalidClientTokenId
 
 # ---- unknown access key ----
 printf '[default]\naws_access_key_id = OWLUNKNOWNKEYAAAAAAA\naws_secret_access_key = %s\n' \
@@ -79,7 +80,7 @@ check_contains "unknown access key: InvalidClientTokenId" "$AWS_ERR" InvalidClie
 admin GET "/api/v1/audit?action=sts:GetCallerIdentity&limit=20"
 check_eq "audit lookup is 200" 200 "$STATUS"
 check_contains "audit has the CLI's user agent" "$BODY" "aws-cli/"
-check_contains "audit has the signature failure" "$BODY" SignatureDoesNotMatch
+check_contains "audit has the signature failure" "$BODY" InvalidClientTokenId
 
 stop_owld
 check_eq "owld exits 0 on SIGTERM" 0 "$OWLD_RC"

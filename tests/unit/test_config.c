@@ -17,7 +17,8 @@
 static const char *const flags[] = {
     "listen", "data-dir", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
-    "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "audit-retention-days",
+    "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "trust-tls-proxy", "auth-fail-limit",
+    "audit-retention-days",
     "wal-sync", "wal-sync-interval-ms", "stream-buffer-bytes", "stream-stall-ms",
     "stream-heartbeat-ms",
     "help", "version",

@@ -546,6 +546,13 @@ static void run_vec(const char *name)
     cr_assert_str_eq(sig, v->sig, "%s: signature", name);
     cr_assert_str_eq(auth.signature, v->sig);
 
+    const char *claim = raw_header(&r, "x-amz-content-sha256");
+    if (claim && strcmp(claim, "UNSIGNED-PAYLOAD") == 0) {
+        /* a body outside the signature is refused unless owld is told TLS protects it */
+        cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, now, &err), OWL_EINVAL, "%s", name);
+        cr_assert(strstr(err.msg, "UNSIGNED-PAYLOAD"), "%s", err.msg);
+        r.msg.allow_unsigned_payload = 1;
+    }
     cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, now, &err), OWL_OK, "%s: %s", name, err.msg);
     cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, now + 900, &err), OWL_OK);
     cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, now - 900, &err), OWL_OK);
@@ -555,7 +562,6 @@ static void run_vec(const char *name)
     cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, bad, now, &err), OWL_ESIGNATURE, "%s", name);
     cr_assert(strstr(err.msg, "does not match the signature you provided"));
 
-    const char *claim = raw_header(&r, "x-amz-content-sha256");
     if (!claim || strcmp(claim, "UNSIGNED-PAYLOAD") != 0) {
         owl_sigv4_msg m = r.msg;
         char body[512];
@@ -783,22 +789,42 @@ Test(sigv4_verify, payload_hash_claims)
     cr_assert(strstr(err.msg, "x-amz-content-sha256"), "%s", err.msg);
     raw_free(&f.r);
 
-    /* UNSIGNED-PAYLOAD: the body is outside the signature by the client's choice */
+    /* UNSIGNED-PAYLOAD: the body is outside the signature, so over plain HTTP anyone on the
+     * path could swap it under a valid signature: refused (whatever the body), accepted
+     * only with allow_unsigned_payload (owld behind a TLS proxy) */
     fx_load(&f, "botocore/unsigned-payload");
     m = f.r.msg;
+    cr_assert_eq(owl_sigv4_verify(&m, &f.auth, SECRET, T_SUITE, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "--trust-tls-proxy"), "%s", err.msg);
     m.body = "other";
     m.body_len = 5;
+    cr_assert_eq(owl_sigv4_verify(&m, &f.auth, SECRET, T_SUITE, &err), OWL_EINVAL);
+    m.allow_unsigned_payload = 1;
     cr_assert_eq(owl_sigv4_verify(&m, &f.auth, SECRET, T_SUITE, &err), OWL_OK, "%s", err.msg);
     raw_free(&f.r);
 
-    /* streaming (chunk-signed) payloads are not supported */
-    rawreq r;
-    owl_sigv4_auth auth;
-    raw_parse(&r, "PUT / HTTP/1.1\nHost:h\nX-Amz-Date:20150830T123600Z\n"
-                  "x-amz-content-sha256:STREAMING-AWS4-HMAC-SHA256-PAYLOAD\n\nabc");
-    cr_assert_eq(owl_sigv4_parse_authorization(SUITE_AUTHZ("host;x-amz-date", EMPTY_SHA), &auth, &err), OWL_OK);
-    cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, T_SUITE, &err), OWL_EINVAL);
-    raw_free(&r);
+    /* streaming (chunk-signed) payloads: owld does not check the chunk signatures, so they
+     * are refused with or without the TLS flag */
+    static const char *const streaming[] = {
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+    };
+    for (size_t i = 0; i < OWL_ARRAY_LEN(streaming); i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "PUT / HTTP/1.1\nHost:h\nX-Amz-Date:20150830T123600Z\n"
+                 "x-amz-content-sha256:%s\n\nabc", streaming[i]);
+        rawreq r;
+        owl_sigv4_auth auth;
+        raw_parse(&r, text);
+        cr_assert_eq(owl_sigv4_parse_authorization(SUITE_AUTHZ("host;x-amz-date", EMPTY_SHA), &auth, &err), OWL_OK);
+        cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, T_SUITE, &err), OWL_EINVAL, "%s", streaming[i]);
+        r.msg.allow_unsigned_payload = 1;
+        cr_assert_eq(owl_sigv4_verify(&r.msg, &auth, SECRET, T_SUITE, &err), OWL_EINVAL, "%s", streaming[i]);
+        raw_free(&r);
+    }
 }
 
 Test(sigv4_verify, signature_case_and_secret_limits)
@@ -827,7 +853,7 @@ Test(sigv4_verify, signature_case_and_secret_limits)
 static void creq_of(const char *path, const char *query, const char *want_line2, const char *want_line3)
 {
     owl_sigv4_header h[] = {{"Host", "h"}};
-    owl_sigv4_msg m = {"GET", path, query, h, 1, NULL, 0, 0};
+    owl_sigv4_msg m = {"GET", path, query, h, 1, NULL, 0, 0, 0};
     owl_sigv4_auth auth;
     owl_error err = {0};
     owl_buf b = OWL_BUF_INIT;
@@ -872,7 +898,7 @@ Test(sigv4_canonical, header_values)
     owl_sigv4_header h[] = {
         {"HOST", "  example.com  "}, {"X-A", "\t a \t  b\t"}, {"x-a", ""}, {"X-B", "  "},
     };
-    owl_sigv4_msg m = {"POST", "/", "", h, OWL_ARRAY_LEN(h), "", 0, 0};
+    owl_sigv4_msg m = {"POST", "/", "", h, OWL_ARRAY_LEN(h), "", 0, 0, 0};
     owl_sigv4_auth auth;
     owl_error err = {0};
     owl_buf b = OWL_BUF_INIT;
