@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "server/audit.h"
+#include "server/keys.h"
+#include "server/policy.h"
 #include "server/selfmetrics.h"
 #include "server/server.h"
 
@@ -13,9 +15,19 @@ static int healthz(owl_call *call)
     return owl_http_resp_json(call->resp, 200, ok, sizeof ok - 1);
 }
 
+/* The self-metrics are owld-wide (request counts of every tenant, metadata records, audit
+ * events): the operator's view, for keys of the admin tenant or holding the cross-tenant
+ * grant; any other tenant gets 403. */
 static int metrics(owl_call *call)
 {
     owl_server *s = call->srv;
+    if (strcmp(call->principal->tenant, s->admin_tenant) != 0 &&
+        !owl_keys_cross_tenant(s, call->principal)) {
+        owl_call_error(call, 403, "AccessDenied",
+                       "owld's metrics are for the admin tenant or a key holding %s",
+                       OWL_POLICY_CROSS_TENANT);
+        return OWL_EINVAL;
+    }
     owl_selfmetrics_gauges g = {
         .open_connections = s->http ? owl_http_server_connections(s->http) : 0,
         .meta_records = owl_meta_count(s->meta),
@@ -74,14 +86,18 @@ static int audit_list(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
                             "a query parameter is too long or malformed");
     if (owl_aws_page_limit(ctx, in, 100, 1000, &q.limit) != OWL_OK)
         return OWL_EINVAL;
-    /* Callers who manage tenants also see failed authentications with unknown keys, and may
-     * look at another tenant's trail. */
-    int admin = owl_principal_can(p, "iam:ManageTenants");
-    q.include_untenanted = admin;
+    /* tenant= names a tenant id (12 digits), never the store's partition of untenanted
+     * events ("none", which would be read twice). Holders of the cross-tenant grant also see
+     * failed authentications with unknown keys, and may read another tenant's trail. */
+    if (tenant && !owl_tenant_valid(tenant))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "tenant must be 12 digits");
+    int cross = owl_keys_cross_tenant(call->srv, p);
+    q.include_untenanted = cross;
     if (tenant && strcmp(tenant, p->tenant) != 0) {
-        if (!admin)
+        if (!cross)
             return owl_aws_fail(ctx, OWL_AWS_ERR_AccessDenied,
-                                "reading another tenant's audit trail needs iam:ManageTenants");
+                                "key %s may read its own tenant's audit trail only (another "
+                                "tenant needs %s)", p->key_id, OWL_POLICY_CROSS_TENANT);
         q.tenant = tenant;
     }
     snprintf(call->resource, sizeof call->resource, "tenant/%s", q.tenant);

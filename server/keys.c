@@ -196,6 +196,23 @@ int owl_principal_can(const owl_principal *p, const char *action)
     return owl_policy_allows((const char *const *)p->patterns, p->npatterns, action);
 }
 
+int owl_keys_cross_tenant(owl_server *s, const owl_principal *p)
+{
+    if (owl_principal_can(p, OWL_POLICY_CROSS_TENANT))
+        return 1;
+    /* Migration: data directories made before the grant existed hold an admin key with policy
+     * ["*"] only; the key the bootstrap record names (the first admin key) keeps its power. */
+    bson_t *marker = NULL;
+    bson_iter_t it;
+    int first_admin = 0;
+    if (owl_meta_get(s->meta, OWL_KEYS_TENANT, "bootstrap", "admin", &marker, NULL) != OWL_OK)
+        return 0;
+    if (bson_iter_init_find(&it, marker, "key_id") && BSON_ITER_HOLDS_UTF8(&it))
+        first_admin = p->key_id[0] && strcmp(bson_iter_utf8(&it, NULL), p->key_id) == 0;
+    bson_destroy(marker);
+    return first_admin;
+}
+
 /* ---- bootstrap ---- */
 
 static int load_master_key(owl_server *s, owl_error *err)
@@ -274,8 +291,9 @@ int owl_keys_bootstrap(owl_server *s, owl_error *err)
     for (int i = 0; i < OWL_TENANT_LEN; i++)
         s->admin_tenant[i] = (char)('0' + r[i] % 10);
     s->admin_tenant[OWL_TENANT_LEN] = '\0';
-    const char *all[] = {"*"};
-    if ((rc = owl_keys_create(s, s->admin_tenant, all, 1, key_id, secret, err)) != OWL_OK)
+    const char *all[] = {"*", OWL_POLICY_CROSS_TENANT};
+    if ((rc = owl_keys_create(s, s->admin_tenant, all, OWL_ARRAY_LEN(all), key_id, secret,
+                              err)) != OWL_OK)
         return rc;
     if ((rc = write_key_files(s, key_id, secret, 1, err)) != OWL_OK)
         return rc;
@@ -307,21 +325,22 @@ static void key_fields(bson_t *d, const owl_principal *p, int64_t created)
     BSON_APPEND_DATE_TIME(d, "created", created);
 }
 
-/* The tenant a keys request acts on: the caller's, or another one with iam:ManageTenants. */
+/* The tenant a keys request acts on: the caller's (asked NULL), or the one asked for, which
+ * must be 12 digits (400) and, when not the caller's, needs the cross-tenant grant (403). */
 static int target_tenant(owl_aws_ctx *ctx, const char *asked, const char **tenant)
 {
     owl_call *call = ctx->ud;
     const owl_principal *p = call->principal;
-    if (!asked || !*asked || strcmp(asked, p->tenant) == 0) {
+    if (asked && !owl_tenant_valid(asked))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "tenant must be 12 digits");
+    if (!asked || strcmp(asked, p->tenant) == 0) {
         *tenant = p->tenant;
         return OWL_OK;
     }
-    if (!owl_tenant_valid(asked))
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "tenant must be 12 digits");
-    if (!owl_principal_can(p, "iam:ManageTenants"))
+    if (!owl_keys_cross_tenant(call->srv, p))
         return owl_aws_fail(ctx, OWL_AWS_ERR_AccessDenied,
-                            "key %s may not act on tenant %s (needs iam:ManageTenants)",
-                            p->key_id, asked);
+                            "key %s may act on its own tenant only (another tenant needs %s)",
+                            p->key_id, OWL_POLICY_CROSS_TENANT);
     *tenant = asked;
     return OWL_OK;
 }
@@ -379,8 +398,12 @@ static int create_key(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     if ((rc = target_tenant(ctx, asked, &tenant)) != OWL_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if (!owl_policy_covers((const char *const *)call->principal->patterns,
-                               call->principal->npatterns, policy[i]))
+        /* the grant itself is handed out by a holder, which includes the first admin key of
+         * a data directory made before the grant existed (owl_keys_cross_tenant) */
+        int grant = owl_policy_match(policy[i], OWL_POLICY_CROSS_TENANT);
+        if (grant ? !owl_keys_cross_tenant(call->srv, call->principal)
+                  : !owl_policy_covers((const char *const *)call->principal->patterns,
+                                       call->principal->npatterns, policy[i]))
             return owl_aws_fail(ctx, OWL_AWS_ERR_AccessDenied,
                                 "pattern '%s' grants more than key %s has", policy[i],
                                 call->principal->key_id);
@@ -482,7 +505,8 @@ static int list_keys(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return OWL_OK;
 }
 
-/* Loads the key named in the path if the caller may see it (same tenant or ManageTenants). */
+/* Loads the key named in the path if the caller may see it (same tenant, or the cross-tenant
+ * grant); another tenant's key is "not found" so that its existence is not revealed. */
 static int load_visible_key(owl_aws_ctx *ctx, const bson_t *in, owl_principal *p,
                             int64_t *created)
 {
@@ -492,7 +516,7 @@ static int load_visible_key(owl_aws_ctx *ctx, const bson_t *in, owl_principal *p
     snprintf(call->resource, sizeof call->resource, "key/%s", id);
     int rc = lookup(call->srv, id, p, NULL, NULL, created, NULL);
     if (rc == OWL_OK && strcmp(p->tenant, call->principal->tenant) != 0 &&
-        !owl_principal_can(call->principal, "iam:ManageTenants")) {
+        !owl_keys_cross_tenant(call->srv, call->principal)) {
         owl_principal_free(p);
         rc = OWL_ENOTFOUND;
     }

@@ -39,6 +39,12 @@ int owl_keys_create(owl_server *s, const char *tenant, const char *const *policy
                     char key_id[OWL_KEY_ID_MAX + 1], char secret[OWL_SECRET_LEN + 1],
                     owl_error *err);
 
+/* owl_keys_cross_tenant — 1 when p may act on tenants other than its own: its policy holds
+ * the literal OWL_POLICY_CROSS_TENANT (server/policy.h), or p is the first admin key (the
+ * one the bootstrap record names; data directories made before the grant existed gave it
+ * policy ["*"] only). Every route that can name a tenant or another tenant's key asks this. */
+int owl_keys_cross_tenant(owl_server *s, const owl_principal *p);
+
 /* owl_tenant_valid — 1 when t is exactly 12 ASCII digits. */
 int owl_tenant_valid(const char *t);
 

@@ -5,9 +5,13 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 int owl_policy_match(const char *pattern, const char *action)
 {
+    /* the cross-tenant grant is never implied by a wildcard: an operator hands it out by name */
+    if (strcasecmp(action, OWL_POLICY_CROSS_TENANT) == 0)
+        return strcasecmp(pattern, OWL_POLICY_CROSS_TENANT) == 0;
     const char *p = pattern, *a = action;
     const char *star = NULL, *resume = NULL;
     while (*a) {
@@ -39,7 +43,9 @@ int owl_policy_allows(const char *const *patterns, size_t n, const char *action)
 
 /* A granted pattern G covers P when G matches the text of P with P's '*' taken as a literal
  * character: G's literals can never consume a '*' of P, so each '*' of P falls inside a
- * wildcard of G, which can equally absorb whatever P's '*' stands for. */
+ * wildcard of G, which can equally absorb whatever P's '*' stands for. A P that is the
+ * cross-tenant grant is matched only by the literal grant (owl_policy_match), and a P with a
+ * '*' never stands for the grant, so the grant is handed out only by a key holding it. */
 int owl_policy_covers(const char *const *granted, size_t n, const char *pattern)
 {
     return owl_policy_allows(granted, n, pattern);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/keys.h"
+#include "server/policy.h"
 #include "server/server.h"
 
 typedef struct tail_sub {
@@ -129,13 +131,26 @@ static int audit_tail(owl_call *call)
 {
     owl_server *s = call->srv;
     const owl_principal *p = call->principal;
-    char action[64];
+    char action[64], asked[OWL_TENANT_LEN + 2];
     int ra = owl_query_param(call->req->query, "action", action, sizeof action);
     if (ra < 0) {
         owl_call_error(call, 400, "InvalidParameter", "action is too long or malformed");
         return OWL_EINVAL;
     }
-    snprintf(call->resource, sizeof call->resource, "tenant/%s", p->tenant);
+    /* tenant= as on GET /api/v1/audit: 12 digits; another tenant needs the cross-tenant grant */
+    int rt = owl_query_param(call->req->query, "tenant", asked, sizeof asked);
+    if (rt < 0 || (rt > 0 && !owl_tenant_valid(asked))) {
+        owl_call_error(call, 400, "InvalidParameter", "tenant must be 12 digits");
+        return OWL_EINVAL;
+    }
+    const char *tenant = rt > 0 ? asked : p->tenant;
+    if (strcmp(tenant, p->tenant) != 0 && !owl_keys_cross_tenant(s, p)) {
+        owl_call_error(call, 403, "AccessDenied",
+                       "key %s may tail its own tenant's audit trail only (another tenant "
+                       "needs %s)", p->key_id, OWL_POLICY_CROSS_TENANT);
+        return OWL_EINVAL;
+    }
+    snprintf(call->resource, sizeof call->resource, "tenant/%s", tenant);
     if (!s->tail) {
         owl_call_error(call, 503, "ServiceUnavailable", "the live tail is not available");
         return OWL_EINVAL;
@@ -145,7 +160,7 @@ static int audit_tail(owl_call *call)
         owl_call_error(call, 500, "InternalError", "cannot start the event stream");
         return OWL_ENOMEM;
     }
-    int rc = owl_tail_subscribe(s->tail, st, p->tenant, ra ? action : NULL);
+    int rc = owl_tail_subscribe(s->tail, st, tenant, ra ? action : NULL);
     if (rc != OWL_OK) {
         /* the head is out: end the stream rather than answer with an error */
         owl_http_stream_close(st);

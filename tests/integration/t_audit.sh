@@ -179,7 +179,7 @@ AUD=$NEW_KEY
 as "$AUD" GET "/api/v1/audit?limit=1000"
 check_eq "a key with audit:LookupEvents reads the trail" 200 "$STATUS"
 check_contains "... sees its tenant's events" "$(event_ids)" "$ID_DENIED"
-check_not_contains "... not failed auths of unknown keys (needs iam:ManageTenants)" "$(event_ids)" "$ID_UNKNOWN"
+check_not_contains "... not failed auths of unknown keys (needs owl:CrossTenant)" "$(event_ids)" "$ID_UNKNOWN"
 as "$AUD" GET "/api/v1/audit?tenant=999999999999"
 check_eq "... and not another tenant's trail (403)" 403 "$STATUS"
 create_key "$ADMIN" '["iam:Get*"]'
@@ -191,7 +191,7 @@ as "$OTHER" GET "/api/v1/audit?limit=1000"
 check_eq "another tenant's key reads its own trail" 200 "$STATUS"
 check_not_contains "... without this tenant's events" "$(event_ids)" "$ID_CREATE"
 admin GET "/api/v1/audit?tenant=999999999999&limit=1000"
-check_eq "admin (iam:ManageTenants) reads another tenant's trail" 200 "$STATUS"
+check_eq "admin (owl:CrossTenant) reads another tenant's trail" 200 "$STATUS"
 check_contains "... which holds that tenant's requests" "$BODY" "\"tenant\":\"999999999999\""
 
 # ---- survives restarts ----

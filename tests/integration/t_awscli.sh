@@ -41,7 +41,7 @@ check_eq "Account is the tenant" "$TENANT" "$(jget Account "$AWS_OUT")"
 check_contains "Arn names the key" "$(jget Arn "$AWS_OUT")" "$ADMIN_ID"
 check_eq "UserId is the key id" "$ADMIN_ID" "$(jget UserId "$AWS_OUT")"
 
-# ---- a key in another tenant (admin has iam:ManageTenants) ----
+# ---- a key in another tenant (the first admin key holds owl:CrossTenant) ----
 create_key "$ADMIN" '["sts:GetCallerIdentity"]' 123456789012
 check_eq "admin creates an STS key in tenant 123456789012" 200 "$STATUS"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
