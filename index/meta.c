@@ -1541,8 +1541,8 @@ int owl_meta_compact(owl_meta *m, owl_error *err)
 
 /* ---- explicit recovery ---- */
 
-/* quarantine_link — hard-links dir/name into qdir/name (qdir created 0700), so the damaged
- * original survives byte for byte before its name is reused. */
+/* quarantine_link — hard-links dir/name into qdir/name (qdir created 0700; name.1, name.2...
+ * when taken), so the damaged original survives byte for byte before its name is reused. */
 static int quarantine_link(const char *dir, const char *name, const char *qdir, owl_error *err)
 {
     char from[PATH_LEN], to[PATH_LEN];
@@ -1552,9 +1552,13 @@ static int quarantine_link(const char *dir, const char *name, const char *qdir, 
         return owl_error_set(err, OWL_EINVAL, "path too long");
     if ((rc = owl_mkdir_p(qdir, 0700, err)) != OWL_OK)
         return rc;
-    if (link(from, to) != 0)
-        return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", from, to,
-                             strerror(errno));
+    for (int k = 1; link(from, to) != 0; k++) {
+        /* a name taken by an earlier recovery's quarantined file: add ".1", ".2"... */
+        if (errno != EEXIST || k > 1000 ||
+            snprintf(to, sizeof to, "%s/%s.%d", qdir, name, k) >= (int)sizeof to)
+            return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", from, to,
+                                 strerror(errno));
+    }
     return owl_fsync_dir(qdir, err);
 }
 
