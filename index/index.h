@@ -44,8 +44,10 @@ typedef struct owl_meta_salvage {
  * tail) is left alone; a damaged one has every valid record on both sides of the damage
  * (in file order) written to a new file of the same name (tmp, fsync, rename), after the
  * original was hard-linked into quarantine (created 0700; must be on the same file system)
- * where it stays byte-identical. Never edits a file in place. report (may be NULL) gets one
- * line per file and per skipped range; st (may be NULL) the totals. */
+ * where it stays byte-identical. Never edits a file in place. With quarantine NULL nothing
+ * is written: the damage is only reported and counted (what `owl-store verify` uses).
+ * report (may be NULL) gets one line per file and per skipped range; st (may be NULL) the
+ * totals (st->files counts the damaged files). */
 int owl_meta_recover(const char *dir, const char *quarantine,
                      void (*report)(void *ud, const char *line), void *ud, owl_meta_salvage *st,
                      owl_error *err);

@@ -1660,6 +1660,18 @@ static int salvage_file(const char *dir, uint64_t gen, int is_snap, const char *
         say(report, ud, "%s: intact (%zu records)", path, kept);
         goto out;
     }
+    if (!qdir) {
+        say(report, ud,
+            "%s: damaged: recovery would keep %zu records and skip %zu region(s) of %zu bytes",
+            path, kept, regions, skipped);
+        if (st) {
+            st->files++;
+            st->kept += kept;
+            st->regions += regions;
+            st->bytes_skipped += skipped;
+        }
+        goto out;
+    }
     if ((rc = quarantine_link(dir, name, qdir, err)) != OWL_OK)
         goto out;
     if ((rc = owl_write_file_atomic(path, o, on, 0600, err)) != OWL_OK)
@@ -1692,7 +1704,7 @@ int owl_meta_recover(const char *dir, const char *quarantine,
     memset(&m, 0, sizeof m);
     if (st)
         memset(st, 0, sizeof *st);
-    if (!dir || !quarantine)
+    if (!dir)
         return owl_error_set(err, OWL_EINVAL, "owl_meta_recover: no directory");
     if (!(m.dir = strdup(dir)))
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
