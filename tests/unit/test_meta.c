@@ -1,6 +1,6 @@
 /* test_meta.c — tests of index/meta.c, the metadata store: CRUD and listing, durability
- * across reopen, journal recovery (torn tails at every byte, corrupt frames), snapshot
- * corruption, compaction and its crash windows, group commit under concurrency, write
+ * across reopen, journal recovery (torn tails at every byte, corrupt frames), damage with
+ * valid records after it refused and repaired by owl_meta_recover, snapshot corruption, compaction and its crash windows, group commit under concurrency, write
  * failures, and SIGKILL crash rounds. Every test works in its own mkdtemp dir under /tmp. */
 #include <criterion/criterion.h>
 

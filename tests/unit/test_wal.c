@@ -1,6 +1,7 @@
 /* test_wal.c — tests of index/wal.c, the write-ahead log: round trips over many segments,
  * lsn continuity across reopen, checkpoints, torn tails cut at every byte, corruption in
- * the last and in earlier segments, limits, group commit under 8 threads, the sync
+ * the last and in earlier segments, damage refused and repaired by owl_wal_recover (lsns
+ * kept, gaps listed in lost-lsns), limits, group commit under 8 threads, the sync
  * policies, SIGKILL crash rounds and a real disk-full (tmpfs) run. Every test works in its
  * own mkdtemp dir under /tmp and removes it. */
 #include <criterion/criterion.h>
