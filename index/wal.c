@@ -3,7 +3,8 @@
  * Invariants: (1) lsns are consecutive across all segments, each segment starting where
  * the previous one ended; (2) every segment but the last is complete and synced (a roll
  * fdatasyncs the old segment before the new one exists), so damage there is corruption
- * while damage at the end of the last one is a torn tail; (3) synced_lsn only covers
+ * while a bad record of the last one with no valid record after it is a torn tail (with
+ * one after it, corruption: open refuses, owl_wal_recover repairs); (3) synced_lsn only covers
  * records whose bytes an fdatasync has confirmed. Byte layouts are in wal.h; the design is
  * written up in docs/storage.md, "Write-ahead log".
  *
@@ -15,6 +16,7 @@
  *            8    4 version (1)
  *           12    8 checkpoint lsn (every lsn <= it is stored elsewhere)
  *           20    4 crc32c of bytes 0..19
+ *   lost-lsns                               lsn ranges given up by owl_wal_recover, "LO HI\n"
  *   lock                                    flock(LOCK_EX) while open: one owner at a time
  *   *.tmp                                   leftovers of interrupted writes; removed on open
  */
