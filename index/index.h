@@ -30,6 +30,28 @@ typedef struct owl_meta_options {
  * On success *out must be closed with owl_meta_close. */
 int owl_meta_open(const char *dir, const owl_meta_options *opts, owl_meta **out, owl_error *err);
 
+/* What owl_meta_recover did, summed over the files it rewrote. */
+typedef struct owl_meta_salvage {
+    uint64_t files;         /* damaged files rewritten (originals quarantined) */
+    uint64_t kept;          /* records in the rewritten files */
+    uint64_t regions;       /* damaged byte ranges skipped, each at least one lost record */
+    uint64_t bytes_skipped;
+} owl_meta_salvage;
+
+/* owl_meta_recover — the explicit repair of a store that owl_meta_open refuses with
+ * OWL_ECORRUPT. Takes the store's lock (OWL_EAGAIN when it is open elsewhere), then for the
+ * current generation's snapshot and journal: a file that is intact (or only has a torn
+ * tail) is left alone; a damaged one has every valid record on both sides of the damage
+ * (in file order) written to a new file of the same name (tmp, fsync, rename), after the
+ * original was hard-linked into quarantine (created 0700; must be on the same file system)
+ * where it stays byte-identical. Never edits a file in place. With quarantine NULL nothing
+ * is written: the damage is only reported and counted (what `owl-store verify` uses).
+ * report (may be NULL) gets one line per file and per skipped range; st (may be NULL) the
+ * totals (st->files counts the damaged files). */
+int owl_meta_recover(const char *dir, const char *quarantine,
+                     void (*report)(void *ud, const char *line), void *ud, owl_meta_salvage *st,
+                     owl_error *err);
+
 /* owl_meta_close — flushes, closes files and frees. Accepts NULL. */
 void owl_meta_close(owl_meta *m);
 

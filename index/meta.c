@@ -50,6 +50,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -756,6 +757,52 @@ static int replay(owl_meta *m, const char *path, const unsigned char *p, size_t 
     return rc;
 }
 
+/* frame_at — 1 when p[off..n) starts with a complete frame whose length is in range, whose
+ * crc matches, whose payload is a well-formed record and whose seq is above prev; *flen and
+ * *seq get its size and seq. The test the torn-tail check and recovery use to tell a real
+ * record from damage. */
+static int frame_at(const unsigned char *p, size_t n, size_t off, int64_t prev, size_t *flen,
+                    int64_t *seq)
+{
+    rec r;
+    const char *why;
+    if (off > n || n - off < FRAME_HDR)
+        return 0;
+    uint32_t len = owl_get32le(p + off);
+    if (len < PAYLOAD_MIN || len > PAYLOAD_MAX || n - off - FRAME_HDR < len)
+        return 0;
+    if (frame_crc(p + off, p + off + FRAME_HDR, len) != owl_get32le(p + off + 4))
+        return 0;
+    if (parse_rec(p + off + FRAME_HDR, len, &r, &why) != OWL_OK || r.seq <= prev)
+        return 0;
+    *flen = FRAME_HDR + len;
+    *seq = r.seq;
+    return 1;
+}
+
+/* frames_after — counts the valid frames found by scanning p[from..n) byte by byte (after
+ * each one found, from its end); *first gets the offset of the first (n when none). Used to
+ * decide whether a bad frame is a torn tail (nothing valid follows) or corruption. */
+static size_t frames_after(const unsigned char *p, size_t n, size_t from, int64_t prev,
+                           size_t *first)
+{
+    size_t count = 0, flen;
+    int64_t seq;
+    *first = n;
+    for (size_t off = from; off + FRAME_HDR <= n;) {
+        if (frame_at(p, n, off, prev, &flen, &seq)) {
+            if (!count)
+                *first = off;
+            count++;
+            prev = seq;
+            off += flen;
+        } else {
+            off++;
+        }
+    }
+    return count;
+}
+
 /* open_journal — opens journal-gen (creating it when missing, rewriting it when its header
  * is torn), replays it and truncates a bad tail. Sets m->fd and m->end. */
 static int open_journal(owl_meta *m, uint64_t gen, owl_error *err)
@@ -788,6 +835,16 @@ static int open_journal(owl_meta *m, uint64_t gen, owl_error *err)
             goto out;
         if ((rc = replay(m, path, p, n, &good, &why, err)) != OWL_OK)
             goto out;
+        size_t first;
+        size_t after = good < n ? frames_after(p, n, good + 1, m->next_seq - 1, &first) : 0;
+        if (after) {
+            rc = owl_error_set(err, OWL_ECORRUPT,
+                               "%s: %s at offset %zu with %zu valid records after it (from "
+                               "offset %zu) that truncating would lose; nothing changed, see "
+                               "owl-store recover",
+                               path, why, good, after, first);
+            goto out;
+        }
         if (good < n) {
             owl_warn("meta: %s: %s at offset %zu; dropping %zu bytes (journal truncated to "
                      "its last good record)", path, why, good, n - good);
@@ -1479,5 +1536,190 @@ int owl_meta_compact(owl_meta *m, owl_error *err)
     else
         rc = compact_locked(m, err);
     pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* ---- explicit recovery ---- */
+
+/* quarantine_link — hard-links dir/name into qdir/name (qdir created 0700; name.1, name.2...
+ * when taken), so the damaged original survives byte for byte before its name is reused. */
+static int quarantine_link(const char *dir, const char *name, const char *qdir, owl_error *err)
+{
+    char from[PATH_LEN], to[PATH_LEN];
+    int rc;
+    if (snprintf(from, sizeof from, "%s/%s", dir, name) >= (int)sizeof from ||
+        snprintf(to, sizeof to, "%s/%s", qdir, name) >= (int)sizeof to)
+        return owl_error_set(err, OWL_EINVAL, "path too long");
+    if ((rc = owl_mkdir_p(qdir, 0700, err)) != OWL_OK)
+        return rc;
+    for (int k = 1; link(from, to) != 0; k++) {
+        /* a name taken by an earlier recovery's quarantined file: add ".1", ".2"... */
+        if (errno != EEXIST || k > 1000 ||
+            snprintf(to, sizeof to, "%s/%s.%d", qdir, name, k) >= (int)sizeof to)
+            return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", from, to,
+                                 strerror(errno));
+    }
+    return owl_fsync_dir(qdir, err);
+}
+
+static void say(void (*report)(void *, const char *), void *ud, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(void (*report)(void *, const char *), void *ud, const char *fmt, ...)
+{
+    char line[PATH_LEN + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (report)
+        report(ud, line);
+}
+
+/* salvage_file — reads one snapshot or journal of generation gen, keeps every valid frame
+ * (in file order, seqs increasing) and, when anything other than a torn tail is wrong,
+ * writes the kept frames to a new file of the same name after hard-linking the original
+ * into qdir. A snapshot gets a fresh footer (count, last seq = highest seq kept). */
+static int salvage_file(const char *dir, uint64_t gen, int is_snap, const char *qdir,
+                        void (*report)(void *, const char *), void *ud, owl_meta_salvage *st,
+                        owl_error *err)
+{
+    char path[PATH_LEN], name[64];
+    unsigned char *p = NULL, *o = NULL;
+    size_t n = 0, on = HDR_SIZE, kept = 0, regions = 0, skipped = 0, flen;
+    int64_t prev = 0, seq;
+    int rc, fd = -1, damaged = 0;
+    snprintf(name, sizeof name, "%s-%0*llu.owm", is_snap ? "snapshot" : "journal", GEN_DIGITS,
+             (unsigned long long)gen);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return owl_error_set(err, OWL_EINVAL, "directory path too long");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno == ENOENT ? OWL_OK
+                             : owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", path,
+                                             strerror(errno));
+        goto out;
+    }
+    if ((rc = read_fd(fd, path, &p, &n, err)) != OWL_OK)
+        goto out;
+    if (!(o = malloc(n + HDR_SIZE + FOOT_SIZE))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory salvaging %s", path);
+        goto out;
+    }
+    size_t stop = n, off = HDR_SIZE;
+    if (n < HDR_SIZE || header_check(p, is_snap ? FILE_SNAPSHOT : FILE_JOURNAL, gen, path,
+                                     NULL) != OWL_OK) {
+        if (n < HDR_SIZE && !is_snap)
+            goto out; /* a torn journal header: open rewrites it empty, nothing to salvage */
+        damaged = 1;
+        say(report, ud, "%s: bad or short file header (%zu bytes)", path, n);
+        if (n < HDR_SIZE)
+            off = n;
+    }
+    if (is_snap) {
+        const unsigned char *foot = p + n - FOOT_SIZE;
+        if (n >= HDR_SIZE + FOOT_SIZE && memcmp(foot, FOOT_MAGIC, 8) == 0)
+            stop = n - FOOT_SIZE;
+        if (n < HDR_SIZE + FOOT_SIZE || memcmp(foot, FOOT_MAGIC, 8) != 0 ||
+            owl_get32le(foot + 24) != owl_crc32c(0, p, n - 4))
+            damaged = 1;
+    }
+    header_encode(o, is_snap ? FILE_SNAPSHOT : FILE_JOURNAL, gen);
+    while (off < stop) {
+        if (frame_at(p, stop, off, prev, &flen, &seq)) {
+            rec r;
+            const char *why;
+            parse_rec(p + off + FRAME_HDR, flen - FRAME_HDR, &r, &why);
+            if (!is_snap || r.is_put) {
+                memcpy(o + on, p + off, flen);
+                on += flen;
+                kept++;
+                prev = seq;
+                off += flen;
+                continue;
+            }
+        }
+        size_t first, bad = off;
+        size_t after = frames_after(p, stop, off + 1, prev, &first);
+        if (after || is_snap)
+            damaged = 1;
+        regions++;
+        skipped += first - bad;
+        say(report, ud, "%s: skipping bytes %zu..%zu (%s)", path, bad, first,
+            after ? "damaged record(s)" : "torn tail");
+        off = first;
+    }
+    if (is_snap) {
+        unsigned char *foot = o + on;
+        memcpy(foot, FOOT_MAGIC, 8);
+        owl_put64le(foot + 8, kept);
+        owl_put64le(foot + 16, (uint64_t)prev);
+        owl_put32le(foot + 24, owl_crc32c(0, o, on + 24));
+        on += FOOT_SIZE;
+    }
+    if (!damaged) {
+        say(report, ud, "%s: intact (%zu records)", path, kept);
+        goto out;
+    }
+    if (!qdir) {
+        say(report, ud,
+            "%s: damaged: recovery would keep %zu records and skip %zu region(s) of %zu bytes",
+            path, kept, regions, skipped);
+        if (st) {
+            st->files++;
+            st->kept += kept;
+            st->regions += regions;
+            st->bytes_skipped += skipped;
+        }
+        goto out;
+    }
+    if ((rc = quarantine_link(dir, name, qdir, err)) != OWL_OK)
+        goto out;
+    if ((rc = owl_write_file_atomic(path, o, on, 0600, err)) != OWL_OK)
+        goto out;
+    say(report, ud,
+        "%s: recovered: %zu records kept, %zu damaged region(s) of %zu bytes skipped (each "
+        "held at least one record, now lost); the original is in %s/%s",
+        path, kept, regions, skipped, qdir, name);
+    if (st) {
+        st->files++;
+        st->kept += kept;
+        st->regions += regions;
+        st->bytes_skipped += skipped;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    free(o);
+    return rc;
+}
+
+int owl_meta_recover(const char *dir, const char *quarantine,
+                     void (*report)(void *ud, const char *line), void *ud, owl_meta_salvage *st,
+                     owl_error *err)
+{
+    owl_meta m;
+    int has_snap = 0, has_jrnl = 0, rc;
+    uint64_t snap = 0, jrnl = 0;
+    memset(&m, 0, sizeof m);
+    if (st)
+        memset(st, 0, sizeof *st);
+    if (!dir)
+        return owl_error_set(err, OWL_EINVAL, "owl_meta_recover: no directory");
+    if (!(m.dir = strdup(dir)))
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    m.lock_fd = -1;
+    if ((rc = lock_dir(&m, err)) != OWL_OK)
+        goto out;
+    if ((rc = scan_gens(&m, &has_snap, &snap, &has_jrnl, &jrnl, err)) != OWL_OK)
+        goto out;
+    uint64_t gen = has_snap ? snap : 0;
+    if (has_snap && (rc = salvage_file(dir, gen, 1, quarantine, report, ud, st, err)) != OWL_OK)
+        goto out;
+    rc = salvage_file(dir, gen, 0, quarantine, report, ud, st, err);
+out:
+    if (m.lock_fd >= 0)
+        close(m.lock_fd);
+    free(m.dir);
     return rc;
 }

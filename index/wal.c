@@ -3,7 +3,8 @@
  * Invariants: (1) lsns are consecutive across all segments, each segment starting where
  * the previous one ended; (2) every segment but the last is complete and synced (a roll
  * fdatasyncs the old segment before the new one exists), so damage there is corruption
- * while damage at the end of the last one is a torn tail; (3) synced_lsn only covers
+ * while a bad record of the last one with no valid record after it is a torn tail (with
+ * one after it, corruption: open refuses, owl_wal_recover repairs); (3) synced_lsn only covers
  * records whose bytes an fdatasync has confirmed. Byte layouts are in wal.h; the design is
  * written up in docs/storage.md, "Write-ahead log".
  *
@@ -15,6 +16,7 @@
  *            8    4 version (1)
  *           12    8 checkpoint lsn (every lsn <= it is stored elsewhere)
  *           20    4 crc32c of bytes 0..19
+ *   lost-lsns                               lsn ranges given up by owl_wal_recover, "LO HI\n"
  *   lock                                    flock(LOCK_EX) while open: one owner at a time
  *   *.tmp                                   leftovers of interrupted writes; removed on open
  */
@@ -85,6 +87,9 @@ struct owl_wal {
     pthread_t thread;
     int thread_started;
     int stopping;
+
+    uint64_t (*lost)[2]; /* lsn ranges [lo, hi] given up by owl_wal_recover (DIR/lost-lsns) */
+    size_t nlost;
 };
 
 /* ---- paths, raw I/O ---- */
@@ -189,6 +194,70 @@ static int checkpoint_read(owl_wal *w, owl_error *err)
     return rc;
 }
 
+/* ---- lsns given up by an explicit recovery ----
+ *
+ * DIR/lost-lsns (text, written with owl_write_file_atomic by owl_wal_recover) lists one
+ * range "LO HI\n" per line: the lsns of records that recovery could not salvage. A gap in
+ * the lsn sequence between two segments (or below the first one) is corruption unless the
+ * listed ranges cover it: it is how an operator's choice to give records up stays
+ * distinguishable from a segment deleted by accident. */
+
+#define LOST_FILE "lost-lsns"
+
+static int lost_read(owl_wal *w, owl_error *err)
+{
+    char path[PATH_LEN];
+    char *data = NULL;
+    size_t n = 0;
+    owl_error e;
+    snprintf(path, sizeof path, "%s/%s", w->dir, LOST_FILE);
+    int rc = owl_read_file(path, (size_t)1 << 20, &data, &n, &e);
+    if (rc == OWL_ENOTFOUND)
+        return OWL_OK;
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc == OWL_ETOOBIG ? OWL_ECORRUPT : rc, "%s", e.msg);
+    for (char *line = data, *nl; *line; line = nl + 1) {
+        unsigned long long lo, hi;
+        char extra;
+        if (!(nl = strchr(line, '\n'))) {
+            rc = owl_error_set(err, OWL_ECORRUPT, "%s: unterminated line", path);
+            break;
+        }
+        *nl = 0;
+        if (sscanf(line, "%llu %llu%c", &lo, &hi, &extra) != 2 || lo == 0 || lo > hi ||
+            hi >= LSN_LIMIT) {
+            rc = owl_error_set(err, OWL_ECORRUPT, "%s: malformed line", path);
+            break;
+        }
+        uint64_t(*v)[2] = realloc(w->lost, (w->nlost + 1) * sizeof *v);
+        if (!v) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            break;
+        }
+        w->lost = v;
+        w->lost[w->nlost][0] = lo;
+        w->lost[w->nlost][1] = hi;
+        w->nlost++;
+    }
+    free(data);
+    return rc;
+}
+
+/* 1 when recoveries gave up every lsn of lo..hi (the listed ranges cover it). */
+static int lost_covers(const owl_wal *w, uint64_t lo, uint64_t hi)
+{
+    uint64_t cur = lo;
+    while (cur <= hi) {
+        size_t i = 0;
+        while (i < w->nlost && !(w->lost[i][0] <= cur && cur <= w->lost[i][1]))
+            i++;
+        if (i == w->nlost)
+            return 0;
+        cur = w->lost[i][1] + 1;
+    }
+    return 1;
+}
+
 /* ---- recovery ---- */
 
 /* A forward reader over one segment that keeps whole records contiguous in memory. */
@@ -246,10 +315,10 @@ static int segment_header(owl_wal *w, int fd, const char *path, uint64_t first, 
     size_t got;
     if (first == 0 || first >= LSN_LIMIT)
         return owl_error_set(err, OWL_ECORRUPT, "%s: impossible first lsn", path);
-    if (expect && first != expect)
+    if (expect && first != expect && !(first > expect && lost_covers(w, expect, first - 1)))
         return owl_error_set(err, OWL_ECORRUPT, "%s: starts at lsn %llu, expected %llu", path,
                              (unsigned long long)first, (unsigned long long)expect);
-    if (!expect && first > w->checkpoint + 1)
+    if (!expect && first > w->checkpoint + 1 && !lost_covers(w, w->checkpoint + 1, first - 1))
         return owl_error_set(err, OWL_ECORRUPT,
                              "%s: records %llu..%llu are missing (checkpoint %llu)", path,
                              (unsigned long long)w->checkpoint + 1,
@@ -330,6 +399,74 @@ out:
     return rc;
 }
 
+/* rec_at — 1 when p[off..n) starts with a complete record whose lsn lies in [lo, hi] and
+ * whose crc matches; *size gets its bytes and *lsn its lsn. */
+static int rec_at(const unsigned char *p, uint64_t n, uint64_t off, uint64_t lo, uint64_t hi,
+                  uint64_t *size, uint64_t *lsn)
+{
+    if (off > n || n - off < REC_HDR)
+        return 0;
+    uint64_t len = owl_get32le(p + off), l = owl_get64le(p + off + 8);
+    if (len > n - off - REC_HDR || l < lo || l > hi)
+        return 0;
+    if (owl_get32le(p + off + 4) != rec_crc(p + off + 8, p + off + REC_HDR, (size_t)len))
+        return 0;
+    *size = REC_HDR + len;
+    *lsn = l;
+    return 1;
+}
+
+/* recs_after — scans p[from..n) byte by byte for records whose lsns continue after prev
+ * (increasing, and no further than the bytes left could number); counts them and sets
+ * *first to the offset of the first (n when none). What tells damage from a torn tail. */
+static uint64_t recs_after(const unsigned char *p, uint64_t n, uint64_t from, uint64_t prev,
+                           uint64_t *first)
+{
+    uint64_t count = 0, size, lsn, hi = prev + n / REC_HDR + 1;
+    *first = n;
+    for (uint64_t off = from; off + REC_HDR <= n;) {
+        if (rec_at(p, n, off, prev + 1, hi, &size, &lsn)) {
+            if (!count)
+                *first = off;
+            count++;
+            prev = lsn;
+            off += size;
+        } else {
+            off++;
+        }
+    }
+    return count;
+}
+
+/* valid_after — before a bad record at off of the last segment is cut off as a torn tail:
+ * OWL_ECORRUPT (nothing changed) when valid records follow it, since cutting would lose
+ * them; OWL_OK when it really is the tail. */
+static int valid_after(int fd, const char *path, uint64_t off, uint64_t size, uint64_t last,
+                       const char *why, owl_error *err)
+{
+    uint64_t n = size - off, first;
+    size_t got;
+    unsigned char *p = malloc(n ? n : 1);
+    if (!p)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory checking %s", path);
+    int e = owl_pread_full(fd, p, (size_t)n, off, &got), rc = OWL_OK;
+    if (e) {
+        rc = owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
+        goto out;
+    }
+    uint64_t count = recs_after(p, got, 1, last, &first);
+    if (count)
+        rc = owl_error_set(err, OWL_ECORRUPT,
+                           "%s: %s at offset %llu with %llu valid records after it (from "
+                           "offset %llu) that truncating would lose; nothing changed, see "
+                           "owl-store recover",
+                           path, why, (unsigned long long)off, (unsigned long long)count,
+                           (unsigned long long)(off + first));
+out:
+    free(p);
+    return rc;
+}
+
 /* replay_segment — validates and replays one segment. A torn header holding no records
  * (only possible in the last segment) is deleted; a bad record in the last segment is a
  * torn tail and is cut off; anywhere else damage is OWL_ECORRUPT. */
@@ -383,6 +520,8 @@ static int replay_segment(owl_wal *w, uint64_t first, int is_last, uint64_t expe
                            path, why, (unsigned long long)off);
         goto out;
     }
+    if ((rc = valid_after(fd, path, off, size, si->last, why, err)) != OWL_OK)
+        goto out;
     owl_warn("wal: %s: torn tail (%s) at offset %llu: dropping %llu bytes", path, why,
              (unsigned long long)off, (unsigned long long)(size - off));
     if (ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0)
@@ -514,7 +653,7 @@ static int recover(owl_wal *w, owl_wal_replay_fn fn, void *ud, owl_error *err)
     size_t n = 0;
     seginfo si;
     int rc;
-    if ((rc = checkpoint_read(w, err)) != OWL_OK ||
+    if ((rc = checkpoint_read(w, err)) != OWL_OK || (rc = lost_read(w, err)) != OWL_OK ||
         (rc = scan_dir(w, 1, &firsts, &n, err)) != OWL_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -628,6 +767,10 @@ static int verify_segment(owl_wal *w, uint64_t first, verify_report_fn report, v
     }
     *records += l - first + 1;
     *last = l;
+    if (why && valid_after(fd, path, off, size, l, why, &e) != OWL_OK) {
+        problem(report, ud, bad, "%s", e.msg);
+        goto out;
+    }
     if (why) {
         problem(report, ud, bad, "%s: %s at offset %llu (%llu bytes from there on)", path, why,
                 (unsigned long long)off, (unsigned long long)(size - off));
@@ -659,17 +802,21 @@ int owl_wal_verify(const char *dir, void (*report)(void *ud, const char *what), 
         problem(report, ud, &bad, "%s", e.msg);
         w.checkpoint = 0;
     }
+    if (lost_read(&w, &e) != OWL_OK)
+        problem(report, ud, &bad, "%s", e.msg);
     if (scan_dir(&w, 0, &firsts, &n, &e) != OWL_OK) {
         problem(report, ud, &bad, "%s", e.msg);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         /* After a damaged segment its end is unknown, so the next start is not judged. */
-        if (expect && firsts[i] != expect)
+        if (expect && firsts[i] != expect &&
+            !(firsts[i] > expect && lost_covers(&w, expect, firsts[i] - 1)))
             problem(report, ud, &bad, "%s/wal-%016llx.log: starts at lsn %llu, expected %llu",
                     dir, (unsigned long long)firsts[i], (unsigned long long)firsts[i],
                     (unsigned long long)expect);
-        else if (i == 0 && firsts[0] > w.checkpoint + 1)
+        else if (i == 0 && firsts[0] > w.checkpoint + 1 &&
+                 !lost_covers(&w, w.checkpoint + 1, firsts[0] - 1))
             problem(report, ud, &bad, "%s: records %llu..%llu are missing (checkpoint %llu)",
                     dir, (unsigned long long)w.checkpoint + 1,
                     (unsigned long long)firsts[0] - 1, (unsigned long long)w.checkpoint);
@@ -677,6 +824,7 @@ int owl_wal_verify(const char *dir, void (*report)(void *ud, const char *what), 
     }
 out:
     free(firsts);
+    free(w.lost);
     if (records)
         *records = count;
     if (bad)
@@ -826,6 +974,7 @@ static void wal_free(owl_wal *w)
         pthread_cond_destroy(&w->tick);
     }
     free(w->segs);
+    free(w->lost);
     free(w->dir);
     free(w);
 }
@@ -1110,4 +1259,270 @@ void owl_wal_close(owl_wal *w)
         wait_synced(w, w->written_lsn);
     pthread_mutex_unlock(&w->mu);
     wal_free(w);
+}
+
+/* ---- explicit recovery ---- */
+
+__attribute__((format(printf, 3, 4))) static void say(void (*report)(void *, const char *),
+                                                      void *ud, const char *fmt, ...)
+{
+    char line[PATH_LEN + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (report)
+        report(ud, line);
+}
+
+/* A record kept by salvage: where it lies in the damaged file. */
+typedef struct keep {
+    uint64_t off, size, lsn;
+} keep;
+
+/* Reads a whole file into memory (caller frees). */
+static int slurp(const char *path, unsigned char **out, uint64_t *n, owl_error *err)
+{
+    struct stat st;
+    size_t got;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), e, rc = OWL_OK;
+    *out = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", path,
+                           strerror(errno));
+        goto out;
+    }
+    if (!(*out = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory reading %s", path);
+        goto out;
+    }
+    if ((e = owl_pread_full(fd, *out, (size_t)st.st_size, 0, &got)) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(e), "read %s: %s", path, strerror(e));
+        goto out;
+    }
+    *n = got;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != OWL_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Appends "lo hi" to the ranges (in memory). */
+static int lost_add(owl_wal *w, uint64_t lo, uint64_t hi)
+{
+    uint64_t(*v)[2] = realloc(w->lost, (w->nlost + 1) * sizeof *v);
+    if (!v)
+        return OWL_ENOMEM;
+    w->lost = v;
+    w->lost[w->nlost][0] = lo;
+    w->lost[w->nlost][1] = hi;
+    w->nlost++;
+    return OWL_OK;
+}
+
+static int lost_write(owl_wal *w, owl_error *err)
+{
+    char path[PATH_LEN];
+    char *text = malloc(w->nlost * 48 + 1);
+    size_t n = 0;
+    if (!text)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < w->nlost; i++)
+        n += (size_t)sprintf(text + n, "%llu %llu\n", (unsigned long long)w->lost[i][0],
+                             (unsigned long long)w->lost[i][1]);
+    snprintf(path, sizeof path, "%s/%s", w->dir, LOST_FILE);
+    int rc = owl_write_file_atomic(path, text, n, 0600, err);
+    free(text);
+    return rc;
+}
+
+/* Hard-links path into qdir under the same name (qdir created 0700; ".1", ".2"... appended
+ * when another file already has it); an existing link to the same file (a recovery run
+ * again after a crash) is fine. */
+static int quarantine_link(const char *path, const char *qdir, owl_error *err)
+{
+    char to[PATH_LEN];
+    struct stat a, b;
+    const char *base = strrchr(path, '/');
+    int rc;
+    base = base ? base + 1 : path;
+    if ((rc = owl_mkdir_p(qdir, 0700, err)) != OWL_OK)
+        return rc;
+    for (int k = 0;; k++) {
+        if ((k ? snprintf(to, sizeof to, "%s/%s.%d", qdir, base, k)
+               : snprintf(to, sizeof to, "%s/%s", qdir, base)) >= (int)sizeof to)
+            return owl_error_set(err, OWL_EINVAL, "quarantine path too long");
+        if (link(path, to) == 0)
+            break;
+        if (errno != EEXIST || k >= 1000)
+            return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", path, to,
+                                 strerror(errno));
+        if (stat(path, &a) == 0 && stat(to, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
+            break;
+    }
+    return owl_fsync_dir(qdir, err);
+}
+
+/* salvage_segment — reads segment firsts[i] and keeps every record whose crc matches and
+ * whose lsn fits: in order from the segment's first lsn, and after a bad spot the next
+ * record found by scanning forward whose lsn is higher than the last kept and below the next
+ * segment's first. When anything but a torn tail of the last segment is wrong, the original
+ * is linked into qdir, the lsns given up are added to DIR/lost-lsns, each run of consecutive
+ * kept lsns is written as its own segment (tmp, fsync, rename) and the original's name is
+ * removed unless a run took it over. */
+static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t nsegs,
+                           const char *qdir, void (*report)(void *, const char *), void *ud,
+                           owl_wal_salvage *st, owl_error *err)
+{
+    char path[PATH_LEN], rpath[PATH_LEN];
+    unsigned char *p = NULL, *o = NULL;
+    keep *kept = NULL;
+    uint64_t n = 0, nk = 0, regions = 0, skipped = 0, size, lsn;
+    uint64_t first = firsts[i], expect = first;
+    int is_last = i + 1 == nsegs, damaged = 0, rc;
+    seg_path(w, first, path);
+    if ((rc = slurp(path, &p, &n, err)) != OWL_OK)
+        goto out;
+    uint64_t hi = is_last ? first + n / REC_HDR : firsts[i + 1] - 1;
+    if (n < SEG_HDR || !header_ok(p, SEG_MAGIC) || owl_get64le(p + 12) != first) {
+        if (is_last && n <= SEG_HDR) {
+            say(report, ud, "%s: torn header (%llu bytes): owld's open removes it", path,
+                (unsigned long long)n);
+            goto out;
+        }
+        damaged = 1;
+        say(report, ud, "%s: bad segment header", path);
+    }
+    if (!(kept = malloc((n / REC_HDR + 1) * sizeof *kept))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory salvaging %s", path);
+        goto out;
+    }
+    for (uint64_t off = SEG_HDR; off < n;) {
+        if (expect <= hi && rec_at(p, n, off, expect, expect, &size, &lsn)) {
+            kept[nk++] = (keep){off, size, lsn};
+            expect = lsn + 1;
+            off += size;
+            continue;
+        }
+        uint64_t from = off + 1, at = n;
+        for (; from + REC_HDR <= n; from++)
+            if (rec_at(p, n, from, expect, hi, &size, &lsn)) {
+                at = from;
+                expect = lsn; /* taken by the in-order test next round */
+                break;
+            }
+        if (at < n || !is_last)
+            damaged = 1;
+        regions++;
+        skipped += at - off;
+        say(report, ud, "%s: skipping bytes %llu..%llu (%s)", path, (unsigned long long)off,
+            (unsigned long long)at,
+            at < n ? "damaged record(s)" : is_last ? "torn tail" : "damaged end of segment");
+        off = at;
+    }
+    if (!is_last && expect != firsts[i + 1] && !lost_covers(w, expect, firsts[i + 1] - 1))
+        damaged = 1;
+    if (!damaged) {
+        say(report, ud, "%s: intact (%llu records)", path, (unsigned long long)nk);
+        goto out;
+    }
+    /* the lsns given up: before the first kept, between runs, after the last (when a
+     * later segment follows) */
+    uint64_t lost_before = w->nlost, prev = first - 1;
+    for (uint64_t k = 0; k <= nk; k++) {
+        uint64_t next = k < nk ? kept[k].lsn : is_last ? prev + 1 : firsts[i + 1];
+        if (next > prev + 1 && !lost_covers(w, prev + 1, next - 1) &&
+            (rc = lost_add(w, prev + 1, next - 1)) != OWL_OK) {
+            rc = owl_error_set(err, rc, "out of memory");
+            goto out;
+        }
+        if (k < nk)
+            prev = kept[k].lsn;
+    }
+    if (w->nlost > lost_before && (rc = lost_write(w, err)) != OWL_OK)
+        goto out;
+    if ((rc = quarantine_link(path, qdir, err)) != OWL_OK)
+        goto out;
+    if (!(o = malloc(n + SEG_HDR))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory salvaging %s", path);
+        goto out;
+    }
+    int name_reused = 0;
+    for (uint64_t k = 0; k < nk;) {
+        uint64_t run = k, on = SEG_HDR;
+        header_encode(o, SEG_MAGIC, kept[run].lsn);
+        do {
+            memcpy(o + on, p + kept[k].off, kept[k].size);
+            on += kept[k].size;
+            k++;
+        } while (k < nk && kept[k].lsn == kept[k - 1].lsn + 1);
+        seg_path(w, kept[run].lsn, rpath);
+        if ((rc = owl_write_file_atomic(rpath, o, on, 0600, err)) != OWL_OK)
+            goto out;
+        name_reused |= kept[run].lsn == first;
+        say(report, ud, "%s: wrote lsns %llu..%llu (%llu records)", rpath,
+            (unsigned long long)kept[run].lsn, (unsigned long long)kept[k - 1].lsn,
+            (unsigned long long)(k - run));
+    }
+    if (!name_reused && unlink(path) != 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "unlink %s: %s", path,
+                           strerror(errno));
+        goto out;
+    }
+    if ((rc = owl_fsync_dir(w->dir, err)) != OWL_OK)
+        goto out;
+    uint64_t gave = 0;
+    for (size_t k = lost_before; k < w->nlost; k++)
+        gave += w->lost[k][1] - w->lost[k][0] + 1;
+    say(report, ud,
+        "%s: recovered: %llu records kept, %llu damaged region(s) of %llu bytes skipped, "
+        "%llu lsn(s) given up; the original is in %s",
+        path, (unsigned long long)nk, (unsigned long long)regions,
+        (unsigned long long)skipped, (unsigned long long)gave, qdir);
+    if (st) {
+        st->files++;
+        st->kept += nk;
+        st->regions += regions;
+        st->bytes_skipped += skipped;
+        st->lost_lsns += gave;
+    }
+out:
+    free(p);
+    free(o);
+    free(kept);
+    return rc;
+}
+
+int owl_wal_recover(const char *dir, const char *quarantine,
+                    void (*report)(void *ud, const char *line), void *ud, owl_wal_salvage *st,
+                    owl_error *err)
+{
+    owl_wal w;
+    uint64_t *firsts = NULL;
+    size_t n = 0;
+    int rc;
+    if (st)
+        memset(st, 0, sizeof *st);
+    if (!dir || !*dir || !quarantine || strlen(dir) > PATH_LEN - 64)
+        return owl_error_set(err, OWL_EINVAL, "owl_wal_recover: bad directory");
+    memset(&w, 0, sizeof w);
+    w.dir = (char *)dir;
+    w.fd = w.lock_fd = -1;
+    if ((rc = lock_dir(&w, err)) != OWL_OK || (rc = checkpoint_read(&w, err)) != OWL_OK ||
+        (rc = lost_read(&w, err)) != OWL_OK || (rc = scan_dir(&w, 0, &firsts, &n, err)) != OWL_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = salvage_segment(&w, firsts, i, n, quarantine, report, ud, st, err)) != OWL_OK)
+            goto out;
+out:
+    if (w.lock_fd >= 0)
+        close(w.lock_fd);
+    free(w.lost);
+    free(firsts);
+    return rc;
 }

@@ -37,8 +37,10 @@ typedef struct owl_wal_options {
 typedef int (*owl_wal_replay_fn)(void *ud, uint64_t lsn, const void *rec, size_t n);
 
 /* owl_wal_open — opens DIR (created if needed), replays every record above the checkpoint
- * through fn, truncates a torn or corrupt tail of the LAST segment (logged), and deletes
- * leftover temporary files. A corrupt record in an earlier segment is OWL_ECORRUPT.
+ * through fn, truncates a torn tail of the LAST segment (logged; a bad record with no valid
+ * record after it), and deletes leftover temporary files. A bad record with valid records
+ * after it, or in an earlier segment, is OWL_ECORRUPT naming the file and offset, and
+ * nothing is changed (owl_wal_recover is the explicit repair).
  * DIR/lock is held exclusively while open: a second opener gets OWL_EAGAIN.
  * opts may be NULL for defaults. */
 int owl_wal_open(const char *dir, const owl_wal_options *opts, owl_wal_replay_fn fn, void *ud,
@@ -73,6 +75,29 @@ void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st);
  * OWL_ECORRUPT. */
 int owl_wal_verify(const char *dir, void (*report)(void *ud, const char *what), void *ud,
                    uint64_t *records, owl_error *err);
+
+/* What owl_wal_recover did, summed over the segments it rewrote. */
+typedef struct owl_wal_salvage {
+    uint64_t files;         /* damaged segments rewritten (originals quarantined) */
+    uint64_t kept;          /* records salvaged from them */
+    uint64_t regions;       /* damaged byte ranges skipped, each at least one lost record */
+    uint64_t bytes_skipped;
+    uint64_t lost_lsns;     /* lsns given up (listed in DIR/lost-lsns) */
+} owl_wal_salvage;
+
+/* owl_wal_recover — the explicit repair of a log that owl_wal_open refuses with
+ * OWL_ECORRUPT. Takes DIR/lock (OWL_EAGAIN when the log is open elsewhere). A segment that
+ * is intact, or whose only fault is a torn tail of the last segment, is left alone. From a
+ * damaged one every record whose crc matches and whose lsn fits is kept with its lsn: the
+ * original is first hard-linked into quarantine (created 0700, same file system; it stays
+ * byte-identical), the lsns that could not be salvaged are added to DIR/lost-lsns (so that
+ * open accepts exactly those gaps and no others), and each run of consecutive lsns becomes
+ * a segment of its own (tmp, fsync, rename). Never edits a file in place; the checkpoint
+ * file is not touched. report (may be NULL) gets one line per segment and per skipped
+ * range; st (may be NULL) the totals. */
+int owl_wal_recover(const char *dir, const char *quarantine,
+                    void (*report)(void *ud, const char *line), void *ud, owl_wal_salvage *st,
+                    owl_error *err);
 
 /* owl_wal_close — syncs (unless OWL_WAL_SYNC_NONE), closes and frees. Accepts NULL. */
 void owl_wal_close(owl_wal *w);

@@ -1,6 +1,6 @@
 /* test_meta.c — tests of index/meta.c, the metadata store: CRUD and listing, durability
- * across reopen, journal recovery (torn tails at every byte, corrupt frames), snapshot
- * corruption, compaction and its crash windows, group commit under concurrency, write
+ * across reopen, journal recovery (torn tails at every byte, corrupt frames), damage with
+ * valid records after it refused and repaired by owl_meta_recover, snapshot corruption, compaction and its crash windows, group commit under concurrency, write
  * failures, and SIGKILL crash rounds. Every test works in its own mkdtemp dir under /tmp. */
 #include <criterion/criterion.h>
 
@@ -158,25 +158,6 @@ static void flip_byte(const char *path, off_t off)
     p[off] ^= 0x5a;
     write_bytes(path, p, n);
     free(p);
-}
-
-/* Runs fn with stderr captured; returns what was written (malloc'd). */
-static char *capture_stderr_open(const char *dir, int *rc)
-{
-    char path[] = "/tmp/owl-meta-err-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    int saved = dup(2);
-    dup2(fd, 2);
-    owl_error e;
-    *rc = open_rc(dir, &e);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
-    size_t n;
-    char *out = (char *)read_bytes(path, &n);
-    unlink(path);
-    return out;
 }
 
 /* The generation of the (single) journal in dir, or -1. */
@@ -527,9 +508,10 @@ Test(meta, torn_tail_every_offset)
     test_rm_rf(dir);
 }
 
-/* The journal is a log: it stops at the first bad record, so a flipped byte in the middle
- * record drops that record and everything after it, with a warning. */
-Test(meta, flipped_byte_stops_the_log)
+/* A flipped byte in the middle record is damage, not a torn tail (valid records follow):
+ * open refuses with OWL_ECORRUPT naming the file, the offset and what is at stake, and
+ * changes nothing. */
+Test(meta, flipped_byte_mid_journal_refuses)
 {
     char *dir = test_tmpdir("meta");
     char jp[4096], id[16];
@@ -545,25 +527,151 @@ Test(meta, flipped_byte_stops_the_log)
     /* record 2 spans [ends[1], ends[2]); flip a byte in its payload */
     off_t mid = ends[1] + 8 + (ends[2] - ends[1] - 8) / 2;
     flip_byte(jp, mid);
+    size_t n0, n1;
+    unsigned char *before = read_bytes(jp, &n0);
 
-    int rc;
-    char *log = capture_stderr_open(dir, &rc);
-    cr_assert_eq(rc, OWL_OK);
-    cr_assert_not_null(strstr(log, "checksum mismatch"), "log: %s", log);
+    owl_error e;
+    cr_assert_eq(open_rc(dir, &e), OWL_ECORRUPT);
     char want[128];
-    snprintf(want, sizeof want, "offset %lld; dropping %lld bytes", (long long)ends[1],
-             (long long)(ends[4] - ends[1]));
-    cr_assert_not_null(strstr(log, want), "want '%s' in log: %s", want, log);
-    free(log);
+    snprintf(want, sizeof want, "checksum mismatch at offset %lld with 2 valid records",
+             (long long)ends[1]);
+    cr_assert_not_null(strstr(e.msg, want), "want '%s' in: %s", want, e.msg);
+    cr_assert_not_null(strstr(e.msg, "journal-000000000000.owm"), "%s", e.msg);
+    unsigned char *after = read_bytes(jp, &n1);
+    cr_assert(n0 == n1 && memcmp(before, after, n0) == 0, "open changed the journal");
+    free(before);
+    free(after);
+    test_rm_rf(dir);
+}
+
+static void report_count(void *ud, const char *line)
+{
+    (void)line;
+    (*(int *)ud)++;
+}
+
+/* 2,000 keys, one bit flipped at 10% of the journal: refused; owl_meta_recover brings back
+ * exactly the 1,999 records outside the damaged one, the original lies byte-identical in
+ * the quarantine, and the store opens and takes writes again. */
+Test(meta, flipped_bit_at_10_percent_recovers_all_but_one, .timeout = 120)
+{
+    char *dir = test_tmpdir("meta");
+    char jp[4096], qp[4200], id[16];
+    char *qdir = test_tmpdir("metaq");
+    enum { N = 2000 };
+    journal_path(dir, 0, jp, sizeof jp);
+    owl_meta *m = open_fast(dir);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "key%05d", i);
+        put_ok(m, "t", "k", id, id);
+    }
+    owl_meta_close(m);
+    off_t size = file_size(jp);
+    size_t n;
+    unsigned char *p = read_bytes(jp, &n);
+    p[size / 10] ^= 0x10;
+    write_bytes(jp, p, n);
+
+    owl_error e;
+    cr_assert_eq(open_rc(dir, &e), OWL_ECORRUPT);
+    cr_assert_not_null(strstr(e.msg, jp), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "offset"), "%s", e.msg);
+
+    owl_meta_salvage st;
+    int lines = 0;
+    cr_assert_eq(owl_meta_recover(dir, qdir, report_count, &lines, &st, &e), OWL_OK, "%s",
+                 e.msg);
+    cr_assert_eq(st.files, 1);
+    cr_assert_eq(st.kept, N - 1);
+    cr_assert_eq(st.regions, 1);
+    cr_assert_geq(lines, 2);
+    snprintf(qp, sizeof qp, "%s/journal-000000000000.owm", qdir);
+    size_t qn;
+    unsigned char *q = read_bytes(qp, &qn);
+    cr_assert(qn == n && memcmp(p, q, n) == 0, "the quarantined copy is not the damaged file");
+    free(q);
 
     m = open_fast(dir);
-    cr_assert_eq(owl_meta_count(m), 2);
-    expect_val(m, "t", "k", "r0", "r0");
-    expect_val(m, "t", "k", "r1", "r1");
-    expect_val(m, "t", "k", "r2", NULL);
-    expect_val(m, "t", "k", "r4", NULL);
-    cr_assert_eq(file_size(jp), ends[1]);
+    cr_assert_eq(owl_meta_count(m), N - 1);
+    int missing = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "key%05d", i);
+        char *v = get_str(m, "t", "k", id);
+        if (!v)
+            missing++;
+        else
+            cr_assert_str_eq(v, id);
+        free(v);
+    }
+    cr_assert_eq(missing, 1);
+    put_ok(m, "t", "k", "later", "x");
     owl_meta_close(m);
+    m = open_fast(dir);
+    cr_assert_eq(owl_meta_count(m), N);
+    owl_meta_close(m);
+
+    /* a second recover finds nothing to do */
+    cr_assert_eq(owl_meta_recover(dir, qdir, NULL, NULL, &st, &e), OWL_OK, "%s", e.msg);
+    cr_assert_eq(st.files, 0);
+    free(p);
+    test_rm_rf(qdir);
+    test_rm_rf(dir);
+}
+
+/* A damaged snapshot: open refuses without changing any file; recovery keeps every other
+ * record of the snapshot and the journal after it. */
+Test(meta, damaged_snapshot_refuses_then_recovers)
+{
+    char *dir = test_tmpdir("meta");
+    char sp[4096], jp[4096], qp[4200], id[16];
+    char *qdir = test_tmpdir("metaq");
+    snapshot_path(dir, 1, sp, sizeof sp);
+    journal_path(dir, 1, jp, sizeof jp);
+    owl_meta *m = open_fast(dir);
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "s%03d", i);
+        put_ok(m, "t", "k", id, id);
+    }
+    cr_assert_eq(owl_meta_compact(m, NULL), OWL_OK);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "j%03d", i);
+        put_ok(m, "t", "k", id, id);
+    }
+    owl_meta_close(m);
+    size_t n, jn;
+    unsigned char *p = read_bytes(sp, &n);
+    unsigned char *j0 = read_bytes(jp, &jn);
+    p[n / 2] ^= 0x01;
+    write_bytes(sp, p, n);
+    owl_error e;
+    cr_assert_eq(open_rc(dir, &e), OWL_ECORRUPT);
+    cr_assert_not_null(strstr(e.msg, "snapshot-000000000001.owm"), "%s", e.msg);
+    size_t n2, jn2;
+    unsigned char *p2 = read_bytes(sp, &n2), *j2 = read_bytes(jp, &jn2);
+    cr_assert(n2 == n && memcmp(p, p2, n) == 0, "the snapshot was changed");
+    cr_assert(jn2 == jn && memcmp(j0, j2, jn) == 0, "the journal was changed");
+
+    owl_meta_salvage st;
+    cr_assert_eq(owl_meta_recover(dir, qdir, NULL, NULL, &st, &e), OWL_OK, "%s", e.msg);
+    cr_assert_eq(st.files, 1);
+    cr_assert_eq(st.kept, 99); /* only the rewritten snapshot counts */
+    snprintf(qp, sizeof qp, "%s/snapshot-000000000001.owm", qdir);
+    size_t qn;
+    unsigned char *q = read_bytes(qp, &qn);
+    cr_assert(qn == n && memcmp(p, q, n) == 0);
+    m = open_fast(dir);
+    cr_assert_eq(owl_meta_count(m), 109);
+    put_ok(m, "t", "k", "later", "x");
+    owl_meta_close(m);
+    m = open_fast(dir);
+    cr_assert_eq(owl_meta_count(m), 110);
+    owl_meta_close(m);
+    free(p);
+    free(p2);
+    free(j0);
+    free(j2);
+    free(q);
+    test_rm_rf(qdir);
     test_rm_rf(dir);
 }
 
