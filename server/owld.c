@@ -11,6 +11,7 @@
 #include "server/keys.h"
 #include "server/selfmetrics.h"
 #include "server/server.h"
+#include "server/sigv4.h"
 #include "server/tail.h"
 
 /* The route tables of every module, in dispatch order. Later capabilities add a line. */
@@ -67,6 +68,71 @@ static void record_audit(owl_server *s, const owl_call *call, const char *tenant
         owl_tail_publish(s->tail, &ev); /* live tail: only events that were recorded */
 }
 
+static void early_principal_free(void *p)
+{
+    owl_principal_free(p);
+    free(p);
+}
+
+/* 1 when h is a SigV4 Authorization header naming a known key: its signature covers the
+ * body's hash, so it is verified once the body is in (bounded by max_buffered_bytes). */
+static int sigv4_key_known(owl_server *s, const char *h)
+{
+    owl_sigv4_auth a;
+    owl_principal tmp;
+    if (strncmp(h, "AWS4-HMAC-SHA256", 16) != 0 ||
+        owl_sigv4_parse_authorization(h, &a, NULL) != OWL_OK ||
+        strlen(a.access_key) > OWL_KEY_ID_MAX ||
+        owl_keys_lookup(s, a.access_key, &tmp, NULL, NULL, NULL) != OWL_OK)
+        return 0;
+    owl_principal_free(&tmp);
+    return 1;
+}
+
+/* The HTTP layer's head hook: authenticates a request from its header block, before any
+ * body byte is buffered or 100 Continue sent. No credentials: a small body allowance (the
+ * handler answers 401 on anything but a public route). Bearer: authenticated here, the
+ * principal handed to handle() in req->auth. SigV4 with a known key: verified by handle()
+ * with the body. Anything else fails now: 401 (shaped per protocol), audited, closed. */
+static int head(void *ud, owl_http_req *req, owl_http_resp *resp)
+{
+    owl_server *s = ud;
+    const char *h = owl_http_req_header(req, "authorization");
+    if (!h || !*h)
+        return OWL_HTTP_HEAD_LIMITED;
+    if (sigv4_key_known(s, h))
+        return OWL_HTTP_HEAD_ACCEPT;
+    owl_call call;
+    owl_match m;
+    owl_auth_failure f;
+    memset(&call, 0, sizeof call);
+    call.srv = s, call.req = req, call.resp = resp;
+    owl_router_match(&s->router, req, &call, &m, NULL); /* on the head: the error shape */
+    call.proto = m.proto;
+    int verdict = OWL_HTTP_HEAD_ACCEPT;
+    owl_principal *p = calloc(1, sizeof *p);
+    if (m.route && (m.route->flags & OWL_ROUTE_PUBLIC)) {
+        /* public: credentials are not looked at */
+    } else if (!p) {
+        owl_call_error(&call, 503, "ServiceUnavailable", "out of memory");
+        verdict = OWL_HTTP_HEAD_REJECT;
+    } else if (owl_auth_request(s, req, call.proto, p, &f) == OWL_OK) {
+        req->auth = p;
+        req->auth_free = early_principal_free;
+        p = NULL;
+    } else {
+        resp->action = m.action ? m.action : "unknown";
+        if (call.proto != OWL_PROTO_NATIVE)
+            owl_http_resp_header(resp, "x-amzn-RequestId", req->request_id);
+        owl_call_error(&call, f.status, f.code, "%s", f.message);
+        record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action);
+        verdict = OWL_HTTP_HEAD_REJECT;
+    }
+    free(p);
+    owl_call_cleanup(&call);
+    return verdict;
+}
+
 static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
 {
     owl_server *s = ud;
@@ -89,7 +155,10 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
         owl_call_cleanup(&call);
         return;
     }
-    if (owl_auth_request(s, req, call.proto, &p, &f) != OWL_OK) {
+    owl_principal *early = req->auth; /* authenticated by head() */
+    if (early) {
+        p = *early;
+    } else if (owl_auth_request(s, req, call.proto, &p, &f) != OWL_OK) {
         owl_call_error(&call, f.status, f.code, "%s", f.message);
         record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action);
         owl_call_cleanup(&call);
@@ -113,7 +182,8 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
             owl_router_serve(&call, &m);
     }
     record_audit(s, &call, p.tenant, p.key_id, resp->action);
-    owl_principal_free(&p);
+    if (!early)
+        owl_principal_free(&p);
     owl_call_cleanup(&call);
 }
 
@@ -170,8 +240,10 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         .stream_buffer_bytes = (size_t)cfg->stream_buffer_bytes,
         .stream_stall_ms = (int)cfg->stream_stall_ms,
         .stream_heartbeat_ms = cfg->stream_heartbeat_ms ? (int)cfg->stream_heartbeat_ms : -1,
+        .preauth_body_bytes = (size_t)cfg->preauth_body_bytes,
+        .max_buffered_bytes = (size_t)cfg->max_buffered_bytes,
     };
-    owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s};
+    owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s, .head = head};
     if ((rc = owl_http_server_create(cfg->listen_host, cfg->listen_port, cfg->workers, &lim, &cb,
                                      &s->http, err)) != OWL_OK)
         goto fail;

@@ -68,7 +68,7 @@ static void fz_done(void *ud, const owl_http_req *req, const owl_http_resp *resp
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-    static const owl_http_callbacks cb = {fz_handle, fz_done, NULL};
+    static const owl_http_callbacks cb = {fz_handle, fz_done, NULL, NULL};
     static const owl_http_limits big = OWL_HTTP_DEFAULT_LIMITS;
     static const owl_http_limits small = {64, 32, 1000, 1000, 10, 100};
     if (n < 1)

@@ -119,7 +119,7 @@ static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, s
     snprintf(last_action, sizeof last_action, "%s", resp->action ? resp->action : "");
 }
 
-static owl_http_callbacks cbs = {handle, done, NULL};
+static owl_http_callbacks cbs = {handle, done, NULL, NULL};
 static owl_http_limits lims = OWL_HTTP_DEFAULT_LIMITS;
 
 /* ------------------------------------------------------------------ response parsing */
@@ -1157,7 +1157,7 @@ Test(http_sock, stop_lets_slow_handler_finish, .timeout = 20)
 Test(http_sock, stop_from_handler, .timeout = 20)
 {
     static owl_http_server *srv;
-    owl_http_callbacks cb2 = {handle, done, &srv};
+    owl_http_callbacks cb2 = {handle, done, &srv, NULL};
     owl_error err;
     cr_assert_eq(owl_http_server_create("127.0.0.1", 0, 2, &lims, &cb2, &srv, &err), OWL_OK);
     cr_assert_eq(owl_http_server_start(srv, &err), OWL_OK);
