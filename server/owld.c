@@ -74,33 +74,71 @@ static void early_principal_free(void *p)
     free(p);
 }
 
-/* 1 when h is a SigV4 Authorization header naming a known key: its signature covers the
- * body's hash, so it is verified once the body is in (bounded by max_buffered_bytes). */
-static int sigv4_key_known(owl_server *s, const char *h)
+/* SigV4 on the head: 1 when h names a known key and, if the request carries
+ * x-amz-content-sha256 (64 hex digits or UNSIGNED-PAYLOAD), the signature over the canonical request with that
+ * claim as the payload hash matches. handle() then verifies the request in full with its
+ * body (the body's digest against the claim; without a claim the signature covers the
+ * body's own hash, so it cannot be checked before the body is in: such a body is read,
+ * within max_buffered_bytes). 0: refuse now. */
+static int sigv4_head_ok(owl_server *s, const owl_http_req *req, const char *h)
 {
     owl_sigv4_auth a;
     owl_principal tmp;
+    char secret[OWL_SECRET_LEN + 1] = "", sig[65];
+    owl_buf creq = OWL_BUF_INIT, sts = OWL_BUF_INIT;
+    owl_sigv4_header *hdrs = NULL;
+    int ok = 0;
     if (strncmp(h, "AWS4-HMAC-SHA256", 16) != 0 ||
         owl_sigv4_parse_authorization(h, &a, NULL) != OWL_OK ||
         strlen(a.access_key) > OWL_KEY_ID_MAX ||
-        owl_keys_lookup(s, a.access_key, &tmp, NULL, NULL, NULL) != OWL_OK)
-        return 0;
+        owl_keys_lookup(s, a.access_key, &tmp, secret, NULL, NULL) != OWL_OK)
+        goto out;
     owl_principal_free(&tmp);
-    return 1;
+    const char *claim = owl_http_req_header(req, "x-amz-content-sha256");
+    const char *amz = owl_http_req_header(req, "x-amz-date");
+    int hex = claim && strlen(claim) == 64;
+    for (size_t i = 0; hex && i < 64; i++)
+        hex = owl_hex_digit((unsigned char)claim[i]) >= 0;
+    if (claim && strcmp(claim, "UNSIGNED-PAYLOAD") == 0)
+        hex = 1; /* stands for the payload in the signature just the same */
+    if (!hex || !amz) {
+        ok = 1; /* nothing more to check before the body */
+        goto out;
+    }
+    hdrs = malloc((req->nheaders ? req->nheaders : 1) * sizeof *hdrs);
+    if (!hdrs)
+        goto out;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        hdrs[i].name = req->headers[i].name;
+        hdrs[i].value = req->headers[i].value;
+    }
+    owl_sigv4_msg msg = {.method = req->method, .path = req->path, .query = req->query,
+                         .headers = hdrs, .nheaders = req->nheaders};
+    ok = owl_sigv4_canonical_request(&msg, &a, &creq, NULL) == OWL_OK &&
+         owl_sigv4_string_to_sign(&a, amz, creq.data, creq.len, &sts, NULL) == OWL_OK &&
+         owl_sigv4_sign(secret, &a, sts.data, sts.len, sig) == OWL_OK &&
+         strlen(a.signature) == 64 && owl_ct_equal(sig, a.signature, 64);
+out:
+    memset(secret, 0, sizeof secret);
+    free(hdrs);
+    owl_buf_free(&creq);
+    owl_buf_free(&sts);
+    return ok;
 }
 
 /* The HTTP layer's head hook: authenticates a request from its header block, before any
  * body byte is buffered or 100 Continue sent. No credentials: a small body allowance (the
  * handler answers 401 on anything but a public route). Bearer: authenticated here, the
- * principal handed to handle() in req->auth. SigV4 with a known key: verified by handle()
- * with the body. Anything else fails now: 401 (shaped per protocol), audited, closed. */
+ * principal handed to handle() in req->auth. SigV4: the key and, when the payload hash is
+ * declared, the signature checked here, the whole request verified by handle() with the
+ * body. Anything else fails now: 401/403/400 as the protocol shapes it, audited, closed. */
 static int head(void *ud, owl_http_req *req, owl_http_resp *resp)
 {
     owl_server *s = ud;
     const char *h = owl_http_req_header(req, "authorization");
     if (!h || !*h)
         return OWL_HTTP_HEAD_LIMITED;
-    if (sigv4_key_known(s, h))
+    if (sigv4_head_ok(s, req, h))
         return OWL_HTTP_HEAD_ACCEPT;
     owl_call call;
     owl_match m;

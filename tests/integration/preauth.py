@@ -14,6 +14,9 @@ bytes buffered across connections are capped.
       --max-buffered-bytes CAP_MB MiB: those over the cap get 503 with Retry-After, the
       others 200; the RSS peak stays under baseline + CAP_MB + RSS_BOUND_MB."""
 
+import datetime
+import hashlib
+import hmac
 import socket
 import sys
 import threading
@@ -168,6 +171,67 @@ def flood(port, admin, pid, n, bound_mb):
     check("owld healthy after the flood", r.status == 200)
 
 
+def sigv4_headers(key, method, path, claim, sig_ok=True):
+    """SigV4 headers for a request whose payload hash is declared as claim (signed with the
+    claim, as S3-style clients do); sig_ok=False spoils the signature."""
+    kid, secret = key.split(":", 1)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    hs = [("host", "127.0.0.1"), ("x-amz-content-sha256", claim), ("x-amz-date", amz)]
+    signed = ";".join(k for k, _ in hs)
+    creq = "\n".join([method, path, "", "".join("%s:%s\n" % kv for kv in hs), signed, claim])
+    scope = "%s/us-east-1/iam/aws4_request" % day
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope,
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (day, "us-east-1", "iam", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    if not sig_ok:
+        sig = ("0" if sig[0] != "0" else "1") + sig[1:]
+    return [("X-Amz-Content-Sha256", claim), ("X-Amz-Date", amz),
+            ("Authorization", "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
+             "Signature=%s" % (kid, scope, signed, sig))]
+
+
+def sigv4(port, admin):
+    """SigV4 with a declared payload hash: the signature is checked on the head."""
+    body = key_body(MIB)
+    claim = hashlib.sha256(body).hexdigest()
+    base = [("Content-Type", "application/json"), ("Expect", "100-continue")]
+
+    s = connect(port)
+    s.sendall(request_bytes("POST", "/api/v1/keys", base + [("Content-Length", str(len(body)))] +
+                            sigv4_headers(admin, "POST", "/api/v1/keys", claim)))
+    r = Reader(s).read(allow_interim=True)
+    check("SigV4, declared payload hash, good signature: 100 Continue after the head",
+          r.status == 100, repr(r))
+    s.sendall(body)
+    r = Reader(s).read()
+    s.close()
+    check("... and the 1 MiB body is accepted (200)", r.status == 200, repr(r))
+
+    s = connect(port)
+    other = key_body(MIB - 1) + b" "
+    s.sendall(request_bytes("POST", "/api/v1/keys", base + [("Content-Length", str(len(other)))] +
+                            sigv4_headers(admin, "POST", "/api/v1/keys", claim)))
+    r = Reader(s).read(allow_interim=True)
+    s.sendall(other)
+    r = Reader(s).read()
+    s.close()
+    check("SigV4, good signature but a body that is not the declared one: refused with the body "
+          "(%d)" % r.status, r.status in (400, 401, 403), repr(r))
+
+    s = connect(port)
+    s.sendall(request_bytes("POST", "/api/v1/keys", base + [("Content-Length", str(16 * MIB))] +
+                            sigv4_headers(admin, "POST", "/api/v1/keys", claim, sig_ok=False)))
+    closed, got = read_all(s, 10)
+    s.close()
+    check("SigV4, declared payload hash, wrong signature: 401 on the head, no 100 Continue, "
+          "closed", got.startswith(b"HTTP/1.1 401") and b"100 Continue" not in got and closed,
+          got[:300])
+
+
 def cap(port, admin, pid, n, body_mb, cap_mb, bound_mb):
     base = vm_kb(pid, "VmRSS")
     sampler = RssSampler(pid)
@@ -230,6 +294,7 @@ def main():
     port, admin, pid = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     if mode == "flood":
         flood(port, admin, pid, int(sys.argv[5]), int(sys.argv[6]))
+        sigv4(port, admin)
     else:
         cap(port, admin, pid, int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]),
             int(sys.argv[8]))
