@@ -26,7 +26,7 @@ typedef struct owl_config {
     int64_t stream_stall_ms;     /* 30000: slow stream reader dropped */
     int64_t stream_heartbeat_ms; /* 15000: SSE keepalive; 0 = off */
     int64_t preauth_body_bytes;  /* 65536: body of a request without credentials */
-    int64_t max_buffered_bytes;  /* 256 MiB: request bodies buffered across connections */
+    int64_t max_buffered_mib;    /* 256: MiB of request bodies buffered across connections */
     int64_t sigv4_max_skew_s;    /* 900 (AWS's 15 minutes) */
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
     int wal_sync;                 /* enum owl_sync_policy: 0 always (default), 1 interval, 2 none */

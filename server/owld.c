@@ -79,7 +79,7 @@ static void early_principal_free(void *p)
  * claim as the payload hash matches. handle() then verifies the request in full with its
  * body (the body's digest against the claim; without a claim the signature covers the
  * body's own hash, so it cannot be checked before the body is in: such a body is read,
- * within max_buffered_bytes). 0: refuse now. */
+ * within --max-buffered-mib). 0: refuse now. */
 static int sigv4_head_ok(owl_server *s, const owl_http_req *req, const char *h)
 {
     owl_sigv4_auth a;
@@ -279,7 +279,7 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         .stream_stall_ms = (int)cfg->stream_stall_ms,
         .stream_heartbeat_ms = cfg->stream_heartbeat_ms ? (int)cfg->stream_heartbeat_ms : -1,
         .preauth_body_bytes = (size_t)cfg->preauth_body_bytes,
-        .max_buffered_bytes = (size_t)cfg->max_buffered_bytes,
+        .max_buffered_bytes = (size_t)cfg->max_buffered_mib << 20,
     };
     owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s, .head = head};
     if ((rc = owl_http_server_create(cfg->listen_host, cfg->listen_port, cfg->workers, &lim, &cb,

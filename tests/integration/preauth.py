@@ -11,7 +11,7 @@ bytes buffered across connections are capped.
       under baseline + RSS_BOUND_MB.
   cap PORT ADMIN_KEY OWLD_PID N BODY_MB CAP_MB RSS_BOUND_MB
       N authenticated clients at once upload BODY_MB bodies to owld started with
-      --max-buffered-bytes CAP_MB MiB: those over the cap get 503 with Retry-After, the
+      --max-buffered-mib CAP_MB: those over the cap get 503 with Retry-After, the
       others 200; the RSS peak stays under baseline + CAP_MB + RSS_BOUND_MB."""
 
 import datetime
@@ -272,7 +272,7 @@ def cap(port, admin, pid, n, body_mb, cap_mb, bound_mb):
     ok200 = sum(1 for r in results if r and r[0] == 200)
     r503 = [r for r in results if r and r[0] == 503]
     other = [r for r in results if not r or r[0] not in (200, 503)]
-    note("%d authenticated %d MiB uploads under --max-buffered-bytes %d MiB: %d x 200, "
+    note("%d authenticated %d MiB uploads under --max-buffered-mib %d: %d x 200, "
          "%d x 503, %d other, in %.1f s" % (n, body_mb, cap_mb, ok200, len(r503), len(other), dt))
     check("uploads within the cap succeed (%d x 200)" % ok200,
           ok200 >= max(1, cap_mb // body_mb - 1))

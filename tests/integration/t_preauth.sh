@@ -4,7 +4,7 @@
 # Expect: 100-continue, some sending body bytes slowly); each is answered at once (413 or
 # 401, no 100 Continue) and closed, owld's RSS stays bounded, and an authenticated client
 # still creates keys (one with a 1 MiB body) meanwhile. Then, on a second owld with
-# --max-buffered-bytes 64 MiB, 24 authenticated 8 MiB uploads at once: those past the cap
+# --max-buffered-mib 64, 24 authenticated 8 MiB uploads at once: those past the cap
 # get 503 with Retry-After, RSS stays bounded. The raw-socket parts are in preauth.py.
 . "$(dirname "$0")/lib.sh"
 
@@ -23,7 +23,7 @@ stop_owld
 check_eq "owld exits 0 on SIGTERM" 0 "$OWLD_RC"
 
 DATA=$T/data-cap
-start_owld --max-buffered-bytes $((64 << 20)) || bail "owld starts with --max-buffered-bytes 64 MiB"
+start_owld --max-buffered-mib 64 || bail "owld starts with --max-buffered-mib 64"
 run_py "preauth.py cap" "$IT_DIR/preauth.py" cap "$PORT" "$ADMIN" "$OWLD_PID" 24 8 64 \
     "$RSS_BOUND_MB"
 stop_owld
