@@ -5,7 +5,9 @@
  * Invariant (see http_int.h): one request is parsed, handled and its response queued
  * before the next pipelined one is parsed (the parser pauses in on_message_complete), so
  * responses leave in request order; the header block and the body never grow past
- * their limits in memory. A detached stream (owl_http_resp_detach_stream) is the one
+ * their limits in memory. A body is read only after the head hook let it (the hook runs in
+ * on_headers_complete, before 100 Continue), and every body byte a request may hold is
+ * first taken from the server-wide budget (buffered_take) and given back in req_reset. A detached stream (owl_http_resp_detach_stream) is the one
  * piece shared with other threads: its queue, counters and connection pointer live under
  * its own mutex; everything else here stays on the connection's worker thread. */
 #include "server/http_int.h"

@@ -3,7 +3,10 @@
  *
  * Contract with the layer above (router): the server hands over one complete request at a
  * time per connection — headers parsed, body de-chunked and decompressed, all within the
- * limits — and the handler fills an owl_http_resp on the same thread. Responses on a
+ * limits — and the handler fills an owl_http_resp on the same thread. Before that, the
+ * optional head hook sees each request's header block before any body byte is buffered or
+ * 100 Continue sent, and decides whether (and how much of) the body is read at all; bodies
+ * held in memory across all connections are capped (max_buffered_bytes). Responses on a
  * connection go out in request order (pipelining). Errors the HTTP layer detects itself
  * (400, 408, 413, 415, 431, 503) are answered here with a JSON body
  * {"error":{"code":"...","message":"..."}} and reported through the done hook. */
