@@ -25,6 +25,8 @@ typedef struct owl_config {
     int64_t stream_buffer_bytes; /* 262144: per-stream queue bound */
     int64_t stream_stall_ms;     /* 30000: slow stream reader dropped */
     int64_t stream_heartbeat_ms; /* 15000: SSE keepalive; 0 = off */
+    int64_t preauth_body_bytes;  /* 65536: body of a request without credentials */
+    int64_t max_buffered_mib;    /* 256: MiB of request bodies buffered across connections */
     int64_t sigv4_max_skew_s;    /* 900 (AWS's 15 minutes) */
     int trust_tls_proxy;         /* 0: SigV4 bodies must be signed (UNSIGNED-PAYLOAD refused) */
     int64_t auth_fail_limit;     /* 100 failed authentications per source per minute, then 429 */

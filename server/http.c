@@ -5,7 +5,9 @@
  * Invariant (see http_int.h): one request is parsed, handled and its response queued
  * before the next pipelined one is parsed (the parser pauses in on_message_complete), so
  * responses leave in request order; the header block and the body never grow past
- * their limits in memory. A detached stream (owl_http_resp_detach_stream) is the one
+ * their limits in memory. A body is read only after the head hook let it (the hook runs in
+ * on_headers_complete, before 100 Continue), and every body byte a request may hold is
+ * first taken from the server-wide budget (buffered_take) and given back in req_reset. A detached stream (owl_http_resp_detach_stream) is the one
  * piece shared with other threads: its queue, counters and connection pointer live under
  * its own mutex; everything else here stays on the connection's worker thread. */
 #include "server/http_int.h"
@@ -38,6 +40,8 @@
 #define STREAM_HEARTBEAT_DEFAULT_MS 15000
 #define STREAM_STALL_DEFAULT_MS 30000
 #define STREAM_BUFFER_MIN 256    /* room for the dropped notice and a heartbeat */
+#define PREAUTH_BODY_DEFAULT (64u << 10)
+#define MAX_BUFFERED_DEFAULT (256u << 20)
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
 
@@ -501,9 +505,44 @@ static void out_head(owl_http_conn *c, const owl_http_resp *resp, int status, co
 
 /* ------------------------------------------------------------------ request state */
 
+static size_t preauth_max(const owl_http_conn *c)
+{
+    return c->lim->preauth_body_bytes ? c->lim->preauth_body_bytes : PREAUTH_BODY_DEFAULT;
+}
+
+/* Takes n bytes of the server-wide body budget for this request. 0, or -1 when they would
+ * pass max_buffered_bytes (nothing taken). */
+static int buffered_take(owl_http_conn *c, size_t n)
+{
+    if (!c->buffered || n == 0)
+        return 0;
+    size_t cap = c->lim->max_buffered_bytes ? c->lim->max_buffered_bytes : MAX_BUFFERED_DEFAULT;
+    size_t old = atomic_fetch_add(c->buffered, n);
+    if (old > cap || n > cap - old) {
+        atomic_fetch_sub(c->buffered, n);
+        return -1;
+    }
+    c->reserved += n;
+    return 0;
+}
+
+static void buffered_release(owl_http_conn *c)
+{
+    if (c->buffered && c->reserved)
+        atomic_fetch_sub(c->buffered, c->reserved);
+    c->reserved = 0;
+}
+
 /* Frees everything of the current request; the connection is ready for the next one. */
 static void req_reset(owl_http_conn *c)
 {
+    if (c->req.auth && c->req.auth_free)
+        c->req.auth_free(c->req.auth);
+    resp_free(&c->reject);
+    memset(&c->reject, 0, sizeof c->reject);
+    c->rejected = c->limited = 0;
+    c->body_max = 0;
+    buffered_release(c);
     free(c->req.headers);
     owl_buf_free(&c->req.body);
     owl_buf_free(&c->req.wire_body);
@@ -886,6 +925,30 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* Asks the head hook about the request whose header block is complete. 0 to go on
+ * (c->body_max set), -1 to stop the parser (a rejection, or out of memory). */
+static int head_verdict(owl_http_conn *c)
+{
+    if (!c->cb->head)
+        return 0;
+    req_ensure_id(c);
+    memcpy(c->req.remote_addr, c->peer, sizeof c->req.remote_addr);
+    c->req.start_mono_ns = c->req_start;
+    resp_init(&c->reject, c); /* freed by req_reset whatever the verdict */
+    switch (c->cb->head(c->cb->ud, &c->req, &c->reject)) {
+    case OWL_HTTP_HEAD_ACCEPT:
+        return 0;
+    case OWL_HTTP_HEAD_LIMITED:
+        c->limited = 1;
+        if (c->body_max > preauth_max(c))
+            c->body_max = preauth_max(c);
+        return 0;
+    default:
+        c->rejected = 1;
+        return -1; /* conn_parse_error sends c->reject */
+    }
+}
+
 static int on_headers_complete(http_parser *p)
 {
     owl_http_conn *c = p->data;
@@ -899,6 +962,7 @@ static int on_headers_complete(http_parser *p)
     c->req.keep_alive = http_should_keep_alive(p);
     c->head = p->method == HTTP_HEAD;
     size_t max = c->lim->max_body_bytes;
+    c->body_max = max;
     int has_len = (p->flags & F_CONTENTLENGTH) != 0;
     if (has_len && p->content_length > max)
         return fail(c, 413, "PayloadTooLarge",
@@ -912,6 +976,22 @@ static int on_headers_complete(http_parser *p)
     if (encoding_kind(enc) < 0)
         return fail(c, 415, "UnsupportedMediaType", "unsupported Content-Encoding \"%.64s\"",
                     enc);
+    int rc = head_verdict(c);
+    if (rc != 0)
+        return rc;
+    if (has_len && p->content_length > c->body_max)
+        return fail(c, 413, "PayloadTooLarge",
+                    "a request without credentials may carry at most %zu body bytes, not %llu",
+                    c->body_max, (unsigned long long)p->content_length);
+    /* a declared body takes its share of the global budget now, before any byte of it
+     * comes, with the buffer sized once (no doubling reallocations on the way) */
+    if (has_len && p->content_length > 0) {
+        if (buffered_take(c, (size_t)p->content_length) != 0)
+            return fail(c, 503, "ServiceUnavailable",
+                        "too many request bodies are being received; retry later");
+        if (owl_buf_reserve(&c->req.body, (size_t)p->content_length) != OWL_OK)
+            return fail_nomem(c);
+    }
     const char *expect = owl_http_req_header(&c->req, "expect");
     int body_expected = (p->flags & F_CHUNKED) || (has_len && p->content_length > 0);
     if (expect && token_is(expect, "100-continue") && body_expected &&
@@ -921,13 +1001,23 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
+/* The body is over this request's limit. */
+static int fail_body_max(owl_http_conn *c)
+{
+    if (c->limited)
+        return fail(c, 413, "PayloadTooLarge",
+                    "a request without credentials may carry at most %zu body bytes",
+                    c->body_max);
+    return fail(c, 413, "PayloadTooLarge", "request body exceeds the limit of %zu bytes",
+                c->body_max);
+}
+
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     owl_http_conn *c = p->data;
-    size_t max = c->lim->max_body_bytes;
+    size_t max = c->body_max;
     if (n > max || c->req.body.len > max - n)
-        return fail(c, 413, "PayloadTooLarge", "request body exceeds the limit of %zu bytes",
-                    max);
+        return fail_body_max(c);
     if (owl_buf_append(&c->req.body, at, n) != OWL_OK)
         return fail_nomem(c);
     return 0;
@@ -938,10 +1028,13 @@ static int on_body(http_parser *p, const char *at, size_t n)
 static int on_chunk_header(http_parser *p)
 {
     owl_http_conn *c = p->data;
-    size_t max = c->lim->max_body_bytes;
+    size_t max = c->body_max;
     if (p->content_length > (uint64_t)max || c->req.body.len > max - (size_t)p->content_length)
-        return fail(c, 413, "PayloadTooLarge", "request body exceeds the limit of %zu bytes",
-                    max);
+        return fail_body_max(c);
+    /* a chunked body takes its budget chunk by chunk, as each is declared */
+    if (buffered_take(c, (size_t)p->content_length) != 0)
+        return fail(c, 503, "ServiceUnavailable",
+                    "too many request bodies are being received; retry later");
     return 0;
 }
 
@@ -986,6 +1079,8 @@ static void conn_error(owl_http_conn *c, int status, const char *code, const cha
     memcpy(c->req.remote_addr, c->peer, sizeof c->req.remote_addr);
     if (owl_http_resp_error(&resp, status, code, "%s", msg) != OWL_OK)
         resp.status = status;
+    if (status == 503)
+        owl_http_resp_header(&resp, "Retry-After", "1");
     out_head(c, &resp, status, resp.content_type, (long long)resp.body.len, 0);
     if (!c->head && status_has_body(status))
         out_append(c, resp.body.data, resp.body.len);
@@ -993,6 +1088,23 @@ static void conn_error(owl_http_conn *c, int status, const char *code, const cha
     c->linger = 1;
     report_done(c, &resp, with_req);
     resp_free(&resp);
+    req_reset(c);
+    conn_flush(c);
+}
+
+/* Sends the head hook's answer to a refused request and closes: no body byte was kept and
+ * no 100 Continue went out; what the client still sends is drained (bounded) and dropped. */
+static void conn_send_reject(owl_http_conn *c)
+{
+    owl_http_resp *resp = &c->reject;
+    int body = status_has_body(resp->status);
+    out_head(c, resp, resp->status, resp->content_type, body ? (long long)resp->body.len : 0, 0);
+    if (body && !c->head)
+        out_append(c, resp->body.data, resp->body.len);
+    c->closing = 1;
+    c->linger = 1;
+    c->req.wire_bytes = c->req_bytes;
+    report_done(c, resp, 1);
     req_reset(c);
     conn_flush(c);
 }
@@ -1008,6 +1120,12 @@ static int req_decode_body(owl_http_conn *c, char *msg, size_t msgsz, const char
     owl_error_clear(&err);
     int rc = owl_http_decompress(enc, c->req.body.data, c->req.body.len,
                                  c->lim->max_body_bytes, &out, &err);
+    if (rc == OWL_OK && buffered_take(c, out.cap) != 0) {
+        owl_buf_free(&out);
+        *code = "ServiceUnavailable";
+        snprintf(msg, msgsz, "too many request bodies are being received; retry later");
+        return 503;
+    }
     if (rc == OWL_OK) {
         /* keep the bytes as sent: SigV4 signs the body before decoding */
         owl_buf_free(&c->req.wire_body);
@@ -1088,7 +1206,9 @@ static void conn_dispatch(owl_http_conn *c)
 static void conn_parse_error(owl_http_conn *c)
 {
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->fail_status) {
+    if (c->rejected && !c->fail_status) {
+        conn_send_reject(c);
+    } else if (c->fail_status) {
         char msg[sizeof c->fail_msg];
         memcpy(msg, c->fail_msg, sizeof msg);
         conn_error(c, c->fail_status, c->fail_code, msg);
@@ -1691,6 +1811,8 @@ void owl_http_conn_on_readable(owl_http_conn *c)
         if (r > 0) {
             if (!c->lingering)
                 conn_input(c, buf, (size_t)r);
+            else if ((c->drained += (size_t)r) > preauth_max(c))
+                c->dead = 1; /* a refused body is not read to its end */
         } else if (r == 0) {
             c->peer_eof = 1;
         } else if (errno == EINTR) {

@@ -3,7 +3,10 @@
  *
  * Contract with the layer above (router): the server hands over one complete request at a
  * time per connection — headers parsed, body de-chunked and decompressed, all within the
- * limits — and the handler fills an owl_http_resp on the same thread. Responses on a
+ * limits — and the handler fills an owl_http_resp on the same thread. Before that, the
+ * optional head hook sees each request's header block before any body byte is buffered or
+ * 100 Continue sent, and decides whether (and how much of) the body is read at all; bodies
+ * held in memory across all connections are capped (max_buffered_bytes). Responses on a
  * connection go out in request order (pipelining). Errors the HTTP layer detects itself
  * (400, 408, 413, 415, 431, 503) are answered here with a JSON body
  * {"error":{"code":"...","message":"..."}} and reported through the done hook. */
@@ -37,6 +40,10 @@ typedef struct owl_http_req {
     char request_id[37];       /* UUID v4 text, also sent as x-owl-request-id */
     int64_t start_mono_ns;     /* owl_mono_ns() when the first byte of this request arrived */
     size_t wire_bytes;         /* bytes read from the socket for this request */
+    /* set by the head hook (owl_http_callbacks.head) for the handler to reuse, e.g. the
+     * principal it authenticated; auth_free(auth) runs when the request is freed */
+    void *auth;
+    void (*auth_free)(void *auth);
 } owl_http_req;
 
 /* owl_http_req_header — value of the first header named lname (lowercase), or NULL. */
@@ -182,10 +189,27 @@ typedef struct owl_http_limits {
     size_t stream_buffer_bytes; /* per-stream bytes waiting in owld (256 KiB) */
     int stream_heartbeat_ms;    /* SSE keepalive interval (15000; <0 = off) */
     int stream_stall_ms;        /* slow reader closed after no progress this long (30000) */
+    /* bodies before authentication (see owl_http_callbacks.head) */
+    size_t preauth_body_bytes;  /* body a head hook verdict OWL_HTTP_HEAD_LIMITED allows:
+                                 * more -> 413 and close (64 KiB; 0 = that default) */
+    size_t max_buffered_bytes;  /* request bodies buffered across all connections of a
+                                 * server (wire and decompressed); a body that would pass it
+                                 * -> 503 with Retry-After and close (256 MiB; 0 = default) */
 } owl_http_limits;
 
 /* Defaults named in docs/operations.md. */
-#define OWL_HTTP_DEFAULT_LIMITS {16384, 16u << 20, 30000, 60000, 4096, 4000, 256u << 10, 15000, 30000}
+#define OWL_HTTP_DEFAULT_LIMITS {16384, 16u << 20, 30000, 60000, 4096, 4000, 256u << 10, 15000, \
+                                 30000, 64u << 10, 256u << 20}
+
+/* What the head hook decided about a request whose header block is complete. */
+enum owl_http_head_verdict {
+    OWL_HTTP_HEAD_ACCEPT = 0, /* authenticated (or needs the body to tell): body up to
+                               * max_body_bytes, 100 Continue sent when asked for */
+    OWL_HTTP_HEAD_LIMITED,    /* no credentials: body up to preauth_body_bytes; a larger
+                               * declared or received body gets 413 and the connection closes */
+    OWL_HTTP_HEAD_REJECT,     /* the hook filled resp (e.g. 401): it is sent at once with
+                               * Connection: close, no 100 Continue, no body byte is kept */
+};
 
 typedef struct owl_http_callbacks {
     /* handle — called on a worker thread for each complete request. */
@@ -195,6 +219,12 @@ typedef struct owl_http_callbacks {
     void (*done)(void *ud, const owl_http_req *req, const owl_http_resp *resp,
                  size_t bytes_in, size_t bytes_out, int64_t duration_ns);
     void *ud;
+    /* head — optional; called on the worker thread when a request's header block is
+     * complete, before any body byte is buffered and before 100 Continue: req has method,
+     * target, path, query and headers (body empty). Returns an owl_http_head_verdict; on
+     * OWL_HTTP_HEAD_REJECT resp (status, body, headers) is the answer. It may set req->auth
+     * and req->auth_free for the handler. NULL = every request OWL_HTTP_HEAD_ACCEPT. */
+    int (*head)(void *ud, owl_http_req *req, owl_http_resp *resp);
 } owl_http_callbacks;
 
 typedef struct owl_http_server owl_http_server;

@@ -39,6 +39,9 @@ struct owl_http_conn {
     void *wake_ud;
     struct owl_http_conn *ready_prev, *ready_next; /* the worker's ready list (its lock) */
     int in_ready;                      /* on that list (under the worker's ready lock) */
+    /* bytes of request bodies buffered by every connection of the server (loop.c points it
+     * at the server's counter; tests at their own; NULL = no global cap) */
+    atomic_size_t *buffered;
 
     /* ---- engine state, private to http.c ---- */
     const owl_http_limits *lim;
@@ -66,6 +69,12 @@ struct owl_http_conn {
     int fail_status;            /* set by parser callbacks to reject the request */
     const char *fail_code;
     char fail_msg[160];
+    size_t body_max;            /* this request's body limit (the head hook's verdict) */
+    int limited;                /* verdict OWL_HTTP_HEAD_LIMITED: no credentials */
+    size_t reserved;            /* bytes this request holds in *buffered */
+    int rejected;               /* the head hook refused the request: `reject` is the answer */
+    owl_http_resp reject;
+    size_t drained;             /* bytes read and dropped while lingering */
 
     /* response being produced */
     int head;                   /* request method was HEAD: no body bytes */

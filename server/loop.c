@@ -64,6 +64,7 @@ struct owl_http_server {
     worker *w;
     atomic_long nconns;
     atomic_int stop_requested;
+    atomic_size_t buffered; /* request body bytes held by all connections (max_buffered_bytes) */
     pthread_mutex_t mu; /* serializes start and the joins of stop */
     int started;
 };
@@ -281,6 +282,7 @@ static void worker_accept(worker *w)
             continue;
         }
         c->stop_flag = &s->stop_requested;
+        c->buffered = &s->buffered;
         c->wake = worker_wake_conn;
         c->wake_ud = w;
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};

@@ -21,6 +21,7 @@
 #include "server/keys.h"
 #include "server/selfmetrics.h"
 #include "server/server.h"
+#include "server/sigv4.h"
 #include "server/tail.h"
 
 /* The route tables of every module, in dispatch order. Later capabilities add a line. */
@@ -100,6 +101,132 @@ static int mutating(const owl_http_req *req)
     return strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
 }
 
+static void early_principal_free(void *p)
+{
+    owl_principal_free(p);
+    free(p);
+}
+
+/* SigV4 on the head: 1 when h names a known key and, if the request carries
+ * x-amz-content-sha256 (64 hex digits or UNSIGNED-PAYLOAD), the signature over the canonical request with that
+ * claim as the payload hash matches. handle() then verifies the request in full with its
+ * body (the body's digest against the claim; without a claim the signature covers the
+ * body's own hash, so it cannot be checked before the body is in: such a body is read,
+ * within --max-buffered-mib). 0: refuse now. */
+static int sigv4_head_ok(owl_server *s, const owl_http_req *req, const char *h)
+{
+    owl_sigv4_auth a;
+    owl_principal tmp;
+    char secret[OWL_SECRET_LEN + 1] = "", sig[65];
+    owl_buf creq = OWL_BUF_INIT, sts = OWL_BUF_INIT;
+    owl_sigv4_header *hdrs = NULL;
+    int ok = 0;
+    if (strncmp(h, "AWS4-HMAC-SHA256", 16) != 0 ||
+        owl_sigv4_parse_authorization(h, &a, NULL) != OWL_OK ||
+        strlen(a.access_key) > OWL_KEY_ID_MAX ||
+        owl_keys_lookup(s, a.access_key, &tmp, secret, NULL, NULL) != OWL_OK)
+        goto out;
+    owl_principal_free(&tmp);
+    const char *claim = owl_http_req_header(req, "x-amz-content-sha256");
+    const char *amz = owl_http_req_header(req, "x-amz-date");
+    int hex = claim && strlen(claim) == 64;
+    for (size_t i = 0; hex && i < 64; i++)
+        hex = owl_hex_digit((unsigned char)claim[i]) >= 0;
+    if (claim && strcmp(claim, "UNSIGNED-PAYLOAD") == 0)
+        hex = 1; /* stands for the payload in the signature just the same */
+    if (!hex || !amz) {
+        ok = 1; /* nothing more to check before the body */
+        goto out;
+    }
+    hdrs = malloc((req->nheaders ? req->nheaders : 1) * sizeof *hdrs);
+    if (!hdrs)
+        goto out;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        hdrs[i].name = req->headers[i].name;
+        hdrs[i].value = req->headers[i].value;
+    }
+    owl_sigv4_msg msg = {.method = req->method, .path = req->path, .query = req->query,
+                         .headers = hdrs, .nheaders = req->nheaders};
+    ok = owl_sigv4_canonical_request(&msg, &a, &creq, NULL) == OWL_OK &&
+         owl_sigv4_string_to_sign(&a, amz, creq.data, creq.len, &sts, NULL) == OWL_OK &&
+         owl_sigv4_sign(secret, &a, sts.data, sts.len, sig) == OWL_OK &&
+         strlen(a.signature) == 64 && owl_ct_equal(sig, a.signature, 64);
+out:
+    memset(secret, 0, sizeof secret);
+    free(hdrs);
+    owl_buf_free(&creq);
+    owl_buf_free(&sts);
+    return ok;
+}
+
+/* Answers 429 when the caller's address is over its failed-authentication limit: cheap, no
+ * authentication and nothing written. 1 when it answered. */
+static int throttled(owl_server *s, owl_call *call)
+{
+    const owl_http_req *req = call->req;
+    int wait = owl_auth_guard_limited(s->guard, req->remote_addr, owl_now_ms());
+    if (wait <= 0)
+        return 0;
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", wait);
+    owl_http_resp_header(call->resp, "Retry-After", secs);
+    owl_call_error(call, 429,
+                   call->proto == OWL_PROTO_NATIVE      ? "TooManyRequests"
+                   : call->proto == OWL_PROTO_AWS_QUERY ? "Throttling"
+                                                        : "ThrottlingException",
+                   "too many failed authentications from %s: retry in %d s", req->remote_addr,
+                   wait);
+    return 1;
+}
+
+/* The HTTP layer's head hook: authenticates a request from its header block, before any
+ * body byte is buffered or 100 Continue sent. No credentials: a small body allowance (the
+ * handler answers 401 on anything but a public route). Bearer: authenticated here, the
+ * principal handed to handle() in req->auth. SigV4: the key and, when the payload hash is
+ * declared, the signature checked here, the whole request verified by handle() with the
+ * body. Anything else fails now: 401/403/400 as the protocol shapes it, audited, closed. */
+static int head(void *ud, owl_http_req *req, owl_http_resp *resp)
+{
+    owl_server *s = ud;
+    const char *h = owl_http_req_header(req, "authorization");
+    if (!h || !*h)
+        return OWL_HTTP_HEAD_LIMITED;
+    if (sigv4_head_ok(s, req, h))
+        return OWL_HTTP_HEAD_ACCEPT;
+    owl_call call;
+    owl_match m;
+    owl_auth_failure f;
+    memset(&call, 0, sizeof call);
+    call.srv = s, call.req = req, call.resp = resp;
+    owl_router_match(&s->router, req, &call, &m, NULL); /* on the head: the error shape */
+    call.proto = m.proto;
+    int verdict = OWL_HTTP_HEAD_ACCEPT;
+    owl_principal *p = calloc(1, sizeof *p);
+    if (m.route && (m.route->flags & OWL_ROUTE_PUBLIC)) {
+        /* public: credentials are not looked at */
+    } else if (!p) {
+        owl_call_error(&call, 503, "ServiceUnavailable", "out of memory");
+        verdict = OWL_HTTP_HEAD_REJECT;
+    } else if (throttled(s, &call)) {
+        verdict = OWL_HTTP_HEAD_REJECT;
+    } else if (owl_auth_request(s, req, call.proto, p, &f) == OWL_OK) {
+        req->auth = p;
+        req->auth_free = early_principal_free;
+        p = NULL;
+    } else {
+        owl_auth_guard_failed(s->guard, req->remote_addr, owl_now_ms());
+        resp->action = m.action ? m.action : "unknown";
+        if (call.proto != OWL_PROTO_NATIVE)
+            owl_http_resp_header(resp, "x-amzn-RequestId", req->request_id);
+        owl_call_error(&call, f.status, f.code, "%s", f.message);
+        record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action, AUDIT_FAILURE);
+        verdict = OWL_HTTP_HEAD_REJECT;
+    }
+    free(p);
+    owl_call_cleanup(&call);
+    return verdict;
+}
+
 static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
 {
     owl_server *s = ud;
@@ -122,21 +249,14 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
         owl_call_cleanup(&call);
         return;
     }
-    int wait = owl_auth_guard_limited(s->guard, req->remote_addr, owl_now_ms());
-    if (wait > 0) { /* cheap: no authentication, nothing written */
-        char secs[16];
-        snprintf(secs, sizeof secs, "%d", wait);
-        owl_http_resp_header(resp, "Retry-After", secs);
-        owl_call_error(&call, 429,
-                       call.proto == OWL_PROTO_NATIVE      ? "TooManyRequests"
-                       : call.proto == OWL_PROTO_AWS_QUERY ? "Throttling"
-                                                           : "ThrottlingException",
-                       "too many failed authentications from %s: retry in %d s",
-                       req->remote_addr, wait);
+    if (throttled(s, &call)) {
         owl_call_cleanup(&call);
         return;
     }
-    if (owl_auth_request(s, req, call.proto, &p, &f) != OWL_OK) {
+    owl_principal *early = req->auth; /* authenticated by head() */
+    if (early) {
+        p = *early;
+    } else if (owl_auth_request(s, req, call.proto, &p, &f) != OWL_OK) {
         owl_auth_guard_failed(s->guard, req->remote_addr, owl_now_ms());
         owl_call_error(&call, f.status, f.code, "%s", f.message);
         record_audit(s, &call, f.claimed_tenant, f.claimed_key, resp->action, AUDIT_FAILURE);
@@ -158,7 +278,8 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
                record_audit(s, &call, p.tenant, p.key_id, resp->action, AUDIT_ATTEMPT) !=
                    OWL_OK) {
         unaudited(&call);
-        owl_principal_free(&p);
+        if (!early)
+            owl_principal_free(&p);
         owl_call_cleanup(&call);
         return;
     } else {
@@ -169,7 +290,8 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
     }
     if (record_audit(s, &call, p.tenant, p.key_id, resp->action, AUDIT_OUTCOME) != OWL_OK)
         unaudited(&call);
-    owl_principal_free(&p);
+    if (!early)
+        owl_principal_free(&p);
     owl_call_cleanup(&call);
 }
 
@@ -230,8 +352,10 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         .stream_buffer_bytes = (size_t)cfg->stream_buffer_bytes,
         .stream_stall_ms = (int)cfg->stream_stall_ms,
         .stream_heartbeat_ms = cfg->stream_heartbeat_ms ? (int)cfg->stream_heartbeat_ms : -1,
+        .preauth_body_bytes = (size_t)cfg->preauth_body_bytes,
+        .max_buffered_bytes = (size_t)cfg->max_buffered_mib << 20,
     };
-    owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s};
+    owl_http_callbacks cb = {.handle = handle, .done = done, .ud = s, .head = head};
     if ((rc = owl_http_server_create(cfg->listen_host, cfg->listen_port, cfg->workers, &lim, &cb,
                                      &s->http, err)) != OWL_OK)
         goto fail;

@@ -3,8 +3,10 @@
  *
  * Input: byte 0 selects the limits (small ones reach 431/413 paths), where the input is
  * split into two feeds, and whether the read timeout fires at the end; the rest is what a
- * client sends. Invariant checked: output is empty or starts with an HTTP/1.1 status line,
- * and nothing leaks or overflows. */
+ * client sends. A head hook accepts, limits or refuses each request by its header count.
+ * Invariants checked: output is empty or starts with an HTTP/1.1 status line, a refused
+ * request never reaches the handler, every byte taken from the global body budget is given
+ * back, and nothing leaks or overflows. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +16,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
+static int fz_head(void *ud, owl_http_req *req, owl_http_resp *resp)
+{
+    (void)ud;
+    switch (req->nheaders % 3) {
+    case 0:
+        req->auth = strdup("principal");
+        req->auth_free = free;
+        return OWL_HTTP_HEAD_ACCEPT;
+    case 1:
+        return OWL_HTTP_HEAD_LIMITED;
+    default:
+        owl_http_resp_error(resp, 401, "Unauthorized", "refused %s", req->path);
+        return OWL_HTTP_HEAD_REJECT;
+    }
+}
+
 static void fz_handle(void *ud, owl_http_req *req, owl_http_resp *resp)
 {
     (void)ud;
+    if (req->nheaders % 3 == 2 || (req->nheaders % 3 == 0 && !req->auth))
+        __builtin_trap(); /* the hook's verdict was not kept */
     const char *ct = owl_http_req_header(req, "content-type");
     switch ((strlen(req->path) + req->nheaders) % 6) {
     case 0:
@@ -68,9 +88,10 @@ static void fz_done(void *ud, const owl_http_req *req, const owl_http_resp *resp
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-    static const owl_http_callbacks cb = {fz_handle, fz_done, NULL};
+    static const owl_http_callbacks cb = {fz_handle, fz_done, NULL, fz_head};
     static const owl_http_limits big = OWL_HTTP_DEFAULT_LIMITS;
-    static const owl_http_limits small = {64, 32, 1000, 1000, 10, 100};
+    static const owl_http_limits small = {64, 32, 1000, 1000, 10, 100, 0, 0, 0, 16, 48};
+    static atomic_size_t buffered;
     if (n < 1)
         return 0;
     uint8_t ctl = d[0];
@@ -86,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     owl_http_conn *c = owl_http_conn_mem_new((ctl & 1) ? &small : &big, &cb);
     if (!c)
         return 0;
+    c->buffered = &buffered;
     size_t split = n * (size_t)(ctl >> 2) / 64;
     owl_http_conn_mem_feed(c, d, split);
     owl_http_conn_mem_feed(c, d + split, n - split);
@@ -95,5 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     if (o->len && (o->len < 12 || memcmp(o->data, "HTTP/1.1 ", 9) != 0))
         __builtin_trap();
     owl_http_conn_mem_free(c);
+    if (atomic_load(&buffered) != 0)
+        __builtin_trap();
     return 0;
 }

@@ -20,7 +20,7 @@ static const char *const flags[] = {
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "trust-tls-proxy", "auth-fail-limit",
     "audit-retention-days",
     "wal-sync", "wal-sync-interval-ms", "stream-buffer-bytes", "stream-stall-ms",
-    "stream-heartbeat-ms",
+    "stream-heartbeat-ms", "preauth-body-bytes", "max-buffered-mib",
     "help", "version",
 };
 
@@ -109,6 +109,8 @@ static void check_defaults(const owl_config *c)
     cr_assert_eq(c->shutdown_grace_ms, 4000);
     cr_assert_eq(c->sigv4_max_skew_s, 900);
     cr_assert_eq(c->audit_retention_days, 90);
+    cr_assert_eq(c->preauth_body_bytes, 64 * 1024);
+    cr_assert_eq(c->max_buffered_mib, 256);
 }
 
 Test(config, defaults)

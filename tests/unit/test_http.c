@@ -93,6 +93,9 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
     } else if (strcmp(p, "/stopme") == 0 && ud) {
         owl_http_server_stop(*(owl_http_server **)ud);
         owl_http_resp_text(resp, 200, "stopping", 8);
+    } else if (strcmp(p, "/whoami") == 0) {
+        const char *who = req->auth ? req->auth : "-";
+        owl_http_resp_text(resp, 200, who, strlen(who));
     } else if (strcmp(p, "/close") == 0) {
         resp->close = 1;
         owl_http_resp_json(resp, 200, "{}", 2);
@@ -119,7 +122,7 @@ static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, s
     snprintf(last_action, sizeof last_action, "%s", resp->action ? resp->action : "");
 }
 
-static owl_http_callbacks cbs = {handle, done, NULL};
+static owl_http_callbacks cbs = {handle, done, NULL, NULL};
 static owl_http_limits lims = OWL_HTTP_DEFAULT_LIMITS;
 
 /* ------------------------------------------------------------------ response parsing */
@@ -1250,7 +1253,7 @@ Test(http_sock, stop_lets_slow_handler_finish, .timeout = 20)
 Test(http_sock, stop_from_handler, .timeout = 20)
 {
     static owl_http_server *srv;
-    owl_http_callbacks cb2 = {handle, done, &srv};
+    owl_http_callbacks cb2 = {handle, done, &srv, NULL};
     owl_error err;
     cr_assert_eq(owl_http_server_create("127.0.0.1", 0, 2, &lims, &cb2, &srv, &err), OWL_OK);
     cr_assert_eq(owl_http_server_start(srv, &err), OWL_OK);
@@ -1887,4 +1890,252 @@ Test(http_stream_sock, slow_reader_dropped_after_stall, .timeout = 30)
     owl_buf_free(&acc);
     owl_buf_free(&acc2);
     owl_http_server_destroy(s);
+}
+
+/* ------------------------------------------------------------------ the head hook */
+
+static atomic_int n_head, n_auth_freed;
+
+static void auth_free_counted(void *p)
+{
+    atomic_fetch_add(&n_auth_freed, 1);
+    free(p);
+}
+
+/* A head hook as owld's: no Authorization -> small allowance; "good" -> a principal for
+ * the handler; anything else -> 401 at once. The body is never there yet. */
+static int head_hook(void *ud, owl_http_req *req, owl_http_resp *resp)
+{
+    (void)ud;
+    atomic_fetch_add(&n_head, 1);
+    cr_assert_eq(req->body.len, 0);
+    cr_assert_not_null(req->path);
+    const char *a = owl_http_req_header(req, "authorization");
+    if (!a)
+        return OWL_HTTP_HEAD_LIMITED;
+    if (strcmp(a, "good") != 0) {
+        owl_http_resp_error(resp, 401, "Unauthorized", "bad credentials");
+        resp->action = "test:Refused";
+        return OWL_HTTP_HEAD_REJECT;
+    }
+    req->auth = strdup("principal-1");
+    req->auth_free = auth_free_counted;
+    return OWL_HTTP_HEAD_ACCEPT;
+}
+
+static owl_http_callbacks hook_cbs = {handle, done, NULL, head_hook};
+
+static owl_http_conn *hook_conn(const owl_http_limits *l, atomic_size_t *buffered)
+{
+    owl_http_conn *c = owl_http_conn_mem_new(l ? l : &lims, &hook_cbs);
+    cr_assert_not_null(c);
+    c->buffered = buffered;
+    return c;
+}
+
+/* A refused head: answered 401 and closed at once, no 100 Continue, no body byte kept,
+ * nothing taken from the global budget, the handler never runs. */
+Test(http_hook, rejected_head_never_buffers_the_body)
+{
+    atomic_size_t buffered = 0;
+    const char *heads[] = {
+        "POST /echo HTTP/1.1\r\nHost: a\r\nAuthorization: bad\r\nContent-Length: 16777216\r\n"
+        "Expect: 100-continue\r\n\r\n",
+        /* body bytes in the same segment as the head */
+        "POST /echo HTTP/1.1\r\nHost: a\r\nAuthorization: bad\r\nContent-Length: 16777216\r\n"
+        "\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "POST /echo HTTP/1.1\r\nHost: a\r\nAuthorization: bad\r\nTransfer-Encoding: chunked\r\n"
+        "Expect: 100-continue\r\n\r\n1000\r\nyyyy",
+    };
+    for (size_t i = 0; i < OWL_ARRAY_LEN(heads); i++) {
+        owl_http_conn *c = hook_conn(NULL, &buffered);
+        int rc = feed_str(c, heads[i]);
+        cr_assert_eq(rc, OWL_ECLOSED, "case %zu", i);
+        size_t n, off = 0;
+        const char *o = out_of(c, &n);
+        cr_assert_null(memmem(o, n, "100 Continue", 12), "case %zu: %.*s", i, (int)n, o);
+        tresp r;
+        cr_assert(next_resp(o, n, &off, 0, &r));
+        cr_assert_eq(r.status, 401);
+        cr_assert_str_eq(th(&r, "connection"), "close");
+        cr_assert_not_null(strstr(r.body.data, "\"Unauthorized\""));
+        cr_assert_eq(off, n, "nothing after the 401");
+        cr_assert_null(c->req.body.data, "case %zu: the body buffer was allocated", i);
+        cr_assert_eq(c->reserved, 0);
+        cr_assert_eq(atomic_load(&buffered), 0);
+        cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+        tresp_free(&r);
+        owl_http_conn_mem_free(c);
+    }
+    cr_assert_eq(n_handled, 0);
+    cr_assert_eq(n_head, 3);
+    cr_assert_eq(last_done_status, 401);
+    cr_assert_str_eq(last_action, "test:Refused");
+}
+
+/* An accepted head: 100 Continue goes out after the hook, the body is read, the handler
+ * gets the hook's principal, freed once with the request; the budget is given back. */
+Test(http_hook, accepted_head_reads_the_body_and_reuses_the_principal)
+{
+    atomic_size_t buffered = 0;
+    owl_http_conn *c = hook_conn(NULL, &buffered);
+    feed_str(c, "POST /echo HTTP/1.1\r\nHost: a\r\nAuthorization: good\r\nContent-Length: 5\r\n"
+                "Expect: 100-continue\r\n\r\n");
+    size_t n;
+    const char *o = out_of(c, &n);
+    cr_assert_eq(n, 25);
+    cr_assert(memcmp(o, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+    cr_assert_eq(n_head, 1);
+    cr_assert_eq(atomic_load(&buffered), 5, "the declared body holds its budget");
+    feed_str(c, "hello");
+    o = out_of(c, &n);
+    size_t off = 25;
+    tresp r;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "hello");
+    tresp_free(&r);
+    cr_assert_eq(atomic_load(&buffered), 0);
+    cr_assert_eq(n_auth_freed, 1);
+    /* the handler sees the principal; keep-alive goes on */
+    one_resp(c, "GET /whoami HTTP/1.1\r\nHost: a\r\nAuthorization: good\r\n\r\n", &off, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "principal-1");
+    tresp_free(&r);
+    cr_assert_eq(n_auth_freed, 2);
+    /* pipelined: refused request after an accepted one; the first is answered first */
+    feed_str(c, "POST /echo HTTP/1.1\r\nAuthorization: good\r\nContent-Length: 2\r\n\r\nok"
+                "POST /echo HTTP/1.1\r\nAuthorization: bad\r\nContent-Length: 9999\r\n\r\n");
+    o = out_of(c, &n);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "ok");
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 401);
+    tresp_free(&r);
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    cr_assert_eq(n_handled, 3);
+    owl_http_conn_mem_free(c);
+    cr_assert_eq(n_auth_freed, 3);
+}
+
+/* No credentials: a body up to preauth_body_bytes is read (the handler decides), a larger
+ * declared one is refused at once (no 100 Continue), a chunked one once it passes. */
+Test(http_hook, requests_without_credentials_get_a_small_allowance)
+{
+    owl_http_limits l = lims;
+    l.preauth_body_bytes = 1024;
+    owl_http_conn *c = hook_conn(&l, NULL);
+    size_t off = 0, n;
+    tresp r;
+    one_resp(c, "POST /whoami HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", &off, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body.data, "-");
+    tresp_free(&r);
+    feed_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 1025\r\nExpect: 100-continue\r\n\r\n");
+    const char *o = out_of(c, &n);
+    cr_assert_null(memmem(o, n, "100 Continue", 12));
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 413);
+    cr_assert_not_null(strstr(r.body.data, "without credentials"));
+    cr_assert_eq(owl_http_conn_mem_closed(c), 1);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+
+    c = hook_conn(&l, NULL);
+    off = 0;
+    feed_str(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[600];
+    memset(chunk, 'z', sizeof chunk);
+    feed_str(c, "258\r\n");
+    owl_http_conn_mem_feed(c, chunk, sizeof chunk);
+    feed_str(c, "\r\n258\r\n");
+    o = out_of(c, &n);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 413);
+    cr_assert_leq(c->req.body.cap, 2048);
+    tresp_free(&r);
+    owl_http_conn_mem_free(c);
+    cr_assert_eq(n_handled, 1);
+}
+
+/* The global budget: a body that would pass max_buffered_bytes gets 503 with Retry-After
+ * and a closed connection; what others hold is given back when their requests end.
+ * Decompressed bodies count too. */
+Test(http_hook, global_cap_503)
+{
+    atomic_size_t buffered = 0;
+    owl_http_limits l = lims;
+    l.max_buffered_bytes = 100000;
+    owl_http_conn *a = hook_conn(&l, &buffered);
+    feed_str(a, "POST /echo HTTP/1.1\r\nAuthorization: good\r\nContent-Length: 80000\r\n\r\n");
+    cr_assert_eq(atomic_load(&buffered), 80000);
+
+    const char *over[] = {
+        "POST /echo HTTP/1.1\r\nAuthorization: good\r\nContent-Length: 30000\r\n"
+        "Expect: 100-continue\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nAuthorization: good\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "7530\r\n",
+    };
+    for (size_t i = 0; i < OWL_ARRAY_LEN(over); i++) {
+        owl_http_conn *b = hook_conn(&l, &buffered);
+        feed_str(b, over[i]);
+        size_t n, off = 0;
+        const char *o = out_of(b, &n);
+        cr_assert_null(memmem(o, n, "100 Continue", 12));
+        tresp r;
+        cr_assert(next_resp(o, n, &off, 0, &r), "case %zu", i);
+        cr_assert_eq(r.status, 503, "case %zu", i);
+        cr_assert_str_eq(th(&r, "retry-after"), "1");
+        cr_assert_not_null(strstr(r.body.data, "ServiceUnavailable"));
+        cr_assert_eq(owl_http_conn_mem_closed(b), 1);
+        tresp_free(&r);
+        owl_http_conn_mem_free(b);
+        cr_assert_eq(atomic_load(&buffered), 80000, "case %zu", i);
+    }
+    /* a small one still fits */
+    owl_http_conn *b = hook_conn(&l, &buffered);
+    size_t off = 0;
+    tresp r;
+    one_resp(b, "POST /echo HTTP/1.1\r\nAuthorization: good\r\nContent-Length: 4\r\n\r\nfits", &off,
+             &r);
+    cr_assert_eq(r.status, 200);
+    tresp_free(&r);
+    /* the first ends: its budget comes back */
+    char *body = malloc(80000);
+    memset(body, 'q', 80000);
+    owl_http_conn_mem_feed(a, body, 80000);
+    size_t n;
+    const char *o = out_of(a, &n);
+    off = 0;
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body.len, 80000);
+    tresp_free(&r);
+    cr_assert_eq(atomic_load(&buffered), 0);
+    owl_http_conn_mem_free(a);
+
+    /* gzip: 2000 wire bytes inflating to 200000 pass the cap once decoded */
+    owl_buf z = OWL_BUF_INIT;
+    char *plain = calloc(1, 200000);
+    gzip_buf(plain, 200000, 15 + 16, &z);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nAuthorization: good\r\nContent-Encoding: gzip\r\n"
+             "Content-Length: %zu\r\n\r\n", z.len);
+    off = 0;
+    feed_str(b, head);
+    owl_http_conn_mem_feed(b, z.data, z.len);
+    o = out_of(b, &n);
+    cr_assert(next_resp(o, n, &off, 0, &r)); /* the earlier "fits" */
+    tresp_free(&r);
+    cr_assert(next_resp(o, n, &off, 0, &r));
+    cr_assert_eq(r.status, 503);
+    tresp_free(&r);
+    cr_assert_eq(atomic_load(&buffered), 0);
+    owl_http_conn_mem_free(b);
+    owl_buf_free(&z);
+    free(plain);
+    free(body);
 }

@@ -25,7 +25,7 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
     cr_assert_eq(owl_tail_subscribe(hub, st, req->path + 1, action), OWL_OK);
 }
 
-static owl_http_callbacks cbs = {handle, NULL, NULL};
+static owl_http_callbacks cbs = {handle, NULL, NULL, NULL};
 static owl_http_limits lims = OWL_HTTP_DEFAULT_LIMITS;
 
 static owl_http_conn *sub(const char *tenant, const char *action)
