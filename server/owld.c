@@ -213,8 +213,11 @@ static int datadir_check(const char *data_dir, int *first, int *adopt, owl_error
     struct stat st;
     *first = 0, *adopt = 0;
     int rc = marker_check(data_dir, err);
-    if (rc != OWL_OK && rc != OWL_ENOTFOUND)
-        return owl_error_set(err, rc, "%s; refusing to start, nothing was changed", err->msg);
+    if (rc != OWL_OK && rc != OWL_ENOTFOUND) {
+        char msg[sizeof err->msg];
+        owl_strlcpy(msg, err->msg, sizeof msg); /* not err->msg itself: it is rewritten */
+        return owl_error_set(err, rc, "%s; refusing to start, nothing was changed", msg);
+    }
     int marked = rc == OWL_OK;
     int njournal = 0, nsnap = 0;
     unsigned long long gen, snap_max = 0, have_snapjournal = 0;
