@@ -136,7 +136,7 @@ static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, s
  * crc32c covering every byte before the "crc32c" line. It is written LAST at a first start,
  * so a crash during a first start is retried as one. Rules (docs/operations.md):
  *   marker present  -> initialised: meta/ must hold a journal (and, for the newest snapshot-G,
- *                      journal-G), master.key (32 bytes) and store/ must exist, else refuse;
+ *                      journal-G or journal-(G-1)), master.key (32 bytes) and store/ must exist, else refuse;
  *   no marker, meta/ holds a journal or snapshot, or master.key exists -> a directory of the
  *                      release before the marker: adopt it (write the marker) after the same
  *                      checks;
@@ -239,8 +239,11 @@ static int datadir_check(const char *data_dir, int *first, int *adopt, owl_error
             }
         }
         closedir(d);
+        /* meta.c's compaction renames snapshot-G, then creates journal-G, then unlinks
+         * journal-(G-1): a crash between leaves snapshot-G with journal-(G-1) only, which
+         * meta.c completes. snapshot-G with neither journal is a deleted journal. */
         for (int i = 0; i < nj; i++)
-            if (jgens[i] == snap_max)
+            if (jgens[i] == snap_max || jgens[i] + 1 == snap_max)
                 have_snapjournal = 1;
     }
     snprintf(path, sizeof path, "%s/master.key", data_dir);

@@ -67,7 +67,7 @@ check_eq "journal restored: same admin" "$FIRST_ADMIN" "$ADMIN"
 J=$(ls "$DATA"/meta/journal-*.owm | tail -1)
 G=${J##*journal-}
 G=${G%.owm}
-NG=$(printf '%012d' $((10#$G + 1)))
+NG=$(printf '%012d' $((10#$G + 2)))  # G+1 with journal-G is a legitimate crash state
 cp "$J" "$T/jsave"
 : >"$DATA/meta/snapshot-$NG.owm"
 refused "snapshot without its journal" "journal-G"
