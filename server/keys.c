@@ -4,6 +4,7 @@
 
 #include <bson/bson.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -233,21 +234,41 @@ static int load_master_key(owl_server *s, owl_error *err)
     }
     if (rc != OWL_ENOTFOUND)
         return owl_error_set(err, rc, "cannot read %s", path);
+    if (!s->first_start) /* never a new master key for existing keys (owld.c checks first) */
+        return owl_error_set(err, OWL_ECORRUPT, "%s is missing; refusing to start", path);
     if (owl_random(s->master_key, OWL_MASTER_KEY_LEN) != OWL_OK)
         return owl_error_set(err, OWL_EIO, "no randomness available");
     return owl_write_file_atomic(path, s->master_key, OWL_MASTER_KEY_LEN, 0600, err);
 }
 
-static int write_key_files(owl_server *s, const char *key_id, const char *secret, int force,
-                           owl_error *err)
+/* Creates path with text unless it exists: written as path.tmp + fsync, then link()ed to
+ * path, so an existing file is never replaced (a concurrent creator wins, not us). */
+static int create_file_excl(const char *path, const char *text, size_t n, owl_error *err)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return owl_error_set(err, OWL_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    int rc = OWL_OK;
+    if (write(fd, text, n) != (ssize_t)n || fsync(fd) != 0)
+        rc = owl_error_set(err, OWL_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    close(fd);
+    if (rc == OWL_OK && link(tmp, path) != 0 && errno != EEXIST)
+        rc = owl_error_set(err, OWL_EIO, "cannot create %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return rc;
+}
+
+/* Writes admin.key and aws-credentials where they are missing; an existing one is left as it
+ * is. The secret is re-derived from master.key, so a rewritten file holds the same key. */
+static int write_key_files(owl_server *s, const char *key_id, const char *secret, owl_error *err)
 {
     char path[4200], text[512];
-    struct stat st;
     snprintf(path, sizeof path, "%s/admin.key", s->cfg.data_dir);
     int n = snprintf(text, sizeof text, "%s:%s\n", key_id, secret);
-    int rc = OWL_OK;
-    if (force || stat(path, &st) != 0)
-        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
+    int rc = create_file_excl(path, text, (size_t)n, err);
     if (rc != OWL_OK)
         return rc;
     snprintf(path, sizeof path, "%s/aws-credentials", s->cfg.data_dir);
@@ -255,9 +276,7 @@ static int write_key_files(owl_server *s, const char *key_id, const char *secret
                  "# owl admin key (policy \"*\", tenant %s), written by owld\n"
                  "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
                  s->admin_tenant, key_id, secret);
-    if (force || stat(path, &st) != 0)
-        rc = owl_write_file_atomic(path, text, (size_t)n, 0600, err);
-    return rc;
+    return create_file_excl(path, text, (size_t)n, err);
 }
 
 int owl_keys_bootstrap(owl_server *s, owl_error *err)
@@ -280,10 +299,16 @@ int owl_keys_bootstrap(owl_server *s, owl_error *err)
         if (rc == OWL_OK) {
             snprintf(s->admin_tenant, sizeof s->admin_tenant, "%s", p.tenant);
             owl_principal_free(&p);
-            return write_key_files(s, key_id, secret, 0, err);
+            return write_key_files(s, key_id, secret, err);
         }
-        owl_warn("the admin key %s is gone (deleted?); creating a new one", key_id);
+        /* deleted through the API: start without it, never with a new one */
+        owl_warn("the admin key %s was deleted; no new admin key is created", key_id);
+        return OWL_OK;
     }
+    if (!s->first_start)
+        return owl_error_set(err, OWL_ECORRUPT,
+                             "the metadata holds no admin key but the data directory is not "
+                             "new; refusing to start, nothing was changed");
     /* first start: a fresh tenant and an admin key with policy "*" */
     unsigned char r[OWL_TENANT_LEN];
     if (owl_random(r, sizeof r) != OWL_OK)
@@ -295,7 +320,7 @@ int owl_keys_bootstrap(owl_server *s, owl_error *err)
     if ((rc = owl_keys_create(s, s->admin_tenant, all, OWL_ARRAY_LEN(all), key_id, secret,
                               err)) != OWL_OK)
         return rc;
-    if ((rc = write_key_files(s, key_id, secret, 1, err)) != OWL_OK)
+    if ((rc = write_key_files(s, key_id, secret, err)) != OWL_OK)
         return rc;
     bson_t doc = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&doc, "key_id", key_id);

@@ -18,10 +18,12 @@
 #define OWL_KEYS_TENANT "system"
 #define OWL_KEYS_KIND "key"
 
-/* owl_keys_bootstrap — loads or creates DIR/master.key, then on first start creates the
- * admin key (policy "*", a fresh 12-digit tenant) and writes DIR/admin.key ("KEYID:SECRET\n")
- * and DIR/aws-credentials ([default] profile), both mode 0600. On later starts it rewrites
- * those two files only if they are missing. Sets s->admin_tenant. */
+/* owl_keys_bootstrap — loads DIR/master.key; only when s->first_start (set by owld.c from the
+ * data directory, docs/operations.md) creates it and the admin key (policy "*", a fresh
+ * 12-digit tenant) and writes DIR/admin.key ("KEYID:SECRET\n") and DIR/aws-credentials
+ * ([default] profile), both mode 0600. Otherwise a missing master.key or admin record is
+ * OWL_ECORRUPT, and the two files are written (with the same, re-derived key) only where
+ * missing: an existing file is never replaced. Sets s->admin_tenant. */
 int owl_keys_bootstrap(owl_server *s, owl_error *err);
 
 /* owl_keys_lookup — loads key_id into *p (tenant, policy) and, when secret_out is given,

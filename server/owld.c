@@ -9,7 +9,13 @@
  * 507 InsufficientStorage. While the audit store is failing, a mutating request (not
  * GET/HEAD) first writes an "attempted" event (status 0) and gets 507 without running when
  * that write fails, so no effect is made unaudited once a failure has been seen. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -303,6 +309,151 @@ static void done(void *ud, const owl_http_req *req, const owl_http_resp *resp, s
                             duration_ns);
 }
 
+/* ---- data directory: first start vs initialised (DATA/owl.instance) ----
+ * The marker is text: "owl-instance 1\nid <32 hex>\ncreated <ms>\ncrc32c <8 hex>\n", the
+ * crc32c covering every byte before the "crc32c" line. It is written LAST at a first start,
+ * so a crash during a first start is retried as one. Rules (docs/operations.md):
+ *   marker present  -> initialised: meta/ must hold a journal (and, for the newest snapshot-G,
+ *                      journal-G or journal-(G-1)), master.key (32 bytes) and store/ must exist, else refuse;
+ *   no marker, meta/ holds a journal or snapshot, or master.key exists -> a directory of the
+ *                      release before the marker: adopt it (write the marker) after the same
+ *                      checks;
+ *   otherwise       -> first start (absent, empty, or an interrupted first start). */
+#define MARKER_NAME "owl.instance"
+#define MARKER_MAGIC "owl-instance 1\n"
+
+/* Writes DATA/owl.instance with a fresh instance id. */
+static int marker_write(const char *data_dir, owl_error *err)
+{
+    unsigned char id[16];
+    char text[256], path[4200];
+    if (owl_random(id, sizeof id) != OWL_OK)
+        return owl_error_set(err, OWL_EIO, "no randomness available");
+    int n = snprintf(text, sizeof text, MARKER_MAGIC "id ");
+    for (size_t i = 0; i < sizeof id; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%02x", id[i]);
+    n += snprintf(text + n, sizeof text - (size_t)n, "\ncreated %" PRId64 "\n", owl_now_ms());
+    uint32_t crc = owl_crc32c(0, text, (size_t)n);
+    n += snprintf(text + n, sizeof text - (size_t)n, "crc32c %08x\n", crc);
+    snprintf(path, sizeof path, "%s/" MARKER_NAME, data_dir);
+    return owl_write_file_atomic(path, text, (size_t)n, 0600, err);
+}
+
+/* Checks DATA/owl.instance: OWL_OK, OWL_ENOTFOUND when absent, OWL_ECORRUPT when bad. */
+static int marker_check(const char *data_dir, owl_error *err)
+{
+    char path[4200];
+    char *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/" MARKER_NAME, data_dir);
+    int rc = owl_read_file(path, 4096, &data, &len, NULL);
+    if (rc == OWL_ENOTFOUND)
+        return rc;
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc, "cannot read %s", path);
+    rc = OWL_ECORRUPT;
+    const char *c = strstr(data, "crc32c ");
+    unsigned crc = 0;
+    if (strncmp(data, MARKER_MAGIC, strlen(MARKER_MAGIC)) != 0)
+        owl_error_set(err, rc, "%s: bad magic or unknown format version", path);
+    else if (!c || sscanf(c, "crc32c %8x\n", &crc) != 1 ||
+             owl_crc32c(0, data, (size_t)(c - data)) != crc || strlen(data) != len)
+        owl_error_set(err, rc, "%s: checksum mismatch", path);
+    else if (strncmp(data + strlen(MARKER_MAGIC), "id ", 3) != 0)
+        owl_error_set(err, rc, "%s: no instance id", path);
+    else
+        rc = OWL_OK;
+    free(data);
+    return rc;
+}
+
+/* Parses "<prefix>-<12 digits>.owm" into *gen; 1 when it matches. */
+static int meta_name(const char *name, const char *prefix, unsigned long long *gen)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(name, prefix, pl) != 0 || name[pl] != '-')
+        return 0;
+    const char *d = name + pl + 1;
+    for (int i = 0; i < 12; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return 0;
+    if (strcmp(d + 12, ".owm") != 0)
+        return 0;
+    *gen = strtoull(d, NULL, 10);
+    return 1;
+}
+
+/* Looks at an existing data directory without changing it: *first = 1 for a first start;
+ * for an initialised (or pre-marker) directory, refuses when a piece is missing. */
+static int datadir_check(const char *data_dir, int *first, int *adopt, owl_error *err)
+{
+    char path[4200];
+    struct stat st;
+    *first = 0, *adopt = 0;
+    int rc = marker_check(data_dir, err);
+    if (rc != OWL_OK && rc != OWL_ENOTFOUND) {
+        char msg[sizeof err->msg];
+        owl_strlcpy(msg, err->msg, sizeof msg); /* not err->msg itself: it is rewritten */
+        return owl_error_set(err, rc, "%s; refusing to start, nothing was changed", msg);
+    }
+    int marked = rc == OWL_OK;
+    int njournal = 0, nsnap = 0;
+    unsigned long long gen, snap_max = 0, have_snapjournal = 0;
+    snprintf(path, sizeof path, "%s/meta", data_dir);
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        unsigned long long jgens[64];
+        int nj = 0;
+        while ((e = readdir(d)) != NULL) {
+            if (meta_name(e->d_name, "journal", &gen)) {
+                if (nj < 64)
+                    jgens[nj++] = gen;
+                njournal++;
+            } else if (meta_name(e->d_name, "snapshot", &gen)) {
+                nsnap++;
+                if (gen > snap_max)
+                    snap_max = gen;
+            }
+        }
+        closedir(d);
+        /* meta.c's compaction renames snapshot-G, then creates journal-G, then unlinks
+         * journal-(G-1): a crash between leaves snapshot-G with journal-(G-1) only, which
+         * meta.c completes. snapshot-G with neither journal is a deleted journal. */
+        for (int i = 0; i < nj; i++)
+            if (jgens[i] == snap_max || jgens[i] + 1 == snap_max)
+                have_snapjournal = 1;
+    }
+    snprintf(path, sizeof path, "%s/master.key", data_dir);
+    int have_master = stat(path, &st) == 0;
+    int master_ok = have_master && S_ISREG(st.st_mode) && st.st_size == OWL_MASTER_KEY_LEN;
+    snprintf(path, sizeof path, "%s/store", data_dir);
+    int have_store = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!marked && njournal == 0 && nsnap == 0 && !have_master) {
+        *first = 1; /* absent, empty, or an interrupted first start */
+        return OWL_OK;
+    }
+    const char *missing = NULL;
+    if (njournal == 0 && nsnap == 0)
+        missing = "the metadata journal and snapshot (meta/journal-*.owm, meta/snapshot-*.owm)";
+    else if (nsnap > 0 && !have_snapjournal)
+        missing = "the metadata journal of the newest snapshot (meta/journal-G.owm)";
+    else if (!have_master)
+        missing = "master.key";
+    else if (!master_ok)
+        missing = "a master.key of the right size";
+    else if (!have_store && marked)
+        missing = "the store directory (store/)";
+    if (missing)
+        return owl_error_set(err, OWL_ECORRUPT,
+                             "data directory %s is %s but %s is missing; refusing to start, "
+                             "nothing was changed (restore the file from a backup)",
+                             data_dir, marked ? "initialised (" MARKER_NAME ")" : "not empty",
+                             missing);
+    *adopt = !marked;
+    return OWL_OK;
+}
+
 int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
 {
     int rc;
@@ -311,6 +462,10 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     if (!s)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     s->cfg = *cfg;
+    int first = 0, adopt = 0;
+    if ((rc = datadir_check(cfg->data_dir, &first, &adopt, err)) != OWL_OK)
+        goto fail;
+    s->first_start = first;
     if ((rc = owl_mkdir_p(cfg->data_dir, 0700, err)) != OWL_OK)
         goto fail;
     snprintf(dir, sizeof dir, "%s/meta", cfg->data_dir);
@@ -340,6 +495,13 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     }
     if ((rc = owl_keys_bootstrap(s, err)) != OWL_OK)
         goto fail;
+    if (first || adopt) { /* last: a crash before this is retried as a first start */
+        if ((rc = marker_write(cfg->data_dir, err)) != OWL_OK)
+            goto fail;
+        owl_info(first ? "first start: initialised %s" : "adopted %s (no " MARKER_NAME
+                                                          " yet): wrote the marker",
+                 cfg->data_dir);
+    }
     for (size_t i = 0; i < OWL_ARRAY_LEN(route_tables); i++)
         owl_router_add(&s->router, route_tables[i]);
     owl_http_limits lim = {

@@ -39,6 +39,7 @@ typedef struct owl_server {
     struct owl_tail *tail;         /* live audit tail subscribers (tail.c) */
     struct owl_auth_guard *guard;  /* SigV4 replay cache + failed-auth rate limit (auth.c) */
     unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
+    int first_start; /* the data directory is new (owld.c): only then are keys created */
     char admin_tenant[OWL_TENANT_LEN + 1];
 } owl_server;
 
