@@ -6,10 +6,13 @@
  * source, key id and minute) and, past --auth-fail-limit per source and minute, further
  * requests from that source get 429 before authentication and write nothing. Every other
  * event is durable before its response is sent: when its write fails the response becomes
- * 507 InsufficientStorage. While the audit store is failing, a mutating request (not
- * GET/HEAD) first writes an "attempted" event (status 0) and gets 507 without running when
- * that write fails, so no effect is made unaudited once a failure has been seen. */
+ * 507 InsufficientStorage. While the audit store is failing, or the data directory's disk
+ * has under 64 MiB free, a mutating request (not GET/HEAD) first writes an "attempted" event
+ * (status 0) and gets 507 without running when that write fails, so no effect is made
+ * unaudited when the disk fills. */
 #include <dirent.h>
+#include <stdatomic.h>
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -105,6 +108,27 @@ static void unaudited(owl_call *call)
 static int mutating(const owl_http_req *req)
 {
     return strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+}
+
+/* Free space under which a write request records an "attempted" audit event before it
+ * runs (below). A full disk is the usual reason an audit write fails; writing the attempt
+ * first while the disk is nearly full means the write that meets ENOSPC is refused before it
+ * takes effect, and requests on a roomy disk pay no extra fsync. */
+#define AUDIT_LOW_SPACE_BYTES ((uint64_t)64 << 20)
+
+/* 1 when the data directory's filesystem has less than AUDIT_LOW_SPACE_BYTES free (checked
+ * at most every 250 ms; statvfs failing counts as low). */
+static int disk_low(owl_server *s)
+{
+    int64_t now = owl_now_ms();
+    if (now - atomic_load(&s->disk_checked_ms) >= 250) {
+        struct statvfs v;
+        int low = statvfs(s->cfg.data_dir, &v) != 0 ||
+                  (uint64_t)v.f_bavail * v.f_frsize < AUDIT_LOW_SPACE_BYTES;
+        atomic_store(&s->disk_low, low);
+        atomic_store(&s->disk_checked_ms, now);
+    }
+    return atomic_load(&s->disk_low);
 }
 
 static void early_principal_free(void *p)
@@ -280,7 +304,7 @@ static void handle(void *ud, owl_http_req *req, owl_http_resp *resp)
                            ? "AccessDenied"
                            : "AccessDeniedException",
                        "key %s is not authorized to perform %s", p.key_id, m.action);
-    } else if (mutating(req) && owl_audit_failing(s->audit) &&
+    } else if (mutating(req) && (owl_audit_failing(s->audit) || disk_low(s)) &&
                record_audit(s, &call, p.tenant, p.key_id, resp->action, AUDIT_ATTEMPT) !=
                    OWL_OK) {
         unaudited(&call);

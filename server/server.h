@@ -4,6 +4,8 @@
 #ifndef OWL_SERVER_H
 #define OWL_SERVER_H
 
+#include <stdint.h>
+
 #include "common/common.h"
 #include "index/index.h"
 #include "server/config.h"
@@ -39,7 +41,9 @@ typedef struct owl_server {
     struct owl_tail *tail;         /* live audit tail subscribers (tail.c) */
     struct owl_auth_guard *guard;  /* SigV4 replay cache + failed-auth rate limit (auth.c) */
     unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
-    int first_start; /* the data directory is new (owld.c): only then are keys created */
+    int first_start;
+    _Atomic int64_t disk_checked_ms; /* owld.c disk_low(): when free space was last read */
+    _Atomic int disk_low;            /* ... and whether it was under the audit's margin */ /* the data directory is new (owld.c): only then are keys created */
     char admin_tenant[OWL_TENANT_LEN + 1];
 } owl_server;
 
