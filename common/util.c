@@ -229,3 +229,28 @@ out:
     close(fd);
     return rc;
 }
+
+int owl_link_aside(const char *path, const char *qdir, owl_error *err)
+{
+    char to[4096];
+    struct stat a, b;
+    const char *base = strrchr(path, '/');
+    int rc;
+    base = base ? base + 1 : path;
+    if ((rc = owl_mkdir_p(qdir, 0700, err)) != OWL_OK)
+        return rc;
+    for (int k = 0;; k++) {
+        if ((k ? snprintf(to, sizeof to, "%s/%s.%d", qdir, base, k)
+               : snprintf(to, sizeof to, "%s/%s", qdir, base)) >= (int)sizeof to)
+            return owl_error_set(err, OWL_EINVAL, "path too long");
+        if (link(path, to) == 0)
+            break;
+        if (errno != EEXIST || k >= 1000)
+            return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", path, to,
+                                 strerror(errno));
+        if (stat(path, &a) == 0 && stat(to, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
+            break;
+    }
+    return owl_fsync_dir(qdir, err);
+}

@@ -49,6 +49,13 @@ int owl_ct_equal(const void *a, const void *b, size_t n);
  * OWL_OK or an errno-mapped code. */
 int owl_fsync_dir(const char *dir, owl_error *err);
 
+/* owl_link_aside — hard-links the file at path into dir qdir under its own name (qdir
+ * created 0700; ".1", ".2"... appended when another file already has the name; a link that
+ * already names the same file, as after a recovery run again, is fine), then fsyncs qdir.
+ * The file survives byte for byte whatever later happens to its name. OWL_OK, OWL_EINVAL (a
+ * path too long), or the errno's code. */
+int owl_link_aside(const char *path, const char *qdir, owl_error *err);
+
 /* owl_mkdir_p — creates dir and its parents with mode (existing ones are fine). */
 int owl_mkdir_p(const char *dir, unsigned mode, owl_error *err);
 

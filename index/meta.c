@@ -1541,27 +1541,6 @@ int owl_meta_compact(owl_meta *m, owl_error *err)
 
 /* ---- explicit recovery ---- */
 
-/* quarantine_link — hard-links dir/name into qdir/name (qdir created 0700; name.1, name.2...
- * when taken), so the damaged original survives byte for byte before its name is reused. */
-static int quarantine_link(const char *dir, const char *name, const char *qdir, owl_error *err)
-{
-    char from[PATH_LEN], to[PATH_LEN];
-    int rc;
-    if (snprintf(from, sizeof from, "%s/%s", dir, name) >= (int)sizeof from ||
-        snprintf(to, sizeof to, "%s/%s", qdir, name) >= (int)sizeof to)
-        return owl_error_set(err, OWL_EINVAL, "path too long");
-    if ((rc = owl_mkdir_p(qdir, 0700, err)) != OWL_OK)
-        return rc;
-    for (int k = 1; link(from, to) != 0; k++) {
-        /* a name taken by an earlier recovery's quarantined file: add ".1", ".2"... */
-        if (errno != EEXIST || k > 1000 ||
-            snprintf(to, sizeof to, "%s/%s.%d", qdir, name, k) >= (int)sizeof to)
-            return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", from, to,
-                                 strerror(errno));
-    }
-    return owl_fsync_dir(qdir, err);
-}
-
 static void say(void (*report)(void *, const char *), void *ud, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void say(void (*report)(void *, const char *), void *ud, const char *fmt, ...)
@@ -1672,7 +1651,7 @@ static int salvage_file(const char *dir, uint64_t gen, int is_snap, const char *
         }
         goto out;
     }
-    if ((rc = quarantine_link(dir, name, qdir, err)) != OWL_OK)
+    if ((rc = owl_link_aside(path, qdir, err)) != OWL_OK)
         goto out;
     if ((rc = owl_write_file_atomic(path, o, on, 0600, err)) != OWL_OK)
         goto out;

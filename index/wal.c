@@ -1340,34 +1340,6 @@ static int lost_write(owl_wal *w, owl_error *err)
     return rc;
 }
 
-/* Hard-links path into qdir under the same name (qdir created 0700; ".1", ".2"... appended
- * when another file already has it); an existing link to the same file (a recovery run
- * again after a crash) is fine. */
-static int quarantine_link(const char *path, const char *qdir, owl_error *err)
-{
-    char to[PATH_LEN];
-    struct stat a, b;
-    const char *base = strrchr(path, '/');
-    int rc;
-    base = base ? base + 1 : path;
-    if ((rc = owl_mkdir_p(qdir, 0700, err)) != OWL_OK)
-        return rc;
-    for (int k = 0;; k++) {
-        if ((k ? snprintf(to, sizeof to, "%s/%s.%d", qdir, base, k)
-               : snprintf(to, sizeof to, "%s/%s", qdir, base)) >= (int)sizeof to)
-            return owl_error_set(err, OWL_EINVAL, "quarantine path too long");
-        if (link(path, to) == 0)
-            break;
-        if (errno != EEXIST || k >= 1000)
-            return owl_error_set(err, owl_err_from_errno(errno), "link %s -> %s: %s", path, to,
-                                 strerror(errno));
-        if (stat(path, &a) == 0 && stat(to, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev)
-            break;
-    }
-    return owl_fsync_dir(qdir, err);
-}
-
 /* salvage_segment — reads segment firsts[i] and keeps every record whose crc matches and
  * whose lsn fits: in order from the segment's first lsn, and after a bad spot the next
  * record found by scanning forward whose lsn is higher than the last kept and below the next
@@ -1446,7 +1418,7 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
     }
     if (w->nlost > lost_before && (rc = lost_write(w, err)) != OWL_OK)
         goto out;
-    if ((rc = quarantine_link(path, qdir, err)) != OWL_OK)
+    if ((rc = owl_link_aside(path, qdir, err)) != OWL_OK)
         goto out;
     if (!(o = malloc(n + SEG_HDR))) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory salvaging %s", path);

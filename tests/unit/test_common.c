@@ -130,6 +130,37 @@ Test(util, hex_ct_strlcpy)
     cr_assert_str_eq(d, "hel");
 }
 
+/* owl_link_aside keeps a file under its own name in the aside directory: a second file of the
+ * same name gets ".1", the same file linked again is no new link, and the original may then
+ * be replaced without touching the kept copy. */
+Test(util, link_aside_keeps_the_bytes)
+{
+    char dir[] = "/tmp/owl-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], q[256], kept[300], *out;
+    size_t n;
+    snprintf(path, sizeof path, "%s/journal", dir);
+    snprintf(q, sizeof q, "%s/aside/x", dir);
+    cr_assert_eq(owl_write_file_atomic(path, "one", 3, 0600, NULL), OWL_OK);
+    cr_assert_eq(owl_link_aside(path, q, NULL), OWL_OK);
+    cr_assert_eq(owl_link_aside(path, q, NULL), OWL_OK); /* run again: nothing new */
+    snprintf(kept, sizeof kept, "%s/journal.1", q);
+    cr_assert_neq(access(kept, F_OK), 0);
+    cr_assert_eq(owl_write_file_atomic(path, "two", 3, 0600, NULL), OWL_OK); /* replaced */
+    cr_assert_eq(owl_link_aside(path, q, NULL), OWL_OK);
+    cr_assert_eq(owl_read_file(kept, 16, &out, &n, NULL), OWL_OK);
+    cr_assert(n == 3 && !memcmp(out, "two", 3));
+    free(out);
+    snprintf(kept, sizeof kept, "%s/journal", q);
+    cr_assert_eq(owl_read_file(kept, 16, &out, &n, NULL), OWL_OK);
+    cr_assert(n == 3 && !memcmp(out, "one", 3));
+    free(out);
+    owl_error err = {0};
+    snprintf(path, sizeof path, "%s/missing", dir);
+    cr_assert_neq(owl_link_aside(path, q, &err), OWL_OK);
+    cr_assert_neq(err.msg[0], 0);
+}
+
 Test(util, atomic_write_and_read)
 {
     char dir[] = "/tmp/owl-test-XXXXXX";
