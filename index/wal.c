@@ -720,16 +720,18 @@ out:
 
 typedef void (*verify_report_fn)(void *ud, const char *what);
 
-/* Counts one problem and passes its description to report (if any). */
+/* Passes a line to report (if any), counting it in *bad when bad is not NULL: a problem for
+ * verify, a line of what recovery did. */
 __attribute__((format(printf, 4, 5))) static void problem(verify_report_fn report, void *ud,
                                                           size_t *bad, const char *fmt, ...)
 {
-    char msg[OWL_ERROR_MSG_MAX + 128];
+    char msg[PATH_LEN + 512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    (*bad)++;
+    if (bad)
+        (*bad)++;
     if (report)
         report(ud, msg);
 }
@@ -1263,17 +1265,6 @@ void owl_wal_close(owl_wal *w)
 
 /* ---- explicit recovery ---- */
 
-__attribute__((format(printf, 3, 4))) static void say(void (*report)(void *, const char *),
-                                                      void *ud, const char *fmt, ...)
-{
-    char line[PATH_LEN + 512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (report)
-        report(ud, line);
-}
 
 /* A record kept by salvage: where it lies in the damaged file. */
 typedef struct keep {
@@ -1363,12 +1354,12 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
     uint64_t hi = is_last ? first + n / REC_HDR : firsts[i + 1] - 1;
     if (n < SEG_HDR || !header_ok(p, SEG_MAGIC) || owl_get64le(p + 12) != first) {
         if (is_last && n <= SEG_HDR) {
-            say(report, ud, "%s: torn header (%llu bytes): owld's open removes it", path,
+            problem(report, ud, NULL, "%s: torn header (%llu bytes): owld's open removes it", path,
                 (unsigned long long)n);
             goto out;
         }
         damaged = 1;
-        say(report, ud, "%s: bad segment header", path);
+        problem(report, ud, NULL, "%s: bad segment header", path);
     }
     if (!(kept = malloc((n / REC_HDR + 1) * sizeof *kept))) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory salvaging %s", path);
@@ -1392,7 +1383,7 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
             damaged = 1;
         regions++;
         skipped += at - off;
-        say(report, ud, "%s: skipping bytes %llu..%llu (%s)", path, (unsigned long long)off,
+        problem(report, ud, NULL, "%s: skipping bytes %llu..%llu (%s)", path, (unsigned long long)off,
             (unsigned long long)at,
             at < n ? "damaged record(s)" : is_last ? "torn tail" : "damaged end of segment");
         off = at;
@@ -1400,7 +1391,7 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
     if (!is_last && expect != firsts[i + 1] && !lost_covers(w, expect, firsts[i + 1] - 1))
         damaged = 1;
     if (!damaged) {
-        say(report, ud, "%s: intact (%llu records)", path, (unsigned long long)nk);
+        problem(report, ud, NULL, "%s: intact (%llu records)", path, (unsigned long long)nk);
         goto out;
     }
     /* the lsns given up: before the first kept, between runs, after the last (when a
@@ -1437,7 +1428,7 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
         if ((rc = owl_write_file_atomic(rpath, o, on, 0600, err)) != OWL_OK)
             goto out;
         name_reused |= kept[run].lsn == first;
-        say(report, ud, "%s: wrote lsns %llu..%llu (%llu records)", rpath,
+        problem(report, ud, NULL, "%s: wrote lsns %llu..%llu (%llu records)", rpath,
             (unsigned long long)kept[run].lsn, (unsigned long long)kept[k - 1].lsn,
             (unsigned long long)(k - run));
     }
@@ -1451,7 +1442,7 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
     uint64_t gave = 0;
     for (size_t k = lost_before; k < w->nlost; k++)
         gave += w->lost[k][1] - w->lost[k][0] + 1;
-    say(report, ud,
+    problem(report, ud, NULL,
         "%s: recovered: %llu records kept, %llu damaged region(s) of %llu bytes skipped, "
         "%llu lsn(s) given up; the original is in %s",
         path, (unsigned long long)nk, (unsigned long long)regions,

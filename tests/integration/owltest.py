@@ -170,7 +170,7 @@ def closed_within(sock, seconds):
             data = sock.recv(65536)
         except socket.timeout:
             return False, got
-        except ConnectionResetError:
+        except OSError:  # reset, aborted: the peer is gone
             return True, got
         if not data:
             return True, got

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from owltest import Reader, bearer, check, connect, exchange, failures, note, request_bytes, vm_kb
+from owltest import Reader, bearer, check, closed_within, connect, exchange, failures, note, request_bytes, vm_kb
 
 MIB = 1 << 20
 
@@ -48,26 +48,6 @@ def key_body(pad):
     """A valid key-creation JSON body padded with leading blanks to about pad bytes."""
     doc = b'{"policy":["logs:GetLogEvents"]}'
     return b" " * max(0, pad - len(doc)) + doc
-
-
-def read_all(s, seconds):
-    """Bytes until the peer closes (True) or seconds pass (False)."""
-    got = b""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False, got
-        s.settimeout(left)
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            return False, got
-        except OSError:
-            return True, got
-        if not d:
-            return True, got
-        got += d
 
 
 def flood(port, admin, pid, n, bound_mb):
@@ -142,7 +122,7 @@ def flood(port, admin, pid, n, bound_mb):
     bad = []
     for s, k in conns:
         s.setblocking(True)
-        closed, got = read_all(s, 10)
+        closed, got = closed_within(s, 10)
         s.close()
         st = got[9:12].decode("latin-1", "replace") if got.startswith(b"HTTP/1.1 ") else "none"
         statuses[(k[0], st)] = statuses.get((k[0], st), 0) + 1
@@ -225,7 +205,7 @@ def sigv4(port, admin):
     s = connect(port)
     s.sendall(request_bytes("POST", "/api/v1/keys", base + [("Content-Length", str(16 * MIB))] +
                             sigv4_headers(admin, "POST", "/api/v1/keys", claim, sig_ok=False)))
-    closed, got = read_all(s, 10)
+    closed, got = closed_within(s, 10)
     s.close()
     check("SigV4, declared payload hash, wrong signature: 401 on the head, no 100 Continue, "
           "closed", got.startswith(b"HTTP/1.1 401") and b"100 Continue" not in got and closed,
