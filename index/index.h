@@ -194,8 +194,29 @@ enum owl_audit_col {
     OWL_AUDIT_NCOLS = 11,
 };
 
+/* Metric datapoints (analytics/): partitions "m1" (raw datapoints), "m60", "m300", "m3600"
+ * (roll-ups). Each row is a partial aggregate of one series and unit at one time (a raw
+ * datapoint's timestamp, or a roll-up bucket's start): rows of the same series, unit and
+ * bucket merge when read. A row with count 1 and no sketch is one value, held in sum (its
+ * min and max are 0 and not read), so a plain datapoint costs one value column. */
+enum owl_metrics_col {
+    OWL_METRICS_TIME = 0,   /* ms (TIME) */
+    OWL_METRICS_SERIES = 1, /* the catalog's dense per-tenant series id (U64) */
+    OWL_METRICS_UNIT = 2,   /* canonical CloudWatch unit, "" = None (DICT) */
+    OWL_METRICS_RES = 3,    /* raw rows: storage resolution 1 or 60; roll-ups: the level (I64) */
+    OWL_METRICS_COUNT = 4,  /* sample count (F64) */
+    OWL_METRICS_SUM = 5,    /* (F64) */
+    OWL_METRICS_MIN = 6,    /* (F64) */
+    OWL_METRICS_MAX = 7,    /* (F64) */
+    OWL_METRICS_SKETCH = 8, /* owl_sketch_encode bytes; empty when the row has no
+                             * distribution (one value, or a statistic set) (STR) */
+    OWL_METRICS_FLAGS = 9,  /* bit 0: a statistic set contributed (no full distribution) (I64) */
+    OWL_METRICS_NCOLS = 10,
+};
+
 extern const owl_schema owl_logs_schema;
 extern const owl_schema owl_audit_schema;
+extern const owl_schema owl_metrics_schema;
 
 /* owl_tables — every registered table (*n gets the count). The array is static. */
 const owl_schema *const *owl_tables(size_t *n);

@@ -51,10 +51,32 @@ const owl_schema owl_audit_schema = {
     .time_per_sec = 1000,
 };
 
+static const owl_coldef metrics_cols[OWL_METRICS_NCOLS] = {
+    [OWL_METRICS_TIME] = {"time", OWL_TYPE_TIME, 0},
+    [OWL_METRICS_SERIES] = {"series", OWL_TYPE_U64, 0},
+    [OWL_METRICS_UNIT] = {"unit", OWL_TYPE_DICT, 0},
+    [OWL_METRICS_RES] = {"res", OWL_TYPE_I64, 0},
+    [OWL_METRICS_COUNT] = {"count", OWL_TYPE_F64, 0},
+    [OWL_METRICS_SUM] = {"sum", OWL_TYPE_F64, 0},
+    [OWL_METRICS_MIN] = {"min", OWL_TYPE_F64, 0},
+    [OWL_METRICS_MAX] = {"max", OWL_TYPE_F64, 0},
+    [OWL_METRICS_SKETCH] = {"sketch", OWL_TYPE_STR, 0},
+    [OWL_METRICS_FLAGS] = {"flags", OWL_TYPE_I64, 0},
+};
+
+const owl_schema owl_metrics_schema = {
+    .name = "metrics",
+    .cols = metrics_cols,
+    .ncols = OWL_METRICS_NCOLS,
+    .time_col = OWL_METRICS_TIME,
+    .time_per_sec = 1000,
+};
+
 /* Every table of the store. Later capabilities (metrics, spans) add a line. */
 static const owl_schema *const registry[] = {
     &owl_logs_schema,
     &owl_audit_schema,
+    &owl_metrics_schema,
 };
 
 const owl_schema *const *owl_tables(size_t *n)

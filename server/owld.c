@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/keys.h"
@@ -503,6 +504,8 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     /* every table of the registry (index/tables.c), as owl-store opens it */
     if ((rc = owl_store_open(dir, NULL, 0, &so, &s->store, err)) != OWL_OK)
         goto fail;
+    if ((rc = owl_metrics_open(s->store, s->meta, NULL, &s->metrics, err)) != OWL_OK)
+        goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_selfmetrics_new(&s->selfmetrics)) != OWL_OK) {
@@ -585,6 +588,7 @@ void owl_server_close(owl_server *s)
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
     owl_audit_close(s->audit); /* writes the pending failed-authentication groups */
     owl_auth_guard_free(s->guard);
+    owl_metrics_close(s->metrics); /* before the store and meta it writes to */
     owl_store_close(s->store);
     owl_selfmetrics_free(s->selfmetrics);
     owl_meta_close(s->meta);
