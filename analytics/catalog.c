@@ -1,10 +1,515 @@
-/* catalog.c — SCAFFOLDING: replaced by the series catalog (helper f-metrics). */
+/* catalog.c — the series catalog: per tenant, series identity (namespace, metric name,
+ * dimensions sorted by name) <-> a dense id 1, 2, 3 ... that rows of the metrics table carry.
+ *
+ * Invariants: an id is written to the metadata store (kind "metric-series", record id the
+ * tenant-local id as 16 hex digits, document {ns, name, dims: [{n, v}], last}) before
+ * owl_catalog_resolve returns it, so no stored row names an id a restart would not know; ids
+ * are never reused (the next id is one past the largest loaded). Entries never move or go
+ * away while the catalog is open, so readers hold pointers to them under the read lock and
+ * the fast path (every series known) takes only that lock. The last-active time lives in
+ * memory and is written with the record when it moved on by an hour or more. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "analytics/analytics_int.h"
-int owl_catalog_open(owl_meta *meta, owl_catalog **out, owl_error *err) { *out = NULL; return OWL_OK; }
-void owl_catalog_close(owl_catalog *c) { (void)c; }
-int owl_catalog_resolve(owl_catalog *c, const char *tenant, const owl_metric_id *ids,
-                        const int64_t *time_ms, size_t n, uint64_t *out, owl_error *err) { return OWL_EUNSUPPORTED; }
-int owl_catalog_find(owl_catalog *c, const char *tenant, const owl_metric_id *id, uint64_t *out) { return OWL_ENOTFOUND; }
-int owl_catalog_list(owl_catalog *c, const char *tenant, const owl_metric_filter *f,
+#include "common/hash.h"
+
+#define KIND "metric-series"
+#define PERSIST_EVERY_MS (3600LL * 1000)
+
+typedef struct entry {
+    uint64_t id, h;
+    char *ns, *name;
+    owl_dim *dims; /* sorted by name */
+    size_t ndims;
+    _Atomic int64_t last_ms;
+    _Atomic int64_t saved_ms; /* last_ms as last written */
+} entry;
+
+typedef struct tenant {
+    char *name;
+    entry **byid;   /* byid[id - 1] */
+    size_t n, cap;
+    entry **slots;  /* open addressing on h, capacity a power of two */
+    size_t nslots;
+} tenant;
+
+struct owl_catalog {
+    owl_meta *meta;
+    pthread_rwlock_t lock;
+    tenant **tenants;
+    size_t ntenants;
+    pthread_mutex_t save_mu; /* orders last-active writes of one series */
+};
+
+/* ---- identity ---- */
+
+static int dim_cmp(const void *a, const void *b)
+{
+    return strcmp(((const owl_dim *)a)->name, ((const owl_dim *)b)->name);
+}
+
+/* The dims of m sorted into out (room for OWL_METRIC_MAX_DIMS; callers checked the count). */
+static void sorted_dims(const owl_metric_id *m, owl_dim *out)
+{
+    memcpy(out, m->dims, m->ndims * sizeof *out);
+    qsort(out, m->ndims, sizeof *out, dim_cmp);
+}
+
+static uint64_t hash_id(const owl_metric_id *m, const owl_dim *sorted)
+{
+    uint64_t h = owl_hash64(m->ns, strlen(m->ns), 0x6d65747269637331ULL);
+    h = owl_hash64(m->name, strlen(m->name), h);
+    for (size_t i = 0; i < m->ndims; i++) {
+        h = owl_hash64(sorted[i].name, strlen(sorted[i].name) + 1, h);
+        h = owl_hash64(sorted[i].value, strlen(sorted[i].value) + 1, h);
+    }
+    return h;
+}
+
+static int same(const entry *e, const owl_metric_id *m, const owl_dim *sorted)
+{
+    if (e->ndims != m->ndims || strcmp(e->ns, m->ns) != 0 || strcmp(e->name, m->name) != 0)
+        return 0;
+    for (size_t i = 0; i < m->ndims; i++)
+        if (strcmp(e->dims[i].name, sorted[i].name) != 0 ||
+            strcmp(e->dims[i].value, sorted[i].value) != 0)
+            return 0;
+    return 1;
+}
+
+static tenant *find_tenant(const owl_catalog *c, const char *name)
+{
+    for (size_t i = 0; i < c->ntenants; i++)
+        if (strcmp(c->tenants[i]->name, name) == 0)
+            return c->tenants[i];
+    return NULL;
+}
+
+static entry *lookup(const tenant *t, uint64_t h, const owl_metric_id *m, const owl_dim *sorted)
+{
+    if (!t || !t->nslots)
+        return NULL;
+    for (size_t i = h & (t->nslots - 1);; i = (i + 1) & (t->nslots - 1)) {
+        entry *e = t->slots[i];
+        if (!e)
+            return NULL;
+        if (e->h == h && same(e, m, sorted))
+            return e;
+    }
+}
+
+/* ---- building (write lock held) ---- */
+
+static void entry_free(entry *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->ndims; i++) {
+        free((char *)e->dims[i].name);
+        free((char *)e->dims[i].value);
+    }
+    free(e->dims);
+    free(e->ns);
+    free(e->name);
+    free(e);
+}
+
+static int slot_insert(entry **slots, size_t nslots, entry *e)
+{
+    for (size_t i = e->h & (nslots - 1);; i = (i + 1) & (nslots - 1))
+        if (!slots[i]) {
+            slots[i] = e;
+            return OWL_OK;
+        }
+}
+
+/* Adds e (id already set) to t; OWL_ENOMEM leaves t as it was. */
+static int tenant_add(tenant *t, entry *e)
+{
+    if ((t->n + 1) * 2 > t->nslots) {
+        size_t ns = t->nslots ? t->nslots * 2 : 64;
+        entry **s = calloc(ns, sizeof *s);
+        if (!s)
+            return OWL_ENOMEM;
+        for (size_t i = 0; i < t->nslots; i++)
+            if (t->slots[i])
+                slot_insert(s, ns, t->slots[i]);
+        free(t->slots);
+        t->slots = s;
+        t->nslots = ns;
+    }
+    if (e->id > t->cap) {
+        size_t cap = t->cap ? t->cap : 64;
+        while (cap < e->id)
+            cap *= 2;
+        entry **b = realloc(t->byid, cap * sizeof *b);
+        if (!b)
+            return OWL_ENOMEM;
+        memset(b + t->cap, 0, (cap - t->cap) * sizeof *b);
+        t->byid = b;
+        t->cap = cap;
+    }
+    t->byid[e->id - 1] = e;
+    if (e->id > t->n)
+        t->n = e->id;
+    slot_insert(t->slots, t->nslots, e);
+    return OWL_OK;
+}
+
+static tenant *tenant_get(owl_catalog *c, const char *name)
+{
+    tenant *t = find_tenant(c, name);
+    if (t)
+        return t;
+    tenant **ts = realloc(c->tenants, (c->ntenants + 1) * sizeof *ts);
+    if (!ts)
+        return NULL;
+    c->tenants = ts;
+    if (!(t = calloc(1, sizeof *t)) || !(t->name = strdup(name))) {
+        free(t);
+        return NULL;
+    }
+    c->tenants[c->ntenants++] = t;
+    return t;
+}
+
+static entry *entry_new(const owl_metric_id *m, const owl_dim *sorted, uint64_t h)
+{
+    entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->h = h;
+    e->ns = strdup(m->ns);
+    e->name = strdup(m->name);
+    e->dims = calloc(m->ndims ? m->ndims : 1, sizeof *e->dims);
+    if (!e->ns || !e->name || !e->dims)
+        goto fail;
+    for (size_t i = 0; i < m->ndims; i++) {
+        e->dims[i].name = strdup(sorted[i].name);
+        e->dims[i].value = strdup(sorted[i].value);
+        e->ndims = i + 1;
+        if (!e->dims[i].name || !e->dims[i].value)
+            goto fail;
+    }
+    e->ndims = m->ndims;
+    return e;
+fail:
+    entry_free(e);
+    return NULL;
+}
+
+static int entry_doc(const entry *e, int64_t last, bson_t *doc)
+{
+    bson_t arr, d;
+    char key[24];
+    BSON_APPEND_UTF8(doc, "ns", e->ns);
+    BSON_APPEND_UTF8(doc, "name", e->name);
+    BSON_APPEND_ARRAY_BEGIN(doc, "dims", &arr);
+    for (size_t i = 0; i < e->ndims; i++) {
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+        BSON_APPEND_UTF8(&d, "n", e->dims[i].name);
+        BSON_APPEND_UTF8(&d, "v", e->dims[i].value);
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(doc, &arr);
+    BSON_APPEND_INT64(doc, "last", last);
+    return OWL_OK;
+}
+
+static int save(owl_catalog *c, const char *tenant_name, const entry *e, int64_t last,
+                owl_error *err)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%016" PRIx64, e->id);
+    bson_t doc = BSON_INITIALIZER;
+    entry_doc(e, last, &doc);
+    int rc = owl_meta_put(c->meta, tenant_name, KIND, id, &doc, err);
+    bson_destroy(&doc);
+    return rc;
+}
+
+/* ---- open: load every record ---- */
+
+typedef struct loader {
+    owl_catalog *c;
+    int rc;
+} loader;
+
+static int load_one(void *ud, const char *tname, const char *kind, const char *id,
+                    const bson_t *doc)
+{
+    loader *l = ud;
+    bson_iter_t it, ai, di;
+    owl_dim dims[OWL_METRIC_MAX_DIMS];
+    owl_metric_id m = {0};
+    int64_t last = 0;
+    char *end;
+    uint64_t num = strtoull(id, &end, 16);
+    if (*end || num == 0 || num > (1ULL << 40))
+        return 0; /* not one of ours: skipped */
+    if (bson_iter_init_find(&it, doc, "ns") && BSON_ITER_HOLDS_UTF8(&it))
+        m.ns = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it))
+        m.name = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, doc, "last") && BSON_ITER_HOLDS_INT64(&it))
+        last = bson_iter_int64(&it);
+    if (!m.ns || !m.name)
+        return 0;
+    if (bson_iter_init_find(&it, doc, "dims") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &ai)) {
+        while (bson_iter_next(&ai) && m.ndims < OWL_METRIC_MAX_DIMS) {
+            if (!BSON_ITER_HOLDS_DOCUMENT(&ai) || !bson_iter_recurse(&ai, &di))
+                continue;
+            const char *n = NULL, *v = NULL;
+            while (bson_iter_next(&di)) {
+                if (strcmp(bson_iter_key(&di), "n") == 0 && BSON_ITER_HOLDS_UTF8(&di))
+                    n = bson_iter_utf8(&di, NULL);
+                else if (strcmp(bson_iter_key(&di), "v") == 0 && BSON_ITER_HOLDS_UTF8(&di))
+                    v = bson_iter_utf8(&di, NULL);
+            }
+            if (n && v)
+                dims[m.ndims++] = (owl_dim){n, v};
+        }
+    }
+    m.dims = dims;
+    owl_dim sorted[OWL_METRIC_MAX_DIMS];
+    sorted_dims(&m, sorted);
+    uint64_t h = hash_id(&m, sorted);
+    tenant *t = tenant_get(l->c, tname);
+    entry *e = t ? entry_new(&m, sorted, h) : NULL;
+    if (!e) {
+        l->rc = OWL_ENOMEM;
+        return 1;
+    }
+    e->id = num;
+    atomic_store(&e->last_ms, last);
+    atomic_store(&e->saved_ms, last);
+    if (tenant_add(t, e) != OWL_OK) {
+        entry_free(e);
+        l->rc = OWL_ENOMEM;
+        return 1;
+    }
+    (void)kind;
+    return 0;
+}
+
+int owl_catalog_open(owl_meta *meta, owl_catalog **out, owl_error *err)
+{
+    *out = NULL;
+    owl_catalog *c = calloc(1, sizeof *c);
+    if (!c)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    c->meta = meta;
+    pthread_rwlock_init(&c->lock, NULL);
+    pthread_mutex_init(&c->save_mu, NULL);
+    loader l = {c, OWL_OK};
+    int rc = owl_meta_list(meta, NULL, KIND, NULL, 0, load_one, &l, err);
+    if (rc == OWL_OK && l.rc != OWL_OK)
+        rc = owl_error_set(err, l.rc, "out of memory loading the series catalog");
+    if (rc != OWL_OK) {
+        owl_catalog_close(c);
+        return rc;
+    }
+    *out = c;
+    return OWL_OK;
+}
+
+void owl_catalog_close(owl_catalog *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ntenants; i++) {
+        tenant *t = c->tenants[i];
+        for (size_t k = 0; k < t->n; k++)
+            entry_free(t->byid[k]);
+        free(t->byid);
+        free(t->slots);
+        free(t->name);
+        free(t);
+    }
+    free(c->tenants);
+    pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->save_mu);
+    free(c);
+}
+
+/* ---- resolve ---- */
+
+static void touch(entry *e, int64_t t)
+{
+    int64_t cur = atomic_load(&e->last_ms);
+    while (t > cur && !atomic_compare_exchange_weak(&e->last_ms, &cur, t))
+        ;
+}
+
+/* Writes the last-active time of series whose in-memory time moved an hour past the saved. */
+static int save_recent(owl_catalog *c, const char *tname, entry *const *es, size_t n,
+                       owl_error *err)
+{
+    int rc = OWL_OK;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        entry *e = es[i];
+        if (atomic_load(&e->last_ms) - atomic_load(&e->saved_ms) < PERSIST_EVERY_MS)
+            continue;
+        pthread_mutex_lock(&c->save_mu);
+        int64_t last = atomic_load(&e->last_ms);
+        if (last - atomic_load(&e->saved_ms) >= PERSIST_EVERY_MS) {
+            rc = save(c, tname, e, last, err);
+            if (rc == OWL_OK)
+                atomic_store(&e->saved_ms, last);
+        }
+        pthread_mutex_unlock(&c->save_mu);
+    }
+    return rc;
+}
+
+int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *ids,
+                        const int64_t *time_ms, size_t n, uint64_t *out, owl_error *err)
+{
+    owl_dim sorted[OWL_METRIC_MAX_DIMS];
+    size_t missing = 0;
+    entry *stack_es[64];
+    entry **es = n <= 64 ? stack_es : malloc(n * sizeof *es);
+    if (!es)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    int rc = OWL_OK;
+    pthread_rwlock_rdlock(&c->lock);
+    tenant *t = find_tenant(c, tname);
+    for (size_t i = 0; i < n; i++) {
+        /* the previous datum is often the same series (bulk forms): skip the lookup */
+        if (i > 0 && ids[i].ns == ids[i - 1].ns && ids[i].name == ids[i - 1].name &&
+            ids[i].dims == ids[i - 1].dims && ids[i].ndims == ids[i - 1].ndims && es[i - 1]) {
+            es[i] = es[i - 1];
+        } else {
+            sorted_dims(&ids[i], sorted);
+            es[i] = lookup(t, hash_id(&ids[i], sorted), &ids[i], sorted);
+        }
+        missing += !es[i];
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (missing) {
+        pthread_rwlock_wrlock(&c->lock);
+        t = tenant_get(c, tname);
+        for (size_t i = 0; i < n && t && rc == OWL_OK; i++) {
+            if (es[i])
+                continue;
+            sorted_dims(&ids[i], sorted);
+            uint64_t h = hash_id(&ids[i], sorted);
+            if ((es[i] = lookup(t, h, &ids[i], sorted)))
+                continue; /* registered by another caller, or earlier in this request */
+            entry *e = entry_new(&ids[i], sorted, h);
+            if (!e) {
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+                break;
+            }
+            e->id = t->n + 1;
+            atomic_store(&e->last_ms, time_ms[i]);
+            atomic_store(&e->saved_ms, time_ms[i]);
+            /* durable before any row can name it */
+            if ((rc = save(c, tname, e, time_ms[i], err)) != OWL_OK ||
+                (rc = tenant_add(t, e)) != OWL_OK) {
+                if (rc == OWL_ENOMEM)
+                    owl_error_set(err, rc, "out of memory");
+                entry_free(e);
+                break;
+            }
+            es[i] = e;
+        }
+        if (!t && rc == OWL_OK)
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        pthread_rwlock_unlock(&c->lock);
+    }
+    if (rc == OWL_OK) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = es[i]->id;
+            touch(es[i], time_ms[i]);
+        }
+        rc = save_recent(c, tname, es, n, err);
+    }
+    if (es != stack_es)
+        free(es);
+    return rc;
+}
+
+int owl_catalog_find(owl_catalog *c, const char *tname, const owl_metric_id *id, uint64_t *out)
+{
+    if (id->ndims > OWL_METRIC_MAX_DIMS)
+        return OWL_ENOTFOUND;
+    owl_dim sorted[OWL_METRIC_MAX_DIMS];
+    sorted_dims(id, sorted);
+    for (size_t i = 0; i < id->ndims; i++)
+        if (!sorted[i].name || !sorted[i].value)
+            return OWL_ENOTFOUND;
+    pthread_rwlock_rdlock(&c->lock);
+    entry *e = lookup(find_tenant(c, tname), hash_id(id, sorted), id, sorted);
+    if (e)
+        *out = e->id;
+    pthread_rwlock_unlock(&c->lock);
+    return e ? OWL_OK : OWL_ENOTFOUND;
+}
+
+/* ---- list ---- */
+
+static int matches(const entry *e, const owl_metric_filter *f)
+{
+    if (f->ns && strcmp(f->ns, e->ns) != 0)
+        return 0;
+    if (f->name && strcmp(f->name, e->name) != 0)
+        return 0;
+    for (size_t i = 0; i < f->ndims; i++) {
+        size_t k = 0;
+        while (k < e->ndims && strcmp(e->dims[k].name, f->dims[i].name) != 0)
+            k++;
+        if (k == e->ndims || (f->dims[i].value && strcmp(e->dims[k].value, f->dims[i].value)))
+            return 0;
+    }
+    return !f->active_since_ms || atomic_load(&((entry *)e)->last_ms) >= f->active_since_ms;
+}
+
+#define TOKEN_PREFIX "owlm1-"
+
+int owl_catalog_list(owl_catalog *c, const char *tname, const owl_metric_filter *f,
                      const char *token, size_t limit, owl_metric_list_fn fn, void *ud,
-                     char next[OWL_METRIC_TOKEN], owl_error *err) { return OWL_EUNSUPPORTED; }
+                     char next[OWL_METRIC_TOKEN], owl_error *err)
+{
+    uint64_t after = 0;
+    next[0] = 0;
+    if (limit == 0)
+        limit = 500;
+    if (token && *token) {
+        char *end;
+        if (strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0)
+            return owl_error_set(err, OWL_EINVAL, "NextToken is not one this service gave out");
+        after = strtoull(token + strlen(TOKEN_PREFIX), &end, 16);
+        if (*end || after == 0)
+            return owl_error_set(err, OWL_EINVAL, "NextToken is not one this service gave out");
+    }
+    owl_metric_filter none = {0};
+    if (!f)
+        f = &none;
+    pthread_rwlock_rdlock(&c->lock);
+    tenant *t = find_tenant(c, tname);
+    size_t given = 0;
+    int rc = OWL_OK;
+    for (uint64_t id = after + 1; t && id <= t->n; id++) {
+        entry *e = t->byid[id - 1];
+        if (!e || !matches(e, f))
+            continue;
+        if (given == limit) {
+            snprintf(next, OWL_METRIC_TOKEN, TOKEN_PREFIX "%" PRIx64, id - 1);
+            break;
+        }
+        owl_metric_id m = {e->ns, e->name, e->dims, e->ndims};
+        given++;
+        if (fn(ud, &m, atomic_load(&e->last_ms)) != 0)
+            break;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
+}

@@ -1,27 +1,1109 @@
-/* metrics.c — SCAFFOLDING: replaced by the datapoint store and roll-ups (helper f-metrics).
- * owl_metrics_open succeeds so owld starts; every other call answers OWL_EUNSUPPORTED. */
+/* metrics.c — datapoints in and buckets out: CloudWatch's rules (owl_metrics_check), the
+ * write path (catalog ids, one store append), reads merged per period from the right
+ * resolution level, the roller that turns raw rows into 60 s, 300 s and 3600 s roll-ups,
+ * and the cumulative-to-delta state of OTLP streams. docs/metrics.md "Storage, roll-ups and
+ * retention" has the design; the invariants it rests on:
+ *
+ *  1. Level L's watermark W(L) (per tenant) says every source row with time < W(L) is in
+ *     L. The roller advances it by appending the rolled rows and a marker row (series 0,
+ *     time = the new W) to L's partition in ONE owl_store_append, so after a crash W is the
+ *     largest marker time and no window is rolled twice or lost.
+ *  2. A datapoint older than W(L) when it is put is also written to L as a partial row, and
+ *     put (shared) and the roller (exclusive, for its scan + append) hold one rwlock, so every
+ *     datapoint is in each level exactly once.
+ *  3. Rows are partial aggregates; a read merges every row of a (series, unit, period). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "analytics/analytics_int.h"
-struct owl_metrics { int unused; };
-const char *owl_metric_unit_canon(const char *unit) { return NULL; }
+#include "common/clock.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+#define NLEVELS 4
+#define ROLL_CHUNK_WINDOWS 60       /* windows of a level rolled per roller step at most */
+#define MAX_READ_BUCKETS 2000000    /* periods one read may span */
+#define MAX_STREAMS (1u << 20)      /* cumulative streams remembered */
+
+static const int64_t level_sec[NLEVELS] = {0, 60, 300, 3600}; /* 0: raw */
+static const char *const level_part[NLEVELS] = {"m1", "m60", "m300", "m3600"};
+static const int64_t default_keep_ms[NLEVELS] = {
+    3LL * 3600 * 1000, 15LL * 86400 * 1000, 63LL * 86400 * 1000, 455LL * 86400 * 1000};
+
+/* ---- units ---- */
+
+static const char *const units[] = {
+    "None",            "Seconds",          "Microseconds",      "Milliseconds",
+    "Bytes",           "Kilobytes",        "Megabytes",         "Gigabytes",
+    "Terabytes",       "Bits",             "Kilobits",          "Megabits",
+    "Gigabits",        "Terabits",         "Percent",           "Count",
+    "Bytes/Second",    "Kilobytes/Second", "Megabytes/Second",  "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second",     "Kilobits/Second",   "Megabits/Second",
+    "Gigabits/Second", "Terabits/Second",  "Count/Second",
+};
+
+const char *owl_metric_unit_canon(const char *unit)
+{
+    if (!unit)
+        return NULL;
+    for (size_t i = 0; i < OWL_ARRAY_LEN(units); i++)
+        if (strcmp(unit, units[i]) == 0)
+            return units[i];
+    return NULL;
+}
+
+/* The unit of a stored row ("" = None) as its static canonical string. */
+static const char *unit_of_bytes(const void *p, size_t n)
+{
+    if (n == 0)
+        return units[0];
+    for (size_t i = 1; i < OWL_ARRAY_LEN(units); i++)
+        if (strlen(units[i]) == n && memcmp(units[i], p, n) == 0)
+            return units[i];
+    return units[0];
+}
+
+/* What a row stores for a unit: "" for None. */
+static const char *unit_stored(const char *canon)
+{
+    return !canon || canon == units[0] ? "" : canon;
+}
+
+/* ---- the module ---- */
+
+typedef struct tenant_state {
+    char name[256]; /* the store allows tenant names up to 255 bytes */
+    int64_t wm[NLEVELS]; /* watermarks; wm[0] unused */
+    int retention_set;
+} tenant_state;
+
+typedef struct stream {
+    uint64_t key;
+    int64_t start_ns;
+    size_t n;
+    double *v;
+} stream;
+
+struct owl_metrics {
+    owl_store *store;
+    owl_catalog *cat;
+    int64_t keep_ms[NLEVELS];
+    int64_t grace_ms;
+    pthread_rwlock_t roll; /* invariant 2 */
+    pthread_mutex_t mu;    /* tenants and streams */
+    tenant_state *tenants;
+    size_t ntenants;
+    stream *streams; /* open addressing on key (0 = empty) */
+    size_t nstreams, cap_streams;
+    pthread_t thread;
+    int running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    int stopping;
+};
+
+/* ---- checks ---- */
+
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+static int bad(enum owl_metric_fault *fault, enum owl_metric_fault f, owl_error *err,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int bad(enum owl_metric_fault *fault, enum owl_metric_fault f, owl_error *err,
+               const char *fmt, ...)
+{
+    if (fault)
+        *fault = f;
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = OWL_EINVAL;
+    }
+    return OWL_EINVAL;
+}
+
+/* CloudWatch accepts values of magnitude 2^-360 to 2^360 (and zero). */
+static int value_ok(double v)
+{
+    double a = fabs(v);
+    return isfinite(v) && (a == 0 || (a >= 0x1p-360 && a <= 0x1p360));
+}
+
+static int check_name(const char *what, size_t i, const char *field, const char *s, size_t max,
+                      enum owl_metric_fault *fault, owl_error *err)
+{
+    if (!s)
+        return bad(fault, OWL_MF_MISSING, err,
+                   "The parameter MetricData.member.%zu.%s is required.", i + 1, field);
+    size_t n = strlen(s);
+    if (n < 1 || n > max)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The parameter MetricData.member.%zu.%s must be 1 to %zu characters.",
+                   i + 1, field, max);
+    if (has_control(s))
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The parameter MetricData.member.%zu.%s must not contain control characters.",
+                   i + 1, field);
+    (void)what;
+    return OWL_OK;
+}
+
+static int check_one(const owl_datum *d, size_t i, unsigned flags, int64_t now_ms,
+                     enum owl_metric_fault *fault, owl_error *err)
+{
+    int rc;
+    if (!d->id.ns)
+        return bad(fault, OWL_MF_MISSING, err, "The parameter Namespace is required.");
+    size_t nl = strlen(d->id.ns);
+    if (nl < 1 || nl > OWL_METRIC_NS_MAX || d->id.ns[0] == ':' || has_control(d->id.ns))
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The value %s for parameter Namespace is invalid: 1 to 255 characters, not "
+                   "starting with ':', no control characters.", d->id.ns);
+    if ((flags & OWL_PUT_CLOUDWATCH) && strncmp(d->id.ns, "AWS/", 4) == 0)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The value AWS/ for parameter Namespace is invalid: namespaces starting "
+                   "with AWS/ are reserved for AWS services.");
+    if ((rc = check_name("metric", i, "MetricName", d->id.name, OWL_METRIC_NAME_MAX, fault,
+                         err)) != OWL_OK)
+        return rc;
+    if (d->id.ndims > OWL_METRIC_MAX_DIMS)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The collection MetricData.member.%zu.Dimensions must not have a size "
+                   "greater than %d.", i + 1, OWL_METRIC_MAX_DIMS);
+    for (size_t k = 0; k < d->id.ndims; k++) {
+        char field[64];
+        snprintf(field, sizeof field, "Dimensions.member.%zu.Name", k + 1);
+        if ((rc = check_name("dim", i, field, d->id.dims[k].name, OWL_METRIC_DIM_NAME_MAX,
+                             fault, err)) != OWL_OK)
+            return rc;
+        snprintf(field, sizeof field, "Dimensions.member.%zu.Value", k + 1);
+        if ((rc = check_name("dim", i, field, d->id.dims[k].value, OWL_METRIC_DIM_VALUE_MAX,
+                             fault, err)) != OWL_OK)
+            return rc;
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(d->id.dims[j].name, d->id.dims[k].name) == 0)
+                return bad(fault, OWL_MF_INVALID_VALUE, err,
+                           "The parameter MetricData.member.%zu.Dimensions has the dimension "
+                           "%s twice.", i + 1, d->id.dims[k].name);
+    }
+    if (d->unit && !owl_metric_unit_canon(d->unit))
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The parameter MetricData.member.%zu.Unit must be a value in the set [ "
+                   "Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, "
+                   "Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, Percent, "
+                   "Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, "
+                   "Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, "
+                   "Gigabits/Second, Terabits/Second, Count/Second, None ].", i + 1);
+    if (d->nvalues == 0 && !d->has_stats)
+        return bad(fault, OWL_MF_MISSING, err,
+                   "The parameter MetricData.member.%zu.Value, Values or StatisticValues is "
+                   "required.", i + 1);
+    if ((flags & OWL_PUT_CLOUDWATCH) && d->nvalues > 0 && d->has_stats)
+        return bad(fault, OWL_MF_COMBINATION, err,
+                   "The parameters MetricData.member.%zu.Value (or Values) and "
+                   "MetricData.member.%zu.StatisticValues are mutually exclusive.", i + 1, i + 1);
+    if ((flags & OWL_PUT_CLOUDWATCH) && d->nvalues > OWL_METRIC_MAX_VALUES)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The collection MetricData.member.%zu.Values must not have a size greater "
+                   "than %d.", i + 1, OWL_METRIC_MAX_VALUES);
+    for (size_t k = 0; k < d->nvalues; k++) {
+        if (!value_ok(d->values[k]))
+            return bad(fault, OWL_MF_INVALID_VALUE, err,
+                       "The value %g for parameter MetricData.member.%zu.Value%s is invalid: "
+                       "values must be finite and of magnitude 2^-360 to 2^360 (or 0).",
+                       d->values[k], i + 1, d->nvalues > 1 ? "s" : "");
+        if (d->counts && (!isfinite(d->counts[k]) || d->counts[k] < 0 ||
+                          d->counts[k] > 0x1p360))
+            return bad(fault, OWL_MF_INVALID_VALUE, err,
+                       "The value %g for parameter MetricData.member.%zu.Counts.member.%zu is "
+                       "invalid: counts must be finite and not negative.", d->counts[k], i + 1,
+                       k + 1);
+    }
+    if (d->has_stats) {
+        if (!value_ok(d->sum) || !value_ok(d->min) || !value_ok(d->max) ||
+            !isfinite(d->count) || d->count <= 0 || d->count > 0x1p360)
+            return bad(fault, OWL_MF_INVALID_VALUE, err,
+                       "The parameter MetricData.member.%zu.StatisticValues is invalid: "
+                       "SampleCount must be positive and every figure finite.", i + 1);
+        if (d->min > d->max)
+            return bad(fault, OWL_MF_INVALID_VALUE, err,
+                       "The parameter MetricData.member.%zu.StatisticValues is invalid: "
+                       "Minimum must not be greater than Maximum.", i + 1);
+    }
+    if (d->time_ms < now_ms - OWL_METRIC_MAX_PAST_MS)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The parameter MetricData.member.%zu.Timestamp must specify a time no more "
+                   "than two weeks in the past.", i + 1);
+    if (d->time_ms > now_ms + OWL_METRIC_MAX_AHEAD_MS)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The parameter MetricData.member.%zu.Timestamp must specify a time no more "
+                   "than two hours in the future.", i + 1);
+    if (d->resolution != 0 && d->resolution != 1 && d->resolution != 60)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The value %d for parameter MetricData.member.%zu.StorageResolution is "
+                   "invalid: it must be 1 or 60.", d->resolution, i + 1);
+    return OWL_OK;
+}
+
+int owl_metrics_check(const owl_datum *d, size_t n, unsigned flags, int64_t now_ms,
+                      enum owl_metric_fault *fault, owl_error *err)
+{
+    if (fault)
+        *fault = OWL_MF_NONE;
+    if (n == 0)
+        return bad(fault, OWL_MF_MISSING, err, "The parameter MetricData is required.");
+    if ((flags & OWL_PUT_CLOUDWATCH) && n > OWL_METRIC_MAX_DATUMS)
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The collection MetricData must not have a size greater than %d.",
+                   OWL_METRIC_MAX_DATUMS);
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_one(&d[i], i, flags, now_ms, fault, err);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    return OWL_OK;
+}
+
+/* ---- tenants (mu held) ---- */
+
+static tenant_state *tenant_find(owl_metrics *m, const char *name)
+{
+    for (size_t i = 0; i < m->ntenants; i++)
+        if (strcmp(m->tenants[i].name, name) == 0)
+            return &m->tenants[i];
+    return NULL;
+}
+
+static int64_t floor_to(int64_t t, int64_t step)
+{
+    int64_t q = t / step;
+    if (t % step < 0)
+        q--;
+    return q * step;
+}
+
+/* The largest marker time in level l's partition of tenant, or INT64_MIN. */
+typedef struct maxt {
+    int64_t t;
+} maxt;
+
+static int max_time_fn(void *ud, const owl_batch *b)
+{
+    maxt *x = ud;
+    for (size_t r = 0; r < b->nrows; r++)
+        if (b->cols[0][r].i > x->t)
+            x->t = b->cols[0][r].i;
+    return 0;
+}
+
+static int64_t recover_watermark(owl_metrics *m, const char *tenant, int l)
+{
+    size_t cols[] = {OWL_METRICS_TIME};
+    owl_pred p = {.col = OWL_METRICS_SERIES, .op = OWL_PRED_EQ, .lo.u = 0};
+    const char *parts[] = {level_part[l]};
+    maxt x = {INT64_MIN};
+    owl_scan q = {.table = "metrics", .tenant = tenant, .partitions = parts, .npartitions = 1,
+                  .start = INT64_MIN / 2, .end = INT64_MAX / 2, .cols = cols, .ncols = 1,
+                  .preds = &p, .npreds = 1, .fn = max_time_fn, .ud = &x};
+    owl_error err = {0};
+    if (owl_store_scan(m->store, &q, NULL, &err) != OWL_OK)
+        owl_warn("metrics: reading the %s watermark of %s: %s", level_part[l], tenant, err.msg);
+    return x.t;
+}
+
+/* The state of tenant, created (watermarks recovered from the store) on first use. */
+static tenant_state *tenant_get(owl_metrics *m, const char *name, int64_t now_ms)
+{
+    tenant_state *t = tenant_find(m, name);
+    if (t || strlen(name) >= sizeof t->name)
+        return t;
+    tenant_state *ts = realloc(m->tenants, (m->ntenants + 1) * sizeof *ts);
+    if (!ts)
+        return NULL;
+    m->tenants = ts;
+    t = &ts[m->ntenants++];
+    memset(t, 0, sizeof *t);
+    strcpy(t->name, name);
+    for (int l = 1; l < NLEVELS; l++) {
+        int64_t w = recover_watermark(m, name, l);
+        /* no marker yet: start where the oldest acceptable datapoint would fall */
+        if (w == INT64_MIN)
+            w = floor_to(now_ms - OWL_METRIC_MAX_PAST_MS - 86400000LL, level_sec[l] * 1000);
+        t->wm[l] = w;
+    }
+    return t;
+}
+
+/* Store retention of each level: its keep window rounded up to days, plus one day. */
+static int set_retention(owl_metrics *m, const char *tenant, owl_error *err)
+{
+    for (int l = 0; l < NLEVELS; l++) {
+        int days = (int)((m->keep_ms[l] + 86399999) / 86400000) + 1;
+        if (l == 0 && days < 16) /* raw rows feed the roller for up to two weeks back */
+            days = 16;
+        int rc = owl_store_set_retention(m->store, "metrics", tenant, level_part[l], days, err);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    return OWL_OK;
+}
+
+/* ---- rows ---- */
+
+/* Rows being built, column-major, byte columns pointing into sk (offsets until fixed). */
+typedef struct rowset {
+    size_t n, cap;
+    owl_cell *c[OWL_METRICS_NCOLS];
+    owl_buf sk;
+} rowset;
+
+static void rowset_free(rowset *rs)
+{
+    for (int c = 0; c < OWL_METRICS_NCOLS; c++)
+        free(rs->c[c]);
+    owl_buf_free(&rs->sk);
+}
+
+static int rowset_grow(rowset *rs, size_t need)
+{
+    if (rs->n + need <= rs->cap)
+        return OWL_OK;
+    size_t cap = rs->cap ? rs->cap : 64;
+    while (cap < rs->n + need)
+        cap *= 2;
+    for (int c = 0; c < OWL_METRICS_NCOLS; c++) {
+        owl_cell *p = realloc(rs->c[c], cap * sizeof *p);
+        if (!p)
+            return OWL_ENOMEM;
+        rs->c[c] = p;
+    }
+    rs->cap = cap;
+    return OWL_OK;
+}
+
+/* Appends one row; sketch (may be NULL) is encoded into rs->sk. */
+static int rowset_add(rowset *rs, int64_t t, uint64_t series, const char *unit, int64_t res,
+                      double count, double sum, double min, double max, const owl_sketch *sk,
+                      int64_t flags)
+{
+    int rc = rowset_grow(rs, 1);
+    if (rc != OWL_OK)
+        return rc;
+    size_t r = rs->n, off = rs->sk.len;
+    if (sk && (rc = owl_sketch_encode(sk, &rs->sk)) != OWL_OK)
+        return rc;
+    const char *u = unit_stored(unit);
+    rs->c[OWL_METRICS_TIME][r].i = t;
+    rs->c[OWL_METRICS_SERIES][r].u = series;
+    rs->c[OWL_METRICS_UNIT][r].b = (owl_bytes){u, strlen(u)};
+    rs->c[OWL_METRICS_RES][r].i = res;
+    rs->c[OWL_METRICS_COUNT][r].f = count;
+    rs->c[OWL_METRICS_SUM][r].f = sum;
+    rs->c[OWL_METRICS_MIN][r].f = min;
+    rs->c[OWL_METRICS_MAX][r].f = max;
+    /* an offset for now: the buffer may still move */
+    rs->c[OWL_METRICS_SKETCH][r].b = (owl_bytes){(const void *)(uintptr_t)off, rs->sk.len - off};
+    rs->c[OWL_METRICS_FLAGS][r].i = flags;
+    rs->n++;
+    return OWL_OK;
+}
+
+static void rowset_rows(rowset *rs, owl_rows *out)
+{
+    static const char empty[1];
+    for (size_t r = 0; r < rs->n; r++) {
+        owl_bytes *b = &rs->c[OWL_METRICS_SKETCH][r].b;
+        b->p = b->n ? rs->sk.data + (uintptr_t)b->p : empty;
+    }
+    memset(out, 0, sizeof *out);
+    out->nrows = rs->n;
+    for (int c = 0; c < OWL_METRICS_NCOLS; c++)
+        out->cols[c] = rs->c[c];
+}
+
+/* The aggregate of one datum: its row figures and (for Values) its sketch. */
+typedef struct dagg {
+    double count, sum, min, max;
+    owl_sketch *sk; /* NULL for a single value or a statistic set */
+    int64_t flags;
+} dagg;
+
+static int datum_agg(const owl_datum *d, dagg *a)
+{
+    memset(a, 0, sizeof *a);
+    if (d->nvalues == 1 && !d->counts && !d->has_stats) {
+        a->count = 1;
+        a->sum = d->values[0];
+        return OWL_OK; /* min/max 0: a single value row (index.h) */
+    }
+    if (d->nvalues > 0) {
+        if (!(a->sk = owl_sketch_new()))
+            return OWL_ENOMEM;
+        a->min = INFINITY, a->max = -INFINITY;
+        for (size_t k = 0; k < d->nvalues; k++) {
+            double w = d->counts ? d->counts[k] : 1;
+            if (w <= 0)
+                continue;
+            int rc = owl_sketch_add(a->sk, d->values[k], w);
+            if (rc != OWL_OK)
+                return rc;
+            a->count += w;
+            a->sum += w * d->values[k];
+            if (d->values[k] < a->min)
+                a->min = d->values[k];
+            if (d->values[k] > a->max)
+                a->max = d->values[k];
+        }
+    }
+    if (d->has_stats) { /* exact figures win over the shape's */
+        a->count = d->count, a->sum = d->sum, a->min = d->min, a->max = d->max;
+        if (!a->sk)
+            a->flags = 1;
+    }
+    if (a->count <= 0) { /* every count was 0: nothing to store */
+        owl_sketch_free(a->sk);
+        a->sk = NULL;
+    }
+    return OWL_OK;
+}
+
+int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size_t n,
+                    unsigned flags, int64_t now_ms, enum owl_metric_fault *fault, owl_error *err)
+{
+    int rc = owl_metrics_check(d, n, flags, now_ms, fault, err);
+    if (rc != OWL_OK)
+        return rc;
+    uint64_t stack_ids[256];
+    int64_t stack_t[256];
+    owl_metric_id stack_mid[256];
+    uint64_t *ids = n <= 256 ? stack_ids : malloc(n * sizeof *ids);
+    int64_t *times = n <= 256 ? stack_t : malloc(n * sizeof *times);
+    owl_metric_id *mids = n <= 256 ? stack_mid : malloc(n * sizeof *mids);
+    rowset raw = {0}, late[NLEVELS] = {{0}};
+    tenant_state *ts;
+    int64_t wm[NLEVELS];
+    if (!ids || !times || !mids) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        times[i] = d[i].time_ms;
+        mids[i] = d[i].id;
+    }
+    if ((rc = owl_catalog_resolve(m->cat, tenant, mids, times, n, ids, err)) != OWL_OK)
+        goto out;
+    pthread_rwlock_rdlock(&m->roll);
+    pthread_mutex_lock(&m->mu);
+    ts = tenant_get(m, tenant, now_ms);
+    int need_retention = ts && !ts->retention_set;
+    if (ts)
+        memcpy(wm, ts->wm, sizeof wm);
+    pthread_mutex_unlock(&m->mu);
+    if (!ts) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto unlock;
+    }
+    if (need_retention) {
+        if ((rc = set_retention(m, tenant, err)) != OWL_OK)
+            goto unlock;
+        pthread_mutex_lock(&m->mu);
+        ts->retention_set = 1;
+        pthread_mutex_unlock(&m->mu);
+    }
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        dagg a;
+        if ((rc = datum_agg(&d[i], &a)) == OWL_OK && a.count > 0) {
+            const char *unit = d[i].unit ? owl_metric_unit_canon(d[i].unit) : NULL;
+            int res = d[i].resolution ? d[i].resolution : 60;
+            rc = rowset_add(&raw, d[i].time_ms, ids[i], unit, res, a.count, a.sum, a.min, a.max,
+                            a.sk, a.flags);
+            for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
+                if (d[i].time_ms >= wm[l])
+                    continue;
+                /* late: the level already rolled this window (invariant 2); the row keeps
+                 * the datum's form, so a single value stays one */
+                rc = rowset_add(&late[l], floor_to(d[i].time_ms, level_sec[l] * 1000), ids[i],
+                                unit, level_sec[l], a.count, a.sum, a.min, a.max, a.sk, a.flags);
+            }
+        }
+        owl_sketch_free(a.sk);
+    }
+    if (rc != OWL_OK) {
+        owl_error_set(err, rc, "out of memory");
+        goto unlock;
+    }
+    owl_rows rows;
+    rowset_rows(&raw, &rows);
+    if (rows.nrows &&
+        (rc = owl_store_append(m->store, "metrics", tenant, level_part[0], &rows, err)) != OWL_OK)
+        goto unlock;
+    for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
+        if (!late[l].n)
+            continue;
+        rowset_rows(&late[l], &rows);
+        rc = owl_store_append(m->store, "metrics", tenant, level_part[l], &rows, err);
+    }
+unlock:
+    pthread_rwlock_unlock(&m->roll);
+out:
+    rowset_free(&raw);
+    for (int l = 0; l < NLEVELS; l++)
+        rowset_free(&late[l]);
+    if (ids != stack_ids)
+        free(ids);
+    if (times != stack_t)
+        free(times);
+    if (mids != stack_mid)
+        free(mids);
+    return rc;
+}
+
+/* ---- merging rows into aggregates ---- */
+
+typedef struct agg {
+    double count, sum, min, max;
+    owl_sketch *sk;
+    const char *unit;
+    int flags, used;
+} agg;
+
+/* Adds one stored row to a; OWL_ECORRUPT for a sketch that does not decode. */
+static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
+{
+    double count = b->cols[col[OWL_METRICS_COUNT]][r].f;
+    double sum = b->cols[col[OWL_METRICS_SUM]][r].f;
+    double min = b->cols[col[OWL_METRICS_MIN]][r].f;
+    double max = b->cols[col[OWL_METRICS_MAX]][r].f;
+    owl_bytes skb = b->cols[col[OWL_METRICS_SKETCH]][r].b;
+    int64_t flags = b->cols[col[OWL_METRICS_FLAGS]][r].i;
+    int single = count == 1 && skb.n == 0 && !(flags & 1);
+    if (single)
+        min = max = sum;
+    if (!a->used) {
+        owl_bytes ub = b->cols[col[OWL_METRICS_UNIT]][r].b;
+        a->unit = unit_of_bytes(ub.p, ub.n);
+        a->min = min, a->max = max;
+        a->used = 1;
+    } else {
+        if (min < a->min)
+            a->min = min;
+        if (max > a->max)
+            a->max = max;
+    }
+    a->count += count;
+    a->sum += sum;
+    a->flags |= (int)(flags & 1);
+    if (single || skb.n) {
+        if (!a->sk && !(a->sk = owl_sketch_new()))
+            return OWL_ENOMEM;
+        if (single)
+            return owl_sketch_add(a->sk, sum, 1);
+        owl_sketch *s;
+        int rc = owl_sketch_decode(skb.p, skb.n, &s);
+        if (rc != OWL_OK)
+            return rc;
+        rc = owl_sketch_merge(a->sk, s);
+        owl_sketch_free(s);
+        return rc;
+    }
+    return OWL_OK;
+}
+
+/* The columns every merge scan reads, in enum order so col[] is the identity. */
+static const size_t all_cols[OWL_METRICS_NCOLS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+/* ---- reads ---- */
+
+void owl_bucket_set_free(owl_bucket_set *bs)
+{
+    if (!bs)
+        return;
+    for (size_t i = 0; i < bs->n; i++)
+        owl_sketch_free(bs->b[i].sketch);
+    free(bs->b);
+    bs->b = NULL;
+    bs->n = 0;
+}
+
+typedef struct readctx {
+    agg *aggs;
+    int64_t start, period_ms;
+    size_t nb;
+    const char *unit; /* stored form to match, or NULL */
+    int rc;
+} readctx;
+
+static int read_fn(void *ud, const owl_batch *b)
+{
+    readctx *x = ud;
+    for (size_t r = 0; r < b->nrows; r++) {
+        int64_t t = b->cols[OWL_METRICS_TIME][r].i;
+        if (t < x->start)
+            continue;
+        size_t k = (size_t)((t - x->start) / x->period_ms);
+        if (k >= x->nb)
+            continue;
+        int rc = agg_add(&x->aggs[k], b, r, all_cols);
+        if (rc != OWL_OK) {
+            x->rc = rc;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Scans level l for [t0, t1) into x. */
+static int read_level(owl_metrics *m, const owl_metric_query *q, uint64_t series, int l,
+                      int64_t t0, int64_t t1, readctx *x, owl_error *err)
+{
+    owl_pred p[2] = {{.col = OWL_METRICS_SERIES, .op = OWL_PRED_EQ, .lo.u = series}};
+    size_t np = 1;
+    if (x->unit) {
+        p[1] = (owl_pred){.col = OWL_METRICS_UNIT, .op = OWL_PRED_EQ,
+                          .lo.b = {x->unit, strlen(x->unit)}};
+        np = 2;
+    }
+    const char *parts[] = {level_part[l]};
+    owl_scan s = {.table = "metrics", .tenant = q->tenant, .partitions = parts,
+                  .npartitions = 1, .start = t0, .end = t1, .cols = all_cols,
+                  .ncols = OWL_METRICS_NCOLS, .preds = p, .npreds = np, .fn = read_fn, .ud = x};
+    int rc = owl_store_scan(m->store, &s, NULL, err);
+    if (rc == 1 || x->rc != OWL_OK) {
+        rc = x->rc;
+        owl_error_set(err, rc, rc == OWL_ECORRUPT ? "a stored sketch is corrupt" : "out of memory");
+    }
+    return rc;
+}
+
+static int period_ok(int p)
+{
+    return p == 1 || p == 5 || p == 10 || p == 30 || (p >= 60 && p % 60 == 0);
+}
+
+int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *out,
+                     owl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!period_ok(q->period_s))
+        return owl_error_set(err, OWL_EINVAL,
+                             "The parameter Period must be 1, 5, 10, 30 or a multiple of 60.");
+    if (q->end_ms <= q->start_ms)
+        return owl_error_set(err, OWL_EINVAL,
+                             "The parameter StartTime must be less than the parameter EndTime.");
+    int64_t pms = (int64_t)q->period_s * 1000;
+    int64_t start = floor_to(q->start_ms, pms);
+    int64_t end = floor_to(q->end_ms - 1, pms) + pms;
+    if ((end - start) / pms > MAX_READ_BUCKETS)
+        return owl_error_set(err, OWL_EINVAL, "the query spans more than %d periods",
+                             MAX_READ_BUCKETS);
+    uint64_t series;
+    if (owl_catalog_find(m->cat, q->tenant, &q->id, &series) != OWL_OK)
+        return OWL_OK; /* an unknown series has no data */
+    const char *unit = NULL;
+    if (q->unit) {
+        const char *canon = owl_metric_unit_canon(q->unit);
+        if (!canon)
+            return owl_error_set(err, OWL_EINVAL, "The parameter Unit is not a CloudWatch unit.");
+        unit = unit_stored(canon);
+    }
+    int64_t now = q->now_ms ? q->now_ms : owl_now_ms();
+    int64_t wm[NLEVELS] = {0};
+    pthread_mutex_lock(&m->mu);
+    tenant_state *ts = tenant_find(m, q->tenant);
+    if (ts)
+        memcpy(wm, ts->wm, sizeof wm);
+    pthread_mutex_unlock(&m->mu);
+    readctx x = {.start = start, .period_ms = pms, .nb = (size_t)((end - start) / pms),
+                 .unit = unit};
+    if (!(x.aggs = calloc(x.nb, sizeof *x.aggs)))
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    /* each period from one level: the coarsest that divides the period, keeps the period's
+     * age and has rolled it; else the finest that divides and keeps it */
+    int rc = OWL_OK;
+    int64_t run_t0 = start;
+    int run_l = -2;
+    for (int64_t t = start; t <= end && rc == OWL_OK; t += pms) {
+        int pick = -1;
+        if (t < end) {
+            int64_t age = now - t;
+            int finest = -1;
+            for (int l = 0; l < NLEVELS; l++) {
+                if (l > 0 && pms % (level_sec[l] * 1000) != 0)
+                    continue;
+                if (age > m->keep_ms[l])
+                    continue;
+                if (finest < 0)
+                    finest = l;
+                if (l > 0 && ts && wm[l] >= t + pms)
+                    pick = l;
+            }
+            if (pick < 0)
+                pick = finest;
+        }
+        if (t == end || pick != run_l) {
+            if (run_l >= 0 && t > run_t0)
+                rc = read_level(m, q, series, run_l, run_t0, t, &x, err);
+            run_l = pick;
+            run_t0 = t;
+        }
+    }
+    size_t used = 0;
+    for (size_t k = 0; k < x.nb; k++)
+        used += x.aggs[k].used;
+    if (rc == OWL_OK && used && !(out->b = calloc(used, sizeof *out->b)))
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    for (size_t k = 0; k < x.nb; k++) {
+        agg *a = &x.aggs[k];
+        if (rc == OWL_OK && a->used) {
+            out->b[out->n++] = (owl_bucket){.time_ms = start + (int64_t)k * pms,
+                                            .count = a->count, .sum = a->sum, .min = a->min,
+                                            .max = a->max, .sketch = a->sk, .unit = a->unit};
+            a->sk = NULL;
+        }
+        owl_sketch_free(a->sk);
+    }
+    free(x.aggs);
+    if (rc != OWL_OK)
+        owl_bucket_set_free(out);
+    return rc;
+}
+
+/* ---- roll-ups ---- */
+
+/* Aggregates of one roll-up step, keyed by (series, unit, bucket). */
+typedef struct rkey {
+    uint64_t series;
+    const char *unit;
+    int64_t t;
+} rkey;
+
+typedef struct rollmap {
+    rkey *keys;
+    agg *aggs;
+    size_t n, cap; /* cap a power of two; keys[i].unit NULL = empty */
+    int64_t step_ms;
+    int rc;
+} rollmap;
+
+static size_t rk_hash(const rkey *k)
+{
+    return (size_t)owl_mix64(k->series * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k->t ^
+                             (uint64_t)(uintptr_t)k->unit);
+}
+
+static agg *rollmap_get(rollmap *rm, const rkey *k)
+{
+    if ((rm->n + 1) * 2 > rm->cap) {
+        size_t cap = rm->cap ? rm->cap * 2 : 1024;
+        rkey *keys = calloc(cap, sizeof *keys);
+        agg *aggs = calloc(cap, sizeof *aggs);
+        if (!keys || !aggs) {
+            free(keys), free(aggs);
+            return NULL;
+        }
+        for (size_t i = 0; i < rm->cap; i++) {
+            if (!rm->keys[i].unit)
+                continue;
+            size_t j = rk_hash(&rm->keys[i]) & (cap - 1);
+            while (keys[j].unit)
+                j = (j + 1) & (cap - 1);
+            keys[j] = rm->keys[i];
+            aggs[j] = rm->aggs[i];
+        }
+        free(rm->keys), free(rm->aggs);
+        rm->keys = keys, rm->aggs = aggs, rm->cap = cap;
+    }
+    size_t j = rk_hash(k) & (rm->cap - 1);
+    while (rm->keys[j].unit) {
+        if (rm->keys[j].series == k->series && rm->keys[j].unit == k->unit &&
+            rm->keys[j].t == k->t)
+            return &rm->aggs[j];
+        j = (j + 1) & (rm->cap - 1);
+    }
+    rm->keys[j] = *k;
+    rm->n++;
+    return &rm->aggs[j];
+}
+
+static void rollmap_free(rollmap *rm)
+{
+    for (size_t i = 0; i < rm->cap; i++)
+        owl_sketch_free(rm->aggs[i].sk);
+    free(rm->keys);
+    free(rm->aggs);
+}
+
+static int roll_fn(void *ud, const owl_batch *b)
+{
+    rollmap *rm = ud;
+    for (size_t r = 0; r < b->nrows; r++) {
+        uint64_t series = b->cols[OWL_METRICS_SERIES][r].u;
+        if (series == 0)
+            continue; /* a marker of the source level */
+        owl_bytes ub = b->cols[OWL_METRICS_UNIT][r].b;
+        rkey k = {series, unit_of_bytes(ub.p, ub.n),
+                  floor_to(b->cols[OWL_METRICS_TIME][r].i, rm->step_ms)};
+        agg *a = rollmap_get(rm, &k);
+        int rc = a ? agg_add(a, b, r, all_cols) : OWL_ENOMEM;
+        if (rc != OWL_OK) {
+            rm->rc = rc;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Rolls level l of tenant t for [t->wm[l], upto) (roll lock held exclusively). */
+static int roll_step(owl_metrics *m, tenant_state *t, int l, int64_t upto, owl_error *err)
+{
+    int64_t step = level_sec[l] * 1000, w0 = t->wm[l];
+    rollmap rm = {.step_ms = step};
+    const char *parts[] = {level_part[l - 1]};
+    owl_scan s = {.table = "metrics", .tenant = t->name, .partitions = parts, .npartitions = 1,
+                  .start = w0, .end = upto, .cols = all_cols, .ncols = OWL_METRICS_NCOLS,
+                  .fn = roll_fn, .ud = &rm};
+    int rc = owl_store_scan(m->store, &s, NULL, err);
+    if (rc == 1 || rm.rc != OWL_OK)
+        rc = owl_error_set(err, rm.rc, "rolling %s up: %s", level_part[l],
+                           rm.rc == OWL_ECORRUPT ? "a stored sketch is corrupt" : "out of memory");
+    rowset rs = {0};
+    for (size_t i = 0; i < rm.cap && rc == OWL_OK; i++) {
+        if (!rm.keys[i].unit)
+            continue;
+        agg *a = &rm.aggs[i];
+        rc = rowset_add(&rs, rm.keys[i].t, rm.keys[i].series, rm.keys[i].unit, level_sec[l],
+                        a->count, a->sum, a->min, a->max, a->sk, a->flags);
+    }
+    if (rc == OWL_OK) /* the marker: the new watermark, in the same append (invariant 1) */
+        rc = rowset_add(&rs, upto, 0, NULL, level_sec[l], 0, 0, 0, 0, NULL, 0);
+    if (rc == OWL_OK) {
+        owl_rows rows;
+        rowset_rows(&rs, &rows);
+        rc = owl_store_append(m->store, "metrics", t->name, level_part[l], &rows, err);
+    }
+    if (rc == OWL_OK)
+        t->wm[l] = upto;
+    rowset_free(&rs);
+    rollmap_free(&rm);
+    return rc;
+}
+
+/* Tenant names with a raw metrics partition (collected first: owl_store_partitions holds the
+ * store's lock while it calls back, so nothing here may scan). */
+typedef struct names {
+    char (*v)[256];
+    size_t n, cap;
+} names;
+
+static int tenants_of_store(void *ud, const owl_store_table_stats *st)
+{
+    names *ns = ud;
+    if (strcmp(st->table, "metrics") != 0 || strcmp(st->partition, level_part[0]) != 0)
+        return 0;
+    if (ns->n == ns->cap) {
+        size_t cap = ns->cap ? ns->cap * 2 : 8;
+        char(*v)[256] = realloc(ns->v, cap * sizeof *v);
+        if (!v)
+            return 1;
+        ns->v = v, ns->cap = cap;
+    }
+    snprintf(ns->v[ns->n++], 256, "%s", st->tenant);
+    return 0;
+}
+
+int owl_metrics_rollup(owl_metrics *m, int64_t now_ms, owl_error *err)
+{
+    int rc = OWL_OK;
+    names ns = {0};
+    owl_store_partitions(m->store, tenants_of_store, &ns, NULL);
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < ns.n; i++)
+        tenant_get(m, ns.v[i], now_ms);
+    size_t nt = m->ntenants;
+    pthread_mutex_unlock(&m->mu);
+    free(ns.v);
+    for (size_t i = 0; i < nt && rc == OWL_OK; i++) {
+        for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
+            int64_t step = level_sec[l] * 1000;
+            for (;;) {
+                pthread_rwlock_wrlock(&m->roll);
+                pthread_mutex_lock(&m->mu);
+                tenant_state *t = &m->tenants[i];
+                /* a level rolls only what its source has: raw up to now - grace, the others
+                 * up to their source's watermark */
+                int64_t limit = l == 1 ? now_ms - m->grace_ms : t->wm[l - 1];
+                int64_t upto = floor_to(limit, step);
+                if (upto - t->wm[l] > ROLL_CHUNK_WINDOWS * step)
+                    upto = t->wm[l] + ROLL_CHUNK_WINDOWS * step;
+                int more = upto > t->wm[l];
+                pthread_mutex_unlock(&m->mu);
+                if (more)
+                    rc = roll_step(m, t, l, upto, err);
+                pthread_rwlock_unlock(&m->roll);
+                if (!more || rc != OWL_OK)
+                    break;
+            }
+        }
+    }
+    return rc;
+}
+
+static void *roller(void *arg)
+{
+    owl_metrics *m = arg;
+    pthread_mutex_lock(&m->stop_mu);
+    while (!m->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&m->stop_cv, &m->stop_mu, &ts);
+        if (m->stopping)
+            break;
+        pthread_mutex_unlock(&m->stop_mu);
+        owl_error err = {0};
+        if (owl_metrics_rollup(m, owl_now_ms(), &err) != OWL_OK)
+            owl_warn("metrics roll-up: %s (retried in a second)", err.msg);
+        pthread_mutex_lock(&m->stop_mu);
+    }
+    pthread_mutex_unlock(&m->stop_mu);
+    return NULL;
+}
+
+/* ---- open / close ---- */
+
 int owl_metrics_open(owl_store *store, owl_meta *meta, const owl_metrics_options *opts,
                      owl_metrics **out, owl_error *err)
 {
-    *out = calloc(1, sizeof **out);
-    return *out ? OWL_OK : OWL_ENOMEM;
+    *out = NULL;
+    owl_metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    m->store = store;
+    for (int l = 0; l < NLEVELS; l++)
+        m->keep_ms[l] = opts && opts->keep_ms[l] > 0 ? opts->keep_ms[l] : default_keep_ms[l];
+    m->grace_ms = opts && opts->grace_ms > 0 ? opts->grace_ms : 60000;
+    pthread_rwlock_init(&m->roll, NULL);
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->stop_mu, NULL);
+    pthread_cond_init(&m->stop_cv, NULL);
+    int rc = owl_catalog_open(meta, &m->cat, err);
+    if (rc == OWL_OK && (!opts || opts->background)) {
+        if (pthread_create(&m->thread, NULL, roller, m) != 0)
+            rc = owl_error_set(err, OWL_ENOMEM, "cannot start the roll-up thread");
+        else
+            m->running = 1;
+    }
+    if (rc != OWL_OK) {
+        owl_metrics_close(m);
+        return rc;
+    }
+    *out = m;
+    return OWL_OK;
 }
-void owl_metrics_close(owl_metrics *m) { free(m); }
-int owl_metrics_check(const owl_datum *d, size_t n, unsigned flags, int64_t now_ms,
-                      enum owl_metric_fault *fault, owl_error *err) { return OWL_EUNSUPPORTED; }
-int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size_t n,
-                    unsigned flags, int64_t now_ms, enum owl_metric_fault *fault,
-                    owl_error *err) { return OWL_EUNSUPPORTED; }
-int owl_metrics_rollup(owl_metrics *m, int64_t now_ms, owl_error *err) { return OWL_EUNSUPPORTED; }
-int owl_metrics_delta(owl_metrics *m, uint64_t stream, int64_t start_ns, const double *cum,
-                      double *delta, size_t n) { return OWL_EUNSUPPORTED; }
-void owl_bucket_set_free(owl_bucket_set *bs) { (void)bs; }
-int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *out,
-                     owl_error *err) { return OWL_EUNSUPPORTED; }
+
+void owl_metrics_close(owl_metrics *m)
+{
+    if (!m)
+        return;
+    if (m->running) {
+        pthread_mutex_lock(&m->stop_mu);
+        m->stopping = 1;
+        pthread_cond_signal(&m->stop_cv);
+        pthread_mutex_unlock(&m->stop_mu);
+        pthread_join(m->thread, NULL);
+    }
+    owl_catalog_close(m->cat);
+    for (size_t i = 0; i < m->cap_streams; i++)
+        free(m->streams[i].v);
+    free(m->streams);
+    free(m->tenants);
+    pthread_rwlock_destroy(&m->roll);
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->stop_mu);
+    pthread_cond_destroy(&m->stop_cv);
+    free(m);
+}
+
 int owl_metrics_list(owl_metrics *m, const char *tenant, const owl_metric_filter *f,
                      const char *token, size_t limit, owl_metric_list_fn fn, void *ud,
-                     char next[OWL_METRIC_TOKEN], owl_error *err) { return OWL_EUNSUPPORTED; }
+                     char next[OWL_METRIC_TOKEN], owl_error *err)
+{
+    return owl_catalog_list(m->cat, tenant, f, token, limit, fn, ud, next, err);
+}
+
+/* ---- cumulative streams ---- */
+
+static stream *stream_slot(owl_metrics *m, uint64_t key)
+{
+    if ((m->nstreams + 1) * 2 > m->cap_streams) {
+        if (m->cap_streams >= MAX_STREAMS * 2) { /* full: forget every stream */
+            for (size_t i = 0; i < m->cap_streams; i++) {
+                free(m->streams[i].v);
+                memset(&m->streams[i], 0, sizeof m->streams[i]);
+            }
+            m->nstreams = 0;
+        } else {
+            size_t cap = m->cap_streams ? m->cap_streams * 2 : 1024;
+            stream *s = calloc(cap, sizeof *s);
+            if (!s)
+                return NULL;
+            for (size_t i = 0; i < m->cap_streams; i++) {
+                if (!m->streams[i].key)
+                    continue;
+                size_t j = owl_mix64(m->streams[i].key) & (cap - 1);
+                while (s[j].key)
+                    j = (j + 1) & (cap - 1);
+                s[j] = m->streams[i];
+            }
+            free(m->streams);
+            m->streams = s;
+            m->cap_streams = cap;
+        }
+    }
+    size_t j = owl_mix64(key) & (m->cap_streams - 1);
+    while (m->streams[j].key && m->streams[j].key != key)
+        j = (j + 1) & (m->cap_streams - 1);
+    if (!m->streams[j].key) {
+        m->streams[j].key = key;
+        m->nstreams++;
+    }
+    return &m->streams[j];
+}
+
+int owl_metrics_delta(owl_metrics *m, uint64_t key, int64_t start_ns, const double *cum,
+                      double *delta, size_t n)
+{
+    if (key == 0)
+        key = 1; /* 0 marks an empty slot */
+    pthread_mutex_lock(&m->mu);
+    stream *s = stream_slot(m, key);
+    int reset = !s || !s->v || s->n != n || s->start_ns != start_ns;
+    for (size_t i = 0; !reset && i < n; i++)
+        if (cum[i] < s->v[i])
+            reset = 1;
+    for (size_t i = 0; i < n; i++)
+        delta[i] = reset ? cum[i] : cum[i] - s->v[i];
+    if (s) {
+        if (s->n != n || !s->v) {
+            free(s->v);
+            s->v = malloc((n ? n : 1) * sizeof *s->v);
+            s->n = s->v ? n : 0;
+        }
+        if (s->v)
+            memcpy(s->v, cum, n * sizeof *cum);
+        s->start_ns = start_ns;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return reset;
+}

@@ -1,13 +1,420 @@
-/* sketch.c — SCAFFOLDING: replaced by the relative-error sketch (helper f-sketch). */
+/* sketch.c — a mergeable relative-error quantile sketch (DDSketch-style, docs/metrics.md).
+ *
+ * A positive value v > 0 falls in bucket i = ceil(log(v) / log(gamma)), gamma = (1+a)/(1-a),
+ * which covers (gamma^(i-1), gamma^i]; the bucket's representative 2 gamma^i / (gamma + 1)
+ * is within relative error a of every value in it. Negative values use a second store on
+ * |v|; values with |v| < OWL_SKETCH_MIN count as zero. Each store is a dense array of
+ * weights over [off, off + n) that grows as needed and never spans more than MAX_BUCKETS
+ * indexes: past that the lowest-magnitude buckets are folded into the lowest kept one (with
+ * a = 1% 4096 buckets span a ratio of gamma^4096 ~ 1e35, so real data never folds).
+ *
+ * Encoding (owl_sketch_encode), all varints LEB128, zz = zigzag:
+ *   byte   version (1)
+ *   byte   flags: bit 0 zero weight present, bit 1 weights are integers (varints, else
+ *          8-byte IEEE doubles little-endian)
+ *   [w]    the zero weight when bit 0
+ *   twice (positive store, then negative):  varint k (non-empty buckets), then k x
+ *          (varint zz(index - previous index, previous starts at 0), w)
+ * Decoding checks everything (OWL_ECORRUPT): version, flags, bounds, finite positive weights,
+ * strictly increasing indexes, no trailing bytes. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
 #include "analytics/analytics.h"
-owl_sketch *owl_sketch_new(void) { return NULL; }
-void owl_sketch_free(owl_sketch *s) { (void)s; }
-int owl_sketch_add(owl_sketch *s, double v, double w) { return OWL_EUNSUPPORTED; }
-int owl_sketch_merge(owl_sketch *dst, const owl_sketch *src) { return OWL_EUNSUPPORTED; }
-double owl_sketch_count(const owl_sketch *s) { return 0; }
-int owl_sketch_quantile(const owl_sketch *s, double q, double *out) { return OWL_EUNSUPPORTED; }
-double owl_sketch_rank(const owl_sketch *s, double v) { return 0; }
-void owl_sketch_visit(const owl_sketch *s, void (*fn)(void *ud, double v, double w), void *ud) {}
-int owl_sketch_encode(const owl_sketch *s, owl_buf *out) { return OWL_EUNSUPPORTED; }
-int owl_sketch_decode(const void *p, size_t n, owl_sketch **out) { return OWL_EUNSUPPORTED; }
+#include "common/endian.h"
+
+#define MAX_BUCKETS 4096
+#define OWL_SKETCH_MIN 1e-300
+#define MAX_INDEX 200000 /* |log(1e308)/log(gamma)| is ~ 35,000: anything past is corrupt */
+
+typedef struct store {
+    int32_t off;  /* index of w[0] */
+    uint32_t n;   /* buckets in use */
+    uint32_t cap;
+    double *w;
+} store;
+
+struct owl_sketch {
+    store pos, neg;
+    double zero;
+    double count;
+};
+
+static double gamma_(void) { return (1 + OWL_SKETCH_ALPHA) / (1 - OWL_SKETCH_ALPHA); }
+static double lg_gamma(void)
+{
+    static double v;
+    if (v == 0)
+        v = log(gamma_());
+    return v;
+}
+
+static int32_t index_of(double v) /* v >= OWL_SKETCH_MIN */
+{
+    return (int32_t)ceil(log(v) / lg_gamma());
+}
+
+static double value_of(int32_t i)
+{
+    return 2 * exp(i * lg_gamma()) / (gamma_() + 1);
+}
+
+owl_sketch *owl_sketch_new(void) { return calloc(1, sizeof(owl_sketch)); }
+
+void owl_sketch_free(owl_sketch *s)
+{
+    if (!s)
+        return;
+    free(s->pos.w);
+    free(s->neg.w);
+    free(s);
+}
+
+/* Makes room for index i in st (folding the lowest buckets when the span would pass
+ * MAX_BUCKETS); returns the slot for i, or NULL when out of memory. */
+static double *slot(store *st, int32_t i)
+{
+    if (st->n == 0) {
+        if (st->cap < 16) {
+            double *w = realloc(st->w, 16 * sizeof *w);
+            if (!w)
+                return NULL;
+            st->w = w;
+            st->cap = 16;
+        }
+        memset(st->w, 0, st->cap * sizeof *st->w);
+        st->off = i;
+        st->n = 1;
+        return &st->w[0];
+    }
+    int64_t lo = st->off, hi = (int64_t)st->off + st->n - 1;
+    if (i >= lo && i <= hi)
+        return &st->w[i - lo];
+    int64_t nlo = i < lo ? i : lo, nhi = i > hi ? i : hi;
+    if (nhi - nlo + 1 > MAX_BUCKETS) {
+        /* fold everything below nhi - MAX_BUCKETS + 1 into that index */
+        int64_t keep_lo = nhi - MAX_BUCKETS + 1;
+        if (i < keep_lo)
+            i = (int32_t)keep_lo;
+        if (lo < keep_lo) {
+            double folded = 0;
+            int64_t upto = keep_lo - 1 < hi ? keep_lo - 1 : hi;
+            for (int64_t k = lo; k <= upto; k++)
+                folded += st->w[k - lo];
+            if (keep_lo > hi) { /* every old bucket folds into one */
+                st->off = (int32_t)keep_lo;
+                st->n = 1;
+                st->w[0] = folded;
+                memset(st->w + 1, 0, (st->cap - 1) * sizeof *st->w);
+            } else {
+                size_t drop = (size_t)(keep_lo - lo);
+                memmove(st->w, st->w + drop, (st->n - drop) * sizeof *st->w);
+                memset(st->w + (st->n - drop), 0, drop * sizeof *st->w);
+                st->n -= (uint32_t)drop;
+                st->off = (int32_t)keep_lo;
+                st->w[0] += folded;
+            }
+            lo = st->off;
+            hi = (int64_t)st->off + st->n - 1;
+            if (i >= lo && i <= hi)
+                return &st->w[i - lo];
+            nlo = i < lo ? i : lo;
+            nhi = i > hi ? i : hi;
+        }
+    }
+    uint32_t need = (uint32_t)(nhi - nlo + 1);
+    if (need > st->cap) {
+        uint32_t cap = st->cap * 2 > need ? st->cap * 2 : need + 16;
+        if (cap > MAX_BUCKETS)
+            cap = MAX_BUCKETS;
+        double *w = realloc(st->w, cap * sizeof *w);
+        if (!w)
+            return NULL;
+        memset(w + st->cap, 0, (cap - st->cap) * sizeof *w);
+        st->w = w;
+        st->cap = cap;
+    }
+    if (nlo < lo) { /* shift up to make room below */
+        size_t by = (size_t)(lo - nlo);
+        memmove(st->w + by, st->w, st->n * sizeof *st->w);
+        memset(st->w, 0, by * sizeof *st->w);
+        st->off = (int32_t)nlo;
+    }
+    st->n = need;
+    return &st->w[i - st->off];
+}
+
+int owl_sketch_add(owl_sketch *s, double v, double w)
+{
+    if (!s || !isfinite(v) || !isfinite(w) || w <= 0)
+        return OWL_EINVAL;
+    double a = fabs(v);
+    if (a < OWL_SKETCH_MIN) {
+        s->zero += w;
+    } else {
+        double *p = slot(v > 0 ? &s->pos : &s->neg, index_of(a));
+        if (!p)
+            return OWL_ENOMEM;
+        *p += w;
+    }
+    s->count += w;
+    return OWL_OK;
+}
+
+static int merge_store(store *dst, const store *src)
+{
+    for (uint32_t k = 0; k < src->n; k++) {
+        if (src->w[k] == 0)
+            continue;
+        double *p = slot(dst, src->off + (int32_t)k);
+        if (!p)
+            return OWL_ENOMEM;
+        *p += src->w[k];
+    }
+    return OWL_OK;
+}
+
+int owl_sketch_merge(owl_sketch *dst, const owl_sketch *src)
+{
+    int rc;
+    if ((rc = merge_store(&dst->pos, &src->pos)) != OWL_OK ||
+        (rc = merge_store(&dst->neg, &src->neg)) != OWL_OK)
+        return rc;
+    dst->zero += src->zero;
+    dst->count += src->count;
+    return OWL_OK;
+}
+
+double owl_sketch_count(const owl_sketch *s) { return s ? s->count : 0; }
+
+void owl_sketch_visit(const owl_sketch *s, void (*fn)(void *ud, double v, double w), void *ud)
+{
+    /* ascending values: negatives from the largest magnitude down, zero, then positives */
+    for (uint32_t k = s->neg.n; k-- > 0;)
+        if (s->neg.w[k] > 0)
+            fn(ud, -value_of(s->neg.off + (int32_t)k), s->neg.w[k]);
+    if (s->zero > 0)
+        fn(ud, 0, s->zero);
+    for (uint32_t k = 0; k < s->pos.n; k++)
+        if (s->pos.w[k] > 0)
+            fn(ud, value_of(s->pos.off + (int32_t)k), s->pos.w[k]);
+}
+
+typedef struct qwalk {
+    double target, cum, out, last;
+    int found;
+} qwalk;
+
+static void quantile_fn(void *ud, double v, double w)
+{
+    qwalk *q = ud;
+    q->last = v;
+    if (q->found)
+        return;
+    q->cum += w;
+    if (q->cum >= q->target) {
+        q->out = v;
+        q->found = 1;
+    }
+}
+
+int owl_sketch_quantile(const owl_sketch *s, double q, double *out)
+{
+    if (!s || s->count <= 0)
+        return OWL_ENOTFOUND;
+    if (q < 0)
+        q = 0;
+    if (q > 1)
+        q = 1;
+    /* nearest rank: the smallest value whose cumulative weight reaches q * count; the
+     * relative tolerance keeps 0.99 * 100 from missing rank 99 by a rounding error */
+    qwalk w = {.target = q * s->count * (1 - 1e-12)};
+    owl_sketch_visit(s, quantile_fn, &w);
+    *out = w.found ? w.out : w.last; /* not found: rounding put the target past the end */
+    return OWL_OK;
+}
+
+typedef struct rwalk {
+    double v, below;
+} rwalk;
+
+static void rank_fn(void *ud, double v, double w)
+{
+    rwalk *r = ud;
+    if (v <= r->v)
+        r->below += w;
+}
+
+double owl_sketch_rank(const owl_sketch *s, double v)
+{
+    if (!s || s->count <= 0)
+        return 0;
+    rwalk r = {.v = v};
+    owl_sketch_visit(s, rank_fn, &r);
+    return r.below / s->count;
+}
+
+/* ---- encoding ---- */
+
+static int put_varint(owl_buf *out, uint64_t v)
+{
+    uint8_t b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (uint8_t)v;
+    return owl_buf_append(out, b, n);
+}
+
+static int integral(double w) { return w == floor(w) && w < 9007199254740992.0; }
+
+static int put_weight(owl_buf *out, double w, int ints)
+{
+    if (ints)
+        return put_varint(out, (uint64_t)w);
+    uint8_t b[8];
+    uint64_t bits;
+    memcpy(&bits, &w, 8);
+    owl_put64le(b, bits);
+    return owl_buf_append(out, b, 8);
+}
+
+static int put_store(owl_buf *out, const store *st, int ints)
+{
+    uint64_t k = 0;
+    for (uint32_t i = 0; i < st->n; i++)
+        k += st->w[i] > 0;
+    int rc = put_varint(out, k);
+    int64_t prev = 0;
+    for (uint32_t i = 0; i < st->n && rc == OWL_OK; i++) {
+        if (st->w[i] <= 0)
+            continue;
+        int64_t idx = (int64_t)st->off + i, d = idx - prev;
+        prev = idx;
+        if ((rc = put_varint(out, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63))) == OWL_OK)
+            rc = put_weight(out, st->w[i], ints);
+    }
+    return rc;
+}
+
+static int all_integral(const store *st)
+{
+    for (uint32_t i = 0; i < st->n; i++)
+        if (st->w[i] > 0 && !integral(st->w[i]))
+            return 0;
+    return 1;
+}
+
+int owl_sketch_encode(const owl_sketch *s, owl_buf *out)
+{
+    int ints = integral(s->zero) && all_integral(&s->pos) && all_integral(&s->neg);
+    uint8_t head[2] = {1, (uint8_t)((s->zero > 0 ? 1 : 0) | (ints ? 2 : 0))};
+    int rc = owl_buf_append(out, head, 2);
+    if (rc == OWL_OK && s->zero > 0)
+        rc = put_weight(out, s->zero, ints);
+    if (rc == OWL_OK)
+        rc = put_store(out, &s->pos, ints);
+    if (rc == OWL_OK)
+        rc = put_store(out, &s->neg, ints);
+    return rc;
+}
+
+typedef struct reader {
+    const uint8_t *p, *end;
+} reader;
+
+static int get_varint(reader *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            return OWL_ECORRUPT;
+        uint8_t b = *r->p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return OWL_OK;
+        }
+    }
+    return OWL_ECORRUPT;
+}
+
+static int get_weight(reader *r, int ints, double *w)
+{
+    if (ints) {
+        uint64_t v;
+        if (get_varint(r, &v) != OWL_OK || v == 0 || v > (1ULL << 53))
+            return OWL_ECORRUPT;
+        *w = (double)v;
+        return OWL_OK;
+    }
+    if (r->end - r->p < 8)
+        return OWL_ECORRUPT;
+    uint64_t bits = owl_get64le(r->p);
+    r->p += 8;
+    memcpy(w, &bits, 8);
+    return isfinite(*w) && *w > 0 ? OWL_OK : OWL_ECORRUPT;
+}
+
+static int get_store(reader *r, store *st, int ints, double *count)
+{
+    uint64_t k;
+    if (get_varint(r, &k) != OWL_OK || k > MAX_BUCKETS)
+        return OWL_ECORRUPT;
+    int64_t prev = 0;
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t zz;
+        double w;
+        if (get_varint(r, &zz) != OWL_OK || get_weight(r, ints, &w) != OWL_OK)
+            return OWL_ECORRUPT;
+        int64_t d = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+        if (i > 0 && d <= 0)
+            return OWL_ECORRUPT;
+        if (d > 2 * MAX_INDEX || d < -2 * MAX_INDEX)
+            return OWL_ECORRUPT;
+        int64_t idx = prev + d;
+        if (idx > MAX_INDEX || idx < -MAX_INDEX)
+            return OWL_ECORRUPT;
+        prev = idx;
+        double *p = slot(st, (int32_t)idx);
+        if (!p)
+            return OWL_ENOMEM;
+        *p += w;
+        *count += w;
+    }
+    return OWL_OK;
+}
+
+int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
+{
+    reader r = {p, (const uint8_t *)p + n};
+    owl_sketch *s = NULL;
+    int rc = OWL_ECORRUPT;
+    if (n < 2 || r.p[0] != 1 || (r.p[1] & ~3u))
+        goto out;
+    int flags = r.p[1], ints = flags & 2;
+    r.p += 2;
+    if (!(s = owl_sketch_new())) {
+        rc = OWL_ENOMEM;
+        goto out;
+    }
+    if (flags & 1) {
+        if ((rc = get_weight(&r, ints, &s->zero)) != OWL_OK)
+            goto out;
+        s->count = s->zero;
+    }
+    if ((rc = get_store(&r, &s->pos, ints, &s->count)) != OWL_OK ||
+        (rc = get_store(&r, &s->neg, ints, &s->count)) != OWL_OK)
+        goto out;
+    rc = r.p == r.end && isfinite(s->count) ? OWL_OK : OWL_ECORRUPT;
+out:
+    if (rc != OWL_OK) {
+        owl_sketch_free(s);
+        s = NULL;
+    }
+    *out = s;
+    return rc;
+}

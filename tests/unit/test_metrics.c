@@ -1,0 +1,489 @@
+/* test_metrics.c — analytics/metrics.c and catalog.c over a real store: CloudWatch's
+ * datum rules, put/read for each kind of datum with exact count/sum/min/max per period,
+ * period alignment, late and out-of-order data, roll-ups past each level's window with the
+ * same figures, the catalog across reopen (ids, ListMetrics filters and pages,
+ * RecentlyActive), a refused request storing nothing, and cumulative-to-delta state. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analytics.h"
+#include "common/clock.h"
+#include "tests/unit/testfs.h"
+
+#define HOUR 3600000LL
+#define DAY (24 * HOUR)
+
+/* A whole hour two hours before the clock: the store's retention counts from the real clock,
+ * so the data must be recent; reads then pass later "now"s to age it. */
+static int64_t T0;
+
+static void set_t0(void)
+{
+    T0 = (owl_now_ms() / HOUR) * HOUR - 2 * HOUR;
+}
+
+typedef struct env {
+    char *dir;
+    owl_meta *meta;
+    owl_store *store;
+    owl_metrics *m;
+} env;
+
+static owl_metrics_options small_windows(void)
+{
+    /* raw 1 h, 60 s 2 days, 300 s 5 days, 3600 s 30 days */
+    owl_metrics_options o = {.keep_ms = {HOUR, 2 * DAY, 5 * DAY, 30 * DAY}, .grace_ms = 60000};
+    return o;
+}
+
+static void env_open(env *e, const owl_metrics_options *o)
+{
+    char p[256];
+    owl_error err = {0};
+    snprintf(p, sizeof p, "%s/meta", e->dir);
+    cr_assert_eq(owl_meta_open(p, &(owl_meta_options){.fsync = 0}, &e->meta, &err), OWL_OK, "%s",
+                 err.msg);
+    snprintf(p, sizeof p, "%s/store", e->dir);
+    owl_store_options so;
+    owl_store_options_default(&so);
+    so.sync = OWL_SYNC_NONE;
+    so.background = 0;
+    cr_assert_eq(owl_store_open(p, NULL, 0, &so, &e->store, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_metrics_open(e->store, e->meta, o, &e->m, &err), OWL_OK, "%s", err.msg);
+}
+
+static void env_close(env *e)
+{
+    owl_metrics_close(e->m);
+    owl_store_close(e->store);
+    owl_meta_close(e->meta);
+    e->m = NULL, e->store = NULL, e->meta = NULL;
+}
+
+static env E;
+static void setup(void)
+{
+    set_t0();
+    E.dir = test_tmpdir("metrics");
+    owl_metrics_options o = small_windows();
+    env_open(&E, &o);
+}
+static void teardown(void)
+{
+    env_close(&E);
+    test_rm_rf(E.dir);
+}
+
+static const owl_dim host_a[] = {{"host", "a"}, {"az", "x"}};
+static const owl_dim host_a_swapped[] = {{"az", "x"}, {"host", "a"}};
+
+static owl_datum value(const char *name, int64_t t, double v, const double *vp)
+{
+    (void)v;
+    owl_datum d = {.id = {"App", name, host_a, 2}, .unit = "Milliseconds", .time_ms = t,
+                   .values = vp, .nvalues = 1};
+    return d;
+}
+
+static void put(const owl_datum *d, size_t n, int64_t now)
+{
+    owl_error err = {0};
+    enum owl_metric_fault f;
+    cr_assert_eq(owl_metrics_put(E.m, "t1", d, n, OWL_PUT_CLOUDWATCH, now, &f, &err), OWL_OK,
+                 "%s", err.msg);
+}
+
+static owl_bucket_set read_period(const char *name, int64_t start, int64_t end, int period,
+                                  int64_t now)
+{
+    owl_bucket_set bs;
+    owl_error err = {0};
+    owl_metric_query q = {.tenant = "t1", .id = {"App", name, host_a_swapped, 2},
+                          .start_ms = start, .end_ms = end, .period_s = period, .now_ms = now};
+    cr_assert_eq(owl_metrics_read(E.m, &q, &bs, &err), OWL_OK, "%s", err.msg);
+    return bs;
+}
+
+static int count_fn(void *ud, const owl_metric_id *id, int64_t last)
+{
+    (void)id, (void)last;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+/* ---- rules ---- */
+
+static enum owl_metric_fault check1(owl_datum d)
+{
+    enum owl_metric_fault f = OWL_MF_NONE;
+    owl_error err = {0};
+    int rc = owl_metrics_check(&d, 1, OWL_PUT_CLOUDWATCH, T0, &f, &err);
+    if (rc == OWL_OK)
+        return OWL_MF_NONE;
+    cr_assert_neq(err.msg[0], 0);
+    return f;
+}
+
+Test(metrics, rules, .init = set_t0)
+{
+    double v = 1, nan = NAN, inf = INFINITY, vals[151], counts[2] = {1, -1};
+    for (int i = 0; i < 151; i++)
+        vals[i] = i;
+    owl_datum ok = {.id = {"App", "Latency", host_a, 2}, .time_ms = T0, .values = &v, .nvalues = 1};
+    cr_assert_eq(check1(ok), OWL_MF_NONE);
+    owl_datum d = ok;
+    d.id.ns = NULL;
+    cr_assert_eq(check1(d), OWL_MF_MISSING);
+    d = ok, d.id.ns = "AWS/EC2";
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.id.ns = ":bad";
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    char longname[300];
+    memset(longname, 'a', 299);
+    longname[299] = 0;
+    d = ok, d.id.ns = longname;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.id.name = longname;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.id.name = "";
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.id.name = "tab\there";
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    owl_dim dims[31];
+    for (int i = 0; i < 31; i++)
+        dims[i] = (owl_dim){"d", "v"};
+    d = ok, d.id.dims = dims, d.id.ndims = 31;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    owl_dim twice[] = {{"a", "1"}, {"a", "2"}};
+    d = ok, d.id.dims = twice, d.id.ndims = 2;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.unit = "Parsecs";
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.unit = "Count/Second";
+    cr_assert_eq(check1(d), OWL_MF_NONE);
+    d = ok, d.values = &nan;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.values = &inf;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.values = vals, d.nvalues = 151;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.values = vals, d.nvalues = 150;
+    cr_assert_eq(check1(d), OWL_MF_NONE);
+    d = ok, d.values = vals, d.counts = counts, d.nvalues = 2;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.nvalues = 0;
+    cr_assert_eq(check1(d), OWL_MF_MISSING);
+    d = ok, d.has_stats = 1, d.count = 1, d.sum = 1, d.min = 1, d.max = 1;
+    cr_assert_eq(check1(d), OWL_MF_COMBINATION);
+    d.nvalues = 0;
+    cr_assert_eq(check1(d), OWL_MF_NONE);
+    d.min = 2;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d.min = 1, d.count = 0;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.time_ms = T0 - 15 * DAY;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.time_ms = T0 + 3 * HOUR;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.resolution = 5;
+    cr_assert_eq(check1(d), OWL_MF_INVALID_VALUE);
+    d = ok, d.resolution = 1;
+    cr_assert_eq(check1(d), OWL_MF_NONE);
+    /* 1,001 datums */
+    owl_datum *many = calloc(1001, sizeof *many);
+    for (int i = 0; i < 1001; i++)
+        many[i] = ok;
+    enum owl_metric_fault f;
+    cr_assert_eq(owl_metrics_check(many, 1001, OWL_PUT_CLOUDWATCH, T0, &f, NULL), OWL_EINVAL);
+    cr_assert_eq(f, OWL_MF_INVALID_VALUE);
+    cr_assert_eq(owl_metrics_check(many, 1000, OWL_PUT_CLOUDWATCH, T0, &f, NULL), OWL_OK);
+    free(many);
+}
+
+/* ---- put and read ---- */
+
+Test(metrics, kinds_exact_per_period, .init = setup, .fini = teardown)
+{
+    double v1 = 10, v2 = 30, vals[] = {1, 2, 3}, counts[] = {2, 1, 1};
+    owl_datum d[4] = {value("Latency", T0 + 1000, 0, &v1), value("Latency", T0 + 2000, 0, &v2)};
+    d[2] = (owl_datum){.id = {"App", "Latency", host_a, 2}, .unit = "Milliseconds",
+                       .time_ms = T0 + 3000, .values = vals, .counts = counts, .nvalues = 3};
+    d[3] = (owl_datum){.id = {"App", "Latency", host_a, 2}, .unit = "Milliseconds",
+                       .time_ms = T0 + 61000, .has_stats = 1, .count = 4, .sum = 100,
+                       .min = 5, .max = 50};
+    put(d, 4, T0 + 120000);
+    owl_bucket_set bs = read_period("Latency", T0, T0 + 120000, 60, T0 + 120000);
+    cr_assert_eq(bs.n, 2);
+    cr_assert_eq(bs.b[0].time_ms, T0);
+    cr_assert_float_eq(bs.b[0].count, 6, 1e-12);
+    cr_assert_float_eq(bs.b[0].sum, 10 + 30 + 1 * 2 + 2 + 3, 1e-12);
+    cr_assert_float_eq(bs.b[0].min, 1, 1e-12);
+    cr_assert_float_eq(bs.b[0].max, 30, 1e-12);
+    cr_assert_not_null(bs.b[0].sketch);
+    cr_assert_str_eq(bs.b[0].unit, "Milliseconds");
+    cr_assert_float_eq(bs.b[1].count, 4, 1e-12);
+    cr_assert_float_eq(bs.b[1].sum, 100, 1e-12);
+    cr_assert_float_eq(bs.b[1].min, 5, 1e-12);
+    cr_assert_float_eq(bs.b[1].max, 50, 1e-12);
+    cr_assert_null(bs.b[1].sketch, "a statistic set has no distribution");
+    owl_bucket_set_free(&bs);
+    /* one period over both: merged */
+    bs = read_period("Latency", T0, T0 + 120000, 120, T0 + 120000);
+    cr_assert_eq(bs.n, 1);
+    cr_assert_float_eq(bs.b[0].count, 10, 1e-12);
+    cr_assert_float_eq(bs.b[0].max, 50, 1e-12);
+    owl_bucket_set_free(&bs);
+    /* a unit filter that matches nothing */
+    owl_metric_query q = {.tenant = "t1", .id = {"App", "Latency", host_a, 2}, .unit = "Bytes",
+                          .start_ms = T0, .end_ms = T0 + 120000, .period_s = 60,
+                          .now_ms = T0 + 120000};
+    cr_assert_eq(owl_metrics_read(E.m, &q, &bs, NULL), OWL_OK);
+    cr_assert_eq(bs.n, 0);
+}
+
+Test(metrics, periods_align_and_bad_periods, .init = setup, .fini = teardown)
+{
+    double v[40];
+    owl_datum d[40];
+    for (int i = 0; i < 40; i++) {
+        v[i] = i;
+        d[i] = value("Req", T0 + i * 1000, 0, &v[i]);
+        d[i].resolution = 1;
+    }
+    put(d, 40, T0 + 60000);
+    static const int periods[] = {1, 5, 10, 30, 60};
+    for (size_t p = 0; p < 5; p++) {
+        owl_bucket_set bs = read_period("Req", T0, T0 + 60000, periods[p], T0 + 60000);
+        size_t want = (40 + (size_t)periods[p] - 1) / (size_t)periods[p];
+        cr_assert_eq(bs.n, want, "period %d: %zu buckets", periods[p], bs.n);
+        double total = 0;
+        for (size_t i = 0; i < bs.n; i++) {
+            cr_assert_eq(bs.b[i].time_ms % (periods[p] * 1000), T0 % (periods[p] * 1000));
+            total += bs.b[i].count;
+        }
+        cr_assert_float_eq(total, 40, 1e-12);
+        owl_bucket_set_free(&bs);
+    }
+    owl_bucket_set bs;
+    owl_metric_query q = {.tenant = "t1", .id = {"App", "Req", host_a, 2}, .start_ms = T0,
+                          .end_ms = T0 + 60000, .period_s = 7};
+    cr_assert_eq(owl_metrics_read(E.m, &q, &bs, NULL), OWL_EINVAL);
+    q.period_s = 90;
+    cr_assert_eq(owl_metrics_read(E.m, &q, &bs, NULL), OWL_EINVAL);
+    q.period_s = 60, q.end_ms = T0;
+    cr_assert_eq(owl_metrics_read(E.m, &q, &bs, NULL), OWL_EINVAL);
+}
+
+/* Sums every bucket of a read. */
+static void totals(owl_bucket_set *bs, double *count, double *sum, double *min, double *max)
+{
+    *count = 0, *sum = 0, *min = INFINITY, *max = -INFINITY;
+    for (size_t i = 0; i < bs->n; i++) {
+        *count += bs->b[i].count;
+        *sum += bs->b[i].sum;
+        *min = fmin(*min, bs->b[i].min);
+        *max = fmax(*max, bs->b[i].max);
+    }
+}
+
+Test(metrics, rollups_past_each_window, .init = setup, .fini = teardown)
+{
+    /* one value a second for two hours; "now" is then moved on to age them */
+    const int n = 7200;
+    int64_t base = T0;
+    double *v = malloc(n * sizeof *v);
+    owl_datum *d = malloc(n * sizeof *d);
+    double want_sum = 0;
+    for (int i = 0; i < n; i++) {
+        v[i] = (i * 7919) % 1000;
+        want_sum += v[i];
+        d[i] = value("Load", base + i * 1000LL, 0, &v[i]);
+        d[i].resolution = 1;
+    }
+    for (int i = 0; i < n; i += 500)
+        put(d + i, n - i < 500 ? (size_t)(n - i) : 500, base + 2 * HOUR);
+    owl_error err = {0};
+    /* roll as of 12 days later: every level rolls everything */
+    const int64_t later = base + 12 * DAY;
+    cr_assert_eq(owl_metrics_rollup(E.m, later, &err), OWL_OK, "%s", err.msg);
+    double c, s, mn, mx;
+    /* 12 days old: past the raw (1 h), 60 s (2 days) and 300 s (5 days) windows: only 3600 s
+     * periods answer */
+    owl_bucket_set bs = read_period("Load", base, base + 2 * HOUR, 60, later);
+    cr_assert_eq(bs.n, 0, "60 s periods of 12-day-old data: %zu", bs.n);
+    owl_bucket_set_free(&bs);
+    bs = read_period("Load", base, base + 2 * HOUR, 300, later);
+    cr_assert_eq(bs.n, 0);
+    owl_bucket_set_free(&bs);
+    bs = read_period("Load", base, base + 2 * HOUR, 3600, later);
+    cr_assert_eq(bs.n, 2);
+    totals(&bs, &c, &s, &mn, &mx);
+    cr_assert_float_eq(c, n, 1e-9);
+    cr_assert_float_eq(s, want_sum, 1e-6);
+    cr_assert_float_eq(mn, 0, 1e-12);
+    cr_assert_float_eq(mx, 999, 1e-12);
+    owl_bucket_set_free(&bs);
+    /* the same data seen 3 days after it: 300 s periods answer, 60 s do not */
+    bs = read_period("Load", base, base + 2 * HOUR, 60, base + 3 * DAY);
+    cr_assert_eq(bs.n, 0);
+    owl_bucket_set_free(&bs);
+    bs = read_period("Load", base, base + 2 * HOUR, 300, base + 3 * DAY);
+    cr_assert_eq(bs.n, 24);
+    totals(&bs, &c, &s, &mn, &mx);
+    cr_assert_float_eq(c, n, 1e-9);
+    cr_assert_float_eq(s, want_sum, 1e-6);
+    owl_bucket_set_free(&bs);
+    /* a day after: 60 s answers, 1 s does not */
+    bs = read_period("Load", base, base + 2 * HOUR, 1, base + DAY);
+    cr_assert_eq(bs.n, 0);
+    owl_bucket_set_free(&bs);
+    bs = read_period("Load", base, base + 2 * HOUR, 60, base + DAY);
+    cr_assert_eq(bs.n, 120);
+    totals(&bs, &c, &s, &mn, &mx);
+    cr_assert_float_eq(c, n, 1e-9);
+    cr_assert_float_eq(s, want_sum, 1e-6);
+    owl_bucket_set_free(&bs);
+    /* p99 over the rolled hour is within the sketch's error of the exact one */
+    owl_stat st;
+    cr_assert_eq(owl_stat_parse("p99", &st, NULL), OWL_OK);
+    bs = read_period("Load", base, base + HOUR, 3600, later);
+    cr_assert_eq(bs.n, 1);
+    double p99;
+    cr_assert_eq(owl_stat_eval(&st, &bs.b[0], &p99), OWL_OK);
+    cr_assert(fabs(p99 - 989) <= 0.01 * 989 + 1e-9, "p99 %g", p99);
+    owl_bucket_set_free(&bs);
+    /* reopen: watermarks come back from the markers, a second roll adds nothing */
+    env_close(&E);
+    owl_metrics_options o = small_windows();
+    env_open(&E, &o);
+    cr_assert_eq(owl_metrics_rollup(E.m, later, &err), OWL_OK, "%s", err.msg);
+    bs = read_period("Load", base, base + 2 * HOUR, 3600, later);
+    totals(&bs, &c, &s, &mn, &mx);
+    cr_assert_float_eq(c, n, 1e-9, "after reopen and a second roll: %g", c);
+    owl_bucket_set_free(&bs);
+    /* a late datapoint into an already rolled window lands in every level once */
+    double late = 5000;
+    owl_datum ld = value("Load", base + 10 * 1000, 0, &late);
+    enum owl_metric_fault f;
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &ld, 1, OWL_PUT_CLOUDWATCH, base + DAY, &f, &err),
+                 OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_metrics_rollup(E.m, later, &err), OWL_OK, "%s", err.msg);
+    bs = read_period("Load", base, base + 2 * HOUR, 3600, later);
+    totals(&bs, &c, &s, &mn, &mx);
+    cr_assert_float_eq(c, n + 1, 1e-9);
+    cr_assert_float_eq(mx, 5000, 1e-9);
+    owl_bucket_set_free(&bs);
+    bs = read_period("Load", base, base + 2 * HOUR, 60, base + DAY);
+    totals(&bs, &c, &s, &mn, &mx);
+    cr_assert_float_eq(c, n + 1, 1e-9);
+    owl_bucket_set_free(&bs);
+    free(v);
+    free(d);
+}
+
+Test(metrics, refused_request_stores_nothing, .init = setup, .fini = teardown)
+{
+    double good = 1, nan = NAN;
+    owl_datum d[2] = {value("Refused", T0, 0, &good), value("Refused", T0 + 1000, 0, &nan)};
+    enum owl_metric_fault f;
+    owl_error err = {0};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", d, 2, OWL_PUT_CLOUDWATCH, T0, &f, &err), OWL_EINVAL);
+    cr_assert_eq(f, OWL_MF_INVALID_VALUE);
+    owl_bucket_set bs = read_period("Refused", T0 - HOUR, T0 + HOUR, 60, T0);
+    cr_assert_eq(bs.n, 0);
+    /* and the series was not registered */
+    size_t seen = 0;
+    char next[OWL_METRIC_TOKEN];
+    owl_metric_filter flt = {.name = "Refused"};
+    cr_assert_eq(owl_metrics_list(E.m, "t1", &flt, NULL, 0, count_fn, &seen, next, NULL), OWL_OK);
+    cr_assert_eq(seen, 0);
+}
+
+Test(metrics, catalog_list_reopen, .init = setup, .fini = teardown)
+{
+    double v = 1;
+    char names[12][16];
+    owl_datum d[12];
+    for (int i = 0; i < 12; i++) {
+        snprintf(names[i], sizeof names[i], "M%02d", i);
+        d[i] = value(names[i], T0 - (i < 6 ? 5 * HOUR : 0), 0, &v);
+    }
+    put(d, 12, T0);
+    char next[OWL_METRIC_TOKEN];
+    size_t seen = 0, pages = 0;
+    const char *tok = NULL;
+    char tokbuf[OWL_METRIC_TOKEN] = "";
+    do {
+        cr_assert_eq(owl_metrics_list(E.m, "t1", NULL, tok, 5, count_fn, &seen, next, NULL),
+                     OWL_OK);
+        pages++;
+        strcpy(tokbuf, next);
+        tok = tokbuf;
+    } while (next[0]);
+    cr_assert_eq(seen, 12);
+    cr_assert_eq(pages, 3);
+    owl_metric_filter recent = {.active_since_ms = T0 - 3 * HOUR};
+    seen = 0;
+    owl_metrics_list(E.m, "t1", &recent, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 6);
+    owl_dim byval[] = {{"host", "a"}}, anyval[] = {{"az", NULL}}, other[] = {{"host", "b"}};
+    owl_metric_filter f1 = {.ns = "App", .dims = byval, .ndims = 1};
+    seen = 0;
+    owl_metrics_list(E.m, "t1", &f1, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 12);
+    owl_metric_filter f2 = {.dims = anyval, .ndims = 1, .name = "M03"};
+    seen = 0;
+    owl_metrics_list(E.m, "t1", &f2, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 1);
+    owl_metric_filter f3 = {.dims = other, .ndims = 1};
+    seen = 0;
+    owl_metrics_list(E.m, "t1", &f3, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 0);
+    cr_assert_eq(owl_metrics_list(E.m, "t1", NULL, "garbage", 0, count_fn, &seen, next, NULL),
+                 OWL_EINVAL);
+    seen = 0;
+    owl_metrics_list(E.m, "other-tenant", NULL, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 0);
+    /* reopen: the same series, same data, a new one gets a fresh id */
+    env_close(&E);
+    owl_metrics_options o = small_windows();
+    env_open(&E, &o);
+    seen = 0;
+    owl_metrics_list(E.m, "t1", NULL, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 12);
+    owl_bucket_set bs = read_period("M11", T0 - 60000, T0 + 60000, 60, T0);
+    cr_assert_eq(bs.n, 1);
+    owl_bucket_set_free(&bs);
+    owl_datum nd = value("New", T0, 0, &v);
+    put(&nd, 1, T0);
+    bs = read_period("New", T0 - 60000, T0 + 60000, 60, T0);
+    cr_assert_eq(bs.n, 1);
+    cr_assert_float_eq(bs.b[0].count, 1, 1e-12);
+    owl_bucket_set_free(&bs);
+    /* M00's point is 5 hours old: past the raw window, so it reads from the 60 s roll-up */
+    cr_assert_eq(owl_metrics_rollup(E.m, T0, NULL), OWL_OK);
+    bs = read_period("M00", T0 - 6 * HOUR, T0, 60, T0);
+    cr_assert_eq(bs.n, 1, "M00 must not share the new series' id");
+    owl_bucket_set_free(&bs);
+}
+
+Test(metrics, delta_state, .init = setup, .fini = teardown)
+{
+    double cum[2], delta[2];
+    cum[0] = 5, cum[1] = 50;
+    cr_assert_eq(owl_metrics_delta(E.m, 42, 100, cum, delta, 2), 1);
+    cr_assert_float_eq(delta[0], 5, 0);
+    cum[0] = 8, cum[1] = 80;
+    cr_assert_eq(owl_metrics_delta(E.m, 42, 100, cum, delta, 2), 0);
+    cr_assert_float_eq(delta[0], 3, 0);
+    cr_assert_float_eq(delta[1], 30, 0);
+    cum[0] = 2, cum[1] = 20; /* went down: a reset */
+    cr_assert_eq(owl_metrics_delta(E.m, 42, 100, cum, delta, 2), 1);
+    cr_assert_float_eq(delta[0], 2, 0);
+    cum[0] = 3; /* a new start time: a reset */
+    cr_assert_eq(owl_metrics_delta(E.m, 42, 200, cum, delta, 2), 1);
+    cr_assert_eq(owl_metrics_delta(E.m, 43, 200, cum, delta, 2), 1, "another stream");
+}
