@@ -43,6 +43,7 @@
     X(InvalidAction, "InvalidAction", 400, SENDER)                                      \
     X(MissingAction, "MissingAction", 400, SENDER)                                      \
     X(InvalidNextToken, "InvalidNextToken", 400, SENDER)                                \
+    X(ValidationError, "ValidationError", 400, SENDER)                                  \
     /* resources and limits */                                                          \
     X(ResourceNotFoundException, "ResourceNotFoundException", 400, SENDER)             \
     X(ResourceNotFoundException404, "ResourceNotFoundException", 404, SENDER)          \
@@ -51,6 +52,7 @@
     X(LimitExceededException, "LimitExceededException", 400, SENDER)                   \
     X(ServiceQuotaExceededException, "ServiceQuotaExceededException", 400, SENDER)     \
     X(RequestEntityTooLargeException, "RequestEntityTooLargeException", 413, SENDER)   \
+    X(RequestEntityTooLarge, "RequestEntityTooLarge", 413, SENDER)                     \
     X(UnsupportedOperationException, "UnsupportedOperationException", 400, SENDER)     \
     /* access and throttling */                                                         \
     X(AccessDeniedException, "AccessDeniedException", 400, SENDER)                     \

@@ -1,0 +1,1317 @@
+/* cloudwatch.c — the CloudWatch metrics actions (PutMetricData, GetMetricStatistics,
+ * GetMetricData, ListMetrics) as rows of the AWS action layer, so each is served in AWS query,
+ * JSON 1.0 and Smithy RPC v2 CBOR at once, plus owl's native metrics API (POST
+ * /api/v1/metrics, GET /api/v1/metrics/query in JSON or CSV). Handlers only translate: the
+ * rules and the numbers are analytics/'s (docs/api/metrics.md). */
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analytics.h"
+#include "common/clock.h"
+#include "server/router.h"
+#include "server/server.h"
+
+#define PUT_MAX_BYTES (1024 * 1024) /* PutMetricData's request size limit */
+#define MAX_STATS 5
+#define MAX_EXT_STATS 10
+#define MAX_QUERIES 500
+#define GMD_MAX_DATAPOINTS 100800
+
+/* ---- reading request documents ---- */
+
+/* A number from a list element: a number, or (query protocol) its text. */
+static int elem_double(const bson_iter_t *it, double *out)
+{
+    if (BSON_ITER_HOLDS_NUMBER(it)) {
+        *out = bson_iter_as_double(it);
+        return OWL_OK;
+    }
+    if (BSON_ITER_HOLDS_UTF8(it)) {
+        const char *s = bson_iter_utf8(it, NULL);
+        char *end;
+        *out = strtod(s, &end);
+        return *s && !*end ? OWL_OK : OWL_EINVAL;
+    }
+    return OWL_EINVAL;
+}
+
+static int fault_to_err(enum owl_metric_fault f)
+{
+    switch (f) {
+    case OWL_MF_MISSING:
+        return OWL_AWS_ERR_MissingParameter;
+    case OWL_MF_COMBINATION:
+        return OWL_AWS_ERR_InvalidParameterCombination;
+    default:
+        return OWL_AWS_ERR_InvalidParameterValue;
+    }
+}
+
+/* The native API answers its own code for every rule. */
+static int fail_rule(owl_aws_ctx *ctx, int cw_err, const char *msg)
+{
+    if (ctx->proto == OWL_AWS_NATIVE)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", msg);
+    return owl_aws_fail(ctx, (owl_aws_err)cw_err, "%s", msg);
+}
+
+/* Everything one request's datums point into. */
+typedef struct datums {
+    owl_datum *d;
+    size_t n, cap;
+    owl_dim *dims;     /* OWL_METRIC_MAX_DIMS per datum of the CloudWatch form */
+    double *vals;      /* values and counts */
+    size_t nvals, capvals;
+} datums;
+
+static void datums_free(datums *ds)
+{
+    free(ds->d);
+    free(ds->dims);
+    free(ds->vals);
+}
+
+static double *vals_take(datums *ds, size_t n)
+{
+    if (ds->nvals + n > ds->capvals)
+        return NULL;
+    double *p = ds->vals + ds->nvals;
+    ds->nvals += n;
+    return p;
+}
+
+/* Dimensions at path (a list of {Name, Value}) into dims; *n their count. */
+static int read_dims(owl_aws_ctx *ctx, const bson_t *in, const char *path, owl_dim *dims,
+                     size_t *n)
+{
+    bson_iter_t it, d;
+    *n = 0;
+    int rc = owl_aws_get_list(ctx, in, path, &it);
+    if (rc == OWL_ENOTFOUND)
+        return OWL_OK;
+    if (rc != OWL_OK)
+        return rc;
+    while (bson_iter_next(&it)) {
+        if (*n >= OWL_METRIC_MAX_DIMS + 1)
+            break; /* the check names the limit */
+        const char *name = NULL, *value = NULL;
+        if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &d))
+            while (bson_iter_next(&d)) {
+                if (!BSON_ITER_HOLDS_UTF8(&d))
+                    continue;
+                if (strcmp(bson_iter_key(&d), "Name") == 0)
+                    name = bson_iter_utf8(&d, NULL);
+                else if (strcmp(bson_iter_key(&d), "Value") == 0)
+                    value = bson_iter_utf8(&d, NULL);
+            }
+        if (!name || !value) {
+            fail_rule(ctx, OWL_AWS_ERR_MissingParameter,
+                      "Each dimension needs a Name and a Value.");
+            return OWL_EINVAL;
+        }
+        if (*n < OWL_METRIC_MAX_DIMS + 1)
+            dims[(*n)++] = (owl_dim){name, value};
+    }
+    return OWL_OK;
+}
+
+/* Values (and Counts) at path into ds; OWL_EINVAL after failing ctx. */
+static int read_values(owl_aws_ctx *ctx, const bson_t *in, const char *path, datums *ds,
+                       const double **out, size_t *n)
+{
+    bson_iter_t it;
+    *out = NULL, *n = 0;
+    int rc = owl_aws_get_list(ctx, in, path, &it);
+    if (rc != OWL_OK)
+        return rc;
+    bson_iter_t c = it;
+    size_t k = 0;
+    while (bson_iter_next(&c))
+        k++;
+    if (k > OWL_METRIC_MAX_VALUES)
+        return fail_rule(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                         "The collection Values must not have a size greater than 150.");
+    double *v = vals_take(ds, k);
+    if (!v)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "out of value space");
+    k = 0;
+    while (bson_iter_next(&it))
+        if (elem_double(&it, &v[k++]) != OWL_OK)
+            return fail_rule(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                             "Values and Counts must hold numbers.");
+    *out = v, *n = k;
+    return OWL_OK;
+}
+
+/* One MetricData entry (CloudWatch form) at index i. */
+static int read_cw_datum(owl_aws_ctx *ctx, const bson_t *in, size_t i, const char *ns,
+                         int64_t now, datums *ds)
+{
+    char path[96];
+    owl_datum *d = &ds->d[ds->n];
+    memset(d, 0, sizeof *d);
+    d->id.ns = ns;
+    d->time_ms = now;
+    size_t len;
+    snprintf(path, sizeof path, "MetricData.%zu.MetricName", i);
+    if (owl_aws_get_str(ctx, in, path, &d->id.name, &len) == OWL_EINVAL)
+        return OWL_EINVAL;
+    snprintf(path, sizeof path, "MetricData.%zu.Unit", i);
+    if (owl_aws_get_str(ctx, in, path, &d->unit, &len) == OWL_EINVAL)
+        return OWL_EINVAL;
+    snprintf(path, sizeof path, "MetricData.%zu.Timestamp", i);
+    if (owl_aws_get_time_ms(ctx, in, path, &d->time_ms) == OWL_EINVAL)
+        return OWL_EINVAL;
+    int64_t res = 0;
+    snprintf(path, sizeof path, "MetricData.%zu.StorageResolution", i);
+    if (owl_aws_get_int(ctx, in, path, &res) == OWL_EINVAL)
+        return OWL_EINVAL;
+    d->resolution = res < 0 || res > 1000000 ? 2 : (int)res;
+    owl_dim *dims = ds->dims + ds->n * (OWL_METRIC_MAX_DIMS + 1);
+    snprintf(path, sizeof path, "MetricData.%zu.Dimensions", i);
+    if (read_dims(ctx, in, path, dims, &d->id.ndims) != OWL_OK)
+        return OWL_EINVAL;
+    d->id.dims = dims;
+    /* the value: Value, Values (+ Counts) or StatisticValues, exactly one */
+    double value;
+    int has_value = 0;
+    snprintf(path, sizeof path, "MetricData.%zu.Value", i);
+    int rc = owl_aws_get_double(ctx, in, path, &value);
+    if (rc == OWL_EINVAL)
+        return rc;
+    has_value = rc == OWL_OK;
+    const double *vals = NULL, *counts = NULL;
+    size_t nv = 0, nc = 0;
+    snprintf(path, sizeof path, "MetricData.%zu.Values", i);
+    if ((rc = read_values(ctx, in, path, ds, &vals, &nv)) == OWL_EINVAL)
+        return rc;
+    int has_values = rc == OWL_OK;
+    snprintf(path, sizeof path, "MetricData.%zu.Counts", i);
+    if ((rc = read_values(ctx, in, path, ds, &counts, &nc)) == OWL_EINVAL)
+        return rc;
+    int has_counts = rc == OWL_OK;
+    bson_iter_t sv;
+    snprintf(path, sizeof path, "MetricData.%zu.StatisticValues", i);
+    int has_stats = bson_iter_init(&sv, in) && bson_iter_find_descendant(&sv, path, &sv) &&
+                    !BSON_ITER_HOLDS_NULL(&sv);
+    char msg[200];
+    if (has_value + has_values + has_stats > 1) {
+        snprintf(msg, sizeof msg,
+                 "The parameters MetricData.member.%zu.Value, MetricData.member.%zu.Values and "
+                 "MetricData.member.%zu.StatisticValues are mutually exclusive.", i + 1, i + 1,
+                 i + 1);
+        return fail_rule(ctx, OWL_AWS_ERR_InvalidParameterCombination, msg);
+    }
+    if (has_counts && !has_values) {
+        snprintf(msg, sizeof msg, "The parameter MetricData.member.%zu.Counts needs Values.",
+                 i + 1);
+        return fail_rule(ctx, OWL_AWS_ERR_InvalidParameterCombination, msg);
+    }
+    if (has_counts && nc != nv) {
+        snprintf(msg, sizeof msg,
+                 "The parameters MetricData.member.%zu.Values and MetricData.member.%zu.Counts "
+                 "must be of the same size.", i + 1, i + 1);
+        return fail_rule(ctx, OWL_AWS_ERR_InvalidParameterValue, msg);
+    }
+    if (has_values && nv == 0) {
+        snprintf(msg, sizeof msg, "The parameter MetricData.member.%zu.Values must not be empty.",
+                 i + 1);
+        return fail_rule(ctx, OWL_AWS_ERR_InvalidParameterValue, msg);
+    }
+    if (has_value) {
+        double *v = vals_take(ds, 1);
+        if (!v)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "out of value space");
+        *v = value;
+        d->values = v, d->nvalues = 1;
+    } else if (has_values) {
+        d->values = vals, d->counts = has_counts ? counts : NULL, d->nvalues = nv;
+    } else if (has_stats) {
+        static const char *const f[] = {"SampleCount", "Sum", "Minimum", "Maximum"};
+        double *out[] = {&d->count, &d->sum, &d->min, &d->max};
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "MetricData.%zu.StatisticValues.%s", i, f[k]);
+            rc = owl_aws_get_double(ctx, in, path, out[k]);
+            if (rc == OWL_EINVAL)
+                return rc;
+            if (rc == OWL_ENOTFOUND) {
+                snprintf(msg, sizeof msg,
+                         "The parameter MetricData.member.%zu.StatisticValues.%s is required.",
+                         i + 1, f[k]);
+                return fail_rule(ctx, OWL_AWS_ERR_MissingParameter, msg);
+            }
+        }
+        d->has_stats = 1;
+    }
+    ds->n++;
+    return OWL_OK;
+}
+
+static int put_metric_data(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *ns;
+    size_t len;
+    if (ctx->rq->body_len > PUT_MAX_BYTES)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_RequestEntityTooLarge,
+                            "Request size %zu exceeded 1048576 bytes", ctx->rq->body_len);
+    int rc = owl_aws_get_str(ctx, in, "Namespace", &ns, &len);
+    if (rc == OWL_EINVAL)
+        return rc;
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter Namespace is required.");
+    snprintf(call->resource, sizeof call->resource, "namespace/%.200s", ns);
+    bson_iter_t it;
+    rc = owl_aws_get_list(ctx, in, "MetricData", &it);
+    if (rc == OWL_EINVAL)
+        return rc;
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter MetricData is required.");
+    size_t n = 0;
+    while (bson_iter_next(&it))
+        n++;
+    if (n == 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter MetricData is required.");
+    if (n > OWL_METRIC_MAX_DATUMS)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The collection MetricData must not have a size greater than 1000.");
+    datums ds = {0};
+    ds.cap = n;
+    ds.capvals = n * (2 * OWL_METRIC_MAX_VALUES + 1);
+    ds.d = calloc(n, sizeof *ds.d);
+    ds.dims = calloc(n * (OWL_METRIC_MAX_DIMS + 1), sizeof *ds.dims);
+    ds.vals = malloc(ds.capvals * sizeof *ds.vals);
+    if (!ds.d || !ds.dims || !ds.vals) {
+        datums_free(&ds);
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "out of memory");
+    }
+    int64_t now = owl_now_ms();
+    for (size_t i = 0; i < n && rc != OWL_EINVAL; i++)
+        rc = read_cw_datum(ctx, in, i, ns, now, &ds);
+    if (rc != OWL_EINVAL) {
+        enum owl_metric_fault f = OWL_MF_NONE;
+        owl_error err = {0};
+        rc = owl_metrics_put(call->srv->metrics, call->principal->tenant, ds.d, ds.n,
+                             OWL_PUT_CLOUDWATCH, now, &f, &err);
+        if (rc == OWL_EINVAL)
+            fail_rule(ctx, fault_to_err(f), err.msg);
+        else if (rc != OWL_OK)
+            owl_aws_fail(ctx, rc == OWL_ENOSPC ? OWL_AWS_ERR_ServiceUnavailable
+                                               : OWL_AWS_ERR_InternalServiceError,
+                         "%s", err.msg);
+    }
+    datums_free(&ds);
+    (void)out;
+    return rc == OWL_OK ? OWL_OK : OWL_EINVAL;
+}
+
+/* ---- statistics of buckets ---- */
+
+typedef struct statlist {
+    owl_stat st[MAX_STATS + MAX_EXT_STATS];
+    size_t n, nsimple;
+} statlist;
+
+static int read_stats(owl_aws_ctx *ctx, const bson_t *in, const char *field, int extended,
+                      statlist *sl)
+{
+    bson_iter_t it;
+    int rc = owl_aws_get_list(ctx, in, field, &it);
+    if (rc != OWL_OK)
+        return rc;
+    size_t max = extended ? MAX_EXT_STATS : MAX_STATS, k = 0;
+    while (bson_iter_next(&it)) {
+        if (++k > max)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The collection %s must not have a size greater than %zu.",
+                                field, max);
+        if (!BSON_ITER_HOLDS_UTF8(&it))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "%s must hold strings.", field);
+        const char *s = bson_iter_utf8(&it, NULL);
+        owl_stat st;
+        owl_error err = {0};
+        if (owl_stat_parse(s, &st, &err) != OWL_OK ||
+            (!extended && st.kind > OWL_STAT_MAXIMUM) || (extended && st.kind <= OWL_STAT_MAXIMUM))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter %s.member.%zu has an invalid value %s%s%s", field,
+                                k, s, err.msg[0] ? ": " : "", err.msg);
+        sl->st[sl->n++] = st;
+    }
+    return OWL_OK;
+}
+
+/* Reads Namespace, MetricName, Dimensions (prefix "" or "MetricStat.Metric.") of in. */
+static int read_metric(owl_aws_ctx *ctx, const bson_t *in, const char *prefix, owl_metric_id *m,
+                       owl_dim *dims)
+{
+    char path[128];
+    size_t len;
+    snprintf(path, sizeof path, "%sNamespace", prefix);
+    int rc = owl_aws_get_str(ctx, in, path, &m->ns, &len);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter, "The parameter %s is required.",
+                            path);
+    if (rc != OWL_OK)
+        return rc;
+    snprintf(path, sizeof path, "%sMetricName", prefix);
+    rc = owl_aws_get_str(ctx, in, path, &m->name, &len);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter, "The parameter %s is required.",
+                            path);
+    if (rc != OWL_OK)
+        return rc;
+    snprintf(path, sizeof path, "%sDimensions", prefix);
+    if ((rc = read_dims(ctx, in, path, dims, &m->ndims)) != OWL_OK)
+        return rc;
+    if (m->ndims > OWL_METRIC_MAX_DIMS)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The collection %s must not have a size greater than 30.", path);
+    m->dims = dims;
+    return OWL_OK;
+}
+
+static int64_t required_time(owl_aws_ctx *ctx, const bson_t *in, const char *name, int *rc)
+{
+    int64_t t = 0;
+    *rc = owl_aws_get_time_ms(ctx, in, name, &t);
+    if (*rc == OWL_ENOTFOUND)
+        *rc = owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter, "The parameter %s is required.",
+                           name);
+    return t;
+}
+
+static void append_double(bson_t *doc, const char *key, double v)
+{
+    BSON_APPEND_DOUBLE(doc, key, v);
+}
+
+static int get_metric_statistics(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
+    owl_metric_query q = {.tenant = call->principal->tenant};
+    statlist sl = {0};
+    int rc;
+    if ((rc = read_metric(ctx, in, "", &q.id, dims)) != OWL_OK)
+        return rc;
+    q.start_ms = required_time(ctx, in, "StartTime", &rc);
+    if (rc != OWL_OK)
+        return rc;
+    q.end_ms = required_time(ctx, in, "EndTime", &rc);
+    if (rc != OWL_OK)
+        return rc;
+    int64_t period;
+    if ((rc = owl_aws_get_int(ctx, in, "Period", &period)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter, "The parameter Period is required.");
+    if (rc != OWL_OK)
+        return rc;
+    size_t len;
+    if ((rc = owl_aws_get_str(ctx, in, "Unit", &q.unit, &len)) == OWL_EINVAL)
+        return rc;
+    if (q.unit && !owl_metric_unit_canon(q.unit))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter Unit has an invalid value %s.", q.unit);
+    int r1 = read_stats(ctx, in, "Statistics", 0, &sl);
+    if (r1 == OWL_EINVAL)
+        return r1;
+    sl.nsimple = sl.n;
+    int r2 = read_stats(ctx, in, "ExtendedStatistics", 1, &sl);
+    if (r2 == OWL_EINVAL)
+        return r2;
+    if (sl.n == 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter Statistics or ExtendedStatistics is required.");
+    if (sl.nsimple && sl.n > sl.nsimple)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
+                            "You must specify either Statistics or ExtendedStatistics, but not "
+                            "both.");
+    if (period <= 0 || period > 86400 * 455 ||
+        !(period == 1 || period == 5 || period == 10 || period == 30 || period % 60 == 0))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter Period must be 1, 5, 10, 30 or a multiple of 60.");
+    if (q.start_ms >= q.end_ms)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter StartTime must be less than the parameter EndTime.");
+    q.period_s = (int)period;
+    int64_t pms = period * 1000;
+    int64_t npoints = (q.end_ms - 1) / pms - q.start_ms / pms + 1;
+    if (npoints > OWL_METRIC_MAX_DATAPOINTS)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
+                            "You have requested up to %" PRId64 " datapoints, which exceeds the "
+                            "limit of 1440. You may reduce the datapoints requested by "
+                            "increasing Period, or decreasing the time range.", npoints);
+    snprintf(call->resource, sizeof call->resource, "metric/%.100s/%.100s", q.id.ns, q.id.name);
+    owl_bucket_set bs;
+    owl_error err = {0};
+    if ((rc = owl_metrics_read(call->srv->metrics, &q, &bs, &err)) != OWL_OK)
+        return owl_aws_fail(ctx, rc == OWL_EINVAL ? OWL_AWS_ERR_InvalidParameterValue
+                                                  : OWL_AWS_ERR_InternalServiceError,
+                            "%s", err.msg);
+    BSON_APPEND_UTF8(out, "Label", q.id.name);
+    bson_t arr, dp, ext;
+    BSON_APPEND_ARRAY_BEGIN(out, "Datapoints", &arr);
+    for (size_t i = 0; i < bs.n; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &dp);
+        BSON_APPEND_DATE_TIME(&dp, "Timestamp", bs.b[i].time_ms);
+        for (size_t k = 0; k < sl.nsimple; k++) {
+            double v;
+            if (owl_stat_eval(&sl.st[k], &bs.b[i], &v) == OWL_OK)
+                append_double(&dp, sl.st[k].name, v);
+        }
+        if (sl.n > sl.nsimple) {
+            BSON_APPEND_DOCUMENT_BEGIN(&dp, "ExtendedStatistics", &ext);
+            for (size_t k = sl.nsimple; k < sl.n; k++) {
+                double v;
+                if (owl_stat_eval(&sl.st[k], &bs.b[i], &v) != OWL_OK)
+                    continue;
+                if (ctx->proto == OWL_AWS_QUERY) { /* a query-protocol map: entry/key/value */
+                    bson_t e;
+                    BSON_APPEND_DOCUMENT_BEGIN(&ext, "entry", &e);
+                    BSON_APPEND_UTF8(&e, "key", sl.st[k].name);
+                    append_double(&e, "value", v);
+                    bson_append_document_end(&ext, &e);
+                } else {
+                    append_double(&ext, sl.st[k].name, v);
+                }
+            }
+            bson_append_document_end(&dp, &ext);
+        }
+        BSON_APPEND_UTF8(&dp, "Unit", bs.b[i].unit ? bs.b[i].unit : "None");
+        bson_append_document_end(&arr, &dp);
+    }
+    bson_append_array_end(out, &arr);
+    owl_bucket_set_free(&bs);
+    return OWL_OK;
+}
+
+/* ---- ListMetrics ---- */
+
+typedef struct listout {
+    bson_t *arr;
+    size_t n;
+} listout;
+
+static int list_one(void *ud, const owl_metric_id *id, int64_t last)
+{
+    listout *lo = ud;
+    bson_t m, dims, d;
+    char key[24];
+    snprintf(key, sizeof key, "%zu", lo->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(lo->arr, key, &m);
+    BSON_APPEND_UTF8(&m, "Namespace", id->ns);
+    BSON_APPEND_UTF8(&m, "MetricName", id->name);
+    BSON_APPEND_ARRAY_BEGIN(&m, "Dimensions", &dims);
+    for (size_t i = 0; i < id->ndims; i++) {
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&dims, key, &d);
+        BSON_APPEND_UTF8(&d, "Name", id->dims[i].name);
+        BSON_APPEND_UTF8(&d, "Value", id->dims[i].value);
+        bson_append_document_end(&dims, &d);
+    }
+    bson_append_array_end(&m, &dims);
+    bson_append_document_end(lo->arr, &m);
+    (void)last;
+    return 0;
+}
+
+static int list_metrics(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    owl_metric_filter f = {0};
+    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
+    size_t len;
+    const char *token = NULL, *recent = NULL;
+    int rc;
+    if ((rc = owl_aws_get_str(ctx, in, "Namespace", &f.ns, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "MetricName", &f.name, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "NextToken", &token, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "RecentlyActive", &recent, &len)) == OWL_EINVAL)
+        return rc;
+    bson_iter_t it, d;
+    f.dims = dims;
+    if (owl_aws_get_list(ctx, in, "Dimensions", &it) == OWL_OK) {
+        while (bson_iter_next(&it)) {
+            if (f.ndims == 10)
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                    "The collection Dimensions must not have a size greater "
+                                    "than 10.");
+            const char *name = NULL, *value = NULL;
+            if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &d))
+                while (bson_iter_next(&d)) {
+                    if (!BSON_ITER_HOLDS_UTF8(&d))
+                        continue;
+                    if (strcmp(bson_iter_key(&d), "Name") == 0)
+                        name = bson_iter_utf8(&d, NULL);
+                    else if (strcmp(bson_iter_key(&d), "Value") == 0)
+                        value = bson_iter_utf8(&d, NULL);
+                }
+            if (!name)
+                return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                    "Each dimension filter needs a Name.");
+            dims[f.ndims++] = (owl_dim){name, value};
+        }
+    }
+    if (recent) {
+        if (strcmp(recent, "PT3H") != 0)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter RecentlyActive must be PT3H.");
+        f.active_since_ms = owl_now_ms() - 3 * 3600 * 1000;
+    }
+    bson_t arr;
+    char next[OWL_METRIC_TOKEN];
+    owl_error err = {0};
+    BSON_APPEND_ARRAY_BEGIN(out, "Metrics", &arr);
+    listout lo = {&arr, 0};
+    rc = owl_metrics_list(call->srv->metrics, call->principal->tenant, &f, token, 500, list_one,
+                          &lo, next, &err);
+    bson_append_array_end(out, &arr);
+    if (rc == OWL_EINVAL)
+        return owl_aws_fail(ctx, ctx->proto == OWL_AWS_NATIVE ? OWL_AWS_ERR_InvalidParameter
+                                                              : OWL_AWS_ERR_InvalidNextToken,
+                            "%s", err.msg);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    if (next[0])
+        BSON_APPEND_UTF8(out, "NextToken", next);
+    snprintf(call->resource, sizeof call->resource, "namespace/%.200s", f.ns ? f.ns : "*");
+    return OWL_OK;
+}
+
+/* ---- GetMetricData ---- */
+
+typedef struct gmd_query {
+    const char *id, *label, *expr;
+    int return_data;
+    owl_metric_query q;
+    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
+    owl_stat stat;
+    owl_mexpr *e;
+    owl_ts_list result;
+    int done, busy;
+} gmd_query;
+
+typedef struct gmd {
+    gmd_query *qs;
+    size_t n;
+    owl_aws_ctx *ctx;
+    owl_metrics *m;
+    int64_t start, end;
+    owl_error err;
+} gmd;
+
+static int id_valid(const char *id)
+{
+    if (!id || !islower((unsigned char)id[0]) || strlen(id) > 255)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return 0;
+    return 1;
+}
+
+static int eval_query(gmd *g, gmd_query *q);
+
+static int gmd_lookup(void *ud, const char *id, const owl_ts_list **out)
+{
+    gmd *g = ud;
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->qs[i].id, id) == 0) {
+            int rc = eval_query(g, &g->qs[i]);
+            if (rc != OWL_OK)
+                return rc;
+            *out = &g->qs[i].result;
+            return OWL_OK;
+        }
+    return OWL_ENOTFOUND;
+}
+
+static int ts_copy(const owl_ts *src, owl_ts *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->id = src->id ? strdup(src->id) : NULL;
+    dst->label = src->label ? strdup(src->label) : NULL;
+    dst->t = malloc((src->n ? src->n : 1) * sizeof *dst->t);
+    dst->v = malloc((src->n ? src->n : 1) * sizeof *dst->v);
+    if (!dst->t || !dst->v)
+        return OWL_ENOMEM;
+    memcpy(dst->t, src->t, src->n * sizeof *dst->t);
+    memcpy(dst->v, src->v, src->n * sizeof *dst->v);
+    dst->n = src->n;
+    return OWL_OK;
+}
+
+static int gmd_all(void *ud, const char *filter, owl_ts_list *out)
+{
+    gmd *g = ud;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < g->n; i++) {
+        gmd_query *q = &g->qs[i];
+        if (q->expr)
+            continue;
+        int rc = eval_query(g, q);
+        if (rc != OWL_OK)
+            return rc;
+        for (size_t k = 0; k < q->result.n; k++) {
+            const char *label = q->result.s[k].label ? q->result.s[k].label : q->id;
+            if (filter && *filter && !strstr(label, filter))
+                continue;
+            owl_ts *s = realloc(out->s, (out->n + 1) * sizeof *s);
+            if (!s)
+                return OWL_ENOMEM;
+            out->s = s;
+            if ((rc = ts_copy(&q->result.s[k], &out->s[out->n++])) != OWL_OK)
+                return rc;
+        }
+    }
+    return OWL_OK;
+}
+
+/* Evaluates q once (MetricStat: read + statistic; Expression: metric math). */
+static int eval_query(gmd *g, gmd_query *q)
+{
+    if (q->done)
+        return OWL_OK;
+    if (q->busy)
+        return owl_error_set(&g->err, OWL_EINVAL, "the expressions refer to each other in a cycle "
+                                                  "(through %s)", q->id);
+    q->busy = 1;
+    int rc;
+    if (q->expr) {
+        owl_mexpr_env env = {.start_ms = g->start, .end_ms = g->end, .period_s = q->q.period_s,
+                             .lookup = gmd_lookup, .all = gmd_all, .ud = g};
+        rc = owl_mexpr_eval(q->e, &env, &q->result, &g->err);
+        for (size_t k = 0; rc == OWL_OK && k < q->result.n; k++) {
+            free(q->result.s[k].label);
+            q->result.s[k].label = NULL;
+            if (q->result.n == 1 && q->label && !(q->result.s[k].label = strdup(q->label)))
+                rc = OWL_ENOMEM;
+        }
+    } else {
+        owl_bucket_set bs;
+        rc = owl_metrics_read(g->m, &q->q, &bs, &g->err);
+        if (rc == OWL_OK) {
+            owl_ts *s = calloc(1, sizeof *s);
+            q->result.s = s;
+            q->result.n = s ? 1 : 0;
+            if (s) {
+                s->t = malloc((bs.n ? bs.n : 1) * sizeof *s->t);
+                s->v = malloc((bs.n ? bs.n : 1) * sizeof *s->v);
+                s->id = strdup(q->id);
+                s->label = strdup(q->label ? q->label : q->q.id.name);
+            }
+            if (!s || !s->t || !s->v || !s->id || !s->label)
+                rc = owl_error_set(&g->err, OWL_ENOMEM, "out of memory");
+            for (size_t i = 0; rc == OWL_OK && i < bs.n; i++) {
+                double v;
+                if (owl_stat_eval(&q->stat, &bs.b[i], &v) == OWL_OK) {
+                    s->t[s->n] = bs.b[i].time_ms;
+                    s->v[s->n++] = v;
+                }
+            }
+            owl_bucket_set_free(&bs);
+        }
+    }
+    q->busy = 0;
+    q->done = rc == OWL_OK;
+    return rc;
+}
+
+static int read_gmd_query(owl_aws_ctx *ctx, const bson_t *in, size_t i, gmd_query *q,
+                          int64_t start, int64_t end)
+{
+    char path[128];
+    size_t len;
+    int rc;
+    memset(q, 0, sizeof *q);
+    q->return_data = 1;
+    snprintf(path, sizeof path, "MetricDataQueries.%zu.Id", i);
+    if ((rc = owl_aws_get_str(ctx, in, path, &q->id, &len)) == OWL_EINVAL)
+        return rc;
+    if (!id_valid(q->id))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                            "The value for parameter MetricDataQueries.member.%zu.Id must start "
+                            "with a lowercase letter and hold only letters, digits and "
+                            "underscores.", i + 1);
+    snprintf(path, sizeof path, "MetricDataQueries.%zu.Label", i);
+    if ((rc = owl_aws_get_str(ctx, in, path, &q->label, &len)) == OWL_EINVAL)
+        return rc;
+    snprintf(path, sizeof path, "MetricDataQueries.%zu.ReturnData", i);
+    if ((rc = owl_aws_get_bool(ctx, in, path, &q->return_data)) == OWL_EINVAL)
+        return rc;
+    snprintf(path, sizeof path, "MetricDataQueries.%zu.Expression", i);
+    if ((rc = owl_aws_get_str(ctx, in, path, &q->expr, &len)) == OWL_EINVAL)
+        return rc;
+    int64_t period = 0;
+    bson_iter_t ms;
+    snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat", i);
+    int has_stat = bson_iter_init(&ms, in) && bson_iter_find_descendant(&ms, path, &ms) &&
+                   !BSON_ITER_HOLDS_NULL(&ms);
+    if (!!q->expr == has_stat)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                            "The parameter MetricDataQueries.member.%zu must have exactly one of "
+                            "MetricStat and Expression.", i + 1);
+    q->q.start_ms = start, q->q.end_ms = end;
+    if (q->expr) {
+        size_t pos = 0;
+        owl_error err = {0};
+        if (owl_mexpr_parse(q->expr, &q->e, &pos, &err) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                                "Error in expression '%s': %s", q->id, err.msg);
+        snprintf(path, sizeof path, "MetricDataQueries.%zu.Period", i);
+        if ((rc = owl_aws_get_int(ctx, in, path, &period)) == OWL_EINVAL)
+            return rc;
+    } else {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "MetricDataQueries.%zu.MetricStat.Metric.", i);
+        if ((rc = read_metric(ctx, in, prefix, &q->q.id, q->dims)) != OWL_OK)
+            return rc;
+        snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat.Period", i);
+        if ((rc = owl_aws_get_int(ctx, in, path, &period)) == OWL_ENOTFOUND)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                "The parameter %s is required.", path);
+        if (rc != OWL_OK)
+            return rc;
+        const char *stat;
+        snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat.Stat", i);
+        if ((rc = owl_aws_get_str(ctx, in, path, &stat, &len)) == OWL_ENOTFOUND)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                "The parameter %s is required.", path);
+        if (rc != OWL_OK)
+            return rc;
+        owl_error err = {0};
+        if (owl_stat_parse(stat, &q->stat, &err) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                                "The value %s for parameter %s is not a statistic: %s", stat, path,
+                                err.msg);
+        snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat.Unit", i);
+        if ((rc = owl_aws_get_str(ctx, in, path, &q->q.unit, &len)) == OWL_EINVAL)
+            return rc;
+    }
+    if (period == 0)
+        period = 60;
+    if (period < 0 || period > 86400 * 455 ||
+        !(period == 1 || period == 5 || period == 10 || period == 30 || period % 60 == 0))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                            "The Period of MetricDataQueries.member.%zu must be 1, 5, 10, 30 or "
+                            "a multiple of 60.", i + 1);
+    q->q.period_s = (int)period;
+    return OWL_OK;
+}
+
+static int get_metric_data(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    gmd g = {.ctx = ctx, .m = call->srv->metrics};
+    int rc;
+    g.start = required_time(ctx, in, "StartTime", &rc);
+    if (rc != OWL_OK)
+        return rc;
+    g.end = required_time(ctx, in, "EndTime", &rc);
+    if (rc != OWL_OK)
+        return rc;
+    if (g.start >= g.end)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                            "The parameter StartTime must be less than the parameter EndTime.");
+    const char *scan = NULL, *token = NULL;
+    size_t len;
+    int64_t maxdp = GMD_MAX_DATAPOINTS;
+    if ((rc = owl_aws_get_str(ctx, in, "ScanBy", &scan, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "NextToken", &token, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_int(ctx, in, "MaxDatapoints", &maxdp)) == OWL_EINVAL)
+        return rc;
+    int desc = 1;
+    if (scan && strcmp(scan, "TimestampAscending") == 0)
+        desc = 0;
+    else if (scan && strcmp(scan, "TimestampDescending") != 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                            "ScanBy must be TimestampDescending or TimestampAscending.");
+    if (maxdp <= 0 || maxdp > GMD_MAX_DATAPOINTS)
+        maxdp = GMD_MAX_DATAPOINTS;
+    uint64_t skip = 0;
+    if (token && *token) {
+        char *end;
+        if (strncmp(token, "owlgmd1-", 8) != 0 || !(skip = strtoull(token + 8, &end, 16)) || *end)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidNextToken,
+                                "The service cannot find the NextToken you passed.");
+    }
+    bson_iter_t it;
+    rc = owl_aws_get_list(ctx, in, "MetricDataQueries", &it);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter MetricDataQueries is required.");
+    if (rc != OWL_OK)
+        return rc;
+    size_t n = 0;
+    while (bson_iter_next(&it))
+        n++;
+    if (n == 0 || n > MAX_QUERIES)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                            "MetricDataQueries must hold 1 to %d queries.", MAX_QUERIES);
+    if (!(g.qs = calloc(n, sizeof *g.qs)))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        g.qs[i].q.tenant = call->principal->tenant;
+        if ((rc = read_gmd_query(ctx, in, i, &g.qs[i], g.start, g.end)) != OWL_OK)
+            goto out;
+        g.qs[i].q.tenant = call->principal->tenant;
+        g.n = i + 1;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(g.qs[k].id, g.qs[i].id) == 0) {
+                rc = owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                                  "The Id %s is used by more than one query.", g.qs[i].id);
+                goto out;
+            }
+    }
+    snprintf(call->resource, sizeof call->resource, "queries/%zu", n);
+    bson_t arr, r, ts, vs;
+    BSON_APPEND_ARRAY_BEGIN(out, "MetricDataResults", &arr);
+    uint64_t seen = 0, given = 0;
+    int more = 0;
+    size_t nres = 0;
+    for (size_t i = 0; i < n; i++) {
+        gmd_query *q = &g.qs[i];
+        if (!q->return_data)
+            continue;
+        if ((rc = eval_query(&g, q)) != OWL_OK) {
+            owl_aws_fail(ctx, rc == OWL_EINVAL ? OWL_AWS_ERR_ValidationError
+                                               : OWL_AWS_ERR_InternalServiceError,
+                         "%s", g.err.msg);
+            bson_append_array_end(out, &arr);
+            goto out;
+        }
+        for (size_t k = 0; k < q->result.n; k++) {
+            owl_ts *s = &q->result.s[k];
+            char key[24];
+            snprintf(key, sizeof key, "%zu", nres++);
+            BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &r);
+            BSON_APPEND_UTF8(&r, "Id", q->id);
+            BSON_APPEND_UTF8(&r, "Label", s->label ? s->label : q->label ? q->label : q->id);
+            bson_t tarr = BSON_INITIALIZER, varr = BSON_INITIALIZER;
+            size_t np = 0;
+            for (size_t j = 0; j < s->n; j++) {
+                size_t idx = desc ? s->n - 1 - j : j;
+                if (seen++ < skip)
+                    continue;
+                if (given >= (uint64_t)maxdp) {
+                    more = 1;
+                    break;
+                }
+                given++;
+                snprintf(key, sizeof key, "%zu", np++);
+                BSON_APPEND_DATE_TIME(&tarr, key, s->t[idx]);
+                BSON_APPEND_DOUBLE(&varr, key, s->v[idx]);
+            }
+            BSON_APPEND_ARRAY_BEGIN(&r, "Timestamps", &ts);
+            bson_concat(&ts, &tarr);
+            bson_append_array_end(&r, &ts);
+            BSON_APPEND_ARRAY_BEGIN(&r, "Values", &vs);
+            bson_concat(&vs, &varr);
+            bson_append_array_end(&r, &vs);
+            bson_destroy(&tarr);
+            bson_destroy(&varr);
+            BSON_APPEND_UTF8(&r, "StatusCode", more ? "PartialData" : "Complete");
+            bson_append_document_end(&arr, &r);
+        }
+    }
+    bson_append_array_end(out, &arr);
+    if (more) {
+        char next[40];
+        snprintf(next, sizeof next, "owlgmd1-%" PRIx64, skip + given);
+        BSON_APPEND_UTF8(out, "NextToken", next);
+    }
+    rc = OWL_OK;
+out:
+    for (size_t i = 0; i < n; i++) {
+        owl_mexpr_free(g.qs[i].e);
+        owl_ts_list_free(&g.qs[i].result);
+    }
+    free(g.qs);
+    return rc;
+}
+
+/* ---- owl's native JSON ---- */
+
+/* One metrics[] entry of POST /api/v1/metrics at index i into ds (bulk form: many). */
+static int read_native(owl_aws_ctx *ctx, const bson_t *in, size_t i, datums *ds, int64_t now)
+{
+    char path[96];
+    size_t len;
+    owl_datum base = {.time_ms = now};
+    int rc;
+    snprintf(path, sizeof path, "metrics.%zu.namespace", i);
+    if ((rc = owl_aws_get_str(ctx, in, path, &base.id.ns, &len)) == OWL_EINVAL)
+        return rc;
+    snprintf(path, sizeof path, "metrics.%zu.name", i);
+    if ((rc = owl_aws_get_str(ctx, in, path, &base.id.name, &len)) == OWL_EINVAL)
+        return rc;
+    snprintf(path, sizeof path, "metrics.%zu.unit", i);
+    if ((rc = owl_aws_get_str(ctx, in, path, &base.unit, &len)) == OWL_EINVAL)
+        return rc;
+    int64_t res = 0;
+    snprintf(path, sizeof path, "metrics.%zu.resolution", i);
+    if ((rc = owl_aws_get_int(ctx, in, path, &res)) == OWL_EINVAL)
+        return rc;
+    base.resolution = res < 0 || res > 1000000 ? 2 : (int)res;
+    /* dimensions: an object of name -> value */
+    bson_iter_t it, d;
+    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
+    snprintf(path, sizeof path, "metrics.%zu.dimensions", i);
+    if (bson_iter_init(&it, in) && bson_iter_find_descendant(&it, path, &d)) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&d) || !bson_iter_recurse(&d, &it))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                "%s must be an object of names to values", path);
+        while (bson_iter_next(&it)) {
+            if (!BSON_ITER_HOLDS_UTF8(&it))
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                    "%s: dimension values are strings", path);
+            if (base.id.ndims <= OWL_METRIC_MAX_DIMS)
+                dims[base.id.ndims++] = (owl_dim){bson_iter_key(&it), bson_iter_utf8(&it, NULL)};
+        }
+    }
+    /* dims live in ds->dims: one block per entry */
+    owl_dim *keep = ds->dims + i * (OWL_METRIC_MAX_DIMS + 1);
+    memcpy(keep, dims, base.id.ndims * sizeof *dims);
+    base.id.dims = keep;
+    snprintf(path, sizeof path, "metrics.%zu.timestamps", i);
+    bson_iter_t ts, vs;
+    if (owl_aws_get_list(ctx, in, path, &ts) == OWL_OK) { /* bulk form */
+        snprintf(path, sizeof path, "metrics.%zu.values", i);
+        if (owl_aws_get_list(ctx, in, path, &vs) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                "metrics.%zu: timestamps needs a values array", i);
+        while (bson_iter_next(&ts)) {
+            if (!bson_iter_next(&vs))
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                    "metrics.%zu: timestamps and values differ in length", i);
+            if (ds->n == ds->cap || ds->nvals == ds->capvals)
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                    "too many datapoints in one request (at most %zu)", ds->cap);
+            owl_datum *x = &ds->d[ds->n++];
+            *x = base;
+            double *v = vals_take(ds, 1), t;
+            if (!BSON_ITER_HOLDS_NUMBER(&ts) || elem_double(&vs, v) != OWL_OK)
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                    "metrics.%zu: timestamps are epoch ms, values numbers", i);
+            t = bson_iter_as_double(&ts);
+            x->time_ms = (int64_t)t;
+            x->values = v, x->nvalues = 1;
+        }
+        if (bson_iter_next(&vs))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                "metrics.%zu: timestamps and values differ in length", i);
+        return OWL_OK;
+    }
+    if (ds->n == ds->cap)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "too many datapoints in one request");
+    owl_datum *x = &ds->d[ds->n];
+    *x = base;
+    snprintf(path, sizeof path, "metrics.%zu.timestamp", i);
+    if (bson_iter_init(&it, in) && bson_iter_find_descendant(&it, path, &d)) {
+        if (BSON_ITER_HOLDS_NUMBER(&d))
+            x->time_ms = (int64_t)bson_iter_as_double(&d);
+        else if (!BSON_ITER_HOLDS_UTF8(&d) ||
+                 owl_time_parse(bson_iter_utf8(&d, NULL), strlen(bson_iter_utf8(&d, NULL)),
+                                &x->time_ms) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                                "%s must be epoch ms or an RFC 3339 time", path);
+    }
+    double value;
+    snprintf(path, sizeof path, "metrics.%zu.value", i);
+    int hv = owl_aws_get_double(ctx, in, path, &value);
+    if (hv == OWL_EINVAL)
+        return hv;
+    const double *vals = NULL, *counts = NULL;
+    size_t nv = 0, nc = 0;
+    snprintf(path, sizeof path, "metrics.%zu.values", i);
+    int hvs = read_values(ctx, in, path, ds, &vals, &nv);
+    if (hvs == OWL_EINVAL)
+        return hvs;
+    snprintf(path, sizeof path, "metrics.%zu.counts", i);
+    int hc = read_values(ctx, in, path, ds, &counts, &nc);
+    if (hc == OWL_EINVAL)
+        return hc;
+    snprintf(path, sizeof path, "metrics.%zu.stats", i);
+    int hs = bson_iter_init(&it, in) && bson_iter_find_descendant(&it, path, &d);
+    if ((hv == OWL_OK) + (hvs == OWL_OK) + hs != 1)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "metrics.%zu needs exactly one of value, values, stats", i);
+    if (hc == OWL_OK && (hvs != OWL_OK || nc != nv))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "metrics.%zu: counts needs values of the same length", i);
+    if (hv == OWL_OK) {
+        double *v = vals_take(ds, 1);
+        *v = value;
+        x->values = v, x->nvalues = 1;
+    } else if (hvs == OWL_OK) {
+        x->values = vals, x->counts = hc == OWL_OK ? counts : NULL, x->nvalues = nv;
+    } else {
+        static const char *const f[] = {"count", "sum", "min", "max"};
+        double *o[] = {&x->count, &x->sum, &x->min, &x->max};
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "metrics.%zu.stats.%s", i, f[k]);
+            if (owl_aws_get_double(ctx, in, path, o[k]) != OWL_OK)
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s is required", path);
+        }
+        x->has_stats = 1;
+    }
+    ds->n++;
+    return OWL_OK;
+}
+
+#define NATIVE_MAX_POINTS 1000000
+
+static int native_put(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    bson_iter_t it, c;
+    int rc = owl_aws_get_list(ctx, in, "metrics", &it);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "metrics is required");
+    if (rc != OWL_OK)
+        return rc;
+    /* count datapoints first: bulk entries hold many */
+    size_t entries = 0, points = 0;
+    while (bson_iter_next(&it)) {
+        entries++;
+        bson_iter_t sub;
+        uint32_t len = 0;
+        const uint8_t *data = NULL;
+        if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            bson_iter_document(&it, &len, &data);
+            bson_t doc;
+            if (bson_init_static(&doc, data, len) && bson_iter_init_find(&sub, &doc, "timestamps") &&
+                BSON_ITER_HOLDS_ARRAY(&sub) && bson_iter_recurse(&sub, &c)) {
+                while (bson_iter_next(&c))
+                    points++;
+                continue;
+            }
+        }
+        points++;
+    }
+    if (points > NATIVE_MAX_POINTS)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "at most %d datapoints per request", NATIVE_MAX_POINTS);
+    datums ds = {0};
+    ds.cap = points;
+    ds.capvals = points + entries * 2 * OWL_METRIC_MAX_VALUES + 1;
+    ds.d = calloc(points ? points : 1, sizeof *ds.d);
+    ds.dims = calloc(entries ? entries * (OWL_METRIC_MAX_DIMS + 1) : 1, sizeof *ds.dims);
+    ds.vals = malloc(ds.capvals * sizeof *ds.vals);
+    if (!ds.d || !ds.dims || !ds.vals) {
+        datums_free(&ds);
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "out of memory");
+    }
+    int64_t now = owl_now_ms();
+    rc = OWL_OK;
+    for (size_t i = 0; i < entries && rc == OWL_OK; i++)
+        rc = read_native(ctx, in, i, &ds, now);
+    if (rc == OWL_OK) {
+        enum owl_metric_fault f;
+        owl_error err = {0};
+        rc = owl_metrics_put(call->srv->metrics, call->principal->tenant, ds.d, ds.n, 0, now, &f,
+                             &err);
+        if (rc == OWL_EINVAL)
+            owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", err.msg);
+        else if (rc == OWL_ENOSPC)
+            owl_aws_fail(ctx, OWL_AWS_ERR_InsufficientStorage, "%s", err.msg);
+        else if (rc != OWL_OK)
+            owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "%s", err.msg);
+        else
+            BSON_APPEND_INT64(out, "accepted", (int64_t)ds.n);
+    }
+    snprintf(call->resource, sizeof call->resource, "metrics/%zu", ds.n);
+    datums_free(&ds);
+    return rc == OWL_OK ? OWL_OK : OWL_EINVAL;
+}
+
+/* GET /api/v1/metrics/query: a raw route, since it answers CSV as well as JSON. */
+static int native_query(owl_call *call)
+{
+    const char *q = call->req->query;
+    char ns[256], name[256], unit[64], period[16], start[64], end[64];
+    owl_metric_query mq = {.tenant = call->principal->tenant};
+    owl_dim dims[OWL_METRIC_MAX_DIMS];
+    char dimbuf[OWL_METRIC_MAX_DIMS][2][1100];
+    statlist sl = {0};
+    if (owl_query_param(q, "namespace", ns, sizeof ns) != 1 ||
+        owl_query_param(q, "name", name, sizeof name) != 1) {
+        owl_call_error(call, 400, "InvalidParameter", "namespace and name are required");
+        return OWL_EINVAL;
+    }
+    mq.id.ns = ns, mq.id.name = name;
+    int up = owl_query_param(q, "unit", unit, sizeof unit);
+    int pp = owl_query_param(q, "period", period, sizeof period);
+    int sp = owl_query_param(q, "start", start, sizeof start);
+    int ep = owl_query_param(q, "end", end, sizeof end);
+    if (up < 0 || pp < 0 || sp < 0 || ep < 0) {
+        owl_call_error(call, 400, "InvalidParameter", "a query parameter is malformed or repeated");
+        return OWL_EINVAL;
+    }
+    mq.unit = up ? unit : NULL;
+    mq.period_s = pp ? atoi(period) : 60;
+    mq.end_ms = owl_now_ms();
+    mq.start_ms = mq.end_ms - 3 * 3600 * 1000;
+    if ((sp && owl_time_parse(start, strlen(start), &mq.start_ms) != OWL_OK) ||
+        (ep && owl_time_parse(end, strlen(end), &mq.end_ms) != OWL_OK)) {
+        owl_call_error(call, 400, "InvalidParameter", "start and end are RFC 3339 or epoch ms");
+        return OWL_EINVAL;
+    }
+    /* repeated parameters: dim.NAME=VALUE and stat=S, walked by hand */
+    for (const char *p = q; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        char kv[2300];
+        if (len < sizeof kv) {
+            long n = owl_aws_percent_decode(p, len, kv, 1);
+            char *eq = n > 0 ? strchr(kv, '=') : NULL;
+            if (eq) {
+                *eq = 0;
+                if (strncmp(kv, "dim.", 4) == 0 && mq.id.ndims < OWL_METRIC_MAX_DIMS &&
+                    strlen(kv + 4) < 1100 && strlen(eq + 1) < 1100) {
+                    strcpy(dimbuf[mq.id.ndims][0], kv + 4);
+                    strcpy(dimbuf[mq.id.ndims][1], eq + 1);
+                    dims[mq.id.ndims] = (owl_dim){dimbuf[mq.id.ndims][0], dimbuf[mq.id.ndims][1]};
+                    mq.id.ndims++;
+                } else if (strcmp(kv, "stat") == 0) {
+                    owl_error err = {0};
+                    if (sl.n == OWL_ARRAY_LEN(sl.st) ||
+                        owl_stat_parse(eq + 1, &sl.st[sl.n], &err) != OWL_OK) {
+                        owl_call_error(call, 400, "InvalidParameter", "stat %s: %s", eq + 1,
+                                       err.msg[0] ? err.msg : "too many statistics");
+                        return OWL_EINVAL;
+                    }
+                    sl.n++;
+                }
+            }
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    mq.id.dims = dims;
+    if (sl.n == 0) {
+        static const char *const dflt[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"};
+        for (size_t i = 0; i < 5; i++)
+            owl_stat_parse(dflt[i], &sl.st[sl.n++], NULL);
+    }
+    snprintf(call->resource, sizeof call->resource, "metric/%.100s/%.100s", ns, name);
+    owl_bucket_set bs;
+    owl_error err = {0};
+    int rc = owl_metrics_read(call->srv->metrics, &mq, &bs, &err);
+    if (rc != OWL_OK) {
+        owl_call_error(call, rc == OWL_EINVAL ? 400 : 500,
+                       rc == OWL_EINVAL ? "InvalidParameter" : "InternalError", "%s", err.msg);
+        return rc;
+    }
+    const char *accept = owl_http_req_header(call->req, "accept");
+    int csv = accept && strstr(accept, "text/csv");
+    owl_buf *b = &call->resp->body;
+    char ts[40];
+    if (csv) {
+        call->resp->content_type = "text/csv; charset=utf-8";
+        owl_buf_puts(b, "timestamp");
+        for (size_t k = 0; k < sl.n; k++)
+            owl_buf_printf(b, ",%s", sl.st[k].name);
+        owl_buf_putc(b, '\n');
+        for (size_t i = 0; i < bs.n; i++) {
+            owl_time_format_rfc3339(bs.b[i].time_ms, ts, sizeof ts);
+            owl_buf_puts(b, ts);
+            for (size_t k = 0; k < sl.n; k++) {
+                double v;
+                owl_buf_putc(b, ',');
+                if (owl_stat_eval(&sl.st[k], &bs.b[i], &v) == OWL_OK)
+                    owl_buf_printf(b, "%.17g", v);
+            }
+            owl_buf_putc(b, '\n');
+        }
+    } else {
+        call->resp->content_type = "application/json";
+        owl_buf_puts(b, "{\"namespace\":");
+        owl_buf_json_str(b, ns, strlen(ns));
+        owl_buf_puts(b, ",\"name\":");
+        owl_buf_json_str(b, name, strlen(name));
+        owl_buf_puts(b, ",\"dimensions\":{");
+        for (size_t d = 0; d < mq.id.ndims; d++) {
+            if (d)
+                owl_buf_putc(b, ',');
+            owl_buf_json_str(b, dims[d].name, strlen(dims[d].name));
+            owl_buf_putc(b, ':');
+            owl_buf_json_str(b, dims[d].value, strlen(dims[d].value));
+        }
+        owl_buf_printf(b, "},\"period\":%d,\"datapoints\":[", mq.period_s);
+        for (size_t i = 0; i < bs.n; i++) {
+            owl_time_format_rfc3339(bs.b[i].time_ms, ts, sizeof ts);
+            owl_buf_printf(b, "%s{\"timestamp\":\"%s\",\"unit\":\"%s\"", i ? "," : "", ts,
+                           bs.b[i].unit ? bs.b[i].unit : "None");
+            for (size_t k = 0; k < sl.n; k++) {
+                double v;
+                if (owl_stat_eval(&sl.st[k], &bs.b[i], &v) != OWL_OK)
+                    continue;
+                owl_buf_putc(b, ',');
+                owl_buf_json_str(b, sl.st[k].name, strlen(sl.st[k].name));
+                owl_buf_printf(b, ":%.17g", v);
+            }
+            owl_buf_putc(b, '}');
+        }
+        owl_buf_puts(b, "]}");
+    }
+    owl_bucket_set_free(&bs);
+    call->resp->status = 200;
+    return OWL_OK;
+}
+
+/* ---- tables ---- */
+
+static const owl_aws_op cw_ops[] = {
+    {.name = "PutMetricData", .action = "cloudwatch:PutMetricData", .fn = put_metric_data},
+    {.name = "GetMetricStatistics", .action = "cloudwatch:GetMetricStatistics",
+     .fn = get_metric_statistics},
+    {.name = "GetMetricData", .action = "cloudwatch:GetMetricData", .fn = get_metric_data},
+    {.name = "ListMetrics", .action = "cloudwatch:ListMetrics", .fn = list_metrics},
+};
+
+static const owl_aws_service cw_service = {
+    .name = "monitoring",
+    .signing_name = "monitoring",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_QUERY) | OWL_AWS_PROTO_BIT(OWL_AWS_JSON) |
+                 OWL_AWS_PROTO_BIT(OWL_AWS_CBOR),
+    .json_prefix = "GraniteServiceVersion20100801",
+    .json_version = "1.0",
+    .cbor_service = "GraniteServiceVersion20100801",
+    .query_version = "2010-08-01",
+    .xml_ns = "http://monitoring.amazonaws.com/doc/2010-08-01/",
+    .query_compatible = 1,
+    .ops = cw_ops,
+    .nops = OWL_ARRAY_LEN(cw_ops),
+};
+
+static const owl_aws_op native_ops[] = {
+    {.name = "PutMetrics", .action = "cloudwatch:PutMetricData", .fn = native_put,
+     .method = "POST", .uri = "/api/v1/metrics"},
+};
+
+static const owl_aws_service native_service = {
+    .name = "owl",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_NATIVE),
+    .ops = native_ops,
+    .nops = OWL_ARRAY_LEN(native_ops),
+};
+
+static const owl_route metric_routes[] = {
+    {.method = "GET", .pattern = "/api/v1/metrics/query",
+     .action = "cloudwatch:GetMetricStatistics", .fn = native_query},
+};
+
+static const owl_aws_service *const metric_services[] = {&cw_service, &native_service};
+
+const owl_route_table owl_cloudwatch_routes = {metric_routes, OWL_ARRAY_LEN(metric_routes),
+                                               metric_services,
+                                               OWL_ARRAY_LEN(metric_services)};
