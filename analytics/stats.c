@@ -120,7 +120,7 @@ int owl_stat_parse(const char *s, owl_stat *out, owl_error *err)
             return OWL_OK;
         }
     const char *e;
-    if (s[0] == 'p' || s[0] == 'P') {
+    if (s[0] == 'p') {
         st.kind = OWL_STAT_PCT;
         st.pct = 1;
         if (number(s + 1, &e, 1, &st.hi) != OWL_OK || *e)

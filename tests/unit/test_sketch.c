@@ -1,0 +1,248 @@
+/* test_sketch.c — analytics/sketch.c and stats.c: the sketch's relative error <= 1% on
+ * skewed data, merge equal to the union, the encoding round-trip and corrupt input, every
+ * statistic against an exact computation, and every form of statistic name. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analytics.h"
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The exact nearest-rank q-quantile of sorted v. */
+static double exact_q(const double *v, size_t n, double q)
+{
+    size_t r = (size_t)ceil(q * (double)n);
+    if (r < 1)
+        r = 1;
+    return v[r - 1];
+}
+
+static unsigned long long rng = 88172645463325252ULL;
+static double uni(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return ((rng >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static void check_errors(double *v, size_t n, const char *what)
+{
+    owl_sketch *s = owl_sketch_new();
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(owl_sketch_add(s, v[i], 1), OWL_OK);
+    qsort(v, n, sizeof *v, cmp_d);
+    static const double qs[] = {0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1};
+    for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+        double got, want = exact_q(v, n, qs[k]);
+        cr_assert_eq(owl_sketch_quantile(s, qs[k], &got), OWL_OK);
+        cr_assert(fabs(got - want) <= OWL_SKETCH_ALPHA * fabs(want) + 1e-300,
+                  "%s q=%g: got %.10g want %.10g", what, qs[k], got, want);
+    }
+    cr_assert_float_eq(owl_sketch_count(s), (double)n, 0);
+    owl_sketch_free(s);
+}
+
+Test(sketch, relative_error_on_skewed_data)
+{
+    enum { N = 20000 };
+    double *v = malloc(N * sizeof *v);
+    for (int i = 0; i < N; i++) /* lognormal */
+        v[i] = exp(2 * sqrt(-2 * log(uni())) * cos(6.283185307179586 * uni()));
+    check_errors(v, N, "lognormal");
+    for (int i = 0; i < N; i++) /* pareto, alpha 1.2 */
+        v[i] = pow(uni(), -1 / 1.2);
+    check_errors(v, N, "pareto");
+    for (int i = 0; i < N; i++) /* 1e-9 .. 1e9 */
+        v[i] = pow(10, -9 + 18 * uni());
+    check_errors(v, N, "wide range");
+    for (int i = 0; i < N; i++) /* negative and positive, with zeros */
+        v[i] = i % 7 == 0 ? 0 : (uni() - 0.5) * 1000;
+    check_errors(v, N, "signed");
+    for (int i = 0; i < N; i++) /* heavy duplicates */
+        v[i] = i % 3 ? 42 : 7;
+    check_errors(v, N, "duplicates");
+    free(v);
+}
+
+Test(sketch, weights_merge_encoding)
+{
+    owl_sketch *a = owl_sketch_new(), *b = owl_sketch_new(), *u = owl_sketch_new();
+    for (int i = 1; i <= 1000; i++) {
+        owl_sketch_add(i % 2 ? a : b, i, 1);
+        owl_sketch_add(u, i, 1);
+    }
+    cr_assert_eq(owl_sketch_merge(a, b), OWL_OK);
+    owl_buf ea = OWL_BUF_INIT, eu = OWL_BUF_INIT;
+    owl_sketch_encode(a, &ea);
+    owl_sketch_encode(u, &eu);
+    cr_assert_eq(ea.len, eu.len);
+    cr_assert(memcmp(ea.data, eu.data, ea.len) == 0, "merge equals the union");
+    owl_sketch *d;
+    cr_assert_eq(owl_sketch_decode(ea.data, ea.len, &d), OWL_OK);
+    double q1, q2;
+    owl_sketch_quantile(d, 0.9, &q1);
+    owl_sketch_quantile(u, 0.9, &q2);
+    cr_assert_float_eq(q1, q2, 0);
+    /* corrupt: every truncation and a bad version */
+    for (size_t n = 0; n < ea.len; n++) {
+        owl_sketch *x;
+        cr_assert_neq(owl_sketch_decode(ea.data, n, &x), OWL_OK, "truncated at %zu", n);
+        cr_assert_null(x);
+    }
+    ((unsigned char *)ea.data)[0] = 9;
+    owl_sketch *x;
+    cr_assert_eq(owl_sketch_decode(ea.data, ea.len, &x), OWL_ECORRUPT);
+    /* weights: Values 1,2,3 with Counts 2,1,1 */
+    owl_sketch *w = owl_sketch_new();
+    owl_sketch_add(w, 1, 2), owl_sketch_add(w, 2, 1), owl_sketch_add(w, 3, 1.5);
+    cr_assert_float_eq(owl_sketch_count(w), 4.5, 0);
+    owl_buf ew = OWL_BUF_INIT;
+    owl_sketch_encode(w, &ew);
+    owl_sketch *wd;
+    cr_assert_eq(owl_sketch_decode(ew.data, ew.len, &wd), OWL_OK);
+    cr_assert_float_eq(owl_sketch_count(wd), 4.5, 0);
+    cr_assert_eq(owl_sketch_add(w, NAN, 1), OWL_EINVAL);
+    cr_assert_eq(owl_sketch_add(w, 1, 0), OWL_EINVAL);
+    owl_sketch_free(a), owl_sketch_free(b), owl_sketch_free(u), owl_sketch_free(d);
+    owl_sketch_free(w), owl_sketch_free(wd);
+    owl_buf_free(&ea), owl_buf_free(&eu), owl_buf_free(&ew);
+}
+
+static owl_stat parse(const char *s)
+{
+    owl_stat st;
+    owl_error err = {0};
+    cr_assert_eq(owl_stat_parse(s, &st, &err), OWL_OK, "%s: %s", s, err.msg);
+    return st;
+}
+
+Test(stats, names)
+{
+    static const char *const ok[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum",
+                                     "p99", "p99.9", "p0", "p100", "p50.25", "tm99", "tm10.5",
+                                     "TM(10%:90%)", "TM(:95%)", "TM(5%:)", "TM(100:2000)",
+                                     "wm90", "WM(10%:90%)", "tc90", "TC(:0.5)", "ts99",
+                                     "TS(10%:)", "PR(10:20)", "PR(:300)", "IQM"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        parse(ok[i]);
+    static const char *const bad[] = {"", "average", "p101", "p99.999", "p", "p-1", "tm",
+                                      "TM(5%)", "TM(:)", "TM(90%:10%)", "TM(10%:90)",
+                                      "PR(10%:20%)", "WM(1:2)", "XX(1:2)", "TM(10%:90%)x",
+                                      "TM(1e400:2)"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        owl_stat st;
+        owl_error err = {0};
+        cr_assert_eq(owl_stat_parse(bad[i], &st, &err), OWL_EINVAL, "%s parsed", bad[i]);
+        cr_assert_neq(err.msg[0], 0);
+    }
+    cr_assert_str_eq(parse("p99").name, "p99");
+    cr_assert_eq(parse("tm90").kind, OWL_STAT_TM);
+    cr_assert(parse("tm90").lo_open);
+}
+
+/* Exact statistics of v (n values) for comparison. */
+static double exact(const char *stat, double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_d);
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    if (!strcmp(stat, "tm90") || !strcmp(stat, "TM(10%:90%)") || !strcmp(stat, "IQM")) {
+        size_t lo = !strcmp(stat, "tm90") ? 0 : !strcmp(stat, "IQM") ? n / 4 : n / 10;
+        size_t hi = !strcmp(stat, "IQM") ? 3 * n / 4 : 9 * n / 10;
+        double t = 0;
+        for (size_t i = lo; i < hi; i++)
+            t += v[i];
+        return t / (double)(hi - lo);
+    }
+    if (!strcmp(stat, "wm90")) {
+        double cap = v[9 * n / 10 - 1], t = 0;
+        for (size_t i = 0; i < n; i++)
+            t += v[i] > cap ? cap : v[i];
+        return t / (double)n;
+    }
+    if (!strcmp(stat, "tc90"))
+        return (double)(9 * n / 10);
+    if (!strcmp(stat, "ts90")) {
+        double t = 0;
+        for (size_t i = 0; i < 9 * n / 10; i++)
+            t += v[i];
+        return t;
+    }
+    if (!strcmp(stat, "PR(:500)")) {
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+            c += v[i] <= 500;
+        return 100.0 * (double)c / (double)n;
+    }
+    if (!strcmp(stat, "TM(100:500)")) {
+        double t = 0;
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] > 100 && v[i] <= 500)
+                t += v[i], c++;
+        return t / (double)c;
+    }
+    return NAN;
+}
+
+Test(stats, every_statistic_against_exact)
+{
+    enum { N = 10000 };
+    double *v = malloc(N * sizeof *v);
+    owl_bucket b = {.min = INFINITY, .max = -INFINITY, .sketch = owl_sketch_new()};
+    for (int i = 0; i < N; i++) {
+        v[i] = 1 + 999 * uni() * uni(); /* skewed towards small values */
+        owl_sketch_add(b.sketch, v[i], 1);
+        b.count += 1, b.sum += v[i];
+        b.min = fmin(b.min, v[i]), b.max = fmax(b.max, v[i]);
+    }
+    double out;
+    cr_assert_eq(owl_stat_eval(&(owl_stat){.kind = OWL_STAT_SAMPLECOUNT}, &b, &out), OWL_OK);
+    cr_assert_float_eq(out, N, 0);
+    owl_stat avg = parse("Average"), sum = parse("Sum"), mn = parse("Minimum"), mx = parse("Maximum");
+    owl_stat_eval(&avg, &b, &out);
+    cr_assert_float_eq(out, b.sum / N, 1e-12);
+    owl_stat_eval(&sum, &b, &out);
+    cr_assert_float_eq(out, b.sum, 1e-9);
+    owl_stat_eval(&mn, &b, &out);
+    cr_assert_float_eq(out, b.min, 0);
+    owl_stat_eval(&mx, &b, &out);
+    cr_assert_float_eq(out, b.max, 0);
+    double *c = malloc(N * sizeof *c);
+    memcpy(c, v, N * sizeof *v);
+    qsort(c, N, sizeof *c, cmp_d);
+    static const char *const pcts[] = {"p50", "p90", "p99", "p99.9"};
+    static const double qv[] = {0.5, 0.9, 0.99, 0.999};
+    for (int k = 0; k < 4; k++) {
+        owl_stat st = parse(pcts[k]);
+        cr_assert_eq(owl_stat_eval(&st, &b, &out), OWL_OK);
+        double want = exact_q(c, N, qv[k]);
+        cr_assert(fabs(out - want) <= 0.01 * want, "%s %g vs %g", pcts[k], out, want);
+    }
+    static const char *const ranged[] = {"tm90", "TM(10%:90%)", "IQM", "wm90", "tc90", "ts90",
+                                         "PR(:500)", "TM(100:500)"};
+    for (size_t k = 0; k < sizeof ranged / sizeof *ranged; k++) {
+        owl_stat st = parse(ranged[k]);
+        memcpy(c, v, N * sizeof *v);
+        double want = exact(ranged[k], c, N);
+        cr_assert_eq(owl_stat_eval(&st, &b, &out), OWL_OK, "%s", ranged[k]);
+        /* sketch-based: within the sketch's 1% (counts within 1% of the data near a bound) */
+        cr_assert(fabs(out - want) <= 0.02 * fabs(want) + 1e-9, "%s: %g vs exact %g",
+                  ranged[k], out, want);
+    }
+    /* a bucket of statistic sets only: no percentiles */
+    owl_bucket ss = {.count = 4, .sum = 100, .min = 5, .max = 50};
+    owl_stat p99 = parse("p99");
+    cr_assert_eq(owl_stat_eval(&p99, &ss, &out), OWL_ENOTFOUND);
+    cr_assert_eq(owl_stat_eval(&avg, &ss, &out), OWL_OK);
+    cr_assert_float_eq(out, 25, 0);
+    owl_sketch_free(b.sketch);
+    free(v);
+    free(c);
+}
