@@ -114,7 +114,7 @@ def main():
 
     cw = client("cloudwatch", port, key, secret)
     sent = capture(cw)
-    e = error_of(lambda: cw.list_metrics(Namespace="x"))
+    e = error_of(lambda: cw.describe_insight_rules())
     note("botocore sent CloudWatch Content-Type %s, X-Amz-Target %s" % (
         sent["headers"].get("content-type"), sent["headers"].get("x-amz-target")))
     check("boto3 cloudwatch (JSON 1.0): unknown operation is UnknownOperationException 400",
@@ -130,7 +130,7 @@ def main():
           e and e[2].get("content-type") == "application/x-amz-json-1.1", e)
 
     # RPC v2 CBOR, signed as an SDK would: an unknown operation's error is a CBOR map
-    url = "http://127.0.0.1:%d/service/GraniteServiceVersion20100801/operation/ListMetrics" % port
+    url = "http://127.0.0.1:%d/service/GraniteServiceVersion20100801/operation/DescribeInsightRules" % port
     req = AWSRequest(method="POST", url=url, data=b"\xa0",
                      headers={"Content-Type": "application/cbor", "Accept": "application/cbor",
                               "smithy-protocol": "rpc-v2-cbor"})
@@ -151,7 +151,7 @@ def main():
         except (AssertionError, KeyError, IndexError, UnicodeDecodeError) as ex:
             m = {"undecodable": repr(ex), "body": body.hex()}
         check("CBOR: the body is a map with __type and message",
-              m.get("__type") == "UnknownOperationException" and "ListMetrics" in m.get("message", ""),
+              m.get("__type") == "UnknownOperationException" and "DescribeInsightRules" in m.get("message", ""),
               m)
     return 1 if failures() else 0
 

@@ -46,9 +46,9 @@ if [ $HAVE_CLI = 1 ]; then
     check_contains "the CLI speaks the query protocol to STS (form body)" "$sent" \
         "application/x-www-form-urlencoded"
     check_contains "... with Action=GetCallerIdentity" "$sent" "'Action': 'GetCallerIdentity'"
-    awsc cloudwatch list-metrics
+    awsc cloudwatch describe-insight-rules
     check "CLI: an action owld does not serve fails" test "$AWS_RC" -ne 0
-    check_contains "... with an AWS-shaped error the CLI parses" "$AWS_ERR" "ListMetrics operation"
+    check_contains "... with an AWS-shaped error the CLI parses" "$AWS_ERR" "DescribeInsightRules operation"
 else
     echo "# SKIP the CLI part: $AWS is not installed"
 fi
