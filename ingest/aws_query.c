@@ -91,10 +91,17 @@ static long seg_index(const char *s)
     return v >= 1 ? v : -1;
 }
 
+/* A total order on segments (qsort needs one): all-digit segments first, in numeric order
+ * ("2" < "10"; leading zeros ignored, so "01" equals "1" and is caught as a repeat), then
+ * the others in byte order. Mixing the two rules in one comparison ("6" < "21" as numbers
+ * but "21" < "2r" < "6" as bytes) is not transitive and split one name's parameters apart. */
 static int seg_cmp(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);
-    if (na && nb && strspn(a, "0123456789") == na && strspn(b, "0123456789") == nb) {
+    int da = na && strspn(a, "0123456789") == na, db = nb && strspn(b, "0123456789") == nb;
+    if (da != db)
+        return da ? -1 : 1;
+    if (da) {
         while (na > 1 && *a == '0')
             a++, na--;
         while (nb > 1 && *b == '0')

@@ -223,6 +223,10 @@ Test(query, lists_maps_and_nesting)
     cr_assert_str_eq(query_trip("A.B.C=1&A.B.D=2&E=+%2B&&F"),
                      "{\"A\":{\"B\":{\"C\":\"1\",\"D\":\"2\"}},\"E\":\" +\",\"F\":\"\"}");
     cr_assert_str_eq(query_trip(""), "{}");
+    /* names of digits and names of letters mixed at one level keep each name's parameters
+     * together (the fuzzer found "21" given twice when the sort was not a total order) */
+    cr_assert_str_eq(query_trip("A&21.m&n&21.1&6.m&6V&2r"),
+                     "ERR 21: list items need an index 1, 2, ...");
 }
 
 Test(query, rejects_bad_forms)
