@@ -425,6 +425,7 @@ typedef struct ctx {
     const char *ns;
     uint64_t res_hash;   /* resource + scope identity, the start of every stream hash */
     const metric_t *m;
+    const char *name;    /* m->name copied into the batch (the request is freed) */
     size_t point;        /* index of the point within its metric */
 } ctx;
 
@@ -585,7 +586,7 @@ static owl_datum *new_datum(ctx *c, kv_t **attrs, size_t nattrs, uint64_t t_ns,
     d = &b->d[b->n];
     memset(d, 0, sizeof *d);
     d->id.ns = c->ns;
-    d->id.name = c->m->name;
+    d->id.name = c->name;
     d->id.dims = dims;
     d->id.ndims = nattrs;
     d->unit = unit_of(c->m->unit);
@@ -952,6 +953,9 @@ static int metric(ctx *c, const metric_t *m)
         reject(c, "a metric has no name");
         return OWL_OK;
     }
+    c->name = astrdup(&c->b->arena, m->name, strlen(m->name));
+    if (!c->name)
+        return OWL_ENOMEM;
     switch (m->data_case) {
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
         return number_points(c, m->gauge->data_points, m->gauge->n_data_points, 0, 0);
