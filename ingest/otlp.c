@@ -1131,7 +1131,8 @@ int owl_otlp_metrics_ingest(owl_metrics *m, const char *tenant, enum owl_otlp_en
             continue;
         }
         if (crc != OWL_OK)
-            return owl_error_set(err, crc, "checking datapoints: %s", cerr.msg);
+            return owl_error_set(err, crc, "checking datapoints: %s",
+                                 cerr.msg[0] ? cerr.msg : owl_strerror(crc));
         out->d[kept++] = out->d[i];
     }
     out->n = kept;

@@ -72,7 +72,8 @@ static int export_metrics(owl_call *call)
         /* a full disk or an I/O error: retryable as OTLP defines it */
         status_reply(call, enc, rc == OWL_ENOSPC ? 507 : 503,
                      rc == OWL_ENOSPC ? RPC_UNAVAILABLE : RPC_INTERNAL,
-                     rc == OWL_ENOSPC ? "InsufficientStorage" : "StoreUnavailable", err.msg);
+                     rc == OWL_ENOSPC ? "InsufficientStorage" : "StoreUnavailable",
+                     err.msg[0] ? err.msg : owl_strerror(rc));
         if (rc != OWL_ENOSPC)
             resp->status = rc == OWL_ENOMEM ? 503 : 500;
         goto out;
