@@ -743,7 +743,7 @@ static int hist_points(ctx *c, hist_pt **pts, size_t n, int cumulative)
             else if (j == nb - 1)
                 reps[j] = has_max ? p->max : b[nbd - 1];
             else
-                reps[j] = (b[j - 1] + b[j]) / 2;
+                reps[j] = b[j - 1] / 2 + b[j] / 2; /* no overflow near DBL_MAX */
         }
         cum[0] = (double)p->count;
         /* without a sum, the representatives' weighted sum stands in for it */
@@ -751,6 +751,10 @@ static int hist_points(ctx *c, hist_pt **pts, size_t n, int cumulative)
         for (size_t j = 0; j < nb; j++)
             sum += reps[j] * (double)p->bucket_counts[j];
         cum[1] = has_sum ? p->sum : sum;
+        if (!isfinite(cum[1])) {
+            reject(c, "the sum of the observations is beyond doubles");
+            continue;
+        }
         for (size_t j = 0; j < nb; j++)
             cum[2 + j] = (double)p->bucket_counts[j];
         memcpy(dl, cum, (nb + 2) * sizeof *dl);
@@ -770,17 +774,17 @@ static int hist_points(ctx *c, hist_pt **pts, size_t n, int cumulative)
         }
         if (dl[0] <= 0)
             continue; /* nothing new since the previous point */
-        if (lo > hi) {
-            double t = lo;
-            lo = hi;
-            hi = t;
-        }
         for (size_t j = 0; j < nb; j++) {
             if (!has_min && reps[j] < lo && dl[2 + j] > 0)
                 lo = reps[j];
             if (!has_max && reps[j] > hi && dl[2 + j] > 0)
                 hi = reps[j];
         }
+        /* one bound sent, the other from the buckets: the sent one wins */
+        if (!has_max && hi < lo)
+            hi = lo;
+        if (!has_min && lo > hi)
+            lo = hi;
         rc = distribution(c, d, reps, dl + 2, nb, dl[0], dl[1], lo, hi);
         if (rc == OWL_OK)
             c->b->n++;
@@ -863,6 +867,10 @@ static int exp_points(ctx *c, exp_pt **pts, size_t n, int cumulative)
         }
         cum[0] = (double)p->count;
         cum[1] = has_sum ? p->sum : sum;
+        if (!isfinite(cum[1])) {
+            reject(c, "the sum of the observations is beyond doubles");
+            continue;
+        }
         memcpy(dl, cum, (nb + 2) * sizeof *dl);
         owl_datum *d = new_datum(c, p->attributes, p->n_attributes, p->time_unix_nano,
                                  &stream, &oom);
@@ -887,8 +895,12 @@ static int exp_points(ctx *c, exp_pt **pts, size_t n, int cumulative)
             lo = p->min;
         if (has_max)
             hi = p->max;
-        if (!isfinite(lo) || !isfinite(hi))
+        if (!isfinite(lo) && !isfinite(hi))
             lo = hi = 0; /* only zeros */
+        if (!has_max && !(hi >= lo))
+            hi = lo;
+        if (!has_min && !(lo <= hi))
+            lo = hi;
         rc = distribution(c, d, reps, dl + 2, nb, dl[0], dl[1], lo, hi);
         if (rc == OWL_OK)
             c->b->n++;

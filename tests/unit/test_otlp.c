@@ -749,3 +749,21 @@ static void sdk_exports(enum owl_otlp_encoding enc, const char *f1, const char *
 
 Test(otlp, sdk_json_exporter) { sdk_exports(OWL_OTLP_JSON, "sdk_json_1.json", "sdk_json_2.json"); }
 Test(otlp, sdk_proto_exporter) { sdk_exports(OWL_OTLP_PROTOBUF, "sdk_proto_1.pb", "sdk_proto_2.pb"); }
+
+Test(otlp, histogram_one_bound_sent)
+{
+    /* min sent above every bound, max not sent: max follows min, not the last bound */
+    const char *json =
+        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"h\",\"histogram\":{"
+        "\"aggregationTemporality\":1,\"dataPoints\":[{\"count\":\"2\",\"sum\":11,"
+        "\"bucketCounts\":[\"0\",\"2\"],\"explicitBounds\":[1],\"min\":5}]}}]}]}]}";
+    owl_otlp_batch b = {0};
+    owl_error err = {0};
+    cr_assert_eq(decode_json(json, &(delta_state){0}, &b, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(b.n, 1);
+    cr_assert_eq(b.d[0].min, 5);
+    cr_assert_eq(b.d[0].max, 5);
+    cr_assert_eq(b.d[0].nvalues, 1);
+    cr_assert_eq(b.d[0].values[0], 5);
+    owl_otlp_batch_free(&b);
+}
