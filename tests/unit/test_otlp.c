@@ -469,6 +469,11 @@ Test(otlp, bad_points_refused_rest_kept)
     static const double bounds[2] = {1, 2};
     static const uint64_t counts[2] = {1, 1}; /* 2 counts for 2 bounds: one too few */
     Metric *h = histogram(0, counts, 2, bounds, 3, 1, 2);
+    double *two = malloc(2 * sizeof *two);
+    two[0] = 1;
+    two[1] = 2;
+    free(h->histogram->data_points[0]->explicit_bounds);
+    h->histogram->data_points[0]->explicit_bounds = two;
     h->histogram->data_points[0]->n_explicit_bounds = 2;
     Metric *m[2] = {gauge("g", "", pts, 4), h};
     uint8_t *body;
