@@ -25,6 +25,11 @@ printf '{}' >"$T/empty.json"
 post "" application/json "$T/empty.json"
 check_eq "no credentials: 401" 401 "$STATUS"
 
+create_key "$ADMIN" '["logs:*"]'
+check_eq "a key without metric rights is created" 200 "$STATUS"
+post "$NEW_KEY" application/json "$T/empty.json"
+check_eq "a key whose policy lacks cloudwatch:PutMetricData: 403" 403 "$STATUS"
+
 printf 'hello' >"$T/text"
 post "$ADMIN" text/plain "$T/text"
 check_eq "text/plain: 415" 415 "$STATUS"
