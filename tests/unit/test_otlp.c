@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KV;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AV;
@@ -771,4 +773,47 @@ Test(otlp, histogram_one_bound_sent)
     cr_assert_eq(b.d[0].nvalues, 1);
     cr_assert_eq(b.d[0].values[0], 5);
     owl_otlp_batch_free(&b);
+}
+
+/* ---- the .proto files carry OTLP's field numbers and wire types ----
+ * A table of (message, field, number, type) from the OTLP specification, checked against the
+ * descriptors protoc-c generated from ingest/otlp/: a wrong number would silently drop data. */
+Test(otlp, proto_field_numbers)
+{
+    static const struct {
+        const ProtobufCMessageDescriptor *msg;
+        const char *field;
+        unsigned id;
+        ProtobufCType type;
+    } rows[] = {
+        {&opentelemetry__proto__metrics__v1__number_data_point__descriptor, "attributes", 7, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__metrics__v1__number_data_point__descriptor, "as_int", 6, PROTOBUF_C_TYPE_SFIXED64},
+        {&opentelemetry__proto__metrics__v1__number_data_point__descriptor, "flags", 8, PROTOBUF_C_TYPE_UINT32},
+        {&opentelemetry__proto__metrics__v1__histogram_data_point__descriptor, "attributes", 9, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__metrics__v1__histogram_data_point__descriptor, "min", 11, PROTOBUF_C_TYPE_DOUBLE},
+        {&opentelemetry__proto__metrics__v1__histogram_data_point__descriptor, "max", 12, PROTOBUF_C_TYPE_DOUBLE},
+        {&opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor, "scale", 6, PROTOBUF_C_TYPE_SINT32},
+        {&opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor, "zero_threshold", 14, PROTOBUF_C_TYPE_DOUBLE},
+        {&opentelemetry__proto__metrics__v1__exponential_histogram_data_point__buckets__descriptor, "bucket_counts", 2, PROTOBUF_C_TYPE_UINT64},
+        {&opentelemetry__proto__metrics__v1__metric__descriptor, "exponential_histogram", 10, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__metrics__v1__metric__descriptor, "summary", 11, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__metrics__v1__metric__descriptor, "metadata", 12, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__metrics__v1__exemplar__descriptor, "filtered_attributes", 7, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__common__v1__any_value__descriptor, "bytes_value", 7, PROTOBUF_C_TYPE_BYTES},
+        {&opentelemetry__proto__trace__v1__span__descriptor, "flags", 16, PROTOBUF_C_TYPE_FIXED32},
+        {&opentelemetry__proto__trace__v1__span__descriptor, "status", 15, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__trace__v1__status__descriptor, "code", 3, PROTOBUF_C_TYPE_ENUM},
+        {&opentelemetry__proto__logs__v1__log_record__descriptor, "observed_time_unix_nano", 11, PROTOBUF_C_TYPE_FIXED64},
+        {&opentelemetry__proto__logs__v1__log_record__descriptor, "body", 5, PROTOBUF_C_TYPE_MESSAGE},
+        {&opentelemetry__proto__logs__v1__log_record__descriptor, "event_name", 12, PROTOBUF_C_TYPE_STRING},
+        {&opentelemetry__proto__collector__trace__v1__export_trace_partial_success__descriptor, "rejected_spans", 1, PROTOBUF_C_TYPE_INT64},
+        {&opentelemetry__proto__collector__logs__v1__export_logs_partial_success__descriptor, "rejected_log_records", 1, PROTOBUF_C_TYPE_INT64},
+    };
+    for (size_t i = 0; i < OWL_ARRAY_LEN(rows); i++) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(rows[i].msg, rows[i].field);
+        cr_assert_not_null(f, "%s.%s", rows[i].msg->name, rows[i].field);
+        cr_assert_eq(f->id, rows[i].id, "%s.%s", rows[i].msg->name, rows[i].field);
+        cr_assert_eq(f->type, rows[i].type, "%s.%s", rows[i].msg->name, rows[i].field);
+    }
 }
