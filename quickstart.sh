@@ -8,8 +8,9 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libbson-dev libmongoc-dev
-  libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev libcbor-dev"
-test_pkgs="curl awscli python3 valgrind zstd gzip procps"
+  libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev libcbor-dev
+  libprotobuf-c-dev protobuf-c-compiler"
+test_pkgs="curl awscli python3 valgrind zstd gzip procps nodejs npm"
 
 install_missing() {
     local missing=()
@@ -92,6 +93,11 @@ test)
         dir="$top/build-asan" flags=(--enable-sanitizers)
     fi
     build "$dir" "${flags[@]}"
+    # the OpenTelemetry JS SDK t_otlp_metrics.sh drives, at the versions package-lock.json pins
+    if [ ! -d "$top/tests/otel/node_modules" ] && command -v npm >/dev/null; then
+        (cd "$top/tests/otel" && timeout 300 npm ci --no-audit --no-fund >&2) ||
+            echo "quickstart: npm ci in tests/otel failed; t_otlp_metrics.sh will skip its SDK part" >&2
+    fi
     rc=0
     make -C "$dir" -j"$(nproc)" check || rc=$?
     if [ $rc -ne 0 ]; then

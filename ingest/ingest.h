@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analytics/analytics.h"
+#include "common/arena.h"
 #include "common/common.h"
 
 /* ---- error codes ----
@@ -320,5 +322,59 @@ int owl_aws_uri_walk(const char *pattern, const char *path, size_t max_labels,
  * a bad escape or for a NUL (raw or %00): every reader of the result takes it as a C string,
  * so a NUL would silently shorten it. */
 long owl_aws_percent_decode(const char *s, size_t n, char *out, int plus_space);
+
+/* ---- OTLP/HTTP metrics (otlp.c, docs/otlp.md) ----
+ * POST /v1/metrics bodies: an ExportMetricsServiceRequest in protobuf or in OTLP's JSON
+ * mapping, turned into owl_datum rows (namespace "otel/<service.name>", dimensions = the
+ * point's attributes, cumulative figures turned into deltas per stream). Points that cannot
+ * be stored are refused one by one and counted (OTLP's partial success); the rest go to
+ * owl_metrics_put in one call. */
+
+enum owl_otlp_encoding {
+    OWL_OTLP_PROTOBUF = 1, /* application/x-protobuf */
+    OWL_OTLP_JSON = 2,     /* application/json */
+};
+
+/* The cumulative-to-delta step (owl_metrics_delta's contract); tests pass their own. */
+typedef int (*owl_otlp_delta_fn)(void *ud, uint64_t stream, int64_t start_ns,
+                                 const double *cum, double *delta, size_t n);
+
+/* What a request decodes to: datums d[0..n) (their strings and arrays live in the batch),
+ * and the points refused with the reason for the first of them. */
+typedef struct owl_otlp_batch {
+    owl_datum *d;
+    size_t n, cap;
+    size_t rejected;
+    char message[256];
+    owl_arena arena;
+} owl_otlp_batch;
+
+/* owl_otlp_batch_free — frees what a decode filled; the batch is then empty. Accepts NULL. */
+void owl_otlp_batch_free(owl_otlp_batch *b);
+
+/* owl_otlp_metrics_decode — decodes body[0..n) in encoding enc into out (initialised to
+ * zeros by the caller; free it with owl_otlp_batch_free on any result). Cumulative sums and
+ * histograms go through delta(ud, ...); now_ms stamps points without a time. OWL_EINVAL
+ * (err says why) when the body is not an ExportMetricsServiceRequest at all, OWL_ENOMEM. */
+int owl_otlp_metrics_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
+                            int64_t now_ms, owl_otlp_delta_fn delta, void *ud,
+                            owl_otlp_batch *out, owl_error *err);
+
+/* owl_otlp_metrics_ingest — decodes body (as above, deltas from owl_metrics_delta), refuses
+ * each datum owl_metrics_check refuses (counted in out->rejected), and stores the rest with
+ * one owl_metrics_put (flags 0) for tenant. out holds the counts afterwards (free it).
+ * OWL_EINVAL for a malformed body; owl_metrics_put's errors (OWL_EIO, OWL_ENOSPC ...). */
+int owl_otlp_metrics_ingest(owl_metrics *m, const char *tenant, enum owl_otlp_encoding enc,
+                            const void *body, size_t n, int64_t now_ms, owl_otlp_batch *out,
+                            owl_error *err);
+
+/* owl_otlp_metrics_response — appends the ExportMetricsServiceResponse for a request that
+ * refused `rejected` points (0: no partial_success) in encoding enc. OWL_OK or OWL_ENOMEM. */
+int owl_otlp_metrics_response(enum owl_otlp_encoding enc, size_t rejected,
+                              const char *message, owl_buf *out);
+
+/* owl_otlp_status — appends a google.rpc.Status {code, message} (OTLP's error body) in
+ * encoding enc. OWL_OK or OWL_ENOMEM. */
+int owl_otlp_status(enum owl_otlp_encoding enc, int code, const char *message, owl_buf *out);
 
 #endif

@@ -40,6 +40,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_keys_routes,
     &owl_tail_routes,
     &owl_cloudwatch_routes,
+    &owl_otlp_routes,
 };
 
 static void not_found(owl_call *call, const owl_match *m)

@@ -70,5 +70,6 @@ int owl_principal_can(const owl_principal *p, const char *action);
 extern const owl_route_table owl_api_routes;
 extern const owl_route_table owl_keys_routes;
 extern const owl_route_table owl_cloudwatch_routes; /* cloudwatch.c: CloudWatch metrics + native */
+extern const owl_route_table owl_otlp_routes; /* otlp.c: POST /v1/metrics */
 
 #endif

@@ -1,0 +1,1203 @@
+/* otlp.c — OTLP/HTTP metrics: an ExportMetricsServiceRequest (protobuf, or OTLP's JSON
+ * mapping transcoded to protobuf through the generated descriptors so both take one path)
+ * turned into owl_datum rows as docs/otlp.md describes. Invariant: a point is either one
+ * datum of the batch or counted in batch->rejected, never both; nothing is stored here
+ * except through the one owl_metrics_put of owl_otlp_metrics_ingest. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "ingest/ingest.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "google/rpc/status.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest export_req;
+typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics res_metrics;
+typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics scope_metrics;
+typedef Opentelemetry__Proto__Metrics__V1__Metric metric_t;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_pt;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint hist_pt;
+typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint exp_pt;
+typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_pt;
+typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;
+typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
+
+#define REQ_DESC opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor
+#define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
+#define NO_VALUE_FLAG OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+
+/* Messages nest at most this deep (an AnyValue may hold arrays of arrays ...): checked on the
+ * wire before protobuf-c's recursive unpack runs, so a crafted body cannot exhaust the stack. */
+#define OTLP_MAX_DEPTH 32
+
+/* ---- protobuf wire helpers ---- */
+
+static int put_varint(owl_buf *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return owl_buf_append(b, t, n);
+}
+
+static int put_fixed(owl_buf *b, uint64_t v, size_t n)
+{
+    uint8_t t[8];
+    for (size_t i = 0; i < n; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    return owl_buf_append(b, t, n);
+}
+
+static int get_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *pos < n; shift += 7) {
+        uint8_t c = p[(*pos)++];
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Walks p[0..n) as message desc, failing (-1) on a truncated field or nesting deeper than
+ * OTLP_MAX_DEPTH. Only the shape matters: protobuf-c checks everything else. */
+static int wire_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n,
+                         int depth)
+{
+    if (depth > OTLP_MAX_DEPTH)
+        return -1;
+    size_t pos = 0;
+    while (pos < n) {
+        uint64_t tag, len;
+        if (get_varint(p, n, &pos, &tag) != 0)
+            return -1;
+        switch (tag & 7) {
+        case 0:
+            if (get_varint(p, n, &pos, &len) != 0)
+                return -1;
+            break;
+        case 1:
+            if (n - pos < 8)
+                return -1;
+            pos += 8;
+            break;
+        case 5:
+            if (n - pos < 4)
+                return -1;
+            pos += 4;
+            break;
+        case 2: {
+            if (get_varint(p, n, &pos, &len) != 0 || len > n - pos)
+                return -1;
+            const ProtobufCFieldDescriptor *f =
+                desc ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3)) : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                wire_depth_ok(f->descriptor, p + pos, (size_t)len, depth + 1) != 0)
+                return -1;
+            pos += (size_t)len;
+            break;
+        }
+        default:
+            return -1; /* groups (3, 4) are not in OTLP */
+        }
+    }
+    return 0;
+}
+
+/* ---- OTLP JSON -> protobuf wire, driven by the generated descriptors ---- */
+
+/* 1 when key names field f: its proto name ("time_unix_nano", receivers should accept it)
+ * or its lowerCamelCase JSON name ("timeUnixNano", what senders use). */
+static int field_named(const ProtobufCFieldDescriptor *f, const char *key)
+{
+    if (strcmp(f->name, key) == 0)
+        return 1;
+    const char *a = f->name;
+    const char *k = key;
+    while (*a) {
+        if (*a == '_' && a[1]) {
+            a++;
+            if (*k != (*a >= 'a' && *a <= 'z' ? *a - 'a' + 'A' : *a))
+                return 0;
+        } else if (*k != *a) {
+            return 0;
+        }
+        a++;
+        k++;
+    }
+    return *k == '\0';
+}
+
+static int json_int(const bson_iter_t *it, int is_signed, uint64_t *out)
+{
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_INT32:
+        *out = (uint64_t)(int64_t)bson_iter_int32(it);
+        return is_signed || bson_iter_int32(it) >= 0 ? 0 : -1;
+    case BSON_TYPE_INT64:
+        *out = (uint64_t)bson_iter_int64(it);
+        return is_signed || bson_iter_int64(it) >= 0 ? 0 : -1;
+    case BSON_TYPE_DOUBLE: {
+        double d = bson_iter_double(it);
+        if (d != floor(d) || d < (is_signed ? -9.2e18 : 0) || d > 1.8e19)
+            return -1;
+        *out = is_signed ? (uint64_t)(int64_t)d : (uint64_t)d;
+        return 0;
+    }
+    case BSON_TYPE_UTF8: {
+        /* int64 and fixed64 travel as decimal strings in protobuf's JSON mapping */
+        const char *s = bson_iter_utf8(it, NULL);
+        char *end;
+        if (!*s)
+            return -1;
+        errno = 0;
+        if (is_signed)
+            *out = (uint64_t)strtoll(s, &end, 10);
+        else
+            *out = (uint64_t)strtoull(s, &end, 10);
+        return (*end || errno || (!is_signed && *s == '-')) ? -1 : 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int json_double(const bson_iter_t *it, double *out)
+{
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_INT32:
+    case BSON_TYPE_INT64:
+    case BSON_TYPE_DOUBLE:
+        *out = bson_iter_as_double(it);
+        return 0;
+    case BSON_TYPE_UTF8: {
+        const char *s = bson_iter_utf8(it, NULL);
+        if (strcmp(s, "NaN") == 0)
+            *out = NAN;
+        else if (strcmp(s, "Infinity") == 0)
+            *out = INFINITY;
+        else if (strcmp(s, "-Infinity") == 0)
+            *out = -INFINITY;
+        else {
+            char *end;
+            *out = strtod(s, &end);
+            return (*s && !*end) ? 0 : -1;
+        }
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Bytes fields: trace and span ids are hex in OTLP JSON (its one departure from protobuf's
+ * JSON mapping); any other bytes field is base64. */
+static int json_bytes(const ProtobufCFieldDescriptor *f, const char *s, size_t len, owl_buf *o)
+{
+    size_t nl = strlen(f->name);
+    if (nl >= 3 && strcmp(f->name + nl - 3, "_id") == 0) {
+        if (len % 2)
+            return -1;
+        for (size_t i = 0; i < len; i += 2) {
+            int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            if (owl_buf_putc(o, (char)(hi << 4 | lo)) != OWL_OK)
+                return -1;
+        }
+        return 0;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len && s[i] != '='; i++) {
+        int v = b64val(s[i]);
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (owl_buf_putc(o, (char)(acc >> bits)) != OWL_OK)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int json_message(const ProtobufCMessageDescriptor *desc, const bson_t *doc, owl_buf *o,
+                        int depth, owl_error *err);
+
+/* One value of field f (an element of a repeated one) from it, appended as wire bytes. */
+static int json_field_value(const ProtobufCFieldDescriptor *f, const bson_iter_t *it,
+                            owl_buf *o, int depth, owl_error *err)
+{
+    uint64_t u = 0;
+    double d;
+    int rc = -1;
+    uint64_t tag = (uint64_t)f->id << 3;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_ENUM:
+        if (BSON_ITER_HOLDS_UTF8(it)) {
+            const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
+                f->descriptor, bson_iter_utf8(it, NULL));
+            if (!ev)
+                break;
+            u = (uint64_t)(int64_t)ev->value;
+            rc = 0;
+        } else {
+            rc = json_int(it, 1, &u);
+        }
+        if (rc == 0)
+            rc = (put_varint(o, tag) || put_varint(o, u)) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!BSON_ITER_HOLDS_BOOL(it))
+            break;
+        rc = (put_varint(o, tag) || put_varint(o, bson_iter_bool(it))) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SINT64: {
+        int sgn = f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_INT64 ||
+                  f->type == PROTOBUF_C_TYPE_SINT32 || f->type == PROTOBUF_C_TYPE_SINT64;
+        if (json_int(it, sgn, &u) != 0)
+            break;
+        if (f->type == PROTOBUF_C_TYPE_SINT32 || f->type == PROTOBUF_C_TYPE_SINT64) {
+            int64_t s = (int64_t)u;
+            u = ((uint64_t)s << 1) ^ (uint64_t)(s >> 63); /* zigzag */
+        }
+        rc = (put_varint(o, tag) || put_varint(o, u)) ? -1 : 0;
+        break;
+    }
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (json_int(it, f->type == PROTOBUF_C_TYPE_SFIXED64, &u) != 0)
+            break;
+        rc = (put_varint(o, tag | 1) || put_fixed(o, u, 8)) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        if (json_int(it, f->type == PROTOBUF_C_TYPE_SFIXED32, &u) != 0)
+            break;
+        rc = (put_varint(o, tag | 5) || put_fixed(o, u, 4)) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_FLOAT:
+        if (json_double(it, &d) != 0)
+            break;
+        if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
+            memcpy(&u, &d, 8);
+            rc = (put_varint(o, tag | 1) || put_fixed(o, u, 8)) ? -1 : 0;
+        } else {
+            float fl = (float)d;
+            uint32_t w;
+            memcpy(&w, &fl, 4);
+            rc = (put_varint(o, tag | 5) || put_fixed(o, w, 4)) ? -1 : 0;
+        }
+        break;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES: {
+        uint32_t len;
+        if (!BSON_ITER_HOLDS_UTF8(it))
+            break;
+        const char *s = bson_iter_utf8(it, &len);
+        owl_buf tmp = OWL_BUF_INIT;
+        if (f->type == PROTOBUF_C_TYPE_STRING)
+            rc = owl_buf_append(&tmp, s, len) == OWL_OK ? 0 : -1;
+        else
+            rc = json_bytes(f, s, len, &tmp);
+        if (rc == 0)
+            rc = (put_varint(o, tag | 2) || put_varint(o, tmp.len) ||
+                  owl_buf_append(o, tmp.data, tmp.len)) ? -1 : 0;
+        owl_buf_free(&tmp);
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        if (!BSON_ITER_HOLDS_DOCUMENT(it))
+            break;
+        const uint8_t *data;
+        uint32_t dlen;
+        bson_t sub;
+        bson_iter_document(it, &dlen, &data);
+        if (!bson_init_static(&sub, data, dlen))
+            break;
+        owl_buf tmp = OWL_BUF_INIT;
+        rc = json_message(f->descriptor, &sub, &tmp, depth + 1, err);
+        if (rc == 0)
+            rc = (put_varint(o, tag | 2) || put_varint(o, tmp.len) ||
+                  owl_buf_append(o, tmp.data, tmp.len)) ? -1 : 0;
+        owl_buf_free(&tmp);
+        return rc; /* json_message set err */
+    }
+    default:
+        break;
+    }
+    if (rc != 0 && err && !err->msg[0])
+        owl_error_set(err, OWL_EINVAL, "field %s has a value of the wrong type", f->name);
+    return rc;
+}
+
+/* The JSON object doc as message desc, appended as wire bytes. Unknown names are skipped
+ * (OTLP: receivers MUST ignore them); null is an absent field. */
+static int json_message(const ProtobufCMessageDescriptor *desc, const bson_t *doc, owl_buf *o,
+                        int depth, owl_error *err)
+{
+    bson_iter_t it;
+    if (depth > OTLP_MAX_DEPTH) {
+        owl_error_set(err, OWL_EINVAL, "messages nest deeper than %d", OTLP_MAX_DEPTH);
+        return -1;
+    }
+    if (!bson_iter_init(&it, doc))
+        return -1;
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        const ProtobufCFieldDescriptor *f = NULL;
+        for (unsigned i = 0; i < desc->n_fields && !f; i++)
+            if (field_named(&desc->fields[i], key))
+                f = &desc->fields[i];
+        if (!f || BSON_ITER_HOLDS_NULL(&it))
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            bson_iter_t el;
+            if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &el)) {
+                owl_error_set(err, OWL_EINVAL, "field %s must be an array", f->name);
+                return -1;
+            }
+            while (bson_iter_next(&el))
+                if (json_field_value(f, &el, o, depth, err) != 0)
+                    return -1;
+        } else if (json_field_value(f, &it, o, depth, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- building the batch ---- */
+
+typedef struct ctx {
+    owl_otlp_batch *b;
+    int64_t now_ms;
+    owl_otlp_delta_fn delta;
+    void *ud;
+    const char *ns;
+    uint64_t res_hash;   /* resource + scope identity, the start of every stream hash */
+    const metric_t *m;
+    const char *name;    /* m->name copied into the batch (the request is freed) */
+    size_t point;        /* index of the point within its metric */
+} ctx;
+
+static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reject(ctx *c, const char *fmt, ...)
+{
+    if (c->b->rejected++ == 0) {
+        char why[200];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        snprintf(c->b->message, sizeof c->b->message, "metric %.40s point %zu: %s",
+                 c->m->name ? c->m->name : "", c->point, why);
+    }
+}
+
+static char *astrdup(owl_arena *a, const char *s, size_t n)
+{
+    char *d = owl_arena_alloc(a, n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static void fmt_double(double d, char out[32])
+{
+    snprintf(out, 32, "%.15g", d);
+    if (strtod(out, NULL) != d)
+        snprintf(out, 32, "%.17g", d);
+}
+
+/* An attribute value as text: strings as they are, other scalars as JSON would write them,
+ * bytes in hex, arrays and key-value lists as JSON. */
+static int render_any(const any_t *v, owl_buf *o, int top)
+{
+    char t[32];
+    if (!v)
+        return OWL_OK;
+    switch (v->value_case) {
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+        return top ? owl_buf_puts(o, v->string_value)
+                   : owl_buf_json_str(o, v->string_value, strlen(v->string_value));
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+        return owl_buf_puts(o, v->bool_value ? "true" : "false");
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+        return owl_buf_printf(o, "%lld", (long long)v->int_value);
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+        fmt_double(v->double_value, t);
+        return owl_buf_puts(o, t);
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
+        for (size_t i = 0; i < v->bytes_value.len; i++)
+            if (owl_buf_printf(o, "%02x", v->bytes_value.data[i]) != OWL_OK)
+                return OWL_ENOMEM;
+        return OWL_OK;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE: {
+        int rc = owl_buf_putc(o, '[');
+        for (size_t i = 0; rc == OWL_OK && i < v->array_value->n_values; i++) {
+            if (i)
+                rc = owl_buf_putc(o, ',');
+            if (rc == OWL_OK)
+                rc = render_any(v->array_value->values[i], o, 0);
+        }
+        return rc == OWL_OK ? owl_buf_putc(o, ']') : rc;
+    }
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE: {
+        int rc = owl_buf_putc(o, '{');
+        for (size_t i = 0; rc == OWL_OK && i < v->kvlist_value->n_values; i++) {
+            const kv_t *kv = v->kvlist_value->values[i];
+            if (i)
+                rc = owl_buf_putc(o, ',');
+            if (rc == OWL_OK)
+                rc = owl_buf_json_str(o, kv->key, strlen(kv->key));
+            if (rc == OWL_OK)
+                rc = owl_buf_putc(o, ':');
+            if (rc == OWL_OK)
+                rc = render_any(kv->value, o, 0);
+        }
+        return rc == OWL_OK ? owl_buf_putc(o, '}') : rc;
+    }
+    default:
+        return top ? OWL_OK : owl_buf_puts(o, "null");
+    }
+}
+
+/* UCUM units (what OTLP carries) to CloudWatch's; anything else is "None". A "{thing}"
+ * annotation alone counts things. */
+static const struct {
+    const char *ucum, *cw;
+} units[] = {
+    {"s", "Seconds"}, {"ms", "Milliseconds"}, {"us", "Microseconds"},
+    {"By", "Bytes"}, {"KBy", "Kilobytes"}, {"MBy", "Megabytes"}, {"GBy", "Gigabytes"},
+    {"TBy", "Terabytes"}, {"KiBy", "Kilobytes"}, {"MiBy", "Megabytes"},
+    {"GiBy", "Gigabytes"}, {"TiBy", "Terabytes"}, {"bit", "Bits"}, {"kbit", "Kilobits"},
+    {"Kibit", "Kilobits"}, {"Mbit", "Megabits"}, {"Mibit", "Megabits"},
+    {"Gbit", "Gigabits"}, {"Gibit", "Gigabits"}, {"Tbit", "Terabits"},
+    {"%", "Percent"}, {"1", "None"}, {"", "None"}, {"By/s", "Bytes/Second"},
+    {"KBy/s", "Kilobytes/Second"}, {"KiBy/s", "Kilobytes/Second"},
+    {"MBy/s", "Megabytes/Second"}, {"MiBy/s", "Megabytes/Second"},
+    {"GBy/s", "Gigabytes/Second"}, {"GiBy/s", "Gigabytes/Second"},
+    {"bit/s", "Bits/Second"}, {"kbit/s", "Kilobits/Second"}, {"Mbit/s", "Megabits/Second"},
+    {"Gbit/s", "Gigabits/Second"}, {"1/s", "Count/Second"},
+};
+
+static const char *unit_of(const char *u)
+{
+    if (!u)
+        return "None";
+    for (size_t i = 0; i < OWL_ARRAY_LEN(units); i++)
+        if (strcmp(units[i].ucum, u) == 0)
+            return units[i].cw;
+    size_t n = strlen(u);
+    if (n >= 2 && u[0] == '{' && u[n - 1] == '}' && !memchr(u + 1, '}', n - 2))
+        return "Count";
+    if (n >= 4 && u[0] == '{' && strcmp(u + n - 2, "/s") == 0 && u[n - 3] == '}')
+        return "Count/Second";
+    return "None";
+}
+
+/* A new datum for the current point with its dimensions from attrs; NULL when refused
+ * (counted) or out of memory (*oom set). */
+static owl_datum *new_datum(ctx *c, kv_t **attrs, size_t nattrs, uint64_t t_ns,
+                            uint64_t *stream, int *oom)
+{
+    owl_otlp_batch *b = c->b;
+    owl_buf tmp = OWL_BUF_INIT;
+    owl_datum *d = NULL;
+    *oom = 0;
+    if (nattrs > OWL_METRIC_MAX_DIMS) {
+        reject(c, "%zu attributes (at most %d dimensions)", nattrs, OWL_METRIC_MAX_DIMS);
+        goto out;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        owl_datum *nd = realloc(b->d, cap * sizeof *nd);
+        if (!nd)
+            goto nomem;
+        b->d = nd;
+        b->cap = cap;
+    }
+    owl_dim *dims = owl_arena_alloc(&b->arena, (nattrs ? nattrs : 1) * sizeof *dims);
+    if (!dims)
+        goto nomem;
+    uint64_t h = owl_hash64(c->m->name, strlen(c->m->name), c->res_hash);
+    for (size_t i = 0; i < nattrs; i++) {
+        owl_buf_reset(&tmp);
+        if (render_any(attrs[i]->value, &tmp, 1) != OWL_OK)
+            goto nomem;
+        dims[i].name = astrdup(&b->arena, attrs[i]->key, strlen(attrs[i]->key));
+        dims[i].value = astrdup(&b->arena, tmp.data ? tmp.data : "", tmp.len);
+        if (!dims[i].name || !dims[i].value)
+            goto nomem;
+        h = owl_hash64(dims[i].name, strlen(dims[i].name) + 1, h);
+        h = owl_hash64(dims[i].value, tmp.len + 1, h);
+    }
+    d = &b->d[b->n];
+    memset(d, 0, sizeof *d);
+    d->id.ns = c->ns;
+    d->id.name = c->name;
+    d->id.dims = dims;
+    d->id.ndims = nattrs;
+    d->unit = unit_of(c->m->unit);
+    d->resolution = 60;
+    d->time_ms = t_ns ? (int64_t)(t_ns / 1000000u) : c->now_ms;
+    if (stream)
+        *stream = h;
+    goto out;
+nomem:
+    *oom = 1;
+    d = NULL;
+out:
+    owl_buf_free(&tmp);
+    return d;
+}
+
+static double *dup_doubles(ctx *c, const double *v, size_t n)
+{
+    double *d = owl_arena_alloc(&c->b->arena, (n ? n : 1) * sizeof *d);
+    if (d && n)
+        memcpy(d, v, n * sizeof *d);
+    return d;
+}
+
+/* Gauge and sum points. */
+static int number_points(ctx *c, number_pt **pts, size_t n, int cumulative, int monotonic)
+{
+    for (size_t i = 0; i < n; i++) {
+        const number_pt *p = pts[i];
+        double v;
+        int oom;
+        uint64_t stream;
+        c->point = i;
+        if (p->flags & NO_VALUE_FLAG)
+            continue; /* a stale marker, not a value */
+        if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
+            v = p->as_double;
+        else if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
+            v = (double)p->as_int;
+        else {
+            reject(c, "no value");
+            continue;
+        }
+        if (!isfinite(v)) {
+            reject(c, "value is NaN or infinite");
+            continue;
+        }
+        owl_datum *d = new_datum(c, p->attributes, p->n_attributes, p->time_unix_nano,
+                                 &stream, &oom);
+        if (oom)
+            return OWL_ENOMEM;
+        if (!d)
+            continue;
+        if (cumulative && monotonic) {
+            /* a counter: what it counted since its previous point */
+            double dv = v;
+            c->delta(c->ud, stream ^ 0x5355u, (int64_t)p->start_time_unix_nano, &v, &dv, 1);
+            v = dv;
+        }
+        d->values = dup_doubles(c, &v, 1);
+        if (!d->values)
+            return OWL_ENOMEM;
+        d->nvalues = 1;
+        c->b->n++;
+    }
+    return OWL_OK;
+}
+
+/* Fills d as a distribution: reps/counts (only buckets with a count), exact statistics. */
+static int distribution(ctx *c, owl_datum *d, const double *reps, const double *counts,
+                        size_t n, double count, double sum, double min, double max)
+{
+    double *v = owl_arena_alloc(&c->b->arena, (n ? n : 1) * sizeof *v);
+    double *k = owl_arena_alloc(&c->b->arena, (n ? n : 1) * sizeof *k);
+    if (!v || !k)
+        return OWL_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (counts[i] <= 0)
+            continue;
+        /* a bucket's representative lies within the point's observed range */
+        double r = reps[i] < min ? min : reps[i] > max ? max : reps[i];
+        v[m] = r;
+        k[m] = counts[i];
+        m++;
+    }
+    d->values = v;
+    d->counts = k;
+    d->nvalues = m;
+    d->has_stats = 1;
+    d->count = count;
+    d->sum = sum;
+    d->min = min;
+    d->max = max;
+    return OWL_OK;
+}
+
+/* Histogram points (explicit bounds). Cumulative ones give deltas of count, sum and the
+ * bucket counts; min and max are taken as sent (the SDKs' delta min/max, or the stream's). */
+static int hist_points(ctx *c, hist_pt **pts, size_t n, int cumulative)
+{
+    int rc = OWL_OK;
+    double *cum = NULL, *dl = NULL, *reps = NULL;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        const hist_pt *p = pts[i];
+        int oom;
+        uint64_t stream;
+        size_t nb = p->n_bucket_counts;
+        c->point = i;
+        if (p->flags & NO_VALUE_FLAG)
+            continue;
+        if (nb == 0 || nb != p->n_explicit_bounds + 1) {
+            if (nb == 0 && p->count == 0)
+                continue; /* nothing recorded */
+            reject(c, "%zu bucket counts for %zu bounds", nb, p->n_explicit_bounds);
+            continue;
+        }
+        int bad = 0;
+        double total = 0;
+        for (size_t j = 0; j < nb; j++)
+            total += (double)p->bucket_counts[j];
+        for (size_t j = 0; j < p->n_explicit_bounds; j++)
+            if (!isfinite(p->explicit_bounds[j]) ||
+                (j && p->explicit_bounds[j] <= p->explicit_bounds[j - 1]))
+                bad = 1;
+        int has_sum = p->has_sum_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__HAS_SUM_SUM;
+        int has_min = p->has_min_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__HAS_MIN_MIN;
+        int has_max = p->has_max_case == OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__HAS_MAX_MAX;
+        if (bad || total != (double)p->count || (has_sum && !isfinite(p->sum)) ||
+            (has_min && !isfinite(p->min)) || (has_max && !isfinite(p->max)) ||
+            (has_min && has_max && p->min > p->max)) {
+            reject(c, "bounds, counts, sum, min or max inconsistent or not finite");
+            continue;
+        }
+        free(cum);
+        free(dl);
+        free(reps);
+        cum = malloc((nb + 2) * sizeof *cum);
+        dl = malloc((nb + 2) * sizeof *dl);
+        reps = malloc(nb * sizeof *reps);
+        if (!cum || !dl || !reps) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        const double *b = p->explicit_bounds;
+        size_t nbd = p->n_explicit_bounds;
+        double lo = has_min ? p->min : (nbd ? b[0] : 0);
+        double hi = has_max ? p->max : (nbd ? b[nbd - 1] : 0);
+        for (size_t j = 0; j < nb; j++) {
+            if (nbd == 0)
+                reps[j] = has_sum && p->count ? p->sum / (double)p->count : 0;
+            else if (j == 0)
+                reps[j] = has_min ? p->min : b[0];
+            else if (j == nb - 1)
+                reps[j] = has_max ? p->max : b[nbd - 1];
+            else
+                reps[j] = b[j - 1] / 2 + b[j] / 2; /* no overflow near DBL_MAX */
+        }
+        cum[0] = (double)p->count;
+        /* without a sum, the representatives' weighted sum stands in for it */
+        double sum = 0;
+        for (size_t j = 0; j < nb; j++)
+            sum += reps[j] * (double)p->bucket_counts[j];
+        cum[1] = has_sum ? p->sum : sum;
+        if (!isfinite(cum[1])) {
+            reject(c, "the sum of the observations is beyond doubles");
+            continue;
+        }
+        for (size_t j = 0; j < nb; j++)
+            cum[2 + j] = (double)p->bucket_counts[j];
+        memcpy(dl, cum, (nb + 2) * sizeof *dl);
+        owl_datum *d = new_datum(c, p->attributes, p->n_attributes, p->time_unix_nano,
+                                 &stream, &oom);
+        if (oom) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        if (!d)
+            continue;
+        if (cumulative) {
+            for (size_t j = 0; j < nbd; j++)
+                stream = owl_hash64(&b[j], sizeof b[j], stream); /* new bounds, new stream */
+            c->delta(c->ud, stream ^ 0x4849u, (int64_t)p->start_time_unix_nano, cum, dl,
+                     nb + 2);
+        }
+        if (dl[0] <= 0)
+            continue; /* nothing new since the previous point */
+        for (size_t j = 0; j < nb; j++) {
+            if (!has_min && reps[j] < lo && dl[2 + j] > 0)
+                lo = reps[j];
+            if (!has_max && reps[j] > hi && dl[2 + j] > 0)
+                hi = reps[j];
+        }
+        /* one bound sent, the other from the buckets: the sent one wins */
+        if (!has_max && hi < lo)
+            hi = lo;
+        if (!has_min && lo > hi)
+            lo = hi;
+        rc = distribution(c, d, reps, dl + 2, nb, dl[0], dl[1], lo, hi);
+        if (rc == OWL_OK)
+            c->b->n++;
+    }
+    free(cum);
+    free(dl);
+    free(reps);
+    return rc;
+}
+
+/* Exponential histogram points: bucket i of scale s covers (base^i, base^(i+1)] with
+ * base = 2^(2^-s); its representative is the midpoint in log space, base^(i+0.5). */
+static int exp_points(ctx *c, exp_pt **pts, size_t n, int cumulative)
+{
+    int rc = OWL_OK;
+    double *cum = NULL, *dl = NULL, *reps = NULL;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        const exp_pt *p = pts[i];
+        int oom;
+        uint64_t stream;
+        c->point = i;
+        if (p->flags & NO_VALUE_FLAG)
+            continue;
+        size_t np = p->positive ? p->positive->n_bucket_counts : 0;
+        size_t nn = p->negative ? p->negative->n_bucket_counts : 0;
+        size_t nb = 1 + np + nn;
+        int has_sum = p->has_sum_case == OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__HAS_SUM_SUM;
+        int has_min = p->has_min_case == OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__HAS_MIN_MIN;
+        int has_max = p->has_max_case == OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__HAS_MAX_MAX;
+        if (p->count == 0)
+            continue;
+        if (p->scale < -10 || p->scale > 20 || nb > 4096 || (has_sum && !isfinite(p->sum)) ||
+            (has_min && !isfinite(p->min)) || (has_max && !isfinite(p->max)) ||
+            (has_min && has_max && p->min > p->max)) {
+            reject(c, "scale, bucket count, sum, min or max out of range");
+            continue;
+        }
+        free(cum);
+        free(dl);
+        free(reps);
+        cum = malloc((nb + 2) * sizeof *cum);
+        dl = malloc((nb + 2) * sizeof *dl);
+        reps = malloc(nb * sizeof *reps);
+        if (!cum || !dl || !reps) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        double base_log2 = ldexp(1.0, -p->scale); /* log2(base) */
+        int bad = 0;
+        double total = (double)p->zero_count;
+        reps[0] = 0;
+        cum[2] = (double)p->zero_count;
+        for (size_t j = 0; j < np; j++) {
+            double r = exp2(((double)p->positive->offset + (double)j + 0.5) * base_log2);
+            reps[1 + j] = r;
+            cum[3 + j] = (double)p->positive->bucket_counts[j];
+            total += cum[3 + j];
+            if (!isfinite(r) && cum[3 + j] > 0)
+                bad = 1;
+        }
+        for (size_t j = 0; j < nn; j++) {
+            double r = -exp2(((double)p->negative->offset + (double)j + 0.5) * base_log2);
+            reps[1 + np + j] = r;
+            cum[3 + np + j] = (double)p->negative->bucket_counts[j];
+            total += cum[3 + np + j];
+            if (!isfinite(r) && cum[3 + np + j] > 0)
+                bad = 1;
+        }
+        if (bad || total != (double)p->count) {
+            reject(c, "bucket counts do not add up to count, or a bucket lies beyond doubles");
+            continue;
+        }
+        double sum = 0, lo = INFINITY, hi = -INFINITY;
+        for (size_t j = 0; j < nb; j++) {
+            if (cum[2 + j] <= 0 || !isfinite(reps[j]))
+                continue;
+            sum += reps[j] * cum[2 + j];
+            lo = reps[j] < lo ? reps[j] : lo;
+            hi = reps[j] > hi ? reps[j] : hi;
+        }
+        cum[0] = (double)p->count;
+        cum[1] = has_sum ? p->sum : sum;
+        if (!isfinite(cum[1])) {
+            reject(c, "the sum of the observations is beyond doubles");
+            continue;
+        }
+        memcpy(dl, cum, (nb + 2) * sizeof *dl);
+        owl_datum *d = new_datum(c, p->attributes, p->n_attributes, p->time_unix_nano,
+                                 &stream, &oom);
+        if (oom) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        if (!d)
+            continue;
+        if (cumulative) {
+            /* a change of scale or offsets moves every bucket: a new stream */
+            int32_t shape[5] = {p->scale, p->positive ? p->positive->offset : 0,
+                                p->negative ? p->negative->offset : 0, (int32_t)np,
+                                (int32_t)nn};
+            stream = owl_hash64(shape, sizeof shape, stream);
+            c->delta(c->ud, stream ^ 0x4548u, (int64_t)p->start_time_unix_nano, cum, dl,
+                     nb + 2);
+        }
+        if (dl[0] <= 0)
+            continue;
+        if (has_min)
+            lo = p->min;
+        if (has_max)
+            hi = p->max;
+        if (!isfinite(lo) && !isfinite(hi))
+            lo = hi = 0; /* only zeros */
+        if (!has_max && !(hi >= lo))
+            hi = lo;
+        if (!has_min && !(lo <= hi))
+            lo = hi;
+        rc = distribution(c, d, reps, dl + 2, nb, dl[0], dl[1], lo, hi);
+        if (rc == OWL_OK)
+            c->b->n++;
+    }
+    free(cum);
+    free(dl);
+    free(reps);
+    return rc;
+}
+
+/* Summary points: a statistic set when the 0 and 1 quantiles give min and max (count and
+ * sum are cumulative, turned into deltas); otherwise refused (CloudWatch needs min/max). */
+static int summary_points(ctx *c, summary_pt **pts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const summary_pt *p = pts[i];
+        int oom, has_lo = 0, has_hi = 0;
+        uint64_t stream;
+        double lo = 0, hi = 0;
+        c->point = i;
+        if (p->flags & NO_VALUE_FLAG)
+            continue;
+        for (size_t j = 0; j < p->n_quantile_values; j++) {
+            if (p->quantile_values[j]->quantile == 0) {
+                lo = p->quantile_values[j]->value;
+                has_lo = 1;
+            } else if (p->quantile_values[j]->quantile == 1) {
+                hi = p->quantile_values[j]->value;
+                has_hi = 1;
+            }
+        }
+        if (!has_lo || !has_hi || !isfinite(lo) || !isfinite(hi) || lo > hi ||
+            !isfinite(p->sum)) {
+            reject(c, "a summary needs finite quantiles 0 and 1 (min and max) and sum");
+            continue;
+        }
+        owl_datum *d = new_datum(c, p->attributes, p->n_attributes, p->time_unix_nano,
+                                 &stream, &oom);
+        if (oom)
+            return OWL_ENOMEM;
+        if (!d)
+            continue;
+        double cum[2] = {(double)p->count, p->sum}, dl[2] = {cum[0], cum[1]};
+        c->delta(c->ud, stream ^ 0x5355u, (int64_t)p->start_time_unix_nano, cum, dl, 2);
+        if (dl[0] <= 0)
+            continue;
+        d->has_stats = 1;
+        d->count = dl[0];
+        d->sum = dl[1];
+        d->min = lo;
+        d->max = hi;
+        c->b->n++;
+    }
+    return OWL_OK;
+}
+
+static int metric(ctx *c, const metric_t *m)
+{
+    c->m = m;
+    c->point = 0;
+    if (!m->name[0]) {
+        reject(c, "a metric has no name");
+        return OWL_OK;
+    }
+    c->name = astrdup(&c->b->arena, m->name, strlen(m->name));
+    if (!c->name)
+        return OWL_ENOMEM;
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+        return number_points(c, m->gauge->data_points, m->gauge->n_data_points, 0, 0);
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+        return number_points(c, m->sum->data_points, m->sum->n_data_points,
+                             m->sum->aggregation_temporality == CUMULATIVE,
+                             m->sum->is_monotonic);
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        return hist_points(c, m->histogram->data_points, m->histogram->n_data_points,
+                           m->histogram->aggregation_temporality == CUMULATIVE);
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        return exp_points(c, m->exponential_histogram->data_points,
+                          m->exponential_histogram->n_data_points,
+                          m->exponential_histogram->aggregation_temporality == CUMULATIVE);
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+        return summary_points(c, m->summary->data_points, m->summary->n_data_points);
+    default:
+        reject(c, "a metric without data");
+        return OWL_OK;
+    }
+}
+
+/* The namespace of a resource: "otel/<service.name>", or "otel" when it has none. */
+static const char *namespace_of(ctx *c, const Opentelemetry__Proto__Resource__V1__Resource *r)
+{
+    for (size_t i = 0; r && i < r->n_attributes; i++) {
+        const kv_t *kv = r->attributes[i];
+        if (strcmp(kv->key, "service.name") == 0 && kv->value &&
+            kv->value->value_case ==
+                OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+            kv->value->string_value[0]) {
+            size_t n = strlen(kv->value->string_value);
+            char *s = owl_arena_alloc(&c->b->arena, n + 6);
+            if (s)
+                snprintf(s, n + 6, "otel/%s", kv->value->string_value);
+            return s;
+        }
+    }
+    return "otel";
+}
+
+/* The identity of a resource and scope, as their packed bytes hashed. */
+static int packed_hash(const ProtobufCMessage *msg, uint64_t seed, uint64_t *out)
+{
+    if (!msg) {
+        *out = owl_mix64(seed + 1);
+        return OWL_OK;
+    }
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *p = malloc(n ? n : 1);
+    if (!p)
+        return OWL_ENOMEM;
+    protobuf_c_message_pack(msg, p);
+    *out = owl_hash64(p, n, seed);
+    free(p);
+    return OWL_OK;
+}
+
+void owl_otlp_batch_free(owl_otlp_batch *b)
+{
+    if (!b)
+        return;
+    free(b->d);
+    owl_arena_free(&b->arena);
+    b->d = NULL;
+    b->n = b->cap = 0;
+    b->rejected = 0;
+    b->message[0] = '\0';
+}
+
+static int unpack(enum owl_otlp_encoding enc, const void *body, size_t n, export_req **out,
+                  owl_error *err)
+{
+    owl_buf wire = OWL_BUF_INIT;
+    bson_t doc = BSON_INITIALIZER;
+    const uint8_t *p = body;
+    int rc = OWL_OK;
+    *out = NULL;
+    if (enc == OWL_OTLP_JSON) {
+        owl_error jerr = {0};
+        if (owl_aws_json_decode(n ? body : "", n, &doc, &jerr) != OWL_OK) {
+            rc = owl_error_set(err, OWL_EINVAL, "malformed JSON: %s", jerr.msg);
+            goto out;
+        }
+        owl_error_clear(err);
+        if (json_message(&REQ_DESC, &doc, &wire, 0, err) != 0) {
+            if (!err || !err->msg[0])
+                owl_error_set(err, OWL_EINVAL, "not an ExportMetricsServiceRequest");
+            rc = OWL_EINVAL;
+            goto out;
+        }
+        p = (const uint8_t *)wire.data;
+        n = wire.len;
+    } else if (enc != OWL_OTLP_PROTOBUF) {
+        rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
+        goto out;
+    }
+    if (wire_depth_ok(&REQ_DESC, p ? p : (const uint8_t *)"", n, 0) != 0) {
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "malformed protobuf: truncated field or nesting deeper than %d",
+                           OTLP_MAX_DEPTH);
+        goto out;
+    }
+    *out = (export_req *)protobuf_c_message_unpack(&REQ_DESC, NULL, n,
+                                                   p ? p : (const uint8_t *)"");
+    if (!*out)
+        rc = owl_error_set(err, OWL_EINVAL, "malformed protobuf ExportMetricsServiceRequest");
+out:
+    bson_destroy(&doc);
+    owl_buf_free(&wire);
+    return rc;
+}
+
+int owl_otlp_metrics_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
+                            int64_t now_ms, owl_otlp_delta_fn delta, void *ud,
+                            owl_otlp_batch *out, owl_error *err)
+{
+    export_req *req = NULL;
+    ctx c = {.b = out, .now_ms = now_ms, .delta = delta, .ud = ud};
+    if (!out->arena.block_size)
+        owl_arena_init(&out->arena, 64 * 1024);
+    int rc = unpack(enc, body, n, &req, err);
+    for (size_t i = 0; rc == OWL_OK && i < req->n_resource_metrics; i++) {
+        const res_metrics *rm = req->resource_metrics[i];
+        uint64_t rh;
+        c.ns = namespace_of(&c, rm->resource);
+        if (!c.ns) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        rc = packed_hash((const ProtobufCMessage *)rm->resource, 0x6f746c70u, &rh);
+        for (size_t j = 0; rc == OWL_OK && j < rm->n_scope_metrics; j++) {
+            const scope_metrics *sm = rm->scope_metrics[j];
+            rc = packed_hash((const ProtobufCMessage *)sm->scope, rh, &c.res_hash);
+            for (size_t k = 0; rc == OWL_OK && k < sm->n_metrics; k++)
+                rc = metric(&c, sm->metrics[k]);
+        }
+    }
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory decoding OTLP metrics");
+    if (req)
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)req, NULL);
+    return rc;
+}
+
+static int store_delta(void *ud, uint64_t stream, int64_t start_ns, const double *cum,
+                       double *dl, size_t n)
+{
+    int rc = owl_metrics_delta(ud, stream, start_ns, cum, dl, n);
+    if (rc < 0) /* no delta state: the figures since the stream started */
+        memcpy(dl, cum, n * sizeof *dl);
+    return rc;
+}
+
+int owl_otlp_metrics_ingest(owl_metrics *m, const char *tenant, enum owl_otlp_encoding enc,
+                            const void *body, size_t n, int64_t now_ms, owl_otlp_batch *out,
+                            owl_error *err)
+{
+    int rc = owl_otlp_metrics_decode(enc, body, n, now_ms, store_delta, m, out, err);
+    if (rc != OWL_OK)
+        return rc;
+    /* CloudWatch's checks refuse a whole request; OTLP refuses points: check each datum
+     * alone and keep the good ones in place. */
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        enum owl_metric_fault fault = OWL_MF_NONE;
+        owl_error cerr = {0};
+        int crc = owl_metrics_check(&out->d[i], 1, 0, now_ms, &fault, &cerr);
+        if (crc == OWL_EINVAL) {
+            if (out->rejected++ == 0)
+                snprintf(out->message, sizeof out->message, "metric %.60s: %.180s",
+                         out->d[i].id.name, cerr.msg);
+            continue;
+        }
+        if (crc != OWL_OK)
+            return owl_error_set(err, crc, "checking datapoints: %s",
+                                 cerr.msg[0] ? cerr.msg : owl_strerror(crc));
+        out->d[kept++] = out->d[i];
+    }
+    out->n = kept;
+    if (kept == 0)
+        return OWL_OK;
+    enum owl_metric_fault fault = OWL_MF_NONE;
+    return owl_metrics_put(m, tenant, out->d, kept, 0, now_ms, &fault, err);
+}
+
+int owl_otlp_metrics_response(enum owl_otlp_encoding enc, size_t rejected,
+                              const char *message, owl_buf *out)
+{
+    if (enc == OWL_OTLP_JSON) {
+        if (!rejected)
+            return owl_buf_puts(out, "{}");
+        int rc = owl_buf_printf(out, "{\"partialSuccess\":{\"rejectedDataPoints\":\"%zu\","
+                                     "\"errorMessage\":", rejected);
+        if (rc == OWL_OK)
+            rc = owl_buf_json_str(out, message ? message : "", message ? strlen(message) : 0);
+        return rc == OWL_OK ? owl_buf_puts(out, "}}") : rc;
+    }
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse r =
+        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess ps =
+        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
+    if (rejected) {
+        ps.rejected_data_points = (int64_t)rejected;
+        ps.error_message = (char *)(message ? message : "");
+        r.partial_success = &ps;
+    }
+    size_t n = protobuf_c_message_get_packed_size((const ProtobufCMessage *)&r);
+    if (owl_buf_reserve(out, n + 1) != OWL_OK)
+        return OWL_ENOMEM;
+    protobuf_c_message_pack((const ProtobufCMessage *)&r, (uint8_t *)out->data + out->len);
+    out->len += n;
+    return OWL_OK;
+}
+
+int owl_otlp_status(enum owl_otlp_encoding enc, int code, const char *message, owl_buf *out)
+{
+    if (enc == OWL_OTLP_JSON) {
+        int rc = owl_buf_printf(out, "{\"code\":%d,\"message\":", code);
+        if (rc == OWL_OK)
+            rc = owl_buf_json_str(out, message ? message : "", message ? strlen(message) : 0);
+        return rc == OWL_OK ? owl_buf_putc(out, '}') : rc;
+    }
+    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+    st.code = code;
+    st.message = (char *)(message ? message : "");
+    size_t n = protobuf_c_message_get_packed_size((const ProtobufCMessage *)&st);
+    if (owl_buf_reserve(out, n + 1) != OWL_OK)
+        return OWL_ENOMEM;
+    protobuf_c_message_pack((const ProtobufCMessage *)&st, (uint8_t *)out->data + out->len);
+    out->len += n;
+    return OWL_OK;
+}
