@@ -10,7 +10,10 @@ top=$(pwd)
 build_pkgs="build-essential autoconf automake libtool pkg-config libbson-dev libmongoc-dev
   libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev libcbor-dev
   libprotobuf-c-dev protobuf-c-compiler"
-test_pkgs="curl awscli python3 valgrind zstd gzip procps nodejs npm"
+test_pkgs="curl awscli python3 valgrind zstd gzip procps"
+# Node.js for the OpenTelemetry JS SDK test: Debian's nodejs + npm, unless npm is already there
+# (a Node.js from elsewhere, such as NodeSource's, ships its own npm and conflicts with Debian's)
+node_pkgs="nodejs npm"
 
 install_missing() {
     local missing=()
@@ -88,6 +91,7 @@ MSG
     ;;
 test)
     install_missing $build_pkgs $test_pkgs
+    command -v npm >/dev/null || install_missing $node_pkgs
     dir="$top/build" flags=()
     if [ "${2:-}" = "--sanitizers" ]; then
         dir="$top/build-asan" flags=(--enable-sanitizers)
