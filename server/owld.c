@@ -506,7 +506,13 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     /* every table of the registry (index/tables.c), as owl-store opens it */
     if ((rc = owl_store_open(dir, NULL, 0, &so, &s->store, err)) != OWL_OK)
         goto fail;
-    if ((rc = owl_metrics_open(s->store, s->meta, NULL, &s->metrics, err)) != OWL_OK)
+    owl_metrics_options mo = {
+        .keep_ms = {cfg->metrics_raw_hours * 3600000, cfg->metrics_60s_days * 86400000,
+                    cfg->metrics_300s_days * 86400000,
+                    cfg->metrics_3600s_days * 86400000},
+        .background = 1,
+    };
+    if ((rc = owl_metrics_open(s->store, s->meta, &mo, &s->metrics, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
