@@ -48,6 +48,12 @@ check_eq "a JSON body that is not a request: 400" 400 "$STATUS"
 check_eq "... a google.rpc.Status in JSON" 3 "$(jget code)"
 check_contains "... naming the field" "$(jget message)" "resource_metrics"
 
+gzip -c "$T/bad.json" >"$T/bad.json.gz"
+as "$ADMIN" POST /v1/metrics -H "Content-Type: application/json" -H "Content-Encoding: gzip" \
+    --data-binary "@$T/bad.json.gz"
+check_eq "a gzip body is read decompressed (the same 400)" 400 "$STATUS"
+check_contains "... naming the field" "$(jget message)" "resource_metrics"
+
 NOW_NS=$(($(now_ms) * 1000000))
 cat >"$T/probe.json" <<JSON
 {"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"probe"}}]},
