@@ -152,7 +152,8 @@ static int json_int(const bson_iter_t *it, int is_signed, uint64_t *out)
         return is_signed || bson_iter_int64(it) >= 0 ? 0 : -1;
     case BSON_TYPE_DOUBLE: {
         double d = bson_iter_double(it);
-        if (d != floor(d) || d < (is_signed ? -9.2e18 : 0) || d > 1.8e19)
+        /* within what the cast below can hold (int64 or uint64) */
+        if (d != floor(d) || d < (is_signed ? -9.2e18 : 0) || d > (is_signed ? 9.2e18 : 1.8e19))
             return -1;
         *out = is_signed ? (uint64_t)(int64_t)d : (uint64_t)d;
         return 0;

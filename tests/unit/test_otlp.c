@@ -534,6 +534,10 @@ Test(otlp, malformed_bodies_refused)
                         "\"aggregationTemporality\":\"NOPE\"}}]}]}]}", 97},
         {OWL_OTLP_JSON, "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{"
                         "\"dataPoints\":[{\"timeUnixNano\":\"-5\"}]}}]}]}]}", 100},
+        {OWL_OTLP_JSON, "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{"
+                        "\"dataPoints\":[{\"asInt\":1e19}]}}]}]}]}", 0}, /* beyond int64 */
+        {OWL_OTLP_JSON, "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{"
+                        "\"dataPoints\":[{\"asInt\":1.5}]}}]}]}]}", 0}, /* not an integer */
     };
     for (size_t i = 0; i < OWL_ARRAY_LEN(cases); i++) {
         owl_otlp_batch b = {0};
