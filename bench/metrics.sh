@@ -153,7 +153,8 @@ $PY time "$OWLQ&stat=Average" "Authorization: Bearer $OWL_KEY" 7 >"$T/owl.avg" 2
 stop_owl
 $PY send "$VM/api/v1/import" - "$T/q" vm 1 >/dev/null || die "VictoriaMetrics: loading the query series failed"
 curl -sf "$VM/internal/force_flush" >/dev/null
-VMQ="$VM/api/v1/query_range?start=$QSTART&end=$QEND&step=3600"
+# nocache=1: VictoriaMetrics caches range-query results, owl does not; every run must compute
+VMQ="$VM/api/v1/query_range?start=$QSTART&end=$QEND&step=3600&nocache=1"
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
 for _ in $(seq 600); do
     n=$(curl -s "$VM/api/v1/query" --data-urlencode "query=count_over_time(week[$((QPOINTS + 3600))s])" \
@@ -162,9 +163,16 @@ r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if 
     [ "${n:-0}" -ge "$QPOINTS" ] && break
     sleep 0.2
 done
+[ "${n:-0}" -ge "$QPOINTS" ] || die "VictoriaMetrics shows ${n:-0} of $QPOINTS points of the query series"
 $PY time "$VMQ&query=$(enc 'quantile_over_time(0.99, week[1h])')" - 7 >"$T/vm.p99" 2>/dev/null || die "VictoriaMetrics p99 query failed"
 $PY time "$VMQ&query=$(enc 'avg_over_time(week[1h])')" - 7 >"$T/vm.avg" 2>/dev/null || die "VictoriaMetrics avg query failed"
 get() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
+OWL_HOURS=$(python3 -c 'import json,sys; print(len(json.loads(sys.stdin.read().splitlines()[0])["datapoints"]))' <"$T/owl.p99.body")
+$PY time "$VMQ&query=$(enc 'quantile_over_time(0.99, week[1h])')" - 1 >/dev/null 2>"$T/vm.p99.body"
+VM_HOURS=$(python3 -c 'import json,sys; r=json.loads(sys.stdin.read().splitlines()[0])["data"]["result"]; print(len(r[0]["values"]) if r else 0)' <"$T/vm.p99.body" 2>/dev/null)
+echo "hourly values answered: owl $OWL_HOURS, VictoriaMetrics ${VM_HOURS:-?}"
+[ "${OWL_HOURS:-0}" -ge $((QDAYS * 24)) ] && [ "${VM_HOURS:-0}" -ge $((QDAYS * 24)) ] ||
+    die "a query answered fewer than $((QDAYS * 24)) hourly values"
 echo "query over $QDAYS day(s) of 1 s points, period 1 h: owl p99 $(get "$T/owl.p99" median_ms) ms, Average $(get "$T/owl.avg" median_ms) ms; VictoriaMetrics p99 $(get "$T/vm.p99" median_ms) ms, avg $(get "$T/vm.avg" median_ms) ms (medians of 7)"
 
 # ---- results ----

@@ -121,7 +121,7 @@ def timeit(url, header, runs):
     print("p90_ms=%.3f" % lat[min(len(lat) - 1, int(len(lat) * 0.9))])
     print("bytes=%d" % len(body))
     sys.stdout.flush()
-    sys.stderr.write(body[:2000].decode(errors="replace") + "\n")
+    sys.stderr.write(body.decode(errors="replace") + "\n")
 
 
 if __name__ == "__main__":

@@ -687,6 +687,21 @@ static int distribution(ctx *c, owl_datum *d, const double *reps, const double *
 
 /* Histogram points (explicit bounds). Cumulative ones give deltas of count, sum and the
  * bucket counts; min and max are taken as sent (the SDKs' delta min/max, or the stream's). */
+
+/* (Re)allocates a histogram point's work arrays for nb buckets: cumulative and delta figures
+ * (nb + 2: count, sum and the buckets) and one representative per bucket. OWL_ENOMEM leaves
+ * them NULL (the caller frees). */
+static int bucket_arrays(size_t nb, double **cum, double **dl, double **reps)
+{
+    free(*cum);
+    free(*dl);
+    free(*reps);
+    *cum = malloc((nb + 2) * sizeof **cum);
+    *dl = malloc((nb + 2) * sizeof **dl);
+    *reps = malloc((nb ? nb : 1) * sizeof **reps);
+    return *cum && *dl && *reps ? OWL_OK : OWL_ENOMEM;
+}
+
 static int hist_points(ctx *c, hist_pt **pts, size_t n, int cumulative)
 {
     int rc = OWL_OK;
@@ -722,16 +737,8 @@ static int hist_points(ctx *c, hist_pt **pts, size_t n, int cumulative)
             reject(c, "bounds, counts, sum, min or max inconsistent or not finite");
             continue;
         }
-        free(cum);
-        free(dl);
-        free(reps);
-        cum = malloc((nb + 2) * sizeof *cum);
-        dl = malloc((nb + 2) * sizeof *dl);
-        reps = malloc(nb * sizeof *reps);
-        if (!cum || !dl || !reps) {
-            rc = OWL_ENOMEM;
+        if ((rc = bucket_arrays(nb, &cum, &dl, &reps)) != OWL_OK)
             break;
-        }
         const double *b = p->explicit_bounds;
         size_t nbd = p->n_explicit_bounds;
         double lo = has_min ? p->min : (nbd ? b[0] : 0);
@@ -823,16 +830,8 @@ static int exp_points(ctx *c, exp_pt **pts, size_t n, int cumulative)
             reject(c, "scale, bucket count, sum, min or max out of range");
             continue;
         }
-        free(cum);
-        free(dl);
-        free(reps);
-        cum = malloc((nb + 2) * sizeof *cum);
-        dl = malloc((nb + 2) * sizeof *dl);
-        reps = malloc(nb * sizeof *reps);
-        if (!cum || !dl || !reps) {
-            rc = OWL_ENOMEM;
+        if ((rc = bucket_arrays(nb, &cum, &dl, &reps)) != OWL_OK)
             break;
-        }
         double base_log2 = ldexp(1.0, -p->scale); /* log2(base) */
         int bad = 0;
         double total = (double)p->zero_count;

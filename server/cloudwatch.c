@@ -84,11 +84,27 @@ static double *vals_take(datums *ds, size_t n)
     return p;
 }
 
+/* The Name and Value strings of one {Name, Value} list element (NULL when absent). */
+static void dim_pair(const bson_iter_t *it, const char **name, const char **value)
+{
+    bson_iter_t d;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &d))
+        return;
+    while (bson_iter_next(&d)) {
+        if (!BSON_ITER_HOLDS_UTF8(&d))
+            continue;
+        if (strcmp(bson_iter_key(&d), "Name") == 0)
+            *name = bson_iter_utf8(&d, NULL);
+        else if (strcmp(bson_iter_key(&d), "Value") == 0)
+            *value = bson_iter_utf8(&d, NULL);
+    }
+}
+
 /* Dimensions at path (a list of {Name, Value}) into dims; *n their count. */
 static int read_dims(owl_aws_ctx *ctx, const bson_t *in, const char *path, owl_dim *dims,
                      size_t *n)
 {
-    bson_iter_t it, d;
+    bson_iter_t it;
     *n = 0;
     int rc = owl_aws_get_list(ctx, in, path, &it);
     if (rc == OWL_ENOTFOUND)
@@ -99,15 +115,7 @@ static int read_dims(owl_aws_ctx *ctx, const bson_t *in, const char *path, owl_d
         if (*n >= OWL_METRIC_MAX_DIMS + 1)
             break; /* the check names the limit */
         const char *name = NULL, *value = NULL;
-        if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &d))
-            while (bson_iter_next(&d)) {
-                if (!BSON_ITER_HOLDS_UTF8(&d))
-                    continue;
-                if (strcmp(bson_iter_key(&d), "Name") == 0)
-                    name = bson_iter_utf8(&d, NULL);
-                else if (strcmp(bson_iter_key(&d), "Value") == 0)
-                    value = bson_iter_utf8(&d, NULL);
-            }
+        dim_pair(&it, &name, &value);
         if (!name || !value) {
             fail_rule(ctx, OWL_AWS_ERR_MissingParameter,
                       "Each dimension needs a Name and a Value.");
@@ -537,7 +545,7 @@ static int list_metrics(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         (rc = owl_aws_get_str(ctx, in, "NextToken", &token, &len)) == OWL_EINVAL ||
         (rc = owl_aws_get_str(ctx, in, "RecentlyActive", &recent, &len)) == OWL_EINVAL)
         return rc;
-    bson_iter_t it, d;
+    bson_iter_t it;
     f.dims = dims;
     if (owl_aws_get_list(ctx, in, "Dimensions", &it) == OWL_OK) {
         while (bson_iter_next(&it)) {
@@ -546,15 +554,7 @@ static int list_metrics(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
                                     "The collection Dimensions must not have a size greater "
                                     "than 10.");
             const char *name = NULL, *value = NULL;
-            if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &d))
-                while (bson_iter_next(&d)) {
-                    if (!BSON_ITER_HOLDS_UTF8(&d))
-                        continue;
-                    if (strcmp(bson_iter_key(&d), "Name") == 0)
-                        name = bson_iter_utf8(&d, NULL);
-                    else if (strcmp(bson_iter_key(&d), "Value") == 0)
-                        value = bson_iter_utf8(&d, NULL);
-                }
+            dim_pair(&it, &name, &value);
             if (!name)
                 return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
                                     "Each dimension filter needs a Name.");
