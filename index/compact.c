@@ -147,8 +147,10 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
     }
     if (rc != OWL_OK)
         goto out;
+    size_t kc = owl__cluster_col(sc);
     for (size_t r = 0; r < total; r++)
-        ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r;
+        ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r,
+        ix[r].k = kc == SIZE_MAX ? 0 : all[kc * total + r].u;
     qsort(ix, total, sizeof *ix, owl__cmp_time_idx);
     owl_rows rows = {.nrows = total};
     for (size_t c = 0; c < sc->ncols; c++) {

@@ -221,9 +221,111 @@ int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out)
 
 /* ---- doubles ---- */
 
+/* Bytes XOR takes for v[0..n) (0 when n == 0). */
+static size_t xor_size(const double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    size_t size = 1 + 8;
+    uint64_t prev;
+    memcpy(&prev, &v[0], 8);
+    for (size_t i = 1; i < n; i++) {
+        uint64_t b;
+        memcpy(&b, &v[i], 8);
+        uint64_t x = b ^ prev;
+        prev = b;
+        size += x ? 1 + owl_varint_len(x >> __builtin_ctzll(x)) : 1;
+    }
+    return size;
+}
+
+static int enc_xor(const double *v, size_t n, owl_buf *out)
+{
+    uint8_t *o = grow(out, 1 + 8 + 11 * n);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = OWL_ENC_XOR;
+    uint64_t prev;
+    memcpy(&prev, &v[0], 8);
+    owl_put64le(o, prev);
+    o += 8;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t b;
+        memcpy(&b, &v[i], 8);
+        uint64_t x = b ^ prev;
+        prev = b;
+        if (!x) {
+            *o++ = 0;
+            continue;
+        }
+        int t = __builtin_ctzll(x);
+        *o++ = (uint8_t)(t + 1);
+        o = owl_varint_write(o, x >> t);
+    }
+    commit(out, o);
+    return OWL_OK;
+}
+
+static int dec_xor(const uint8_t *p, size_t len, size_t n, uint64_t *out)
+{
+    const uint8_t *end = p + len;
+    p++;
+    if (n == 0)
+        return p == end ? OWL_OK : OWL_ECORRUPT;
+    if (end - p < 8)
+        return OWL_ECORRUPT;
+    uint64_t prev = owl_get64le(p);
+    p += 8;
+    out[0] = prev;
+    for (size_t i = 1; i < n; i++) {
+        if (p >= end)
+            return OWL_ECORRUPT;
+        unsigned h = *p++;
+        uint64_t x = 0;
+        if (h) {
+            uint64_t m;
+            if (h > 64 || owl_varint_read(&p, end, &m) != OWL_OK || !(m & 1) ||
+                (h > 1 && m >> (65 - h)))
+                return OWL_ECORRUPT; /* not the encoder's canonical form, or bits lost */
+            x = m << (h - 1);
+        }
+        prev ^= x;
+        out[i] = prev;
+    }
+    return p == end ? OWL_OK : OWL_ECORRUPT;
+}
+
+static const double pow10_[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* The smallest k in 0..15 such that every v[i] is the double nearest to some integer / 10^k
+ * of magnitude < 2^53 (none -0.0), with those integers in iv; -1 when there is none. Values
+ * as a counter (k = 0) or a gauge read to a few decimals are; arbitrary doubles are not. */
+static int decimal_scale(const double *v, size_t n, int64_t *iv)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i] > -9007199254740992.0 && v[i] < 9007199254740992.0) ||
+            (v[i] == 0 && __builtin_signbit(v[i])))
+            return -1;
+    for (int k = 0; k < 16; k++) {
+        size_t i = 0;
+        for (; i < n; i++) {
+            double x = v[i] * pow10_[k];
+            if (!(x > -9007199254740992.0 && x < 9007199254740992.0))
+                break;
+            iv[i] = (int64_t)(x + (x < 0 ? -0.5 : 0.5)); /* checked just below */
+            if ((double)iv[i] / pow10_[k] != v[i])
+                break;
+        }
+        if (i == n)
+            return k;
+    }
+    return -1;
+}
+
 int owl_enc_f64(const double *v, size_t n, owl_buf *out)
 {
-    if (n > (SIZE_MAX - 16) / 8)
+    if (n > (SIZE_MAX - 16) / 11)
         return OWL_ENOMEM;
     uint64_t first = 0, diff = 0;
     if (n > 0) {
@@ -236,6 +338,41 @@ int owl_enc_f64(const double *v, size_t n, owl_buf *out)
     }
     /* CONST only where it is smaller: a single value is cheaper raw */
     int konst = n > 0 && diff == 0 && 1 + owl_varint_len(owl_zigzag((int64_t)first)) < 1 + 8 * n;
+    if (!konst && n > 1) {
+        size_t raw = 1 + 8 * n, xs = xor_size(v, n);
+        /* counters and decimal gauges: the integer encodings (DELTA / DOD) of the scaled
+         * values, when smaller than XOR and raw */
+        int64_t *iv = malloc(n * sizeof *iv);
+        if (!iv)
+            return OWL_ENOMEM;
+        int k = decimal_scale(v, n, iv), rc = OWL_OK;
+        if (k >= 0) {
+            owl_buf ib = OWL_BUF_INIT;
+            size_t head = k ? 2 : 1;
+            rc = owl_enc_i64(iv, n, &ib);
+            if (rc == OWL_OK && head + ib.len < raw && head + ib.len <= xs) {
+                uint8_t *o = grow(out, head + ib.len);
+                if (!o) {
+                    rc = OWL_ENOMEM;
+                } else {
+                    *o++ = k ? OWL_ENC_F64DEC : OWL_ENC_F64INT;
+                    if (k)
+                        *o++ = (uint8_t)k;
+                    memcpy(o, ib.data, ib.len);
+                    commit(out, o + ib.len);
+                }
+                owl_buf_free(&ib);
+                free(iv);
+                return rc;
+            }
+            owl_buf_free(&ib);
+        }
+        free(iv);
+        if (rc != OWL_OK)
+            return rc;
+        if (xs < raw)
+            return enc_xor(v, n, out);
+    }
     uint8_t *o = grow(out, konst ? 11 : 1 + 8 * n);
     if (!o)
         return OWL_ENOMEM;
@@ -254,6 +391,21 @@ int owl_enc_f64(const double *v, size_t n, owl_buf *out)
     return OWL_OK;
 }
 
+/* F64INT (k = 0) and F64DEC: the integers land in out's bytes, then become doubles in place. */
+static int dec_scaled(const uint8_t *p, size_t len, int k, size_t n, double *out)
+{
+    int64_t *iv = (int64_t *)(void *)out;
+    int rc = owl_dec_i64(p, len, n, iv);
+    if (rc != OWL_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (iv[i] <= -9007199254740992LL || iv[i] >= 9007199254740992LL)
+            return OWL_ECORRUPT;
+        out[i] = (double)iv[i] / pow10_[k];
+    }
+    return OWL_OK;
+}
+
 int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out)
 {
     _Static_assert(sizeof(double) == 8, "binary64 doubles");
@@ -266,6 +418,14 @@ int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out)
         return dec_raw64(p, len, n, u);
     case OWL_ENC_CONST:
         return dec_const64(p, len, n, u);
+    case OWL_ENC_XOR:
+        return dec_xor(p, len, n, u);
+    case OWL_ENC_F64INT:
+        return len < 2 ? OWL_ECORRUPT : dec_scaled(p + 1, len - 1, 0, n, out);
+    case OWL_ENC_F64DEC:
+        if (len < 3 || p[1] < 1 || p[1] > 15)
+            return OWL_ECORRUPT;
+        return dec_scaled(p + 2, len - 2, p[1], n, out);
     default:
         return OWL_ECORRUPT;
     }

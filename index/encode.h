@@ -14,6 +14,14 @@
  *               when d <= 256, else varint each
  *   8   FIXED   varint width, then n x width bytes (8- and 16-byte ids)
  *   9   LOGTPL  log messages as templates and variables (logtpl.h)
+ *   10  XOR     doubles: the first as 8 bytes little-endian, then per value x = bits XOR the
+ *               previous bits as one byte 0 (x = 0) or t+1 (t = trailing zero bits of x,
+ *               0..63) followed by varint(x >> t) (odd)
+ *   11  F64INT  doubles that are all integers of magnitude < 2^53 (and no -0.0): an I64
+ *               encoding (DELTA, DOD, CONST or I64RAW, with its own id byte) of their values
+ *   12  F64DEC  doubles that are all decimals with at most k (1..15) fraction digits: byte k,
+ *               then an I64 encoding of v x 10^k; each value is exactly the double nearest
+ *               to that integer / 10^k (checked by the encoder), magnitudes < 2^53
  * Decoders treat their input as untrusted: any inconsistency is OWL_ECORRUPT, never a crash. */
 #ifndef OWL_ENCODE_H
 #define OWL_ENCODE_H
@@ -33,6 +41,9 @@ enum owl_enc {
     OWL_ENC_DICT = 7,
     OWL_ENC_FIXED = 8,
     OWL_ENC_LOGTPL = 9,
+    OWL_ENC_XOR = 10,
+    OWL_ENC_F64INT = 11,
+    OWL_ENC_F64DEC = 12,
 };
 
 /* A byte string view; p need not be NUL-terminated. */
@@ -118,7 +129,8 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out);
  * out. OWL_ECORRUPT when the encoding is unknown, truncated, or holds extra bytes. */
 int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out);
 
-/* owl_enc_f64 / owl_dec_f64 — F64RAW (CONST when all bit patterns are equal). */
+/* owl_enc_f64 / owl_dec_f64 — the smallest of F64RAW, CONST (all bit patterns equal), XOR
+ * (neighbouring values alike, as in time series) and F64INT (integral values: counters). */
 int owl_enc_f64(const double *v, size_t n, owl_buf *out);
 int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out);
 

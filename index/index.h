@@ -122,6 +122,9 @@ enum owl_type {
 enum owl_col_flags {
     OWL_COL_TOKENS = 1u, /* per-block bloom filter over the tokens of the values (messages) */
     OWL_COL_BLOOM = 2u,  /* per-block bloom filter over whole values (trace ids) */
+    OWL_COL_CLUSTER = 4u, /* at most one U64/I64 column: parts hold their rows sorted by this
+                           * column, then time (one series' points together: metrics), not by
+                           * time alone; ordered scans of such a table are refused */
 };
 
 typedef struct owl_coldef {

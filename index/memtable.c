@@ -88,9 +88,19 @@ static void mem_unref(owl_store *s, struct memtable *m)
 
 /* ---------- sealing ---------- */
 
+size_t owl__cluster_col(const owl_schema *sc)
+{
+    for (size_t c = 0; c < sc->ncols; c++)
+        if (sc->cols[c].flags & OWL_COL_CLUSTER)
+            return c;
+    return SIZE_MAX;
+}
+
 int owl__cmp_time_idx(const void *a, const void *b)
 {
     const struct time_idx *x = a, *y = b;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
     if (x->t != y->t)
         return x->t < y->t ? -1 : 1;
     return x->i < y->i ? -1 : x->i > y->i;
@@ -108,14 +118,21 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
         return OWL_ENOMEM;
     }
     int sorted = 1;
+    size_t kc = owl__cluster_col(sc);
     for (size_t i = 0, len; i < n; i += len) {
         const owl_cell *t = owl_mem_run(m, sc->time_col, i, n, &len);
-        for (size_t j = 0; j < len; j++) {
-            ix[i + j].t = t[j].i, ix[i + j].i = i + j;
-            if (i + j && ix[i + j].t < ix[i + j - 1].t)
-                sorted = 0;
-        }
+        for (size_t j = 0; j < len; j++)
+            ix[i + j].t = t[j].i, ix[i + j].i = i + j, ix[i + j].k = 0;
     }
+    if (kc != SIZE_MAX)
+        for (size_t i = 0, len; i < n; i += len) {
+            const owl_cell *k = owl_mem_run(m, kc, i, n, &len);
+            for (size_t j = 0; j < len; j++)
+                ix[i + j].k = k[j].u;
+        }
+    for (size_t i = 1; i < n && sorted; i++)
+        if (owl__cmp_time_idx(&ix[i - 1], &ix[i]) > 0)
+            sorted = 0;
     if (!sorted)
         qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
     memset(out, 0, sizeof *out);

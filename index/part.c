@@ -289,10 +289,21 @@ static int check_input(const owl_schema *s, const owl_part_info *info, const owl
     for (size_t c = 0; c < s->ncols; c++)
         if (!rows->cols[c])
             return owl_error_set(err, OWL_EINVAL, "part: column %s missing", s->cols[c].name);
-    const owl_cell *t = rows->cols[s->time_col];
-    for (size_t r = 1; r < rows->nrows; r++)
+    /* rows sorted by time, or by (cluster column, time) for a clustered table */
+    const owl_cell *t = rows->cols[s->time_col], *k = NULL;
+    for (size_t c = 0; c < s->ncols; c++)
+        if (s->cols[c].flags & OWL_COL_CLUSTER)
+            k = rows->cols[c];
+    for (size_t r = 1; r < rows->nrows; r++) {
+        if (k && k[r].u != k[r - 1].u) {
+            if (k[r].u < k[r - 1].u)
+                return owl_error_set(err, OWL_EINVAL,
+                                     "part: rows not sorted by the cluster column at row %zu", r);
+            continue;
+        }
         if (t[r].i < t[r - 1].i)
             return owl_error_set(err, OWL_EINVAL, "part: rows not sorted by time at row %zu", r);
+    }
     for (size_t c = 0; c < s->ncols; c++) {
         if (!owl_type_is_bytes(s->cols[c].type))
             continue;
@@ -578,8 +589,13 @@ static bool footer_doc(const struct writer *w, const owl_part_info *info, bson_t
     if (info->ndays > 1)
         ok &= BSON_APPEND_INT32(doc, "ndays", info->ndays);
     ok &= BSON_APPEND_INT64(doc, "rows", (int64_t)w->rows->nrows);
-    ok &= BSON_APPEND_INT64(doc, "min_time", t[0].i);
-    ok &= BSON_APPEND_INT64(doc, "max_time", t[w->rows->nrows - 1].i);
+    int64_t lo = t[0].i, hi = t[w->rows->nrows - 1].i;
+    for (size_t b = 0; b < w->nblocks; b++) {
+        lo = w->blocks[b].min_time < lo ? w->blocks[b].min_time : lo;
+        hi = w->blocks[b].max_time > hi ? w->blocks[b].max_time : hi;
+    }
+    ok &= BSON_APPEND_INT64(doc, "min_time", lo);
+    ok &= BSON_APPEND_INT64(doc, "max_time", hi);
     ok &= BSON_APPEND_INT64(doc, "max_lsn", (int64_t)info->max_lsn);
     ok &= BSON_APPEND_INT32(doc, "level", info->level);
     ok &= BSON_APPEND_INT64(doc, "raw_bytes", (int64_t)w->raw_bytes);
@@ -700,7 +716,14 @@ static int write_body(struct writer *w, size_t block_rows, const owl_part_info *
     for (size_t b = 0; b < w->nblocks; b++) {
         size_t r0 = b * block_rows;
         size_t n = w->rows->nrows - r0 < block_rows ? w->rows->nrows - r0 : block_rows;
-        w->blocks[b] = (struct pblock){(uint32_t)n, t[r0].i, t[r0 + n - 1].i};
+        /* time-sorted rows: the first and last; a clustered part's block can hold several
+         * series, each time-sorted: the true bounds */
+        int64_t lo = t[r0].i, hi = t[r0 + n - 1].i;
+        for (size_t r = r0; r < r0 + n; r++) {
+            lo = t[r].i < lo ? t[r].i : lo;
+            hi = t[r].i > hi ? t[r].i : hi;
+        }
+        w->blocks[b] = (struct pblock){(uint32_t)n, lo, hi};
         for (size_t c = 0; c < w->s->ncols; c++) {
             if ((rc = write_chunk(w, b, c, r0, n, err)) != OWL_OK)
                 return rc;
@@ -1099,9 +1122,13 @@ static int parse_block(owl_part *p, size_t b, const bson_t *blk, owl_error *err)
         return rc;
     if (rows < 1 || (size_t)rows > BLOCK_ROWS_MAX)
         return corrupt(p, err, "block %zu: %d rows", b, (int)rows);
-    /* blocks hold consecutive runs of time-sorted rows */
+    /* blocks hold consecutive runs of time-sorted rows (of (cluster, time)-sorted rows in a
+     * clustered part, whose blocks' time ranges may then overlap) */
+    int clustered = 0;
+    for (size_t c = 0; c < p->ncols; c++)
+        clustered |= (p->flags[c] & OWL_COL_CLUSTER) != 0;
     if (lo > hi || lo < p->meta.min_time || hi > p->meta.max_time ||
-        (b > 0 && lo < p->blocks[b - 1].max_time))
+        (b > 0 && !clustered && lo < p->blocks[b - 1].max_time))
         return corrupt(p, err, "block %zu: time bounds [%lld, %lld] out of order", b,
                        (long long)lo, (long long)hi);
     *pb = (struct pblock){(uint32_t)rows, lo, hi};
@@ -1151,8 +1178,12 @@ static int parse_blocks(owl_part *p, const bson_t *footer, owl_error *err)
     if (sum != p->meta.rows)
         return corrupt(p, err, "blocks hold %llu rows, the footer says %llu",
                        (unsigned long long)sum, (unsigned long long)p->meta.rows);
-    if (p->blocks[0].min_time != p->meta.min_time ||
-        p->blocks[nb - 1].max_time != p->meta.max_time)
+    int64_t lo = p->blocks[0].min_time, hi = p->blocks[nb - 1].max_time;
+    for (size_t b = 0; b < nb; b++) {
+        lo = p->blocks[b].min_time < lo ? p->blocks[b].min_time : lo;
+        hi = p->blocks[b].max_time > hi ? p->blocks[b].max_time : hi;
+    }
+    if (lo != p->meta.min_time || hi != p->meta.max_time)
         return corrupt(p, err, "block time bounds disagree with the part's");
     return OWL_OK;
 }
@@ -1673,8 +1704,12 @@ static int check_block(owl_part *p, size_t b, const owl_block_data *d, owl_error
     const struct pblock *pb = &p->blocks[b];
     size_t tc = p->time_col;
     const owl_cell *t = d->cells[tc];
+    int clustered = 0;
+    for (size_t c = 0; c < p->ncols; c++)
+        clustered |= (p->flags[c] & OWL_COL_CLUSTER) != 0;
     for (size_t r = 0; r < d->nrows; r++)
-        if (t[r].i < pb->min_time || t[r].i > pb->max_time || (r && t[r].i < t[r - 1].i))
+        if (t[r].i < pb->min_time || t[r].i > pb->max_time ||
+            (r && !clustered && t[r].i < t[r - 1].i))
             return corrupt(p, err, "block %zu column %s: row %zu time outside the block's bounds "
                            "or out of order", b, p->names[tc], r);
     for (size_t c = 0; c < p->ncols; c++)

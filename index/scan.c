@@ -811,6 +811,11 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
     int rc = check_scan(sc, q, &c.fdepth, err);
     if (rc != OWL_OK)
         return rc;
+    /* the ordered merge needs each part's blocks in time order, which a clustered table's
+     * parts (OWL_COL_CLUSTER) are not */
+    if (q->order != OWL_ORDER_NONE && owl__cluster_col(sc) != SIZE_MAX)
+        return owl_error_set(err, OWL_EINVAL, "table %s is clustered: ordered scans are not "
+                                              "supported", sc->name);
     if (stats)
         memset(stats, 0, sizeof *stats);
     if (q->more)

@@ -154,12 +154,16 @@ int owl_mem_append(struct memtable *m, const owl_schema *sc, const owl_rows *r, 
                    size_t to, uint64_t lsn);
 
 struct time_idx {
+    uint64_t k; /* the cluster column's value (OWL_COL_CLUSTER), 0 for other tables */
     int64_t t;
     size_t i;
 };
 
-/* owl__cmp_time_idx — qsort order of time_idx: by time, then by index (a stable sort). */
+/* owl__cmp_time_idx — qsort order of time_idx: by cluster key, time, then index (stable). */
 int owl__cmp_time_idx(const void *a, const void *b);
+
+/* owl__cluster_col — the index of sc's OWL_COL_CLUSTER column, or SIZE_MAX when none. */
+size_t owl__cluster_col(const owl_schema *sc);
 
 /* owl__seal_some — seals memtables that are full, old, or (force) every one, then advances
  * the WAL checkpoint. Errors from writing parts; a failed seal is retried later. */

@@ -53,7 +53,7 @@ const owl_schema owl_audit_schema = {
 
 static const owl_coldef metrics_cols[OWL_METRICS_NCOLS] = {
     [OWL_METRICS_TIME] = {"time", OWL_TYPE_TIME, 0},
-    [OWL_METRICS_SERIES] = {"series", OWL_TYPE_U64, 0},
+    [OWL_METRICS_SERIES] = {"series", OWL_TYPE_U64, OWL_COL_CLUSTER},
     [OWL_METRICS_UNIT] = {"unit", OWL_TYPE_DICT, 0},
     [OWL_METRICS_RES] = {"res", OWL_TYPE_I64, 0},
     [OWL_METRICS_COUNT] = {"count", OWL_TYPE_F64, 0},

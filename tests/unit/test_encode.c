@@ -323,7 +323,7 @@ Test(f64, special_values)
     double v[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, from_bits(0x7ff0000000000001ull),
                   from_bits(0xfff8dead0000beefull), 1e-310, -1.5, 1.7976931348623157e308,
                   4.9e-324};
-    rt_f64(v, sizeof v / sizeof v[0], OWL_ENC_F64RAW);
+    rt_f64(v, sizeof v / sizeof v[0], 0); /* whichever is smallest; bit patterns survive */
     rt_f64(NULL, 0, OWL_ENC_F64RAW);
     double one[] = {-0.0, -0.0};
     rt_f64(one, 1, OWL_ENC_F64RAW);
@@ -341,7 +341,72 @@ Test(f64, constant_only_by_bit_pattern)
     /* 0.0 == -0.0 numerically, but the bits differ: not constant */
     for (int i = 0; i < 100; i++)
         v[i] = (i == 50) ? -0.0 : 0.0;
-    rt_f64(v, 100, OWL_ENC_F64RAW);
+    rt_f64(v, 100, OWL_ENC_XOR); /* -0.0 is not an integer for F64INT: XOR keeps its bits */
+}
+
+/* Time-series doubles: a slow gauge takes XOR, a counter of integers F64INT (its DELTA),
+ * random bit patterns stay F64RAW; every one round-trips bit for bit (rt_f64), and the
+ * decoders refuse what the encoder would never write. */
+Test(f64, xor_and_integers)
+{
+    enum { N = 1000 };
+    double *v = malloc(N * sizeof *v);
+    size_t raw = 1 + 8 * N;
+    owl_buf b = OWL_BUF_INIT;
+    for (int i = 0; i < N; i++)
+        v[i] = 50.0 + (i / 10) / 3.0; /* a gauge of thirds: no decimal form, repeats */
+    rt_f64(v, N, OWL_ENC_XOR);
+    owl_enc_f64(v, N, &b);
+    cr_assert(b.len < raw / 3, "XOR %zu bytes vs raw %zu", b.len, raw);
+    b.len = 0;
+    for (int i = 0; i < N; i++) /* a gauge read to 6 decimals, as exporters print them */
+        v[i] = (double)(17174811 + (i * 7919 % 2000) - 1000 + i * 13) / 1e6;
+    rt_f64(v, N, OWL_ENC_F64DEC);
+    owl_enc_f64(v, N, &b);
+    cr_assert_eq((uint8_t)b.data[1], 6, "six decimals");
+    cr_assert(b.len < raw / 2, "F64DEC %zu bytes vs raw %zu", b.len, raw);
+    b.len = 0;
+    for (int i = 0; i < N; i++)
+        v[i] = 1000000.0 + i * 17; /* a counter */
+    rt_f64(v, N, OWL_ENC_F64INT);
+    owl_enc_f64(v, N, &b);
+    cr_assert(b.len < N + 16, "F64INT %zu bytes", b.len);
+    b.len = 0;
+    for (int i = 0; i < N; i++)
+        v[i] = i % 2 ? 9007199254740992.0 : 1.0; /* 2^53 is past F64INT's range */
+    rt_f64(v, N, 0);
+    owl_enc_f64(v, N, &b);
+    cr_assert_neq((uint8_t)b.data[0], OWL_ENC_F64INT);
+    owl_buf_free(&b);
+    double two[2];
+    /* XOR: an even significand (not canonical), a shift that loses bits, a shift past 64 */
+    uint8_t even[] = {OWL_ENC_XOR, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 1, 2};
+    uint8_t lost[] = {OWL_ENC_XOR, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 64, 3};
+    uint8_t past[] = {OWL_ENC_XOR, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 65, 1};
+    uint8_t extra[] = {OWL_ENC_XOR, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0};
+    cr_assert_eq(owl_dec_f64(even, sizeof even, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(lost, sizeof lost, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(past, sizeof past, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(extra, sizeof extra, 2, two), OWL_ECORRUPT);
+    uint8_t ok[] = {OWL_ENC_XOR, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0};
+    cr_assert_eq(owl_dec_f64(ok, sizeof ok, 2, two), OWL_OK);
+    cr_assert(two[0] == 1.0 && two[1] == 1.0);
+    /* F64INT: nothing after the id, a nested F64INT, an integer past 2^53 */
+    uint8_t empty[] = {OWL_ENC_F64INT};
+    uint8_t nested[] = {OWL_ENC_F64INT, OWL_ENC_F64INT, 0};
+    uint8_t big[] = {OWL_ENC_F64INT, OWL_ENC_CONST, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02};
+    cr_assert_eq(owl_dec_f64(empty, sizeof empty, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(nested, sizeof nested, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(big, sizeof big, 2, two), OWL_ECORRUPT);
+    /* F64DEC: scale 0 (that is F64INT) or past 15 */
+    uint8_t k0[] = {OWL_ENC_F64DEC, 0, OWL_ENC_CONST, 2};
+    uint8_t k16[] = {OWL_ENC_F64DEC, 16, OWL_ENC_CONST, 2};
+    uint8_t k2[] = {OWL_ENC_F64DEC, 2, OWL_ENC_CONST, 0x96, 0x01}; /* zz(75) -> 0.75 */
+    cr_assert_eq(owl_dec_f64(k0, sizeof k0, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(k16, sizeof k16, 2, two), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(k2, sizeof k2, 2, two), OWL_OK);
+    cr_assert(two[0] == 0.75 && two[1] == 0.75, "%g %g", two[0], two[1]);
+    free(v);
 }
 
 Test(f64, random)

@@ -487,3 +487,68 @@ Test(metrics, delta_state, .init = setup, .fini = teardown)
     cr_assert_eq(owl_metrics_delta(E.m, 42, 200, cum, delta, 2), 1);
     cr_assert_eq(owl_metrics_delta(E.m, 43, 200, cum, delta, 2), 1, "another stream");
 }
+
+static int rows_fn(void *ud, const owl_batch *b)
+{
+    const owl_cell *series = b->cols[0], *t = b->cols[1];
+    uint64_t *last = ud; /* last[0] series, last[1] time, last[2] rows, last[3] out of order */
+    for (size_t r = 0; r < b->nrows; r++) {
+        if (last[2] && (series[r].u < last[0] ||
+                        (series[r].u == last[0] && (uint64_t)t[r].i < last[1])))
+            last[3]++;
+        last[0] = series[r].u, last[1] = (uint64_t)t[r].i;
+        last[2]++;
+    }
+    return 0;
+}
+
+/* The metrics table is clustered (OWL_COL_CLUSTER on series): sealed and compacted parts hold
+ * each series' points together in time order, reads stay exact, ordered scans are refused. */
+Test(metrics, clustered_parts, .init = setup, .fini = teardown)
+{
+    enum { SERIES = 20, POINTS = 300 };
+    static double v[SERIES * POINTS];
+    static owl_datum d[SERIES * POINTS];
+    static char names[SERIES][16];
+    for (int s = 0; s < SERIES; s++)
+        snprintf(names[s], sizeof names[s], "C%02d", s);
+    for (int round = 0; round < 4; round++) { /* four seals, then a compaction */
+        for (int p = 0; p < POINTS / 4; p++)
+            for (int s = 0; s < SERIES; s++) { /* interleaved, as scrapes arrive */
+                int i = p * SERIES + s, tp = round * (POINTS / 4) + p;
+                v[i] = s * 1000 + tp;
+                d[i] = value(names[s], T0 + tp * 1000LL, 0, &v[i]);
+            }
+        for (int i = 0; i < SERIES * POINTS / 4; i += 500)
+            put(d + i, 500, T0 + HOUR);
+        owl_error ferr = {0};
+        cr_assert_eq(owl_store_flush(E.store, &ferr), OWL_OK, "%s", ferr.msg);
+    }
+    cr_assert_eq(owl_store_compact(E.store, NULL), OWL_OK);
+    /* one part's rows: series ascending, time ascending within each */
+    size_t cols[] = {OWL_METRICS_SERIES, OWL_METRICS_TIME};
+    const char *parts[] = {"m1"};
+    uint64_t last[4] = {0};
+    owl_scan q = {.table = "metrics", .tenant = "t1", .partitions = parts, .npartitions = 1,
+                  .start = T0 - HOUR, .end = T0 + HOUR, .cols = cols, .ncols = 2,
+                  .fn = rows_fn, .ud = last};
+    cr_assert_eq(owl_store_scan(E.store, &q, NULL, NULL), OWL_OK);
+    cr_assert_eq(last[2], SERIES * POINTS);
+    cr_assert_eq(last[3], 0, "%llu rows out of (series, time) order", (unsigned long long)last[3]);
+    char sdir[256];
+    snprintf(sdir, sizeof sdir, "%s/store", E.dir);
+    owl_error verr = {0};
+    cr_assert_eq(owl_store_verify(sdir, NULL, NULL, &verr), OWL_OK, "verify: %s", verr.msg);
+    for (int s = 0; s < SERIES; s++) {
+        owl_bucket_set bs = read_period(names[s], T0, T0 + HOUR, 3600, T0 + HOUR);
+        cr_assert_eq(bs.n, 1);
+        cr_assert_float_eq(bs.b[0].count, POINTS, 0);
+        cr_assert_float_eq(bs.b[0].min, s * 1000, 0);
+        cr_assert_float_eq(bs.b[0].max, s * 1000 + POINTS - 1, 0);
+        owl_bucket_set_free(&bs);
+    }
+    q.order = OWL_ORDER_ASC;
+    owl_error err = {0};
+    cr_assert_eq(owl_store_scan(E.store, &q, NULL, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "clustered"), "%s", err.msg);
+}
