@@ -468,8 +468,17 @@ static int datum_agg(const owl_datum *d, dagg *a)
     }
     if (d->has_stats) { /* exact figures win over the shape's */
         a->count = d->count, a->sum = d->sum, a->min = d->min, a->max = d->max;
-        if (!a->sk)
+        if (!a->sk && (d->count == 1 || d->min == d->max)) {
+            /* a set of one value, or of equal ones, is a distribution: percentiles work, as
+             * CloudWatch allows for such sets */
+            if (!(a->sk = owl_sketch_new()))
+                return OWL_ENOMEM;
+            int rc = owl_sketch_add(a->sk, d->min, d->count);
+            if (rc != OWL_OK)
+                return rc;
+        } else if (!a->sk) {
             a->flags = 1;
+        }
     }
     if (a->count <= 0) { /* every count was 0: nothing to store */
         owl_sketch_free(a->sk);

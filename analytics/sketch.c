@@ -409,7 +409,8 @@ int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
     if ((rc = get_store(&r, &s->pos, ints, &s->count)) != OWL_OK ||
         (rc = get_store(&r, &s->neg, ints, &s->count)) != OWL_OK)
         goto out;
-    rc = r.p == r.end && isfinite(s->count) ? OWL_OK : OWL_ECORRUPT;
+    /* an empty sketch is never stored (rows hold at least one value) */
+    rc = r.p == r.end && isfinite(s->count) && s->count > 0 ? OWL_OK : OWL_ECORRUPT;
 out:
     if (rc != OWL_OK) {
         owl_sketch_free(s);

@@ -94,8 +94,6 @@ static int range(const char *s, owl_stat *st, owl_error *err)
         return owl_error_set(err, OWL_EINVAL, "the lower bound of %s must be below the upper", s);
     if (st->kind == OWL_STAT_PR && pct)
         return owl_error_set(err, OWL_EINVAL, "PR takes values, not percentages: %s", s);
-    if (st->kind == OWL_STAT_WM && !pct)
-        return owl_error_set(err, OWL_EINVAL, "WM takes percentages: %s", s);
     st->pct = pct;
     st->lo = v[0], st->hi = v[1];
     st->lo_open = open[0], st->hi_open = open[1];
@@ -127,6 +125,7 @@ int owl_stat_parse(const char *s, owl_stat *out, owl_error *err)
             return owl_error_set(err, OWL_EINVAL,
                                  "%s is not a percentile: p followed by 0 to 100 with at most "
                                  "two decimals", s);
+        st.lo = st.hi; /* the percentile, in both */
         *out = st;
         return OWL_OK;
     }
@@ -141,7 +140,7 @@ int owl_stat_parse(const char *s, owl_stat *out, owl_error *err)
             *out = st;
             return OWL_OK;
         }
-        if (strncasecmp(s, ranged[i].upper, ul) == 0 && s[ul] == '(') {
+        if (strncmp(s, ranged[i].upper, ul) == 0 && s[ul] == '(') { /* case as CloudWatch's */
             int rc = range(s + ul, &st, err);
             if (rc == OWL_OK)
                 *out = st;
@@ -191,6 +190,9 @@ static void range_fn(void *ud, double v, double w)
             k->w_in += w;
             k->sum_in += w * v;
         }
+        /* WM(a:b) with values: those outside clamped to the bounds */
+        double x = !st->lo_open && v < st->lo ? st->lo : !st->hi_open && v > st->hi ? st->hi : v;
+        k->sum_all += w * x;
     }
 }
 

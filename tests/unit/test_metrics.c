@@ -230,6 +230,18 @@ Test(metrics, kinds_exact_per_period, .init = setup, .fini = teardown)
     cr_assert_float_eq(bs.b[1].max, 50, 1e-12);
     cr_assert_null(bs.b[1].sketch, "a statistic set has no distribution");
     owl_bucket_set_free(&bs);
+    /* ... unless its values are all equal (SampleCount 1, or Minimum = Maximum) */
+    owl_datum eq = {.id = {"App", "Equal", host_a, 2}, .time_ms = T0 + 1000, .has_stats = 1,
+                    .count = 3, .sum = 21, .min = 7, .max = 7};
+    put(&eq, 1, T0 + 120000);
+    bs = read_period("Equal", T0, T0 + 60000, 60, T0 + 120000);
+    cr_assert_eq(bs.n, 1);
+    owl_stat p50;
+    double got;
+    cr_assert_eq(owl_stat_parse("p50", &p50, NULL), OWL_OK);
+    cr_assert_eq(owl_stat_eval(&p50, &bs.b[0], &got), OWL_OK);
+    cr_assert_float_eq(got, 7, 0);
+    owl_bucket_set_free(&bs);
     /* one period over both: merged */
     bs = read_period("Latency", T0, T0 + 120000, 120, T0 + 120000);
     cr_assert_eq(bs.n, 1);
