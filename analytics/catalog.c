@@ -234,6 +234,49 @@ static int save(owl_catalog *c, const char *tenant_name, const entry *e, int64_t
     return rc;
 }
 
+/* Saves the entries of ids first.. of t in one write (one fsync however many). */
+static int save_new(owl_catalog *c, const char *tname, const tenant *t, uint64_t first,
+                    owl_error *err)
+{
+    size_t n = (size_t)(t->n - first + 1);
+    char (*idb)[24] = malloc(n * sizeof *idb);
+    const char **idp = malloc(n * sizeof *idp);
+    bson_t *docs = malloc(n * sizeof *docs);
+    const bson_t **docp = malloc(n * sizeof *docp);
+    int rc = OWL_ENOMEM;
+    if (idb && idp && docs && docp) {
+        for (size_t j = 0; j < n; j++) {
+            const entry *e = t->byid[first - 1 + j];
+            snprintf(idb[j], sizeof idb[j], "%016" PRIx64, e->id);
+            idp[j] = idb[j];
+            bson_init(&docs[j]);
+            entry_doc(e, atomic_load(&e->last_ms), &docs[j]);
+            docp[j] = &docs[j];
+        }
+        rc = owl_meta_put_many(c->meta, tname, KIND, n, idp, docp, err);
+        for (size_t j = 0; j < n; j++)
+            bson_destroy(&docs[j]);
+    } else {
+        owl_error_set(err, rc, "out of memory");
+    }
+    free(idb), free(idp), free(docs), free(docp);
+    return rc;
+}
+
+/* Takes the entries of ids first.. out of t again (their save failed). */
+static void tenant_drop_from(tenant *t, uint64_t first)
+{
+    for (uint64_t id = first; id <= t->n; id++) {
+        entry_free(t->byid[id - 1]);
+        t->byid[id - 1] = NULL;
+    }
+    t->n = first - 1;
+    memset(t->slots, 0, t->nslots * sizeof *t->slots);
+    for (uint64_t id = 1; id <= t->n; id++)
+        if (t->byid[id - 1])
+            slot_insert(t->slots, t->nslots, t->byid[id - 1]);
+}
+
 /* ---- open: load every record ---- */
 
 typedef struct loader {
@@ -369,6 +412,13 @@ static int save_recent(owl_catalog *c, const char *tname, entry *const *es, size
     return rc;
 }
 
+/* Whether ids[i] names its series with the very strings of ids[i - 1]. */
+static int same_as_previous(const owl_metric_id *ids, size_t i)
+{
+    return ids[i].ns == ids[i - 1].ns && ids[i].name == ids[i - 1].name &&
+           ids[i].dims == ids[i - 1].dims && ids[i].ndims == ids[i - 1].ndims;
+}
+
 int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *ids,
                         const int64_t *time_ms, size_t n, uint64_t *out, owl_error *err)
 {
@@ -383,8 +433,7 @@ int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *
     tenant *t = find_tenant(c, tname);
     for (size_t i = 0; i < n; i++) {
         /* the previous datum is often the same series (bulk forms): skip the lookup */
-        if (i > 0 && ids[i].ns == ids[i - 1].ns && ids[i].name == ids[i - 1].name &&
-            ids[i].dims == ids[i - 1].dims && ids[i].ndims == ids[i - 1].ndims && es[i - 1]) {
+        if (i > 0 && same_as_previous(ids, i)) {
             es[i] = es[i - 1];
         } else {
             sorted_dims(&ids[i], sorted);
@@ -396,9 +445,14 @@ int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *
     if (missing) {
         pthread_rwlock_wrlock(&c->lock);
         t = tenant_get(c, tname);
+        uint64_t first_new = t ? t->n + 1 : 0;
         for (size_t i = 0; i < n && t && rc == OWL_OK; i++) {
             if (es[i])
                 continue;
+            if (i > 0 && same_as_previous(ids, i)) {
+                es[i] = es[i - 1]; /* resolved just before */
+                continue;
+            }
             sorted_dims(&ids[i], sorted);
             uint64_t h = hash_id(&ids[i], sorted);
             if ((es[i] = lookup(t, h, &ids[i], sorted)))
@@ -411,11 +465,8 @@ int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *
             e->id = t->n + 1;
             atomic_store(&e->last_ms, time_ms[i]);
             atomic_store(&e->saved_ms, time_ms[i]);
-            /* durable before any row can name it */
-            if ((rc = save(c, tname, e, time_ms[i], err)) != OWL_OK ||
-                (rc = tenant_add(t, e)) != OWL_OK) {
-                if (rc == OWL_ENOMEM)
-                    owl_error_set(err, rc, "out of memory");
+            if ((rc = tenant_add(t, e)) != OWL_OK) {
+                owl_error_set(err, rc, "out of memory");
                 entry_free(e);
                 break;
             }
@@ -423,6 +474,14 @@ int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *
         }
         if (!t && rc == OWL_OK)
             rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        /* durable before any row can name them (the write lock keeps them from other
+         * callers until then); taken back if they cannot be */
+        if (t && t->n >= first_new) {
+            if (rc == OWL_OK)
+                rc = save_new(c, tname, t, first_new, err);
+            if (rc != OWL_OK)
+                tenant_drop_from(t, first_new);
+        }
         pthread_rwlock_unlock(&c->lock);
     }
     if (rc == OWL_OK) {

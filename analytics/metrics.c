@@ -140,27 +140,42 @@ static int value_ok(double v)
     return isfinite(v) && (a == 0 || (a >= 0x1p-360 && a <= 0x1p360));
 }
 
-static int check_name(const char *what, size_t i, const char *field, const char *s, size_t max,
+/* Checks one name; field is "MetricName" (dim 0) or "Dimensions.member.<dim>.<field>", built
+ * only when there is an error to tell. */
+static int check_name(size_t i, size_t dim, const char *field, const char *s, size_t max,
                       enum owl_metric_fault *fault, owl_error *err)
 {
+    size_t n = s ? strlen(s) : 0;
+    if (s && n >= 1 && n <= max && !has_control(s))
+        return OWL_OK;
+    char f[64];
+    if (dim)
+        snprintf(f, sizeof f, "Dimensions.member.%zu.%s", dim, field);
+    else
+        snprintf(f, sizeof f, "%s", field);
     if (!s)
         return bad(fault, OWL_MF_MISSING, err,
-                   "The parameter MetricData.member.%zu.%s is required.", i + 1, field);
-    size_t n = strlen(s);
+                   "The parameter MetricData.member.%zu.%s is required.", i + 1, f);
     if (n < 1 || n > max)
         return bad(fault, OWL_MF_INVALID_VALUE, err,
                    "The parameter MetricData.member.%zu.%s must be 1 to %zu characters.",
-                   i + 1, field, max);
-    if (has_control(s))
-        return bad(fault, OWL_MF_INVALID_VALUE, err,
-                   "The parameter MetricData.member.%zu.%s must not contain control characters.",
-                   i + 1, field);
-    (void)what;
-    return OWL_OK;
+                   i + 1, f, max);
+    return bad(fault, OWL_MF_INVALID_VALUE, err,
+               "The parameter MetricData.member.%zu.%s must not contain control characters.",
+               i + 1, f);
 }
 
-static int check_one(const owl_datum *d, size_t i, unsigned flags, int64_t now_ms,
-                     enum owl_metric_fault *fault, owl_error *err)
+/* Whether a and b name the series the same way (the same strings, not just equal ones): the
+ * bulk forms give many datums one identity, checked once. */
+static int same_identity(const owl_datum *a, const owl_datum *b)
+{
+    return a->id.ns == b->id.ns && a->id.name == b->id.name && a->id.dims == b->id.dims &&
+           a->id.ndims == b->id.ndims && a->unit == b->unit;
+}
+
+/* The checks of a datum's identity: namespace, name, dimensions and unit. */
+static int check_identity(const owl_datum *d, size_t i, unsigned flags,
+                          enum owl_metric_fault *fault, owl_error *err)
 {
     int rc;
     if (!d->id.ns)
@@ -174,21 +189,17 @@ static int check_one(const owl_datum *d, size_t i, unsigned flags, int64_t now_m
         return bad(fault, OWL_MF_INVALID_VALUE, err,
                    "The value AWS/ for parameter Namespace is invalid: namespaces starting "
                    "with AWS/ are reserved for AWS services.");
-    if ((rc = check_name("metric", i, "MetricName", d->id.name, OWL_METRIC_NAME_MAX, fault,
-                         err)) != OWL_OK)
+    if ((rc = check_name(i, 0, "MetricName", d->id.name, OWL_METRIC_NAME_MAX, fault, err)) !=
+        OWL_OK)
         return rc;
     if (d->id.ndims > OWL_METRIC_MAX_DIMS)
         return bad(fault, OWL_MF_INVALID_VALUE, err,
                    "The collection MetricData.member.%zu.Dimensions must not have a size "
                    "greater than %d.", i + 1, OWL_METRIC_MAX_DIMS);
     for (size_t k = 0; k < d->id.ndims; k++) {
-        char field[64];
-        snprintf(field, sizeof field, "Dimensions.member.%zu.Name", k + 1);
-        if ((rc = check_name("dim", i, field, d->id.dims[k].name, OWL_METRIC_DIM_NAME_MAX,
-                             fault, err)) != OWL_OK)
-            return rc;
-        snprintf(field, sizeof field, "Dimensions.member.%zu.Value", k + 1);
-        if ((rc = check_name("dim", i, field, d->id.dims[k].value, OWL_METRIC_DIM_VALUE_MAX,
+        if ((rc = check_name(i, k + 1, "Name", d->id.dims[k].name, OWL_METRIC_DIM_NAME_MAX,
+                             fault, err)) != OWL_OK ||
+            (rc = check_name(i, k + 1, "Value", d->id.dims[k].value, OWL_METRIC_DIM_VALUE_MAX,
                              fault, err)) != OWL_OK)
             return rc;
         for (size_t j = 0; j < k; j++)
@@ -205,6 +216,13 @@ static int check_one(const owl_datum *d, size_t i, unsigned flags, int64_t now_m
                    "Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, "
                    "Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, "
                    "Gigabits/Second, Terabits/Second, Count/Second, None ].", i + 1);
+    return OWL_OK;
+}
+
+/* The checks of a datum's values, time and resolution. */
+static int check_values(const owl_datum *d, size_t i, unsigned flags, int64_t now_ms,
+                        enum owl_metric_fault *fault, owl_error *err)
+{
     if (d->nvalues == 0 && !d->has_stats)
         return bad(fault, OWL_MF_MISSING, err,
                    "The parameter MetricData.member.%zu.Value, Values or StatisticValues is "
@@ -268,7 +286,11 @@ int owl_metrics_check(const owl_datum *d, size_t n, unsigned flags, int64_t now_
                    "The collection MetricData must not have a size greater than %d.",
                    OWL_METRIC_MAX_DATUMS);
     for (size_t i = 0; i < n; i++) {
-        int rc = check_one(&d[i], i, flags, now_ms, fault, err);
+        int rc = OWL_OK;
+        if (i == 0 || !same_identity(&d[i], &d[i - 1]))
+            rc = check_identity(&d[i], i, flags, fault, err);
+        if (rc == OWL_OK)
+            rc = check_values(&d[i], i, flags, now_ms, fault, err);
         if (rc != OWL_OK)
             return rc;
     }
@@ -512,6 +534,10 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     }
     if ((rc = owl_catalog_resolve(m->cat, tenant, mids, times, n, ids, err)) != OWL_OK)
         goto out;
+    if (rowset_grow(&raw, n) != OWL_OK) { /* at most a row a datum */
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
     pthread_rwlock_rdlock(&m->roll);
     pthread_mutex_lock(&m->mu);
     ts = tenant_get(m, tenant, now_ms);

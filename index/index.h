@@ -63,6 +63,12 @@ void owl_meta_close(owl_meta *m);
 int owl_meta_put(owl_meta *m, const char *tenant, const char *kind, const char *id,
                  const bson_t *doc, owl_error *err);
 
+/* owl_meta_put_many — owl_meta_put of n records of one tenant and kind (ids[i] -> docs[i]),
+ * written together and made durable by one fsync. On an error, the records before the one
+ * that failed may be stored; none after it is. */
+int owl_meta_put_many(owl_meta *m, const char *tenant, const char *kind, size_t n,
+                      const char *const *ids, const bson_t *const *docs, owl_error *err);
+
 /* owl_meta_get — copies the document into *out (caller bson_destroy's it).
  * OWL_ENOTFOUND when absent. Thread-safe. */
 int owl_meta_get(owl_meta *m, const char *tenant, const char *kind, const char *id,

@@ -106,15 +106,27 @@ int owl__cmp_time_idx(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays
- * (byte values still point into m's arena). */
-static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_rows *out,
-                       owl_cell **cells)
+static void free_cols(const owl_schema *sc, owl_rows *r)
+{
+    for (size_t c = 0; c < sc->ncols; c++)
+        free((void *)r->cols[c]);
+}
+
+/* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays, freed with
+ * free_cols (byte values still point into m's arena). One array per column, not one for all:
+ * a memtable's worth of one column stays under malloc's mmap threshold, so the memory of the
+ * last seal is reused instead of faulted in afresh. */
+static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_rows *out)
 {
     struct time_idx *ix = malloc(n * sizeof *ix);
-    owl_cell *all = malloc(n * sc->ncols * sizeof *all);
-    if (!ix || !all) {
-        free(ix), free(all);
+    memset(out, 0, sizeof *out);
+    int ok = ix != NULL;
+    for (size_t c = 0; c < sc->ncols && ok; c++)
+        ok = (out->cols[c] = malloc(n * sizeof(owl_cell))) != NULL;
+    if (!ok) {
+        free(ix);
+        free_cols(sc, out);
+        memset(out, 0, sizeof *out);
         return OWL_ENOMEM;
     }
     int sorted = 1;
@@ -135,10 +147,9 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
             sorted = 0;
     if (!sorted)
         qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
-    memset(out, 0, sizeof *out);
     out->nrows = n;
     for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *col = all + c * n;
+        owl_cell *col = (owl_cell *)out->cols[c];
         if (sorted) { /* rows in order already (the common case): whole runs of a chunk */
             for (size_t i = 0, len; i < n; i += len) {
                 const owl_cell *run = owl_mem_run(m, c, i, n, &len);
@@ -148,10 +159,8 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
             for (size_t i = 0; i < n; i++)
                 col[i] = *owl_mem_cell(m, c, ix[i].i);
         }
-        out->cols[c] = col;
     }
     free(ix);
-    *cells = all;
     return OWL_OK;
 }
 static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *err)
@@ -174,13 +183,12 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
     pthread_mutex_unlock(&s->mu);
 
     int rc = OWL_OK;
-    owl_rows rows;
-    owl_cell *cells = NULL;
+    owl_rows rows = {0};
     char path[4096];
     if (nrows) {
         rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
         if (rc == OWL_OK)
-            rc = sorted_rows(sc, m, nrows, &rows, &cells);
+            rc = sorted_rows(sc, m, nrows, &rows);
         if (rc == OWL_OK) {
             owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, 0, 1};
             owl__part_path(p, d, seq, seq, 0, path, sizeof path);
@@ -188,7 +196,7 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
                                 NULL, err);
         }
     }
-    free(cells);
+    free_cols(sc, &rows);
     free(ddir);
 
     struct part_ref *r = NULL;

@@ -1191,110 +1191,142 @@ static void maybe_compact(owl_meta *m)
     }
 }
 
-/* write_change — the shared body of put and delete (doc NULL for delete). */
-static int write_change(owl_meta *m, int is_put, const char *t, const char *k, const char *i,
-                        const bson_t *doc, owl_error *err)
-{
-    bson_t payload;
-    int have_payload = 0, locked = 0, rc;
-    unsigned char *frame = NULL;
-    ment *ent = NULL;
+/* One change being written: its entry, frame and queue slot. */
+typedef struct change {
+    ment *ent;
+    unsigned char *frame;
+    size_t n;
     mop op;
-    memset(&op, 0, sizeof op);
-    if (!m || !names_ok(t, k, i))
-        return owl_error_set(err, OWL_EINVAL,
-                             "tenant, kind and id must be 1..255 bytes (tenant without '/')");
-    if (is_put && (!doc || doc->len > DOC_MAX))
-        return owl_error_set(err, OWL_EINVAL, "document missing or larger than %zu bytes",
-                             DOC_MAX);
-    ent = ment_new(m, t, strlen(t), k, strlen(k), i, strlen(i));
-    if (!ent || (is_put && !(ent->doc = bson_copy(doc)))) {
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-        goto out;
+} change;
+
+/* write_changes — the shared body of put, put_many and delete (docs NULL for a delete, of
+ * one record): every frame appended, then one wait for the fsync that covers them all. */
+static int write_changes(owl_meta *m, int is_put, const char *t, const char *k, size_t n,
+                         const char *const *ids, const bson_t *const *docs, owl_error *err)
+{
+    int rc = OWL_OK;
+    size_t queued = 0;
+    change one, *cs = n == 1 ? &one : calloc(n, sizeof *cs);
+    if (!m || !cs)
+        return m ? owl_error_set(err, OWL_ENOMEM, "out of memory")
+                 : owl_error_set(err, OWL_EINVAL, "no metadata store");
+    memset(cs, 0, n * sizeof *cs);
+    for (size_t j = 0; j < n && rc == OWL_OK; j++) {
+        change *c = &cs[j];
+        const bson_t *doc = is_put ? docs[j] : NULL;
+        bson_t payload;
+        if (!names_ok(t, k, ids[j])) {
+            rc = owl_error_set(err, OWL_EINVAL,
+                               "tenant, kind and id must be 1..255 bytes (tenant without '/')");
+            break;
+        }
+        if (is_put && (!doc || doc->len > DOC_MAX)) {
+            rc = owl_error_set(err, OWL_EINVAL, "document missing or larger than %zu bytes",
+                               DOC_MAX);
+            break;
+        }
+        c->ent = ment_new(m, t, strlen(t), k, strlen(k), ids[j], strlen(ids[j]));
+        if (!c->ent || (is_put && !(c->ent->doc = bson_copy(doc)))) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            break;
+        }
+        if ((rc = encode_rec(is_put, t, k, ids[j], doc, 0, &payload)) != OWL_OK) {
+            owl_error_set(err, rc, "cannot encode the record");
+            break;
+        }
+        size_t len = payload.len;
+        c->n = FRAME_HDR + len;
+        if ((c->frame = malloc(c->n)))
+            memcpy(c->frame + FRAME_HDR, bson_get_data(&payload), len);
+        bson_destroy(&payload);
+        if (!c->frame) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            break;
+        }
+        c->ent->rec_bytes = c->n;
     }
-    if ((rc = encode_rec(is_put, t, k, i, doc, 0, &payload)) != OWL_OK) {
-        owl_error_set(err, rc, "cannot encode the record");
+    if (rc != OWL_OK)
         goto out;
-    }
-    have_payload = 1;
-    size_t len = payload.len, n = FRAME_HDR + len;
-    frame = malloc(n);
-    if (!frame) {
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(frame + FRAME_HDR, bson_get_data(&payload), len);
-    ent->rec_bytes = n;
 
     pthread_mutex_lock(&m->mu);
-    locked = 1;
     while (m->compacting)
         pthread_cond_wait(&m->cond, &m->mu);
-    if (m->failed) {
+    if (m->failed)
         rc = owl_error_set(err, OWL_EIO, "%s: the journal failed earlier; reopen the store",
                            m->dir);
-        goto out;
+    else if (!is_put && !exists_after_pending(m, cs[0].ent))
+        rc = owl_error_set(err, OWL_ENOTFOUND, "%s/%s/%s not found", t, k, ids[0]);
+    for (size_t j = 0; j < n && rc == OWL_OK; j++) {
+        change *c = &cs[j];
+        size_t len = c->n - FRAME_HDR;
+        c->op.seq = c->ent->seq = m->next_seq++;
+        owl_put64le(c->frame + c->n - 9, (uint64_t)c->op.seq);
+        owl_put32le(c->frame, (uint32_t)len);
+        owl_put32le(c->frame + 4, frame_crc(c->frame, c->frame + FRAME_HDR, len));
+        int e = journal_append(m, c->frame, c->n);
+        if (e != 0) {
+            rc = owl_error_set(err, owl_err_from_errno(e), "%s: journal append failed: %s",
+                               m->dir, strerror(e));
+            break;
+        }
+        c->op.ent = c->ent;
+        c->op.is_put = is_put;
+        if (m->pend_tail)
+            m->pend_tail->next = &c->op;
+        else
+            m->pend_head = &c->op;
+        m->pend_tail = &c->op;
+        m->last_seq = c->op.seq;
+        queued++;
     }
-    if (!is_put && !exists_after_pending(m, ent)) {
-        rc = owl_error_set(err, OWL_ENOTFOUND, "%s/%s/%s not found", t, k, i);
-        goto out;
-    }
-    op.seq = ent->seq = m->next_seq++;
-    owl_put64le(frame + n - 9, (uint64_t)op.seq);
-    owl_put32le(frame, (uint32_t)len);
-    owl_put32le(frame + 4, frame_crc(frame, frame + FRAME_HDR, len));
-    int e = journal_append(m, frame, n);
-    if (e != 0) {
-        rc = owl_error_set(err, owl_err_from_errno(e), "%s: journal append failed: %s", m->dir,
-                           strerror(e));
-        goto out;
-    }
-    op.ent = ent;
-    op.is_put = is_put;
-    if (m->pend_tail)
-        m->pend_tail->next = &op;
-    else
-        m->pend_head = &op;
-    m->pend_tail = &op;
-    m->last_seq = op.seq;
-    if (!m->opt.fsync) {
+    if (queued && !m->opt.fsync) {
         m->durable_end = m->end;
-        settle_through(m, op.seq);
+        settle_through(m, cs[queued - 1].op.seq);
     }
-    while (op.state == OP_PENDING) {
+    /* changes settle in order, and a failed fsync fails every pending one: once the last
+     * is out of the queue, all are */
+    while (queued && cs[queued - 1].op.state == OP_PENDING) {
         if (!m->syncing)
             sync_round(m);
         else
             pthread_cond_wait(&m->cond, &m->mu);
     }
-    ent = op.ent; /* NULL when the map took it */
-    if (op.state != OP_DONE) {
-        rc = owl_error_set(err, op.state, "%s: journal fsync failed: %s", m->dir,
-                           strerror(op.errnum));
-        goto out;
+    for (size_t j = 0; j < queued; j++) {
+        change *c = &cs[j];
+        c->ent = c->op.ent; /* NULL when the map took it */
+        if (c->op.state != OP_DONE && rc == OWL_OK)
+            rc = owl_error_set(err, c->op.state, "%s: journal fsync failed: %s", m->dir,
+                               strerror(c->op.errnum));
     }
-    rc = OWL_OK;
-    maybe_compact(m);
+    if (rc == OWL_OK)
+        maybe_compact(m);
+    pthread_mutex_unlock(&m->mu);
 out:
-    if (locked)
-        pthread_mutex_unlock(&m->mu);
-    if (have_payload)
-        bson_destroy(&payload);
-    free(frame);
-    ment_free(ent);
+    for (size_t j = 0; j < n; j++) {
+        free(cs[j].frame);
+        ment_free(cs[j].ent);
+    }
+    if (cs != &one)
+        free(cs);
     return rc;
 }
 
 int owl_meta_put(owl_meta *m, const char *tenant, const char *kind, const char *id,
                  const bson_t *doc, owl_error *err)
 {
-    return write_change(m, 1, tenant, kind, id, doc, err);
+    return write_changes(m, 1, tenant, kind, 1, &id, &doc, err);
+}
+
+int owl_meta_put_many(owl_meta *m, const char *tenant, const char *kind, size_t n,
+                      const char *const *ids, const bson_t *const *docs, owl_error *err)
+{
+    return n ? write_changes(m, 1, tenant, kind, n, ids, docs, err) : OWL_OK;
 }
 
 int owl_meta_delete(owl_meta *m, const char *tenant, const char *kind, const char *id,
                     owl_error *err)
 {
-    return write_change(m, 0, tenant, kind, id, NULL, err);
+    return write_changes(m, 0, tenant, kind, 1, &id, NULL, err);
 }
 
 /* ---- reads ---- */

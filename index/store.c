@@ -337,11 +337,102 @@ static int put_str(owl_buf *b, const void *p, size_t n)
     return owl_buf_append(b, p, n);
 }
 
+/* WAL record versions: 1 (a table's frozen layout, 8-byte numbers, strings), 2 (the columns
+ * named in the record), 3 (as 2, and each column's values begin with a mode byte: RAW as in
+ * version 2, CONST one value for every row, or DELTA numbers as zigzag varints of the
+ * difference from the row before, the first from 0). Version 3 makes the metrics table's
+ * records about a sixth of version 2's size: constant units and counts, times a second
+ * apart, runs of one series. */
+#define REC_V3 3
+enum { COL_RAW = 0, COL_CONST = 1, COL_DELTA = 2 };
+
+static uint64_t zigzag(uint64_t d)
+{
+    return (d << 1) ^ (uint64_t)((int64_t)d >> 63);
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+    return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80)
+        v >>= 7, n++;
+    return n;
+}
+
+static int same_cell(enum owl_type t, owl_cell a, owl_cell b)
+{
+    if (!owl_type_is_bytes(t))
+        return a.u == b.u;
+    return a.b.n == b.b.n && (a.b.n == 0 || memcmp(a.b.p, b.b.p, a.b.n) == 0);
+}
+
+/* One value of column type t: 8 bytes little-endian, or the bytes of an id, or a string. */
+static int put_value(owl_buf *b, enum owl_type t, owl_cell v)
+{
+    if (!owl_type_is_bytes(t)) {
+        uint8_t x[8];
+        owl_put64le(x, v.u);
+        return owl_buf_append(b, x, 8);
+    }
+    if (t == OWL_TYPE_ID8 || t == OWL_TYPE_ID16)
+        return owl_buf_append(b, v.b.p, v.b.n);
+    return put_str(b, v.b.p, v.b.n);
+}
+
+static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_t n)
+{
+    size_t i = 1;
+    while (i < n && same_cell(t, col[i], col[0]))
+        i++;
+    if (n > 1 && i == n) {
+        int rc = owl_buf_putc(b, COL_CONST);
+        return rc != OWL_OK ? rc : put_value(b, t, col[0]);
+    }
+    size_t dlen = 0;
+    if (!owl_type_is_bytes(t)) {
+        uint64_t prev = 0;
+        for (i = 0; i < n && dlen < 8 * n; i++)
+            dlen += varint_len(zigzag(col[i].u - prev)), prev = col[i].u;
+    }
+    if (!owl_type_is_bytes(t) && dlen < 8 * n) {
+        if (owl_buf_putc(b, COL_DELTA) != OWL_OK || owl_buf_reserve(b, dlen) != OWL_OK)
+            return OWL_ENOMEM;
+        uint8_t *q = (uint8_t *)b->data + b->len;
+        uint64_t prev = 0;
+        for (i = 0; i < n; i++)
+            q += owl_varint_put(q, zigzag(col[i].u - prev)), prev = col[i].u;
+        b->len = (size_t)(q - (uint8_t *)b->data);
+        b->data[b->len] = '\0';
+        return OWL_OK;
+    }
+    if (owl_buf_putc(b, COL_RAW) != OWL_OK)
+        return OWL_ENOMEM;
+    if (!owl_type_is_bytes(t)) {
+        if (owl_buf_reserve(b, 8 * n) != OWL_OK)
+            return OWL_ENOMEM;
+        for (i = 0; i < n; i++) {
+            owl_put64le((uint8_t *)b->data + b->len, col[i].u);
+            b->len += 8;
+        }
+        b->data[b->len] = '\0';
+        return OWL_OK;
+    }
+    for (i = 0; i < n; i++)
+        if (put_value(b, t, col[i]) != OWL_OK)
+            return OWL_ENOMEM;
+    return OWL_OK;
+}
+
 static int encode_record(const owl_schema *sc, const char *tenant, const char *partition,
                          const owl_rows *r, owl_buf *b)
 {
     uint8_t v[10];
-    int rc = owl_buf_putc(b, 2);
+    int rc = owl_buf_putc(b, REC_V3);
     rc |= put_str(b, sc->name, strlen(sc->name));
     rc |= put_str(b, tenant, strlen(tenant));
     rc |= put_str(b, partition, strlen(partition));
@@ -351,25 +442,8 @@ static int encode_record(const owl_schema *sc, const char *tenant, const char *p
         rc |= owl_buf_putc(b, (char)sc->cols[c].type);
     }
     rc |= owl_buf_append(b, v, owl_varint_put(v, r->nrows));
-    for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++) {
-        enum owl_type t = sc->cols[c].type;
-        const owl_cell *col = r->cols[c];
-        if (!owl_type_is_bytes(t)) {
-            if ((rc = owl_buf_reserve(b, 8 * r->nrows)) != OWL_OK)
-                break;
-            for (size_t i = 0; i < r->nrows; i++) {
-                owl_put64le((uint8_t *)b->data + b->len, col[i].u);
-                b->len += 8;
-            }
-            b->data[b->len] = '\0';
-        } else if (t == OWL_TYPE_ID8 || t == OWL_TYPE_ID16) {
-            for (size_t i = 0; i < r->nrows && rc == OWL_OK; i++)
-                rc = owl_buf_append(b, col[i].b.p, col[i].b.n);
-        } else {
-            for (size_t i = 0; i < r->nrows && rc == OWL_OK; i++)
-                rc = put_str(b, col[i].b.p, col[i].b.n);
-        }
-    }
+    for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++)
+        rc = encode_column(b, sc->cols[c].type, r->cols[c], r->nrows);
     return rc == OWL_OK ? OWL_OK : OWL_ENOMEM;
 }
 
@@ -424,7 +498,7 @@ static int match_col(const owl_schema *sc, struct rec_cols *cols, size_t k, cons
     return OWL_OK;
 }
 
-/* The record's columns: version 2 lists them; version 1 records hold the table's frozen
+/* The record's columns: versions 2 and 3 list them; version 1 records hold the table's frozen
  * version 1 layout (tables.h), or for tables without one the current schema's columns. */
 static int decode_cols(int version, const uint8_t **p, const uint8_t *end, const owl_schema *sc,
                        uint64_t lsn, struct rec_cols *cols, owl_error *err)
@@ -438,11 +512,11 @@ static int decode_cols(int version, const uint8_t **p, const uint8_t *end, const
             cols->type[c] = sc->cols[c].type, cols->to[c] = c;
         return OWL_OK;
     }
-    if (version == 2 &&
+    if (version >= 2 &&
         (owl_varint_get(p, end, &n) != OWL_OK || n == 0 || n > OWL_MAX_COLS))
         return owl_error_set(err, OWL_ECORRUPT, "WAL record %llu: bad column count",
                              (unsigned long long)lsn);
-    if (version == 2)
+    if (version >= 2)
         cols->n = (size_t)n;
     for (size_t k = 0; k < cols->n && rc == OWL_OK; k++) {
         char name[NAME_MAX_LEN + 1];
@@ -472,31 +546,68 @@ static int decode_cols(int version, const uint8_t **p, const uint8_t *end, const
                                         sc->cols[sc->time_col].name);
 }
 
-/* Reads nrows values of type t into col (NULL: skips them). */
-static int decode_values(const uint8_t **pp, const uint8_t *end, enum owl_type t, size_t nrows,
-                         owl_cell *col)
+/* Reads one value of type t at *pp (into *out unless NULL). */
+static int decode_value(const uint8_t **pp, const uint8_t *end, enum owl_type t, owl_cell *out)
 {
     const uint8_t *p = *pp, *str;
     size_t len, w = owl_type_id_width(t);
-    for (size_t i = 0; i < nrows; i++) {
-        if (!owl_type_is_bytes(t)) {
-            if (end - p < 8)
+    if (!owl_type_is_bytes(t)) {
+        if (end - p < 8)
+            return OWL_ECORRUPT;
+        if (out)
+            out->u = owl_get64le(p);
+        p += 8;
+    } else if (w) {
+        if ((size_t)(end - p) < w)
+            return OWL_ECORRUPT;
+        if (out)
+            out->b = (owl_bytes){p, w};
+        p += w;
+    } else {
+        if (get_str(&p, end, &str, &len) != OWL_OK)
+            return OWL_ECORRUPT;
+        if (out)
+            out->b = (owl_bytes){str, len};
+    }
+    *pp = p;
+    return OWL_OK;
+}
+
+/* Reads nrows values of type t into col (NULL: skips them); moded: version 3's mode byte
+ * comes first. */
+static int decode_values(const uint8_t **pp, const uint8_t *end, enum owl_type t, size_t nrows,
+                         int moded, owl_cell *col)
+{
+    const uint8_t *p = *pp;
+    int mode = COL_RAW;
+    if (moded) {
+        if (p >= end)
+            return OWL_ECORRUPT;
+        mode = *p++;
+    }
+    if (mode == COL_CONST) {
+        owl_cell v;
+        if (nrows < 2 || decode_value(&p, end, t, &v) != OWL_OK)
+            return OWL_ECORRUPT;
+        for (size_t i = 0; col && i < nrows; i++)
+            col[i] = v;
+    } else if (mode == COL_DELTA) {
+        uint64_t prev = 0, z;
+        if (owl_type_is_bytes(t))
+            return OWL_ECORRUPT;
+        for (size_t i = 0; i < nrows; i++) {
+            if (owl_varint_get(&p, end, &z) != OWL_OK)
                 return OWL_ECORRUPT;
+            prev += unzigzag(z);
             if (col)
-                col[i].u = owl_get64le(p);
-            p += 8;
-        } else if (w) {
-            if ((size_t)(end - p) < w)
-                return OWL_ECORRUPT;
-            if (col)
-                col[i].b = (owl_bytes){p, w};
-            p += w;
-        } else {
-            if (get_str(&p, end, &str, &len) != OWL_OK)
-                return OWL_ECORRUPT;
-            if (col)
-                col[i].b = (owl_bytes){str, len};
+                col[i].u = prev;
         }
+    } else if (mode == COL_RAW) {
+        for (size_t i = 0; i < nrows; i++)
+            if (decode_value(&p, end, t, col ? &col[i] : NULL) != OWL_OK)
+                return OWL_ECORRUPT;
+    } else {
+        return OWL_ECORRUPT;
     }
     *pp = p;
     return OWL_OK;
@@ -514,7 +625,7 @@ static int decode_record(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n,
     int rc;
     memset(out, 0, sizeof *out);
     uint8_t version = n ? *p++ : 0;
-    if ((version != 1 && version != 2) || get_str(&p, end, &str, &len) != OWL_OK)
+    if (version < 1 || version > REC_V3 || get_str(&p, end, &str, &len) != OWL_OK)
         goto bad;
     size_t t = 0;
     while (t < s->nschemas &&
@@ -553,7 +664,8 @@ static int decode_record(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n,
     }
     for (size_t k = 0; k < rcols.n; k++) {
         owl_cell *col = rcols.to[k] == SIZE_MAX ? NULL : out->cells + rcols.to[k] * nrows;
-        if (decode_values(&p, end, rcols.type[k], (size_t)nrows, col) != OWL_OK)
+        if (decode_values(&p, end, rcols.type[k], (size_t)nrows, version == REC_V3, col) !=
+            OWL_OK)
             goto bad;
     }
     if (p != end)

@@ -113,17 +113,26 @@ static int string(jp *p)
     return OWL_OK;
 }
 
+/* Exact powers of ten as doubles (10^22 is the last one a double holds exactly). */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 static int number(jp *p, bson_t *parent, const char *key, size_t klen)
 {
     size_t start = p->i;
-    int integral = 1;
+    int integral = 1, neg = 0, digits = 0, frac = 0, e10 = 0, eneg = 0;
+    uint64_t mant = 0; /* the first 19 significant digits, enough to tell the fast path */
     if (p->i < p->n && p->s[p->i] == '-')
-        p->i++;
+        p->i++, neg = 1;
     if (p->i < p->n && p->s[p->i] == '0') {
         p->i++;
     } else if (p->i < p->n && p->s[p->i] >= '1' && p->s[p->i] <= '9') {
-        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
-            p->i++;
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+            if (digits < 19)
+                mant = mant * 10 + (uint64_t)(p->s[p->i] - '0');
+            digits++, p->i++;
+        }
     } else {
         return bad(p, "unexpected character");
     }
@@ -131,21 +140,51 @@ static int number(jp *p, bson_t *parent, const char *key, size_t klen)
         integral = 0;
         p->i++;
         size_t d = p->i;
-        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+            if (digits < 19) {
+                mant = mant * 10 + (uint64_t)(p->s[p->i] - '0');
+                frac++;
+                if (mant)
+                    digits++;
+            }
             p->i++;
+        }
         if (p->i == d)
             return bad(p, "digits expected after '.'");
+        if (p->i - d > (size_t)frac)
+            digits = 99; /* digits were dropped: the slow path */
     }
     if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
         integral = 0;
         p->i++;
         if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
-            p->i++;
+            eneg = p->s[p->i++] == '-';
         size_t d = p->i;
-        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+            if (e10 < 10000)
+                e10 = e10 * 10 + (p->s[p->i] - '0');
             p->i++;
+        }
         if (p->i == d)
             return bad(p, "digits expected in the exponent");
+    }
+    bool ok;
+    /* the common numbers without a library call: integers of up to 18 digits exactly, and
+     * decimals whose digits fit a double's 53 bits with a power of ten it holds exactly, in
+     * one correctly rounded operation (Clinger's fast path) */
+    if (integral && digits <= 18) {
+        int64_t v = neg ? -(int64_t)mant : (int64_t)mant;
+        ok = v >= INT32_MIN && v <= INT32_MAX
+                 ? bson_append_int32(parent, key, (int)klen, (int32_t)v)
+                 : bson_append_int64(parent, key, (int)klen, v);
+        return ok ? OWL_OK : bad(p, "document too large");
+    }
+    int scale = (eneg ? -e10 : e10) - frac;
+    if (!integral && digits <= 19 && mant < (1ULL << 53) && scale >= -22 && scale <= 22) {
+        double d = (double)mant;
+        d = scale < 0 ? d / pow10_exact[-scale] : d * pow10_exact[scale];
+        ok = bson_append_double(parent, key, (int)klen, neg ? -d : d);
+        return ok ? OWL_OK : bad(p, "document too large");
     }
     char text[400];
     size_t len = p->i - start;
@@ -153,7 +192,6 @@ static int number(jp *p, bson_t *parent, const char *key, size_t klen)
         return bad(p, "number too long");
     memcpy(text, p->s + start, len);
     text[len] = '\0';
-    bool ok;
     if (integral) {
         errno = 0;
         long long v = strtoll(text, NULL, 10);

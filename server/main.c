@@ -1,6 +1,7 @@
 /* main.c — owld's entry point: parse flags and config, block the stop signals so that only
  * owl_server_run receives them, raise the open-file limit, and serve.
  * Exit status: 0 after a clean stop, 1 on a runtime error, 2 on a usage or config error. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -36,6 +37,11 @@ int main(int argc, char **argv)
         return 0;
     }
     owl_log_set_level(cfg.log_level);
+    /* Requests, memtables and merges take and give back buffers of megabytes all the time:
+     * keep freed memory for the next one rather than return it to the kernel and fault in
+     * fresh zeroed pages again (a third of the ingest's time went to that). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -1051,3 +1051,56 @@ Test(getters, typed_and_string_values)
     bson_destroy(&qd);
     bson_destroy(&cd);
 }
+
+/* The decoder's own number reading agrees with strtod / strtoll to the bit, on the numbers
+ * its fast path takes and on those it hands to the library. */
+Test(aws_json, numbers_read_as_strtod_does)
+{
+    static const char *const fixed[] = {
+        "0", "-0", "-0.0", "0.1", "0.3", "1.7976931348623157e308", "5e-324", "123456789012345678",
+        "1234567890123456789", "-9223372036854775808", "9007199254740993", "9007199254740993.0",
+        "0.000000000000000000000001", "1e22", "1e23", "4.35", "2.675", "1234567.891011",
+        "0.1e1", "12345678901234567890.5", "3.14159265358979323846", "1E-22", "7e+22",
+    };
+    char text[128];
+    unsigned seed = 12345;
+    for (size_t k = 0; k < OWL_ARRAY_LEN(fixed) + 20000; k++) {
+        char num[64];
+        if (k < OWL_ARRAY_LEN(fixed)) {
+            snprintf(num, sizeof num, "%s", fixed[k]);
+        } else { /* random digits, point and exponent */
+            size_t n = 0;
+            seed = seed * 1103515245 + 12345;
+            if (seed >> 31)
+                num[n++] = '-';
+            int ndig = 1 + (int)((seed >> 8) % 20), point = (int)((seed >> 16) % (ndig + 1));
+            for (int i = 0; i < ndig; i++) {
+                seed = seed * 1103515245 + 12345;
+                num[n++] = (char)('0' + (i == 0 && ndig > 1 ? 1 + (seed >> 16) % 9 : (seed >> 16) % 10));
+                if (i + 1 == point && i + 1 < ndig)
+                    num[n++] = '.';
+            }
+            seed = seed * 1103515245 + 12345;
+            if ((seed >> 16) % 3 == 0)
+                n += (size_t)snprintf(num + n, sizeof num - n, "e%d", (int)((seed >> 20) % 60) - 30);
+            num[n] = '\0';
+        }
+        snprintf(text, sizeof text, "{\"v\":%s}", num);
+        bson_t d = BSON_INITIALIZER;
+        owl_error err = {0};
+        cr_assert_eq(owl_aws_json_decode(text, strlen(text), &d, &err), OWL_OK, "%s: %s", num,
+                     err.msg);
+        bson_iter_t it;
+        cr_assert(bson_iter_init_find(&it, &d, "v"));
+        if (BSON_ITER_HOLDS_DOUBLE(&it)) {
+            double want = strtod(num, NULL), got = bson_iter_double(&it);
+            cr_assert(memcmp(&want, &got, sizeof got) == 0, "%s: %.17g, strtod %.17g", num, got,
+                      want);
+            cr_assert(strpbrk(num, ".eE") || strlen(num) > 18, "%s read as a double", num);
+        } else {
+            cr_assert(!strpbrk(num, ".eE"), "%s read as an integer", num);
+            cr_assert_eq(bson_iter_as_int64(&it), strtoll(num, NULL, 10), "%s", num);
+        }
+        bson_destroy(&d);
+    }
+}

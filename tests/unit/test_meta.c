@@ -1363,3 +1363,47 @@ Test(meta, sigkill_keeps_acknowledged_records, .timeout = 300)
         test_rm_rf(dir);
     }
 }
+
+Test(meta, put_many_is_one_fsync_and_survives_reopen)
+{
+    char *dir = test_tmpdir("meta");
+    owl_meta *m = open_opts(dir, 1, 0, 0);
+    enum { N = 300 };
+    char ids[N][16];
+    const char *idp[N];
+    bson_t docs[N];
+    const bson_t *docp[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "s%04d", i);
+        idp[i] = ids[i];
+        bson_init(&docs[i]);
+        BSON_APPEND_INT32(&docs[i], "v", i);
+        docp[i] = &docs[i];
+    }
+    put_ok(m, "t1", "series", "s0007", "old"); /* replaced by the batch */
+    size_t before = owl_meta_fsyncs(m);
+    owl_error err = {0};
+    cr_assert_eq(owl_meta_put_many(m, "t1", "series", N, idp, docp, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_meta_fsyncs(m) - before, 1);
+    cr_assert_eq(owl_meta_count(m), N);
+    /* a bad id anywhere refuses the batch before anything is written */
+    idp[N / 2] = "";
+    cr_assert_eq(owl_meta_put_many(m, "t2", "series", N, idp, docp, &err), OWL_EINVAL);
+    cr_assert_eq(owl_meta_count(m), N);
+    cr_assert_eq(owl_meta_put_many(m, "t2", "series", 0, idp, docp, &err), OWL_OK);
+    owl_meta_close(m);
+    for (int i = 0; i < N; i++)
+        bson_destroy(&docs[i]);
+
+    m = open_fast(dir);
+    cr_assert_eq(owl_meta_count(m), N);
+    for (int i = 0; i < N; i += 37) {
+        bson_t *got = NULL;
+        bson_iter_t it;
+        cr_assert_eq(owl_meta_get(m, "t1", "series", ids[i], &got, NULL), OWL_OK);
+        cr_assert(bson_iter_init_find(&it, got, "v") && bson_iter_int32(&it) == i);
+        bson_destroy(got);
+    }
+    owl_meta_close(m);
+    test_rm_rf(dir);
+}
