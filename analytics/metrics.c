@@ -388,6 +388,7 @@ typedef struct rowset {
     size_t n, cap;
     owl_cell *c[OWL_METRICS_NCOLS];
     owl_buf sk;
+    const char *last_unit; /* the unit of row n - 1, as given to rowset_add */
 } rowset;
 
 static void rowset_free(rowset *rs)
@@ -425,10 +426,15 @@ static int rowset_add(rowset *rs, int64_t t, uint64_t series, const char *unit, 
     size_t r = rs->n, off = rs->sk.len;
     if (sk && (rc = owl_sketch_encode(sk, &rs->sk)) != OWL_OK)
         return rc;
-    const char *u = unit_stored(unit);
+    if (r > 0 && rs->last_unit == unit) { /* the same unit as the row before: its bytes */
+        rs->c[OWL_METRICS_UNIT][r].b = rs->c[OWL_METRICS_UNIT][r - 1].b;
+    } else {
+        const char *u = unit_stored(unit);
+        rs->c[OWL_METRICS_UNIT][r].b = (owl_bytes){u, strlen(u)};
+        rs->last_unit = unit;
+    }
     rs->c[OWL_METRICS_TIME][r].i = t;
     rs->c[OWL_METRICS_SERIES][r].u = series;
-    rs->c[OWL_METRICS_UNIT][r].b = (owl_bytes){u, strlen(u)};
     rs->c[OWL_METRICS_RES][r].i = res;
     rs->c[OWL_METRICS_COUNT][r].f = count;
     rs->c[OWL_METRICS_SUM][r].f = sum;
@@ -452,6 +458,125 @@ static void rowset_rows(rowset *rs, owl_rows *out)
     out->nrows = rs->n;
     for (int c = 0; c < OWL_METRICS_NCOLS; c++)
         out->cols[c] = rs->c[c];
+}
+
+/* ---- merging rows into aggregates ---- */
+
+typedef struct agg {
+    double count, sum, min, max;
+    owl_sketch *sk;
+    const char *unit;
+    int flags, used;
+    int single; /* agg_add_datum: holds one datum, a single value (sum) */
+} agg;
+
+/* Adds one stored row to a; OWL_ECORRUPT for a sketch that does not decode. */
+static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
+{
+    double count = b->cols[col[OWL_METRICS_COUNT]][r].f;
+    double sum = b->cols[col[OWL_METRICS_SUM]][r].f;
+    double min = b->cols[col[OWL_METRICS_MIN]][r].f;
+    double max = b->cols[col[OWL_METRICS_MAX]][r].f;
+    owl_bytes skb = b->cols[col[OWL_METRICS_SKETCH]][r].b;
+    int64_t flags = b->cols[col[OWL_METRICS_FLAGS]][r].i;
+    int single = count == 1 && skb.n == 0 && !(flags & 1);
+    if (single)
+        min = max = sum;
+    if (!a->used) {
+        owl_bytes ub = b->cols[col[OWL_METRICS_UNIT]][r].b;
+        a->unit = unit_of_bytes(ub.p, ub.n);
+        a->min = min, a->max = max;
+        a->used = 1;
+    } else {
+        if (min < a->min)
+            a->min = min;
+        if (max > a->max)
+            a->max = max;
+    }
+    a->count += count;
+    a->sum += sum;
+    a->flags |= (int)(flags & 1);
+    if (single || skb.n) {
+        if (!a->sk && !(a->sk = owl_sketch_new()))
+            return OWL_ENOMEM;
+        if (single)
+            return owl_sketch_add(a->sk, sum, 1);
+        owl_sketch *s;
+        int rc = owl_sketch_decode(skb.p, skb.n, &s);
+        if (rc != OWL_OK)
+            return rc;
+        rc = owl_sketch_merge(a->sk, s);
+        owl_sketch_free(s);
+        return rc;
+    }
+    return OWL_OK;
+}
+
+/* The columns every merge scan reads, in enum order so col[] is the identity. */
+static const size_t all_cols[OWL_METRICS_NCOLS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+/* ---- windows being merged: (series, unit, window start) -> aggregate ---- */
+
+typedef struct rkey {
+    uint64_t series;
+    const char *unit;
+    int64_t t;
+} rkey;
+
+typedef struct rollmap {
+    rkey *keys;
+    agg *aggs;
+    size_t n, cap; /* cap a power of two; keys[i].unit NULL = empty */
+    int64_t step_ms;
+    int rc;
+} rollmap;
+
+static size_t rk_hash(const rkey *k)
+{
+    return (size_t)owl_mix64(k->series * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k->t ^
+                             (uint64_t)(uintptr_t)k->unit);
+}
+
+static agg *rollmap_get(rollmap *rm, const rkey *k)
+{
+    if ((rm->n + 1) * 2 > rm->cap) {
+        size_t cap = rm->cap ? rm->cap * 2 : 1024;
+        rkey *keys = calloc(cap, sizeof *keys);
+        agg *aggs = calloc(cap, sizeof *aggs);
+        if (!keys || !aggs) {
+            free(keys), free(aggs);
+            return NULL;
+        }
+        for (size_t i = 0; i < rm->cap; i++) {
+            if (!rm->keys[i].unit)
+                continue;
+            size_t j = rk_hash(&rm->keys[i]) & (cap - 1);
+            while (keys[j].unit)
+                j = (j + 1) & (cap - 1);
+            keys[j] = rm->keys[i];
+            aggs[j] = rm->aggs[i];
+        }
+        free(rm->keys), free(rm->aggs);
+        rm->keys = keys, rm->aggs = aggs, rm->cap = cap;
+    }
+    size_t j = rk_hash(k) & (rm->cap - 1);
+    while (rm->keys[j].unit) {
+        if (rm->keys[j].series == k->series && rm->keys[j].unit == k->unit &&
+            rm->keys[j].t == k->t)
+            return &rm->aggs[j];
+        j = (j + 1) & (rm->cap - 1);
+    }
+    rm->keys[j] = *k;
+    rm->n++;
+    return &rm->aggs[j];
+}
+
+static void rollmap_free(rollmap *rm)
+{
+    for (size_t i = 0; i < rm->cap; i++)
+        owl_sketch_free(rm->aggs[i].sk);
+    free(rm->keys);
+    free(rm->aggs);
 }
 
 /* The aggregate of one datum: its row figures and (for Values) its sketch. */
@@ -509,6 +634,29 @@ static int datum_agg(const owl_datum *d, dagg *a)
     return OWL_OK;
 }
 
+/* Adds datum aggregate a to g as agg_add would add the row rowset_add makes of it. */
+static int agg_add_datum(agg *g, const dagg *a)
+{
+    int single = a->count == 1 && !a->sk && !(a->flags & 1);
+    double min = single ? a->sum : a->min, max = single ? a->sum : a->max;
+    g->single = !g->used && single;
+    if (!g->used) {
+        g->min = min, g->max = max;
+        g->used = 1;
+    } else {
+        g->min = min < g->min ? min : g->min;
+        g->max = max > g->max ? max : g->max;
+    }
+    g->count += a->count;
+    g->sum += a->sum;
+    g->flags |= (int)(a->flags & 1);
+    if (!single && !a->sk)
+        return OWL_OK;
+    if (!g->sk && !(g->sk = owl_sketch_new()))
+        return OWL_ENOMEM;
+    return single ? owl_sketch_add(g->sk, a->sum, 1) : owl_sketch_merge(g->sk, a->sk);
+}
+
 int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size_t n,
                     unsigned flags, int64_t now_ms, enum owl_metric_fault *fault, owl_error *err)
 {
@@ -522,6 +670,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     int64_t *times = n <= 256 ? stack_t : malloc(n * sizeof *times);
     owl_metric_id *mids = n <= 256 ? stack_mid : malloc(n * sizeof *mids);
     rowset raw = {0}, late[NLEVELS] = {{0}};
+    rollmap late_rm[NLEVELS] = {{0}};
     tenant_state *ts;
     int64_t wm[NLEVELS];
     if (!ids || !times || !mids) {
@@ -556,20 +705,27 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
         ts->retention_set = 1;
         pthread_mutex_unlock(&m->mu);
     }
+    const char *unit = NULL;
     for (size_t i = 0; i < n && rc == OWL_OK; i++) {
         dagg a;
+        if (i == 0 || d[i].unit != d[i - 1].unit) /* bulk forms: one unit for many */
+            unit = d[i].unit ? owl_metric_unit_canon(d[i].unit) : NULL;
         if ((rc = datum_agg(&d[i], &a)) == OWL_OK && a.count > 0) {
-            const char *unit = d[i].unit ? owl_metric_unit_canon(d[i].unit) : NULL;
             int res = d[i].resolution ? d[i].resolution : 60;
             rc = rowset_add(&raw, d[i].time_ms, ids[i], unit, res, a.count, a.sum, a.min, a.max,
                             a.sk, a.flags);
             for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
                 if (d[i].time_ms >= wm[l])
                     continue;
-                /* late: the level already rolled this window (invariant 2); the row keeps
-                 * the datum's form, so a single value stays one */
-                rc = rowset_add(&late[l], floor_to(d[i].time_ms, level_sec[l] * 1000), ids[i],
-                                unit, level_sec[l], a.count, a.sum, a.min, a.max, a.sk, a.flags);
+                /* late: the level already rolled this window (invariant 2). The late
+                 * datums of one series and window merge into one row, as the roller would
+                 * have merged them (a backfill of history writes a row a window, not a row
+                 * a datum) */
+                late_rm[l].step_ms = level_sec[l] * 1000;
+                rkey k = {ids[i], unit ? unit : units[0],
+                          floor_to(d[i].time_ms, late_rm[l].step_ms)};
+                agg *g = rollmap_get(&late_rm[l], &k);
+                rc = g ? agg_add_datum(g, &a) : OWL_ENOMEM;
             }
         }
         owl_sketch_free(a.sk);
@@ -584,7 +740,19 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
         (rc = owl_store_append(m->store, "metrics", tenant, level_part[0], &rows, err)) != OWL_OK)
         goto unlock;
     for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
-        if (!late[l].n)
+        for (size_t i = 0; i < late_rm[l].cap && rc == OWL_OK; i++) {
+            const rkey *k = &late_rm[l].keys[i];
+            const agg *g = &late_rm[l].aggs[i];
+            if (!k->unit)
+                continue;
+            if (g->single) /* one single value: it keeps that form */
+                rc = rowset_add(&late[l], k->t, k->series, k->unit, level_sec[l], 1, g->sum, 0,
+                                0, NULL, 0);
+            else
+                rc = rowset_add(&late[l], k->t, k->series, k->unit, level_sec[l], g->count,
+                                g->sum, g->min, g->max, g->sk, g->flags);
+        }
+        if (rc != OWL_OK || !late[l].n)
             continue;
         rowset_rows(&late[l], &rows);
         rc = owl_store_append(m->store, "metrics", tenant, level_part[l], &rows, err);
@@ -593,8 +761,10 @@ unlock:
     pthread_rwlock_unlock(&m->roll);
 out:
     rowset_free(&raw);
-    for (int l = 0; l < NLEVELS; l++)
+    for (int l = 0; l < NLEVELS; l++) {
         rowset_free(&late[l]);
+        rollmap_free(&late_rm[l]);
+    }
     if (ids != stack_ids)
         free(ids);
     if (times != stack_t)
@@ -603,60 +773,6 @@ out:
         free(mids);
     return rc;
 }
-
-/* ---- merging rows into aggregates ---- */
-
-typedef struct agg {
-    double count, sum, min, max;
-    owl_sketch *sk;
-    const char *unit;
-    int flags, used;
-} agg;
-
-/* Adds one stored row to a; OWL_ECORRUPT for a sketch that does not decode. */
-static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
-{
-    double count = b->cols[col[OWL_METRICS_COUNT]][r].f;
-    double sum = b->cols[col[OWL_METRICS_SUM]][r].f;
-    double min = b->cols[col[OWL_METRICS_MIN]][r].f;
-    double max = b->cols[col[OWL_METRICS_MAX]][r].f;
-    owl_bytes skb = b->cols[col[OWL_METRICS_SKETCH]][r].b;
-    int64_t flags = b->cols[col[OWL_METRICS_FLAGS]][r].i;
-    int single = count == 1 && skb.n == 0 && !(flags & 1);
-    if (single)
-        min = max = sum;
-    if (!a->used) {
-        owl_bytes ub = b->cols[col[OWL_METRICS_UNIT]][r].b;
-        a->unit = unit_of_bytes(ub.p, ub.n);
-        a->min = min, a->max = max;
-        a->used = 1;
-    } else {
-        if (min < a->min)
-            a->min = min;
-        if (max > a->max)
-            a->max = max;
-    }
-    a->count += count;
-    a->sum += sum;
-    a->flags |= (int)(flags & 1);
-    if (single || skb.n) {
-        if (!a->sk && !(a->sk = owl_sketch_new()))
-            return OWL_ENOMEM;
-        if (single)
-            return owl_sketch_add(a->sk, sum, 1);
-        owl_sketch *s;
-        int rc = owl_sketch_decode(skb.p, skb.n, &s);
-        if (rc != OWL_OK)
-            return rc;
-        rc = owl_sketch_merge(a->sk, s);
-        owl_sketch_free(s);
-        return rc;
-    }
-    return OWL_OK;
-}
-
-/* The columns every merge scan reads, in enum order so col[] is the identity. */
-static const size_t all_cols[OWL_METRICS_NCOLS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 /* ---- reads ---- */
 
@@ -817,68 +933,6 @@ int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *
 /* ---- roll-ups ---- */
 
 /* Aggregates of one roll-up step, keyed by (series, unit, bucket). */
-typedef struct rkey {
-    uint64_t series;
-    const char *unit;
-    int64_t t;
-} rkey;
-
-typedef struct rollmap {
-    rkey *keys;
-    agg *aggs;
-    size_t n, cap; /* cap a power of two; keys[i].unit NULL = empty */
-    int64_t step_ms;
-    int rc;
-} rollmap;
-
-static size_t rk_hash(const rkey *k)
-{
-    return (size_t)owl_mix64(k->series * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k->t ^
-                             (uint64_t)(uintptr_t)k->unit);
-}
-
-static agg *rollmap_get(rollmap *rm, const rkey *k)
-{
-    if ((rm->n + 1) * 2 > rm->cap) {
-        size_t cap = rm->cap ? rm->cap * 2 : 1024;
-        rkey *keys = calloc(cap, sizeof *keys);
-        agg *aggs = calloc(cap, sizeof *aggs);
-        if (!keys || !aggs) {
-            free(keys), free(aggs);
-            return NULL;
-        }
-        for (size_t i = 0; i < rm->cap; i++) {
-            if (!rm->keys[i].unit)
-                continue;
-            size_t j = rk_hash(&rm->keys[i]) & (cap - 1);
-            while (keys[j].unit)
-                j = (j + 1) & (cap - 1);
-            keys[j] = rm->keys[i];
-            aggs[j] = rm->aggs[i];
-        }
-        free(rm->keys), free(rm->aggs);
-        rm->keys = keys, rm->aggs = aggs, rm->cap = cap;
-    }
-    size_t j = rk_hash(k) & (rm->cap - 1);
-    while (rm->keys[j].unit) {
-        if (rm->keys[j].series == k->series && rm->keys[j].unit == k->unit &&
-            rm->keys[j].t == k->t)
-            return &rm->aggs[j];
-        j = (j + 1) & (rm->cap - 1);
-    }
-    rm->keys[j] = *k;
-    rm->n++;
-    return &rm->aggs[j];
-}
-
-static void rollmap_free(rollmap *rm)
-{
-    for (size_t i = 0; i < rm->cap; i++)
-        owl_sketch_free(rm->aggs[i].sk);
-    free(rm->keys);
-    free(rm->aggs);
-}
-
 static int roll_fn(void *ud, const owl_batch *b)
 {
     rollmap *rm = ud;

@@ -13,10 +13,15 @@
  *   byte   flags: bit 0 zero weight present, bit 1 weights are integers (varints, else
  *          8-byte IEEE doubles little-endian)
  *   [w]    the zero weight when bit 0
- *   twice (positive store, then negative):  varint k (non-empty buckets), then k x
+ *   twice (positive store, then negative), sparse:  varint k (non-empty buckets), then k x
  *          (varint zz(index - previous index, previous starts at 0), w)
+ *     or, when the store's flag says dense (bit 2 positive, bit 3 negative; integer weights
+ *          only): varint span (buckets from the first non-empty to the last, 0 for none),
+ *          then when span > 0 varint zz(first index) and span varint weights, 0 for an empty
+ *          bucket. The encoder takes whichever is smaller: dense costs a byte a bucket where
+ *          sparse costs two, and wins for the clustered values a roll-up window holds.
  * Decoding checks everything (OWL_ECORRUPT): version, flags, bounds, finite positive weights,
- * strictly increasing indexes, no trailing bytes. */
+ * strictly increasing indexes, non-empty ends of a dense span, no trailing bytes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,19 +287,76 @@ static int put_weight(owl_buf *out, double w, int ints)
     return owl_buf_append(out, b, 8);
 }
 
-static int put_store(owl_buf *out, const store *st, int ints)
+static size_t varint_size(uint64_t v)
 {
+    size_t n = 1;
+    while (v >= 0x80)
+        v >>= 7, n++;
+    return n;
+}
+
+static uint64_t zz64(int64_t d) { return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); }
+
+/* The non-empty ends of st: [*lo, *hi] slots, or *lo > *hi when it is empty. */
+static void store_ends(const store *st, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t a = 0, b = st->n;
+    while (a < st->n && st->w[a] <= 0)
+        a++;
+    while (b > a && st->w[b - 1] <= 0)
+        b--;
+    *lo = a, *hi = b ? b - 1 : 0;
+    if (a >= b)
+        *lo = 1, *hi = 0;
+}
+
+/* Whether st encodes smaller dense than sparse (integer weights only). */
+static int dense_wins(const store *st, int ints)
+{
+    uint32_t lo, hi;
+    store_ends(st, &lo, &hi);
+    if (!ints || lo > hi)
+        return 0;
+    size_t dense = varint_size(hi - lo + 1) + varint_size(zz64((int64_t)st->off + lo));
+    size_t sparse = 0, k = 0;
+    int64_t prev = 0;
+    for (uint32_t i = lo; i <= hi; i++) {
+        size_t w = varint_size(st->w[i] > 0 ? (uint64_t)st->w[i] : 0);
+        dense += w;
+        if (st->w[i] > 0) {
+            int64_t idx = (int64_t)st->off + i;
+            sparse += varint_size(zz64(idx - prev)) + w;
+            prev = idx;
+            k++;
+        }
+    }
+    return dense < sparse + varint_size(k);
+}
+
+static int put_store(owl_buf *out, const store *st, int ints, int dense)
+{
+    int rc;
+    if (dense) {
+        uint32_t lo, hi;
+        store_ends(st, &lo, &hi);
+        rc = put_varint(out, hi - lo + 1);
+        if (rc == OWL_OK)
+            rc = put_varint(out, zz64((int64_t)st->off + lo));
+        for (uint32_t i = lo; i <= hi && rc == OWL_OK; i++)
+            rc = put_varint(out, st->w[i] > 0 ? (uint64_t)st->w[i] : 0);
+        return rc;
+    }
     uint64_t k = 0;
     for (uint32_t i = 0; i < st->n; i++)
         k += st->w[i] > 0;
-    int rc = put_varint(out, k);
+    rc = put_varint(out, k);
     int64_t prev = 0;
     for (uint32_t i = 0; i < st->n && rc == OWL_OK; i++) {
         if (st->w[i] <= 0)
             continue;
         int64_t idx = (int64_t)st->off + i, d = idx - prev;
         prev = idx;
-        if ((rc = put_varint(out, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63))) == OWL_OK)
+        if ((rc = put_varint(out, zz64(d))) == OWL_OK)
             rc = put_weight(out, st->w[i], ints);
     }
     return rc;
@@ -311,14 +373,16 @@ static int all_integral(const store *st)
 int owl_sketch_encode(const owl_sketch *s, owl_buf *out)
 {
     int ints = integral(s->zero) && all_integral(&s->pos) && all_integral(&s->neg);
-    uint8_t head[2] = {1, (uint8_t)((s->zero > 0 ? 1 : 0) | (ints ? 2 : 0))};
+    int dpos = dense_wins(&s->pos, ints), dneg = dense_wins(&s->neg, ints);
+    uint8_t head[2] = {1, (uint8_t)((s->zero > 0 ? 1 : 0) | (ints ? 2 : 0) | (dpos ? 4 : 0) |
+                                    (dneg ? 8 : 0))};
     int rc = owl_buf_append(out, head, 2);
     if (rc == OWL_OK && s->zero > 0)
         rc = put_weight(out, s->zero, ints);
     if (rc == OWL_OK)
-        rc = put_store(out, &s->pos, ints);
+        rc = put_store(out, &s->pos, ints, dpos);
     if (rc == OWL_OK)
-        rc = put_store(out, &s->neg, ints);
+        rc = put_store(out, &s->neg, ints, dneg);
     return rc;
 }
 
@@ -359,9 +423,39 @@ static int get_weight(reader *r, int ints, double *w)
     return isfinite(*w) && *w > 0 ? OWL_OK : OWL_ECORRUPT;
 }
 
-static int get_store(reader *r, store *st, int ints, double *count)
+static int get_dense(reader *r, store *st, double *count)
+{
+    uint64_t span, zz, w;
+    if (get_varint(r, &span) != OWL_OK || span > MAX_BUCKETS)
+        return OWL_ECORRUPT;
+    if (span == 0)
+        return OWL_OK;
+    if (get_varint(r, &zz) != OWL_OK || zz > 4 * (uint64_t)MAX_INDEX)
+        return OWL_ECORRUPT;
+    int64_t first = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+    if (first < -MAX_INDEX || first + (int64_t)span - 1 > MAX_INDEX)
+        return OWL_ECORRUPT;
+    for (uint64_t i = 0; i < span; i++) {
+        if (get_varint(r, &w) != OWL_OK || w > (1ULL << 53))
+            return OWL_ECORRUPT;
+        if (w == 0 && (i == 0 || i == span - 1))
+            return OWL_ECORRUPT; /* the ends are non-empty buckets */
+        if (w == 0)
+            continue;
+        double *p = slot(st, (int32_t)(first + (int64_t)i));
+        if (!p)
+            return OWL_ENOMEM;
+        *p += (double)w;
+        *count += (double)w;
+    }
+    return OWL_OK;
+}
+
+static int get_store(reader *r, store *st, int ints, int dense, double *count)
 {
     uint64_t k;
+    if (dense)
+        return ints ? get_dense(r, st, count) : OWL_ECORRUPT;
     if (get_varint(r, &k) != OWL_OK || k > MAX_BUCKETS)
         return OWL_ECORRUPT;
     int64_t prev = 0;
@@ -393,7 +487,7 @@ int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
     reader r = {p, (const uint8_t *)p + n};
     owl_sketch *s = NULL;
     int rc = OWL_ECORRUPT;
-    if (n < 2 || r.p[0] != 1 || (r.p[1] & ~3u))
+    if (n < 2 || r.p[0] != 1 || (r.p[1] & ~15u))
         goto out;
     int flags = r.p[1], ints = flags & 2;
     r.p += 2;
@@ -406,8 +500,8 @@ int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
             goto out;
         s->count = s->zero;
     }
-    if ((rc = get_store(&r, &s->pos, ints, &s->count)) != OWL_OK ||
-        (rc = get_store(&r, &s->neg, ints, &s->count)) != OWL_OK)
+    if ((rc = get_store(&r, &s->pos, ints, flags & 4, &s->count)) != OWL_OK ||
+        (rc = get_store(&r, &s->neg, ints, flags & 8, &s->count)) != OWL_OK)
         goto out;
     /* an empty sketch is never stored (rows hold at least one value) */
     rc = r.p == r.end && isfinite(s->count) && s->count > 0 ? OWL_OK : OWL_ECORRUPT;

@@ -114,7 +114,16 @@ t1=$(now_ns)
 VM_S=$(calc %.6f "($t1 - $t0) / 1e9")
 VM_RATE=$(calc %.0f "$SAMPLES / $VM_S")
 echo "VictoriaMetrics $VM_VER: $VM_S s until searchable ($(awk -F= '$1 == "seconds" { print $2 }' "$T/vm.send") s to acknowledge), $VM_RATE datapoints/s"
-VM_BYTES=$(du -sb "$VM_DIR/data" | cut -f1)
+# force_flush returns before the parts are on disk (right after it the directory held a
+# twentieth of the final size): wait until the size stays put for 3 s (at most 60 s)
+VM_BYTES=0 stable=0
+for _ in $(seq 60); do
+    b=$(du -sb "$VM_DIR/data" | cut -f1)
+    if [ "$b" = "$VM_BYTES" ]; then stable=$((stable + 1)); else stable=0; VM_BYTES=$b; fi
+    [ "$stable" -ge 3 ] && break
+    sleep 1
+done
+[ "$stable" -ge 3 ] || die "VictoriaMetrics' data directory did not settle"
 VM_BPS=$(calc %.3f "$VM_BYTES / $SAMPLES")
 echo "VictoriaMetrics: $VM_BYTES bytes on disk (its data directory), $VM_BPS bytes per sample"
 

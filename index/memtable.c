@@ -45,6 +45,11 @@ static int append_run(struct memtable *m, const owl_schema *sc, const owl_rows *
             continue;
         }
         for (size_t i = 0; i < n; i++) {
+            if (i > 0 && src[i].b.p == src[i - 1].b.p && src[i].b.n == src[i - 1].b.n) {
+                dst[i] = dst[i - 1]; /* the same bytes as the row before (a unit, say) */
+                m->raw_bytes += src[i].b.n;
+                continue;
+            }
             void *p = owl_arena_copy(&m->arena, src[i].b.p, src[i].b.n);
             if (!p)
                 return OWL_ENOMEM;

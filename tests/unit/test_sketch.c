@@ -121,6 +121,74 @@ static owl_stat parse(const char *s)
     return st;
 }
 
+struct bucket_list {
+    double v[4096], w[4096];
+    size_t n;
+};
+
+static void collect_bucket(void *ud, double v, double w)
+{
+    struct bucket_list *l = ud;
+    if (l->n < 4096)
+        l->v[l->n] = v, l->w[l->n] = w, l->n++;
+}
+
+/* Clustered values (a roll-up window of a gauge) encode dense, spread ones sparse, negative
+ * values in their own store: each decodes to the very buckets it had, and a dense span whose
+ * end is empty, or a dense store of non-integer weights, is refused. */
+Test(sketch, dense_and_sparse_stores)
+{
+    owl_sketch *s = owl_sketch_new();
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(owl_sketch_add(s, 100 + (i * 37 % 40), 1 + i % 3), OWL_OK);
+        cr_assert_eq(owl_sketch_add(s, -(50 + (i * 13 % 7) * 0.5), 1), OWL_OK);
+    }
+    cr_assert_eq(owl_sketch_add(s, 1e9, 1), OWL_OK); /* a far outlier: the positive store */
+    cr_assert_eq(owl_sketch_add(s, 0, 4), OWL_OK);
+    owl_buf e = OWL_BUF_INIT;
+    cr_assert_eq(owl_sketch_encode(s, &e), OWL_OK);
+    cr_assert_eq(e.data[1] & 3, 3); /* zero weight, integer weights */
+    cr_assert_eq(e.data[1] & 8, 8, "the negative store, 7 neighbouring buckets, is dense");
+    cr_assert_eq(e.data[1] & 4, 0, "the positive store, with a gap of ~900 buckets, is sparse");
+    owl_sketch *d = NULL;
+    cr_assert_eq(owl_sketch_decode(e.data, e.len, &d), OWL_OK);
+    static struct bucket_list a, b;
+    a.n = b.n = 0;
+    owl_sketch_visit(s, collect_bucket, &a);
+    owl_sketch_visit(d, collect_bucket, &b);
+    cr_assert_eq(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        cr_assert(a.v[i] == b.v[i] && a.w[i] == b.w[i], "bucket %zu", i);
+    for (size_t n = 0; n < e.len; n++) { /* every truncation refused */
+        owl_sketch *x = NULL;
+        cr_assert_neq(owl_sketch_decode(e.data, n, &x), OWL_OK, "truncated at %zu", n);
+    }
+    owl_sketch_free(d);
+
+    /* positive values only, clustered: dense, and smaller than two bytes a bucket */
+    owl_sketch *c = owl_sketch_new();
+    for (int i = 0; i < 60; i++)
+        owl_sketch_add(c, 50 + i * 0.7, 1);
+    owl_buf ec = OWL_BUF_INIT;
+    owl_sketch_encode(c, &ec);
+    a.n = 0;
+    owl_sketch_visit(c, collect_bucket, &a);
+    cr_assert_eq(ec.data[1], 2 | 4);
+    cr_assert_lt(ec.len, 2 * a.n, "%zu bytes for %zu buckets", ec.len, a.n);
+    /* hand-made dense stores: [1, 0, 0] (an empty end), then weights of doubles */
+    static const unsigned char empty_end[] = {1, 2 | 4, 3, 20, 1, 0, 0, 0};
+    static const unsigned char good[] = {1, 2 | 4, 3, 20, 1, 0, 2, 0};
+    static const unsigned char not_ints[] = {1, 4, 3, 20, 1, 0, 2, 0};
+    owl_sketch *x = NULL;
+    cr_assert_eq(owl_sketch_decode(empty_end, sizeof empty_end, &x), OWL_ECORRUPT);
+    cr_assert_eq(owl_sketch_decode(not_ints, sizeof not_ints, &x), OWL_ECORRUPT);
+    cr_assert_eq(owl_sketch_decode(good, sizeof good, &x), OWL_OK);
+    cr_assert_float_eq(owl_sketch_count(x), 3, 0);
+    owl_sketch_free(x), owl_sketch_free(c), owl_sketch_free(s);
+    owl_buf_free(&e), owl_buf_free(&ec);
+}
+
+
 Test(stats, names)
 {
     static const char *const ok[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum",
