@@ -89,7 +89,7 @@ int owl_aws_rest_bind(const owl_aws_op *op, const owl_aws_request *rq, bson_t *i
     if (m != 1)
         return owl_error_set(err, OWL_EINVAL, "malformed percent-escape in the path");
     int rc = bind_query(op, rq, in, err);
-    if (rc != OWL_OK || rq->body_len == 0 || strcmp(rq->method, "GET") == 0 ||
+    if (rc != OWL_OK || op->raw_body || rq->body_len == 0 || strcmp(rq->method, "GET") == 0 ||
         strcmp(rq->method, "HEAD") == 0 || strcmp(rq->method, "DELETE") == 0)
         return rc;
     bson_t body = BSON_INITIALIZER, bound;

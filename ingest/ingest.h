@@ -130,6 +130,9 @@ typedef struct owl_aws_op {
                                       * is one non-empty segment, bound as a string field */
     const char *const *query_params; /* NULL-terminated names bound from the query string */
     int status;                      /* success status; 0 = 200 */
+    int raw_body;                    /* the body is not decoded: the handler reads
+                                      * ctx->rq->body itself (in holds what the URI and the
+                                      * query bind) */
 } owl_aws_op;
 
 typedef struct owl_aws_service {
@@ -376,5 +379,29 @@ int owl_otlp_metrics_response(enum owl_otlp_encoding enc, size_t rejected,
 /* owl_otlp_status — appends a google.rpc.Status {code, message} (OTLP's error body) in
  * encoding enc. OWL_OK or OWL_ENOMEM. */
 int owl_otlp_status(enum owl_otlp_encoding enc, int code, const char *message, owl_buf *out);
+
+/* ---- owl's native metrics body, read directly ---- */
+
+/* The datums of a POST /api/v1/metrics body (ingest/metrics_json.c), pointing into the
+ * arrays below. */
+typedef struct owl_native_metrics {
+    owl_datum *d;
+    size_t n;
+    double *vals;
+    size_t nvals;
+    owl_dim *dims; /* OWL_METRIC_MAX_DIMS + 1 per entry */
+    size_t nentries;
+    char *strs;    /* the strings' copies */
+} owl_native_metrics;
+
+/* owl_native_metrics_parse — reads body in one pass into datums when it has the shapes bulk
+ * clients send ({"metrics": [{namespace, name, unit, resolution, dimensions, and timestamps
+ * + values, or value with an optional numeric timestamp}]}, at most max_points datums;
+ * entries without a time take now_ms). OWL_OK (free with owl_native_metrics_free),
+ * OWL_ENOMEM, or OWL_EUNSUPPORTED for any other body: the caller reads that one the general
+ * way, which gives the same datums for every body this accepts and answers the errors. */
+int owl_native_metrics_parse(const char *body, size_t len, size_t max_points, int64_t now_ms,
+                             owl_native_metrics *out);
+void owl_native_metrics_free(owl_native_metrics *m);
 
 #endif

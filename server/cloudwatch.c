@@ -941,6 +941,8 @@ out:
 
 /* ---- owl's native JSON ---- */
 
+#define NATIVE_MAX_POINTS 1000000
+
 /* One metrics[] entry of POST /api/v1/metrics at index i into ds (bulk form: many). */
 static int read_native(owl_aws_ctx *ctx, const bson_t *in, size_t i, datums *ds, int64_t now)
 {
@@ -1068,11 +1070,58 @@ static int read_native(owl_aws_ctx *ctx, const bson_t *in, size_t i, datums *ds,
     return OWL_OK;
 }
 
-#define NATIVE_MAX_POINTS 1000000
 
-static int native_put(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+/* The stored datums of a native put: accepted, or the store's error in the native shape. */
+static int native_store(owl_aws_ctx *ctx, const owl_datum *d, size_t n, int64_t now, bson_t *out)
 {
     owl_call *call = ctx->ud;
+    enum owl_metric_fault f;
+    owl_error err = {0};
+    int rc = owl_metrics_put(call->srv->metrics, call->principal->tenant, d, n, 0, now, &f, &err);
+    if (rc == OWL_EINVAL)
+        owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", err.msg);
+    else if (rc == OWL_ENOSPC)
+        owl_aws_fail(ctx, OWL_AWS_ERR_InsufficientStorage, "%s", err.msg);
+    else if (rc != OWL_OK)
+        owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "%s", err.msg);
+    else
+        BSON_APPEND_INT64(out, "accepted", (int64_t)n);
+    snprintf(call->resource, sizeof call->resource, "metrics/%zu", n);
+    return rc == OWL_OK ? OWL_OK : OWL_EINVAL;
+}
+
+static int native_put_doc(owl_aws_ctx *ctx, const bson_t *in, bson_t *out);
+
+/* POST /api/v1/metrics: a raw-body row. The bulk shapes are read straight from the JSON;
+ * every other body is decoded to a document and read field by field (native_put_doc), which
+ * answers every error. */
+static int native_put(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const owl_aws_request *rq = ctx->rq;
+    int64_t now = owl_now_ms();
+    owl_native_metrics nm;
+    (void)in;
+    int rc = owl_native_metrics_parse(rq->body ? rq->body : "", rq->body_len, NATIVE_MAX_POINTS,
+                                      now, &nm);
+    if (rc == OWL_OK) {
+        rc = native_store(ctx, nm.d, nm.n, now, out);
+        owl_native_metrics_free(&nm);
+        return rc;
+    }
+    if (rc == OWL_ENOMEM)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "out of memory");
+    bson_t doc = BSON_INITIALIZER;
+    owl_error err = {0};
+    if (rq->body_len && owl_aws_json_decode(rq->body, rq->body_len, &doc, &err) != OWL_OK)
+        rc = owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", err.msg);
+    else
+        rc = native_put_doc(ctx, &doc, out);
+    bson_destroy(&doc);
+    return rc;
+}
+
+static int native_put_doc(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
     bson_iter_t it, c;
     int rc = owl_aws_get_list(ctx, in, "metrics", &it);
     if (rc == OWL_ENOTFOUND)
@@ -1115,21 +1164,11 @@ static int native_put(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     rc = OWL_OK;
     for (size_t i = 0; i < entries && rc == OWL_OK; i++)
         rc = read_native(ctx, in, i, &ds, now);
-    if (rc == OWL_OK) {
-        enum owl_metric_fault f;
-        owl_error err = {0};
-        rc = owl_metrics_put(call->srv->metrics, call->principal->tenant, ds.d, ds.n, 0, now, &f,
-                             &err);
-        if (rc == OWL_EINVAL)
-            owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", err.msg);
-        else if (rc == OWL_ENOSPC)
-            owl_aws_fail(ctx, OWL_AWS_ERR_InsufficientStorage, "%s", err.msg);
-        else if (rc != OWL_OK)
-            owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "%s", err.msg);
-        else
-            BSON_APPEND_INT64(out, "accepted", (int64_t)ds.n);
-    }
-    snprintf(call->resource, sizeof call->resource, "metrics/%zu", ds.n);
+    if (rc == OWL_OK)
+        rc = native_store(ctx, ds.d, ds.n, now, out);
+    else
+        snprintf(((owl_call *)ctx->ud)->resource, sizeof((owl_call *)ctx->ud)->resource,
+                 "metrics/%zu", ds.n);
     datums_free(&ds);
     return rc == OWL_OK ? OWL_OK : OWL_EINVAL;
 }
@@ -1295,7 +1334,7 @@ static const owl_aws_service cw_service = {
 
 static const owl_aws_op native_ops[] = {
     {.name = "PutMetrics", .action = "cloudwatch:PutMetricData", .fn = native_put,
-     .method = "POST", .uri = "/api/v1/metrics"},
+     .method = "POST", .uri = "/api/v1/metrics", .raw_body = 1},
 };
 
 static const owl_aws_service native_service = {

@@ -1104,3 +1104,88 @@ Test(aws_json, numbers_read_as_strtod_does)
         bson_destroy(&d);
     }
 }
+
+/* ---- owl's native metrics body, read directly ---- */
+
+static int native_body(const char *body, owl_native_metrics *m)
+{
+    return owl_native_metrics_parse(body, strlen(body), 1000000, 12345, m);
+}
+
+Test(native_metrics, bulk_and_single_forms)
+{
+    owl_native_metrics m;
+    const char *body =
+        " {\"metrics\": [ {\"namespace\":\"bench\", \"name\":\"up\", \"unit\":\"Count\","
+        " \"resolution\":1, \"dimensions\":{\"host\":\"a\",\"zone\":\"z-1\"},"
+        " \"values\":[1, 2.5, -0.125e1], \"timestamps\":[1700000000000,1700000001000,1.7e12]},\n"
+        "{\"name\":\"n2\",\"namespace\":\"ns\",\"value\":42,\"timestamp\":1700000000500},"
+        "{\"name\":\"n3\",\"namespace\":\"ns\",\"value\":0.1,\"dimensions\":{}}]}\n";
+    cr_assert_eq(native_body(body, &m), OWL_OK);
+    cr_assert_eq(m.n, 5);
+    cr_assert_str_eq(m.d[0].id.ns, "bench");
+    cr_assert_str_eq(m.d[2].id.name, "up");
+    cr_assert_str_eq(m.d[1].unit, "Count");
+    cr_assert_eq(m.d[1].resolution, 1);
+    cr_assert_eq(m.d[2].id.ndims, 2);
+    cr_assert_str_eq(m.d[2].id.dims[1].name, "zone");
+    cr_assert_str_eq(m.d[2].id.dims[1].value, "z-1");
+    cr_assert_eq(m.d[0].time_ms, 1700000000000LL);
+    cr_assert_eq(m.d[2].time_ms, 1700000000000LL);
+    cr_assert(m.d[1].values[0] == 2.5 && m.d[2].values[0] == -1.25 && m.d[2].nvalues == 1);
+    cr_assert(m.d[3].values[0] == 42 && m.d[3].time_ms == 1700000000500LL && !m.d[3].unit);
+    cr_assert(m.d[4].values[0] == 0.1 && m.d[4].time_ms == 12345 && m.d[4].id.ndims == 0);
+    owl_native_metrics_free(&m);
+}
+
+/* Everything else goes to the general path (which answers the errors). */
+Test(native_metrics, other_bodies_fall_back)
+{
+    static const char *const bodies[] = {
+        "",
+        "{}",
+        "{\"metrics\":[]}",
+        "{\"metrics\":[{}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1}]} x",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1}],\"x\":1}",
+        "{\"metrics\":[{\"namespace\":\"n\\u0041\",\"name\":\"m\",\"value\":1}]}",
+        "{\"metrics\":[{\"namespace\":\"n\xc3\xa9\",\"name\":\"m\",\"value\":1}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"namespace\":\"n\",\"name\":\"m\",\"value\":1}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1,\"dimensions\":{\"a\":\"1\",\"a\":\"2\"}}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1,\"dimensions\":{\"a\":1}}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"values\":[1,2]}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"values\":[1],\"counts\":[2]}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"stats\":{\"count\":1,\"sum\":1,\"min\":1,\"max\":1}}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"timestamps\":[1,2],\"values\":[1]}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"timestamps\":[1],\"values\":[1],\"value\":3}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1,\"timestamp\":\"2026-01-01T00:00:00Z\"}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1,\"resolution\":1.5}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1e400}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":0.1234567890123456789}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":12345678901234567890}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":01}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":null}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1,}]}",
+        "{\"metrics\":[{\"name\":\"m\",\"value\":1}]}",
+        "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"value\":1}",
+    };
+    for (size_t i = 0; i < OWL_ARRAY_LEN(bodies); i++) {
+        owl_native_metrics m;
+        cr_assert_eq(native_body(bodies[i], &m), OWL_EUNSUPPORTED, "body %zu: %s", i, bodies[i]);
+    }
+    /* more datums than allowed: the general path says so */
+    owl_native_metrics m;
+    const char *two = "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\",\"timestamps\":[1,2],"
+                      "\"values\":[1,2]}]}";
+    cr_assert_eq(owl_native_metrics_parse(two, strlen(two), 1, 0, &m), OWL_EUNSUPPORTED);
+    cr_assert_eq(owl_native_metrics_parse(two, strlen(two), 2, 0, &m), OWL_OK);
+    owl_native_metrics_free(&m);
+    /* 31 dimensions: past CloudWatch's 30, the general path's error */
+    char big[4096];
+    size_t n = (size_t)snprintf(big, sizeof big, "{\"metrics\":[{\"namespace\":\"n\",\"name\":\"m\","
+                                                 "\"value\":1,\"dimensions\":{");
+    for (int k = 0; k < 31; k++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"d%d\":\"v\"", k ? "," : "", k);
+    snprintf(big + n, sizeof big - n, "}}]}");
+    cr_assert_eq(native_body(big, &m), OWL_EUNSUPPORTED);
+}

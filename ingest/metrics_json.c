@@ -1,0 +1,355 @@
+/* metrics_json.c — the direct reading of owl's native metrics body (POST /api/v1/metrics):
+ * one pass over the JSON into datums, with no document in between.
+ *
+ * It takes the shapes clients send in bulk and leaves everything else to the general path
+ * (JSON decoded to a document, then read field by field), which answers every error: any key
+ * or type it does not expect, a string with an escape, a control character or a byte past
+ * ASCII, a duplicated key, a field name over the decoder's limit, a number it cannot read
+ * exactly without the C library, anything after the closing brace. So for every body it accepts, the datums are those the general
+ * path would read, and for every other body the answer is the general path's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest.h"
+
+#define NATIVE_FALLBACK OWL_EUNSUPPORTED
+
+typedef struct rd {
+    const char *s, *end;
+    char *str;      /* next free byte of the string copies */
+    owl_native_metrics *m;
+    size_t cap_d, cap_v, cap_e;
+} rd;
+
+static void ws(rd *r)
+{
+    while (r->s < r->end && (*r->s == ' ' || *r->s == '\n' || *r->s == '\r' || *r->s == '\t'))
+        r->s++;
+}
+
+static int lit(rd *r, char c)
+{
+    ws(r);
+    if (r->s < r->end && *r->s == c) {
+        r->s++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A string of printable ASCII without escapes, copied NUL-terminated; NULL otherwise. */
+static const char *string(rd *r)
+{
+    ws(r);
+    if (r->s >= r->end || *r->s != '"')
+        return NULL;
+    const char *p = ++r->s;
+    while (p < r->end && *p != '"') {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            return NULL;
+        p++;
+    }
+    if (p >= r->end)
+        return NULL;
+    size_t n = (size_t)(p - r->s);
+    char *out = r->str;
+    memcpy(out, r->s, n);
+    out[n] = '\0';
+    r->str += n + 1;
+    r->s = p + 1;
+    return out;
+}
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A JSON number read exactly as the general decoder reads it: an integer of up to 18 digits
+ * (*is_int, *iv), or a decimal within Clinger's fast path (*dv); anything else falls back. */
+static int number(rd *r, int *is_int, int64_t *iv, double *dv)
+{
+    ws(r);
+    const char *p = r->s;
+    int neg = 0, digits = 0, frac = 0, integral = 1, e10 = 0, eneg = 0;
+    uint64_t mant = 0;
+    if (p < r->end && *p == '-')
+        p++, neg = 1;
+    if (p < r->end && *p == '0') {
+        p++;
+    } else if (p < r->end && *p >= '1' && *p <= '9') {
+        while (p < r->end && *p >= '0' && *p <= '9' && digits < 19)
+            mant = mant * 10 + (uint64_t)(*p++ - '0'), digits++;
+    } else {
+        return NATIVE_FALLBACK;
+    }
+    if (p < r->end && *p == '.') {
+        integral = 0;
+        p++;
+        const char *d = p;
+        while (p < r->end && *p >= '0' && *p <= '9' && digits < 19) {
+            mant = mant * 10 + (uint64_t)(*p++ - '0'), frac++;
+            if (mant)
+                digits++;
+        }
+        if (p == d)
+            return NATIVE_FALLBACK;
+    }
+    if (p < r->end && (*p == 'e' || *p == 'E')) {
+        integral = 0;
+        p++;
+        if (p < r->end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        const char *d = p;
+        while (p < r->end && *p >= '0' && *p <= '9' && e10 < 1000)
+            e10 = e10 * 10 + (*p++ - '0');
+        if (p == d)
+            return NATIVE_FALLBACK;
+    }
+    /* more digits than read, or a number running into something else: the general path */
+    if (p < r->end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+                       *p == '+' || *p == '-'))
+        return NATIVE_FALLBACK;
+    r->s = p;
+    if (integral) {
+        if (digits > 18)
+            return NATIVE_FALLBACK;
+        *is_int = 1;
+        *iv = neg ? -(int64_t)mant : (int64_t)mant;
+        return OWL_OK;
+    }
+    int scale = (eneg ? -e10 : e10) - frac;
+    if (mant >= (1ULL << 53) || scale < -22 || scale > 22)
+        return NATIVE_FALLBACK;
+    double d = (double)mant;
+    d = scale < 0 ? d / pow10_exact[-scale] : d * pow10_exact[scale];
+    *is_int = 0;
+    *dv = neg ? -d : d;
+    return OWL_OK;
+}
+
+/* A timestamp as the general path takes one: any number, as a double, cut to an integer. */
+static int timestamp(rd *r, int64_t *t)
+{
+    int is_int;
+    int64_t iv;
+    double dv;
+    int rc = number(r, &is_int, &iv, &dv);
+    if (rc == OWL_OK)
+        *t = is_int ? (int64_t)(double)iv : (int64_t)dv;
+    return rc;
+}
+
+static int value(rd *r, double *v)
+{
+    int is_int;
+    int64_t iv;
+    int rc = number(r, &is_int, &iv, v);
+    if (rc == OWL_OK && is_int)
+        *v = (double)iv;
+    return rc;
+}
+
+static owl_datum *new_datum(rd *r)
+{
+    owl_native_metrics *m = r->m;
+    return m->n < r->cap_d ? &m->d[m->n++] : NULL;
+}
+
+static double *new_value(rd *r)
+{
+    owl_native_metrics *m = r->m;
+    return m->nvals < r->cap_v ? &m->vals[m->nvals++] : NULL;
+}
+
+enum { K_NS = 1, K_NAME = 2, K_UNIT = 4, K_RES = 8, K_DIMS = 16, K_TSS = 32, K_VALS = 64,
+       K_TS = 128, K_VAL = 256 };
+
+static int key_bit(const char *k)
+{
+    static const char *const names[] = {"namespace", "name", "unit", "resolution", "dimensions",
+                                        "timestamps", "values", "timestamp", "value"};
+    for (int i = 0; i < 9; i++)
+        if (strcmp(k, names[i]) == 0)
+            return 1 << i;
+    return 0;
+}
+
+/* One entry of metrics[]: its datums appended. */
+static int entry(rd *r, int64_t now_ms)
+{
+    owl_native_metrics *m = r->m;
+    owl_datum base = {.time_ms = now_ms};
+    owl_dim *dims = m->dims + m->nentries * (OWL_METRIC_MAX_DIMS + 1);
+    size_t first = m->n, vfirst = m->nvals, ntimes = 0, nvals = 0;
+    int seen = 0;
+    double single = 0;
+    if (m->nentries >= r->cap_e || !lit(r, '{'))
+        return NATIVE_FALLBACK;
+    m->nentries++;
+    if (lit(r, '}'))
+        return NATIVE_FALLBACK; /* no namespace: the general path's error */
+    do {
+        const char *k = string(r);
+        int bit = k ? key_bit(k) : 0;
+        if (!bit || (seen & bit) || !lit(r, ':'))
+            return NATIVE_FALLBACK;
+        seen |= bit;
+        int rc = OWL_OK;
+        switch (bit) {
+        case K_NS:
+            rc = (base.id.ns = string(r)) ? OWL_OK : NATIVE_FALLBACK;
+            break;
+        case K_NAME:
+            rc = (base.id.name = string(r)) ? OWL_OK : NATIVE_FALLBACK;
+            break;
+        case K_UNIT:
+            rc = (base.unit = string(r)) ? OWL_OK : NATIVE_FALLBACK;
+            break;
+        case K_RES: {
+            int is_int;
+            int64_t iv;
+            double dv;
+            rc = number(r, &is_int, &iv, &dv);
+            if (rc == OWL_OK && !is_int)
+                rc = NATIVE_FALLBACK;
+            base.resolution = iv < 0 || iv > 1000000 ? 2 : (int)iv;
+            break;
+        }
+        case K_DIMS:
+            if (!lit(r, '{'))
+                return NATIVE_FALLBACK;
+            if (lit(r, '}'))
+                break;
+            do {
+                const char *dn = string(r), *dv;
+                if (!dn || strlen(dn) > OWL_AWS_MAX_KEY || !lit(r, ':') || !(dv = string(r)) ||
+                    base.id.ndims == OWL_METRIC_MAX_DIMS)
+                    return NATIVE_FALLBACK;
+                for (size_t j = 0; j < base.id.ndims; j++)
+                    if (strcmp(dims[j].name, dn) == 0)
+                        return NATIVE_FALLBACK; /* a duplicated key */
+                dims[base.id.ndims++] = (owl_dim){dn, dv};
+            } while (lit(r, ','));
+            if (!lit(r, '}'))
+                return NATIVE_FALLBACK;
+            break;
+        case K_TSS: /* a datum a timestamp; values fill in after */
+            if (!lit(r, '['))
+                return NATIVE_FALLBACK;
+            if (lit(r, ']'))
+                return NATIVE_FALLBACK;
+            do {
+                owl_datum *x = new_datum(r);
+                if (!x)
+                    return NATIVE_FALLBACK;
+                if ((rc = timestamp(r, &x->time_ms)) != OWL_OK)
+                    return rc;
+                ntimes++;
+            } while (lit(r, ','));
+            if (!lit(r, ']'))
+                return NATIVE_FALLBACK;
+            break;
+        case K_VALS:
+            if (!lit(r, '['))
+                return NATIVE_FALLBACK;
+            if (lit(r, ']'))
+                return NATIVE_FALLBACK;
+            do {
+                double *v = new_value(r);
+                if (!v)
+                    return NATIVE_FALLBACK;
+                if ((rc = value(r, v)) != OWL_OK)
+                    return rc;
+                nvals++;
+            } while (lit(r, ','));
+            if (!lit(r, ']'))
+                return NATIVE_FALLBACK;
+            break;
+        case K_TS:
+            rc = timestamp(r, &base.time_ms);
+            break;
+        case K_VAL:
+            rc = value(r, &single);
+            break;
+        }
+        if (rc != OWL_OK)
+            return rc;
+    } while (lit(r, ','));
+    if (!lit(r, '}') || !(seen & K_NS) || !(seen & K_NAME))
+        return NATIVE_FALLBACK;
+    base.id.dims = dims;
+    if (seen & K_TSS) { /* the bulk form: timestamps and values of one length, nothing else */
+        if ((seen & (K_TS | K_VAL)) || !(seen & K_VALS) || ntimes != nvals)
+            return NATIVE_FALLBACK;
+        for (size_t i = 0; i < ntimes; i++) {
+            owl_datum *x = &m->d[first + i];
+            int64_t t = x->time_ms;
+            *x = base;
+            x->time_ms = t;
+            x->values = &m->vals[vfirst + i];
+            x->nvalues = 1;
+        }
+        return OWL_OK;
+    }
+    if (!(seen & K_VAL) || (seen & K_VALS)) /* values alone: the general path */
+        return NATIVE_FALLBACK;
+    owl_datum *x = new_datum(r);
+    double *v = new_value(r);
+    if (!x || !v)
+        return NATIVE_FALLBACK;
+    *v = single;
+    *x = base;
+    x->values = v;
+    x->nvalues = 1;
+    return OWL_OK;
+}
+
+int owl_native_metrics_parse(const char *body, size_t len, size_t max_points, int64_t now_ms,
+                             owl_native_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    /* room for everything the body could hold: a datum and a value per comma (plus one), an
+     * entry per brace, the strings in no more bytes than the body */
+    size_t commas = 1, braces = 1;
+    for (size_t i = 0; i < len; i++) {
+        commas += body[i] == ',';
+        braces += body[i] == '{';
+    }
+    rd r = {.s = body, .end = body + len, .m = out, .cap_d = commas + 1, .cap_v = commas + 1,
+            .cap_e = braces};
+    out->d = malloc(r.cap_d * sizeof *out->d);
+    out->vals = malloc(r.cap_v * sizeof *out->vals);
+    out->dims = malloc(r.cap_e * (OWL_METRIC_MAX_DIMS + 1) * sizeof *out->dims);
+    out->strs = malloc(len + 1);
+    if (!out->d || !out->vals || !out->dims || !out->strs) {
+        owl_native_metrics_free(out);
+        return OWL_ENOMEM;
+    }
+    r.str = out->strs;
+    int rc = NATIVE_FALLBACK;
+    const char *k;
+    if (lit(&r, '{') && (k = string(&r)) && strcmp(k, "metrics") == 0 && lit(&r, ':') &&
+        lit(&r, '[') && !lit(&r, ']')) {
+        do
+            rc = entry(&r, now_ms);
+        while (rc == OWL_OK && lit(&r, ','));
+        if (rc == OWL_OK && !(lit(&r, ']') && lit(&r, '}')))
+            rc = NATIVE_FALLBACK;
+        ws(&r);
+        if (rc == OWL_OK && (r.s != r.end || out->n > max_points))
+            rc = NATIVE_FALLBACK;
+    }
+    if (rc != OWL_OK)
+        owl_native_metrics_free(out);
+    return rc;
+}
+
+void owl_native_metrics_free(owl_native_metrics *m)
+{
+    free(m->d);
+    free(m->vals);
+    free(m->dims);
+    free(m->strs);
+    memset(m, 0, sizeof *m);
+}
