@@ -657,6 +657,27 @@ static int agg_add_datum(agg *g, const dagg *a)
     return single ? owl_sketch_add(g->sk, a->sum, 1) : owl_sketch_merge(g->sk, a->sk);
 }
 
+/* Adds aggregate src (of agg_add_datum / agg_merge) to g. */
+static int agg_merge(agg *g, const agg *src)
+{
+    g->single = !g->used && src->single;
+    if (!g->used) {
+        g->min = src->min, g->max = src->max;
+        g->used = 1;
+    } else {
+        g->min = src->min < g->min ? src->min : g->min;
+        g->max = src->max > g->max ? src->max : g->max;
+    }
+    g->count += src->count;
+    g->sum += src->sum;
+    g->flags |= src->flags;
+    if (!src->sk)
+        return OWL_OK;
+    if (!g->sk && !(g->sk = owl_sketch_new()))
+        return OWL_ENOMEM;
+    return owl_sketch_merge(g->sk, src->sk);
+}
+
 int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size_t n,
                     unsigned flags, int64_t now_ms, enum owl_metric_fault *fault, owl_error *err)
 {
@@ -705,6 +726,13 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
         ts->retention_set = 1;
         pthread_mutex_unlock(&m->mu);
     }
+    /* A level rolls no further than the finer one (roll_step), at a multiple of its own
+     * step: a finer window holding a datum late for a coarser level lies wholly before that
+     * level's watermark. So the coarser levels' late rows merge from the finer level's,
+     * not datum by datum. */
+    int derive[NLEVELS] = {0};
+    for (int l = 2; l < NLEVELS; l++)
+        derive[l] = wm[l] <= wm[l - 1] && wm[l] % (level_sec[l - 1] * 1000) == 0;
     const char *unit = NULL;
     for (size_t i = 0; i < n && rc == OWL_OK; i++) {
         dagg a;
@@ -715,7 +743,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
             rc = rowset_add(&raw, d[i].time_ms, ids[i], unit, res, a.count, a.sum, a.min, a.max,
                             a.sk, a.flags);
             for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
-                if (d[i].time_ms >= wm[l])
+                if (d[i].time_ms >= wm[l] || (l > 1 && derive[l]))
                     continue;
                 /* late: the level already rolled this window (invariant 2). The late
                  * datums of one series and window merge into one row, as the roller would
@@ -729,6 +757,19 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
             }
         }
         owl_sketch_free(a.sk);
+    }
+    for (int l = 2; l < NLEVELS && rc == OWL_OK; l++) {
+        if (!derive[l])
+            continue;
+        late_rm[l].step_ms = level_sec[l] * 1000;
+        for (size_t i = 0; i < late_rm[l - 1].cap && rc == OWL_OK; i++) {
+            const rkey *k = &late_rm[l - 1].keys[i];
+            if (!k->unit || k->t >= wm[l])
+                continue;
+            rkey kl = {k->series, k->unit, floor_to(k->t, late_rm[l].step_ms)};
+            agg *g = rollmap_get(&late_rm[l], &kl);
+            rc = g ? agg_merge(g, &late_rm[l - 1].aggs[i]) : OWL_ENOMEM;
+        }
     }
     if (rc != OWL_OK) {
         owl_error_set(err, rc, "out of memory");

@@ -64,6 +64,7 @@ static void env_close(env *e)
 }
 
 static env E;
+#define NLEVELS_TEST 4
 static void setup(void)
 {
     set_t0();
@@ -392,6 +393,66 @@ Test(metrics, rollups_past_each_window, .init = setup, .fini = teardown)
     totals(&bs, &c, &s, &mn, &mx);
     cr_assert_float_eq(c, n + 1, 1e-9);
     owl_bucket_set_free(&bs);
+    free(v);
+    free(d);
+}
+
+static int level_rows_fn(void *ud, const owl_store_table_stats *st)
+{
+    uint64_t *rows = ud;
+    if (!strcmp(st->table, "metrics")) {
+        int l = !strcmp(st->partition, "m60") ? 1 : !strcmp(st->partition, "m300") ? 2
+              : !strcmp(st->partition, "m3600") ? 3 : 0;
+        rows[l] += st->rows;
+    }
+    return 0;
+}
+
+/* A backfill: an hour of late datums (single values, one Values + Counts and one statistic
+ * set) into windows every level has rolled writes one row per window to each level, and
+ * every period answers the same figures. */
+Test(metrics, backfill_merges_late_datums_per_window, .init = setup, .fini = teardown)
+{
+    const int n = 3600;
+    const int64_t base = T0, now = T0 + DAY;
+    owl_error err = {0};
+    double first = 1;
+    owl_datum fd = value("Other", base - HOUR, 0, &first);
+    put(&fd, 1, now);
+    cr_assert_eq(owl_metrics_rollup(E.m, now, &err), OWL_OK, "%s", err.msg); /* all rolled */
+    uint64_t before[NLEVELS_TEST] = {0}, after[NLEVELS_TEST] = {0};
+    owl_store_partitions(E.store, level_rows_fn, before, NULL);
+    double *v = malloc(n * sizeof *v), want_sum = 0, vals[] = {1, 2, 3}, counts[] = {1, 1, 2};
+    owl_datum *d = malloc((n + 2) * sizeof *d);
+    for (int i = 0; i < n; i++) {
+        v[i] = 100 + (i * 7919) % 900;
+        want_sum += v[i];
+        d[i] = value("Back", base + i * 1000LL, 0, &v[i]);
+    }
+    d[n] = value("Back", base + 5 * 1000, 0, NULL);
+    d[n].values = vals, d[n].counts = counts, d[n].nvalues = 3;
+    d[n + 1] = value("Back", base + 6 * 1000, 0, NULL);
+    d[n + 1].nvalues = 0, d[n + 1].has_stats = 1;
+    d[n + 1].count = 10, d[n + 1].sum = 50, d[n + 1].min = 2, d[n + 1].max = 9;
+    want_sum += 1 + 2 + 6 + 50;
+    enum owl_metric_fault f;
+    cr_assert_eq(owl_metrics_put(E.m, "t1", d, (size_t)n + 2, 0, now, &f, &err), OWL_OK, "%s",
+                 err.msg); /* the native limit: more than CloudWatch's 1,000 datums */
+    owl_store_partitions(E.store, level_rows_fn, after, NULL);
+    cr_assert_eq(after[1] - before[1], 60, "m60 rows: %llu", (unsigned long long)(after[1] - before[1]));
+    cr_assert_eq(after[2] - before[2], 12);
+    cr_assert_eq(after[3] - before[3], 1);
+    static const int periods[] = {60, 300, 3600};
+    for (int k = 0; k < 3; k++) {
+        owl_bucket_set bs = read_period("Back", base, base + HOUR, periods[k], now);
+        double c, s, mn, mx;
+        totals(&bs, &c, &s, &mn, &mx);
+        cr_assert_float_eq(c, n + 4 + 10, 1e-9, "period %d", periods[k]);
+        cr_assert_float_eq(s, want_sum, 1e-6, "period %d", periods[k]);
+        cr_assert_float_eq(mn, 1, 0);
+        cr_assert_float_eq(mx, 999, 0);
+        owl_bucket_set_free(&bs);
+    }
     free(v);
     free(d);
 }
