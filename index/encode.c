@@ -406,7 +406,69 @@ static int dec_scaled(const uint8_t *p, size_t len, int k, size_t n, double *out
     return OWL_OK;
 }
 
+int owl_enc_f64_seg(const double *v, size_t n, const size_t *seg, size_t nseg, owl_buf *out)
+{
+    if (nseg < 2 || n / nseg < F64SEG_MIN_AVG)
+        return owl_enc_f64(v, n, out);
+    uint8_t *o = grow(out, 1 + 10);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = OWL_ENC_F64SEG;
+    o = owl_varint_write(o, nseg);
+    commit(out, o);
+    owl_buf one = OWL_BUF_INIT;
+    int rc = OWL_OK;
+    for (size_t k = 0, at = 0; k < nseg && rc == OWL_OK; at += seg[k++]) {
+        owl_buf_reset(&one);
+        if ((rc = owl_enc_f64(v + at, seg[k], &one)) != OWL_OK)
+            break;
+        if (!(o = grow(out, 20 + one.len))) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        o = owl_varint_write(o, seg[k]);
+        o = owl_varint_write(o, one.len);
+        memcpy(o, one.data, one.len);
+        commit(out, o + one.len);
+    }
+    owl_buf_free(&one);
+    return rc;
+}
+
+static int dec_f64_one(const uint8_t *p, size_t len, size_t n, double *out);
+
+/* F64SEG: varint nseg (>= 2), then per segment varint rows (>= 1), varint bytes and that
+ * many bytes of one of the other encodings; the rows add up to n. */
+static int dec_seg(const uint8_t *p, size_t len, size_t n, double *out)
+{
+    const uint8_t *end = p + len;
+    uint64_t nseg, rows, bytes;
+    size_t at = 0;
+    p++;
+    if (owl_varint_read(&p, end, &nseg) != OWL_OK || nseg < 2 || nseg > n)
+        return OWL_ECORRUPT;
+    for (uint64_t k = 0; k < nseg; k++) {
+        if (owl_varint_read(&p, end, &rows) != OWL_OK || rows == 0 || rows > n - at ||
+            owl_varint_read(&p, end, &bytes) != OWL_OK || bytes > (uint64_t)(end - p))
+            return OWL_ECORRUPT;
+        int rc = dec_f64_one(p, (size_t)bytes, (size_t)rows, out + at);
+        if (rc != OWL_OK)
+            return rc;
+        p += bytes;
+        at += (size_t)rows;
+    }
+    return at == n && p == end ? OWL_OK : OWL_ECORRUPT;
+}
+
 int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out)
+{
+    if (len >= 1 && p[0] == OWL_ENC_F64SEG)
+        return dec_seg(p, len, n, out);
+    return dec_f64_one(p, len, n, out);
+}
+
+/* Every encoding but F64SEG (segments do not nest). */
+static int dec_f64_one(const uint8_t *p, size_t len, size_t n, double *out)
 {
     _Static_assert(sizeof(double) == 8, "binary64 doubles");
     if (len < 1)

@@ -44,6 +44,7 @@ enum owl_enc {
     OWL_ENC_XOR = 10,
     OWL_ENC_F64INT = 11,
     OWL_ENC_F64DEC = 12,
+    OWL_ENC_F64SEG = 13,
 };
 
 /* A byte string view; p need not be NUL-terminated. */
@@ -133,6 +134,14 @@ int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out);
  * (neighbouring values alike, as in time series) and F64INT (integral values: counters). */
 int owl_enc_f64(const double *v, size_t n, owl_buf *out);
 int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out);
+
+/* owl_enc_f64_seg — the values as nseg segments of seg[0], seg[1], ... values (summing to n),
+ * each encoded on its own as owl_enc_f64 would (F64SEG), so each takes its own decimal scale
+ * and integer encoding: a clustered part's block holds several series, a counter beside a
+ * gauge read to six decimals. Segments of fewer than F64SEG_MIN_AVG values on average cost
+ * more than they save: then it is owl_enc_f64. owl_dec_f64 reads either. */
+#define F64SEG_MIN_AVG 32
+int owl_enc_f64_seg(const double *v, size_t n, const size_t *seg, size_t nseg, owl_buf *out);
 
 /* owl_enc_str — appends DICT when it is smaller than STR (few distinct values), else STR.
  * allow_dict = 0 forces STR. */

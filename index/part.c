@@ -26,7 +26,9 @@
 
 #define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
 #define END_MAGIC "OWLPEND"
-#define FORMAT_VERSION 3 /* 2: the footer is packed (zstd); 3: version 2 blooms, ndays */
+/* 2: the footer is packed (zstd); 3: version 2 blooms, ndays; 4: the F64 encodings XOR,
+ * F64INT, F64DEC and F64SEG, and clustered parts (rows by series, then time) */
+#define FORMAT_VERSION 4
 #define FORMAT_OLDEST 2 /* still read */
 #define LOGTPL_MIN_LEVEL 9 /* zstd levels at which message columns try templates */
 #define HDR_SIZE 16
@@ -233,6 +235,7 @@ struct writer {
     owl_strref *strs;     /* block_rows */
     uint8_t *fixed;       /* block_rows x 16 */
     int64_t *times;       /* block_rows: the block's time column, for template time hints */
+    size_t *seg;          /* block_rows: a clustered block's runs of one series */
     struct hset set;
     owl_bytes seen[SEEN];  /* recent byte values whose items are in `set` (by hash slot) */
     struct pblock *blocks;
@@ -346,7 +349,8 @@ static int enc_ints(struct writer *w, enum owl_type t, const owl_cell *v, size_t
 
 /* F64: min/max only when no value is NaN (NaN has no place in an order, so a block holding
  * one is never pruned by value). */
-static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, struct chunk *ch)
+static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, size_t r0,
+                       struct chunk *ch)
 {
     double *x = w->num;
     double lo = INFINITY, hi = -INFINITY;
@@ -362,7 +366,21 @@ static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, struct chu
     ch->min.f = lo;
     ch->max.f = hi;
     w->raw_bytes += 8 * (uint64_t)n;
-    return owl_enc_f64(x, n, &w->enc);
+    /* a clustered part: one segment per run of the clustering column (a series) */
+    size_t kc = SIZE_MAX, nseg = 0;
+    for (size_t c = 0; c < w->s->ncols; c++)
+        if (w->s->cols[c].flags & OWL_COL_CLUSTER)
+            kc = c;
+    if (kc == SIZE_MAX || n < 2 * F64SEG_MIN_AVG)
+        return owl_enc_f64(x, n, &w->enc);
+    const owl_cell *k = w->rows->cols[kc] + r0;
+    size_t *seg = w->seg;
+    for (size_t i = 0, start = 0; i < n; i++)
+        if (i + 1 == n || k[i + 1].u != k[i].u) {
+            seg[nseg++] = i + 1 - start;
+            start = i + 1;
+        }
+    return owl_enc_f64_seg(x, n, seg, nseg, &w->enc);
 }
 
 static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_t n)
@@ -475,7 +493,7 @@ static int write_chunk(struct writer *w, size_t b, size_t c, size_t r0, size_t n
     if (is_int(cd->type))
         rc = enc_ints(w, cd->type, v, n, ch);
     else if (cd->type == OWL_TYPE_F64)
-        rc = enc_doubles(w, v, n, ch);
+        rc = enc_doubles(w, v, n, r0, ch);
     else
         rc = enc_bytes(w, cd->type, v, n);
     if (rc != OWL_OK)
@@ -676,8 +694,9 @@ static int writer_alloc(struct writer *w, size_t block_rows, owl_error *err)
     w->strs = malloc(per * sizeof *w->strs);
     w->fixed = malloc(per * 16);
     w->times = malloc(per * sizeof *w->times);
+    w->seg = malloc(per * sizeof *w->seg);
     if (!w->blocks || !w->chunks || !w->bloom_off || !w->bloom_len || !w->num || !w->strs ||
-        !w->fixed || !w->times)
+        !w->fixed || !w->times || !w->seg)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
     return OWL_OK;
 }
@@ -695,6 +714,7 @@ static void writer_free(struct writer *w)
     free(w->strs);
     free(w->fixed);
     free(w->times);
+    free(w->seg);
     free(w->set.slots);
     free(w->set.items);
     free(w->blocks);
@@ -810,6 +830,15 @@ static int corrupt(const owl_part *p, owl_error *err, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return owl_error_set(err, OWL_ECORRUPT, "part %s: %s", p->path, msg);
+}
+
+/* A part of a later format (its header's checksum holds): sound, but for a newer owl. Not
+ * corruption, so the store refuses to open rather than quarantine it. */
+static int newer(const owl_part *p, owl_error *err, unsigned v)
+{
+    return owl_error_set(err, OWL_EUNSUPPORTED,
+                         "part %s: format version %u is newer than this program's %d (written "
+                         "by a later owl)", p->path, v, FORMAT_VERSION);
 }
 
 /* Reads exactly n bytes at off; a short read is corruption (the size was checked first). */
@@ -1201,6 +1230,8 @@ static int parse_footer(owl_part *p, const owl_schema *s, const uint8_t *data, s
         return corrupt(p, err, "footer is not a valid BSON document");
     if ((rc = field_i32(p, &doc, "v", &v, err)))
         return rc;
+    if (v > FORMAT_VERSION && v < 1000)
+        return newer(p, err, (unsigned)v);
     if (v < FORMAT_OLDEST || v > FORMAT_VERSION)
         return corrupt(p, err, "footer version %d", (int)v);
     p->format = v;
@@ -1254,6 +1285,8 @@ static int read_frame(owl_part *p, uint64_t size, uint32_t *flen, uint32_t *fcrc
         return rc;
     if (memcmp(hdr, HDR_MAGIC, 8) != 0 || owl_get32le(hdr + 12) != owl_crc32c(0, hdr, 12))
         return corrupt(p, err, "bad header");
+    if (owl_get32le(hdr + 8) > FORMAT_VERSION && owl_get32le(hdr + 8) < 1000)
+        return newer(p, err, owl_get32le(hdr + 8));
     if (owl_get32le(hdr + 8) < FORMAT_OLDEST || owl_get32le(hdr + 8) > FORMAT_VERSION)
         return corrupt(p, err, "format version %u", owl_get32le(hdr + 8));
     if (memcmp(tr + 16, END_MAGIC, 8) != 0)

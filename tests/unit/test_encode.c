@@ -422,6 +422,53 @@ Test(f64, random)
     cr_assert_eq(owl_dec_f64(delta, 3, 2, out), OWL_ECORRUPT);
 }
 
+/* Segments (a clustered block's series): a counter, a gauge read to six decimals, raw
+ * doubles with a NaN and a constant run, each encoded its own way; smaller than the block as
+ * one, decoded to the same bits, every corruption refused; too short segments: plain. */
+Test(f64, segments)
+{
+    enum { A = 64, B = 80, C = 40, D = 50, N = A + B + C + D };
+    double v[N];
+    size_t seg[] = {A, B, C, D};
+    for (int i = 0; i < A; i++)
+        v[i] = 1e6 + i * 37;
+    for (int i = 0; i < B; i++)
+        v[A + i] = (double)(int64_t)(rnd() % 90000000 + 1000000) / 1e6;
+    for (int i = 0; i < C; i++)
+        v[A + B + i] = from_bits(rnd() | 1);
+    v[A + B + 3] = NAN;
+    for (int i = 0; i < D; i++)
+        v[A + B + C + i] = 0.25;
+    owl_buf seg_b = OWL_BUF_INIT, one_b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_f64_seg(v, N, seg, 4, &seg_b), OWL_OK);
+    cr_assert_eq(owl_enc_f64(v, N, &one_b), OWL_OK);
+    cr_assert_eq((uint8_t)seg_b.data[0], OWL_ENC_F64SEG);
+    cr_assert_lt(seg_b.len, one_b.len, "segmented %zu, as one %zu", seg_b.len, one_b.len);
+    double out[N + 1];
+    uint8_t *c = exact_copy(seg_b.data, seg_b.len);
+    cr_assert_eq(owl_dec_f64(c, seg_b.len, N, out), OWL_OK);
+    cr_assert(memcmp(out, v, sizeof v) == 0, "bit patterns survive");
+    sweep(dec_f64_cb, c, seg_b.len, N, sizeof(double));
+    free(c);
+    /* a segment that is itself segmented, and a segment of no rows, are corrupt */
+    static const uint8_t nested[] = {OWL_ENC_F64SEG, 2, 1, 5, OWL_ENC_F64SEG, 2, 1, 1, 0,
+                                     1, 2, OWL_ENC_CONST, 0};
+    static const uint8_t empty[] = {OWL_ENC_F64SEG, 2, 0, 2, OWL_ENC_CONST, 0,
+                                    2, 2, OWL_ENC_CONST, 0};
+    cr_assert_eq(owl_dec_f64(nested, sizeof nested, 2, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_f64(empty, sizeof empty, 2, out), OWL_ECORRUPT);
+    static const uint8_t two[] = {OWL_ENC_F64SEG, 2, 1, 2, OWL_ENC_CONST, 2,
+                                  1, 2, OWL_ENC_CONST, 4};
+    cr_assert_eq(owl_dec_f64(two, sizeof two, 2, out), OWL_OK);
+    /* short segments on average: one encoding for the block */
+    size_t small[] = {10, 10, 10};
+    owl_buf_reset(&seg_b);
+    cr_assert_eq(owl_enc_f64_seg(v, 2 * 10 + 10, small, 3, &seg_b), OWL_OK);
+    cr_assert_neq((uint8_t)seg_b.data[0], OWL_ENC_F64SEG);
+    owl_buf_free(&seg_b);
+    owl_buf_free(&one_b);
+}
+
 /* ---- strings ---- */
 
 static size_t rt_str(const owl_strref *v, size_t n, int allow_dict, int want)

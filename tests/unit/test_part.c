@@ -1258,9 +1258,9 @@ Test(part, corrupt_footer_fields)
     struct {
         const char *from, *to;
     } cases[] = {
-        {"\"v\" : { \"$numberInt\" : \"3\" }", "\"v\" : { \"$numberInt\" : \"4\" }"},
-        {"\"v\" : { \"$numberInt\" : \"3\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
-        {"\"v\" : { \"$numberInt\" : \"3\" }", "\"v\" : { \"$numberLong\" : \"3\" }"},
+        {"\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberInt\" : \"1000\" }"},
+        {"\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
+        {"\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberLong\" : \"4\" }"},
         {"\"day\" : ", "\"ndays\" : { \"$numberInt\" : \"0\" }, \"day\" : "},
         {"\"day\" : ", "\"ndays\" : { \"$numberLong\" : \"2\" }, \"day\" : "},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"301\" }"},
@@ -1300,8 +1300,14 @@ Test(part, corrupt_footer_fields)
         cr_assert_gt(strlen(e.msg), 0);
         free(x);
     }
-    /* the JSON detour itself changes nothing */
+    /* a later format (a newer owl wrote it) is refused, not taken for corruption */
     char *x = fresh_copy(dir, good);
+    patch_footer(x, "\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberInt\" : \"5\" }");
+    cr_assert_eq(open_rc(x, &all_schema, &e), OWL_EUNSUPPORTED);
+    cr_assert(strstr(e.msg, "newer than this program"), "%s", e.msg);
+    free(x);
+    /* the JSON detour itself changes nothing */
+    x = fresh_copy(dir, good);
     patch_footer(x, "\"v\"", "\"v\"");
     owl_part *p = open_ok(x, &all_schema);
     cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
