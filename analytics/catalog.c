@@ -1,9 +1,14 @@
 /* catalog.c — the series catalog: per tenant, series identity (namespace, metric name,
  * dimensions sorted by name) <-> a dense id 1, 2, 3 ... that rows of the metrics table carry.
  *
- * Invariants: an id is written to the metadata store (kind "metric-series", record id the
- * tenant-local id as 16 hex digits, document {ns, name, dims: [{n, v}], last}) before
- * owl_catalog_resolve returns it, so no stored row names an id a restart would not know; ids
+ * Invariants: an id is written to the metadata store before owl_catalog_resolve returns it,
+ * so no stored row names an id a restart would not know. New series go in sets (kind
+ * "metric-series-set", record id the first id as 16 hex digits, document {n: count, z: the
+ * zstd-packed list of the n consecutive series, each ns NUL name NUL ndims-byte (name NUL
+ * value NUL) x ndims, last as 8 bytes little-endian}): a request's new series cost one record
+ * and one fsync, about 15 bytes a series where a document each took 330. A later last-active
+ * time is a record of its own (kind "metric-series", the id, {ns, name, dims: [{n, v}],
+ * last}); loading takes the latest of the two. Ids
  * are never reused (the next id is one past the largest loaded). Entries never move or go
  * away while the catalog is open, so readers hold pointers to them under the read lock and
  * the fast path (every series known) takes only that lock. The last-active time lives in
@@ -16,9 +21,14 @@
 #include <string.h>
 
 #include "analytics/analytics_int.h"
+#include "common/endian.h"
 #include "common/hash.h"
+#include "index/encode.h"
 
 #define KIND "metric-series"
+#define KIND_SET "metric-series-set"
+#define SET_MAX 4096        /* series in one set record */
+#define SET_RAW_MAX (64u << 20)
 #define PERSIST_EVERY_MS (3600LL * 1000)
 
 typedef struct entry {
@@ -234,31 +244,63 @@ static int save(owl_catalog *c, const char *tenant_name, const entry *e, int64_t
     return rc;
 }
 
-/* Saves the entries of ids first.. of t in one write (one fsync however many). */
+/* The packed list of the entries of ids first..first + n - 1 of t, in raw. */
+static int pack_set(const tenant *t, uint64_t first, size_t n, owl_buf *raw)
+{
+    int rc = OWL_OK;
+    for (size_t j = 0; j < n && rc == OWL_OK; j++) {
+        const entry *e = t->byid[first - 1 + j];
+        uint8_t nd = (uint8_t)e->ndims, last[8];
+        owl_put64le(last, (uint64_t)atomic_load(&e->last_ms));
+        rc = owl_buf_append(raw, e->ns, strlen(e->ns) + 1);
+        rc |= owl_buf_append(raw, e->name, strlen(e->name) + 1);
+        rc |= owl_buf_append(raw, &nd, 1);
+        for (size_t k = 0; k < e->ndims; k++) {
+            rc |= owl_buf_append(raw, e->dims[k].name, strlen(e->dims[k].name) + 1);
+            rc |= owl_buf_append(raw, e->dims[k].value, strlen(e->dims[k].value) + 1);
+        }
+        rc |= owl_buf_append(raw, last, 8);
+    }
+    return rc == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+/* Saves the entries of ids first.. of t as set records, in one write (one fsync). */
 static int save_new(owl_catalog *c, const char *tname, const tenant *t, uint64_t first,
                     owl_error *err)
 {
-    size_t n = (size_t)(t->n - first + 1);
-    char (*idb)[24] = malloc(n * sizeof *idb);
-    const char **idp = malloc(n * sizeof *idp);
-    bson_t *docs = malloc(n * sizeof *docs);
-    const bson_t **docp = malloc(n * sizeof *docp);
-    int rc = OWL_ENOMEM;
-    if (idb && idp && docs && docp) {
-        for (size_t j = 0; j < n; j++) {
-            const entry *e = t->byid[first - 1 + j];
-            snprintf(idb[j], sizeof idb[j], "%016" PRIx64, e->id);
-            idp[j] = idb[j];
-            bson_init(&docs[j]);
-            entry_doc(e, atomic_load(&e->last_ms), &docs[j]);
-            docp[j] = &docs[j];
-        }
-        rc = owl_meta_put_many(c->meta, tname, KIND, n, idp, docp, err);
-        for (size_t j = 0; j < n; j++)
-            bson_destroy(&docs[j]);
-    } else {
-        owl_error_set(err, rc, "out of memory");
+    size_t total = (size_t)(t->n - first + 1), nrec = (total + SET_MAX - 1) / SET_MAX;
+    char (*idb)[24] = calloc(nrec, sizeof *idb);
+    const char **idp = calloc(nrec, sizeof *idp);
+    bson_t *docs = calloc(nrec, sizeof *docs);
+    const bson_t **docp = calloc(nrec, sizeof *docp);
+    owl_buf raw = OWL_BUF_INIT, packed = OWL_BUF_INIT;
+    int rc = idb && idp && docs && docp ? OWL_OK : OWL_ENOMEM;
+    size_t made = 0;
+    for (size_t r = 0; r < nrec && rc == OWL_OK; r++, made++) {
+        uint64_t at = first + r * SET_MAX;
+        size_t n = total - r * SET_MAX < SET_MAX ? total - r * SET_MAX : SET_MAX;
+        owl_buf_reset(&raw);
+        owl_buf_reset(&packed);
+        if ((rc = pack_set(t, at, n, &raw)) != OWL_OK ||
+            (rc = owl_chunk_pack(raw.data, raw.len, 3, &packed)) != OWL_OK)
+            break;
+        snprintf(idb[r], sizeof idb[r], "%016" PRIx64, at);
+        idp[r] = idb[r];
+        bson_init(&docs[r]);
+        if (!BSON_APPEND_INT32(&docs[r], "n", (int32_t)n) ||
+            !bson_append_binary(&docs[r], "z", 1, BSON_SUBTYPE_BINARY,
+                                (const uint8_t *)packed.data, (uint32_t)packed.len))
+            rc = OWL_ENOMEM;
+        docp[r] = &docs[r];
     }
+    if (rc == OWL_OK)
+        rc = owl_meta_put_many(c->meta, tname, KIND_SET, nrec, idp, docp, err);
+    else
+        owl_error_set(err, rc, "out of memory");
+    for (size_t r = 0; r < made && docs; r++)
+        bson_destroy(&docs[r]);
+    owl_buf_free(&raw);
+    owl_buf_free(&packed);
     free(idb), free(idp), free(docs), free(docp);
     return rc;
 }
@@ -284,6 +326,89 @@ typedef struct loader {
     int rc;
 } loader;
 
+/* Adds series id num of tenant tname (or, when it is known already, takes the later
+ * last-active time of the two). */
+static int load_entry(loader *l, const char *tname, uint64_t num, const owl_metric_id *m,
+                      int64_t last)
+{
+    tenant *t = tenant_get(l->c, tname);
+    if (!t)
+        return l->rc = OWL_ENOMEM;
+    if (num <= t->cap && t->byid[num - 1]) {
+        entry *e = t->byid[num - 1];
+        if (last > atomic_load(&e->last_ms)) {
+            atomic_store(&e->last_ms, last);
+            atomic_store(&e->saved_ms, last);
+        }
+        return OWL_OK;
+    }
+    owl_dim sorted[OWL_METRIC_MAX_DIMS];
+    sorted_dims(m, sorted);
+    entry *e = entry_new(m, sorted, hash_id(m, sorted));
+    if (!e)
+        return l->rc = OWL_ENOMEM;
+    e->id = num;
+    atomic_store(&e->last_ms, last);
+    atomic_store(&e->saved_ms, last);
+    if (tenant_add(t, e) != OWL_OK) {
+        entry_free(e);
+        return l->rc = OWL_ENOMEM;
+    }
+    return OWL_OK;
+}
+
+/* A NUL-terminated string at *p before end, or NULL. */
+static const char *take_str(const char **p, const char *end)
+{
+    const char *s = *p, *z = memchr(s, 0, (size_t)(end - s));
+    if (!z)
+        return NULL;
+    *p = z + 1;
+    return s;
+}
+
+static int load_set(loader *l, const char *tname, uint64_t first, const bson_t *doc)
+{
+    bson_iter_t it;
+    int32_t n = 0;
+    uint32_t blen = 0;
+    const uint8_t *bin = NULL;
+    bson_subtype_t st;
+    if (bson_iter_init_find(&it, doc, "n") && BSON_ITER_HOLDS_INT32(&it))
+        n = bson_iter_int32(&it);
+    if (bson_iter_init_find(&it, doc, "z") && BSON_ITER_HOLDS_BINARY(&it))
+        bson_iter_binary(&it, &st, &blen, &bin);
+    owl_buf raw = OWL_BUF_INIT;
+    int rc = n >= 1 && n <= SET_MAX && bin ? owl_chunk_unpack(bin, blen, SET_RAW_MAX, &raw)
+                                           : OWL_ECORRUPT;
+    const char *p = raw.data, *end = raw.data + raw.len;
+    for (int32_t j = 0; j < n && rc == OWL_OK; j++) {
+        owl_dim dims[OWL_METRIC_MAX_DIMS];
+        owl_metric_id m = {0};
+        rc = OWL_ECORRUPT;
+        if (!p || !(m.ns = take_str(&p, end)) || !(m.name = take_str(&p, end)) || p >= end ||
+            (unsigned char)*p > OWL_METRIC_MAX_DIMS)
+            break;
+        m.ndims = (unsigned char)*p++;
+        size_t k = 0;
+        for (; k < m.ndims; k++)
+            if (!(dims[k].name = take_str(&p, end)) || !(dims[k].value = take_str(&p, end)))
+                break;
+        if (k < m.ndims || end - p < 8)
+            break;
+        m.dims = dims;
+        int64_t last = (int64_t)owl_get64le((const uint8_t *)p);
+        p += 8;
+        rc = load_entry(l, tname, first + (uint64_t)j, &m, last);
+    }
+    if (rc == OWL_OK && p != end)
+        rc = OWL_ECORRUPT;
+    owl_buf_free(&raw);
+    if (rc == OWL_ECORRUPT)
+        l->rc = OWL_ECORRUPT;
+    return rc;
+}
+
 static int load_one(void *ud, const char *tname, const char *kind, const char *id,
                     const bson_t *doc)
 {
@@ -296,6 +421,8 @@ static int load_one(void *ud, const char *tname, const char *kind, const char *i
     uint64_t num = strtoull(id, &end, 16);
     if (*end || num == 0 || num > (1ULL << 40))
         return 0; /* not one of ours: skipped */
+    if (strcmp(kind, KIND_SET) == 0)
+        return load_set(l, tname, num, doc) != OWL_OK;
     if (bson_iter_init_find(&it, doc, "ns") && BSON_ITER_HOLDS_UTF8(&it))
         m.ns = bson_iter_utf8(&it, NULL);
     if (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it))
@@ -321,25 +448,7 @@ static int load_one(void *ud, const char *tname, const char *kind, const char *i
         }
     }
     m.dims = dims;
-    owl_dim sorted[OWL_METRIC_MAX_DIMS];
-    sorted_dims(&m, sorted);
-    uint64_t h = hash_id(&m, sorted);
-    tenant *t = tenant_get(l->c, tname);
-    entry *e = t ? entry_new(&m, sorted, h) : NULL;
-    if (!e) {
-        l->rc = OWL_ENOMEM;
-        return 1;
-    }
-    e->id = num;
-    atomic_store(&e->last_ms, last);
-    atomic_store(&e->saved_ms, last);
-    if (tenant_add(t, e) != OWL_OK) {
-        entry_free(e);
-        l->rc = OWL_ENOMEM;
-        return 1;
-    }
-    (void)kind;
-    return 0;
+    return load_entry(l, tname, num, &m, last) != OWL_OK;
 }
 
 int owl_catalog_open(owl_meta *meta, owl_catalog **out, owl_error *err)
@@ -352,9 +461,13 @@ int owl_catalog_open(owl_meta *meta, owl_catalog **out, owl_error *err)
     pthread_rwlock_init(&c->lock, NULL);
     pthread_mutex_init(&c->save_mu, NULL);
     loader l = {c, OWL_OK};
-    int rc = owl_meta_list(meta, NULL, KIND, NULL, 0, load_one, &l, err);
+    int rc = owl_meta_list(meta, NULL, KIND_SET, NULL, 0, load_one, &l, err);
+    if (rc == OWL_OK && l.rc == OWL_OK)
+        rc = owl_meta_list(meta, NULL, KIND, NULL, 0, load_one, &l, err);
     if (rc == OWL_OK && l.rc != OWL_OK)
-        rc = owl_error_set(err, l.rc, "out of memory loading the series catalog");
+        rc = owl_error_set(err, l.rc, l.rc == OWL_ECORRUPT
+                                          ? "a record of the series catalog does not decode"
+                                          : "out of memory loading the series catalog");
     if (rc != OWL_OK) {
         owl_catalog_close(c);
         return rc;

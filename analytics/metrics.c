@@ -368,12 +368,22 @@ static tenant_state *tenant_get(owl_metrics *m, const char *name, int64_t now_ms
 }
 
 /* Store retention of each level: its keep window rounded up to days, plus one day. */
-static int set_retention(owl_metrics *m, const char *tenant, owl_error *err)
+/* Days of raw rows to keep: the raw window, or back to the 60 s level's watermark when the
+ * roller is behind (after a stop), so no row goes before it is rolled. */
+static int raw_days(const owl_metrics *m, int64_t wm1, int64_t now_ms)
+{
+    int days = (int)((m->keep_ms[0] + 86399999) / 86400000) + 1;
+    int64_t behind = now_ms - wm1;
+    int need = behind > 0 ? (int)((behind + 86399999) / 86400000) + 1 : 1;
+    return need > days ? (need > 36500 ? 36500 : need) : days;
+}
+
+static int set_retention(owl_metrics *m, const char *tenant, int64_t wm1, int64_t now_ms,
+                         owl_error *err)
 {
     for (int l = 0; l < NLEVELS; l++) {
-        int days = (int)((m->keep_ms[l] + 86399999) / 86400000) + 1;
-        if (l == 0 && days < 16) /* raw rows feed the roller for up to two weeks back */
-            days = 16;
+        int days = l == 0 ? raw_days(m, wm1, now_ms)
+                          : (int)((m->keep_ms[l] + 86399999) / 86400000) + 1;
         int rc = owl_store_set_retention(m->store, "metrics", tenant, level_part[l], days, err);
         if (rc != OWL_OK)
             return rc;
@@ -720,7 +730,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
         goto unlock;
     }
     if (need_retention) {
-        if ((rc = set_retention(m, tenant, err)) != OWL_OK)
+        if ((rc = set_retention(m, tenant, wm[1], now_ms, err)) != OWL_OK)
             goto unlock;
         pthread_mutex_lock(&m->mu);
         ts->retention_set = 1;
@@ -1084,6 +1094,19 @@ int owl_metrics_rollup(owl_metrics *m, int64_t now_ms, owl_error *err)
                 if (!more || rc != OWL_OK)
                     break;
             }
+        }
+        /* raw rows are kept until rolled: as the 60 s level moves on, fewer days */
+        if (rc == OWL_OK) {
+            pthread_mutex_lock(&m->mu);
+            tenant_state *t = &m->tenants[i];
+            char name[sizeof t->name];
+            int64_t wm1 = t->wm[1];
+            int known = t->retention_set;
+            memcpy(name, t->name, sizeof name);
+            pthread_mutex_unlock(&m->mu);
+            if (known)
+                rc = owl_store_set_retention(m->store, "metrics", name, level_part[0],
+                                             raw_days(m, wm1, now_ms), err);
         }
     }
     return rc;

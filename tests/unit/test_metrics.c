@@ -475,6 +475,14 @@ Test(metrics, refused_request_stores_nothing, .init = setup, .fini = teardown)
     cr_assert_eq(seen, 0);
 }
 
+static int count_records(void *ud, const char *tenant, const char *kind, const char *id,
+                         const bson_t *doc)
+{
+    (void)tenant, (void)kind, (void)id, (void)doc;
+    ++*(size_t *)ud;
+    return 0;
+}
+
 Test(metrics, catalog_list_reopen, .init = setup, .fini = teardown)
 {
     double v = 1;
@@ -524,6 +532,27 @@ Test(metrics, catalog_list_reopen, .init = setup, .fini = teardown)
     env_close(&E);
     owl_metrics_options o = small_windows();
     env_open(&E, &o);
+    seen = 0;
+    owl_metrics_list(E.m, "t1", NULL, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 12);
+    /* the 12 new series went into one set record; their last-active times came back */
+    size_t sets = 0;
+    cr_assert_eq(owl_meta_list(E.meta, "t1", "metric-series-set", NULL, 0, count_records, &sets,
+                               NULL),
+                 OWL_OK);
+    cr_assert_eq(sets, 1);
+    seen = 0;
+    owl_metrics_list(E.m, "t1", &recent, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 6);
+    /* M00 active again 5 hours on: its own record, which wins over the set's at the next open */
+    double again = 2;
+    owl_datum d0 = value("M00", T0, 0, &again);
+    put(&d0, 1, T0);
+    env_close(&E);
+    env_open(&E, &o);
+    seen = 0;
+    owl_metrics_list(E.m, "t1", &recent, NULL, 0, count_fn, &seen, next, NULL);
+    cr_assert_eq(seen, 7);
     seen = 0;
     owl_metrics_list(E.m, "t1", NULL, NULL, 0, count_fn, &seen, next, NULL);
     cr_assert_eq(seen, 12);
