@@ -91,7 +91,10 @@ echo "owl: $OWL_S s, $OWL_RATE datapoints/s"
 stop_owl
 OWL_BYTES=$(( $(du -sb "$OWL_DATA/store/metrics" | cut -f1) + $(du -sb "$OWL_DATA/meta" | cut -f1) ))
 OWL_BPS=$(calc %.3f "$OWL_BYTES / $SAMPLES")
-echo "owl: $OWL_BYTES bytes on disk (store/metrics + meta), $OWL_BPS bytes per sample"
+OWL_RAW_BYTES=$(( $(du -scb "$OWL_DATA"/store/metrics/*/m1 | tail -n 1 | cut -f1) + $(du -sb "$OWL_DATA/meta" | cut -f1) ))
+OWL_RAW_BPS=$(calc %.3f "$OWL_RAW_BYTES / $SAMPLES")
+echo "owl: $OWL_BYTES bytes on disk (store/metrics + meta), $OWL_BPS bytes per sample; raw level + catalog $OWL_RAW_BYTES, $OWL_RAW_BPS"
+for lvl in "$OWL_DATA"/store/metrics/*/*; do echo "  $(basename "$lvl"): $(du -sb "$lvl" | cut -f1) bytes"; done
 
 # ---- VictoriaMetrics ----
 VM_DIR=$T/vm
@@ -187,11 +190,13 @@ echo "query over $QDAYS day(s) of 1 s points, period 1 h: owl p99 $(get "$T/owl.
 # ---- results ----
 R_INGEST=$(calc %.2f "$OWL_RATE / $VM_RATE")
 R_BYTES=$(calc %.2f "$VM_BPS / $OWL_BPS")
+R_RAW=$(calc %.2f "$VM_BPS / $OWL_RAW_BPS")
 R_P99=$(calc %.2f "$(get "$T/vm.p99" median_ms) / $(get "$T/owl.p99" median_ms)")
 R_AVG=$(calc %.2f "$(get "$T/vm.avg" median_ms) / $(get "$T/owl.avg" median_ms)")
 case "${VM_VER:-}" in VictoriaMetrics*) VMNAME=$VM_VER ;; *) VMNAME="VictoriaMetrics ${VM_VER:-}" ;; esac
 result "metrics ingest (durable + searchable)" "$OWL_RATE" "$VMNAME" "$VM_RATE" "$R_INGEST" "datapoints/s"
 result "metrics bytes per sample" "$OWL_BPS" "$VMNAME" "$VM_BPS" "$R_BYTES" "bytes/sample"
+result "metrics raw-level bytes per sample" "$OWL_RAW_BPS" "$VMNAME" "$VM_BPS" "$R_RAW" "bytes/sample"
 result "metrics p99 per hour over ${QDAYS}d of 1 s" "$(get "$T/owl.p99" median_ms)" "$VMNAME" "$(get "$T/vm.p99" median_ms)" "$R_P99" "ms"
 result "metrics Average per hour over ${QDAYS}d of 1 s" "$(get "$T/owl.avg" median_ms)" "$VMNAME" "$(get "$T/vm.avg" median_ms)" "$R_AVG" "ms"
 if [ "$RECORD" = 1 ]; then
@@ -200,7 +205,8 @@ if [ "$RECORD" = 1 ]; then
         echo "| benchmark | owl | peer | peer figure | ratio (> 1: owl wins) | unit |"
         echo "|---|---|---|---|---|---|"
         echo "| ingest, $SAMPLES samples, durable + searchable | $OWL_RATE | $VMNAME | $VM_RATE | $R_INGEST | datapoints/s |"
-        echo "| bytes per sample | $OWL_BPS | $VMNAME | $VM_BPS | $R_BYTES | bytes |"
+        echo "| bytes per sample (every level + catalog) | $OWL_BPS | $VMNAME | $VM_BPS | $R_BYTES | bytes |"
+        echo "| bytes per sample (raw level + catalog) | $OWL_RAW_BPS | $VMNAME | $VM_BPS | $R_RAW | bytes |"
         echo "| p99 per hour, ${QDAYS} d of 1 s points | $(get "$T/owl.p99" median_ms) | $VMNAME | $(get "$T/vm.p99" median_ms) | $R_P99 | ms |"
         echo "| Average per hour, ${QDAYS} d of 1 s points | $(get "$T/owl.avg" median_ms) | $VMNAME | $(get "$T/vm.avg" median_ms) | $R_AVG | ms |"
     } >>"$(results_file)"
