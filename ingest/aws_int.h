@@ -31,4 +31,16 @@ void owl_aws_fmt_double(double d, char out[32]);
 /* owl_aws_base64 — appends the base64 (RFC 4648, padded) of p. */
 void owl_aws_base64(owl_buf *b, const uint8_t *p, size_t n);
 
+/* owl__json_number — reads the JSON number at s (n bytes) as the JSON decoder does: an integer
+ * that fits int64 (is_int, i), else a double (d); the common ones without a library call
+ * (integers of up to 18 digits, decimals within Clinger's fast path), others with strtoll /
+ * strtod. *used is how far it read. NULL, or what is wrong (*used: where). Shared by the
+ * decoder and the direct reading of native metrics bodies, so both read every number alike. */
+typedef struct owl__json_num {
+    int is_int;
+    int64_t i;
+    double d;
+} owl__json_num;
+const char *owl__json_number(const char *s, size_t n, size_t *used, owl__json_num *out);
+
 #endif

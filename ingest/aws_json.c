@@ -118,94 +118,104 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-static int number(jp *p, bson_t *parent, const char *key, size_t klen)
+const char *owl__json_number(const char *s, size_t n, size_t *used, owl__json_num *out)
 {
-    size_t start = p->i;
+    size_t i = 0;
     int integral = 1, neg = 0, digits = 0, frac = 0, e10 = 0, eneg = 0;
     uint64_t mant = 0; /* the first 19 significant digits, enough to tell the fast path */
-    if (p->i < p->n && p->s[p->i] == '-')
-        p->i++, neg = 1;
-    if (p->i < p->n && p->s[p->i] == '0') {
-        p->i++;
-    } else if (p->i < p->n && p->s[p->i] >= '1' && p->s[p->i] <= '9') {
-        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+    *used = 0;
+    if (i < n && s[i] == '-')
+        i++, neg = 1;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else if (i < n && s[i] >= '1' && s[i] <= '9') {
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
             if (digits < 19)
-                mant = mant * 10 + (uint64_t)(p->s[p->i] - '0');
-            digits++, p->i++;
+                mant = mant * 10 + (uint64_t)(s[i] - '0');
+            digits++, i++;
         }
     } else {
-        return bad(p, "unexpected character");
+        return *used = i, "unexpected character";
     }
-    if (p->i < p->n && p->s[p->i] == '.') {
+    if (i < n && s[i] == '.') {
         integral = 0;
-        p->i++;
-        size_t d = p->i;
-        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+        size_t d = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
             if (digits < 19) {
-                mant = mant * 10 + (uint64_t)(p->s[p->i] - '0');
+                mant = mant * 10 + (uint64_t)(s[i] - '0');
                 frac++;
                 if (mant)
                     digits++;
             }
-            p->i++;
+            i++;
         }
-        if (p->i == d)
-            return bad(p, "digits expected after '.'");
-        if (p->i - d > (size_t)frac)
+        if (i == d)
+            return *used = i, "digits expected after '.'";
+        if (i - d > (size_t)frac)
             digits = 99; /* digits were dropped: the slow path */
     }
-    if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         integral = 0;
-        p->i++;
-        if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
-            eneg = p->s[p->i++] == '-';
-        size_t d = p->i;
-        while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
             if (e10 < 10000)
-                e10 = e10 * 10 + (p->s[p->i] - '0');
-            p->i++;
+                e10 = e10 * 10 + (s[i] - '0');
+            i++;
         }
-        if (p->i == d)
-            return bad(p, "digits expected in the exponent");
+        if (i == d)
+            return *used = i, "digits expected in the exponent";
     }
-    bool ok;
+    *used = i;
     /* the common numbers without a library call: integers of up to 18 digits exactly, and
      * decimals whose digits fit a double's 53 bits with a power of ten it holds exactly, in
      * one correctly rounded operation (Clinger's fast path) */
     if (integral && digits <= 18) {
-        int64_t v = neg ? -(int64_t)mant : (int64_t)mant;
-        ok = v >= INT32_MIN && v <= INT32_MAX
-                 ? bson_append_int32(parent, key, (int)klen, (int32_t)v)
-                 : bson_append_int64(parent, key, (int)klen, v);
-        return ok ? OWL_OK : bad(p, "document too large");
+        out->is_int = 1;
+        out->i = neg ? -(int64_t)mant : (int64_t)mant;
+        return NULL;
     }
     int scale = (eneg ? -e10 : e10) - frac;
     if (!integral && digits <= 19 && mant < (1ULL << 53) && scale >= -22 && scale <= 22) {
         double d = (double)mant;
         d = scale < 0 ? d / pow10_exact[-scale] : d * pow10_exact[scale];
-        ok = bson_append_double(parent, key, (int)klen, neg ? -d : d);
-        return ok ? OWL_OK : bad(p, "document too large");
+        out->is_int = 0;
+        out->d = neg ? -d : d;
+        return NULL;
     }
     char text[400];
-    size_t len = p->i - start;
-    if (len >= sizeof text)
-        return bad(p, "number too long");
-    memcpy(text, p->s + start, len);
-    text[len] = '\0';
+    if (i >= sizeof text)
+        return "number too long";
+    memcpy(text, s, i);
+    text[i] = '\0';
     if (integral) {
         errno = 0;
         long long v = strtoll(text, NULL, 10);
         if (errno != ERANGE) {
-            ok = v >= INT32_MIN && v <= INT32_MAX
-                     ? bson_append_int32(parent, key, (int)klen, (int32_t)v)
-                     : bson_append_int64(parent, key, (int)klen, v);
-            return ok ? OWL_OK : bad(p, "document too large");
+            out->is_int = 1;
+            out->i = v;
+            return NULL;
         }
     }
-    double d = strtod(text, NULL);
-    if (!isfinite(d))
-        return bad(p, "number out of range");
-    ok = bson_append_double(parent, key, (int)klen, d);
+    out->is_int = 0;
+    out->d = strtod(text, NULL);
+    return isfinite(out->d) ? NULL : "number out of range";
+}
+
+static int number(jp *p, bson_t *parent, const char *key, size_t klen)
+{
+    owl__json_num v;
+    size_t used;
+    const char *why = owl__json_number(p->s + p->i, p->n - p->i, &used, &v);
+    p->i += used;
+    if (why)
+        return bad(p, why);
+    bool ok = !v.is_int ? bson_append_double(parent, key, (int)klen, v.d)
+              : v.i >= INT32_MIN && v.i <= INT32_MAX
+                  ? bson_append_int32(parent, key, (int)klen, (int32_t)v.i)
+                  : bson_append_int64(parent, key, (int)klen, v.i);
     return ok ? OWL_OK : bad(p, "document too large");
 }
 

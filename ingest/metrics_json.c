@@ -7,12 +7,10 @@
  * ASCII, a duplicated key, a field name over the decoder's limit, a number it cannot read
  * exactly without the C library, anything after the closing brace. So for every body it accepts, the datums are those the general
  * path would read, and for every other body the answer is the general path's. */
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest/ingest.h"
+#include "ingest/aws_int.h"
 
 #define NATIVE_FALLBACK OWL_EUNSUPPORTED
 
@@ -63,97 +61,19 @@ static const char *string(rd *r)
     return out;
 }
 
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* A JSON number read as the general decoder reads it (ingest/aws_json.c): an integer that
- * fits int64 (*is_int, *iv), else a double (*dv), the common ones without a library call
- * (integers of up to 18 digits; decimals within Clinger's fast path), the others with
- * strtoll / strtod as there. Malformed, too long or out of range: the general path. */
+/* A JSON number as the general decoder reads it; anything it refuses: the general path. */
 static int number(rd *r, int *is_int, int64_t *iv, double *dv)
 {
     ws(r);
-    const char *p = r->s, *start = p;
-    int neg = 0, digits = 0, frac = 0, integral = 1, e10 = 0, eneg = 0;
-    uint64_t mant = 0;
-    if (p < r->end && *p == '-')
-        p++, neg = 1;
-    if (p < r->end && *p == '0') {
-        p++;
-    } else if (p < r->end && *p >= '1' && *p <= '9') {
-        while (p < r->end && *p >= '0' && *p <= '9') {
-            if (digits < 19)
-                mant = mant * 10 + (uint64_t)(*p - '0');
-            digits++, p++;
-        }
-    } else {
+    owl__json_num v;
+    size_t used;
+    if (owl__json_number(r->s, (size_t)(r->end - r->s), &used, &v))
         return NATIVE_FALLBACK;
-    }
-    if (p < r->end && *p == '.') {
-        integral = 0;
-        p++;
-        const char *d = p;
-        while (p < r->end && *p >= '0' && *p <= '9') {
-            if (digits < 19) {
-                mant = mant * 10 + (uint64_t)(*p - '0');
-                frac++;
-                if (mant)
-                    digits++;
-            }
-            p++;
-        }
-        if (p == d)
-            return NATIVE_FALLBACK;
-        if (p - d > frac)
-            digits = 99;
-    }
-    if (p < r->end && (*p == 'e' || *p == 'E')) {
-        integral = 0;
-        p++;
-        if (p < r->end && (*p == '+' || *p == '-'))
-            eneg = *p++ == '-';
-        const char *d = p;
-        while (p < r->end && *p >= '0' && *p <= '9') {
-            if (e10 < 10000)
-                e10 = e10 * 10 + (*p - '0');
-            p++;
-        }
-        if (p == d)
-            return NATIVE_FALLBACK;
-    }
-    r->s = p;
-    if (integral && digits <= 18) {
-        *is_int = 1;
-        *iv = neg ? -(int64_t)mant : (int64_t)mant;
-        return OWL_OK;
-    }
-    int scale = (eneg ? -e10 : e10) - frac;
-    if (!integral && digits <= 19 && mant < (1ULL << 53) && scale >= -22 && scale <= 22) {
-        double d = (double)mant;
-        d = scale < 0 ? d / pow10_exact[-scale] : d * pow10_exact[scale];
-        *is_int = 0;
-        *dv = neg ? -d : d;
-        return OWL_OK;
-    }
-    char text[400];
-    size_t len = (size_t)(p - start);
-    if (len >= sizeof text)
-        return NATIVE_FALLBACK;
-    memcpy(text, start, len);
-    text[len] = '\0';
-    if (integral) {
-        errno = 0;
-        long long v = strtoll(text, NULL, 10);
-        if (errno != ERANGE) {
-            *is_int = 1;
-            *iv = v;
-            return OWL_OK;
-        }
-    }
-    *is_int = 0;
-    *dv = strtod(text, NULL);
-    return isfinite(*dv) ? OWL_OK : NATIVE_FALLBACK;
+    r->s += used;
+    *is_int = v.is_int;
+    *iv = v.i;
+    *dv = v.d;
+    return OWL_OK;
 }
 
 /* A timestamp as the general path takes one: any number, as a double, cut to an integer. */
