@@ -133,8 +133,14 @@ int owl_metrics_rollup(owl_metrics *m, int64_t now_ms, owl_error *err);
  * its cumulative figures (count, sum, bucket counts ...). Fills delta[0..n) with the change
  * since the previous point of the stream and returns 0; returns 1 when there was no usable
  * previous point (first point, a new start time, or a figure went down: a reset), with
- * delta = cum (the counts since the stream started). State is in memory, bounded (oldest
- * streams forgotten first). */
+ * delta = cum (the counts since the stream started); returns OWL_METRICS_BASELINE with
+ * delta = 0 for the first point seen of a stream that started (start_ns, 0 = unknown) before
+ * this module was opened: what it counted earlier may be stored already (owld restarted) or
+ * was never sent here, so the point is only the baseline for the next one (the OpenTelemetry
+ * collector's cumulativetodelta "auto" rule). State is in memory, bounded (oldest streams
+ * forgotten first): after a restart each stream loses at most what it counted between its
+ * last point before and its first point after. */
+#define OWL_METRICS_BASELINE 2
 int owl_metrics_delta(owl_metrics *m, uint64_t stream, int64_t start_ns, const double *cum,
                       double *delta, size_t n);
 

@@ -19,16 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "analytics/analytics_int.h"
 #include "common/endian.h"
 #include "common/hash.h"
-#include "index/encode.h"
 
 #define KIND "metric-series"
 #define KIND_SET "metric-series-set"
 #define SET_MAX 4096        /* series in one set record */
-#define SET_RAW_MAX (64u << 20)
+#define SET_RAW_MAX (64u << 20) /* zstd frame content size accepted at load */
 #define PERSIST_EVERY_MS (3600LL * 1000)
 
 typedef struct entry {
@@ -282,8 +282,14 @@ static int save_new(owl_catalog *c, const char *tname, const tenant *t, uint64_t
         owl_buf_reset(&raw);
         owl_buf_reset(&packed);
         if ((rc = pack_set(t, at, n, &raw)) != OWL_OK ||
-            (rc = owl_chunk_pack(raw.data, raw.len, 3, &packed)) != OWL_OK)
+            (rc = owl_buf_reserve(&packed, ZSTD_compressBound(raw.len))) != OWL_OK)
             break;
+        size_t z = ZSTD_compress(packed.data, ZSTD_compressBound(raw.len), raw.data, raw.len, 3);
+        if (ZSTD_isError(z)) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        packed.len = z;
         snprintf(idb[r], sizeof idb[r], "%016" PRIx64, at);
         idp[r] = idb[r];
         bson_init(&docs[r]);
@@ -379,8 +385,19 @@ static int load_set(loader *l, const char *tname, uint64_t first, const bson_t *
     if (bson_iter_init_find(&it, doc, "z") && BSON_ITER_HOLDS_BINARY(&it))
         bson_iter_binary(&it, &st, &blen, &bin);
     owl_buf raw = OWL_BUF_INIT;
-    int rc = n >= 1 && n <= SET_MAX && bin ? owl_chunk_unpack(bin, blen, SET_RAW_MAX, &raw)
-                                           : OWL_ECORRUPT;
+    int rc = OWL_ECORRUPT;
+    unsigned long long want = bin ? ZSTD_getFrameContentSize(bin, blen) : ZSTD_CONTENTSIZE_ERROR;
+    if (n >= 1 && n <= SET_MAX && want != ZSTD_CONTENTSIZE_ERROR &&
+        want != ZSTD_CONTENTSIZE_UNKNOWN && want <= SET_RAW_MAX) {
+        rc = owl_buf_reserve(&raw, (size_t)want + 1);
+        if (rc == OWL_OK) {
+            size_t got = ZSTD_decompress(raw.data, (size_t)want + 1, bin, blen);
+            if (ZSTD_isError(got) || got != want)
+                rc = OWL_ECORRUPT;
+            else
+                raw.len = got;
+        }
+    }
     const char *p = raw.data, *end = raw.data + raw.len;
     for (int32_t j = 0; j < n && rc == OWL_OK; j++) {
         owl_dim dims[OWL_METRIC_MAX_DIMS];

@@ -93,6 +93,7 @@ struct owl_metrics {
     owl_catalog *cat;
     int64_t keep_ms[NLEVELS];
     int64_t grace_ms;
+    int64_t opened_ns;     /* when this process opened the module (delta baselines) */
     pthread_rwlock_t roll; /* invariant 2 */
     pthread_mutex_t mu;    /* tenants and streams */
     tenant_state *tenants;
@@ -1146,6 +1147,7 @@ int owl_metrics_open(owl_store *store, owl_meta *meta, const owl_metrics_options
     for (int l = 0; l < NLEVELS; l++)
         m->keep_ms[l] = opts && opts->keep_ms[l] > 0 ? opts->keep_ms[l] : default_keep_ms[l];
     m->grace_ms = opts && opts->grace_ms > 0 ? opts->grace_ms : 60000;
+    m->opened_ns = owl_now_ms() * 1000000;
     pthread_rwlock_init(&m->roll, NULL);
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->stop_mu, NULL);
@@ -1241,12 +1243,16 @@ int owl_metrics_delta(owl_metrics *m, uint64_t key, int64_t start_ns, const doub
         key = 1; /* 0 marks an empty slot */
     pthread_mutex_lock(&m->mu);
     stream *s = stream_slot(m, key);
+    /* first seen, from a stream that started before this process: its earlier points may be
+     * stored already (owld restarted) or were never sent to us; either way only what comes
+     * after this point is new (the OpenTelemetry collector's cumulativetodelta "auto") */
+    int baseline = (!s || !s->v) && (start_ns <= 0 || start_ns < m->opened_ns);
     int reset = !s || !s->v || s->n != n || s->start_ns != start_ns;
     for (size_t i = 0; !reset && i < n; i++)
         if (cum[i] < s->v[i])
             reset = 1;
     for (size_t i = 0; i < n; i++)
-        delta[i] = reset ? cum[i] : cum[i] - s->v[i];
+        delta[i] = baseline ? 0 : reset ? cum[i] : cum[i] - s->v[i];
     if (s) {
         if (s->n != n || !s->v) {
             free(s->v);
@@ -1258,5 +1264,5 @@ int owl_metrics_delta(owl_metrics *m, uint64_t key, int64_t start_ns, const doub
         s->start_ns = start_ns;
     }
     pthread_mutex_unlock(&m->mu);
-    return reset;
+    return baseline ? OWL_METRICS_BASELINE : reset;
 }

@@ -644,7 +644,9 @@ static int number_points(ctx *c, number_pt **pts, size_t n, int cumulative, int 
         if (cumulative && monotonic) {
             /* a counter: what it counted since its previous point */
             double dv = v;
-            c->delta(c->ud, stream ^ 0x5355u, (int64_t)p->start_time_unix_nano, &v, &dv, 1);
+            if (c->delta(c->ud, stream ^ 0x5355u, (int64_t)p->start_time_unix_nano, &v, &dv,
+                         1) == OWL_METRICS_BASELINE)
+                continue; /* only the baseline of the next point */
             v = dv;
         }
         d->values = dup_doubles(c, &v, 1);

@@ -575,19 +575,29 @@ Test(metrics, catalog_list_reopen, .init = setup, .fini = teardown)
 Test(metrics, delta_state, .init = setup, .fini = teardown)
 {
     double cum[2], delta[2];
+    const int64_t after = (owl_now_ms() + 1000) * 1000000; /* started after the open */
     cum[0] = 5, cum[1] = 50;
-    cr_assert_eq(owl_metrics_delta(E.m, 42, 100, cum, delta, 2), 1);
+    cr_assert_eq(owl_metrics_delta(E.m, 42, after, cum, delta, 2), 1);
     cr_assert_float_eq(delta[0], 5, 0);
     cum[0] = 8, cum[1] = 80;
-    cr_assert_eq(owl_metrics_delta(E.m, 42, 100, cum, delta, 2), 0);
+    cr_assert_eq(owl_metrics_delta(E.m, 42, after, cum, delta, 2), 0);
     cr_assert_float_eq(delta[0], 3, 0);
     cr_assert_float_eq(delta[1], 30, 0);
     cum[0] = 2, cum[1] = 20; /* went down: a reset */
-    cr_assert_eq(owl_metrics_delta(E.m, 42, 100, cum, delta, 2), 1);
+    cr_assert_eq(owl_metrics_delta(E.m, 42, after, cum, delta, 2), 1);
     cr_assert_float_eq(delta[0], 2, 0);
     cum[0] = 3; /* a new start time: a reset */
-    cr_assert_eq(owl_metrics_delta(E.m, 42, 200, cum, delta, 2), 1);
-    cr_assert_eq(owl_metrics_delta(E.m, 43, 200, cum, delta, 2), 1, "another stream");
+    cr_assert_eq(owl_metrics_delta(E.m, 42, after + 1, cum, delta, 2), 1);
+    cr_assert_eq(owl_metrics_delta(E.m, 43, after + 1, cum, delta, 2), 1, "another stream");
+    /* a stream that started before the open (or did not say when): its first point is only a
+     * baseline, as after a restart of owld; the next counts from it */
+    cum[0] = 1000, cum[1] = 9000;
+    cr_assert_eq(owl_metrics_delta(E.m, 44, 100, cum, delta, 2), OWL_METRICS_BASELINE);
+    cr_assert(delta[0] == 0 && delta[1] == 0);
+    cum[0] = 1004, cum[1] = 9040;
+    cr_assert_eq(owl_metrics_delta(E.m, 44, 100, cum, delta, 2), 0);
+    cr_assert(delta[0] == 4 && delta[1] == 40);
+    cr_assert_eq(owl_metrics_delta(E.m, 45, 0, cum, delta, 2), OWL_METRICS_BASELINE);
 }
 
 static int rows_fn(void *ud, const owl_batch *b)

@@ -321,6 +321,32 @@ Test(otlp, sum_cumulative_monotonic_with_reset)
     cr_assert_eq(ds.calls, 5);
 }
 
+static int baseline_delta(void *ud, uint64_t stream, int64_t start_ns, const double *cum,
+                          double *delta, size_t n)
+{
+    (void)ud, (void)stream, (void)start_ns, (void)cum;
+    memset(delta, 0, n * sizeof *delta);
+    return OWL_METRICS_BASELINE;
+}
+
+/* A point that is only a baseline (a stream first seen after owld restarted) stores nothing. */
+Test(otlp, baseline_points_store_nothing)
+{
+    NumPt *pts[1] = {num_pt(7, 0, 100, T_NS(NOW_MS), "a")};
+    Metric *m[1] = {sum("requests", 1, 1, pts, 1)};
+    uint8_t *body;
+    size_t len = pack_request("api", m, 1, &body);
+    owl_otlp_batch b = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_otlp_metrics_decode(OWL_OTLP_PROTOBUF, body, len, NOW_MS, baseline_delta,
+                                         NULL, &b, &err),
+                 OWL_OK, "%s", err.msg);
+    free(body);
+    cr_assert_eq(b.n, 0);
+    cr_assert_eq(b.rejected, 0);
+    owl_otlp_batch_free(&b);
+}
+
 Test(otlp, sum_cumulative_not_monotonic_is_current_value)
 {
     delta_state ds = {0};
