@@ -271,12 +271,11 @@ static int save_new(owl_catalog *c, const char *tname, const tenant *t, uint64_t
     size_t total = (size_t)(t->n - first + 1), nrec = (total + SET_MAX - 1) / SET_MAX;
     char (*idb)[24] = calloc(nrec, sizeof *idb);
     const char **idp = calloc(nrec, sizeof *idp);
-    bson_t *docs = calloc(nrec, sizeof *docs);
+    bson_t **docs = calloc(nrec, sizeof *docs); /* bson_new's: bson_t wants 128-byte alignment */
     const bson_t **docp = calloc(nrec, sizeof *docp);
     owl_buf raw = OWL_BUF_INIT, packed = OWL_BUF_INIT;
     int rc = idb && idp && docs && docp ? OWL_OK : OWL_ENOMEM;
-    size_t made = 0;
-    for (size_t r = 0; r < nrec && rc == OWL_OK; r++, made++) {
+    for (size_t r = 0; r < nrec && rc == OWL_OK; r++) {
         uint64_t at = first + r * SET_MAX;
         size_t n = total - r * SET_MAX < SET_MAX ? total - r * SET_MAX : SET_MAX;
         owl_buf_reset(&raw);
@@ -292,19 +291,19 @@ static int save_new(owl_catalog *c, const char *tname, const tenant *t, uint64_t
         packed.len = z;
         snprintf(idb[r], sizeof idb[r], "%016" PRIx64, at);
         idp[r] = idb[r];
-        bson_init(&docs[r]);
-        if (!BSON_APPEND_INT32(&docs[r], "n", (int32_t)n) ||
-            !bson_append_binary(&docs[r], "z", 1, BSON_SUBTYPE_BINARY,
+        if (!(docs[r] = bson_new()) || !BSON_APPEND_INT32(docs[r], "n", (int32_t)n) ||
+            !bson_append_binary(docs[r], "z", 1, BSON_SUBTYPE_BINARY,
                                 (const uint8_t *)packed.data, (uint32_t)packed.len))
             rc = OWL_ENOMEM;
-        docp[r] = &docs[r];
+        docp[r] = docs[r];
     }
     if (rc == OWL_OK)
         rc = owl_meta_put_many(c->meta, tname, KIND_SET, nrec, idp, docp, err);
     else
         owl_error_set(err, rc, "out of memory");
-    for (size_t r = 0; r < made && docs; r++)
-        bson_destroy(&docs[r]);
+    for (size_t r = 0; r < nrec && docs; r++)
+        if (docs[r])
+            bson_destroy(docs[r]);
     owl_buf_free(&raw);
     owl_buf_free(&packed);
     free(idb), free(idp), free(docs), free(docp);
