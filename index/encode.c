@@ -406,10 +406,33 @@ static int dec_scaled(const uint8_t *p, size_t len, int k, size_t n, double *out
     return OWL_OK;
 }
 
+static int enc_segments(const double *v, size_t n, const size_t *seg, size_t nseg,
+                        owl_buf *out);
+
 int owl_enc_f64_seg(const double *v, size_t n, const size_t *seg, size_t nseg, owl_buf *out)
 {
-    if (nseg < 2 || n / nseg < F64SEG_MIN_AVG)
+    if (nseg < 2 || nseg == n)
         return owl_enc_f64(v, n, out);
+    if (n / nseg >= F64SEG_MIN_AVG)
+        return enc_segments(v, n, seg, nseg, out);
+    /* short segments: the smaller of the two */
+    size_t at = out->len;
+    int rc = owl_enc_f64(v, n, out);
+    if (rc != OWL_OK)
+        return rc;
+    owl_buf alt = OWL_BUF_INIT;
+    if ((rc = enc_segments(v, n, seg, nseg, &alt)) == OWL_OK && alt.len < out->len - at) {
+        out->len = at;
+        rc = owl_buf_append(out, alt.data, alt.len);
+    }
+    owl_buf_free(&alt);
+    return rc;
+}
+
+static int enc_segments(const double *v, size_t n, const size_t *seg, size_t nseg,
+                        owl_buf *out)
+{
+    (void)n;
     uint8_t *o = grow(out, 1 + 10);
     if (!o)
         return OWL_ENOMEM;

@@ -138,8 +138,9 @@ int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out);
 /* owl_enc_f64_seg — the values as nseg segments of seg[0], seg[1], ... values (summing to n),
  * each encoded on its own as owl_enc_f64 would (F64SEG), so each takes its own decimal scale
  * and integer encoding: a clustered part's block holds several series, a counter beside a
- * gauge read to six decimals. Segments of fewer than F64SEG_MIN_AVG values on average cost
- * more than they save: then it is owl_enc_f64. owl_dec_f64 reads either. */
+ * gauge read to six decimals. Segments of F64SEG_MIN_AVG values or more on average: F64SEG;
+ * shorter ones (roll-up rows, a few per series in a block): whichever of F64SEG and
+ * owl_enc_f64 is smaller (each segment costs 3 or 4 bytes). owl_dec_f64 reads either. */
 #define F64SEG_MIN_AVG 32
 int owl_enc_f64_seg(const double *v, size_t n, const size_t *seg, size_t nseg, owl_buf *out);
 

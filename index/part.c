@@ -371,7 +371,7 @@ static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, size_t r0,
     for (size_t c = 0; c < w->s->ncols; c++)
         if (w->s->cols[c].flags & OWL_COL_CLUSTER)
             kc = c;
-    if (kc == SIZE_MAX || n < 2 * F64SEG_MIN_AVG)
+    if (kc == SIZE_MAX || n < 4)
         return owl_enc_f64(x, n, &w->enc);
     const owl_cell *k = w->rows->cols[kc] + r0;
     size_t *seg = w->seg;

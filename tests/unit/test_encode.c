@@ -460,11 +460,23 @@ Test(f64, segments)
     static const uint8_t two[] = {OWL_ENC_F64SEG, 2, 1, 2, OWL_ENC_CONST, 2,
                                   1, 2, OWL_ENC_CONST, 4};
     cr_assert_eq(owl_dec_f64(two, sizeof two, 2, out), OWL_OK);
-    /* short segments on average: one encoding for the block */
-    size_t small[] = {10, 10, 10};
+    /* short segments: the smaller of the two encodings, which decodes the same */
+    size_t small[] = {10, 10, 10}, ones[30];
+    for (int i = 0; i < 30; i++)
+        ones[i] = 1;
+    for (int k = 0; k < 2; k++) {
+        const double *x = k ? v + A - 10 : v; /* a counter; a counter, then a gauge */
+        owl_buf_reset(&seg_b);
+        owl_buf_reset(&one_b);
+        cr_assert_eq(owl_enc_f64_seg(x, 30, small, 3, &seg_b), OWL_OK);
+        cr_assert_eq(owl_enc_f64(x, 30, &one_b), OWL_OK);
+        cr_assert_leq(seg_b.len, one_b.len);
+        cr_assert_eq(owl_dec_f64((const uint8_t *)seg_b.data, seg_b.len, 30, out), OWL_OK);
+        cr_assert(memcmp(out, x, 30 * sizeof *x) == 0);
+    }
     owl_buf_reset(&seg_b);
-    cr_assert_eq(owl_enc_f64_seg(v, 2 * 10 + 10, small, 3, &seg_b), OWL_OK);
-    cr_assert_neq((uint8_t)seg_b.data[0], OWL_ENC_F64SEG);
+    cr_assert_eq(owl_enc_f64_seg(v, 30, ones, 30, &seg_b), OWL_OK);
+    cr_assert_neq((uint8_t)seg_b.data[0], OWL_ENC_F64SEG, "one value a segment: plain");
     owl_buf_free(&seg_b);
     owl_buf_free(&one_b);
 }
