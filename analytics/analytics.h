@@ -310,4 +310,69 @@ typedef struct owl_mexpr_env {
 int owl_mexpr_eval(const owl_mexpr *e, const owl_mexpr_env *env, owl_ts_list *out,
                    owl_error *err);
 
+/* ---- alarm evaluation (alarm.c) ---- */
+
+enum owl_alarm_state { OWL_ALARM_OK = 0, OWL_ALARM_ALARM = 1, OWL_ALARM_INSUFFICIENT_DATA = 2 };
+
+/* TreatMissingData. */
+enum owl_alarm_missing {
+    OWL_MISSING_MISSING = 0, /* the default */
+    OWL_MISSING_IGNORE,
+    OWL_MISSING_BREACHING,
+    OWL_MISSING_NOT_BREACHING,
+};
+
+/* ComparisonOperator (the anomaly-detection band ones are refused by the parser). */
+enum owl_alarm_cmp {
+    OWL_CMP_GE = 0, /* GreaterThanOrEqualToThreshold */
+    OWL_CMP_GT,     /* GreaterThanThreshold */
+    OWL_CMP_LT,     /* LessThanThreshold */
+    OWL_CMP_LE,     /* LessThanOrEqualToThreshold */
+};
+
+/* Names as CloudWatch spells them ("OK", "ALARM", "INSUFFICIENT_DATA"; "missing", ...;
+ * "GreaterThanThreshold", ...). The parsers answer OWL_EINVAL with a message naming the
+ * accepted values; the band operators with one saying anomaly detection is not there yet. */
+const char *owl_alarm_state_name(enum owl_alarm_state s);
+const char *owl_alarm_missing_name(enum owl_alarm_missing m);
+const char *owl_alarm_cmp_name(enum owl_alarm_cmp c);
+int owl_alarm_missing_parse(const char *s, enum owl_alarm_missing *out, owl_error *err);
+int owl_alarm_cmp_parse(const char *s, enum owl_alarm_cmp *out, owl_error *err);
+
+/* Whether value breaches threshold under c. */
+int owl_alarm_breaches(enum owl_alarm_cmp c, double value, double threshold);
+
+/* One period of an alarm's evaluation range: present (a datapoint exists), its value, and
+ * low_sample (a percentile statistic computed from fewer samples than 10 / (1 - p), or
+ * 10 / p below p50: EvaluateLowSampleCountPercentile). */
+typedef struct owl_alarm_point {
+    int present;
+    double value;
+    int low_sample;
+} owl_alarm_point;
+
+/* What owl_alarm_evaluate decided. used[0..nused) are the indexes (into the range) of the
+ * real datapoints the decision rests on, oldest first; filled how many missing periods were
+ * filled in (TreatMissingData); breaching how many of the evaluated points breach. */
+typedef struct owl_alarm_verdict {
+    enum owl_alarm_state state;
+    int retained;       /* the state is the alarm's current one, kept (ignore, low samples) */
+    int low_sample;     /* kept because a percentile had too few samples */
+    size_t used[64];
+    size_t nused;
+    int filled, breaching, evaluated;
+} owl_alarm_verdict;
+
+#define OWL_ALARM_MAX_EVAL_PERIODS 64
+
+/* owl_alarm_evaluate — CloudWatch's evaluation of a metric alarm ("How alarm state is
+ * evaluated when data is missing", docs/api/alarms.md): range[0..n) is the evaluation
+ * range, oldest period first (more periods than eval_periods: owl takes eval_periods + 2);
+ * datapoints_to_alarm of eval_periods must breach for ALARM. low_sample_ignore:
+ * EvaluateLowSampleCountPercentile "ignore". current is the alarm's state now. */
+void owl_alarm_evaluate(const owl_alarm_point *range, size_t n, int eval_periods,
+                        int datapoints_to_alarm, enum owl_alarm_cmp cmp, double threshold,
+                        enum owl_alarm_missing missing, int low_sample_ignore,
+                        enum owl_alarm_state current, owl_alarm_verdict *out);
+
 #endif

@@ -1,0 +1,170 @@
+/* alarm.c — CloudWatch's evaluation of a metric alarm over its evaluation range: M out of N
+ * (DatapointsToAlarm of EvaluationPeriods), TreatMissingData, EvaluateLowSampleCountPercentile.
+ *
+ * As CloudWatch documents it ("How alarm state is evaluated when data is missing"):
+ *   - the range holds more periods than N (owl: N + 2);
+ *   - at least N real datapoints in the range: the N most recent decide, and TreatMissingData
+ *     plays no part;
+ *   - fewer: every real datapoint in the range is evaluated, and the missing periods fill the
+ *     rest, as few as possible: breaching, not breaching, or (missing, ignore) not counted;
+ *   - at least M breaching: ALARM, else OK.
+ * With missing or ignore and fewer than N real points, a real non-breaching point makes OK
+ * (unless M breach anyway). When every real point breaches but fewer than M do, ignore keeps
+ * the current state. missing keeps CloudWatch's guard against premature alarms: the
+ * evaluated points are the real ones plus fills in the most recent missing periods; if the
+ * oldest of them is a real breaching point (data stopped after breaching) the alarm goes to
+ * ALARM, else (breaching data just arriving after a gap) INSUFFICIENT_DATA. No real point at
+ * all: missing gives INSUFFICIENT_DATA, ignore keeps the state. These rules reproduce every
+ * row of both of CloudWatch's tables (tests/unit/test_alarm.c). */
+#include <string.h>
+
+#include "analytics/analytics.h"
+
+static const char *const state_names[] = {"OK", "ALARM", "INSUFFICIENT_DATA"};
+static const char *const missing_names[] = {"missing", "ignore", "breaching", "notBreaching"};
+static const char *const cmp_names[] = {"GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                                        "LessThanThreshold", "LessThanOrEqualToThreshold"};
+
+const char *owl_alarm_state_name(enum owl_alarm_state s)
+{
+    return (unsigned)s < 3 ? state_names[s] : "INSUFFICIENT_DATA";
+}
+
+const char *owl_alarm_missing_name(enum owl_alarm_missing m)
+{
+    return (unsigned)m < 4 ? missing_names[m] : "missing";
+}
+
+const char *owl_alarm_cmp_name(enum owl_alarm_cmp c)
+{
+    return (unsigned)c < 4 ? cmp_names[c] : "GreaterThanThreshold";
+}
+
+int owl_alarm_missing_parse(const char *s, enum owl_alarm_missing *out, owl_error *err)
+{
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, missing_names[i]) == 0) {
+            *out = (enum owl_alarm_missing)i;
+            return OWL_OK;
+        }
+    return owl_error_set(err, OWL_EINVAL,
+                         "The value %s for parameter TreatMissingData is invalid: it must be one "
+                         "of breaching, notBreaching, ignore, missing.", s ? s : "(none)");
+}
+
+int owl_alarm_cmp_parse(const char *s, enum owl_alarm_cmp *out, owl_error *err)
+{
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, cmp_names[i]) == 0) {
+            *out = (enum owl_alarm_cmp)i;
+            return OWL_OK;
+        }
+    if (s && (strcmp(s, "LessThanLowerOrGreaterThanUpperThreshold") == 0 ||
+              strcmp(s, "LessThanLowerThreshold") == 0 ||
+              strcmp(s, "GreaterThanUpperThreshold") == 0))
+        return owl_error_set(err, OWL_EINVAL,
+                             "The value %s for parameter ComparisonOperator is not supported: "
+                             "anomaly detection bands are not available in owl yet.", s);
+    return owl_error_set(err, OWL_EINVAL,
+                         "The value %s for parameter ComparisonOperator is invalid: it must be "
+                         "one of GreaterThanOrEqualToThreshold, GreaterThanThreshold, "
+                         "LessThanThreshold, LessThanOrEqualToThreshold.", s ? s : "(none)");
+}
+
+int owl_alarm_breaches(enum owl_alarm_cmp c, double v, double t)
+{
+    switch (c) {
+    case OWL_CMP_GE:
+        return v >= t;
+    case OWL_CMP_GT:
+        return v > t;
+    case OWL_CMP_LT:
+        return v < t;
+    case OWL_CMP_LE:
+        return v <= t;
+    }
+    return 0;
+}
+
+void owl_alarm_evaluate(const owl_alarm_point *range, size_t n, int eval_periods,
+                        int datapoints_to_alarm, enum owl_alarm_cmp cmp, double threshold,
+                        enum owl_alarm_missing missing, int low_sample_ignore,
+                        enum owl_alarm_state current, owl_alarm_verdict *out)
+{
+    size_t N = eval_periods < 1 ? 1 : (size_t)eval_periods;
+    if (N > OWL_ALARM_MAX_EVAL_PERIODS)
+        N = OWL_ALARM_MAX_EVAL_PERIODS;
+    int M = datapoints_to_alarm < 1 ? 1 : datapoints_to_alarm > (int)N ? (int)N : datapoints_to_alarm;
+    memset(out, 0, sizeof *out);
+    out->state = current;
+
+    /* the real datapoints that count: the N most recent, or all when fewer */
+    size_t k = 0, take[OWL_ALARM_MAX_EVAL_PERIODS];
+    for (size_t i = n; i-- > 0 && k < N;)
+        if (range[i].present)
+            take[k++] = i;
+    int b = 0, nb = 0, low = 0;
+    for (size_t j = 0; j < k; j++) {
+        out->used[j] = take[k - 1 - j]; /* oldest first */
+        const owl_alarm_point *p = &range[out->used[j]];
+        if (owl_alarm_breaches(cmp, p->value, threshold))
+            b++;
+        else
+            nb++;
+        low |= p->low_sample;
+    }
+    out->nused = k;
+    out->breaching = b;
+    out->evaluated = (int)N;
+    if (low_sample_ignore && low) { /* wait for enough samples */
+        out->retained = out->low_sample = 1;
+        return;
+    }
+    if (k == N) {
+        out->state = b >= M ? OWL_ALARM_ALARM : OWL_ALARM_OK;
+        return;
+    }
+    int fill = (int)(N - k);
+    out->filled = fill;
+    switch (missing) {
+    case OWL_MISSING_BREACHING:
+        out->breaching = b + fill;
+        out->state = b + fill >= M ? OWL_ALARM_ALARM : OWL_ALARM_OK;
+        return;
+    case OWL_MISSING_NOT_BREACHING:
+        out->state = b >= M ? OWL_ALARM_ALARM : OWL_ALARM_OK;
+        return;
+    case OWL_MISSING_IGNORE:
+    case OWL_MISSING_MISSING:
+        break;
+    }
+    out->filled = 0; /* missing periods are not counted either way */
+    if (k == 0) {
+        out->evaluated = 0;
+        if (missing == OWL_MISSING_IGNORE)
+            out->retained = 1;
+        else
+            out->state = OWL_ALARM_INSUFFICIENT_DATA;
+        return;
+    }
+    if (b >= M) {
+        out->state = OWL_ALARM_ALARM;
+        return;
+    }
+    if (nb > 0) {
+        out->state = OWL_ALARM_OK;
+        return;
+    }
+    if (missing == OWL_MISSING_IGNORE) {
+        out->retained = 1;
+        return;
+    }
+    /* every real point breaches, too few of them: the fills take the most recent missing
+     * periods; the oldest evaluated point decides (see the opening comment) */
+    size_t oldest_fill = n;
+    int need = fill;
+    for (size_t i = n; i-- > 0 && need > 0;)
+        if (!range[i].present)
+            oldest_fill = i, need--;
+    out->state = out->used[0] < oldest_fill ? OWL_ALARM_ALARM : OWL_ALARM_INSUFFICIENT_DATA;
+}
