@@ -168,3 +168,52 @@ void owl_alarm_evaluate(const owl_alarm_point *range, size_t n, int eval_periods
             oldest_fill = i, need--;
     out->state = out->used[0] < oldest_fill ? OWL_ALARM_ALARM : OWL_ALARM_INSUFFICIENT_DATA;
 }
+
+/* Whether a percentile of b rests on too few samples to judge (CloudWatch: fewer than
+ * 10 / (1 - p) for p >= 0.5, else 10 / p; p99 needs 1,000). */
+static int low_sample(const owl_stat *st, const owl_bucket *b)
+{
+    if (st->kind != OWL_STAT_PCT)
+        return 0;
+    double p = st->lo / 100;
+    if (p <= 0 || p >= 1)
+        return 0;
+    return b->count < (p >= 0.5 ? 10 / (1 - p) : 10 / p);
+}
+
+int owl_alarm_evaluate_metric(owl_metrics *m, const owl_alarm_spec *spec, int64_t now_ms,
+                              enum owl_alarm_state current, owl_alarm_range *range,
+                              owl_alarm_verdict *out, owl_error *err)
+{
+    int n = spec->eval_periods;
+    if (n < 1 || n > OWL_ALARM_MAX_EVAL_PERIODS || spec->period_s <= 0)
+        return owl_error_set(err, OWL_EINVAL, "bad evaluation periods or period");
+    int64_t step = (int64_t)spec->period_s * 1000;
+    int64_t end = now_ms / step * step - (now_ms % step < 0 ? step : 0);
+    memset(range, 0, sizeof *range);
+    range->n = (size_t)n + 2;
+    range->period_s = spec->period_s;
+    range->start_ms = end - (int64_t)range->n * step;
+    owl_metric_query q = {.tenant = spec->tenant, .id = spec->id, .unit = spec->unit,
+                          .start_ms = range->start_ms, .end_ms = end,
+                          .period_s = spec->period_s, .now_ms = now_ms};
+    owl_bucket_set bs = {0};
+    int rc = owl_metrics_read(m, &q, &bs, err);
+    if (rc != OWL_OK)
+        return rc;
+    for (size_t i = 0; i < bs.n; i++) {
+        int64_t slot = (bs.b[i].time_ms - range->start_ms) / step;
+        double v;
+        if (slot < 0 || slot >= (int64_t)range->n ||
+            owl_stat_eval(&spec->stat, &bs.b[i], &v) != OWL_OK)
+            continue;
+        owl_alarm_point *p = &range->p[slot];
+        p->present = 1;
+        p->value = v;
+        p->low_sample = low_sample(&spec->stat, &bs.b[i]);
+    }
+    owl_bucket_set_free(&bs);
+    owl_alarm_evaluate(range->p, range->n, n, spec->datapoints_to_alarm, spec->cmp,
+                       spec->threshold, spec->missing, spec->low_sample_ignore, current, out);
+    return OWL_OK;
+}

@@ -375,4 +375,36 @@ void owl_alarm_evaluate(const owl_alarm_point *range, size_t n, int eval_periods
                         enum owl_alarm_missing missing, int low_sample_ignore,
                         enum owl_alarm_state current, owl_alarm_verdict *out);
 
+/* A metric alarm's metric and rule, as owl_alarm_evaluate_metric reads them. */
+typedef struct owl_alarm_spec {
+    const char *tenant;
+    owl_metric_id id;
+    const char *unit;          /* NULL: any */
+    owl_stat stat;             /* Statistic or ExtendedStatistic */
+    int period_s;              /* 10, 30 or a multiple of 60 */
+    int eval_periods, datapoints_to_alarm;
+    enum owl_alarm_cmp cmp;
+    double threshold;
+    enum owl_alarm_missing missing;
+    int low_sample_ignore;     /* EvaluateLowSampleCountPercentile "ignore" */
+} owl_alarm_spec;
+
+/* The evaluation range read for a verdict: n periods from start_ms, each a point. */
+typedef struct owl_alarm_range {
+    int64_t start_ms;
+    int period_s;
+    size_t n;
+    owl_alarm_point p[OWL_ALARM_MAX_EVAL_PERIODS + 2];
+} owl_alarm_range;
+
+/* owl_alarm_evaluate_metric — evaluates spec at now_ms from the metrics module's buckets:
+ * the range is the eval_periods + 2 complete periods before now (the period holding now is
+ * not over), each period's statistic a point (none where the period holds no datapoint, or
+ * the statistic cannot be answered), so a late datapoint inside the range counts at the next
+ * evaluation. Fills *range (for StateReasonData) and *out. OWL_OK, or the error of the read
+ * (OWL_EINVAL for a bad period, OWL_ENOMEM, OWL_EIO). */
+int owl_alarm_evaluate_metric(owl_metrics *m, const owl_alarm_spec *spec, int64_t now_ms,
+                              enum owl_alarm_state current, owl_alarm_range *range,
+                              owl_alarm_verdict *out, owl_error *err);
+
 #endif

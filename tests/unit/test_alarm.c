@@ -1,11 +1,14 @@
 /* test_alarm.c — analytics/alarm.c: every row of CloudWatch's two tables of how an alarm is
  * evaluated when data is missing (3 of 3, and 2 of 3, each over a range of 5 periods), under
  * each TreatMissingData setting; late data; percentiles with low sample counts; each
- * comparison operator; the parsers. */
+ * comparison operator; the parsers; and evaluation from the metrics module's buckets. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "analytics/analytics.h"
+#include "common/clock.h"
+#include "tests/unit/testfs.h"
 
 #define KEEP (-1) /* "Retain current state" */
 #define INS OWL_ALARM_INSUFFICIENT_DATA
@@ -183,4 +186,118 @@ Test(alarm, names_and_parsers)
     cr_assert_eq(owl_alarm_missing_parse("Missing", &m, &err), OWL_EINVAL);
     cr_assert_eq(owl_alarm_missing_parse(NULL, &m, &err), OWL_EINVAL);
     cr_assert_str_eq(owl_alarm_state_name(INS), "INSUFFICIENT_DATA");
+}
+
+/* ---- from stored datapoints ---- */
+
+typedef struct env {
+    char *dir;
+    owl_meta *meta;
+    owl_store *store;
+    owl_metrics *m;
+} env;
+
+static env E;
+
+static void setup(void)
+{
+    char p[256];
+    owl_error err = {0};
+    E.dir = test_tmpdir("alarm");
+    snprintf(p, sizeof p, "%s/meta", E.dir);
+    cr_assert_eq(owl_meta_open(p, &(owl_meta_options){.fsync = 0}, &E.meta, &err), OWL_OK);
+    snprintf(p, sizeof p, "%s/store", E.dir);
+    owl_store_options so;
+    owl_store_options_default(&so);
+    so.sync = OWL_SYNC_NONE;
+    so.background = 0;
+    cr_assert_eq(owl_store_open(p, NULL, 0, &so, &E.store, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_metrics_open(E.store, E.meta, NULL, &E.m, &err), OWL_OK, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    owl_metrics_close(E.m);
+    owl_store_close(E.store);
+    owl_meta_close(E.meta);
+    test_rm_rf(E.dir);
+}
+
+static const owl_dim host[] = {{"host", "a"}};
+
+static void put_values(int64_t t, const double *v, size_t n)
+{
+    owl_datum d = {.id = {"App", "Latency", host, 1}, .time_ms = t, .resolution = 1,
+                   .values = v, .nvalues = n};
+    enum owl_metric_fault f;
+    owl_error err = {0};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &d, 1, 0, t + 1000, &f, &err), OWL_OK, "%s",
+                 err.msg);
+}
+
+/* A 10-second high-resolution alarm, 3 of 3 above 100: breaching data for three periods
+ * raises it, and the range moves with now (the period holding now is not evaluated). */
+Test(alarm_metric, ten_second_alarm_from_stored_data, .init = setup, .fini = teardown)
+{
+    const int64_t base = owl_now_ms() / 60000 * 60000 - 120000; /* 10 s aligned, recent */
+    owl_alarm_spec spec = {.tenant = "t1", .id = {"App", "Latency", host, 1}, .period_s = 10,
+                           .eval_periods = 3, .datapoints_to_alarm = 3, .cmp = OWL_CMP_GT,
+                           .threshold = 100, .missing = OWL_MISSING_MISSING};
+    cr_assert_eq(owl_stat_parse("Maximum", &spec.stat, NULL), OWL_OK);
+    owl_alarm_range r;
+    owl_alarm_verdict v;
+    owl_error err = {0};
+    /* nothing stored: insufficient data */
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 50000, OK, &r, &v, &err), OWL_OK);
+    cr_assert_eq(v.state, INS);
+    cr_assert_eq(r.n, 5);
+    cr_assert_eq(r.start_ms, base);
+    double low = 50, high = 500;
+    for (int i = 0; i < 5; i++)
+        put_values(base + i * 10000 + 1234, i < 2 ? &low : &high, 1);
+    /* at base + 50 s the range is [base, base + 50 s): 0 0 X X X */
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 50000, OK, &r, &v, &err), OWL_OK);
+    cr_assert_eq(v.state, AL, "%s", owl_alarm_state_name(v.state));
+    cr_assert(v.nused == 3 && v.used[0] == 2 && r.p[4].value == 500);
+    /* 5 s earlier the last of them is in the open period: 0 0 X X in range, - first */
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 45000, OK, &r, &v, &err), OWL_OK);
+    cr_assert_eq(v.state, OK);
+    /* a late low value inside the last period: no longer 3 of 3 */
+    put_values(base + 45000, &low, 1);
+    spec.stat.kind = OWL_STAT_MINIMUM;
+    cr_assert_eq(owl_stat_parse("Minimum", &spec.stat, NULL), OWL_OK);
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 50000, AL, &r, &v, &err), OWL_OK);
+    cr_assert_eq(v.state, OK);
+    /* a bad period is the read's error */
+    spec.period_s = 7;
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 50000, OK, &r, &v, &err),
+                 OWL_EINVAL);
+}
+
+/* p99 over periods of 20 values: fewer than the 1,000 samples CloudWatch asks for. With
+ * EvaluateLowSampleCountPercentile "ignore" the state stays; with "evaluate" it moves. */
+Test(alarm_metric, p99_with_few_samples, .init = setup, .fini = teardown)
+{
+    const int64_t base = owl_now_ms() / 60000 * 60000 - 240000;
+    double v[20];
+    for (int i = 0; i < 20; i++)
+        v[i] = 1000 + i;
+    for (int i = 0; i < 3; i++)
+        put_values(base + i * 60000 + 5000, v, 20);
+    owl_alarm_spec spec = {.tenant = "t1", .id = {"App", "Latency", host, 1}, .period_s = 60,
+                           .eval_periods = 3, .datapoints_to_alarm = 3, .cmp = OWL_CMP_GE,
+                           .threshold = 900, .missing = OWL_MISSING_MISSING,
+                           .low_sample_ignore = 1};
+    cr_assert_eq(owl_stat_parse("p99", &spec.stat, NULL), OWL_OK);
+    owl_alarm_range r;
+    owl_alarm_verdict vd;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 180000, OK, &r, &vd, &err),
+                 OWL_OK);
+    cr_assert(vd.state == OK && vd.retained && vd.low_sample);
+    spec.low_sample_ignore = 0;
+    cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, base + 180000, OK, &r, &vd, &err),
+                 OWL_OK);
+    cr_assert_eq(vd.state, AL);
+    cr_assert(r.p[2].low_sample && r.p[2].value >= 1018 * 0.99);
 }
