@@ -407,4 +407,84 @@ int owl_alarm_evaluate_metric(owl_metrics *m, const owl_alarm_spec *spec, int64_
                               enum owl_alarm_state current, owl_alarm_range *range,
                               owl_alarm_verdict *out, owl_error *err);
 
+/* ---- alarms kept by owl (alarms.c) ---- */
+
+typedef struct owl_alarms owl_alarms;
+
+#define OWL_ALARM_MAX_ACTIONS 5 /* of each kind, as CloudWatch */
+
+/* A metric alarm as PutMetricAlarm gives it; actions[s] are the URLs (or names) to call
+ * when the alarm enters state s (OK, ALARM, INSUFFICIENT_DATA). Strings are copied. */
+typedef struct owl_alarm_def {
+    const char *name;        /* 1-255 printable ASCII */
+    const char *description; /* NULL or up to 1024 */
+    owl_alarm_spec spec;     /* spec.tenant is the owner */
+    int actions_enabled;
+    const char *const *actions[3];
+    size_t nactions[3];
+} owl_alarm_def;
+
+/* What a state change reports to the change hook (actions, events); reason and
+ * history_data (CloudWatch's HistoryData JSON, with StateReasonData) are valid during the
+ * call. */
+typedef struct owl_alarm_change {
+    char tenant[256], name[256];
+    enum owl_alarm_state old_state, new_state;
+    int64_t time_ms;
+    int actions_enabled;
+    char *reason, *history_data;
+} owl_alarm_change;
+typedef void (*owl_alarm_change_fn)(void *ud, const owl_alarm_change *ch);
+
+/* An alarm's state as owl_alarms_get reports it (reason_data malloc'd, caller frees). */
+typedef struct owl_alarm_info {
+    enum owl_alarm_state state;
+    int64_t state_ms, config_ms;
+    int actions_enabled;
+    char reason[1024];
+    char *reason_data;
+} owl_alarm_info;
+
+typedef struct owl_alarm_history_item {
+    const char *alarm, *type, *summary, *data; /* type: ConfigurationUpdate, StateUpdate */
+    int64_t time_ms;
+} owl_alarm_history_item;
+typedef int (*owl_alarm_history_fn)(void *ud, const owl_alarm_history_item *it);
+
+/* owl_alarms_open — loads every alarm from the metadata store (kind "alarm"). */
+int owl_alarms_open(owl_meta *meta, owl_metrics *metrics, owl_alarms **out, owl_error *err);
+void owl_alarms_close(owl_alarms *as); /* accepts NULL */
+void owl_alarms_set_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud);
+
+/* owl_alarm_def_check — PutMetricAlarm's rules (name, period 10, 30 or n x 60, periods x
+ * period <= 1 day, 1 <= DatapointsToAlarm <= EvaluationPeriods, finite threshold, at most 5
+ * actions of each kind). OWL_EINVAL with CloudWatch's message. */
+int owl_alarm_def_check(const owl_alarm_def *d, owl_error *err);
+
+/* owl_alarms_put — creates the alarm (INSUFFICIENT_DATA, "Unchecked: Initial alarm
+ * creation") or replaces its configuration (its state kept), durably, with a
+ * ConfigurationUpdate history item. */
+int owl_alarms_put(owl_alarms *as, const owl_alarm_def *d, int64_t now_ms, owl_error *err);
+
+/* owl_alarms_delete — every named alarm, or none (OWL_ENOTFOUND naming the first unknown). */
+int owl_alarms_delete(owl_alarms *as, const char *tenant, const char *const *names, size_t n,
+                      owl_error *err);
+
+/* owl_alarms_set_state — SetAlarmState: the state until the next evaluation decides. */
+int owl_alarms_set_state(owl_alarms *as, const char *tenant, const char *name,
+                         enum owl_alarm_state state, const char *reason,
+                         const char *reason_data, int64_t now_ms, owl_error *err);
+
+/* owl_alarms_tick — evaluates every alarm at now_ms; each change is written (alarm record,
+ * StateUpdate history item with the reason and StateReasonData), then reported to the hook. */
+int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err);
+
+/* owl_alarms_get — the alarm's state, or OWL_ENOTFOUND. */
+int owl_alarms_get(owl_alarms *as, const char *tenant, const char *name, owl_alarm_info *out);
+
+/* owl_alarms_history — the tenant's history items (of one alarm, or all when alarm is
+ * NULL), oldest first; fn returns non-zero to stop. */
+int owl_alarms_history(owl_alarms *as, const char *tenant, const char *alarm,
+                       owl_alarm_history_fn fn, void *ud, owl_error *err);
+
 #endif

@@ -301,3 +301,131 @@ Test(alarm_metric, p99_with_few_samples, .init = setup, .fini = teardown)
     cr_assert_eq(vd.state, AL);
     cr_assert(r.p[2].low_sample && r.p[2].value >= 1018 * 0.99);
 }
+
+/* ---- alarms kept by owl ---- */
+
+typedef struct changes {
+    int n;
+    enum owl_alarm_state last_old, last_new;
+    char last_reason[512];
+} changes;
+
+static void on_change(void *ud, const owl_alarm_change *ch)
+{
+    changes *c = ud;
+    c->n++;
+    c->last_old = ch->old_state, c->last_new = ch->new_state;
+    snprintf(c->last_reason, sizeof c->last_reason, "%s", ch->reason);
+}
+
+typedef struct hist {
+    int n, config, state;
+    char last_data[2048];
+} hist;
+
+static int on_item(void *ud, const owl_alarm_history_item *it)
+{
+    hist *h = ud;
+    h->n++;
+    h->config += !strcmp(it->type, "ConfigurationUpdate");
+    h->state += !strcmp(it->type, "StateUpdate");
+    snprintf(h->last_data, sizeof h->last_data, "%s", it->data);
+    return 0;
+}
+
+static owl_alarm_def hot_alarm(void)
+{
+    static const char *const hook[] = {"http://127.0.0.1:9/hook"};
+    owl_alarm_def d = {.name = "latency-high", .description = "p is high", .actions_enabled = 1};
+    d.spec = (owl_alarm_spec){.tenant = "t1", .id = {"App", "Latency", host, 1}, .period_s = 10,
+                              .eval_periods = 2, .datapoints_to_alarm = 2, .cmp = OWL_CMP_GT,
+                              .threshold = 100, .missing = OWL_MISSING_MISSING};
+    cr_assert_eq(owl_stat_parse("Average", &d.spec.stat, NULL), OWL_OK);
+    d.actions[AL] = hook, d.nactions[AL] = 1;
+    return d;
+}
+
+Test(alarms, lifecycle_history_and_restart, .init = setup, .fini = teardown)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    changes ch = {0};
+    owl_alarms_set_hook(as, on_change, &ch);
+    const int64_t base = owl_now_ms() / 60000 * 60000 - 120000;
+    owl_alarm_def d = hot_alarm();
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_OK, "%s", err.msg);
+    owl_alarm_info info;
+    cr_assert_eq(owl_alarms_get(as, "t1", "latency-high", &info), OWL_OK);
+    cr_assert_eq(info.state, INS);
+    cr_assert_str_eq(info.reason, "Unchecked: Initial alarm creation");
+    free(info.reason_data);
+    /* breaching data for two periods: ALARM, once */
+    double hi = 250, lo = 20;
+    put_values(base + 1000, &hi, 1);
+    put_values(base + 11000, &hi, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 20000, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(ch.n, 1);
+    cr_assert(ch.last_old == INS && ch.last_new == AL);
+    cr_assert(strstr(ch.last_reason, "Threshold Crossed: 2 out of the last 2 datapoints [250.0"),
+              "%s", ch.last_reason);
+    cr_assert(strstr(ch.last_reason, "were greater than the threshold (100.0)"), "%s",
+              ch.last_reason);
+    cr_assert_eq(owl_alarms_tick(as, base + 21000, &err), OWL_OK);
+    cr_assert_eq(ch.n, 1, "no change, no report");
+    /* recovery */
+    put_values(base + 21000, &lo, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 30000, &err), OWL_OK);
+    cr_assert(ch.n == 2 && ch.last_new == OK);
+    /* SetAlarmState holds until the next evaluation decides otherwise */
+    cr_assert_eq(owl_alarms_set_state(as, "t1", "latency-high", AL, "testing", NULL, base + 31000,
+                                      &err),
+                 OWL_OK);
+    cr_assert(ch.n == 3 && ch.last_new == AL);
+    cr_assert_eq(owl_alarms_tick(as, base + 32000, &err), OWL_OK);
+    cr_assert(ch.n == 4 && ch.last_new == OK);
+    hist h = {0};
+    cr_assert_eq(owl_alarms_history(as, "t1", "latency-high", on_item, &h, &err), OWL_OK);
+    cr_assert_eq(h.config, 1);
+    cr_assert_eq(h.state, 4);
+    cr_assert(strstr(h.last_data, "\"oldState\":{\"stateValue\":\"ALARM\""), "%s", h.last_data);
+    cr_assert(strstr(h.last_data, "\"recentDatapoints\":["), "%s", h.last_data);
+    /* bad definitions are refused */
+    owl_alarm_def bad = hot_alarm();
+    bad.spec.period_s = 45;
+    cr_assert_eq(owl_alarms_put(as, &bad, base, &err), OWL_EINVAL);
+    bad = hot_alarm(), bad.spec.datapoints_to_alarm = 3;
+    cr_assert_eq(owl_alarms_put(as, &bad, base, &err), OWL_EINVAL);
+    bad = hot_alarm(), bad.spec.period_s = 3600, bad.spec.eval_periods = 25;
+    cr_assert_eq(owl_alarms_put(as, &bad, base, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "86400"), "%s", err.msg);
+    bad = hot_alarm(), bad.name = "";
+    cr_assert_eq(owl_alarms_put(as, &bad, base, &err), OWL_EINVAL);
+    /* restart: definition, state and history come back */
+    owl_alarms_close(as);
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_alarms_get(as, "t1", "latency-high", &info), OWL_OK);
+    cr_assert_eq(info.state, OK);
+    cr_assert(info.reason_data && strstr(info.reason_data, "\"period\":10"), "%s",
+              info.reason_data ? info.reason_data : "(none)");
+    free(info.reason_data);
+    h = (hist){0};
+    owl_alarms_history(as, "t1", NULL, on_item, &h, &err);
+    cr_assert_eq(h.n, 5);
+    /* evaluation goes on after the restart */
+    put_values(base + 41000, &hi, 1);
+    put_values(base + 51000, &hi, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 60000, &err), OWL_OK);
+    cr_assert_eq(owl_alarms_get(as, "t1", "latency-high", &info), OWL_OK);
+    cr_assert_eq(info.state, AL);
+    free(info.reason_data);
+    /* DeleteAlarms: all or nothing */
+    const char *names[] = {"latency-high", "nope"};
+    cr_assert_eq(owl_alarms_delete(as, "t1", names, 2, &err), OWL_ENOTFOUND);
+    cr_assert_eq(owl_alarms_get(as, "t1", "latency-high", &info), OWL_OK);
+    free(info.reason_data);
+    cr_assert_eq(owl_alarms_delete(as, "t1", names, 1, &err), OWL_OK);
+    cr_assert_eq(owl_alarms_get(as, "t1", "latency-high", &info), OWL_ENOTFOUND);
+    cr_assert_eq(owl_alarms_get(as, "t2", "latency-high", &info), OWL_ENOTFOUND);
+    owl_alarms_close(as);
+}
