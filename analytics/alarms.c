@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "analytics/analytics_int.h"
 #include "common/clock.h"
@@ -48,6 +49,10 @@ struct owl_alarms {
     uint32_t seq;
     owl_alarm_change_fn hook;
     void *hook_ud;
+    pthread_t thread;
+    int running, stopping;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
 };
 
 /* ---- alarms in memory ---- */
@@ -332,6 +337,8 @@ int owl_alarms_open(owl_meta *meta, owl_metrics *metrics, owl_alarms **out, owl_
     as->metrics = metrics;
     as->seq = (uint32_t)owl_now_ms();
     pthread_mutex_init(&as->mu, NULL);
+    pthread_mutex_init(&as->stop_mu, NULL);
+    pthread_cond_init(&as->stop_cv, NULL);
     loader l = {as, OWL_OK};
     int rc = owl_meta_list(meta, NULL, KIND, NULL, 0, load_one, &l, err);
     if (rc == OWL_OK && l.rc != OWL_OK)
@@ -348,6 +355,15 @@ void owl_alarms_close(owl_alarms *as)
 {
     if (!as)
         return;
+    if (as->running) {
+        pthread_mutex_lock(&as->stop_mu);
+        as->stopping = 1;
+        pthread_cond_signal(&as->stop_cv);
+        pthread_mutex_unlock(&as->stop_mu);
+        pthread_join(as->thread, NULL);
+    }
+    pthread_mutex_destroy(&as->stop_mu);
+    pthread_cond_destroy(&as->stop_cv);
     for (size_t i = 0; i < as->n; i++)
         alarm_free(as->v[i]);
     free(as->v);
@@ -727,4 +743,73 @@ int owl_alarms_history(owl_alarms *as, const char *tenant, const char *alarm,
 {
     hist_ctx h = {alarm, fn, ud, 0};
     return owl_meta_list(as->meta, tenant, KIND_HISTORY, NULL, 0, hist_one, &h, err);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const alm *const *)a)->name, (*(const alm *const *)b)->name);
+}
+
+int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, void *ud)
+{
+    pthread_mutex_lock(&as->mu);
+    qsort(as->v, as->n, sizeof *as->v, by_name);
+    for (size_t i = 0; i < as->n; i++) {
+        alm *a = as->v[i];
+        if (strcmp(a->tenant, tenant) != 0)
+            continue;
+        owl_alarm_view v = {0};
+        v.def.name = a->name;
+        v.def.description = a->desc;
+        v.def.spec = a->spec;
+        v.def.actions_enabled = a->actions_enabled;
+        for (int k = 0; k < 3; k++) {
+            v.actions[k] = a->actions[k];
+            while (a->actions[k] && a->actions[k][v.def.nactions[k]])
+                v.def.nactions[k]++;
+            v.def.actions[k] = (const char *const *)a->actions[k];
+        }
+        v.state = a->state;
+        v.reason = a->reason ? a->reason : "";
+        v.reason_data = a->reason_data ? a->reason_data : "";
+        v.state_ms = a->state_ms;
+        v.config_ms = a->config_ms;
+        if (fn(ud, &v))
+            break;
+    }
+    pthread_mutex_unlock(&as->mu);
+    return OWL_OK;
+}
+
+static void *evaluator(void *arg)
+{
+    owl_alarms *as = arg;
+    pthread_mutex_lock(&as->stop_mu);
+    while (!as->stopping) {
+        pthread_mutex_unlock(&as->stop_mu);
+        owl_error err = {0};
+        if (owl_alarms_tick(as, owl_now_ms(), &err) != OWL_OK)
+            owl_warn("alarms: evaluation: %s", err.msg);
+        pthread_mutex_lock(&as->stop_mu);
+        if (as->stopping)
+            break;
+        /* the next whole second */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        ts.tv_nsec = 0;
+        pthread_cond_timedwait(&as->stop_cv, &as->stop_mu, &ts);
+    }
+    pthread_mutex_unlock(&as->stop_mu);
+    return NULL;
+}
+
+int owl_alarms_start(owl_alarms *as, owl_error *err)
+{
+    if (as->running)
+        return OWL_OK;
+    if (pthread_create(&as->thread, NULL, evaluator, as) != 0)
+        return owl_error_set(err, OWL_EIO, "cannot start the alarm evaluator thread");
+    as->running = 1;
+    return OWL_OK;
 }

@@ -487,4 +487,22 @@ int owl_alarms_get(owl_alarms *as, const char *tenant, const char *name, owl_ala
 int owl_alarms_history(owl_alarms *as, const char *tenant, const char *alarm,
                        owl_alarm_history_fn fn, void *ud, owl_error *err);
 
+/* An alarm as DescribeAlarms shows it, valid during owl_alarms_list's callback. */
+typedef struct owl_alarm_view {
+    owl_alarm_def def;
+    char *const *actions[3];
+    enum owl_alarm_state state;
+    const char *reason, *reason_data;
+    int64_t state_ms, config_ms;
+} owl_alarm_view;
+typedef int (*owl_alarm_list_fn)(void *ud, const owl_alarm_view *v);
+
+/* owl_alarms_list — the tenant's alarms in name order; fn returns non-zero to stop. Holds the
+ * module's lock: fn must not call owl_alarms_*. */
+int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, void *ud);
+
+/* owl_alarms_start — an evaluator thread calling owl_alarms_tick every second; stopped by
+ * owl_alarms_close. */
+int owl_alarms_start(owl_alarms *as, owl_error *err);
+
 #endif

@@ -46,6 +46,7 @@
     X(MissingAction, "MissingAction", 400, SENDER)                                      \
     X(InvalidNextToken, "InvalidNextToken", 400, SENDER)                                \
     X(ValidationError, "ValidationError", 400, SENDER)                                  \
+    X(InvalidFormat, "InvalidFormat", 400, SENDER)                                      \
     /* resources and limits */                                                          \
     X(ResourceNotFoundException, "ResourceNotFoundException", 400, SENDER)             \
     X(ResourceNotFoundException404, "ResourceNotFoundException", 404, SENDER)          \

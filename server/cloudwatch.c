@@ -939,6 +939,431 @@ out:
     return rc;
 }
 
+/* ---- alarms ---- */
+
+#define MAX_ALARM_NAMES 100
+
+/* A list of strings at field (at most max), pointers into in. */
+static int read_strings(owl_aws_ctx *ctx, const bson_t *in, const char *field, size_t max,
+                        const char **out, size_t *n)
+{
+    bson_iter_t it;
+    *n = 0;
+    int rc = owl_aws_get_list(ctx, in, field, &it);
+    if (rc == OWL_ENOTFOUND)
+        return OWL_OK;
+    if (rc != OWL_OK)
+        return rc;
+    while (bson_iter_next(&it)) {
+        if (!BSON_ITER_HOLDS_UTF8(&it))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s must hold strings.",
+                                field);
+        if (*n == max)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The collection %s must not have a size greater than %zu.",
+                                field, max);
+        out[(*n)++] = bson_iter_utf8(&it, NULL);
+    }
+    return OWL_OK;
+}
+
+static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
+    const char *acts[3][OWL_ALARM_MAX_ACTIONS + 1];
+    owl_alarm_def d = {.actions_enabled = 1};
+    size_t len;
+    int rc;
+    (void)out;
+    d.spec.tenant = call->principal->tenant;
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmName", &d.name, &len)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter AlarmName is required.");
+    if (rc != OWL_OK)
+        return rc;
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmDescription", &d.description, &len)) == OWL_EINVAL)
+        return rc;
+    int enabled;
+    if ((rc = owl_aws_get_bool(ctx, in, "ActionsEnabled", &enabled)) == OWL_OK)
+        d.actions_enabled = enabled;
+    else if (rc == OWL_EINVAL)
+        return rc;
+    static const char *const fields[3] = {"OKActions", "AlarmActions", "InsufficientDataActions"};
+    for (int k = 0; k < 3; k++) {
+        if ((rc = read_strings(ctx, in, fields[k], OWL_ALARM_MAX_ACTIONS, acts[k],
+                               &d.nactions[k])) != OWL_OK)
+            return rc;
+        d.actions[k] = acts[k];
+    }
+    bson_iter_t mit;
+    if (owl_aws_get_list(ctx, in, "Metrics", &mit) == OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
+                            "Alarms on metric math (Metrics) are not supported by owl yet; give "
+                            "Namespace, MetricName and Statistic.");
+    if ((rc = read_metric(ctx, in, "", &d.spec.id, dims)) != OWL_OK)
+        return rc;
+    const char *stat = NULL, *ext = NULL, *s;
+    if ((rc = owl_aws_get_str(ctx, in, "Statistic", &stat, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "ExtendedStatistic", &ext, &len)) == OWL_EINVAL)
+        return rc;
+    if ((stat != NULL) == (ext != NULL))
+        return owl_aws_fail(ctx, stat ? OWL_AWS_ERR_InvalidParameterCombination
+                                      : OWL_AWS_ERR_MissingParameter,
+                            "Exactly one of Statistic and ExtendedStatistic must be given.");
+    owl_error err = {0};
+    if (owl_stat_parse(stat ? stat : ext, &d.spec.stat, &err) != OWL_OK ||
+        (stat && d.spec.stat.kind > OWL_STAT_MAXIMUM) ||
+        (ext && d.spec.stat.kind <= OWL_STAT_MAXIMUM))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter %s has an invalid value %s.",
+                            stat ? "Statistic" : "ExtendedStatistic", stat ? stat : ext);
+    if ((rc = owl_aws_get_str(ctx, in, "Unit", &d.spec.unit, &len)) == OWL_EINVAL)
+        return rc;
+    if (d.spec.unit && !owl_metric_unit_canon(d.spec.unit))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter Unit has an invalid value %s.", d.spec.unit);
+    int64_t period, evals, dta;
+    static const char *const need[] = {"Period", "EvaluationPeriods", "Threshold",
+                                       "ComparisonOperator"};
+    int64_t *ints[] = {&period, &evals};
+    for (int k = 0; k < 2; k++) {
+        if ((rc = owl_aws_get_int(ctx, in, need[k], ints[k])) == OWL_ENOTFOUND)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                "The parameter %s is required.", need[k]);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    if ((rc = owl_aws_get_int(ctx, in, "DatapointsToAlarm", &dta)) == OWL_ENOTFOUND)
+        dta = evals;
+    else if (rc != OWL_OK)
+        return rc;
+    if ((rc = owl_aws_get_double(ctx, in, "Threshold", &d.spec.threshold)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter Threshold is required.");
+    if (rc != OWL_OK)
+        return rc;
+    if ((rc = owl_aws_get_str(ctx, in, "ComparisonOperator", &s, &len)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter ComparisonOperator is required.");
+    if (rc != OWL_OK)
+        return rc;
+    if (owl_alarm_cmp_parse(s, &d.spec.cmp, &err) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
+    d.spec.missing = OWL_MISSING_MISSING;
+    if ((rc = owl_aws_get_str(ctx, in, "TreatMissingData", &s, &len)) == OWL_OK) {
+        if (owl_alarm_missing_parse(s, &d.spec.missing, &err) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
+    } else if (rc == OWL_EINVAL) {
+        return rc;
+    }
+    if ((rc = owl_aws_get_str(ctx, in, "EvaluateLowSampleCountPercentile", &s, &len)) == OWL_OK) {
+        if (strcmp(s, "ignore") != 0 && strcmp(s, "evaluate") != 0)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter EvaluateLowSampleCountPercentile must be "
+                                "evaluate or ignore.");
+        d.spec.low_sample_ignore = strcmp(s, "ignore") == 0;
+    } else if (rc == OWL_EINVAL) {
+        return rc;
+    }
+    d.spec.period_s = period > 0 && period <= 86400 ? (int)period : -1;
+    d.spec.eval_periods = evals > 0 && evals <= 100000 ? (int)evals : -1;
+    d.spec.datapoints_to_alarm = dta > 0 && dta <= 100000 ? (int)dta : -1;
+    snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
+    if ((rc = owl_alarms_put(call->srv->alarms, &d, owl_now_ms(), &err)) == OWL_EINVAL)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    return OWL_OK;
+}
+
+static void append_strs(bson_t *doc, const char *key, char *const *v)
+{
+    bson_t arr;
+    char k[24];
+    BSON_APPEND_ARRAY_BEGIN(doc, key, &arr);
+    for (size_t i = 0; v && v[i]; i++) {
+        snprintf(k, sizeof k, "%zu", i);
+        BSON_APPEND_UTF8(&arr, k, v[i]);
+    }
+    bson_append_array_end(doc, &arr);
+}
+
+typedef struct describe_ctx {
+    const char **names;
+    size_t nnames;
+    const char *prefix, *state, *after;
+    int64_t max;
+    bson_t *arr;
+    size_t n;
+    char next[256];
+    const char *tenant;
+} describe_ctx;
+
+static int describe_one(void *ud, const owl_alarm_view *v)
+{
+    describe_ctx *c = ud;
+    const owl_alarm_spec *sp = &v->def.spec;
+    if (c->after && strcmp(v->def.name, c->after) <= 0)
+        return 0;
+    if (c->prefix && strncmp(v->def.name, c->prefix, strlen(c->prefix)) != 0)
+        return 0;
+    if (c->state && strcmp(c->state, owl_alarm_state_name(v->state)) != 0)
+        return 0;
+    if (c->nnames) {
+        size_t i = 0;
+        while (i < c->nnames && strcmp(c->names[i], v->def.name) != 0)
+            i++;
+        if (i == c->nnames)
+            return 0;
+    }
+    if ((int64_t)c->n == c->max)
+        return 1; /* a page is full */
+    char key[24], arn[600];
+    snprintf(key, sizeof key, "%zu", c->n++);
+    bson_t a, dims, dd;
+    BSON_APPEND_DOCUMENT_BEGIN(c->arr, key, &a);
+    BSON_APPEND_UTF8(&a, "AlarmName", v->def.name);
+    snprintf(arn, sizeof arn, "arn:aws:cloudwatch:us-east-1:%s:alarm:%s", c->tenant, v->def.name);
+    BSON_APPEND_UTF8(&a, "AlarmArn", arn);
+    if (v->def.description)
+        BSON_APPEND_UTF8(&a, "AlarmDescription", v->def.description);
+    BSON_APPEND_DATE_TIME(&a, "AlarmConfigurationUpdatedTimestamp", v->config_ms);
+    BSON_APPEND_BOOL(&a, "ActionsEnabled", v->def.actions_enabled != 0);
+    append_strs(&a, "OKActions", v->actions[OWL_ALARM_OK]);
+    append_strs(&a, "AlarmActions", v->actions[OWL_ALARM_ALARM]);
+    append_strs(&a, "InsufficientDataActions", v->actions[OWL_ALARM_INSUFFICIENT_DATA]);
+    BSON_APPEND_UTF8(&a, "StateValue", owl_alarm_state_name(v->state));
+    BSON_APPEND_UTF8(&a, "StateReason", v->reason);
+    if (v->reason_data[0])
+        BSON_APPEND_UTF8(&a, "StateReasonData", v->reason_data);
+    BSON_APPEND_DATE_TIME(&a, "StateUpdatedTimestamp", v->state_ms);
+    BSON_APPEND_UTF8(&a, "MetricName", sp->id.name);
+    BSON_APPEND_UTF8(&a, "Namespace", sp->id.ns);
+    if (sp->stat.kind <= OWL_STAT_MAXIMUM)
+        BSON_APPEND_UTF8(&a, "Statistic", sp->stat.name);
+    else
+        BSON_APPEND_UTF8(&a, "ExtendedStatistic", sp->stat.name);
+    BSON_APPEND_ARRAY_BEGIN(&a, "Dimensions", &dims);
+    for (size_t i = 0; i < sp->id.ndims; i++) {
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&dims, key, &dd);
+        BSON_APPEND_UTF8(&dd, "Name", sp->id.dims[i].name);
+        BSON_APPEND_UTF8(&dd, "Value", sp->id.dims[i].value);
+        bson_append_document_end(&dims, &dd);
+    }
+    bson_append_array_end(&a, &dims);
+    BSON_APPEND_INT32(&a, "Period", sp->period_s);
+    if (sp->unit)
+        BSON_APPEND_UTF8(&a, "Unit", sp->unit);
+    BSON_APPEND_INT32(&a, "EvaluationPeriods", sp->eval_periods);
+    BSON_APPEND_INT32(&a, "DatapointsToAlarm", sp->datapoints_to_alarm);
+    BSON_APPEND_DOUBLE(&a, "Threshold", sp->threshold);
+    BSON_APPEND_UTF8(&a, "ComparisonOperator", owl_alarm_cmp_name(sp->cmp));
+    BSON_APPEND_UTF8(&a, "TreatMissingData", owl_alarm_missing_name(sp->missing));
+    if (sp->stat.kind == OWL_STAT_PCT)
+        BSON_APPEND_UTF8(&a, "EvaluateLowSampleCountPercentile",
+                         sp->low_sample_ignore ? "ignore" : "evaluate");
+    bson_append_document_end(c->arr, &a);
+    snprintf(c->next, sizeof c->next, "%s", v->def.name); /* the last shown */
+    return 0;
+}
+
+static int describe_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *names[MAX_ALARM_NAMES];
+    describe_ctx c = {.names = names, .max = 50, .tenant = call->principal->tenant};
+    size_t len;
+    int rc;
+    if ((rc = read_strings(ctx, in, "AlarmNames", MAX_ALARM_NAMES, names, &c.nnames)) != OWL_OK)
+        return rc;
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmNamePrefix", &c.prefix, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "StateValue", &c.state, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "NextToken", &c.after, &len)) == OWL_EINVAL)
+        return rc;
+    if (c.nnames && c.prefix)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
+                            "AlarmNames and AlarmNamePrefix cannot be given together.");
+    if (c.state && strcmp(c.state, "OK") && strcmp(c.state, "ALARM") &&
+        strcmp(c.state, "INSUFFICIENT_DATA"))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter StateValue must be OK, ALARM or INSUFFICIENT_DATA.");
+    if ((rc = owl_aws_get_int(ctx, in, "MaxRecords", &c.max)) == OWL_OK) {
+        if (c.max < 1 || c.max > 100)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter MaxRecords must be between 1 and 100.");
+    } else if (rc == OWL_EINVAL) {
+        return rc;
+    }
+    if (c.after && !strlen(c.after))
+        c.after = NULL;
+    bson_t arr, comp;
+    BSON_APPEND_ARRAY_BEGIN(out, "MetricAlarms", &arr);
+    c.arr = &arr;
+    owl_alarms_list(call->srv->alarms, call->principal->tenant, describe_one, &c);
+    bson_append_array_end(out, &arr);
+    BSON_APPEND_ARRAY_BEGIN(out, "CompositeAlarms", &comp);
+    bson_append_array_end(out, &comp);
+    if ((int64_t)c.n == c.max && c.next[0]) {
+        /* a token only when more follow: ask again past the last shown */
+        describe_ctx more = c;
+        bson_t scratch = BSON_INITIALIZER;
+        more.arr = &scratch;
+        more.after = c.next;
+        more.n = 0;
+        more.max = 1;
+        owl_alarms_list(call->srv->alarms, call->principal->tenant, describe_one, &more);
+        if (more.n)
+            BSON_APPEND_UTF8(out, "NextToken", c.next);
+        bson_destroy(&scratch);
+    }
+    return OWL_OK;
+}
+
+static int delete_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *names[MAX_ALARM_NAMES];
+    size_t n;
+    int rc;
+    (void)out;
+    if ((rc = read_strings(ctx, in, "AlarmNames", MAX_ALARM_NAMES, names, &n)) != OWL_OK)
+        return rc;
+    if (n == 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter AlarmNames is required.");
+    owl_error err = {0};
+    rc = owl_alarms_delete(call->srv->alarms, call->principal->tenant, names, n, &err);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ResourceNotFound,
+                            "The alarm %s does not exist.", err.msg);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    return OWL_OK;
+}
+
+static int set_alarm_state(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *name, *value, *reason, *data = NULL;
+    size_t len;
+    int rc;
+    (void)out;
+    static const char *const need[] = {"AlarmName", "StateValue", "StateReason"};
+    const char **vals[] = {&name, &value, &reason};
+    for (int k = 0; k < 3; k++) {
+        if ((rc = owl_aws_get_str(ctx, in, need[k], vals[k], &len)) == OWL_ENOTFOUND)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                "The parameter %s is required.", need[k]);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    if ((rc = owl_aws_get_str(ctx, in, "StateReasonData", &data, &len)) == OWL_EINVAL)
+        return rc;
+    enum owl_alarm_state st;
+    if (!strcmp(value, "OK"))
+        st = OWL_ALARM_OK;
+    else if (!strcmp(value, "ALARM"))
+        st = OWL_ALARM_ALARM;
+    else if (!strcmp(value, "INSUFFICIENT_DATA"))
+        st = OWL_ALARM_INSUFFICIENT_DATA;
+    else
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter StateValue must be OK, ALARM or INSUFFICIENT_DATA.");
+    if (strlen(reason) > 1023)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter StateReason must be at most 1023 characters.");
+    if (data) {
+        bson_t probe = BSON_INITIALIZER;
+        owl_error jerr = {0};
+        int ok = owl_aws_json_decode(data, strlen(data), &probe, &jerr) == OWL_OK;
+        bson_destroy(&probe);
+        if (!ok || strlen(data) > 4000)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidFormat,
+                                "The parameter StateReasonData is not valid JSON (at most 4000 "
+                                "characters).");
+    }
+    snprintf(call->resource, sizeof call->resource, "alarm/%.200s", name);
+    owl_error err = {0};
+    rc = owl_alarms_set_state(call->srv->alarms, call->principal->tenant, name, st, reason, data,
+                              owl_now_ms(), &err);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ResourceNotFound, "The alarm %s does not exist.",
+                            name);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    return OWL_OK;
+}
+
+typedef struct history_ctx {
+    const char *type;
+    int64_t start, end;
+    bson_t *arr;
+    size_t n, max;
+} history_ctx;
+
+static int history_one(void *ud, const owl_alarm_history_item *it)
+{
+    history_ctx *h = ud;
+    if ((h->type && strcmp(h->type, it->type) != 0) || it->time_ms < h->start ||
+        it->time_ms >= h->end)
+        return 0;
+    if (h->n == h->max)
+        return 1;
+    char key[24];
+    snprintf(key, sizeof key, "%zu", h->n++);
+    bson_t d;
+    BSON_APPEND_DOCUMENT_BEGIN(h->arr, key, &d);
+    BSON_APPEND_UTF8(&d, "AlarmName", it->alarm);
+    BSON_APPEND_UTF8(&d, "AlarmType", "MetricAlarm");
+    BSON_APPEND_DATE_TIME(&d, "Timestamp", it->time_ms);
+    BSON_APPEND_UTF8(&d, "HistoryItemType", it->type);
+    BSON_APPEND_UTF8(&d, "HistorySummary", it->summary ? it->summary : "");
+    BSON_APPEND_UTF8(&d, "HistoryData", it->data ? it->data : "");
+    bson_append_document_end(h->arr, &d);
+    return 0;
+}
+
+static int describe_alarm_history(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *name = NULL;
+    history_ctx h = {.start = INT64_MIN, .end = INT64_MAX, .max = 100};
+    size_t len;
+    int64_t max;
+    int rc;
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmName", &name, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "HistoryItemType", &h.type, &len)) == OWL_EINVAL)
+        return rc;
+    if (h.type && strcmp(h.type, "ConfigurationUpdate") && strcmp(h.type, "StateUpdate") &&
+        strcmp(h.type, "Action"))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter HistoryItemType must be ConfigurationUpdate, "
+                            "StateUpdate or Action.");
+    if ((rc = owl_aws_get_time_ms(ctx, in, "StartDate", &h.start)) == OWL_EINVAL ||
+        (rc = owl_aws_get_time_ms(ctx, in, "EndDate", &h.end)) == OWL_EINVAL)
+        return rc;
+    if ((rc = owl_aws_get_int(ctx, in, "MaxRecords", &max)) == OWL_OK) {
+        if (max < 1 || max > 100)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter MaxRecords must be between 1 and 100.");
+        h.max = (size_t)max;
+    } else if (rc == OWL_EINVAL) {
+        return rc;
+    }
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "AlarmHistoryItems", &arr);
+    h.arr = &arr;
+    owl_error err = {0};
+    rc = owl_alarms_history(call->srv->alarms, call->principal->tenant, name, history_one, &h,
+                            &err);
+    bson_append_array_end(out, &arr);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    return OWL_OK;
+}
+
 /* ---- owl's native JSON ---- */
 
 #define NATIVE_MAX_POINTS 1000000
@@ -1315,6 +1740,12 @@ static const owl_aws_op cw_ops[] = {
      .fn = get_metric_statistics},
     {.name = "GetMetricData", .action = "cloudwatch:GetMetricData", .fn = get_metric_data},
     {.name = "ListMetrics", .action = "cloudwatch:ListMetrics", .fn = list_metrics},
+    {.name = "PutMetricAlarm", .action = "cloudwatch:PutMetricAlarm", .fn = put_metric_alarm},
+    {.name = "DescribeAlarms", .action = "cloudwatch:DescribeAlarms", .fn = describe_alarms},
+    {.name = "DeleteAlarms", .action = "cloudwatch:DeleteAlarms", .fn = delete_alarms},
+    {.name = "SetAlarmState", .action = "cloudwatch:SetAlarmState", .fn = set_alarm_state},
+    {.name = "DescribeAlarmHistory", .action = "cloudwatch:DescribeAlarmHistory",
+     .fn = describe_alarm_history},
 };
 
 static const owl_aws_service cw_service = {

@@ -35,6 +35,7 @@ typedef struct owl_server {
     owl_meta *meta;
     owl_store *store;
     struct owl_metrics *metrics;   /* analytics/: CloudWatch metrics over store + meta */
+    struct owl_alarms *alarms;     /* analytics/: metric alarms, evaluated every second */
     struct owl_audit *audit;
     struct owl_selfmetrics *selfmetrics;
     owl_router router;

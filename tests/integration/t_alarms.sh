@@ -1,0 +1,144 @@
+#!/bin/bash
+# t_alarms.sh — CloudWatch metric alarms against a real owld with the Debian AWS CLI v2 (query
+# protocol): put-metric-alarm on a 10-second high-resolution metric; breaching data takes it
+# to ALARM within two periods (plus the second the evaluator waits), recovery to OK;
+# describe-alarm-history shows every change with its reason data; set-alarm-state;
+# validation errors as CloudWatch gives them; delete-alarms all or nothing; kill -9 and
+# restart keep the alarm, its state and its history.
+. "$(dirname "$0")/lib.sh"
+
+AWS=/usr/bin/aws
+[ -x "$AWS" ] || skip "$AWS is not installed"
+start_owld || bail "owld starts"
+
+awsc() {
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+        -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
+        AWS_SHARED_CREDENTIALS_FILE="$DATA/aws-credentials" AWS_CONFIG_FILE=/dev/null \
+        AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=1 HOME="$T" \
+        "$AWS" "$@" --endpoint-url "$BASE" --region us-east-1 --output json \
+        --cli-connect-timeout 5 --cli-read-timeout 30 >"$T/aws.out" 2>"$T/aws.err"
+    AWS_RC=$?
+    AWS_OUT=$(cat "$T/aws.out")
+    AWS_ERR=$(cat "$T/aws.err")
+}
+
+# the state of alarm $1 ("" when there is none)
+state_of() {
+    awsc cloudwatch describe-alarms --alarm-names "$1"
+    printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["MetricAlarms"]
+print(a[0]["StateValue"] if a else "")' 2>/dev/null
+}
+
+put_value() {
+    awsc cloudwatch put-metric-data --namespace AlarmApp --metric-name Latency \
+        --dimensions host=a --value "$1" --storage-resolution 1
+}
+
+# waits up to $2 seconds for alarm hot to reach state $1, putting value $3 every second
+wait_state() {
+    local deadline=$(($(now_ms) + $2 * 1000)) s=""
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        put_value "$3"
+        s=$(state_of hot)
+        [ "$s" = "$1" ] && break
+        sleep 1
+    done
+    printf '%s' "$s"
+}
+
+awsc cloudwatch put-metric-alarm --alarm-name hot --alarm-description "latency is high" \
+    --namespace AlarmApp --metric-name Latency --dimensions Name=host,Value=a \
+    --statistic Maximum --period 10 --evaluation-periods 2 --datapoints-to-alarm 2 \
+    --threshold 100 --comparison-operator GreaterThanThreshold --treat-missing-data missing \
+    --alarm-actions http://127.0.0.1:9/hook
+check_eq "put-metric-alarm exits 0" 0 "$AWS_RC"
+[ "$AWS_RC" = 0 ] || echo "# $AWS_ERR"
+check_eq "a new alarm is INSUFFICIENT_DATA" INSUFFICIENT_DATA "$(state_of hot)"
+awsc cloudwatch describe-alarms --alarm-names hot
+got=$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["MetricAlarms"][0]
+print(a["AlarmName"], a["Statistic"], a["Period"], a["EvaluationPeriods"], a["DatapointsToAlarm"],
+      float(a["Threshold"]), a["ComparisonOperator"], a["TreatMissingData"],
+      "%s=%s" % (a["Dimensions"][0]["Name"], a["Dimensions"][0]["Value"]), a["AlarmActions"][0])' 2>&1)
+check_eq "describe-alarms echoes the definition" \
+    "hot Maximum 10 2 2 100.0 GreaterThanThreshold missing host=a http://127.0.0.1:9/hook" "$got"
+[ -n "$got" ] || echo "# rc $AWS_RC: $AWS_OUT $AWS_ERR"
+
+t0=$(now_ms)
+got=$(wait_state ALARM 40 250)
+el=$(($(now_ms) - t0))
+check_eq "breaching data (250 > 100) takes it to ALARM" ALARM "$got"
+check "... within two 10 s periods and the evaluator's second ($el ms)" test "$el" -le 32000
+awsc cloudwatch describe-alarms --state-value ALARM
+check_contains "describe-alarms --state-value ALARM lists it" "$AWS_OUT" '"AlarmName": "hot"'
+check_contains "... with CloudWatch's reason" "$AWS_OUT" "Threshold Crossed: 2 out of the last 2 datapoints [250.0"
+check_contains "... and its reason data" "$AWS_OUT" 'recentDatapoints'
+
+got=$(wait_state OK 40 20)
+check_eq "data within the threshold brings it back to OK" OK "$got"
+
+awsc cloudwatch describe-alarm-history --alarm-name hot --history-item-type StateUpdate
+check_eq "describe-alarm-history exits 0" 0 "$AWS_RC"
+got=$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+items = json.load(sys.stdin)["AlarmHistoryItems"]
+data = [json.loads(i["HistoryData"]) for i in items]
+print(";".join(sorted(i["HistorySummary"] for i in items)),
+      all("stateReasonData" in d["newState"] for d in data))')
+check_eq "history: both changes, each with reason data" \
+    "Alarm updated from ALARM to OK;Alarm updated from INSUFFICIENT_DATA to ALARM True" "$got"
+awsc cloudwatch describe-alarm-history --alarm-name hot --history-item-type ConfigurationUpdate
+check_contains "history: the creation" "$AWS_OUT" 'Alarm \"hot\" created'
+
+awsc cloudwatch set-alarm-state --alarm-name hot --state-value ALARM --state-reason "by hand"
+check_eq "set-alarm-state exits 0" 0 "$AWS_RC"
+awsc cloudwatch describe-alarm-history --alarm-name hot --history-item-type StateUpdate
+check_contains "set-alarm-state is in the history with its reason" "$AWS_OUT" 'by hand'
+awsc cloudwatch set-alarm-state --alarm-name nope --state-value ALARM --state-reason x
+check_contains "set-alarm-state of an unknown alarm: ResourceNotFound" "$AWS_ERR" ResourceNotFound
+awsc cloudwatch set-alarm-state --alarm-name hot --state-value ALARM --state-reason x \
+    --state-reason-data '{not json'
+check_contains "set-alarm-state with bad reason data: InvalidFormat" "$AWS_ERR" InvalidFormat
+
+# validation: each answered as CloudWatch does
+bad() {
+    awsc cloudwatch put-metric-alarm --alarm-name bad --namespace AlarmApp --metric-name Latency \
+        --statistic Maximum --threshold 1 "$@"
+}
+bad --period 45 --evaluation-periods 1 --comparison-operator GreaterThanThreshold
+check_contains "Period 45: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+bad --period 3600 --evaluation-periods 25 --comparison-operator GreaterThanThreshold
+check_contains "25 x 3600 s is over a day" "$AWS_ERR" 86400
+bad --period 60 --evaluation-periods 2 --datapoints-to-alarm 3 --comparison-operator GreaterThanThreshold
+check_contains "DatapointsToAlarm > EvaluationPeriods" "$AWS_ERR" DatapointsToAlarm
+bad --period 60 --evaluation-periods 1 --comparison-operator GreaterThanUpperThreshold
+check_contains "an anomaly band operator is refused, saying why" "$AWS_ERR" "anomaly detection"
+bad --period 60 --evaluation-periods 1 --comparison-operator GreaterThanThreshold \
+    --treat-missing-data sometimes
+check_contains "TreatMissingData sometimes: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+awsc cloudwatch put-metric-alarm --alarm-name bad --namespace AlarmApp --metric-name Latency \
+    --period 60 --evaluation-periods 1 --threshold 1 --comparison-operator GreaterThanThreshold
+check_contains "no statistic: MissingParameter" "$AWS_ERR" MissingParameter
+check_eq "no refused alarm was stored" "" "$(state_of bad)"
+
+# kill -9 and restart: the alarm, its state and history come back, evaluation goes on
+before=$(state_of hot)
+stop_owld KILL
+start_owld || bail "owld restarts after kill -9"
+check_eq "after kill -9 the alarm keeps its state" "$before" "$(state_of hot)"
+awsc cloudwatch describe-alarm-history --alarm-name hot
+check_contains "... and its history" "$AWS_OUT" "Alarm updated from INSUFFICIENT_DATA to ALARM"
+got=$(wait_state ALARM 40 300)
+check_eq "evaluation resumes after the restart" ALARM "$got"
+
+awsc cloudwatch delete-alarms --alarm-names hot nope
+check_contains "delete-alarms with an unknown name: ResourceNotFound" "$AWS_ERR" ResourceNotFound
+check_eq "... and nothing deleted" ALARM "$(state_of hot)"
+awsc cloudwatch delete-alarms --alarm-names hot
+check_eq "delete-alarms exits 0" 0 "$AWS_RC"
+check_eq "the alarm is gone" "" "$(state_of hot)"
+finish
