@@ -622,6 +622,11 @@ static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char
         ch->actions_enabled = a->actions_enabled;
         ch->reason = strdup(reason);
         ch->history_data = h.data ? strdup(h.data) : NULL;
+        ch->description = a->desc ? strdup(a->desc) : NULL;
+        size_t na = 0;
+        while (a->actions_enabled && a->actions[state] && a->actions[state][na])
+            na++;
+        ch->actions = strv_dup((const char *const *)a->actions[state], na);
     }
     owl_buf_free(&h);
     free(old_reason), free(old_data);
@@ -639,6 +644,8 @@ static void notify(owl_alarms *as, owl_alarm_change *ch, size_t n)
             hook(ud, &ch[i]);
         free(ch[i].reason);
         free(ch[i].history_data);
+        free(ch[i].description);
+        strv_free(ch[i].actions);
     }
 }
 
@@ -812,4 +819,14 @@ int owl_alarms_start(owl_alarms *as, owl_error *err)
         return owl_error_set(err, OWL_EIO, "cannot start the alarm evaluator thread");
     as->running = 1;
     return OWL_OK;
+}
+
+int owl_alarms_add_history(owl_alarms *as, const char *tenant, const char *alarm,
+                           const char *type, int64_t time_ms, const char *summary,
+                           const char *data, owl_error *err)
+{
+    pthread_mutex_lock(&as->mu);
+    int rc = add_history(as, tenant, alarm, type, time_ms, summary, data, err);
+    pthread_mutex_unlock(&as->mu);
+    return rc;
 }

@@ -433,6 +433,8 @@ typedef struct owl_alarm_change {
     int64_t time_ms;
     int actions_enabled;
     char *reason, *history_data;
+    char *description;     /* NULL when none */
+    char **actions;        /* the new state's actions (NULL-terminated), empty when disabled */
 } owl_alarm_change;
 typedef void (*owl_alarm_change_fn)(void *ud, const owl_alarm_change *ch);
 
@@ -504,5 +506,10 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
 /* owl_alarms_start — an evaluator thread calling owl_alarms_tick every second; stopped by
  * owl_alarms_close. */
 int owl_alarms_start(owl_alarms *as, owl_error *err);
+
+/* owl_alarms_add_history — a history item of the alarm (type "Action" for deliveries). */
+int owl_alarms_add_history(owl_alarms *as, const char *tenant, const char *alarm,
+                           const char *type, int64_t time_ms, const char *summary,
+                           const char *data, owl_error *err);
 
 #endif

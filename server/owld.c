@@ -515,6 +515,7 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     if ((rc = owl_metrics_open(s->store, s->meta, &mo, &s->metrics, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_alarms_open(s->meta, s->metrics, &s->alarms, err)) != OWL_OK ||
+        (rc = owl_alarm_actions_start(s->alarms, NULL, &s->alarm_actions, err)) != OWL_OK ||
         (rc = owl_alarms_start(s->alarms, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
@@ -599,6 +600,7 @@ void owl_server_close(owl_server *s)
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
     owl_audit_close(s->audit); /* writes the pending failed-authentication groups */
     owl_auth_guard_free(s->guard);
+    owl_alarm_actions_stop(s->alarm_actions); /* it writes the alarms' history */
     owl_alarms_close(s->alarms);   /* its evaluator reads the metrics */
     owl_metrics_close(s->metrics); /* before the store and meta it writes to */
     owl_store_close(s->store);

@@ -36,6 +36,7 @@ typedef struct owl_server {
     owl_store *store;
     struct owl_metrics *metrics;   /* analytics/: CloudWatch metrics over store + meta */
     struct owl_alarms *alarms;     /* analytics/: metric alarms, evaluated every second */
+    struct owl_alarm_actions *alarm_actions; /* alarm_actions.c: webhook deliveries */
     struct owl_audit *audit;
     struct owl_selfmetrics *selfmetrics;
     owl_router router;
@@ -70,6 +71,26 @@ int owl_principal_can(const owl_principal *p, const char *action);
 /* The route tables of server/ itself (api.c, keys.c). */
 extern const owl_route_table owl_api_routes;
 extern const owl_route_table owl_keys_routes;
+/* ---- alarm actions (alarm_actions.c): webhooks called on alarm state changes ---- */
+
+typedef struct owl_alarm_actions owl_alarm_actions;
+
+typedef struct owl_alarm_actions_options {
+    int threads;         /* deliveries at once (default 4) */
+    int timeout_ms;      /* per POST, connect included (default 5000) */
+    int max_attempts;    /* tries per action before giving up (default 6) */
+    int64_t backoff_ms;  /* wait before the second try; doubled each time (default 1000) */
+    size_t max_queued;   /* jobs waiting; more are dropped with a warning (default 10000) */
+} owl_alarm_actions_options;
+
+void owl_alarm_actions_options_default(owl_alarm_actions_options *o);
+
+/* owl_alarm_actions_start — worker threads, and the alarms' change hook, which queues one
+ * delivery per action URL of the new state (when the alarm's actions are enabled). */
+int owl_alarm_actions_start(struct owl_alarms *alarms, const owl_alarm_actions_options *opt,
+                            owl_alarm_actions **out, owl_error *err);
+void owl_alarm_actions_stop(owl_alarm_actions *aa); /* accepts NULL; drops what waits */
+
 extern const owl_route_table owl_cloudwatch_routes; /* cloudwatch.c: CloudWatch metrics + native */
 extern const owl_route_table owl_otlp_routes; /* otlp.c: POST /v1/metrics */
 

@@ -3,8 +3,10 @@
 # protocol): put-metric-alarm on a 10-second high-resolution metric; breaching data takes it
 # to ALARM within two periods (plus the second the evaluator waits), recovery to OK;
 # describe-alarm-history shows every change with its reason data; set-alarm-state;
-# validation errors as CloudWatch gives them; delete-alarms all or nothing; kill -9 and
-# restart keep the alarm, its state and its history.
+# validation errors as CloudWatch gives them; webhooks (webhook.py on loopback): one failing
+# three times is retried and delivered once with the payload, one hanging holds nothing
+# back; delete-alarms all or nothing; kill -9 and restart keep the alarm, its state and its
+# history.
 . "$(dirname "$0")/lib.sh"
 
 AWS=/usr/bin/aws
@@ -124,6 +126,62 @@ awsc cloudwatch put-metric-alarm --alarm-name bad --namespace AlarmApp --metric-
     --period 60 --evaluation-periods 1 --threshold 1 --comparison-operator GreaterThanThreshold
 check_contains "no statistic: MissingParameter" "$AWS_ERR" MissingParameter
 check_eq "no refused alarm was stored" "" "$(state_of bad)"
+
+# webhooks: one that fails three times then answers 200 is retried and delivered once; one
+# that hangs does not hold back the evaluation of the other alarm
+"$PYTHON" "$IT_DIR/webhook.py" "$T/wport" "$T/hooks.log" &
+WEBHOOK=$!
+for _ in $(seq 100); do [ -s "$T/wport" ] && break; sleep 0.05; done
+WPORT=$(cat "$T/wport" 2>/dev/null)
+hook_alarm() { # name url
+    awsc cloudwatch put-metric-alarm --alarm-name "$1" --namespace HookApp --metric-name Load \
+        --statistic Maximum --period 10 --evaluation-periods 1 --threshold 100 \
+        --comparison-operator GreaterThanThreshold --alarm-actions "$2" --ok-actions "$2"
+}
+hook_alarm flaky "http://127.0.0.1:$WPORT/flaky/a"
+check_eq "an alarm with a flaky webhook" 0 "$AWS_RC"
+hook_alarm stuck "http://127.0.0.1:$WPORT/hang"
+check_eq "an alarm with a hanging webhook" 0 "$AWS_RC"
+both_in() { # state value: puts value each second until both alarms are in state (40 s at most)
+    local deadline=$(($(now_ms) + 40000))
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        awsc cloudwatch put-metric-data --namespace HookApp --metric-name Load --value "$2" \
+            --storage-resolution 1
+        [ "$(state_of flaky)" = "$1" ] && [ "$(state_of stuck)" = "$1" ] && return 0
+        sleep 1
+    done
+    return 1
+}
+check "both alarms reach ALARM" both_in ALARM 500
+delivered() { # path status count: waits up to 30 s for count lines
+    local deadline=$(($(now_ms) + 30000)) n=0
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        n=$(grep -c "\"path\": \"$1\", \"status\": $2" "$T/hooks.log" 2>/dev/null)
+        [ "${n:-0}" -ge "$3" ] && break
+        sleep 0.5
+    done
+    echo "${n:-0}"
+}
+check_eq "the flaky webhook got three failed POSTs" 3 "$(delivered /flaky/a 500 3)"
+check_eq "... then the delivery, once" 1 "$(delivered /flaky/a 200 1)"
+got=$(grep '"status": 200' "$T/hooks.log" | head -n 1 | "$PYTHON" -c '
+import json, sys
+b = json.loads(json.loads(sys.stdin.read())["body"])
+print(b["AlarmName"], b["NewStateValue"], b["OldStateValue"],
+      "stateReasonData" in b["HistoryData"]["newState"], "*flaky* is now ALARM" in b["text"])' 2>&1)
+check_eq "the payload: alarm, states, the datapoints, a Slack text" \
+    "flaky ALARM INSUFFICIENT_DATA True True" "$got"
+awsc cloudwatch describe-alarm-history --alarm-name flaky --history-item-type Action
+got=$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+s = [i["HistorySummary"] for i in json.load(sys.stdin)["AlarmHistoryItems"]]
+print(sum("retrying" in x for x in s), sum(x.startswith("Successfully") for x in s))')
+check_eq "history: three retried attempts and one success" "3 1" "$got"
+t0=$(now_ms)
+check "while a webhook hangs, both alarms still go back to OK" both_in OK 5
+check "... promptly ($(($(now_ms) - t0)) ms)" test $(($(now_ms) - t0)) -le 40000
+kill "$WEBHOOK" 2>/dev/null
+wait "$WEBHOOK" 2>/dev/null
 
 # kill -9 and restart: the alarm, its state and history come back, evaluation goes on
 before=$(state_of hot)
