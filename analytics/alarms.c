@@ -830,3 +830,20 @@ int owl_alarms_add_history(owl_alarms *as, const char *tenant, const char *alarm
     pthread_mutex_unlock(&as->mu);
     return rc;
 }
+
+int owl_alarms_set_actions_enabled(owl_alarms *as, const char *tenant, const char *const *names,
+                                   size_t n, int enabled, owl_error *err)
+{
+    int rc = OWL_OK;
+    pthread_mutex_lock(&as->mu);
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        alm *a = find(as, tenant, names[i], NULL);
+        if (!a || a->actions_enabled == (enabled != 0))
+            continue;
+        a->actions_enabled = enabled != 0;
+        if ((rc = save(as, a, err)) != OWL_OK)
+            a->actions_enabled = enabled == 0;
+    }
+    pthread_mutex_unlock(&as->mu);
+    return rc;
+}

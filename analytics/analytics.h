@@ -512,4 +512,9 @@ int owl_alarms_add_history(owl_alarms *as, const char *tenant, const char *alarm
                            const char *type, int64_t time_ms, const char *summary,
                            const char *data, owl_error *err);
 
+/* owl_alarms_set_actions_enabled — Enable/DisableAlarmActions: the named alarms of tenant
+ * (unknown names are skipped, as CloudWatch does), each change durable. */
+int owl_alarms_set_actions_enabled(owl_alarms *as, const char *tenant, const char *const *names,
+                                   size_t n, int enabled, owl_error *err);
+
 #endif

@@ -1093,12 +1093,32 @@ typedef struct describe_ctx {
     const char **names;
     size_t nnames;
     const char *prefix, *state, *after;
+    const owl_metric_id *metric; /* DescribeAlarmsForMetric's filters */
+    const owl_stat *stat;
+    int64_t period;
+    const char *unit;
     int64_t max;
     bson_t *arr;
     size_t n;
     char next[256];
     const char *tenant;
 } describe_ctx;
+
+/* The same metric: namespace, name and every dimension (in any order). */
+static int same_metric(const owl_metric_id *a, const owl_metric_id *b)
+{
+    if (strcmp(a->ns, b->ns) || strcmp(a->name, b->name) || a->ndims != b->ndims)
+        return 0;
+    for (size_t i = 0; i < a->ndims; i++) {
+        size_t j = 0;
+        while (j < b->ndims && (strcmp(a->dims[i].name, b->dims[j].name) ||
+                                strcmp(a->dims[i].value, b->dims[j].value)))
+            j++;
+        if (j == b->ndims)
+            return 0;
+    }
+    return 1;
+}
 
 static int describe_one(void *ud, const owl_alarm_view *v)
 {
@@ -1109,6 +1129,12 @@ static int describe_one(void *ud, const owl_alarm_view *v)
     if (c->prefix && strncmp(v->def.name, c->prefix, strlen(c->prefix)) != 0)
         return 0;
     if (c->state && strcmp(c->state, owl_alarm_state_name(v->state)) != 0)
+        return 0;
+    if (c->metric && !same_metric(c->metric, &sp->id))
+        return 0;
+    if ((c->stat && strcmp(c->stat->name, sp->stat.name) != 0) ||
+        (c->period && c->period != sp->period_s) ||
+        (c->unit && (!sp->unit || strcmp(c->unit, sp->unit) != 0)))
         return 0;
     if (c->nnames) {
         size_t i = 0;
@@ -1219,6 +1245,69 @@ static int describe_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         bson_destroy(&scratch);
     }
     return OWL_OK;
+}
+
+static int describe_alarms_for_metric(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
+    owl_metric_id id = {0};
+    owl_stat st;
+    describe_ctx c = {.max = INT64_MAX, .tenant = call->principal->tenant, .metric = &id};
+    const char *stat = NULL, *ext = NULL;
+    size_t len;
+    int rc;
+    if ((rc = read_metric(ctx, in, "", &id, dims)) != OWL_OK)
+        return rc;
+    if ((rc = owl_aws_get_str(ctx, in, "Statistic", &stat, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "ExtendedStatistic", &ext, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "Unit", &c.unit, &len)) == OWL_EINVAL)
+        return rc;
+    if (stat || ext) {
+        if (owl_stat_parse(stat ? stat : ext, &st, NULL) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter %s has an invalid value.",
+                                stat ? "Statistic" : "ExtendedStatistic");
+        c.stat = &st;
+    }
+    if ((rc = owl_aws_get_int(ctx, in, "Period", &c.period)) == OWL_EINVAL)
+        return rc;
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "MetricAlarms", &arr);
+    c.arr = &arr;
+    owl_alarms_list(call->srv->alarms, call->principal->tenant, describe_one, &c);
+    bson_append_array_end(out, &arr);
+    return OWL_OK;
+}
+
+static int set_actions(owl_aws_ctx *ctx, const bson_t *in, int enabled)
+{
+    owl_call *call = ctx->ud;
+    const char *names[MAX_ALARM_NAMES];
+    size_t n;
+    int rc;
+    if ((rc = read_strings(ctx, in, "AlarmNames", MAX_ALARM_NAMES, names, &n)) != OWL_OK)
+        return rc;
+    if (n == 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter AlarmNames is required.");
+    owl_error err = {0};
+    if (owl_alarms_set_actions_enabled(call->srv->alarms, call->principal->tenant, names, n,
+                                       enabled, &err) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    return OWL_OK;
+}
+
+static int enable_alarm_actions(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    return set_actions(ctx, in, 1);
+}
+
+static int disable_alarm_actions(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    return set_actions(ctx, in, 0);
 }
 
 static int delete_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
@@ -1746,6 +1835,12 @@ static const owl_aws_op cw_ops[] = {
     {.name = "SetAlarmState", .action = "cloudwatch:SetAlarmState", .fn = set_alarm_state},
     {.name = "DescribeAlarmHistory", .action = "cloudwatch:DescribeAlarmHistory",
      .fn = describe_alarm_history},
+    {.name = "DescribeAlarmsForMetric", .action = "cloudwatch:DescribeAlarmsForMetric",
+     .fn = describe_alarms_for_metric},
+    {.name = "EnableAlarmActions", .action = "cloudwatch:EnableAlarmActions",
+     .fn = enable_alarm_actions},
+    {.name = "DisableAlarmActions", .action = "cloudwatch:DisableAlarmActions",
+     .fn = disable_alarm_actions},
 };
 
 static const owl_aws_service cw_service = {

@@ -180,6 +180,24 @@ check_eq "history: three retried attempts and one success" "3 1" "$got"
 t0=$(now_ms)
 check "while a webhook hangs, both alarms still go back to OK" both_in OK 5
 check "... promptly ($(($(now_ms) - t0)) ms)" test $(($(now_ms) - t0)) -le 40000
+awsc cloudwatch describe-alarms-for-metric --namespace HookApp --metric-name Load
+check_eq "describe-alarms-for-metric names both alarms of the metric" "flaky stuck" \
+    "$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+print(" ".join(sorted(a["AlarmName"] for a in json.load(sys.stdin)["MetricAlarms"])))')"
+awsc cloudwatch disable-alarm-actions --alarm-names flaky
+check_eq "disable-alarm-actions exits 0" 0 "$AWS_RC"
+awsc cloudwatch describe-alarms --alarm-names flaky
+check_contains "... and describe-alarms shows it" "$AWS_OUT" '"ActionsEnabled": false'
+n0=$(grep -c '"path": "/flaky/a"' "$T/hooks.log")
+check "with actions disabled the alarm still changes state" both_in ALARM 500
+sleep 3
+check_eq "... but its webhook is not called" "$n0" "$(grep -c '"path": "/flaky/a"' "$T/hooks.log")"
+n1=$(grep -c '"path": "/flaky/a", "status": 200' "$T/hooks.log")
+awsc cloudwatch enable-alarm-actions --alarm-names flaky nope
+check_eq "enable-alarm-actions (an unknown name is skipped) exits 0" 0 "$AWS_RC"
+check "enabled again, the alarm goes back to OK" both_in OK 5
+check_eq "... and its webhook is called for that" $((n1 + 1)) "$(delivered /flaky/a 200 $((n1 + 1)))"
 kill "$WEBHOOK" 2>/dev/null
 wait "$WEBHOOK" 2>/dev/null
 
