@@ -301,7 +301,7 @@ static int parse_state(parser *p, int state, const char *word)
         return -1;
     }
     p->i++;
-    size_t name;
+    size_t name = 0;
     if (parse_alarm(p, &name) != OWL_OK)
         return -1;
     int spaced = p->i < p->n && is_space(p->s[p->i]);
@@ -313,8 +313,10 @@ static int parse_state(parser *p, int state, const char *word)
     }
     p->i++;
     int nd = new_node(p, K_STATE);
-    if (nd >= 0)
-        p->r->nodes[nd].state = state, p->r->nodes[nd].name = name;
+    if (nd >= 0) {
+        p->r->nodes[nd].state = state;
+        p->r->nodes[nd].name = name;
+    }
     return nd;
 }
 
