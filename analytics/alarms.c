@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "analytics/analytics_int.h"
+#include "analytics/composite.h"
 #include "common/clock.h"
 
 #define KIND "alarm"
@@ -38,6 +39,8 @@ typedef struct alm {
     enum owl_alarm_state state;
     char *reason, *reason_data;
     int64_t state_ms, config_ms;
+    owl_crule *rule;   /* a composite alarm: its AlarmRule (spec unused), else NULL */
+    char *rule_text;
 } alm;
 
 struct owl_alarms {
@@ -88,6 +91,8 @@ static void alarm_free(alm *a)
     for (int k = 0; k < 3; k++)
         strv_free(a->actions[k]);
     free(a->reason), free(a->reason_data);
+    owl_crule_free(a->rule);
+    free(a->rule_text);
     free(a);
 }
 
@@ -153,6 +158,8 @@ static void alarm_doc(const alm *a, bson_t *doc)
     bson_t arr, d;
     char k[24];
     BSON_APPEND_UTF8(doc, "name", a->name);
+    if (a->rule)
+        BSON_APPEND_UTF8(doc, "rule", a->rule_text);
     if (a->desc)
         BSON_APPEND_UTF8(doc, "desc", a->desc);
     BSON_APPEND_UTF8(doc, "ns", a->ns);
@@ -291,14 +298,35 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
         d.nactions[k] = get_strv(doc, keys[k], acts[k], OWL_ALARM_MAX_ACTIONS);
         d.actions[k] = acts[k];
     }
+    const char *rule = get_str(doc, "rule");
+    owl_crule *cr = NULL;
+    if (rule && owl_crule_parse(rule, &cr, NULL) != OWL_OK) {
+        owl_warn("alarms: %s/%s: the stored rule does not parse; skipped", tenant, id);
+        return 0;
+    }
+    if (rule) { /* a composite alarm: placeholders for the metric part */
+        d.spec.id.ns = d.spec.id.name = "";
+        owl_stat_parse("SampleCount", &d.spec.stat, NULL);
+        d.spec.cmp = OWL_CMP_GE, d.spec.missing = OWL_MISSING_MISSING;
+    }
     if (!d.spec.id.ns || !d.spec.id.name ||
-        owl_stat_parse(get_str(doc, "stat") ? get_str(doc, "stat") : "", &d.spec.stat, NULL) ||
+        (!rule && owl_stat_parse(get_str(doc, "stat") ? get_str(doc, "stat") : "",
+                                 &d.spec.stat, NULL)) ||
         owl_alarm_cmp_parse(get_str(doc, "cmp"), &d.spec.cmp, NULL) ||
         owl_alarm_missing_parse(get_str(doc, "missing"), &d.spec.missing, NULL)) {
         owl_warn("alarms: %s/%s: the stored alarm does not decode; skipped", tenant, id);
+        owl_crule_free(cr);
         return 0;
     }
     alm *a = alarm_from_def(&d);
+    if (a && rule) {
+        a->rule = cr, cr = NULL;
+        if (!(a->rule_text = strdup(rule))) {
+            alarm_free(a);
+            a = NULL;
+        }
+    }
+    owl_crule_free(cr);
     const char *st = get_str(doc, "state"), *reason = get_str(doc, "reason"),
                *rdata = get_str(doc, "reason_data");
     if (!a || (reason && !(a->reason = strdup(reason))) ||
@@ -442,6 +470,13 @@ int owl_alarms_put(owl_alarms *as, const owl_alarm_def *d, int64_t now_ms, owl_e
     pthread_mutex_lock(&as->mu);
     size_t at;
     alm *old = find(as, d->spec.tenant, d->name, &at);
+    if (old && old->rule) {
+        pthread_mutex_unlock(&as->mu);
+        alarm_free(a);
+        return owl_error_set(err, OWL_EINVAL,
+                             "The alarm %s is a composite alarm: a metric alarm cannot take its "
+                             "name.", d->name);
+    }
     if (old) { /* a new configuration keeps the state and its reason */
         a->state = old->state;
         a->state_ms = old->state_ms;
@@ -649,18 +684,189 @@ static void notify(owl_alarms *as, owl_alarm_change *ch, size_t n)
     }
 }
 
+/* ---- composite alarms ---- */
+
+typedef struct child_ctx {
+    owl_alarms *as;
+    const char *tenant;
+} child_ctx;
+
+static int child_state(void *ud, const char *name)
+{
+    child_ctx *c = ud;
+    alm *a = find(c->as, c->tenant, name, NULL);
+    return a ? (int)a->state : OWL_CRULE_UNKNOWN;
+}
+
+/* Re-evaluates every composite alarm (mu held) until none changes: a change of one child
+ * reaches every composite above it in the same pass. Changes are appended to *chs. */
+static int composites_locked(owl_alarms *as, int64_t now_ms, owl_alarm_change **chs,
+                             size_t *nch, size_t *capch, owl_error *err)
+{
+    int rc = OWL_OK;
+    for (size_t round = 0, changed = 1; changed && round <= as->n && rc == OWL_OK; round++) {
+        changed = 0;
+        for (size_t i = 0; i < as->n && rc == OWL_OK; i++) {
+            alm *a = as->v[i];
+            if (!a->rule)
+                continue;
+            child_ctx cc = {as, a->tenant};
+            enum owl_alarm_state st =
+                owl_crule_eval(a->rule, child_state, &cc) ? OWL_ALARM_ALARM : OWL_ALARM_OK;
+            if (st == a->state)
+                continue;
+            if (*nch == *capch) {
+                size_t cap = *capch ? 2 * *capch : 16;
+                owl_alarm_change *p = realloc(*chs, cap * sizeof *p);
+                if (!p)
+                    return owl_error_set(err, OWL_ENOMEM, "out of memory");
+                *chs = p, *capch = cap;
+            }
+            owl_buf reason = OWL_BUF_INIT;
+            owl_buf_printf(&reason, "%s: the rule %s %s", st == OWL_ALARM_ALARM ? "ALARM" : "OK",
+                           a->rule_text, st == OWL_ALARM_ALARM ? "holds" : "does not hold");
+            const char **refs;
+            size_t nr = owl_crule_refs(a->rule, &refs);
+            owl_buf data = OWL_BUF_INIT;
+            owl_buf_append(&data, "{\"triggeringAlarms\":[", 22);
+            for (size_t k = 0; k < nr; k++) {
+                alm *c = find(as, a->tenant, refs[k], NULL);
+                owl_buf_printf(&data, "%s{\"name\":", k ? "," : "");
+                owl_buf_json_str(&data, refs[k], strlen(refs[k]));
+                owl_buf_printf(&data, ",\"state\":\"%s\"}",
+                               c ? owl_alarm_state_name(c->state) : "INSUFFICIENT_DATA");
+            }
+            owl_buf_append(&data, "]}", 2);
+            rc = change(as, a, st, reason.data ? reason.data : "", data.data, now_ms,
+                        &(*chs)[*nch], err);
+            if (rc == OWL_OK)
+                (*nch)++, changed = 1;
+            owl_buf_free(&reason);
+            owl_buf_free(&data);
+        }
+    }
+    return rc;
+}
+
+/* Whether composite name (of tenant) would reach itself through rule. mu held. */
+static int cycles(owl_alarms *as, const char *tenant, const char *name, const owl_crule *rule,
+                  size_t depth)
+{
+    if (owl_crule_refers(rule, name))
+        return 1;
+    if (depth > as->n)
+        return 1; /* deeper than there are alarms: a loop elsewhere */
+    const char **refs;
+    size_t nr = owl_crule_refs(rule, &refs);
+    for (size_t k = 0; k < nr; k++) {
+        alm *c = find(as, tenant, refs[k], NULL);
+        if (c && c->rule && cycles(as, tenant, name, c->rule, depth + 1))
+            return 1;
+    }
+    return 0;
+}
+
+int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char *rule_text,
+                             int64_t now_ms, owl_error *err)
+{
+    owl_crule *rule = NULL;
+    int rc = owl_crule_parse(rule_text, &rule, err);
+    if (rc != OWL_OK)
+        return rc;
+    owl_alarm_def cd = *d;
+    cd.spec.id.ns = cd.spec.id.name = "";
+    cd.spec.id.ndims = 0;
+    cd.spec.unit = NULL;
+    owl_stat_parse("SampleCount", &cd.spec.stat, NULL);
+    cd.spec.period_s = 60, cd.spec.eval_periods = 1, cd.spec.datapoints_to_alarm = 1;
+    size_t nl = d->name ? strlen(d->name) : 0;
+    if (nl < 1 || nl > 255) {
+        owl_crule_free(rule);
+        return owl_error_set(err, OWL_EINVAL,
+                             "The parameter AlarmName must be 1 to 255 characters.");
+    }
+    alm *a = alarm_from_def(&cd);
+    if (!a || !(a->rule_text = strdup(rule_text))) {
+        owl_crule_free(rule);
+        alarm_free(a);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+    a->rule = rule;
+    a->config_ms = now_ms;
+    owl_alarm_change *chs = NULL;
+    size_t nch = 0, capch = 0;
+    pthread_mutex_lock(&as->mu);
+    size_t at;
+    alm *old = find(as, d->spec.tenant, d->name, &at);
+    if (old && !old->rule)
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "The alarm %s is a metric alarm: a composite alarm cannot take its "
+                           "name.", d->name);
+    else if (cycles(as, a->tenant, a->name, rule, 0))
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "The rule of %s refers to itself, directly or through other "
+                           "composite alarms.", d->name);
+    if (rc == OWL_OK) {
+        a->state = old ? old->state : OWL_ALARM_INSUFFICIENT_DATA;
+        a->state_ms = old ? old->state_ms : now_ms;
+        a->reason = strdup(old && old->reason ? old->reason : "Unchecked: Initial alarm creation");
+        rc = save(as, a, err);
+    }
+    if (rc == OWL_OK) {
+        char summary[300];
+        snprintf(summary, sizeof summary, "Alarm \"%s\" %s", a->name,
+                 old ? "updated" : "created");
+        rc = add_history(as, a->tenant, a->name, "ConfigurationUpdate", now_ms, summary, "",
+                         err);
+    }
+    if (rc == OWL_OK) {
+        if (old) {
+            as->v[at] = a;
+            alarm_free(old);
+            a = NULL;
+        } else {
+            if (as->n == as->cap) {
+                size_t cap = as->cap ? 2 * as->cap : 64;
+                alm **v = realloc(as->v, cap * sizeof *v);
+                if (v)
+                    as->v = v, as->cap = cap;
+            }
+            if (as->n < as->cap) {
+                as->v[as->n++] = a;
+                a = NULL;
+            } else {
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            }
+        }
+        if (rc == OWL_OK) /* its first state, from its children's */
+            rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
+    }
+    pthread_mutex_unlock(&as->mu);
+    alarm_free(a);
+    notify(as, chs, nch);
+    free(chs);
+    return rc;
+}
+
 int owl_alarms_set_state(owl_alarms *as, const char *tenant, const char *name,
                          enum owl_alarm_state state, const char *reason,
                          const char *reason_data, int64_t now_ms, owl_error *err)
 {
-    owl_alarm_change ch;
+    owl_alarm_change *chs = calloc(1, sizeof *chs);
+    size_t nch = 0, capch = 1;
+    if (!chs)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
     pthread_mutex_lock(&as->mu);
     alm *a = find(as, tenant, name, NULL);
-    int rc = a ? change(as, a, state, reason ? reason : "", reason_data, now_ms, &ch, err)
+    int rc = a ? change(as, a, state, reason ? reason : "", reason_data, now_ms, &chs[0], err)
                : owl_error_set(err, OWL_ENOTFOUND, "%s", name);
+    if (rc == OWL_OK) {
+        nch = 1;
+        rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
+    }
     pthread_mutex_unlock(&as->mu);
-    if (rc == OWL_OK)
-        notify(as, &ch, 1);
+    notify(as, chs, nch);
+    free(chs);
     return rc;
 }
 
@@ -672,6 +878,8 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
     pthread_mutex_lock(&as->mu);
     for (size_t i = 0; i < as->n && rc == OWL_OK; i++) {
         alm *a = as->v[i];
+        if (a->rule)
+            continue; /* composites follow their children, below */
         owl_alarm_range r;
         owl_alarm_verdict v;
         owl_error e = {0};
@@ -699,6 +907,8 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
         owl_buf_free(&reason);
         owl_buf_free(&data);
     }
+    if (rc == OWL_OK)
+        rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
     pthread_mutex_unlock(&as->mu);
     notify(as, chs, nch);
     free(chs);
@@ -781,6 +991,7 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
         v.reason_data = a->reason_data ? a->reason_data : "";
         v.state_ms = a->state_ms;
         v.config_ms = a->config_ms;
+        v.rule = a->rule_text;
         if (fn(ud, &v))
             break;
     }

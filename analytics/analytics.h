@@ -496,6 +496,7 @@ typedef struct owl_alarm_view {
     enum owl_alarm_state state;
     const char *reason, *reason_data;
     int64_t state_ms, config_ms;
+    const char *rule; /* a composite alarm's AlarmRule; NULL for a metric alarm */
 } owl_alarm_view;
 typedef int (*owl_alarm_list_fn)(void *ud, const owl_alarm_view *v);
 
@@ -516,5 +517,13 @@ int owl_alarms_add_history(owl_alarms *as, const char *tenant, const char *alarm
  * (unknown names are skipped, as CloudWatch does), each change durable. */
 int owl_alarms_set_actions_enabled(owl_alarms *as, const char *tenant, const char *const *names,
                                    size_t n, int enabled, owl_error *err);
+
+/* owl_alarms_put_composite — PutCompositeAlarm: d gives the name, description, actions and
+ * d->spec.tenant (the rest of spec is unused); rule_text the AlarmRule (analytics/composite.h).
+ * A composite is ALARM while its rule holds, else OK, re-evaluated in the same pass as any
+ * change of a child (a tick, SetAlarmState); a rule that reaches its own alarm, directly or
+ * through other composites, and a metric alarm's name are refused (OWL_EINVAL). */
+int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char *rule_text,
+                             int64_t now_ms, owl_error *err);
 
 #endif

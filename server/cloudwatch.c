@@ -1097,6 +1097,7 @@ typedef struct describe_ctx {
     const owl_stat *stat;
     int64_t period;
     const char *unit;
+    int composite; /* listing composite alarms, not metric ones */
     int64_t max;
     bson_t *arr;
     size_t n;
@@ -1124,6 +1125,8 @@ static int describe_one(void *ud, const owl_alarm_view *v)
 {
     describe_ctx *c = ud;
     const owl_alarm_spec *sp = &v->def.spec;
+    if ((v->rule != NULL) != c->composite)
+        return 0;
     if (c->after && strcmp(v->def.name, c->after) <= 0)
         return 0;
     if (c->prefix && strncmp(v->def.name, c->prefix, strlen(c->prefix)) != 0)
@@ -1150,6 +1153,27 @@ static int describe_one(void *ud, const owl_alarm_view *v)
     bson_t a, dims, dd;
     BSON_APPEND_DOCUMENT_BEGIN(c->arr, key, &a);
     BSON_APPEND_UTF8(&a, "AlarmName", v->def.name);
+    if (c->composite) {
+        snprintf(arn, sizeof arn, "arn:aws:cloudwatch:us-east-1:%s:alarm:%s", c->tenant,
+                 v->def.name);
+        BSON_APPEND_UTF8(&a, "AlarmArn", arn);
+        if (v->def.description)
+            BSON_APPEND_UTF8(&a, "AlarmDescription", v->def.description);
+        BSON_APPEND_UTF8(&a, "AlarmRule", v->rule);
+        BSON_APPEND_DATE_TIME(&a, "AlarmConfigurationUpdatedTimestamp", v->config_ms);
+        BSON_APPEND_BOOL(&a, "ActionsEnabled", v->def.actions_enabled != 0);
+        append_strs(&a, "OKActions", v->actions[OWL_ALARM_OK]);
+        append_strs(&a, "AlarmActions", v->actions[OWL_ALARM_ALARM]);
+        append_strs(&a, "InsufficientDataActions", v->actions[OWL_ALARM_INSUFFICIENT_DATA]);
+        BSON_APPEND_UTF8(&a, "StateValue", owl_alarm_state_name(v->state));
+        BSON_APPEND_UTF8(&a, "StateReason", v->reason);
+        if (v->reason_data[0])
+            BSON_APPEND_UTF8(&a, "StateReasonData", v->reason_data);
+        BSON_APPEND_DATE_TIME(&a, "StateUpdatedTimestamp", v->state_ms);
+        bson_append_document_end(c->arr, &a);
+        snprintf(c->next, sizeof c->next, "%s", v->def.name);
+        return 0;
+    }
     snprintf(arn, sizeof arn, "arn:aws:cloudwatch:us-east-1:%s:alarm:%s", c->tenant, v->def.name);
     BSON_APPEND_UTF8(&a, "AlarmArn", arn);
     if (v->def.description)
@@ -1224,12 +1248,37 @@ static int describe_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     }
     if (c.after && !strlen(c.after))
         c.after = NULL;
+    /* AlarmTypes: as CloudWatch, metric alarms only when it is left out */
+    const char *types[2];
+    size_t ntypes;
+    int want_metric = 1, want_comp = 0;
+    if ((rc = read_strings(ctx, in, "AlarmTypes", 2, types, &ntypes)) != OWL_OK)
+        return rc;
+    if (ntypes) {
+        want_metric = want_comp = 0;
+        for (size_t i = 0; i < ntypes; i++) {
+            if (!strcmp(types[i], "MetricAlarm"))
+                want_metric = 1;
+            else if (!strcmp(types[i], "CompositeAlarm"))
+                want_comp = 1;
+            else
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                    "The parameter AlarmTypes must hold CompositeAlarm or "
+                                    "MetricAlarm.");
+        }
+    }
     bson_t arr, comp;
+    describe_ctx cc = c;
     BSON_APPEND_ARRAY_BEGIN(out, "MetricAlarms", &arr);
     c.arr = &arr;
-    owl_alarms_list(call->srv->alarms, call->principal->tenant, describe_one, &c);
+    if (want_metric)
+        owl_alarms_list(call->srv->alarms, call->principal->tenant, describe_one, &c);
     bson_append_array_end(out, &arr);
     BSON_APPEND_ARRAY_BEGIN(out, "CompositeAlarms", &comp);
+    cc.arr = &comp;
+    cc.composite = 1;
+    if (want_comp)
+        owl_alarms_list(call->srv->alarms, call->principal->tenant, describe_one, &cc);
     bson_append_array_end(out, &comp);
     if ((int64_t)c.n == c.max && c.next[0]) {
         /* a token only when more follow: ask again past the last shown */
@@ -1244,6 +1293,50 @@ static int describe_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
             BSON_APPEND_UTF8(out, "NextToken", c.next);
         bson_destroy(&scratch);
     }
+    return OWL_OK;
+}
+
+static int put_composite_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *acts[3][OWL_ALARM_MAX_ACTIONS + 1], *rule;
+    owl_alarm_def d = {.actions_enabled = 1};
+    size_t len;
+    int rc, enabled;
+    (void)out;
+    d.spec.tenant = call->principal->tenant;
+    static const char *const need[] = {"AlarmName", "AlarmRule"};
+    const char **vals[] = {&d.name, &rule};
+    for (int k = 0; k < 2; k++) {
+        if ((rc = owl_aws_get_str(ctx, in, need[k], vals[k], &len)) == OWL_ENOTFOUND)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                "The parameter %s is required.", need[k]);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmDescription", &d.description, &len)) == OWL_EINVAL)
+        return rc;
+    if (d.description && strlen(d.description) > 1024)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter AlarmDescription must be at most 1024 characters.");
+    if ((rc = owl_aws_get_bool(ctx, in, "ActionsEnabled", &enabled)) == OWL_OK)
+        d.actions_enabled = enabled;
+    else if (rc == OWL_EINVAL)
+        return rc;
+    static const char *const fields[3] = {"OKActions", "AlarmActions", "InsufficientDataActions"};
+    for (int k = 0; k < 3; k++) {
+        if ((rc = read_strings(ctx, in, fields[k], OWL_ALARM_MAX_ACTIONS, acts[k],
+                               &d.nactions[k])) != OWL_OK)
+            return rc;
+        d.actions[k] = acts[k];
+    }
+    snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
+    owl_error err = {0};
+    if ((rc = owl_alarms_put_composite(call->srv->alarms, &d, rule, owl_now_ms(), &err)) ==
+        OWL_EINVAL)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
     return OWL_OK;
 }
 
@@ -1835,6 +1928,8 @@ static const owl_aws_op cw_ops[] = {
     {.name = "SetAlarmState", .action = "cloudwatch:SetAlarmState", .fn = set_alarm_state},
     {.name = "DescribeAlarmHistory", .action = "cloudwatch:DescribeAlarmHistory",
      .fn = describe_alarm_history},
+    {.name = "PutCompositeAlarm", .action = "cloudwatch:PutCompositeAlarm",
+     .fn = put_composite_alarm},
     {.name = "DescribeAlarmsForMetric", .action = "cloudwatch:DescribeAlarmsForMetric",
      .fn = describe_alarms_for_metric},
     {.name = "EnableAlarmActions", .action = "cloudwatch:EnableAlarmActions",

@@ -198,6 +198,22 @@ awsc cloudwatch enable-alarm-actions --alarm-names flaky nope
 check_eq "enable-alarm-actions (an unknown name is skipped) exits 0" 0 "$AWS_RC"
 check "enabled again, the alarm goes back to OK" both_in OK 5
 check_eq "... and its webhook is called for that" $((n1 + 1)) "$(delivered /flaky/a 200 $((n1 + 1)))"
+# a composite alarm over the two (boto3 and the AWS CLI alike send AlarmRule as a string)
+awsc cloudwatch put-composite-alarm --alarm-name pair --alarm-rule "ALARM(flaky) OR ALARM(stuck)"
+check_eq "put-composite-alarm exits 0" 0 "$AWS_RC"
+[ "$AWS_RC" = 0 ] || echo "# $AWS_ERR"
+awsc cloudwatch describe-alarms --alarm-types CompositeAlarm
+check_eq "describe-alarms --alarm-types CompositeAlarm: the rule and state" \
+    "pair ALARM(flaky) OR ALARM(stuck) OK" "$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["CompositeAlarms"][0]
+print(a["AlarmName"], a["AlarmRule"], a["StateValue"])')"
+awsc cloudwatch set-alarm-state --alarm-name stuck --state-value ALARM --state-reason "child"
+awsc cloudwatch describe-alarm-history --alarm-name pair --history-item-type StateUpdate
+check_contains "a child's change moves the composite at once" "$AWS_OUT" "Alarm updated from OK to ALARM"
+awsc cloudwatch put-composite-alarm --alarm-name bad --alarm-rule "ALARM(flaky) AND"
+check_contains "a malformed rule: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+check_contains "... naming the position" "$AWS_ERR" "at "
 kill "$WEBHOOK" 2>/dev/null
 wait "$WEBHOOK" 2>/dev/null
 

@@ -429,3 +429,77 @@ Test(alarms, lifecycle_history_and_restart, .init = setup, .fini = teardown)
     cr_assert_eq(owl_alarms_get(as, "t2", "latency-high", &info), OWL_ENOTFOUND);
     owl_alarms_close(as);
 }
+
+/* ---- composite alarms ---- */
+
+static owl_alarm_def child(const char *name)
+{
+    owl_alarm_def d = hot_alarm();
+    d.name = name;
+    return d;
+}
+
+static enum owl_alarm_state state_now(owl_alarms *as, const char *name)
+{
+    owl_alarm_info info;
+    cr_assert_eq(owl_alarms_get(as, "t1", name, &info), OWL_OK, "%s", name);
+    free(info.reason_data);
+    return info.state;
+}
+
+/* "ALARM(a) AND NOT OK(b)" through every combination of its two children's states, each
+ * change of a child re-evaluating it at once; cycles and name clashes refused; a restart
+ * keeps it. */
+Test(alarms, composite_follows_its_children, .init = setup, .fini = teardown)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    changes ch = {0};
+    owl_alarms_set_hook(as, on_change, &ch);
+    const int64_t now = owl_now_ms();
+    owl_alarm_def a = child("a"), b = child("b");
+    cr_assert_eq(owl_alarms_put(as, &a, now, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_alarms_put(as, &b, now, &err), OWL_OK, "%s", err.msg);
+    owl_alarm_def c = {.name = "both", .spec = {.tenant = "t1"}, .actions_enabled = 1};
+    cr_assert_eq(owl_alarms_put_composite(as, &c, "ALARM(a) AND NOT OK(b)", now, &err), OWL_OK,
+                 "%s", err.msg);
+    cr_assert_eq(state_now(as, "both"), OK, "a and b INSUFFICIENT_DATA: the rule does not hold");
+    for (int sa = 0; sa < 3; sa++)
+        for (int sb = 0; sb < 3; sb++) {
+            cr_assert_eq(owl_alarms_set_state(as, "t1", "a", (enum owl_alarm_state)sa, "t", NULL,
+                                              now, &err),
+                         OWL_OK);
+            cr_assert_eq(owl_alarms_set_state(as, "t1", "b", (enum owl_alarm_state)sb, "t", NULL,
+                                              now, &err),
+                         OWL_OK);
+            int want = sa == AL && sb != OK;
+            cr_assert_eq(state_now(as, "both"), want ? AL : OK, "a %s b %s",
+                         owl_alarm_state_name((enum owl_alarm_state)sa),
+                         owl_alarm_state_name((enum owl_alarm_state)sb));
+        }
+    /* a composite of the composite, and a rule that would loop */
+    owl_alarm_def top = {.name = "top", .spec = {.tenant = "t1"}};
+    cr_assert_eq(owl_alarms_put_composite(as, &top, "ALARM(both) OR ALARM(a)", now, &err), OWL_OK);
+    cr_assert_eq(owl_alarms_put_composite(as, &c, "ALARM(a) AND ALARM(top)", now, &err),
+                 OWL_EINVAL);
+    cr_assert(strstr(err.msg, "refers to itself"), "%s", err.msg);
+    cr_assert_eq(owl_alarms_put_composite(as, &c, "ALARM(both)", now, &err), OWL_EINVAL);
+    cr_assert_eq(owl_alarms_put_composite(as, &c, "ALARM(a) AND", now, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "at "), "%s", err.msg);
+    owl_alarm_def clash = child("both");
+    cr_assert_eq(owl_alarms_put(as, &clash, now, &err), OWL_EINVAL);
+    owl_alarm_def clash2 = {.name = "a", .spec = {.tenant = "t1"}};
+    cr_assert_eq(owl_alarms_put_composite(as, &clash2, "TRUE", now, &err), OWL_EINVAL);
+    /* a change of a reaches both and top in the same call */
+    cr_assert_eq(owl_alarms_set_state(as, "t1", "b", AL, "t", NULL, now, &err), OWL_OK);
+    cr_assert_eq(owl_alarms_set_state(as, "t1", "a", AL, "t", NULL, now, &err), OWL_OK);
+    cr_assert(state_now(as, "both") == AL && state_now(as, "top") == AL);
+    owl_alarms_close(as);
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(state_now(as, "top"), AL);
+    cr_assert_eq(owl_alarms_set_state(as, "t1", "a", OK, "t", NULL, now, &err), OWL_OK);
+    cr_assert(state_now(as, "both") == OK && state_now(as, "top") == OK,
+              "the reopened composites follow their children");
+    owl_alarms_close(as);
+}
