@@ -967,6 +967,29 @@ static int read_strings(owl_aws_ctx *ctx, const bson_t *in, const char *field, s
     return OWL_OK;
 }
 
+/* What metric and composite alarms share: AlarmDescription, ActionsEnabled and the three
+ * action lists (into acts, which d points at). */
+static int read_alarm_common(owl_aws_ctx *ctx, const bson_t *in, owl_alarm_def *d,
+                             const char *acts[3][OWL_ALARM_MAX_ACTIONS + 1])
+{
+    static const char *const fields[3] = {"OKActions", "AlarmActions", "InsufficientDataActions"};
+    size_t len;
+    int rc, enabled;
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmDescription", &d->description, &len)) == OWL_EINVAL)
+        return rc;
+    if ((rc = owl_aws_get_bool(ctx, in, "ActionsEnabled", &enabled)) == OWL_OK)
+        d->actions_enabled = enabled;
+    else if (rc == OWL_EINVAL)
+        return rc;
+    for (int k = 0; k < 3; k++) {
+        if ((rc = read_strings(ctx, in, fields[k], OWL_ALARM_MAX_ACTIONS, acts[k],
+                               &d->nactions[k])) != OWL_OK)
+            return rc;
+        d->actions[k] = acts[k];
+    }
+    return OWL_OK;
+}
+
 static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     owl_call *call = ctx->ud;
@@ -982,20 +1005,8 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
                             "The parameter AlarmName is required.");
     if (rc != OWL_OK)
         return rc;
-    if ((rc = owl_aws_get_str(ctx, in, "AlarmDescription", &d.description, &len)) == OWL_EINVAL)
+    if ((rc = read_alarm_common(ctx, in, &d, acts)) != OWL_OK)
         return rc;
-    int enabled;
-    if ((rc = owl_aws_get_bool(ctx, in, "ActionsEnabled", &enabled)) == OWL_OK)
-        d.actions_enabled = enabled;
-    else if (rc == OWL_EINVAL)
-        return rc;
-    static const char *const fields[3] = {"OKActions", "AlarmActions", "InsufficientDataActions"};
-    for (int k = 0; k < 3; k++) {
-        if ((rc = read_strings(ctx, in, fields[k], OWL_ALARM_MAX_ACTIONS, acts[k],
-                               &d.nactions[k])) != OWL_OK)
-            return rc;
-        d.actions[k] = acts[k];
-    }
     bson_iter_t mit;
     if (owl_aws_get_list(ctx, in, "Metrics", &mit) == OWL_OK)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
@@ -1153,27 +1164,7 @@ static int describe_one(void *ud, const owl_alarm_view *v)
     bson_t a, dims, dd;
     BSON_APPEND_DOCUMENT_BEGIN(c->arr, key, &a);
     BSON_APPEND_UTF8(&a, "AlarmName", v->def.name);
-    if (c->composite) {
-        snprintf(arn, sizeof arn, "arn:aws:cloudwatch:us-east-1:%s:alarm:%s", c->tenant,
-                 v->def.name);
-        BSON_APPEND_UTF8(&a, "AlarmArn", arn);
-        if (v->def.description)
-            BSON_APPEND_UTF8(&a, "AlarmDescription", v->def.description);
-        BSON_APPEND_UTF8(&a, "AlarmRule", v->rule);
-        BSON_APPEND_DATE_TIME(&a, "AlarmConfigurationUpdatedTimestamp", v->config_ms);
-        BSON_APPEND_BOOL(&a, "ActionsEnabled", v->def.actions_enabled != 0);
-        append_strs(&a, "OKActions", v->actions[OWL_ALARM_OK]);
-        append_strs(&a, "AlarmActions", v->actions[OWL_ALARM_ALARM]);
-        append_strs(&a, "InsufficientDataActions", v->actions[OWL_ALARM_INSUFFICIENT_DATA]);
-        BSON_APPEND_UTF8(&a, "StateValue", owl_alarm_state_name(v->state));
-        BSON_APPEND_UTF8(&a, "StateReason", v->reason);
-        if (v->reason_data[0])
-            BSON_APPEND_UTF8(&a, "StateReasonData", v->reason_data);
-        BSON_APPEND_DATE_TIME(&a, "StateUpdatedTimestamp", v->state_ms);
-        bson_append_document_end(c->arr, &a);
-        snprintf(c->next, sizeof c->next, "%s", v->def.name);
-        return 0;
-    }
+    /* what metric and composite alarms share */
     snprintf(arn, sizeof arn, "arn:aws:cloudwatch:us-east-1:%s:alarm:%s", c->tenant, v->def.name);
     BSON_APPEND_UTF8(&a, "AlarmArn", arn);
     if (v->def.description)
@@ -1188,6 +1179,12 @@ static int describe_one(void *ud, const owl_alarm_view *v)
     if (v->reason_data[0])
         BSON_APPEND_UTF8(&a, "StateReasonData", v->reason_data);
     BSON_APPEND_DATE_TIME(&a, "StateUpdatedTimestamp", v->state_ms);
+    snprintf(c->next, sizeof c->next, "%s", v->def.name); /* the last shown */
+    if (c->composite) {
+        BSON_APPEND_UTF8(&a, "AlarmRule", v->rule);
+        bson_append_document_end(c->arr, &a);
+        return 0;
+    }
     BSON_APPEND_UTF8(&a, "MetricName", sp->id.name);
     BSON_APPEND_UTF8(&a, "Namespace", sp->id.ns);
     if (sp->stat.kind <= OWL_STAT_MAXIMUM)
@@ -1215,7 +1212,6 @@ static int describe_one(void *ud, const owl_alarm_view *v)
         BSON_APPEND_UTF8(&a, "EvaluateLowSampleCountPercentile",
                          sp->low_sample_ignore ? "ignore" : "evaluate");
     bson_append_document_end(c->arr, &a);
-    snprintf(c->next, sizeof c->next, "%s", v->def.name); /* the last shown */
     return 0;
 }
 
@@ -1302,7 +1298,7 @@ static int put_composite_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     const char *acts[3][OWL_ALARM_MAX_ACTIONS + 1], *rule;
     owl_alarm_def d = {.actions_enabled = 1};
     size_t len;
-    int rc, enabled;
+    int rc;
     (void)out;
     d.spec.tenant = call->principal->tenant;
     static const char *const need[] = {"AlarmName", "AlarmRule"};
@@ -1314,22 +1310,11 @@ static int put_composite_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         if (rc != OWL_OK)
             return rc;
     }
-    if ((rc = owl_aws_get_str(ctx, in, "AlarmDescription", &d.description, &len)) == OWL_EINVAL)
+    if ((rc = read_alarm_common(ctx, in, &d, acts)) != OWL_OK)
         return rc;
     if (d.description && strlen(d.description) > 1024)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
                             "The parameter AlarmDescription must be at most 1024 characters.");
-    if ((rc = owl_aws_get_bool(ctx, in, "ActionsEnabled", &enabled)) == OWL_OK)
-        d.actions_enabled = enabled;
-    else if (rc == OWL_EINVAL)
-        return rc;
-    static const char *const fields[3] = {"OKActions", "AlarmActions", "InsufficientDataActions"};
-    for (int k = 0; k < 3; k++) {
-        if ((rc = read_strings(ctx, in, fields[k], OWL_ALARM_MAX_ACTIONS, acts[k],
-                               &d.nactions[k])) != OWL_OK)
-            return rc;
-        d.actions[k] = acts[k];
-    }
     snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
     owl_error err = {0};
     if ((rc = owl_alarms_put_composite(call->srv->alarms, &d, rule, owl_now_ms(), &err)) ==

@@ -343,3 +343,24 @@ create_key() {
         NEW_TENANT=$(jget tenant)
     fi
 }
+
+# aws_cli CREDENTIALS_FILE ARGS... — the AWS CLI ($AWS) against owld, isolated from any user
+# configuration; sets AWS_OUT, AWS_ERR and AWS_RC. awsc ARGS... does it with the admin's
+# credentials ($DATA/aws-credentials).
+aws_cli() {
+    local creds=$1
+    shift
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+        -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
+        AWS_SHARED_CREDENTIALS_FILE="$creds" AWS_CONFIG_FILE=/dev/null \
+        AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=1 HOME="$T" \
+        "$AWS" "$@" --endpoint-url "$BASE" --region us-east-1 --output json \
+        --cli-connect-timeout 5 --cli-read-timeout 30 >"$T/aws.out" 2>"$T/aws.err"
+    AWS_RC=$?
+    AWS_OUT=$(cat "$T/aws.out")
+    AWS_ERR=$(cat "$T/aws.err")
+}
+
+awsc() {
+    aws_cli "$DATA/aws-credentials" "$@"
+}

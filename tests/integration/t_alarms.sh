@@ -13,17 +13,6 @@ AWS=/usr/bin/aws
 [ -x "$AWS" ] || skip "$AWS is not installed"
 start_owld || bail "owld starts"
 
-awsc() {
-    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-        -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
-        AWS_SHARED_CREDENTIALS_FILE="$DATA/aws-credentials" AWS_CONFIG_FILE=/dev/null \
-        AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=1 HOME="$T" \
-        "$AWS" "$@" --endpoint-url "$BASE" --region us-east-1 --output json \
-        --cli-connect-timeout 5 --cli-read-timeout 30 >"$T/aws.out" 2>"$T/aws.err"
-    AWS_RC=$?
-    AWS_OUT=$(cat "$T/aws.out")
-    AWS_ERR=$(cat "$T/aws.err")
-}
 
 # the state of alarm $1 ("" when there is none). Each call asks with another MaxRecords: owld
 # refuses a signed request it has already seen (the CLI signs to the second), and a poll may

@@ -21,18 +21,6 @@ create_key "$ADMIN" '["logs:*"]'
 check_eq "a key without STS rights is created" 200 "$STATUS"
 LIMITED=$NEW_KEY
 
-# awsc ARGS... — the CLI with the admin credentials, isolated from any user configuration.
-awsc() {
-    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-        -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
-        AWS_SHARED_CREDENTIALS_FILE="$DATA/aws-credentials" AWS_CONFIG_FILE=/dev/null \
-        AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=1 HOME="$T" \
-        "$AWS" "$@" --endpoint-url "$BASE" --region us-east-1 --output json \
-        --cli-connect-timeout 5 --cli-read-timeout 20 >"$T/aws.out" 2>"$T/aws.err"
-    AWS_RC=$?
-    AWS_OUT=$(cat "$T/aws.out")
-    AWS_ERR=$(cat "$T/aws.err")
-}
 
 if [ $HAVE_CLI = 1 ]; then
     echo "# $("$AWS" --version 2>&1)"

@@ -10,21 +10,6 @@ AWS=/usr/bin/aws
 
 start_owld || bail "owld starts"
 
-# awsc CREDENTIALS_FILE ARGS... — runs the CLI isolated from any user configuration;
-# sets AWS_OUT, AWS_ERR and AWS_RC.
-awsc() {
-    local creds=$1
-    shift
-    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-        -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
-        AWS_SHARED_CREDENTIALS_FILE="$creds" AWS_CONFIG_FILE=/dev/null \
-        AWS_EC2_METADATA_DISABLED=true AWS_PAGER="" AWS_MAX_ATTEMPTS=1 HOME="$T" \
-        "$AWS" "$@" --endpoint-url "$BASE" --region us-east-1 --output json \
-        --cli-connect-timeout 5 --cli-read-timeout 20 >"$T/aws.out" 2>"$T/aws.err"
-    AWS_RC=$?
-    AWS_OUT=$(cat "$T/aws.out")
-    AWS_ERR=$(cat "$T/aws.err")
-}
 
 admin GET /api/v1/keys
 TENANT=$(printf '%s' "$BODY" | "$PYTHON" -c '
@@ -34,7 +19,7 @@ print([k["tenant"] for k in keys if k["key_id"] == sys.argv[1]][0])' "$ADMIN_ID"
 check "admin tenant is known from GET /api/v1/keys" grep -qE '^[0-9]{12}$' <<<"$TENANT"
 
 # ---- the admin credentials written by owld ----
-awsc "$DATA/aws-credentials" sts get-caller-identity
+aws_cli "$DATA/aws-credentials" sts get-caller-identity
 check_eq "aws sts get-caller-identity exits 0" 0 "$AWS_RC"
 [ "$AWS_RC" = 0 ] || echo "# stderr: $AWS_ERR"
 check_eq "Account is the tenant" "$TENANT" "$(jget Account "$AWS_OUT")"
@@ -46,7 +31,7 @@ create_key "$ADMIN" '["sts:GetCallerIdentity"]' 123456789012
 check_eq "admin creates an STS key in tenant 123456789012" 200 "$STATUS"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
     "$NEW_ID" "${NEW_KEY#*:}" >"$T/other.creds"
-awsc "$T/other.creds" sts get-caller-identity
+aws_cli "$T/other.creds" sts get-caller-identity
 check_eq "other tenant's key: exit 0" 0 "$AWS_RC"
 check_eq "other tenant's key: Account" 123456789012 "$(jget Account "$AWS_OUT")"
 check_contains "other tenant's key: Arn" "$(jget Arn "$AWS_OUT")" "$NEW_ID"
@@ -55,7 +40,7 @@ check_contains "other tenant's key: Arn" "$(jget Arn "$AWS_OUT")" "$NEW_ID"
 create_key "$ADMIN" '["logs:*"]'
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
     "$NEW_ID" "${NEW_KEY#*:}" >"$T/logs.creds"
-awsc "$T/logs.creds" sts get-caller-identity
+aws_cli "$T/logs.creds" sts get-caller-identity
 check "key without sts:GetCallerIdentity fails" test "$AWS_RC" -ne 0
 check_contains "... with AccessDenied" "$AWS_ERR" AccessDenied
 
@@ -64,7 +49,7 @@ sed -E 's/^(aws_secret_access_key = ).(.*)$/\1X\2/' "$DATA/aws-credentials" >"$T
 if [ "$(grep aws_secret_access_key "$T/bad.creds")" = "$(grep aws_secret_access_key "$DATA/aws-credentials")" ]; then
     sed -E -i 's/^(aws_secret_access_key = ).(.*)$/\1Y\2/' "$T/bad.creds"
 fi
-awsc "$T/bad.creds" sts get-caller-identity
+aws_cli "$T/bad.creds" sts get-caller-identity
 check "altered secret: non-zero exit" test "$AWS_RC" -ne 0
 # issue 9: a bad signature is answered like an unknown key (one code for any failed credential)
 check_contains "altered secret: InvalidClientTokenId" "$AWS_ERR" InvalidClientTokenId
@@ -72,7 +57,7 @@ check_contains "altered secret: InvalidClientTokenId" "$AWS_ERR" InvalidClientTo
 # ---- unknown access key ----
 printf '[default]\naws_access_key_id = OWLUNKNOWNKEYAAAAAAA\naws_secret_access_key = %s\n' \
     "${ADMIN#*:}" >"$T/unknown.creds"
-awsc "$T/unknown.creds" sts get-caller-identity
+aws_cli "$T/unknown.creds" sts get-caller-identity
 check "unknown access key: non-zero exit" test "$AWS_RC" -ne 0
 check_contains "unknown access key: InvalidClientTokenId" "$AWS_ERR" InvalidClientTokenId
 
