@@ -94,7 +94,9 @@ void owl_alarm_evaluate(const owl_alarm_point *range, size_t n, int eval_periods
     size_t N = eval_periods < 1 ? 1 : (size_t)eval_periods;
     if (N > OWL_ALARM_MAX_EVAL_PERIODS)
         N = OWL_ALARM_MAX_EVAL_PERIODS;
-    int M = datapoints_to_alarm < 1 ? 1 : datapoints_to_alarm > (int)N ? (int)N : datapoints_to_alarm;
+    int M = datapoints_to_alarm < 1           ? 1
+            : datapoints_to_alarm > (int)N ? (int)N
+                                           : datapoints_to_alarm;
     memset(out, 0, sizeof *out);
     out->state = current;
 

@@ -1002,12 +1002,19 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
 static void *evaluator(void *arg)
 {
     owl_alarms *as = arg;
+    int64_t pruned = 0;
     pthread_mutex_lock(&as->stop_mu);
     while (!as->stopping) {
         pthread_mutex_unlock(&as->stop_mu);
         owl_error err = {0};
-        if (owl_alarms_tick(as, owl_now_ms(), &err) != OWL_OK)
+        int64_t now = owl_now_ms();
+        if (owl_alarms_tick(as, now, &err) != OWL_OK)
             owl_warn("alarms: evaluation: %s", err.msg);
+        if (now - pruned >= 3600 * 1000) { /* history older than two weeks, hourly */
+            pruned = now;
+            if (owl_alarms_prune_history(as, now, NULL, &err) != OWL_OK)
+                owl_warn("alarms: pruning the history: %s", err.msg);
+        }
         pthread_mutex_lock(&as->stop_mu);
         if (as->stopping)
             break;
@@ -1056,5 +1063,52 @@ int owl_alarms_set_actions_enabled(owl_alarms *as, const char *tenant, const cha
             a->actions_enabled = enabled == 0;
     }
     pthread_mutex_unlock(&as->mu);
+    return rc;
+}
+
+typedef struct prune_ctx {
+    char cutoff[32];
+    char (*keys)[2][256];
+    size_t n, cap;
+    int oom;
+} prune_ctx;
+
+static int prune_one(void *ud, const char *tenant, const char *kind, const char *id,
+                     const bson_t *doc)
+{
+    prune_ctx *p = ud;
+    (void)kind, (void)doc;
+    if (strlen(id) != 24 || strncmp(id, p->cutoff, 16) >= 0)
+        return 0; /* ids begin with the time in 16 hex digits: newer, or not ours */
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 256;
+        void *k = realloc(p->keys, cap * sizeof *p->keys);
+        if (!k) {
+            p->oom = 1;
+            return 1;
+        }
+        p->keys = k, p->cap = cap;
+    }
+    snprintf(p->keys[p->n][0], 256, "%s", tenant);
+    snprintf(p->keys[p->n][1], 256, "%s", id);
+    p->n++;
+    return 0;
+}
+
+int owl_alarms_prune_history(owl_alarms *as, int64_t now_ms, size_t *removed, owl_error *err)
+{
+    prune_ctx p = {0};
+    snprintf(p.cutoff, sizeof p.cutoff, "%016" PRIx64, (uint64_t)(now_ms - HISTORY_KEEP_MS));
+    int rc = owl_meta_list(as->meta, NULL, KIND_HISTORY, NULL, 0, prune_one, &p, err);
+    if (rc == OWL_OK && p.oom)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    size_t done = 0;
+    for (size_t i = 0; i < p.n && rc == OWL_OK; i++)
+        if ((rc = owl_meta_delete(as->meta, p.keys[i][0], KIND_HISTORY, p.keys[i][1], err)) ==
+            OWL_OK)
+            done++;
+    free(p.keys);
+    if (removed)
+        *removed = done;
     return rc;
 }

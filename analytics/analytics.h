@@ -526,4 +526,8 @@ int owl_alarms_set_actions_enabled(owl_alarms *as, const char *tenant, const cha
 int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char *rule_text,
                              int64_t now_ms, owl_error *err);
 
+/* owl_alarms_prune_history — deletes history items older than two weeks (CloudWatch keeps
+ * them that long); the evaluator thread calls it hourly. *removed (may be NULL): how many. */
+int owl_alarms_prune_history(owl_alarms *as, int64_t now_ms, size_t *removed, owl_error *err);
+
 #endif

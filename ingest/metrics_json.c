@@ -4,9 +4,10 @@
  * It takes the shapes clients send in bulk and leaves everything else to the general path
  * (JSON decoded to a document, then read field by field), which answers every error: any key
  * or type it does not expect, a string with an escape, a control character or a byte past
- * ASCII, a duplicated key, a field name over the decoder's limit, a number it cannot read
- * exactly without the C library, anything after the closing brace. So for every body it accepts, the datums are those the general
- * path would read, and for every other body the answer is the general path's. */
+ * ASCII, a duplicated key, a field name over the decoder's limit, a number the decoder
+ * refuses (numbers are read by the decoder's own reader, owl__json_number), anything after
+ * the closing brace. So for every body it accepts, the datums are those the general path
+ * would read, and for every other body the answer is the general path's. */
 #include <stdlib.h>
 #include <string.h>
 

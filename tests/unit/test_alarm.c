@@ -503,3 +503,27 @@ Test(alarms, composite_follows_its_children, .init = setup, .fini = teardown)
               "the reopened composites follow their children");
     owl_alarms_close(as);
 }
+
+/* History items are kept two weeks, as CloudWatch keeps them. */
+Test(alarms, history_older_than_two_weeks_is_pruned, .init = setup, .fini = teardown)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    const int64_t now = owl_now_ms(), day = 86400000LL;
+    owl_alarm_def d = hot_alarm();
+    cr_assert_eq(owl_alarms_put(as, &d, now, &err), OWL_OK); /* one item now */
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(owl_alarms_add_history(as, "t1", "latency-high", "Action",
+                                            now - (k ? 14 + k : 13) * day, "old", "", &err),
+                     OWL_OK);
+    cr_assert_eq(owl_alarms_add_history(as, "t2", "x", "Action", now - 20 * day, "old", "", &err),
+                 OWL_OK);
+    size_t removed = 99;
+    cr_assert_eq(owl_alarms_prune_history(as, now, &removed, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(removed, 3, "15 and 16 days old in t1, 20 in t2");
+    hist h = {0};
+    owl_alarms_history(as, "t1", NULL, on_item, &h, &err);
+    cr_assert_eq(h.n, 2, "the 13-day-old item and today's");
+    owl_alarms_close(as);
+}
