@@ -107,6 +107,20 @@ static alm *find(const owl_alarms *as, const char *tenant, const char *name, siz
     return NULL;
 }
 
+/* Appends a to the alarms (mu held, or during open). OWL_ENOMEM leaves them as they were. */
+static int push(owl_alarms *as, alm *a)
+{
+    if (as->n == as->cap) {
+        size_t cap = as->cap ? 2 * as->cap : 64;
+        alm **v = realloc(as->v, cap * sizeof *v);
+        if (!v)
+            return OWL_ENOMEM;
+        as->v = v, as->cap = cap;
+    }
+    as->v[as->n++] = a;
+    return OWL_OK;
+}
+
 /* A copy of definition d (tenant and name already checked). */
 static alm *alarm_from_def(const owl_alarm_def *d)
 {
@@ -341,17 +355,11 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
             a->state = (enum owl_alarm_state)s;
     a->state_ms = get_num(doc, "state_ms");
     a->config_ms = get_num(doc, "config_ms");
-    if (l->as->n == l->as->cap) {
-        size_t cap = l->as->cap ? 2 * l->as->cap : 64;
-        alm **v = realloc(l->as->v, cap * sizeof *v);
-        if (!v) {
-            alarm_free(a);
-            l->rc = OWL_ENOMEM;
-            return 1;
-        }
-        l->as->v = v, l->as->cap = cap;
+    if (push(l->as, a) != OWL_OK) {
+        alarm_free(a);
+        l->rc = OWL_ENOMEM;
+        return 1;
     }
-    l->as->v[l->as->n++] = a;
     return 0;
 }
 
@@ -498,17 +506,8 @@ int owl_alarms_put(owl_alarms *as, const owl_alarm_def *d, int64_t now_ms, owl_e
     if (rc == OWL_OK && old) {
         as->v[at] = a;
         alarm_free(old);
-    } else if (rc == OWL_OK) {
-        if (as->n == as->cap) {
-            size_t cap = as->cap ? 2 * as->cap : 64;
-            alm **v = realloc(as->v, cap * sizeof *v);
-            if (!v)
-                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-            else
-                as->v = v, as->cap = cap;
-        }
-        if (rc == OWL_OK)
-            as->v[as->n++] = a;
+    } else if (rc == OWL_OK && push(as, a) != OWL_OK) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
     if (rc != OWL_OK) {
         if (old) { /* give the state back */
@@ -779,11 +778,10 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
     cd.spec.unit = NULL;
     owl_stat_parse("SampleCount", &cd.spec.stat, NULL);
     cd.spec.period_s = 60, cd.spec.eval_periods = 1, cd.spec.datapoints_to_alarm = 1;
-    size_t nl = d->name ? strlen(d->name) : 0;
-    if (nl < 1 || nl > 255) {
+    cd.spec.threshold = 0;
+    if ((rc = owl_alarm_def_check(&cd, err)) != OWL_OK) { /* name, description, actions */
         owl_crule_free(rule);
-        return owl_error_set(err, OWL_EINVAL,
-                             "The parameter AlarmName must be 1 to 255 characters.");
+        return rc;
     }
     alm *a = alarm_from_def(&cd);
     if (!a || !(a->rule_text = strdup(rule_text))) {
@@ -824,19 +822,10 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
             as->v[at] = a;
             alarm_free(old);
             a = NULL;
+        } else if (push(as, a) == OWL_OK) {
+            a = NULL;
         } else {
-            if (as->n == as->cap) {
-                size_t cap = as->cap ? 2 * as->cap : 64;
-                alm **v = realloc(as->v, cap * sizeof *v);
-                if (v)
-                    as->v = v, as->cap = cap;
-            }
-            if (as->n < as->cap) {
-                as->v[as->n++] = a;
-                a = NULL;
-            } else {
-                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-            }
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
         }
         if (rc == OWL_OK) /* its first state, from its children's */
             rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);

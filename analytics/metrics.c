@@ -368,7 +368,6 @@ static tenant_state *tenant_get(owl_metrics *m, const char *name, int64_t now_ms
     return t;
 }
 
-/* Store retention of each level: its keep window rounded up to days, plus one day. */
 /* Days of raw rows to keep: the raw window, or back to the 60 s level's watermark when the
  * roller is behind (after a stop), so no row goes before it is rolled. */
 static int raw_days(const owl_metrics *m, int64_t wm1, int64_t now_ms)
@@ -379,6 +378,8 @@ static int raw_days(const owl_metrics *m, int64_t wm1, int64_t now_ms)
     return need > days ? (need > 36500 ? 36500 : need) : days;
 }
 
+/* Store retention of each level: its keep window rounded up to days, plus one day (raw:
+ * raw_days). */
 static int set_retention(owl_metrics *m, const char *tenant, int64_t wm1, int64_t now_ms,
                          owl_error *err)
 {
@@ -478,8 +479,26 @@ typedef struct agg {
     owl_sketch *sk;
     const char *unit;
     int flags, used;
-    int single; /* agg_add_datum: holds one datum, a single value (sum) */
+    int single; /* holds one part only, a single value (sum) */
 } agg;
+
+/* Folds the figures of one part (count, sum, min, max, flags bit 0) into a; single says
+ * the part is one single value, which a stays only while it holds nothing else. */
+static void agg_fold(agg *a, double count, double sum, double min, double max, int flags,
+                     int single)
+{
+    a->single = !a->used && single;
+    if (!a->used) {
+        a->min = min, a->max = max;
+        a->used = 1;
+    } else {
+        a->min = min < a->min ? min : a->min;
+        a->max = max > a->max ? max : a->max;
+    }
+    a->count += count;
+    a->sum += sum;
+    a->flags |= flags & 1;
+}
 
 /* Adds one stored row to a; OWL_ECORRUPT for a sketch that does not decode. */
 static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
@@ -496,17 +515,8 @@ static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
     if (!a->used) {
         owl_bytes ub = b->cols[col[OWL_METRICS_UNIT]][r].b;
         a->unit = unit_of_bytes(ub.p, ub.n);
-        a->min = min, a->max = max;
-        a->used = 1;
-    } else {
-        if (min < a->min)
-            a->min = min;
-        if (max > a->max)
-            a->max = max;
     }
-    a->count += count;
-    a->sum += sum;
-    a->flags |= (int)(flags & 1);
+    agg_fold(a, count, sum, min, max, (int)(flags & 1), single);
     if (single || skb.n) {
         if (!a->sk && !(a->sk = owl_sketch_new()))
             return OWL_ENOMEM;
@@ -649,18 +659,8 @@ static int datum_agg(const owl_datum *d, dagg *a)
 static int agg_add_datum(agg *g, const dagg *a)
 {
     int single = a->count == 1 && !a->sk && !(a->flags & 1);
-    double min = single ? a->sum : a->min, max = single ? a->sum : a->max;
-    g->single = !g->used && single;
-    if (!g->used) {
-        g->min = min, g->max = max;
-        g->used = 1;
-    } else {
-        g->min = min < g->min ? min : g->min;
-        g->max = max > g->max ? max : g->max;
-    }
-    g->count += a->count;
-    g->sum += a->sum;
-    g->flags |= (int)(a->flags & 1);
+    agg_fold(g, a->count, a->sum, single ? a->sum : a->min, single ? a->sum : a->max,
+             (int)a->flags, single);
     if (!single && !a->sk)
         return OWL_OK;
     if (!g->sk && !(g->sk = owl_sketch_new()))
@@ -671,17 +671,7 @@ static int agg_add_datum(agg *g, const dagg *a)
 /* Adds aggregate src (of agg_add_datum / agg_merge) to g. */
 static int agg_merge(agg *g, const agg *src)
 {
-    g->single = !g->used && src->single;
-    if (!g->used) {
-        g->min = src->min, g->max = src->max;
-        g->used = 1;
-    } else {
-        g->min = src->min < g->min ? src->min : g->min;
-        g->max = src->max > g->max ? src->max : g->max;
-    }
-    g->count += src->count;
-    g->sum += src->sum;
-    g->flags |= src->flags;
+    agg_fold(g, src->count, src->sum, src->min, src->max, src->flags, src->single);
     if (!src->sk)
         return OWL_OK;
     if (!g->sk && !(g->sk = owl_sketch_new()))

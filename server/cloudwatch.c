@@ -1311,10 +1311,7 @@ static int put_composite_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
             return rc;
     }
     if ((rc = read_alarm_common(ctx, in, &d, acts)) != OWL_OK)
-        return rc;
-    if (d.description && strlen(d.description) > 1024)
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
-                            "The parameter AlarmDescription must be at most 1024 characters.");
+        return rc; /* the module checks them as PutMetricAlarm's (owl_alarm_def_check) */
     snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
     owl_error err = {0};
     if ((rc = owl_alarms_put_composite(call->srv->alarms, &d, rule, owl_now_ms(), &err)) ==
