@@ -183,39 +183,83 @@ static int low_sample(const owl_stat *st, const owl_bucket *b)
     return b->count < (p >= 0.5 ? 10 / (1 - p) : 10 / p);
 }
 
+/* The range an evaluation at now_ms reads: the eval_periods + 2 complete periods before
+ * now, none present yet. */
+static void range_init(const owl_alarm_spec *spec, int64_t now_ms, owl_alarm_range *range)
+{
+    int64_t step = (int64_t)spec->period_s * 1000;
+    int64_t end = now_ms / step * step - (now_ms % step < 0 ? step : 0);
+    memset(range, 0, sizeof *range);
+    range->n = (size_t)spec->eval_periods + 2;
+    range->period_s = spec->period_s;
+    range->start_ms = end - (int64_t)range->n * step;
+}
+
+typedef struct range_ctx {
+    const owl_alarm_spec *spec;
+    owl_alarm_range *range;
+} range_ctx;
+
+/* Period k of the range from its bucket: a point when the statistic can be answered. */
+static void range_point(void *ud, size_t k, const owl_bucket *b)
+{
+    range_ctx *x = ud;
+    double v;
+    if (k >= x->range->n || owl_stat_eval(&x->spec->stat, b, &v) != OWL_OK)
+        return;
+    owl_alarm_point *p = &x->range->p[k];
+    p->present = 1;
+    p->value = v;
+    p->low_sample = low_sample(&x->spec->stat, b);
+}
+
+static int spec_ok(const owl_alarm_spec *spec, owl_error *err)
+{
+    if (spec->eval_periods < 1 || spec->eval_periods > OWL_ALARM_MAX_EVAL_PERIODS ||
+        spec->period_s <= 0)
+        return owl_error_set(err, OWL_EINVAL, "bad evaluation periods or period");
+    return OWL_OK;
+}
+
 int owl_alarm_evaluate_metric(owl_metrics *m, const owl_alarm_spec *spec, int64_t now_ms,
                               enum owl_alarm_state current, owl_alarm_range *range,
                               owl_alarm_verdict *out, owl_error *err)
 {
-    int n = spec->eval_periods;
-    if (n < 1 || n > OWL_ALARM_MAX_EVAL_PERIODS || spec->period_s <= 0)
-        return owl_error_set(err, OWL_EINVAL, "bad evaluation periods or period");
-    int64_t step = (int64_t)spec->period_s * 1000;
-    int64_t end = now_ms / step * step - (now_ms % step < 0 ? step : 0);
-    memset(range, 0, sizeof *range);
-    range->n = (size_t)n + 2;
-    range->period_s = spec->period_s;
-    range->start_ms = end - (int64_t)range->n * step;
-    owl_metric_query q = {.tenant = spec->tenant, .id = spec->id, .unit = spec->unit,
-                          .start_ms = range->start_ms, .end_ms = end,
-                          .period_s = spec->period_s, .now_ms = now_ms};
-    owl_bucket_set bs = {0};
-    int rc = owl_metrics_read(m, &q, &bs, err);
+    int rc = spec_ok(spec, err);
     if (rc != OWL_OK)
         return rc;
-    for (size_t i = 0; i < bs.n; i++) {
-        int64_t slot = (bs.b[i].time_ms - range->start_ms) / step;
-        double v;
-        if (slot < 0 || slot >= (int64_t)range->n ||
-            owl_stat_eval(&spec->stat, &bs.b[i], &v) != OWL_OK)
-            continue;
-        owl_alarm_point *p = &range->p[slot];
-        p->present = 1;
-        p->value = v;
-        p->low_sample = low_sample(&spec->stat, &bs.b[i]);
-    }
+    range_init(spec, now_ms, range);
+    int64_t step = (int64_t)spec->period_s * 1000;
+    owl_metric_query q = {.tenant = spec->tenant, .id = spec->id, .unit = spec->unit,
+                          .start_ms = range->start_ms,
+                          .end_ms = range->start_ms + (int64_t)range->n * step,
+                          .period_s = spec->period_s, .now_ms = now_ms};
+    owl_bucket_set bs = {0};
+    if ((rc = owl_metrics_read(m, &q, &bs, err)) != OWL_OK)
+        return rc;
+    range_ctx x = {spec, range};
+    for (size_t i = 0; i < bs.n; i++)
+        if (bs.b[i].time_ms >= range->start_ms)
+            range_point(&x, (size_t)((bs.b[i].time_ms - range->start_ms) / step), &bs.b[i]);
     owl_bucket_set_free(&bs);
-    owl_alarm_evaluate(range->p, range->n, n, spec->datapoints_to_alarm, spec->cmp,
-                       spec->threshold, spec->missing, spec->low_sample_ignore, current, out);
+    owl_alarm_evaluate(range->p, range->n, spec->eval_periods, spec->datapoints_to_alarm,
+                       spec->cmp, spec->threshold, spec->missing, spec->low_sample_ignore,
+                       current, out);
+    return OWL_OK;
+}
+
+int owl_alarm_evaluate_watch(owl_metrics *m, owl_watch *w, const owl_alarm_spec *spec,
+                             int64_t now_ms, enum owl_alarm_state current,
+                             owl_alarm_range *range, owl_alarm_verdict *out, owl_error *err)
+{
+    int rc = spec_ok(spec, err);
+    if (rc != OWL_OK)
+        return rc;
+    range_init(spec, now_ms, range);
+    range_ctx x = {spec, range};
+    owl_watch_visit(m, w, range->start_ms, range->n, range_point, &x);
+    owl_alarm_evaluate(range->p, range->n, spec->eval_periods, spec->datapoints_to_alarm,
+                       spec->cmp, spec->threshold, spec->missing, spec->low_sample_ignore,
+                       current, out);
     return OWL_OK;
 }

@@ -22,6 +22,8 @@
 #include "analytics/analytics_int.h"
 #include "analytics/composite.h"
 #include "common/clock.h"
+#include "common/hash.h"
+#include "common/log.h"
 
 #define KIND "alarm"
 #define KIND_HISTORY "alarm-history"
@@ -41,6 +43,11 @@ typedef struct alm {
     int64_t state_ms, config_ms;
     owl_crule *rule;   /* a composite alarm: its AlarmRule (spec unused), else NULL */
     char *rule_text;
+    owl_watch *w;      /* a metric alarm's recent buckets (NULL: read from the store) */
+    int64_t eval_slot; /* the evaluation slot and watch generation last evaluated */
+    uint64_t eval_gen;
+    int force;         /* evaluate at the next tick whatever changed */
+    struct alm *next_hash;
 } alm;
 
 struct owl_alarms {
@@ -50,10 +57,13 @@ struct owl_alarms {
     alm **v;
     size_t n, cap;
     uint32_t seq;
+    alm **idx; /* by (tenant, name), chained by next_hash; idxcap a power of two */
+    size_t idxcap;
     owl_alarm_change_fn hook;
     void *hook_ud;
+    owl_alarm_stats stats;
     pthread_t thread;
-    int running, stopping;
+    int running, stopping, woken;
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
 };
@@ -96,18 +106,42 @@ static void alarm_free(alm *a)
     free(a);
 }
 
-static alm *find(const owl_alarms *as, const char *tenant, const char *name, size_t *at)
+static size_t name_slot(const owl_alarms *as, const char *tenant, const char *name)
 {
-    for (size_t i = 0; i < as->n; i++)
-        if (strcmp(as->v[i]->name, name) == 0 && strcmp(as->v[i]->tenant, tenant) == 0) {
-            if (at)
-                *at = i;
-            return as->v[i];
-        }
-    return NULL;
+    uint64_t h = owl_hash64(tenant, strlen(tenant), 0);
+    return (size_t)owl_hash64(name, strlen(name), h) & (as->idxcap - 1);
 }
 
-/* Appends a to the alarms (mu held, or during open). OWL_ENOMEM leaves them as they were. */
+static alm *find(const owl_alarms *as, const char *tenant, const char *name, size_t *at)
+{
+    alm *a = NULL;
+    for (a = as->idxcap ? as->idx[name_slot(as, tenant, name)] : NULL; a; a = a->next_hash)
+        if (strcmp(a->name, name) == 0 && strcmp(a->tenant, tenant) == 0)
+            break;
+    for (size_t i = 0; a && at && i < as->n; i++) /* its place in v, for a rare replace */
+        if (as->v[i] == a)
+            *at = i;
+    return a;
+}
+
+static void index_add(owl_alarms *as, alm *a)
+{
+    size_t b = name_slot(as, a->tenant, a->name);
+    a->next_hash = as->idx[b];
+    as->idx[b] = a;
+}
+
+static void index_remove(owl_alarms *as, alm *a)
+{
+    for (alm **p = &as->idx[name_slot(as, a->tenant, a->name)]; *p; p = &(*p)->next_hash)
+        if (*p == a) {
+            *p = a->next_hash;
+            return;
+        }
+}
+
+/* Appends a to the alarms and the index (mu held, or during open). OWL_ENOMEM leaves them
+ * as they were. */
 static int push(owl_alarms *as, alm *a)
 {
     if (as->n == as->cap) {
@@ -117,8 +151,55 @@ static int push(owl_alarms *as, alm *a)
             return OWL_ENOMEM;
         as->v = v, as->cap = cap;
     }
+    if ((as->n + 1) * 2 > as->idxcap) {
+        size_t cap = as->idxcap ? 2 * as->idxcap : 256;
+        alm **idx = calloc(cap, sizeof *idx);
+        if (!idx)
+            return OWL_ENOMEM;
+        free(as->idx);
+        as->idx = idx, as->idxcap = cap;
+        for (size_t i = 0; i < as->n; i++)
+            index_add(as, as->v[i]);
+    }
     as->v[as->n++] = a;
+    index_add(as, a);
     return OWL_OK;
+}
+
+/* Puts a in old's place (mu held). */
+static void replace(owl_alarms *as, size_t at, alm *old, alm *a)
+{
+    index_remove(as, old);
+    as->v[at] = a;
+    index_add(as, a);
+}
+
+/* Statistics that need each period's distribution, not only its figures. */
+static int needs_sketch(const owl_stat *st)
+{
+    return st->kind >= OWL_STAT_PCT;
+}
+
+/* A metric alarm's watch of its series (the range it evaluates, eval_periods + 2 periods).
+ * Without one (out of memory) the alarm is read from the store at each evaluation. */
+static void attach(owl_alarms *as, alm *a)
+{
+    owl_error e = {0};
+    if (a->rule || !as->metrics)
+        return;
+    if (owl_metrics_watch(as->metrics, a->tenant, &a->spec.id, a->spec.unit, a->spec.period_s,
+                          (size_t)a->spec.eval_periods + 2, needs_sketch(&a->spec.stat), &a->w,
+                          &e) != OWL_OK)
+        owl_warn("alarms: %s/%s: no watch of its metric (%s); read from the store", a->tenant,
+                 a->name, e.msg);
+}
+
+/* Frees a, dropping its watch. */
+static void drop(owl_alarms *as, alm *a)
+{
+    if (a && a->w)
+        owl_metrics_unwatch(as->metrics, a->w);
+    alarm_free(a);
 }
 
 /* A copy of definition d (tenant and name already checked). */
@@ -360,6 +441,7 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
         l->rc = OWL_ENOMEM;
         return 1;
     }
+    attach(l->as, a);
     return 0;
 }
 
@@ -391,6 +473,8 @@ void owl_alarms_close(owl_alarms *as)
 {
     if (!as)
         return;
+    if (as->running && as->metrics)
+        owl_metrics_set_wake(as->metrics, NULL, NULL);
     if (as->running) {
         pthread_mutex_lock(&as->stop_mu);
         as->stopping = 1;
@@ -401,8 +485,9 @@ void owl_alarms_close(owl_alarms *as)
     pthread_mutex_destroy(&as->stop_mu);
     pthread_cond_destroy(&as->stop_cv);
     for (size_t i = 0; i < as->n; i++)
-        alarm_free(as->v[i]);
+        drop(as, as->v[i]);
     free(as->v);
+    free(as->idx);
     pthread_mutex_destroy(&as->mu);
     free(as);
 }
@@ -504,11 +589,13 @@ int owl_alarms_put(owl_alarms *as, const owl_alarm_def *d, int64_t now_ms, owl_e
                          err);
     }
     if (rc == OWL_OK && old) {
-        as->v[at] = a;
-        alarm_free(old);
+        replace(as, at, old, a);
+        drop(as, old);
     } else if (rc == OWL_OK && push(as, a) != OWL_OK) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
+    if (rc == OWL_OK)
+        attach(as, a);
     if (rc != OWL_OK) {
         if (old) { /* give the state back */
             old->reason = a->reason, a->reason = NULL;
@@ -535,9 +622,10 @@ int owl_alarms_delete(owl_alarms *as, const char *tenant, const char *const *nam
             continue; /* named twice */
         rc = owl_meta_delete(as->meta, tenant, KIND, names[i], err);
         if (rc == OWL_OK) {
+            index_remove(as, a);
             memmove(as->v + at, as->v + at + 1, (as->n - at - 1) * sizeof *as->v);
             as->n--;
-            alarm_free(a);
+            drop(as, a);
         }
     }
     pthread_mutex_unlock(&as->mu);
@@ -819,8 +907,8 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
     }
     if (rc == OWL_OK) {
         if (old) {
-            as->v[at] = a;
-            alarm_free(old);
+            replace(as, at, old, a);
+            drop(as, old);
             a = NULL;
         } else if (push(as, a) == OWL_OK) {
             a = NULL;
@@ -859,21 +947,45 @@ int owl_alarms_set_state(owl_alarms *as, const char *tenant, const char *name,
     return rc;
 }
 
+/* The slot of time an alarm is evaluated once in (unless its data changes): its period, or
+ * the minute for longer periods, as CloudWatch evaluates. */
+static int64_t eval_slot(const alm *a, int64_t now_ms)
+{
+    int64_t step = (a->spec.period_s < 60 ? a->spec.period_s : 60) * 1000LL;
+    return now_ms / step;
+}
+
 int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
 {
+    int64_t t0 = owl_mono_ns();
     int rc = OWL_OK;
-    size_t nch = 0, capch = 0;
+    size_t nch = 0, capch = 0, evaluated = 0, metric_alarms = 0;
     owl_alarm_change *chs = NULL;
+    owl_error se = {0};
+    /* watches made or left behind since the last tick, filled before anything is read */
+    if (as->metrics && owl_metrics_watch_sync(as->metrics, now_ms, &se) != OWL_OK)
+        owl_warn("alarms: filling recent buckets: %s", se.msg);
     pthread_mutex_lock(&as->mu);
     for (size_t i = 0; i < as->n && rc == OWL_OK; i++) {
         alm *a = as->v[i];
         if (a->rule)
             continue; /* composites follow their children, below */
+        metric_alarms++;
+        /* once per evaluation slot, and again whenever its data changed */
+        int64_t slot = eval_slot(a, now_ms);
+        uint64_t gen = a->w ? owl_watch_gen(as->metrics, a->w) : 0;
+        if (a->w && !a->force && slot == a->eval_slot && gen == a->eval_gen)
+            continue;
+        a->eval_slot = slot, a->eval_gen = gen, a->force = 0;
+        evaluated++;
         owl_alarm_range r;
         owl_alarm_verdict v;
         owl_error e = {0};
-        if (owl_alarm_evaluate_metric(as->metrics, &a->spec, now_ms, a->state, &r, &v, &e) !=
-            OWL_OK) {
+        int erc = a->w ? owl_alarm_evaluate_watch(as->metrics, a->w, &a->spec, now_ms, a->state,
+                                                  &r, &v, &e)
+                       : owl_alarm_evaluate_metric(as->metrics, &a->spec, now_ms, a->state, &r,
+                                                   &v, &e);
+        if (erc != OWL_OK) {
             owl_warn("alarms: %s/%s: %s", a->tenant, a->name, e.msg);
             continue;
         }
@@ -898,10 +1010,30 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
     }
     if (rc == OWL_OK)
         rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
+    owl_alarm_tick_stats ts = {.at_ms = now_ms, .evaluated = evaluated, .changed = nch,
+                               .took_ns = owl_mono_ns() - t0};
+    as->stats.ticks++;
+    as->stats.last = ts;
+    if (evaluated && evaluated == metric_alarms)
+        as->stats.last_full = ts;
     pthread_mutex_unlock(&as->mu);
     notify(as, chs, nch);
     free(chs);
     return rc;
+}
+
+void owl_alarms_stats(owl_alarms *as, owl_alarm_stats *out)
+{
+    pthread_mutex_lock(&as->mu);
+    *out = as->stats;
+    out->metric_alarms = out->composite_alarms = 0;
+    for (size_t i = 0; i < as->n; i++) {
+        if (as->v[i]->rule)
+            out->composite_alarms++;
+        else
+            out->metric_alarms++;
+    }
+    pthread_mutex_unlock(&as->mu);
 }
 
 /* ---- reads ---- */
@@ -988,12 +1120,28 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
     return OWL_OK;
 }
 
+/* The metrics module's wake: a put fed a watch. */
+static void wake(void *ud)
+{
+    owl_alarms *as = ud;
+    pthread_mutex_lock(&as->stop_mu);
+    if (!as->woken) {
+        as->woken = 1;
+        pthread_cond_signal(&as->stop_cv);
+    }
+    pthread_mutex_unlock(&as->stop_mu);
+}
+
+/* Ticks at every whole second, and soon after a put fed an alarm's watch (at most every
+ * WAKE_MIN_MS), so a breaching datapoint moves its alarm without waiting for the second. */
+#define WAKE_MIN_MS 10
 static void *evaluator(void *arg)
 {
     owl_alarms *as = arg;
-    int64_t pruned = 0;
+    int64_t pruned = 0, next_second = 0;
     pthread_mutex_lock(&as->stop_mu);
     while (!as->stopping) {
+        as->woken = 0;
         pthread_mutex_unlock(&as->stop_mu);
         owl_error err = {0};
         int64_t now = owl_now_ms();
@@ -1004,15 +1152,16 @@ static void *evaluator(void *arg)
             if (owl_alarms_prune_history(as, now, NULL, &err) != OWL_OK)
                 owl_warn("alarms: pruning the history: %s", err.msg);
         }
+        if (now >= next_second)
+            next_second = now / 1000 * 1000 + 1000;
+        struct timespec pause = {0, WAKE_MIN_MS * 1000000L};
+        nanosleep(&pause, NULL);
         pthread_mutex_lock(&as->stop_mu);
-        if (as->stopping)
-            break;
-        /* the next whole second */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        ts.tv_nsec = 0;
-        pthread_cond_timedwait(&as->stop_cv, &as->stop_mu, &ts);
+        while (!as->stopping && !as->woken && owl_now_ms() < next_second) {
+            struct timespec ts = {.tv_sec = next_second / 1000,
+                                  .tv_nsec = (long)(next_second % 1000) * 1000000L};
+            pthread_cond_timedwait(&as->stop_cv, &as->stop_mu, &ts);
+        }
     }
     pthread_mutex_unlock(&as->stop_mu);
     return NULL;
@@ -1025,6 +1174,8 @@ int owl_alarms_start(owl_alarms *as, owl_error *err)
     if (pthread_create(&as->thread, NULL, evaluator, as) != 0)
         return owl_error_set(err, OWL_EIO, "cannot start the alarm evaluator thread");
     as->running = 1;
+    if (as->metrics)
+        owl_metrics_set_wake(as->metrics, wake, as);
     return OWL_OK;
 }
 

@@ -207,6 +207,47 @@ typedef struct owl_metric_query {
 int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *out,
                      owl_error *err);
 
+/* ---- recent buckets of watched series (recent.c): what alarms read ---- */
+
+/* A watch keeps one series' buckets (one unit, or any) of its last periods in memory;
+ * owl_metrics_put folds each stored datapoint into the watches of its series, so an
+ * evaluator reads them without scanning the store. */
+typedef struct owl_watch owl_watch;
+
+/* owl_metrics_watch — a watch of tenant's series id (unit: NULL = any) in periods of
+ * period_s (10, 30 or a multiple of 60) keeping the nperiods complete periods before now, and
+ * the period holding now; sketches: keep each period's distribution (percentiles, trimmed
+ * statistics), else the figures only. The series need not exist yet. Its buckets are there
+ * after the next owl_metrics_watch_sync. OWL_EINVAL (bad period, nperiods 0 or over a day's
+ * worth, unknown unit), OWL_ENOMEM. */
+int owl_metrics_watch(owl_metrics *m, const char *tenant, const owl_metric_id *id,
+                      const char *unit, int period_s, size_t nperiods, int sketches,
+                      owl_watch **out, owl_error *err);
+
+/* owl_metrics_unwatch — drops w. Accepts NULL. */
+void owl_metrics_unwatch(owl_metrics *m, owl_watch *w);
+
+/* owl_metrics_watch_sync — fills from the store the watches that need it: new ones, ones
+ * whose series has appeared since, ones that missed a datapoint (one far in the future, out
+ * of memory), with puts held back meanwhile (in slices of about 20 ms, so a put waits no
+ * longer). OWL_OK, or the error of a read (that watch is tried again at the next call). */
+int owl_metrics_watch_sync(owl_metrics *m, int64_t now_ms, owl_error *err);
+
+/* owl_watch_gen — a number that changes whenever w takes a datapoint or is filled. */
+uint64_t owl_watch_gen(owl_metrics *m, const owl_watch *w);
+
+/* owl_watch_visit — calls fn(ud, k, bucket) for each of the n periods from start_ms (a
+ * multiple of the period) that holds data; the bucket is valid during the call. Periods
+ * older than the watch keeps have no data. The watch is locked during the calls: fn must not
+ * call owl_metrics_* functions. */
+void owl_watch_visit(owl_metrics *m, owl_watch *w, int64_t start_ms, size_t n,
+                     void (*fn)(void *ud, size_t k, const owl_bucket *b), void *ud);
+
+/* owl_metrics_set_wake — fn(ud) is called after a put that folded a datapoint into a watch
+ * (the alarm evaluator wakes on it), under a lock of the module: fn must be quick and not
+ * call owl_metrics_*. NULL: none; once this returns, no call of the old fn is running. */
+void owl_metrics_set_wake(owl_metrics *m, void (*fn)(void *ud), void *ud);
+
 /* ---- statistics (stats.c) ---- */
 
 enum owl_stat_kind {
@@ -407,6 +448,13 @@ int owl_alarm_evaluate_metric(owl_metrics *m, const owl_alarm_spec *spec, int64_
                               enum owl_alarm_state current, owl_alarm_range *range,
                               owl_alarm_verdict *out, owl_error *err);
 
+/* owl_alarm_evaluate_watch — owl_alarm_evaluate_metric's verdict from a watch of the
+ * alarm's series (owl_metrics_watch, period_s, eval_periods + 2 periods, sketches for the
+ * statistics that need them) instead of a store read: what the evaluator uses. */
+int owl_alarm_evaluate_watch(owl_metrics *m, owl_watch *w, const owl_alarm_spec *spec,
+                             int64_t now_ms, enum owl_alarm_state current,
+                             owl_alarm_range *range, owl_alarm_verdict *out, owl_error *err);
+
 /* ---- alarms kept by owl (alarms.c) ---- */
 
 typedef struct owl_alarms owl_alarms;
@@ -525,6 +573,21 @@ int owl_alarms_set_actions_enabled(owl_alarms *as, const char *tenant, const cha
  * through other composites, and a metric alarm's name are refused (OWL_EINVAL). */
 int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char *rule_text,
                              int64_t now_ms, owl_error *err);
+
+/* What the evaluator did: alarms held, ticks run, the last tick and the last tick that
+ * evaluated every metric alarm (the figure bench/alarms.sh reads through GET /metrics). */
+typedef struct owl_alarm_tick_stats {
+    int64_t at_ms;      /* when it ran (0: none yet) */
+    size_t evaluated;   /* metric alarms evaluated in it */
+    size_t changed;     /* state changes it made, composites included */
+    int64_t took_ns;
+} owl_alarm_tick_stats;
+typedef struct owl_alarm_stats {
+    size_t metric_alarms, composite_alarms;
+    uint64_t ticks;
+    owl_alarm_tick_stats last, last_full;
+} owl_alarm_stats;
+void owl_alarms_stats(owl_alarms *as, owl_alarm_stats *out);
 
 /* owl_alarms_prune_history — deletes history items older than two weeks (CloudWatch keeps
  * them that long); the evaluator thread calls it hourly. *removed (may be NULL): how many. */

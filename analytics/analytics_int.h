@@ -28,9 +28,61 @@ int owl_catalog_resolve(owl_catalog *c, const char *tenant, const owl_metric_id 
 int owl_catalog_find(owl_catalog *c, const char *tenant, const owl_metric_id *id,
                      uint64_t *out);
 
+/* owl_catalog_added — how many series were registered since open (a number that grows
+ * whenever one is). */
+uint64_t owl_catalog_added(owl_catalog *c);
+
 /* owl_catalog_list — owl_metrics_list's work (same contract). */
 int owl_catalog_list(owl_catalog *c, const char *tenant, const owl_metric_filter *f,
                      const char *token, size_t limit, owl_metric_list_fn fn, void *ud,
                      char next[OWL_METRIC_TOKEN], owl_error *err);
+
+/* ---- merging rows into aggregates (metrics.c) ---- */
+
+/* The figures of the rows of one (series, unit, period), merged. */
+typedef struct owl_agg {
+    double count, sum, min, max;
+    owl_sketch *sk;
+    const char *unit; /* canonical (static) */
+    int flags, used;
+    int single; /* holds one part only, a single value (sum) */
+} owl_agg;
+
+/* owl_agg_add — adds row r of a metrics-table batch (cols in the table's column order) to a;
+ * sketch 0 leaves the distribution out (figures only). OWL_ENOMEM, OWL_ECORRUPT (a sketch
+ * that does not decode). */
+int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch);
+
+/* owl_metric_unit_stored — what a row stores for a canonical unit: "" for None. */
+const char *owl_metric_unit_stored(const char *canon);
+
+/* ---- recent buckets of watched series (recent.c) ---- */
+
+typedef struct owl_recent owl_recent;
+
+int owl_recent_new(owl_recent **out);
+void owl_recent_free(owl_recent *r); /* accepts NULL; frees every watch left */
+
+/* owl_recent_watch, owl_recent_unwatch, owl_recent_gen, owl_recent_visit — the work of
+ * owl_metrics_watch, owl_metrics_unwatch, owl_watch_gen and owl_watch_visit. */
+int owl_recent_watch(owl_recent *r, const char *tenant, const owl_metric_id *id,
+                     const char *unit, int period_s, size_t nperiods, int sketches,
+                     owl_watch **out, owl_error *err);
+void owl_recent_unwatch(owl_recent *r, owl_watch *w);
+uint64_t owl_recent_gen(owl_recent *r, const owl_watch *w);
+void owl_recent_visit(owl_recent *r, owl_watch *w, int64_t start_ms, size_t n,
+                      void (*fn)(void *ud, size_t k, const owl_bucket *b), void *ud);
+
+/* owl_recent_fold — adds the rows just stored for tenant (a metrics-table batch of the raw
+ * level) to the watches of their series; now_ms is the put's clock. Called with the
+ * metrics module's roll lock held shared. Returns whether any watch took a row. */
+int owl_recent_fold(owl_recent *r, const char *tenant, const owl_cell *const *cols,
+                    size_t nrows, int64_t now_ms);
+
+/* owl_recent_sync — owl_metrics_watch_sync's work; the caller holds the roll lock
+ * exclusively, so no fold runs. At most budget_ns spent (0: no bound); *more says whether
+ * watches are left to fill. */
+int owl_recent_sync(owl_recent *r, owl_metrics *m, owl_catalog *cat, int64_t now_ms,
+                    int64_t budget_ns, int *more, owl_error *err);
 
 #endif

@@ -54,6 +54,7 @@ struct owl_catalog {
     tenant **tenants;
     size_t ntenants;
     pthread_mutex_t save_mu; /* orders last-active writes of one series */
+    _Atomic uint64_t added;  /* series registered since open (owl_catalog_added) */
 };
 
 /* ---- identity ---- */
@@ -610,6 +611,8 @@ int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *
                 rc = save_new(c, tname, t, first_new, err);
             if (rc != OWL_OK)
                 tenant_drop_from(t, first_new);
+            else
+                atomic_fetch_add(&c->added, t->n - first_new + 1);
         }
         pthread_rwlock_unlock(&c->lock);
     }
@@ -640,6 +643,11 @@ int owl_catalog_find(owl_catalog *c, const char *tname, const owl_metric_id *id,
         *out = e->id;
     pthread_rwlock_unlock(&c->lock);
     return e ? OWL_OK : OWL_ENOTFOUND;
+}
+
+uint64_t owl_catalog_added(owl_catalog *c)
+{
+    return atomic_load(&c->added);
 }
 
 /* ---- list ---- */

@@ -67,8 +67,7 @@ static const char *unit_of_bytes(const void *p, size_t n)
     return units[0];
 }
 
-/* What a row stores for a unit: "" for None. */
-static const char *unit_stored(const char *canon)
+const char *owl_metric_unit_stored(const char *canon)
 {
     return !canon || canon == units[0] ? "" : canon;
 }
@@ -100,6 +99,9 @@ struct owl_metrics {
     size_t ntenants;
     stream *streams; /* open addressing on key (0 = empty) */
     size_t nstreams, cap_streams;
+    owl_recent *recent;      /* watched series (recent.c) */
+    void (*wake)(void *ud);  /* after a put fed a watch */
+    void *wake_ud;
     pthread_t thread;
     int running;
     pthread_mutex_t stop_mu;
@@ -441,7 +443,7 @@ static int rowset_add(rowset *rs, int64_t t, uint64_t series, const char *unit, 
     if (r > 0 && rs->last_unit == unit) { /* the same unit as the row before: its bytes */
         rs->c[OWL_METRICS_UNIT][r].b = rs->c[OWL_METRICS_UNIT][r - 1].b;
     } else {
-        const char *u = unit_stored(unit);
+        const char *u = owl_metric_unit_stored(unit);
         rs->c[OWL_METRICS_UNIT][r].b = (owl_bytes){u, strlen(u)};
         rs->last_unit = unit;
     }
@@ -474,13 +476,7 @@ static void rowset_rows(rowset *rs, owl_rows *out)
 
 /* ---- merging rows into aggregates ---- */
 
-typedef struct agg {
-    double count, sum, min, max;
-    owl_sketch *sk;
-    const char *unit;
-    int flags, used;
-    int single; /* holds one part only, a single value (sum) */
-} agg;
+typedef owl_agg agg;
 
 /* Folds the figures of one part (count, sum, min, max, flags bit 0) into a; single says
  * the part is one single value, which a stays only while it holds nothing else. */
@@ -500,24 +496,23 @@ static void agg_fold(agg *a, double count, double sum, double min, double max, i
     a->flags |= flags & 1;
 }
 
-/* Adds one stored row to a; OWL_ECORRUPT for a sketch that does not decode. */
-static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
+int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
 {
-    double count = b->cols[col[OWL_METRICS_COUNT]][r].f;
-    double sum = b->cols[col[OWL_METRICS_SUM]][r].f;
-    double min = b->cols[col[OWL_METRICS_MIN]][r].f;
-    double max = b->cols[col[OWL_METRICS_MAX]][r].f;
-    owl_bytes skb = b->cols[col[OWL_METRICS_SKETCH]][r].b;
-    int64_t flags = b->cols[col[OWL_METRICS_FLAGS]][r].i;
+    double count = cols[OWL_METRICS_COUNT][r].f;
+    double sum = cols[OWL_METRICS_SUM][r].f;
+    double min = cols[OWL_METRICS_MIN][r].f;
+    double max = cols[OWL_METRICS_MAX][r].f;
+    owl_bytes skb = cols[OWL_METRICS_SKETCH][r].b;
+    int64_t flags = cols[OWL_METRICS_FLAGS][r].i;
     int single = count == 1 && skb.n == 0 && !(flags & 1);
     if (single)
         min = max = sum;
     if (!a->used) {
-        owl_bytes ub = b->cols[col[OWL_METRICS_UNIT]][r].b;
+        owl_bytes ub = cols[OWL_METRICS_UNIT][r].b;
         a->unit = unit_of_bytes(ub.p, ub.n);
     }
     agg_fold(a, count, sum, min, max, (int)(flags & 1), single);
-    if (single || skb.n) {
+    if (sketch && (single || skb.n)) {
         if (!a->sk && !(a->sk = owl_sketch_new()))
             return OWL_ENOMEM;
         if (single)
@@ -533,7 +528,7 @@ static int agg_add(agg *a, const owl_batch *b, size_t r, const size_t *col)
     return OWL_OK;
 }
 
-/* The columns every merge scan reads, in enum order so col[] is the identity. */
+/* The columns every merge scan reads, in enum order (a batch's columns are the table's). */
 static const size_t all_cols[OWL_METRICS_NCOLS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 /* ---- windows being merged: (series, unit, window start) -> aggregate ---- */
@@ -695,6 +690,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     rollmap late_rm[NLEVELS] = {{0}};
     tenant_state *ts;
     int64_t wm[NLEVELS];
+    int fed = 0;
     if (!ids || !times || !mids) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
         goto out;
@@ -781,6 +777,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     if (rows.nrows &&
         (rc = owl_store_append(m->store, "metrics", tenant, level_part[0], &rows, err)) != OWL_OK)
         goto unlock;
+    fed = owl_recent_fold(m->recent, tenant, rows.cols, rows.nrows, now_ms);
     for (int l = 1; l < NLEVELS && rc == OWL_OK; l++) {
         for (size_t i = 0; i < late_rm[l].cap && rc == OWL_OK; i++) {
             const rkey *k = &late_rm[l].keys[i];
@@ -801,6 +798,12 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     }
 unlock:
     pthread_rwlock_unlock(&m->roll);
+    if (fed) { /* under mu, so owl_metrics_set_wake(NULL) leaves no call in flight */
+        pthread_mutex_lock(&m->mu);
+        if (m->wake)
+            m->wake(m->wake_ud);
+        pthread_mutex_unlock(&m->mu);
+    }
 out:
     rowset_free(&raw);
     for (int l = 0; l < NLEVELS; l++) {
@@ -847,7 +850,7 @@ static int read_fn(void *ud, const owl_batch *b)
         size_t k = (size_t)((t - x->start) / x->period_ms);
         if (k >= x->nb)
             continue;
-        int rc = agg_add(&x->aggs[k], b, r, all_cols);
+        int rc = owl_agg_add(&x->aggs[k], b->cols, r, 1);
         if (rc != OWL_OK) {
             x->rc = rc;
             return 1;
@@ -908,7 +911,7 @@ int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *
         const char *canon = owl_metric_unit_canon(q->unit);
         if (!canon)
             return owl_error_set(err, OWL_EINVAL, "The parameter Unit is not a CloudWatch unit.");
-        unit = unit_stored(canon);
+        unit = owl_metric_unit_stored(canon);
     }
     int64_t now = q->now_ms ? q->now_ms : owl_now_ms();
     int64_t wm[NLEVELS] = {0};
@@ -986,7 +989,7 @@ static int roll_fn(void *ud, const owl_batch *b)
         rkey k = {series, unit_of_bytes(ub.p, ub.n),
                   floor_to(b->cols[OWL_METRICS_TIME][r].i, rm->step_ms)};
         agg *a = rollmap_get(rm, &k);
-        int rc = a ? agg_add(a, b, r, all_cols) : OWL_ENOMEM;
+        int rc = a ? owl_agg_add(a, b->cols, r, 1) : OWL_ENOMEM;
         if (rc != OWL_OK) {
             rm->rc = rc;
             return 1;
@@ -1143,6 +1146,8 @@ int owl_metrics_open(owl_store *store, owl_meta *meta, const owl_metrics_options
     pthread_mutex_init(&m->stop_mu, NULL);
     pthread_cond_init(&m->stop_cv, NULL);
     int rc = owl_catalog_open(meta, &m->cat, err);
+    if (rc == OWL_OK && owl_recent_new(&m->recent) != OWL_OK)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
     if (rc == OWL_OK && (!opts || opts->background)) {
         if (pthread_create(&m->thread, NULL, roller, m) != 0)
             rc = owl_error_set(err, OWL_ENOMEM, "cannot start the roll-up thread");
@@ -1168,6 +1173,7 @@ void owl_metrics_close(owl_metrics *m)
         pthread_mutex_unlock(&m->stop_mu);
         pthread_join(m->thread, NULL);
     }
+    owl_recent_free(m->recent);
     owl_catalog_close(m->cat);
     for (size_t i = 0; i < m->cap_streams; i++)
         free(m->streams[i].v);
@@ -1178,6 +1184,56 @@ void owl_metrics_close(owl_metrics *m)
     pthread_mutex_destroy(&m->stop_mu);
     pthread_cond_destroy(&m->stop_cv);
     free(m);
+}
+
+/* ---- watches (recent.c) ---- */
+
+int owl_metrics_watch(owl_metrics *m, const char *tenant, const owl_metric_id *id,
+                      const char *unit, int period_s, size_t nperiods, int sketches,
+                      owl_watch **out, owl_error *err)
+{
+    return owl_recent_watch(m->recent, tenant, id, unit, period_s, nperiods, sketches, out, err);
+}
+
+void owl_metrics_unwatch(owl_metrics *m, owl_watch *w)
+{
+    owl_recent_unwatch(m->recent, w);
+}
+
+int owl_metrics_watch_sync(owl_metrics *m, int64_t now_ms, owl_error *err)
+{
+    int rc = OWL_OK, more;
+    do { /* in slices, letting the puts held back through between them */
+        owl_error e = {0};
+        pthread_rwlock_wrlock(&m->roll);
+        int src = owl_recent_sync(m->recent, m, m->cat, now_ms, 20LL * 1000000, &more, &e);
+        pthread_rwlock_unlock(&m->roll);
+        if (src != OWL_OK && rc == OWL_OK) {
+            rc = src;
+            if (err)
+                *err = e;
+        }
+    } while (more);
+    return rc;
+}
+
+uint64_t owl_watch_gen(owl_metrics *m, const owl_watch *w)
+{
+    return owl_recent_gen(m->recent, w);
+}
+
+void owl_watch_visit(owl_metrics *m, owl_watch *w, int64_t start_ms, size_t n,
+                     void (*fn)(void *ud, size_t k, const owl_bucket *b), void *ud)
+{
+    owl_recent_visit(m->recent, w, start_ms, n, fn, ud);
+}
+
+void owl_metrics_set_wake(owl_metrics *m, void (*fn)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&m->mu);
+    m->wake = fn;
+    m->wake_ud = ud;
+    pthread_mutex_unlock(&m->mu);
 }
 
 int owl_metrics_list(owl_metrics *m, const char *tenant, const owl_metric_filter *f,

@@ -18,6 +18,41 @@ static int healthz(owl_call *call)
 /* The self-metrics are owld-wide (request counts of every tenant, metadata records, audit
  * events): the operator's view, for keys of the admin tenant or holding the cross-tenant
  * grant; any other tenant gets 403. */
+/* The alarm evaluator's figures: alarms held, ticks, the last tick and the last tick that
+ * evaluated every metric alarm (what bench/alarms.sh reads). */
+static void render_alarms(owl_alarms *as, owl_buf *o)
+{
+    owl_alarm_stats st;
+    owl_alarms_stats(as, &st);
+    owl_buf_printf(o,
+                   "# HELP owl_alarms Alarms held, by kind.\n# TYPE owl_alarms gauge\n"
+                   "owl_alarms{kind=\"metric\"} %zu\nowl_alarms{kind=\"composite\"} %zu\n"
+                   "# HELP owl_alarm_ticks_total Evaluator ticks run.\n"
+                   "# TYPE owl_alarm_ticks_total counter\nowl_alarm_ticks_total %llu\n",
+                   st.metric_alarms, st.composite_alarms, (unsigned long long)st.ticks);
+    const struct {
+        const char *name, *help;
+        const owl_alarm_tick_stats *t;
+    } ticks[] = {{"last", "the last tick", &st.last},
+                 {"full", "the last tick that evaluated every metric alarm", &st.last_full}};
+    for (size_t i = 0; i < OWL_ARRAY_LEN(ticks); i++)
+        owl_buf_printf(o,
+                       "# HELP owl_alarm_tick_%s_seconds How long %s took.\n"
+                       "# TYPE owl_alarm_tick_%s_seconds gauge\n"
+                       "owl_alarm_tick_%s_seconds %.9f\n"
+                       "# HELP owl_alarm_tick_%s_evaluated Metric alarms %s evaluated.\n"
+                       "# TYPE owl_alarm_tick_%s_evaluated gauge\n"
+                       "owl_alarm_tick_%s_evaluated %zu\n"
+                       "# HELP owl_alarm_tick_%s_timestamp_ms When %s ran.\n"
+                       "# TYPE owl_alarm_tick_%s_timestamp_ms gauge\n"
+                       "owl_alarm_tick_%s_timestamp_ms %lld\n",
+                       ticks[i].name, ticks[i].help, ticks[i].name, ticks[i].name,
+                       (double)ticks[i].t->took_ns / 1e9, ticks[i].name, ticks[i].help,
+                       ticks[i].name, ticks[i].name, ticks[i].t->evaluated, ticks[i].name,
+                       ticks[i].help, ticks[i].name, ticks[i].name,
+                       (long long)ticks[i].t->at_ms);
+}
+
 static int metrics(owl_call *call)
 {
     owl_server *s = call->srv;
@@ -37,6 +72,8 @@ static int metrics(owl_call *call)
     int rc = owl_selfmetrics_render(s->selfmetrics, &g, &call->resp->body);
     if (rc == OWL_OK)
         rc = owl_selfmetrics_render_store(s->store, &call->resp->body);
+    if (rc == OWL_OK && s->alarms)
+        render_alarms(s->alarms, &call->resp->body);
     return rc;
 }
 

@@ -377,12 +377,14 @@ Test(alarms, lifecycle_history_and_restart, .init = setup, .fini = teardown)
     put_values(base + 21000, &lo, 1);
     cr_assert_eq(owl_alarms_tick(as, base + 30000, &err), OWL_OK);
     cr_assert(ch.n == 2 && ch.last_new == OK);
-    /* SetAlarmState holds until the next evaluation decides otherwise */
+    /* SetAlarmState holds until the next evaluation (the next period) decides otherwise */
     cr_assert_eq(owl_alarms_set_state(as, "t1", "latency-high", AL, "testing", NULL, base + 31000,
                                       &err),
                  OWL_OK);
     cr_assert(ch.n == 3 && ch.last_new == AL);
     cr_assert_eq(owl_alarms_tick(as, base + 32000, &err), OWL_OK);
+    cr_assert(ch.n == 3, "held within the period");
+    cr_assert_eq(owl_alarms_tick(as, base + 40000, &err), OWL_OK);
     cr_assert(ch.n == 4 && ch.last_new == OK);
     hist h = {0};
     cr_assert_eq(owl_alarms_history(as, "t1", "latency-high", on_item, &h, &err), OWL_OK);
@@ -526,4 +528,120 @@ Test(alarms, history_older_than_two_weeks_is_pruned, .init = setup, .fini = tear
     owl_alarms_history(as, "t1", NULL, on_item, &h, &err);
     cr_assert_eq(h.n, 2, "the 13-day-old item and today's");
     owl_alarms_close(as);
+}
+
+/* ---- recent buckets (analytics/recent.c): what the evaluator reads ---- */
+
+typedef struct seen {
+    owl_bucket b[16];
+    int present[16];
+    double p50[16];
+} seen;
+
+static void on_bucket(void *ud, size_t k, const owl_bucket *b)
+{
+    seen *s = ud;
+    cr_assert(k < 16);
+    s->present[k] = 1;
+    s->b[k] = *b;
+    owl_stat st;
+    owl_stat_parse("p50", &st, NULL);
+    if (owl_stat_eval(&st, b, &s->p50[k]) != OWL_OK)
+        s->p50[k] = -1;
+    s->b[k].sketch = NULL;
+}
+
+/* The watch's buckets over [start, start + n periods) are the store's, figure by figure. */
+static void same_as_store(owl_watch *w, const owl_metric_id *id, int64_t start, size_t n,
+                          int64_t now)
+{
+    seen s = {0};
+    owl_watch_visit(E.m, w, start, n, on_bucket, &s);
+    owl_metric_query q = {.tenant = "t1", .id = *id, .start_ms = start,
+                          .end_ms = start + (int64_t)n * 10000, .period_s = 10, .now_ms = now};
+    owl_bucket_set bs;
+    owl_error err = {0};
+    cr_assert_eq(owl_metrics_read(E.m, &q, &bs, &err), OWL_OK, "%s", err.msg);
+    size_t found = 0;
+    for (size_t k = 0; k < n; k++) {
+        const owl_bucket *b = NULL;
+        for (size_t i = 0; i < bs.n; i++)
+            if (bs.b[i].time_ms == start + (int64_t)k * 10000)
+                b = &bs.b[i];
+        cr_assert_eq(s.present[k], b != NULL, "period %zu: watch %d, store %d", k,
+                     s.present[k], b != NULL);
+        if (!b)
+            continue;
+        found++;
+        cr_assert(s.b[k].count == b->count && s.b[k].sum == b->sum && s.b[k].min == b->min &&
+                      s.b[k].max == b->max,
+                  "period %zu: watch %g/%g/%g/%g, store %g/%g/%g/%g", k, s.b[k].count,
+                  s.b[k].sum, s.b[k].min, s.b[k].max, b->count, b->sum, b->min, b->max);
+        owl_stat st;
+        double v;
+        owl_stat_parse("p50", &st, NULL);
+        cr_assert_eq(owl_stat_eval(&st, b, &v), OWL_OK);
+        cr_assert_eq(s.p50[k], v, "period %zu p50: watch %g, store %g", k, s.p50[k], v);
+    }
+    cr_assert(found > 0, "the comparison saw data");
+    owl_bucket_set_free(&bs);
+}
+
+Test(recent, a_watch_holds_what_the_store_holds, .init = setup, .fini = teardown)
+{
+    const owl_metric_id id = {"App", "Latency", host, 1};
+    const int64_t base = owl_now_ms() / 60000 * 60000 - 600000;
+    double v[5] = {3, 1, 4, 1, 5};
+    /* before the watch: three periods */
+    for (int i = 0; i < 3; i++)
+        put_values(base + i * 10000 + 2000, v, 1 + (size_t)i);
+    owl_watch *w = NULL, *wu = NULL, *wnew = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_metrics_watch(E.m, "t1", &id, NULL, 10, 6, 1, &w, &err), OWL_OK);
+    cr_assert_eq(owl_metrics_watch(E.m, "t1", &id, "Seconds", 10, 6, 0, &wu, &err), OWL_OK);
+    const owl_metric_id fresh = {"App", "NotYet", host, 1};
+    cr_assert_eq(owl_metrics_watch(E.m, "t1", &fresh, NULL, 10, 6, 1, &wnew, &err), OWL_OK);
+    int64_t now = base + 35000;
+    cr_assert_eq(owl_metrics_watch_sync(E.m, now, &err), OWL_OK, "%s", err.msg);
+    uint64_t g0 = owl_watch_gen(E.m, w);
+    same_as_store(w, &id, base, 4, now);
+    /* after: the current period, a late one inside the range, values with a sketch */
+    put_values(base + 31000, v, 5);
+    put_values(base + 5000, v + 2, 2);
+    cr_assert_neq(owl_watch_gen(E.m, w), g0, "a put moves the generation");
+    same_as_store(w, &id, base, 4, now);
+    /* a datapoint far ahead is not folded; its period, once within reach, is read again */
+    owl_datum d = {.id = id, .time_ms = base + 90000, .resolution = 1, .values = v,
+                   .nvalues = 1};
+    enum owl_metric_fault f;
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &d, 1, 0, now, &f, &err), OWL_OK, "%s", err.msg);
+    now = base + 85000;
+    cr_assert_eq(owl_metrics_watch_sync(E.m, now, &err), OWL_OK);
+    same_as_store(w, &id, base + 30000, 7, now);
+    /* the unit watch sees no datapoint of another unit */
+    seen s = {0};
+    owl_watch_visit(E.m, wu, base, 10, on_bucket, &s);
+    for (int k = 0; k < 10; k++)
+        cr_assert(!s.present[k], "period %d holds no Seconds", k);
+    /* a series that appears after its watch is found at the next sync */
+    owl_datum nd = {.id = fresh, .time_ms = base + 80000, .resolution = 1, .values = v,
+                    .nvalues = 1};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &nd, 1, 0, now, &f, &err), OWL_OK);
+    memset(&s, 0, sizeof s);
+    owl_watch_visit(E.m, wnew, base + 80000, 1, on_bucket, &s);
+    cr_assert(!s.present[0], "not bound before the sync");
+    cr_assert_eq(owl_metrics_watch_sync(E.m, now, &err), OWL_OK);
+    owl_watch_visit(E.m, wnew, base + 80000, 1, on_bucket, &s);
+    cr_assert(s.present[0] && s.b[0].sum == 3);
+    /* and from then on it is fed by the puts */
+    put_values(base + 81000, v, 1);
+    owl_datum nd2 = {.id = fresh, .time_ms = base + 82000, .resolution = 1, .values = v + 4,
+                     .nvalues = 1};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &nd2, 1, 0, now, &f, &err), OWL_OK);
+    memset(&s, 0, sizeof s);
+    owl_watch_visit(E.m, wnew, base + 80000, 1, on_bucket, &s);
+    cr_assert(s.present[0] && s.b[0].count == 2 && s.b[0].sum == 8);
+    owl_metrics_unwatch(E.m, w);
+    owl_metrics_unwatch(E.m, wu);
+    owl_metrics_unwatch(E.m, wnew);
 }
