@@ -48,7 +48,16 @@ typedef struct alm {
     uint64_t eval_gen;
     int force;         /* evaluate at the next tick whatever changed */
     struct alm *next_hash;
+    /* a composite alarm's ActionsSuppressor, and the suppression in force */
+    char *suppressor;
+    int sup_wait_s, sup_ext_s;
+    enum sup_by { SUP_NONE, SUP_WAIT, SUP_EXT, SUP_ALARM } sup_by;
+    int64_t sup_until_ms;
+    enum owl_alarm_state sup_old; /* the held change's old state */
+    owl_alarm_change *held;       /* the ALARM change whose actions are held back */
 } alm;
+
+static const char *const sup_names[] = {"", "WaitPeriod", "ExtensionPeriod", "Alarm"};
 
 struct owl_alarms {
     owl_meta *meta;
@@ -59,8 +68,18 @@ struct owl_alarms {
     uint32_t seq;
     alm **idx; /* by (tenant, name), chained by next_hash; idxcap a power of two */
     size_t idxcap;
-    owl_alarm_change_fn hook;
-    void *hook_ud;
+    struct {
+        owl_alarm_change_fn fn;
+        void *ud;
+    } hooks[OWL_ALARM_MAX_HOOKS];
+    struct {
+        char ns[256];
+        owl_evidence_fn fn;
+        void *ud;
+    } evidence[OWL_ALARM_MAX_EVIDENCE];
+    size_t nevidence;
+    size_t notifying;        /* reports in flight (notify) */
+    pthread_cond_t idle_cv;  /* signalled when none is */
     owl_alarm_stats stats;
     pthread_t thread;
     int running, stopping, woken;
@@ -88,6 +107,18 @@ static char **strv_dup(const char *const *v, size_t n)
     return o;
 }
 
+static void change_free(owl_alarm_change *ch)
+{
+    if (!ch)
+        return;
+    free(ch->reason);
+    free(ch->history_data);
+    free(ch->description);
+    free(ch->evidence);
+    strv_free(ch->actions);
+    free(ch);
+}
+
 static void alarm_free(alm *a)
 {
     if (!a)
@@ -103,6 +134,8 @@ static void alarm_free(alm *a)
     free(a->reason), free(a->reason_data);
     owl_crule_free(a->rule);
     free(a->rule_text);
+    free(a->suppressor);
+    change_free(a->held);
     free(a);
 }
 
@@ -222,6 +255,9 @@ static alm *alarm_from_def(const owl_alarm_def *d)
     }
     for (int k = 0; ok && k < 3; k++)
         ok = (a->actions[k] = strv_dup(d->actions[k], d->nactions[k])) != NULL;
+    ok = ok && (!d->suppressor || (a->suppressor = strdup(d->suppressor)));
+    a->sup_wait_s = d->suppressor_wait_s;
+    a->sup_ext_s = d->suppressor_extension_s;
     if (!ok) {
         alarm_free(a);
         return NULL;
@@ -287,6 +323,14 @@ static void alarm_doc(const alm *a, bson_t *doc)
     BSON_APPEND_UTF8(doc, "reason_data", a->reason_data ? a->reason_data : "");
     BSON_APPEND_INT64(doc, "state_ms", a->state_ms);
     BSON_APPEND_INT64(doc, "config_ms", a->config_ms);
+    if (a->suppressor) {
+        BSON_APPEND_UTF8(doc, "suppressor", a->suppressor);
+        BSON_APPEND_INT32(doc, "sup_wait", a->sup_wait_s);
+        BSON_APPEND_INT32(doc, "sup_ext", a->sup_ext_s);
+        BSON_APPEND_INT32(doc, "sup_by", (int32_t)a->sup_by);
+        BSON_APPEND_INT64(doc, "sup_until", a->sup_until_ms);
+        BSON_APPEND_INT32(doc, "sup_old", (int32_t)a->sup_old);
+    }
 }
 
 static int save(owl_alarms *as, const alm *a, owl_error *err)
@@ -347,6 +391,28 @@ static size_t get_strv(const bson_t *doc, const char *key, const char **out, siz
     return n;
 }
 
+/* The ALARM change of composite a whose actions a suppression holds, rebuilt at load. */
+static owl_alarm_change *held_rebuild(const alm *a)
+{
+    owl_alarm_change *ch = calloc(1, sizeof *ch);
+    size_t na = 0;
+    while (a->actions[OWL_ALARM_ALARM] && a->actions[OWL_ALARM_ALARM][na])
+        na++;
+    if (!ch || !(ch->reason = strdup(a->reason ? a->reason : "")) ||
+        (a->desc && !(ch->description = strdup(a->desc))) ||
+        !(ch->actions = strv_dup((const char *const *)a->actions[OWL_ALARM_ALARM], na))) {
+        change_free(ch);
+        return NULL;
+    }
+    snprintf(ch->tenant, sizeof ch->tenant, "%s", a->tenant);
+    snprintf(ch->name, sizeof ch->name, "%s", a->name);
+    ch->old_state = a->sup_old;
+    ch->new_state = OWL_ALARM_ALARM;
+    ch->time_ms = a->state_ms;
+    ch->actions_enabled = a->actions_enabled;
+    return ch;
+}
+
 typedef struct loader {
     owl_alarms *as;
     int rc;
@@ -393,6 +459,9 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
         d.nactions[k] = get_strv(doc, keys[k], acts[k], OWL_ALARM_MAX_ACTIONS);
         d.actions[k] = acts[k];
     }
+    d.suppressor = get_str(doc, "suppressor");
+    d.suppressor_wait_s = (int)get_num(doc, "sup_wait");
+    d.suppressor_extension_s = (int)get_num(doc, "sup_ext");
     const char *rule = get_str(doc, "rule");
     owl_crule *cr = NULL;
     if (rule && owl_crule_parse(rule, &cr, NULL) != OWL_OK) {
@@ -436,6 +505,14 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
             a->state = (enum owl_alarm_state)s;
     a->state_ms = get_num(doc, "state_ms");
     a->config_ms = get_num(doc, "config_ms");
+    int64_t by = get_num(doc, "sup_by");
+    if (a->suppressor && a->state == OWL_ALARM_ALARM && by > SUP_NONE && by <= SUP_ALARM) {
+        /* a suppression in force when owld stopped: its held change, rebuilt */
+        a->sup_by = (enum sup_by)by;
+        a->sup_until_ms = get_num(doc, "sup_until");
+        a->sup_old = (enum owl_alarm_state)(get_num(doc, "sup_old") % 3);
+        a->held = held_rebuild(a);
+    }
     if (push(l->as, a) != OWL_OK) {
         alarm_free(a);
         l->rc = OWL_ENOMEM;
@@ -455,6 +532,7 @@ int owl_alarms_open(owl_meta *meta, owl_metrics *metrics, owl_alarms **out, owl_
     as->metrics = metrics;
     as->seq = (uint32_t)owl_now_ms();
     pthread_mutex_init(&as->mu, NULL);
+    pthread_cond_init(&as->idle_cv, NULL);
     pthread_mutex_init(&as->stop_mu, NULL);
     pthread_cond_init(&as->stop_cv, NULL);
     loader l = {as, OWL_OK};
@@ -488,16 +566,68 @@ void owl_alarms_close(owl_alarms *as)
         drop(as, as->v[i]);
     free(as->v);
     free(as->idx);
+    pthread_cond_destroy(&as->idle_cv);
     pthread_mutex_destroy(&as->mu);
     free(as);
 }
 
-void owl_alarms_set_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud)
+int owl_alarms_add_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud)
+{
+    int rc = OWL_ERANGE;
+    pthread_mutex_lock(&as->mu);
+    for (size_t i = 0; i < OWL_ALARM_MAX_HOOKS && rc != OWL_OK; i++)
+        if (!as->hooks[i].fn) {
+            as->hooks[i].fn = fn, as->hooks[i].ud = ud;
+            rc = OWL_OK;
+        }
+    pthread_mutex_unlock(&as->mu);
+    return rc;
+}
+
+void owl_alarms_remove_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud)
 {
     pthread_mutex_lock(&as->mu);
-    as->hook = fn;
-    as->hook_ud = ud;
+    for (size_t i = 0; i < OWL_ALARM_MAX_HOOKS; i++)
+        if (as->hooks[i].fn == fn && as->hooks[i].ud == ud)
+            as->hooks[i].fn = NULL, as->hooks[i].ud = NULL;
+    while (as->notifying) /* a report in flight may still call it */
+        pthread_cond_wait(&as->idle_cv, &as->mu);
     pthread_mutex_unlock(&as->mu);
+}
+
+int owl_alarms_add_evidence(owl_alarms *as, const char *ns, owl_evidence_fn fn, void *ud,
+                            owl_error *err)
+{
+    int rc = OWL_OK;
+    pthread_mutex_lock(&as->mu);
+    if (as->nevidence == OWL_ALARM_MAX_EVIDENCE || strlen(ns) >= sizeof as->evidence[0].ns) {
+        rc = owl_error_set(err, OWL_ERANGE, "no room for another evidence provider");
+    } else {
+        snprintf(as->evidence[as->nevidence].ns, sizeof as->evidence[0].ns, "%s", ns);
+        as->evidence[as->nevidence].fn = fn;
+        as->evidence[as->nevidence].ud = ud;
+        as->nevidence++;
+    }
+    pthread_mutex_unlock(&as->mu);
+    return rc;
+}
+
+/* What the provider of a's namespace says about the range of r (mu held); NULL: nothing. */
+static char *evidence_of(owl_alarms *as, const alm *a, const owl_alarm_range *r,
+                         enum owl_alarm_state state)
+{
+    for (size_t i = 0; i < as->nevidence; i++) {
+        if (strcmp(as->evidence[i].ns, "*") != 0 && strcmp(as->evidence[i].ns, a->ns) != 0)
+            continue;
+        owl_buf b = OWL_BUF_INIT;
+        int rc = as->evidence[i].fn(as->evidence[i].ud, a->tenant, &a->spec.id, r->start_ms,
+                                    r->start_ms + (int64_t)r->n * r->period_s * 1000, state, &b);
+        if (rc == OWL_OK && b.len && owl_buf_append(&b, "", 1) == OWL_OK)
+            return b.data; /* NUL-terminated */
+        owl_buf_free(&b);
+        return NULL;
+    }
+    return NULL;
 }
 
 /* ---- PutMetricAlarm ---- */
@@ -699,7 +829,8 @@ static void describe(const alm *a, const owl_alarm_range *r, const owl_alarm_ver
 
 /* Moves a to state (mu held): the record, then the history item. */
 static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char *reason,
-                  const char *data, int64_t now_ms, owl_alarm_change *ch, owl_error *err)
+                  const char *data, const char *evidence, int64_t now_ms, owl_alarm_change *ch,
+                  owl_error *err)
 {
     enum owl_alarm_state old = a->state;
     char *old_reason = a->reason, *old_data = a->reason_data;
@@ -728,7 +859,10 @@ static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char
     owl_buf_json_str(&h, reason, strlen(reason));
     if (data && *data)
         owl_buf_printf(&h, ",\"stateReasonData\":%s", data);
-    owl_buf_append(&h, "}}", 2);
+    owl_buf_append(&h, "}", 1);
+    if (evidence)
+        owl_buf_printf(&h, ",\"evidence\":%s", evidence);
+    owl_buf_append(&h, "}", 1);
     char summary[300];
     snprintf(summary, sizeof summary, "Alarm updated from %s to %s", owl_alarm_state_name(old),
              owl_alarm_state_name(state));
@@ -745,6 +879,7 @@ static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char
         ch->reason = strdup(reason);
         ch->history_data = h.data ? strdup(h.data) : NULL;
         ch->description = a->desc ? strdup(a->desc) : NULL;
+        ch->evidence = evidence ? strdup(evidence) : NULL;
         size_t na = 0;
         while (a->actions_enabled && a->actions[state] && a->actions[state][na])
             na++;
@@ -755,20 +890,48 @@ static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char
     return rc;
 }
 
+/* The changes one pass made, reported to the hooks once the lock is let go. */
+typedef struct changes {
+    owl_alarm_change *v;
+    size_t n, cap;
+} changes;
+
+/* Room for one more change at chs->v[chs->n] (not yet counted). */
+static owl_alarm_change *changes_slot(changes *chs, owl_error *err)
+{
+    if (chs->n == chs->cap) {
+        size_t cap = chs->cap ? 2 * chs->cap : 16;
+        owl_alarm_change *p = realloc(chs->v, cap * sizeof *p);
+        if (!p) {
+            owl_error_set(err, OWL_ENOMEM, "out of memory");
+            return NULL;
+        }
+        chs->v = p, chs->cap = cap;
+    }
+    return &chs->v[chs->n];
+}
+
 static void notify(owl_alarms *as, owl_alarm_change *ch, size_t n)
 {
     pthread_mutex_lock(&as->mu);
-    owl_alarm_change_fn hook = as->hook;
-    void *ud = as->hook_ud;
+    __typeof__(as->hooks) hooks;
+    memcpy(hooks, as->hooks, sizeof hooks);
+    as->notifying++;
     pthread_mutex_unlock(&as->mu);
     for (size_t i = 0; i < n; i++) {
-        if (hook)
-            hook(ud, &ch[i]);
+        for (size_t k = 0; k < OWL_ALARM_MAX_HOOKS; k++)
+            if (hooks[k].fn)
+                hooks[k].fn(hooks[k].ud, &ch[i]);
         free(ch[i].reason);
         free(ch[i].history_data);
         free(ch[i].description);
+        free(ch[i].evidence);
         strv_free(ch[i].actions);
     }
+    pthread_mutex_lock(&as->mu);
+    if (--as->notifying == 0)
+        pthread_cond_broadcast(&as->idle_cv);
+    pthread_mutex_unlock(&as->mu);
 }
 
 /* ---- composite alarms ---- */
@@ -785,10 +948,118 @@ static int child_state(void *ud, const char *name)
     return a ? (int)a->state : OWL_CRULE_UNKNOWN;
 }
 
+static enum owl_alarm_state state_of(owl_alarms *as, const char *tenant, const char *name)
+{
+    alm *c = find(as, tenant, name, NULL);
+    return c ? c->state : OWL_ALARM_INSUFFICIENT_DATA;
+}
+
+/* A suppression's history item (mu held): what happened to the held actions. */
+static void sup_history(owl_alarms *as, const alm *a, int64_t now_ms, const char *what)
+{
+    owl_error e = {0};
+    char summary[900];
+    snprintf(summary, sizeof summary, "%s (ActionsSuppressor %s)", what, a->suppressor);
+    if (add_history(as, a->tenant, a->name, "Action", now_ms, summary, "", &e) != OWL_OK)
+        owl_warn("alarms: %s/%s: %s", a->tenant, a->name, e.msg);
+}
+
+/* Composite a just changed as ch says (mu held): with an ActionsSuppressor, actions of a
+ * change into ALARM are held back (the change itself is still reported): while the
+ * suppressor is in ALARM ("Alarm"), else for the wait period ("WaitPeriod"); a change out of
+ * ALARM drops what was held. */
+static void suppress_on_change(owl_alarms *as, alm *a, owl_alarm_change *ch, int64_t now_ms)
+{
+    if (!a->suppressor)
+        return;
+    if (a->held) {
+        change_free(a->held);
+        a->held = NULL;
+        sup_history(as, a, now_ms, "Held actions dropped: the alarm left ALARM");
+    }
+    a->sup_by = SUP_NONE;
+    if (ch->new_state == OWL_ALARM_ALARM && ch->actions && ch->actions[0]) {
+        owl_alarm_change *h = malloc(sizeof *h);
+        char **none = calloc(1, sizeof *none);
+        if (!h || !none) { /* out of memory: the actions go now */
+            free(h), free(none);
+            return;
+        }
+        *h = *ch; /* takes the strings; the reported change keeps copies of the texts */
+        ch->reason = h->reason ? strdup(h->reason) : NULL;
+        ch->history_data = h->history_data ? strdup(h->history_data) : NULL;
+        ch->description = h->description ? strdup(h->description) : NULL;
+        ch->evidence = h->evidence ? strdup(h->evidence) : NULL;
+        ch->actions = none;
+        a->held = h;
+        a->sup_old = ch->old_state;
+        if (state_of(as, a->tenant, a->suppressor) == OWL_ALARM_ALARM) {
+            a->sup_by = SUP_ALARM;
+            sup_history(as, a, now_ms, "Actions suppressed by Alarm");
+        } else {
+            a->sup_by = SUP_WAIT;
+            a->sup_until_ms = now_ms + a->sup_wait_s * 1000LL;
+            sup_history(as, a, now_ms, "Actions suppressed by WaitPeriod");
+        }
+    }
+    owl_error e = {0};
+    if (save(as, a, &e) != OWL_OK)
+        owl_warn("alarms: %s/%s: %s", a->tenant, a->name, e.msg);
+}
+
+/* Moves each suppression on (mu held): the suppressor entering ALARM suppresses ("Alarm"),
+ * leaving it starts the extension period; a wait or extension that runs out with the
+ * suppressor not in ALARM lets the held actions go (a deferred change in chs). */
+static int suppressions_locked(owl_alarms *as, int64_t now_ms, changes *chs, owl_error *err)
+{
+    for (size_t i = 0; i < as->n; i++) {
+        alm *a = as->v[i];
+        if (a->sup_by == SUP_NONE)
+            continue;
+        enum sup_by was = a->sup_by;
+        int in_alarm = state_of(as, a->tenant, a->suppressor) == OWL_ALARM_ALARM;
+        int release = 0;
+        if (in_alarm) {
+            a->sup_by = SUP_ALARM;
+        } else if (a->sup_by == SUP_ALARM) {
+            a->sup_by = SUP_EXT;
+            a->sup_until_ms = now_ms + a->sup_ext_s * 1000LL;
+        } else if (now_ms >= a->sup_until_ms) {
+            release = 1;
+        }
+        if (!release && a->sup_by == was)
+            continue;
+        if (release) {
+            owl_alarm_change *slot = changes_slot(chs, err);
+            if (!slot)
+                return OWL_ENOMEM;
+            a->sup_by = SUP_NONE;
+            if (a->held) {
+                *slot = *a->held;
+                slot->deferred = 1;
+                free(a->held);
+                a->held = NULL;
+                chs->n++;
+            }
+            sup_history(as, a, now_ms,
+                        was == SUP_WAIT ? "Held actions performed: the wait period ended"
+                                        : "Held actions performed: the extension period ended");
+        } else {
+            sup_history(as, a, now_ms,
+                        a->sup_by == SUP_ALARM ? "Actions suppressed by Alarm"
+                                               : "Actions suppressed by ExtensionPeriod");
+        }
+        owl_error e = {0};
+        if (save(as, a, &e) != OWL_OK)
+            owl_warn("alarms: %s/%s: %s", a->tenant, a->name, e.msg);
+    }
+    return OWL_OK;
+}
+
 /* Re-evaluates every composite alarm (mu held) until none changes: a change of one child
- * reaches every composite above it in the same pass. Changes are appended to *chs. */
-static int composites_locked(owl_alarms *as, int64_t now_ms, owl_alarm_change **chs,
-                             size_t *nch, size_t *capch, owl_error *err)
+ * reaches every composite above it in the same pass; then moves the suppressions on.
+ * Changes are appended to chs. */
+static int composites_locked(owl_alarms *as, int64_t now_ms, changes *chs, owl_error *err)
 {
     int rc = OWL_OK;
     for (size_t round = 0, changed = 1; changed && round <= as->n && rc == OWL_OK; round++) {
@@ -802,13 +1073,9 @@ static int composites_locked(owl_alarms *as, int64_t now_ms, owl_alarm_change **
                 owl_crule_eval(a->rule, child_state, &cc) ? OWL_ALARM_ALARM : OWL_ALARM_OK;
             if (st == a->state)
                 continue;
-            if (*nch == *capch) {
-                size_t cap = *capch ? 2 * *capch : 16;
-                owl_alarm_change *p = realloc(*chs, cap * sizeof *p);
-                if (!p)
-                    return owl_error_set(err, OWL_ENOMEM, "out of memory");
-                *chs = p, *capch = cap;
-            }
+            owl_alarm_change *slot = changes_slot(chs, err);
+            if (!slot)
+                return OWL_ENOMEM;
             owl_buf reason = OWL_BUF_INIT;
             owl_buf_printf(&reason, "%s: the rule %s %s", st == OWL_ALARM_ALARM ? "ALARM" : "OK",
                            a->rule_text, st == OWL_ALARM_ALARM ? "holds" : "does not hold");
@@ -817,22 +1084,23 @@ static int composites_locked(owl_alarms *as, int64_t now_ms, owl_alarm_change **
             owl_buf data = OWL_BUF_INIT;
             owl_buf_append(&data, "{\"triggeringAlarms\":[", 22);
             for (size_t k = 0; k < nr; k++) {
-                alm *c = find(as, a->tenant, refs[k], NULL);
                 owl_buf_printf(&data, "%s{\"name\":", k ? "," : "");
                 owl_buf_json_str(&data, refs[k], strlen(refs[k]));
                 owl_buf_printf(&data, ",\"state\":\"%s\"}",
-                               c ? owl_alarm_state_name(c->state) : "INSUFFICIENT_DATA");
+                               owl_alarm_state_name(state_of(as, a->tenant, refs[k])));
             }
             owl_buf_append(&data, "]}", 2);
-            rc = change(as, a, st, reason.data ? reason.data : "", data.data, now_ms,
-                        &(*chs)[*nch], err);
-            if (rc == OWL_OK)
-                (*nch)++, changed = 1;
+            rc = change(as, a, st, reason.data ? reason.data : "", data.data, NULL, now_ms, slot,
+                        err);
+            if (rc == OWL_OK) {
+                chs->n++, changed = 1;
+                suppress_on_change(as, a, slot, now_ms);
+            }
             owl_buf_free(&reason);
             owl_buf_free(&data);
         }
     }
-    return rc;
+    return rc == OWL_OK ? suppressions_locked(as, now_ms, chs, err) : rc;
 }
 
 /* Whether composite name (of tenant) would reach itself through rule. mu held. */
@@ -879,12 +1147,23 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
     }
     a->rule = rule;
     a->config_ms = now_ms;
-    owl_alarm_change *chs = NULL;
-    size_t nch = 0, capch = 0;
+    if (a->suppressor && !strncmp(a->suppressor, "arn:", 4) && strstr(a->suppressor, ":alarm:"))
+        memmove(a->suppressor, strstr(a->suppressor, ":alarm:") + 7,
+                strlen(strstr(a->suppressor, ":alarm:") + 7) + 1);
+    changes chs = {0};
     pthread_mutex_lock(&as->mu);
     size_t at;
     alm *old = find(as, d->spec.tenant, d->name, &at);
-    if (old && !old->rule)
+    if (a->suppressor && (a->sup_wait_s < 0 || a->sup_ext_s < 0))
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod "
+                           "must be at least 0.");
+    else if (a->suppressor &&
+             (!find(as, a->tenant, a->suppressor, NULL) || !strcmp(a->suppressor, a->name)))
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "The ActionsSuppressor %s must be another existing alarm.",
+                           a->suppressor);
+    else if (old && !old->rule)
         rc = owl_error_set(err, OWL_EINVAL,
                            "The alarm %s is a metric alarm: a composite alarm cannot take its "
                            "name.", d->name);
@@ -907,6 +1186,11 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
     }
     if (rc == OWL_OK) {
         if (old) {
+            if (a->suppressor && old->sup_by != SUP_NONE) { /* the suppression goes on */
+                a->sup_by = old->sup_by, a->sup_until_ms = old->sup_until_ms;
+                a->sup_old = old->sup_old;
+                a->held = old->held, old->held = NULL;
+            }
             replace(as, at, old, a);
             drop(as, old);
             a = NULL;
@@ -916,12 +1200,12 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
             rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
         }
         if (rc == OWL_OK) /* its first state, from its children's */
-            rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
+            rc = composites_locked(as, now_ms, &chs, err);
     }
     pthread_mutex_unlock(&as->mu);
     alarm_free(a);
-    notify(as, chs, nch);
-    free(chs);
+    notify(as, chs.v, chs.n);
+    free(chs.v);
     return rc;
 }
 
@@ -929,21 +1213,23 @@ int owl_alarms_set_state(owl_alarms *as, const char *tenant, const char *name,
                          enum owl_alarm_state state, const char *reason,
                          const char *reason_data, int64_t now_ms, owl_error *err)
 {
-    owl_alarm_change *chs = calloc(1, sizeof *chs);
-    size_t nch = 0, capch = 1;
-    if (!chs)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    changes chs = {0};
+    owl_alarm_change *slot = changes_slot(&chs, err);
+    if (!slot)
+        return OWL_ENOMEM;
     pthread_mutex_lock(&as->mu);
     alm *a = find(as, tenant, name, NULL);
-    int rc = a ? change(as, a, state, reason ? reason : "", reason_data, now_ms, &chs[0], err)
+    int rc = a ? change(as, a, state, reason ? reason : "", reason_data, NULL, now_ms, slot, err)
                : owl_error_set(err, OWL_ENOTFOUND, "%s", name);
     if (rc == OWL_OK) {
-        nch = 1;
-        rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
+        chs.n = 1;
+        if (a->rule)
+            suppress_on_change(as, a, slot, now_ms);
+        rc = composites_locked(as, now_ms, &chs, err);
     }
     pthread_mutex_unlock(&as->mu);
-    notify(as, chs, nch);
-    free(chs);
+    notify(as, chs.v, chs.n);
+    free(chs.v);
     return rc;
 }
 
@@ -959,8 +1245,8 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
 {
     int64_t t0 = owl_mono_ns();
     int rc = OWL_OK;
-    size_t nch = 0, capch = 0, evaluated = 0, metric_alarms = 0;
-    owl_alarm_change *chs = NULL;
+    size_t evaluated = 0, metric_alarms = 0;
+    changes chs = {0};
     owl_error se = {0};
     /* watches made or left behind since the last tick, filled before anything is read */
     if (as->metrics && owl_metrics_watch_sync(as->metrics, now_ms, &se) != OWL_OK)
@@ -972,11 +1258,11 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
             continue; /* composites follow their children, below */
         metric_alarms++;
         /* once per evaluation slot, and again whenever its data changed */
-        int64_t slot = eval_slot(a, now_ms);
+        int64_t es = eval_slot(a, now_ms);
         uint64_t gen = a->w ? owl_watch_gen(as->metrics, a->w) : 0;
-        if (a->w && !a->force && slot == a->eval_slot && gen == a->eval_gen)
+        if (a->w && !a->force && es == a->eval_slot && gen == a->eval_gen)
             continue;
-        a->eval_slot = slot, a->eval_gen = gen, a->force = 0;
+        a->eval_slot = es, a->eval_gen = gen, a->force = 0;
         evaluated++;
         owl_alarm_range r;
         owl_alarm_verdict v;
@@ -993,32 +1279,28 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
             continue;
         owl_buf reason = OWL_BUF_INIT, data = OWL_BUF_INIT;
         describe(a, &r, &v, now_ms, &reason, &data);
-        if (nch == capch) {
-            size_t cap = capch ? 2 * capch : 16;
-            owl_alarm_change *p = realloc(chs, cap * sizeof *p);
-            if (!p)
-                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-            else
-                chs = p, capch = cap;
-        }
-        if (rc == OWL_OK &&
-            (rc = change(as, a, v.state, reason.data ? reason.data : "", data.data, now_ms,
-                         &chs[nch], err)) == OWL_OK)
-            nch++;
+        owl_alarm_change *slot = changes_slot(&chs, err);
+        char *evidence = slot ? evidence_of(as, a, &r, v.state) : NULL;
+        if (!slot)
+            rc = OWL_ENOMEM;
+        else if ((rc = change(as, a, v.state, reason.data ? reason.data : "", data.data,
+                              evidence, now_ms, slot, err)) == OWL_OK)
+            chs.n++;
+        free(evidence);
         owl_buf_free(&reason);
         owl_buf_free(&data);
     }
     if (rc == OWL_OK)
-        rc = composites_locked(as, now_ms, &chs, &nch, &capch, err);
-    owl_alarm_tick_stats ts = {.at_ms = now_ms, .evaluated = evaluated, .changed = nch,
+        rc = composites_locked(as, now_ms, &chs, err);
+    owl_alarm_tick_stats ts = {.at_ms = now_ms, .evaluated = evaluated, .changed = chs.n,
                                .took_ns = owl_mono_ns() - t0};
     as->stats.ticks++;
     as->stats.last = ts;
     if (evaluated && evaluated == metric_alarms)
         as->stats.last_full = ts;
     pthread_mutex_unlock(&as->mu);
-    notify(as, chs, nch);
-    free(chs);
+    notify(as, chs.v, chs.n);
+    free(chs.v);
     return rc;
 }
 
@@ -1113,6 +1395,16 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
         v.state_ms = a->state_ms;
         v.config_ms = a->config_ms;
         v.rule = a->rule_text;
+        v.def.suppressor = a->suppressor;
+        v.def.suppressor_wait_s = a->sup_wait_s;
+        v.def.suppressor_extension_s = a->sup_ext_s;
+        if (a->sup_by != SUP_NONE) {
+            v.suppressed_by = sup_names[a->sup_by];
+            snprintf(v.suppressed_reason, sizeof v.suppressed_reason,
+                     a->sup_by == SUP_ALARM ? "Actions suppressed by the suppressor %s in ALARM"
+                                            : "Actions suppressed by %s",
+                     a->sup_by == SUP_ALARM ? a->suppressor : sup_names[a->sup_by]);
+        }
         if (fn(ud, &v))
             break;
     }

@@ -470,9 +470,13 @@ typedef struct owl_alarm_def {
     int actions_enabled;
     const char *const *actions[3];
     size_t nactions[3];
+    /* a composite alarm's ActionsSuppressor (an alarm name; NULL: none) and its
+     * ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod in seconds */
+    const char *suppressor;
+    int suppressor_wait_s, suppressor_extension_s;
 } owl_alarm_def;
 
-/* What a state change reports to the change hook (actions, events); reason and
+/* What a state change reports to the change hooks (actions, events); reason and
  * history_data (CloudWatch's HistoryData JSON, with StateReasonData) are valid during the
  * call. */
 typedef struct owl_alarm_change {
@@ -482,7 +486,11 @@ typedef struct owl_alarm_change {
     int actions_enabled;
     char *reason, *history_data;
     char *description;     /* NULL when none */
-    char **actions;        /* the new state's actions (NULL-terminated), empty when disabled */
+    char **actions;        /* the new state's actions (NULL-terminated), empty when disabled
+                            * or held back by an ActionsSuppressor */
+    char *evidence;        /* JSON the metric's provider gave (owl_alarms_add_evidence), or
+                            * NULL */
+    int deferred;          /* a change reported before whose held-back actions are now due */
 } owl_alarm_change;
 typedef void (*owl_alarm_change_fn)(void *ud, const owl_alarm_change *ch);
 
@@ -504,7 +512,30 @@ typedef int (*owl_alarm_history_fn)(void *ud, const owl_alarm_history_item *it);
 /* owl_alarms_open — loads every alarm from the metadata store (kind "alarm"). */
 int owl_alarms_open(owl_meta *meta, owl_metrics *metrics, owl_alarms **out, owl_error *err);
 void owl_alarms_close(owl_alarms *as); /* accepts NULL */
-void owl_alarms_set_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud);
+/* owl_alarms_add_hook — fn(ud, change) is called for every state change, after it is
+ * durable, outside the module's lock, from the thread that made it (the evaluator, or an API
+ * call's); the webhook dispatcher is one hook, an event bus can be another. At most
+ * OWL_ALARM_MAX_HOOKS; OWL_ERANGE past that. owl_alarms_remove_hook takes (fn, ud) off. */
+#define OWL_ALARM_MAX_HOOKS 8
+int owl_alarms_add_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud);
+void owl_alarms_remove_hook(owl_alarms *as, owl_alarm_change_fn fn, void *ud);
+
+/* An evidence provider: the module that owns a metric says what lies behind a change of an
+ * alarm on it (recent matching log lines, exemplar trace ids). It appends ONE JSON value to
+ * out about tenant's series id over [start_ms, end_ms) (the evaluation range) and returns
+ * OWL_OK, or returns anything else to give none. It is called by the evaluator with the
+ * alarms locked: it must be quick and must not call owl_alarms_*. */
+typedef int (*owl_evidence_fn)(void *ud, const char *tenant, const owl_metric_id *id,
+                               int64_t start_ms, int64_t end_ms,
+                               enum owl_alarm_state new_state, owl_buf *out);
+
+/* owl_alarms_add_evidence — registers fn for the metrics of namespace ns ("*": every
+ * namespace; the first registered that matches answers). At most OWL_ALARM_MAX_EVIDENCE
+ * (OWL_ERANGE). Its JSON goes into the change's history item ("evidence" in HistoryData)
+ * and the webhook payload ("evidence"). */
+#define OWL_ALARM_MAX_EVIDENCE 16
+int owl_alarms_add_evidence(owl_alarms *as, const char *ns, owl_evidence_fn fn, void *ud,
+                            owl_error *err);
 
 /* owl_alarm_def_check — PutMetricAlarm's rules (name, period 10, 30 or n x 60, periods x
  * period <= 1 day, 1 <= DatapointsToAlarm <= EvaluationPeriods, finite threshold, at most 5
@@ -545,6 +576,9 @@ typedef struct owl_alarm_view {
     const char *reason, *reason_data;
     int64_t state_ms, config_ms;
     const char *rule; /* a composite alarm's AlarmRule; NULL for a metric alarm */
+    /* a composite's suppression in force: "WaitPeriod", "ExtensionPeriod", "Alarm", or NULL */
+    const char *suppressed_by;
+    char suppressed_reason[600];
 } owl_alarm_view;
 typedef int (*owl_alarm_list_fn)(void *ud, const owl_alarm_view *v);
 

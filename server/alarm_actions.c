@@ -1,5 +1,5 @@
 /* alarm_actions.c — delivers alarm state changes to webhooks: the alarms module reports each
- * change to a hook (owl_alarms_set_hook) that only queues one job per action URL; worker
+ * change to a hook (owl_alarms_add_hook) that only queues one job per action URL; worker
  * threads POST the JSON payload with libcurl, retry failures with exponential backoff, and
  * record every attempt as an "Action" history item of the alarm. Evaluation never waits on a
  * webhook: a hung one holds one worker until its timeout, the others go on.
@@ -90,6 +90,8 @@ static char *payload(const owl_alarm_change *ch)
     json_field(&b, "OldStateValue", owl_alarm_state_name(ch->old_state), 1);
     if (ch->history_data && *ch->history_data)
         owl_buf_printf(&b, ",\"HistoryData\":%s", ch->history_data);
+    if (ch->evidence)
+        owl_buf_printf(&b, ",\"evidence\":%s", ch->evidence);
     json_field(&b, "text", text, 1);
     owl_buf_append(&b, "}", 1);
     return b.data; /* NULL only when out of memory */
@@ -263,7 +265,7 @@ int owl_alarm_actions_start(owl_alarms *alarms, const owl_alarm_actions_options 
         owl_alarm_actions_stop(aa);
         return owl_error_set(err, OWL_EIO, "cannot start the alarm action threads");
     }
-    owl_alarms_set_hook(alarms, on_change, aa);
+    owl_alarms_add_hook(alarms, on_change, aa);
     *out = aa;
     return OWL_OK;
 }
@@ -273,7 +275,7 @@ void owl_alarm_actions_stop(owl_alarm_actions *aa)
     if (!aa)
         return;
     if (aa->alarms)
-        owl_alarms_set_hook(aa->alarms, NULL, NULL);
+        owl_alarms_remove_hook(aa->alarms, on_change, aa);
     pthread_mutex_lock(&aa->mu);
     aa->stopping = 1;
     pthread_cond_broadcast(&aa->cv);

@@ -1182,6 +1182,16 @@ static int describe_one(void *ud, const owl_alarm_view *v)
     snprintf(c->next, sizeof c->next, "%s", v->def.name); /* the last shown */
     if (c->composite) {
         BSON_APPEND_UTF8(&a, "AlarmRule", v->rule);
+        if (v->def.suppressor) {
+            BSON_APPEND_UTF8(&a, "ActionsSuppressor", v->def.suppressor);
+            BSON_APPEND_INT32(&a, "ActionsSuppressorWaitPeriod", v->def.suppressor_wait_s);
+            BSON_APPEND_INT32(&a, "ActionsSuppressorExtensionPeriod",
+                              v->def.suppressor_extension_s);
+        }
+        if (v->suppressed_by) {
+            BSON_APPEND_UTF8(&a, "ActionsSuppressedBy", v->suppressed_by);
+            BSON_APPEND_UTF8(&a, "ActionsSuppressedReason", v->suppressed_reason);
+        }
         bson_append_document_end(c->arr, &a);
         return 0;
     }
@@ -1312,6 +1322,27 @@ static int put_composite_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     }
     if ((rc = read_alarm_common(ctx, in, &d, acts)) != OWL_OK)
         return rc; /* the module checks them as PutMetricAlarm's (owl_alarm_def_check) */
+    if ((rc = owl_aws_get_str(ctx, in, "ActionsSuppressor", &d.suppressor, &len)) == OWL_EINVAL)
+        return rc;
+    static const char *const periods[] = {"ActionsSuppressorWaitPeriod",
+                                          "ActionsSuppressorExtensionPeriod"};
+    int *pv[] = {&d.suppressor_wait_s, &d.suppressor_extension_s};
+    for (int k = 0; k < 2; k++) {
+        int64_t v;
+        if ((rc = owl_aws_get_int(ctx, in, periods[k], &v)) == OWL_EINVAL)
+            return rc;
+        if (rc == OWL_OK && !d.suppressor)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
+                                "%s is given only with ActionsSuppressor.", periods[k]);
+        if (rc == OWL_ENOTFOUND && d.suppressor)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                                "The parameter %s is required with ActionsSuppressor.",
+                                periods[k]);
+        if (rc == OWL_OK && (v < 0 || v > 86400))
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "The parameter %s must be 0 to 86400 seconds.", periods[k]);
+        *pv[k] = rc == OWL_OK ? (int)v : 0;
+    }
     snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
     owl_error err = {0};
     if ((rc = owl_alarms_put_composite(call->srv->alarms, &d, rule, owl_now_ms(), &err)) ==

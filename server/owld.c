@@ -412,6 +412,24 @@ static int meta_name(const char *name, const char *prefix, unsigned long long *g
 
 /* Looks at an existing data directory without changing it: *first = 1 for a first start;
  * for an initialised (or pre-marker) directory, refuses when a piece is missing. */
+
+/* The test evidence provider (docs/api/alarms.md, "Evidence"): with OWL_TEST_EVIDENCE_NS set,
+ * alarms on that namespace carry this evidence, so tests can see the field travel from a
+ * provider to the history and the webhook payload. The modules that own metrics (logs,
+ * traces) register real ones. */
+static int test_evidence(void *ud, const char *tenant, const owl_metric_id *id,
+                         int64_t start_ms, int64_t end_ms, enum owl_alarm_state state,
+                         owl_buf *out)
+{
+    (void)ud, (void)tenant;
+    owl_buf_printf(out, "{\"provider\":\"test\",\"metric\":");
+    owl_buf_json_str(out, id->name, strlen(id->name));
+    owl_buf_printf(out, ",\"state\":\"%s\",\"from\":%lld,\"to\":%lld,"
+                        "\"lines\":[\"test evidence line 1\",\"test evidence line 2\"]}",
+                   owl_alarm_state_name(state), (long long)start_ms, (long long)end_ms);
+    return OWL_OK;
+}
+
 static int datadir_check(const char *data_dir, int *first, int *adopt, owl_error *err)
 {
     char path[4200];
@@ -516,6 +534,9 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         goto fail;
     if ((rc = owl_alarms_open(s->meta, s->metrics, &s->alarms, err)) != OWL_OK ||
         (rc = owl_alarm_actions_start(s->alarms, NULL, &s->alarm_actions, err)) != OWL_OK ||
+        (getenv("OWL_TEST_EVIDENCE_NS") &&
+         (rc = owl_alarms_add_evidence(s->alarms, getenv("OWL_TEST_EVIDENCE_NS"), test_evidence,
+                                       NULL, err)) != OWL_OK) ||
         (rc = owl_alarms_start(s->alarms, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)

@@ -11,6 +11,8 @@
 
 AWS=/usr/bin/aws
 [ -x "$AWS" ] || skip "$AWS is not installed"
+# the test evidence provider (docs/api/alarms.md, "Evidence") answers for namespace HookApp
+export OWL_TEST_EVIDENCE_NS=HookApp
 start_owld || bail "owld starts"
 
 
@@ -120,6 +122,40 @@ check_contains "TreatMissingData sometimes: InvalidParameterValue" "$AWS_ERR" In
 awsc cloudwatch put-metric-alarm --alarm-name bad --namespace AlarmApp --metric-name Latency \
     --period 60 --evaluation-periods 1 --threshold 1 --comparison-operator GreaterThanThreshold
 check_contains "no statistic: MissingParameter" "$AWS_ERR" MissingParameter
+awsc cloudwatch put-metric-alarm --alarm-name "$(printf 'n%.0s' $(seq 256))" \
+    --namespace AlarmApp --metric-name Latency --statistic Maximum --threshold 1 --period 60 \
+    --evaluation-periods 1 --comparison-operator GreaterThanThreshold
+check_contains "a 256-character name: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+bad --period 60 --evaluation-periods 1 --comparison-operator GreaterThanThreshold \
+    --alarm-description "$(printf 'd%.0s' $(seq 1025))"
+check_contains "a 1025-character description: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+bad --period 60 --evaluation-periods 1 --comparison-operator GreaterThanThreshold \
+    --alarm-actions http://127.0.0.1:9/1 http://127.0.0.1:9/2 http://127.0.0.1:9/3 \
+    http://127.0.0.1:9/4 http://127.0.0.1:9/5 http://127.0.0.1:9/6
+check_contains "six alarm actions: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+awsc cloudwatch put-metric-alarm --alarm-name bad --namespace AlarmApp --metric-name Latency \
+    --extended-statistic p101 --threshold 1 --period 60 --evaluation-periods 1 \
+    --comparison-operator GreaterThanThreshold
+check_contains "ExtendedStatistic p101: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+bad --extended-statistic p99 --period 60 --evaluation-periods 1 \
+    --comparison-operator GreaterThanThreshold
+check_contains "Statistic and ExtendedStatistic together: refused" "$AWS_ERR" InvalidParameter
+bad --period 60 --evaluation-periods 1 --comparison-operator GreaterThanThreshold --unit Parsecs
+check_contains "an unknown unit: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+awsc cloudwatch put-metric-alarm --alarm-name bad --namespace AlarmApp --metric-name Latency \
+    --statistic Maximum --period 60 --evaluation-periods 1 \
+    --comparison-operator GreaterThanThreshold
+check_contains "no threshold: MissingParameter" "$AWS_ERR" MissingParameter
+bad --period 60 --evaluation-periods 1 --comparison-operator Sideways
+check_contains "an unknown operator: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+awsc cloudwatch describe-alarms --max-records 101
+check_contains "describe-alarms MaxRecords 101: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+awsc cloudwatch describe-alarms --alarm-names x --alarm-name-prefix x
+check_contains "AlarmNames with AlarmNamePrefix: InvalidParameterCombination" "$AWS_ERR" \
+    InvalidParameterCombination
+awsc cloudwatch set-alarm-state --alarm-name hot --state-value SOMETIMES --state-reason x
+check_contains "set-alarm-state to an unknown state: InvalidParameterValue" "$AWS_ERR" \
+    InvalidParameterValue
 check_eq "no refused alarm was stored" "" "$(state_of bad)"
 
 # webhooks: one that fails three times then answers 200 is retried and delivered once; one
@@ -163,15 +199,18 @@ got=$(grep '"status": 200' "$T/hooks.log" | head -n 1 | "$PYTHON" -c '
 import json, sys
 b = json.loads(json.loads(sys.stdin.read())["body"])
 print(b["AlarmName"], b["NewStateValue"], b["OldStateValue"],
-      "stateReasonData" in b["HistoryData"]["newState"], "*flaky* is now ALARM" in b["text"])' 2>&1)
-check_eq "the payload: alarm, states, the datapoints, a Slack text" \
-    "flaky ALARM INSUFFICIENT_DATA True True" "$got"
+      "stateReasonData" in b["HistoryData"]["newState"], "*flaky* is now ALARM" in b["text"],
+      b["evidence"]["provider"], b["evidence"]["lines"][0], b["HistoryData"]["evidence"]["state"])' 2>&1)
+check_eq "the payload: alarm, states, the datapoints, a Slack text, the provider's evidence" \
+    "flaky ALARM INSUFFICIENT_DATA True True test test evidence line 1 ALARM" "$got"
 awsc cloudwatch describe-alarm-history --alarm-name flaky --history-item-type Action
 got=$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
 import json, sys
 s = [i["HistorySummary"] for i in json.load(sys.stdin)["AlarmHistoryItems"]]
 print(sum("retrying" in x for x in s), sum(x.startswith("Successfully") for x in s))')
 check_eq "history: three retried attempts and one success" "3 1" "$got"
+awsc cloudwatch describe-alarm-history --alarm-name flaky --history-item-type StateUpdate
+check_contains "the history item carries the evidence" "$AWS_OUT" 'test evidence line 2'
 t0=$(now_ms)
 check "while a webhook hangs, both alarms still go back to OK" both_in OK 5
 check "... promptly ($(($(now_ms) - t0)) ms)" test $(($(now_ms) - t0)) -le 40000
@@ -209,6 +248,70 @@ check_contains "a child's change moves the composite at once" "$AWS_OUT" "Alarm 
 awsc cloudwatch put-composite-alarm --alarm-name bad --alarm-rule "ALARM(flaky) AND"
 check_contains "a malformed rule: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
 check_contains "... naming the position" "$AWS_ERR" "at "
+# an ActionsSuppressor: children whose state only set-alarm-state moves (no data, ignore)
+for a in c1 s1; do
+    awsc cloudwatch put-metric-alarm --alarm-name "$a" --namespace Quiet --metric-name X \
+        --statistic Maximum --period 60 --evaluation-periods 1 --threshold 1 \
+        --comparison-operator GreaterThanThreshold --treat-missing-data ignore
+    awsc cloudwatch set-alarm-state --alarm-name "$a" --state-value OK --state-reason start
+done
+awsc cloudwatch put-composite-alarm --alarm-name held --alarm-rule "ALARM(c1)" \
+    --alarm-actions "http://127.0.0.1:$WPORT/held" --actions-suppressor s1 \
+    --actions-suppressor-wait-period 4 --actions-suppressor-extension-period 3
+check_eq "put-composite-alarm with an ActionsSuppressor exits 0" 0 "$AWS_RC"
+[ "$AWS_RC" = 0 ] || echo "# $AWS_ERR"
+awsc cloudwatch put-composite-alarm --alarm-name held2 --alarm-rule "ALARM(c1)" \
+    --actions-suppressor s1
+check_contains "a suppressor without its periods: MissingParameter" "$AWS_ERR" MissingParameter
+awsc cloudwatch put-composite-alarm --alarm-name held2 --alarm-rule "ALARM(c1)" \
+    --actions-suppressor nope --actions-suppressor-wait-period 4 \
+    --actions-suppressor-extension-period 3
+check_contains "an unknown suppressor: InvalidParameterValue" "$AWS_ERR" InvalidParameterValue
+suppressed_by() {
+    awsc cloudwatch describe-alarms --alarm-types CompositeAlarm --alarm-names held \
+        --max-records "$1"
+    printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["CompositeAlarms"][0]
+print(a["StateValue"], a.get("ActionsSuppressedBy", "-"), a["ActionsSuppressor"],
+      a["ActionsSuppressorWaitPeriod"], a["ActionsSuppressorExtensionPeriod"])'
+}
+posts_to_held() { grep -c '"path": "/held"' "$T/hooks.log"; }
+waited_for_post() { # count: ms until the receiver has that many POSTs to /held (15 s at most)
+    local t0 deadline
+    t0=$(now_ms)
+    deadline=$((t0 + 15000))
+    while [ "$(now_ms)" -lt "$deadline" ] && [ "$(posts_to_held)" -lt "$1" ]; do sleep 0.1; done
+    [ "$(posts_to_held)" -ge "$1" ] && echo $(($(now_ms) - t0)) || echo never
+}
+t0=$(now_ms)
+awsc cloudwatch set-alarm-state --alarm-name c1 --state-value ALARM --state-reason go
+check_eq "the composite goes to ALARM, its actions held for the wait period" \
+    "ALARM WaitPeriod s1 4 3" "$(suppressed_by 11)"
+sleep 2
+check_eq "... nothing posted within it" 0 "$(posts_to_held)"
+waited_for_post 1 >/dev/null
+waited=$(($(now_ms) - t0))
+check "... the POST comes once the 4 s wait is over (${waited} ms)" \
+    test "$waited" -ge 3900 -a "$waited" -le 9000
+check_eq "... and the suppression is over" "ALARM - s1 4 3" "$(suppressed_by 12)"
+awsc cloudwatch set-alarm-state --alarm-name c1 --state-value OK --state-reason back
+awsc cloudwatch set-alarm-state --alarm-name s1 --state-value ALARM --state-reason quiet
+awsc cloudwatch set-alarm-state --alarm-name c1 --state-value ALARM --state-reason again
+check_eq "with the suppressor in ALARM: suppressed by Alarm" "ALARM Alarm s1 4 3" \
+    "$(suppressed_by 13)"
+sleep 5
+check_eq "... past the wait period, still nothing posted" 1 "$(posts_to_held)"
+t0=$(now_ms)
+awsc cloudwatch set-alarm-state --alarm-name s1 --state-value OK --state-reason over
+check_eq "the suppressor leaves ALARM: the extension period" "ALARM ExtensionPeriod s1 4 3" \
+    "$(suppressed_by 14)"
+waited_for_post 2 >/dev/null
+waited=$(($(now_ms) - t0))
+check "... the POST comes once the 3 s extension is over (${waited} ms)" \
+    test "$waited" -ge 2900 -a "$waited" -le 8000
+awsc cloudwatch describe-alarm-history --alarm-name held --history-item-type Action
+check_contains "the history tells the suppressions" "$AWS_OUT" "Actions suppressed by ExtensionPeriod"
 kill "$WEBHOOK" 2>/dev/null
 wait "$WEBHOOK" 2>/dev/null
 

@@ -351,7 +351,7 @@ Test(alarms, lifecycle_history_and_restart, .init = setup, .fini = teardown)
     owl_error err = {0};
     cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
     changes ch = {0};
-    owl_alarms_set_hook(as, on_change, &ch);
+    owl_alarms_add_hook(as, on_change, &ch);
     const int64_t base = owl_now_ms() / 60000 * 60000 - 120000;
     owl_alarm_def d = hot_alarm();
     cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_OK, "%s", err.msg);
@@ -458,7 +458,7 @@ Test(alarms, composite_follows_its_children, .init = setup, .fini = teardown)
     owl_error err = {0};
     cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
     changes ch = {0};
-    owl_alarms_set_hook(as, on_change, &ch);
+    owl_alarms_add_hook(as, on_change, &ch);
     const int64_t now = owl_now_ms();
     owl_alarm_def a = child("a"), b = child("b");
     cr_assert_eq(owl_alarms_put(as, &a, now, &err), OWL_OK, "%s", err.msg);
@@ -644,4 +644,190 @@ Test(recent, a_watch_holds_what_the_store_holds, .init = setup, .fini = teardown
     owl_metrics_unwatch(E.m, w);
     owl_metrics_unwatch(E.m, wu);
     owl_metrics_unwatch(E.m, wnew);
+}
+
+/* ---- ActionsSuppressor, evidence, hooks ---- */
+
+typedef struct seen_changes {
+    int n, deferred, with_actions;
+    char last_name[256], last_evidence[256], last_action[300];
+} seen_changes;
+
+static void record(void *ud, const owl_alarm_change *ch)
+{
+    seen_changes *s = ud;
+    s->n++;
+    s->deferred += ch->deferred;
+    if (ch->actions && ch->actions[0]) {
+        s->with_actions++;
+        snprintf(s->last_action, sizeof s->last_action, "%s%s", ch->deferred ? "deferred:" : "",
+                 ch->name);
+    }
+    snprintf(s->last_name, sizeof s->last_name, "%s", ch->name);
+    snprintf(s->last_evidence, sizeof s->last_evidence, "%s", ch->evidence ? ch->evidence : "");
+}
+
+static const char *suppressed_by(owl_alarms *as, const char *name);
+
+typedef struct sup_ctx {
+    const char *name;
+    char by[32];
+} sup_ctx;
+
+static int sup_one(void *ud, const owl_alarm_view *v)
+{
+    sup_ctx *c = ud;
+    if (!strcmp(v->def.name, c->name))
+        snprintf(c->by, sizeof c->by, "%s", v->suppressed_by ? v->suppressed_by : "-");
+    return 0;
+}
+
+static const char *suppressed_by(owl_alarms *as, const char *name)
+{
+    static sup_ctx c;
+    c.name = name;
+    c.by[0] = 0;
+    owl_alarms_list(as, "t1", sup_one, &c);
+    return c.by;
+}
+
+/* A child whose state SetAlarmState sets and the evaluator keeps (no data, ignore). */
+static void quiet_child(owl_alarms *as, const char *name, int64_t now)
+{
+    owl_alarm_def d = hot_alarm();
+    d.name = name;
+    d.spec.missing = OWL_MISSING_IGNORE;
+    d.nactions[AL] = 0;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_put(as, &d, now, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_alarms_set_state(as, "t1", name, OK, "t", NULL, now, &err), OWL_OK);
+}
+
+static void set(owl_alarms *as, const char *name, enum owl_alarm_state st, int64_t now)
+{
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_set_state(as, "t1", name, st, "t", NULL, now, &err), OWL_OK, "%s",
+                 err.msg);
+}
+
+/* The wait period holds ALARM actions back, then lets them go; a suppressor in ALARM holds
+ * them until the extension period after it leaves ALARM; leaving ALARM drops them; a
+ * suppression in force survives a restart. */
+Test(alarms, actions_suppressor, .init = setup, .fini = teardown)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    seen_changes s = {0};
+    cr_assert_eq(owl_alarms_add_hook(as, record, &s), OWL_OK);
+    int64_t t = owl_now_ms();
+    quiet_child(as, "a", t);
+    quiet_child(as, "sup", t);
+    static const char *const acts[] = {"http://127.0.0.1:9/main"};
+    owl_alarm_def m = {.name = "main", .spec = {.tenant = "t1"}, .actions_enabled = 1,
+                       .suppressor = "arn:aws:cloudwatch:us-east-1:t1:alarm:sup",
+                       .suppressor_wait_s = 60, .suppressor_extension_s = 30};
+    m.actions[AL] = acts, m.nactions[AL] = 1;
+    owl_alarm_def bad = m;
+    bad.suppressor = "nope";
+    cr_assert_eq(owl_alarms_put_composite(as, &bad, "ALARM(a)", t, &err), OWL_EINVAL);
+    cr_assert_eq(owl_alarms_put_composite(as, &m, "ALARM(a)", t, &err), OWL_OK, "%s", err.msg);
+    /* the wait period runs out: the actions go, once */
+    s = (seen_changes){0};
+    set(as, "a", AL, t);
+    cr_assert_eq(state_now(as, "main"), AL);
+    cr_assert_eq(s.with_actions, 0, "held back");
+    cr_assert_str_eq(suppressed_by(as, "main"), "WaitPeriod");
+    cr_assert_eq(owl_alarms_tick(as, t + 30000, &err), OWL_OK);
+    cr_assert_eq(s.with_actions, 0, "still waiting");
+    cr_assert_eq(owl_alarms_tick(as, t + 61000, &err), OWL_OK);
+    cr_assert(s.with_actions == 1 && s.deferred == 1, "%d %d", s.with_actions, s.deferred);
+    cr_assert_str_eq(s.last_action, "deferred:main");
+    cr_assert_str_eq(suppressed_by(as, "main"), "-");
+    cr_assert_eq(owl_alarms_tick(as, t + 62000, &err), OWL_OK);
+    cr_assert_eq(s.with_actions, 1, "once");
+    /* the suppressor in ALARM: held until the extension after it leaves */
+    t += 100000;
+    set(as, "a", OK, t);
+    set(as, "sup", AL, t);
+    s = (seen_changes){0};
+    set(as, "a", AL, t);
+    cr_assert_str_eq(suppressed_by(as, "main"), "Alarm");
+    cr_assert_eq(owl_alarms_tick(as, t + 90000, &err), OWL_OK);
+    cr_assert_str_eq(suppressed_by(as, "main"), "Alarm", "no wait period while it is in ALARM");
+    set(as, "sup", OK, t + 100000);
+    cr_assert_str_eq(suppressed_by(as, "main"), "ExtensionPeriod");
+    cr_assert_eq(owl_alarms_tick(as, t + 129000, &err), OWL_OK);
+    cr_assert_eq(s.with_actions, 0);
+    cr_assert_eq(owl_alarms_tick(as, t + 131000, &err), OWL_OK);
+    cr_assert_eq(s.with_actions, 1, "the extension ran out");
+    /* leaving ALARM drops what is held */
+    t += 200000;
+    set(as, "a", OK, t);
+    s = (seen_changes){0};
+    set(as, "a", AL, t);
+    set(as, "a", OK, t + 1000);
+    cr_assert_eq(owl_alarms_tick(as, t + 70000, &err), OWL_OK);
+    cr_assert_eq(s.with_actions, 0, "dropped");
+    /* a restart in the middle of a wait */
+    t += 100000;
+    set(as, "a", AL, t);
+    cr_assert_str_eq(suppressed_by(as, "main"), "WaitPeriod");
+    owl_alarms_close(as);
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    s = (seen_changes){0};
+    cr_assert_eq(owl_alarms_add_hook(as, record, &s), OWL_OK);
+    cr_assert_str_eq(suppressed_by(as, "main"), "WaitPeriod");
+    cr_assert_eq(owl_alarms_tick(as, t + 61000, &err), OWL_OK);
+    cr_assert(s.with_actions == 1 && s.deferred == 1, "released after the restart");
+    hist h = {0};
+    cr_assert_eq(owl_alarms_history(as, "t1", "main", on_item, &h, &err), OWL_OK);
+    cr_assert(h.n >= 8, "the suppressions are in the history (%d items)", h.n);
+    owl_alarms_close(as);
+}
+
+static int test_evidence(void *ud, const char *tenant, const owl_metric_id *id, int64_t start,
+                         int64_t end, enum owl_alarm_state st, owl_buf *out)
+{
+    int *calls = ud;
+    (*calls)++;
+    cr_assert(end > start);
+    owl_buf_printf(out, "{\"provider\":\"test\",\"tenant\":\"%s\",\"metric\":\"%s\",\"state\":\"%s\"}",
+                   tenant, id->name, owl_alarm_state_name(st));
+    return OWL_OK;
+}
+
+/* A registered provider's evidence reaches the hooks and the history; two hooks both hear. */
+Test(alarms, evidence_and_two_hooks, .init = setup, .fini = teardown)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    seen_changes s1 = {0}, s2 = {0};
+    cr_assert_eq(owl_alarms_add_hook(as, record, &s1), OWL_OK);
+    cr_assert_eq(owl_alarms_add_hook(as, record, &s2), OWL_OK);
+    int calls = 0, other = 0;
+    cr_assert_eq(owl_alarms_add_evidence(as, "Other", test_evidence, &other, &err), OWL_OK);
+    cr_assert_eq(owl_alarms_add_evidence(as, "App", test_evidence, &calls, &err), OWL_OK);
+    const int64_t base = owl_now_ms() / 60000 * 60000 - 120000;
+    owl_alarm_def d = hot_alarm();
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_OK, "%s", err.msg);
+    double hi = 250;
+    put_values(base + 1000, &hi, 1);
+    put_values(base + 11000, &hi, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 20000, &err), OWL_OK, "%s", err.msg);
+    cr_assert(calls == 1 && other == 0, "the App provider answered (%d, %d)", calls, other);
+    cr_assert(s1.n == 1 && s2.n == 1, "both hooks heard");
+    cr_assert(strstr(s1.last_evidence, "\"provider\":\"test\"") &&
+                  strstr(s1.last_evidence, "\"state\":\"ALARM\""),
+              "%s", s1.last_evidence);
+    hist h = {0};
+    cr_assert_eq(owl_alarms_history(as, "t1", "latency-high", on_item, &h, &err), OWL_OK);
+    cr_assert(strstr(h.last_data, "\"evidence\":{\"provider\":\"test\""), "%s", h.last_data);
+    owl_alarms_remove_hook(as, record, &s2);
+    double lo = 1;
+    put_values(base + 21000, &lo, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 30000, &err), OWL_OK);
+    cr_assert(s1.n == 2 && s2.n == 1, "a removed hook hears nothing");
+    owl_alarms_close(as);
 }
