@@ -16,6 +16,8 @@
  * ALARM, else (breaching data just arriving after a gap) INSUFFICIENT_DATA. No real point at
  * all: missing gives INSUFFICIENT_DATA, ignore keeps the state. These rules reproduce every
  * row of both of CloudWatch's tables (tests/unit/test_alarm.c). */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analytics/analytics.h"
@@ -262,4 +264,83 @@ int owl_alarm_evaluate_watch(owl_metrics *m, owl_watch *w, const owl_alarm_spec 
                        spec->cmp, spec->threshold, spec->missing, spec->low_sample_ignore,
                        current, out);
     return OWL_OK;
+}
+
+typedef struct math_src {
+    owl_metrics *m;
+    owl_watch *const *ws;
+} math_src;
+
+typedef struct ts_fill {
+    const owl_stat *st;
+    owl_ts *s;
+} ts_fill;
+
+static void ts_point(void *ud, size_t k, const owl_bucket *b)
+{
+    ts_fill *f = ud;
+    double v;
+    (void)k;
+    if (owl_stat_eval(f->st, b, &v) == OWL_OK) {
+        f->s->t[f->s->n] = b->time_ms;
+        f->s->v[f->s->n++] = v;
+    }
+}
+
+/* A MetricStat's series from its watch (owl_mquery_source). */
+static int from_watch(void *ud, size_t i, const owl_mquery *q, int64_t start_ms, int64_t end_ms,
+                      owl_ts *out, owl_error *err)
+{
+    math_src *src = ud;
+    int64_t step = (int64_t)q->period_s * 1000;
+    size_t n = (size_t)((end_ms - start_ms) / step);
+    out->t = malloc((n ? n : 1) * sizeof *out->t);
+    out->v = malloc((n ? n : 1) * sizeof *out->v);
+    if (!out->t || !out->v)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    ts_fill f = {&q->stat, out};
+    owl_watch_visit(src->m, src->ws[i], start_ms, n, ts_point, &f);
+    return OWL_OK;
+}
+
+int owl_alarm_evaluate_math(owl_metrics *m, const owl_alarm_spec *spec, owl_mquery *qs,
+                            size_t n, size_t ret, owl_watch *const *ws, int64_t now_ms,
+                            enum owl_alarm_state current, owl_alarm_range *range,
+                            owl_alarm_verdict *out, owl_error *err)
+{
+    int rc = spec_ok(spec, err);
+    if (rc != OWL_OK)
+        return rc;
+    range_init(spec, now_ms, range);
+    int64_t step = (int64_t)spec->period_s * 1000;
+    int use_watches = ws != NULL;
+    for (size_t i = 0; use_watches && i < n; i++)
+        use_watches = qs[i].expr || ws[i];
+    math_src src = {m, ws};
+    owl_mquery_set set = {.qs = qs, .n = n, .tenant = spec->tenant, .m = m,
+                          .start_ms = range->start_ms,
+                          .end_ms = range->start_ms + (int64_t)range->n * step,
+                          .source = use_watches ? from_watch : NULL, .source_ud = &src};
+    for (size_t i = 0; i < n; i++)
+        if (qs[i].expr && !qs[i].period_s)
+            qs[i].period_s = spec->period_s;
+    rc = owl_mquery_eval(&set, ret, err);
+    if (rc == OWL_OK && qs[ret].result.n != 1)
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "the alarm's expression %s gave %zu time series; it must give one",
+                           qs[ret].id, qs[ret].result.n);
+    if (rc == OWL_OK) {
+        const owl_ts *s = &qs[ret].result.s[0];
+        for (size_t j = 0; j < s->n; j++) {
+            if (s->t[j] < range->start_ms || !isfinite(s->v[j]))
+                continue;
+            size_t k = (size_t)((s->t[j] - range->start_ms) / step);
+            if (k < range->n)
+                range->p[k] = (owl_alarm_point){.present = 1, .value = s->v[j]};
+        }
+        owl_alarm_evaluate(range->p, range->n, spec->eval_periods, spec->datapoints_to_alarm,
+                           spec->cmp, spec->threshold, spec->missing, 0, current, out);
+    }
+    owl_mquery_clear(&set);
+    return rc;
 }

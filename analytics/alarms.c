@@ -55,6 +55,11 @@ typedef struct alm {
     int64_t sup_until_ms;
     enum owl_alarm_state sup_old; /* the held change's old state */
     owl_alarm_change *held;       /* the ALARM change whose actions are held back */
+    /* a metric-math alarm's Metrics (NULL: a single-metric alarm), the one returning data,
+     * and the watch of each MetricStat */
+    owl_mquery *mq;
+    size_t nmq, mret;
+    owl_watch **mw;
 } alm;
 
 static const char *const sup_names[] = {"", "WaitPeriod", "ExtensionPeriod", "Alarm"};
@@ -119,6 +124,64 @@ static void change_free(owl_alarm_change *ch)
     free(ch);
 }
 
+static void mq_free(owl_mquery *qs, size_t n)
+{
+    for (size_t i = 0; qs && i < n; i++) {
+        owl_mquery *q = &qs[i];
+        free((char *)q->id), free((char *)q->label), free((char *)q->expr);
+        free((char *)q->metric.ns), free((char *)q->metric.name), free((char *)q->unit);
+        for (size_t k = 0; k < q->metric.ndims; k++) {
+            free((char *)q->metric.dims[k].name);
+            free((char *)q->metric.dims[k].value);
+        }
+        free((owl_dim *)q->metric.dims);
+        owl_mexpr_free(q->e);
+        owl_ts_list_free(&q->result);
+    }
+    free(qs);
+}
+
+static char *dup_or_null(const char *s, int *ok)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *ok = 0;
+    return d;
+}
+
+/* A copy of queries qs[0..n) owning its strings (no evaluation state). */
+static owl_mquery *mq_dup(const owl_mquery *qs, size_t n)
+{
+    owl_mquery *o = calloc(n, sizeof *o);
+    int ok = o != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        const owl_mquery *q = &qs[i];
+        owl_mquery *c = &o[i];
+        c->return_data = q->return_data;
+        c->period_s = q->period_s;
+        c->stat = q->stat;
+        c->id = dup_or_null(q->id, &ok);
+        c->label = dup_or_null(q->label, &ok);
+        c->expr = dup_or_null(q->expr, &ok);
+        c->unit = dup_or_null(q->unit, &ok);
+        c->metric.ns = dup_or_null(q->metric.ns, &ok);
+        c->metric.name = dup_or_null(q->metric.name, &ok);
+        owl_dim *dims = q->metric.ndims ? calloc(q->metric.ndims, sizeof *dims) : NULL;
+        ok = ok && (!q->metric.ndims || dims);
+        c->metric.dims = dims;
+        for (size_t k = 0; ok && k < q->metric.ndims; k++) {
+            dims[k].name = dup_or_null(q->metric.dims[k].name, &ok);
+            dims[k].value = dup_or_null(q->metric.dims[k].value, &ok);
+            c->metric.ndims = k + 1;
+        }
+    }
+    if (!ok) {
+        mq_free(o, n);
+        return NULL;
+    }
+    return o;
+}
+
 static void alarm_free(alm *a)
 {
     if (!a)
@@ -136,6 +199,8 @@ static void alarm_free(alm *a)
     free(a->rule_text);
     free(a->suppressor);
     change_free(a->held);
+    mq_free(a->mq, a->nmq);
+    free(a->mw);
     free(a);
 }
 
@@ -220,9 +285,18 @@ static void attach(owl_alarms *as, alm *a)
     owl_error e = {0};
     if (a->rule || !as->metrics)
         return;
-    if (owl_metrics_watch(as->metrics, a->tenant, &a->spec.id, a->spec.unit, a->spec.period_s,
-                          (size_t)a->spec.eval_periods + 2, needs_sketch(&a->spec.stat), &a->w,
-                          &e) != OWL_OK)
+    size_t n = (size_t)a->spec.eval_periods + 2;
+    for (size_t i = 0; i < a->nmq; i++) {
+        const owl_mquery *q = &a->mq[i];
+        if (!q->expr && owl_metrics_watch(as->metrics, a->tenant, &q->metric, q->unit,
+                                          q->period_s, n, needs_sketch(&q->stat), &a->mw[i],
+                                          &e) != OWL_OK)
+            owl_warn("alarms: %s/%s: no watch of %s (%s); read from the store", a->tenant,
+                     a->name, q->id, e.msg);
+    }
+    if (!a->mq && owl_metrics_watch(as->metrics, a->tenant, &a->spec.id, a->spec.unit,
+                                    a->spec.period_s, n, needs_sketch(&a->spec.stat), &a->w,
+                                    &e) != OWL_OK)
         owl_warn("alarms: %s/%s: no watch of its metric (%s); read from the store", a->tenant,
                  a->name, e.msg);
 }
@@ -232,6 +306,8 @@ static void drop(owl_alarms *as, alm *a)
 {
     if (a && a->w)
         owl_metrics_unwatch(as->metrics, a->w);
+    for (size_t i = 0; a && a->mw && i < a->nmq; i++)
+        owl_metrics_unwatch(as->metrics, a->mw[i]);
     alarm_free(a);
 }
 
@@ -256,6 +332,14 @@ static alm *alarm_from_def(const owl_alarm_def *d)
     for (int k = 0; ok && k < 3; k++)
         ok = (a->actions[k] = strv_dup(d->actions[k], d->nactions[k])) != NULL;
     ok = ok && (!d->suppressor || (a->suppressor = strdup(d->suppressor)));
+    if (ok && d->metrics) {
+        ok = (a->mq = mq_dup(d->metrics, d->nmetrics)) != NULL &&
+             (a->mw = calloc(d->nmetrics, sizeof *a->mw)) != NULL;
+        a->nmq = ok ? d->nmetrics : 0;
+        for (size_t i = 0; i < a->nmq; i++)
+            if (a->mq[i].return_data)
+                a->mret = i;
+    }
     a->sup_wait_s = d->suppressor_wait_s;
     a->sup_ext_s = d->suppressor_extension_s;
     if (!ok) {
@@ -323,6 +407,41 @@ static void alarm_doc(const alm *a, bson_t *doc)
     BSON_APPEND_UTF8(doc, "reason_data", a->reason_data ? a->reason_data : "");
     BSON_APPEND_INT64(doc, "state_ms", a->state_ms);
     BSON_APPEND_INT64(doc, "config_ms", a->config_ms);
+    if (a->mq) {
+        BSON_APPEND_ARRAY_BEGIN(doc, "metrics", &arr);
+        for (size_t i = 0; i < a->nmq; i++) {
+            const owl_mquery *q = &a->mq[i];
+            bson_t qd, qdims, dd;
+            snprintf(k, sizeof k, "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&arr, k, &qd);
+            BSON_APPEND_UTF8(&qd, "id", q->id);
+            if (q->label)
+                BSON_APPEND_UTF8(&qd, "label", q->label);
+            BSON_APPEND_BOOL(&qd, "ret", q->return_data != 0);
+            BSON_APPEND_INT32(&qd, "period", q->period_s);
+            if (q->expr) {
+                BSON_APPEND_UTF8(&qd, "expr", q->expr);
+            } else {
+                BSON_APPEND_UTF8(&qd, "ns", q->metric.ns);
+                BSON_APPEND_UTF8(&qd, "metric", q->metric.name);
+                BSON_APPEND_UTF8(&qd, "stat", q->stat.name);
+                if (q->unit)
+                    BSON_APPEND_UTF8(&qd, "unit", q->unit);
+                BSON_APPEND_ARRAY_BEGIN(&qd, "dims", &qdims);
+                for (size_t j = 0; j < q->metric.ndims; j++) {
+                    char kj[24];
+                    snprintf(kj, sizeof kj, "%zu", j);
+                    BSON_APPEND_DOCUMENT_BEGIN(&qdims, kj, &dd);
+                    BSON_APPEND_UTF8(&dd, "n", q->metric.dims[j].name);
+                    BSON_APPEND_UTF8(&dd, "v", q->metric.dims[j].value);
+                    bson_append_document_end(&qdims, &dd);
+                }
+                bson_append_array_end(&qd, &qdims);
+            }
+            bson_append_document_end(&arr, &qd);
+        }
+        bson_append_array_end(doc, &arr);
+    }
     if (a->suppressor) {
         BSON_APPEND_UTF8(doc, "suppressor", a->suppressor);
         BSON_APPEND_INT32(doc, "sup_wait", a->sup_wait_s);
@@ -413,6 +532,28 @@ static owl_alarm_change *held_rebuild(const alm *a)
     return ch;
 }
 
+/* The "dims" array of doc ({n, v} documents) into dims (room for OWL_METRIC_MAX_DIMS);
+ * strings point into doc. */
+static size_t get_dims(const bson_t *doc, owl_dim *dims)
+{
+    bson_iter_t it, ai;
+    size_t n = 0;
+    if (!bson_iter_init_find(&it, doc, "dims") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &ai))
+        return 0;
+    while (bson_iter_next(&ai) && n < OWL_METRIC_MAX_DIMS) {
+        bson_t sub;
+        uint32_t len;
+        const uint8_t *data;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&ai))
+            continue;
+        bson_iter_document(&ai, &len, &data);
+        if (bson_init_static(&sub, data, len) && get_str(&sub, "n") && get_str(&sub, "v"))
+            dims[n++] = (owl_dim){get_str(&sub, "n"), get_str(&sub, "v")};
+    }
+    return n;
+}
+
 typedef struct loader {
     owl_alarms *as;
     int rc;
@@ -433,18 +574,46 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
     d.spec.id.ns = get_str(doc, "ns");
     d.spec.id.name = get_str(doc, "metric");
     d.spec.unit = get_str(doc, "unit");
-    if (bson_iter_init_find(&it, doc, "dims") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &ai))
-        while (bson_iter_next(&ai) && d.spec.id.ndims < OWL_METRIC_MAX_DIMS)
-            if (BSON_ITER_HOLDS_DOCUMENT(&ai) && bson_iter_recurse(&ai, &di)) {
-                bson_t sub;
-                uint32_t len;
-                const uint8_t *data;
-                bson_iter_document(&ai, &len, &data);
-                if (bson_init_static(&sub, data, len) && get_str(&sub, "n") && get_str(&sub, "v"))
-                    dims[d.spec.id.ndims++] = (owl_dim){get_str(&sub, "n"), get_str(&sub, "v")};
-            }
+    d.spec.id.ndims = get_dims(doc, dims);
     d.spec.id.dims = dims;
+    /* a metric-math alarm's queries */
+    owl_mquery mq[OWL_ALARM_MAX_METRICS];
+    owl_dim mdims[OWL_ALARM_MAX_METRICS][OWL_METRIC_MAX_DIMS];
+    int mq_ok = 1;
+    if (bson_iter_init_find(&it, doc, "metrics") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &ai)) {
+        d.metrics = mq;
+        while (bson_iter_next(&ai) && d.nmetrics < OWL_ALARM_MAX_METRICS) {
+            bson_t sub;
+            uint32_t len;
+            const uint8_t *data;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&ai))
+                continue;
+            bson_iter_document(&ai, &len, &data);
+            if (!bson_init_static(&sub, data, len))
+                continue;
+            owl_mquery *q = &mq[d.nmetrics];
+            memset(q, 0, sizeof *q);
+            q->id = get_str(&sub, "id");
+            q->label = get_str(&sub, "label");
+            q->expr = get_str(&sub, "expr");
+            q->return_data = bson_iter_init_find(&di, &sub, "ret") &&
+                             BSON_ITER_HOLDS_BOOL(&di) && bson_iter_bool(&di);
+            q->period_s = (int)get_num(&sub, "period");
+            q->metric.ns = get_str(&sub, "ns");
+            q->metric.name = get_str(&sub, "metric");
+            q->unit = get_str(&sub, "unit");
+            q->metric.ndims = get_dims(&sub, mdims[d.nmetrics]);
+            q->metric.dims = mdims[d.nmetrics];
+            if (!q->id || (!q->expr && (!q->metric.ns || !q->metric.name ||
+                                        owl_stat_parse(get_str(&sub, "stat") ? get_str(&sub, "stat")
+                                                                             : "",
+                                                       &q->stat, NULL) != OWL_OK)))
+                mq_ok = 0;
+            d.nmetrics++;
+        }
+    }
+
     d.spec.period_s = (int)get_num(doc, "period");
     d.spec.eval_periods = (int)get_num(doc, "n");
     d.spec.datapoints_to_alarm = (int)get_num(doc, "m");
@@ -473,7 +642,7 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
         owl_stat_parse("SampleCount", &d.spec.stat, NULL);
         d.spec.cmp = OWL_CMP_GE, d.spec.missing = OWL_MISSING_MISSING;
     }
-    if (!d.spec.id.ns || !d.spec.id.name ||
+    if (!d.spec.id.ns || !d.spec.id.name || !mq_ok ||
         (!rule && owl_stat_parse(get_str(doc, "stat") ? get_str(doc, "stat") : "",
                                  &d.spec.stat, NULL)) ||
         owl_alarm_cmp_parse(get_str(doc, "cmp"), &d.spec.cmp, NULL) ||
@@ -637,6 +806,110 @@ static int period_ok(int p)
     return p == 10 || p == 30 || (p >= 60 && p % 60 == 0);
 }
 
+typedef struct refs_ctx {
+    const owl_mquery *qs;
+    size_t n;
+    const char *unknown;
+} refs_ctx;
+
+static size_t query_index(const owl_mquery *qs, size_t n, const char *id)
+{
+    size_t i = 0;
+    while (i < n && strcmp(qs[i].id, id) != 0)
+        i++;
+    return i;
+}
+
+static void ref_known(void *ud, const char *id)
+{
+    refs_ctx *c = ud;
+    if (!c->unknown && query_index(c->qs, c->n, id) == c->n)
+        c->unknown = id;
+}
+
+typedef struct reach_ctx {
+    const owl_mquery *qs;
+    size_t n;
+    owl_mexpr **es;
+    size_t target, depth;
+    int found;
+} reach_ctx;
+
+static void reach_ref(void *ud, const char *id);
+
+/* Whether expression i refers, directly or not, to query target (depth-bounded). */
+static void reach_from(reach_ctx *c, size_t i)
+{
+    if (c->found || c->depth > c->n || !c->es[i])
+        return;
+    c->depth++;
+    owl_mexpr_refs(c->es[i], reach_ref, c);
+    c->depth--;
+}
+
+static void reach_ref(void *ud, const char *id)
+{
+    reach_ctx *c = ud;
+    size_t k = query_index(c->qs, c->n, id);
+    if (k == c->target)
+        c->found = 1;
+    else if (k < c->n)
+        reach_from(c, k);
+}
+
+/* A metric-math alarm's Metrics by CloudWatch's rules. */
+static int math_check(const owl_alarm_def *d, owl_error *err)
+{
+    const owl_mquery *qs = d->metrics;
+    size_t n = d->nmetrics, nret = 0;
+    if (n < 1 || n > OWL_ALARM_MAX_METRICS)
+        return owl_error_set(err, OWL_EINVAL, "The parameter Metrics must hold 1 to %d queries.",
+                             OWL_ALARM_MAX_METRICS);
+    owl_mexpr *es[OWL_ALARM_MAX_METRICS] = {0};
+    int rc = OWL_OK;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        const owl_mquery *q = &qs[i];
+        nret += q->return_data != 0;
+        if (!owl_mquery_id_ok(q->id))
+            rc = owl_error_set(err, OWL_EINVAL,
+                               "The Id of Metrics.member.%zu must start with a lowercase letter "
+                               "and hold only letters, digits and underscores.", i + 1);
+        else if (query_index(qs, i, q->id) < i)
+            rc = owl_error_set(err, OWL_EINVAL, "The Id %s is used by more than one query.",
+                               q->id);
+        else if (!q->expr && (!q->metric.ns || !q->metric.name))
+            rc = owl_error_set(err, OWL_EINVAL, "The MetricStat of %s needs a Namespace and a "
+                               "MetricName.", q->id);
+        else if (q->period_s && q->period_s != d->spec.period_s)
+            rc = owl_error_set(err, OWL_EINVAL,
+                               "Every query of an alarm's Metrics must have the alarm's period "
+                               "(%s has %d s, the alarm %d s).", q->id, q->period_s,
+                               d->spec.period_s);
+        else if (q->expr && owl_mexpr_parse(q->expr, &es[i], NULL, err) != OWL_OK)
+            rc = OWL_EINVAL;
+    }
+    if (rc == OWL_OK && nret != 1)
+        rc = owl_error_set(err, OWL_EINVAL,
+                           "Exactly one element of the Metrics list must have ReturnData true.");
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        if (!es[i])
+            continue;
+        refs_ctx rcx = {qs, n, NULL};
+        owl_mexpr_refs(es[i], ref_known, &rcx);
+        reach_ctx cy = {qs, n, es, i, 0, 0};
+        reach_from(&cy, i);
+        if (rcx.unknown)
+            rc = owl_error_set(err, OWL_EINVAL, "The expression %s refers to %s, which is not "
+                               "an Id of the Metrics list.", qs[i].id, rcx.unknown);
+        else if (cy.found)
+            rc = owl_error_set(err, OWL_EINVAL, "The expression %s refers to itself, directly "
+                               "or through other expressions.", qs[i].id);
+    }
+    for (size_t i = 0; i < n; i++)
+        owl_mexpr_free(es[i]);
+    return rc;
+}
+
 int owl_alarm_def_check(const owl_alarm_def *d, owl_error *err)
 {
     size_t nl = d->name ? strlen(d->name) : 0;
@@ -651,9 +924,12 @@ int owl_alarm_def_check(const owl_alarm_def *d, owl_error *err)
     if (d->description && strlen(d->description) > 1024)
         return owl_error_set(err, OWL_EINVAL,
                              "The parameter AlarmDescription must be at most 1024 characters.");
-    if (!d->spec.id.ns || !d->spec.id.name)
+    if (!d->metrics && (!d->spec.id.ns || !d->spec.id.name))
         return owl_error_set(err, OWL_EINVAL,
                              "The parameters Namespace and MetricName are required.");
+    int rc = d->metrics ? math_check(d, err) : OWL_OK;
+    if (rc != OWL_OK)
+        return rc;
     if (!period_ok(d->spec.period_s))
         return owl_error_set(err, OWL_EINVAL,
                              "The parameter Period must be 10, 30 or a multiple of 60.");
@@ -806,9 +1082,13 @@ static void describe(const alm *a, const owl_alarm_range *r, const owl_alarm_ver
     owl_time_format_rfc3339(now_ms, ts, sizeof ts);
     owl_buf_printf(data, "{\"version\":\"1.0\",\"queryDate\":\"%s\",", ts);
     owl_time_format_rfc3339(r->start_ms, ts, sizeof ts);
-    owl_buf_printf(data, "\"startDate\":\"%s\",\"statistic\":", ts);
-    owl_buf_json_str(data, a->spec.stat.name, strlen(a->spec.stat.name));
-    owl_buf_printf(data, ",\"period\":%d,\"recentDatapoints\":[", a->spec.period_s);
+    owl_buf_printf(data, "\"startDate\":\"%s\",", ts);
+    if (!a->mq) { /* a metric-math alarm's points are its expression's, no statistic */
+        owl_buf_append(data, "\"statistic\":", 12);
+        owl_buf_json_str(data, a->spec.stat.name, strlen(a->spec.stat.name));
+        owl_buf_append(data, ",", 1);
+    }
+    owl_buf_printf(data, "\"period\":%d,\"recentDatapoints\":[", a->spec.period_s);
     for (size_t i = 0; i < v->nused; i++) {
         if (i)
             owl_buf_append(data, ",", 1);
@@ -1259,18 +1539,25 @@ int owl_alarms_tick(owl_alarms *as, int64_t now_ms, owl_error *err)
         metric_alarms++;
         /* once per evaluation slot, and again whenever its data changed */
         int64_t es = eval_slot(a, now_ms);
+        int watched = a->w != NULL;
         uint64_t gen = a->w ? owl_watch_gen(as->metrics, a->w) : 0;
-        if (a->w && !a->force && es == a->eval_slot && gen == a->eval_gen)
+        for (size_t k = 0; a->mq && k < a->nmq; k++) {
+            watched = (k == 0 || watched) && (a->mq[k].expr || a->mw[k]);
+            gen += a->mw[k] ? owl_watch_gen(as->metrics, a->mw[k]) : 0;
+        }
+        if (watched && !a->force && es == a->eval_slot && gen == a->eval_gen)
             continue;
         a->eval_slot = es, a->eval_gen = gen, a->force = 0;
         evaluated++;
         owl_alarm_range r;
         owl_alarm_verdict v;
         owl_error e = {0};
-        int erc = a->w ? owl_alarm_evaluate_watch(as->metrics, a->w, &a->spec, now_ms, a->state,
-                                                  &r, &v, &e)
-                       : owl_alarm_evaluate_metric(as->metrics, &a->spec, now_ms, a->state, &r,
-                                                   &v, &e);
+        int erc = a->mq  ? owl_alarm_evaluate_math(as->metrics, &a->spec, a->mq, a->nmq, a->mret,
+                                                   a->mw, now_ms, a->state, &r, &v, &e)
+                  : a->w ? owl_alarm_evaluate_watch(as->metrics, a->w, &a->spec, now_ms,
+                                                    a->state, &r, &v, &e)
+                         : owl_alarm_evaluate_metric(as->metrics, &a->spec, now_ms, a->state,
+                                                     &r, &v, &e);
         if (erc != OWL_OK) {
             owl_warn("alarms: %s/%s: %s", a->tenant, a->name, e.msg);
             continue;
@@ -1395,6 +1682,8 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
         v.state_ms = a->state_ms;
         v.config_ms = a->config_ms;
         v.rule = a->rule_text;
+        v.def.metrics = a->mq;
+        v.def.nmetrics = a->nmq;
         v.def.suppressor = a->suppressor;
         v.def.suppressor_wait_s = a->sup_wait_s;
         v.def.suppressor_extension_s = a->sup_ext_s;

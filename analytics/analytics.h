@@ -351,6 +351,54 @@ typedef struct owl_mexpr_env {
 int owl_mexpr_eval(const owl_mexpr *e, const owl_mexpr_env *env, owl_ts_list *out,
                    owl_error *err);
 
+/* ---- metric data queries (mquery.c): GetMetricData's, and metric-math alarms' ---- */
+
+/* One query of a set: a MetricStat (expr NULL: metric, stat, unit, period) or an Expression
+ * over the set's other ids (period: the expression's own, 0 = the set's). The fields below
+ * "state" are owl_mquery_eval's. */
+typedef struct owl_mquery {
+    const char *id, *label, *expr;
+    int return_data;
+    int period_s;
+    owl_metric_id metric;
+    owl_stat stat;
+    const char *unit;  /* NULL: any */
+    /* state */
+    owl_mexpr *e;      /* the parsed expression (parsed on first use when NULL) */
+    owl_ts_list result;
+    int done, busy;
+} owl_mquery;
+
+/* Where a MetricStat's series comes from: fills out (its t and v malloc'd) with the
+ * statistic of each period of [start_ms, end_ms) that holds data. NULL: the store
+ * (owl_metrics_read). */
+typedef int (*owl_mquery_source)(void *ud, size_t i, const owl_mquery *q, int64_t start_ms,
+                                 int64_t end_ms, owl_ts *out, owl_error *err);
+
+typedef struct owl_mquery_set {
+    owl_mquery *qs;
+    size_t n;
+    const char *tenant;
+    owl_metrics *m;
+    int64_t start_ms, end_ms;
+    owl_mquery_source source; /* NULL: the store */
+    void *source_ud;
+} owl_mquery_set;
+
+/* owl_mquery_eval — evaluates qs[i] (and what it refers to), once: its result is in
+ * qs[i].result (one series for a MetricStat, one or more for an expression). OWL_EINVAL for
+ * a bad expression, an unknown id or a cycle (err says which), OWL_ENOMEM, the read's
+ * errors. */
+int owl_mquery_eval(owl_mquery_set *set, size_t i, owl_error *err);
+
+/* owl_mquery_clear — frees every query's result and parsed expression, ready for another
+ * evaluation. */
+void owl_mquery_clear(owl_mquery_set *set);
+
+/* owl_mquery_id_ok — CloudWatch's rule for a query id: a lowercase letter, then letters,
+ * digits and '_', at most 255. */
+int owl_mquery_id_ok(const char *id);
+
 /* ---- alarm evaluation (alarm.c) ---- */
 
 enum owl_alarm_state { OWL_ALARM_OK = 0, OWL_ALARM_ALARM = 1, OWL_ALARM_INSUFFICIENT_DATA = 2 };
@@ -455,6 +503,16 @@ int owl_alarm_evaluate_watch(owl_metrics *m, owl_watch *w, const owl_alarm_spec 
                              int64_t now_ms, enum owl_alarm_state current,
                              owl_alarm_range *range, owl_alarm_verdict *out, owl_error *err);
 
+/* owl_alarm_evaluate_math — a metric-math alarm's verdict: qs[0..n) its Metrics, qs[ret]
+ * the one returning data, which must give one series; spec's period, range and rule as a
+ * metric alarm's (spec's metric and statistic unused). ws[i] (ws NULL, or ws[i] NULL: the
+ * store) is the watch of MetricStat i. The queries' results are cleared before returning.
+ * OWL_EINVAL when the expression cannot be evaluated or gives other than one series. */
+int owl_alarm_evaluate_math(owl_metrics *m, const owl_alarm_spec *spec, owl_mquery *qs,
+                            size_t n, size_t ret, owl_watch *const *ws, int64_t now_ms,
+                            enum owl_alarm_state current, owl_alarm_range *range,
+                            owl_alarm_verdict *out, owl_error *err);
+
 /* ---- alarms kept by owl (alarms.c) ---- */
 
 typedef struct owl_alarms owl_alarms;
@@ -474,7 +532,13 @@ typedef struct owl_alarm_def {
      * ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod in seconds */
     const char *suppressor;
     int suppressor_wait_s, suppressor_extension_s;
+    /* a metric-math alarm's Metrics (NULL: the one metric of spec.id): at most
+     * OWL_ALARM_MAX_METRICS queries, exactly one returning data, every MetricStat of the
+     * alarm's period (spec.period_s); spec.id and spec.stat are then unused */
+    const owl_mquery *metrics;
+    size_t nmetrics;
 } owl_alarm_def;
+#define OWL_ALARM_MAX_METRICS 20
 
 /* What a state change reports to the change hooks (actions, events); reason and
  * history_data (CloudWatch's HistoryData JSON, with StateReasonData) are valid during the

@@ -589,200 +589,64 @@ static int list_metrics(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 
 /* ---- GetMetricData ---- */
 
-typedef struct gmd_query {
-    const char *id, *label, *expr;
-    int return_data;
-    owl_metric_query q;
-    owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
-    owl_stat stat;
-    owl_mexpr *e;
-    owl_ts_list result;
-    int done, busy;
-} gmd_query;
-
-typedef struct gmd {
-    gmd_query *qs;
-    size_t n;
-    owl_aws_ctx *ctx;
-    owl_metrics *m;
-    int64_t start, end;
-    owl_error err;
-} gmd;
-
-static int id_valid(const char *id)
-{
-    if (!id || !islower((unsigned char)id[0]) || strlen(id) > 255)
-        return 0;
-    for (const char *p = id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return 0;
-    return 1;
-}
-
-static int eval_query(gmd *g, gmd_query *q);
-
-static int gmd_lookup(void *ud, const char *id, const owl_ts_list **out)
-{
-    gmd *g = ud;
-    for (size_t i = 0; i < g->n; i++)
-        if (strcmp(g->qs[i].id, id) == 0) {
-            int rc = eval_query(g, &g->qs[i]);
-            if (rc != OWL_OK)
-                return rc;
-            *out = &g->qs[i].result;
-            return OWL_OK;
-        }
-    return OWL_ENOTFOUND;
-}
-
-static int ts_copy(const owl_ts *src, owl_ts *dst)
-{
-    memset(dst, 0, sizeof *dst);
-    dst->id = src->id ? strdup(src->id) : NULL;
-    dst->label = src->label ? strdup(src->label) : NULL;
-    dst->t = malloc((src->n ? src->n : 1) * sizeof *dst->t);
-    dst->v = malloc((src->n ? src->n : 1) * sizeof *dst->v);
-    if (!dst->t || !dst->v)
-        return OWL_ENOMEM;
-    memcpy(dst->t, src->t, src->n * sizeof *dst->t);
-    memcpy(dst->v, src->v, src->n * sizeof *dst->v);
-    dst->n = src->n;
-    return OWL_OK;
-}
-
-static int gmd_all(void *ud, const char *filter, owl_ts_list *out)
-{
-    gmd *g = ud;
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < g->n; i++) {
-        gmd_query *q = &g->qs[i];
-        if (q->expr)
-            continue;
-        int rc = eval_query(g, q);
-        if (rc != OWL_OK)
-            return rc;
-        for (size_t k = 0; k < q->result.n; k++) {
-            const char *label = q->result.s[k].label ? q->result.s[k].label : q->id;
-            if (filter && *filter && !strstr(label, filter))
-                continue;
-            owl_ts *s = realloc(out->s, (out->n + 1) * sizeof *s);
-            if (!s)
-                return OWL_ENOMEM;
-            out->s = s;
-            if ((rc = ts_copy(&q->result.s[k], &out->s[out->n++])) != OWL_OK)
-                return rc;
-        }
-    }
-    return OWL_OK;
-}
-
-/* Evaluates q once (MetricStat: read + statistic; Expression: metric math). */
-static int eval_query(gmd *g, gmd_query *q)
-{
-    if (q->done)
-        return OWL_OK;
-    if (q->busy)
-        return owl_error_set(&g->err, OWL_EINVAL, "the expressions refer to each other in a cycle "
-                                                  "(through %s)", q->id);
-    q->busy = 1;
-    int rc;
-    if (q->expr) {
-        owl_mexpr_env env = {.start_ms = g->start, .end_ms = g->end, .period_s = q->q.period_s,
-                             .lookup = gmd_lookup, .all = gmd_all, .ud = g};
-        rc = owl_mexpr_eval(q->e, &env, &q->result, &g->err);
-        for (size_t k = 0; rc == OWL_OK && k < q->result.n; k++) {
-            free(q->result.s[k].label);
-            q->result.s[k].label = NULL;
-            if (q->result.n == 1 && q->label && !(q->result.s[k].label = strdup(q->label)))
-                rc = OWL_ENOMEM;
-        }
-    } else {
-        owl_bucket_set bs;
-        rc = owl_metrics_read(g->m, &q->q, &bs, &g->err);
-        if (rc == OWL_OK) {
-            owl_ts *s = calloc(1, sizeof *s);
-            q->result.s = s;
-            q->result.n = s ? 1 : 0;
-            if (s) {
-                s->t = malloc((bs.n ? bs.n : 1) * sizeof *s->t);
-                s->v = malloc((bs.n ? bs.n : 1) * sizeof *s->v);
-                s->id = strdup(q->id);
-                s->label = strdup(q->label ? q->label : q->q.id.name);
-            }
-            if (!s || !s->t || !s->v || !s->id || !s->label)
-                rc = owl_error_set(&g->err, OWL_ENOMEM, "out of memory");
-            for (size_t i = 0; rc == OWL_OK && i < bs.n; i++) {
-                double v;
-                if (owl_stat_eval(&q->stat, &bs.b[i], &v) == OWL_OK) {
-                    s->t[s->n] = bs.b[i].time_ms;
-                    s->v[s->n++] = v;
-                }
-            }
-            owl_bucket_set_free(&bs);
-        }
-    }
-    q->busy = 0;
-    q->done = rc == OWL_OK;
-    return rc;
-}
-
-static int read_gmd_query(owl_aws_ctx *ctx, const bson_t *in, size_t i, gmd_query *q,
-                          int64_t start, int64_t end)
+/* Query i of the list at field (MetricDataQueries, or PutMetricAlarm's Metrics) into q, its
+ * dimensions into dims (room for OWL_METRIC_MAX_DIMS + 1). Strings point into in. */
+static int read_mquery(owl_aws_ctx *ctx, const bson_t *in, const char *field, size_t i,
+                       owl_mquery *q, owl_dim *dims)
 {
     char path[128];
     size_t len;
     int rc;
     memset(q, 0, sizeof *q);
     q->return_data = 1;
-    snprintf(path, sizeof path, "MetricDataQueries.%zu.Id", i);
+    snprintf(path, sizeof path, "%s.%zu.Id", field, i);
     if ((rc = owl_aws_get_str(ctx, in, path, &q->id, &len)) == OWL_EINVAL)
         return rc;
-    if (!id_valid(q->id))
+    if (!owl_mquery_id_ok(q->id))
         return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
-                            "The value for parameter MetricDataQueries.member.%zu.Id must start "
-                            "with a lowercase letter and hold only letters, digits and "
-                            "underscores.", i + 1);
-    snprintf(path, sizeof path, "MetricDataQueries.%zu.Label", i);
+                            "The value for parameter %s.member.%zu.Id must start with a "
+                            "lowercase letter and hold only letters, digits and underscores.",
+                            field, i + 1);
+    snprintf(path, sizeof path, "%s.%zu.Label", field, i);
     if ((rc = owl_aws_get_str(ctx, in, path, &q->label, &len)) == OWL_EINVAL)
         return rc;
-    snprintf(path, sizeof path, "MetricDataQueries.%zu.ReturnData", i);
+    snprintf(path, sizeof path, "%s.%zu.ReturnData", field, i);
     if ((rc = owl_aws_get_bool(ctx, in, path, &q->return_data)) == OWL_EINVAL)
         return rc;
-    snprintf(path, sizeof path, "MetricDataQueries.%zu.Expression", i);
+    snprintf(path, sizeof path, "%s.%zu.Expression", field, i);
     if ((rc = owl_aws_get_str(ctx, in, path, &q->expr, &len)) == OWL_EINVAL)
         return rc;
     int64_t period = 0;
     bson_iter_t ms;
-    snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat", i);
+    snprintf(path, sizeof path, "%s.%zu.MetricStat", field, i);
     int has_stat = bson_iter_init(&ms, in) && bson_iter_find_descendant(&ms, path, &ms) &&
                    !BSON_ITER_HOLDS_NULL(&ms);
     if (!!q->expr == has_stat)
         return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
-                            "The parameter MetricDataQueries.member.%zu must have exactly one of "
-                            "MetricStat and Expression.", i + 1);
-    q->q.start_ms = start, q->q.end_ms = end;
+                            "The parameter %s.member.%zu must have exactly one of MetricStat "
+                            "and Expression.", field, i + 1);
     if (q->expr) {
         size_t pos = 0;
         owl_error err = {0};
         if (owl_mexpr_parse(q->expr, &q->e, &pos, &err) != OWL_OK)
             return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
                                 "Error in expression '%s': %s", q->id, err.msg);
-        snprintf(path, sizeof path, "MetricDataQueries.%zu.Period", i);
+        snprintf(path, sizeof path, "%s.%zu.Period", field, i);
         if ((rc = owl_aws_get_int(ctx, in, path, &period)) == OWL_EINVAL)
             return rc;
     } else {
         char prefix[96];
-        snprintf(prefix, sizeof prefix, "MetricDataQueries.%zu.MetricStat.Metric.", i);
-        if ((rc = read_metric(ctx, in, prefix, &q->q.id, q->dims)) != OWL_OK)
+        snprintf(prefix, sizeof prefix, "%s.%zu.MetricStat.Metric.", field, i);
+        if ((rc = read_metric(ctx, in, prefix, &q->metric, dims)) != OWL_OK)
             return rc;
-        snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat.Period", i);
+        snprintf(path, sizeof path, "%s.%zu.MetricStat.Period", field, i);
         if ((rc = owl_aws_get_int(ctx, in, path, &period)) == OWL_ENOTFOUND)
             return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
                                 "The parameter %s is required.", path);
         if (rc != OWL_OK)
             return rc;
         const char *stat;
-        snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat.Stat", i);
+        snprintf(path, sizeof path, "%s.%zu.MetricStat.Stat", field, i);
         if ((rc = owl_aws_get_str(ctx, in, path, &stat, &len)) == OWL_ENOTFOUND)
             return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
                                 "The parameter %s is required.", path);
@@ -793,33 +657,71 @@ static int read_gmd_query(owl_aws_ctx *ctx, const bson_t *in, size_t i, gmd_quer
             return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
                                 "The value %s for parameter %s is not a statistic: %s", stat, path,
                                 err.msg);
-        snprintf(path, sizeof path, "MetricDataQueries.%zu.MetricStat.Unit", i);
-        if ((rc = owl_aws_get_str(ctx, in, path, &q->q.unit, &len)) == OWL_EINVAL)
+        snprintf(path, sizeof path, "%s.%zu.MetricStat.Unit", field, i);
+        if ((rc = owl_aws_get_str(ctx, in, path, &q->unit, &len)) == OWL_EINVAL)
             return rc;
     }
-    if (period == 0)
+    if (period == 0 && !q->expr)
         period = 60;
     if (period < 0 || period > 86400 * 455 ||
-        !(period == 1 || period == 5 || period == 10 || period == 30 || period % 60 == 0))
+        (period && !(period == 1 || period == 5 || period == 10 || period == 30 ||
+                     period % 60 == 0)))
         return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
-                            "The Period of MetricDataQueries.member.%zu must be 1, 5, 10, 30 or "
-                            "a multiple of 60.", i + 1);
-    q->q.period_s = (int)period;
+                            "The Period of %s.member.%zu must be 1, 5, 10, 30 or a multiple of "
+                            "60.", field, i + 1);
+    q->period_s = (int)period;
+    return OWL_OK;
+}
+
+/* Every query of the list at field (1 to max) into *qs and *dims (caller frees both, and
+ * the parsed expressions: owl_mquery_clear); ids unique. */
+static int read_mqueries(owl_aws_ctx *ctx, const bson_t *in, const char *field, size_t max,
+                         owl_mquery_set *set, owl_dim **dims)
+{
+    bson_iter_t it;
+    int rc = owl_aws_get_list(ctx, in, field, &it);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter, "The parameter %s is required.",
+                            field);
+    if (rc != OWL_OK)
+        return rc;
+    size_t n = 0;
+    while (bson_iter_next(&it))
+        n++;
+    if (n == 0 || n > max)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError, "%s must hold 1 to %zu queries.",
+                            field, max);
+    set->qs = calloc(n, sizeof *set->qs);
+    *dims = calloc(n * (OWL_METRIC_MAX_DIMS + 1), sizeof **dims);
+    if (!set->qs || !*dims)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = read_mquery(ctx, in, field, i, &set->qs[i],
+                              *dims + i * (OWL_METRIC_MAX_DIMS + 1))) != OWL_OK)
+            return rc;
+        set->n = i + 1;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(set->qs[k].id, set->qs[i].id) == 0)
+                return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
+                                    "The Id %s is used by more than one query.", set->qs[i].id);
+    }
     return OWL_OK;
 }
 
 static int get_metric_data(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     owl_call *call = ctx->ud;
-    gmd g = {.ctx = ctx, .m = call->srv->metrics};
+    owl_mquery_set g = {.tenant = call->principal->tenant, .m = call->srv->metrics};
+    owl_dim *dims = NULL;
+    owl_error err = {0};
     int rc;
-    g.start = required_time(ctx, in, "StartTime", &rc);
+    g.start_ms = required_time(ctx, in, "StartTime", &rc);
     if (rc != OWL_OK)
         return rc;
-    g.end = required_time(ctx, in, "EndTime", &rc);
+    g.end_ms = required_time(ctx, in, "EndTime", &rc);
     if (rc != OWL_OK)
         return rc;
-    if (g.start >= g.end)
+    if (g.start_ms >= g.end_ms)
         return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
                             "The parameter StartTime must be less than the parameter EndTime.");
     const char *scan = NULL, *token = NULL;
@@ -844,48 +746,25 @@ static int get_metric_data(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
             return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidNextToken,
                                 "The service cannot find the NextToken you passed.");
     }
-    bson_iter_t it;
-    rc = owl_aws_get_list(ctx, in, "MetricDataQueries", &it);
-    if (rc == OWL_ENOTFOUND)
-        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
-                            "The parameter MetricDataQueries is required.");
-    if (rc != OWL_OK)
-        return rc;
-    size_t n = 0;
-    while (bson_iter_next(&it))
-        n++;
-    if (n == 0 || n > MAX_QUERIES)
-        return owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
-                            "MetricDataQueries must hold 1 to %d queries.", MAX_QUERIES);
-    if (!(g.qs = calloc(n, sizeof *g.qs)))
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        g.qs[i].q.tenant = call->principal->tenant;
-        if ((rc = read_gmd_query(ctx, in, i, &g.qs[i], g.start, g.end)) != OWL_OK)
-            goto out;
-        g.qs[i].q.tenant = call->principal->tenant;
-        g.n = i + 1;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(g.qs[k].id, g.qs[i].id) == 0) {
-                rc = owl_aws_fail(ctx, OWL_AWS_ERR_ValidationError,
-                                  "The Id %s is used by more than one query.", g.qs[i].id);
-                goto out;
-            }
-    }
-    snprintf(call->resource, sizeof call->resource, "queries/%zu", n);
+    if ((rc = read_mqueries(ctx, in, "MetricDataQueries", MAX_QUERIES, &g, &dims)) != OWL_OK)
+        goto out;
+    for (size_t i = 0; i < g.n; i++) /* an expression's period: the one given, else 60 */
+        if (!g.qs[i].period_s)
+            g.qs[i].period_s = 60;
+    snprintf(call->resource, sizeof call->resource, "queries/%zu", g.n);
     bson_t arr, r, ts, vs;
     BSON_APPEND_ARRAY_BEGIN(out, "MetricDataResults", &arr);
     uint64_t seen = 0, given = 0;
     int more = 0;
     size_t nres = 0;
-    for (size_t i = 0; i < n; i++) {
-        gmd_query *q = &g.qs[i];
+    for (size_t i = 0; i < g.n; i++) {
+        owl_mquery *q = &g.qs[i];
         if (!q->return_data)
             continue;
-        if ((rc = eval_query(&g, q)) != OWL_OK) {
+        if ((rc = owl_mquery_eval(&g, i, &err)) != OWL_OK) {
             owl_aws_fail(ctx, rc == OWL_EINVAL ? OWL_AWS_ERR_ValidationError
                                                : OWL_AWS_ERR_InternalServiceError,
-                         "%s", g.err.msg);
+                         "%s", err.msg);
             bson_append_array_end(out, &arr);
             goto out;
         }
@@ -931,11 +810,9 @@ static int get_metric_data(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     }
     rc = OWL_OK;
 out:
-    for (size_t i = 0; i < n; i++) {
-        owl_mexpr_free(g.qs[i].e);
-        owl_ts_list_free(&g.qs[i].result);
-    }
+    owl_mquery_clear(&g);
     free(g.qs);
+    free(dims);
     return rc;
 }
 
@@ -990,7 +867,9 @@ static int read_alarm_common(owl_aws_ctx *ctx, const bson_t *in, owl_alarm_def *
     return OWL_OK;
 }
 
-static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+/* PutMetricAlarm's work; a metric-math alarm's Metrics are read into *set and *mdims (the
+ * caller frees them). */
+static int put_alarm(owl_aws_ctx *ctx, const bson_t *in, owl_mquery_set *set, owl_dim **mdims)
 {
     owl_call *call = ctx->ud;
     owl_dim dims[OWL_METRIC_MAX_DIMS + 1];
@@ -998,7 +877,6 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     owl_alarm_def d = {.actions_enabled = 1};
     size_t len;
     int rc;
-    (void)out;
     d.spec.tenant = call->principal->tenant;
     if ((rc = owl_aws_get_str(ctx, in, "AlarmName", &d.name, &len)) == OWL_ENOTFOUND)
         return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
@@ -1008,13 +886,36 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     if ((rc = read_alarm_common(ctx, in, &d, acts)) != OWL_OK)
         return rc;
     bson_iter_t mit;
-    if (owl_aws_get_list(ctx, in, "Metrics", &mit) == OWL_OK)
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
-                            "Alarms on metric math (Metrics) are not supported by owl yet; give "
-                            "Namespace, MetricName and Statistic.");
+    const char *stat = NULL, *ext = NULL, *s;
+    int64_t period = 0, evals, dta;
+    owl_error err = {0};
+    if (owl_aws_get_list(ctx, in, "Metrics", &mit) == OWL_OK) {
+        /* a metric-math alarm: the Metrics list instead of one metric */
+        static const char *const single[] = {"MetricName", "Namespace", "Statistic",
+                                             "ExtendedStatistic", "Period", "Unit",
+                                             "Dimensions"};
+        for (size_t k = 0; k < OWL_ARRAY_LEN(single); k++) {
+            bson_iter_t x;
+            if (bson_iter_init_find(&x, in, single[k]))
+                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterCombination,
+                                    "Metrics cannot be given with %s.", single[k]);
+        }
+        if ((rc = read_mqueries(ctx, in, "Metrics", OWL_ALARM_MAX_METRICS, set, mdims)) !=
+            OWL_OK)
+            return rc;
+        for (size_t i = 0; i < set->n; i++) /* the alarm's period: its MetricStats' */
+            if (!set->qs[i].expr && !period)
+                period = set->qs[i].period_s;
+        for (size_t i = 0; i < set->n && !period; i++)
+            period = set->qs[i].period_s;
+        d.metrics = set->qs;
+        d.nmetrics = set->n;
+        d.spec.id = (owl_metric_id){"", "", NULL, 0};
+        owl_stat_parse("SampleCount", &d.spec.stat, NULL);
+        goto rule;
+    }
     if ((rc = read_metric(ctx, in, "", &d.spec.id, dims)) != OWL_OK)
         return rc;
-    const char *stat = NULL, *ext = NULL, *s;
     if ((rc = owl_aws_get_str(ctx, in, "Statistic", &stat, &len)) == OWL_EINVAL ||
         (rc = owl_aws_get_str(ctx, in, "ExtendedStatistic", &ext, &len)) == OWL_EINVAL)
         return rc;
@@ -1022,7 +923,6 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         return owl_aws_fail(ctx, stat ? OWL_AWS_ERR_InvalidParameterCombination
                                       : OWL_AWS_ERR_MissingParameter,
                             "Exactly one of Statistic and ExtendedStatistic must be given.");
-    owl_error err = {0};
     if (owl_stat_parse(stat ? stat : ext, &d.spec.stat, &err) != OWL_OK ||
         (stat && d.spec.stat.kind > OWL_STAT_MAXIMUM) ||
         (ext && d.spec.stat.kind <= OWL_STAT_MAXIMUM))
@@ -1034,17 +934,17 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     if (d.spec.unit && !owl_metric_unit_canon(d.spec.unit))
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
                             "The parameter Unit has an invalid value %s.", d.spec.unit);
-    int64_t period, evals, dta;
-    static const char *const need[] = {"Period", "EvaluationPeriods", "Threshold",
-                                       "ComparisonOperator"};
-    int64_t *ints[] = {&period, &evals};
-    for (int k = 0; k < 2; k++) {
-        if ((rc = owl_aws_get_int(ctx, in, need[k], ints[k])) == OWL_ENOTFOUND)
-            return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
-                                "The parameter %s is required.", need[k]);
-        if (rc != OWL_OK)
-            return rc;
-    }
+    if ((rc = owl_aws_get_int(ctx, in, "Period", &period)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter Period is required.");
+    if (rc != OWL_OK)
+        return rc;
+rule:
+    if ((rc = owl_aws_get_int(ctx, in, "EvaluationPeriods", &evals)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter EvaluationPeriods is required.");
+    if (rc != OWL_OK)
+        return rc;
     if ((rc = owl_aws_get_int(ctx, in, "DatapointsToAlarm", &dta)) == OWL_ENOTFOUND)
         dta = evals;
     else if (rc != OWL_OK)
@@ -1086,6 +986,18 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     if (rc != OWL_OK)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
     return OWL_OK;
+}
+
+static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_mquery_set set = {0};
+    owl_dim *mdims = NULL;
+    (void)out;
+    int rc = put_alarm(ctx, in, &set, &mdims);
+    owl_mquery_clear(&set);
+    free(set.qs);
+    free(mdims);
+    return rc;
 }
 
 static void append_strs(bson_t *doc, const char *key, char *const *v)
@@ -1132,6 +1044,57 @@ static int same_metric(const owl_metric_id *a, const owl_metric_id *b)
     return 1;
 }
 
+/* id's dimensions as CloudWatch's [{Name, Value}]. */
+static void append_dims(bson_t *doc, const char *field, const owl_metric_id *id)
+{
+    bson_t dims, dd;
+    char key[24];
+    BSON_APPEND_ARRAY_BEGIN(doc, field, &dims);
+    for (size_t i = 0; i < id->ndims; i++) {
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&dims, key, &dd);
+        BSON_APPEND_UTF8(&dd, "Name", id->dims[i].name);
+        BSON_APPEND_UTF8(&dd, "Value", id->dims[i].value);
+        bson_append_document_end(&dims, &dd);
+    }
+    bson_append_array_end(doc, &dims);
+}
+
+/* A metric-math alarm's Metrics, as PutMetricAlarm took them. */
+static void append_mqueries(bson_t *doc, const owl_mquery *qs, size_t n)
+{
+    bson_t arr, q, st, m;
+    char key[24];
+    BSON_APPEND_ARRAY_BEGIN(doc, "Metrics", &arr);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &q);
+        BSON_APPEND_UTF8(&q, "Id", qs[i].id);
+        if (qs[i].label)
+            BSON_APPEND_UTF8(&q, "Label", qs[i].label);
+        BSON_APPEND_BOOL(&q, "ReturnData", qs[i].return_data != 0);
+        if (qs[i].expr) {
+            BSON_APPEND_UTF8(&q, "Expression", qs[i].expr);
+            if (qs[i].period_s)
+                BSON_APPEND_INT32(&q, "Period", qs[i].period_s);
+        } else {
+            BSON_APPEND_DOCUMENT_BEGIN(&q, "MetricStat", &st);
+            BSON_APPEND_DOCUMENT_BEGIN(&st, "Metric", &m);
+            BSON_APPEND_UTF8(&m, "Namespace", qs[i].metric.ns);
+            BSON_APPEND_UTF8(&m, "MetricName", qs[i].metric.name);
+            append_dims(&m, "Dimensions", &qs[i].metric);
+            bson_append_document_end(&st, &m);
+            BSON_APPEND_INT32(&st, "Period", qs[i].period_s);
+            BSON_APPEND_UTF8(&st, "Stat", qs[i].stat.name);
+            if (qs[i].unit)
+                BSON_APPEND_UTF8(&st, "Unit", qs[i].unit);
+            bson_append_document_end(&q, &st);
+        }
+        bson_append_document_end(&arr, &q);
+    }
+    bson_append_array_end(doc, &arr);
+}
+
 static int describe_one(void *ud, const owl_alarm_view *v)
 {
     describe_ctx *c = ud;
@@ -1161,7 +1124,7 @@ static int describe_one(void *ud, const owl_alarm_view *v)
         return 1; /* a page is full */
     char key[24], arn[600];
     snprintf(key, sizeof key, "%zu", c->n++);
-    bson_t a, dims, dd;
+    bson_t a;
     BSON_APPEND_DOCUMENT_BEGIN(c->arr, key, &a);
     BSON_APPEND_UTF8(&a, "AlarmName", v->def.name);
     /* what metric and composite alarms share */
@@ -1195,24 +1158,20 @@ static int describe_one(void *ud, const owl_alarm_view *v)
         bson_append_document_end(c->arr, &a);
         return 0;
     }
-    BSON_APPEND_UTF8(&a, "MetricName", sp->id.name);
-    BSON_APPEND_UTF8(&a, "Namespace", sp->id.ns);
-    if (sp->stat.kind <= OWL_STAT_MAXIMUM)
-        BSON_APPEND_UTF8(&a, "Statistic", sp->stat.name);
-    else
-        BSON_APPEND_UTF8(&a, "ExtendedStatistic", sp->stat.name);
-    BSON_APPEND_ARRAY_BEGIN(&a, "Dimensions", &dims);
-    for (size_t i = 0; i < sp->id.ndims; i++) {
-        snprintf(key, sizeof key, "%zu", i);
-        BSON_APPEND_DOCUMENT_BEGIN(&dims, key, &dd);
-        BSON_APPEND_UTF8(&dd, "Name", sp->id.dims[i].name);
-        BSON_APPEND_UTF8(&dd, "Value", sp->id.dims[i].value);
-        bson_append_document_end(&dims, &dd);
+    if (v->def.metrics) {
+        append_mqueries(&a, v->def.metrics, v->def.nmetrics);
+    } else {
+        BSON_APPEND_UTF8(&a, "MetricName", sp->id.name);
+        BSON_APPEND_UTF8(&a, "Namespace", sp->id.ns);
+        if (sp->stat.kind <= OWL_STAT_MAXIMUM)
+            BSON_APPEND_UTF8(&a, "Statistic", sp->stat.name);
+        else
+            BSON_APPEND_UTF8(&a, "ExtendedStatistic", sp->stat.name);
+        append_dims(&a, "Dimensions", &sp->id);
+        BSON_APPEND_INT32(&a, "Period", sp->period_s);
+        if (sp->unit)
+            BSON_APPEND_UTF8(&a, "Unit", sp->unit);
     }
-    bson_append_array_end(&a, &dims);
-    BSON_APPEND_INT32(&a, "Period", sp->period_s);
-    if (sp->unit)
-        BSON_APPEND_UTF8(&a, "Unit", sp->unit);
     BSON_APPEND_INT32(&a, "EvaluationPeriods", sp->eval_periods);
     BSON_APPEND_INT32(&a, "DatapointsToAlarm", sp->datapoints_to_alarm);
     BSON_APPEND_DOUBLE(&a, "Threshold", sp->threshold);

@@ -158,6 +158,57 @@ check_contains "set-alarm-state to an unknown state: InvalidParameterValue" "$AW
     InvalidParameterValue
 check_eq "no refused alarm was stored" "" "$(state_of bad)"
 
+# an alarm on metric math: the error rate 100 * errors / requests over 10 s periods
+cat >"$T/rate.json" <<'JSON'
+[{"Id": "errors", "ReturnData": false,
+  "MetricStat": {"Metric": {"Namespace": "MathApp", "MetricName": "Errors"}, "Period": 10,
+                 "Stat": "Sum"}},
+ {"Id": "requests", "ReturnData": false,
+  "MetricStat": {"Metric": {"Namespace": "MathApp", "MetricName": "Requests"}, "Period": 10,
+                 "Stat": "Sum"}},
+ {"Id": "rate", "Expression": "100 * errors / requests", "Label": "error rate",
+  "ReturnData": true}]
+JSON
+awsc cloudwatch put-metric-alarm --alarm-name errrate --metrics "file://$T/rate.json" \
+    --evaluation-periods 1 --threshold 10 --comparison-operator GreaterThanThreshold
+check_eq "put-metric-alarm with Metrics (metric math) exits 0" 0 "$AWS_RC"
+[ "$AWS_RC" = 0 ] || echo "# $AWS_ERR"
+awsc cloudwatch describe-alarms --alarm-names errrate
+check_eq "describe-alarms shows its Metrics" "errors requests rate 100 * errors / requests" \
+    "$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+m = json.load(sys.stdin)["MetricAlarms"][0]["Metrics"]
+print(" ".join(q["Id"] for q in m), m[2]["Expression"])' 2>&1)"
+rate_state() { # errors requests: puts both each second until errrate leaves its state (40 s)
+    local deadline=$(($(now_ms) + 40000)) s=""
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        awsc cloudwatch put-metric-data --namespace MathApp --metric-data \
+            "MetricName=Errors,Value=$1,StorageResolution=1" \
+            "MetricName=Requests,Value=$2,StorageResolution=1"
+        s=$(state_of errrate)
+        [ "$s" = "$3" ] && break
+        sleep 1
+    done
+    printf '%s' "$s"
+}
+check_eq "5 errors in 20 requests (25% > 10%) take it to ALARM" ALARM "$(rate_state 5 20 ALARM)"
+check_eq "1 error in 100 requests brings it back to OK" OK "$(rate_state 1 100 OK)"
+awsc cloudwatch describe-alarm-history --alarm-name errrate --history-item-type StateUpdate
+check_contains "its history has the expression's datapoints" "$AWS_OUT" "25.0"
+sed 's/"ReturnData": false/"ReturnData": true/' "$T/rate.json" >"$T/rate2.json"
+awsc cloudwatch put-metric-alarm --alarm-name bad --metrics "file://$T/rate2.json" \
+    --evaluation-periods 1 --threshold 10 --comparison-operator GreaterThanThreshold
+check_contains "Metrics with three ReturnData: InvalidParameterValue" "$AWS_ERR" ReturnData
+awsc cloudwatch put-metric-alarm --alarm-name bad --metrics "file://$T/rate.json" \
+    --metric-name Errors --evaluation-periods 1 --threshold 10 \
+    --comparison-operator GreaterThanThreshold
+check_contains "Metrics with MetricName: InvalidParameterCombination" "$AWS_ERR" \
+    InvalidParameterCombination
+sed 's/100 \* errors/100 * nothing/' "$T/rate.json" >"$T/rate3.json"
+awsc cloudwatch put-metric-alarm --alarm-name bad --metrics "file://$T/rate3.json" \
+    --evaluation-periods 1 --threshold 10 --comparison-operator GreaterThanThreshold
+check_contains "an expression naming an unknown id: refused, naming it" "$AWS_ERR" nothing
+
 # webhooks: one that fails three times then answers 200 is retried and delivered once; one
 # that hangs does not hold back the evaluation of the other alarm
 "$PYTHON" "$IT_DIR/webhook.py" "$T/wport" "$T/hooks.log" &

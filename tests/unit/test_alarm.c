@@ -831,3 +831,78 @@ Test(alarms, evidence_and_two_hooks, .init = setup, .fini = teardown)
     cr_assert(s1.n == 2 && s2.n == 1, "a removed hook hears nothing");
     owl_alarms_close(as);
 }
+
+/* ---- metric-math alarms ---- */
+
+static owl_alarm_def math_alarm(owl_mquery *qs, size_t n)
+{
+    owl_alarm_def d = hot_alarm();
+    d.name = "math";
+    d.spec.id = (owl_metric_id){"", "", NULL, 0};
+    d.metrics = qs;
+    d.nmetrics = n;
+    d.spec.threshold = 300; /* 2 x max > 300 */
+    return d;
+}
+
+/* An alarm on "2 * m1": ALARM when the expression breaches, back to OK, the same after a
+ * restart; the Metrics rules (one ReturnData, known ids, no cycle, one period) enforced. */
+Test(alarms, metric_math, .init = setup, .fini = teardown)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    changes ch = {0};
+    owl_alarms_add_hook(as, on_change, &ch);
+    owl_mquery qs[2] = {
+        {.id = "m1", .return_data = 0, .period_s = 10, .metric = {"App", "Latency", host, 1}},
+        {.id = "e1", .expr = "2 * m1", .return_data = 1, .label = "doubled"},
+    };
+    cr_assert_eq(owl_stat_parse("Maximum", &qs[0].stat, NULL), OWL_OK);
+    const int64_t base = owl_now_ms() / 60000 * 60000 - 120000;
+    owl_alarm_def d = math_alarm(qs, 2);
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_OK, "%s", err.msg);
+    double v = 200; /* 400 > 300 */
+    put_values(base + 1000, &v, 1);
+    put_values(base + 11000, &v, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 20000, &err), OWL_OK, "%s", err.msg);
+    cr_assert(ch.n == 1 && ch.last_new == AL, "%d %s", ch.n, ch.last_reason);
+    cr_assert(strstr(ch.last_reason, "[400.0"), "%s", ch.last_reason);
+    owl_alarms_close(as);
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    ch = (changes){0};
+    owl_alarms_add_hook(as, on_change, &ch);
+    v = 100; /* 200 */
+    put_values(base + 21000, &v, 1);
+    put_values(base + 31000, &v, 1);
+    cr_assert_eq(owl_alarms_tick(as, base + 40000, &err), OWL_OK, "%s", err.msg);
+    cr_assert(ch.n == 1 && ch.last_new == OK, "after a restart: %d", ch.n);
+    /* the rules */
+    owl_mquery bad[3];
+    memcpy(bad, qs, sizeof qs);
+    bad[0].return_data = 1;
+    d = math_alarm(bad, 2);
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "ReturnData"), "%s", err.msg);
+    memcpy(bad, qs, sizeof qs);
+    bad[1].expr = "2 * m9";
+    d = math_alarm(bad, 2);
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "m9"), "%s", err.msg);
+    memcpy(bad, qs, sizeof qs);
+    bad[1].expr = "e2 + m1";
+    bad[2] = (owl_mquery){.id = "e2", .expr = "e1 * 2"};
+    d = math_alarm(bad, 3);
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "refers to itself"), "%s", err.msg);
+    memcpy(bad, qs, sizeof qs);
+    bad[0].period_s = 60;
+    d = math_alarm(bad, 2);
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "period"), "%s", err.msg);
+    memcpy(bad, qs, sizeof qs);
+    bad[1].expr = "2 *";
+    d = math_alarm(bad, 2);
+    cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_EINVAL);
+    owl_alarms_close(as);
+}
