@@ -906,3 +906,104 @@ Test(alarms, metric_math, .init = setup, .fini = teardown)
     cr_assert_eq(owl_alarms_put(as, &d, base, &err), OWL_EINVAL);
     owl_alarms_close(as);
 }
+
+/* ---- concurrency: puts, the evaluator, alarms made and deleted, all at once ---- */
+
+#include <pthread.h>
+
+typedef struct putter {
+    int k;
+    int64_t base;
+    volatile int *stop;
+} putter;
+
+static void *put_loop(void *arg)
+{
+    putter *p = arg;
+    for (int i = 0; !*p->stop && i < 4000; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "s%d", i % 20);
+        owl_dim dim = {"host", v};
+        double x = (double)(i % 7) * 10 + p->k;
+        /* now and then a late datapoint, inside the alarms' ranges */
+        int64_t t = owl_now_ms() - (i % 5 == 0 ? 15000 : 0);
+        owl_datum d = {.id = {"Conc", "Load", &dim, 1}, .time_ms = t, .resolution = 1,
+                       .values = &x, .nvalues = 1};
+        enum owl_metric_fault f;
+        owl_error err = {0};
+        cr_assert_eq(owl_metrics_put(E.m, "t1", &d, 1, 0, owl_now_ms(), &f, &err), OWL_OK, "%s",
+                     err.msg);
+    }
+    return NULL;
+}
+
+/* Two threads put while the evaluator runs and alarms come and go; afterwards each alarm's
+ * watch gives the verdict a store read gives, figure for figure: no datapoint was counted
+ * twice or missed while watches were filled. */
+Test(alarms, concurrent_puts_and_evaluation, .init = setup, .fini = teardown, .timeout = 60)
+{
+    owl_alarms *as = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_alarms_open(E.meta, E.m, &as, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_alarms_start(as, &err), OWL_OK);
+    volatile int stop = 0;
+    putter ps[2] = {{1, 0, &stop}, {2, 0, &stop}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, put_loop, &ps[i]);
+    char names[20][16];
+    owl_dim dims[20];
+    owl_watch *ws[20];
+    for (int i = 0; i < 20; i++) { /* watches made and filled while the puts run */
+        snprintf(names[i], sizeof names[i], "s%d", i);
+        dims[i] = (owl_dim){"host", names[i]};
+        owl_metric_id id = {"Conc", "Load", &dims[i], 1};
+        cr_assert_eq(owl_metrics_watch(E.m, "t1", &id, NULL, 10, 5, 0, &ws[i], &err), OWL_OK);
+        cr_assert_eq(owl_metrics_watch_sync(E.m, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+    }
+    for (int round = 0; round < 6; round++)
+        for (int i = 0; i < 20; i++) {
+            snprintf(names[i], sizeof names[i], "s%d", i);
+            dims[i] = (owl_dim){"host", names[i]};
+            owl_alarm_def d = hot_alarm();
+            d.name = names[i];
+            d.spec.id = (owl_metric_id){"Conc", "Load", &dims[i], 1};
+            d.spec.threshold = 40;
+            d.spec.eval_periods = 3;
+            d.spec.datapoints_to_alarm = 1;
+            if (round % 2 && i % 3 == 0) {
+                const char *n = names[i];
+                owl_alarms_delete(as, "t1", &n, 1, &err);
+            }
+            cr_assert_eq(owl_alarms_put(as, &d, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+            struct timespec ms = {0, 5 * 1000000L};
+            nanosleep(&ms, NULL);
+        }
+    stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    int64_t now = owl_now_ms();
+    cr_assert_eq(owl_metrics_watch_sync(E.m, now, &err), OWL_OK, "%s", err.msg);
+    owl_stat st;
+    owl_stat_parse("Average", &st, NULL);
+    for (int i = 0; i < 20; i++) {
+        owl_alarm_spec spec = {.tenant = "t1", .id = {"Conc", "Load", &dims[i], 1}, .stat = st,
+                               .period_s = 10, .eval_periods = 3, .datapoints_to_alarm = 1,
+                               .cmp = OWL_CMP_GT, .threshold = 40};
+        owl_watch *w = ws[i];
+        owl_alarm_range r1, r2;
+        owl_alarm_verdict v1, v2;
+        cr_assert_eq(owl_alarm_evaluate_watch(E.m, w, &spec, now, OK, &r1, &v1, &err), OWL_OK);
+        cr_assert_eq(owl_alarm_evaluate_metric(E.m, &spec, now, OK, &r2, &v2, &err), OWL_OK);
+        for (size_t k = 0; k < r1.n; k++)
+            cr_assert(r1.p[k].present == r2.p[k].present && r1.p[k].value == r2.p[k].value,
+                      "series %d period %zu: watch %d %g, store %d %g", i, k, r1.p[k].present,
+                      r1.p[k].value, r2.p[k].present, r2.p[k].value);
+        owl_metrics_unwatch(E.m, w);
+    }
+    owl_alarm_stats stt;
+    owl_alarms_stats(as, &stt);
+    cr_assert(stt.ticks > 0 && stt.metric_alarms == 20, "%llu ticks, %zu alarms",
+              (unsigned long long)stt.ticks, stt.metric_alarms);
+    owl_alarms_close(as);
+}
