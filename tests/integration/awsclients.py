@@ -106,7 +106,9 @@ def main():
     e = error_of(lambda: client("sts", port, lkey, lsecret).get_caller_identity())
     check("boto3: a key without sts:GetCallerIdentity gets AccessDenied 403",
           e and e[0] == "AccessDenied" and e[1] == 403, e)
-    e = error_of(lambda: client("sts", port, key, "X" + secret[1:]).get_caller_identity())
+    # a wrong secret: its first character changed (a secret may itself start with "X")
+    wrong = ("Y" if secret[0] == "X" else "X") + secret[1:]
+    e = error_of(lambda: client("sts", port, key, wrong).get_caller_identity())
     # issue 9: one code for any failed credential (a bad signature no longer differs from an
     # unknown key id)
     check("boto3: a wrong secret gets InvalidClientTokenId", e and e[0] == "InvalidClientTokenId",
