@@ -530,4 +530,35 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
  * them that long); the evaluator thread calls it hourly. *removed (may be NULL): how many. */
 int owl_alarms_prune_history(owl_alarms *as, int64_t now_ms, size_t *removed, owl_error *err);
 
+/* ---- alarm history pages (alarm_history.c) ---- */
+
+#define OWL_HISTORY_PAGE_MAX 100 /* DescribeAlarmHistory's MaxRecords */
+#define OWL_HISTORY_TOKEN 48     /* room for a page token and its NUL */
+
+/* One page of DescribeAlarmHistory. Strings are borrowed for the call. */
+typedef struct owl_alarm_history_query {
+    const char *tenant;
+    const char *alarm;        /* AlarmName; NULL: every alarm */
+    const char *type;         /* HistoryItemType; NULL: every type */
+    int64_t start_ms, end_ms; /* items with start_ms <= time < end_ms */
+    int descending;           /* ScanBy TimestampDescending: the newest first */
+    size_t max;               /* items per page, 1 to OWL_HISTORY_PAGE_MAX */
+    const char *token;        /* NULL or "": the first page; else a token given out before */
+    /* keep (may be NULL): whether an item belongs to the answer (AlarmTypes). Called while
+     * the metadata store is read-locked: it must not call owl_meta_* nor owl_alarms_*. */
+    int (*keep)(void *ud, const owl_alarm_history_item *it);
+    void *keep_ud;
+} owl_alarm_history_query;
+
+/* owl_alarm_history_page — the page of q's items from the metadata store, oldest or newest
+ * first, each given to fn (no lock held; non-zero stops, and then no token is given). next
+ * gets the token of the next page, "" when this page is the last. A token stays valid while
+ * items arrive and names a position, not a snapshot: each item present when the scan began
+ * is given once. OWL_EINVAL for a max out of range or a token this function did not give out
+ * to q->tenant for q's direction (err: "The service cannot find the NextToken you passed."),
+ * OWL_ENOMEM. Thread-safe. */
+int owl_alarm_history_page(owl_meta *meta, const owl_alarm_history_query *q,
+                           owl_alarm_history_fn fn, void *ud, char next[OWL_HISTORY_TOKEN],
+                           owl_error *err);
+
 #endif
