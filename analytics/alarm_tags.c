@@ -27,7 +27,7 @@ struct owl_alarm_tags {
 
 /* A tag set being edited: the strings are owned copies. */
 typedef struct tagset {
-    owl_tag t[OWL_TAGS_MAX + 1];
+    owl_tag t[OWL_TAGS_MAX];
     size_t n;
 } tagset;
 
