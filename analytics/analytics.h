@@ -691,4 +691,102 @@ void owl_alarms_stats(owl_alarms *as, owl_alarm_stats *out);
  * them that long); the evaluator thread calls it hourly. *removed (may be NULL): how many. */
 int owl_alarms_prune_history(owl_alarms *as, int64_t now_ms, size_t *removed, owl_error *err);
 
+/* ---- alarm history pages (alarm_history.c) ---- */
+
+#define OWL_HISTORY_PAGE_MAX 100 /* DescribeAlarmHistory's MaxRecords */
+#define OWL_HISTORY_TOKEN 48     /* room for a page token and its NUL */
+
+/* One page of DescribeAlarmHistory. Strings are borrowed for the call. */
+typedef struct owl_alarm_history_query {
+    const char *tenant;
+    const char *alarm;        /* AlarmName; NULL: every alarm */
+    const char *type;         /* HistoryItemType; NULL: every type */
+    int64_t start_ms, end_ms; /* items with start_ms <= time < end_ms */
+    int descending;           /* ScanBy TimestampDescending: the newest first */
+    size_t max;               /* items per page, 1 to OWL_HISTORY_PAGE_MAX */
+    const char *token;        /* NULL or "": the first page; else a token given out before */
+    /* keep (may be NULL): whether an item belongs to the answer (AlarmTypes). Called while
+     * the metadata store is read-locked: it must not call owl_meta_* nor owl_alarms_*. */
+    int (*keep)(void *ud, const owl_alarm_history_item *it);
+    void *keep_ud;
+} owl_alarm_history_query;
+
+/* owl_alarm_history_page — the page of q's items from the metadata store, oldest or newest
+ * first, each given to fn (no lock held; non-zero stops, and then no token is given). next
+ * gets the token of the next page, "" when this page is the last. A token stays valid while
+ * items arrive and names a position, not a snapshot: each item present when the scan began
+ * is given once. OWL_EINVAL for a max out of range or a token this function did not give out
+ * to q->tenant for q's direction (err: "The service cannot find the NextToken you passed."),
+ * OWL_ENOMEM. Thread-safe. */
+int owl_alarm_history_page(owl_meta *meta, const owl_alarm_history_query *q,
+                           owl_alarm_history_fn fn, void *ud, char next[OWL_HISTORY_TOKEN],
+                           owl_error *err);
+
+/* ---- alarm tags (alarm_tags.c) ---- */
+
+/* CloudWatch's limits: characters are Unicode characters (UTF-8 code points). */
+#define OWL_TAGS_MAX 50        /* tags of one alarm */
+#define OWL_TAG_KEY_MAX 128    /* characters of a key (at least 1) */
+#define OWL_TAG_VALUE_MAX 256  /* characters of a value (may be empty) */
+
+typedef struct owl_tag {
+    const char *key, *value;
+} owl_tag;
+typedef int (*owl_tag_fn)(void *ud, const owl_tag *tag);
+
+/* The tags of every tenant's alarms, over a metadata store (kind "alarm-tags"), kept only
+ * for alarms that exist in the alarms module it is given. */
+typedef struct owl_alarm_tags owl_alarm_tags;
+
+/* owl_alarm_tags_open — over meta and alarms, which must outlive it. First removes the
+ * records of alarms that do not exist (a crash between the two writes of a creation or a
+ * deletion leaves one; each is logged). OWL_ENOMEM, or the store's error. */
+int owl_alarm_tags_open(owl_meta *meta, owl_alarms *alarms, owl_alarm_tags **out,
+                        owl_error *err);
+void owl_alarm_tags_close(owl_alarm_tags *t); /* accepts NULL */
+
+/* owl_alarm_arn_parse — the alarm an ARN names, arn:PARTITION:cloudwatch:REGION:ACCOUNT:
+ * alarm:NAME (any partition and region; NAME may hold ':'): *name points into arn. OWL_EINVAL
+ * for anything else; OWL_ENOTFOUND when ACCOUNT is not tenant (no alarm of the caller's).
+ * err says which. Pure. */
+int owl_alarm_arn_parse(const char *arn, const char *tenant, const char **name, owl_error *err);
+
+/* owl_alarm_tags_check — CloudWatch's rules for the tags of one request: at most 50, keys 1 to
+ * 128 characters not beginning with "aws:" (any case), values 0 to 256 characters, no key
+ * twice. OWL_EINVAL with err saying which. Pure. */
+int owl_alarm_tags_check(const owl_tag *tags, size_t n, owl_error *err);
+
+/* owl_alarm_tags_set — the tags of an alarm about to be created (before the alarm, so that
+ * no alarm exists without the tags it was created with): tags[0..n) (checked as above)
+ * replace the name's record, n = 0 removes it. The alarm need not exist yet; if its creation
+ * fails, owl_alarm_tags_delete. Durable on OWL_OK. OWL_EINVAL (a rule, or a name that cannot
+ * be an alarm's: empty or over 255 bytes), OWL_EIO, OWL_ENOSPC, OWL_ENOMEM. */
+int owl_alarm_tags_set(owl_alarm_tags *t, const char *tenant, const char *alarm,
+                       const owl_tag *tags, size_t n, owl_error *err);
+
+/* owl_alarm_tags_add — TagResource: each tag is added, or replaces the value of its key.
+ * Durable on OWL_OK; nothing changed otherwise. OWL_ENOTFOUND for an alarm that does not
+ * exist; OWL_EINVAL for a rule, or when the alarm would hold more than 50 tags; store errors
+ * as owl_alarm_tags_set. */
+int owl_alarm_tags_add(owl_alarm_tags *t, const char *tenant, const char *alarm,
+                       const owl_tag *tags, size_t n, owl_error *err);
+
+/* owl_alarm_tags_remove — UntagResource: the tags of keys[0..n) go; keys the alarm does not
+ * have are skipped. OWL_ENOTFOUND, OWL_EINVAL for a key that breaks the key rules, store
+ * errors as above. */
+int owl_alarm_tags_remove(owl_alarm_tags *t, const char *tenant, const char *alarm,
+                          const char *const *keys, size_t n, owl_error *err);
+
+/* owl_alarm_tags_delete — every tag of the alarm (after DeleteAlarms deleted it, or its
+ * creation failed); OWL_OK when it had none. */
+int owl_alarm_tags_delete(owl_alarm_tags *t, const char *tenant, const char *alarm,
+                          owl_error *err);
+
+/* owl_alarm_tags_list — ListTagsForResource: fn for each tag of the alarm in ascending key
+ * order (bytewise), none when it has none; fn's strings are valid during the call, and
+ * non-zero stops. OWL_ENOTFOUND, OWL_ENOMEM, OWL_EIO. Thread-safe, like every function
+ * here. */
+int owl_alarm_tags_list(owl_alarm_tags *t, const char *tenant, const char *alarm,
+                        owl_tag_fn fn, void *ud, owl_error *err);
+
 #endif

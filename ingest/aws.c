@@ -404,7 +404,8 @@ static void encode(const owl_aws_match *m, const owl_aws_request *rq, const bson
         break;
     case OWL_AWS_QUERY:
         r->content_type = "text/xml";
-        owl_aws_xml_encode(m->op->name, m->svc->xml_ns, out, rq->request_id, r->body);
+        owl_aws_xml_encode(m->op->name, m->svc->xml_ns, out, m->op->empty_result, rq->request_id,
+                           r->body);
         break;
     case OWL_AWS_CBOR:
         r->content_type = "application/cbor";

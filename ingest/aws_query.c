@@ -446,7 +446,7 @@ static void xml_fields(owl_buf *b, bson_iter_t *it, int is_array)
     }
 }
 
-int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc,
+int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc, int empty_result,
                        const char *request_id, owl_buf *out)
 {
     bson_iter_t it;
@@ -457,7 +457,7 @@ int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc,
         owl_buf_putc(out, '"');
     }
     owl_buf_putc(out, '>');
-    if (!bson_empty(doc) && bson_iter_init(&it, doc)) {
+    if ((!bson_empty(doc) || empty_result) && bson_iter_init(&it, doc)) {
         owl_buf_printf(out, "<%sResult>", op);
         xml_fields(out, &it, 0);
         owl_buf_printf(out, "</%sResult>", op);

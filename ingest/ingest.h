@@ -134,6 +134,9 @@ typedef struct owl_aws_op {
     int raw_body;                    /* the body is not decoded: the handler reads
                                       * ctx->rq->body itself (in holds what the URI and the
                                       * query bind) */
+    int empty_result;                /* AWS query: an <OpResult/> element even for an empty
+                                      * output (an output that is an empty structure, as
+                                      * TagResource's: the AWS CLI looks for the element) */
 } owl_aws_op;
 
 typedef struct owl_aws_service {
@@ -284,8 +287,9 @@ int owl_aws_query_decode(const char *s, size_t n, bson_t *out, owl_error *err);
 
 /* owl_aws_xml_encode — appends <OpResponse xmlns=NS><OpResult>doc</OpResult>
  * <ResponseMetadata><RequestId>ID</RequestId></ResponseMetadata></OpResponse> (the Result
- * element only when doc is not empty); arrays as <member> elements, text escaped. */
-int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc,
+ * element only when doc is not empty or empty_result is set); arrays as <member> elements,
+ * text escaped. */
+int owl_aws_xml_encode(const char *op, const char *ns, const bson_t *doc, int empty_result,
                        const char *request_id, owl_buf *out);
 
 /* owl_aws_cbor_decode — parses one CBOR map (n == 0 gives an empty document) into out.

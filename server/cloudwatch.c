@@ -1,8 +1,9 @@
 /* cloudwatch.c — the CloudWatch metrics actions (PutMetricData, GetMetricStatistics,
- * GetMetricData, ListMetrics) as rows of the AWS action layer, so each is served in AWS query,
- * JSON 1.0 and Smithy RPC v2 CBOR at once, plus owl's native metrics API (POST
- * /api/v1/metrics, GET /api/v1/metrics/query in JSON or CSV). Handlers only translate: the
- * rules and the numbers are analytics/'s (docs/api/metrics.md). */
+ * GetMetricData, ListMetrics) and alarm actions (PutMetricAlarm ... DescribeAlarmHistory,
+ * the tags) as rows of the AWS action layer, so each is served in AWS query, JSON 1.0 and
+ * Smithy RPC v2 CBOR at once, plus owl's native metrics API (POST /api/v1/metrics, GET
+ * /api/v1/metrics/query in JSON or CSV). Handlers only translate: the rules and the numbers
+ * are analytics/'s (docs/api/metrics.md, docs/api/alarms.md). */
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -84,8 +85,10 @@ static double *vals_take(datums *ds, size_t n)
     return p;
 }
 
-/* The Name and Value strings of one {Name, Value} list element (NULL when absent). */
-static void dim_pair(const bson_iter_t *it, const char **name, const char **value)
+/* The strings of fields kf and vf of one list element, {Name, Value} or {Key, Value} (each
+ * left as it was when absent). */
+static void field_pair(const bson_iter_t *it, const char *kf, const char *vf, const char **k,
+                       const char **v)
 {
     bson_iter_t d;
     if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &d))
@@ -93,11 +96,16 @@ static void dim_pair(const bson_iter_t *it, const char **name, const char **valu
     while (bson_iter_next(&d)) {
         if (!BSON_ITER_HOLDS_UTF8(&d))
             continue;
-        if (strcmp(bson_iter_key(&d), "Name") == 0)
-            *name = bson_iter_utf8(&d, NULL);
-        else if (strcmp(bson_iter_key(&d), "Value") == 0)
-            *value = bson_iter_utf8(&d, NULL);
+        if (strcmp(bson_iter_key(&d), kf) == 0)
+            *k = bson_iter_utf8(&d, NULL);
+        else if (strcmp(bson_iter_key(&d), vf) == 0)
+            *v = bson_iter_utf8(&d, NULL);
     }
+}
+
+static void dim_pair(const bson_iter_t *it, const char **name, const char **value)
+{
+    field_pair(it, "Name", "Value", name, value);
 }
 
 /* Dimensions at path (a list of {Name, Value}) into dims; *n their count. */
@@ -867,6 +875,71 @@ static int read_alarm_common(owl_aws_ctx *ctx, const bson_t *in, owl_alarm_def *
     return OWL_OK;
 }
 
+/* Tags (a list of {Key, Value}) into tags (room for OWL_TAGS_MAX + 1), checked by
+ * CloudWatch's rules; OWL_ENOTFOUND when absent. */
+static int read_tags(owl_aws_ctx *ctx, const bson_t *in, owl_tag *tags, size_t *n)
+{
+    bson_iter_t it;
+    *n = 0;
+    int rc = owl_aws_get_list(ctx, in, "Tags", &it);
+    if (rc != OWL_OK)
+        return rc;
+    while (bson_iter_next(&it) && *n <= OWL_TAGS_MAX) { /* one more than allowed: refused */
+        const char *k = NULL, *v = NULL;
+        field_pair(&it, "Key", "Value", &k, &v);
+        if (!k || !v)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                                "Each tag needs a Key and a Value.");
+        tags[(*n)++] = (owl_tag){k, v};
+    }
+    owl_error err = {0};
+    if (owl_alarm_tags_check(tags, *n, &err) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
+    return OWL_OK;
+}
+
+static int alarm_exists(owl_call *call, const char *name)
+{
+    owl_alarm_info info;
+    if (owl_alarms_get(call->srv->alarms, call->principal->tenant, name, &info) != OWL_OK)
+        return 0;
+    free(info.reason_data);
+    return 1;
+}
+
+/* PutMetricAlarm's and PutCompositeAlarm's Tags, before the alarm is written: a new alarm's
+ * tags are stored first, so that no alarm exists without the tags it was created with (what
+ * a crash leaves of them without the alarm is swept at the next start); an existing alarm's
+ * are ignored, as CloudWatch does. *fresh: tags were stored (tags_undo them if the alarm is
+ * then refused). A name no alarm can have is left to the alarms module to refuse. */
+static int tags_for_new(owl_aws_ctx *ctx, const char *name, const owl_tag *tags, size_t n,
+                        int *fresh)
+{
+    owl_call *call = ctx->ud;
+    owl_error err = {0};
+    *fresh = 0;
+    if (n == 0 || alarm_exists(call, name))
+        return OWL_OK;
+    int rc = owl_alarm_tags_set(call->srv->alarm_tags, call->principal->tenant, name, tags, n,
+                                &err);
+    if (rc == OWL_EINVAL)
+        return OWL_OK;
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    *fresh = 1;
+    return OWL_OK;
+}
+
+/* The tags of an alarm the alarms module refused, or deleted. A failure is only logged: the
+ * record left behind is swept at the next start. */
+static void tags_undo(owl_call *call, const char *name)
+{
+    owl_error err = {0};
+    if (owl_alarm_tags_delete(call->srv->alarm_tags, call->principal->tenant, name, &err) !=
+        OWL_OK)
+        owl_warn("alarm tags of %s/%s: %s", call->principal->tenant, name, err.msg);
+}
+
 /* PutMetricAlarm's work; a metric-math alarm's Metrics are read into *set and *mdims (the
  * caller frees them). */
 static int put_alarm(owl_aws_ctx *ctx, const bson_t *in, owl_mquery_set *set, owl_dim **mdims)
@@ -980,8 +1053,17 @@ rule:
     d.spec.period_s = period > 0 && period <= 86400 ? (int)period : -1;
     d.spec.eval_periods = evals > 0 && evals <= 100000 ? (int)evals : -1;
     d.spec.datapoints_to_alarm = dta > 0 && dta <= 100000 ? (int)dta : -1;
+    owl_tag tags[OWL_TAGS_MAX + 1];
+    size_t ntags;
+    int fresh;
+    if ((rc = read_tags(ctx, in, tags, &ntags)) == OWL_EINVAL)
+        return rc;
     snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
-    if ((rc = owl_alarms_put(call->srv->alarms, &d, owl_now_ms(), &err)) == OWL_EINVAL)
+    if ((rc = tags_for_new(ctx, d.name, tags, ntags, &fresh)) != OWL_OK)
+        return rc;
+    if ((rc = owl_alarms_put(call->srv->alarms, &d, owl_now_ms(), &err)) != OWL_OK && fresh)
+        tags_undo(call, d.name);
+    if (rc == OWL_EINVAL)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
     if (rc != OWL_OK)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
@@ -997,6 +1079,27 @@ static int put_metric_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     owl_mquery_clear(&set);
     free(set.qs);
     free(mdims);
+    return rc;
+}
+
+/* AlarmTypes into want_metric / want_comp: as CloudWatch, metric alarms only when absent. */
+static int read_alarm_types(owl_aws_ctx *ctx, const bson_t *in, int *want_metric,
+                            int *want_comp)
+{
+    const char *types[2];
+    size_t n;
+    int rc = read_strings(ctx, in, "AlarmTypes", 2, types, &n);
+    *want_metric = n == 0, *want_comp = 0;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        if (!strcmp(types[i], "MetricAlarm"))
+            *want_metric = 1;
+        else if (!strcmp(types[i], "CompositeAlarm"))
+            *want_comp = 1;
+        else
+            rc = owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                              "The parameter AlarmTypes must hold CompositeAlarm or "
+                              "MetricAlarm.");
+    }
     return rc;
 }
 
@@ -1213,25 +1316,9 @@ static int describe_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     }
     if (c.after && !strlen(c.after))
         c.after = NULL;
-    /* AlarmTypes: as CloudWatch, metric alarms only when it is left out */
-    const char *types[2];
-    size_t ntypes;
-    int want_metric = 1, want_comp = 0;
-    if ((rc = read_strings(ctx, in, "AlarmTypes", 2, types, &ntypes)) != OWL_OK)
+    int want_metric, want_comp;
+    if ((rc = read_alarm_types(ctx, in, &want_metric, &want_comp)) != OWL_OK)
         return rc;
-    if (ntypes) {
-        want_metric = want_comp = 0;
-        for (size_t i = 0; i < ntypes; i++) {
-            if (!strcmp(types[i], "MetricAlarm"))
-                want_metric = 1;
-            else if (!strcmp(types[i], "CompositeAlarm"))
-                want_comp = 1;
-            else
-                return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
-                                    "The parameter AlarmTypes must hold CompositeAlarm or "
-                                    "MetricAlarm.");
-        }
-    }
     bson_t arr, comp;
     describe_ctx cc = c;
     BSON_APPEND_ARRAY_BEGIN(out, "MetricAlarms", &arr);
@@ -1302,10 +1389,19 @@ static int put_composite_alarm(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
                                 "The parameter %s must be 0 to 86400 seconds.", periods[k]);
         *pv[k] = rc == OWL_OK ? (int)v : 0;
     }
+    owl_tag tags[OWL_TAGS_MAX + 1];
+    size_t ntags;
+    int fresh;
+    if ((rc = read_tags(ctx, in, tags, &ntags)) == OWL_EINVAL)
+        return rc;
     snprintf(call->resource, sizeof call->resource, "alarm/%.200s", d.name);
+    if ((rc = tags_for_new(ctx, d.name, tags, ntags, &fresh)) != OWL_OK)
+        return rc;
     owl_error err = {0};
-    if ((rc = owl_alarms_put_composite(call->srv->alarms, &d, rule, owl_now_ms(), &err)) ==
-        OWL_EINVAL)
+    rc = owl_alarms_put_composite(call->srv->alarms, &d, rule, owl_now_ms(), &err);
+    if (rc != OWL_OK && fresh)
+        tags_undo(call, d.name);
+    if (rc == OWL_EINVAL)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue, "%s", err.msg);
     if (rc != OWL_OK)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
@@ -1394,7 +1490,115 @@ static int delete_alarms(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
                             "The alarm %s does not exist.", err.msg);
     if (rc != OWL_OK)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        tags_undo(call, names[i]);
     return OWL_OK;
+}
+
+/* ---- TagResource, UntagResource, ListTagsForResource ---- */
+
+/* The answer to the tag module's failure: an unknown alarm is CloudWatch's
+ * ResourceNotFoundException, with the 404 its TagResource family answers. */
+static int tags_fail(owl_aws_ctx *ctx, int rc, const owl_error *err)
+{
+    owl_aws_err e = rc == OWL_EINVAL      ? OWL_AWS_ERR_InvalidParameterValue
+                    : rc == OWL_ENOTFOUND ? OWL_AWS_ERR_ResourceNotFoundException404
+                                          : OWL_AWS_ERR_InternalServiceError;
+    return owl_aws_fail(ctx, e, "%s", err->msg);
+}
+
+/* The caller's alarm ResourceARN names into *name (pointing into in), or the answer given:
+ * InvalidParameterValue for a malformed ARN, ResourceNotFoundException (404) for another
+ * account's. Whether the alarm exists is the tag store's to say (tags_fail). */
+static int arn_alarm(owl_aws_ctx *ctx, const bson_t *in, const char **name)
+{
+    owl_call *call = ctx->ud;
+    const char *arn;
+    size_t len;
+    int rc = owl_aws_get_str(ctx, in, "ResourceARN", &arn, &len);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter ResourceARN is required.");
+    if (rc != OWL_OK)
+        return rc;
+    owl_error err = {0};
+    rc = owl_alarm_arn_parse(arn, call->principal->tenant, name, &err);
+    snprintf(call->resource, sizeof call->resource, "alarm/%.200s",
+             rc == OWL_OK ? *name : arn);
+    return rc == OWL_OK ? OWL_OK : tags_fail(ctx, rc, &err);
+}
+
+static int tag_resource(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    owl_tag tags[OWL_TAGS_MAX + 1];
+    const char *name;
+    size_t n;
+    int rc;
+    (void)out;
+    if ((rc = read_tags(ctx, in, tags, &n)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter, "The parameter Tags is required.");
+    if (rc != OWL_OK || (rc = arn_alarm(ctx, in, &name)) != OWL_OK)
+        return rc;
+    owl_error err = {0};
+    rc = owl_alarm_tags_add(call->srv->alarm_tags, call->principal->tenant, name, tags, n, &err);
+    return rc == OWL_OK ? OWL_OK : tags_fail(ctx, rc, &err);
+}
+
+static int untag_resource(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *keys[OWL_TAGS_MAX], *name;
+    size_t n;
+    int rc;
+    bson_iter_t it;
+    (void)out;
+    if ((rc = owl_aws_get_list(ctx, in, "TagKeys", &it)) == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MissingParameter,
+                            "The parameter TagKeys is required.");
+    if (rc != OWL_OK ||
+        (rc = read_strings(ctx, in, "TagKeys", OWL_TAGS_MAX, keys, &n)) != OWL_OK ||
+        (rc = arn_alarm(ctx, in, &name)) != OWL_OK)
+        return rc;
+    owl_error err = {0};
+    rc = owl_alarm_tags_remove(call->srv->alarm_tags, call->principal->tenant, name, keys, n,
+                               &err);
+    return rc == OWL_OK ? OWL_OK : tags_fail(ctx, rc, &err);
+}
+
+typedef struct tags_out {
+    bson_t *arr;
+    size_t n;
+} tags_out;
+
+static int tag_one(void *ud, const owl_tag *tag)
+{
+    tags_out *o = ud;
+    char key[24];
+    bson_t d;
+    snprintf(key, sizeof key, "%zu", o->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(o->arr, key, &d);
+    BSON_APPEND_UTF8(&d, "Key", tag->key);
+    BSON_APPEND_UTF8(&d, "Value", tag->value);
+    bson_append_document_end(o->arr, &d);
+    return 0;
+}
+
+static int list_tags_for_resource(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    owl_call *call = ctx->ud;
+    const char *name;
+    int rc;
+    if ((rc = arn_alarm(ctx, in, &name)) != OWL_OK)
+        return rc;
+    bson_t arr;
+    owl_error err = {0};
+    BSON_APPEND_ARRAY_BEGIN(out, "Tags", &arr);
+    tags_out o = {&arr, 0};
+    rc = owl_alarm_tags_list(call->srv->alarm_tags, call->principal->tenant, name, tag_one, &o,
+                             &err);
+    bson_append_array_end(out, &arr);
+    return rc == OWL_OK ? OWL_OK : tags_fail(ctx, rc, &err);
 }
 
 static int set_alarm_state(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
@@ -1450,27 +1654,63 @@ static int set_alarm_state(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return OWL_OK;
 }
 
+/* ---- DescribeAlarmHistory ---- */
+
 typedef struct history_ctx {
-    const char *type;
-    int64_t start, end;
+    char **composites; /* the tenant's composite alarms, in strcmp order (owl_alarms_list's) */
+    size_t ncomp, capcomp;
+    int oom;
+    int want_metric, want_comp; /* AlarmTypes */
     bson_t *arr;
-    size_t n, max;
+    size_t n;
 } history_ctx;
+
+static int collect_composite(void *ud, const owl_alarm_view *v)
+{
+    history_ctx *h = ud;
+    if (!v->rule)
+        return 0;
+    if (h->ncomp == h->capcomp) {
+        size_t cap = h->capcomp ? 2 * h->capcomp : 16;
+        char **p = realloc(h->composites, cap * sizeof *p);
+        if (!p)
+            return h->oom = 1;
+        h->composites = p, h->capcomp = cap;
+    }
+    if (!(h->composites[h->ncomp] = strdup(v->def.name)))
+        return h->oom = 1;
+    h->ncomp++;
+    return 0;
+}
+
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether an item's alarm is a composite one. An alarm deleted since is not known any more:
+ * its items count as a metric alarm's. */
+static int composite_item(const history_ctx *h, const owl_alarm_history_item *it)
+{
+    return h->ncomp && bsearch(&it->alarm, h->composites, h->ncomp, sizeof *h->composites,
+                               by_str) != NULL;
+}
+
+static int history_keep(void *ud, const owl_alarm_history_item *it)
+{
+    const history_ctx *h = ud;
+    return composite_item(h, it) ? h->want_comp : h->want_metric;
+}
 
 static int history_one(void *ud, const owl_alarm_history_item *it)
 {
     history_ctx *h = ud;
-    if ((h->type && strcmp(h->type, it->type) != 0) || it->time_ms < h->start ||
-        it->time_ms >= h->end)
-        return 0;
-    if (h->n == h->max)
-        return 1;
     char key[24];
     snprintf(key, sizeof key, "%zu", h->n++);
     bson_t d;
     BSON_APPEND_DOCUMENT_BEGIN(h->arr, key, &d);
     BSON_APPEND_UTF8(&d, "AlarmName", it->alarm);
-    BSON_APPEND_UTF8(&d, "AlarmType", "MetricAlarm");
+    BSON_APPEND_UTF8(&d, "AlarmType", composite_item(h, it) ? "CompositeAlarm" : "MetricAlarm");
     BSON_APPEND_DATE_TIME(&d, "Timestamp", it->time_ms);
     BSON_APPEND_UTF8(&d, "HistoryItemType", it->type);
     BSON_APPEND_UTF8(&d, "HistorySummary", it->summary ? it->summary : "");
@@ -1482,40 +1722,66 @@ static int history_one(void *ud, const owl_alarm_history_item *it)
 static int describe_alarm_history(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     owl_call *call = ctx->ud;
-    const char *name = NULL;
-    history_ctx h = {.start = INT64_MIN, .end = INT64_MAX, .max = 100};
+    owl_alarm_history_query q = {.tenant = call->principal->tenant, .start_ms = INT64_MIN,
+                                 .end_ms = INT64_MAX, .descending = 1,
+                                 .max = OWL_HISTORY_PAGE_MAX};
+    history_ctx h = {0};
+    const char *scan = NULL;
     size_t len;
     int64_t max;
     int rc;
-    if ((rc = owl_aws_get_str(ctx, in, "AlarmName", &name, &len)) == OWL_EINVAL ||
-        (rc = owl_aws_get_str(ctx, in, "HistoryItemType", &h.type, &len)) == OWL_EINVAL)
+    if ((rc = owl_aws_get_str(ctx, in, "AlarmName", &q.alarm, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "HistoryItemType", &q.type, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "ScanBy", &scan, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_str(ctx, in, "NextToken", &q.token, &len)) == OWL_EINVAL ||
+        (rc = owl_aws_get_time_ms(ctx, in, "StartDate", &q.start_ms)) == OWL_EINVAL ||
+        (rc = owl_aws_get_time_ms(ctx, in, "EndDate", &q.end_ms)) == OWL_EINVAL)
         return rc;
-    if (h.type && strcmp(h.type, "ConfigurationUpdate") && strcmp(h.type, "StateUpdate") &&
-        strcmp(h.type, "Action"))
+    if (q.type && strcmp(q.type, "ConfigurationUpdate") && strcmp(q.type, "StateUpdate") &&
+        strcmp(q.type, "Action"))
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
                             "The parameter HistoryItemType must be ConfigurationUpdate, "
                             "StateUpdate or Action.");
-    if ((rc = owl_aws_get_time_ms(ctx, in, "StartDate", &h.start)) == OWL_EINVAL ||
-        (rc = owl_aws_get_time_ms(ctx, in, "EndDate", &h.end)) == OWL_EINVAL)
-        return rc;
+    if (scan && strcmp(scan, "TimestampAscending") == 0)
+        q.descending = 0;
+    else if (scan && strcmp(scan, "TimestampDescending") != 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter ScanBy must be TimestampDescending or "
+                            "TimestampAscending.");
+    if (q.start_ms > q.end_ms)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
+                            "The parameter StartDate must not be after EndDate.");
     if ((rc = owl_aws_get_int(ctx, in, "MaxRecords", &max)) == OWL_OK) {
-        if (max < 1 || max > 100)
+        if (max < 1 || max > OWL_HISTORY_PAGE_MAX)
             return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterValue,
                                 "The parameter MaxRecords must be between 1 and 100.");
-        h.max = (size_t)max;
+        q.max = (size_t)max;
     } else if (rc == OWL_EINVAL) {
         return rc;
     }
+    if ((rc = read_alarm_types(ctx, in, &h.want_metric, &h.want_comp)) != OWL_OK)
+        return rc;
+    snprintf(call->resource, sizeof call->resource, "alarm/%.200s", q.alarm ? q.alarm : "*");
+    owl_alarms_list(call->srv->alarms, call->principal->tenant, collect_composite, &h);
+    q.keep = history_keep, q.keep_ud = &h;
     bson_t arr;
+    char next[OWL_HISTORY_TOKEN];
+    owl_error err = {0};
     BSON_APPEND_ARRAY_BEGIN(out, "AlarmHistoryItems", &arr);
     h.arr = &arr;
-    owl_error err = {0};
-    rc = owl_alarms_history(call->srv->alarms, call->principal->tenant, name, history_one, &h,
-                            &err);
+    rc = h.oom ? owl_error_set(&err, OWL_ENOMEM, "out of memory")
+               : owl_alarm_history_page(call->srv->meta, &q, history_one, &h, next, &err);
     bson_append_array_end(out, &arr);
-    if (rc != OWL_OK)
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
-    return OWL_OK;
+    if (rc == OWL_EINVAL)
+        rc = owl_aws_fail(ctx, OWL_AWS_ERR_InvalidNextToken, "%s", err.msg);
+    else if (rc != OWL_OK)
+        rc = owl_aws_fail(ctx, OWL_AWS_ERR_InternalServiceError, "%s", err.msg);
+    else if (next[0])
+        BSON_APPEND_UTF8(out, "NextToken", next);
+    for (size_t i = 0; i < h.ncomp; i++)
+        free(h.composites[i]);
+    free(h.composites);
+    return rc;
 }
 
 /* ---- owl's native JSON ---- */
@@ -1908,6 +2174,12 @@ static const owl_aws_op cw_ops[] = {
      .fn = enable_alarm_actions},
     {.name = "DisableAlarmActions", .action = "cloudwatch:DisableAlarmActions",
      .fn = disable_alarm_actions},
+    {.name = "TagResource", .action = "cloudwatch:TagResource", .fn = tag_resource,
+     .empty_result = 1},
+    {.name = "UntagResource", .action = "cloudwatch:UntagResource", .fn = untag_resource,
+     .empty_result = 1},
+    {.name = "ListTagsForResource", .action = "cloudwatch:ListTagsForResource",
+     .fn = list_tags_for_resource},
 };
 
 static const owl_aws_service cw_service = {

@@ -537,7 +537,8 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         (getenv("OWL_TEST_EVIDENCE_NS") &&
          (rc = owl_alarms_add_evidence(s->alarms, getenv("OWL_TEST_EVIDENCE_NS"), test_evidence,
                                        NULL, err)) != OWL_OK) ||
-        (rc = owl_alarms_start(s->alarms, err)) != OWL_OK)
+        (rc = owl_alarms_start(s->alarms, err)) != OWL_OK ||
+        (rc = owl_alarm_tags_open(s->meta, s->alarms, &s->alarm_tags, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
@@ -623,6 +624,7 @@ void owl_server_close(owl_server *s)
     owl_auth_guard_free(s->guard);
     owl_alarm_actions_stop(s->alarm_actions); /* it writes the alarms' history */
     owl_alarms_close(s->alarms);   /* its evaluator reads the metrics */
+    owl_alarm_tags_close(s->alarm_tags);
     owl_metrics_close(s->metrics); /* before the store and meta it writes to */
     owl_store_close(s->store);
     owl_selfmetrics_free(s->selfmetrics);

@@ -37,6 +37,7 @@ typedef struct owl_server {
     struct owl_metrics *metrics;   /* analytics/: CloudWatch metrics over store + meta */
     struct owl_alarms *alarms;     /* analytics/: metric alarms, evaluated every second */
     struct owl_alarm_actions *alarm_actions; /* alarm_actions.c: webhook deliveries */
+    struct owl_alarm_tags *alarm_tags; /* analytics/: the alarms' tags, over meta */
     struct owl_audit *audit;
     struct owl_selfmetrics *selfmetrics;
     owl_router router;

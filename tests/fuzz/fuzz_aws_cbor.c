@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (c1.len != c2.len || memcmp(c1.data, c2.data, c1.len) != 0)
         abort();
     owl_aws_json_encode(&doc, 0, &js);
-    owl_aws_xml_encode("Fuzz", NULL, &doc, "id", &xml);
+    owl_aws_xml_encode("Fuzz", NULL, &doc, 0, "id", &xml);
 out:
     bson_destroy(&doc);
     bson_destroy(&again);

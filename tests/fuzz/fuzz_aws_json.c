@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     owl_aws_json_encode(&viacbor, 0, &j3);
     if (j1.len != j3.len || memcmp(j1.data, j3.data, j1.len) != 0)
         abort();
-    owl_aws_xml_encode("Fuzz", "urn:x", &doc, "id", &xml);
+    owl_aws_xml_encode("Fuzz", "urn:x", &doc, 0, "id", &xml);
 out:
     bson_destroy(&doc);
     bson_destroy(&again);

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (!fuzz_strict_doc(&doc, 0))
         abort(); /* a NUL or a repeated name got through */
-    owl_aws_xml_encode("Fuzz", "urn:x", &doc, "id", &xml);
+    owl_aws_xml_encode("Fuzz", "urn:x", &doc, 0, "id", &xml);
     owl_aws_json_encode(&doc, 1, &js);
     if (owl_aws_json_decode(js.data, js.len, &again, &err) != OWL_OK)
         abort();

@@ -286,7 +286,7 @@ Test(query, xml_encode)
     bson_append_array_end(&d, &arr);
     BSON_APPEND_NULL(&d, "Skipped");
     owl_buf b = OWL_BUF_INIT;
-    owl_aws_xml_encode("GetCallerIdentity", "https://sts.amazonaws.com/doc/2011-06-15/", &d,
+    owl_aws_xml_encode("GetCallerIdentity", "https://sts.amazonaws.com/doc/2011-06-15/", &d, 0,
                        "rid<1>", &b);
     cr_assert_str_eq(b.data,
                      "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
@@ -297,9 +297,14 @@ Test(query, xml_encode)
                      "</RequestId></ResponseMetadata></GetCallerIdentityResponse>\n");
     owl_buf_reset(&b);
     bson_t empty = BSON_INITIALIZER;
-    owl_aws_xml_encode("PutMetricData", NULL, &empty, "r", &b);
+    owl_aws_xml_encode("PutMetricData", NULL, &empty, 0, "r", &b);
     cr_assert_str_eq(b.data, "<PutMetricDataResponse><ResponseMetadata><RequestId>r"
                              "</RequestId></ResponseMetadata></PutMetricDataResponse>\n");
+    owl_buf_reset(&b);
+    owl_aws_xml_encode("TagResource", NULL, &empty, 1, "r", &b); /* an empty structure */
+    cr_assert_str_eq(b.data, "<TagResourceResponse><TagResourceResult></TagResourceResult>"
+                             "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+                             "</TagResourceResponse>\n");
     owl_buf_free(&b);
     bson_destroy(&d);
 }
