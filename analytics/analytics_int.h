@@ -56,6 +56,12 @@ int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch);
 /* owl_metric_unit_stored — what a row stores for a canonical unit: "" for None. */
 const char *owl_metric_unit_stored(const char *canon);
 
+/* owl_metrics_scan_raw — fn over the raw level's rows of tenant in [t0, t1) (every column,
+ * in the table's order). owl_metrics_raw_keep_ms — how far back the raw level answers. */
+int owl_metrics_scan_raw(owl_metrics *m, const char *tenant, int64_t t0, int64_t t1,
+                         owl_scan_fn fn, void *ud, owl_error *err);
+int64_t owl_metrics_raw_keep_ms(const owl_metrics *m);
+
 /* ---- recent buckets of watched series (recent.c) ---- */
 
 typedef struct owl_recent owl_recent;

@@ -882,6 +882,21 @@ static int read_level(owl_metrics *m, const owl_metric_query *q, uint64_t series
     return rc;
 }
 
+int owl_metrics_scan_raw(owl_metrics *m, const char *tenant, int64_t t0, int64_t t1,
+                         owl_scan_fn fn, void *ud, owl_error *err)
+{
+    const char *parts[] = {level_part[0]};
+    owl_scan s = {.table = "metrics", .tenant = tenant, .partitions = parts, .npartitions = 1,
+                  .start = t0, .end = t1, .cols = all_cols, .ncols = OWL_METRICS_NCOLS,
+                  .fn = fn, .ud = ud};
+    return owl_store_scan(m->store, &s, NULL, err);
+}
+
+int64_t owl_metrics_raw_keep_ms(const owl_metrics *m)
+{
+    return m->keep_ms[0];
+}
+
 static int period_ok(int p)
 {
     return p == 1 || p == 5 || p == 10 || p == 30 || (p >= 60 && p % 60 == 0);

@@ -21,6 +21,7 @@
 #include "common/hash.h"
 
 #define NO_FUTURE INT64_MAX
+#define BATCH_MIN 64 /* watches of a tenant filled by one scan of the raw level, not reads */
 
 typedef struct slot {
     int64_t start;
@@ -41,6 +42,9 @@ struct owl_watch {
     int sketches;
     uint64_t series;       /* the catalog's id; 0 until the series is known */
     int need_fill;         /* new, just bound, or it missed a datapoint */
+    int filling;           /* in the batch being filled (owl_recent_sync) */
+    int64_t fill_t0, fill_t1; /* the periods a fill reads */
+    struct owl_watch *fill_next;
     int looked_up;         /* its series was looked for at least once */
     int64_t future_ms;     /* earliest period skipped for being ahead (NO_FUTURE: none) */
     uint64_t gen;
@@ -259,18 +263,9 @@ void owl_recent_unwatch(owl_recent *r, owl_watch *w)
 
 /* ---- folding stored rows in ---- */
 
-/* Row r of cols into w (mu held); now_ms the put's clock. */
-static void fold_row(owl_recent *rc, owl_watch *w, const owl_cell *const *cols, size_t r,
-                     int64_t now_ms)
+/* Row r of cols, of period p, into w's ring (mu held). */
+static void slot_add(owl_watch *w, const owl_cell *const *cols, size_t r, int64_t p)
 {
-    int64_t p = floor_to(cols[OWL_METRICS_TIME][r].i, w->period_ms);
-    if (p > floor_to(now_ms, w->period_ms) + w->period_ms) {
-        if (p < w->future_ms)
-            w->future_ms = p;
-        if (p < rc->future_ms)
-            rc->future_ms = p;
-        return;
-    }
     slot *s = slot_of(w, p);
     if (s->a.used && s->start > p)
         return; /* older than the ring keeps */
@@ -284,6 +279,30 @@ static void fold_row(owl_recent *rc, owl_watch *w, const owl_cell *const *cols, 
     w->gen++;
 }
 
+/* Whether row r of cols is of w's unit (any when w has none). */
+static int unit_ok(const owl_watch *w, const owl_cell *const *cols, size_t r)
+{
+    if (!w->unit)
+        return 1;
+    owl_bytes u = cols[OWL_METRICS_UNIT][r].b;
+    return u.n == w->stored_len && memcmp(u.p, w->stored, u.n) == 0;
+}
+
+/* Row r of cols into w (mu held); now_ms the put's clock. */
+static void fold_row(owl_recent *rc, owl_watch *w, const owl_cell *const *cols, size_t r,
+                     int64_t now_ms)
+{
+    int64_t p = floor_to(cols[OWL_METRICS_TIME][r].i, w->period_ms);
+    if (p > floor_to(now_ms, w->period_ms) + w->period_ms) {
+        if (p < w->future_ms)
+            w->future_ms = p;
+        if (p < rc->future_ms)
+            rc->future_ms = p;
+        return;
+    }
+    slot_add(w, cols, r, p);
+}
+
 int owl_recent_fold(owl_recent *rc, const char *tenant, const owl_cell *const *cols,
                     size_t nrows, int64_t now_ms)
 {
@@ -295,13 +314,9 @@ int owl_recent_fold(owl_recent *rc, const char *tenant, const owl_cell *const *c
     for (size_t r = 0; r < nrows && rc->cap; r++) {
         uint64_t series = cols[OWL_METRICS_SERIES][r].u;
         for (owl_watch *w = rc->table[bucket_of(rc, th, series)]; w; w = w->next_hash) {
-            if (w->series != series || w->th != th || strcmp(w->tenant, tenant) != 0)
+            if (w->series != series || w->th != th || strcmp(w->tenant, tenant) != 0 ||
+                !unit_ok(w, cols, r))
                 continue;
-            if (w->unit) {
-                owl_bytes u = cols[OWL_METRICS_UNIT][r].b;
-                if (u.n != w->stored_len || memcmp(u.p, w->stored, u.n) != 0)
-                    continue;
-            }
             fold_row(rc, w, cols, r, now_ms);
             took = 1;
         }
@@ -312,13 +327,28 @@ int owl_recent_fold(owl_recent *rc, const char *tenant, const owl_cell *const *c
 
 /* ---- filling from the store ---- */
 
-/* w's ring from the store (mu held): the kept periods, the current and the next. */
-static int fill(owl_watch *w, owl_metrics *m, int64_t now_ms, owl_error *err)
+/* The periods a fill of w at now_ms reads: the kept ones, the current and the next. */
+static void fill_range(owl_watch *w, int64_t now_ms)
 {
     int64_t cur = floor_to(now_ms, w->period_ms);
+    w->fill_t0 = cur - (int64_t)w->nperiods * w->period_ms;
+    w->fill_t1 = cur + 2 * w->period_ms;
+}
+
+static void filled(owl_watch *w)
+{
+    w->need_fill = 0;
+    w->filling = 0;
+    w->future_ms = NO_FUTURE;
+    w->gen++;
+}
+
+/* w's ring from the store by one read (mu held). */
+static int fill(owl_watch *w, owl_metrics *m, int64_t now_ms, owl_error *err)
+{
+    fill_range(w, now_ms);
     owl_metric_query q = {.tenant = w->tenant, .id = w->id, .unit = w->unit,
-                          .start_ms = cur - (int64_t)w->nperiods * w->period_ms,
-                          .end_ms = cur + 2 * w->period_ms,
+                          .start_ms = w->fill_t0, .end_ms = w->fill_t1,
                           .period_s = (int)(w->period_ms / 1000), .now_ms = now_ms};
     owl_bucket_set bs;
     int rc = owl_metrics_read(m, &q, &bs, err);
@@ -337,10 +367,55 @@ static int fill(owl_watch *w, owl_metrics *m, int64_t now_ms, owl_error *err)
         }
     }
     owl_bucket_set_free(&bs);
-    w->need_fill = 0;
-    w->future_ms = NO_FUTURE;
-    w->gen++;
+    filled(w);
     return OWL_OK;
+}
+
+typedef struct batch_ctx {
+    owl_recent *r;
+    uint64_t th;
+    const char *tenant;
+} batch_ctx;
+
+static int batch_rows(void *ud, const owl_batch *b)
+{
+    batch_ctx *x = ud;
+    for (size_t r = 0; r < b->nrows; r++) {
+        uint64_t series = b->cols[OWL_METRICS_SERIES][r].u;
+        for (owl_watch *w = x->r->table[bucket_of(x->r, x->th, series)]; w; w = w->next_hash) {
+            if (!w->filling || w->series != series || w->th != x->th ||
+                strcmp(w->tenant, x->tenant) != 0 || !unit_ok(w, b->cols, r))
+                continue;
+            int64_t p = floor_to(b->cols[OWL_METRICS_TIME][r].i, w->period_ms);
+            if (p >= w->fill_t0 && p < w->fill_t1)
+                slot_add(w, b->cols, r, p);
+        }
+    }
+    return 0;
+}
+
+/* The watches of list (one tenant's, all bound) from ONE scan of the raw level over their
+ * periods, rather than a read each (mu held). */
+static int fill_batch(owl_recent *r, owl_metrics *m, owl_watch *list, int64_t now_ms,
+                      owl_error *err)
+{
+    int64_t t0 = INT64_MAX, t1 = INT64_MIN;
+    for (owl_watch *w = list; w; w = w->fill_next) {
+        fill_range(w, now_ms);
+        slots_clear(w);
+        w->filling = 1;
+        t0 = w->fill_t0 < t0 ? w->fill_t0 : t0;
+        t1 = w->fill_t1 > t1 ? w->fill_t1 : t1;
+    }
+    batch_ctx x = {r, list->th, list->tenant};
+    int rc = owl_metrics_scan_raw(m, list->tenant, t0, t1, batch_rows, &x, err);
+    for (owl_watch *w = list; w; w = w->fill_next) {
+        if (rc == OWL_OK)
+            filled(w);
+        else
+            w->filling = 0; /* need_fill stays: tried again */
+    }
+    return rc;
 }
 
 int owl_recent_sync(owl_recent *r, owl_metrics *m, owl_catalog *cat, int64_t now_ms,
@@ -364,13 +439,13 @@ int owl_recent_sync(owl_recent *r, owl_metrics *m, owl_catalog *cat, int64_t now
                 r->future_ms = w->future_ms;
         }
     }
+    /* the watches to fill: bound ones that need it, and unbound ones whose series is
+     * known now */
+    owl_watch *todo = NULL;
+    size_t ntodo = 0;
     for (owl_watch *w = r->all; w; w = w->next) {
         if (w->series && !w->need_fill)
             continue;
-        if (budget_ns && owl_mono_ns() - t0 > budget_ns) {
-            *more = 1;
-            break;
-        }
         if (!w->series) {
             if (w->looked_up && !look)
                 continue;
@@ -385,13 +460,52 @@ int owl_recent_sync(owl_recent *r, owl_metrics *m, owl_catalog *cat, int64_t now
                 continue;
             }
         }
+        w->fill_next = todo;
+        todo = w;
+        ntodo++;
+    }
+    /* many of one tenant, whose periods the raw level still keeps: one scan for them all;
+     * the others: a read each, within the budget */
+    int64_t raw_from = now_ms - owl_metrics_raw_keep_ms(m) + 60000;
+    while (todo) {
+        owl_watch *batch = NULL, *rest = NULL, *one = NULL;
+        size_t nbatch = 0;
+        const char *tenant = todo->tenant;
+        for (owl_watch *w = todo, *nx; w; w = nx) {
+            nx = w->fill_next;
+            fill_range(w, now_ms);
+            owl_watch **to = strcmp(w->tenant, tenant) != 0 ? &rest
+                             : w->fill_t0 >= raw_from       ? &batch
+                                                            : &one;
+            w->fill_next = *to;
+            *to = w;
+            nbatch += to == &batch;
+        }
+        if (nbatch < BATCH_MIN) { /* few: a read each */
+            while (batch) {
+                owl_watch *w = batch;
+                batch = w->fill_next;
+                w->fill_next = one;
+                one = w;
+            }
+        }
         owl_error e = {0};
-        int frc = fill(w, m, now_ms, &e);
+        int frc = batch ? fill_batch(r, m, batch, now_ms, &e) : OWL_OK;
+        for (owl_watch *w = one; w && frc == OWL_OK; w = w->fill_next) {
+            if (budget_ns && owl_mono_ns() - t0 > budget_ns) {
+                *more = 1;
+                break;
+            }
+            frc = fill(w, m, now_ms, &e);
+        }
         if (frc != OWL_OK && rc == OWL_OK) {
             rc = frc;
             if (err)
                 *err = e;
         }
+        if (*more)
+            break;
+        todo = rest;
     }
     if (!*more)
         r->cat_seen = added;

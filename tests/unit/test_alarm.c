@@ -1007,3 +1007,50 @@ Test(alarms, concurrent_puts_and_evaluation, .init = setup, .fini = teardown, .t
               (unsigned long long)stt.ticks, stt.metric_alarms);
     owl_alarms_close(as);
 }
+
+/* Many watches of a tenant are filled by one scan of the raw level: the same buckets as a
+ * read each, for every series, unit filter and sketch included. */
+Test(recent, many_watches_filled_by_one_scan, .init = setup, .fini = teardown)
+{
+    enum { NS = 100 };
+    static char names[NS][16];
+    static owl_dim dims[NS];
+    static owl_datum ds[NS * 12];
+    static double vals[3] = {2, 7, 1};
+    const int64_t now = owl_now_ms(), base = now / 10000 * 10000 - 60000;
+    size_t n = 0;
+    for (int i = 0; i < NS; i++) {
+        snprintf(names[i], sizeof names[i], "s%d", i);
+        dims[i] = (owl_dim){"id", names[i]};
+        for (int k = 0; k < 12; k++)
+            ds[n++] = (owl_datum){.id = {"Many", "V", &dims[i], 1},
+                                  .time_ms = base + k * 5000 + i, .resolution = 1,
+                                  .unit = k % 4 ? "Seconds" : "Count", .values = vals,
+                                  .nvalues = 1 + (size_t)(k % 3)};
+    }
+    enum owl_metric_fault f;
+    owl_error err = {0};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", ds, n, 0, now, &f, &err), OWL_OK, "%s", err.msg);
+    static owl_watch *ws[NS], *wu[NS];
+    for (int i = 0; i < NS; i++) {
+        owl_metric_id id = {"Many", "V", &dims[i], 1};
+        cr_assert_eq(owl_metrics_watch(E.m, "t1", &id, NULL, 10, 6, 1, &ws[i], &err), OWL_OK);
+        cr_assert_eq(owl_metrics_watch(E.m, "t1", &id, "Seconds", 10, 6, 1, &wu[i], &err),
+                     OWL_OK);
+    }
+    cr_assert_eq(owl_metrics_watch_sync(E.m, now, &err), OWL_OK, "%s", err.msg);
+    for (int i = 0; i < NS; i++) {
+        owl_metric_id id = {"Many", "V", &dims[i], 1};
+        same_as_store(ws[i], &id, now / 10000 * 10000 - 60000, 6, now);
+        seen s = {0};
+        owl_watch_visit(E.m, wu[i], base, 6, on_bucket, &s);
+        size_t count = 0;
+        for (int k = 0; k < 6; k++)
+            count += s.present[k] ? (size_t)s.b[k].count : 0;
+        cr_assert_eq(count, 9 * 2, "series %d: the Seconds datapoints' values (%zu)", i, count);
+    }
+    for (int i = 0; i < NS; i++) {
+        owl_metrics_unwatch(E.m, ws[i]);
+        owl_metrics_unwatch(E.m, wu[i]);
+    }
+}
