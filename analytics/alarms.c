@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/target.h"
 
 #define KIND "alarm"
 #define KIND_HISTORY "alarm-history"
@@ -806,6 +807,19 @@ static int period_ok(int p)
     return p == 10 || p == 30 || (p >= 60 && p % 60 == 0);
 }
 
+/* action_check — one action of the list named field: a webhook URL or an SNS topic ARN
+ * (common/target.h), the only targets owl delivers to. CloudWatch's other ARNs (EC2, Auto
+ * Scaling, Lambda, Systems Manager) are refused rather than kept and never run. */
+static int action_check(const char *field, const char *action, owl_error *err)
+{
+    owl_target t;
+    owl_error why = {0};
+    if (owl_target_parse(action, &t, &why) == OWL_OK)
+        return OWL_OK;
+    return owl_error_set(err, OWL_EINVAL, "The value '%.64s%s' of %s is not valid: %s.", action,
+                         strlen(action) > 64 ? "..." : "", field, why.msg);
+}
+
 typedef struct refs_ctx {
     const owl_mquery *qs;
     size_t n;
@@ -949,11 +963,16 @@ int owl_alarm_def_check(const owl_alarm_def *d, owl_error *err)
                              "EvaluationPeriods.");
     if (!isfinite(d->spec.threshold))
         return owl_error_set(err, OWL_EINVAL, "The parameter Threshold must be a number.");
-    for (int k = 0; k < 3; k++)
+    static const char *const fields[3] = {"OKActions", "AlarmActions", "InsufficientDataActions"};
+    for (int k = 0; k < 3; k++) {
         if (d->nactions[k] > OWL_ALARM_MAX_ACTIONS)
             return owl_error_set(err, OWL_EINVAL,
                                  "An alarm takes at most %d actions of each kind.",
                                  OWL_ALARM_MAX_ACTIONS);
+        for (size_t i = 0; i < d->nactions[k]; i++)
+            if (action_check(fields[k], d->actions[k][i], err) != OWL_OK)
+                return OWL_EINVAL;
+    }
     return OWL_OK;
 }
 

@@ -519,7 +519,7 @@ typedef struct owl_alarms owl_alarms;
 
 #define OWL_ALARM_MAX_ACTIONS 5 /* of each kind, as CloudWatch */
 
-/* A metric alarm as PutMetricAlarm gives it; actions[s] are the URLs (or names) to call
+/* A metric alarm as PutMetricAlarm gives it; actions[s] are the URLs or SNS topics to call
  * when the alarm enters state s (OK, ALARM, INSUFFICIENT_DATA). Strings are copied. */
 typedef struct owl_alarm_def {
     const char *name;        /* 1-255 printable ASCII */
@@ -603,7 +603,8 @@ int owl_alarms_add_evidence(owl_alarms *as, const char *ns, owl_evidence_fn fn, 
 
 /* owl_alarm_def_check — PutMetricAlarm's rules (name, period 10, 30 or n x 60, periods x
  * period <= 1 day, 1 <= DatapointsToAlarm <= EvaluationPeriods, finite threshold, at most 5
- * actions of each kind). OWL_EINVAL with CloudWatch's message. */
+ * actions of each kind, each a webhook URL or an SNS topic ARN as owl_target_parse takes
+ * them). OWL_EINVAL with CloudWatch's message. */
 int owl_alarm_def_check(const owl_alarm_def *d, owl_error *err);
 
 /* owl_alarms_put — creates the alarm (INSUFFICIENT_DATA, "Unchecked: Initial alarm

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "common/target.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
@@ -27,6 +30,7 @@ enum opt_type {
     T_CHOICE,   /* int holding the index of the value in `choices` */
     T_FILE,     /* --config: names a file, stores nothing itself */
     T_ACTION,   /* --help, --version: no value */
+    T_TOPICS,   /* owl_config_topics: a flag per TOPIC=URL, a JSON object as a key */
 };
 
 struct opt {
@@ -57,6 +61,7 @@ static const char *const no_yes[] = {"no", "yes", NULL}; /* 0, 1 */
 #define HOSTPORT(h, p) STR(h), .port_off = FIELD(p, int)
 #define INT(f) .off = FIELD(f, int)
 #define INT64(f) .off = FIELD(f, int64_t)
+#define TOPICS(f) .off = FIELD(f, owl_config_topics)
 
 static const struct opt opts[] = {
     {.name = "listen", .type = T_HOSTPORT, HOSTPORT(listen_host, listen_port),
@@ -133,6 +138,9 @@ static const struct opt opts[] = {
     {.name = "wal-sync-interval-ms", .type = T_INT64, INT64(wal_sync_interval_ms), .min = 10,
      .max = 60000, .def = "1000", .arg = "MS",
      .help = "with --wal-sync interval: how often the WAL is fsynced"},
+    {.name = "alarm-topic", .type = T_TOPICS, TOPICS(alarm_topic), .arg = "TOPIC=URL",
+     .section = "Alarm actions",
+     .help = "alarm actions naming SNS topic TOPIC (ARN or name) POST to URL; repeat"},
     {.name = "help", .short_name = 'h', .type = T_ACTION, .action = OWL_CONFIG_HELP,
      .flag_only = true, .section = "Other", .help = "print this help and exit"},
     {.name = "version", .short_name = 'V', .type = T_ACTION, .action = OWL_CONFIG_VERSION,
@@ -190,6 +198,85 @@ static int set_number(owl_config *c, const struct opt *o, const char *who, int64
     return OWL_OK;
 }
 
+/* ---- --alarm-topic ---- */
+
+/* record — the (topic, URL) record at offset *at of m; *at moves past it. */
+static void record(const owl_config_topics *m, size_t *at, const char **topic, const char **url)
+{
+    *topic = m->text + *at;
+    *at += strlen(*topic) + 1;
+    *url = m->text + *at;
+    *at += strlen(*url) + 1;
+}
+
+/* topic_add — maps the topic topic[0..tlen) (an SNS topic ARN or name) to url too, within
+ * the bounds of config.h; who starts the messages. */
+static int topic_add(owl_config_topics *m, const char *who, const char *topic, size_t tlen,
+                     const char *url, owl_error *err)
+{
+    char name[OWL_TARGET_MAX + 1];
+    owl_target t;
+    owl_error why = {0};
+    if (tlen >= sizeof name)
+        return owl_error_set(err, OWL_EINVAL, "%s: topic '%.64s...' is longer than %d bytes",
+                             who, topic, OWL_TARGET_MAX);
+    memcpy(name, topic, tlen);
+    name[tlen] = '\0';
+    if (strncmp(name, "arn:", 4) == 0 ? owl_target_parse(name, &t, &why) != OWL_OK
+                                      : !owl_target_topic_name_ok(name))
+        return owl_error_set(err, OWL_EINVAL, "%s: '%.64s' is not an SNS topic ARN or name: %s",
+                             who, name, why.msg[0] ? why.msg : "1-256 letters, digits, '_' "
+                             "or '-', optionally ending .fifo");
+    bool http = strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+    if (!http || owl_target_parse(url, &t, &why) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "%s: '%.64s' is not a webhook URL: %s", who, url,
+                             http ? why.msg : "give an http:// or https:// URL");
+    size_t nurls = 0;
+    for (size_t at = 0; at < m->len;) {
+        const char *t0, *u0;
+        record(m, &at, &t0, &u0);
+        if (strcmp(t0, name) != 0)
+            continue;
+        if (strcmp(u0, url) == 0)
+            return owl_error_set(err, OWL_EINVAL, "%s: topic %.64s is mapped to %.64s twice",
+                                 who, name, url);
+        nurls++;
+    }
+    if (nurls == 0 && m->ntopics >= OWL_CONFIG_TOPICS_MAX)
+        return owl_error_set(err, OWL_EINVAL, "%s: more than %d topics", who,
+                             OWL_CONFIG_TOPICS_MAX);
+    if (nurls >= OWL_CONFIG_TOPIC_URLS_MAX)
+        return owl_error_set(err, OWL_EINVAL, "%s: topic %.64s has more than %d URLs", who, name,
+                             OWL_CONFIG_TOPIC_URLS_MAX);
+    size_t ulen = strlen(url);
+    if (tlen + ulen + 2 > sizeof m->text - m->len)
+        return owl_error_set(err, OWL_EINVAL, "%s: the topic mappings take more than %zu bytes",
+                             who, sizeof m->text);
+    memcpy(m->text + m->len, name, tlen + 1);
+    memcpy(m->text + m->len + tlen + 1, url, ulen + 1);
+    m->len += tlen + ulen + 2;
+    m->ntopics += nurls == 0;
+    return OWL_OK;
+}
+
+size_t owl_config_topic_urls(const owl_config_topics *m, const char *arn, const char **urls,
+                             size_t max)
+{
+    const char *colon = strrchr(arn, ':');
+    const char *name = colon ? colon + 1 : arn;
+    size_t n = 0;
+    /* the entries of the ARN itself, else those of its bare name */
+    for (int pass = 0; pass < 2 && n == 0; pass++) {
+        for (size_t at = 0; at < m->len && n < max;) {
+            const char *t, *u;
+            record(m, &at, &t, &u);
+            if (strcmp(t, pass == 0 ? arn : name) == 0)
+                urls[n++] = u;
+        }
+    }
+    return n;
+}
+
 /* set_text — applies a textual value (flag, default or JSON string) to option o. */
 static int set_text(owl_config *c, const struct opt *o, const char *who, const char *val,
                     owl_error *err)
@@ -232,6 +319,12 @@ static int set_text(owl_config *c, const struct opt *o, const char *who, const c
             snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", o->choices[i]);
         }
         return owl_error_set(err, OWL_EINVAL, "%s: '%.64s' is not one of %s", who, val, list);
+    }
+    case T_TOPICS: {
+        const char *eq = strchr(val, '=');
+        if (!eq || eq == val || !eq[1])
+            return owl_error_set(err, OWL_EINVAL, "%s: '%.64s' is not TOPIC=URL", who, val);
+        return topic_add(field(c, o->off), who, val, (size_t)(eq - val), eq + 1, err);
     }
     case T_FILE:
     case T_ACTION:
@@ -415,11 +508,58 @@ static bool double_to_i64(double d, int64_t *v)
     return (double)*v == d;
 }
 
+/* bson_url — the string at it, as a URL of topic for topic_add. */
+static int bson_url(owl_config_topics *m, const char *who, const char *topic,
+                    const bson_iter_t *it, owl_error *err)
+{
+    uint32_t len = 0;
+    if (bson_iter_type(it) != BSON_TYPE_UTF8)
+        return owl_error_set(err, OWL_EINVAL, "%s: %.64s: expected a URL, got %s", who, topic,
+                             bson_kind(bson_iter_type(it)));
+    const char *url = bson_iter_utf8(it, &len);
+    if (strlen(url) != len)
+        return owl_error_set(err, OWL_EINVAL, "%s: %.64s: URL contains a NUL character", who,
+                             topic);
+    return topic_add(m, who, topic, strlen(topic), url, err);
+}
+
+/* set_topics — a T_TOPICS key: {"TOPIC": "URL" or ["URL", ...], ...} replaces the mappings. */
+static int set_topics(owl_config *c, const struct opt *o, const char *who, const bson_iter_t *it,
+                      owl_error *err)
+{
+    owl_config_topics *m = field(c, o->off);
+    bson_iter_t topics, urls;
+    int rc = OWL_OK;
+    if (bson_iter_type(it) != BSON_TYPE_DOCUMENT || !bson_iter_recurse(it, &topics))
+        return owl_error_set(err, OWL_EINVAL, "%s: expected an object, got %s", who,
+                             bson_kind(bson_iter_type(it)));
+    memset(m, 0, sizeof *m);
+    while (rc == OWL_OK && bson_iter_next(&topics)) {
+        const char *topic = bson_iter_key(&topics);
+        if (bson_iter_type(&topics) != BSON_TYPE_ARRAY) {
+            rc = bson_url(m, who, topic, &topics, err);
+            continue;
+        }
+        size_t n = 0;
+        if (!bson_iter_recurse(&topics, &urls))
+            return owl_error_set(err, OWL_EINVAL, "%s: %.64s: invalid array", who, topic);
+        while (rc == OWL_OK && bson_iter_next(&urls)) {
+            rc = bson_url(m, who, topic, &urls, err);
+            n++;
+        }
+        if (rc == OWL_OK && n == 0)
+            rc = owl_error_set(err, OWL_EINVAL, "%s: %.64s: no URL", who, topic);
+    }
+    return rc;
+}
+
 /* set_bson — applies one config file value to option o (type checked here). */
 static int set_bson(owl_config *c, const struct opt *o, const char *who, const bson_iter_t *it,
                     owl_error *err)
 {
     bson_type_t t = bson_iter_type(it);
+    if (o->type == T_TOPICS)
+        return set_topics(c, o, who, it, err);
     if (o->type == T_INT || o->type == T_INT64) {
         int64_t v;
         if (t == BSON_TYPE_INT32) {
@@ -606,11 +746,17 @@ int owl_config_parse_args(owl_config *c, int argc, char **argv, enum owl_config_
         if ((rc = owl_config_load_file(&tmp, file, err)))
             return rc;
     }
-    /* pass 2: the other flags, in order, over the file's settings */
+    /* pass 2: the other flags, in order, over the file's settings; the first flag of a list
+     * (--alarm-topic) clears the file's list, the next ones add to it */
+    bool listed[OWL_ARRAY_LEN(opts)] = {false};
     for (int i = 1; act == OWL_CONFIG_RUN && i < argc;) {
         (void)next_flag(argc, argv, &i, &o, &val, NULL);
         if (o->type == T_FILE || o->type == T_ACTION)
             continue;
+        if (o->type == T_TOPICS && !listed[o - opts]) {
+            memset(field(&tmp, o->off), 0, sizeof(owl_config_topics));
+            listed[o - opts] = true;
+        }
         char who[80];
         snprintf(who, sizeof who, "--%s", o->name);
         if ((rc = set_text(&tmp, o, who, val, err)))
@@ -641,6 +787,8 @@ static void usage_option(owl_buf *out, const struct opt *o)
             owl_buf_printf(out, ", default %s", o->def);
         if (o->type == T_INT || o->type == T_INT64)
             owl_buf_printf(out, ", %" PRId64 "..%" PRId64, o->min, o->max);
+        if (o->type == T_TOPICS)
+            owl_buf_puts(out, ", {\"TOPIC\": \"URL\" or [\"URL\", ...]}");
     }
     owl_buf_printf(out, "\n        %s\n", o->help);
 }
@@ -649,7 +797,7 @@ void owl_config_usage(owl_buf *out)
 {
     owl_buf_puts(out,
                  "Usage: owld --listen HOST:PORT --data-dir DIR [--workers N] [--config FILE]\n"
-                 "            [--log-level LEVEL] [limits...]\n"
+                 "            [--log-level LEVEL] [--alarm-topic TOPIC=URL ...] [limits...]\n"
                  "       owld --help | --version\n"
                  "\n"
                  "owld is the owl observability engine: one HTTP port serves ingest, queries\n"

@@ -9,6 +9,22 @@
 
 #include "common/common.h"
 
+/* --alarm-topic / alarm_topic: the SNS topics alarm actions may name, each mapped to the
+ * webhooks its notifications are POSTed to. text holds one record per (topic, URL) pair, in
+ * the order given, so that owl_config stays a plain value (copied, compared with memcmp):
+ *   TOPIC '\0' URL '\0'    TOPIC: an SNS topic ARN, or a topic name (any region and account)
+ *                          URL: an http:// or https:// URL, as common/target.h takes them
+ * Read it with owl_config_topic_urls. */
+#define OWL_CONFIG_TOPICS_MAX 100     /* topics */
+#define OWL_CONFIG_TOPIC_URLS_MAX 10  /* URLs of one topic */
+#define OWL_CONFIG_TOPICS_BYTES 65536 /* all the records */
+
+typedef struct owl_config_topics {
+    size_t len;     /* bytes of text in use */
+    size_t ntopics; /* distinct topics */
+    char text[OWL_CONFIG_TOPICS_BYTES];
+} owl_config_topics;
+
 typedef struct owl_config {
     char listen_host[256];   /* "127.0.0.1" */
     int listen_port;         /* 4318 */
@@ -37,6 +53,7 @@ typedef struct owl_config {
     int64_t metrics_3600s_days; /* 455 */
     int wal_sync;                 /* enum owl_sync_policy: 0 always (default), 1 interval, 2 none */
     int64_t wal_sync_interval_ms; /* 1000 */
+    owl_config_topics alarm_topic; /* none */
 } owl_config;
 
 /* owl_config_defaults — fills every field with its default. */
@@ -48,22 +65,31 @@ enum owl_config_action { OWL_CONFIG_RUN, OWL_CONFIG_HELP, OWL_CONFIG_VERSION };
 /* owl_config_parse_args — applies defaults, then the file named by --config (if any),
  * then the other flags (--name VALUE or --name=VALUE). *action tells whether --help or
  * --version was asked for. Errors (OWL_EINVAL) name the flag or key: unknown flag,
- * missing value, bad number, out of range, bad HOST:PORT, unknown config key; reading
- * the --config file may also fail with OWL_ENOTFOUND, OWL_ETOOBIG or OWL_EIO. On failure
- * c is left unchanged. With --help or --version (the first one given wins) c gets the
- * defaults, the config file is not read and other flags' values are not checked. */
+ * missing value, bad number, out of range, bad HOST:PORT, bad TOPIC=URL, unknown config
+ * key; reading the --config file may also fail with OWL_ENOTFOUND, OWL_ETOOBIG or OWL_EIO.
+ * On failure c is left unchanged. With --help or --version (the first one given wins) c gets the
+ * defaults, the config file is not read and other flags' values are not checked.
+ * --alarm-topic may repeat: its mappings add up, and together replace the file's. */
 int owl_config_parse_args(owl_config *c, int argc, char **argv, enum owl_config_action *action,
                           owl_error *err);
 
 /* owl_config_load_json — applies the settings in a JSON object text (n bytes) on top of c.
  * Keys are the flag names with '_' for '-' ("data_dir", "max_body_bytes"); unknown keys,
- * wrong types and out-of-range values fail with OWL_EINVAL naming the key. On failure c is
- * left unchanged. */
+ * wrong types and out-of-range values fail with OWL_EINVAL naming the key. alarm_topic is an
+ * object {"TOPIC": "URL" or ["URL", ...]} that replaces c's mappings. On failure c is left
+ * unchanged. */
 int owl_config_load_json(owl_config *c, const char *json, size_t n, owl_error *err);
 
 /* owl_config_load_file — reads path (at most 1 MiB) and calls owl_config_load_json; its
  * messages start "config PATH:". OWL_ENOTFOUND, OWL_ETOOBIG, OWL_EIO from reading. */
 int owl_config_load_file(owl_config *c, const char *path, owl_error *err);
+
+/* owl_config_topic_urls — the webhooks an alarm action naming the SNS topic ARN arn is
+ * delivered to: the URLs mapped to arn itself or, when it has none, those mapped to its topic
+ * name (the text after its last ':'). Sets urls[0..max) to them (pointers into m, valid as
+ * long as m) and returns their count, 0 when the topic is not mapped. Only reads m. */
+size_t owl_config_topic_urls(const owl_config_topics *m, const char *arn, const char **urls,
+                             size_t max);
 
 /* owl_config_usage — the --help text (every flag and config key with default and meaning). */
 void owl_config_usage(owl_buf *out);

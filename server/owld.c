@@ -532,8 +532,11 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     };
     if ((rc = owl_metrics_open(s->store, s->meta, &mo, &s->metrics, err)) != OWL_OK)
         goto fail;
+    owl_alarm_actions_options ao;
+    owl_alarm_actions_options_default(&ao);
+    ao.topics = &s->cfg.alarm_topic; /* s->cfg outlives the actions: stopped in close */
     if ((rc = owl_alarms_open(s->meta, s->metrics, &s->alarms, err)) != OWL_OK ||
-        (rc = owl_alarm_actions_start(s->alarms, NULL, &s->alarm_actions, err)) != OWL_OK ||
+        (rc = owl_alarm_actions_start(s->alarms, &ao, &s->alarm_actions, err)) != OWL_OK ||
         (getenv("OWL_TEST_EVIDENCE_NS") &&
          (rc = owl_alarms_add_evidence(s->alarms, getenv("OWL_TEST_EVIDENCE_NS"), test_evidence,
                                        NULL, err)) != OWL_OK) ||

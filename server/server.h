@@ -82,12 +82,15 @@ typedef struct owl_alarm_actions_options {
     int max_attempts;    /* tries per action before giving up (default 6) */
     int64_t backoff_ms;  /* wait before the second try; doubled each time (default 1000) */
     size_t max_queued;   /* jobs waiting; more are dropped with a warning (default 10000) */
+    const owl_config_topics *topics; /* SNS topics -> webhooks (--alarm-topic), read while
+                                      * running: must outlive the actions; NULL = none */
 } owl_alarm_actions_options;
 
 void owl_alarm_actions_options_default(owl_alarm_actions_options *o);
 
 /* owl_alarm_actions_start — worker threads, and the alarms' change hook, which queues one
- * delivery per action URL of the new state (when the alarm's actions are enabled). */
+ * delivery per action URL of the new state (when the alarm's actions are enabled) and per
+ * webhook of each SNS topic action (opt->topics). */
 int owl_alarm_actions_start(struct owl_alarms *alarms, const owl_alarm_actions_options *opt,
                             owl_alarm_actions **out, owl_error *err);
 void owl_alarm_actions_stop(owl_alarm_actions *aa); /* accepts NULL; drops what waits */

@@ -53,7 +53,10 @@ static void check_sane(const owl_config *c)
              in_range(c->max_connections, 1, 1000000) &&
              in_range(c->shutdown_grace_ms, 0, 60000) &&
              in_range(c->sigv4_max_skew_s, 1, 86400) &&
-             in_range(c->audit_retention_days, 0, 36500);
+             in_range(c->audit_retention_days, 0, 36500) &&
+             c->alarm_topic.len <= sizeof c->alarm_topic.text &&
+             c->alarm_topic.ntopics <= OWL_CONFIG_TOPICS_MAX &&
+             (c->alarm_topic.len == 0 || c->alarm_topic.text[c->alarm_topic.len - 1] == '\0');
     if (!ok)
         abort();
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""webhook.py — a loopback webhook receiver for the alarm tests (t_alarms.sh).
+"""webhook.py — a loopback webhook receiver for the alarm tests (t_alarms.sh,
+t_alarm_topics.sh).
 
   webhook.py PORTFILE LOGFILE
 Listens on a free 127.0.0.1 port (written to PORTFILE). Every POST is appended to LOGFILE as
-one JSON line {"path", "status", "body"}. Paths: /flaky/NAME answers 500 to its first three
+one JSON line {"path", "status", "body", "sns"}, "sns" holding the request's x-amz-sns-*
+headers (names in lower case). Paths: /flaky/NAME answers 500 to its first three
 POSTs, then 200; /hang never answers (the connection stays open); anything else answers 200.
 """
 import json
@@ -31,7 +33,10 @@ class H(BaseHTTPRequestHandler):
             k = counts[self.path]
         status = 500 if self.path.startswith("/flaky/") and k <= 3 else 200
         with lock, open(sys.argv[2], "a") as f:
-            f.write(json.dumps({"path": self.path, "status": status, "body": body}) + "\n")
+            sns = {h.lower(): v for h, v in self.headers.items()
+                   if h.lower().startswith("x-amz-sns-")}
+            f.write(json.dumps({"path": self.path, "status": status, "body": body,
+                                "sns": sns}) + "\n")
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()

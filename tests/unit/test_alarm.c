@@ -1,13 +1,15 @@
 /* test_alarm.c — analytics/alarm.c: every row of CloudWatch's two tables of how an alarm is
  * evaluated when data is missing (3 of 3, and 2 of 3, each over a range of 5 periods), under
  * each TreatMissingData setting; late data; percentiles with low sample counts; each
- * comparison operator; the parsers; and evaluation from the metrics module's buckets. */
+ * comparison operator; the parsers; the actions an alarm may name; and evaluation from the
+ * metrics module's buckets. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "analytics/analytics.h"
 #include "common/clock.h"
+#include "common/target.h"
 #include "tests/unit/testfs.h"
 
 #define KEEP (-1) /* "Retain current state" */
@@ -1053,4 +1055,50 @@ Test(recent, many_watches_filled_by_one_scan, .init = setup, .fini = teardown)
         owl_metrics_unwatch(E.m, ws[i]);
         owl_metrics_unwatch(E.m, wu[i]);
     }
+}
+
+/* Actions are webhook URLs or SNS topic ARNs (common/target.h), checked in each of the three
+ * lists; the message names the list, the value and the rule. */
+Test(alarm_def, actions_are_webhooks_or_sns_topics)
+{
+    owl_error err = {0};
+    static const char *const good[] = {"https://hooks.example.com/a?b=c",
+                                       "arn:aws:sns:us-east-1:123456789012:ops",
+                                       "arn:aws-cn:sns:cn-north-1:123456789012:ops.fifo"};
+    owl_alarm_def d = hot_alarm();
+    d.actions[OK] = good, d.nactions[OK] = 3;
+    cr_assert_eq(owl_alarm_def_check(&d, &err), OWL_OK, "%s", err.msg);
+    static const struct {
+        const char *action, *want;
+    } bad[] = {
+        {"ftp://example.com/x", "owl supports webhook URLs (http://, https://)"},
+        {"arn:aws:automate:us-east-1:ec2:stop", "not automate ARNs"},
+        {"arn:aws:lambda:us-east-1:123456789012:function:f", "not lambda ARNs"},
+        {"arn:aws:sns:us-east-1:123456789012:a.b", "not an SNS topic name"},
+        {"arn:aws:sns:us-east-1:1234:ops", "12 digits"},
+        {"http:///path", "without a host"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int k = 0; k < 3; k++) {
+            const char *one[] = {bad[i].action};
+            d = hot_alarm();
+            d.actions[k] = one, d.nactions[k] = 1;
+            cr_assert_eq(owl_alarm_def_check(&d, &err), OWL_EINVAL, "%s", bad[i].action);
+            cr_assert(strstr(err.msg, bad[i].want), "%s lacks %s", err.msg, bad[i].want);
+            cr_assert(strstr(err.msg, k == OK ? "OKActions" : k == AL ? "AlarmActions"
+                                                                      : "InsufficientDataActions"),
+                      "%s", err.msg);
+        }
+    }
+    char long_url[OWL_TARGET_MAX + 2];
+    memset(long_url, 'a', sizeof long_url - 1);
+    memcpy(long_url, "http://h/", 9);
+    long_url[sizeof long_url - 1] = '\0';
+    const char *one[] = {long_url};
+    d = hot_alarm();
+    d.actions[AL] = one, d.nactions[AL] = 1;
+    cr_assert_eq(owl_alarm_def_check(&d, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "longer than 1024") && strstr(err.msg, "...'"), "%s", err.msg);
+    long_url[OWL_TARGET_MAX] = '\0';
+    cr_assert_eq(owl_alarm_def_check(&d, &err), OWL_OK, "1024 characters are fine: %s", err.msg);
 }

@@ -1,5 +1,5 @@
 /* test_common.c — common/: error table, buffers and JSON escaping, crc32c vectors, hashes, clock
- * formats, file helpers. */
+ * formats, file helpers, alarm action targets. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,4 +342,103 @@ Test(hash, keyed_is_siphash24)
     cr_assert_eq(owl_hash64_keyed(key, m, 63), 0x958a324ceb064572ull);
     const uint64_t other[2] = {1, 2};
     cr_assert_neq(owl_hash64_keyed(other, m, 15), 0xa129ca6149be45e5ull);
+}
+
+/* ---- target.c: what an alarm action may name ---- */
+
+#include "common/target.h"
+
+static void target_bad(const char *s, const char *want)
+{
+    owl_target t;
+    owl_error e = {0};
+    cr_assert_eq(owl_target_parse(s, &t, &e), OWL_EINVAL, "%s was taken", s);
+    cr_assert(strstr(e.msg, want), "%s: '%s' lacks '%s'", s, e.msg, want);
+    cr_assert(strlen(e.msg) < 130, "a reason short enough to follow a value: %s", e.msg);
+}
+
+Test(target, webhook_urls)
+{
+    static const char *const good[] = {
+        "http://h", "https://hooks.slack.com/services/T0/B0/x", "HTTPS://H:443/p?q=1#f",
+        "http://[::1]:8080/hook", "http://user:pw@host/p", "http://127.0.0.1:9?x",
+    };
+    owl_target t;
+    owl_error e = {0};
+    for (size_t i = 0; i < OWL_ARRAY_LEN(good); i++) {
+        cr_assert_eq(owl_target_parse(good[i], &t, &e), OWL_OK, "%s: %s", good[i], e.msg);
+        cr_assert_eq(t.kind, OWL_TARGET_URL, "%s", good[i]);
+    }
+    target_bad("http://", "without a host");
+    target_bad("https:///p", "without a host");
+    target_bad("http://:80/", "without a host");
+    target_bad("http://user@/", "without a host");
+    target_bad("http://h:8x/", "port is not a number");
+    target_bad("http://h:123456/", "port is not a number");
+    target_bad("http://[::1/", "bad [IPv6] host");
+    target_bad("http://[]/", "bad [IPv6] host");
+    target_bad("http://h/a b", "a space");
+    target_bad("http://h/\xc3\xa9", "non-ASCII");
+    target_bad("ftp://h/x", "webhook URLs (http://, https://)");
+    target_bad("hooks.example.com", "webhook URLs (http://, https://)");
+    target_bad("", "webhook URLs (http://, https://)");
+    char big[OWL_TARGET_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "http://h/", 9);
+    big[sizeof big - 1] = '\0';
+    target_bad(big, "longer than 1024 characters");
+    big[OWL_TARGET_MAX] = '\0';
+    cr_assert_eq(owl_target_parse(big, &t, &e), OWL_OK, "%s", e.msg);
+}
+
+Test(target, sns_topic_arns)
+{
+    owl_target t;
+    owl_error e = {0};
+    cr_assert_eq(owl_target_parse("arn:aws:sns:us-east-1:123456789012:ops", &t, &e), OWL_OK,
+                 "%s", e.msg);
+    cr_assert_eq(t.kind, OWL_TARGET_SNS);
+    cr_assert_str_eq(t.partition, "aws");
+    cr_assert_str_eq(t.region, "us-east-1");
+    cr_assert_str_eq(t.account, "123456789012");
+    cr_assert_str_eq(t.topic, "ops");
+    cr_assert_eq(owl_target_parse("arn:aws-us-gov:sns:us-gov-west-1:000000000000:A_b-9.fifo",
+                                  &t, &e), OWL_OK, "%s", e.msg);
+    cr_assert_str_eq(t.topic, "A_b-9.fifo");
+    target_bad("arn:aws:sns:us-east-1:123456789012:", "not an SNS topic name");
+    target_bad("arn:aws:sns:us-east-1:123456789012:a.b", "not an SNS topic name");
+    target_bad("arn:aws:sns:us-east-1:123456789012:ops:6d1b3a2c", "not an SNS topic name");
+    target_bad("arn:aws:sns::123456789012:ops", "needs a region");
+    target_bad("arn:aws:sns:us-east-1:12345678901:ops", "12 digits");
+    target_bad("arn:aws:sns:us-east-1:12345678901x:ops", "12 digits");
+    target_bad("arn:aws:sns:us-east-1", "not an ARN");
+    target_bad("arn::sns:us-east-1:123456789012:ops", "not an ARN");
+    target_bad("arn:AWS:sns:us-east-1:123456789012:ops", "not an ARN");
+    /* CloudWatch's other actions: owl has nothing to run them with */
+    target_bad("arn:aws:automate:us-east-1:ec2:stop", "not automate ARNs");
+    target_bad("arn:aws:swf:us-east-1:123456789012:action/actions/AWS_EC2.InstanceId.Reboot/1.0",
+               "not swf ARNs");
+    target_bad("arn:aws:ssm:us-east-1:123456789012:opsitem:2", "not ssm ARNs");
+    target_bad("arn:aws:lambda:us-east-1:123456789012:function:f", "owl supports webhook URLs "
+               "and SNS topic ARNs");
+}
+
+Test(target, topic_names)
+{
+    char name[OWL_TARGET_TOPIC_MAX + 2];
+    memset(name, 'x', sizeof name - 1);
+    name[OWL_TARGET_TOPIC_MAX] = '\0';
+    cr_assert(owl_target_topic_name_ok(name), "256 characters");
+    memcpy(name + OWL_TARGET_TOPIC_MAX - 5, ".fifo", 5);
+    cr_assert(owl_target_topic_name_ok(name), "256 characters with .fifo");
+    name[OWL_TARGET_TOPIC_MAX] = 'x';
+    name[OWL_TARGET_TOPIC_MAX + 1] = '\0';
+    cr_assert(!owl_target_topic_name_ok(name), "257 characters");
+    cr_assert(owl_target_topic_name_ok("a"));
+    cr_assert(owl_target_topic_name_ok("a.fifo"));
+    cr_assert(!owl_target_topic_name_ok(""));
+    cr_assert(!owl_target_topic_name_ok(".fifo"));
+    cr_assert(!owl_target_topic_name_ok("a.fifo.fifo"));
+    cr_assert(!owl_target_topic_name_ok("a b"));
+    cr_assert(!owl_target_topic_name_ok("a:b"));
 }

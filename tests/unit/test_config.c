@@ -1,7 +1,8 @@
 /* test_config.c — server/config.c: defaults, flags (both forms), JSON config keys, precedence
  * defaults < file < flags, every error path (message names the flag or key, config left
- * unchanged), HOST:PORT edge cases, and that --help, man/owld.8 and docs/operations.md
- * mention every option with the table's default and range. */
+ * unchanged), HOST:PORT edge cases, the --alarm-topic mappings (their bounds and look-up),
+ * and that --help, man/owld.8 and docs/operations.md mention every option with the table's
+ * default and range. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "common/target.h"
 #include "server/config.h"
 
 /* The options of the brief, as flags; keys are these with '_' ("config" and the actions
@@ -21,7 +23,7 @@ static const char *const flags[] = {
     "audit-retention-days", "metrics-raw-hours", "metrics-60s-days", "metrics-300s-days",
     "metrics-3600s-days",
     "wal-sync", "wal-sync-interval-ms", "stream-buffer-bytes", "stream-stall-ms",
-    "stream-heartbeat-ms", "preauth-body-bytes", "max-buffered-mib",
+    "stream-heartbeat-ms", "preauth-body-bytes", "max-buffered-mib", "alarm-topic",
     "help", "version",
 };
 
@@ -749,4 +751,173 @@ Test(config, wal_sync_choice)
                  OWL_EINVAL);
     cr_assert(strstr(e.msg, "is not one of always, interval, none") != NULL, "%s", e.msg);
     cr_assert_eq(c.wal_sync, 1, "unchanged after an error");
+}
+
+/* ---- --alarm-topic / alarm_topic ---- */
+
+#define OPS "arn:aws:sns:us-east-1:123456789012:ops"
+
+/* urls_of — the URLs arn is delivered to, joined with ' ' ("" when none). */
+static const char *urls_of(const owl_config *c, const char *arn)
+{
+    static char out[4096];
+    const char *urls[OWL_CONFIG_TOPIC_URLS_MAX];
+    size_t n = owl_config_topic_urls(&c->alarm_topic, arn, urls, OWL_CONFIG_TOPIC_URLS_MAX);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "", urls[i]);
+    return out;
+}
+
+Test(config, alarm_topic_flags_add_up_and_look_up)
+{
+    owl_config c;
+    owl_error e = {0};
+    cr_assert_eq(parse(&c, ARGV("--alarm-topic", OPS "=http://a/1", "--alarm-topic=ops=http://b/2",
+                                "--alarm-topic", OPS "=https://a/3?x=y", "--alarm-topic",
+                                "pager.fifo=http://p"), NULL, &e), OWL_OK, "%s", e.msg);
+    cr_assert_eq(c.alarm_topic.ntopics, 3);
+    /* the ARN's own entries win over its bare name's */
+    cr_assert_str_eq(urls_of(&c, OPS), "http://a/1 https://a/3?x=y");
+    /* a bare name stands for the topic in any region and account */
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:eu-west-1:999999999999:ops"), "http://b/2");
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:pager.fifo"), "http://p");
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:pager"), "");
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:nobody"), "");
+    const char *one[1];
+    cr_assert_eq(owl_config_topic_urls(&c.alarm_topic, OPS, one, 1), 1, "at most max");
+    owl_config_defaults(&c);
+    cr_assert_eq(c.alarm_topic.len, 0, "none by default");
+    cr_assert_str_eq(urls_of(&c, OPS), "");
+}
+
+Test(config, alarm_topic_bad_flags)
+{
+    expect_fail(ARGV("--alarm-topic", "ops"), "--alarm-topic: 'ops' is not TOPIC=URL");
+    expect_fail(ARGV("--alarm-topic", "=http://a"), "is not TOPIC=URL");
+    expect_fail(ARGV("--alarm-topic", "ops="), "is not TOPIC=URL");
+    expect_fail(ARGV("--alarm-topic", "ops=ftp://a"), "'ftp://a' is not a webhook URL");
+    expect_fail(ARGV("--alarm-topic", "ops=http://"), "is not a webhook URL: a URL without a host");
+    expect_fail(ARGV("--alarm-topic", "ops=" OPS), "is not a webhook URL: give an http://");
+    expect_fail(ARGV("--alarm-topic", "a.b=http://a"), "'a.b' is not an SNS topic ARN or name");
+    expect_fail(ARGV("--alarm-topic", "arn:aws:sqs:us-east-1:123456789012:q=http://a"),
+                "not sqs ARNs");
+    expect_fail(ARGV("--alarm-topic", "arn:aws:sns:us-east-1:1:q=http://a"), "12 digits");
+    expect_fail(ARGV("--alarm-topic", "ops=http://a", "--alarm-topic", "ops=http://a"),
+                "--alarm-topic: topic ops is mapped to http://a twice");
+    /* the same URL under two topics is two mappings */
+    owl_config c;
+    owl_error e = {0};
+    cr_assert_eq(parse(&c, ARGV("--alarm-topic", "a=http://x", "--alarm-topic", "b=http://x"),
+                       NULL, &e), OWL_OK, "%s", e.msg);
+    char *long_topic = malloc(OWL_TARGET_MAX + 64);
+    memset(long_topic, 'a', OWL_TARGET_MAX + 1);
+    strcpy(long_topic + OWL_TARGET_MAX + 1, "=http://a");
+    expect_fail(ARGV("--alarm-topic", long_topic), "is longer than 1024 bytes");
+    free(long_topic);
+}
+
+/* topic_argv — "owld" and n --alarm-topic flags: flag i maps topic t<i / per_topic> to a URL
+ * of url_len + about 15 bytes. */
+static char **topic_argv(int n, int per_topic, size_t url_len)
+{
+    char **argv = calloc((size_t)(2 * n + 2), sizeof *argv);
+    argv[0] = "owld";
+    for (int i = 0; i < n; i++) {
+        char *v = malloc(64 + url_len);
+        int k = snprintf(v, 64, "t%d=http://h/%d/", i / per_topic, i);
+        memset(v + k, 'p', url_len);
+        v[k + url_len] = '\0';
+        argv[1 + 2 * i] = "--alarm-topic";
+        argv[2 + 2 * i] = v;
+    }
+    return argv;
+}
+
+static void topic_argv_free(char **argv, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(argv[2 + 2 * i]);
+    free(argv);
+}
+
+static int parse_n(char **argv, int n, owl_error *e)
+{
+    owl_config c;
+    enum owl_config_action act;
+    return owl_config_parse_args(&c, 1 + 2 * n, argv, &act, e);
+}
+
+Test(config, alarm_topic_bounds)
+{
+    owl_error e = {0};
+    /* 100 topics of 10 URLs each fit, as long as they fit in 64 KiB */
+    char **argv = topic_argv(1000, 10, 0);
+    cr_assert_eq(parse_n(argv, 1000, &e), OWL_OK, "%s", e.msg);
+    topic_argv_free(argv, 1000);
+    argv = topic_argv(101, 1, 0);
+    cr_assert_eq(parse_n(argv, 101, &e), OWL_EINVAL);
+    cr_assert(strstr(e.msg, "--alarm-topic: more than 100 topics"), "%s", e.msg);
+    topic_argv_free(argv, 101);
+    argv = topic_argv(11, 11, 0);
+    cr_assert_eq(parse_n(argv, 11, &e), OWL_EINVAL);
+    cr_assert(strstr(e.msg, "--alarm-topic: topic t0 has more than 10 URLs"), "%s", e.msg);
+    topic_argv_free(argv, 11);
+    argv = topic_argv(100, 1, 1000);
+    cr_assert_eq(parse_n(argv, 100, &e), OWL_EINVAL);
+    cr_assert(strstr(e.msg, "--alarm-topic: the topic mappings take more than 65536 bytes"),
+              "%s", e.msg);
+    topic_argv_free(argv, 100);
+}
+
+Test(config, alarm_topic_json)
+{
+    owl_config c;
+    owl_error e = {0};
+    owl_config_defaults(&c);
+    cr_assert_eq(json(&c, "{\"alarm_topic\": {\"ops\": \"http://b/2\", \"" OPS "\": "
+                          "[\"http://a/1\", \"http://a/2\"]}}", &e), OWL_OK, "%s", e.msg);
+    cr_assert_str_eq(urls_of(&c, OPS), "http://a/1 http://a/2");
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:ops.x"), "");
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:ap-south-1:123456789012:ops"), "http://b/2");
+    /* a key replaces the mappings before it; {} clears them */
+    cr_assert_eq(json(&c, "{\"alarm_topic\": {\"x\": \"http://x\"}}", &e), OWL_OK, "%s", e.msg);
+    cr_assert_str_eq(urls_of(&c, OPS), "");
+    cr_assert_eq(c.alarm_topic.ntopics, 1);
+    cr_assert_eq(json(&c, "{\"alarm_topic\": {}}", &e), OWL_OK, "%s", e.msg);
+    cr_assert_eq(c.alarm_topic.len, 0);
+    expect_json_fail("{\"alarm_topic\": \"ops=http://a\"}",
+                     "config: alarm_topic: expected an object, got a string");
+    expect_json_fail("{\"alarm_topic\": [\"http://a\"]}", "expected an object, got an array");
+    expect_json_fail("{\"alarm_topic\": {\"ops\": 1}}",
+                     "config: alarm_topic: ops: expected a URL, got a number");
+    expect_json_fail("{\"alarm_topic\": {\"ops\": [\"http://a\", null]}}",
+                     "ops: expected a URL, got null");
+    expect_json_fail("{\"alarm_topic\": {\"ops\": []}}", "config: alarm_topic: ops: no URL");
+    expect_json_fail("{\"alarm_topic\": {\"ops\": {\"u\": \"http://a\"}}}",
+                     "ops: expected a URL, got an object");
+    expect_json_fail("{\"alarm_topic\": {\"ops\": \"mailto:me\"}}",
+                     "config: alarm_topic: 'mailto:me' is not a webhook URL");
+    expect_json_fail("{\"alarm_topic\": {\"a b\": \"http://a\"}}",
+                     "'a b' is not an SNS topic ARN or name");
+    expect_json_fail("{\"alarm_topic\": {\"ops\": [\"http://a\", \"http://a\"]}}", "twice");
+    expect_json_fail("{\"alarm-topic\": {}}", "did you mean 'alarm_topic'?");
+}
+
+/* The file's mappings hold unless a flag maps topics: the flags replace them all. */
+Test(config, alarm_topic_flags_replace_the_files)
+{
+    char path[64];
+    write_tmp(path, "{\"alarm_topic\": {\"filed\": \"http://file\"}}");
+    owl_config c;
+    owl_error e = {0};
+    cr_assert_eq(parse(&c, ARGV("--config", path), NULL, &e), OWL_OK, "%s", e.msg);
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:filed"), "http://file");
+    cr_assert_eq(parse(&c, ARGV("--alarm-topic", "flagged=http://flag", "--config", path,
+                                "--alarm-topic", "flagged=http://flag2"), NULL, &e), OWL_OK,
+                 "%s", e.msg);
+    unlink(path);
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:filed"), "");
+    cr_assert_str_eq(urls_of(&c, "arn:aws:sns:us-east-1:123456789012:flagged"),
+                     "http://flag http://flag2");
 }
