@@ -533,6 +533,22 @@ static owl_alarm_change *held_rebuild(const alm *a)
     return ch;
 }
 
+/* The next document of an array being iterated into *sub (pointing into it); 0 at the
+ * end. Elements of other types are skipped. */
+static int next_doc(bson_iter_t *ai, bson_t *sub)
+{
+    while (bson_iter_next(ai)) {
+        uint32_t len;
+        const uint8_t *data;
+        if (!BSON_ITER_HOLDS_DOCUMENT(ai))
+            continue;
+        bson_iter_document(ai, &len, &data);
+        if (bson_init_static(sub, data, len))
+            return 1;
+    }
+    return 0;
+}
+
 /* The "dims" array of doc ({n, v} documents) into dims (room for OWL_METRIC_MAX_DIMS);
  * strings point into doc. */
 static size_t get_dims(const bson_t *doc, owl_dim *dims)
@@ -542,16 +558,10 @@ static size_t get_dims(const bson_t *doc, owl_dim *dims)
     if (!bson_iter_init_find(&it, doc, "dims") || !BSON_ITER_HOLDS_ARRAY(&it) ||
         !bson_iter_recurse(&it, &ai))
         return 0;
-    while (bson_iter_next(&ai) && n < OWL_METRIC_MAX_DIMS) {
-        bson_t sub;
-        uint32_t len;
-        const uint8_t *data;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&ai))
-            continue;
-        bson_iter_document(&ai, &len, &data);
-        if (bson_init_static(&sub, data, len) && get_str(&sub, "n") && get_str(&sub, "v"))
+    bson_t sub;
+    while (n < OWL_METRIC_MAX_DIMS && next_doc(&ai, &sub))
+        if (get_str(&sub, "n") && get_str(&sub, "v"))
             dims[n++] = (owl_dim){get_str(&sub, "n"), get_str(&sub, "v")};
-    }
     return n;
 }
 
@@ -584,15 +594,8 @@ static int load_one(void *ud, const char *tenant, const char *kind, const char *
     if (bson_iter_init_find(&it, doc, "metrics") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &ai)) {
         d.metrics = mq;
-        while (bson_iter_next(&ai) && d.nmetrics < OWL_ALARM_MAX_METRICS) {
-            bson_t sub;
-            uint32_t len;
-            const uint8_t *data;
-            if (!BSON_ITER_HOLDS_DOCUMENT(&ai))
-                continue;
-            bson_iter_document(&ai, &len, &data);
-            if (!bson_init_static(&sub, data, len))
-                continue;
+        bson_t sub;
+        while (d.nmetrics < OWL_ALARM_MAX_METRICS && next_doc(&ai, &sub)) {
             owl_mquery *q = &mq[d.nmetrics];
             memset(q, 0, sizeof *q);
             q->id = get_str(&sub, "id");
