@@ -67,6 +67,8 @@ static int dim_cmp(const void *a, const void *b)
 /* The dims of m sorted into out (room for OWL_METRIC_MAX_DIMS; callers checked the count). */
 static void sorted_dims(const owl_metric_id *m, owl_dim *out)
 {
+    if (m->ndims == 0)
+        return; /* dims may be NULL then, which memcpy must not see */
     memcpy(out, m->dims, m->ndims * sizeof *out);
     qsort(out, m->ndims, sizeof *out, dim_cmp);
 }
