@@ -453,30 +453,58 @@ static void alarm_doc(const alm *a, bson_t *doc)
     }
 }
 
-static int save(owl_alarms *as, const alm *a, owl_error *err)
+/* A history item's id (time then a sequence, so ids sort by time) and document. */
+static bson_t *history_doc(owl_alarms *as, const char *name, const char *type, int64_t ts,
+                           const char *summary, const char *data, char id[32])
 {
+    snprintf(id, 32, "%016" PRIx64 "%08" PRIx32, (uint64_t)ts, ++as->seq);
     bson_t *doc = bson_new();
     if (!doc)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    alarm_doc(a, doc);
-    int rc = owl_meta_put(as->meta, a->tenant, KIND, a->name, doc, err);
-    bson_destroy(doc);
+        return NULL;
+    BSON_APPEND_UTF8(doc, "alarm", name);
+    BSON_APPEND_UTF8(doc, "type", type);
+    BSON_APPEND_INT64(doc, "ts", ts);
+    BSON_APPEND_UTF8(doc, "summary", summary);
+    BSON_APPEND_UTF8(doc, "data", data ? data : "");
+    return doc;
+}
+
+/* save_logged — stores the alarm and, when type is not NULL, the history item saying what
+ * happened to it, in one write made durable by one fsync. */
+static int save_logged(owl_alarms *as, const alm *a, const char *type, int64_t ts,
+                       const char *summary, const char *data, owl_error *err)
+{
+    char hid[32];
+    bson_t *doc = bson_new();
+    bson_t *hist = type ? history_doc(as, a->name, type, ts, summary, data, hid) : NULL;
+    int rc;
+    if (!doc || (type && !hist)) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    } else {
+        alarm_doc(a, doc);
+        const char *kinds[2] = {KIND, KIND_HISTORY}, *ids[2] = {a->name, hid};
+        const bson_t *docs[2] = {doc, hist};
+        rc = owl_meta_put_mixed(as->meta, a->tenant, type ? 2 : 1, kinds, ids, docs, err);
+    }
+    if (hist)
+        bson_destroy(hist);
+    if (doc)
+        bson_destroy(doc);
     return rc;
+}
+
+static int save(owl_alarms *as, const alm *a, owl_error *err)
+{
+    return save_logged(as, a, NULL, 0, NULL, NULL, err);
 }
 
 static int add_history(owl_alarms *as, const char *tenant, const char *name, const char *type,
                        int64_t ts, const char *summary, const char *data, owl_error *err)
 {
     char id[32];
-    snprintf(id, sizeof id, "%016" PRIx64 "%08" PRIx32, (uint64_t)ts, ++as->seq);
-    bson_t *doc = bson_new();
+    bson_t *doc = history_doc(as, name, type, ts, summary, data, id);
     if (!doc)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    BSON_APPEND_UTF8(doc, "alarm", name);
-    BSON_APPEND_UTF8(doc, "type", type);
-    BSON_APPEND_INT64(doc, "ts", ts);
-    BSON_APPEND_UTF8(doc, "summary", summary);
-    BSON_APPEND_UTF8(doc, "data", data ? data : "");
     int rc = owl_meta_put(as->meta, tenant, KIND_HISTORY, id, doc, err);
     bson_destroy(doc);
     return rc;
@@ -1008,14 +1036,9 @@ int owl_alarms_put(owl_alarms *as, const owl_alarm_def *d, int64_t now_ms, owl_e
         a->state_ms = now_ms;
         a->reason = strdup("Unchecked: Initial alarm creation");
     }
-    rc = save(as, a, err);
-    if (rc == OWL_OK) {
-        char summary[300];
-        snprintf(summary, sizeof summary, "Alarm \"%s\" %s", a->name,
-                 old ? "updated" : "created");
-        rc = add_history(as, a->tenant, a->name, "ConfigurationUpdate", now_ms, summary, "",
-                         err);
-    }
+    char summary[300];
+    snprintf(summary, sizeof summary, "Alarm \"%s\" %s", a->name, old ? "updated" : "created");
+    rc = save_logged(as, a, "ConfigurationUpdate", now_ms, summary, "", err);
     if (rc == OWL_OK && old) {
         replace(as, at, old, a);
         drop(as, old);
@@ -1129,7 +1152,7 @@ static void describe(const alm *a, const owl_alarm_range *r, const owl_alarm_ver
     owl_buf_append(data, "]}", 2);
 }
 
-/* Moves a to state (mu held): the record, then the history item. */
+/* Moves a to state (mu held): the record and the history item, in one write. */
 static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char *reason,
                   const char *data, const char *evidence, int64_t now_ms, owl_alarm_change *ch,
                   owl_error *err)
@@ -1145,13 +1168,6 @@ static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char
     }
     a->state = state;
     a->state_ms = now_ms;
-    int rc = save(as, a, err);
-    if (rc != OWL_OK) { /* nothing changed */
-        free(a->reason), free(a->reason_data);
-        a->reason = old_reason, a->reason_data = old_data;
-        a->state = old;
-        return rc;
-    }
     owl_buf h = OWL_BUF_INIT;
     owl_buf_printf(&h, "{\"version\":\"1.0\",\"oldState\":{\"stateValue\":\"%s\",\"stateReason\":",
                    owl_alarm_state_name(old));
@@ -1168,8 +1184,14 @@ static int change(owl_alarms *as, alm *a, enum owl_alarm_state state, const char
     char summary[300];
     snprintf(summary, sizeof summary, "Alarm updated from %s to %s", owl_alarm_state_name(old),
              owl_alarm_state_name(state));
-    rc = add_history(as, a->tenant, a->name, "StateUpdate", now_ms, summary,
-                     h.data ? h.data : "", err);
+    int rc = save_logged(as, a, "StateUpdate", now_ms, summary, h.data ? h.data : "", err);
+    if (rc != OWL_OK) { /* nothing changed in memory; the store may hold the record alone */
+        free(a->reason), free(a->reason_data);
+        a->reason = old_reason, a->reason_data = old_data;
+        a->state = old;
+        owl_buf_free(&h);
+        return rc;
+    }
     if (ch) {
         memset(ch, 0, sizeof *ch);
         snprintf(ch->tenant, sizeof ch->tenant, "%s", a->tenant);
@@ -1477,14 +1499,10 @@ int owl_alarms_put_composite(owl_alarms *as, const owl_alarm_def *d, const char 
         a->state = old ? old->state : OWL_ALARM_INSUFFICIENT_DATA;
         a->state_ms = old ? old->state_ms : now_ms;
         a->reason = strdup(old && old->reason ? old->reason : "Unchecked: Initial alarm creation");
-        rc = save(as, a, err);
-    }
-    if (rc == OWL_OK) {
         char summary[300];
         snprintf(summary, sizeof summary, "Alarm \"%s\" %s", a->name,
                  old ? "updated" : "created");
-        rc = add_history(as, a->tenant, a->name, "ConfigurationUpdate", now_ms, summary, "",
-                         err);
+        rc = save_logged(as, a, "ConfigurationUpdate", now_ms, summary, "", err);
     }
     if (rc == OWL_OK) {
         if (old) {

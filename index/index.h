@@ -69,6 +69,11 @@ int owl_meta_put(owl_meta *m, const char *tenant, const char *kind, const char *
 int owl_meta_put_many(owl_meta *m, const char *tenant, const char *kind, size_t n,
                       const char *const *ids, const bson_t *const *docs, owl_error *err);
 
+/* owl_meta_put_mixed — owl_meta_put_many of records of one tenant whose kinds differ
+ * (kinds[i], ids[i] -> docs[i]): one fsync for all, the same partial-failure rule. */
+int owl_meta_put_mixed(owl_meta *m, const char *tenant, size_t n, const char *const *kinds,
+                       const char *const *ids, const bson_t *const *docs, owl_error *err);
+
 /* owl_meta_get — copies the document into *out (caller bson_destroy's it).
  * OWL_ENOTFOUND when absent. Thread-safe. */
 int owl_meta_get(owl_meta *m, const char *tenant, const char *kind, const char *id,

@@ -1199,10 +1199,12 @@ typedef struct change {
     mop op;
 } change;
 
-/* write_changes — the shared body of put, put_many and delete (docs NULL for a delete, of
- * one record): every frame appended, then one wait for the fsync that covers them all. */
-static int write_changes(owl_meta *m, int is_put, const char *t, const char *k, size_t n,
-                         const char *const *ids, const bson_t *const *docs, owl_error *err)
+/* write_changes — the shared body of put, put_many, put_mixed and delete (docs NULL for a
+ * delete, of one record): every frame appended, then one wait for the fsync that covers them
+ * all. Record j's kind is ks[j * kstride] (kstride 0: one kind for all). */
+static int write_changes(owl_meta *m, int is_put, const char *t, const char *const *ks,
+                         size_t kstride, size_t n, const char *const *ids,
+                         const bson_t *const *docs, owl_error *err)
 {
     int rc = OWL_OK;
     size_t queued = 0;
@@ -1214,6 +1216,7 @@ static int write_changes(owl_meta *m, int is_put, const char *t, const char *k, 
     for (size_t j = 0; j < n && rc == OWL_OK; j++) {
         change *c = &cs[j];
         const bson_t *doc = is_put ? docs[j] : NULL;
+        const char *k = ks[j * kstride];
         bson_t payload;
         if (!names_ok(t, k, ids[j])) {
             rc = owl_error_set(err, OWL_EINVAL,
@@ -1255,7 +1258,7 @@ static int write_changes(owl_meta *m, int is_put, const char *t, const char *k, 
         rc = owl_error_set(err, OWL_EIO, "%s: the journal failed earlier; reopen the store",
                            m->dir);
     else if (!is_put && !exists_after_pending(m, cs[0].ent))
-        rc = owl_error_set(err, OWL_ENOTFOUND, "%s/%s/%s not found", t, k, ids[0]);
+        rc = owl_error_set(err, OWL_ENOTFOUND, "%s/%s/%s not found", t, ks[0], ids[0]);
     for (size_t j = 0; j < n && rc == OWL_OK; j++) {
         change *c = &cs[j];
         size_t len = c->n - FRAME_HDR;
@@ -1314,19 +1317,25 @@ out:
 int owl_meta_put(owl_meta *m, const char *tenant, const char *kind, const char *id,
                  const bson_t *doc, owl_error *err)
 {
-    return write_changes(m, 1, tenant, kind, 1, &id, &doc, err);
+    return write_changes(m, 1, tenant, &kind, 0, 1, &id, &doc, err);
 }
 
 int owl_meta_put_many(owl_meta *m, const char *tenant, const char *kind, size_t n,
                       const char *const *ids, const bson_t *const *docs, owl_error *err)
 {
-    return n ? write_changes(m, 1, tenant, kind, n, ids, docs, err) : OWL_OK;
+    return n ? write_changes(m, 1, tenant, &kind, 0, n, ids, docs, err) : OWL_OK;
+}
+
+int owl_meta_put_mixed(owl_meta *m, const char *tenant, size_t n, const char *const *kinds,
+                       const char *const *ids, const bson_t *const *docs, owl_error *err)
+{
+    return n ? write_changes(m, 1, tenant, kinds, 1, n, ids, docs, err) : OWL_OK;
 }
 
 int owl_meta_delete(owl_meta *m, const char *tenant, const char *kind, const char *id,
                     owl_error *err)
 {
-    return write_changes(m, 0, tenant, kind, 1, &id, NULL, err);
+    return write_changes(m, 0, tenant, &kind, 0, 1, &id, NULL, err);
 }
 
 /* ---- reads ---- */

@@ -1407,3 +1407,36 @@ Test(meta, put_many_is_one_fsync_and_survives_reopen)
     owl_meta_close(m);
     test_rm_rf(dir);
 }
+
+Test(meta, put_mixed_kinds_is_one_fsync_and_survives_reopen)
+{
+    char *dir = test_tmpdir("meta");
+    owl_meta *m = open_opts(dir, 1, 0, 0);
+    bson_t a, h;
+    bson_init(&a), bson_init(&h);
+    BSON_APPEND_UTF8(&a, "v", "alarm");
+    BSON_APPEND_UTF8(&h, "v", "history");
+    const char *kinds[2] = {"alarm", "alarm-history"}, *ids[2] = {"cpu", "0001"};
+    const bson_t *docs[2] = {&a, &h};
+    size_t before = owl_meta_fsyncs(m);
+    owl_error err = {0};
+    cr_assert_eq(owl_meta_put_mixed(m, "t1", 2, kinds, ids, docs, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_meta_fsyncs(m) - before, 1);
+    /* a bad kind refuses the whole batch before anything is written */
+    const char *bad[2] = {"alarm", ""}, *ids2[2] = {"mem", "0002"};
+    cr_assert_eq(owl_meta_put_mixed(m, "t1", 2, bad, ids2, docs, &err), OWL_EINVAL);
+    cr_assert_eq(owl_meta_count(m), 2);
+    owl_meta_close(m);
+    bson_destroy(&a), bson_destroy(&h);
+
+    m = open_fast(dir);
+    cr_assert_eq(owl_meta_count(m), 2);
+    char *v = get_str(m, "t1", "alarm", "cpu");
+    cr_assert_str_eq(v, "alarm");
+    free(v);
+    v = get_str(m, "t1", "alarm-history", "0001");
+    cr_assert_str_eq(v, "history");
+    free(v);
+    owl_meta_close(m);
+    test_rm_rf(dir);
+}
