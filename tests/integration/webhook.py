@@ -4,8 +4,8 @@ t_alarm_topics.sh).
 
   webhook.py PORTFILE LOGFILE
 Listens on a free 127.0.0.1 port (written to PORTFILE). Every POST is appended to LOGFILE as
-one JSON line {"path", "status", "body", "sns"}, "sns" holding the request's x-amz-sns-*
-headers (names in lower case). Paths: /flaky/NAME answers 500 to its first three
+one JSON line {"path", "status", "body", "sns", "ms"}: "ms" is the arrival time (Unix ms),
+"sns" the request's x-amz-sns-* headers (names in lower case). Paths: /flaky/NAME answers 500 to its first three
 POSTs, then 200; /hang never answers (the connection stays open); anything else answers 200.
 """
 import json
@@ -36,7 +36,7 @@ class H(BaseHTTPRequestHandler):
             sns = {h.lower(): v for h, v in self.headers.items()
                    if h.lower().startswith("x-amz-sns-")}
             f.write(json.dumps({"path": self.path, "status": status, "body": body,
-                                "sns": sns}) + "\n")
+                                "sns": sns, "ms": int(time.time() * 1000)}) + "\n")
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
