@@ -409,4 +409,17 @@ int owl_native_metrics_parse(const char *body, size_t len, size_t max_points, in
                              owl_native_metrics *out);
 void owl_native_metrics_free(owl_native_metrics *m);
 
+/* ---- CloudWatch Logs: the log event every way in hands over (docs/api/logs.md) ----
+ * PutLogEvents, OTLP/HTTP logs and raw lines all decode to arrays of this record; the logs
+ * module stores them as rows of the `logs` table (index/index.h, enum owl_logs_col). The
+ * views point into the caller's memory. */
+typedef struct owl_log_event {
+    int64_t time_ms;      /* the event's time, Unix ms */
+    owl_bytes message;    /* UTF-8 */
+    owl_bytes severity;   /* "INFO", "ERROR", ...; empty = none */
+    uint8_t trace_id[16]; /* all zero = none */
+    uint8_t span_id[8];   /* all zero = none */
+    owl_bytes attrs;      /* a BSON document's bytes; empty = none */
+} owl_log_event;
+
 #endif
