@@ -1741,7 +1741,8 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
     return OWL_OK;
 }
 
-/* The metrics module's wake: a put fed a watch. */
+/* The metrics module's wake: a put fed a watch, or registered series an unbound watch may
+ * be waiting for. */
 static void wake(void *ud)
 {
     owl_alarms *as = ud;
@@ -1753,8 +1754,9 @@ static void wake(void *ud)
     pthread_mutex_unlock(&as->stop_mu);
 }
 
-/* Ticks at every whole second, and soon after a put fed an alarm's watch (at most every
- * WAKE_MIN_MS), so a breaching datapoint moves its alarm without waiting for the second. */
+/* Ticks at every whole second, and soon after a put fed an alarm's watch or registered new
+ * series (at most every WAKE_MIN_MS), so a breaching datapoint moves its alarm without
+ * waiting for the second, even the first datapoint of a series. */
 #define WAKE_MIN_MS 10
 static void *evaluator(void *arg)
 {

@@ -243,8 +243,9 @@ uint64_t owl_watch_gen(owl_metrics *m, const owl_watch *w);
 void owl_watch_visit(owl_metrics *m, owl_watch *w, int64_t start_ms, size_t n,
                      void (*fn)(void *ud, size_t k, const owl_bucket *b), void *ud);
 
-/* owl_metrics_set_wake — fn(ud) is called after a put that folded a datapoint into a watch
- * (the alarm evaluator wakes on it), under a lock of the module: fn must be quick and not
+/* owl_metrics_set_wake — fn(ud) is called after a put that folded a datapoint into a watch,
+ * or that registered new series while some watch waits for its series to exist (the alarm
+ * evaluator wakes on it and binds that watch at once), under a lock of the module: fn must be quick and not
  * call owl_metrics_*. NULL: none; once this returns, no call of the old fn is running. */
 void owl_metrics_set_wake(owl_metrics *m, void (*fn)(void *ud), void *ud);
 
