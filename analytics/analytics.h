@@ -396,6 +396,10 @@ int owl_mquery_eval(owl_mquery_set *set, size_t i, owl_error *err);
  * evaluation. */
 void owl_mquery_clear(owl_mquery_set *set);
 
+/* owl_mquery_reset — frees every query's result but keeps the parsed expressions, for
+ * another evaluation of the same queries (a metric-math alarm, evaluated every period). */
+void owl_mquery_reset(owl_mquery_set *set);
+
 /* owl_mquery_id_ok — CloudWatch's rule for a query id: a lowercase letter, then letters,
  * digits and '_', at most 255. */
 int owl_mquery_id_ok(const char *id);
@@ -507,7 +511,8 @@ int owl_alarm_evaluate_watch(owl_metrics *m, owl_watch *w, const owl_alarm_spec 
 /* owl_alarm_evaluate_math — a metric-math alarm's verdict: qs[0..n) its Metrics, qs[ret]
  * the one returning data, which must give one series; spec's period, range and rule as a
  * metric alarm's (spec's metric and statistic unused). ws[i] (ws NULL, or ws[i] NULL: the
- * store) is the watch of MetricStat i. The queries' results are cleared before returning.
+ * store) is the watch of MetricStat i. The queries' results are cleared before returning;
+ * their parsed expressions stay in qs for the next evaluation (owl_mquery_clear frees them).
  * OWL_EINVAL when the expression cannot be evaluated or gives other than one series. */
 int owl_alarm_evaluate_math(owl_metrics *m, const owl_alarm_spec *spec, owl_mquery *qs,
                             size_t n, size_t ret, owl_watch *const *ws, int64_t now_ms,
