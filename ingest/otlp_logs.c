@@ -175,7 +175,8 @@ static int bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
                                 (uint32_t)v->bytes_value.len);
         break;
     case V(ARRAY_VALUE):
-        ok = bson_append_array_begin(doc, key, (int)klen, &sub);
+        if (!(ok = bson_append_array_begin(doc, key, (int)klen, &sub)))
+            break;
         for (size_t i = 0; ok && i < v->array_value->n_values; i++) {
             char ik[24];
             int il = snprintf(ik, sizeof ik, "%zu", i);
@@ -184,8 +185,9 @@ static int bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
         ok = bson_append_array_end(doc, &sub) && ok;
         break;
     case V(KVLIST_VALUE):
-        ok = bson_append_document_begin(doc, key, (int)klen, &sub) &&
-             bson_kvs(&sub, v->kvlist_value->values, v->kvlist_value->n_values) == OWL_OK;
+        if (!(ok = bson_append_document_begin(doc, key, (int)klen, &sub)))
+            break;
+        ok = bson_kvs(&sub, v->kvlist_value->values, v->kvlist_value->n_values) == OWL_OK;
         ok = bson_append_document_end(doc, &sub) && ok;
         break;
     default:
@@ -295,14 +297,16 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
     int rc = OWL_OK;
     *out = (owl_bytes){NULL, 0};
     if (r->n_attributes) {
-        if (!bson_append_document_begin(&doc, "attributes", -1, &sub))
+        if (!bson_append_document_begin(&doc, "attributes", -1, &sub)) {
             rc = OWL_ENOMEM;
-        if (rc == OWL_OK)
+        } else {
             rc = bson_kvs(&sub, r->attributes, r->n_attributes);
-        if (!bson_append_document_end(&doc, &sub) && rc == OWL_OK)
-            rc = OWL_ENOMEM;
+            if (!bson_append_document_end(&doc, &sub) && rc == OWL_OK)
+                rc = OWL_ENOMEM;
+        }
     }
-    if (rc == OWL_OK && !bson_empty(&c->res) && !bson_append_document(&doc, "resource", -1, &c->res))
+    if (rc == OWL_OK && !bson_empty(&c->res) &&
+        !bson_append_document(&doc, "resource", -1, &c->res))
         rc = OWL_ENOMEM;
     if (rc == OWL_OK && !bson_empty(&c->scope) &&
         !bson_append_document(&doc, "scope", -1, &c->scope))

@@ -27,12 +27,15 @@ static int next_line(const char *body, size_t n, size_t *pos, const char **line,
     return 1;
 }
 
-/* The checks every raw request starts with: names, then the number of non-empty lines. */
+/* Empties out, then the checks every raw request starts with: names, then the number of
+ * non-empty lines. */
 static int start(const char *body, size_t n, const char *group, const char *stream,
                  size_t max_events, owl_log_decoded *out, owl_error *err)
 {
     const char *line;
     size_t pos = 0, len, lines = 0;
+    if (owl_log_decoded_begin(out) != OWL_OK)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory decoding log lines");
     if (!group || !owl_log_decoded_group_ok(group, strlen(group)))
         return owl_error_set(err, OWL_EINVAL, "invalid log group name \"%.64s\" (1 to 512 of "
                                               "A-Z a-z 0-9 _ - / . #)", group ? group : "");
@@ -45,8 +48,6 @@ static int start(const char *body, size_t n, const char *group, const char *stre
     if (lines > max_events)
         return owl_error_set(err, OWL_ETOOBIG, "%zu log lines in one request (at most %zu)",
                              lines, max_events);
-    if (owl_log_decoded_begin(out) != OWL_OK)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory decoding log lines");
     return OWL_OK;
 }
 

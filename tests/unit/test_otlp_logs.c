@@ -583,7 +583,8 @@ static const char *json_req =
     "{\"key\":\"some.map.key\",\"value\":{\"stringValue\":\"some value\"}}]}}}]},"
     "{\"time_unix_nano\":1544712661000000000,\"severity_number\":\"SEVERITY_NUMBER_ERROR\","
     "\"body\":{\"intValue\":7}},"
-    "{\"timeUnixNano\":\"1544712662000000000\",\"traceId\":\"abcd\",\"body\":{\"stringValue\":\"short id\"}}"
+    "{\"timeUnixNano\":\"1544712662000000000\",\"traceId\":\"abcd\","
+    "\"body\":{\"stringValue\":\"short id\"}}"
     "]}]}]}";
 
 static size_t pb_req(uint8_t **out)
@@ -667,8 +668,9 @@ Test(otlp_logs, malformed_bodies_refused_whole)
         {OWL_OTLP_JSON, "{\"resourceLogs\":[", 17, "malformed JSON"},
         {OWL_OTLP_JSON, "[1]", 3, "malformed JSON"},
         {OWL_OTLP_JSON, "{\"resourceLogs\":{}}", 19, "must be an array"},
-        {OWL_OTLP_JSON, "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"traceId\":\"xyz\"}]}]}]}",
-         0, "wrong type"},
+        {OWL_OTLP_JSON,
+         "{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{\"traceId\":\"xyz\"}]}]}]}", 0,
+         "wrong type"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         owl_log_decoded d = {0};

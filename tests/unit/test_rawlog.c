@@ -332,3 +332,17 @@ Test(rawlog, loghub_apache_sample)
     cr_assert(d.b[0].ev[0].time_ms >= 1117000000000LL); /* 2005 */
     owl_log_decoded_free(&d);
 }
+
+Test(rawlog, a_refused_request_leaves_the_result_empty)
+{
+    owl_log_decoded d;
+    cr_assert_eq(text("a\nb\n", &d, NULL), OWL_OK);
+    cr_assert_eq(d.events, 2);
+    /* reused without freeing: the error leaves it empty, and the first result is freed */
+    cr_assert_eq(owl_rawlog_decode_text("a", 1, "bad group", "s", NOW, MAX, &d, NULL), OWL_EINVAL);
+    cr_assert_eq(d.nb, 0);
+    cr_assert_eq(d.events, 0);
+    cr_assert_eq(owl_rawlog_decode_ndjson("{}\n{}", 5, "g", "s", NOW, 1, &d, NULL), OWL_ETOOBIG);
+    cr_assert_eq(d.nb, 0);
+    owl_log_decoded_free(&d);
+}
