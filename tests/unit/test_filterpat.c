@@ -6,6 +6,7 @@
  * pred.c's row check and by its block check over a bloom of the event's tokens. And a
  * cross-check against counts taken with grep/python over Loghub HDFS and an Apache log. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,36 @@ Test(filterpat, free_accepts_null_and_compile_checks_input)
     owl_fpat_free(p);
     /* a pattern is not NUL-terminated: only text[0..n) counts */
     cr_assert_eq(owl_fpat_compile("ERROR }", 5, &p, NULL), OWL_OK);
+    owl_fpat_free(p);
+}
+
+/* ---- one compiled pattern shared by threads ---- */
+
+static void *share(void *arg)
+{
+    const owl_fpat *p = arg;
+    long bad = 0;
+    for (int k = 0; k < 2000; k++) {
+        const owl_filter *f = owl_fpat_filter(p, (size_t)(k % 3) + 3);
+        bad += f == NULL || f->kids[0].pred->col != (size_t)(k % 3) + 3;
+        bad += owl_fpat_match(p, APA[1], strlen(APA[1])) != 1;
+        bad += owl_fpat_match(p, APA[0], strlen(APA[0])) != 0;
+    }
+    return (void *)bad;
+}
+
+Test(filterpat, threads_share_a_pattern)
+{
+    owl_fpat *p = compile_ok("[ip, ..., request = %index% && request = \"GET /*\", status = 4*, "
+                             "bytes]");
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(pthread_create(&t[k], NULL, share, p), 0);
+    for (int k = 0; k < 4; k++) {
+        void *bad;
+        pthread_join(t[k], &bad);
+        cr_expect_eq((long)bad, 0, "thread %d saw %ld wrong answers", k, (long)bad);
+    }
     owl_fpat_free(p);
 }
 
