@@ -934,6 +934,10 @@ int owl_fpat_compile(const char *text, size_t n, owl_fpat **out, owl_error *err)
     *out = NULL;
     if (!text && n)
         return owl_error_set(err, OWL_EINVAL, "pattern text missing");
+    /* CloudWatch's limit; it also bounds the recursion over &&/|| chains */
+    if (n > OWL_FPAT_MAX_LEN)
+        return owl_error_set(err, OWL_EINVAL, "pattern longer than %d bytes at position %d",
+                             OWL_FPAT_MAX_LEN, OWL_FPAT_MAX_LEN + 1);
     owl_fpat *p = calloc(1, sizeof *p);
     if (!p)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
