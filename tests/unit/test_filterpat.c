@@ -15,6 +15,7 @@
 #include "index/bloom.h"
 #include "index/index.h"
 #include "index/pred.h"
+#include "tests/unit/testfs.h"
 
 /* ---- the event sets ---- */
 
@@ -537,6 +538,103 @@ Test(filterpat, threads_share_a_pattern)
         cr_expect_eq((long)bad, 0, "thread %d saw %ld wrong answers", k, (long)bad);
     }
     owl_fpat_free(p);
+}
+
+/* ---- through the store: the filter prunes blocks and loses no match ---- */
+
+struct hits {
+    const owl_fpat *p;
+    long rows, matches;
+};
+
+static int count_fn(void *ud, const owl_batch *b)
+{
+    struct hits *h = ud;
+    for (size_t i = 0; i < b->nrows; i++) {
+        const owl_bytes *m = &b->cols[0][i].b;
+        h->rows++;
+        h->matches += owl_fpat_match(h->p, m->p, m->n);
+    }
+    return 0;
+}
+
+/* Line k of the synthetic log: mostly INFO lines, a rare Java exception, some JSON. */
+static int synth_line(char *out, size_t cap, int k)
+{
+    if (k % 500 == 7)
+        return snprintf(out, cap, "row %d ERROR Exception in thread \"w%d\" java.io.IOException",
+                        k, k % 3);
+    if (k % 10 == 3)
+        return snprintf(out, cap, "{\"row\":%d,\"ok\":%s,\"latency\":%d}", k,
+                        k % 20 == 3 ? "true" : "false", k % 97);
+    return snprintf(out, cap, "row %d INFO request served after %d ms", k, k % 50);
+}
+
+Test(filterpat, store_scans_with_the_filter_lose_no_match)
+{
+    enum { N = 2000 };
+    char *dir = test_tmpdir("fpat");
+    const owl_schema *sc[] = {&owl_logs_schema};
+    owl_store_options o;
+    owl_store_options_default(&o);
+    o.sync = OWL_SYNC_NONE;
+    o.background = 0;
+    o.block_rows = 50;
+    owl_store *s = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_store_open(dir, sc, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    owl_rowbuf b;
+    owl_rowbuf_init(&b, &owl_logs_schema);
+    char line[160];
+    for (int k = 0; k < N; k++) {
+        int len = synth_line(line, sizeof line, k);
+        cr_assert_eq(owl_rowbuf_begin_row(&b), OWL_OK);
+        owl_rowbuf_set_i64(&b, OWL_LOGS_TIME, 1700000000000 + k);
+        owl_rowbuf_set_bytes(&b, OWL_LOGS_MESSAGE, line, (size_t)len);
+        cr_assert_eq(owl_rowbuf_end_row(&b), OWL_OK);
+    }
+    cr_assert_eq(owl_store_append(s, "logs", "t1", "g1", owl_rowbuf_rows(&b), &err), OWL_OK,
+                 "%s", err.msg);
+    owl_rowbuf_free(&b);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+
+    static const struct {
+        const char *pat;
+        int prunes; /* the filter must skip blocks */
+    } t[] = {
+        {"\"Exception in thread\"", 1},
+        {"?\"Exception in thread\" ?\"java.io.IOException\"", 1},
+        {"ERROR \"Exception in thread\" -w1", 1},
+        {"ERROR \"in thread\"", 0}, /* no token with separators on both sides */
+        {"[row, n, level = ERROR, ...]", 0},
+        {"{ $.ok IS TRUE }", 0},
+        {"\"served after 7 ms\"", 0},
+        {"INFO", 0},
+    };
+    size_t col = OWL_LOGS_MESSAGE;
+    for (size_t k = 0; k < sizeof t / sizeof *t; k++) {
+        owl_fpat *p = compile_ok(t[k].pat);
+        long want = 0;
+        for (int j = 0; j < N; j++) {
+            int len = synth_line(line, sizeof line, j);
+            want += owl_fpat_match(p, line, (size_t)len);
+        }
+        struct hits h = {p, 0, 0};
+        owl_scan q = {.table = "logs", .tenant = "t1", .start = 0, .end = INT64_MAX,
+                      .cols = &col, .ncols = 1, .fn = count_fn, .ud = &h,
+                      .filter = owl_fpat_filter(p, OWL_LOGS_MESSAGE)};
+        owl_scan_stats st = {0};
+        cr_assert_eq(owl_store_scan(s, &q, &st, &err), OWL_OK, "%s", err.msg);
+        cr_expect_eq(h.matches, want, "<%s>: %ld matches through the store, %ld in the lines",
+                     t[k].pat, h.matches, want);
+        cr_expect_gt(want, 0, "<%s> matches something", t[k].pat);
+        if (t[k].prunes)
+            cr_expect(st.blocks_skipped > 0 && h.rows < N, "<%s>: %llu blocks skipped, %ld rows",
+                      t[k].pat, (unsigned long long)st.blocks_skipped, h.rows);
+        owl_fpat_free(p);
+    }
+    owl_store_close(s);
+    test_rm_rf(dir);
 }
 
 /* ---- metric-filter values ---- */
