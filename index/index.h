@@ -533,9 +533,9 @@ typedef struct owl_fpat owl_fpat;
 #define OWL_FPAT_MAX_LEN 1024 /* CloudWatch's limit on filterPattern */
 
 /* owl_fpat_compile — compiles text[0..n) (case-sensitive; "" or only blanks matches every
- * event; at most OWL_FPAT_MAX_LEN bytes). A malformed pattern is OWL_EINVAL with err naming the 1-based byte position, e.g.
- * "unexpected ']' at position 14"; OWL_ENOMEM. On success *out must be freed with
- * owl_fpat_free; on failure *out is NULL. */
+ * event; at most OWL_FPAT_MAX_LEN bytes). A malformed pattern is OWL_EINVAL with err naming
+ * the 1-based byte position, e.g. "unexpected ']' at position 14"; OWL_ENOMEM. On success
+ * *out must be freed with owl_fpat_free; on failure *out is NULL. */
 int owl_fpat_compile(const char *text, size_t n, owl_fpat **out, owl_error *err);
 
 /* owl_fpat_free — frees p and every filter handed out by owl_fpat_filter. Accepts NULL. */

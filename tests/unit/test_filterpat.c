@@ -791,7 +791,8 @@ Test(filterpat, counts_over_loghub_hdfs_and_apache_agree_with_grep)
         /* grep -cE 'blk_-[0-9]+' loghub/HDFS/HDFS_2k.log */
         {"loghub/HDFS/HDFS_2k.log", "%blk_-[0-9]+%", 999},
         /* awk '$4 == "INFO" && $5 ~ /^dfs\.DataNode/' loghub/HDFS/HDFS_2k.log | wc -l */
-        {"loghub/HDFS/HDFS_2k.log", "[date, time, pid, level = INFO, component = dfs.DataNode*, ...]",
+        {"loghub/HDFS/HDFS_2k.log",
+         "[date, time, pid, level = INFO, component = dfs.DataNode*, ...]",
          978},
         /* python3 -c 'import re;print(sum(1 for l in open("other/opensearch-catalog/
          *   apache_access.log") if re.match(r"\S+ \S+ \S+ \[[^]]*\] \"[^\"]*\" 404 ", l)))' */
