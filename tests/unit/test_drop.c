@@ -1,9 +1,11 @@
 /* test_drop.c — dropping a partition (index/drop.c): rows, files and figures go at once and
  * stay gone across reopen, WAL replay (with the marker lost, or parts a crash left behind)
  * and kill -9 at random moments; a later append starts an empty partition; a damaged marker
- * fails the open; a scan running during the drop keeps its snapshot. */
+ * fails the open; a scan running during the drop keeps its snapshot; drops racing appends,
+ * scans, seals and compactions leave the partition's figures right. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -516,4 +518,104 @@ Test(drop, kill9_around_the_drop_12_rounds, .init = mkroot, .fini = rmroot, .tim
     cr_log_info("kill -9: %d rounds after the drop returned, %d before", after_drop,
                 before_drop);
     cr_assert_gt(after_drop, 0, "no round got past the drop");
+}
+
+/* ---- drops racing appends, scans, seals and compactions ---- */
+
+struct racer {
+    owl_store *s;
+    int id;
+    volatile int *stop;
+    size_t ops;
+};
+
+static void *race_appender(void *arg)
+{
+    struct racer *r = arg;
+    owl_error err = {0};
+    for (int64_t seq = 0; !*r->stop; seq += 20) {
+        cr_assert_eq(append_rows(r->s, "g", T0 + (seq % 3) * DAY, seq, 20, &err), OWL_OK, "%s",
+                     err.msg);
+        r->ops++;
+    }
+    return NULL;
+}
+
+static void *race_scanner(void *arg)
+{
+    struct racer *r = arg;
+    owl_error err = {0};
+    while (!*r->stop) {
+        struct seqs c = scan_seqs(r->s, "g");
+        free(c.v);
+        if (r->ops % 8 == 0)
+            cr_assert_eq(owl_store_compact(r->s, &err), OWL_OK, "%s", err.msg);
+        r->ops++;
+    }
+    return NULL;
+}
+
+static int figures_fn(void *ud, const owl_store_table_stats *t)
+{
+    owl_store_table_stats *out = ud;
+    if (!strcmp(t->partition, "g"))
+        *out = *t;
+    return 0;
+}
+
+Test(drop, drops_racing_appends_scans_seals_and_compactions, .init = mkroot, .fini = rmroot,
+     .timeout = 60)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(1);
+    o.memtable_rows = 300;
+    o.memtable_age_ms = 20;
+    o.compact_min_parts = 2;
+    cr_assert_eq(owl_store_open(tmp, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    volatile int stop = 0;
+    struct racer r[3] = {{s, 0, &stop, 0}, {s, 1, &stop, 0}, {s, 2, &stop, 0}};
+    pthread_t th[3];
+    pthread_create(&th[0], NULL, race_appender, &r[0]);
+    pthread_create(&th[1], NULL, race_appender, &r[1]);
+    pthread_create(&th[2], NULL, race_scanner, &r[2]);
+    int drops = 0;
+    for (int k = 0; k < 40; k++) {
+        usleep(10000);
+        int rc = owl_store_drop_partition(s, "logs", TENANT, "g", &err);
+        cr_assert(rc == OWL_OK || rc == OWL_ENOTFOUND, "%s", err.msg);
+        drops += rc == OWL_OK;
+    }
+    stop = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    cr_assert_gt(drops, 10);
+    cr_assert_gt(r[0].ops + r[1].ops, 50);
+    /* the kept figures agree with a walk over every part and memtable */
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    uint64_t stored = 0, rows = 0;
+    owl_store_table_stats t;
+    memset(&t, 0, sizeof t);
+    cr_assert_eq(owl_store_partitions(s, figures_fn, &t, &err), OWL_OK);
+    int rc = owl_store_partition_bytes(s, "logs", TENANT, "g", &stored, &rows, &err);
+    if (rc == OWL_OK) {
+        cr_assert_eq(rows, t.rows);
+        cr_assert_eq(stored, t.stored_bytes);
+        struct seqs c = scan_seqs(s, "g");
+        cr_assert_eq(c.n, rows);
+        free(c.v);
+    } else {
+        cr_assert_eq(rc, OWL_ENOTFOUND);
+    }
+    owl_store_close(s);
+    s = open_store(0);
+    uint64_t stored2 = 0, rows2 = 0;
+    if (rc == OWL_OK) {
+        cr_assert_eq(owl_store_partition_bytes(s, "logs", TENANT, "g", &stored2, &rows2, &err),
+                     OWL_OK);
+        cr_assert_eq(rows2, rows, "the rows after reopen are those before");
+    }
+    owl_store_close(s);
+    cr_log_info("%d drops among %zu + %zu appends and %zu scans", drops, r[0].ops, r[1].ops,
+                r[2].ops);
 }
