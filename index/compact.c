@@ -1,6 +1,6 @@
 /* compact.c — retention (per-partition days, expired day directories deleted) and
- * compaction (merging a day's small parts, and cold sparse days into spans: store.c
- * invariants 4 and 5). */
+ * compaction (merging a day's small parts, cold sparse days into spans: store.c invariants 4
+ * and 5; and settling cold days: their sealed parts rewritten once at compact_zstd_level). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,10 +26,22 @@ int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
         return owl_error_set(err, OWL_EINVAL, "bad retention request (days 0..36500)");
     pthread_mutex_lock(&s->mu);
     struct ptn *p = owl__get_ptn(s, t, tenant, partition);
+    int same = p && !p->dropped && p->retention_days == days;
+    pthread_mutex_unlock(&s->mu);
+    if (same) /* the common case (callers repeat it with every event): no seal_mu */
+        return OWL_OK;
+    /* seal_mu orders it with drops, which remove RETENTION: a setting made after a drop
+     * returned belongs to the partition started again, and stays */
+    pthread_mutex_lock(&s->seal_mu);
+    pthread_mutex_lock(&s->mu);
+    p = owl__get_ptn(s, t, tenant, partition);
     char path[4200], text[32];
+    if (p)
+        p->dropped = 0;
     /* unchanged: nothing to write (RETENTION holds it already, or is absent for 0) */
     if (p && p->retention_days == days) {
         pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->seal_mu);
         return OWL_OK;
     }
     int rc = p ? owl_mkdir_p(p->dir, 0700, err) : OWL_ENOMEM;
@@ -41,6 +53,7 @@ int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
     if (rc == OWL_OK)
         p->retention_days = days;
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->seal_mu);
     return rc;
 }
 
@@ -48,12 +61,21 @@ void owl__remove_day_locked(owl_store *s, struct ptn *p, size_t j)
 {
     struct day *d = p->days[j];
     for (size_t k = 0; k < d->nparts; k++) {
-        d->parts[k]->dead = 1;
-        owl__part_unref_locked(s, d->parts[k]);
+        struct part_ref *r = d->parts[k];
+        ptn_count_part(p, r, -1);
+        /* at once, not when the last scan lets go: rows arriving later for this day may
+         * seal into a part of the same name; a scan reads on through its descriptor */
+        if (!r->quarantine && unlink(r->path) == 0)
+            r->unlinked = 1;
+        r->dead = 1;
+        owl__part_unref_locked(s, r);
     }
-    for (size_t k = 0; k < d->nmems; k++)
+    for (size_t k = 0; k < d->nmems; k++) {
+        p->mem_bytes -= d->mems[k]->raw_bytes;
+        p->rows -= d->mems[k]->nrows;
         if (--d->mems[k]->refs == 0)
             owl_mem_free(d->mems[k]);
+    }
     free(d->parts);
     free(d->mems);
     free(d);
@@ -95,7 +117,10 @@ int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
         free(dirs[i]);
     }
     free(dirs);
-    return owl__advance_checkpoint(s, err);
+    int rc = owl__advance_checkpoint(s, err);
+    if (rc == OWL_OK)
+        rc = owl__drop_sweep(s, err);
+    return rc;
 }
 
 /* ---------- compaction ---------- */
@@ -192,13 +217,14 @@ static void unref_parts(owl_store *s, struct part_ref **src, size_t n)
 
 /* Removes r from d's list (found by pointer: a scan may have quarantined it meanwhile), marks
  * it dead and drops d's reference. Returns the index it had, or SIZE_MAX. Caller holds mu. */
-size_t owl__unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r)
+size_t owl__unlist_part_locked(owl_store *s, struct ptn *p, struct day *d, struct part_ref *r)
 {
     for (size_t k = 0; k < d->nparts; k++) {
         if (d->parts[k] != r)
             continue;
         memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
         d->nparts--;
+        ptn_count_part(p, r, -1);
         r->dead = 1;
         owl__part_unref_locked(s, r);
         return k;
@@ -207,9 +233,10 @@ size_t owl__unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r)
 }
 
 /* Inserts r at index at (clamped) of d's list; on failure r is dropped. Caller holds mu. */
-static void insert_part_locked(owl_store *s, struct day *d, struct part_ref *r, size_t at)
+static void insert_part_locked(owl_store *s, struct ptn *p, struct day *d, struct part_ref *r,
+                               size_t at)
 {
-    if (owl__add_part_ref(d, r) != OWL_OK) {
+    if (owl__add_part_ref(p, d, r) != OWL_OK) {
         r->dead = 1;
         owl__part_unref_locked(s, r);
         return;
@@ -238,11 +265,11 @@ static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, siz
         /* the merged part takes the place of the first source, keeping the list in order */
         size_t at = SIZE_MAX;
         for (size_t i = 0; i < nsrc; i++) {
-            size_t k = owl__unlist_part_locked(s, d, src[i]);
+            size_t k = owl__unlist_part_locked(s, p, d, src[i]);
             if (at == SIZE_MAX)
                 at = k;
         }
-        insert_part_locked(s, d, merged, at == SIZE_MAX ? d->nparts : at);
+        insert_part_locked(s, p, d, merged, at == SIZE_MAX ? d->nparts : at);
         s->compactions++;
         pthread_mutex_unlock(&s->mu);
     }
@@ -332,7 +359,7 @@ static int merge_span(owl_store *s, struct ptn *p, struct day **run, size_t nrun
         struct day *d = owl__add_unit(p, span.day, span.last);
         if (d) {
             d->sealed_lsn = owl_part_get_meta(merged->p)->max_lsn;
-            insert_part_locked(s, d, merged, 0);
+            insert_part_locked(s, p, d, merged, 0);
         } else {
             merged->dead = 1;
             owl__part_unref_locked(s, merged);
@@ -341,7 +368,7 @@ static int merge_span(owl_store *s, struct ptn *p, struct day **run, size_t nrun
         for (size_t i = 0; rc == OWL_OK && i < nrun; i++) {
             struct day *u = run[i];
             for (size_t k = 0; k < nsrc; k++)
-                owl__unlist_part_locked(s, u, src[k]);
+                owl__unlist_part_locked(s, p, u, src[k]);
             /* a day that took new rows meanwhile stays (its sealed_lsn still holds) */
             if (u->nparts || u->nmems)
                 continue;
@@ -418,6 +445,72 @@ static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, ow
     return rc;
 }
 
+/* Settling. A sealed part is written at zstd_level, fast enough to keep up with ingest; a
+ * merge writes at compact_zstd_level. A day that receives no more rows would keep its
+ * sealed parts at the fast level for good when they are fewer than compact_min_parts (one,
+ * most often), so a cold day is rewritten once. Cold: not today (UTC; a day ahead of the
+ * clock counts too, as year-less log dates give), no memtable, and no row for
+ * settle_age_ms. A cold day is settled when none of its parts has level 0 (a part of level 1
+ * or more was written by a merge, at compact_zstd_level). Otherwise its first level-0 part,
+ * with the parts after it up to COMPACT_MAX_ROWS rows, is merged into one part of level >= 1;
+ * the rewrite is never repeated, as its level says. A small day of the last SPAN_COLD_DAYS
+ * waits: it may still join a span, which is written at compact_zstd_level too, and the span
+ * pass runs first. Late rows for a settled day bring a level-0 part and the day is merged
+ * once more. */
+static int settle_candidate(const owl_store *s, const struct day *d, int32_t today,
+                            int64_t now)
+{
+    if (d->span || d->nmems || !d->nparts || d->day == today ||
+        now - d->active_ms < s->opt.settle_age_ms ||
+        s->opt.compact_zstd_level <= s->opt.zstd_level)
+        return 0;
+    uint64_t rows = 0;
+    if (unit_bytes(d, &rows) < SPAN_SMALL_BYTES && d->day < today &&
+        d->day > today - SPAN_COLD_DAYS)
+        return 0;
+    for (size_t k = 0; k < d->nparts; k++)
+        if (d->parts[k]->dead || d->parts[k]->quarantine)
+            return 0;
+    return 1;
+}
+
+/* The parts [*a, *b) of d to settle (*a == *b: none). Caller holds mu. */
+static void settle_run(const struct day *d, size_t *a, size_t *b)
+{
+    size_t i = 0;
+    while (i < d->nparts && d->parts[i]->level > 0)
+        i++;
+    *a = *b = i;
+    if (i == d->nparts)
+        return;
+    uint64_t rows = owl_part_get_meta(d->parts[i]->p)->rows;
+    for (*b = i + 1; *b < d->nparts; (*b)++) {
+        uint64_t r = owl_part_get_meta(d->parts[*b]->p)->rows;
+        if (rows + r > COMPACT_MAX_ROWS)
+            break;
+        rows += r;
+    }
+}
+
+static int settle_pass(owl_store *s, struct ptn *p, int32_t today, owl_error *err)
+{
+    int rc = OWL_OK;
+    int64_t now = owl_now_ms();
+    for (size_t j = 0; rc == OWL_OK; j++) {
+        size_t a = 0, b = 0;
+        pthread_mutex_lock(&s->mu);
+        struct day *d = j < p->ndays ? p->days[j] : NULL;
+        if (d && settle_candidate(s, d, today, now))
+            settle_run(d, &a, &b);
+        pthread_mutex_unlock(&s->mu);
+        if (!d)
+            break;
+        if (b > a)
+            rc = merge_parts(s, p, d, a, b, err);
+    }
+    return rc;
+}
+
 int owl_store_compact(owl_store *s, owl_error *err)
 {
     int rc = OWL_OK;
@@ -456,6 +549,8 @@ int owl_store_compact(owl_store *s, owl_error *err)
         }
         for (int merged = 1; merged && rc == OWL_OK;)
             rc = span_pass(s, p, today, &merged, err);
+        if (rc == OWL_OK)
+            rc = settle_pass(s, p, today, err);
     }
     pthread_mutex_unlock(&s->seal_mu);
     return rc;

@@ -316,6 +316,9 @@ typedef struct owl_store_options {
     int zstd_level;            /* level for sealed parts (default 3) */
     int compact_zstd_level;    /* level for compacted parts (default 9) */
     size_t compact_min_parts;  /* merge a partition-day once it has this many parts (default 4) */
+    int settle_age_ms;         /* a cold day settles (owl_store_compact) once no row reached it
+                                  for this long (default 3600000 = 1 hour; 0 = the default;
+                                  negative: at once, as owl-store import does) */
     int background;            /* 1 (default): flusher + janitor threads; 0: only explicit calls */
 } owl_store_options;
 
@@ -358,11 +361,45 @@ int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
 int owl_store_flush(owl_store *s, owl_error *err);
 
 /* owl_store_compact — merges small parts of every partition-day now (also run by the
- * background janitor). */
+ * background janitor): a day holding compact_min_parts parts or more, runs of cold sparse
+ * days into spans, and settles cold days: a day before today (UTC) that no row reached for
+ * settle_age_ms and that holds a part written by a seal (level 0, at zstd_level) is rewritten
+ * once at compact_zstd_level, even when that is its only part (a small day, which may still
+ * join a span, waits until it is 2 days old). */
 int owl_store_compact(owl_store *s, owl_error *err);
 
-/* owl_store_retire — applies retention as of now_ms (deletes expired day directories). */
+/* owl_store_retire — applies retention as of now_ms (deletes expired day directories), and
+ * removes what dropped partitions left behind (owl_store_drop_partition). Also run by the
+ * background janitor. */
 int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err);
+
+/* owl_store_drop_partition — drops (table, tenant, partition) with every row it holds
+ * (DeleteLogGroup). Once it returns OWL_OK no scan that starts afterwards returns a row of
+ * it, after a crash and WAL replay too: the drop is a WAL record of its own (synced under
+ * every sync policy) and a DROPPED marker in the partition's directory (docs/storage.md)
+ * that keeps WAL records and parts written before it from coming back. Its parts are
+ * unlinked at once, or when the last scan reading one ends; empty directories go at once
+ * or at a later janitor pass, the marker once the WAL checkpoint has passed the drop. A
+ * scan already running keeps the rows of its snapshot. The retention setting goes too.
+ * Appending to the same names later is allowed and starts a new, empty partition (rows
+ * appended concurrently with the drop belong to the old one or the new one by their WAL
+ * order). Errors: OWL_EINVAL (unknown table, bad names), OWL_ENOTFOUND (no such partition,
+ * or dropped already), OWL_EIO / OWL_ENOSPC from the WAL (nothing dropped) or from the
+ * marker (the drop holds in memory and in the WAL, which is kept until the janitor has
+ * written the marker). Thread-safe: waits for a running seal or compaction. */
+int owl_store_drop_partition(owl_store *s, const char *table, const char *tenant,
+                             const char *partition, owl_error *err);
+
+/* owl_store_partition_bytes — the bytes (*stored) and rows (*rows) (table, tenant,
+ * partition) holds now: the file sizes of its parts plus the raw bytes of its memtables
+ * (rows not sealed yet), and the rows of both. Read from figures kept current in memory
+ * (no file is read, no other partition visited): they fall when retention deletes days,
+ * compaction shrinks parts, or a drop empties the partition. Rows past retention that are
+ * not deleted yet still count. OWL_EINVAL (unknown table, bad names), OWL_ENOTFOUND (no such
+ * partition, or dropped). Thread-safe. */
+int owl_store_partition_bytes(owl_store *s, const char *table, const char *tenant,
+                              const char *partition, uint64_t *stored, uint64_t *rows,
+                              owl_error *err);
 
 enum owl_pred_op {
     OWL_PRED_EQ = 1,     /* column == value (numbers, DICT/STR/ID bytes) */

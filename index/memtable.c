@@ -209,7 +209,7 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
         rc = err && err->code ? err->code : OWL_EIO;
     pthread_mutex_lock(&s->mu);
     if (rc == OWL_OK) {
-        if (r && owl__add_part_ref(d, r) != OWL_OK) {
+        if (r && owl__add_part_ref(p, d, r) != OWL_OK) {
             owl__part_unref_locked(s, r);
             rc = OWL_ENOMEM;
         }
@@ -220,6 +220,8 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
             if (max_lsn > d->sealed_lsn)
                 d->sealed_lsn = max_lsn;
         }
+        p->mem_bytes -= m->raw_bytes;
+        p->rows -= m->nrows;
         memmove(d->mems, d->mems + 1, (d->nmems - 1) * sizeof *d->mems);
         d->nmems--;
         if (d->nmems == 0)
@@ -249,6 +251,9 @@ int owl__advance_checkpoint(owl_store *s, owl_error *err)
                 if (d->mems[k]->nrows && d->mems[k]->min_lsn - 1 < cp)
                     cp = d->mems[k]->min_lsn - 1;
         }
+    for (size_t i = 0; i < s->nptns; i++) /* a drop whose marker is not written yet */
+        if (s->ptns[i]->drop_pending && s->ptns[i]->drop_pending - 1 < cp)
+            cp = s->ptns[i]->drop_pending - 1;
     pthread_mutex_unlock(&s->mu);
     return owl_wal_checkpoint(s->wal, cp, err); /* a no-op unless cp moves it forward */
 }

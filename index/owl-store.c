@@ -128,6 +128,7 @@ static int open_store(const char *dir, enum owl_sync_policy sync, int level, owl
     o.memtable_age_ms = 1 << 30; /* seal by size, and at the end */
     o.zstd_level = level;
     o.compact_zstd_level = level > o.compact_zstd_level ? level : o.compact_zstd_level;
+    o.settle_age_ms = -1; /* imported days are done: the final compaction settles them */
     o.background = 0;
     /* every table of the registry, not just the one imported: replay must apply (and seal)
      * owld's records of the other tables too, or the checkpoint would pass them */

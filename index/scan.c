@@ -141,7 +141,7 @@ static int block_wanted(struct scan_ctx *c, struct part_ref *r, size_t b, owl_bl
 }
 
 /* Removes r from the day that lists it and drops that reference (caller holds s->mu). */
-static void drop_part_locked(owl_store *s, const struct ptn *p, struct part_ref *r)
+static void drop_part_locked(owl_store *s, struct ptn *p, struct part_ref *r)
 {
     for (size_t j = 0; j < p->ndays; j++) {
         struct day *d = p->days[j];
@@ -150,6 +150,7 @@ static void drop_part_locked(owl_store *s, const struct ptn *p, struct part_ref 
                 continue;
             memmove(d->parts + k, d->parts + k + 1, (d->nparts - k - 1) * sizeof *d->parts);
             d->nparts--;
+            ptn_count_part(p, r, -1);
             owl__part_unref_locked(s, r);
             return;
         }
@@ -169,7 +170,9 @@ static int read_block(struct scan_ctx *c, const struct ptn *p, struct part_ref *
         if (!r->quarantine) {
             r->quarantine = 1;
             c->s->quarantined++;
-            drop_part_locked(c->s, p, r);
+            /* p's lists and figures are the store's, written under mu: the scan reads p
+             * through const elsewhere */
+            drop_part_locked(c->s, (struct ptn *)p, r);
         }
         pthread_mutex_unlock(&c->s->mu);
         *gone = 1;

@@ -1,11 +1,13 @@
 /* store.c — the columnar store: opening (loading parts, WAL replay), appends through the WAL
  * into memtables, the partition map, figures and offline verification. Memtables and sealing
- * live in memtable.c, scans in scan.c, compaction and retention in compact.c, predicates in
- * pred.c; the structures they share in store_int.h.
+ * live in memtable.c, scans in scan.c, compaction, settling and retention in compact.c,
+ * dropping a partition in drop.c, predicates in pred.c; the structures they share in
+ * store_int.h.
  *
  * Layout under the store directory (docs/storage.md):
  *   wal/                                   the write-ahead log (wal.h)
  *   <table>/<tenant>/<partition>/RETENTION days to keep ("0" = forever), absent = forever
+ *   <table>/<tenant>/<partition>/DROPPED   the partition was dropped at a WAL lsn (drop.c)
  *   <table>/<tenant>/<partition>/<YYYYMMDD>/p-<first>-<last>-<level>.owp   parts (part.h)
  *   <table>/<tenant>/<partition>/<YYYYMMDD>-<YYYYMMDD>/s-<max_lsn>-<level>.owp
  *                                          a span: one part holding several sparse days
@@ -26,7 +28,12 @@
  *     D0..D1 and of nothing else, and only from days without memtables, so rows of those days
  *     that arrive later have larger lsns. Hence at open a part whose days lie inside a span
  *     and whose max_lsn is at most the span's was merged into it and is deleted; and a day
- *     inside a span counts the span's max_lsn as sealed (invariant 3). */
+ *     inside a span counts the span's max_lsn as sealed (invariant 3).
+ *  6. A drop of a partition is a WAL record (lsn L) applied in its turn like the rows: every
+ *     memtable and part of the partition then holds rows below L only and all of them go; a
+ *     part never mixes rows from both sides of a drop. The DROPPED marker (L) is durable
+ *     before the drop's turn, so before the checkpoint can pass L; at open a part at or below
+ *     a marker's L is deleted. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -165,7 +172,7 @@ char *owl__day_dir(const struct ptn *p, int32_t day, int32_t last)
 
 /* ---------- the partition map (callers hold s->mu) ---------- */
 
-static struct ptn *find_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
+struct ptn *owl__find_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
 {
     for (size_t i = 0; i < s->nptns; i++) {
         struct ptn *p = s->ptns[i];
@@ -177,7 +184,7 @@ static struct ptn *find_ptn(owl_store *s, size_t table, const char *tenant, cons
 
 struct ptn *owl__get_ptn(owl_store *s, size_t table, const char *tenant, const char *name)
 {
-    struct ptn *p = find_ptn(s, table, tenant, name);
+    struct ptn *p = owl__find_ptn(s, table, tenant, name);
     if (p)
         return p;
     struct ptn **grown = realloc(s->ptns, (s->nptns + 1) * sizeof *grown);
@@ -242,6 +249,7 @@ struct day *owl__add_unit(struct ptn *p, int32_t day, int32_t last)
     d->last = last;
     d->span = last != day;
     d->next_seq = 1;
+    d->active_ms = owl_now_ms();
     if (!d->span)
         d->sealed_lsn = span_sealed(p, day);
     p->days[p->ndays++] = d;
@@ -284,7 +292,9 @@ void owl__part_unref_locked(owl_store *s, struct part_ref *r)
     if (--r->refs > 0)
         return;
     owl_part_close(r->p);
-    if (r->quarantine) {
+    if (r->unlinked) {
+        /* nothing left to do on disk */
+    } else if (r->quarantine) {
         char dst[4096];
         quarantine_name(s, r->path, dst, sizeof dst);
         if (rename(r->path, dst) != 0)
@@ -694,6 +704,11 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
     pthread_mutex_lock(&s->mu);
     struct ptn *p = owl__get_ptn(s, table, tenant, partition);
     size_t i = 0;
+    if (p && replay && lsn <= p->drop_lsn)
+        i = r->nrows; /* written before the drop (whose record, replayed next, would remove
+                       * them again) */
+    else if (p)
+        p->dropped = 0; /* an append after a drop starts the partition again, empty */
     while (rc == OWL_OK && i < r->nrows && p) {
         int32_t day = day_of(sc, times[i].i);
         size_t j = i + 1;
@@ -712,7 +727,11 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
             rc = OWL_ENOMEM;
             break;
         }
+        uint64_t bytes0 = m->raw_bytes, rows0 = m->nrows;
         rc = owl_mem_append(m, sc, r, i, j, lsn); /* under mu: scans never wait on it */
+        p->mem_bytes += m->raw_bytes - bytes0;
+        p->rows += m->nrows - rows0;
+        d->active_ms = owl_now_ms();
         if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
             *full = 1;
         i = j;
@@ -723,6 +742,54 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
     return rc;
 }
 
+/* ---------- drop records ----------
+ * A drop of a partition (drop.c) is a WAL record of its own, so that it takes its place in
+ * lsn order among the appends: u8 0x80 (REC_DROP), str table, str tenant, str partition. */
+#define REC_DROP 0x80
+
+int owl__drop_record(const char *table, const char *tenant, const char *partition, owl_buf *b)
+{
+    int rc = owl_buf_putc(b, (char)REC_DROP);
+    rc |= put_str(b, table, strlen(table));
+    rc |= put_str(b, tenant, strlen(tenant));
+    rc |= put_str(b, partition, strlen(partition));
+    return rc == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+/* Replays drop record lsn: the partition it names loses every row written before it. */
+static int replay_drop(owl_store *s, uint64_t lsn, const uint8_t *p, size_t n)
+{
+    const uint8_t *end = p + n, *str[3];
+    size_t len[3], t;
+    char names[3][NAME_MAX_LEN + 1];
+    p++;
+    for (int k = 0; k < 3; k++) {
+        if (get_str(&p, end, &str[k], &len[k]) != OWL_OK || len[k] == 0 ||
+            len[k] > NAME_MAX_LEN || memchr(str[k], 0, len[k]))
+            return owl_error_set(&s->open_err, OWL_ECORRUPT, "WAL record %llu does not decode",
+                                 (unsigned long long)lsn);
+        memcpy(names[k], str[k], len[k]);
+        names[k][len[k]] = '\0';
+    }
+    if (p != end)
+        return owl_error_set(&s->open_err, OWL_ECORRUPT, "WAL record %llu does not decode",
+                             (unsigned long long)lsn);
+    if (owl__find_table(s, names[0], &t) != OWL_OK)
+        return owl_error_set(&s->open_err, OWL_EUNSUPPORTED,
+                             "WAL record %llu drops a partition of table '%s', which this "
+                             "program does not know", (unsigned long long)lsn, names[0]);
+    pthread_mutex_lock(&s->mu);
+    struct ptn *pt = owl__get_ptn(s, t, names[1], names[2]);
+    pthread_mutex_unlock(&s->mu);
+    if (!pt)
+        return owl_error_set(&s->open_err, OWL_ENOMEM, "out of memory replaying the WAL");
+    owl_error derr = {0};
+    if (owl__drop_apply(s, pt, lsn, &derr) != OWL_OK)
+        owl_warn("store: replaying drop %llu: %s (the janitor retries)",
+                 (unsigned long long)lsn, derr.msg);
+    return OWL_OK;
+}
+
 /* Applies one WAL record at open. A record that cannot be applied (a table this store was
  * not opened with, a column whose type changed) stops the open, its reason kept in
  * s->open_err: skipping it would let the checkpoint pass it and lose it for good. */
@@ -731,6 +798,11 @@ static int replay_fn(void *ud, uint64_t lsn, const void *rec, size_t n)
     owl_store *s = ud;
     struct rec r;
     int full = 0;
+    if (n && *(const uint8_t *)rec == REC_DROP) {
+        int rc = replay_drop(s, lsn, rec, n);
+        s->applied = lsn;
+        return rc;
+    }
     int rc = decode_record(s, lsn, rec, n, &r, &s->open_err);
     if (rc != OWL_OK)
         return rc;
@@ -755,13 +827,14 @@ void owl__part_path(const struct ptn *p, const struct day *d, uint64_t first, ui
                  (unsigned long long)last, level);
 }
 
-int owl__add_part_ref(struct day *d, struct part_ref *r)
+int owl__add_part_ref(struct ptn *p, struct day *d, struct part_ref *r)
 {
     struct part_ref **grown = realloc(d->parts, (d->nparts + 1) * sizeof *grown);
     if (!grown)
         return OWL_ENOMEM;
     d->parts = grown;
     d->parts[d->nparts++] = r;
+    ptn_count_part(p, r, 1);
     return OWL_OK;
 }
 
@@ -929,11 +1002,14 @@ static int cmp_part_first(const void *a, const void *b)
     const struct part_ref *x = *(struct part_ref *const *)a, *y = *(struct part_ref *const *)b;
     if (x->first != y->first)
         return x->first < y->first ? -1 : 1;
-    return x->last > y->last ? -1 : x->last < y->last; /* wider first */
+    if (x->last != y->last)
+        return x->last > y->last ? -1 : 1; /* wider first */
+    /* a settled part (compact.c) has its source's range: the rewrite is kept */
+    return x->level > y->level ? -1 : x->level < y->level;
 }
 
 /* Sorts d's parts and drops those inside another's range (merged before a crash). */
-static void resolve_covered(struct day *d)
+static void resolve_covered(struct ptn *p, struct day *d)
 {
     if (d->nparts > 1)
         qsort(d->parts, d->nparts, sizeof *d->parts, cmp_part_first);
@@ -943,6 +1019,7 @@ static void resolve_covered(struct day *d)
         struct part_ref *r = d->parts[i];
         if (o && r->last <= reach) {
             owl_info("store: %s was merged into a larger part; removing it", r->path);
+            ptn_count_part(p, r, -1);
             owl_part_close(r->p);
             unlink(r->path);
             free(r->path);
@@ -987,6 +1064,7 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
         if (!ok)
             continue;
         owl_error perr = {0};
+
         struct part_ref *r = owl__open_part_ref(path, sc, first, lastseq, level, &perr);
         if (!r && perr.code == OWL_ECORRUPT) {
             quarantine_file(s, path, perr.msg);
@@ -1003,7 +1081,17 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
             closedir(dh);
             return code;
         }
-        if (owl__add_part_ref(d, r) != OWL_OK) {
+        /* a part at or below the drop's lsn is of the dropped incarnation (a part never mixes
+         * incarnations: a drop removes every memtable and part of the partition at once) */
+        if (p->drop_lsn && owl_part_get_meta(r->p)->max_lsn <= p->drop_lsn) {
+            owl_info("store: %s belongs to a dropped partition; removing it", path);
+            owl_part_close(r->p);
+            unlink(path);
+            free(r->path);
+            free(r);
+            continue;
+        }
+        if (owl__add_part_ref(p, d, r) != OWL_OK) {
             owl_part_close(r->p);
             free(r->path);
             free(r);
@@ -1012,7 +1100,7 @@ static int load_day(owl_store *s, struct ptn *p, const char *ddir, int32_t day, 
         }
     }
     closedir(dh);
-    resolve_covered(d);
+    resolve_covered(p, d);
     for (size_t i = 0; i < d->nparts; i++) {
         const owl_part_meta *pm = owl_part_get_meta(d->parts[i]->p);
         if (pm->max_lsn > d->sealed_lsn)
@@ -1046,7 +1134,7 @@ static void resolve_spans(owl_store *s, struct ptn *p)
                     continue;
                 }
                 owl_info("store: %s was merged into a span; removing it", r->path);
-                owl__unlist_part_locked(s, u, r);
+                owl__unlist_part_locked(s, p, u, r);
             }
         }
     }
@@ -1076,10 +1164,14 @@ static int load_partition(owl_store *s, size_t t, const char *tenant, const char
     if (!p)
         return OWL_ENOMEM;
     char path[4200];
+    int rc = owl__drop_read_marker(p, &s->open_err);
+    if (rc != OWL_OK)
+        return rc;
     owl__retention_path(p, path, sizeof path);
     char *text = NULL;
     size_t n;
-    if (owl_read_file(path, 64, &text, &n, NULL) == OWL_OK) {
+    int has_retention = owl_read_file(path, 64, &text, &n, NULL) == OWL_OK;
+    if (has_retention) {
         p->retention_days = atoi(text);
         free(text);
     }
@@ -1087,7 +1179,6 @@ static int load_partition(owl_store *s, size_t t, const char *tenant, const char
     if (!dh)
         return OWL_OK;
     struct dirent *e;
-    int rc = OWL_OK;
     while (rc == OWL_OK && (e = readdir(dh))) {
         int32_t day, last;
         if (parse_day_name(e->d_name, &day) == 0)
@@ -1100,6 +1191,9 @@ static int load_partition(owl_store *s, size_t t, const char *tenant, const char
     closedir(dh);
     if (rc == OWL_OK)
         resolve_spans(s, p);
+    /* a drop removes RETENTION before it writes its marker: one present now was set later,
+     * by a new incarnation, as are parts above the marker's lsn */
+    p->dropped = p->drop_lsn && !p->ndays && !has_retention;
     return rc;
 }
 
@@ -1149,6 +1243,7 @@ void owl_store_options_default(owl_store_options *o)
     o->zstd_level = 3;
     o->compact_zstd_level = 9;
     o->compact_min_parts = 4;
+    o->settle_age_ms = 3600000;
     o->background = 1;
 }
 
@@ -1183,6 +1278,8 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
         s->opt.memtable_bytes = def.memtable_bytes;
     if (!s->opt.compact_min_parts)
         s->opt.compact_min_parts = def.compact_min_parts;
+    if (!s->opt.settle_age_ms)
+        s->opt.settle_age_ms = def.settle_age_ms;
     s->dir = strdup(dir);
     char sub[4200];
     if (!s->dir) {
@@ -1308,6 +1405,8 @@ int owl_store_partitions(owl_store *s, int (*fn)(void *ud, const owl_store_table
     for (size_t i = 0; i < s->nptns && rc == 0; i++) {
         struct ptn *p = s->ptns[i];
         owl_store_table_stats t;
+        if (p->dropped)
+            continue;
         memset(&t, 0, sizeof t);
         t.table = s->schemas[p->table]->name;
         owl_strlcpy(t.tenant, p->tenant, sizeof t.tenant);
@@ -1331,6 +1430,30 @@ int owl_store_partitions(owl_store *s, int (*fn)(void *ud, const owl_store_table
     pthread_mutex_unlock(&s->mu);
     (void)err;
     return rc;
+}
+
+int owl_store_partition_bytes(owl_store *s, const char *table, const char *tenant,
+                              const char *partition, uint64_t *stored, uint64_t *rows,
+                              owl_error *err)
+{
+    size_t t;
+    if (owl__find_table(s, table, &t) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "no table named %s", table);
+    if (!owl__valid_name(tenant) || !owl__valid_name(partition))
+        return owl_error_set(err, OWL_EINVAL, "tenant and partition names must be 1 to %d bytes",
+                             NAME_MAX_LEN);
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = owl__find_ptn(s, t, tenant, partition);
+    int found = p && !p->dropped;
+    if (found) {
+        *stored = p->part_bytes + p->mem_bytes;
+        *rows = p->rows;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!found)
+        return owl_error_set(err, OWL_ENOTFOUND, "table %s has no partition %s of tenant %s",
+                             table, partition, tenant);
+    return OWL_OK;
 }
 
 /* ---------- offline verification ---------- */

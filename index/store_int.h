@@ -79,6 +79,9 @@ struct part_ref {
     int refs;             /* guarded by the store mutex */
     int dead;             /* unlink when the last reference goes */
     int quarantine;       /* move to quarantine/ instead */
+    int unlinked;         /* its file is unlinked already (a dropped or expired day: a new
+                           * part of that day may take its name while a scan still reads
+                           * this one through its descriptor) */
 };
 
 /* A day of a partition, or a span of days (span = 1: days day..last, parts only). */
@@ -92,15 +95,37 @@ struct day {
     size_t nparts;
     uint64_t next_seq;
     uint64_t sealed_lsn;
+    int64_t active_ms;      /* last append to the day, or when it was loaded (settling) */
 };
 
+/* A partition. Its figures (part_bytes, mem_bytes, rows) are kept current under s->mu by
+ * every change of its lists: ptn_count_part when a part enters or leaves a day's list,
+ * apply_rows and seal_oldest for memtables (owl_store_partition_bytes reads them).
+ * Dropping (drop.c) empties it and keeps the struct, since scans hold pointers to it: a
+ * dropped partition is unlisted until an append or a retention setting starts it again. */
 struct ptn {
     size_t table;
     char *tenant, *name, *dir;
     int retention_days;
     struct day **days;
     size_t ndays;
+    uint64_t part_bytes; /* file bytes of the listed parts */
+    uint64_t mem_bytes;  /* raw bytes of the memtables */
+    uint64_t rows;       /* rows of both */
+    int dropped;         /* dropped and not started again */
+    uint64_t drop_lsn;   /* the DROPPED marker's lsn: rows at or below it are gone (0: none) */
+    uint64_t drop_pending; /* a drop at this lsn whose marker is not written yet (0: none) */
 };
+
+/* Counts part r in (sign 1) or out of (sign -1) p's figures. Caller holds mu. */
+static inline void ptn_count_part(struct ptn *p, const struct part_ref *r, int sign)
+{
+    const owl_part_meta *pm = owl_part_get_meta(r->p);
+    if (sign > 0)
+        p->part_bytes += pm->file_bytes, p->rows += pm->rows;
+    else
+        p->part_bytes -= pm->file_bytes, p->rows -= pm->rows;
+}
 
 struct owl_store {
     char *dir;
@@ -186,6 +211,9 @@ int owl__find_table(const owl_store *s, const char *name, size_t *t);
 /* owl__day_dir — the directory of unit (day, last) of p (malloc'd; NULL when out of memory). */
 char *owl__day_dir(const struct ptn *p, int32_t day, int32_t last);
 
+/* owl__find_ptn — the partition, or NULL when the store has none of that name. Holds mu. */
+struct ptn *owl__find_ptn(owl_store *s, size_t table, const char *tenant, const char *name);
+
 /* owl__get_ptn — the partition (created when absent); NULL when out of memory. Holds mu. */
 struct ptn *owl__get_ptn(owl_store *s, size_t table, const char *tenant, const char *name);
 
@@ -200,13 +228,19 @@ void owl__part_unref_locked(owl_store *s, struct part_ref *r);
 void owl__part_path(const struct ptn *p, const struct day *d, uint64_t first, uint64_t last,
                     int level, char *out, size_t outsz);
 
-/* owl__add_part_ref — appends r to d's part list. OWL_OK or OWL_ENOMEM. Holds mu. */
-int owl__add_part_ref(struct day *d, struct part_ref *r);
+/* owl__add_part_ref — appends r to d's part list (d a unit of p) and counts it in p's
+ * figures. OWL_OK or OWL_ENOMEM. Holds mu. */
+int owl__add_part_ref(struct ptn *p, struct day *d, struct part_ref *r);
 
 /* owl__open_part_ref — opens the part at path as a new reference (refs 1); NULL on failure
  * with err set by owl_part_open (or out of memory). */
 struct part_ref *owl__open_part_ref(const char *path, const owl_schema *sc, uint64_t first,
                                     uint64_t last, int level, owl_error *err);
+
+/* owl__drop_record — the WAL payload of a drop of (table, tenant, partition) into b (empty):
+ * u8 0x80, str table, str tenant, str partition (read back by the replay). OWL_OK or
+ * OWL_ENOMEM. */
+int owl__drop_record(const char *table, const char *tenant, const char *partition, owl_buf *b);
 
 /* ---------- compact.c ---------- */
 
@@ -217,8 +251,30 @@ void owl__retention_path(const struct ptn *p, char *out, size_t outsz);
  * Holds mu. */
 void owl__remove_day_locked(owl_store *s, struct ptn *p, size_t j);
 
-/* owl__unlist_part_locked — removes r from d's list, marks it dead and drops d's reference.
- * Returns the index it had, or SIZE_MAX. Holds mu. */
-size_t owl__unlist_part_locked(owl_store *s, struct day *d, struct part_ref *r);
+/* owl__unlist_part_locked — removes r from d's list (d a unit of p), marks it dead, takes it
+ * out of p's figures and drops d's reference. Returns the index it had, or SIZE_MAX. Holds
+ * mu. */
+size_t owl__unlist_part_locked(owl_store *s, struct ptn *p, struct day *d, struct part_ref *r);
+
+/* ---------- drop.c ---------- */
+
+/* owl__drop_apply — replays the drop recorded at lsn on p: writes what makes it durable
+ * beyond the WAL (RETENTION removed, the DROPPED marker) unless a marker already covers lsn,
+ * then, under mu, removes p's memtables and every part at or below lsn. When the marker
+ * cannot be written the drop still happens in memory, p->drop_pending holds the WAL
+ * checkpoint below lsn (owl__advance_checkpoint) and the janitor writes it later; the error
+ * is returned. Called by the replay at open, not holding mu. */
+int owl__drop_apply(owl_store *s, struct ptn *p, uint64_t lsn, owl_error *err);
+
+/* owl__drop_read_marker — p->drop_lsn from p's DROPPED marker (left 0 when there is none).
+ * OWL_ECORRUPT for a marker that fails its checks (the open then fails: guessing could bring
+ * dropped rows back). */
+int owl__drop_read_marker(struct ptn *p, owl_error *err);
+
+/* owl__drop_sweep — the janitor's part (run by owl_store_retire): writes markers still
+ * pending, and for a dropped partition whose lsn the WAL checkpoint has passed and whose day
+ * directories are all gone (rmdir retried here), removes the marker and the partition
+ * directory. Takes seal_mu; the caller holds no lock. */
+int owl__drop_sweep(owl_store *s, owl_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* fuzz_walrec.c — libFuzzer target for the store's WAL record decoder (index/store.c,
- * decode_record: versions 1, 2 and 3, columns matched by name). Each input becomes the payload
+ * decode_record: versions 1, 2 and 3, columns matched by name; replay_drop: drop records,
+ * 0x80, seed drop_logs). Each input becomes the payload
  * of the only record of a fresh store's WAL, which is then opened with the registry's audit
  * table and an evolved logs table (a column added, one dropped, the rest reordered). The
  * open must fail cleanly or replay the record; when it opens, every row is scanned (each

@@ -1748,3 +1748,232 @@ Test(store, wal_records_of_versions_2_and_3_replay, .init = mkroot, .fini = rmro
         cr_assert(strstr(err.msg, "does not decode"), "%s", err.msg);
     }
 }
+
+/* ---- partition figures (owl_store_partition_bytes) ---- */
+
+static int find_stats_fn(void *ud, const owl_store_table_stats *t)
+{
+    owl_store_table_stats *want = ud;
+    if (!strcmp(t->partition, want->partition))
+        *want = *t;
+    return 0;
+}
+
+/* The figures owl_store_partitions computes by walking every part and memtable. */
+static owl_store_table_stats walked(owl_store *s, const char *partition)
+{
+    owl_store_table_stats t;
+    memset(&t, 0, sizeof t);
+    owl_strlcpy(t.partition, partition, sizeof t.partition);
+    owl_error err = {0};
+    cr_assert_eq(owl_store_partitions(s, find_stats_fn, &t, &err), OWL_OK);
+    return t;
+}
+
+static void part_bytes(owl_store *s, const char *partition, uint64_t *stored, uint64_t *rows)
+{
+    owl_error err = {0};
+    cr_assert_eq(owl_store_partition_bytes(s, "logs", "000000000001", partition, stored, rows,
+                                           &err), OWL_OK, "%s", err.msg);
+}
+
+Test(store, partition_bytes_follow_seals_compaction_and_retention, .init = mkroot,
+     .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    uint64_t stored, rows, before;
+    cr_assert_eq(append_rows(s, "c", T0, 10, 0, 300, &err), OWL_OK);
+    part_bytes(s, "c", &stored, &rows);
+    owl_store_table_stats t = walked(s, "c");
+    cr_assert_eq(rows, 300);
+    cr_assert_eq(stored, t.raw_bytes, "a memtable counts its raw bytes");
+    for (int k = 1; k < 6; k++) {
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+        cr_assert_eq(append_rows(s, "c", T0 + k * 100000, 10, k * 300, 300, &err), OWL_OK);
+    }
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    part_bytes(s, "c", &stored, &rows);
+    t = walked(s, "c");
+    cr_assert_eq(t.parts, 6);
+    cr_assert_eq(rows, 1800);
+    cr_assert_eq(stored, t.stored_bytes, "parts count their file sizes");
+    before = stored;
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_bytes(s, "c", &stored, &rows);
+    t = walked(s, "c");
+    cr_assert_eq(t.parts, 1);
+    cr_assert_eq(rows, 1800);
+    cr_assert_eq(stored, t.stored_bytes);
+    cr_assert_lt(stored, before, "compaction shrinks the partition (%llu -> %llu bytes)",
+                 (unsigned long long)before, (unsigned long long)stored);
+    owl_store_close(s);
+
+    s = open_store(tmp, 0); /* figures rebuilt at open from the parts */
+    part_bytes(s, "c", &stored, &rows);
+    cr_assert_eq(rows, 1800);
+    cr_assert_eq(stored, walked(s, "c").stored_bytes);
+    int64_t now = owl_now_ms();
+    cr_assert_eq(append_rows(s, "r", now - 6 * DAY, 1, 0, 100, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "r", now - 1000, 1, 100, 100, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    part_bytes(s, "r", &before, &rows);
+    cr_assert_eq(rows, 200);
+    cr_assert_eq(owl_store_set_retention(s, "logs", "000000000001", "r", 3, &err), OWL_OK);
+    cr_assert_eq(owl_store_retire(s, now, &err), OWL_OK);
+    part_bytes(s, "r", &stored, &rows);
+    t = walked(s, "r");
+    cr_assert_eq(rows, 100, "the expired day is gone from the figures");
+    cr_assert_eq(stored, t.stored_bytes);
+    cr_assert_lt(stored, before);
+    owl_store_close(s);
+}
+
+/* ---- settling cold days (compact.c) ---- */
+
+struct msg_row {
+    int64_t seq;
+    char msg[64];
+};
+
+struct msg_rows {
+    struct msg_row *v;
+    size_t n;
+};
+
+static int msg_collect_fn(void *ud, const owl_batch *b)
+{
+    struct msg_rows *c = ud;
+    c->v = realloc(c->v, (c->n + b->nrows) * sizeof *c->v);
+    for (size_t i = 0; i < b->nrows; i++) {
+        struct msg_row *r = &c->v[c->n++];
+        memset(r, 0, sizeof *r);
+        r->seq = b->cols[0][i].i;
+        size_t n = b->cols[1][i].b.n < sizeof r->msg - 1 ? b->cols[1][i].b.n : sizeof r->msg - 1;
+        memcpy(r->msg, b->cols[1][i].b.p, n);
+    }
+    return 0;
+}
+
+static int cmp_msg_row(const void *a, const void *b)
+{
+    const struct msg_row *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static struct msg_rows all_rows(owl_store *s, const char *partition)
+{
+    size_t cols[] = {OWL_LOGS_INGEST_TIME, OWL_LOGS_MESSAGE};
+    const char *parts[] = {partition};
+    struct msg_rows c = {0};
+    owl_scan q = {.table = "logs", .tenant = "000000000001", .partitions = parts,
+                  .npartitions = 1, .start = INT64_MIN, .end = INT64_MAX, .cols = cols,
+                  .ncols = 2, .fn = msg_collect_fn, .ud = &c};
+    owl_error err = {0};
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_OK, "%s", err.msg);
+    qsort(c.v, c.n, sizeof *c.v, cmp_msg_row);
+    return c;
+}
+
+static owl_store *open_settling(int settle_age_ms)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(0);
+    o.zstd_level = 1;
+    o.compact_zstd_level = 9;
+    o.settle_age_ms = settle_age_ms;
+    cr_assert_eq(owl_store_open(tmp, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    return s;
+}
+
+static void ptn_file(const char *partition, int64_t day_ms, const char *name, char *out,
+                     size_t outsz)
+{
+    char t[40];
+    owl_time_format_rfc3339(day_ms, t, sizeof t);
+    snprintf(out, outsz, "%s/logs/000000000001/%s/%.4s%.2s%.2s/%s", tmp, partition, t, t + 5,
+             t + 8, name);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+Test(store, a_lone_cold_part_settles_at_the_compaction_level_once, .init = mkroot,
+     .fini = rmroot)
+{
+    int64_t now = owl_now_ms(), old = (now / DAY - 10) * DAY;
+    owl_store *s = open_settling(1);
+    owl_error err = {0};
+    char sealed[512], settled[512], saved[600], cmd[1300];
+    ptn_file("cold", old, "p-1-1-0.owp", sealed, sizeof sealed);
+    ptn_file("cold", old, "p-1-1-1.owp", settled, sizeof settled);
+    cr_assert_eq(append_rows(s, "cold", old, 10, 0, 5000, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "today", now - 1000, 0, 0, 50, &err), OWL_OK);
+    cr_assert_eq(append_rows(s, "small", now - DAY, 0, 0, 50, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    cr_assert(file_exists(sealed));
+    struct msg_rows before = all_rows(s, "cold");
+    cr_assert_eq(before.n, 5000);
+    uint64_t bytes0, bytes1, rows;
+    part_bytes(s, "cold", &bytes0, &rows);
+    snprintf(saved, sizeof saved, "%s/saved.owp", tmp);
+    snprintf(cmd, sizeof cmd, "cp %s %s", sealed, saved);
+    cr_assert_eq(system(cmd), 0);
+    usleep(5000); /* past settle_age_ms */
+
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    cr_assert_not(file_exists(sealed), "the sealed part was replaced");
+    cr_assert(file_exists(settled), "one part at level 1: %s", settled);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 1, "today's day and a small recent day are left alone");
+    cr_assert_eq(count_files(tmp, "-0.owp"), 2);
+    struct msg_rows after = all_rows(s, "cold");
+    cr_assert_eq(after.n, before.n);
+    cr_assert_eq(memcmp(after.v, before.v, before.n * sizeof *before.v), 0, "rows changed");
+    free(after.v);
+    part_bytes(s, "cold", &bytes1, &rows);
+    cr_assert_eq(rows, 5000);
+    cr_assert_lt(bytes1, bytes0, "settling shrinks the partition (%llu -> %llu bytes)",
+                 (unsigned long long)bytes0, (unsigned long long)bytes1);
+    cr_log_info("a lone part of 5000 rows: %llu bytes at zstd 1, %llu settled at 9",
+                (unsigned long long)bytes0, (unsigned long long)bytes1);
+    struct stat st1, st2;
+    cr_assert_eq(stat(settled, &st1), 0);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK);
+    cr_assert_eq(stat(settled, &st2), 0);
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 1, "a settled day is never rewritten again");
+    cr_assert_eq(st1.st_ino, st2.st_ino);
+    owl_store_close(s);
+
+    /* as if the process died before unlinking the sealed part: both cover sequence 1, the
+     * settled one is kept */
+    snprintf(cmd, sizeof cmd, "mv %s %s", saved, sealed);
+    cr_assert_eq(system(cmd), 0);
+    s = open_settling(0);
+    cr_assert_not(file_exists(sealed));
+    cr_assert(file_exists(settled));
+    after = all_rows(s, "cold");
+    cr_assert_eq(after.n, before.n);
+    cr_assert_eq(memcmp(after.v, before.v, before.n * sizeof *before.v), 0);
+    free(after.v);
+    part_bytes(s, "cold", &bytes0, &rows);
+    cr_assert_eq(bytes0, bytes1);
+
+    /* the default age (an hour without rows) holds a day just written */
+    cr_assert_eq(append_rows(s, "warm", old, 10, 0, 500, &err), OWL_OK);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK);
+    char warm[512];
+    ptn_file("warm", old, "p-1-1-0.owp", warm, sizeof warm);
+    cr_assert(file_exists(warm));
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 0);
+    owl_store_close(s);
+    free(before.v);
+}
