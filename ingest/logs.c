@@ -600,18 +600,17 @@ static int no_stream(owl_error *err)
     return owl_error_set(err, OWL_ENOTFOUND, "The specified log stream does not exist.");
 }
 
+/* CloudWatch's tag rules, the same for log groups as for alarms (analytics/). */
 static int check_tags(const char *const *keys, const char *const *values, size_t n,
                       owl_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t kl = strlen(keys[i]), vl = strlen(values[i]);
-        if (kl < 1 || kl > 128 || strncmp(keys[i], "aws:", 4) == 0)
-            return owl_error_set(err, OWL_EINVAL, "Invalid tag key: \"%.140s\"", keys[i]);
-        if (vl > 256)
-            return owl_error_set(err, OWL_EINVAL, "Invalid tag value for key \"%.140s\"",
-                                 keys[i]);
-    }
-    return OWL_OK;
+    owl_tag t[OWL_LOGS_MAX_TAGS];
+    if (n > OWL_LOGS_MAX_TAGS)
+        return owl_error_set(err, OWL_EINVAL, "A log group can have at most %d tags",
+                             OWL_LOGS_MAX_TAGS);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (owl_tag){keys[i], values ? values[i] : ""};
+    return owl_alarm_tags_check(t, n, err);
 }
 
 /* tags of t with keys[i] = values[i] set into *out (initialised here). */
@@ -1119,7 +1118,14 @@ int owl_logs_list_streams(owl_logs *lg, const char *tenant, const char *group,
 {
     int64_t alast = 0;
     const char *aname = NULL;
+    char tok[OWL_LOGS_TOKEN_MAX];
     *n = 0;
+    if (after) { /* after may be the caller's next: read it before next is written */
+        if (strlen(after) >= sizeof tok)
+            return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+        memcpy(tok, after, strlen(after) + 1);
+        after = tok;
+    }
     next[0] = 0;
     if (prefix && order != OWL_LOGS_BY_NAME)
         return owl_error_set(err, OWL_EINVAL,
