@@ -341,6 +341,6 @@ int owl_alarm_evaluate_math(owl_metrics *m, const owl_alarm_spec *spec, owl_mque
         owl_alarm_evaluate(range->p, range->n, spec->eval_periods, spec->datapoints_to_alarm,
                            spec->cmp, spec->threshold, spec->missing, 0, current, out);
     }
-    owl_mquery_clear(&set);
+    owl_mquery_reset(&set); /* the parsed expressions stay for the next evaluation */
     return rc;
 }

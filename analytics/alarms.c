@@ -3,14 +3,16 @@
  *
  * Records (metadata store, per tenant):
  *   kind "alarm", id the alarm's name: the definition and the current state, rewritten on
- *     every change (fsynced before the change is reported);
+ *     every change (fsynced before the change is reported; docs/storage.md "Records by
+ *     kind" lists the fields);
  *   kind "alarm-history", id 16 hex digits of the time (ms) + 8 of a sequence: one history
  *     item {alarm, type (ConfigurationUpdate, StateUpdate, Action), ts, summary, data (JSON,
  *     CloudWatch's HistoryData)}, kept two weeks as CloudWatch keeps them.
  * An alarm starts INSUFFICIENT_DATA ("Unchecked: Initial alarm creation"). Each tick evaluates
- * every alarm from the metrics module's buckets (owl_alarm_evaluate_metric); a change of
- * state writes the alarm, a StateUpdate item carrying the reason and StateReasonData (the
- * datapoints used), then calls the change hook (actions, events), outside the lock. */
+ * the alarms due from their watches of recent buckets (owl_alarm_evaluate_watch; the store
+ * only when no watch could be made); a change of state writes the alarm and a StateUpdate
+ * item carrying the reason and StateReasonData (the datapoints used) in one metadata write,
+ * then calls the change hooks (actions, events), outside the lock. */
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -1741,7 +1743,8 @@ int owl_alarms_list(owl_alarms *as, const char *tenant, owl_alarm_list_fn fn, vo
     return OWL_OK;
 }
 
-/* The metrics module's wake: a put fed a watch. */
+/* The metrics module's wake: a put fed a watch, or registered series an unbound watch may
+ * be waiting for. */
 static void wake(void *ud)
 {
     owl_alarms *as = ud;
@@ -1753,8 +1756,9 @@ static void wake(void *ud)
     pthread_mutex_unlock(&as->stop_mu);
 }
 
-/* Ticks at every whole second, and soon after a put fed an alarm's watch (at most every
- * WAKE_MIN_MS), so a breaching datapoint moves its alarm without waiting for the second. */
+/* Ticks at every whole second, and soon after a put fed an alarm's watch or registered new
+ * series (at most every WAKE_MIN_MS), so a breaching datapoint moves its alarm without
+ * waiting for the second, even the first datapoint of a series. */
 #define WAKE_MIN_MS 10
 static void *evaluator(void *arg)
 {

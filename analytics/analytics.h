@@ -243,8 +243,9 @@ uint64_t owl_watch_gen(owl_metrics *m, const owl_watch *w);
 void owl_watch_visit(owl_metrics *m, owl_watch *w, int64_t start_ms, size_t n,
                      void (*fn)(void *ud, size_t k, const owl_bucket *b), void *ud);
 
-/* owl_metrics_set_wake — fn(ud) is called after a put that folded a datapoint into a watch
- * (the alarm evaluator wakes on it), under a lock of the module: fn must be quick and not
+/* owl_metrics_set_wake — fn(ud) is called after a put that folded a datapoint into a watch,
+ * or that registered new series while some watch waits for its series to exist (the alarm
+ * evaluator wakes on it and binds that watch at once), under a lock of the module: fn must be quick and not
  * call owl_metrics_*. NULL: none; once this returns, no call of the old fn is running. */
 void owl_metrics_set_wake(owl_metrics *m, void (*fn)(void *ud), void *ud);
 
@@ -395,6 +396,10 @@ int owl_mquery_eval(owl_mquery_set *set, size_t i, owl_error *err);
  * evaluation. */
 void owl_mquery_clear(owl_mquery_set *set);
 
+/* owl_mquery_reset — frees every query's result but keeps the parsed expressions, for
+ * another evaluation of the same queries (a metric-math alarm, evaluated every period). */
+void owl_mquery_reset(owl_mquery_set *set);
+
 /* owl_mquery_id_ok — CloudWatch's rule for a query id: a lowercase letter, then letters,
  * digits and '_', at most 255. */
 int owl_mquery_id_ok(const char *id);
@@ -506,7 +511,8 @@ int owl_alarm_evaluate_watch(owl_metrics *m, owl_watch *w, const owl_alarm_spec 
 /* owl_alarm_evaluate_math — a metric-math alarm's verdict: qs[0..n) its Metrics, qs[ret]
  * the one returning data, which must give one series; spec's period, range and rule as a
  * metric alarm's (spec's metric and statistic unused). ws[i] (ws NULL, or ws[i] NULL: the
- * store) is the watch of MetricStat i. The queries' results are cleared before returning.
+ * store) is the watch of MetricStat i. The queries' results are cleared before returning;
+ * their parsed expressions stay in qs for the next evaluation (owl_mquery_clear frees them).
  * OWL_EINVAL when the expression cannot be evaluated or gives other than one series. */
 int owl_alarm_evaluate_math(owl_metrics *m, const owl_alarm_spec *spec, owl_mquery *qs,
                             size_t n, size_t ret, owl_watch *const *ws, int64_t now_ms,

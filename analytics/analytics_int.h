@@ -85,6 +85,10 @@ void owl_recent_visit(owl_recent *r, owl_watch *w, int64_t start_ms, size_t n,
 int owl_recent_fold(owl_recent *r, const char *tenant, const owl_cell *const *cols,
                     size_t nrows, int64_t now_ms);
 
+/* owl_recent_unbound — whether some watch waits for its series to exist (read without a
+ * lock: a put that registered series wakes the evaluator only then). */
+int owl_recent_unbound(owl_recent *r);
+
 /* owl_recent_sync — owl_metrics_watch_sync's work; the caller holds the roll lock
  * exclusively, so no fold runs. At most budget_ns spent (0: no bound); *more says whether
  * watches are left to fill. */

@@ -699,8 +699,12 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
         times[i] = d[i].time_ms;
         mids[i] = d[i].id;
     }
+    uint64_t known = owl_catalog_added(m->cat);
     if ((rc = owl_catalog_resolve(m->cat, tenant, mids, times, n, ids, err)) != OWL_OK)
         goto out;
+    /* new series: a watch waiting for one of them is bound by the evaluator's next sync,
+     * which the wake below brings forward from its next tick */
+    int grew = owl_catalog_added(m->cat) != known && owl_recent_unbound(m->recent);
     if (rowset_grow(&raw, n) != OWL_OK) { /* at most a row a datum */
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
         goto out;
@@ -798,7 +802,8 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     }
 unlock:
     pthread_rwlock_unlock(&m->roll);
-    if (fed) { /* under mu, so owl_metrics_set_wake(NULL) leaves no call in flight */
+    if (fed || (grew && rc == OWL_OK)) { /* under mu, so owl_metrics_set_wake(NULL) leaves
+                                          * no call in flight */
         pthread_mutex_lock(&m->mu);
         if (m->wake)
             m->wake(m->wake_ud);

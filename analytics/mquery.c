@@ -147,13 +147,20 @@ int owl_mquery_eval(owl_mquery_set *set, size_t i, owl_error *err)
     return rc;
 }
 
-void owl_mquery_clear(owl_mquery_set *set)
+void owl_mquery_reset(owl_mquery_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {
         owl_mquery *q = &set->qs[i];
-        owl_mexpr_free(q->e);
-        q->e = NULL;
         owl_ts_list_free(&q->result);
         q->done = q->busy = 0;
+    }
+}
+
+void owl_mquery_clear(owl_mquery_set *set)
+{
+    owl_mquery_reset(set);
+    for (size_t i = 0; i < set->n; i++) {
+        owl_mexpr_free(set->qs[i].e);
+        set->qs[i].e = NULL;
     }
 }

@@ -59,6 +59,7 @@ struct owl_recent {
     owl_watch **table; /* bound watches by (tenant, series); cap a power of two */
     size_t cap;
     size_t nbound;     /* read without mu by fold's fast path */
+    size_t nwatch;     /* watches, bound or not (read without mu by owl_recent_unbound) */
     uint64_t cat_seen; /* owl_catalog_added when unbound watches were last looked up */
     int64_t future_ms; /* earliest period any watch skipped (NO_FUTURE: none) */
 };
@@ -239,6 +240,7 @@ int owl_recent_watch(owl_recent *r, const char *tenant, const owl_metric_id *id,
     if (r->all)
         r->all->prev = w;
     r->all = w;
+    __atomic_store_n(&r->nwatch, r->nwatch + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&r->mu);
     *out = w;
     return OWL_OK;
@@ -257,6 +259,7 @@ void owl_recent_unwatch(owl_recent *r, owl_watch *w)
         r->all = w->next;
     if (w->next)
         w->next->prev = w->prev;
+    __atomic_store_n(&r->nwatch, r->nwatch - 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&r->mu);
     watch_free(w);
 }
@@ -323,6 +326,12 @@ int owl_recent_fold(owl_recent *rc, const char *tenant, const owl_cell *const *c
     }
     pthread_mutex_unlock(&rc->mu);
     return took;
+}
+
+int owl_recent_unbound(owl_recent *r)
+{
+    return __atomic_load_n(&r->nwatch, __ATOMIC_ACQUIRE) !=
+           __atomic_load_n(&r->nbound, __ATOMIC_ACQUIRE);
 }
 
 /* ---- filling from the store ---- */

@@ -1010,6 +1010,46 @@ Test(alarms, concurrent_puts_and_evaluation, .init = setup, .fini = teardown, .t
     owl_alarms_close(as);
 }
 
+static void count_wake(void *ud) { (*(int *)ud)++; }
+
+/* A put that registers the series a watch waits for wakes the evaluator (it binds the watch
+ * at once instead of at its next whole-second tick); one that registers only series nobody
+ * watches, or feeds nothing, does not. */
+Test(recent, a_new_series_someone_waits_for_wakes, .init = setup, .fini = teardown)
+{
+    owl_error err = {0};
+    int woken = 0;
+    owl_metrics_set_wake(E.m, count_wake, &woken);
+    static const owl_dim d_new[] = {{"host", "new"}}, d_other[] = {{"host", "other"}};
+    owl_metric_id want = {"Fresh", "Load", d_new, 1};
+    owl_watch *w = NULL;
+    cr_assert_eq(owl_metrics_watch(E.m, "t1", &want, NULL, 10, 3, 0, &w, &err), OWL_OK);
+    cr_assert_eq(owl_metrics_watch_sync(E.m, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+    int64_t t = owl_now_ms();
+    double v = 1;
+    enum owl_metric_fault f;
+    owl_datum other = {.id = {"Fresh", "Load", d_other, 1}, .time_ms = t, .resolution = 1,
+                       .values = &v, .nvalues = 1};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &other, 1, 0, t, &f, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(woken, 1, "a new series while a watch is unbound: %d", woken);
+    /* the watch is still unbound, so a second new series wakes again; then bind it */
+    cr_assert_eq(owl_metrics_watch_sync(E.m, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+    owl_datum mine = {.id = want, .time_ms = t, .resolution = 1, .values = &v, .nvalues = 1};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &mine, 1, 0, t, &f, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(woken, 2, "the series the watch waits for was registered: %d", woken);
+    cr_assert_eq(owl_metrics_watch_sync(E.m, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+    /* every watch bound: another new series wakes nobody, a fed watch does */
+    static const owl_dim d_third[] = {{"host", "third"}};
+    owl_datum third = {.id = {"Fresh", "Load", d_third, 1}, .time_ms = t, .resolution = 1,
+                       .values = &v, .nvalues = 1};
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &third, 1, 0, t, &f, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(woken, 2, "no watch waits, no wake: %d", woken);
+    cr_assert_eq(owl_metrics_put(E.m, "t1", &mine, 1, 0, t, &f, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(woken, 3, "a put that feeds the bound watch wakes: %d", woken);
+    owl_metrics_set_wake(E.m, NULL, NULL);
+    owl_metrics_unwatch(E.m, w);
+}
+
 /* Many watches of a tenant are filled by one scan of the raw level: the same buckets as a
  * read each, for every series, unit filter and sketch included. */
 Test(recent, many_watches_filled_by_one_scan, .init = setup, .fini = teardown)
