@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "server/router.h"
 #include "server/server.h"
 
@@ -36,6 +37,8 @@ static void resource(owl_aws_ctx *ctx, const char *kind, const char *name)
 static int fail(owl_aws_ctx *ctx, int rc, const owl_error *e)
 {
     owl_aws_err id;
+    if (ctx->proto == OWL_AWS_NATIVE) /* owl's own codes (docs/api.md) */
+        return owl_aws_fail_owl(ctx, rc, e->msg[0] ? e->msg : owl_strerror(rc));
     switch (rc) {
     case OWL_ENOTFOUND:
         id = OWL_AWS_ERR_ResourceNotFoundException;
@@ -779,6 +782,191 @@ static const owl_aws_service logs_service = {
     .nops = OWL_ARRAY_LEN(logs_ops),
 };
 
-static const owl_aws_service *const logs_services[] = {&logs_service};
+/* ---- owl's native API: GET /api/v1/logs/... (docs/api/logs.md, "Native API") ---- */
+
+static int native_bad(owl_aws_ctx *ctx, const char *what)
+{
+    return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", what);
+}
+
+/* An optional query parameter of at most max bytes (NULL when absent). */
+static int param(owl_aws_ctx *ctx, const bson_t *in, const char *name, size_t max,
+                 const char **out)
+{
+    size_t len;
+    *out = NULL;
+    int rc = owl_aws_get_str(NULL, in, name, out, &len);
+    if (rc == OWL_ENOTFOUND)
+        return OWL_OK;
+    if (rc != OWL_OK || len > max || len == 0) {
+        owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s must be 1 to %zu bytes", name, max);
+        return OWL_EINVAL;
+    }
+    return OWL_OK;
+}
+
+/* An optional time: RFC 3339 or epoch milliseconds (owl's convention). */
+static int native_time(owl_aws_ctx *ctx, const bson_t *in, const char *name, int64_t *out)
+{
+    const char *v;
+    if (param(ctx, in, name, 63, &v) != OWL_OK)
+        return OWL_EINVAL;
+    if (v && owl_time_parse(v, strlen(v), out) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "%s must be an RFC 3339 time or epoch milliseconds", name);
+    return OWL_OK;
+}
+
+static int native_groups(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *prefix, *token;
+    size_t limit;
+    if (param(ctx, in, "prefix", OWL_LOGS_NAME_MAX, &prefix) != OWL_OK ||
+        param(ctx, in, "next_token", OWL_LOGS_NAME_MAX, &token) != OWL_OK ||
+        owl_aws_page_limit(ctx, in, 50, 1000, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    owl_logs_group *v = malloc(limit * sizeof *v);
+    if (!v)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "out of memory");
+    size_t n = 0;
+    int more = 0;
+    owl_error e = {0};
+    int rc = owl_logs_list_groups(logs_of(ctx), tenant_of(ctx), prefix, NULL, token, limit, v,
+                                  &n, &more, &e);
+    if (rc == OWL_OK) {
+        bson_t arr;
+        BSON_APPEND_ARRAY_BEGIN(out, "groups", &arr);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            bson_t d;
+            snprintf(key, sizeof key, "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+            BSON_APPEND_UTF8(&d, "name", v[i].name);
+            BSON_APPEND_DATE_TIME(&d, "created", v[i].created_ms);
+            BSON_APPEND_INT32(&d, "retention_days", v[i].retention_days);
+            BSON_APPEND_INT64(&d, "stored_bytes", (int64_t)v[i].stored_bytes);
+            bson_append_document_end(&arr, &d);
+        }
+        bson_append_array_end(out, &arr);
+        if (more && n)
+            BSON_APPEND_UTF8(out, "next_token", v[n - 1].name);
+    }
+    free(v);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int native_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *prefix, *token;
+    size_t limit;
+    if (owl_aws_get_str(ctx, in, "group", &group, NULL) != OWL_OK ||
+        param(ctx, in, "prefix", OWL_LOGS_NAME_MAX, &prefix) != OWL_OK ||
+        param(ctx, in, "next_token", OWL_LOGS_TOKEN_MAX - 1, &token) != OWL_OK ||
+        owl_aws_page_limit(ctx, in, 50, 1000, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    owl_logs_stream *v = malloc(limit * sizeof *v);
+    char *next = malloc(OWL_LOGS_TOKEN_MAX);
+    size_t n = 0;
+    owl_error e = {0};
+    int rc = v && next ? owl_logs_list_streams(logs_of(ctx), tenant_of(ctx), group, prefix,
+                                               OWL_LOGS_BY_NAME, 0, token, limit, v, &n, next, &e)
+                       : owl_error_set(&e, OWL_ENOMEM, "out of memory");
+    if (rc == OWL_OK) {
+        bson_t arr;
+        BSON_APPEND_ARRAY_BEGIN(out, "streams", &arr);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            bson_t d;
+            snprintf(key, sizeof key, "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+            BSON_APPEND_UTF8(&d, "name", v[i].name);
+            BSON_APPEND_DATE_TIME(&d, "created", v[i].created_ms);
+            if (v[i].last_ingest_ms) {
+                BSON_APPEND_DATE_TIME(&d, "first_event", v[i].first_event_ms);
+                BSON_APPEND_DATE_TIME(&d, "last_event", v[i].last_event_ms);
+                BSON_APPEND_DATE_TIME(&d, "last_ingestion", v[i].last_ingest_ms);
+            }
+            bson_append_document_end(&arr, &d);
+        }
+        bson_append_array_end(out, &arr);
+        if (next[0])
+            BSON_APPEND_UTF8(out, "next_token", next);
+    }
+    free(v);
+    free(next);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *stream;
+    size_t limit;
+    owl_logs_filter q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX};
+    if (param(ctx, in, "group", OWL_LOGS_NAME_MAX, &group) != OWL_OK ||
+        param(ctx, in, "stream", OWL_LOGS_NAME_MAX, &stream) != OWL_OK ||
+        param(ctx, in, "next_token", 79, &q.token) != OWL_OK ||
+        native_time(ctx, in, "start", &q.start_ms) != OWL_OK ||
+        native_time(ctx, in, "end", &q.end_ms) != OWL_OK ||
+        owl_aws_page_limit(ctx, in, 1000, OWL_LOGS_MAX_PAGE, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    if (!group)
+        return native_bad(ctx, "group is required");
+    resource(ctx, "log-group", group);
+    q.group = group;
+    q.limit = limit;
+    if (stream) {
+        q.streams = &stream;
+        q.nstreams = 1;
+    }
+    if (q.end_ms != INT64_MAX) /* owl's ranges are [start, end) */
+        q.end_ms--;
+    owl_logs_page pg;
+    owl_error e = {0};
+    int rc = owl_logs_filter_events(logs_of(ctx), tenant_of(ctx), &q, &pg, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "events", &arr);
+    for (size_t i = 0; i < pg.n; i++) {
+        char key[24];
+        bson_t d;
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+        BSON_APPEND_DATE_TIME(&d, "time", pg.ev[i].time_ms);
+        BSON_APPEND_DATE_TIME(&d, "ingested", pg.ev[i].ingest_ms);
+        BSON_APPEND_UTF8(&d, "stream", pg.ev[i].stream);
+        bson_append_utf8(&d, "message", 7, pg.ev[i].message, (int)pg.ev[i].message_len);
+        BSON_APPEND_UTF8(&d, "event_id", pg.ev[i].event_id);
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(out, &arr);
+    if (pg.next[0])
+        BSON_APPEND_UTF8(out, "next_token", pg.next);
+    owl_logs_page_free(&pg);
+    return OWL_OK;
+}
+
+static const owl_aws_op native_ops[] = {
+    {.name = "ListLogGroups", .action = "logs:DescribeLogGroups", .fn = native_groups,
+     .method = "GET", .uri = "/api/v1/logs/groups",
+     .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},
+    {.name = "ListLogStreams", .action = "logs:DescribeLogStreams", .fn = native_streams,
+     .method = "GET", .uri = "/api/v1/logs/groups/{group}/streams",
+     .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},
+    {.name = "ListLogEvents", .action = "logs:FilterLogEvents", .fn = native_events,
+     .method = "GET", .uri = "/api/v1/logs/events",
+     .query_params = (const char *const[]){"group", "stream", "start", "end", "limit",
+                                           "next_token", NULL}},
+};
+
+static const owl_aws_service native_service = {
+    .name = "owl",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_NATIVE),
+    .ops = native_ops,
+    .nops = OWL_ARRAY_LEN(native_ops),
+};
+
+static const owl_aws_service *const logs_services[] = {&logs_service, &native_service};
 
 const owl_route_table owl_logs_routes = {NULL, 0, logs_services, OWL_ARRAY_LEN(logs_services)};

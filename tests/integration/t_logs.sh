@@ -146,6 +146,30 @@ awsc logs describe-log-streams --log-group-name "$G" --order-by LastEventTime \
 check_contains "prefix with LastEventTime: InvalidParameterException" "$AWS_ERR" \
     "Cannot order by LastEventTime with a logStreamNamePrefix."
 
+# ---- owl's native API ----
+admin GET "/api/v1/logs/groups?prefix=/hdfs"
+check_eq "GET /api/v1/logs/groups?prefix=/hdfs" "200 $G 30" \
+    "$STATUS $(jget groups.0.name) $(jget groups.0.retention_days)"
+GE=$(printf '%s' "$G" | sed 's|/|%2F|g')
+admin GET "/api/v1/logs/groups/$GE/streams?limit=1"
+check_eq "GET /api/v1/logs/groups/{group}/streams pages by name" "200 datanode" \
+    "$STATUS $(jget streams.0.name)"
+admin GET "/api/v1/logs/groups/$GE/streams?next_token=$(jget next_token)"
+check_eq "... the next page" "200 namesystem" "$STATUS $(jget streams.0.name)"
+n=0 tok= pages=0
+while [ "$pages" -lt 20 ]; do
+    admin GET "/api/v1/logs/events?group=$GE&stream=datanode&limit=300${tok:+&next_token=$tok}"
+    [ "$STATUS" = 200 ] || break
+    n=$((n + $(jget len:events))) pages=$((pages + 1))
+    tok=$(jget next_token)
+    [ -n "$tok" ] || break
+done
+check_eq "GET /api/v1/logs/events?group=&stream= with next_token: every datanode event" \
+    "$N_DN" "$n"
+admin GET "/api/v1/logs/events?group=%2Fnope"
+check_eq "GET /api/v1/logs/events of a missing group: 404 ResourceNotFound" "404 ResourceNotFound" \
+    "$STATUS $(jget error.code)"
+
 # ---- tags by ARN ----
 awsc sts get-caller-identity
 ARN=arn:aws:logs:us-east-1:$(printf '%s' "$AWS_OUT" | py 'print(d["Account"])'):log-group:$G
