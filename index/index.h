@@ -524,4 +524,48 @@ int owl_store_partitions(owl_store *s, int (*fn)(void *ud, const owl_store_table
 int owl_store_verify(const char *dir, void (*report)(void *ud, const char *what), void *ud,
                      owl_error *err);
 
+/* ---- CloudWatch Logs filter patterns (filterpat.c; the language in docs/filter-patterns.md) ----
+ * One compiled pattern serves FilterLogEvents, metric filters and live tail: an exact match of
+ * one event's message, a necessary condition the store can prune blocks with, and the values a
+ * metric filter reads. A compiled pattern is immutable and may be shared by threads. */
+typedef struct owl_fpat owl_fpat;
+
+#define OWL_FPAT_MAX_LEN 1024 /* CloudWatch's limit on filterPattern */
+
+/* owl_fpat_compile — compiles text[0..n) (case-sensitive; "" or only blanks matches every
+ * event; at most OWL_FPAT_MAX_LEN bytes). A malformed pattern is OWL_EINVAL with err naming
+ * the 1-based byte position, e.g. "unexpected ']' at position 14"; OWL_ENOMEM. On success
+ * *out must be freed with owl_fpat_free; on failure *out is NULL. */
+int owl_fpat_compile(const char *text, size_t n, owl_fpat **out, owl_error *err);
+
+/* owl_fpat_free — frees p and every filter handed out by owl_fpat_filter. Accepts NULL. */
+void owl_fpat_free(owl_fpat *p);
+
+/* owl_fpat_match — 1 when the message msg[0..n) matches p, else 0. Allocation-free for term
+ * patterns and for JSON and space-delimited ones without regular expressions (save events
+ * of more than 64 fields or JSON strings with escapes over 1 KiB). Thread-safe. */
+int owl_fpat_match(const owl_fpat *p, const char *msg, size_t n);
+
+/* owl_fpat_filter — a NECESSARY condition on the message column message_col (an owl_filter
+ * of OWL_PRED_SUBSTR / OWL_PRED_TOKEN predicates): every message p matches passes it, so a
+ * scan may prune blocks with it before calling owl_fpat_match on each row. NULL when the
+ * pattern gives nothing to prune on (or memory ran out). Owned by p, valid until
+ * owl_fpat_free. Thread-safe. */
+const owl_filter *owl_fpat_filter(const owl_fpat *p, size_t message_col);
+
+/* owl_fpat_extract — the value that ref names in msg[0..n), for metric filters: ref is a JSON
+ * selector ("$.a.b[0]") for JSON patterns, "$name" (a named field) for space-delimited ones.
+ * Returns 1 and sets *text (a view into msg, or into scratch when a JSON string had escapes
+ * to decode: valid until scratch changes), *is_num and, when the value reads as a number,
+ * *num; returns 0 when the value is absent (JSON null included), the event does not match a
+ * space-delimited pattern, ref is malformed or scratch could not grow. num and is_num may be
+ * NULL. Thread-safe with one scratch per thread. */
+int owl_fpat_extract(const owl_fpat *p, const char *msg, size_t n, const char *ref,
+                     owl_buf *scratch, owl_bytes *text, double *num, int *is_num);
+
+/* owl_fpat_check_ref — OWL_OK when ref can name a value of events matched by p (any
+ * well-formed selector of a JSON pattern; a named field of a space-delimited one), else
+ * OWL_EINVAL with a message. */
+int owl_fpat_check_ref(const owl_fpat *p, const char *ref, owl_error *err);
+
 #endif

@@ -641,4 +641,83 @@ typedef struct owl_logs_filter {
 int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
                            owl_logs_page *out, owl_error *err);
 
+/* ---- decoding log requests: OTLP/HTTP logs and raw lines (docs/otlp.md, docs/api/logs-ingest.md)
+ * Each way in decodes one request body into owl_log_event arrays, one per (log group, log
+ * stream), without storing anything. Every string, event array and attrs document lives in
+ * the result's arena; the body may be freed once the decode returns. Events that cannot be
+ * stored are refused one by one (counted, the first reason kept); a body that cannot be read
+ * at all is refused whole with an error code. */
+
+/* The largest message an event may carry: CloudWatch's 1 MiB event size less the 26 bytes
+ * it counts per event. A longer event is refused (counted), never cut. */
+#define OWL_LOG_MESSAGE_MAX (1048576 - 26)
+
+/* The events of one (group, stream), in time order (stable: equal times keep the order of
+ * the request). */
+typedef struct owl_log_batch {
+    const char *group;  /* a valid CloudWatch log group name (1-512 of [A-Za-z0-9_./#-]) */
+    const char *stream; /* a valid log stream name (1-512 bytes, no ':' or '*') */
+    owl_log_event *ev;
+    size_t n;
+} owl_log_batch;
+
+struct owl_log_staged;
+
+/* What one request decodes to. Zero it before the first decode; free it with
+ * owl_log_decoded_free whatever the decode returned. */
+typedef struct owl_log_decoded {
+    owl_log_batch *b;       /* nb batches, in the order their first event came */
+    size_t nb;
+    size_t events;          /* events in all batches */
+    size_t rejected;        /* events refused one by one */
+    char message[256];      /* why the first of them was refused ("" when none) */
+    owl_arena arena;        /* everything above points into it */
+    struct owl_log_staged *st; /* internal: the decode in progress (NULL after it) */
+} owl_log_decoded;
+
+/* owl_log_decoded_free — frees what a decode filled; d is then zeroed and reusable. Accepts
+ * NULL and a d whose decode failed half way. */
+void owl_log_decoded_free(owl_log_decoded *d);
+
+/* owl_otlp_logs_decode — decodes an ExportLogsServiceRequest (body[0..n) in encoding enc)
+ * into out (zeroed by the caller), mapped as docs/otlp.md's logs section says: group from
+ * the resource's aws.log.group.names or "/otel/<service.name>", stream from
+ * service.instance.id or host.name (else "default"), time, message from the body, severity,
+ * trace and span ids, attrs a BSON document {attributes, resource, scope, event_name}.
+ * Records with a trace_id other than 16 bytes or a span_id other than 8, a message over
+ * OWL_LOG_MESSAGE_MAX or an invalid explicit group name are refused (out->rejected,
+ * out->message names the first: "resource R scope S record N: why"); now_ms stamps records
+ * with neither time. Returns OWL_OK (even when every record was refused), OWL_EINVAL when
+ * the body is not an ExportLogsServiceRequest, OWL_ETOOBIG when it holds more than
+ * max_events records (nothing decoded then), OWL_ENOMEM; err says why. */
+int owl_otlp_logs_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
+                         int64_t now_ms, size_t max_events, owl_log_decoded *out,
+                         owl_error *err);
+
+/* owl_otlp_logs_response — appends the ExportLogsServiceResponse for a request that
+ * refused `rejected` records (0: no partial_success) in encoding enc, message (may be NULL)
+ * as its error_message. OWL_OK or OWL_ENOMEM. */
+int owl_otlp_logs_response(enum owl_otlp_encoding enc, size_t rejected, const char *message,
+                           owl_buf *out);
+
+/* owl_rawlog_decode_text — a text/plain body (n bytes) into out (zeroed by the caller), one
+ * event per line of group/stream: lines end at LF or CRLF, a last line without one counts,
+ * empty lines are skipped. A timestamp at the start of a line (common/logtime.h's formats)
+ * is the event's time, else now_ms; the message is the whole line as sent, invalid UTF-8
+ * bytes replaced by U+FFFD. A line longer than OWL_LOG_MESSAGE_MAX is refused ("line N: why"
+ * in out->message). OWL_OK; OWL_EINVAL for an invalid group or stream name; OWL_ETOOBIG
+ * for more than max_events non-empty lines (nothing decoded); OWL_ENOMEM. */
+int owl_rawlog_decode_text(const char *body, size_t n, const char *group, const char *stream,
+                           int64_t now_ms, size_t max_events, owl_log_decoded *out,
+                           owl_error *err);
+
+/* owl_rawlog_decode_ndjson — an application/x-ndjson body into out, one JSON object per
+ * non-empty line: "message" (a string, required), "timestamp" (epoch ms as a number or an
+ * RFC 3339 / epoch-ms string; absent or null: now_ms), every other member kept in the
+ * event's attrs document. A line that is not such an object is refused with its number
+ * ("line N: why" in out->message); the others are kept. Returns as owl_rawlog_decode_text. */
+int owl_rawlog_decode_ndjson(const char *body, size_t n, const char *group, const char *stream,
+                             int64_t now_ms, size_t max_events, owl_log_decoded *out,
+                             owl_error *err);
+
 #endif

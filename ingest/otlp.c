@@ -12,6 +12,7 @@
 
 #include "common/hash.h"
 #include "ingest/ingest.h"
+#include "ingest/otlp_int.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 
@@ -29,10 +30,6 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
 #define REQ_DESC opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor
 #define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 #define NO_VALUE_FLAG OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
-
-/* Messages nest at most this deep (an AnyValue may hold arrays of arrays ...): checked on the
- * wire before protobuf-c's recursive unpack runs, so a crafted body cannot exhaust the stack. */
-#define OTLP_MAX_DEPTH 32
 
 /* ---- protobuf wire helpers ---- */
 
@@ -1040,8 +1037,8 @@ void owl_otlp_batch_free(owl_otlp_batch *b)
     b->message[0] = '\0';
 }
 
-static int unpack(enum owl_otlp_encoding enc, const void *body, size_t n, export_req **out,
-                  owl_error *err)
+int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
+                    const void *body, size_t n, ProtobufCMessage **out, owl_error *err)
 {
     owl_buf wire = OWL_BUF_INIT;
     bson_t doc = BSON_INITIALIZER;
@@ -1055,9 +1052,9 @@ static int unpack(enum owl_otlp_encoding enc, const void *body, size_t n, export
             goto out;
         }
         owl_error_clear(err);
-        if (json_message(&REQ_DESC, &doc, &wire, 0, err) != 0) {
+        if (json_message(desc, &doc, &wire, 0, err) != 0) {
             if (!err || !err->msg[0])
-                owl_error_set(err, OWL_EINVAL, "not an ExportMetricsServiceRequest");
+                owl_error_set(err, OWL_EINVAL, "not an %s", desc->short_name);
             rc = OWL_EINVAL;
             goto out;
         }
@@ -1067,16 +1064,15 @@ static int unpack(enum owl_otlp_encoding enc, const void *body, size_t n, export
         rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
         goto out;
     }
-    if (wire_depth_ok(&REQ_DESC, p ? p : (const uint8_t *)"", n, 0) != 0) {
+    if (wire_depth_ok(desc, p ? p : (const uint8_t *)"", n, 0) != 0) {
         rc = owl_error_set(err, OWL_EINVAL,
                            "malformed protobuf: truncated field or nesting deeper than %d",
                            OTLP_MAX_DEPTH);
         goto out;
     }
-    *out = (export_req *)protobuf_c_message_unpack(&REQ_DESC, NULL, n,
-                                                   p ? p : (const uint8_t *)"");
+    *out = protobuf_c_message_unpack(desc, NULL, n, p ? p : (const uint8_t *)"");
     if (!*out)
-        rc = owl_error_set(err, OWL_EINVAL, "malformed protobuf ExportMetricsServiceRequest");
+        rc = owl_error_set(err, OWL_EINVAL, "malformed protobuf %s", desc->short_name);
 out:
     bson_destroy(&doc);
     owl_buf_free(&wire);
@@ -1091,7 +1087,7 @@ int owl_otlp_metrics_decode(enum owl_otlp_encoding enc, const void *body, size_t
     ctx c = {.b = out, .now_ms = now_ms, .delta = delta, .ud = ud};
     if (!out->arena.block_size)
         owl_arena_init(&out->arena, 64 * 1024);
-    int rc = unpack(enc, body, n, &req, err);
+    int rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, (ProtobufCMessage **)&req, err);
     for (size_t i = 0; rc == OWL_OK && i < req->n_resource_metrics; i++) {
         const res_metrics *rm = req->resource_metrics[i];
         uint64_t rh;

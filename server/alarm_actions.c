@@ -365,15 +365,15 @@ static void *worker(void *arg)
         int64_t backoff = aa->opt.backoff_ms << (j->attempt - 1);
         via(j, to, sizeof to);
         if (ok)
-            snprintf(summary, sizeof summary, "Successfully executed action %.400s%s", j->action,
+            snprintf(summary, sizeof summary, "Successfully executed action %.400s%.300s", j->action,
                      to);
         else if (retry)
             snprintf(summary, sizeof summary,
-                     "Failed to execute action %.400s%s (attempt %d): %.200s; retrying in %lld "
+                     "Failed to execute action %.400s%.300s (attempt %d): %.200s; retrying in %lld "
                      "ms", j->action, to, j->attempt, why, (long long)backoff);
         else
             snprintf(summary, sizeof summary,
-                     "Failed to execute action %.400s%s (attempt %d): %.200s; giving up",
+                     "Failed to execute action %.400s%.300s (attempt %d): %.200s; giving up",
                      j->action, to, j->attempt, why);
         owl_error err = {0};
         if (owl_alarms_add_history(aa->alarms, j->tenant, j->name, "Action", owl_now_ms(),
