@@ -559,7 +559,11 @@ int owl_logs_list_streams(owl_logs *lg, const char *tenant, const char *group,
                           char next[OWL_LOGS_TOKEN_MAX], owl_error *err);
 
 enum owl_logs_put_flags {
-    OWL_LOGS_CREATE = 1u, /* create the group and stream on first use (OTLP, raw lines) */
+    OWL_LOGS_CREATE = 1u,    /* create the group and stream on first use (OTLP, raw lines) */
+    OWL_LOGS_ANY_BATCH = 2u, /* owl's other ways in, whose requests have limits of their own:
+                              * no limit on the events, bytes or time span of the batch, and an
+                              * empty or oversized event is left out (counted in dropped)
+                              * instead of refusing the batch; time order is still required */
 };
 
 /* What owl_logs_put refused of a batch it stored: CloudWatch's rejectedLogEventsInfo,
@@ -569,6 +573,7 @@ typedef struct owl_logs_put_result {
     long too_old_end;    /* index after the last one more than 14 days back (exclusive) */
     long expired_end;    /* index after the last one older than the group's retention */
     size_t stored;       /* events stored */
+    size_t dropped;      /* OWL_LOGS_ANY_BATCH: empty or oversized events left out */
     uint64_t upload_seq; /* the stream's sequence after the put (nextSequenceToken) */
 } owl_logs_put_result;
 
@@ -632,12 +637,14 @@ typedef struct owl_logs_filter {
     int64_t start_ms, end_ms;   /* [start, end] as FilterLogEvents (end inclusive) */
     const char *token;          /* nextToken of an earlier page, or NULL */
     size_t limit;               /* 1..OWL_LOGS_MAX_PAGE */
+    const char *pattern;        /* filterPattern (docs/filter-patterns.md); NULL or "" = all */
 } owl_logs_filter;
 
-/* owl_logs_filter_events — FilterLogEvents without a pattern: the events of the chosen
- * streams (all of the group by default) interleaved by time, oldest first; out->next the
- * token of the next page ("" at the end). OWL_ENOTFOUND (group), OWL_EINVAL (token, both
- * streams and prefix). */
+/* owl_logs_filter_events — FilterLogEvents: the events of the chosen streams (all of the
+ * group by default) whose message matches the pattern, interleaved by time, oldest first
+ * (blocks pruned by the pattern's necessary condition, owl_fpat_filter); out->next the token
+ * of the next page ("" at the end). OWL_ENOTFOUND (group), OWL_EINVAL (token, both streams
+ * and prefix, a pattern that does not compile: err says where). */
 int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
                            owl_logs_page *out, owl_error *err);
 

@@ -1230,8 +1230,16 @@ static int utf8_fix(owl_bytes m, owl_buf *b, int *oom)
 }
 
 /* The whole-batch rules: OWL_OK or OWL_EINVAL with CloudWatch's text. */
-static int batch_check(const owl_log_event *ev, size_t n, owl_error *err)
+static int batch_check(const owl_log_event *ev, size_t n, unsigned flags, owl_error *err)
 {
+    if (flags & OWL_LOGS_ANY_BATCH) { /* only the order: the rest is left out event by event */
+        for (size_t i = 1; i < n; i++)
+            if (ev[i].time_ms < ev[i - 1].time_ms)
+                return owl_error_set(err, OWL_EINVAL,
+                                     "Log events in a single PutLogEvents request must be in "
+                                     "chronological order.");
+        return OWL_OK;
+    }
     if (n == 0)
         return owl_error_set(err, OWL_EINVAL,
                              "1 validation error detected: Value '[]' at 'logEvents' failed "
@@ -1321,6 +1329,12 @@ static void classify(const owl_log_event *ev, size_t n, int retention, int64_t n
     *hi = new_start < *lo ? *lo : new_start;
 }
 
+/* An event the rules let through one by one: not empty, within OWL_LOGS_MAX_EVENT_BYTES. */
+static int storable(const owl_log_event *e)
+{
+    return e->message.n > 0 && e->message.n + OWL_LOGS_EVENT_OVERHEAD <= OWL_LOGS_MAX_EVENT_BYTES;
+}
+
 static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const char *stream,
                        const owl_log_event *ev, size_t n, int64_t ingest, owl_error *err)
 {
@@ -1332,6 +1346,8 @@ static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const 
     for (size_t i = 0; i < n && rc == OWL_OK; i++) {
         const owl_log_event *e = &ev[i];
         owl_bytes m = e->message;
+        if (!storable(e))
+            continue; /* OWL_LOGS_ANY_BATCH: left out (batch_check refused it otherwise) */
         if (!utf8_fix(m, &fixed, &oom))
             m = (owl_bytes){fixed.data, fixed.len};
         if (oom) {
@@ -1373,7 +1389,7 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
         res = &dummy;
     memset(res, 0, sizeof *res);
     res->too_new_start = res->too_old_end = res->expired_end = -1;
-    int rc = batch_check(ev, n, err);
+    int rc = batch_check(ev, n, flags, err);
     if (rc != OWL_OK)
         return rc;
     char pid[24];
@@ -1383,7 +1399,7 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
     int64_t now = owl_now_ms();
     size_t lo, hi;
     classify(ev, n, retention, now, res, &lo, &hi);
-    if (hi > lo && ev[hi - 1].time_ms - ev[lo].time_ms > SPAN_MS)
+    if (!(flags & OWL_LOGS_ANY_BATCH) && hi > lo && ev[hi - 1].time_ms - ev[lo].time_ms > SPAN_MS)
         return owl_error_set(err, OWL_EINVAL,
                              "The batch of log events in a single PutLogEvents request cannot "
                              "span more than 24 hours.");
@@ -1394,15 +1410,18 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
     if (s && s->created > now)
         now = s->created;
     pthread_mutex_unlock(&lg->mu);
-    if (hi > lo && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, err)) !=
-                       OWL_OK)
+    size_t keep = 0;
+    for (size_t i = lo; i < hi; i++)
+        keep += storable(&ev[i]);
+    res->dropped = hi - lo - keep;
+    if (keep && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, err)) != OWL_OK)
         return rc;
-    res->stored = hi - lo;
+    res->stored = keep;
     pthread_mutex_lock(&lg->mu);
     g = group_get(lg, tenant, group);
     s = g && strcmp(g->pid, pid) == 0 ? stream_get(g, stream) : NULL;
     if (s) {
-        if (hi > lo) {
+        if (keep) {
             if (!s->first || ev[lo].time_ms < s->first)
                 s->first = ev[lo].time_ms;
             if (ev[hi - 1].time_ms > s->last)
@@ -1445,6 +1464,7 @@ typedef struct reader {
     vis *v;
     size_t nv;
     const char *prefix;
+    const owl_fpat *pat; /* FilterLogEvents' pattern, or NULL */
     size_t limit, bytes;
     int full; /* the page holds limit events or bytes: the next visible row sets more */
     const owl_scan_cursor *after;
@@ -1491,7 +1511,7 @@ static int take_row(void *ud, const owl_batch *b)
             r->pos = (owl_scan_cursor){t, k, 1, r->pos.order};
         owl_bytes sn = b->cols[2][i].b, msg = b->cols[3][i].b;
         const vis *v = visible(r, sn.p, sn.n, ingest);
-        if (!v)
+        if (!v || (r->pat && !owl_fpat_match(r->pat, msg.p, msg.n)))
             continue;
         if (r->full || pg->n == r->limit ||
             r->bytes + msg.n + OWL_LOGS_EVENT_OVERHEAD > OWL_LOGS_MAX_PAGE_BYTES) {
@@ -1514,7 +1534,8 @@ static int take_row(void *ud, const owl_batch *b)
         e->ingest_ms = ingest;
         /* offsets now; pointers once the text stops moving (fix_page) */
         e->stream = (const char *)(uintptr_t)pg->text.len;
-        if (owl_buf_append(&pg->text, sn.p, sn.n) != OWL_OK || owl_buf_putc(&pg->text, 0) != OWL_OK) {
+        if (owl_buf_append(&pg->text, sn.p, sn.n) != OWL_OK ||
+            owl_buf_putc(&pg->text, 0) != OWL_OK) {
             r->oom = 1;
             return 1;
         }
@@ -1589,12 +1610,15 @@ static int run_scan(owl_logs *lg, const char *tenant, const char *pid, int64_t s
                     int64_t end, enum owl_order order, const owl_pred *preds, size_t npreds,
                     reader *r, owl_error *err)
 {
+    /* the pattern's necessary condition prunes blocks; rows of equal (time, key) have equal
+     * messages, so the positions counted in take_row are the same with or without it */
+    const owl_filter *pf = r->pat ? owl_fpat_filter(r->pat, OWL_LOGS_MESSAGE) : NULL;
     const char *parts[] = {pid};
     r->pos = (owl_scan_cursor){0, 0, 0, order};
     owl_scan q = {.table = "logs", .tenant = tenant, .partitions = parts, .npartitions = 1,
                   .start = start, .end = end, .cols = read_cols,
                   .ncols = OWL_ARRAY_LEN(read_cols), .preds = preds, .npreds = npreds,
-                  .fn = take_row, .ud = r, .order = order, .after = r->after};
+                  .fn = take_row, .ud = r, .order = order, .after = r->after, .filter = pf};
     int rc = owl_store_scan(lg->store, &q, NULL, err);
     if (r->oom)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
@@ -1696,6 +1720,13 @@ int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filt
     if (q->token && (owl_scan_cursor_parse(q->token, &after) != OWL_OK ||
                      after.order != OWL_ORDER_ASC))
         return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+    owl_fpat *pat = NULL;
+    if (q->pattern && *q->pattern) {
+        owl_error pe = {0};
+        int prc = owl_fpat_compile(q->pattern, strlen(q->pattern), &pat, &pe);
+        if (prc != OWL_OK)
+            return owl_error_set(err, prc, "Invalid filter pattern: %s", pe.msg);
+    }
     vis *v = NULL;
     size_t nv = 0;
     char *strs = NULL, pid[24];
@@ -1707,10 +1738,10 @@ int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filt
         rc = vis_snapshot(g, q->streams, q->nstreams, &v, &nv, &strs);
     }
     pthread_mutex_unlock(&lg->mu);
-    if (!g)
-        return no_group(err);
-    if (rc != OWL_OK)
-        return owl_error_set(err, rc, "out of memory");
+    if (!g || rc != OWL_OK) {
+        owl_fpat_free(pat);
+        return !g ? no_group(err) : owl_error_set(err, rc, "out of memory");
+    }
     owl_cell *set = NULL;
     owl_pred pred = {.col = OWL_LOGS_STREAM, .op = OWL_PRED_IN};
     if (q->streams) { /* prunes blocks by the stream's dictionary */
@@ -1726,8 +1757,8 @@ int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filt
     }
     if (nv == 0) /* none of the streams asked for exists: nothing to read */
         goto out;
-    reader r = {.page = out, .v = v, .nv = nv, .prefix = q->prefix, .limit = q->limit,
-                .after = q->token ? &after : NULL};
+    reader r = {.page = out, .v = v, .nv = nv, .prefix = q->prefix, .pat = pat,
+                .limit = q->limit, .after = q->token ? &after : NULL};
     int64_t end = q->end_ms == INT64_MAX ? INT64_MAX : q->end_ms + 1;
     rc = run_scan(lg, tenant, pid, q->start_ms, end, OWL_ORDER_ASC, &pred, q->streams ? 1 : 0,
                   &r, err);
@@ -1740,6 +1771,7 @@ out:
     free(set);
     free(v);
     free(strs);
+    owl_fpat_free(pat);
     if (rc != OWL_OK)
         owl_logs_page_free(out);
     return rc;

@@ -1,12 +1,15 @@
 /* logs.c — the CloudWatch Logs actions (AWS JSON 1.1, X-Amz-Target Logs_20140328.<Action>,
  * signing name "logs") as rows of the action layer: groups, streams, PutLogEvents,
- * GetLogEvents, FilterLogEvents, retention and tags. Handlers only translate between the
- * request document and ingest/'s logs module (owl_logs_*), whose error texts are
+ * GetLogEvents, FilterLogEvents, retention and tags; owl's native reads under /api/v1/logs/;
+ * and the two other ways logs come in, OTLP/HTTP (POST /v1/logs) and raw lines
+ * (POST /api/v1/logs?group=&stream=), stored through the same call. Handlers only translate
+ * between the request and ingest/'s logs module (owl_logs_*), whose error texts are
  * CloudWatch's; docs/api/logs.md lists every action and what differs from AWS. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/clock.h"
 #include "server/router.h"
@@ -708,8 +711,7 @@ static int filter_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         time_range(ctx, in, &q.start_ms, &q.end_ms) != OWL_OK ||
         opt_int(ctx, in, "limit", 1, OWL_LOGS_MAX_PAGE, OWL_LOGS_MAX_PAGE, &limit) != OWL_OK)
         return OWL_EINVAL;
-    if (pattern && *pattern)
-        return invalid(ctx, "filter patterns are not supported yet%s", "");
+    q.pattern = pattern;
     int rc = owl_aws_get_list(ctx, in, "logStreamNames", &it);
     if (rc == OWL_EINVAL)
         return rc;
@@ -906,6 +908,7 @@ static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     if (param(ctx, in, "group", OWL_LOGS_NAME_MAX, &group) != OWL_OK ||
         param(ctx, in, "stream", OWL_LOGS_NAME_MAX, &stream) != OWL_OK ||
         param(ctx, in, "next_token", 79, &q.token) != OWL_OK ||
+        param(ctx, in, "pattern", OWL_FPAT_MAX_LEN, &q.pattern) != OWL_OK ||
         native_time(ctx, in, "start", &q.start_ms) != OWL_OK ||
         native_time(ctx, in, "end", &q.end_ms) != OWL_OK ||
         owl_aws_page_limit(ctx, in, 1000, OWL_LOGS_MAX_PAGE, &limit) != OWL_OK)
@@ -956,8 +959,8 @@ static const owl_aws_op native_ops[] = {
      .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},
     {.name = "ListLogEvents", .action = "logs:FilterLogEvents", .fn = native_events,
      .method = "GET", .uri = "/api/v1/logs/events",
-     .query_params = (const char *const[]){"group", "stream", "start", "end", "limit",
-                                           "next_token", NULL}},
+     .query_params = (const char *const[]){"group", "stream", "pattern", "start", "end",
+                                           "limit", "next_token", NULL}},
 };
 
 static const owl_aws_service native_service = {
@@ -967,6 +970,175 @@ static const owl_aws_service native_service = {
     .nops = OWL_ARRAY_LEN(native_ops),
 };
 
+
+/* ---- OTLP/HTTP logs (POST /v1/logs) and raw lines (POST /api/v1/logs) ----
+ * Both decode into per-(group, stream) batches (ingest/otlp_logs.c, rawlog.c) and store each
+ * with owl_logs_put(OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH): groups and streams are created on
+ * first use, events out of CloudWatch's time range or empty are counted as refused. */
+
+#define INGEST_MAX_EVENTS 100000 /* events of one request (its body is within max_body_bytes) */
+
+typedef struct stored {
+    size_t accepted, rejected;
+    char message[256];
+} stored;
+
+/* Stores every batch of d; OWL_OK or the first failure (err says why; batches before it are
+ * stored). */
+static int store_decoded(owl_call *call, const owl_log_decoded *d, stored *st, owl_error *err)
+{
+    st->accepted = 0;
+    st->rejected = d->rejected;
+    snprintf(st->message, sizeof st->message, "%s", d->message);
+    for (size_t i = 0; i < d->nb; i++) {
+        const owl_log_batch *b = &d->b[i];
+        owl_logs_put_result res;
+        int rc = owl_logs_put(call->srv->logs, call->principal->tenant, b->group, b->stream,
+                              b->ev, b->n, OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH, &res, err);
+        if (rc != OWL_OK)
+            return rc;
+        st->accepted += res.stored;
+        if (res.stored < b->n) {
+            st->rejected += b->n - res.stored;
+            if (!st->message[0])
+                snprintf(st->message, sizeof st->message,
+                         "%zu events of %.100s out of the time range CloudWatch keeps "
+                         "(14 days back to 2 hours ahead, and the group's retention) or empty",
+                         b->n - res.stored, b->group);
+        }
+    }
+    return OWL_OK;
+}
+
+static enum owl_otlp_encoding otlp_encoding(const char *ct)
+{
+    if (!ct)
+        return 0;
+    size_t n = strcspn(ct, "; \t");
+    if (n == 22 && strncasecmp(ct, "application/x-protobuf", n) == 0)
+        return OWL_OTLP_PROTOBUF;
+    if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+        return OWL_OTLP_JSON;
+    return 0;
+}
+
+enum { RPC_INVALID_ARGUMENT = 3, RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
+
+static void otlp_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
+                        const char *label, const char *message)
+{
+    owl_http_resp *resp = call->resp;
+    snprintf(call->error_code, sizeof call->error_code, "%s", label);
+    owl_buf_reset(&resp->body);
+    resp->status = http;
+    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    owl_otlp_status(enc, code, message, &resp->body);
+}
+
+/* The status of a store failure: 507 for a full disk, 503 otherwise (clients retry). */
+static int store_status(int rc)
+{
+    return rc == OWL_ENOSPC ? 507 : rc == OWL_EINVAL || rc == OWL_ERANGE ? 400 : 503;
+}
+
+static int export_logs(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    owl_http_resp *resp = call->resp;
+    owl_log_decoded d = {0};
+    owl_error err = {0};
+    stored st;
+    enum owl_otlp_encoding enc = otlp_encoding(owl_http_req_header(req, "content-type"));
+    snprintf(call->resource, sizeof call->resource, "tenant/%s/otlp/logs",
+             call->principal->tenant);
+    int rc = OWL_EINVAL;
+    if (!enc) {
+        otlp_status(call, OWL_OTLP_JSON, 415, RPC_INVALID_ARGUMENT, "UnsupportedMediaType",
+                    "Content-Type must be application/x-protobuf or application/json");
+        goto out;
+    }
+    rc = owl_otlp_logs_decode(enc, req->body.data, req->body.len, owl_now_ms(),
+                              INGEST_MAX_EVENTS, &d, &err);
+    if (rc == OWL_OK)
+        rc = store_decoded(call, &d, &st, &err);
+    if (rc != OWL_OK) {
+        int http = rc == OWL_ETOOBIG ? 413 : rc == OWL_EINVAL ? 400 : store_status(rc);
+        otlp_status(call, enc, http, http < 500 ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
+                    http == 413   ? "PayloadTooLarge"
+                    : http == 400 ? "BadRequest"
+                    : http == 507 ? "InsufficientStorage"
+                                  : "StoreUnavailable",
+                    err.msg[0] ? err.msg : owl_strerror(rc));
+        goto out;
+    }
+    resp->status = 200;
+    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    owl_buf_reset(&resp->body);
+    rc = owl_otlp_logs_response(enc, st.rejected, st.message[0] ? st.message : NULL,
+                                &resp->body);
+out:
+    owl_log_decoded_free(&d);
+    return rc;
+}
+
+static int put_lines(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    owl_log_decoded d = {0};
+    owl_error err = {0};
+    stored st;
+    char group[OWL_LOGS_NAME_MAX + 1], stream[OWL_LOGS_NAME_MAX + 1];
+    const char *ct = owl_http_req_header(req, "content-type");
+    size_t ctn = ct ? strcspn(ct, "; \t") : 0;
+    int ndjson = ct && ctn == 20 && strncasecmp(ct, "application/x-ndjson", ctn) == 0;
+    int text = ct && ctn == 10 && strncasecmp(ct, "text/plain", ctn) == 0;
+    int rc = OWL_EINVAL;
+    if (owl_query_param(req->query, "group", group, sizeof group) != 1 ||
+        owl_query_param(req->query, "stream", stream, sizeof stream) != 1) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "group and stream are required, each given once, at most 512 bytes");
+        goto out;
+    }
+    snprintf(call->resource, sizeof call->resource, "log-group/%.240s", group);
+    if (!ndjson && !text) {
+        owl_call_error(call, 415, "UnsupportedMediaType",
+                       "Content-Type must be text/plain or application/x-ndjson");
+        goto out;
+    }
+    rc = (ndjson ? owl_rawlog_decode_ndjson : owl_rawlog_decode_text)(
+        req->body.data, req->body.len, group, stream, owl_now_ms(), INGEST_MAX_EVENTS, &d, &err);
+    if (rc == OWL_OK)
+        rc = store_decoded(call, &d, &st, &err);
+    if (rc != OWL_OK) {
+        int http = rc == OWL_ETOOBIG ? 413 : rc == OWL_EINVAL ? 400 : store_status(rc);
+        owl_call_error(call, http,
+                       http == 413   ? "PayloadTooLarge"
+                       : http == 400 ? "InvalidParameter"
+                       : http == 507 ? "InsufficientStorage"
+                                     : "ServiceUnavailable",
+                       "%s", err.msg[0] ? err.msg : owl_strerror(rc));
+        goto out;
+    }
+    owl_buf b = OWL_BUF_INIT;
+    owl_buf_printf(&b, "{\"accepted\":%zu,\"rejected\":%zu", st.accepted, st.rejected);
+    if (st.message[0]) {
+        owl_buf_puts(&b, ",\"message\":");
+        owl_buf_json_str(&b, st.message, strlen(st.message));
+    }
+    owl_buf_putc(&b, '}');
+    rc = b.data ? owl_http_resp_json(call->resp, 200, b.data, b.len) : OWL_ENOMEM;
+    owl_buf_free(&b);
+out:
+    owl_log_decoded_free(&d);
+    return rc;
+}
+
+static const owl_route logs_routes[] = {
+    {.method = "POST", .pattern = "/v1/logs", .action = "logs:PutLogEvents", .fn = export_logs},
+    {.method = "POST", .pattern = "/api/v1/logs", .action = "logs:PutLogEvents", .fn = put_lines},
+};
+
 static const owl_aws_service *const logs_services[] = {&logs_service, &native_service};
 
-const owl_route_table owl_logs_routes = {NULL, 0, logs_services, OWL_ARRAY_LEN(logs_services)};
+const owl_route_table owl_logs_routes = {logs_routes, OWL_ARRAY_LEN(logs_routes), logs_services,
+                                          OWL_ARRAY_LEN(logs_services)};

@@ -80,6 +80,14 @@ check("boto3 filter_log_events paginator: all %d lines, interleaved by time" % l
       len(got))
 check("... messages as put", sorted(e["message"] for e in got) == sorted(e[3] for e in evs))
 
+pages = logs.get_paginator("filter_log_events").paginate(
+    logGroupName=G, filterPattern="?WARN ?Exception", PaginationConfig={"PageSize": 25})
+got = [e for p in pages for e in p["events"]]
+want = [e for e in evs if "WARN" in e[3] or "Exception" in e[3]]
+check("boto3 filter_log_events filterPattern '?WARN ?Exception': %d events" % len(want),
+      [e["message"] for e in got] == [e[3] for e in want] or
+      sorted(e["message"] for e in got) == sorted(e[3] for e in want), len(got))
+
 g = logs.describe_log_groups(logGroupNamePrefix="/boto")["logGroups"]
 check("boto3 describe_log_groups: retention and ARN",
       len(g) == 1 and g[0]["retentionInDays"] == 14 and g[0]["arn"].endswith(G + ":*"), g)

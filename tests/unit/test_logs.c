@@ -2,9 +2,10 @@
  * found, limits), PutLogEvents' rules (a refused batch stores nothing; too new / too old /
  * expired events reported by index while the rest is stored; U+FFFD for invalid UTF-8),
  * GetLogEvents both ways with tokens that repeat at the end, FilterLogEvents interleaved by
- * time with stream names, prefix and time range, pagination while another thread appends
- * (every event present at the start seen exactly once), delete and re-create of groups and
- * streams (nothing old comes back), and everything back after a reopen. */
+ * time with stream names, prefix, time range and filter patterns, pagination while another
+ * thread appends (every event present at the start seen exactly once), delete and re-create
+ * of groups and streams (nothing old comes back), everything back after a reopen, and the
+ * other ways in (OWL_LOGS_CREATE, OWL_LOGS_ANY_BATCH). */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -421,6 +422,25 @@ Test(logs, filter_interleaves_streams)
     cr_assert_eq(count_filter(&e, &q), 30);
     q.token = "nonsense";
     cr_assert_eq(owl_logs_filter_events(e.lg, T, &q, &pg, &err), OWL_EINVAL);
+    q.token = NULL;
+    /* filter patterns: terms match substrings, case-sensitively; pages under a pattern */
+    q.start_ms = INT64_MIN;
+    q.end_ms = INT64_MAX;
+    q.pattern = "w2";
+    cr_assert_eq(count_filter(&e, &q), 100);
+    q.pattern = "\"d-1\""; /* d-1 and d-10..d-19 */
+    cr_assert_eq(count_filter(&e, &q), 11);
+    q.pattern = "?w1 ?d";
+    cr_assert_eq(count_filter(&e, &q), 200);
+    q.pattern = "W2";
+    cr_assert_eq(count_filter(&e, &q), 0);
+    q.pattern = "[";
+    cr_assert_eq(owl_logs_filter_events(e.lg, T, &q, &pg, &err), OWL_EINVAL);
+    cr_assert(strstr(err.msg, "Invalid filter pattern"), "%s", err.msg);
+    cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK); /* and over parts, pruned */
+    q.pattern = "\"w2-5\"";
+    q.limit = 3;
+    cr_assert_eq(count_filter(&e, &q), 11);
     env_free(&e);
 }
 
@@ -611,5 +631,36 @@ Test(logs, create_flag_makes_group_and_stream)
     cr_assert_eq(count_filter(&e, &q), 2);
     cr_assert_eq(owl_logs_put(e.lg, T, "bad group", "h", &ev, 1, OWL_LOGS_CREATE, NULL, &err),
                  OWL_EINVAL);
+    env_free(&e);
+}
+
+Test(logs, any_batch_drops_events_one_by_one)
+{
+    env e;
+    env_init(&e, NULL);
+    owl_error err = {0};
+    int64_t now = owl_now_ms();
+    /* 12,000 events over 30 hours, one of them empty: a PutLogEvents batch could not */
+    size_t n = 12000;
+    owl_log_event *ev = calloc(n, sizeof *ev);
+    for (size_t i = 0; i < n; i++) {
+        ev[i].time_ms = now - 30 * 3600000LL + (int64_t)i * 9000;
+        ev[i].message = (owl_bytes){i == 5000 ? "" : "line", i == 5000 ? 0 : 4};
+    }
+    owl_logs_put_result res;
+    cr_assert_eq(owl_logs_put(e.lg, T, "/raw", "s", ev, n, OWL_LOGS_CREATE, &res, &err),
+                 OWL_EINVAL, "as PutLogEvents: refused whole");
+    cr_assert_eq(owl_logs_put(e.lg, T, "/raw", "s", ev, n, OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH,
+                              &res, &err),
+                 OWL_OK, "%s", err.msg);
+    cr_assert_eq(res.dropped, 1);
+    cr_assert_eq(res.stored, n - 1);
+    owl_logs_filter q = {.group = "/raw", .start_ms = INT64_MIN, .end_ms = INT64_MAX,
+                         .limit = OWL_LOGS_MAX_PAGE};
+    cr_assert_eq(count_filter(&e, &q), n - 1);
+    ev[1].time_ms = ev[0].time_ms - 1; /* the order still counts */
+    cr_assert_eq(owl_logs_put(e.lg, T, "/raw", "s", ev, n, OWL_LOGS_ANY_BATCH, &res, &err),
+                 OWL_EINVAL);
+    free(ev);
     env_free(&e);
 }
