@@ -59,6 +59,8 @@ typedef struct node {
 
 typedef struct term {
     char mode; /* '+' required, '?' one of the alternatives, '-' excluded */
+    int word;  /* unquoted: a whole word of the message (the store's token class around it);
+                * quoted: the exact bytes anywhere */
     char *s;
     size_t n;
 } term;
@@ -748,6 +750,7 @@ static int parse_terms(parser *ps)
             return OWL_ENOMEM;
         term *t = &p->terms[p->nterms];
         t->mode = mode;
+        t->word = 0;
         if (ps->i < ps->n && ps->s[ps->i] == '"') {
             int rc = quoted(ps, &t->s, &t->n);
             if (rc != OWL_OK)
@@ -762,6 +765,7 @@ static int parse_terms(parser *ps)
                 return OWL_ENOMEM;
             memcpy(t->s, ps->s + w, t->n);
             t->s[t->n] = '\0';
+            t->word = 1;
             p->nterms++;
         } else if (ps->i < ps->n && ps->s[ps->i] == '%') {
             return fail(ps, ps->i, "a regular expression must be the whole pattern");
@@ -872,7 +876,9 @@ static int tterms(owl_fpat *p)
     int acc = -1, alt = -3; /* -3: no alternatives seen */
     for (size_t k = 0; k < p->nterms && acc != -2; k++) {
         const term *t = &p->terms[k];
-        int leaf = t->n ? tnew(p, OWL_FILTER_PRED, OWL_PRED_SUBSTR, t->s, t->n) : -1;
+        int leaf = !t->n  ? -1
+                   : t->word ? tnew(p, OWL_FILTER_PRED, OWL_PRED_TOKEN, t->s, t->n)
+                             : tnew(p, OWL_FILTER_PRED, OWL_PRED_SUBSTR, t->s, t->n);
         if (t->mode == '+')
             acc = tjoin(p, OWL_FILTER_AND, acc, leaf);
         else if (t->mode == '?')
@@ -1454,12 +1460,26 @@ static int space_run(const owl_fpat *p, const char *msg, size_t n, size_t *assig
 
 /* ---------- match ---------- */
 
+/* Whether w[0..wn) occurs in msg as a whole word: no word byte just before or after it. */
+static int has_word(const char *msg, size_t n, const char *w, size_t wn)
+{
+    const char *at = msg, *end = msg + n;
+    while ((size_t)(end - at) >= wn && (at = memmem(at, (size_t)(end - at), w, wn))) {
+        if ((at == msg || !is_word((unsigned char)at[-1])) &&
+            (at + wn == end || !is_word((unsigned char)at[wn])))
+            return 1;
+        at++;
+    }
+    return 0;
+}
+
 static int terms_match(const owl_fpat *p, const char *msg, size_t n)
 {
     int alts = 0, alt_hit = 0;
     for (size_t k = 0; k < p->nterms; k++) {
         const term *t = &p->terms[k];
-        int has = t->n == 0 || (n && memmem(msg, n, t->s, t->n) != NULL);
+        int has = t->n == 0 || (n && (t->word ? has_word(msg, n, t->s, t->n)
+                                              : memmem(msg, n, t->s, t->n) != NULL));
         if (t->mode == '+' && !has)
             return 0;
         if (t->mode == '-' && has)

@@ -78,14 +78,15 @@ static const mcase cases[] = {
     /* ---- unstructured terms ---- */
     {TXT, "", "*"},
     {TXT, "   ", "*"},
-    {TXT, "ERROR", "0,1,2,3,8"},
+    {TXT, "ERROR", "0,1,2,3"}, /* a whole word: not ERRORS */
     {TXT, "ERROR ARGUMENTS", "2,3"},
-    {TXT, "ERROR -ARGUMENTS", "0,1,8"},
-    {TXT, "?ERROR ?ARGUMENTS", "0,1,2,3,8"},
+    {TXT, "ERROR -ARGUMENTS", "0,1"},
+    {TXT, "?ERROR ?ARGUMENTS", "0,1,2,3"},
     {TXT, "\"ERROR 401\"", "1"},
     {TXT, "\"INVALID ARGUMENTS\"", "3"},
-    {TXT, "AUTHORIZED", "1,5"},
-    {TXT, "-ERROR", "4,5,6,7,9,10,11"},
+    {TXT, "AUTHORIZED", "5"}, /* not inside UNAUTHORIZED */
+    {TXT, "%AUTHORIZED%", "1,5"}, /* AWS's regex example: inside words too */
+    {TXT, "-ERROR", "4,5,6,7,8,9,10,11"},
     {TXT, "Exception", "6"},
     {TXT, "\"Exception in thread\"", "6"},
     {TXT, "error", ""},
@@ -99,11 +100,12 @@ static const mcase cases[] = {
     {TXT, "\"\"", "*"},
     {TXT, "ERROR ?400 ?401", "0,1"},
     {TXT, "ERROR ?400 ?401 -UNAUTHORIZED", "0"},
-    {TXT, "-ERROR -WARN -INFO", "6,9,10,11"},
+    {TXT, "-ERROR -WARN -INFO", "6,8,9,10,11"},
     {TXT, "?ERRORS ?Timeout", "8,11"},
     {TXT, "91", "4"},
     {TXT, "30s", "11"},
-    {TXT, "R", "0,1,2,3,4,5,8"},
+    {TXT, "R", ""},
+    {TXT, "\"R\"", "0,1,2,3,4,5,8"}, /* quoted: the bytes anywhere */
     {TXT, "-\"\"", ""},
     {TXT, "ERROR\t  ARGUMENTS", "2,3"},
     {TXT, "?\"BAD REQUEST\" ?\"INVALID ARGUMENTS\"", "0,3"},
@@ -450,6 +452,11 @@ Test(filterpat, filters_prune_what_cannot_match)
         cr_expect_not(filter_row(f, t[k].msg), "<%s> keeps <%s>", t[k].pat, t[k].msg);
         owl_fpat_free(p);
     }
+    /* an unquoted term is a whole word: its token prunes blocks by the bloom */
+    owl_fpat *w = compile_ok("UNAUTHORIZED");
+    cr_expect_not(filter_block(owl_fpat_filter(w, 3), "[ERROR 400] BAD REQUEST"));
+    cr_expect_not(filter_row(owl_fpat_filter(w, 3), "NOTUNAUTHORIZED here"));
+    owl_fpat_free(w);
     /* phrases with an interior token prune blocks by the bloom */
     owl_fpat *p = compile_ok("\"Exception in thread\"");
     cr_expect_not(filter_block(owl_fpat_filter(p, 3), "[ERROR 400] BAD REQUEST"));
@@ -605,7 +612,10 @@ Test(filterpat, store_scans_with_the_filter_lose_no_match)
         {"\"Exception in thread\"", 1},
         {"?\"Exception in thread\" ?\"java.io.IOException\"", 1},
         {"ERROR \"Exception in thread\" -w1", 1},
-        {"ERROR \"in thread\"", 0}, /* no token with separators on both sides */
+        {"ERROR \"in thread\"", 1}, /* the word ERROR is a token */
+        {"Exception", 1},             /* a rare word */
+        {"?ERROR ?IOException", 1},
+        {"\"in thread\"", 0},         /* no token with separators on both sides */
         {"[row, n, level = ERROR, ...]", 0},
         {"{ $.ok IS TRUE }", 0},
         {"\"served after 7 ms\"", 0},
