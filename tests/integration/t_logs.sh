@@ -117,14 +117,15 @@ want=$("$PYTHON" "$H" count "$HDFS" "$T0" "$LO" "$HI" namesystem)
 count_filter --start-time "$LO" --end-time "$HI" --log-stream-names namesystem
 check_eq "... and with --log-stream-names namesystem: $want" "$want" \
     "$(cat "$T/count")"
-want=$(grep -c "WARN" "$HDFS")
+# a term matches a whole word (docs/filter-patterns.md), as grep -w does
+want=$(grep -cw "WARN" "$HDFS")
 count_filter --filter-pattern WARN --page-size 20
-check_eq "filter-log-events --filter-pattern WARN: the $want lines holding WARN (grep -c)" \
+check_eq "filter-log-events --filter-pattern WARN: the $want lines holding WARN (grep -cw)" \
     "$want" "$(cat "$T/count")"
-want=$(grep "PacketResponder" "$HDFS" | grep -c "terminating")
+want=$(grep -w "PacketResponder" "$HDFS" | grep -cw "terminating")
 count_filter --filter-pattern "PacketResponder terminating" --log-stream-names datanode
 check_eq "... 'PacketResponder terminating' in datanode: $want (grep)" "$want" "$(cat "$T/count")"
-want=$(grep -c -e "addStoredBlock" -e "allocateBlock" "$HDFS")
+want=$(grep -cw -e "addStoredBlock" -e "allocateBlock" "$HDFS")
 count_filter --filter-pattern "?addStoredBlock ?allocateBlock"
 check_eq "... '?addStoredBlock ?allocateBlock': $want (grep -e -e)" "$want" "$(cat "$T/count")"
 awsc logs filter-log-events --log-group-name "$G" --filter-pattern '{ $.a = '
