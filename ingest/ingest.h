@@ -26,6 +26,7 @@
 #include "analytics/analytics.h"
 #include "common/arena.h"
 #include "common/common.h"
+#include "index/index.h"
 
 /* ---- error codes ----
  * X(id, wire code, HTTP status, fault). One id per (code, status) pair: where AWS services
@@ -421,6 +422,231 @@ typedef struct owl_log_event {
     uint8_t span_id[8];   /* all zero = none */
     owl_bytes attrs;      /* a BSON document's bytes; empty = none */
 } owl_log_event;
+
+/* ---- CloudWatch Logs (logs.c, docs/api/logs.md) ----
+ * Log groups and streams per tenant in the metadata store, their events as rows of the
+ * `logs` table in one store partition per group incarnation ("g" + 16 hex digits: a group
+ * deleted and created again starts empty). Every way in (PutLogEvents, OTLP, raw lines)
+ * stores through owl_logs_put. Error messages are CloudWatch's texts, so the server passes
+ * them through: OWL_ENOTFOUND = ResourceNotFoundException, OWL_EEXISTS =
+ * ResourceAlreadyExistsException, OWL_EINVAL = InvalidParameterException, OWL_ERANGE =
+ * LimitExceededException. All functions are thread-safe. */
+
+typedef struct owl_logs owl_logs;
+
+#define OWL_LOGS_NAME_MAX 512          /* group and stream names, bytes */
+#define OWL_LOGS_MAX_BATCH_BYTES 1048576 /* PutLogEvents: UTF-8 message bytes + 26 per event */
+#define OWL_LOGS_EVENT_OVERHEAD 26
+#define OWL_LOGS_MAX_BATCH_EVENTS 10000
+#define OWL_LOGS_MAX_EVENT_BYTES 1048576 /* one event (CloudWatch's current 1 MB), overhead
+                                          * included, so a lone event may fill a batch */
+#define OWL_LOGS_MAX_TAGS 50
+#define OWL_LOGS_MAX_PAGE 10000        /* events in one GetLogEvents / FilterLogEvents page */
+#define OWL_LOGS_MAX_PAGE_BYTES 1048576 /* ... and their bytes (message + 26 each) */
+
+typedef struct owl_logs_options {
+    size_t max_groups;       /* per tenant (default 100000); more: OWL_ERANGE */
+    size_t max_streams;      /* per group (default 100000) */
+    int flush_ms;            /* stream timestamps persisted every flush_ms (default 5000) */
+    int background;          /* 1 (default): a thread persists them; 0: only
+                              * owl_logs_flush and owl_logs_close do */
+} owl_logs_options;
+
+/* owl_logs_options_default — fills o with the defaults named above. */
+void owl_logs_options_default(owl_logs_options *o);
+
+/* owl_logs_open — loads every log group and stream of every tenant from meta (removing
+ * stream records whose group is gone) over store (whose registry has the `logs` table);
+ * both must outlive the module. opts NULL = defaults. OWL_OK, OWL_ENOMEM, meta's errors. */
+int owl_logs_open(owl_meta *meta, owl_store *store, const owl_logs_options *opts,
+                  owl_logs **out, owl_error *err);
+
+/* owl_logs_flush — persists the streams' changed timestamps now (one meta write per tenant
+ * with changes). */
+int owl_logs_flush(owl_logs *lg, owl_error *err);
+
+/* owl_logs_close — stops the flusher, persists what changed and frees. Accepts NULL. */
+void owl_logs_close(owl_logs *lg);
+
+/* A log group as described. */
+typedef struct owl_logs_group {
+    char name[OWL_LOGS_NAME_MAX + 1];
+    char partition[24];     /* the store partition of this incarnation */
+    int64_t created_ms;
+    int retention_days;     /* 0 = never expire */
+    uint64_t stored_bytes;  /* bytes of the partition's sealed parts (memtables not counted) */
+} owl_logs_group;
+
+/* A log stream as described. Times are 0 when the stream has no events yet. */
+typedef struct owl_logs_stream {
+    char name[OWL_LOGS_NAME_MAX + 1];
+    int64_t created_ms, first_event_ms, last_event_ms, last_ingest_ms;
+    uint64_t upload_seq;    /* changes on every put (uploadSequenceToken) */
+} owl_logs_stream;
+
+/* owl_logs_group_name_ok / owl_logs_stream_name_ok — 1 when name is a valid CloudWatch log
+ * group name (1-512 of [.-_/#A-Za-z0-9]) / stream name (1-512 bytes, no ':' or '*'). */
+int owl_logs_group_name_ok(const char *name);
+int owl_logs_stream_name_ok(const char *name);
+
+/* owl_logs_retention_ok — 1 when days is one of CloudWatch's retention values. */
+int owl_logs_retention_ok(int days);
+
+/* owl_logs_create_group — creates the group (durable on return) with tags keys[i]=values[i]
+ * (ntags <= OWL_LOGS_MAX_TAGS). OWL_EEXISTS, OWL_EINVAL (name, tags), OWL_ERANGE (max_groups),
+ * meta's errors. */
+int owl_logs_create_group(owl_logs *lg, const char *tenant, const char *name,
+                          const char *const *keys, const char *const *values, size_t ntags,
+                          owl_error *err);
+
+/* owl_logs_delete_group — removes the group and its streams; its events are no longer
+ * readable (a group created again under the name starts empty). OWL_ENOTFOUND. */
+int owl_logs_delete_group(owl_logs *lg, const char *tenant, const char *name, owl_error *err);
+
+/* owl_logs_get_group — the group called name into *out. OWL_ENOTFOUND. */
+int owl_logs_get_group(owl_logs *lg, const char *tenant, const char *name, owl_logs_group *out,
+                       owl_error *err);
+
+/* owl_logs_list_groups — the groups of tenant in name order after `after` (NULL = from the
+ * first) whose name starts with prefix (NULL = any) and contains pattern case-insensitively
+ * (NULL = any), at most limit of them into out[] (caller's array of limit entries); *n the
+ * count, *more 1 when further groups match. OWL_OK or OWL_ENOMEM. */
+int owl_logs_list_groups(owl_logs *lg, const char *tenant, const char *prefix,
+                         const char *pattern, const char *after, size_t limit,
+                         owl_logs_group *out, size_t *n, int *more, owl_error *err);
+
+/* owl_logs_set_retention — retentionInDays of the group (0 removes the policy); drives
+ * owl_store_set_retention of its partition. OWL_ENOTFOUND, OWL_EINVAL (not a CloudWatch
+ * value). */
+int owl_logs_set_retention(owl_logs *lg, const char *tenant, const char *name, int days,
+                           owl_error *err);
+
+/* owl_logs_tag — adds or replaces tags; OWL_EINVAL when the group would hold more than
+ * OWL_LOGS_MAX_TAGS or a key/value is malformed. owl_logs_untag — removes keys (absent ones
+ * are ignored). owl_logs_tags — the tags as a document {key: value} into *out (initialised
+ * by the function; bson_destroy it). All: OWL_ENOTFOUND for an unknown group. */
+int owl_logs_tag(owl_logs *lg, const char *tenant, const char *name, const char *const *keys,
+                 const char *const *values, size_t n, owl_error *err);
+int owl_logs_untag(owl_logs *lg, const char *tenant, const char *name,
+                   const char *const *keys, size_t n, owl_error *err);
+int owl_logs_tags(owl_logs *lg, const char *tenant, const char *name, bson_t *out,
+                  owl_error *err);
+
+/* owl_logs_create_stream — creates the stream (durable on return). OWL_ENOTFOUND (group),
+ * OWL_EEXISTS, OWL_EINVAL (name), OWL_ERANGE (max_streams). */
+int owl_logs_create_stream(owl_logs *lg, const char *tenant, const char *group,
+                           const char *name, owl_error *err);
+
+/* owl_logs_delete_stream — removes the stream; its events are no longer readable, also when
+ * a stream of the same name is created again. OWL_ENOTFOUND (group or stream). */
+int owl_logs_delete_stream(owl_logs *lg, const char *tenant, const char *group,
+                           const char *name, owl_error *err);
+
+enum owl_logs_order {
+    OWL_LOGS_BY_NAME = 0,      /* DescribeLogStreams orderBy LogStreamName */
+    OWL_LOGS_BY_LAST_EVENT = 1 /* ... LastEventTime (streams without events first) */
+};
+
+/* owl_logs_list_streams — the group's streams in `order` (descending: reversed) after the
+ * token `after` (NULL = from the first; a token from *next), whose name starts with prefix
+ * (NULL = any; only with OWL_LOGS_BY_NAME, else OWL_EINVAL), at most limit into out[];
+ * *n the count; next (OWL_LOGS_TOKEN_MAX bytes) gets the token of the next page, "" when
+ * there is none. OWL_ENOTFOUND (group), OWL_EINVAL (a token not from this call). */
+#define OWL_LOGS_TOKEN_MAX 600
+int owl_logs_list_streams(owl_logs *lg, const char *tenant, const char *group,
+                          const char *prefix, enum owl_logs_order order, int descending,
+                          const char *after, size_t limit, owl_logs_stream *out, size_t *n,
+                          char next[OWL_LOGS_TOKEN_MAX], owl_error *err);
+
+enum owl_logs_put_flags {
+    OWL_LOGS_CREATE = 1u,    /* create the group and stream on first use (OTLP, raw lines) */
+    OWL_LOGS_ANY_BATCH = 2u, /* owl's other ways in, whose requests have limits of their own:
+                              * no limit on the events, bytes or time span of the batch, and an
+                              * empty or oversized event is left out (counted in dropped)
+                              * instead of refusing the batch; time order is still required */
+};
+
+/* What owl_logs_put refused of a batch it stored: CloudWatch's rejectedLogEventsInfo,
+ * each index -1 when absent. */
+typedef struct owl_logs_put_result {
+    long too_new_start;  /* first index more than 2 h ahead (inclusive) */
+    long too_old_end;    /* index after the last one more than 14 days back (exclusive) */
+    long expired_end;    /* index after the last one older than the group's retention */
+    size_t stored;       /* events stored */
+    size_t dropped;      /* OWL_LOGS_ANY_BATCH: empty or oversized events left out */
+    uint64_t upload_seq; /* the stream's sequence after the put (nextSequenceToken) */
+} owl_logs_put_result;
+
+/* owl_logs_put — stores ev[0..n) in (group, stream) of tenant with CloudWatch's
+ * PutLogEvents rules: refused as a whole (OWL_EINVAL, nothing stored) when n is 0 or over
+ * OWL_LOGS_MAX_BATCH_EVENTS, the batch over OWL_LOGS_MAX_BATCH_BYTES, an event empty or over
+ * OWL_LOGS_MAX_EVENT_BYTES, the events not in chronological order, or the events kept
+ * spanning more than 24 h; events more than 2 h ahead, more than 14 days back or older than
+ * the group's retention are left out and reported in *res. Invalid UTF-8 in a message is
+ * stored with each bad byte replaced by U+FFFD. One store append; OWL_OK only once the
+ * events are durable and readable. OWL_ENOTFOUND for an unknown group or stream (unless
+ * flags has OWL_LOGS_CREATE), the store's errors (OWL_EIO, OWL_ENOSPC: nothing stored). */
+int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char *stream,
+                 const owl_log_event *ev, size_t n, unsigned flags, owl_logs_put_result *res,
+                 owl_error *err);
+
+/* One event read back. */
+typedef struct owl_logs_event {
+    int64_t time_ms, ingest_ms;
+    const char *stream;     /* NUL-terminated, in the page */
+    const char *message;    /* NUL-terminated, in the page */
+    size_t message_len;
+    char event_id[48];      /* stable: time, order key and rank of the row */
+} owl_logs_event;
+
+/* A page of events, oldest first; owns its strings. */
+typedef struct owl_logs_page {
+    owl_logs_event *ev;
+    size_t n, cap;
+    int more;               /* further events match after this page in the scan's direction */
+    char next[OWL_SCAN_CURSOR_TEXT + 4]; /* FilterLogEvents: the token of the next page, ""
+                                          * when none */
+    char forward[OWL_SCAN_CURSOR_TEXT + 4], backward[OWL_SCAN_CURSOR_TEXT + 4]; /* GetLogEvents */
+    owl_buf text;
+} owl_logs_page;
+
+/* owl_logs_page_free — frees a page's memory (it may be filled again). Accepts NULL. */
+void owl_logs_page_free(owl_logs_page *p);
+
+typedef struct owl_logs_get {
+    const char *group, *stream;
+    int64_t start_ms, end_ms;  /* [start, end); INT64_MIN / INT64_MAX = open */
+    int start_from_head;
+    const char *token;         /* nextForwardToken / nextBackwardToken of an earlier page */
+    size_t limit;              /* 1..OWL_LOGS_MAX_PAGE */
+} owl_logs_get;
+
+/* owl_logs_get_events — GetLogEvents: the stream's events, the first `limit` from the head
+ * (start_from_head, or a forward token) or the last `limit` before the tail (default, or a
+ * backward token), within OWL_LOGS_MAX_PAGE_BYTES; out->forward and out->backward are the
+ * tokens of the neighbouring pages, the token passed in when no event was found. Tokens stay
+ * valid while events arrive. OWL_ENOTFOUND (group, stream), OWL_EINVAL (token). */
+int owl_logs_get_events(owl_logs *lg, const char *tenant, const owl_logs_get *q,
+                        owl_logs_page *out, owl_error *err);
+
+typedef struct owl_logs_filter {
+    const char *group;
+    const char *const *streams; /* logStreamNames (at most 100), or NULL */
+    size_t nstreams;
+    const char *prefix;         /* logStreamNamePrefix, or NULL */
+    int64_t start_ms, end_ms;   /* [start, end] as FilterLogEvents (end inclusive) */
+    const char *token;          /* nextToken of an earlier page, or NULL */
+    size_t limit;               /* 1..OWL_LOGS_MAX_PAGE */
+    const char *pattern;        /* filterPattern (docs/filter-patterns.md); NULL or "" = all */
+} owl_logs_filter;
+
+/* owl_logs_filter_events — FilterLogEvents: the events of the chosen streams (all of the
+ * group by default) whose message matches the pattern, interleaved by time, oldest first
+ * (blocks pruned by the pattern's necessary condition, owl_fpat_filter); out->next the token
+ * of the next page ("" at the end). OWL_ENOTFOUND (group), OWL_EINVAL (token, both streams
+ * and prefix, a pattern that does not compile: err says where). */
+int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
+                           owl_logs_page *out, owl_error *err);
 
 /* ---- decoding log requests: OTLP/HTTP logs and raw lines (docs/otlp.md, docs/api/logs-ingest.md)
  * Each way in decodes one request body into owl_log_event arrays, one per (log group, log

@@ -41,6 +41,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_tail_routes,
     &owl_cloudwatch_routes,
     &owl_otlp_routes,
+    &owl_logs_routes,
 };
 
 static void not_found(owl_call *call, const owl_match *m)
@@ -543,6 +544,8 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         (rc = owl_alarms_start(s->alarms, err)) != OWL_OK ||
         (rc = owl_alarm_tags_open(s->meta, s->alarms, &s->alarm_tags, err)) != OWL_OK)
         goto fail;
+    if ((rc = owl_logs_open(s->meta, s->store, NULL, &s->logs, err)) != OWL_OK)
+        goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_selfmetrics_new(&s->selfmetrics)) != OWL_OK) {
@@ -629,6 +632,7 @@ void owl_server_close(owl_server *s)
     owl_alarms_close(s->alarms);   /* its evaluator reads the metrics */
     owl_alarm_tags_close(s->alarm_tags);
     owl_metrics_close(s->metrics); /* before the store and meta it writes to */
+    owl_logs_close(s->logs);       /* persists the streams' times into meta */
     owl_store_close(s->store);
     owl_selfmetrics_free(s->selfmetrics);
     owl_meta_close(s->meta);

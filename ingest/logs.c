@@ -1,0 +1,1778 @@
+/* logs.c — CloudWatch Logs kept by owl: log groups and streams in the metadata store, their
+ * events in the `logs` table, one store partition per group incarnation.
+ *
+ * Records (metadata store, per tenant):
+ *   kind "log-group", id the group's partition ("g" + 16 random hex digits):
+ *     {name, created, retention (days, 0 = none), tags {key: value}};
+ *   kind "log-stream", id "<partition>.<16 hex digits of a per-group sequence>":
+ *     {name, created, first, last, ingest, seq} (the times 0 until the first event).
+ * Invariants:
+ *   1. every group and stream in memory has its record; creations and deletions are durable
+ *      before they are reported. All metadata writes are made under `wmu`, so a flush of
+ *      stream times never rewrites a record a deletion removed;
+ *   2. stream times (first, last, ingest, seq) change in memory on every put and reach the
+ *      metadata store lazily (owl_logs_flush: every flush_ms and at close); after a crash they
+ *      may lag by that much, as CloudWatch's own "eventually consistent" fields do;
+ *   3. an event is readable when its stream exists and the event was ingested at or after
+ *      the stream's creation: a deleted stream's events, and those of an earlier stream of
+ *      the same name, are never returned;
+ *   4. a deleted group's partition is never read again (a new group gets a new partition);
+ *      its rows are left to retention (1 day) until the store can drop a partition.
+ * Locks: `mu` guards the in-memory groups and streams (held briefly, never across store or
+ * metadata calls); `wmu` (taken before mu) serialises metadata writes. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "ingest/ingest.h"
+
+#define KIND_GROUP "log-group"
+#define KIND_STREAM "log-stream"
+#define DAY_MS 86400000LL
+#define TOO_NEW_MS (2 * 3600000LL)
+#define TOO_OLD_MS (14 * DAY_MS)
+#define SPAN_MS DAY_MS
+#define DELETED_RETENTION_DAYS 1
+
+typedef struct lstream {
+    char *name;
+    char id[48];
+    int64_t created, first, last, ingest;
+    uint64_t seq;
+    int dirty;
+} lstream;
+
+typedef struct lgroup {
+    char tenant[256];
+    char *name;
+    char pid[24];
+    int64_t created;
+    int retention;
+    bson_t tags;
+    lstream **s; /* sorted by name */
+    size_t n, cap;
+    uint64_t next_seq;
+} lgroup;
+
+struct owl_logs {
+    owl_meta *meta;
+    owl_store *store;
+    owl_logs_options opt;
+    pthread_mutex_t mu, wmu;
+    lgroup **g; /* sorted by (tenant, name) */
+    size_t n, cap;
+    pthread_t flusher;
+    int started, stop;
+    pthread_cond_t cv;
+};
+
+static const int retention_values[] = {1,   3,   5,   7,    14,   30,   60,   90,
+                                       120, 150, 180, 365,  400,  545,  731,  1096,
+                                       1827, 2192, 2557, 2922, 3288, 3653};
+
+int owl_logs_retention_ok(int days)
+{
+    for (size_t i = 0; i < OWL_ARRAY_LEN(retention_values); i++)
+        if (retention_values[i] == days)
+            return 1;
+    return 0;
+}
+
+int owl_logs_group_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > OWL_LOGS_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && !strchr(".-_/#", c))
+            return 0;
+    }
+    return 1;
+}
+
+int owl_logs_stream_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 1 && n <= OWL_LOGS_NAME_MAX && !strpbrk(name, ":*");
+}
+
+void owl_logs_options_default(owl_logs_options *o)
+{
+    o->max_groups = 100000;
+    o->max_streams = 100000;
+    o->flush_ms = 5000;
+    o->background = 1;
+}
+
+/* ---- in memory ---- */
+
+static void stream_free(lstream *s)
+{
+    if (s)
+        free(s->name), free(s);
+}
+
+static void group_free(lgroup *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        stream_free(g->s[i]);
+    free(g->s);
+    free(g->name);
+    bson_destroy(&g->tags);
+    free(g);
+}
+
+static int gcmp(const char *t1, const char *n1, const lgroup *g)
+{
+    int c = strcmp(t1, g->tenant);
+    return c ? c : strcmp(n1, g->name);
+}
+
+/* Index of (tenant, name) in lg->g, or where it would go (*found 0). */
+static size_t gfind(const owl_logs *lg, const char *tenant, const char *name, int *found)
+{
+    size_t lo = 0, hi = lg->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = gcmp(tenant, name, lg->g[mid]);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *found = 0;
+    return lo;
+}
+
+static lgroup *group_get(const owl_logs *lg, const char *tenant, const char *name)
+{
+    int found;
+    size_t i = gfind(lg, tenant, name, &found);
+    return found ? lg->g[i] : NULL;
+}
+
+static size_t sfind(const lgroup *g, const char *name, int *found)
+{
+    size_t lo = 0, hi = g->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(name, g->s[mid]->name);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    *found = 0;
+    return lo;
+}
+
+static lstream *stream_get(const lgroup *g, const char *name)
+{
+    int found;
+    size_t i = sfind(g, name, &found);
+    return found ? g->s[i] : NULL;
+}
+
+/* Grows *v (of *cap pointers) to hold one more; OWL_OK or OWL_ENOMEM. */
+static int grow(void ***v, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return OWL_OK;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void **p = realloc(*v, nc * sizeof *p);
+    if (!p)
+        return OWL_ENOMEM;
+    *v = p;
+    *cap = nc;
+    return OWL_OK;
+}
+
+static int insert_at(void ***v, size_t *n, size_t *cap, size_t at, void *item)
+{
+    if (grow(v, *n, cap) != OWL_OK)
+        return OWL_ENOMEM;
+    memmove(*v + at + 1, *v + at, (*n - at) * sizeof **v);
+    (*v)[at] = item;
+    (*n)++;
+    return OWL_OK;
+}
+
+static void remove_at(void **v, size_t *n, size_t at)
+{
+    memmove(v + at, v + at + 1, (*n - at - 1) * sizeof *v);
+    (*n)--;
+}
+
+static size_t tenant_groups(const owl_logs *lg, const char *tenant)
+{
+    int found;
+    size_t lo = gfind(lg, tenant, "", &found), hi = lo;
+    while (hi < lg->n && strcmp(lg->g[hi]->tenant, tenant) == 0)
+        hi++;
+    return hi - lo;
+}
+
+/* ---- records ---- */
+
+static void group_doc(const lgroup *g, bson_t *d)
+{
+    bson_init(d);
+    BSON_APPEND_UTF8(d, "name", g->name);
+    BSON_APPEND_INT64(d, "created", g->created);
+    BSON_APPEND_INT32(d, "retention", g->retention);
+    BSON_APPEND_DOCUMENT(d, "tags", &g->tags);
+}
+
+static void stream_doc(const lstream *s, bson_t *d)
+{
+    bson_init(d);
+    BSON_APPEND_UTF8(d, "name", s->name);
+    BSON_APPEND_INT64(d, "created", s->created);
+    BSON_APPEND_INT64(d, "first", s->first);
+    BSON_APPEND_INT64(d, "last", s->last);
+    BSON_APPEND_INT64(d, "ingest", s->ingest);
+    BSON_APPEND_INT64(d, "seq", (int64_t)s->seq);
+}
+
+static int64_t doc_i64(const bson_t *d, const char *k)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, d, k) && BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it)
+                                                                          : 0;
+}
+
+static const char *doc_str(const bson_t *d, const char *k)
+{
+    bson_iter_t it;
+    return bson_iter_init_find(&it, d, k) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL)
+                                                                        : NULL;
+}
+
+/* ---- loading ---- */
+
+typedef struct load {
+    owl_logs *lg;
+    int rc;
+    char (*orphans)[2][256];
+    size_t norphans, cap;
+} load;
+
+static int load_group(void *ud, const char *tenant, const char *kind, const char *id,
+                      const bson_t *doc)
+{
+    (void)kind;
+    load *l = ud;
+    const char *name = doc_str(doc, "name");
+    if (!name || strlen(id) >= sizeof(((lgroup *)0)->pid)) {
+        owl_warn("logs: group record %s/%s has no name: skipped", tenant, id);
+        return 0;
+    }
+    lgroup *g = calloc(1, sizeof *g);
+    if (!g || !(g->name = strdup(name))) {
+        free(g);
+        l->rc = OWL_ENOMEM;
+        return 1;
+    }
+    owl_strlcpy(g->tenant, tenant, sizeof g->tenant);
+    owl_strlcpy(g->pid, id, sizeof g->pid);
+    g->created = doc_i64(doc, "created");
+    g->retention = (int)doc_i64(doc, "retention");
+    bson_iter_t it;
+    uint32_t len;
+    const uint8_t *p;
+    if (bson_iter_init_find(&it, doc, "tags") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        bson_iter_document(&it, &len, &p);
+        bson_t t;
+        bson_init_static(&t, p, len);
+        bson_copy_to(&t, &g->tags);
+    } else {
+        bson_init(&g->tags);
+    }
+    int found;
+    size_t at = gfind(l->lg, tenant, name, &found);
+    if (found || insert_at((void ***)&l->lg->g, &l->lg->n, &l->lg->cap, at, g) != OWL_OK) {
+        group_free(g);
+        if (!found) {
+            l->rc = OWL_ENOMEM;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Streams are loaded with a map from partition to group built once (below). */
+typedef struct pidmap {
+    const char *pid;
+    lgroup *g;
+} pidmap;
+
+typedef struct sload {
+    load *l;
+    pidmap *map;
+    size_t nmap;
+} sload;
+
+static int pidcmp(const void *a, const void *b)
+{
+    const pidmap *x = a, *y = b;
+    int c = strcmp(x->pid, y->pid);
+    return c ? c : strcmp(x->g->tenant, y->g->tenant);
+}
+
+static int load_stream(void *ud, const char *tenant, const char *kind, const char *id,
+                       const bson_t *doc)
+{
+    (void)kind;
+    sload *sl = ud;
+    load *l = sl->l;
+    char pid[24];
+    const char *dot = strchr(id, '.');
+    const char *name = doc_str(doc, "name");
+    lgroup *g = NULL;
+    if (dot && (size_t)(dot - id) < sizeof pid) {
+        memcpy(pid, id, (size_t)(dot - id));
+        pid[dot - id] = 0;
+        lgroup key = {.name = (char *)""};
+        owl_strlcpy(key.tenant, tenant, sizeof key.tenant);
+        pidmap k = {pid, &key}, *m = bsearch(&k, sl->map, sl->nmap, sizeof k, pidcmp);
+        g = m ? m->g : NULL;
+    }
+    if (!g || !name) { /* its group was deleted: remove the record after the listing */
+        if (l->norphans == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 64;
+            void *p = realloc(l->orphans, nc * sizeof *l->orphans);
+            if (!p) {
+                l->rc = OWL_ENOMEM;
+                return 1;
+            }
+            l->orphans = p;
+            l->cap = nc;
+        }
+        owl_strlcpy(l->orphans[l->norphans][0], tenant, 256);
+        owl_strlcpy(l->orphans[l->norphans][1], id, 256);
+        l->norphans++;
+        return 0;
+    }
+    lstream *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name))) {
+        free(s);
+        l->rc = OWL_ENOMEM;
+        return 1;
+    }
+    owl_strlcpy(s->id, id, sizeof s->id);
+    s->created = doc_i64(doc, "created");
+    s->first = doc_i64(doc, "first");
+    s->last = doc_i64(doc, "last");
+    s->ingest = doc_i64(doc, "ingest");
+    s->seq = (uint64_t)doc_i64(doc, "seq");
+    uint64_t n = strtoull(dot + 1, NULL, 16);
+    if (n >= g->next_seq)
+        g->next_seq = n + 1;
+    int found;
+    size_t at = sfind(g, name, &found);
+    if (found || insert_at((void ***)&g->s, &g->n, &g->cap, at, s) != OWL_OK) {
+        stream_free(s);
+        if (!found) {
+            l->rc = OWL_ENOMEM;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void *flusher(void *arg);
+
+int owl_logs_open(owl_meta *meta, owl_store *store, const owl_logs_options *opts,
+                  owl_logs **out, owl_error *err)
+{
+    int rc;
+    load l = {0};
+    sload sl = {0};
+    owl_logs *lg = calloc(1, sizeof *lg);
+    if (!lg)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    lg->meta = meta;
+    lg->store = store;
+    owl_logs_options_default(&lg->opt);
+    if (opts)
+        lg->opt = *opts;
+    if (lg->opt.flush_ms <= 0)
+        lg->opt.flush_ms = 5000;
+    pthread_mutex_init(&lg->mu, NULL);
+    pthread_mutex_init(&lg->wmu, NULL);
+    pthread_cond_init(&lg->cv, NULL);
+    l.lg = lg;
+    if ((rc = owl_meta_list(meta, NULL, KIND_GROUP, NULL, 0, load_group, &l, err)) != OWL_OK)
+        goto fail;
+    if ((rc = l.rc) != OWL_OK)
+        goto oom;
+    sl.l = &l;
+    sl.map = malloc((lg->n ? lg->n : 1) * sizeof *sl.map);
+    if (!sl.map)
+        goto oom;
+    for (size_t i = 0; i < lg->n; i++)
+        sl.map[i] = (pidmap){lg->g[i]->pid, lg->g[i]};
+    sl.nmap = lg->n;
+    qsort(sl.map, sl.nmap, sizeof *sl.map, pidcmp);
+    if ((rc = owl_meta_list(meta, NULL, KIND_STREAM, NULL, 0, load_stream, &sl, err)) != OWL_OK)
+        goto fail;
+    if ((rc = l.rc) != OWL_OK)
+        goto oom;
+    for (size_t i = 0; i < l.norphans; i++)
+        if ((rc = owl_meta_delete(meta, l.orphans[i][0], KIND_STREAM, l.orphans[i][1], err)) !=
+                OWL_OK &&
+            rc != OWL_ENOTFOUND)
+            goto fail;
+    if (l.norphans)
+        owl_info("logs: removed %zu stream records of deleted groups", l.norphans);
+    if (lg->opt.background) {
+        if (pthread_create(&lg->flusher, NULL, flusher, lg) != 0) {
+            rc = owl_error_set(err, OWL_ENOMEM, "cannot start the logs flusher thread");
+            goto fail;
+        }
+        lg->started = 1;
+    }
+    free(l.orphans);
+    free(sl.map);
+    *out = lg;
+    return OWL_OK;
+oom:
+    rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+fail:
+    free(l.orphans);
+    free(sl.map);
+    owl_logs_close(lg);
+    return rc;
+}
+
+/* ---- lazy persistence of stream times ---- */
+
+int owl_logs_flush(owl_logs *lg, owl_error *err)
+{
+    int rc = OWL_OK;
+    pthread_mutex_lock(&lg->wmu);
+    /* tenant runs: groups are sorted by tenant, so one meta write per tenant */
+    size_t gi = 0;
+    while (rc == OWL_OK) {
+        char tenant[256] = "";
+        size_t n = 0, cap = 0;
+        char **ids = NULL;
+        bson_t *docs = NULL;
+        const bson_t **dp = NULL;
+        pthread_mutex_lock(&lg->mu);
+        for (; gi < lg->n; gi++) {
+            lgroup *g = lg->g[gi];
+            if (*tenant && strcmp(tenant, g->tenant) != 0)
+                break;
+            for (size_t i = 0; i < g->n; i++) {
+                lstream *s = g->s[i];
+                if (!s->dirty)
+                    continue;
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    char **ni = realloc(ids, nc * sizeof *ni);
+                    if (ni)
+                        ids = ni;
+                    bson_t *nd = realloc(docs, nc * sizeof *nd);
+                    if (nd)
+                        docs = nd;
+                    if (!ni || !nd)
+                        break;
+                    cap = nc;
+                }
+                owl_strlcpy(tenant, g->tenant, sizeof tenant);
+                ids[n] = strdup(s->id);
+                if (!ids[n])
+                    break;
+                stream_doc(s, &docs[n]);
+                s->dirty = 0;
+                n++;
+            }
+        }
+        pthread_mutex_unlock(&lg->mu);
+        if (n == 0) {
+            free(ids);
+            free(docs);
+            if (gi >= lg->n)
+                break;
+            continue;
+        }
+        dp = malloc(n * sizeof *dp);
+        if (!dp)
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        else {
+            for (size_t i = 0; i < n; i++)
+                dp[i] = &docs[i];
+            rc = owl_meta_put_many(lg->meta, tenant, KIND_STREAM, n, (const char *const *)ids,
+                                   dp, err);
+        }
+        if (rc != OWL_OK) { /* mark them again: the next flush retries */
+            pthread_mutex_lock(&lg->mu);
+            for (size_t i = 0; i < lg->n; i++)
+                if (strcmp(lg->g[i]->tenant, tenant) == 0)
+                    for (size_t j = 0; j < lg->g[i]->n; j++)
+                        lg->g[i]->s[j]->dirty = 1;
+            pthread_mutex_unlock(&lg->mu);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(ids[i]), bson_destroy(&docs[i]);
+        free(ids);
+        free(docs);
+        free(dp);
+    }
+    pthread_mutex_unlock(&lg->wmu);
+    return rc;
+}
+
+static void *flusher(void *arg)
+{
+    owl_logs *lg = arg;
+    pthread_mutex_lock(&lg->mu);
+    while (!lg->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += lg->opt.flush_ms / 1000;
+        ts.tv_nsec += (long)(lg->opt.flush_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&lg->cv, &lg->mu, &ts);
+        if (lg->stop)
+            break;
+        pthread_mutex_unlock(&lg->mu);
+        owl_error err = {0};
+        if (owl_logs_flush(lg, &err) != OWL_OK)
+            owl_warn("logs: stream times not persisted (retried): %s", err.msg);
+        pthread_mutex_lock(&lg->mu);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    return NULL;
+}
+
+void owl_logs_close(owl_logs *lg)
+{
+    if (!lg)
+        return;
+    if (lg->started) {
+        pthread_mutex_lock(&lg->mu);
+        lg->stop = 1;
+        pthread_cond_signal(&lg->cv);
+        pthread_mutex_unlock(&lg->mu);
+        pthread_join(lg->flusher, NULL);
+    }
+    owl_error err = {0};
+    if (owl_logs_flush(lg, &err) != OWL_OK)
+        owl_warn("logs: stream times not persisted at close: %s", err.msg);
+    for (size_t i = 0; i < lg->n; i++)
+        group_free(lg->g[i]);
+    free(lg->g);
+    pthread_mutex_destroy(&lg->mu);
+    pthread_mutex_destroy(&lg->wmu);
+    pthread_cond_destroy(&lg->cv);
+    free(lg);
+}
+
+/* ---- groups ---- */
+
+static int no_group(owl_error *err)
+{
+    return owl_error_set(err, OWL_ENOTFOUND, "The specified log group does not exist.");
+}
+
+static int no_stream(owl_error *err)
+{
+    return owl_error_set(err, OWL_ENOTFOUND, "The specified log stream does not exist.");
+}
+
+/* CloudWatch's tag rules, the same for log groups as for alarms (analytics/). */
+static int check_tags(const char *const *keys, const char *const *values, size_t n,
+                      owl_error *err)
+{
+    owl_tag t[OWL_LOGS_MAX_TAGS];
+    if (n > OWL_LOGS_MAX_TAGS)
+        return owl_error_set(err, OWL_EINVAL, "A log group can have at most %d tags",
+                             OWL_LOGS_MAX_TAGS);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (owl_tag){keys[i], values ? values[i] : ""};
+    return owl_alarm_tags_check(t, n, err);
+}
+
+/* tags of t with keys[i] = values[i] set into *out (initialised here). */
+static void tags_merge(const bson_t *t, const char *const *keys, const char *const *values,
+                       size_t n, bson_t *out)
+{
+    bson_init(out);
+    bson_iter_t it;
+    if (t && bson_iter_init(&it, t))
+        while (bson_iter_next(&it)) {
+            int replaced = 0;
+            for (size_t i = 0; i < n && !replaced; i++)
+                replaced = strcmp(keys[i], bson_iter_key(&it)) == 0;
+            if (!replaced)
+                bson_append_iter(out, NULL, 0, &it);
+        }
+    for (size_t i = 0; i < n; i++) {
+        int later = 0; /* a key given twice: the last value wins */
+        for (size_t j = i + 1; j < n && !later; j++)
+            later = strcmp(keys[i], keys[j]) == 0;
+        if (!later)
+            BSON_APPEND_UTF8(out, keys[i], values[i]);
+    }
+}
+
+static int new_pid(char out[24], owl_error *err)
+{
+    unsigned char r[8];
+    if (owl_random(r, sizeof r) != OWL_OK)
+        return owl_error_set(err, OWL_EIO, "no randomness available");
+    out[0] = 'g';
+    owl_hex(r, sizeof r, out + 1);
+    out[17] = 0;
+    return OWL_OK;
+}
+
+int owl_logs_create_group(owl_logs *lg, const char *tenant, const char *name,
+                          const char *const *keys, const char *const *values, size_t ntags,
+                          owl_error *err)
+{
+    if (!owl_logs_group_name_ok(name))
+        return owl_error_set(err, OWL_EINVAL,
+                             "Log group name must be 1 to 512 characters of [.-_/#A-Za-z0-9]");
+    if (ntags > OWL_LOGS_MAX_TAGS)
+        return owl_error_set(err, OWL_EINVAL, "A log group can have at most %d tags",
+                             OWL_LOGS_MAX_TAGS);
+    int rc = check_tags(keys, values, ntags, err);
+    if (rc != OWL_OK)
+        return rc;
+    lgroup *g = calloc(1, sizeof *g);
+    if (!g || !(g->name = strdup(name))) {
+        free(g);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+    owl_strlcpy(g->tenant, tenant, sizeof g->tenant);
+    g->created = owl_now_ms();
+    tags_merge(NULL, keys, values, ntags, &g->tags);
+    bson_t doc;
+    bson_init(&doc);
+    pthread_mutex_lock(&lg->wmu);
+    pthread_mutex_lock(&lg->mu);
+    int found;
+    gfind(lg, tenant, name, &found);
+    size_t have = tenant_groups(lg, tenant);
+    pthread_mutex_unlock(&lg->mu);
+    if (found) {
+        rc = owl_error_set(err, OWL_EEXISTS, "The specified log group already exists");
+        goto out;
+    }
+    if (have >= lg->opt.max_groups) {
+        rc = owl_error_set(err, OWL_ERANGE, "Resource limit exceeded: at most %zu log groups",
+                           lg->opt.max_groups);
+        goto out;
+    }
+    if ((rc = new_pid(g->pid, err)) != OWL_OK)
+        goto out;
+    bson_destroy(&doc);
+    group_doc(g, &doc);
+    if ((rc = owl_meta_put(lg->meta, tenant, KIND_GROUP, g->pid, &doc, err)) != OWL_OK)
+        goto out;
+    pthread_mutex_lock(&lg->mu);
+    size_t at = gfind(lg, tenant, name, &found);
+    rc = insert_at((void ***)&lg->g, &lg->n, &lg->cap, at, g);
+    pthread_mutex_unlock(&lg->mu);
+    if (rc != OWL_OK) {
+        owl_meta_delete(lg->meta, tenant, KIND_GROUP, g->pid, NULL);
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    g = NULL;
+out:
+    pthread_mutex_unlock(&lg->wmu);
+    bson_destroy(&doc);
+    group_free(g);
+    return rc;
+}
+
+int owl_logs_delete_group(owl_logs *lg, const char *tenant, const char *name, owl_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&lg->wmu);
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, name);
+    pthread_mutex_unlock(&lg->mu);
+    if (!g) {
+        rc = no_group(err);
+        goto out;
+    }
+    /* the group record first: once it is gone the group is, whatever follows */
+    if ((rc = owl_meta_delete(lg->meta, tenant, KIND_GROUP, g->pid, err)) != OWL_OK)
+        goto out;
+    pthread_mutex_lock(&lg->mu);
+    int found;
+    size_t at = gfind(lg, tenant, name, &found);
+    remove_at((void **)lg->g, &lg->n, at);
+    pthread_mutex_unlock(&lg->mu);
+    /* nothing else can reach g now (every change holds wmu, readers look it up under mu) */
+    for (size_t i = 0; i < g->n; i++)
+        if (owl_meta_delete(lg->meta, tenant, KIND_STREAM, g->s[i]->id, NULL) != OWL_OK)
+            break; /* the rest are orphans, removed at the next open */
+    owl_error e2 = {0};
+    if (owl_store_set_retention(lg->store, "logs", tenant, g->pid, DELETED_RETENTION_DAYS, &e2) !=
+        OWL_OK)
+        owl_warn("logs: retention of deleted group %s (%s) not set: %s", name, g->pid, e2.msg);
+    group_free(g);
+out:
+    pthread_mutex_unlock(&lg->wmu);
+    return rc;
+}
+
+static void group_info(const lgroup *g, owl_logs_group *o)
+{
+    owl_strlcpy(o->name, g->name, sizeof o->name);
+    owl_strlcpy(o->partition, g->pid, sizeof o->partition);
+    o->created_ms = g->created;
+    o->retention_days = g->retention;
+    o->stored_bytes = 0;
+}
+
+typedef struct sized {
+    const char *tenant;
+    owl_logs_group *v;
+    size_t n;
+} sized;
+
+static int add_bytes(void *ud, const owl_store_table_stats *t)
+{
+    sized *s = ud;
+    if (strcmp(t->table, "logs") != 0 || strcmp(t->tenant, s->tenant) != 0)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].partition, t->partition) == 0)
+            s->v[i].stored_bytes += t->stored_bytes;
+    return 0;
+}
+
+/* stored_bytes of v[0..n) from the store's partition figures. */
+static int fill_bytes(owl_logs *lg, const char *tenant, owl_logs_group *v, size_t n,
+                      owl_error *err)
+{
+    if (n == 0)
+        return OWL_OK;
+    sized s = {tenant, v, n};
+    return owl_store_partitions(lg->store, add_bytes, &s, err);
+}
+
+int owl_logs_get_group(owl_logs *lg, const char *tenant, const char *name, owl_logs_group *out,
+                       owl_error *err)
+{
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, name);
+    if (g)
+        group_info(g, out);
+    pthread_mutex_unlock(&lg->mu);
+    if (!g)
+        return no_group(err);
+    return fill_bytes(lg, tenant, out, 1, err);
+}
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return n == 0;
+}
+
+int owl_logs_list_groups(owl_logs *lg, const char *tenant, const char *prefix,
+                         const char *pattern, const char *after, size_t limit,
+                         owl_logs_group *out, size_t *n, int *more, owl_error *err)
+{
+    *n = 0;
+    *more = 0;
+    pthread_mutex_lock(&lg->mu);
+    int found;
+    size_t i = gfind(lg, tenant, after ? after : "", &found);
+    if (found)
+        i++;
+    for (; i < lg->n && strcmp(lg->g[i]->tenant, tenant) == 0; i++) {
+        const lgroup *g = lg->g[i];
+        if (prefix && strncmp(g->name, prefix, strlen(prefix)) != 0) {
+            if (strcmp(g->name, prefix) > 0)
+                break; /* sorted: no later name has the prefix */
+            continue;
+        }
+        if (pattern && !contains_ci(g->name, pattern))
+            continue;
+        if (*n == limit) {
+            *more = 1;
+            break;
+        }
+        group_info(g, &out[(*n)++]);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    return fill_bytes(lg, tenant, out, *n, err);
+}
+
+/* Rewrites the group record with a change made by fn under wmu; memory changes only once
+ * the record is durable. */
+static int group_update(owl_logs *lg, const char *tenant, const char *name,
+                        void (*fn)(lgroup *tmp, void *ud), void *ud, char *pid,
+                        owl_error *err)
+{
+    int rc;
+    bson_t doc;
+    bson_init(&doc);
+    pthread_mutex_lock(&lg->wmu);
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, name);
+    lgroup tmp;
+    if (g) {
+        tmp = *g;
+        bson_copy_to(&g->tags, &tmp.tags);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    if (!g) {
+        rc = no_group(err);
+        goto out;
+    }
+    fn(&tmp, ud);
+    if (bson_count_keys(&tmp.tags) > OWL_LOGS_MAX_TAGS) {
+        bson_destroy(&tmp.tags);
+        rc = owl_error_set(err, OWL_EINVAL, "A log group can have at most %d tags",
+                           OWL_LOGS_MAX_TAGS);
+        goto out;
+    }
+    bson_destroy(&doc);
+    group_doc(&tmp, &doc);
+    rc = owl_meta_put(lg->meta, tenant, KIND_GROUP, g->pid, &doc, err);
+    pthread_mutex_lock(&lg->mu);
+    if (rc == OWL_OK) {
+        g->retention = tmp.retention;
+        bson_destroy(&g->tags);
+        bson_copy_to(&tmp.tags, &g->tags);
+        bson_destroy(&tmp.tags);
+        if (pid)
+            owl_strlcpy(pid, g->pid, 24);
+    } else {
+        bson_destroy(&tmp.tags);
+    }
+    pthread_mutex_unlock(&lg->mu);
+out:
+    pthread_mutex_unlock(&lg->wmu);
+    bson_destroy(&doc);
+    return rc;
+}
+
+static void set_ret(lgroup *t, void *ud)
+{
+    t->retention = *(int *)ud;
+}
+
+int owl_logs_set_retention(owl_logs *lg, const char *tenant, const char *name, int days,
+                           owl_error *err)
+{
+    if (days != 0 && !owl_logs_retention_ok(days))
+        return owl_error_set(err, OWL_EINVAL,
+                             "1 validation error detected: Value '%d' at 'retentionInDays' "
+                             "failed to satisfy constraint: Member must satisfy enum value set: "
+                             "[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+                             "1096, 1827, 2192, 2557, 2922, 3288, 3653]",
+                             days);
+    char pid[24];
+    int rc = group_update(lg, tenant, name, set_ret, &days, pid, err);
+    if (rc != OWL_OK)
+        return rc;
+    /* the store's retention after the record: a crash between the two is repaired by the
+     * next PutRetentionPolicy; reads check nothing else */
+    return owl_store_set_retention(lg->store, "logs", tenant, pid, days, err);
+}
+
+typedef struct tagchange {
+    const char *const *keys, *const *values;
+    size_t n;
+} tagchange;
+
+static void add_tags(lgroup *t, void *ud)
+{
+    tagchange *c = ud;
+    bson_t merged;
+    tags_merge(&t->tags, c->keys, c->values, c->n, &merged);
+    bson_destroy(&t->tags);
+    bson_copy_to(&merged, &t->tags);
+    bson_destroy(&merged);
+}
+
+static void drop_tags(lgroup *t, void *ud)
+{
+    tagchange *c = ud;
+    bson_t kept;
+    bson_init(&kept);
+    bson_iter_t it;
+    if (bson_iter_init(&it, &t->tags))
+        while (bson_iter_next(&it)) {
+            int gone = 0;
+            for (size_t i = 0; i < c->n && !gone; i++)
+                gone = strcmp(c->keys[i], bson_iter_key(&it)) == 0;
+            if (!gone)
+                bson_append_iter(&kept, NULL, 0, &it);
+        }
+    bson_destroy(&t->tags);
+    bson_copy_to(&kept, &t->tags);
+    bson_destroy(&kept);
+}
+
+int owl_logs_tag(owl_logs *lg, const char *tenant, const char *name, const char *const *keys,
+                 const char *const *values, size_t n, owl_error *err)
+{
+    int rc = check_tags(keys, values, n, err);
+    if (rc != OWL_OK)
+        return rc;
+    tagchange c = {keys, values, n};
+    return group_update(lg, tenant, name, add_tags, &c, NULL, err);
+}
+
+int owl_logs_untag(owl_logs *lg, const char *tenant, const char *name,
+                   const char *const *keys, size_t n, owl_error *err)
+{
+    tagchange c = {keys, NULL, n};
+    return group_update(lg, tenant, name, drop_tags, &c, NULL, err);
+}
+
+int owl_logs_tags(owl_logs *lg, const char *tenant, const char *name, bson_t *out,
+                  owl_error *err)
+{
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, name);
+    if (g)
+        bson_copy_to(&g->tags, out);
+    pthread_mutex_unlock(&lg->mu);
+    return g ? OWL_OK : no_group(err);
+}
+
+/* ---- streams ---- */
+
+/* Creates stream name in g (looked up again by (tenant, group) under the locks); with
+ * exist_ok an existing stream is success. Caller holds wmu, not mu. */
+static int stream_create_locked(owl_logs *lg, const char *tenant, const char *group,
+                                const char *name, int exist_ok, owl_error *err)
+{
+    int rc = OWL_OK;
+    lstream *s = calloc(1, sizeof *s);
+    bson_t doc;
+    bson_init(&doc);
+    if (!s || !(s->name = strdup(name))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    int found = 0;
+    if (g) {
+        sfind(g, name, &found);
+        snprintf(s->id, sizeof s->id, "%s.%016" PRIx64, g->pid, g->next_seq);
+    }
+    size_t have = g ? g->n : 0;
+    pthread_mutex_unlock(&lg->mu);
+    if (!g) {
+        rc = no_group(err);
+        goto out;
+    }
+    if (found) {
+        if (!exist_ok)
+            rc = owl_error_set(err, OWL_EEXISTS, "The specified log stream already exists");
+        goto out;
+    }
+    if (have >= lg->opt.max_streams) {
+        rc = owl_error_set(err, OWL_ERANGE,
+                           "Resource limit exceeded: at most %zu log streams in a log group",
+                           lg->opt.max_streams);
+        goto out;
+    }
+    s->created = owl_now_ms();
+    bson_destroy(&doc);
+    stream_doc(s, &doc);
+    if ((rc = owl_meta_put(lg->meta, tenant, KIND_STREAM, s->id, &doc, err)) != OWL_OK)
+        goto out;
+    pthread_mutex_lock(&lg->mu);
+    size_t at = sfind(g, name, &found);
+    rc = insert_at((void ***)&g->s, &g->n, &g->cap, at, s);
+    if (rc == OWL_OK)
+        g->next_seq++;
+    pthread_mutex_unlock(&lg->mu);
+    if (rc != OWL_OK) {
+        owl_meta_delete(lg->meta, tenant, KIND_STREAM, s->id, NULL);
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    s = NULL;
+out:
+    bson_destroy(&doc);
+    stream_free(s);
+    return rc;
+}
+
+int owl_logs_create_stream(owl_logs *lg, const char *tenant, const char *group,
+                           const char *name, owl_error *err)
+{
+    if (!owl_logs_stream_name_ok(name))
+        return owl_error_set(err, OWL_EINVAL,
+                             "Log stream name must be 1 to 512 characters, without ':' or '*'");
+    pthread_mutex_lock(&lg->wmu);
+    int rc = stream_create_locked(lg, tenant, group, name, 0, err);
+    pthread_mutex_unlock(&lg->wmu);
+    return rc;
+}
+
+int owl_logs_delete_stream(owl_logs *lg, const char *tenant, const char *group,
+                           const char *name, owl_error *err)
+{
+    int rc = OWL_OK;
+    char id[48];
+    pthread_mutex_lock(&lg->wmu);
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    lstream *s = g ? stream_get(g, name) : NULL;
+    if (s)
+        owl_strlcpy(id, s->id, sizeof id);
+    pthread_mutex_unlock(&lg->mu);
+    if (!g)
+        rc = no_group(err);
+    else if (!s)
+        rc = no_stream(err);
+    else if ((rc = owl_meta_delete(lg->meta, tenant, KIND_STREAM, id, err)) == OWL_OK) {
+        pthread_mutex_lock(&lg->mu);
+        int found;
+        size_t at = sfind(g, name, &found);
+        remove_at((void **)g->s, &g->n, at);
+        pthread_mutex_unlock(&lg->mu);
+        stream_free(s);
+    }
+    pthread_mutex_unlock(&lg->wmu);
+    return rc;
+}
+
+static void stream_info(const lstream *s, owl_logs_stream *o)
+{
+    owl_strlcpy(o->name, s->name, sizeof o->name);
+    o->created_ms = s->created;
+    o->first_event_ms = s->first;
+    o->last_event_ms = s->last;
+    o->last_ingest_ms = s->ingest;
+    o->upload_seq = s->seq;
+}
+
+/* Order of streams for listing: by name, or by (last event, name). */
+typedef struct skey {
+    int64_t last;
+    const lstream *s;
+} skey;
+
+static int skey_cmp(const void *a, const void *b)
+{
+    const skey *x = a, *y = b;
+    if (x->last != y->last)
+        return x->last < y->last ? -1 : 1;
+    return strcmp(x->s->name, y->s->name);
+}
+
+/* A listing token: "n:" name, or "t:" last-event ms ":" name (stream names hold no ':'). */
+static int parse_token(const char *tok, enum owl_logs_order order, int64_t *last,
+                       const char **name)
+{
+    if (order == OWL_LOGS_BY_NAME) {
+        if (strncmp(tok, "n:", 2) != 0)
+            return OWL_EINVAL;
+        *name = tok + 2;
+        return OWL_OK;
+    }
+    char *end;
+    if (strncmp(tok, "t:", 2) != 0)
+        return OWL_EINVAL;
+    *last = strtoll(tok + 2, &end, 10);
+    if (*end != ':')
+        return OWL_EINVAL;
+    *name = end + 1;
+    return OWL_OK;
+}
+
+int owl_logs_list_streams(owl_logs *lg, const char *tenant, const char *group,
+                          const char *prefix, enum owl_logs_order order, int descending,
+                          const char *after, size_t limit, owl_logs_stream *out, size_t *n,
+                          char next[OWL_LOGS_TOKEN_MAX], owl_error *err)
+{
+    int64_t alast = 0;
+    const char *aname = NULL;
+    char tok[OWL_LOGS_TOKEN_MAX];
+    *n = 0;
+    if (after) { /* after may be the caller's next: read it before next is written */
+        if (strlen(after) >= sizeof tok)
+            return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+        memcpy(tok, after, strlen(after) + 1);
+        after = tok;
+    }
+    next[0] = 0;
+    if (prefix && order != OWL_LOGS_BY_NAME)
+        return owl_error_set(err, OWL_EINVAL,
+                             "Cannot order by LastEventTime with a logStreamNamePrefix.");
+    if (after && parse_token(after, order, &alast, &aname) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+    int rc = OWL_OK;
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    skey *v = g ? malloc((g->n ? g->n : 1) * sizeof *v) : NULL;
+    if (!g)
+        rc = no_group(err);
+    else if (!v)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    if (rc != OWL_OK)
+        goto out;
+    size_t m = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (!prefix || strncmp(g->s[i]->name, prefix, strlen(prefix)) == 0)
+            v[m++] = (skey){order == OWL_LOGS_BY_NAME ? 0 : g->s[i]->last, g->s[i]};
+    if (order != OWL_LOGS_BY_NAME)
+        qsort(v, m, sizeof *v, skey_cmp);
+    lstream tokstream = {.name = (char *)(aname ? aname : "")};
+    skey tk = {alast, &tokstream};
+    for (size_t k = 0; k < m; k++) {
+        size_t i = descending ? m - 1 - k : k;
+        if (aname) {
+            int c = skey_cmp(&v[i], &tk);
+            if (descending ? c >= 0 : c <= 0)
+                continue;
+        }
+        if (*n == limit) {
+            const skey *l = &v[descending ? i + 1 : i - 1];
+            if (order == OWL_LOGS_BY_NAME)
+                snprintf(next, OWL_LOGS_TOKEN_MAX, "n:%s", l->s->name);
+            else
+                snprintf(next, OWL_LOGS_TOKEN_MAX, "t:%" PRId64 ":%s", l->last, l->s->name);
+            break;
+        }
+        stream_info(v[i].s, &out[(*n)++]);
+    }
+out:
+    pthread_mutex_unlock(&lg->mu);
+    free(v);
+    return rc;
+}
+
+/* ---- PutLogEvents ---- */
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    unsigned cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* Appends m to b with every byte of an invalid sequence replaced by U+FFFD; 1 when m was
+ * valid (nothing appended then), 0 when the fixed copy is in b. */
+static int utf8_fix(owl_bytes m, owl_buf *b, int *oom)
+{
+    const unsigned char *p = m.p;
+    size_t i = 0;
+    while (i < m.n) {
+        size_t l = utf8_seq(p + i, m.n - i);
+        if (!l)
+            break;
+        i += l;
+    }
+    if (i == m.n)
+        return 1;
+    owl_buf_reset(b);
+    *oom = owl_buf_append(b, p, i) != OWL_OK;
+    while (i < m.n && !*oom) {
+        size_t l = utf8_seq(p + i, m.n - i);
+        *oom = l ? owl_buf_append(b, p + i, l) != OWL_OK
+                 : owl_buf_append(b, "\xEF\xBF\xBD", 3) != OWL_OK;
+        i += l ? l : 1;
+    }
+    return 0;
+}
+
+/* The whole-batch rules: OWL_OK or OWL_EINVAL with CloudWatch's text. */
+static int batch_check(const owl_log_event *ev, size_t n, unsigned flags, owl_error *err)
+{
+    if (flags & OWL_LOGS_ANY_BATCH) { /* only the order: the rest is left out event by event */
+        for (size_t i = 1; i < n; i++)
+            if (ev[i].time_ms < ev[i - 1].time_ms)
+                return owl_error_set(err, OWL_EINVAL,
+                                     "Log events in a single PutLogEvents request must be in "
+                                     "chronological order.");
+        return OWL_OK;
+    }
+    if (n == 0)
+        return owl_error_set(err, OWL_EINVAL,
+                             "1 validation error detected: Value '[]' at 'logEvents' failed "
+                             "to satisfy constraint: Member must have length greater than or "
+                             "equal to 1");
+    if (n > OWL_LOGS_MAX_BATCH_EVENTS)
+        return owl_error_set(err, OWL_EINVAL,
+                             "1 validation error detected: Value at 'logEvents' failed to "
+                             "satisfy constraint: Member must have length less than or equal "
+                             "to %d",
+                             OWL_LOGS_MAX_BATCH_EVENTS);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].message.n == 0)
+            return owl_error_set(err, OWL_EINVAL,
+                                 "1 validation error detected: Value '' at "
+                                 "'logEvents.%zu.member.message' failed to satisfy constraint: "
+                                 "Member must have length greater than or equal to 1",
+                                 i + 1);
+        uint64_t one = ev[i].message.n + OWL_LOGS_EVENT_OVERHEAD;
+        if (one > OWL_LOGS_MAX_EVENT_BYTES)
+            return owl_error_set(err, OWL_EINVAL, "Log event too large: %" PRIu64
+                                 " bytes exceeds limit of %d",
+                                 one, OWL_LOGS_MAX_EVENT_BYTES);
+        bytes += one;
+        if (i && ev[i].time_ms < ev[i - 1].time_ms)
+            return owl_error_set(err, OWL_EINVAL,
+                                 "Log events in a single PutLogEvents request must be in "
+                                 "chronological order.");
+    }
+    if (bytes > OWL_LOGS_MAX_BATCH_BYTES)
+        return owl_error_set(err, OWL_EINVAL,
+                             "Upload too large: %" PRIu64 " bytes exceeds limit of %d", bytes,
+                             OWL_LOGS_MAX_BATCH_BYTES);
+    return OWL_OK;
+}
+
+/* Looks up the stream for a put (creating group and stream with OWL_LOGS_CREATE); copies
+ * what the append needs. */
+static int put_target(owl_logs *lg, const char *tenant, const char *group, const char *stream,
+                      unsigned flags, char pid[24], int *retention, owl_error *err)
+{
+    for (int pass = 0;; pass++) {
+        pthread_mutex_lock(&lg->mu);
+        lgroup *g = group_get(lg, tenant, group);
+        lstream *s = g ? stream_get(g, stream) : NULL;
+        if (s) {
+            owl_strlcpy(pid, g->pid, 24);
+            *retention = g->retention;
+        }
+        pthread_mutex_unlock(&lg->mu);
+        if (s)
+            return OWL_OK;
+        if (!(flags & OWL_LOGS_CREATE) || pass)
+            return g ? no_stream(err) : no_group(err);
+        int rc;
+        if (!g && (rc = owl_logs_create_group(lg, tenant, group, NULL, NULL, 0, err)) != OWL_OK &&
+            rc != OWL_EEXISTS)
+            return rc;
+        if (!owl_logs_stream_name_ok(stream))
+            return owl_error_set(err, OWL_EINVAL, "Log stream name must be 1 to 512 "
+                                                  "characters, without ':' or '*'");
+        pthread_mutex_lock(&lg->wmu);
+        rc = stream_create_locked(lg, tenant, group, stream, 1, err);
+        pthread_mutex_unlock(&lg->wmu);
+        if (rc != OWL_OK)
+            return rc;
+    }
+}
+
+/* Which events of a checked batch are kept: [*lo, *hi), and what was refused in *res. */
+static void classify(const owl_log_event *ev, size_t n, int retention, int64_t now,
+                     owl_logs_put_result *res, size_t *lo, size_t *hi)
+{
+    size_t old_end = 0, exp_end = 0, new_start = n;
+    while (old_end < n && ev[old_end].time_ms < now - TOO_OLD_MS)
+        old_end++;
+    if (retention > 0)
+        while (exp_end < n && ev[exp_end].time_ms < now - (int64_t)retention * DAY_MS)
+            exp_end++;
+    while (new_start > 0 && ev[new_start - 1].time_ms > now + TOO_NEW_MS)
+        new_start--;
+    res->too_old_end = old_end ? (long)old_end : -1;
+    res->expired_end = exp_end ? (long)exp_end : -1;
+    res->too_new_start = new_start < n ? (long)new_start : -1;
+    *lo = old_end > exp_end ? old_end : exp_end;
+    *hi = new_start < *lo ? *lo : new_start;
+}
+
+/* An event the rules let through one by one: not empty, within OWL_LOGS_MAX_EVENT_BYTES. */
+static int storable(const owl_log_event *e)
+{
+    return e->message.n > 0 && e->message.n + OWL_LOGS_EVENT_OVERHEAD <= OWL_LOGS_MAX_EVENT_BYTES;
+}
+
+static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const char *stream,
+                       const owl_log_event *ev, size_t n, int64_t ingest, owl_error *err)
+{
+    owl_rowbuf rb;
+    owl_buf fixed = OWL_BUF_INIT;
+    owl_rowbuf_init(&rb, &owl_logs_schema);
+    int rc = OWL_OK, oom = 0;
+    static const uint8_t zero[16];
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        const owl_log_event *e = &ev[i];
+        owl_bytes m = e->message;
+        if (!storable(e))
+            continue; /* OWL_LOGS_ANY_BATCH: left out (batch_check refused it otherwise) */
+        if (!utf8_fix(m, &fixed, &oom))
+            m = (owl_bytes){fixed.data, fixed.len};
+        if (oom) {
+            rc = OWL_ENOMEM;
+            break;
+        }
+        if ((rc = owl_rowbuf_begin_row(&rb)) != OWL_OK ||
+            (rc = owl_rowbuf_set_i64(&rb, OWL_LOGS_TIME, e->time_ms)) != OWL_OK ||
+            (rc = owl_rowbuf_set_i64(&rb, OWL_LOGS_INGEST_TIME, ingest)) != OWL_OK ||
+            (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_STREAM, stream, strlen(stream))) != OWL_OK ||
+            (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_MESSAGE, m.p, m.n)) != OWL_OK ||
+            (e->severity.n &&
+             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_SEVERITY, e->severity.p, e->severity.n)) !=
+                 OWL_OK) ||
+            (memcmp(e->trace_id, zero, 16) &&
+             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_TRACE_ID, e->trace_id, 16)) != OWL_OK) ||
+            (memcmp(e->span_id, zero, 8) &&
+             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_SPAN_ID, e->span_id, 8)) != OWL_OK) ||
+            (e->attrs.n &&
+             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_ATTRS, e->attrs.p, e->attrs.n)) != OWL_OK) ||
+            (rc = owl_rowbuf_end_row(&rb)) != OWL_OK)
+            break;
+    }
+    if (rc != OWL_OK)
+        rc = owl_error_set(err, rc, "cannot build the rows: %s", owl_strerror(rc));
+    else
+        rc = owl_store_append(lg->store, "logs", tenant, pid, owl_rowbuf_rows(&rb), err);
+    owl_rowbuf_free(&rb);
+    owl_buf_free(&fixed);
+    return rc;
+}
+
+int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char *stream,
+                 const owl_log_event *ev, size_t n, unsigned flags, owl_logs_put_result *res,
+                 owl_error *err)
+{
+    owl_logs_put_result dummy;
+    if (!res)
+        res = &dummy;
+    memset(res, 0, sizeof *res);
+    res->too_new_start = res->too_old_end = res->expired_end = -1;
+    int rc = batch_check(ev, n, flags, err);
+    if (rc != OWL_OK)
+        return rc;
+    char pid[24];
+    int retention = 0;
+    if ((rc = put_target(lg, tenant, group, stream, flags, pid, &retention, err)) != OWL_OK)
+        return rc;
+    int64_t now = owl_now_ms();
+    size_t lo, hi;
+    classify(ev, n, retention, now, res, &lo, &hi);
+    if (!(flags & OWL_LOGS_ANY_BATCH) && hi > lo && ev[hi - 1].time_ms - ev[lo].time_ms > SPAN_MS)
+        return owl_error_set(err, OWL_EINVAL,
+                             "The batch of log events in a single PutLogEvents request cannot "
+                             "span more than 24 hours.");
+    /* the ingestion time is never before the stream's creation (invariant 3) */
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    lstream *s = g && strcmp(g->pid, pid) == 0 ? stream_get(g, stream) : NULL;
+    if (s && s->created > now)
+        now = s->created;
+    pthread_mutex_unlock(&lg->mu);
+    size_t keep = 0;
+    for (size_t i = lo; i < hi; i++)
+        keep += storable(&ev[i]);
+    res->dropped = hi - lo - keep;
+    if (keep && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, err)) != OWL_OK)
+        return rc;
+    res->stored = keep;
+    pthread_mutex_lock(&lg->mu);
+    g = group_get(lg, tenant, group);
+    s = g && strcmp(g->pid, pid) == 0 ? stream_get(g, stream) : NULL;
+    if (s) {
+        if (keep) {
+            if (!s->first || ev[lo].time_ms < s->first)
+                s->first = ev[lo].time_ms;
+            if (ev[hi - 1].time_ms > s->last)
+                s->last = ev[hi - 1].time_ms;
+            s->ingest = now;
+        }
+        s->seq++;
+        s->dirty = 1;
+        res->upload_seq = s->seq;
+    }
+    pthread_mutex_unlock(&lg->mu);
+    return OWL_OK;
+}
+
+/* ---- reading events ---- */
+
+void owl_logs_page_free(owl_logs_page *p)
+{
+    if (!p)
+        return;
+    free(p->ev);
+    owl_buf_free(&p->text);
+    memset(p, 0, sizeof *p);
+}
+
+/* A stream that may be read, as of the start of a read. */
+typedef struct vis {
+    const char *name; /* into names */
+    int64_t created;
+} vis;
+
+static int vis_cmp(const void *a, const void *b)
+{
+    return strcmp(((const vis *)a)->name, ((const vis *)b)->name);
+}
+
+/* The state of one paged scan. */
+typedef struct reader {
+    owl_logs_page *page;
+    vis *v;
+    size_t nv;
+    const char *prefix;
+    const owl_fpat *pat; /* FilterLogEvents' pattern, or NULL */
+    size_t limit, bytes;
+    int full; /* the page holds limit events or bytes: the next visible row sets more */
+    const owl_scan_cursor *after;
+    owl_scan_cursor pos, last; /* the scan's position; the cursor after the last row taken */
+    int have_last;
+    int oom;
+    int64_t first_t; /* (time, key) of the first row taken and how many of it were taken */
+    uint64_t first_k, first_count;
+} reader;
+
+static const vis *visible(const reader *r, const char *name, size_t len, int64_t ingest)
+{
+    char key[OWL_LOGS_NAME_MAX + 1];
+    if (len > OWL_LOGS_NAME_MAX)
+        return NULL;
+    memcpy(key, name, len);
+    key[len] = 0;
+    vis k = {key, 0}, *f = bsearch(&k, r->v, r->nv, sizeof k, vis_cmp);
+    if (!f || ingest < f->created)
+        return NULL;
+    if (r->prefix && strncmp(key, r->prefix, strlen(r->prefix)) != 0)
+        return NULL;
+    return f;
+}
+
+/* Columns every read asks for, in this order (the order key hashes their values). */
+static const size_t read_cols[] = {OWL_LOGS_TIME, OWL_LOGS_INGEST_TIME, OWL_LOGS_STREAM,
+                                   OWL_LOGS_MESSAGE};
+
+static int take_row(void *ud, const owl_batch *b)
+{
+    reader *r = ud;
+    owl_logs_page *pg = r->page;
+    for (size_t i = 0; i < b->nrows; i++) {
+        int64_t t = b->cols[0][i].i, ingest = b->cols[1][i].i;
+        uint64_t k = b->keys[i];
+        /* the scan's position: rows of equal (time, key) are counted, the cursor's own
+         * earlier rows included (owl_scan_cursor) */
+        if (r->pos.count && r->pos.time == t && r->pos.key == k)
+            r->pos.count++;
+        else if (r->after && r->after->time == t && r->after->key == k)
+            r->pos = (owl_scan_cursor){t, k, r->after->count + 1, r->after->order};
+        else
+            r->pos = (owl_scan_cursor){t, k, 1, r->pos.order};
+        owl_bytes sn = b->cols[2][i].b, msg = b->cols[3][i].b;
+        const vis *v = visible(r, sn.p, sn.n, ingest);
+        if (!v || (r->pat && !owl_fpat_match(r->pat, msg.p, msg.n)))
+            continue;
+        if (r->full || pg->n == r->limit ||
+            r->bytes + msg.n + OWL_LOGS_EVENT_OVERHEAD > OWL_LOGS_MAX_PAGE_BYTES) {
+            pg->more = 1;
+            return 1; /* stops the scan */
+        }
+        if (pg->n == pg->cap) {
+            size_t nc = pg->cap ? pg->cap * 2 : 64;
+            owl_logs_event *ne = realloc(pg->ev, nc * sizeof *ne);
+            if (!ne) {
+                r->oom = 1;
+                return 1;
+            }
+            pg->ev = ne;
+            pg->cap = nc;
+        }
+        owl_logs_event *e = &pg->ev[pg->n];
+        memset(e, 0, sizeof *e);
+        e->time_ms = t;
+        e->ingest_ms = ingest;
+        /* offsets now; pointers once the text stops moving (fix_page) */
+        e->stream = (const char *)(uintptr_t)pg->text.len;
+        if (owl_buf_append(&pg->text, sn.p, sn.n) != OWL_OK ||
+            owl_buf_putc(&pg->text, 0) != OWL_OK) {
+            r->oom = 1;
+            return 1;
+        }
+        e->message = (const char *)(uintptr_t)pg->text.len;
+        e->message_len = msg.n;
+        if (owl_buf_append(&pg->text, msg.p, msg.n) != OWL_OK ||
+            owl_buf_putc(&pg->text, 0) != OWL_OK) {
+            r->oom = 1;
+            return 1;
+        }
+        snprintf(e->event_id, sizeof e->event_id, "%020" PRId64 "%020" PRIu64 "%06" PRIu64,
+                 t < 0 ? 0 : t, k, r->pos.count % 1000000);
+        if (pg->n == 0)
+            r->first_t = t, r->first_k = k, r->first_count = 0;
+        if (t == r->first_t && k == r->first_k)
+            r->first_count++;
+        pg->n++;
+        r->bytes += msg.n + OWL_LOGS_EVENT_OVERHEAD;
+        r->last = r->pos;
+        r->have_last = 1;
+    }
+    return 0;
+}
+
+static void fix_page(owl_logs_page *pg)
+{
+    for (size_t i = 0; i < pg->n; i++) {
+        pg->ev[i].stream = pg->text.data + (uintptr_t)pg->ev[i].stream;
+        pg->ev[i].message = pg->text.data + (uintptr_t)pg->ev[i].message;
+    }
+}
+
+/* Snapshot of the streams a read may return (all of g, or the names asked for). */
+static int vis_snapshot(const lgroup *g, const char *const *names, size_t nnames, vis **out,
+                        size_t *n, char **strs)
+{
+    size_t total = 0, cnt = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        int want = !names;
+        for (size_t j = 0; j < nnames && !want; j++)
+            want = strcmp(names[j], g->s[i]->name) == 0;
+        if (want)
+            total += strlen(g->s[i]->name) + 1, cnt++;
+    }
+    vis *v = malloc((cnt ? cnt : 1) * sizeof *v);
+    char *s = malloc(total ? total : 1);
+    if (!v || !s) {
+        free(v);
+        free(s);
+        return OWL_ENOMEM;
+    }
+    size_t k = 0, off = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        int want = !names;
+        for (size_t j = 0; j < nnames && !want; j++)
+            want = strcmp(names[j], g->s[i]->name) == 0;
+        if (!want)
+            continue;
+        size_t l = strlen(g->s[i]->name) + 1;
+        memcpy(s + off, g->s[i]->name, l);
+        v[k++] = (vis){s + off, g->s[i]->created};
+        off += l;
+    }
+    *out = v;
+    *n = cnt; /* g->s is sorted by name, so v is too */
+    *strs = s;
+    return OWL_OK;
+}
+
+/* Runs one ordered scan of partition pid into r (limit events after `after`). */
+static int run_scan(owl_logs *lg, const char *tenant, const char *pid, int64_t start,
+                    int64_t end, enum owl_order order, const owl_pred *preds, size_t npreds,
+                    reader *r, owl_error *err)
+{
+    /* the pattern's necessary condition prunes blocks; rows of equal (time, key) have equal
+     * messages, so the positions counted in take_row are the same with or without it */
+    const owl_filter *pf = r->pat ? owl_fpat_filter(r->pat, OWL_LOGS_MESSAGE) : NULL;
+    const char *parts[] = {pid};
+    r->pos = (owl_scan_cursor){0, 0, 0, order};
+    owl_scan q = {.table = "logs", .tenant = tenant, .partitions = parts, .npartitions = 1,
+                  .start = start, .end = end, .cols = read_cols,
+                  .ncols = OWL_ARRAY_LEN(read_cols), .preds = preds, .npreds = npreds,
+                  .fn = take_row, .ud = r, .order = order, .after = r->after, .filter = pf};
+    int rc = owl_store_scan(lg->store, &q, NULL, err);
+    if (r->oom)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    if (rc == 1)
+        rc = OWL_OK;
+    if (rc == OWL_OK)
+        fix_page(r->page);
+    return rc;
+}
+
+static void set_token(char *dst, char dir, const owl_scan_cursor *c)
+{
+    char t[OWL_SCAN_CURSOR_TEXT];
+    owl_scan_cursor_format(c, t);
+    snprintf(dst, OWL_SCAN_CURSOR_TEXT + 4, "%c/%s", dir, t);
+}
+
+/* Reverses a page gathered newest first. */
+static void reverse(owl_logs_page *pg)
+{
+    for (size_t i = 0; i < pg->n / 2; i++) {
+        owl_logs_event t = pg->ev[i];
+        pg->ev[i] = pg->ev[pg->n - 1 - i];
+        pg->ev[pg->n - 1 - i] = t;
+    }
+}
+
+int owl_logs_get_events(owl_logs *lg, const char *tenant, const owl_logs_get *q,
+                        owl_logs_page *out, owl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    owl_scan_cursor after;
+    int have_after = 0, fwd = q->start_from_head;
+    if (q->token) {
+        if ((q->token[0] != 'f' && q->token[0] != 'b') || q->token[1] != '/')
+            return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+        fwd = q->token[0] == 'f';
+        if (strcmp(q->token + 2, "0") != 0) {
+            if (owl_scan_cursor_parse(q->token + 2, &after) != OWL_OK ||
+                after.order != (fwd ? OWL_ORDER_ASC : OWL_ORDER_DESC))
+                return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+            have_after = 1;
+        }
+    }
+    vis one;
+    char pid[24];
+    char sname[OWL_LOGS_NAME_MAX + 1];
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, q->group);
+    lstream *s = g ? stream_get(g, q->stream) : NULL;
+    if (s) {
+        owl_strlcpy(pid, g->pid, sizeof pid);
+        owl_strlcpy(sname, s->name, sizeof sname);
+        one = (vis){sname, s->created};
+    }
+    pthread_mutex_unlock(&lg->mu);
+    if (!g)
+        return no_group(err);
+    if (!s)
+        return no_stream(err);
+    owl_pred pred = {.col = OWL_LOGS_STREAM, .op = OWL_PRED_EQ,
+                     .lo.b = {sname, strlen(sname)}};
+    reader r = {.page = out, .v = &one, .nv = 1, .limit = q->limit,
+                .after = have_after ? &after : NULL};
+    int rc = run_scan(lg, tenant, pid, q->start_ms, q->end_ms,
+                      fwd ? OWL_ORDER_ASC : OWL_ORDER_DESC, &pred, 1, &r, err);
+    if (rc != OWL_OK) {
+        owl_logs_page_free(out);
+        return rc;
+    }
+    if (!fwd)
+        reverse(out);
+    if (out->n == 0) { /* the end: the token passed in, both ways */
+        const char *same = q->token ? q->token : NULL;
+        snprintf(out->forward, sizeof out->forward, "%s", same && fwd ? same : "f/0");
+        snprintf(out->backward, sizeof out->backward, "%s", same && !fwd ? same : "b/0");
+        if (same && fwd)
+            snprintf(out->backward, sizeof out->backward, "b/0");
+        return OWL_OK;
+    }
+    /* the scan's own direction is exact; the other end of the page is a cursor at its edge
+     * row counting that row's copies in the page (exact unless the whole page is copies of
+     * one event) */
+    owl_scan_cursor edge = {r.first_t, r.first_k, r.first_count,
+                            fwd ? OWL_ORDER_DESC : OWL_ORDER_ASC};
+    set_token(fwd ? out->forward : out->backward, fwd ? 'f' : 'b', &r.last);
+    set_token(fwd ? out->backward : out->forward, fwd ? 'b' : 'f', &edge);
+    return OWL_OK;
+}
+
+int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
+                           owl_logs_page *out, owl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (q->streams && q->prefix)
+        return owl_error_set(err, OWL_EINVAL,
+                             "logStreamNames and logStreamNamePrefix are mutually exclusive");
+    owl_scan_cursor after;
+    if (q->token && (owl_scan_cursor_parse(q->token, &after) != OWL_OK ||
+                     after.order != OWL_ORDER_ASC))
+        return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+    owl_fpat *pat = NULL;
+    if (q->pattern && *q->pattern) {
+        owl_error pe = {0};
+        int prc = owl_fpat_compile(q->pattern, strlen(q->pattern), &pat, &pe);
+        if (prc != OWL_OK)
+            return owl_error_set(err, prc, "Invalid filter pattern: %s", pe.msg);
+    }
+    vis *v = NULL;
+    size_t nv = 0;
+    char *strs = NULL, pid[24];
+    int rc = OWL_OK;
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, q->group);
+    if (g) {
+        owl_strlcpy(pid, g->pid, sizeof pid);
+        rc = vis_snapshot(g, q->streams, q->nstreams, &v, &nv, &strs);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    if (!g || rc != OWL_OK) {
+        owl_fpat_free(pat);
+        return !g ? no_group(err) : owl_error_set(err, rc, "out of memory");
+    }
+    owl_cell *set = NULL;
+    owl_pred pred = {.col = OWL_LOGS_STREAM, .op = OWL_PRED_IN};
+    if (q->streams) { /* prunes blocks by the stream's dictionary */
+        set = malloc((nv ? nv : 1) * sizeof *set);
+        if (!set) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < nv; i++)
+            set[i].b = (owl_bytes){v[i].name, strlen(v[i].name)};
+        pred.set = set;
+        pred.nset = nv;
+    }
+    if (nv == 0) /* none of the streams asked for exists: nothing to read */
+        goto out;
+    reader r = {.page = out, .v = v, .nv = nv, .prefix = q->prefix, .pat = pat,
+                .limit = q->limit, .after = q->token ? &after : NULL};
+    int64_t end = q->end_ms == INT64_MAX ? INT64_MAX : q->end_ms + 1;
+    rc = run_scan(lg, tenant, pid, q->start_ms, end, OWL_ORDER_ASC, &pred, q->streams ? 1 : 0,
+                  &r, err);
+    if (rc == OWL_OK && out->more && r.have_last) {
+        char t[OWL_SCAN_CURSOR_TEXT];
+        owl_scan_cursor_format(&r.last, t);
+        snprintf(out->next, sizeof out->next, "%s", t);
+    }
+out:
+    free(set);
+    free(v);
+    free(strs);
+    owl_fpat_free(pat);
+    if (rc != OWL_OK)
+        owl_logs_page_free(out);
+    return rc;
+}

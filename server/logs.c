@@ -1,0 +1,1144 @@
+/* logs.c — the CloudWatch Logs actions (AWS JSON 1.1, X-Amz-Target Logs_20140328.<Action>,
+ * signing name "logs") as rows of the action layer: groups, streams, PutLogEvents,
+ * GetLogEvents, FilterLogEvents, retention and tags; owl's native reads under /api/v1/logs/;
+ * and the two other ways logs come in, OTLP/HTTP (POST /v1/logs) and raw lines
+ * (POST /api/v1/logs?group=&stream=), stored through the same call. Handlers only translate
+ * between the request and ingest/'s logs module (owl_logs_*), whose error texts are
+ * CloudWatch's; docs/api/logs.md lists every action and what differs from AWS. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "server/router.h"
+#include "server/server.h"
+
+#define REGION "us-east-1" /* owl's one region, as in the alarms' ARNs */
+#define MAX_FILTER_STREAMS 100
+
+static owl_logs *logs_of(owl_aws_ctx *ctx)
+{
+    owl_call *call = ctx->ud;
+    return call->srv->logs;
+}
+
+static const char *tenant_of(owl_aws_ctx *ctx)
+{
+    owl_call *call = ctx->ud;
+    return call->principal->tenant;
+}
+
+static void resource(owl_aws_ctx *ctx, const char *kind, const char *name)
+{
+    owl_call *call = ctx->ud;
+    snprintf(call->resource, sizeof call->resource, "%s/%s", kind, name);
+}
+
+/* Answers the module's error with its CloudWatch code; the text is already CloudWatch's. */
+static int fail(owl_aws_ctx *ctx, int rc, const owl_error *e)
+{
+    owl_aws_err id;
+    if (ctx->proto == OWL_AWS_NATIVE) /* owl's own codes (docs/api.md) */
+        return owl_aws_fail_owl(ctx, rc, e->msg[0] ? e->msg : owl_strerror(rc));
+    switch (rc) {
+    case OWL_ENOTFOUND:
+        id = OWL_AWS_ERR_ResourceNotFoundException;
+        break;
+    case OWL_EEXISTS:
+        id = OWL_AWS_ERR_ResourceAlreadyExistsException;
+        break;
+    case OWL_EINVAL:
+        id = OWL_AWS_ERR_InvalidParameterException;
+        break;
+    case OWL_ERANGE:
+        id = OWL_AWS_ERR_LimitExceededException;
+        break;
+    case OWL_ENOSPC:
+    case OWL_EIO:
+    case OWL_ENOMEM:
+        id = OWL_AWS_ERR_ServiceUnavailableException;
+        break;
+    default:
+        id = OWL_AWS_ERR_InternalFailure;
+    }
+    return owl_aws_fail(ctx, id, "%s", e->msg[0] ? e->msg : owl_strerror(rc));
+}
+
+static int invalid(owl_aws_ctx *ctx, const char *fmt, const char *field)
+{
+    return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterException, fmt, field);
+}
+
+/* A required string field; fails the ctx when absent or not a string. */
+static int need_str(owl_aws_ctx *ctx, const bson_t *in, const char *name, const char **out)
+{
+    int rc = owl_aws_get_str(ctx, in, name, out, NULL);
+    if (rc == OWL_ENOTFOUND)
+        return invalid(ctx,
+                       "1 validation error detected: Value null at '%s' failed to satisfy "
+                       "constraint: Member must not be null",
+                       name);
+    return rc == OWL_OK ? OWL_OK : OWL_EINVAL;
+}
+
+/* An optional string field: OWL_OK (*out NULL when absent) or OWL_EINVAL (ctx failed). */
+static int opt_str(owl_aws_ctx *ctx, const bson_t *in, const char *name, const char **out)
+{
+    *out = NULL;
+    int rc = owl_aws_get_str(ctx, in, name, out, NULL);
+    return rc == OWL_ENOTFOUND ? OWL_OK : rc;
+}
+
+/* An optional integer in [lo, hi] (dflt when absent). */
+static int opt_int(owl_aws_ctx *ctx, const bson_t *in, const char *name, int64_t lo, int64_t hi,
+                   int64_t dflt, int64_t *out)
+{
+    int rc = owl_aws_get_int(ctx, in, name, out);
+    if (rc == OWL_ENOTFOUND) {
+        *out = dflt;
+        return OWL_OK;
+    }
+    if (rc != OWL_OK)
+        return rc;
+    if (*out < lo || *out > hi)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterException,
+                            "1 validation error detected: Value '%" PRId64 "' at '%s' failed "
+                            "to satisfy constraint: Member must have value %s %" PRId64,
+                            *out, name,
+                            *out < lo ? "greater than or equal to" : "less than or equal to",
+                            *out < lo ? lo : hi);
+    return OWL_OK;
+}
+
+/* The group name in an ARN arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*] of this tenant,
+ * copied into out. OWL_OK, OWL_EINVAL (not such an ARN), OWL_ENOTFOUND (another account). */
+static int arn_group(const char *arn, const char *tenant, char *out, size_t outsz)
+{
+    const char *p = arn;
+    if (strncmp(p, "arn:", 4) != 0)
+        return OWL_EINVAL;
+    p += 4;
+    p = strchr(p, ':'); /* partition */
+    if (!p || strncmp(p, ":logs:", 6) != 0)
+        return OWL_EINVAL;
+    p = strchr(p + 6, ':'); /* region */
+    if (!p)
+        return OWL_EINVAL;
+    const char *acct = p + 1, *q = strchr(acct, ':');
+    if (!q || strncmp(q, ":log-group:", 11) != 0)
+        return OWL_EINVAL;
+    const char *name = q + 11;
+    size_t n = strlen(name);
+    if (n >= 2 && strcmp(name + n - 2, ":*") == 0)
+        n -= 2;
+    if (n == 0 || n >= outsz || memchr(name, ':', n))
+        return OWL_EINVAL;
+    if ((size_t)(q - acct) != strlen(tenant) || strncmp(acct, tenant, strlen(tenant)) != 0)
+        return OWL_ENOTFOUND;
+    memcpy(out, name, n);
+    out[n] = 0;
+    return OWL_OK;
+}
+
+/* The log group a request names: logGroupName, or logGroupIdentifier (a name or an ARN). */
+static int group_of(owl_aws_ctx *ctx, const bson_t *in, char out[OWL_LOGS_NAME_MAX + 1])
+{
+    const char *name, *ident;
+    if (opt_str(ctx, in, "logGroupName", &name) != OWL_OK ||
+        opt_str(ctx, in, "logGroupIdentifier", &ident) != OWL_OK)
+        return OWL_EINVAL;
+    if (name && ident)
+        return invalid(ctx, "LogGroup name and LogGroup ARN are mutually exclusive parameters.%s",
+                       "");
+    if (!name && !ident)
+        return invalid(ctx, "Either %s or logGroupIdentifier must be specified", "logGroupName");
+    if (name || strncmp(ident, "arn:", 4) != 0) {
+        const char *n = name ? name : ident;
+        if (strlen(n) > OWL_LOGS_NAME_MAX)
+            return invalid(ctx, "1 validation error detected: Value at '%s' failed to satisfy "
+                                "constraint: Member must have length less than or equal to 512",
+                           name ? "logGroupName" : "logGroupIdentifier");
+        owl_strlcpy(out, n, OWL_LOGS_NAME_MAX + 1);
+    } else {
+        int rc = arn_group(ident, tenant_of(ctx), out, OWL_LOGS_NAME_MAX + 1);
+        if (rc == OWL_EINVAL)
+            return invalid(ctx, "Invalid log group ARN: %.300s", ident);
+        if (rc != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_ResourceNotFoundException,
+                                "The specified log group does not exist.");
+    }
+    resource(ctx, "log-group", out);
+    return OWL_OK;
+}
+
+static void group_arn(const char *tenant, const char *name, int star, char *out, size_t n)
+{
+    snprintf(out, n, "arn:aws:logs:" REGION ":%s:log-group:%s%s", tenant, name, star ? ":*" : "");
+}
+
+/* A tags map {key: value} at field name: keys and values point into in. */
+typedef struct tagset {
+    const char *k[OWL_LOGS_MAX_TAGS + 1], *v[OWL_LOGS_MAX_TAGS + 1];
+    size_t n;
+} tagset;
+
+static int read_tags(owl_aws_ctx *ctx, const bson_t *in, const char *name, int required,
+                     tagset *t)
+{
+    bson_iter_t it, m;
+    t->n = 0;
+    if (!bson_iter_init_find(&it, in, name) || BSON_ITER_HOLDS_NULL(&it))
+        return required ? need_str(ctx, in, name, &t->k[0]) : OWL_OK;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &m))
+        return invalid(ctx, "%s must be a map of strings", name);
+    while (bson_iter_next(&m)) {
+        if (!BSON_ITER_HOLDS_UTF8(&m))
+            return invalid(ctx, "%s must be a map of strings", name);
+        if (t->n == OWL_LOGS_MAX_TAGS)
+            return invalid(ctx,
+                           "1 validation error detected: Value at '%s' failed to satisfy "
+                           "constraint: Member must have length less than or equal to 50",
+                           name);
+        t->k[t->n] = bson_iter_key(&m);
+        t->v[t->n++] = bson_iter_utf8(&m, NULL);
+    }
+    if (required && t->n == 0)
+        return invalid(ctx,
+                       "1 validation error detected: Value '{}' at '%s' failed to satisfy "
+                       "constraint: Member must have length greater than or equal to 1",
+                       name);
+    return OWL_OK;
+}
+
+/* A list of tag keys at field name. */
+static int read_keys(owl_aws_ctx *ctx, const bson_t *in, const char *name, tagset *t)
+{
+    bson_iter_t it;
+    t->n = 0;
+    int rc = owl_aws_get_list(ctx, in, name, &it);
+    if (rc == OWL_ENOTFOUND)
+        return need_str(ctx, in, name, &t->k[0]);
+    if (rc != OWL_OK)
+        return rc;
+    while (bson_iter_next(&it)) {
+        if (!BSON_ITER_HOLDS_UTF8(&it))
+            return invalid(ctx, "%s must be a list of strings", name);
+        if (t->n == OWL_LOGS_MAX_TAGS)
+            return invalid(ctx,
+                           "1 validation error detected: Value at '%s' failed to satisfy "
+                           "constraint: Member must have length less than or equal to 50",
+                           name);
+        t->k[t->n++] = bson_iter_utf8(&it, NULL);
+    }
+    return OWL_OK;
+}
+
+/* ---- groups ---- */
+
+static int create_log_group(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *name, *cls;
+    tagset t;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK ||
+        opt_str(ctx, in, "logGroupClass", &cls) != OWL_OK ||
+        read_tags(ctx, in, "tags", 0, &t) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    if (cls && strcmp(cls, "STANDARD") != 0)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterException,
+                            "logGroupClass %.40s is not supported (only STANDARD)", cls);
+    owl_error e = {0};
+    int rc = owl_logs_create_group(logs_of(ctx), tenant_of(ctx), name, t.k, t.v, t.n, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int delete_log_group(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *name;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    owl_error e = {0};
+    int rc = owl_logs_delete_group(logs_of(ctx), tenant_of(ctx), name, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static void append_group(bson_t *arr, size_t i, const char *tenant, const owl_logs_group *g)
+{
+    char key[24], arn[700];
+    bson_t d;
+    snprintf(key, sizeof key, "%zu", i);
+    BSON_APPEND_DOCUMENT_BEGIN(arr, key, &d);
+    BSON_APPEND_UTF8(&d, "logGroupName", g->name);
+    BSON_APPEND_INT64(&d, "creationTime", g->created_ms);
+    if (g->retention_days)
+        BSON_APPEND_INT32(&d, "retentionInDays", g->retention_days);
+    BSON_APPEND_INT32(&d, "metricFilterCount", 0);
+    group_arn(tenant, g->name, 1, arn, sizeof arn);
+    BSON_APPEND_UTF8(&d, "arn", arn);
+    BSON_APPEND_INT64(&d, "storedBytes", (int64_t)g->stored_bytes);
+    BSON_APPEND_UTF8(&d, "logGroupClass", "STANDARD");
+    group_arn(tenant, g->name, 0, arn, sizeof arn);
+    BSON_APPEND_UTF8(&d, "logGroupArn", arn);
+    bson_append_document_end(arr, &d);
+}
+
+static int describe_log_groups(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *prefix, *pattern, *token;
+    int64_t limit;
+    if (opt_str(ctx, in, "logGroupNamePrefix", &prefix) != OWL_OK ||
+        opt_str(ctx, in, "logGroupNamePattern", &pattern) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &token) != OWL_OK ||
+        opt_int(ctx, in, "limit", 1, 50, 50, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    if (prefix && pattern)
+        return invalid(ctx, "LogGroup name prefix and LogGroup name pattern are mutually "
+                            "exclusive parameters.%s", "");
+    owl_logs_group *v = malloc((size_t)limit * sizeof *v);
+    if (!v)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ServiceUnavailableException, "out of memory");
+    size_t n = 0;
+    int more = 0;
+    owl_error e = {0};
+    int rc = owl_logs_list_groups(logs_of(ctx), tenant_of(ctx), prefix,
+                                  pattern && *pattern ? pattern : NULL, token, (size_t)limit, v,
+                                  &n, &more, &e);
+    if (rc != OWL_OK) {
+        free(v);
+        return fail(ctx, rc, &e);
+    }
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "logGroups", &arr);
+    for (size_t i = 0; i < n; i++)
+        append_group(&arr, i, tenant_of(ctx), &v[i]);
+    bson_append_array_end(out, &arr);
+    if (more && n)
+        BSON_APPEND_UTF8(out, "nextToken", v[n - 1].name);
+    free(v);
+    return OWL_OK;
+}
+
+static int put_retention_policy(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *name;
+    int64_t days;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    int rc = owl_aws_get_int(ctx, in, "retentionInDays", &days);
+    if (rc == OWL_ENOTFOUND)
+        return need_str(ctx, in, "retentionInDays", &name);
+    if (rc != OWL_OK)
+        return rc;
+    if (days < 1 || days > 3653 || !owl_logs_retention_ok((int)days)) /* 0 would remove it */
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterException,
+                            "1 validation error detected: Value '%" PRId64 "' at "
+                            "'retentionInDays' failed to satisfy constraint: Member must satisfy "
+                            "enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, "
+                            "545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]",
+                            days);
+    owl_error e = {0};
+    rc = owl_logs_set_retention(logs_of(ctx), tenant_of(ctx), name, (int)days, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int delete_retention_policy(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *name;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    owl_error e = {0};
+    int rc = owl_logs_set_retention(logs_of(ctx), tenant_of(ctx), name, 0, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+/* ---- tags ---- */
+
+static int tags_out(owl_aws_ctx *ctx, const char *name, bson_t *out)
+{
+    bson_t tags;
+    owl_error e = {0};
+    int rc = owl_logs_tags(logs_of(ctx), tenant_of(ctx), name, &tags, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    BSON_APPEND_DOCUMENT(out, "tags", &tags);
+    bson_destroy(&tags);
+    return OWL_OK;
+}
+
+/* The group of resourceArn (a log group ARN of this tenant). */
+static int arn_of(owl_aws_ctx *ctx, const bson_t *in, char name[OWL_LOGS_NAME_MAX + 1])
+{
+    const char *arn;
+    if (need_str(ctx, in, "resourceArn", &arn) != OWL_OK)
+        return OWL_EINVAL;
+    int rc = arn_group(arn, tenant_of(ctx), name, OWL_LOGS_NAME_MAX + 1);
+    if (rc == OWL_EINVAL)
+        return invalid(ctx, "Invalid resource ARN: %.300s", arn);
+    if (rc != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_ResourceNotFoundException,
+                            "The specified log group does not exist.");
+    resource(ctx, "log-group", name);
+    return OWL_OK;
+}
+
+static int do_tag(owl_aws_ctx *ctx, const char *name, const tagset *t)
+{
+    owl_error e = {0};
+    int rc = owl_logs_tag(logs_of(ctx), tenant_of(ctx), name, t->k, t->v, t->n, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int do_untag(owl_aws_ctx *ctx, const char *name, const tagset *t)
+{
+    owl_error e = {0};
+    int rc = owl_logs_untag(logs_of(ctx), tenant_of(ctx), name, t->k, t->n, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int tag_resource(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    char name[OWL_LOGS_NAME_MAX + 1];
+    tagset t;
+    if (arn_of(ctx, in, name) != OWL_OK || read_tags(ctx, in, "tags", 1, &t) != OWL_OK)
+        return OWL_EINVAL;
+    return do_tag(ctx, name, &t);
+}
+
+static int untag_resource(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    char name[OWL_LOGS_NAME_MAX + 1];
+    tagset t;
+    if (arn_of(ctx, in, name) != OWL_OK || read_keys(ctx, in, "tagKeys", &t) != OWL_OK)
+        return OWL_EINVAL;
+    return do_untag(ctx, name, &t);
+}
+
+static int list_tags_for_resource(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    char name[OWL_LOGS_NAME_MAX + 1];
+    if (arn_of(ctx, in, name) != OWL_OK)
+        return OWL_EINVAL;
+    return tags_out(ctx, name, out);
+}
+
+static int tag_log_group(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *name;
+    tagset t;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK ||
+        read_tags(ctx, in, "tags", 1, &t) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    return do_tag(ctx, name, &t);
+}
+
+static int untag_log_group(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *name;
+    tagset t;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK ||
+        read_keys(ctx, in, "tags", &t) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    return do_untag(ctx, name, &t);
+}
+
+static int list_tags_log_group(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *name;
+    if (need_str(ctx, in, "logGroupName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", name);
+    return tags_out(ctx, name, out);
+}
+
+/* ---- streams ---- */
+
+static int create_log_stream(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *group, *name;
+    if (need_str(ctx, in, "logGroupName", &group) != OWL_OK ||
+        need_str(ctx, in, "logStreamName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    owl_error e = {0};
+    int rc = owl_logs_create_stream(logs_of(ctx), tenant_of(ctx), group, name, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int delete_log_stream(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    const char *group, *name;
+    if (need_str(ctx, in, "logGroupName", &group) != OWL_OK ||
+        need_str(ctx, in, "logStreamName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    owl_error e = {0};
+    int rc = owl_logs_delete_stream(logs_of(ctx), tenant_of(ctx), group, name, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int describe_log_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    char group[OWL_LOGS_NAME_MAX + 1];
+    const char *prefix, *order_by, *token;
+    int64_t limit;
+    int desc = 0;
+    if (group_of(ctx, in, group) != OWL_OK ||
+        opt_str(ctx, in, "logStreamNamePrefix", &prefix) != OWL_OK ||
+        opt_str(ctx, in, "orderBy", &order_by) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &token) != OWL_OK ||
+        opt_int(ctx, in, "limit", 1, 50, 50, &limit) != OWL_OK ||
+        owl_aws_get_bool(ctx, in, "descending", &desc) == OWL_EINVAL)
+        return OWL_EINVAL;
+    enum owl_logs_order order = OWL_LOGS_BY_NAME;
+    if (order_by && strcmp(order_by, "LastEventTime") == 0)
+        order = OWL_LOGS_BY_LAST_EVENT;
+    else if (order_by && strcmp(order_by, "LogStreamName") != 0)
+        return invalid(ctx,
+                       "1 validation error detected: Value '%.60s' at 'orderBy' failed to "
+                       "satisfy constraint: Member must satisfy enum value set: [LogStreamName, "
+                       "LastEventTime]",
+                       order_by);
+    owl_logs_stream *v = malloc((size_t)limit * sizeof *v);
+    char *next = malloc(OWL_LOGS_TOKEN_MAX);
+    owl_error e = {0};
+    size_t n = 0;
+    int rc = v && next ? owl_logs_list_streams(logs_of(ctx), tenant_of(ctx), group, prefix, order,
+                                               desc, token, (size_t)limit, v, &n, next, &e)
+                       : owl_error_set(&e, OWL_ENOMEM, "out of memory");
+    if (rc != OWL_OK) {
+        free(v);
+        free(next);
+        return fail(ctx, rc, &e);
+    }
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "logStreams", &arr);
+    for (size_t i = 0; i < n; i++) {
+        char key[24], arn[1200], seq[64];
+        bson_t d;
+        const owl_logs_stream *s = &v[i];
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+        BSON_APPEND_UTF8(&d, "logStreamName", s->name);
+        BSON_APPEND_INT64(&d, "creationTime", s->created_ms);
+        if (s->last_ingest_ms) {
+            BSON_APPEND_INT64(&d, "firstEventTimestamp", s->first_event_ms);
+            BSON_APPEND_INT64(&d, "lastEventTimestamp", s->last_event_ms);
+            BSON_APPEND_INT64(&d, "lastIngestionTime", s->last_ingest_ms);
+        }
+        snprintf(seq, sizeof seq, "%056" PRIu64, s->upload_seq);
+        BSON_APPEND_UTF8(&d, "uploadSequenceToken", seq);
+        snprintf(arn, sizeof arn, "arn:aws:logs:" REGION ":%s:log-group:%s:log-stream:%s",
+                 tenant_of(ctx), group, s->name);
+        BSON_APPEND_UTF8(&d, "arn", arn);
+        BSON_APPEND_INT64(&d, "storedBytes", 0); /* deprecated by CloudWatch: always 0 */
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(out, &arr);
+    if (next[0])
+        BSON_APPEND_UTF8(out, "nextToken", next);
+    free(v);
+    free(next);
+    return OWL_OK;
+}
+
+/* ---- events ---- */
+
+static int put_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *stream, *tok;
+    bson_iter_t it;
+    if (need_str(ctx, in, "logGroupName", &group) != OWL_OK ||
+        need_str(ctx, in, "logStreamName", &stream) != OWL_OK ||
+        opt_str(ctx, in, "sequenceToken", &tok) != OWL_OK) /* accepted and ignored */
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    int rc = owl_aws_get_list(ctx, in, "logEvents", &it);
+    if (rc == OWL_ENOTFOUND)
+        return need_str(ctx, in, "logEvents", &tok);
+    if (rc != OWL_OK)
+        return rc;
+    size_t n = 0, cap = 0;
+    owl_log_event *ev = NULL;
+    while (bson_iter_next(&it)) {
+        bson_iter_t f;
+        const char *msg = NULL;
+        uint32_t mlen = 0;
+        int64_t ts = 0;
+        int have_ts = 0;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f)) {
+            free(ev);
+            return invalid(ctx, "%s members must be structures", "logEvents");
+        }
+        while (bson_iter_next(&f)) {
+            if (strcmp(bson_iter_key(&f), "message") == 0 && BSON_ITER_HOLDS_UTF8(&f))
+                msg = bson_iter_utf8(&f, &mlen);
+            else if (strcmp(bson_iter_key(&f), "timestamp") == 0 &&
+                     (BSON_ITER_HOLDS_INT32(&f) || BSON_ITER_HOLDS_INT64(&f)))
+                ts = bson_iter_as_int64(&f), have_ts = 1;
+        }
+        if (!msg || !have_ts) {
+            free(ev);
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameterException,
+                                "1 validation error detected: Value null at "
+                                "'logEvents.%zu.member.%s' failed to satisfy constraint: Member "
+                                "must not be null",
+                                n + 1, msg ? "timestamp" : "message");
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            owl_log_event *ne = realloc(ev, cap * sizeof *ne);
+            if (!ne) {
+                free(ev);
+                return owl_aws_fail(ctx, OWL_AWS_ERR_ServiceUnavailableException,
+                                    "out of memory");
+            }
+            ev = ne;
+        }
+        memset(&ev[n], 0, sizeof ev[n]);
+        ev[n].time_ms = ts;
+        ev[n].message = (owl_bytes){msg, mlen};
+        n++;
+    }
+    owl_logs_put_result res;
+    owl_error e = {0};
+    rc = owl_logs_put(logs_of(ctx), tenant_of(ctx), group, stream, ev, n, 0, &res, &e);
+    free(ev);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    char seq[64];
+    snprintf(seq, sizeof seq, "%056" PRIu64, res.upload_seq);
+    BSON_APPEND_UTF8(out, "nextSequenceToken", seq);
+    if (res.too_new_start >= 0 || res.too_old_end >= 0 || res.expired_end >= 0) {
+        bson_t r;
+        BSON_APPEND_DOCUMENT_BEGIN(out, "rejectedLogEventsInfo", &r);
+        if (res.too_new_start >= 0)
+            BSON_APPEND_INT32(&r, "tooNewLogEventStartIndex", (int32_t)res.too_new_start);
+        if (res.too_old_end >= 0)
+            BSON_APPEND_INT32(&r, "tooOldLogEventEndIndex", (int32_t)res.too_old_end);
+        if (res.expired_end >= 0)
+            BSON_APPEND_INT32(&r, "expiredLogEventEndIndex", (int32_t)res.expired_end);
+        bson_append_document_end(out, &r);
+    }
+    return OWL_OK;
+}
+
+/* startTime / endTime (epoch ms; absent = open). */
+static int time_range(owl_aws_ctx *ctx, const bson_t *in, int64_t *start, int64_t *end)
+{
+    if (opt_int(ctx, in, "startTime", 0, INT64_MAX, INT64_MIN, start) != OWL_OK ||
+        opt_int(ctx, in, "endTime", 0, INT64_MAX, INT64_MAX, end) != OWL_OK)
+        return OWL_EINVAL;
+    return OWL_OK;
+}
+
+static void append_events(bson_t *out, const owl_logs_page *pg, int filtered)
+{
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "events", &arr);
+    for (size_t i = 0; i < pg->n; i++) {
+        const owl_logs_event *e = &pg->ev[i];
+        char key[24];
+        bson_t d;
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+        if (filtered)
+            BSON_APPEND_UTF8(&d, "logStreamName", e->stream);
+        BSON_APPEND_INT64(&d, "timestamp", e->time_ms);
+        bson_append_utf8(&d, "message", 7, e->message, (int)e->message_len);
+        BSON_APPEND_INT64(&d, "ingestionTime", e->ingest_ms);
+        if (filtered)
+            BSON_APPEND_UTF8(&d, "eventId", e->event_id);
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(out, &arr);
+}
+
+static int get_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    char group[OWL_LOGS_NAME_MAX + 1];
+    owl_logs_get q = {.group = group};
+    int64_t limit;
+    int head = 0;
+    if (group_of(ctx, in, group) != OWL_OK ||
+        need_str(ctx, in, "logStreamName", &q.stream) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &q.token) != OWL_OK ||
+        time_range(ctx, in, &q.start_ms, &q.end_ms) != OWL_OK ||
+        opt_int(ctx, in, "limit", 1, OWL_LOGS_MAX_PAGE, OWL_LOGS_MAX_PAGE, &limit) != OWL_OK ||
+        owl_aws_get_bool(ctx, in, "startFromHead", &head) == OWL_EINVAL)
+        return OWL_EINVAL;
+    q.limit = (size_t)limit;
+    q.start_from_head = head;
+    owl_logs_page pg;
+    owl_error e = {0};
+    int rc = owl_logs_get_events(logs_of(ctx), tenant_of(ctx), &q, &pg, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    append_events(out, &pg, 0);
+    BSON_APPEND_UTF8(out, "nextForwardToken", pg.forward);
+    BSON_APPEND_UTF8(out, "nextBackwardToken", pg.backward);
+    owl_logs_page_free(&pg);
+    return OWL_OK;
+}
+
+static int filter_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    char group[OWL_LOGS_NAME_MAX + 1];
+    const char *names[MAX_FILTER_STREAMS], *pattern;
+    owl_logs_filter q = {.group = group};
+    int64_t limit;
+    bson_iter_t it;
+    if (group_of(ctx, in, group) != OWL_OK ||
+        opt_str(ctx, in, "logStreamNamePrefix", &q.prefix) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &q.token) != OWL_OK ||
+        opt_str(ctx, in, "filterPattern", &pattern) != OWL_OK ||
+        time_range(ctx, in, &q.start_ms, &q.end_ms) != OWL_OK ||
+        opt_int(ctx, in, "limit", 1, OWL_LOGS_MAX_PAGE, OWL_LOGS_MAX_PAGE, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    q.pattern = pattern;
+    int rc = owl_aws_get_list(ctx, in, "logStreamNames", &it);
+    if (rc == OWL_EINVAL)
+        return rc;
+    if (rc == OWL_OK) {
+        while (bson_iter_next(&it)) {
+            if (!BSON_ITER_HOLDS_UTF8(&it))
+                return invalid(ctx, "%s must be a list of strings", "logStreamNames");
+            if (q.nstreams == MAX_FILTER_STREAMS)
+                return invalid(ctx,
+                               "1 validation error detected: Value at '%s' failed to satisfy "
+                               "constraint: Member must have length less than or equal to 100",
+                               "logStreamNames");
+            names[q.nstreams++] = bson_iter_utf8(&it, NULL);
+        }
+        if (q.nstreams == 0)
+            return invalid(ctx,
+                           "1 validation error detected: Value '[]' at '%s' failed to satisfy "
+                           "constraint: Member must have length greater than or equal to 1",
+                           "logStreamNames");
+        q.streams = names;
+    }
+    if (q.streams && q.prefix)
+        return invalid(ctx, "%s and logStreamNamePrefix are mutually exclusive",
+                       "logStreamNames");
+    q.limit = (size_t)limit;
+    owl_logs_page pg;
+    owl_error e = {0};
+    rc = owl_logs_filter_events(logs_of(ctx), tenant_of(ctx), &q, &pg, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    append_events(out, &pg, 1);
+    bson_t none; /* CloudWatch no longer reports searched streams: always empty */
+    BSON_APPEND_ARRAY_BEGIN(out, "searchedLogStreams", &none);
+    bson_append_array_end(out, &none);
+    if (pg.next[0])
+        BSON_APPEND_UTF8(out, "nextToken", pg.next);
+    owl_logs_page_free(&pg);
+    return OWL_OK;
+}
+
+#define OP(n, f) {.name = #n, .action = "logs:" #n, .fn = f}
+
+static const owl_aws_op logs_ops[] = {
+    OP(CreateLogGroup, create_log_group),
+    OP(DeleteLogGroup, delete_log_group),
+    OP(DescribeLogGroups, describe_log_groups),
+    OP(CreateLogStream, create_log_stream),
+    OP(DeleteLogStream, delete_log_stream),
+    OP(DescribeLogStreams, describe_log_streams),
+    OP(PutLogEvents, put_log_events),
+    OP(GetLogEvents, get_log_events),
+    OP(FilterLogEvents, filter_log_events),
+    OP(PutRetentionPolicy, put_retention_policy),
+    OP(DeleteRetentionPolicy, delete_retention_policy),
+    OP(TagResource, tag_resource),
+    OP(UntagResource, untag_resource),
+    OP(ListTagsForResource, list_tags_for_resource),
+    OP(TagLogGroup, tag_log_group),
+    OP(UntagLogGroup, untag_log_group),
+    OP(ListTagsLogGroup, list_tags_log_group),
+};
+
+static const owl_aws_service logs_service = {
+    .name = "logs",
+    .signing_name = "logs",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_JSON),
+    .json_prefix = "Logs_20140328",
+    .json_version = "1.1",
+    .ops = logs_ops,
+    .nops = OWL_ARRAY_LEN(logs_ops),
+};
+
+/* ---- owl's native API: GET /api/v1/logs/... (docs/api/logs.md, "Native API") ---- */
+
+static int native_bad(owl_aws_ctx *ctx, const char *what)
+{
+    return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s", what);
+}
+
+/* An optional query parameter of at most max bytes (NULL when absent). */
+static int param(owl_aws_ctx *ctx, const bson_t *in, const char *name, size_t max,
+                 const char **out)
+{
+    size_t len;
+    *out = NULL;
+    int rc = owl_aws_get_str(NULL, in, name, out, &len);
+    if (rc == OWL_ENOTFOUND)
+        return OWL_OK;
+    if (rc != OWL_OK || len > max || len == 0) {
+        owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter, "%s must be 1 to %zu bytes", name, max);
+        return OWL_EINVAL;
+    }
+    return OWL_OK;
+}
+
+/* An optional time: RFC 3339 or epoch milliseconds (owl's convention). */
+static int native_time(owl_aws_ctx *ctx, const bson_t *in, const char *name, int64_t *out)
+{
+    const char *v;
+    if (param(ctx, in, name, 63, &v) != OWL_OK)
+        return OWL_EINVAL;
+    if (v && owl_time_parse(v, strlen(v), out) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "%s must be an RFC 3339 time or epoch milliseconds", name);
+    return OWL_OK;
+}
+
+static int native_groups(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *prefix, *token;
+    size_t limit;
+    if (param(ctx, in, "prefix", OWL_LOGS_NAME_MAX, &prefix) != OWL_OK ||
+        param(ctx, in, "next_token", OWL_LOGS_NAME_MAX, &token) != OWL_OK ||
+        owl_aws_page_limit(ctx, in, 50, 1000, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    owl_logs_group *v = malloc(limit * sizeof *v);
+    if (!v)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalError, "out of memory");
+    size_t n = 0;
+    int more = 0;
+    owl_error e = {0};
+    int rc = owl_logs_list_groups(logs_of(ctx), tenant_of(ctx), prefix, NULL, token, limit, v,
+                                  &n, &more, &e);
+    if (rc == OWL_OK) {
+        bson_t arr;
+        BSON_APPEND_ARRAY_BEGIN(out, "groups", &arr);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            bson_t d;
+            snprintf(key, sizeof key, "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+            BSON_APPEND_UTF8(&d, "name", v[i].name);
+            BSON_APPEND_DATE_TIME(&d, "created", v[i].created_ms);
+            BSON_APPEND_INT32(&d, "retention_days", v[i].retention_days);
+            BSON_APPEND_INT64(&d, "stored_bytes", (int64_t)v[i].stored_bytes);
+            bson_append_document_end(&arr, &d);
+        }
+        bson_append_array_end(out, &arr);
+        if (more && n)
+            BSON_APPEND_UTF8(out, "next_token", v[n - 1].name);
+    }
+    free(v);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int native_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *prefix, *token;
+    size_t limit;
+    if (owl_aws_get_str(ctx, in, "group", &group, NULL) != OWL_OK ||
+        param(ctx, in, "prefix", OWL_LOGS_NAME_MAX, &prefix) != OWL_OK ||
+        param(ctx, in, "next_token", OWL_LOGS_TOKEN_MAX - 1, &token) != OWL_OK ||
+        owl_aws_page_limit(ctx, in, 50, 1000, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    owl_logs_stream *v = malloc(limit * sizeof *v);
+    char *next = malloc(OWL_LOGS_TOKEN_MAX);
+    size_t n = 0;
+    owl_error e = {0};
+    int rc = v && next ? owl_logs_list_streams(logs_of(ctx), tenant_of(ctx), group, prefix,
+                                               OWL_LOGS_BY_NAME, 0, token, limit, v, &n, next, &e)
+                       : owl_error_set(&e, OWL_ENOMEM, "out of memory");
+    if (rc == OWL_OK) {
+        bson_t arr;
+        BSON_APPEND_ARRAY_BEGIN(out, "streams", &arr);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            bson_t d;
+            snprintf(key, sizeof key, "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+            BSON_APPEND_UTF8(&d, "name", v[i].name);
+            BSON_APPEND_DATE_TIME(&d, "created", v[i].created_ms);
+            if (v[i].last_ingest_ms) {
+                BSON_APPEND_DATE_TIME(&d, "first_event", v[i].first_event_ms);
+                BSON_APPEND_DATE_TIME(&d, "last_event", v[i].last_event_ms);
+                BSON_APPEND_DATE_TIME(&d, "last_ingestion", v[i].last_ingest_ms);
+            }
+            bson_append_document_end(&arr, &d);
+        }
+        bson_append_array_end(out, &arr);
+        if (next[0])
+            BSON_APPEND_UTF8(out, "next_token", next);
+    }
+    free(v);
+    free(next);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *stream;
+    size_t limit;
+    owl_logs_filter q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX};
+    if (param(ctx, in, "group", OWL_LOGS_NAME_MAX, &group) != OWL_OK ||
+        param(ctx, in, "stream", OWL_LOGS_NAME_MAX, &stream) != OWL_OK ||
+        param(ctx, in, "next_token", 79, &q.token) != OWL_OK ||
+        param(ctx, in, "pattern", OWL_FPAT_MAX_LEN, &q.pattern) != OWL_OK ||
+        native_time(ctx, in, "start", &q.start_ms) != OWL_OK ||
+        native_time(ctx, in, "end", &q.end_ms) != OWL_OK ||
+        owl_aws_page_limit(ctx, in, 1000, OWL_LOGS_MAX_PAGE, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    if (!group)
+        return native_bad(ctx, "group is required");
+    resource(ctx, "log-group", group);
+    q.group = group;
+    q.limit = limit;
+    if (stream) {
+        q.streams = &stream;
+        q.nstreams = 1;
+    }
+    if (q.end_ms != INT64_MAX) /* owl's ranges are [start, end) */
+        q.end_ms--;
+    owl_logs_page pg;
+    owl_error e = {0};
+    int rc = owl_logs_filter_events(logs_of(ctx), tenant_of(ctx), &q, &pg, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "events", &arr);
+    for (size_t i = 0; i < pg.n; i++) {
+        char key[24];
+        bson_t d;
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+        BSON_APPEND_DATE_TIME(&d, "time", pg.ev[i].time_ms);
+        BSON_APPEND_DATE_TIME(&d, "ingested", pg.ev[i].ingest_ms);
+        BSON_APPEND_UTF8(&d, "stream", pg.ev[i].stream);
+        bson_append_utf8(&d, "message", 7, pg.ev[i].message, (int)pg.ev[i].message_len);
+        BSON_APPEND_UTF8(&d, "event_id", pg.ev[i].event_id);
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(out, &arr);
+    if (pg.next[0])
+        BSON_APPEND_UTF8(out, "next_token", pg.next);
+    owl_logs_page_free(&pg);
+    return OWL_OK;
+}
+
+static const owl_aws_op native_ops[] = {
+    {.name = "ListLogGroups", .action = "logs:DescribeLogGroups", .fn = native_groups,
+     .method = "GET", .uri = "/api/v1/logs/groups",
+     .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},
+    {.name = "ListLogStreams", .action = "logs:DescribeLogStreams", .fn = native_streams,
+     .method = "GET", .uri = "/api/v1/logs/groups/{group}/streams",
+     .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},
+    {.name = "ListLogEvents", .action = "logs:FilterLogEvents", .fn = native_events,
+     .method = "GET", .uri = "/api/v1/logs/events",
+     .query_params = (const char *const[]){"group", "stream", "pattern", "start", "end",
+                                           "limit", "next_token", NULL}},
+};
+
+static const owl_aws_service native_service = {
+    .name = "owl",
+    .protocols = OWL_AWS_PROTO_BIT(OWL_AWS_NATIVE),
+    .ops = native_ops,
+    .nops = OWL_ARRAY_LEN(native_ops),
+};
+
+
+/* ---- OTLP/HTTP logs (POST /v1/logs) and raw lines (POST /api/v1/logs) ----
+ * Both decode into per-(group, stream) batches (ingest/otlp_logs.c, rawlog.c) and store each
+ * with owl_logs_put(OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH): groups and streams are created on
+ * first use, events out of CloudWatch's time range or empty are counted as refused. */
+
+#define INGEST_MAX_EVENTS 100000 /* events of one request (its body is within max_body_bytes) */
+
+typedef struct stored {
+    size_t accepted, rejected;
+    char message[256];
+} stored;
+
+/* Stores every batch of d; OWL_OK or the first failure (err says why; batches before it are
+ * stored). */
+static int store_decoded(owl_call *call, const owl_log_decoded *d, stored *st, owl_error *err)
+{
+    st->accepted = 0;
+    st->rejected = d->rejected;
+    snprintf(st->message, sizeof st->message, "%s", d->message);
+    for (size_t i = 0; i < d->nb; i++) {
+        const owl_log_batch *b = &d->b[i];
+        owl_logs_put_result res;
+        int rc = owl_logs_put(call->srv->logs, call->principal->tenant, b->group, b->stream,
+                              b->ev, b->n, OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH, &res, err);
+        if (rc != OWL_OK)
+            return rc;
+        st->accepted += res.stored;
+        if (res.stored < b->n) {
+            st->rejected += b->n - res.stored;
+            if (!st->message[0])
+                snprintf(st->message, sizeof st->message,
+                         "%zu events of %.100s out of the time range CloudWatch keeps "
+                         "(14 days back to 2 hours ahead, and the group's retention) or empty",
+                         b->n - res.stored, b->group);
+        }
+    }
+    return OWL_OK;
+}
+
+static enum owl_otlp_encoding otlp_encoding(const char *ct)
+{
+    if (!ct)
+        return 0;
+    size_t n = strcspn(ct, "; \t");
+    if (n == 22 && strncasecmp(ct, "application/x-protobuf", n) == 0)
+        return OWL_OTLP_PROTOBUF;
+    if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+        return OWL_OTLP_JSON;
+    return 0;
+}
+
+enum { RPC_INVALID_ARGUMENT = 3, RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
+
+static void otlp_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
+                        const char *label, const char *message)
+{
+    owl_http_resp *resp = call->resp;
+    snprintf(call->error_code, sizeof call->error_code, "%s", label);
+    owl_buf_reset(&resp->body);
+    resp->status = http;
+    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    owl_otlp_status(enc, code, message, &resp->body);
+}
+
+/* The status of a store failure: 507 for a full disk, 503 otherwise (clients retry). */
+static int store_status(int rc)
+{
+    return rc == OWL_ENOSPC ? 507 : rc == OWL_EINVAL || rc == OWL_ERANGE ? 400 : 503;
+}
+
+static int export_logs(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    owl_http_resp *resp = call->resp;
+    owl_log_decoded d = {0};
+    owl_error err = {0};
+    stored st;
+    enum owl_otlp_encoding enc = otlp_encoding(owl_http_req_header(req, "content-type"));
+    snprintf(call->resource, sizeof call->resource, "tenant/%s/otlp/logs",
+             call->principal->tenant);
+    int rc = OWL_EINVAL;
+    if (!enc) {
+        otlp_status(call, OWL_OTLP_JSON, 415, RPC_INVALID_ARGUMENT, "UnsupportedMediaType",
+                    "Content-Type must be application/x-protobuf or application/json");
+        goto out;
+    }
+    rc = owl_otlp_logs_decode(enc, req->body.data, req->body.len, owl_now_ms(),
+                              INGEST_MAX_EVENTS, &d, &err);
+    if (rc == OWL_OK)
+        rc = store_decoded(call, &d, &st, &err);
+    if (rc != OWL_OK) {
+        int http = rc == OWL_ETOOBIG ? 413 : rc == OWL_EINVAL ? 400 : store_status(rc);
+        otlp_status(call, enc, http, http < 500 ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
+                    http == 413   ? "PayloadTooLarge"
+                    : http == 400 ? "BadRequest"
+                    : http == 507 ? "InsufficientStorage"
+                                  : "StoreUnavailable",
+                    err.msg[0] ? err.msg : owl_strerror(rc));
+        goto out;
+    }
+    resp->status = 200;
+    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    owl_buf_reset(&resp->body);
+    rc = owl_otlp_logs_response(enc, st.rejected, st.message[0] ? st.message : NULL,
+                                &resp->body);
+out:
+    owl_log_decoded_free(&d);
+    return rc;
+}
+
+static int put_lines(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    owl_log_decoded d = {0};
+    owl_error err = {0};
+    stored st;
+    char group[OWL_LOGS_NAME_MAX + 1], stream[OWL_LOGS_NAME_MAX + 1];
+    const char *ct = owl_http_req_header(req, "content-type");
+    size_t ctn = ct ? strcspn(ct, "; \t") : 0;
+    int ndjson = ct && ctn == 20 && strncasecmp(ct, "application/x-ndjson", ctn) == 0;
+    int text = ct && ctn == 10 && strncasecmp(ct, "text/plain", ctn) == 0;
+    int rc = OWL_EINVAL;
+    if (owl_query_param(req->query, "group", group, sizeof group) != 1 ||
+        owl_query_param(req->query, "stream", stream, sizeof stream) != 1) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "group and stream are required, each given once, at most 512 bytes");
+        goto out;
+    }
+    snprintf(call->resource, sizeof call->resource, "log-group/%.240s", group);
+    if (!ndjson && !text) {
+        owl_call_error(call, 415, "UnsupportedMediaType",
+                       "Content-Type must be text/plain or application/x-ndjson");
+        goto out;
+    }
+    rc = (ndjson ? owl_rawlog_decode_ndjson : owl_rawlog_decode_text)(
+        req->body.data, req->body.len, group, stream, owl_now_ms(), INGEST_MAX_EVENTS, &d, &err);
+    if (rc == OWL_OK)
+        rc = store_decoded(call, &d, &st, &err);
+    if (rc != OWL_OK) {
+        int http = rc == OWL_ETOOBIG ? 413 : rc == OWL_EINVAL ? 400 : store_status(rc);
+        owl_call_error(call, http,
+                       http == 413   ? "PayloadTooLarge"
+                       : http == 400 ? "InvalidParameter"
+                       : http == 507 ? "InsufficientStorage"
+                                     : "ServiceUnavailable",
+                       "%s", err.msg[0] ? err.msg : owl_strerror(rc));
+        goto out;
+    }
+    owl_buf b = OWL_BUF_INIT;
+    owl_buf_printf(&b, "{\"accepted\":%zu,\"rejected\":%zu", st.accepted, st.rejected);
+    if (st.message[0]) {
+        owl_buf_puts(&b, ",\"message\":");
+        owl_buf_json_str(&b, st.message, strlen(st.message));
+    }
+    owl_buf_putc(&b, '}');
+    rc = b.data ? owl_http_resp_json(call->resp, 200, b.data, b.len) : OWL_ENOMEM;
+    owl_buf_free(&b);
+out:
+    owl_log_decoded_free(&d);
+    return rc;
+}
+
+static const owl_route logs_routes[] = {
+    {.method = "POST", .pattern = "/v1/logs", .action = "logs:PutLogEvents", .fn = export_logs},
+    {.method = "POST", .pattern = "/api/v1/logs", .action = "logs:PutLogEvents", .fn = put_lines},
+};
+
+static const owl_aws_service *const logs_services[] = {&logs_service, &native_service};
+
+const owl_route_table owl_logs_routes = {logs_routes, OWL_ARRAY_LEN(logs_routes), logs_services,
+                                          OWL_ARRAY_LEN(logs_services)};
