@@ -16,8 +16,9 @@
  *   3. an event is readable when its stream exists and the event was ingested at or after
  *      the stream's creation: a deleted stream's events, and those of an earlier stream of
  *      the same name, are never returned;
- *   4. a deleted group's partition is never read again (a new group gets a new partition);
- *      its rows are left to retention (1 day) until the store can drop a partition.
+ *   4. a deleted group's partition is never read again (a new group gets a new partition)
+ *      and is dropped from the store (owl_store_drop_partition); one a crash left behind is
+ *      dropped at the next open.
  * Locks: `mu` guards the in-memory groups and streams (held briefly, never across store or
  * metadata calls); `wmu` (taken before mu) serialises metadata writes. */
 #include <ctype.h>
@@ -38,7 +39,6 @@
 #define TOO_NEW_MS (2 * 3600000LL)
 #define TOO_OLD_MS (14 * DAY_MS)
 #define SPAN_MS DAY_MS
-#define DELETED_RETENTION_DAYS 1
 
 typedef struct lstream {
     char *name;
@@ -399,6 +399,65 @@ static int load_stream(void *ud, const char *tenant, const char *kind, const cha
 
 static void *flusher(void *arg);
 
+/* Partitions of the logs table that no group owns (a crash between a deletion's metadata
+ * write and its drop), collected at open and dropped. */
+typedef struct sweep {
+    const pidmap *map;
+    size_t nmap;
+    char (*gone)[2][256];
+    size_t n, cap;
+    int oom;
+} sweep;
+
+static int sweep_one(void *ud, const owl_store_table_stats *t)
+{
+    sweep *w = ud;
+    if (strcmp(t->table, "logs") != 0)
+        return 0;
+    size_t lo = 0, hi = w->nmap; /* the first entry of this pid (map sorted by pid, tenant) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(w->map[mid].pid, t->partition) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < w->nmap && strcmp(w->map[lo].pid, t->partition) == 0; lo++)
+        if (strcmp(w->map[lo].g->tenant, t->tenant) == 0)
+            return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 8;
+        void *p = realloc(w->gone, cap * sizeof *w->gone);
+        if (!p) {
+            w->oom = 1;
+            return 1;
+        }
+        w->gone = p;
+        w->cap = cap;
+    }
+    owl_strlcpy(w->gone[w->n][0], t->tenant, 256);
+    owl_strlcpy(w->gone[w->n][1], t->partition, 256);
+    w->n++;
+    return 0;
+}
+
+static int sweep_partitions(owl_store *store, const pidmap *map, size_t nmap, owl_error *err)
+{
+    sweep w = {map, nmap, NULL, 0, 0, 0};
+    int rc = owl_store_partitions(store, sweep_one, &w, err);
+    if (w.oom)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == OWL_OK && i < w.n; i++) {
+        rc = owl_store_drop_partition(store, "logs", w.gone[i][0], w.gone[i][1], err);
+        if (rc == OWL_ENOTFOUND)
+            rc = OWL_OK;
+    }
+    if (rc == OWL_OK && w.n)
+        owl_info("logs: dropped %zu partitions of deleted log groups", w.n);
+    free(w.gone);
+    return rc;
+}
+
 int owl_logs_open(owl_meta *meta, owl_store *store, const owl_logs_options *opts,
                   owl_logs **out, owl_error *err)
 {
@@ -442,6 +501,8 @@ int owl_logs_open(owl_meta *meta, owl_store *store, const owl_logs_options *opts
             goto fail;
     if (l.norphans)
         owl_info("logs: removed %zu stream records of deleted groups", l.norphans);
+    if ((rc = sweep_partitions(store, sl.map, sl.nmap, err)) != OWL_OK)
+        goto fail;
     if (lg->opt.background) {
         if (pthread_create(&lg->flusher, NULL, flusher, lg) != 0) {
             rc = owl_error_set(err, OWL_ENOMEM, "cannot start the logs flusher thread");
@@ -732,9 +793,10 @@ int owl_logs_delete_group(owl_logs *lg, const char *tenant, const char *name, ow
         if (owl_meta_delete(lg->meta, tenant, KIND_STREAM, g->s[i]->id, NULL) != OWL_OK)
             break; /* the rest are orphans, removed at the next open */
     owl_error e2 = {0};
-    if (owl_store_set_retention(lg->store, "logs", tenant, g->pid, DELETED_RETENTION_DAYS, &e2) !=
-        OWL_OK)
-        owl_warn("logs: retention of deleted group %s (%s) not set: %s", name, g->pid, e2.msg);
+    int drc = owl_store_drop_partition(lg->store, "logs", tenant, g->pid, &e2);
+    if (drc != OWL_OK && drc != OWL_ENOTFOUND) /* none: nothing was ever put */
+        owl_warn("logs: the events of deleted group %s (%s) not dropped (dropped at the next "
+                 "open): %s", name, g->pid, e2.msg);
     group_free(g);
 out:
     pthread_mutex_unlock(&lg->wmu);
@@ -750,31 +812,20 @@ static void group_info(const lgroup *g, owl_logs_group *o)
     o->stored_bytes = 0;
 }
 
-typedef struct sized {
-    const char *tenant;
-    owl_logs_group *v;
-    size_t n;
-} sized;
-
-static int add_bytes(void *ud, const owl_store_table_stats *t)
-{
-    sized *s = ud;
-    if (strcmp(t->table, "logs") != 0 || strcmp(t->tenant, s->tenant) != 0)
-        return 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i].partition, t->partition) == 0)
-            s->v[i].stored_bytes += t->stored_bytes;
-    return 0;
-}
-
-/* stored_bytes of v[0..n) from the store's partition figures. */
+/* stored_bytes of v[0..n) from the store's per-partition figures (parts on disk plus
+ * memtables; a group nothing was put into has none). */
 static int fill_bytes(owl_logs *lg, const char *tenant, owl_logs_group *v, size_t n,
                       owl_error *err)
 {
-    if (n == 0)
-        return OWL_OK;
-    sized s = {tenant, v, n};
-    return owl_store_partitions(lg->store, add_bytes, &s, err);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t stored = 0, rows = 0;
+        int rc = owl_store_partition_bytes(lg->store, "logs", tenant, v[i].partition, &stored,
+                                           &rows, err);
+        if (rc != OWL_OK && rc != OWL_ENOTFOUND)
+            return rc;
+        v[i].stored_bytes = rc == OWL_OK ? stored : 0;
+    }
+    return OWL_OK;
 }
 
 int owl_logs_get_group(owl_logs *lg, const char *tenant, const char *name, owl_logs_group *out,

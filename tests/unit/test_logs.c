@@ -537,8 +537,15 @@ Test(logs, delete_and_recreate_start_empty)
     /* a group deleted and created again is empty, with a new partition */
     owl_logs_group g1, g2;
     cr_assert_eq(owl_logs_get_group(e.lg, T, "/g", &g1, &err), OWL_OK);
+    uint64_t stored = 0, rows = 0;
+    cr_assert_eq(owl_store_partition_bytes(e.store, "logs", T, g1.partition, &stored, &rows,
+                                           &err), OWL_OK, "%s", err.msg);
+    cr_assert(stored > 0 && rows > 0);
     cr_assert_eq(owl_logs_delete_group(e.lg, T, "/g", &err), OWL_OK);
     cr_assert_eq(owl_logs_filter_events(e.lg, T, &q, &(owl_logs_page){0}, &err), OWL_ENOTFOUND);
+    /* its events are dropped from the store, not only hidden */
+    cr_assert_eq(owl_store_partition_bytes(e.store, "logs", T, g1.partition, &stored, &rows,
+                                           &err), OWL_ENOTFOUND);
     mk(&e, "/g", "s");
     cr_assert_eq(owl_logs_get_group(e.lg, T, "/g", &g2, &err), OWL_OK);
     cr_assert_str_neq(g1.partition, g2.partition);
