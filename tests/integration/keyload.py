@@ -14,6 +14,7 @@ Threads with keep-alive connections (http.client), admin bearer auth.
 
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -98,7 +99,9 @@ def verify(port, keyfile):
           "\n".join("%s: %s" % b for b in bad[:10]) + ("\n(%d bad)" % len(bad)))
 
 
-def hammer(port, admin, nthreads, seconds):
+def hammer(port, admin, nthreads, seconds, ready=None):
+    """ready: a file created once the first answer came (the caller waits for it before
+    stopping owld, so the stop races live connections however slow this start-up was)."""
     lock = threading.Lock()
     stats = {}
     deadline = time.monotonic() + seconds
@@ -128,6 +131,8 @@ def hammer(port, admin, nthreads, seconds):
             n += 1
             with lock:
                 stats[r.status] = stats.get(r.status, 0) + 1
+                if ready and not os.path.exists(ready):
+                    open(ready, "w").close()
         c.close()
 
     ths = [threading.Thread(target=worker, args=(i,)) for i in range(nthreads)]
@@ -149,7 +154,8 @@ if __name__ == "__main__":
     elif cmd == "verify":
         verify(int(sys.argv[2]), sys.argv[3])
     elif cmd == "hammer":
-        hammer(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        hammer(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]),
+               sys.argv[6] if len(sys.argv) > 6 else None)
     else:
         sys.exit("unknown command " + cmd)
     sys.exit(1 if failures() else 0)

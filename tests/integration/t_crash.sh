@@ -60,10 +60,14 @@ DATA_MAIN=$DATA
 DATA=$T/data-term
 for round in 1 2 3; do
     start_owld || bail "owld starts for SIGTERM round $round"
-    "$PYTHON" "$IT_DIR/keyload.py" hammer "$PORT" "$ADMIN" 16 20 >"$T/hammer.out" 2>&1 &
+    rm -f "$T/hammer.ready"
+    "$PYTHON" "$IT_DIR/keyload.py" hammer "$PORT" "$ADMIN" 16 20 "$T/hammer.ready" \
+        >"$T/hammer.out" 2>&1 &
     HAMMER=$!
     BG_PIDS+=("$HAMMER")
-    sleep 1.2
+    # stop once the load is on (its first answer), however long Python took to start
+    for _ in $(seq 150); do [ -e "$T/hammer.ready" ] && break; sleep 0.1; done
+    sleep 0.5
     stop_owld TERM 10
     echo "# SIGTERM under load, round $round: owld exited with $OWLD_RC after $OWLD_STOP_MS ms"
     check_eq "round $round: owld exits 0 on SIGTERM under load" 0 "$OWLD_RC"
