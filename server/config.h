@@ -53,6 +53,8 @@ typedef struct owl_config {
     int64_t metrics_3600s_days; /* 455 */
     int wal_sync;                 /* enum owl_sync_policy: 0 always (default), 1 interval, 2 none */
     int64_t wal_sync_interval_ms; /* 1000 */
+    int64_t store_settle_ms;      /* 3600000: a day without appends this long is rewritten
+                                   * once at the compaction level */
     owl_config_topics alarm_topic; /* none */
 } owl_config;
 

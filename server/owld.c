@@ -522,6 +522,7 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     owl_store_options_default(&so);
     so.sync = (enum owl_sync_policy)cfg->wal_sync;
     so.sync_interval_ms = (int)cfg->wal_sync_interval_ms;
+    so.settle_age_ms = (int)cfg->store_settle_ms;
     /* every table of the registry (index/tables.c), as owl-store opens it */
     if ((rc = owl_store_open(dir, NULL, 0, &so, &s->store, err)) != OWL_OK)
         goto fail;

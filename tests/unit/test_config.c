@@ -22,7 +22,7 @@ static const char *const flags[] = {
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "trust-tls-proxy", "auth-fail-limit",
     "audit-retention-days", "metrics-raw-hours", "metrics-60s-days", "metrics-300s-days",
     "metrics-3600s-days",
-    "wal-sync", "wal-sync-interval-ms", "stream-buffer-bytes", "stream-stall-ms",
+    "wal-sync", "wal-sync-interval-ms", "store-settle-ms", "stream-buffer-bytes", "stream-stall-ms",
     "stream-heartbeat-ms", "preauth-body-bytes", "max-buffered-mib", "alarm-topic",
     "help", "version",
 };
