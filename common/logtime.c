@@ -107,7 +107,26 @@ static int p_iso(struct cursor *c, int64_t now, int64_t *out)
           lit(c, ':') && num(c, 2, &s)))
         return 0;
     int ms = (c->i < c->n && c->s[c->i] == '.') ? frac_ms(c, '.') : frac_ms(c, ',');
-    return make(y, mo, d, h, mi, s, ms, out);
+    if (!make(y, mo, d, h, mi, s, ms, out))
+        return 0;
+    /* a zone right after the time: Z, or +HH:MM / +HHMM / +HH (and -): local = UTC + offset */
+    if (lit(c, 'Z'))
+        return 1;
+    if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-')) {
+        size_t save = c->i;
+        int sign = c->s[c->i++] == '-' ? -1 : 1, oh, om = 0;
+        if (num(c, 2, &oh) && oh <= 23) {
+            size_t at = c->i;
+            if (!((lit(c, ':') && num(c, 2, &om)) || (c->i = at, num(c, 2, &om))))
+                c->i = at, om = 0;
+            if (om <= 59) {
+                *out -= sign * ((int64_t)oh * 3600 + om * 60) * 1000;
+                return 1;
+            }
+        }
+        c->i = save; /* not a zone (a "-" after the time, say): the time as UTC */
+    }
+    return 1;
 }
 
 /* 081109 203615 (HDFS) */

@@ -1,6 +1,7 @@
 /* logtime.h — recognises the timestamp at the start of a raw log line in the formats common
  * in the wild (ISO 8601, syslog, Apache, HDFS, Spark, Android, epoch seconds, ...), so raw
- * text can be imported with each line's own time. Times without a zone are taken as UTC;
+ * text can be imported with each line's own time. An ISO 8601 time's zone (Z, +HH:MM,
+ * +HHMM, +HH) is applied; times without a zone are taken as UTC;
  * formats without a year take the year of `now_ms`. */
 #ifndef OWL_LOGTIME_H
 #define OWL_LOGTIME_H

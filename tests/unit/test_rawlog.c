@@ -79,7 +79,7 @@ Test(rawlog, text_leading_timestamps_of_the_common_formats)
         {"03-17 16:13:38.811  1702  2395 D x", "2026-03-17T16:13:38.811Z"},
         {"20171223-22:15:29:606|Step_LSC|1", "2017-12-23T22:15:29.606Z"},
         {"- 1117838570 2005.06.03 R02-M1", "2005-06-03T22:42:50.000Z"},
-        {"2026-01-01T10:00:00+02:00 zone not read: UTC", "2026-01-01T10:00:00.000Z"},
+        {"2026-01-01T10:00:00+02:00 the zone is applied", "2026-01-01T08:00:00.000Z"},
         {"no timestamp here", "2026-11-21T05:31:36.123Z"},
     };
     size_t nc = sizeof cases / sizeof *cases;
