@@ -52,7 +52,8 @@ static KV *kv(const char *k, AV *v)
 static void *dup_ptrs(void *const *p, size_t n)
 {
     void **d = malloc((n ? n : 1) * sizeof *d);
-    memcpy(d, p, n * sizeof *d);
+    if (n)
+        memcpy(d, p, n * sizeof *d);
     return d;
 }
 
@@ -153,7 +154,7 @@ static int decode_json(const char *s, owl_log_decoded *d)
 
 static int bytes_eq(owl_bytes b, const char *s)
 {
-    return b.n == strlen(s) && memcmp(b.p, s, b.n) == 0;
+    return b.n == strlen(s) && (b.n == 0 || memcmp(b.p, s, b.n) == 0);
 }
 
 #define MSG_EQ(b, s) cr_assert(bytes_eq((b), (s)), "got \"%.*s\", want \"%s\"", \
