@@ -1594,6 +1594,16 @@ static int field_of(const owl_fpat *p, const char *ref, size_t *idx)
     return 0;
 }
 
+const char *owl_fpat_field_name(const owl_fpat *p, size_t i)
+{
+    if (p->kind != K_SPACE)
+        return NULL;
+    for (size_t k = 0; k < p->nfields; k++)
+        if (!p->fields[k].ellipsis && i-- == 0)
+            return p->fields[k].name;
+    return NULL;
+}
+
 static void free_segs(owl_fpat *tmp)
 {
     for (size_t k = 0; k < tmp->nsegs; k++)

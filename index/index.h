@@ -605,4 +605,9 @@ int owl_fpat_extract(const owl_fpat *p, const char *msg, size_t n, const char *r
  * OWL_EINVAL with a message. */
 int owl_fpat_check_ref(const owl_fpat *p, const char *ref, owl_error *err);
 
+/* owl_fpat_field_name — the name (without '$') of the i-th named field of a space-delimited
+ * pattern, NULL past the last one and for other kinds of pattern (TestMetricFilter's
+ * extractedValues). Owned by p. */
+const char *owl_fpat_field_name(const owl_fpat *p, size_t i);
+
 #endif

@@ -475,6 +475,7 @@ typedef struct owl_logs_group {
     int64_t created_ms;
     int retention_days;     /* 0 = never expire */
     uint64_t stored_bytes;  /* bytes of the partition's sealed parts (memtables not counted) */
+    size_t metric_filters;  /* its metric filters (metricFilterCount) */
 } owl_logs_group;
 
 /* A log stream as described. Times are 0 when the stream has no events yet. */
@@ -647,6 +648,113 @@ typedef struct owl_logs_filter {
  * and prefix, a pattern that does not compile: err says where). */
 int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
                            owl_logs_page *out, owl_error *err);
+
+/* ---- CloudWatch Logs metric filters (logs.c, mfilter.c; docs/api/logs.md "Metric filters") ----
+ * A metric filter of a log group turns the events it matches into datapoints of one metric:
+ * every event owl_logs_put stores is matched against the group's filters after the append,
+ * the values are aggregated per (filter, dimension values, minute) and written with one
+ * owl_metrics_put per call (statistic sets stamped with the minute). Definitions are records
+ * of kind "log-metric-filter"; the compiled filters of a group are cached in memory. */
+
+#define OWL_LOGS_MAX_METRIC_FILTERS 100 /* per group, CloudWatch's limit */
+#define OWL_LOGS_MF_MAX_DIMS 3
+#define OWL_LOGS_MF_NAME_MAX 512        /* filterName */
+#define OWL_LOGS_MF_VALUE_MAX 100       /* metricValue */
+#define OWL_LOGS_MF_TEST_MAX 50         /* TestMetricFilter's logEventMessages */
+
+/* A metric filter's definition (PutMetricFilter's fields, one metricTransformation). The
+ * strings are the caller's; created_ms is set by owl_logs_list_mfilters. */
+typedef struct owl_logs_mfilter {
+    const char *name, *pattern;
+    const char *metric_name, *metric_ns;
+    const char *metric_value;  /* "1", a number, "$.field" (JSON) or "$name" (delimited) */
+    const char *unit;          /* a CloudWatch unit name, NULL = "None" */
+    int has_default;
+    double default_value;      /* with has_default: the datapoint of a minute without matches */
+    size_t ndims;
+    const char *dim_names[OWL_LOGS_MF_MAX_DIMS], *dim_refs[OWL_LOGS_MF_MAX_DIMS];
+    int64_t created_ms;
+} owl_logs_mfilter;
+
+/* owl_logs_mfilter_check — PutMetricFilter's rules on f: filterName 1-512 bytes without ':'
+ * or '*'; the pattern compiles (the message names the position); metric name and namespace
+ * 1-255 bytes without ':', '*' or '$'; metricValue 1-100 bytes, a finite number or a field
+ * reference the pattern has (owl_fpat_check_ref); at most 3 dimensions, names 1-255 bytes
+ * and distinct, values field references; dimensions and a default value not both; a finite
+ * default; a CloudWatch unit. OWL_OK or OWL_EINVAL with CloudWatch's message. */
+int owl_logs_mfilter_check(const owl_logs_mfilter *f, owl_error *err);
+
+/* owl_logs_set_metrics — the metrics module metric filters write to (NULL: filters are kept
+ * and tested but write nothing). Call before the first put; m must outlive lg. */
+void owl_logs_set_metrics(owl_logs *lg, owl_metrics *m);
+
+/* owl_logs_put_mfilter — creates or replaces (same name) the filter of group, durably, and
+ * reloads the group's compiled filters. OWL_ENOTFOUND (group), OWL_EINVAL (check), OWL_ERANGE
+ * (a new filter past OWL_LOGS_MAX_METRIC_FILTERS), meta's errors. */
+int owl_logs_put_mfilter(owl_logs *lg, const char *tenant, const char *group,
+                         const owl_logs_mfilter *f, owl_error *err);
+
+/* owl_logs_delete_mfilter — removes the filter. OWL_ENOTFOUND (group or filter). */
+int owl_logs_delete_mfilter(owl_logs *lg, const char *tenant, const char *group,
+                            const char *name, owl_error *err);
+
+/* owl_logs_mfilter_count — the number of filters of group (0 when unknown). */
+size_t owl_logs_mfilter_count(owl_logs *lg, const char *tenant, const char *group);
+
+/* Called by owl_logs_list_mfilters for each filter; f's strings are valid during the call.
+ * Non-zero stops the listing. */
+typedef int (*owl_logs_mfilter_fn)(void *ud, const char *group, const owl_logs_mfilter *f);
+
+/* owl_logs_list_mfilters — DescribeMetricFilters: filters of group (NULL: every group of the
+ * tenant) in (group, filter name) order after the token `after` (NULL = from the first; a
+ * token from next) whose name starts with prefix (NULL = any) and, when metric_name is given,
+ * whose metric is (metric_ns, metric_name); at most limit of them to fn; next
+ * (OWL_LOGS_TOKEN_MAX bytes) gets the token of the next page, "" when none. OWL_ENOTFOUND
+ * (group), OWL_EINVAL (token). */
+int owl_logs_list_mfilters(owl_logs *lg, const char *tenant, const char *group,
+                           const char *prefix, const char *metric_name, const char *metric_ns,
+                           const char *after, size_t limit, owl_logs_mfilter_fn fn, void *ud,
+                           char next[OWL_LOGS_TOKEN_MAX], owl_error *err);
+
+/* A match of TestMetricFilter: the 1-based index of the message and what was extracted
+ * ($name of every named field of a space-delimited pattern, in pattern order; none for
+ * other kinds). Views valid during the call. */
+typedef struct owl_logs_mf_match {
+    size_t event_number;
+    owl_bytes message;
+    size_t nvalues;
+    const char *keys[64];  /* "$name" */
+    owl_bytes values[64];
+} owl_logs_mf_match;
+
+/* owl_logs_test_mfilter — TestMetricFilter: compiles pattern and calls fn for every message
+ * of msgs[0..n) it matches (n 1..OWL_LOGS_MF_TEST_MAX, each non-empty). OWL_EINVAL (pattern,
+ * n, an empty message), OWL_ENOMEM; fn's non-zero return stops. */
+int owl_logs_test_mfilter(const char *pattern, const owl_bytes *msgs, size_t n,
+                          int (*fn)(void *ud, const owl_logs_mf_match *m), void *ud,
+                          owl_error *err);
+
+/* What owl_logs_backfill did. */
+typedef struct owl_logs_backfill_result {
+    uint64_t scanned, matched, datapoints;
+} owl_logs_backfill_result;
+
+/* owl_logs_backfill — runs filter `name` of group over the readable events of [start_ms,
+ * end_ms) already stored and writes the datapoints (as at ingest, defaultValue included) with
+ * one owl_metrics_put; events over 14 days old give none (CloudWatch's metric limit). Events
+ * the filter already counted at ingest are counted again. OWL_ENOTFOUND (group, filter),
+ * OWL_EINVAL (range), OWL_EUNSUPPORTED (no metrics module), the store's and metrics' errors. */
+int owl_logs_backfill(owl_logs *lg, const char *tenant, const char *group, const char *name,
+                      int64_t start_ms, int64_t end_ms, owl_logs_backfill_result *res,
+                      owl_error *err);
+
+/* owl_logs_evidence — an owl_evidence_fn (ud: the owl_logs) for alarms on a metric written by
+ * a metric filter: {"provider":"logs","logGroupName","filterName","lines":[{"timestamp",
+ * "logStreamName","message"}]}, at most 10 events of the filter's group matched by its pattern
+ * (and, with dimensions, having the alarm's dimension values) in [start_ms, end_ms). Any other
+ * metric: OWL_ENOTFOUND (no evidence). */
+int owl_logs_evidence(void *ud, const char *tenant, const owl_metric_id *id, int64_t start_ms,
+                      int64_t end_ms, enum owl_alarm_state new_state, owl_buf *out);
 
 /* ---- decoding log requests: OTLP/HTTP logs and raw lines (docs/otlp.md, docs/api/logs-ingest.md)
  * Each way in decodes one request body into owl_log_event arrays, one per (log group, log

@@ -5,7 +5,9 @@
  *   kind "log-group", id the group's partition ("g" + 16 random hex digits):
  *     {name, created, retention (days, 0 = none), tags {key: value}};
  *   kind "log-stream", id "<partition>.<16 hex digits of a per-group sequence>":
- *     {name, created, first, last, ingest, seq} (the times 0 until the first event).
+ *     {name, created, first, last, ingest, seq} (the times 0 until the first event);
+ *   kind "log-metric-filter", id "<partition>.f<16 random hex digits>": a metric filter
+ *     (ingest/mfilter.h, owl_mf_doc), compiled at load into the group's cached set.
  * Invariants:
  *   1. every group and stream in memory has its record; creations and deletions are durable
  *      before they are reported. All metadata writes are made under `wmu`, so a flush of
@@ -32,9 +34,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "ingest/ingest.h"
+#include "ingest/mfilter.h"
 
 #define KIND_GROUP "log-group"
 #define KIND_STREAM "log-stream"
+#define KIND_MF "log-metric-filter"
 #define DAY_MS 86400000LL
 #define TOO_NEW_MS (2 * 3600000LL)
 #define TOO_OLD_MS (14 * DAY_MS)
@@ -48,6 +52,15 @@ typedef struct lstream {
     int dirty;
 } lstream;
 
+/* A group's metric filters as one immutable, reference-counted snapshot sorted by name: a
+ * put takes a reference under mu and matches without any lock; a change of the filters
+ * swaps in a new set. */
+typedef struct mfset {
+    int refs; /* atomic */
+    size_t n;
+    owl_mf *f[];
+} mfset;
+
 typedef struct lgroup {
     char tenant[256];
     char *name;
@@ -58,6 +71,7 @@ typedef struct lgroup {
     lstream **s; /* sorted by name */
     size_t n, cap;
     uint64_t next_seq;
+    mfset *mf; /* NULL: no filters, nothing to do at ingest */
 } lgroup;
 
 struct owl_logs {
@@ -70,6 +84,7 @@ struct owl_logs {
     pthread_t flusher;
     int started, stop;
     pthread_cond_t cv;
+    owl_metrics *metrics; /* where metric filters write; NULL: nowhere */
 };
 
 static const int retention_values[] = {1,   3,   5,   7,    14,   30,   60,   90,
@@ -119,10 +134,49 @@ static void stream_free(lstream *s)
         free(s->name), free(s);
 }
 
+static void mfset_unref(mfset *m)
+{
+    if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        owl_mf_unref(m->f[i]);
+    free(m);
+}
+
+/* A new set: old's filters but the one named drop (NULL: none), plus add (NULL: none), in
+ * name order, each referenced. NULL when out of memory. */
+static mfset *mfset_with(const mfset *old, owl_mf *add, const char *drop)
+{
+    size_t n = old ? old->n : 0;
+    mfset *m = malloc(sizeof *m + (n + 1) * sizeof m->f[0]);
+    if (!m)
+        return NULL;
+    m->refs = 1;
+    m->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        owl_mf *f = old->f[i];
+        if (drop && strcmp(f->name, drop) == 0)
+            continue;
+        if (add && strcmp(add->name, f->name) < 0) {
+            owl_mf_ref(add);
+            m->f[m->n++] = add;
+            add = NULL;
+        }
+        owl_mf_ref(f);
+        m->f[m->n++] = f;
+    }
+    if (add) {
+        owl_mf_ref(add);
+        m->f[m->n++] = add;
+    }
+    return m;
+}
+
 static void group_free(lgroup *g)
 {
     if (!g)
         return;
+    mfset_unref(g->mf);
     for (size_t i = 0; i < g->n; i++)
         stream_free(g->s[i]);
     free(g->s);
@@ -397,6 +451,63 @@ static int load_stream(void *ud, const char *tenant, const char *kind, const cha
     return 0;
 }
 
+/* A metric filter record: compiled into its group's set; one of a deleted group is an
+ * orphan, one that no longer reads is skipped with a warning (kept for inspection). */
+static int load_mfilter(void *ud, const char *tenant, const char *kind, const char *id,
+                        const bson_t *doc)
+{
+    (void)kind;
+    sload *sl = ud;
+    load *l = sl->l;
+    char pid[24];
+    const char *dot = strchr(id, '.');
+    lgroup *g = NULL;
+    if (dot && (size_t)(dot - id) < sizeof pid) {
+        memcpy(pid, id, (size_t)(dot - id));
+        pid[dot - id] = 0;
+        lgroup key = {.name = (char *)""};
+        owl_strlcpy(key.tenant, tenant, sizeof key.tenant);
+        pidmap k = {pid, &key}, *m = bsearch(&k, sl->map, sl->nmap, sizeof k, pidcmp);
+        g = m ? m->g : NULL;
+    }
+    if (!g) {
+        if (l->norphans == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 16;
+            void *p = realloc(l->orphans, nc * sizeof *l->orphans);
+            if (!p) {
+                l->rc = OWL_ENOMEM;
+                return 1;
+            }
+            l->orphans = p;
+            l->cap = nc;
+        }
+        owl_strlcpy(l->orphans[l->norphans][0], tenant, 256);
+        owl_strlcpy(l->orphans[l->norphans][1], id, 256);
+        l->norphans++;
+        return 0;
+    }
+    owl_mf *f;
+    owl_error e = {0};
+    int rc = owl_mf_from_doc(doc, id, &f, &e);
+    if (rc == OWL_ENOMEM) {
+        l->rc = rc;
+        return 1;
+    }
+    if (rc != OWL_OK) {
+        owl_warn("logs: %s: skipped", e.msg);
+        return 0;
+    }
+    mfset *m = mfset_with(g->mf, f, f->name);
+    owl_mf_unref(f);
+    if (!m) {
+        l->rc = OWL_ENOMEM;
+        return 1;
+    }
+    mfset_unref(g->mf);
+    g->mf = m;
+    return 0;
+}
+
 static void *flusher(void *arg);
 
 /* Partitions of the logs table that no group owns (a crash between a deletion's metadata
@@ -501,6 +612,18 @@ int owl_logs_open(owl_meta *meta, owl_store *store, const owl_logs_options *opts
             goto fail;
     if (l.norphans)
         owl_info("logs: removed %zu stream records of deleted groups", l.norphans);
+    l.norphans = 0;
+    if ((rc = owl_meta_list(meta, NULL, KIND_MF, NULL, 0, load_mfilter, &sl, err)) != OWL_OK)
+        goto fail;
+    if ((rc = l.rc) != OWL_OK)
+        goto oom;
+    for (size_t i = 0; i < l.norphans; i++)
+        if ((rc = owl_meta_delete(meta, l.orphans[i][0], KIND_MF, l.orphans[i][1], err)) !=
+                OWL_OK &&
+            rc != OWL_ENOTFOUND)
+            goto fail;
+    if (l.norphans)
+        owl_info("logs: removed %zu metric filter records of deleted groups", l.norphans);
     if ((rc = sweep_partitions(store, sl.map, sl.nmap, err)) != OWL_OK)
         goto fail;
     if (lg->opt.background) {
@@ -792,6 +915,9 @@ int owl_logs_delete_group(owl_logs *lg, const char *tenant, const char *name, ow
     for (size_t i = 0; i < g->n; i++)
         if (owl_meta_delete(lg->meta, tenant, KIND_STREAM, g->s[i]->id, NULL) != OWL_OK)
             break; /* the rest are orphans, removed at the next open */
+    for (size_t i = 0; g->mf && i < g->mf->n; i++)
+        if (owl_meta_delete(lg->meta, tenant, KIND_MF, g->mf->f[i]->id, NULL) != OWL_OK)
+            break; /* the same */
     owl_error e2 = {0};
     int drc = owl_store_drop_partition(lg->store, "logs", tenant, g->pid, &e2);
     if (drc != OWL_OK && drc != OWL_ENOTFOUND) /* none: nothing was ever put */
@@ -810,6 +936,7 @@ static void group_info(const lgroup *g, owl_logs_group *o)
     o->created_ms = g->created;
     o->retention_days = g->retention;
     o->stored_bytes = 0;
+    o->metric_filters = g->mf ? g->mf->n : 0;
 }
 
 /* stored_bytes of v[0..n) from the store's per-partition figures (parts on disk plus
@@ -1431,6 +1558,33 @@ static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const 
     return rc;
 }
 
+/* Runs the stored events ev[0..n) (those storable) through the group's filters f[0..n) and
+ * writes what they give with one owl_metrics_put. The events are stored already, so a failure
+ * here is logged and the put still succeeds: the datapoints of this batch are lost, as a
+ * CloudWatch metric filter's may be (backfill can write them again). */
+static void apply_filters(owl_logs *lg, const char *tenant, const char *group, const mfset *mf,
+                          const owl_log_event *ev, size_t n, int64_t now)
+{
+    owl_mf_agg *a = owl_mf_agg_new(mf->f, mf->n);
+    const owl_datum *d;
+    size_t nd = 0;
+    int rc = a ? OWL_OK : OWL_ENOMEM;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++)
+        if (storable(&ev[i]) &&
+            owl_mf_agg_event(a, ev[i].time_ms, ev[i].message.p, ev[i].message.n) < 0)
+            rc = OWL_ENOMEM;
+    if (rc == OWL_OK)
+        rc = owl_mf_agg_datums(a, now, &d, &nd);
+    owl_error e = {0};
+    enum owl_metric_fault fault;
+    if (rc == OWL_OK && nd)
+        rc = owl_metrics_put(lg->metrics, tenant, d, nd, 0, now, &fault, &e);
+    if (rc != OWL_OK)
+        owl_warn("logs: metric filters of group %s: %zu datapoints not written: %s", group, nd,
+                 e.msg[0] ? e.msg : owl_strerror(rc));
+    owl_mf_agg_free(a);
+}
+
 int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char *stream,
                  const owl_log_event *ev, size_t n, unsigned flags, owl_logs_put_result *res,
                  owl_error *err)
@@ -1460,13 +1614,21 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
     lstream *s = g && strcmp(g->pid, pid) == 0 ? stream_get(g, stream) : NULL;
     if (s && s->created > now)
         now = s->created;
+    mfset *mf = s && lg->metrics ? g->mf : NULL;
+    if (mf)
+        __atomic_add_fetch(&mf->refs, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&lg->mu);
     size_t keep = 0;
     for (size_t i = lo; i < hi; i++)
         keep += storable(&ev[i]);
     res->dropped = hi - lo - keep;
-    if (keep && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, err)) != OWL_OK)
+    if (keep && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, err)) != OWL_OK) {
+        mfset_unref(mf);
         return rc;
+    }
+    if (keep && mf)
+        apply_filters(lg, tenant, group, mf, ev + lo, hi - lo, now);
+    mfset_unref(mf);
     res->stored = keep;
     pthread_mutex_lock(&lg->mu);
     g = group_get(lg, tenant, group);
@@ -1825,5 +1987,379 @@ out:
     owl_fpat_free(pat);
     if (rc != OWL_OK)
         owl_logs_page_free(out);
+    return rc;
+}
+
+/* ---- metric filters (definitions in mfilter.c; docs/api/logs.md "Metric filters") ---- */
+
+void owl_logs_set_metrics(owl_logs *lg, owl_metrics *m)
+{
+    pthread_mutex_lock(&lg->mu);
+    lg->metrics = m;
+    pthread_mutex_unlock(&lg->mu);
+}
+
+static owl_mf *mf_find(const mfset *m, const char *name)
+{
+    for (size_t i = 0; m && i < m->n; i++)
+        if (strcmp(m->f[i]->name, name) == 0)
+            return m->f[i];
+    return NULL;
+}
+
+static int no_filter(owl_error *err)
+{
+    return owl_error_set(err, OWL_ENOTFOUND, "The specified metric filter does not exist.");
+}
+
+/* Swaps g's set for `next` (mu held by the caller); the old one is released after. */
+static mfset *mf_swap(lgroup *g, mfset *next)
+{
+    mfset *old = g->mf;
+    g->mf = next && next->n ? next : NULL;
+    if (next && !next->n)
+        mfset_unref(next);
+    return old;
+}
+
+int owl_logs_put_mfilter(owl_logs *lg, const char *tenant, const char *group,
+                         const owl_logs_mfilter *def, owl_error *err)
+{
+    owl_mf *f;
+    int rc = owl_mf_new(def, "", owl_now_ms(), &f, err);
+    if (rc != OWL_OK)
+        return rc;
+    bson_t doc;
+    bson_init(&doc);
+    pthread_mutex_lock(&lg->wmu);
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    const owl_mf *old = g ? mf_find(g->mf, def->name) : NULL;
+    size_t have = g && g->mf ? g->mf->n : 0;
+    if (old)
+        owl_strlcpy(f->id, old->id, sizeof f->id);
+    pthread_mutex_unlock(&lg->mu);
+    if (!g) {
+        rc = no_group(err);
+        goto out;
+    }
+    if (!old && have >= OWL_LOGS_MAX_METRIC_FILTERS) {
+        rc = owl_error_set(err, OWL_ERANGE, "Resource limit exceeded: a log group can have at "
+                           "most %d metric filters", OWL_LOGS_MAX_METRIC_FILTERS);
+        goto out;
+    }
+    if (!old) {
+        char r[24];
+        if ((rc = new_pid(r, err)) != OWL_OK) /* 16 random hex digits after its 'g' */
+            goto out;
+        snprintf(f->id, sizeof f->id, "%s.f%s", g->pid, r + 1);
+    }
+    bson_destroy(&doc);
+    owl_mf_doc(f, &doc);
+    if ((rc = owl_meta_put(lg->meta, tenant, KIND_MF, f->id, &doc, err)) != OWL_OK)
+        goto out;
+    pthread_mutex_lock(&lg->mu); /* g is still there: deletions hold wmu */
+    mfset *next = mfset_with(g->mf, f, f->name);
+    mfset *prev = next ? mf_swap(g, next) : NULL;
+    pthread_mutex_unlock(&lg->mu);
+    mfset_unref(prev);
+    if (!next) { /* durable but not in memory: back out */
+        if (!old)
+            owl_meta_delete(lg->meta, tenant, KIND_MF, f->id, NULL);
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+out:
+    pthread_mutex_unlock(&lg->wmu);
+    bson_destroy(&doc);
+    owl_mf_unref(f);
+    return rc;
+}
+
+int owl_logs_delete_mfilter(owl_logs *lg, const char *tenant, const char *group,
+                            const char *name, owl_error *err)
+{
+    int rc;
+    char id[48];
+    pthread_mutex_lock(&lg->wmu);
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    const owl_mf *f = g ? mf_find(g->mf, name) : NULL;
+    if (f)
+        owl_strlcpy(id, f->id, sizeof id);
+    pthread_mutex_unlock(&lg->mu);
+    if (!g || !f) {
+        rc = !g ? no_group(err) : no_filter(err);
+        goto out;
+    }
+    if ((rc = owl_meta_delete(lg->meta, tenant, KIND_MF, id, err)) != OWL_OK)
+        goto out;
+    pthread_mutex_lock(&lg->mu);
+    mfset *next = mfset_with(g->mf, NULL, name);
+    mfset *prev = next ? mf_swap(g, next) : NULL;
+    if (!next) { /* out of memory: the filter stays in memory until the next open */
+        owl_warn("logs: metric filter %s deleted but still applied until restart", name);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    mfset_unref(prev);
+out:
+    pthread_mutex_unlock(&lg->wmu);
+    return rc;
+}
+
+size_t owl_logs_mfilter_count(owl_logs *lg, const char *tenant, const char *group)
+{
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    size_t n = g && g->mf ? g->mf->n : 0;
+    pthread_mutex_unlock(&lg->mu);
+    return n;
+}
+
+/* One filter picked by a listing, referenced so the lock can be dropped before the
+ * caller's callback runs. */
+typedef struct picked {
+    char group[OWL_LOGS_NAME_MAX + 1];
+    owl_mf *f;
+} picked;
+
+int owl_logs_list_mfilters(owl_logs *lg, const char *tenant, const char *group,
+                           const char *prefix, const char *metric_name, const char *metric_ns,
+                           const char *after, size_t limit, owl_logs_mfilter_fn fn, void *ud,
+                           char next[OWL_LOGS_TOKEN_MAX], owl_error *err)
+{
+    next[0] = 0;
+    char ag[OWL_LOGS_NAME_MAX + 1] = "";
+    const char *af = NULL; /* the token: "<group>:<filter>", group names have no ':' */
+    if (after) {
+        const char *c = strchr(after, ':');
+        if (!c || (size_t)(c - after) > OWL_LOGS_NAME_MAX)
+            return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+        memcpy(ag, after, (size_t)(c - after));
+        ag[c - after] = 0;
+        af = c + 1;
+    }
+    picked *p = calloc(limit ? limit : 1, sizeof *p);
+    if (!p)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    size_t n = 0;
+    int more = 0, found_group = group == NULL;
+    pthread_mutex_lock(&lg->mu);
+    for (size_t i = 0; i < lg->n && !more; i++) {
+        const lgroup *g = lg->g[i];
+        if (strcmp(g->tenant, tenant) != 0 || (group && strcmp(g->name, group) != 0))
+            continue;
+        found_group = 1;
+        int gc = af ? strcmp(g->name, ag) : 1;
+        if (gc < 0)
+            continue;
+        for (size_t j = 0; g->mf && j < g->mf->n; j++) {
+            owl_mf *f = g->mf->f[j];
+            if ((gc == 0 && strcmp(f->name, af) <= 0) ||
+                (prefix && strncmp(f->name, prefix, strlen(prefix)) != 0) ||
+                (metric_name && (strcmp(f->mname, metric_name) != 0 ||
+                                 (metric_ns && strcmp(f->mns, metric_ns) != 0))))
+                continue;
+            if (n == limit) {
+                more = 1;
+                break;
+            }
+            owl_strlcpy(p[n].group, g->name, sizeof p[n].group);
+            owl_mf_ref(f);
+            p[n++].f = f;
+        }
+    }
+    pthread_mutex_unlock(&lg->mu);
+    int rc = found_group ? OWL_OK : no_group(err);
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        owl_logs_mfilter v;
+        owl_mf_view(p[i].f, &v);
+        if (fn(ud, p[i].group, &v))
+            break;
+    }
+    if (rc == OWL_OK && more && n)
+        snprintf(next, OWL_LOGS_TOKEN_MAX, "%s:%s", p[n - 1].group, p[n - 1].f->name);
+    for (size_t i = 0; i < n; i++)
+        owl_mf_unref(p[i].f);
+    free(p);
+    return rc;
+}
+
+/* The filter `name` of (tenant, group), referenced, and the group's name copied. */
+static int mf_get(owl_logs *lg, const char *tenant, const char *group, const char *name,
+                  owl_mf **out, owl_error *err)
+{
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, group);
+    owl_mf *f = g ? mf_find(g->mf, name) : NULL;
+    if (f)
+        owl_mf_ref(f);
+    pthread_mutex_unlock(&lg->mu);
+    *out = f;
+    return !g ? no_group(err) : !f ? no_filter(err) : OWL_OK;
+}
+
+#define BACKFILL_PAGE 10000
+
+int owl_logs_backfill(owl_logs *lg, const char *tenant, const char *group, const char *name,
+                      int64_t start_ms, int64_t end_ms, owl_logs_backfill_result *res,
+                      owl_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (start_ms >= end_ms)
+        return owl_error_set(err, OWL_EINVAL, "startTime must be before endTime");
+    pthread_mutex_lock(&lg->mu);
+    owl_metrics *metrics = lg->metrics;
+    pthread_mutex_unlock(&lg->mu);
+    if (!metrics)
+        return owl_error_set(err, OWL_EUNSUPPORTED, "no metrics module to write to");
+    owl_mf *f;
+    int rc = mf_get(lg, tenant, group, name, &f, err);
+    if (rc != OWL_OK)
+        return rc;
+    owl_mf *one[1] = {f};
+    owl_mf_agg *a = owl_mf_agg_new(one, 1);
+    owl_logs_page pg = {0};
+    char token[OWL_SCAN_CURSOR_TEXT + 4] = "";
+    if (!a) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* every readable event (FilterLogEvents' visibility rules), matched here so that
+     * scanned counts them all */
+    do {
+        owl_logs_filter q = {.group = group, .start_ms = start_ms, .end_ms = end_ms - 1,
+                             .token = token[0] ? token : NULL, .limit = BACKFILL_PAGE};
+        if ((rc = owl_logs_filter_events(lg, tenant, &q, &pg, err)) != OWL_OK)
+            goto out;
+        for (size_t i = 0; i < pg.n; i++) {
+            int m = owl_mf_agg_event(a, pg.ev[i].time_ms, pg.ev[i].message,
+                                     pg.ev[i].message_len);
+            if (m < 0) {
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+                goto out;
+            }
+            res->matched += m > 0;
+        }
+        res->scanned += pg.n;
+        snprintf(token, sizeof token, "%s", pg.next);
+        owl_logs_page_free(&pg);
+    } while (token[0]);
+    const owl_datum *d;
+    size_t nd;
+    int64_t now = owl_now_ms();
+    if ((rc = owl_mf_agg_datums(a, now, &d, &nd)) != OWL_OK) {
+        rc = owl_error_set(err, rc, "out of memory");
+        goto out;
+    }
+    enum owl_metric_fault fault;
+    if (nd && (rc = owl_metrics_put(metrics, tenant, d, nd, 0, now, &fault, err)) != OWL_OK)
+        goto out;
+    res->datapoints = nd;
+out:
+    owl_logs_page_free(&pg);
+    owl_mf_agg_free(a);
+    owl_mf_unref(f);
+    return rc;
+}
+
+/* ---- evidence for alarms on metric-filter metrics ---- */
+
+#define EVIDENCE_LINES 10
+#define EVIDENCE_SCAN 1000 /* events read at most: the evaluator waits for this */
+
+/* The first filter of tenant writing (ns, name) with the dimension names of id. */
+static owl_mf *mf_of_metric(owl_logs *lg, const char *tenant, const owl_metric_id *id,
+                            char group[OWL_LOGS_NAME_MAX + 1])
+{
+    owl_mf *hit = NULL;
+    pthread_mutex_lock(&lg->mu);
+    for (size_t i = 0; i < lg->n && !hit; i++) {
+        const lgroup *g = lg->g[i];
+        if (strcmp(g->tenant, tenant) != 0)
+            continue;
+        for (size_t j = 0; g->mf && j < g->mf->n && !hit; j++) {
+            owl_mf *f = g->mf->f[j];
+            if (strcmp(f->mns, id->ns) != 0 || strcmp(f->mname, id->name) != 0 ||
+                f->ndims != id->ndims)
+                continue;
+            size_t same = 0;
+            for (size_t k = 0; k < f->ndims; k++)
+                for (size_t l = 0; l < id->ndims; l++)
+                    same += strcmp(f->dname[k], id->dims[l].name) == 0;
+            if (same != f->ndims)
+                continue;
+            owl_mf_ref(f);
+            hit = f;
+            owl_strlcpy(group, g->name, OWL_LOGS_NAME_MAX + 1);
+        }
+    }
+    pthread_mutex_unlock(&lg->mu);
+    return hit;
+}
+
+/* 1 when msg has the alarm's dimension values (always without dimensions). */
+static int dims_match(const owl_mf *f, const owl_metric_id *id, const char *msg, size_t n,
+                      owl_buf *scratch)
+{
+    for (size_t k = 0; k < f->ndims; k++) {
+        const char *want = NULL;
+        for (size_t l = 0; l < id->ndims; l++)
+            if (strcmp(f->dname[k], id->dims[l].name) == 0)
+                want = id->dims[l].value;
+        owl_bytes t;
+        if (want && (!owl_fpat_extract(f->pat, msg, n, f->dref[k], scratch, &t, NULL, NULL) ||
+                     t.n != strlen(want) || memcmp(t.p, want, t.n) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+int owl_logs_evidence(void *ud, const char *tenant, const owl_metric_id *id, int64_t start_ms,
+                      int64_t end_ms, enum owl_alarm_state new_state, owl_buf *out)
+{
+    (void)new_state;
+    owl_logs *lg = ud;
+    char group[OWL_LOGS_NAME_MAX + 1];
+    owl_mf *f = mf_of_metric(lg, tenant, id, group);
+    if (!f)
+        return OWL_ENOTFOUND;
+    owl_buf scratch = OWL_BUF_INIT;
+    owl_logs_page pg = {0};
+    char token[OWL_SCAN_CURSOR_TEXT + 4] = "";
+    size_t lines = 0, read = 0;
+    int rc = owl_buf_puts(out, "{\"provider\":\"logs\",\"logGroupName\":");
+    rc = rc ? rc : owl_buf_json_str(out, group, strlen(group));
+    rc = rc ? rc : owl_buf_puts(out, ",\"filterName\":");
+    rc = rc ? rc : owl_buf_json_str(out, f->name, strlen(f->name));
+    rc = rc ? rc : owl_buf_printf(out, ",\"from\":%lld,\"to\":%lld,\"lines\":[",
+                                  (long long)start_ms, (long long)end_ms);
+    while (rc == OWL_OK && lines < EVIDENCE_LINES && read < EVIDENCE_SCAN) {
+        owl_logs_filter q = {.group = group, .start_ms = start_ms, .end_ms = end_ms - 1,
+                             .token = token[0] ? token : NULL, .pattern = f->pattern,
+                             .limit = f->ndims ? 100 : EVIDENCE_LINES};
+        if ((rc = owl_logs_filter_events(lg, tenant, &q, &pg, NULL)) != OWL_OK)
+            break;
+        read += pg.n;
+        for (size_t i = 0; i < pg.n && lines < EVIDENCE_LINES && rc == OWL_OK; i++) {
+            const owl_logs_event *e = &pg.ev[i];
+            if (!dims_match(f, id, e->message, e->message_len, &scratch))
+                continue;
+            rc = owl_buf_printf(out, "%s{\"timestamp\":%lld,\"logStreamName\":",
+                                lines ? "," : "", (long long)e->time_ms);
+            rc = rc ? rc : owl_buf_json_str(out, e->stream, strlen(e->stream));
+            rc = rc ? rc : owl_buf_puts(out, ",\"message\":");
+            rc = rc ? rc : owl_buf_json_str(out, e->message, e->message_len);
+            rc = rc ? rc : owl_buf_puts(out, "}");
+            lines++;
+        }
+        snprintf(token, sizeof token, "%s", pg.next);
+        owl_logs_page_free(&pg);
+        if (!token[0])
+            break;
+    }
+    rc = rc ? rc : owl_buf_puts(out, "]}");
+    owl_logs_page_free(&pg);
+    owl_buf_free(&scratch);
+    owl_mf_unref(f);
     return rc;
 }

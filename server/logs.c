@@ -33,7 +33,9 @@ static const char *tenant_of(owl_aws_ctx *ctx)
 static void resource(owl_aws_ctx *ctx, const char *kind, const char *name)
 {
     owl_call *call = ctx->ud;
-    snprintf(call->resource, sizeof call->resource, "%s/%s", kind, name);
+    int k = snprintf(call->resource, sizeof call->resource, "%s/", kind);
+    if (k > 0 && (size_t)k < sizeof call->resource) /* a long name is cut, as before */
+        owl_strlcpy(call->resource + k, name, sizeof call->resource - (size_t)k);
 }
 
 /* Answers the module's error with its CloudWatch code; the text is already CloudWatch's. */
@@ -277,7 +279,7 @@ static void append_group(bson_t *arr, size_t i, const char *tenant, const owl_lo
     BSON_APPEND_INT64(&d, "creationTime", g->created_ms);
     if (g->retention_days)
         BSON_APPEND_INT32(&d, "retentionInDays", g->retention_days);
-    BSON_APPEND_INT32(&d, "metricFilterCount", 0);
+    BSON_APPEND_INT32(&d, "metricFilterCount", (int32_t)g->metric_filters);
     group_arn(tenant, g->name, 1, arn, sizeof arn);
     BSON_APPEND_UTF8(&d, "arn", arn);
     BSON_APPEND_INT64(&d, "storedBytes", (int64_t)g->stored_bytes);
@@ -752,6 +754,206 @@ static int filter_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return OWL_OK;
 }
 
+/* ---- metric filters ---- */
+
+/* metricTransformations: exactly one, read into f (strings are views into in). */
+static int read_transformation(owl_aws_ctx *ctx, const bson_t *in, owl_logs_mfilter *f)
+{
+    bson_iter_t it, dims;
+    int rc = owl_aws_get_list(ctx, in, "metricTransformations", &it);
+    if (rc == OWL_ENOTFOUND)
+        return invalid(ctx, "1 validation error detected: Value null at '%s' failed to "
+                            "satisfy constraint: Member must not be null",
+                       "metricTransformations");
+    if (rc != OWL_OK)
+        return rc;
+    size_t n = 0;
+    while (bson_iter_next(&it))
+        n++;
+    if (n != 1)
+        return invalid(ctx, "1 validation error detected: Value at '%s' failed to satisfy "
+                            "constraint: Member must have length equal to 1",
+                       "metricTransformations");
+    const char *ns, *name, *value;
+    if (need_str(ctx, in, "metricTransformations.0.metricName", &name) != OWL_OK ||
+        need_str(ctx, in, "metricTransformations.0.metricNamespace", &ns) != OWL_OK ||
+        need_str(ctx, in, "metricTransformations.0.metricValue", &value) != OWL_OK ||
+        opt_str(ctx, in, "metricTransformations.0.unit", &f->unit) != OWL_OK)
+        return OWL_EINVAL;
+    f->metric_name = name, f->metric_ns = ns, f->metric_value = value;
+    rc = owl_aws_get_double(ctx, in, "metricTransformations.0.defaultValue",
+                            &f->default_value);
+    if (rc == OWL_EINVAL)
+        return rc;
+    f->has_default = rc == OWL_OK;
+    bson_iter_t top, d;
+    if (bson_iter_init(&top, in) &&
+        bson_iter_find_descendant(&top, "metricTransformations.0.dimensions", &d) &&
+        !BSON_ITER_HOLDS_NULL(&d)) { /* a map {name: "$field"} */
+        if (!BSON_ITER_HOLDS_DOCUMENT(&d) || !bson_iter_recurse(&d, &dims))
+            return invalid(ctx, "%s must map names to strings", "dimensions");
+        while (bson_iter_next(&dims)) {
+            if (!BSON_ITER_HOLDS_UTF8(&dims))
+                return invalid(ctx, "%s must map names to strings", "dimensions");
+            if (f->ndims == OWL_LOGS_MF_MAX_DIMS)
+                return invalid(ctx, "A metric transformation can have at most 3 %s",
+                               "dimensions");
+            f->dim_names[f->ndims] = bson_iter_key(&dims);
+            f->dim_refs[f->ndims++] = bson_iter_utf8(&dims, NULL);
+        }
+    }
+    return OWL_OK;
+}
+
+static int put_metric_filter(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    char group[OWL_LOGS_NAME_MAX + 1];
+    owl_logs_mfilter f = {0};
+    if (group_of(ctx, in, group) != OWL_OK || need_str(ctx, in, "filterName", &f.name) != OWL_OK ||
+        need_str(ctx, in, "filterPattern", &f.pattern) != OWL_OK ||
+        read_transformation(ctx, in, &f) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    owl_error e = {0};
+    int rc = owl_logs_put_mfilter(logs_of(ctx), tenant_of(ctx), group, &f, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int delete_metric_filter(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    char group[OWL_LOGS_NAME_MAX + 1];
+    const char *name;
+    if (group_of(ctx, in, group) != OWL_OK || need_str(ctx, in, "filterName", &name) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "log-group", group);
+    owl_error e = {0};
+    int rc = owl_logs_delete_mfilter(logs_of(ctx), tenant_of(ctx), group, name, &e);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+typedef struct mf_out {
+    bson_t *arr;
+    size_t n;
+} mf_out;
+
+static int append_mfilter(void *ud, const char *group, const owl_logs_mfilter *f)
+{
+    mf_out *o = ud;
+    char key[24];
+    bson_t d, ts, t, dims;
+    snprintf(key, sizeof key, "%zu", o->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(o->arr, key, &d);
+    BSON_APPEND_UTF8(&d, "filterName", f->name);
+    BSON_APPEND_UTF8(&d, "filterPattern", f->pattern);
+    BSON_APPEND_ARRAY_BEGIN(&d, "metricTransformations", &ts);
+    BSON_APPEND_DOCUMENT_BEGIN(&ts, "0", &t);
+    BSON_APPEND_UTF8(&t, "metricName", f->metric_name);
+    BSON_APPEND_UTF8(&t, "metricNamespace", f->metric_ns);
+    BSON_APPEND_UTF8(&t, "metricValue", f->metric_value);
+    if (f->has_default)
+        BSON_APPEND_DOUBLE(&t, "defaultValue", f->default_value);
+    if (f->ndims) {
+        BSON_APPEND_DOCUMENT_BEGIN(&t, "dimensions", &dims);
+        for (size_t i = 0; i < f->ndims; i++)
+            BSON_APPEND_UTF8(&dims, f->dim_names[i], f->dim_refs[i]);
+        bson_append_document_end(&t, &dims);
+    }
+    if (f->unit)
+        BSON_APPEND_UTF8(&t, "unit", f->unit);
+    bson_append_document_end(&ts, &t);
+    bson_append_array_end(&d, &ts);
+    BSON_APPEND_INT64(&d, "creationTime", f->created_ms);
+    BSON_APPEND_UTF8(&d, "logGroupName", group);
+    bson_append_document_end(o->arr, &d);
+    return 0;
+}
+
+static int describe_metric_filters(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *prefix, *mname, *mns, *token;
+    int64_t limit;
+    if (opt_str(ctx, in, "logGroupName", &group) != OWL_OK ||
+        opt_str(ctx, in, "filterNamePrefix", &prefix) != OWL_OK ||
+        opt_str(ctx, in, "metricName", &mname) != OWL_OK ||
+        opt_str(ctx, in, "metricNamespace", &mns) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &token) != OWL_OK ||
+        opt_int(ctx, in, "limit", 1, 50, 50, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    if (prefix && !group)
+        return invalid(ctx, "%s requires logGroupName", "filterNamePrefix");
+    if (!mname != !mns)
+        return invalid(ctx, "metricName and metricNamespace must be given together%s", "");
+    if (group)
+        resource(ctx, "log-group", group);
+    char next[OWL_LOGS_TOKEN_MAX];
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "metricFilters", &arr);
+    mf_out o = {&arr, 0};
+    owl_error e = {0};
+    int rc = owl_logs_list_mfilters(logs_of(ctx), tenant_of(ctx), group, prefix, mname, mns,
+                                    token, (size_t)limit, append_mfilter, &o, next, &e);
+    bson_append_array_end(out, &arr);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    if (next[0])
+        BSON_APPEND_UTF8(out, "nextToken", next);
+    return OWL_OK;
+}
+
+static int append_match(void *ud, const owl_logs_mf_match *m)
+{
+    mf_out *o = ud;
+    char key[24];
+    bson_t d, v;
+    snprintf(key, sizeof key, "%zu", o->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(o->arr, key, &d);
+    BSON_APPEND_INT64(&d, "eventNumber", (int64_t)m->event_number);
+    bson_append_utf8(&d, "eventMessage", 12, m->message.p, (int)m->message.n);
+    BSON_APPEND_DOCUMENT_BEGIN(&d, "extractedValues", &v);
+    for (size_t i = 0; i < m->nvalues; i++)
+        bson_append_utf8(&v, m->keys[i], -1, m->values[i].p, (int)m->values[i].n);
+    bson_append_document_end(&d, &v);
+    bson_append_document_end(o->arr, &d);
+    return 0;
+}
+
+static int test_metric_filter(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *pattern;
+    bson_iter_t it;
+    owl_bytes msgs[OWL_LOGS_MF_TEST_MAX];
+    size_t n = 0;
+    if (need_str(ctx, in, "filterPattern", &pattern) != OWL_OK)
+        return OWL_EINVAL;
+    int rc = owl_aws_get_list(ctx, in, "logEventMessages", &it);
+    if (rc == OWL_ENOTFOUND)
+        return invalid(ctx, "1 validation error detected: Value null at '%s' failed to "
+                            "satisfy constraint: Member must not be null",
+                       "logEventMessages");
+    if (rc != OWL_OK)
+        return rc;
+    while (bson_iter_next(&it)) {
+        if (!BSON_ITER_HOLDS_UTF8(&it))
+            return invalid(ctx, "%s must be a list of strings", "logEventMessages");
+        if (n == OWL_LOGS_MF_TEST_MAX)
+            return invalid(ctx, "1 validation error detected: Value at '%s' failed to satisfy "
+                                "constraint: Member must have length less than or equal to 50",
+                           "logEventMessages");
+        uint32_t len;
+        const char *s = bson_iter_utf8(&it, &len);
+        msgs[n++] = (owl_bytes){s, len};
+    }
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "matches", &arr);
+    mf_out o = {&arr, 0};
+    owl_error e = {0};
+    rc = owl_logs_test_mfilter(pattern, msgs, n, append_match, &o, &e);
+    bson_append_array_end(out, &arr);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
 #define OP(n, f) {.name = #n, .action = "logs:" #n, .fn = f}
 
 static const owl_aws_op logs_ops[] = {
@@ -772,6 +974,10 @@ static const owl_aws_op logs_ops[] = {
     OP(TagLogGroup, tag_log_group),
     OP(UntagLogGroup, untag_log_group),
     OP(ListTagsLogGroup, list_tags_log_group),
+    OP(PutMetricFilter, put_metric_filter),
+    OP(DescribeMetricFilters, describe_metric_filters),
+    OP(DeleteMetricFilter, delete_metric_filter),
+    OP(TestMetricFilter, test_metric_filter),
 };
 
 static const owl_aws_service logs_service = {
@@ -950,7 +1156,32 @@ static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return OWL_OK;
 }
 
+/* POST /api/v1/logs/metric-filters/backfill {logGroupName, filterName, startTime, endTime} */
+static int native_backfill(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *name;
+    int64_t start, end;
+    if (owl_aws_get_str(NULL, in, "logGroupName", &group, NULL) != OWL_OK ||
+        owl_aws_get_str(NULL, in, "filterName", &name, NULL) != OWL_OK)
+        return native_bad(ctx, "logGroupName and filterName (strings) are required");
+    if (owl_aws_get_int(NULL, in, "startTime", &start) != OWL_OK ||
+        owl_aws_get_int(NULL, in, "endTime", &end) != OWL_OK)
+        return native_bad(ctx, "startTime and endTime (epoch milliseconds) are required");
+    resource(ctx, "log-group", group);
+    owl_logs_backfill_result r;
+    owl_error e = {0};
+    int rc = owl_logs_backfill(logs_of(ctx), tenant_of(ctx), group, name, start, end, &r, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    BSON_APPEND_INT64(out, "events_scanned", (int64_t)r.scanned);
+    BSON_APPEND_INT64(out, "matched", (int64_t)r.matched);
+    BSON_APPEND_INT64(out, "datapoints", (int64_t)r.datapoints);
+    return OWL_OK;
+}
+
 static const owl_aws_op native_ops[] = {
+    {.name = "BackfillMetricFilter", .action = "logs:BackfillMetricFilter",
+     .fn = native_backfill, .method = "POST", .uri = "/api/v1/logs/metric-filters/backfill"},
     {.name = "ListLogGroups", .action = "logs:DescribeLogGroups", .fn = native_groups,
      .method = "GET", .uri = "/api/v1/logs/groups",
      .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},

@@ -547,6 +547,12 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         goto fail;
     if ((rc = owl_logs_open(s->meta, s->store, NULL, &s->logs, err)) != OWL_OK)
         goto fail;
+    /* metric filters write through the metrics module and give alarms on their metrics the
+     * matching lines as evidence ("*": their namespaces are the users'; the test provider,
+     * registered first, keeps its own) */
+    owl_logs_set_metrics(s->logs, s->metrics);
+    if ((rc = owl_alarms_add_evidence(s->alarms, "*", owl_logs_evidence, s->logs, err)) != OWL_OK)
+        goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_selfmetrics_new(&s->selfmetrics)) != OWL_OK) {
