@@ -228,7 +228,7 @@ void owl_mf_doc(const owl_mf *f, bson_t *d)
     bson_t arr, one;
     BSON_APPEND_ARRAY_BEGIN(d, "dims", &arr);
     for (size_t i = 0; i < f->ndims; i++) {
-        char k[8];
+        char k[24];
         snprintf(k, sizeof k, "%zu", i);
         BSON_APPEND_DOCUMENT_BEGIN(&arr, k, &one);
         BSON_APPEND_UTF8(&one, "n", f->dname[i]);
@@ -365,7 +365,7 @@ static int add(owl_mf_agg *a, size_t fi, int64_t minute, const char *k, size_t k
     for (; a->slot[j]; j = (j + 1) & (a->nslot - 1)) {
         entry *e = &a->e[a->slot[j] - 1];
         if (e->h == h && e->fi == fi && e->minute == minute && e->dims_len == kn &&
-            memcmp(e->dims, k, kn) == 0) {
+            (kn == 0 || memcmp(e->dims, k, kn) == 0)) {
             e->count++, e->sum += v;
             e->min = v < e->min ? v : e->min;
             e->max = v > e->max ? v : e->max;
@@ -383,7 +383,8 @@ static int add(owl_mf_agg *a, size_t fi, int64_t minute, const char *k, size_t k
     char *d = malloc(kn ? kn : 1);
     if (!d)
         return OWL_ENOMEM;
-    memcpy(d, k, kn);
+    if (kn)
+        memcpy(d, k, kn);
     a->e[a->n] = (entry){fi, minute, d, kn, h, 1, v, v, v};
     a->slot[j] = ++a->n;
     return OWL_OK;
