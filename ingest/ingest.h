@@ -591,12 +591,30 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
                  const owl_log_event *ev, size_t n, unsigned flags, owl_logs_put_result *res,
                  owl_error *err);
 
+/* owl_logs_sink_fn — told of every batch owl_logs_put stored, once it is durable and
+ * readable: ev[0..n) are the events of (group, stream) of tenant that were kept (views into
+ * the putter's memory, valid during the call; messages as given, before invalid UTF-8 is
+ * replaced), ingest_ms their ingestion time. Called on the putter's thread, possibly from
+ * many threads at once; it must not call back into the logs module. */
+typedef void (*owl_logs_sink_fn)(void *ud, const char *tenant, const char *group,
+                                 const char *stream, const owl_log_event *ev, size_t n,
+                                 int64_t ingest_ms);
+
+/* owl_logs_set_sink — registers fn (NULL removes it) as the one sink of every put (the live
+ * tail). Set it before puts begin and remove it after they end: it is read without a lock. */
+void owl_logs_set_sink(owl_logs *lg, owl_logs_sink_fn fn, void *ud);
+
 /* One event read back. */
 typedef struct owl_logs_event {
     int64_t time_ms, ingest_ms;
     const char *stream;     /* NUL-terminated, in the page */
     const char *message;    /* NUL-terminated, in the page */
     size_t message_len;
+    const char *severity;   /* NUL-terminated, in the page; "" = none */
+    uint8_t trace_id[16];   /* all zero = none */
+    uint8_t span_id[8];     /* all zero = none */
+    const uint8_t *attrs;   /* OTLP's attributes: a BSON document's bytes in the page */
+    size_t attrs_len;       /* 0 = none */
     char event_id[48];      /* stable: time, order key and rank of the row */
 } owl_logs_event;
 

@@ -85,6 +85,8 @@ struct owl_logs {
     int started, stop;
     pthread_cond_t cv;
     owl_metrics *metrics; /* where metric filters write; NULL: nowhere */
+    owl_logs_sink_fn sink; /* owl_logs_set_sink: told of every stored batch */
+    void *sink_ud;
 };
 
 static const int retention_values[] = {1,   3,   5,   7,    14,   30,   60,   90,
@@ -1585,6 +1587,26 @@ static void apply_filters(owl_logs *lg, const char *tenant, const char *group, c
     owl_mf_agg_free(a);
 }
 
+void owl_logs_set_sink(owl_logs *lg, owl_logs_sink_fn fn, void *ud)
+{
+    lg->sink = fn;
+    lg->sink_ud = ud;
+}
+
+/* Tells the sink of ev[0..n) (stored at ingest) in runs of the events that were kept. */
+static void tell_sink(owl_logs *lg, const char *tenant, const char *group, const char *stream,
+                      const owl_log_event *ev, size_t n, int64_t ingest)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && storable(&ev[j]))
+            j++;
+        if (j > i)
+            lg->sink(lg->sink_ud, tenant, group, stream, ev + i, j - i, ingest);
+        i = j + 1;
+    }
+}
+
 int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char *stream,
                  const owl_log_event *ev, size_t n, unsigned flags, owl_logs_put_result *res,
                  owl_error *err)
@@ -1626,6 +1648,8 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
         mfset_unref(mf);
         return rc;
     }
+    if (keep && lg->sink) /* durable and readable now (the live tail's promise) */
+        tell_sink(lg, tenant, group, stream, ev + lo, hi - lo, now);
     if (keep && mf)
         apply_filters(lg, tenant, group, mf, ev + lo, hi - lo, now);
     mfset_unref(mf);
@@ -1704,8 +1728,9 @@ static const vis *visible(const reader *r, const char *name, size_t len, int64_t
 }
 
 /* Columns every read asks for, in this order (the order key hashes their values). */
-static const size_t read_cols[] = {OWL_LOGS_TIME, OWL_LOGS_INGEST_TIME, OWL_LOGS_STREAM,
-                                   OWL_LOGS_MESSAGE};
+static const size_t read_cols[] = {OWL_LOGS_TIME,     OWL_LOGS_INGEST_TIME, OWL_LOGS_STREAM,
+                                   OWL_LOGS_MESSAGE,  OWL_LOGS_SEVERITY,    OWL_LOGS_TRACE_ID,
+                                   OWL_LOGS_SPAN_ID,  OWL_LOGS_ATTRS};
 
 static int take_row(void *ud, const owl_batch *b)
 {
@@ -1759,6 +1784,24 @@ static int take_row(void *ud, const owl_batch *b)
             r->oom = 1;
             return 1;
         }
+        owl_bytes sev = b->cols[4][i].b, tid = b->cols[5][i].b, sid = b->cols[6][i].b;
+        e->severity = (const char *)(uintptr_t)pg->text.len;
+        if (owl_buf_append(&pg->text, sev.p, sev.n) != OWL_OK ||
+            owl_buf_putc(&pg->text, 0) != OWL_OK) {
+            r->oom = 1;
+            return 1;
+        }
+        if (tid.n == sizeof e->trace_id)
+            memcpy(e->trace_id, tid.p, tid.n);
+        if (sid.n == sizeof e->span_id)
+            memcpy(e->span_id, sid.p, sid.n);
+        owl_bytes at = b->cols[7][i].b;
+        e->attrs = (const uint8_t *)(uintptr_t)pg->text.len;
+        e->attrs_len = at.n;
+        if (owl_buf_append(&pg->text, at.p, at.n) != OWL_OK) {
+            r->oom = 1;
+            return 1;
+        }
         snprintf(e->event_id, sizeof e->event_id, "%020" PRId64 "%020" PRIu64 "%06" PRIu64,
                  t < 0 ? 0 : t, k, r->pos.count % 1000000);
         if (pg->n == 0)
@@ -1778,6 +1821,8 @@ static void fix_page(owl_logs_page *pg)
     for (size_t i = 0; i < pg->n; i++) {
         pg->ev[i].stream = pg->text.data + (uintptr_t)pg->ev[i].stream;
         pg->ev[i].message = pg->text.data + (uintptr_t)pg->ev[i].message;
+        pg->ev[i].severity = pg->text.data + (uintptr_t)pg->ev[i].severity;
+        pg->ev[i].attrs = (const uint8_t *)pg->text.data + (uintptr_t)pg->ev[i].attrs;
     }
 }
 

@@ -1106,6 +1106,34 @@ static int native_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
 }
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* severity, trace_id, span_id (hex) and attrs of an event that has them (OTLP's way in). */
+static void native_otel(bson_t *d, const owl_logs_event *e)
+{
+    char hex[33];
+    if (e->severity[0])
+        BSON_APPEND_UTF8(d, "severity", e->severity);
+    if (!all_zero(e->trace_id, sizeof e->trace_id)) {
+        owl_hex(e->trace_id, sizeof e->trace_id, hex);
+        BSON_APPEND_UTF8(d, "trace_id", hex);
+    }
+    if (!all_zero(e->span_id, sizeof e->span_id)) {
+        owl_hex(e->span_id, sizeof e->span_id, hex);
+        BSON_APPEND_UTF8(d, "span_id", hex);
+    }
+    bson_t attrs;
+    if (e->attrs_len && bson_init_static(&attrs, e->attrs, e->attrs_len) &&
+        bson_validate(&attrs, BSON_VALIDATE_NONE, NULL))
+        BSON_APPEND_DOCUMENT(d, "attrs", &attrs);
+}
+
 static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     const char *group, *stream;
@@ -1146,6 +1174,7 @@ static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         BSON_APPEND_DATE_TIME(&d, "ingested", pg.ev[i].ingest_ms);
         BSON_APPEND_UTF8(&d, "stream", pg.ev[i].stream);
         bson_append_utf8(&d, "message", 7, pg.ev[i].message, (int)pg.ev[i].message_len);
+        native_otel(&d, &pg.ev[i]);
         BSON_APPEND_UTF8(&d, "event_id", pg.ev[i].event_id);
         bson_append_document_end(&arr, &d);
     }

@@ -29,6 +29,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/keys.h"
+#include "server/logtail.h"
 #include "server/selfmetrics.h"
 #include "server/server.h"
 #include "server/sigv4.h"
@@ -41,6 +42,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_tail_routes,
     &owl_cloudwatch_routes,
     &owl_otlp_routes,
+    &owl_logtail_routes,
     &owl_logs_routes,
 };
 
@@ -559,10 +561,12 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         owl_error_set(err, rc, "out of memory");
         goto fail;
     }
-    if ((rc = owl_tail_new(&s->tail)) != OWL_OK) {
+    if ((rc = owl_tail_new(&s->tail)) != OWL_OK ||
+        (rc = owl_logtail_new(&s->logtail)) != OWL_OK) {
         owl_error_set(err, rc, "out of memory");
         goto fail;
     }
+    owl_logs_set_sink(s->logs, owl_logtail_publish, s->logtail);
     if ((rc = owl_auth_guard_new(cfg->auth_fail_limit, &s->guard)) != OWL_OK) {
         owl_error_set(err, rc, "out of memory");
         goto fail;
@@ -633,6 +637,9 @@ void owl_server_close(owl_server *s)
         return;
     owl_http_server_destroy(s->http);
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
+    if (s->logs) /* no put runs any more: the server is gone */
+        owl_logs_set_sink(s->logs, NULL, NULL);
+    owl_logtail_free(s->logtail);
     owl_audit_close(s->audit); /* writes the pending failed-authentication groups */
     owl_auth_guard_free(s->guard);
     owl_alarm_actions_stop(s->alarm_actions); /* it writes the alarms' history */

@@ -16,6 +16,7 @@ struct owl_audit;
 struct owl_auth_guard;
 struct owl_selfmetrics;
 struct owl_tail;
+struct owl_logtail;
 
 #define OWL_TENANT_LEN 12          /* tenant ids are 12 digits, like AWS account ids */
 #define OWL_KEY_ID_MAX 32
@@ -44,6 +45,7 @@ typedef struct owl_server {
     owl_router router;
     owl_http_server *http;
     struct owl_tail *tail;         /* live audit tail subscribers (tail.c) */
+    struct owl_logtail *logtail;   /* live log tail subscribers (logtail.c) */
     struct owl_auth_guard *guard;  /* SigV4 replay cache + failed-auth rate limit (auth.c) */
     unsigned char master_key[OWL_MASTER_KEY_LEN]; /* derives key secrets (keys.c) */
     int first_start;
