@@ -98,12 +98,17 @@ test)
     fi
     build "$dir" "${flags[@]}"
     # the OpenTelemetry JS SDK t_otlp_metrics.sh drives, at the versions package-lock.json pins
-    if [ ! -d "$top/tests/otel/node_modules" ] && command -v npm >/dev/null; then
+    # (again when package-lock.json changed since: new packages for a new test)
+    if { [ ! -d "$top/tests/otel/node_modules" ] ||
+        [ "$top/tests/otel/package-lock.json" -nt "$top/tests/otel/node_modules/.package-lock.json" ]; } &&
+        command -v npm >/dev/null; then
         (cd "$top/tests/otel" && timeout 300 npm ci --no-audit --no-fund >&2) ||
-            echo "quickstart: npm ci in tests/otel failed; t_otlp_metrics.sh will skip its SDK part" >&2
+            echo "quickstart: npm ci in tests/otel failed; t_otlp_metrics.sh and t_otlp_logs.sh will skip" >&2
     fi
     rc=0
-    make -C "$dir" -j"$(nproc)" check || rc=$?
+    # twice the CPUs: integration tests spend much of their time waiting (alarm periods, the
+    # janitor, the AWS CLI's start-up), so the suite stays well inside CI's 30 minutes
+    make -C "$dir" -j"$(($(nproc) * 2))" check || rc=$?
     if [ $rc -ne 0 ]; then
         trs_files "$dir" | while IFS= read -r f; do
             grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$f" && { echo "=== ${f%.trs}.log"; tail -50 "${f%.trs}.log"; }
