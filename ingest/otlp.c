@@ -1152,18 +1152,29 @@ int owl_otlp_metrics_ingest(owl_metrics *m, const char *tenant, enum owl_otlp_en
     return owl_metrics_put(m, tenant, out->d, kept, 0, now_ms, &fault, err);
 }
 
-int owl_otlp_metrics_response(enum owl_otlp_encoding enc, size_t rejected,
-                              const char *message, owl_buf *out)
+int owl_otlp_response(enum owl_otlp_encoding enc, const char *field, size_t rejected,
+                      const char *message, const ProtobufCMessage *resp, owl_buf *out)
 {
     if (enc == OWL_OTLP_JSON) {
         if (!rejected)
             return owl_buf_puts(out, "{}");
-        int rc = owl_buf_printf(out, "{\"partialSuccess\":{\"rejectedDataPoints\":\"%zu\","
-                                     "\"errorMessage\":", rejected);
+        int rc = owl_buf_printf(out, "{\"partialSuccess\":{\"%s\":\"%zu\",\"errorMessage\":",
+                                field, rejected);
         if (rc == OWL_OK)
             rc = owl_buf_json_str(out, message ? message : "", message ? strlen(message) : 0);
         return rc == OWL_OK ? owl_buf_puts(out, "}}") : rc;
     }
+    size_t n = protobuf_c_message_get_packed_size(resp);
+    if (owl_buf_reserve(out, n + 1) != OWL_OK)
+        return OWL_ENOMEM;
+    protobuf_c_message_pack(resp, (uint8_t *)out->data + out->len);
+    out->len += n;
+    return OWL_OK;
+}
+
+int owl_otlp_metrics_response(enum owl_otlp_encoding enc, size_t rejected,
+                              const char *message, owl_buf *out)
+{
     Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse r =
         OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
     Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess ps =
@@ -1173,12 +1184,8 @@ int owl_otlp_metrics_response(enum owl_otlp_encoding enc, size_t rejected,
         ps.error_message = (char *)(message ? message : "");
         r.partial_success = &ps;
     }
-    size_t n = protobuf_c_message_get_packed_size((const ProtobufCMessage *)&r);
-    if (owl_buf_reserve(out, n + 1) != OWL_OK)
-        return OWL_ENOMEM;
-    protobuf_c_message_pack((const ProtobufCMessage *)&r, (uint8_t *)out->data + out->len);
-    out->len += n;
-    return OWL_OK;
+    return owl_otlp_response(enc, "rejectedDataPoints", rejected, message,
+                             (const ProtobufCMessage *)&r, out);
 }
 
 int owl_otlp_status(enum owl_otlp_encoding enc, int code, const char *message, owl_buf *out)

@@ -21,4 +21,11 @@
 int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
                     const void *body, size_t n, ProtobufCMessage **out, owl_error *err);
 
+/* owl_otlp_response — appends an Export*ServiceResponse: in JSON {} or
+ * {"partialSuccess": {"<field>": "<rejected>", "errorMessage": message}} (field:
+ * "rejectedLogRecords", "rejectedDataPoints", ...); in protobuf, resp packed after the caller
+ * set its partial_success from rejected and message. OWL_ENOMEM. */
+int owl_otlp_response(enum owl_otlp_encoding enc, const char *field, size_t rejected,
+                      const char *message, const ProtobufCMessage *resp, owl_buf *out);
+
 #endif

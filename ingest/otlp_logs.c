@@ -455,15 +455,6 @@ out:
 int owl_otlp_logs_response(enum owl_otlp_encoding enc, size_t rejected, const char *message,
                            owl_buf *out)
 {
-    if (enc == OWL_OTLP_JSON) {
-        if (!rejected)
-            return owl_buf_puts(out, "{}");
-        int rc = owl_buf_printf(out, "{\"partialSuccess\":{\"rejectedLogRecords\":\"%zu\","
-                                     "\"errorMessage\":", rejected);
-        if (rc == OWL_OK)
-            rc = owl_buf_json_str(out, message ? message : "", message ? strlen(message) : 0);
-        return rc == OWL_OK ? owl_buf_puts(out, "}}") : rc;
-    }
     Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceResponse r =
         OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_RESPONSE__INIT;
     Opentelemetry__Proto__Collector__Logs__V1__ExportLogsPartialSuccess ps =
@@ -473,10 +464,6 @@ int owl_otlp_logs_response(enum owl_otlp_encoding enc, size_t rejected, const ch
         ps.error_message = (char *)(message ? message : "");
         r.partial_success = &ps;
     }
-    size_t len = protobuf_c_message_get_packed_size((const ProtobufCMessage *)&r);
-    if (owl_buf_reserve(out, len + 1) != OWL_OK)
-        return OWL_ENOMEM;
-    protobuf_c_message_pack((const ProtobufCMessage *)&r, (uint8_t *)out->data + out->len);
-    out->len += len;
-    return OWL_OK;
+    return owl_otlp_response(enc, "rejectedLogRecords", rejected, message,
+                             (const ProtobufCMessage *)&r, out);
 }
