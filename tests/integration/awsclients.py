@@ -125,7 +125,7 @@ def main():
         check("... answered as application/x-amz-json-1.0 (not 1.1)",
               e and e[2].get("content-type") == "application/x-amz-json-1.0", e)
     logs = client("logs", port, key, secret)
-    e = error_of(lambda: logs.describe_metric_filters())  # not served (yet)
+    e = error_of(lambda: logs.describe_destinations())  # not served (yet)
     check("boto3 logs (JSON 1.1): unknown operation is UnknownOperationException",
           e and e[0] == "UnknownOperationException" and e[1] == 400, e)
     check("... answered as application/x-amz-json-1.1",
