@@ -28,13 +28,15 @@ cw.put_metric_alarm(AlarmName="b3", Namespace="Boto", MetricName="Lag",
                     ComparisonOperator="GreaterThanOrEqualToThreshold",
                     TreatMissingData="notBreaching", EvaluateLowSampleCountPercentile="ignore")
 cw.put_composite_alarm(AlarmName="b3-any", AlarmRule="ALARM(b3) OR ALARM(\"b3\")")
+# A new alarm is INSUFFICIENT_DATA until its first evaluation; with no data and
+# notBreaching that evaluation (at the next whole second on a slow machine) makes it OK.
 r = cw.describe_alarms(AlarmNamePrefix="b3", AlarmTypes=["MetricAlarm", "CompositeAlarm"])
 m = r["MetricAlarms"]
 check("boto3 put_metric_alarm + describe_alarms: the definition comes back",
       len(m) == 1 and m[0]["ExtendedStatistic"] == "p99" and m[0]["DatapointsToAlarm"] == 2 and
       m[0]["Threshold"] == 2.5 and m[0]["TreatMissingData"] == "notBreaching" and
       m[0]["EvaluateLowSampleCountPercentile"] == "ignore" and
-      m[0]["StateValue"] == "INSUFFICIENT_DATA", m)
+      m[0]["StateValue"] in ("INSUFFICIENT_DATA", "OK"), m)
 c = r["CompositeAlarms"]
 check("boto3 put_composite_alarm + describe_alarms: the composite and its rule",
       len(c) == 1 and c[0]["AlarmRule"] == "ALARM(b3) OR ALARM(\"b3\")", c)
