@@ -754,13 +754,14 @@ int owl_logs_test_mfilter(const char *pattern, const owl_bytes *msgs, size_t n,
 
 /* What owl_logs_backfill did. */
 typedef struct owl_logs_backfill_result {
-    uint64_t scanned, matched, datapoints;
+    uint64_t scanned, skipped, matched, datapoints; /* skipped: counted at ingest */
 } owl_logs_backfill_result;
 
 /* owl_logs_backfill — runs filter `name` of group over the readable events of [start_ms,
  * end_ms) already stored and writes the datapoints (as at ingest, defaultValue included) with
  * one owl_metrics_put; events over 14 days old give none (CloudWatch's metric limit). Events
- * the filter already counted at ingest are counted again. OWL_ENOTFOUND (group, filter),
+ * ingested since the filter was (last) put were counted at ingest and are skipped; a second
+ * backfill of the same range counts its events again. OWL_ENOTFOUND (group, filter),
  * OWL_EINVAL (range), OWL_EUNSUPPORTED (no metrics module), the store's and metrics' errors. */
 int owl_logs_backfill(owl_logs *lg, const char *tenant, const char *group, const char *name,
                       int64_t start_ms, int64_t end_ms, owl_logs_backfill_result *res,

@@ -2277,6 +2277,11 @@ int owl_logs_backfill(owl_logs *lg, const char *tenant, const char *group, const
         if ((rc = owl_logs_filter_events(lg, tenant, &q, &pg, err)) != OWL_OK)
             goto out;
         for (size_t i = 0; i < pg.n; i++) {
+            /* an event ingested while the filter existed was counted then */
+            if (pg.ev[i].ingest_ms >= f->created) {
+                res->skipped++;
+                continue;
+            }
             int m = owl_mf_agg_event(a, pg.ev[i].time_ms, pg.ev[i].message,
                                      pg.ev[i].message_len);
             if (m < 0) {

@@ -1203,6 +1203,7 @@ static int native_backfill(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     if (rc != OWL_OK)
         return fail(ctx, rc, &e);
     BSON_APPEND_INT64(out, "events_scanned", (int64_t)r.scanned);
+    BSON_APPEND_INT64(out, "events_skipped", (int64_t)r.skipped);
     BSON_APPEND_INT64(out, "matched", (int64_t)r.matched);
     BSON_APPEND_INT64(out, "datapoints", (int64_t)r.datapoints);
     return OWL_OK;
