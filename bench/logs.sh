@@ -1,0 +1,370 @@
+#!/bin/bash
+# logs.sh — owl's CloudWatch Logs beside ClickHouse and ripgrep, on the same lines in one run.
+# Data: >= 1 GB raw (--quick: 100 MB) of Loghub lines with timestamps and ids varied per
+# repetition and one unique token injected (bench/datasets/loghub.py), its non-empty lines the
+# events, given times spread over yesterday (UTC) in file order, cut once into batches of
+# 10,000 events / <= 1 MB (PutLogEvents' limits) as PutLogEvents JSON, OTLP protobuf and
+# ClickHouse TSV bodies (bench/logs_bodies.c). owld runs with --workers 1 and its default sync
+# policy (fsync before each answer), each server pinned to CPU C (taskset), bench/loadgen (4
+# keep-alive connections, closed loop, each body sent once) and the query client on the other.
+#   1. PutLogEvents ingest, lines/s per core: loadgen's time to an answer for every body (owl
+#      answers once the events are durable and searchable) plus a FilterLogEvents that finds
+#      the last event; ClickHouse (MergeTree (ts Int64 ms, stream, message), max_threads=1):
+#      the same batches as `INSERT INTO logs FORMAT TabSeparated` over HTTP, plus a count()
+#      that sees every row. Goals (reported, not enforced): >= 1,000,000 lines/s, >= 2x CH.
+#   2. OTLP/HTTP logs ingest (POST /v1/logs, protobuf) of the same batches into a fresh owld,
+#      counted the same way, beside the same ClickHouse figure.
+#   3. FilterLogEvents over the PutLogEvents group once its days are sealed and settled: the
+#      rare token, every page fetched through nextToken (limit 10,000), and INFO, counted by
+#      fetching every page (limit 10,000) and summing its events; beside `rg -j1 -c -w TERM`
+#      on the raw file and ClickHouse `count() ... WHERE match(message, '\bTERM\b')` (18.16 has
+#      no hasToken). Median wall time of RUNS passes after a warm-up. Counts must agree.
+#   4. On-disk: DescribeLogGroups storedBytes once every part of the group was rewritten at
+#      the compaction level (owld --store-settle-ms 1000, so the janitor settles yesterday
+#      within seconds of the last put), beside `zstd -19 -T1` of the raw file and ClickHouse's
+#      bytes on disk after OPTIMIZE FINAL (lz4).
+# When owl's PutLogEvents rate is under 1,000,000 lines/s, a third owld is profiled under the
+# same load (`perf record -g` for 10 s; not with --quick unless --profile) and the top frames
+# printed. RESULT lines for bench/run; --record appends to bench/RESULTS.md. Exit 1 on any
+# failure or count mismatch.
+#
+# Usage: bench/logs.sh [--quick] [--record] [--bytes N] [--data DIR] [--owld PATH]
+#                      [--loadgen PATH] [--owl-store PATH] [--cpu C] [--runs N]
+#                      [--profile | --no-profile]
+#   --quick  100 MB, no profile   default 1 GB (10^9 bytes)    --record  append to RESULTS.md
+# shellcheck disable=SC2154  # CNT_x, SEC_x and VIS_x are set through printf -v
+set -u
+
+SRCDIR=${OWL_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+QUICK=0
+RECORD=0
+BYTES=
+DATA=${OWL_BENCH_DATA:-$SRCDIR/../shared/data}/loghub
+OWLD=${OWLD:-}
+LOADGEN=${LOADGEN:-}
+OWL_STORE=${OWL_STORE:-}
+CPU=1
+RUNS=3
+PROFILE=
+NEEDLE=owlneedle42
+COMMON=INFO
+GROUP=/bench/put
+OTLP_GROUP=/bench/otlp
+STREAM=loghub
+CONNS=4
+
+usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --record) RECORD=1 ;;
+    --bytes) BYTES=$2; shift ;;
+    --data) DATA=$2; shift ;;
+    --owld) OWLD=$2; shift ;;
+    --loadgen) LOADGEN=$2; shift ;;
+    --owl-store) OWL_STORE=$2; shift ;;
+    --cpu) CPU=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --profile) PROFILE=1 ;;
+    --no-profile) PROFILE=0 ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown argument $1" >&2; usage 2 >&2 ;;
+    esac
+    shift
+done
+[ -n "$BYTES" ] || { [ "$QUICK" = 1 ] && BYTES=100000000 || BYTES=1000000000; }
+[ -n "$PROFILE" ] || { [ "$QUICK" = 1 ] && PROFILE=0 || PROFILE=1; }
+
+BENCH_NAME=logs
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+[[ "$BYTES" =~ ^[0-9]+$ ]] && [ "$BYTES" -ge 1000000 ] || die "--bytes takes a number >= 1000000"
+[ "$RUNS" -ge 1 ] 2>/dev/null || die "--runs takes a number >= 1"
+[ "$CPU" -lt "$(nproc)" ] 2>/dev/null || die "CPU $CPU asked, $(nproc) online"
+[ -n "$OWLD" ] || OWLD=$SRCDIR/build-bench/server/owld
+[ -x "$OWLD" ] || OWLD=$SRCDIR/build/server/owld
+[ -x "$OWLD" ] || die "no owld binary: build it, or pass --owld PATH"
+[ -n "$LOADGEN" ] || LOADGEN=$(dirname "$(dirname "$OWLD")")/bench/loadgen
+[ -x "$LOADGEN" ] || die "no bench/loadgen binary beside $OWLD: build it, or pass --loadgen PATH"
+[ -n "$OWL_STORE" ] || OWL_STORE=$(dirname "$(dirname "$OWLD")")/index/owl-store
+require_owl_store
+for b in "$OWLD" "$LOADGEN"; do
+    if nm "$b" 2>/dev/null | grep -q __asan_init; then die "$b is a sanitizer build"; fi
+done
+need_cmd rg ripgrep
+need_cmd zstd zstd
+need_cmd cc gcc
+for t in taskset python3 curl; do command -v $t >/dev/null || die "$t is needed"; done
+if [ "$PROFILE" = 1 ]; then need_cmd perf linux-perf; fi
+CLIENT_CPU=$(( (CPU + 1) % $(nproc) ))
+bench_tmpdir
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$(now_ns)
+PIN="taskset -c $CPU"
+CPIN="taskset -c $CLIENT_CPU"
+CLIENT="$CPIN python3 $SRCDIR/bench/logs_client.py"
+kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
+jget() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+# ---- data and bodies ----
+IN=$T/logs.log
+echo "building $BYTES bytes of varied Loghub lines with one '$NEEDLE'..."
+python3 "$SRCDIR/bench/datasets/loghub.py" --data "$DATA" --out "$IN" --bytes "$BYTES" --vary \
+    --needle "$NEEDLE" >"$T/ds.out" || die "loghub.py failed"
+NBYTES=$(stat -c %s "$IN")
+cc -std=gnu11 -O2 -o "$T/logs_bodies" "$SRCDIR/bench/logs_bodies.c" || die "building logs_bodies failed"
+DAY_MS=$(( ($(date -u +%s) / 86400 - 1) * 86400000 ))  # yesterday 00:00 UTC
+mkdir -p "$T/b"
+"$T/logs_bodies" "$IN" "$T/b" "$GROUP" "$STREAM" "$OTLP_GROUP" "$DAY_MS" $((20 * 3600 * 1000)) 10000 \
+    >"$T/bodies.out" || die "logs_bodies failed"
+EVENTS=$(kv "$T/bodies.out" events)
+REQS=$(kv "$T/bodies.out" requests)
+LAST_MS=$(kv "$T/bodies.out" last_ms)
+echo "  $EVENTS events ($(kv "$T/bodies.out" empty_lines) empty lines left out), $NBYTES bytes raw, $REQS batches; PutLogEvents bodies $(kv "$T/bodies.out" put_bytes) bytes, OTLP $(kv "$T/bodies.out" otlp_bytes), TSV $(kv "$T/bodies.out" ch_bytes)"
+
+# load NAME URL RECFILE [HEADER...] — every body of RECFILE once through loadgen (client CPU);
+# sets SEC_NAME (loadgen's measured seconds); dies on any error or a missing answer
+load() {
+    local name=$1 url=$2 rec=$3 h=()
+    shift 3
+    for x in "$@"; do h+=(--header "$x"); done
+    $CPIN "$LOADGEN" --url "$url" --payloads "$rec" --payload-format records --connections "$CONNS" \
+        --requests "$REQS" --duration 1800 --timeout 120 --json "${h[@]}" >"$T/$name.json" 2>"$T/$name.err" ||
+        { cat "$T/$name.err" "$T/$name.json" >&2; die "$name: loadgen reported errors"; }
+    [ "$(jget "$T/$name.json" ok)" = "$REQS" ] && [ "$(jget "$T/$name.json" items)" = "$EVENTS" ] ||
+        { cat "$T/$name.json" >&2; die "$name: not every body got a 2xx answer"; }
+    printf -v "SEC_$name" '%s' "$(jget "$T/$name.json" duration_s)"
+}
+
+# ---- owld ----
+start_owl() { # DIR [OPTION...]
+    local d=$1
+    shift
+    OWL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    $PIN "$OWLD" --listen "127.0.0.1:$OWL_PORT" --data-dir "$d" --workers 1 --log-level warn "$@" \
+        2>>"$T/owld.log" &
+    OWL_PID=$!
+    for _ in $(seq 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$OWL_PORT/healthz")" = 200 ] && break
+        kill -0 "$OWL_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    OWL_KEY=$(tr -d '\n' <"$d/admin.key" 2>/dev/null)
+    [ -n "$OWL_KEY" ] || { cat "$T/owld.log" >&2; die "owld did not start"; }
+    OWL=http://127.0.0.1:$OWL_PORT
+}
+stop_owl() {
+    [ -n "${OWL_PID:-}" ] || return 0
+    kill -TERM "$OWL_PID" 2>/dev/null
+    wait "$OWL_PID" 2>/dev/null
+    OWL_PID=
+}
+trap 'stop_owl; bench_cleanup' EXIT
+# rows_of DIR — the rows of table logs in owld's data dir DIR (owl-store stats, owld stopped)
+rows_of() {
+    "$OWL_STORE" stats "$1" >"$T/stats.out" 2>&1 || { cat "$T/stats.out" >&2; die "owl-store stats failed"; }
+    awk '$1 == "logs" { n += $4 } END { print n + 0 }' "$T/stats.out"
+}
+# visible NAME GROUP — FilterLogEvents over the last event's millisecond until it is there;
+# sets VIS_NAME (seconds from the first request to the answer that held it, client start-up
+# not counted)
+visible() {
+    $CLIENT last "$OWL" "$OWL_KEY" "$2" "$LAST_MS" >"$T/last.out" || die "FilterLogEvents failed"
+    [ "$(kv "$T/last.out" events)" -ge 1 ] || die "$1: the last event is not found"
+    printf -v "VIS_$1" '%s' "$(kv "$T/last.out" seconds)"
+}
+
+# ---- ripgrep on the raw file ----
+RG=(rg --no-config -j1 -c -w)
+# rg_timed NAME TERM — warm-up + RUNS runs; CNT_NAME, SEC_NAME (median wall seconds)
+rg_timed() {
+    local i t0 rc
+    : >"$T/$1.t"
+    for i in $(seq 0 "$RUNS"); do
+        t0=$(now_ns)
+        $PIN "${RG[@]}" "$2" "$IN" >"$T/$1.out"
+        rc=$?
+        [ $rc = 0 ] || { [ $rc = 1 ] && [ ! -s "$T/$1.out" ]; } || die "rg exited $rc"
+        [ "$i" = 0 ] || calc %.6f "($(now_ns) - $t0) / 1e9" >>"$T/$1.t"
+    done
+    local c
+    c=$(tr -d '[:space:]' <"$T/$1.out")
+    printf -v "CNT_$1" '%s' "${c:-0}"
+    printf -v "SEC_$1" '%s' "$(median <"$T/$1.t")"
+}
+echo "ripgrep: '$NEEDLE' and '$COMMON' as words on the raw file (CPU $CPU)..."
+cat "$IN" >/dev/null
+rg_timed rg_rare "$NEEDLE"
+rg_timed rg_common "$COMMON"
+RG_PEER=$("$SRCDIR/bench/peers/rg" version)
+echo "  $RG_PEER: rare $CNT_rg_rare in $SEC_rg_rare s, common $CNT_rg_common in $SEC_rg_common s"
+
+# ---- ClickHouse ----
+echo "ClickHouse: the same batches over HTTP (pinned to CPU $CPU, max_threads=1)..."
+CH_DIR=$T/clickhouse
+bench_peer_start clickhouse "$CH_DIR"
+CH_PORT=$PEER_PORT
+CH_VER=$("$SRCDIR/bench/peers/clickhouse" version "$CH_DIR")
+ch "CREATE TABLE logs (ts Int64, stream String, message String) ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(ts, 1000))) ORDER BY (stream, ts)" >/dev/null
+load ch "http://127.0.0.1:$CH_PORT/?query=INSERT%20INTO%20logs%20FORMAT%20TabSeparated" "$T/b/ch.rec"
+t0=$(now_ns)
+n=$(ch "SELECT count() FROM logs")
+VIS_ch=$(calc %.6f "($(now_ns) - $t0) / 1e9")
+[ "$n" = "$EVENTS" ] || die "ClickHouse holds $n rows, $EVENTS were inserted"
+CH_RATE=$(calc %.0f "$EVENTS / ($SEC_ch + $VIS_ch)")
+echo "  $CH_VER: $SEC_ch s for every INSERT, count() $VIS_ch s: $CH_RATE lines/s"
+t0=$(now_ns)
+ch "OPTIMIZE TABLE logs FINAL" >/dev/null
+OPT_S=$(calc %.1f "($(now_ns) - $t0) / 1e9")
+read -r CH_ROWS CH_DISK _ CH_PARTS < <("$SRCDIR/bench/peers/clickhouse" disk "$CH_DIR" logs)
+[ "$CH_ROWS" = "$EVENTS" ] || die "ClickHouse holds $CH_ROWS rows after OPTIMIZE"
+echo "  OPTIMIZE FINAL $OPT_S s: $CH_PARTS parts, $CH_DISK bytes on disk"
+# ch_timed NAME TERM — count() of the word TERM, curl on the client CPU; CNT_, SEC_ (median)
+ch_timed() {
+    local i t0 sql="SELECT count() FROM logs WHERE match(message, '\\\\b$2\\\\b') FORMAT TabSeparated"
+    : >"$T/$1.t"
+    for i in $(seq 0 "$RUNS"); do
+        t0=$(now_ns)
+        $CPIN curl -sf --max-time 600 "http://127.0.0.1:$CH_PORT/" --data-binary "$sql" >"$T/$1.out" ||
+            { ch "$sql" >/dev/null; die "ClickHouse query failed: $sql"; }
+        [ "$i" = 0 ] || calc %.6f "($(now_ns) - $t0) / 1e9" >>"$T/$1.t"
+    done
+    printf -v "CNT_$1" '%s' "$(tr -d '[:space:]' <"$T/$1.out")"
+    printf -v "SEC_$1" '%s' "$(median <"$T/$1.t")"
+}
+ch_timed ch_rare "$NEEDLE"
+ch_timed ch_common "$COMMON"
+echo "  rare $CNT_ch_rare in $SEC_ch_rare s, common $CNT_ch_common in $SEC_ch_common s"
+"$SRCDIR/bench/peers/clickhouse" stop "$CH_DIR" || die "stopping ClickHouse failed"
+
+# ---- owl: OTLP ingest into a fresh owld ----
+echo "owl OTLP: POST /v1/logs of the same batches (owld --workers 1 on CPU $CPU)..."
+start_owl "$T/owl-otlp"
+load otlp "$OWL/v1/logs" "$T/b/otlp.rec" "Authorization: Bearer $OWL_KEY" "Content-Type: application/x-protobuf"
+visible otlp "$OTLP_GROUP"
+OTLP_RATE=$(calc %.0f "$EVENTS / ($SEC_otlp + $VIS_otlp)")
+echo "  $SEC_otlp s for every answer, last event found in $VIS_otlp s: $OTLP_RATE lines/s"
+stop_owl
+n=$(rows_of "$T/owl-otlp")
+[ "$n" = "$EVENTS" ] || die "owl stored $n OTLP events of $EVENTS"
+rm -rf "$T/owl-otlp"
+
+# ---- owl: PutLogEvents ingest, then the queries and the stored bytes ----
+echo "owl PutLogEvents: the same batches (owld --workers 1 on CPU $CPU, --store-settle-ms 1000)..."
+start_owl "$T/owl" --store-settle-ms 1000
+$CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
+load put "$OWL/" "$T/b/put.rec" "Authorization: Bearer $OWL_KEY" \
+    "X-Amz-Target: Logs_20140328.PutLogEvents" "Content-Type: application/x-amz-json-1.1"
+visible put "$GROUP"
+PUT_RATE=$(calc %.0f "$EVENTS / ($SEC_put + $VIS_put)")
+echo "  $SEC_put s for every answer, last event found in $VIS_put s: $PUT_RATE lines/s"
+
+# zstd -19 of the raw file on the client CPU while the janitor settles owl's day
+( taskset -c "$CLIENT_CPU" zstd -19 -T1 -q -c "$IN" | wc -c >"$T/zstd.size" ) &
+ZPID=$!
+echo "waiting for the janitor to settle the group (no level-0 part left, storedBytes steady)..."
+PREV= SETTLED=0
+for _ in $(seq 600); do
+    sleep 1
+    $CLIENT stored "$OWL" "$OWL_KEY" "$GROUP" >"$T/stored.out" || die "DescribeLogGroups failed"
+    cur=$(kv "$T/stored.out" stored_bytes)
+    l0=$(find "$T/owl/store/logs" -name 'p-*-0.owp' | wc -l)
+    parts=$(find "$T/owl/store/logs" -name '*.owp' | wc -l)
+    if [ "$l0" = 0 ] && [ "$parts" -gt 0 ] && [ "$cur" = "$PREV" ]; then SETTLED=1; break; fi
+    PREV=$cur
+done
+[ "$SETTLED" = 1 ] || die "the group did not settle within 600 s ($l0 level-0 parts of $parts)"
+OWL_STORED=$cur
+SETTLE_LINE="$parts parts, none of level 0, storedBytes $OWL_STORED"
+echo "  $SETTLE_LINE"
+wait "$ZPID" || die "zstd -19 failed"
+ZSTD_BYTES=$(tr -d '[:space:]' <"$T/zstd.size")
+ZSTD_PEER=$("$SRCDIR/bench/peers/zstd" version)
+
+echo "owl FilterLogEvents: '$NEEDLE' (every page) and '$COMMON' (every page counted), $RUNS runs after a warm-up..."
+$CLIENT filter "$OWL" "$OWL_KEY" "$GROUP" "$NEEDLE" "$RUNS" >"$T/owl_rare.out" || die "FilterLogEvents $NEEDLE failed"
+$CLIENT filter "$OWL" "$OWL_KEY" "$GROUP" "$COMMON" "$RUNS" >"$T/owl_common.out" || die "FilterLogEvents $COMMON failed"
+CNT_owl_rare=$(kv "$T/owl_rare.out" events) SEC_owl_rare=$(kv "$T/owl_rare.out" seconds)
+CNT_owl_common=$(kv "$T/owl_common.out" events) SEC_owl_common=$(kv "$T/owl_common.out" seconds)
+echo "  rare $CNT_owl_rare in $SEC_owl_rare s ($(kv "$T/owl_rare.out" pages) pages), common $CNT_owl_common in $SEC_owl_common s ($(kv "$T/owl_common.out" pages) pages; runs $(kv "$T/owl_common.out" all) s)"
+stop_owl
+n=$(rows_of "$T/owl")
+[ "$n" = "$EVENTS" ] || die "owl stored $n PutLogEvents events of $EVENTS"
+
+# ---- profile: a third owld under the same PutLogEvents load ----
+PROFILE_LINE="not profiled"
+if [ "$PROFILE" = 1 ] && [ "$PUT_RATE" -lt 1000000 ]; then
+    echo "profiling owld under PutLogEvents for 10 s (perf record -g)..."
+    start_owl "$T/owl-prof"
+    $CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
+    $CPIN "$LOADGEN" --url "$OWL/" --payloads "$T/b/put.rec" --payload-format records --connections "$CONNS" \
+        --requests "$REQS" --duration 13 --timeout 120 --json --header "Authorization: Bearer $OWL_KEY" \
+        --header "X-Amz-Target: Logs_20140328.PutLogEvents" --header "Content-Type: application/x-amz-json-1.1" \
+        >"$T/prof.json" 2>"$T/prof.err" &
+    LPID=$!
+    sleep 1
+    perf record -q -g -o "$T/perf.data" -p "$OWL_PID" -- sleep 10 >"$T/perf.err" 2>&1 ||
+        { cat "$T/perf.err" >&2; die "perf record failed"; }
+    wait "$LPID"
+    stop_owl
+    perf report -i "$T/perf.data" --no-children --stdio --sort symbol -g none --percent-limit 1.5 \
+        2>/dev/null | grep -E '^ +[0-9]' | head -n 20 >"$T/perf.top"
+    PROFILE_LINE="top frames of owld (self time, perf record -g -p for 10 s under PutLogEvents): $(awk '{ $1 = $1; printf "%s%s", (NR > 1 ? "; " : ""), $0 }' "$T/perf.top")"
+    echo "  $PROFILE_LINE"
+fi
+
+# ---- counts ----
+FAIL=0
+check() { if [ "$2" != "$3" ]; then echo "logs: COUNT MISMATCH for $1: owl $2, peer $3" >&2; FAIL=1; fi; }
+check "'$NEEDLE' vs rg -w" "$CNT_owl_rare" "$CNT_rg_rare"
+check "'$NEEDLE' vs ClickHouse" "$CNT_owl_rare" "$CNT_ch_rare"
+check "'$COMMON' vs rg -w" "$CNT_owl_common" "$CNT_rg_common"
+check "'$COMMON' vs ClickHouse" "$CNT_owl_common" "$CNT_ch_common"
+[ "$CNT_rg_rare" = 1 ] || { echo "logs: '$NEEDLE' is on $CNT_rg_rare lines, expected 1" >&2; FAIL=1; }
+
+MB=$(calc %.0f "$NBYTES / 1e6")
+goal() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? "met" : "NOT met" }'; }
+R_PUT=$(calc %.2f "$PUT_RATE / $CH_RATE")
+R_OTLP=$(calc %.2f "$OTLP_RATE / $CH_RATE")
+GOALS="PutLogEvents $PUT_RATE lines/s per core (goal >= 1,000,000: $(goal "$PUT_RATE" 1000000)), ${R_PUT}x ClickHouse's $CH_RATE (goal >= 2x: $(goal "$R_PUT" 2)); OTLP $OTLP_RATE lines/s (${R_OTLP}x)"
+ELAPSED=$(calc %.0f "($(now_ns) - $START) / 1e9")
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+MACHINE=$(machine_line)
+SETUP="data: $EVENTS events, $NBYTES bytes raw (Loghub samples, varied per repetition), times over yesterday UTC; batches of <= 10,000 events / 1 MB ($REQS); owld --workers 1 (wal_sync always), the $CH_VER server (max_threads=1, lz4) and rg each pinned to CPU $CPU; bench/loadgen ($CONNS keep-alive connections) and the query clients on CPU $CLIENT_CPU; ingest time = every body answered + a query that sees the last event; query figures are medians of $RUNS runs after a warm-up"
+TABLE=$(printf '| measure | owl | ClickHouse | rg / zstd -19 |\n|---|---:|---:|---:|\n'
+    printf '| PutLogEvents ingest, lines/s per core | **%s** (%s s + %s s) | %s (%s s + %s s) | |\n' "$PUT_RATE" "$SEC_put" "$VIS_put" "$CH_RATE" "$SEC_ch" "$VIS_ch"
+    printf '| OTLP/HTTP protobuf ingest, lines/s per core | **%s** (%s s + %s s) | %s | |\n' "$OTLP_RATE" "$SEC_otlp" "$VIS_otlp" "$CH_RATE"
+    printf '| rare `%s`: count, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$NEEDLE" "$CNT_owl_rare" "$(calc %.1f "$SEC_owl_rare * 1000")" "$CNT_ch_rare" "$(calc %.1f "$SEC_ch_rare * 1000")" "$CNT_rg_rare" "$(calc %.1f "$SEC_rg_rare * 1000")"
+    printf '| common `%s`: count, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$COMMON" "$CNT_owl_common" "$(calc %.1f "$SEC_owl_common * 1000")" "$CNT_ch_common" "$(calc %.1f "$SEC_ch_common * 1000")" "$CNT_rg_common" "$(calc %.1f "$SEC_rg_common * 1000")"
+    printf '| bytes on disk (raw/stored) | **%s** (%s) | %s (%s) | %s (%s) |\n' "$OWL_STORED" "$(calc %.2f "$NBYTES / $OWL_STORED")" "$CH_DISK" "$(calc %.2f "$NBYTES / $CH_DISK")" "$ZSTD_BYTES" "$(calc %.2f "$NBYTES / $ZSTD_BYTES")")
+
+echo
+echo "$SETUP"
+echo
+echo "$TABLE"
+echo
+echo "$GOALS"
+echo "$PROFILE_LINE"
+echo "machine: $MACHINE; the whole script took $ELAPSED s"
+[ "$FAIL" = 0 ] || die "owl's and a peer's counts disagree (see above): not a valid run"
+
+echo
+result "logs PutLogEvents ingest ($EVENTS lines)" "$PUT_RATE" "$CH_VER" "$CH_RATE" "$R_PUT" "lines/s"
+result "logs OTLP ingest ($EVENTS lines)" "$OTLP_RATE" "$CH_VER" "$CH_RATE" "$R_OTLP" "lines/s"
+result "logs FilterLogEvents rare term ($MB MB)" "$(calc %.1f "$SEC_owl_rare * 1000")" "$RG_PEER" "$(calc %.1f "$SEC_rg_rare * 1000")" "$(calc %.2f "$SEC_rg_rare / $SEC_owl_rare")" "ms"
+result "logs FilterLogEvents rare term ($MB MB)" "$(calc %.1f "$SEC_owl_rare * 1000")" "$CH_VER" "$(calc %.1f "$SEC_ch_rare * 1000")" "$(calc %.2f "$SEC_ch_rare / $SEC_owl_rare")" "ms"
+result "logs FilterLogEvents $COMMON, all pages ($MB MB)" "$(calc %.1f "$SEC_owl_common * 1000")" "$RG_PEER" "$(calc %.1f "$SEC_rg_common * 1000")" "$(calc %.2f "$SEC_rg_common / $SEC_owl_common")" "ms"
+result "logs FilterLogEvents $COMMON, all pages ($MB MB)" "$(calc %.1f "$SEC_owl_common * 1000")" "$CH_VER" "$(calc %.1f "$SEC_ch_common * 1000")" "$(calc %.2f "$SEC_ch_common / $SEC_owl_common")" "ms"
+result "logs stored bytes, raw/stored ($MB MB)" "$(calc %.2f "$NBYTES / $OWL_STORED")" "$ZSTD_PEER" "$(calc %.2f "$NBYTES / $ZSTD_BYTES")" "$(calc %.2f "$ZSTD_BYTES / $OWL_STORED")" "raw/stored"
+result "logs stored bytes, raw/stored ($MB MB)" "$(calc %.2f "$NBYTES / $OWL_STORED")" "$CH_VER" "$(calc %.2f "$NBYTES / $CH_DISK")" "$(calc %.2f "$CH_DISK / $OWL_STORED")" "raw/stored"
+
+if [ "$RECORD" = 1 ]; then
+    {
+        printf '\n## logs — CloudWatch Logs beside ClickHouse and ripgrep, %s bytes%s (%s)\n\n' \
+            "$NBYTES" "$([ "$QUICK" = 1 ] && echo ' (--quick)')" "$DATE"
+        printf 'machine: %s  \n%s  \nowl settled: %s\n\n%s\n\n%s  \n%s\n' "$MACHINE" "$SETUP" \
+            "$SETTLE_LINE" "$TABLE" "$GOALS" "$PROFILE_LINE"
+    } >>"$(results_file)"
+    echo "recorded in $(results_file)"
+fi
+exit 0
