@@ -106,6 +106,29 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+int owl_buf_put_i64(owl_buf *b, int64_t v)
+{
+    char t[24];
+    size_t i = sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        t[--i] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        t[--i] = '-';
+    return owl_buf_append(b, t + i, sizeof t - i);
+}
+
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char json_plain[256] = {
+#define R8(v) v, v, v, v, v, v, v, v
+    R8(0), R8(0), R8(0), R8(0),                   /* 0x00-0x1f: control characters */
+    1, 1, 0, 1, 1, 1, 1, 1, R8(1), R8(1), R8(1),   /* 0x20-0x3f: '"' at 0x22 */
+    R8(1), R8(1), R8(1), 1, 1, 1, 1, 0, 1, 1, 1,   /* 0x40-0x5f: '\\' at 0x5c */
+    R8(1), R8(1), R8(1), R8(1),                   /* 0x60-0x7f */
+#undef R8
+};
+
 int owl_buf_json_str(owl_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -115,6 +138,14 @@ int owl_buf_json_str(owl_buf *b, const char *s, size_t n)
     int rc = owl_buf_putc(b, '"');
     size_t i = 0;
     while (rc == OWL_OK && i < n) {
+        size_t j = i;
+        while (j < n && json_plain[u[j]]) /* a run copied at once (most of a log line) */
+            j++;
+        if (j > i) {
+            rc = owl_buf_append(b, u + i, j - i);
+            i = j;
+            continue;
+        }
         unsigned char c = u[i];
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};

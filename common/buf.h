@@ -34,6 +34,9 @@ int owl_buf_putc(owl_buf *b, char c);
 int owl_buf_printf(owl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int owl_buf_vprintf(owl_buf *b, const char *fmt, va_list ap);
 
+/* owl_buf_put_i64 — appends v in decimal (what printf's %lld gives, without its cost). */
+int owl_buf_put_i64(owl_buf *b, int64_t v);
+
 /* owl_buf_json_str — appends s (n bytes) as a JSON string literal with quotes, escaping
  * control characters, quotes and backslashes; invalid UTF-8 bytes become U+FFFD. */
 int owl_buf_json_str(owl_buf *b, const char *s, size_t n);

@@ -432,6 +432,11 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
         b->data[b->len] = '\0';
         return OWL_OK;
     }
+    size_t need = 0; /* one reserve, not a doubling chain over a 1 MB batch */
+    for (i = 0; i < n; i++)
+        need += col[i].b.n + 10;
+    if (owl_buf_reserve(b, need) != OWL_OK)
+        return OWL_ENOMEM;
     for (i = 0; i < n; i++)
         if (put_value(b, t, col[i]) != OWL_OK)
             return OWL_ENOMEM;

@@ -421,9 +421,9 @@ static int enc_value(const bson_iter_t *it, int dates_rfc3339, owl_buf *o)
         return owl_buf_json_str(o, s, n);
     }
     case BSON_TYPE_INT32:
-        return owl_buf_printf(o, "%d", bson_iter_int32(it));
+        return owl_buf_put_i64(o, bson_iter_int32(it));
     case BSON_TYPE_INT64:
-        return owl_buf_printf(o, "%lld", (long long)bson_iter_int64(it));
+        return owl_buf_put_i64(o, bson_iter_int64(it));
     case BSON_TYPE_DOUBLE: {
         double d = bson_iter_double(it);
         if (!isfinite(d))

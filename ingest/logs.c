@@ -1391,6 +1391,11 @@ static int utf8_fix(owl_bytes m, owl_buf *b, int *oom)
     const unsigned char *p = m.p;
     size_t i = 0;
     while (i < m.n) {
+        uint64_t w;
+        if (m.n - i >= 8 && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull))) {
+            i += 8; /* eight ASCII bytes */
+            continue;
+        }
         size_t l = utf8_seq(p + i, m.n - i);
         if (!l)
             break;
@@ -1518,45 +1523,67 @@ static int storable(const owl_log_event *e)
 static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const char *stream,
                        const owl_log_event *ev, size_t n, int64_t ingest, owl_error *err)
 {
-    owl_rowbuf rb;
-    owl_buf fixed = OWL_BUF_INIT;
-    owl_rowbuf_init(&rb, &owl_logs_schema);
-    int rc = OWL_OK, oom = 0;
+    /* the rows' columns point at the events' bytes (copied once, into the WAL record and the
+     * memtable); only a message with invalid UTF-8 is copied here, fixed */
     static const uint8_t zero[16];
-    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+    const owl_schema *sc = &owl_logs_schema;
+    if (!n)
+        return OWL_OK;
+    owl_cell *cells = malloc(n * sc->ncols * sizeof *cells);
+    owl_arena fixed;
+    owl_arena_init(&fixed, 64 << 10);
+    owl_buf one = OWL_BUF_INIT;
+    if (!cells)
+        return owl_error_set(err, OWL_ENOMEM, "cannot build the rows: out of memory");
+    owl_rows rows = {0};
+    owl_cell *col[OWL_LOGS_NCOLS];
+    for (size_t c = 0; c < sc->ncols; c++)
+        rows.cols[c] = col[c] = cells + c * n;
+    const owl_cell dflt[] = {
+        [OWL_LOGS_SEVERITY] = owl_col_default(OWL_TYPE_DICT),
+        [OWL_LOGS_TRACE_ID] = owl_col_default(OWL_TYPE_ID16),
+        [OWL_LOGS_SPAN_ID] = owl_col_default(OWL_TYPE_ID8),
+        [OWL_LOGS_ATTRS] = owl_col_default(OWL_TYPE_BSON),
+    };
+    const owl_bytes sb = {stream, strlen(stream)}; /* one pointer: the memtable keeps one copy */
+    int rc = OWL_OK, oom = 0;
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++) {
         const owl_log_event *e = &ev[i];
         owl_bytes m = e->message;
         if (!storable(e))
             continue; /* OWL_LOGS_ANY_BATCH: left out (batch_check refused it otherwise) */
-        if (!utf8_fix(m, &fixed, &oom))
-            m = (owl_bytes){fixed.data, fixed.len};
+        if (!utf8_fix(m, &one, &oom) && !oom) {
+            void *c = owl_arena_copy(&fixed, one.data, one.len);
+            oom = !c;
+            m = (owl_bytes){c, one.len};
+        }
         if (oom) {
             rc = OWL_ENOMEM;
             break;
         }
-        if ((rc = owl_rowbuf_begin_row(&rb)) != OWL_OK ||
-            (rc = owl_rowbuf_set_i64(&rb, OWL_LOGS_TIME, e->time_ms)) != OWL_OK ||
-            (rc = owl_rowbuf_set_i64(&rb, OWL_LOGS_INGEST_TIME, ingest)) != OWL_OK ||
-            (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_STREAM, stream, strlen(stream))) != OWL_OK ||
-            (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_MESSAGE, m.p, m.n)) != OWL_OK ||
-            (e->severity.n &&
-             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_SEVERITY, e->severity.p, e->severity.n)) !=
-                 OWL_OK) ||
-            (memcmp(e->trace_id, zero, 16) &&
-             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_TRACE_ID, e->trace_id, 16)) != OWL_OK) ||
-            (memcmp(e->span_id, zero, 8) &&
-             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_SPAN_ID, e->span_id, 8)) != OWL_OK) ||
-            (e->attrs.n &&
-             (rc = owl_rowbuf_set_bytes(&rb, OWL_LOGS_ATTRS, e->attrs.p, e->attrs.n)) != OWL_OK) ||
-            (rc = owl_rowbuf_end_row(&rb)) != OWL_OK)
-            break;
+        col[OWL_LOGS_TIME][r].i = e->time_ms;
+        col[OWL_LOGS_INGEST_TIME][r].i = ingest;
+        col[OWL_LOGS_STREAM][r].b = sb;
+        col[OWL_LOGS_MESSAGE][r].b = m;
+        col[OWL_LOGS_SEVERITY][r] = e->severity.n ? (owl_cell){.b = e->severity}
+                                                  : dflt[OWL_LOGS_SEVERITY];
+        col[OWL_LOGS_TRACE_ID][r] = memcmp(e->trace_id, zero, 16)
+                                        ? (owl_cell){.b = {e->trace_id, 16}}
+                                        : dflt[OWL_LOGS_TRACE_ID];
+        col[OWL_LOGS_SPAN_ID][r] = memcmp(e->span_id, zero, 8) ? (owl_cell){.b = {e->span_id, 8}}
+                                                               : dflt[OWL_LOGS_SPAN_ID];
+        col[OWL_LOGS_ATTRS][r] = e->attrs.n ? (owl_cell){.b = e->attrs} : dflt[OWL_LOGS_ATTRS];
+        r++;
     }
+    rows.nrows = r;
     if (rc != OWL_OK)
         rc = owl_error_set(err, rc, "cannot build the rows: %s", owl_strerror(rc));
     else
-        rc = owl_store_append(lg->store, "logs", tenant, pid, owl_rowbuf_rows(&rb), err);
-    owl_rowbuf_free(&rb);
-    owl_buf_free(&fixed);
+        rc = owl_store_append(lg->store, "logs", tenant, pid, &rows, err);
+    free(cells);
+    owl_arena_free(&fixed);
+    owl_buf_free(&one);
     return rc;
 }
 
@@ -1732,6 +1759,23 @@ static const size_t read_cols[] = {OWL_LOGS_TIME,     OWL_LOGS_INGEST_TIME, OWL_
                                    OWL_LOGS_MESSAGE,  OWL_LOGS_SEVERITY,    OWL_LOGS_TRACE_ID,
                                    OWL_LOGS_SPAN_ID,  OWL_LOGS_ATTRS};
 
+/* Writes v as exactly w decimal digits, zero-padded (v < 10^w). */
+static void put_digits(char *p, uint64_t v, int w)
+{
+    for (int i = w - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+}
+
+/* An event id: time, order key and rank as 20 + 20 + 6 digits (what "%020" PRId64 "%020"
+ * PRIu64 "%06" PRIu64 gives, at a fraction of snprintf's cost: one per event read). */
+static void event_id(char out[47], uint64_t t, uint64_t k, uint64_t rank)
+{
+    put_digits(out, t, 20);
+    put_digits(out + 20, k, 20);
+    put_digits(out + 40, rank, 6);
+    out[46] = 0;
+}
+
 static int take_row(void *ud, const owl_batch *b)
 {
     reader *r = ud;
@@ -1802,8 +1846,7 @@ static int take_row(void *ud, const owl_batch *b)
             r->oom = 1;
             return 1;
         }
-        snprintf(e->event_id, sizeof e->event_id, "%020" PRId64 "%020" PRIu64 "%06" PRIu64,
-                 t < 0 ? 0 : t, k, r->pos.count % 1000000);
+        event_id(e->event_id, t < 0 ? 0 : (uint64_t)t, k, r->pos.count % 1000000);
         if (pg->n == 0)
             r->first_t = t, r->first_k = k, r->first_count = 0;
         if (t == r->first_t && k == r->first_k)

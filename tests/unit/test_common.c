@@ -47,6 +47,48 @@ Test(buf, json_escaping)
     owl_buf_free(&b);
 }
 
+/* Every byte value alone and inside plain runs: the runs copied at once must give what a
+ * byte-by-byte escape gives. */
+Test(buf, json_escaping_every_byte)
+{
+    owl_buf b = OWL_BUF_INIT;
+    for (int c = 0; c < 256; c++) {
+        char in[5] = {'a', 'b', (char)c, 'c', 'd'};
+        owl_buf_reset(&b);
+        owl_buf_json_str(&b, in, sizeof in);
+        char mid[16];
+        if (c == '"' || c == '\\')
+            snprintf(mid, sizeof mid, "\\%c", c);
+        else if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
+            snprintf(mid, sizeof mid, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
+                                                          : c == '\b' ? 'b' : 'f');
+        else if (c < 0x20)
+            snprintf(mid, sizeof mid, "\\u%04x", c);
+        else if (c >= 0x80)
+            snprintf(mid, sizeof mid, "\xef\xbf\xbd"); /* a lone byte >= 0x80 is not UTF-8 */
+        else
+            snprintf(mid, sizeof mid, "%c", c);
+        char want[32];
+        snprintf(want, sizeof want, "\"ab%scd\"", mid);
+        cr_expect_str_eq(b.data, want, "byte 0x%02x", c);
+    }
+    owl_buf_free(&b);
+}
+
+Test(buf, put_i64)
+{
+    owl_buf b = OWL_BUF_INIT;
+    const int64_t v[] = {0, 7, -1, 10, 1796256000000, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char want[32];
+        owl_buf_reset(&b);
+        cr_assert_eq(owl_buf_put_i64(&b, v[i]), OWL_OK);
+        snprintf(want, sizeof want, "%lld", (long long)v[i]);
+        cr_expect_str_eq(b.data, want);
+    }
+    owl_buf_free(&b);
+}
+
 Test(crc32c, known_vectors)
 {
     /* RFC 3720 B.4 test vectors */
