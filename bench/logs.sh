@@ -4,8 +4,10 @@
 # repetition and one unique token injected (bench/datasets/loghub.py), its non-empty lines the
 # events, given times spread over yesterday (UTC) in file order, cut once into batches of
 # 10,000 events / <= 1 MB (PutLogEvents' limits) as PutLogEvents JSON, OTLP protobuf and
-# ClickHouse TSV bodies (bench/logs_bodies.c). owld runs with --workers 1 and its default sync
-# policy (fsync before each answer), each server pinned to CPU C (taskset), bench/loadgen (4
+# ClickHouse TSV bodies (bench/logs_bodies.c). owld runs with --workers 2 (two threads sharing
+# the one CPU, so that one parses while the other waits for its WAL fsync, as ClickHouse's
+# several server threads share its CPU) and its default sync policy (fsync before each
+# answer), each server pinned to CPU C (taskset), bench/loadgen (4
 # keep-alive connections, closed loop, each body sent once) and the query client on the other.
 #   1. PutLogEvents ingest, lines/s per core: loadgen's time to an answer for every body (owl
 #      answers once the events are durable and searchable) plus a FilterLogEvents that finds
@@ -52,6 +54,7 @@ GROUP=/bench/put
 OTLP_GROUP=/bench/otlp
 STREAM=loghub
 CONNS=4
+WORKERS=2
 
 usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -141,7 +144,7 @@ start_owl() { # DIR [OPTION...]
     local d=$1
     shift
     OWL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    $PIN "$OWLD" --listen "127.0.0.1:$OWL_PORT" --data-dir "$d" --workers 1 --log-level warn "$@" \
+    $PIN "$OWLD" --listen "127.0.0.1:$OWL_PORT" --data-dir "$d" --workers "$WORKERS" --log-level warn "$@" \
         2>>"$T/owld.log" &
     OWL_PID=$!
     for _ in $(seq 300); do
@@ -238,7 +241,7 @@ echo "  rare $CNT_ch_rare in $SEC_ch_rare s, common $CNT_ch_common in $SEC_ch_co
 "$SRCDIR/bench/peers/clickhouse" stop "$CH_DIR" || die "stopping ClickHouse failed"
 
 # ---- owl: OTLP ingest into a fresh owld ----
-echo "owl OTLP: POST /v1/logs of the same batches (owld --workers 1 on CPU $CPU)..."
+echo "owl OTLP: POST /v1/logs of the same batches (owld --workers $WORKERS on CPU $CPU)..."
 start_owl "$T/owl-otlp"
 load otlp "$OWL/v1/logs" "$T/b/otlp.rec" "Authorization: Bearer $OWL_KEY" "Content-Type: application/x-protobuf"
 visible otlp "$OTLP_GROUP"
@@ -250,7 +253,7 @@ n=$(rows_of "$T/owl-otlp")
 rm -rf "$T/owl-otlp"
 
 # ---- owl: PutLogEvents ingest, then the queries and the stored bytes ----
-echo "owl PutLogEvents: the same batches (owld --workers 1 on CPU $CPU, --store-settle-ms 1000)..."
+echo "owl PutLogEvents: the same batches (owld --workers $WORKERS on CPU $CPU, --store-settle-ms 1000)..."
 start_owl "$T/owl" --store-settle-ms 1000
 $CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
 load put "$OWL/" "$T/b/put.rec" "Authorization: Bearer $OWL_KEY" \
@@ -330,7 +333,7 @@ GOALS="PutLogEvents $PUT_RATE lines/s per core (goal >= 1,000,000: $(goal "$PUT_
 ELAPSED=$(calc %.0f "($(now_ns) - $START) / 1e9")
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 MACHINE=$(machine_line)
-SETUP="data: $EVENTS events, $NBYTES bytes raw (Loghub samples, varied per repetition), times over yesterday UTC; batches of <= 10,000 events / 1 MB ($REQS); owld --workers 1 (wal_sync always), the $CH_VER server (max_threads=1, lz4) and rg each pinned to CPU $CPU; bench/loadgen ($CONNS keep-alive connections) and the query clients on CPU $CLIENT_CPU; ingest time = every body answered + a query that sees the last event; query figures are medians of $RUNS runs after a warm-up"
+SETUP="data: $EVENTS events, $NBYTES bytes raw (Loghub samples, varied per repetition), times over yesterday UTC; batches of <= 10,000 events / 1 MB ($REQS); owld --workers $WORKERS (wal_sync always), the $CH_VER server (max_threads=1, lz4) and rg each pinned to CPU $CPU; bench/loadgen ($CONNS keep-alive connections) and the query clients on CPU $CLIENT_CPU; ingest time = every body answered + a query that sees the last event; query figures are medians of $RUNS runs after a warm-up"
 TABLE=$(printf '| measure | owl | ClickHouse | rg / zstd -19 |\n|---|---:|---:|---:|\n'
     printf '| PutLogEvents ingest, lines/s per core | **%s** (%s s + %s s) | %s (%s s + %s s) | |\n' "$PUT_RATE" "$SEC_put" "$VIS_put" "$CH_RATE" "$SEC_ch" "$VIS_ch"
     printf '| OTLP/HTTP protobuf ingest, lines/s per core | **%s** (%s s + %s s) | %s | |\n' "$OTLP_RATE" "$SEC_otlp" "$VIS_otlp" "$CH_RATE"

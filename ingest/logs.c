@@ -392,40 +392,53 @@ static int pidcmp(const void *a, const void *b)
     return c ? c : strcmp(x->g->tenant, y->g->tenant);
 }
 
+/* The group a stream's or filter's record id ("<group pid>.<...>") belongs to, or NULL (its
+ * group was deleted). */
+static lgroup *owner_of(const sload *sl, const char *tenant, const char *id)
+{
+    char pid[24];
+    const char *dot = strchr(id, '.');
+    if (!dot || (size_t)(dot - id) >= sizeof pid)
+        return NULL;
+    memcpy(pid, id, (size_t)(dot - id));
+    pid[dot - id] = 0;
+    lgroup key = {.name = (char *)""};
+    owl_strlcpy(key.tenant, tenant, sizeof key.tenant);
+    pidmap k = {pid, &key}, *m = bsearch(&k, sl->map, sl->nmap, sizeof k, pidcmp);
+    return m ? m->g : NULL;
+}
+
+/* Notes record (tenant, id) of a deleted group, removed after the listing; 1 (stop) when out
+ * of memory. */
+static int add_orphan(load *l, const char *tenant, const char *id)
+{
+    if (l->norphans == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        void *p = realloc(l->orphans, nc * sizeof *l->orphans);
+        if (!p) {
+            l->rc = OWL_ENOMEM;
+            return 1;
+        }
+        l->orphans = p;
+        l->cap = nc;
+    }
+    owl_strlcpy(l->orphans[l->norphans][0], tenant, 256);
+    owl_strlcpy(l->orphans[l->norphans][1], id, 256);
+    l->norphans++;
+    return 0;
+}
+
 static int load_stream(void *ud, const char *tenant, const char *kind, const char *id,
                        const bson_t *doc)
 {
     (void)kind;
     sload *sl = ud;
     load *l = sl->l;
-    char pid[24];
     const char *dot = strchr(id, '.');
     const char *name = doc_str(doc, "name");
-    lgroup *g = NULL;
-    if (dot && (size_t)(dot - id) < sizeof pid) {
-        memcpy(pid, id, (size_t)(dot - id));
-        pid[dot - id] = 0;
-        lgroup key = {.name = (char *)""};
-        owl_strlcpy(key.tenant, tenant, sizeof key.tenant);
-        pidmap k = {pid, &key}, *m = bsearch(&k, sl->map, sl->nmap, sizeof k, pidcmp);
-        g = m ? m->g : NULL;
-    }
-    if (!g || !name) { /* its group was deleted: remove the record after the listing */
-        if (l->norphans == l->cap) {
-            size_t nc = l->cap ? l->cap * 2 : 64;
-            void *p = realloc(l->orphans, nc * sizeof *l->orphans);
-            if (!p) {
-                l->rc = OWL_ENOMEM;
-                return 1;
-            }
-            l->orphans = p;
-            l->cap = nc;
-        }
-        owl_strlcpy(l->orphans[l->norphans][0], tenant, 256);
-        owl_strlcpy(l->orphans[l->norphans][1], id, 256);
-        l->norphans++;
-        return 0;
-    }
+    lgroup *g = owner_of(sl, tenant, id);
+    if (!g || !name) /* its group was deleted: remove the record after the listing */
+        return add_orphan(l, tenant, id);
     lstream *s = calloc(1, sizeof *s);
     if (!s || !(s->name = strdup(name))) {
         free(s);
@@ -461,33 +474,9 @@ static int load_mfilter(void *ud, const char *tenant, const char *kind, const ch
     (void)kind;
     sload *sl = ud;
     load *l = sl->l;
-    char pid[24];
-    const char *dot = strchr(id, '.');
-    lgroup *g = NULL;
-    if (dot && (size_t)(dot - id) < sizeof pid) {
-        memcpy(pid, id, (size_t)(dot - id));
-        pid[dot - id] = 0;
-        lgroup key = {.name = (char *)""};
-        owl_strlcpy(key.tenant, tenant, sizeof key.tenant);
-        pidmap k = {pid, &key}, *m = bsearch(&k, sl->map, sl->nmap, sizeof k, pidcmp);
-        g = m ? m->g : NULL;
-    }
-    if (!g) {
-        if (l->norphans == l->cap) {
-            size_t nc = l->cap ? l->cap * 2 : 16;
-            void *p = realloc(l->orphans, nc * sizeof *l->orphans);
-            if (!p) {
-                l->rc = OWL_ENOMEM;
-                return 1;
-            }
-            l->orphans = p;
-            l->cap = nc;
-        }
-        owl_strlcpy(l->orphans[l->norphans][0], tenant, 256);
-        owl_strlcpy(l->orphans[l->norphans][1], id, 256);
-        l->norphans++;
-        return 0;
-    }
+    lgroup *g = owner_of(sl, tenant, id);
+    if (!g)
+        return add_orphan(l, tenant, id);
     owl_mf *f;
     owl_error e = {0};
     int rc = owl_mf_from_doc(doc, id, &f, &e);

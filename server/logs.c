@@ -469,30 +469,31 @@ static int list_tags_log_group(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 
 /* ---- streams ---- */
 
-static int create_log_stream(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+/* CreateLogStream and DeleteLogStream: {logGroupName, logStreamName} in, nothing out. */
+static int stream_op(owl_aws_ctx *ctx, const bson_t *in,
+                     int (*op)(owl_logs *, const char *, const char *, const char *,
+                               owl_error *))
 {
-    (void)out;
     const char *group, *name;
     if (need_str(ctx, in, "logGroupName", &group) != OWL_OK ||
         need_str(ctx, in, "logStreamName", &name) != OWL_OK)
         return OWL_EINVAL;
     resource(ctx, "log-group", group);
     owl_error e = {0};
-    int rc = owl_logs_create_stream(logs_of(ctx), tenant_of(ctx), group, name, &e);
+    int rc = op(logs_of(ctx), tenant_of(ctx), group, name, &e);
     return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int create_log_stream(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    (void)out;
+    return stream_op(ctx, in, owl_logs_create_stream);
 }
 
 static int delete_log_stream(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     (void)out;
-    const char *group, *name;
-    if (need_str(ctx, in, "logGroupName", &group) != OWL_OK ||
-        need_str(ctx, in, "logStreamName", &name) != OWL_OK)
-        return OWL_EINVAL;
-    resource(ctx, "log-group", group);
-    owl_error e = {0};
-    int rc = owl_logs_delete_stream(logs_of(ctx), tenant_of(ctx), group, name, &e);
-    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+    return stream_op(ctx, in, owl_logs_delete_stream);
 }
 
 static int describe_log_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)

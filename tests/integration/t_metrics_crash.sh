@@ -11,22 +11,10 @@ ACKS=$T/acks.txt
 "$PYTHON" "$IT_DIR/metricload.py" put "$PORT" "$ADMIN" "$ACKS" 20 >"$T/load.out" 2>&1 &
 CLIENT=$!
 BG_PIDS+=("$CLIENT")
-t0=$(now_ms)
-# kill once at least 50 requests are acknowledged and ~1 s has passed
-while :; do
-    n=$(wc -l <"$ACKS")
-    el=$(($(now_ms) - t0))
-    if { [ "$n" -ge 50 ] && [ "$el" -ge 1000 ]; } || [ "$n" -ge 1500 ] || ! alive "$CLIENT"; then
-        break
-    fi
-    [ "$el" -lt 30000 ] || break
-    sleep 0.01
-done
-stop_owld KILL
-wait "$CLIENT"
+kill9_under_load "$CLIENT" "$ACKS"
 cat "$T/load.out"
 n=$(wc -l <"$ACKS")
-echo "# kill -9 after $(($(now_ms) - t0)) ms with $n requests acknowledged"
+echo "# kill -9 after $KILL_MS ms with $n requests acknowledged"
 check "at least 50 requests were acknowledged before kill -9 ($n)" test "$n" -ge 50
 check "the kill landed before the load ended ($n < 3000)" test "$n" -lt 3000
 start_owld || bail "owld restarts after kill -9"
