@@ -1,6 +1,8 @@
 #!/bin/bash
 # t_valgrind.sh — owld under valgrind memcheck: a few requests of each kind (healthz, key
-# create/list/get/delete, audit, metrics, 401, 404, a compressed body), then SIGTERM: owld
+# create/list/get/delete, audit, metrics, 401, 404, a compressed body; CloudWatch Logs: a
+# group, PutLogEvents, a metric filter, FilterLogEvents with a pattern, raw lines, and a live
+# tail that receives an event and is left open across the shutdown), then SIGTERM: owld
 # must exit 0 with no memory errors and nothing "definitely lost". Skipped when valgrind is
 # missing or owld was built with sanitizers (they do not mix).
 . "$(dirname "$0")/lib.sh"
@@ -48,6 +50,36 @@ as "$K" GET /api/v1/keys
 check_eq "deleted key is 401" 401 "$STATUS"
 http GET "/?Action=GetCallerIdentity&Version=2011-06-15" -H "Authorization: Bearer $ADMIN"
 check_eq "STS query by bearer" 200 "$STATUS"
+# CloudWatch Logs (JSON 1.1) and the live tail
+logs() { # ACTION JSON
+    admin POST / -H "X-Amz-Target: Logs_20140328.$1" -H 'Content-Type: application/x-amz-json-1.1' \
+        --data-binary "$2"
+}
+logs CreateLogGroup '{"logGroupName":"/vg/app"}'
+check_eq "CreateLogGroup" 200 "$STATUS"
+logs CreateLogStream '{"logGroupName":"/vg/app","logStreamName":"web"}'
+check_eq "CreateLogStream" 200 "$STATUS"
+logs PutMetricFilter '{"logGroupName":"/vg/app","filterName":"errs","filterPattern":"[lvl=ERROR, ms]","metricTransformations":[{"metricName":"Errs","metricNamespace":"VG","metricValue":"$ms"}]}'
+check_eq "PutMetricFilter" 200 "$STATUS"
+curl -sS -N --max-time 60 -H "Authorization: Bearer $ADMIN" \
+    "$BASE/api/v1/logs/tail?group=/vg/app&pattern=ERROR" >"$T/tail.out" 2>/dev/null &
+TAIL=$!
+BG_PIDS+=("$TAIL")
+sleep 1
+NOW=$(now_ms)
+logs PutLogEvents "{\"logGroupName\":\"/vg/app\",\"logStreamName\":\"web\",\"logEvents\":[{\"timestamp\":$((NOW - 30 * 86400000)),\"message\":\"too old\"},{\"timestamp\":$NOW,\"message\":\"INFO 3\"},{\"timestamp\":$NOW,\"message\":\"ERROR 7 caf\\u00e9\"}]}"
+check_eq "PutLogEvents (one event too old)" 200 "$STATUS"
+check_eq "... the old one is rejected (end index, exclusive)" 1 "$(jget rejectedLogEventsInfo.tooOldLogEventEndIndex)"
+logs PutLogEvents '{"logGroupName":"/vg/app","logStreamName":"web","logEvents":[{"timestamp":1,"message":"x"},{"timestamp":0,"message":"y"}]}'
+check_eq "PutLogEvents out of order: 400" 400 "$STATUS"
+admin POST "/api/v1/logs?group=/vg/raw&stream=s" -H 'Content-Type: text/plain' \
+    --data-binary $'2026-01-02T03:04:05Z first line\nsecond line\n'
+check_eq "raw lines" 200 "$STATUS"
+logs FilterLogEvents '{"logGroupName":"/vg/app","filterPattern":"ERROR"}'
+check_eq "FilterLogEvents with a pattern" 200 "$STATUS"
+check_eq "... finds the ERROR line" 1 "$(jget len:events)"
+for _ in $(seq 100); do grep -q 'ERROR 7' "$T/tail.out" && break; sleep 0.1; done
+check_contains "the live tail received the ERROR line" "$(cat "$T/tail.out")" "ERROR 7"
 # a connection left open and idle across the shutdown
 "$PYTHON" -c 'import socket,sys,time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -58,8 +90,8 @@ sleep 0.5
 
 stop_owld TERM 60
 check_eq "owld under valgrind exits 0 on SIGTERM (9 = valgrind errors)" 0 "$OWLD_RC"
-kill "$IDLE" 2>/dev/null
-wait "$IDLE" 2>/dev/null
+kill "$IDLE" "$TAIL" 2>/dev/null
+wait "$IDLE" "$TAIL" 2>/dev/null
 if [ -f "$VG_LOG" ]; then
     check "valgrind: no errors" grep -q 'ERROR SUMMARY: 0 errors' "$VG_LOG"
     lost=$(grep -E 'definitely lost: [1-9]' "$VG_LOG")
