@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "utf8.h"
 
 int owl_buf_reserve(owl_buf *b, size_t extra)
 {
@@ -76,36 +77,6 @@ int owl_buf_printf(owl_buf *b, const char *fmt, ...)
     return rc;
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0) {
-        len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 int owl_buf_put_i64(owl_buf *b, int64_t v)
 {
     char t[24];
@@ -168,7 +139,7 @@ int owl_buf_json_str(owl_buf *b, const char *s, size_t n)
             }
             i++;
         } else {
-            size_t l = utf8_len(u + i, n - i);
+            size_t l = owl_utf8_seq(u + i, n - i);
             if (l == 0) {
                 rc = owl_buf_append(b, "\xEF\xBF\xBD", 3);
                 i++;

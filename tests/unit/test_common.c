@@ -490,3 +490,91 @@ Test(target, topic_names)
     cr_assert(!owl_target_topic_name_ok("a b"));
     cr_assert(!owl_target_topic_name_ok("a:b"));
 }
+
+#include <bson/bson.h>
+
+#include "common/utf8.h"
+
+/* Each case checked alone, and again inside ASCII padding long enough that the 8-byte path
+ * runs before and after it. */
+static void utf8_case(const char *s, size_t n, int want, const char *what)
+{
+    char padded[64];
+    cr_assert(n + 20 <= sizeof padded);
+    cr_assert_eq(owl_utf8_valid(s, n), want, "%s", what);
+    memset(padded, 'a', sizeof padded);
+    memcpy(padded + 11, s, n);
+    cr_assert_eq(owl_utf8_valid(padded, n + 20), want, "%s (padded)", what);
+    cr_assert_eq(bson_utf8_validate(s, n, false), (bool)want, "%s: libbson disagrees", what);
+}
+#define UTF8_OK(lit) utf8_case(lit, sizeof lit - 1, 1, #lit)
+#define UTF8_BAD(lit, why) utf8_case(lit, sizeof lit - 1, 0, why)
+
+Test(utf8, valid_sequences_of_each_length)
+{
+    cr_assert(owl_utf8_valid(NULL, 0));
+    UTF8_OK("plain ASCII, longer than one word");
+    UTF8_OK("\x01\x7f");
+    UTF8_OK("\xc2\x80");             /* U+0080, the first 2-byte */
+    UTF8_OK("\xc3\xa9t\xc3\xa9");    /* été */
+    UTF8_OK("\xdf\xbf");             /* U+07FF */
+    UTF8_OK("\xe0\xa0\x80");         /* U+0800, the first 3-byte */
+    UTF8_OK("\xe2\x82\xac");         /* € */
+    UTF8_OK("\xed\x9f\xbf");         /* U+D7FF, just below the surrogates */
+    UTF8_OK("\xee\x80\x80");         /* U+E000, just above them */
+    UTF8_OK("\xef\xbf\xbf");         /* U+FFFF */
+    UTF8_OK("\xf0\x90\x80\x80");     /* U+10000, the first 4-byte */
+    UTF8_OK("\xf0\x9f\x98\x80");     /* 😀 */
+    UTF8_OK("\xf4\x8f\xbf\xbf");     /* U+10FFFF, the last */
+}
+
+Test(utf8, each_class_of_invalid_sequence)
+{
+    UTF8_BAD("a\0b", "NUL");
+    UTF8_BAD("\xc0\x80", "overlong NUL");
+    UTF8_BAD("\x80", "stray continuation");
+    UTF8_BAD("a\xbf", "stray continuation after ASCII");
+    UTF8_BAD("\xc1\xbf", "overlong 2-byte (C1)");
+    UTF8_BAD("\xe0\x9f\xbf", "overlong 3-byte");
+    UTF8_BAD("\xf0\x8f\xbf\xbf", "overlong 4-byte");
+    UTF8_BAD("\xed\xa0\x80", "high surrogate D800");
+    UTF8_BAD("\xed\xbf\xbf", "low surrogate DFFF");
+    UTF8_BAD("\xf4\x90\x80\x80", "U+110000");
+    UTF8_BAD("\xf5\x80\x80\x80", "lead F5");
+    UTF8_BAD("\xff", "byte FF");
+    UTF8_BAD("\xc3", "2-byte cut short");
+    UTF8_BAD("\xe2\x82", "3-byte cut short");
+    UTF8_BAD("\xf0\x9f\x98", "4-byte cut short");
+    UTF8_BAD("\xc3(", "bad continuation");
+    UTF8_BAD("\xe2\x82(", "bad third byte");
+    UTF8_BAD("\xf0\x9f\x98(", "bad fourth byte");
+}
+
+/* Random strings biased to the edges (bytes near the lead-byte and continuation bounds,
+ * zeros, ASCII runs) judged the same as libbson's validator. */
+Test(utf8, same_as_libbson_on_random_input)
+{
+    static const unsigned char edge[] = {0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+                                         0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
+                                         0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff, 'a'};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    unsigned char s[40];
+    size_t valid = 0;
+    for (int round = 0; round < 400000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = (size_t)(x % sizeof s);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            unsigned r = (unsigned)(x >> 32);
+            s[i] = r % 4 == 0 ? edge[(r >> 8) % sizeof edge]
+                   : r % 4 == 1 ? (unsigned char)(0x80 | (r >> 8 & 0x3f))
+                   : r % 4 == 2 ? (unsigned char)(0x20 + (r >> 8) % 0x5f)
+                                : (unsigned char)(r >> 8);
+        }
+        int mine = owl_utf8_valid((const char *)s, n);
+        cr_assert_eq(mine, bson_utf8_validate((const char *)s, n, false) ? 1 : 0,
+                     "round %d, %zu bytes", round, n);
+        valid += (size_t)mine;
+    }
+    cr_assert_gt(valid, 1000, "the generator must also make valid strings (%zu)", valid);
+}
