@@ -372,8 +372,8 @@ static int decode(const owl_aws_match *m, const owl_aws_request *rq, bson_t *in,
 {
     const char *body = rq->body ? rq->body : "";
     switch (m->proto) {
-    case OWL_AWS_JSON:
-        return owl_aws_json_decode(body, rq->body_len, in, err);
+    case OWL_AWS_JSON: /* a raw_body row decodes it itself (owl_aws_json_body) */
+        return m->op->raw_body ? OWL_OK : owl_aws_json_decode(body, rq->body_len, in, err);
     case OWL_AWS_CBOR:
         return owl_aws_cbor_decode(body, rq->body_len, in, err);
     case OWL_AWS_QUERY:
@@ -386,6 +386,19 @@ static int decode(const owl_aws_match *m, const owl_aws_request *rq, bson_t *in,
         return owl_aws_rest_bind(m->op, rq, in, err);
     }
     return owl_error_set(err, OWL_EINVAL, "unknown protocol");
+}
+
+int owl_aws_json_body(owl_aws_ctx *ctx, bson_t *in)
+{
+    const owl_aws_request *rq = ctx->rq;
+    owl_error err = {0};
+    if (ctx->proto != OWL_AWS_JSON)
+        return owl_aws_fail(ctx, decode_error(ctx->proto), "%s takes an AWS JSON body",
+                            ctx->op->name);
+    int rc = owl_aws_json_decode(rq->body ? rq->body : "", rq->body_len, in, &err);
+    if (rc != OWL_OK)
+        owl_aws_fail(ctx, decode_error(ctx->proto), "%s", err.msg);
+    return rc;
 }
 
 static void encode(const owl_aws_match *m, const owl_aws_request *rq, const bson_t *out,

@@ -134,7 +134,10 @@ typedef struct owl_aws_op {
     int status;                      /* success status; 0 = 200 */
     int raw_body;                    /* the body is not decoded: the handler reads
                                       * ctx->rq->body itself (in holds what the URI and the
-                                      * query bind) */
+                                      * query bind). Also for AWS JSON rows: in is empty, and
+                                      * the handler may read the body its own way and fall
+                                      * back on owl_aws_json_body (PutLogEvents). Ignored by
+                                      * the query and CBOR codecs */
     int empty_result;                /* AWS query: an <OpResult/> element even for an empty
                                       * output (an output that is an empty structure, as
                                       * TagResource's: the AWS CLI looks for the element) */
@@ -242,6 +245,13 @@ int owl_aws_fail(owl_aws_ctx *ctx, owl_aws_err e, const char *fmt, ...)
 
 /* owl_aws_fail_owl — owl_aws_fail with the id owl_aws_err_from_owl gives for rc. Returns rc. */
 int owl_aws_fail_owl(owl_aws_ctx *ctx, int rc, const char *message);
+
+/* owl_aws_json_body — for a raw_body row called over AWS JSON: decodes ctx->rq's body into in
+ * (an empty document the caller initialised and destroys) as the layer decodes the body of
+ * every other AWS JSON row. When it does not decode, fails ctx with the answer the layer gives
+ * then (SerializationException and the decoder's message) and returns the decoder's code;
+ * OWL_EINVAL (ctx failed) when ctx->proto is not OWL_AWS_JSON. */
+int owl_aws_json_body(owl_aws_ctx *ctx, bson_t *in);
 
 /* Typed getters over a decoded document of any protocol. name is a field of doc, or a
  * dotted path ("Dimensions.0.Name"). Each returns OWL_OK (value in *out), OWL_ENOTFOUND
@@ -422,6 +432,33 @@ typedef struct owl_log_event {
     uint8_t span_id[8];   /* all zero = none */
     owl_bytes attrs;      /* a BSON document's bytes; empty = none */
 } owl_log_event;
+
+/* ---- CloudWatch Logs: PutLogEvents bodies read directly (putlog_json.c) ---- */
+
+/* What a PutLogEvents body holds. group, stream and token are NUL-terminated copies in
+ * scratch; a message points into the body when it holds no escape, else into scratch. */
+typedef struct owl_putlog {
+    const char *group;  /* logGroupName */
+    const char *stream; /* logStreamName */
+    const char *token;  /* sequenceToken, NULL when absent */
+    owl_log_event *ev;  /* logEvents, n of them in the body's order (time_ms and message) */
+    size_t n;
+    char *scratch;      /* as large as the body */
+} owl_putlog;
+
+/* owl_putlog_parse — reads an AWS JSON PutLogEvents body {"logGroupName", "logStreamName",
+ * "logEvents": [{"timestamp", "message"}, ...], "sequenceToken"} (fields in any order, other
+ * fields skipped) in one pass, without a document. OWL_OK (out filled; free it with
+ * owl_putlog_free; the body must outlive it), OWL_ENOMEM, or OWL_EUNSUPPORTED for every body
+ * the general path (owl_aws_json_decode, then the walk of the document) would refuse or read
+ * otherwise, and for some odd ones it would accept (a field name with more than 16 others
+ * beside it in one object): the caller then runs the general path, which gives the answer.
+ * Nothing to free unless OWL_OK. Thread-safe. */
+int owl_putlog_parse(const char *body, size_t len, owl_putlog *out);
+
+/* owl_putlog_free — frees what owl_putlog_parse filled and zeroes it. Accepts NULL and a
+ * zeroed struct. */
+void owl_putlog_free(owl_putlog *pl);
 
 /* ---- CloudWatch Logs (logs.c, docs/api/logs.md) ----
  * Log groups and streams per tenant in the metadata store, their events as rows of the

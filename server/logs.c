@@ -563,7 +563,34 @@ static int describe_log_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 
 /* ---- events ---- */
 
-static int put_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+/* Stores the events of one PutLogEvents, however read, and answers. */
+static int put_events(owl_aws_ctx *ctx, const char *group, const char *stream,
+                      const owl_log_event *ev, size_t n, bson_t *out)
+{
+    owl_logs_put_result res;
+    owl_error e = {0};
+    int rc = owl_logs_put(logs_of(ctx), tenant_of(ctx), group, stream, ev, n, 0, &res, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    char seq[64];
+    snprintf(seq, sizeof seq, "%056" PRIu64, res.upload_seq);
+    BSON_APPEND_UTF8(out, "nextSequenceToken", seq);
+    if (res.too_new_start >= 0 || res.too_old_end >= 0 || res.expired_end >= 0) {
+        bson_t r;
+        BSON_APPEND_DOCUMENT_BEGIN(out, "rejectedLogEventsInfo", &r);
+        if (res.too_new_start >= 0)
+            BSON_APPEND_INT32(&r, "tooNewLogEventStartIndex", (int32_t)res.too_new_start);
+        if (res.too_old_end >= 0)
+            BSON_APPEND_INT32(&r, "tooOldLogEventEndIndex", (int32_t)res.too_old_end);
+        if (res.expired_end >= 0)
+            BSON_APPEND_INT32(&r, "expiredLogEventEndIndex", (int32_t)res.expired_end);
+        bson_append_document_end(out, &r);
+    }
+    return OWL_OK;
+}
+
+/* PutLogEvents read from its decoded document: the general path, which answers every error. */
+static int put_log_events_doc(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     const char *group, *stream, *tok;
     bson_iter_t it;
@@ -619,27 +646,32 @@ static int put_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         ev[n].message = (owl_bytes){msg, mlen};
         n++;
     }
-    owl_logs_put_result res;
-    owl_error e = {0};
-    rc = owl_logs_put(logs_of(ctx), tenant_of(ctx), group, stream, ev, n, 0, &res, &e);
+    rc = put_events(ctx, group, stream, ev, n, out);
     free(ev);
-    if (rc != OWL_OK)
-        return fail(ctx, rc, &e);
-    char seq[64];
-    snprintf(seq, sizeof seq, "%056" PRIu64, res.upload_seq);
-    BSON_APPEND_UTF8(out, "nextSequenceToken", seq);
-    if (res.too_new_start >= 0 || res.too_old_end >= 0 || res.expired_end >= 0) {
-        bson_t r;
-        BSON_APPEND_DOCUMENT_BEGIN(out, "rejectedLogEventsInfo", &r);
-        if (res.too_new_start >= 0)
-            BSON_APPEND_INT32(&r, "tooNewLogEventStartIndex", (int32_t)res.too_new_start);
-        if (res.too_old_end >= 0)
-            BSON_APPEND_INT32(&r, "tooOldLogEventEndIndex", (int32_t)res.too_old_end);
-        if (res.expired_end >= 0)
-            BSON_APPEND_INT32(&r, "expiredLogEventEndIndex", (int32_t)res.expired_end);
-        bson_append_document_end(out, &r);
+    return rc;
+}
+
+/* PutLogEvents, a raw-body row: the bodies clients send are read straight into events
+ * (owl_putlog_parse, no document in between); any other body is decoded as the AWS layer
+ * decodes bodies and read by put_log_events_doc, so every answer is the general path's. */
+static int put_log_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    if (ctx->proto != OWL_AWS_JSON) /* not decoded only for AWS JSON (owl_aws_op.raw_body) */
+        return put_log_events_doc(ctx, in, out);
+    owl_putlog pl;
+    int rc = owl_putlog_parse(ctx->rq->body, ctx->rq->body_len, &pl);
+    if (rc == OWL_OK) {
+        resource(ctx, "log-group", pl.group);
+        rc = put_events(ctx, pl.group, pl.stream, pl.ev, pl.n, out);
+        owl_putlog_free(&pl);
+        return rc;
     }
-    return OWL_OK;
+    bson_t doc = BSON_INITIALIZER;
+    rc = owl_aws_json_body(ctx, &doc);
+    if (rc == OWL_OK)
+        rc = put_log_events_doc(ctx, &doc, out);
+    bson_destroy(&doc);
+    return rc;
 }
 
 /* startTime / endTime (epoch ms; absent = open). */
@@ -964,7 +996,8 @@ static const owl_aws_op logs_ops[] = {
     OP(CreateLogStream, create_log_stream),
     OP(DeleteLogStream, delete_log_stream),
     OP(DescribeLogStreams, describe_log_streams),
-    OP(PutLogEvents, put_log_events),
+    {.name = "PutLogEvents", .action = "logs:PutLogEvents", .fn = put_log_events,
+     .raw_body = 1}, /* read directly (put_log_events) */
     OP(GetLogEvents, get_log_events),
     OP(FilterLogEvents, filter_log_events),
     OP(PutRetentionPolicy, put_retention_policy),
