@@ -265,18 +265,24 @@ echo "  $SEC_put s for every answer, last event found in $VIS_put s: $PUT_RATE l
 # zstd -19 of the raw file on the client CPU while the janitor settles owl's day
 ( taskset -c "$CLIENT_CPU" zstd -19 -T1 -q -c "$IN" | wc -c >"$T/zstd.size" ) &
 ZPID=$!
-echo "waiting for the janitor to settle the group (no level-0 part left, storedBytes steady)..."
-PREV= SETTLED=0
-for _ in $(seq 600); do
+echo "waiting for the janitor to settle the group (every row in parts, none of level 0, storedBytes steady)..."
+PREV= SETTLED=0 cur=0 disk=0 l0=0 parts=0
+for _ in $(seq 900); do
     sleep 1
     $CLIENT stored "$OWL" "$OWL_KEY" "$GROUP" >"$T/stored.out" || die "DescribeLogGroups failed"
     cur=$(kv "$T/stored.out" stored_bytes)
     l0=$(find "$T/owl/store/logs" -name 'p-*-0.owp' | wc -l)
     parts=$(find "$T/owl/store/logs" -name '*.owp' | wc -l)
-    if [ "$l0" = 0 ] && [ "$parts" -gt 0 ] && [ "$cur" = "$PREV" ]; then SETTLED=1; break; fi
+    # storedBytes counts memtable rows at their raw size: equal to the parts' bytes once
+    # every row is sealed
+    disk=$(find "$T/owl/store/logs" -name '*.owp' -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
+    if [ "$l0" = 0 ] && [ "$parts" -gt 0 ] && [ "$cur" = "$disk" ] && [ "$cur" = "$PREV" ]; then
+        SETTLED=1
+        break
+    fi
     PREV=$cur
 done
-[ "$SETTLED" = 1 ] || die "the group did not settle within 600 s ($l0 level-0 parts of $parts)"
+[ "$SETTLED" = 1 ] || die "the group did not settle within 900 s ($l0 level-0 parts of $parts, storedBytes $cur, parts $disk bytes)"
 OWL_STORED=$cur
 SETTLE_LINE="$parts parts, none of level 0, storedBytes $OWL_STORED"
 echo "  $SETTLE_LINE"

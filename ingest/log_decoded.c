@@ -3,11 +3,13 @@
  * ends in exactly one batch, and every pointer in a finished owl_log_decoded points into
  * its arena. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/hash.h"
+#include "common/utf8.h"
 #include "ingest/log_decoded.h"
 
 typedef struct staged_ev {
@@ -190,44 +192,16 @@ out:
     return rc;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left, n >= 1), 0 when s[0] starts none:
- * no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629's table). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
 int owl_log_decoded_utf8_ok(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        if (u[i] < 0x80) {
-            i++;
+        uint64_t w;
+        if (n - i >= 8 && (memcpy(&w, u + i, 8), !(w & 0x8080808080808080ull))) {
+            i += 8; /* eight ASCII bytes (NUL included: a message may hold it) */
             continue;
         }
-        size_t l = utf8_seq(u + i, n - i);
+        size_t l = owl_utf8_seq(u + i, n - i);
         if (!l)
             return 0;
         i += l;
@@ -240,7 +214,7 @@ int owl_log_decoded_utf8(const char *s, size_t n, owl_buf *out)
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0; /* start of the valid bytes not yet appended */
     for (size_t i = 0; i < n;) {
-        size_t l = u[i] < 0x80 ? 1 : utf8_seq(u + i, n - i);
+        size_t l = owl_utf8_seq(u + i, n - i);
         if (l) {
             i += l;
             continue;

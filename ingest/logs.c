@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "ingest/ingest.h"
+#include "ingest/log_decoded.h"
 #include "ingest/mfilter.h"
 
 #define KIND_GROUP "log-group"
@@ -1344,62 +1345,14 @@ out:
 
 /* ---- PutLogEvents ---- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* Appends m to b with every byte of an invalid sequence replaced by U+FFFD; 1 when m was
  * valid (nothing appended then), 0 when the fixed copy is in b. */
 static int utf8_fix(owl_bytes m, owl_buf *b, int *oom)
 {
-    const unsigned char *p = m.p;
-    size_t i = 0;
-    while (i < m.n) {
-        uint64_t w;
-        if (m.n - i >= 8 && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull))) {
-            i += 8; /* eight ASCII bytes */
-            continue;
-        }
-        size_t l = utf8_seq(p + i, m.n - i);
-        if (!l)
-            break;
-        i += l;
-    }
-    if (i == m.n)
+    if (owl_log_decoded_utf8_ok(m.p, m.n))
         return 1;
     owl_buf_reset(b);
-    *oom = owl_buf_append(b, p, i) != OWL_OK;
-    while (i < m.n && !*oom) {
-        size_t l = utf8_seq(p + i, m.n - i);
-        *oom = l ? owl_buf_append(b, p + i, l) != OWL_OK
-                 : owl_buf_append(b, "\xEF\xBF\xBD", 3) != OWL_OK;
-        i += l ? l : 1;
-    }
+    *oom = owl_log_decoded_utf8(m.p, m.n, b) != OWL_OK;
     return 0;
 }
 
