@@ -5,9 +5,9 @@
  *
  * Invariants: a compiled owl_xf is never written after owl_xf_compile returns; node children
  * always have smaller indexes than their parent, and evaluation recurses once per node, so
- * its depth is bounded by the expression's length (OWL_XF_MAX_LEN); owl_xf_may_match is sound (never 0 for a trace that
- * owl_xf_match accepts — tests/unit/test_xfilter.c checks it on every case, the fuzz target on
- * every input). */
+ * its depth is bounded by the expression's length (OWL_XF_MAX_LEN); owl_xf_may_match is
+ * sound (never 0 for a trace that owl_xf_match accepts — tests/unit/test_xfilter.c checks it
+ * on every case, the fuzz target on every input). */
 #include "tracer/tracer.h"
 
 #include <math.h>
@@ -458,8 +458,8 @@ static int parse_annotation(ps *p, int32_t *out)
         const char *k = p->s + at + 11;
         size_t kn = p->t.len - 11;
         if (!valid_key(k, kn))
-            return fail(p, OWL_EINVAL, at + 11,
-                        "expected an annotation key of letters, digits and _ (or annotation[\"...\"])");
+            return fail(p, OWL_EINVAL, at + 11, "expected an annotation key of letters, digits "
+                        "and _ (or annotation[\"...\"])");
         if (!(nd.key = strndup(k, kn)))
             return owl_error_set(p->err, OWL_ENOMEM, "out of memory");
         rc = next(p);
@@ -844,6 +844,13 @@ static double secs(int64_t ns)
     return (double)ns / 1e9;
 }
 
+/* hi - lo for hi >= lo, saturated: times come from the network and may span the whole range. */
+static int64_t span_ns(int64_t lo, int64_t hi)
+{
+    int64_t d;
+    return __builtin_sub_overflow(hi, lo, &d) ? INT64_MAX : d;
+}
+
 static int finished(const owl_xf_span *s)
 {
     return !s->in_progress && s->end_ns >= s->start_ns;
@@ -864,7 +871,7 @@ static int extent(const ev *e, double *out)
             hi = s->end_ns;
         have = 1;
     }
-    *out = secs(hi - lo);
+    *out = secs(span_ns(lo, hi));
     return have;
 }
 
@@ -951,7 +958,8 @@ static int eval_kw(const ev *e, const node *nd)
     case KW_ROOT:
         return cmp_bool(e->g ? !e->g->inferred && e->g->entry == e->root : e->root >= 0, nd);
     case KW_RESPONSETIME:
-        return E && finished(E) && cmp_num(secs(E->end_ns - E->start_ns), nd->op, nd->num);
+        return E && finished(E) &&
+               cmp_num(secs(span_ns(E->start_ns, E->end_ns)), nd->op, nd->num);
     case KW_DURATION: return extent(e, &x) && cmp_num(x, nd->op, nd->num);
     case KW_HTTP_STATUS: return E && E->http_status && cmp_num(E->http_status, nd->op, nd->num);
     case KW_HTTP_URL: case KW_HTTP_METHOD: case KW_HTTP_USERAGENT: case KW_HTTP_CLIENTIP:
@@ -1118,12 +1126,12 @@ int owl_xf_summarize(const owl_xf_trace *t, const char **svc, size_t cap, owl_xf
                 lo = sp->start_ns;
             if (s->duration_ns < 0 || sp->end_ns > hi)
                 hi = sp->end_ns;
-            s->duration_ns = hi - lo;
+            s->duration_ns = span_ns(lo, hi);
         }
     }
     int32_t r = find_root(t);
     if (r >= 0 && finished(&t->spans[r]))
-        s->root_duration_ns = t->spans[r].end_ns - t->spans[r].start_ns;
+        s->root_duration_ns = span_ns(t->spans[r].start_ns, t->spans[r].end_ns);
     return OWL_OK;
 }
 

@@ -634,3 +634,24 @@ Test(xfilter, compile_twice)
     owl_xf_free(a);
     owl_xf_free(b);
 }
+
+/* Times from the network may span the whole int64 range: durations saturate, never wrap. */
+Test(xfilter, extreme_times)
+{
+    owl_xf_span sp[] = {{.service = "a", .kind = OWL_XF_SERVER, .start_ns = INT64_MIN,
+                         .end_ns = INT64_MAX, .parent = -1}};
+    owl_xf_trace t = {sp, 1, -1};
+    const char *exprs[] = {"duration > 9e9", "responsetime > 9e9", "duration < 0"};
+    const int want[] = {1, 1, 0};
+    for (size_t i = 0; i < 3; i++) {
+        owl_xf *f = NULL;
+        cr_assert_eq(owl_xf_compile(exprs[i], strlen(exprs[i]), &f, NULL), OWL_OK);
+        cr_expect_eq(owl_xf_match(f, &t), want[i], "[%s]", exprs[i]);
+        const char *svc[2];
+        owl_xf_summary s;
+        cr_assert_eq(owl_xf_summarize(&t, svc, 2, &s, NULL), OWL_OK);
+        cr_expect_eq(s.duration_ns, INT64_MAX);
+        cr_expect_eq(owl_xf_may_match(f, &s), want[i], "[%s]", exprs[i]);
+        owl_xf_free(f);
+    }
+}
