@@ -1,6 +1,7 @@
 /* otlp_int.h — what ingest/'s OTLP decoders share (private to ingest/): one way from a
  * request body in either OTLP encoding to the unpacked protobuf-c message, so metrics
- * (otlp.c), logs (otlp_logs.c) and traces (otlp_traces.c) read JSON and protobuf by the same rules (docs/otlp.md). */
+ * (otlp.c), logs (otlp_logs.c) and traces (otlp_traces.c) read JSON and protobuf by the
+ * same rules (docs/otlp.md), and one way from AnyValue to BSON. */
 #ifndef OWL_INGEST_OTLP_INT_H
 #define OWL_INGEST_OTLP_INT_H
 
