@@ -460,6 +460,65 @@ int owl_putlog_parse(const char *body, size_t len, owl_putlog *out);
  * zeroed struct. */
 void owl_putlog_free(owl_putlog *pl);
 
+/* ---- traces: the span record every way in hands over (docs/otlp.md "OTLP/HTTP traces") ----
+ * OTLP, Zipkin and X-Ray spans all decode to this record; ids map to the same bytes whatever
+ * their text form (common/traceid.h). The views point into the decoder's memory. A decoded
+ * span keeps these invariants: trace_id and span_id not all zero, duration_ns >= 0, service
+ * and name non-empty valid UTF-8, kind and status within their enums, http_status 0 or
+ * 100..599, attrs empty or one valid BSON document. */
+
+enum owl_span_kind {
+    OWL_SPAN_UNSPECIFIED = 0, /* the numbers are OTLP's SpanKind */
+    OWL_SPAN_INTERNAL = 1,
+    OWL_SPAN_SERVER = 2,
+    OWL_SPAN_CLIENT = 3,
+    OWL_SPAN_PRODUCER = 4,
+    OWL_SPAN_CONSUMER = 5,
+};
+
+enum owl_span_status {
+    OWL_SPAN_OK = 0,
+    OWL_SPAN_ERROR = 1,    /* the caller's fault: HTTP 4xx other than 429 */
+    OWL_SPAN_FAULT = 2,    /* the server's: HTTP 5xx, or a failure without a 4xx */
+    OWL_SPAN_THROTTLE = 3, /* HTTP 429 */
+};
+
+typedef struct owl_span {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t parent_id[8];      /* all zero = a root span */
+    owl_bytes service;         /* the resource's service.name, else "unknown_service" */
+    owl_bytes name;            /* the operation */
+    enum owl_span_kind kind;
+    int64_t start_ns;          /* Unix ns */
+    int64_t duration_ns;       /* end - start, >= 0 */
+    enum owl_span_status status;
+    int status_code;           /* as the source gave it (OTLP: 0 unset, 1 ok, 2 error) */
+    owl_bytes status_message;  /* empty = none */
+    owl_bytes http_method;     /* "GET"; empty = none (and so each view below) */
+    owl_bytes route;           /* http.route, else the path of the request */
+    owl_bytes url;             /* url.full / http.url */
+    int http_status;           /* response status code, 0 = none */
+    owl_bytes peer_service;    /* what the span called (docs/otlp.md "Peer service") */
+    owl_bytes user_agent, client_ip;
+    int in_progress;           /* 1: not ended yet (X-Ray's in_progress), duration 0 */
+    owl_bytes attrs;           /* BSON {resource, scope, attributes, events, links,
+                                * trace_state, ...}; empty = none */
+} owl_span;
+
+/* owl_span_kind_name — "unspecified", "internal", "server", "client", "producer",
+ * "consumer"; "?" out of range. owl_span_status_name — "ok", "error", "fault", "throttle". */
+const char *owl_span_kind_name(enum owl_span_kind k);
+const char *owl_span_status_name(enum owl_span_status s);
+
+/* owl_span_status_of — the status of a span from whether its source flagged it as failed
+ * (OTLP STATUS_CODE_ERROR, Zipkin's error tag) and its HTTP status (0 = none): 429 throttle,
+ * other 4xx error, 5xx fault, on any kind of span; else a failure flag is a fault (on any
+ * kind: a client span failing without a response is the callee's or the network's fault,
+ * as X-Ray's OpenTelemetry exporter counts it); else ok. The one rule of every decoder
+ * (docs/otlp.md "Status"). */
+enum owl_span_status owl_span_status_of(int failed, int http_status);
+
 /* ---- CloudWatch Logs (logs.c, docs/api/logs.md) ----
  * Log groups and streams per tenant in the metadata store, their events as rows of the
  * `logs` table in one store partition per group incarnation ("g" + 16 hex digits: a group
@@ -890,5 +949,44 @@ int owl_rawlog_decode_text(const char *body, size_t n, const char *group, const 
 int owl_rawlog_decode_ndjson(const char *body, size_t n, const char *group, const char *stream,
                              int64_t now_ms, size_t max_events, owl_log_decoded *out,
                              owl_error *err);
+
+/* ---- decoding span requests: OTLP/HTTP traces (otlp_traces.c, docs/otlp.md) ----
+ * A request body decodes into an array of owl_span without storing anything; every string,
+ * array and attrs document lives in the result's arena, so the body may be freed once the
+ * decode returns. A span that breaks a rule is refused alone (counted, the first reason
+ * kept) and the others are kept; a body that cannot be read at all is refused whole. */
+
+/* What one request decodes to. Zero it before the first decode; free it with
+ * owl_span_decoded_free whatever the decode returned. */
+typedef struct owl_span_decoded {
+    owl_span *spans;        /* n spans, in request order */
+    size_t n;
+    size_t rejected;        /* spans refused one by one */
+    char message[256];      /* why the first of them was refused ("" when none) */
+    owl_arena arena;        /* everything above points into it */
+} owl_span_decoded;
+
+/* owl_span_decoded_free — frees what a decode filled; d is then zeroed and reusable.
+ * Accepts NULL and a d whose decode failed half way. */
+void owl_span_decoded_free(owl_span_decoded *d);
+
+/* owl_otlp_traces_decode — decodes an ExportTraceServiceRequest (body[0..n) in encoding enc;
+ * a gzip body is inflated by the HTTP layer before this) into out (zeroed by the caller),
+ * mapped as docs/otlp.md's traces section says. A span with a trace_id other than 16
+ * non-zero bytes, a span_id other than 8 non-zero bytes, a parent_span_id neither empty nor
+ * 8 bytes, no name, an unknown kind or status code, no start or end time, a time past
+ * 2262 or an end before its start is refused (out->rejected; out->message names the first:
+ * "resource R scope S span N: why"). Returns OWL_OK (even when every span was refused),
+ * OWL_EINVAL when the body is not an ExportTraceServiceRequest (truncated protobuf, JSON
+ * that is not one: a wrong type, an id that is not hex), OWL_ETOOBIG when it holds more
+ * than max_spans spans (nothing decoded then), OWL_ENOMEM; err says why. */
+int owl_otlp_traces_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
+                           size_t max_spans, owl_span_decoded *out, owl_error *err);
+
+/* owl_otlp_traces_response — appends the ExportTraceServiceResponse for a request that
+ * refused `rejected` spans (0: no partial_success) in encoding enc, message (may be NULL)
+ * as its error_message. OWL_OK or OWL_ENOMEM. */
+int owl_otlp_traces_response(enum owl_otlp_encoding enc, size_t rejected, const char *message,
+                             owl_buf *out);
 
 #endif

@@ -2,7 +2,8 @@
  * mapping transcoded to protobuf through the generated descriptors so both take one path)
  * turned into owl_datum rows as docs/otlp.md describes. Invariant: a point is either one
  * datum of the batch or counted in batch->rejected, never both; nothing is stored here
- * except through the one owl_metrics_put of owl_otlp_metrics_ingest. */
+ * except through the one owl_metrics_put of owl_otlp_metrics_ingest. Also what every OTLP
+ * decoder shares (otlp_int.h): the body to message step and AnyValue to BSON. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "common/hash.h"
 #include "ingest/ingest.h"
+#include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "google/rpc/status.pb-c.h"
@@ -411,6 +413,85 @@ static int json_message(const ProtobufCMessageDescriptor *desc, const bson_t *do
         }
     }
     return 0;
+}
+
+/* ---- AnyValue and strings as BSON (otlp_int.h), for the logs and traces decoders ---- */
+
+#define V(kind) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##kind
+
+const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp)
+{
+    *n = strlen(s);
+    if (owl_log_decoded_utf8_ok(s, *n))
+        return s;
+    owl_buf_reset(tmp);
+    if (owl_log_decoded_utf8(s, *n, tmp) != OWL_OK || owl_buf_putc(tmp, '\0') != OWL_OK)
+        return NULL;
+    *n = tmp->len - 1;
+    return tmp->data;
+}
+
+int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
+{
+    owl_buf tmp = OWL_BUF_INIT;
+    bson_t sub;
+    bool ok;
+    size_t n;
+    switch (v ? v->value_case : V(_NOT_SET)) {
+    case V(STRING_VALUE): {
+        const char *s = owl_otlp_utf8(v->string_value, &n, &tmp);
+        ok = s && bson_append_utf8(doc, key, (int)klen, s, (int)n);
+        break;
+    }
+    case V(BOOL_VALUE):
+        ok = bson_append_bool(doc, key, (int)klen, v->bool_value);
+        break;
+    case V(INT_VALUE):
+        ok = bson_append_int64(doc, key, (int)klen, v->int_value);
+        break;
+    case V(DOUBLE_VALUE):
+        ok = bson_append_double(doc, key, (int)klen, v->double_value);
+        break;
+    case V(BYTES_VALUE):
+        ok = bson_append_binary(doc, key, (int)klen, BSON_SUBTYPE_BINARY, v->bytes_value.data,
+                                (uint32_t)v->bytes_value.len);
+        break;
+    case V(ARRAY_VALUE):
+        if (!(ok = bson_append_array_begin(doc, key, (int)klen, &sub)))
+            break;
+        for (size_t i = 0; ok && i < v->array_value->n_values; i++) {
+            char ik[24];
+            int il = snprintf(ik, sizeof ik, "%zu", i);
+            ok = owl_otlp_bson_any(&sub, ik, (size_t)il, v->array_value->values[i]) == OWL_OK;
+        }
+        ok = bson_append_array_end(doc, &sub) && ok;
+        break;
+    case V(KVLIST_VALUE):
+        if (!(ok = bson_append_document_begin(doc, key, (int)klen, &sub)))
+            break;
+        ok = owl_otlp_bson_kvs(&sub, v->kvlist_value->values, v->kvlist_value->n_values) ==
+             OWL_OK;
+        ok = bson_append_document_end(doc, &sub) && ok;
+        break;
+    default:
+        ok = bson_append_null(doc, key, (int)klen);
+        break;
+    }
+    owl_buf_free(&tmp);
+    return ok ? OWL_OK : OWL_ENOMEM;
+}
+
+int owl_otlp_bson_kvs(bson_t *doc, kv_t **kvs, size_t n)
+{
+    owl_buf tmp = OWL_BUF_INIT;
+    int rc = OWL_OK;
+    for (size_t i = 0; rc == OWL_OK && i < n; i++) {
+        size_t kl;
+        const char *k = owl_otlp_utf8(kvs[i]->key, &kl, &tmp);
+        rc = k ? owl_otlp_bson_any(doc, k, kl, kvs[i]->value) : OWL_ENOMEM;
+    }
+    owl_buf_free(&tmp);
+    return rc;
 }
 
 /* ---- building the batch ---- */

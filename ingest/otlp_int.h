@@ -1,12 +1,14 @@
 /* otlp_int.h — what ingest/'s OTLP decoders share (private to ingest/): one way from a
  * request body in either OTLP encoding to the unpacked protobuf-c message, so metrics
- * (otlp.c) and logs (otlp_logs.c) read JSON and protobuf by the same rules (docs/otlp.md). */
+ * (otlp.c), logs (otlp_logs.c) and traces (otlp_traces.c) read JSON and protobuf by the
+ * same rules (docs/otlp.md), and one way from AnyValue to BSON. */
 #ifndef OWL_INGEST_OTLP_INT_H
 #define OWL_INGEST_OTLP_INT_H
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "ingest/ingest.h"
+#include "opentelemetry/proto/common/v1/common.pb-c.h"
 
 /* Messages nest at most this deep (an AnyValue may hold arrays of arrays ...): checked on the
  * wire before protobuf-c's recursive unpack runs, so a crafted body cannot exhaust the stack. */
@@ -27,5 +29,20 @@ int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encodi
  * set its partial_success from rejected and message. OWL_ENOMEM. */
 int owl_otlp_response(enum owl_otlp_encoding enc, const char *field, size_t rejected,
                       const char *message, const ProtobufCMessage *resp, owl_buf *out);
+
+/* owl_otlp_utf8 — a protobuf string (NUL-terminated, maybe invalid UTF-8) as BSON text: s
+ * itself when valid, else a repaired copy in *tmp (invalid bytes as U+FFFD, see
+ * log_decoded.h), which the caller frees; *n its length. NULL when out of memory. */
+const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp);
+
+/* owl_otlp_bson_any — appends AnyValue v to doc under key (klen bytes): string (UTF-8
+ * repaired), bool, int64, double, binary, array, document (a kvlist); no value: null.
+ * Nesting is bounded by OTLP_MAX_DEPTH (owl_otlp_unpack checked it). OWL_OK or OWL_ENOMEM. */
+int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen,
+                      const Opentelemetry__Proto__Common__V1__AnyValue *v);
+
+/* owl_otlp_bson_kvs — appends each of kvs[0..n) to doc as owl_otlp_bson_any does (keys
+ * UTF-8 repaired; a key given twice is appended twice, as sent). OWL_OK or OWL_ENOMEM. */
+int owl_otlp_bson_kvs(bson_t *doc, Opentelemetry__Proto__Common__V1__KeyValue **kvs, size_t n);
 
 #endif

@@ -132,85 +132,6 @@ static int json_any(const any_t *v, owl_buf *o, int top)
     }
 }
 
-/* A protobuf string (NUL-terminated, maybe invalid UTF-8) as BSON text: repaired when
- * needed into *tmp, which the caller frees. */
-static const char *utf8_of(const char *s, size_t *n, owl_buf *tmp)
-{
-    *n = strlen(s);
-    if (owl_log_decoded_utf8_ok(s, *n))
-        return s;
-    owl_buf_reset(tmp);
-    if (owl_log_decoded_utf8(s, *n, tmp) != OWL_OK || owl_buf_putc(tmp, '\0') != OWL_OK)
-        return NULL;
-    *n = tmp->len - 1;
-    return tmp->data;
-}
-
-static int bson_kvs(bson_t *doc, kv_t **kvs, size_t n);
-
-/* Appends v under key: string, bool, int64, double, binary, array, document; no value: null. */
-static int bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
-{
-    owl_buf tmp = OWL_BUF_INIT;
-    bson_t sub;
-    bool ok;
-    size_t n;
-    switch (v ? v->value_case : V(_NOT_SET)) {
-    case V(STRING_VALUE): {
-        const char *s = utf8_of(v->string_value, &n, &tmp);
-        ok = s && bson_append_utf8(doc, key, (int)klen, s, (int)n);
-        break;
-    }
-    case V(BOOL_VALUE):
-        ok = bson_append_bool(doc, key, (int)klen, v->bool_value);
-        break;
-    case V(INT_VALUE):
-        ok = bson_append_int64(doc, key, (int)klen, v->int_value);
-        break;
-    case V(DOUBLE_VALUE):
-        ok = bson_append_double(doc, key, (int)klen, v->double_value);
-        break;
-    case V(BYTES_VALUE):
-        ok = bson_append_binary(doc, key, (int)klen, BSON_SUBTYPE_BINARY, v->bytes_value.data,
-                                (uint32_t)v->bytes_value.len);
-        break;
-    case V(ARRAY_VALUE):
-        if (!(ok = bson_append_array_begin(doc, key, (int)klen, &sub)))
-            break;
-        for (size_t i = 0; ok && i < v->array_value->n_values; i++) {
-            char ik[24];
-            int il = snprintf(ik, sizeof ik, "%zu", i);
-            ok = bson_any(&sub, ik, (size_t)il, v->array_value->values[i]) == OWL_OK;
-        }
-        ok = bson_append_array_end(doc, &sub) && ok;
-        break;
-    case V(KVLIST_VALUE):
-        if (!(ok = bson_append_document_begin(doc, key, (int)klen, &sub)))
-            break;
-        ok = bson_kvs(&sub, v->kvlist_value->values, v->kvlist_value->n_values) == OWL_OK;
-        ok = bson_append_document_end(doc, &sub) && ok;
-        break;
-    default:
-        ok = bson_append_null(doc, key, (int)klen);
-        break;
-    }
-    owl_buf_free(&tmp);
-    return ok ? OWL_OK : OWL_ENOMEM;
-}
-
-static int bson_kvs(bson_t *doc, kv_t **kvs, size_t n)
-{
-    owl_buf tmp = OWL_BUF_INIT;
-    int rc = OWL_OK;
-    for (size_t i = 0; rc == OWL_OK && i < n; i++) {
-        size_t kl;
-        const char *k = utf8_of(kvs[i]->key, &kl, &tmp);
-        rc = k ? bson_any(doc, k, kl, kvs[i]->value) : OWL_ENOMEM;
-    }
-    owl_buf_free(&tmp);
-    return rc;
-}
-
 /* ---- where a resource's records go ---- */
 
 static const any_t *attr(const resource_t *r, const char *key)
@@ -300,7 +221,7 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
         if (!bson_append_document_begin(&doc, "attributes", -1, &sub)) {
             rc = OWL_ENOMEM;
         } else {
-            rc = bson_kvs(&sub, r->attributes, r->n_attributes);
+            rc = owl_otlp_bson_kvs(&sub, r->attributes, r->n_attributes);
             if (!bson_append_document_end(&doc, &sub) && rc == OWL_OK)
                 rc = OWL_ENOMEM;
         }
@@ -314,7 +235,7 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
     if (rc == OWL_OK && r->event_name && r->event_name[0]) {
         owl_buf tmp = OWL_BUF_INIT;
         size_t n;
-        const char *s = utf8_of(r->event_name, &n, &tmp);
+        const char *s = owl_otlp_utf8(r->event_name, &n, &tmp);
         if (!s || !bson_append_utf8(&doc, "event_name", -1, s, (int)n))
             rc = OWL_ENOMEM;
         owl_buf_free(&tmp);
@@ -381,11 +302,11 @@ static int scope_doc(bson_t *doc, const scope_t *s)
     size_t n;
     bson_reinit(doc);
     if (s && s->name && s->name[0]) {
-        const char *v = utf8_of(s->name, &n, &tmp);
+        const char *v = owl_otlp_utf8(s->name, &n, &tmp);
         ok = v && bson_append_utf8(doc, "name", -1, v, (int)n);
     }
     if (ok && s && s->version && s->version[0]) {
-        const char *v = utf8_of(s->version, &n, &tmp);
+        const char *v = owl_otlp_utf8(s->version, &n, &tmp);
         ok = v && bson_append_utf8(doc, "version", -1, v, (int)n);
     }
     owl_buf_free(&tmp);
@@ -407,7 +328,7 @@ static int resource(ctx *c, const res_logs *rl)
     int rc = route(c, r);
     bson_reinit(&c->res);
     if (rc == OWL_OK && r)
-        rc = bson_kvs(&c->res, r->attributes, r->n_attributes);
+        rc = owl_otlp_bson_kvs(&c->res, r->attributes, r->n_attributes);
     for (c->si = 0; rc == OWL_OK && c->si < rl->n_scope_logs; c->si++) {
         const scope_logs *sl = rl->scope_logs[c->si];
         rc = scope_doc(&c->scope, sl->scope);
