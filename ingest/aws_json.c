@@ -380,6 +380,25 @@ out:
     return rc;
 }
 
+int owl_aws_json_decode_array(const char *s, size_t n, bson_t *out, owl_error *err)
+{
+    jp p = {.s = s, .n = n, .err = err, .str = OWL_BUF_INIT};
+    int rc = OWL_OK;
+    ws(&p);
+    if (p.i == n || s[p.i] != '[') {
+        rc = owl_error_set(err, OWL_EINVAL, "body is not a JSON array");
+        goto out;
+    }
+    if ((rc = array(&p, out, 1)) != OWL_OK)
+        goto out;
+    ws(&p);
+    if (p.i != n)
+        rc = bad(&p, "data after the array (one JSON document per body)");
+out:
+    owl_buf_free(&p.str);
+    return rc;
+}
+
 /* ---- encoding ---- */
 
 void owl_aws_fmt_double(double d, char out[32])

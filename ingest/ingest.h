@@ -283,6 +283,12 @@ int owl_aws_get_list(owl_aws_ctx *ctx, const bson_t *doc, const char *name, bson
  * (\u0000) in any string or name. */
 int owl_aws_json_decode(const char *s, size_t n, bson_t *out, owl_error *err);
 
+/* owl_aws_json_decode_array — parses a JSON array (n bytes) into out (initialised by the
+ * caller) as a BSON array document (keys "0", "1", ...), elements as owl_aws_json_decode
+ * reads values. OWL_EINVAL with a message when the body is empty, not an array, or not valid
+ * JSON by the same rules. */
+int owl_aws_json_decode_array(const char *s, size_t n, bson_t *out, owl_error *err);
+
 /* owl_aws_json_encode — appends doc as plain JSON (no extended JSON): strings, numbers
  * (doubles in shortest round-trip form, non-finite as null), bools, null, documents,
  * arrays; dates as epoch seconds (dates_rfc3339 = 0) or RFC 3339 strings; binary as
@@ -982,6 +988,23 @@ void owl_span_decoded_free(owl_span_decoded *d);
  * than max_spans spans (nothing decoded then), OWL_ENOMEM; err says why. */
 int owl_otlp_traces_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
                            size_t max_spans, owl_span_decoded *out, owl_error *err);
+
+/* ---- decoding span requests: Zipkin (zipkin.c, docs/api/traces-ingest.md) ---- */
+
+/* owl_zipkin_decode — decodes the body of Zipkin's POST /api/v2/spans, a JSON array of v2
+ * spans (body[0..n)), into out (zeroed by the caller), mapped as docs/api/traces-ingest.md
+ * says. now_ns (Unix ns, the time of receipt) is the start of a span that has neither a
+ * timestamp nor an annotation. An element that is not an object, has no traceId or id, an
+ * id that is not 1..32 (traceId) or 1..16 (id, parentId) hex digits or is all zero, an
+ * unknown kind, a negative timestamp or duration, an end past 2262, a field of the wrong
+ * type, a tag that is null, an object or an array, or an annotation without an integer
+ * timestamp and a string value is refused alone (out->rejected; out->message names the
+ * first: "span N: why"). Returns OWL_OK (even when every span was refused), OWL_EINVAL when
+ * the body is not a JSON array (or not valid JSON), OWL_ETOOBIG when it holds more than
+ * max_spans elements (nothing decoded then), OWL_ENOMEM; err says why. Zipkin v1 bodies are
+ * not read. Thread-safe. */
+int owl_zipkin_decode(const void *body, size_t n, int64_t now_ns, size_t max_spans,
+                      owl_span_decoded *out, owl_error *err);
 
 /* owl_otlp_traces_response — appends the ExportTraceServiceResponse for a request that
  * refused `rejected` spans (0: no partial_success) in encoding enc, message (may be NULL)
