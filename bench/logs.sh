@@ -18,9 +18,11 @@
 #      counted the same way, beside the same ClickHouse figure.
 #   3. FilterLogEvents over the PutLogEvents group once its days are sealed and settled: the
 #      rare token, every page fetched through nextToken (limit 10,000), and INFO, counted by
-#      fetching every page (limit 10,000) and summing its events; beside `rg -j1 -c -w TERM`
-#      on the raw file and ClickHouse `count() ... WHERE match(message, '\bTERM\b')` (18.16 has
-#      no hasToken). Median wall time of RUNS passes after a warm-up. Counts must agree.
+#      fetching every page (limit 10,000) and summing its events; beside the same lines from
+#      `rg -j1 -w TERM` on the raw file and from ClickHouse `SELECT ts, stream, message ...
+#      WHERE match(message, '\bTERM\b') ORDER BY ts FORMAT JSONEachRow` (18.16 has no
+#      hasToken), each counted by a pipe on the client CPU: every peer hands over the lines,
+#      not a count. Median wall time of RUNS passes after a warm-up. Counts must agree.
 #   4. On-disk: DescribeLogGroups storedBytes once every part of the group was rewritten at
 #      the compaction level (owld --store-settle-ms 1000, so the janitor settles yesterday
 #      within seconds of the last put), beside `zstd -19 -T1` of the raw file and ClickHouse's
@@ -178,16 +180,18 @@ visible() {
 }
 
 # ---- ripgrep on the raw file ----
-RG=(rg --no-config -j1 -c -w)
-# rg_timed NAME TERM — warm-up + RUNS runs; CNT_NAME, SEC_NAME (median wall seconds)
+# Every peer hands over the matching lines, as FilterLogEvents does (not a count): rg prints
+# them into a pipe, counted on the client CPU.
+RG=(rg --no-config -j1 -w)
+# rg_timed NAME TERM — warm-up + RUNS runs; CNT_NAME (lines), SEC_NAME (median wall seconds)
 rg_timed() {
     local i t0 rc
     : >"$T/$1.t"
     for i in $(seq 0 "$RUNS"); do
         t0=$(now_ns)
-        $PIN "${RG[@]}" "$2" "$IN" >"$T/$1.out"
-        rc=$?
-        [ $rc = 0 ] || { [ $rc = 1 ] && [ ! -s "$T/$1.out" ]; } || die "rg exited $rc"
+        $PIN "${RG[@]}" "$2" "$IN" | $CPIN wc -l >"$T/$1.out"
+        rc=${PIPESTATUS[0]}
+        [ $rc = 0 ] || [ $rc = 1 ] || die "rg exited $rc"
         [ "$i" = 0 ] || calc %.6f "($(now_ns) - $t0) / 1e9" >>"$T/$1.t"
     done
     local c
@@ -222,14 +226,15 @@ OPT_S=$(calc %.1f "($(now_ns) - $t0) / 1e9")
 read -r CH_ROWS CH_DISK _ CH_PARTS < <("$SRCDIR/bench/peers/clickhouse" disk "$CH_DIR" logs)
 [ "$CH_ROWS" = "$EVENTS" ] || die "ClickHouse holds $CH_ROWS rows after OPTIMIZE"
 echo "  OPTIMIZE FINAL $OPT_S s: $CH_PARTS parts, $CH_DISK bytes on disk"
-# ch_timed NAME TERM — count() of the word TERM, curl on the client CPU; CNT_, SEC_ (median)
+# ch_timed NAME TERM — the rows holding the word TERM, oldest first, as JSON lines (what
+# FilterLogEvents hands over), curl on the client CPU counting them; CNT_, SEC_ (median)
 ch_timed() {
-    local i t0 sql="SELECT count() FROM logs WHERE match(message, '\\\\b$2\\\\b') FORMAT TabSeparated"
+    local i t0 sql="SELECT ts, stream, message FROM logs WHERE match(message, '\\\\b$2\\\\b') ORDER BY ts FORMAT JSONEachRow"
     : >"$T/$1.t"
     for i in $(seq 0 "$RUNS"); do
         t0=$(now_ns)
-        $CPIN curl -sf --max-time 600 "http://127.0.0.1:$CH_PORT/" --data-binary "$sql" >"$T/$1.out" ||
-            { ch "$sql" >/dev/null; die "ClickHouse query failed: $sql"; }
+        $CPIN curl -sf --max-time 600 "http://127.0.0.1:$CH_PORT/" --data-binary "$sql" | wc -l >"$T/$1.out"
+        [ "${PIPESTATUS[0]}" = 0 ] || { ch "$sql" >/dev/null; die "ClickHouse query failed: $sql"; }
         [ "$i" = 0 ] || calc %.6f "($(now_ns) - $t0) / 1e9" >>"$T/$1.t"
     done
     printf -v "CNT_$1" '%s' "$(tr -d '[:space:]' <"$T/$1.out")"
@@ -343,8 +348,8 @@ SETUP="data: $EVENTS events, $NBYTES bytes raw (Loghub samples, varied per repet
 TABLE=$(printf '| measure | owl | ClickHouse | rg / zstd -19 |\n|---|---:|---:|---:|\n'
     printf '| PutLogEvents ingest, lines/s per core | **%s** (%s s + %s s) | %s (%s s + %s s) | |\n' "$PUT_RATE" "$SEC_put" "$VIS_put" "$CH_RATE" "$SEC_ch" "$VIS_ch"
     printf '| OTLP/HTTP protobuf ingest, lines/s per core | **%s** (%s s + %s s) | %s | |\n' "$OTLP_RATE" "$SEC_otlp" "$VIS_otlp" "$CH_RATE"
-    printf '| rare `%s`: count, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$NEEDLE" "$CNT_owl_rare" "$(calc %.1f "$SEC_owl_rare * 1000")" "$CNT_ch_rare" "$(calc %.1f "$SEC_ch_rare * 1000")" "$CNT_rg_rare" "$(calc %.1f "$SEC_rg_rare * 1000")"
-    printf '| common `%s`: count, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$COMMON" "$CNT_owl_common" "$(calc %.1f "$SEC_owl_common * 1000")" "$CNT_ch_common" "$(calc %.1f "$SEC_ch_common * 1000")" "$CNT_rg_common" "$(calc %.1f "$SEC_rg_common * 1000")"
+    printf '| rare `%s`: lines returned, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$NEEDLE" "$CNT_owl_rare" "$(calc %.1f "$SEC_owl_rare * 1000")" "$CNT_ch_rare" "$(calc %.1f "$SEC_ch_rare * 1000")" "$CNT_rg_rare" "$(calc %.1f "$SEC_rg_rare * 1000")"
+    printf '| common `%s`: lines returned, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$COMMON" "$CNT_owl_common" "$(calc %.1f "$SEC_owl_common * 1000")" "$CNT_ch_common" "$(calc %.1f "$SEC_ch_common * 1000")" "$CNT_rg_common" "$(calc %.1f "$SEC_rg_common * 1000")"
     printf '| bytes on disk (raw/stored) | **%s** (%s) | %s (%s) | %s (%s) |\n' "$OWL_STORED" "$(calc %.2f "$NBYTES / $OWL_STORED")" "$CH_DISK" "$(calc %.2f "$NBYTES / $CH_DISK")" "$ZSTD_BYTES" "$(calc %.2f "$NBYTES / $ZSTD_BYTES")")
 
 echo
