@@ -11,6 +11,7 @@
 
 #include "common/traceid.h"
 #include "ingest/ingest.h"
+#include "ingest/log_decoded.h"
 #include "ingest/span_int.h"
 
 #define DEFAULT_SERVICE "unknown_service"
@@ -426,7 +427,7 @@ static int attrs_of(walk *w, const bson_t *doc, owl_bytes *out)
 enum role { SEGMENT, INDEPENDENT, NESTED };
 
 /* namespace: absent, "aws" or "remote" (a call out: a client span); anything else is
- * refused, as the X-Ray tooling refuses it. */
+ * refused, as the OpenTelemetry collector's X-Ray receiver refuses it. */
 static int namespace_of(walk *w, const bson_t *doc, int *remote)
 {
     const char *ns;
@@ -685,10 +686,21 @@ static int refuse(walk *w, size_t i, const bson_t *wrapper, enum code c, const c
     owl_xray_unprocessed *u = &w->x->unprocessed[d->rejected];
     u->id = wrapper ? doc_id(w, wrapper) : (owl_bytes){NULL, 0};
     u->error_code = code_names[c];
-    if (view(w, why, (uint32_t)strlen(why), &u->message) != OWL_OK)
-        return OWL_ENOMEM;
+    /* a quoted name cut short may end inside a character: such bytes become U+FFFD */
+    size_t len = strlen(why);
+    owl_buf fixed = OWL_BUF_INIT;
+    if (!owl_log_decoded_utf8_ok(why, len)) {
+        if (owl_log_decoded_utf8(why, len, &fixed) != OWL_OK)
+            return OWL_ENOMEM;
+        why = fixed.data, len = fixed.len;
+    }
+    int rc = view(w, why, (uint32_t)len, &u->message);
+    owl_buf_free(&fixed);
+    if (rc != OWL_OK)
+        return rc;
     if (d->rejected++ == 0)
-        snprintf(d->message, sizeof d->message, "document %zu: %s", i, why);
+        snprintf(d->message, sizeof d->message, "document %zu: %.*s", i, (int)u->message.n,
+                 (const char *)u->message.p);
     return OWL_OK;
 }
 
