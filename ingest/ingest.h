@@ -493,7 +493,8 @@ typedef struct owl_span {
     int64_t start_ns;          /* Unix ns */
     int64_t duration_ns;       /* end - start, >= 0 */
     enum owl_span_status status;
-    int status_code;           /* as the source gave it (OTLP: 0 unset, 1 ok, 2 error) */
+    int status_code;           /* as the source gave it (OTLP: 0 unset, 1 ok, 2 error;
+                                * X-Ray: its flags, error 1 + throttle 2 + fault 4) */
     owl_bytes status_message;  /* empty = none */
     owl_bytes http_method;     /* "GET"; empty = none (and so each view below) */
     owl_bytes route;           /* http.route, else the path of the request */
