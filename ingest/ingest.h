@@ -499,7 +499,8 @@ typedef struct owl_span {
     int64_t start_ns;          /* Unix ns */
     int64_t duration_ns;       /* end - start, >= 0 */
     enum owl_span_status status;
-    int status_code;           /* as the source gave it (OTLP: 0 unset, 1 ok, 2 error) */
+    int status_code;           /* as the source gave it (OTLP: 0 unset, 1 ok, 2 error;
+                                * X-Ray: its flags, error 1 + throttle 2 + fault 4) */
     owl_bytes status_message;  /* empty = none */
     owl_bytes http_method;     /* "GET"; empty = none (and so each view below) */
     owl_bytes route;           /* http.route, else the path of the request */
@@ -1011,5 +1012,63 @@ int owl_zipkin_decode(const void *body, size_t n, int64_t now_ns, size_t max_spa
  * as its error_message. OWL_OK or OWL_ENOMEM. */
 int owl_otlp_traces_response(enum owl_otlp_encoding enc, size_t rejected, const char *message,
                              owl_buf *out);
+
+/* ---- decoding span requests: X-Ray segment documents (xray.c, docs/api/xray-ingest.md) ----
+ * A segment document (a segment, an independent subsegment, or an array of them) becomes one
+ * record per segment and per nested subsegment: segments are server spans of service = name,
+ * subsegments of namespace "aws" / "remote" client spans whose peer service is their name,
+ * other subsegments internal spans of their segment's service. A document is kept whole or
+ * refused whole, with an entry in X-Ray's UnprocessedTraceSegments shape. An in-progress
+ * record (in_progress = 1, duration 0) is replaced by a completed record of the same trace
+ * and span id whenever the store holds both (the completed one wins, whatever their order). */
+
+#define OWL_XRAY_MAX_DOC 65536 /* bytes in one segment document (X-Ray's 64 kB) */
+
+/* One refused document, as PutTraceSegments answers it. */
+typedef struct owl_xray_unprocessed {
+    owl_bytes id;           /* the document's "id" when it is a string, else empty */
+    const char *error_code; /* static text: "MissingId", "InvalidTraceId", ... (the doc's table) */
+    owl_bytes message;      /* why, naming the subsegment ("subsegments[1].subsegments[0]: ...") */
+} owl_xray_unprocessed;
+
+/* What one request decodes to. Zero it before the first decode; free it with
+ * owl_xray_decoded_free whatever the decode returned. */
+typedef struct owl_xray_decoded {
+    owl_span_decoded spans;            /* the records of the kept documents, in request and
+                                        * document order (a parent before its subsegments);
+                                        * spans.rejected counts refused documents and
+                                        * spans.message names the first: "document N: why" */
+    owl_xray_unprocessed *unprocessed; /* spans.rejected entries in request order, in
+                                        * spans.arena */
+} owl_xray_decoded;
+
+/* owl_xray_decoded_free — frees what a decode filled; d is then zeroed and reusable. Accepts
+ * NULL and a d whose decode failed half way. */
+void owl_xray_decoded_free(owl_xray_decoded *d);
+
+/* owl_xray_decode_docs — decodes a PutTraceSegments body {"TraceSegmentDocuments": ["<JSON
+ * segment document>", ...]} (other members ignored) into out (zeroed by the caller). Each
+ * document is refused alone (out->spans.rejected, out->unprocessed) and the others kept.
+ * Returns OWL_OK (even when every document was refused), OWL_EINVAL when the body is not
+ * such an object (malformed JSON, TraceSegmentDocuments absent, not an array or holding a
+ * non-string), OWL_ETOOBIG when the readable documents hold more than max_spans segments and
+ * subsegments (nothing decoded then), OWL_ENOMEM; err says why. Nothing is stored. The body
+ * may be freed once it returns. Thread-safe (no shared state). */
+int owl_xray_decode_docs(const char *body, size_t n, size_t max_spans, owl_xray_decoded *out,
+                         owl_error *err);
+
+/* owl_xray_decode_datagram — decodes one X-Ray daemon UDP datagram p[0..n): the header line
+ * {"format":"json","version":1} (any JSON spacing; no other member), '\n', then one segment
+ * document, refused or kept as by owl_xray_decode_docs (at most one unprocessed entry).
+ * OWL_EINVAL (nothing decoded) for a datagram without that header; OWL_ETOOBIG, OWL_ENOMEM
+ * as above. */
+int owl_xray_decode_datagram(const void *p, size_t n, size_t max_spans, owl_xray_decoded *out,
+                             owl_error *err);
+
+/* owl_xray_unprocessed_json — appends PutTraceSegments' answer for d:
+ * {"UnprocessedTraceSegments":[{"Id":"...","ErrorCode":"...","Message":"..."}, ...]}
+ * (an empty list when nothing was refused; "Id" left out when the document had none).
+ * OWL_OK or OWL_ENOMEM. */
+int owl_xray_unprocessed_json(const owl_xray_decoded *d, owl_buf *out);
 
 #endif

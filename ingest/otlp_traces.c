@@ -131,18 +131,26 @@ static int http_status(kv_t **kvs, size_t n)
     return code >= 100 && code <= 599 ? (int)code : 0;
 }
 
-const char *owl_span_url_path(const char *s, size_t *len)
+const char *owl_span_url_path(const char *s, size_t n, size_t *len)
 {
-    const char *p = strstr(s, "://");
+    const char *end = s + n, *p = NULL;
+    for (const char *q = s; q + 3 <= end; q++)
+        if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+            p = q + 3;
+            break;
+        }
     if (!p)
         return NULL;
-    p += 3;
-    p += strcspn(p, "/?#");
-    if (*p != '/') {
+    while (p < end && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    if (p == end || *p != '/') {
         *len = 1;
         return "/";
     }
-    *len = strcspn(p, "?#");
+    const char *q = p;
+    while (q < end && *q != '?' && *q != '#')
+        q++;
+    *len = (size_t)(q - p);
     return p;
 }
 
@@ -237,7 +245,7 @@ static int http_fields(ctx *c, const span_t *s, owl_span *o)
     if (path)
         len = strcspn(path, "?#"); /* http.target carries the query */
     else if (url)
-        path = owl_span_url_path(url, &len);
+        path = owl_span_url_path(url, strlen(url), &len);
     return path && len ? text(c, path, len, &o->route) : OWL_OK;
 }
 

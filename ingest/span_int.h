@@ -1,14 +1,15 @@
-/* span_int.h — what ingest/'s span decoders (otlp_traces.c, zipkin.c) share beyond the record
- * and the status rule of ingest.h: the route taken from a URL when nothing better names it,
- * so every way in derives it alike (docs/otlp.md, docs/api/traces-ingest.md). */
+/* span_int.h — what ingest/'s span decoders (otlp_traces.c, zipkin.c, xray.c) share beyond the
+ * record itself (private to ingest/): the rules that must read the same whatever the protocol,
+ * so a span carries the same fields whichever way it came in. */
 #ifndef OWL_INGEST_SPAN_INT_H
 #define OWL_INGEST_SPAN_INT_H
 
 #include <stddef.h>
 
-/* owl_span_url_path — the path of the NUL-terminated URL s: after "scheme://authority", up to
- * '?' or '#' (*len bytes from the returned pointer, which points into s), "/" when the URL
- * has none; NULL when s is not an absolute URL. Cannot fail otherwise. */
-const char *owl_span_url_path(const char *s, size_t *len);
+/* owl_span_url_path — the path of the absolute URL s[0..n): after "scheme://authority" up to
+ * '?' or '#', *len its length; "/" (length 1) when the URL has none. NULL when s holds no
+ * "://". The route of a span that names no route (docs/otlp.md, docs/api/xray-ingest.md).
+ * Cannot fail; the result points into s or is static. */
+const char *owl_span_url_path(const char *s, size_t n, size_t *len);
 
 #endif

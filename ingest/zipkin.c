@@ -352,7 +352,7 @@ static int http_fields(ctx *c, const zspan *z, owl_span *o)
     if ((path = tag(z, K_PATH)) != NULL)
         len = strcspn(path, "?#");
     else if (url)
-        path = owl_span_url_path(url, &len);
+        path = owl_span_url_path(url, strlen(url), &len);
     return path && len ? text(c, path, len, &o->route) : OWL_OK;
 }
 
