@@ -321,9 +321,15 @@ if [ "$PROFILE" = 1 ] && [ "$PUT_RATE" -lt 1000000 ]; then
         { cat "$T/perf.err" >&2; die "perf record failed"; }
     wait "$LPID"
     stop_owl
+    # the load is part of the figure: a profile of an idle owld says nothing (a recorded run
+    # printed one, loadgen's answers unchecked)
+    PROF_OK=$(jget "$T/prof.json" ok 2>/dev/null)
     perf report -i "$T/perf.data" --no-children --stdio --sort symbol -g none --percent-limit 1.5 \
         2>/dev/null | grep -E '^ +[0-9]' | head -n 20 >"$T/perf.top"
-    PROFILE_LINE="top frames of owld (self time, perf record -g -p for 10 s under PutLogEvents): $(awk '{ $1 = $1; printf "%s%s", (NR > 1 ? "; " : ""), $0 }' "$T/perf.top")"
+    PROFILE_LINE="top frames of owld (self time, perf record -g -p for 10 s under PutLogEvents, ${PROF_OK:-no} bodies answered by loadgen in its 13 s): $(awk '{ $1 = $1; printf "%s%s", (NR > 1 ? "; " : ""), $0 }' "$T/perf.top")"
+    if [ "${PROF_OK:-0}" -lt 10 ] 2>/dev/null || [ -z "$PROF_OK" ]; then
+        PROFILE_LINE="profile left out: loadgen had ${PROF_OK:-no} bodies answered during it ($(tr '\n' ' ' <"$T/prof.err" | cut -c1-200))"
+    fi
     echo "  $PROFILE_LINE"
 fi
 
