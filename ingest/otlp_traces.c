@@ -131,6 +131,15 @@ static int http_status(kv_t **kvs, size_t n)
     return code >= 100 && code <= 599 ? (int)code : 0;
 }
 
+void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, va_list ap)
+{
+    if (d->rejected++ == 0) { /* a long reason is cut: the message is bounded */
+        int k = snprintf(d->message, sizeof d->message, "%s: ", where);
+        if (k >= 0 && (size_t)k < sizeof d->message)
+            vsnprintf(d->message + k, sizeof d->message - (size_t)k, fmt, ap);
+    }
+}
+
 const char *owl_span_url_path(const char *s, size_t n, size_t *len)
 {
     const char *end = s + n, *p = NULL;
@@ -167,16 +176,12 @@ typedef struct ctx {
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reject(ctx *c, const char *fmt, ...)
 {
-    owl_span_decoded *d = c->d;
-    if (d->rejected++ == 0) {
-        char why[200];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        snprintf(d->message, sizeof d->message, "resource %zu scope %zu span %zu: %s", c->ri,
-                 c->si, c->pi, why);
-    }
+    char where[96];
+    snprintf(where, sizeof where, "resource %zu scope %zu span %zu", c->ri, c->si, c->pi);
+    va_list ap;
+    va_start(ap, fmt);
+    owl_span_vreject(c->d, where, fmt, ap);
+    va_end(ap);
 }
 
 /* A copy of s[0..n) in the arena, invalid UTF-8 repaired. */

@@ -4,12 +4,19 @@
 #ifndef OWL_INGEST_SPAN_INT_H
 #define OWL_INGEST_SPAN_INT_H
 
+#include <stdarg.h>
 #include <stddef.h>
+
+#include "ingest/ingest.h"
 
 /* owl_span_url_path — the path of the absolute URL s[0..n): after "scheme://authority" up to
  * '?' or '#', *len its length; "/" (length 1) when the URL has none. NULL when s holds no
  * "://". The route of a span that names no route (docs/otlp.md, docs/api/xray-ingest.md).
  * Cannot fail; the result points into s or is static. */
 const char *owl_span_url_path(const char *s, size_t n, size_t *len);
+
+/* owl_span_vreject — counts one refused span in d and keeps the first refusal's reason as
+ * d->message, "WHERE: why" (why from fmt and ap). Cannot fail. */
+void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, va_list ap);
 
 #endif

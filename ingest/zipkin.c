@@ -60,15 +60,12 @@ typedef struct ctx {
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reject(ctx *c, const char *fmt, ...)
 {
-    owl_span_decoded *d = c->d;
-    if (d->rejected++ == 0) {
-        char why[200];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        snprintf(d->message, sizeof d->message, "span %zu: %s", c->index, why);
-    }
+    char where[32];
+    snprintf(where, sizeof where, "span %zu", c->index);
+    va_list ap;
+    va_start(ap, fmt);
+    owl_span_vreject(c->d, where, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- reading one element: every check that can refuse it ---- */
