@@ -29,7 +29,9 @@ size_t owl_utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-int owl_utf8_valid(const char *s, size_t n)
+/* s[0..n) well-formed, NUL bytes allowed when nul_ok. Eight ASCII bytes at a time where it
+ * can. */
+static int valid(const char *s, size_t n, int nul_ok)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -37,14 +39,14 @@ int owl_utf8_valid(const char *s, size_t n)
         uint64_t w;
         if (n - i >= 8) {
             memcpy(&w, p + i, 8);
-            /* every byte in 0x01..0x7F: no high bit, and subtracting one from each byte
-             * borrows (setting a high bit) only where a byte is zero */
-            if (!((w | (w - 0x0101010101010101ull)) & 0x8080808080808080ull)) {
+            /* every byte below 0x80 (and, unless nul_ok, above 0: subtracting one from each
+             * byte borrows, setting a high bit, only where a byte is zero) */
+            if (!((nul_ok ? w : w | (w - 0x0101010101010101ull)) & 0x8080808080808080ull)) {
                 i += 8;
                 continue;
             }
         }
-        if (p[i] == 0)
+        if (p[i] == 0 && !nul_ok)
             return 0;
         size_t l = owl_utf8_seq(p + i, n - i);
         if (!l)
@@ -52,4 +54,14 @@ int owl_utf8_valid(const char *s, size_t n)
         i += l;
     }
     return 1;
+}
+
+int owl_utf8_valid(const char *s, size_t n)
+{
+    return valid(s, n, 0);
+}
+
+int owl_utf8_well_formed(const char *s, size_t n)
+{
+    return valid(s, n, 1);
 }

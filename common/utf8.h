@@ -16,4 +16,8 @@ size_t owl_utf8_seq(const unsigned char *s, size_t n);
  * (s may be NULL when n is 0). Eight ASCII bytes at a time where it can. Cannot fail. */
 int owl_utf8_valid(const char *s, size_t n);
 
+/* owl_utf8_well_formed — as owl_utf8_valid, but NUL bytes are allowed (a log message may hold
+ * them). Cannot fail. */
+int owl_utf8_well_formed(const char *s, size_t n);
+
 #endif

@@ -194,19 +194,7 @@ out:
 
 int owl_log_decoded_utf8_ok(const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        uint64_t w;
-        if (n - i >= 8 && (memcpy(&w, u + i, 8), !(w & 0x8080808080808080ull))) {
-            i += 8; /* eight ASCII bytes (NUL included: a message may hold it) */
-            continue;
-        }
-        size_t l = owl_utf8_seq(u + i, n - i);
-        if (!l)
-            return 0;
-        i += l;
-    }
-    return 1;
+    return owl_utf8_well_formed(s, n);
 }
 
 int owl_log_decoded_utf8(const char *s, size_t n, owl_buf *out)
