@@ -27,6 +27,7 @@
 #include "common/arena.h"
 #include "common/common.h"
 #include "index/index.h"
+#include "tracer/tracer.h"
 
 /* ---- error codes ----
  * X(id, wire code, HTTP status, fault). One id per (code, status) pair: where AWS services
@@ -1070,5 +1071,125 @@ int owl_xray_decode_datagram(const void *p, size_t n, size_t max_spans, owl_xray
  * (an empty list when nothing was refused; "Id" left out when the document had none).
  * OWL_OK or OWL_ENOMEM. */
 int owl_xray_unprocessed_json(const owl_xray_decoded *d, owl_buf *out);
+
+/* ---- traces: the spans table, trace lookup and search (traces.c, docs/api/traces.md) ----
+ * Spans of every way in (OTLP, Zipkin, X-Ray HTTP and UDP) are stored by owl_traces_put as
+ * rows of the `spans` table, one store partition per tenant ("traces"), clustered by a
+ * 64-bit key of the trace id so a trace is found without a time range: each part's blocks
+ * hold a narrow range of keys and all but one or two are pruned by their min/max. The same
+ * put updates per-minute RED statistics of entry spans (namespace owl/Traces, through the
+ * metrics module) and keeps exemplar trace ids per minute for alarm evidence. */
+
+typedef struct owl_traces owl_traces;
+
+#define OWL_TRACES_PARTITION "traces"
+#define OWL_TRACES_NS "owl/Traces"
+#define OWL_TRACE_MAX_SPANS 100000 /* spans of one trace a lookup returns (more: truncated) */
+
+typedef struct owl_traces_options {
+    int retention_days;  /* spans kept (default 30, as X-Ray) */
+    int background;      /* 1 (default): RED statistics are written by a thread every second;
+                          * 0: only by owl_traces_flush and owl_traces_close */
+} owl_traces_options;
+
+/* owl_traces_options_default — fills o with the defaults named above. */
+void owl_traces_options_default(owl_traces_options *o);
+
+/* owl_traces_open — the traces module over store (whose registry has the `spans` table) and
+ * metrics (may be NULL: no RED statistics), and alarms (may be NULL: no evidence provider)
+ * which must outlive it. opts NULL = defaults. */
+int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
+                    const owl_traces_options *opts, owl_traces **out, owl_error *err);
+
+/* owl_traces_flush — writes the RED statistics gathered so far as datapoints now. */
+int owl_traces_flush(owl_traces *tr, owl_error *err);
+
+/* owl_traces_close — stops the thread, writes what is gathered and frees. Accepts NULL. */
+void owl_traces_close(owl_traces *tr);
+
+/* owl_traces_put — stores spans[0..n) of tenant in one append: OWL_OK only when they are
+ * durable and readable (owl_traces_get finds them). Counts them into the RED statistics
+ * (every span, before any sampling). The spans were checked by their decoder; a span whose
+ * start is outside the store's range is OWL_EINVAL (nothing stored). OWL_ENOSPC, OWL_EIO,
+ * OWL_ENOMEM as the store says. Thread-safe. */
+int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, size_t n,
+                   owl_error *err);
+
+/* One trace as read back: its spans (an in-progress record dropped when the completed
+ * record of the same span id is there; exact duplicates dropped) in tree order — each root
+ * (no parent, or a parent not in the trace), earliest first, then its children depth first
+ * by start time. parent[i] is the index of span i's parent (-1 for a root), depth[i] its
+ * depth (roots 0), self_ns[i] its duration minus the union of its children's time clamped
+ * into it (>= 0). Everything lives in arena. */
+typedef struct owl_trace {
+    uint8_t id[16];
+    owl_span *spans;
+    size_t n;
+    int32_t *parent;
+    int32_t *depth;
+    int64_t *self_ns;
+    int64_t start_ns, end_ns; /* first start, last end of the spans */
+    int truncated;            /* more than OWL_TRACE_MAX_SPANS spans: the first ones only */
+    owl_arena arena;
+} owl_trace;
+
+/* owl_trace_free — frees what owl_traces_get filled; t is zeroed. Accepts NULL. */
+void owl_trace_free(owl_trace *t);
+
+/* owl_traces_get — every span of tenant's trace id (zero t first), whatever the time and
+ * however many batches it arrived in. OWL_ENOTFOUND when no span has that id (t holds no
+ * spans then, but must still be freed), OWL_EIO, OWL_ENOMEM. */
+int owl_traces_get(owl_traces *tr, const char *tenant, const uint8_t id[16], owl_trace *t,
+                   owl_error *err);
+
+/* owl_trace_views — t's spans as the filter language reads them (tracer/tracer.h): views[i]
+ * for t->spans[i] with parent indexes from t->parent; strings NUL-terminated copies in t's
+ * arena (annotations from attrs' "annotations" document: X-Ray's, and OTLP/Zipkin attributes
+ * as docs/api/traces.md says). OWL_ENOMEM. */
+int owl_trace_views(owl_trace *t, owl_xf_span **views);
+
+/* A search: traces with a span of tenant starting in [start_ns, end_ns) that match every
+ * given condition (X-Ray's TimeRangeType TraceId and Event are both read this way). */
+typedef struct owl_trace_query {
+    int64_t start_ns, end_ns;
+    const char *service;         /* NULL = any: some span of that service */
+    const char *operation;       /* NULL = any: some span of that name (of `service` if given) */
+    int64_t min_duration_ns;     /* the trace's duration (last end - first start); -1 = none */
+    int64_t max_duration_ns;     /* -1 = none */
+    int status;                  /* -1 any; OWL_SPAN_OK: no span failed; ERROR / FAULT /
+                                  * THROTTLE: some span has it */
+    const owl_xf *filter;        /* X-Ray filter expression; NULL = none */
+    size_t limit;                /* summaries per page (0 = 100; at most 1000) */
+    const char *next_token;      /* from the previous page, or NULL */
+} owl_trace_query;
+
+typedef struct owl_trace_summary {
+    uint8_t id[16];
+    owl_bytes root_service, root_operation;
+    int64_t start_ns, duration_ns;  /* first start, last end - first start */
+    int64_t root_duration_ns;       /* -1 when the root is in progress or missing */
+    size_t nspans;
+    owl_bytes *services;            /* distinct, in first-seen tree order */
+    size_t nservices;
+    unsigned error : 1, fault : 1, throttle : 1, partial : 1;
+    int http_status;                /* the root's, 0 = none */
+    owl_bytes http_method, url, user_agent, client_ip; /* the root's */
+} owl_trace_summary;
+
+typedef struct owl_trace_page {
+    owl_trace_summary *items;  /* newest first (by start, then id) */
+    size_t n;
+    size_t scanned;            /* traces looked at */
+    char next_token[64];       /* "" when this is the last page */
+    owl_arena arena;
+} owl_trace_page;
+
+void owl_trace_page_free(owl_trace_page *p);
+
+/* owl_traces_search — one page of summaries (zero page first). A search visits at most
+ * 100,000 candidate traces of the range (X-Ray's own answers are partial on huge ranges too).
+ * OWL_EINVAL (a bad range or token), OWL_EIO, OWL_ENOMEM. */
+int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query *q,
+                      owl_trace_page *page, owl_error *err);
 
 #endif
