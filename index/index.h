@@ -228,9 +228,38 @@ enum owl_metrics_col {
     OWL_METRICS_NCOLS = 10,
 };
 
+/* Spans (ingest/traces.c): one partition per tenant ("traces"). Clustered by trace_key, so a
+ * part's blocks each hold a narrow range of trace keys and a trace is found in any part by
+ * block min/max alone, with no time range; the bloom on trace_id weeds out the rest. */
+enum owl_spans_col {
+    OWL_SPANS_TIME = 0,          /* start, Unix ns (TIME) */
+    OWL_SPANS_TRACE_KEY = 1,     /* owl_hash64(trace_id, 16, 0) (U64, the cluster column) */
+    OWL_SPANS_TRACE_ID = 2,      /* (ID16, value blooms) */
+    OWL_SPANS_SPAN_ID = 3,       /* (ID8) */
+    OWL_SPANS_PARENT_ID = 4,     /* zero for a root (ID8) */
+    OWL_SPANS_SERVICE = 5,       /* (DICT) */
+    OWL_SPANS_NAME = 6,          /* the operation (DICT) */
+    OWL_SPANS_KIND = 7,          /* enum owl_span_kind (I64) */
+    OWL_SPANS_DURATION = 8,      /* ns (I64) */
+    OWL_SPANS_STATUS = 9,        /* enum owl_span_status (I64) */
+    OWL_SPANS_STATUS_CODE = 10,  /* as the source gave it (I64) */
+    OWL_SPANS_STATUS_MSG = 11,   /* (STR) */
+    OWL_SPANS_HTTP_METHOD = 12,  /* (DICT) */
+    OWL_SPANS_ROUTE = 13,        /* (DICT) */
+    OWL_SPANS_URL = 14,          /* (STR) */
+    OWL_SPANS_HTTP_STATUS = 15,  /* 0 = none (I64) */
+    OWL_SPANS_PEER_SERVICE = 16, /* (DICT) */
+    OWL_SPANS_USER_AGENT = 17,   /* (DICT) */
+    OWL_SPANS_CLIENT_IP = 18,    /* (DICT) */
+    OWL_SPANS_IN_PROGRESS = 19,  /* 1 = not ended yet (I64) */
+    OWL_SPANS_ATTRS = 20,        /* resource, attributes, events, links, ... (BSON) */
+    OWL_SPANS_NCOLS = 21,
+};
+
 extern const owl_schema owl_logs_schema;
 extern const owl_schema owl_audit_schema;
 extern const owl_schema owl_metrics_schema;
+extern const owl_schema owl_spans_schema;
 
 /* owl_tables — every registered table (*n gets the count). The array is static. */
 const owl_schema *const *owl_tables(size_t *n);

@@ -72,11 +72,44 @@ const owl_schema owl_metrics_schema = {
     .time_per_sec = 1000,
 };
 
+static const owl_coldef spans_cols[OWL_SPANS_NCOLS] = {
+    [OWL_SPANS_TIME] = {"time", OWL_TYPE_TIME, 0},
+    [OWL_SPANS_TRACE_KEY] = {"trace_key", OWL_TYPE_U64, OWL_COL_CLUSTER},
+    [OWL_SPANS_TRACE_ID] = {"trace_id", OWL_TYPE_ID16, OWL_COL_BLOOM},
+    [OWL_SPANS_SPAN_ID] = {"span_id", OWL_TYPE_ID8, 0},
+    [OWL_SPANS_PARENT_ID] = {"parent_id", OWL_TYPE_ID8, 0},
+    [OWL_SPANS_SERVICE] = {"service", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_NAME] = {"name", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_KIND] = {"kind", OWL_TYPE_I64, 0},
+    [OWL_SPANS_DURATION] = {"duration", OWL_TYPE_I64, 0},
+    [OWL_SPANS_STATUS] = {"status", OWL_TYPE_I64, 0},
+    [OWL_SPANS_STATUS_CODE] = {"status_code", OWL_TYPE_I64, 0},
+    [OWL_SPANS_STATUS_MSG] = {"status_message", OWL_TYPE_STR, 0},
+    [OWL_SPANS_HTTP_METHOD] = {"http_method", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_ROUTE] = {"route", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_URL] = {"url", OWL_TYPE_STR, 0},
+    [OWL_SPANS_HTTP_STATUS] = {"http_status", OWL_TYPE_I64, 0},
+    [OWL_SPANS_PEER_SERVICE] = {"peer_service", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_USER_AGENT] = {"user_agent", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_CLIENT_IP] = {"client_ip", OWL_TYPE_DICT, 0},
+    [OWL_SPANS_IN_PROGRESS] = {"in_progress", OWL_TYPE_I64, 0},
+    [OWL_SPANS_ATTRS] = {"attrs", OWL_TYPE_BSON, 0},
+};
+
+const owl_schema owl_spans_schema = {
+    .name = "spans",
+    .cols = spans_cols,
+    .ncols = OWL_SPANS_NCOLS,
+    .time_col = OWL_SPANS_TIME,
+    .time_per_sec = 1000000000,
+};
+
 /* Every table of the store. Later capabilities (metrics, spans) add a line. */
 static const owl_schema *const registry[] = {
     &owl_logs_schema,
     &owl_audit_schema,
     &owl_metrics_schema,
+    &owl_spans_schema,
 };
 
 const owl_schema *const *owl_tables(size_t *n)

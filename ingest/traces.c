@@ -1,0 +1,1419 @@
+/* traces.c — spans kept by owl: every decoded span (OTLP, Zipkin, X-Ray) stored as a row of
+ * the `spans` table, one partition per tenant; a trace read back whole by id without a time
+ * range; searches for trace summaries; per-minute RED statistics of entry spans written
+ * through the metrics module (namespace owl/Traces) with exemplar trace ids for alarms.
+ *
+ * Finding a trace without a time range: the table is clustered by trace_key (a hash of the
+ * trace id), so each part holds its rows sorted by that key and every block of it a narrow
+ * key range: a lookup (EQ on trace_key and trace_id over every day) decodes, per part, only
+ * the block or two whose min/max hold the key, whatever the day.
+ *
+ * RED statistics: put counts every span (before any sampling) into an in-memory table
+ * keyed (tenant, service, operation, minute) — entry spans only: server and consumer spans,
+ * and roots — plus a per-service row (operation ""). A thread (or owl_traces_flush) writes the
+ * counts gathered since the last write as statistic sets at the minute's start (rows of one
+ * series and time merge when read, so several writes in a minute add up); entries keep up to
+ * EXEMPLARS trace ids (failed ones first, then the slowest) for EXEMPLAR_KEEP_MS, which the
+ * alarm evidence provider reads.
+ *
+ * Locks: `mu` guards the RED table and the set of tenants whose retention is set; it is
+ * never held across a store, metrics or alarms call. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/traceid.h"
+#include "ingest/ingest.h"
+
+#define MINUTE_NS 60000000000LL
+#define MINUTE_MS 60000LL
+#define EXEMPLARS 4
+#define EXEMPLAR_KEEP_MS (3 * 3600000LL)
+#define NBUCKETS 148          /* latency histogram: 4 per octave from 2^-10 ms */
+#define BUCKET_LO_LOG2 (-10.0)
+#define MAX_CANDIDATES 100000 /* traces one search considers */
+#define MAX_GETS_PER_PAGE 5000 /* traces one page reads whole before it stops early */
+
+/* ---- the RED table ---- */
+
+typedef struct exemplar {
+    uint8_t id[16];
+    int64_t duration_ns;
+    int failed;
+} exemplar;
+
+typedef struct red {
+    struct red *next;      /* hash chain */
+    uint64_t hash;
+    char *tenant, *service, *operation; /* one allocation: tenant\0service\0operation\0 */
+    int64_t minute_ms;
+    /* counts since the last write */
+    uint64_t n, errors, faults, throttles;
+    double sum_ms, min_ms, max_ms;
+    uint32_t hist[NBUCKETS];
+    exemplar ex[EXEMPLARS];
+    size_t nex;
+} red;
+
+struct owl_traces {
+    owl_store *store;
+    owl_metrics *metrics;
+    owl_traces_options opts;
+    pthread_mutex_t mu;
+    red **tab;
+    size_t tabcap, tabn;
+    char **tenants; /* retention set for these */
+    size_t ntenants;
+    pthread_t thread;
+    int running, stop;
+    pthread_cond_t cv;
+};
+
+void owl_traces_options_default(owl_traces_options *o)
+{
+    o->retention_days = 30;
+    o->background = 1;
+}
+
+static uint64_t red_hash(const char *tenant, const owl_bytes *svc, const owl_bytes *op,
+                         int64_t minute)
+{
+    uint64_t h = owl_hash64(tenant, strlen(tenant), (uint64_t)minute);
+    h = owl_hash64(svc->p, svc->n, h);
+    return op ? owl_hash64(op->p, op->n, h ^ 1) : h;
+}
+
+static int red_grow(owl_traces *tr)
+{
+    size_t cap = tr->tabcap ? tr->tabcap * 2 : 256;
+    red **t = calloc(cap, sizeof *t);
+    if (!t)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < tr->tabcap; i++)
+        for (red *e = tr->tab[i], *nx; e; e = nx) {
+            nx = e->next;
+            e->next = t[e->hash & (cap - 1)];
+            t[e->hash & (cap - 1)] = e;
+        }
+    free(tr->tab);
+    tr->tab = t;
+    tr->tabcap = cap;
+    return OWL_OK;
+}
+
+static int bytes_is(const char *s, const owl_bytes *b)
+{
+    return strlen(s) == b->n && memcmp(s, b->p, b->n) == 0;
+}
+
+/* The entry of (tenant, service, operation or NULL = the service's own row, minute), made
+ * when absent. NULL when out of memory. Caller holds mu. */
+static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
+                    const owl_bytes *op, int64_t minute)
+{
+    uint64_t h = red_hash(tenant, svc, op, minute);
+    if (tr->tabcap) {
+        for (red *e = tr->tab[h & (tr->tabcap - 1)]; e; e = e->next)
+            if (e->hash == h && e->minute_ms == minute && !strcmp(e->tenant, tenant) &&
+                bytes_is(e->service, svc) &&
+                (op ? bytes_is(e->operation, op) : e->operation[0] == '\0' && e->operation ==
+                                                       e->service + strlen(e->service) + 1 &&
+                                                       e->operation[1] == '\1'))
+                return e;
+    }
+    if ((tr->tabn + 1) * 2 > tr->tabcap && red_grow(tr) != OWL_OK)
+        return NULL;
+    size_t tl = strlen(tenant), ol = op ? op->n : 0;
+    red *e = calloc(1, sizeof *e + tl + svc->n + ol + 4);
+    if (!e)
+        return NULL;
+    char *p = (char *)(e + 1);
+    e->tenant = p;
+    memcpy(p, tenant, tl + 1);
+    e->service = p + tl + 1;
+    memcpy(e->service, svc->p, svc->n);
+    e->service[svc->n] = '\0';
+    e->operation = e->service + svc->n + 1;
+    if (op) {
+        memcpy(e->operation, op->p, ol);
+        e->operation[ol] = '\0';
+    } else {
+        /* the service's own row: operation "" marked by a \1 after its NUL */
+        e->operation[0] = '\0';
+        e->operation[1] = '\1';
+    }
+    e->hash = h;
+    e->minute_ms = minute;
+    e->next = tr->tab[h & (tr->tabcap - 1)];
+    tr->tab[h & (tr->tabcap - 1)] = e;
+    tr->tabn++;
+    return e;
+}
+
+static int red_is_service_row(const red *e)
+{
+    return e->operation[0] == '\0' && e->operation[1] == '\1';
+}
+
+static int bucket_of(double ms)
+{
+    if (!(ms > 0))
+        return 0;
+    int b = (int)floor((log2(ms) - BUCKET_LO_LOG2) * 4.0);
+    return b < 0 ? 0 : b >= NBUCKETS ? NBUCKETS - 1 : b;
+}
+
+static double bucket_mid(int b)
+{
+    return exp2(BUCKET_LO_LOG2 + (b + 0.5) / 4.0);
+}
+
+static void red_count(red *e, const owl_span *s)
+{
+    double ms = (double)s->duration_ns / 1e6;
+    if (e->n == 0 || ms < e->min_ms)
+        e->min_ms = ms;
+    if (e->n == 0 || ms > e->max_ms)
+        e->max_ms = ms;
+    e->n++;
+    e->sum_ms += ms;
+    e->errors += s->status == OWL_SPAN_ERROR || s->status == OWL_SPAN_THROTTLE;
+    e->faults += s->status == OWL_SPAN_FAULT;
+    e->throttles += s->status == OWL_SPAN_THROTTLE;
+    e->hist[bucket_of(ms)]++;
+    /* exemplars: failed spans first, then the slowest */
+    int failed = s->status != OWL_SPAN_OK;
+    for (size_t i = 0; i < e->nex; i++)
+        if (!memcmp(e->ex[i].id, s->trace_id, 16))
+            return;
+    size_t at = e->nex;
+    if (e->nex == EXEMPLARS) {
+        /* replace the weakest: an ok one before a failed one, then the fastest */
+        size_t w = 0;
+        for (size_t i = 1; i < e->nex; i++)
+            if (e->ex[i].failed < e->ex[w].failed ||
+                (e->ex[i].failed == e->ex[w].failed && e->ex[i].duration_ns < e->ex[w].duration_ns))
+                w = i;
+        if (failed < e->ex[w].failed ||
+            (failed == e->ex[w].failed && s->duration_ns <= e->ex[w].duration_ns))
+            return;
+        at = w;
+    } else {
+        e->nex++;
+    }
+    memcpy(e->ex[at].id, s->trace_id, 16);
+    e->ex[at].duration_ns = s->duration_ns;
+    e->ex[at].failed = failed;
+}
+
+/* 1 for the spans RED statistics count: where a request enters a service. */
+static int is_entry(const owl_span *s)
+{
+    return s->kind == OWL_SPAN_SERVER || s->kind == OWL_SPAN_CONSUMER ||
+           owl_traceid_is_zero(s->parent_id, 8);
+}
+
+/* ---- writing the statistics ---- */
+
+typedef struct datums {
+    owl_datum *d;
+    size_t n, cap;
+    owl_dim *dims;   /* 2 per datum */
+    double *values, *counts; /* NBUCKETS per latency datum */
+} datums;
+
+static int emit(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t now_ms,
+                owl_error *err)
+{
+    /* 5 datums per entry; dims and histograms in arrays sized for all of them */
+    owl_datum *d = calloc(n * 5, sizeof *d);
+    owl_dim *dims = calloc(n * 2, sizeof *dims);
+    double *vals = malloc(n * NBUCKETS * sizeof *vals), *cnts = malloc(n * NBUCKETS * sizeof *cnts);
+    int rc = OWL_OK;
+    if (!d || !dims || !vals || !cnts) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t nd = 0;
+    static const char *const names[4] = {"Requests", "Errors", "Faults", "Throttles"};
+    for (size_t i = 0; i < n; i++) {
+        red *e = es[i];
+        owl_dim *dm = dims + 2 * i;
+        dm[0] = (owl_dim){"Service", e->service};
+        dm[1] = (owl_dim){"Operation", e->operation};
+        size_t ndims = red_is_service_row(e) ? 1 : 2;
+        double cnt = (double)e->n;
+        double part[4] = {cnt, (double)e->errors, (double)e->faults, (double)e->throttles};
+        for (int k = 0; k < 4; k++) {
+            owl_datum *x = &d[nd++];
+            x->id = (owl_metric_id){OWL_TRACES_NS, names[k], dm, ndims};
+            x->unit = "Count";
+            x->time_ms = e->minute_ms;
+            x->resolution = 60;
+            x->has_stats = 1;
+            /* n samples of 0 or 1: Sum = how many, Average = the rate, SampleCount = requests */
+            x->count = cnt;
+            x->sum = part[k];
+            x->min = part[k] == cnt ? 1 : 0;
+            x->max = part[k] > 0 ? 1 : 0;
+        }
+        owl_datum *x = &d[nd++];
+        x->id = (owl_metric_id){OWL_TRACES_NS, "Latency", dm, ndims};
+        x->unit = "Milliseconds";
+        x->time_ms = e->minute_ms;
+        x->resolution = 60;
+        double *v = vals + i * NBUCKETS, *c = cnts + i * NBUCKETS;
+        size_t nv = 0;
+        for (int b = 0; b < NBUCKETS; b++)
+            if (e->hist[b]) {
+                double mid = bucket_mid(b);
+                v[nv] = mid < e->min_ms ? e->min_ms : mid > e->max_ms ? e->max_ms : mid;
+                c[nv++] = e->hist[b];
+            }
+        x->values = v;
+        x->counts = c;
+        x->nvalues = nv;
+        x->has_stats = 1;
+        x->count = cnt;
+        x->sum = e->sum_ms;
+        x->min = e->min_ms;
+        x->max = e->max_ms;
+    }
+    enum owl_metric_fault fault;
+    for (size_t at = 0; at < nd && rc == OWL_OK; at += 1000) {
+        size_t k = nd - at < 1000 ? nd - at : 1000;
+        rc = owl_metrics_put(tr->metrics, tenant, d + at, k, 0, now_ms, &fault, err);
+    }
+out:
+    free(d);
+    free(dims);
+    free(vals);
+    free(cnts);
+    return rc;
+}
+
+int owl_traces_flush(owl_traces *tr, owl_error *err)
+{
+    if (!tr->metrics)
+        return OWL_OK;
+    int64_t now_ms = owl_now_ms();
+    /* copy out what is pending (and reset it) under mu; write without it */
+    pthread_mutex_lock(&tr->mu);
+    size_t np = 0;
+    red **pend = NULL;
+    if (tr->tabn)
+        pend = malloc(tr->tabn * sizeof *pend);
+    for (size_t i = 0; pend && i < tr->tabcap; i++)
+        for (red **pp = &tr->tab[i]; *pp;) {
+            red *e = *pp;
+            if (e->n) {
+                red *c = malloc(sizeof *c);
+                if (c) {
+                    *c = *e;
+                    pend[np++] = c;
+                }
+                e->n = e->errors = e->faults = e->throttles = 0;
+                e->sum_ms = e->min_ms = e->max_ms = 0;
+                memset(e->hist, 0, sizeof e->hist);
+            }
+            if (e->n == 0 && e->minute_ms < now_ms - EXEMPLAR_KEEP_MS) {
+                *pp = e->next;
+                free(e);
+                tr->tabn--;
+                continue;
+            }
+            pp = &e->next;
+        }
+    pthread_mutex_unlock(&tr->mu);
+    if (!pend)
+        return tr->tabn ? owl_error_set(err, OWL_ENOMEM, "out of memory") : OWL_OK;
+    int rc = OWL_OK;
+    /* per tenant; minutes the metrics module refuses (over 14 days back, 2 h ahead) are left
+     * out: the spans themselves are stored whatever their time */
+    size_t done = 0;
+    while (done < np && rc == OWL_OK) {
+        const char *tenant = NULL;
+        size_t k = 0;
+        for (size_t i = done; i < np; i++) {
+            red *e = pend[i];
+            if (!tenant)
+                tenant = e->tenant;
+            if (strcmp(e->tenant, tenant))
+                continue;
+            /* move to the front of the unprocessed range */
+            pend[i] = pend[done + k];
+            pend[done + k] = e;
+            k++;
+        }
+        size_t m = 0;
+        red **sel = pend + done;
+        for (size_t i = 0; i < k; i++)
+            if (sel[i]->minute_ms > now_ms - 14 * 86400000LL + 3600000 &&
+                sel[i]->minute_ms < now_ms + 7200000 - MINUTE_MS)
+                sel[m++] = sel[i];
+        if (m)
+            rc = emit(tr, tenant, sel, m, now_ms, err);
+        done += k;
+    }
+    for (size_t i = 0; i < np; i++)
+        free(pend[i]);
+    free(pend);
+    return rc;
+}
+
+static void *flusher(void *arg)
+{
+    owl_traces *tr = arg;
+    pthread_mutex_lock(&tr->mu);
+    while (!tr->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&tr->cv, &tr->mu, &ts);
+        if (tr->stop)
+            break;
+        pthread_mutex_unlock(&tr->mu);
+        owl_error err = {0};
+        if (owl_traces_flush(tr, &err) != OWL_OK)
+            owl_warn("traces: writing RED statistics: %s", err.msg);
+        pthread_mutex_lock(&tr->mu);
+    }
+    pthread_mutex_unlock(&tr->mu);
+    return NULL;
+}
+
+/* ---- alarm evidence: exemplar trace ids ---- */
+
+static const char *dim_value(const owl_metric_id *id, const char *name)
+{
+    for (size_t i = 0; i < id->ndims; i++)
+        if (!strcmp(id->dims[i].name, name))
+            return id->dims[i].value;
+    return NULL;
+}
+
+static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64_t start_ms,
+                    int64_t end_ms, enum owl_alarm_state new_state, owl_buf *out)
+{
+    (void)new_state;
+    owl_traces *tr = ud;
+    const char *svc = dim_value(id, "Service"), *op = dim_value(id, "Operation");
+    if (!svc)
+        return OWL_ENOTFOUND;
+    exemplar got[16];
+    size_t ngot = 0;
+    pthread_mutex_lock(&tr->mu);
+    for (size_t i = 0; i < tr->tabcap; i++)
+        for (red *e = tr->tab[i]; e; e = e->next) {
+            if (e->minute_ms + MINUTE_MS <= start_ms || e->minute_ms >= end_ms ||
+                strcmp(e->tenant, tenant) || strcmp(e->service, svc) ||
+                (op ? red_is_service_row(e) || strcmp(e->operation, op) : !red_is_service_row(e)))
+                continue;
+            for (size_t j = 0; j < e->nex; j++) {
+                size_t k = 0;
+                while (k < ngot && memcmp(got[k].id, e->ex[j].id, 16))
+                    k++;
+                if (k < ngot)
+                    continue;
+                if (ngot < 16) {
+                    got[ngot++] = e->ex[j];
+                    continue;
+                }
+                size_t w = 0; /* the weakest kept */
+                for (size_t q = 1; q < ngot; q++)
+                    if (got[q].failed < got[w].failed ||
+                        (got[q].failed == got[w].failed && got[q].duration_ns < got[w].duration_ns))
+                        w = q;
+                if (e->ex[j].failed > got[w].failed ||
+                    (e->ex[j].failed == got[w].failed && e->ex[j].duration_ns > got[w].duration_ns))
+                    got[w] = e->ex[j];
+            }
+        }
+    pthread_mutex_unlock(&tr->mu);
+    /* failed first, then slowest */
+    for (size_t i = 1; i < ngot; i++)
+        for (size_t j = i; j > 0; j--) {
+            exemplar *a = &got[j - 1], *b = &got[j];
+            if (a->failed > b->failed || (a->failed == b->failed && a->duration_ns >= b->duration_ns))
+                break;
+            exemplar t = *a;
+            *a = *b;
+            *b = t;
+        }
+    int rc = owl_buf_puts(out, "{\"provider\":\"traces\",\"service\":");
+    rc = rc ? rc : owl_buf_json_str(out, svc, strlen(svc));
+    if (op) {
+        rc = rc ? rc : owl_buf_puts(out, ",\"operation\":");
+        rc = rc ? rc : owl_buf_json_str(out, op, strlen(op));
+    }
+    rc = rc ? rc : owl_buf_printf(out, ",\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"traces\":[",
+                                  start_ms, end_ms);
+    for (size_t i = 0; i < ngot && rc == OWL_OK; i++) {
+        char hex[OWL_TRACEID_HEX_SIZE], xr[OWL_TRACEID_XRAY_SIZE];
+        owl_traceid_to_hex(got[i].id, hex);
+        owl_traceid_to_xray(got[i].id, xr);
+        rc = owl_buf_printf(out,
+                            "%s{\"traceId\":\"%s\",\"xrayTraceId\":\"%s\",\"durationNanos\":%" PRId64
+                            ",\"failed\":%s}",
+                            i ? "," : "", hex, xr, got[i].duration_ns,
+                            got[i].failed ? "true" : "false");
+    }
+    return rc ? rc : owl_buf_puts(out, "]}");
+}
+
+/* ---- open, close ---- */
+
+int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
+                    const owl_traces_options *opts, owl_traces **out, owl_error *err)
+{
+    owl_traces *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    tr->store = store;
+    tr->metrics = metrics;
+    if (opts)
+        tr->opts = *opts;
+    else
+        owl_traces_options_default(&tr->opts);
+    pthread_mutex_init(&tr->mu, NULL);
+    pthread_cond_init(&tr->cv, NULL);
+    int rc = OWL_OK;
+    if (alarms && (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
+        goto fail;
+    if (metrics && tr->opts.background) {
+        if (pthread_create(&tr->thread, NULL, flusher, tr) != 0) {
+            rc = owl_error_set(err, OWL_ENOMEM, "cannot start the traces statistics thread");
+            goto fail;
+        }
+        tr->running = 1;
+    }
+    *out = tr;
+    return OWL_OK;
+fail:
+    pthread_mutex_destroy(&tr->mu);
+    pthread_cond_destroy(&tr->cv);
+    free(tr);
+    return rc;
+}
+
+void owl_traces_close(owl_traces *tr)
+{
+    if (!tr)
+        return;
+    if (tr->running) {
+        pthread_mutex_lock(&tr->mu);
+        tr->stop = 1;
+        pthread_cond_signal(&tr->cv);
+        pthread_mutex_unlock(&tr->mu);
+        pthread_join(tr->thread, NULL);
+    }
+    owl_error err = {0};
+    if (owl_traces_flush(tr, &err) != OWL_OK)
+        owl_warn("traces: writing RED statistics at close: %s", err.msg);
+    for (size_t i = 0; i < tr->tabcap; i++)
+        for (red *e = tr->tab[i], *nx; e; e = nx) {
+            nx = e->next;
+            free(e);
+        }
+    free(tr->tab);
+    for (size_t i = 0; i < tr->ntenants; i++)
+        free(tr->tenants[i]);
+    free(tr->tenants);
+    pthread_mutex_destroy(&tr->mu);
+    pthread_cond_destroy(&tr->cv);
+    free(tr);
+}
+
+/* ---- put ---- */
+
+/* Sets the tenant's retention the first time it puts (the store writes nothing when the
+ * value is already there, but this spares even the look-up). */
+static int ensure_retention(owl_traces *tr, const char *tenant, owl_error *err)
+{
+    pthread_mutex_lock(&tr->mu);
+    for (size_t i = 0; i < tr->ntenants; i++)
+        if (!strcmp(tr->tenants[i], tenant)) {
+            pthread_mutex_unlock(&tr->mu);
+            return OWL_OK;
+        }
+    pthread_mutex_unlock(&tr->mu);
+    int rc = owl_store_set_retention(tr->store, "spans", tenant, OWL_TRACES_PARTITION,
+                                     tr->opts.retention_days, err);
+    if (rc != OWL_OK)
+        return rc;
+    pthread_mutex_lock(&tr->mu);
+    char **t = realloc(tr->tenants, (tr->ntenants + 1) * sizeof *t);
+    char *c = strdup(tenant);
+    if (t)
+        tr->tenants = t;
+    if (t && c)
+        tr->tenants[tr->ntenants++] = c;
+    else
+        free(c);
+    pthread_mutex_unlock(&tr->mu);
+    return OWL_OK;
+}
+
+int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, size_t n,
+                   owl_error *err)
+{
+    if (n == 0)
+        return OWL_OK;
+    int rc = ensure_retention(tr, tenant, err);
+    if (rc != OWL_OK)
+        return rc;
+    /* columns built directly from the records: byte values point into them */
+    owl_cell *cells = malloc(n * OWL_SPANS_NCOLS * sizeof *cells);
+    if (!cells)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    owl_rows rows = {.nrows = n};
+    owl_cell *col[OWL_SPANS_NCOLS];
+    for (size_t c = 0; c < OWL_SPANS_NCOLS; c++) {
+        col[c] = cells + c * n;
+        rows.cols[c] = col[c];
+    }
+#define B(x) ((owl_bytes){(x).n ? (x).p : "", (x).n})
+    for (size_t i = 0; i < n; i++) {
+        const owl_span *s = &spans[i];
+        col[OWL_SPANS_TIME][i].i = s->start_ns;
+        col[OWL_SPANS_TRACE_KEY][i].u = owl_hash64(s->trace_id, 16, 0);
+        col[OWL_SPANS_TRACE_ID][i].b = (owl_bytes){s->trace_id, 16};
+        col[OWL_SPANS_SPAN_ID][i].b = (owl_bytes){s->span_id, 8};
+        col[OWL_SPANS_PARENT_ID][i].b = (owl_bytes){s->parent_id, 8};
+        col[OWL_SPANS_SERVICE][i].b = B(s->service);
+        col[OWL_SPANS_NAME][i].b = B(s->name);
+        col[OWL_SPANS_KIND][i].i = s->kind;
+        col[OWL_SPANS_DURATION][i].i = s->duration_ns;
+        col[OWL_SPANS_STATUS][i].i = s->status;
+        col[OWL_SPANS_STATUS_CODE][i].i = s->status_code;
+        col[OWL_SPANS_STATUS_MSG][i].b = B(s->status_message);
+        col[OWL_SPANS_HTTP_METHOD][i].b = B(s->http_method);
+        col[OWL_SPANS_ROUTE][i].b = B(s->route);
+        col[OWL_SPANS_URL][i].b = B(s->url);
+        col[OWL_SPANS_HTTP_STATUS][i].i = s->http_status;
+        col[OWL_SPANS_PEER_SERVICE][i].b = B(s->peer_service);
+        col[OWL_SPANS_USER_AGENT][i].b = B(s->user_agent);
+        col[OWL_SPANS_CLIENT_IP][i].b = B(s->client_ip);
+        col[OWL_SPANS_IN_PROGRESS][i].i = s->in_progress != 0;
+        col[OWL_SPANS_ATTRS][i].b = B(s->attrs);
+    }
+#undef B
+    rc = owl_store_append(tr->store, "spans", tenant, OWL_TRACES_PARTITION, &rows, err);
+    free(cells);
+    if (rc != OWL_OK || !tr->metrics)
+        return rc;
+    /* the statistics, after the spans are stored (a refused put counts nothing) */
+    pthread_mutex_lock(&tr->mu);
+    for (size_t i = 0; i < n; i++) {
+        const owl_span *s = &spans[i];
+        if (!is_entry(s) || s->in_progress)
+            continue;
+        int64_t minute = s->start_ns / MINUTE_NS - (s->start_ns % MINUTE_NS < 0);
+        minute *= MINUTE_MS;
+        red *e = red_get(tr, tenant, &s->service, &s->name, minute);
+        red *a = red_get(tr, tenant, &s->service, NULL, minute);
+        if (e)
+            red_count(e, s);
+        if (a)
+            red_count(a, s);
+    }
+    pthread_mutex_unlock(&tr->mu);
+    return OWL_OK;
+}
+
+/* ---- get: one trace by id ---- */
+
+typedef struct collect {
+    owl_trace *t;
+    size_t cap;
+    int rc;
+} collect;
+
+static owl_bytes arena_bytes(owl_arena *a, const owl_cell *c)
+{
+    owl_bytes b = c->b;
+    if (b.n == 0)
+        return (owl_bytes){"", 0};
+    void *p = owl_arena_copy(a, b.p, b.n);
+    return p ? (owl_bytes){p, b.n} : (owl_bytes){NULL, 0};
+}
+
+static int collect_rows(void *ud, const owl_batch *b)
+{
+    collect *c = ud;
+    owl_trace *t = c->t;
+    for (size_t r = 0; r < b->nrows; r++) {
+        if (t->n == OWL_TRACE_MAX_SPANS) {
+            t->truncated = 1;
+            return 0;
+        }
+        if (t->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 64;
+            owl_span *s = realloc(t->spans, cap * sizeof *s);
+            if (!s)
+                return c->rc = OWL_ENOMEM;
+            t->spans = s;
+            c->cap = cap;
+        }
+        owl_span *s = &t->spans[t->n];
+        memset(s, 0, sizeof *s);
+        owl_arena *a = &t->arena;
+        memcpy(s->trace_id, b->cols[OWL_SPANS_TRACE_ID][r].b.p, 16);
+        memcpy(s->span_id, b->cols[OWL_SPANS_SPAN_ID][r].b.p, 8);
+        memcpy(s->parent_id, b->cols[OWL_SPANS_PARENT_ID][r].b.p, 8);
+        s->service = arena_bytes(a, &b->cols[OWL_SPANS_SERVICE][r]);
+        s->name = arena_bytes(a, &b->cols[OWL_SPANS_NAME][r]);
+        s->kind = (enum owl_span_kind)b->cols[OWL_SPANS_KIND][r].i;
+        s->start_ns = b->cols[OWL_SPANS_TIME][r].i;
+        s->duration_ns = b->cols[OWL_SPANS_DURATION][r].i;
+        s->status = (enum owl_span_status)b->cols[OWL_SPANS_STATUS][r].i;
+        s->status_code = (int)b->cols[OWL_SPANS_STATUS_CODE][r].i;
+        s->status_message = arena_bytes(a, &b->cols[OWL_SPANS_STATUS_MSG][r]);
+        s->http_method = arena_bytes(a, &b->cols[OWL_SPANS_HTTP_METHOD][r]);
+        s->route = arena_bytes(a, &b->cols[OWL_SPANS_ROUTE][r]);
+        s->url = arena_bytes(a, &b->cols[OWL_SPANS_URL][r]);
+        s->http_status = (int)b->cols[OWL_SPANS_HTTP_STATUS][r].i;
+        s->peer_service = arena_bytes(a, &b->cols[OWL_SPANS_PEER_SERVICE][r]);
+        s->user_agent = arena_bytes(a, &b->cols[OWL_SPANS_USER_AGENT][r]);
+        s->client_ip = arena_bytes(a, &b->cols[OWL_SPANS_CLIENT_IP][r]);
+        s->in_progress = (int)b->cols[OWL_SPANS_IN_PROGRESS][r].i;
+        s->attrs = arena_bytes(a, &b->cols[OWL_SPANS_ATTRS][r]);
+        if (!s->service.p || !s->name.p || !s->status_message.p || !s->http_method.p ||
+            !s->route.p || !s->url.p || !s->peer_service.p || !s->user_agent.p ||
+            !s->client_ip.p || !s->attrs.p)
+            return c->rc = OWL_ENOMEM;
+        t->n++;
+    }
+    return 0;
+}
+
+/* Records the same span twice: drop in-progress records when a completed one of the same
+ * span id and kind is there, and exact repeats (a batch retried by its client). */
+static int same_span(const owl_span *a, const owl_span *b)
+{
+    return !memcmp(a->span_id, b->span_id, 8) && a->kind == b->kind &&
+           a->service.n == b->service.n && !memcmp(a->service.p, b->service.p, a->service.n);
+}
+
+static int cmp_span_id(const void *x, const void *y, void *ud)
+{
+    const owl_span *s = ud;
+    const uint32_t *a = x, *b = y;
+    int c = memcmp(s[*a].span_id, s[*b].span_id, 8);
+    if (c)
+        return c;
+    /* completed before in progress, then longer first, then the earlier record */
+    if (s[*a].in_progress != s[*b].in_progress)
+        return s[*a].in_progress - s[*b].in_progress;
+    if (s[*a].duration_ns != s[*b].duration_ns)
+        return s[*a].duration_ns > s[*b].duration_ns ? -1 : 1;
+    return *a < *b ? -1 : *a > *b;
+}
+
+static int cmp_start(const void *x, const void *y, void *ud)
+{
+    const owl_span *s = ud;
+    const uint32_t *a = x, *b = y;
+    if (s[*a].start_ns != s[*b].start_ns)
+        return s[*a].start_ns < s[*b].start_ns ? -1 : 1;
+    return *a < *b ? -1 : *a > *b;
+}
+
+/* Finds the index (in by_id, sorted by span id) range of id. */
+static size_t lower_id(const owl_span *s, const uint32_t *by_id, size_t n, const uint8_t *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (memcmp(s[by_id[mid]].span_id, id, 8) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Arranges t's spans into the tree order owl_trace promises and fills parent, depth,
+ * self_ns, start_ns and end_ns. */
+static int build_tree(owl_trace *t)
+{
+    size_t n = t->n;
+    owl_span *s = t->spans;
+    uint32_t *by_id = malloc((n ? n : 1) * sizeof *by_id);
+    if (!by_id)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = (uint32_t)i;
+    qsort_r(by_id, n, sizeof *by_id, cmp_span_id, s);
+    /* dedupe: within a run of one span id, keep the first of each (kind, service) */
+    char *drop = calloc(n ? n : 1, 1);
+    if (!drop) {
+        free(by_id);
+        return OWL_ENOMEM;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && !memcmp(s[by_id[j]].span_id, s[by_id[i]].span_id, 8))
+            j++;
+        for (size_t a = i; a < j; a++)
+            for (size_t b = i; b < a && !drop[by_id[a]]; b++)
+                if (!drop[by_id[b]] && same_span(&s[by_id[a]], &s[by_id[b]]))
+                    drop[by_id[a]] = 1;
+        i = j;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i])
+            s[m++] = s[i];
+    free(drop);
+    n = t->n = m;
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = (uint32_t)i;
+    qsort_r(by_id, n, sizeof *by_id, cmp_span_id, s);
+    /* parents: the span of parent_id (a server record preferred: its children are the
+     * server's work); a Zipkin shared server half goes under the client half of its id */
+    int32_t *par = malloc((n ? n : 1) * sizeof *par);
+    uint32_t *order = malloc((n ? n : 1) * sizeof *order);
+    uint32_t *kids = malloc((n ? n : 1) * sizeof *kids);
+    uint32_t *first = malloc((n + 1) * sizeof *first);
+    int32_t *depth = owl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *depth);
+    int32_t *parent = owl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *parent);
+    int64_t *self = owl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *self);
+    owl_span *sorted = owl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *sorted);
+    uint32_t *stack = malloc((n ? n : 1) * sizeof *stack);
+    int32_t *newidx = malloc((n ? n : 1) * sizeof *newidx);
+    int rc = OWL_OK;
+    if (!par || !order || !kids || !first || !depth || !parent || !self || !sorted || !stack ||
+        !newidx) {
+        rc = OWL_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        par[i] = -1;
+        size_t k = lower_id(s, by_id, n, s[i].span_id);
+        /* the client half of a shared id is this server span's parent */
+        if (s[i].kind == OWL_SPAN_SERVER) {
+            for (size_t q = k; q < n && !memcmp(s[by_id[q]].span_id, s[i].span_id, 8); q++)
+                if (s[by_id[q]].kind == OWL_SPAN_CLIENT && by_id[q] != i) {
+                    par[i] = (int32_t)by_id[q];
+                    break;
+                }
+            if (par[i] >= 0)
+                continue;
+        }
+        if (owl_traceid_is_zero(s[i].parent_id, 8))
+            continue;
+        k = lower_id(s, by_id, n, s[i].parent_id);
+        int32_t best = -1;
+        for (size_t q = k; q < n && !memcmp(s[by_id[q]].span_id, s[i].parent_id, 8); q++) {
+            if (by_id[q] == i)
+                continue;
+            if (best < 0 || (s[by_id[q]].kind == OWL_SPAN_SERVER && s[best].kind != OWL_SPAN_SERVER))
+                best = (int32_t)by_id[q];
+        }
+        par[i] = best;
+    }
+    /* break cycles (a malformed trace): walk up from each span; a span met twice loses its
+     * parent */
+    for (size_t i = 0; i < n; i++) {
+        size_t steps = 0;
+        for (int32_t p = par[i]; p >= 0; p = par[p])
+            if (++steps > n) {
+                par[i] = -1;
+                break;
+            }
+    }
+    /* children lists: spans sorted by start, then grouped by parent (counting sort) */
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    qsort_r(order, n, sizeof *order, cmp_start, s);
+    memset(first, 0, (n + 1) * sizeof *first);
+    for (size_t i = 0; i < n; i++)
+        if (par[i] >= 0)
+            first[par[i] + 1]++;
+    for (size_t i = 0; i < n; i++)
+        first[i + 1] += first[i];
+    {
+        uint32_t *fill = malloc((n ? n : 1) * sizeof *fill);
+        if (!fill) {
+            rc = OWL_ENOMEM;
+            goto out;
+        }
+        memcpy(fill, first, n * sizeof *fill);
+        for (size_t k = 0; k < n; k++) {
+            uint32_t i = order[k];
+            if (par[i] >= 0)
+                kids[fill[par[i]]++] = i;
+        }
+        free(fill);
+    }
+    /* depth-first from each root, roots by start */
+    size_t out_n = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t r = order[k];
+        if (par[r] >= 0)
+            continue;
+        size_t sp = 0;
+        stack[sp++] = r;
+        while (sp) {
+            uint32_t i = stack[--sp];
+            newidx[i] = (int32_t)out_n;
+            sorted[out_n] = s[i];
+            depth[out_n] = par[i] >= 0 ? depth[newidx[par[i]]] + 1 : 0;
+            parent[out_n] = par[i] >= 0 ? newidx[par[i]] : -1;
+            out_n++;
+            size_t lo = first[i], hi = i + 1 < n ? first[i + 1] : first[n];
+            /* push in reverse so the earliest child comes out first */
+            for (size_t q = hi; q > lo; q--)
+                stack[sp++] = kids[q - 1];
+        }
+    }
+    /* self time: duration minus the union of the children's intervals clamped into it; the
+     * children come in start order in kids */
+    t->start_ns = n ? INT64_MAX : 0;
+    t->end_ns = n ? INT64_MIN : 0;
+    for (size_t i = 0; i < n; i++) {
+        const owl_span *x = &s[i];
+        int64_t lo = x->start_ns, hi = x->start_ns + x->duration_ns, covered = 0, reach = lo;
+        size_t a = first[i], b = i + 1 < n ? first[i + 1] : first[n];
+        for (size_t q = a; q < b; q++) {
+            const owl_span *c = &s[kids[q]];
+            int64_t cs = c->start_ns < lo ? lo : c->start_ns;
+            int64_t ce = c->start_ns + c->duration_ns;
+            if (ce > hi)
+                ce = hi;
+            if (cs < reach)
+                cs = reach;
+            if (ce > cs) {
+                covered += ce - cs;
+                reach = ce;
+            }
+        }
+        self[newidx[i]] = x->in_progress ? 0 : x->duration_ns - covered;
+        if (x->start_ns < t->start_ns)
+            t->start_ns = x->start_ns;
+        if (hi > t->end_ns)
+            t->end_ns = hi;
+    }
+    /* the spans now live in the arena, in tree order (the caller frees the unsorted ones) */
+    t->parent = parent;
+    t->depth = depth;
+    t->self_ns = self;
+    t->n = out_n;
+    t->spans = sorted;
+out:
+    free(by_id);
+    free(par);
+    free(order);
+    free(kids);
+    free(first);
+    free(stack);
+    free(newidx);
+    return rc;
+}
+
+void owl_trace_free(owl_trace *t)
+{
+    if (!t)
+        return;
+    owl_arena_free(&t->arena);
+    memset(t, 0, sizeof *t);
+}
+
+/* Reads every row of trace id into t (unsorted spans in a malloc'd array *raw). */
+static int read_trace(owl_traces *tr, const char *tenant, const uint8_t id[16], owl_trace *t,
+                      owl_span **raw, owl_error *err)
+{
+    /* every column, in schema order: a batch's columns come in the order asked, so the
+     * column numbers index them */
+    size_t cols[OWL_SPANS_NCOLS];
+    for (size_t c = 0; c < OWL_SPANS_NCOLS; c++)
+        cols[c] = c;
+    owl_pred preds[2] = {
+        {.col = OWL_SPANS_TRACE_KEY, .op = OWL_PRED_EQ, .lo.u = owl_hash64(id, 16, 0)},
+        {.col = OWL_SPANS_TRACE_ID, .op = OWL_PRED_EQ, .lo.b = {id, 16}},
+    };
+    const char *parts[] = {OWL_TRACES_PARTITION};
+    collect c = {.t = t};
+    owl_scan q = {
+        .table = "spans",
+        .tenant = tenant,
+        .partitions = parts,
+        .npartitions = 1,
+        .start = INT64_MIN,
+        .end = INT64_MAX,
+        .cols = cols,
+        .ncols = OWL_SPANS_NCOLS,
+        .preds = preds,
+        .npreds = 2,
+        .fn = collect_rows,
+        .ud = &c,
+    };
+    t->spans = NULL;
+    int rc = owl_store_scan(tr->store, &q, NULL, err);
+    *raw = t->spans;
+    if (rc == OWL_OK && c.rc != OWL_OK)
+        rc = owl_error_set(err, c.rc, "out of memory");
+    return rc;
+}
+
+int owl_traces_get(owl_traces *tr, const char *tenant, const uint8_t id[16], owl_trace *t,
+                   owl_error *err)
+{
+    memcpy(t->id, id, 16);
+    owl_arena_init(&t->arena, 0);
+    owl_span *raw = NULL;
+    int rc = read_trace(tr, tenant, id, t, &raw, err);
+    if (rc == OWL_OK && t->n == 0) {
+        char hex[OWL_TRACEID_HEX_SIZE];
+        owl_traceid_to_hex(id, hex);
+        rc = owl_error_set(err, OWL_ENOTFOUND, "no trace %s", hex);
+    }
+    if (rc == OWL_OK && build_tree(t) != OWL_OK)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    free(raw);
+    if (rc != OWL_OK) {
+        t->spans = NULL;
+        t->n = 0;
+    }
+    return rc;
+}
+
+/* ---- the filter language's view of a trace ---- */
+
+static const char *cstr(owl_arena *a, const void *p, size_t n)
+{
+    if (n == 0)
+        return "";
+    char *s = owl_arena_alloc(a, n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+static const char *attr_str(owl_arena *a, const bson_t *doc, const char *path)
+{
+    bson_iter_t it, f;
+    uint32_t len;
+    if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &f) ||
+        !BSON_ITER_HOLDS_UTF8(&f))
+        return NULL;
+    const char *v = bson_iter_utf8(&f, &len);
+    return cstr(a, v, len);
+}
+
+/* The string member key (taken whole: OTLP keys hold dots) of the document member parent. */
+static const char *member_str(owl_arena *a, const bson_t *doc, const char *parent,
+                              const char *key)
+{
+    bson_iter_t it, sub;
+    uint32_t len;
+    if (!bson_iter_init_find(&it, doc, parent) || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+        !bson_iter_recurse(&it, &sub) || !bson_iter_find(&sub, key) ||
+        !BSON_ITER_HOLDS_UTF8(&sub))
+        return NULL;
+    const char *v = bson_iter_utf8(&sub, &len);
+    return cstr(a, v, len);
+}
+
+/* Annotations: X-Ray's `annotations`, else the span's attributes (OTLP, Zipkin tags) —
+ * their strings, numbers and booleans. */
+static int annotations_of(owl_arena *a, const bson_t *doc, owl_xf_span *v)
+{
+    bson_iter_t it, sub;
+    const char *where = NULL;
+    if (bson_iter_init_find(&it, doc, "annotations") && BSON_ITER_HOLDS_DOCUMENT(&it))
+        where = "annotations";
+    else if (bson_iter_init_find(&it, doc, "attributes") && BSON_ITER_HOLDS_DOCUMENT(&it))
+        where = "attributes";
+    if (!where || !bson_iter_recurse(&it, &sub))
+        return OWL_OK;
+    size_t n = 0;
+    bson_iter_t cnt = sub;
+    while (bson_iter_next(&cnt))
+        n++;
+    owl_xf_annotation *an = owl_arena_alloc(a, (n ? n : 1) * sizeof *an);
+    if (!an)
+        return OWL_ENOMEM;
+    size_t k = 0;
+    while (bson_iter_next(&sub)) {
+        owl_xf_annotation *x = &an[k];
+        memset(x, 0, sizeof *x);
+        x->key = cstr(a, bson_iter_key(&sub), strlen(bson_iter_key(&sub)));
+        if (!x->key)
+            return OWL_ENOMEM;
+        if (BSON_ITER_HOLDS_UTF8(&sub)) {
+            uint32_t len;
+            const char *s = bson_iter_utf8(&sub, &len);
+            x->type = OWL_XF_ASTR;
+            if (!(x->str = cstr(a, s, len)))
+                return OWL_ENOMEM;
+        } else if (BSON_ITER_HOLDS_BOOL(&sub)) {
+            x->type = OWL_XF_ABOOL;
+            x->boolean = bson_iter_bool(&sub);
+        } else if (BSON_ITER_HOLDS_NUMBER(&sub)) {
+            x->type = OWL_XF_ANUM;
+            x->num = bson_iter_as_double(&sub);
+        } else {
+            continue;
+        }
+        k++;
+    }
+    v->annotations = an;
+    v->n_annotations = k;
+    return OWL_OK;
+}
+
+int owl_trace_views(owl_trace *t, owl_xf_span **views)
+{
+    owl_arena *a = &t->arena;
+    owl_xf_span *v = owl_arena_alloc(a, (t->n ? t->n : 1) * sizeof *v);
+    if (!v)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < t->n; i++) {
+        const owl_span *s = &t->spans[i];
+        owl_xf_span *x = &v[i];
+        memset(x, 0, sizeof *x);
+        static const owl_xf_kind kinds[] = {OWL_XF_INTERNAL, OWL_XF_INTERNAL, OWL_XF_SERVER,
+                                            OWL_XF_CLIENT,   OWL_XF_PRODUCER, OWL_XF_CONSUMER};
+        x->kind = (unsigned)s->kind < 6 ? kinds[s->kind] : OWL_XF_INTERNAL;
+        x->service = cstr(a, s->service.p, s->service.n);
+        x->name = cstr(a, s->name.p, s->name.n);
+        x->start_ns = s->start_ns;
+        x->end_ns = s->start_ns + s->duration_ns;
+        x->error = s->status == OWL_SPAN_ERROR || s->status == OWL_SPAN_THROTTLE;
+        x->fault = s->status == OWL_SPAN_FAULT;
+        x->throttle = s->status == OWL_SPAN_THROTTLE;
+        x->in_progress = s->in_progress != 0;
+        x->http_method = cstr(a, s->http_method.p, s->http_method.n);
+        x->http_url = cstr(a, s->url.p, s->url.n);
+        x->http_useragent = cstr(a, s->user_agent.p, s->user_agent.n);
+        x->http_clientip = cstr(a, s->client_ip.p, s->client_ip.n);
+        x->http_status = s->http_status;
+        x->parent = t->parent[i];
+        x->remote_service = cstr(a, s->peer_service.p, s->peer_service.n);
+        if (!x->service || !x->name || !x->http_method || !x->http_url || !x->http_useragent ||
+            !x->http_clientip || !x->remote_service)
+            return OWL_ENOMEM;
+        bson_t doc;
+        if (s->attrs.n >= 5 && bson_init_static(&doc, s->attrs.p, s->attrs.n)) {
+            x->user = attr_str(a, &doc, "user");
+            if (!x->user)
+                x->user = member_str(a, &doc, "attributes", "enduser.id");
+            x->service_type = attr_str(a, &doc, "origin");
+            x->availability_zone = attr_str(a, &doc, "aws.ec2.availability_zone");
+            if (!x->availability_zone)
+                x->availability_zone = member_str(a, &doc, "resource", "cloud.availability_zone");
+            x->instance_id = attr_str(a, &doc, "aws.ec2.instance_id");
+            if (!x->instance_id)
+                x->instance_id = member_str(a, &doc, "resource", "host.id");
+            x->resource_arn = attr_str(a, &doc, "resource_arn");
+            if (annotations_of(a, &doc, x) != OWL_OK)
+                return OWL_ENOMEM;
+        }
+    }
+    *views = v;
+    return OWL_OK;
+}
+
+/* ---- search ---- */
+
+void owl_trace_page_free(owl_trace_page *p)
+{
+    if (!p)
+        return;
+    free(p->items);
+    owl_arena_free(&p->arena);
+    memset(p, 0, sizeof *p);
+}
+
+typedef struct cand {
+    uint8_t id[16];
+    int64_t start; /* the earliest matching span's start */
+    int used;
+} cand;
+
+typedef struct cands {
+    cand *tab;
+    size_t cap, n;
+    int full;
+} cands;
+
+static int cands_add(cands *c, const uint8_t *id, int64_t start)
+{
+    if (!c->cap || (c->n + 1) * 2 > c->cap) {
+        if (c->n >= MAX_CANDIDATES) {
+            /* still lower the start of a known candidate below */
+            c->full = 1;
+        } else {
+            size_t cap = c->cap ? c->cap * 2 : 1024;
+            cand *t = calloc(cap, sizeof *t);
+            if (!t)
+                return OWL_ENOMEM;
+            for (size_t i = 0; i < c->cap; i++)
+                if (c->tab[i].used) {
+                    size_t h = owl_hash64(c->tab[i].id, 16, 7) & (cap - 1);
+                    while (t[h].used)
+                        h = (h + 1) & (cap - 1);
+                    t[h] = c->tab[i];
+                }
+            free(c->tab);
+            c->tab = t;
+            c->cap = cap;
+        }
+    }
+    size_t h = owl_hash64(id, 16, 7) & (c->cap - 1);
+    while (c->tab[h].used) {
+        if (!memcmp(c->tab[h].id, id, 16)) {
+            if (start < c->tab[h].start)
+                c->tab[h].start = start;
+            return OWL_OK;
+        }
+        h = (h + 1) & (c->cap - 1);
+    }
+    if (c->full)
+        return OWL_OK;
+    memcpy(c->tab[h].id, id, 16);
+    c->tab[h].start = start;
+    c->tab[h].used = 1;
+    c->n++;
+    return OWL_OK;
+}
+
+static int cands_row(void *ud, const owl_batch *b)
+{
+    cands *c = ud;
+    for (size_t r = 0; r < b->nrows; r++)
+        if (cands_add(c, b->cols[0][r].b.p, b->cols[1][r].i) !=
+            OWL_OK)
+            return OWL_ENOMEM;
+    return 0;
+}
+
+/* Newest first, then by id. */
+static int cmp_cand(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->start != b->start)
+        return a->start > b->start ? -1 : 1;
+    return memcmp(a->id, b->id, 16);
+}
+
+static int parse_token(const char *tok, cand *after)
+{
+    /* "1." <start ns> "." <32 hex> */
+    if (strncmp(tok, "1.", 2) != 0)
+        return OWL_EINVAL;
+    char *end;
+    errno = 0;
+    long long v = strtoll(tok + 2, &end, 10);
+    if (errno || end == tok + 2 || *end != '.' || strlen(end + 1) != 32)
+        return OWL_EINVAL;
+    owl_error e = {0};
+    if (owl_traceid_from_hex(end + 1, 32, after->id, &e) != OWL_OK)
+        return OWL_EINVAL;
+    after->start = v;
+    return OWL_OK;
+}
+
+static owl_bytes page_bytes(owl_trace_page *p, owl_bytes b)
+{
+    if (!b.n)
+        return (owl_bytes){"", 0};
+    void *c = owl_arena_copy(&p->arena, b.p, b.n);
+    return c ? (owl_bytes){c, b.n} : (owl_bytes){NULL, 0};
+}
+
+/* Fills *s from t (strings copied into p's arena). */
+static int summarize(owl_trace_page *p, const owl_trace *t, owl_trace_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    memcpy(s->id, t->id, 16);
+    s->nspans = t->n;
+    s->start_ns = t->start_ns;
+    s->duration_ns = t->end_ns - t->start_ns;
+    const owl_span *root = &t->spans[0];
+    s->root_service = page_bytes(p, root->service);
+    s->root_operation = page_bytes(p, root->name);
+    s->root_duration_ns = root->in_progress ? -1 : root->duration_ns;
+    s->http_status = root->http_status;
+    s->http_method = page_bytes(p, root->http_method);
+    s->url = page_bytes(p, root->url);
+    s->user_agent = page_bytes(p, root->user_agent);
+    s->client_ip = page_bytes(p, root->client_ip);
+    s->services = owl_arena_alloc(&p->arena, t->n * sizeof *s->services);
+    if (!s->services || !s->root_service.p || !s->root_operation.p || !s->http_method.p ||
+        !s->url.p || !s->user_agent.p || !s->client_ip.p)
+        return OWL_ENOMEM;
+    size_t roots = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const owl_span *x = &t->spans[i];
+        roots += t->parent[i] < 0;
+        s->error |= x->status == OWL_SPAN_ERROR || x->status == OWL_SPAN_THROTTLE;
+        s->fault |= x->status == OWL_SPAN_FAULT;
+        s->throttle |= x->status == OWL_SPAN_THROTTLE;
+        s->partial |= x->in_progress != 0;
+        size_t k = 0;
+        while (k < s->nservices && (s->services[k].n != x->service.n ||
+                                    memcmp(s->services[k].p, x->service.p, x->service.n)))
+            k++;
+        if (k == s->nservices) {
+            s->services[k] = page_bytes(p, x->service);
+            if (!s->services[k].p)
+                return OWL_ENOMEM;
+            s->nservices++;
+        }
+    }
+    s->partial |= roots > 1;
+    return OWL_OK;
+}
+
+static int status_holds(int want, const owl_trace_summary *s)
+{
+    switch (want) {
+    case -1:
+        return 1;
+    case OWL_SPAN_OK:
+        return !s->error && !s->fault && !s->throttle;
+    case OWL_SPAN_ERROR:
+        return s->error;
+    case OWL_SPAN_FAULT:
+        return s->fault;
+    case OWL_SPAN_THROTTLE:
+        return s->throttle;
+    default:
+        return 0;
+    }
+}
+
+int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query *q,
+                      owl_trace_page *page, owl_error *err)
+{
+    owl_arena_init(&page->arena, 0);
+    page->next_token[0] = '\0';
+    if (q->end_ns <= q->start_ns)
+        return owl_error_set(err, OWL_EINVAL, "the end of the range must be after its start");
+    size_t limit = q->limit ? q->limit : 100;
+    if (limit > 1000)
+        return owl_error_set(err, OWL_EINVAL, "limit must be at most 1000");
+    cand after = {0};
+    int have_after = 0;
+    if (q->next_token && q->next_token[0]) {
+        if (parse_token(q->next_token, &after) != OWL_OK)
+            return owl_error_set(err, OWL_EINVAL, "next token is not one this server gave");
+        have_after = 1;
+    }
+    /* 1. candidates: traces with a span in the range (of the service / operation) */
+    owl_pred preds[2];
+    size_t np = 0;
+    if (q->service)
+        preds[np++] = (owl_pred){.col = OWL_SPANS_SERVICE, .op = OWL_PRED_EQ,
+                                 .lo.b = {q->service, strlen(q->service)}};
+    if (q->operation)
+        preds[np++] = (owl_pred){.col = OWL_SPANS_NAME, .op = OWL_PRED_EQ,
+                                 .lo.b = {q->operation, strlen(q->operation)}};
+    static const size_t cols[] = {OWL_SPANS_TRACE_ID, OWL_SPANS_TIME}; /* batch cols 0, 1 */
+    const char *parts[] = {OWL_TRACES_PARTITION};
+    cands c = {0};
+    owl_scan sq = {
+        .table = "spans",
+        .tenant = tenant,
+        .partitions = parts,
+        .npartitions = 1,
+        .start = q->start_ns,
+        .end = q->end_ns,
+        .cols = cols,
+        .ncols = 2,
+        .preds = np ? preds : NULL,
+        .npreds = np,
+        .fn = cands_row,
+        .ud = &c,
+    };
+    int rc = owl_store_scan(tr->store, &sq, NULL, err);
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory");
+    cand *list = NULL;
+    size_t nl = 0;
+    if (rc == OWL_OK && c.n) {
+        list = malloc(c.n * sizeof *list);
+        if (!list)
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        for (size_t i = 0; list && i < c.cap; i++)
+            if (c.tab[i].used)
+                list[nl++] = c.tab[i];
+    }
+    free(c.tab);
+    if (rc != OWL_OK) {
+        free(list);
+        return rc;
+    }
+    qsort(list, nl, sizeof *list, cmp_cand);
+    page->items = calloc(limit, sizeof *page->items);
+    if (!page->items) {
+        free(list);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
+    /* 2. each candidate after the token, read whole and checked */
+    size_t i = 0;
+    if (have_after)
+        while (i < nl && cmp_cand(&list[i], &after) <= 0)
+            i++;
+    size_t gets = 0;
+    const cand *last = NULL;
+    for (; i < nl && page->n < limit && gets < MAX_GETS_PER_PAGE && rc == OWL_OK; i++) {
+        owl_trace t = {0};
+        gets++;
+        last = &list[i];
+        rc = owl_traces_get(tr, tenant, list[i].id, &t, err);
+        if (rc == OWL_ENOTFOUND) { /* expired between the scan and now */
+            owl_trace_free(&t);
+            rc = OWL_OK;
+            continue;
+        }
+        if (rc != OWL_OK) {
+            owl_trace_free(&t);
+            break;
+        }
+        page->scanned++;
+        owl_trace_summary *s = &page->items[page->n];
+        if ((rc = summarize(page, &t, s)) != OWL_OK) {
+            owl_trace_free(&t);
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            break;
+        }
+        int ok = status_holds(q->status, s) &&
+                 (q->min_duration_ns < 0 || s->duration_ns >= q->min_duration_ns) &&
+                 (q->max_duration_ns < 0 || s->duration_ns <= q->max_duration_ns);
+        if (ok && q->filter) {
+            owl_xf_span *v;
+            if (owl_trace_views(&t, &v) != OWL_OK) {
+                owl_trace_free(&t);
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+                break;
+            }
+            owl_xf_trace xt = {.spans = v, .n_spans = t.n, .root = 0};
+            ok = owl_xf_match(q->filter, &xt);
+        }
+        owl_trace_free(&t);
+        if (ok)
+            page->n++;
+    }
+    if (rc == OWL_OK && i < nl && last) {
+        char hex[OWL_TRACEID_HEX_SIZE];
+        owl_traceid_to_hex(last->id, hex);
+        snprintf(page->next_token, sizeof page->next_token, "1.%" PRId64 ".%s", last->start,
+                 hex);
+    }
+    free(list);
+    return rc;
+}

@@ -1,0 +1,479 @@
+/* test_traces.c — ingest/traces.c: spans put and read back whole by id without a time range
+ * (from memtables, from sealed parts of several days, after a reopen), the tree (order,
+ * parents, depth, self time with overlapping and out-of-range children), in-progress records
+ * replaced by completed ones, repeats dropped, Zipkin's shared span ids, tenants apart,
+ * searches (service, operation, duration, status, filter expressions, pages that join up
+ * exactly), and the RED statistics written into owl/Traces with exemplar evidence. */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/traceid.h"
+#include "ingest/ingest.h"
+#include "tests/unit/testfs.h"
+
+#define T "000000000001"
+#define T2 "000000000002"
+#define MS 1000000LL
+
+typedef struct env {
+    char *dir;
+    owl_meta *meta;
+    owl_store *store;
+    owl_metrics *metrics;
+    owl_traces *tr;
+} env;
+
+static void env_open(env *e)
+{
+    char p[4200];
+    owl_error err = {0};
+    snprintf(p, sizeof p, "%s/meta", e->dir);
+    cr_assert_eq(owl_meta_open(p, NULL, &e->meta, &err), OWL_OK, "%s", err.msg);
+    owl_store_options so;
+    owl_store_options_default(&so);
+    so.background = 0;
+    snprintf(p, sizeof p, "%s/store", e->dir);
+    cr_assert_eq(owl_store_open(p, NULL, 0, &so, &e->store, &err), OWL_OK, "%s", err.msg);
+    owl_metrics_options mo = {.background = 0};
+    cr_assert_eq(owl_metrics_open(e->store, e->meta, &mo, &e->metrics, &err), OWL_OK, "%s",
+                 err.msg);
+    owl_traces_options o;
+    owl_traces_options_default(&o);
+    o.background = 0;
+    cr_assert_eq(owl_traces_open(e->store, e->metrics, NULL, &o, &e->tr, &err), OWL_OK, "%s",
+                 err.msg);
+}
+
+static void env_close(env *e)
+{
+    owl_traces_close(e->tr);
+    owl_metrics_close(e->metrics);
+    owl_store_close(e->store);
+    owl_meta_close(e->meta);
+}
+
+static void env_init(env *e)
+{
+    memset(e, 0, sizeof *e);
+    e->dir = test_tmpdir("traces");
+    env_open(e);
+}
+
+static void env_free(env *e)
+{
+    env_close(e);
+    test_rm_rf(e->dir);
+}
+
+#define BS(s) ((owl_bytes){(s), sizeof(s) - 1})
+
+static void tid(uint8_t id[16], unsigned n)
+{
+    memset(id, 0, 16);
+    id[0] = 0xab;
+    id[15] = (uint8_t)n;
+    id[14] = (uint8_t)(n >> 8);
+}
+
+static void sid(uint8_t id[8], unsigned n)
+{
+    memset(id, 0, 8);
+    id[0] = 0x5;
+    id[7] = (uint8_t)n;
+    id[6] = (uint8_t)(n >> 8);
+}
+
+static owl_span mkspan(unsigned trace, unsigned span, unsigned parent, const char *svc,
+                       const char *name, int kind, int64_t start, int64_t dur)
+{
+    owl_span s;
+    memset(&s, 0, sizeof s);
+    tid(s.trace_id, trace);
+    sid(s.span_id, span);
+    if (parent)
+        sid(s.parent_id, parent);
+    s.service = (owl_bytes){svc, strlen(svc)};
+    s.name = (owl_bytes){name, strlen(name)};
+    s.kind = (enum owl_span_kind)kind;
+    s.start_ns = start;
+    s.duration_ns = dur;
+    return s;
+}
+
+static void put(env *e, const char *tenant, const owl_span *s, size_t n)
+{
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_put(e->tr, tenant, s, n, &err), OWL_OK, "%s", err.msg);
+}
+
+static size_t find(const owl_trace *t, unsigned span, int kind)
+{
+    uint8_t id[8];
+    sid(id, span);
+    for (size_t i = 0; i < t->n; i++)
+        if (!memcmp(t->spans[i].span_id, id, 8) && (kind < 0 || (int)t->spans[i].kind == kind))
+            return i;
+    cr_assert_fail("span %u not in the trace", span);
+    return 0;
+}
+
+/* A trace: root A (0..100 ms) -> B (10..40) -> D (20..30), A -> C (30..120, past A's end),
+ * sent in two batches in reverse order. */
+static void put_tree(env *e, unsigned trace, int64_t t0, const char *tenant)
+{
+    owl_span s[4] = {
+        mkspan(trace, 4, 2, "db", "query", OWL_SPAN_CLIENT, t0 + 20 * MS, 10 * MS),
+        mkspan(trace, 3, 1, "front", "call-c", OWL_SPAN_CLIENT, t0 + 30 * MS, 90 * MS),
+        mkspan(trace, 2, 1, "orders", "GET /orders", OWL_SPAN_SERVER, t0 + 10 * MS, 30 * MS),
+        mkspan(trace, 1, 0, "front", "GET /", OWL_SPAN_SERVER, t0, 100 * MS),
+    };
+    put(e, tenant, s, 2);
+    put(e, tenant, s + 2, 2);
+}
+
+Test(traces, tree_by_id_without_range)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = owl_now_ms() * MS - 3600000 * MS;
+    put_tree(&e, 1, t0, T);
+    put_tree(&e, 2, t0 + MS, T);
+    owl_trace t = {0};
+    owl_error err = {0};
+    uint8_t id[16];
+    tid(id, 1);
+    cr_assert_eq(owl_traces_get(e.tr, T, id, &t, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 4);
+    /* tree order: A, B, D, C */
+    uint8_t want[4] = {1, 2, 4, 3};
+    int32_t depth[4] = {0, 1, 2, 1};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(t.spans[i].span_id[7], want[i], "position %zu", i);
+        cr_assert_eq(t.depth[i], depth[i]);
+    }
+    cr_assert_eq(t.parent[0], -1);
+    cr_assert_eq(t.parent[1], 0);
+    cr_assert_eq(t.parent[2], 1);
+    cr_assert_eq(t.parent[3], 0);
+    /* self: A 100 - (10..40 u 30..100) = 100 - 90 = 10; B 30 - 10 = 20; D 10; C 90 */
+    cr_assert_eq(t.self_ns[0], 10 * MS);
+    cr_assert_eq(t.self_ns[1], 20 * MS);
+    cr_assert_eq(t.self_ns[2], 10 * MS);
+    cr_assert_eq(t.self_ns[3], 90 * MS);
+    cr_assert_eq(t.start_ns, t0);
+    cr_assert_eq(t.end_ns, t0 + 120 * MS);
+    cr_assert(t.spans[1].service.n == 6 && !memcmp(t.spans[1].service.p, "orders", 6));
+    owl_trace_free(&t);
+    /* another tenant sees nothing; an unknown id is not found */
+    cr_assert_eq(owl_traces_get(e.tr, T2, id, &t, &err), OWL_ENOTFOUND);
+    owl_trace_free(&t);
+    tid(id, 77);
+    cr_assert_eq(owl_traces_get(e.tr, T, id, &t, &err), OWL_ENOTFOUND);
+    owl_trace_free(&t);
+    /* sealed into parts, of two days, then reopened: still whole */
+    owl_span late = mkspan(1, 9, 4, "db", "late", OWL_SPAN_INTERNAL, t0 - 86400000 * MS, MS);
+    put(&e, T, &late, 1);
+    cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK, "%s", err.msg);
+    env_close(&e);
+    env_open(&e);
+    tid(id, 1);
+    cr_assert_eq(owl_traces_get(e.tr, T, id, &t, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 5);
+    size_t l = find(&t, 9, -1);
+    cr_assert_eq(t.depth[l], 3);
+    cr_assert_eq(t.start_ns, t0 - 86400000 * MS);
+    owl_trace_free(&t);
+    env_free(&e);
+}
+
+Test(traces, in_progress_repeats_and_shared_ids)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = owl_now_ms() * MS - 60000 * MS;
+    /* an X-Ray in-progress segment, then the completed one; a batch retried */
+    owl_span ip = mkspan(5, 1, 0, "svc", "op", OWL_SPAN_SERVER, t0, 0);
+    ip.in_progress = 1;
+    owl_span done = mkspan(5, 1, 0, "svc", "op", OWL_SPAN_SERVER, t0, 50 * MS);
+    owl_span kid = mkspan(5, 2, 1, "svc", "sub", OWL_SPAN_INTERNAL, t0 + MS, 5 * MS);
+    put(&e, T, &kid, 1);
+    put(&e, T, &ip, 1);
+    put(&e, T, &done, 1);
+    put(&e, T, &kid, 1);
+    /* Zipkin: client and server halves of one span id */
+    owl_span zc = mkspan(5, 3, 2, "svc", "call", OWL_SPAN_CLIENT, t0 + 2 * MS, 3 * MS);
+    owl_span zs = mkspan(5, 3, 2, "backend", "serve", OWL_SPAN_SERVER, t0 + 2 * MS, 2 * MS);
+    owl_span zk = mkspan(5, 4, 3, "backend", "work", OWL_SPAN_INTERNAL, t0 + 2 * MS, MS);
+    owl_span zs_arr[3] = {zk, zs, zc};
+    put(&e, T, zs_arr, 3);
+    owl_trace t = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_get(e.tr, T, done.trace_id, &t, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 5, "in-progress and repeated records dropped: %zu", t.n);
+    size_t r = find(&t, 1, -1);
+    cr_assert_eq(t.spans[r].in_progress, 0);
+    cr_assert_eq(t.spans[r].duration_ns, 50 * MS);
+    size_t c = find(&t, 3, OWL_SPAN_CLIENT), s = find(&t, 3, OWL_SPAN_SERVER),
+           k = find(&t, 4, -1);
+    cr_assert_eq(t.parent[s], (int32_t)c, "the server half sits under the client half");
+    cr_assert_eq(t.parent[k], (int32_t)s, "children of a shared id go under the server half");
+    cr_assert_eq(t.depth[k], 4);
+    owl_trace_free(&t);
+    /* only the in-progress record: it is kept */
+    owl_span ip2 = mkspan(6, 1, 0, "svc", "op", OWL_SPAN_SERVER, t0, 0);
+    ip2.in_progress = 1;
+    put(&e, T, &ip2, 1);
+    cr_assert_eq(owl_traces_get(e.tr, T, ip2.trace_id, &t, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 1);
+    cr_assert_eq(t.spans[0].in_progress, 1);
+    cr_assert_eq(t.self_ns[0], 0);
+    owl_trace_free(&t);
+    env_free(&e);
+}
+
+Test(traces, cycles_and_orphans)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = owl_now_ms() * MS;
+    owl_span s[3] = {
+        mkspan(8, 1, 2, "a", "x", OWL_SPAN_SERVER, t0, MS),
+        mkspan(8, 2, 1, "a", "y", OWL_SPAN_SERVER, t0 + MS, MS),
+        mkspan(8, 3, 99, "b", "orphan", OWL_SPAN_SERVER, t0 + 2 * MS, MS),
+    };
+    put(&e, T, s, 3);
+    owl_trace t = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_get(e.tr, T, s[0].trace_id, &t, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 3, "every span comes back, cycle or not");
+    size_t o = find(&t, 3, -1);
+    cr_assert_eq(t.parent[o], -1, "a span whose parent is missing is a root");
+    int roots = 0;
+    for (size_t i = 0; i < t.n; i++)
+        roots += t.parent[i] < 0;
+    cr_assert_geq(roots, 2);
+    owl_trace_free(&t);
+    env_free(&e);
+}
+
+static void search(env *e, owl_trace_query *q, owl_trace_page *p)
+{
+    owl_error err = {0};
+    memset(p, 0, sizeof *p);
+    cr_assert_eq(owl_traces_search(e->tr, T, q, p, &err), OWL_OK, "%s", err.msg);
+}
+
+static owl_trace_query q_all(int64_t a, int64_t b)
+{
+    return (owl_trace_query){.start_ns = a, .end_ns = b, .min_duration_ns = -1,
+                             .max_duration_ns = -1, .status = -1};
+}
+
+Test(traces, search)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = owl_now_ms() * MS - 600000 * MS;
+    /* 30 traces: front -> orders; every 3rd faulted in orders, every 5th slow */
+    for (unsigned i = 0; i < 30; i++) {
+        int64_t st = t0 + (int64_t)i * 1000 * MS;
+        int64_t d = i % 5 == 0 ? 900 * MS : 20 * MS;
+        owl_span s[2] = {
+            mkspan(100 + i, 1, 0, "front", "GET /", OWL_SPAN_SERVER, st, d),
+            mkspan(100 + i, 2, 1, "orders", i % 2 ? "GET /a" : "GET /b", OWL_SPAN_SERVER,
+                   st + MS, MS),
+        };
+        if (i % 3 == 0) {
+            s[1].status = OWL_SPAN_FAULT;
+            s[1].http_status = 503;
+        }
+        s[0].http_status = 200;
+        s[0].http_method = BS("GET");
+        put(&e, T, s, 2);
+    }
+    owl_trace_page p;
+    owl_trace_query q = q_all(t0, t0 + 3600000 * MS);
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 30);
+    cr_assert_eq(p.next_token[0], '\0');
+    /* newest first */
+    for (size_t i = 1; i < p.n; i++)
+        cr_assert_gt(p.items[i - 1].start_ns, p.items[i].start_ns);
+    cr_assert_eq(p.items[0].nspans, 2);
+    cr_assert_eq(p.items[0].nservices, 2);
+    cr_assert(p.items[0].root_service.n == 5);
+    cr_assert_eq(p.items[0].http_status, 200);
+    owl_trace_page_free(&p);
+    /* a range holding only the first 10 traces */
+    q = q_all(t0, t0 + 10000 * MS);
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 10);
+    owl_trace_page_free(&p);
+    /* operation of a service */
+    q = q_all(t0, t0 + 3600000 * MS);
+    q.service = "orders";
+    q.operation = "GET /a";
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 15);
+    owl_trace_page_free(&p);
+    /* status and duration */
+    q = q_all(t0, t0 + 3600000 * MS);
+    q.status = OWL_SPAN_FAULT;
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 10);
+    for (size_t i = 0; i < p.n; i++)
+        cr_assert(p.items[i].fault);
+    owl_trace_page_free(&p);
+    q.status = OWL_SPAN_OK;
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 20);
+    owl_trace_page_free(&p);
+    q = q_all(t0, t0 + 3600000 * MS);
+    q.min_duration_ns = 500 * MS;
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 6);
+    owl_trace_page_free(&p);
+    q.min_duration_ns = -1;
+    q.max_duration_ns = 500 * MS;
+    search(&e, &q, &p);
+    cr_assert_eq(p.n, 24);
+    owl_trace_page_free(&p);
+    /* a filter expression */
+    owl_xf *f;
+    owl_error err = {0};
+    const char *fx = "service(\"orders\") { fault } AND responsetime > 0.5";
+    cr_assert_eq(owl_xf_compile(fx, strlen(fx), &f, &err), OWL_OK, "%s", err.msg);
+    q = q_all(t0, t0 + 3600000 * MS);
+    q.filter = f;
+    search(&e, &q, &p);
+    /* faulted (i % 3 == 0) and slow (i % 5 == 0): 0, 15 */
+    cr_assert_eq(p.n, 2, "%zu", p.n);
+    owl_trace_page_free(&p);
+    owl_xf_free(f);
+    /* pages of 7 join up: every trace once */
+    q = q_all(t0, t0 + 3600000 * MS);
+    q.limit = 7;
+    int seen[30] = {0};
+    char tok[64] = "";
+    size_t pages = 0, total = 0;
+    do {
+        q.next_token = tok[0] ? tok : NULL;
+        search(&e, &q, &p);
+        for (size_t i = 0; i < p.n; i++) {
+            unsigned n = p.items[i].id[15] - 100;
+            cr_assert_lt(n, 30u);
+            cr_assert_eq(seen[n], 0, "trace %u twice", n);
+            seen[n] = 1;
+        }
+        total += p.n;
+        snprintf(tok, sizeof tok, "%s", p.next_token);
+        owl_trace_page_free(&p);
+        pages++;
+    } while (tok[0] && pages < 10);
+    cr_assert_eq(total, 30);
+    cr_assert_eq(pages, 5);
+    /* bad input */
+    q = q_all(t0, t0 + 3600000 * MS);
+    q.next_token = "nonsense";
+    memset(&p, 0, sizeof p);
+    cr_assert_eq(owl_traces_search(e.tr, T, &q, &p, &err), OWL_EINVAL);
+    owl_trace_page_free(&p);
+    q = q_all(t0, t0);
+    cr_assert_eq(owl_traces_search(e.tr, T, &q, &p, &err), OWL_EINVAL);
+    owl_trace_page_free(&p);
+    env_free(&e);
+}
+
+Test(traces, views_for_filters)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = owl_now_ms() * MS;
+    owl_span s = mkspan(9, 1, 0, "svc", "op", OWL_SPAN_SERVER, t0, MS);
+    bson_t a = BSON_INITIALIZER, at;
+    BSON_APPEND_DOCUMENT_BEGIN(&a, "attributes", &at);
+    BSON_APPEND_UTF8(&at, "enduser.id", "alice");
+    BSON_APPEND_INT64(&at, "cart.items", 3);
+    BSON_APPEND_BOOL(&at, "vip", true);
+    bson_append_document_end(&a, &at);
+    s.attrs = (owl_bytes){bson_get_data(&a), a.len};
+    put(&e, T, &s, 1);
+    bson_destroy(&a);
+    owl_trace t = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_get(e.tr, T, s.trace_id, &t, &err), OWL_OK, "%s", err.msg);
+    owl_xf_span *v;
+    cr_assert_eq(owl_trace_views(&t, &v), OWL_OK);
+    cr_assert_str_eq(v[0].user, "alice");
+    cr_assert_eq(v[0].n_annotations, 3);
+    owl_xf_trace xt = {.spans = v, .n_spans = t.n, .root = 0};
+    const char *ok[] = {"annotation[\"cart.items\"] = 3", "user = \"alice\"", "annotation.vip = true"};
+    for (size_t i = 0; i < 3; i++) {
+        owl_xf *f;
+        cr_assert_eq(owl_xf_compile(ok[i], strlen(ok[i]), &f, &err), OWL_OK, "%s", err.msg);
+        cr_assert_eq(owl_xf_match(f, &xt), 1, "%s", ok[i]);
+        owl_xf_free(f);
+    }
+    owl_trace_free(&t);
+    env_free(&e);
+}
+
+Test(traces, red_statistics)
+{
+    env e;
+    env_init(&e);
+    int64_t now = owl_now_ms();
+    int64_t minute = (now / 60000 - 5) * 60000;
+    /* 10 server spans of orders GET /a in one minute: 2 faults, 1 throttle; plus client
+     * spans, which are not counted */
+    for (unsigned i = 0; i < 10; i++) {
+        owl_span s[2] = {
+            mkspan(200 + i, 1, 7, "orders", "GET /a", OWL_SPAN_SERVER,
+                   minute * MS + (int64_t)i * MS, (int64_t)(i + 1) * 10 * MS),
+            mkspan(200 + i, 2, 1, "orders", "db", OWL_SPAN_CLIENT, minute * MS, MS),
+        };
+        if (i < 2)
+            s[0].status = OWL_SPAN_FAULT;
+        if (i == 2)
+            s[0].status = OWL_SPAN_THROTTLE;
+        put(&e, T, s, 2);
+    }
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
+    owl_dim dims[2] = {{"Service", "orders"}, {"Operation", "GET /a"}};
+    const char *names[] = {"Requests", "Faults", "Throttles", "Errors"};
+    double want[] = {10, 2, 1, 1};
+    for (size_t k = 0; k < 4; k++) {
+        owl_metric_query mq = {0};
+        mq.tenant = T;
+        mq.id = (owl_metric_id){OWL_TRACES_NS, names[k], dims, 2};
+        mq.start_ms = minute;
+        mq.end_ms = minute + 60000;
+        mq.period_s = 60;
+        owl_bucket_set bs = {0};
+        cr_assert_eq(owl_metrics_read(e.metrics, &mq, &bs, &err), OWL_OK, "%s", err.msg);
+        cr_assert_eq(bs.n, 1, "%s", names[k]);
+        cr_assert_float_eq(bs.b[0].sum, want[k], 1e-9, "%s: %g", names[k], bs.b[0].sum);
+        cr_assert_float_eq(bs.b[0].count, 10, 1e-9, "%s", names[k]);
+        owl_bucket_set_free(&bs);
+    }
+    /* the service's own row, and the latency distribution */
+    owl_metric_query mq = {0};
+    mq.tenant = T;
+    mq.id = (owl_metric_id){OWL_TRACES_NS, "Latency", dims, 1};
+    mq.start_ms = minute;
+    mq.end_ms = minute + 60000;
+    mq.period_s = 60;
+    owl_bucket_set bs = {0};
+    cr_assert_eq(owl_metrics_read(e.metrics, &mq, &bs, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(bs.n, 1);
+    cr_assert_float_eq(bs.b[0].count, 10, 1e-9);
+    cr_assert_float_eq(bs.b[0].sum, 550, 1e-6);
+    cr_assert_float_eq(bs.b[0].min, 10, 1e-9);
+    cr_assert_float_eq(bs.b[0].max, 100, 1e-9);
+    owl_bucket_set_free(&bs);
+    env_free(&e);
+}
