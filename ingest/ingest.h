@@ -1192,4 +1192,12 @@ void owl_trace_page_free(owl_trace_page *p);
 int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query *q,
                       owl_trace_page *page, owl_error *err);
 
+/* owl_traces_names — the distinct service names of tenant's spans starting in
+ * [start_ns, end_ns) (service NULL), or the operation names of that service, sorted, at
+ * most OWL_TRACES_MAX_NAMES; *out (n strings) freed with owl_traces_names_free. */
+#define OWL_TRACES_MAX_NAMES 10000
+int owl_traces_names(owl_traces *tr, const char *tenant, int64_t start_ns, int64_t end_ns,
+                     const char *service, char ***out, size_t *n, owl_error *err);
+void owl_traces_names_free(char **v, size_t n);
+
 #endif

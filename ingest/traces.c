@@ -1417,3 +1417,98 @@ int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query 
     free(list);
     return rc;
 }
+
+/* ---- service and operation names ---- */
+
+typedef struct names {
+    char **v;
+    size_t n, cap;
+    int rc;
+} names;
+
+static int names_row(void *ud, const owl_batch *b)
+{
+    names *nm = ud;
+    for (size_t r = 0; r < b->nrows; r++) {
+        owl_bytes x = b->cols[0][r].b;
+        size_t k = 0;
+        /* dictionary values repeat in runs: compare with the last one first */
+        if (nm->n && strlen(nm->v[nm->n - 1]) == x.n && !memcmp(nm->v[nm->n - 1], x.p, x.n))
+            continue;
+        for (k = 0; k < nm->n; k++)
+            if (strlen(nm->v[k]) == x.n && !memcmp(nm->v[k], x.p, x.n))
+                break;
+        if (k < nm->n) {
+            /* move it last so runs are caught above */
+            char *t = nm->v[k];
+            memmove(nm->v + k, nm->v + k + 1, (nm->n - k - 1) * sizeof *nm->v);
+            nm->v[nm->n - 1] = t;
+            continue;
+        }
+        if (nm->n == OWL_TRACES_MAX_NAMES)
+            continue;
+        if (nm->n == nm->cap) {
+            size_t cap = nm->cap ? nm->cap * 2 : 32;
+            char **v = realloc(nm->v, cap * sizeof *v);
+            if (!v)
+                return nm->rc = OWL_ENOMEM;
+            nm->v = v;
+            nm->cap = cap;
+        }
+        char *s = malloc(x.n + 1);
+        if (!s)
+            return nm->rc = OWL_ENOMEM;
+        memcpy(s, x.p, x.n);
+        s[x.n] = '\0';
+        nm->v[nm->n++] = s;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void owl_traces_names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int owl_traces_names(owl_traces *tr, const char *tenant, int64_t start_ns, int64_t end_ns,
+                     const char *service, char ***out, size_t *n, owl_error *err)
+{
+    names nm = {0};
+    size_t col = service ? OWL_SPANS_NAME : OWL_SPANS_SERVICE;
+    owl_pred p = {.col = OWL_SPANS_SERVICE, .op = OWL_PRED_EQ,
+                  .lo.b = {service ? service : "", service ? strlen(service) : 0}};
+    const char *parts[] = {OWL_TRACES_PARTITION};
+    owl_scan q = {
+        .table = "spans",
+        .tenant = tenant,
+        .partitions = parts,
+        .npartitions = 1,
+        .start = start_ns,
+        .end = end_ns,
+        .cols = &col,
+        .ncols = 1,
+        .preds = service ? &p : NULL,
+        .npreds = service ? 1 : 0,
+        .fn = names_row,
+        .ud = &nm,
+    };
+    int rc = owl_store_scan(tr->store, &q, NULL, err);
+    if (rc == OWL_OK && nm.rc != OWL_OK)
+        rc = owl_error_set(err, nm.rc, "out of memory");
+    if (rc != OWL_OK) {
+        owl_traces_names_free(nm.v, nm.n);
+        return rc;
+    }
+    if (nm.n)
+        qsort(nm.v, nm.n, sizeof *nm.v, cmp_str);
+    *out = nm.v;
+    *n = nm.n;
+    return OWL_OK;
+}

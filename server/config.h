@@ -47,6 +47,7 @@ typedef struct owl_config {
     int trust_tls_proxy;         /* 0: SigV4 bodies must be signed (UNSIGNED-PAYLOAD refused) */
     int64_t auth_fail_limit;     /* 100 failed authentications per source per minute, then 429 */
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
+    int64_t trace_retention_days; /* days spans are kept; 0 = forever (30) */
     int64_t metrics_raw_hours;  /* 3: raw datapoints answer queries this long */
     int64_t metrics_60s_days;   /* 15 */
     int64_t metrics_300s_days;  /* 63 */

@@ -44,6 +44,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_otlp_routes,
     &owl_logtail_routes,
     &owl_logs_routes,
+    &owl_traces_routes,
 };
 
 static void not_found(owl_call *call, const owl_match *m)
@@ -547,6 +548,13 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
         (rc = owl_alarms_start(s->alarms, err)) != OWL_OK ||
         (rc = owl_alarm_tags_open(s->meta, s->alarms, &s->alarm_tags, err)) != OWL_OK)
         goto fail;
+    /* traces before logs: its evidence provider for owl/Traces must come before the logs'
+     * "*" one, which would answer for every namespace */
+    owl_traces_options to;
+    owl_traces_options_default(&to);
+    to.retention_days = (int)cfg->trace_retention_days;
+    if ((rc = owl_traces_open(s->store, s->metrics, s->alarms, &to, &s->traces, err)) != OWL_OK)
+        goto fail;
     if ((rc = owl_logs_open(s->meta, s->store, NULL, &s->logs, err)) != OWL_OK)
         goto fail;
     /* metric filters write through the metrics module and give alarms on their metrics the
@@ -645,6 +653,8 @@ void owl_server_close(owl_server *s)
     owl_alarm_actions_stop(s->alarm_actions); /* it writes the alarms' history */
     owl_alarms_close(s->alarms);   /* its evaluator reads the metrics */
     owl_alarm_tags_close(s->alarm_tags);
+    owl_traces_close(s->traces);   /* after the alarms (their evidence reads it), before the
+                                    * metrics it writes the RED statistics gathered to */
     owl_metrics_close(s->metrics); /* before the store and meta it writes to */
     owl_logs_close(s->logs);       /* persists the streams' times into meta */
     owl_store_close(s->store);

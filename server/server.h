@@ -40,6 +40,7 @@ typedef struct owl_server {
     struct owl_alarm_actions *alarm_actions; /* alarm_actions.c: webhook deliveries */
     struct owl_alarm_tags *alarm_tags; /* analytics/: the alarms' tags, over meta */
     owl_logs *logs;                /* ingest/: CloudWatch Logs groups, streams, events */
+    owl_traces *traces;            /* ingest/: the spans table, trace lookup and search */
     struct owl_audit *audit;
     struct owl_selfmetrics *selfmetrics;
     owl_router router;
@@ -101,5 +102,6 @@ void owl_alarm_actions_stop(owl_alarm_actions *aa); /* accepts NULL; drops what 
 extern const owl_route_table owl_cloudwatch_routes; /* cloudwatch.c: CloudWatch metrics + native */
 extern const owl_route_table owl_otlp_routes; /* otlp.c: POST /v1/metrics */
 extern const owl_route_table owl_logs_routes; /* logs.c: CloudWatch Logs (JSON 1.1) */
+extern const owl_route_table owl_traces_routes; /* traces.c: span ingest, trace queries */
 
 #endif

@@ -1,0 +1,666 @@
+/* traces.c — span ingest and trace queries over HTTP (docs/api/traces.md):
+ *   POST /v1/traces                 OTLP/HTTP, protobuf or JSON (answer in the same encoding)
+ *   POST /api/v2/spans              Zipkin v2 JSON (202, as Zipkin answers)
+ *   GET  /api/v1/traces/{id}        one trace as a tree (32 hex, X-Ray 1-..., or 16 hex)
+ *   GET  /api/v1/traces             trace summaries (service, operation, duration, status,
+ *                                   X-Ray filter expression, pages)
+ *   GET  /api/traces/{id}, /api/services, /api/services/{service}/operations
+ *                                   the Jaeger query API's shapes, for Jaeger UI
+ * Every way in stores through owl_traces_put, so spans of one trace may come from all. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/traceid.h"
+#include "server/server.h"
+
+#define INGEST_MAX_SPANS 100000 /* spans of one request (its body is within max_body_bytes) */
+#define MS_NS 1000000LL
+
+static enum owl_otlp_encoding otlp_encoding(const char *ct)
+{
+    if (!ct)
+        return 0;
+    size_t n = strcspn(ct, "; \t");
+    if (n == 22 && strncasecmp(ct, "application/x-protobuf", n) == 0)
+        return OWL_OTLP_PROTOBUF;
+    if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+        return OWL_OTLP_JSON;
+    return 0;
+}
+
+enum { RPC_INVALID_ARGUMENT = 3, RPC_UNAVAILABLE = 14 };
+
+static void otlp_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
+                        const char *label, const char *message)
+{
+    owl_http_resp *resp = call->resp;
+    snprintf(call->error_code, sizeof call->error_code, "%s", label);
+    owl_buf_reset(&resp->body);
+    resp->status = http;
+    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    owl_otlp_status(enc, code, message, &resp->body);
+}
+
+/* The status of a failed decode or store: 413 too many spans, 400 a bad body, 507 a full
+ * disk, 503 otherwise (clients retry those). */
+static int fail_status(int rc)
+{
+    return rc == OWL_ETOOBIG ? 413 : rc == OWL_EINVAL ? 400 : rc == OWL_ENOSPC ? 507 : 503;
+}
+
+static const char *fail_code(int http)
+{
+    return http == 413 ? "PayloadTooLarge" : http == 400 ? "BadRequest"
+           : http == 507 ? "InsufficientStorage" : "StoreUnavailable";
+}
+
+static int export_traces(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    owl_http_resp *resp = call->resp;
+    owl_span_decoded d = {0};
+    owl_error err = {0};
+    enum owl_otlp_encoding enc = otlp_encoding(owl_http_req_header(req, "content-type"));
+    snprintf(call->resource, sizeof call->resource, "tenant/%s/otlp/traces",
+             call->principal->tenant);
+    int rc = OWL_EINVAL;
+    if (!enc) {
+        otlp_status(call, OWL_OTLP_JSON, 415, RPC_INVALID_ARGUMENT, "UnsupportedMediaType",
+                    "Content-Type must be application/x-protobuf or application/json");
+        goto out;
+    }
+    rc = owl_otlp_traces_decode(enc, req->body.data, req->body.len, INGEST_MAX_SPANS, &d, &err);
+    if (rc == OWL_OK)
+        rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &err);
+    if (rc != OWL_OK) {
+        int http = fail_status(rc);
+        otlp_status(call, enc, http, http < 500 ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
+                    fail_code(http), err.msg[0] ? err.msg : owl_strerror(rc));
+        goto out;
+    }
+    resp->status = 200;
+    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    owl_buf_reset(&resp->body);
+    rc = owl_otlp_traces_response(enc, d.rejected, d.message[0] ? d.message : NULL, &resp->body);
+out:
+    owl_span_decoded_free(&d);
+    return rc;
+}
+
+/* Zipkin's collector answers 202 with no body; a body that is not a span list is a 400 with
+ * a message. Spans refused one by one are counted in the X-Owl-Rejected header (Zipkin has
+ * no partial answer). */
+static int zipkin_spans(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    owl_span_decoded d = {0};
+    owl_error err = {0};
+    const char *ct = owl_http_req_header(req, "content-type");
+    size_t ctn = ct ? strcspn(ct, "; \t") : 0;
+    snprintf(call->resource, sizeof call->resource, "tenant/%s/zipkin/spans",
+             call->principal->tenant);
+    int rc = OWL_EINVAL;
+    if (ct && !(ctn == 16 && strncasecmp(ct, "application/json", ctn) == 0)) {
+        owl_call_error(call, 415, "UnsupportedMediaType",
+                       "Content-Type must be application/json (Zipkin v2 JSON; protobuf and "
+                       "thrift are not read)");
+        goto out;
+    }
+    rc = owl_zipkin_decode(req->body.data, req->body.len, owl_now_ms() * MS_NS,
+                           INGEST_MAX_SPANS, &d, &err);
+    if (rc == OWL_OK)
+        rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &err);
+    if (rc != OWL_OK) {
+        int http = fail_status(rc);
+        owl_call_error(call, http, http == 400 ? "InvalidParameter" : fail_code(http), "%s",
+                       err.msg[0] ? err.msg : owl_strerror(rc));
+        goto out;
+    }
+    char n[32];
+    snprintf(n, sizeof n, "%zu", d.rejected);
+    call->resp->status = 202;
+    owl_buf_reset(&call->resp->body);
+    owl_http_resp_header(call->resp, "X-Owl-Rejected", n);
+    if (d.rejected)
+        owl_warn("zipkin: %zu spans refused: %s", d.rejected, d.message);
+out:
+    owl_span_decoded_free(&d);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+/* The trace id of a path: 32 hex, X-Ray's form, or 16 hex. 400 answered when malformed. */
+static int path_id(owl_call *call, uint8_t id[16])
+{
+    const char *v = owl_call_param(call, "id");
+    owl_error err = {0};
+    if (!v || owl_traceid_parse(v, strlen(v), id, &err) != OWL_OK) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "the trace id must be 32 hex digits, 16 hex digits or X-Ray's "
+                       "1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx: %s",
+                       err.msg[0] ? err.msg : "missing");
+        return OWL_EINVAL;
+    }
+    snprintf(call->resource, sizeof call->resource, "trace/%.64s", v);
+    return OWL_OK;
+}
+
+static int get_trace(owl_call *call, owl_trace *t)
+{
+    uint8_t id[16];
+    if (path_id(call, id) != OWL_OK)
+        return OWL_EINVAL;
+    owl_error err = {0};
+    int rc = owl_traces_get(call->srv->traces, call->principal->tenant, id, t, &err);
+    if (rc == OWL_ENOTFOUND)
+        owl_call_error(call, 404, "TraceNotFound", "%s", err.msg);
+    else if (rc != OWL_OK)
+        owl_call_error_from(call, rc, err.msg);
+    return rc;
+}
+
+static int put_str_member(owl_buf *b, const char *name, owl_bytes v)
+{
+    if (!v.n)
+        return OWL_OK;
+    int rc = owl_buf_printf(b, ",\"%s\":", name);
+    return rc ? rc : owl_buf_json_str(b, v.p, v.n);
+}
+
+/* The members of a BSON document appended to an object being written (",k":v...). */
+static int put_attrs(owl_buf *b, owl_bytes attrs)
+{
+    bson_t doc;
+    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n) || bson_empty(&doc))
+        return OWL_OK;
+    owl_buf j = OWL_BUF_INIT;
+    int rc = owl_aws_json_encode(&doc, 0, &j);
+    if (rc == OWL_OK && j.len > 2) {
+        rc = owl_buf_putc(b, ',');
+        rc = rc ? rc : owl_buf_append(b, j.data + 1, j.len - 2);
+    }
+    owl_buf_free(&j);
+    return rc;
+}
+
+static int put_span(owl_buf *b, const owl_trace *t, size_t i)
+{
+    const owl_span *s = &t->spans[i];
+    char sid[OWL_SPANID_HEX_SIZE], pid[OWL_SPANID_HEX_SIZE];
+    owl_traceid_span_to_hex(s->span_id, sid);
+    int rc = owl_buf_printf(b, "{\"spanId\":\"%s\"", sid);
+    if (!rc && !owl_traceid_is_zero(s->parent_id, 8)) {
+        owl_traceid_span_to_hex(s->parent_id, pid);
+        rc = owl_buf_printf(b, ",\"parentSpanId\":\"%s\"", pid);
+    }
+    rc = rc ? rc : owl_buf_puts(b, ",\"service\":");
+    rc = rc ? rc : owl_buf_json_str(b, s->service.p, s->service.n);
+    rc = rc ? rc : owl_buf_puts(b, ",\"name\":");
+    rc = rc ? rc : owl_buf_json_str(b, s->name.p, s->name.n);
+    rc = rc ? rc : owl_buf_printf(b, ",\"kind\":\"%s\",\"startTimeUnixNano\":\"%" PRId64
+                                  "\",\"durationNanos\":%" PRId64 ",\"selfNanos\":%" PRId64
+                                  ",\"depth\":%d,\"status\":\"%s\",\"statusCode\":%d",
+                                  owl_span_kind_name(s->kind), s->start_ns, s->duration_ns,
+                                  t->self_ns[i], (int)t->depth[i],
+                                  owl_span_status_name(s->status), s->status_code);
+    rc = rc ? rc : put_str_member(b, "statusMessage", s->status_message);
+    if (!rc && (s->http_method.n || s->route.n || s->url.n || s->http_status)) {
+        rc = owl_buf_puts(b, ",\"http\":{");
+        int first = 1;
+        const char *names[] = {"method", "route", "url"};
+        owl_bytes vals[] = {s->http_method, s->route, s->url};
+        for (int k = 0; k < 3 && !rc; k++) {
+            if (!vals[k].n)
+                continue;
+            rc = owl_buf_printf(b, "%s\"%s\":", first ? "" : ",", names[k]);
+            rc = rc ? rc : owl_buf_json_str(b, vals[k].p, vals[k].n);
+            first = 0;
+        }
+        if (!rc && s->http_status)
+            rc = owl_buf_printf(b, "%s\"status\":%d", first ? "" : ",", s->http_status);
+        rc = rc ? rc : owl_buf_putc(b, '}');
+    }
+    rc = rc ? rc : put_str_member(b, "peerService", s->peer_service);
+    rc = rc ? rc : put_str_member(b, "userAgent", s->user_agent);
+    rc = rc ? rc : put_str_member(b, "clientIp", s->client_ip);
+    if (!rc && s->in_progress)
+        rc = owl_buf_puts(b, ",\"inProgress\":true");
+    rc = rc ? rc : put_attrs(b, s->attrs);
+    return rc ? rc : owl_buf_putc(b, '}');
+}
+
+static int reply_json(owl_call *call, owl_buf *b, int rc)
+{
+    if (rc == OWL_OK && b->data)
+        rc = owl_http_resp_json(call->resp, 200, b->data, b->len);
+    else
+        owl_call_error(call, 500, "InternalError", "out of memory");
+    owl_buf_free(b);
+    return rc;
+}
+
+static int native_trace(owl_call *call)
+{
+    owl_trace t = {0};
+    int rc = get_trace(call, &t);
+    if (rc != OWL_OK) {
+        owl_trace_free(&t);
+        return rc;
+    }
+    owl_buf b = OWL_BUF_INIT;
+    char hex[OWL_TRACEID_HEX_SIZE], xr[OWL_TRACEID_XRAY_SIZE];
+    owl_traceid_to_hex(t.id, hex);
+    owl_traceid_to_xray(t.id, xr);
+    rc = owl_buf_printf(&b,
+                        "{\"traceId\":\"%s\",\"xrayTraceId\":\"%s\",\"spanCount\":%zu,"
+                        "\"truncated\":%s,\"startTimeUnixNano\":\"%" PRId64
+                        "\",\"durationNanos\":%" PRId64 ",\"services\":[",
+                        hex, xr, t.n, t.truncated ? "true" : "false", t.start_ns,
+                        t.end_ns - t.start_ns);
+    size_t nsv = 0;
+    for (size_t i = 0; i < t.n && !rc; i++) {
+        size_t k = 0;
+        while (k < i && (t.spans[k].service.n != t.spans[i].service.n ||
+                         memcmp(t.spans[k].service.p, t.spans[i].service.p,
+                                t.spans[i].service.n)))
+            k++;
+        if (k < i)
+            continue;
+        rc = nsv++ ? owl_buf_putc(&b, ',') : OWL_OK;
+        rc = rc ? rc : owl_buf_json_str(&b, t.spans[i].service.p, t.spans[i].service.n);
+    }
+    rc = rc ? rc : owl_buf_puts(&b, "],\"spans\":[");
+    for (size_t i = 0; i < t.n && !rc; i++) {
+        rc = i ? owl_buf_putc(&b, ',') : OWL_OK;
+        rc = rc ? rc : put_span(&b, &t, i);
+    }
+    rc = rc ? rc : owl_buf_puts(&b, "]}");
+    owl_trace_free(&t);
+    return reply_json(call, &b, rc);
+}
+
+/* ---- searches ---- */
+
+/* A time parameter: RFC 3339 or epoch ms; *present 0 when absent. 400 answered when bad. */
+static int time_param(owl_call *call, const char *name, int64_t *ms, int *present)
+{
+    char v[64];
+    int r = owl_query_param(call->req->query, name, v, sizeof v);
+    *present = r == 1;
+    if (r == 0)
+        return OWL_OK;
+    if (r < 0 || owl_time_parse(v, strlen(v), ms) != OWL_OK) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "%s must be an RFC 3339 time or epoch milliseconds", name);
+        return OWL_EINVAL;
+    }
+    return OWL_OK;
+}
+
+static int num_param(owl_call *call, const char *name, double *out, int *present)
+{
+    char v[64], *end;
+    int r = owl_query_param(call->req->query, name, v, sizeof v);
+    *present = r == 1;
+    if (r == 0)
+        return OWL_OK;
+    double d = r == 1 ? strtod(v, &end) : -1;
+    if (r < 0 || end == v || *end || !(d >= 0) || d > 1e12) {
+        owl_call_error(call, 400, "InvalidParameter", "%s must be a number >= 0", name);
+        return OWL_EINVAL;
+    }
+    *out = d;
+    return OWL_OK;
+}
+
+static int native_search(owl_call *call)
+{
+    owl_trace_query q = {.min_duration_ns = -1, .max_duration_ns = -1, .status = -1};
+    char service[1024], operation[1024], status[16], filter[OWL_XF_MAX_LEN + 1], limit[16],
+        token[128];
+    int64_t now = owl_now_ms(), start_ms = now - 3600000, end_ms = now + 1;
+    int hs, he, r;
+    double dmin = 0, dmax = 0;
+    int hmin, hmax;
+    snprintf(call->resource, sizeof call->resource, "tenant/%s/traces", call->principal->tenant);
+    if (time_param(call, "start", &start_ms, &hs) != OWL_OK ||
+        time_param(call, "end", &end_ms, &he) != OWL_OK ||
+        num_param(call, "min_duration_ms", &dmin, &hmin) != OWL_OK ||
+        num_param(call, "max_duration_ms", &dmax, &hmax) != OWL_OK)
+        return OWL_EINVAL;
+    if (hs && !he && start_ms >= end_ms)
+        end_ms = start_ms + 3600000;
+    if (end_ms <= start_ms) {
+        owl_call_error(call, 400, "InvalidParameter", "end must be after start");
+        return OWL_EINVAL;
+    }
+    q.start_ns = start_ms > INT64_MAX / MS_NS ? INT64_MAX - 1 : start_ms * MS_NS;
+    q.end_ns = end_ms > INT64_MAX / MS_NS ? INT64_MAX : end_ms * MS_NS;
+    if (hmin)
+        q.min_duration_ns = (int64_t)(dmin * 1e6);
+    if (hmax)
+        q.max_duration_ns = (int64_t)(dmax * 1e6);
+    const struct {
+        const char *name;
+        char *buf;
+        size_t size;
+        const char **to;
+    } strs[] = {
+        {"service", service, sizeof service, &q.service},
+        {"operation", operation, sizeof operation, &q.operation},
+        {"next_token", token, sizeof token, &q.next_token},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        r = owl_query_param(call->req->query, strs[i].name, strs[i].buf, strs[i].size);
+        if (r < 0) {
+            owl_call_error(call, 400, "InvalidParameter",
+                           "%s is malformed, given twice or too long", strs[i].name);
+            return OWL_EINVAL;
+        }
+        if (r == 1)
+            *strs[i].to = strs[i].buf;
+    }
+    r = owl_query_param(call->req->query, "status", status, sizeof status);
+    if (r == 1) {
+        static const char *const st[] = {"ok", "error", "fault", "throttle"};
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(status, st[k]))
+                q.status = k;
+    }
+    if (r < 0 || (r == 1 && q.status < 0)) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "status must be ok, error, fault or throttle");
+        return OWL_EINVAL;
+    }
+    r = owl_query_param(call->req->query, "limit", limit, sizeof limit);
+    size_t lim;
+    if (owl_call_limit(call, limit, r == 1, 20, 1000, &lim) != OWL_OK)
+        return OWL_EINVAL;
+    q.limit = lim;
+    owl_xf *f = NULL;
+    owl_error err = {0};
+    r = owl_query_param(call->req->query, "filter", filter, sizeof filter);
+    if (r < 0) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "filter is malformed, given twice or longer than %d bytes",
+                       OWL_XF_MAX_LEN);
+        return OWL_EINVAL;
+    }
+    if (r == 1 && owl_xf_compile(filter, strlen(filter), &f, &err) != OWL_OK) {
+        owl_call_error(call, 400, "InvalidFilterExpression", "%s", err.msg);
+        return OWL_EINVAL;
+    }
+    q.filter = f;
+    owl_trace_page p = {0};
+    int rc = owl_traces_search(call->srv->traces, call->principal->tenant, &q, &p, &err);
+    owl_xf_free(f);
+    if (rc != OWL_OK) {
+        owl_call_error_from(call, rc, err.msg);
+        owl_trace_page_free(&p);
+        return rc;
+    }
+    owl_buf b = OWL_BUF_INIT;
+    rc = owl_buf_puts(&b, "{\"traces\":[");
+    for (size_t i = 0; i < p.n && !rc; i++) {
+        const owl_trace_summary *s = &p.items[i];
+        char hex[OWL_TRACEID_HEX_SIZE], xr[OWL_TRACEID_XRAY_SIZE];
+        owl_traceid_to_hex(s->id, hex);
+        owl_traceid_to_xray(s->id, xr);
+        rc = owl_buf_printf(&b, "%s{\"traceId\":\"%s\",\"xrayTraceId\":\"%s\",\"rootService\":",
+                            i ? "," : "", hex, xr);
+        rc = rc ? rc : owl_buf_json_str(&b, s->root_service.p, s->root_service.n);
+        rc = rc ? rc : owl_buf_puts(&b, ",\"rootOperation\":");
+        rc = rc ? rc : owl_buf_json_str(&b, s->root_operation.p, s->root_operation.n);
+        rc = rc ? rc : owl_buf_printf(&b, ",\"startTimeUnixNano\":\"%" PRId64
+                                      "\",\"durationNanos\":%" PRId64
+                                      ",\"spanCount\":%zu,\"services\":[",
+                                      s->start_ns, s->duration_ns, s->nspans);
+        for (size_t k = 0; k < s->nservices && !rc; k++) {
+            rc = k ? owl_buf_putc(&b, ',') : OWL_OK;
+            rc = rc ? rc : owl_buf_json_str(&b, s->services[k].p, s->services[k].n);
+        }
+        rc = rc ? rc : owl_buf_printf(&b, "],\"error\":%s,\"fault\":%s,\"throttle\":%s,"
+                                      "\"partial\":%s}",
+                                      s->error ? "true" : "false", s->fault ? "true" : "false",
+                                      s->throttle ? "true" : "false",
+                                      s->partial ? "true" : "false");
+    }
+    rc = rc ? rc : owl_buf_putc(&b, ']');
+    if (!rc && p.next_token[0])
+        rc = owl_buf_printf(&b, ",\"nextToken\":\"%s\"", p.next_token);
+    rc = rc ? rc : owl_buf_putc(&b, '}');
+    owl_trace_page_free(&p);
+    return reply_json(call, &b, rc);
+}
+
+/* ---- the Jaeger query API's shapes ---- */
+
+static int jaeger_value(owl_buf *b, bson_iter_t *it)
+{
+    if (BSON_ITER_HOLDS_UTF8(it)) {
+        uint32_t n;
+        const char *v = bson_iter_utf8(it, &n);
+        int rc = owl_buf_puts(b, "\"type\":\"string\",\"value\":");
+        return rc ? rc : owl_buf_json_str(b, v, n);
+    }
+    if (BSON_ITER_HOLDS_BOOL(it))
+        return owl_buf_printf(b, "\"type\":\"bool\",\"value\":%s",
+                              bson_iter_bool(it) ? "true" : "false");
+    if (BSON_ITER_HOLDS_INT32(it) || BSON_ITER_HOLDS_INT64(it))
+        return owl_buf_printf(b, "\"type\":\"int64\",\"value\":%" PRId64, bson_iter_as_int64(it));
+    if (BSON_ITER_HOLDS_DOUBLE(it)) {
+        double d = bson_iter_double(it);
+        return owl_buf_printf(b, "\"type\":\"float64\",\"value\":%.17g", d == d ? d : 0);
+    }
+    /* arrays, documents, binary: their JSON as a string */
+    bson_t one = BSON_INITIALIZER;
+    owl_buf j = OWL_BUF_INIT;
+    int rc = bson_append_iter(&one, "v", 1, it) ? owl_aws_json_encode(&one, 0, &j) : OWL_ENOMEM;
+    if (rc == OWL_OK && j.len >= 6) /* {"v":X} */
+        rc = owl_buf_puts(b, "\"type\":\"string\",\"value\":");
+    if (rc == OWL_OK && j.len >= 6)
+        rc = owl_buf_json_str(b, j.data + 5, j.len - 6);
+    owl_buf_free(&j);
+    bson_destroy(&one);
+    return rc;
+}
+
+/* Tags of a document member (attributes, resource) as Jaeger's [{key,type,value}]. */
+static int jaeger_tags(owl_buf *b, const bson_t *doc, const char *member, int *first)
+{
+    bson_iter_t it, sub;
+    if (!bson_iter_init_find(&it, doc, member) || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+        !bson_iter_recurse(&it, &sub))
+        return OWL_OK;
+    int rc = OWL_OK;
+    while (!rc && bson_iter_next(&sub)) {
+        rc = *first ? OWL_OK : owl_buf_putc(b, ',');
+        *first = 0;
+        rc = rc ? rc : owl_buf_puts(b, "{\"key\":");
+        rc = rc ? rc : owl_buf_json_str(b, bson_iter_key(&sub), bson_iter_key_len(&sub));
+        rc = rc ? rc : owl_buf_putc(b, ',');
+        rc = rc ? rc : jaeger_value(b, &sub);
+        rc = rc ? rc : owl_buf_putc(b, '}');
+    }
+    return rc;
+}
+
+static int jaeger_trace(owl_call *call)
+{
+    owl_trace t = {0};
+    int rc = get_trace(call, &t);
+    if (rc != OWL_OK) {
+        owl_trace_free(&t);
+        return rc;
+    }
+    char hex[OWL_TRACEID_HEX_SIZE];
+    owl_traceid_to_hex(t.id, hex);
+    owl_buf b = OWL_BUF_INIT;
+    rc = owl_buf_printf(&b, "{\"data\":[{\"traceID\":\"%s\",\"spans\":[", hex);
+    /* processes: one per distinct service, p1, p2, ... in tree order */
+    size_t *proc = calloc(t.n ? t.n : 1, sizeof *proc);
+    size_t nproc = 0;
+    for (size_t i = 0; proc && i < t.n; i++) {
+        size_t k = 0;
+        while (k < i && (t.spans[k].service.n != t.spans[i].service.n ||
+                         memcmp(t.spans[k].service.p, t.spans[i].service.p,
+                                t.spans[i].service.n)))
+            k++;
+        proc[i] = k < i ? proc[k] : ++nproc;
+    }
+    if (!proc)
+        rc = OWL_ENOMEM;
+    for (size_t i = 0; i < t.n && !rc; i++) {
+        const owl_span *s = &t.spans[i];
+        char sid[OWL_SPANID_HEX_SIZE], pid[OWL_SPANID_HEX_SIZE];
+        owl_traceid_span_to_hex(s->span_id, sid);
+        rc = owl_buf_printf(&b, "%s{\"traceID\":\"%s\",\"spanID\":\"%s\",\"flags\":1,"
+                                "\"operationName\":",
+                            i ? "," : "", hex, sid);
+        rc = rc ? rc : owl_buf_json_str(&b, s->name.p, s->name.n);
+        rc = rc ? rc : owl_buf_puts(&b, ",\"references\":[");
+        if (!rc && !owl_traceid_is_zero(s->parent_id, 8)) {
+            owl_traceid_span_to_hex(s->parent_id, pid);
+            rc = owl_buf_printf(&b, "{\"refType\":\"CHILD_OF\",\"traceID\":\"%s\","
+                                    "\"spanID\":\"%s\"}",
+                                hex, pid);
+        }
+        rc = rc ? rc : owl_buf_printf(&b, "],\"startTime\":%" PRId64 ",\"duration\":%" PRId64
+                                      ",\"tags\":[{\"key\":\"span.kind\",\"type\":\"string\","
+                                      "\"value\":\"%s\"}",
+                                      s->start_ns / 1000, s->duration_ns / 1000,
+                                      owl_span_kind_name(s->kind));
+        if (!rc && s->status != OWL_SPAN_OK)
+            rc = owl_buf_puts(&b, ",{\"key\":\"error\",\"type\":\"bool\",\"value\":true}");
+        if (!rc && s->http_status)
+            rc = owl_buf_printf(&b, ",{\"key\":\"http.status_code\",\"type\":\"int64\","
+                                    "\"value\":%d}",
+                                s->http_status);
+        bson_t doc;
+        int have = s->attrs.n >= 5 && bson_init_static(&doc, s->attrs.p, s->attrs.n);
+        int first = 0;
+        if (!rc && have)
+            rc = jaeger_tags(&b, &doc, "attributes", &first);
+        rc = rc ? rc : owl_buf_puts(&b, "],\"logs\":[");
+        bson_iter_t it, ev;
+        if (!rc && have && bson_iter_init_find(&it, &doc, "events") &&
+            BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &ev)) {
+            int n = 0;
+            while (!rc && bson_iter_next(&ev)) {
+                bson_t e;
+                uint32_t len;
+                const uint8_t *data;
+                if (!BSON_ITER_HOLDS_DOCUMENT(&ev))
+                    continue;
+                bson_iter_document(&ev, &len, &data);
+                if (!bson_init_static(&e, data, len))
+                    continue;
+                bson_iter_t f;
+                int64_t ts = bson_iter_init_find(&f, &e, "time_ns") && BSON_ITER_HOLDS_NUMBER(&f)
+                                 ? bson_iter_as_int64(&f) / 1000
+                                 : s->start_ns / 1000;
+                rc = owl_buf_printf(&b, "%s{\"timestamp\":%" PRId64
+                                        ",\"fields\":[{\"key\":\"event\",",
+                                    n++ ? "," : "", ts);
+                if (!rc && bson_iter_init_find(&f, &e, "name"))
+                    rc = jaeger_value(&b, &f);
+                else if (!rc)
+                    rc = owl_buf_puts(&b, "\"type\":\"string\",\"value\":\"\"");
+                rc = rc ? rc : owl_buf_putc(&b, '}');
+                int ff = 0;
+                rc = rc ? rc : jaeger_tags(&b, &e, "attributes", &ff);
+                rc = rc ? rc : owl_buf_puts(&b, "]}");
+            }
+        }
+        rc = rc ? rc : owl_buf_printf(&b, "],\"processID\":\"p%zu\",\"warnings\":null}", proc[i]);
+    }
+    rc = rc ? rc : owl_buf_puts(&b, "],\"processes\":{");
+    size_t done = 0;
+    for (size_t i = 0; i < t.n && !rc; i++) {
+        if (proc[i] != done + 1)
+            continue;
+        done++;
+        const owl_span *s = &t.spans[i];
+        rc = owl_buf_printf(&b, "%s\"p%zu\":{\"serviceName\":", done > 1 ? "," : "", done);
+        rc = rc ? rc : owl_buf_json_str(&b, s->service.p, s->service.n);
+        rc = rc ? rc : owl_buf_puts(&b, ",\"tags\":[");
+        bson_t doc;
+        int first = 1;
+        if (!rc && s->attrs.n >= 5 && bson_init_static(&doc, s->attrs.p, s->attrs.n))
+            rc = jaeger_tags(&b, &doc, "resource", &first);
+        rc = rc ? rc : owl_buf_puts(&b, "]}");
+    }
+    rc = rc ? rc : owl_buf_puts(&b, "},\"warnings\":null}],\"total\":0,\"limit\":0,\"offset\":0,"
+                                    "\"errors\":null}");
+    free(proc);
+    owl_trace_free(&t);
+    return reply_json(call, &b, rc);
+}
+
+/* /api/services and /api/services/{service}/operations: names seen over `lookback` (Jaeger
+ * UI's parameter, e.g. "2d"; default 7 days). */
+static int jaeger_names(owl_call *call, const char *service)
+{
+    int64_t now = owl_now_ms(), back = 7 * 86400000LL;
+    char lb[32];
+    if (owl_query_param(call->req->query, "lookback", lb, sizeof lb) == 1) {
+        char *end;
+        double v = strtod(lb, &end);
+        int64_t unit = *end == 'h' ? 3600000 : *end == 'd' ? 86400000 : *end == 'm' ? 60000 : 0;
+        if (v > 0 && unit && end[1] == '\0' && v * (double)unit < 4e12)
+            back = (int64_t)(v * (double)unit);
+    }
+    snprintf(call->resource, sizeof call->resource, "tenant/%s/services", call->principal->tenant);
+    char **v = NULL;
+    size_t n = 0;
+    owl_error err = {0};
+    int rc = owl_traces_names(call->srv->traces, call->principal->tenant, (now - back) * MS_NS,
+                              (now + 1) * MS_NS, service, &v, &n, &err);
+    if (rc != OWL_OK) {
+        owl_call_error_from(call, rc, err.msg);
+        return rc;
+    }
+    owl_buf b = OWL_BUF_INIT;
+    rc = owl_buf_puts(&b, "{\"data\":[");
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = i ? owl_buf_putc(&b, ',') : OWL_OK;
+        rc = rc ? rc : owl_buf_json_str(&b, v[i], strlen(v[i]));
+    }
+    rc = rc ? rc : owl_buf_printf(&b, "],\"total\":%zu,\"limit\":0,\"offset\":0,\"errors\":null}", n);
+    owl_traces_names_free(v, n);
+    return reply_json(call, &b, rc);
+}
+
+static int jaeger_services(owl_call *call)
+{
+    return jaeger_names(call, NULL);
+}
+
+static int jaeger_operations(owl_call *call)
+{
+    return jaeger_names(call, owl_call_param(call, "service"));
+}
+
+static const owl_route traces_routes[] = {
+    {.method = "POST", .pattern = "/v1/traces", .action = "xray:PutTraceSegments",
+     .fn = export_traces},
+    {.method = "POST", .pattern = "/api/v2/spans", .action = "xray:PutTraceSegments",
+     .fn = zipkin_spans},
+    {.method = "GET", .pattern = "/api/v1/traces/{id}", .action = "xray:BatchGetTraces",
+     .fn = native_trace},
+    {.method = "GET", .pattern = "/api/v1/traces", .action = "xray:GetTraceSummaries",
+     .fn = native_search},
+    {.method = "GET", .pattern = "/api/traces/{id}", .action = "xray:BatchGetTraces",
+     .fn = jaeger_trace},
+    {.method = "GET", .pattern = "/api/services", .action = "xray:GetTraceSummaries",
+     .fn = jaeger_services},
+    {.method = "GET", .pattern = "/api/services/{service}/operations",
+     .action = "xray:GetTraceSummaries", .fn = jaeger_operations},
+};
+
+const owl_route_table owl_traces_routes = {traces_routes, OWL_ARRAY_LEN(traces_routes), NULL, 0};
