@@ -35,7 +35,7 @@
 
 #define MINUTE_NS 60000000000LL
 #define MINUTE_MS 60000LL
-#define EXEMPLARS 4
+#define EXEMPLARS 8
 #define EXEMPLAR_KEEP_MS (3 * 3600000LL)
 #define NBUCKETS 148          /* latency histogram: 4 per octave from 2^-10 ms */
 #define BUCKET_LO_LOG2 (-10.0)
@@ -48,6 +48,7 @@ typedef struct exemplar {
     uint8_t id[16];
     int64_t duration_ns;
     int failed;
+    int status; /* enum owl_span_status */
 } exemplar;
 
 typedef struct red {
@@ -212,6 +213,7 @@ static void red_count(red *e, const owl_span *s)
     memcpy(e->ex[at].id, s->trace_id, 16);
     e->ex[at].duration_ns = s->duration_ns;
     e->ex[at].failed = failed;
+    e->ex[at].status = s->status;
 }
 
 /* 1 for the spans RED statistics count: where a request enters a service. */
@@ -408,6 +410,12 @@ static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64
     const char *svc = dim_value(id, "Service"), *op = dim_value(id, "Operation");
     if (!svc)
         return OWL_ENOTFOUND;
+    /* an alarm on a failure count gets the traces that failed that way; on the others
+     * (Requests, Latency), failed ones first, then the slowest */
+    int want = !strcmp(id->name, "Faults") ? 1 << OWL_SPAN_FAULT
+               : !strcmp(id->name, "Errors") ? 1 << OWL_SPAN_ERROR | 1 << OWL_SPAN_THROTTLE
+               : !strcmp(id->name, "Throttles") ? 1 << OWL_SPAN_THROTTLE
+                                                : 0xf;
     exemplar got[16];
     size_t ngot = 0;
     pthread_mutex_lock(&tr->mu);
@@ -418,6 +426,8 @@ static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64
                 (op ? red_is_service_row(e) || strcmp(e->operation, op) : !red_is_service_row(e)))
                 continue;
             for (size_t j = 0; j < e->nex; j++) {
+                if (!(want & 1 << e->ex[j].status))
+                    continue;
                 size_t k = 0;
                 while (k < ngot && memcmp(got[k].id, e->ex[j].id, 16))
                     k++;
@@ -462,9 +472,9 @@ static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64
         owl_traceid_to_xray(got[i].id, xr);
         rc = owl_buf_printf(out,
                             "%s{\"traceId\":\"%s\",\"xrayTraceId\":\"%s\",\"durationNanos\":%" PRId64
-                            ",\"failed\":%s}",
+                            ",\"status\":\"%s\"}",
                             i ? "," : "", hex, xr, got[i].duration_ns,
-                            got[i].failed ? "true" : "false");
+                            owl_span_status_name((enum owl_span_status)got[i].status));
     }
     return rc ? rc : owl_buf_puts(out, "]}");
 }
