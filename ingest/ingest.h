@@ -1008,6 +1008,15 @@ int owl_otlp_traces_decode(enum owl_otlp_encoding enc, const void *body, size_t 
 int owl_zipkin_decode(const void *body, size_t n, int64_t now_ns, size_t max_spans,
                       owl_span_decoded *out, owl_error *err);
 
+/* owl_zipkin_v1_decode — the same for the body of Zipkin's POST /api/v1/spans, a JSON array
+ * of v1 spans: each is converted to one or two v2 spans by Zipkin's own rules (core
+ * annotations cs/cr/sr/ss/ms/mr give the kind and local endpoint, a span with both cs and sr
+ * becomes a client span and a shared server span; ca/sa/ma the remote endpoint; other
+ * binary annotations become tags; docs/api/traces-ingest.md "Zipkin v1"), then read as v2.
+ * Refused spans are counted by the v1 span (message "span N: why"). */
+int owl_zipkin_v1_decode(const void *body, size_t n, int64_t now_ns, size_t max_spans,
+                         owl_span_decoded *out, owl_error *err);
+
 /* owl_otlp_traces_response — appends the ExportTraceServiceResponse for a request that
  * refused `rejected` spans (0: no partial_success) in encoding enc, message (may be NULL)
  * as its error_message. OWL_OK or OWL_ENOMEM. */

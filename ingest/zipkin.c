@@ -531,3 +531,319 @@ out:
     bson_destroy(&doc);
     return rc;
 }
+
+/* ---- Zipkin v1: each span converted to one or two v2 spans, then read as v2 ----
+ * Zipkin's own rules (V1SpanConverter), in short: the core annotations say the kind and the
+ * local endpoint — cs/cr a CLIENT, sr/ss a SERVER (shared when the client half is in the
+ * same v1 span), ms a PRODUCER, mr a CONSUMER; a span with both cs and sr becomes two. The
+ * timestamp and duration of the v1 span belong to its first half (the client's when there is
+ * one); otherwise cr - cs, ss - sr. Binary annotations: "ca", "sa" and "ma" give the remote
+ * endpoint of the server, client and messaging halves; "lc" the local endpoint of a span
+ * without core annotations; the others become tags of the half whose service reported
+ * them (else the first). Other annotations go to the half whose service logged them. */
+
+typedef struct v1half {
+    int used, kind_client, kind;            /* kind: index into kinds[], -1 = local */
+    int64_t ts, end;                        /* core annotation times (0 = absent) */
+    bson_iter_t local, remote;
+    int has_local, has_remote;
+    bson_t tags, annots;
+} v1half;
+
+static const char *ep_service(const bson_iter_t *ep)
+{
+    int bad = 0;
+    return member_str(ep, "serviceName", &bad);
+}
+
+/* Which half of h[0..2) an item reported by endpoint ep belongs to. */
+static v1half *half_of(v1half *h, const bson_iter_t *ep, int has_ep)
+{
+    const char *svc = has_ep ? ep_service(ep) : NULL;
+    for (int i = 0; i < 2 && svc; i++)
+        if (h[i].used && h[i].has_local) {
+            const char *l = ep_service(&h[i].local);
+            if (l && !strcmp(l, svc))
+                return &h[i];
+        }
+    return &h[0];
+}
+
+/* Appends the v2 spans of the v1 span at it to arr (keys from *k on); why names a fault. */
+static int v1_convert(const bson_iter_t *it, bson_t *arr, uint32_t *k, char *why, size_t n)
+{
+    bson_iter_t f, a, e;
+    const char *tid = NULL, *id = NULL, *pid = NULL, *name = NULL;
+    int64_t ts = 0, dur = 0;
+    int debug = 0, has_annots = 0, has_bins = 0;
+    bson_iter_t annots, bins;
+    if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &f))
+        return snprintf(why, n, "not a JSON object"), -1;
+    while (bson_iter_next(&f)) {
+        const char *key = bson_iter_key(&f);
+        if (BSON_ITER_HOLDS_NULL(&f))
+            continue;
+        const char **sp = !strcmp(key, "traceId") ? &tid : !strcmp(key, "id") ? &id
+                          : !strcmp(key, "parentId") ? &pid : !strcmp(key, "name") ? &name
+                                                              : NULL;
+        if (sp) {
+            if (!BSON_ITER_HOLDS_UTF8(&f))
+                return snprintf(why, n, "%s has the wrong type", key), -1;
+            *sp = bson_iter_utf8(&f, NULL);
+        } else if (!strcmp(key, "timestamp") || !strcmp(key, "duration")) {
+            if (as_int(&f, key[0] == 't' ? &ts : &dur))
+                return snprintf(why, n, "%s has the wrong type", key), -1;
+        } else if (!strcmp(key, "debug")) {
+            debug = BSON_ITER_HOLDS_BOOL(&f) && bson_iter_bool(&f);
+        } else if (!strcmp(key, "annotations") || !strcmp(key, "binaryAnnotations")) {
+            if (!BSON_ITER_HOLDS_ARRAY(&f))
+                return snprintf(why, n, "%s is not an array", key), -1;
+            if (key[0] == 'a')
+                annots = f, has_annots = 1;
+            else
+                bins = f, has_bins = 1;
+        }
+    }
+    v1half h[2];
+    memset(h, 0, sizeof h);
+    h[0].kind = h[1].kind = -1;
+    bson_init(&h[0].tags), bson_init(&h[1].tags), bson_init(&h[0].annots),
+        bson_init(&h[1].annots);
+    /* core annotations */
+    int64_t cs = 0, cr = 0, sr = 0, ss = 0, ms = 0, mr = 0;
+    bson_iter_t ep_c, ep_s, ep_m, ep_first;
+    int has_c = 0, has_s = 0, has_m = 0, kind_m = -1, has_first = 0;
+    if (has_annots && bson_iter_recurse(&annots, &a))
+        while (bson_iter_next(&a)) {
+            bson_iter_t v, t, p;
+            int64_t at = 0;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&a) || !bson_iter_recurse(&a, &e))
+                continue;
+            v = e, t = e, p = e;
+            const char *val = bson_iter_find(&v, "value") && BSON_ITER_HOLDS_UTF8(&v)
+                                  ? bson_iter_utf8(&v, NULL)
+                                  : NULL;
+            if (bson_iter_find(&t, "timestamp"))
+                as_int(&t, &at);
+            int has_ep = bson_iter_find(&p, "endpoint") && BSON_ITER_HOLDS_DOCUMENT(&p);
+            if (!val)
+                continue;
+            if (has_ep && !has_first)
+                ep_first = p, has_first = 1;
+            int64_t *slot = !strcmp(val, "cs") ? &cs : !strcmp(val, "cr") ? &cr
+                            : !strcmp(val, "sr") ? &sr : !strcmp(val, "ss") ? &ss
+                            : !strcmp(val, "ms") ? &ms : !strcmp(val, "mr") ? &mr : NULL;
+            if (slot) {
+                *slot = at;
+                if (has_ep && (slot == &cs || slot == &cr) && !has_c)
+                    ep_c = p, has_c = 1;
+                if (has_ep && (slot == &sr || slot == &ss) && !has_s)
+                    ep_s = p, has_s = 1;
+                if (has_ep && (slot == &ms || slot == &mr) && !has_m)
+                    ep_m = p, has_m = 1;
+                if (slot == &ms || slot == &mr)
+                    kind_m = slot == &ms ? 2 : 3;
+            }
+        }
+    int client = cs || cr, server = sr || ss;
+    int nh = 0;
+    if (client) {
+        h[nh].used = 1, h[nh].kind = 0, h[nh].ts = cs, h[nh].end = cr;
+        if (has_c)
+            h[nh].local = ep_c, h[nh].has_local = 1;
+        nh++;
+    }
+    if (server) {
+        h[nh].used = 1, h[nh].kind = 1, h[nh].ts = sr, h[nh].end = ss;
+        if (has_s)
+            h[nh].local = ep_s, h[nh].has_local = 1;
+        nh++;
+    }
+    if (!nh && (ms || mr)) {
+        h[0].used = 1, h[0].kind = kind_m, h[0].ts = ms ? ms : mr;
+        if (has_m)
+            h[0].local = ep_m, h[0].has_local = 1;
+        nh = 1;
+    }
+    if (!nh) {
+        h[0].used = 1;
+        if (has_first)
+            h[0].local = ep_first, h[0].has_local = 1;
+        nh = 1;
+    }
+    /* binary annotations */
+    if (has_bins && bson_iter_recurse(&bins, &a))
+        while (bson_iter_next(&a)) {
+            bson_iter_t kk, vv, p;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&a) || !bson_iter_recurse(&a, &e))
+                continue;
+            kk = e, vv = e, p = e;
+            if (!bson_iter_find(&kk, "key") || !BSON_ITER_HOLDS_UTF8(&kk))
+                continue;
+            const char *key = bson_iter_utf8(&kk, NULL);
+            int has_ep = bson_iter_find(&p, "endpoint") && BSON_ITER_HOLDS_DOCUMENT(&p);
+            int addr = !strcmp(key, "ca") ? 1 : !strcmp(key, "sa") ? 0 : !strcmp(key, "ma") ? 2
+                                                                                           : -1;
+            if (addr >= 0) {
+                for (int i = 0; i < nh && has_ep; i++)
+                    if ((addr == 1 && h[i].kind == 1) || (addr == 0 && h[i].kind == 0) ||
+                        (addr == 2 && h[i].kind >= 2))
+                        h[i].remote = p, h[i].has_remote = 1;
+                continue;
+            }
+            if (!strcmp(key, "lc") && has_ep && !h[0].has_local && h[0].kind < 0)
+                h[0].local = p, h[0].has_local = 1;
+            if (!bson_iter_find(&vv, "value") ||
+                !(BSON_ITER_HOLDS_UTF8(&vv) || BSON_ITER_HOLDS_BOOL(&vv) ||
+                  BSON_ITER_HOLDS_NUMBER(&vv)))
+                continue;
+            v1half *x = half_of(h, &p, has_ep);
+            bson_iter_t dup;
+            if (!bson_iter_init_find(&dup, &x->tags, key))
+                bson_append_iter(&x->tags, key, -1, &vv);
+        }
+    /* other annotations, to the half that logged them */
+    if (has_annots && bson_iter_recurse(&annots, &a))
+        while (bson_iter_next(&a)) {
+            bson_iter_t v, p;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&a) || !bson_iter_recurse(&a, &e))
+                continue;
+            v = e, p = e;
+            const char *val = bson_iter_find(&v, "value") && BSON_ITER_HOLDS_UTF8(&v)
+                                  ? bson_iter_utf8(&v, NULL)
+                                  : "";
+            if (!strcmp(val, "cs") || !strcmp(val, "cr") || !strcmp(val, "sr") ||
+                !strcmp(val, "ss") || !strcmp(val, "ms") || !strcmp(val, "mr"))
+                continue;
+            int has_ep = bson_iter_find(&p, "endpoint") && BSON_ITER_HOLDS_DOCUMENT(&p);
+            v1half *x = half_of(h, &p, has_ep);
+            char ik[16];
+            const char *ikp;
+            bson_uint32_to_string(bson_count_keys(&x->annots), &ikp, ik, sizeof ik);
+            bson_t one;
+            bson_append_document_begin(&x->annots, ikp, -1, &one);
+            bson_iter_t t = e;
+            if (bson_iter_find(&t, "timestamp"))
+                bson_append_iter(&one, "timestamp", -1, &t);
+            bson_append_utf8(&one, "value", -1, val, -1);
+            bson_append_document_end(&x->annots, &one);
+        }
+    /* the v2 spans */
+    for (int i = 0; i < nh; i++) {
+        v1half *x = &h[i];
+        char ik[16];
+        const char *ikp;
+        bson_t d;
+        bson_uint32_to_string((*k)++, &ikp, ik, sizeof ik);
+        bson_append_document_begin(arr, ikp, -1, &d);
+        if (tid)
+            bson_append_utf8(&d, "traceId", -1, tid, -1);
+        if (id)
+            bson_append_utf8(&d, "id", -1, id, -1);
+        if (pid)
+            bson_append_utf8(&d, "parentId", -1, pid, -1);
+        if (name)
+            bson_append_utf8(&d, "name", -1, name, -1);
+        if (x->kind >= 0)
+            bson_append_utf8(&d, "kind", -1, kinds[x->kind].name, -1);
+        /* the v1 span's own times belong to its first half */
+        int64_t t0 = i == 0 && ts ? ts : x->ts ? x->ts : ts;
+        int64_t d0 = i == 0 && dur ? dur : x->ts && x->end > x->ts ? x->end - x->ts : 0;
+        if (t0)
+            bson_append_int64(&d, "timestamp", -1, t0);
+        if (d0)
+            bson_append_int64(&d, "duration", -1, d0);
+        if (i == 1 && h[0].kind == 0 && x->kind == 1)
+            bson_append_bool(&d, "shared", -1, true);
+        if (debug)
+            bson_append_bool(&d, "debug", -1, true);
+        if (x->has_local)
+            bson_append_iter(&d, "localEndpoint", -1, &x->local);
+        if (x->has_remote)
+            bson_append_iter(&d, "remoteEndpoint", -1, &x->remote);
+        if (!bson_empty(&x->tags))
+            bson_append_document(&d, "tags", -1, &x->tags);
+        if (!bson_empty(&x->annots))
+            bson_append_array(&d, "annotations", -1, &x->annots);
+        bson_append_document_end(arr, &d);
+    }
+    for (int i = 0; i < 2; i++)
+        bson_destroy(&h[i].tags), bson_destroy(&h[i].annots);
+    return 0;
+}
+
+int owl_zipkin_v1_decode(const void *body, size_t n, int64_t now_ns, size_t max_spans,
+                         owl_span_decoded *out, owl_error *err)
+{
+    bson_t doc = BSON_INITIALIZER, v2 = BSON_INITIALIZER;
+    bson_iter_t it;
+    ctx c = {.d = out, .now_ns = now_ns};
+    owl_span_decoded_free(out);
+    owl_arena_init(&out->arena, 64 * 1024);
+    int rc = owl_aws_json_decode_array(body, n, &doc, err);
+    if (rc != OWL_OK)
+        goto out;
+    size_t total = bson_count_keys(&doc);
+    if (total > max_spans) {
+        rc = owl_error_set(err, OWL_ETOOBIG, "%zu spans in one request (at most %zu)", total,
+                           max_spans);
+        goto out;
+    }
+    /* each v1 span gives one or two v2 spans (refused ones none), then read as v2 */
+    size_t refused = 0;
+    char first_why[200] = "";
+    size_t first_i = SIZE_MAX;
+    uint32_t k = 0;
+    size_t *origin = malloc((2 * total + 1) * sizeof *origin); /* v2 element -> v1 index */
+    if (!origin)
+        rc = OWL_ENOMEM;
+    if (rc == OWL_OK && !bson_iter_init(&it, &doc))
+        rc = owl_error_set(err, OWL_EINVAL, "body is not a JSON array");
+    for (size_t i = 0; rc == OWL_OK && bson_iter_next(&it); i++) {
+        char why[200];
+        uint32_t k0 = k;
+        if (v1_convert(&it, &v2, &k, why, sizeof why)) {
+            if (!refused++) {
+                snprintf(first_why, sizeof first_why, "span %zu: %.150s", i, why);
+                first_i = i;
+            }
+        }
+        while (k0 < k)
+            origin[k0++] = i;
+    }
+    if (rc == OWL_OK && k &&
+        !(out->spans = owl_arena_alloc(&out->arena, k * sizeof *out->spans)))
+        rc = OWL_ENOMEM;
+    if (rc != OWL_OK) {
+        free(origin);
+        origin = NULL;
+    }
+    if (rc == OWL_OK && !bson_iter_init(&it, &v2))
+        rc = OWL_ENOMEM;
+    size_t first_v2 = SIZE_MAX; /* the v1 index of the first span the v2 reading refused */
+    for (size_t j = 0; rc == OWL_OK && bson_iter_next(&it); j++) {
+        size_t before = out->rejected;
+        c.index = origin[j]; /* a refusal names the v1 span */
+        rc = span(&c, &it);
+        if (!before && out->rejected)
+            first_v2 = origin[j];
+    }
+    free(origin);
+    if (rc == OWL_OK && refused) {
+        /* the message names the first refusal in request order */
+        if (first_i < first_v2)
+            snprintf(out->message, sizeof out->message, "%s", first_why);
+        out->rejected += refused;
+    }
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory decoding Zipkin spans");
+out:
+    if (rc != OWL_OK) {
+        out->spans = NULL;
+        out->n = out->rejected = 0;
+        out->message[0] = '\0';
+    }
+    bson_destroy(&doc);
+    bson_destroy(&v2);
+    return rc;
+}

@@ -1,6 +1,7 @@
 /* traces.c — span ingest and trace queries over HTTP (docs/api/traces.md):
  *   POST /v1/traces                 OTLP/HTTP, protobuf or JSON (answer in the same encoding)
  *   POST /api/v2/spans              Zipkin v2 JSON (202, as Zipkin answers)
+ *   POST /api/v1/spans              Zipkin v1 JSON, converted to v2 by Zipkin's rules
  *   GET  /api/v1/traces/{id}        one trace as a tree (32 hex, X-Ray 1-..., or 16 hex)
  *   GET  /api/v1/traces             trace summaries (service, operation, duration, status,
  *                                   X-Ray filter expression, pages)
@@ -94,7 +95,10 @@ out:
 /* Zipkin's collector answers 202 with no body; a body that is not a span list is a 400 with
  * a message. Spans refused one by one are counted in the X-Owl-Rejected header (Zipkin has
  * no partial answer). */
-static int zipkin_spans(owl_call *call)
+typedef int (*zipkin_decode_fn)(const void *, size_t, int64_t, size_t, owl_span_decoded *,
+                                owl_error *);
+
+static int zipkin_spans(owl_call *call, zipkin_decode_fn decode)
 {
     owl_http_req *req = call->req;
     owl_span_decoded d = {0};
@@ -110,8 +114,7 @@ static int zipkin_spans(owl_call *call)
                        "thrift are not read)");
         goto out;
     }
-    rc = owl_zipkin_decode(req->body.data, req->body.len, owl_now_ms() * MS_NS,
-                           INGEST_MAX_SPANS, &d, &err);
+    rc = decode(req->body.data, req->body.len, owl_now_ms() * MS_NS, INGEST_MAX_SPANS, &d, &err);
     if (rc == OWL_OK)
         rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &err);
     if (rc != OWL_OK) {
@@ -130,6 +133,16 @@ static int zipkin_spans(owl_call *call)
 out:
     owl_span_decoded_free(&d);
     return rc;
+}
+
+static int zipkin_v2(owl_call *call)
+{
+    return zipkin_spans(call, owl_zipkin_decode);
+}
+
+static int zipkin_v1(owl_call *call)
+{
+    return zipkin_spans(call, owl_zipkin_v1_decode);
 }
 
 /* ---- reading ---- */
@@ -650,7 +663,9 @@ static const owl_route traces_routes[] = {
     {.method = "POST", .pattern = "/v1/traces", .action = "xray:PutTraceSegments",
      .fn = export_traces},
     {.method = "POST", .pattern = "/api/v2/spans", .action = "xray:PutTraceSegments",
-     .fn = zipkin_spans},
+     .fn = zipkin_v2},
+    {.method = "POST", .pattern = "/api/v1/spans", .action = "xray:PutTraceSegments",
+     .fn = zipkin_v1},
     {.method = "GET", .pattern = "/api/v1/traces/{id}", .action = "xray:BatchGetTraces",
      .fn = native_trace},
     {.method = "GET", .pattern = "/api/v1/traces", .action = "xray:GetTraceSummaries",

@@ -1,5 +1,5 @@
 /* fuzz_zipkin.c — Zipkin v2 JSON decoding (ingest/zipkin.c) on arbitrary bytes as the body of
- * POST /api/v2/spans. A refused body decodes nothing and says why; a refused span says why;
+ * POST /api/v2/spans, and as a v1 body (POST /api/v1/spans). A refused body decodes nothing and says why; a refused span says why;
  * kept + refused never exceed the request's limit; every kept span holds the record's
  * invariants (ingest.h: ids not zero, duration >= 0 and 0 when in progress, service and
  * name non-empty valid UTF-8, enums in range, the status the shared rule gives, HTTP status
@@ -62,6 +62,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == OWL_OK && d.rejected && strncmp(d.message, "span ", 5) != 0)
         abort(); /* a refused span says which and why */
     if (d.n + d.rejected > MAX)
+        abort();
+    for (size_t i = 0; i < d.n; i++)
+        check_span(&d.spans[i]);
+    owl_span_decoded_free(&d);
+    /* the same bytes as a v1 body: each v1 span gives at most two records */
+    memset(&err, 0, sizeof err);
+    rc = owl_zipkin_v1_decode(data, size, NOW, MAX, &d, &err);
+    if (rc != OWL_OK && rc != OWL_EINVAL && rc != OWL_ETOOBIG)
+        abort();
+    if (rc != OWL_OK && (d.n || d.rejected || !err.msg[0]))
+        abort();
+    if (rc == OWL_OK && d.rejected && strncmp(d.message, "span ", 5) != 0)
+        abort();
+    if (d.n > 2 * MAX || d.rejected > 2 * MAX)
         abort();
     for (size_t i = 0; i < d.n; i++)
         check_span(&d.spans[i]);

@@ -150,6 +150,31 @@ st, body, _ = req("GET", "/api/v1/traces/" + z64)
 check("a Zipkin 64-bit id is found by its 16 hex digits", st == 200 and
       js(body)["traceId"] == "0" * 16 + z64, (st, body[:200]))
 
+# Zipkin v1: one v1 span with both halves becomes a client span and a shared server span
+v1t = "5af7183fb1d4cf5f"
+v1 = [{"traceId": v1t, "id": "352bff9a74ca9ad2", "name": "get /api",
+       "timestamp": (t0 + 2000 * MS) // 1000, "duration": 20000,
+       "annotations": [
+           {"timestamp": (t0 + 2000 * MS) // 1000, "value": "cs",
+            "endpoint": {"serviceName": "v1front"}},
+           {"timestamp": (t0 + 2002 * MS) // 1000, "value": "sr",
+            "endpoint": {"serviceName": "v1back"}},
+           {"timestamp": (t0 + 2017 * MS) // 1000, "value": "ss",
+            "endpoint": {"serviceName": "v1back"}},
+           {"timestamp": (t0 + 2020 * MS) // 1000, "value": "cr",
+            "endpoint": {"serviceName": "v1front"}}],
+       "binaryAnnotations": [{"key": "http.status_code", "value": "404",
+                              "endpoint": {"serviceName": "v1back"}}]}]
+st, body, _ = req("POST", "/api/v1/spans", v1)
+check("Zipkin v1: 202", st == 202, (st, body))
+st, body, _ = req("GET", "/api/v1/traces/" + v1t)
+d = js(body) or {}
+got = [(s["service"], s["kind"], s["depth"], s["status"], s["durationNanos"])
+       for s in d.get("spans", [])]
+check("... read back as a client span and its server half under it",
+      got == [("v1front", "client", 0, "ok", 20 * MS), ("v1back", "server", 1, "error", 15 * MS)],
+      got)
+
 # --- errors ---
 for bad in ("xyz", "1-5f84c7a1-zzzz", "0" * 31):
     st, body, _ = req("GET", "/api/v1/traces/" + bad)

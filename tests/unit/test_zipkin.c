@@ -503,3 +503,86 @@ Test(zipkin, smartthings_mobile_install)
     cr_assert_eq(received, 84); /* no timestamp and no annotation */
     owl_span_decoded_free(&d);
 }
+
+/* ---- Zipkin v1 ---- */
+
+static void decode_v1(const char *body, owl_span_decoded *d)
+{
+    owl_error err = {0};
+    memset(d, 0, sizeof *d);
+    cr_assert_eq(owl_zipkin_v1_decode(body, strlen(body), NOW, 100000, d, &err), OWL_OK, "%s",
+                 err.msg);
+}
+
+Test(zipkin, v1_client_and_server_in_one_span)
+{
+    owl_span_decoded d;
+    decode_v1("[{\"traceId\":\"5af7183fb1d4cf5f\",\"id\":\"352bff9a74ca9ad2\","
+              "\"parentId\":\"6b221d5bc9e6496c\",\"name\":\"get /api\",\"timestamp\":1000000,"
+              "\"duration\":20000,\"annotations\":["
+              "{\"timestamp\":1000000,\"value\":\"cs\",\"endpoint\":{\"serviceName\":\"front\"}},"
+              "{\"timestamp\":1002000,\"value\":\"sr\",\"endpoint\":{\"serviceName\":\"back\"}},"
+              "{\"timestamp\":1005000,\"value\":\"cache miss\",\"endpoint\":{\"serviceName\":\"back\"}},"
+              "{\"timestamp\":1017000,\"value\":\"ss\",\"endpoint\":{\"serviceName\":\"back\"}},"
+              "{\"timestamp\":1020000,\"value\":\"cr\",\"endpoint\":{\"serviceName\":\"front\"}}],"
+              "\"binaryAnnotations\":["
+              "{\"key\":\"sa\",\"value\":true,\"endpoint\":{\"serviceName\":\"back\",\"ipv4\":\"10.0.0.2\"}},"
+              "{\"key\":\"ca\",\"value\":true,\"endpoint\":{\"serviceName\":\"front\",\"ipv4\":\"10.0.0.1\"}},"
+              "{\"key\":\"http.status_code\",\"value\":\"503\",\"endpoint\":{\"serviceName\":\"back\"}},"
+              "{\"key\":\"http.path\",\"value\":\"/api\",\"endpoint\":{\"serviceName\":\"front\"}}]}]",
+              &d);
+    cr_assert_eq(d.n, 2, "%zu (%s)", d.n, d.message);
+    const owl_span *c = &d.spans[0], *s = &d.spans[1];
+    cr_assert_eq(c->kind, OWL_SPAN_CLIENT);
+    STR_EQ(c->service, "front");
+    STR_EQ(c->peer_service, "back");
+    cr_assert_eq(c->start_ns, 1000000000LL);
+    cr_assert_eq(c->duration_ns, 20000000LL);
+    STR_EQ(c->route, "/api");
+    cr_assert_eq(s->kind, OWL_SPAN_SERVER);
+    STR_EQ(s->service, "back");
+    cr_assert_eq(s->start_ns, 1002000000LL, "the server half's own times");
+    cr_assert_eq(s->duration_ns, 15000000LL);
+    cr_assert_eq(s->http_status, 503);
+    cr_assert_eq(s->status, OWL_SPAN_FAULT);
+    cr_assert(!memcmp(c->span_id, s->span_id, 8), "one span id, two halves");
+    hex_eq(c->trace_id, 16, "00000000000000005af7183fb1d4cf5f");
+    hex_eq(s->parent_id, 8, "6b221d5bc9e6496c");
+    char *j = attrs_json(s);
+    cr_assert(strstr(j, "\"shared\" : true"), "%s", j);
+    cr_assert(strstr(j, "cache miss"), "the server's annotation is its event: %s", j);
+    cr_assert(strstr(j, "10.0.0.1"), "ca is the server's remote endpoint: %s", j);
+    bson_free(j);
+    owl_span_decoded_free(&d);
+}
+
+Test(zipkin, v1_local_producer_and_refusals)
+{
+    owl_span_decoded d;
+    decode_v1("[{\"traceId\":\"a\",\"id\":\"b\",\"name\":\"compute\",\"timestamp\":5,"
+              "\"duration\":7,\"binaryAnnotations\":[{\"key\":\"lc\",\"value\":\"worker\","
+              "\"endpoint\":{\"serviceName\":\"batch\"}},{\"key\":\"n\",\"value\":3}]},"
+              "{\"traceId\":\"a\",\"id\":\"c\",\"parentId\":\"b\",\"name\":\"send\","
+              "\"annotations\":[{\"timestamp\":9,\"value\":\"ms\",\"endpoint\":"
+              "{\"serviceName\":\"batch\"}}]},"
+              "{\"traceId\":\"a\",\"id\":\"d\",\"timestamp\":\"x\"},"
+              "7,"
+              "{\"id\":\"e\"}]",
+              &d);
+    cr_assert_eq(d.n, 2, "%zu", d.n);
+    cr_assert_eq(d.rejected, 3, "%zu", d.rejected);
+    cr_assert(strstr(d.message, "span 2: timestamp"), "%s", d.message);
+    cr_assert_eq(d.spans[0].kind, OWL_SPAN_INTERNAL);
+    STR_EQ(d.spans[0].service, "batch");
+    cr_assert_eq(d.spans[0].duration_ns, 7000);
+    cr_assert_eq(d.spans[1].kind, OWL_SPAN_PRODUCER);
+    cr_assert_eq(d.spans[1].start_ns, 9000);
+    cr_assert_eq(d.spans[1].in_progress, 1, "a producer span without duration");
+    owl_span_decoded_free(&d);
+    owl_error err = {0};
+    memset(&d, 0, sizeof d);
+    cr_assert_eq(owl_zipkin_v1_decode("{}", 2, NOW, 10, &d, &err), OWL_EINVAL);
+    owl_span_decoded_free(&d);
+    cr_assert_eq(owl_zipkin_v1_decode("[1,2,3]", 7, NOW, 2, &d, &err), OWL_ETOOBIG);
+    owl_span_decoded_free(&d);
+}
