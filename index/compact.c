@@ -176,7 +176,10 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
     for (size_t r = 0; r < total; r++)
         ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r,
         ix[r].k = kc == SIZE_MAX ? 0 : all[kc * total + r].u;
-    qsort(ix, total, sizeof *ix, owl__cmp_time_idx);
+    if (owl__sort_time_idx(ix, total) != OWL_OK) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
+        goto out;
+    }
     owl_rows rows = {.nrows = total};
     for (size_t c = 0; c < sc->ncols; c++) {
         for (size_t r = 0; r < total; r++)

@@ -111,6 +111,57 @@ int owl__cmp_time_idx(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* One LSD radix pass over byte `shift / 8` of the key get() gives: from src into dst,
+ * stable. Skipped (returns 0, nothing moved) when every element has the same byte there. */
+static int radix_pass(const struct time_idx *src, struct time_idx *dst, size_t n, int which,
+                      int shift)
+{
+    size_t count[256] = {0};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = which ? src[i].k : (uint64_t)src[i].t ^ (1ull << 63);
+        count[(v >> shift) & 0xff]++;
+    }
+    for (int b = 0; b < 256; b++)
+        if (count[b] == n)
+            return 0;
+    size_t pos = 0;
+    for (int b = 0; b < 256; b++) {
+        size_t c = count[b];
+        count[b] = pos;
+        pos += c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = which ? src[i].k : (uint64_t)src[i].t ^ (1ull << 63);
+        dst[count[(v >> shift) & 0xff]++] = src[i];
+    }
+    return 1;
+}
+
+int owl__sort_time_idx(struct time_idx *ix, size_t n)
+{
+    if (n < 4096) { /* small: a comparison sort is as quick and needs no buffer */
+        qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
+        return OWL_OK;
+    }
+    struct time_idx *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return OWL_ENOMEM;
+    /* LSD: time's bytes, then the cluster key's; each pass stable, so (k, t, i) order with i
+     * the order the elements came in (callers fill ix by i) */
+    struct time_idx *a = ix, *b = tmp;
+    for (int which = 0; which < 2; which++)
+        for (int shift = 0; shift < 64; shift += 8)
+            if (radix_pass(a, b, n, which, shift)) {
+                struct time_idx *t = a;
+                a = b;
+                b = t;
+            }
+    if (a != ix)
+        memcpy(ix, a, n * sizeof *ix);
+    free(tmp);
+    return OWL_OK;
+}
+
 static void free_cols(const owl_schema *sc, owl_rows *r)
 {
     for (size_t c = 0; c < sc->ncols; c++)
@@ -150,8 +201,12 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
     for (size_t i = 1; i < n && sorted; i++)
         if (owl__cmp_time_idx(&ix[i - 1], &ix[i]) > 0)
             sorted = 0;
-    if (!sorted)
-        qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
+    if (!sorted && owl__sort_time_idx(ix, n) != OWL_OK) {
+        free(ix);
+        free_cols(sc, out);
+        memset(out, 0, sizeof *out);
+        return OWL_ENOMEM;
+    }
     out->nrows = n;
     for (size_t c = 0; c < sc->ncols; c++) {
         owl_cell *col = (owl_cell *)out->cols[c];

@@ -187,6 +187,11 @@ struct time_idx {
 /* owl__cmp_time_idx — qsort order of time_idx: by cluster key, time, then index (stable). */
 int owl__cmp_time_idx(const void *a, const void *b);
 
+/* owl__sort_time_idx — sorts ix[0..n), filled in index order (ix[r].i == r), into
+ * owl__cmp_time_idx's order: a radix sort (one buffer of n elements), qsort when small.
+ * OWL_OK or OWL_ENOMEM (ix untouched). */
+int owl__sort_time_idx(struct time_idx *ix, size_t n);
+
 /* owl__cluster_col — the index of sc's OWL_COL_CLUSTER column, or SIZE_MAX when none. */
 size_t owl__cluster_col(const owl_schema *sc);
 

@@ -19,6 +19,7 @@
 #include "common/endian.h"
 #include "index/encode.h"
 #include "index/index.h"
+#include "index/store_int.h"
 #include "index/wal.h"
 
 static const owl_schema *const schemas[] = {&owl_logs_schema};
@@ -1976,4 +1977,31 @@ Test(store, a_lone_cold_part_settles_at_the_compaction_level_once, .init = mkroo
     cr_assert_eq(st.compactions, 0);
     owl_store_close(s);
     free(before.v);
+}
+
+/* The seal's and merge's sort: the radix sort gives exactly qsort's (key, time, index) order,
+ * negative times and repeated keys and times included, at sizes either side of its cut-over. */
+Test(store, radix_sort_matches_qsort)
+{
+    size_t sizes[] = {5, 4095, 4096, 100000};
+    uint64_t x = 88172645463325252ull;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        struct time_idx *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        cr_assert(a && b);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            a[i].k = s % 2 ? 0 : (x % 3 ? x >> 40 : x); /* repeats, and full-width keys */
+            a[i].t = (int64_t)((x >> 8) % 1000) - 500 + (s == 3 ? (int64_t)(x & 0xffff) << 30 : 0);
+            a[i].i = i;
+        }
+        memcpy(b, a, n * sizeof *a);
+        qsort(b, n, sizeof *b, owl__cmp_time_idx);
+        cr_assert_eq(owl__sort_time_idx(a, n), OWL_OK);
+        for (size_t i = 0; i < n; i++)
+            cr_assert(a[i].k == b[i].k && a[i].t == b[i].t && a[i].i == b[i].i,
+                      "n %zu: element %zu differs", n, i);
+        free(a);
+        free(b);
+    }
 }
