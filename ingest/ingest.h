@@ -26,6 +26,7 @@
 #include "analytics/analytics.h"
 #include "common/arena.h"
 #include "common/common.h"
+#include "common/traceid.h"
 #include "index/index.h"
 #include "tracer/tracer.h"
 
@@ -1118,16 +1119,22 @@ void owl_traces_close(owl_traces *tr);
 
 /* owl_traces_put — stores spans[0..n) of tenant in one append: OWL_OK only when they are
  * durable and readable (owl_traces_get finds them). Counts them into the RED statistics
- * (every span, before any sampling). The spans were checked by their decoder; a span whose
- * start is outside the store's range is OWL_EINVAL (nothing stored). OWL_ENOSPC, OWL_EIO,
- * OWL_ENOMEM as the store says. Thread-safe. */
+ * (every span, before any sampling). A span that started before the retention (now minus
+ * retention_days) would never be returned: it is left out and counted in *expired (may be
+ * NULL). The spans were checked by their decoder; a span whose start is outside the store's
+ * range is OWL_EINVAL (nothing stored). OWL_ENOSPC, OWL_EIO, OWL_ENOMEM as the store says.
+ * Thread-safe. */
 int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, size_t n,
-                   owl_error *err);
+                   size_t *expired, owl_error *err);
+
+/* owl_traces_oldest_ns — the earliest start a span may have to be kept now (Unix ns;
+ * INT64_MIN when spans are kept forever), and *days the retention (0 = forever). */
+int64_t owl_traces_oldest_ns(const owl_traces *tr, int *days);
 
 /* One trace as read back: its spans (an in-progress record dropped when the completed
  * record of the same span id is there; exact duplicates dropped) in tree order — each root
- * (no parent, or a parent not in the trace), earliest first, then its children depth first
- * by start time. parent[i] is the index of span i's parent (-1 for a root), depth[i] its
+ * (no parent id; then those whose parent is not in the trace), earliest first, then its
+ * children depth first by start time. parent[i] is the index of span i's parent (-1 for a root), depth[i] its
  * depth (roots 0), self_ns[i] its duration minus the union of its children's time clamped
  * into it (>= 0). Everything lives in arena. */
 typedef struct owl_trace {
@@ -1208,5 +1215,19 @@ int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query 
 int owl_traces_names(owl_traces *tr, const char *tenant, int64_t start_ns, int64_t end_ns,
                      const char *service, char ***out, size_t *n, owl_error *err);
 void owl_traces_names_free(char **v, size_t n);
+
+/* ---- a stored trace as X-Ray segment documents (xray_render.c, docs/api/xray.md) ---- */
+
+typedef struct owl_xray_doc {
+    char id[OWL_SPANID_HEX_SIZE]; /* the segment's id (16 hex digits) */
+    size_t off, len;              /* its JSON document in the output buffer */
+} owl_xray_doc;
+
+/* owl_xray_render — t (as owl_traces_get gives it) as X-Ray segment documents appended to
+ * out, one per entry span (a root, a server or a consumer span) with the other spans nested
+ * as subsegments; *docs (*ndocs entries, freed by the caller) says where each is. A span
+ * decoded from X-Ray comes back with the members it was put with; OTLP and Zipkin spans get
+ * X-Ray's members (docs/api/xray.md "Documents"). OWL_OK or OWL_ENOMEM. */
+int owl_xray_render(const owl_trace *t, owl_buf *out, owl_xray_doc **docs, size_t *ndocs);
 
 #endif

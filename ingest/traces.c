@@ -573,8 +573,10 @@ static int ensure_retention(owl_traces *tr, const char *tenant, owl_error *err)
 }
 
 int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, size_t n,
-                   owl_error *err)
+                   size_t *expired, owl_error *err)
 {
+    if (expired)
+        *expired = 0;
     if (n == 0)
         return OWL_OK;
     int rc = ensure_retention(tr, tenant, err);
@@ -590,9 +592,14 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
         col[c] = cells + c * n;
         rows.cols[c] = col[c];
     }
+    int64_t oldest = owl_traces_oldest_ns(tr, NULL);
+    size_t kept = 0;
 #define B(x) ((owl_bytes){(x).n ? (x).p : "", (x).n})
-    for (size_t i = 0; i < n; i++) {
-        const owl_span *s = &spans[i];
+    for (size_t j = 0; j < n; j++) {
+        const owl_span *s = &spans[j];
+        if (s->start_ns < oldest)
+            continue;
+        size_t i = kept++;
         col[OWL_SPANS_TIME][i].i = s->start_ns;
         col[OWL_SPANS_TRACE_KEY][i].u = owl_hash64(s->trace_id, 16, 0);
         col[OWL_SPANS_TRACE_ID][i].b = (owl_bytes){s->trace_id, 16};
@@ -616,7 +623,11 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
         col[OWL_SPANS_ATTRS][i].b = B(s->attrs);
     }
 #undef B
-    rc = owl_store_append(tr->store, "spans", tenant, OWL_TRACES_PARTITION, &rows, err);
+    if (expired)
+        *expired = n - kept;
+    rows.nrows = kept;
+    rc = kept ? owl_store_append(tr->store, "spans", tenant, OWL_TRACES_PARTITION, &rows, err)
+              : OWL_OK;
     free(cells);
     if (rc != OWL_OK || !tr->metrics)
         return rc;
@@ -624,7 +635,7 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
     pthread_mutex_lock(&tr->mu);
     for (size_t i = 0; i < n; i++) {
         const owl_span *s = &spans[i];
-        if (!is_entry(s) || s->in_progress)
+        if (!is_entry(s) || s->in_progress || s->start_ns < oldest)
             continue;
         int64_t minute = s->start_ns / MINUTE_NS - (s->start_ns % MINUTE_NS < 0);
         minute *= MINUTE_MS;
@@ -637,6 +648,15 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
     }
     pthread_mutex_unlock(&tr->mu);
     return OWL_OK;
+}
+
+int64_t owl_traces_oldest_ns(const owl_traces *tr, int *days)
+{
+    if (days)
+        *days = tr->opts.retention_days;
+    return tr->opts.retention_days > 0
+               ? (owl_now_ms() - (int64_t)tr->opts.retention_days * 86400000) * 1000000
+               : INT64_MIN;
 }
 
 /* ---- get: one trace by id ---- */
@@ -865,11 +885,12 @@ static int build_tree(owl_trace *t)
         }
         free(fill);
     }
-    /* depth-first from each root, roots by start */
+    /* depth-first from each root: true roots (no parent id) by start, then the spans whose
+     * parent is not in the trace, by start — so spans[0] is the trace's root when it has one */
     size_t out_n = 0;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t r = order[k];
-        if (par[r] >= 0)
+    for (size_t k = 0; k < 2 * n; k++) {
+        uint32_t r = order[k % n];
+        if (par[r] >= 0 || (k < n) != owl_traceid_is_zero(s[r].parent_id, 8))
             continue;
         size_t sp = 0;
         stack[sp++] = r;

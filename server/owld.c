@@ -45,6 +45,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_logtail_routes,
     &owl_logs_routes,
     &owl_traces_routes,
+    &owl_xray_routes,
 };
 
 static void not_found(owl_call *call, const owl_match *m)

@@ -103,5 +103,6 @@ extern const owl_route_table owl_cloudwatch_routes; /* cloudwatch.c: CloudWatch 
 extern const owl_route_table owl_otlp_routes; /* otlp.c: POST /v1/metrics */
 extern const owl_route_table owl_logs_routes; /* logs.c: CloudWatch Logs (JSON 1.1) */
 extern const owl_route_table owl_traces_routes; /* traces.c: span ingest, trace queries */
+extern const owl_route_table owl_xray_routes;   /* xray.c: the X-Ray API (REST-JSON) */
 
 #endif

@@ -59,6 +59,20 @@ static const char *fail_code(int http)
            : http == 507 ? "InsufficientStorage" : "StoreUnavailable";
 }
 
+/* Spans the store would never return (started before the retention) count as refused. */
+static void expired_message(owl_call *call, owl_span_decoded *d, size_t expired)
+{
+    int days;
+    owl_traces_oldest_ns(call->srv->traces, &days);
+    if (!expired)
+        return;
+    if (!d->rejected)
+        snprintf(d->message, sizeof d->message,
+                 "%zu spans started before the trace retention (%d days): not kept", expired,
+                 days);
+    d->rejected += expired;
+}
+
 static int export_traces(owl_call *call)
 {
     owl_http_req *req = call->req;
@@ -74,9 +88,11 @@ static int export_traces(owl_call *call)
                     "Content-Type must be application/x-protobuf or application/json");
         goto out;
     }
+    size_t expired = 0;
     rc = owl_otlp_traces_decode(enc, req->body.data, req->body.len, INGEST_MAX_SPANS, &d, &err);
     if (rc == OWL_OK)
-        rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &err);
+        rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &expired,
+                            &err);
     if (rc != OWL_OK) {
         int http = fail_status(rc);
         otlp_status(call, enc, http, http < 500 ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
@@ -86,6 +102,7 @@ static int export_traces(owl_call *call)
     resp->status = 200;
     resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
     owl_buf_reset(&resp->body);
+    expired_message(call, &d, expired);
     rc = owl_otlp_traces_response(enc, d.rejected, d.message[0] ? d.message : NULL, &resp->body);
 out:
     owl_span_decoded_free(&d);
@@ -114,15 +131,18 @@ static int zipkin_spans(owl_call *call, zipkin_decode_fn decode)
                        "thrift are not read)");
         goto out;
     }
+    size_t expired = 0;
     rc = decode(req->body.data, req->body.len, owl_now_ms() * MS_NS, INGEST_MAX_SPANS, &d, &err);
     if (rc == OWL_OK)
-        rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &err);
+        rc = owl_traces_put(call->srv->traces, call->principal->tenant, d.spans, d.n, &expired,
+                            &err);
     if (rc != OWL_OK) {
         int http = fail_status(rc);
         owl_call_error(call, http, http == 400 ? "InvalidParameter" : fail_code(http), "%s",
                        err.msg[0] ? err.msg : owl_strerror(rc));
         goto out;
     }
+    expired_message(call, &d, expired);
     char n[32];
     snprintf(n, sizeof n, "%zu", d.rejected);
     call->resp->status = 202;

@@ -106,7 +106,9 @@ static owl_span mkspan(unsigned trace, unsigned span, unsigned parent, const cha
 static void put(env *e, const char *tenant, const owl_span *s, size_t n)
 {
     owl_error err = {0};
-    cr_assert_eq(owl_traces_put(e->tr, tenant, s, n, &err), OWL_OK, "%s", err.msg);
+    size_t expired = 99;
+    cr_assert_eq(owl_traces_put(e->tr, tenant, s, n, &expired, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(expired, 0);
 }
 
 static size_t find(const owl_trace *t, unsigned span, int kind)
@@ -173,6 +175,12 @@ Test(traces, tree_by_id_without_range)
     tid(id, 77);
     cr_assert_eq(owl_traces_get(e.tr, T, id, &t, &err), OWL_ENOTFOUND);
     owl_trace_free(&t);
+    /* a span older than the retention (30 days) is not kept, and said so */
+    owl_span old = mkspan(1, 50, 1, "front", "old", OWL_SPAN_INTERNAL,
+                          t0 - 31LL * 86400000 * MS, MS);
+    size_t expired = 0;
+    cr_assert_eq(owl_traces_put(e.tr, T, &old, 1, &expired, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(expired, 1);
     /* sealed into parts, of two days, then reopened: still whole */
     owl_span late = mkspan(1, 9, 4, "db", "late", OWL_SPAN_INTERNAL, t0 - 86400000 * MS, MS);
     put(&e, T, &late, 1);
