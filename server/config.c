@@ -123,6 +123,13 @@ static const struct opt opts[] = {
     {.name = "trace-retention-days", .type = T_INT64, INT64(trace_retention_days), .min = 0,
      .max = 36500, .def = "30", .arg = "DAYS",
      .help = "days spans are kept (0 = forever; X-Ray: 30)"},
+    {.name = "xray-daemon", .type = T_STRING, STR(xray_daemon), .def = OWL_XRAY_DAEMON_DEFAULT,
+     .arg = "HOST:PORT|off",
+     .help = "X-Ray daemon endpoint: segment datagrams on UDP, sampling calls on TCP (the "
+             "default address busy: a warning; off: none)"},
+    {.name = "xray-daemon-tenant", .type = T_STRING, STR(xray_daemon_tenant), .def = "admin",
+     .arg = "TENANT", .help = "tenant of the spans the X-Ray daemon endpoint receives "
+                               "(admin = the admin key's)"},
     {.name = "metrics-raw-hours", .type = T_INT64, INT64(metrics_raw_hours),
      .min = 1, .max = 336, .def = "3", .arg = "HOURS",
      .help = "metrics: hours datapoints answer at their own resolution (CloudWatch: 3)"},
