@@ -125,11 +125,9 @@ static const struct opt opts[] = {
      .help = "days spans are kept (0 = forever; X-Ray: 30)"},
     {.name = "xray-daemon", .type = T_STRING, STR(xray_daemon), .def = OWL_XRAY_DAEMON_DEFAULT,
      .arg = "HOST:PORT|off",
-     .help = "X-Ray daemon endpoint: segment datagrams on UDP, sampling calls on TCP (the "
-             "default address busy: a warning; off: none)"},
+     .help = "X-Ray daemon endpoint: segments on UDP, sampling on TCP (off: none)"},
     {.name = "xray-daemon-tenant", .type = T_STRING, STR(xray_daemon_tenant), .def = "admin",
-     .arg = "TENANT", .help = "tenant of the spans the X-Ray daemon endpoint receives "
-                               "(admin = the admin key's)"},
+     .arg = "TENANT", .help = "tenant of what the X-Ray daemon endpoint gets (admin: the admin's)"},
     {.name = "metrics-raw-hours", .type = T_INT64, INT64(metrics_raw_hours),
      .min = 1, .max = 336, .def = "3", .arg = "HOURS",
      .help = "metrics: hours datapoints answer at their own resolution (CloudWatch: 3)"},
