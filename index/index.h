@@ -252,8 +252,9 @@ enum owl_spans_col {
     OWL_SPANS_USER_AGENT = 17,   /* (DICT) */
     OWL_SPANS_CLIENT_IP = 18,    /* (DICT) */
     OWL_SPANS_IN_PROGRESS = 19,  /* 1 = not ended yet (I64) */
-    OWL_SPANS_ATTRS = 20,        /* resource, attributes, events, links, ... (BSON) */
-    OWL_SPANS_NCOLS = 21,
+    OWL_SPANS_ATTRS = 20,        /* attributes, events, links, ... (BSON) */
+    OWL_SPANS_RESOURCE = 21,     /* {resource, scope} the span's reporter shares (BSON) */
+    OWL_SPANS_NCOLS = 22,
 };
 
 extern const owl_schema owl_logs_schema;

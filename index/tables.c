@@ -94,6 +94,7 @@ static const owl_coldef spans_cols[OWL_SPANS_NCOLS] = {
     [OWL_SPANS_CLIENT_IP] = {"client_ip", OWL_TYPE_DICT, 0},
     [OWL_SPANS_IN_PROGRESS] = {"in_progress", OWL_TYPE_I64, 0},
     [OWL_SPANS_ATTRS] = {"attrs", OWL_TYPE_BSON, 0},
+    [OWL_SPANS_RESOURCE] = {"resource", OWL_TYPE_BSON, 0},
 };
 
 const owl_schema owl_spans_schema = {

@@ -511,8 +511,11 @@ typedef struct owl_span {
     owl_bytes peer_service;    /* what the span called (docs/otlp.md "Peer service") */
     owl_bytes user_agent, client_ip;
     int in_progress;           /* 1: not ended yet (X-Ray's in_progress), duration 0 */
-    owl_bytes attrs;           /* BSON {resource, scope, attributes, events, links,
-                                * trace_state, ...}; empty = none */
+    owl_bytes attrs;           /* BSON {attributes, events, links, trace_state, ...}; empty =
+                                * none */
+    owl_bytes resource;        /* BSON {resource, scope} of the resource and scope that
+                                * reported the span (OTLP): one copy shared by the spans of
+                                * a scope, so it is stored once per run of them; empty = none */
 } owl_span;
 
 /* owl_span_kind_name — "unspecified", "internal", "server", "client", "producer",

@@ -169,6 +169,7 @@ typedef struct ctx {
     owl_span_decoded *d;
     const char *service;
     bson_t res, scope;       /* the resource attributes; the scope's name, version, attributes */
+    owl_bytes shared;        /* {resource, scope} of the current scope, in the arena */
     size_t ri, si, pi;       /* where the current span is, for the refusal message */
     owl_buf tmp;
 } ctx;
@@ -364,17 +365,34 @@ static int append_list(ctx *c, bson_t *doc, const char *key, void *const *items,
 static int event_fn(ctx *c, bson_t *doc, const void *e) { return event_doc(c, doc, e); }
 static int link_fn(ctx *c, bson_t *doc, const void *l) { return link_doc(c, doc, l); }
 
-/* attrs: {resource, scope, attributes, events, links, trace_state, flags, dropped_*} */
-static int attrs_of(ctx *c, const span_t *s, owl_bytes *out)
+/* The {resource, scope} document every span of the current scope shares (one arena copy). */
+static int shared_of(ctx *c)
 {
     bson_t doc = BSON_INITIALIZER;
     int rc = OWL_OK;
-    *out = (owl_bytes){NULL, 0};
+    c->shared = (owl_bytes){NULL, 0};
     if (!bson_empty(&c->res) && !bson_append_document(&doc, "resource", -1, &c->res))
         rc = OWL_ENOMEM;
     if (rc == OWL_OK && !bson_empty(&c->scope) &&
         !bson_append_document(&doc, "scope", -1, &c->scope))
         rc = OWL_ENOMEM;
+    if (rc == OWL_OK && !bson_empty(&doc)) {
+        void *p = owl_arena_copy(&c->d->arena, bson_get_data(&doc), doc.len);
+        if (p)
+            c->shared = (owl_bytes){p, doc.len};
+        else
+            rc = OWL_ENOMEM;
+    }
+    bson_destroy(&doc);
+    return rc;
+}
+
+/* attrs: {attributes, events, links, trace_state, flags, dropped_*} */
+static int attrs_of(ctx *c, const span_t *s, owl_bytes *out)
+{
+    bson_t doc = BSON_INITIALIZER;
+    int rc = OWL_OK;
+    *out = (owl_bytes){NULL, 0};
     if (rc == OWL_OK)
         rc = append_kvs(&doc, "attributes", s->attributes, s->n_attributes);
     if (rc == OWL_OK)
@@ -472,6 +490,7 @@ static int span(ctx *c, const span_t *s)
         (rc = attrs_of(c, s, &o->attrs)))
         return rc;
     o->status = owl_span_status_of(o->status_code == STATUS_ERROR, o->http_status);
+    o->resource = c->shared;
     c->d->n++;
     return OWL_OK;
 }
@@ -502,6 +521,8 @@ static int resource(ctx *c, const res_spans *rs)
     for (c->si = 0; rc == OWL_OK && c->si < rs->n_scope_spans; c->si++) {
         const scope_spans *ss = rs->scope_spans[c->si];
         rc = scope_doc(c, ss->scope);
+        if (rc == OWL_OK)
+            rc = shared_of(c);
         for (c->pi = 0; rc == OWL_OK && c->pi < ss->n_spans; c->pi++)
             rc = span(c, ss->spans[c->pi]);
     }

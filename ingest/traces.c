@@ -621,6 +621,7 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
         col[OWL_SPANS_CLIENT_IP][i].b = B(s->client_ip);
         col[OWL_SPANS_IN_PROGRESS][i].i = s->in_progress != 0;
         col[OWL_SPANS_ATTRS][i].b = B(s->attrs);
+        col[OWL_SPANS_RESOURCE][i].b = B(s->resource);
     }
 #undef B
     if (expired)
@@ -716,7 +717,8 @@ static int collect_rows(void *ud, const owl_batch *b)
         s->client_ip = arena_bytes(a, &b->cols[OWL_SPANS_CLIENT_IP][r]);
         s->in_progress = (int)b->cols[OWL_SPANS_IN_PROGRESS][r].i;
         s->attrs = arena_bytes(a, &b->cols[OWL_SPANS_ATTRS][r]);
-        if (!s->service.p || !s->name.p || !s->status_message.p || !s->http_method.p ||
+        s->resource = arena_bytes(a, &b->cols[OWL_SPANS_RESOURCE][r]);
+        if (!s->resource.p || !s->service.p || !s->name.p || !s->status_message.p || !s->http_method.p ||
             !s->route.p || !s->url.p || !s->peer_service.p || !s->user_agent.p ||
             !s->client_ip.p || !s->attrs.p)
             return c->rc = OWL_ENOMEM;
@@ -1143,14 +1145,17 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
                 x->user = member_str(a, &doc, "attributes", "enduser.id");
             x->service_type = attr_str(a, &doc, "origin");
             x->availability_zone = attr_str(a, &doc, "aws.ec2.availability_zone");
-            if (!x->availability_zone)
-                x->availability_zone = member_str(a, &doc, "resource", "cloud.availability_zone");
             x->instance_id = attr_str(a, &doc, "aws.ec2.instance_id");
-            if (!x->instance_id)
-                x->instance_id = member_str(a, &doc, "resource", "host.id");
             x->resource_arn = attr_str(a, &doc, "resource_arn");
             if (annotations_of(a, &doc, x) != OWL_OK)
                 return OWL_ENOMEM;
+        }
+        bson_t res; /* OTLP's resource: where the span ran */
+        if (s->resource.n >= 5 && bson_init_static(&res, s->resource.p, s->resource.n)) {
+            if (!x->availability_zone)
+                x->availability_zone = member_str(a, &res, "resource", "cloud.availability_zone");
+            if (!x->instance_id)
+                x->instance_id = member_str(a, &res, "resource", "host.id");
         }
     }
     *views = v;

@@ -23,9 +23,11 @@ static const char *const foreign_keys[] = {"resource", "scope",      "attributes
                                            "links",    "zipkin",     "trace_state", "flags",
                                            NULL};
 
-static int is_foreign(const bson_t *attrs)
+static int is_foreign(const owl_span *s, const bson_t *attrs)
 {
     bson_iter_t it;
+    if (s->resource.n)
+        return 1;
     for (size_t i = 0; foreign_keys[i]; i++)
         if (bson_iter_init_find(&it, attrs, foreign_keys[i]))
             return 1;
@@ -110,6 +112,9 @@ static int put_foreign(owl_buf *b, const owl_span *s, const bson_t *attrs, int s
         rc = owl_buf_puts(b, ",\"operation\":");
         rc = rc ? rc : owl_buf_json_str(b, s->name.n ? s->name.p : "", s->name.n);
     }
+    bson_t res;
+    if (!rc && s->resource.n >= 5 && bson_init_static(&res, s->resource.p, s->resource.n))
+        rc = put_members(b, &res);
     if (!rc && !bson_empty(attrs))
         rc = put_members(b, attrs);
     return rc ? rc : owl_buf_puts(b, "}}");
@@ -133,7 +138,7 @@ static int put_node(owl_buf *b, const owl_trace *t, size_t i, const size_t *firs
     int have = s->attrs.n >= 5 && bson_init_static(&attrs, s->attrs.p, s->attrs.n);
     if (!have)
         bson_init(&attrs);
-    int foreign = have && is_foreign(&attrs);
+    int foreign = is_foreign(s, &attrs);
     if (!foreign)
         name = s->name; /* X-Ray's own names, as they were put */
     rc = rc ? rc : owl_buf_json_str(b, name.n ? name.p : "unknown", name.n ? name.n : 7);

@@ -297,6 +297,7 @@ static int put_span(owl_buf *b, const owl_trace *t, size_t i)
     rc = rc ? rc : put_str_member(b, "clientIp", s->client_ip);
     if (!rc && s->in_progress)
         rc = owl_buf_puts(b, ",\"inProgress\":true");
+    rc = rc ? rc : put_attrs(b, s->resource); /* resource, scope */
     rc = rc ? rc : put_attrs(b, s->attrs);
     return rc ? rc : owl_buf_putc(b, '}');
 }
@@ -658,7 +659,7 @@ static int jaeger_trace(owl_call *call)
         rc = rc ? rc : owl_buf_puts(&b, ",\"tags\":[");
         bson_t doc;
         int first = 1;
-        if (!rc && s->attrs.n >= 5 && bson_init_static(&doc, s->attrs.p, s->attrs.n))
+        if (!rc && s->resource.n >= 5 && bson_init_static(&doc, s->resource.p, s->resource.n))
             rc = jaeger_tags(&b, &doc, "resource", &first);
         rc = rc ? rc : owl_buf_puts(&b, "]}");
     }

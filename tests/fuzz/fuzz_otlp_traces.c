@@ -2,7 +2,7 @@
  * (common/traceid.c) on arbitrary bytes: the first byte picks the encoding (even: protobuf,
  * odd: JSON), the rest is the body. A refused body decodes nothing and says why; every kept
  * span holds the record's invariants (ingest.h: ids not zero, duration >= 0, service and
- * name non-empty valid UTF-8, enums in range, HTTP status 0 or 100..599, attrs a valid BSON
+ * name non-empty valid UTF-8, enums in range, HTTP status 0 or 100..599, attrs and resource valid BSON
  * document), kept + refused never exceed the request, and the answer encodes. The body is
  * also read as a trace id and a span id: whatever parses is non-zero and comes back the same
  * through its text forms. */
@@ -43,6 +43,12 @@ static void check_span(const owl_span *s)
     if (s->attrs.n) {
         bson_t doc;
         if (!bson_init_static(&doc, s->attrs.p, s->attrs.n) ||
+            !bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
+            abort();
+    }
+    if (s->resource.n) {
+        bson_t doc;
+        if (!bson_init_static(&doc, s->resource.p, s->resource.n) ||
             !bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
             abort();
     }

@@ -477,10 +477,18 @@ Test(otlp_traces, attrs_hold_resource_scope_attributes_events_links)
 {
     owl_span_decoded d;
     decode_json(both_json, &d);
-    char *j = attrs_json(&d.spans[0]);
+    /* resource and scope: one document the spans of the scope share (the same bytes) */
+    bson_t rdoc;
+    cr_assert(bson_init_static(&rdoc, d.spans[0].resource.p, d.spans[0].resource.n));
+    char *j = bson_as_relaxed_extended_json(&rdoc, NULL);
     cr_assert_str_eq(
         j, "{ \"resource\" : { \"service.name\" : \"checkout\", \"host.name\" : \"h1\" }, "
-           "\"scope\" : { \"name\" : \"lib\", \"version\" : \"1.0\" }, \"attributes\" : { "
+           "\"scope\" : { \"name\" : \"lib\", \"version\" : \"1.0\" } }");
+    bson_free(j);
+    cr_assert(d.spans[1].resource.p == d.spans[0].resource.p, "one copy per scope");
+    j = attrs_json(&d.spans[0]);
+    cr_assert_str_eq(
+        j, "{ \"attributes\" : { "
            "\"http.request.method\" : \"POST\", \"http.route\" : \"/cart\", "
            "\"http.response.status_code\" : 503, \"url.full\" : \"http://shop/cart?x=1\" }, "
            "\"events\" : [ { \"name\" : \"exception\", \"time_ns\" : 1700000000100000000, "
@@ -914,10 +922,14 @@ Test(otlp_traces, specification_example)
     cr_assert_eq(s->duration_ns, 1000000000);
     cr_assert_eq(s->status, OWL_SPAN_OK);
     char *j = attrs_json(s);
+    cr_assert_str_eq(j, "{ \"attributes\" : { \"my.span.attr\" : \"some value\" } }");
+    bson_free(j);
+    bson_t rdoc;
+    cr_assert(bson_init_static(&rdoc, s->resource.p, s->resource.n));
+    j = bson_as_relaxed_extended_json(&rdoc, NULL);
     cr_assert_str_eq(j, "{ \"resource\" : { \"service.name\" : \"my.service\" }, \"scope\" : { "
                         "\"name\" : \"my.library\", \"version\" : \"1.0.0\", \"attributes\" : { "
-                        "\"my.scope.attribute\" : \"some scope attribute\" } }, \"attributes\" "
-                        ": { \"my.span.attr\" : \"some value\" } }");
+                        "\"my.scope.attribute\" : \"some scope attribute\" } } }");
     bson_free(j);
     owl_span_decoded_free(&d);
 }
