@@ -99,12 +99,15 @@ test)
     build "$dir" "${flags[@]}"
     # the OpenTelemetry JS SDK t_otlp_metrics.sh drives, at the versions package-lock.json pins
     # (again when package-lock.json changed since: new packages for a new test)
-    if { [ ! -d "$top/tests/otel/node_modules" ] ||
-        [ "$top/tests/otel/package-lock.json" -nt "$top/tests/otel/node_modules/.package-lock.json" ]; } &&
-        command -v npm >/dev/null; then
-        (cd "$top/tests/otel" && timeout 300 npm ci --no-audit --no-fund >&2) ||
-            echo "quickstart: npm ci in tests/otel failed; t_otlp_metrics.sh and t_otlp_logs.sh will skip" >&2
-    fi
+    # and the X-Ray SDK for Node t_xray_daemon.sh drives (tests/xray-node)
+    for node_dir in otel xray-node; do
+        if { [ ! -d "$top/tests/$node_dir/node_modules" ] ||
+            [ "$top/tests/$node_dir/package-lock.json" -nt "$top/tests/$node_dir/node_modules/.package-lock.json" ]; } &&
+            command -v npm >/dev/null; then
+            (cd "$top/tests/$node_dir" && timeout 300 npm ci --no-audit --no-fund >&2) ||
+                echo "quickstart: npm ci in tests/$node_dir failed; the tests using it will skip" >&2
+        fi
+    done
     rc=0
     # twice the CPUs: integration tests spend much of their time waiting (alarm periods, the
     # janitor, the AWS CLI's start-up), so the suite stays well inside CI's 30 minutes

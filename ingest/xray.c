@@ -426,7 +426,8 @@ static int attrs_of(walk *w, const bson_t *doc, owl_bytes *out)
 
 enum role { SEGMENT, INDEPENDENT, NESTED };
 
-/* namespace: absent, "aws" or "remote" (a call out: a client span); anything else is
+/* namespace: absent, "aws" or "remote" (a call out: a client span), or "local" (work inside
+ * the service: what the Python SDK writes on every plain subsegment); anything else is
  * refused, as the OpenTelemetry collector's X-Ray receiver refuses it. */
 static int namespace_of(walk *w, const bson_t *doc, int *remote)
 {
@@ -440,7 +441,10 @@ static int namespace_of(walk *w, const bson_t *doc, int *remote)
         *remote = 1;
         return OWL_OK;
     }
-    return fail(w, C_INVALID_FIELD, "namespace \"%.32s\" is neither \"aws\" nor \"remote\"", ns);
+    if (n == 5 && memcmp(ns, "local", 5) == 0)
+        return OWL_OK;
+    return fail(w, C_INVALID_FIELD, "namespace \"%.32s\" is not \"aws\", \"remote\" or \"local\"",
+                ns);
 }
 
 /* The trace id of a segment or an independent subsegment; a nested subsegment may repeat its

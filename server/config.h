@@ -48,6 +48,8 @@ typedef struct owl_config {
     int64_t auth_fail_limit;     /* 100 failed authentications per source per minute, then 429 */
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
     int64_t trace_retention_days; /* days spans are kept; 0 = forever (30) */
+    char xray_daemon[300];        /* X-Ray daemon address "HOST:PORT" or "off" */
+    char xray_daemon_tenant[32];  /* tenant of what the daemon receives; "admin" = the admin's */
     int64_t metrics_raw_hours;  /* 3: raw datapoints answer queries this long */
     int64_t metrics_60s_days;   /* 15 */
     int64_t metrics_300s_days;  /* 63 */
@@ -96,6 +98,8 @@ size_t owl_config_topic_urls(const owl_config_topics *m, const char *arn, const 
 
 /* owl_config_usage — the --help text (every flag and config key with default and meaning). */
 void owl_config_usage(owl_buf *out);
+
+#define OWL_XRAY_DAEMON_DEFAULT "127.0.0.1:2000"
 
 /* owl_config_parse_hostport — "HOST:PORT" or "[v6]:PORT" into host/port; host is stored
  * without the brackets, port is 0..65535, an empty host is invalid. OWL_EINVAL (host and

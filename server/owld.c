@@ -608,6 +608,8 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     if ((rc = owl_http_server_create(cfg->listen_host, cfg->listen_port, cfg->workers, &lim, &cb,
                                      &s->http, err)) != OWL_OK)
         goto fail;
+    if ((rc = owl_xray_daemon_start(s, &s->xray_daemon, err)) != OWL_OK)
+        goto fail;
     *out = s;
     return OWL_OK;
 fail:
@@ -645,6 +647,7 @@ void owl_server_close(owl_server *s)
     if (!s)
         return;
     owl_http_server_destroy(s->http);
+    owl_xray_daemon_stop(s->xray_daemon); /* stores the datagrams still queued */
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
     if (s->logs) /* no put runs any more: the server is gone */
         owl_logs_set_sink(s->logs, NULL, NULL);

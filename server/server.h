@@ -41,6 +41,7 @@ typedef struct owl_server {
     struct owl_alarm_tags *alarm_tags; /* analytics/: the alarms' tags, over meta */
     owl_logs *logs;                /* ingest/: CloudWatch Logs groups, streams, events */
     owl_traces *traces;            /* ingest/: the spans table, trace lookup and search */
+    struct owl_xray_daemon *xray_daemon; /* xraydaemon.c: UDP segments, TCP sampling; or NULL */
     struct owl_audit *audit;
     struct owl_selfmetrics *selfmetrics;
     owl_router router;
@@ -104,5 +105,20 @@ extern const owl_route_table owl_otlp_routes; /* otlp.c: POST /v1/metrics */
 extern const owl_route_table owl_logs_routes; /* logs.c: CloudWatch Logs (JSON 1.1) */
 extern const owl_route_table owl_traces_routes; /* traces.c: span ingest, trace queries */
 extern const owl_route_table owl_xray_routes;   /* xray.c: the X-Ray API (REST-JSON) */
+
+/* ---- the X-Ray daemon endpoint (xraydaemon.c, docs/api/xray-daemon.md) ---- */
+typedef struct owl_xray_daemon owl_xray_daemon;
+
+/* owl_xray_daemon_start — binds cfg.xray_daemon (UDP and TCP on one port; port 0 = a free one)
+ * and starts the UDP reader and the sampling HTTP server. *out NULL (OWL_OK) when the option
+ * is "off", or when the default address is busy (a warning is logged); an explicit address
+ * that cannot be bound is an error. s->traces must be open. */
+int owl_xray_daemon_start(owl_server *s, owl_xray_daemon **out, owl_error *err);
+
+/* owl_xray_daemon_port — the port bound (0 for NULL). */
+int owl_xray_daemon_port(const owl_xray_daemon *d);
+
+/* owl_xray_daemon_stop — stores what the socket holds, stops and frees. Accepts NULL. */
+void owl_xray_daemon_stop(owl_xray_daemon *d);
 
 #endif

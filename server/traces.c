@@ -205,19 +205,53 @@ static int put_str_member(owl_buf *b, const char *name, owl_bytes v)
     return rc ? rc : owl_buf_json_str(b, v.p, v.n);
 }
 
-/* The members of a BSON document appended to an object being written (",k":v...). */
-static int put_attrs(owl_buf *b, owl_bytes attrs)
+/* The members put_span writes itself: a member of attrs with one of these names (X-Ray's
+ * own "http" and "service" objects) goes under "raw" instead, so no key is written twice. */
+static const char *const own_keys[] = {
+    "spanId", "parentSpanId", "service",   "name",     "kind",      "startTimeUnixNano",
+    "durationNanos", "selfNanos", "depth", "status",   "statusCode", "statusMessage",
+    "http",   "peerService",  "userAgent", "clientIp", "inProgress", "raw",
+    NULL};
+
+static int is_own_key(const char *k)
 {
-    bson_t doc;
-    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n) || bson_empty(&doc))
-        return OWL_OK;
+    for (size_t i = 0; own_keys[i]; i++)
+        if (!strcmp(own_keys[i], k))
+            return 1;
+    return 0;
+}
+
+static int put_doc_members(owl_buf *b, const bson_t *doc)
+{
     owl_buf j = OWL_BUF_INIT;
-    int rc = owl_aws_json_encode(&doc, 0, &j);
+    int rc = owl_aws_json_encode(doc, 0, &j);
     if (rc == OWL_OK && j.len > 2) {
         rc = owl_buf_putc(b, ',');
         rc = rc ? rc : owl_buf_append(b, j.data + 1, j.len - 2);
     }
     owl_buf_free(&j);
+    return rc;
+}
+
+/* The members of the attrs document appended to the span object being written. */
+static int put_attrs(owl_buf *b, owl_bytes attrs)
+{
+    bson_t doc, mine = BSON_INITIALIZER, clash = BSON_INITIALIZER;
+    bson_iter_t it;
+    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n) || bson_empty(&doc) ||
+        !bson_iter_init(&it, &doc))
+        return OWL_OK;
+    while (bson_iter_next(&it))
+        bson_append_iter(is_own_key(bson_iter_key(&it)) ? &clash : &mine, NULL, 0, &it);
+    int rc = put_doc_members(b, &mine);
+    if (rc == OWL_OK && !bson_empty(&clash)) {
+        bson_t wrap = BSON_INITIALIZER;
+        bson_append_document(&wrap, "raw", 3, &clash);
+        rc = put_doc_members(b, &wrap);
+        bson_destroy(&wrap);
+    }
+    bson_destroy(&mine);
+    bson_destroy(&clash);
     return rc;
 }
 

@@ -20,7 +20,8 @@ static const char *const flags[] = {
     "listen", "data-dir", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "trust-tls-proxy", "auth-fail-limit",
-    "audit-retention-days", "metrics-raw-hours", "metrics-60s-days", "metrics-300s-days",
+    "audit-retention-days", "trace-retention-days", "xray-daemon", "xray-daemon-tenant",
+    "metrics-raw-hours", "metrics-60s-days", "metrics-300s-days",
     "metrics-3600s-days",
     "wal-sync", "wal-sync-interval-ms", "store-settle-ms", "stream-buffer-bytes", "stream-stall-ms",
     "stream-heartbeat-ms", "preauth-body-bytes", "max-buffered-mib", "alarm-topic",
@@ -203,13 +204,19 @@ Test(config, later_flag_wins_and_negative_values_parse)
     expect_fail(ARGV("--workers", "-1"), "--workers: must be between 0 and 256");
 }
 
-/* No X-Ray daemon listens yet, so its address is not an option: owld must not accept a
- * setting it would ignore. */
-Test(config, xray_daemon_not_offered)
+/* The X-Ray daemon endpoint's address: HOST:PORT or off, default 127.0.0.1:2000; an empty
+ * value is refused; the tenant is a free string checked when the endpoint starts. */
+Test(config, xray_daemon)
 {
-    expect_fail(ARGV("--xray-daemon", "127.0.0.1:2000"), "unknown option --xray-daemon");
-    expect_fail(ARGV("--xray-daemon="), "unknown option --xray-daemon");
-    expect_json_fail("{\"xray_daemon\": \"127.0.0.1:2000\"}", "config: unknown key 'xray_daemon'");
+    owl_config c;
+    owl_config_defaults(&c);
+    cr_assert_str_eq(c.xray_daemon, "127.0.0.1:2000");
+    cr_assert_str_eq(c.xray_daemon_tenant, "admin");
+    cr_assert_eq(parse(&c, ARGV("--xray-daemon", "off"), NULL, NULL), OWL_OK);
+    cr_assert_str_eq(c.xray_daemon, "off");
+    cr_assert_eq(parse(&c, ARGV("--xray-daemon", "127.0.0.1:0"), NULL, NULL), OWL_OK);
+    cr_assert_str_eq(c.xray_daemon, "127.0.0.1:0");
+    expect_fail(ARGV("--xray-daemon="), "--xray-daemon: must not be empty");
     expect_fail(ARGV("--listen="), "--listen: ");
 }
 

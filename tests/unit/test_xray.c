@@ -932,3 +932,20 @@ Test(xray, sample_causes)
     STR_EQ(x.unprocessed[0].id, "5cc4a447f5d4d696");
     owl_xray_decoded_free(&x);
 }
+
+/* The Python SDK (aws-xray-sdk 2.15) writes "namespace": "local" on every plain subsegment:
+ * an internal span of the segment's service, the namespace kept in attrs. */
+Test(xray, namespace_local)
+{
+    owl_xray_decoded x;
+    decode(&x,
+           "{\"trace_id\":\"" TRACE "\",\"id\":\"1000000000000001\",\"name\":\"py\","
+           "\"start_time\":100,\"end_time\":110,\"subsegments\":[{\"id\":\"2000000000000001\","
+           "\"name\":\"parse\",\"namespace\":\"local\",\"start_time\":101,\"end_time\":102}]}",
+           NULL);
+    cr_assert_eq(x.spans.n, 2);
+    cr_assert_eq(x.spans.rejected, 0);
+    cr_assert_eq(x.spans.spans[1].kind, OWL_SPAN_INTERNAL);
+    cr_assert_eq(x.spans.spans[1].peer_service.n, 0);
+    owl_xray_decoded_free(&x);
+}
