@@ -1227,10 +1227,13 @@ typedef struct owl_xray_doc {
 } owl_xray_doc;
 
 /* owl_xray_render — t (as owl_traces_get gives it) as X-Ray segment documents appended to
- * out, one per entry span (a root, a server or a consumer span) with the other spans nested
- * as subsegments; *docs (*ndocs entries, freed by the caller) says where each is. A span
- * decoded from X-Ray comes back with the members it was put with; OTLP and Zipkin spans get
- * X-Ray's members (docs/api/xray.md "Documents"). OWL_OK or OWL_ENOMEM. */
+ * out, one per entry span (a root, a server or a consumer span, an OTLP / Zipkin span whose
+ * parent is of another service) with the other spans nested as subsegments; *docs (*ndocs
+ * entries, freed by the caller) says where each is. A span decoded from X-Ray comes back
+ * with the members it was put with; OTLP and Zipkin spans get X-Ray's members
+ * (docs/api/xray.md "Documents"). Only t->spans, n and parent are read; documents and
+ * subsegments come in the order of t's spans. Times are rounded to the microsecond.
+ * OWL_OK or OWL_ENOMEM. */
 int owl_xray_render(const owl_trace *t, owl_buf *out, owl_xray_doc **docs, size_t *ndocs);
 
 #endif

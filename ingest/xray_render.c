@@ -1,8 +1,9 @@
 /* xray_render.c — a stored trace as X-Ray segment documents (BatchGetTraces' Segments), the
  * inverse of xray.c's mapping (docs/api/xray.md "Documents"):
- *   - a segment per entry span: a root (no parent in the trace), or a server or consumer span;
- *     every other span (client, producer, internal) is a subsegment nested in its parent's
- *     document, so an X-Ray document put with PutTraceSegments comes back with its tree;
+ *   - a segment per entry span: a root (no parent in the trace), a server or consumer span,
+ *     or an OTLP / Zipkin span whose parent is of another service; every other span (client,
+ *     producer, internal) is a subsegment nested in its parent's document, so an X-Ray
+ *     document put with PutTraceSegments comes back with its tree;
  *   - a span decoded from X-Ray kept every member of its node but the ids, name, times and
  *     subsegments in attrs: they are written back as they were (error, fault, cause, http,
  *     aws, sql, annotations, metadata, namespace, origin, ...);
@@ -10,7 +11,8 @@
  *     members X-Ray's own OpenTelemetry exporter writes: error / throttle / fault, http,
  *     namespace "remote" on client subsegments named after the service they call, and its
  *     attributes, resource and events under metadata.otel.
- * Segments name their service (X-Ray's rule); subsegments their operation. */
+ * Segments name their service (X-Ray's rule); subsegments their operation. Times are epoch
+ * seconds rounded to the microsecond. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,19 +36,43 @@ static int is_foreign(const owl_span *s, const bson_t *attrs)
     return 0;
 }
 
+static int is_foreign_span(const owl_span *s)
+{
+    bson_t attrs;
+    return s->attrs.n >= 5 && bson_init_static(&attrs, s->attrs.p, s->attrs.n) &&
+           is_foreign(&attrs);
+}
+
+static int same_bytes(owl_bytes a, owl_bytes b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+/* Whether span i starts a document of its own: a root, a server or consumer span, or a span
+ * from OTLP / Zipkin whose parent is of another service (the callee's instrumentation made
+ * no server span). An X-Ray subsegment stays in its parent's document whatever its service:
+ * an independent subsegment has its origin (or unknown_service) as service, not its
+ * segment's name, and X-Ray gives it back inside its segment. */
 static int is_segment(const owl_trace *t, size_t i)
 {
-    enum owl_span_kind k = t->spans[i].kind;
-    return t->parent[i] < 0 || k == OWL_SPAN_SERVER || k == OWL_SPAN_CONSUMER;
+    const owl_span *s = &t->spans[i];
+    if (t->parent[i] < 0 || s->kind == OWL_SPAN_SERVER || s->kind == OWL_SPAN_CONSUMER)
+        return 1;
+    return !same_bytes(s->service, t->spans[t->parent[i]].service) && is_foreign_span(s);
 }
 
 static int put_time(owl_buf *b, const char *name, int64_t ns)
 {
-    /* epoch seconds with microseconds, as the SDKs write them */
+    /* epoch seconds with microseconds, as the SDKs write them: rounded to the nearest, so a
+     * time put as 1596566305.535414 (read as ...535413980 ns through a double) comes back
+     * as it was */
     int64_t s = ns / 1000000000, frac = ns % 1000000000;
     if (frac < 0)
         s--, frac += 1000000000;
-    return owl_buf_printf(b, ",\"%s\":%" PRId64 ".%06" PRId64, name, s, frac / 1000);
+    int64_t us = (frac + 500) / 1000;
+    if (us == 1000000)
+        s++, us = 0;
+    return owl_buf_printf(b, ",\"%s\":%" PRId64 ".%06" PRId64, name, s, us);
 }
 
 static int put_json_str(owl_buf *b, const char *name, owl_bytes v)
@@ -84,7 +110,6 @@ static int put_foreign(owl_buf *b, const owl_span *s, const bson_t *attrs, int s
     if (!rc && (s->http_method.n || s->url.n || s->user_agent.n || s->client_ip.n ||
                 s->http_status)) {
         rc = owl_buf_puts(b, ",\"http\":{\"request\":{");
-        size_t at = b->len;
         if (!rc && s->http_method.n)
             rc = put_json_str(b, "method", s->http_method);
         if (!rc && (s->url.n || s->route.n))
@@ -93,7 +118,6 @@ static int put_foreign(owl_buf *b, const owl_span *s, const bson_t *attrs, int s
             rc = put_json_str(b, "user_agent", s->user_agent);
         if (!rc && s->client_ip.n)
             rc = put_json_str(b, "client_ip", s->client_ip);
-        (void)at;
         rc = rc ? rc : owl_buf_putc(b, '}');
         if (!rc && s->http_status)
             rc = owl_buf_printf(b, ",\"response\":{\"status\":%d}", s->http_status);
@@ -121,9 +145,9 @@ static int put_foreign(owl_buf *b, const owl_span *s, const bson_t *attrs, int s
 }
 
 /* Writes span i (and, nested, its subsegment descendants) as one JSON object. kids[first[i]
- * .. first[i + 1]) are i's children in tree order. */
+ * .. first[i + 1]) are i's children in tree order; seg[c] says child c is a segment. */
 static int put_node(owl_buf *b, const owl_trace *t, size_t i, const size_t *first,
-                    const size_t *kids, int depth)
+                    const size_t *kids, const char *seg, int depth)
 {
     const owl_span *s = &t->spans[i];
     int segment = depth == 0;
@@ -163,11 +187,11 @@ static int put_node(owl_buf *b, const owl_trace *t, size_t i, const size_t *firs
     int open = 0;
     for (size_t k = first[i]; k < first[i + 1] && !rc; k++) {
         size_t c = kids[k];
-        if (is_segment(t, c))
+        if (seg[c])
             continue;
         rc = owl_buf_puts(b, open ? "," : ",\"subsegments\":[");
         open = 1;
-        rc = rc ? rc : put_node(b, t, c, first, kids, depth + 1);
+        rc = rc ? rc : put_node(b, t, c, first, kids, seg, depth + 1);
     }
     if (!rc && open)
         rc = owl_buf_putc(b, ']');
@@ -181,9 +205,10 @@ int owl_xray_render(const owl_trace *t, owl_buf *out, owl_xray_doc **docs, size_
     size_t n = t->n;
     size_t *first = calloc(n + 1, sizeof *first), *kids = malloc((n ? n : 1) * sizeof *kids),
            *fill = malloc((n ? n : 1) * sizeof *fill);
+    char *seg = malloc(n ? n : 1);
     owl_xray_doc *d = NULL;
     size_t nd = 0;
-    int rc = first && kids && fill ? OWL_OK : OWL_ENOMEM;
+    int rc = first && kids && fill && seg ? OWL_OK : OWL_ENOMEM;
     /* children of each span, in tree order (spans are in tree order) */
     for (size_t i = 0; rc == OWL_OK && i < n; i++)
         if (t->parent[i] >= 0)
@@ -197,21 +222,22 @@ int owl_xray_render(const owl_trace *t, owl_buf *out, owl_xray_doc **docs, size_
             kids[fill[t->parent[i]]++] = i;
     size_t nseg = 0;
     for (size_t i = 0; rc == OWL_OK && i < n; i++)
-        nseg += is_segment(t, i);
+        nseg += seg[i] = (char)is_segment(t, i);
     if (rc == OWL_OK && !(d = calloc(nseg ? nseg : 1, sizeof *d)))
         rc = OWL_ENOMEM;
     for (size_t i = 0; rc == OWL_OK && i < n; i++) {
-        if (!is_segment(t, i))
+        if (!seg[i])
             continue;
         owl_xray_doc *x = &d[nd++];
         owl_traceid_span_to_hex(t->spans[i].span_id, x->id);
         x->off = out->len;
-        rc = put_node(out, t, i, first, kids, 0);
+        rc = put_node(out, t, i, first, kids, seg, 0);
         x->len = out->len - x->off;
     }
     free(first);
     free(kids);
     free(fill);
+    free(seg);
     if (rc != OWL_OK) {
         free(d);
         return rc;

@@ -4,8 +4,10 @@ days) beside a malformed one (UnprocessedTraceSegments names it, the others are 
 one too old to keep; batch_get_traces gives each document back with the same tree, members
 and fault flags (ddbSample: a faulted DynamoDB call five levels deep); unknown and malformed
 ids are UnprocessedTraceIds; get_trace_summaries over the range with and without filter
-expressions, pages through NextToken, InvalidRequestException for a bad expression naming its
-position; an OTLP trace rendered as X-Ray segments; another tenant sees nothing.
+expressions (service, fault, responsetime, annotation), pages through NextToken (130 more
+traces: two pages, each trace once), InvalidRequestException for a bad expression naming its
+position and for a range over 24 hours; an OTLP trace rendered as X-Ray segments; another
+tenant sees nothing.
 
   xray_api.py PORT KEYID SECRET OTHER_KEYID OTHER_SECRET BEARER DATA_DIR"""
 
@@ -226,6 +228,60 @@ try:
 except ClientError as e:
     check("EndTime before StartTime: InvalidRequestException",
           e.response["Error"]["Code"] == "InvalidRequestException", e.response["Error"])
+
+# many traces: pages through NextToken, annotation / responsetime / service filters
+many = {}
+for i in range(130):
+    tid = "1-%08x-%024x" % (int(now), 0xd000 + i)
+    t0 = now - 1200 + i
+    many[tid] = {"name": "pager", "id": "%016x" % (0xd000 + i), "trace_id": tid,
+                 "start_time": t0, "end_time": t0 + (2.5 if i % 40 == 7 else 0.2),
+                 "annotations": {"k": "v" if i % 50 == 3 else "w", "n": i},
+                 "http": {"request": {"method": "GET", "url": "http://pager/%d" % i},
+                          "response": {"status": 200}}}
+r = xr.put_trace_segments(TraceSegmentDocuments=[json.dumps(d) for d in many.values()])
+check("put_trace_segments: 130 more traces, none unprocessed",
+      r.get("UnprocessedTraceSegments") == [], r.get("UnprocessedTraceSegments"))
+# (each call differs from the ones before: owld refuses a signed request it has seen)
+all2, pages = summaries(TimeRangeType="Event")
+got = [x["Id"] for x in all2]
+check("get_trace_summaries: %d traces in %d pages through NextToken, each once" %
+      (len(got), pages), pages >= 2 and len(got) == len(set(got)) and
+      sorted(got) == sorted(ids + [xid] + list(many)), (pages, len(got), len(set(got))))
+first = xr.get_trace_summaries(StartTime=st, EndTime=en, TimeRangeType="Service")
+check("... a page holds at most 100 summaries and gives a NextToken",
+      len(first["TraceSummaries"]) <= 100 and "NextToken" in first,
+      (len(first["TraceSummaries"]), "NextToken" in first))
+f, _ = summaries(FilterExpression='annotation.k = "v"')
+want = sorted(t for t, d in many.items() if d["annotations"]["k"] == "v")
+check("FilterExpression annotation.k = \"v\"", sorted(x["Id"] for x in f) == want,
+      (sorted(x["Id"] for x in f), want))
+f, _ = summaries(FilterExpression="responsetime > 1")
+want = sorted([t for t, d in many.items() if d["end_time"] - d["start_time"] > 1] +
+              [d["trace_id"] for d in docs.values()
+               if d.get("end_time", 0) - d["start_time"] > 1])
+check("FilterExpression responsetime > 1", len(want) >= 4 and
+      sorted(x["Id"] for x in f) == want, (sorted(x["Id"] for x in f), want))
+f, _ = summaries(FilterExpression='service("pager")')
+check("FilterExpression service(\"pager\"): the 130", sorted(x["Id"] for x in f) ==
+      sorted(many), len(f))
+s7 = next((x for x in f if x["Id"] == "1-%08x-%024x" % (int(now), 0xd000 + 7)), {})
+check("... its summary: Duration, ResponseTime, Http, EntryPoint",
+      abs(s7.get("Duration", 0) - 2.5) < 1e-5 and abs(s7.get("ResponseTime", 0) - 2.5) < 1e-5
+      and s7.get("Http", {}).get("HttpURL") == "http://pager/7" and
+      s7.get("Http", {}).get("HttpStatus") == 200 and
+      s7.get("EntryPoint", {}).get("Name") == "pager" and s7.get("HasFault") is False, s7)
+try:
+    xr.get_trace_summaries(StartTime=now - 90000, EndTime=now)
+    check("a range over 24 hours is refused", False)
+except ClientError as e:
+    check("a range over 24 hours: InvalidRequestException",
+          e.response["Error"]["Code"] == "InvalidRequestException", e.response["Error"])
+r = xr.batch_get_traces(TraceIds=list(many)[:2] + ["1-%08x-%024x" % (int(now), 0xeeee)])
+check("batch_get_traces: two found, an unknown X-Ray id unprocessed",
+      sorted(t["Id"] for t in r["Traces"]) == sorted(list(many)[:2]) and
+      r["UnprocessedTraceIds"] == ["1-%08x-%024x" % (int(now), 0xeeee)], r)
+
 r = other.get_trace_summaries(StartTime=st, EndTime=en)
 check("another tenant: no summaries", r["TraceSummaries"] == [], r["TraceSummaries"])
 r = other.batch_get_traces(TraceIds=ids[:1])
