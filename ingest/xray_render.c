@@ -39,8 +39,10 @@ static int is_foreign(const owl_span *s, const bson_t *attrs)
 static int is_foreign_span(const owl_span *s)
 {
     bson_t attrs;
+    if (s->resource.n)
+        return 1;
     return s->attrs.n >= 5 && bson_init_static(&attrs, s->attrs.p, s->attrs.n) &&
-           is_foreign(&attrs);
+           is_foreign(s, &attrs);
 }
 
 static int same_bytes(owl_bytes a, owl_bytes b)
