@@ -354,7 +354,7 @@ static int put_str(owl_buf *b, const void *p, size_t n)
  * records about a sixth of version 2's size: constant units and counts, times a second
  * apart, runs of one series. */
 #define REC_V3 3
-enum { COL_RAW = 0, COL_CONST = 1, COL_DELTA = 2 };
+enum { COL_RAW = 0, COL_CONST = 1, COL_DELTA = 2, COL_RUNS = 3 };
 
 static uint64_t zigzag(uint64_t d)
 {
@@ -418,6 +418,27 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
             q += owl_varint_put(q, zigzag(col[i].u - prev)), prev = col[i].u;
         b->len = (size_t)(q - (uint8_t *)b->data);
         b->data[b->len] = '\0';
+        return OWL_OK;
+    }
+    /* byte values repeated row after row (a resource shared by a batch's spans): each run
+     * once, with its length, when runs average two rows or more */
+    size_t runs = 0;
+    for (i = 0; owl_type_is_bytes(t) && i < n; i++)
+        runs += i == 0 || !same_cell(t, col[i], col[i - 1]);
+    if (owl_type_is_bytes(t) && runs * 2 <= n) {
+        uint8_t v[10];
+        if (owl_buf_putc(b, COL_RUNS) != OWL_OK ||
+            owl_buf_append(b, v, owl_varint_put(v, runs)) != OWL_OK)
+            return OWL_ENOMEM;
+        for (i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && same_cell(t, col[j], col[i]))
+                j++;
+            if (owl_buf_append(b, v, owl_varint_put(v, j - i)) != OWL_OK ||
+                put_value(b, t, col[i]) != OWL_OK)
+                return OWL_ENOMEM;
+            i = j;
+        }
         return OWL_OK;
     }
     if (owl_buf_putc(b, COL_RAW) != OWL_OK)
@@ -617,6 +638,23 @@ static int decode_values(const uint8_t **pp, const uint8_t *end, enum owl_type t
             if (col)
                 col[i].u = prev;
         }
+    } else if (mode == COL_RUNS) {
+        uint64_t runs, len;
+        size_t i = 0;
+        if (!owl_type_is_bytes(t) || owl_varint_get(&p, end, &runs) != OWL_OK || runs == 0 ||
+            runs > nrows)
+            return OWL_ECORRUPT;
+        for (uint64_t r = 0; r < runs; r++) {
+            owl_cell v;
+            if (owl_varint_get(&p, end, &len) != OWL_OK || len == 0 || len > nrows - i ||
+                decode_value(&p, end, t, &v) != OWL_OK)
+                return OWL_ECORRUPT;
+            for (uint64_t k = 0; col && k < len; k++)
+                col[i + k] = v;
+            i += len;
+        }
+        if (i != nrows)
+            return OWL_ECORRUPT;
     } else if (mode == COL_RAW) {
         for (size_t i = 0; i < nrows; i++)
             if (decode_value(&p, end, t, col ? &col[i] : NULL) != OWL_OK)
