@@ -1,0 +1,57 @@
+#!/bin/bash
+# t_otel_traces.sh — the OpenTelemetry JS SDK's two OTLP/HTTP trace exporters (JSON and
+# protobuf, pinned in tests/otel/package-lock.json; tests/otel/traces.mjs) in two small node
+# HTTP services calling each other on loopback with W3C traceparent propagation: each trace
+# (its spans exported one by one, from two services) comes back whole through
+# GET /api/v1/traces/{id}: the tree across both services (server -> client -> server ->
+# internal -> db client), kinds, depths, the fault of a 500 with its exception event, the
+# event, the link, attributes and resources. SKIPs when node or the packages are missing.
+. "$(dirname "$0")/lib.sh"
+
+OTEL_DIR="$OWL_SRCDIR/tests/otel"
+command -v node >/dev/null || skip "node is not installed (apt-get install nodejs npm)"
+[ -d "$OTEL_DIR/node_modules/@opentelemetry/exporter-trace-otlp-proto" ] &&
+    [ -d "$OTEL_DIR/node_modules/@opentelemetry/sdk-trace-base" ] ||
+    skip "tests/otel/node_modules lacks the trace packages (cd tests/otel && npm ci)"
+start_owld || bail "owld starts"
+
+for mode in json proto; do
+    out=$(timeout 60 node "$OTEL_DIR/traces.mjs" "$BASE/v1/traces" "$ADMIN" "$mode" 2>"$T/node.$mode.err")
+    rc=$?
+    echo "# $mode: $out" | cut -c1-300
+    check_eq "the $mode trace exporters' exports all succeed" 0 "$rc"
+    for fail in false true; do
+        id=$(printf '%s' "$out" | "$PYTHON" -c "
+import json, sys
+print([t['traceId'] for t in json.load(sys.stdin)['traces'] if t['fail'] == $([ $fail = true ] && echo True || echo False)][0])" 2>/dev/null)
+        admin GET "/api/v1/traces/$id"
+        check_eq "$mode trace $id (fail=$fail) is found" 200 "$STATUS"
+        got=$(printf '%s' "$BODY" | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+s = d["spans"]
+print(d["spanCount"], " ".join("%s:%s:%s:%d:%s" % (x["service"].split("-")[0], x["name"], x["kind"], x["depth"], x["status"]) for x in s))' 2>&1)
+        if [ "$fail" = false ]; then
+            want="5 front:GET /checkout:server:0:ok front:GET:client:1:ok orders:GET /orders:server:2:ok orders:load-cart:internal:3:ok orders:SELECT carts:client:4:ok"
+        else
+            want="5 front:GET /checkout:server:0:fault front:GET:client:1:fault orders:GET /orders:server:2:fault orders:load-cart:internal:3:ok orders:SELECT carts:client:4:ok"
+        fi
+        check_eq "... the tree across both services, kinds and statuses" "$want" "$got"
+        got=$(printf '%s' "$BODY" | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+by = {x["name"]: x for x in d["spans"]}
+o, w, db, c = by["GET /orders"], by["load-cart"], by["SELECT carts"], by["GET"]
+ev = [e["name"] for e in o.get("events", [])]
+print(o["resource"]["service.name"].startswith("orders-"),
+      o["http"].get("route"), c.get("peerService", "").startswith("orders-"),
+      o["links"][0]["trace_id"] == "0af7651916cd43dd8448eb211c80319c",
+      [e["name"] for e in w.get("events", [])] == ["cart loaded"],
+      db.get("peerService"), db["attributes"]["db.system"], "exception" in ev,
+      o["scope"]["name"])' 2>&1)
+        if [ "$fail" = false ]; then exc=False; else exc=True; fi
+        check_eq "... resource, route, peer service, link, event, db peer, exception event, scope" \
+            "True /orders True True True postgresql:shop postgresql $exc orders" "$got"
+    done
+done
+finish
