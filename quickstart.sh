@@ -99,8 +99,9 @@ test)
     build "$dir" "${flags[@]}"
     # the OpenTelemetry JS SDK t_otlp_metrics.sh drives, at the versions package-lock.json pins
     # (again when package-lock.json changed since: new packages for a new test)
-    # and the X-Ray SDK for Node t_xray_daemon.sh drives (tests/xray-node)
-    for node_dir in otel xray-node; do
+    # and the X-Ray SDK for Node t_xray_daemon.sh drives (tests/xray-node), Zipkin's JS tracer
+    # t_zipkin.sh drives (tests/zipkin-node)
+    for node_dir in otel xray-node zipkin-node; do
         if { [ ! -d "$top/tests/$node_dir/node_modules" ] ||
             [ "$top/tests/$node_dir/package-lock.json" -nt "$top/tests/$node_dir/node_modules/.package-lock.json" ]; } &&
             command -v npm >/dev/null; then
