@@ -1134,8 +1134,9 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
  * INT64_MIN when spans are kept forever), and *days the retention (0 = forever). */
 int64_t owl_traces_oldest_ns(const owl_traces *tr, int *days);
 
-/* One trace as read back: its spans (an in-progress record dropped when the completed
- * record of the same span id is there; exact duplicates dropped) in tree order — each root
+/* One trace as read back: its spans (of the records of one span id, kind and service, an
+ * in-progress one dropped when a finished one is there, and exact repeats dropped; records of
+ * one id at other times all kept) in tree order — each root
  * (no parent id; then those whose parent is not in the trace), earliest first, then its
  * children depth first by start time. parent[i] is the index of span i's parent (-1 for a root), depth[i] its
  * depth (roots 0), self_ns[i] its duration minus the union of its children's time clamped

@@ -40,7 +40,8 @@
 #define NBUCKETS 148          /* latency histogram: 4 per octave from 2^-10 ms */
 #define BUCKET_LO_LOG2 (-10.0)
 #define MAX_CANDIDATES 100000 /* traces one search considers */
-#define MAX_GETS_PER_PAGE 5000 /* traces one page reads whole before it stops early */
+#define MAX_GETS_PER_PAGE 5000
+#define DEDUPE_MAX 64         /* earlier records of one span id a record is compared with */ /* traces one page reads whole before it stops early */
 
 /* ---- the RED table ---- */
 
@@ -727,12 +728,26 @@ static int collect_rows(void *ud, const owl_batch *b)
     return 0;
 }
 
-/* Records the same span twice: drop in-progress records when a completed one of the same
- * span id and kind is there, and exact repeats (a batch retried by its client). */
+/* Records of one span: the same span id, kind and service. */
 static int same_span(const owl_span *a, const owl_span *b)
 {
     return !memcmp(a->span_id, b->span_id, 8) && a->kind == b->kind &&
            a->service.n == b->service.n && !memcmp(a->service.p, b->service.p, a->service.n);
+}
+
+/* b (a record of the same span as a, kept already) makes a redundant: a is in progress and b
+ * finished (X-Ray's in-progress segment, then the completed one), or a repeats b exactly (a
+ * batch its client retried). Records of one span id at other times (an instrumentation that
+ * reports each message it receives under one id) are all kept. */
+static int redundant(const owl_span *a, const owl_span *b)
+{
+    if (!same_span(a, b))
+        return 0;
+    if (a->in_progress && !b->in_progress)
+        return 1;
+    return a->start_ns == b->start_ns && a->duration_ns == b->duration_ns &&
+           a->in_progress == b->in_progress && a->name.n == b->name.n &&
+           !memcmp(a->name.p, b->name.p, a->name.n);
 }
 
 static int cmp_span_id(const void *x, const void *y, void *ud)
@@ -785,7 +800,9 @@ static int build_tree(owl_trace *t)
     for (size_t i = 0; i < n; i++)
         by_id[i] = (uint32_t)i;
     qsort_r(by_id, n, sizeof *by_id, cmp_span_id, s);
-    /* dedupe: within a run of one span id, keep the first of each (kind, service) */
+    /* dedupe: within a run of one span id (completed records first), drop the records
+     * another kept one makes redundant; each is compared with at most DEDUPE_MAX earlier
+     * ones, so a flood of records under one id costs linear time */
     char *drop = calloc(n ? n : 1, 1);
     if (!drop) {
         free(by_id);
@@ -796,8 +813,9 @@ static int build_tree(owl_trace *t)
         while (j < n && !memcmp(s[by_id[j]].span_id, s[by_id[i]].span_id, 8))
             j++;
         for (size_t a = i; a < j; a++)
-            for (size_t b = i; b < a && !drop[by_id[a]]; b++)
-                if (!drop[by_id[b]] && same_span(&s[by_id[a]], &s[by_id[b]]))
+            for (size_t b = a > i + DEDUPE_MAX ? a - DEDUPE_MAX : i; b < a && !drop[by_id[a]];
+                 b++)
+                if (!drop[by_id[b]] && redundant(&s[by_id[a]], &s[by_id[b]]))
                     drop[by_id[a]] = 1;
         i = j;
     }

@@ -230,6 +230,16 @@ Test(traces, in_progress_repeats_and_shared_ids)
     cr_assert_eq(t.parent[k], (int32_t)s, "children of a shared id go under the server half");
     cr_assert_eq(t.depth[k], 4);
     owl_trace_free(&t);
+    /* records of one span id at other times (each message a consumer receives, reported
+     * under one id) are all kept; an exact repeat of one of them is not */
+    owl_span m1 = mkspan(7, 1, 0, "pusher", "receive", OWL_SPAN_SERVER, t0, 0);
+    owl_span m2 = mkspan(7, 1, 0, "pusher", "receive", OWL_SPAN_SERVER, t0 + MS, 0);
+    m1.in_progress = m2.in_progress = 1;
+    owl_span ms[3] = {m1, m2, m2};
+    put(&e, T, ms, 3);
+    cr_assert_eq(owl_traces_get(e.tr, T, m1.trace_id, &t, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(t.n, 2, "%zu", t.n);
+    owl_trace_free(&t);
     /* only the in-progress record: it is kept */
     owl_span ip2 = mkspan(6, 1, 0, "svc", "op", OWL_SPAN_SERVER, t0, 0);
     ip2.in_progress = 1;
