@@ -1,0 +1,20 @@
+#!/bin/bash
+# t_traces_crash.sh — kill -9 owld under OTLP span ingest (spanload.py: 4 clients posting two
+# 5-span traces a request), restart on the same data directory: every trace whose request was
+# answered 200 before the kill comes back whole by id (all spans, the tree).
+. "$(dirname "$0")/lib.sh"
+
+start_owld || bail "owld starts"
+ACKS=$T/acks.txt
+: >"$ACKS"
+"$PYTHON" "$IT_DIR/spanload.py" put "$PORT" "$ADMIN" "$ACKS" 20 >"$T/load.out" 2>&1 &
+CLIENT=$!
+BG_PIDS+=("$CLIENT")
+kill9_under_load "$CLIENT" "$ACKS"
+cat "$T/load.out"
+n=$(wc -l <"$ACKS")
+echo "# kill -9 after $KILL_MS ms with $n requests acknowledged"
+check "at least 50 requests were acknowledged before kill -9 ($n)" test "$n" -ge 50
+start_owld || bail "owld restarts after kill -9"
+run_py "verify" "$IT_DIR/spanload.py" verify "$PORT" "$ADMIN" "$ACKS"
+finish
