@@ -40,8 +40,8 @@
 #define NBUCKETS 148          /* latency histogram: 4 per octave from 2^-10 ms */
 #define BUCKET_LO_LOG2 (-10.0)
 #define MAX_CANDIDATES 100000 /* traces one search considers */
-#define MAX_GETS_PER_PAGE 5000
-#define DEDUPE_MAX 64         /* earlier records of one span id a record is compared with */ /* traces one page reads whole before it stops early */
+#define MAX_GETS_PER_PAGE 5000 /* traces one page reads whole before it stops early */
+#define DEDUPE_MAX 64         /* earlier records of one span id a record is compared with */
 
 /* ---- the RED table ---- */
 
@@ -453,7 +453,8 @@ static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64
     for (size_t i = 1; i < ngot; i++)
         for (size_t j = i; j > 0; j--) {
             exemplar *a = &got[j - 1], *b = &got[j];
-            if (a->failed > b->failed || (a->failed == b->failed && a->duration_ns >= b->duration_ns))
+            if (a->failed > b->failed ||
+                (a->failed == b->failed && a->duration_ns >= b->duration_ns))
                 break;
             exemplar t = *a;
             *a = *b;
@@ -497,7 +498,8 @@ int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
     pthread_mutex_init(&tr->mu, NULL);
     pthread_cond_init(&tr->cv, NULL);
     int rc = OWL_OK;
-    if (alarms && (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
+    if (alarms &&
+        (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
         goto fail;
     if (metrics && tr->opts.background) {
         if (pthread_create(&tr->thread, NULL, flusher, tr) != 0) {
@@ -719,7 +721,8 @@ static int collect_rows(void *ud, const owl_batch *b)
         s->in_progress = (int)b->cols[OWL_SPANS_IN_PROGRESS][r].i;
         s->attrs = arena_bytes(a, &b->cols[OWL_SPANS_ATTRS][r]);
         s->resource = arena_bytes(a, &b->cols[OWL_SPANS_RESOURCE][r]);
-        if (!s->resource.p || !s->service.p || !s->name.p || !s->status_message.p || !s->http_method.p ||
+        if (!s->resource.p || !s->service.p || !s->name.p || !s->status_message.p ||
+            !s->http_method.p ||
             !s->route.p || !s->url.p || !s->peer_service.p || !s->user_agent.p ||
             !s->client_ip.p || !s->attrs.p)
             return c->rc = OWL_ENOMEM;
@@ -866,7 +869,8 @@ static int build_tree(owl_trace *t)
         for (size_t q = k; q < n && !memcmp(s[by_id[q]].span_id, s[i].parent_id, 8); q++) {
             if (by_id[q] == i)
                 continue;
-            if (best < 0 || (s[by_id[q]].kind == OWL_SPAN_SERVER && s[best].kind != OWL_SPAN_SERVER))
+            if (best < 0 ||
+                (s[by_id[q]].kind == OWL_SPAN_SERVER && s[best].kind != OWL_SPAN_SERVER))
                 best = (int32_t)by_id[q];
         }
         par[i] = best;
@@ -1411,7 +1415,8 @@ int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query 
         free(list);
         return rc;
     }
-    qsort(list, nl, sizeof *list, cmp_cand);
+    if (nl)
+        qsort(list, nl, sizeof *list, cmp_cand);
     page->items = calloc(limit, sizeof *page->items);
     if (!page->items) {
         free(list);
