@@ -303,6 +303,23 @@ out:
     return rc;
 }
 
+/* A copy of e with its own strings (e may be freed while the copy is written). */
+static red *red_clone(const red *e)
+{
+    size_t tl = strlen(e->tenant), sl = strlen(e->service), ol = strlen(e->operation);
+    red *c = malloc(sizeof *c + tl + sl + ol + 4);
+    if (!c)
+        return NULL;
+    *c = *e;
+    char *p = (char *)(c + 1);
+    c->tenant = memcpy(p, e->tenant, tl + 1);
+    c->service = memcpy(p + tl + 1, e->service, sl + 1);
+    /* the operation with the service row's marker byte after its NUL */
+    c->operation = memcpy(p + tl + sl + 2, e->operation, ol + 2);
+    c->next = NULL;
+    return c;
+}
+
 int owl_traces_flush(owl_traces *tr, owl_error *err)
 {
     if (!tr->metrics)
@@ -318,11 +335,9 @@ int owl_traces_flush(owl_traces *tr, owl_error *err)
         for (red **pp = &tr->tab[i]; *pp;) {
             red *e = *pp;
             if (e->n) {
-                red *c = malloc(sizeof *c);
-                if (c) {
-                    *c = *e;
+                red *c = red_clone(e);
+                if (c)
                     pend[np++] = c;
-                }
                 e->n = e->errors = e->faults = e->throttles = 0;
                 e->sum_ms = e->min_ms = e->max_ms = 0;
                 memset(e->hist, 0, sizeof e->hist);
