@@ -250,16 +250,17 @@ start_owld() {
 # stop_owld [SIGNAL] [TIMEOUT_S] — signals owld (TERM) and waits up to TIMEOUT_S (10) for it
 # to exit; sets OWLD_RC (exit status; 137 after a forced kill) and OWLD_STOP_MS. Returns 1
 # when it had to be killed with SIGKILL.
-# kill9_under_load CLIENT ACKS — once the load client CLIENT has written at least 50 lines
-# (acknowledged requests) to ACKS and about 1 s has passed (or 1,500 lines, or the client
-# ended, or 30 s), kill -9 owld and wait for the client; sets KILL_MS (load start to kill).
+# kill9_under_load CLIENT ACKS [MIN_MS] — once the load client CLIENT has written at least 50
+# lines (acknowledged requests) to ACKS and MIN_MS ms (default 1000) have passed (or 1,500
+# lines, or the client ended, or 30 s), kill -9 owld and wait for the client; sets KILL_MS
+# (load start to kill).
 kill9_under_load() {
-    local client=$1 acks=$2 t0 n el
+    local client=$1 acks=$2 min_ms=${3:-1000} t0 n el
     t0=$(now_ms)
     while :; do
         n=$(wc -l <"$acks")
         el=$(($(now_ms) - t0))
-        if { [ "$n" -ge 50 ] && [ "$el" -ge 1000 ]; } || [ "$n" -ge 1500 ] || ! alive "$client"; then
+        if { [ "$n" -ge 50 ] && [ "$el" -ge "$min_ms" ]; } || [ "$n" -ge 1500 ] || ! alive "$client"; then
             break
         fi
         [ "$el" -lt 30000 ] || break

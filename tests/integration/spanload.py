@@ -1,8 +1,10 @@
 """spanload.py — span ingest under kill -9 (t_traces_crash.sh).
 
   spanload.py put PORT KEY ACKS SECONDS   4 threads post OTLP JSON traces (5 spans each,
-      2 traces a request, over two services) to /v1/traces until owld dies or SECONDS pass;
-      each answered 200 appends its trace ids to ACKS (one line a request, after the answer).
+      2 traces a request, over two services) to /v1/traces until owld dies, SECONDS pass or
+      each made 2,000 requests; each answered 200 appends its trace ids to ACKS (one line a
+      request, after the answer). Prints one line a thread: its requests and why it ended
+      ("owld died", "time", "count" or the status of a refused request).
   spanload.py verify PORT KEY ACKS        every acknowledged trace comes back whole: 5 spans,
       the right parents, from GET /api/v1/traces/{id}."""
 
@@ -44,10 +46,18 @@ def body_of(tids):
          "scopeSpans": [{"spans": v}]} for svc, v in by.items()]})
 
 
+MAX_REQUESTS = 2000
+ENDS = {}
+
+
 def worker(n, deadline):
+    ENDS[n] = "count"
     c = None
     i = 0
-    while time.time() < deadline:
+    while i < MAX_REQUESTS:
+        if time.time() >= deadline:
+            ENDS[n] = "time"
+            break
         tids = ["%08x%08x%016x" % (os.getpid(), n, i * 2 + k) for k in range(2)]
         i += 1
         try:
@@ -59,11 +69,13 @@ def worker(n, deadline):
             r.read()
             if r.status != 200:
                 note("status %d" % r.status)
+                ENDS[n] = "status %d" % r.status
                 return
             with lock, open(acks, "a") as f:
                 f.write(" ".join(tids) + "\n")
         except (OSError, http.client.HTTPException):
-            return  # owld died: what was answered is in ACKS
+            ENDS[n] = "owld died after %d requests" % i
+            return  # what was answered is in ACKS
 
 
 if mode == "put":
@@ -73,6 +85,8 @@ if mode == "put":
         t.start()
     for t in ts:
         t.join()
+    for n in sorted(ENDS):
+        print("client %d: %s" % (n, ENDS[n]))
     sys.exit(0)
 
 ids = [t for line in open(acks) for t in line.split()]

@@ -4,8 +4,10 @@
 # HTTP services calling each other on loopback with W3C traceparent propagation: each trace
 # (its spans exported one by one, from two services) comes back whole through
 # GET /api/v1/traces/{id}: the tree across both services (server -> client -> server ->
-# internal -> db client), kinds, depths, the fault of a 500 with its exception event, the
-# event, the link, attributes and resources. SKIPs when node or the packages are missing.
+# internal -> db client) with orders' server span under the span id of the traceparent front
+# sent, kinds, depths, the fault of a 500 with its exception event, status code and message,
+# the http members, the event, the link, attributes and resources. SKIPs when node or the
+# packages are missing.
 . "$(dirname "$0")/lib.sh"
 
 OTEL_DIR="$OWL_SRCDIR/tests/otel"
@@ -52,6 +54,28 @@ print(o["resource"]["service.name"].startswith("orders-"),
         if [ "$fail" = false ]; then exc=False; else exc=True; fi
         check_eq "... resource, route, peer service, link, event, db peer, exception event, scope" \
             "True /orders True True True postgresql:shop postgresql $exc orders" "$got"
+        # the link across the services is the one W3C propagation carried: orders' server
+        # span is the child of the span id in the traceparent front sent, in front's trace
+        tp=$(printf '%s' "$out" | "$PYTHON" -c "
+import json, sys
+print([t['traceparent'] for t in json.load(sys.stdin)['traces'] if t['traceId'] == '$id'][0])" 2>/dev/null)
+        got=$(printf '%s' "$BODY" | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+_, tid, psid, _ = sys.argv[1].split("-")
+by = {x["name"]: x for x in d["spans"]}
+c, o = by["GET"], by["GET /orders"]
+print(d["traceId"] == tid, d["truncated"], len(d["services"]), c["spanId"] == psid,
+      o["parentSpanId"] == psid, o["http"]["method"], o["http"]["status"], c["http"]["status"],
+      by["GET /checkout"]["http"]["status"], o["statusCode"], o.get("statusMessage"),
+      sorted(o["attributes"]), "parentSpanId" in by["GET /checkout"])' "$tp" 2>&1)
+        if [ "$fail" = false ]; then
+            want="True False 2 True True GET 200 200 200 0 None"
+        else
+            want="True False 2 True True GET 500 500 502 2 inventory unavailable"
+        fi
+        check_eq "... traceparent's trace and parent ids, http members, status code and message, attributes" \
+            "$want ['http.request.method', 'http.response.status_code', 'http.route', 'url.full'] False" "$got"
     done
 done
 finish

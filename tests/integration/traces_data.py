@@ -4,8 +4,10 @@ file (traces-jaeger, in Jaeger's query shape) converted here to OTLP JSON (resou
 process, kind from span.kind, CHILD_OF -> parent, FOLLOWS_FROM -> link, tags -> attributes,
 logs -> events) and posted to /v1/traces; the OTLP example files posted as they are. Every
 trace is read back by id and compared with what this script counts in the file: its spans
-(one per span id, kind and service, as owl and Zipkin merge repeats), its services and its
-parent links. smartthings-mobile-web-install.json: one trace of 1,041 spans and 16 services.
+(one per span id, kind and service, as owl and Zipkin merge repeats), its services, its
+parent links and each span's id, kind and service; for the Jaeger traces also each span's
+attribute keys, events and links (ui_01.json's FOLLOWS_FROM reference a link).
+smartthings-mobile-web-install.json: one trace of 1,041 spans and 16 services.
 
   traces_data.py BASE_URL BEARER DATA_DIR"""
 
@@ -68,7 +70,10 @@ def expected(spans):
     return out
 
 
-def compare(label, exp):
+def compare(label, exp, detail=None):
+    """each trace of exp read back: span count, services, parent links, the (span id, kind,
+    service) of every span; with detail ((span id, kind, name) -> (attribute keys, events,
+    links)), what each span carries."""
     for t, e in sorted(exp.items()):
         st, body, _ = req("GET", "/api/v1/traces/" + t)
         d = json.loads(body) if st == 200 else {}
@@ -80,6 +85,21 @@ def compare(label, exp):
               set(d["services"]) == e["services"] and parents_ok,
               (st, d.get("spanCount"), len(e["keys"]), sorted(set(d.get("services", [])) ^
                                                                e["services"]), parents_ok))
+        want = {k[:3] for k in e["keys"]}
+        have = {(s["spanId"], s["kind"], s["service"]) for s in d.get("spans", [])}
+        check("%s: trace %s: every span's id, kind and service" % (label, t), want == have,
+              sorted(want ^ have)[:6])
+        if detail is None:
+            continue
+        bad = []
+        for s in d.get("spans", []):
+            w = detail.get((s["spanId"], s["kind"], s["name"]))
+            g = (sorted(s.get("attributes", {})), len(s.get("events", [])),
+                 len(s.get("links", [])))
+            if w != g:
+                bad.append((s["spanId"], s["kind"], w, g))
+        check("%s: trace %s: every span's attributes, events and links" % (label, t), not bad,
+              bad[:3])
 
 
 # ---- Zipkin ----
@@ -192,6 +212,7 @@ def otlp_expected(body):
 jfiles = [f for f in sorted(glob.glob(os.path.join(DATA, "traces-jaeger", "*", "*.json")))
           if "dependencies" not in os.path.basename(f)]
 check("the Jaeger trace files are there", len(jfiles) >= 5, jfiles)
+DETAIL = {}
 for f in jfiles:
     d = json.load(open(f))
     d = d.get("data", d)
@@ -202,7 +223,20 @@ for f in jfiles:
     ps = (json.loads(resp) if st == 200 and resp else {}).get("partialSuccess", {})
     check("%s: converted to OTLP JSON and accepted whole" % os.path.basename(f),
           st == 200 and not ps.get("rejectedSpans"), (st, resp[:300]))
-    compare(os.path.basename(f), expected(otlp_expected(body)))
+    kinds = ["unspecified", "internal", "server", "client", "producer", "consumer"]
+    for r in body["resourceSpans"]:  # with those of earlier files of the same trace
+        for o in r["scopeSpans"][0]["spans"]:
+            DETAIL[(o["spanId"], kinds[o["kind"]], o["name"])] = (
+                sorted(a["key"] for a in o["attributes"]), len(o["events"]), len(o["links"]))
+    compare(os.path.basename(f), expected(otlp_expected(body)), DETAIL)
+    refs = [r.get("refType") for s in d["spans"] for r in s.get("references") or []]
+    if "FOLLOWS_FROM" in refs:
+        # (ui_01.json) the FOLLOWS_FROM reference is a link with its type, not a parent
+        st, resp, _ = req("GET", "/api/v1/traces/" + d["spans"][0]["traceID"].lower().zfill(32))
+        got = [ln.get("attributes", {}).get("jaeger.ref_type") for s in
+               (json.loads(resp)["spans"] if st == 200 else []) for ln in s.get("links", [])]
+        check("%s: the FOLLOWS_FROM reference is a link" % os.path.basename(f),
+              got.count("FOLLOWS_FROM") == refs.count("FOLLOWS_FROM"), (st, got))
 
 # ---- OTLP example files ----
 ofiles = [os.path.join(DATA, "otlp", "opentelemetry-proto", "trace.json")] + \
