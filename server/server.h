@@ -111,8 +111,9 @@ typedef struct owl_xray_daemon owl_xray_daemon;
 
 /* owl_xray_daemon_start — binds cfg.xray_daemon (UDP and TCP on one port; port 0 = a free one)
  * and starts the UDP reader and the sampling HTTP server. *out NULL (OWL_OK) when the option
- * is "off", or when the default address is busy (a warning is logged); an explicit address
- * that cannot be bound is an error. s->traces must be open. */
+ * is "off", or when the default address (the option not given) cannot be bound (a warning
+ * is logged); an address given explicitly, even the default one, that cannot be bound is an
+ * error. s->traces must be open. */
 int owl_xray_daemon_start(owl_server *s, owl_xray_daemon **out, owl_error *err);
 
 /* owl_xray_daemon_port — the port bound (0 for NULL). */

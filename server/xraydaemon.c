@@ -334,7 +334,7 @@ int owl_xray_daemon_start(owl_server *s, owl_xray_daemon **out, owl_error *err)
     }
     if (rc != OWL_OK) {
         destroy(d);
-        if (!strcmp(cfg->xray_daemon, OWL_XRAY_DAEMON_DEFAULT)) {
+        if (!cfg->xray_daemon_given) {
             /* the default address busy (a real daemon, another owld): run without */
             owl_warn("xray daemon: not listening on %s (%s); X-Ray SDKs sending there go "
                      "elsewhere (--xray-daemon ADDR to choose, off to silence this)",

@@ -9,7 +9,9 @@
 # sampling port's shapes and errors with curl (the reservoir shared by clients). A second owld
 # asking for the same address explicitly refuses to start, naming it. A burst of datagrams
 # followed at once by SIGTERM is stored whole before owld exits; restarted with
-# --xray-daemon-tenant, the datagrams go to that tenant. SKIPs the Node part when node or the
+# --xray-daemon-tenant, the datagrams go to that tenant. With UDP 127.0.0.1:2000 held, owld
+# on its default address warns and runs without the endpoint, and refuses to start when given
+# that address explicitly. SKIPs the Node part when node or the
 # package is missing (cd tests/xray-node && npm ci).
 . "$(dirname "$0")/lib.sh"
 
@@ -208,4 +210,43 @@ done
 check_eq "--xray-daemon-tenant: the tenant's key sees the trace" 1 "$(burst_count "$NEW_KEY" 2>&1)"
 check_eq "... and the admin's tenant does not get it" "$BURST" "$(burst_count "$ADMIN" 2>&1)"
 stop_owld TERM
+
+# the default address busy (UDP 127.0.0.1:2000 held here): owld warns and runs without the
+# endpoint; the same address given explicitly stops it from starting. Checked only when this
+# test could hold the port (someone else's daemon may have it, and then may let it go).
+"$PYTHON" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.bind(("127.0.0.1", 2000))
+except OSError:
+    print("busy", flush=True)
+    sys.exit()
+print("held", flush=True)
+time.sleep(60)' >"$T/holder" &
+holder=$!
+for _ in $(seq 100); do [ -s "$T/holder" ] && break; sleep 0.05; done
+if [ "$(cat "$T/holder")" = held ]; then
+    XRAY_DAEMON_DEFAULT=1 start_owld || bail "owld starts with the default daemon address busy"
+    check_contains "the default address busy: a warning" "$(cat "$OWLD_LOG")" \
+        "xray daemon: not listening on 127.0.0.1:2000"
+    check_not_contains "... and no endpoint" "$(cat "$OWLD_LOG")" "xray daemon: UDP and TCP"
+    stop_owld TERM
+    "$OWLD" --listen "127.0.0.1:$(free_port)" --data-dir "$T/data3" --xray-daemon 127.0.0.1:2000 \
+        >"$T/owld3.log" 2>&1 &
+    pid3=$!
+    for _ in $(seq 100); do alive "$pid3" || break; sleep 0.05; done
+    if alive "$pid3"; then kill "$pid3"; not_ok "--xray-daemon 127.0.0.1:2000 given and busy: owld does not start"
+    else
+        wait "$pid3"
+        rc3=$?
+        check "--xray-daemon 127.0.0.1:2000 given and busy: owld does not start (exit $rc3)" \
+            test "$rc3" -ne 0
+        check_contains "... naming the address" "$(cat "$T/owld3.log")" "--xray-daemon 127.0.0.1:2000"
+    fi
+else
+    echo "# SKIP default-address checks: UDP 127.0.0.1:2000 is held by another process"
+fi
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 finish
