@@ -503,3 +503,15 @@ int owl_aws_json_encode(const bson_t *doc, int dates_rfc3339, owl_buf *out)
         return owl_buf_puts(out, "{}");
     return enc_iter(&it, 0, dates_rfc3339, out);
 }
+
+int owl_aws_json_members(const bson_t *doc, owl_buf *out)
+{
+    owl_buf j = OWL_BUF_INIT;
+    int rc = owl_aws_json_encode(doc, 0, &j);
+    if (rc == OWL_OK && j.len > 2) {
+        rc = owl_buf_putc(out, ',');
+        rc = rc ? rc : owl_buf_append(out, j.data + 1, j.len - 2);
+    }
+    owl_buf_free(&j);
+    return rc;
+}

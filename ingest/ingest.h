@@ -297,6 +297,11 @@ int owl_aws_json_decode_array(const char *s, size_t n, bson_t *out, owl_error *e
  * base64. OWL_OK or OWL_ENOMEM. */
 int owl_aws_json_encode(const bson_t *doc, int dates_rfc3339, owl_buf *out);
 
+/* owl_aws_json_members — appends doc's members as owl_aws_json_encode writes them, each
+ * preceded by a comma and without the braces (",\"k\":v,..."), to an object being written;
+ * nothing for an empty doc. OWL_OK or OWL_ENOMEM. */
+int owl_aws_json_members(const bson_t *doc, owl_buf *out);
+
 /* owl_aws_query_decode — parses an application/x-www-form-urlencoded text into out:
  * "A.B=x" nests, "A.member.N[.F]" and "A.N" are lists (ordered by N), "A.entry.N.key/value"
  * are maps; Action, Version and X-Amz-* at the top are left out. OWL_EINVAL for bad

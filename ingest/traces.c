@@ -40,8 +40,8 @@
 #define NBUCKETS 148          /* latency histogram: 4 per octave from 2^-10 ms */
 #define BUCKET_LO_LOG2 (-10.0)
 #define MAX_CANDIDATES 100000 /* traces one search considers */
-#define MAX_GETS_PER_PAGE 5000
-#define DEDUPE_MAX 64         /* earlier records of one span id a record is compared with */ /* traces one page reads whole before it stops early */
+#define MAX_GETS_PER_PAGE 5000 /* traces one page reads whole before it stops early */
+#define DEDUPE_MAX 64         /* earlier records of one span id a record is compared with */
 
 /* ---- the RED table ---- */
 
@@ -303,6 +303,23 @@ out:
     return rc;
 }
 
+/* A copy of e with its own strings (e may be freed while the copy is written). */
+static red *red_clone(const red *e)
+{
+    size_t tl = strlen(e->tenant), sl = strlen(e->service), ol = strlen(e->operation);
+    red *c = malloc(sizeof *c + tl + sl + ol + 4);
+    if (!c)
+        return NULL;
+    *c = *e;
+    char *p = (char *)(c + 1);
+    c->tenant = memcpy(p, e->tenant, tl + 1);
+    c->service = memcpy(p + tl + 1, e->service, sl + 1);
+    /* the operation with the service row's marker byte after its NUL */
+    c->operation = memcpy(p + tl + sl + 2, e->operation, ol + 2);
+    c->next = NULL;
+    return c;
+}
+
 int owl_traces_flush(owl_traces *tr, owl_error *err)
 {
     if (!tr->metrics)
@@ -318,11 +335,9 @@ int owl_traces_flush(owl_traces *tr, owl_error *err)
         for (red **pp = &tr->tab[i]; *pp;) {
             red *e = *pp;
             if (e->n) {
-                red *c = malloc(sizeof *c);
-                if (c) {
-                    *c = *e;
+                red *c = red_clone(e);
+                if (c)
                     pend[np++] = c;
-                }
                 e->n = e->errors = e->faults = e->throttles = 0;
                 e->sum_ms = e->min_ms = e->max_ms = 0;
                 memset(e->hist, 0, sizeof e->hist);
@@ -453,7 +468,8 @@ static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64
     for (size_t i = 1; i < ngot; i++)
         for (size_t j = i; j > 0; j--) {
             exemplar *a = &got[j - 1], *b = &got[j];
-            if (a->failed > b->failed || (a->failed == b->failed && a->duration_ns >= b->duration_ns))
+            if (a->failed > b->failed ||
+                (a->failed == b->failed && a->duration_ns >= b->duration_ns))
                 break;
             exemplar t = *a;
             *a = *b;
@@ -497,7 +513,8 @@ int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
     pthread_mutex_init(&tr->mu, NULL);
     pthread_cond_init(&tr->cv, NULL);
     int rc = OWL_OK;
-    if (alarms && (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
+    if (alarms &&
+        (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
         goto fail;
     if (metrics && tr->opts.background) {
         if (pthread_create(&tr->thread, NULL, flusher, tr) != 0) {
@@ -719,7 +736,8 @@ static int collect_rows(void *ud, const owl_batch *b)
         s->in_progress = (int)b->cols[OWL_SPANS_IN_PROGRESS][r].i;
         s->attrs = arena_bytes(a, &b->cols[OWL_SPANS_ATTRS][r]);
         s->resource = arena_bytes(a, &b->cols[OWL_SPANS_RESOURCE][r]);
-        if (!s->resource.p || !s->service.p || !s->name.p || !s->status_message.p || !s->http_method.p ||
+        if (!s->resource.p || !s->service.p || !s->name.p || !s->status_message.p ||
+            !s->http_method.p ||
             !s->route.p || !s->url.p || !s->peer_service.p || !s->user_agent.p ||
             !s->client_ip.p || !s->attrs.p)
             return c->rc = OWL_ENOMEM;
@@ -866,7 +884,8 @@ static int build_tree(owl_trace *t)
         for (size_t q = k; q < n && !memcmp(s[by_id[q]].span_id, s[i].parent_id, 8); q++) {
             if (by_id[q] == i)
                 continue;
-            if (best < 0 || (s[by_id[q]].kind == OWL_SPAN_SERVER && s[best].kind != OWL_SPAN_SERVER))
+            if (best < 0 ||
+                (s[by_id[q]].kind == OWL_SPAN_SERVER && s[best].kind != OWL_SPAN_SERVER))
                 best = (int32_t)by_id[q];
         }
         par[i] = best;
@@ -1411,7 +1430,8 @@ int owl_traces_search(owl_traces *tr, const char *tenant, const owl_trace_query 
         free(list);
         return rc;
     }
-    qsort(list, nl, sizeof *list, cmp_cand);
+    if (nl)
+        qsort(list, nl, sizeof *list, cmp_cand);
     page->items = calloc(limit, sizeof *page->items);
     if (!page->items) {
         free(list);

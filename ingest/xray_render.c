@@ -84,19 +84,6 @@ static int put_json_str(owl_buf *b, const char *name, owl_bytes v)
     return rc ? rc : owl_buf_json_str(b, v.n ? v.p : "", v.n);
 }
 
-/* The members of doc appended to the object being written. */
-static int put_members(owl_buf *b, const bson_t *doc)
-{
-    owl_buf j = OWL_BUF_INIT;
-    int rc = owl_aws_json_encode(doc, 0, &j);
-    if (rc == OWL_OK && j.len > 2) {
-        rc = owl_buf_putc(b, ',');
-        rc = rc ? rc : owl_buf_append(b, j.data + 1, j.len - 2);
-    }
-    owl_buf_free(&j);
-    return rc;
-}
-
 /* The members X-Ray's exporter writes for a span that came from OTLP or Zipkin. */
 static int put_foreign(owl_buf *b, const owl_span *s, const bson_t *attrs, int segment)
 {
@@ -140,9 +127,9 @@ static int put_foreign(owl_buf *b, const owl_span *s, const bson_t *attrs, int s
     }
     bson_t res;
     if (!rc && s->resource.n >= 5 && bson_init_static(&res, s->resource.p, s->resource.n))
-        rc = put_members(b, &res);
+        rc = owl_aws_json_members(&res, b);
     if (!rc && !bson_empty(attrs))
-        rc = put_members(b, attrs);
+        rc = owl_aws_json_members(attrs, b);
     return rc ? rc : owl_buf_puts(b, "}}");
 }
 
@@ -184,7 +171,8 @@ static int put_node(owl_buf *b, const owl_trace *t, size_t i, const size_t *firs
     else if (!rc)
         rc = put_time(b, "end_time", s->start_ns + s->duration_ns);
     if (!rc)
-        rc = foreign ? put_foreign(b, s, &attrs, segment) : put_members(b, &attrs);
+        rc = foreign ? put_foreign(b, s, &attrs, segment)
+                     : owl_aws_json_members(&attrs, b);
     /* subsegments: the children that are not segments of their own */
     int open = 0;
     for (size_t k = first[i]; k < first[i + 1] && !rc; k++) {

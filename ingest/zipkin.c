@@ -497,39 +497,53 @@ static int span(ctx *c, const bson_iter_t *it)
     return OWL_OK;
 }
 
+/* The start of both decodes: out reset, the body parsed into doc (an array), its element
+ * count checked against max_spans. */
+static int begin(const void *body, size_t n, size_t max_spans, owl_span_decoded *out,
+                 bson_t *doc, size_t *total, owl_error *err)
+{
+    owl_span_decoded_free(out);
+    owl_arena_init(&out->arena, 64 * 1024);
+    int rc = owl_aws_json_decode_array(body, n, doc, err);
+    if (rc != OWL_OK)
+        return rc;
+    *total = bson_count_keys(doc);
+    if (*total > max_spans)
+        return owl_error_set(err, OWL_ETOOBIG, "%zu spans in one request (at most %zu)",
+                             *total, max_spans);
+    return OWL_OK;
+}
+
+/* The end of both decodes: on failure out holds nothing. */
+static int finish(int rc, owl_span_decoded *out, owl_error *err)
+{
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory decoding Zipkin spans");
+    if (rc != OWL_OK) {
+        out->spans = NULL;
+        out->n = out->rejected = 0;
+        out->message[0] = '\0';
+    }
+    return rc;
+}
+
 int owl_zipkin_decode(const void *body, size_t n, int64_t now_ns, size_t max_spans,
                       owl_span_decoded *out, owl_error *err)
 {
     bson_t doc = BSON_INITIALIZER;
     bson_iter_t it;
     ctx c = {.d = out, .now_ns = now_ns};
-    owl_span_decoded_free(out);
-    owl_arena_init(&out->arena, 64 * 1024);
-    int rc = owl_aws_json_decode_array(body, n, &doc, err);
-    if (rc != OWL_OK)
-        goto out;
-    size_t total = bson_count_keys(&doc);
-    if (total > max_spans) {
-        rc = owl_error_set(err, OWL_ETOOBIG, "%zu spans in one request (at most %zu)", total,
-                           max_spans);
-        goto out;
-    }
-    if (total && !(out->spans = owl_arena_alloc(&out->arena, total * sizeof *out->spans)))
+    size_t total = 0;
+    int rc = begin(body, n, max_spans, out, &doc, &total, err);
+    if (rc == OWL_OK && total &&
+        !(out->spans = owl_arena_alloc(&out->arena, total * sizeof *out->spans)))
         rc = OWL_ENOMEM;
     if (rc == OWL_OK && !bson_iter_init(&it, &doc))
         rc = owl_error_set(err, OWL_EINVAL, "body is not a JSON array");
     for (c.index = 0; rc == OWL_OK && bson_iter_next(&it); c.index++)
         rc = span(&c, &it);
-    if (rc == OWL_ENOMEM)
-        owl_error_set(err, rc, "out of memory decoding Zipkin spans");
-out:
-    if (rc != OWL_OK) {
-        out->spans = NULL;
-        out->n = out->rejected = 0;
-        out->message[0] = '\0';
-    }
     bson_destroy(&doc);
-    return rc;
+    return finish(rc, out, err);
 }
 
 /* ---- Zipkin v1: each span converted to one or two v2 spans, then read as v2 ----
@@ -778,17 +792,10 @@ int owl_zipkin_v1_decode(const void *body, size_t n, int64_t now_ns, size_t max_
     bson_t doc = BSON_INITIALIZER, v2 = BSON_INITIALIZER;
     bson_iter_t it;
     ctx c = {.d = out, .now_ns = now_ns};
-    owl_span_decoded_free(out);
-    owl_arena_init(&out->arena, 64 * 1024);
-    int rc = owl_aws_json_decode_array(body, n, &doc, err);
+    size_t total = 0;
+    int rc = begin(body, n, max_spans, out, &doc, &total, err);
     if (rc != OWL_OK)
         goto out;
-    size_t total = bson_count_keys(&doc);
-    if (total > max_spans) {
-        rc = owl_error_set(err, OWL_ETOOBIG, "%zu spans in one request (at most %zu)", total,
-                           max_spans);
-        goto out;
-    }
     /* each v1 span gives one or two v2 spans (refused ones none), then read as v2 */
     size_t refused = 0;
     char first_why[200] = "";
@@ -835,15 +842,8 @@ int owl_zipkin_v1_decode(const void *body, size_t n, int64_t now_ns, size_t max_
             snprintf(out->message, sizeof out->message, "%s", first_why);
         out->rejected += refused;
     }
-    if (rc == OWL_ENOMEM)
-        owl_error_set(err, rc, "out of memory decoding Zipkin spans");
 out:
-    if (rc != OWL_OK) {
-        out->spans = NULL;
-        out->n = out->rejected = 0;
-        out->message[0] = '\0';
-    }
     bson_destroy(&doc);
     bson_destroy(&v2);
-    return rc;
+    return finish(rc, out, err);
 }

@@ -1305,30 +1305,6 @@ static int store_decoded(owl_call *call, const owl_log_decoded *d, stored *st, o
     return OWL_OK;
 }
 
-static enum owl_otlp_encoding otlp_encoding(const char *ct)
-{
-    if (!ct)
-        return 0;
-    size_t n = strcspn(ct, "; \t");
-    if (n == 22 && strncasecmp(ct, "application/x-protobuf", n) == 0)
-        return OWL_OTLP_PROTOBUF;
-    if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
-        return OWL_OTLP_JSON;
-    return 0;
-}
-
-enum { RPC_INVALID_ARGUMENT = 3, RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
-
-static void otlp_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
-                        const char *label, const char *message)
-{
-    owl_http_resp *resp = call->resp;
-    snprintf(call->error_code, sizeof call->error_code, "%s", label);
-    owl_buf_reset(&resp->body);
-    resp->status = http;
-    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
-    owl_otlp_status(enc, code, message, &resp->body);
-}
 
 /* The status of a store failure: 507 for a full disk, 503 otherwise (clients retry). */
 static int store_status(int rc)
@@ -1343,13 +1319,14 @@ static int export_logs(owl_call *call)
     owl_log_decoded d = {0};
     owl_error err = {0};
     stored st;
-    enum owl_otlp_encoding enc = otlp_encoding(owl_http_req_header(req, "content-type"));
+    enum owl_otlp_encoding enc = owl_otlp_encoding_of(owl_http_req_header(req, "content-type"));
     snprintf(call->resource, sizeof call->resource, "tenant/%s/otlp/logs",
              call->principal->tenant);
     int rc = OWL_EINVAL;
     if (!enc) {
-        otlp_status(call, OWL_OTLP_JSON, 415, RPC_INVALID_ARGUMENT, "UnsupportedMediaType",
-                    "Content-Type must be application/x-protobuf or application/json");
+        owl_otlp_reply_status(call, OWL_OTLP_JSON, 415, OWL_RPC_INVALID_ARGUMENT,
+                              "UnsupportedMediaType",
+                              "Content-Type must be application/x-protobuf or application/json");
         goto out;
     }
     rc = owl_otlp_logs_decode(enc, req->body.data, req->body.len, owl_now_ms(),
@@ -1358,16 +1335,17 @@ static int export_logs(owl_call *call)
         rc = store_decoded(call, &d, &st, &err);
     if (rc != OWL_OK) {
         int http = rc == OWL_ETOOBIG ? 413 : rc == OWL_EINVAL ? 400 : store_status(rc);
-        otlp_status(call, enc, http, http < 500 ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
-                    http == 413   ? "PayloadTooLarge"
-                    : http == 400 ? "BadRequest"
-                    : http == 507 ? "InsufficientStorage"
-                                  : "StoreUnavailable",
-                    err.msg[0] ? err.msg : owl_strerror(rc));
+        owl_otlp_reply_status(call, enc, http,
+                              http < 500 ? OWL_RPC_INVALID_ARGUMENT : OWL_RPC_UNAVAILABLE,
+                              http == 413   ? "PayloadTooLarge"
+                              : http == 400 ? "BadRequest"
+                              : http == 507 ? "InsufficientStorage"
+                              : "StoreUnavailable",
+                              err.msg[0] ? err.msg : owl_strerror(rc));
         goto out;
     }
     resp->status = 200;
-    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    resp->content_type = owl_otlp_media_type(enc);
     owl_buf_reset(&resp->body);
     rc = owl_otlp_logs_response(enc, st.rejected, st.message[0] ? st.message : NULL,
                                 &resp->body);

@@ -8,8 +8,7 @@
 
 #include "server/server.h"
 
-/* The media type alone ("application/json; charset=utf-8" -> json), or 0 when not OTLP's. */
-static enum owl_otlp_encoding encoding_of(const char *ct)
+enum owl_otlp_encoding owl_otlp_encoding_of(const char *ct)
 {
     if (!ct)
         return 0;
@@ -21,22 +20,19 @@ static enum owl_otlp_encoding encoding_of(const char *ct)
     return 0;
 }
 
-static const char *media_type(enum owl_otlp_encoding enc)
+const char *owl_otlp_media_type(enum owl_otlp_encoding enc)
 {
     return enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
 }
 
-/* google.rpc.Status codes OTLP's errors carry (google/rpc/code.proto). */
-enum { RPC_INVALID_ARGUMENT = 3, RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
-
-static int status_reply(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
-                        const char *label, const char *message)
+int owl_otlp_reply_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
+                          const char *label, const char *message)
 {
     owl_http_resp *resp = call->resp;
     snprintf(call->error_code, sizeof call->error_code, "%s", label);
     owl_buf_reset(&resp->body);
     resp->status = http;
-    resp->content_type = media_type(enc);
+    resp->content_type = owl_otlp_media_type(enc);
     return owl_otlp_status(enc, code, message, &resp->body);
 }
 
@@ -47,39 +43,40 @@ static int export_metrics(owl_call *call)
     owl_otlp_batch batch = {0};
     owl_error err = {0};
     int rc;
-    enum owl_otlp_encoding enc = encoding_of(owl_http_req_header(req, "content-type"));
+    enum owl_otlp_encoding enc = owl_otlp_encoding_of(owl_http_req_header(req, "content-type"));
     snprintf(call->resource, sizeof call->resource, "tenant/%s/otlp/metrics",
              call->principal->tenant);
     if (!enc) {
         /* the client's encoding is unknown: answer in JSON, the readable one */
-        rc = status_reply(call, OWL_OTLP_JSON, 415, RPC_INVALID_ARGUMENT,
-                          "UnsupportedMediaType",
-                          "Content-Type must be application/x-protobuf or application/json");
+        rc = owl_otlp_reply_status(call, OWL_OTLP_JSON, 415, OWL_RPC_INVALID_ARGUMENT,
+                                   "UnsupportedMediaType",
+                                   "Content-Type must be application/x-protobuf or application/json");
         goto out;
     }
     if (!call->srv->metrics) {
-        rc = status_reply(call, enc, 503, RPC_UNAVAILABLE, "ServiceUnavailable",
-                          "the metrics module is not open");
+        rc = owl_otlp_reply_status(call, enc, 503, OWL_RPC_UNAVAILABLE, "ServiceUnavailable",
+                                   "the metrics module is not open");
         goto out;
     }
     rc = owl_otlp_metrics_ingest(call->srv->metrics, call->principal->tenant, enc,
                                  req->body.data, req->body.len, owl_now_ms(), &batch, &err);
     if (rc == OWL_EINVAL) {
-        status_reply(call, enc, 400, RPC_INVALID_ARGUMENT, "BadRequest", err.msg);
+        owl_otlp_reply_status(call, enc, 400, OWL_RPC_INVALID_ARGUMENT, "BadRequest",
+                              err.msg);
         goto out;
     }
     if (rc != OWL_OK) {
         /* a full disk or an I/O error: retryable as OTLP defines it */
-        status_reply(call, enc, rc == OWL_ENOSPC ? 507 : 503,
-                     rc == OWL_ENOSPC ? RPC_UNAVAILABLE : RPC_INTERNAL,
-                     rc == OWL_ENOSPC ? "InsufficientStorage" : "StoreUnavailable",
-                     err.msg[0] ? err.msg : owl_strerror(rc));
+        owl_otlp_reply_status(call, enc, rc == OWL_ENOSPC ? 507 : 503,
+                              rc == OWL_ENOSPC ? OWL_RPC_UNAVAILABLE : OWL_RPC_INTERNAL,
+                              rc == OWL_ENOSPC ? "InsufficientStorage" : "StoreUnavailable",
+                              err.msg[0] ? err.msg : owl_strerror(rc));
         if (rc != OWL_ENOSPC)
             resp->status = rc == OWL_ENOMEM ? 503 : 500;
         goto out;
     }
     resp->status = 200;
-    resp->content_type = media_type(enc);
+    resp->content_type = owl_otlp_media_type(enc);
     owl_buf_reset(&resp->body);
     rc = owl_otlp_metrics_response(enc, batch.rejected, batch.message, &resp->body);
 out:

@@ -102,6 +102,23 @@ void owl_alarm_actions_stop(owl_alarm_actions *aa); /* accepts NULL; drops what 
 
 extern const owl_route_table owl_cloudwatch_routes; /* cloudwatch.c: CloudWatch metrics + native */
 extern const owl_route_table owl_otlp_routes; /* otlp.c: POST /v1/metrics */
+
+/* ---- what every OTLP/HTTP route shares (otlp.c) ---- */
+
+/* google.rpc.Status codes OTLP's errors carry (google/rpc/code.proto). */
+enum { OWL_RPC_INVALID_ARGUMENT = 3, OWL_RPC_INTERNAL = 13, OWL_RPC_UNAVAILABLE = 14 };
+
+/* owl_otlp_encoding_of — the OTLP encoding of a Content-Type by its media type alone
+ * ("application/json; charset=utf-8" -> JSON), or 0 when it is neither of OTLP's. */
+enum owl_otlp_encoding owl_otlp_encoding_of(const char *content_type);
+
+/* owl_otlp_media_type — "application/json" or "application/x-protobuf". */
+const char *owl_otlp_media_type(enum owl_otlp_encoding enc);
+
+/* owl_otlp_reply_status — answers call with HTTP status http and a google.rpc.Status
+ * {code, message} in encoding enc, recording label as the audit's error code. */
+int owl_otlp_reply_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
+                          const char *label, const char *message);
 extern const owl_route_table owl_logs_routes; /* logs.c: CloudWatch Logs (JSON 1.1) */
 extern const owl_route_table owl_traces_routes; /* traces.c: span ingest, trace queries */
 extern const owl_route_table owl_xray_routes;   /* xray.c: the X-Ray API (REST-JSON) */

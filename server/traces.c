@@ -21,30 +21,6 @@
 #define INGEST_MAX_SPANS 100000 /* spans of one request (its body is within max_body_bytes) */
 #define MS_NS 1000000LL
 
-static enum owl_otlp_encoding otlp_encoding(const char *ct)
-{
-    if (!ct)
-        return 0;
-    size_t n = strcspn(ct, "; \t");
-    if (n == 22 && strncasecmp(ct, "application/x-protobuf", n) == 0)
-        return OWL_OTLP_PROTOBUF;
-    if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
-        return OWL_OTLP_JSON;
-    return 0;
-}
-
-enum { RPC_INVALID_ARGUMENT = 3, RPC_UNAVAILABLE = 14 };
-
-static void otlp_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
-                        const char *label, const char *message)
-{
-    owl_http_resp *resp = call->resp;
-    snprintf(call->error_code, sizeof call->error_code, "%s", label);
-    owl_buf_reset(&resp->body);
-    resp->status = http;
-    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
-    owl_otlp_status(enc, code, message, &resp->body);
-}
 
 /* The status of a failed decode or store: 413 too many spans, 400 a bad body, 507 a full
  * disk, 503 otherwise (clients retry those). */
@@ -79,13 +55,14 @@ static int export_traces(owl_call *call)
     owl_http_resp *resp = call->resp;
     owl_span_decoded d = {0};
     owl_error err = {0};
-    enum owl_otlp_encoding enc = otlp_encoding(owl_http_req_header(req, "content-type"));
+    enum owl_otlp_encoding enc = owl_otlp_encoding_of(owl_http_req_header(req, "content-type"));
     snprintf(call->resource, sizeof call->resource, "tenant/%s/otlp/traces",
              call->principal->tenant);
     int rc = OWL_EINVAL;
     if (!enc) {
-        otlp_status(call, OWL_OTLP_JSON, 415, RPC_INVALID_ARGUMENT, "UnsupportedMediaType",
-                    "Content-Type must be application/x-protobuf or application/json");
+        owl_otlp_reply_status(call, OWL_OTLP_JSON, 415, OWL_RPC_INVALID_ARGUMENT,
+                              "UnsupportedMediaType",
+                              "Content-Type must be application/x-protobuf or application/json");
         goto out;
     }
     size_t expired = 0;
@@ -95,12 +72,13 @@ static int export_traces(owl_call *call)
                             &err);
     if (rc != OWL_OK) {
         int http = fail_status(rc);
-        otlp_status(call, enc, http, http < 500 ? RPC_INVALID_ARGUMENT : RPC_UNAVAILABLE,
-                    fail_code(http), err.msg[0] ? err.msg : owl_strerror(rc));
+        owl_otlp_reply_status(call, enc, http,
+                              http < 500 ? OWL_RPC_INVALID_ARGUMENT : OWL_RPC_UNAVAILABLE,
+                              fail_code(http), err.msg[0] ? err.msg : owl_strerror(rc));
         goto out;
     }
     resp->status = 200;
-    resp->content_type = enc == OWL_OTLP_JSON ? "application/json" : "application/x-protobuf";
+    resp->content_type = owl_otlp_media_type(enc);
     owl_buf_reset(&resp->body);
     expired_message(call, &d, expired);
     rc = owl_otlp_traces_response(enc, d.rejected, d.message[0] ? d.message : NULL, &resp->body);
@@ -221,18 +199,6 @@ static int is_own_key(const char *k)
     return 0;
 }
 
-static int put_doc_members(owl_buf *b, const bson_t *doc)
-{
-    owl_buf j = OWL_BUF_INIT;
-    int rc = owl_aws_json_encode(doc, 0, &j);
-    if (rc == OWL_OK && j.len > 2) {
-        rc = owl_buf_putc(b, ',');
-        rc = rc ? rc : owl_buf_append(b, j.data + 1, j.len - 2);
-    }
-    owl_buf_free(&j);
-    return rc;
-}
-
 /* The members of the attrs document appended to the span object being written. */
 static int put_attrs(owl_buf *b, owl_bytes attrs)
 {
@@ -243,11 +209,11 @@ static int put_attrs(owl_buf *b, owl_bytes attrs)
         return OWL_OK;
     while (bson_iter_next(&it))
         bson_append_iter(is_own_key(bson_iter_key(&it)) ? &clash : &mine, NULL, 0, &it);
-    int rc = put_doc_members(b, &mine);
+    int rc = owl_aws_json_members(&mine, b);
     if (rc == OWL_OK && !bson_empty(&clash)) {
         bson_t wrap = BSON_INITIALIZER;
         bson_append_document(&wrap, "raw", 3, &clash);
-        rc = put_doc_members(b, &wrap);
+        rc = owl_aws_json_members(&wrap, b);
         bson_destroy(&wrap);
     }
     bson_destroy(&mine);
@@ -699,7 +665,8 @@ static int jaeger_names(owl_call *call, const char *service)
         rc = i ? owl_buf_putc(&b, ',') : OWL_OK;
         rc = rc ? rc : owl_buf_json_str(&b, v[i], strlen(v[i]));
     }
-    rc = rc ? rc : owl_buf_printf(&b, "],\"total\":%zu,\"limit\":0,\"offset\":0,\"errors\":null}", n);
+    rc = rc ? rc : owl_buf_printf(&b, "],\"total\":%zu,\"limit\":0,\"offset\":0,"
+                                      "\"errors\":null}", n);
     owl_traces_names_free(v, n);
     return reply_json(call, &b, rc);
 }

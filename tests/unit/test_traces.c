@@ -478,6 +478,26 @@ Test(traces, red_statistics)
         cr_assert_float_eq(bs.b[0].count, 10, 1e-9, "%s", names[k]);
         owl_bucket_set_free(&bs);
     }
+    /* a minute older than the exemplars are kept (3 h): its entry is written and dropped in
+     * the same flush (the write must not read the dropped entry) */
+    int64_t old_minute = (now / 60000 - 300) * 60000;
+    owl_span o = mkspan(300, 1, 0, "orders", "GET /old", OWL_SPAN_SERVER, old_minute * MS, MS);
+    put(&e, T, &o, 1);
+    cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
+    /* 5 h back is answered from the 60 s level (raw datapoints answer 3 h) */
+    cr_assert_eq(owl_metrics_rollup(e.metrics, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+    owl_dim odims[2] = {{"Service", "orders"}, {"Operation", "GET /old"}};
+    owl_metric_query oq = {0};
+    oq.tenant = T;
+    oq.id = (owl_metric_id){OWL_TRACES_NS, "Requests", odims, 2};
+    oq.start_ms = old_minute;
+    oq.end_ms = old_minute + 60000;
+    oq.period_s = 60;
+    owl_bucket_set obs = {0};
+    cr_assert_eq(owl_metrics_read(e.metrics, &oq, &obs, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(obs.n, 1);
+    cr_assert_float_eq(obs.b[0].sum, 1, 1e-9);
+    owl_bucket_set_free(&obs);
     /* the service's own row, and the latency distribution */
     owl_metric_query mq = {0};
     mq.tenant = T;
