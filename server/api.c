@@ -15,6 +15,27 @@ static int healthz(owl_call *call)
     return owl_http_resp_json(call->resp, 200, ok, sizeof ok - 1);
 }
 
+/* The X-Ray daemon endpoint's counters (docs/api/xray-daemon.md). */
+static void render_xray_daemon(owl_xray_daemon *d, owl_buf *o)
+{
+    owl_xray_daemon_stats st;
+    owl_xray_daemon_stats_get(d, &st);
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } c[] = {
+        {"datagrams", "UDP datagrams the X-Ray daemon endpoint read.", st.datagrams},
+        {"refused_datagrams", "Datagrams it could not decode.", st.refused},
+        {"spans", "Spans it stored.", st.spans},
+        {"puts", "Batches of datagrams it stored (one WAL sync each).", st.puts},
+        {"put_failures", "Batches it failed to store.", st.put_failures},
+    };
+    for (size_t i = 0; i < OWL_ARRAY_LEN(c); i++)
+        owl_buf_printf(o, "# HELP owl_xray_daemon_%s_total %s\n# TYPE owl_xray_daemon_%s_total "
+                          "counter\nowl_xray_daemon_%s_total %llu\n",
+                       c[i].name, c[i].help, c[i].name, c[i].name, (unsigned long long)c[i].v);
+}
+
 /* The self-metrics are owld-wide (request counts of every tenant, metadata records, audit
  * events): the operator's view, for keys of the admin tenant or holding the cross-tenant
  * grant; any other tenant gets 403. */
@@ -74,6 +95,8 @@ static int metrics(owl_call *call)
         rc = owl_selfmetrics_render_store(s->store, &call->resp->body);
     if (rc == OWL_OK && s->alarms)
         render_alarms(s->alarms, &call->resp->body);
+    if (rc == OWL_OK && s->xray_daemon)
+        render_xray_daemon(s->xray_daemon, &call->resp->body);
     return rc;
 }
 

@@ -48,6 +48,8 @@ struct opt {
     bool flag_only;      /* no config file key */
     enum owl_config_action action; /* T_ACTION */
     const char *const *choices;    /* T_CHOICE: the accepted values, NULL-terminated */
+    size_t given_off;    /* offset of an int set to 1 when a flag or the file gives the option
+                          * (0: none kept; no int lives at offset 0) */
 };
 
 /* T_CHOICE value lists; the index is what is stored, so their order is the enum's. */
@@ -124,7 +126,7 @@ static const struct opt opts[] = {
      .max = 36500, .def = "30", .arg = "DAYS",
      .help = "days spans are kept (0 = forever; X-Ray: 30)"},
     {.name = "xray-daemon", .type = T_STRING, STR(xray_daemon), .def = OWL_XRAY_DAEMON_DEFAULT,
-     .arg = "HOST:PORT|off",
+     .given_off = FIELD(xray_daemon_given, int), .arg = "HOST:PORT|off",
      .help = "X-Ray daemon endpoint: segments on UDP, sampling on TCP (off: none)"},
     {.name = "xray-daemon-tenant", .type = T_STRING, STR(xray_daemon_tenant), .def = "admin",
      .arg = "TENANT", .help = "tenant of what the X-Ray daemon endpoint gets (admin: the admin's)"},
@@ -288,9 +290,22 @@ size_t owl_config_topic_urls(const owl_config_topics *m, const char *arn, const 
     return n;
 }
 
-/* set_text — applies a textual value (flag, default or JSON string) to option o. */
+static int set_value(owl_config *c, const struct opt *o, const char *who, const char *val,
+                     owl_error *err);
+
+/* set_text — applies a textual value (flag, default or JSON string) to option o and, unless
+ * it is the default, notes that the option was given. */
 static int set_text(owl_config *c, const struct opt *o, const char *who, const char *val,
                     owl_error *err)
+{
+    int rc = set_value(c, o, who, val, err);
+    if (rc == OWL_OK && o->given_off)
+        *(int *)field(c, o->given_off) = strcmp(who, "default") != 0;
+    return rc;
+}
+
+static int set_value(owl_config *c, const struct opt *o, const char *who, const char *val,
+                     owl_error *err)
 {
     size_t len = strlen(val);
     switch (o->type) {

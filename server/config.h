@@ -49,6 +49,8 @@ typedef struct owl_config {
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
     int64_t trace_retention_days; /* days spans are kept; 0 = forever (30) */
     char xray_daemon[300];        /* X-Ray daemon address "HOST:PORT" or "off" */
+    int xray_daemon_given;        /* 1: set by a flag or the config file, not the default
+                                   * (an explicit address that cannot be bound is fatal) */
     char xray_daemon_tenant[32];  /* tenant of what the daemon receives; "admin" = the admin's */
     int64_t metrics_raw_hours;  /* 3: raw datapoints answer queries this long */
     int64_t metrics_60s_days;   /* 15 */

@@ -633,6 +633,8 @@ int owl_server_run(owl_server *s, owl_error *err)
         ;
     owl_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     owl_http_server_stop(s->http);
+    owl_xray_daemon_stop(s->xray_daemon); /* stores the datagrams still queued */
+    s->xray_daemon = NULL;
     owl_error ferr = {0};
     if (owl_audit_flush(s->audit, INT64_MAX, &ferr) != OWL_OK)
         owl_errorf("audit: failed authentications not written: %s", ferr.msg);
@@ -647,7 +649,7 @@ void owl_server_close(owl_server *s)
     if (!s)
         return;
     owl_http_server_destroy(s->http);
-    owl_xray_daemon_stop(s->xray_daemon); /* stores the datagrams still queued */
+    owl_xray_daemon_stop(s->xray_daemon); /* when owl_server_run did not */
     owl_tail_free(s->tail); /* after the server: its streams are ended by now */
     if (s->logs) /* no put runs any more: the server is gone */
         owl_logs_set_sink(s->logs, NULL, NULL);

@@ -128,14 +128,28 @@ typedef struct owl_xray_daemon owl_xray_daemon;
 
 /* owl_xray_daemon_start — binds cfg.xray_daemon (UDP and TCP on one port; port 0 = a free one)
  * and starts the UDP reader and the sampling HTTP server. *out NULL (OWL_OK) when the option
- * is "off", or when the default address is busy (a warning is logged); an explicit address
- * that cannot be bound is an error. s->traces must be open. */
+ * is "off", or when the default address (the option not given) cannot be bound (a warning
+ * is logged); an address given explicitly, even the default one, that cannot be bound is an
+ * error. s->traces must be open. */
 int owl_xray_daemon_start(owl_server *s, owl_xray_daemon **out, owl_error *err);
 
 /* owl_xray_daemon_port — the port bound (0 for NULL). */
 int owl_xray_daemon_port(const owl_xray_daemon *d);
 
-/* owl_xray_daemon_stop — stores what the socket holds, stops and frees. Accepts NULL. */
+/* What the endpoint counted since it started (GET /metrics). */
+typedef struct owl_xray_daemon_stats {
+    uint64_t datagrams;    /* UDP datagrams read */
+    uint64_t refused;      /* ... not decoded (no header, bad JSON, a bad id, too large) */
+    uint64_t spans;        /* spans stored (those older than the retention not counted) */
+    uint64_t puts;         /* owl_traces_put calls that stored them */
+    uint64_t put_failures; /* puts that failed: their spans are lost */
+} owl_xray_daemon_stats;
+
+/* owl_xray_daemon_stats_get — fills *st (zeros for NULL). Thread-safe. */
+void owl_xray_daemon_stats_get(owl_xray_daemon *d, owl_xray_daemon_stats *st);
+
+/* owl_xray_daemon_stop — stops the sampling server, stores what the socket still holds,
+ * stops the reader and frees. Accepts NULL. */
 void owl_xray_daemon_stop(owl_xray_daemon *d);
 
 #endif

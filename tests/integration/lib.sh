@@ -212,10 +212,12 @@ start_owld() {
         BASE=http://127.0.0.1:$PORT
         OWLD_LOG=$T/owld.$OWLD_N.log
         echo "# starting owld #$OWLD_N on port $PORT (data $DATA) $*"
-        # no X-Ray daemon endpoint unless the test asks for one (--xray-daemon ADDR): tests
-        # run side by side, and the default 127.0.0.1:2000 is one port for all of them
+        # no X-Ray daemon endpoint unless the test asks for one (--xray-daemon ADDR, or
+        # XRAY_DAEMON_DEFAULT=1 for owld's default): tests run side by side, and the default
+        # 127.0.0.1:2000 is one port for all of them
         local xd=(--xray-daemon off)
         case " $* " in *" --xray-daemon "*) xd=() ;; esac
+        [ "${XRAY_DAEMON_DEFAULT:-}" = 1 ] && xd=()
         "${OWLD_WRAPPER[@]}" "$OWLD" --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
             --log-level "${OWL_IT_LOG_LEVEL:-info}" "${xd[@]}" "$@" 2>"$OWLD_LOG" &
         OWLD_PID=$!

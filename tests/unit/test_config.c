@@ -220,6 +220,23 @@ Test(config, xray_daemon)
     expect_fail(ARGV("--listen="), "--listen: ");
 }
 
+/* Whether the address was given (a flag or the file, even naming the default address) or is
+ * the default: owld refuses to start on the first when it cannot bind, warns on the second. */
+Test(config, xray_daemon_given)
+{
+    owl_config c;
+    owl_config_defaults(&c);
+    cr_assert_eq(c.xray_daemon_given, 0);
+    cr_assert_eq(parse(&c, ARGV("--workers", "2"), NULL, NULL), OWL_OK);
+    cr_assert_eq(c.xray_daemon_given, 0);
+    cr_assert_eq(parse(&c, ARGV("--xray-daemon", "127.0.0.1:2000"), NULL, NULL), OWL_OK);
+    cr_assert_eq(c.xray_daemon_given, 1);
+    owl_config_defaults(&c);
+    owl_error e = {0};
+    cr_assert_eq(json(&c, "{\"xray_daemon\": \"127.0.0.1:2000\"}", &e), OWL_OK, "%s", e.msg);
+    cr_assert_eq(c.xray_daemon_given, 1);
+}
+
 Test(config, help_and_version)
 {
     owl_config c;
