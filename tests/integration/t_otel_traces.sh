@@ -6,11 +6,13 @@
 # GET /api/v1/traces/{id}: the tree across both services (server -> client -> server ->
 # internal -> db client) with orders' server span under the span id of the traceparent front
 # sent, kinds, depths, the fault of a 500 with its exception event, status code and message,
-# the http members, the event, the link, attributes and resources. SKIPs when node or the
-# packages are missing.
+# the http members, the event, the link, attributes and resources; and the AWS CLI's
+# `aws xray batch-get-traces` and `get-trace-summaries --filter-expression` return it. SKIPs
+# when node or the packages are missing.
 . "$(dirname "$0")/lib.sh"
 
 OTEL_DIR="$OWL_SRCDIR/tests/otel"
+AWS=/usr/bin/aws
 command -v node >/dev/null || skip "node is not installed (apt-get install nodejs npm)"
 [ -d "$OTEL_DIR/node_modules/@opentelemetry/exporter-trace-otlp-proto" ] &&
     [ -d "$OTEL_DIR/node_modules/@opentelemetry/sdk-trace-base" ] ||
@@ -76,6 +78,24 @@ print(d["traceId"] == tid, d["truncated"], len(d["services"]), c["spanId"] == ps
         fi
         check_eq "... traceparent's trace and parent ids, http members, status code and message, attributes" \
             "$want ['http.request.method', 'http.response.status_code', 'http.route', 'url.full'] False" "$got"
+        # the AWS CLI's X-Ray commands return the same trace (its X-Ray form)
+        if [ -x "$AWS" ]; then
+            xid="1-${id:0:8}-${id:8}"
+            awsc xray batch-get-traces --trace-ids "$xid"
+            got=$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+t = json.load(sys.stdin)["Traces"]
+docs = [json.loads(s["Document"]) for s in t[0]["Segments"]] if t else []
+def count(n):
+    return 1 + sum(count(s) for s in n.get("subsegments", []))
+print(len(t), sum(count(d) for d in docs), sorted(d["name"] for d in docs))' 2>&1)
+            check_eq "... aws xray batch-get-traces $xid: 5 spans in 2 segments" \
+                "1 5 ['front-$mode', 'orders-$mode']" "$got"
+            now=$(date +%s)
+            awsc xray get-trace-summaries --start-time $((now - 600)) --end-time $((now + 60)) \
+                --filter-expression "service(\"orders-$mode\") AND fault = $fail"
+            check_contains "... aws xray get-trace-summaries --filter-expression finds it" "$AWS_OUT" "$xid"
+        fi
     done
 done
 finish

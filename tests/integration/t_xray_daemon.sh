@@ -58,6 +58,23 @@ for id in $sampled; do
     check_eq "python SDK trace $id over UDP: segment, remote subsegment with the exception, nested local one" \
         'py-svc/0/fault/server db/1/fault/client parse/2/ok/internal {"order": N} 500 {"default": {"k": {"v": N}}} ["boom N"]' \
         "$(trace "$id" | sed -E 's/("order"|"v"): [0-9]+/\1: N/g; s/"boom [0-9]+"/"boom N"/')"
+    # the AWS CLI's X-Ray commands return what the SDK sent over UDP
+    if [ -x /usr/bin/aws ]; then
+        AWS=/usr/bin/aws
+        awsc xray batch-get-traces --trace-ids "$id"
+        got=$(printf '%s' "$AWS_OUT" | "$PYTHON" -c '
+import json, sys
+t = json.load(sys.stdin)["Traces"][0]
+d = json.loads(t["Segments"][0]["Document"])
+print(d["name"], d.get("fault"), d["annotations"]["order"] >= 0, d["subsegments"][0]["name"],
+      d["subsegments"][0]["namespace"], d["subsegments"][0]["subsegments"][0]["name"])' 2>&1)
+        check_eq "... aws xray batch-get-traces gives the segment back as the SDK sent it" \
+            "py-svc True True db remote parse" "$got"
+        now=$(date +%s)
+        awsc xray get-trace-summaries --start-time $((now - 600)) --end-time $((now + 60)) \
+            --filter-expression 'service("py-svc") { fault } AND annotation.order >= 0'
+        check_contains "... aws xray get-trace-summaries --filter-expression finds it" "$AWS_OUT" "$id"
+    fi
 done
 
 if command -v node >/dev/null && [ -d "$OWL_SRCDIR/tests/xray-node/node_modules/aws-xray-sdk-core" ]; then
