@@ -116,6 +116,11 @@ static int bytes_is(const char *s, const owl_bytes *b)
     return strlen(s) == b->n && memcmp(s, b->p, b->n) == 0;
 }
 
+static int red_is_service_row(const red *e)
+{
+    return e->operation[0] == '\0' && e->operation[1] == '\1';
+}
+
 /* The entry of (tenant, service, operation or NULL = the service's own row, minute), made
  * when absent. NULL when out of memory. Caller holds mu. */
 static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
@@ -126,9 +131,8 @@ static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
         for (red *e = tr->tab[h & (tr->tabcap - 1)]; e; e = e->next)
             if (e->hash == h && e->minute_ms == minute && !strcmp(e->tenant, tenant) &&
                 bytes_is(e->service, svc) &&
-                (op ? bytes_is(e->operation, op) : e->operation[0] == '\0' && e->operation ==
-                                                       e->service + strlen(e->service) + 1 &&
-                                                       e->operation[1] == '\1'))
+                (op ? !red_is_service_row(e) && bytes_is(e->operation, op)
+                    : red_is_service_row(e)))
                 return e;
     }
     if ((tr->tabn + 1) * 2 > tr->tabcap && red_grow(tr) != OWL_OK)
@@ -158,11 +162,6 @@ static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
     tr->tab[h & (tr->tabcap - 1)] = e;
     tr->tabn++;
     return e;
-}
-
-static int red_is_service_row(const red *e)
-{
-    return e->operation[0] == '\0' && e->operation[1] == '\1';
 }
 
 static int bucket_of(double ms)
@@ -686,9 +685,9 @@ typedef struct collect {
     int rc;
 } collect;
 
-static owl_bytes arena_bytes(owl_arena *a, const owl_cell *c)
+/* A copy of b in arena a ("" for empty; p NULL when out of memory). */
+static owl_bytes arena_bytes(owl_arena *a, owl_bytes b)
 {
-    owl_bytes b = c->b;
     if (b.n == 0)
         return (owl_bytes){"", 0};
     void *p = owl_arena_copy(a, b.p, b.n);
@@ -718,24 +717,24 @@ static int collect_rows(void *ud, const owl_batch *b)
         memcpy(s->trace_id, b->cols[OWL_SPANS_TRACE_ID][r].b.p, 16);
         memcpy(s->span_id, b->cols[OWL_SPANS_SPAN_ID][r].b.p, 8);
         memcpy(s->parent_id, b->cols[OWL_SPANS_PARENT_ID][r].b.p, 8);
-        s->service = arena_bytes(a, &b->cols[OWL_SPANS_SERVICE][r]);
-        s->name = arena_bytes(a, &b->cols[OWL_SPANS_NAME][r]);
+        s->service = arena_bytes(a, b->cols[OWL_SPANS_SERVICE][r].b);
+        s->name = arena_bytes(a, b->cols[OWL_SPANS_NAME][r].b);
         s->kind = (enum owl_span_kind)b->cols[OWL_SPANS_KIND][r].i;
         s->start_ns = b->cols[OWL_SPANS_TIME][r].i;
         s->duration_ns = b->cols[OWL_SPANS_DURATION][r].i;
         s->status = (enum owl_span_status)b->cols[OWL_SPANS_STATUS][r].i;
         s->status_code = (int)b->cols[OWL_SPANS_STATUS_CODE][r].i;
-        s->status_message = arena_bytes(a, &b->cols[OWL_SPANS_STATUS_MSG][r]);
-        s->http_method = arena_bytes(a, &b->cols[OWL_SPANS_HTTP_METHOD][r]);
-        s->route = arena_bytes(a, &b->cols[OWL_SPANS_ROUTE][r]);
-        s->url = arena_bytes(a, &b->cols[OWL_SPANS_URL][r]);
+        s->status_message = arena_bytes(a, b->cols[OWL_SPANS_STATUS_MSG][r].b);
+        s->http_method = arena_bytes(a, b->cols[OWL_SPANS_HTTP_METHOD][r].b);
+        s->route = arena_bytes(a, b->cols[OWL_SPANS_ROUTE][r].b);
+        s->url = arena_bytes(a, b->cols[OWL_SPANS_URL][r].b);
         s->http_status = (int)b->cols[OWL_SPANS_HTTP_STATUS][r].i;
-        s->peer_service = arena_bytes(a, &b->cols[OWL_SPANS_PEER_SERVICE][r]);
-        s->user_agent = arena_bytes(a, &b->cols[OWL_SPANS_USER_AGENT][r]);
-        s->client_ip = arena_bytes(a, &b->cols[OWL_SPANS_CLIENT_IP][r]);
+        s->peer_service = arena_bytes(a, b->cols[OWL_SPANS_PEER_SERVICE][r].b);
+        s->user_agent = arena_bytes(a, b->cols[OWL_SPANS_USER_AGENT][r].b);
+        s->client_ip = arena_bytes(a, b->cols[OWL_SPANS_CLIENT_IP][r].b);
         s->in_progress = (int)b->cols[OWL_SPANS_IN_PROGRESS][r].i;
-        s->attrs = arena_bytes(a, &b->cols[OWL_SPANS_ATTRS][r]);
-        s->resource = arena_bytes(a, &b->cols[OWL_SPANS_RESOURCE][r]);
+        s->attrs = arena_bytes(a, b->cols[OWL_SPANS_ATTRS][r].b);
+        s->resource = arena_bytes(a, b->cols[OWL_SPANS_RESOURCE][r].b);
         if (!s->resource.p || !s->service.p || !s->name.p || !s->status_message.p ||
             !s->http_method.p ||
             !s->route.p || !s->url.p || !s->peer_service.p || !s->user_agent.p ||
@@ -1299,14 +1298,6 @@ static int parse_token(const char *tok, cand *after)
     return OWL_OK;
 }
 
-static owl_bytes page_bytes(owl_trace_page *p, owl_bytes b)
-{
-    if (!b.n)
-        return (owl_bytes){"", 0};
-    void *c = owl_arena_copy(&p->arena, b.p, b.n);
-    return c ? (owl_bytes){c, b.n} : (owl_bytes){NULL, 0};
-}
-
 /* Fills *s from t (strings copied into p's arena). */
 static int summarize(owl_trace_page *p, const owl_trace *t, owl_trace_summary *s)
 {
@@ -1316,14 +1307,14 @@ static int summarize(owl_trace_page *p, const owl_trace *t, owl_trace_summary *s
     s->start_ns = t->start_ns;
     s->duration_ns = t->end_ns - t->start_ns;
     const owl_span *root = &t->spans[0];
-    s->root_service = page_bytes(p, root->service);
-    s->root_operation = page_bytes(p, root->name);
+    s->root_service = arena_bytes(&p->arena, root->service);
+    s->root_operation = arena_bytes(&p->arena, root->name);
     s->root_duration_ns = root->in_progress ? -1 : root->duration_ns;
     s->http_status = root->http_status;
-    s->http_method = page_bytes(p, root->http_method);
-    s->url = page_bytes(p, root->url);
-    s->user_agent = page_bytes(p, root->user_agent);
-    s->client_ip = page_bytes(p, root->client_ip);
+    s->http_method = arena_bytes(&p->arena, root->http_method);
+    s->url = arena_bytes(&p->arena, root->url);
+    s->user_agent = arena_bytes(&p->arena, root->user_agent);
+    s->client_ip = arena_bytes(&p->arena, root->client_ip);
     s->services = owl_arena_alloc(&p->arena, t->n * sizeof *s->services);
     if (!s->services || !s->root_service.p || !s->root_operation.p || !s->http_method.p ||
         !s->url.p || !s->user_agent.p || !s->client_ip.p)
@@ -1341,7 +1332,7 @@ static int summarize(owl_trace_page *p, const owl_trace *t, owl_trace_summary *s
                                     memcmp(s->services[k].p, x->service.p, x->service.n)))
             k++;
         if (k == s->nservices) {
-            s->services[k] = page_bytes(p, x->service);
+            s->services[k] = arena_bytes(&p->arena, x->service);
             if (!s->services[k].p)
                 return OWL_ENOMEM;
             s->nservices++;
