@@ -22,6 +22,7 @@ void owl_arena_init(owl_arena *a, size_t block_size)
     a->block_size = block_size ? block_size : DEFAULT_BLOCK;
     a->bytes = 0;
     a->cur = a->end = NULL;
+    a->spare = NULL;
 }
 
 /* n bytes at offset `used` rounded up to align in some block. */
@@ -36,8 +37,10 @@ static void *take(owl_arena *a, size_t n, size_t align)
         size_t cap = big ? n : a->block_size;
         if (cap > SIZE_MAX - sizeof *b)
             return NULL;
-        struct owl_arena_block *nb = malloc(sizeof *nb + cap);
-        if (!nb)
+        struct owl_arena_block *nb = a->spare;
+        if (!big && nb)
+            a->spare = nb->next;
+        else if (!(nb = malloc(sizeof *nb + cap)))
             return NULL;
         nb->used = 0, nb->cap = cap;
         if (b && big) { /* behind the current block, which keeps taking small values */
@@ -70,16 +73,42 @@ void *owl_arena__copy_slow(owl_arena *a, const void *p, size_t n)
     return dst;
 }
 
-void owl_arena_free(owl_arena *a)
+void owl_arena_reset(owl_arena *a)
 {
     if (!a)
         return;
     struct owl_arena_block *b = a->head;
     while (b) {
         struct owl_arena_block *next = b->next;
+        if (b->cap == a->block_size) {
+            b->next = a->spare;
+            a->spare = b;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    a->head = NULL;
+    a->bytes = 0;
+    a->cur = a->end = NULL;
+}
+
+static void free_list(struct owl_arena_block *b)
+{
+    while (b) {
+        struct owl_arena_block *next = b->next;
         free(b);
         b = next;
     }
+}
+
+void owl_arena_free(owl_arena *a)
+{
+    if (!a)
+        return;
+    free_list(a->head);
+    free_list(a->spare);
+    a->spare = NULL;
     a->head = NULL;
     a->bytes = 0;
     a->cur = a->end = NULL;

@@ -16,6 +16,7 @@ typedef struct owl_arena {
     size_t bytes;                 /* bytes handed out so far (without alignment padding) */
     char *cur, *end;              /* the head block's free room (NULL before the first block):
                                      owl_arena_copy's fast path bumps cur */
+    struct owl_arena_block *spare; /* ordinary blocks kept by owl_arena_reset, used first */
 } owl_arena;
 
 /* owl_arena_init — an empty arena whose blocks hold block_size bytes (0 = 1 MiB). Allocates
@@ -44,6 +45,11 @@ static inline void *owl_arena_copy(owl_arena *a, const void *p, size_t n)
         memcpy(d, p, n);
     return d;
 }
+
+/* owl_arena_reset — forgets every value but keeps the ordinary blocks (big ones are freed)
+ * for the allocations to come: memory already mapped, no page faults on refill. Every
+ * pointer handed out before is invalid afterwards. Accepts NULL. */
+void owl_arena_reset(owl_arena *a);
 
 /* owl_arena_free — frees every block; the arena is then empty and reusable (block_size kept).
  * Accepts NULL. */

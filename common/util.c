@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 size_t owl_strlcpy(char *dst, const char *src, size_t dstsz)
@@ -127,6 +129,33 @@ int owl_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
         s += w;
         n -= (size_t)w;
         off += (uint64_t)w;
+    }
+    return 0;
+}
+
+int owl_pwritev_all(int fd, struct iovec *iov, int iovcnt, uint64_t off)
+{
+    for (;;) {
+        while (iovcnt > 0 && iov->iov_len == 0)
+            iov++, iovcnt--;
+        if (iovcnt == 0)
+            break;
+        ssize_t w = pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        off += (uint64_t)w;
+        size_t left = (size_t)w;
+        while (iovcnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0 && left) { /* a short write ended inside iov[0] */
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
     }
     return 0;
 }

@@ -38,6 +38,11 @@ int owl_write_all(int fd, const void *p, size_t n);
 /* owl_pwrite_all — the same at offset off (pwrite). */
 int owl_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 
+/* owl_pwritev_all — writes every byte of iov[0..iovcnt) at off (pwritev), retrying short
+ * writes and EINTR; advances through iov and may change its entries. 0 or the errno. */
+struct iovec;
+int owl_pwritev_all(int fd, struct iovec *iov, int iovcnt, uint64_t off);
+
 /* owl_pread_full — reads n bytes at off, stopping early only at the end of the file;
  * *got = the bytes read. 0 or the errno of the failure. */
 int owl_pread_full(int fd, void *p, size_t n, uint64_t off, size_t *got);

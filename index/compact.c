@@ -73,8 +73,9 @@ void owl__remove_day_locked(owl_store *s, struct ptn *p, size_t j)
     for (size_t k = 0; k < d->nmems; k++) {
         p->mem_bytes -= d->mems[k]->raw_bytes;
         p->rows -= d->mems[k]->nrows;
+        owl__mem_close_locked(s, d->mems[k]);
         if (--d->mems[k]->refs == 0)
-            owl_mem_free(d->mems[k]);
+            owl_mem_free(s, d->mems[k]);
     }
     free(d->parts);
     free(d->mems);

@@ -125,8 +125,9 @@ static void drop_memory_locked(owl_store *s, struct ptn *p, uint64_t lsn, char *
         for (size_t k = 0; k < d->nmems; k++) {
             p->mem_bytes -= d->mems[k]->raw_bytes;
             p->rows -= d->mems[k]->nrows;
+            owl__mem_close_locked(s, d->mems[k]);
             if (--d->mems[k]->refs == 0)
-                owl_mem_free(d->mems[k]);
+                owl_mem_free(s, d->mems[k]);
         }
         d->nmems = 0;
         d->last_sealing = 0;

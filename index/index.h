@@ -343,7 +343,7 @@ typedef struct owl_store_options {
     size_t memtable_bytes;     /* ...or this many raw bytes (default 64 MiB) */
     int memtable_age_ms;       /* ...or when its oldest row is this old (default 10000) */
     size_t block_rows;         /* rows per block in parts (default 8192) */
-    int zstd_level;            /* level for sealed parts (default 3) */
+    int zstd_level;            /* level for sealed parts (default 1) */
     int compact_zstd_level;    /* level for compacted parts (default 9) */
     size_t compact_min_parts;  /* merge a partition-day once it has this many parts (default 4) */
     int settle_age_ms;         /* a cold day settles (owl_store_compact) once no row reached it

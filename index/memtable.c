@@ -6,21 +6,50 @@
 
 #include "index/store_int.h"
 
-struct memtable *owl_mem_new(void)
+struct memtable *owl_mem_new(owl_store *s)
 {
-    struct memtable *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    owl_arena_init(&m->arena, ARENA_BLOCK);
+    struct memtable *m = NULL;
+    if (s) {
+        pthread_mutex_lock(&s->spare_mu);
+        m = s->spare_mem;
+        s->spare_mem = NULL;
+        pthread_mutex_unlock(&s->spare_mu);
+    }
+    if (!m) {
+        if (!(m = calloc(1, sizeof *m)))
+            return NULL;
+        owl_arena_init(&m->arena, ARENA_BLOCK);
+    }
     m->created_ms = owl_now_ms();
     m->refs = 1;
     return m;
 }
 
-void owl_mem_free(struct memtable *m)
+void owl__mem_close_locked(owl_store *s, struct memtable *m)
+{
+    m->closed = 1;
+    pthread_cond_broadcast(&s->closed_cv);
+}
+
+void owl_mem_free(owl_store *s, struct memtable *m)
 {
     if (!m)
         return;
+    if (s) {
+        owl_arena_reset(&m->arena);
+        m->nrows = m->live_chunks = 0;
+        m->min_lsn = m->max_lsn = m->raw_bytes = 0;
+        m->created_ms = 0;
+        m->refs = m->closed = 0;
+        pthread_mutex_lock(&s->spare_mu);
+        if (!s->spare_mem) {
+            s->spare_mem = m;
+            m = NULL;
+        }
+        pthread_mutex_unlock(&s->spare_mu);
+        if (!m)
+            return;
+    }
     for (size_t k = 0; k < MEM_MAX_CHUNKS; k++)
         free(m->chunk[k]);
     owl_arena_free(&m->arena);
@@ -34,8 +63,17 @@ static int append_run(struct memtable *m, const owl_schema *sc, const owl_rows *
 {
     size_t off, rows;
     size_t k = mem_chunk_of(m->nrows + at, &off, &rows);
-    if (!m->chunk[k] && !(m->chunk[k] = malloc(rows * sc->ncols * sizeof(owl_cell))))
-        return OWL_ENOMEM;
+    if (k >= m->live_chunks) { /* this use's first row in chunk k */
+        size_t need = rows * sc->ncols * sizeof(owl_cell);
+        if (m->chunk_bytes[k] < need) {
+            free(m->chunk[k]);
+            m->chunk_bytes[k] = 0;
+            if (!(m->chunk[k] = malloc(need)))
+                return OWL_ENOMEM;
+            m->chunk_bytes[k] = need;
+        }
+        m->live_chunks = k + 1;
+    }
     for (size_t c = 0; c < sc->ncols; c++) {
         owl_cell *dst = m->chunk[k] + c * rows + off;
         const owl_cell *src = r->cols[c] + from;
@@ -88,7 +126,7 @@ static void mem_unref(owl_store *s, struct memtable *m)
     int last = --m->refs == 0;
     pthread_mutex_unlock(&s->mu);
     if (last)
-        owl_mem_free(m);
+        owl_mem_free(s, m);
 }
 
 /* ---------- sealing ---------- */
@@ -139,11 +177,16 @@ static int radix_pass(const struct time_idx *src, struct time_idx *dst, size_t n
 
 int owl__sort_time_idx(struct time_idx *ix, size_t n)
 {
+    return owl__sort_time_idx_buf(ix, n, NULL);
+}
+
+int owl__sort_time_idx_buf(struct time_idx *ix, size_t n, struct time_idx *buf)
+{
     if (n < 4096) { /* small: a comparison sort is as quick and needs no buffer */
         qsort(ix, n, sizeof *ix, owl__cmp_time_idx);
         return OWL_OK;
     }
-    struct time_idx *tmp = malloc(n * sizeof *tmp);
+    struct time_idx *tmp = buf ? buf : malloc(n * sizeof *tmp);
     if (!tmp)
         return OWL_ENOMEM;
     /* LSD: time's bytes, then the cluster key's; each pass stable, so (k, t, i) order with i
@@ -158,33 +201,47 @@ int owl__sort_time_idx(struct time_idx *ix, size_t n)
             }
     if (a != ix)
         memcpy(ix, a, n * sizeof *ix);
-    free(tmp);
+    if (tmp != buf)
+        free(tmp);
     return OWL_OK;
 }
 
-static void free_cols(const owl_schema *sc, owl_rows *r)
+/* Makes *p hold at least n elements of size elem (contents not kept). */
+static int scratch_grow(void **p, size_t *cap, size_t n, size_t elem)
 {
-    for (size_t c = 0; c < sc->ncols; c++)
-        free((void *)r->cols[c]);
+    if (*cap >= n)
+        return OWL_OK;
+    free(*p);
+    *cap = 0;
+    if (!(*p = malloc(n * elem)))
+        return OWL_ENOMEM;
+    *cap = n;
+    return OWL_OK;
 }
 
-/* Rows of m sorted by time, as an owl_rows over freshly allocated column arrays, freed with
- * free_cols (byte values still point into m's arena). One array per column, not one for all:
- * a memtable's worth of one column stays under malloc's mmap threshold, so the memory of the
- * last seal is reused instead of faulted in afresh. */
-static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_rows *out)
+void owl__seal_scratch_free(struct seal_scratch *sc)
 {
-    struct time_idx *ix = malloc(n * sizeof *ix);
+    for (size_t c = 0; c < OWL_MAX_COLS; c++)
+        free(sc->cols[c]);
+    free(sc->ix);
+    free(sc->tmp);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* Rows of m sorted by time, as an owl_rows over the store's seal buffers (caller holds
+ * seal_mu; byte values still point into m's arena). The buffers stay allocated from one seal
+ * to the next: the memory of the last seal is refilled instead of faulted in afresh. */
+static int sorted_rows(owl_store *s, const owl_schema *sc, struct memtable *m, size_t n,
+                       owl_rows *out)
+{
+    struct seal_scratch *z = &s->seal;
     memset(out, 0, sizeof *out);
-    int ok = ix != NULL;
+    int ok = scratch_grow((void **)&z->ix, &z->ix_rows, n, sizeof *z->ix) == OWL_OK;
     for (size_t c = 0; c < sc->ncols && ok; c++)
-        ok = (out->cols[c] = malloc(n * sizeof(owl_cell))) != NULL;
-    if (!ok) {
-        free(ix);
-        free_cols(sc, out);
-        memset(out, 0, sizeof *out);
+        ok = scratch_grow((void **)&z->cols[c], &z->col_rows[c], n, sizeof(owl_cell)) == OWL_OK;
+    if (!ok)
         return OWL_ENOMEM;
-    }
+    struct time_idx *ix = z->ix;
     int sorted = 1;
     size_t kc = owl__cluster_col(sc);
     for (size_t i = 0, len; i < n; i += len) {
@@ -201,15 +258,13 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
     for (size_t i = 1; i < n && sorted; i++)
         if (owl__cmp_time_idx(&ix[i - 1], &ix[i]) > 0)
             sorted = 0;
-    if (!sorted && owl__sort_time_idx(ix, n) != OWL_OK) {
-        free(ix);
-        free_cols(sc, out);
-        memset(out, 0, sizeof *out);
+    if (!sorted && (scratch_grow((void **)&z->tmp, &z->tmp_rows, n, sizeof *z->tmp) != OWL_OK ||
+                    owl__sort_time_idx_buf(ix, n, z->tmp) != OWL_OK))
         return OWL_ENOMEM;
-    }
     out->nrows = n;
     for (size_t c = 0; c < sc->ncols; c++) {
-        owl_cell *col = (owl_cell *)out->cols[c];
+        owl_cell *col = z->cols[c];
+        out->cols[c] = col;
         if (sorted) { /* rows in order already (the common case): whole runs of a chunk */
             for (size_t i = 0, len; i < n; i += len) {
                 const owl_cell *run = owl_mem_run(m, c, i, n, &len);
@@ -220,9 +275,9 @@ static int sorted_rows(const owl_schema *sc, struct memtable *m, size_t n, owl_r
                 col[i] = *owl_mem_cell(m, c, ix[i].i);
         }
     }
-    free(ix);
     return OWL_OK;
 }
+
 static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *err)
 {
     const owl_schema *sc = s->schemas[p->table];
@@ -232,8 +287,10 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
         return OWL_OK;
     }
     struct memtable *m = d->mems[0];
-    if (d->nmems == 1)
+    if (d->nmems == 1) {
         d->last_sealing = 1;
+        owl__mem_close_locked(s, m);
+    }
     m->refs++;
     /* appends happen under mu and go to a new memtable from now on: these stay */
     size_t nrows = m->nrows;
@@ -248,7 +305,7 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
     if (nrows) {
         rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
         if (rc == OWL_OK)
-            rc = sorted_rows(sc, m, nrows, &rows);
+            rc = sorted_rows(s, sc, m, nrows, &rows);
         if (rc == OWL_OK) {
             owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, 0, 1};
             owl__part_path(p, d, seq, seq, 0, path, sizeof path);
@@ -256,7 +313,6 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
                                 NULL, err);
         }
     }
-    free_cols(sc, &rows);
     free(ddir);
 
     struct part_ref *r = NULL;
@@ -286,6 +342,8 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
         /* the seal failed: the memtable stays first in line (retried before any newer
          * one, invariant 2) and, when it is the only one, takes appends again */
         d->last_sealing = 0;
+        if (d->nmems == 1)
+            m->closed = 0;
     }
     pthread_mutex_unlock(&s->mu);
     mem_unref(s, m);

@@ -798,7 +798,7 @@ static void release(owl_store *s, struct snap_item *items, size_t nitems)
         if (items[k].part)
             owl__part_unref_locked(s, items[k].part);
         else if (--items[k].mem->refs == 0)
-            owl_mem_free(items[k].mem);
+            owl_mem_free(s, items[k].mem);
     pthread_mutex_unlock(&s->mu);
     free(items);
 }

@@ -257,7 +257,7 @@ struct day *owl__add_unit(struct ptn *p, int32_t day, int32_t last)
 }
 
 /* The memtable taking appends for d, created when needed. */
-static struct memtable *active_mem(struct day *d)
+static struct memtable *active_mem(owl_store *s, struct day *d)
 {
     if (d->nmems && !d->last_sealing)
         return d->mems[d->nmems - 1];
@@ -265,7 +265,7 @@ static struct memtable *active_mem(struct day *d)
     if (!grown)
         return NULL;
     d->mems = grown;
-    struct memtable *m = owl_mem_new();
+    struct memtable *m = owl_mem_new(s);
     if (!m)
         return NULL;
     d->mems[d->nmems++] = m;
@@ -739,7 +739,8 @@ bad:
 /* Inserts the rows of one record (lsn) into the memtables of their days. During replay,
  * days whose parts already hold lsn are skipped (invariant 3). */
 static int apply_rows(owl_store *s, size_t table, const char *tenant, const char *partition,
-                      const owl_rows *r, uint64_t lsn, int replay, int *full)
+                      const owl_rows *r, uint64_t lsn, int replay, int *full,
+                      struct memtable **wait_on)
 {
     const owl_schema *sc = s->schemas[table];
     const owl_cell *times = r->cols[sc->time_col];
@@ -765,7 +766,7 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
         }
         if (!d)
             d = owl__add_unit(p, day, day);
-        struct memtable *m = d ? active_mem(d) : NULL;
+        struct memtable *m = d ? active_mem(s, d) : NULL;
         if (!m) {
             rc = OWL_ENOMEM;
             break;
@@ -777,6 +778,12 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
         d->active_ms = owl_now_ms();
         if (m->nrows >= s->opt.memtable_rows || m->raw_bytes >= s->opt.memtable_bytes)
             *full = 1;
+        /* twice full: the seals fall behind the appends; the caller waits for this one */
+        if (wait_on && !*wait_on && s->bg_running &&
+            (m->nrows >= 2 * s->opt.memtable_rows || m->raw_bytes >= 2 * s->opt.memtable_bytes)) {
+            m->refs++;
+            *wait_on = m;
+        }
         i = j;
     }
     if (!p)
@@ -849,7 +856,7 @@ static int replay_fn(void *ud, uint64_t lsn, const void *rec, size_t n)
     int rc = decode_record(s, lsn, rec, n, &r, &s->open_err);
     if (rc != OWL_OK)
         return rc;
-    rc = apply_rows(s, r.table, r.tenant, r.partition, &r.rows, lsn, 1, &full);
+    rc = apply_rows(s, r.table, r.tenant, r.partition, &r.rows, lsn, 1, &full, NULL);
     free(r.cells);
     s->applied = lsn;
     return rc;
@@ -936,6 +943,43 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
     return OWL_OK;
 }
 
+/* Backpressure: an append that left its memtable twice full (the seals fall behind) waits
+ * until that memtable's seal begins and appends go to a new one, so unsealed rows stay
+ * bounded (about two memtables' worth a day) however fast they come. Rows are already
+ * durable and readable; only the caller's next append is held back. */
+static void backpressure(owl_store *s, struct memtable *m)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!m->closed && !s->closing)
+        pthread_cond_wait(&s->closed_cv, &s->mu);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (last)
+        owl_mem_free(s, m);
+}
+
+static owl_buf recbuf_take(owl_store *s)
+{
+    owl_buf b = OWL_BUF_INIT;
+    pthread_mutex_lock(&s->recbuf_mu);
+    if (s->nrecbufs)
+        b = s->recbufs[--s->nrecbufs];
+    pthread_mutex_unlock(&s->recbuf_mu);
+    return b;
+}
+
+static void recbuf_give(owl_store *s, owl_buf *b)
+{
+    owl_buf_reset(b);
+    pthread_mutex_lock(&s->recbuf_mu);
+    if (b->cap <= RECBUF_MAX_KEPT && s->nrecbufs < RECBUF_KEEP) {
+        s->recbufs[s->nrecbufs++] = *b;
+        *b = (owl_buf)OWL_BUF_INIT;
+    }
+    pthread_mutex_unlock(&s->recbuf_mu);
+    owl_buf_free(b);
+}
+
 static void kick_background(owl_store *s)
 {
     pthread_mutex_lock(&s->bg_mu);
@@ -959,15 +1003,15 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
     int rc = validate_rows(sc, rows, err);
     if (rc != OWL_OK)
         return rc;
-    owl_buf rec = OWL_BUF_INIT;
+    owl_buf rec = recbuf_take(s);
     if (encode_record(sc, tenant, partition, rows, &rec) != OWL_OK) {
-        owl_buf_free(&rec);
+        recbuf_give(s, &rec);
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
     struct iovec iov = {rec.data, rec.len};
     uint64_t lsn;
     rc = owl_wal_append(s->wal, &iov, 1, &lsn, err);
-    owl_buf_free(&rec);
+    recbuf_give(s, &rec);
     if (rc != OWL_OK)
         return rc;
     /* invariant 1: apply in lsn order */
@@ -976,7 +1020,8 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
         pthread_cond_wait(&s->apply_cv, &s->apply_mu);
     pthread_mutex_unlock(&s->apply_mu);
     int full = 0;
-    rc = apply_rows(s, t, tenant, partition, rows, lsn, 0, &full);
+    struct memtable *wait_on = NULL;
+    rc = apply_rows(s, t, tenant, partition, rows, lsn, 0, &full, &wait_on);
     pthread_mutex_lock(&s->apply_mu);
     s->applied = lsn;
     pthread_cond_broadcast(&s->apply_cv);
@@ -989,6 +1034,8 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
         else
             rc = owl__seal_some(s, 0, err);
     }
+    if (wait_on)
+        backpressure(s, wait_on);
     return rc;
 }
 
@@ -1283,7 +1330,7 @@ void owl_store_options_default(owl_store_options *o)
     o->memtable_bytes = 64u << 20;
     o->memtable_age_ms = 10000;
     o->block_rows = 8192;
-    o->zstd_level = 3;
+    o->zstd_level = 1;
     o->compact_zstd_level = 9;
     o->compact_min_parts = 4;
     o->settle_age_ms = 3600000;
@@ -1303,6 +1350,9 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
     pthread_mutex_init(&s->seal_mu, NULL);
     pthread_mutex_init(&s->bg_mu, NULL);
     pthread_cond_init(&s->bg_cv, NULL);
+    pthread_mutex_init(&s->recbuf_mu, NULL);
+    pthread_mutex_init(&s->spare_mu, NULL);
+    pthread_cond_init(&s->closed_cv, NULL);
     if (!schemas)
         schemas = owl_tables(&nschemas);
     s->schemas = schemas;
@@ -1378,6 +1428,10 @@ void owl_store_close(owl_store *s)
 {
     if (!s)
         return;
+    pthread_mutex_lock(&s->mu); /* no append waits for seals that will not come */
+    s->closing = 1;
+    pthread_cond_broadcast(&s->closed_cv);
+    pthread_mutex_unlock(&s->mu);
     if (s->bg_running) {
         pthread_mutex_lock(&s->bg_mu);
         s->stopping = 1;
@@ -1399,7 +1453,7 @@ void owl_store_close(owl_store *s)
                 owl__part_unref_locked(s, d->parts[k]);
             for (size_t k = 0; k < d->nmems; k++)
                 if (--d->mems[k]->refs == 0)
-                    owl_mem_free(d->mems[k]);
+                    owl_mem_free(NULL, d->mems[k]);
             free(d->parts), free(d->mems), free(d);
             p->ndays--;
         }
@@ -1412,6 +1466,13 @@ void owl_store_close(owl_store *s)
     pthread_mutex_destroy(&s->seal_mu);
     pthread_mutex_destroy(&s->bg_mu);
     pthread_cond_destroy(&s->bg_cv);
+    for (size_t i = 0; i < s->nrecbufs; i++)
+        owl_buf_free(&s->recbufs[i]);
+    pthread_mutex_destroy(&s->recbuf_mu);
+    owl_mem_free(NULL, s->spare_mem);
+    owl__seal_scratch_free(&s->seal);
+    pthread_mutex_destroy(&s->spare_mu);
+    pthread_cond_destroy(&s->closed_cv);
     free(s->dir);
     free(s);
 }

@@ -34,11 +34,14 @@
 struct memtable {
     size_t nrows;        /* rows visible to readers (written under s->mu) */
     owl_cell *chunk[MEM_MAX_CHUNKS];
+    size_t chunk_bytes[MEM_MAX_CHUNKS]; /* allocated sizes (a recycled memtable keeps them) */
+    size_t live_chunks;                 /* chunks [0, live_chunks) hold this use's rows */
     owl_arena arena;
     uint64_t min_lsn, max_lsn;
     int64_t created_ms;
     uint64_t raw_bytes;
     int refs; /* guarded by the store mutex */
+    int closed; /* takes no more appends (its seal began, or it was dropped); under mu */
 };
 
 /* The chunk holding row r, the row's index inside it, and the chunk's row count. */
@@ -127,6 +130,11 @@ static inline void ptn_count_part(struct ptn *p, const struct part_ref *r, int s
         p->part_bytes -= pm->file_bytes, p->rows -= pm->rows;
 }
 
+struct time_idx;
+
+#define RECBUF_KEEP 4                  /* buffers kept */
+#define RECBUF_MAX_KEPT ((size_t)8 << 20) /* larger ones are freed, not kept */
+
 struct owl_store {
     char *dir;
     const owl_schema *const *schemas;
@@ -144,9 +152,28 @@ struct owl_store {
     /* background */
     pthread_t bg;
     int bg_running, stopping;
+    pthread_cond_t closed_cv; /* a memtable was closed (with mu), or the store closes */
+    int closing;              /* owl_store_close began (under mu) */
     pthread_mutex_t bg_mu;
     pthread_cond_t bg_cv;
     int bg_kick;
+    /* encoded WAL records' buffers kept between appends, so a batch's record lands in memory
+     * already mapped instead of fresh pages (page faults cost more than the copy) */
+    pthread_mutex_t recbuf_mu;
+    owl_buf recbufs[RECBUF_KEEP];
+    size_t nrecbufs;
+    /* sealing's buffers, kept from one seal to the next (seal_mu): the sorted columns and
+     * the sort's index and buffer, refilled instead of faulted in afresh every seal */
+    struct seal_scratch {
+        owl_cell *cols[OWL_MAX_COLS];
+        size_t col_rows[OWL_MAX_COLS];
+        struct time_idx *ix, *tmp;
+        size_t ix_rows, tmp_rows;
+    } seal;
+    /* one memtable freed by its last reader, kept with its memory for the next one
+     * (owl__mem_get / owl__mem_release): refilling mapped memory costs no page faults */
+    pthread_mutex_t spare_mu;
+    struct memtable *spare_mem;
     /* counters */
     uint64_t compactions, quarantined;
     owl_error open_err; /* why a part or WAL record stopped the open (replay_fn, load_day) */
@@ -166,11 +193,18 @@ static inline int32_t day_of(const owl_schema *sc, int64_t t)
 
 /* ---------- memtable.c ---------- */
 
-/* owl_mem_new — an empty memtable with one reference (the day's); NULL when out of memory. */
-struct memtable *owl_mem_new(void);
+/* owl_mem_new — an empty memtable with one reference (the day's): s's spare one when it has
+ * one (s may be NULL), else a new one. NULL when out of memory. */
+struct memtable *owl_mem_new(owl_store *s);
 
-/* owl_mem_free — frees m and its values. Accepts NULL. */
-void owl_mem_free(struct memtable *m);
+/* owl__mem_close_locked — m takes no more appends: wakes appends waiting for it to be
+ * (owl_store_append's backpressure). Caller holds mu. */
+void owl__mem_close_locked(owl_store *s, struct memtable *m);
+
+/* owl_mem_free — m (no references left) becomes s's spare memtable, emptied but keeping its
+ * memory, when s has none; else m and its values are freed (always when s is NULL). Accepts
+ * m == NULL. */
+void owl_mem_free(owl_store *s, struct memtable *m);
 
 /* owl_mem_append — appends rows [from, to) of r (record lsn) to m. OWL_OK or OWL_ENOMEM
  * (the rows written so far are not counted in nrows, so no reader sees them). Caller holds
@@ -191,6 +225,13 @@ int owl__cmp_time_idx(const void *a, const void *b);
  * owl__cmp_time_idx's order: a radix sort (one buffer of n elements), qsort when small.
  * OWL_OK or OWL_ENOMEM (ix untouched). */
 int owl__sort_time_idx(struct time_idx *ix, size_t n);
+
+/* owl__sort_time_idx_buf — the same with the caller's buffer tmp of n elements (NULL: one is
+ * allocated when needed). */
+int owl__sort_time_idx_buf(struct time_idx *ix, size_t n, struct time_idx *tmp);
+
+/* owl__seal_scratch_free — frees the seal buffers (store close). */
+void owl__seal_scratch_free(struct seal_scratch *sc);
 
 /* owl__cluster_col — the index of sc's OWL_COL_CLUSTER column, or SIZE_MAX when none. */
 size_t owl__cluster_col(const owl_schema *sc);

@@ -1083,41 +1083,28 @@ out:
     return rc;
 }
 
-/* Copies the record (header left blank) into one buffer so it goes out in one pwrite. */
-static int build_record(const struct iovec *iov, int iovcnt, size_t max, unsigned char **out,
-                        size_t *outn, owl_error *err)
-{
-    size_t n = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len > max - n)
-            return owl_error_set(err, OWL_ETOOBIG, "record larger than %zu bytes", max);
-        n += iov[i].iov_len;
-    }
-    unsigned char *b = malloc(REC_HDR + n);
-    if (!b)
-        return owl_error_set(err, OWL_ENOMEM, "out of memory for a %zu-byte record", n);
-    size_t at = REC_HDR;
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len)
-            memcpy(b + at, iov[i].iov_base, iov[i].iov_len);
-        at += iov[i].iov_len;
-    }
-    owl_put32le(b, (uint32_t)n);
-    *out = b;
-    *outn = n;
-    return OWL_OK;
-}
+/* The iovecs of one record: its header first, then the caller's payload pieces, so the
+ * record goes out in one pwritev with no copy of the payload. */
+#define SMALL_IOV 8
 
 int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn,
                    owl_error *err)
 {
-    unsigned char *rec = NULL;
+    struct iovec small[SMALL_IOV + 1], *v = small;
+    unsigned char hdr[REC_HDR] = {0};
     size_t n = 0;
     int rc, e;
     if (!w || iovcnt < 0 || (iovcnt > 0 && !iov))
         return owl_error_set(err, OWL_EINVAL, "owl_wal_append: bad argument");
-    if ((rc = build_record(iov, iovcnt, w->opt.max_record, &rec, &n, err)) != OWL_OK)
-        return rc;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > w->opt.max_record - n)
+            return owl_error_set(err, OWL_ETOOBIG, "record larger than %zu bytes",
+                                 w->opt.max_record);
+        n += iov[i].iov_len;
+    }
+    if (iovcnt > SMALL_IOV && !(v = malloc(((size_t)iovcnt + 1) * sizeof *v)))
+        return owl_error_set(err, OWL_ENOMEM, "out of memory for a %d-piece record", iovcnt);
+    owl_put32le(hdr, (uint32_t)n);
     pthread_mutex_lock(&w->mu);
     for (;;) {
         if (w->failed) {
@@ -1138,9 +1125,15 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
         rc = owl_error_set(err, OWL_ERANGE, "%s: lsns exhausted", w->dir);
         goto out;
     }
-    owl_put64le(rec + 8, l);
-    owl_put32le(rec + 4, rec_crc(rec + 8, rec + REC_HDR, n));
-    if ((e = owl_pwrite_all(w->fd, rec, REC_HDR + n, w->end)) != 0) {
+    owl_put64le(hdr + 8, l);
+    uint32_t crc = owl_crc32c(0, hdr + 8, 8);
+    v[0] = (struct iovec){hdr, REC_HDR};
+    for (int i = 0; i < iovcnt; i++) {
+        crc = owl_crc32c(crc, iov[i].iov_base, iov[i].iov_len);
+        v[i + 1] = iov[i];
+    }
+    owl_put32le(hdr + 4, crc);
+    if ((e = owl_pwritev_all(w->fd, v, iovcnt + 1, w->end)) != 0) {
         /* Nothing half-written may stay: a later append would land after the fragment. */
         if (ftruncate(w->fd, (off_t)w->end) != 0) {
             owl_errorf("wal: %s: cannot cut back a failed append (%s); refusing appends",
@@ -1168,7 +1161,8 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
     rc = OWL_OK;
 out:
     pthread_mutex_unlock(&w->mu);
-    free(rec);
+    if (v != small)
+        free(v);
     return rc;
 }
 

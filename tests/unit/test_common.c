@@ -1,10 +1,12 @@
 /* test_common.c — common/: error table, buffers and JSON escaping, crc32c vectors, hashes, clock
  * formats, file helpers, alarm action targets. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -348,6 +350,76 @@ Test(arena, default_block_size)
     cr_assert_eq(a.block_size, (size_t)1 << 20);
     cr_assert_not_null(owl_arena_alloc(&a, 100));
     owl_arena_free(&a);
+}
+
+Test(arena, reset_keeps_ordinary_blocks_for_the_next_values)
+{
+    owl_arena a;
+    owl_arena_init(&a, 1024);
+    char big[2048];
+    memset(big, 'b', sizeof big);
+    char *first = owl_arena_copy(&a, "0123456789abcdef", 16);
+    cr_assert_not_null(first);
+    for (int i = 1; i < 100; i++) /* 1600 bytes: two ordinary blocks */
+        cr_assert_not_null(owl_arena_copy(&a, "0123456789abcdef", 16));
+    char *second_block = owl_arena_copy(&a, "x", 1);
+    cr_assert_not_null(owl_arena_copy(&a, big, sizeof big));
+    owl_arena_reset(&a);
+    cr_assert_null(a.head);
+    cr_assert_eq(a.bytes, 0);
+    cr_assert_not_null(a.spare);
+    /* the next values go to the kept blocks, the first block first, and read back */
+    char *p[120];
+    for (int i = 0; i < 120; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "v%014d", i);
+        cr_assert_not_null(p[i] = owl_arena_copy(&a, v, 16));
+    }
+    cr_assert_eq(p[0], first);
+    cr_assert_null(a.spare, "both kept blocks are in use again");
+    int in_second = 0;
+    for (int i = 0; i < 120; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "v%014d", i);
+        cr_assert_eq(memcmp(p[i], v, 16), 0);
+        in_second |= p[i] <= second_block && second_block < p[i] + 16;
+    }
+    cr_assert(in_second, "the second kept block was reused");
+    owl_arena_reset(&a);
+    owl_arena_free(&a); /* frees the kept blocks too (LeakSanitizer checks) */
+    cr_assert_null(a.spare);
+    owl_arena_reset(NULL);
+}
+
+Test(util, pwritev_all_writes_every_piece_at_the_offset)
+{
+    char path[] = "/tmp/owl-pwritev-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    /* more pieces than IOV_MAX, zero-length ones among them */
+    enum { N = 3000 };
+    static struct iovec iov[N];
+    static char data[N];
+    size_t total = 0;
+    for (int i = 0; i < N; i++) {
+        data[i] = (char)('a' + i % 26);
+        iov[i] = (struct iovec){&data[i], i % 7 == 0 ? 0 : 1};
+        total += iov[i].iov_len;
+    }
+    cr_assert_eq(owl_pwritev_all(fd, iov, N, 5), 0);
+    static char back[N + 5];
+    cr_assert_eq(pread(fd, back, sizeof back, 0), (ssize_t)(total + 5));
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(back[i], 0);
+    size_t at = 5;
+    for (int i = 0; i < N; i++)
+        if (i % 7)
+            cr_assert_eq(back[at++], data[i]);
+    struct iovec none = {NULL, 0};
+    cr_assert_eq(owl_pwritev_all(fd, &none, 1, 0), 0);
+    cr_assert_eq(owl_pwritev_all(-1, iov + 1, 1, 0), EBADF);
+    close(fd);
 }
 
 /* owl_hash64's output is on disk (bloom items in parts): these values were produced by the
