@@ -6,13 +6,13 @@
 
 #include "index/store_int.h"
 
-struct memtable *owl_mem_new(owl_store *s)
+struct memtable *owl_mem_new(owl_store *s, size_t table)
 {
     struct memtable *m = NULL;
-    if (s) {
+    if (s && s->spare_mem) {
         pthread_mutex_lock(&s->spare_mu);
-        m = s->spare_mem;
-        s->spare_mem = NULL;
+        m = s->spare_mem[table];
+        s->spare_mem[table] = NULL;
         pthread_mutex_unlock(&s->spare_mu);
     }
     if (!m) {
@@ -22,6 +22,7 @@ struct memtable *owl_mem_new(owl_store *s)
     }
     m->created_ms = owl_now_ms();
     m->refs = 1;
+    m->table = table;
     return m;
 }
 
@@ -35,15 +36,15 @@ void owl_mem_free(owl_store *s, struct memtable *m)
 {
     if (!m)
         return;
-    if (s) {
+    if (s && s->spare_mem) {
         owl_arena_reset(&m->arena);
         m->nrows = m->live_chunks = 0;
         m->min_lsn = m->max_lsn = m->raw_bytes = 0;
         m->created_ms = 0;
         m->refs = m->closed = 0;
         pthread_mutex_lock(&s->spare_mu);
-        if (!s->spare_mem) {
-            s->spare_mem = m;
+        if (!s->spare_mem[m->table]) {
+            s->spare_mem[m->table] = m;
             m = NULL;
         }
         pthread_mutex_unlock(&s->spare_mu);
@@ -211,6 +212,7 @@ static int scratch_grow(void **p, size_t *cap, size_t n, size_t elem)
 {
     if (*cap >= n)
         return OWL_OK;
+    n += n / 4; /* memtables vary in size: room for the next, somewhat larger one */
     free(*p);
     *cap = 0;
     if (!(*p = malloc(n * elem)))

@@ -213,10 +213,44 @@ static inline int hset_add(struct hset *s, uint64_t h)
     return hset_insert(s, h);
 }
 
-/* owl_tokenize callback; non-zero (stop) only when out of memory. */
-static int tok_to_set(void *ud, const char *t, size_t n)
+/* The items of every token of p[0..n) into s: owl_tokenize and owl_pred_token_item in one
+ * pass (the digit test rides along the token scan; no callback per token). */
+static int tokens_to_set(struct hset *s, const char *p, size_t n)
 {
-    return hset_add(ud, owl_pred_token_item(t, n, FORMAT_VERSION)) != OWL_OK;
+    const uint8_t *u = (const uint8_t *)p;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !owl_token_bytes[u[i]])
+            i++;
+        size_t start = i;
+        unsigned digits = 1;
+        while (i < n && owl_token_bytes[u[i]]) {
+            digits &= (unsigned)(u[i] - '0') < 10u;
+            i++;
+        }
+        if (i > start &&
+            hset_add(s, owl__token_item(p + start, i - start, (int)digits, FORMAT_VERSION)) !=
+                OWL_OK)
+            return OWL_ENOMEM;
+    }
+    return OWL_OK;
+}
+
+/* The slot of a value in the writer's cache of recent values: from its length and its first
+ * and last 8 bytes, cheaper than hashing a whole log line (the cache compares exactly, so a
+ * poor spread only costs hits). */
+static inline size_t seen_slot(const owl_bytes *b)
+{
+    const uint8_t *p = (const uint8_t *)b->p;
+    size_t n = b->n;
+    uint64_t a = n, z = 0;
+    if (n >= 8)
+        a ^= owl_get64le(p), z = owl_get64le(p + n - 8);
+    else if (n >= 4)
+        a ^= owl_get32le(p), z = owl_get32le(p + n - 4);
+    else if (n > 0)
+        a ^= (uint64_t)p[0] << 8 | (uint64_t)p[n / 2] << 16 | (uint64_t)p[n - 1] << 24;
+    return (size_t)(owl_mix64(a ^ (z * 0x9e3779b97f4a7c15ull)) & (SEEN - 1));
 }
 
 struct writer {
@@ -447,15 +481,13 @@ static int build_bloom(struct writer *w, enum owl_type t, unsigned flags, const 
         if (owl_type_is_bytes(t)) {
             /* a value equal to a recent one adds nothing: skip it (compared exactly) */
             const owl_bytes *b = &v[i].b;
-            uint64_t h = owl_hash64(b->p, b->n, BLOOM_SEED);
-            owl_bytes *seen = &w->seen[(h >> 32) & (SEEN - 1)];
+            owl_bytes *seen = &w->seen[seen_slot(b)];
             if (seen->p && seen->n == b->n && (b->n == 0 || memcmp(seen->p, b->p, b->n) == 0))
                 continue;
-            if ((flags & OWL_COL_TOKENS) && !owl_type_id_width(t) &&
-                owl_tokenize(b->p, b->n, tok_to_set, s))
-                rc = OWL_ENOMEM;
+            if ((flags & OWL_COL_TOKENS) && !owl_type_id_width(t))
+                rc = tokens_to_set(s, b->p, b->n);
             if (rc == OWL_OK && (flags & OWL_COL_BLOOM))
-                rc = hset_add(s, h);
+                rc = hset_add(s, owl_hash64(b->p, b->n, BLOOM_SEED));
             if (rc == OWL_OK && b->p)
                 *seen = *b;
         } else {

@@ -13,25 +13,12 @@
 
 /* ---------- bloom items ---------- */
 
-/* The bloom item of a token. From format 3, a token of NUM_TOKEN_MIN or more decimal digits
- * stands for its length and all but its last NUM_TOKEN_DROP digits, so numbers that differ
- * only there share one item: counters, ids and epoch times, most of a log block's distinct
- * tokens, cost one item per thousand neighbouring values instead of one each. A search for
- * such a number then prunes like a min/max index of width 1000. */
-#define NUM_TOKEN_MIN 5
-#define NUM_TOKEN_DROP 3
-#define NUM_TOKEN_SEED 0x6e756d6265727300ull
-
 uint64_t owl_pred_token_item(const char *t, size_t n, int format)
 {
-    if (format >= 3 && n >= NUM_TOKEN_MIN) {
-        size_t i = 0;
-        while (i < n && t[i] >= '0' && t[i] <= '9')
-            i++;
-        if (i == n)
-            return owl_hash64(t, n - NUM_TOKEN_DROP, NUM_TOKEN_SEED | n);
-    }
-    return owl_hash64(t, n, BLOOM_SEED);
+    size_t i = 0;
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+        i++;
+    return owl__token_item(t, n, i == n, format);
 }
 
 uint64_t owl_pred_num_item(uint64_t v)

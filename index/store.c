@@ -257,7 +257,7 @@ struct day *owl__add_unit(struct ptn *p, int32_t day, int32_t last)
 }
 
 /* The memtable taking appends for d, created when needed. */
-static struct memtable *active_mem(owl_store *s, struct day *d)
+static struct memtable *active_mem(owl_store *s, size_t table, struct day *d)
 {
     if (d->nmems && !d->last_sealing)
         return d->mems[d->nmems - 1];
@@ -265,7 +265,7 @@ static struct memtable *active_mem(owl_store *s, struct day *d)
     if (!grown)
         return NULL;
     d->mems = grown;
-    struct memtable *m = owl_mem_new(s);
+    struct memtable *m = owl_mem_new(s, table);
     if (!m)
         return NULL;
     d->mems[d->nmems++] = m;
@@ -766,7 +766,7 @@ static int apply_rows(owl_store *s, size_t table, const char *tenant, const char
         }
         if (!d)
             d = owl__add_unit(p, day, day);
-        struct memtable *m = d ? active_mem(s, d) : NULL;
+        struct memtable *m = d ? active_mem(s, table, d) : NULL;
         if (!m) {
             rc = OWL_ENOMEM;
             break;
@@ -1357,6 +1357,7 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
         schemas = owl_tables(&nschemas);
     s->schemas = schemas;
     s->nschemas = nschemas;
+    s->spare_mem = calloc(nschemas ? nschemas : 1, sizeof *s->spare_mem); /* NULL: no reuse */
     if (opts)
         s->opt = *opts;
     else
@@ -1469,7 +1470,9 @@ void owl_store_close(owl_store *s)
     for (size_t i = 0; i < s->nrecbufs; i++)
         owl_buf_free(&s->recbufs[i]);
     pthread_mutex_destroy(&s->recbuf_mu);
-    owl_mem_free(NULL, s->spare_mem);
+    for (size_t t = 0; s->spare_mem && t < s->nschemas; t++)
+        owl_mem_free(NULL, s->spare_mem[t]);
+    free(s->spare_mem);
     owl__seal_scratch_free(&s->seal);
     pthread_mutex_destroy(&s->spare_mu);
     pthread_cond_destroy(&s->closed_cv);

@@ -42,6 +42,7 @@ struct memtable {
     uint64_t raw_bytes;
     int refs; /* guarded by the store mutex */
     int closed; /* takes no more appends (its seal began, or it was dropped); under mu */
+    size_t table; /* the schema it holds rows of (s->schemas index) */
 };
 
 /* The chunk holding row r, the row's index inside it, and the chunk's row count. */
@@ -170,10 +171,11 @@ struct owl_store {
         struct time_idx *ix, *tmp;
         size_t ix_rows, tmp_rows;
     } seal;
-    /* one memtable freed by its last reader, kept with its memory for the next one
-     * (owl__mem_get / owl__mem_release): refilling mapped memory costs no page faults */
+    /* per table, one memtable freed by its last reader, kept with its memory for the next
+     * one of that table (owl_mem_new / owl_mem_free): refilling mapped memory costs no page
+     * faults, and a table's memtables have its column count and similar sizes */
     pthread_mutex_t spare_mu;
-    struct memtable *spare_mem;
+    struct memtable **spare_mem; /* nschemas */
     /* counters */
     uint64_t compactions, quarantined;
     owl_error open_err; /* why a part or WAL record stopped the open (replay_fn, load_day) */
@@ -193,17 +195,18 @@ static inline int32_t day_of(const owl_schema *sc, int64_t t)
 
 /* ---------- memtable.c ---------- */
 
-/* owl_mem_new — an empty memtable with one reference (the day's): s's spare one when it has
- * one (s may be NULL), else a new one. NULL when out of memory. */
-struct memtable *owl_mem_new(owl_store *s);
+/* owl_mem_new — an empty memtable of table (a s->schemas index) with one reference (the
+ * day's): s's spare one of that table when it has one (s may be NULL), else a new one. NULL
+ * when out of memory. */
+struct memtable *owl_mem_new(owl_store *s, size_t table);
 
 /* owl__mem_close_locked — m takes no more appends: wakes appends waiting for it to be
  * (owl_store_append's backpressure). Caller holds mu. */
 void owl__mem_close_locked(owl_store *s, struct memtable *m);
 
-/* owl_mem_free — m (no references left) becomes s's spare memtable, emptied but keeping its
- * memory, when s has none; else m and its values are freed (always when s is NULL). Accepts
- * m == NULL. */
+/* owl_mem_free — m (no references left) becomes s's spare memtable of its table, emptied but
+ * keeping its memory, when s has none; else m and its values are freed (always when s is
+ * NULL). Accepts m == NULL. */
 void owl_mem_free(owl_store *s, struct memtable *m);
 
 /* owl_mem_append — appends rows [from, to) of r (record lsn) to m. OWL_OK or OWL_ENOMEM

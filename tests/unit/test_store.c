@@ -2133,7 +2133,7 @@ Test(store, appends_wait_for_seals_and_memtables_are_reused, .init = mkroot, .fi
     cr_assert_eq(atomic_load(&a.done), 20);
     cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
     pthread_mutex_lock(&s->spare_mu);
-    int spare = s->spare_mem != NULL;
+    int spare = s->spare_mem[0] != NULL;
     pthread_mutex_unlock(&s->spare_mu);
     cr_assert(spare, "no sealed memtable was kept for reuse");
     /* another round refills the spare memtable; every message of both rounds reads back */
