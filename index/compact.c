@@ -515,11 +515,24 @@ static int settle_pass(owl_store *s, struct ptn *p, int32_t today, owl_error *er
     return rc;
 }
 
+/* Compaction holds seal_mu for as long as its merges take (seconds at the compaction level):
+ * no seal runs meanwhile, so appends must not wait for one (owl_store_append's
+ * backpressure); they fill their memtables further, as before seals could fall behind. */
+static void compacting(owl_store *s, int on)
+{
+    pthread_mutex_lock(&s->mu);
+    s->compacting = on;
+    if (on)
+        pthread_cond_broadcast(&s->closed_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 int owl_store_compact(owl_store *s, owl_error *err)
 {
     int rc = OWL_OK;
     int32_t today = (int32_t)(owl_now_ms() / 86400000);
     pthread_mutex_lock(&s->seal_mu);
+    compacting(s, 1);
     /* appends grow the partition and day arrays under mu: read them under it; the ptn and
      * day a pointer names stay, since only seal_mu holders free days */
     for (size_t i = 0; rc == OWL_OK; i++) {
@@ -556,6 +569,7 @@ int owl_store_compact(owl_store *s, owl_error *err)
         if (rc == OWL_OK)
             rc = settle_pass(s, p, today, err);
     }
+    compacting(s, 0);
     pthread_mutex_unlock(&s->seal_mu);
     return rc;
 }

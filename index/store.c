@@ -946,11 +946,13 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
 /* Backpressure: an append that left its memtable twice full (the seals fall behind) waits
  * until that memtable's seal begins and appends go to a new one, so unsealed rows stay
  * bounded (about two memtables' worth a day) however fast they come. Rows are already
- * durable and readable; only the caller's next append is held back. */
+ * durable and readable; only the caller's next append is held back. Not while a compaction
+ * runs: it holds seal_mu for seconds, and stalling ingest that long is worse than the memory
+ * its memtables take meanwhile. */
 static void backpressure(owl_store *s, struct memtable *m)
 {
     pthread_mutex_lock(&s->mu);
-    while (!m->closed && !s->closing)
+    while (!m->closed && !s->closing && !s->compacting)
         pthread_cond_wait(&s->closed_cv, &s->mu);
     int last = --m->refs == 0;
     pthread_mutex_unlock(&s->mu);

@@ -199,6 +199,8 @@ int owl_log_decoded_utf8_ok(const char *s, size_t n)
 
 int owl_log_decoded_utf8(const char *s, size_t n, owl_buf *out)
 {
+    if (owl_utf8_well_formed(s, n)) /* the common case, checked 8 bytes at a time */
+        return owl_buf_append(out, s, n) == OWL_OK ? OWL_OK : OWL_ENOMEM;
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0; /* start of the valid bytes not yet appended */
     for (size_t i = 0; i < n;) {

@@ -39,6 +39,9 @@ typedef struct ctx {
     const char *bad_group; /* an explicit aws.log.group.names that is not a valid name */
     bson_t res, scope;     /* the resource attributes; the scope's name and version */
     size_t ri, si, li;     /* where the current record is, for the refusal message */
+    owl_bytes shared;      /* the attrs of a record with no attributes of its own in this
+                              scope (resource + scope only), made once; .p NULL: not yet */
+    owl_buf msg;           /* the current record's message, reused record after record */
 } ctx;
 
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -217,6 +220,13 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
     bson_t doc = BSON_INITIALIZER, sub;
     int rc = OWL_OK;
     *out = (owl_bytes){NULL, 0};
+    /* a record without attributes of its own shares its scope's one copy (the store keeps
+     * the bytes once per run of equal values) */
+    int plain = r->n_attributes == 0 && !(r->event_name && r->event_name[0]);
+    if (plain && c->shared.p) {
+        *out = c->shared;
+        return OWL_OK;
+    }
     if (r->n_attributes) {
         if (!bson_append_document_begin(&doc, "attributes", -1, &sub)) {
             rc = OWL_ENOMEM;
@@ -247,6 +257,8 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
         else
             rc = OWL_ENOMEM;
     }
+    if (rc == OWL_OK && plain && out->p)
+        c->shared = *out;
     bson_destroy(&doc);
     return rc;
 }
@@ -254,8 +266,9 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
 static int record(ctx *c, const log_rec *r)
 {
     owl_log_event ev;
-    owl_buf msg = OWL_BUF_INIT;
+    owl_buf *msg = &c->msg;
     int rc = OWL_OK;
+    owl_buf_reset(msg);
     memset(&ev, 0, sizeof ev);
     if (c->bad_group) {
         reject(c, "%s is not a valid log group name", GROUP_ATTR);
@@ -269,11 +282,20 @@ static int record(ctx *c, const log_rec *r)
         reject(c, "span_id of %zu bytes (8 expected)", r->span_id.len);
         return OWL_OK;
     }
-    if ((rc = json_any(r->body, &msg, 1)) != OWL_OK)
-        goto out;
-    if (msg.len > OWL_LOG_MESSAGE_MAX) {
-        reject(c, "a message of %zu bytes (at most %d)", msg.len, OWL_LOG_MESSAGE_MAX);
-        goto out;
+    /* a string body (the common case) that is well-formed UTF-8 goes straight to the
+     * decode's arena: checked once, copied once */
+    const char *direct = NULL;
+    size_t dlen = 0;
+    if (r->body && r->body->value_case == V(STRING_VALUE) &&
+        owl_log_decoded_utf8_ok(r->body->string_value, dlen = strlen(r->body->string_value)))
+        direct = r->body->string_value;
+    else if ((rc = json_any(r->body, msg, 1)) != OWL_OK)
+        return rc;
+    const char *mp = direct ? direct : msg->data ? msg->data : "";
+    size_t mn = direct ? dlen : msg->len;
+    if (mn > OWL_LOG_MESSAGE_MAX) {
+        reject(c, "a message of %zu bytes (at most %d)", mn, OWL_LOG_MESSAGE_MAX);
+        return OWL_OK;
     }
     ev.time_ms = r->time_unix_nano          ? (int64_t)(r->time_unix_nano / 1000000u)
                  : r->observed_time_unix_nano ? (int64_t)(r->observed_time_unix_nano / 1000000u)
@@ -284,15 +306,18 @@ static int record(ctx *c, const log_rec *r)
         memcpy(ev.span_id, r->span_id.data, sizeof ev.span_id);
     const char *sev = r->severity_text && r->severity_text[0] ? r->severity_text
                                                               : severity_name(r->severity_number);
-    if ((rc = owl_log_decoded_text(c->d, msg.data ? msg.data : "", msg.len, &ev.message)) ||
-        (sev && (rc = owl_log_decoded_text(c->d, sev, strlen(sev), &ev.severity))) ||
+    if (direct) {
+        if (!(ev.message.p = owl_arena_copy(&c->d->arena, mp, mn)))
+            return OWL_ENOMEM;
+        ev.message.n = mn;
+    } else if ((rc = owl_log_decoded_text(c->d, mp, mn, &ev.message))) {
+        return rc;
+    }
+    if ((sev && (rc = owl_log_decoded_text(c->d, sev, strlen(sev), &ev.severity))) ||
         (rc = attrs_of(c, r, &ev.attrs)))
-        goto out;
-    rc = owl_log_decoded_add(c->d, c->group.data, c->group.len, c->stream.data, c->stream.len,
-                             &ev);
-out:
-    owl_buf_free(&msg);
-    return rc;
+        return rc;
+    return owl_log_decoded_add(c->d, c->group.data, c->group.len, c->stream.data,
+                               c->stream.len, &ev);
 }
 
 static int scope_doc(bson_t *doc, const scope_t *s)
@@ -332,6 +357,7 @@ static int resource(ctx *c, const res_logs *rl)
     for (c->si = 0; rc == OWL_OK && c->si < rl->n_scope_logs; c->si++) {
         const scope_logs *sl = rl->scope_logs[c->si];
         rc = scope_doc(&c->scope, sl->scope);
+        c->shared = (owl_bytes){NULL, 0}; /* a new resource or scope: new shared attrs */
         for (c->li = 0; rc == OWL_OK && c->li < sl->n_log_records; c->li++)
             rc = record(c, sl->log_records[c->li]);
     }
@@ -343,7 +369,8 @@ int owl_otlp_logs_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
                          owl_error *err)
 {
     export_req *req = NULL;
-    ctx c = {.d = out, .now_ms = now_ms, .group = OWL_BUF_INIT, .stream = OWL_BUF_INIT};
+    ctx c = {.d = out, .now_ms = now_ms, .group = OWL_BUF_INIT, .stream = OWL_BUF_INIT,
+             .msg = OWL_BUF_INIT};
     bson_init(&c.res);
     bson_init(&c.scope);
     int rc = owl_log_decoded_begin(out);
@@ -370,6 +397,7 @@ out:
     bson_destroy(&c.scope);
     owl_buf_free(&c.group);
     owl_buf_free(&c.stream);
+    owl_buf_free(&c.msg);
     return rc;
 }
 

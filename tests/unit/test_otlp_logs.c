@@ -491,6 +491,43 @@ Test(otlp_logs, attrs_document_layout)
     owl_log_decoded_free(&d);
 }
 
+/* Records without attributes of their own share one attrs document per scope (same bytes,
+ * one copy); a record with attributes between them gets its own, and the next scope gets a
+ * new shared one naming that scope. */
+Test(otlp_logs, plain_records_of_a_scope_share_one_attrs_copy)
+{
+    Rec *r1[3] = {rec(1000000, av_str("a")), rec(2000000, av_str("b")), rec(3000000, av_str("c"))};
+    KV *ra[1] = {kv("user", av_str("ann"))};
+    r1[1]->attributes = dup_ptrs((void *const *)ra, 1);
+    r1[1]->n_attributes = 1;
+    Rec *r2[1] = {rec(4000000, av_str("d"))};
+    Scope *sc[2] = {scope("lib", "1.0", r1, 3), scope("other", NULL, r2, 1)};
+    KV *attrs[1] = {kv("service.name", av_str("shop"))};
+    Res *rs[1] = {res(attrs, 1, sc, 2)};
+    uint8_t *p;
+    size_t n = pack(rs, 1, &p);
+    owl_log_decoded d;
+    decode_pb(p, n, &d);
+    free(p);
+    cr_assert_eq(d.nb, 1);
+    cr_assert_eq(d.b[0].n, 4);
+    const owl_log_event *ev = d.b[0].ev; /* sorted by time: a, b, c, d */
+    MSG_EQ(ev[0].message, "a");
+    MSG_EQ(ev[3].message, "d");
+    cr_assert_eq(ev[0].attrs.p, ev[2].attrs.p, "a and c share one copy");
+    cr_assert_eq(ev[0].attrs.n, ev[2].attrs.n);
+    cr_assert_neq(ev[1].attrs.p, ev[0].attrs.p);
+    cr_assert_gt(ev[1].attrs.n, ev[0].attrs.n);
+    cr_assert_neq(ev[3].attrs.p, ev[0].attrs.p);
+    bson_t doc;
+    cr_assert(bson_init_static(&doc, ev[3].attrs.p, ev[3].attrs.n));
+    char *json = bson_as_relaxed_extended_json(&doc, NULL);
+    cr_assert_str_eq(json, "{ \"resource\" : { \"service.name\" : \"shop\" }, \"scope\" : { "
+                           "\"name\" : \"other\" } }");
+    bson_free(json);
+    owl_log_decoded_free(&d);
+}
+
 Test(otlp_logs, no_attributes_no_resource_no_scope_gives_empty_attrs)
 {
     Rec *r[1] = {rec(1, av_str("m"))};
