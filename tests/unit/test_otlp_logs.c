@@ -143,6 +143,15 @@ static int decode_pb(const uint8_t *p, size_t n, owl_log_decoded *d)
     return rc;
 }
 
+/* Packs resources rs[0..n) into a request and decodes it (protobuf) into d. */
+static void decode_res(Res **rs, size_t n, owl_log_decoded *d)
+{
+    uint8_t *p;
+    size_t len = pack(rs, n, &p);
+    decode_pb(p, len, d);
+    free(p);
+}
+
 static int decode_json(const char *s, owl_log_decoded *d)
 {
     owl_error err = {0};
@@ -168,10 +177,7 @@ static void route_of(KV **attrs, size_t na, owl_log_decoded *d)
     Rec *r[1] = {rec(1, av_str("x"))};
     Scope *s[1] = {scope(NULL, NULL, r, 1)};
     Res *rs[1] = {res(attrs, na, s, 1)};
-    uint8_t *p;
-    size_t n = pack(rs, 1, &p);
-    decode_pb(p, n, d);
-    free(p);
+    decode_res(rs, 1, d);
     cr_assert_eq(d->nb, 1);
     cr_assert_eq(d->b[0].n, 1);
 }
@@ -504,11 +510,8 @@ Test(otlp_logs, plain_records_of_a_scope_share_one_attrs_copy)
     Scope *sc[2] = {scope("lib", "1.0", r1, 3), scope("other", NULL, r2, 1)};
     KV *attrs[1] = {kv("service.name", av_str("shop"))};
     Res *rs[1] = {res(attrs, 1, sc, 2)};
-    uint8_t *p;
-    size_t n = pack(rs, 1, &p);
     owl_log_decoded d;
-    decode_pb(p, n, &d);
-    free(p);
+    decode_res(rs, 1, &d);
     cr_assert_eq(d.nb, 1);
     cr_assert_eq(d.b[0].n, 4);
     const owl_log_event *ev = d.b[0].ev; /* sorted by time: a, b, c, d */
@@ -533,11 +536,8 @@ Test(otlp_logs, no_attributes_no_resource_no_scope_gives_empty_attrs)
     Rec *r[1] = {rec(1, av_str("m"))};
     Scope *s[1] = {scope(NULL, NULL, r, 1)};
     Res *rs[1] = {res(NULL, 0, s, 1)};
-    uint8_t *p;
-    size_t n = pack(rs, 1, &p);
     owl_log_decoded d;
-    decode_pb(p, n, &d);
-    free(p);
+    decode_res(rs, 1, &d);
     cr_assert_eq(d.b[0].ev[0].attrs.n, 0);
     owl_log_decoded_free(&d);
 }
