@@ -195,19 +195,12 @@ const uint8_t owl_token_bytes[256] = {
 
 int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud)
 {
-    const uint8_t *u = (const uint8_t *)s;
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && !owl_token_bytes[u[i]])
-            i++;
-        size_t start = i;
-        while (i < n && owl_token_bytes[u[i]])
-            i++;
-        if (i > start) {
-            int rc = fn(ud, s + start, i - start);
-            if (rc != 0)
-                return rc;
-        }
+    size_t i = 0, start;
+    unsigned digits;
+    while (owl_token_next((const uint8_t *)s, n, &i, &start, &digits)) {
+        int rc = fn(ud, s + start, i - start);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

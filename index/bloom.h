@@ -70,6 +70,26 @@ static inline int owl_is_token_byte(unsigned char c)
     return owl_token_bytes[c];
 }
 
+/* owl_token_next — finds the next token of u[0..n) from *i on: 1 with the token at
+ * u[*start..*i) and *digits 1 when all its bytes are decimal digits; 0 when none is left.
+ * The one token scanner: owl_tokenize and the part writer's bloom builder both walk with it. */
+static inline int owl_token_next(const uint8_t *u, size_t n, size_t *i, size_t *start,
+                                 unsigned *digits)
+{
+    size_t k = *i;
+    while (k < n && !owl_token_bytes[u[k]])
+        k++;
+    *start = k;
+    unsigned d = 1;
+    while (k < n && owl_token_bytes[u[k]]) {
+        d &= (unsigned)(u[k] - '0') < 10u;
+        k++;
+    }
+    *i = k;
+    *digits = d;
+    return k > *start;
+}
+
 /* owl_tokenize — calls fn for each token of s in order; stops early when fn returns non-zero
  * and returns that value, else 0. */
 int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud);

@@ -213,26 +213,16 @@ static inline int hset_add(struct hset *s, uint64_t h)
     return hset_insert(s, h);
 }
 
-/* The items of every token of p[0..n) into s: owl_tokenize and owl_pred_token_item in one
- * pass (the digit test rides along the token scan; no callback per token). */
+/* The items of every token of p[0..n) into s: owl_pred_token_item's digit test rides along
+ * the token scan (owl_token_next), with no callback per token. */
 static int tokens_to_set(struct hset *s, const char *p, size_t n)
 {
-    const uint8_t *u = (const uint8_t *)p;
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && !owl_token_bytes[u[i]])
-            i++;
-        size_t start = i;
-        unsigned digits = 1;
-        while (i < n && owl_token_bytes[u[i]]) {
-            digits &= (unsigned)(u[i] - '0') < 10u;
-            i++;
-        }
-        if (i > start &&
-            hset_add(s, owl__token_item(p + start, i - start, (int)digits, FORMAT_VERSION)) !=
-                OWL_OK)
+    size_t i = 0, start;
+    unsigned digits;
+    while (owl_token_next((const uint8_t *)p, n, &i, &start, &digits))
+        if (hset_add(s, owl__token_item(p + start, i - start, (int)digits, FORMAT_VERSION)) !=
+            OWL_OK)
             return OWL_ENOMEM;
-    }
     return OWL_OK;
 }
 
