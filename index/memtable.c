@@ -37,18 +37,18 @@ void owl_mem_free(owl_store *s, struct memtable *m)
     if (!m)
         return;
     if (s && s->spare_mem) {
-        owl_arena_reset(&m->arena);
-        m->nrows = m->live_chunks = 0;
-        m->min_lsn = m->max_lsn = m->raw_bytes = 0;
-        m->created_ms = 0;
-        m->refs = m->closed = 0;
         pthread_mutex_lock(&s->spare_mu);
-        if (!s->spare_mem[m->table]) {
+        int keep = !s->spare_mem[m->table];
+        if (keep) {
+            owl_arena_reset(&m->arena);
+            m->nrows = m->live_chunks = 0;
+            m->min_lsn = m->max_lsn = m->raw_bytes = 0;
+            m->created_ms = 0;
+            m->refs = m->closed = 0;
             s->spare_mem[m->table] = m;
-            m = NULL;
         }
         pthread_mutex_unlock(&s->spare_mu);
-        if (!m)
+        if (keep)
             return;
     }
     for (size_t k = 0; k < MEM_MAX_CHUNKS; k++)
