@@ -73,8 +73,8 @@ static int base64(const uint8_t *p, size_t n, owl_buf *o)
 }
 
 /* v as JSON text (protobuf's JSON mapping for bytes: base64; non-finite doubles as the
- * strings "NaN", "Infinity", "-Infinity"). At the top (the log message) a string, bytes and
- * non-finite doubles go without quotes, and an empty value gives "". */
+ * strings "NaN", "Infinity", "-Infinity"). At the top (the log message; a string body never
+ * comes here) bytes and non-finite doubles go without quotes, and an empty value gives "". */
 static int json_any(const any_t *v, owl_buf *o, int top)
 {
     const char *q = top ? "" : "\"";
@@ -82,9 +82,7 @@ static int json_any(const any_t *v, owl_buf *o, int top)
     if (!v)
         return top ? OWL_OK : owl_buf_puts(o, "null");
     switch (v->value_case) {
-    case V(STRING_VALUE):
-        if (top)
-            return owl_log_decoded_utf8(v->string_value, strlen(v->string_value), o);
+    case V(STRING_VALUE): /* at the top, record() takes the string as it is */
         return owl_buf_json_str(o, v->string_value, strlen(v->string_value));
     case V(BOOL_VALUE):
         return owl_buf_puts(o, v->bool_value ? "true" : "false");
@@ -282,19 +280,18 @@ static int record(ctx *c, const log_rec *r)
         reject(c, "span_id of %zu bytes (8 expected)", r->span_id.len);
         return OWL_OK;
     }
-    /* a string body (the common case) that is well-formed UTF-8 goes straight to the
-     * decode's arena: checked once, copied once */
-    const char *direct = NULL;
-    size_t dlen = 0;
-    if (r->body && r->body->value_case == V(STRING_VALUE) &&
-        owl_log_decoded_utf8_ok(r->body->string_value, dlen = strlen(r->body->string_value)))
-        direct = r->body->string_value;
-    else if ((rc = json_any(r->body, msg, 1)) != OWL_OK)
+    /* a string body (the common case) goes to the decode's arena as it is (checked once,
+     * repaired only when it is not UTF-8); other kinds are rendered as JSON first */
+    if (r->body && r->body->value_case == V(STRING_VALUE)) {
+        const char *b = r->body->string_value;
+        rc = owl_log_decoded_text(c->d, b, strlen(b), &ev.message);
+    } else if ((rc = json_any(r->body, msg, 1)) == OWL_OK) {
+        rc = owl_log_decoded_text(c->d, msg->data ? msg->data : "", msg->len, &ev.message);
+    }
+    if (rc != OWL_OK)
         return rc;
-    const char *mp = direct ? direct : msg->data ? msg->data : "";
-    size_t mn = direct ? dlen : msg->len;
-    if (mn > OWL_LOG_MESSAGE_MAX) {
-        reject(c, "a message of %zu bytes (at most %d)", mn, OWL_LOG_MESSAGE_MAX);
+    if (ev.message.n > OWL_LOG_MESSAGE_MAX) {
+        reject(c, "a message of %zu bytes (at most %d)", ev.message.n, OWL_LOG_MESSAGE_MAX);
         return OWL_OK;
     }
     ev.time_ms = r->time_unix_nano          ? (int64_t)(r->time_unix_nano / 1000000u)
@@ -306,13 +303,6 @@ static int record(ctx *c, const log_rec *r)
         memcpy(ev.span_id, r->span_id.data, sizeof ev.span_id);
     const char *sev = r->severity_text && r->severity_text[0] ? r->severity_text
                                                               : severity_name(r->severity_number);
-    if (direct) {
-        if (!(ev.message.p = owl_arena_copy(&c->d->arena, mp, mn)))
-            return OWL_ENOMEM;
-        ev.message.n = mn;
-    } else if ((rc = owl_log_decoded_text(c->d, mp, mn, &ev.message))) {
-        return rc;
-    }
     if ((sev && (rc = owl_log_decoded_text(c->d, sev, strlen(sev), &ev.severity))) ||
         (rc = attrs_of(c, r, &ev.attrs)))
         return rc;
