@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 #define DEFAULT_BLOCK ((size_t)1 << 20)
 #define ALIGN 8
 
@@ -23,6 +25,29 @@ void owl_arena_init(owl_arena *a, size_t block_size)
     a->bytes = 0;
     a->cur = a->end = NULL;
     a->spare = NULL;
+    a->big = 0;
+}
+
+void owl_arena_init_big(owl_arena *a, size_t block_bytes)
+{
+    owl_arena_init(a, block_bytes > 2 * sizeof(struct owl_arena_block)
+                          ? block_bytes - sizeof(struct owl_arena_block)
+                          : 0);
+    a->big = 1;
+}
+
+static struct owl_arena_block *block_new(const owl_arena *a, size_t cap)
+{
+    return a->big ? owl_big_alloc(sizeof(struct owl_arena_block) + cap)
+                  : malloc(sizeof(struct owl_arena_block) + cap);
+}
+
+static void block_free(const owl_arena *a, struct owl_arena_block *b)
+{
+    if (a->big)
+        owl_big_free(b, sizeof *b + b->cap);
+    else
+        free(b);
 }
 
 /* n bytes at offset `used` rounded up to align in some block. */
@@ -40,7 +65,7 @@ static void *take(owl_arena *a, size_t n, size_t align)
         struct owl_arena_block *nb = a->spare;
         if (!big && nb)
             a->spare = nb->next;
-        else if (!(nb = malloc(sizeof *nb + cap)))
+        else if (!(nb = block_new(a, cap)))
             return NULL;
         nb->used = 0, nb->cap = cap;
         if (b && big) { /* behind the current block, which keeps taking small values */
@@ -84,7 +109,7 @@ void owl_arena_reset(owl_arena *a)
             b->next = a->spare;
             a->spare = b;
         } else {
-            free(b);
+            block_free(a, b);
         }
         b = next;
     }
@@ -93,11 +118,11 @@ void owl_arena_reset(owl_arena *a)
     a->cur = a->end = NULL;
 }
 
-static void free_list(struct owl_arena_block *b)
+static void free_list(const owl_arena *a, struct owl_arena_block *b)
 {
     while (b) {
         struct owl_arena_block *next = b->next;
-        free(b);
+        block_free(a, b);
         b = next;
     }
 }
@@ -106,8 +131,8 @@ void owl_arena_free(owl_arena *a)
 {
     if (!a)
         return;
-    free_list(a->head);
-    free_list(a->spare);
+    free_list(a, a->head);
+    free_list(a, a->spare);
     a->spare = NULL;
     a->head = NULL;
     a->bytes = 0;

@@ -17,11 +17,17 @@ typedef struct owl_arena {
     char *cur, *end;              /* the head block's free room (NULL before the first block):
                                      owl_arena_copy's fast path bumps cur */
     struct owl_arena_block *spare; /* ordinary blocks kept by owl_arena_reset, used first */
+    int big;                       /* blocks from owl_big_alloc (owl_arena_init_big) */
 } owl_arena;
 
 /* owl_arena_init — an empty arena whose blocks hold block_size bytes (0 = 1 MiB). Allocates
  * nothing; cannot fail. */
 void owl_arena_init(owl_arena *a, size_t block_size);
+
+/* owl_arena_init_big — an empty arena whose blocks take block_bytes each, header included,
+ * from owl_big_alloc (util.h): with block_bytes a multiple of 2 MiB, every block is whole
+ * huge pages. For arenas that fill and refill many megabytes (memtables). Cannot fail. */
+void owl_arena_init_big(owl_arena *a, size_t block_bytes);
 
 /* owl_arena_alloc — n bytes aligned to 8, valid until owl_arena_free. A request over a quarter
  * of block_size gets a block of its own (so big values do not waste the current block).

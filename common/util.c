@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -282,4 +283,37 @@ int owl_link_aside(const char *path, const char *qdir, owl_error *err)
             break;
     }
     return owl_fsync_dir(qdir, err);
+}
+
+/* Maps n bytes rounded up to 2 MiB, at an address aligned to 2 MiB (mapping 2 MiB more and
+ * unmapping the ends), so every 2 MiB of it can be one huge page. */
+void *owl_big_alloc(size_t n)
+{
+    if (n < OWL_BIG_MIN)
+        return malloc(n ? n : 1);
+    const size_t huge = OWL_BIG_MIN;
+    if (n > SIZE_MAX - 2 * huge)
+        return NULL;
+    size_t len = (n + huge - 1) & ~(huge - 1);
+    char *m = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *p = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (p > m)
+        munmap(m, (size_t)(p - m));
+    if (m + len + huge > p + len)
+        munmap(p + len, (size_t)(m + len + huge - (p + len)));
+    (void)madvise(p, len, MADV_HUGEPAGE); /* advice: where THP is off, pages stay small */
+    return p;
+}
+
+void owl_big_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n < OWL_BIG_MIN) {
+        free(p);
+        return;
+    }
+    munmap(p, (n + OWL_BIG_MIN - 1) & ~(OWL_BIG_MIN - 1));
 }

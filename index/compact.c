@@ -456,7 +456,7 @@ static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, ow
  * clock counts too, as year-less log dates give), no memtable, and no row for
  * settle_age_ms. A cold day is settled when none of its parts has level 0 (a part of level 1
  * or more was written by a merge, at compact_zstd_level). Otherwise its first level-0 part,
- * with the parts after it up to COMPACT_MAX_ROWS rows, is merged into one part of level >= 1;
+ * with the parts after it up to compact_max_rows rows, is merged into one part of level >= 1;
  * the rewrite is never repeated, as its level says. A small day of the last SPAN_COLD_DAYS
  * waits: it may still join a span, which is written at compact_zstd_level too, and the span
  * pass runs first. Late rows for a settled day bring a level-0 part and the day is merged
@@ -479,7 +479,7 @@ static int settle_candidate(const owl_store *s, const struct day *d, int32_t tod
 }
 
 /* The parts [*a, *b) of d to settle (*a == *b: none). Caller holds mu. */
-static void settle_run(const struct day *d, size_t *a, size_t *b)
+static void settle_run(const owl_store *s, const struct day *d, size_t *a, size_t *b)
 {
     size_t i = 0;
     while (i < d->nparts && d->parts[i]->level > 0)
@@ -490,87 +490,112 @@ static void settle_run(const struct day *d, size_t *a, size_t *b)
     uint64_t rows = owl_part_get_meta(d->parts[i]->p)->rows;
     for (*b = i + 1; *b < d->nparts; (*b)++) {
         uint64_t r = owl_part_get_meta(d->parts[*b]->p)->rows;
-        if (rows + r > COMPACT_MAX_ROWS)
+        if (rows + r > s->opt.compact_max_rows)
             break;
         rows += r;
     }
 }
 
-static int settle_pass(owl_store *s, struct ptn *p, int32_t today, owl_error *err)
+/* Compaction holds seal_mu for one merge at a time (seconds at the compaction level), and
+ * the janitor seals the memtables that filled meanwhile before the next merge: seals and
+ * compaction share the background thread. While a merge runs, appends must not wait for a
+ * seal (owl_store_append's backpressure); they fill their memtables further. */
+static void step_begin(owl_store *s)
 {
-    int rc = OWL_OK;
-    int64_t now = owl_now_ms();
-    for (size_t j = 0; rc == OWL_OK; j++) {
-        size_t a = 0, b = 0;
-        pthread_mutex_lock(&s->mu);
-        struct day *d = j < p->ndays ? p->days[j] : NULL;
-        if (d && settle_candidate(s, d, today, now))
-            settle_run(d, &a, &b);
-        pthread_mutex_unlock(&s->mu);
-        if (!d)
-            break;
-        if (b > a)
-            rc = merge_parts(s, p, d, a, b, err);
-    }
-    return rc;
+    pthread_mutex_lock(&s->seal_mu);
+    pthread_mutex_lock(&s->mu);
+    s->compacting = 1;
+    pthread_cond_broadcast(&s->closed_cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
-/* Compaction holds seal_mu for as long as its merges take (seconds at the compaction level):
- * no seal runs meanwhile, so appends must not wait for one (owl_store_append's
- * backpressure); they fill their memtables further, as before seals could fall behind. */
-static void compacting(owl_store *s, int on)
+static void step_end(owl_store *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->compacting = on;
-    if (on)
-        pthread_cond_broadcast(&s->closed_cv);
+    s->compacting = 0;
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->seal_mu);
+}
+
+/* Partition i and its day j under mu (NULL past the end); valid while seal_mu is held, since
+ * only its holders free days and partitions. */
+static struct ptn *ptn_at(owl_store *s, size_t i, size_t j, struct day **d)
+{
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = i < s->nptns ? s->ptns[i] : NULL;
+    *d = p && j < p->ndays ? p->days[j] : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return p;
+}
+
+/* The run of parts [*a, *b) of the day d to merge (*a == *b: none). Caller holds mu. Parts of
+ * half the run limit or more are left alone (a merge rewrites every row of its sources: a
+ * big part merged again with each few new ones would be rewritten over and over); from the
+ * first smaller part on, the parts up to the limit, when they are compact_min_parts or more.
+ * The limit is compact_max_rows, a quarter of it while the day still has memtables (rows
+ * arriving: merges stay short, so seals do not wait long for them). */
+static void merge_run(const owl_store *s, const struct day *d, size_t *a, size_t *b)
+{
+    uint64_t cap = d->nmems ? s->opt.compact_max_rows / 4 : s->opt.compact_max_rows, rows = 0;
+    size_t i = 0, n = d->nparts;
+    while (i < n && owl_part_get_meta(d->parts[i]->p)->rows >= cap / 2)
+        i++;
+    size_t e = i;
+    while (e < n) {
+        uint64_t r = owl_part_get_meta(d->parts[e]->p)->rows;
+        if (e - i >= 2 && rows + r > cap)
+            break;
+        rows += r;
+        e++;
+    }
+    *a = i;
+    *b = e - i >= s->opt.compact_min_parts && e - i >= 2 ? e : i;
 }
 
 int owl_store_compact(owl_store *s, owl_error *err)
 {
     int rc = OWL_OK;
     int32_t today = (int32_t)(owl_now_ms() / 86400000);
-    pthread_mutex_lock(&s->seal_mu);
-    compacting(s, 1);
-    /* appends grow the partition and day arrays under mu: read them under it; the ptn and
-     * day a pointer names stay, since only seal_mu holders free days */
+    int64_t now = owl_now_ms();
     for (size_t i = 0; rc == OWL_OK; i++) {
         pthread_mutex_lock(&s->mu);
-        struct ptn *p = i < s->nptns ? s->ptns[i] : NULL;
+        int more = i < s->nptns;
         pthread_mutex_unlock(&s->mu);
-        if (!p)
+        if (!more)
             break;
-        for (size_t j = 0; rc == OWL_OK; j++) {
-            pthread_mutex_lock(&s->mu);
-            struct day *d = j < p->ndays ? p->days[j] : NULL;
-            if (!d || d->span) {
-                pthread_mutex_unlock(&s->mu);
-                if (!d)
+        /* merges of many parts, then spans, then settling, one merge per seal_mu hold */
+        for (int pass = 0; pass < 3 && rc == OWL_OK; pass++)
+            for (size_t j = 0; rc == OWL_OK;) {
+                int merged = 0;
+                struct day *d;
+                step_begin(s);
+                struct ptn *p = ptn_at(s, i, j, &d);
+                if (!p || (pass != 1 && !d)) {
+                    step_end(s);
                     break;
-                continue;
-            }
-            /* a run of parts, oldest first, up to COMPACT_MAX_ROWS rows */
-            size_t n = d->nparts, run = 0;
-            uint64_t rows = 0;
-            while (run < n) {
-                uint64_t r = owl_part_get_meta(d->parts[run]->p)->rows;
-                if (run >= 2 && rows + r > COMPACT_MAX_ROWS)
+                }
+                size_t a = 0, b = 0;
+                if (pass == 1) {
+                    rc = span_pass(s, p, today, &merged, err);
+                } else {
+                    pthread_mutex_lock(&s->mu);
+                    if (pass == 0 && !d->span)
+                        merge_run(s, d, &a, &b);
+                    else if (pass == 2 && settle_candidate(s, d, today, now))
+                        settle_run(s, d, &a, &b);
+                    pthread_mutex_unlock(&s->mu);
+                    if (b > a && (rc = merge_parts(s, p, d, a, b, err)) == OWL_OK)
+                        merged = 1;
+                }
+                step_end(s);
+                if (merged && rc == OWL_OK)
+                    rc = owl__seal_some(s, 0, err);
+                if (pass == 1 && !merged)
                     break;
-                rows += r;
-                run++;
+                if (pass != 1 && !merged)
+                    j++; /* a day merged once may have another run: look again */
             }
-            pthread_mutex_unlock(&s->mu);
-            if (n >= s->opt.compact_min_parts && run >= 2)
-                rc = merge_parts(s, p, d, 0, run, err);
-        }
-        for (int merged = 1; merged && rc == OWL_OK;)
-            rc = span_pass(s, p, today, &merged, err);
-        if (rc == OWL_OK)
-            rc = settle_pass(s, p, today, err);
     }
-    compacting(s, 0);
-    pthread_mutex_unlock(&s->seal_mu);
     return rc;
 }
 

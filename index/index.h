@@ -345,7 +345,10 @@ typedef struct owl_store_options {
     size_t block_rows;         /* rows per block in parts (default 8192) */
     int zstd_level;            /* level for sealed parts (default 1) */
     int compact_zstd_level;    /* level for compacted parts (default 9) */
-    size_t compact_min_parts;  /* merge a partition-day once it has this many parts (default 4) */
+    size_t compact_min_parts;  /* merge a run of this many parts of a day (default 4) */
+    size_t compact_max_rows;   /* rows a merge takes at most (default 4 Mi); a day that still
+                                  has memtables merges at most a quarter of it at a time, and
+                                  parts of half the limit are not merged again */
     int settle_age_ms;         /* a cold day settles (owl_store_compact) once no row reached it
                                   for this long (default 3600000 = 1 hour; 0 = the default;
                                   negative: at once, as owl-store import does) */

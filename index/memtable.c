@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "index/store_int.h"
 
 struct memtable *owl_mem_new(owl_store *s, size_t table)
@@ -18,7 +19,7 @@ struct memtable *owl_mem_new(owl_store *s, size_t table)
     if (!m) {
         if (!(m = calloc(1, sizeof *m)))
             return NULL;
-        owl_arena_init(&m->arena, ARENA_BLOCK);
+        owl_arena_init_big(&m->arena, ARENA_BLOCK);
     }
     m->created_ms = owl_now_ms();
     m->refs = 1;
@@ -52,7 +53,7 @@ void owl_mem_free(owl_store *s, struct memtable *m)
             return;
     }
     for (size_t k = 0; k < MEM_MAX_CHUNKS; k++)
-        free(m->chunk[k]);
+        owl_big_free(m->chunk[k], m->chunk_bytes[k]);
     owl_arena_free(&m->arena);
     free(m);
 }
@@ -67,9 +68,9 @@ static int append_run(struct memtable *m, const owl_schema *sc, const owl_rows *
     if (k >= m->live_chunks) { /* this use's first row in chunk k */
         size_t need = rows * sc->ncols * sizeof(owl_cell);
         if (m->chunk_bytes[k] < need) {
-            free(m->chunk[k]);
+            owl_big_free(m->chunk[k], m->chunk_bytes[k]);
             m->chunk_bytes[k] = 0;
-            if (!(m->chunk[k] = malloc(need)))
+            if (!(m->chunk[k] = owl_big_alloc(need)))
                 return OWL_ENOMEM;
             m->chunk_bytes[k] = need;
         }
@@ -213,9 +214,9 @@ static int scratch_grow(void **p, size_t *cap, size_t n, size_t elem)
     if (*cap >= n)
         return OWL_OK;
     n += n / 4; /* memtables vary in size: room for the next, somewhat larger one */
-    free(*p);
+    owl_big_free(*p, *cap * elem);
     *cap = 0;
-    if (!(*p = malloc(n * elem)))
+    if (!(*p = owl_big_alloc(n * elem)))
         return OWL_ENOMEM;
     *cap = n;
     return OWL_OK;
@@ -224,9 +225,9 @@ static int scratch_grow(void **p, size_t *cap, size_t n, size_t elem)
 void owl__seal_scratch_free(struct seal_scratch *sc)
 {
     for (size_t c = 0; c < OWL_MAX_COLS; c++)
-        free(sc->cols[c]);
-    free(sc->ix);
-    free(sc->tmp);
+        owl_big_free(sc->cols[c], sc->col_rows[c] * sizeof(owl_cell));
+    owl_big_free(sc->ix, sc->ix_rows * sizeof *sc->ix);
+    owl_big_free(sc->tmp, sc->tmp_rows * sizeof *sc->tmp);
     memset(sc, 0, sizeof *sc);
 }
 

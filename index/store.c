@@ -946,9 +946,9 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
 /* Backpressure: an append that left its memtable twice full (the seals fall behind) waits
  * until that memtable's seal begins and appends go to a new one, so unsealed rows stay
  * bounded (about two memtables' worth a day) however fast they come. Rows are already
- * durable and readable; only the caller's next append is held back. Not while a compaction
- * runs: it holds seal_mu for seconds, and stalling ingest that long is worse than the memory
- * its memtables take meanwhile. */
+ * durable and readable; only the caller's next append is held back. Not while a merge holds
+ * seal_mu (compact.c): merges of a day still receiving rows are kept short, and the janitor
+ * seals between merges, so the memtables that fill meanwhile stay few. */
 static void backpressure(owl_store *s, struct memtable *m)
 {
     pthread_mutex_lock(&s->mu);
@@ -1335,6 +1335,7 @@ void owl_store_options_default(owl_store_options *o)
     o->zstd_level = 1;
     o->compact_zstd_level = 9;
     o->compact_min_parts = 4;
+    o->compact_max_rows = COMPACT_MAX_ROWS;
     o->settle_age_ms = 3600000;
     o->background = 1;
 }
@@ -1374,6 +1375,8 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
         s->opt.memtable_bytes = def.memtable_bytes;
     if (!s->opt.compact_min_parts)
         s->opt.compact_min_parts = def.compact_min_parts;
+    if (!s->opt.compact_max_rows)
+        s->opt.compact_max_rows = def.compact_max_rows;
     if (!s->opt.settle_age_ms)
         s->opt.settle_age_ms = def.settle_age_ms;
     s->dir = strdup(dir);

@@ -16,7 +16,7 @@
 
 #define NAME_MAX_LEN 255
 #define MAX_VALUE_BYTES (16u << 20)
-#define ARENA_BLOCK (1u << 20)
+#define ARENA_BLOCK (2u << 20) /* a memtable arena block, header included: one huge page */
 #define SCAN_BATCH 4096
 #define COMPACT_MAX_ROWS (4u << 20)
 

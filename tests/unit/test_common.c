@@ -391,6 +391,40 @@ Test(arena, reset_keeps_ordinary_blocks_for_the_next_values)
     owl_arena_reset(NULL);
 }
 
+Test(util, big_alloc_maps_2_mib_aligned_memory_from_its_threshold_on)
+{
+    size_t sizes[] = {1, 4096, OWL_BIG_MIN - 1, OWL_BIG_MIN, OWL_BIG_MIN + 1, 5 * OWL_BIG_MIN / 2};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        unsigned char *p = owl_big_alloc(sizes[k]);
+        cr_assert_not_null(p);
+        if (sizes[k] >= OWL_BIG_MIN)
+            cr_assert_eq((uintptr_t)p % OWL_BIG_MIN, 0, "%zu bytes at %p", sizes[k], (void *)p);
+        memset(p, 0xa5, sizes[k]); /* every byte writable (ASan checks the malloc'd ones) */
+        cr_assert_eq(p[sizes[k] - 1], 0xa5);
+        owl_big_free(p, sizes[k]);
+    }
+    owl_big_free(NULL, OWL_BIG_MIN);
+}
+
+Test(arena, big_blocks_are_whole_huge_pages_and_are_kept_by_reset)
+{
+    owl_arena a;
+    owl_arena_init_big(&a, OWL_BIG_MIN);
+    char *v = owl_arena_copy(&a, "abc", 3);
+    cr_assert_not_null(v);
+    /* the header and the values share the one 2 MiB block */
+    cr_assert_eq((uintptr_t)v / OWL_BIG_MIN, (uintptr_t)a.head / OWL_BIG_MIN);
+    cr_assert_eq((uintptr_t)a.head % OWL_BIG_MIN, 0);
+    cr_assert_lt(a.block_size, OWL_BIG_MIN);
+    char *big = owl_arena_alloc(&a, OWL_BIG_MIN); /* a block of its own */
+    cr_assert_not_null(big);
+    memset(big, 1, OWL_BIG_MIN);
+    owl_arena_reset(&a);
+    cr_assert_not_null(a.spare);
+    cr_assert_eq(owl_arena_copy(&a, "xyz", 3), v, "the kept block is reused");
+    owl_arena_free(&a);
+}
+
 Test(util, pwritev_all_writes_every_piece_at_the_offset)
 {
     char path[] = "/tmp/owl-pwritev-XXXXXX";

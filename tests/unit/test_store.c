@@ -324,6 +324,72 @@ Test(store, compaction, .init = mkroot, .fini = rmroot)
     owl_store_close(s);
 }
 
+/* The part files of partition dir ptn, names only, sorted, joined by spaces. */
+static void part_names(const char *ptn, char *out, size_t outsz)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find %s/logs/000000000001/%s -name '*.owp' -printf '%%f\\n' | sort | tr '\\n' ' '", tmp, ptn);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(out, 1, outsz - 1, f);
+    out[n] = 0;
+    pclose(f);
+}
+
+/* A merge rewrites every row of its sources: a part of half compact_max_rows is not merged
+ * again with each few new parts (before, the day's first run always began with it), and a
+ * day still receiving rows (a memtable) merges runs of at most a quarter of the limit. */
+Test(store, big_parts_are_not_merged_again_and_hot_days_merge_short_runs, .init = mkroot,
+     .fini = rmroot)
+{
+    owl_store_options o = opts(0);
+    o.compact_max_rows = 1000;
+    owl_store *s = NULL;
+    owl_error err = {0};
+    cr_assert_eq(owl_store_open(tmp, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    int64_t seq = 0;
+    for (int k = 0; k < 4; k++, seq += 250) {
+        cr_assert_eq(append_rows(s, "t", T0 + seq * 10, 10, seq, 250, &err), OWL_OK);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    }
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    char first[512], names[1024];
+    part_names("t", first, sizeof first);
+    cr_assert_eq(count_files(tmp, ".owp"), 1, "%s", first);
+    for (int k = 0; k < 4; k++, seq += 250) {
+        cr_assert_eq(append_rows(s, "t", T0 + seq * 10, 10, seq, 250, &err), OWL_OK);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    }
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_names("t", names, sizeof names);
+    cr_assert_eq(count_files(tmp, ".owp"), 2, "%s", names);
+    cr_assert_not_null(strstr(names, first), "the 1000-row part %s was rewritten: %s", first,
+                       names);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 2);
+    struct collect c;
+    cr_assert_eq(scan_seqs(s, "t", NULL, 0, INT64_MIN, INT64_MAX, &c), 2000);
+    free(c.seqs);
+
+    /* a hot day: four parts of 100 rows and a memtable; runs stop at 250 rows (2 parts) */
+    for (int k = 0; k < 4; k++, seq += 100) {
+        cr_assert_eq(append_rows(s, "h", T0 + seq * 10, 10, seq, 100, &err), OWL_OK);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK);
+    }
+    cr_assert_eq(append_rows(s, "h", T0 + seq * 10, 10, seq, 10, &err), OWL_OK);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_names("h", names, sizeof names);
+    cr_assert_eq(count_files(tmp, ".owp"), 6, "%s", names);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK); /* no memtable: the whole day is one run */
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_names("h", names, sizeof names);
+    cr_assert_eq(count_files(tmp, ".owp"), 3, "%s", names);
+    cr_assert_eq(scan_seqs(s, "h", NULL, 0, INT64_MIN, INT64_MAX, &c), 410);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
 Test(store, merged_sources_left_by_a_crash_are_removed, .init = mkroot, .fini = rmroot)
 {
     owl_store *s = open_store(tmp, 0);
