@@ -11,6 +11,7 @@
 
 #define DEFAULT_BLOCK ((size_t)1 << 20)
 #define ALIGN 8
+#define SMALL_START ((size_t)64 << 10) /* a big arena's first block */
 
 struct owl_arena_block {
     struct owl_arena_block *next;
@@ -60,11 +61,20 @@ static void *take(owl_arena *a, size_t n, size_t align)
     if (!b || at > b->cap || b->cap - at < n) {
         int big = n > a->block_size / 4;
         size_t cap = big ? n : a->block_size;
+        if (!big && a->big && a->bytes < a->block_size) {
+            /* a big arena starts small (a memtable of a quiet partition stays small): blocks
+             * as large as what it holds already, from 64 KiB up to block_size */
+            cap = a->bytes > SMALL_START ? a->bytes : SMALL_START;
+            if (cap < n)
+                cap = n;
+            if (cap > a->block_size)
+                cap = a->block_size;
+        }
         if (cap > SIZE_MAX - sizeof *b)
             return NULL;
         struct owl_arena_block *nb = a->spare;
-        if (!big && nb)
-            a->spare = nb->next;
+        if (!big && nb) /* kept blocks are full-size: room for any ordinary request */
+            a->spare = nb->next, cap = nb->cap;
         else if (!(nb = block_new(a, cap)))
             return NULL;
         nb->used = 0, nb->cap = cap;

@@ -26,7 +26,9 @@ void owl_arena_init(owl_arena *a, size_t block_size);
 
 /* owl_arena_init_big — an empty arena whose blocks take block_bytes each, header included,
  * from owl_big_alloc (util.h): with block_bytes a multiple of 2 MiB, every block is whole
- * huge pages. For arenas that fill and refill many megabytes (memtables). Cannot fail. */
+ * huge pages. Until it holds block_bytes, its blocks are smaller (from 64 KiB, each as large
+ * as what the arena holds), so a small arena stays small; reset keeps only full-size blocks.
+ * For arenas that fill and refill many megabytes (memtables). Cannot fail. */
 void owl_arena_init_big(owl_arena *a, size_t block_bytes);
 
 /* owl_arena_alloc — n bytes aligned to 8, valid until owl_arena_free. A request over a quarter

@@ -12,8 +12,10 @@ struct memtable *owl_mem_new(owl_store *s, size_t table)
     struct memtable *m = NULL;
     if (s && s->spare_mem) {
         pthread_mutex_lock(&s->spare_mu);
-        m = s->spare_mem[table];
-        s->spare_mem[table] = NULL;
+        for (size_t k = 0; k < MEM_SPARES && !m; k++) {
+            m = s->spare_mem[table * MEM_SPARES + k];
+            s->spare_mem[table * MEM_SPARES + k] = NULL;
+        }
         pthread_mutex_unlock(&s->spare_mu);
     }
     if (!m) {
@@ -39,14 +41,18 @@ void owl_mem_free(owl_store *s, struct memtable *m)
         return;
     if (s && s->spare_mem) {
         pthread_mutex_lock(&s->spare_mu);
-        int keep = !s->spare_mem[m->table];
+        struct memtable **slot = NULL;
+        for (size_t k = 0; k < MEM_SPARES && !slot; k++)
+            if (!s->spare_mem[m->table * MEM_SPARES + k])
+                slot = &s->spare_mem[m->table * MEM_SPARES + k];
+        int keep = slot != NULL;
         if (keep) {
             owl_arena_reset(&m->arena);
             m->nrows = m->live_chunks = 0;
             m->min_lsn = m->max_lsn = m->raw_bytes = 0;
             m->created_ms = 0;
             m->refs = m->closed = 0;
-            s->spare_mem[m->table] = m;
+            *slot = m;
         }
         pthread_mutex_unlock(&s->spare_mu);
         if (keep)

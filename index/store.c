@@ -1360,7 +1360,7 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
         schemas = owl_tables(&nschemas);
     s->schemas = schemas;
     s->nschemas = nschemas;
-    s->spare_mem = calloc(nschemas ? nschemas : 1, sizeof *s->spare_mem); /* NULL: no reuse */
+    s->spare_mem = calloc((nschemas ? nschemas : 1) * MEM_SPARES, sizeof *s->spare_mem); /* NULL: no reuse */
     if (opts)
         s->opt = *opts;
     else
@@ -1475,7 +1475,7 @@ void owl_store_close(owl_store *s)
     for (size_t i = 0; i < s->nrecbufs; i++)
         owl_buf_free(&s->recbufs[i]);
     pthread_mutex_destroy(&s->recbuf_mu);
-    for (size_t t = 0; s->spare_mem && t < s->nschemas; t++)
+    for (size_t t = 0; s->spare_mem && t < s->nschemas * MEM_SPARES; t++)
         owl_mem_free(NULL, s->spare_mem[t]);
     free(s->spare_mem);
     owl__seal_scratch_free(&s->seal);

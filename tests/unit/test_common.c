@@ -406,22 +406,35 @@ Test(util, big_alloc_maps_2_mib_aligned_memory_from_its_threshold_on)
     owl_big_free(NULL, OWL_BIG_MIN);
 }
 
-Test(arena, big_blocks_are_whole_huge_pages_and_are_kept_by_reset)
+Test(arena, big_arenas_start_small_then_take_whole_huge_pages_kept_by_reset)
 {
     owl_arena a;
     owl_arena_init_big(&a, OWL_BIG_MIN);
     char *v = owl_arena_copy(&a, "abc", 3);
     cr_assert_not_null(v);
-    /* the header and the values share the one 2 MiB block */
-    cr_assert_eq((uintptr_t)v / OWL_BIG_MIN, (uintptr_t)a.head / OWL_BIG_MIN);
+    /* a small arena stays small: its first block holds 64 KiB */
+    cr_assert_eq((size_t)(a.end - a.cur), ((size_t)64 << 10) - 3);
+    char val[1000];
+    memset(val, 'v', sizeof val);
+    size_t copies = 0;
+    while (a.bytes < 3 * OWL_BIG_MIN) {
+        cr_assert_not_null(owl_arena_copy(&a, val, sizeof val));
+        copies++;
+    }
+    /* past block_size, blocks are whole 2 MiB maps, header included */
     cr_assert_eq((uintptr_t)a.head % OWL_BIG_MIN, 0);
     cr_assert_lt(a.block_size, OWL_BIG_MIN);
+    cr_assert_geq(a.block_size, OWL_BIG_MIN - 64);
     char *big = owl_arena_alloc(&a, OWL_BIG_MIN); /* a block of its own */
     cr_assert_not_null(big);
     memset(big, 1, OWL_BIG_MIN);
     owl_arena_reset(&a);
-    cr_assert_not_null(a.spare);
-    cr_assert_eq(owl_arena_copy(&a, "xyz", 3), v, "the kept block is reused");
+    cr_assert_not_null(a.spare, "the full-size blocks are kept");
+    char *w = owl_arena_copy(&a, "xyz", 3);
+    cr_assert_not_null(w);
+    cr_assert_eq((size_t)(a.end - a.cur), a.block_size - 3, "a kept block, full-size, refilled");
+    for (size_t i = 0; i < copies; i++)
+        cr_assert_not_null(owl_arena_copy(&a, val, sizeof val));
     owl_arena_free(&a);
 }
 
