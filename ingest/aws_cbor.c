@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "ingest/aws_int.h"
 
 enum frame_kind { F_MAP, F_ARRAY };
@@ -161,7 +162,7 @@ static void put_string(cdec *c, const char *p, size_t n, int is_text)
         fail(c, "tag 1 must be followed by a number");
         return;
     }
-    if (is_text && !bson_utf8_validate(p, n, false)) {
+    if (is_text && !owl_utf8_valid(p, n)) {
         fail(c, memchr(p, '\0', n) ? "NUL in a text string" : "text string is not valid UTF-8");
         return;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "ingest/aws_int.h"
 
 typedef struct jp {
@@ -107,7 +108,7 @@ static int string(jp *p)
         }
         put_utf8(&p->str, cp);
     }
-    if (!bson_utf8_validate(p->str.data ? p->str.data : "", p->str.len, false))
+    if (!owl_utf8_valid(p->str.data ? p->str.data : "", p->str.len))
         return bad(p, p->str.len && memchr(p->str.data, '\0', p->str.len) ? "NUL in a string"
                                                                           : "invalid UTF-8");
     return OWL_OK;
