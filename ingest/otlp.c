@@ -122,6 +122,8 @@ static int wire_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *
  * or its lowerCamelCase JSON name ("timeUnixNano", what senders use). */
 static int field_named(const ProtobufCFieldDescriptor *f, const char *key)
 {
+    if (f->name[0] != key[0]) /* both spellings start alike: most fields end here */
+        return 0;
     if (strcmp(f->name, key) == 0)
         return 1;
     const char *a = f->name;
