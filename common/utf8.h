@@ -7,6 +7,8 @@
 #define OWL_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* owl_utf8_seq — the length (1 to 4) of the well-formed sequence that starts s (n > 0 bytes
  * readable), 0 when s does not start one. A NUL byte is a sequence of 1. Cannot fail. */
@@ -19,5 +21,34 @@ int owl_utf8_valid(const char *s, size_t n);
 /* owl_utf8_well_formed — as owl_utf8_valid, but NUL bytes are allowed (a log message may hold
  * them). Cannot fail. */
 int owl_utf8_well_formed(const char *s, size_t n);
+
+/* owl_json_str_run — the first byte at or after p that ends a run of plain JSON string
+ * bytes: '"', '\\' or a control character (end when none). The bytes passed are or-ed into
+ * *seen, by eight or one at a time (a top bit of any of its bytes set: one was past ASCII). Eight bytes at a time: "has a zero byte" on w ^ '"'
+ * and w ^ '\\', and "has a byte below 0x20" on w, each exact about whether some byte
+ * matches. */
+static inline const char *owl_json_str_run(const char *p, const char *end, uint64_t *seen)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t acc = 0;
+    while (end - p >= 8) {
+        uint64_t w, q, b;
+        memcpy(&w, p, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high)
+            break;
+        acc |= w;
+        p += 8;
+    }
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\' || c < 0x20)
+            break;
+        acc |= c;
+    }
+    *seen |= acc;
+    return p;
+}
 
 #endif

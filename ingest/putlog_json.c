@@ -54,33 +54,13 @@ static int lit(rd *r, char c)
     return 0;
 }
 
-#define ONES 0x0101010101010101ull
-#define HIGH 0x8080808080808080ull
-
 /* The first byte at or after p that is '"', '\\' or a control character (end when none);
- * *high is set when a byte before it is past ASCII. Eight bytes at a time: the three tests
- * are "has a zero byte" on w ^ '"' and w ^ '\\', and "has a byte below 0x20" on w, each exact
- * about whether some byte matches. */
+ * *high is set when a byte before it is past ASCII. */
 static const char *scan(const char *p, const char *end, int *high)
 {
     uint64_t seen = 0;
-    while (end - p >= 8) {
-        uint64_t w, q, b;
-        memcpy(&w, p, 8);
-        q = w ^ (ONES * '"');
-        b = w ^ (ONES * '\\');
-        if ((((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w)) & HIGH)
-            break;
-        seen |= w;
-        p += 8;
-    }
-    for (; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\' || c < 0x20)
-            break;
-        seen |= c;
-    }
-    *high |= (seen & HIGH) != 0;
+    p = owl_json_str_run(p, end, &seen);
+    *high |= (seen & 0x8080808080808080ull) != 0; /* any byte lane's top bit */
     return p;
 }
 

@@ -213,6 +213,11 @@ Test(putlog_json, left_to_the_general_path)
                "an invalid UTF-8 byte");
     falls_back(HEAD "\"logEvents\":[{\"timestamp\":1,\"message\":\"\xc0\xaf\"}]}", 1,
                "overlong UTF-8");
+    /* past ASCII in every lane of the eight-byte scan, not only its first byte */
+    falls_back(HEAD "\"logEvents\":[{\"timestamp\":1,\"message\":\"abcdefg\xff ok\"}]}", 1,
+               "an invalid UTF-8 byte eighth in a word");
+    falls_back(HEAD "\"logEvents\":[{\"timestamp\":1,\"message\":\"abcdefghij\xffk ok\"}]}", 1,
+               "an invalid UTF-8 byte third in the second word");
     falls_back(HEAD "\"logEvents\":[{\"timestamp\":1,\"message\":\"\xed\xa0\x80\"}]}", 1,
                "a surrogate in raw UTF-8");
     falls_back(HEAD "\"logEvents\":[{\"timestamp\":1,\"message\":\"\\ud83d\"}]}", 1,
