@@ -23,31 +23,30 @@ int owl_utf8_valid(const char *s, size_t n);
 int owl_utf8_well_formed(const char *s, size_t n);
 
 /* owl_json_str_run — the first byte at or after p that ends a run of plain JSON string
- * bytes: '"', '\\' or a control character (end when none). The bytes passed are or-ed into
- * *seen, by eight or one at a time (a top bit of any of its bytes set: one was past ASCII). Eight bytes at a time: "has a zero byte" on w ^ '"'
- * and w ^ '\\', and "has a byte below 0x20" on w, each exact about whether some byte
- * matches. */
-static inline const char *owl_json_str_run(const char *p, const char *end, uint64_t *seen)
+ * bytes: '"', '\\' or a control character (end when none); *high is set when a byte before
+ * it is past ASCII. Eight bytes at a time: "has a zero byte" on w ^ '"' and w ^ '\\', and
+ * "has a byte below 0x20" on w, each exact about whether some byte matches. */
+static inline const char *owl_json_str_run(const char *p, const char *end, int *high)
 {
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t acc = 0;
+    const uint64_t ones = 0x0101010101010101ull, top = 0x8080808080808080ull;
+    uint64_t seen = 0;
     while (end - p >= 8) {
         uint64_t w, q, b;
         memcpy(&w, p, 8);
         q = w ^ (ones * '"');
         b = w ^ (ones * '\\');
-        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high)
+        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & top)
             break;
-        acc |= w;
+        seen |= w;
         p += 8;
     }
     for (; p < end; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"' || c == '\\' || c < 0x20)
             break;
-        acc |= c;
+        seen |= c;
     }
-    *seen |= acc;
+    *high |= (seen & top) != 0;
     return p;
 }
 

@@ -34,9 +34,9 @@ static inline int owl_hex_digit(unsigned char c)
 /* owl_big_alloc — n bytes for a long-lived buffer that is filled and refilled (memtables, seal
  * buffers). From OWL_BIG_MIN bytes on, the memory is mapped on its own, aligned to 2 MiB and
  * offered to the kernel for transparent huge pages (madvise MADV_HUGEPAGE; where the kernel
- * does not take the advice it is ordinary memory): one fault per 2 MiB instead of 512, which
- * on a virtual machine is most of what filling fresh memory costs. Smaller ones come from
- * malloc. Not zeroed. NULL when out of memory. */
+ * does not take the advice it is ordinary memory): one fault per 2 MiB instead of 512 (the
+ * kernel's zeroing of each fresh page stays; docs/storage.md, Huge pages). Smaller ones come
+ * from malloc; callers must not count on zeroed memory. NULL when out of memory. */
 #define OWL_BIG_MIN ((size_t)2 << 20)
 void *owl_big_alloc(size_t n);
 

@@ -45,8 +45,7 @@ void owl_mem_free(owl_store *s, struct memtable *m)
         for (size_t k = 0; k < MEM_SPARES && !slot; k++)
             if (!s->spare_mem[m->table * MEM_SPARES + k])
                 slot = &s->spare_mem[m->table * MEM_SPARES + k];
-        int keep = slot != NULL;
-        if (keep) {
+        if (slot) {
             owl_arena_reset(&m->arena);
             m->nrows = m->live_chunks = 0;
             m->min_lsn = m->max_lsn = m->raw_bytes = 0;
@@ -55,7 +54,7 @@ void owl_mem_free(owl_store *s, struct memtable *m)
             *slot = m;
         }
         pthread_mutex_unlock(&s->spare_mu);
-        if (keep)
+        if (slot)
             return;
     }
     for (size_t k = 0; k < MEM_MAX_CHUNKS; k++)

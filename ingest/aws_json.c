@@ -72,8 +72,8 @@ static int string(jp *p)
     p->i++; /* the quote */
     for (;;) {
         size_t start = p->i;
-        uint64_t seen = 0;
-        p->i = (size_t)(owl_json_str_run(p->s + p->i, p->s + p->n, &seen) - p->s);
+        int high = 0; /* not needed: the whole string is checked at its end */
+        p->i = (size_t)(owl_json_str_run(p->s + p->i, p->s + p->n, &high) - p->s);
         if (owl_buf_append(&p->str, p->s + start, p->i - start) != OWL_OK)
             return owl_error_set(p->err, OWL_ENOMEM, "out of memory");
         if (p->i >= p->n)

@@ -54,16 +54,6 @@ static int lit(rd *r, char c)
     return 0;
 }
 
-/* The first byte at or after p that is '"', '\\' or a control character (end when none);
- * *high is set when a byte before it is past ASCII. */
-static const char *scan(const char *p, const char *end, int *high)
-{
-    uint64_t seen = 0;
-    p = owl_json_str_run(p, end, &seen);
-    *high |= (seen & 0x8080808080808080ull) != 0; /* any byte lane's top bit */
-    return p;
-}
-
 static int hex4(rd *r, unsigned *out)
 {
     if (r->end - r->s < 4)
@@ -138,7 +128,7 @@ static int string(rd *r, int nul, const char **p, size_t *n)
     if (!lit(r, '"'))
         return FALLBACK;
     int high = 0;
-    const char *run = r->s, *stop = scan(run, r->end, &high);
+    const char *run = r->s, *stop = owl_json_str_run(run, r->end, &high);
     if (stop < r->end && *stop == '"' && !nul) { /* the common case: no copy */
         r->s = stop + 1;
         if (high && !owl_utf8_valid(run, (size_t)(stop - run)))
@@ -156,7 +146,7 @@ static int string(rd *r, int nul, const char **p, size_t *n)
         if (!(o = escape(r, o)))
             return FALLBACK;
         run = r->s;
-        stop = scan(run, r->end, &high);
+        stop = owl_json_str_run(run, r->end, &high);
     }
     if (stop >= r->end || *stop != '"')
         return FALLBACK;
