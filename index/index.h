@@ -339,7 +339,7 @@ enum owl_sync_policy {
 typedef struct owl_store_options {
     enum owl_sync_policy sync;
     int sync_interval_ms;      /* default 1000 */
-    size_t memtable_rows;      /* seal a memtable past this many rows (default 262144) */
+    size_t memtable_rows;      /* seal a memtable past this many rows (default 65536) */
     size_t memtable_bytes;     /* ...or this many raw bytes (default 64 MiB) */
     int memtable_age_ms;       /* ...or when its oldest row is this old (default 10000) */
     size_t block_rows;         /* rows per block in parts (default 8192) */

@@ -1328,7 +1328,7 @@ void owl_store_options_default(owl_store_options *o)
     memset(o, 0, sizeof *o);
     o->sync = OWL_SYNC_ALWAYS;
     o->sync_interval_ms = 1000;
-    o->memtable_rows = 262144;
+    o->memtable_rows = 65536;
     o->memtable_bytes = 64u << 20;
     o->memtable_age_ms = 10000;
     o->block_rows = 8192;
