@@ -56,7 +56,8 @@ typedef struct sset {
 
 typedef struct aggst {
     uint64_t count;
-    double sum, mean, m2, best;
+    double sum, best;
+    long double mean, m2; /* Welford's, in extended precision: stddev rounds like an exact one */
     int has, time_kind;
     int64_t best_ms;
     ins_val val;      /* min, max, earliest, latest, sortsFirst, sortsLast: owned copy */
@@ -1186,8 +1187,8 @@ static int agg_update(owl_ins_run *r, const ins_agg *ag, aggst *s, owl_error *er
             return OWL_OK;
         s->count++;
         s->sum += x;
-        double d = x - s->mean;
-        s->mean += d / (double)s->count;
+        long double d = x - s->mean;
+        s->mean += d / (long double)s->count;
         s->m2 += d * (x - s->mean);
         return OWL_OK;
     case AG_MIN:
@@ -1267,7 +1268,7 @@ static void agg_result(const ins_agg *ag, aggst *s, ins_val *o)
     case AG_STDDEV:
         if (s->count) {
             o->t = VT_NUM;
-            o->num = s->count > 1 ? sqrt(s->m2 / (double)(s->count - 1)) : 0;
+            o->num = s->count > 1 ? (double)sqrtl(s->m2 / (long double)(s->count - 1)) : 0;
         }
         return;
     case AG_PCT: {

@@ -276,14 +276,14 @@ int ins_sort_cmp(const ins_val *a, const ins_val *b)
 {
     double x, y;
     int na = ins_val_numeric(a, &x), nb = ins_val_numeric(b, &y);
-    if (na && nb)
-        return x < y ? -1 : x > y;
     if (na != nb)
         return na ? 1 : -1;
+    if (na && x != y)
+        return x < y ? -1 : 1;
     char ba[40], bb[40];
     size_t an, bn;
     const char *sa = ins_val_text(a, ba, &an), *sb = ins_val_text(b, bb, &bn);
-    return natural_cmp(sa, an, sb, bn);
+    return na ? bytes_cmp(sa, an, sb, bn) : natural_cmp(sa, an, sb, bn); /* "01" before "1" */
 }
 
 /* ---------- functions ---------- */

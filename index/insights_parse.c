@@ -482,7 +482,7 @@ static int compile_re(parser *ps, const char *re, size_t n, uint32_t flags, size
     if (!code) {
         PCRE2_UCHAR m[120];
         pcre2_get_error_message(ec, m, sizeof m);
-        return fail(ps, at, "bad regular expression: %s", (char *)m);
+        return fail(ps, at + (eo <= n ? eo : n), "bad regular expression: %s", (char *)m);
     }
     if (ins_grow((void **)&q->re, &q->cre, q->nre + 1, sizeof *q->re) != OWL_OK) {
         pcre2_code_free(code);
@@ -1172,7 +1172,7 @@ static int cmd_parse(parser *ps, ins_cmd *c)
         if (ms < 0 || new_node(ps, E_FIELD, ps->t.pos, &c->expr) != OWL_OK)
             return nomem(ps);
         ps->q->nodes[c->expr].slot = ms;
-    } else if ((rc = add(ps, &c->expr)) != OWL_OK) {
+    } else if ((rc = unary(ps, &c->expr)) != OWL_OK) { /* '/' would read as a division */
         return rc;
     }
     size_t at = ps->t.pos;
