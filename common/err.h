@@ -26,7 +26,8 @@
     X(INTERNAL, -15, "internal error")                       \
     X(SIGNATURE, -16, "signature does not match")            \
     X(EXPIRED, -17, "request time outside the allowed window") \
-    X(CLOSED, -18, "closed")
+    X(CLOSED, -18, "closed")                                 \
+    X(LIMIT, -19, "resource limit exceeded")
 
 typedef enum owl_err {
     OWL_OK = 0,

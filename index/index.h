@@ -643,4 +643,111 @@ int owl_fpat_check_ref(const owl_fpat *p, const char *ref, owl_error *err);
  * extractedValues). Owned by p. */
 const char *owl_fpat_field_name(const owl_fpat *p, size_t i);
 
+/* ---- CloudWatch Logs Insights queries (insights_parse.c, insights_exec.c, insights_fn.c; the
+ * language, what is pushed down and every choice made where AWS is silent: docs/insights.md) ----
+ * A query is parsed once into an immutable owl_ins_query that threads may share; each execution
+ * is an owl_ins_run fed the events of a scan in any order and finished into the rows
+ * GetQueryResults returns. No I/O: the caller scans the logs table and feeds the run. */
+typedef struct owl_ins_query owl_ins_query;
+typedef struct owl_ins_run owl_ins_run;
+typedef struct owl_ins_result owl_ins_result;
+
+/* owl_ins_parse — parses text[0..n) (at most 10,000 bytes, CloudWatch's limit). A malformed
+ * query is OWL_EINVAL with err naming the place, "line 1, column 17: expected ..." (lines and
+ * columns from 1, columns in bytes); OWL_ENOMEM. On success *out must be freed with
+ * owl_ins_free; on failure *out is NULL. The result is immutable and thread-safe to share. */
+int owl_ins_parse(const char *text, size_t n, owl_ins_query **out, owl_error *err);
+
+/* owl_ins_free — frees q and the filter it handed out. Accepts NULL. */
+void owl_ins_free(owl_ins_query *q);
+
+/* owl_ins_filter — a NECESSARY condition on the logs table (owl_logs_col) for the events the
+ * query keeps: an owl_filter of OWL_PRED_SUBSTR / EQ on OWL_LOGS_MESSAGE, EQ / IN / SUBSTR on
+ * OWL_LOGS_STREAM and RANGE on OWL_LOGS_TIME / OWL_LOGS_INGEST_TIME, derived from the filter
+ * commands before the first stats, limit or dedup (and only from fields no earlier fields or
+ * parse command replaced). Every event that reaches the query's first stats, limit or dedup
+ * passes it, so a scan may prune with it. NULL when there is nothing to prune on. Owned by q,
+ * valid until owl_ins_free. Thread-safe. */
+const owl_filter *owl_ins_filter(const owl_ins_query *q);
+
+/* owl_ins_columns — the logs columns (bit 1u << OWL_LOGS_x) the run reads from events: TIME
+ * always; MESSAGE when @message or any field found in messages is read; STREAM, INGEST_TIME
+ * when named. A caller may leave the other owl_ins_event members empty. */
+unsigned owl_ins_columns(const owl_ins_query *q);
+
+/* owl_ins_aggregating — 1 when the query has a stats command (its rows are groups, without
+ * @ptr), else 0. */
+int owl_ins_aggregating(const owl_ins_query *q);
+
+/* One event of the logs table. message, stream, group (shown as @log), ptr (an opaque id
+ * unique per event, shown as @ptr) are views the run copies what it keeps of; p may be NULL
+ * when n is 0. */
+typedef struct owl_ins_event {
+    int64_t time_ms, ingest_ms;
+    owl_bytes message, stream, group, ptr;
+} owl_ins_event;
+
+#define OWL_INS_DEFAULT_MAX_BYTES ((size_t)64 << 20)
+#define OWL_INS_DEFAULT_MAX_ROWS 10000 /* CloudWatch's result rows when the query has no limit */
+
+/* The bounds of one run; 0 means the default. max_bytes bounds the state it keeps (rows of the
+ * top-N heap and of later commands, groups, distinct sets, percentile values, hash tables);
+ * max_rows the rows returned. */
+typedef struct owl_ins_limits {
+    size_t max_bytes;
+    size_t max_rows;
+} owl_ins_limits;
+
+/* The statistics GetQueryResults reports: events fed, events that passed the commands before
+ * the first stats / limit / dedup, and the bytes of their messages fed. */
+typedef struct owl_ins_stats {
+    uint64_t records_matched, records_scanned, bytes_scanned;
+} owl_ins_stats;
+
+/* owl_ins_run_new — a run of q (which must outlive it) within lim (NULL: defaults). OWL_ENOMEM.
+ * On success *out must be freed with owl_ins_run_free. A run is used by one thread at a time. */
+int owl_ins_run_new(const owl_ins_query *q, const owl_ins_limits *lim, owl_ins_run **out,
+                    owl_error *err);
+
+/* owl_ins_run_feed — runs one event through the query. Events may come in any order: the
+ * result does not depend on it (ties are broken by time, ingestion time and @ptr). OWL_OK;
+ * OWL_ELIMIT when the state passes lim->max_bytes (a high-cardinality stats ... by, a large
+ * dedup or a heap of large rows), OWL_ENOMEM; after a failure every later call fails the same
+ * way. */
+int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err);
+
+/* owl_ins_run_done — *done = 1 when no further event can change the result (today: only once
+ * the run has failed, since events come unordered), else 0. OWL_OK. */
+int owl_ins_run_done(owl_ins_run *r, int *done);
+
+/* owl_ins_run_finish — runs the commands after the first stats / limit / dedup and hands the
+ * rows in *out (free with owl_ins_result_free): at most lim->max_rows, each the non-null fields
+ * of the query's columns in order. A run is finished once. OWL_ELIMIT, OWL_ENOMEM, or the
+ * earlier failure of a feed. */
+int owl_ins_run_finish(owl_ins_run *r, owl_ins_result **out, owl_error *err);
+
+/* owl_ins_run_free — frees r (finished or not). Accepts NULL. */
+void owl_ins_run_free(owl_ins_run *r);
+
+/* owl_ins_result_rows — how many rows res holds. */
+size_t owl_ins_result_rows(const owl_ins_result *res);
+
+/* owl_ins_result_nfields — how many (field, value) pairs row holds (0 past the last row). */
+size_t owl_ins_result_nfields(const owl_ins_result *res, size_t row);
+
+/* owl_ins_result_field — the i-th pair of row: its name and its value as text (both
+ * NUL-terminated after n bytes, owned by res). OWL_OK, or OWL_ERANGE past the end. */
+int owl_ins_result_field(const owl_ins_result *res, size_t row, size_t i, owl_bytes *name,
+                         owl_bytes *value);
+
+/* owl_ins_result_get — the value of field name in row as a C string, NULL when the row has no
+ * such field. Owned by res. */
+const char *owl_ins_result_get(const owl_ins_result *res, size_t row, const char *name);
+
+/* owl_ins_result_stats — the run's statistics. */
+void owl_ins_result_stats(const owl_ins_result *res, owl_ins_stats *st);
+
+/* owl_ins_result_free — accepts NULL. */
+void owl_ins_result_free(owl_ins_result *res);
+
 #endif

@@ -76,6 +76,8 @@ static const struct {
      OWL_AWS_ERR_AccessDeniedException},
     {OWL_ERANGE, OWL_AWS_ERR_LimitExceeded, OWL_AWS_ERR_LimitExceeded,
      OWL_AWS_ERR_LimitExceededException},
+    {OWL_ELIMIT, OWL_AWS_ERR_LimitExceeded, OWL_AWS_ERR_LimitExceeded,
+     OWL_AWS_ERR_LimitExceededException},
     {OWL_EAGAIN, OWL_AWS_ERR_ServiceUnavailable, OWL_AWS_ERR_ServiceUnavailable,
      OWL_AWS_ERR_ServiceUnavailableException},
     {OWL_ENOSPC, OWL_AWS_ERR_InsufficientStorage, OWL_AWS_ERR_ServiceUnavailable,
