@@ -48,6 +48,7 @@
     X(InvalidAction, "InvalidAction", 400, SENDER)                                      \
     X(MissingAction, "MissingAction", 400, SENDER)                                      \
     X(InvalidNextToken, "InvalidNextToken", 400, SENDER)                                \
+    X(MalformedQueryException, "MalformedQueryException", 400, SENDER)               \
     X(ValidationError, "ValidationError", 400, SENDER)                                  \
     X(InvalidFormat, "InvalidFormat", 400, SENDER)                                      \
     /* resources and limits */                                                          \
@@ -779,6 +780,170 @@ typedef struct owl_logs_filter {
  * and prefix, a pattern that does not compile: err says where). */
 int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
                            owl_logs_page *out, owl_error *err);
+
+/* One event handed to an owl_logs_scan callback: views valid only during the call. message
+ * is empty when the scan did not ask for it. */
+typedef struct owl_logs_row {
+    int64_t time_ms, ingest_ms;
+    owl_bytes stream, message;
+} owl_logs_row;
+
+/* Called with a batch of rows; a non-zero return stops the scan and is returned. */
+typedef int (*owl_logs_scan_fn)(void *ud, const owl_logs_row *rows, size_t n);
+
+/* What one owl_logs_scan read. */
+typedef struct owl_logs_scan_q {
+    const char *group;
+    int64_t start_ms, end_ms;   /* [start, end) */
+    const owl_filter *filter;   /* a condition every row must meet, on the logs table's
+                                 * columns (owl_logs_col), or NULL; it prunes blocks */
+    int with_message;           /* 0: rows come without their message (not read at all) */
+    owl_logs_scan_fn fn;
+    void *ud;
+} owl_logs_scan_q;
+
+/* owl_logs_scan — every event of q->group (its streams as they are now: events of a deleted
+ * stream are not returned, even when one of the same name was created again) in the time
+ * range that meets q->filter, in batches, in no particular order, without holding the logs
+ * module's lock. st (may be NULL) gets the store's counts (rows scanned, bytes read).
+ * OWL_ENOTFOUND (group), OWL_ENOMEM, the store's errors, or fn's non-zero return. */
+int owl_logs_scan(owl_logs *lg, const char *tenant, const owl_logs_scan_q *q,
+                  owl_scan_stats *st, owl_error *err);
+
+/* ---- CloudWatch Logs Insights queries (insights.c; docs/insights.md) ----
+ * StartQuery puts a parsed query (index/'s owl_ins_*) in a queue that a bounded pool of
+ * threads runs: each scans the query's log groups (owl_logs_scan, pruned by the query's
+ * necessary condition) and feeds the events to the run. A tenant has at most `per_tenant`
+ * queries scheduled or running; a running query past `timeout_ms` stops as Timeout, one whose
+ * state passes `max_bytes` fails. Queries and results live in memory (not across restarts):
+ * the newest `keep` finished queries of each tenant. All functions are thread-safe. */
+
+typedef struct owl_insights owl_insights;
+
+#define OWL_INSIGHTS_ID_LEN 37    /* a UUID and its NUL */
+#define OWL_INSIGHTS_MAX_GROUPS 50 /* log groups one query reads (CloudWatch's limit) */
+
+typedef struct owl_insights_options {
+    size_t workers;     /* threads running queries (default 2) */
+    size_t per_tenant;  /* queries a tenant may have scheduled or running (default 30) */
+    int64_t timeout_ms; /* a query's running time at most (default 60 minutes, as CloudWatch) */
+    size_t max_bytes;   /* the state one query may hold (default 256 MiB) */
+    size_t keep;        /* finished queries kept per tenant (default 100) */
+} owl_insights_options;
+
+enum owl_insights_status {
+    OWL_INS_SCHEDULED = 0,
+    OWL_INS_RUNNING = 1,
+    OWL_INS_COMPLETE = 2,
+    OWL_INS_FAILED = 3,
+    OWL_INS_CANCELLED = 4,
+    OWL_INS_TIMEOUT = 5,
+};
+
+/* owl_insights_status_name — CloudWatch's name ("Complete", ...). */
+const char *owl_insights_status_name(enum owl_insights_status s);
+
+/* owl_insights_status_parse — the status of a name; OWL_EINVAL for another name. */
+int owl_insights_status_parse(const char *name, enum owl_insights_status *out);
+
+/* owl_insights_options_default — the defaults above. */
+void owl_insights_options_default(owl_insights_options *o);
+
+/* owl_insights_open — starts the query threads over logs and meta (both must outlive it);
+ * opts NULL or its zero fields mean the defaults. */
+int owl_insights_open(owl_logs *logs, owl_meta *meta, const owl_insights_options *opts,
+                      owl_insights **out, owl_error *err);
+
+/* owl_insights_close — stops the running queries, joins the threads, frees. Accepts NULL. */
+void owl_insights_close(owl_insights *in);
+
+typedef struct owl_insights_start {
+    const char *const *groups; /* log group names, 1..OWL_INSIGHTS_MAX_GROUPS */
+    size_t ngroups;
+    int64_t start_ms, end_ms;  /* event times [start, end) */
+    const char *query;
+    size_t limit;              /* rows at most (1..10,000); 0 = the query's own or 10,000 */
+} owl_insights_query;
+
+/* owl_insights_start — StartQuery: checks and parses the query, queues it and writes its id.
+ * OWL_EINVAL (a malformed query: err names the line and column; bad arguments),
+ * OWL_ENOTFOUND (a group), OWL_ERANGE (the tenant's concurrency limit), OWL_ENOMEM. */
+int owl_insights_start(owl_insights *in, const char *tenant, const owl_insights_query *s,
+                       char id[OWL_INSIGHTS_ID_LEN], owl_error *err);
+
+/* A query as it is now. Pointers stay valid until owl_insights_view_release. */
+typedef struct owl_insights_view {
+    const char *id, *query;
+    const char *const *groups;
+    size_t ngroups;
+    enum owl_insights_status status;
+    int64_t create_ms;
+    const char *error;         /* why it failed or timed out, else "" */
+    owl_ins_stats stats;       /* so far while running */
+    const owl_ins_result *res; /* the rows once Complete, else NULL */
+    void *ref_;
+} owl_insights_view;
+
+/* owl_insights_get — GetQueryResults: a view of query id of tenant, after waiting up to
+ * wait_ms (0: not at all) for it to finish. OWL_ENOTFOUND. */
+int owl_insights_get(owl_insights *in, const char *tenant, const char *id, int64_t wait_ms,
+                     owl_insights_view *v, owl_error *err);
+
+/* owl_insights_view_release — lets go of a view. Accepts NULL and a released view. */
+void owl_insights_view_release(owl_insights *in, owl_insights_view *v);
+
+/* owl_insights_stop — StopQuery: cancels a scheduled or running query (*stopped = 1); a
+ * finished one is left alone (*stopped = 0). OWL_ENOTFOUND. */
+int owl_insights_stop(owl_insights *in, const char *tenant, const char *id, int *stopped,
+                      owl_error *err);
+
+/* owl_insights_list — DescribeQueries: calls fn with each query of tenant, newest first,
+ * that reads group (NULL: any) and has status (-1: any) until fn returns non-zero (which is
+ * returned). The view is valid during the call only. */
+int owl_insights_list(owl_insights *in, const char *tenant, const char *group, int status,
+                      int (*fn)(void *ud, const owl_insights_view *v), void *ud);
+
+/* One event found by its @ptr. text holds the stream name, a NUL, then the message. */
+typedef struct owl_insights_record {
+    char group[OWL_LOGS_NAME_MAX + 1];
+    int64_t time_ms, ingest_ms;
+    size_t stream_len, message_len;
+    owl_buf text;
+} owl_insights_record;
+
+/* owl_insights_record_get — GetLogRecord: the event a result row's @ptr names. OWL_EINVAL (not
+ * a pointer owl made), OWL_ENOTFOUND (gone: retention, a deleted group or stream). Free
+ * out with owl_insights_record_free (also after a failure). */
+int owl_insights_record_get(owl_insights *in, const char *tenant, const char *ptr,
+                            owl_insights_record *out, owl_error *err);
+void owl_insights_record_free(owl_insights_record *r);
+
+/* A saved query (PutQueryDefinition). */
+typedef struct owl_insights_def {
+    const char *id;   /* queryDefinitionId to replace, or NULL for a new one */
+    const char *name; /* 1..255 */
+    const char *query;
+    const char *const *groups;
+    size_t ngroups;
+} owl_insights_def;
+
+/* owl_insights_def_put — stores d durably, writing its id (d->id, or a new one).
+ * OWL_EINVAL, OWL_ENOTFOUND (d->id unknown), the metadata store's errors. */
+int owl_insights_def_put(owl_insights *in, const char *tenant, const owl_insights_def *d,
+                         char id[OWL_INSIGHTS_ID_LEN], owl_error *err);
+
+/* owl_insights_def_delete — DeleteQueryDefinition. OWL_ENOTFOUND. */
+int owl_insights_def_delete(owl_insights *in, const char *tenant, const char *id,
+                            owl_error *err);
+
+/* owl_insights_def_list — DescribeQueryDefinitions: fn gets each definition (id, and the
+ * document {name, queryString, logGroupNames, lastModified}) whose name starts with prefix
+ * (NULL: all), in id order after `after` (NULL: from the first), at most limit; next gets the
+ * token of the next page ("" at the end). fn's non-zero return stops and is returned. */
+int owl_insights_def_list(owl_insights *in, const char *tenant, const char *prefix,
+                          const char *after, size_t limit,
+                          int (*fn)(void *ud, const char *id, const bson_t *doc), void *ud,
+                          char next[OWL_INSIGHTS_ID_LEN], owl_error *err);
 
 /* ---- CloudWatch Logs metric filters (logs.c, mfilter.c; docs/api/logs.md "Metric filters") ----
  * A metric filter of a log group turns the events it matches into datapoints of one metric:

@@ -2020,6 +2020,91 @@ out:
     return rc;
 }
 
+/* ---- owl_logs_scan: every visible event of a group, unordered (Insights) ---- */
+
+#define SCAN_BATCH 1024
+
+typedef struct scanner {
+    const owl_logs_scan_q *q;
+    vis *v;
+    size_t nv;
+    const void *last_p; /* the stream value of the row before (a batch's dictionary values
+                         * repeat pointers) and the visibility entry found for it */
+    size_t last_n;
+    const vis *last_v;
+    owl_logs_row rows[SCAN_BATCH];
+} scanner;
+
+static int scan_rows(void *ud, const owl_batch *b)
+{
+    scanner *sc = ud;
+    size_t k = 0;
+    int rc;
+    for (size_t i = 0; i < b->nrows; i++) {
+        owl_bytes sn = b->cols[2][i].b;
+        int64_t ingest = b->cols[1][i].i;
+        if (sn.p != sc->last_p || sn.n != sc->last_n) {
+            reader r = {.v = sc->v, .nv = sc->nv};
+            sc->last_v = visible(&r, sn.p, sn.n, INT64_MAX);
+            sc->last_p = sn.p;
+            sc->last_n = sn.n;
+        }
+        if (!sc->last_v || ingest < sc->last_v->created)
+            continue;
+        sc->rows[k] = (owl_logs_row){b->cols[0][i].i, ingest, sn,
+                                     sc->q->with_message ? b->cols[3][i].b : (owl_bytes){0}};
+        if (++k == SCAN_BATCH) {
+            if ((rc = sc->q->fn(sc->q->ud, sc->rows, k)) != 0)
+                return rc;
+            k = 0;
+        }
+    }
+    return k ? sc->q->fn(sc->q->ud, sc->rows, k) : 0;
+}
+
+int owl_logs_scan(owl_logs *lg, const char *tenant, const owl_logs_scan_q *q,
+                  owl_scan_stats *st, owl_error *err)
+{
+    vis *v = NULL;
+    size_t nv = 0;
+    char *strs = NULL, pid[24];
+    int rc = OWL_OK;
+    if (st)
+        memset(st, 0, sizeof *st);
+    pthread_mutex_lock(&lg->mu);
+    lgroup *g = group_get(lg, tenant, q->group);
+    if (g) {
+        owl_strlcpy(pid, g->pid, sizeof pid);
+        rc = vis_snapshot(g, NULL, 0, &v, &nv, &strs);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    if (!g)
+        return no_group(err);
+    if (rc != OWL_OK)
+        return owl_error_set(err, rc, "out of memory");
+    scanner *sc = malloc(sizeof *sc);
+    if (!sc) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    *sc = (scanner){.q = q, .v = v, .nv = nv};
+    if (nv == 0 || q->end_ms <= q->start_ms)
+        goto out;
+    static const size_t cols_msg[] = {OWL_LOGS_TIME, OWL_LOGS_INGEST_TIME, OWL_LOGS_STREAM,
+                                      OWL_LOGS_MESSAGE};
+    const char *parts[] = {pid};
+    owl_scan s = {.table = "logs", .tenant = tenant, .partitions = parts, .npartitions = 1,
+                  .start = q->start_ms, .end = q->end_ms, .cols = cols_msg,
+                  .ncols = q->with_message ? 4 : 3, .fn = scan_rows, .ud = sc,
+                  .filter = q->filter};
+    rc = owl_store_scan(lg->store, &s, st, err);
+out:
+    free(sc);
+    free(v);
+    free(strs);
+    return rc;
+}
+
 /* ---- metric filters (definitions in mfilter.c; docs/api/logs.md "Metric filters") ---- */
 
 void owl_logs_set_metrics(owl_logs *lg, owl_metrics *m)

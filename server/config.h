@@ -58,6 +58,10 @@ typedef struct owl_config {
     int64_t metrics_3600s_days; /* 455 */
     int wal_sync;                 /* enum owl_sync_policy: 0 always (default), 1 interval, 2 none */
     int64_t wal_sync_interval_ms; /* 1000 */
+    int64_t insights_workers;     /* 2: threads running Logs Insights queries */
+    int64_t insights_concurrency; /* 30: queries a tenant may have scheduled or running */
+    int64_t insights_timeout_ms;  /* 3600000: a query's running time at most */
+    int64_t insights_max_mib;     /* 256: the state one query may hold */
     int64_t store_settle_ms;      /* 3600000: a day without appends this long is rewritten
                                    * once at the compaction level */
     owl_config_topics alarm_topic; /* none */

@@ -987,6 +987,365 @@ static int test_metric_filter(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
 }
 
+/* ---- Logs Insights (ingest/insights.c; docs/insights.md) ---- */
+
+static owl_insights *insights_of(owl_aws_ctx *ctx)
+{
+    owl_call *call = ctx->ud;
+    return call->srv->insights;
+}
+
+/* Names of the groups a StartQuery names: logGroupName, logGroupNames or
+ * logGroupIdentifiers (names or ARNs), exactly one of them. names[] point into in or into
+ * bufs (ARNs). */
+typedef struct qgroups {
+    const char *names[OWL_INSIGHTS_MAX_GROUPS];
+    char bufs[OWL_INSIGHTS_MAX_GROUPS][OWL_LOGS_NAME_MAX + 1];
+    size_t n;
+} qgroups;
+
+static int query_groups(owl_aws_ctx *ctx, const bson_t *in, qgroups *g)
+{
+    const char *one;
+    bson_iter_t it;
+    int given = 0, rc;
+    g->n = 0;
+    if (opt_str(ctx, in, "logGroupName", &one) != OWL_OK)
+        return OWL_EINVAL;
+    if (one) {
+        g->names[g->n++] = one;
+        given++;
+    }
+    static const char *const lists[] = {"logGroupNames", "logGroupIdentifiers"};
+    for (size_t l = 0; l < 2; l++) {
+        if ((rc = owl_aws_get_list(ctx, in, lists[l], &it)) == OWL_EINVAL)
+            return rc;
+        if (rc != OWL_OK)
+            continue;
+        given++;
+        while (bson_iter_next(&it)) {
+            if (!BSON_ITER_HOLDS_UTF8(&it))
+                return invalid(ctx, "%s must be a list of strings", lists[l]);
+            if (g->n == OWL_INSIGHTS_MAX_GROUPS)
+                return invalid(ctx, "1 validation error detected: Value at '%s' failed to "
+                                    "satisfy constraint: Member must have length less than or "
+                                    "equal to 50",
+                               lists[l]);
+            const char *name = bson_iter_utf8(&it, NULL);
+            if (l == 1 && strncmp(name, "arn:", 4) == 0) {
+                rc = arn_group(name, tenant_of(ctx), g->bufs[g->n], sizeof g->bufs[g->n]);
+                if (rc == OWL_EINVAL)
+                    return invalid(ctx, "Invalid log group ARN: %.300s", name);
+                if (rc != OWL_OK)
+                    return owl_aws_fail(ctx, OWL_AWS_ERR_ResourceNotFoundException,
+                                        "Log group '%.512s' does not exist", name);
+                name = g->bufs[g->n];
+            }
+            g->names[g->n++] = name;
+        }
+    }
+    if (given != 1 || g->n == 0)
+        return invalid(ctx, "Exactly one of logGroupName, logGroupNames and %s must be "
+                            "specified, with at least one group",
+                       "logGroupIdentifiers");
+    resource(ctx, "log-group", g->names[0]);
+    return OWL_OK;
+}
+
+/* Parses the query for its error, answered as CloudWatch does (MalformedQueryException). */
+static int query_ok(owl_aws_ctx *ctx, const char *text)
+{
+    owl_ins_query *q = NULL;
+    owl_error e = {0};
+    int rc = owl_ins_parse(text, strlen(text), &q, &e);
+    owl_ins_free(q);
+    if (rc == OWL_EINVAL)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_MalformedQueryException, "%s", e.msg);
+    return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
+}
+
+static int start_query(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    qgroups *g = malloc(sizeof *g);
+    const char *text;
+    int64_t start, end, limit;
+    int rc = OWL_EINVAL;
+    if (!g)
+        return fail(ctx, OWL_ENOMEM, &(owl_error){0});
+    if (query_groups(ctx, in, g) != OWL_OK || need_str(ctx, in, "queryString", &text) != OWL_OK ||
+        opt_int(ctx, in, "limit", 1, OWL_INS_DEFAULT_MAX_ROWS, 0, &limit) != OWL_OK)
+        goto out;
+    if ((rc = owl_aws_get_int(ctx, in, "startTime", &start)) != OWL_OK ||
+        (rc = owl_aws_get_int(ctx, in, "endTime", &end)) != OWL_OK) {
+        if (rc == OWL_ENOTFOUND)
+            rc = invalid(ctx, "1 validation error detected: Value null at '%s' failed to "
+                              "satisfy constraint: Member must not be null",
+                         "startTime and endTime");
+        goto out;
+    }
+    if (start < 0 || end < start || end > INT64_MAX / 1000 - 1) {
+        rc = invalid(ctx, "%s", "endTime must be at or after startTime, both in epoch seconds");
+        goto out;
+    }
+    if ((rc = query_ok(ctx, text)) != OWL_OK)
+        goto out;
+    /* endTime is included: events of its whole second are read */
+    owl_insights_query q = {.groups = g->names, .ngroups = g->n, .start_ms = start * 1000,
+                            .end_ms = (end + 1) * 1000, .query = text, .limit = (size_t)limit};
+    char id[OWL_INSIGHTS_ID_LEN];
+    owl_error e = {0};
+    if ((rc = owl_insights_start(insights_of(ctx), tenant_of(ctx), &q, id, &e)) != OWL_OK) {
+        rc = fail(ctx, rc, &e);
+        goto out;
+    }
+    BSON_APPEND_UTF8(out, "queryId", id);
+out:
+    free(g);
+    return rc;
+}
+
+/* results: [[{field, value}, ...], ...] as GetQueryResults gives them. */
+static void append_results(bson_t *out, const owl_ins_result *res)
+{
+    bson_t rows, row, pair;
+    char k[24], f[24];
+    BSON_APPEND_ARRAY_BEGIN(out, "results", &rows);
+    for (size_t r = 0; res && r < owl_ins_result_rows(res); r++) {
+        snprintf(k, sizeof k, "%zu", r);
+        BSON_APPEND_ARRAY_BEGIN(&rows, k, &row);
+        for (size_t i = 0; i < owl_ins_result_nfields(res, r); i++) {
+            owl_bytes name, value;
+            if (owl_ins_result_field(res, r, i, &name, &value) != OWL_OK)
+                break;
+            snprintf(f, sizeof f, "%zu", i);
+            BSON_APPEND_DOCUMENT_BEGIN(&row, f, &pair);
+            bson_append_utf8(&pair, "field", 5, name.p, (int)name.n);
+            bson_append_utf8(&pair, "value", 5, value.p, (int)value.n);
+            bson_append_document_end(&row, &pair);
+        }
+        bson_append_array_end(&rows, &row);
+    }
+    bson_append_array_end(out, &rows);
+}
+
+static void append_stats(bson_t *out, const owl_ins_stats *st)
+{
+    bson_t d;
+    BSON_APPEND_DOCUMENT_BEGIN(out, "statistics", &d);
+    BSON_APPEND_DOUBLE(&d, "recordsMatched", (double)st->records_matched);
+    BSON_APPEND_DOUBLE(&d, "recordsScanned", (double)st->records_scanned);
+    BSON_APPEND_DOUBLE(&d, "bytesScanned", (double)st->bytes_scanned);
+    bson_append_document_end(out, &d);
+}
+
+static int get_query_results(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *id;
+    if (need_str(ctx, in, "queryId", &id) != OWL_OK)
+        return OWL_EINVAL;
+    owl_insights_view v;
+    owl_error e = {0};
+    int rc = owl_insights_get(insights_of(ctx), tenant_of(ctx), id, 0, &v, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    if (v.ngroups)
+        resource(ctx, "log-group", v.groups[0]);
+    append_results(out, v.res);
+    append_stats(out, &v.stats);
+    BSON_APPEND_UTF8(out, "status", owl_insights_status_name(v.status));
+    owl_insights_view_release(insights_of(ctx), &v);
+    return OWL_OK;
+}
+
+static int stop_query(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *id;
+    int stopped;
+    if (need_str(ctx, in, "queryId", &id) != OWL_OK)
+        return OWL_EINVAL;
+    owl_error e = {0};
+    int rc = owl_insights_stop(insights_of(ctx), tenant_of(ctx), id, &stopped, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    BSON_APPEND_BOOL(out, "success", stopped);
+    return OWL_OK;
+}
+
+typedef struct qlist {
+    bson_t *arr;
+    size_t n, limit;
+    const char *after; /* nextToken: the id the previous page ended at, skipped up to */
+    char next[OWL_INSIGHTS_ID_LEN];
+} qlist;
+
+static int append_query(void *ud, const owl_insights_view *v)
+{
+    qlist *l = ud;
+    if (l->after) {
+        if (strcmp(v->id, l->after) == 0)
+            l->after = NULL;
+        return 0;
+    }
+    if (l->n == l->limit) {
+        return 1;
+    }
+    char k[24];
+    bson_t d;
+    snprintf(k, sizeof k, "%zu", l->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(l->arr, k, &d);
+    BSON_APPEND_UTF8(&d, "queryId", v->id);
+    BSON_APPEND_UTF8(&d, "queryString", v->query);
+    BSON_APPEND_UTF8(&d, "status", owl_insights_status_name(v->status));
+    BSON_APPEND_INT64(&d, "createTime", v->create_ms);
+    if (v->ngroups)
+        BSON_APPEND_UTF8(&d, "logGroupName", v->groups[0]);
+    bson_append_document_end(l->arr, &d);
+    owl_strlcpy(l->next, v->id, sizeof l->next);
+    return 0;
+}
+
+static int describe_queries(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *group, *status, *token;
+    int64_t limit;
+    enum owl_insights_status st = OWL_INS_SCHEDULED;
+    if (opt_str(ctx, in, "logGroupName", &group) != OWL_OK ||
+        opt_str(ctx, in, "status", &status) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &token) != OWL_OK ||
+        opt_int(ctx, in, "maxResults", 1, 1000, 1000, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    if (status && owl_insights_status_parse(status, &st) != OWL_OK)
+        return invalid(ctx, "status must be one of Scheduled, Running, Complete, Failed, "
+                            "Cancelled, Timeout%s",
+                       "");
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(out, "queries", &arr);
+    qlist l = {&arr, 0, (size_t)limit, token, ""};
+    int more = owl_insights_list(insights_of(ctx), tenant_of(ctx), group, status ? (int)st : -1,
+                                 append_query, &l);
+    bson_append_array_end(out, &arr);
+    if (more)
+        BSON_APPEND_UTF8(out, "nextToken", l.next);
+    return OWL_OK;
+}
+
+static int get_log_record(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *ptr;
+    if (need_str(ctx, in, "logRecordPointer", &ptr) != OWL_OK)
+        return OWL_EINVAL;
+    owl_insights_record r = {0};
+    owl_error e = {0};
+    int rc = owl_insights_record_get(insights_of(ctx), tenant_of(ctx), ptr, &r, &e);
+    if (rc != OWL_OK) {
+        owl_insights_record_free(&r);
+        return fail(ctx, rc, &e);
+    }
+    resource(ctx, "log-group", r.group);
+    char num[24], logname[OWL_LOGS_NAME_MAX + 300];
+    bson_t d;
+    BSON_APPEND_DOCUMENT_BEGIN(out, "logRecord", &d);
+    snprintf(num, sizeof num, "%" PRId64, r.time_ms);
+    BSON_APPEND_UTF8(&d, "@timestamp", num);
+    snprintf(num, sizeof num, "%" PRId64, r.ingest_ms);
+    BSON_APPEND_UTF8(&d, "@ingestionTime", num);
+    bson_append_utf8(&d, "@logStream", 10, r.text.data, (int)r.stream_len);
+    bson_append_utf8(&d, "@message", 8, r.text.data + r.stream_len + 1, (int)r.message_len);
+    snprintf(logname, sizeof logname, "%s:%s", tenant_of(ctx), r.group);
+    BSON_APPEND_UTF8(&d, "@log", logname);
+    bson_append_document_end(out, &d);
+    owl_insights_record_free(&r);
+    return OWL_OK;
+}
+
+static int put_query_definition(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *name, *text, *id;
+    const char *groups[OWL_INSIGHTS_MAX_GROUPS];
+    size_t n = 0;
+    bson_iter_t it;
+    if (need_str(ctx, in, "name", &name) != OWL_OK ||
+        need_str(ctx, in, "queryString", &text) != OWL_OK ||
+        opt_str(ctx, in, "queryDefinitionId", &id) != OWL_OK)
+        return OWL_EINVAL;
+    int rc = owl_aws_get_list(ctx, in, "logGroupNames", &it);
+    if (rc == OWL_EINVAL)
+        return rc;
+    while (rc == OWL_OK && bson_iter_next(&it)) {
+        if (!BSON_ITER_HOLDS_UTF8(&it) || n == OWL_INSIGHTS_MAX_GROUPS)
+            return invalid(ctx, "%s must be a list of at most 50 strings", "logGroupNames");
+        groups[n++] = bson_iter_utf8(&it, NULL);
+    }
+    if (query_ok(ctx, text) != OWL_OK)
+        return OWL_EINVAL;
+    owl_insights_def d = {id, name, text, groups, n};
+    char out_id[OWL_INSIGHTS_ID_LEN];
+    owl_error e = {0};
+    if ((rc = owl_insights_def_put(insights_of(ctx), tenant_of(ctx), &d, out_id, &e)) != OWL_OK)
+        return fail(ctx, rc, &e);
+    resource(ctx, "query-definition", out_id);
+    BSON_APPEND_UTF8(out, "queryDefinitionId", out_id);
+    return OWL_OK;
+}
+
+typedef struct deflist {
+    bson_t *arr;
+    size_t n;
+} deflist;
+
+static int append_def(void *ud, const char *id, const bson_t *doc)
+{
+    deflist *l = ud;
+    char k[24];
+    bson_t d;
+    bson_iter_t it;
+    snprintf(k, sizeof k, "%zu", l->n++);
+    BSON_APPEND_DOCUMENT_BEGIN(l->arr, k, &d);
+    BSON_APPEND_UTF8(&d, "queryDefinitionId", id);
+    if (bson_iter_init(&it, doc))
+        while (bson_iter_next(&it)) /* name, queryString, logGroupNames, lastModified */
+            bson_append_iter(&d, bson_iter_key(&it), -1, &it);
+    bson_append_document_end(l->arr, &d);
+    return 0;
+}
+
+static int describe_query_definitions(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *prefix, *token;
+    int64_t limit;
+    if (opt_str(ctx, in, "queryDefinitionNamePrefix", &prefix) != OWL_OK ||
+        opt_str(ctx, in, "nextToken", &token) != OWL_OK ||
+        opt_int(ctx, in, "maxResults", 1, 1000, 1000, &limit) != OWL_OK)
+        return OWL_EINVAL;
+    bson_t arr;
+    char next[OWL_INSIGHTS_ID_LEN];
+    BSON_APPEND_ARRAY_BEGIN(out, "queryDefinitions", &arr);
+    deflist l = {&arr, 0};
+    owl_error e = {0};
+    int rc = owl_insights_def_list(insights_of(ctx), tenant_of(ctx), prefix, token,
+                                   (size_t)limit, append_def, &l, next, &e);
+    bson_append_array_end(out, &arr);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    if (next[0])
+        BSON_APPEND_UTF8(out, "nextToken", next);
+    return OWL_OK;
+}
+
+static int delete_query_definition(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    const char *id;
+    if (need_str(ctx, in, "queryDefinitionId", &id) != OWL_OK)
+        return OWL_EINVAL;
+    resource(ctx, "query-definition", id);
+    owl_error e = {0};
+    int rc = owl_insights_def_delete(insights_of(ctx), tenant_of(ctx), id, &e);
+    if (rc != OWL_OK)
+        return fail(ctx, rc, &e);
+    BSON_APPEND_BOOL(out, "success", true);
+    return OWL_OK;
+}
+
 #define OP(n, f) {.name = #n, .action = "logs:" #n, .fn = f}
 
 static const owl_aws_op logs_ops[] = {
@@ -1008,6 +1367,14 @@ static const owl_aws_op logs_ops[] = {
     OP(TagLogGroup, tag_log_group),
     OP(UntagLogGroup, untag_log_group),
     OP(ListTagsLogGroup, list_tags_log_group),
+    OP(StartQuery, start_query),
+    OP(GetQueryResults, get_query_results),
+    OP(StopQuery, stop_query),
+    OP(DescribeQueries, describe_queries),
+    OP(GetLogRecord, get_log_record),
+    OP(PutQueryDefinition, put_query_definition),
+    OP(DescribeQueryDefinitions, describe_query_definitions),
+    OP(DeleteQueryDefinition, delete_query_definition),
     OP(PutMetricFilter, put_metric_filter),
     OP(DescribeMetricFilters, describe_metric_filters),
     OP(DeleteMetricFilter, delete_metric_filter),

@@ -564,6 +564,14 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     owl_logs_set_metrics(s->logs, s->metrics);
     if ((rc = owl_alarms_add_evidence(s->alarms, "*", owl_logs_evidence, s->logs, err)) != OWL_OK)
         goto fail;
+    owl_insights_options io;
+    owl_insights_options_default(&io);
+    io.workers = (size_t)cfg->insights_workers;
+    io.per_tenant = (size_t)cfg->insights_concurrency;
+    io.timeout_ms = cfg->insights_timeout_ms;
+    io.max_bytes = (size_t)cfg->insights_max_mib << 20;
+    if ((rc = owl_insights_open(s->logs, s->meta, &io, &s->insights, err)) != OWL_OK)
+        goto fail;
     if ((rc = owl_audit_open(s->store, (int)cfg->audit_retention_days, &s->audit, err)) != OWL_OK)
         goto fail;
     if ((rc = owl_selfmetrics_new(&s->selfmetrics)) != OWL_OK) {
@@ -662,6 +670,7 @@ void owl_server_close(owl_server *s)
     owl_traces_close(s->traces);   /* after the alarms (their evidence reads it), before the
                                     * metrics it writes the RED statistics gathered to */
     owl_metrics_close(s->metrics); /* before the store and meta it writes to */
+    owl_insights_close(s->insights); /* its queries read the logs */
     owl_logs_close(s->logs);       /* persists the streams' times into meta */
     owl_store_close(s->store);
     owl_selfmetrics_free(s->selfmetrics);

@@ -40,6 +40,7 @@ typedef struct owl_server {
     struct owl_alarm_actions *alarm_actions; /* alarm_actions.c: webhook deliveries */
     struct owl_alarm_tags *alarm_tags; /* analytics/: the alarms' tags, over meta */
     owl_logs *logs;                /* ingest/: CloudWatch Logs groups, streams, events */
+    owl_insights *insights;        /* ingest/: Logs Insights queries and their threads */
     owl_traces *traces;            /* ingest/: the spans table, trace lookup and search */
     struct owl_xray_daemon *xray_daemon; /* xraydaemon.c: UDP segments, TCP sampling; or NULL */
     struct owl_audit *audit;

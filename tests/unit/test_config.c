@@ -23,7 +23,8 @@ static const char *const flags[] = {
     "audit-retention-days", "trace-retention-days", "xray-daemon", "xray-daemon-tenant",
     "metrics-raw-hours", "metrics-60s-days", "metrics-300s-days",
     "metrics-3600s-days",
-    "wal-sync", "wal-sync-interval-ms", "store-settle-ms", "stream-buffer-bytes", "stream-stall-ms",
+    "wal-sync", "wal-sync-interval-ms", "store-settle-ms", "insights-workers", "insights-concurrency", "insights-timeout-ms",
+    "insights-max-mib", "stream-buffer-bytes", "stream-stall-ms",
     "stream-heartbeat-ms", "preauth-body-bytes", "max-buffered-mib", "alarm-topic",
     "help", "version",
 };
