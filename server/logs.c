@@ -1773,9 +1773,206 @@ out:
     return rc;
 }
 
+/* ---- POST /api/v1/logs/insights: one Insights query, answered when it is done ----
+ * Body {"query", "groups": [names], "start", "end" (epoch ms or RFC 3339; end excluded),
+ * "limit"}; the answer is a table, JSON {"status", "columns", "rows", "statistics"} or CSV
+ * with Accept: text/csv. It runs on the same pool, under the same limits, as StartQuery. */
+
+/* A time field: epoch ms (a number) or RFC 3339 text. 0 absent, 1 read, -1 malformed. */
+static int body_time(const bson_t *doc, const char *name, int64_t *ms)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, name))
+        return 0;
+    if (BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it)) {
+        *ms = bson_iter_as_int64(&it);
+        return 1;
+    }
+    if (BSON_ITER_HOLDS_UTF8(&it)) {
+        uint32_t n;
+        const char *t = bson_iter_utf8(&it, &n);
+        return owl_time_parse(t, n, ms) == OWL_OK ? 1 : -1;
+    }
+    return -1;
+}
+
+/* Appends the query's columns: every field name of the rows, in first-seen order. */
+static int result_columns(const owl_ins_result *res, owl_buf *names, size_t *n)
+{
+    *n = 0;
+    for (size_t r = 0; r < owl_ins_result_rows(res); r++)
+        for (size_t i = 0; i < owl_ins_result_nfields(res, r); i++) {
+            owl_bytes f, v;
+            owl_ins_result_field(res, r, i, &f, &v);
+            int seen = 0;
+            for (size_t k = 0, off = 0; k < *n && !seen; k++) {
+                const char *c = names->data + off;
+                seen = strlen(c) == f.n && memcmp(c, f.p, f.n) == 0;
+                off += strlen(c) + 1;
+            }
+            if (seen)
+                continue;
+            if (owl_buf_append(names, f.p, f.n) != OWL_OK || owl_buf_putc(names, 0) != OWL_OK)
+                return OWL_ENOMEM;
+            (*n)++;
+        }
+    return OWL_OK;
+}
+
+static void csv_cell(owl_buf *b, const char *s, size_t n)
+{
+    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
+        owl_buf_append(b, s, n);
+        return;
+    }
+    owl_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            owl_buf_putc(b, '"');
+        owl_buf_putc(b, s[i]);
+    }
+    owl_buf_putc(b, '"');
+}
+
+static void write_table(owl_buf *b, const owl_insights_view *v, const owl_buf *cols, size_t ncols,
+                        int csv)
+{
+    const owl_ins_result *res = v->res;
+    const char *c = cols->data;
+    if (csv) {
+        for (size_t k = 0; k < ncols; c += strlen(c) + 1, k++) {
+            if (k)
+                owl_buf_putc(b, ',');
+            csv_cell(b, c, strlen(c));
+        }
+        owl_buf_putc(b, '\n');
+    } else {
+        owl_buf_printf(b, "{\"status\":\"%s\",\"columns\":[", owl_insights_status_name(v->status));
+        for (size_t k = 0; k < ncols; c += strlen(c) + 1, k++) {
+            if (k)
+                owl_buf_putc(b, ',');
+            owl_buf_json_str(b, c, strlen(c));
+        }
+        owl_buf_puts(b, "],\"rows\":[");
+    }
+    for (size_t r = 0; r < owl_ins_result_rows(res); r++) {
+        if (!csv)
+            owl_buf_puts(b, r ? ",[" : "[");
+        c = cols->data;
+        for (size_t k = 0; k < ncols; c += strlen(c) + 1, k++) {
+            const char *val = owl_ins_result_get(res, r, c);
+            if (k)
+                owl_buf_putc(b, ',');
+            if (csv && val)
+                csv_cell(b, val, strlen(val));
+            else if (!csv && val)
+                owl_buf_json_str(b, val, strlen(val));
+            else if (!csv)
+                owl_buf_puts(b, "null");
+        }
+        owl_buf_puts(b, csv ? "\n" : "]");
+    }
+    if (!csv)
+        owl_buf_printf(b,
+                       "],\"statistics\":{\"recordsMatched\":%" PRIu64
+                       ",\"recordsScanned\":%" PRIu64 ",\"bytesScanned\":%" PRIu64 "}}",
+                       v->stats.records_matched, v->stats.records_scanned, v->stats.bytes_scanned);
+}
+
+static int native_insights(owl_call *call)
+{
+    owl_http_req *req = call->req;
+    bson_t doc;
+    bson_error_t be;
+    bson_iter_t it, sub;
+    const char *groups[OWL_INSIGHTS_MAX_GROUPS];
+    owl_insights_query q = {.groups = groups, .start_ms = 0, .end_ms = INT64_MAX};
+    int rc = OWL_EINVAL;
+    if (!req->body.len || !bson_init_from_json(&doc, req->body.data, (ssize_t)req->body.len, &be)) {
+        owl_call_error(call, 400, "InvalidParameter", "the body must be a JSON object: %s",
+                       req->body.len ? be.message : "empty");
+        return OWL_EINVAL;
+    }
+    if (bson_iter_init_find(&it, &doc, "query") && BSON_ITER_HOLDS_UTF8(&it))
+        q.query = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, &doc, "groups") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &sub))
+        while (bson_iter_next(&sub) && q.ngroups <= OWL_INSIGHTS_MAX_GROUPS) {
+            if (q.ngroups < OWL_INSIGHTS_MAX_GROUPS && BSON_ITER_HOLDS_UTF8(&sub))
+                groups[q.ngroups++] = bson_iter_utf8(&sub, NULL);
+            else
+                q.ngroups = OWL_INSIGHTS_MAX_GROUPS + 1; /* refused below */
+        }
+    int64_t limit = 0;
+    if (bson_iter_init_find(&it, &doc, "limit")) {
+        limit = BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it) ? bson_iter_as_int64(&it)
+                                                                           : -1;
+        if (limit < 1 || limit > OWL_INS_DEFAULT_MAX_ROWS)
+            q.ngroups = 0; /* answered below as a bad request */
+    }
+    q.limit = (size_t)(limit > 0 ? limit : 0);
+    if (!q.query || q.ngroups == 0 || q.ngroups > OWL_INSIGHTS_MAX_GROUPS ||
+        body_time(&doc, "start", &q.start_ms) < 0 || body_time(&doc, "end", &q.end_ms) < 0) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "expected {\"query\": text, \"groups\": [1 to %d names], \"start\" and "
+                       "\"end\": epoch ms or RFC 3339 (optional), \"limit\": 1 to %d (optional)}",
+                       OWL_INSIGHTS_MAX_GROUPS, OWL_INS_DEFAULT_MAX_ROWS);
+        goto out;
+    }
+    snprintf(call->resource, sizeof call->resource, "log-group/%.240s", groups[0]);
+    owl_insights *ins = call->srv->insights;
+    char id[OWL_INSIGHTS_ID_LEN];
+    owl_error e = {0};
+    if ((rc = owl_insights_start(ins, call->principal->tenant, &q, id, &e)) != OWL_OK) {
+        int st = rc == OWL_ENOTFOUND ? 404 : rc == OWL_ERANGE ? 429 : rc == OWL_EINVAL ? 400 : 503;
+        owl_call_error(call, st,
+                       rc == OWL_ENOTFOUND ? "ResourceNotFound"
+                       : rc == OWL_ERANGE  ? "LimitExceeded"
+                       : rc == OWL_EINVAL  ? "MalformedQuery"
+                                           : "ServiceUnavailable",
+                       "%s", e.msg);
+        goto out;
+    }
+    owl_insights_view v = {0};
+    /* the query's own time limit ends it; this only bounds a wait behind a full queue */
+    rc = owl_insights_get(ins, call->principal->tenant, id, 24 * 3600 * 1000, &v, &e);
+    if (rc != OWL_OK) {
+        owl_call_error(call, 503, "ServiceUnavailable", "%s", e.msg);
+        goto out;
+    }
+    if (v.status != OWL_INS_COMPLETE) {
+        int timeout = v.status == OWL_INS_TIMEOUT;
+        int failed = v.status == OWL_INS_FAILED;
+        owl_call_error(call, timeout ? 504 : failed ? 422 : 503,
+                       timeout ? "Timeout" : failed ? "QueryFailed" : "Cancelled",
+                       "%s", v.error[0] ? v.error : owl_insights_status_name(v.status));
+        owl_insights_view_release(ins, &v);
+        rc = OWL_EINVAL;
+        goto out;
+    }
+    const char *accept = owl_http_req_header(req, "accept");
+    int csv = accept && strstr(accept, "text/csv");
+    owl_buf cols = OWL_BUF_INIT;
+    size_t ncols;
+    owl_buf_reset(&call->resp->body);
+    rc = result_columns(v.res, &cols, &ncols);
+    if (rc == OWL_OK) {
+        write_table(&call->resp->body, &v, &cols, ncols, csv);
+        call->resp->status = 200;
+        call->resp->content_type = csv ? "text/csv; charset=utf-8" : "application/json";
+    }
+    owl_buf_free(&cols);
+    owl_insights_view_release(ins, &v);
+out:
+    bson_destroy(&doc);
+    return rc;
+}
+
 static const owl_route logs_routes[] = {
     {.method = "POST", .pattern = "/v1/logs", .action = "logs:PutLogEvents", .fn = export_logs},
     {.method = "POST", .pattern = "/api/v1/logs", .action = "logs:PutLogEvents", .fn = put_lines},
+    {.method = "POST", .pattern = "/api/v1/logs/insights", .action = "logs:StartQuery",
+     .fn = native_insights},
 };
 
 static const owl_aws_service *const logs_services[] = {&logs_service, &native_service};
