@@ -208,6 +208,44 @@ static int auth_bearer(owl_server *s, const char *cred, enum owl_proto proto, ow
     return OWL_OK;
 }
 
+/* 1 when name[0..n) is an AWS operation that only reads, by AWS's naming rule (Get*,
+ * Describe*, List*, Filter*, Test*, BatchGet*): the JSON protocols POST every operation, and
+ * an SDK polling GetQueryResults twice in a second sends the very same signed request. */
+static int read_op(const char *name, size_t n)
+{
+    static const char *const verbs[] = {"Get", "Describe", "List", "Filter", "Test", "BatchGet"};
+    for (size_t i = 0; i < OWL_ARRAY_LEN(verbs); i++) {
+        size_t k = strlen(verbs[i]);
+        if (n > k && strncmp(name, verbs[i], k) == 0 && name[k] >= 'A' && name[k] <= 'Z')
+            return 1;
+    }
+    return 0;
+}
+
+/* The operation an AWS request names, when it names one: X-Amz-Target (JSON 1.0/1.1), the
+ * path's "/operation/NAME" (RPC v2 CBOR) or the form body's Action= (query). 1 when it is a
+ * read (read_op). */
+static int aws_read(const owl_http_req *req)
+{
+    const char *t = owl_http_req_header(req, "x-amz-target"), *dot;
+    if (t && (dot = strrchr(t, '.')) != NULL)
+        return read_op(dot + 1, strlen(dot + 1));
+    const char *op = req->path ? strstr(req->path, "/operation/") : NULL;
+    if (op)
+        return read_op(op + 11, strcspn(op + 11, "/?"));
+    const char *ct = owl_http_req_header(req, "content-type");
+    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+        return 0;
+    const char *b = req->body.data, *end = b ? b + req->body.len : NULL;
+    for (const char *p = b; p && p + 7 <= end; p++) {
+        if ((p == b || p[-1] == '&') && memcmp(p, "Action=", 7) == 0) {
+            const char *v = p + 7, *e = memchr(v, '&', (size_t)(end - v));
+            return read_op(v, (size_t)((e ? e : end) - v));
+        }
+    }
+    return 0;
+}
+
 static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
                       enum owl_proto proto, owl_principal *p, owl_auth_failure *f)
 {
@@ -259,9 +297,10 @@ static int auth_sigv4(owl_server *s, const owl_http_req *req, const char *value,
             return fail(f, proto, kind, "%s", bad_credentials);
         return fail(f, proto, kind, "%s", err.msg);
     }
-    /* reads may be repeated (idempotent, and clients retry them); a second identical write
-     * within the skew window is a replay (a captured request sent again) */
+    /* reads may be repeated (idempotent, and clients retry them or poll with them); a second
+     * identical write within the skew window is a replay (a captured request sent again) */
     if (s->guard && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 &&
+        !aws_read(req) &&
         guard_seen(s->guard, a.signature, req->request_id, owl_now_ms() / 1000,
                    2 * (s->cfg.sigv4_max_skew_s > 0 ? s->cfg.sigv4_max_skew_s : 900))) {
         owl_principal_free(&tmp);
