@@ -1434,7 +1434,8 @@ static int aggr_rows(owl_ins_run *r, aggr *a, rowvec *out, owl_error *err)
         if (rc != OWL_OK)
             return rc;
     }
-    qsort_r(a->list, a->nlist, sizeof *a->list, group_cmp, (void *)c);
+    if (a->nlist > 1)
+        qsort_r(a->list, a->nlist, sizeof *a->list, group_cmp, (void *)c);
     for (size_t gi = 0; gi < a->nlist && rc == OWL_OK; gi++) {
         group *g = a->list[gi];
         row_reset(r, NULL);
@@ -1757,7 +1758,8 @@ static int stage(owl_ins_run *r, size_t from, rowvec *v, owl_error *err)
             if (rc == OWL_OK && c->kind == C_SORT) {
                 for (size_t j = 0; j < v->n; j++)
                     v->r[j]->h.seq = j;
-                qsort_r(v->r, v->n, sizeof *v->r, stage_sort_cmp, (void *)c);
+                if (v->n > 1)
+                    qsort_r(v->r, v->n, sizeof *v->r, stage_sort_cmp, (void *)c);
             }
             break;
         }
@@ -1846,7 +1848,8 @@ int owl_ins_run_finish(owl_ins_run *r, owl_ins_result **out, owl_error *err)
     if (r->bkind == B_HEAP) {
         v = r->heap;
         memset(&r->heap, 0, sizeof r->heap);
-        qsort_r(v.r, v.n, sizeof *v.r, boundary_cmp, r);
+        if (v.n > 1)
+            qsort_r(v.r, v.n, sizeof *v.r, boundary_cmp, r);
     } else if (r->bkind == B_DEDUP) {
         v = r->nulls;
         memset(&r->nulls, 0, sizeof r->nulls);
@@ -1856,7 +1859,7 @@ int owl_ins_run_finish(owl_ins_run *r, owl_ins_result **out, owl_error *err)
                 if (rc == OWL_OK)
                     r->dmap.val[j] = NULL;
             }
-        if (rc == OWL_OK)
+        if (rc == OWL_OK && v.n > 1)
             qsort_r(v.r, v.n, sizeof *v.r, boundary_cmp, r);
     } else {
         rc = aggr_rows(r, &r->ag, &v, err);
