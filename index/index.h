@@ -713,7 +713,7 @@ int owl_ins_run_new(const owl_ins_query *q, const owl_ins_limits *lim, owl_ins_r
  * result does not depend on it (ties are broken by time, ingestion time and @ptr). OWL_OK;
  * OWL_ELIMIT when the state passes lim->max_bytes (a high-cardinality stats ... by, a large
  * dedup or a heap of large rows), OWL_ENOMEM; after a failure every later call fails the same
- * way. */
+ * way; OWL_EINVAL after owl_ins_run_finish. */
 int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err);
 
 /* owl_ins_run_done — *done = 1 when no further event can change the result (today: only once
@@ -722,8 +722,8 @@ int owl_ins_run_done(owl_ins_run *r, int *done);
 
 /* owl_ins_run_finish — runs the commands after the first stats / limit / dedup and hands the
  * rows in *out (free with owl_ins_result_free): at most lim->max_rows, each the non-null fields
- * of the query's columns in order. A run is finished once. OWL_ELIMIT, OWL_ENOMEM, or the
- * earlier failure of a feed. */
+ * of the query's columns in order. A run is finished once (again: OWL_EINVAL). OWL_ELIMIT,
+ * OWL_ENOMEM, or the earlier failure of a feed. */
 int owl_ins_run_finish(owl_ins_run *r, owl_ins_result **out, owl_error *err);
 
 /* owl_ins_run_free — frees r (finished or not). Accepts NULL. */

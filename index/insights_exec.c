@@ -92,6 +92,7 @@ struct owl_ins_run {
     const owl_ins_query *q;
     size_t max_bytes, max_rows, used;
     int failed;
+    int finished;
     owl_ins_stats st;
     /* the working row */
     ins_val *v;
@@ -556,9 +557,9 @@ static const ins_val *slot_get(owl_ins_run *r, int s)
     default:
         return v;
     }
-    if (b->p) {
+    if (sl->sys != SYS_PTR || b->n) { /* an event has a message, stream and group, maybe "" */
         v->t = VT_STR;
-        v->s = b->p;
+        v->s = b->p ? b->p : "";
         v->n = (uint32_t)b->n;
     }
     return v;
@@ -1195,7 +1196,10 @@ static int agg_update(owl_ins_run *r, const ins_agg *ag, aggst *s, owl_error *er
     case AG_MAX:
         if (!ins_val_numeric(&v, &x))
             return OWL_OK;
-        if (s->has && (ag->kind == AG_MIN ? x >= s->best : x <= s->best))
+        /* equal numbers ("1" and "1.0") go to the text that sorts first: any arrival order */
+        if (s->has && (ag->kind == AG_MIN ? x > s->best : x < s->best))
+            return OWL_OK;
+        if (s->has && x == s->best && ins_sort_cmp(&v, &s->val) >= 0)
             return OWL_OK;
         s->has = 1;
         s->best = x;
@@ -1434,7 +1438,8 @@ static int aggr_rows(owl_ins_run *r, aggr *a, rowvec *out, owl_error *err)
         if (rc != OWL_OK)
             return rc;
     }
-    qsort_r(a->list, a->nlist, sizeof *a->list, group_cmp, (void *)c);
+    if (a->nlist > 1)
+        qsort_r(a->list, a->nlist, sizeof *a->list, group_cmp, (void *)c);
     for (size_t gi = 0; gi < a->nlist && rc == OWL_OK; gi++) {
         group *g = a->list[gi];
         row_reset(r, NULL);
@@ -1593,6 +1598,8 @@ int owl_ins_run_new(const owl_ins_query *q, const owl_ins_limits *lim, owl_ins_r
 
 int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err)
 {
+    if (r->finished)
+        return owl_error_set(err, OWL_EINVAL, "the run is finished");
     if (r->failed)
         return owl_error_set(err, r->failed, "the run failed before: %s",
                              owl_strerror(r->failed));
@@ -1757,7 +1764,8 @@ static int stage(owl_ins_run *r, size_t from, rowvec *v, owl_error *err)
             if (rc == OWL_OK && c->kind == C_SORT) {
                 for (size_t j = 0; j < v->n; j++)
                     v->r[j]->h.seq = j;
-                qsort_r(v->r, v->n, sizeof *v->r, stage_sort_cmp, (void *)c);
+                if (v->n > 1)
+                    qsort_r(v->r, v->n, sizeof *v->r, stage_sort_cmp, (void *)c);
             }
             break;
         }
@@ -1838,15 +1846,19 @@ nomem:
 int owl_ins_run_finish(owl_ins_run *r, owl_ins_result **out, owl_error *err)
 {
     *out = NULL;
+    if (r->finished)
+        return owl_error_set(err, OWL_EINVAL, "the run is finished");
     if (r->failed)
         return owl_error_set(err, r->failed, "the run failed before: %s",
                              owl_strerror(r->failed));
+    r->finished = 1;
     rowvec v = {0};
     int rc = OWL_OK;
     if (r->bkind == B_HEAP) {
         v = r->heap;
         memset(&r->heap, 0, sizeof r->heap);
-        qsort_r(v.r, v.n, sizeof *v.r, boundary_cmp, r);
+        if (v.n > 1)
+            qsort_r(v.r, v.n, sizeof *v.r, boundary_cmp, r);
     } else if (r->bkind == B_DEDUP) {
         v = r->nulls;
         memset(&r->nulls, 0, sizeof r->nulls);
@@ -1856,7 +1868,7 @@ int owl_ins_run_finish(owl_ins_run *r, owl_ins_result **out, owl_error *err)
                 if (rc == OWL_OK)
                     r->dmap.val[j] = NULL;
             }
-        if (rc == OWL_OK)
+        if (rc == OWL_OK && v.n > 1)
             qsort_r(v.r, v.n, sizeof *v.r, boundary_cmp, r);
     } else {
         rc = aggr_rows(r, &r->ag, &v, err);

@@ -1063,3 +1063,63 @@ COLS(ingest_output, "fields @ingestionTime", B(TIME) | B(INGEST_TIME))
 COLS(default_output, "filter @logStream = 'x'", B(TIME) | B(MESSAGE) | B(STREAM))
 COLS(after_stats_names_no_message, "stats count(*) as n by bin(1h) | filter n > 2", B(TIME))
 COLS(parse_reads_message, "parse @message '* *' as a, b | stats count(*) by a", B(TIME) | B(MESSAGE))
+
+/* ====================================================================================== */
+/* run lifecycle and ties                                                                   */
+/* ====================================================================================== */
+
+Test(insights_run, finish_once_and_no_feed_after)
+{
+    owl_ins_query *q = parse_ok("stats count(*) as n");
+    owl_ins_run *r;
+    owl_error err = {0};
+    cr_assert_eq(owl_ins_run_new(q, NULL, &r, &err), OWL_OK);
+    char ptr[32];
+    owl_ins_event ev = mkev(&EV[0], ptr, sizeof ptr, 0);
+    cr_assert_eq(owl_ins_run_feed(r, &ev, &err), OWL_OK);
+    owl_ins_result *res;
+    cr_assert_eq(owl_ins_run_finish(r, &res, &err), OWL_OK);
+    cr_assert_str_eq(owl_ins_result_get(res, 0, "n"), "1");
+    cr_assert_null(owl_ins_result_get(res, 0, "m"));
+    cr_assert_eq(owl_ins_result_nfields(res, 1), 0);
+    owl_ins_result *again = (owl_ins_result *)1;
+    cr_assert_eq(owl_ins_run_finish(r, &again, &err), OWL_EINVAL);
+    cr_assert_null(again);
+    cr_assert_str_eq(err.msg, "the run is finished");
+    cr_assert_eq(owl_ins_run_feed(r, &ev, NULL), OWL_EINVAL);
+    owl_ins_result_free(res);
+    owl_ins_result_free(NULL);
+    owl_ins_run_free(r);
+    owl_ins_run_free(NULL);
+    owl_ins_free(q);
+}
+
+Test(insights_run, empty_message_and_missing_ptr)
+{
+    owl_ins_query *q = parse_ok("filter @message = '' | fields strlen(@message) as l");
+    owl_ins_run *r;
+    cr_assert_eq(owl_ins_run_new(q, NULL, &r, NULL), OWL_OK);
+    owl_ins_event ev = {5, 6, {NULL, 0}, {NULL, 0}, {NULL, 0}, {NULL, 0}};
+    cr_assert_eq(owl_ins_run_feed(r, &ev, NULL), OWL_OK);
+    owl_ins_result *res;
+    cr_assert_eq(owl_ins_run_finish(r, &res, NULL), OWL_OK);
+    cr_assert_eq(owl_ins_result_rows(res), 1);
+    cr_assert_eq(owl_ins_result_nfields(res, 0), 1); /* l, and no @ptr */
+    cr_assert_str_eq(owl_ins_result_get(res, 0, "l"), "0");
+    owl_ins_result_free(res);
+    owl_ins_run_free(r);
+    owl_ins_free(q);
+}
+
+Test(insights_run, equal_numbers_tie_by_text)
+{
+    static const tev ev[] = {{1, "s", "{\"v\": 1.0}"}, {2, "s", "{\"v\": 1}"}, {3, "s", "{\"v\": 2.50}"},
+                             {4, "s", "{\"v\": 2.5}"}};
+    static const size_t fwd[] = {0, 1, 2, 3}, rev[] = {3, 2, 1, 0};
+    const char *q = "stats min(v) as lo, max(v) as hi";
+    char *a = run_ord(q, ev, 4, fwd, NULL, NULL, NULL, 0), *b = run_ord(q, ev, 4, rev, NULL, NULL, NULL, 0);
+    cr_assert_str_eq(a, "lo=1, hi=2.5");
+    cr_assert_str_eq(b, a);
+    free(a);
+    free(b);
+}
