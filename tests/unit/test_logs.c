@@ -5,7 +5,8 @@
  * time with stream names, prefix, time range and filter patterns, pagination while another
  * thread appends (every event present at the start seen exactly once), delete and re-create
  * of groups and streams (nothing old comes back), everything back after a reopen, and the
- * other ways in (OWL_LOGS_CREATE, OWL_LOGS_ANY_BATCH). */
+ * other ways in (OWL_LOGS_CREATE, OWL_LOGS_ANY_BATCH), and owl_logs_scan (Insights' read: the
+ * live streams' events, unordered, with or without messages, a filter, a callback's stop). */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -669,5 +670,78 @@ Test(logs, any_batch_drops_events_one_by_one)
     cr_assert_eq(owl_logs_put(e.lg, T, "/raw", "s", ev, n, OWL_LOGS_ANY_BATCH, &res, &err),
                  OWL_EINVAL);
     free(ev);
+    env_free(&e);
+}
+
+/* What a scan callback saw. */
+typedef struct seen {
+    size_t n, with_msg, stop_after;
+    char streams[64];
+} seen;
+
+static int see(void *ud, const owl_logs_row *rows, size_t n)
+{
+    seen *s = ud;
+    for (size_t i = 0; i < n; i++) {
+        s->n++;
+        s->with_msg += rows[i].message.n > 0;
+        if (rows[i].stream.n && !memchr(s->streams, ((const char *)rows[i].stream.p)[0],
+                                        strlen(s->streams)))
+            strncat(s->streams, rows[i].stream.p, 1);
+    }
+    return s->stop_after && s->n >= s->stop_after ? 7 : 0;
+}
+
+Test(logs, scan_reads_live_streams_unordered)
+{
+    env e;
+    env_init(&e, NULL);
+    mk(&e, "/g", "a");
+    mk(&e, "/g", "b");
+    owl_error err = {0};
+    int64_t t0 = owl_now_ms() - 10000;
+    cr_assert_eq(put_n(&e, "/g", "a", "x", t0, 1, 3000, NULL, &err), OWL_OK);
+    cr_assert_eq(put_n(&e, "/g", "b", "y", t0, 2, 100, NULL, &err), OWL_OK);
+    seen s = {0};
+    owl_logs_scan_q q = {.group = "/g", .start_ms = t0, .end_ms = t0 + 100000,
+                         .with_message = 1, .fn = see, .ud = &s};
+    owl_scan_stats st;
+    cr_assert_eq(owl_logs_scan(e.lg, T, &q, &st, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(s.n, 3100);
+    cr_assert_eq(s.with_msg, 3100);
+    cr_assert(strchr(s.streams, 'a') && strchr(s.streams, 'b'));
+    cr_assert(st.rows_scanned >= 3100);
+    /* without messages; a time range */
+    s = (seen){0};
+    q.with_message = 0;
+    q.start_ms = t0 + 1000;
+    q.end_ms = t0 + 2000;
+    cr_assert_eq(owl_logs_scan(e.lg, T, &q, NULL, &err), OWL_OK);
+    cr_assert_eq(s.n, 1000, "a's events in [t0+1000, t0+2000)");
+    cr_assert_eq(s.with_msg, 0);
+    /* a filter: only stream b */
+    owl_pred p = {.col = OWL_LOGS_STREAM, .op = OWL_PRED_EQ, .lo.b = {"b", 1}};
+    owl_filter f = {.kind = OWL_FILTER_PRED, .pred = &p};
+    s = (seen){0};
+    q = (owl_logs_scan_q){.group = "/g", .start_ms = t0, .end_ms = t0 + 100000,
+                          .filter = &f, .fn = see, .ud = &s};
+    cr_assert_eq(owl_logs_scan(e.lg, T, &q, NULL, &err), OWL_OK);
+    cr_assert_eq(s.n, 100);
+    /* the callback's non-zero return stops the scan and is returned */
+    s = (seen){.stop_after = 10};
+    q.filter = NULL;
+    cr_assert_eq(owl_logs_scan(e.lg, T, &q, NULL, &err), 7);
+    cr_assert(s.n >= 10 && s.n < 3100);
+    /* a deleted stream's events are gone, also once one of its name is back */
+    cr_assert_eq(owl_logs_delete_stream(e.lg, T, "/g", "a", &err), OWL_OK);
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+    mk(&e, "/g", "a");
+    cr_assert_eq(put_n(&e, "/g", "a", "z", t0, 1, 4, NULL, &err), OWL_OK);
+    s = (seen){0};
+    cr_assert_eq(owl_logs_scan(e.lg, T, &q, NULL, &err), OWL_OK);
+    cr_assert_eq(s.n, 104);
+    q.group = "/nope";
+    cr_assert_eq(owl_logs_scan(e.lg, T, &q, NULL, &err), OWL_ENOTFOUND);
     env_free(&e);
 }
