@@ -854,7 +854,13 @@ void owl_insights_options_default(owl_insights_options *o);
 int owl_insights_open(owl_logs *logs, owl_meta *meta, const owl_insights_options *opts,
                       owl_insights **out, owl_error *err);
 
-/* owl_insights_close — stops the running queries, joins the threads, frees. Accepts NULL. */
+/* owl_insights_shutdown — the first step of closing: cancels every query, wakes whoever waits
+ * in owl_insights_get, and refuses later starts (OWL_ECLOSED). The threads end after the
+ * batch they are in. Accepts NULL. */
+void owl_insights_shutdown(owl_insights *in);
+
+/* owl_insights_close — owl_insights_shutdown, then joins the threads and frees. Accepts
+ * NULL. */
 void owl_insights_close(owl_insights *in);
 
 typedef struct owl_insights_start {
@@ -867,7 +873,8 @@ typedef struct owl_insights_start {
 
 /* owl_insights_start — StartQuery: checks and parses the query, queues it and writes its id.
  * OWL_EINVAL (a malformed query: err names the line and column; bad arguments),
- * OWL_ENOTFOUND (a group), OWL_ERANGE (the tenant's concurrency limit), OWL_ENOMEM. */
+ * OWL_ENOTFOUND (a group), OWL_ERANGE (the tenant's concurrency limit), OWL_ECLOSED (after
+ * owl_insights_shutdown), OWL_ENOMEM. */
 int owl_insights_start(owl_insights *in, const char *tenant, const owl_insights_query *s,
                        char id[OWL_INSIGHTS_ID_LEN], owl_error *err);
 

@@ -374,7 +374,7 @@ out:
     return OWL_OK;
 }
 
-void owl_insights_close(owl_insights *in)
+void owl_insights_shutdown(owl_insights *in)
 {
     if (!in)
         return;
@@ -383,7 +383,15 @@ void owl_insights_close(owl_insights *in)
     for (size_t i = 0; i < in->n; i++)
         atomic_store(&in->all[i]->stop, STOP_CANCEL);
     pthread_cond_broadcast(&in->work);
+    pthread_cond_broadcast(&in->done);
     pthread_mutex_unlock(&in->mu);
+}
+
+void owl_insights_close(owl_insights *in)
+{
+    if (!in)
+        return;
+    owl_insights_shutdown(in);
     for (size_t i = 0; i < in->nthreads; i++)
         pthread_join(in->threads[i], NULL);
     for (size_t i = 0; i < in->n; i++)
@@ -456,6 +464,10 @@ int owl_insights_start(owl_insights *in, const char *tenant, const owl_insights_
     }
     iq->q = q;
     pthread_mutex_lock(&in->mu);
+    if (in->stopping) {
+        rc = owl_error_set(err, OWL_ECLOSED, "owld is shutting down");
+        goto out;
+    }
     size_t active = 0;
     for (size_t i = 0; i < in->n; i++)
         active += !finished(in->all[i]->status) && strcmp(in->all[i]->tenant, tenant) == 0;

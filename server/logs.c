@@ -60,6 +60,7 @@ static int fail(owl_aws_ctx *ctx, int rc, const owl_error *e)
     case OWL_ENOSPC:
     case OWL_EIO:
     case OWL_ENOMEM:
+    case OWL_ECLOSED:
         id = OWL_AWS_ERR_ServiceUnavailableException;
         break;
     default:

@@ -640,6 +640,7 @@ int owl_server_run(owl_server *s, owl_error *err)
     while (sigwait(&set, &sig) != 0)
         ;
     owl_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    owl_insights_shutdown(s->insights); /* a request waiting on a query returns at once */
     owl_http_server_stop(s->http);
     owl_xray_daemon_stop(s->xray_daemon); /* stores the datagrams still queued */
     s->xray_daemon = NULL;

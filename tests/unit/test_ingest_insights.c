@@ -2,8 +2,10 @@
  * two groups completes with the rows the language gives (and @ptr that GetLogRecord finds),
  * errors at start (unknown group, malformed query, bad range), the per-tenant concurrency
  * limit, StopQuery of a queued query, DescribeQueries' filters, the memory limit, the time
- * limit, pruning to the newest finished queries, and saved definitions with pages. */
+ * limit, pruning to the newest finished queries, saved definitions with pages, and shutdown
+ * (waiters woken, starts refused). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -324,5 +326,45 @@ Test(ingest_insights, saved_definitions)
     cr_assert_eq(owl_insights_def_list(e.in, T, "err/", NULL, 100, on_def, &d, next, &err),
                  OWL_OK);
     cr_assert_eq(d.n, 1, "err/2 (err/0 renamed, err/1 deleted)");
+    env_free(&e);
+}
+
+typedef struct waiter {
+    env *e;
+    const char *id;
+    int64_t took_ms;
+} waiter;
+
+static void *wait_long(void *arg)
+{
+    waiter *w = arg;
+    owl_insights_view v;
+    owl_error err = {0};
+    int64_t t = owl_now_ms();
+    if (owl_insights_get(w->e->in, T, w->id, 30000, &v, &err) == OWL_OK)
+        owl_insights_view_release(w->e->in, &v);
+    w->took_ms = owl_now_ms() - t;
+    return NULL;
+}
+
+Test(ingest_insights, shutdown_wakes_waiters_and_refuses_starts)
+{
+    env e;
+    owl_insights_options o = {.workers = 1};
+    env_init(&e, &o);
+    char a[37], b[37];
+    owl_error err = {0};
+    cr_assert_eq(start(&e, SLOW, "/a", "/b", a, &err), OWL_OK);
+    cr_assert_eq(start(&e, SLOW, "/a", "/b", b, &err), OWL_OK);
+    waiter w = {&e, b, -1};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, wait_long, &w), 0);
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    owl_insights_shutdown(e.in);
+    pthread_join(th, NULL);
+    cr_assert(w.took_ms >= 0 && w.took_ms < 10000, "the waiter returned (%lld ms)",
+              (long long)w.took_ms);
+    cr_assert_eq(start(&e, "fields @message", "/a", NULL, a, &err), OWL_ECLOSED);
     env_free(&e);
 }
