@@ -1289,14 +1289,9 @@ static int put_query_definition(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return OWL_OK;
 }
 
-typedef struct deflist {
-    bson_t *arr;
-    size_t n;
-} deflist;
-
 static int append_def(void *ud, const char *id, const bson_t *doc)
 {
-    deflist *l = ud;
+    mf_out *l = ud; /* the same array writer as the metric filters' */
     char k[24];
     bson_t d;
     bson_iter_t it;
@@ -1321,7 +1316,7 @@ static int describe_query_definitions(owl_aws_ctx *ctx, const bson_t *in, bson_t
     bson_t arr;
     char next[OWL_INSIGHTS_ID_LEN];
     BSON_APPEND_ARRAY_BEGIN(out, "queryDefinitions", &arr);
-    deflist l = {&arr, 0};
+    mf_out l = {&arr, 0};
     owl_error e = {0};
     int rc = owl_insights_def_list(insights_of(ctx), tenant_of(ctx), prefix, token,
                                    (size_t)limit, append_def, &l, next, &e);
