@@ -108,75 +108,16 @@ START=$(now_ns)
 PIN="taskset -c $CPU"
 CPIN="taskset -c $CLIENT_CPU"
 CLIENT="$CPIN python3 $SRCDIR/bench/logs_client.py"
-kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
-jget() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
-# ---- data and bodies ----
-IN=$T/logs.log
-echo "building $BYTES bytes of varied Loghub lines with one '$NEEDLE'..."
-python3 "$SRCDIR/bench/datasets/loghub.py" --data "$DATA" --out "$IN" --bytes "$BYTES" --vary \
-    --needle "$NEEDLE" >"$T/ds.out" || die "loghub.py failed"
-NBYTES=$(stat -c %s "$IN")
-cc -std=gnu11 -O2 -o "$T/logs_bodies" "$SRCDIR/bench/logs_bodies.c" || die "building logs_bodies failed"
-DAY_MS=$(( ($(date -u +%s) / 86400 - 1) * 86400000 ))  # yesterday 00:00 UTC
-mkdir -p "$T/b"
-"$T/logs_bodies" "$IN" "$T/b" "$GROUP" "$STREAM" "$OTLP_GROUP" "$DAY_MS" $((20 * 3600 * 1000)) 10000 \
-    >"$T/bodies.out" || die "logs_bodies failed"
-EVENTS=$(kv "$T/bodies.out" events)
-REQS=$(kv "$T/bodies.out" requests)
-LAST_MS=$(kv "$T/bodies.out" last_ms)
-echo "  $EVENTS events ($(kv "$T/bodies.out" empty_lines) empty lines left out), $NBYTES bytes raw, $REQS batches; PutLogEvents bodies $(kv "$T/bodies.out" put_bytes) bytes, OTLP $(kv "$T/bodies.out" otlp_bytes), TSV $(kv "$T/bodies.out" ch_bytes)"
+# ---- data and bodies (bench/lib.sh) ----
+logs_data
 
-# load NAME URL RECFILE [HEADER...] — every body of RECFILE once through loadgen (client CPU);
-# sets SEC_NAME (loadgen's measured seconds); dies on any error or a missing answer
-load() {
-    local name=$1 url=$2 rec=$3 h=()
-    shift 3
-    for x in "$@"; do h+=(--header "$x"); done
-    $CPIN "$LOADGEN" --url "$url" --payloads "$rec" --payload-format records --connections "$CONNS" \
-        --requests "$REQS" --duration 1800 --timeout 120 --json "${h[@]}" >"$T/$name.json" 2>"$T/$name.err" ||
-        { cat "$T/$name.err" "$T/$name.json" >&2; die "$name: loadgen reported errors"; }
-    [ "$(jget "$T/$name.json" ok)" = "$REQS" ] && [ "$(jget "$T/$name.json" items)" = "$EVENTS" ] ||
-        { cat "$T/$name.json" >&2; die "$name: not every body got a 2xx answer"; }
-    printf -v "SEC_$name" '%s' "$(jget "$T/$name.json" duration_s)"
-}
-
-# ---- owld ----
-start_owl() { # DIR [OPTION...]
-    local d=$1
-    shift
-    OWL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    $PIN "$OWLD" --listen "127.0.0.1:$OWL_PORT" --data-dir "$d" --workers "$WORKERS" --log-level warn "$@" \
-        2>>"$T/owld.log" &
-    OWL_PID=$!
-    for _ in $(seq 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$OWL_PORT/healthz")" = 200 ] && break
-        kill -0 "$OWL_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    OWL_KEY=$(tr -d '\n' <"$d/admin.key" 2>/dev/null)
-    [ -n "$OWL_KEY" ] || { cat "$T/owld.log" >&2; die "owld did not start"; }
-    OWL=http://127.0.0.1:$OWL_PORT
-}
-stop_owl() {
-    [ -n "${OWL_PID:-}" ] || return 0
-    kill -TERM "$OWL_PID" 2>/dev/null
-    wait "$OWL_PID" 2>/dev/null
-    OWL_PID=
-}
-trap 'stop_owl; bench_cleanup' EXIT
+# ---- owld (bench/lib.sh: logs_owl_start, logs_owl_stop) ----
+trap 'logs_owl_stop; bench_cleanup' EXIT
 # rows_of DIR — the rows of table logs in owld's data dir DIR (owl-store stats, owld stopped)
 rows_of() {
     "$OWL_STORE" stats "$1" >"$T/stats.out" 2>&1 || { cat "$T/stats.out" >&2; die "owl-store stats failed"; }
     awk '$1 == "logs" { n += $4 } END { print n + 0 }' "$T/stats.out"
-}
-# visible NAME GROUP — FilterLogEvents over the last event's millisecond until it is there;
-# sets VIS_NAME (seconds from the first request to the answer that held it, client start-up
-# not counted)
-visible() {
-    $CLIENT last "$OWL" "$OWL_KEY" "$2" "$LAST_MS" >"$T/last.out" || die "FilterLogEvents failed"
-    [ "$(kv "$T/last.out" events)" -ge 1 ] || die "$1: the last event is not found"
-    printf -v "VIS_$1" '%s' "$(kv "$T/last.out" seconds)"
 }
 
 # ---- ripgrep on the raw file ----
@@ -213,7 +154,7 @@ bench_peer_start clickhouse "$CH_DIR"
 CH_PORT=$PEER_PORT
 CH_VER=$("$SRCDIR/bench/peers/clickhouse" version "$CH_DIR")
 ch "CREATE TABLE logs (ts Int64, stream String, message String) ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(ts, 1000))) ORDER BY (stream, ts)" >/dev/null
-load ch "http://127.0.0.1:$CH_PORT/?query=INSERT%20INTO%20logs%20FORMAT%20TabSeparated" "$T/b/ch.rec"
+logs_load ch "http://127.0.0.1:$CH_PORT/?query=INSERT%20INTO%20logs%20FORMAT%20TabSeparated" "$T/b/ch.rec"
 t0=$(now_ns)
 n=$(ch "SELECT count() FROM logs")
 VIS_ch=$(calc %.6f "($(now_ns) - $t0) / 1e9")
@@ -247,50 +188,30 @@ echo "  rare $CNT_ch_rare in $SEC_ch_rare s, common $CNT_ch_common in $SEC_ch_co
 
 # ---- owl: OTLP ingest into a fresh owld ----
 echo "owl OTLP: POST /v1/logs of the same batches (owld --workers $WORKERS on CPU $CPU)..."
-start_owl "$T/owl-otlp"
-load otlp "$OWL/v1/logs" "$T/b/otlp.rec" "Authorization: Bearer $OWL_KEY" "Content-Type: application/x-protobuf"
-visible otlp "$OTLP_GROUP"
+logs_owl_start "$T/owl-otlp"
+logs_load otlp "$OWL/v1/logs" "$T/b/otlp.rec" "Authorization: Bearer $OWL_KEY" "Content-Type: application/x-protobuf"
+logs_visible otlp "$OTLP_GROUP"
 OTLP_RATE=$(calc %.0f "$EVENTS / ($SEC_otlp + $VIS_otlp)")
 echo "  $SEC_otlp s for every answer, last event found in $VIS_otlp s: $OTLP_RATE lines/s"
-stop_owl
+logs_owl_stop
 n=$(rows_of "$T/owl-otlp")
 [ "$n" = "$EVENTS" ] || die "owl stored $n OTLP events of $EVENTS"
 rm -rf "$T/owl-otlp"
 
 # ---- owl: PutLogEvents ingest, then the queries and the stored bytes ----
 echo "owl PutLogEvents: the same batches (owld --workers $WORKERS on CPU $CPU, --store-settle-ms 1000)..."
-start_owl "$T/owl" --store-settle-ms 1000
+logs_owl_start "$T/owl" --store-settle-ms 1000
 $CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
-load put "$OWL/" "$T/b/put.rec" "Authorization: Bearer $OWL_KEY" \
+logs_load put "$OWL/" "$T/b/put.rec" "Authorization: Bearer $OWL_KEY" \
     "X-Amz-Target: Logs_20140328.PutLogEvents" "Content-Type: application/x-amz-json-1.1"
-visible put "$GROUP"
+logs_visible put "$GROUP"
 PUT_RATE=$(calc %.0f "$EVENTS / ($SEC_put + $VIS_put)")
 echo "  $SEC_put s for every answer, last event found in $VIS_put s: $PUT_RATE lines/s"
 
 # zstd -19 of the raw file on the client CPU while the janitor settles owl's day
 ( taskset -c "$CLIENT_CPU" zstd -19 -T1 -q -c "$IN" | wc -c >"$T/zstd.size" ) &
 ZPID=$!
-echo "waiting for the janitor to settle the group (every row in parts, none of level 0, storedBytes steady)..."
-PREV= SETTLED=0 cur=0 disk=0 l0=0 parts=0
-for _ in $(seq 900); do
-    sleep 1
-    $CLIENT stored "$OWL" "$OWL_KEY" "$GROUP" >"$T/stored.out" || die "DescribeLogGroups failed"
-    cur=$(kv "$T/stored.out" stored_bytes)
-    l0=$(find "$T/owl/store/logs" -name 'p-*-0.owp' | wc -l)
-    parts=$(find "$T/owl/store/logs" -name '*.owp' | wc -l)
-    # storedBytes counts memtable rows at their raw size: equal to the parts' bytes once
-    # every row is sealed
-    disk=$(find "$T/owl/store/logs" -name '*.owp' -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')
-    if [ "$l0" = 0 ] && [ "$parts" -gt 0 ] && [ "$cur" = "$disk" ] && [ "$cur" = "$PREV" ]; then
-        SETTLED=1
-        break
-    fi
-    PREV=$cur
-done
-[ "$SETTLED" = 1 ] || die "the group did not settle within 900 s ($l0 level-0 parts of $parts, storedBytes $cur, parts $disk bytes)"
-OWL_STORED=$cur
-SETTLE_LINE="$parts parts, none of level 0, storedBytes $OWL_STORED"
-echo "  $SETTLE_LINE"
+logs_settle "$T/owl" "$GROUP"
 wait "$ZPID" || die "zstd -19 failed"
 ZSTD_BYTES=$(tr -d '[:space:]' <"$T/zstd.size")
 ZSTD_PEER=$("$SRCDIR/bench/peers/zstd" version)
@@ -301,7 +222,7 @@ $CLIENT filter "$OWL" "$OWL_KEY" "$GROUP" "$COMMON" "$RUNS" >"$T/owl_common.out"
 CNT_owl_rare=$(kv "$T/owl_rare.out" events) SEC_owl_rare=$(kv "$T/owl_rare.out" seconds)
 CNT_owl_common=$(kv "$T/owl_common.out" events) SEC_owl_common=$(kv "$T/owl_common.out" seconds)
 echo "  rare $CNT_owl_rare in $SEC_owl_rare s ($(kv "$T/owl_rare.out" pages) pages), common $CNT_owl_common in $SEC_owl_common s ($(kv "$T/owl_common.out" pages) pages; runs $(kv "$T/owl_common.out" all) s)"
-stop_owl
+logs_owl_stop
 n=$(rows_of "$T/owl")
 [ "$n" = "$EVENTS" ] || die "owl stored $n PutLogEvents events of $EVENTS"
 
@@ -309,7 +230,7 @@ n=$(rows_of "$T/owl")
 PROFILE_LINE="not profiled"
 if [ "$PROFILE" = 1 ] && [ "$PUT_RATE" -lt 1000000 ]; then
     echo "profiling owld under PutLogEvents for 10 s (perf record -g)..."
-    start_owl "$T/owl-prof"
+    logs_owl_start "$T/owl-prof"
     $CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
     $CPIN "$LOADGEN" --url "$OWL/" --payloads "$T/b/put.rec" --payload-format records --connections "$CONNS" \
         --requests "$REQS" --duration 13 --timeout 120 --json --header "Authorization: Bearer $OWL_KEY" \
@@ -320,7 +241,7 @@ if [ "$PROFILE" = 1 ] && [ "$PUT_RATE" -lt 1000000 ]; then
     perf record -q -g -o "$T/perf.data" -p "$OWL_PID" -- sleep 10 >"$T/perf.err" 2>&1 ||
         { cat "$T/perf.err" >&2; die "perf record failed"; }
     wait "$LPID"
-    stop_owl
+    logs_owl_stop
     # the load is part of the figure: a profile of an idle owld says nothing (a recorded run
     # printed one, loadgen's answers unchecked)
     PROF_OK=$(jget "$T/prof.json" ok 2>/dev/null)
