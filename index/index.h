@@ -716,6 +716,18 @@ int owl_ins_run_new(const owl_ins_query *q, const owl_ins_limits *lim, owl_ins_r
  * way; OWL_EINVAL after owl_ins_run_finish. */
 int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err);
 
+/* owl_ins_time_order — -1 when q's rows are the newest events that reach its first limit
+ * (no stats or dedup before it, sorted by the event's own @timestamp descending, or not sorted:
+ * CloudWatch's default), 1 when they are the oldest (sorted ascending), else 0. A caller able
+ * to feed the events in that order may stop as soon as owl_ins_run_past says so. */
+int owl_ins_time_order(const owl_ins_query *q);
+
+/* owl_ins_run_past — 1 when, in the order owl_ins_time_order gives (non-zero), no event of time
+ * time_ms or past it can change r's result (its top-N rows are all kept and all come before
+ * that time; the run failed), else 0. Events of equal time are never past: they may win on a
+ * tie-break. */
+int owl_ins_run_past(const owl_ins_run *r, int64_t time_ms);
+
 /* owl_ins_run_done — *done = 1 when no further event can change the result (today: only once
  * the run has failed, since events come unordered), else 0. OWL_OK. */
 int owl_ins_run_done(owl_ins_run *r, int *done);

@@ -84,6 +84,14 @@ typedef struct aggr {
     size_t n, cap;
     group **list;     /* insertion order */
     size_t nlist, clist;
+    /* one key of datefloor(<field>, fixed period) (and so bin()): its floor of the last row
+     * and that row's group, which the next row (events come mostly in time order) reuses
+     * without making the key's text */
+    int bin_slot;     /* the field's slot, -1 when the key is of another kind */
+    double bin_num;
+    int bin_unit;
+    group *last;
+    int64_t last_floor;
 } aggr;
 
 enum bkind { B_HEAP, B_DEDUP, B_STATS };
@@ -115,6 +123,7 @@ struct owl_ins_run {
     size_t nord;
     uint8_t *need;
     rowvec heap;
+    int tord;                   /* owl_ins_time_order of the query */
     sset dmap;                  /* dedup: key -> row */
     rowvec nulls;               /* dedup: rows with a null key */
     aggr ag;
@@ -1328,8 +1337,34 @@ static int aggr_grow(owl_ins_run *r, aggr *a, owl_error *err)
     return OWL_OK;
 }
 
+static int aggr_lookup(owl_ins_run *r, aggr *a, group **out, owl_error *err);
+
 /* The group of the working row (created when new). */
 static int aggr_group(owl_ins_run *r, aggr *a, group **out, owl_error *err)
+{
+    int64_t floor_ms = 0;
+    int binned = 0;
+    if (a->bin_slot >= 0) { /* datefloor of a time is a time: the same floor, the same key */
+        const ins_val *t = slot_get(r, a->bin_slot);
+        if (t->t == VT_TIME) {
+            floor_ms = ins_period_floor(t->ms, a->bin_num, a->bin_unit);
+            if (a->last && a->last_floor == floor_ms) {
+                *out = a->last;
+                return OWL_OK;
+            }
+            binned = 1;
+        }
+    }
+    int rc = aggr_lookup(r, a, out, err);
+    if (rc == OWL_OK && binned) {
+        a->last = *out;
+        a->last_floor = floor_ms;
+    }
+    return rc;
+}
+
+/* The group of the working row by the text of its key (created when new). */
+static int aggr_lookup(owl_ins_run *r, aggr *a, group **out, owl_error *err)
 {
     const ins_cmd *c = a->c;
     ins_val byv[64];
@@ -1531,9 +1566,71 @@ static int plan(owl_ins_run *r)
     for (size_t k = 0; k < q->nslots; k++) /* earliest/latest of a later stats read it */
         if (q->slots[k].sys == SYS_TIMESTAMP)
             r->need[k] = 1;
-    if (r->bkind == B_STATS)
+    r->ag.bin_slot = -1;
+    if (r->bkind == B_STATS) {
         r->ag.c = &q->cmds[b];
+        const ins_cmd *c = r->ag.c;
+        const ins_node *k = c->nby == 1 ? &q->nodes[c->by[0].expr] : NULL;
+        if (k && k->kind == E_CALL && strcmp(ins_fns[k->fn].name, "datefloor") == 0) {
+            const ins_node *f = &q->nodes[q->args[k->arg0]];
+            const ins_node *p = &q->nodes[q->args[k->arg0 + 1]];
+            if (f->kind == E_FIELD && p->kind == E_PERIOD && p->unit == U_FIXED) {
+                r->ag.bin_slot = f->slot;
+                r->ag.bin_num = p->num;
+                r->ag.bin_unit = p->unit;
+            }
+        }
+    }
+    r->tord = owl_ins_time_order(q);
     return OWL_OK;
+}
+
+/* Whether the @timestamp slot s still holds the event's own time at command `at`: no fields
+ * or parse command before it writes s. */
+static int event_time_at(const owl_ins_query *q, size_t at, int s)
+{
+    if (s < 0 || q->slots[s].sys != SYS_TIMESTAMP)
+        return 0;
+    for (size_t k = 0; k < at; k++) {
+        const ins_cmd *c = &q->cmds[k];
+        for (size_t j = 0; c->kind == C_FIELDS && j < c->nitems; j++)
+            if (c->items[j].slot == s)
+                return 0;
+        for (size_t j = 0; c->kind == C_PARSE && j < c->nouts; j++)
+            if (c->outs[j] == s)
+                return 0;
+    }
+    return 1;
+}
+
+int owl_ins_time_order(const owl_ins_query *q)
+{
+    size_t b = 0;
+    while (b < q->ncmds && q->cmds[b].kind != C_LIMIT && q->cmds[b].kind != C_DEDUP &&
+           q->cmds[b].kind != C_STATS)
+        b++;
+    if (b < q->ncmds && q->cmds[b].kind != C_LIMIT)
+        return 0;
+    for (size_t k = b; k-- > 0;) { /* the last sort decides the order; its first key leads */
+        const ins_cmd *c = &q->cmds[k];
+        if (c->kind != C_SORT || !c->nitems)
+            continue;
+        const ins_node *nd = &q->nodes[c->items[0].expr];
+        if (nd->kind != E_FIELD || !event_time_at(q, k, nd->slot))
+            return 0;
+        return c->items[0].desc ? -1 : 1;
+    }
+    return -1; /* no sort: CloudWatch's default, newest first */
+}
+
+int owl_ins_run_past(const owl_ins_run *r, int64_t time_ms)
+{
+    if (r->failed || (r->tord && r->heap_k == 0))
+        return 1;
+    if (!r->tord || r->heap.n < r->heap_k)
+        return 0;
+    int64_t worst = r->heap.r[0]->h.time_ms;
+    return r->tord < 0 ? time_ms < worst : time_ms > worst;
 }
 
 static int build_want(owl_ins_run *r)
@@ -1741,7 +1838,7 @@ static int stage(owl_ins_run *r, size_t from, rowvec *v, owl_error *err)
             break;
         case C_STATS: {
             /* the groups' bytes are given back once they are rows */
-            aggr a = {c, NULL, 0, 0, NULL, 0, 0};
+            aggr a = {.c = c, .bin_slot = -1};
             size_t before = r->used, fed;
             for (size_t j = 0; j < v->n && rc == OWL_OK; j++) {
                 row_reset(r, NULL);

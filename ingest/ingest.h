@@ -798,13 +798,15 @@ typedef struct owl_logs_scan_q {
     const owl_filter *filter;   /* a condition every row must meet, on the logs table's
                                  * columns (owl_logs_col), or NULL; it prunes blocks */
     int with_message;           /* 0: rows come without their message (not read at all) */
+    int order;                  /* 0: batches in no order (the fastest); -1: newest first,
+                                 * 1: oldest first (rows of equal time in no set order) */
     owl_logs_scan_fn fn;
     void *ud;
 } owl_logs_scan_q;
 
 /* owl_logs_scan — every event of q->group (its streams as they are now: events of a deleted
  * stream are not returned, even when one of the same name was created again) in the time
- * range that meets q->filter, in batches, in no particular order, without holding the logs
+ * range that meets q->filter, in batches, in q->order, without holding the logs
  * module's lock. st (may be NULL) gets the store's counts (rows scanned, bytes read).
  * OWL_ENOTFOUND (group), OWL_ENOMEM, the store's errors, or fn's non-zero return. */
 int owl_logs_scan(owl_logs *lg, const char *tenant, const owl_logs_scan_q *q,

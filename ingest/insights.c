@@ -26,7 +26,7 @@
 #define MAX_QUERY_BYTES 10000
 #define PTR_FIXED 32 /* hex of time (16) and row hash (16) before the group's hex */
 
-enum { STOP_CANCEL = 1, STOP_TIMEOUT = 2 }; /* positive: never an owl_err */
+enum { STOP_CANCEL = 1, STOP_TIMEOUT = 2, STOP_PAST = 3 }; /* positive: never an owl_err */
 
 typedef struct iquery {
     char id[OWL_INSIGHTS_ID_LEN];
@@ -176,6 +176,7 @@ typedef struct feeder {
     char *ptr;        /* PTR_FIXED + the group's hex (fixed per group) */
     size_t ptr_len;
     int want_ptr;
+    int order;        /* owl_ins_time_order: rows come in that order, and stop once past */
     int64_t deadline; /* monotonic ms */
     owl_error *err;
     int failed;       /* the run's error code once a feed failed */
@@ -191,13 +192,18 @@ static int64_t mono_ms(void)
 static int feed_rows(void *ud, const owl_logs_row *rows, size_t n)
 {
     feeder *f = ud;
-    int rc, stop = atomic_load_explicit(&f->iq->stop, memory_order_relaxed);
+    int rc = 0, stop = atomic_load_explicit(&f->iq->stop, memory_order_relaxed);
     if (stop)
         return stop;
     if (mono_ms() > f->deadline)
         return STOP_TIMEOUT;
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
+        if (f->order && owl_ins_run_past(f->run, rows[i].time_ms)) {
+            rc = STOP_PAST; /* no later row of this scan can be kept */
+            n = i;
+            break;
+        }
         owl_ins_event ev = {rows[i].time_ms, rows[i].ingest_ms, rows[i].message,
                             rows[i].stream, f->group, {0}};
         if (f->want_ptr) {
@@ -213,7 +219,7 @@ static int feed_rows(void *ud, const owl_logs_row *rows, size_t n)
     }
     atomic_fetch_add_explicit(&f->iq->matched, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&f->iq->bytes, bytes, memory_order_relaxed);
-    return 0;
+    return rc == STOP_PAST ? rc : 0;
 }
 
 /* Runs iq to its end; returns the final status and fills *res or err. */
@@ -223,7 +229,7 @@ static enum owl_insights_status run_query(owl_insights *in, iquery *iq, owl_ins_
     owl_ins_limits lim = {.max_bytes = in->opt.max_bytes, .max_rows = iq->limit};
     owl_ins_run *run = NULL;
     feeder f = {.in = in, .iq = iq, .err = err, .deadline = mono_ms() + in->opt.timeout_ms,
-                .want_ptr = !owl_ins_aggregating(iq->q)};
+                .want_ptr = !owl_ins_aggregating(iq->q), .order = owl_ins_time_order(iq->q)};
     unsigned cols = owl_ins_columns(iq->q);
     int rc = owl_ins_run_new(iq->q, &lim, &run, err);
     uint64_t scanned = 0;
@@ -252,7 +258,7 @@ static enum owl_insights_status run_query(owl_insights *in, iquery *iq, owl_ins_
         owl_logs_scan_q q = {.group = iq->groups[g], .start_ms = iq->start_ms,
                              .end_ms = iq->end_ms, .filter = owl_ins_filter(iq->q),
                              .with_message = f.want_ptr || (cols & (1u << OWL_LOGS_MESSAGE)),
-                             .fn = feed_rows, .ud = &f};
+                             .order = f.order, .fn = feed_rows, .ud = &f};
         owl_scan_stats st;
         owl_error se = {0};
         rc = owl_logs_scan(in->logs, iq->tenant, &q, &st, &se);
@@ -260,7 +266,7 @@ static enum owl_insights_status run_query(owl_insights *in, iquery *iq, owl_ins_
         free(logname);
         scanned += st.rows_scanned;
         atomic_store_explicit(&iq->scanned, scanned, memory_order_relaxed);
-        if (rc == OWL_ENOTFOUND) /* the group was deleted since StartQuery: nothing to read */
+        if (rc == OWL_ENOTFOUND || rc == STOP_PAST) /* deleted since StartQuery; or read */
             rc = OWL_OK;
         else if (rc != OWL_OK && !f.failed && rc != STOP_CANCEL && rc != STOP_TIMEOUT)
             owl_error_set(err, rc, "%s", se.msg[0] ? se.msg : owl_strerror(rc));

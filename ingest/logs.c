@@ -2096,7 +2096,9 @@ int owl_logs_scan(owl_logs *lg, const char *tenant, const owl_logs_scan_q *q,
     owl_scan s = {.table = "logs", .tenant = tenant, .partitions = parts, .npartitions = 1,
                   .start = q->start_ms, .end = q->end_ms, .cols = cols_msg,
                   .ncols = q->with_message ? 4 : 3, .fn = scan_rows, .ud = sc,
-                  .filter = q->filter};
+                  .filter = q->filter,
+                  .order = q->order < 0 ? OWL_ORDER_DESC : q->order > 0 ? OWL_ORDER_ASC
+                                                                        : OWL_ORDER_NONE};
     rc = owl_store_scan(lg->store, &s, st, err);
 out:
     free(sc);

@@ -1123,3 +1123,85 @@ Test(insights_run, equal_numbers_tie_by_text)
     free(a);
     free(b);
 }
+
+/* owl_ins_time_order: which queries keep the newest (or oldest) events of their first limit,
+ * so that a scan in time order may stop early. */
+Test(insights_exec, time_order)
+{
+    static const struct {
+        const char *q;
+        int want;
+    } cases[] = {
+        {"fields @message", -1}, /* CloudWatch's default: newest first */
+        {"fields @timestamp, @message | limit 5", -1},
+        {"sort @timestamp desc | limit 5", -1},
+        {"sort @timestamp asc | limit 5", 1},
+        {"filter @message like /x/ | sort @timestamp | limit 5", 1},
+        {"sort @message | sort @timestamp asc | limit 2", 1}, /* the last sort leads */
+        {"sort @timestamp desc, @message asc | limit 2", -1},
+        {"sort @timestamp desc | limit 5 | sort @message", -1},
+        {"sort @message | limit 5", 0},
+        {"sort @ingestionTime desc | limit 5", 0},
+        {"fields @timestamp as t | sort t desc | limit 5", 0},
+        {"fields @ingestionTime as @timestamp | sort @timestamp desc | limit 5", 0},
+        {"parse @message \"* *\" as @timestamp, x | sort @timestamp asc | limit 5", 0},
+        {"sort @timestamp desc | fields @ingestionTime as @timestamp | limit 5", -1},
+        {"stats count(*)", 0},
+        {"sort @timestamp desc | stats count(*) by bin(1m)", 0},
+        {"dedup @logStream | limit 5", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        owl_ins_query *q = parse_ok(cases[i].q);
+        cr_assert_eq(owl_ins_time_order(q), cases[i].want, "%s", cases[i].q);
+        owl_ins_free(q);
+    }
+}
+
+static void feed_time(owl_ins_run *r, int64_t t, const char *ptr)
+{
+    owl_error err = {0};
+    owl_ins_event ev = {t, t, {"m", 1}, {"s", 1}, {"g", 1}, {ptr, strlen(ptr)}};
+    cr_assert_eq(owl_ins_run_feed(r, &ev, &err), OWL_OK, "%s", err.msg);
+}
+
+/* owl_ins_run_past: once the top-N rows are kept, an event strictly past the worst of them
+ * cannot enter; one of equal time can (it may win on a tie-break). */
+Test(insights_exec, run_past)
+{
+    static const char *qs[] = {"sort @timestamp desc | limit 2", "sort @timestamp asc | limit 2",
+                               "stats count(*) by bin(1m)"};
+    for (int k = 0; k < 3; k++) {
+        owl_ins_query *q = parse_ok(qs[k]);
+        owl_ins_run *r;
+        owl_error err = {0};
+        cr_assert_eq(owl_ins_run_new(q, NULL, &r, &err), OWL_OK);
+        int64_t t[] = {30, 20, 10}, u[] = {10, 20, 30};
+        const int64_t *ts = k == 1 ? u : t;
+        feed_time(r, ts[0], "a");
+        cr_assert_eq(owl_ins_run_past(r, ts[2]), 0, "one row kept of two");
+        feed_time(r, ts[1], "b");
+        cr_assert_eq(owl_ins_run_past(r, ts[1]), 0, "a tie may still enter");
+        cr_assert_eq(owl_ins_run_past(r, ts[2]), k < 2, "%s", qs[k]);
+        cr_assert_eq(owl_ins_run_past(r, k == 1 ? 15 : 25), 0);
+        owl_ins_run_free(r);
+        owl_ins_free(q);
+    }
+}
+
+/* stats ... by bin(): the group of the previous row is reused while the floor is the same;
+ * rows out of time order, and a bin key that is not a time, still count where they belong. */
+Test(insights_exec, bin_groups_out_of_order)
+{
+    static const tev ev[] = {{60000, "s", "a"},  {61000, "s", "b"},  {0, "s", "c"},
+                             {119999, "s", "d"}, {59999, "s", "e"},  {120000, "s", "f"},
+                             {60500, "s", "g"},  {-1, "s", "h"}};
+    char *got = run_ord("stats count(*) as n by bin(1m) as t | sort t", ev, 8, NULL, NULL, NULL,
+                        NULL, 0);
+    cr_assert_str_eq(got, "t=1969-12-31 23:59:00.000, n=1 | t=1970-01-01 00:00:00.000, n=2 | "
+                          "t=1970-01-01 00:01:00.000, n=4 | t=1970-01-01 00:02:00.000, n=1");
+    free(got);
+    got = run_ord("fields @message as t | stats count(*) as n by datefloor(t, 1m) as b", ev, 8,
+                  NULL, NULL, NULL, NULL, 0);
+    cr_assert_str_eq(got, "n=8", "no message is a time: one null key");
+    free(got);
+}
