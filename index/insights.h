@@ -135,6 +135,8 @@ typedef struct ins_cmd {
     int re;
     int *outs;             /* slot of capture group g+1 */
     size_t nouts;
+    const char *glob;      /* parse with a glob: its text (owned by the query), else NULL */
+    size_t globn;
 } ins_cmd;
 
 /* ---- slots ---- */

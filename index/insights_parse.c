@@ -1182,6 +1182,8 @@ static int cmd_parse(parser *ps, ins_cmd *c)
         if ((rc = string_value(ps, &g, &gn)) != OWL_OK || (rc = next(ps)) != OWL_OK ||
             (rc = glob_regex(ps, g, gn, at, c)) != OWL_OK)
             return rc;
+        c->glob = g;
+        c->globn = gn;
         if (!is_kw(ps, "as"))
             return expected(ps, "as and the names of the fields the '*'s fill");
         if ((rc = next(ps)) != OWL_OK)
@@ -1421,6 +1423,8 @@ typedef struct pbuild {
     pnode *t;
     size_t n, cap;
     int oom;
+    const int *from; /* slot -> the glob parse of an unassigned @message that last wrote it, or
+                      * -1 (pglob) */
 } pbuild;
 
 static int pnew(pbuild *b, int kind)
@@ -1564,6 +1568,23 @@ static int swap_op(int op)
 
 static int pdown(const owl_ins_query *q, pbuild *b, int e, const uint8_t *assigned);
 
+/* What a field filled by a glob parse of @message being non-null says of the message: the
+ * glob matched, so it holds each piece of literal text between the '*'s. */
+static int pglob(const owl_ins_query *q, pbuild *b, const ins_node *x)
+{
+    if (!b->from || x->kind != E_FIELD || b->from[x->slot] < 0)
+        return -1;
+    const ins_cmd *c = &q->cmds[b->from[x->slot]];
+    int root = -1;
+    for (size_t k = 0, j; k < c->globn; k = j + 1) {
+        for (j = k; j < c->globn && c->glob[j] != '*'; j++)
+            ;
+        if (j > k)
+            root = pjoin(b, OWL_FILTER_AND, root, psubstr(b, OWL_LOGS_MESSAGE, c->glob + k, j - k));
+    }
+    return root;
+}
+
 static int pcmp(const owl_ins_query *q, pbuild *b, const ins_node *nd, const uint8_t *assigned)
 {
     const ins_node *x = &q->nodes[nd->a], *y = &q->nodes[nd->b];
@@ -1575,8 +1596,8 @@ static int pcmp(const owl_ins_query *q, pbuild *b, const ins_node *nd, const uin
         op = swap_op(op);
         col = sys_col(q, x, assigned);
     }
-    if (col < 0)
-        return -1;
+    if (col < 0) /* a comparison with null is false: a field a glob filled must be there */
+        return pjoin(b, OWL_FILTER_AND, pglob(q, b, x), pglob(q, b, y));
     if (!bytes_col(col))
         return y->kind == E_NUM ? prange(b, col, op, y->num) : -1;
     /* bytes equality only for text that is not a number ("1.0" = "1" holds numerically) */
@@ -1654,6 +1675,8 @@ static int pdown(const owl_ins_query *q, pbuild *b, int e, const uint8_t *assign
             if (col >= 0 && bytes_col(col) && y->kind == E_STR)
                 return psubstr(b, col, y->s, y->n);
         }
+        if (strcmp(ins_fns[nd->fn].name, "ispresent") == 0)
+            return pglob(q, b, &q->nodes[q->args[nd->arg0]]);
         return -1;
     default:
         return -1;
@@ -1717,27 +1740,40 @@ static void emit(owl_ins_query *q, const pbuild *b, int ti, size_t slot)
 
 static int build_filter(owl_ins_query *q)
 {
-    uint8_t *assigned = calloc(q->nslots ? q->nslots : 1, 1);
-    pbuild b = {NULL, 0, 0, 0};
+    size_t ns = q->nslots ? q->nslots : 1;
+    uint8_t *assigned = calloc(ns, 1);
+    int *from = malloc(ns * sizeof *from);
+    pbuild b = {NULL, 0, 0, 0, from};
     int root = -1, rc = OWL_OK;
-    if (!assigned)
+    if (!assigned || !from) {
+        free(assigned);
+        free(from);
         return OWL_ENOMEM;
+    }
+    for (size_t k = 0; k < ns; k++)
+        from[k] = -1;
     for (size_t k = 0; k < q->ncmds; k++) {
         const ins_cmd *c = &q->cmds[k];
         if (c->kind == C_STATS || c->kind == C_LIMIT || c->kind == C_DEDUP)
             break;
         if (c->kind == C_FILTER)
             root = pjoin(&b, OWL_FILTER_AND, root, pdown(q, &b, c->expr, assigned));
-        else if (c->kind == C_FIELDS || c->kind == C_PARSE)
+        int glob = c->kind == C_PARSE && c->glob &&
+                   sys_col(q, &q->nodes[c->expr], assigned) == OWL_LOGS_MESSAGE;
+        if (c->kind == C_FIELDS || c->kind == C_PARSE)
             for (size_t j = 0; j < c->nitems; j++)
                 if (c->kind == C_PARSE || c->items[j].expr < 0 ||
                     q->nodes[c->items[j].expr].kind != E_FIELD ||
-                    q->nodes[c->items[j].expr].slot != c->items[j].slot)
+                    q->nodes[c->items[j].expr].slot != c->items[j].slot) {
                     assigned[c->items[j].slot] = 1;
+                    from[c->items[j].slot] = -1;
+                }
         if (c->kind == C_PARSE)
             for (size_t j = 0; j < c->nouts; j++)
-                if (c->outs[j] >= 0)
+                if (c->outs[j] >= 0) {
                     assigned[c->outs[j]] = 1;
+                    from[c->outs[j]] = glob ? (int)k : -1;
+                }
     }
     int budget = OWL_FILTER_MAX_NODES;
     if (b.oom) {
@@ -1763,6 +1799,7 @@ static int build_filter(owl_ins_query *q)
     }
     free(b.t);
     free(assigned);
+    free(from);
     return rc;
 }
 

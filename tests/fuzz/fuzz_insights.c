@@ -2,8 +2,8 @@
  * (index/insights_*.c), which read queries from the network (StartQuery). Beyond crashes, leaks
  * and sanitizer reports it checks the contract: parse answers OK or EINVAL, a refusal leaves
  * *out NULL and names a line and column inside the text or one past it; whatever parses runs
- * over fixed events (JSON, key=value, plain lines and the query's own text) in two orders with
- * the same rows; a run fails only with OWL_ELIMIT (its memory bound, set low on odd inputs);
+ * over fixed events (JSON, key=value, plain lines and the query's own text) in two orders, and
+ * in its time order stopped early where it keeps the newest or oldest events, with the same rows; a run fails only with OWL_ELIMIT (its memory bound, set low on odd inputs);
  * every event that passes the query's leading filters passes the push-down condition. */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +39,13 @@ static owl_ins_event event(size_t k, const char *self, size_t selfn, char *ptr)
     return ev;
 }
 
-/* The rows of a run over the events in order (rev: reversed) as one string; NULL when the run
+static int64_t time_of(size_t k)
+{
+    return k < NEVENTS ? times[k] : 1704160000000;
+}
+
+/* The rows of a run over the events in order (rev 1: reversed; 2: in the query's time order,
+ * owl_ins_time_order, stopping where owl_ins_run_past says) as one string; NULL when the run
  * failed with OWL_ELIMIT. */
 static char *run(const owl_ins_query *q, const owl_ins_limits *lim, int rev, const char *self,
                  size_t selfn)
@@ -48,10 +54,24 @@ static char *run(const owl_ins_query *q, const owl_ins_limits *lim, int rev, con
     owl_error err = {0};
     if (owl_ins_run_new(q, lim, &r, &err) != OWL_OK)
         abort();
+    size_t order[NEVENTS + 1];
+    int tord = rev == 2 ? owl_ins_time_order(q) : 0;
+    for (size_t i = 0; i <= NEVENTS; i++) { /* a stable insertion sort by time, tord's way */
+        size_t j = i;
+        while (j > 0 && tord &&
+               (tord < 0 ? time_of(order[j - 1]) < time_of(i) : time_of(order[j - 1]) > time_of(i))) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
     int rc = OWL_OK;
     for (size_t i = 0; i <= NEVENTS && rc == OWL_OK; i++) {
         char ptr[16];
-        owl_ins_event ev = event(rev ? NEVENTS - i : i, self, selfn, ptr);
+        size_t k = rev == 1 ? NEVENTS - i : order[i];
+        if (tord && owl_ins_run_past(r, time_of(k)))
+            break;
+        owl_ins_event ev = event(k, self, selfn, ptr);
         rc = owl_ins_run_feed(r, &ev, &err);
     }
     owl_ins_result *res = NULL;
@@ -167,8 +187,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     char *b = run(q, &lim, 1, (const char *)d, n);
     if (a && b && strcmp(a, b) != 0)
         abort();
-    free(a);
     free(b);
+    if (owl_ins_time_order(q)) { /* in time order and stopped early: the same rows */
+        b = run(q, &lim, 2, (const char *)d, n);
+        if (a && b && strcmp(a, b) != 0)
+            abort();
+        free(b);
+    }
+    free(a);
     if (f)
         check_necessary(q, f, (const char *)d, n);
     owl_ins_free(q);

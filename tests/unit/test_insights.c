@@ -983,7 +983,24 @@ PD(regex_literal, "filter @message =~ /timeout/", "SUBSTR(3,timeout)")
 PD(not_is_unknown, "filter not @message like \"a\"", NULL)
 PD(not_like_unknown, "filter @message not like \"a\"", NULL)
 PD(assigned_field, "fields concat(@message, 'x') as @message | filter @message like \"a\"", NULL)
-PD(after_parse, "parse @message \"* *\" as @logStream, b | filter @logStream = 'x'", NULL)
+/* the stream a glob parse filled is not the column; but being there, the glob matched */
+PD(after_parse, "parse @message \"* *\" as @logStream, b | filter @logStream = 'x'", "SUBSTR(3, )")
+PD(parse_glob_ispresent,
+   "parse @message \"status: * len: * time: *\" as status, len, time | filter ispresent(time)",
+   "AND(SUBSTR(3,status: ),SUBSTR(3, len: ),SUBSTR(3, time: ))")
+PD(parse_glob_compared, "parse \"user=* \" as u | filter u = \"bob\"",
+   "AND(SUBSTR(3,user=),SUBSTR(3, ))")
+PD(parse_glob_or, "parse \"a=*\" as x | parse \"b=*\" as y | filter ispresent(x) or ispresent(y)",
+   "OR(SUBSTR(3,a=),SUBSTR(3,b=))")
+PD(parse_glob_only_stars, "parse \"*\" as x | filter ispresent(x)", NULL)
+PD(parse_regex_not_pushed, "parse @message /user=(?<u>\\S+)/ | filter ispresent(u)", NULL)
+PD(parse_field_reassigned, "parse \"a=*\" as x | fields 'k' as x | filter ispresent(x)", NULL)
+PD(parse_field_parsed_again, "parse \"a=*\" as x | parse /(?<x>b)/ | filter ispresent(x)", NULL)
+PD(parse_of_stream, "parse @logStream \"a*\" as x | filter ispresent(x)", NULL)
+PD(parse_not_ispresent, "parse \"a=*\" as x | filter not ispresent(x)", NULL)
+PD(parse_message_assigned, "fields 'zz' as @message | parse \"a=*\" as x | filter ispresent(x)",
+   NULL)
+PD(parse_after_filter, "filter ispresent(x) | parse \"a=*\" as x", NULL)
 PD(after_stats, "stats count(*) as n by @message | filter @message like \"a\"", NULL)
 PD(after_limit, "limit 5 | filter @message like 'x'", NULL)
 PD(two_filters, "filter @message like \"a\" | sort @timestamp | filter @logStream = \"s\"",
@@ -1007,6 +1024,9 @@ Test(insights_pushdown, necessary_on_every_event)
         "filter strcontains(@message, \"took\") | filter @timestamp < 1704168060000.5",
         "filter @message = \"plain text line without pairs\"",
         "filter 1704164646000 >= @timestamp",
+        "parse @message \"job=* \" as j | filter ispresent(j)",
+        "parse \"took=* \" as t | filter t > 100",
+        "parse \"\\\"status\\\":*,\" as st | filter st = 500",
     };
     for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
         owl_ins_query *p = parse_ok(qs[k]);
