@@ -466,14 +466,27 @@ Test(drop, kill9_around_the_drop_12_rounds, .init = mkroot, .fini = rmroot, .tim
             child_appender(pfd[1], partition, 0, before);
         }
         close(pfd[1]);
-        usleep(10000 + (useconds_t)(rand() % 150000));
+        int64_t seq, drop_seq = -1, acked[4096];
+        size_t nacked = 0;
+        int dropped = 0;
+        if (round % 2) { /* every other round the kill comes only once the drop returned (on
+                          * a loaded machine a random delay alone may never get there) */
+            while (!dropped && read(pfd[0], &seq, sizeof seq) == sizeof seq) {
+                if (seq == -1) {
+                    dropped = 1;
+                    drop_seq = (int64_t)before * 50;
+                } else if (nacked < 4096) {
+                    acked[nacked++] = seq;
+                }
+            }
+            usleep((useconds_t)(rand() % 20000));
+        } else {
+            usleep(10000 + (useconds_t)(rand() % 150000));
+        }
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
         cr_assert(WIFSIGNALED(status), "child exited by itself: %d", WEXITSTATUS(status));
-        int64_t seq, drop_seq = -1, acked[4096];
-        size_t nacked = 0;
-        int dropped = 0;
         while (read(pfd[0], &seq, sizeof seq) == sizeof seq) {
             if (seq == -1) {
                 dropped = 1;
