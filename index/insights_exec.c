@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define JSON_MAX_DEPTH 64
+#define BIN_MAX_MS 9000000000000000LL /* datefloor() of a time beyond it is null */
 #define PATH_MAX_LEN 512
 
 typedef struct hdr {
@@ -91,7 +92,7 @@ typedef struct aggr {
     double bin_num;
     int bin_unit;
     group *last;
-    int64_t last_floor;
+    int64_t last_floor, last_end; /* last's period: [last_floor, last_end) */
 } aggr;
 
 enum bkind { B_HEAP, B_DEDUP, B_STATS };
@@ -124,6 +125,8 @@ struct owl_ins_run {
     uint8_t *need;
     rowvec heap;
     int tord;                   /* owl_ins_time_order of the query */
+    int count_bins;             /* the first command is stats count(*)... by bin(): a batch is
+                                 * counted from its times alone (feed_bins) */
     sset dmap;                  /* dedup: key -> row */
     rowvec nulls;               /* dedup: rows with a null key */
     aggr ag;
@@ -1346,19 +1349,20 @@ static int aggr_group(owl_ins_run *r, aggr *a, group **out, owl_error *err)
     int binned = 0;
     if (a->bin_slot >= 0) { /* datefloor of a time is a time: the same floor, the same key */
         const ins_val *t = slot_get(r, a->bin_slot);
-        if (t->t == VT_TIME) {
+        if (t->t == VT_TIME && t->ms >= -BIN_MAX_MS && t->ms <= BIN_MAX_MS) {
             floor_ms = ins_period_floor(t->ms, a->bin_num, a->bin_unit);
-            if (a->last && a->last_floor == floor_ms) {
+            binned = floor_ms > -BIN_MAX_MS && floor_ms < BIN_MAX_MS;
+            if (binned && a->last && a->last_floor == floor_ms) {
                 *out = a->last;
                 return OWL_OK;
             }
-            binned = 1;
         }
     }
     int rc = aggr_lookup(r, a, out, err);
     if (rc == OWL_OK && binned) {
         a->last = *out;
         a->last_floor = floor_ms;
+        a->last_end = ins_period_next(floor_ms, a->bin_num, a->bin_unit);
     }
     return rc;
 }
@@ -1582,20 +1586,29 @@ static int plan(owl_ins_run *r)
         }
     }
     r->tord = owl_ins_time_order(q);
+    if (b == 0 && r->bkind == B_STATS && r->ag.bin_slot >= 0 &&
+        q->slots[r->ag.bin_slot].sys == SYS_TIMESTAMP) {
+        r->count_bins = 1;
+        for (size_t k = 0; k < r->ag.c->naggs; k++)
+            r->count_bins &= r->ag.c->aggs[k].kind == AG_COUNT_STAR;
+    }
     return OWL_OK;
 }
 
 /* Whether the @timestamp slot s still holds the event's own time at command `at`: no fields
- * or parse command before it writes s. */
+ * (other than `fields @timestamp` itself) or parse command before it writes s. */
 static int event_time_at(const owl_ins_query *q, size_t at, int s)
 {
     if (s < 0 || q->slots[s].sys != SYS_TIMESTAMP)
         return 0;
     for (size_t k = 0; k < at; k++) {
         const ins_cmd *c = &q->cmds[k];
-        for (size_t j = 0; c->kind == C_FIELDS && j < c->nitems; j++)
-            if (c->items[j].slot == s)
+        for (size_t j = 0; c->kind == C_FIELDS && j < c->nitems; j++) {
+            const ins_item *it = &c->items[j];
+            if (it->slot == s && (it->expr < 0 || q->nodes[it->expr].kind != E_FIELD ||
+                                  q->nodes[it->expr].slot != s))
                 return 0;
+        }
         for (size_t j = 0; c->kind == C_PARSE && j < c->nouts; j++)
             if (c->outs[j] == s)
                 return 0;
@@ -1721,6 +1734,43 @@ int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err)
     default:
         return aggr_feed(r, &r->ag, err);
     }
+}
+
+/* Counts events into their time bins: an event in the period of the last group found only
+ * adds one to each count(*); any other goes the whole way (owl_ins_run_feed). */
+static int feed_bins(owl_ins_run *r, const owl_ins_event *ev, size_t n, owl_error *err)
+{
+    aggr *a = &r->ag;
+    size_t naggs = a->c->naggs;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = ev[i].time_ms;
+        group *g = a->last;
+        if (!g || t < a->last_floor || t >= a->last_end || t > BIN_MAX_MS) {
+            int rc = owl_ins_run_feed(r, &ev[i], err);
+            if (rc != OWL_OK)
+                return rc;
+            continue;
+        }
+        r->st.records_scanned++;
+        r->st.records_matched++;
+        r->st.bytes_scanned += ev[i].message.n;
+        r->seq++;
+        for (size_t k = 0; k < naggs; k++)
+            g->st[k].count++;
+    }
+    return OWL_OK;
+}
+
+int owl_ins_run_feed_batch(owl_ins_run *r, const owl_ins_event *ev, size_t n, owl_error *err)
+{
+    if (r->count_bins && !r->finished && !r->failed)
+        return feed_bins(r, ev, n, err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = owl_ins_run_feed(r, &ev[i], err);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    return OWL_OK;
 }
 
 int owl_ins_run_done(owl_ins_run *r, int *done)

@@ -177,6 +177,8 @@ typedef struct feeder {
     size_t ptr_len;
     int want_ptr;
     int order;        /* owl_ins_time_order: rows come in that order, and stop once past */
+    owl_ins_event *evs; /* a batch's events, when neither @ptr nor an order is wanted */
+    size_t nevs;
     int64_t deadline; /* monotonic ms */
     owl_error *err;
     int failed;       /* the run's error code once a feed failed */
@@ -198,28 +200,43 @@ static int feed_rows(void *ud, const owl_logs_row *rows, size_t n)
     if (mono_ms() > f->deadline)
         return STOP_TIMEOUT;
     uint64_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (f->order && owl_ins_run_past(f->run, rows[i].time_ms)) {
+    size_t fed = 0;
+    if (!f->want_ptr && !f->order) { /* the batch at once */
+        if (n > f->nevs) {
+            owl_ins_event *e = realloc(f->evs, n * sizeof *e);
+            if (!e)
+                return f->failed = owl_error_set(f->err, OWL_ENOMEM, "out of memory");
+            f->evs = e;
+            f->nevs = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            f->evs[i] = (owl_ins_event){rows[i].time_ms, rows[i].ingest_ms, rows[i].message,
+                                        rows[i].stream, f->group, {0}};
+            bytes += rows[i].message.n;
+        }
+        if ((rc = owl_ins_run_feed_batch(f->run, f->evs, n, f->err)) != OWL_OK)
+            return f->failed = rc;
+        fed = n;
+    }
+    for (; fed < n; fed++) {
+        const owl_logs_row *w = &rows[fed];
+        if (f->order && owl_ins_run_past(f->run, w->time_ms)) {
             rc = STOP_PAST; /* no later row of this scan can be kept */
-            n = i;
             break;
         }
-        owl_ins_event ev = {rows[i].time_ms, rows[i].ingest_ms, rows[i].message,
-                            rows[i].stream, f->group, {0}};
+        owl_ins_event ev = {w->time_ms, w->ingest_ms, w->message, w->stream, f->group, {0}};
         if (f->want_ptr) {
-            hex_u64(f->ptr, (uint64_t)rows[i].time_ms);
-            hex_u64(f->ptr + 16, row_hash(&rows[i]));
+            hex_u64(f->ptr, (uint64_t)w->time_ms);
+            hex_u64(f->ptr + 16, row_hash(w));
             ev.ptr = (owl_bytes){f->ptr, f->ptr_len};
         }
-        bytes += rows[i].message.n;
-        if ((rc = owl_ins_run_feed(f->run, &ev, f->err)) != OWL_OK) {
-            f->failed = rc;
-            return rc;
-        }
+        bytes += w->message.n;
+        if ((rc = owl_ins_run_feed(f->run, &ev, f->err)) != OWL_OK)
+            return f->failed = rc;
     }
-    atomic_fetch_add_explicit(&f->iq->matched, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->iq->matched, fed, memory_order_relaxed);
     atomic_fetch_add_explicit(&f->iq->bytes, bytes, memory_order_relaxed);
-    return rc == STOP_PAST ? rc : 0;
+    return rc;
 }
 
 /* Runs iq to its end; returns the final status and fills *res or err. */
@@ -274,6 +291,7 @@ static enum owl_insights_status run_query(owl_insights *in, iquery *iq, owl_ins_
     if (rc == OWL_OK)
         rc = owl_ins_run_finish(run, res, err);
     owl_ins_run_free(run);
+    free(f.evs);
     if (rc == STOP_CANCEL)
         return OWL_INS_CANCELLED;
     if (rc == STOP_TIMEOUT) {

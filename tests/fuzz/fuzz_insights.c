@@ -44,9 +44,9 @@ static int64_t time_of(size_t k)
     return k < NEVENTS ? times[k] : 1704160000000;
 }
 
-/* The rows of a run over the events in order (rev 1: reversed; 2: in the query's time order,
- * owl_ins_time_order, stopping where owl_ins_run_past says) as one string; NULL when the run
- * failed with OWL_ELIMIT. */
+/* The rows of a run over the events (rev 0: in order, as one owl_ins_run_feed_batch; 1:
+ * reversed; 2: in the query's time order, owl_ins_time_order, stopping where owl_ins_run_past
+ * says) as one string; NULL when the run failed with OWL_ELIMIT. */
 static char *run(const owl_ins_query *q, const owl_ins_limits *lim, int rev, const char *self,
                  size_t selfn)
 {
@@ -66,7 +66,14 @@ static char *run(const owl_ins_query *q, const owl_ins_limits *lim, int rev, con
         order[j] = i;
     }
     int rc = OWL_OK;
-    for (size_t i = 0; i <= NEVENTS && rc == OWL_OK; i++) {
+    if (rev == 0) { /* in order, as one batch */
+        char ptrs[NEVENTS + 1][16];
+        owl_ins_event evs[NEVENTS + 1];
+        for (size_t i = 0; i <= NEVENTS; i++)
+            evs[i] = event(i, self, selfn, ptrs[i]);
+        rc = owl_ins_run_feed_batch(r, evs, NEVENTS + 1, &err);
+    }
+    for (size_t i = 0; rev && i <= NEVENTS && rc == OWL_OK; i++) {
         char ptr[16];
         size_t k = rev == 1 ? NEVENTS - i : order[i];
         if (tord && owl_ins_run_past(r, time_of(k)))

@@ -1154,6 +1154,8 @@ Test(insights_exec, time_order)
     } cases[] = {
         {"fields @message", -1}, /* CloudWatch's default: newest first */
         {"fields @timestamp, @message | limit 5", -1},
+        {"fields @timestamp, @message | sort @timestamp desc | limit 100", -1},
+        {"fields @message, @timestamp as @timestamp | sort @timestamp asc | limit 3", 1},
         {"sort @timestamp desc | limit 5", -1},
         {"sort @timestamp asc | limit 5", 1},
         {"filter @message like /x/ | sort @timestamp | limit 5", 1},
@@ -1224,4 +1226,78 @@ Test(insights_exec, bin_groups_out_of_order)
                   NULL, NULL, NULL, NULL, 0);
     cr_assert_str_eq(got, "n=8", "no message is a time: one null key");
     free(got);
+}
+
+/* owl_ins_run_feed_batch gives what feeding each event does: the count-by-bin way (events in
+ * the last group's period only add to its counts) and the general one, events out of order,
+ * at the edges of periods and beyond the times datefloor() takes. */
+Test(insights_exec, feed_batch_equals_feed)
+{
+    static const char *qs[] = {"stats count(*) as n, count(*) as m by bin(1m) as t | sort t",
+                               "stats count(*) as n by bin(1h)",
+                               "stats count(*) as n, max(@timestamp) as x by bin(1m) as t",
+                               "filter @message like 'x' | stats count(*) as n by bin(1m)",
+                               "fields @message | limit 3"};
+    int64_t times[64];
+    char msgs[64][16];
+    owl_ins_event ev[64];
+    for (int i = 0; i < 64; i++) {
+        times[i] = i < 40 ? 59000 + (int64_t)(i % 7) * 500 + (i / 7) * 60000 : -60001 + i;
+        if (i == 50)
+            times[i] = 9000000000000000LL + 5;
+        if (i == 51)
+            times[i] = 8999999999999999LL;
+        snprintf(msgs[i], sizeof msgs[i], "%sm%d", i % 3 ? "x" : "", i);
+        ev[i] = (owl_ins_event){times[i], 0, {msgs[i], strlen(msgs[i])}, {"s", 1}, {"g", 1},
+                                {msgs[i], strlen(msgs[i])}};
+    }
+    for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+        char *out[2];
+        owl_ins_stats st[2];
+        for (int way = 0; way < 2; way++) {
+            owl_ins_query *q = parse_ok(qs[k]);
+            owl_ins_run *r;
+            owl_error err = {0};
+            cr_assert_eq(owl_ins_run_new(q, NULL, &r, &err), OWL_OK);
+            if (way == 0) {
+                for (int i = 0; i < 64; i++)
+                    cr_assert_eq(owl_ins_run_feed(r, &ev[i], &err), OWL_OK, "%s", err.msg);
+            } else {
+                cr_assert_eq(owl_ins_run_feed_batch(r, ev, 30, &err), OWL_OK, "%s", err.msg);
+                cr_assert_eq(owl_ins_run_feed_batch(r, ev + 30, 34, &err), OWL_OK);
+            }
+            owl_ins_result *res;
+            cr_assert_eq(owl_ins_run_finish(r, &res, &err), OWL_OK, "%s", err.msg);
+            owl_ins_result_stats(res, &st[way]);
+            owl_buf b = OWL_BUF_INIT;
+            owl_buf_puts(&b, "");
+            for (size_t i = 0; i < owl_ins_result_rows(res); i++)
+                for (size_t f = 0; f < owl_ins_result_nfields(res, i); f++) {
+                    owl_bytes name, val;
+                    owl_ins_result_field(res, i, f, &name, &val);
+                    owl_buf_printf(&b, "%.*s=%.*s;", (int)name.n, (const char *)name.p,
+                                   (int)val.n, (const char *)val.p);
+                }
+            out[way] = owl_buf_steal(&b);
+            owl_ins_result_free(res);
+            owl_ins_run_free(r);
+            owl_ins_free(q);
+        }
+        cr_assert_str_eq(out[1], out[0], "%s", qs[k]);
+        cr_assert_gt(strlen(out[0]), 10, "%s", qs[k]);
+        cr_assert_eq(st[1].records_scanned, 64);
+        cr_assert_eq(st[1].records_matched, st[0].records_matched);
+        cr_assert_eq(st[1].bytes_scanned, st[0].bytes_scanned);
+        free(out[0]);
+        free(out[1]);
+    }
+    /* a failed run fails a batch too */
+    owl_ins_query *q = parse_ok("stats count(*) by bin(1m)");
+    owl_ins_run *r;
+    owl_ins_limits lim = {1, 0};
+    cr_assert_eq(owl_ins_run_new(q, &lim, &r, NULL), OWL_OK);
+    cr_assert_eq(owl_ins_run_feed_batch(r, ev, 64, NULL), OWL_ELIMIT);
+    cr_assert_eq(owl_ins_run_feed_batch(r, ev, 1, NULL), OWL_ELIMIT);
+    owl_ins_run_free(r);
+    owl_ins_free(q);
 }
