@@ -1167,6 +1167,15 @@ struct dec {
     owl_buf txt;            /* every value's text, column after column (+ SLACK reserved) */
     uint32_t *offs;         /* refs + 1: value i is txt[offs[i], offs[i + 1]) */
     size_t refs;
+    uint8_t *tmay;          /* ntpl, with a judge (owl_dec_logtpl_sel): 0 = its rows are left
+                             * out */
+    uint8_t *need;          /* refs, when rows are left out: 0 = value i is not written */
+    struct seen {           /* the judge's words looked up in the string values (by address) */
+        const uint8_t *w;
+        size_t n;
+        int in;
+    } seen[16];
+    size_t nseen;
 };
 
 static void dec_free(struct dec *d)
@@ -1179,6 +1188,8 @@ static void dec_free(struct dec *d)
     free(d->tid);
     free(d->cur);
     free(d->offs);
+    free(d->tmay);
+    free(d->need);
     owl_buf_free(&d->txt);
 }
 
@@ -1575,7 +1586,17 @@ static int dec_int_col(struct dec *d, const struct dcol *c, const uint8_t **qq, 
         char *o = d->txt.data;
         size_t at = d->txt.len;
         /* one loop per format keeps the per-value work branch-free */
-        if (fmt == FMT_FIXED) {
+        if (d->need) { /* values of rows left out are not written (but still checked) */
+            const uint8_t *nd = d->need + c->base + i;
+            for (size_t j = 0; j < b; j++) {
+                unsigned pad = fmt == FMT_FIXED ? c->width : fmt == FMT_MIXED ? pads[i + j] : 0;
+                offs[i + j] = (uint32_t)at;
+                if (pad && x[j] >= P10[pad])
+                    return OWL_ECORRUPT;
+                if (nd[j])
+                    at += fmt_int(o + at, x[j], pad);
+            }
+        } else if (fmt == FMT_FIXED) {
             unsigned w = c->width;
             for (size_t j = 0; j < b; j++) {
                 if (x[j] >= P10[w])
@@ -1626,6 +1647,25 @@ static int dec_hex_col(struct dec *d, const struct dcol *c, const uint8_t **qq, 
     if (cnt > (size_t)(end - q) / per || txt_room(d, cnt * len, limit) != OWL_OK)
         return OWL_ECORRUPT;
     char *o = d->txt.data + d->txt.len;
+    if (d->need) { /* values of rows left out are not written */
+        const uint8_t *nd = d->need + c->base;
+        size_t at = d->txt.len;
+        for (size_t i = 0; i < cnt; i++, q += per) {
+            offs[i] = (uint32_t)at;
+            if (!nd[i])
+                continue;
+            for (size_t j = 0; j < per; j++) {
+                if (uuid && (j == 4 || j == 6 || j == 8 || j == 10))
+                    *o++ = '-';
+                memcpy(o, HEX2 + 2 * q[j], 2);
+                o += 2;
+            }
+            at += len;
+        }
+        d->txt.len = at;
+        *qq = q;
+        return OWL_OK;
+    }
     for (size_t i = 0; i < cnt; i++) {
         offs[i] = (uint32_t)(d->txt.len + i * len);
         for (size_t j = 0; j < per; j++) {
@@ -1829,6 +1869,14 @@ static int assemble(struct dec *d, size_t lit_total, owl_strref *out, owl_buf *a
         const struct op *op = d->ops + d->topen[d->tid[r]];
         size_t nv = 0;
         k.start = k.o;
+        if (d->tmay && !d->tmay[d->tid[r]]) { /* left out: its values are passed over */
+            for (; op->col != NO_COL; op++)
+                if (op->col < REF_OP)
+                    cur[op->col]++;
+            out[r].p = k.o;
+            out[r].n = 0;
+            continue;
+        }
         for (;; op++) {
             if ((size_t)(k.lim - k.o) < op->len && (rc = sink_grow(&k, op->len, r)) != OWL_OK)
                 return rc;
@@ -1867,25 +1915,143 @@ static int assemble(struct dec *d, size_t lit_total, owl_strref *out, owl_buf *a
     return OWL_OK;
 }
 
-int owl_dec_logtpl(const uint8_t *p, size_t len, size_t n, owl_strref *out, owl_buf *arena)
+/* What a judge (owl_dec_logtpl_sel) sees of one template. */
+struct owl_logtpl_tpl {
+    struct dec *d;
+    uint32_t t;
+    int strs;              /* it has a slot of a PLAIN, SAME or DICT column */
+    const uint8_t *pay;    /* the column payloads, where those strings are kept as bytes */
+    size_t npay;
+};
+
+/* Whether word w (n bytes) is in the string values' bytes: looked up once per chunk. */
+static int in_strings(const owl_logtpl_tpl *v, const uint8_t *w, size_t n)
 {
-    return owl_dec_logtpl_time(p, len, n, NULL, out, arena);
+    struct dec *d = v->d;
+    for (size_t i = 0; i < d->nseen; i++)
+        if (d->seen[i].w == w && d->seen[i].n == n)
+            return d->seen[i].in;
+    int in = memmem(v->pay, v->npay, w, n) != NULL;
+    if (d->nseen < sizeof d->seen / sizeof d->seen[0])
+        d->seen[d->nseen++] = (struct seen){w, n, in};
+    return in;
 }
 
-int owl_dec_logtpl_time(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
-                        owl_strref *out, owl_buf *arena)
+int owl_logtpl_tpl_may_contain(const owl_logtpl_tpl *v, const void *text, size_t n)
+{
+    const struct dec *d = v->d;
+    const uint8_t *t = text;
+    /* as owl_logtpl_may_contain: a word holding a character no re-spelled word has is kept
+     * whole, in one literal run of the template (a slot holds whole words) or in a string
+     * value */
+    for (size_t i = 0; i < n;) {
+        if (CLS[t[i]] == CH_DELIM) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        int kept = 0;
+        for (; j < n && CLS[t[j]] != CH_DELIM; j++)
+            kept |= !hexdig(t[j]);
+        if (kept) {
+            int found = 0;
+            for (uint32_t o = d->topen[v->t]; !found && o < d->topen[v->t + 1]; o++)
+                found = memmem(d->lit + d->ops[o].lit, d->ops[o].len, t + i, j - i) != NULL;
+            if (!found && v->strs)
+                found = in_strings(v, t + i, j - i);
+            if (!found)
+                return 0;
+        }
+        i = j;
+    }
+    return 1;
+}
+
+/* Asks fn about every template; where it says no, marks the rows (keep[r] = 0, counted in
+ * *out_n) and which values they alone would have needed (d->need). */
+static int judge(struct dec *d, const uint8_t *pay, size_t npay, owl_logtpl_tpl_fn fn, void *ud,
+                 uint8_t *keep, size_t *left_out)
+{
+    size_t no = 0;
+    d->tmay = malloc(d->ntpl + 1);
+    if (!d->tmay)
+        return OWL_ENOMEM;
+    for (uint32_t t = 0; t < d->ntpl; t++) {
+        owl_logtpl_tpl v = {.d = d, .t = t, .pay = pay, .npay = npay};
+        for (uint32_t o = d->topen[t]; o < d->topen[t + 1] && !v.strs; o++) {
+            uint32_t c = d->ops[o].col;
+            v.strs = c < REF_OP && (d->cols[c].kind == K_STR_PLAIN ||
+                                    d->cols[c].kind == K_STR_SAME || d->cols[c].kind == K_STR_DICT);
+        }
+        d->tmay[t] = fn(ud, &v) != 0;
+        no += !d->tmay[t];
+    }
+    if (!no) {
+        free(d->tmay);
+        d->tmay = NULL;
+        return OWL_OK;
+    }
+    size_t rows = 0;
+    for (size_t r = 0; r < d->n; r++)
+        if (!d->tmay[d->tid[r]]) {
+            keep[r] = 0;
+            rows++;
+        }
+    *left_out = rows;
+    d->need = malloc(d->refs + 1);
+    uint32_t *at = malloc((d->ncol + 1) * sizeof *at);
+    if (!d->need || !at) {
+        free(at);
+        return OWL_ENOMEM;
+    }
+    memcpy(at, d->cur, d->ncol * sizeof *at);
+    for (size_t r = 0; r < d->n; r++) {
+        uint32_t t = d->tid[r];
+        for (uint32_t o = d->topen[t]; o < d->topen[t + 1]; o++)
+            if (d->ops[o].col < REF_OP)
+                d->need[at[d->ops[o].col]++] = d->tmay[t];
+    }
+    free(at);
+    return OWL_OK;
+}
+
+static int decode(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
+                  owl_logtpl_tpl_fn fn, void *ud, uint8_t *keep, size_t *left_out,
+                  owl_strref *out, owl_buf *arena)
 {
     struct dec d = {.n = n, .time = time_ms};
     const uint8_t *q = p + 1, *end = p + len;
     size_t lit_total = 0;
     int rc;
+    if (left_out)
+        *left_out = 0;
     /* offsets are 32-bit: no valid chunk comes near 4 GiB (the part writer caps it at 1 GiB) */
     if (len < 1 || p[0] != OWL_ENC_LOGTPL || n > OWL_LOGTPL_MAX_OUT || len > UINT32_MAX)
         return OWL_ECORRUPT;
     if ((rc = dec_templates(&d, &q, end)) == OWL_OK && (rc = dec_col_headers(&d, &q, end)) == OWL_OK &&
         (rc = dec_slot_map(&d, &q, end)) == OWL_OK && (rc = dec_rows(&d, &q, end, &lit_total)) == OWL_OK &&
-        (rc = dec_time_rows(&d)) == OWL_OK && (rc = dec_columns(&d, q, end, lit_total)) == OWL_OK)
+        (rc = dec_time_rows(&d)) == OWL_OK &&
+        (!fn || (rc = judge(&d, q, (size_t)(end - q), fn, ud, keep, left_out)) == OWL_OK) &&
+        (rc = dec_columns(&d, q, end, lit_total)) == OWL_OK)
         rc = assemble(&d, lit_total, out, arena);
     dec_free(&d);
     return rc;
+}
+
+int owl_dec_logtpl(const uint8_t *p, size_t len, size_t n, owl_strref *out, owl_buf *arena)
+{
+    return decode(p, len, n, NULL, NULL, NULL, NULL, NULL, out, arena);
+}
+
+int owl_dec_logtpl_time(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
+                        owl_strref *out, owl_buf *arena)
+{
+    return decode(p, len, n, time_ms, NULL, NULL, NULL, NULL, out, arena);
+}
+
+int owl_dec_logtpl_sel(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
+                       owl_logtpl_tpl_fn fn, void *ud, uint8_t *keep, size_t *left_out,
+                       owl_strref *out, owl_buf *arena)
+{
+    return decode(p, len, n, time_ms, fn, ud, keep, left_out, out, arena);
 }

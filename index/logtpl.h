@@ -90,4 +90,25 @@ int owl_dec_logtpl(const uint8_t *p, size_t len, size_t n, owl_strref *out, owl_
 int owl_dec_logtpl_time(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
                         owl_strref *out, owl_buf *arena);
 
+/* One template of a chunk, as owl_dec_logtpl_sel shows it to its judge. */
+typedef struct owl_logtpl_tpl owl_logtpl_tpl;
+
+/* owl_logtpl_tpl_may_contain — 0 when no message of template t can contain the n bytes of
+ * text (owl_logtpl_may_contain's test, for one template: a word of text holding a character
+ * other than [0-9a-f] must be in one of its literal runs, or in the chunk's string values
+ * when a slot of t takes those). 1 when it may. */
+int owl_logtpl_tpl_may_contain(const owl_logtpl_tpl *t, const void *text, size_t n);
+
+/* A judge of templates: 0 when no row of template t is wanted (a row the caller's filter
+ * certainly fails), else 1. */
+typedef int (*owl_logtpl_tpl_fn)(void *ud, const owl_logtpl_tpl *t);
+
+/* owl_dec_logtpl_sel — owl_dec_logtpl_time, but fn (not NULL) judges each template first:
+ * the rows of a template it says 0 to are not rebuilt (out[r] is empty, keep[r] = 0; keep
+ * has n entries, others are left as they were) and *left_out counts them. Same errors; a
+ * chunk that owl_dec_logtpl_time rejects may be accepted only as far as rows left out go. */
+int owl_dec_logtpl_sel(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
+                       owl_logtpl_tpl_fn fn, void *ud, uint8_t *keep, size_t *left_out,
+                       owl_strref *out, owl_buf *arena);
+
 #endif

@@ -1585,6 +1585,40 @@ static int block_times(owl_part *p, size_t b, owl_block_data *d, int have_cells)
     return rc;
 }
 
+struct judge {
+    owl_block_data *d;
+    size_t col;
+};
+
+static int judge_tpl(void *ud, const owl_logtpl_tpl *t)
+{
+    const struct judge *j = ud;
+    return j->d->tpl_fn(j->d->tpl_ud, j->col, t);
+}
+
+/* Decodes template chunk column c (times: NULL or the block's), through d's judge if any. */
+static int dec_logtpl(owl_block_data *d, size_t c, const uint8_t *raw, size_t len, size_t n,
+                      const int64_t *times, owl_strref *out)
+{
+    if (!d->tpl_fn)
+        return owl_dec_logtpl_time(raw, len, n, times, out, &d->text[c]);
+    if (d->pre_cap < n) {
+        uint8_t *pre = realloc(d->pre, n);
+        if (!pre)
+            return OWL_ENOMEM;
+        d->pre = pre, d->pre_cap = n;
+    }
+    if (!d->pre_set)
+        memset(d->pre, 1, n);
+    struct judge j = {d, c};
+    size_t left = 0;
+    int rc = owl_dec_logtpl_sel(raw, len, n, times, judge_tpl, &j, d->pre, &left, out,
+                                &d->text[c]);
+    if (rc == OWL_OK && left)
+        d->pre_set = 1;
+    return rc;
+}
+
 static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size_t n,
                         int have_times)
 {
@@ -1610,10 +1644,9 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
         if (len && raw[0] == OWL_ENC_LOGTPL) {
             /* a template chunk may need the rows' times (its timestamps are stored
              * relative to them): try without, fetch them only when asked for */
-            rc = owl_dec_logtpl(raw, len, n, (owl_strref *)(void *)cells, &d->text[c]);
+            rc = dec_logtpl(d, c, raw, len, n, NULL, (owl_strref *)(void *)cells);
             if (rc == OWL_EINVAL && (rc = block_times(p, b, d, have_times)) == OWL_OK)
-                rc = owl_dec_logtpl_time(raw, len, n, d->times, (owl_strref *)(void *)cells,
-                                         &d->text[c]);
+                rc = dec_logtpl(d, c, raw, len, n, d->times, (owl_strref *)(void *)cells);
         } else
             rc = owl_dec_str(raw, len, n, (owl_strref *)(void *)cells);
         if (rc == OWL_OK)
@@ -1704,6 +1737,7 @@ int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
         }
     }
     d->nrows = p->blocks[b].rows;
+    d->pre_set = 0;
     /* the time column first, so template chunks can use its values */
     int have_times = 0;
     for (size_t k = 0; k < p->ncols; k++) {
@@ -1739,6 +1773,10 @@ void owl_block_data_free(owl_block_data *d)
     free(d->times);
     d->times = NULL;
     d->times_cap = 0;
+    free(d->pre);
+    d->pre = NULL;
+    d->pre_cap = 0;
+    d->pre_set = 0;
     d->nrows = 0;
 }
 

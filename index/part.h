@@ -44,6 +44,8 @@
 
 #include "index/index.h"
 
+struct owl_logtpl_tpl;
+
 /* Column type classes shared by the part writer/reader and the store. */
 static inline int owl_type_is_bytes(enum owl_type t)
 {
@@ -139,6 +141,14 @@ typedef struct owl_block_data {
     size_t raw_block[OWL_MAX_COLS];     /* ...and of this block */
     int64_t *times;              /* the block's times, for template chunks that need them */
     size_t times_cap;
+    /* Set by the caller (or left NULL): a judge of template chunks' templates (logtpl.h) for
+     * column col; the rows of templates it says 0 to are not rebuilt (their value is empty)
+     * and read_block sets pre[r] = 0 for them (pre_set). */
+    int (*tpl_fn)(void *ud, size_t col, const struct owl_logtpl_tpl *t);
+    void *tpl_ud;
+    uint8_t *pre;                /* nrows when pre_set: 0 = row r was left out */
+    size_t pre_cap;
+    int pre_set;
 } owl_block_data;
 
 /* owl_part_read_block — reads and decodes the ncols columns listed in cols (schema indexes)

@@ -15,6 +15,7 @@
 
 #include "common/endian.h"
 #include "index/bloom.h"
+#include "index/logtpl.h"
 #include "index/pred.h"
 #include "index/store_int.h"
 
@@ -40,6 +41,10 @@ struct scan_ctx {
     uint32_t *sel;
     uint8_t *keep;             /* (2 * fdepth + 2) x cap: matches, then scratch */
     size_t cap;
+    int judge;                 /* the filter has text leaves: template chunks are judged by
+                                * judge_tpl before their rows are rebuilt */
+    int sel_all;               /* the last filter_rows kept every row of a part block: emit
+                                * hands fn its cells as they are */
     /* the batch being filled for fn */
     owl_cell *out[OWL_MAX_COLS];
     uint64_t *outkeys;
@@ -71,7 +76,8 @@ static int ensure_sel(struct scan_ctx *c, size_t n)
 /* Filters rows [0, n) of cols (indexed by schema column) into c->sel; returns the count (or
  * -1 when out of memory). one_buf: each byte column's values live in one buffer (a decoded
  * part block), so the bytes between them may be read. */
-static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int one_buf)
+static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int one_buf,
+                        const uint8_t *pre)
 {
     if (ensure_sel(c, n) != OWL_OK)
         return -1;
@@ -79,6 +85,9 @@ static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int
     uint8_t *keep = c->keep, *scratch = c->keep + n;
     for (size_t r = 0; r < n; r++)
         keep[r] = times[r].i >= c->start && times[r].i < c->end;
+    if (pre) /* rows the block's reader left out: the filter certainly fails on them */
+        for (size_t r = 0; r < n; r++)
+            keep[r] &= pre[r];
     for (size_t i = 0; i < c->q->npreds; i++) {
         const owl_pred *pr = &c->q->preds[i];
         owl_pred_rows(c->sc->cols[pr->col].type, pr, cols[pr->col], n, one_buf, keep, scratch);
@@ -86,9 +95,11 @@ static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int
     if (c->q->filter)
         owl_filter_rows(c->sc, c->q->filter, cols, n, one_buf, keep, scratch);
     size_t k = 0;
-    for (size_t r = 0; r < n; r++)
-        if (keep[r])
-            c->sel[k++] = (uint32_t)r;
+    for (size_t r = 0; r < n; r++) { /* no branch: keep[] is often mixed */
+        c->sel[k] = (uint32_t)r;
+        k += keep[r];
+    }
+    c->sel_all = k == n && one_buf; /* a part block's cells stay put while fn runs */
     if (c->st) {
         c->st->rows_scanned += n;
         c->st->rows_matched += k;
@@ -157,11 +168,50 @@ static void drop_part_locked(owl_store *s, struct ptn *p, struct part_ref *r)
     }
 }
 
+/* The judge of a template (logtpl.h) of column col: 0 when a text leaf the scan's predicates
+ * and filter need cannot match any of its rows. */
+struct tpl_leaf {
+    size_t col;
+    const owl_logtpl_tpl *t;
+};
+
+static int tpl_leaf_may(void *ud, const owl_pred *p)
+{
+    const struct tpl_leaf *l = ud;
+    if ((p->op != OWL_PRED_TOKEN && p->op != OWL_PRED_SUBSTR) || p->path || p->col != l->col ||
+        !p->text.n || !p->text.p)
+        return 1;
+    return owl_logtpl_tpl_may_contain(l->t, p->text.p, p->text.n);
+}
+
+static int judge_tpl(void *ud, size_t col, const owl_logtpl_tpl *t)
+{
+    const struct scan_ctx *c = ud;
+    struct tpl_leaf l = {col, t};
+    for (size_t i = 0; i < c->q->npreds; i++)
+        if (!tpl_leaf_may(&l, &c->q->preds[i]))
+            return 0;
+    return !c->q->filter || owl_filter_block_may(c->q->filter, tpl_leaf_may, &l);
+}
+
+/* 1 when f has a TOKEN or SUBSTR leaf of a column's own value. */
+static int has_text_leaf(const owl_filter *f)
+{
+    if (f->kind == OWL_FILTER_PRED)
+        return (f->pred->op == OWL_PRED_TOKEN || f->pred->op == OWL_PRED_SUBSTR) && !f->pred->path;
+    for (size_t i = 0; i < f->nkids; i++)
+        if (has_text_leaf(&f->kids[i]))
+            return 1;
+    return 0;
+}
+
 /* Reads block b of r into bd. A corrupt part is quarantined: *gone = 1, OWL_OK. */
 static int read_block(struct scan_ctx *c, const struct ptn *p, struct part_ref *r, size_t b,
                       owl_block_data *bd, int *gone)
 {
     *gone = 0;
+    bd->tpl_fn = c->judge ? judge_tpl : NULL;
+    bd->tpl_ud = c;
     int rc = owl_part_read_block(r->p, b, c->need, c->nneed, bd, c->err);
     if (rc == OWL_ECORRUPT) {
         owl_errorf("store: %s is corrupt (%s); quarantined", r->path,
@@ -212,6 +262,10 @@ static int emit_sel(struct scan_ctx *c, const struct ptn *p, owl_cell *const *co
     owl_batch b = {.nrows = k, .tenant = p->tenant, .partition = p->name};
     for (size_t i = 0; i < c->q->ncols; i++) {
         const owl_cell *src = cols[c->q->cols[i]];
+        if (c->sel_all) { /* rows 0..k: the columns as they are */
+            b.cols[i] = src;
+            continue;
+        }
         for (size_t j = 0; j < k; j++)
             c->out[i][j] = src[c->sel[j]];
         b.cols[i] = c->out[i];
@@ -237,7 +291,7 @@ static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r
         }
         if ((rc = read_block(c, p, r, b, bd, &gone)) != OWL_OK || gone)
             return rc;
-        long k = filter_rows(c, bd->cells, bd->nrows, 1);
+        long k = filter_rows(c, bd->cells, bd->nrows, 1, bd->pre_set ? bd->pre : NULL);
         if (k < 0)
             return OWL_ENOMEM;
         if ((rc = emit_sel(c, p, bd->cells, (size_t)k)) != 0)
@@ -261,7 +315,7 @@ static int scan_mem(struct scan_ctx *c, const struct ptn *p, struct memtable *m,
     for (size_t off = 0, len = 0; off < n && rc == 0 && !c->stop; off += len) {
         owl_cell *cols[OWL_MAX_COLS] = {0};
         mem_cols(m, c->sc, off, n, cols, &len);
-        long k = filter_rows(c, cols, len, 0);
+        long k = filter_rows(c, cols, len, 0, NULL);
         rc = k < 0 ? OWL_ENOMEM : emit_sel(c, p, cols, (size_t)k);
     }
     return rc;
@@ -432,7 +486,7 @@ static int load_mem(struct merge *m, struct src *s)
     for (size_t off = 0, len = 0; off < n; off += len) {
         owl_cell *cols[OWL_MAX_COLS] = {0};
         mem_cols(s->it->mem, c->sc, off, n, cols, &len);
-        long k = filter_rows(c, cols, len, 0);
+        long k = filter_rows(c, cols, len, 0, NULL);
         if (k < 0)
             return OWL_ENOMEM;
         if (!k)
@@ -484,7 +538,7 @@ static int load_block(struct merge *m, struct src *s)
         s->gone = 1, s->done = s->nb;
         return OWL_OK;
     }
-    long k = filter_rows(c, sl->bd.cells, sl->bd.nrows, 1);
+    long k = filter_rows(c, sl->bd.cells, sl->bd.nrows, 1, sl->bd.pre_set ? sl->bd.pre : NULL);
     if (k < 0)
         return OWL_ENOMEM;
     for (size_t i = 0; i < c->q->ncols; i++)
@@ -814,6 +868,11 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
     int rc = check_scan(sc, q, &c.fdepth, err);
     if (rc != OWL_OK)
         return rc;
+    for (size_t i = 0; i < q->npreds && !c.judge; i++)
+        c.judge = (q->preds[i].op == OWL_PRED_TOKEN || q->preds[i].op == OWL_PRED_SUBSTR) &&
+                  !q->preds[i].path;
+    if (q->filter && !c.judge)
+        c.judge = has_text_leaf(q->filter);
     /* the ordered merge needs each part's blocks in time order, which a clustered table's
      * parts (OWL_COL_CLUSTER) are not */
     if (q->order != OWL_ORDER_NONE && owl__cluster_col(sc) != SIZE_MAX)

@@ -32,6 +32,67 @@ static owl_strref sref(const char *s)
     return (owl_strref){s, (uint32_t)strlen(s)};
 }
 
+struct needle {
+    const char *p;
+    size_t n;
+};
+
+static int judge_needle(void *ud, const owl_logtpl_tpl *t)
+{
+    const struct needle *k = ud;
+    return owl_logtpl_tpl_may_contain(t, k->p, k->n);
+}
+
+/* owl_dec_logtpl_sel of chunk p with a judge of `needle`: every row holding it is kept, and
+ * rebuilt as v[r]; the rows left out are empty, counted, and do not hold it. Returns how many
+ * were left out. */
+static size_t check_sel(const uint8_t *p, size_t len, const owl_strref *v, const int64_t *times,
+                        size_t n, const char *needle, size_t nl)
+{
+    owl_buf arena = OWL_BUF_INIT;
+    owl_strref *out = calloc(n + 1, sizeof *out);
+    uint8_t *keep = malloc(n + 1);
+    memset(keep, 1, n + 1);
+    struct needle k = {needle, nl};
+    size_t left = 99;
+    cr_assert_eq(owl_dec_logtpl_sel(p, len, n, times, judge_needle, &k, keep, &left, out, &arena),
+                 OWL_OK);
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; i++) {
+        int has = nl == 0 || (v[i].n && memmem(v[i].p, v[i].n, needle, nl));
+        if (keep[i]) {
+            cr_assert_eq(out[i].n, v[i].n, "kept row %zu: length %u, want %u", i, out[i].n, v[i].n);
+            cr_assert(v[i].n == 0 || memcmp(out[i].p, v[i].p, v[i].n) == 0, "kept row %zu differs", i);
+        } else {
+            zeros++;
+            cr_assert_eq(out[i].n, 0);
+            cr_assert(!has, "row %zu holds \"%.*s\" but was left out", i, (int)nl, needle);
+        }
+    }
+    cr_assert_eq(left, zeros);
+    cr_assert_eq(keep[n], 1, "keep written past n");
+    free(keep);
+    free(out);
+    owl_buf_free(&arena);
+    return zeros;
+}
+
+/* check_sel with needles that are in the rows (a window of one, one of its words) and not */
+static void check_sels(const uint8_t *p, size_t len, const owl_strref *v, const int64_t *times,
+                       size_t n)
+{
+    static const char *const fixed[] = {"status", "ERROR", "len: ", "zzqx", "block_", "a"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        check_sel(p, len, v, times, n, fixed[i], strlen(fixed[i]));
+    for (int k = 0; k < 3 && n; k++) {
+        const owl_strref *r = &v[rnd() % n];
+        if (!r->n)
+            continue;
+        size_t a = rnd() % r->n, b = a + 1 + rnd() % (r->n - a);
+        check_sel(p, len, v, times, n, r->p + a, b - a);
+    }
+}
+
 /* Encodes v (with times when given), checks the id byte, decodes from an exact-size heap copy
  * (so ASan sees any overread) and compares every message. Returns the encoded size. */
 static size_t round_trip(const owl_strref *v, const int64_t *times, size_t n)
@@ -48,6 +109,7 @@ static size_t round_trip(const owl_strref *v, const int64_t *times, size_t n)
         cr_assert_eq(out[i].n, v[i].n, "row %zu: length %u, want %u", i, out[i].n, v[i].n);
         cr_assert(v[i].n == 0 || memcmp(out[i].p, v[i].p, v[i].n) == 0, "row %zu differs", i);
     }
+    check_sels(copy, e.len, v, times, n);
     /* the plain entry points agree when no times are involved */
     if (!times) {
         owl_buf e2 = OWL_BUF_INIT;
@@ -181,6 +243,26 @@ Test(loghub, every_sample_round_trips_exactly)
     }
     if (!found)
         cr_skip_test("Loghub samples not found under %s (set OWL_TEST_DATA)", loghub_dir());
+}
+
+/* the judge leaves out most rows of a sample for a word few of its templates have */
+Test(loghub, judged_decode_leaves_out_other_templates)
+{
+    struct sample s;
+    if (!load_sample("OpenStack", &s))
+        cr_skip_test("Loghub samples not found under %s (set OWL_TEST_DATA)", loghub_dir());
+    owl_buf e = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_logtpl_time(s.v, s.t, s.n, &e), OWL_OK);
+    size_t with = 0;
+    for (size_t i = 0; i < s.n; i++)
+        with += memmem(s.v[i].p, s.v[i].n, "status", 6) != NULL;
+    size_t left = check_sel((const uint8_t *)e.data, e.len, s.v, s.t, s.n, "status", 6);
+    cr_assert(with > 0 && with < s.n);
+    /* every row without the word is left out: the word is in no other template, and in no
+     * string value */
+    cr_assert_eq(left, s.n - with, "%zu of %zu rows left out, %zu hold the word", left, s.n, with);
+    owl_buf_free(&e);
+    free_sample(&s);
 }
 
 Test(loghub, beats_str_plus_zstd)
