@@ -721,6 +721,16 @@ int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err);
  * `stats count(*) ... by bin(period)`, counted from the events' times). */
 int owl_ins_run_feed_batch(owl_ins_run *r, const owl_ins_event *ev, size_t n, owl_error *err);
 
+/* owl_ins_run_times_only — 1 when r's result depends on nothing of an event but its time
+ * (today a first command `stats count(*) ... by bin(period)` of @timestamp), so that
+ * owl_ins_run_feed_times may stand for owl_ins_run_feed. */
+int owl_ins_run_times_only(const owl_ins_run *r);
+
+/* owl_ins_run_feed_times — for a run owl_ins_run_times_only says yes to: the events of times
+ * t[0..n) (nothing else known of them), as owl_ins_run_feed_batch would take them (same
+ * errors). OWL_EINVAL for any other run. */
+int owl_ins_run_feed_times(owl_ins_run *r, const int64_t *t, size_t n, owl_error *err);
+
 /* owl_ins_time_order — -1 when q's rows are the newest events that reach its first limit
  * (no stats or dedup before it, sorted by the event's own @timestamp descending, or not sorted:
  * CloudWatch's default), 1 when they are the oldest (sorted ascending), else 0. A caller able

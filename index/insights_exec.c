@@ -1738,39 +1738,71 @@ int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err)
 
 /* Counts events into their time bins: an event in the period of the last group found only
  * adds one to each count(*); any other goes the whole way (owl_ins_run_feed). */
-static int feed_bins(owl_ins_run *r, const owl_ins_event *ev, size_t n, owl_error *err)
+/* The count-by-bin way (r->count_bins): an event in the last group's period only adds to its
+ * counts; any other goes the whole way, which makes its group the last. t[i] or ev[i].time_ms
+ * (ev NULL: times alone, the rest of the event empty). */
+static int feed_bins(owl_ins_run *r, const owl_ins_event *ev, const int64_t *t, size_t n,
+                     owl_error *err)
 {
     aggr *a = &r->ag;
     size_t naggs = a->c->naggs;
-    for (size_t i = 0; i < n; i++) {
-        int64_t t = ev[i].time_ms;
+    uint64_t seen = 0, bytes = 0; /* counts kept in registers, written back per group */
+    for (size_t i = 0; i < n;) {
         group *g = a->last;
-        if (!g || t < a->last_floor || t >= a->last_end || t > BIN_MAX_MS) {
-            int rc = owl_ins_run_feed(r, &ev[i], err);
-            if (rc != OWL_OK)
-                return rc;
+        int64_t lo = g ? a->last_floor : 0, hi = g ? a->last_end : 0;
+        if (hi > BIN_MAX_MS + 1)
+            hi = BIN_MAX_MS + 1;
+        size_t j = i;
+        if (ev)
+            for (; j < n && ev[j].time_ms >= lo && ev[j].time_ms < hi; j++)
+                bytes += ev[j].message.n;
+        else
+            for (; j < n && t[j] >= lo && t[j] < hi; j++)
+                ;
+        if (j > i) {
+            for (size_t k = 0; k < naggs; k++)
+                g->st[k].count += j - i;
+            seen += j - i;
+            i = j;
             continue;
         }
-        r->st.records_scanned++;
-        r->st.records_matched++;
-        r->st.bytes_scanned += ev[i].message.n;
-        r->seq++;
-        for (size_t k = 0; k < naggs; k++)
-            g->st[k].count++;
+        owl_ins_event one = {.time_ms = t ? t[i] : 0};
+        int rc = owl_ins_run_feed(r, ev ? &ev[i] : &one, err);
+        if (rc != OWL_OK)
+            return rc;
+        i++;
     }
+    r->st.records_scanned += seen;
+    r->st.records_matched += seen;
+    r->st.bytes_scanned += bytes;
+    r->seq += seen;
     return OWL_OK;
 }
 
 int owl_ins_run_feed_batch(owl_ins_run *r, const owl_ins_event *ev, size_t n, owl_error *err)
 {
     if (r->count_bins && !r->finished && !r->failed)
-        return feed_bins(r, ev, n, err);
+        return feed_bins(r, ev, NULL, n, err);
     for (size_t i = 0; i < n; i++) {
         int rc = owl_ins_run_feed(r, &ev[i], err);
         if (rc != OWL_OK)
             return rc;
     }
     return OWL_OK;
+}
+
+int owl_ins_run_times_only(const owl_ins_run *r)
+{
+    return r->count_bins;
+}
+
+int owl_ins_run_feed_times(owl_ins_run *r, const int64_t *t, size_t n, owl_error *err)
+{
+    if (!r->count_bins)
+        return owl_error_set(err, OWL_EINVAL, "this query needs more of an event than its time");
+    if (n && (r->finished || r->failed)) /* owl_ins_run_feed's own error */
+        return owl_ins_run_feed(r, &(owl_ins_event){.time_ms = t[0]}, err);
+    return feed_bins(r, NULL, t, n, err);
 }
 
 int owl_ins_run_done(owl_ins_run *r, int *done)

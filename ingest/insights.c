@@ -179,6 +179,9 @@ typedef struct feeder {
     int order;        /* owl_ins_time_order: rows come in that order, and stop once past */
     owl_ins_event *evs; /* a batch's events, when neither @ptr nor an order is wanted */
     size_t nevs;
+    int times_only;   /* owl_ins_run_times_only: a batch's times alone */
+    int64_t *times;
+    size_t ntimes;
     int64_t deadline; /* monotonic ms */
     owl_error *err;
     int failed;       /* the run's error code once a feed failed */
@@ -201,7 +204,22 @@ static int feed_rows(void *ud, const owl_logs_row *rows, size_t n)
         return STOP_TIMEOUT;
     uint64_t bytes = 0;
     size_t fed = 0;
-    if (!f->want_ptr && !f->order) { /* the batch at once */
+    if (f->times_only) { /* the times alone */
+        if (n > f->ntimes) {
+            int64_t *t = realloc(f->times, n * sizeof *t);
+            if (!t)
+                return f->failed = owl_error_set(f->err, OWL_ENOMEM, "out of memory");
+            f->times = t;
+            f->ntimes = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            f->times[i] = rows[i].time_ms;
+            bytes += rows[i].message.n;
+        }
+        if ((rc = owl_ins_run_feed_times(f->run, f->times, n, f->err)) != OWL_OK)
+            return f->failed = rc;
+        fed = n;
+    } else if (!f->want_ptr && !f->order) { /* the batch at once */
         if (n > f->nevs) {
             owl_ins_event *e = realloc(f->evs, n * sizeof *e);
             if (!e)
@@ -250,6 +268,7 @@ static enum owl_insights_status run_query(owl_insights *in, iquery *iq, owl_ins_
     unsigned cols = owl_ins_columns(iq->q);
     int rc = owl_ins_run_new(iq->q, &lim, &run, err);
     uint64_t scanned = 0;
+    f.times_only = rc == OWL_OK && !f.order && owl_ins_run_times_only(run);
     for (size_t g = 0; rc == OWL_OK && g < iq->ngroups; g++) {
         size_t gl = strlen(iq->groups[g]);
         char *ptr = malloc(PTR_FIXED + 2 * gl + 1);
@@ -292,6 +311,7 @@ static enum owl_insights_status run_query(owl_insights *in, iquery *iq, owl_ins_
         rc = owl_ins_run_finish(run, res, err);
     owl_ins_run_free(run);
     free(f.evs);
+    free(f.times);
     if (rc == STOP_CANCEL)
         return OWL_INS_CANCELLED;
     if (rc == STOP_TIMEOUT) {

@@ -44,7 +44,8 @@ static int64_t time_of(size_t k)
     return k < NEVENTS ? times[k] : 1704160000000;
 }
 
-/* The rows of a run over the events (rev 0: in order, as one owl_ins_run_feed_batch; 1:
+/* The rows of a run over the events (rev 0: in order, as one owl_ins_run_feed_batch, or their
+ * times alone (owl_ins_run_feed_times) where owl_ins_run_times_only says they do; 1:
  * reversed; 2: in the query's time order, owl_ins_time_order, stopping where owl_ins_run_past
  * says) as one string; NULL when the run failed with OWL_ELIMIT. */
 static char *run(const owl_ins_query *q, const owl_ins_limits *lim, int rev, const char *self,
@@ -71,7 +72,14 @@ static char *run(const owl_ins_query *q, const owl_ins_limits *lim, int rev, con
         owl_ins_event evs[NEVENTS + 1];
         for (size_t i = 0; i <= NEVENTS; i++)
             evs[i] = event(i, self, selfn, ptrs[i]);
-        rc = owl_ins_run_feed_batch(r, evs, NEVENTS + 1, &err);
+        if (owl_ins_run_times_only(r)) { /* the times alone must give the same rows */
+            int64_t ts[NEVENTS + 1];
+            for (size_t i = 0; i <= NEVENTS; i++)
+                ts[i] = evs[i].time_ms;
+            rc = owl_ins_run_feed_times(r, ts, NEVENTS + 1, &err);
+        } else {
+            rc = owl_ins_run_feed_batch(r, evs, NEVENTS + 1, &err);
+        }
     }
     for (size_t i = 0; rev && i <= NEVENTS && rc == OWL_OK; i++) {
         char ptr[16];

@@ -1252,16 +1252,24 @@ Test(insights_exec, feed_batch_equals_feed)
                                 {msgs[i], strlen(msgs[i])}};
     }
     for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
-        char *out[2];
-        owl_ins_stats st[2];
-        for (int way = 0; way < 2; way++) {
+        char *out[3];
+        owl_ins_stats st[3];
+        for (int way = 0; way < 3; way++) {
             owl_ins_query *q = parse_ok(qs[k]);
             owl_ins_run *r;
             owl_error err = {0};
             cr_assert_eq(owl_ins_run_new(q, NULL, &r, &err), OWL_OK);
-            if (way == 0) {
+            /* the times alone do for the two count-by-bin queries only */
+            cr_assert_eq(owl_ins_run_times_only(r), k < 2, "%s", qs[k]);
+            if (way == 0 || (way == 2 && k >= 2)) {
+                if (way == 2)
+                    cr_assert_eq(owl_ins_run_feed_times(r, times, 64, &err), OWL_EINVAL);
                 for (int i = 0; i < 64; i++)
                     cr_assert_eq(owl_ins_run_feed(r, &ev[i], &err), OWL_OK, "%s", err.msg);
+            } else if (way == 2) {
+                cr_assert_eq(owl_ins_run_feed_times(r, times, 30, &err), OWL_OK, "%s", err.msg);
+                cr_assert_eq(owl_ins_run_feed_times(r, times + 30, 0, &err), OWL_OK);
+                cr_assert_eq(owl_ins_run_feed_times(r, times + 30, 34, &err), OWL_OK);
             } else {
                 cr_assert_eq(owl_ins_run_feed_batch(r, ev, 30, &err), OWL_OK, "%s", err.msg);
                 cr_assert_eq(owl_ins_run_feed_batch(r, ev + 30, 34, &err), OWL_OK);
@@ -1284,12 +1292,16 @@ Test(insights_exec, feed_batch_equals_feed)
             owl_ins_free(q);
         }
         cr_assert_str_eq(out[1], out[0], "%s", qs[k]);
+        cr_assert_str_eq(out[2], out[0], "%s", qs[k]);
         cr_assert_gt(strlen(out[0]), 10, "%s", qs[k]);
         cr_assert_eq(st[1].records_scanned, 64);
         cr_assert_eq(st[1].records_matched, st[0].records_matched);
         cr_assert_eq(st[1].bytes_scanned, st[0].bytes_scanned);
+        cr_assert_eq(st[2].records_scanned, 64);
+        cr_assert_eq(st[2].records_matched, st[0].records_matched);
         free(out[0]);
         free(out[1]);
+        free(out[2]);
     }
     /* a failed run fails a batch too */
     owl_ins_query *q = parse_ok("stats count(*) by bin(1m)");
@@ -1298,6 +1310,10 @@ Test(insights_exec, feed_batch_equals_feed)
     cr_assert_eq(owl_ins_run_new(q, &lim, &r, NULL), OWL_OK);
     cr_assert_eq(owl_ins_run_feed_batch(r, ev, 64, NULL), OWL_ELIMIT);
     cr_assert_eq(owl_ins_run_feed_batch(r, ev, 1, NULL), OWL_ELIMIT);
+    cr_assert_eq(owl_ins_run_feed_times(r, times, 1, NULL), OWL_ELIMIT);
+    owl_ins_run_free(r);
+    cr_assert_eq(owl_ins_run_new(q, &lim, &r, NULL), OWL_OK);
+    cr_assert_eq(owl_ins_run_feed_times(r, times, 64, NULL), OWL_ELIMIT);
     owl_ins_run_free(r);
     owl_ins_free(q);
 }
