@@ -1170,6 +1170,7 @@ struct dec {
     uint8_t *tmay;          /* ntpl, with a judge (owl_dec_logtpl_sel): 0 = its rows are left
                              * out */
     uint8_t *need;          /* refs, when rows are left out: 0 = value i is not written */
+    uint32_t *vidx;         /* ...and the values of the rows kept, in assembly order */
     struct seen {           /* the judge's words looked up in the string values (by address) */
         const uint8_t *w;
         size_t n;
@@ -1190,6 +1191,7 @@ static void dec_free(struct dec *d)
     free(d->offs);
     free(d->tmay);
     free(d->need);
+    free(d->vidx);
     owl_buf_free(&d->txt);
 }
 
@@ -1859,6 +1861,7 @@ static int assemble(struct dec *d, size_t lit_total, owl_strref *out, owl_buf *a
     const char *txt = d->txt.data;
     const uint32_t *offs = d->offs;
     uint32_t *cur = d->cur;
+    const uint32_t *vidx = d->vidx;
     int rc;
     owl_buf_reset(arena);
     if (owl_buf_reserve(arena, lit_total + d->txt.len + SLACK) != OWL_OK)
@@ -1869,10 +1872,7 @@ static int assemble(struct dec *d, size_t lit_total, owl_strref *out, owl_buf *a
         const struct op *op = d->ops + d->topen[d->tid[r]];
         size_t nv = 0;
         k.start = k.o;
-        if (d->tmay && !d->tmay[d->tid[r]]) { /* left out: its values are passed over */
-            for (; op->col != NO_COL; op++)
-                if (op->col < REF_OP)
-                    cur[op->col]++;
+        if (d->tmay && !d->tmay[d->tid[r]]) { /* left out (its values are not in vidx) */
             out[r].p = k.o;
             out[r].n = 0;
             continue;
@@ -1885,7 +1885,7 @@ static int assemble(struct dec *d, size_t lit_total, owl_strref *out, owl_buf *a
             if (op->col == NO_COL)
                 break;
             if (op->col < REF_OP) {
-                uint32_t j = cur[op->col]++;
+                uint32_t j = vidx ? *vidx++ : cur[op->col]++;
                 uint32_t a = offs[j], b = offs[j + 1];
                 if ((size_t)(k.lim - k.o) < b - a && (rc = sink_grow(&k, b - a, r)) != OWL_OK)
                     return rc;
@@ -1998,21 +1998,45 @@ static int judge(struct dec *d, const uint8_t *pay, size_t npay, owl_logtpl_tpl_
             rows++;
         }
     *left_out = rows;
+    /* each template's slot columns in order, then one walk over the rows: value j of a
+     * column goes to the j-th row (in order) whose template has a slot of it */
     d->need = malloc(d->refs + 1);
+    d->vidx = malloc((d->refs + 1) * sizeof *d->vidx);
     uint32_t *at = malloc((d->ncol + 1) * sizeof *at);
-    if (!d->need || !at) {
-        free(at);
-        return OWL_ENOMEM;
-    }
+    uint32_t *tstart = malloc((d->ntpl + 1) * sizeof *tstart);
+    uint32_t *tcols = malloc((d->nops + 1) * sizeof *tcols);
+    int rc = OWL_ENOMEM;
+    if (!d->need || !d->vidx || !at || !tstart || !tcols)
+        goto out;
     memcpy(at, d->cur, d->ncol * sizeof *at);
-    for (size_t r = 0; r < d->n; r++) {
-        uint32_t t = d->tid[r];
+    uint32_t nt = 0;
+    for (uint32_t t = 0; t < d->ntpl; t++) {
+        tstart[t] = nt;
         for (uint32_t o = d->topen[t]; o < d->topen[t + 1]; o++)
             if (d->ops[o].col < REF_OP)
-                d->need[at[d->ops[o].col]++] = d->tmay[t];
+                tcols[nt++] = d->ops[o].col;
     }
+    tstart[d->ntpl] = nt;
+    size_t nv = 0;
+    for (size_t r = 0; r < d->n; r++) {
+        uint32_t t = d->tid[r];
+        const uint32_t *c = tcols + tstart[t], *e = tcols + tstart[t + 1];
+        if (d->tmay[t])
+            for (; c < e; c++) {
+                uint32_t j = at[*c]++;
+                d->need[j] = 1;
+                d->vidx[nv++] = j;
+            }
+        else
+            for (; c < e; c++)
+                d->need[at[*c]++] = 0;
+    }
+    rc = OWL_OK;
+out:
     free(at);
-    return OWL_OK;
+    free(tstart);
+    free(tcols);
+    return rc;
 }
 
 static int decode(const uint8_t *p, size_t len, size_t n, const int64_t *time_ms,
