@@ -1954,9 +1954,10 @@ int owl_logtpl_tpl_may_contain(const owl_logtpl_tpl *v, const void *text, size_t
         for (; j < n && CLS[t[j]] != CH_DELIM; j++)
             kept |= !hexdig(t[j]);
         if (kept) {
-            int found = 0;
-            for (uint32_t o = d->topen[v->t]; !found && o < d->topen[v->t + 1]; o++)
-                found = memmem(d->lit + d->ops[o].lit, d->ops[o].len, t + i, j - i) != NULL;
+            /* the template's literal runs lie back to back in d->lit: one search over them
+             * all (a hit across a slot's place only makes a "may") */
+            const struct op *a = &d->ops[d->topen[v->t]], *z = &d->ops[d->topen[v->t + 1] - 1];
+            int found = memmem(d->lit + a->lit, z->lit + z->len - a->lit, t + i, j - i) != NULL;
             if (!found && v->strs)
                 found = in_strings(v, t + i, j - i);
             if (!found)
