@@ -293,22 +293,35 @@ static inline int hexdig(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
+/* The next word of t[*i..n) (a maximal [A-Za-z0-9] run) holding a character no re-spelled
+ * word has: 1 with it at t[*start..*i), else 0 at the end. Such a word is stored as its bytes,
+ * whole. */
+static int next_kept(const uint8_t *t, size_t n, size_t *i, size_t *start)
+{
+    while (*i < n) {
+        if (CLS[t[*i]] == CH_DELIM) {
+            (*i)++;
+            continue;
+        }
+        size_t j = *i;
+        int kept = 0;
+        for (; j < n && CLS[t[j]] != CH_DELIM; j++)
+            kept |= !hexdig(t[j]);
+        *start = *i;
+        *i = j;
+        if (kept)
+            return 1;
+    }
+    return 0;
+}
+
 int owl_logtpl_may_contain(const uint8_t *p, size_t len, const void *text, size_t n)
 {
     const uint8_t *t = text;
-    for (size_t i = 0; i < n;) {
-        if (CLS[t[i]] == CH_DELIM) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        int kept = 0; /* a character no re-spelled word has */
-        for (; j < n && CLS[t[j]] != CH_DELIM; j++)
-            kept |= !hexdig(t[j]);
-        if (kept && !memmem(p, len, t + i, j - i))
+    size_t i = 0, a;
+    while (next_kept(t, n, &i, &a))
+        if (!memmem(p, len, t + a, i - a))
             return 0;
-        i = j;
-    }
     return 1;
 }
 
@@ -1941,30 +1954,15 @@ int owl_logtpl_tpl_may_contain(const owl_logtpl_tpl *v, const void *text, size_t
 {
     const struct dec *d = v->d;
     const uint8_t *t = text;
-    /* as owl_logtpl_may_contain: a word holding a character no re-spelled word has is kept
-     * whole, in one literal run of the template (a slot holds whole words) or in a string
-     * value */
-    for (size_t i = 0; i < n;) {
-        if (CLS[t[i]] == CH_DELIM) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        int kept = 0;
-        for (; j < n && CLS[t[j]] != CH_DELIM; j++)
-            kept |= !hexdig(t[j]);
-        if (kept) {
-            /* the template's literal runs lie back to back in d->lit: one search over them
-             * all (a hit across a slot's place only makes a "may") */
-            const struct op *a = &d->ops[d->topen[v->t]], *z = &d->ops[d->topen[v->t + 1] - 1];
-            int found = memmem(d->lit + a->lit, z->lit + z->len - a->lit, t + i, j - i) != NULL;
-            if (!found && v->strs)
-                found = in_strings(v, t + i, j - i);
-            if (!found)
-                return 0;
-        }
-        i = j;
-    }
+    /* as owl_logtpl_may_contain: such a word is in one literal run of the template (a slot
+     * holds whole words) or in a string value. The template's literal runs lie back to back
+     * in d->lit: one search over them all (a hit across a slot's place only makes a "may"). */
+    const struct op *a = &d->ops[d->topen[v->t]], *z = &d->ops[d->topen[v->t + 1] - 1];
+    size_t i = 0, w;
+    while (next_kept(t, n, &i, &w))
+        if (!memmem(d->lit + a->lit, z->lit + z->len - a->lit, t + w, i - w) &&
+            !(v->strs && in_strings(v, t + w, i - w)))
+            return 0;
     return 1;
 }
 
