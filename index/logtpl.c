@@ -1437,9 +1437,30 @@ out:
 
 /* Gives every TIME column the row of each of its values, in the order they are read.
  * OWL_EINVAL when the chunk needs row times and none were given. */
+/* Each template's slot columns in slot order (time_only: the TIME columns alone, those with
+ * rows set): template t's are (*tcols)[(*tstart)[t] .. (*tstart)[t + 1]). OWL_ENOMEM. */
+static int tpl_columns(const struct dec *d, int time_only, uint32_t **tstart, uint32_t **tcols)
+{
+    uint32_t *ts = malloc((d->ntpl + 1) * sizeof *ts), *tc = malloc((d->nops + 1) * sizeof *tc);
+    *tstart = ts, *tcols = tc;
+    if (!ts || !tc)
+        return OWL_ENOMEM;
+    uint32_t nt = 0;
+    for (size_t t = 0; t < d->ntpl; t++) {
+        ts[t] = nt;
+        for (uint32_t i = d->topen[t]; i < d->topen[t + 1]; i++) {
+            uint32_t c = d->ops[i].col;
+            if (c < REF_OP && (!time_only || d->cols[c].rows))
+                tc[nt++] = c;
+        }
+    }
+    ts[d->ntpl] = nt;
+    return OWL_OK;
+}
+
 static int dec_time_rows(struct dec *d)
 {
-    size_t total = 0, nt = 0, at = 0;
+    size_t total = 0, at = 0;
     uint32_t *tstart = NULL, *tcols = NULL;
     size_t *fill = NULL;
     int rc = OWL_ENOMEM;
@@ -1452,10 +1473,8 @@ static int dec_time_rows(struct dec *d)
         return OWL_EINVAL;
     /* per template, the TIME columns of its slots in order */
     d->trows = malloc(total * sizeof *d->trows);
-    tstart = malloc((d->ntpl + 1) * sizeof *tstart);
-    tcols = malloc((d->nops + 1) * sizeof *tcols);
     fill = calloc(d->ncol, sizeof *fill);
-    if (!d->trows || !tstart || !tcols || !fill)
+    if (!d->trows || !fill)
         goto out;
     for (size_t c = 0; c < d->ncol; c++) {
         if (d->cols[c].kind < 0x80 && (d->cols[c].kind & K_TIME)) {
@@ -1463,15 +1482,8 @@ static int dec_time_rows(struct dec *d)
             at += d->cols[c].count;
         }
     }
-    for (size_t t = 0; t < d->ntpl; t++) {
-        tstart[t] = (uint32_t)nt;
-        for (uint32_t i = d->topen[t]; i < d->topen[t + 1]; i++) {
-            uint32_t c = d->ops[i].col;
-            if (c < REF_OP && d->cols[c].rows)
-                tcols[nt++] = c;
-        }
-    }
-    tstart[d->ntpl] = (uint32_t)nt;
+    if (tpl_columns(d, 1, &tstart, &tcols) != OWL_OK)
+        goto out;
     for (size_t r = 0; r < d->n; r++) {
         uint32_t t = d->tid[r];
         for (uint32_t i = tstart[t]; i < tstart[t + 1]; i++)
@@ -2001,21 +2013,11 @@ static int judge(struct dec *d, const uint8_t *pay, size_t npay, owl_logtpl_tpl_
      * column goes to the j-th row (in order) whose template has a slot of it */
     d->need = malloc(d->refs + 1);
     d->vidx = malloc((d->refs + 1) * sizeof *d->vidx);
-    uint32_t *at = malloc((d->ncol + 1) * sizeof *at);
-    uint32_t *tstart = malloc((d->ntpl + 1) * sizeof *tstart);
-    uint32_t *tcols = malloc((d->nops + 1) * sizeof *tcols);
+    uint32_t *at = malloc((d->ncol + 1) * sizeof *at), *tstart = NULL, *tcols = NULL;
     int rc = OWL_ENOMEM;
-    if (!d->need || !d->vidx || !at || !tstart || !tcols)
+    if (!d->need || !d->vidx || !at || tpl_columns(d, 0, &tstart, &tcols) != OWL_OK)
         goto out;
     memcpy(at, d->cur, d->ncol * sizeof *at);
-    uint32_t nt = 0;
-    for (uint32_t t = 0; t < d->ntpl; t++) {
-        tstart[t] = nt;
-        for (uint32_t o = d->topen[t]; o < d->topen[t + 1]; o++)
-            if (d->ops[o].col < REF_OP)
-                tcols[nt++] = d->ops[o].col;
-    }
-    tstart[d->ntpl] = nt;
     size_t nv = 0;
     for (size_t r = 0; r < d->n; r++) {
         uint32_t t = d->tid[r];

@@ -797,6 +797,21 @@ Test(insights_order, result_independent_of_arrival)
 
 /* Feeds n events with ids id_i = i % card; the rc of the first failure (OWL_OK when none),
  * how many events went in. */
+/* The result's fields, row after row, as "name=value" joined by commas (malloc'ed). */
+static char *result_string(const owl_ins_result *res)
+{
+    owl_buf b = OWL_BUF_INIT;
+    owl_buf_puts(&b, "");
+    for (size_t k = 0; k < owl_ins_result_rows(res); k++)
+        for (size_t f = 0; f < owl_ins_result_nfields(res, k); f++) {
+            owl_bytes nm, v;
+            owl_ins_result_field(res, k, f, &nm, &v);
+            owl_buf_printf(&b, "%s%.*s=%.*s", b.len ? "," : "", (int)nm.n, (const char *)nm.p,
+                           (int)v.n, (const char *)v.p);
+        }
+    return owl_buf_steal(&b);
+}
+
 static int feed_ids(const char *q, size_t n, size_t card, size_t max_bytes, size_t *fed, char **out)
 {
     owl_ins_query *p = parse_ok(q);
@@ -830,18 +845,8 @@ static int feed_ids(const char *q, size_t n, size_t card, size_t max_bytes, size
     } else {
         owl_ins_result *res = NULL;
         cr_assert_eq(owl_ins_run_finish(r, &res, &err), OWL_OK, "%s", err.msg);
-        if (out) {
-            owl_buf b = OWL_BUF_INIT;
-            owl_buf_puts(&b, "");
-            for (size_t k = 0; k < owl_ins_result_rows(res); k++)
-                for (size_t f = 0; f < owl_ins_result_nfields(res, k); f++) {
-                    owl_bytes nm, v;
-                    owl_ins_result_field(res, k, f, &nm, &v);
-                    owl_buf_printf(&b, "%s%.*s=%.*s", b.len ? "," : "", (int)nm.n, (const char *)nm.p,
-                                   (int)v.n, (const char *)v.p);
-                }
-            *out = owl_buf_steal(&b);
-        }
+        if (out)
+            *out = result_string(res);
         owl_ins_result_free(res);
     }
     owl_ins_run_free(r);
@@ -1277,16 +1282,7 @@ Test(insights_exec, feed_batch_equals_feed)
             owl_ins_result *res;
             cr_assert_eq(owl_ins_run_finish(r, &res, &err), OWL_OK, "%s", err.msg);
             owl_ins_result_stats(res, &st[way]);
-            owl_buf b = OWL_BUF_INIT;
-            owl_buf_puts(&b, "");
-            for (size_t i = 0; i < owl_ins_result_rows(res); i++)
-                for (size_t f = 0; f < owl_ins_result_nfields(res, i); f++) {
-                    owl_bytes name, val;
-                    owl_ins_result_field(res, i, f, &name, &val);
-                    owl_buf_printf(&b, "%.*s=%.*s;", (int)name.n, (const char *)name.p,
-                                   (int)val.n, (const char *)val.p);
-                }
-            out[way] = owl_buf_steal(&b);
+            out[way] = result_string(res);
             owl_ins_result_free(res);
             owl_ins_run_free(r);
             owl_ins_free(q);
