@@ -107,6 +107,13 @@ static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int
     return (long)k;
 }
 
+/* 1 when p is a TOKEN or SUBSTR test of a column's own text (not of a path inside it): what
+ * a chunk's stored bytes, and a template's, can rule out. */
+static int text_leaf(const owl_pred *p)
+{
+    return (p->op == OWL_PRED_TOKEN || p->op == OWL_PRED_SUBSTR) && !p->path;
+}
+
 struct leaf_ctx {
     const owl_part *part;
     size_t b;
@@ -138,7 +145,7 @@ static int block_wanted(struct scan_ctx *c, struct part_ref *r, size_t b, owl_bl
     int may = 1;
     for (size_t i = 0; i < c->q->npreds && may && *rc == OWL_OK; i++) {
         const owl_pred *pr = &c->q->preds[i];
-        if ((pr->op == OWL_PRED_TOKEN || pr->op == OWL_PRED_SUBSTR) && !pr->path)
+        if (text_leaf(pr))
             *rc = owl_part_block_text_may(r->p, b, pr->col, &pr->text, bd, &may, c->err);
     }
     if (*rc == OWL_OK && !may) {
@@ -178,8 +185,7 @@ struct tpl_leaf {
 static int tpl_leaf_may(void *ud, const owl_pred *p)
 {
     const struct tpl_leaf *l = ud;
-    if ((p->op != OWL_PRED_TOKEN && p->op != OWL_PRED_SUBSTR) || p->path || p->col != l->col ||
-        !p->text.n || !p->text.p)
+    if (!text_leaf(p) || p->col != l->col || !p->text.n || !p->text.p)
         return 1;
     return owl_logtpl_tpl_may_contain(l->t, p->text.p, p->text.n);
 }
@@ -194,11 +200,11 @@ static int judge_tpl(void *ud, size_t col, const owl_logtpl_tpl *t)
     return !c->q->filter || owl_filter_block_may(c->q->filter, tpl_leaf_may, &l);
 }
 
-/* 1 when f has a TOKEN or SUBSTR leaf of a column's own value. */
+/* 1 when f has a text leaf. */
 static int has_text_leaf(const owl_filter *f)
 {
     if (f->kind == OWL_FILTER_PRED)
-        return (f->pred->op == OWL_PRED_TOKEN || f->pred->op == OWL_PRED_SUBSTR) && !f->pred->path;
+        return text_leaf(f->pred);
     for (size_t i = 0; i < f->nkids; i++)
         if (has_text_leaf(&f->kids[i]))
             return 1;
@@ -869,8 +875,7 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
     if (rc != OWL_OK)
         return rc;
     for (size_t i = 0; i < q->npreds && !c.judge; i++)
-        c.judge = (q->preds[i].op == OWL_PRED_TOKEN || q->preds[i].op == OWL_PRED_SUBSTR) &&
-                  !q->preds[i].path;
+        c.judge = text_leaf(&q->preds[i]);
     if (q->filter && !c.judge)
         c.judge = has_text_leaf(q->filter);
     /* the ordered merge needs each part's blocks in time order, which a clustered table's
