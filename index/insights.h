@@ -183,6 +183,14 @@ struct owl_ins_query {
 
 /* ---- shared helpers ---- */
 
+/* ins_item_keeps — 1 when fields item it only keeps its field as it is (`fields x`: the
+ * field x into x's own slot), so the slot's value is unchanged. */
+static inline int ins_item_keeps(const owl_ins_query *q, const ins_item *it)
+{
+    return it->expr >= 0 && q->nodes[it->expr].kind == E_FIELD &&
+           q->nodes[it->expr].slot == it->slot;
+}
+
 /* ins_grow — makes room for need elements of size in *arr (capacity *cap). OWL_ENOMEM. */
 int ins_grow(void **arr, size_t *cap, size_t need, size_t size);
 

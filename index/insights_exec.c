@@ -1603,12 +1603,9 @@ static int event_time_at(const owl_ins_query *q, size_t at, int s)
         return 0;
     for (size_t k = 0; k < at; k++) {
         const ins_cmd *c = &q->cmds[k];
-        for (size_t j = 0; c->kind == C_FIELDS && j < c->nitems; j++) {
-            const ins_item *it = &c->items[j];
-            if (it->slot == s && (it->expr < 0 || q->nodes[it->expr].kind != E_FIELD ||
-                                  q->nodes[it->expr].slot != s))
+        for (size_t j = 0; c->kind == C_FIELDS && j < c->nitems; j++)
+            if (c->items[j].slot == s && !ins_item_keeps(q, &c->items[j]))
                 return 0;
-        }
         for (size_t j = 0; c->kind == C_PARSE && j < c->nouts; j++)
             if (c->outs[j] == s)
                 return 0;
@@ -1736,8 +1733,6 @@ int owl_ins_run_feed(owl_ins_run *r, const owl_ins_event *ev, owl_error *err)
     }
 }
 
-/* Counts events into their time bins: an event in the period of the last group found only
- * adds one to each count(*); any other goes the whole way (owl_ins_run_feed). */
 /* The count-by-bin way (r->count_bins): an event in the last group's period only adds to its
  * counts; any other goes the whole way, which makes its group the last. t[i] or ev[i].time_ms
  * (ev NULL: times alone, the rest of the event empty). */

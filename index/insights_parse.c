@@ -1762,9 +1762,7 @@ static int build_filter(owl_ins_query *q)
                    sys_col(q, &q->nodes[c->expr], assigned) == OWL_LOGS_MESSAGE;
         if (c->kind == C_FIELDS || c->kind == C_PARSE)
             for (size_t j = 0; j < c->nitems; j++)
-                if (c->kind == C_PARSE || c->items[j].expr < 0 ||
-                    q->nodes[c->items[j].expr].kind != E_FIELD ||
-                    q->nodes[c->items[j].expr].slot != c->items[j].slot) {
+                if (c->kind == C_PARSE || !ins_item_keeps(q, &c->items[j])) {
                     assigned[c->items[j].slot] = 1;
                     from[c->items[j].slot] = -1;
                 }
