@@ -1435,8 +1435,6 @@ out:
     return rc;
 }
 
-/* Gives every TIME column the row of each of its values, in the order they are read.
- * OWL_EINVAL when the chunk needs row times and none were given. */
 /* Each template's slot columns in slot order (time_only: the TIME columns alone, those with
  * rows set): template t's are (*tcols)[(*tstart)[t] .. (*tstart)[t + 1]). OWL_ENOMEM. */
 static int tpl_columns(const struct dec *d, int time_only, uint32_t **tstart, uint32_t **tcols)
@@ -1458,6 +1456,8 @@ static int tpl_columns(const struct dec *d, int time_only, uint32_t **tstart, ui
     return OWL_OK;
 }
 
+/* Gives every TIME column the row of each of its values, in the order they are read.
+ * OWL_EINVAL when the chunk needs row times and none were given. */
 static int dec_time_rows(struct dec *d)
 {
     size_t total = 0, at = 0;
@@ -1471,7 +1471,6 @@ static int dec_time_rows(struct dec *d)
         return OWL_OK;
     if (!d->time)
         return OWL_EINVAL;
-    /* per template, the TIME columns of its slots in order */
     d->trows = malloc(total * sizeof *d->trows);
     fill = calloc(d->ncol, sizeof *fill);
     if (!d->trows || !fill)
@@ -1482,6 +1481,7 @@ static int dec_time_rows(struct dec *d)
             at += d->cols[c].count;
         }
     }
+    /* per template, the TIME columns of its slots in order */
     if (tpl_columns(d, 1, &tstart, &tcols) != OWL_OK)
         goto out;
     for (size_t r = 0; r < d->n; r++) {
@@ -1979,7 +1979,7 @@ int owl_logtpl_tpl_may_contain(const owl_logtpl_tpl *v, const void *text, size_t
 }
 
 /* Asks fn about every template; where it says no, marks the rows (keep[r] = 0, counted in
- * *out_n) and which values they alone would have needed (d->need). */
+ * *left_out) and which values they alone would have needed (d->need). */
 static int judge(struct dec *d, const uint8_t *pay, size_t npay, owl_logtpl_tpl_fn fn, void *ud,
                  uint8_t *keep, size_t *left_out)
 {
@@ -2002,13 +2002,6 @@ static int judge(struct dec *d, const uint8_t *pay, size_t npay, owl_logtpl_tpl_
         d->tmay = NULL;
         return OWL_OK;
     }
-    size_t rows = 0;
-    for (size_t r = 0; r < d->n; r++)
-        if (!d->tmay[d->tid[r]]) {
-            keep[r] = 0;
-            rows++;
-        }
-    *left_out = rows;
     /* each template's slot columns in order, then one walk over the rows: value j of a
      * column goes to the j-th row (in order) whose template has a slot of it */
     d->need = malloc(d->refs + 1);
@@ -2018,20 +2011,24 @@ static int judge(struct dec *d, const uint8_t *pay, size_t npay, owl_logtpl_tpl_
     if (!d->need || !d->vidx || !at || tpl_columns(d, 0, &tstart, &tcols) != OWL_OK)
         goto out;
     memcpy(at, d->cur, d->ncol * sizeof *at);
-    size_t nv = 0;
+    size_t nv = 0, rows = 0;
     for (size_t r = 0; r < d->n; r++) {
         uint32_t t = d->tid[r];
         const uint32_t *c = tcols + tstart[t], *e = tcols + tstart[t + 1];
-        if (d->tmay[t])
+        if (d->tmay[t]) {
             for (; c < e; c++) {
                 uint32_t j = at[*c]++;
                 d->need[j] = 1;
                 d->vidx[nv++] = j;
             }
-        else
-            for (; c < e; c++)
-                d->need[at[*c]++] = 0;
+            continue;
+        }
+        keep[r] = 0;
+        rows++;
+        for (; c < e; c++)
+            d->need[at[*c]++] = 0;
     }
+    *left_out = rows;
     rc = OWL_OK;
 out:
     free(at);
