@@ -342,6 +342,9 @@ typedef struct owl_store_options {
     size_t memtable_rows;      /* seal a memtable past this many rows (default 65536) */
     size_t memtable_bytes;     /* ...or this many raw bytes (default 64 MiB) */
     int memtable_age_ms;       /* ...or when its oldest row is this old (default 10000) */
+    size_t wal_max_bytes;      /* ...or, once the live WAL holds more than this (default 256 MiB),
+                                  when it holds rows of the WAL's older half: the checkpoint
+                                  moves on and the WAL reuses its checkpointed segment files */
     size_t block_rows;         /* rows per block in parts (default 8192) */
     int zstd_level;            /* level for sealed parts (default 1) */
     int compact_zstd_level;    /* level for compacted parts (default 9) */

@@ -379,12 +379,29 @@ int owl__advance_checkpoint(owl_store *s, owl_error *err)
     return owl_wal_checkpoint(s->wal, cp, err); /* a no-op unless cp moves it forward */
 }
 
-/* Seals memtables that are full, old, or (force) any. */
+/* The lsn below which memtables are sealed so that the checkpoint can move on: the middle
+ * of the lsns the WAL still holds once it holds more than wal_max_bytes, else 0. A quiet
+ * memtable (the audit trail's, a partition receiving a row now and then) would otherwise pin
+ * the checkpoint for memtable_age_ms while busy ones fill the WAL behind it. */
+static uint64_t wal_pin_lsn(owl_store *s)
+{
+    owl_wal_stats ws;
+    if (!s->wal)
+        return 0;
+    owl_wal_stats_get(s->wal, &ws);
+    if (ws.bytes <= s->opt.wal_max_bytes || ws.last_lsn <= ws.checkpoint)
+        return 0;
+    return ws.checkpoint + (ws.last_lsn - ws.checkpoint) / 2 + 1;
+}
+
+/* Seals memtables that are full, old, hold rows of the WAL's older half when the WAL has
+ * grown past wal_max_bytes, or (force) any. */
 int owl__seal_some(owl_store *s, int force, owl_error *err)
 {
     int rc = OWL_OK;
     int64_t now = owl_now_ms();
     pthread_mutex_lock(&s->seal_mu);
+    uint64_t pin = wal_pin_lsn(s);
     for (;;) {
         struct ptn *p = NULL;
         struct day *d = NULL;
@@ -397,7 +414,8 @@ int owl__seal_some(owl_store *s, int force, owl_error *err)
                 struct memtable *m = c->mems[0];
                 if (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
                     m->raw_bytes >= s->opt.memtable_bytes ||
-                    now - m->created_ms >= s->opt.memtable_age_ms)
+                    now - m->created_ms >= s->opt.memtable_age_ms ||
+                    (m->nrows && m->min_lsn < pin))
                     p = s->ptns[i], d = c;
             }
         pthread_mutex_unlock(&s->mu);

@@ -1331,6 +1331,7 @@ void owl_store_options_default(owl_store_options *o)
     o->memtable_rows = 65536;
     o->memtable_bytes = 64u << 20;
     o->memtable_age_ms = 10000;
+    o->wal_max_bytes = (size_t)256 << 20;
     o->block_rows = 8192;
     o->zstd_level = 1;
     o->compact_zstd_level = 9;
@@ -1373,6 +1374,8 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
         s->opt.memtable_rows = def.memtable_rows;
     if (!s->opt.memtable_bytes)
         s->opt.memtable_bytes = def.memtable_bytes;
+    if (!s->opt.wal_max_bytes)
+        s->opt.wal_max_bytes = def.wal_max_bytes;
     if (!s->opt.compact_min_parts)
         s->opt.compact_min_parts = def.compact_min_parts;
     if (!s->opt.compact_max_rows)

@@ -40,9 +40,17 @@
 #define ROLL_AFTER_CHECKPOINT (1u << 20)
 #define SEG_MAGIC "OWLWAL\0"
 #define CKP_MAGIC "OWLWCKP"
-#define FORMAT_VERSION 1u
+#define CKP_VERSION 1u
+#define SEG_VERSION 2u /* 2: appends end in an end mark; 1 (still read): no marks */
 #define SEG_HDR 24
 #define REC_HDR 16
+/* An end mark: a record header whose length field is END_LEN, whose lsn is the next one and
+ * whose crc is the lsn's crc32c xor END_SALT. Every append writes one after its record and
+ * the next append writes over it, so a segment's records end where its mark is, whatever
+ * lies beyond (a reused file's old bytes). */
+#define END_LEN 0xffffffffu
+#define END_SALT 0x454e4421u /* "END!" */
+#define DEFAULT_SPARES 4
 #define CKP_SIZE 24
 #define PATH_LEN 4096
 #define NAME_LEN 24 /* "wal-" + 16 hex + ".log" */
@@ -90,6 +98,13 @@ struct owl_wal {
 
     uint64_t (*lost)[2]; /* lsn ranges [lo, hi] given up by owl_wal_recover (DIR/lost-lsns) */
     size_t nlost;
+
+    /* Checkpointed segment files kept for reuse as DIR/spare-<16 hex>.tmp (mu guards them):
+     * writing over pages the page cache already holds costs a copy, while a fresh file's
+     * pages must first be allocated and zeroed, several times the copy here. */
+    uint64_t *spares;
+    size_t nspares;
+    uint64_t spare_seq, reused;
 };
 
 /* ---- paths, raw I/O ---- */
@@ -121,10 +136,15 @@ static int parse_seg_name(const char *name, uint64_t *first)
     return 1;
 }
 
+static void spare_path(const owl_wal *w, uint64_t id, char *out)
+{
+    snprintf(out, PATH_LEN, "%s/spare-%016llx.tmp", w->dir, (unsigned long long)id);
+}
+
 static void header_encode(unsigned char *h, const char *magic, uint64_t v)
 {
     memcpy(h, magic, 8);
-    owl_put32le(h + 8, FORMAT_VERSION);
+    owl_put32le(h + 8, memcmp(magic, SEG_MAGIC, 8) == 0 ? SEG_VERSION : CKP_VERSION);
     owl_put64le(h + 12, v);
     owl_put32le(h + 20, owl_crc32c(0, h, 20));
 }
@@ -132,7 +152,9 @@ static void header_encode(unsigned char *h, const char *magic, uint64_t v)
 /* Checks a 24-byte header of either kind; 1 when magic, version and crc are right. */
 static int header_ok(const unsigned char *h, const char *magic)
 {
-    return memcmp(h, magic, 8) == 0 && owl_get32le(h + 8) == FORMAT_VERSION &&
+    uint32_t v = owl_get32le(h + 8);
+    int seg = memcmp(magic, SEG_MAGIC, 8) == 0;
+    return memcmp(h, magic, 8) == 0 && (seg ? v == 1 || v == SEG_VERSION : v == CKP_VERSION) &&
            owl_get32le(h + 20) == owl_crc32c(0, h, 20);
 }
 
@@ -140,6 +162,21 @@ static int header_ok(const unsigned char *h, const char *magic)
 static uint32_t rec_crc(const unsigned char *lsn8, const void *payload, size_t n)
 {
     return owl_crc32c(owl_crc32c(0, lsn8, 8), payload, n);
+}
+
+/* The end mark for a log whose next lsn is lsn. */
+static void end_encode(unsigned char *m, uint64_t lsn)
+{
+    owl_put32le(m, END_LEN);
+    owl_put64le(m + 8, lsn);
+    owl_put32le(m + 4, owl_crc32c(0, m + 8, 8) ^ END_SALT);
+}
+
+/* 1 when the REC_HDR bytes at h are the end mark of a log whose next lsn is lsn. */
+static int end_at(const unsigned char *h, uint64_t lsn)
+{
+    return owl_get32le(h) == END_LEN && owl_get64le(h + 8) == lsn &&
+           owl_get32le(h + 4) == (owl_crc32c(0, h + 8, 8) ^ END_SALT);
 }
 
 static uint64_t total_bytes(const owl_wal *w)
@@ -338,9 +375,9 @@ static int segment_header(owl_wal *w, int fd, const char *path, uint64_t first, 
 }
 
 /* Reads the records of an open segment from SEG_HDR on, calling fn for those above the
- * checkpoint. Stops at the end or at the first bad record, leaving *off at its start and
- * *why saying what was wrong (NULL at a clean end). Returns OWL_OK, the callback's code,
- * or an I/O error. */
+ * checkpoint. Stops at the end (of the file, or an end mark) or at the first bad record,
+ * leaving *off at its start and *why saying what was wrong (NULL at a clean end). Returns
+ * OWL_OK, the callback's code, or an I/O error. */
 static int segment_records(owl_wal *w, int fd, const char *path, uint64_t first, uint64_t size,
                            owl_wal_replay_fn fn, void *ud, uint64_t *off, uint64_t *last,
                            const char **why, owl_error *err)
@@ -362,6 +399,8 @@ static int segment_records(owl_wal *w, int fd, const char *path, uint64_t first,
         }
         const unsigned char *h = r.buf + r.pos;
         uint64_t n = owl_get32le(h);
+        if (end_at(h, lsn))
+            break; /* the clean end; what follows is a reused file's old bytes */
         if (size < *off + REC_HDR || n > size - *off - REC_HDR) {
             *why = "incomplete record";
             break;
@@ -602,34 +641,88 @@ static size_t drop_checkpointed(owl_wal *w, uint64_t *gone, size_t maxgone)
     return k;
 }
 
-/* Unlinks the named segments and fsyncs the directory once. Failures are only logged:
- * the next open deletes whatever is left (it is wholly below the checkpoint). */
+/* Renames a checkpointed segment to a spare while fewer than opt.spares are kept; 1 when it
+ * did. mu not held. */
+static int keep_spare(owl_wal *w, const char *path)
+{
+    char sp[PATH_LEN];
+    pthread_mutex_lock(&w->mu);
+    uint64_t id = w->nspares < (size_t)w->opt.spares ? ++w->spare_seq : 0;
+    pthread_mutex_unlock(&w->mu);
+    if (!id)
+        return 0;
+    spare_path(w, id, sp);
+    if (rename(path, sp) != 0)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    int kept = w->nspares < (size_t)w->opt.spares;
+    if (kept)
+        w->spares[w->nspares++] = id;
+    pthread_mutex_unlock(&w->mu);
+    if (!kept)
+        unlink(sp);
+    return 1;
+}
+
+/* Retires the named segments, all wholly at or below the checkpoint: kept as spares (up to
+ * opt.spares) or unlinked, then one directory fsync. Failures are only logged: the next open
+ * deletes whatever is left (spares are *.tmp; a segment is below the checkpoint). */
 static void unlink_segments(owl_wal *w, const uint64_t *gone, size_t k)
 {
     char path[PATH_LEN];
     owl_error e;
     for (size_t i = 0; i < k; i++) {
         seg_path(w, gone[i], path);
-        if (unlink(path) != 0 && errno != ENOENT)
+        if (!keep_spare(w, path) && unlink(path) != 0 && errno != ENOENT)
             owl_warn("wal: cannot delete %s: %s", path, strerror(errno));
     }
     if (k && owl_fsync_dir(w->dir, &e) != OWL_OK)
         owl_warn("wal: %s", e.msg);
 }
 
-/* Creates segment `first` (header, fdatasync, directory fsync) and returns its open fd.
- * On failure nothing of it remains. */
+/* Makes a kept spare segment `first`: the header and an end mark written over its start and
+ * synced, then renamed into place. Its old records lie beyond the mark, below first, and
+ * are never read. mu held (or single-threaded). 0 with *fdout set, or -1 when no spare
+ * could be used (the failed one is deleted). */
+static int reuse_spare(owl_wal *w, uint64_t first, const char *path, int *fdout)
+{
+    char sp[PATH_LEN];
+    unsigned char h[SEG_HDR + REC_HDR];
+    if (!w->nspares)
+        return -1;
+    spare_path(w, w->spares[--w->nspares], sp);
+    int fd = open(sp, O_RDWR | O_CLOEXEC);
+    header_encode(h, SEG_MAGIC, first);
+    end_encode(h + SEG_HDR, first);
+    if (fd >= 0 && owl_pwrite_all(fd, h, sizeof h, 0) == 0 && fdatasync(fd) == 0 &&
+        rename(sp, path) == 0 && owl_fsync_dir(w->dir, NULL) == OWL_OK) {
+        w->reused++;
+        *fdout = fd;
+        return 0;
+    }
+    owl_warn("wal: cannot reuse %s (%s); creating %s afresh", sp, strerror(errno), path);
+    if (fd >= 0)
+        close(fd);
+    unlink(sp);
+    return -1;
+}
+
+/* Creates segment `first` (header and end mark, fdatasync, directory fsync), from a spare
+ * when one is kept, and returns its open fd. On failure nothing of it remains. */
 static int create_segment(owl_wal *w, uint64_t first, int *fdout, owl_error *err)
 {
     char path[PATH_LEN];
-    unsigned char h[SEG_HDR];
+    unsigned char h[SEG_HDR + REC_HDR];
     int rc = OWL_OK, e;
     seg_path(w, first, path);
+    if (reuse_spare(w, first, path, fdout) == 0)
+        return OWL_OK;
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return owl_error_set(err, owl_err_from_errno(errno), "create %s: %s", path,
                              strerror(errno));
     header_encode(h, SEG_MAGIC, first);
+    end_encode(h + SEG_HDR, first);
     if ((e = owl_pwrite_all(fd, h, sizeof h, 0)) != 0 || (fdatasync(fd) != 0 && (e = errno))) {
         rc = owl_error_set(err, owl_err_from_errno(e), "write %s: %s", path, strerror(e));
         goto out;
@@ -977,6 +1070,7 @@ static void wal_free(owl_wal *w)
     }
     free(w->segs);
     free(w->lost);
+    free(w->spares);
     free(w->dir);
     free(w);
 }
@@ -987,13 +1081,16 @@ static int options_set(owl_wal *w, const owl_wal_options *o, owl_error *err)
     w->opt.interval_ms = DEFAULT_INTERVAL_MS;
     w->opt.segment_bytes = DEFAULT_SEGMENT;
     w->opt.max_record = DEFAULT_MAX_RECORD;
+    w->opt.spares = DEFAULT_SPARES;
     if (!o)
         return OWL_OK;
     if (o->sync != OWL_WAL_SYNC_ALWAYS && o->sync != OWL_WAL_SYNC_INTERVAL &&
         o->sync != OWL_WAL_SYNC_NONE)
         return owl_error_set(err, OWL_EINVAL, "unknown sync policy %d", (int)o->sync);
-    if (o->max_record > UINT32_MAX)
-        return owl_error_set(err, OWL_EINVAL, "max_record above %u", (unsigned)UINT32_MAX);
+    if (o->max_record >= END_LEN) /* that length marks the end */
+        return owl_error_set(err, OWL_EINVAL, "max_record above %u", END_LEN - 1);
+    if (o->spares < -1 || o->spares > 1024)
+        return owl_error_set(err, OWL_EINVAL, "spares must be -1 to 1024");
     w->opt.sync = o->sync;
     if (o->interval_ms > 0)
         w->opt.interval_ms = o->interval_ms;
@@ -1001,6 +1098,8 @@ static int options_set(owl_wal *w, const owl_wal_options *o, owl_error *err)
         w->opt.segment_bytes = o->segment_bytes;
     if (o->max_record)
         w->opt.max_record = o->max_record;
+    if (o->spares)
+        w->opt.spares = o->spares < 0 ? 0 : o->spares;
     return OWL_OK;
 }
 
@@ -1064,7 +1163,13 @@ int owl_wal_open(const char *dir, const owl_wal_options *opts, owl_wal_replay_fn
         goto out;
     }
     w->fd = w->lock_fd = -1;
-    if ((rc = options_set(w, opts, err)) != OWL_OK || (rc = sync_init(w, err)) != OWL_OK ||
+    if ((rc = options_set(w, opts, err)) != OWL_OK)
+        goto out;
+    if (!(w->spares = calloc((size_t)w->opt.spares + 1, sizeof *w->spares))) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = sync_init(w, err)) != OWL_OK ||
         (rc = owl_mkdir_p(dir, 0700, err)) != OWL_OK || (rc = lock_dir(w, err)) != OWL_OK ||
         (rc = recover(w, fn, ud, err)) != OWL_OK)
         goto out;
@@ -1083,15 +1188,15 @@ out:
     return rc;
 }
 
-/* The iovecs of one record: its header first, then the caller's payload pieces, so the
- * record goes out in one pwritev with no copy of the payload. */
+/* The iovecs of one record: its header first, then the caller's payload pieces, then the
+ * end mark, so the record goes out in one pwritev with no copy of the payload. */
 #define SMALL_IOV 8
 
 int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn,
                    owl_error *err)
 {
-    struct iovec small[SMALL_IOV + 1], *v = small;
-    unsigned char hdr[REC_HDR] = {0};
+    struct iovec small[SMALL_IOV + 2], *v = small;
+    unsigned char hdr[REC_HDR] = {0}, mark[REC_HDR];
     size_t n = 0;
     int rc, e;
     if (!w || iovcnt < 0 || (iovcnt > 0 && !iov))
@@ -1102,7 +1207,7 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
                                  w->opt.max_record);
         n += iov[i].iov_len;
     }
-    if (iovcnt > SMALL_IOV && !(v = malloc(((size_t)iovcnt + 1) * sizeof *v)))
+    if (iovcnt > SMALL_IOV && !(v = malloc(((size_t)iovcnt + 2) * sizeof *v)))
         return owl_error_set(err, OWL_ENOMEM, "out of memory for a %d-piece record", iovcnt);
     owl_put32le(hdr, (uint32_t)n);
     pthread_mutex_lock(&w->mu);
@@ -1133,7 +1238,9 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
         v[i + 1] = iov[i];
     }
     owl_put32le(hdr + 4, crc);
-    if ((e = owl_pwritev_all(w->fd, v, iovcnt + 1, w->end)) != 0) {
+    end_encode(mark, l + 1);
+    v[iovcnt + 1] = (struct iovec){mark, REC_HDR};
+    if ((e = owl_pwritev_all(w->fd, v, iovcnt + 2, w->end)) != 0) {
         /* Nothing half-written may stay: a later append would land after the fragment. */
         if (ftruncate(w->fd, (off_t)w->end) != 0) {
             owl_errorf("wal: %s: cannot cut back a failed append (%s); refusing appends",
@@ -1236,6 +1343,8 @@ void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st)
     st->bytes = total_bytes(w);
     st->fsyncs = w->fsyncs;
     st->appends = w->appends;
+    st->reused = w->reused;
+    st->spares = w->nspares;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -1360,6 +1469,8 @@ static int salvage_segment(owl_wal *w, const uint64_t *firsts, size_t i, size_t 
         goto out;
     }
     for (uint64_t off = SEG_HDR; off < n;) {
+        if (n - off >= REC_HDR && end_at(p + off, expect))
+            break; /* the clean end */
         if (expect <= hi && rec_at(p, n, off, expect, expect, &size, &lsn)) {
             kept[nk++] = (keep){off, size, lsn};
             expect = lsn + 1;

@@ -1,10 +1,15 @@
 /* wal.h — the write-ahead log of the columnar store (private to index/).
  *
  * Segments DIR/wal-<first lsn, 16 hex>.log, each:
- *   header  0  8  magic "OWLWAL\0\0"   8 4 version (1)   12 8 first lsn   20 4 crc32c of 0..19
- *   record  0  4  payload length n     4 4 crc32c of (lsn bytes + payload)
+ *   header  0  8  magic "OWLWAL\0\0"   8 4 version (2; 1 is read too)   12 8 first lsn
+ *           20 4  crc32c of 0..19
+ *   record  0  4  payload length n (below 2^32 - 1)   4 4 crc32c of (lsn bytes + payload)
  *           8  8  lsn (consecutive, starting at the segment's first lsn)
  *           16 n  payload
+ *   end     0  4  0xffffffff   4 4 crc32c of the lsn bytes xor 0x454e4421   8 8 the next lsn:
+ *           written after every append and overwritten by the next; the records end there
+ *           (or at the end of the file), and bytes beyond it are not read
+ * Checkpointed segments are kept for reuse (up to opts.spares) as DIR/spare-<16 hex>.tmp.
  * DIR/checkpoint holds the highest lsn whose effects are stored elsewhere (written
  * atomically); segments wholly at or below it are deleted.
  * Group commit: concurrent appenders share one fdatasync. */
@@ -29,7 +34,8 @@ typedef struct owl_wal_options {
     enum owl_wal_sync sync;
     int interval_ms;       /* for OWL_WAL_SYNC_INTERVAL (default 1000) */
     size_t segment_bytes;  /* roll to a new segment past this (default 64 MiB) */
-    size_t max_record;     /* largest payload accepted (default 64 MiB) */
+    size_t max_record;     /* largest payload accepted (default 64 MiB, below 2^32 - 1) */
+    int spares;            /* checkpointed segment files kept for reuse (0: 4; -1: none) */
 } owl_wal_options;
 
 /* Called once per record during recovery, in lsn order; rec is valid only during the call.
@@ -65,6 +71,8 @@ typedef struct owl_wal_stats {
     uint64_t bytes;         /* bytes in live segments */
     uint64_t fsyncs;
     uint64_t appends;
+    uint64_t reused;        /* segments made from a kept spare file since open */
+    uint64_t spares;        /* spare files kept now */
 } owl_wal_stats;
 
 void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st);

@@ -1874,7 +1874,7 @@ Test(store, wal_records_of_versions_2_and_3_replay, .init = mkroot, .fini = rmro
 {
     char wdir[128];
     snprintf(wdir, sizeof wdir, "%s/wal", tmp);
-    owl_wal_options wo = {OWL_WAL_SYNC_ALWAYS, 0, 1 << 20, 1 << 20};
+    owl_wal_options wo = {OWL_WAL_SYNC_ALWAYS, 0, 1 << 20, 1 << 20, 0};
     owl_wal *w = NULL;
     owl_error err = {0};
     cr_assert_eq(owl_wal_open(wdir, &wo, NULL, NULL, &w, &err), OWL_OK, "%s", err.msg);

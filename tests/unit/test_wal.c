@@ -57,7 +57,8 @@ static size_t list_segments(const char *dir, uint64_t *firsts, size_t max)
     return n;
 }
 
-static uint64_t segments_bytes(const char *dir)
+/* The segment files' sizes, summed. */
+static uint64_t files_bytes(const char *dir)
 {
     uint64_t f[4096], total = 0;
     char path[4096];
@@ -65,6 +66,38 @@ static uint64_t segments_bytes(const char *dir)
     for (size_t i = 0; i < n; i++) {
         seg_path(dir, f[i], path, sizeof path);
         total += (uint64_t)file_size(path);
+    }
+    return total;
+}
+
+/* Where the records of a segment image end: at its end mark (length field 0xffffffff) or at
+ * the end of the file (wal.h's layout). */
+static size_t records_end(const unsigned char *p, size_t n)
+{
+    size_t off = 24;
+    while (n - off >= 16) {
+        uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 |
+                       (uint32_t)p[off + 2] << 16 | (uint32_t)p[off + 3] << 24;
+        if (len == 0xffffffffu || len > n - off - 16)
+            break;
+        off += 16 + len;
+    }
+    return off;
+}
+
+/* The bytes the segments' records fill (headers included, end marks and whatever lies
+ * beyond them not), summed: what owl_wal_stats counts. */
+static uint64_t segments_bytes(const char *dir)
+{
+    uint64_t f[4096], total = 0;
+    char path[4096];
+    size_t n = list_segments(dir, f, 4096);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        seg_path(dir, f[i], path, sizeof path);
+        unsigned char *p = read_bytes(path, &len);
+        total += records_end(p, len);
+        free(p);
     }
     return total;
 }
@@ -408,6 +441,129 @@ Test(wal, checkpoint_deletes_segments_and_replay_skips)
     test_rm_rf(dir);
 }
 
+static void expect_verify(const char *dir, int want_rc, uint64_t want_records, int want_reports,
+                          const char *needle);
+
+/* Counts the spare-*.tmp files in dir. */
+static size_t count_spares(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+    cr_assert_not_null(d);
+    while ((de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, "spare-", 6) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Checkpointed segments become spares (at most opts.spares), later segments are made from
+ * them, and a reused file's old records beyond the end mark are never read: the log replays
+ * exactly its records, verify finds nothing wrong, and reopening cuts nothing. */
+Test(wal, checkpointed_segments_reused)
+{
+    char *dir = test_tmpdir("wal");
+    coll c = {0};
+    owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 4096);
+    o.spares = 3;
+    owl_wal *w = open_ok(dir, &o, NULL);
+    owl_wal_stats st;
+    for (uint64_t i = 1; i <= 3000; i++) {
+        cr_assert_eq(append_id(w, i, 200), i);
+        if (i % 150 == 0) {
+            cr_assert_eq(owl_wal_checkpoint(w, i - 100, NULL), OWL_OK);
+            owl_wal_stats_get(w, &st);
+            cr_assert_leq(st.spares, 3);
+            cr_assert_eq(count_spares(dir), st.spares);
+            cr_assert_eq(st.bytes, segments_bytes(dir));
+        }
+    }
+    owl_wal_stats_get(w, &st);
+    cr_assert_gt(st.reused, 20, "only %llu segments reused", (unsigned long long)st.reused);
+    /* some live segment is a reused file longer than its records and mark */
+    uint64_t f[1024];
+    size_t nseg = list_segments(dir, f, 1024), longer = 0;
+    for (size_t i = 0; i < nseg; i++) {
+        char p[4096];
+        size_t n;
+        seg_path(dir, f[i], p, sizeof p);
+        unsigned char *d = read_bytes(p, &n);
+        longer += n > records_end(d, n) + 16;
+        free(d);
+    }
+    cr_assert_gt(longer, 0, "no segment holds old bytes beyond its end mark");
+    uint64_t files = files_bytes(dir);
+    owl_wal_close(w);
+    expect_verify(dir, OWL_OK, 3000 - f[0] + 1, 0, NULL);
+    w = open_ok(dir, &o, &c);
+    expect_ids(&c, st.checkpoint + 1, 3000, 0, 200);
+    cr_assert_eq(files_bytes(dir), files, "reopening changed the segments' sizes");
+    cr_assert_eq(append_id(w, 3001, 200), 3001);
+    owl_wal_close(w);
+    replay_all(dir, &c);
+    expect_ids(&c, st.checkpoint + 1, 3001, 0, 200);
+    coll_free(&c);
+
+    /* spares -1 keeps none */
+    test_rm_tree(dir);
+    mkdir(dir, 0700);
+    o.spares = -1;
+    w = open_ok(dir, &o, NULL);
+    for (uint64_t i = 1; i <= 1000; i++) {
+        append_id(w, i, 200);
+        if (i % 100 == 0)
+            cr_assert_eq(owl_wal_checkpoint(w, i - 50, NULL), OWL_OK);
+    }
+    owl_wal_stats_get(w, &st);
+    cr_assert_eq(st.reused, 0);
+    cr_assert_eq(count_spares(dir), 0);
+    owl_wal_close(w);
+    o.spares = -2;
+    cr_assert_eq(owl_wal_open(dir, &o, NULL, NULL, &w, NULL), OWL_EINVAL);
+    test_rm_rf(dir);
+}
+
+/* A process that dies with a reused segment current (its files copied as the page cache
+ * holds them, no close): open replays every record written, verify reports nothing, and
+ * the segments spares were made from are not cut. */
+Test(wal, crash_with_reused_segment_current)
+{
+    char *dir = test_tmpdir("wal"), *copy = test_tmpdir("wal");
+    coll c = {0};
+    owl_wal_options o = opts_of(OWL_WAL_SYNC_NONE, 8192);
+    owl_wal *w = open_ok(dir, &o, NULL);
+    owl_wal_stats st;
+    for (uint64_t i = 1; i <= 600; i++) {
+        append_id(w, i, 300);
+        if (i % 60 == 0)
+            cr_assert_eq(owl_wal_checkpoint(w, i - 10, NULL), OWL_OK);
+    }
+    for (uint64_t i = 601; i <= 605; i++)
+        append_id(w, i, 300);
+    owl_wal_stats_get(w, &st);
+    cr_assert_gt(st.reused, 0);
+    uint64_t f[256];
+    size_t nseg = list_segments(dir, f, 256);
+    char p[4096];
+    seg_path(dir, f[nseg - 1], p, sizeof p);
+    size_t n;
+    unsigned char *d = read_bytes(p, &n);
+    size_t end = records_end(d, n);
+    free(d);
+    cr_assert_gt(n, end + 16, "the current segment is not a reused one");
+    copy_dir_files(dir, copy);
+    owl_wal_close(w);
+    expect_verify(copy, OWL_OK, 605 - f[0] + 1, 0, NULL);
+    uint64_t files = files_bytes(copy);
+    w = open_ok(copy, &o, &c);
+    expect_ids(&c, st.checkpoint + 1, 605, 0, 300);
+    cr_assert_eq(files_bytes(copy), files);
+    owl_wal_close(w);
+    coll_free(&c);
+    test_rm_rf(copy);
+    test_rm_rf(dir);
+}
+
 /* A checkpoint covering every record rolls a large current segment, which is then deleted:
  * the next open reads nothing, and lsns go on. */
 Test(wal, full_checkpoint_rolls_a_large_segment)
@@ -615,6 +771,16 @@ static void expect_recovers_to(const unsigned char *data, size_t n, uint64_t kee
     test_rm_rf(dir);
 }
 
+/* The records of a torn-tail base image of n bytes: all but the end mark after them
+ * (checked to be there). */
+static size_t torn_base_records(const unsigned char *data, size_t n)
+{
+    cr_assert_geq(n, 24 + 16);
+    cr_assert_eq(records_end(data, n), n - 16, "no end mark after the records");
+    cr_assert_eq(memcmp(data + n - 16, "\xff\xff\xff\xff", 4), 0);
+    return n - 16;
+}
+
 /* The base log of the torn-tail tests: ids 1..T_COUNT in one segment. */
 static void make_torn_base(const char *dir)
 {
@@ -635,11 +801,16 @@ Test(wal, torn_tail_every_offset)
     char p[4096];
     seg_path(dir, 1, p, sizeof p);
     data = read_bytes(p, &n);
+    n = torn_base_records(data, n);
     size_t last_len = payload_len(T_COUNT, 41);
     size_t start = n - 16 - last_len;
     for (size_t cut = start; cut < n; cut++)
         expect_recovers_to(data, cut, T_COUNT - 1, start);
     expect_recovers_to(data, n, T_COUNT, n);
+    /* a cut inside the end mark keeps every record; a whole mark stays as it is */
+    for (size_t cut = n + 1; cut < n + 16; cut++)
+        expect_recovers_to(data, cut, T_COUNT, n);
+    expect_recovers_to(data, n + 16, T_COUNT, n + 16);
     /* A cut inside the first record (and its header) keeps nothing but the segment. */
     for (size_t cut = 24; cut < 24 + 16 + 4; cut++)
         expect_recovers_to(data, cut, 0, 24);
@@ -656,6 +827,7 @@ Test(wal, torn_tail_is_logged)
     make_torn_base(dir);
     seg_path(dir, 1, p, sizeof p);
     data = read_bytes(p, &n);
+    n = torn_base_records(data, n);
     seg_path(copy, 1, p, sizeof p);
     write_bytes(p, data, n - 5);
     snprintf(logpath, sizeof logpath, "%s.log", copy);
@@ -690,6 +862,8 @@ Test(wal, flipped_byte_in_last_record_drops_only_it)
     char p[4096];
     seg_path(dir, 1, p, sizeof p);
     data = read_bytes(p, &n);
+    size_t full = n;
+    n = torn_base_records(data, n);
     size_t start = n - 16 - payload_len(T_COUNT, 41);
     for (size_t i = start; i < n; i++) {
         for (unsigned bit = 0; bit < 8; bit += 7) {
@@ -697,6 +871,12 @@ Test(wal, flipped_byte_in_last_record_drops_only_it)
             expect_recovers_to(data, n, T_COUNT - 1, start);
             data[i] ^= (unsigned char)(1u << bit);
         }
+    }
+    /* a damaged end mark is a torn tail after the last record: every record stays */
+    for (size_t i = n; i < full; i++) {
+        data[i] ^= 0x01;
+        expect_recovers_to(data, full, T_COUNT, n);
+        data[i] ^= 0x01;
     }
     free(data);
     test_rm_rf(dir);
@@ -740,7 +920,7 @@ static void damage_and_recover(size_t segment_bytes, uint64_t count, unsigned fr
     owl_error e;
     make_log(dir, segment_bytes, count, 60);
     size_t nseg = list_segments(dir, f, 4096);
-    uint64_t total = segments_bytes(dir), at = total * frac / 100, i = 0;
+    uint64_t total = files_bytes(dir), at = total * frac / 100, i = 0;
     for (;; i++) {
         seg_path(dir, f[i], p, sizeof p);
         if ((uint64_t)file_size(p) > at)
@@ -864,10 +1044,37 @@ Test(wal, zero_filled_tail_is_cut)
     char p[4096];
     seg_path(dir, 1, p, sizeof p);
     data = read_bytes(p, &n);
+    n = torn_base_records(data, n);
     unsigned char *big = calloc(1, n + 4096);
     memcpy(big, data, n);
     expect_recovers_to(big, n + 4096, T_COUNT, n);
     free(big);
+    free(data);
+    test_rm_rf(dir);
+}
+
+/* Old records beyond the end mark (a reused file's) are not read and not cut; with the mark
+ * damaged they are a torn tail (their lsns are below the log's) and are cut. */
+Test(wal, old_bytes_beyond_end_mark)
+{
+    char *dir = test_tmpdir("wal");
+    unsigned char *data;
+    size_t n;
+    owl_log_set_level(OWL_LOG_ERROR);
+    make_torn_base(dir);
+    char p[4096];
+    seg_path(dir, 1, p, sizeof p);
+    data = read_bytes(p, &n);
+    size_t recs = torn_base_records(data, n), old = recs - 24 - 7;
+    unsigned char *img = malloc(n + old);
+    memcpy(img, data, n);
+    memcpy(img + n, data + 24 + 7, old); /* records 1..T_COUNT again, from a torn start */
+    expect_recovers_to(img, n + old, T_COUNT, n + old);
+    memcpy(img + n, data + 24, old); /* from a record boundary: whole old records */
+    expect_recovers_to(img, n + old, T_COUNT, n + old);
+    img[recs + 5] ^= 0x10;
+    expect_recovers_to(img, n + old, T_COUNT, recs);
+    free(img);
     free(data);
     test_rm_rf(dir);
 }
@@ -1103,7 +1310,7 @@ Test(wal, verify_reports_without_changing_anything)
     /* Torn tail of the last segment: reported (open would cut it), not cut. */
     seg_path(dir, f[nseg - 1], p, sizeof p);
     unsigned char *last = read_bytes(p, &n);
-    write_bytes(p, last, n - 3);
+    write_bytes(p, last, n - 16 - 3);
     expect_verify(dir, OWL_ECORRUPT, 199, 1, "incomplete record");
     write_bytes(p, last, n);
     free(last);
@@ -1112,10 +1319,10 @@ Test(wal, verify_reports_without_changing_anything)
      * reported twice. */
     seg_path(dir, f[1], p, sizeof p);
     unsigned char *mid = read_bytes(p, &n);
-    mid[n - 2] ^= 1;
+    mid[n - 16 - 2] ^= 1; /* in the last record, before the end mark */
     write_bytes(p, mid, n);
     expect_verify(dir, OWL_ECORRUPT, 199, 1, "bad checksum");
-    mid[n - 2] ^= 1;
+    mid[n - 16 - 2] ^= 1;
     write_bytes(p, mid, n);
     free(mid);
 
