@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "index/store_int.h"
 
 /* ---------- retention ---------- */
@@ -149,15 +150,20 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
     if (d->span)
         first = last = max_lsn;
     int rc = OWL_OK;
+    /* a merge's buffers are tens of megabytes: huge pages (owl_big_alloc) fault in 2 MiB at a
+     * time, where malloc's fresh mappings would fault 4 KiB pages (Memory reuse in
+     * docs/storage.md) */
     owl_block_data *bd = calloc(nblocks, sizeof *bd);
-    struct time_idx *ix = malloc(total * sizeof *ix);
-    owl_cell *all = malloc(total * sc->ncols * sizeof *all);
-    owl_cell *sorted = malloc(total * sc->ncols * sizeof *sorted);
+    size_t cells = total * sc->ncols;
+    struct time_idx *ix = owl_big_alloc(total * sizeof *ix);
+    struct time_idx *tmp = owl_big_alloc(total * sizeof *tmp);
+    owl_cell *all = owl_big_alloc(cells * sizeof *all);
+    owl_cell *sorted = owl_big_alloc(cells * sizeof *sorted);
     char *dir = owl__day_dir(p, d->day, d->last);
     size_t cols[OWL_MAX_COLS];
     for (size_t c = 0; c < sc->ncols; c++)
         cols[c] = c;
-    if (!bd || !ix || !all || !sorted || !dir) {
+    if (!bd || !ix || !tmp || !all || !sorted || !dir) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
         goto out;
     }
@@ -177,7 +183,7 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
     for (size_t r = 0; r < total; r++)
         ix[r].t = all[sc->time_col * total + r].i, ix[r].i = r,
         ix[r].k = kc == SIZE_MAX ? 0 : all[kc * total + r].u;
-    if (owl__sort_time_idx(ix, total) != OWL_OK) {
+    if (owl__sort_time_idx_buf(ix, total, tmp) != OWL_OK) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
         goto out;
     }
@@ -200,7 +206,11 @@ out:
     if (bd)
         for (size_t k = 0; k < nblocks; k++)
             owl_block_data_free(&bd[k]);
-    free(bd), free(ix), free(all), free(sorted), free(dir);
+    free(bd), free(dir);
+    owl_big_free(ix, total * sizeof *ix);
+    owl_big_free(tmp, total * sizeof *tmp);
+    owl_big_free(all, cells * sizeof *all);
+    owl_big_free(sorted, cells * sizeof *sorted);
     return rc;
 }
 

@@ -1120,9 +1120,21 @@ void owl_otlp_batch_free(owl_otlp_batch *b)
     b->message[0] = '\0';
 }
 
-int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
-                    const void *body, size_t n, ProtobufCMessage **out, owl_error *err)
+static void *mem_alloc(void *mem, size_t n)
 {
+    return owl_arena_alloc(mem, n);
+}
+
+static void mem_free(void *mem, void *p)
+{
+    (void)mem, (void)p; /* freed with the arena */
+}
+
+int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
+                    const void *body, size_t n, owl_arena *mem, ProtobufCMessage **out,
+                    owl_error *err)
+{
+    ProtobufCAllocator al = {mem_alloc, mem_free, mem};
     owl_buf wire = OWL_BUF_INIT;
     bson_t doc = BSON_INITIALIZER;
     const uint8_t *p = body;
@@ -1153,7 +1165,7 @@ int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encodi
                            OTLP_MAX_DEPTH);
         goto out;
     }
-    *out = protobuf_c_message_unpack(desc, NULL, n, p ? p : (const uint8_t *)"");
+    *out = protobuf_c_message_unpack(desc, &al, n, p ? p : (const uint8_t *)"");
     if (!*out)
         rc = owl_error_set(err, OWL_EINVAL, "malformed protobuf %s", desc->short_name);
 out:
@@ -1168,9 +1180,11 @@ int owl_otlp_metrics_decode(enum owl_otlp_encoding enc, const void *body, size_t
 {
     export_req *req = NULL;
     ctx c = {.b = out, .now_ms = now_ms, .delta = delta, .ud = ud};
+    owl_arena mem;
+    owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
     if (!out->arena.block_size)
         owl_arena_init(&out->arena, 64 * 1024);
-    int rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, (ProtobufCMessage **)&req, err);
+    int rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, &mem, (ProtobufCMessage **)&req, err);
     for (size_t i = 0; rc == OWL_OK && i < req->n_resource_metrics; i++) {
         const res_metrics *rm = req->resource_metrics[i];
         uint64_t rh;
@@ -1189,8 +1203,7 @@ int owl_otlp_metrics_decode(enum owl_otlp_encoding enc, const void *body, size_t
     }
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory decoding OTLP metrics");
-    if (req)
-        protobuf_c_message_free_unpacked((ProtobufCMessage *)req, NULL);
+    owl_arena_free(&mem);
     return rc;
 }
 

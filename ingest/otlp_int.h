@@ -14,14 +14,20 @@
  * wire before protobuf-c's recursive unpack runs, so a crafted body cannot exhaust the stack. */
 #define OTLP_MAX_DEPTH 32
 
+/* Block size of the arena a request is unpacked into (owl_otlp_unpack). */
+#define OTLP_UNPACK_BLOCK ((size_t)256 << 10)
+
 /* owl_otlp_unpack — body[0..n) in encoding enc as a message of type desc: protobuf as is,
  * JSON (OTLP's mapping: camelCase or proto names, hex trace/span ids, int64 as strings or
  * numbers, enums by name or number) transcoded to the wire format through desc first. The
  * wire bytes are walked for truncation and nesting over OTLP_MAX_DEPTH before unpacking.
- * OWL_OK with *out to free with protobuf_c_message_free_unpacked(*out, NULL); OWL_EINVAL
- * (err says why, *out NULL) for a body that is not such a message. */
+ * The message is allocated in mem (its strings, arrays and submessages: a request's tens of
+ * thousands of small allocations become a few arena blocks), so it lives until mem is reset
+ * or freed and must not be passed to protobuf_c_message_free_unpacked. OWL_OK with *out set;
+ * OWL_EINVAL (err says why, *out NULL) for a body that is not such a message. */
 int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
-                    const void *body, size_t n, ProtobufCMessage **out, owl_error *err);
+                    const void *body, size_t n, owl_arena *mem, ProtobufCMessage **out,
+                    owl_error *err);
 
 /* owl_otlp_response — appends an Export*ServiceResponse: in JSON {} or
  * {"partialSuccess": {"<field>": "<rejected>", "errorMessage": message}} (field:

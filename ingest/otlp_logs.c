@@ -361,11 +361,13 @@ int owl_otlp_logs_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
     export_req *req = NULL;
     ctx c = {.d = out, .now_ms = now_ms, .group = OWL_BUF_INIT, .stream = OWL_BUF_INIT,
              .msg = OWL_BUF_INIT};
+    owl_arena mem;
+    owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
     bson_init(&c.res);
     bson_init(&c.scope);
     int rc = owl_log_decoded_begin(out);
     if (rc == OWL_OK)
-        rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, (ProtobufCMessage **)&req, err);
+        rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, &mem, (ProtobufCMessage **)&req, err);
     if (rc != OWL_OK)
         goto out;
     size_t total = count_records(req);
@@ -381,8 +383,7 @@ int owl_otlp_logs_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory decoding OTLP logs");
 out:
-    if (req)
-        protobuf_c_message_free_unpacked((ProtobufCMessage *)req, NULL);
+    owl_arena_free(&mem);
     bson_destroy(&c.res);
     bson_destroy(&c.scope);
     owl_buf_free(&c.group);

@@ -555,7 +555,9 @@ int owl_otlp_traces_decode(enum owl_otlp_encoding enc, const void *body, size_t 
     bson_init(&c.scope);
     owl_span_decoded_free(out);
     owl_arena_init(&out->arena, 64 * 1024);
-    int rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, (ProtobufCMessage **)&req, err);
+    owl_arena mem;
+    owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
+    int rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, &mem, (ProtobufCMessage **)&req, err);
     if (rc != OWL_OK)
         goto out;
     size_t total = count_spans(req);
@@ -576,8 +578,7 @@ out:
         out->n = out->rejected = 0;
         out->message[0] = '\0';
     }
-    if (req)
-        protobuf_c_message_free_unpacked((ProtobufCMessage *)req, NULL);
+    owl_arena_free(&mem);
     bson_destroy(&c.res);
     bson_destroy(&c.scope);
     owl_buf_free(&c.tmp);
