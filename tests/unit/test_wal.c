@@ -57,19 +57,6 @@ static size_t list_segments(const char *dir, uint64_t *firsts, size_t max)
     return n;
 }
 
-/* The segment files' sizes, summed. */
-static uint64_t files_bytes(const char *dir)
-{
-    uint64_t f[4096], total = 0;
-    char path[4096];
-    size_t n = list_segments(dir, f, 4096);
-    for (size_t i = 0; i < n; i++) {
-        seg_path(dir, f[i], path, sizeof path);
-        total += (uint64_t)file_size(path);
-    }
-    return total;
-}
-
 /* Where the records of a segment image end: at its end mark (length field 0xffffffff) or at
  * the end of the file (wal.h's layout). */
 static size_t records_end(const unsigned char *p, size_t n)
@@ -85,9 +72,10 @@ static size_t records_end(const unsigned char *p, size_t n)
     return off;
 }
 
-/* The bytes the segments' records fill (headers included, end marks and whatever lies
- * beyond them not), summed: what owl_wal_stats counts. */
-static uint64_t segments_bytes(const char *dir)
+/* Summed over the segment files of dir: their sizes (records 0), or the bytes their records
+ * fill (records 1: headers included, end marks and whatever lies beyond them not; what
+ * owl_wal_stats counts). */
+static uint64_t sum_segments(const char *dir, int records)
 {
     uint64_t f[4096], total = 0;
     char path[4096];
@@ -96,11 +84,12 @@ static uint64_t segments_bytes(const char *dir)
         size_t len;
         seg_path(dir, f[i], path, sizeof path);
         unsigned char *p = read_bytes(path, &len);
-        total += records_end(p, len);
+        total += records ? records_end(p, len) : len;
         free(p);
     }
     return total;
 }
+
 
 /* Payloads are derived from an id so a replayed record can be checked on its own: 8 bytes
  * of id, then a pattern, with a length that depends on the id (8 + id % span). */
@@ -301,7 +290,7 @@ Test(wal, round_trip_many_segments)
     cr_assert_eq(st.last_lsn, 3000);
     cr_assert_eq(st.appends, 3000);
     cr_assert_eq(st.checkpoint, 0);
-    cr_assert_eq(st.bytes, segments_bytes(dir));
+    cr_assert_eq(st.bytes, sum_segments(dir, 1));
     owl_wal_close(w);
     uint64_t f[1024];
     size_t nseg = list_segments(dir, f, 1024);
@@ -405,7 +394,7 @@ Test(wal, checkpoint_deletes_segments_and_replay_skips)
     cr_assert_eq(st.checkpoint, 600);
     cr_assert_lt(na, nb);
     cr_assert_lt(st.bytes, st0.bytes);
-    cr_assert_eq(st.bytes, segments_bytes(dir));
+    cr_assert_eq(st.bytes, sum_segments(dir, 1));
     /* The oldest survivor holds lsn 601, the one before it is gone. */
     cr_assert_leq(after[0], 601);
     cr_assert(na == 1 || after[1] > 601);
@@ -475,7 +464,7 @@ Test(wal, checkpointed_segments_reused)
             owl_wal_stats_get(w, &st);
             cr_assert_leq(st.spares, 3);
             cr_assert_eq(count_spares(dir), st.spares);
-            cr_assert_eq(st.bytes, segments_bytes(dir));
+            cr_assert_eq(st.bytes, sum_segments(dir, 1));
         }
     }
     owl_wal_stats_get(w, &st);
@@ -492,12 +481,12 @@ Test(wal, checkpointed_segments_reused)
         free(d);
     }
     cr_assert_gt(longer, 0, "no segment holds old bytes beyond its end mark");
-    uint64_t files = files_bytes(dir);
+    uint64_t files = sum_segments(dir, 0);
     owl_wal_close(w);
     expect_verify(dir, OWL_OK, 3000 - f[0] + 1, 0, NULL);
     w = open_ok(dir, &o, &c);
     expect_ids(&c, st.checkpoint + 1, 3000, 0, 200);
-    cr_assert_eq(files_bytes(dir), files, "reopening changed the segments' sizes");
+    cr_assert_eq(sum_segments(dir, 0), files, "reopening changed the segments' sizes");
     cr_assert_eq(append_id(w, 3001, 200), 3001);
     owl_wal_close(w);
     replay_all(dir, &c);
@@ -554,10 +543,10 @@ Test(wal, crash_with_reused_segment_current)
     copy_dir_files(dir, copy);
     owl_wal_close(w);
     expect_verify(copy, OWL_OK, 605 - f[0] + 1, 0, NULL);
-    uint64_t files = files_bytes(copy);
+    uint64_t files = sum_segments(copy, 0);
     w = open_ok(copy, &o, &c);
     expect_ids(&c, st.checkpoint + 1, 605, 0, 300);
-    cr_assert_eq(files_bytes(copy), files);
+    cr_assert_eq(sum_segments(copy, 0), files);
     owl_wal_close(w);
     coll_free(&c);
     test_rm_rf(copy);
@@ -727,7 +716,7 @@ Test(wal, checkpoint_while_appending, .timeout = 60)
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     owl_wal_stats_get(w, &st);
-    cr_assert_eq(st.bytes, segments_bytes(dir));
+    cr_assert_eq(st.bytes, sum_segments(dir, 1));
     owl_wal_close(w);
     replay_all(dir, &c);
     cr_assert_eq(c.n, 8000 - cp);
@@ -791,16 +780,22 @@ static void make_torn_base(const char *dir)
     owl_wal_close(w);
 }
 
+/* The torn-tail base log made in dir (warnings silenced) and its segment's bytes. */
+static unsigned char *torn_base_image(const char *dir, size_t *n)
+{
+    char p[4096];
+    owl_log_set_level(OWL_LOG_ERROR);
+    make_torn_base(dir);
+    seg_path(dir, 1, p, sizeof p);
+    return read_bytes(p, n);
+}
+
 Test(wal, torn_tail_every_offset)
 {
     char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
-    owl_log_set_level(OWL_LOG_ERROR);
-    make_torn_base(dir);
-    char p[4096];
-    seg_path(dir, 1, p, sizeof p);
-    data = read_bytes(p, &n);
+    data = torn_base_image(dir, &n);
     n = torn_base_records(data, n);
     size_t last_len = payload_len(T_COUNT, 41);
     size_t start = n - 16 - last_len;
@@ -857,11 +852,7 @@ Test(wal, flipped_byte_in_last_record_drops_only_it)
     char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
-    owl_log_set_level(OWL_LOG_ERROR);
-    make_torn_base(dir);
-    char p[4096];
-    seg_path(dir, 1, p, sizeof p);
-    data = read_bytes(p, &n);
+    data = torn_base_image(dir, &n);
     size_t full = n;
     n = torn_base_records(data, n);
     size_t start = n - 16 - payload_len(T_COUNT, 41);
@@ -920,7 +911,7 @@ static void damage_and_recover(size_t segment_bytes, uint64_t count, unsigned fr
     owl_error e;
     make_log(dir, segment_bytes, count, 60);
     size_t nseg = list_segments(dir, f, 4096);
-    uint64_t total = files_bytes(dir), at = total * frac / 100, i = 0;
+    uint64_t total = sum_segments(dir, 0), at = total * frac / 100, i = 0;
     for (;; i++) {
         seg_path(dir, f[i], p, sizeof p);
         if ((uint64_t)file_size(p) > at)
@@ -1039,11 +1030,7 @@ Test(wal, zero_filled_tail_is_cut)
     char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
-    owl_log_set_level(OWL_LOG_ERROR);
-    make_torn_base(dir);
-    char p[4096];
-    seg_path(dir, 1, p, sizeof p);
-    data = read_bytes(p, &n);
+    data = torn_base_image(dir, &n);
     n = torn_base_records(data, n);
     unsigned char *big = calloc(1, n + 4096);
     memcpy(big, data, n);
@@ -1060,11 +1047,7 @@ Test(wal, old_bytes_beyond_end_mark)
     char *dir = test_tmpdir("wal");
     unsigned char *data;
     size_t n;
-    owl_log_set_level(OWL_LOG_ERROR);
-    make_torn_base(dir);
-    char p[4096];
-    seg_path(dir, 1, p, sizeof p);
-    data = read_bytes(p, &n);
+    data = torn_base_image(dir, &n);
     size_t recs = torn_base_records(data, n), old = recs - 24 - 7;
     unsigned char *img = malloc(n + old);
     memcpy(img, data, n);
@@ -1752,7 +1735,7 @@ Test(wal, disk_full_then_recovers, .fini = full_cleanup)
     owl_wal_stats st;
     owl_wal_stats_get(w, &st);
     cr_assert_eq(st.last_lsn, acked);
-    cr_assert_eq(st.bytes, segments_bytes(wdir));
+    cr_assert_eq(st.bytes, sum_segments(wdir, 1));
     owl_wal_close(w);
     w = open_ok(wdir, &o, &c);
     expect_ids(&c, 1, acked, 0, 3000);
