@@ -642,7 +642,8 @@ static size_t drop_checkpointed(owl_wal *w, uint64_t *gone, size_t maxgone)
 }
 
 /* Renames a checkpointed segment to a spare while fewer than opt.spares are kept; 1 when it
- * did. mu not held. */
+ * did. mu not held. Callers are serialized (ckmu, or the single-threaded open), so between
+ * the two locks the only change to the spares is a roll taking one, which leaves room. */
 static int keep_spare(owl_wal *w, const char *path)
 {
     char sp[PATH_LEN];
@@ -655,19 +656,15 @@ static int keep_spare(owl_wal *w, const char *path)
     if (rename(path, sp) != 0)
         return 0;
     pthread_mutex_lock(&w->mu);
-    int kept = w->nspares < (size_t)w->opt.spares;
-    if (kept)
-        w->spares[w->nspares++] = id;
+    w->spares[w->nspares++] = id;
     pthread_mutex_unlock(&w->mu);
-    if (!kept)
-        unlink(sp);
     return 1;
 }
 
 /* Retires the named segments, all wholly at or below the checkpoint: kept as spares (up to
  * opt.spares) or unlinked, then one directory fsync. Failures are only logged: the next open
  * deletes whatever is left (spares are *.tmp; a segment is below the checkpoint). */
-static void unlink_segments(owl_wal *w, const uint64_t *gone, size_t k)
+static void retire_segments(owl_wal *w, const uint64_t *gone, size_t k)
 {
     char path[PATH_LEN];
     owl_error e;
@@ -774,7 +771,7 @@ static int recover(owl_wal *w, owl_wal_replay_fn fn, void *ud, owl_error *err)
         }
         for (size_t i = 0; i < w->nsegs; i++)
             gone[i] = w->segs[i].first;
-        unlink_segments(w, gone, w->nsegs);
+        retire_segments(w, gone, w->nsegs);
         free(gone);
         w->nsegs = 0;
     }
@@ -791,7 +788,7 @@ static int recover(owl_wal *w, owl_wal_replay_fn fn, void *ud, owl_error *err)
         uint64_t gone[64];
         size_t k;
         while ((k = drop_checkpointed(w, gone, OWL_ARRAY_LEN(gone))) > 0)
-            unlink_segments(w, gone, k);
+            retire_segments(w, gone, k);
         char path[PATH_LEN];
         seg_path(w, w->segs[w->nsegs - 1].first, path);
         w->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -1325,7 +1322,7 @@ int owl_wal_checkpoint(owl_wal *w, uint64_t lsn, owl_error *err)
         pthread_mutex_lock(&w->mu);
         k = drop_checkpointed(w, gone, OWL_ARRAY_LEN(gone));
         pthread_mutex_unlock(&w->mu);
-        unlink_segments(w, gone, k);
+        retire_segments(w, gone, k);
     } while (k == OWL_ARRAY_LEN(gone));
 out:
     pthread_mutex_unlock(&w->ckmu);

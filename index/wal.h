@@ -11,7 +11,7 @@
  *           (or at the end of the file), and bytes beyond it are not read
  * Checkpointed segments are kept for reuse (up to opts.spares) as DIR/spare-<16 hex>.tmp.
  * DIR/checkpoint holds the highest lsn whose effects are stored elsewhere (written
- * atomically); segments wholly at or below it are deleted.
+ * atomically); segments wholly at or below it are kept as spares or deleted.
  * Group commit: concurrent appenders share one fdatasync. */
 #ifndef OWL_WAL_H
 #define OWL_WAL_H
@@ -58,8 +58,8 @@ int owl_wal_open(const char *dir, const owl_wal_options *opts, owl_wal_replay_fn
 int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *lsn,
                    owl_error *err);
 
-/* owl_wal_checkpoint — records that every lsn <= lsn is stored elsewhere and deletes the
- * segments that hold nothing newer. */
+/* owl_wal_checkpoint — records that every lsn <= lsn is stored elsewhere and retires the
+ * segments that hold nothing newer (kept as spares up to opts.spares, the rest deleted). */
 int owl_wal_checkpoint(owl_wal *w, uint64_t lsn, owl_error *err);
 
 /* owl_wal_sync — makes every appended record durable now. */
