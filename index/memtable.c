@@ -405,24 +405,34 @@ int owl__seal_some(owl_store *s, int force, owl_error *err)
     for (;;) {
         struct ptn *p = NULL;
         struct day *d = NULL;
+        uint64_t oldest = UINT64_MAX;
+        /* Of the memtables due, the one holding the oldest lsn goes first: it is what holds
+         * the checkpoint back, so each seal lets the WAL free what it can. */
         pthread_mutex_lock(&s->mu);
-        for (size_t i = 0; i < s->nptns && !d; i++)
-            for (size_t j = 0; j < s->ptns[i]->ndays && !d; j++) {
+        for (size_t i = 0; i < s->nptns; i++)
+            for (size_t j = 0; j < s->ptns[i]->ndays; j++) {
                 struct day *c = s->ptns[i]->days[j];
                 if (!c->nmems)
                     continue;
                 struct memtable *m = c->mems[0];
-                if (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
-                    m->raw_bytes >= s->opt.memtable_bytes ||
-                    now - m->created_ms >= s->opt.memtable_age_ms ||
-                    (m->nrows && m->min_lsn < pin))
-                    p = s->ptns[i], d = c;
+                uint64_t lsn = m->nrows ? m->min_lsn : UINT64_MAX;
+                if ((!d || lsn < oldest) &&
+                    (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
+                     m->raw_bytes >= s->opt.memtable_bytes ||
+                     now - m->created_ms >= s->opt.memtable_age_ms ||
+                     (m->nrows && m->min_lsn < pin)))
+                    p = s->ptns[i], d = c, oldest = lsn;
             }
         pthread_mutex_unlock(&s->mu);
         if (!d)
             break;
-        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK)
+        /* The checkpoint moves after each seal, not once the loop ends: under a steady
+         * stream of appends a full memtable is waiting again by then, the loop may go on
+         * for the whole burst, and the WAL would grow (on fresh pages) all the while. */
+        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK ||
+            (rc = owl__advance_checkpoint(s, err)) != OWL_OK)
             break;
+        pin = wal_pin_lsn(s);
     }
     pthread_mutex_unlock(&s->seal_mu);
     if (rc == OWL_OK)

@@ -2318,3 +2318,90 @@ Test(store, appends_wait_for_seals_and_memtables_are_reused, .init = mkroot, .fi
     cr_assert_eq(c.bad, 0);
     owl_store_close(s);
 }
+
+/* The directory of partition name's day `day` (a fresh string). */
+static char *day_dir_of(owl_store *s, const char *name, int64_t t)
+{
+    pthread_mutex_lock(&s->mu);
+    struct ptn *p = owl__find_ptn(s, 0, "000000000001", name);
+    char *dir = p ? owl__day_dir(p, (int32_t)(t / DAY), (int32_t)(t / DAY)) : NULL;
+    pthread_mutex_unlock(&s->mu);
+    cr_assert_not_null(dir, "no partition %s", name);
+    return dir;
+}
+
+/* One pass of seals takes the memtable holding the oldest lsn first and moves the WAL
+ * checkpoint after each seal: a pass that stops at a failing seal, or one that goes on for a
+ * whole burst of appends, has let the WAL free everything it sealed before. Partition a is
+ * first in the store's order but its memtable is the newer; its seal fails (a file stands
+ * where its day directory goes). */
+Test(store, seals_go_oldest_first_and_move_the_checkpoint_each, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(0);
+    o.memtable_age_ms = 50;
+    cr_assert_eq(owl_store_open(tmp, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(append_rows(s, "a", T0, 1, 0, 10, &err), OWL_OK, "%s", err.msg); /* lsn 1 */
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(append_rows(s, "b", T0, 1, 10, 10, &err), OWL_OK, "%s", err.msg); /* 2 */
+    cr_assert_eq(append_rows(s, "a", T0 + DAY, 1, 20, 10, &err), OWL_OK, "%s", err.msg); /* 3 */
+    char *dir = day_dir_of(s, "a", T0 + DAY);
+    int fd = open(dir, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0, "%s: %s", dir, strerror(errno));
+    close(fd);
+    usleep(120000); /* both memtables are due by age */
+    owl_wal_stats ws;
+    owl_wal_stats_get(s->wal, &ws);
+    cr_assert_eq(ws.checkpoint, 1);
+    cr_assert_neq(owl__seal_some(s, 0, &err), OWL_OK, "a's seal should have failed");
+    owl_wal_stats_get(s->wal, &ws);
+    cr_assert_eq(ws.checkpoint, 2, "b (lsn 2) sealed first and the checkpoint moved past it; "
+                 "it is %llu", (unsigned long long)ws.checkpoint);
+    cr_assert_eq(unlink(dir), 0);
+    free(dir);
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+    owl_wal_stats_get(s->wal, &ws);
+    cr_assert_eq(ws.checkpoint, 3);
+    struct collect c;
+    cr_assert_eq(scan_seqs(s, NULL, NULL, 0, INT64_MIN, INT64_MAX, &c), 30);
+    free(c.seqs);
+    owl_store_close(s);
+    s = open_store(tmp, 0);
+    cr_assert_eq(scan_seqs(s, NULL, NULL, 0, INT64_MIN, INT64_MAX, &c), 30);
+    free(c.seqs);
+    owl_store_close(s);
+}
+
+/* A quiet memtable (one row, far from full or old) does not hold the WAL: once the live WAL
+ * holds more than wal_max_bytes, the seals that follow take it too and the checkpoint passes
+ * it. */
+Test(store, a_quiet_memtable_is_sealed_once_the_wal_outgrows_its_limit, .init = mkroot,
+     .fini = rmroot)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(0);
+    o.memtable_rows = 1000;
+    o.wal_max_bytes = 64 << 10;
+    cr_assert_eq(owl_store_open(tmp, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(append_rows(s, "quiet", T0, 1, 0, 1, &err), OWL_OK, "%s", err.msg);
+    owl_wal_stats ws;
+    int64_t seq = 1;
+    for (int i = 0; i < 40; i++, seq += 500) {
+        cr_assert_eq(append_rows(s, "busy", T0 + seq, 1, seq, 500, &err), OWL_OK, "%s", err.msg);
+        owl_wal_stats_get(s->wal, &ws);
+        if (ws.bytes <= o.wal_max_bytes)
+            cr_assert_eq(ws.checkpoint, 0, "nothing passes the quiet row below the limit");
+    }
+    cr_assert_gt(ws.bytes, o.wal_max_bytes, "the WAL never outgrew %zu bytes", o.wal_max_bytes);
+    cr_assert_gt(ws.checkpoint, 1, "the quiet memtable still holds the WAL at lsn 1");
+    char *dir = day_dir_of(s, "quiet", T0);
+    struct stat st;
+    cr_assert_eq(stat(dir, &st), 0, "the quiet row was never sealed (%s)", dir);
+    free(dir);
+    struct collect c;
+    cr_assert_eq(scan_seqs(s, "quiet", NULL, 0, INT64_MIN, INT64_MAX, &c), 1);
+    free(c.seqs);
+    owl_store_close(s);
+}
