@@ -14,6 +14,9 @@
 #      the last event; ClickHouse (MergeTree (ts Int64 ms, stream, message), max_threads=1):
 #      the same batches as `INSERT INTO logs FORMAT TabSeparated` over HTTP, plus a count()
 #      that sees every row. Goals (reported, not enforced): >= 1,000,000 lines/s, >= 2x CH.
+#      Each side loads everything RUNS times (owld from an empty data directory each time,
+#      ClickHouse into a table made anew) and the median rate counts: single runs on the
+#      shared build VM vary by up to +-30%. Every run's rate is printed and recorded.
 #   2. OTLP/HTTP logs ingest (POST /v1/logs, protobuf) of the same batches into a fresh owld,
 #      counted the same way, beside the same ClickHouse figure.
 #   3. FilterLogEvents over the PutLogEvents group once its days are sealed and settled: the
@@ -120,6 +123,17 @@ rows_of() {
     awk '$1 == "logs" { n += $4 } END { print n + 0 }' "$T/stats.out"
 }
 
+# rate_of NAME — this run's rate (EVENTS over SEC_NAME + VIS_NAME), printed and added to
+# $T/NAME.rates; rates NAME — the runs' rates, comma-separated, in run order
+rate_of() {
+    local sec vis r
+    sec=SEC_$1 vis=VIS_$1
+    r=$(calc %.0f "$EVENTS / (${!sec} + ${!vis})")
+    echo "$r" >>"$T/$1.rates"
+    echo "    run $(wc -l <"$T/$1.rates"): ${!sec} s for every answer, the last row seen in ${!vis} s: $r lines/s"
+}
+rates() { paste -sd, "$T/$1.rates" | sed 's/,/, /g'; }
+
 # ---- ripgrep on the raw file ----
 # Every peer hands over the matching lines, as FilterLogEvents does (not a count): rg prints
 # them into a pipe, counted on the client CPU.
@@ -153,14 +167,20 @@ CH_DIR=$T/clickhouse
 bench_peer_start clickhouse "$CH_DIR"
 CH_PORT=$PEER_PORT
 CH_VER=$("$SRCDIR/bench/peers/clickhouse" version "$CH_DIR")
-ch "CREATE TABLE logs (ts Int64, stream String, message String) ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(ts, 1000))) ORDER BY (stream, ts)" >/dev/null
-logs_load ch "http://127.0.0.1:$CH_PORT/?query=INSERT%20INTO%20logs%20FORMAT%20TabSeparated" "$T/b/ch.rec"
-t0=$(now_ns)
-n=$(ch "SELECT count() FROM logs")
-VIS_ch=$(calc %.6f "($(now_ns) - $t0) / 1e9")
-[ "$n" = "$EVENTS" ] || die "ClickHouse holds $n rows, $EVENTS were inserted"
-CH_RATE=$(calc %.0f "$EVENTS / ($SEC_ch + $VIS_ch)")
-echo "  $CH_VER: $SEC_ch s for every INSERT, count() $VIS_ch s: $CH_RATE lines/s"
+CH_TABLE="CREATE TABLE logs (ts Int64, stream String, message String) ENGINE = MergeTree PARTITION BY toDate(toDateTime(intDiv(ts, 1000))) ORDER BY (stream, ts)"
+: >"$T/ch.rates"
+for i in $(seq "$RUNS"); do
+    [ "$i" = 1 ] || ch "DROP TABLE logs" >/dev/null
+    ch "$CH_TABLE" >/dev/null
+    logs_load ch "http://127.0.0.1:$CH_PORT/?query=INSERT%20INTO%20logs%20FORMAT%20TabSeparated" "$T/b/ch.rec"
+    t0=$(now_ns)
+    n=$(ch "SELECT count() FROM logs")
+    VIS_ch=$(calc %.6f "($(now_ns) - $t0) / 1e9")
+    [ "$n" = "$EVENTS" ] || die "ClickHouse holds $n rows, $EVENTS were inserted"
+    rate_of ch
+done
+CH_RATE=$(median <"$T/ch.rates") CH_RATES=$(rates ch)
+echo "  $CH_VER: median $CH_RATE lines/s (runs: $CH_RATES)"
 t0=$(now_ns)
 ch "OPTIMIZE TABLE logs FINAL" >/dev/null
 OPT_S=$(calc %.1f "($(now_ns) - $t0) / 1e9")
@@ -188,25 +208,34 @@ echo "  rare $CNT_ch_rare in $SEC_ch_rare s, common $CNT_ch_common in $SEC_ch_co
 
 # ---- owl: OTLP ingest into a fresh owld ----
 echo "owl OTLP: POST /v1/logs of the same batches (owld --workers $WORKERS on CPU $CPU)..."
-logs_owl_start "$T/owl-otlp"
-logs_load otlp "$OWL/v1/logs" "$T/b/otlp.rec" "Authorization: Bearer $OWL_KEY" "Content-Type: application/x-protobuf"
-logs_visible otlp "$OTLP_GROUP"
-OTLP_RATE=$(calc %.0f "$EVENTS / ($SEC_otlp + $VIS_otlp)")
-echo "  $SEC_otlp s for every answer, last event found in $VIS_otlp s: $OTLP_RATE lines/s"
-logs_owl_stop
-n=$(rows_of "$T/owl-otlp")
-[ "$n" = "$EVENTS" ] || die "owl stored $n OTLP events of $EVENTS"
-rm -rf "$T/owl-otlp"
+: >"$T/otlp.rates"
+for i in $(seq "$RUNS"); do
+    logs_owl_start "$T/owl-otlp"
+    logs_load otlp "$OWL/v1/logs" "$T/b/otlp.rec" "Authorization: Bearer $OWL_KEY" "Content-Type: application/x-protobuf"
+    logs_visible otlp "$OTLP_GROUP"
+    rate_of otlp
+    logs_owl_stop
+    n=$(rows_of "$T/owl-otlp")
+    [ "$n" = "$EVENTS" ] || die "owl stored $n OTLP events of $EVENTS"
+    rm -rf "$T/owl-otlp"
+done
+OTLP_RATE=$(median <"$T/otlp.rates") OTLP_RATES=$(rates otlp)
+echo "  median $OTLP_RATE lines/s (runs: $OTLP_RATES)"
 
 # ---- owl: PutLogEvents ingest, then the queries and the stored bytes ----
 echo "owl PutLogEvents: the same batches (owld --workers $WORKERS on CPU $CPU, --store-settle-ms 1000)..."
-logs_owl_start "$T/owl" --store-settle-ms 1000
-$CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
-logs_load put "$OWL/" "$T/b/put.rec" "Authorization: Bearer $OWL_KEY" \
-    "X-Amz-Target: Logs_20140328.PutLogEvents" "Content-Type: application/x-amz-json-1.1"
-logs_visible put "$GROUP"
-PUT_RATE=$(calc %.0f "$EVENTS / ($SEC_put + $VIS_put)")
-echo "  $SEC_put s for every answer, last event found in $VIS_put s: $PUT_RATE lines/s"
+: >"$T/put.rates"
+for i in $(seq "$RUNS"); do # the last run's owld stays for the queries and the stored bytes
+    [ "$i" = 1 ] || { logs_owl_stop; rm -rf "$T/owl"; }
+    logs_owl_start "$T/owl" --store-settle-ms 1000
+    $CLIENT create "$OWL" "$OWL_KEY" "$GROUP" "$STREAM" >/dev/null || die "CreateLogGroup failed"
+    logs_load put "$OWL/" "$T/b/put.rec" "Authorization: Bearer $OWL_KEY" \
+        "X-Amz-Target: Logs_20140328.PutLogEvents" "Content-Type: application/x-amz-json-1.1"
+    logs_visible put "$GROUP"
+    rate_of put
+done
+PUT_RATE=$(median <"$T/put.rates") PUT_RATES=$(rates put)
+echo "  median $PUT_RATE lines/s (runs: $PUT_RATES)"
 
 # zstd -19 of the raw file on the client CPU while the janitor settles owl's day
 ( taskset -c "$CLIENT_CPU" zstd -19 -T1 -q -c "$IN" | wc -c >"$T/zstd.size" ) &
@@ -271,10 +300,10 @@ GOALS="PutLogEvents $PUT_RATE lines/s per core (goal >= 1,000,000: $(goal "$PUT_
 ELAPSED=$(calc %.0f "($(now_ns) - $START) / 1e9")
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 MACHINE=$(machine_line)
-SETUP="data: $EVENTS events, $NBYTES bytes raw (Loghub samples, varied per repetition), times over yesterday UTC; batches of <= 10,000 events / 1 MB ($REQS); owld --workers $WORKERS (wal_sync always), the $CH_VER server (max_threads=1, lz4) and rg each pinned to CPU $CPU; bench/loadgen ($CONNS keep-alive connections) and the query clients on CPU $CLIENT_CPU; ingest time = every body answered + a query that sees the last event; query figures are medians of $RUNS runs after a warm-up"
+SETUP="data: $EVENTS events, $NBYTES bytes raw (Loghub samples, varied per repetition), times over yesterday UTC; batches of <= 10,000 events / 1 MB ($REQS); owld --workers $WORKERS (wal_sync always), the $CH_VER server (max_threads=1, lz4) and rg each pinned to CPU $CPU; bench/loadgen ($CONNS keep-alive connections) and the query clients on CPU $CLIENT_CPU; ingest time = every body answered + a query that sees the last event, each side loading everything $RUNS times (owld from empty, ClickHouse into a new table): the median rate, every run's rate in brackets; query figures are medians of $RUNS runs after a warm-up"
 TABLE=$(printf '| measure | owl | ClickHouse | rg / zstd -19 |\n|---|---:|---:|---:|\n'
-    printf '| PutLogEvents ingest, lines/s per core | **%s** (%s s + %s s) | %s (%s s + %s s) | |\n' "$PUT_RATE" "$SEC_put" "$VIS_put" "$CH_RATE" "$SEC_ch" "$VIS_ch"
-    printf '| OTLP/HTTP protobuf ingest, lines/s per core | **%s** (%s s + %s s) | %s | |\n' "$OTLP_RATE" "$SEC_otlp" "$VIS_otlp" "$CH_RATE"
+    printf '| PutLogEvents ingest, lines/s per core | **%s** (%s) | %s (%s) | |\n' "$PUT_RATE" "$PUT_RATES" "$CH_RATE" "$CH_RATES"
+    printf '| OTLP/HTTP protobuf ingest, lines/s per core | **%s** (%s) | %s | |\n' "$OTLP_RATE" "$OTLP_RATES" "$CH_RATE"
     printf '| rare `%s`: lines returned, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$NEEDLE" "$CNT_owl_rare" "$(calc %.1f "$SEC_owl_rare * 1000")" "$CNT_ch_rare" "$(calc %.1f "$SEC_ch_rare * 1000")" "$CNT_rg_rare" "$(calc %.1f "$SEC_rg_rare * 1000")"
     printf '| common `%s`: lines returned, ms | %s, **%s** (FilterLogEvents, every page) | %s, %s | %s, %s |\n' "$COMMON" "$CNT_owl_common" "$(calc %.1f "$SEC_owl_common * 1000")" "$CNT_ch_common" "$(calc %.1f "$SEC_ch_common * 1000")" "$CNT_rg_common" "$(calc %.1f "$SEC_rg_common * 1000")"
     printf '| bytes on disk (raw/stored) | **%s** (%s) | %s (%s) | %s (%s) |\n' "$OWL_STORED" "$(calc %.2f "$NBYTES / $OWL_STORED")" "$CH_DISK" "$(calc %.2f "$NBYTES / $CH_DISK")" "$ZSTD_BYTES" "$(calc %.2f "$NBYTES / $ZSTD_BYTES")")
