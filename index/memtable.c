@@ -394,12 +394,14 @@ static uint64_t wal_pin_lsn(owl_store *s)
     return ws.checkpoint + (ws.last_lsn - ws.checkpoint) / 2 + 1;
 }
 
+#define CHECKPOINT_EVERY_MS 100
+
 /* Seals memtables that are full, old, hold rows of the WAL's older half when the WAL has
  * grown past wal_max_bytes, or (force) any. */
 int owl__seal_some(owl_store *s, int force, owl_error *err)
 {
     int rc = OWL_OK;
-    int64_t now = owl_now_ms();
+    int64_t now = owl_now_ms(), moved = now;
     pthread_mutex_lock(&s->seal_mu);
     uint64_t pin = wal_pin_lsn(s);
     for (;;) {
@@ -419,25 +421,33 @@ int owl__seal_some(owl_store *s, int force, owl_error *err)
                 if ((!d || lsn < oldest) &&
                     (force || c->nmems > 1 || m->nrows >= s->opt.memtable_rows ||
                      m->raw_bytes >= s->opt.memtable_bytes ||
-                     now - m->created_ms >= s->opt.memtable_age_ms ||
-                     (m->nrows && m->min_lsn < pin)))
+                     now - m->created_ms >= s->opt.memtable_age_ms || lsn < pin))
                     p = s->ptns[i], d = c, oldest = lsn;
             }
         pthread_mutex_unlock(&s->mu);
         if (!d)
             break;
-        /* The checkpoint moves after each seal, not once the loop ends: under a steady
-         * stream of appends a full memtable is waiting again by then, the loop may go on
-         * for the whole burst, and the WAL would grow (on fresh pages) all the while. */
-        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK ||
-            (rc = owl__advance_checkpoint(s, err)) != OWL_OK)
+        if ((rc = seal_oldest(s, p, d, err)) != OWL_OK)
             break;
-        pin = wal_pin_lsn(s);
+        /* The checkpoint moves during the pass too, not only once it ends: under a steady
+         * stream of appends a full memtable is waiting again by then, the pass may go on
+         * for the whole burst, and the WAL would grow (on fresh pages) all the while. At
+         * most every CHECKPOINT_EVERY_MS, as each move writes and fsyncs the checkpoint
+         * file: a pass over many small memtables (a thousand quiet groups coming of age)
+         * would otherwise write it once per seal. */
+        int64_t t = owl_now_ms();
+        if (t - moved >= CHECKPOINT_EVERY_MS) {
+            if ((rc = owl__advance_checkpoint(s, err)) != OWL_OK)
+                break;
+            moved = t;
+            pin = wal_pin_lsn(s);
+        }
     }
     pthread_mutex_unlock(&s->seal_mu);
-    if (rc == OWL_OK)
-        rc = owl__advance_checkpoint(s, err);
-    return rc;
+    /* also after a failed seal: what the pass sealed before it lets the WAL go */
+    owl_error cerr = {0};
+    int crc = owl__advance_checkpoint(s, rc == OWL_OK ? err : &cerr);
+    return rc != OWL_OK ? rc : crc;
 }
 
 int owl_store_flush(owl_store *s, owl_error *err)

@@ -2319,7 +2319,7 @@ Test(store, appends_wait_for_seals_and_memtables_are_reused, .init = mkroot, .fi
     owl_store_close(s);
 }
 
-/* The directory of partition name's day `day` (a fresh string). */
+/* The directory of partition name's day holding time t (a fresh string). */
 static char *day_dir_of(owl_store *s, const char *name, int64_t t)
 {
     pthread_mutex_lock(&s->mu);
@@ -2331,8 +2331,9 @@ static char *day_dir_of(owl_store *s, const char *name, int64_t t)
 }
 
 /* One pass of seals takes the memtable holding the oldest lsn first and moves the WAL
- * checkpoint after each seal: a pass that stops at a failing seal, or one that goes on for a
- * whole burst of appends, has let the WAL free everything it sealed before. Partition a is
+ * checkpoint as it goes and once it ends, also when a seal failed: a pass that stops at a
+ * failing seal, or one that goes on for a whole burst of appends, has let the WAL free
+ * everything it sealed before. Partition a is
  * first in the store's order but its memtable is the newer; its seal fails (a file stands
  * where its day directory goes). */
 Test(store, seals_go_oldest_first_and_move_the_checkpoint_each, .init = mkroot, .fini = rmroot)
