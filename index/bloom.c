@@ -12,6 +12,10 @@
 
 #include "common/endian.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* 2^26 words = 2^32 bits (512 MiB): probe positions fit the 32-bit halves of the hash. */
 #define BLOOM_MAX_WORDS (1u << 26)
 #define BLOOM_HDR 6
@@ -192,6 +196,57 @@ int owl_bloom_decode(const uint8_t *p, size_t len, owl_bloom *b)
 const uint8_t owl_token_bytes[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['_'] = 1, ['a' ... 'z'] = 1, [0x80 ... 0xff] = 1,
 };
+
+#ifdef __SSE2__
+/* Bit i: byte i of v lies in lo .. lo + n - 1 (unsigned: v - lo, wrapped, is at most n - 1). */
+static inline unsigned in_range16(__m128i v, uint8_t lo, uint8_t n)
+{
+    __m128i t = _mm_sub_epi8(v, _mm_set1_epi8((char)lo));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((char)(n - 1))), t));
+}
+
+/* The token bytes and the digits of the 64 bytes at p. */
+static inline void classify64(const uint8_t *p, uint64_t *tok, uint64_t *dig)
+{
+    uint64_t t = 0, d = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        unsigned dg = in_range16(v, '0', 10);
+        unsigned al = in_range16(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26);
+        unsigned us = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+        unsigned hi = (unsigned)_mm_movemask_epi8(v); /* bytes >= 0x80 */
+        t |= (uint64_t)(dg | al | us | hi) << (16 * k);
+        d |= (uint64_t)dg << (16 * k);
+    }
+    *tok = t, *dig = d;
+}
+#else
+static inline void classify64(const uint8_t *p, uint64_t *tok, uint64_t *dig)
+{
+    uint64_t t = 0, d = 0;
+    for (int k = 0; k < 64; k++) {
+        t |= (uint64_t)owl_token_bytes[p[k]] << k;
+        d |= (uint64_t)((unsigned)(p[k] - '0') < 10u) << k;
+    }
+    *tok = t, *dig = d;
+}
+#endif
+
+void owl_token_masks(const uint8_t *u, size_t n, uint64_t *tok, uint64_t *nondigit)
+{
+    for (size_t w = 0; 64 * w < n; w++) {
+        uint64_t t, d;
+        if (n - 64 * w >= 64) {
+            classify64(u + 64 * w, &t, &d);
+        } else { /* the tail, padded with NULs (separators) */
+            uint8_t tail[64] = {0};
+            memcpy(tail, u + 64 * w, n - 64 * w);
+            classify64(tail, &t, &d);
+        }
+        tok[w] = t, nondigit[w] = t & ~d;
+    }
+}
 
 int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud)
 {

@@ -90,6 +90,57 @@ static inline int owl_token_next(const uint8_t *u, size_t n, size_t *i, size_t *
     return k > *start;
 }
 
+/* owl_token_masks — the token bytes of u[0..n) as bit masks, for scanning many short tokens
+ * without a branch per byte: bit i % 64 of tok[i / 64] is set when u[i] is a token byte, of
+ * nondigit[i / 64] when it is a token byte but not a decimal digit; bits from n on are 0.
+ * Each array holds (n + 63) / 64 words. 16 bytes at a time with SSE2 where there is SSE2. */
+void owl_token_masks(const uint8_t *u, size_t n, uint64_t *tok, uint64_t *nondigit);
+
+/* A walk over the tokens owl_token_masks found: the same tokens, in the same order, as
+ * owl_token_next finds (the unit tests compare the two). */
+typedef struct owl_token_walk {
+    const uint64_t *tok, *nondigit;
+    size_t nw, w;  /* words in all, the word being walked */
+    uint64_t bits; /* token bytes of word w not yet walked */
+} owl_token_walk;
+
+static inline void owl_token_walk_init(owl_token_walk *k, const uint64_t *tok,
+                                       const uint64_t *nondigit, size_t n)
+{
+    k->tok = tok, k->nondigit = nondigit, k->nw = (n + 63) / 64, k->w = 0;
+    k->bits = k->nw ? tok[0] : 0;
+}
+
+/* The next token: 1 with it at [*start, *start + *len) and *digits 1 when all its bytes are
+ * decimal digits; 0 when none is left. A token's ends are the lowest set and then clear bits
+ * (count trailing zeros); only a token that crosses a word boundary loops. */
+static inline int owl_token_walk_next(owl_token_walk *k, size_t *start, size_t *len,
+                                      unsigned *digits)
+{
+    while (!k->bits) {
+        if (++k->w >= k->nw)
+            return 0;
+        k->bits = k->tok[k->w];
+    }
+    size_t a = 64 * k->w + (size_t)__builtin_ctzll(k->bits), w0 = k->w;
+    uint64_t rest = ~k->tok[k->w] & (~0ull << (a & 63));
+    while (!rest && ++k->w < k->nw)
+        rest = ~k->tok[k->w];
+    size_t e = rest ? 64 * k->w + (size_t)__builtin_ctzll(rest) : 64 * k->nw;
+    k->bits = rest ? k->tok[k->w] & (~0ull << (e & 63)) : 0;
+    uint64_t other = 0;
+    for (size_t w = w0; w <= (e - 1) / 64; w++) {
+        uint64_t m = ~0ull;
+        if (w == w0)
+            m &= ~0ull << (a & 63);
+        if (w == (e - 1) / 64)
+            m &= ~0ull >> (63 - ((e - 1) & 63));
+        other |= k->nondigit[w] & m;
+    }
+    *start = a, *len = e - a, *digits = !other;
+    return 1;
+}
+
 /* owl_tokenize — calls fn for each token of s in order; stops early when fn returns non-zero
  * and returns that value, else 0. */
 int owl_tokenize(const char *s, size_t n, owl_token_fn fn, void *ud);

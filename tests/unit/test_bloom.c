@@ -351,6 +351,75 @@ Test(tokenize, early_stop)
     cr_assert_str_eq(t.out[1], "two");
 }
 
+/* The tokens of u[0..n) both ways: owl_token_next's byte loop and the walk over
+ * owl_token_masks must find the same tokens, with the same digit flags, in the same order. */
+static void same_tokens(const uint8_t *u, size_t n)
+{
+    size_t nw = (n + 63) / 64;
+    uint64_t *tok = malloc((nw ? nw : 1) * 2 * sizeof *tok);
+    cr_assert(tok);
+    /* bits from n on are 0, whatever the words held before */
+    memset(tok, 0xa5, (nw ? nw : 1) * 2 * sizeof *tok);
+    owl_token_masks(u, n, tok, tok + nw);
+    owl_token_walk k;
+    owl_token_walk_init(&k, tok, tok + nw, n);
+    size_t i = 0, start, ws, wl, found = 0;
+    unsigned digits, wd;
+    while (owl_token_next(u, n, &i, &start, &digits)) {
+        cr_assert(owl_token_walk_next(&k, &ws, &wl, &wd), "n %zu: the walk ended before the "
+                  "token at %zu", n, start);
+        cr_assert(ws == start && wl == i - start && wd == digits,
+                  "n %zu: token %zu+%zu (digits %u) walked as %zu+%zu (digits %u)", n, start,
+                  i - start, digits, ws, wl, wd);
+        found++;
+    }
+    cr_assert_not(owl_token_walk_next(&k, &ws, &wl, &wd), "n %zu: the walk found a token more "
+                  "at %zu after %zu", n, ws, found);
+    if (nw && n % 64)
+        cr_assert_eq(tok[nw - 1] >> (n % 64), 0, "n %zu: bits past the end", n);
+    free(tok);
+}
+
+Test(tokenize, masks_walk_finds_what_token_next_finds)
+{
+    /* every byte value alone and between separators, at each offset of a 64-byte word */
+    uint8_t buf[300];
+    for (unsigned c = 0; c < 256; c++)
+        for (size_t at = 0; at < 70; at += 7) {
+            memset(buf, ' ', sizeof buf);
+            buf[at] = (uint8_t)c;
+            same_tokens(buf, at + 1);
+            same_tokens(buf, at + 2);
+        }
+    /* runs of token bytes that end, start and cross word boundaries, to the last byte */
+    for (size_t n = 0; n <= 260; n++) {
+        memset(buf, 'a', n);
+        same_tokens(buf, n);
+        memset(buf, '7', n);
+        same_tokens(buf, n);
+        for (size_t cut = 0; cut < n; cut += 13) {
+            buf[cut] = '.';
+            same_tokens(buf, n);
+        }
+    }
+    /* random text from an alphabet of every class: letters, digits, '_', separators, NUL,
+     * bytes >= 0x80; lengths to 300 */
+    static const uint8_t alpha[] = "aZ_09 .-:=\"/\0\x80\xc3\xa9\xffqQ5";
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(rnd() % 300);
+        unsigned dense = (unsigned)(rnd() % 4);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = rnd();
+            /* dense rounds make long tokens and long numbers */
+            buf[i] = dense == 0 ? alpha[r % (sizeof alpha - 1)]
+                     : dense == 1 ? (uint8_t)(r % 13 ? '0' + r % 10 : ' ')
+                     : dense == 2 ? (uint8_t)(r % 29 ? 'a' + r % 26 : ',')
+                                  : (uint8_t)r;
+        }
+        same_tokens(buf, n);
+    }
+}
+
 /* ---- throughput (printed, not asserted) ---- */
 
 static int add_tok(void *ud, const char *tok, size_t n)
