@@ -508,22 +508,15 @@ static void settle_run(const owl_store *s, const struct day *d, size_t *a, size_
 
 /* Compaction holds seal_mu for one merge at a time (seconds at the compaction level), and
  * the janitor seals the memtables that filled meanwhile before the next merge: seals and
- * compaction share the background thread. While a merge runs, appends must not wait for a
- * seal (owl_store_append's backpressure); they fill their memtables further. */
+ * compaction share the background thread. An append that leaves its memtable twice full
+ * waits meanwhile (owl_store_append's backpressure), so memory stays bounded. */
 static void step_begin(owl_store *s)
 {
     pthread_mutex_lock(&s->seal_mu);
-    pthread_mutex_lock(&s->mu);
-    s->compacting = 1;
-    pthread_cond_broadcast(&s->closed_cv);
-    pthread_mutex_unlock(&s->mu);
 }
 
 static void step_end(owl_store *s)
 {
-    pthread_mutex_lock(&s->mu);
-    s->compacting = 0;
-    pthread_mutex_unlock(&s->mu);
     pthread_mutex_unlock(&s->seal_mu);
 }
 

@@ -946,13 +946,13 @@ static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err
 /* Backpressure: an append that left its memtable twice full (the seals fall behind) waits
  * until that memtable's seal begins and appends go to a new one, so unsealed rows stay
  * bounded (about two memtables' worth a day) however fast they come. Rows are already
- * durable and readable; only the caller's next append is held back. Not while a merge holds
- * seal_mu (compact.c): merges of a day still receiving rows are kept short, and the janitor
- * seals between merges, so the memtables that fill meanwhile stay few. */
+ * durable and readable; only the caller's next append is held back. Also while a merge holds
+ * seal_mu (compact.c): a level-9 merge under a saturating load let the memtable grow to
+ * millions of rows and owld to 2 GB (docs/storage.md, Backpressure). */
 static void backpressure(owl_store *s, struct memtable *m)
 {
     pthread_mutex_lock(&s->mu);
-    while (!m->closed && !s->closing && !s->compacting)
+    while (!m->closed && !s->closing)
         pthread_cond_wait(&s->closed_cv, &s->mu);
     int last = --m->refs == 0;
     pthread_mutex_unlock(&s->mu);

@@ -156,7 +156,6 @@ struct owl_store {
     int bg_running, stopping;
     pthread_cond_t closed_cv; /* a memtable was closed (with mu), or the store closes */
     int closing;              /* owl_store_close began (under mu) */
-    int compacting;           /* owl_store_compact holds seal_mu (under mu) */
     pthread_mutex_t bg_mu;
     pthread_cond_t bg_cv;
     int bg_kick;
