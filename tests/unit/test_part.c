@@ -1729,6 +1729,32 @@ Test(part, token_may_has_no_false_negatives)
     test_rm_rf(dir);
 }
 
+/* Row r of d: an INFO line holding msg at time 1700000000000000000 + r, trace id zero. */
+static void info_row(struct ds *d, size_t r, const char *msg, size_t len)
+{
+    static const uint8_t id[16];
+    d->c[L_TIME][r].i = 1700000000000000000ll + (int64_t)r;
+    d->c[L_LEVEL][r].b = ds_put(d, "INFO", 4);
+    d->c[L_MSG][r].b = ds_put(d, msg, len);
+    d->c[L_TRACE][r].b = ds_put(d, id, 16);
+}
+
+/* Rows [0, n) of d written as part NAME in dir (blocks of block_rows rows, zstd level),
+ * opened and verified; *path gets the part's path (the caller frees it). */
+static owl_part *write_verified(const char *dir, const char *name, struct ds *d, size_t n,
+                                size_t block_rows, int level, char **path)
+{
+    *path = part_path(dir, name);
+    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
+    owl_rows rows = ds_rows(d, 0, n);
+    owl_error e;
+    cr_assert_eq(owl_part_write(*path, &log_schema, &info, &rows, block_rows, level, NULL, &e),
+                 OWL_OK, "%s", e.msg);
+    owl_part *p = open_ok(*path, &log_schema);
+    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    return p;
+}
+
 /* Format 3 blooms hold a number of 5+ digits as its length and all but its last 3 digits:
  * any number of the same thousand may match (no false negative, pruning like a min/max of
  * width 1000), numbers of other thousands or lengths are ruled out as other tokens are, and
@@ -1742,21 +1768,11 @@ Test(part, numbers_share_bloom_items_by_thousand)
     ds_init(&d, n, L_NCOLS, n * 64);
     for (size_t r = 0; r < n; r++) {
         char buf[64];
-        uint8_t id[16] = {0};
-        d.c[L_TIME][r].i = 1700000000000000000ll + (int64_t)r;
-        d.c[L_LEVEL][r].b = ds_put(&d, "INFO", 4);
         int len = snprintf(buf, sizeof buf, "seq %zu port %zu", 4821000 + r, 1000 + r % 7);
-        d.c[L_MSG][r].b = ds_put(&d, buf, (size_t)len);
-        d.c[L_TRACE][r].b = ds_put(&d, id, 16);
+        info_row(&d, r, buf, (size_t)len);
     }
-    char *path = part_path(dir, "n.owp");
-    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
-    owl_rows rows = ds_rows(&d, 0, n);
-    owl_error e;
-    cr_assert_eq(owl_part_write(path, &log_schema, &info, &rows, n, 3, NULL, &e), OWL_OK, "%s",
-                 e.msg);
-    owl_part *p = open_ok(path, &log_schema);
-    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    char *path;
+    owl_part *p = write_verified(dir, "n.owp", &d, n, n, 3, &path);
     struct {
         const char *tok;
         int may; /* 1 must, 0 must not, -1 either (a 1% false positive is allowed) */
@@ -1820,21 +1836,12 @@ Test(part, short_token_filter_loses_no_token)
                 buf[len++] = "ab1"[rndn(3)];
             buf[len++] = rndn(2) ? ' ' : '=';
         }
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "%s", fixed[(r * 7) % OWL_ARRAY_LEN(fixed)]);
-        d.c[L_TIME][r].i = 1700000000000000000ll + (int64_t)r;
-        d.c[L_LEVEL][r].b = ds_put(&d, "INFO", 4);
-        d.c[L_MSG][r].b = ds_put(&d, buf, (size_t)len);
-        uint8_t id[16] = {0};
-        d.c[L_TRACE][r].b = ds_put(&d, id, 16);
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "%s",
+                        fixed[(r * 7) % OWL_ARRAY_LEN(fixed)]);
+        info_row(&d, r, buf, (size_t)len);
     }
-    char *path = part_path(dir, "st.owp");
-    owl_part_info info = {"logs", "acme", "app", 19675, 1, 0, 1};
-    owl_rows rows = ds_rows(&d, 0, n);
-    owl_error e;
-    cr_assert_eq(owl_part_write(path, &log_schema, &info, &rows, 500, 1, NULL, &e), OWL_OK,
-                 "%s", e.msg);
-    owl_part *p = open_ok(path, &log_schema);
-    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    char *path;
+    owl_part *p = write_verified(dir, "st.owp", &d, n, 500, 1, &path);
     size_t asked = 0;
     for (size_t r = 0; r < n; r++) {
         const owl_bytes *v = &d.c[L_MSG][r].b;
