@@ -506,20 +506,6 @@ static void settle_run(const owl_store *s, const struct day *d, size_t *a, size_
     }
 }
 
-/* Compaction holds seal_mu for one merge at a time (seconds at the compaction level), and
- * the janitor seals the memtables that filled meanwhile before the next merge: seals and
- * compaction share the background thread. An append that leaves its memtable twice full
- * waits meanwhile (owl_store_append's backpressure), so memory stays bounded. */
-static void step_begin(owl_store *s)
-{
-    pthread_mutex_lock(&s->seal_mu);
-}
-
-static void step_end(owl_store *s)
-{
-    pthread_mutex_unlock(&s->seal_mu);
-}
-
 /* Partition i and its day j under mu (NULL past the end); valid while seal_mu is held, since
  * only its holders free days and partitions. */
 static struct ptn *ptn_at(owl_store *s, size_t i, size_t j, struct day **d)
@@ -566,15 +552,19 @@ int owl_store_compact(owl_store *s, owl_error *err)
         pthread_mutex_unlock(&s->mu);
         if (!more)
             break;
-        /* merges of many parts, then spans, then settling, one merge per seal_mu hold */
+        /* merges of many parts, then spans, then settling, one merge per seal_mu hold
+         * (seconds at the compaction level); the janitor seals what filled meanwhile before
+         * the next (seals and compaction share the background thread), and an append that
+         * leaves its memtable twice full waits meanwhile (owl_store_append's backpressure),
+         * so memory stays bounded */
         for (int pass = 0; pass < 3 && rc == OWL_OK; pass++)
             for (size_t j = 0; rc == OWL_OK;) {
                 int merged = 0;
                 struct day *d;
-                step_begin(s);
+                pthread_mutex_lock(&s->seal_mu);
                 struct ptn *p = ptn_at(s, i, j, &d);
                 if (!p || (pass != 1 && !d)) {
-                    step_end(s);
+                    pthread_mutex_unlock(&s->seal_mu);
                     break;
                 }
                 size_t a = 0, b = 0;
@@ -590,7 +580,7 @@ int owl_store_compact(owl_store *s, owl_error *err)
                     if (b > a && (rc = merge_parts(s, p, d, a, b, err)) == OWL_OK)
                         merged = 1;
                 }
-                step_end(s);
+                pthread_mutex_unlock(&s->seal_mu);
                 if (merged && rc == OWL_OK)
                     rc = owl__seal_some(s, 0, err);
                 if (pass == 1 && !merged)
