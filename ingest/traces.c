@@ -12,7 +12,8 @@
  * keyed (tenant, service, operation, minute) — entry spans only: server and consumer spans,
  * and roots — plus a per-service row (operation ""). A thread (or owl_traces_flush) writes the
  * counts gathered since the last write as statistic sets at the minute's start (rows of one
- * series and time merge when read, so several writes in a minute add up); entries keep up to
+ * series and time merge when read, so several writes in a minute add up): every second for
+ * the last RECENT_MS of minutes, every LATE_EVERY_MS for older ones; entries keep up to
  * EXEMPLARS trace ids (failed ones first, then the slowest) for EXEMPLAR_KEEP_MS, which the
  * alarm evidence provider reads.
  *
@@ -42,6 +43,8 @@
 #define MAX_CANDIDATES 100000 /* traces one search considers */
 #define MAX_GETS_PER_PAGE 5000 /* traces one page reads whole before it stops early */
 #define DEDUPE_MAX 64         /* earlier records of one span id a record is compared with */
+#define RECENT_MS (5 * MINUTE_MS) /* minutes the flusher writes every second */
+#define LATE_EVERY_MS 15000LL /* older ones (late spans, replays) at most this often */
 
 /* ---- the RED table ---- */
 
@@ -77,6 +80,7 @@ struct owl_traces {
     pthread_t thread;
     int running, stop;
     pthread_cond_t cv;
+    int64_t late_ms; /* when the flusher last wrote every minute */
 };
 
 void owl_traces_options_default(owl_traces_options *o)
@@ -319,7 +323,9 @@ static red *red_clone(const red *e)
     return c;
 }
 
-int owl_traces_flush(owl_traces *tr, owl_error *err)
+/* Writes the counts gathered so far: of every minute (all), or only of the minutes of the
+ * last RECENT_MS (the others keep adding up until a write of all). */
+static int flush_some(owl_traces *tr, int all, owl_error *err)
 {
     if (!tr->metrics)
         return OWL_OK;
@@ -333,7 +339,7 @@ int owl_traces_flush(owl_traces *tr, owl_error *err)
     for (size_t i = 0; pend && i < tr->tabcap; i++)
         for (red **pp = &tr->tab[i]; *pp;) {
             red *e = *pp;
-            if (e->n) {
+            if (e->n && (all || e->minute_ms >= now_ms - RECENT_MS)) {
                 red *c = red_clone(e);
                 if (c)
                     pend[np++] = c;
@@ -386,6 +392,14 @@ int owl_traces_flush(owl_traces *tr, owl_error *err)
     return rc;
 }
 
+int owl_traces_flush(owl_traces *tr, owl_error *err)
+{
+    return flush_some(tr, 1, err);
+}
+
+/* Every second: the recent minutes, which alarms watch; the older ones every LATE_EVERY_MS.
+ * A replay or a backlog puts spans in hundreds of past minutes at once, and writing each of
+ * their entries every second cost that load a sixth of its core (bench/traces.sh). */
 static void *flusher(void *arg)
 {
     owl_traces *tr = arg;
@@ -399,7 +413,11 @@ static void *flusher(void *arg)
             break;
         pthread_mutex_unlock(&tr->mu);
         owl_error err = {0};
-        if (owl_traces_flush(tr, &err) != OWL_OK)
+        int64_t now = owl_now_ms();
+        int all = now - tr->late_ms >= LATE_EVERY_MS;
+        if (all)
+            tr->late_ms = now;
+        if (flush_some(tr, all, &err) != OWL_OK)
             owl_warn("traces: writing RED statistics: %s", err.msg);
         pthread_mutex_lock(&tr->mu);
     }
