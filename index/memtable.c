@@ -236,6 +236,8 @@ void owl__seal_scratch_free(struct seal_scratch *sc)
     memset(sc, 0, sizeof *sc);
 }
 
+#define SEAL_PREFETCH 16
+
 /* Rows of m sorted by time, as an owl_rows over the store's seal buffers (caller holds
  * seal_mu; byte values still point into m's arena). The buffers stay allocated from one seal
  * to the next: the memory of the last seal is refilled instead of faulted in afresh. */
@@ -279,7 +281,14 @@ static int sorted_rows(owl_store *s, const owl_schema *sc, struct memtable *m, s
                 memcpy(col + i, run, len * sizeof *col);
             }
         } else {
-            for (size_t i = 0; i < n; i++)
+            /* a gather from all over the memtable, bound by memory latency: the cell a few
+             * rows ahead is asked for early */
+            size_t i = 0;
+            for (; i + SEAL_PREFETCH < n; i++) {
+                __builtin_prefetch(owl_mem_cell(m, c, ix[i + SEAL_PREFETCH].i));
+                col[i] = *owl_mem_cell(m, c, ix[i].i);
+            }
+            for (; i < n; i++)
                 col[i] = *owl_mem_cell(m, c, ix[i].i);
         }
     }
