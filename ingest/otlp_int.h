@@ -29,6 +29,29 @@ int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encodi
                     const void *body, size_t n, owl_arena *mem, ProtobufCMessage **out,
                     owl_error *err);
 
+/* owl_otlp_json_wire — OTLP JSON body[0..n) as message desc, appended to wire as protobuf
+ * wire bytes (what owl_otlp_unpack unpacks): the fast path first (owl_otlp_json_fast), the
+ * general one when it declines. OWL_OK; OWL_EINVAL (err says why) for a body that is not
+ * such a message; OWL_ENOMEM. */
+int owl_otlp_json_wire(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
+                       owl_buf *wire, owl_error *err);
+
+/* owl_otlp_json_general — the general path: owl_aws_json_decode's document walked through
+ * desc's fields (ingest/otlp_json.c). Defines what OTLP JSON owl accepts and how it reads it.
+ * OWL_OK, OWL_EINVAL with err, OWL_ENOMEM. */
+int owl_otlp_json_general(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
+                          owl_buf *wire, owl_error *err);
+
+/* owl_otlp_json_fast — the same reading in one pass over the text, without a document.
+ * OWL_OK: wire holds bytes that unpack to the very message the general path's bytes unpack
+ * to (nested lengths may be padded varints, which protobuf readers take). OWL_EUNSUPPORTED
+ * (wire back to its length at the call) for every body the general path refuses and for some
+ * odd ones it accepts (escaped field names, more than 16 unknown names in one object, nesting
+ * over 24): the caller then runs the general path, which gives the answer. OWL_ENOMEM.
+ * Thread-safe. */
+int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
+                       owl_buf *wire);
+
 /* owl_otlp_response — appends an Export*ServiceResponse: in JSON {} or
  * {"partialSuccess": {"<field>": "<rejected>", "errorMessage": message}} (field:
  * "rejectedLogRecords", "rejectedDataPoints", ...); in protobuf, resp packed after the caller

@@ -1,0 +1,1214 @@
+/* otlp_json.c — OTLP's JSON mapping to protobuf wire bytes, so a JSON body and a protobuf one
+ * take one path from there (owl_otlp_unpack). Two readers of the same language:
+ *   - the general path: owl_aws_json_decode's document walked through the generated
+ *     descriptors; it defines what is accepted and words every refusal;
+ *   - the fast path: one pass over the text writing wire bytes as it goes, for the bodies
+ *     SDKs send. It declines (OWL_EUNSUPPORTED) whatever it is not sure to read exactly as
+ *     the general path does, and the general path answers.
+ * Invariant: a body the fast path takes unpacks to the very message the general path's bytes
+ * unpack to (tests/fuzz/fuzz_otlp_json.c checks it). docs/otlp.md, "JSON". */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utf8.h"
+#include "common/util.h"
+#include "ingest/aws_int.h"
+#include "ingest/otlp_int.h"
+
+/* ---- protobuf wire helpers ---- */
+
+static int put_varint(owl_buf *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            t[n] |= 0x80;
+        n++;
+    } while (v);
+    return owl_buf_append(b, t, n);
+}
+
+static int put_fixed(owl_buf *b, uint64_t v, size_t n)
+{
+    uint8_t t[8];
+    for (size_t i = 0; i < n; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    return owl_buf_append(b, t, n);
+}
+
+/* ---- the general path: the document walked through the descriptors ---- */
+
+/* 1 when key names field f: its proto name ("time_unix_nano", receivers should accept it)
+ * or its lowerCamelCase JSON name ("timeUnixNano", what senders use). */
+static int field_named(const ProtobufCFieldDescriptor *f, const char *key)
+{
+    if (f->name[0] != key[0]) /* both spellings start alike: most fields end here */
+        return 0;
+    if (strcmp(f->name, key) == 0)
+        return 1;
+    const char *a = f->name;
+    const char *k = key;
+    while (*a) {
+        if (*a == '_' && a[1]) {
+            a++;
+            if (*k != (*a >= 'a' && *a <= 'z' ? *a - 'a' + 'A' : *a))
+                return 0;
+        } else if (*k != *a) {
+            return 0;
+        }
+        a++;
+        k++;
+    }
+    return *k == '\0';
+}
+
+/* 1 when s is a decimal integer as the JSON mapping writes one: digits, after a '-' for a
+ * signed type (strtoll alone would take leading blanks, '+', and " -1" as 2^64 - 1). */
+static int number_text(const char *s, int is_signed)
+{
+    if (is_signed && *s == '-')
+        s++;
+    return *s >= '0' && *s <= '9';
+}
+
+/* 1 when u (as json_int read it for type t) is a value of t: 32-bit types would otherwise be
+ * cut when unpacked (droppedAttributesCount 4294967296 read as 0). */
+static int fits(ProtobufCType t, uint64_t u)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+        return (int64_t)u >= INT32_MIN && (int64_t)u <= INT32_MAX;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return u <= UINT32_MAX;
+    default:
+        return 1;
+    }
+}
+
+static int json_int(const bson_iter_t *it, int is_signed, uint64_t *out)
+{
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_INT32:
+        *out = (uint64_t)(int64_t)bson_iter_int32(it);
+        return is_signed || bson_iter_int32(it) >= 0 ? 0 : -1;
+    case BSON_TYPE_INT64:
+        *out = (uint64_t)bson_iter_int64(it);
+        return is_signed || bson_iter_int64(it) >= 0 ? 0 : -1;
+    case BSON_TYPE_DOUBLE: {
+        double d = bson_iter_double(it);
+        /* within what the cast below can hold (int64 or uint64) */
+        if (d != floor(d) || d < (is_signed ? -9.2e18 : 0) || d > (is_signed ? 9.2e18 : 1.8e19))
+            return -1;
+        *out = is_signed ? (uint64_t)(int64_t)d : (uint64_t)d;
+        return 0;
+    }
+    case BSON_TYPE_UTF8: {
+        /* int64 and fixed64 travel as decimal strings in protobuf's JSON mapping */
+        const char *s = bson_iter_utf8(it, NULL);
+        char *end;
+        if (!number_text(s, is_signed))
+            return -1;
+        errno = 0;
+        if (is_signed)
+            *out = (uint64_t)strtoll(s, &end, 10);
+        else
+            *out = (uint64_t)strtoull(s, &end, 10);
+        return (*end || errno || (!is_signed && *s == '-')) ? -1 : 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int json_double(const bson_iter_t *it, double *out)
+{
+    switch (bson_iter_type(it)) {
+    case BSON_TYPE_INT32:
+    case BSON_TYPE_INT64:
+    case BSON_TYPE_DOUBLE:
+        *out = bson_iter_as_double(it);
+        return 0;
+    case BSON_TYPE_UTF8: {
+        const char *s = bson_iter_utf8(it, NULL);
+        if (strcmp(s, "NaN") == 0)
+            *out = NAN;
+        else if (strcmp(s, "Infinity") == 0)
+            *out = INFINITY;
+        else if (strcmp(s, "-Infinity") == 0)
+            *out = -INFINITY;
+        else {
+            char *end;
+            *out = strtod(s, &end);
+            return (*s && !*end) ? 0 : -1;
+        }
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Bytes fields: trace and span ids are hex in OTLP JSON (its one departure from protobuf's
+ * JSON mapping); any other bytes field is base64. */
+static int json_bytes(const ProtobufCFieldDescriptor *f, const char *s, size_t len, owl_buf *o)
+{
+    size_t nl = strlen(f->name);
+    if (nl >= 3 && strcmp(f->name + nl - 3, "_id") == 0) {
+        if (len % 2)
+            return -1;
+        for (size_t i = 0; i < len; i += 2) {
+            int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            if (owl_buf_putc(o, (char)(hi << 4 | lo)) != OWL_OK)
+                return -1;
+        }
+        return 0;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len && s[i] != '='; i++) {
+        int v = b64val(s[i]);
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (owl_buf_putc(o, (char)(acc >> bits)) != OWL_OK)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int json_message(const ProtobufCMessageDescriptor *desc, const bson_t *doc, owl_buf *o,
+                        int depth, owl_error *err);
+
+/* One value of field f (an element of a repeated one) from it, appended as wire bytes. */
+static int json_field_value(const ProtobufCFieldDescriptor *f, const bson_iter_t *it,
+                            owl_buf *o, int depth, owl_error *err)
+{
+    uint64_t u = 0;
+    double d;
+    int rc = -1;
+    uint64_t tag = (uint64_t)f->id << 3;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_ENUM:
+        if (BSON_ITER_HOLDS_UTF8(it)) {
+            const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
+                f->descriptor, bson_iter_utf8(it, NULL));
+            if (!ev)
+                break;
+            u = (uint64_t)(int64_t)ev->value;
+            rc = 0;
+        } else {
+            rc = json_int(it, 1, &u) == 0 && fits(f->type, u) ? 0 : -1;
+        }
+        if (rc == 0)
+            rc = (put_varint(o, tag) || put_varint(o, u)) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!BSON_ITER_HOLDS_BOOL(it))
+            break;
+        rc = (put_varint(o, tag) || put_varint(o, bson_iter_bool(it))) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SINT64: {
+        int sgn = f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_INT64 ||
+                  f->type == PROTOBUF_C_TYPE_SINT32 || f->type == PROTOBUF_C_TYPE_SINT64;
+        if (json_int(it, sgn, &u) != 0 || !fits(f->type, u))
+            break;
+        if (f->type == PROTOBUF_C_TYPE_SINT32 || f->type == PROTOBUF_C_TYPE_SINT64) {
+            int64_t s = (int64_t)u;
+            u = ((uint64_t)s << 1) ^ (uint64_t)(s >> 63); /* zigzag */
+        }
+        rc = (put_varint(o, tag) || put_varint(o, u)) ? -1 : 0;
+        break;
+    }
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (json_int(it, f->type == PROTOBUF_C_TYPE_SFIXED64, &u) != 0)
+            break;
+        rc = (put_varint(o, tag | 1) || put_fixed(o, u, 8)) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        if (json_int(it, f->type == PROTOBUF_C_TYPE_SFIXED32, &u) != 0 || !fits(f->type, u))
+            break;
+        rc = (put_varint(o, tag | 5) || put_fixed(o, u, 4)) ? -1 : 0;
+        break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_FLOAT:
+        if (json_double(it, &d) != 0)
+            break;
+        if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
+            memcpy(&u, &d, 8);
+            rc = (put_varint(o, tag | 1) || put_fixed(o, u, 8)) ? -1 : 0;
+        } else {
+            float fl = (float)d;
+            uint32_t w;
+            memcpy(&w, &fl, 4);
+            rc = (put_varint(o, tag | 5) || put_fixed(o, w, 4)) ? -1 : 0;
+        }
+        break;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES: {
+        uint32_t len;
+        if (!BSON_ITER_HOLDS_UTF8(it))
+            break;
+        const char *s = bson_iter_utf8(it, &len);
+        owl_buf tmp = OWL_BUF_INIT;
+        if (f->type == PROTOBUF_C_TYPE_STRING)
+            rc = owl_buf_append(&tmp, s, len) == OWL_OK ? 0 : -1;
+        else
+            rc = json_bytes(f, s, len, &tmp);
+        if (rc == 0)
+            rc = (put_varint(o, tag | 2) || put_varint(o, tmp.len) ||
+                  owl_buf_append(o, tmp.data, tmp.len)) ? -1 : 0;
+        owl_buf_free(&tmp);
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        if (!BSON_ITER_HOLDS_DOCUMENT(it))
+            break;
+        const uint8_t *data;
+        uint32_t dlen;
+        bson_t sub;
+        bson_iter_document(it, &dlen, &data);
+        if (!bson_init_static(&sub, data, dlen))
+            break;
+        owl_buf tmp = OWL_BUF_INIT;
+        rc = json_message(f->descriptor, &sub, &tmp, depth + 1, err);
+        if (rc == 0)
+            rc = (put_varint(o, tag | 2) || put_varint(o, tmp.len) ||
+                  owl_buf_append(o, tmp.data, tmp.len)) ? -1 : 0;
+        owl_buf_free(&tmp);
+        return rc; /* json_message set err */
+    }
+    default:
+        break;
+    }
+    if (rc != 0 && err && !err->msg[0])
+        owl_error_set(err, OWL_EINVAL, "field %s has a value of the wrong type", f->name);
+    return rc;
+}
+
+/* The JSON object doc as message desc, appended as wire bytes. Unknown names are skipped
+ * (OTLP: receivers MUST ignore them); null is an absent field. */
+static int json_message(const ProtobufCMessageDescriptor *desc, const bson_t *doc, owl_buf *o,
+                        int depth, owl_error *err)
+{
+    bson_iter_t it;
+    if (depth > OTLP_MAX_DEPTH) {
+        owl_error_set(err, OWL_EINVAL, "messages nest deeper than %d", OTLP_MAX_DEPTH);
+        return -1;
+    }
+    if (!bson_iter_init(&it, doc))
+        return -1;
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        const ProtobufCFieldDescriptor *f = NULL;
+        for (unsigned i = 0; i < desc->n_fields && !f; i++)
+            if (field_named(&desc->fields[i], key))
+                f = &desc->fields[i];
+        if (!f || BSON_ITER_HOLDS_NULL(&it))
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            bson_iter_t el;
+            if (!BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &el)) {
+                owl_error_set(err, OWL_EINVAL, "field %s must be an array", f->name);
+                return -1;
+            }
+            while (bson_iter_next(&el))
+                if (json_field_value(f, &el, o, depth, err) != 0)
+                    return -1;
+        } else if (json_field_value(f, &it, o, depth, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int owl_otlp_json_general(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
+                          owl_buf *wire, owl_error *err)
+{
+    bson_t doc = BSON_INITIALIZER;
+    owl_error jerr = {0};
+    int rc = OWL_OK;
+    if (owl_aws_json_decode(n ? body : "", n, &doc, &jerr) != OWL_OK) {
+        rc = owl_error_set(err, OWL_EINVAL, "malformed JSON: %s", jerr.msg);
+        goto out;
+    }
+    owl_error_clear(err);
+    if (json_message(desc, &doc, wire, 0, err) != 0) {
+        if (!err || !err->msg[0])
+            owl_error_set(err, OWL_EINVAL, "not an %s", desc->short_name);
+        rc = OWL_EINVAL;
+    }
+out:
+    bson_destroy(&doc);
+    return rc;
+}
+
+/* ---- the fast path: one pass over the text ---- */
+
+#define FAST_MAX_DEPTH 24   /* containers; the general path allows OWL_AWS_MAX_DEPTH */
+#define FAST_MAX_UNKNOWN 16 /* unknown names one object may hold (kept to refuse a repeat) */
+#define FAST_NUM_TEXT 64    /* a number or enum name given as a string, at most */
+#define PAD_LEN 5           /* bytes of a padded length varint: lengths below 2^35 */
+
+/* A message type as the fast path reads it: each field's two spellings and wire tag, and
+ * the type of a message field, resolved once (descriptors are static; the registry below
+ * holds one of these per type ever read, for the process's life). */
+typedef struct jmsg jmsg;
+typedef struct jfield {
+    const ProtobufCFieldDescriptor *fd;
+    const char *camel;     /* lowerCamelCase spelling (NULL: none besides the name) */
+    uint16_t nlen, clen;   /* spellings' lengths */
+    uint8_t tag[5], ntag;  /* the tag varint with the field's wire type */
+    uint8_t is_id;         /* a bytes field named *_id: hex, not base64 */
+    const jmsg *sub;       /* a message field's type */
+} jfield;
+
+struct jmsg {
+    const ProtobufCMessageDescriptor *desc;
+    jfield *f;
+    unsigned n;
+    int wide;      /* more than 64 fields: not read here */
+    int ambiguous; /* some name is a spelling of two fields: looked up from the first */
+    jmsg *next;
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static jmsg *reg_head;
+static int8_t hex_of[256]; /* a hex digit's value, -1 for other bytes: set under reg_mu */
+
+static int wire_type(ProtobufCType t)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 1;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return 5;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+/* The lowerCamelCase spelling field_named accepts, or NULL when it accepts none besides the
+ * name (the same text, or one starting with another byte, which field_named never matches). */
+static char *camel_of(const char *name)
+{
+    size_t n = strlen(name);
+    char *c = malloc(n + 1), *o = c;
+    if (!c)
+        return NULL;
+    for (const char *a = name; *a; a++) {
+        if (*a == '_' && a[1]) {
+            a++;
+            *o++ = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
+        } else {
+            *o++ = *a;
+        }
+    }
+    *o = '\0';
+    return c;
+}
+
+/* The registry's entry for desc, built with those of every message type it reaches; NULL
+ * when out of memory. Called with reg_mu held. */
+static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
+{
+    for (jmsg *m = reg_head; m; m = m->next)
+        if (m->desc == desc)
+            return m;
+    jmsg *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->desc = desc;
+    m->n = desc->n_fields;
+    m->wide = desc->n_fields > 64;
+    if (m->n && !(m->f = calloc(m->n, sizeof *m->f))) {
+        free(m);
+        return NULL;
+    }
+    m->next = reg_head; /* listed before its fields: a type may reach itself */
+    reg_head = m;
+    for (unsigned i = 0; i < m->n; i++) {
+        jfield *f = &m->f[i];
+        const char *name = desc->fields[i].name;
+        size_t nl = strlen(name);
+        f->fd = &desc->fields[i];
+        f->nlen = nl < 0xffff ? (uint16_t)nl : 0xffff;
+        char *camel = camel_of(name);
+        if (!camel)
+            return NULL; /* the entry stays listed half built: reg_get never hands it out */
+        if (camel[0] == name[0] && strcmp(camel, name) != 0) {
+            f->camel = camel;
+            f->clen = (uint16_t)strlen(camel);
+        } else {
+            free(camel);
+            f->clen = 0xffff;
+        }
+        uint64_t tag = (uint64_t)f->fd->id << 3 | (uint64_t)wire_type(f->fd->type);
+        do {
+            f->tag[f->ntag] = (uint8_t)((tag & 0x7f) | (tag > 0x7f ? 0x80 : 0));
+            f->ntag++;
+            tag >>= 7;
+        } while (tag);
+        f->is_id = f->fd->type == PROTOBUF_C_TYPE_BYTES && nl >= 3 &&
+                   strcmp(name + nl - 3, "_id") == 0;
+        if (f->fd->type == PROTOBUF_C_TYPE_MESSAGE && !(f->sub = reg_build(f->fd->descriptor)))
+            return NULL;
+    }
+    for (unsigned i = 0; i < m->n; i++)
+        for (unsigned j = 0; j < m->n; j++) {
+            const jfield *a = &m->f[i], *b = &m->f[j];
+            if (i != j && ((a->camel && strcmp(a->camel, b->fd->name) == 0) ||
+                           (a->camel && b->camel && strcmp(a->camel, b->camel) == 0)))
+                m->ambiguous = 1;
+        }
+    return m;
+}
+
+/* The type desc as the fast path reads it; NULL when out of memory, then and ever after. */
+static const jmsg *reg_get(const ProtobufCMessageDescriptor *desc)
+{
+    static int failed;
+    pthread_mutex_lock(&reg_mu);
+    if (!hex_of[0])
+        for (int c = 0; c < 256; c++)
+            hex_of[c] = (int8_t)owl_hex_digit((unsigned char)c);
+    jmsg *m = failed ? NULL : reg_build(desc);
+    if (!m)
+        failed = 1; /* a half-built entry is never handed out */
+    pthread_mutex_unlock(&reg_mu);
+    return m;
+}
+
+typedef struct fp {
+    const char *p, *end;
+    owl_buf *w;
+    owl_buf tmp; /* a string with escapes, decoded */
+} fp;
+
+enum { DECLINE = OWL_EUNSUPPORTED };
+
+static inline void fws(fp *x)
+{
+    while (x->p < x->end && (*x->p == ' ' || *x->p == '\n' || *x->p == '\r' || *x->p == '\t'))
+        x->p++;
+}
+
+/* Room for k more bytes at the end of the wire buffer. */
+static inline int room(fp *x, size_t k)
+{
+    owl_buf *w = x->w;
+    if (w->cap - w->len > k)
+        return OWL_OK;
+    return owl_buf_reserve(w, k);
+}
+
+static inline void put_bytes(fp *x, const void *p, size_t n)
+{
+    memcpy(x->w->data + x->w->len, p, n);
+    x->w->len += n;
+}
+
+static inline void put_var(fp *x, uint64_t v)
+{
+    uint8_t *o = (uint8_t *)x->w->data + x->w->len, *s = o;
+    while (v > 0x7f) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    x->w->len += (size_t)(o - s);
+}
+
+/* The string at x->p (its opening quote) as *s, *n: in the text when it has no escape, else
+ * decoded into x->tmp. Declines what the general path refuses: a control byte, a bad escape
+ * or surrogate, \u0000, invalid UTF-8, no closing quote. */
+static int fstr(fp *x, const char **s, size_t *n)
+{
+    const char *a = x->p + 1;
+    int high = 0;
+    const char *q = owl_json_str_run(a, x->end, &high);
+    if (q < x->end && *q == '"') {
+        if (high && !owl_utf8_valid(a, (size_t)(q - a)))
+            return DECLINE;
+        *s = a, *n = (size_t)(q - a);
+        x->p = q + 1;
+        return OWL_OK;
+    }
+    owl_buf *t = &x->tmp;
+    owl_buf_reset(t);
+    for (;;) {
+        if (owl_buf_append(t, a, (size_t)(q - a)) != OWL_OK)
+            return OWL_ENOMEM;
+        if (q >= x->end || *q != '\\') {
+            if (q < x->end && *q == '"')
+                break;
+            return DECLINE; /* a control byte, or the end */
+        }
+        if (x->end - q < 2)
+            return DECLINE;
+        char c = q[1], out;
+        q += 2;
+        switch (c) {
+        case '"': out = '"'; break;
+        case '\\': out = '\\'; break;
+        case '/': out = '/'; break;
+        case 'b': out = '\b'; break;
+        case 'f': out = '\f'; break;
+        case 'n': out = '\n'; break;
+        case 'r': out = '\r'; break;
+        case 't': out = '\t'; break;
+        case 'u': {
+            unsigned cp = 0, lo = 0;
+            if (x->end - q < 4)
+                return DECLINE;
+            for (int k = 0; k < 4; k++) {
+                int h = owl_hex_digit((unsigned char)q[k]);
+                if (h < 0)
+                    return DECLINE;
+                cp = cp << 4 | (unsigned)h;
+            }
+            q += 4;
+            if (cp == 0 || (cp >= 0xdc00 && cp < 0xe000))
+                return DECLINE;
+            if (cp >= 0xd800 && cp < 0xdc00) {
+                if (x->end - q < 6 || q[0] != '\\' || q[1] != 'u')
+                    return DECLINE;
+                for (int k = 2; k < 6; k++) {
+                    int h = owl_hex_digit((unsigned char)q[k]);
+                    if (h < 0)
+                        return DECLINE;
+                    lo = lo << 4 | (unsigned)h;
+                }
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return DECLINE;
+                q += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            char u[4];
+            size_t k;
+            if (cp < 0x80) {
+                u[0] = (char)cp, k = 1;
+            } else if (cp < 0x800) {
+                u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), k = 2;
+            } else if (cp < 0x10000) {
+                u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+                u[2] = (char)(0x80 | (cp & 0x3f)), k = 3;
+            } else {
+                u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+                u[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f));
+                k = 4;
+            }
+            if (owl_buf_append(t, u, k) != OWL_OK)
+                return OWL_ENOMEM;
+            goto next;
+        }
+        default:
+            return DECLINE;
+        }
+        if (owl_buf_putc(t, out) != OWL_OK)
+            return OWL_ENOMEM;
+    next:
+        a = q;
+        q = owl_json_str_run(a, x->end, &high);
+    }
+    if (high && !owl_utf8_valid(t->data, t->len))
+        return DECLINE;
+    *s = t->data ? t->data : "", *n = t->len;
+    x->p = q + 1;
+    return OWL_OK;
+}
+
+static int flit(fp *x, const char *word, size_t n)
+{
+    if ((size_t)(x->end - x->p) < n || memcmp(x->p, word, n) != 0)
+        return DECLINE;
+    x->p += n;
+    return OWL_OK;
+}
+
+static int fnum(fp *x, owl__json_num *v)
+{
+    size_t used;
+    if (owl__json_number(x->p, (size_t)(x->end - x->p), &used, v))
+        return DECLINE;
+    x->p += used;
+    return OWL_OK;
+}
+
+static int fobject(fp *x, const jmsg *m, int depth);
+
+/* Skips the value at x->p (not at the end), checked as the general path checks it. depth:
+ * that of the container holding it. */
+static int fskip(fp *x, int depth)
+{
+    const char *s;
+    size_t n;
+    owl__json_num v;
+    switch (*x->p) {
+    case '{':
+        return depth >= FAST_MAX_DEPTH ? DECLINE : fobject(x, NULL, depth + 1);
+    case '[':
+        if (depth >= FAST_MAX_DEPTH)
+            return DECLINE;
+        x->p++;
+        fws(x);
+        if (x->p < x->end && *x->p == ']') {
+            x->p++;
+            return OWL_OK;
+        }
+        for (;;) {
+            fws(x);
+            if (x->p >= x->end)
+                return DECLINE;
+            int rc = fskip(x, depth + 1);
+            if (rc != OWL_OK)
+                return rc;
+            fws(x);
+            if (x->p < x->end && *x->p == ',') {
+                x->p++;
+                continue;
+            }
+            if (x->p < x->end && *x->p == ']') {
+                x->p++;
+                return OWL_OK;
+            }
+            return DECLINE;
+        }
+    case '"':
+        return fstr(x, &s, &n);
+    case 't':
+        return flit(x, "true", 4);
+    case 'f':
+        return flit(x, "false", 5);
+    case 'n':
+        return flit(x, "null", 4);
+    default:
+        return fnum(x, &v);
+    }
+}
+
+/* A string value (number or enum name) into text[] NUL-terminated, as the general path sees
+ * it through bson_iter_utf8. */
+static int fstr_text(fp *x, char text[FAST_NUM_TEXT])
+{
+    const char *s;
+    size_t n;
+    int rc = fstr(x, &s, &n);
+    if (rc != OWL_OK)
+        return rc;
+    if (n >= FAST_NUM_TEXT)
+        return DECLINE;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return OWL_OK;
+}
+
+/* An integer value as json_int reads it (is_signed: of a signed type). */
+static int fint(fp *x, int is_signed, uint64_t *out)
+{
+    char text[FAST_NUM_TEXT];
+    owl__json_num v;
+    int rc;
+    switch (*x->p) {
+    case '"': {
+        /* plain digits (what SDKs send for int64 and fixed64) read here: as many as cannot
+         * overflow, so strtoll / strtoull would give the same */
+        const char *q = x->p + 1;
+        int neg = is_signed && q < x->end && *q == '-';
+        q += neg;
+        const char *d0 = q;
+        while (q < x->end && *q >= '0' && *q <= '9' && q - d0 < 19)
+            q++;
+        size_t nd = (size_t)(q - d0);
+        if (q < x->end && *q == '"' && nd > 0 && nd <= (is_signed ? 18u : 19u)) {
+            uint64_t acc = 0;
+            for (const char *c = d0; c < q; c++)
+                acc = acc * 10 + (uint64_t)(*c - '0');
+            *out = neg ? (uint64_t)-(int64_t)acc : acc;
+            x->p = q + 1;
+            return OWL_OK;
+        }
+        if ((rc = fstr_text(x, text)) != OWL_OK)
+            return rc;
+        if (!number_text(text, is_signed))
+            return DECLINE;
+        char *end;
+        errno = 0;
+        if (is_signed)
+            *out = (uint64_t)strtoll(text, &end, 10);
+        else
+            *out = (uint64_t)strtoull(text, &end, 10);
+        return (*end || errno || (!is_signed && text[0] == '-')) ? DECLINE : OWL_OK;
+    }
+    case '{':
+    case '[':
+    case 't':
+    case 'f':
+    case 'n':
+        return DECLINE;
+    default:
+        if ((rc = fnum(x, &v)) != OWL_OK)
+            return rc;
+        if (v.is_int) {
+            *out = (uint64_t)v.i;
+            return is_signed || v.i >= 0 ? OWL_OK : DECLINE;
+        }
+        if (v.d != floor(v.d) || v.d < (is_signed ? -9.2e18 : 0) ||
+            v.d > (is_signed ? 9.2e18 : 1.8e19))
+            return DECLINE;
+        *out = is_signed ? (uint64_t)(int64_t)v.d : (uint64_t)v.d;
+        return OWL_OK;
+    }
+}
+
+/* A floating-point value as json_double reads it. */
+static int fdouble(fp *x, double *out)
+{
+    char text[FAST_NUM_TEXT];
+    owl__json_num v;
+    int rc;
+    switch (*x->p) {
+    case '"':
+        if ((rc = fstr_text(x, text)) != OWL_OK)
+            return rc;
+        if (strcmp(text, "NaN") == 0)
+            *out = NAN;
+        else if (strcmp(text, "Infinity") == 0)
+            *out = INFINITY;
+        else if (strcmp(text, "-Infinity") == 0)
+            *out = -INFINITY;
+        else {
+            char *end;
+            *out = strtod(text, &end);
+            return (text[0] && !*end) ? OWL_OK : DECLINE;
+        }
+        return OWL_OK;
+    case '{':
+    case '[':
+    case 't':
+    case 'f':
+    case 'n':
+        return DECLINE;
+    default:
+        if ((rc = fnum(x, &v)) != OWL_OK)
+            return rc;
+        *out = v.is_int ? (double)v.i : v.d;
+        return OWL_OK;
+    }
+}
+
+/* A bytes value: hex for ids, base64 otherwise, as json_bytes decodes them. */
+static int fbytes(fp *x, const jfield *f)
+{
+    const char *s;
+    size_t n;
+    int rc = fstr(x, &s, &n);
+    if (rc != OWL_OK)
+        return rc;
+    if (f->is_id) {
+        if (n % 2)
+            return DECLINE;
+        if (room(x, f->ntag + 10 + n / 2) != OWL_OK)
+            return OWL_ENOMEM;
+        size_t at = x->w->len;
+        put_bytes(x, f->tag, f->ntag);
+        put_var(x, n / 2);
+        uint8_t *o = (uint8_t *)x->w->data + x->w->len;
+        for (size_t i = 0; i < n; i += 2) {
+            int hi = hex_of[(unsigned char)s[i]], lo = hex_of[(unsigned char)s[i + 1]];
+            if ((hi | lo) < 0) {
+                x->w->len = at;
+                return DECLINE;
+            }
+            *o++ = (uint8_t)(hi << 4 | lo);
+        }
+        x->w->len += n / 2;
+        return OWL_OK;
+    }
+    size_t used = 0;
+    while (used < n && s[used] != '=')
+        used++;
+    if (room(x, f->ntag + 10 + used * 6 / 8) != OWL_OK)
+        return OWL_ENOMEM;
+    size_t at = x->w->len;
+    put_bytes(x, f->tag, f->ntag);
+    put_var(x, used * 6 / 8);
+    uint8_t *o = (uint8_t *)x->w->data + x->w->len;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < used; i++) {
+        int v = b64val(s[i]);
+        if (v < 0) {
+            x->w->len = at;
+            return DECLINE;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (uint8_t)(acc >> bits);
+        }
+    }
+    x->w->len += used * 6 / 8;
+    return OWL_OK;
+}
+
+/* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes.
+ * depth: that of the container holding it. */
+static int fvalue(fp *x, const jfield *f, int depth)
+{
+    const ProtobufCFieldDescriptor *fd = f->fd;
+    char text[FAST_NUM_TEXT];
+    uint64_t u;
+    double d;
+    int rc;
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        if (*x->p != '{' || depth >= FAST_MAX_DEPTH)
+            return DECLINE;
+        if (room(x, f->ntag + PAD_LEN) != OWL_OK)
+            return OWL_ENOMEM;
+        put_bytes(x, f->tag, f->ntag);
+        size_t at = x->w->len;
+        x->w->len += PAD_LEN;
+        if ((rc = fobject(x, f->sub, depth + 1)) != OWL_OK)
+            return rc;
+        uint64_t len = x->w->len - at - PAD_LEN;
+        if (len >> 35)
+            return DECLINE;
+        uint8_t *o = (uint8_t *)x->w->data + at;
+        for (int k = 0; k < PAD_LEN - 1; k++, len >>= 7)
+            o[k] = (uint8_t)((len & 0x7f) | 0x80);
+        o[PAD_LEN - 1] = (uint8_t)len;
+        return OWL_OK;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s;
+        size_t n;
+        if (*x->p != '"')
+            return DECLINE;
+        if ((rc = fstr(x, &s, &n)) != OWL_OK)
+            return rc;
+        if (room(x, f->ntag + 10 + n) != OWL_OK)
+            return OWL_ENOMEM;
+        put_bytes(x, f->tag, f->ntag);
+        put_var(x, n);
+        put_bytes(x, s, n);
+        return OWL_OK;
+    }
+    case PROTOBUF_C_TYPE_BYTES:
+        return *x->p == '"' ? fbytes(x, f) : DECLINE;
+    case PROTOBUF_C_TYPE_BOOL:
+        if (*x->p == 't')
+            rc = flit(x, "true", 4), u = 1;
+        else if (*x->p == 'f')
+            rc = flit(x, "false", 5), u = 0;
+        else
+            return DECLINE;
+        if (rc != OWL_OK)
+            return rc;
+        break;
+    case PROTOBUF_C_TYPE_ENUM:
+        if (*x->p == '"') {
+            if ((rc = fstr_text(x, text)) != OWL_OK)
+                return rc;
+            const ProtobufCEnumValue *ev =
+                protobuf_c_enum_descriptor_get_value_by_name(fd->descriptor, text);
+            if (!ev)
+                return DECLINE;
+            u = (uint64_t)(int64_t)ev->value;
+        } else if ((rc = fint(x, 1, &u)) != OWL_OK) {
+            return rc;
+        } else if (!fits(fd->type, u)) {
+            return DECLINE;
+        }
+        break;
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SINT64: {
+        int zig = fd->type == PROTOBUF_C_TYPE_SINT32 || fd->type == PROTOBUF_C_TYPE_SINT64;
+        int sgn = zig || fd->type == PROTOBUF_C_TYPE_INT32 || fd->type == PROTOBUF_C_TYPE_INT64;
+        if ((rc = fint(x, sgn, &u)) != OWL_OK)
+            return rc;
+        if (!fits(fd->type, u))
+            return DECLINE;
+        if (zig) {
+            int64_t s = (int64_t)u;
+            u = ((uint64_t)s << 1) ^ (uint64_t)(s >> 63);
+        }
+        break;
+    }
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32: {
+        int wide = fd->type == PROTOBUF_C_TYPE_FIXED64 || fd->type == PROTOBUF_C_TYPE_SFIXED64;
+        if ((rc = fint(x, fd->type == PROTOBUF_C_TYPE_SFIXED64 ||
+                              fd->type == PROTOBUF_C_TYPE_SFIXED32, &u)) != OWL_OK)
+            return rc;
+        if (!fits(fd->type, u))
+            return DECLINE;
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)(u >> (8 * i));
+        if (room(x, f->ntag + 8) != OWL_OK)
+            return OWL_ENOMEM;
+        put_bytes(x, f->tag, f->ntag);
+        put_bytes(x, b, wide ? 8 : 4);
+        return OWL_OK;
+    }
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_FLOAT: {
+        uint8_t b[8];
+        if ((rc = fdouble(x, &d)) != OWL_OK)
+            return rc;
+        if (fd->type == PROTOBUF_C_TYPE_DOUBLE) {
+            memcpy(&u, &d, 8);
+        } else {
+            float fl = (float)d;
+            uint32_t w;
+            memcpy(&w, &fl, 4);
+            u = w;
+        }
+        for (int i = 0; i < 8; i++)
+            b[i] = (uint8_t)(u >> (8 * i));
+        if (room(x, f->ntag + 8) != OWL_OK)
+            return OWL_ENOMEM;
+        put_bytes(x, f->tag, f->ntag);
+        put_bytes(x, b, fd->type == PROTOBUF_C_TYPE_DOUBLE ? 8 : 4);
+        return OWL_OK;
+    }
+    default:
+        return DECLINE;
+    }
+    if (room(x, f->ntag + 10) != OWL_OK) /* the varint types */
+        return OWL_ENOMEM;
+    put_bytes(x, f->tag, f->ntag);
+    put_var(x, u);
+    return OWL_OK;
+}
+
+/* Field f's value at x->p: null (absent), an array for a repeated field, else one value. */
+static int ffield(fp *x, const jfield *f, int depth)
+{
+    if (*x->p == 'n')
+        return flit(x, "null", 4);
+    if (f->fd->label != PROTOBUF_C_LABEL_REPEATED)
+        return fvalue(x, f, depth);
+    if (*x->p != '[' || depth >= FAST_MAX_DEPTH)
+        return DECLINE;
+    x->p++;
+    fws(x);
+    if (x->p < x->end && *x->p == ']') {
+        x->p++;
+        return OWL_OK;
+    }
+    for (;;) {
+        fws(x);
+        if (x->p >= x->end)
+            return DECLINE;
+        int rc = fvalue(x, f, depth + 1);
+        if (rc != OWL_OK)
+            return rc;
+        fws(x);
+        if (x->p < x->end && *x->p == ',') {
+            x->p++;
+            continue;
+        }
+        if (x->p < x->end && *x->p == ']') {
+            x->p++;
+            return OWL_OK;
+        }
+        return DECLINE;
+    }
+}
+
+/* The field of m named k[0..kl) (json_message takes the first in m's order that matches;
+ * unless m is ambiguous only one can), looked for from *hint on: senders write the fields
+ * of an object in about the order of the .proto, so the one after the last found is most
+ * often the next. *spelling 0 for the proto name, 1 for the camelCase one. NULL when none. */
+static const jfield *flookup(const jmsg *m, const char *k, size_t kl, unsigned *hint,
+                             unsigned *spelling)
+{
+    unsigned start = m->ambiguous || *hint >= m->n ? 0 : *hint;
+    for (unsigned c = 0, i = start; c < m->n; c++, i = i + 1 == m->n ? 0 : i + 1) {
+        const jfield *f = &m->f[i];
+        if (f->nlen == kl && memcmp(f->fd->name, k, kl) == 0)
+            *spelling = 0;
+        else if (f->clen == kl && memcmp(f->camel, k, kl) == 0)
+            *spelling = 1;
+        else
+            continue;
+        *hint = i + 1;
+        return f;
+    }
+    return NULL;
+}
+
+/* The object at x->p ('{') as message m (NULL: skipped), its fields appended as wire bytes.
+ * A name given twice is declined (the general path refuses it): known names are marked per
+ * field and spelling, unknown ones kept, up to FAST_MAX_UNKNOWN. depth: the object's own. */
+static int fobject(fp *x, const jmsg *m, int depth)
+{
+    uint64_t seen[2] = {0, 0};
+    struct {
+        const char *k;
+        size_t n;
+    } unknown[FAST_MAX_UNKNOWN];
+    unsigned nunknown = 0, hint = 0;
+    if (m && m->wide)
+        return DECLINE;
+    x->p++;
+    fws(x);
+    if (x->p < x->end && *x->p == '}') {
+        x->p++;
+        return OWL_OK;
+    }
+    for (;;) {
+        fws(x);
+        if (x->p >= x->end || *x->p != '"')
+            return DECLINE;
+        const char *k = x->p + 1;
+        int high = 0;
+        const char *q = owl_json_str_run(k, x->end, &high);
+        if (q >= x->end || *q != '"')
+            return DECLINE; /* an escape in a name, or no end */
+        size_t kl = (size_t)(q - k);
+        x->p = q + 1;
+        fws(x);
+        if (x->p >= x->end || *x->p != ':')
+            return DECLINE;
+        x->p++;
+        fws(x);
+        if (x->p >= x->end)
+            return DECLINE;
+        unsigned sp;
+        const jfield *f = m ? flookup(m, k, kl, &hint, &sp) : NULL;
+        int rc;
+        if (f) {
+            uint64_t bit = 1ull << (f - m->f);
+            if (seen[sp] & bit)
+                return DECLINE;
+            seen[sp] |= bit;
+            rc = ffield(x, f, depth);
+        } else {
+            if (kl > OWL_AWS_MAX_KEY || (high && !owl_utf8_valid(k, kl)) ||
+                nunknown == FAST_MAX_UNKNOWN)
+                return DECLINE;
+            for (unsigned i = 0; i < nunknown; i++)
+                if (unknown[i].n == kl && memcmp(unknown[i].k, k, kl) == 0)
+                    return DECLINE;
+            unknown[nunknown].k = k;
+            unknown[nunknown++].n = kl;
+            rc = fskip(x, depth);
+        }
+        if (rc != OWL_OK)
+            return rc;
+        fws(x);
+        if (x->p < x->end && *x->p == ',') {
+            x->p++;
+            continue;
+        }
+        if (x->p < x->end && *x->p == '}') {
+            x->p++;
+            return OWL_OK;
+        }
+        return DECLINE;
+    }
+}
+
+int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
+                       owl_buf *wire)
+{
+    size_t len0 = wire->len;
+    const jmsg *m = reg_get(desc);
+    if (!m)
+        return DECLINE; /* out of memory once: the general path reads every body */
+    if (!body)
+        body = "";
+    fp x = {.p = body, .end = body + n, .w = wire, .tmp = OWL_BUF_INIT};
+    int rc = OWL_OK;
+    fws(&x);
+    if (x.p < x.end) {
+        rc = *x.p == '{' ? fobject(&x, m, 1) : DECLINE;
+        if (rc == OWL_OK) {
+            fws(&x);
+            if (x.p != x.end)
+                rc = DECLINE;
+        }
+    }
+    owl_buf_free(&x.tmp);
+    if (rc != OWL_OK)
+        wire->len = len0;
+    return rc;
+}
+
+int owl_otlp_json_wire(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
+                       owl_buf *wire, owl_error *err)
+{
+    size_t len0 = wire->len;
+    int rc = owl_otlp_json_fast(desc, body, n, wire);
+    if (rc != OWL_EUNSUPPORTED)
+        return rc == OWL_ENOMEM ? owl_error_set(err, OWL_ENOMEM, "out of memory") : rc;
+    wire->len = len0;
+    return owl_otlp_json_general(desc, body, n, wire, err);
+}
