@@ -127,28 +127,197 @@ int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
 
 /* ---------- compaction ---------- */
 
-/* Reads every row of src (the caller holds a reference on each), sorts them by time and
- * writes them as one part at the path of unit d (sequence range first..last), then opens it
- * as *merged. Caller holds seal_mu, not mu. */
-static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_ref **src,
-                       size_t nsrc, uint64_t first, uint64_t last, struct part_ref **merged,
-                       owl_error *err)
+/* ---- merging parts: streamed, or sorted whole ---- */
+
+/* One source of a streamed merge: its part, the block decoded, a row cursor, and the key of
+ * the row before the cursor (a source out of order sends the merge to sort_merge). */
+struct msrc {
+    owl_part *p;
+    size_t nblocks, next; /* blocks, and the next to read */
+    owl_block_data cur;
+    size_t r;             /* the cursor's row in cur; cur.nrows when none is left */
+    uint64_t k;           /* the cursor row's key: cluster column, time */
+    int64_t t;
+    int keyed;            /* k and t hold a row's key */
+};
+
+struct merge {
+    const owl_schema *sc;
+    size_t kc;            /* cluster column or SIZE_MAX */
+    size_t cols[OWL_MAX_COLS];
+    struct msrc *src;
+    size_t nsrc;
+    size_t *heap, nheap;  /* sources with a row left, least key on top */
+    owl_block_data *retired; /* blocks read out, freed once the block they fed is written */
+    size_t nretired, capretired;
+};
+
+/* Whether source a's cursor row comes before b's: the order owl__sort_time_idx gives the
+ * rows of the sources concatenated (cluster key, time, then the source's place). */
+static int msrc_before(const struct merge *m, size_t a, size_t b)
 {
-    const owl_schema *sc = s->schemas[p->table];
-    size_t total = 0, nblocks = 0;
-    uint64_t max_lsn = 0;
-    int level = 0;
-    for (size_t i = 0; i < nsrc; i++) {
-        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
-        total += pm->rows;
-        nblocks += pm->nblocks;
-        if (pm->max_lsn > max_lsn)
-            max_lsn = pm->max_lsn;
-        if (src[i]->level > level)
-            level = src[i]->level;
+    const struct msrc *x = &m->src[a], *y = &m->src[b];
+    if (x->k != y->k)
+        return x->k < y->k;
+    if (x->t != y->t)
+        return x->t < y->t;
+    return a < b;
+}
+
+static void heap_down(struct merge *m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, best = i;
+        if (l < m->nheap && msrc_before(m, m->heap[l], m->heap[best]))
+            best = l;
+        if (l + 1 < m->nheap && msrc_before(m, m->heap[l + 1], m->heap[best]))
+            best = l + 1;
+        if (best == i)
+            return;
+        size_t t = m->heap[i];
+        m->heap[i] = m->heap[best];
+        m->heap[best] = t;
+        i = best;
     }
-    if (d->span)
-        first = last = max_lsn;
+}
+
+static void cursor_key(const struct merge *m, struct msrc *x)
+{
+    x->t = x->cur.cells[m->sc->time_col][x->r].i;
+    x->k = m->kc == SIZE_MAX ? 0 : x->cur.cells[m->kc][x->r].u;
+}
+
+/* Moves source x's cursor to its next row, reading its next block when the one decoded is
+ * done (the old one is retired: cells of it may sit in the output block). OWL_OK (x->r ==
+ * x->cur.nrows when none is left), OWL_EUNSUPPORTED when the source is out of order, or a
+ * read error. */
+static int msrc_step(struct merge *m, struct msrc *x, owl_error *err)
+{
+    uint64_t k = x->k;
+    int64_t t = x->t;
+    int keyed = x->keyed, first = x->cur.nrows == 0 && x->next == 0;
+    if (!first && ++x->r < x->cur.nrows) {
+        cursor_key(m, x);
+        return x->k < k || (x->k == k && x->t < t) ? OWL_EUNSUPPORTED : OWL_OK;
+    }
+    while (x->next < x->nblocks) {
+        if (!first) {
+            if (m->nretired == m->capretired) {
+                size_t cap = m->capretired ? 2 * m->capretired : 16;
+                owl_block_data *r = realloc(m->retired, cap * sizeof *r);
+                if (!r)
+                    return owl_error_set(err, OWL_ENOMEM, "out of memory merging");
+                m->retired = r, m->capretired = cap;
+            }
+            m->retired[m->nretired++] = x->cur;
+        }
+        first = 0;
+        memset(&x->cur, 0, sizeof x->cur);
+        int rc = owl_part_read_block(x->p, x->next++, m->cols, m->sc->ncols, &x->cur, err);
+        if (rc != OWL_OK)
+            return rc;
+        if (x->cur.nrows == 0)
+            continue;
+        x->r = 0;
+        cursor_key(m, x);
+        x->keyed = 1;
+        return keyed && (x->k < k || (x->k == k && x->t < t)) ? OWL_EUNSUPPORTED : OWL_OK;
+    }
+    x->r = x->cur.nrows;
+    return OWL_OK;
+}
+
+static void retire_free(struct merge *m)
+{
+    for (size_t i = 0; i < m->nretired; i++)
+        owl_block_data_free(&m->retired[i]);
+    m->nretired = 0;
+}
+
+/* Writes the rows of src, each part sorted as the writer wants, as one part: a k-way merge
+ * through owl_part_writer, holding one decoded block per source and one output block, where
+ * sort_merge holds every row twice over. OWL_EUNSUPPORTED (nothing written) when a source
+ * turns out not to be in order. */
+static int stream_merge(owl_store *s, const owl_schema *sc, struct part_ref **src, size_t nsrc,
+                        size_t total, const char *path, const owl_part_info *info, int zlevel,
+                        owl_error *err)
+{
+    struct merge m = {.sc = sc, .kc = owl__cluster_col(sc), .nsrc = nsrc};
+    for (size_t c = 0; c < sc->ncols; c++)
+        m.cols[c] = c;
+    size_t br = s->opt.block_rows;
+    owl_part_writer *w = NULL;
+    owl_cell *out = malloc(sc->ncols * br * sizeof *out);
+    m.src = calloc(nsrc, sizeof *m.src);
+    m.heap = malloc(nsrc * sizeof *m.heap);
+    int rc = OWL_OK;
+    if (!out || !m.src || !m.heap) {
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
+        goto out;
+    }
+    for (size_t i = 0; i < nsrc && rc == OWL_OK; i++) {
+        m.src[i].p = src[i]->p;
+        m.src[i].nblocks = owl_part_get_meta(src[i]->p)->nblocks;
+        if ((rc = msrc_step(&m, &m.src[i], err)) == OWL_OK && m.src[i].r < m.src[i].cur.nrows)
+            m.heap[m.nheap++] = i;
+    }
+    for (size_t i = m.nheap; rc == OWL_OK && i-- > 0;)
+        heap_down(&m, i);
+    if (rc == OWL_OK)
+        rc = owl_part_writer_open(path, sc, info, total, br, zlevel, &w, err);
+    owl_rows rows = {0};
+    for (size_t c = 0; c < sc->ncols; c++)
+        rows.cols[c] = out + c * br;
+    size_t done = 0;
+    while (rc == OWL_OK && done < total) {
+        size_t n = total - done < br ? total - done : br;
+        for (size_t j = 0; j < n && rc == OWL_OK; j++) {
+            if (!m.nheap) {
+                rc = owl_error_set(err, OWL_ECORRUPT, "merge: the parts hold fewer rows than "
+                                   "their footers say");
+                break;
+            }
+            struct msrc *x = &m.src[m.heap[0]];
+            for (size_t c = 0; c < sc->ncols; c++)
+                out[c * br + j] = x->cur.cells[c][x->r];
+            if ((rc = msrc_step(&m, x, err)) != OWL_OK)
+                break;
+            if (x->r >= x->cur.nrows)
+                m.heap[0] = m.heap[--m.nheap];
+            heap_down(&m, 0);
+        }
+        if (rc != OWL_OK)
+            break;
+        rows.nrows = n;
+        rc = owl_part_writer_add(w, &rows, err);
+        retire_free(&m); /* the output block holds no cell of them any more */
+        done += n;
+    }
+    if (rc == OWL_OK && m.nheap)
+        rc = owl_error_set(err, OWL_ECORRUPT, "merge: the parts hold more rows than their "
+                           "footers say");
+    if (rc == OWL_OK) {
+        rc = owl_part_writer_finish(w, NULL, err);
+        w = NULL;
+    }
+out:
+    owl_part_writer_abort(w);
+    retire_free(&m);
+    free(m.retired);
+    for (size_t i = 0; m.src && i < nsrc; i++)
+        owl_block_data_free(&m.src[i].cur);
+    free(m.src);
+    free(m.heap);
+    free(out);
+    return rc;
+}
+
+/* The same by reading every row of src at once and sorting them: for sources not in order
+ * (stream_merge declined). */
+static int sort_merge(owl_store *s, const owl_schema *sc, struct part_ref **src, size_t nsrc,
+                      size_t total, size_t nblocks, const char *path, const owl_part_info *info,
+                      int zlevel, owl_error *err)
+{
     int rc = OWL_OK;
     /* a merge's buffers are tens of megabytes: huge pages (owl_big_alloc) fault in 2 MiB at a
      * time, where malloc's fresh mappings would fault 4 KiB pages (Memory reuse in
@@ -159,11 +328,10 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
     struct time_idx *tmp = owl_big_alloc(total * sizeof *tmp);
     owl_cell *all = owl_big_alloc(cells * sizeof *all);
     owl_cell *sorted = owl_big_alloc(cells * sizeof *sorted);
-    char *dir = owl__day_dir(p, d->day, d->last);
     size_t cols[OWL_MAX_COLS];
     for (size_t c = 0; c < sc->ncols; c++)
         cols[c] = c;
-    if (!bd || !ix || !tmp || !all || !sorted || !dir) {
+    if (!bd || !ix || !tmp || !all || !sorted) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
         goto out;
     }
@@ -193,24 +361,62 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
             sorted[c * total + r] = all[c * total + ix[r].i];
         rows.cols[c] = sorted + c * total;
     }
-    char path[4096];
-    owl__part_path(p, d, first, last, level + 1, path, sizeof path);
-    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, level + 1,
-                          d->last - d->day + 1};
-    if ((rc = owl_mkdir_p(dir, 0700, err)) == OWL_OK)
-        rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows,
-                            s->opt.compact_zstd_level, NULL, err);
-    if (rc == OWL_OK && !(*merged = owl__open_part_ref(path, sc, first, last, level + 1, err)))
-        rc = OWL_EIO;
+    rc = owl_part_write(path, sc, info, &rows, s->opt.block_rows, zlevel, NULL, err);
 out:
     if (bd)
         for (size_t k = 0; k < nblocks; k++)
             owl_block_data_free(&bd[k]);
-    free(bd), free(dir);
+    free(bd);
     owl_big_free(ix, total * sizeof *ix);
     owl_big_free(tmp, total * sizeof *tmp);
     owl_big_free(all, cells * sizeof *all);
     owl_big_free(sorted, cells * sizeof *sorted);
+    return rc;
+}
+
+/* Writes every row of src (the caller holds a reference on each), in the order a part
+ * keeps, as one part at the path of unit d (sequence range first..last), then opens it as
+ * *merged: at compact_zstd_level with a level above its sources', or (hot: a merge of a day
+ * still receiving rows) at the seal's zstd_level with level 0, as sealed parts are, so that
+ * settling rewrites it once the day is cold. Caller holds seal_mu, not mu. */
+static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_ref **src,
+                       size_t nsrc, uint64_t first, uint64_t last, int hot,
+                       struct part_ref **merged, owl_error *err)
+{
+    const owl_schema *sc = s->schemas[p->table];
+    size_t total = 0, nblocks = 0;
+    uint64_t max_lsn = 0;
+    int level = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        const owl_part_meta *pm = owl_part_get_meta(src[i]->p);
+        total += pm->rows;
+        nblocks += pm->nblocks;
+        if (pm->max_lsn > max_lsn)
+            max_lsn = pm->max_lsn;
+        if (src[i]->level > level)
+            level = src[i]->level;
+    }
+    if (d->span)
+        first = last = max_lsn;
+    char *dir = owl__day_dir(p, d->day, d->last);
+    if (!dir)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
+    char path[4096];
+    int out_level = hot ? 0 : level + 1, zlevel = hot ? s->opt.zstd_level
+                                                      : s->opt.compact_zstd_level;
+    owl__part_path(p, d, first, last, out_level, path, sizeof path);
+    owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, out_level,
+                          d->last - d->day + 1};
+    int rc = owl_mkdir_p(dir, 0700, err);
+    free(dir);
+    if (rc == OWL_OK)
+        rc = stream_merge(s, sc, src, nsrc, total, path, &info, zlevel, err);
+    if (rc == OWL_EUNSUPPORTED) {
+        owl_error_clear(err);
+        rc = sort_merge(s, sc, src, nsrc, total, nblocks, path, &info, zlevel, err);
+    }
+    if (rc == OWL_OK && !(*merged = owl__open_part_ref(path, sc, first, last, out_level, err)))
+        rc = OWL_EIO;
     return rc;
 }
 
@@ -261,8 +467,8 @@ static void insert_part_locked(owl_store *s, struct ptn *p, struct day *d, struc
     }
 }
 
-/* Merges the parts [a, b) of day d into one part (caller holds seal_mu). */
-static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b,
+/* Merges the parts [a, b) of day d into one part (caller holds seal_mu); hot as merge_write. */
+static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, size_t b, int hot,
                        owl_error *err)
 {
     size_t nsrc = b - a;
@@ -273,7 +479,8 @@ static int merge_parts(owl_store *s, struct ptn *p, struct day *d, size_t a, siz
     memcpy(src, d->parts + a, nsrc * sizeof *src);
     ref_parts(src, nsrc);
     pthread_mutex_unlock(&s->mu);
-    int rc = merge_write(s, p, d, src, nsrc, src[0]->first, src[nsrc - 1]->last, &merged, err);
+    int rc = merge_write(s, p, d, src, nsrc, src[0]->first, src[nsrc - 1]->last, hot, &merged,
+                         err);
     if (rc == OWL_OK) {
         pthread_mutex_lock(&s->mu);
         /* the merged part takes the place of the first source, keeping the list in order */
@@ -366,7 +573,7 @@ static int merge_span(owl_store *s, struct ptn *p, struct day **run, size_t nrun
     pthread_mutex_unlock(&s->mu);
     if (!src)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    int rc = merge_write(s, p, &span, src, nsrc, 0, 0, &merged, err);
+    int rc = merge_write(s, p, &span, src, nsrc, 0, 0, 0, &merged, err);
     char **dirs = calloc(nrun, sizeof *dirs);
     if (rc == OWL_OK) {
         pthread_mutex_lock(&s->mu);
@@ -521,16 +728,20 @@ static struct ptn *ptn_at(owl_store *s, size_t i, size_t j, struct day **d)
  * half the run limit or more are left alone (a merge rewrites every row of its sources: a
  * big part merged again with each few new ones would be rewritten over and over); from the
  * first smaller part on, the parts up to the limit, when they are compact_min_parts or more.
- * The limit is compact_max_rows, a quarter of it while the day still has memtables (rows
- * arriving: merges stay short, so seals do not wait long for them). */
-static void merge_run(const owl_store *s, const struct day *d, size_t *a, size_t *b)
+ * While the day still has memtables (rows arriving) the merge is *hot: the limit is a quarter
+ * of compact_max_rows and only level-0 parts take part (merge_write writes them at the seal's
+ * level, for the core the merge shares with ingest; a part a merge wrote at the compaction
+ * level is not rewritten at a lower one). */
+static void merge_run(const owl_store *s, const struct day *d, size_t *a, size_t *b, int *hot)
 {
-    uint64_t cap = d->nmems ? s->opt.compact_max_rows / 4 : s->opt.compact_max_rows, rows = 0;
+    *hot = d->nmems > 0;
+    uint64_t cap = *hot ? s->opt.compact_max_rows / 4 : s->opt.compact_max_rows, rows = 0;
     size_t i = 0, n = d->nparts;
-    while (i < n && owl_part_get_meta(d->parts[i]->p)->rows >= cap / 2)
+    while (i < n && (owl_part_get_meta(d->parts[i]->p)->rows >= cap / 2 ||
+                     (*hot && d->parts[i]->level > 0)))
         i++;
     size_t e = i;
-    while (e < n) {
+    while (e < n && !(*hot && d->parts[e]->level > 0)) {
         uint64_t r = owl_part_get_meta(d->parts[e]->p)->rows;
         if (e - i >= 2 && rows + r > cap)
             break;
@@ -568,16 +779,17 @@ int owl_store_compact(owl_store *s, owl_error *err)
                     break;
                 }
                 size_t a = 0, b = 0;
+                int hot = 0;
                 if (pass == 1) {
                     rc = span_pass(s, p, today, &merged, err);
                 } else {
                     pthread_mutex_lock(&s->mu);
                     if (pass == 0 && !d->span)
-                        merge_run(s, d, &a, &b);
+                        merge_run(s, d, &a, &b, &hot);
                     else if (pass == 2 && settle_candidate(s, d, today, now))
                         settle_run(s, d, &a, &b);
                     pthread_mutex_unlock(&s->mu);
-                    if (b > a && (rc = merge_parts(s, p, d, a, b, err)) == OWL_OK)
+                    if (b > a && (rc = merge_parts(s, p, d, a, b, hot, err)) == OWL_OK)
                         merged = 1;
                 }
                 pthread_mutex_unlock(&s->seal_mu);

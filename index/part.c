@@ -295,7 +295,9 @@ static inline size_t seen_slot(const owl_bytes *b)
 
 struct writer {
     const owl_schema *s;
-    const owl_rows *rows;
+    const owl_rows *rows; /* all rows (owl_part_write), or the block's (owl_part_writer) */
+    size_t nrows;         /* rows of the whole part */
+    const char *tmp;      /* the file being written, for messages */
     int level;
     int fd;
     uint64_t written;     /* bytes already handed to write(2) */
@@ -347,9 +349,9 @@ static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, o
     return OWL_OK;
 }
 
-/* Everything the writer refuses, checked before a file is created. */
-static int check_input(const owl_schema *s, const owl_part_info *info, const owl_rows *rows,
-                       size_t block_rows, owl_error *err)
+/* What the writer refuses of schema, info and block size, checked before a file is created. */
+static int check_meta(const owl_schema *s, const owl_part_info *info, size_t block_rows,
+                      owl_error *err)
 {
     int rc = check_schema(s, err);
     if (rc != OWL_OK)
@@ -358,11 +360,19 @@ static int check_input(const owl_schema *s, const owl_part_info *info, const owl
         (info->table && strcmp(info->table, s->name) != 0) || info->level < 0 ||
         info->ndays < 0 || info->ndays > 36600)
         return owl_error_set(err, OWL_EINVAL, "part: bad part info");
-    if (!rows || rows->nrows == 0)
-        return owl_error_set(err, OWL_EINVAL, "part: no rows");
     if (block_rows == 0 || block_rows > BLOCK_ROWS_MAX)
         return owl_error_set(err, OWL_EINVAL, "part: block_rows %zu outside 1..%zu", block_rows,
                              BLOCK_ROWS_MAX);
+    return OWL_OK;
+}
+
+/* What the writer refuses of rows (all of a part's, or a block's), checked before they are
+ * written. */
+static int check_rows(const owl_schema *s, const owl_rows *rows, owl_error *err)
+{
+    int rc;
+    if (!rows || rows->nrows == 0)
+        return owl_error_set(err, OWL_EINVAL, "part: no rows");
     for (size_t c = 0; c < s->ncols; c++)
         if (!rows->cols[c])
             return owl_error_set(err, OWL_EINVAL, "part: column %s missing", s->cols[c].name);
@@ -389,6 +399,13 @@ static int check_input(const owl_schema *s, const owl_part_info *info, const owl
                 return rc;
     }
     return OWL_OK;
+}
+
+static int check_input(const owl_schema *s, const owl_part_info *info, const owl_rows *rows,
+                       size_t block_rows, owl_error *err)
+{
+    int rc = check_meta(s, info, block_rows, err);
+    return rc != OWL_OK ? rc : check_rows(s, rows, err);
 }
 
 /* Integer columns: values into w->num, min/max (U64: the unsigned bounds' bit patterns). */
@@ -667,7 +684,6 @@ static bool footer_block(const struct writer *w, size_t b, bson_t *blocks)
 
 static bool footer_doc(const struct writer *w, const owl_part_info *info, bson_t *doc)
 {
-    const owl_cell *t = w->rows->cols[w->s->time_col];
     bson_t cols, blocks;
     char kb[16];
     size_t klen;
@@ -678,9 +694,9 @@ static bool footer_doc(const struct writer *w, const owl_part_info *info, bson_t
     ok &= BSON_APPEND_INT32(doc, "day", info->day);
     if (info->ndays > 1)
         ok &= BSON_APPEND_INT32(doc, "ndays", info->ndays);
-    ok &= BSON_APPEND_INT64(doc, "rows", (int64_t)w->rows->nrows);
-    int64_t lo = t[0].i, hi = t[w->rows->nrows - 1].i;
-    for (size_t b = 0; b < w->nblocks; b++) {
+    ok &= BSON_APPEND_INT64(doc, "rows", (int64_t)w->nrows);
+    int64_t lo = w->blocks[0].min_time, hi = w->blocks[0].max_time;
+    for (size_t b = 1; b < w->nblocks; b++) {
         lo = w->blocks[b].min_time < lo ? w->blocks[b].min_time : lo;
         hi = w->blocks[b].max_time > hi ? w->blocks[b].max_time : hi;
     }
@@ -753,9 +769,10 @@ out:
     return rc;
 }
 
-static int writer_alloc(struct writer *w, size_t block_rows, owl_error *err)
+static int writer_alloc(struct writer *w, size_t nrows, size_t block_rows, owl_error *err)
 {
-    size_t nrows = w->rows->nrows, ncols = w->s->ncols;
+    size_t ncols = w->s->ncols;
+    w->nrows = nrows;
     size_t per = nrows < block_rows ? nrows : block_rows;
     w->nblocks = (nrows + block_rows - 1) / block_rows;
     w->blocks = calloc(w->nblocks, sizeof *w->blocks);
@@ -794,39 +811,89 @@ static void writer_free(struct writer *w)
     free(w->chunks);
 }
 
-/* Header, then every block's chunks, then footer and trailer, through w->out. */
-static int write_body(struct writer *w, size_t block_rows, const owl_part_info *info,
-                      const char *tmp, owl_error *err)
+static int write_header(struct writer *w, owl_error *err)
 {
     uint8_t hdr[HDR_SIZE];
     memcpy(hdr, HDR_MAGIC, 8);
     owl_put32le(hdr + 8, FORMAT_VERSION);
     owl_put32le(hdr + 12, owl_crc32c(0, hdr, 12));
     int rc = owl_buf_append(&w->out, hdr, sizeof hdr);
-    if (rc != OWL_OK)
-        return owl_error_set(err, rc, "part: out of memory");
+    return rc == OWL_OK ? OWL_OK : owl_error_set(err, rc, "part: out of memory");
+}
+
+/* Block b: rows r0 .. r0 + n - 1 of w->rows, every column's chunk through w->out. */
+static int write_block(struct writer *w, size_t b, size_t r0, size_t n, owl_error *err)
+{
     const owl_cell *t = w->rows->cols[w->s->time_col];
-    for (size_t b = 0; b < w->nblocks; b++) {
-        size_t r0 = b * block_rows;
-        size_t n = w->rows->nrows - r0 < block_rows ? w->rows->nrows - r0 : block_rows;
-        /* time-sorted rows: the first and last; a clustered part's block can hold several
-         * series, each time-sorted: the true bounds */
-        int64_t lo = t[r0].i, hi = t[r0 + n - 1].i;
-        for (size_t r = r0; r < r0 + n; r++) {
-            lo = t[r].i < lo ? t[r].i : lo;
-            hi = t[r].i > hi ? t[r].i : hi;
-        }
-        w->blocks[b] = (struct pblock){(uint32_t)n, lo, hi};
-        for (size_t c = 0; c < w->s->ncols; c++) {
-            if ((rc = write_chunk(w, b, c, r0, n, err)) != OWL_OK)
-                return rc;
-            if (w->out.len >= WRITE_FLUSH && (rc = flush_out(w, tmp, err)) != OWL_OK)
-                return rc;
-        }
+    /* time-sorted rows: the first and last; a clustered part's block can hold several
+     * series, each time-sorted: the true bounds */
+    int64_t lo = t[r0].i, hi = t[r0 + n - 1].i;
+    for (size_t r = r0; r < r0 + n; r++) {
+        lo = t[r].i < lo ? t[r].i : lo;
+        hi = t[r].i > hi ? t[r].i : hi;
     }
-    if ((rc = write_footer(w, info, err)) != OWL_OK)
+    w->blocks[b] = (struct pblock){(uint32_t)n, lo, hi};
+    for (size_t c = 0; c < w->s->ncols; c++) {
+        int rc = write_chunk(w, b, c, r0, n, err);
+        if (rc == OWL_OK && w->out.len >= WRITE_FLUSH)
+            rc = flush_out(w, w->tmp, err);
+        if (rc != OWL_OK)
+            return rc;
+    }
+    return OWL_OK;
+}
+
+/* Header, then every block's chunks, then footer and trailer, through w->out. */
+static int write_body(struct writer *w, size_t block_rows, const owl_part_info *info,
+                      const char *tmp, owl_error *err)
+{
+    int rc = write_header(w, err);
+    for (size_t b = 0; rc == OWL_OK && b < w->nblocks; b++) {
+        size_t r0 = b * block_rows;
+        size_t n = w->nrows - r0 < block_rows ? w->nrows - r0 : block_rows;
+        rc = write_block(w, b, r0, n, err);
+    }
+    if (rc == OWL_OK)
+        rc = write_footer(w, info, err);
+    return rc == OWL_OK ? flush_out(w, tmp, err) : rc;
+}
+
+/* Splits path into path.tmp and its directory; OWL_EINVAL when too long. */
+static int tmp_and_dir(const char *path, char tmp[PATH_LEN], char dir[PATH_LEN], owl_error *err)
+{
+    if (!path || strlen(path) + 5 > PATH_LEN)
+        return owl_error_set(err, OWL_EINVAL, "part: bad path");
+    snprintf(tmp, PATH_LEN, "%s.tmp", path);
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, PATH_LEN, ".");
+    else if (slash == path)
+        snprintf(dir, PATH_LEN, "/");
+    else
+        snprintf(dir, PATH_LEN, "%.*s", (int)(slash - path), path);
+    return OWL_OK;
+}
+
+/* The end of a part whose footer is in w->out: written, fsynced, renamed to path, its
+ * directory fsynced. */
+static int commit_file(struct writer *w, const char *path, const char *tmp, const char *dir,
+                       owl_error *err)
+{
+    int rc = flush_out(w, tmp, err);
+    if (rc != OWL_OK)
         return rc;
-    return flush_out(w, tmp, err);
+    if (fsync(w->fd) != 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "fsync %s: %s", tmp,
+                             strerror(errno));
+    int fd = w->fd;
+    w->fd = -1;
+    if (close(fd) != 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "close %s: %s", tmp,
+                             strerror(errno));
+    if (rename(tmp, path) != 0)
+        return owl_error_set(err, owl_err_from_errno(errno), "rename %s: %s", tmp,
+                             strerror(errno));
+    return OWL_OK;
 }
 
 int owl_part_write(const char *path, const owl_schema *schema, const owl_part_info *info,
@@ -837,20 +904,12 @@ int owl_part_write(const char *path, const owl_schema *schema, const owl_part_in
     char tmp[PATH_LEN], dir[PATH_LEN];
     int rc, created = 0;
 
-    if (!path || strlen(path) + 5 > sizeof tmp)
-        return owl_error_set(err, OWL_EINVAL, "part: bad path");
+    if ((rc = tmp_and_dir(path, tmp, dir, err)) != OWL_OK)
+        return rc;
     if ((rc = check_input(schema, info, rows, block_rows, err)) != OWL_OK)
         return rc;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-
-    if ((rc = writer_alloc(&w, block_rows, err)) != OWL_OK)
+    w.tmp = tmp;
+    if ((rc = writer_alloc(&w, rows->nrows, block_rows, err)) != OWL_OK)
         goto out;
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (w.fd < 0) {
@@ -860,20 +919,8 @@ int owl_part_write(const char *path, const owl_schema *schema, const owl_part_in
     created = 1;
     if ((rc = write_body(&w, block_rows, info, tmp, err)) != OWL_OK)
         goto out;
-    if (fsync(w.fd) != 0) {
-        rc = owl_error_set(err, owl_err_from_errno(errno), "fsync %s: %s", tmp, strerror(errno));
+    if ((rc = commit_file(&w, path, tmp, dir, err)) != OWL_OK)
         goto out;
-    }
-    if (close(w.fd) != 0) {
-        w.fd = -1;
-        rc = owl_error_set(err, owl_err_from_errno(errno), "close %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    w.fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = owl_error_set(err, owl_err_from_errno(errno), "rename %s: %s", tmp, strerror(errno));
-        goto out;
-    }
     created = 0;
     if ((rc = owl_fsync_dir(dir, err)) != OWL_OK)
         goto out;
@@ -885,6 +932,122 @@ out:
     if (created)
         unlink(tmp);
     writer_free(&w);
+    return rc;
+}
+
+/* ---- the same, block by block (owl_part_writer_*) ---- */
+
+struct owl_part_writer {
+    struct writer w;
+    owl_part_info info;
+    char *tenant, *partition; /* info's, owned */
+    char path[PATH_LEN], tmp[PATH_LEN], dir[PATH_LEN];
+    size_t block_rows, added, b;
+    uint64_t last_k;          /* the last row added: cluster key and time */
+    int64_t last_t;
+    size_t kc;                /* the cluster column, or SIZE_MAX */
+};
+
+void owl_part_writer_abort(owl_part_writer *pw)
+{
+    if (!pw)
+        return;
+    if (pw->w.fd >= 0) {
+        close(pw->w.fd);
+        unlink(pw->tmp);
+    }
+    writer_free(&pw->w);
+    free(pw->tenant);
+    free(pw->partition);
+    free(pw);
+}
+
+int owl_part_writer_open(const char *path, const owl_schema *schema, const owl_part_info *info,
+                         size_t nrows, size_t block_rows, int zstd_level, owl_part_writer **out,
+                         owl_error *err)
+{
+    *out = NULL;
+    int rc = check_meta(schema, info, block_rows, err);
+    if (rc != OWL_OK)
+        return rc;
+    if (nrows == 0)
+        return owl_error_set(err, OWL_EINVAL, "part: no rows");
+    owl_part_writer *pw = calloc(1, sizeof *pw);
+    if (!pw)
+        return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+    pw->w = (struct writer){.s = schema, .level = zstd_level, .fd = -1, .tmp = pw->tmp};
+    pw->info = *info;
+    pw->info.tenant = pw->tenant = strdup(info->tenant);
+    pw->info.partition = pw->partition = strdup(info->partition);
+    pw->block_rows = block_rows;
+    pw->kc = SIZE_MAX;
+    for (size_t c = 0; c < schema->ncols; c++)
+        if (schema->cols[c].flags & OWL_COL_CLUSTER)
+            pw->kc = c;
+    if (!pw->tenant || !pw->partition) {
+        rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
+        goto fail;
+    }
+    if ((rc = tmp_and_dir(path, pw->tmp, pw->dir, err)) != OWL_OK)
+        goto fail;
+    snprintf(pw->path, sizeof pw->path, "%s", path);
+    if ((rc = writer_alloc(&pw->w, nrows, block_rows, err)) != OWL_OK)
+        goto fail;
+    pw->w.fd = open(pw->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (pw->w.fd < 0) {
+        rc = owl_error_set(err, owl_err_from_errno(errno), "open %s: %s", pw->tmp,
+                           strerror(errno));
+        goto fail;
+    }
+    if ((rc = write_header(&pw->w, err)) != OWL_OK)
+        goto fail;
+    *out = pw;
+    return OWL_OK;
+fail:
+    owl_part_writer_abort(pw);
+    return rc;
+}
+
+int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *err)
+{
+    struct writer *w = &pw->w;
+    int rc = check_rows(w->s, rows, err);
+    if (rc != OWL_OK)
+        return rc;
+    size_t want = w->nrows - pw->added < pw->block_rows ? w->nrows - pw->added : pw->block_rows;
+    if (rows->nrows != want)
+        return owl_error_set(err, OWL_EINVAL, "part: block %zu of %zu rows, want %zu", pw->b,
+                             rows->nrows, want);
+    const owl_cell *t = rows->cols[w->s->time_col];
+    uint64_t k0 = pw->kc == SIZE_MAX ? 0 : rows->cols[pw->kc][0].u;
+    if (pw->added && (k0 < pw->last_k || (k0 == pw->last_k && t[0].i < pw->last_t)))
+        return owl_error_set(err, OWL_EINVAL, "part: rows not sorted at block %zu", pw->b);
+    w->rows = rows;
+    rc = write_block(w, pw->b, 0, rows->nrows, err);
+    w->rows = NULL;
+    if (rc != OWL_OK)
+        return rc;
+    pw->last_k = pw->kc == SIZE_MAX ? 0 : rows->cols[pw->kc][rows->nrows - 1].u;
+    pw->last_t = t[rows->nrows - 1].i;
+    pw->added += rows->nrows;
+    pw->b++;
+    return OWL_OK;
+}
+
+int owl_part_writer_finish(owl_part_writer *pw, uint64_t *file_bytes, owl_error *err)
+{
+    int rc;
+    if (pw->added != pw->w.nrows)
+        rc = owl_error_set(err, OWL_EINVAL, "part: %zu rows added of %zu", pw->added,
+                           pw->w.nrows);
+    else if ((rc = write_footer(&pw->w, &pw->info, err)) == OWL_OK) {
+        rc = commit_file(&pw->w, pw->path, pw->tmp, pw->dir, err);
+        if (rc != OWL_OK && pw->w.fd < 0)
+            unlink(pw->tmp); /* closed, not renamed (abort unlinks it while open) */
+        if (rc == OWL_OK && (rc = owl_fsync_dir(pw->dir, err)) == OWL_OK && file_bytes)
+            *file_bytes = pw->w.written;
+    }
+    owl_part_writer_abort(pw);
     return rc;
 }
 

@@ -80,6 +80,32 @@ int owl_part_write(const char *path, const owl_schema *schema, const owl_part_in
                    const owl_rows *rows, size_t block_rows, int zstd_level, uint64_t *file_bytes,
                    owl_error *err);
 
+/* owl_part_writer — the part owl_part_write would write of the same rows, given block by
+ * block (a merge streams its sources through one without holding all rows at once). The
+ * file is path.tmp until owl_part_writer_finish renames it. */
+typedef struct owl_part_writer owl_part_writer;
+
+/* owl_part_writer_open — a part of exactly nrows rows, in blocks of block_rows, for info
+ * (copied). The same refusals as owl_part_write for schema, info and block_rows; OWL_EIO /
+ * OWL_ENOMEM. On success *out must reach owl_part_writer_finish or owl_part_writer_abort. */
+int owl_part_writer_open(const char *path, const owl_schema *schema, const owl_part_info *info,
+                         size_t nrows, size_t block_rows, int zstd_level, owl_part_writer **out,
+                         owl_error *err);
+
+/* owl_part_writer_add — the next block: block_rows rows (fewer only for the last), sorted
+ * as owl_part_write wants them, after the rows added before. Its cells are read now and may
+ * be freed on return. The same refusals as owl_part_write for the rows (OWL_EINVAL), or
+ * OWL_EIO / OWL_ENOSPC / OWL_ENOMEM; the writer is then only good for abort. */
+int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *err);
+
+/* owl_part_writer_finish — footer, fsync, rename to path, fsync of its directory (on failure
+ * nothing is left at path unless the rename was done). Frees pw whatever the result.
+ * OWL_EINVAL when fewer rows than announced were added. *file_bytes may be NULL. */
+int owl_part_writer_finish(owl_part_writer *pw, uint64_t *file_bytes, owl_error *err);
+
+/* owl_part_writer_abort — removes path.tmp and frees pw. Accepts NULL. */
+void owl_part_writer_abort(owl_part_writer *pw);
+
 typedef struct owl_part owl_part;
 
 typedef struct owl_part_meta {

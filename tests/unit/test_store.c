@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/endian.h"
+#include "common/util.h"
 #include "index/encode.h"
 #include "index/index.h"
 #include "index/store_int.h"
@@ -2148,6 +2149,603 @@ Test(store, a_lone_cold_part_settles_at_the_compaction_level_once, .init = mkroo
     cr_assert_eq(st.compactions, 0);
     owl_store_close(s);
     free(before.v);
+}
+
+/* ---- streamed and hot merges (compact.c stream_merge, merge_run) ----
+ * A merge streams its sources through owl_part_writer and must write exactly the part the
+ * old read-everything-and-sort merge wrote: the rows stably sorted by (cluster column, time),
+ * ties in source order, in blocks of block_rows. The oracle is owl_part_write of the rows
+ * the test wrote, sorted so, compared byte for byte with the merged file. */
+
+#define TENANT "000000000001"
+#define MERGE_BLOCK_ROWS 7 /* rows per block: sources' and output's blocks never line up */
+
+static const owl_schema *const both_schemas[] = {&owl_logs_schema, &owl_spans_schema};
+
+static owl_store *open_merging(int settle_age_ms)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(0);
+    o.block_rows = MERGE_BLOCK_ROWS;
+    o.zstd_level = 1;
+    o.compact_zstd_level = 9; /* message columns try templates (LOGTPL) at 9 */
+    o.compact_min_parts = 4;
+    o.settle_age_ms = settle_age_ms;
+    cr_assert_eq(owl_store_open(tmp, both_schemas, 2, &o, &s, &err), OWL_OK, "%s", err.msg);
+    return s;
+}
+
+/* Rows column-major with their bytes owned: what a test wrote, or read back. */
+struct tab {
+    const owl_schema *sc;
+    size_t n, cap;
+    owl_cell *c[OWL_MAX_COLS];
+};
+
+static void tab_push(struct tab *t, const owl_cell *const *cols, size_t r)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 256;
+        for (size_t c = 0; c < t->sc->ncols; c++)
+            cr_assert_not_null(t->c[c] = realloc(t->c[c], t->cap * sizeof *t->c[c]));
+    }
+    for (size_t c = 0; c < t->sc->ncols; c++) {
+        owl_cell v = cols[c][r];
+        if (owl_type_is_bytes(t->sc->cols[c].type)) {
+            char *p = malloc(v.b.n + 1);
+            cr_assert_not_null(p);
+            if (v.b.n)
+                memcpy(p, v.b.p, v.b.n);
+            v.b.p = p;
+        }
+        t->c[c][t->n] = v;
+    }
+    t->n++;
+}
+
+static void tab_free(struct tab *t)
+{
+    for (size_t c = 0; c < t->sc->ncols; c++) {
+        for (size_t r = 0; owl_type_is_bytes(t->sc->cols[c].type) && r < t->n; r++)
+            free((void *)t->c[c][r].b.p);
+        free(t->c[c]);
+    }
+    memset(t->c, 0, sizeof t->c);
+    t->n = t->cap = 0;
+}
+
+static owl_rows tab_rows(const struct tab *t)
+{
+    owl_rows rows = {.nrows = t->n};
+    for (size_t c = 0; c < t->sc->ncols; c++)
+        rows.cols[c] = t->c[c];
+    return rows;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+/* The id column: group * 1000 + row, so the id says which seal wrote a row and in what order. */
+static size_t id_col(const owl_schema *sc)
+{
+    return sc == &owl_spans_schema ? OWL_SPANS_DURATION : OWL_LOGS_INGEST_TIME;
+}
+
+/* Appends to w the n rows of group g: times among 16 values one unit apart from t0 and
+ * (clustered) keys among 4, so (key, time) pairs repeat inside a group and across groups;
+ * the id in id_col; every byte value differs from row to row. */
+static void gen_group(struct tab *w, int64_t t0, int64_t unit, int g, int n, uint64_t *rng)
+{
+    static const char *words[] = {"alpha", "bravo", "charlie", "delta"};
+    static const uint64_t keys[] = {3, 7, (1ull << 63) | 5, UINT64_MAX - 1};
+    const owl_schema *sc = w->sc;
+    size_t kc = owl__cluster_col(sc);
+    for (int i = 0; i < n; i++) {
+        owl_cell row[OWL_MAX_COLS];
+        const owl_cell *cols[OWL_MAX_COLS];
+        char text[OWL_MAX_COLS][96];
+        bson_t doc = BSON_INITIALIZER;
+        for (size_t c = 0; c < sc->ncols; c++) {
+            uint64_t x = xorshift(rng);
+            char *b = text[c];
+            int len = 0;
+            cols[c] = &row[c];
+            switch (sc->cols[c].type) {
+            case OWL_TYPE_TIME:
+                row[c].i = t0 + (int64_t)(x % 16) * unit;
+                break;
+            case OWL_TYPE_I64:
+                row[c].i = c == id_col(sc) ? g * 1000 + i : (int64_t)x;
+                break;
+            case OWL_TYPE_U64:
+                row[c].u = c == kc ? keys[x % 4] : x;
+                break;
+            case OWL_TYPE_F64:
+                row[c].f = (double)(x % 100000) / 8;
+                break;
+            case OWL_TYPE_DICT:
+                len = snprintf(b, 96, "%s-%d", words[x % 4], (int)(x % 3));
+                break;
+            case OWL_TYPE_STR:
+                len = snprintf(b, 96, "g%d row %d %s user=u%d took %llums", g, i,
+                               words[x % 4], (int)(x % 7), (unsigned long long)(x % 100000));
+                break;
+            case OWL_TYPE_ID8:
+            case OWL_TYPE_ID16:
+                len = (int)owl_type_id_width(sc->cols[c].type);
+                for (int k = 0; k < len; k++)
+                    b[k] = (char)(k == 0 ? (uint64_t)g : k == 1 ? (uint64_t)i : xorshift(rng));
+                break;
+            case OWL_TYPE_BSON:
+                if (i % 2) {
+                    bson_reinit(&doc);
+                    BSON_APPEND_INT32(&doc, "c", (int32_t)c);
+                    BSON_APPEND_INT32(&doc, "g", g);
+                    BSON_APPEND_INT32(&doc, "i", i);
+                    len = (int)doc.len;
+                    memcpy(b, bson_get_data(&doc), doc.len);
+                }
+                break;
+            }
+            if (owl_type_is_bytes(sc->cols[c].type))
+                row[c].b = (owl_bytes){b, (size_t)len};
+        }
+        tab_push(w, cols, 0);
+        bson_destroy(&doc);
+    }
+}
+
+/* Appends rows [from, w->n) of w to partition and, with flush, seals them into one part. */
+static void write_group(owl_store *s, const struct tab *w, size_t from, const char *partition,
+                        int flush)
+{
+    owl_error err = {0};
+    owl_rows rows = {.nrows = w->n - from};
+    for (size_t c = 0; c < w->sc->ncols; c++)
+        rows.cols[c] = w->c[c] + from;
+    cr_assert_eq(owl_store_append(s, w->sc->name, TENANT, partition, &rows, &err), OWL_OK,
+                 "%s", err.msg);
+    if (flush)
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+}
+
+static int64_t id_of(const struct tab *t, size_t r)
+{
+    return t->c[id_col(t->sc)][r].i;
+}
+
+/* A row's sort key: (cluster key, time) or an id, then its index in its table. */
+struct ord {
+    uint64_t k;
+    int64_t t;
+    size_t i;
+};
+
+static int cmp_ord(const void *a, const void *b)
+{
+    const struct ord *x = a, *y = b;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The rows of w whose group is in [g0, g1], in the order a merge of their seals keeps: w's
+ * order (seal, then append) stably sorted by (cluster key, time). */
+static struct tab merged_order(const struct tab *w, int g0, int g1)
+{
+    size_t kc = owl__cluster_col(w->sc), n = 0;
+    struct ord *o = calloc(w->n, sizeof *o);
+    cr_assert_not_null(o);
+    for (size_t r = 0; r < w->n; r++) {
+        int g = (int)(id_of(w, r) / 1000);
+        if (g < g0 || g > g1)
+            continue;
+        o[n++] = (struct ord){kc == SIZE_MAX ? 0 : w->c[kc][r].u,
+                              w->c[w->sc->time_col][r].i, r};
+    }
+    qsort(o, n, sizeof *o, cmp_ord);
+    struct tab want = {.sc = w->sc};
+    for (size_t j = 0; j < n; j++)
+        tab_push(&want, (const owl_cell *const *)w->c, o[j].i);
+    free(o);
+    return want;
+}
+
+static int cell_eq(enum owl_type t, owl_cell a, owl_cell b)
+{
+    if (!owl_type_is_bytes(t))
+        return a.u == b.u;
+    return a.b.n == b.b.n && (a.b.n == 0 || memcmp(a.b.p, b.b.p, a.b.n) == 0);
+}
+
+/* got holds want's rows (every column) in want's order. */
+static void expect_same_rows(const struct tab *got, const struct tab *want, const char *what)
+{
+    cr_assert_eq(got->n, want->n, "%s: %zu rows, want %zu", what, got->n, want->n);
+    for (size_t r = 0; r < want->n; r++)
+        for (size_t c = 0; c < want->sc->ncols; c++)
+            cr_assert(cell_eq(want->sc->cols[c].type, got->c[c][r], want->c[c][r]),
+                      "%s: row %zu (id %lld, want id %lld) differs in column %s", what, r,
+                      (long long)id_of(got, r), (long long)id_of(want, r),
+                      want->sc->cols[c].name);
+}
+
+/* t's rows by id (ids are unique). */
+static struct tab by_id(const struct tab *t)
+{
+    struct ord *o = calloc(t->n + 1, sizeof *o);
+    cr_assert_not_null(o);
+    for (size_t r = 0; r < t->n; r++)
+        o[r] = (struct ord){0, id_of(t, r), r};
+    qsort(o, t->n, sizeof *o, cmp_ord);
+    struct tab sorted = {.sc = t->sc};
+    for (size_t r = 0; r < t->n; r++)
+        tab_push(&sorted, (const owl_cell *const *)t->c, o[r].i);
+    free(o);
+    return sorted;
+}
+
+/* expect_same_rows as multisets. */
+static void expect_same_row_set(const struct tab *got, const struct tab *want, const char *what)
+{
+    struct tab a = by_id(got), b = by_id(want);
+    expect_same_rows(&a, &b, what);
+    tab_free(&a), tab_free(&b);
+}
+
+/* Rows in merge order on their own terms: (cluster key, time) never falls, and rows alike in
+ * both come in seal order, then in the order they were appended (their ids ascending). */
+static void expect_merge_order(const struct tab *t, const char *what)
+{
+    size_t kc = owl__cluster_col(t->sc), tc = t->sc->time_col;
+    for (size_t r = 1; r < t->n; r++) {
+        uint64_t k0 = kc == SIZE_MAX ? 0 : t->c[kc][r - 1].u;
+        uint64_t k1 = kc == SIZE_MAX ? 0 : t->c[kc][r].u;
+        int64_t t0 = t->c[tc][r - 1].i, t1 = t->c[tc][r].i;
+        cr_assert(k0 < k1 || (k0 == k1 && t0 <= t1), "%s: row %zu goes back in (key, time)",
+                  what, r);
+        if (k0 == k1 && t0 == t1)
+            cr_assert_lt(id_of(t, r - 1), id_of(t, r), "%s: tie at row %zu out of seal order",
+                         what, r);
+    }
+}
+
+/* Rows alike in (key, time) from different groups next to each other in t: the ties the
+ * merge has to order by source. */
+static size_t cross_group_ties(const struct tab *t)
+{
+    size_t kc = owl__cluster_col(t->sc), tc = t->sc->time_col, n = 0;
+    for (size_t r = 1; r < t->n; r++)
+        n += (kc == SIZE_MAX || t->c[kc][r - 1].u == t->c[kc][r].u) &&
+             t->c[tc][r - 1].i == t->c[tc][r].i && id_of(t, r - 1) / 1000 != id_of(t, r) / 1000;
+    return n;
+}
+
+static int tab_collect_fn(void *ud, const owl_batch *b)
+{
+    struct tab *t = ud;
+    for (size_t r = 0; r < b->nrows; r++)
+        tab_push(t, b->cols, r);
+    return 0;
+}
+
+/* Every row of partition, every column, in the order an unordered scan gives (parts in the
+ * day's list order, each block by block, then memtables). */
+static struct tab scan_all(owl_store *s, const owl_schema *sc, const char *partition)
+{
+    size_t cols[OWL_MAX_COLS];
+    for (size_t c = 0; c < sc->ncols; c++)
+        cols[c] = c;
+    const char *parts[] = {partition};
+    struct tab t = {.sc = sc};
+    owl_scan q = {.table = sc->name, .tenant = TENANT, .partitions = parts, .npartitions = 1,
+                  .start = INT64_MIN, .end = INT64_MAX, .cols = cols, .ncols = sc->ncols,
+                  .fn = tab_collect_fn, .ud = &t};
+    owl_error err = {0};
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_OK, "%s", err.msg);
+    return t;
+}
+
+/* The part files of (table, partition): names sorted and joined by spaces into names; dir
+ * gets the directory of one of them (the tests keep a partition's rows in one day). */
+static void part_files(const char *table, const char *partition, char *names, size_t nsz,
+                       char *dir, size_t dsz)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "find %s/%s/%s/%s -name '*.owp' -printf '%%f\\n' | sort | "
+             "tr '\\n' ' ' | sed 's/ $//'", tmp, table, TENANT, partition);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(names, 1, nsz - 1, f);
+    names[n] = 0;
+    pclose(f);
+    snprintf(cmd, sizeof cmd, "dirname $(find %s/%s/%s/%s -name '*.owp' | head -1)", tmp, table,
+             TENANT, partition);
+    f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    n = fread(dir, 1, dsz - 1, f);
+    dir[n] = 0;
+    dir[strcspn(dir, "\n")] = 0;
+    pclose(f);
+}
+
+/* Every row of the part file at path, block by block, with its blocks' sizes checked: full
+ * blocks of MERGE_BLOCK_ROWS, the last one the rest. */
+static struct tab part_rows(const char *path, const owl_schema *sc, owl_part **out)
+{
+    owl_error err = {0};
+    owl_part *p = NULL;
+    cr_assert_eq(owl_part_open(path, sc, &p, &err), OWL_OK, "%s: %s", path, err.msg);
+    const owl_part_meta *pm = owl_part_get_meta(p);
+    size_t cols[OWL_MAX_COLS];
+    for (size_t c = 0; c < sc->ncols; c++)
+        cols[c] = c;
+    struct tab t = {.sc = sc};
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    cr_assert_eq(pm->nblocks, (pm->rows + MERGE_BLOCK_ROWS - 1) / MERGE_BLOCK_ROWS);
+    for (size_t b = 0; b < pm->nblocks; b++) {
+        cr_assert_eq(owl_part_read_block(p, b, cols, sc->ncols, &bd, &err), OWL_OK, "%s",
+                     err.msg);
+        size_t want = b + 1 < pm->nblocks ? MERGE_BLOCK_ROWS : pm->rows - b * MERGE_BLOCK_ROWS;
+        cr_assert_eq(bd.nrows, want, "%s: block %zu holds %zu rows, want %zu", path, b,
+                     bd.nrows, want);
+        for (size_t r = 0; r < bd.nrows; r++)
+            tab_push(&t, (const owl_cell *const *)bd.cells, r);
+    }
+    owl_block_data_free(&bd);
+    *out = p;
+    return t;
+}
+
+/* The merged part dir/name holds want's rows in want's order at level, and is byte for byte
+ * the part owl_part_write writes of them (the merge before it streamed: sort_merge). */
+static void expect_merged_part(const char *dir, const char *name, const char *partition,
+                               const struct tab *want, int level, int zlevel)
+{
+    char path[1024], ref[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    owl_part *p = NULL;
+    struct tab got = part_rows(path, want->sc, &p);
+    const owl_part_meta *pm = owl_part_get_meta(p);
+    cr_assert_eq(pm->level, level, "%s: level %d", name, (int)pm->level);
+    expect_same_rows(&got, want, name);
+    expect_merge_order(&got, name);
+    tab_free(&got);
+
+    owl_error err = {0};
+    owl_rows rows = tab_rows(want);
+    owl_part_info info = {want->sc->name, TENANT, partition, pm->day, pm->max_lsn, level, 1};
+    snprintf(ref, sizeof ref, "%s/ref.owp", tmp);
+    cr_assert_eq(owl_part_write(ref, want->sc, &info, &rows, MERGE_BLOCK_ROWS, zlevel, NULL,
+                                &err), OWL_OK, "%s", err.msg);
+    owl_part_close(p);
+    char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    cr_assert_eq(owl_read_file(path, 1 << 26, &a, &na, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(owl_read_file(ref, 1 << 26, &b, &nb, &err), OWL_OK, "%s", err.msg);
+    cr_assert(na == nb && memcmp(a, b, na) == 0,
+              "%s (%zu bytes) is not the part the sorting merge writes (%zu bytes)", name, na,
+              nb);
+    free(a), free(b);
+    unlink(ref);
+}
+
+/* Six seals of sc's rows in one day, compacted: one part of level 1 written as the sorting
+ * merge wrote it, the same rows after a reopen. */
+static void streamed_merge_case(const owl_schema *sc, int64_t t0, int64_t unit)
+{
+    const char *ptn = "merge";
+    owl_store *s = open_merging(0);
+    owl_error err = {0};
+    uint64_t rng = 88172645463325252ull;
+    struct tab w = {.sc = sc};
+    char names[1024], dir[1024];
+    for (int g = 0; g < 6; g++) {
+        size_t from = w.n;
+        gen_group(&w, t0, unit, g, 23 + 6 * g, &rng);
+        write_group(s, &w, from, ptn, 1);
+    }
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-1-0.owp p-2-2-0.owp p-3-3-0.owp p-4-4-0.owp p-5-5-0.owp "
+                            "p-6-6-0.owp");
+    struct tab want = merged_order(&w, 0, 5);
+    cr_assert_gt(cross_group_ties(&want), 10, "the data must hold ties across seals");
+
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-6-1.owp", "exactly one merged part");
+    expect_merged_part(dir, "p-1-6-1.owp", ptn, &want, 1, 9);
+    struct tab got = scan_all(s, sc, ptn);
+    expect_same_rows(&got, &want, "scan after the merge");
+    tab_free(&got);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 1);
+    owl_store_close(s);
+
+    s = open_merging(0);
+    got = scan_all(s, sc, ptn);
+    expect_same_rows(&got, &want, "scan after a reopen");
+    expect_same_row_set(&got, &w, "rows written");
+    tab_free(&got);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-6-1.owp");
+    owl_store_close(s);
+    tab_free(&want), tab_free(&w);
+}
+
+Test(store, a_streamed_merge_of_a_clustered_table_orders_by_key_time_then_seal, .init = mkroot,
+     .fini = rmroot)
+{
+    streamed_merge_case(&owl_spans_schema, (T0 + 3600000) * 1000000, 1000000);
+}
+
+Test(store, a_streamed_merge_of_logs_orders_by_time_then_seal, .init = mkroot, .fini = rmroot)
+{
+    streamed_merge_case(&owl_logs_schema, T0 + 3600000, 1);
+}
+
+/* A day still receiving rows (a memtable) merges only its level-0 parts, into a level-0 part
+ * at the seal's zstd level; once the day is cold, settling rewrites that part at the
+ * compaction level. A part a quiet merge wrote (level 1) is left alone meanwhile. */
+Test(store, a_hot_merge_writes_level_0_that_settling_rewrites_once_the_day_is_cold,
+     .init = mkroot, .fini = rmroot)
+{
+    const owl_schema *sc = &owl_spans_schema;
+    const char *ptn = "hot";
+    int64_t t0 = (T0 + 3600000) * 1000000, unit = 1000000;
+    owl_store *s = open_merging(1);
+    owl_error err = {0};
+    uint64_t rng = 2463534242ull;
+    struct tab w = {.sc = sc};
+    char names[1024], dir[1024], path[1200];
+    for (int g = 0; g < 4; g++) {
+        size_t from = w.n;
+        gen_group(&w, t0, unit, g, 20 + 3 * g, &rng);
+        write_group(s, &w, from, ptn, 1);
+    }
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-4-1.owp", "no memtable: a quiet merge, level 1");
+    snprintf(path, sizeof path, "%s/p-1-4-1.owp", dir);
+    struct stat quiet0, quiet1;
+    cr_assert_eq(stat(path, &quiet0), 0);
+
+    for (int g = 4; g < 9; g++) { /* group 8 stays in a memtable */
+        size_t from = w.n;
+        gen_group(&w, t0, unit, g, 20 + 3 * g, &rng);
+        write_group(s, &w, from, ptn, g < 8);
+    }
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-4-1.owp p-5-8-0.owp", "a hot merge of the level-0 parts");
+    cr_assert_eq(stat(path, &quiet1), 0);
+    cr_assert_eq(quiet0.st_ino, quiet1.st_ino, "the level-1 part was rewritten");
+    struct tab hot = merged_order(&w, 4, 7);
+    cr_assert_gt(cross_group_ties(&hot), 5);
+    expect_merged_part(dir, "p-5-8-0.owp", ptn, &hot, 0, 1);
+    struct tab got = scan_all(s, sc, ptn);
+    expect_same_row_set(&got, &w, "scan after the hot merge");
+    tab_free(&got);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 2);
+    usleep(5000); /* past settle_age_ms: only the memtable keeps the day from settling */
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 2, "a hot day is neither merged again nor settled");
+    owl_store_close(s); /* seals group 8 into p-9-9-0 */
+
+    s = open_merging(1);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-4-1.owp p-5-8-0.owp p-9-9-0.owp");
+    expect_merged_part(dir, "p-5-8-0.owp", ptn, &hot, 0, 1);
+    got = scan_all(s, sc, ptn);
+    expect_same_row_set(&got, &w, "scan after a reopen");
+    tab_free(&got);
+    usleep(5000);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-4-1.owp p-5-9-1.owp", "the cold day settles");
+    struct tab settled = merged_order(&w, 4, 8), quiet = merged_order(&w, 0, 3);
+    expect_merged_part(dir, "p-5-9-1.owp", ptn, &settled, 1, 9);
+    expect_merged_part(dir, "p-1-4-1.owp", ptn, &quiet, 1, 9);
+    got = scan_all(s, sc, ptn);
+    expect_same_row_set(&got, &w, "scan after settling");
+    tab_free(&got);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.compactions, 1, "settled once");
+    owl_store_close(s);
+
+    s = open_merging(1);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-4-1.owp p-5-9-1.owp");
+    got = scan_all(s, sc, ptn);
+    expect_same_row_set(&got, &w, "scan after settling and a reopen");
+    tab_free(&got);
+    owl_store_close(s);
+    tab_free(&hot), tab_free(&settled), tab_free(&quiet), tab_free(&w);
+}
+
+/* A source that is not in (cluster key, time) order (here a spans part written before the
+ * table was clustered: by time alone) is found out in the middle of a streamed merge, after
+ * output blocks were written; the merge starts again by sorting and writes the same part. */
+Test(store, a_source_out_of_cluster_order_falls_back_to_the_sorting_merge, .init = mkroot,
+     .fini = rmroot)
+{
+    const owl_schema *sc = &owl_spans_schema;
+    const char *ptn = "flat";
+    int64_t t0 = (T0 + 3600000) * 1000000, unit = 1000000;
+    owl_store *s = open_merging(0);
+    owl_error err = {0};
+    uint64_t rng = 362436069ull;
+    struct tab w = {.sc = sc};
+    char names[1024], dir[1024], path[1200];
+    for (int g = 0; g < 4; g++) {
+        size_t from = w.n;
+        gen_group(&w, t0, unit, g, 30, &rng);
+        write_group(s, &w, from, ptn, 1);
+    }
+    owl_store_close(s);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/p-4-4-0.owp", dir);
+    owl_part *p4 = NULL;
+    cr_assert_eq(owl_part_open(path, sc, &p4, &err), OWL_OK, "%s", err.msg);
+    const owl_part_meta *m4 = owl_part_get_meta(p4);
+    owl_part_info info = {sc->name, TENANT, ptn, m4->day, m4->max_lsn, 0, 1};
+    owl_part_close(p4);
+
+    /* group 4: the largest key for the earlier half of the times, a small one after, sorted
+     * by time alone (stably), as the unclustered table was */
+    size_t from = w.n;
+    gen_group(&w, t0, unit, 4, 30, &rng);
+    for (size_t r = from; r < w.n; r++)
+        w.c[OWL_SPANS_TRACE_KEY][r].u =
+            w.c[sc->time_col][r].i < t0 + 8 * unit ? UINT64_MAX : (uint64_t)3;
+    struct tab g4 = {.sc = sc};
+    for (int64_t t = t0; t < t0 + 16 * unit; t += unit)
+        for (size_t r = from; r < w.n; r++)
+            if (w.c[sc->time_col][r].i == t)
+                tab_push(&g4, (const owl_cell *const *)w.c, r);
+    cr_assert_eq(g4.n, w.n - from);
+    owl_coldef flat_cols[OWL_SPANS_NCOLS];
+    memcpy(flat_cols, sc->cols, sizeof flat_cols);
+    flat_cols[OWL_SPANS_TRACE_KEY].flags = 0;
+    owl_schema flat = *sc;
+    flat.cols = flat_cols;
+    owl_rows rows = tab_rows(&g4);
+    snprintf(path, sizeof path, "%s/p-5-5-0.owp", dir);
+    cr_assert_eq(owl_part_write(path, &flat, &info, &rows, MERGE_BLOCK_ROWS, 1, NULL, &err),
+                 OWL_OK, "%s", err.msg);
+
+    s = open_merging(0);
+    struct tab got = scan_all(s, sc, ptn);
+    expect_same_row_set(&got, &w, "scan of the five parts");
+    tab_free(&got);
+    cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+    part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+    cr_assert_str_eq(names, "p-1-5-1.owp");
+    cr_assert_eq(count_files(tmp, ".tmp"), 0, "the abandoned streamed part was removed");
+    struct tab want = merged_order(&w, 0, 4);
+    expect_merged_part(dir, "p-1-5-1.owp", ptn, &want, 1, 9);
+    got = scan_all(s, sc, ptn);
+    expect_same_rows(&got, &want, "scan after the merge");
+    tab_free(&got);
+    owl_store_close(s);
+    s = open_merging(0);
+    got = scan_all(s, sc, ptn);
+    expect_same_rows(&got, &want, "scan after a reopen");
+    tab_free(&got);
+    owl_store_close(s);
+    tab_free(&want), tab_free(&g4), tab_free(&w);
 }
 
 /* The seal's and merge's sort: the radix sort gives exactly qsort's (key, time, index) order,
