@@ -553,6 +553,9 @@ static void dict_free(struct dict *t)
 
 /* Fills t for v[0..n). OWL_OK with t->d distinct values, OWL_ERANGE when there are more than
  * t->limit (DICT would not pay), OWL_ENOMEM. */
+#define DICT_SEEN_BITS 8
+#define DICT_SEEN (1u << DICT_SEEN_BITS)
+
 static int dict_build(struct dict *t, const owl_strref *v, size_t n)
 {
     size_t cap = 16;
@@ -564,7 +567,21 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n)
     t->slots = calloc(cap, sizeof *t->slots);
     if (!t->ids || !t->first || !t->slots)
         return OWL_ENOMEM;
+    /* values already seen at the same address (a memtable keeps one copy of a value repeated
+     * on consecutive rows, and a sealed trace's spans are neighbours again): their id without
+     * hashing the bytes */
+    struct {
+        const void *p;
+        size_t n;
+        uint32_t id;
+    } seen[DICT_SEEN] = {{0}};
     for (size_t i = 0; i < n; i++) {
+        size_t sl = (size_t)((((uintptr_t)v[i].p >> 3) ^ v[i].n) * 0x9e3779b97f4a7c15ull >>
+                             (64 - DICT_SEEN_BITS));
+        if (v[i].p && seen[sl].p == v[i].p && seen[sl].n == v[i].n) {
+            t->ids[i] = seen[sl].id;
+            continue;
+        }
         uint64_t h = owl_hash64(v[i].p, v[i].n, 0);
         uint64_t tag = h & 0xffffffff00000000ull;
         size_t pos = (size_t)h & (cap - 1);
@@ -589,6 +606,7 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n)
             }
             pos = (pos + 1) & (cap - 1);
         }
+        seen[sl].p = v[i].p, seen[sl].n = v[i].n, seen[sl].id = t->ids[i];
     }
     return OWL_OK;
 }
