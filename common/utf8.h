@@ -22,6 +22,28 @@ int owl_utf8_valid(const char *s, size_t n);
  * them). Cannot fail. */
 int owl_utf8_well_formed(const char *s, size_t n);
 
+/* owl_utf8_put — code point cp (below 0x110000, not a surrogate) as UTF-8 in out; returns
+ * its length, 1 to 4. Cannot fail. */
+static inline size_t owl_utf8_put(char out[4], unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | cp >> 12), out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | cp >> 18), out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3f)), out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
 /* owl_json_str_run — the first byte at or after p that ends a run of plain JSON string
  * bytes: '"', '\\' or a control character (end when none); *high is set when a byte before
  * it is past ASCII. Eight bytes at a time: "has a zero byte" on w ^ '"' and w ^ '\\', and

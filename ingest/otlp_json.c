@@ -158,17 +158,6 @@ static int json_double(const bson_iter_t *it, double *out)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int b64val(char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -193,7 +182,8 @@ static int json_bytes(const ProtobufCFieldDescriptor *f, const char *s, size_t l
         if (len % 2)
             return -1;
         for (size_t i = 0; i < len; i += 2) {
-            int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+            int hi = owl_hex_digit((unsigned char)s[i]);
+            int lo = owl_hex_digit((unsigned char)s[i + 1]);
             if (hi < 0 || lo < 0)
                 return -1;
             if (owl_buf_putc(o, (char)(hi << 4 | lo)) != OWL_OK)
@@ -641,20 +631,7 @@ static int fstr(fp *x, const char **s, size_t *n)
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
             char u[4];
-            size_t k;
-            if (cp < 0x80) {
-                u[0] = (char)cp, k = 1;
-            } else if (cp < 0x800) {
-                u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), k = 2;
-            } else if (cp < 0x10000) {
-                u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-                u[2] = (char)(0x80 | (cp & 0x3f)), k = 3;
-            } else {
-                u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-                u[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f));
-                k = 4;
-            }
-            if (owl_buf_append(t, u, k) != OWL_OK)
+            if (owl_buf_append(t, u, owl_utf8_put(u, cp)) != OWL_OK)
                 return OWL_ENOMEM;
             goto next;
         }
@@ -691,7 +668,19 @@ static int fnum(fp *x, owl__json_num *v)
     return OWL_OK;
 }
 
+/* After a member or an element: 1 past a ',' (another follows), 0 past the closing byte,
+ * -1 for anything else. */
+static int fsep(fp *x, char close)
+{
+    fws(x);
+    if (x->p < x->end && (*x->p == ',' || *x->p == close))
+        return *x->p++ == ',';
+    return -1;
+}
+
 static int fobject(fp *x, const jmsg *m, int depth);
+static int farray(fp *x, const jfield *f, int depth);
+static int fvalue(fp *x, const jfield *f, int depth);
 
 /* Skips the value at x->p (not at the end), checked as the general path checks it. depth:
  * that of the container holding it. */
@@ -704,32 +693,7 @@ static int fskip(fp *x, int depth)
     case '{':
         return depth >= FAST_MAX_DEPTH ? DECLINE : fobject(x, NULL, depth + 1);
     case '[':
-        if (depth >= FAST_MAX_DEPTH)
-            return DECLINE;
-        x->p++;
-        fws(x);
-        if (x->p < x->end && *x->p == ']') {
-            x->p++;
-            return OWL_OK;
-        }
-        for (;;) {
-            fws(x);
-            if (x->p >= x->end)
-                return DECLINE;
-            int rc = fskip(x, depth + 1);
-            if (rc != OWL_OK)
-                return rc;
-            fws(x);
-            if (x->p < x->end && *x->p == ',') {
-                x->p++;
-                continue;
-            }
-            if (x->p < x->end && *x->p == ']') {
-                x->p++;
-                return OWL_OK;
-            }
-            return DECLINE;
-        }
+        return farray(x, NULL, depth);
     case '"':
         return fstr(x, &s, &n);
     case 't':
@@ -1054,7 +1018,14 @@ static int ffield(fp *x, const jfield *f, int depth)
         return flit(x, "null", 4);
     if (f->fd->label != PROTOBUF_C_LABEL_REPEATED)
         return fvalue(x, f, depth);
-    if (*x->p != '[' || depth >= FAST_MAX_DEPTH)
+    return *x->p == '[' ? farray(x, f, depth) : DECLINE;
+}
+
+/* The array at x->p ('['): each element a value of repeated field f, or skipped (f NULL).
+ * depth: that of the container holding the array. */
+static int farray(fp *x, const jfield *f, int depth)
+{
+    if (depth >= FAST_MAX_DEPTH)
         return DECLINE;
     x->p++;
     fws(x);
@@ -1066,19 +1037,12 @@ static int ffield(fp *x, const jfield *f, int depth)
         fws(x);
         if (x->p >= x->end)
             return DECLINE;
-        int rc = fvalue(x, f, depth + 1);
+        int rc = f ? fvalue(x, f, depth + 1) : fskip(x, depth + 1);
         if (rc != OWL_OK)
             return rc;
-        fws(x);
-        if (x->p < x->end && *x->p == ',') {
-            x->p++;
-            continue;
-        }
-        if (x->p < x->end && *x->p == ']') {
-            x->p++;
-            return OWL_OK;
-        }
-        return DECLINE;
+        int more = fsep(x, ']');
+        if (more <= 0)
+            return more < 0 ? DECLINE : OWL_OK;
     }
 }
 
@@ -1163,16 +1127,9 @@ static int fobject(fp *x, const jmsg *m, int depth)
         }
         if (rc != OWL_OK)
             return rc;
-        fws(x);
-        if (x->p < x->end && *x->p == ',') {
-            x->p++;
-            continue;
-        }
-        if (x->p < x->end && *x->p == '}') {
-            x->p++;
-            return OWL_OK;
-        }
-        return DECLINE;
+        int more = fsep(x, '}');
+        if (more <= 0)
+            return more < 0 ? DECLINE : OWL_OK;
     }
 }
 
