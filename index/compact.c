@@ -181,12 +181,6 @@ static void heap_down(struct merge *m, size_t i)
     }
 }
 
-static void cursor_key(const struct merge *m, struct msrc *x)
-{
-    x->t = x->cur.cells[m->sc->time_col][x->r].i;
-    x->k = m->kc == SIZE_MAX ? 0 : x->cur.cells[m->kc][x->r].u;
-}
-
 /* Moves source x's cursor to its next row, reading its next block when the one decoded is
  * done (the old one is retired: cells of it may sit in the output block). OWL_OK (x->r ==
  * x->cur.nrows when none is left), OWL_EUNSUPPORTED when the source is out of order, or a
@@ -196,35 +190,34 @@ static int msrc_step(struct merge *m, struct msrc *x, owl_error *err)
     uint64_t k = x->k;
     int64_t t = x->t;
     int keyed = x->keyed, first = x->cur.nrows == 0 && x->next == 0;
-    if (!first && ++x->r < x->cur.nrows) {
-        cursor_key(m, x);
-        return x->k < k || (x->k == k && x->t < t) ? OWL_EUNSUPPORTED : OWL_OK;
-    }
-    while (x->next < x->nblocks) {
-        if (!first) {
-            if (m->nretired == m->capretired) {
-                size_t cap = m->capretired ? 2 * m->capretired : 16;
-                owl_block_data *r = realloc(m->retired, cap * sizeof *r);
-                if (!r)
-                    return owl_error_set(err, OWL_ENOMEM, "out of memory merging");
-                m->retired = r, m->capretired = cap;
+    if (first || ++x->r >= x->cur.nrows) {
+        do {
+            if (x->next == x->nblocks) {
+                x->r = x->cur.nrows;
+                return OWL_OK;
             }
-            m->retired[m->nretired++] = x->cur;
-        }
-        first = 0;
-        memset(&x->cur, 0, sizeof x->cur);
-        int rc = owl_part_read_block(x->p, x->next++, m->cols, m->sc->ncols, &x->cur, err);
-        if (rc != OWL_OK)
-            return rc;
-        if (x->cur.nrows == 0)
-            continue;
+            if (!first) {
+                if (m->nretired == m->capretired) {
+                    size_t cap = m->capretired ? 2 * m->capretired : 16;
+                    owl_block_data *r = realloc(m->retired, cap * sizeof *r);
+                    if (!r)
+                        return owl_error_set(err, OWL_ENOMEM, "out of memory merging");
+                    m->retired = r, m->capretired = cap;
+                }
+                m->retired[m->nretired++] = x->cur;
+            }
+            first = 0;
+            memset(&x->cur, 0, sizeof x->cur);
+            int rc = owl_part_read_block(x->p, x->next++, m->cols, m->sc->ncols, &x->cur, err);
+            if (rc != OWL_OK)
+                return rc;
+        } while (x->cur.nrows == 0);
         x->r = 0;
-        cursor_key(m, x);
-        x->keyed = 1;
-        return keyed && (x->k < k || (x->k == k && x->t < t)) ? OWL_EUNSUPPORTED : OWL_OK;
     }
-    x->r = x->cur.nrows;
-    return OWL_OK;
+    x->t = x->cur.cells[m->sc->time_col][x->r].i;
+    x->k = m->kc == SIZE_MAX ? 0 : x->cur.cells[m->kc][x->r].u;
+    x->keyed = 1;
+    return keyed && (x->k < k || (x->k == k && x->t < t)) ? OWL_EUNSUPPORTED : OWL_OK;
 }
 
 static void retire_free(struct merge *m)

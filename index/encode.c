@@ -551,11 +551,11 @@ static void dict_free(struct dict *t)
     free(t->slots);
 }
 
-/* Fills t for v[0..n). OWL_OK with t->d distinct values, OWL_ERANGE when there are more than
- * t->limit (DICT would not pay), OWL_ENOMEM. */
-#define DICT_SEEN_BITS 8
+#define DICT_SEEN_BITS 8 /* dict_build's cache of values by address: 2^8 entries */
 #define DICT_SEEN (1u << DICT_SEEN_BITS)
 
+/* Fills t for v[0..n). OWL_OK with t->d distinct values, OWL_ERANGE when there are more than
+ * t->limit (DICT would not pay), OWL_ENOMEM. */
 static int dict_build(struct dict *t, const owl_strref *v, size_t n)
 {
     size_t cap = 16;

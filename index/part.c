@@ -320,11 +320,20 @@ struct writer {
     uint64_t raw_bytes;
 };
 
-static int flush_out(struct writer *w, const char *tmp, owl_error *err)
+/* The index of s's OWL_COL_CLUSTER column, or SIZE_MAX when it has none. */
+static size_t cluster_col(const owl_schema *s)
+{
+    for (size_t c = 0; c < s->ncols; c++)
+        if (s->cols[c].flags & OWL_COL_CLUSTER)
+            return c;
+    return SIZE_MAX;
+}
+
+static int flush_out(struct writer *w, owl_error *err)
 {
     int e = owl_write_all(w->fd, w->out.data, w->out.len);
     if (e)
-        return owl_error_set(err, owl_err_from_errno(e), "write %s: %s", tmp, strerror(e));
+        return owl_error_set(err, owl_err_from_errno(e), "write %s: %s", w->tmp, strerror(e));
     w->written += w->out.len;
     owl_buf_reset(&w->out);
     return OWL_OK;
@@ -377,10 +386,8 @@ static int check_rows(const owl_schema *s, const owl_rows *rows, owl_error *err)
         if (!rows->cols[c])
             return owl_error_set(err, OWL_EINVAL, "part: column %s missing", s->cols[c].name);
     /* rows sorted by time, or by (cluster column, time) for a clustered table */
-    const owl_cell *t = rows->cols[s->time_col], *k = NULL;
-    for (size_t c = 0; c < s->ncols; c++)
-        if (s->cols[c].flags & OWL_COL_CLUSTER)
-            k = rows->cols[c];
+    size_t kc = cluster_col(s);
+    const owl_cell *t = rows->cols[s->time_col], *k = kc == SIZE_MAX ? NULL : rows->cols[kc];
     for (size_t r = 1; r < rows->nrows; r++) {
         if (k && k[r].u != k[r - 1].u) {
             if (k[r].u < k[r - 1].u)
@@ -458,10 +465,7 @@ static int enc_doubles(struct writer *w, const owl_cell *v, size_t n, size_t r0,
     ch->max.f = hi;
     w->raw_bytes += 8 * (uint64_t)n;
     /* a clustered part: one segment per run of the clustering column (a series) */
-    size_t kc = SIZE_MAX, nseg = 0;
-    for (size_t c = 0; c < w->s->ncols; c++)
-        if (w->s->cols[c].flags & OWL_COL_CLUSTER)
-            kc = c;
+    size_t kc = cluster_col(w->s), nseg = 0;
     if (kc == SIZE_MAX || n < 4)
         return owl_enc_f64(x, n, &w->enc);
     const owl_cell *k = w->rows->cols[kc] + r0;
@@ -836,16 +840,17 @@ static int write_block(struct writer *w, size_t b, size_t r0, size_t n, owl_erro
     for (size_t c = 0; c < w->s->ncols; c++) {
         int rc = write_chunk(w, b, c, r0, n, err);
         if (rc == OWL_OK && w->out.len >= WRITE_FLUSH)
-            rc = flush_out(w, w->tmp, err);
+            rc = flush_out(w, err);
         if (rc != OWL_OK)
             return rc;
     }
     return OWL_OK;
 }
 
-/* Header, then every block's chunks, then footer and trailer, through w->out. */
+/* Header, then every block's chunks, then footer and trailer, through w->out (what is left
+ * in it is written by commit_file). */
 static int write_body(struct writer *w, size_t block_rows, const owl_part_info *info,
-                      const char *tmp, owl_error *err)
+                      owl_error *err)
 {
     int rc = write_header(w, err);
     for (size_t b = 0; rc == OWL_OK && b < w->nblocks; b++) {
@@ -853,9 +858,7 @@ static int write_body(struct writer *w, size_t block_rows, const owl_part_info *
         size_t n = w->nrows - r0 < block_rows ? w->nrows - r0 : block_rows;
         rc = write_block(w, b, r0, n, err);
     }
-    if (rc == OWL_OK)
-        rc = write_footer(w, info, err);
-    return rc == OWL_OK ? flush_out(w, tmp, err) : rc;
+    return rc == OWL_OK ? write_footer(w, info, err) : rc;
 }
 
 /* Splits path into path.tmp and its directory; OWL_EINVAL when too long. */
@@ -874,12 +877,12 @@ static int tmp_and_dir(const char *path, char tmp[PATH_LEN], char dir[PATH_LEN],
     return OWL_OK;
 }
 
-/* The end of a part whose footer is in w->out: written, fsynced, renamed to path, its
- * directory fsynced. */
-static int commit_file(struct writer *w, const char *path, const char *tmp, const char *dir,
-                       owl_error *err)
+/* The end of a part whose footer is in w->out: written out, fsynced, closed and renamed from
+ * w->tmp to path (the caller fsyncs the directory). */
+static int commit_file(struct writer *w, const char *path, owl_error *err)
 {
-    int rc = flush_out(w, tmp, err);
+    const char *tmp = w->tmp;
+    int rc = flush_out(w, err);
     if (rc != OWL_OK)
         return rc;
     if (fsync(w->fd) != 0)
@@ -917,9 +920,9 @@ int owl_part_write(const char *path, const owl_schema *schema, const owl_part_in
         goto out;
     }
     created = 1;
-    if ((rc = write_body(&w, block_rows, info, tmp, err)) != OWL_OK)
+    if ((rc = write_body(&w, block_rows, info, err)) != OWL_OK)
         goto out;
-    if ((rc = commit_file(&w, path, tmp, dir, err)) != OWL_OK)
+    if ((rc = commit_file(&w, path, err)) != OWL_OK)
         goto out;
     created = 0;
     if ((rc = owl_fsync_dir(dir, err)) != OWL_OK)
@@ -980,10 +983,7 @@ int owl_part_writer_open(const char *path, const owl_schema *schema, const owl_p
     pw->info.tenant = pw->tenant = strdup(info->tenant);
     pw->info.partition = pw->partition = strdup(info->partition);
     pw->block_rows = block_rows;
-    pw->kc = SIZE_MAX;
-    for (size_t c = 0; c < schema->ncols; c++)
-        if (schema->cols[c].flags & OWL_COL_CLUSTER)
-            pw->kc = c;
+    pw->kc = cluster_col(schema);
     if (!pw->tenant || !pw->partition) {
         rc = owl_error_set(err, OWL_ENOMEM, "part: out of memory");
         goto fail;
@@ -1041,7 +1041,7 @@ int owl_part_writer_finish(owl_part_writer *pw, uint64_t *file_bytes, owl_error 
         rc = owl_error_set(err, OWL_EINVAL, "part: %zu rows added of %zu", pw->added,
                            pw->w.nrows);
     else if ((rc = write_footer(&pw->w, &pw->info, err)) == OWL_OK) {
-        rc = commit_file(&pw->w, pw->path, pw->tmp, pw->dir, err);
+        rc = commit_file(&pw->w, pw->path, err);
         if (rc != OWL_OK && pw->w.fd < 0)
             unlink(pw->tmp); /* closed, not renamed (abort unlinks it while open) */
         if (rc == OWL_OK && (rc = owl_fsync_dir(pw->dir, err)) == OWL_OK && file_bytes)
