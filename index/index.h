@@ -346,7 +346,7 @@ typedef struct owl_store_options {
                                   when it holds rows of the WAL's older half: the checkpoint
                                   moves on and the WAL reuses its checkpointed segment files */
     size_t block_rows;         /* rows per block in parts (default 8192) */
-    int zstd_level;            /* level for sealed parts (default 1) */
+    int zstd_level;            /* level for sealed parts (default -1: zstd's fast levels) */
     int compact_zstd_level;    /* level for compacted parts (default 9) */
     size_t compact_min_parts;  /* merge a run of this many parts of a day (default 4) */
     size_t compact_max_rows;   /* rows a merge takes at most (default 4 Mi); a day that still

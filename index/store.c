@@ -1333,7 +1333,7 @@ void owl_store_options_default(owl_store_options *o)
     o->memtable_age_ms = 10000;
     o->wal_max_bytes = (size_t)256 << 20;
     o->block_rows = 8192;
-    o->zstd_level = 1;
+    o->zstd_level = -1;
     o->compact_zstd_level = 9;
     o->compact_min_parts = 4;
     o->compact_max_rows = COMPACT_MAX_ROWS;
