@@ -679,6 +679,8 @@ enum owl_logs_put_flags {
                               * no limit on the events, bytes or time span of the batch, and an
                               * empty or oversized event is left out (counted in dropped)
                               * instead of refusing the batch; time order is still required */
+    OWL_LOGS_UTF8 = 4u,      /* the caller made every message well-formed UTF-8 already
+                              * (owl_log_decoded_text did): not checked again */
 };
 
 /* What owl_logs_put refused of a batch it stored: CloudWatch's rejectedLogEventsInfo,
@@ -698,7 +700,7 @@ typedef struct owl_logs_put_result {
  * OWL_LOGS_MAX_EVENT_BYTES, the events not in chronological order, or the events kept
  * spanning more than 24 h; events more than 2 h ahead, more than 14 days back or older than
  * the group's retention are left out and reported in *res. Invalid UTF-8 in a message is
- * stored with each bad byte replaced by U+FFFD. One store append; OWL_OK only once the
+ * stored with each bad byte replaced by U+FFFD (unless flags has OWL_LOGS_UTF8). One store append; OWL_OK only once the
  * events are durable and readable. OWL_ENOTFOUND for an unknown group or stream (unless
  * flags has OWL_LOGS_CREATE), the store's errors (OWL_EIO, OWL_ENOSPC: nothing stored). */
 int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char *stream,

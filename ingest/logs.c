@@ -1463,10 +1463,12 @@ static int storable(const owl_log_event *e)
 }
 
 static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const char *stream,
-                       const owl_log_event *ev, size_t n, int64_t ingest, owl_error *err)
+                       const owl_log_event *ev, size_t n, int64_t ingest, unsigned flags,
+                       owl_error *err)
 {
     /* the rows' columns point at the events' bytes (copied once, into the WAL record and the
-     * memtable); only a message with invalid UTF-8 is copied here, fixed */
+     * memtable); only a message with invalid UTF-8 is copied here, fixed (OWL_LOGS_UTF8: the
+     * caller checked, the messages go as they are) */
     static const uint8_t zero[16];
     const owl_schema *sc = &owl_logs_schema;
     if (!n)
@@ -1495,7 +1497,7 @@ static int append_rows(owl_logs *lg, const char *tenant, const char *pid, const 
         owl_bytes m = e->message;
         if (!storable(e))
             continue; /* OWL_LOGS_ANY_BATCH: left out (batch_check refused it otherwise) */
-        if (!utf8_fix(m, &one, &oom) && !oom) {
+        if (!(flags & OWL_LOGS_UTF8) && !utf8_fix(m, &one, &oom) && !oom) {
             void *c = owl_arena_copy(&fixed, one.data, one.len);
             oom = !c;
             m = (owl_bytes){c, one.len};
@@ -1613,7 +1615,7 @@ int owl_logs_put(owl_logs *lg, const char *tenant, const char *group, const char
     for (size_t i = lo; i < hi; i++)
         keep += storable(&ev[i]);
     res->dropped = hi - lo - keep;
-    if (keep && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, err)) != OWL_OK) {
+    if (keep && (rc = append_rows(lg, tenant, pid, stream, ev + lo, hi - lo, now, flags, err)) != OWL_OK) {
         mfset_unref(mf);
         return rc;
     }

@@ -1631,7 +1631,8 @@ static const owl_aws_service native_service = {
 
 /* ---- OTLP/HTTP logs (POST /v1/logs) and raw lines (POST /api/v1/logs) ----
  * Both decode into per-(group, stream) batches (ingest/otlp_logs.c, rawlog.c) and store each
- * with owl_logs_put(OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH): groups and streams are created on
+ * with owl_logs_put(OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH | OWL_LOGS_UTF8, the decoders' text
+ * being well-formed already): groups and streams are created on
  * first use, events out of CloudWatch's time range or empty are counted as refused. */
 
 #define INGEST_MAX_EVENTS 100000 /* events of one request (its body is within max_body_bytes) */
@@ -1652,7 +1653,8 @@ static int store_decoded(owl_call *call, const owl_log_decoded *d, stored *st, o
         const owl_log_batch *b = &d->b[i];
         owl_logs_put_result res;
         int rc = owl_logs_put(call->srv->logs, call->principal->tenant, b->group, b->stream,
-                              b->ev, b->n, OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH, &res, err);
+                              b->ev, b->n, OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH | OWL_LOGS_UTF8,
+                              &res, err);
         if (rc != OWL_OK)
             return rc;
         st->accepted += res.stored;
