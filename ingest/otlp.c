@@ -100,11 +100,16 @@ static int wire_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *
 
 const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp)
 {
-    *n = strlen(s);
-    if (owl_log_decoded_utf8_ok(s, *n))
+    return owl_otlp_utf8n(s, strlen(s), n, tmp);
+}
+
+const char *owl_otlp_utf8n(const char *s, size_t len, size_t *n, owl_buf *tmp)
+{
+    *n = len;
+    if (owl_log_decoded_utf8_ok(s, len))
         return s;
     owl_buf_reset(tmp);
-    if (owl_log_decoded_utf8(s, *n, tmp) != OWL_OK || owl_buf_putc(tmp, '\0') != OWL_OK)
+    if (owl_log_decoded_utf8(s, len, tmp) != OWL_OK || owl_buf_putc(tmp, '\0') != OWL_OK)
         return NULL;
     *n = tmp->len - 1;
     return tmp->data;
@@ -837,6 +842,15 @@ int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encodi
 out:
     owl_buf_free(&wire);
     return rc;
+}
+
+ProtobufCMessage *owl_otlp_unpack_at(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                                     size_t n, int depth, owl_arena *mem)
+{
+    ProtobufCAllocator al = {mem_alloc, mem_free, mem};
+    if (wire_depth_ok(desc, p, n, depth) != 0)
+        return NULL;
+    return protobuf_c_message_unpack(desc, &al, n, p);
 }
 
 int owl_otlp_metrics_decode(enum owl_otlp_encoding enc, const void *body, size_t n,

@@ -29,6 +29,13 @@ int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encodi
                     const void *body, size_t n, owl_arena *mem, ProtobufCMessage **out,
                     owl_error *err);
 
+/* owl_otlp_unpack_at — the wire bytes p[0..n) of a message of type desc that sits `depth`
+ * messages deep in a request (0: the request itself), checked and unpacked into mem as
+ * owl_otlp_unpack does: for a decoder that walks the outer messages itself. NULL for bytes
+ * owl_otlp_unpack would refuse there (or when out of memory). */
+ProtobufCMessage *owl_otlp_unpack_at(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                                     size_t n, int depth, owl_arena *mem);
+
 /* owl_otlp_json_wire — OTLP JSON body[0..n) as message desc, appended to wire as protobuf
  * wire bytes (what owl_otlp_unpack unpacks): the fast path first (owl_otlp_json_fast), the
  * general one when it declines. OWL_OK; OWL_EINVAL (err says why) for a body that is not
@@ -63,6 +70,8 @@ int owl_otlp_response(enum owl_otlp_encoding enc, const char *field, size_t reje
  * itself when valid, else a repaired copy in *tmp (invalid bytes as U+FFFD, see
  * log_decoded.h), which the caller frees; *n its length. NULL when out of memory. */
 const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp);
+/* owl_otlp_utf8n — the same for s[0..len) (no NUL needed; one inside is kept). */
+const char *owl_otlp_utf8n(const char *s, size_t len, size_t *n, owl_buf *tmp);
 
 /* owl_otlp_bson_any — appends AnyValue v to doc under key (klen bytes): string (UTF-8
  * repaired), bool, int64, double, binary, array, document (a kvlist); no value: null.
@@ -73,5 +82,17 @@ int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen,
 /* owl_otlp_bson_kvs — appends each of kvs[0..n) to doc as owl_otlp_bson_any does (keys
  * UTF-8 repaired; a key given twice is appended twice, as sent). OWL_OK or OWL_ENOMEM. */
 int owl_otlp_bson_kvs(bson_t *doc, Opentelemetry__Proto__Common__V1__KeyValue **kvs, size_t n);
+
+/* Which reading a decoder with a fast path uses: the fast one, the general one when it
+ * declines (AUTO, what owld does), or only one of them (tests compare the two). */
+enum owl_otlp_path { OWL_OTLP_AUTO, OWL_OTLP_FAST, OWL_OTLP_GENERAL };
+
+/* owl_otlp_logs_decode_path — owl_otlp_logs_decode (ingest.h) through path: OWL_OTLP_FAST
+ * answers OWL_EUNSUPPORTED (nothing decoded) where AUTO would fall back. The fast path reads
+ * the request's wire bytes (protobuf, or JSON's transcoding) itself: it gives exactly the
+ * general path's events, refusals and messages, or declines. */
+int owl_otlp_logs_decode_path(enum owl_otlp_encoding enc, const void *body, size_t n,
+                              int64_t now_ms, size_t max_events, enum owl_otlp_path path,
+                              owl_log_decoded *out, owl_error *err);
 
 #endif

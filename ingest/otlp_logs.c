@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/endian.h"
+#include "common/utf8.h"
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
@@ -43,6 +45,21 @@ typedef struct ctx {
                               scope (resource + scope only), made once; .p NULL: not yet */
     owl_buf msg;           /* the current record's message, reused record after record */
 } ctx;
+
+/* One log record as both readings give it: the general path from protobuf-c's message, the
+ * protobuf fast path from the wire. Texts are views, without NUL (the general path's stop at
+ * their first NUL, as protobuf-c's strings do; the fast path declines one holding a NUL). */
+typedef struct rec {
+    uint64_t time_ns, observed_ns;
+    int32_t severity;
+    owl_bytes severity_text, event_name; /* empty: absent */
+    int has_text;                        /* body is a string: body_text */
+    owl_bytes body_text;
+    const any_t *body; /* otherwise (has_text 0): any other body, or NULL for none */
+    owl_bytes trace_id, span_id;
+    kv_t *const *attrs;
+    size_t nattrs;
+} rec;
 
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reject(ctx *c, const char *fmt, ...)
@@ -213,23 +230,23 @@ static const char *severity_name(int num)
     return num >= 1 && num <= 24 ? names[(num - 1) / 4] : NULL;
 }
 
-static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
+static int attrs_of(ctx *c, const rec *r, owl_bytes *out)
 {
     bson_t doc = BSON_INITIALIZER, sub;
     int rc = OWL_OK;
     *out = (owl_bytes){NULL, 0};
     /* a record without attributes of its own shares its scope's one copy (the store keeps
      * the bytes once per run of equal values) */
-    int plain = r->n_attributes == 0 && !(r->event_name && r->event_name[0]);
+    int plain = r->nattrs == 0 && r->event_name.n == 0;
     if (plain && c->shared.p) {
         *out = c->shared;
         return OWL_OK;
     }
-    if (r->n_attributes) {
+    if (r->nattrs) {
         if (!bson_append_document_begin(&doc, "attributes", -1, &sub)) {
             rc = OWL_ENOMEM;
         } else {
-            rc = owl_otlp_bson_kvs(&sub, r->attributes, r->n_attributes);
+            rc = owl_otlp_bson_kvs(&sub, (kv_t **)r->attrs, r->nattrs);
             if (!bson_append_document_end(&doc, &sub) && rc == OWL_OK)
                 rc = OWL_ENOMEM;
         }
@@ -240,10 +257,10 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
     if (rc == OWL_OK && !bson_empty(&c->scope) &&
         !bson_append_document(&doc, "scope", -1, &c->scope))
         rc = OWL_ENOMEM;
-    if (rc == OWL_OK && r->event_name && r->event_name[0]) {
+    if (rc == OWL_OK && r->event_name.n) {
         owl_buf tmp = OWL_BUF_INIT;
         size_t n;
-        const char *s = owl_otlp_utf8(r->event_name, &n, &tmp);
+        const char *s = owl_otlp_utf8n(r->event_name.p, r->event_name.n, &n, &tmp);
         if (!s || !bson_append_utf8(&doc, "event_name", -1, s, (int)n))
             rc = OWL_ENOMEM;
         owl_buf_free(&tmp);
@@ -261,7 +278,21 @@ static int attrs_of(ctx *c, const log_rec *r, owl_bytes *out)
     return rc;
 }
 
-static int record(ctx *c, const log_rec *r)
+/* A string body into the decode's arena, repaired when it is not UTF-8. OWL_EUNSUPPORTED
+ * when it holds a NUL (only a fast path's text can: it declines then). */
+static int body_text(ctx *c, owl_bytes t, owl_bytes *out)
+{
+    if (!owl_utf8_valid(t.p, t.n)) /* the common case, checked 8 bytes at a time */
+        return memchr(t.p, 0, t.n) ? OWL_EUNSUPPORTED
+                                   : owl_log_decoded_text(c->d, t.p, t.n, out);
+    void *p = owl_arena_copy(&c->d->arena, t.p, t.n);
+    if (!p)
+        return OWL_ENOMEM;
+    *out = (owl_bytes){p, t.n};
+    return OWL_OK;
+}
+
+static int record(ctx *c, const rec *r)
 {
     owl_log_event ev;
     owl_buf *msg = &c->msg;
@@ -272,42 +303,63 @@ static int record(ctx *c, const log_rec *r)
         reject(c, "%s is not a valid log group name", GROUP_ATTR);
         return OWL_OK;
     }
-    if (r->trace_id.len != 0 && r->trace_id.len != sizeof ev.trace_id) {
-        reject(c, "trace_id of %zu bytes (16 expected)", r->trace_id.len);
+    if (r->trace_id.n != 0 && r->trace_id.n != sizeof ev.trace_id) {
+        reject(c, "trace_id of %zu bytes (16 expected)", r->trace_id.n);
         return OWL_OK;
     }
-    if (r->span_id.len != 0 && r->span_id.len != sizeof ev.span_id) {
-        reject(c, "span_id of %zu bytes (8 expected)", r->span_id.len);
+    if (r->span_id.n != 0 && r->span_id.n != sizeof ev.span_id) {
+        reject(c, "span_id of %zu bytes (8 expected)", r->span_id.n);
         return OWL_OK;
     }
     /* a string body (the common case) goes to the decode's arena as it is (checked once,
      * repaired only when it is not UTF-8); other kinds are rendered as JSON first */
-    if (r->body && r->body->value_case == V(STRING_VALUE)) {
-        const char *b = r->body->string_value;
-        rc = owl_log_decoded_text(c->d, b, strlen(b), &ev.message);
-    } else if ((rc = json_any(r->body, msg, 1)) == OWL_OK) {
+    if (r->has_text)
+        rc = body_text(c, r->body_text, &ev.message);
+    else if ((rc = json_any(r->body, msg, 1)) == OWL_OK)
         rc = owl_log_decoded_text(c->d, msg->data ? msg->data : "", msg->len, &ev.message);
-    }
     if (rc != OWL_OK)
         return rc;
     if (ev.message.n > OWL_LOG_MESSAGE_MAX) {
         reject(c, "a message of %zu bytes (at most %d)", ev.message.n, OWL_LOG_MESSAGE_MAX);
         return OWL_OK;
     }
-    ev.time_ms = r->time_unix_nano          ? (int64_t)(r->time_unix_nano / 1000000u)
-                 : r->observed_time_unix_nano ? (int64_t)(r->observed_time_unix_nano / 1000000u)
-                                              : c->now_ms;
-    if (r->trace_id.len)
-        memcpy(ev.trace_id, r->trace_id.data, sizeof ev.trace_id);
-    if (r->span_id.len)
-        memcpy(ev.span_id, r->span_id.data, sizeof ev.span_id);
-    const char *sev = r->severity_text && r->severity_text[0] ? r->severity_text
-                                                              : severity_name(r->severity_number);
-    if ((sev && (rc = owl_log_decoded_text(c->d, sev, strlen(sev), &ev.severity))) ||
-        (rc = attrs_of(c, r, &ev.attrs)))
+    ev.time_ms = r->time_ns       ? (int64_t)(r->time_ns / 1000000u)
+                 : r->observed_ns ? (int64_t)(r->observed_ns / 1000000u)
+                                  : c->now_ms;
+    if (r->trace_id.n)
+        memcpy(ev.trace_id, r->trace_id.p, sizeof ev.trace_id);
+    if (r->span_id.n)
+        memcpy(ev.span_id, r->span_id.p, sizeof ev.span_id);
+    const char *sev = severity_name(r->severity);
+    if (r->severity_text.n)
+        rc = owl_log_decoded_text(c->d, r->severity_text.p, r->severity_text.n, &ev.severity);
+    else if (sev)
+        rc = owl_log_decoded_text(c->d, sev, strlen(sev), &ev.severity);
+    if (rc != OWL_OK || (rc = attrs_of(c, r, &ev.attrs)) != OWL_OK)
         return rc;
     return owl_log_decoded_add(c->d, c->group.data, c->group.len, c->stream.data,
                                c->stream.len, &ev);
+}
+
+/* The general path's record: r as a rec. */
+static int record_msg(ctx *c, const log_rec *r)
+{
+    rec x = {.time_ns = r->time_unix_nano,
+             .observed_ns = r->observed_time_unix_nano,
+             .severity = (int32_t)r->severity_number,
+             .severity_text = {r->severity_text, r->severity_text ? strlen(r->severity_text) : 0},
+             .event_name = {r->event_name, r->event_name ? strlen(r->event_name) : 0},
+             .trace_id = {r->trace_id.data, r->trace_id.len},
+             .span_id = {r->span_id.data, r->span_id.len},
+             .attrs = r->attributes,
+             .nattrs = r->n_attributes};
+    if (r->body && r->body->value_case == V(STRING_VALUE)) {
+        x.has_text = 1;
+        x.body_text = (owl_bytes){r->body->string_value, strlen(r->body->string_value)};
+    } else {
+        x.body = r->body;
+    }
+    return record(c, &x);
 }
 
 static int scope_doc(bson_t *doc, const scope_t *s)
@@ -349,8 +401,406 @@ static int resource(ctx *c, const res_logs *rl)
         rc = scope_doc(&c->scope, sl->scope);
         c->shared = (owl_bytes){NULL, 0}; /* a new resource or scope: new shared attrs */
         for (c->li = 0; rc == OWL_OK && c->li < sl->n_log_records; c->li++)
-            rc = record(c, sl->log_records[c->li]);
+            rc = record_msg(c, sl->log_records[c->li]);
     }
+    return rc;
+}
+
+/* ---- the protobuf fast path ----
+ * Requests are read from the wire straight into records: the request, ResourceLogs,
+ * ScopeLogs, LogRecord and a string body are walked here; a resource, a scope and each
+ * attribute are small and unpacked by protobuf-c (owl_otlp_unpack_at) at their depth. It
+ * declines (OWL_EUNSUPPORTED) whatever it is not sure to read as protobuf-c would (a message
+ * field given twice, which protobuf-c merges; a body other than a string; a NUL in a text;
+ * a wire type other than the field's; more records than allowed; anything malformed), and
+ * the general path (protobuf-c's unpack of the whole request) then answers. */
+
+#define RES_DESC opentelemetry__proto__resource__v1__resource__descriptor
+#define SCOPE_DESC opentelemetry__proto__common__v1__instrumentation_scope__descriptor
+#define KV_DESC opentelemetry__proto__common__v1__key_value__descriptor
+#define RL_DESC opentelemetry__proto__logs__v1__resource_logs__descriptor
+#define SL_DESC opentelemetry__proto__logs__v1__scope_logs__descriptor
+#define LR_DESC opentelemetry__proto__logs__v1__log_record__descriptor
+#define ANY_DESC opentelemetry__proto__common__v1__any_value__descriptor
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+typedef struct wire {
+    const uint8_t *p, *end;
+} wire;
+
+/* A varint of at most max bytes (protobuf-c's limits: 5 for tags and lengths, 10 for
+ * values); -1 when longer or truncated. */
+static int wire_varint(wire *w, unsigned max, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < max && w->p + i < w->end; i++) {
+        x |= (uint64_t)(w->p[i] & 0x7f) << (7 * i);
+        if (!(w->p[i] & 0x80)) {
+            w->p += i + 1;
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The next field's number and wire type; -1 at a malformed tag or field 0. */
+static int wire_tag(wire *w, uint32_t *field, int *wt)
+{
+    uint64_t t;
+    if (w->p < w->end && w->p[0] < 0x80) { /* fields 1-15: one byte */
+        t = *w->p++;
+    } else if (wire_varint(w, 5, &t) != 0) {
+        return -1;
+    }
+    *field = (uint32_t)(t >> 3);
+    *wt = (int)(t & 7);
+    return *field ? 0 : -1;
+}
+
+/* A length-delimited value: its bytes in *v. */
+static int wire_bytes(wire *w, owl_bytes *v)
+{
+    uint64_t n;
+    if (wire_varint(w, 5, &n) != 0 || n > (uint64_t)(w->end - w->p))
+        return -1;
+    *v = (owl_bytes){w->p, (size_t)n};
+    w->p += n;
+    return 0;
+}
+
+static int wire_fixed64(wire *w, uint64_t *v)
+{
+    if (w->end - w->p < 8)
+        return -1;
+    *v = owl_get64le(w->p);
+    w->p += 8;
+    return 0;
+}
+
+/* Steps over a field of wire type wt. */
+static int wire_over(wire *w, int wt)
+{
+    uint64_t v;
+    owl_bytes b;
+    switch (wt) {
+    case WT_VARINT:
+        return wire_varint(w, 10, &v);
+    case WT_I64:
+        return wire_fixed64(w, &v);
+    case WT_LEN:
+        return wire_bytes(w, &b);
+    case WT_I32:
+        if (w->end - w->p < 4)
+            return -1;
+        w->p += 4;
+        return 0;
+    default:
+        return -1; /* groups and reserved types: protobuf-c refuses them */
+    }
+}
+
+/* Steps over a field the fast path does not read: only one desc does not know (a field it
+ * knows has a meaning the fast path would miss, or the wrong wire type). */
+static int wire_skip(wire *w, const ProtobufCMessageDescriptor *desc, uint32_t field, int wt)
+{
+    if (protobuf_c_message_descriptor_get_field(desc, field))
+        return -1;
+    return wire_over(w, wt);
+}
+
+/* A text field: declined when it holds a NUL (protobuf-c's string ends there). */
+static int wire_text(wire *w, owl_bytes *v)
+{
+    return wire_bytes(w, v) != 0 || memchr(v->p, 0, v->n) ? -1 : 0;
+}
+
+/* A body (AnyValue): only a string, or nothing, is read here. */
+static int fast_body(owl_bytes b, rec *r)
+{
+    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    uint32_t f;
+    int wt;
+    r->has_text = 0;
+    r->body = NULL;
+    while (w.p < w.end) {
+        if (wire_tag(&w, &f, &wt) != 0)
+            return -1;
+        if (f == 1 && wt == WT_LEN) { /* a NUL in it is found by body_text */
+            if (wire_bytes(&w, &r->body_text) != 0)
+                return -1;
+            r->has_text = 1;
+        } else if (wire_skip(&w, &ANY_DESC, f, wt) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct fast {
+    ctx *c;
+    owl_arena *mem;
+    size_t records, max_records;
+    kv_t **kvs;
+    size_t kv_cap;
+} fast;
+
+static int fast_record(fast *x, owl_bytes b)
+{
+    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    rec r = {0};
+    uint32_t f;
+    int wt, seen_body = 0;
+    uint64_t v;
+    owl_bytes kv;
+    size_t nkv = 0;
+    if (++x->records > x->max_records)
+        return OWL_EUNSUPPORTED;
+    while (w.p < w.end) {
+        if (wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        int bad;
+        switch (f << 3 | (uint32_t)wt) {
+        case 1 << 3 | WT_I64:
+            bad = wire_fixed64(&w, &r.time_ns);
+            break;
+        case 11 << 3 | WT_I64:
+            bad = wire_fixed64(&w, &r.observed_ns);
+            break;
+        case 2 << 3 | WT_VARINT:
+            bad = wire_varint(&w, 10, &v);
+            r.severity = (int32_t)(uint32_t)v; /* protobuf-c keeps an enum's low 32 bits */
+            break;
+        case 3 << 3 | WT_LEN:
+            bad = wire_text(&w, &r.severity_text);
+            break;
+        case 5 << 3 | WT_LEN:
+            bad = seen_body++ || wire_bytes(&w, &kv) || fast_body(kv, &r);
+            break;
+        case 6 << 3 | WT_LEN:
+            bad = wire_bytes(&w, &kv);
+            nkv++;
+            break;
+        case 7 << 3 | WT_VARINT:
+            bad = wire_varint(&w, 10, &v);
+            break;
+        case 8 << 3 | WT_I32:
+            bad = w.end - w.p < 4;
+            w.p += bad ? 0 : 4;
+            break;
+        case 9 << 3 | WT_LEN:
+            bad = wire_bytes(&w, &r.trace_id);
+            break;
+        case 10 << 3 | WT_LEN:
+            bad = wire_bytes(&w, &r.span_id);
+            break;
+        case 12 << 3 | WT_LEN:
+            bad = wire_text(&w, &r.event_name);
+            break;
+        default:
+            bad = wire_skip(&w, &LR_DESC, f, wt);
+        }
+        if (bad)
+            return OWL_EUNSUPPORTED;
+    }
+    if (nkv) { /* the attributes, in order, each unpacked by protobuf-c */
+        if (nkv > x->kv_cap) {
+            kv_t **a = owl_arena_alloc(x->mem, nkv * sizeof *a);
+            if (!a)
+                return OWL_ENOMEM;
+            x->kvs = a, x->kv_cap = nkv;
+        }
+        size_t k = 0;
+        for (w.p = b.p; w.p < w.end;) {
+            if (wire_tag(&w, &f, &wt) != 0)
+                return OWL_EUNSUPPORTED;
+            if (f == 6 && wt == WT_LEN) {
+                if (wire_bytes(&w, &kv) != 0)
+                    return OWL_EUNSUPPORTED;
+                x->kvs[k] = (kv_t *)owl_otlp_unpack_at(&KV_DESC, kv.p, kv.n, 4, x->mem);
+                if (!x->kvs[k++])
+                    return OWL_EUNSUPPORTED;
+            } else if (wire_over(&w, wt) != 0) {
+                return OWL_EUNSUPPORTED;
+            }
+        }
+        r.attrs = x->kvs;
+        r.nattrs = nkv;
+    }
+    return record(x->c, &r);
+}
+
+/* A ScopeLogs: its scope first (it may come after the records on the wire), then its
+ * records in order. */
+static int fast_scope_logs(fast *x, owl_bytes b)
+{
+    ctx *c = x->c;
+    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    uint32_t f;
+    int wt, seen = 0;
+    owl_bytes v, scope = {NULL, 0};
+    while (w.p < w.end) {
+        if (wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        int bad;
+        if (f == 1 && wt == WT_LEN)
+            bad = seen++ || wire_bytes(&w, &scope);
+        else if ((f == 2 || f == 3) && wt == WT_LEN) /* records (read below), schema_url */
+            bad = wire_bytes(&w, &v);
+        else
+            bad = wire_skip(&w, &SL_DESC, f, wt);
+        if (bad)
+            return OWL_EUNSUPPORTED;
+    }
+    const scope_t *sc = NULL;
+    if (seen && !(sc = (const scope_t *)owl_otlp_unpack_at(&SCOPE_DESC, scope.p, scope.n, 3,
+                                                           x->mem)))
+        return OWL_EUNSUPPORTED;
+    int rc = scope_doc(&c->scope, sc);
+    c->shared = (owl_bytes){NULL, 0};
+    c->li = 0;
+    for (w.p = b.p; rc == OWL_OK && w.p < w.end;) { /* every field was checked above */
+        wire_tag(&w, &f, &wt);
+        if (f == 2 && wt == WT_LEN) {
+            wire_bytes(&w, &v);
+            rc = fast_record(x, v);
+            c->li++;
+        } else {
+            wire_over(&w, wt);
+        }
+    }
+    return rc;
+}
+
+/* A ResourceLogs: its resource first, then its ScopeLogs in order. */
+static int fast_resource_logs(fast *x, owl_bytes b)
+{
+    ctx *c = x->c;
+    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    uint32_t f;
+    int wt, seen = 0;
+    owl_bytes v, res = {NULL, 0};
+    while (w.p < w.end) {
+        if (wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        int bad;
+        if (f == 1 && wt == WT_LEN)
+            bad = seen++ || wire_bytes(&w, &res);
+        else if ((f == 2 || f == 3) && wt == WT_LEN) /* scope_logs (read below), schema_url */
+            bad = wire_bytes(&w, &v);
+        else
+            bad = wire_skip(&w, &RL_DESC, f, wt);
+        if (bad)
+            return OWL_EUNSUPPORTED;
+    }
+    const resource_t *r = NULL;
+    if (seen &&
+        !(r = (const resource_t *)owl_otlp_unpack_at(&RES_DESC, res.p, res.n, 2, x->mem)))
+        return OWL_EUNSUPPORTED;
+    int rc = route(c, r);
+    bson_reinit(&c->res);
+    if (rc == OWL_OK && r)
+        rc = owl_otlp_bson_kvs(&c->res, r->attributes, r->n_attributes);
+    c->si = 0;
+    for (w.p = b.p; rc == OWL_OK && w.p < w.end;) { /* every field was checked above */
+        wire_tag(&w, &f, &wt);
+        if (f == 2 && wt == WT_LEN) {
+            wire_bytes(&w, &v);
+            rc = fast_scope_logs(x, v);
+            c->si++;
+        } else {
+            wire_over(&w, wt);
+        }
+    }
+    return rc;
+}
+
+/* The request: OWL_OK with every record decoded into c, OWL_EUNSUPPORTED (the caller starts
+ * again with the general path), OWL_ENOMEM. */
+static int fast_request(ctx *c, const uint8_t *p, size_t n, size_t max_records, owl_arena *mem)
+{
+    fast x = {.c = c, .mem = mem, .max_records = max_records};
+    wire w = {p, p + n};
+    uint32_t f;
+    int wt, rc = OWL_OK;
+    owl_bytes v;
+    c->ri = 0;
+    while (rc == OWL_OK && w.p < w.end) {
+        if (wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        if (f == 1 && wt == WT_LEN) {
+            if (wire_bytes(&w, &v) != 0)
+                return OWL_EUNSUPPORTED;
+            rc = fast_resource_logs(&x, v);
+            c->ri++;
+        } else if (wire_skip(&w, &REQ_DESC, f, wt) != 0) {
+            return OWL_EUNSUPPORTED;
+        }
+    }
+    return rc;
+}
+
+/* The general path: protobuf-c's unpack of the whole request (wire bytes p[0..n)). */
+static int general(ctx *c, const uint8_t *p, size_t n, size_t max_events, owl_arena *mem,
+                   owl_error *err)
+{
+    export_req *req = NULL;
+    int rc = owl_otlp_unpack(&REQ_DESC, OWL_OTLP_PROTOBUF, p, n, mem, (ProtobufCMessage **)&req,
+                             err);
+    if (rc != OWL_OK)
+        return rc;
+    size_t total = count_records(req);
+    if (total > max_events)
+        return owl_error_set(err, OWL_ETOOBIG, "%zu log records in one request (at most %zu)",
+                             total, max_events);
+    for (c->ri = 0; rc == OWL_OK && c->ri < req->n_resource_logs; c->ri++)
+        rc = resource(c, req->resource_logs[c->ri]);
+    return rc;
+}
+
+int owl_otlp_logs_decode_path(enum owl_otlp_encoding enc, const void *body, size_t n,
+                              int64_t now_ms, size_t max_events, enum owl_otlp_path path,
+                              owl_log_decoded *out, owl_error *err)
+{
+    ctx c = {.d = out, .now_ms = now_ms, .group = OWL_BUF_INIT, .stream = OWL_BUF_INIT,
+             .msg = OWL_BUF_INIT};
+    owl_arena mem;
+    owl_buf json = OWL_BUF_INIT;
+    owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
+    bson_init(&c.res);
+    bson_init(&c.scope);
+    const uint8_t *p = body ? body : (const void *)"";
+    int rc = owl_log_decoded_begin(out);
+    if (rc == OWL_OK && enc == OWL_OTLP_JSON) { /* to wire bytes, then as protobuf */
+        rc = owl_otlp_json_wire(&REQ_DESC, body, n, &json, err);
+        p = json.data ? (const uint8_t *)json.data : (const uint8_t *)"";
+        n = json.len;
+    } else if (rc == OWL_OK && enc != OWL_OTLP_PROTOBUF) {
+        rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
+    }
+    if (rc == OWL_OK && path != OWL_OTLP_GENERAL) {
+        rc = fast_request(&c, p, n, max_events, &mem);
+        if (rc == OWL_EUNSUPPORTED && path == OWL_OTLP_AUTO) { /* start again */
+            owl_arena_reset(&mem);
+            rc = owl_log_decoded_begin(out);
+            if (rc == OWL_OK)
+                rc = general(&c, p, n, max_events, &mem, err);
+        }
+    } else if (rc == OWL_OK) {
+        rc = general(&c, p, n, max_events, &mem, err);
+    }
+    if (rc == OWL_OK)
+        rc = owl_log_decoded_finish(out);
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory decoding OTLP logs");
+    owl_arena_free(&mem);
+    owl_buf_free(&json);
+    bson_destroy(&c.res);
+    bson_destroy(&c.scope);
+    owl_buf_free(&c.group);
+    owl_buf_free(&c.stream);
+    owl_buf_free(&c.msg);
     return rc;
 }
 
@@ -358,38 +808,8 @@ int owl_otlp_logs_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
                          int64_t now_ms, size_t max_events, owl_log_decoded *out,
                          owl_error *err)
 {
-    export_req *req = NULL;
-    ctx c = {.d = out, .now_ms = now_ms, .group = OWL_BUF_INIT, .stream = OWL_BUF_INIT,
-             .msg = OWL_BUF_INIT};
-    owl_arena mem;
-    owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
-    bson_init(&c.res);
-    bson_init(&c.scope);
-    int rc = owl_log_decoded_begin(out);
-    if (rc == OWL_OK)
-        rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, &mem, (ProtobufCMessage **)&req, err);
-    if (rc != OWL_OK)
-        goto out;
-    size_t total = count_records(req);
-    if (total > max_events) {
-        rc = owl_error_set(err, OWL_ETOOBIG, "%zu log records in one request (at most %zu)",
-                           total, max_events);
-        goto out;
-    }
-    for (c.ri = 0; rc == OWL_OK && c.ri < req->n_resource_logs; c.ri++)
-        rc = resource(&c, req->resource_logs[c.ri]);
-    if (rc == OWL_OK)
-        rc = owl_log_decoded_finish(out);
-    if (rc == OWL_ENOMEM)
-        owl_error_set(err, rc, "out of memory decoding OTLP logs");
-out:
-    owl_arena_free(&mem);
-    bson_destroy(&c.res);
-    bson_destroy(&c.scope);
-    owl_buf_free(&c.group);
-    owl_buf_free(&c.stream);
-    owl_buf_free(&c.msg);
-    return rc;
+    return owl_otlp_logs_decode_path(enc, body, n, now_ms, max_events, OWL_OTLP_AUTO, out,
+                                     err);
 }
 
 int owl_otlp_logs_response(enum owl_otlp_encoding enc, size_t rejected, const char *message,

@@ -2,13 +2,17 @@
  * byte picks the encoding (even: protobuf, odd: JSON), the rest is the body. A refused body
  * decodes nothing and says why; whatever decodes must be storable: valid group and stream
  * names, events in time order, messages of valid UTF-8 within OWL_LOG_MESSAGE_MAX, attrs a
- * valid BSON document, and the answer encodes. */
+ * valid BSON document, and the answer encodes. Differential too: the fast path
+ * (OWL_OTLP_FAST) either declines or gives exactly the general path's decode (batches,
+ * events, refusals and the first refusal's message), and declines every body the general
+ * path refuses. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
+#include "ingest/otlp_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,6 +45,52 @@ static void check_decoded(const owl_log_decoded *d)
         abort();
 }
 
+static int same_bytes(owl_bytes a, owl_bytes b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+static void check_same(const owl_log_decoded *a, const owl_log_decoded *b)
+{
+    if (a->nb != b->nb || a->events != b->events || a->rejected != b->rejected ||
+        strcmp(a->message, b->message) != 0)
+        abort();
+    for (size_t i = 0; i < a->nb; i++) {
+        const owl_log_batch *x = &a->b[i], *y = &b->b[i];
+        if (strcmp(x->group, y->group) != 0 || strcmp(x->stream, y->stream) != 0 ||
+            x->n != y->n)
+            abort();
+        for (size_t j = 0; j < x->n; j++) {
+            const owl_log_event *e = &x->ev[j], *f = &y->ev[j];
+            if (e->time_ms != f->time_ms || !same_bytes(e->message, f->message) ||
+                !same_bytes(e->severity, f->severity) || !same_bytes(e->attrs, f->attrs) ||
+                memcmp(e->trace_id, f->trace_id, sizeof e->trace_id) != 0 ||
+                memcmp(e->span_id, f->span_id, sizeof e->span_id) != 0)
+                abort();
+        }
+    }
+}
+
+/* The two readings of one body. */
+static void differential(enum owl_otlp_encoding enc, const uint8_t *p, size_t n)
+{
+    owl_log_decoded fast = {0}, general = {0};
+    owl_error e1 = {0}, e2 = {0};
+    int rf = owl_otlp_logs_decode_path(enc, p, n, 1767225600000LL, 1000, OWL_OTLP_FAST, &fast,
+                                       &e1);
+    int rg = owl_otlp_logs_decode_path(enc, p, n, 1767225600000LL, 1000, OWL_OTLP_GENERAL,
+                                       &general, &e2);
+    if (rf == OWL_OK) {
+        if (rg != OWL_OK)
+            abort(); /* taken by the fast path, refused by the general one */
+        check_same(&fast, &general);
+    } else if (rf != OWL_EUNSUPPORTED && !(enc == OWL_OTLP_JSON && rf == rg)) {
+        abort(); /* the fast path declines; only JSON's transcoding refuses for both */
+    }
+    owl_log_decoded_free(&fast);
+    owl_log_decoded_free(&general);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     owl_log_decoded d = {0};
@@ -57,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == OWL_OK && d.rejected && !d.message[0])
         abort(); /* a refused record says why */
     check_decoded(&d);
+    differential(enc, data + 1, size - 1);
     if (owl_otlp_logs_response(enc, d.rejected, d.message, &o) != OWL_OK)
         abort();
     owl_buf_free(&o);

@@ -1,12 +1,16 @@
 /* test_otlp_logs.c — OTLP logs decoding (ingest/otlp_logs.c): protobuf requests built with
  * the generated protobuf-c structs and packed, the same requests written in OTLP JSON by
  * hand; every mapping rule of docs/otlp.md's logs section (group, stream, time, message,
- * severity, ids, attrs), records refused one by one, bodies refused whole, the answers. */
+ * severity, ids, attrs), records refused one by one, bodies refused whole, the answers. Every
+ * protobuf request decoded here is also decoded by each path alone: the fast path must give
+ * the general path's result or decline; which bodies it takes and declines is tested last. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "ingest/ingest.h"
+#include "ingest/otlp_int.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KV;
@@ -134,12 +138,38 @@ static size_t pack1(const char *k, const char *v, Rec **recs, size_t n, uint8_t 
     return pack(r, 1, out);
 }
 
+static void assert_same(const owl_log_decoded *x, const owl_log_decoded *y);
+
+/* Decodes p[0..n) by the fast path alone and by the general path alone: the fast one
+ * declines (OWL_EUNSUPPORTED) or gives the general one's result. Returns the fast path's
+ * answer. */
+static int both_paths(enum owl_otlp_encoding enc, const void *p, size_t n, size_t max)
+{
+    owl_log_decoded f = {0}, g = {0};
+    owl_error ef = {0}, eg = {0};
+    int rf = owl_otlp_logs_decode_path(enc, p, n, NOW_MS, max, OWL_OTLP_FAST, &f, &ef);
+    int rg = owl_otlp_logs_decode_path(enc, p, n, NOW_MS, max, OWL_OTLP_GENERAL, &g, &eg);
+    if (rf == OWL_OK) {
+        cr_assert_eq(rg, OWL_OK, "the fast path took a body the general one refused: %s",
+                     eg.msg);
+        assert_same(&f, &g);
+    } else {
+        cr_assert_eq(rf, OWL_EUNSUPPORTED, "the fast path refused instead of declining: %s",
+                     ef.msg);
+        cr_assert_eq(f.nb, 0);
+    }
+    owl_log_decoded_free(&f);
+    owl_log_decoded_free(&g);
+    return rf;
+}
+
 static int decode_pb(const uint8_t *p, size_t n, owl_log_decoded *d)
 {
     owl_error err = {0};
     memset(d, 0, sizeof *d);
     int rc = owl_otlp_logs_decode(OWL_OTLP_PROTOBUF, p, n, NOW_MS, MAX, d, &err);
     cr_assert_eq(rc, OWL_OK, "%s", err.msg);
+    both_paths(OWL_OTLP_PROTOBUF, p, n, MAX);
     return rc;
 }
 
@@ -839,5 +869,238 @@ Test(otlp_logs, specification_examples)
     cr_assert(bson_init_static(&doc, e->attrs.p, e->attrs.n));
     cr_assert(bson_iter_init_find(&it, &doc, "event_name") && BSON_ITER_HOLDS_UTF8(&it));
     cr_assert_str_eq(bson_iter_utf8(&it, NULL), "browser.page_view");
+    owl_log_decoded_free(&d);
+}
+
+/* ---- the protobuf fast path (otlp_logs.c) ---- */
+
+/* Wire bytes by hand, for field orders and shapes protobuf-c's packer never writes. */
+typedef struct wb {
+    uint8_t b[4096];
+    size_t n;
+} wb;
+
+static void wb_put(wb *w, const void *p, size_t n)
+{
+    cr_assert_leq(w->n + n, sizeof w->b);
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+
+static void wb_varint(wb *w, uint64_t v)
+{
+    do {
+        uint8_t c = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            c |= 0x80;
+        wb_put(w, &c, 1);
+    } while (v);
+}
+
+static void wb_tag(wb *w, unsigned f, unsigned wt) { wb_varint(w, (uint64_t)f << 3 | wt); }
+
+static void wb_ld(wb *w, unsigned f, const void *p, size_t n)
+{
+    wb_tag(w, f, 2);
+    wb_varint(w, n);
+    wb_put(w, p, n);
+}
+
+static void wb_str(wb *w, unsigned f, const char *s) { wb_ld(w, f, s, strlen(s)); }
+
+static void wb_sub(wb *w, unsigned f, const wb *m) { wb_ld(w, f, m->b, m->n); }
+
+static void wb_fixed64(wb *w, unsigned f, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    wb_tag(w, f, 1);
+    wb_put(w, b, 8);
+}
+
+/* KeyValue k = string v. */
+static void wb_kv(wb *w, unsigned f, const char *k, const char *v)
+{
+    wb any = {.n = 0}, kvm = {.n = 0};
+    wb_str(&any, 1, v);
+    wb_str(&kvm, 1, k);
+    wb_sub(&kvm, 2, &any);
+    wb_sub(w, f, &kvm);
+}
+
+/* A request of one resource (aws.log.group.names = /g, service.instance.id = s1) and one
+ * ScopeLogs of the given bytes. */
+static void wb_request(wb *req, const wb *scope_logs)
+{
+    wb res = {.n = 0}, rl = {.n = 0};
+    wb_kv(&res, 1, "aws.log.group.names", "/g");
+    wb_kv(&res, 1, "service.instance.id", "s1");
+    wb_sub(&rl, 1, &res);
+    wb_sub(&rl, 2, scope_logs);
+    req->n = 0;
+    wb_sub(req, 1, &rl);
+}
+
+/* A record of time t with a string body (none when body is NULL), plus the bytes extra (more
+ * fields) after it. */
+static void wb_record(wb *sl, uint64_t t, const char *body, const wb *extra)
+{
+    wb r = {.n = 0}, any = {.n = 0};
+    wb_fixed64(&r, 1, t);
+    if (body) {
+        wb_str(&any, 1, body);
+        wb_sub(&r, 5, &any);
+    }
+    if (extra)
+        wb_put(&r, extra->b, extra->n);
+    wb_sub(sl, 2, &r);
+}
+
+Test(otlp_logs, fast_path_reads_the_common_records)
+{
+    /* built by protobuf-c: every field the fast path reads, several resources and scopes */
+    Rec *a[3] = {rec(3000000000, av_str("third")), rec(1000000000, av_str("first \xff")),
+                 rec(0, av_str("no time"))};
+    a[0]->severity_number = 17;
+    a[1]->severity_text = strdup("Warning");
+    a[1]->observed_time_unix_nano = 5;
+    a[2]->observed_time_unix_nano = 2000000000;
+    a[0]->trace_id = (ProtobufCBinaryData){16, (uint8_t *)strdup("0123456789abcdef")};
+    a[0]->span_id = (ProtobufCBinaryData){8, (uint8_t *)strdup("01234567")};
+    a[1]->trace_id = (ProtobufCBinaryData){3, (uint8_t *)strdup("abc")}; /* refused */
+    KV *ra[2] = {kv("http.method", av_str("GET")), kv("n", av_int(7))};
+    a[2]->attributes = dup_ptrs((void *const *)ra, 2);
+    a[2]->n_attributes = 2;
+    a[2]->event_name = strdup("ev");
+    Rec *b[2] = {rec(4000000000, av_str("other")), rec(4000000000, av_str("same time"))};
+    KV *attrs[2] = {kv("service.name", av_str("svc")), kv("host.name", av_str("h1"))};
+    Scope *s1[2] = {scope("lib", "1.0", a, 3), scope(NULL, NULL, b, 1)};
+    Scope *s2[1] = {scope("other", NULL, b + 1, 1)};
+    Res *rs[2] = {res(attrs, 2, s1, 2), res(NULL, 0, s2, 1)};
+    uint8_t *p;
+    size_t n = pack(rs, 2, &p);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, p, n, MAX), OWL_OK);
+    free(p);
+
+    /* by hand: a scope after its records, a resource after its scopes, unknown fields of
+     * every wire type, a field given twice (the last one counts), an invalid UTF-8 body */
+    wb sl = {.n = 0}, extra = {.n = 0}, req = {.n = 0}, res2 = {.n = 0}, rl = {.n = 0},
+       scope2 = {.n = 0};
+    wb_tag(&extra, 2, 0), wb_varint(&extra, 9);
+    wb_tag(&extra, 2, 0), wb_varint(&extra, 13); /* severity 13: WARN */
+    wb_tag(&extra, 99, 0), wb_varint(&extra, 1);
+    wb_tag(&extra, 98, 5), wb_put(&extra, "abcd", 4);
+    wb_fixed64(&extra, 97, 1);
+    wb_str(&extra, 96, "unknown");
+    wb_tag(&extra, 8, 5), wb_put(&extra, "\1\0\0\0", 4); /* flags */
+    wb_tag(&extra, 7, 0), wb_varint(&extra, 3);         /* dropped_attributes_count */
+    wb_record(&sl, 1000000000, "one", &extra);
+    wb_record(&sl, 2000000000, "bad \xc0\xaf utf", NULL);
+    wb_str(&scope2, 1, "late scope");
+    wb_sub(&sl, 1, &scope2);
+    wb_str(&sl, 3, "https://schema");
+    wb_sub(&rl, 2, &sl);
+    wb_kv(&res2, 1, "service.name", "late");
+    wb_sub(&rl, 1, &res2);
+    wb_sub(&req, 1, &rl);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, MAX), OWL_OK);
+    owl_log_decoded d = {0};
+    decode_pb(req.b, req.n, &d);
+    cr_assert_str_eq(d.b[0].group, "/otel/late");
+    MSG_EQ(d.b[0].ev[0].severity, "WARN");
+    MSG_EQ(d.b[0].ev[1].message, "bad \xef\xbf\xbd\xef\xbf\xbd utf");
+    owl_log_decoded_free(&d);
+
+    /* the JavaScript SDK's JSON export, through JSON's transcoding */
+    char path[4096], *body = NULL;
+    size_t len;
+    const char *src = getenv("OWL_SRCDIR");
+    snprintf(path, sizeof path, "%s/tests/unit/fixtures/otlp/sdk_logs_json.json",
+             src ? src : "..");
+    cr_assert_eq(owl_read_file(path, 1u << 20, &body, &len, NULL), OWL_OK, "%s", path);
+    cr_assert_eq(both_paths(OWL_OTLP_JSON, body, len, MAX), OWL_OK);
+    free(body);
+}
+
+Test(otlp_logs, fast_path_declines_what_it_does_not_read)
+{
+    static const struct {
+        const char *what;
+        const char *extra; /* bytes appended to a record's */
+        size_t n;
+        int body; /* the record has a string body before them */
+    } cases[] = {
+        {"a second body (protobuf-c merges them)", "\x2a\x03\x0a\x01x", 5, 1},
+        {"a body that is not a string", "\x2a\x02\x18\x05", 4, 0},
+        {"a body string, then an int", "\x2a\x05\x0a\x01x\x18\x05", 7, 0},
+        {"a string body holding a NUL", "\x2a\x04\x0a\x02x\0", 6, 0},
+        {"a severity text holding a NUL", "\x1a\x02x\0", 4, 1},
+        {"an event name holding a NUL", "\x62\x02x\0", 4, 1},
+        {"time as a varint", "\x08\x05", 2, 1},
+        {"a trace id as a varint", "\x48\x05", 2, 1},
+        {"a group (wire type 3)", "\x9b\x06\x9c\x06", 4, 1},
+        {"wire type 7", "\x0f", 1, 1},
+        {"field 0", "\x00\x01", 2, 1},
+        {"a truncated fixed64", "\x09\x01\x02", 3, 1},
+        {"a length past the end", "\x1a\x09x", 3, 1},
+        {"a tag of six bytes", "\x80\x80\x80\x80\x80\x01", 6, 1},
+        {"a varint of eleven bytes", "\x10\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 12, 1},
+        {"a length of six bytes", "\x1a\x81\x80\x80\x80\x80\x00", 7, 1},
+        {"an attribute that is not a KeyValue", "\x32\x02\x08\x01", 4, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        wb sl = {.n = 0}, extra = {.n = 0}, req = {.n = 0};
+        wb_put(&extra, cases[i].extra, cases[i].n);
+        wb_record(&sl, 1000000000, "kept", NULL);
+        wb_record(&sl, 2000000000, cases[i].body ? "x" : NULL, &extra);
+        wb_request(&req, &sl);
+        cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, MAX), OWL_EUNSUPPORTED,
+                     "case %zu: %s", i, cases[i].what);
+        /* what owld answers is the general path's */
+        owl_log_decoded a = {0}, g = {0};
+        owl_error ea = {0}, eg = {0};
+        int ra = owl_otlp_logs_decode(OWL_OTLP_PROTOBUF, req.b, req.n, NOW_MS, MAX, &a, &ea);
+        int rg = owl_otlp_logs_decode_path(OWL_OTLP_PROTOBUF, req.b, req.n, NOW_MS, MAX,
+                                           OWL_OTLP_GENERAL, &g, &eg);
+        cr_assert_eq(ra, rg, "case %zu", i);
+        if (ra == OWL_OK)
+            assert_same(&a, &g);
+        else
+            cr_assert_str_eq(ea.msg, eg.msg);
+        owl_log_decoded_free(&a);
+        owl_log_decoded_free(&g);
+    }
+    /* a message field given twice one level up: a scope, a resource */
+    wb sl = {.n = 0}, sc = {.n = 0}, req = {.n = 0}, rl = {.n = 0}, res = {.n = 0};
+    wb_str(&sc, 1, "lib");
+    wb_sub(&sl, 1, &sc);
+    wb_sub(&sl, 1, &sc);
+    wb_record(&sl, 1000000000, "x", NULL);
+    wb_request(&req, &sl);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, MAX), OWL_EUNSUPPORTED);
+    sl.n = 0;
+    wb_record(&sl, 1000000000, "x", NULL);
+    wb_kv(&res, 1, "service.name", "a");
+    wb_sub(&rl, 1, &res);
+    wb_sub(&rl, 1, &res);
+    wb_sub(&rl, 2, &sl);
+    wb_sub(&req, 1, &rl);
+    req.n = 0;
+    wb_sub(&req, 1, &rl);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, MAX), OWL_EUNSUPPORTED);
+    /* more records than allowed: declined, and refused whole by the general path */
+    sl.n = 0;
+    for (int i = 0; i < 3; i++)
+        wb_record(&sl, 1000000000, "x", NULL);
+    wb_request(&req, &sl);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, 3), OWL_OK);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, 2), OWL_EUNSUPPORTED);
+    owl_log_decoded d = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_otlp_logs_decode(OWL_OTLP_PROTOBUF, req.b, req.n, NOW_MS, 2, &d, &err),
+                 OWL_ETOOBIG);
+    cr_assert_str_eq(err.msg, "3 log records in one request (at most 2)");
     owl_log_decoded_free(&d);
 }
