@@ -631,41 +631,47 @@ static int fast_record(fast *x, owl_bytes b)
     return record(x->c, &r);
 }
 
-/* A ScopeLogs: its scope first (it may come after the records on the wire), then its
- * records in order. */
-static int fast_scope_logs(fast *x, owl_bytes b)
+/* The fields of a ResourceLogs or ScopeLogs (desc): field 1, its resource or scope, at most
+ * once (protobuf-c merges two) into *one (*seen 0: absent); fields 2, the list read by
+ * outer_each, and 3, schema_url, of wire type LEN; unknown fields stepped over. -1 for
+ * anything else. */
+static int outer_scan(owl_bytes b, const ProtobufCMessageDescriptor *desc, owl_bytes *one,
+                      int *seen)
 {
-    ctx *c = x->c;
     wire w = {b.p, (const uint8_t *)b.p + b.n};
     uint32_t f;
-    int wt, seen = 0;
-    owl_bytes v, scope = {NULL, 0};
+    int wt;
+    owl_bytes v;
+    *seen = 0;
     while (w.p < w.end) {
         if (wire_tag(&w, &f, &wt) != 0)
-            return OWL_EUNSUPPORTED;
+            return -1;
         int bad;
         if (f == 1 && wt == WT_LEN)
-            bad = seen++ || wire_bytes(&w, &scope);
-        else if ((f == 2 || f == 3) && wt == WT_LEN) /* records (read below), schema_url */
+            bad = (*seen)++ || wire_bytes(&w, one);
+        else if ((f == 2 || f == 3) && wt == WT_LEN)
             bad = wire_bytes(&w, &v);
         else
-            bad = wire_skip(&w, &SL_DESC, f, wt);
+            bad = wire_skip(&w, desc, f, wt);
         if (bad)
-            return OWL_EUNSUPPORTED;
+            return -1;
     }
-    const scope_t *sc = NULL;
-    if (seen && !(sc = (const scope_t *)owl_otlp_unpack_at(&SCOPE_DESC, scope.p, scope.n, 3,
-                                                           x->mem)))
-        return OWL_EUNSUPPORTED;
-    int rc = scope_doc(&c->scope, sc);
-    c->shared = (owl_bytes){NULL, 0};
-    c->li = 0;
-    for (w.p = b.p; rc == OWL_OK && w.p < w.end;) { /* every field was checked above */
+    return 0;
+}
+
+/* fn on each field 2 of b (which outer_scan took), in order; *index counts them. */
+static int outer_each(fast *x, owl_bytes b, int (*fn)(fast *, owl_bytes), size_t *index)
+{
+    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    uint32_t f;
+    int wt, rc = OWL_OK;
+    owl_bytes v;
+    for (*index = 0; rc == OWL_OK && w.p < w.end;) {
         wire_tag(&w, &f, &wt);
         if (f == 2 && wt == WT_LEN) {
             wire_bytes(&w, &v);
-            rc = fast_record(x, v);
-            c->li++;
+            rc = fn(x, v);
+            (*index)++;
         } else {
             wire_over(&w, wt);
         }
@@ -673,47 +679,38 @@ static int fast_scope_logs(fast *x, owl_bytes b)
     return rc;
 }
 
+/* A ScopeLogs: its scope first (it may come after the records on the wire), then its
+ * records in order. */
+static int fast_scope_logs(fast *x, owl_bytes b)
+{
+    owl_bytes one;
+    int seen;
+    const scope_t *sc = NULL;
+    if (outer_scan(b, &SL_DESC, &one, &seen) != 0 ||
+        (seen && !(sc = (const scope_t *)owl_otlp_unpack_at(&SCOPE_DESC, one.p, one.n, 3,
+                                                            x->mem))))
+        return OWL_EUNSUPPORTED;
+    int rc = scope_doc(&x->c->scope, sc);
+    x->c->shared = (owl_bytes){NULL, 0};
+    return rc == OWL_OK ? outer_each(x, b, fast_record, &x->c->li) : rc;
+}
+
 /* A ResourceLogs: its resource first, then its ScopeLogs in order. */
 static int fast_resource_logs(fast *x, owl_bytes b)
 {
     ctx *c = x->c;
-    wire w = {b.p, (const uint8_t *)b.p + b.n};
-    uint32_t f;
-    int wt, seen = 0;
-    owl_bytes v, res = {NULL, 0};
-    while (w.p < w.end) {
-        if (wire_tag(&w, &f, &wt) != 0)
-            return OWL_EUNSUPPORTED;
-        int bad;
-        if (f == 1 && wt == WT_LEN)
-            bad = seen++ || wire_bytes(&w, &res);
-        else if ((f == 2 || f == 3) && wt == WT_LEN) /* scope_logs (read below), schema_url */
-            bad = wire_bytes(&w, &v);
-        else
-            bad = wire_skip(&w, &RL_DESC, f, wt);
-        if (bad)
-            return OWL_EUNSUPPORTED;
-    }
+    owl_bytes one;
+    int seen;
     const resource_t *r = NULL;
-    if (seen &&
-        !(r = (const resource_t *)owl_otlp_unpack_at(&RES_DESC, res.p, res.n, 2, x->mem)))
+    if (outer_scan(b, &RL_DESC, &one, &seen) != 0 ||
+        (seen && !(r = (const resource_t *)owl_otlp_unpack_at(&RES_DESC, one.p, one.n, 2,
+                                                              x->mem))))
         return OWL_EUNSUPPORTED;
     int rc = route(c, r);
     bson_reinit(&c->res);
     if (rc == OWL_OK && r)
         rc = owl_otlp_bson_kvs(&c->res, r->attributes, r->n_attributes);
-    c->si = 0;
-    for (w.p = b.p; rc == OWL_OK && w.p < w.end;) { /* every field was checked above */
-        wire_tag(&w, &f, &wt);
-        if (f == 2 && wt == WT_LEN) {
-            wire_bytes(&w, &v);
-            rc = fast_scope_logs(x, v);
-            c->si++;
-        } else {
-            wire_over(&w, wt);
-        }
-    }
-    return rc;
+    return rc == OWL_OK ? outer_each(x, b, fast_scope_logs, &c->si) : rc;
 }
 
 /* The request: OWL_OK with every record decoded into c, OWL_EUNSUPPORTED (the caller starts
