@@ -607,6 +607,12 @@ Test(otlp_logs, records_grouped_by_group_and_stream_and_sorted_stably)
 
 /* ---- both encodings ---- */
 
+/* Equal bytes; an empty value may have no pointer (memcmp must not be given NULL). */
+static int same_bytes(owl_bytes a, owl_bytes b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
 static void assert_same(const owl_log_decoded *x, const owl_log_decoded *y)
 {
     cr_assert_eq(x->nb, y->nb);
@@ -619,14 +625,11 @@ static void assert_same(const owl_log_decoded *x, const owl_log_decoded *y)
         for (size_t j = 0; j < x->b[i].n; j++) {
             const owl_log_event *a = &x->b[i].ev[j], *b = &y->b[i].ev[j];
             cr_assert_eq(a->time_ms, b->time_ms);
-            cr_assert(a->message.n == b->message.n &&
-                      memcmp(a->message.p, b->message.p, a->message.n) == 0);
-            cr_assert(a->severity.n == b->severity.n &&
-                      memcmp(a->severity.p, b->severity.p, a->severity.n) == 0);
+            cr_assert(same_bytes(a->message, b->message));
+            cr_assert(same_bytes(a->severity, b->severity));
             cr_assert(memcmp(a->trace_id, b->trace_id, 16) == 0);
             cr_assert(memcmp(a->span_id, b->span_id, 8) == 0);
-            cr_assert(a->attrs.n == b->attrs.n &&
-                      memcmp(a->attrs.p, b->attrs.p, a->attrs.n) == 0);
+            cr_assert(same_bytes(a->attrs, b->attrs));
         }
     }
 }
