@@ -546,12 +546,29 @@ typedef struct fast {
     size_t kv_cap;
 } fast;
 
+/* The bytes b of a record's attribute k unpacked into x->kvs[k] (grown in the arena):
+ * OWL_OK, OWL_EUNSUPPORTED when protobuf-c refuses them, OWL_ENOMEM. */
+static int keep_kv(fast *x, owl_bytes b, size_t k)
+{
+    if (k == x->kv_cap) {
+        size_t cap = x->kv_cap ? 2 * x->kv_cap : 16;
+        kv_t **a = owl_arena_alloc(x->mem, cap * sizeof *a);
+        if (!a)
+            return OWL_ENOMEM;
+        if (k)
+            memcpy(a, x->kvs, k * sizeof *a);
+        x->kvs = a, x->kv_cap = cap;
+    }
+    x->kvs[k] = (kv_t *)owl_otlp_unpack_at(&KV_DESC, b.p, b.n, 4, x->mem);
+    return x->kvs[k] ? OWL_OK : OWL_EUNSUPPORTED;
+}
+
 static int fast_record(fast *x, owl_bytes b)
 {
     wire w = {b.p, (const uint8_t *)b.p + b.n};
     rec r = {0};
     uint32_t f;
-    int wt, seen_body = 0;
+    int wt, rc, seen_body = 0;
     uint64_t v;
     owl_bytes kv;
     size_t nkv = 0;
@@ -578,16 +595,14 @@ static int fast_record(fast *x, owl_bytes b)
         case 5 << 3 | WT_LEN:
             bad = seen_body++ || wire_bytes(&w, &kv) || fast_body(kv, &r);
             break;
-        case 6 << 3 | WT_LEN:
+        case 6 << 3 | WT_LEN: /* an attribute, unpacked by protobuf-c */
             bad = wire_bytes(&w, &kv);
-            nkv++;
+            if (!bad && (rc = keep_kv(x, kv, nkv++)) != OWL_OK)
+                return rc;
             break;
-        case 7 << 3 | WT_VARINT:
-            bad = wire_varint(&w, 10, &v);
-            break;
+        case 7 << 3 | WT_VARINT: /* dropped_attributes_count, flags: not kept */
         case 8 << 3 | WT_I32:
-            bad = w.end - w.p < 4;
-            w.p += bad ? 0 : 4;
+            bad = wire_over(&w, wt);
             break;
         case 9 << 3 | WT_LEN:
             bad = wire_bytes(&w, &r.trace_id);
@@ -604,30 +619,8 @@ static int fast_record(fast *x, owl_bytes b)
         if (bad)
             return OWL_EUNSUPPORTED;
     }
-    if (nkv) { /* the attributes, in order, each unpacked by protobuf-c */
-        if (nkv > x->kv_cap) {
-            kv_t **a = owl_arena_alloc(x->mem, nkv * sizeof *a);
-            if (!a)
-                return OWL_ENOMEM;
-            x->kvs = a, x->kv_cap = nkv;
-        }
-        size_t k = 0;
-        for (w.p = b.p; w.p < w.end;) {
-            if (wire_tag(&w, &f, &wt) != 0)
-                return OWL_EUNSUPPORTED;
-            if (f == 6 && wt == WT_LEN) {
-                if (wire_bytes(&w, &kv) != 0)
-                    return OWL_EUNSUPPORTED;
-                x->kvs[k] = (kv_t *)owl_otlp_unpack_at(&KV_DESC, kv.p, kv.n, 4, x->mem);
-                if (!x->kvs[k++])
-                    return OWL_EUNSUPPORTED;
-            } else if (wire_over(&w, wt) != 0) {
-                return OWL_EUNSUPPORTED;
-            }
-        }
-        r.attrs = x->kvs;
-        r.nattrs = nkv;
-    }
+    r.attrs = x->kvs;
+    r.nattrs = nkv;
     return record(x->c, &r);
 }
 
