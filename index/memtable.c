@@ -49,6 +49,7 @@ void owl_mem_free(owl_store *s, struct memtable *m)
             owl_arena_reset(&m->arena);
             m->nrows = m->live_chunks = 0;
             m->min_lsn = m->max_lsn = m->raw_bytes = 0;
+            m->varies = 0;
             m->created_ms = 0;
             m->refs = m->closed = 0;
             *slot = m;
@@ -61,6 +62,33 @@ void owl_mem_free(owl_store *s, struct memtable *m)
         owl_big_free(m->chunk[k], m->chunk_bytes[k]);
     owl_arena_free(&m->arena);
     free(m);
+}
+
+/* 1 when cells a and b of a column of type t hold the same value. */
+static int same_value(enum owl_type t, const owl_cell *a, const owl_cell *b)
+{
+    if (!owl_type_is_bytes(t))
+        return a->u == b->u;
+    return a->b.n == b->b.n && (a->b.n == 0 || a->b.p == b->b.p ||
+                                memcmp(a->b.p, b->b.p, a->b.n) == 0);
+}
+
+/* Sets m->varies' bit of each column of rows src[0..n) not all equal to row 0's cell (first;
+ * the memtable's own row 0, or src[0] when these rows begin it). */
+static void note_varies(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
+                        size_t n, size_t at)
+{
+    for (size_t c = 0; c < sc->ncols; c++) {
+        if (m->varies >> c & 1)
+            continue;
+        const owl_cell *src = r->cols[c] + from;
+        const owl_cell *first = m->nrows + at ? owl_mem_cell(m, c, 0) : src;
+        for (size_t i = 0; i < n; i++)
+            if (!same_value(sc->cols[c].type, &src[i], first)) {
+                m->varies |= 1u << c;
+                break;
+            }
+    }
 }
 
 /* Copies rows [from, from + n) of r into the chunks from row m->nrows + at on, all inside one
@@ -81,6 +109,7 @@ static int append_run(struct memtable *m, const owl_schema *sc, const owl_rows *
         }
         m->live_chunks = k + 1;
     }
+    note_varies(m, sc, r, from, n, at);
     for (size_t c = 0; c < sc->ncols; c++) {
         owl_cell *dst = m->chunk[k] + c * rows + off;
         const owl_cell *src = r->cols[c] + from;
@@ -238,21 +267,16 @@ void owl__seal_scratch_free(struct seal_scratch *sc)
 
 #define SEAL_PREFETCH 16
 
-/* Rows of m sorted by time, as an owl_rows over the store's seal buffers (caller holds
- * seal_mu; byte values still point into m's arena). The buffers stay allocated from one seal
- * to the next: the memory of the last seal is refilled instead of faulted in afresh. */
-static int sorted_rows(owl_store *s, const owl_schema *sc, struct memtable *m, size_t n,
-                       owl_rows *out)
+/* The order a seal writes m's n rows in: z->ix[0..n) by (cluster key, time, arrival), *sorted
+ * 1 when that is the order they came in (caller holds seal_mu). The index stays allocated
+ * from one seal to the next: its memory is refilled instead of faulted in afresh. */
+static int seal_order(owl_store *s, const owl_schema *sc, struct memtable *m, size_t n,
+                      int *sorted)
 {
     struct seal_scratch *z = &s->seal;
-    memset(out, 0, sizeof *out);
-    int ok = scratch_grow((void **)&z->ix, &z->ix_rows, n, sizeof *z->ix) == OWL_OK;
-    for (size_t c = 0; c < sc->ncols && ok; c++)
-        ok = scratch_grow((void **)&z->cols[c], &z->col_rows[c], n, sizeof(owl_cell)) == OWL_OK;
-    if (!ok)
+    if (scratch_grow((void **)&z->ix, &z->ix_rows, n, sizeof *z->ix) != OWL_OK)
         return OWL_ENOMEM;
     struct time_idx *ix = z->ix;
-    int sorted = 1;
     size_t kc = owl__cluster_col(sc);
     for (size_t i = 0, len; i < n; i += len) {
         const owl_cell *t = owl_mem_run(m, sc->time_col, i, n, &len);
@@ -265,34 +289,87 @@ static int sorted_rows(owl_store *s, const owl_schema *sc, struct memtable *m, s
             for (size_t j = 0; j < len; j++)
                 ix[i + j].k = k[j].u;
         }
-    for (size_t i = 1; i < n && sorted; i++)
+    *sorted = 1;
+    for (size_t i = 1; i < n && *sorted; i++)
         if (owl__cmp_time_idx(&ix[i - 1], &ix[i]) > 0)
-            sorted = 0;
-    if (!sorted && (scratch_grow((void **)&z->tmp, &z->tmp_rows, n, sizeof *z->tmp) != OWL_OK ||
-                    owl__sort_time_idx_buf(ix, n, z->tmp) != OWL_OK))
+            *sorted = 0;
+    if (!*sorted && (scratch_grow((void **)&z->tmp, &z->tmp_rows, n, sizeof *z->tmp) != OWL_OK ||
+                     owl__sort_time_idx_buf(ix, n, z->tmp) != OWL_OK))
         return OWL_ENOMEM;
-    out->nrows = n;
+    return OWL_OK;
+}
+
+/* Rows [r0, r0 + len) of the seal's order as an owl_rows over the store's seal buffers, which
+ * hold one block (byte values still point into m's arena): refilled block after block, they
+ * are still in the cache when the part writer encodes them. */
+static int seal_block(owl_store *s, const owl_schema *sc, const struct memtable *m, size_t r0,
+                      size_t len, int sorted, owl_rows *out)
+{
+    struct seal_scratch *z = &s->seal;
+    const struct time_idx *ix = z->ix + r0;
+    size_t vary[OWL_MAX_COLS], nvary = 0; /* the columns whose rows are gathered */
+    memset(out, 0, sizeof *out);
+    out->nrows = len;
     for (size_t c = 0; c < sc->ncols; c++) {
+        if (scratch_grow((void **)&z->cols[c], &z->col_rows[c], len, sizeof(owl_cell)) != OWL_OK)
+            return OWL_ENOMEM;
         owl_cell *col = z->cols[c];
         out->cols[c] = col;
-        if (sorted) { /* rows in order already (the common case): whole runs of a chunk */
-            for (size_t i = 0, len; i < n; i += len) {
-                const owl_cell *run = owl_mem_run(m, c, i, n, &len);
-                memcpy(col + i, run, len * sizeof *col);
+        if (!(m->varies >> c & 1)) { /* one value in every row: no gather */
+            const owl_cell v = *owl_mem_cell(m, c, 0);
+            for (size_t i = 0; i < len; i++)
+                col[i] = v;
+        } else if (sorted) { /* rows in order already (the common case): runs of a chunk */
+            for (size_t i = 0, run; i < len; i += run) {
+                const owl_cell *src = owl_mem_run(m, c, r0 + i, r0 + len, &run);
+                memcpy(col + i, src, run * sizeof *col);
             }
-        } else {
-            /* a gather from all over the memtable, bound by memory latency: the cell a few
-             * rows ahead is asked for early */
-            size_t i = 0;
-            for (; i + SEAL_PREFETCH < n; i++) {
-                __builtin_prefetch(owl_mem_cell(m, c, ix[i + SEAL_PREFETCH].i));
-                col[i] = *owl_mem_cell(m, c, ix[i].i);
-            }
-            for (; i < n; i++)
-                col[i] = *owl_mem_cell(m, c, ix[i].i);
+        } else
+            vary[nvary++] = c;
+    }
+    /* the others: a gather from all over the memtable, bound by memory latency. Row by row,
+     * so a row's cells (one per column, far apart) are fetched together and its chunk found
+     * once; the cells a few rows ahead are asked for early. */
+    for (size_t i = 0; nvary && i < len; i++) {
+        size_t off, rows;
+        if (i + SEAL_PREFETCH < len) {
+            size_t k = mem_chunk_of(ix[i + SEAL_PREFETCH].i, &off, &rows);
+            const owl_cell *row = m->chunk[k] + off;
+            for (size_t j = 0; j < nvary; j++)
+                __builtin_prefetch(row + vary[j] * rows);
         }
+        size_t k = mem_chunk_of(ix[i].i, &off, &rows);
+        const owl_cell *row = m->chunk[k] + off;
+        for (size_t j = 0; j < nvary; j++)
+            z->cols[vary[j]][i] = row[vary[j] * rows];
     }
     return OWL_OK;
+}
+
+/* m's n rows written as the part at path, block by block in the seal's order. */
+static int write_sealed(owl_store *s, const owl_schema *sc, struct memtable *m, size_t n,
+                        const owl_part_info *info, const char *path, owl_error *err)
+{
+    int sorted;
+    owl_part_writer *pw = NULL;
+    size_t br = s->opt.block_rows;
+    if (seal_order(s, sc, m, n, &sorted) != OWL_OK)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory sealing %zu rows", n);
+    int rc = owl_part_writer_open(path, sc, info, n, br, s->opt.zstd_level, &pw, err);
+    for (size_t r0 = 0; rc == OWL_OK && r0 < n; r0 += br) {
+        owl_rows rows;
+        size_t len = n - r0 < br ? n - r0 : br;
+        rc = seal_block(s, sc, m, r0, len, sorted, &rows);
+        if (rc != OWL_OK)
+            owl_error_set(err, rc, "out of memory sealing %zu rows", n);
+        else
+            rc = owl_part_writer_add(pw, &rows, err);
+    }
+    if (rc != OWL_OK) {
+        owl_part_writer_abort(pw);
+        return rc;
+    }
+    return owl_part_writer_finish(pw, NULL, err);
 }
 
 static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *err)
@@ -317,17 +394,13 @@ static int seal_oldest(owl_store *s, struct ptn *p, struct day *d, owl_error *er
     pthread_mutex_unlock(&s->mu);
 
     int rc = OWL_OK;
-    owl_rows rows = {0};
     char path[4096];
     if (nrows) {
         rc = ddir ? owl_mkdir_p(ddir, 0700, err) : OWL_ENOMEM;
-        if (rc == OWL_OK)
-            rc = sorted_rows(s, sc, m, nrows, &rows);
         if (rc == OWL_OK) {
             owl_part_info info = {sc->name, p->tenant, p->name, d->day, max_lsn, 0, 1};
             owl__part_path(p, d, seq, seq, 0, path, sizeof path);
-            rc = owl_part_write(path, sc, &info, &rows, s->opt.block_rows, s->opt.zstd_level,
-                                NULL, err);
+            rc = write_sealed(s, sc, m, nrows, &info, path, err);
         }
     }
     free(ddir);

@@ -378,7 +378,18 @@ static int same_cell(enum owl_type t, owl_cell a, owl_cell b)
 {
     if (!owl_type_is_bytes(t))
         return a.u == b.u;
-    return a.b.n == b.b.n && (a.b.n == 0 || memcmp(a.b.p, b.b.p, a.b.n) == 0);
+    if (a.b.n != b.b.n)
+        return 0;
+    if (a.b.n == 0 || a.b.p == b.b.p) /* the same bytes: a resource a batch's spans share */
+        return 1;
+    if (a.b.n >= 8) { /* ids and most texts differ in their first word: no call for those */
+        uint64_t x, y;
+        memcpy(&x, a.b.p, 8);
+        memcpy(&y, b.b.p, 8);
+        if (x != y)
+            return 0;
+    }
+    return memcmp(a.b.p, b.b.p, a.b.n) == 0;
 }
 
 /* One value of column type t: 8 bytes little-endian, or the bytes of an id, or a string. */
@@ -423,7 +434,7 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
     /* byte values repeated row after row (a resource shared by a batch's spans): each run
      * once, with its length, when runs average two rows or more */
     size_t runs = 0;
-    for (i = 0; owl_type_is_bytes(t) && i < n; i++)
+    for (i = 0; owl_type_is_bytes(t) && i < n && runs * 2 <= n; i++)
         runs += i == 0 || !same_cell(t, col[i], col[i - 1]);
     if (owl_type_is_bytes(t) && runs * 2 <= n) {
         uint8_t v[10];

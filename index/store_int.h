@@ -41,6 +41,8 @@ struct memtable {
     uint64_t min_lsn, max_lsn;
     int64_t created_ms;
     uint64_t raw_bytes;
+    uint32_t varies; /* bit c: some row's cell of column c differs from row 0's (a seal copies
+                      * the others' row 0 instead of gathering them) */
     int refs; /* guarded by the store mutex */
     int closed; /* takes no more appends (its seal began, or it was dropped); under mu */
     size_t table; /* the schema it holds rows of (s->schemas index) */

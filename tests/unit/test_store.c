@@ -167,6 +167,83 @@ Test(store, append_scan_reopen, .init = mkroot, .fini = rmroot)
     owl_store_close(s);
 }
 
+/* A seal copies row 0's cell for a column every row agrees on and gathers the others: a
+ * column equal in a whole first append and different in one row of the next, another equal
+ * in every row (equal bytes at different addresses), rows out of time order over three
+ * memtable chunks. */
+struct cells_seen {
+    size_t n;
+    int64_t ingest[3000];
+    char stream[3000][8], severity[3000][8];
+    int row[3000];
+};
+
+static int cells_fn(void *ud, const owl_batch *b)
+{
+    struct cells_seen *c = ud;
+    for (size_t i = 0; i < b->nrows && c->n < 3000; i++, c->n++) {
+        c->ingest[c->n] = b->cols[0][i].i;
+        snprintf(c->stream[c->n], 8, "%.*s", (int)b->cols[1][i].b.n, (const char *)b->cols[1][i].b.p);
+        snprintf(c->severity[c->n], 8, "%.*s", (int)b->cols[2][i].b.n,
+                 (const char *)b->cols[2][i].b.p);
+        cr_assert_eq(sscanf((const char *)b->cols[3][i].b.p, "row %d", &c->row[c->n]), 1);
+    }
+    return 0;
+}
+
+static void expect_cells(owl_store *s)
+{
+    size_t cols[] = {OWL_LOGS_INGEST_TIME, OWL_LOGS_STREAM, OWL_LOGS_SEVERITY, OWL_LOGS_MESSAGE};
+    struct cells_seen c = {0};
+    owl_scan q = {.table = "logs", .tenant = "000000000001", .start = INT64_MIN, .end = INT64_MAX,
+                  .cols = cols, .ncols = 4, .fn = cells_fn, .ud = &c};
+    owl_error err = {0};
+    cr_assert_eq(owl_store_scan(s, &q, NULL, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(c.n, 3000);
+    char seen[3000] = {0};
+    for (size_t i = 0; i < c.n; i++) {
+        cr_assert(c.row[i] >= 0 && c.row[i] < 3000 && !seen[c.row[i]], "row %d", c.row[i]);
+        seen[c.row[i]] = 1;
+        int odd = c.row[i] == 2150;
+        cr_assert_eq(c.ingest[i], odd ? 8 : 7, "row %d", c.row[i]);
+        cr_assert_str_eq(c.stream[i], odd ? "other" : "same", "row %d", c.row[i]);
+        cr_assert_str_eq(c.severity[i], "INFO", "row %d", c.row[i]);
+    }
+}
+
+Test(store, seal_keeps_columns_equal_in_every_row_and_in_some, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = open_store(tmp, 0);
+    owl_error err = {0};
+    for (int part = 0; part < 2; part++) {
+        owl_rowbuf b;
+        owl_rowbuf_init(&b, &owl_logs_schema);
+        for (int i = 1500 * part; i < 1500 * part + 1500; i++) {
+            char msg[32], sev[8];
+            int len = snprintf(msg, sizeof msg, "row %d", i);
+            strcpy(sev, "INFO");
+            cr_assert_eq(owl_rowbuf_begin_row(&b), OWL_OK);
+            cr_assert_eq(owl_rowbuf_set_i64(&b, OWL_LOGS_TIME, T0 + (3000 - i) * 1000), OWL_OK);
+            cr_assert_eq(owl_rowbuf_set_i64(&b, OWL_LOGS_INGEST_TIME, i == 2150 ? 8 : 7), OWL_OK);
+            const char *st = i == 2150 ? "other" : "same";
+            cr_assert_eq(owl_rowbuf_set_bytes(&b, OWL_LOGS_STREAM, st, strlen(st)), OWL_OK);
+            cr_assert_eq(owl_rowbuf_set_bytes(&b, OWL_LOGS_SEVERITY, sev, 4), OWL_OK);
+            cr_assert_eq(owl_rowbuf_set_bytes(&b, OWL_LOGS_MESSAGE, msg, (size_t)len), OWL_OK);
+            cr_assert_eq(owl_rowbuf_end_row(&b), OWL_OK);
+        }
+        cr_assert_eq(owl_store_append(s, "logs", "000000000001", "g", owl_rowbuf_rows(&b), &err),
+                     OWL_OK, "%s", err.msg);
+        owl_rowbuf_free(&b);
+    }
+    expect_cells(s); /* the memtable */
+    cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+    owl_store_stats st;
+    owl_store_stats_get(s, &st);
+    cr_assert_eq(st.parts, 1);
+    expect_cells(s); /* the sealed part */
+    owl_store_close(s);
+}
+
 Test(store, predicates, .init = mkroot, .fini = rmroot)
 {
     owl_store *s = open_store(tmp, 0);
