@@ -374,7 +374,7 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
-static int same_cell(enum owl_type t, owl_cell a, owl_cell b)
+static inline int same_cell(enum owl_type t, owl_cell a, owl_cell b)
 {
     if (!owl_type_is_bytes(t))
         return a.u == b.u;
@@ -469,9 +469,18 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
         need += col[i].b.n + 10;
     if (owl_buf_reserve(b, need) != OWL_OK)
         return OWL_ENOMEM;
-    for (i = 0; i < n; i++)
-        if (put_value(b, t, col[i]) != OWL_OK)
-            return OWL_ENOMEM;
+    /* put_value's bytes, written in place */
+    int sized = t != OWL_TYPE_ID8 && t != OWL_TYPE_ID16;
+    uint8_t *q = (uint8_t *)b->data + b->len;
+    for (i = 0; i < n; i++) {
+        if (sized)
+            q += owl_varint_put(q, col[i].b.n);
+        if (col[i].b.n)
+            memcpy(q, col[i].b.p, col[i].b.n);
+        q += col[i].b.n;
+    }
+    b->len = (size_t)(q - (uint8_t *)b->data);
+    b->data[b->len] = '\0';
     return OWL_OK;
 }
 
