@@ -118,6 +118,22 @@ static int append_run(struct memtable *m, const owl_schema *sc, const owl_rows *
             m->raw_bytes += 8 * n;
             continue;
         }
+        size_t w = owl_type_id_width(sc->cols[c].type);
+        if (w == 8 || w == 16) { /* ids (of that width: validated) side by side, one take */
+            uint8_t *p = owl_arena_alloc(&m->arena, n * w);
+            if (!p)
+                return OWL_ENOMEM;
+            for (size_t i = 0; i < n; i++, p += w) {
+                if (w == 16)
+                    memcpy(p, src[i].b.p, 16);
+                else
+                    memcpy(p, src[i].b.p, 8);
+                dst[i].b.p = p;
+                dst[i].b.n = w;
+            }
+            m->raw_bytes += n * w;
+            continue;
+        }
         for (size_t i = 0; i < n; i++) {
             if (i > 0 && src[i].b.p == src[i - 1].b.p && src[i].b.n == src[i - 1].b.n) {
                 dst[i] = dst[i - 1]; /* the same bytes as the row before (a unit, say) */
