@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "util.h"
 
 size_t owl_utf8_seq(const unsigned char *s, size_t n)
 {
@@ -64,4 +65,51 @@ int owl_utf8_valid(const char *s, size_t n)
 int owl_utf8_well_formed(const char *s, size_t n)
 {
     return valid(s, n, 1);
+}
+
+/* The four hex digits at p (end - p of them readable) as *v; -1 when they are not. */
+static int hex4(const char *p, const char *end, unsigned *v)
+{
+    if (end - p < 4)
+        return -1;
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = owl_hex_digit((unsigned char)p[k]);
+        if (h < 0)
+            return -1;
+        *v = *v << 4 | (unsigned)h;
+    }
+    return 0;
+}
+
+int owl_json_escape(const char **p, const char *end, unsigned *cp)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *q = *p;
+    if (q >= end)
+        return OWL_JSON_ESC_BAD;
+    char c = *q++;
+    const char *simple = c ? strchr(from, c) : NULL;
+    if (simple) {
+        *cp = (unsigned char)to[simple - from];
+        *p = q;
+        return OWL_JSON_ESC_OK;
+    }
+    unsigned hi, lo;
+    if (c != 'u' || hex4(q, end, &hi) != 0)
+        return OWL_JSON_ESC_BAD;
+    q += 4;
+    if (hi >= 0xdc00 && hi < 0xe000)
+        return OWL_JSON_ESC_LONE;
+    if (hi >= 0xd800 && hi < 0xdc00) {
+        if (end - q < 2 || q[0] != '\\' || q[1] != 'u')
+            return OWL_JSON_ESC_LONE;
+        if (hex4(q + 2, end, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
+            return OWL_JSON_ESC_PAIR;
+        q += 6;
+        hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    *cp = hi;
+    *p = q;
+    return OWL_JSON_ESC_OK;
 }

@@ -44,6 +44,17 @@ static inline size_t owl_utf8_put(char out[4], unsigned cp)
     return 4;
 }
 
+/* owl_json_escape — the JSON escape whose backslash is just before *p (the text ends at
+ * end): its code point in *cp ("\n" gives 10, "\u00e9" 0xe9, a surrogate pair such as
+ * "\ud83d\ude00" one code point past U+FFFF) and *p moved past it. OWL_JSON_ESC_OK, or why
+ * RFC 8259 refuses it: OWL_JSON_ESC_BAD (no such escape, or cut short), OWL_JSON_ESC_LONE (a
+ * lone surrogate), OWL_JSON_ESC_PAIR (a high surrogate followed by an escape that is not a
+ * low one); *p is then unspecified. "\u0000" gives 0: callers that refuse NUL check cp.
+ * The one escape decoder of owl's JSON readers (aws_json.c, putlog_json.c, otlp_json.c). */
+enum { OWL_JSON_ESC_OK = 0, OWL_JSON_ESC_BAD = -1, OWL_JSON_ESC_LONE = -2,
+       OWL_JSON_ESC_PAIR = -3 };
+int owl_json_escape(const char **p, const char *end, unsigned *cp);
+
 /* owl_json_str_run — the first byte at or after p that ends a run of plain JSON string
  * bytes: '"', '\\' or a control character (end when none); *high is set when a byte before
  * it is past ASCII. Eight bytes at a time: "has a zero byte" on w ^ '"' and w ^ '\\', and

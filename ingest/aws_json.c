@@ -31,22 +31,6 @@ static void ws(jp *p)
         p->i++;
 }
 
-static int hex4(jp *p, unsigned *out)
-{
-    if (p->n - p->i < 4)
-        return -1;
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = owl_hex_digit((unsigned char)p->s[p->i + (size_t)k]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | (unsigned)h;
-    }
-    p->i += 4;
-    *out = v;
-    return 0;
-}
-
 static void put_utf8(owl_buf *b, unsigned cp)
 {
     char u[4];
@@ -73,26 +57,14 @@ static int string(jp *p)
             return bad(p, "control character in a string");
         if (p->i >= p->n)
             return bad(p, "unterminated escape");
-        c = p->s[p->i++];
-        const char *simple = strchr("\"\\/bfnrt", c);
-        if (simple && c) {
-            static const char to[] = "\"\\/\b\f\n\r\t";
-            owl_buf_putc(&p->str, to[simple - "\"\\/bfnrt"]);
-            continue;
-        }
-        unsigned cp, lo;
-        if (c != 'u' || hex4(p, &cp) != 0)
-            return bad(p, "bad escape");
-        if (cp >= 0xd800 && cp < 0xdc00) {
-            if (p->n - p->i < 6 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u')
-                return bad(p, "lone surrogate");
-            p->i += 2;
-            if (hex4(p, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
-                return bad(p, "bad surrogate pair");
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (cp >= 0xdc00 && cp < 0xe000) {
-            return bad(p, "lone surrogate");
-        }
+        const char *q = p->s + p->i;
+        unsigned cp;
+        int e = owl_json_escape(&q, p->s + p->n, &cp);
+        if (e != OWL_JSON_ESC_OK)
+            return bad(p, e == OWL_JSON_ESC_LONE   ? "lone surrogate"
+                          : e == OWL_JSON_ESC_PAIR ? "bad surrogate pair"
+                                                   : "bad escape");
+        p->i = (size_t)(q - p->s);
         put_utf8(&p->str, cp);
     }
     if (!owl_utf8_valid(p->str.data ? p->str.data : "", p->str.len))

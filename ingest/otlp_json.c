@@ -590,57 +590,13 @@ static int fstr(fp *x, const char **s, size_t *n)
                 break;
             return DECLINE; /* a control byte, or the end */
         }
-        if (x->end - q < 2)
+        unsigned cp;
+        q++; /* the backslash */
+        if (owl_json_escape(&q, x->end, &cp) != OWL_JSON_ESC_OK || cp == 0)
             return DECLINE;
-        char c = q[1], out;
-        q += 2;
-        switch (c) {
-        case '"': out = '"'; break;
-        case '\\': out = '\\'; break;
-        case '/': out = '/'; break;
-        case 'b': out = '\b'; break;
-        case 'f': out = '\f'; break;
-        case 'n': out = '\n'; break;
-        case 'r': out = '\r'; break;
-        case 't': out = '\t'; break;
-        case 'u': {
-            unsigned cp = 0, lo = 0;
-            if (x->end - q < 4)
-                return DECLINE;
-            for (int k = 0; k < 4; k++) {
-                int h = owl_hex_digit((unsigned char)q[k]);
-                if (h < 0)
-                    return DECLINE;
-                cp = cp << 4 | (unsigned)h;
-            }
-            q += 4;
-            if (cp == 0 || (cp >= 0xdc00 && cp < 0xe000))
-                return DECLINE;
-            if (cp >= 0xd800 && cp < 0xdc00) {
-                if (x->end - q < 6 || q[0] != '\\' || q[1] != 'u')
-                    return DECLINE;
-                for (int k = 2; k < 6; k++) {
-                    int h = owl_hex_digit((unsigned char)q[k]);
-                    if (h < 0)
-                        return DECLINE;
-                    lo = lo << 4 | (unsigned)h;
-                }
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return DECLINE;
-                q += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            char u[4];
-            if (owl_buf_append(t, u, owl_utf8_put(u, cp)) != OWL_OK)
-                return OWL_ENOMEM;
-            goto next;
-        }
-        default:
-            return DECLINE;
-        }
-        if (owl_buf_putc(t, out) != OWL_OK)
+        char u[4];
+        if (owl_buf_append(t, u, owl_utf8_put(u, cp)) != OWL_OK)
             return OWL_ENOMEM;
-    next:
         a = q;
         q = owl_json_str_run(a, x->end, &high);
     }

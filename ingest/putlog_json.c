@@ -54,69 +54,14 @@ static int lit(rd *r, char c)
     return 0;
 }
 
-static int hex4(rd *r, unsigned *out)
-{
-    if (r->end - r->s < 4)
-        return -1;
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = owl_hex_digit((unsigned char)r->s[k]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | (unsigned)h;
-    }
-    r->s += 4;
-    *out = v;
-    return 0;
-}
-
-static char *put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        *o++ = (char)cp;
-    } else if (cp < 0x800) {
-        *o++ = (char)(0xc0 | cp >> 6);
-        *o++ = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        *o++ = (char)(0xe0 | cp >> 12);
-        *o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-        *o++ = (char)(0x80 | (cp & 0x3f));
-    } else {
-        *o++ = (char)(0xf0 | cp >> 18);
-        *o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-        *o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-        *o++ = (char)(0x80 | (cp & 0x3f));
-    }
-    return o;
-}
-
 /* The escape after a backslash (r->s past it), written at o; the end of what it wrote, or
  * NULL for an escape the decoder refuses. */
 static char *escape(rd *r, char *o)
 {
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    if (r->s >= r->end)
+    unsigned cp;
+    if (owl_json_escape(&r->s, r->end, &cp) != OWL_JSON_ESC_OK)
         return NULL;
-    char c = *r->s++;
-    const char *simple = c ? strchr(from, c) : NULL;
-    if (simple) {
-        *o++ = to[simple - from];
-        return o;
-    }
-    unsigned cp, lo;
-    if (c != 'u' || hex4(r, &cp) != 0)
-        return NULL;
-    if (cp >= 0xd800 && cp < 0xdc00) {
-        if (r->end - r->s < 6 || r->s[0] != '\\' || r->s[1] != 'u')
-            return NULL;
-        r->s += 2;
-        if (hex4(r, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
-            return NULL;
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-    } else if (cp >= 0xdc00 && cp < 0xe000) {
-        return NULL;
-    }
-    return put_utf8(o, cp);
+    return o + owl_utf8_put(o, cp);
 }
 
 /* The string at r->s (after white space) decoded: *p, *n point into the body when it holds

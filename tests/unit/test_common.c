@@ -705,3 +705,45 @@ Test(utf8, same_as_libbson_on_random_input)
     }
     cr_assert_gt(valid, 1000, "the generator must also make valid strings (%zu)", valid);
 }
+
+/* One escape (the text after its backslash): the result, the code point and how much of the
+ * text it took. */
+static void expect_escape(const char *text, int want, unsigned cp, size_t used)
+{
+    const char *p = text;
+    unsigned got = 0xffffffffu;
+    int rc = owl_json_escape(&p, text + strlen(text), &got);
+    cr_assert_eq(rc, want, "\\%s: %d, want %d", text, rc, want);
+    if (want != OWL_JSON_ESC_OK)
+        return;
+    cr_assert_eq(got, cp, "\\%s: U+%04X, want U+%04X", text, got, cp);
+    cr_assert_eq((size_t)(p - text), used, "\\%s: took %zu bytes", text, (size_t)(p - text));
+}
+
+Test(utf8, json_escapes)
+{
+    static const char simple[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    for (size_t i = 0; i < sizeof simple - 1; i++) {
+        char text[3] = {simple[i], 'x', 0};
+        expect_escape(text, OWL_JSON_ESC_OK, (unsigned char)to[i], 1);
+    }
+    expect_escape("u00e9rest", OWL_JSON_ESC_OK, 0xe9, 5);
+    expect_escape("u00E9", OWL_JSON_ESC_OK, 0xe9, 5);
+    expect_escape("u0000", OWL_JSON_ESC_OK, 0, 5);
+    expect_escape("uFFFF", OWL_JSON_ESC_OK, 0xffff, 5);
+    expect_escape("ud83d\\ude00!", OWL_JSON_ESC_OK, 0x1f600, 11);
+    expect_escape("uDBFF\\uDFFF", OWL_JSON_ESC_OK, 0x10ffff, 11);
+    expect_escape("", OWL_JSON_ESC_BAD, 0, 0);
+    expect_escape("x", OWL_JSON_ESC_BAD, 0, 0);
+    expect_escape("'", OWL_JSON_ESC_BAD, 0, 0);
+    expect_escape("u12", OWL_JSON_ESC_BAD, 0, 0);
+    expect_escape("u12g4", OWL_JSON_ESC_BAD, 0, 0);
+    expect_escape("U00e9", OWL_JSON_ESC_BAD, 0, 0);
+    expect_escape("ude00", OWL_JSON_ESC_LONE, 0, 0);
+    expect_escape("ud83d", OWL_JSON_ESC_LONE, 0, 0);
+    expect_escape("ud83dx\\ude00", OWL_JSON_ESC_LONE, 0, 0);
+    expect_escape("ud83d\\n", OWL_JSON_ESC_LONE, 0, 0);
+    expect_escape("ud83d\\u0041", OWL_JSON_ESC_PAIR, 0, 0);
+    expect_escape("ud83d\\ud83d", OWL_JSON_ESC_PAIR, 0, 0);
+    expect_escape("ud83d\\ude0", OWL_JSON_ESC_PAIR, 0, 0);
+}
