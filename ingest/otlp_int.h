@@ -95,4 +95,13 @@ int owl_otlp_logs_decode_path(enum owl_otlp_encoding enc, const void *body, size
                               int64_t now_ms, size_t max_events, enum owl_otlp_path path,
                               owl_log_decoded *out, owl_error *err);
 
+/* owl_otlp_traces_decode_path — owl_otlp_traces_decode (ingest.h) through path:
+ * OWL_OTLP_FAST answers OWL_EUNSUPPORTED (nothing decoded) where AUTO would fall back. The
+ * fast path reads the request's wire bytes (protobuf, or JSON's transcoding) itself: it gives
+ * exactly the general path's records, refusals and message, or declines. out is freed and
+ * refilled as by owl_otlp_traces_decode; free it with owl_span_decoded_free. */
+int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, size_t n,
+                                size_t max_spans, enum owl_otlp_path path,
+                                owl_span_decoded *out, owl_error *err);
+
 #endif

@@ -13,6 +13,7 @@
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
+#include "ingest/otlp_wire.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest export_req;
@@ -423,115 +424,22 @@ static int resource(ctx *c, const res_logs *rl)
 #define LR_DESC opentelemetry__proto__logs__v1__log_record__descriptor
 #define ANY_DESC opentelemetry__proto__common__v1__any_value__descriptor
 
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
-typedef struct wire {
-    const uint8_t *p, *end;
-} wire;
-
-/* A varint of at most max bytes (protobuf-c's limits: 5 for tags and lengths, 10 for
- * values); -1 when longer or truncated. */
-static int wire_varint(wire *w, unsigned max, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (unsigned i = 0; i < max && w->p + i < w->end; i++) {
-        x |= (uint64_t)(w->p[i] & 0x7f) << (7 * i);
-        if (!(w->p[i] & 0x80)) {
-            w->p += i + 1;
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* The next field's number and wire type; -1 at a malformed tag or field 0. */
-static int wire_tag(wire *w, uint32_t *field, int *wt)
-{
-    uint64_t t;
-    if (w->p < w->end && w->p[0] < 0x80) { /* fields 1-15: one byte */
-        t = *w->p++;
-    } else if (wire_varint(w, 5, &t) != 0) {
-        return -1;
-    }
-    *field = (uint32_t)(t >> 3);
-    *wt = (int)(t & 7);
-    return *field ? 0 : -1;
-}
-
-/* A length-delimited value: its bytes in *v. */
-static int wire_bytes(wire *w, owl_bytes *v)
-{
-    uint64_t n;
-    if (wire_varint(w, 5, &n) != 0 || n > (uint64_t)(w->end - w->p))
-        return -1;
-    *v = (owl_bytes){w->p, (size_t)n};
-    w->p += n;
-    return 0;
-}
-
-static int wire_fixed64(wire *w, uint64_t *v)
-{
-    if (w->end - w->p < 8)
-        return -1;
-    *v = owl_get64le(w->p);
-    w->p += 8;
-    return 0;
-}
-
-/* Steps over a field of wire type wt. */
-static int wire_over(wire *w, int wt)
-{
-    uint64_t v;
-    owl_bytes b;
-    switch (wt) {
-    case WT_VARINT:
-        return wire_varint(w, 10, &v);
-    case WT_I64:
-        return wire_fixed64(w, &v);
-    case WT_LEN:
-        return wire_bytes(w, &b);
-    case WT_I32:
-        if (w->end - w->p < 4)
-            return -1;
-        w->p += 4;
-        return 0;
-    default:
-        return -1; /* groups and reserved types: protobuf-c refuses them */
-    }
-}
-
-/* Steps over a field the fast path does not read: only one desc does not know (a field it
- * knows has a meaning the fast path would miss, or the wrong wire type). */
-static int wire_skip(wire *w, const ProtobufCMessageDescriptor *desc, uint32_t field, int wt)
-{
-    if (protobuf_c_message_descriptor_get_field(desc, field))
-        return -1;
-    return wire_over(w, wt);
-}
-
-/* A text field: declined when it holds a NUL (protobuf-c's string ends there). */
-static int wire_text(wire *w, owl_bytes *v)
-{
-    return wire_bytes(w, v) != 0 || memchr(v->p, 0, v->n) ? -1 : 0;
-}
-
 /* A body (AnyValue): only a string, or nothing, is read here. */
 static int fast_body(owl_bytes b, rec *r)
 {
-    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    owl_wire w = owl_wire_of(b);
     uint32_t f;
     int wt;
     r->has_text = 0;
     r->body = NULL;
     while (w.p < w.end) {
-        if (wire_tag(&w, &f, &wt) != 0)
+        if (owl_wire_tag(&w, &f, &wt) != 0)
             return -1;
-        if (f == 1 && wt == WT_LEN) { /* a NUL in it is found by body_text */
-            if (wire_bytes(&w, &r->body_text) != 0)
+        if (f == 1 && wt == OWL_WT_LEN) { /* a NUL in it is found by body_text */
+            if (owl_wire_bytes(&w, &r->body_text) != 0)
                 return -1;
             r->has_text = 1;
-        } else if (wire_skip(&w, &ANY_DESC, f, wt) != 0) {
+        } else if (owl_wire_skip(&w, &ANY_DESC, f, wt) != 0) {
             return -1;
         }
     }
@@ -563,9 +471,10 @@ static int keep_kv(fast *x, owl_bytes b, size_t k)
     return x->kvs[k] ? OWL_OK : OWL_EUNSUPPORTED;
 }
 
-static int fast_record(fast *x, owl_bytes b)
+static int fast_record(void *ud, owl_bytes b)
 {
-    wire w = {b.p, (const uint8_t *)b.p + b.n};
+    fast *x = ud;
+    owl_wire w = owl_wire_of(b);
     rec r = {0};
     uint32_t f;
     int wt, rc, seen_body = 0;
@@ -575,46 +484,46 @@ static int fast_record(fast *x, owl_bytes b)
     if (++x->records > x->max_records)
         return OWL_EUNSUPPORTED;
     while (w.p < w.end) {
-        if (wire_tag(&w, &f, &wt) != 0)
+        if (owl_wire_tag(&w, &f, &wt) != 0)
             return OWL_EUNSUPPORTED;
         int bad;
-        switch (f << 3 | (uint32_t)wt) {
-        case 1 << 3 | WT_I64:
-            bad = wire_fixed64(&w, &r.time_ns);
+        switch (OWL_WIRE_FW(f, wt)) {
+        case OWL_WIRE_FW(1, OWL_WT_I64):
+            bad = owl_wire_fixed64(&w, &r.time_ns);
             break;
-        case 11 << 3 | WT_I64:
-            bad = wire_fixed64(&w, &r.observed_ns);
+        case OWL_WIRE_FW(11, OWL_WT_I64):
+            bad = owl_wire_fixed64(&w, &r.observed_ns);
             break;
-        case 2 << 3 | WT_VARINT:
-            bad = wire_varint(&w, 10, &v);
+        case OWL_WIRE_FW(2, OWL_WT_VARINT):
+            bad = owl_wire_varint(&w, 10, &v);
             r.severity = (int32_t)(uint32_t)v; /* protobuf-c keeps an enum's low 32 bits */
             break;
-        case 3 << 3 | WT_LEN:
-            bad = wire_text(&w, &r.severity_text);
+        case OWL_WIRE_FW(3, OWL_WT_LEN):
+            bad = owl_wire_text(&w, &r.severity_text);
             break;
-        case 5 << 3 | WT_LEN:
-            bad = seen_body++ || wire_bytes(&w, &kv) || fast_body(kv, &r);
+        case OWL_WIRE_FW(5, OWL_WT_LEN):
+            bad = seen_body++ || owl_wire_bytes(&w, &kv) || fast_body(kv, &r);
             break;
-        case 6 << 3 | WT_LEN: /* an attribute, unpacked by protobuf-c */
-            bad = wire_bytes(&w, &kv);
+        case OWL_WIRE_FW(6, OWL_WT_LEN): /* an attribute, unpacked by protobuf-c */
+            bad = owl_wire_bytes(&w, &kv);
             if (!bad && (rc = keep_kv(x, kv, nkv++)) != OWL_OK)
                 return rc;
             break;
-        case 7 << 3 | WT_VARINT: /* dropped_attributes_count, flags: not kept */
-        case 8 << 3 | WT_I32:
-            bad = wire_over(&w, wt);
+        case OWL_WIRE_FW(7, OWL_WT_VARINT): /* dropped_attributes_count, flags: not kept */
+        case OWL_WIRE_FW(8, OWL_WT_I32):
+            bad = owl_wire_over(&w, wt);
             break;
-        case 9 << 3 | WT_LEN:
-            bad = wire_bytes(&w, &r.trace_id);
+        case OWL_WIRE_FW(9, OWL_WT_LEN):
+            bad = owl_wire_bytes(&w, &r.trace_id);
             break;
-        case 10 << 3 | WT_LEN:
-            bad = wire_bytes(&w, &r.span_id);
+        case OWL_WIRE_FW(10, OWL_WT_LEN):
+            bad = owl_wire_bytes(&w, &r.span_id);
             break;
-        case 12 << 3 | WT_LEN:
-            bad = wire_text(&w, &r.event_name);
+        case OWL_WIRE_FW(12, OWL_WT_LEN):
+            bad = owl_wire_text(&w, &r.event_name);
             break;
         default:
-            bad = wire_skip(&w, &LR_DESC, f, wt);
+            bad = owl_wire_skip(&w, &LR_DESC, f, wt);
         }
         if (bad)
             return OWL_EUNSUPPORTED;
@@ -624,68 +533,21 @@ static int fast_record(fast *x, owl_bytes b)
     return record(x->c, &r);
 }
 
-/* The fields of a ResourceLogs or ScopeLogs (desc): field 1, its resource or scope, at most
- * once (protobuf-c merges two) into *one (*seen 0: absent); fields 2, the list read by
- * outer_each, and 3, schema_url, of wire type LEN; unknown fields stepped over. -1 for
- * anything else. */
-static int outer_scan(owl_bytes b, const ProtobufCMessageDescriptor *desc, owl_bytes *one,
-                      int *seen)
-{
-    wire w = {b.p, (const uint8_t *)b.p + b.n};
-    uint32_t f;
-    int wt;
-    owl_bytes v;
-    *seen = 0;
-    while (w.p < w.end) {
-        if (wire_tag(&w, &f, &wt) != 0)
-            return -1;
-        int bad;
-        if (f == 1 && wt == WT_LEN)
-            bad = (*seen)++ || wire_bytes(&w, one);
-        else if ((f == 2 || f == 3) && wt == WT_LEN)
-            bad = wire_bytes(&w, &v);
-        else
-            bad = wire_skip(&w, desc, f, wt);
-        if (bad)
-            return -1;
-    }
-    return 0;
-}
-
-/* fn on each field 2 of b (which outer_scan took), in order; *index counts them. */
-static int outer_each(fast *x, owl_bytes b, int (*fn)(fast *, owl_bytes), size_t *index)
-{
-    wire w = {b.p, (const uint8_t *)b.p + b.n};
-    uint32_t f;
-    int wt, rc = OWL_OK;
-    owl_bytes v;
-    for (*index = 0; rc == OWL_OK && w.p < w.end;) {
-        wire_tag(&w, &f, &wt);
-        if (f == 2 && wt == WT_LEN) {
-            wire_bytes(&w, &v);
-            rc = fn(x, v);
-            (*index)++;
-        } else {
-            wire_over(&w, wt);
-        }
-    }
-    return rc;
-}
-
 /* A ScopeLogs: its scope first (it may come after the records on the wire), then its
  * records in order. */
-static int fast_scope_logs(fast *x, owl_bytes b)
+static int fast_scope_logs(void *ud, owl_bytes b)
 {
+    fast *x = ud;
     owl_bytes one;
     int seen;
     const scope_t *sc = NULL;
-    if (outer_scan(b, &SL_DESC, &one, &seen) != 0 ||
+    if (owl_wire_outer_scan(b, &SL_DESC, &one, &seen) != 0 ||
         (seen && !(sc = (const scope_t *)owl_otlp_unpack_at(&SCOPE_DESC, one.p, one.n, 3,
                                                             x->mem))))
         return OWL_EUNSUPPORTED;
     int rc = scope_doc(&x->c->scope, sc);
     x->c->shared = (owl_bytes){NULL, 0};
-    return rc == OWL_OK ? outer_each(x, b, fast_record, &x->c->li) : rc;
+    return rc == OWL_OK ? owl_wire_each(x, b, fast_record, &x->c->li) : rc;
 }
 
 /* A ResourceLogs: its resource first, then its ScopeLogs in order. */
@@ -695,7 +557,7 @@ static int fast_resource_logs(fast *x, owl_bytes b)
     owl_bytes one;
     int seen;
     const resource_t *r = NULL;
-    if (outer_scan(b, &RL_DESC, &one, &seen) != 0 ||
+    if (owl_wire_outer_scan(b, &RL_DESC, &one, &seen) != 0 ||
         (seen && !(r = (const resource_t *)owl_otlp_unpack_at(&RES_DESC, one.p, one.n, 2,
                                                               x->mem))))
         return OWL_EUNSUPPORTED;
@@ -703,7 +565,7 @@ static int fast_resource_logs(fast *x, owl_bytes b)
     bson_reinit(&c->res);
     if (rc == OWL_OK && r)
         rc = owl_otlp_bson_kvs(&c->res, r->attributes, r->n_attributes);
-    return rc == OWL_OK ? outer_each(x, b, fast_scope_logs, &c->si) : rc;
+    return rc == OWL_OK ? owl_wire_each(x, b, fast_scope_logs, &c->si) : rc;
 }
 
 /* The request: OWL_OK with every record decoded into c, OWL_EUNSUPPORTED (the caller starts
@@ -711,20 +573,20 @@ static int fast_resource_logs(fast *x, owl_bytes b)
 static int fast_request(ctx *c, const uint8_t *p, size_t n, size_t max_records, owl_arena *mem)
 {
     fast x = {.c = c, .mem = mem, .max_records = max_records};
-    wire w = {p, p + n};
+    owl_wire w = {p, p + n};
     uint32_t f;
     int wt, rc = OWL_OK;
     owl_bytes v;
     c->ri = 0;
     while (rc == OWL_OK && w.p < w.end) {
-        if (wire_tag(&w, &f, &wt) != 0)
+        if (owl_wire_tag(&w, &f, &wt) != 0)
             return OWL_EUNSUPPORTED;
-        if (f == 1 && wt == WT_LEN) {
-            if (wire_bytes(&w, &v) != 0)
+        if (f == 1 && wt == OWL_WT_LEN) {
+            if (owl_wire_bytes(&w, &v) != 0)
                 return OWL_EUNSUPPORTED;
             rc = fast_resource_logs(&x, v);
             c->ri++;
-        } else if (wire_skip(&w, &REQ_DESC, f, wt) != 0) {
+        } else if (owl_wire_skip(&w, &REQ_DESC, f, wt) != 0) {
             return OWL_EUNSUPPORTED;
         }
     }

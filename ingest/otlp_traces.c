@@ -1,17 +1,22 @@
 /* otlp_traces.c — OTLP/HTTP traces: an ExportTraceServiceRequest (protobuf, or OTLP JSON
  * through the same descriptors as metrics and logs: otlp_int.h) turned into owl_span
  * records as docs/otlp.md's traces section describes; the span status rule all decoders
- * share. Invariant: each span of the request is either one record of out or counted in
- * out->rejected, never both, and every kept record holds the invariants of ingest.h. */
+ * share. Two readings of a request, one record(): the general path (protobuf-c's unpack of
+ * the whole request) and a protobuf fast path over the wire bytes, which gives the same
+ * records or declines. Invariant: each span of the request is either one record of out or
+ * counted in out->rejected, never both, and every kept record holds the invariants of
+ * ingest.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/endian.h"
 #include "common/traceid.h"
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
+#include "ingest/otlp_wire.h"
 #include "ingest/span_int.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
@@ -21,6 +26,7 @@ typedef Opentelemetry__Proto__Trace__V1__ScopeSpans scope_spans;
 typedef Opentelemetry__Proto__Trace__V1__Span span_t;
 typedef Opentelemetry__Proto__Trace__V1__Span__Event event_t;
 typedef Opentelemetry__Proto__Trace__V1__Span__Link link_t;
+typedef Opentelemetry__Proto__Resource__V1__Resource resource_t;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope scope_t;
 typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;
 typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
@@ -58,78 +64,7 @@ enum owl_span_status owl_span_status_of(int failed, int http_status)
     return failed ? OWL_SPAN_FAULT : OWL_SPAN_OK;
 }
 
-/* ---- semantic conventions: the attributes each field is read from, current name first ---- */
-
-static const char *const K_METHOD[] = {"http.request.method", "http.method", NULL};
-static const char *const K_STATUS[] = {"http.response.status_code", "http.status_code", NULL};
-static const char *const K_URL[] = {"url.full", "http.url", NULL};
-static const char *const K_PATH[] = {"url.path", "http.target", NULL};
-static const char *const K_ROUTE[] = {"http.route", NULL};
-static const char *const K_AGENT[] = {"user_agent.original", "http.user_agent", NULL};
-static const char *const K_CLIENT[] = {"client.address", "http.client_ip", NULL};
-static const char *const K_PEER[] = {"peer.service", NULL};
-static const char *const K_DB[] = {"db.system.name", "db.system", NULL};
-static const char *const K_DB_NAME[] = {"db.namespace", "db.name", NULL};
-static const char *const K_MSG[] = {"messaging.system", NULL};
-static const char *const K_MSG_DEST[] = {"messaging.destination.name", "messaging.destination",
-                                         NULL};
-static const char *const K_RPC[] = {"rpc.service", NULL};
-static const char *const K_ADDR[] = {"server.address", "net.peer.name", NULL};
-
-#define OUTBOUND (KIND_BIT(OWL_SPAN_CLIENT) | KIND_BIT(OWL_SPAN_PRODUCER))
-
-/* The peer service: the first row whose kind matches and whose first attribute is present
- * gives "first" or "first:second" (docs/otlp.md "Peer service"). A server's own
- * server.address is not a peer, so addresses count on outbound spans only. */
-static const struct peer_rule {
-    unsigned kinds;
-    const char *const *first, *const *second;
-} peer_rules[] = {
-    {~0u, K_PEER, NULL},
-    {OUTBOUND | KIND_BIT(OWL_SPAN_CONSUMER), K_DB, K_DB_NAME},
-    {OUTBOUND | KIND_BIT(OWL_SPAN_CONSUMER), K_MSG, K_MSG_DEST},
-    {OUTBOUND, K_RPC, NULL},
-    {OUTBOUND, K_ADDR, NULL},
-};
-
-/* The value of the first of keys among kvs[0..n) present, or NULL. */
-static const any_t *find(kv_t **kvs, size_t n, const char *const *keys)
-{
-    for (; *keys; keys++)
-        for (size_t i = 0; i < n; i++)
-            if (kvs[i]->value && strcmp(kvs[i]->key, *keys) == 0)
-                return kvs[i]->value;
-    return NULL;
-}
-
-/* The string of the first of keys that holds a non-empty string, or NULL. */
-static const char *find_str(kv_t **kvs, size_t n, const char *const *keys)
-{
-    for (; *keys; keys++) {
-        const char *const one[] = {*keys, NULL};
-        const any_t *v = find(kvs, n, one);
-        if (v && v->value_case == V(STRING_VALUE) && v->string_value[0])
-            return v->string_value;
-    }
-    return NULL;
-}
-
-/* The HTTP status code (an int, or a string of digits as older instrumentations send),
- * 0 when absent or outside 100..599: such a value stays in the attributes only. */
-static int http_status(kv_t **kvs, size_t n)
-{
-    const any_t *v = find(kvs, n, K_STATUS);
-    long code = 0;
-    if (!v)
-        return 0;
-    if (v->value_case == V(INT_VALUE))
-        code = v->int_value >= 100 && v->int_value <= 599 ? (long)v->int_value : 0;
-    else if (v->value_case == V(STRING_VALUE) && strlen(v->string_value) == 3) {
-        for (const char *p = v->string_value; *p; p++)
-            code = *p >= '0' && *p <= '9' ? code * 10 + (*p - '0') : -1000;
-    }
-    return code >= 100 && code <= 599 ? (int)code : 0;
-}
+/* ---- what the other span decoders share (span_int.h) ---- */
 
 void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, va_list ap)
 {
@@ -163,15 +98,130 @@ const char *owl_span_url_path(const char *s, size_t n, size_t *len)
     return p;
 }
 
-/* ---- the decode ---- */
+/* ---- semantic conventions: the attributes each field is read from, current name first ---- */
 
+/* Every attribute name a field of the record is read from. */
+#define ATTR_NAMES(X)                                                                          \
+    X(HTTP_REQUEST_METHOD, "http.request.method")                                              \
+    X(HTTP_METHOD, "http.method")                                                              \
+    X(HTTP_RESPONSE_STATUS_CODE, "http.response.status_code")                                  \
+    X(HTTP_STATUS_CODE, "http.status_code")                                                    \
+    X(URL_FULL, "url.full")                                                                    \
+    X(HTTP_URL, "http.url")                                                                    \
+    X(URL_PATH, "url.path")                                                                    \
+    X(HTTP_TARGET, "http.target")                                                              \
+    X(HTTP_ROUTE, "http.route")                                                                \
+    X(USER_AGENT_ORIGINAL, "user_agent.original")                                              \
+    X(HTTP_USER_AGENT, "http.user_agent")                                                      \
+    X(CLIENT_ADDRESS, "client.address")                                                        \
+    X(HTTP_CLIENT_IP, "http.client_ip")                                                        \
+    X(PEER_SERVICE, "peer.service")                                                            \
+    X(DB_SYSTEM_NAME, "db.system.name")                                                        \
+    X(DB_SYSTEM, "db.system")                                                                  \
+    X(DB_NAMESPACE, "db.namespace")                                                            \
+    X(DB_NAME, "db.name")                                                                      \
+    X(MESSAGING_SYSTEM, "messaging.system")                                                    \
+    X(MESSAGING_DESTINATION_NAME, "messaging.destination.name")                                \
+    X(MESSAGING_DESTINATION, "messaging.destination")                                          \
+    X(RPC_SERVICE, "rpc.service")                                                              \
+    X(SERVER_ADDRESS, "server.address")                                                        \
+    X(NET_PEER_NAME, "net.peer.name")
+
+enum {
+#define X(id, name) A_##id,
+    ATTR_NAMES(X)
+#undef X
+    A_COUNT,
+    A_END = -1 /* ends a list below */
+};
+
+static const struct {
+    const char *name;
+    size_t len;
+} attr_names[A_COUNT] = {
+#define X(id, name) {name, sizeof name - 1},
+    ATTR_NAMES(X)
+#undef X
+};
+
+static const int K_METHOD[] = {A_HTTP_REQUEST_METHOD, A_HTTP_METHOD, A_END};
+static const int K_STATUS[] = {A_HTTP_RESPONSE_STATUS_CODE, A_HTTP_STATUS_CODE, A_END};
+static const int K_URL[] = {A_URL_FULL, A_HTTP_URL, A_END};
+static const int K_PATH[] = {A_URL_PATH, A_HTTP_TARGET, A_END};
+static const int K_ROUTE[] = {A_HTTP_ROUTE, A_END};
+static const int K_AGENT[] = {A_USER_AGENT_ORIGINAL, A_HTTP_USER_AGENT, A_END};
+static const int K_CLIENT[] = {A_CLIENT_ADDRESS, A_HTTP_CLIENT_IP, A_END};
+static const int K_PEER[] = {A_PEER_SERVICE, A_END};
+static const int K_DB[] = {A_DB_SYSTEM_NAME, A_DB_SYSTEM, A_END};
+static const int K_DB_NAME[] = {A_DB_NAMESPACE, A_DB_NAME, A_END};
+static const int K_MSG[] = {A_MESSAGING_SYSTEM, A_END};
+static const int K_MSG_DEST[] = {A_MESSAGING_DESTINATION_NAME, A_MESSAGING_DESTINATION, A_END};
+static const int K_RPC[] = {A_RPC_SERVICE, A_END};
+static const int K_ADDR[] = {A_SERVER_ADDRESS, A_NET_PEER_NAME, A_END};
+
+#define OUTBOUND (KIND_BIT(OWL_SPAN_CLIENT) | KIND_BIT(OWL_SPAN_PRODUCER))
+
+/* The peer service: the first row whose kind matches and whose first attribute is present
+ * gives "first" or "first:second" (docs/otlp.md "Peer service"). A server's own
+ * server.address is not a peer, so addresses count on outbound spans only. */
+static const struct peer_rule {
+    unsigned kinds;
+    const int *first, *second;
+} peer_rules[] = {
+    {~0u, K_PEER, NULL},
+    {OUTBOUND | KIND_BIT(OWL_SPAN_CONSUMER), K_DB, K_DB_NAME},
+    {OUTBOUND | KIND_BIT(OWL_SPAN_CONSUMER), K_MSG, K_MSG_DEST},
+    {OUTBOUND, K_RPC, NULL},
+    {OUTBOUND, K_ADDR, NULL},
+};
+
+/* ---- one span as both readings give it ---- */
+
+#define NO_VALUE (-1) /* attr.vcase of a KeyValue without a value */
+
+/* One attribute of a span. Texts are views without NUL: the general path's end at their
+ * first NUL, as protobuf-c's strings do; the fast path leaves a KeyValue whose texts hold one
+ * to protobuf-c. */
+typedef struct attr {
+    owl_bytes key;
+    kv_t *kv;      /* protobuf-c's KeyValue, which the attrs document is then made from; NULL:
+                      read from the wire by the fast path, the value below */
+    int vcase;     /* the value's V(...), V(_NOT_SET) for an empty AnyValue; NO_VALUE: none */
+    owl_bytes str; /* V(STRING_VALUE) */
+    int64_t num;   /* V(INT_VALUE); V(BOOL_VALUE): 0 or 1 */
+    double dbl;    /* V(DOUBLE_VALUE) */
+} attr;
+
+/* A span: the general path's from protobuf-c's Span, the fast path's from the wire. Events
+ * and links are protobuf-c's in both. */
+typedef struct rec {
+    owl_bytes trace_id, span_id, parent_id; /* as sent */
+    owl_bytes name, trace_state;            /* texts; empty: absent */
+    int32_t kind;
+    uint64_t start_ns, end_ns;
+    int32_t status_code; /* 0 without a status */
+    owl_bytes status_message;
+    uint32_t flags, dropped_attrs, dropped_events, dropped_links;
+    const attr *attrs;
+    size_t nattrs;
+    event_t *const *events;
+    size_t nevents;
+    link_t *const *links;
+    size_t nlinks;
+} rec;
+
+/* The decode of one request: the resource's and scope's parts, built once and shared by
+ * their spans, and buffers reused span after span. */
 typedef struct ctx {
     owl_span_decoded *d;
-    const char *service;
+    owl_bytes service;       /* the resource's service name, in the arena (one copy) */
     bson_t res, scope;       /* the resource attributes; the scope's name, version, attributes */
     owl_bytes shared;        /* {resource, scope} of the current scope, in the arena */
     size_t ri, si, pi;       /* where the current span is, for the refusal message */
-    owl_buf tmp;
+    bson_t doc;              /* the current span's attrs document */
+    owl_buf attrs;           /* the current span's attributes (attr[]) */
+    owl_buf events, links;   /* the fast path's: the current span's (event_t *[], link_t *[]) */
+    owl_buf tmp, tmp2, join; /* UTF-8 repairs (a key's, a value's); "system:name" */
 } ctx;
 
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -183,6 +233,12 @@ static void reject(ctx *c, const char *fmt, ...)
     va_start(ap, fmt);
     owl_span_vreject(c->d, where, fmt, ap);
     va_end(ap);
+}
+
+/* A protobuf-c string as a view (NULL: empty). */
+static owl_bytes z(const char *s)
+{
+    return s ? (owl_bytes){s, strlen(s)} : (owl_bytes){"", 0};
 }
 
 /* A copy of s[0..n) in the arena, invalid UTF-8 repaired. */
@@ -202,58 +258,120 @@ static int text(ctx *c, const char *s, size_t n, owl_bytes *out)
     return OWL_OK;
 }
 
-static int text_z(ctx *c, const char *s, owl_bytes *out)
+/* text() of v, or nothing (*out empty) when v is empty. */
+static int text_v(ctx *c, owl_bytes v, owl_bytes *out)
 {
     *out = (owl_bytes){NULL, 0};
-    return s && *s ? text(c, s, strlen(s), out) : OWL_OK;
+    return v.n ? text(c, v.p, v.n, out) : OWL_OK;
+}
+
+/* ---- the fields read from attributes ---- */
+
+/* slot[k]: the first attribute named attr_names[k] that has a value (NULL: none), as a
+ * search of the list for that name would find it. One pass over the attributes. */
+static void index_attrs(const attr *a, size_t n, const attr **slot)
+{
+    memset(slot, 0, A_COUNT * sizeof *slot);
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].vcase == NO_VALUE)
+            continue;
+        for (int k = 0; k < A_COUNT; k++)
+            if (a[i].key.n == attr_names[k].len &&
+                memcmp(a[i].key.p, attr_names[k].name, a[i].key.n) == 0) {
+                if (!slot[k])
+                    slot[k] = &a[i];
+                break;
+            }
+    }
+}
+
+/* The value of the first of keys present, or NULL. */
+static const attr *find(const attr *const *slot, const int *keys)
+{
+    for (; *keys != A_END; keys++)
+        if (slot[*keys])
+            return slot[*keys];
+    return NULL;
+}
+
+/* The string of the first of keys that holds a non-empty string; empty when none does. */
+static owl_bytes find_str(const attr *const *slot, const int *keys)
+{
+    for (; *keys != A_END; keys++) {
+        const attr *a = slot[*keys];
+        if (a && a->vcase == V(STRING_VALUE) && a->str.n)
+            return a->str;
+    }
+    return (owl_bytes){NULL, 0};
+}
+
+/* The HTTP status code (an int, or a string of digits as older instrumentations send),
+ * 0 when absent or outside 100..599: such a value stays in the attributes only. */
+static int http_status(const attr *const *slot)
+{
+    const attr *a = find(slot, K_STATUS);
+    long code = 0;
+    if (!a)
+        return 0;
+    if (a->vcase == V(INT_VALUE))
+        code = a->num >= 100 && a->num <= 599 ? (long)a->num : 0;
+    else if (a->vcase == V(STRING_VALUE) && a->str.n == 3) {
+        for (size_t i = 0; i < 3; i++) {
+            char ch = ((const char *)a->str.p)[i];
+            code = ch >= '0' && ch <= '9' ? code * 10 + (ch - '0') : -1000;
+        }
+    }
+    return code >= 100 && code <= 599 ? (int)code : 0;
 }
 
 /* "first" or "first:second" of the first peer rule that applies. */
-static int peer_of(ctx *c, const span_t *s, enum owl_span_kind kind, owl_bytes *out)
+static int peer_of(ctx *c, const attr *const *slot, enum owl_span_kind kind, owl_bytes *out)
 {
     *out = (owl_bytes){NULL, 0};
     for (size_t i = 0; i < sizeof peer_rules / sizeof *peer_rules; i++) {
         const struct peer_rule *r = &peer_rules[i];
-        const char *a, *b;
-        if (!(r->kinds & KIND_BIT(kind)) || !(a = find_str(s->attributes, s->n_attributes,
-                                                             r->first)))
+        owl_bytes a, b = {NULL, 0};
+        if (!(r->kinds & KIND_BIT(kind)) || !(a = find_str(slot, r->first)).n)
             continue;
-        b = r->second ? find_str(s->attributes, s->n_attributes, r->second) : NULL;
-        if (!b)
-            return text_z(c, a, out);
-        owl_buf both = OWL_BUF_INIT;
-        int rc = owl_buf_printf(&both, "%s:%s", a, b);
-        if (rc == OWL_OK)
-            rc = text(c, both.data, both.len, out);
-        owl_buf_free(&both);
-        return rc;
+        if (r->second)
+            b = find_str(slot, r->second);
+        if (!b.n)
+            return text_v(c, a, out);
+        owl_buf_reset(&c->join);
+        if (owl_buf_append(&c->join, a.p, a.n) != OWL_OK || owl_buf_putc(&c->join, ':') != OWL_OK ||
+            owl_buf_append(&c->join, b.p, b.n) != OWL_OK)
+            return OWL_ENOMEM;
+        return text(c, c->join.data, c->join.len, out);
     }
     return OWL_OK;
 }
 
 /* method, route, url, status code, user agent, client address */
-static int http_fields(ctx *c, const span_t *s, owl_span *o)
+static int http_fields(ctx *c, const attr *const *slot, owl_span *o)
 {
-    kv_t **a = s->attributes;
-    size_t n = s->n_attributes;
-    const char *url = find_str(a, n, K_URL), *route = find_str(a, n, K_ROUTE);
+    owl_bytes url = find_str(slot, K_URL), route = find_str(slot, K_ROUTE), path;
     int rc;
-    o->http_status = http_status(a, n);
-    if ((rc = text_z(c, find_str(a, n, K_METHOD), &o->http_method)) ||
-        (rc = text_z(c, url, &o->url)) ||
-        (rc = text_z(c, find_str(a, n, K_AGENT), &o->user_agent)) ||
-        (rc = text_z(c, find_str(a, n, K_CLIENT), &o->client_ip)))
+    o->http_status = http_status(slot);
+    if ((rc = text_v(c, find_str(slot, K_METHOD), &o->http_method)) ||
+        (rc = text_v(c, url, &o->url)) ||
+        (rc = text_v(c, find_str(slot, K_AGENT), &o->user_agent)) ||
+        (rc = text_v(c, find_str(slot, K_CLIENT), &o->client_ip)))
         return rc;
-    if (route)
-        return text_z(c, route, &o->route);
-    const char *path = find_str(a, n, K_PATH);
+    if (route.n)
+        return text_v(c, route, &o->route);
+    const char *p = NULL;
     size_t len = 0;
-    if (path)
-        len = strcspn(path, "?#"); /* http.target carries the query */
-    else if (url)
-        path = owl_span_url_path(url, strlen(url), &len);
-    return path && len ? text(c, path, len, &o->route) : OWL_OK;
+    if ((path = find_str(slot, K_PATH)).n) { /* http.target carries the query */
+        p = path.p;
+        while (len < path.n && p[len] != '?' && p[len] != '#')
+            len++;
+    } else if (url.n) {
+        p = owl_span_url_path(url.p, url.n, &len);
+    }
+    return p && len ? text(c, p, len, &o->route) : OWL_OK;
 }
+
+/* ---- the attrs and resource documents ---- */
 
 static int append_hex(bson_t *doc, const char *key, const uint8_t *id, size_t n)
 {
@@ -265,13 +383,14 @@ static int append_hex(bson_t *doc, const char *key, const uint8_t *id, size_t n)
     return bson_append_utf8(doc, key, -1, hex, (int)(2 * n)) ? OWL_OK : OWL_ENOMEM;
 }
 
-static int append_str(bson_t *doc, const char *key, const char *s, owl_buf *tmp)
+/* Appends text s (UTF-8 repaired) under key, nothing when s is empty. */
+static int append_text(bson_t *doc, const char *key, owl_bytes s, owl_buf *tmp)
 {
     size_t n;
-    if (!s || !*s)
+    if (!s.n)
         return OWL_OK;
-    s = owl_otlp_utf8(s, &n, tmp);
-    return s && bson_append_utf8(doc, key, -1, s, (int)n) ? OWL_OK : OWL_ENOMEM;
+    const char *v = owl_otlp_utf8n(s.p, s.n, &n, tmp);
+    return v && bson_append_utf8(doc, key, -1, v, (int)n) ? OWL_OK : OWL_ENOMEM;
 }
 
 static int append_kvs(bson_t *doc, const char *key, kv_t **kvs, size_t n)
@@ -290,6 +409,50 @@ static int append_count(bson_t *doc, const char *key, uint32_t n)
     return !n || bson_append_int64(doc, key, -1, n) ? OWL_OK : OWL_ENOMEM;
 }
 
+/* Appends a to doc as owl_otlp_bson_kvs appends its KeyValue: protobuf-c's through it, one
+ * read from the wire the same way here (tests and fuzz_otlp_traces compare the bytes). */
+static int append_attr(ctx *c, bson_t *doc, const attr *a)
+{
+    size_t kl, n;
+    const char *k, *s;
+    bool ok;
+    if (a->kv)
+        return owl_otlp_bson_kvs(doc, (kv_t **)&a->kv, 1);
+    if (!(k = owl_otlp_utf8n(a->key.p, a->key.n, &kl, &c->tmp)))
+        return OWL_ENOMEM;
+    switch (a->vcase) {
+    case V(STRING_VALUE):
+        s = owl_otlp_utf8n(a->str.p, a->str.n, &n, &c->tmp2);
+        ok = s && bson_append_utf8(doc, k, (int)kl, s, (int)n);
+        break;
+    case V(BOOL_VALUE):
+        ok = bson_append_bool(doc, k, (int)kl, a->num != 0);
+        break;
+    case V(INT_VALUE):
+        ok = bson_append_int64(doc, k, (int)kl, a->num);
+        break;
+    case V(DOUBLE_VALUE):
+        ok = bson_append_double(doc, k, (int)kl, a->dbl);
+        break;
+    default: /* no value, or an empty one */
+        ok = bson_append_null(doc, k, (int)kl);
+        break;
+    }
+    return ok ? OWL_OK : OWL_ENOMEM;
+}
+
+/* The string of the first of kvs named key that has a value, when it is a non-empty string;
+ * NULL otherwise (a resource's service.name, an exception event's lifted attributes). */
+static const char *kv_str(kv_t *const *kvs, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kvs[i]->value && strcmp(kvs[i]->key, key) == 0)
+            return kvs[i]->value->value_case == V(STRING_VALUE) && kvs[i]->value->string_value[0]
+                       ? kvs[i]->value->string_value
+                       : NULL;
+    return NULL;
+}
+
 /* An event: {name, time_ns, attributes}; an exception event also lifts exception.type,
  * .message and .stacktrace to type, message, stacktrace (the rest stays in attributes). */
 static int event_doc(ctx *c, bson_t *doc, const event_t *e)
@@ -297,14 +460,13 @@ static int event_doc(ctx *c, bson_t *doc, const event_t *e)
     static const char *const lifted[] = {"exception.type", "exception.message",
                                          "exception.stacktrace"};
     int exc = strcmp(e->name, "exception") == 0, rc;
-    if ((rc = append_str(doc, "name", e->name, &c->tmp)) != OWL_OK ||
+    if ((rc = append_text(doc, "name", z(e->name), &c->tmp)) != OWL_OK ||
         !bson_append_int64(doc, "time_ns", -1, (int64_t)e->time_unix_nano))
         return rc ? rc : OWL_ENOMEM;
     if (exc)
         for (size_t i = 0; i < 3; i++) {
-            const char *const key[] = {lifted[i], NULL};
-            const char *v = find_str(e->attributes, e->n_attributes, key);
-            if ((rc = append_str(doc, lifted[i] + 10, v, &c->tmp)) != OWL_OK)
+            const char *v = kv_str(e->attributes, e->n_attributes, lifted[i]);
+            if ((rc = append_text(doc, lifted[i] + 10, z(v), &c->tmp)) != OWL_OK)
                 return rc;
         }
     bson_t sub;
@@ -331,7 +493,7 @@ static int link_doc(ctx *c, bson_t *doc, const link_t *l)
     int rc;
     if ((rc = append_hex(doc, "trace_id", l->trace_id.data, 16)) ||
         (rc = append_hex(doc, "span_id", l->span_id.data, 8)) ||
-        (rc = append_str(doc, "trace_state", l->trace_state, &c->tmp)) ||
+        (rc = append_text(doc, "trace_state", z(l->trace_state), &c->tmp)) ||
         (rc = append_kvs(doc, "attributes", l->attributes, l->n_attributes)) ||
         (rc = append_count(doc, "dropped_attributes_count", l->dropped_attributes_count)))
         return rc;
@@ -365,98 +527,105 @@ static int append_list(ctx *c, bson_t *doc, const char *key, void *const *items,
 static int event_fn(ctx *c, bson_t *doc, const void *e) { return event_doc(c, doc, e); }
 static int link_fn(ctx *c, bson_t *doc, const void *l) { return link_doc(c, doc, l); }
 
+/* A copy of doc in the arena (empty when doc is). */
+static int doc_copy(ctx *c, const bson_t *doc, owl_bytes *out)
+{
+    *out = (owl_bytes){NULL, 0};
+    if (bson_empty(doc))
+        return OWL_OK;
+    void *p = owl_arena_copy(&c->d->arena, bson_get_data(doc), doc->len);
+    if (!p)
+        return OWL_ENOMEM;
+    *out = (owl_bytes){p, doc->len};
+    return OWL_OK;
+}
+
 /* The {resource, scope} document every span of the current scope shares (one arena copy). */
 static int shared_of(ctx *c)
 {
     bson_t doc = BSON_INITIALIZER;
     int rc = OWL_OK;
-    c->shared = (owl_bytes){NULL, 0};
     if (!bson_empty(&c->res) && !bson_append_document(&doc, "resource", -1, &c->res))
         rc = OWL_ENOMEM;
     if (rc == OWL_OK && !bson_empty(&c->scope) &&
         !bson_append_document(&doc, "scope", -1, &c->scope))
         rc = OWL_ENOMEM;
-    if (rc == OWL_OK && !bson_empty(&doc)) {
-        void *p = owl_arena_copy(&c->d->arena, bson_get_data(&doc), doc.len);
-        if (p)
-            c->shared = (owl_bytes){p, doc.len};
-        else
-            rc = OWL_ENOMEM;
-    }
+    c->shared = (owl_bytes){NULL, 0};
+    if (rc == OWL_OK)
+        rc = doc_copy(c, &doc, &c->shared);
     bson_destroy(&doc);
     return rc;
 }
 
 /* attrs: {attributes, events, links, trace_state, flags, dropped_*} */
-static int attrs_of(ctx *c, const span_t *s, owl_bytes *out)
+static int attrs_of(ctx *c, const rec *r, owl_bytes *out)
 {
-    bson_t doc = BSON_INITIALIZER;
+    bson_t *doc = &c->doc, sub;
     int rc = OWL_OK;
-    *out = (owl_bytes){NULL, 0};
-    if (rc == OWL_OK)
-        rc = append_kvs(&doc, "attributes", s->attributes, s->n_attributes);
-    if (rc == OWL_OK)
-        rc = append_list(c, &doc, "events", (void *const *)s->events, s->n_events, event_fn);
-    if (rc == OWL_OK)
-        rc = append_list(c, &doc, "links", (void *const *)s->links, s->n_links, link_fn);
-    if (rc == OWL_OK)
-        rc = append_str(&doc, "trace_state", s->trace_state, &c->tmp);
-    if (rc == OWL_OK)
-        rc = append_count(&doc, "flags", s->flags);
-    if (rc == OWL_OK)
-        rc = append_count(&doc, "dropped_attributes_count", s->dropped_attributes_count);
-    if (rc == OWL_OK)
-        rc = append_count(&doc, "dropped_events_count", s->dropped_events_count);
-    if (rc == OWL_OK)
-        rc = append_count(&doc, "dropped_links_count", s->dropped_links_count);
-    if (rc == OWL_OK && !bson_empty(&doc)) {
-        void *p = owl_arena_copy(&c->d->arena, bson_get_data(&doc), doc.len);
-        if (p)
-            *out = (owl_bytes){p, doc.len};
-        else
+    bson_reinit(doc);
+    if (r->nattrs) {
+        if (!bson_append_document_begin(doc, "attributes", -1, &sub))
+            return OWL_ENOMEM;
+        for (size_t i = 0; rc == OWL_OK && i < r->nattrs; i++)
+            rc = append_attr(c, &sub, &r->attrs[i]);
+        if (!bson_append_document_end(doc, &sub) && rc == OWL_OK)
             rc = OWL_ENOMEM;
     }
-    bson_destroy(&doc);
-    return rc;
+    if (rc == OWL_OK)
+        rc = append_list(c, doc, "events", (void *const *)r->events, r->nevents, event_fn);
+    if (rc == OWL_OK)
+        rc = append_list(c, doc, "links", (void *const *)r->links, r->nlinks, link_fn);
+    if (rc == OWL_OK)
+        rc = append_text(doc, "trace_state", r->trace_state, &c->tmp);
+    if (rc == OWL_OK)
+        rc = append_count(doc, "flags", r->flags);
+    if (rc == OWL_OK)
+        rc = append_count(doc, "dropped_attributes_count", r->dropped_attrs);
+    if (rc == OWL_OK)
+        rc = append_count(doc, "dropped_events_count", r->dropped_events);
+    if (rc == OWL_OK)
+        rc = append_count(doc, "dropped_links_count", r->dropped_links);
+    return rc == OWL_OK ? doc_copy(c, doc, out) : rc;
 }
 
+/* ---- one span ---- */
+
 /* Why s cannot be a record, or NULL when it can (why[] holds the text). */
-static const char *refusal(const span_t *s, char *why, size_t n)
+static const char *refusal(const rec *s, char *why, size_t n)
 {
-    if (s->trace_id.len != 16)
-        snprintf(why, n, "trace_id of %zu bytes (16 expected)", s->trace_id.len);
-    else if (owl_traceid_is_zero(s->trace_id.data, 16))
+    if (s->trace_id.n != 16)
+        snprintf(why, n, "trace_id of %zu bytes (16 expected)", s->trace_id.n);
+    else if (owl_traceid_is_zero(s->trace_id.p, 16))
         snprintf(why, n, "trace_id is all zero");
-    else if (s->span_id.len != 8)
-        snprintf(why, n, "span_id of %zu bytes (8 expected)", s->span_id.len);
-    else if (owl_traceid_is_zero(s->span_id.data, 8))
+    else if (s->span_id.n != 8)
+        snprintf(why, n, "span_id of %zu bytes (8 expected)", s->span_id.n);
+    else if (owl_traceid_is_zero(s->span_id.p, 8))
         snprintf(why, n, "span_id is all zero");
-    else if (s->parent_span_id.len != 0 && s->parent_span_id.len != 8)
-        snprintf(why, n, "parent_span_id of %zu bytes (8 or none expected)",
-                 s->parent_span_id.len);
-    else if (!s->name || !s->name[0])
+    else if (s->parent_id.n != 0 && s->parent_id.n != 8)
+        snprintf(why, n, "parent_span_id of %zu bytes (8 or none expected)", s->parent_id.n);
+    else if (!s->name.n)
         snprintf(why, n, "no name");
-    else if ((unsigned)s->kind > OWL_SPAN_CONSUMER)
+    else if ((uint32_t)s->kind > OWL_SPAN_CONSUMER)
         snprintf(why, n, "kind %d is not a SpanKind", (int)s->kind);
-    else if (s->status && (unsigned)s->status->code > STATUS_ERROR)
-        snprintf(why, n, "status code %d is not a StatusCode", (int)s->status->code);
-    else if (!s->start_time_unix_nano)
+    else if ((uint32_t)s->status_code > STATUS_ERROR)
+        snprintf(why, n, "status code %d is not a StatusCode", (int)s->status_code);
+    else if (!s->start_ns)
         snprintf(why, n, "no start_time_unix_nano");
-    else if (!s->end_time_unix_nano)
+    else if (!s->end_ns)
         snprintf(why, n, "no end_time_unix_nano");
-    else if (s->start_time_unix_nano > INT64_MAX || s->end_time_unix_nano > INT64_MAX)
+    else if (s->start_ns > INT64_MAX || s->end_ns > INT64_MAX)
         snprintf(why, n, "a time past 2262");
-    else if (s->end_time_unix_nano < s->start_time_unix_nano)
+    else if (s->end_ns < s->start_ns)
         snprintf(why, n, "ends %llu ns before it starts",
-                 (unsigned long long)(s->start_time_unix_nano - s->end_time_unix_nano));
+                 (unsigned long long)(s->start_ns - s->end_ns));
     else {
-        for (size_t i = 0; i < s->n_links; i++)
+        for (size_t i = 0; i < s->nlinks; i++)
             if (s->links[i]->trace_id.len != 16 || s->links[i]->span_id.len != 8) {
                 snprintf(why, n, "link %zu: ids of %zu and %zu bytes (16 and 8 expected)", i,
                          s->links[i]->trace_id.len, s->links[i]->span_id.len);
                 return why;
             }
-        for (size_t i = 0; i < s->n_events; i++)
+        for (size_t i = 0; i < s->nevents; i++)
             if (s->events[i]->time_unix_nano > INT64_MAX) {
                 snprintf(why, n, "event %zu: a time past 2262", i);
                 return why;
@@ -466,28 +635,32 @@ static const char *refusal(const span_t *s, char *why, size_t n)
     return why;
 }
 
-static int span(ctx *c, const span_t *s)
+/* r refused (counted in c->d) or made the next record of c->d. */
+static int record(ctx *c, const rec *r)
 {
     char why[160];
-    if (refusal(s, why, sizeof why)) {
+    const attr *slot[A_COUNT];
+    if (refusal(r, why, sizeof why)) {
         reject(c, "%s", why);
         return OWL_OK;
     }
     owl_span *o = &c->d->spans[c->d->n];
     int rc;
     memset(o, 0, sizeof *o);
-    memcpy(o->trace_id, s->trace_id.data, 16);
-    memcpy(o->span_id, s->span_id.data, 8);
-    if (s->parent_span_id.len)
-        memcpy(o->parent_id, s->parent_span_id.data, 8);
-    o->kind = (enum owl_span_kind)s->kind;
-    o->start_ns = (int64_t)s->start_time_unix_nano;
-    o->duration_ns = (int64_t)(s->end_time_unix_nano - s->start_time_unix_nano);
-    o->status_code = s->status ? (int)s->status->code : 0;
-    if ((rc = text_z(c, c->service, &o->service)) || (rc = text_z(c, s->name, &o->name)) ||
-        (rc = text_z(c, s->status ? s->status->message : NULL, &o->status_message)) ||
-        (rc = http_fields(c, s, o)) || (rc = peer_of(c, s, o->kind, &o->peer_service)) ||
-        (rc = attrs_of(c, s, &o->attrs)))
+    memcpy(o->trace_id, r->trace_id.p, 16);
+    memcpy(o->span_id, r->span_id.p, 8);
+    if (r->parent_id.n)
+        memcpy(o->parent_id, r->parent_id.p, 8);
+    o->kind = (enum owl_span_kind)r->kind;
+    o->start_ns = (int64_t)r->start_ns;
+    o->duration_ns = (int64_t)(r->end_ns - r->start_ns);
+    o->status_code = r->status_code;
+    o->service = c->service;
+    index_attrs(r->attrs, r->nattrs, slot);
+    if ((rc = text_v(c, r->name, &o->name)) ||
+        (rc = text_v(c, r->status_message, &o->status_message)) ||
+        (rc = http_fields(c, slot, o)) || (rc = peer_of(c, slot, o->kind, &o->peer_service)) ||
+        (rc = attrs_of(c, r, &o->attrs)))
         return rc;
     o->status = owl_span_status_of(o->status_code == STATUS_ERROR, o->http_status);
     o->resource = c->shared;
@@ -495,34 +668,98 @@ static int span(ctx *c, const span_t *s)
     return OWL_OK;
 }
 
-static int scope_doc(ctx *c, const scope_t *s)
+/* The resource's part, shared by its spans: the service name (one arena copy) and the
+ * attributes document. r may be NULL. */
+static int resource_begin(ctx *c, const resource_t *r)
+{
+    const char *svc = r ? kv_str(r->attributes, r->n_attributes, "service.name") : NULL;
+    int rc = text_v(c, z(svc ? svc : DEFAULT_SERVICE), &c->service);
+    bson_reinit(&c->res);
+    if (rc == OWL_OK && r)
+        rc = owl_otlp_bson_kvs(&c->res, r->attributes, r->n_attributes);
+    return rc;
+}
+
+/* The scope's part: its document, then the {resource, scope} one its spans share. s may be
+ * NULL. */
+static int scope_begin(ctx *c, const scope_t *s)
 {
     int rc = OWL_OK;
     bson_reinit(&c->scope);
-    if (!s)
-        return OWL_OK;
-    if ((rc = append_str(&c->scope, "name", s->name, &c->tmp)) ||
-        (rc = append_str(&c->scope, "version", s->version, &c->tmp)))
+    if (s && ((rc = append_text(&c->scope, "name", z(s->name), &c->tmp)) ||
+              (rc = append_text(&c->scope, "version", z(s->version), &c->tmp)) ||
+              (rc = append_kvs(&c->scope, "attributes", s->attributes, s->n_attributes))))
         return rc;
-    return append_kvs(&c->scope, "attributes", s->attributes, s->n_attributes);
+    return shared_of(c);
+}
+
+/* The arena's room for n records. */
+static int spans_alloc(ctx *c, size_t n)
+{
+    c->d->spans = NULL;
+    if (n && !(c->d->spans = owl_arena_alloc(&c->d->arena, n * sizeof *c->d->spans)))
+        return OWL_ENOMEM;
+    return OWL_OK;
+}
+
+/* ---- the general path: protobuf-c's unpack of the whole request ---- */
+
+static attr attr_of_kv(kv_t *kv)
+{
+    attr a = {.key = z(kv->key), .kv = kv, .vcase = NO_VALUE};
+    const any_t *v = kv->value;
+    if (!v)
+        return a;
+    a.vcase = (int)v->value_case;
+    if (v->value_case == V(STRING_VALUE))
+        a.str = z(v->string_value);
+    else if (v->value_case == V(INT_VALUE))
+        a.num = v->int_value;
+    else if (v->value_case == V(BOOL_VALUE))
+        a.num = v->bool_value != 0;
+    else if (v->value_case == V(DOUBLE_VALUE))
+        a.dbl = v->double_value;
+    return a;
+}
+
+static int span(ctx *c, const span_t *s)
+{
+    const Opentelemetry__Proto__Trace__V1__Status *st = s->status;
+    rec r = {.trace_id = {s->trace_id.data, s->trace_id.len},
+             .span_id = {s->span_id.data, s->span_id.len},
+             .parent_id = {s->parent_span_id.data, s->parent_span_id.len},
+             .name = z(s->name),
+             .trace_state = z(s->trace_state),
+             .kind = (int32_t)s->kind,
+             .start_ns = s->start_time_unix_nano,
+             .end_ns = s->end_time_unix_nano,
+             .status_code = st ? (int32_t)st->code : 0,
+             .status_message = z(st ? st->message : NULL),
+             .flags = s->flags,
+             .dropped_attrs = s->dropped_attributes_count,
+             .dropped_events = s->dropped_events_count,
+             .dropped_links = s->dropped_links_count,
+             .nattrs = s->n_attributes,
+             .events = s->events,
+             .nevents = s->n_events,
+             .links = s->links,
+             .nlinks = s->n_links};
+    owl_buf_reset(&c->attrs);
+    for (size_t i = 0; i < s->n_attributes; i++) {
+        attr a = attr_of_kv(s->attributes[i]);
+        if (owl_buf_append(&c->attrs, &a, sizeof a) != OWL_OK)
+            return OWL_ENOMEM;
+    }
+    r.attrs = (const attr *)c->attrs.data;
+    return record(c, &r);
 }
 
 static int resource(ctx *c, const res_spans *rs)
 {
-    const Opentelemetry__Proto__Resource__V1__Resource *r = rs->resource;
-    const char *const k_service[] = {"service.name", NULL};
-    int rc = OWL_OK;
-    c->service = r ? find_str(r->attributes, r->n_attributes, k_service) : NULL;
-    if (!c->service)
-        c->service = DEFAULT_SERVICE;
-    bson_reinit(&c->res);
-    if (r)
-        rc = owl_otlp_bson_kvs(&c->res, r->attributes, r->n_attributes);
+    int rc = resource_begin(c, rs->resource);
     for (c->si = 0; rc == OWL_OK && c->si < rs->n_scope_spans; c->si++) {
         const scope_spans *ss = rs->scope_spans[c->si];
-        rc = scope_doc(c, ss->scope);
-        if (rc == OWL_OK)
-            rc = shared_of(c);
+        rc = scope_begin(c, ss->scope);
         for (c->pi = 0; rc == OWL_OK && c->pi < ss->n_spans; c->pi++)
             rc = span(c, ss->spans[c->pi]);
     }
@@ -538,6 +775,358 @@ static size_t count_spans(const export_req *req)
     return n;
 }
 
+/* The request's wire bytes p[0..n) unpacked into mem, then each span. */
+static int general(ctx *c, const uint8_t *p, size_t n, size_t max_spans, owl_arena *mem,
+                   owl_error *err)
+{
+    export_req *req = NULL;
+    int rc = owl_otlp_unpack(&REQ_DESC, OWL_OTLP_PROTOBUF, p, n, mem, (ProtobufCMessage **)&req,
+                             err);
+    if (rc != OWL_OK)
+        return rc;
+    size_t total = count_spans(req);
+    if (total > max_spans)
+        return owl_error_set(err, OWL_ETOOBIG, "%zu spans in one request (at most %zu)", total,
+                             max_spans);
+    rc = spans_alloc(c, total);
+    for (c->ri = 0; rc == OWL_OK && c->ri < req->n_resource_spans; c->ri++)
+        rc = resource(c, req->resource_spans[c->ri]);
+    return rc;
+}
+
+/* ---- the protobuf fast path ----
+ * Requests are read from the wire straight into records: the request, ResourceSpans,
+ * ScopeSpans, Span, its Status and the common attributes (a KeyValue whose value is a
+ * string, bool, int, double or nothing) are walked here; a resource, a scope, each event
+ * and link, and any other attribute are small or rare and unpacked by protobuf-c
+ * (owl_otlp_unpack_at) at their depth. It declines (OWL_EUNSUPPORTED) whatever it is not sure
+ * to read as protobuf-c would (a message field given twice, which protobuf-c merges; a NUL in
+ * a span's text; a known field of another wire type; more spans than allowed; anything
+ * malformed), and the general path then answers. */
+
+#define RES_DESC opentelemetry__proto__resource__v1__resource__descriptor
+#define SCOPE_DESC opentelemetry__proto__common__v1__instrumentation_scope__descriptor
+#define KV_DESC opentelemetry__proto__common__v1__key_value__descriptor
+#define ANY_DESC opentelemetry__proto__common__v1__any_value__descriptor
+#define RS_DESC opentelemetry__proto__trace__v1__resource_spans__descriptor
+#define SS_DESC opentelemetry__proto__trace__v1__scope_spans__descriptor
+#define SPAN_DESC opentelemetry__proto__trace__v1__span__descriptor
+#define EVENT_DESC opentelemetry__proto__trace__v1__span__event__descriptor
+#define LINK_DESC opentelemetry__proto__trace__v1__span__link__descriptor
+#define STATUS_DESC opentelemetry__proto__trace__v1__status__descriptor
+
+/* How deep each message sits in a request (owl_otlp_unpack_at's depth). */
+enum { RES_DEPTH = 2, SCOPE_DEPTH = 3, SPAN_PART_DEPTH = 4 /* KeyValue, Event, Link */ };
+
+/* An AnyValue b into a: a string, bool, int, double or nothing (the last one given wins, as
+ * in protobuf-c's oneof); -1 for any other (an array, a list, bytes) or a malformed one. */
+static int wire_any(owl_bytes b, attr *a)
+{
+    owl_wire w = owl_wire_of(b);
+    uint32_t f;
+    int wt;
+    uint64_t v = 0;
+    a->vcase = V(_NOT_SET);
+    while (w.p < w.end) {
+        if (owl_wire_tag(&w, &f, &wt) != 0)
+            return -1;
+        int bad;
+        switch (OWL_WIRE_FW(f, wt)) {
+        case OWL_WIRE_FW(1, OWL_WT_LEN):
+            bad = owl_wire_text(&w, &a->str);
+            a->vcase = V(STRING_VALUE);
+            break;
+        case OWL_WIRE_FW(2, OWL_WT_VARINT):
+            bad = owl_wire_bool(&w, &a->num);
+            a->vcase = V(BOOL_VALUE);
+            break;
+        case OWL_WIRE_FW(3, OWL_WT_VARINT):
+            bad = owl_wire_varint(&w, 10, &v);
+            a->num = (int64_t)v;
+            a->vcase = V(INT_VALUE);
+            break;
+        case OWL_WIRE_FW(4, OWL_WT_I64):
+            bad = owl_wire_fixed64(&w, &v);
+            memcpy(&a->dbl, &v, sizeof a->dbl);
+            a->vcase = V(DOUBLE_VALUE);
+            break;
+        default:
+            bad = owl_wire_skip(&w, &ANY_DESC, f, wt);
+        }
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* A KeyValue b into a when wire_any reads its value and its key holds no NUL; -1 otherwise
+ * (a value given twice, which protobuf-c merges, included). */
+static int wire_kv(owl_bytes b, attr *a)
+{
+    owl_wire w = owl_wire_of(b);
+    uint32_t f;
+    int wt, seen = 0;
+    owl_bytes v;
+    *a = (attr){.key = {"", 0}, .vcase = NO_VALUE};
+    while (w.p < w.end) {
+        if (owl_wire_tag(&w, &f, &wt) != 0)
+            return -1;
+        int bad;
+        if (f == 1 && wt == OWL_WT_LEN)
+            bad = owl_wire_text(&w, &a->key);
+        else if (f == 2 && wt == OWL_WT_LEN)
+            bad = seen++ || owl_wire_bytes(&w, &v) || wire_any(v, a);
+        else
+            bad = owl_wire_skip(&w, &KV_DESC, f, wt);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* A Status b into r; -1 when malformed or holding what the fast path does not read. */
+static int wire_status(owl_bytes b, rec *r)
+{
+    owl_wire w = owl_wire_of(b);
+    uint32_t f;
+    int wt;
+    uint64_t v = 0;
+    while (w.p < w.end) {
+        if (owl_wire_tag(&w, &f, &wt) != 0)
+            return -1;
+        int bad;
+        if (f == 2 && wt == OWL_WT_LEN)
+            bad = owl_wire_text(&w, &r->status_message);
+        else if (f == 3 && wt == OWL_WT_VARINT) {
+            bad = owl_wire_varint(&w, 10, &v);
+            r->status_code = (int32_t)(uint32_t)v; /* protobuf-c keeps an enum's low 32 bits */
+        } else {
+            bad = owl_wire_skip(&w, &STATUS_DESC, f, wt);
+        }
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct fast {
+    ctx *c;
+    const uint8_t *p;
+    size_t n;
+    owl_arena *mem;
+    size_t spans, max_spans; /* counted so far by the first pass; the most allowed */
+} fast;
+
+/* The span's attribute b, as wire_kv reads it or else unpacked by protobuf-c, appended to
+ * c->attrs. OWL_EUNSUPPORTED when protobuf-c refuses it; OWL_ENOMEM. */
+static int fast_attr(fast *x, owl_bytes b)
+{
+    attr a;
+    if (wire_kv(b, &a) != 0) {
+        kv_t *kv = (kv_t *)owl_otlp_unpack_at(&KV_DESC, b.p, b.n, SPAN_PART_DEPTH, x->mem);
+        if (!kv)
+            return OWL_EUNSUPPORTED;
+        a = attr_of_kv(kv);
+    }
+    return owl_buf_append(&x->c->attrs, &a, sizeof a) == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+/* The message b of type desc (an event, a link) unpacked by protobuf-c, its pointer appended
+ * to list. OWL_EUNSUPPORTED when protobuf-c refuses it; OWL_ENOMEM. */
+static int fast_unpacked(fast *x, const ProtobufCMessageDescriptor *desc, owl_bytes b,
+                         owl_buf *list)
+{
+    ProtobufCMessage *m = owl_otlp_unpack_at(desc, b.p, b.n, SPAN_PART_DEPTH, x->mem);
+    if (!m)
+        return OWL_EUNSUPPORTED;
+    return owl_buf_append(list, &m, sizeof m) == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+static int fast_span(void *ud, owl_bytes b)
+{
+    fast *x = ud;
+    ctx *c = x->c;
+    owl_wire w = owl_wire_of(b);
+    rec r = {.name = {"", 0}};
+    uint32_t f;
+    int wt, rc = OWL_OK, seen_status = 0;
+    uint64_t v = 0;
+    owl_bytes m;
+    owl_buf_reset(&c->attrs);
+    owl_buf_reset(&c->events);
+    owl_buf_reset(&c->links);
+    while (rc == OWL_OK && w.p < w.end) {
+        if (owl_wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        int bad;
+        switch (OWL_WIRE_FW(f, wt)) {
+        case OWL_WIRE_FW(1, OWL_WT_LEN):
+            bad = owl_wire_bytes(&w, &r.trace_id);
+            break;
+        case OWL_WIRE_FW(2, OWL_WT_LEN):
+            bad = owl_wire_bytes(&w, &r.span_id);
+            break;
+        case OWL_WIRE_FW(3, OWL_WT_LEN):
+            bad = owl_wire_text(&w, &r.trace_state);
+            break;
+        case OWL_WIRE_FW(4, OWL_WT_LEN):
+            bad = owl_wire_bytes(&w, &r.parent_id);
+            break;
+        case OWL_WIRE_FW(5, OWL_WT_LEN):
+            bad = owl_wire_text(&w, &r.name);
+            break;
+        case OWL_WIRE_FW(6, OWL_WT_VARINT):
+            bad = owl_wire_varint(&w, 10, &v);
+            r.kind = (int32_t)(uint32_t)v; /* protobuf-c keeps an enum's low 32 bits */
+            break;
+        case OWL_WIRE_FW(7, OWL_WT_I64):
+            bad = owl_wire_fixed64(&w, &r.start_ns);
+            break;
+        case OWL_WIRE_FW(8, OWL_WT_I64):
+            bad = owl_wire_fixed64(&w, &r.end_ns);
+            break;
+        case OWL_WIRE_FW(9, OWL_WT_LEN):
+            if (!(bad = owl_wire_bytes(&w, &m)))
+                rc = fast_attr(x, m);
+            break;
+        case OWL_WIRE_FW(10, OWL_WT_VARINT):
+            bad = owl_wire_varint(&w, 10, &v);
+            r.dropped_attrs = (uint32_t)v;
+            break;
+        case OWL_WIRE_FW(11, OWL_WT_LEN):
+            if (!(bad = owl_wire_bytes(&w, &m)))
+                rc = fast_unpacked(x, &EVENT_DESC, m, &c->events);
+            break;
+        case OWL_WIRE_FW(12, OWL_WT_VARINT):
+            bad = owl_wire_varint(&w, 10, &v);
+            r.dropped_events = (uint32_t)v;
+            break;
+        case OWL_WIRE_FW(13, OWL_WT_LEN):
+            if (!(bad = owl_wire_bytes(&w, &m)))
+                rc = fast_unpacked(x, &LINK_DESC, m, &c->links);
+            break;
+        case OWL_WIRE_FW(14, OWL_WT_VARINT):
+            bad = owl_wire_varint(&w, 10, &v);
+            r.dropped_links = (uint32_t)v;
+            break;
+        case OWL_WIRE_FW(15, OWL_WT_LEN):
+            bad = seen_status++ || owl_wire_bytes(&w, &m) || wire_status(m, &r);
+            break;
+        case OWL_WIRE_FW(16, OWL_WT_I32):
+            bad = owl_wire_fixed32(&w, &r.flags);
+            break;
+        default:
+            bad = owl_wire_skip(&w, &SPAN_DESC, f, wt);
+        }
+        if (bad)
+            return OWL_EUNSUPPORTED;
+    }
+    if (rc != OWL_OK)
+        return rc;
+    r.attrs = (const attr *)c->attrs.data;
+    r.nattrs = c->attrs.len / sizeof(attr);
+    r.events = (event_t *const *)c->events.data;
+    r.nevents = c->events.len / sizeof(event_t *);
+    r.links = (link_t *const *)c->links.data;
+    r.nlinks = c->links.len / sizeof(link_t *);
+    return record(c, &r);
+}
+
+/* fn on each ResourceSpans of the request, in order (c->ri counts them); -1 at a malformed
+ * or unknown field. */
+static int request_each(fast *x, int (*fn)(fast *, owl_bytes))
+{
+    owl_wire w = {x->p, x->p + x->n};
+    uint32_t f;
+    int wt, rc = OWL_OK;
+    owl_bytes v;
+    for (x->c->ri = 0; rc == OWL_OK && w.p < w.end;) {
+        if (owl_wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        if (f == 1 && wt == OWL_WT_LEN) {
+            if (owl_wire_bytes(&w, &v) != 0)
+                return OWL_EUNSUPPORTED;
+            rc = fn(x, v);
+            x->c->ri++;
+        } else if (owl_wire_skip(&w, &REQ_DESC, f, wt) != 0) {
+            return OWL_EUNSUPPORTED;
+        }
+    }
+    return rc;
+}
+
+/* The first pass: the spans counted (declined past max_spans), outer messages checked. */
+static int count_span(void *ud, owl_bytes b)
+{
+    fast *x = ud;
+    (void)b;
+    return ++x->spans > x->max_spans ? OWL_EUNSUPPORTED : OWL_OK;
+}
+
+static int count_scope(void *ud, owl_bytes b)
+{
+    fast *x = ud;
+    owl_bytes one;
+    int seen;
+    size_t i;
+    if (owl_wire_outer_scan(b, &SS_DESC, &one, &seen) != 0)
+        return OWL_EUNSUPPORTED;
+    return owl_wire_each(x, b, count_span, &i);
+}
+
+static int count_resource(fast *x, owl_bytes b)
+{
+    owl_bytes one;
+    int seen;
+    size_t i;
+    if (owl_wire_outer_scan(b, &RS_DESC, &one, &seen) != 0)
+        return OWL_EUNSUPPORTED;
+    return owl_wire_each(x, b, count_scope, &i);
+}
+
+/* A ScopeSpans: its scope first (it may come after the spans on the wire), then its spans
+ * in order. */
+static int fast_scope_spans(void *ud, owl_bytes b)
+{
+    fast *x = ud;
+    owl_bytes one;
+    int seen;
+    const scope_t *sc = NULL;
+    if (owl_wire_outer_scan(b, &SS_DESC, &one, &seen) != 0 ||
+        (seen && !(sc = (const scope_t *)owl_otlp_unpack_at(&SCOPE_DESC, one.p, one.n,
+                                                            SCOPE_DEPTH, x->mem))))
+        return OWL_EUNSUPPORTED;
+    int rc = scope_begin(x->c, sc);
+    return rc == OWL_OK ? owl_wire_each(x, b, fast_span, &x->c->pi) : rc;
+}
+
+/* A ResourceSpans: its resource first, then its ScopeSpans in order. */
+static int fast_resource_spans(fast *x, owl_bytes b)
+{
+    owl_bytes one;
+    int seen;
+    const resource_t *r = NULL;
+    if (owl_wire_outer_scan(b, &RS_DESC, &one, &seen) != 0 ||
+        (seen && !(r = (const resource_t *)owl_otlp_unpack_at(&RES_DESC, one.p, one.n,
+                                                              RES_DEPTH, x->mem))))
+        return OWL_EUNSUPPORTED;
+    int rc = resource_begin(x->c, r);
+    return rc == OWL_OK ? owl_wire_each(x, b, fast_scope_spans, &x->c->si) : rc;
+}
+
+/* The request p[0..n): OWL_OK with every span decoded into c, OWL_EUNSUPPORTED (the caller
+ * starts again with the general path), OWL_ENOMEM. */
+static int fast_request(ctx *c, const uint8_t *p, size_t n, size_t max_spans, owl_arena *mem)
+{
+    fast x = {.c = c, .p = p, .n = n, .mem = mem, .max_spans = max_spans};
+    int rc = request_each(&x, count_resource);
+    if (rc == OWL_OK)
+        rc = spans_alloc(c, x.spans);
+    return rc == OWL_OK ? request_each(&x, fast_resource_spans) : rc;
+}
+
+/* ---- the decode ---- */
+
 void owl_span_decoded_free(owl_span_decoded *d)
 {
     if (!d)
@@ -546,43 +1135,70 @@ void owl_span_decoded_free(owl_span_decoded *d)
     memset(d, 0, sizeof *d);
 }
 
-int owl_otlp_traces_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
-                           size_t max_spans, owl_span_decoded *out, owl_error *err)
+/* out emptied for a decode. */
+static void begin(owl_span_decoded *out)
 {
-    export_req *req = NULL;
-    ctx c = {.d = out, .tmp = OWL_BUF_INIT};
-    bson_init(&c.res);
-    bson_init(&c.scope);
     owl_span_decoded_free(out);
     owl_arena_init(&out->arena, 64 * 1024);
+}
+
+int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, size_t n,
+                                size_t max_spans, enum owl_otlp_path path,
+                                owl_span_decoded *out, owl_error *err)
+{
+    ctx c = {.d = out, .attrs = OWL_BUF_INIT, .events = OWL_BUF_INIT, .links = OWL_BUF_INIT,
+             .tmp = OWL_BUF_INIT, .tmp2 = OWL_BUF_INIT, .join = OWL_BUF_INIT};
     owl_arena mem;
+    owl_buf json = OWL_BUF_INIT;
+    const uint8_t *p = body ? body : (const void *)"";
+    int rc = OWL_OK;
     owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
-    int rc = owl_otlp_unpack(&REQ_DESC, enc, body, n, &mem, (ProtobufCMessage **)&req, err);
-    if (rc != OWL_OK)
-        goto out;
-    size_t total = count_spans(req);
-    if (total > max_spans) {
-        rc = owl_error_set(err, OWL_ETOOBIG, "%zu spans in one request (at most %zu)", total,
-                           max_spans);
-        goto out;
+    bson_init(&c.res);
+    bson_init(&c.scope);
+    bson_init(&c.doc);
+    begin(out);
+    if (enc == OWL_OTLP_JSON) { /* to wire bytes, then as protobuf */
+        rc = owl_otlp_json_wire(&REQ_DESC, body, n, &json, err);
+        p = json.data ? (const uint8_t *)json.data : (const uint8_t *)"";
+        n = json.len;
+    } else if (enc != OWL_OTLP_PROTOBUF) {
+        rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
     }
-    if (total && !(out->spans = owl_arena_alloc(&out->arena, total * sizeof *out->spans)))
-        rc = OWL_ENOMEM;
-    for (c.ri = 0; rc == OWL_OK && c.ri < req->n_resource_spans; c.ri++)
-        rc = resource(&c, req->resource_spans[c.ri]);
+    if (rc == OWL_OK && path != OWL_OTLP_GENERAL) {
+        rc = fast_request(&c, p, n, max_spans, &mem);
+        if (rc == OWL_EUNSUPPORTED && path == OWL_OTLP_AUTO) { /* start again */
+            owl_arena_reset(&mem);
+            begin(out);
+            rc = general(&c, p, n, max_spans, &mem, err);
+        }
+    } else if (rc == OWL_OK) {
+        rc = general(&c, p, n, max_spans, &mem, err);
+    }
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory decoding OTLP traces");
-out:
     if (rc != OWL_OK) {
         out->spans = NULL;
         out->n = out->rejected = 0;
         out->message[0] = '\0';
     }
     owl_arena_free(&mem);
+    owl_buf_free(&json);
     bson_destroy(&c.res);
     bson_destroy(&c.scope);
+    bson_destroy(&c.doc);
+    owl_buf_free(&c.attrs);
+    owl_buf_free(&c.events);
+    owl_buf_free(&c.links);
     owl_buf_free(&c.tmp);
+    owl_buf_free(&c.tmp2);
+    owl_buf_free(&c.join);
     return rc;
+}
+
+int owl_otlp_traces_decode(enum owl_otlp_encoding enc, const void *body, size_t n,
+                           size_t max_spans, owl_span_decoded *out, owl_error *err)
+{
+    return owl_otlp_traces_decode_path(enc, body, n, max_spans, OWL_OTLP_AUTO, out, err);
 }
 
 int owl_otlp_traces_response(enum owl_otlp_encoding enc, size_t rejected, const char *message,

@@ -2,8 +2,11 @@
  * (common/traceid.c) on arbitrary bytes: the first byte picks the encoding (even: protobuf,
  * odd: JSON), the rest is the body. A refused body decodes nothing and says why; every kept
  * span holds the record's invariants (ingest.h: ids not zero, duration >= 0, service and
- * name non-empty valid UTF-8, enums in range, HTTP status 0 or 100..599, attrs and resource valid BSON
- * document), kept + refused never exceed the request, and the answer encodes. The body is
+ * name non-empty valid UTF-8, enums in range, HTTP status 0 or 100..599, attrs and resource
+ * valid BSON documents), kept + refused never exceed the request, and the answer encodes.
+ * Differential too: the fast path (OWL_OTLP_FAST) either declines or gives exactly the
+ * general path's decode (every field of every record, byte for byte, the refusals and the
+ * first refusal's message), and declines every body the general path refuses. The body is
  * also read as a trace id and a span id: whatever parses is non-zero and comes back the same
  * through its text forms. */
 #include <stdint.h>
@@ -13,6 +16,7 @@
 #include "common/traceid.h"
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
+#include "ingest/otlp_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +56,54 @@ static void check_span(const owl_span *s)
             !bson_validate(&doc, BSON_VALIDATE_NONE, NULL))
             abort();
     }
+}
+
+static int same_bytes(owl_bytes a, owl_bytes b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+static void check_same(const owl_span_decoded *a, const owl_span_decoded *b)
+{
+    if (a->n != b->n || a->rejected != b->rejected || strcmp(a->message, b->message) != 0)
+        abort();
+    for (size_t i = 0; i < a->n; i++) {
+        const owl_span *x = &a->spans[i], *y = &b->spans[i];
+        if (memcmp(x->trace_id, y->trace_id, 16) || memcmp(x->span_id, y->span_id, 8) ||
+            memcmp(x->parent_id, y->parent_id, 8) || x->kind != y->kind ||
+            x->start_ns != y->start_ns || x->duration_ns != y->duration_ns ||
+            x->status != y->status || x->status_code != y->status_code ||
+            x->http_status != y->http_status || x->in_progress != y->in_progress)
+            abort();
+        if (!same_bytes(x->service, y->service) || !same_bytes(x->name, y->name) ||
+            !same_bytes(x->status_message, y->status_message) ||
+            !same_bytes(x->http_method, y->http_method) || !same_bytes(x->route, y->route) ||
+            !same_bytes(x->url, y->url) || !same_bytes(x->peer_service, y->peer_service) ||
+            !same_bytes(x->user_agent, y->user_agent) ||
+            !same_bytes(x->client_ip, y->client_ip) || !same_bytes(x->attrs, y->attrs) ||
+            !same_bytes(x->resource, y->resource))
+            abort();
+    }
+}
+
+/* The two readings of one body. */
+static void differential(enum owl_otlp_encoding enc, const uint8_t *p, size_t n)
+{
+    owl_span_decoded fast = {0}, general = {0};
+    owl_error e1 = {0}, e2 = {0};
+    int rf = owl_otlp_traces_decode_path(enc, p, n, 1000, OWL_OTLP_FAST, &fast, &e1);
+    int rg = owl_otlp_traces_decode_path(enc, p, n, 1000, OWL_OTLP_GENERAL, &general, &e2);
+    if (rf == OWL_OK) {
+        if (rg != OWL_OK)
+            abort(); /* taken by the fast path, refused by the general one */
+        check_same(&fast, &general);
+    } else if (rf != OWL_EUNSUPPORTED && !(enc == OWL_OTLP_JSON && rf == rg)) {
+        abort(); /* the fast path declines; only JSON's transcoding refuses for both */
+    }
+    if (rf != OWL_OK && (fast.n || fast.rejected))
+        abort(); /* a declined decode holds nothing */
+    owl_span_decoded_free(&fast);
+    owl_span_decoded_free(&general);
 }
 
 static void check_ids(const uint8_t *data, size_t size)
@@ -98,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < d.n; i++)
         check_span(&d.spans[i]);
+    differential(enc, data + 1, size - 1);
     if (owl_otlp_traces_response(enc, d.rejected, d.message, &o) != OWL_OK)
         abort();
     owl_buf_free(&o);

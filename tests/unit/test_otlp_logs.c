@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
+#include "tests/unit/wirebuf.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KV;
@@ -607,12 +608,6 @@ Test(otlp_logs, records_grouped_by_group_and_stream_and_sorted_stably)
 
 /* ---- both encodings ---- */
 
-/* Equal bytes; an empty value may have no pointer (memcmp must not be given NULL). */
-static int same_bytes(owl_bytes a, owl_bytes b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
-}
-
 static void assert_same(const owl_log_decoded *x, const owl_log_decoded *y)
 {
     cr_assert_eq(x->nb, y->nb);
@@ -877,62 +872,6 @@ Test(otlp_logs, specification_examples)
 
 /* ---- the protobuf fast path (otlp_logs.c) ---- */
 
-/* Wire bytes by hand, for field orders and shapes protobuf-c's packer never writes. */
-typedef struct wb {
-    uint8_t b[4096];
-    size_t n;
-} wb;
-
-static void wb_put(wb *w, const void *p, size_t n)
-{
-    cr_assert_leq(w->n + n, sizeof w->b);
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void wb_varint(wb *w, uint64_t v)
-{
-    do {
-        uint8_t c = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            c |= 0x80;
-        wb_put(w, &c, 1);
-    } while (v);
-}
-
-static void wb_tag(wb *w, unsigned f, unsigned wt) { wb_varint(w, (uint64_t)f << 3 | wt); }
-
-static void wb_ld(wb *w, unsigned f, const void *p, size_t n)
-{
-    wb_tag(w, f, 2);
-    wb_varint(w, n);
-    wb_put(w, p, n);
-}
-
-static void wb_str(wb *w, unsigned f, const char *s) { wb_ld(w, f, s, strlen(s)); }
-
-static void wb_sub(wb *w, unsigned f, const wb *m) { wb_ld(w, f, m->b, m->n); }
-
-static void wb_fixed64(wb *w, unsigned f, uint64_t v)
-{
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    wb_tag(w, f, 1);
-    wb_put(w, b, 8);
-}
-
-/* KeyValue k = string v. */
-static void wb_kv(wb *w, unsigned f, const char *k, const char *v)
-{
-    wb any = {.n = 0}, kvm = {.n = 0};
-    wb_str(&any, 1, v);
-    wb_str(&kvm, 1, k);
-    wb_sub(&kvm, 2, &any);
-    wb_sub(w, f, &kvm);
-}
-
 /* A request of one resource (aws.log.group.names = /g, service.instance.id = s1) and one
  * ScopeLogs of the given bytes. */
 static void wb_request(wb *req, const wb *scope_logs)
@@ -999,6 +938,7 @@ Test(otlp_logs, fast_path_reads_the_common_records)
     wb_str(&extra, 96, "unknown");
     wb_tag(&extra, 8, 5), wb_put(&extra, "\1\0\0\0", 4); /* flags */
     wb_tag(&extra, 7, 0), wb_varint(&extra, 3);         /* dropped_attributes_count */
+    wb_fixed64(&extra, (1u << 29) + 1, 5000000000u); /* unknown: not time_unix_nano (1) */
     wb_record(&sl, 1000000000, "one", &extra);
     wb_record(&sl, 2000000000, "bad \xc0\xaf utf", NULL);
     wb_str(&scope2, 1, "late scope");
@@ -1013,6 +953,7 @@ Test(otlp_logs, fast_path_reads_the_common_records)
     decode_pb(req.b, req.n, &d);
     cr_assert_str_eq(d.b[0].group, "/otel/late");
     MSG_EQ(d.b[0].ev[0].severity, "WARN");
+    cr_assert_eq(d.b[0].ev[0].time_ms, 1000);
     MSG_EQ(d.b[0].ev[1].message, "bad \xef\xbf\xbd\xef\xbf\xbd utf");
     owl_log_decoded_free(&d);
 

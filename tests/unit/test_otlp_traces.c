@@ -3,13 +3,19 @@
  * packed, the same spans written in OTLP JSON by hand; every mapping rule of docs/otlp.md's
  * traces section (ids, kinds, times, status, HTTP fields in both semantic conventions, peer
  * service, attrs with events, exceptions, links and every AnyValue type), spans refused one
- * by one beside kept ones, bodies refused whole, the answers, the OTLP project's examples. */
+ * by one beside kept ones, bodies refused whole, the answers, the OTLP project's examples.
+ * Every request decoded here is also decoded by each path alone: the fast path must give the
+ * general path's result or decline; which bodies it takes and declines is tested last. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/traceid.h"
+#include "common/util.h"
 #include "ingest/ingest.h"
+#include "ingest/otlp_int.h"
+#include "tests/unit/wirebuf.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KV;
@@ -143,12 +149,69 @@ static size_t pack(const char *service, Span **spans, size_t n, uint8_t **out)
     return len;
 }
 
+/* ---- the two paths: the same result, or the fast one declines ---- */
+
+/* x and y hold the same records (every field, texts and documents byte for byte), refusals
+ * and first refusal message. */
+static void assert_same(const owl_span_decoded *x, const owl_span_decoded *y)
+{
+    cr_assert_eq(x->n, y->n, "%zu records against %zu", x->n, y->n);
+    cr_assert_eq(x->rejected, y->rejected);
+    cr_assert_str_eq(x->message, y->message);
+    for (size_t i = 0; i < x->n; i++) {
+        const owl_span *a = &x->spans[i], *b = &y->spans[i];
+        cr_assert_eq(memcmp(a->trace_id, b->trace_id, 16), 0, "span %zu", i);
+        cr_assert_eq(memcmp(a->span_id, b->span_id, 8), 0, "span %zu", i);
+        cr_assert_eq(memcmp(a->parent_id, b->parent_id, 8), 0, "span %zu", i);
+        cr_assert_eq(a->kind, b->kind, "span %zu", i);
+        cr_assert_eq(a->start_ns, b->start_ns, "span %zu", i);
+        cr_assert_eq(a->duration_ns, b->duration_ns, "span %zu", i);
+        cr_assert_eq(a->status, b->status, "span %zu", i);
+        cr_assert_eq(a->status_code, b->status_code, "span %zu", i);
+        cr_assert_eq(a->http_status, b->http_status, "span %zu", i);
+        cr_assert_eq(a->in_progress, b->in_progress, "span %zu", i);
+        const owl_bytes *fa[] = {&a->service, &a->name, &a->status_message, &a->http_method,
+                                 &a->route, &a->url, &a->peer_service, &a->user_agent,
+                                 &a->client_ip, &a->attrs, &a->resource};
+        const owl_bytes *fb[] = {&b->service, &b->name, &b->status_message, &b->http_method,
+                                 &b->route, &b->url, &b->peer_service, &b->user_agent,
+                                 &b->client_ip, &b->attrs, &b->resource};
+        for (size_t k = 0; k < sizeof fa / sizeof *fa; k++)
+            cr_assert(same_bytes(*fa[k], *fb[k]), "span %zu field %zu differs", i, k);
+    }
+}
+
+/* Decodes p[0..n) by the fast path alone and by the general path alone: the fast one
+ * declines (OWL_EUNSUPPORTED) or gives the general one's result; a body the general path
+ * refuses is declined. Returns the fast path's answer. */
+static int both_paths(enum owl_otlp_encoding enc, const void *p, size_t n, size_t max)
+{
+    owl_span_decoded f = {0}, g = {0};
+    owl_error ef = {0}, eg = {0};
+    int rf = owl_otlp_traces_decode_path(enc, p, n, max, OWL_OTLP_FAST, &f, &ef);
+    int rg = owl_otlp_traces_decode_path(enc, p, n, max, OWL_OTLP_GENERAL, &g, &eg);
+    if (rf == OWL_OK) {
+        cr_assert_eq(rg, OWL_OK, "the fast path took a body the general one refused: %s",
+                     eg.msg);
+        assert_same(&f, &g);
+    } else if (!(enc == OWL_OTLP_JSON && rf == rg)) { /* JSON's transcoding refuses for both */
+        cr_assert_eq(rf, OWL_EUNSUPPORTED, "the fast path refused instead of declining: %s",
+                     ef.msg);
+    }
+    if (rf != OWL_OK)
+        cr_assert_eq(f.n + f.rejected, 0, "a declined decode holds records");
+    owl_span_decoded_free(&f);
+    owl_span_decoded_free(&g);
+    return rf;
+}
+
 static void decode_pb(const uint8_t *p, size_t n, owl_span_decoded *d)
 {
     owl_error err = {0};
     memset(d, 0, sizeof *d);
     int rc = owl_otlp_traces_decode(OWL_OTLP_PROTOBUF, p, n, MAX, d, &err);
     cr_assert_eq(rc, OWL_OK, "%s", err.msg);
+    both_paths(OWL_OTLP_PROTOBUF, p, n, MAX);
 }
 
 static void decode_json(const char *s, owl_span_decoded *d)
@@ -157,6 +220,7 @@ static void decode_json(const char *s, owl_span_decoded *d)
     memset(d, 0, sizeof *d);
     int rc = owl_otlp_traces_decode(OWL_OTLP_JSON, s, strlen(s), MAX, d, &err);
     cr_assert_eq(rc, OWL_OK, "%s", err.msg);
+    both_paths(OWL_OTLP_JSON, s, strlen(s), MAX);
 }
 
 static int bytes_eq(owl_bytes b, const char *s)
@@ -397,11 +461,6 @@ static size_t both_pb(uint8_t **out)
     return len;
 }
 
-static int same_bytes(owl_bytes a, owl_bytes b)
-{
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
-}
-
 Test(otlp_traces, json_and_protobuf_give_identical_records)
 {
     owl_span_decoded dj, dp;
@@ -413,27 +472,10 @@ Test(otlp_traces, json_and_protobuf_give_identical_records)
     cr_assert_eq(dp.n, 3, "%s", dp.message);
     cr_assert_eq(dj.n, 3, "%s", dj.message);
     cr_assert_eq(dp.rejected + dj.rejected, 0);
-    for (size_t i = 0; i < 3; i++) {
-        const owl_span *a = &dj.spans[i], *b = &dp.spans[i];
-        cr_assert_eq(memcmp(a->trace_id, b->trace_id, 16), 0);
-        cr_assert_eq(memcmp(a->span_id, b->span_id, 8), 0);
-        cr_assert_eq(memcmp(a->parent_id, b->parent_id, 8), 0);
-        cr_assert_eq(a->kind, b->kind);
-        cr_assert_eq(a->start_ns, b->start_ns);
-        cr_assert_eq(a->duration_ns, b->duration_ns);
-        cr_assert_eq(a->status, b->status);
-        cr_assert_eq(a->status_code, b->status_code);
-        cr_assert_eq(a->http_status, b->http_status);
-        cr_assert_eq(a->in_progress, b->in_progress);
-        const owl_bytes *fa[] = {&a->service, &a->name, &a->status_message, &a->http_method,
-                                 &a->route, &a->url, &a->peer_service, &a->user_agent,
-                                 &a->client_ip, &a->attrs};
-        const owl_bytes *fb[] = {&b->service, &b->name, &b->status_message, &b->http_method,
-                                 &b->route, &b->url, &b->peer_service, &b->user_agent,
-                                 &b->client_ip, &b->attrs};
-        for (size_t k = 0; k < sizeof fa / sizeof *fa; k++)
-            cr_assert(same_bytes(*fa[k], *fb[k]), "span %zu field %zu differs", i, k);
-    }
+    assert_same(&dj, &dp);
+    for (size_t i = 1; i < 3; i++) /* the resource's one copy of its service name */
+        cr_assert(dp.spans[i].service.p == dp.spans[0].service.p &&
+                  dj.spans[i].service.p == dj.spans[0].service.p);
     /* and what they are */
     const owl_span *s = &dj.spans[0];
     char h[OWL_TRACEID_HEX_SIZE];
@@ -825,6 +867,8 @@ static void body_refused(enum owl_otlp_encoding enc, const void *p, size_t n, in
     cr_assert_eq(d.n, 0);
     cr_assert(strstr(err.msg, needle), "\"%s\" lacks \"%s\"", err.msg, needle);
     owl_span_decoded_free(&d);
+    if (enc == OWL_OTLP_PROTOBUF || enc == OWL_OTLP_JSON)
+        cr_assert_neq(both_paths(enc, p, n, MAX), OWL_OK);
 }
 
 Test(otlp_traces, unreadable_bodies_refused_whole)
@@ -866,6 +910,8 @@ Test(otlp_traces, too_many_spans_refuse_the_body)
     cr_assert_eq(d.n, 0);
     cr_assert_eq(owl_otlp_traces_decode(OWL_OTLP_PROTOBUF, p, n, 3, &d, &err), OWL_OK);
     cr_assert_eq(d.n, 3);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, p, n, 2), OWL_EUNSUPPORTED);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, p, n, 3), OWL_OK);
     free(p);
     owl_span_decoded_free(&d);
     owl_span_decoded_free(NULL);
@@ -965,5 +1011,469 @@ Test(otlp_traces, jaeger_fixtures)
     }
     cr_assert_eq(roots, 1);
     STR_EQ(d.spans[3].name, "main");
+    owl_span_decoded_free(&d);
+}
+
+/* ---- the protobuf fast path (otlp_traces.c) ---- */
+
+static Scope *scope_of(const char *name, Span **spans, size_t n)
+{
+    Scope *sc = malloc(sizeof *sc);
+    opentelemetry__proto__trace__v1__scope_spans__init(sc);
+    if (name) {
+        sc->scope = malloc(sizeof *sc->scope);
+        opentelemetry__proto__common__v1__instrumentation_scope__init(sc->scope);
+        sc->scope->name = strdup(name);
+        KV *a[1] = {kv("scope.attr", av_int(3))};
+        sc->scope->attributes = dup_ptrs((void *const *)a, 1);
+        sc->scope->n_attributes = 1;
+    }
+    sc->spans = dup_ptrs((void *const *)spans, n);
+    sc->n_spans = n;
+    return sc;
+}
+
+/* A resource of attributes a[0..na) (none at all when a is NULL) and scopes sc[0..n). */
+static Res *res_of(KV **a, size_t na, Scope **sc, size_t n)
+{
+    Res *r = malloc(sizeof *r);
+    opentelemetry__proto__trace__v1__resource_spans__init(r);
+    if (a) {
+        r->resource = malloc(sizeof *r->resource);
+        opentelemetry__proto__resource__v1__resource__init(r->resource);
+        r->resource->attributes = dup_ptrs((void *const *)a, na);
+        r->resource->n_attributes = na;
+    }
+    r->scope_spans = dup_ptrs((void *const *)sc, n);
+    r->n_scope_spans = n;
+    return r;
+}
+
+static size_t pack_req(Res **rs, size_t n, uint8_t **out)
+{
+    Req *q = malloc(sizeof *q);
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(q);
+    q->resource_spans = dup_ptrs((void *const *)rs, n);
+    q->n_resource_spans = n;
+    size_t len = protobuf_c_message_get_packed_size(&q->base);
+    *out = malloc(len + 1);
+    protobuf_c_message_pack(&q->base, *out);
+    protobuf_c_message_free_unpacked(&q->base, NULL);
+    return len;
+}
+
+static Event *event_of(const char *name, uint64_t t, KV **a, size_t n)
+{
+    Event *e = malloc(sizeof *e);
+    opentelemetry__proto__trace__v1__span__event__init(e);
+    e->name = strdup(name);
+    e->time_unix_nano = t;
+    e->attributes = dup_ptrs((void *const *)a, n);
+    e->n_attributes = n;
+    return e;
+}
+
+static Link *link_of(const char *trace, const char *sid, KV **a, size_t n)
+{
+    Link *l = malloc(sizeof *l);
+    opentelemetry__proto__trace__v1__span__link__init(l);
+    unhex(trace, &l->trace_id);
+    unhex(sid, &l->span_id);
+    l->attributes = dup_ptrs((void *const *)a, n);
+    l->n_attributes = n;
+    return l;
+}
+
+/* A span holding every field the fast path reads and attributes of every kind of value. */
+static Span *full_span(void)
+{
+    Span *s = span(TRACE_HEX, SPAN_HEX, PARENT_HEX, "POST /cart \xff", 2, 1700000000000000000ull,
+                   1700000000250000000ull);
+    s->trace_state = strdup("a=1,b=\xc3");
+    s->flags = 0x301;
+    AV *b = av(AV_(BOOL_VALUE)), *d = av(AV_(DOUBLE_VALUE)), *nan_ = av(AV_(DOUBLE_VALUE));
+    AV *y = av(AV_(BYTES_VALUE)), *arr = av(AV_(ARRAY_VALUE));
+    AV *kvl = av(AV_(KVLIST_VALUE)), *empty = av(AV_(_NOT_SET));
+    b->bool_value = 1;
+    d->double_value = -2.5;
+    nan_->double_value = NAN;
+    y->bytes_value.len = 3;
+    y->bytes_value.data = malloc(3);
+    memcpy(y->bytes_value.data, "\0\1\xff", 3);
+    arr->array_value = malloc(sizeof *arr->array_value);
+    opentelemetry__proto__common__v1__array_value__init(arr->array_value);
+    AV *items[2] = {av_int(1), av_str("two")};
+    arr->array_value->values = dup_ptrs((void *const *)items, 2);
+    arr->array_value->n_values = 2;
+    kvl->kvlist_value = malloc(sizeof *kvl->kvlist_value);
+    opentelemetry__proto__common__v1__key_value_list__init(kvl->kvlist_value);
+    KV *in[1] = {kv("in", av_str("side"))};
+    kvl->kvlist_value->values = dup_ptrs((void *const *)in, 1);
+    kvl->kvlist_value->n_values = 1;
+    KV *a[] = {kv("http.request.method", av_str("POST")),
+               kv("http.response.status_code", av_int(503)),
+               kv("url.full", av_str("http://shop/cart?x=1")),
+               kv("http.route", NULL), /* no value: null, and not the route */
+               kv("http.route", av_str("/cart")),
+               kv("http.route", av_str("/second")), /* a key given twice is kept twice */
+               kv("user_agent.original", av_str("curl/8 \xfe")),
+               kv("client.address", av_str("10.0.0.1")),
+               kv("peer.service", av_str("billing")),
+               kv("flag", b), kv("ratio", d), kv("nan", nan_), kv("raw", y), kv("list", arr),
+               kv("map", kvl), kv("empty", empty), kv("bad \xc0 key", av_str("bad \xe2\x82 value")),
+               kv("neg", av_int(-9007199254740993ll)), kv("", av_str("no key"))};
+    span_attrs(s, a, sizeof a / sizeof *a);
+    s->dropped_attributes_count = 3;
+    AV *esc = av(AV_(BOOL_VALUE));
+    esc->bool_value = 1;
+    KV *ea[] = {kv("exception.type", av_str("IOError")), kv("exception.message", av_str("disk")),
+                kv("exception.stacktrace", av_str("at x\nat y")), kv("exception.escaped", esc)};
+    KV *ea2[1] = {kv("retry", av_int(2))};
+    Event *ev[2] = {event_of("exception", 1700000000100000000ull, ea, 4),
+                    event_of("retry", 1700000000200000000ull, ea2, 1)};
+    ev[1]->dropped_attributes_count = 1;
+    s->events = dup_ptrs((void *const *)ev, 2);
+    s->n_events = 2;
+    s->dropped_events_count = 4;
+    KV *la[1] = {kv("l", av_int(1))};
+    Link *ln[2] = {link_of("0102030405060708090a0b0c0d0e0f10", "0102030405060708", la, 1),
+                   link_of(TRACE_HEX, PARENT_HEX, NULL, 0)};
+    ln[1]->trace_state = strdup("k=v");
+    ln[1]->flags = 1;
+    ln[1]->dropped_attributes_count = 7;
+    s->links = dup_ptrs((void *const *)ln, 2);
+    s->n_links = 2;
+    s->dropped_links_count = 5;
+    span_status(s, 2, "boom \xff");
+    return s;
+}
+
+Test(otlp_traces, fast_path_reads_the_common_records)
+{
+    /* built by protobuf-c: every field, several resources and scopes, a refusal among them */
+    Span *s1[4] = {full_span(),
+                   span(TRACE_HEX, "0000000000000002", SPAN_HEX, "SELECT", 3, 10, 20),
+                   span(TRACE_HEX, "0000000000000003", NULL, "bad kind", -1, 10, 20),
+                   span(TRACE_HEX, "0000000000000004", NULL, "send", 4, 10, 20)};
+    KV *db[4] = {kv("db.system", av_str("postgresql")), kv("db.name", av_str("orders")),
+                 kv("http.status_code", av_str("404")), kv("http.target", av_str("/q?x#f"))};
+    span_attrs(s1[1], db, 4);
+    KV *mq[2] = {kv("messaging.system", av_str("kafka")),
+                 kv("messaging.destination.name", av_str("orders"))};
+    span_attrs(s1[3], mq, 2);
+    span_status(s1[3], 1, NULL);
+    Span *s2[1] = {span(TRACE_HEX, "0000000000000005", NULL, "internal", 1, 10, 20)};
+    KV *ad[1] = {kv("server.address", av_str("me"))};
+    span_attrs(s2[0], ad, 1);
+    Span *s3[1] = {span(TRACE_HEX, "0000000000000006", NULL, "other", 0, 10, 10)};
+    Scope *sc1[2] = {scope_of("lib", s1, 4), scope_of(NULL, s2, 1)};
+    Scope *sc2[1] = {scope_of("other", s3, 1)};
+    KV *ra[3] = {kv("service.name", av_str("checkout \xff")), kv("host.name", av_str("h1")),
+                 kv("n", av_int(1))};
+    Res *rs[3] = {res_of(ra, 3, sc1, 2), res_of(NULL, 0, sc2, 1), res_of(NULL, 0, NULL, 0)};
+    uint8_t *p;
+    size_t n = pack_req(rs, 3, &p);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, p, n, MAX), OWL_OK);
+    owl_span_decoded d;
+    decode_pb(p, n, &d);
+    free(p);
+    cr_assert_eq(d.n, 5);
+    cr_assert_eq(d.rejected, 1);
+    cr_assert_str_eq(d.message, "resource 0 scope 0 span 2: kind -1 is not a SpanKind");
+    STR_EQ(d.spans[0].service, "checkout \xef\xbf\xbd");
+    cr_assert(d.spans[1].service.p == d.spans[0].service.p, "one copy per resource");
+    STR_EQ(d.spans[0].route, "/cart");
+    STR_EQ(d.spans[0].peer_service, "billing");
+    STR_EQ(d.spans[1].peer_service, "postgresql:orders");
+    STR_EQ(d.spans[1].route, "/q");
+    cr_assert_eq(d.spans[1].http_status, 404);
+    STR_EQ(d.spans[2].peer_service, "kafka:orders");
+    STR_EQ(d.spans[3].peer_service, "");
+    STR_EQ(d.spans[4].service, "unknown_service");
+    char *j = attrs_json(&d.spans[0]);
+    cr_assert(strstr(j, "\"http.route\" : null, \"http.route\" : \"/cart\", \"http.route\" : "
+                        "\"/second\""), "%s", j);
+    cr_assert(strstr(j, "\"empty\" : null") && strstr(j, "\"\" : \"no key\""), "%s", j);
+    bson_free(j);
+    owl_span_decoded_free(&d);
+
+    /* by hand: fields out of order and given twice (the last counts), unknown fields of every
+     * wire type at every level, the value kinds' odd encodings, a scope after its spans and a
+     * resource after its scopes, a KeyValue whose texts hold a NUL (protobuf-c reads it) */
+    wb sp = {.n = 0}, st = {.n = 0}, any = {.n = 0}, kvm = {.n = 0}, sl = {.n = 0},
+       rl = {.n = 0}, req = {.n = 0}, res = {.n = 0}, scope = {.n = 0}, ev = {.n = 0};
+    wb_tag(&st, 1, 0), wb_varint(&st, 5); /* reserved field 1: unknown */
+    wb_tag(&st, 3, 0), wb_varint(&st, 1);
+    wb_str(&st, 2, "first");
+    wb_str(&st, 2, "last message");
+    wb_tag(&st, 3, 0), wb_varint(&st, 2);
+    wb_sub(&sp, 15, &st);
+    wb_tag(&sp, 99, 0), wb_varint(&sp, 1);
+    wb_tag(&sp, 98, 5), wb_put(&sp, "abcd", 4);
+    wb_fixed64(&sp, 97, 1);
+    wb_str(&sp, 96, "unknown");
+    wb_kv(&sp, 9, "http.request.method", "GET");
+    wb_str(&sp, 5, "old name");
+    wb_fixed64(&sp, 8, 3000);
+    wb_fixed64(&sp, 7, 1000);
+    wb_str(&sp, 5, "op");
+    wb_tag(&sp, 6, 0), wb_varint(&sp, 1);
+    wb_tag(&sp, 6, 0), wb_varint(&sp, 3); /* client */
+    wb_ld(&sp, 1, "\1\2\3", 3);
+    wb_ld(&sp, 1, "\x5b\x8e\xff\xf7\x98\x03\x81\x03\xd2\x69\xb6\x33\x81\x3f\xc6\x0c", 16);
+    wb_ld(&sp, 2, "\xee\xe1\x9b\x7e\xc3\xc1\xb1\x74", 8);
+    wb_tag(&sp, 16, 5), wb_put(&sp, "\1\1\0\0", 4);
+    wb_tag(&sp, 10, 0), wb_varint(&sp, 0x100000002ull); /* uint32: the low 32 bits */
+    wb_tag(&sp, 12, 0), wb_varint(&sp, 4);
+    wb_tag(&sp, 14, 0), wb_varint(&sp, 5);
+    /* field 2^29 + 7: unknown to protobuf-c, not start_time_unix_nano (7) */
+    wb_tag(&sp, 0x20000007u, 1), wb_put(&sp, "\1\0\0\0\0\0\0\0", 8);
+    /* values: a string then an int (the int wins), unknown fields, bools of odd varints, a
+     * negative int, a NaN with a payload, a key given twice, no value, an empty value */
+    wb_str(&any, 1, "replaced");
+    wb_tag(&any, 3, 0), wb_varint(&any, (uint64_t)-7);
+    wb_tag(&any, 50, 0), wb_varint(&any, 1);
+    wb_tag(&any, 51, 5), wb_put(&any, "abcd", 4);
+    wb_fixed64(&any, 52, 9);
+    wb_str(&any, 53, "x");
+    wb_str(&kvm, 1, "first key");
+    wb_sub(&kvm, 2, &any);
+    wb_str(&kvm, 1, "int");
+    wb_tag(&kvm, 40, 0), wb_varint(&kvm, 1);
+    wb_sub(&sp, 9, &kvm);
+    static const struct {
+        const char *key, *val;
+        size_t n;
+    } vals[] = {
+        {"t2", "\x10\x80\x01", 3},                                 /* bool 128: true */
+        {"f2", "\x10\x80\x00", 3},                                 /* bool, two bytes: false */
+        {"t10", "\x10\x80\x80\x80\x80\x80\x80\x80\x80\x80\x02", 11}, /* bit 65 only: true */
+        {"nan", "\x21\x01\x00\x00\x00\x00\x00\xf8\x7f", 9},
+        {"s", "\x0a\x00", 2}, /* an empty string */
+        {"e", "", 0},         /* an empty AnyValue */
+    };
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        wb one = {.n = 0}, v = {.n = 0};
+        wb_put(&v, vals[i].val, vals[i].n);
+        wb_str(&one, 1, vals[i].key);
+        wb_sub(&one, 2, &v);
+        wb_sub(&sp, 9, &one);
+    }
+    wb kn = {.n = 0}, kz = {.n = 0}, kp = {.n = 0}, vz = {.n = 0};
+    wb_str(&kn, 1, "no value");
+    wb_sub(&sp, 9, &kn);
+    wb_ld(&kz, 1, "nul\0key", 7); /* protobuf-c's key ends at the NUL */
+    wb_ld(&vz, 1, "nul\0value", 9);
+    wb_sub(&kz, 2, &vz);
+    wb_sub(&sp, 9, &kz);
+    wb km = {.n = 0}, va = {.n = 0}, vnone = {.n = 0};
+    wb_str(&km, 1, "merged"); /* a value given twice: protobuf-c merges them */
+    wb_tag(&va, 3, 0), wb_varint(&va, 5);
+    wb_sub(&km, 2, &va);
+    wb_sub(&km, 2, &vnone);
+    wb_sub(&sp, 9, &km);
+    wb_str(&kp, 1, "padded"); /* a length as the JSON fast path writes it */
+    wb_tag(&kp, 2, 2), wb_put(&kp, "\x83\x80\x80\x80\x00", 5), wb_put(&kp, "\x0a\x01x", 3);
+    wb_sub(&sp, 9, &kp);
+    wb_fixed64(&ev, 1, 2000);
+    wb_str(&ev, 2, "exception");
+    wb_kv(&ev, 3, "exception.type", "E");
+    wb_sub(&sp, 11, &ev);
+    wb zero_id = sp; /* the span twice: the second refused for its zero span id */
+    wb_sub(&sl, 2, &sp);
+    wb_ld(&zero_id, 2, "\0\0\0\0\0\0\0\0", 8);
+    wb_sub(&sl, 2, &zero_id);
+    wb_str(&scope, 1, "late scope");
+    wb_str(&scope, 2, "9");
+    wb_sub(&sl, 1, &scope);
+    wb_str(&sl, 3, "https://schema");
+    wb_tag(&sl, 70, 0), wb_varint(&sl, 1);
+    wb_sub(&rl, 2, &sl);
+    wb_kv(&res, 1, "service.name", "late");
+    wb_sub(&rl, 1, &res);
+    wb_str(&rl, 3, "https://schema");
+    wb_tag(&rl, 1000, 5), wb_put(&rl, "abcd", 4); /* reserved: unknown */
+    wb_sub(&req, 1, &rl);
+    wb_tag(&req, 7, 0), wb_varint(&req, 1);
+    wb_sub(&req, 1, &rl);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, MAX), OWL_OK);
+    decode_pb(req.b, req.n, &d);
+    cr_assert_eq(d.n, 2);
+    cr_assert_eq(d.rejected, 2);
+    cr_assert_str_eq(d.message, "resource 0 scope 0 span 1: span_id is all zero");
+    const owl_span *s = &d.spans[0];
+    STR_EQ(s->name, "op");
+    STR_EQ(s->service, "late");
+    cr_assert_eq(s->kind, OWL_SPAN_CLIENT);
+    cr_assert_eq(s->start_ns, 1000);
+    cr_assert_eq(s->duration_ns, 2000);
+    cr_assert_eq(s->status_code, 2);
+    STR_EQ(s->status_message, "last message");
+    STR_EQ(s->http_method, "GET");
+    j = attrs_json(s);
+    cr_assert(strstr(j, "\"int\" : -7, \"t2\" : true, \"f2\" : false, \"t10\" : true, "
+                        "\"nan\" : { \"$numberDouble\" : \"NaN\" }, \"s\" : \"\", \"e\" : null, "
+                        "\"no value\" : null, "
+                        "\"nul\" : \"nul\", \"merged\" : "),
+              "%s", j);
+    cr_assert(strstr(j, "\"padded\" : \"x\" }"), "%s", j); /* merged: as protobuf-c merges */
+    cr_assert(strstr(j, "\"flags\" : 257, \"dropped_attributes_count\" : 2, "
+                        "\"dropped_events_count\" : 4, \"dropped_links_count\" : 5"),
+              "%s", j);
+    bson_free(j);
+    owl_span_decoded_free(&d);
+
+    /* the JavaScript SDK's JSON export, through JSON's transcoding */
+    char path[4096], *body = NULL;
+    size_t len;
+    const char *src = getenv("OWL_SRCDIR");
+    snprintf(path, sizeof path, "%s/tests/unit/fixtures/otlp/sdk_traces_json.json",
+             src ? src : "..");
+    cr_assert_eq(owl_read_file(path, 1u << 20, &body, &len, NULL), OWL_OK, "%s", path);
+    cr_assert_eq(both_paths(OWL_OTLP_JSON, body, len, MAX), OWL_OK);
+    free(body);
+    cr_assert_eq(both_paths(OWL_OTLP_JSON, both_json, strlen(both_json), MAX), OWL_OK);
+}
+
+/* A valid span named name, with the bytes extra (more fields) after its own. */
+static void wb_span(wb *ss, const char *name, const wb *extra)
+{
+    wb s = {.n = 0};
+    wb_ld(&s, 1, "\x5b\x8e\xff\xf7\x98\x03\x81\x03\xd2\x69\xb6\x33\x81\x3f\xc6\x0c", 16);
+    wb_ld(&s, 2, "\xee\xe1\x9b\x7e\xc3\xc1\xb1\x74", 8);
+    wb_str(&s, 5, name);
+    wb_tag(&s, 6, 0), wb_varint(&s, 2);
+    wb_fixed64(&s, 7, 1000);
+    wb_fixed64(&s, 8, 2000);
+    if (extra)
+        wb_put(&s, extra->b, extra->n);
+    wb_sub(ss, 2, &s);
+}
+
+/* A request of one resource (service.name = svc) and one ScopeSpans of the given bytes. */
+static void wb_request(wb *req, const wb *scope_spans)
+{
+    wb res = {.n = 0}, rs = {.n = 0};
+    wb_kv(&res, 1, "service.name", "svc");
+    wb_sub(&rs, 1, &res);
+    wb_sub(&rs, 2, scope_spans);
+    req->n = 0;
+    wb_sub(req, 1, &rs);
+}
+
+/* req is declined by the fast path, and what owld answers is the general path's. */
+static void declined(const wb *req, size_t max, const char *what)
+{
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req->b, req->n, max), OWL_EUNSUPPORTED, "%s",
+                 what);
+    owl_span_decoded a = {0}, g = {0};
+    owl_error ea = {0}, eg = {0};
+    int ra = owl_otlp_traces_decode(OWL_OTLP_PROTOBUF, req->b, req->n, max, &a, &ea);
+    int rg = owl_otlp_traces_decode_path(OWL_OTLP_PROTOBUF, req->b, req->n, max,
+                                         OWL_OTLP_GENERAL, &g, &eg);
+    cr_assert_eq(ra, rg, "%s", what);
+    if (ra == OWL_OK)
+        assert_same(&a, &g);
+    else
+        cr_assert_str_eq(ea.msg, eg.msg, "%s", what);
+    owl_span_decoded_free(&a);
+    owl_span_decoded_free(&g);
+}
+
+Test(otlp_traces, fast_path_declines_what_it_does_not_read)
+{
+    static const struct {
+        const char *what;
+        const char *extra; /* bytes appended to a span's */
+        size_t n;
+    } cases[] = {
+        {"a status given twice (protobuf-c merges them)", "\x7a\x02\x18\x01\x7a\x02\x18\x02", 8},
+        {"a name holding a NUL", "\x2a\x03x\0y", 5},
+        {"a trace state holding a NUL", "\x1a\x02a\0", 4},
+        {"a status message holding a NUL", "\x7a\x04\x12\x02m\0", 6},
+        {"kind as a string", "\x32\x01x", 3},
+        {"a start time as a varint", "\x38\x05", 2},
+        {"a trace id as a varint", "\x08\x05", 2},
+        {"flags as a varint", "\x80\x01\x05", 3},
+        {"attributes as a varint", "\x48\x05", 2},
+        {"a status code as a string", "\x7a\x03\x1a\x01x", 5},
+        {"a status message as a varint", "\x7a\x02\x10\x01", 4},
+        {"a group (wire type 3)", "\x9b\x06\x9c\x06", 4},
+        {"wire type 7", "\x0f", 1},
+        {"field 0", "\x00\x01", 2},
+        {"a truncated fixed64", "\x39\x01\x02", 3},
+        {"a length past the end", "\x2a\x09x", 3},
+        {"a tag of six bytes", "\x80\x80\x80\x80\x80\x01", 6},
+        {"a varint of eleven bytes", "\x30\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 12},
+        {"an unknown varint of eleven bytes",
+         "\x98\x06\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 13},
+        {"a length of six bytes", "\x2a\x81\x80\x80\x80\x80\x00", 7},
+        {"an attribute protobuf-c refuses", "\x4a\x02\x08\x01", 4},
+        {"an attribute value protobuf-c refuses", "\x4a\x04\x12\x02\x0a\x05", 6},
+        {"an event protobuf-c refuses", "\x5a\x02\x08\x01", 4},
+        {"a link protobuf-c refuses", "\x6a\x02\x08\x01", 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        wb ss = {.n = 0}, extra = {.n = 0}, req = {.n = 0};
+        wb_put(&extra, cases[i].extra, cases[i].n);
+        wb_span(&ss, "kept", NULL);
+        wb_span(&ss, "x", &extra);
+        wb_request(&req, &ss);
+        declined(&req, MAX, cases[i].what);
+    }
+    /* an attribute nested deeper than OTLP_MAX_DEPTH */
+    wb deep = {.n = 0}, ss = {.n = 0}, req = {.n = 0}, extra = {.n = 0};
+    for (int i = 0; i < 40; i++) {
+        wb arr = {.n = 0}, any = {.n = 0};
+        wb_sub(&arr, 1, &deep);
+        wb_sub(&any, 5, &arr);
+        deep = any;
+    }
+    wb kvd = {.n = 0};
+    wb_str(&kvd, 1, "deep");
+    wb_sub(&kvd, 2, &deep);
+    wb_sub(&extra, 9, &kvd);
+    wb_span(&ss, "x", &extra);
+    wb_request(&req, &ss);
+    declined(&req, MAX, "an attribute nested past the limit");
+    /* one level up: a scope or a resource given twice, a schema_url of another type, an
+     * unknown group in the request */
+    wb sc = {.n = 0}, rs = {.n = 0}, res = {.n = 0};
+    ss.n = 0;
+    wb_str(&sc, 1, "lib");
+    wb_sub(&ss, 1, &sc);
+    wb_sub(&ss, 1, &sc);
+    wb_span(&ss, "x", NULL);
+    wb_request(&req, &ss);
+    declined(&req, MAX, "a scope given twice");
+    ss.n = 0;
+    wb_span(&ss, "x", NULL);
+    wb_tag(&ss, 3, 0), wb_varint(&ss, 1);
+    wb_request(&req, &ss);
+    declined(&req, MAX, "a schema_url as a varint");
+    ss.n = 0;
+    wb_span(&ss, "x", NULL);
+    wb_kv(&res, 1, "service.name", "a");
+    wb_sub(&rs, 1, &res);
+    wb_sub(&rs, 1, &res);
+    wb_sub(&rs, 2, &ss);
+    req.n = 0;
+    wb_sub(&req, 1, &rs);
+    declined(&req, MAX, "a resource given twice");
+    wb_request(&req, &ss);
+    wb_put(&req, "\x1b\x1c", 2);
+    declined(&req, MAX, "a group in the request");
+    /* more spans than allowed: declined, and refused whole by the general path */
+    ss.n = 0;
+    for (int i = 0; i < 3; i++)
+        wb_span(&ss, "x", NULL);
+    wb_request(&req, &ss);
+    cr_assert_eq(both_paths(OWL_OTLP_PROTOBUF, req.b, req.n, 3), OWL_OK);
+    declined(&req, 2, "more spans than allowed");
+    owl_span_decoded d = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_otlp_traces_decode(OWL_OTLP_PROTOBUF, req.b, req.n, 2, &d, &err),
+                 OWL_ETOOBIG);
+    cr_assert_str_eq(err.msg, "3 spans in one request (at most 2)");
     owl_span_decoded_free(&d);
 }
