@@ -812,31 +812,40 @@ static void mem_free(void *mem, void *p)
     (void)mem, (void)p; /* freed with the arena */
 }
 
+int owl_otlp_request_wire(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
+                          const void *body, size_t n, owl_buf *json, const uint8_t **p,
+                          size_t *len, owl_error *err)
+{
+    *p = body ? body : (const void *)"";
+    *len = n;
+    if (enc == OWL_OTLP_PROTOBUF)
+        return OWL_OK;
+    if (enc != OWL_OTLP_JSON)
+        return owl_error_set(err, OWL_EINVAL, "unknown encoding");
+    int rc = owl_otlp_json_wire(desc, body, n, json, err);
+    *p = json->data ? (const uint8_t *)json->data : (const uint8_t *)"";
+    *len = json->len;
+    return rc;
+}
+
 int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
                     const void *body, size_t n, owl_arena *mem, ProtobufCMessage **out,
                     owl_error *err)
 {
     ProtobufCAllocator al = {mem_alloc, mem_free, mem};
     owl_buf wire = OWL_BUF_INIT;
-    const uint8_t *p = body;
-    int rc = OWL_OK;
+    const uint8_t *p;
     *out = NULL;
-    if (enc == OWL_OTLP_JSON) {
-        if ((rc = owl_otlp_json_wire(desc, body, n, &wire, err)) != OWL_OK)
-            goto out;
-        p = (const uint8_t *)wire.data;
-        n = wire.len;
-    } else if (enc != OWL_OTLP_PROTOBUF) {
-        rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
+    int rc = owl_otlp_request_wire(desc, enc, body, n, &wire, &p, &n, err);
+    if (rc != OWL_OK)
         goto out;
-    }
-    if (wire_depth_ok(desc, p ? p : (const uint8_t *)"", n, 0) != 0) {
+    if (wire_depth_ok(desc, p, n, 0) != 0) {
         rc = owl_error_set(err, OWL_EINVAL,
                            "malformed protobuf: truncated field or nesting deeper than %d",
                            OTLP_MAX_DEPTH);
         goto out;
     }
-    *out = protobuf_c_message_unpack(desc, &al, n, p ? p : (const uint8_t *)"");
+    *out = protobuf_c_message_unpack(desc, &al, n, p);
     if (!*out)
         rc = owl_error_set(err, OWL_EINVAL, "malformed protobuf %s", desc->short_name);
 out:

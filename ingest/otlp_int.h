@@ -36,6 +36,14 @@ int owl_otlp_unpack(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encodi
 ProtobufCMessage *owl_otlp_unpack_at(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
                                      size_t n, int depth, owl_arena *mem);
 
+/* owl_otlp_request_wire — the protobuf wire bytes of a request body of message desc in
+ * *p, *len: body[0..n) itself, or a JSON body's transcoding (owl_otlp_json_wire) into json,
+ * which the caller frees. Never NULL (an empty body gives ""). OWL_OK; OWL_EINVAL (err says
+ * why: an unknown encoding, a JSON body that is not such a message); OWL_ENOMEM. */
+int owl_otlp_request_wire(const ProtobufCMessageDescriptor *desc, enum owl_otlp_encoding enc,
+                          const void *body, size_t n, owl_buf *json, const uint8_t **p,
+                          size_t *len, owl_error *err);
+
 /* owl_otlp_json_wire — OTLP JSON body[0..n) as message desc, appended to wire as protobuf
  * wire bytes (what owl_otlp_unpack unpacks): the fast path first (owl_otlp_json_fast), the
  * general one when it declines. OWL_OK; OWL_EINVAL (err says why) for a body that is not

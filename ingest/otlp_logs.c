@@ -416,13 +416,9 @@ static int resource(ctx *c, const res_logs *rl)
  * a wire type other than the field's; more records than allowed; anything malformed), and
  * the general path (protobuf-c's unpack of the whole request) then answers. */
 
-#define RES_DESC opentelemetry__proto__resource__v1__resource__descriptor
-#define SCOPE_DESC opentelemetry__proto__common__v1__instrumentation_scope__descriptor
-#define KV_DESC opentelemetry__proto__common__v1__key_value__descriptor
 #define RL_DESC opentelemetry__proto__logs__v1__resource_logs__descriptor
 #define SL_DESC opentelemetry__proto__logs__v1__scope_logs__descriptor
 #define LR_DESC opentelemetry__proto__logs__v1__log_record__descriptor
-#define ANY_DESC opentelemetry__proto__common__v1__any_value__descriptor
 
 /* A body (AnyValue): only a string, or nothing, is read here. */
 static int fast_body(owl_bytes b, rec *r)
@@ -551,8 +547,9 @@ static int fast_scope_logs(void *ud, owl_bytes b)
 }
 
 /* A ResourceLogs: its resource first, then its ScopeLogs in order. */
-static int fast_resource_logs(fast *x, owl_bytes b)
+static int fast_resource_logs(void *ud, owl_bytes b)
 {
+    fast *x = ud;
     ctx *c = x->c;
     owl_bytes one;
     int seen;
@@ -573,24 +570,7 @@ static int fast_resource_logs(fast *x, owl_bytes b)
 static int fast_request(ctx *c, const uint8_t *p, size_t n, size_t max_records, owl_arena *mem)
 {
     fast x = {.c = c, .mem = mem, .max_records = max_records};
-    owl_wire w = {p, p + n};
-    uint32_t f;
-    int wt, rc = OWL_OK;
-    owl_bytes v;
-    c->ri = 0;
-    while (rc == OWL_OK && w.p < w.end) {
-        if (owl_wire_tag(&w, &f, &wt) != 0)
-            return OWL_EUNSUPPORTED;
-        if (f == 1 && wt == OWL_WT_LEN) {
-            if (owl_wire_bytes(&w, &v) != 0)
-                return OWL_EUNSUPPORTED;
-            rc = fast_resource_logs(&x, v);
-            c->ri++;
-        } else if (owl_wire_skip(&w, &REQ_DESC, f, wt) != 0) {
-            return OWL_EUNSUPPORTED;
-        }
-    }
-    return rc;
+    return owl_wire_list(&x, (owl_bytes){p, n}, &REQ_DESC, 1, fast_resource_logs, &c->ri);
 }
 
 /* The general path: protobuf-c's unpack of the whole request (wire bytes p[0..n)). */
@@ -622,15 +602,10 @@ int owl_otlp_logs_decode_path(enum owl_otlp_encoding enc, const void *body, size
     owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
     bson_init(&c.res);
     bson_init(&c.scope);
-    const uint8_t *p = body ? body : (const void *)"";
+    const uint8_t *p;
     int rc = owl_log_decoded_begin(out);
-    if (rc == OWL_OK && enc == OWL_OTLP_JSON) { /* to wire bytes, then as protobuf */
-        rc = owl_otlp_json_wire(&REQ_DESC, body, n, &json, err);
-        p = json.data ? (const uint8_t *)json.data : (const uint8_t *)"";
-        n = json.len;
-    } else if (rc == OWL_OK && enc != OWL_OTLP_PROTOBUF) {
-        rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
-    }
+    if (rc == OWL_OK) /* JSON: to wire bytes, then as protobuf */
+        rc = owl_otlp_request_wire(&REQ_DESC, enc, body, n, &json, &p, &n, err);
     if (rc == OWL_OK && path != OWL_OTLP_GENERAL) {
         rc = fast_request(&c, p, n, max_events, &mem);
         if (rc == OWL_EUNSUPPORTED && path == OWL_OTLP_AUTO) { /* start again */

@@ -804,10 +804,6 @@ static int general(ctx *c, const uint8_t *p, size_t n, size_t max_spans, owl_are
  * a span's text; a known field of another wire type; more spans than allowed; anything
  * malformed), and the general path then answers. */
 
-#define RES_DESC opentelemetry__proto__resource__v1__resource__descriptor
-#define SCOPE_DESC opentelemetry__proto__common__v1__instrumentation_scope__descriptor
-#define KV_DESC opentelemetry__proto__common__v1__key_value__descriptor
-#define ANY_DESC opentelemetry__proto__common__v1__any_value__descriptor
 #define RS_DESC opentelemetry__proto__trace__v1__resource_spans__descriptor
 #define SS_DESC opentelemetry__proto__trace__v1__scope_spans__descriptor
 #define SPAN_DESC opentelemetry__proto__trace__v1__span__descriptor
@@ -911,8 +907,6 @@ static int wire_status(owl_bytes b, rec *r)
 
 typedef struct fast {
     ctx *c;
-    const uint8_t *p;
-    size_t n;
     owl_arena *mem;
     size_t spans, max_spans; /* counted so far by the first pass; the most allowed */
 } fast;
@@ -1032,29 +1026,6 @@ static int fast_span(void *ud, owl_bytes b)
     return record(c, &r);
 }
 
-/* fn on each ResourceSpans of the request, in order (c->ri counts them); -1 at a malformed
- * or unknown field. */
-static int request_each(fast *x, int (*fn)(fast *, owl_bytes))
-{
-    owl_wire w = {x->p, x->p + x->n};
-    uint32_t f;
-    int wt, rc = OWL_OK;
-    owl_bytes v;
-    for (x->c->ri = 0; rc == OWL_OK && w.p < w.end;) {
-        if (owl_wire_tag(&w, &f, &wt) != 0)
-            return OWL_EUNSUPPORTED;
-        if (f == 1 && wt == OWL_WT_LEN) {
-            if (owl_wire_bytes(&w, &v) != 0)
-                return OWL_EUNSUPPORTED;
-            rc = fn(x, v);
-            x->c->ri++;
-        } else if (owl_wire_skip(&w, &REQ_DESC, f, wt) != 0) {
-            return OWL_EUNSUPPORTED;
-        }
-    }
-    return rc;
-}
-
 /* The first pass: the spans counted (declined past max_spans), outer messages checked. */
 static int count_span(void *ud, owl_bytes b)
 {
@@ -1074,8 +1045,9 @@ static int count_scope(void *ud, owl_bytes b)
     return owl_wire_each(x, b, count_span, &i);
 }
 
-static int count_resource(fast *x, owl_bytes b)
+static int count_resource(void *ud, owl_bytes b)
 {
+    fast *x = ud;
     owl_bytes one;
     int seen;
     size_t i;
@@ -1101,8 +1073,9 @@ static int fast_scope_spans(void *ud, owl_bytes b)
 }
 
 /* A ResourceSpans: its resource first, then its ScopeSpans in order. */
-static int fast_resource_spans(fast *x, owl_bytes b)
+static int fast_resource_spans(void *ud, owl_bytes b)
 {
+    fast *x = ud;
     owl_bytes one;
     int seen;
     const resource_t *r = NULL;
@@ -1118,11 +1091,12 @@ static int fast_resource_spans(fast *x, owl_bytes b)
  * starts again with the general path), OWL_ENOMEM. */
 static int fast_request(ctx *c, const uint8_t *p, size_t n, size_t max_spans, owl_arena *mem)
 {
-    fast x = {.c = c, .p = p, .n = n, .mem = mem, .max_spans = max_spans};
-    int rc = request_each(&x, count_resource);
+    fast x = {.c = c, .mem = mem, .max_spans = max_spans};
+    owl_bytes req = {p, n};
+    int rc = owl_wire_list(&x, req, &REQ_DESC, 1, count_resource, &c->ri);
     if (rc == OWL_OK)
         rc = spans_alloc(c, x.spans);
-    return rc == OWL_OK ? request_each(&x, fast_resource_spans) : rc;
+    return rc == OWL_OK ? owl_wire_list(&x, req, &REQ_DESC, 1, fast_resource_spans, &c->ri) : rc;
 }
 
 /* ---- the decode ---- */
@@ -1150,20 +1124,13 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
              .tmp = OWL_BUF_INIT, .tmp2 = OWL_BUF_INIT, .join = OWL_BUF_INIT};
     owl_arena mem;
     owl_buf json = OWL_BUF_INIT;
-    const uint8_t *p = body ? body : (const void *)"";
-    int rc = OWL_OK;
+    const uint8_t *p;
     owl_arena_init(&mem, OTLP_UNPACK_BLOCK);
     bson_init(&c.res);
     bson_init(&c.scope);
     bson_init(&c.doc);
     begin(out);
-    if (enc == OWL_OTLP_JSON) { /* to wire bytes, then as protobuf */
-        rc = owl_otlp_json_wire(&REQ_DESC, body, n, &json, err);
-        p = json.data ? (const uint8_t *)json.data : (const uint8_t *)"";
-        n = json.len;
-    } else if (enc != OWL_OTLP_PROTOBUF) {
-        rc = owl_error_set(err, OWL_EINVAL, "unknown encoding");
-    }
+    int rc = owl_otlp_request_wire(&REQ_DESC, enc, body, n, &json, &p, &n, err);
     if (rc == OWL_OK && path != OWL_OTLP_GENERAL) {
         rc = fast_request(&c, p, n, max_spans, &mem);
         if (rc == OWL_EUNSUPPORTED && path == OWL_OTLP_AUTO) { /* start again */

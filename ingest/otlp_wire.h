@@ -14,6 +14,13 @@
 #include "common/endian.h"
 #include "ingest/ingest.h"
 
+/* The common messages' descriptors (opentelemetry/proto/common and resource), which both fast
+ * paths unpack or check fields against. */
+#define RES_DESC opentelemetry__proto__resource__v1__resource__descriptor
+#define SCOPE_DESC opentelemetry__proto__common__v1__instrumentation_scope__descriptor
+#define KV_DESC opentelemetry__proto__common__v1__key_value__descriptor
+#define ANY_DESC opentelemetry__proto__common__v1__any_value__descriptor
+
 enum { OWL_WT_VARINT = 0, OWL_WT_I64 = 1, OWL_WT_LEN = 2, OWL_WT_I32 = 5 };
 
 /* The switch key of field f of wire type wt: 64 bits, so that no field number past 2^29
@@ -135,6 +142,32 @@ static inline int owl_wire_skip(owl_wire *w, const ProtobufCMessageDescriptor *d
 static inline int owl_wire_text(owl_wire *w, owl_bytes *v)
 {
     return owl_wire_bytes(w, v) != 0 || memchr(v->p, 0, v->n) ? -1 : 0;
+}
+
+/* fn(ud, item) on each field `field` of wire type LEN of message b (of type desc), in order,
+ * until one answers other than OWL_OK; the other fields stepped over as owl_wire_skip does;
+ * *index counts the items. OWL_EUNSUPPORTED at anything malformed or not stepped over, else
+ * fn's answer. For a request's list of resources. */
+static inline int owl_wire_list(void *ud, owl_bytes b, const ProtobufCMessageDescriptor *desc,
+                                uint32_t field, int (*fn)(void *, owl_bytes), size_t *index)
+{
+    owl_wire w = owl_wire_of(b);
+    uint32_t f;
+    int wt, rc = OWL_OK;
+    owl_bytes v;
+    for (*index = 0; rc == OWL_OK && w.p < w.end;) {
+        if (owl_wire_tag(&w, &f, &wt) != 0)
+            return OWL_EUNSUPPORTED;
+        if (f == field && wt == OWL_WT_LEN) {
+            if (owl_wire_bytes(&w, &v) != 0)
+                return OWL_EUNSUPPORTED;
+            rc = fn(ud, v);
+            (*index)++;
+        } else if (owl_wire_skip(&w, desc, f, wt) != 0) {
+            return OWL_EUNSUPPORTED;
+        }
+    }
+    return rc;
 }
 
 /* The fields of a ResourceSpans / ResourceLogs or ScopeSpans / ScopeLogs (desc): field 1, its
