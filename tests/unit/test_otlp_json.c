@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
+#include "tests/unit/testfs.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -221,26 +222,6 @@ static char *read_src(const char *name, size_t *n)
     return buf;
 }
 
-/* One of the public data sets' OTLP files ($OWL_TEST_DATA/otlp), or the test is skipped. */
-static char *read_data(const char *name, size_t *n)
-{
-    char path[4096];
-    const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
-    if (data && *data)
-        snprintf(path, sizeof path, "%s/otlp/%s", data, name);
-    else if (src && *src)
-        snprintf(path, sizeof path, "%s/../shared/data/otlp/%s", src, name);
-    else {
-        const char *me = __FILE__, *tail = strstr(me, "tests/unit/test_otlp_json.c");
-        snprintf(path, sizeof path, "%.*s../shared/data/otlp/%s", tail ? (int)(tail - me) : 0,
-                 me, name);
-    }
-    char *buf = NULL;
-    if (owl_read_file(path, 1u << 20, &buf, n, NULL) != OWL_OK)
-        cr_skip_test("OTLP examples not found: %s (set OWL_TEST_DATA)", path);
-    return buf;
-}
-
 /* What the OTel JS SDK (tests/otel/package.json's versions) sent, as captured:
  * sdk_json_{1,2}.json, the two metrics exports of tests/otel/push.mjs (see test_otlp.c);
  * sdk_traces_json.json, the "orders" service's export for /checkout?fail=1 in
@@ -280,7 +261,7 @@ Test(otlp_json, otlp_project_and_jaeger_examples)
     };
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         size_t n;
-        char *b = read_data(ex[i].file, &n);
+        char *b = test_otlp_data(ex[i].file, &n);
         cr_assert(check_same_n(ex[i].desc, b, n, NULL), "%s: the fast path declined", ex[i].file);
         free(b);
     }

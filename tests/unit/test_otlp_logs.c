@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
+#include "tests/unit/testfs.h"
 #include "tests/unit/wirebuf.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 
@@ -819,30 +820,10 @@ Test(otlp_logs, response_both_encodings)
 
 /* ---- the OTLP project's example bodies ($OWL_TEST_DATA/otlp, data SOURCE.md) ---- */
 
-static char *read_example(const char *name)
-{
-    char path[4096];
-    const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
-    if (data && *data)
-        snprintf(path, sizeof path, "%s/otlp/opentelemetry-proto/%s", data, name);
-    else if (src && *src)
-        snprintf(path, sizeof path, "%s/../shared/data/otlp/opentelemetry-proto/%s", src, name);
-    else {
-        const char *me = __FILE__, *tail = strstr(me, "tests/unit/test_otlp_logs.c");
-        snprintf(path, sizeof path, "%.*s../shared/data/otlp/opentelemetry-proto/%s",
-                 tail ? (int)(tail - me) : 0, me, name);
-    }
-    char *buf = NULL;
-    size_t n;
-    if (owl_read_file(path, 1u << 20, &buf, &n, NULL) != OWL_OK)
-        cr_skip_test("OTLP examples not found: %s (set OWL_TEST_DATA)", path);
-    return buf;
-}
-
 Test(otlp_logs, specification_examples)
 {
     owl_log_decoded d;
-    char *body = read_example("logs.json");
+    char *body = test_otlp_data("opentelemetry-proto/logs.json", NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.nb, 1);
@@ -855,7 +836,7 @@ Test(otlp_logs, specification_examples)
     cr_assert_eq(d.b[0].ev[0].trace_id[15], 0x0C);
     owl_log_decoded_free(&d);
 
-    body = read_example("events.json");
+    body = test_otlp_data("opentelemetry-proto/events.json", NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.events, 1);

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
+#include "tests/unit/testfs.h"
 #include "tests/unit/wirebuf.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
@@ -923,30 +924,10 @@ Test(otlp_traces, too_many_spans_refuse_the_body)
 
 /* ---- real data: the OTLP project's example and Jaeger's fixtures ($OWL_TEST_DATA/otlp) ---- */
 
-static char *read_data(const char *name)
-{
-    char path[4096];
-    const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
-    if (data && *data)
-        snprintf(path, sizeof path, "%s/otlp/%s", data, name);
-    else if (src && *src)
-        snprintf(path, sizeof path, "%s/../shared/data/otlp/%s", src, name);
-    else {
-        const char *me = __FILE__, *tail = strstr(me, "tests/unit/test_otlp_traces.c");
-        snprintf(path, sizeof path, "%.*s../shared/data/otlp/%s", tail ? (int)(tail - me) : 0,
-                 me, name);
-    }
-    char *buf = NULL;
-    size_t n;
-    if (owl_read_file(path, 1u << 20, &buf, &n, NULL) != OWL_OK)
-        cr_skip_test("OTLP examples not found: %s (set OWL_TEST_DATA)", path);
-    return buf;
-}
-
 Test(otlp_traces, specification_example)
 {
     owl_span_decoded d;
-    char *body = read_data("opentelemetry-proto/trace.json");
+    char *body = test_otlp_data("opentelemetry-proto/trace.json", NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.n, 1);
@@ -983,7 +964,7 @@ Test(otlp_traces, specification_example)
 Test(otlp_traces, jaeger_fixtures)
 {
     owl_span_decoded d;
-    char *body = read_data("jaeger/memory_otel_traces_01.json");
+    char *body = test_otlp_data("jaeger/memory_otel_traces_01.json", NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.n, 4, "%s", d.message);
@@ -1000,7 +981,7 @@ Test(otlp_traces, jaeger_fixtures)
     }
     owl_span_decoded_free(&d);
 
-    body = read_data("jaeger/jaeger-ui_otlp2jaeger-multi-in-combined.json");
+    body = test_otlp_data("jaeger/jaeger-ui_otlp2jaeger-multi-in-combined.json", NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.n, 4, "%s", d.message);

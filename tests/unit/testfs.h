@@ -81,4 +81,27 @@ static inline unsigned char *read_bytes(const char *path, size_t *n)
     return (unsigned char *)p;
 }
 
+/* test_otlp_data — the public data sets' OTLP file name (below otlp/ of $OWL_TEST_DATA, else
+ * of ../shared/data beside $OWL_SRCDIR or beside the source tree this header is in), whole,
+ * its size in *n (may be NULL); the test is skipped when it is absent. Caller frees. */
+static inline char *test_otlp_data(const char *name, size_t *n)
+{
+    char path[4096];
+    size_t len;
+    const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
+    if (data && *data)
+        snprintf(path, sizeof path, "%s/otlp/%s", data, name);
+    else if (src && *src)
+        snprintf(path, sizeof path, "%s/../shared/data/otlp/%s", src, name);
+    else {
+        const char *me = __FILE__, *tail = strstr(me, "tests/unit/testfs.h");
+        snprintf(path, sizeof path, "%.*s../shared/data/otlp/%s", tail ? (int)(tail - me) : 0,
+                 me, name);
+    }
+    char *buf = NULL;
+    if (owl_read_file(path, 1u << 20, &buf, n ? n : &len, NULL) != OWL_OK)
+        cr_skip_test("OTLP examples not found: %s (set OWL_TEST_DATA)", path);
+    return buf;
+}
+
 #endif
