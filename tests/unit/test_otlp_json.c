@@ -261,7 +261,9 @@ Test(otlp_json, otlp_project_and_jaeger_examples)
     };
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         size_t n;
-        char *b = test_otlp_data(ex[i].file, &n);
+        char rel[256];
+        snprintf(rel, sizeof rel, "otlp/%s", ex[i].file);
+        char *b = test_data(rel, 1u << 20, &n);
         cr_assert(check_same_n(ex[i].desc, b, n, NULL), "%s: the fast path declined", ex[i].file);
         free(b);
     }

@@ -823,7 +823,7 @@ Test(otlp_logs, response_both_encodings)
 Test(otlp_logs, specification_examples)
 {
     owl_log_decoded d;
-    char *body = test_otlp_data("opentelemetry-proto/logs.json", NULL);
+    char *body = test_data("otlp/opentelemetry-proto/logs.json", 1u << 20, NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.nb, 1);
@@ -836,7 +836,7 @@ Test(otlp_logs, specification_examples)
     cr_assert_eq(d.b[0].ev[0].trace_id[15], 0x0C);
     owl_log_decoded_free(&d);
 
-    body = test_otlp_data("opentelemetry-proto/events.json", NULL);
+    body = test_data("otlp/opentelemetry-proto/events.json", 1u << 20, NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.events, 1);

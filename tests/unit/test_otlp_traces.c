@@ -927,7 +927,7 @@ Test(otlp_traces, too_many_spans_refuse_the_body)
 Test(otlp_traces, specification_example)
 {
     owl_span_decoded d;
-    char *body = test_otlp_data("opentelemetry-proto/trace.json", NULL);
+    char *body = test_data("otlp/opentelemetry-proto/trace.json", 1u << 20, NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.n, 1);
@@ -964,7 +964,7 @@ Test(otlp_traces, specification_example)
 Test(otlp_traces, jaeger_fixtures)
 {
     owl_span_decoded d;
-    char *body = test_otlp_data("jaeger/memory_otel_traces_01.json", NULL);
+    char *body = test_data("otlp/jaeger/memory_otel_traces_01.json", 1u << 20, NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.n, 4, "%s", d.message);
@@ -981,7 +981,7 @@ Test(otlp_traces, jaeger_fixtures)
     }
     owl_span_decoded_free(&d);
 
-    body = test_otlp_data("jaeger/jaeger-ui_otlp2jaeger-multi-in-combined.json", NULL);
+    body = test_data("otlp/jaeger/jaeger-ui_otlp2jaeger-multi-in-combined.json", 1u << 20, NULL);
     decode_json(body, &d);
     free(body);
     cr_assert_eq(d.n, 4, "%s", d.message);

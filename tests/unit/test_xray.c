@@ -10,6 +10,7 @@
 
 #include "common/traceid.h"
 #include "ingest/ingest.h"
+#include "tests/unit/testfs.h"
 
 #define MAX 10000
 #define TRACE "1-5f84c7a1-e7d1852db8c4fd35d88bf49a"
@@ -768,30 +769,15 @@ Test(xray, datagram_header)
 
 /* ---- real data: segment documents from the OpenTelemetry collector's X-Ray receiver ---- */
 
-static void read_data(const char *name, char **buf, size_t *n)
-{
-    char path[4096];
-    const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
-    if (data && *data)
-        snprintf(path, sizeof path, "%s/xray/%s", data, name);
-    else if (src && *src)
-        snprintf(path, sizeof path, "%s/../shared/data/xray/%s", src, name);
-    else {
-        const char *me = __FILE__, *tail = strstr(me, "tests/unit/test_xray.c");
-        snprintf(path, sizeof path, "%.*s../shared/data/xray/%s", tail ? (int)(tail - me) : 0,
-                 me, name);
-    }
-    if (owl_read_file(path, 1u << 20, buf, n, NULL) != OWL_OK)
-        cr_skip_test("X-Ray samples not found: %s (set OWL_TEST_DATA)", path);
-}
-
 /* Decodes a sample file as the daemon datagram it is, and as a PutTraceSegments document. */
 static void sample(const char *name, owl_xray_decoded *x)
 {
     size_t n;
     owl_error err = {0};
     char *data = NULL;
-    read_data(name, &data, &n);
+    char rel[256];
+    snprintf(rel, sizeof rel, "xray/%s", name);
+    data = test_data(rel, 1u << 20, &n);
     memset(x, 0, sizeof *x);
     cr_assert_eq(owl_xray_decode_datagram(data, n, MAX, x, &err), OWL_OK, "%s: %s", name,
                  err.msg);

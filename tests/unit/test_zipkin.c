@@ -11,6 +11,7 @@
 #include "common/traceid.h"
 #include "common/util.h"
 #include "ingest/ingest.h"
+#include "tests/unit/testfs.h"
 
 #define NOW 1700000000000000000ll
 #define STR_EQ(b, s)                                                                             \
@@ -391,30 +392,13 @@ Test(zipkin, bodies_refused_whole)
 
 /* ---- real data: the Zipkin project's test traces ($OWL_TEST_DATA/traces-zipkin) ---- */
 
-static char *read_data(const char *name, size_t *n)
-{
-    char path[4096];
-    const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
-    if (data && *data)
-        snprintf(path, sizeof path, "%s/traces-zipkin/%s", data, name);
-    else if (src && *src)
-        snprintf(path, sizeof path, "%s/../shared/data/traces-zipkin/%s", src, name);
-    else {
-        const char *me = __FILE__, *tail = strstr(me, "tests/unit/test_zipkin.c");
-        snprintf(path, sizeof path, "%.*s../shared/data/traces-zipkin/%s",
-                 tail ? (int)(tail - me) : 0, me, name);
-    }
-    char *buf = NULL;
-    if (owl_read_file(path, 4u << 20, &buf, n, NULL) != OWL_OK)
-        cr_skip_test("Zipkin traces not found: %s (set OWL_TEST_DATA)", path);
-    return buf;
-}
-
 static void decode_file(const char *name, owl_span_decoded *d)
 {
     size_t n;
     owl_error err = {0};
-    char *body = read_data(name, &n);
+    char rel[256];
+    snprintf(rel, sizeof rel, "traces-zipkin/%s", name);
+    char *body = test_data(rel, 4u << 20, &n);
     memset(d, 0, sizeof *d);
     int rc = owl_zipkin_decode(body, n, NOW, 100000, d, &err);
     free(body);

@@ -81,26 +81,29 @@ static inline unsigned char *read_bytes(const char *path, size_t *n)
     return (unsigned char *)p;
 }
 
-/* test_otlp_data — the public data sets' OTLP file name (below otlp/ of $OWL_TEST_DATA, else
- * of ../shared/data beside $OWL_SRCDIR or beside the source tree this header is in), whole,
- * its size in *n (may be NULL); the test is skipped when it is absent. Caller frees. */
-static inline char *test_otlp_data(const char *name, size_t *n)
+/* test_data — the public data sets' file rel (a path below $OWL_TEST_DATA, else below
+ * ../shared/data beside $OWL_SRCDIR or beside the source tree this header is in), whole, of
+ * at most max bytes, its size in *n (may be NULL); the test is skipped when it is absent.
+ * Caller frees. Not inline: inlined into test_xray.c, gcc 12 warns of a dangling pointer.
+ */
+__attribute__((unused, noinline)) static char *test_data(const char *rel, size_t max,
+                                                         size_t *n)
 {
     char path[4096];
     size_t len;
     const char *data = getenv("OWL_TEST_DATA"), *src = getenv("OWL_SRCDIR");
     if (data && *data)
-        snprintf(path, sizeof path, "%s/otlp/%s", data, name);
+        snprintf(path, sizeof path, "%s/%s", data, rel);
     else if (src && *src)
-        snprintf(path, sizeof path, "%s/../shared/data/otlp/%s", src, name);
+        snprintf(path, sizeof path, "%s/../shared/data/%s", src, rel);
     else {
         const char *me = __FILE__, *tail = strstr(me, "tests/unit/testfs.h");
-        snprintf(path, sizeof path, "%.*s../shared/data/otlp/%s", tail ? (int)(tail - me) : 0,
-                 me, name);
+        snprintf(path, sizeof path, "%.*s../shared/data/%s", tail ? (int)(tail - me) : 0, me,
+                 rel);
     }
     char *buf = NULL;
-    if (owl_read_file(path, 1u << 20, &buf, n ? n : &len, NULL) != OWL_OK)
-        cr_skip_test("OTLP examples not found: %s (set OWL_TEST_DATA)", path);
+    if (owl_read_file(path, max, &buf, n ? n : &len, NULL) != OWL_OK)
+        cr_skip_test("test data not found: %s (set OWL_TEST_DATA)", path);
     return buf;
 }
 
