@@ -64,15 +64,6 @@ void owl_mem_free(owl_store *s, struct memtable *m)
     free(m);
 }
 
-/* 1 when cells a and b of a column of type t hold the same value. */
-static int same_value(enum owl_type t, const owl_cell *a, const owl_cell *b)
-{
-    if (!owl_type_is_bytes(t))
-        return a->u == b->u;
-    return a->b.n == b->b.n && (a->b.n == 0 || a->b.p == b->b.p ||
-                                memcmp(a->b.p, b->b.p, a->b.n) == 0);
-}
-
 /* Sets m->varies' bit of each column of rows src[0..n) not all equal to row 0's cell (first;
  * the memtable's own row 0, or src[0] when these rows begin it). */
 static void note_varies(struct memtable *m, const owl_schema *sc, const owl_rows *r, size_t from,
@@ -84,7 +75,7 @@ static void note_varies(struct memtable *m, const owl_schema *sc, const owl_rows
         const owl_cell *src = r->cols[c] + from;
         const owl_cell *first = m->nrows + at ? owl_mem_cell(m, c, 0) : src;
         for (size_t i = 0; i < n; i++)
-            if (!same_value(sc->cols[c].type, &src[i], first)) {
+            if (!owl__same_cell(sc->cols[c].type, &src[i], first)) {
                 m->varies |= 1u << c;
                 break;
             }

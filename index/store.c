@@ -374,24 +374,6 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
-static inline int same_cell(enum owl_type t, owl_cell a, owl_cell b)
-{
-    if (!owl_type_is_bytes(t))
-        return a.u == b.u;
-    if (a.b.n != b.b.n)
-        return 0;
-    if (a.b.n == 0 || a.b.p == b.b.p) /* the same bytes: a resource a batch's spans share */
-        return 1;
-    if (a.b.n >= 8) { /* ids and most texts differ in their first word: no call for those */
-        uint64_t x, y;
-        memcpy(&x, a.b.p, 8);
-        memcpy(&y, b.b.p, 8);
-        if (x != y)
-            return 0;
-    }
-    return memcmp(a.b.p, b.b.p, a.b.n) == 0;
-}
-
 /* One value of column type t: 8 bytes little-endian, or the bytes of an id, or a string. */
 static int put_value(owl_buf *b, enum owl_type t, owl_cell v)
 {
@@ -408,7 +390,7 @@ static int put_value(owl_buf *b, enum owl_type t, owl_cell v)
 static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_t n)
 {
     size_t i = 1;
-    while (i < n && same_cell(t, col[i], col[0]))
+    while (i < n && owl__same_cell(t, &col[i], &col[0]))
         i++;
     if (n > 1 && i == n) {
         int rc = owl_buf_putc(b, COL_CONST);
@@ -435,7 +417,7 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
      * once, with its length, when runs average two rows or more */
     size_t runs = 0;
     for (i = 0; owl_type_is_bytes(t) && i < n && runs * 2 <= n; i++)
-        runs += i == 0 || !same_cell(t, col[i], col[i - 1]);
+        runs += i == 0 || !owl__same_cell(t, &col[i], &col[i - 1]);
     if (owl_type_is_bytes(t) && runs * 2 <= n) {
         uint8_t v[10];
         if (owl_buf_putc(b, COL_RUNS) != OWL_OK ||
@@ -443,7 +425,7 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
             return OWL_ENOMEM;
         for (i = 0; i < n;) {
             size_t j = i + 1;
-            while (j < n && same_cell(t, col[j], col[i]))
+            while (j < n && owl__same_cell(t, &col[j], &col[i]))
                 j++;
             if (owl_buf_append(b, v, owl_varint_put(v, j - i)) != OWL_OK ||
                 put_value(b, t, col[i]) != OWL_OK)

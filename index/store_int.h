@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "index/index.h"
 #include "index/part.h"
@@ -57,6 +58,27 @@ static inline size_t mem_chunk_of(size_t r, size_t *off, size_t *rows)
     *off = r - base;
     *rows = (size_t)MEM_CHUNK0 << k;
     return k;
+}
+
+/* owl__same_cell — 1 when cells a and b of a column of type t hold the same value (for
+ * bytes: the same bytes, at the same address or not). For the WAL record's constant and run
+ * columns and a memtable's `varies` bits. */
+static inline int owl__same_cell(enum owl_type t, const owl_cell *a, const owl_cell *b)
+{
+    if (!owl_type_is_bytes(t))
+        return a->u == b->u;
+    if (a->b.n != b->b.n)
+        return 0;
+    if (a->b.n == 0 || a->b.p == b->b.p) /* the same bytes: a resource a batch's spans share */
+        return 1;
+    if (a->b.n >= 8) { /* ids and most texts differ in their first word: no call for those */
+        uint64_t x, y;
+        memcpy(&x, a->b.p, 8);
+        memcpy(&y, b->b.p, 8);
+        if (x != y)
+            return 0;
+    }
+    return memcmp(a->b.p, b->b.p, a->b.n) == 0;
 }
 
 /* owl_mem_cell — the cell of row r, column c (r below a published nrows). */
