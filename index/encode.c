@@ -553,10 +553,12 @@ static void dict_free(struct dict *t)
 
 #define DICT_SEEN_BITS 8 /* dict_build's cache of values by address: 2^8 entries */
 #define DICT_SEEN (1u << DICT_SEEN_BITS)
+#define DICT_PROBE_MIN 1024 /* rows from which dict_build may give up early */
 
 /* Fills t for v[0..n). OWL_OK with t->d distinct values, OWL_ERANGE when there are more than
- * t->limit (DICT would not pay), OWL_ENOMEM. */
-static int dict_build(struct dict *t, const owl_strref *v, size_t n)
+ * t->limit (DICT would not pay) or, probing, when the first eighth is mostly distinct,
+ * OWL_ENOMEM. */
+static int dict_build(struct dict *t, const owl_strref *v, size_t n, int probe)
 {
     size_t cap = 16;
     while (cap < 2 * t->limit)
@@ -607,6 +609,9 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n)
             pos = (pos + 1) & (cap - 1);
         }
         seen[sl].p = v[i].p, seen[sl].n = v[i].n, seen[sl].id = t->ids[i];
+        /* probing: an eighth of the way in, values three quarters distinct will not pay */
+        if (probe && i + 1 == n / 8 && n >= DICT_PROBE_MIN && t->d * 4 > (i + 1) * 3)
+            return OWL_ERANGE;
     }
     return OWL_OK;
 }
@@ -665,7 +670,7 @@ int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out)
         return enc_str_plain(v, n, str_size, out);
 
     struct dict t = {.limit = limit};
-    int rc = dict_build(&t, v, n);
+    int rc = dict_build(&t, v, n, allow_dict == OWL_DICT_PROBE);
     if (rc == OWL_OK) {
         size_t dict_size = 1 + owl_varint_len(t.d) + t.bytes + dict_index_bytes(&t, n);
         if (dict_size < str_size)

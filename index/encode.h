@@ -145,7 +145,10 @@ int owl_dec_f64(const uint8_t *p, size_t len, size_t n, double *out);
 int owl_enc_f64_seg(const double *v, size_t n, const size_t *seg, size_t nseg, owl_buf *out);
 
 /* owl_enc_str — appends DICT when it is smaller than STR (few distinct values), else STR.
- * allow_dict = 0 forces STR. */
+ * allow_dict = 0 forces STR; OWL_DICT_PROBE (for columns whose values are often all
+ * different, BSON documents) gives the dictionary up, from 1,024 values on, when the first
+ * eighth of them is more than three quarters distinct, without reading further. */
+#define OWL_DICT_PROBE 2
 int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out);
 
 /* owl_dec_str — decodes n strings; the refs point into p (which must outlive them).

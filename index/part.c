@@ -492,7 +492,10 @@ static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_
         w->strs[i].n = (uint32_t)v[i].b.n;
         w->raw_bytes += v[i].b.n;
     }
-    return owl_enc_str(w->strs, n, t == OWL_TYPE_DICT, &w->enc);
+    /* DICT columns are declared few-valued; a BSON column's documents may be (a span's
+     * resource) or not (its attributes) */
+    return owl_enc_str(w->strs, n, t == OWL_TYPE_DICT ? 1 : t == OWL_TYPE_BSON ? OWL_DICT_PROBE : 0,
+                       &w->enc);
 }
 
 /* Message columns (STR with token blooms) written at LOGTPL_MIN_LEVEL or above (compaction,

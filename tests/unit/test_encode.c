@@ -565,6 +565,43 @@ Test(str, str_for_high_cardinality)
     free(buf);
 }
 
+/* Probing (BSON columns), from 1,024 values on, a first eighth more than three quarters
+ * distinct ends the dictionary attempt: STR, even where the rest would have made DICT pay.
+ * Fewer values, or no probing, are tried whole. */
+Test(str, dict_given_up_on_a_distinct_first_eighth)
+{
+    enum { N = 4096 };
+    char (*buf)[24] = malloc(N * sizeof *buf);
+    owl_strref *v = malloc(N * sizeof *v);
+    for (size_t i = 0; i < N; i++) {
+        if (i < N / 8)
+            snprintf(buf[i], sizeof buf[i], "req-%016zx", i);
+        else
+            snprintf(buf[i], sizeof buf[i], "checkout-%zu", i % 8);
+        v[i] = sref(buf[i]);
+    }
+    rt_str(v, N, OWL_DICT_PROBE, OWL_ENC_STR);
+    rt_str(v, N, 1, OWL_ENC_DICT);
+    /* the same shape in 1,000 values: tried whole, and DICT pays */
+    for (size_t i = 0; i < 1000; i++) {
+        if (i < 125)
+            snprintf(buf[i], sizeof buf[i], "req-%016zx", i);
+        else
+            snprintf(buf[i], sizeof buf[i], "checkout-%zu", i % 8);
+        v[i] = sref(buf[i]);
+    }
+    rt_str(v, 1000, OWL_DICT_PROBE, OWL_ENC_DICT);
+    /* a first eighth only half distinct: DICT */
+    for (size_t i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], i < N / 16 ? "req-%016zx" : "checkout-%zu",
+                 i < N / 16 ? i : i % 8);
+        v[i] = sref(buf[i]);
+    }
+    rt_str(v, N, OWL_DICT_PROBE, OWL_ENC_DICT);
+    free(v);
+    free(buf);
+}
+
 Test(str, dict_over_256_uses_varint_indexes)
 {
     enum { N = 6000, D = 1000 };

@@ -1558,6 +1558,53 @@ Test(part, message_templates_at_high_levels)
     test_rm_rf(dir);
 }
 
+/* The raw encoding tag of block b's chunk of column c. */
+static uint8_t chunk_tag(const char *path, size_t b, size_t c)
+{
+    uint64_t off;
+    uint32_t len;
+    chunk_pos(path, b, c, &off, &len);
+    uint8_t *packed = malloc(len);
+    int fd = open(path, O_RDONLY);
+    cr_assert_eq(pread(fd, packed, len, (off_t)off), (ssize_t)len);
+    close(fd);
+    owl_buf raw = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_unpack(packed, len, 1u << 30, &raw), OWL_OK);
+    uint8_t tag = (uint8_t)raw.data[0];
+    owl_buf_free(&raw);
+    free(packed);
+    return tag;
+}
+
+/* A BSON column of few distinct documents (a span's resource) is stored as a dictionary,
+ * one of documents all different as STR; both read back byte for byte. */
+Test(part, bson_columns_take_a_dictionary_when_it_pays)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 23;
+    size_t n = 4096;
+    gen_all(&d, n, 2048);
+    bson_t *docs[4];
+    for (int k = 0; k < 4; k++)
+        docs[k] = BCON_NEW("service.name", BCON_UTF8(levels[k]), "host.name", BCON_UTF8("node-7"));
+    for (size_t r = 0; r < 2048; r++) { /* block 0: four documents (and none) */
+        size_t k = rndn(5);
+        d.c[C_ATTRS][r].b = k == 4 ? (owl_bytes){NULL, 0}
+                                   : ds_put(&d, bson_get_data(docs[k]), docs[k]->len);
+    }
+    char *path = part_path(dir, "b.owp");
+    write_ok(path, &all_schema, &d, 0, n, 2048, 1);
+    cr_assert_eq(chunk_tag(path, 0, C_ATTRS), OWL_ENC_DICT);
+    cr_assert_eq(chunk_tag(path, 1, C_ATTRS), OWL_ENC_STR, "documents all different");
+    check_round_trip(path, &all_schema, &d, 0, n, 2048);
+    for (int k = 0; k < 4; k++)
+        bson_destroy(docs[k]);
+    free(path);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
 /* Messages that spell their own row time: at level 19 the template chunk stores those
  * timestamps relative to the time column (it cannot be decoded without the times), and
  * reading the message column alone (the time chunk is then read on the side) or with the
