@@ -39,6 +39,7 @@
 #define EXEMPLARS 8
 #define EXEMPLAR_KEEP_MS (3 * 3600000LL)
 #define NBUCKETS 148          /* latency histogram: 4 per octave from 2^-10 ms */
+#define HWIN 16               /* of which an entry holds 4 octaves in place (red.hwin) */
 #define BUCKET_LO_LOG2 (-10.0)
 #define MAX_CANDIDATES 100000 /* traces one search considers */
 #define MAX_GETS_PER_PAGE 5000 /* traces one page reads whole before it stops early */
@@ -63,7 +64,13 @@ typedef struct red {
     /* counts since the last write */
     uint64_t n, errors, faults, throttles;
     double sum_ms, min_ms, max_ms;
-    uint32_t hist[NBUCKETS];
+    /* the latency histogram: buckets hlo .. hlo + HWIN - 1 in hwin, and once the spans spread
+     * wider, all NBUCKETS in wide (malloc'd, the entry's own). A day's replay makes an entry
+     * per operation and minute, 59,000 of them; with every bucket in place they were 1 KiB
+     * each, and their fresh pages cost span ingest more than their counting. */
+    uint32_t *wide;
+    int hlo;
+    uint32_t hwin[HWIN];
     exemplar ex[EXEMPLARS];
     size_t nex;
 } red;
@@ -181,6 +188,60 @@ static double bucket_mid(int b)
     return exp2(BUCKET_LO_LOG2 + (b + 0.5) / 4.0);
 }
 
+/* Counts bucket b in e's histogram; e->n already counts the span. */
+static void hist_add(red *e, int b)
+{
+    if (e->wide) {
+        e->wide[b]++;
+        return;
+    }
+    if (e->n > 1 && b >= e->hlo && b < e->hlo + HWIN) {
+        e->hwin[b - e->hlo]++;
+        return;
+    }
+    int lo = b, hi = b; /* the buckets held, with b */
+    for (int i = 0; e->n > 1 && i < HWIN; i++)
+        if (e->hwin[i]) {
+            lo = e->hlo + i < lo ? e->hlo + i : lo;
+            hi = e->hlo + i > hi ? e->hlo + i : hi;
+        }
+    if (hi - lo < HWIN) { /* the window moves (or, for the first span, centres on b) */
+        int nlo = e->n > 1 ? lo : b - HWIN / 2;
+        nlo = nlo < 0 ? 0 : nlo > NBUCKETS - HWIN ? NBUCKETS - HWIN : nlo;
+        uint32_t w[HWIN] = {0};
+        for (int i = 0; e->n > 1 && i < HWIN; i++)
+            if (e->hwin[i])
+                w[e->hlo + i - nlo] = e->hwin[i];
+        memcpy(e->hwin, w, sizeof w);
+        e->hlo = nlo;
+        e->hwin[b - nlo]++;
+        return;
+    }
+    if (!(e->wide = calloc(NBUCKETS, sizeof *e->wide))) { /* counted at the window's edge */
+        e->hwin[b < e->hlo ? 0 : HWIN - 1]++;
+        return;
+    }
+    for (int i = 0; i < HWIN; i++)
+        e->wide[e->hlo + i] = e->hwin[i];
+    e->wide[b]++;
+}
+
+/* The counts of e since its last write, zero again. */
+static void red_reset(red *e)
+{
+    e->n = e->errors = e->faults = e->throttles = 0;
+    e->sum_ms = e->min_ms = e->max_ms = 0;
+    free(e->wide);
+    e->wide = NULL;
+    memset(e->hwin, 0, sizeof e->hwin);
+}
+
+static void red_free(red *e)
+{
+    free(e->wide);
+    free(e);
+}
+
 static void red_count(red *e, const owl_span *s)
 {
     double ms = (double)s->duration_ns / 1e6;
@@ -193,7 +254,7 @@ static void red_count(red *e, const owl_span *s)
     e->errors += s->status == OWL_SPAN_ERROR || s->status == OWL_SPAN_THROTTLE;
     e->faults += s->status == OWL_SPAN_FAULT;
     e->throttles += s->status == OWL_SPAN_THROTTLE;
-    e->hist[bucket_of(ms)]++;
+    hist_add(e, bucket_of(ms));
     /* exemplars: failed spans first, then the slowest */
     int failed = s->status != OWL_SPAN_OK;
     for (size_t i = 0; i < e->nex; i++)
@@ -278,12 +339,16 @@ static int emit(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t 
         x->resolution = 60;
         double *v = vals + i * NBUCKETS, *c = cnts + i * NBUCKETS;
         size_t nv = 0;
-        for (int b = 0; b < NBUCKETS; b++)
-            if (e->hist[b]) {
+        for (int b = 0; b < NBUCKETS; b++) {
+            uint32_t k = e->wide                              ? e->wide[b]
+                         : b >= e->hlo && b < e->hlo + HWIN ? e->hwin[b - e->hlo]
+                                                            : 0;
+            if (k) {
                 double mid = bucket_mid(b);
                 v[nv] = mid < e->min_ms ? e->min_ms : mid > e->max_ms ? e->max_ms : mid;
-                c[nv++] = e->hist[b];
+                c[nv++] = k;
             }
+        }
         x->values = v;
         x->counts = c;
         x->nvalues = nv;
@@ -306,8 +371,9 @@ out:
     return rc;
 }
 
-/* A copy of e with its own strings (e may be freed while the copy is written). */
-static red *red_clone(const red *e)
+/* A copy of e with its own strings (e may be freed while the copy is written); it takes
+ * over e's wide histogram (e is reset next). */
+static red *red_clone(red *e)
 {
     size_t tl = strlen(e->tenant), sl = strlen(e->service), ol = strlen(e->operation);
     red *c = malloc(sizeof *c + tl + sl + ol + 4);
@@ -320,6 +386,8 @@ static red *red_clone(const red *e)
     /* the operation with the service row's marker byte after its NUL */
     c->operation = memcpy(p + tl + sl + 2, e->operation, ol + 2);
     c->next = NULL;
+    c->wide = e->wide;
+    e->wide = NULL;
     return c;
 }
 
@@ -343,13 +411,11 @@ static int flush_some(owl_traces *tr, int all, owl_error *err)
                 red *c = red_clone(e);
                 if (c)
                     pend[np++] = c;
-                e->n = e->errors = e->faults = e->throttles = 0;
-                e->sum_ms = e->min_ms = e->max_ms = 0;
-                memset(e->hist, 0, sizeof e->hist);
+                red_reset(e);
             }
             if (e->n == 0 && e->minute_ms < now_ms - EXEMPLAR_KEEP_MS) {
                 *pp = e->next;
-                free(e);
+                red_free(e);
                 tr->tabn--;
                 continue;
             }
@@ -387,7 +453,7 @@ static int flush_some(owl_traces *tr, int all, owl_error *err)
         done += k;
     }
     for (size_t i = 0; i < np; i++)
-        free(pend[i]);
+        red_free(pend[i]);
     free(pend);
     return rc;
 }
@@ -566,7 +632,7 @@ void owl_traces_close(owl_traces *tr)
     for (size_t i = 0; i < tr->tabcap; i++)
         for (red *e = tr->tab[i], *nx; e; e = nx) {
             nx = e->next;
-            free(e);
+            red_free(e);
         }
     free(tr->tab);
     for (size_t i = 0; i < tr->ntenants; i++)

@@ -5,6 +5,7 @@
  * searches (service, operation, duration, status, filter expressions, pages that join up
  * exactly), and the RED statistics written into owl/Traces with exemplar evidence. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -436,6 +437,82 @@ Test(traces, views_for_filters)
         owl_xf_free(f);
     }
     owl_trace_free(&t);
+    env_free(&e);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The minute's Latency of (orders, op) evaluated as statistic name. */
+static double latency_stat(env *e, int64_t minute, const char *op, const char *name)
+{
+    owl_dim dims[2] = {{"Service", "orders"}, {"Operation", op}};
+    owl_metric_query mq = {0};
+    mq.tenant = T;
+    mq.id = (owl_metric_id){OWL_TRACES_NS, "Latency", dims, 2};
+    mq.start_ms = minute;
+    mq.end_ms = minute + 60000;
+    mq.period_s = 60;
+    owl_bucket_set bs = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_metrics_read(e->metrics, &mq, &bs, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(bs.n, 1, "%s", op);
+    owl_stat st;
+    cr_assert_eq(owl_stat_parse(name, &st, &err), OWL_OK, "%s", err.msg);
+    double v = 0;
+    cr_assert_eq(owl_stat_eval(&st, &bs.b[0], &v), OWL_OK, "%s %s", op, name);
+    owl_bucket_set_free(&bs);
+    return v;
+}
+
+/* Latency percentiles from the RED histogram (4 buckets an octave: within 10% of the
+ * spans' own): an operation whose spans stay within a few octaves, arriving up then down;
+ * one whose 200 spans of 50 ms are followed by 200 of 10 ms (the entry's window of buckets
+ * moves down, its counts with it); one whose 200 spans of 1 ms are followed by 200 spread
+ * over 20 octaves (the window's counts go over to the whole histogram). */
+Test(traces, red_latency_percentiles)
+{
+    env e;
+    env_init(&e);
+    int64_t minute = (owl_now_ms() / 60000 - 5) * 60000;
+    enum { N = 400, OPS = 3 };
+    static double v[OPS][N];
+    const char *op[OPS] = {"GET /narrow", "GET /shift", "GET /wide"};
+    uint64_t r = 12345;
+    for (unsigned i = 0; i < N; i++) {
+        v[0][i] = i < N / 2 ? 10 + 10.0 * i / N : 20 - 10.0 * (i - N / 2) / N;
+        v[1][i] = i < N / 2 ? 50 : 10;
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        v[2][i] = i < N / 2 ? 1 : 0.01 * pow(2, 20.0 * (double)(r >> 11) / 9007199254740992.0);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        owl_span s[OPS];
+        for (unsigned k = 0; k < OPS; k++)
+            s[k] = mkspan(1000 * (k + 1) + i, 1, 0, "orders", op[k], OWL_SPAN_SERVER,
+                          minute * MS + (int64_t)i * MS, (int64_t)(v[k][i] * MS));
+        put(&e, T, s, OPS);
+    }
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
+    for (int k = 0; k < OPS; k++) {
+        for (unsigned i = 0; i < N; i++) /* as stored: whole nanoseconds */
+            v[k][i] = (double)(int64_t)(v[k][i] * MS) / MS;
+        qsort(v[k], N, sizeof(double), cmp_dbl);
+        const char *pn[] = {"p10", "p25", "p75", "p90", "p99"};
+        const double pq[] = {0.10, 0.25, 0.75, 0.90, 0.99};
+        for (int j = 0; j < 5; j++) {
+            double want = v[k][(size_t)(pq[j] * N) - 1];
+            double got = latency_stat(&e, minute, op[k], pn[j]);
+            cr_assert(fabs(got - want) <= 0.1 * want, "%s %s: %g, the spans' %g", op[k], pn[j],
+                      got, want);
+        }
+        cr_assert_float_eq(latency_stat(&e, minute, op[k], "Minimum"), v[k][0], 1e-9);
+        cr_assert_float_eq(latency_stat(&e, minute, op[k], "Maximum"), v[k][N - 1], 1e-9);
+        cr_assert_float_eq(latency_stat(&e, minute, op[k], "SampleCount"), N, 1e-9);
+    }
     env_free(&e);
 }
 
