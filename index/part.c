@@ -40,6 +40,7 @@
 #define CHUNK_RAW_MAX ((size_t)1 << 30)     /* one encoded chunk before zstd */
 #define CHUNK_MIN 6                        /* codec + crc + 1-byte varint */
 #define WRITE_FLUSH ((size_t)4 << 20)
+#define VALUE_PREFETCH 16 /* rows ahead whose value bytes are asked for early */
 #define BLOOM_FP 0.01
 #define PATH_LEN 4096
 #define BLOOM_SEED 0 /* items are owl_hash64(bytes, n, 0), i.e. what owl_bloom_add hashes */
@@ -401,9 +402,14 @@ static int check_rows(const owl_schema *s, const owl_rows *rows, owl_error *err)
     for (size_t c = 0; c < s->ncols; c++) {
         if (!owl_type_is_bytes(s->cols[c].type))
             continue;
-        for (size_t r = 0; r < rows->nrows; r++)
+        for (size_t r = 0; r < rows->nrows; r++) {
+            /* a BSON cell's length prefix is read: ask for it early (values of a seal lie all
+             * over the memtable's arena) */
+            if (s->cols[c].type == OWL_TYPE_BSON && r + VALUE_PREFETCH < rows->nrows)
+                __builtin_prefetch(rows->cols[c][r + VALUE_PREFETCH].b.p);
             if ((rc = check_cell_bytes(&s->cols[c], &rows->cols[c][r], r, err)) != OWL_OK)
                 return rc;
+        }
     }
     return OWL_OK;
 }
@@ -482,8 +488,11 @@ static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_
 {
     size_t width = owl_type_id_width(t);
     if (width) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (i + VALUE_PREFETCH < n)
+                __builtin_prefetch(v[i + VALUE_PREFETCH].b.p);
             memcpy(w->fixed + i * width, v[i].b.p, width);
+        }
         w->raw_bytes += (uint64_t)width * n;
         return owl_enc_fixed(w->fixed, width, n, &w->enc);
     }
