@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/endian.h"
+
 /* owl_utf8_seq — the length (1 to 4) of the well-formed sequence that starts s (n > 0 bytes
  * readable), 0 when s does not start one. A NUL byte is a sequence of 1. Cannot fail. */
 size_t owl_utf8_seq(const unsigned char *s, size_t n);
@@ -58,18 +60,22 @@ int owl_json_escape(const char **p, const char *end, unsigned *cp);
 /* owl_json_str_run — the first byte at or after p that ends a run of plain JSON string
  * bytes: '"', '\\' or a control character (end when none); *high is set when a byte before
  * it is past ASCII. Eight bytes at a time: "has a zero byte" on w ^ '"' and w ^ '\\', and
- * "has a byte below 0x20" on w, each exact about whether some byte matches. */
+ * "has a byte below 0x20" on w, each exact about whether some byte matches and about the
+ * first that does (a false match can only follow a true one: the borrow runs upwards), so the
+ * word that holds the end gives its place without a byte loop. */
 static inline const char *owl_json_str_run(const char *p, const char *end, int *high)
 {
     const uint64_t ones = 0x0101010101010101ull, top = 0x8080808080808080ull;
     uint64_t seen = 0;
     while (end - p >= 8) {
-        uint64_t w, q, b;
-        memcpy(&w, p, 8);
-        q = w ^ (ones * '"');
-        b = w ^ (ones * '\\');
-        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & top)
-            break;
+        uint64_t w = owl_get64le(p), q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & top;
+        if (m) {
+            int at = __builtin_ctzll(m) >> 3; /* the first byte is the lowest */
+            seen |= at ? w & (~0ull >> (64 - 8 * at)) : 0;
+            *high |= (seen & top) != 0;
+            return p + at;
+        }
         seen |= w;
         p += 8;
     }
