@@ -115,27 +115,37 @@ const char *owl_otlp_utf8n(const char *s, size_t len, size_t *n, owl_buf *tmp)
     return tmp->data;
 }
 
-int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
+int owl_otlp_bson_scalar(bson_t *doc, const char *key, size_t klen, int vcase, const char *s,
+                         size_t slen, int64_t num, double dbl, owl_buf *tmp)
 {
-    owl_buf tmp = OWL_BUF_INIT;
-    bson_t sub;
-    bool ok;
     size_t n;
-    switch (v ? v->value_case : V(_NOT_SET)) {
-    case V(STRING_VALUE): {
-        const char *s = owl_otlp_utf8(v->string_value, &n, &tmp);
+    bool ok;
+    switch (vcase) {
+    case V(STRING_VALUE):
+        s = owl_otlp_utf8n(s, slen, &n, tmp);
         ok = s && bson_append_utf8(doc, key, (int)klen, s, (int)n);
         break;
-    }
     case V(BOOL_VALUE):
-        ok = bson_append_bool(doc, key, (int)klen, v->bool_value);
+        ok = bson_append_bool(doc, key, (int)klen, num != 0);
         break;
     case V(INT_VALUE):
-        ok = bson_append_int64(doc, key, (int)klen, v->int_value);
+        ok = bson_append_int64(doc, key, (int)klen, num);
         break;
     case V(DOUBLE_VALUE):
-        ok = bson_append_double(doc, key, (int)klen, v->double_value);
+        ok = bson_append_double(doc, key, (int)klen, dbl);
         break;
+    default: /* no value, or an empty one */
+        ok = bson_append_null(doc, key, (int)klen);
+        break;
+    }
+    return ok ? OWL_OK : OWL_ENOMEM;
+}
+
+int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
+{
+    bson_t sub;
+    bool ok;
+    switch (v ? v->value_case : V(_NOT_SET)) {
     case V(BYTES_VALUE):
         ok = bson_append_binary(doc, key, (int)klen, BSON_SUBTYPE_BINARY, v->bytes_value.data,
                                 (uint32_t)v->bytes_value.len);
@@ -157,11 +167,19 @@ int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen, const any_t *v)
              OWL_OK;
         ok = bson_append_document_end(doc, &sub) && ok;
         break;
-    default:
-        ok = bson_append_null(doc, key, (int)klen);
-        break;
+    default: {
+        owl_buf tmp = OWL_BUF_INIT;
+        int vc = v ? (int)v->value_case : V(_NOT_SET);
+        const char *s = vc == V(STRING_VALUE) ? v->string_value : "";
+        int64_t num = vc == V(BOOL_VALUE)  ? v->bool_value != 0
+                      : vc == V(INT_VALUE) ? v->int_value
+                                           : 0;
+        int rc = owl_otlp_bson_scalar(doc, key, klen, vc, s, strlen(s), num,
+                                      vc == V(DOUBLE_VALUE) ? v->double_value : 0, &tmp);
+        owl_buf_free(&tmp);
+        return rc;
     }
-    owl_buf_free(&tmp);
+    }
     return ok ? OWL_OK : OWL_ENOMEM;
 }
 

@@ -81,6 +81,14 @@ const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp);
 /* owl_otlp_utf8n — the same for s[0..len) (no NUL needed; one inside is kept). */
 const char *owl_otlp_utf8n(const char *s, size_t len, size_t *n, owl_buf *tmp);
 
+/* owl_otlp_bson_scalar — appends a scalar AnyValue of case vcase (V(...) of
+ * Opentelemetry__Proto__Common__V1__AnyValue__ValueCase) to doc under key (klen bytes):
+ * the string s[0..slen) (UTF-8 repaired, through tmp), the bool or int64 num, the double
+ * dbl; any other case: null. The scalar half of owl_otlp_bson_any, shared with the traces
+ * fast path, whose strings are views into the wire. OWL_OK or OWL_ENOMEM. */
+int owl_otlp_bson_scalar(bson_t *doc, const char *key, size_t klen, int vcase, const char *s,
+                         size_t slen, int64_t num, double dbl, owl_buf *tmp);
+
 /* owl_otlp_bson_any — appends AnyValue v to doc under key (klen bytes): string (UTF-8
  * repaired), bool, int64, double, binary, array, document (a kvlist); no value: null.
  * Nesting is bounded by OTLP_MAX_DEPTH (owl_otlp_unpack checked it). OWL_OK or OWL_ENOMEM. */

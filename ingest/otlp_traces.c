@@ -413,32 +413,14 @@ static int append_count(bson_t *doc, const char *key, uint32_t n)
  * read from the wire the same way here (tests and fuzz_otlp_traces compare the bytes). */
 static int append_attr(ctx *c, bson_t *doc, const attr *a)
 {
-    size_t kl, n;
-    const char *k, *s;
-    bool ok;
+    size_t kl;
+    const char *k;
     if (a->kv)
         return owl_otlp_bson_kvs(doc, (kv_t **)&a->kv, 1);
     if (!(k = owl_otlp_utf8n(a->key.p, a->key.n, &kl, &c->tmp)))
         return OWL_ENOMEM;
-    switch (a->vcase) {
-    case V(STRING_VALUE):
-        s = owl_otlp_utf8n(a->str.p, a->str.n, &n, &c->tmp2);
-        ok = s && bson_append_utf8(doc, k, (int)kl, s, (int)n);
-        break;
-    case V(BOOL_VALUE):
-        ok = bson_append_bool(doc, k, (int)kl, a->num != 0);
-        break;
-    case V(INT_VALUE):
-        ok = bson_append_int64(doc, k, (int)kl, a->num);
-        break;
-    case V(DOUBLE_VALUE):
-        ok = bson_append_double(doc, k, (int)kl, a->dbl);
-        break;
-    default: /* no value, or an empty one */
-        ok = bson_append_null(doc, k, (int)kl);
-        break;
-    }
-    return ok ? OWL_OK : OWL_ENOMEM;
+    return owl_otlp_bson_scalar(doc, k, kl, a->vcase, a->str.p, a->str.n, a->num, a->dbl,
+                                &c->tmp2);
 }
 
 /* The string of the first of kvs named key that has a value, when it is a non-empty string;
