@@ -446,24 +446,35 @@ static int cmp_dbl(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The minute's Latency of (orders, op) evaluated as statistic name. */
-static double latency_stat(env *e, int64_t minute, const char *op, const char *name)
+/* The bucket of RED metric `metric` of (orders, op; NULL: the service's own row) for
+ * minute, which must be there; bs holds it (the caller frees bs). */
+static const owl_bucket *red_bucket(env *e, int64_t minute, const char *op, const char *metric,
+                                    owl_bucket_set *bs)
 {
     owl_dim dims[2] = {{"Service", "orders"}, {"Operation", op}};
     owl_metric_query mq = {0};
     mq.tenant = T;
-    mq.id = (owl_metric_id){OWL_TRACES_NS, "Latency", dims, 2};
+    mq.id = (owl_metric_id){OWL_TRACES_NS, metric, dims, op ? 2 : 1};
     mq.start_ms = minute;
     mq.end_ms = minute + 60000;
     mq.period_s = 60;
-    owl_bucket_set bs = {0};
     owl_error err = {0};
-    cr_assert_eq(owl_metrics_read(e->metrics, &mq, &bs, &err), OWL_OK, "%s", err.msg);
-    cr_assert_eq(bs.n, 1, "%s", op);
+    memset(bs, 0, sizeof *bs);
+    cr_assert_eq(owl_metrics_read(e->metrics, &mq, bs, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(bs->n, 1, "%s %s", op ? op : "(service)", metric);
+    return &bs->b[0];
+}
+
+/* The minute's Latency of (orders, op) evaluated as statistic name. */
+static double latency_stat(env *e, int64_t minute, const char *op, const char *name)
+{
+    owl_bucket_set bs;
+    const owl_bucket *b = red_bucket(e, minute, op, "Latency", &bs);
     owl_stat st;
+    owl_error err = {0};
     cr_assert_eq(owl_stat_parse(name, &st, &err), OWL_OK, "%s", err.msg);
     double v = 0;
-    cr_assert_eq(owl_stat_eval(&st, &bs.b[0], &v), OWL_OK, "%s %s", op, name);
+    cr_assert_eq(owl_stat_eval(&st, b, &v), OWL_OK, "%s %s", op, name);
     owl_bucket_set_free(&bs);
     return v;
 }
@@ -538,21 +549,13 @@ Test(traces, red_statistics)
     }
     owl_error err = {0};
     cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
-    owl_dim dims[2] = {{"Service", "orders"}, {"Operation", "GET /a"}};
     const char *names[] = {"Requests", "Faults", "Throttles", "Errors"};
     double want[] = {10, 2, 1, 1};
+    owl_bucket_set bs;
     for (size_t k = 0; k < 4; k++) {
-        owl_metric_query mq = {0};
-        mq.tenant = T;
-        mq.id = (owl_metric_id){OWL_TRACES_NS, names[k], dims, 2};
-        mq.start_ms = minute;
-        mq.end_ms = minute + 60000;
-        mq.period_s = 60;
-        owl_bucket_set bs = {0};
-        cr_assert_eq(owl_metrics_read(e.metrics, &mq, &bs, &err), OWL_OK, "%s", err.msg);
-        cr_assert_eq(bs.n, 1, "%s", names[k]);
-        cr_assert_float_eq(bs.b[0].sum, want[k], 1e-9, "%s: %g", names[k], bs.b[0].sum);
-        cr_assert_float_eq(bs.b[0].count, 10, 1e-9, "%s", names[k]);
+        const owl_bucket *b = red_bucket(&e, minute, "GET /a", names[k], &bs);
+        cr_assert_float_eq(b->sum, want[k], 1e-9, "%s: %g", names[k], b->sum);
+        cr_assert_float_eq(b->count, 10, 1e-9, "%s", names[k]);
         owl_bucket_set_free(&bs);
     }
     /* a minute older than the exemplars are kept (3 h): its entry is written and dropped in
@@ -563,32 +566,14 @@ Test(traces, red_statistics)
     cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
     /* 5 h back is answered from the 60 s level (raw datapoints answer 3 h) */
     cr_assert_eq(owl_metrics_rollup(e.metrics, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
-    owl_dim odims[2] = {{"Service", "orders"}, {"Operation", "GET /old"}};
-    owl_metric_query oq = {0};
-    oq.tenant = T;
-    oq.id = (owl_metric_id){OWL_TRACES_NS, "Requests", odims, 2};
-    oq.start_ms = old_minute;
-    oq.end_ms = old_minute + 60000;
-    oq.period_s = 60;
-    owl_bucket_set obs = {0};
-    cr_assert_eq(owl_metrics_read(e.metrics, &oq, &obs, &err), OWL_OK, "%s", err.msg);
-    cr_assert_eq(obs.n, 1);
-    cr_assert_float_eq(obs.b[0].sum, 1, 1e-9);
-    owl_bucket_set_free(&obs);
+    cr_assert_float_eq(red_bucket(&e, old_minute, "GET /old", "Requests", &bs)->sum, 1, 1e-9);
+    owl_bucket_set_free(&bs);
     /* the service's own row, and the latency distribution */
-    owl_metric_query mq = {0};
-    mq.tenant = T;
-    mq.id = (owl_metric_id){OWL_TRACES_NS, "Latency", dims, 1};
-    mq.start_ms = minute;
-    mq.end_ms = minute + 60000;
-    mq.period_s = 60;
-    owl_bucket_set bs = {0};
-    cr_assert_eq(owl_metrics_read(e.metrics, &mq, &bs, &err), OWL_OK, "%s", err.msg);
-    cr_assert_eq(bs.n, 1);
-    cr_assert_float_eq(bs.b[0].count, 10, 1e-9);
-    cr_assert_float_eq(bs.b[0].sum, 550, 1e-6);
-    cr_assert_float_eq(bs.b[0].min, 10, 1e-9);
-    cr_assert_float_eq(bs.b[0].max, 100, 1e-9);
+    const owl_bucket *b = red_bucket(&e, minute, NULL, "Latency", &bs);
+    cr_assert_float_eq(b->count, 10, 1e-9);
+    cr_assert_float_eq(b->sum, 550, 1e-6);
+    cr_assert_float_eq(b->min, 10, 1e-9);
+    cr_assert_float_eq(b->max, 100, 1e-9);
     owl_bucket_set_free(&bs);
     env_free(&e);
 }
