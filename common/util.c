@@ -317,3 +317,54 @@ void owl_big_free(void *p, size_t n)
     }
     munmap(p, (n + OWL_BIG_MIN - 1) & ~(OWL_BIG_MIN - 1));
 }
+
+void *owl_spares_take(owl_spares *s, size_t n, size_t *cap)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (size_t k = 0; k < OWL_SPARES && !p; k++)
+        if (s->v[k] && s->cap[k] >= n) {
+            p = s->v[k], *cap = s->cap[k];
+            s->v[k] = NULL;
+        }
+    pthread_mutex_unlock(&s->mu);
+    if (!p && (p = malloc(n)))
+        *cap = n;
+    return p;
+}
+
+void owl_spares_give(owl_spares *s, void *p, size_t cap)
+{
+    if (!p || cap > s->keep_max) {
+        free(p);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    size_t at = 0; /* an empty place, else the smallest array's */
+    for (size_t k = 0; k < OWL_SPARES; k++) {
+        if (!s->v[k]) {
+            at = k;
+            break;
+        }
+        if (s->cap[k] < s->cap[at])
+            at = k;
+    }
+    if (!s->v[at] || s->cap[at] < cap) {
+        void *old = s->v[at];
+        s->v[at] = p, s->cap[at] = cap;
+        p = old;
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(p);
+}
+
+void owl_spares_free(owl_spares *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t k = 0; k < OWL_SPARES; k++) {
+        free(s->v[k]);
+        s->v[k] = NULL;
+        s->cap[k] = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+}

@@ -2,6 +2,7 @@
 #ifndef OWL_UTIL_H
 #define OWL_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,35 @@ void *owl_big_alloc(size_t n);
 
 /* owl_big_free — frees p, which owl_big_alloc(n) gave, with the same n. Accepts NULL. */
 void owl_big_free(void *p, size_t n);
+
+/* owl_spares — a few large arrays that each request fills and drops (a decoded request's
+ * spans, the cells a put hands the store), kept for the next request instead of freed.
+ * Allocated anew each time, such an array (megabytes for a request of 5,000 spans) landed on
+ * fresh pages whenever smaller, longer-lived allocations had moved the heap's top on since
+ * the last one: a third of owld's page faults under span ingest (docs/storage.md, Huge
+ * pages). Arrays of more than keep_max bytes are not kept. Thread-safe; initialise with
+ * OWL_SPARES_INIT(keep_max), free with owl_spares_free. */
+#define OWL_SPARES 4 /* about one per worker thread */
+typedef struct owl_spares {
+    pthread_mutex_t mu;
+    size_t keep_max;
+    void *v[OWL_SPARES];
+    size_t cap[OWL_SPARES];
+} owl_spares;
+#define OWL_SPARES_INIT(keep_max) {PTHREAD_MUTEX_INITIALIZER, (keep_max), {0}, {0}}
+
+/* owl_spares_take — an array of at least n bytes (n > 0), *cap set to its size: a kept one
+ * when one is large enough, else a new one (malloc). Its bytes are not zeroed. NULL when out
+ * of memory. */
+void *owl_spares_take(owl_spares *s, size_t n, size_t *cap);
+
+/* owl_spares_give — keeps p (cap bytes, from owl_spares_take or malloc) for a later take: in
+ * an empty place, else in place of the smallest kept array when p is larger; frees whatever
+ * is not kept. Accepts NULL. */
+void owl_spares_give(owl_spares *s, void *p, size_t cap);
+
+/* owl_spares_free — frees the kept arrays (s stays usable). */
+void owl_spares_free(owl_spares *s);
 
 /* owl_write_all — writes all n bytes at the file offset, retrying short writes and EINTR.
  * 0, or the errno of the failure (EIO when a write made no progress and set none). */

@@ -1156,7 +1156,9 @@ typedef struct owl_span_decoded {
     size_t n;
     size_t rejected;        /* spans refused one by one */
     char message[256];      /* why the first of them was refused ("" when none) */
-    owl_arena arena;        /* everything above points into it */
+    owl_arena arena;        /* everything above points into it... */
+    size_t spans_cap;       /* ...but spans when this is set: an array of this many bytes
+                               kept for the next request by owl_span_decoded_free */
 } owl_span_decoded;
 
 /* owl_span_decoded_free — frees what a decode filled; d is then zeroed and reusable.

@@ -675,11 +675,16 @@ static int scope_begin(ctx *c, const scope_t *s)
     return shared_of(c);
 }
 
-/* The arena's room for n records. */
+/* Arrays of spans of requests decoded, kept for the next ones (util.h, owl_spares). */
+#define SPANS_KEEP 16384 /* arrays for more spans are not kept */
+static owl_spares spans_spares = OWL_SPARES_INIT(SPANS_KEEP * sizeof(owl_span));
+
+/* Room for n records. */
 static int spans_alloc(ctx *c, size_t n)
 {
     c->d->spans = NULL;
-    if (n && !(c->d->spans = owl_arena_alloc(&c->d->arena, n * sizeof *c->d->spans)))
+    if (n && !(c->d->spans = owl_spares_take(&spans_spares, n * sizeof *c->d->spans,
+                                             &c->d->spans_cap)))
         return OWL_ENOMEM;
     return OWL_OK;
 }
@@ -1087,6 +1092,8 @@ void owl_span_decoded_free(owl_span_decoded *d)
 {
     if (!d)
         return;
+    if (d->spans_cap)
+        owl_spares_give(&spans_spares, d->spans, d->spans_cap);
     owl_arena_free(&d->arena);
     memset(d, 0, sizeof *d);
 }
@@ -1126,7 +1133,10 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory decoding OTLP traces");
     if (rc != OWL_OK) {
+        if (out->spans_cap)
+            owl_spares_give(&spans_spares, out->spans, out->spans_cap);
         out->spans = NULL;
+        out->spans_cap = 0;
         out->n = out->rejected = 0;
         out->message[0] = '\0';
     }

@@ -75,6 +75,8 @@ typedef struct red {
     size_t nex;
 } red;
 
+#define CELL_KEEP_SPANS 16384 /* cell arrays for more spans are not kept */
+
 struct owl_traces {
     owl_store *store;
     owl_metrics *metrics;
@@ -88,6 +90,7 @@ struct owl_traces {
     int running, stop;
     pthread_cond_t cv;
     int64_t late_ms; /* when the flusher last wrote every minute */
+    owl_spares cells; /* cell arrays of finished puts, for the next ones */
 };
 
 void owl_traces_options_default(owl_traces_options *o)
@@ -226,6 +229,23 @@ static void hist_add(red *e, int b)
     e->wide[b]++;
 }
 
+/* e's count of bucket b. */
+static uint32_t bucket_count(const red *e, int b)
+{
+    return e->wide                              ? e->wide[b]
+           : b >= e->hlo && b < e->hlo + HWIN ? e->hwin[b - e->hlo]
+                                              : 0;
+}
+
+/* How many of e's buckets count spans. */
+static size_t buckets_used(const red *e)
+{
+    size_t k = 0;
+    for (int b = 0; b < NBUCKETS; b++)
+        k += bucket_count(e, b) != 0;
+    return k;
+}
+
 /* The counts of e since its last write, zero again. */
 static void red_reset(red *e)
 {
@@ -300,16 +320,20 @@ typedef struct datums {
 static int emit(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t now_ms,
                 owl_error *err)
 {
-    /* 5 datums per entry; dims and histograms in arrays sized for all of them */
+    /* 5 datums per entry; dims and histograms in arrays sized for all of them (as many
+     * values as the entries have buckets in use, not NBUCKETS each: fresh pages) */
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        nb += buckets_used(es[i]);
     owl_datum *d = calloc(n * 5, sizeof *d);
     owl_dim *dims = calloc(n * 2, sizeof *dims);
-    double *vals = malloc(n * NBUCKETS * sizeof *vals), *cnts = malloc(n * NBUCKETS * sizeof *cnts);
+    double *vals = malloc((nb ? nb : 1) * sizeof *vals), *cnts = malloc((nb ? nb : 1) * sizeof *cnts);
     int rc = OWL_OK;
     if (!d || !dims || !vals || !cnts) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
         goto out;
     }
-    size_t nd = 0;
+    size_t nd = 0, used = 0;
     static const char *const names[4] = {"Requests", "Errors", "Faults", "Throttles"};
     for (size_t i = 0; i < n; i++) {
         red *e = es[i];
@@ -337,12 +361,10 @@ static int emit(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t 
         x->unit = "Milliseconds";
         x->time_ms = e->minute_ms;
         x->resolution = 60;
-        double *v = vals + i * NBUCKETS, *c = cnts + i * NBUCKETS;
+        double *v = vals + used, *c = cnts + used;
         size_t nv = 0;
         for (int b = 0; b < NBUCKETS; b++) {
-            uint32_t k = e->wide                              ? e->wide[b]
-                         : b >= e->hlo && b < e->hlo + HWIN ? e->hwin[b - e->hlo]
-                                                            : 0;
+            uint32_t k = bucket_count(e, b);
             if (k) {
                 double mid = bucket_mid(b);
                 v[nv] = mid < e->min_ms ? e->min_ms : mid > e->max_ms ? e->max_ms : mid;
@@ -352,6 +374,7 @@ static int emit(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t 
         x->values = v;
         x->counts = c;
         x->nvalues = nv;
+        used += nv;
         x->has_stats = 1;
         x->count = cnt;
         x->sum = e->sum_ms;
@@ -595,6 +618,7 @@ int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
         owl_traces_options_default(&tr->opts);
     pthread_mutex_init(&tr->mu, NULL);
     pthread_cond_init(&tr->cv, NULL);
+    tr->cells = (owl_spares)OWL_SPARES_INIT(CELL_KEEP_SPANS * OWL_SPANS_NCOLS * sizeof(owl_cell));
     int rc = OWL_OK;
     if (alarms &&
         (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
@@ -635,6 +659,7 @@ void owl_traces_close(owl_traces *tr)
             red_free(e);
         }
     free(tr->tab);
+    owl_spares_free(&tr->cells);
     for (size_t i = 0; i < tr->ntenants; i++)
         free(tr->tenants[i]);
     free(tr->tenants);
@@ -684,7 +709,8 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
     if (rc != OWL_OK)
         return rc;
     /* columns built directly from the records: byte values point into them */
-    owl_cell *cells = malloc(n * OWL_SPANS_NCOLS * sizeof *cells);
+    size_t ncells;
+    owl_cell *cells = owl_spares_take(&tr->cells, n * OWL_SPANS_NCOLS * sizeof *cells, &ncells);
     if (!cells)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     owl_rows rows = {.nrows = n};
@@ -730,7 +756,7 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
     rows.nrows = kept;
     rc = kept ? owl_store_append(tr->store, "spans", tenant, OWL_TRACES_PARTITION, &rows, err)
               : OWL_OK;
-    free(cells);
+    owl_spares_give(&tr->cells, cells, ncells);
     if (rc != OWL_OK || !tr->metrics)
         return rc;
     /* the statistics, after the spans are stored (a refused put counts nothing) */

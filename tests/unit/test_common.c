@@ -406,6 +406,55 @@ Test(util, big_alloc_maps_2_mib_aligned_memory_from_its_threshold_on)
     owl_big_free(NULL, OWL_BIG_MIN);
 }
 
+Test(util, spares_hand_back_a_kept_array_large_enough)
+{
+    owl_spares s = OWL_SPARES_INIT(1000);
+    size_t cap = 0, cap2 = 0;
+    char *a = owl_spares_take(&s, 100, &cap);
+    cr_assert_not_null(a);
+    cr_assert_eq(cap, 100);
+    memset(a, 1, cap); /* every byte writable (ASan) */
+    owl_spares_give(&s, a, cap);
+    /* a smaller need takes the kept array, with its whole size */
+    cr_assert_eq(owl_spares_take(&s, 60, &cap2), a);
+    cr_assert_eq(cap2, 100);
+    /* nothing kept any more: a new one */
+    char *b = owl_spares_take(&s, 60, &cap);
+    cr_assert_neq(b, a);
+    cr_assert_eq(cap, 60);
+    owl_spares_give(&s, a, 100);
+    owl_spares_give(&s, b, 60);
+    /* a larger need than any kept array: a new one, the kept ones stay */
+    char *c = owl_spares_take(&s, 500, &cap);
+    cr_assert(c != a && c != b);
+    cr_assert_eq(cap, 500);
+    owl_spares_give(&s, c, cap);
+    cr_assert_eq(owl_spares_take(&s, 200, &cap), c, "the kept array large enough");
+    owl_spares_give(&s, c, cap);
+    /* more than keep_max bytes: freed (LeakSanitizer sees it otherwise), not kept */
+    char *big = owl_spares_take(&s, 2000, &cap);
+    owl_spares_give(&s, big, cap);
+    char *d = owl_spares_take(&s, 1500, &cap);
+    cr_assert_eq(cap, 1500, "the array over keep_max was not kept");
+    free(d);
+    /* every place taken: a larger array takes the smallest one's place */
+    char *x[OWL_SPARES + 1];
+    for (size_t k = 0; k <= OWL_SPARES; k++)
+        x[k] = owl_spares_take(&s, 700 + k, &cap);
+    owl_spares_free(&s);
+    for (size_t k = 0; k < OWL_SPARES; k++)
+        owl_spares_give(&s, x[k], 700 + k);
+    owl_spares_give(&s, x[OWL_SPARES], 700 + OWL_SPARES);
+    cr_assert_eq(owl_spares_take(&s, 700 + OWL_SPARES, &cap), x[OWL_SPARES]);
+    free(x[OWL_SPARES]);
+    for (size_t k = 1; k < OWL_SPARES; k++) /* x[0], the smallest, went */
+        cr_assert_neq(owl_spares_take(&s, 700, &cap), x[0]);
+    owl_spares_give(&s, NULL, 0);
+    for (size_t k = 1; k < OWL_SPARES; k++)
+        free(x[k]);
+    owl_spares_free(&s);
+}
+
 Test(arena, big_arenas_start_small_then_take_whole_huge_pages_kept_by_reset)
 {
     owl_arena a;
