@@ -408,6 +408,45 @@ static int level_rows_fn(void *ud, const owl_store_table_stats *st)
     return 0;
 }
 
+/* A new tenant's first roll-up starts 15 days back: the empty windows before and after its
+ * one datum take one marker each per level, not one per ROLL_CHUNK_WINDOWS (60) windows (360
+ * for the 60 s level), and the datum is rolled all the same. */
+Test(metrics, empty_windows_roll_in_one_step, .init = setup, .fini = teardown)
+{
+    const int64_t now = T0 + DAY;
+    owl_error err = {0};
+    double one = 7;
+    owl_datum d = value("Sparse", T0, 0, &one);
+    put(&d, 1, now);
+    cr_assert_eq(owl_metrics_rollup(E.m, now, &err), OWL_OK, "%s", err.msg);
+    uint64_t rows[NLEVELS_TEST] = {0};
+    owl_store_partitions(E.store, level_rows_fn, rows, NULL);
+    /* each level: the datum's window and at most two markers (the step ending with it and
+     * the one after it) */
+    for (int l = 1; l < NLEVELS_TEST; l++)
+        cr_assert(rows[l] >= 1 && rows[l] <= 3, "level %d: %llu rows", l,
+                  (unsigned long long)rows[l]);
+    owl_bucket_set bs = read_period("Sparse", T0 - HOUR, T0 + HOUR, 3600, now);
+    double c, sum, mn, mx;
+    totals(&bs, &c, &sum, &mn, &mx);
+    cr_assert_float_eq(c, 1, 1e-9);
+    cr_assert_float_eq(sum, 7, 1e-9);
+    owl_bucket_set_free(&bs);
+    bs = read_period("Sparse", T0 - HOUR, T0 + HOUR, 60, now);
+    totals(&bs, &c, &sum, &mn, &mx);
+    cr_assert_float_eq(c, 1, 1e-9);
+    owl_bucket_set_free(&bs);
+    /* reopened, the watermarks come back from the markers: nothing is rolled twice */
+    env_close(&E);
+    owl_metrics_options o = small_windows();
+    env_open(&E, &o);
+    cr_assert_eq(owl_metrics_rollup(E.m, now, &err), OWL_OK, "%s", err.msg);
+    bs = read_period("Sparse", T0 - HOUR, T0 + HOUR, 3600, now);
+    totals(&bs, &c, &sum, &mn, &mx);
+    cr_assert_float_eq(c, 1, 1e-9, "after reopen: %g", c);
+    owl_bucket_set_free(&bs);
+}
+
 /* A backfill: an hour of late datums (single values, one Values + Counts and one statistic
  * set) into windows every level has rolled writes one row per window to each level, and
  * every period answers the same figures. */
