@@ -10,6 +10,20 @@
 
 struct owl_arena_block;
 
+/* OWL_ARENA_POOLED — 1 when freed arenas' full-size blocks are kept for the next arenas of
+ * their size (arena.c); 0 under AddressSanitizer, which then sees every use of freed arena
+ * memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define OWL_ARENA_POOLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OWL_ARENA_POOLED 0
+#endif
+#endif
+#ifndef OWL_ARENA_POOLED
+#define OWL_ARENA_POOLED 1
+#endif
+
 typedef struct owl_arena {
     struct owl_arena_block *head; /* the block being filled; older (and big) ones behind */
     size_t block_size;            /* bytes per ordinary block */
@@ -60,6 +74,8 @@ static inline void *owl_arena_copy(owl_arena *a, const void *p, size_t n)
 void owl_arena_reset(owl_arena *a);
 
 /* owl_arena_free — frees every block; the arena is then empty and reusable (block_size kept).
+ * An ordinary arena's full-size blocks go to a process-wide pool (up to 16 MiB, 4 block
+ * sizes; OWL_ARENA_POOLED) that the next arenas of that block size take from first.
  * Accepts NULL. */
 void owl_arena_free(owl_arena *a);
 

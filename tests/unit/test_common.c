@@ -412,40 +412,42 @@ Test(util, spares_hand_back_a_kept_array_large_enough)
     size_t cap = 0, cap2 = 0;
     char *a = owl_spares_take(&s, 100, &cap);
     cr_assert_not_null(a);
-    cr_assert_eq(cap, 100);
+    cr_assert_eq(cap, 112, "an eighth more than asked for: %zu", cap);
     memset(a, 1, cap); /* every byte writable (ASan) */
     owl_spares_give(&s, a, cap);
-    /* a smaller need takes the kept array, with its whole size */
-    cr_assert_eq(owl_spares_take(&s, 60, &cap2), a);
-    cr_assert_eq(cap2, 100);
+    /* a need up to its size takes the kept array, with its whole size */
+    cr_assert_eq(owl_spares_take(&s, 112, &cap2), a);
+    cr_assert_eq(cap2, 112);
     /* nothing kept any more: a new one */
-    char *b = owl_spares_take(&s, 60, &cap);
+    char *b = owl_spares_take(&s, 64, &cap);
     cr_assert_neq(b, a);
-    cr_assert_eq(cap, 60);
-    owl_spares_give(&s, a, 100);
-    owl_spares_give(&s, b, 60);
+    cr_assert_eq(cap, 72);
+    owl_spares_give(&s, a, 112);
+    owl_spares_give(&s, b, 72);
     /* a larger need than any kept array: a new one, the kept ones stay */
     char *c = owl_spares_take(&s, 500, &cap);
     cr_assert(c != a && c != b);
-    cr_assert_eq(cap, 500);
+    cr_assert_eq(cap, 562);
     owl_spares_give(&s, c, cap);
     cr_assert_eq(owl_spares_take(&s, 200, &cap), c, "the kept array large enough");
     owl_spares_give(&s, c, cap);
-    /* more than keep_max bytes: freed (LeakSanitizer sees it otherwise), not kept */
+    /* more than keep_max bytes: asked for exactly, freed when given (LeakSanitizer sees it
+     * otherwise), not kept */
     char *big = owl_spares_take(&s, 2000, &cap);
+    cr_assert_eq(cap, 2000);
     owl_spares_give(&s, big, cap);
-    char *d = owl_spares_take(&s, 1500, &cap);
-    cr_assert_eq(cap, 1500, "the array over keep_max was not kept");
+    char *d = owl_spares_take(&s, 900, &cap);
+    cr_assert_eq(cap, 1012, "the array over keep_max was not kept: %zu", cap);
     free(d);
     /* every place taken: a larger array takes the smallest one's place */
     char *x[OWL_SPARES + 1];
+    size_t xc[OWL_SPARES + 1];
     for (size_t k = 0; k <= OWL_SPARES; k++)
-        x[k] = owl_spares_take(&s, 700 + k, &cap);
+        x[k] = owl_spares_take(&s, 700 + 8 * k, &xc[k]);
     owl_spares_free(&s);
-    for (size_t k = 0; k < OWL_SPARES; k++)
-        owl_spares_give(&s, x[k], 700 + k);
-    owl_spares_give(&s, x[OWL_SPARES], 700 + OWL_SPARES);
-    cr_assert_eq(owl_spares_take(&s, 700 + OWL_SPARES, &cap), x[OWL_SPARES]);
+    for (size_t k = 0; k <= OWL_SPARES; k++)
+        owl_spares_give(&s, x[k], xc[k]);
+    cr_assert_eq(owl_spares_take(&s, xc[OWL_SPARES], &cap), x[OWL_SPARES]);
     free(x[OWL_SPARES]);
     for (size_t k = 1; k < OWL_SPARES; k++) /* x[0], the smallest, went */
         cr_assert_neq(owl_spares_take(&s, 700, &cap), x[0]);
@@ -453,6 +455,32 @@ Test(util, spares_hand_back_a_kept_array_large_enough)
     for (size_t k = 1; k < OWL_SPARES; k++)
         free(x[k]);
     owl_spares_free(&s);
+}
+
+/* An ordinary arena's full-size blocks, freed with it, go to the next arena of that block
+ * size (not under AddressSanitizer, which must see uses of freed arena memory). */
+Test(arena, freed_blocks_serve_the_next_arena_of_their_size)
+{
+    owl_arena a, b, c;
+    owl_arena_init(&a, 4096);
+    char *p = owl_arena_alloc(&a, 100);
+    cr_assert_not_null(p);
+    memset(p, 'a', 100);
+    owl_arena_free(&a);
+    owl_arena_init(&c, 8192); /* another size: not that block */
+    char *r = owl_arena_alloc(&c, 100);
+    cr_assert_neq(r, p);
+    owl_arena_init(&b, 4096);
+    char *q = owl_arena_alloc(&b, 100);
+    cr_assert_not_null(q);
+    if (OWL_ARENA_POOLED)
+        cr_assert_eq(q, p, "the freed arena's block");
+    memset(q, 'b', 100);
+    /* a value of its own block (over a quarter of the block size) is not pooled */
+    char *big = owl_arena_alloc(&b, 3000);
+    cr_assert_not_null(big);
+    owl_arena_free(&b);
+    owl_arena_free(&c);
 }
 
 Test(arena, big_arenas_start_small_then_take_whole_huge_pages_kept_by_reset)

@@ -527,6 +527,43 @@ Test(traces, red_latency_percentiles)
     env_free(&e);
 }
 
+/* A flush of more entries than one metrics put takes (200): 450 operations of a minute,
+ * each with its own count and latency, all written. */
+Test(traces, red_flush_of_many_entries)
+{
+    env e;
+    env_init(&e);
+    int64_t minute = (owl_now_ms() / 60000 - 5) * 60000;
+    enum { OPS = 450 };
+    static char names[OPS][16];
+    owl_span *s = calloc(OPS * 3, sizeof *s);
+    size_t n = 0;
+    for (unsigned op = 0; op < OPS; op++) {
+        snprintf(names[op], sizeof names[op], "op-%u", op);
+        for (unsigned k = 0; k <= op % 3; k++) /* 1, 2 or 3 spans */
+            s[n++] = mkspan(1000 + op, 1 + k, 0, "orders", names[op], OWL_SPAN_SERVER,
+                            minute * MS + (int64_t)k * MS, (int64_t)(op + 1) * MS);
+    }
+    put(&e, T, s, n);
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
+    owl_bucket_set bs;
+    for (unsigned op = 0; op < OPS; op++) {
+        const owl_bucket *b = red_bucket(&e, minute, names[op], "Requests", &bs);
+        cr_assert_float_eq(b->sum, op % 3 + 1, 1e-9, "%s: %g", names[op], b->sum);
+        owl_bucket_set_free(&bs);
+        b = red_bucket(&e, minute, names[op], "Latency", &bs);
+        cr_assert_float_eq(b->min, op + 1, 1e-9, "%s", names[op]);
+        cr_assert_float_eq(b->max, op + 1, 1e-9, "%s", names[op]);
+        owl_bucket_set_free(&bs);
+    }
+    const owl_bucket *b = red_bucket(&e, minute, NULL, "Requests", &bs);
+    cr_assert_float_eq(b->sum, (double)n, 1e-9);
+    owl_bucket_set_free(&bs);
+    free(s);
+    env_free(&e);
+}
+
 Test(traces, red_statistics)
 {
     env e;
