@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/endian.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "ingest/aws_int.h"
@@ -679,6 +680,22 @@ static int fstr_text(fp *x, char text[FAST_NUM_TEXT])
     return OWL_OK;
 }
 
+/* 1 when the 8 bytes of w (read little-endian) are all ASCII digits. */
+static inline int eight_digits(uint64_t w)
+{
+    return ((w & 0xf0f0f0f0f0f0f0f0u) |
+            (((w + 0x0606060606060606u) & 0xf0f0f0f0f0f0f0f0u) >> 4)) == 0x3333333333333333u;
+}
+
+/* The number the 8 digits of w (eight_digits(w), first digit in the low byte) write. */
+static inline uint64_t eight_digits_value(uint64_t w)
+{
+    w -= 0x3030303030303030u;
+    w = w * 10 + (w >> 8); /* pairs: byte 2k = 10 * digit 2k + digit 2k+1 */
+    return (((w & 0x000000ff000000ffu) * (100 + (1000000ull << 32))) +
+            (((w >> 16) & 0x000000ff000000ffu) * (1 + (10000ull << 32)))) >> 32;
+}
+
 /* An integer value as json_int reads it (is_signed: of a signed type). */
 static int fint(fp *x, int is_signed, uint64_t *out)
 {
@@ -688,18 +705,21 @@ static int fint(fp *x, int is_signed, uint64_t *out)
     switch (*x->p) {
     case '"': {
         /* plain digits (what SDKs send for int64 and fixed64) read here: as many as cannot
-         * overflow, so strtoll / strtoull would give the same */
+         * overflow, so strtoll / strtoull would give the same; eight at a time while eight
+         * more fit in 19 (a time in ns has 19) */
         const char *q = x->p + 1;
         int neg = is_signed && q < x->end && *q == '-';
         q += neg;
         const char *d0 = q;
+        uint64_t acc = 0;
+        while (x->end - q >= 8 && q - d0 <= 11 && eight_digits(owl_get64le(q))) {
+            acc = acc * 100000000u + eight_digits_value(owl_get64le(q));
+            q += 8;
+        }
         while (q < x->end && *q >= '0' && *q <= '9' && q - d0 < 19)
-            q++;
+            acc = acc * 10 + (uint64_t)(*q++ - '0');
         size_t nd = (size_t)(q - d0);
         if (q < x->end && *q == '"' && nd > 0 && nd <= (is_signed ? 18u : 19u)) {
-            uint64_t acc = 0;
-            for (const char *c = d0; c < q; c++)
-                acc = acc * 10 + (uint64_t)(*c - '0');
             *out = neg ? (uint64_t)-(int64_t)acc : acc;
             x->p = q + 1;
             return OWL_OK;

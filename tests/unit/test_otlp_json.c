@@ -442,6 +442,42 @@ Test(otlp_json, integer_strings_at_the_edges)
     refused(T, ATTR("{'intValue':'-'}"));
 }
 
+/* Digit strings of every length to 21, as read eight digits at a time: all digits (taken by
+ * the fast path up to 19, or 18 for a signed field), all nines, and a non-digit at each place
+ * (the paths agree whichever answers). */
+Test(otlp_json, integer_strings_of_every_length)
+{
+    const char *digits = "918273645546372819091827", *bad = "/:a -";
+    char v[32], body[256];
+    for (int len = 1; len <= 21; len++) {
+        for (int nines = 0; nines < 2; nines++) {
+            for (int i = 0; i < len; i++)
+                v[i] = nines ? '9' : digits[i];
+            v[len] = '\0';
+            snprintf(body, sizeof body, SPAN("'startTimeUnixNano':'%s'"), v);
+            char *b = dq(body);
+            int took = check_same(T, b);
+            free(b);
+            cr_assert(took || len > 19,
+                      "the fast path declined %d digits", len);
+            snprintf(body, sizeof body, ATTR("{'intValue':'-%s'}"), v);
+            agrees(T, body);
+            snprintf(body, sizeof body, ATTR("{'intValue':'%s'}"), v);
+            agrees(T, body);
+        }
+        for (int at = 0; at < len; at++)
+            for (const char *c = bad; *c; c++) {
+                for (int i = 0; i < len; i++)
+                    v[i] = i == at ? *c : digits[i];
+                v[len] = '\0';
+                snprintf(body, sizeof body, SPAN("'startTimeUnixNano':'%s'"), v);
+                agrees(T, body);
+                snprintf(body, sizeof body, ATTR("{'intValue':'-%s'}"), v);
+                agrees(T, body);
+            }
+    }
+}
+
 /* A value past a 32-bit field's range is refused (protobuf-c would cut it when unpacking:
  * droppedAttributesCount 4294967296 would read as 0); the range's ends are taken. */
 Test(otlp_json, values_past_32_bits)
