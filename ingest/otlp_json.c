@@ -1022,6 +1022,21 @@ static int farray(fp *x, const jfield *f, int depth)
     }
 }
 
+/* 1 when a[0..n) and b[0..n) are the same bytes: a field name, compared without a call. */
+static inline int same_name(const char *a, const char *b, size_t n)
+{
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    for (size_t i = 0; i + 8 <= n; i += 8)
+        if (owl_get64le(a + i) != owl_get64le(b + i))
+            return 0;
+    return owl_get64le(a + n - 8) == owl_get64le(b + n - 8); /* the tail, overlapping */
+}
+
 /* The field of m named k[0..kl) (json_message takes the first in m's order that matches;
  * unless m is ambiguous only one can), looked for from *hint on: senders write the fields
  * of an object in about the order of the .proto, so the one after the last found is most
@@ -1032,9 +1047,9 @@ static const jfield *flookup(const jmsg *m, const char *k, size_t kl, unsigned *
     unsigned start = m->ambiguous || *hint >= m->n ? 0 : *hint;
     for (unsigned c = 0, i = start; c < m->n; c++, i = i + 1 == m->n ? 0 : i + 1) {
         const jfield *f = &m->f[i];
-        if (f->nlen == kl && memcmp(f->fd->name, k, kl) == 0)
+        if (f->nlen == kl && same_name(f->fd->name, k, kl))
             *spelling = 0;
-        else if (f->clen == kl && memcmp(f->camel, k, kl) == 0)
+        else if (f->clen == kl && same_name(f->camel, k, kl))
             *spelling = 1;
         else
             continue;

@@ -478,6 +478,27 @@ Test(otlp_json, integer_strings_of_every_length)
     }
 }
 
+/* A name that differs from a field's in one byte, at any place, is not that field (the
+ * fast path compares names eight bytes at a time and the last eight overlapping). */
+Test(otlp_json, names_one_byte_off)
+{
+    const char *names[] = {"startTimeUnixNano", "start_time_unix_nano", "traceId", "kind",
+                           "droppedAttributesCount", "parentSpanId", "attributes"};
+    const char *values[] = {"'5'", "'5'", "'" TID "'", "2", "3", "'" SID "'", "[]"};
+    char name[32], body[256];
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        size_t n = strlen(names[k]);
+        for (size_t at = 0; at < n; at++) {
+            memcpy(name, names[k], n + 1);
+            name[at] = name[at] == 'X' ? 'Y' : 'X';
+            snprintf(body, sizeof body, SPAN("'%s':%s"), name, values[k]);
+            agrees(T, body);
+        }
+        snprintf(body, sizeof body, SPAN("'%s':%s"), names[k], values[k]);
+        agrees(T, body);
+    }
+}
+
 /* A value past a 32-bit field's range is refused (protobuf-c would cut it when unpacking:
  * droppedAttributesCount 4294967296 would read as 0); the range's ends are taken. */
 Test(otlp_json, values_past_32_bits)
