@@ -23,14 +23,21 @@
 
 /* ---------- memtables ---------- */
 
-/* A memtable's rows live in chunks that never move: chunk k holds MEM_CHUNK0 << k rows
- * (ncols x that many cells, column-major), so growing never copies and a reader that learnt
+/* A memtable's rows live in chunks that never move (ncols x their rows cells, column-major):
+ * chunk k holds MEM_CHUNK0 << k rows up to MEM_CHUNK_FLAT rows (chunks 0-4: a quiet memtable
+ * stays small), then MEM_FLAT chunks of MEM_CHUNK_FLAT rows each (a chunk's first row touches
+ * every column's part of it: a memtable a little past 64K rows touched all 23 MB of a
+ * 64K-row chunk of spans, now at most 6 MB), then doubling again from 2 x MEM_CHUNK_FLAT.
+ * So growing never copies and a reader that learnt
  * nrows (under s->mu) reads rows below it with no lock while the appender writes rows above
  * it. Byte values live in the arena, which never moves either. Only one thread appends at a
  * time (the lsn turn of store.c invariant 1), and it does so holding s->mu; the rows below a
  * published nrows are never written again. */
 #define MEM_CHUNK0 1024
-#define MEM_MAX_CHUNKS 32
+#define MEM_GEOM 5                                  /* chunks 0-4: 1K, 2K, 4K, 8K, 16K rows */
+#define MEM_CHUNK_FLAT ((size_t)MEM_CHUNK0 << (MEM_GEOM - 1))
+#define MEM_FLAT 32                                 /* then 32 chunks of 16K rows */
+#define MEM_MAX_CHUNKS 64
 #define MEM_SPARES 2 /* memtables kept per table for reuse */
 
 struct memtable {
@@ -52,12 +59,22 @@ struct memtable {
 /* The chunk holding row r, the row's index inside it, and the chunk's row count. */
 static inline size_t mem_chunk_of(size_t r, size_t *off, size_t *rows)
 {
-    size_t q = r / MEM_CHUNK0 + 1;
+    const size_t geom = MEM_CHUNK0 * (((size_t)1 << MEM_GEOM) - 1); /* rows of chunks 0-4 */
+    const size_t flat = geom + MEM_FLAT * MEM_CHUNK_FLAT;
+    size_t unit = MEM_CHUNK0, first = 0, k0 = 0;
+    if (r >= flat) { /* doubling again: chunk MEM_GEOM + MEM_FLAT holds 2 x MEM_CHUNK_FLAT */
+        unit = 2 * MEM_CHUNK_FLAT, first = flat, k0 = MEM_GEOM + MEM_FLAT;
+    } else if (r >= geom) {
+        size_t i = (r - geom) / MEM_CHUNK_FLAT;
+        *off = r - geom - i * MEM_CHUNK_FLAT;
+        *rows = MEM_CHUNK_FLAT;
+        return MEM_GEOM + i;
+    }
+    size_t q = (r - first) / unit + 1;
     size_t k = (size_t)(63 - __builtin_clzll((unsigned long long)q));
-    size_t base = MEM_CHUNK0 * (((size_t)1 << k) - 1);
-    *off = r - base;
-    *rows = (size_t)MEM_CHUNK0 << k;
-    return k;
+    *off = r - first - unit * (((size_t)1 << k) - 1);
+    *rows = unit << k;
+    return k0 + k;
 }
 
 /* owl__same_cell — 1 when cells a and b of a column of type t hold the same value (for

@@ -134,6 +134,71 @@ static int cmp_i64(const void *a, const void *b)
 static const int64_t T0 = 1795219200000LL; /* 2026-11-21T00:00:00Z */
 static const int64_t DAY = 86400000LL;
 
+static int one_partition(void *ud, const owl_store_table_stats *t)
+{
+    if (!strcmp(t->partition, "p"))
+        *(owl_store_table_stats *)ud = *t;
+    return 0;
+}
+
+/* A memtable's chunks: rows 0.. in order, each chunk's rows contiguous, 1K-16K rows
+ * doubling, then 32 chunks of 16K, then doubling again from 32K; every row past 600,000 of
+ * them reachable within MEM_MAX_CHUNKS. */
+Test(store, memtable_chunks_tile_the_rows)
+{
+    size_t k0, off0, rows0;
+    cr_assert_eq(mem_chunk_of(0, &off0, &rows0), 0);
+    cr_assert_eq(off0, 0);
+    cr_assert_eq(rows0, MEM_CHUNK0);
+    size_t want_rows[MEM_MAX_CHUNKS];
+    for (size_t k = 0; k < MEM_MAX_CHUNKS; k++)
+        want_rows[k] = k < 5 ? (size_t)1024 << k : k < 37 ? 16384 : (size_t)32768 << (k - 37);
+    k0 = 0;
+    for (size_t r = 1; r < 3000000; r++) {
+        size_t off, rows, k = mem_chunk_of(r, &off, &rows);
+        if (off0 + 1 < rows0)
+            cr_assert(k == k0 && off == off0 + 1 && rows == rows0, "row %zu: chunk %zu at %zu",
+                      r, k, off);
+        else
+            cr_assert(k == k0 + 1 && off == 0, "row %zu: chunk %zu at %zu after %zu", r, k,
+                      off, k0);
+        cr_assert_eq(rows, want_rows[k], "chunk %zu: %zu rows", k, rows);
+        k0 = k, off0 = off, rows0 = rows;
+    }
+    size_t off, rows;
+    cr_assert_lt(mem_chunk_of((size_t)1 << 40, &off, &rows), MEM_MAX_CHUNKS);
+}
+
+/* Rows across the chunks' steps (1K-row to 16K-row chunks at 31,744, to 32K ones at 556,032)
+ * come back whole from the memtable and from its seal. */
+Test(store, memtable_rows_across_chunk_steps, .init = mkroot, .fini = rmroot)
+{
+    owl_store *s = NULL;
+    owl_error err = {0};
+    owl_store_options o = opts(0);
+    o.memtable_rows = 1000000; /* all of them in one memtable */
+    cr_assert_eq(owl_store_open(tmp, schemas, 1, &o, &s, &err), OWL_OK, "%s", err.msg);
+    const size_t total = 600000, batch = 7000;
+    for (size_t at = 0; at < total; at += batch) {
+        size_t n = total - at < batch ? total - at : batch;
+        cr_assert_eq(append_rows(s, "p", T0 + (int64_t)at, 1, (int64_t)at, n, &err), OWL_OK,
+                     "%s", err.msg);
+    }
+    owl_store_table_stats st = {0};
+    cr_assert_eq(owl_store_partitions(s, one_partition, &st, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(st.parts, 0, "sealed before the scan: %llu parts", (unsigned long long)st.parts);
+    for (int sealed = 0; sealed < 2; sealed++) {
+        struct collect c;
+        cr_assert_eq(scan_seqs(s, "p", NULL, 0, T0, T0 + DAY, &c), total);
+        qsort(c.seqs, c.n, sizeof *c.seqs, cmp_i64);
+        for (size_t i = 0; i < c.n; i++)
+            cr_assert_eq(c.seqs[i], (int64_t)i, "%s: row %zu", sealed ? "part" : "memtable", i);
+        free(c.seqs);
+        cr_assert_eq(owl_store_flush(s, &err), OWL_OK, "%s", err.msg);
+    }
+    owl_store_close(s);
+}
+
 Test(store, append_scan_reopen, .init = mkroot, .fini = rmroot)
 {
     owl_store *s = open_store(tmp, 0);
