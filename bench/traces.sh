@@ -10,6 +10,8 @@
 #   1. OTLP/HTTP protobuf ingest, spans/s per core: every body answered (owl answers once the
 #      spans are durable and readable) plus a lookup that finds the last trace; ClickHouse: the
 #      same spans as INSERT INTO spans_in FORMAT TabSeparated plus a count() that sees them.
+#      Each the median of --runs runs (default 3), owld fresh each time and ClickHouse's table
+#      emptied (TRUNCATE) before each: the shared VM's speed varies by a third from run to run.
 #   2. OTLP/HTTP JSON ingest into a fresh owld, counted the same way.
 #   3. Trace lookup by id in a store of SPANS + EXTRA spans (>= 10,000,000 without --quick):
 #      GET /api/v1/traces/{id} (the whole tree) for 200 ids of stored traces and 50 absent
@@ -20,9 +22,9 @@
 # Goals (reported, not enforced): >= 1,000,000 spans/s per core; <= 40 bytes a span; a lookup
 # <= 10 ms. RESULT lines for bench/run; --record appends to bench/RESULTS.md.
 #
-# Usage: bench/traces.sh [--quick] [--record] [--spans N] [--extra N] [--data DIR]
+# Usage: bench/traces.sh [--quick] [--record] [--spans N] [--extra N] [--runs N] [--data DIR]
 #                        [--owld PATH] [--loadgen PATH] [--cpu C]
-#   --quick  200,000 + 800,000 spans     default 2,000,000 + 8,000,000
+#   --quick  200,000 + 800,000 spans, 1 run     default 2,000,000 + 8,000,000, 3 runs
 set -u
 
 SRCDIR=${OWL_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -34,6 +36,7 @@ DATA=${OWL_BENCH_DATA:-$SRCDIR/../shared/data}
 OWLD=${OWLD:-}
 LOADGEN=${LOADGEN:-}
 CPU=1
+RUNS=
 CONNS=4
 WORKERS=2
 
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --record) RECORD=1 ;;
     --spans) SPANS=$2; shift ;;
     --extra) EXTRA=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
     --data) DATA=$2; shift ;;
     --owld) OWLD=$2; shift ;;
     --loadgen) LOADGEN=$2; shift ;;
@@ -55,6 +59,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$SPANS" ] || { [ "$QUICK" = 1 ] && SPANS=200000 || SPANS=2000000; }
 [ -n "$EXTRA" ] || { [ "$QUICK" = 1 ] && EXTRA=800000 || EXTRA=8000000; }
+[ -n "$RUNS" ] || { [ "$QUICK" = 1 ] && RUNS=1 || RUNS=3; }
+[ "$RUNS" -ge 1 ] 2>/dev/null || die "--runs takes a count of 1 or more"
 
 BENCH_NAME=traces
 # shellcheck source=bench/lib.sh
@@ -139,19 +145,43 @@ visible() {
     printf -v "VIS_$1" '%s' "$(calc %.3f "($(now_ns) - $t0) / 1e9")"
 }
 
+# median NAME — of runs NAME_1..NAME_$RUNS (their SEC_, VIS_ and RATE_ set), the one of
+# median rate: its figures as SEC_NAME, VIS_NAME and RATE_NAME, and every run's rate, lowest
+# first, in RUNS_NAME
+median() {
+    local name=$1 i r list=() mid
+    for i in $(seq "$RUNS"); do
+        r=RATE_${name}_$i
+        list+=("${!r} $i")
+    done
+    mid=$(printf '%s\n' "${list[@]}" | sort -n | awk -v m=$(((RUNS + 1) / 2)) 'NR == m { print $2 }')
+    for r in SEC VIS RATE; do
+        i=${r}_${name}_$mid
+        printf -v "${r}_$name" '%s' "${!i}"
+    done
+    printf -v "RUNS_$name" '%s' "$(printf '%s\n' "${list[@]}" | sort -n | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }')"
+}
+
 for enc in pb json; do
     ct=application/x-protobuf
     [ "$enc" = json ] && ct=application/json
-    echo "owld: OTLP/HTTP $enc, $N spans (CPU $CPU, --workers $WORKERS)..."
-    start_owl "$T/owl-$enc"
-    load "owl_$enc" "$OWL/v1/traces" "$T/b/$enc.rec" "$REQS" "$N" "Authorization: Bearer $OWL_KEY" \
-        "Content-Type: $ct"
-    visible "owl_$enc"
-    stop_owl
-    sec=SEC_owl_$enc vis=VIS_owl_$enc
-    printf -v "RATE_$enc" '%s' "$(calc %.0f "$N / (${!sec} + ${!vis})")"
-    r=RATE_$enc
-    echo "  ${!sec} s for every request + ${!vis} s to see the last trace: ${!r} spans/s"
+    for i in $(seq "$RUNS"); do
+        echo "owld: OTLP/HTTP $enc, $N spans (CPU $CPU, --workers $WORKERS), run $i of $RUNS..."
+        rm -rf "$T/owl-$enc" # a fresh store each run; the protobuf one left becomes the lookup store
+        start_owl "$T/owl-$enc"
+        load "owl_${enc}_$i" "$OWL/v1/traces" "$T/b/$enc.rec" "$REQS" "$N" \
+            "Authorization: Bearer $OWL_KEY" "Content-Type: $ct"
+        visible "owl_${enc}_$i"
+        stop_owl
+        sec=SEC_owl_${enc}_$i vis=VIS_owl_${enc}_$i
+        printf -v "RATE_owl_${enc}_$i" '%s' "$(calc %.0f "$N / (${!sec} + ${!vis})")"
+        r=RATE_owl_${enc}_$i
+        echo "  ${!sec} s for every request + ${!vis} s to see the last trace: ${!r} spans/s"
+    done
+    median "owl_$enc"
+    r=RATE_owl_$enc runs=RUNS_owl_$enc
+    printf -v "RATE_$enc" '%s' "${!r}"
+    echo "  median of $RUNS runs (${!runs}): ${!r} spans/s"
 done
 
 # ---- ClickHouse ----
@@ -162,12 +192,20 @@ CH_PORT=$PEER_PORT
 CH_VER=$("$SRCDIR/bench/peers/clickhouse" version "$CH_DIR")
 "$SRCDIR/bench/peers/clickhouse" schema spans | while IFS= read -r sql; do ch "$sql" >/dev/null; done
 INS="http://127.0.0.1:$CH_PORT/?query=INSERT%20INTO%20spans_in%20FORMAT%20TabSeparated"
-load ch "$INS" "$T/b/ch.rec" "$REQS" "$N"
-t0=$(now_ns)
-[ "$(ch "SELECT count() FROM spans")" = "$N" ] || die "ClickHouse holds $(ch "SELECT count() FROM spans") spans, not $N"
-VIS_ch=$(calc %.3f "($(now_ns) - $t0) / 1e9")
-CH_RATE=$(calc %.0f "$N / ($SEC_ch + $VIS_ch)")
-echo "  $CH_VER: $SEC_ch s for every INSERT + count() $VIS_ch s: $CH_RATE spans/s"
+for i in $(seq "$RUNS"); do
+    [ "$i" = 1 ] || ch "TRUNCATE TABLE spans" >/dev/null || die "TRUNCATE TABLE spans failed"
+    load "ch_$i" "$INS" "$T/b/ch.rec" "$REQS" "$N"
+    t0=$(now_ns)
+    [ "$(ch "SELECT count() FROM spans")" = "$N" ] || die "ClickHouse holds $(ch "SELECT count() FROM spans") spans, not $N"
+    printf -v "VIS_ch_$i" '%s' "$(calc %.3f "($(now_ns) - $t0) / 1e9")"
+    sec=SEC_ch_$i vis=VIS_ch_$i
+    printf -v "RATE_ch_$i" '%s' "$(calc %.0f "$N / (${!sec} + ${!vis})")"
+    r=RATE_ch_$i
+    echo "  $CH_VER, run $i of $RUNS: ${!sec} s for every INSERT + count() ${!vis} s: ${!r} spans/s"
+done
+median ch
+CH_RATE=$RATE_ch
+echo "  median of $RUNS runs ($RUNS_ch): $CH_RATE spans/s"
 
 # ---- the lookup store: SPANS + EXTRA spans in each ----
 echo "lookup store: $TOTAL spans in owld and ClickHouse..."
@@ -241,7 +279,7 @@ R_PB=$(calc %.2f "$RATE_pb / $CH_RATE")
 R_JSON=$(calc %.2f "$RATE_json / $CH_RATE")
 GOALS="OTLP protobuf $RATE_pb spans/s per core (goal >= 1,000,000: $(goal "$RATE_pb" 1000000)), JSON $RATE_json ($(goal "$RATE_json" 1000000)); $OWL_BPS bytes a span (goal <= 40: $(goal "$OWL_BPS" 40 le)); lookup median $OM ms, p99 $OP ms (goal <= 10 ms: $(goal "$OP" 10 le))"
 echo "goals: $GOALS"
-SETUP="data: $TOTAL spans ($N for ingest) replayed from the Nezha traces with fresh ids over yesterday UTC, 5,000 a request; owld --workers $WORKERS (wal_sync always) and the $CH_VER server (max_threads=1, lz4, spans ORDER BY (service, start_ns)) each pinned to CPU $CPU; bench/loadgen ($CONNS connections) and the lookup client on CPU $CLIENT_CPU; ingest time = every request answered + the first answer that holds the last trace (owl) / count() (ClickHouse); lookups: $(kv "$T/lookup.out" ids) stored ids + 50 absent, one connection"
+SETUP="data: $TOTAL spans ($N for ingest, each ingest figure the median of $RUNS runs: owld $RUNS_owl_pb protobuf, $RUNS_owl_json JSON; ClickHouse $RUNS_ch) replayed from the Nezha traces with fresh ids over yesterday UTC, 5,000 a request; owld --workers $WORKERS (wal_sync always) and the $CH_VER server (max_threads=1, lz4, spans ORDER BY (service, start_ns)) each pinned to CPU $CPU; bench/loadgen ($CONNS connections) and the lookup client on CPU $CLIENT_CPU; ingest time = every request answered + the first answer that holds the last trace (owl) / count() (ClickHouse); lookups: $(kv "$T/lookup.out" ids) stored ids + 50 absent, one connection"
 table() {
     printf '| row | owl | ClickHouse | ratio |\n|---|---|---|---|\n'
     printf '| OTLP/HTTP protobuf ingest, spans/s per core | **%s** (%s s + %s s) | %s (%s s + %s s) | %s |\n' "$RATE_pb" "$SEC_owl_pb" "$VIS_owl_pb" "$CH_RATE" "$SEC_ch" "$VIS_ch" "$R_PB"
