@@ -328,9 +328,11 @@ void *owl_spares_take(owl_spares *s, size_t n, size_t *cap)
             s->v[k] = NULL;
         }
     pthread_mutex_unlock(&s->mu);
-    /* an eighth more: requests vary a little in size, and a kept array just too small for
-     * the next one would be replaced by a new one again and again */
-    size_t want = n <= s->keep_max && n + n / 8 > n ? n + n / 8 : n;
+    /* an eighth more (up to keep_max): requests vary a little in size, and a kept array
+     * just too small for the next one would be replaced by a new one again and again */
+    size_t want = n + n / 8 < n ? n : n + n / 8;
+    if (want > s->keep_max)
+        want = n > s->keep_max ? n : s->keep_max;
     if (!p && (p = malloc(want)))
         *cap = want;
     return p;

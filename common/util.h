@@ -61,8 +61,8 @@ typedef struct owl_spares {
 #define OWL_SPARES_INIT(keep_max) {PTHREAD_MUTEX_INITIALIZER, (keep_max), {0}, {0}}
 
 /* owl_spares_take — an array of at least n bytes (n > 0), *cap set to its size: a kept one
- * when one is large enough, else a new one (malloc) of an eighth more than n when n is at
- * most keep_max. Its bytes are not zeroed. NULL when out of memory. */
+ * when one is large enough, else a new one (malloc) of an eighth more than n, but no more
+ * than keep_max unless n is. Its bytes are not zeroed. NULL when out of memory. */
 void *owl_spares_take(owl_spares *s, size_t n, size_t *cap);
 
 /* owl_spares_give — keeps p (cap bytes, from owl_spares_take or malloc) for a later take: in
