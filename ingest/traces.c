@@ -323,7 +323,8 @@ static int emit_some(owl_traces *tr, const char *tenant, red **es, size_t n, int
         nb += buckets_used(es[i]);
     owl_datum *d = calloc(n * 5, sizeof *d);
     owl_dim *dims = calloc(n * 2, sizeof *dims);
-    double *vals = malloc((nb ? nb : 1) * sizeof *vals), *cnts = malloc((nb ? nb : 1) * sizeof *cnts);
+    size_t nbv = nb ? nb : 1;
+    double *vals = malloc(nbv * sizeof *vals), *cnts = malloc(nbv * sizeof *cnts);
     int rc = OWL_OK;
     if (!d || !dims || !vals || !cnts) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
