@@ -355,6 +355,7 @@ static int put_str(owl_buf *b, const void *p, size_t n)
  * apart, runs of one series. */
 #define REC_V3 3
 enum { COL_RAW = 0, COL_CONST = 1, COL_DELTA = 2, COL_RUNS = 3 };
+#define RUNS_PROBE 64 /* rows a byte column's runs are counted over before giving up early */
 
 static uint64_t zigzag(uint64_t d)
 {
@@ -414,10 +415,15 @@ static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_
         return OWL_OK;
     }
     /* byte values repeated row after row (a resource shared by a batch's spans): each run
-     * once, with its length, when runs average two rows or more */
+     * once, with its length, when runs average two rows or more. A column whose first
+     * RUNS_PROBE values are mostly distinct (ids, names, attributes) is written raw without
+     * comparing half its values first. */
     size_t runs = 0;
-    for (i = 0; owl_type_is_bytes(t) && i < n && runs * 2 <= n; i++)
+    for (i = 0; owl_type_is_bytes(t) && i < n && runs * 2 <= n; i++) {
         runs += i == 0 || !owl__same_cell(t, &col[i], &col[i - 1]);
+        if (i + 1 == RUNS_PROBE && runs * 4 > RUNS_PROBE * 3)
+            runs = n; /* raw */
+    }
     if (owl_type_is_bytes(t) && runs * 2 <= n) {
         uint8_t v[10];
         if (owl_buf_putc(b, COL_RUNS) != OWL_OK ||
