@@ -254,6 +254,8 @@ static int tokens_to_set(struct hset *s, const char *p, size_t n)
     const uint8_t *u = (const uint8_t *)p;
     size_t nw = (n + 63) / 64, start, len;
     unsigned digits;
+    if (n == 0)
+        return OWL_OK; /* no token (and s->mask may be NULL yet: no pointer sums on it) */
     if (nw > s->mask_cap) {
         uint64_t *m = realloc(s->mask, 2 * nw * sizeof *m);
         if (!m)
