@@ -395,6 +395,7 @@ out:
 typedef struct jmsg jmsg;
 typedef struct jfield {
     const ProtobufCFieldDescriptor *fd;
+    const char *name;      /* fd->name, here for the look-up without a hop */
     const char *camel;     /* lowerCamelCase spelling (NULL: none besides the name) */
     uint16_t nlen, clen;   /* spellings' lengths */
     uint8_t tag[5], ntag;  /* the tag varint with the field's wire type */
@@ -479,6 +480,7 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
         const char *name = desc->fields[i].name;
         size_t nl = strlen(name);
         f->fd = &desc->fields[i];
+        f->name = name;
         f->nlen = nl < 0xffff ? (uint16_t)nl : 0xffff;
         char *camel = camel_of(name);
         if (!camel)
@@ -536,7 +538,9 @@ enum { DECLINE = OWL_EUNSUPPORTED };
 
 static inline void fws(fp *x)
 {
-    while (x->p < x->end && (*x->p == ' ' || *x->p == '\n' || *x->p == '\r' || *x->p == '\t'))
+    /* most often no whitespace at all: one test for any byte past ' ' */
+    while (x->p < x->end && (unsigned char)*x->p <= ' ' &&
+           (*x->p == ' ' || *x->p == '\n' || *x->p == '\r' || *x->p == '\t'))
         x->p++;
 }
 
@@ -1047,7 +1051,7 @@ static const jfield *flookup(const jmsg *m, const char *k, size_t kl, unsigned *
     unsigned start = m->ambiguous || *hint >= m->n ? 0 : *hint;
     for (unsigned c = 0, i = start; c < m->n; c++, i = i + 1 == m->n ? 0 : i + 1) {
         const jfield *f = &m->f[i];
-        if (f->nlen == kl && same_name(f->fd->name, k, kl))
+        if (f->nlen == kl && same_name(f->name, k, kl))
             *spelling = 0;
         else if (f->clen == kl && same_name(f->camel, k, kl))
             *spelling = 1;
