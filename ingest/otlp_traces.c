@@ -679,6 +679,15 @@ static int scope_begin(ctx *c, const scope_t *s)
 #define SPANS_KEEP 16384 /* arrays for more spans are not kept */
 static owl_spares spans_spares = OWL_SPARES_INIT(SPANS_KEEP * sizeof(owl_span));
 
+/* Gives d's spans back to spans_spares when they came from there; d then has none. */
+static void spans_release(owl_span_decoded *d)
+{
+    if (d->spans_cap)
+        owl_spares_give(&spans_spares, d->spans, d->spans_cap);
+    d->spans = NULL;
+    d->spans_cap = 0;
+}
+
 /* Room for n records. */
 static int spans_alloc(ctx *c, size_t n)
 {
@@ -1092,8 +1101,7 @@ void owl_span_decoded_free(owl_span_decoded *d)
 {
     if (!d)
         return;
-    if (d->spans_cap)
-        owl_spares_give(&spans_spares, d->spans, d->spans_cap);
+    spans_release(d);
     owl_arena_free(&d->arena);
     memset(d, 0, sizeof *d);
 }
@@ -1133,10 +1141,7 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory decoding OTLP traces");
     if (rc != OWL_OK) {
-        if (out->spans_cap)
-            owl_spares_give(&spans_spares, out->spans, out->spans_cap);
-        out->spans = NULL;
-        out->spans_cap = 0;
+        spans_release(out);
         out->n = out->rejected = 0;
         out->message[0] = '\0';
     }
