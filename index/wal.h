@@ -8,7 +8,8 @@
  *           16 n  payload
  *   end     0  4  0xffffffff   4 4 crc32c of the lsn bytes xor 0x454e4421   8 8 the next lsn:
  *           written after every append and overwritten by the next; the records end there
- *           (or at the end of the file), and bytes beyond it are not read
+ *           (or at the end of the file), and bytes beyond it are not read (direct appends
+ *           leave zeros there up to a 4 KiB boundary)
  * Checkpointed segments are kept for reuse (up to opts.spares) as DIR/spare-<16 hex>.tmp.
  * DIR/checkpoint holds the highest lsn whose effects are stored elsewhere (written
  * atomically); segments wholly at or below it are kept as spares or deleted.
@@ -36,6 +37,8 @@ typedef struct owl_wal_options {
     size_t segment_bytes;  /* roll to a new segment past this (default 64 MiB) */
     size_t max_record;     /* largest payload accepted (default 64 MiB, below 2^32 - 1) */
     int spares;            /* checkpointed segment files kept for reuse (0: 4; -1: none) */
+    int buffered;          /* appends through the page cache; by default SYNC_ALWAYS appends
+                            * bypass it (O_DIRECT) where the file system allows */
 } owl_wal_options;
 
 /* Called once per record during recovery, in lsn order; rec is valid only during the call.
@@ -73,6 +76,7 @@ typedef struct owl_wal_stats {
     uint64_t appends;
     uint64_t reused;        /* segments made from a kept spare file since open */
     uint64_t spares;        /* spare files kept now */
+    int direct;             /* the current segment takes direct (O_DIRECT) appends */
 } owl_wal_stats;
 
 void owl_wal_stats_get(owl_wal *w, owl_wal_stats *st);

@@ -91,7 +91,7 @@ static void seg_header(uint8_t h[24], uint64_t first)
  * checks a reopen sees it. A log verify found sound must open and replay every record. */
 static void exercise(size_t limit)
 {
-    owl_wal_options o = {OWL_WAL_SYNC_NONE, 0, 4096, 1 << 16, 0};
+    owl_wal_options o = {OWL_WAL_SYNC_NONE, 0, 4096, 1 << 16, 0, 0};
     owl_wal *w = NULL;
     seen a = {limit, 0, 0, 0, 0, 0, {0}}, b = a;
     uint64_t good = 0;

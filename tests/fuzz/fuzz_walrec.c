@@ -144,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     rm_tree(base, 1);
     char wdir[128];
     snprintf(wdir, sizeof wdir, "%s/wal", base);
-    owl_wal_options wo = {OWL_WAL_SYNC_NONE, 0, 1 << 20, 1 << 20, 0};
+    owl_wal_options wo = {OWL_WAL_SYNC_NONE, 0, 1 << 20, 1 << 20, 0, 0};
     owl_wal *w = NULL;
     uint64_t lsn;
     struct iovec iov = {(void *)d, n};

@@ -302,6 +302,130 @@ Test(wal, round_trip_many_segments)
     test_rm_rf(dir);
 }
 
+/* ---- direct appends (O_DIRECT, SYNC_ALWAYS) ---- */
+
+/* wal.c writes a direct append through a 1 MiB buffer in whole 4 KiB blocks */
+#define T_DIO_BLK 4096u
+#define T_DIO_CHUNK (1u << 20)
+
+/* A record of exactly n bytes whose bytes depend on tag. */
+static unsigned char *sized_make(uint64_t tag, size_t n)
+{
+    unsigned char *p = malloc(n ? n : 1);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(tag * 131 + i * 7 + (i >> 12));
+    return p;
+}
+
+static void sized_append(owl_wal *w, uint64_t tag, size_t n, uint64_t want_lsn)
+{
+    unsigned char *p = sized_make(tag, n);
+    cr_assert_eq(append_buf(w, p, n), want_lsn);
+    free(p);
+}
+
+/* Checks c holds records 1..k with the lengths len[0..k) made by sized_make(lsn, len). */
+static void expect_sized(const coll *c, const size_t *len, size_t k)
+{
+    cr_assert_eq(c->n, k, "replayed %zu records, want %zu", c->n, k);
+    for (size_t i = 0; i < k; i++) {
+        cr_assert_eq(c->r[i].lsn, i + 1);
+        cr_assert_eq(c->r[i].n, len[i], "record %zu: %zu bytes, want %zu", i + 1, c->r[i].n,
+                     len[i]);
+        unsigned char *p = sized_make(i + 1, len[i]);
+        cr_assert_eq(memcmp(c->r[i].data, p, len[i]), 0, "record %zu differs", i + 1);
+        free(p);
+    }
+}
+
+/* The segments of a (direct) and b (buffered) hold the same bytes up to and including their
+ * end marks; a's files are whole blocks (the zeros after a mark are never read). */
+static void same_segments(const char *a, const char *b)
+{
+    uint64_t fa[64], fb[64];
+    char pa[4096], pb[4096];
+    size_t na = list_segments(a, fa, 64), nb = list_segments(b, fb, 64);
+    cr_assert_eq(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        size_t la, lb;
+        cr_assert_eq(fa[i], fb[i]);
+        seg_path(a, fa[i], pa, sizeof pa);
+        seg_path(b, fb[i], pb, sizeof pb);
+        unsigned char *x = read_bytes(pa, &la), *y = read_bytes(pb, &lb);
+        size_t e = records_end(y, lb);
+        cr_assert_eq(records_end(x, la), e, "%s: records end at %zu, buffered at %zu", pa,
+                     records_end(x, la), e);
+        cr_assert_eq(la % T_DIO_BLK, 0, "%s: %zu bytes, not whole blocks", pa, la);
+        cr_assert_geq(lb, e + 16);
+        cr_assert_eq(memcmp(x, y, e + 16), 0, "%s differs from %s", pa, pb);
+        size_t nz = e + 16;
+        while (nz < la && x[nz] == 0)
+            nz++;
+        cr_assert_eq(nz, la, "%s: byte %zu past the end mark is %d", pa, nz, nz < la ? x[nz] : 0);
+        free(x);
+        free(y);
+    }
+}
+
+/* Record lengths that land an append's end on and around block and buffer boundaries,
+ * including the end mark cut by a full 1 MiB buffer going out (j < 16 bytes left). */
+Test(wal, direct_appends_write_what_buffered_ones_do)
+{
+    char *a = test_tmpdir("wal"), *b = test_tmpdir("wal");
+    owl_wal_options od = opts_of(OWL_WAL_SYNC_ALWAYS, 0), ob = od;
+    ob.buffered = 1;
+    owl_wal *wa = open_ok(a, &od, NULL), *wb = open_ok(b, &ob, NULL);
+    owl_wal_stats st;
+    owl_wal_stats_get(wb, &st);
+    cr_assert_eq(st.direct, 0);
+    owl_wal_stats_get(wa, &st);
+    if (!st.direct) {
+        owl_wal_close(wa);
+        owl_wal_close(wb);
+        test_rm_rf(a);
+        test_rm_rf(b);
+        cr_skip_test("the file system under /tmp refuses O_DIRECT");
+    }
+    static const size_t fixed[] = {0, 1, 15, 16, 17, 4031, 4032, 4033, 4063, 4064, 4065,
+                                   4095, 4096, 4097, 100000};
+    size_t len[2 * (OWL_ARRAY_LEN(fixed) + 19)], k = 0;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < OWL_ARRAY_LEN(fixed) + 19; i++) {
+            if (i < OWL_ARRAY_LEN(fixed)) {
+                len[k] = fixed[i];
+            } else if (i < OWL_ARRAY_LEN(fixed) + 18) {
+                size_t j = i - OWL_ARRAY_LEN(fixed);
+                owl_wal_stats_get(wa, &st);
+                size_t tail = (size_t)(st.bytes % T_DIO_BLK); /* one segment: its end */
+                len[k] = T_DIO_CHUNK + j - tail - 32; /* tail + header + record + mark */
+            } else {
+                len[k] = 3 * T_DIO_CHUNK + 123;
+            }
+            k++;
+            sized_append(wa, k, len[k - 1], k);
+            sized_append(wb, k, len[k - 1], k);
+        }
+        /* reopened, the direct log takes its partial last block back from the file */
+        owl_wal_close(wa);
+        owl_wal_close(wb);
+        coll c = {0};
+        wa = open_ok(a, &od, &c);
+        expect_sized(&c, len, k);
+        coll_free(&c);
+        wb = open_ok(b, &ob, NULL);
+    }
+    owl_wal_close(wa);
+    owl_wal_close(wb);
+    same_segments(a, b);
+    coll c = {0};
+    replay_all(a, &c);
+    expect_sized(&c, len, k);
+    coll_free(&c);
+    test_rm_rf(a);
+    test_rm_rf(b);
+}
+
 Test(wal, iovec_pieces_and_empty_record)
 {
     char *dir = test_tmpdir("wal");
