@@ -527,6 +527,60 @@ Test(traces, red_latency_percentiles)
     env_free(&e);
 }
 
+/* RED entries of minutes past the exemplars' 3 hours are freed by the flush that writes
+ * them, and their memory serves the next entries: 300 operations (every 7th with a name too
+ * long for the pool's entries) whose spans spread over 20 octaves (a wide histogram), flushed;
+ * then 300 more, of another minute, each with 4 spans of one latency and one 64 times slower
+ * (wide again): nothing of the first round's counts or histograms may show in the second's. */
+Test(traces, red_entries_freed_and_reused)
+{
+    env e;
+    env_init(&e);
+    enum { OPS = 300, SPANS0 = 20, SPANS1 = 5 };
+    static char names[OPS][256];
+    owl_span *s = calloc(OPS * SPANS0, sizeof *s);
+    cr_assert_not_null(s);
+    for (int round = 0; round < 2; round++) {
+        int64_t minute = (owl_now_ms() / 60000 - 300 - 10 * round) * 60000;
+        size_t n = 0;
+        for (unsigned op = 0; op < OPS; op++) {
+            int len = snprintf(names[op], sizeof names[op], "op-%u-%d-", op, round);
+            if (op % 7 == 0)
+                memset(names[op] + len, 'x', 240 - (size_t)len), names[op][240] = '\0';
+            for (unsigned k = 0; k < (round ? SPANS1 : SPANS0); k++) {
+                int64_t ns = round ? (int64_t)(op + 1) * MS << (k == SPANS1 - 1 ? 6 : 0)
+                                   : (int64_t)(0.01 * MS) << k;
+                s[n++] = mkspan(100000 * (round + 1) + op, 1 + k, 0, "orders", names[op],
+                                OWL_SPAN_SERVER, minute * MS + (int64_t)k * MS, ns);
+            }
+        }
+        put(&e, T, s, n);
+        owl_error err = {0};
+        cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
+        /* minutes over 3 hours old are read from the roll-ups */
+        cr_assert_eq(owl_metrics_rollup(e.metrics, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
+        for (unsigned op = 0; op < OPS; op++) {
+            owl_bucket_set bs;
+            const owl_bucket *b = red_bucket(&e, minute, names[op], "Requests", &bs);
+            cr_assert_float_eq(b->sum, round ? SPANS1 : SPANS0, 1e-9, "round %d op %u: %g",
+                               round, op, b->sum);
+            owl_bucket_set_free(&bs);
+            double lo = round ? op + 1 : 0.01, hi = round ? 64 * (op + 1) : 0.01 * (1 << (SPANS0 - 1));
+            cr_assert_float_eq(latency_stat(&e, minute, names[op], "Minimum"), lo, 1e-6);
+            cr_assert_float_eq(latency_stat(&e, minute, names[op], "Maximum"), hi, 1e-6);
+            double p99 = latency_stat(&e, minute, names[op], "p99");
+            cr_assert(fabs(p99 - hi) <= 0.1 * hi, "round %d op %u: p99 %g, want %g", round, op,
+                      p99, hi);
+            if (round) {
+                double p10 = latency_stat(&e, minute, names[op], "p10");
+                cr_assert(fabs(p10 - lo) <= 0.1 * lo, "op %u: p10 %g, want %g", op, p10, lo);
+            }
+        }
+    }
+    free(s);
+    env_free(&e);
+}
+
 /* A flush of more entries than one metrics put takes (200): 450 operations of a minute,
  * each with its own count and latency, all written. */
 Test(traces, red_flush_of_many_entries)
