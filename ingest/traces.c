@@ -73,7 +73,7 @@ typedef struct red {
     uint32_t hwin[HWIN];
     exemplar ex[EXEMPLARS];
     size_t nex;
-    int pooled; /* from the table's pool (names within RED_NAMES), else calloc'd */
+    int pool;   /* its class in the table's pool (names within RED_NAMES), else -1: calloc'd */
 } red;
 
 /* The RED table's entries and wide histograms come from a pool of RED_BLOCK-byte blocks,
@@ -85,7 +85,8 @@ typedef struct red {
  * owl_traces_free; freed entries serve the next ones. tr->mu guards the pool. */
 #define RED_BLOCK ((size_t)256 << 10)
 #define RED_NAMES 192 /* bytes of tenant\0service\0operation\0\1 an entry holds in place */
-enum { POOL_ENTRY, POOL_WIDE, POOL_CLASSES };
+#define RED_NAMES_STEP 64 /* entries come in three sizes: names within 64, 128 or 192 bytes */
+enum { POOL_WIDE = RED_NAMES / RED_NAMES_STEP, POOL_CLASSES }; /* 0..2: entries */
 #define POOL_ALIGN(n) (((n) + 15) & ~(size_t)15)
 
 typedef struct pool_item {
@@ -102,8 +103,8 @@ typedef struct red_pool {
 
 static size_t pool_size(int cls)
 {
-    return cls == POOL_ENTRY ? POOL_ALIGN(sizeof(red) + RED_NAMES)
-                             : POOL_ALIGN(NBUCKETS * sizeof(uint32_t));
+    return cls < POOL_WIDE ? POOL_ALIGN(sizeof(red) + RED_NAMES_STEP * ((size_t)cls + 1))
+                           : POOL_ALIGN(NBUCKETS * sizeof(uint32_t));
 }
 
 /* A zeroed item of class cls, or NULL when out of memory. */
@@ -230,10 +231,11 @@ static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
     if ((tr->tabn + 1) * 2 > tr->tabcap && red_grow(tr) != OWL_OK)
         return NULL;
     size_t tl = strlen(tenant), ol = op ? op->n : 0, names = tl + svc->n + ol + 4;
-    red *e = names <= RED_NAMES ? pool_take(&tr->pool, POOL_ENTRY) : calloc(1, sizeof *e + names);
+    int cls = names <= RED_NAMES ? (int)((names - 1) / RED_NAMES_STEP) : -1;
+    red *e = cls >= 0 ? pool_take(&tr->pool, cls) : calloc(1, sizeof *e + names);
     if (!e)
         return NULL;
-    e->pooled = names <= RED_NAMES;
+    e->pool = cls;
     char *p = (char *)(e + 1);
     e->tenant = p;
     memcpy(p, tenant, tl + 1);
@@ -339,8 +341,8 @@ static void red_reset(owl_traces *tr, red *e)
 static void red_free(owl_traces *tr, red *e)
 {
     pool_give(&tr->pool, POOL_WIDE, e->wide);
-    if (e->pooled)
-        pool_give(&tr->pool, POOL_ENTRY, e);
+    if (e->pool >= 0)
+        pool_give(&tr->pool, e->pool, e);
     else
         free(e);
 }

@@ -528,8 +528,8 @@ Test(traces, red_latency_percentiles)
 }
 
 /* RED entries of minutes past the exemplars' 3 hours are freed by the flush that writes
- * them, and their memory serves the next entries: 300 operations (every 7th with a name too
- * long for the pool's entries) whose spans spread over 20 octaves (a wide histogram), flushed;
+ * them, and their memory serves the next entries: 300 operations (names of every size the
+ * pool holds, and every 7th too long for it) whose spans spread over 20 octaves (a wide histogram), flushed;
  * then 300 more, of another minute, each with 4 spans of one latency and one 64 times slower
  * (wide again): nothing of the first round's counts or histograms may show in the second's. */
 Test(traces, red_entries_freed_and_reused)
@@ -545,8 +545,9 @@ Test(traces, red_entries_freed_and_reused)
         size_t n = 0;
         for (unsigned op = 0; op < OPS; op++) {
             int len = snprintf(names[op], sizeof names[op], "op-%u-%d-", op, round);
-            if (op % 7 == 0)
-                memset(names[op] + len, 'x', 240 - (size_t)len), names[op][240] = '\0';
+            size_t want = op % 7 == 0 ? 240 : op % 7 == 1 ? 100 : op % 7 == 2 ? 160 : 0;
+            if (want) /* names beyond each of the pool's sizes (64, 128, 192 bytes) */
+                memset(names[op] + len, 'x', want - (size_t)len), names[op][want] = '\0';
             for (unsigned k = 0; k < (round ? SPANS1 : SPANS0); k++) {
                 int64_t ns = round ? (int64_t)(op + 1) * MS << (k == SPANS1 - 1 ? 6 : 0)
                                    : (int64_t)(0.01 * MS) << k;
@@ -657,7 +658,8 @@ Test(traces, red_statistics)
     cr_assert_eq(owl_traces_flush(e.tr, &err), OWL_OK, "%s", err.msg);
     /* 5 h back is answered from the 60 s level (raw datapoints answer 3 h) */
     cr_assert_eq(owl_metrics_rollup(e.metrics, owl_now_ms(), &err), OWL_OK, "%s", err.msg);
-    cr_assert_float_eq(red_bucket(&e, old_minute, "GET /old", "Requests", &bs)->sum, 1, 1e-9);
+    const owl_bucket *ob = red_bucket(&e, old_minute, "GET /old", "Requests", &bs);
+    cr_assert_float_eq(ob->sum, 1, 1e-9); /* the macro evaluates its operands twice */
     owl_bucket_set_free(&bs);
     /* the service's own row, and the latency distribution */
     const owl_bucket *b = red_bucket(&e, minute, NULL, "Latency", &bs);
