@@ -799,7 +799,8 @@ static void expect_escape(const char *text, int want, unsigned cp, size_t used)
     cr_assert_eq((size_t)(p - text), used, "\\%s: took %zu bytes", text, (size_t)(p - text));
 }
 
-/* owl_json_str_run against a byte loop: every length to 40, the end byte ('"', '\\', each
+/* owl_json_str_run against a byte loop: every length to 56 (three 16-byte steps, an 8-byte
+ * one and single bytes), the end byte ('"', '\\', each
  * control character, or none) at every place, the bytes around it drawn from those next to
  * the special ones (a borrow from one byte to the next is where word-at-a-time tests go
  * wrong) and past ASCII. */
@@ -808,9 +809,9 @@ Test(utf8, json_string_runs_end_where_a_byte_loop_ends_them)
     static const unsigned char near[] = {0x01, 0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f,
                                          0x80, 0xa2, 0xdc, 0xff, 'a',  '0',  0x22 ^ 0x80,
                                          0x5c ^ 0x80};
-    unsigned char buf[48];
+    unsigned char buf[64];
     uint64_t r = 99;
-    for (size_t len = 0; len <= 40; len++)
+    for (size_t len = 0; len <= 56; len++)
         for (size_t at = 0; at <= len; at++)
             for (int endc = -1; endc < 34; endc++) {
                 for (size_t i = 0; i < len; i++) {
