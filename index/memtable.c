@@ -192,30 +192,28 @@ int owl__cmp_time_idx(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* One LSD radix pass over byte `shift / 8` of the key get() gives: from src into dst,
- * stable. Skipped (returns 0, nothing moved) when every element has the same byte there. */
-static int radix_pass(const struct time_idx *src, struct time_idx *dst, size_t n, int which,
-                      int shift)
+/* The sort key's 16 bytes, least significant first: time's 8 (its sign bit flipped, so
+ * that the unsigned order of the bytes is the signed order of the times), then the cluster
+ * key's 8. */
+static inline unsigned key_byte(const struct time_idx *x, int pass)
 {
-    size_t count[256] = {0};
-    for (size_t i = 0; i < n; i++) {
-        uint64_t v = which ? src[i].k : (uint64_t)src[i].t ^ (1ull << 63);
-        count[(v >> shift) & 0xff]++;
-    }
-    for (int b = 0; b < 256; b++)
-        if (count[b] == n)
-            return 0;
+    uint64_t v = pass < 8 ? (uint64_t)x->t ^ (1ull << 63) : x->k;
+    return (unsigned)(v >> (8 * (pass & 7))) & 0xff;
+}
+
+/* One LSD radix pass over key byte `pass` from src into dst, stable, with that byte's
+ * histogram in count (turned into the buckets' starts here). */
+static void radix_pass(const struct time_idx *src, struct time_idx *dst, size_t n, int pass,
+                       size_t *count)
+{
     size_t pos = 0;
     for (int b = 0; b < 256; b++) {
         size_t c = count[b];
         count[b] = pos;
         pos += c;
     }
-    for (size_t i = 0; i < n; i++) {
-        uint64_t v = which ? src[i].k : (uint64_t)src[i].t ^ (1ull << 63);
-        dst[count[(v >> shift) & 0xff]++] = src[i];
-    }
-    return 1;
+    for (size_t i = 0; i < n; i++)
+        dst[count[key_byte(&src[i], pass)]++] = src[i];
 }
 
 int owl__sort_time_idx(struct time_idx *ix, size_t n)
@@ -233,15 +231,32 @@ int owl__sort_time_idx_buf(struct time_idx *ix, size_t n, struct time_idx *buf)
     if (!tmp)
         return OWL_ENOMEM;
     /* LSD: time's bytes, then the cluster key's; each pass stable, so (k, t, i) order with i
-     * the order the elements came in (callers fill ix by i) */
+     * the order the elements came in (callers fill ix by i). A byte's histogram does not
+     * depend on the order, so all 16 are counted in one read; a byte the same in every
+     * element needs no pass. */
+    size_t (*count)[256] = calloc(16, sizeof *count);
+    if (!count) {
+        if (tmp != buf)
+            free(tmp);
+        return OWL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = (uint64_t)ix[i].t ^ (1ull << 63), k = ix[i].k;
+        for (int byte = 0; byte < 8; byte++) {
+            count[byte][(t >> (8 * byte)) & 0xff]++;
+            count[8 + byte][(k >> (8 * byte)) & 0xff]++;
+        }
+    }
     struct time_idx *a = ix, *b = tmp;
-    for (int which = 0; which < 2; which++)
-        for (int shift = 0; shift < 64; shift += 8)
-            if (radix_pass(a, b, n, which, shift)) {
-                struct time_idx *t = a;
-                a = b;
-                b = t;
-            }
+    for (int pass = 0; pass < 16; pass++) {
+        if (count[pass][key_byte(&ix[0], pass)] == n)
+            continue;
+        radix_pass(a, b, n, pass, count[pass]);
+        struct time_idx *t = a;
+        a = b;
+        b = t;
+    }
+    free(count);
     if (a != ix)
         memcpy(ix, a, n * sizeof *ix);
     if (tmp != buf)
