@@ -2,6 +2,9 @@
  * Unicode's table 3-7, which rule out overlong forms (E0, F0), surrogates (ED) and code
  * points past U+10FFFF (F4) without decoding the code point. */
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 
 #include "utf8.h"
@@ -30,26 +33,46 @@ size_t owl_utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-/* s[0..n) well-formed, NUL bytes allowed when nul_ok. Eight ASCII bytes at a time where it
- * can. */
+/* s[0..n) well-formed, NUL bytes allowed when nul_ok. ASCII sixteen bytes at a time with
+ * SSE2, then eight at a time, and the last few bytes by one more look at the last eight when
+ * they are all ASCII; a byte past ASCII goes to owl_utf8_seq. */
 static int valid(const char *s, size_t n, int nul_ok)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
+#ifdef __SSE2__
+    while (n - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned odd = (unsigned)_mm_movemask_epi8(v); /* past ASCII */
+        if (!nul_ok)
+            odd |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+        if (odd)
+            break;
+        i += 16;
+    }
+#endif
     while (i < n) {
         uint64_t w;
-        if (n - i >= 8) {
-            memcpy(&w, p + i, 8);
-            /* every byte below 0x80 (and, unless nul_ok, above 0: subtracting one from each
-             * byte borrows, setting a high bit, only where a byte is zero) */
+        if (n - i >= 8 || (n >= 8 && i > 0)) {
+            /* the next eight bytes, or the last eight when fewer are left (those before i
+             * passed already): every byte below 0x80 and, unless nul_ok, above 0
+             * (subtracting one from each byte borrows, setting a high bit, only where a
+             * byte is zero) */
+            size_t at = n - i >= 8 ? i : n - 8;
+            memcpy(&w, p + at, 8);
             if (!((nul_ok ? w : w | (w - 0x0101010101010101ull)) & 0x8080808080808080ull)) {
-                i += 8;
+                i = at + 8;
                 continue;
             }
         }
-        if (p[i] == 0 && !nul_ok)
+        unsigned c = p[i];
+        if (c - 1u < 0x7fu) { /* ASCII other than NUL */
+            i++;
+            continue;
+        }
+        if (c == 0 && !nul_ok)
             return 0;
-        size_t l = owl_utf8_seq(p + i, n - i);
+        size_t l = c == 0 ? 1 : owl_utf8_seq(p + i, n - i);
         if (!l)
             return 0;
         i += l;

@@ -748,6 +748,35 @@ Test(utf8, each_class_of_invalid_sequence)
     UTF8_BAD("\xf0\x9f\x98(", "bad fourth byte");
 }
 
+/* ASCII of every length to 70 (the 16- and 8-byte steps and the look at the last eight)
+ * with one odd sequence at every place: NUL, a stray continuation, a valid 2-, 3- and 4-byte
+ * sequence, one cut short by the end, an overlong one; judged as libbson judges it (NUL
+ * allowed: as the same bytes with 'a' for the NUL). */
+Test(utf8, ascii_with_one_odd_sequence_anywhere)
+{
+    static const char *const odd[] = {"\x00", "\x80", "\xc3\xa9", "\xe2\x82\xac",
+                                      "\xf0\x9f\x98\x80", "\xe2\x82", "\xc0\x80", "\x7f"};
+    static const size_t oddn[] = {1, 1, 2, 3, 4, 2, 2, 1};
+    char s[80], t[80];
+    for (size_t len = 0; len <= 70; len++)
+        for (size_t k = 0; k < OWL_ARRAY_LEN(odd); k++)
+            for (size_t at = 0; at + oddn[k] <= len; at++) {
+                memset(s, 'a' + (int)(at % 26), len);
+                memcpy(s + at, odd[k], oddn[k]);
+                int want = bson_utf8_validate(s, len, false) ? 1 : 0;
+                char *h = malloc(len ? len : 1); /* exactly len: a read past it trips ASan */
+                cr_assert_not_null(h);
+                memcpy(h, s, len);
+                cr_assert_eq(owl_utf8_valid(h, len), want, "len %zu, %zu at %zu", len, k, at);
+                memcpy(t, s, len);
+                for (size_t i = 0; i < len; i++)
+                    t[i] = t[i] ? t[i] : 'a';
+                cr_assert_eq(owl_utf8_well_formed(h, len), owl_utf8_valid(t, len),
+                             "NUL allowed: len %zu, %zu at %zu", len, k, at);
+                free(h);
+            }
+}
+
 /* Random strings biased to the edges (bytes near the lead-byte and continuation bounds,
  * zeros, ASCII runs) judged the same as libbson's validator. */
 Test(utf8, same_as_libbson_on_random_input)
