@@ -222,6 +222,7 @@ typedef struct ctx {
     owl_buf attrs;           /* the current span's attributes (attr[]) */
     owl_buf events, links;   /* the fast path's: the current span's (event_t *[], link_t *[]) */
     owl_buf tmp, tmp2, join; /* UTF-8 repairs (a key's, a value's); "system:name" */
+    owl_buf bw;              /* attrs_of's document when it writes the BSON itself */
 } ctx;
 
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -539,9 +540,148 @@ static int shared_of(ctx *c)
     return rc;
 }
 
+/* ---- the attrs document written directly ----
+ *
+ * A span whose attributes are all scalars read from the wire and that has no events and no
+ * links (nearly every span) gets its attrs document written here byte by byte, as libbson
+ * would write it: libbson's appends cost 400-500 instructions each, a sixth of a protobuf
+ * span's decode. Layout (bsonspec.org): a document is an int32 length (itself and the
+ * terminating 0 included), its elements, 0; an element a type byte, the key and a 0, the
+ * value: 0x02 string (int32 length with its 0, the bytes, 0), 0x08 bool (1 byte), 0x12 int64
+ * and 0x01 double (8 bytes little-endian), 0x0A null (nothing), 0x03 document. Tests
+ * compare the bytes with the libbson path's (otlp_traces/fast_path_same_as_protobuf_c). */
+
+static int bw_key(owl_buf *b, uint8_t type, const char *key, size_t klen)
+{
+    if (owl_buf_reserve(b, klen + 2) != OWL_OK)
+        return OWL_ENOMEM;
+    uint8_t *o = (uint8_t *)b->data + b->len;
+    o[0] = type;
+    memcpy(o + 1, key, klen);
+    o[klen + 1] = 0;
+    b->len += klen + 2;
+    return OWL_OK;
+}
+
+static int bw_bytes(owl_buf *b, const void *p, size_t n)
+{
+    return owl_buf_append(b, p, n);
+}
+
+static int bw_str(owl_buf *b, const char *key, size_t klen, const char *v, size_t n)
+{
+    uint8_t len[4];
+    owl_put32le(len, (uint32_t)n + 1);
+    if (bw_key(b, 0x02, key, klen) != OWL_OK || bw_bytes(b, len, 4) != OWL_OK ||
+        bw_bytes(b, v, n) != OWL_OK || owl_buf_putc(b, 0) != OWL_OK)
+        return OWL_ENOMEM;
+    return OWL_OK;
+}
+
+static int bw_u64(owl_buf *b, uint8_t type, const char *key, size_t klen, uint64_t v)
+{
+    uint8_t x[8];
+    owl_put64le(x, v);
+    return bw_key(b, type, key, klen) == OWL_OK && bw_bytes(b, x, 8) == OWL_OK ? OWL_OK
+                                                                                : OWL_ENOMEM;
+}
+
+/* Ends the document whose length field is at b->data + at. */
+static int bw_end(owl_buf *b, size_t at)
+{
+    if (owl_buf_putc(b, 0) != OWL_OK || b->len - at > INT32_MAX)
+        return OWL_ENOMEM;
+    owl_put32le(b->data + at, (uint32_t)(b->len - at));
+    return OWL_OK;
+}
+
+/* attrs_of's document for r written directly when it can be (r as the head comment of this
+ * section says): OWL_OK with *out set, or DECLINE (libbson's path then) or OWL_ENOMEM. */
+#define BW_DECLINE 1
+static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
+{
+    static const uint8_t zero4[4] = {0};
+    if (r->nevents || r->nlinks)
+        return BW_DECLINE;
+    for (size_t i = 0; i < r->nattrs; i++)
+        if (r->attrs[i].kv)
+            return BW_DECLINE;
+    owl_buf *b = &c->bw;
+    owl_buf_reset(b);
+    if (bw_bytes(b, zero4, 4) != OWL_OK)
+        return OWL_ENOMEM;
+    if (r->nattrs) {
+        if (bw_key(b, 0x03, "attributes", 10) != OWL_OK || bw_bytes(b, zero4, 4) != OWL_OK)
+            return OWL_ENOMEM;
+        size_t sub = b->len - 4;
+        for (size_t i = 0; i < r->nattrs; i++) {
+            const attr *a = &r->attrs[i];
+            size_t kl, n;
+            const char *k = owl_otlp_utf8n(a->key.p, a->key.n, &kl, &c->tmp), *v;
+            if (!k)
+                return OWL_ENOMEM;
+            if (memchr(k, 0, kl)) /* libbson refuses such a key: its path says how */
+                return BW_DECLINE;
+            int rc;
+            switch (a->vcase) {
+            case V(STRING_VALUE):
+                v = owl_otlp_utf8n(a->str.p, a->str.n, &n, &c->tmp2);
+                rc = v ? bw_str(b, k, kl, v, n) : OWL_ENOMEM;
+                break;
+            case V(BOOL_VALUE): {
+                uint8_t one = a->num != 0;
+                rc = bw_key(b, 0x08, k, kl) == OWL_OK ? bw_bytes(b, &one, 1) : OWL_ENOMEM;
+                break;
+            }
+            case V(INT_VALUE):
+                rc = bw_u64(b, 0x12, k, kl, (uint64_t)a->num);
+                break;
+            case V(DOUBLE_VALUE): {
+                uint64_t x;
+                memcpy(&x, &a->dbl, 8);
+                rc = bw_u64(b, 0x01, k, kl, x);
+                break;
+            }
+            default: /* no value, or an empty one */
+                rc = bw_key(b, 0x0A, k, kl);
+                break;
+            }
+            if (rc != OWL_OK)
+                return OWL_ENOMEM;
+        }
+        if (bw_end(b, sub) != OWL_OK)
+            return OWL_ENOMEM;
+    }
+    if (r->trace_state.n) {
+        size_t n;
+        const char *v = owl_otlp_utf8n(r->trace_state.p, r->trace_state.n, &n, &c->tmp);
+        if (!v || bw_str(b, "trace_state", 11, v, n) != OWL_OK)
+            return OWL_ENOMEM;
+    }
+    static const char *const cnames[4] = {"flags", "dropped_attributes_count",
+                                          "dropped_events_count", "dropped_links_count"};
+    const uint32_t counts[4] = {r->flags, r->dropped_attrs, r->dropped_events, r->dropped_links};
+    for (int i = 0; i < 4; i++)
+        if (counts[i] && bw_u64(b, 0x12, cnames[i], strlen(cnames[i]), counts[i]) != OWL_OK)
+            return OWL_ENOMEM;
+    if (bw_end(b, 0) != OWL_OK)
+        return OWL_ENOMEM;
+    *out = (owl_bytes){NULL, 0};
+    if (b->len == 5) /* empty, as doc_copy leaves it */
+        return OWL_OK;
+    void *p = owl_arena_copy(&c->d->arena, b->data, b->len);
+    if (!p)
+        return OWL_ENOMEM;
+    *out = (owl_bytes){p, b->len};
+    return OWL_OK;
+}
+
 /* attrs: {attributes, events, links, trace_state, flags, dropped_*} */
 static int attrs_of(ctx *c, const rec *r, owl_bytes *out)
 {
+    int rd = attrs_direct(c, r, out);
+    if (rd != BW_DECLINE)
+        return rd;
     bson_t *doc = &c->doc, sub;
     int rc = OWL_OK;
     bson_reinit(doc);
@@ -1118,7 +1258,8 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
                                 owl_span_decoded *out, owl_error *err)
 {
     ctx c = {.d = out, .attrs = OWL_BUF_INIT, .events = OWL_BUF_INIT, .links = OWL_BUF_INIT,
-             .tmp = OWL_BUF_INIT, .tmp2 = OWL_BUF_INIT, .join = OWL_BUF_INIT};
+             .tmp = OWL_BUF_INIT, .tmp2 = OWL_BUF_INIT, .join = OWL_BUF_INIT,
+             .bw = OWL_BUF_INIT};
     owl_arena mem;
     owl_buf json = OWL_BUF_INIT;
     const uint8_t *p;
@@ -1155,6 +1296,7 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
     owl_buf_free(&c.links);
     owl_buf_free(&c.tmp);
     owl_buf_free(&c.tmp2);
+    owl_buf_free(&c.bw);
     owl_buf_free(&c.join);
     return rc;
 }
