@@ -40,6 +40,18 @@ static inline owl_wire owl_wire_of(owl_bytes b)
 static inline int owl_wire_varint(owl_wire *w, unsigned max, uint64_t *v)
 {
     uint64_t x = 0;
+    /* one and two bytes (field tags, lengths below 16 KiB, small numbers) without the loop */
+    if (w->end - w->p >= 2 && max >= 2) {
+        if (w->p[0] < 0x80) {
+            *v = *w->p++;
+            return 0;
+        }
+        if (w->p[1] < 0x80) {
+            *v = (uint64_t)(w->p[0] & 0x7f) | (uint64_t)w->p[1] << 7;
+            w->p += 2;
+            return 0;
+        }
+    }
     for (unsigned i = 0; i < max && w->p + i < w->end; i++) {
         x |= (uint64_t)(w->p[i] & 0x7f) << (7 * i);
         if (!(w->p[i] & 0x80)) {
