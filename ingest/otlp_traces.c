@@ -549,7 +549,18 @@ static int shared_of(ctx *c)
  * terminating 0 included), its elements, 0; an element a type byte, the key and a 0, the
  * value: 0x02 string (int32 length with its 0, the bytes, 0), 0x08 bool (1 byte), 0x12 int64
  * and 0x01 double (8 bytes little-endian), 0x0A null (nothing), 0x03 document. Tests
- * compare the bytes with the libbson path's (otlp_traces/fast_path_same_as_protobuf_c). */
+ * compare the bytes with the libbson path's (otlp_traces/fast_path_reads_the_common_records
+ * and the others through both_paths). */
+
+/* The span's counts at the end of its attrs document, each when not 0, in this order. */
+static const char *const span_count_names[4] = {"flags", "dropped_attributes_count",
+                                                "dropped_events_count", "dropped_links_count"};
+
+static void span_counts(const rec *r, uint32_t out[4])
+{
+    out[0] = r->flags, out[1] = r->dropped_attrs, out[2] = r->dropped_events;
+    out[3] = r->dropped_links;
+}
 
 static int bw_key(owl_buf *b, uint8_t type, const char *key, size_t klen)
 {
@@ -563,17 +574,12 @@ static int bw_key(owl_buf *b, uint8_t type, const char *key, size_t klen)
     return OWL_OK;
 }
 
-static int bw_bytes(owl_buf *b, const void *p, size_t n)
-{
-    return owl_buf_append(b, p, n);
-}
-
 static int bw_str(owl_buf *b, const char *key, size_t klen, const char *v, size_t n)
 {
     uint8_t len[4];
     owl_put32le(len, (uint32_t)n + 1);
-    if (bw_key(b, 0x02, key, klen) != OWL_OK || bw_bytes(b, len, 4) != OWL_OK ||
-        bw_bytes(b, v, n) != OWL_OK || owl_buf_putc(b, 0) != OWL_OK)
+    if (bw_key(b, 0x02, key, klen) != OWL_OK || owl_buf_append(b, len, 4) != OWL_OK ||
+        owl_buf_append(b, v, n) != OWL_OK || owl_buf_putc(b, 0) != OWL_OK)
         return OWL_ENOMEM;
     return OWL_OK;
 }
@@ -582,7 +588,7 @@ static int bw_u64(owl_buf *b, uint8_t type, const char *key, size_t klen, uint64
 {
     uint8_t x[8];
     owl_put64le(x, v);
-    return bw_key(b, type, key, klen) == OWL_OK && bw_bytes(b, x, 8) == OWL_OK ? OWL_OK
+    return bw_key(b, type, key, klen) == OWL_OK && owl_buf_append(b, x, 8) == OWL_OK ? OWL_OK
                                                                                 : OWL_ENOMEM;
 }
 
@@ -608,10 +614,10 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
             return BW_DECLINE;
     owl_buf *b = &c->bw;
     owl_buf_reset(b);
-    if (bw_bytes(b, zero4, 4) != OWL_OK)
+    if (owl_buf_append(b, zero4, 4) != OWL_OK)
         return OWL_ENOMEM;
     if (r->nattrs) {
-        if (bw_key(b, 0x03, "attributes", 10) != OWL_OK || bw_bytes(b, zero4, 4) != OWL_OK)
+        if (bw_key(b, 0x03, "attributes", 10) != OWL_OK || owl_buf_append(b, zero4, 4) != OWL_OK)
             return OWL_ENOMEM;
         size_t sub = b->len - 4;
         for (size_t i = 0; i < r->nattrs; i++) {
@@ -620,8 +626,6 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
             const char *k = owl_otlp_utf8n(a->key.p, a->key.n, &kl, &c->tmp), *v;
             if (!k)
                 return OWL_ENOMEM;
-            if (memchr(k, 0, kl)) /* libbson refuses such a key: its path says how */
-                return BW_DECLINE;
             int rc;
             switch (a->vcase) {
             case V(STRING_VALUE):
@@ -630,7 +634,7 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
                 break;
             case V(BOOL_VALUE): {
                 uint8_t one = a->num != 0;
-                rc = bw_key(b, 0x08, k, kl) == OWL_OK ? bw_bytes(b, &one, 1) : OWL_ENOMEM;
+                rc = bw_key(b, 0x08, k, kl) == OWL_OK ? owl_buf_append(b, &one, 1) : OWL_ENOMEM;
                 break;
             }
             case V(INT_VALUE):
@@ -658,11 +662,11 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
         if (!v || bw_str(b, "trace_state", 11, v, n) != OWL_OK)
             return OWL_ENOMEM;
     }
-    static const char *const cnames[4] = {"flags", "dropped_attributes_count",
-                                          "dropped_events_count", "dropped_links_count"};
-    const uint32_t counts[4] = {r->flags, r->dropped_attrs, r->dropped_events, r->dropped_links};
+    uint32_t counts[4];
+    span_counts(r, counts);
     for (int i = 0; i < 4; i++)
-        if (counts[i] && bw_u64(b, 0x12, cnames[i], strlen(cnames[i]), counts[i]) != OWL_OK)
+        if (counts[i] && bw_u64(b, 0x12, span_count_names[i], strlen(span_count_names[i]),
+                                counts[i]) != OWL_OK)
             return OWL_ENOMEM;
     if (bw_end(b, 0) != OWL_OK)
         return OWL_ENOMEM;
@@ -699,14 +703,10 @@ static int attrs_of(ctx *c, const rec *r, owl_bytes *out)
         rc = append_list(c, doc, "links", (void *const *)r->links, r->nlinks, link_fn);
     if (rc == OWL_OK)
         rc = append_text(doc, "trace_state", r->trace_state, &c->tmp);
-    if (rc == OWL_OK)
-        rc = append_count(doc, "flags", r->flags);
-    if (rc == OWL_OK)
-        rc = append_count(doc, "dropped_attributes_count", r->dropped_attrs);
-    if (rc == OWL_OK)
-        rc = append_count(doc, "dropped_events_count", r->dropped_events);
-    if (rc == OWL_OK)
-        rc = append_count(doc, "dropped_links_count", r->dropped_links);
+    uint32_t counts[4];
+    span_counts(r, counts);
+    for (int i = 0; rc == OWL_OK && i < 4; i++)
+        rc = append_count(doc, span_count_names[i], counts[i]);
     return rc == OWL_OK ? doc_copy(c, doc, out) : rc;
 }
 

@@ -41,16 +41,14 @@ static inline int owl_wire_varint(owl_wire *w, unsigned max, uint64_t *v)
 {
     uint64_t x = 0;
     /* one and two bytes (field tags, lengths below 16 KiB, small numbers) without the loop */
-    if (w->end - w->p >= 2 && max >= 2) {
-        if (w->p[0] < 0x80) {
-            *v = *w->p++;
-            return 0;
-        }
-        if (w->p[1] < 0x80) {
-            *v = (uint64_t)(w->p[0] & 0x7f) | (uint64_t)w->p[1] << 7;
-            w->p += 2;
-            return 0;
-        }
+    if (w->p < w->end && w->p[0] < 0x80) {
+        *v = *w->p++;
+        return 0;
+    }
+    if (w->end - w->p >= 2 && max >= 2 && w->p[1] < 0x80) {
+        *v = (uint64_t)(w->p[0] & 0x7f) | (uint64_t)w->p[1] << 7;
+        w->p += 2;
+        return 0;
     }
     for (unsigned i = 0; i < max && w->p + i < w->end; i++) {
         x |= (uint64_t)(w->p[i] & 0x7f) << (7 * i);
@@ -67,11 +65,8 @@ static inline int owl_wire_varint(owl_wire *w, unsigned max, uint64_t *v)
 static inline int owl_wire_tag(owl_wire *w, uint32_t *field, int *wt)
 {
     uint64_t t;
-    if (w->p < w->end && w->p[0] < 0x80) { /* fields 1-15: one byte */
-        t = *w->p++;
-    } else if (owl_wire_varint(w, 5, &t) != 0) {
+    if (owl_wire_varint(w, 5, &t) != 0)
         return -1;
-    }
     *field = (uint32_t)(t >> 3);
     *wt = (int)(t & 7);
     return *field ? 0 : -1;
