@@ -51,14 +51,16 @@ static int valid(const char *s, size_t n, int nul_ok)
         i += 16;
     }
 #endif
+    int last8 = n >= 8; /* the look at the last eight is still to take */
     while (i < n) {
         uint64_t w;
-        if (n - i >= 8 || (n >= 8 && i > 0)) {
+        if (n - i >= 8 || (last8 && i > 0)) {
             /* the next eight bytes, or the last eight when fewer are left (those before i
-             * passed already): every byte below 0x80 and, unless nul_ok, above 0
-             * (subtracting one from each byte borrows, setting a high bit, only where a
-             * byte is zero) */
+             * passed already; once only: they stay what they are): every byte below 0x80
+             * and, unless nul_ok, above 0 (subtracting one from each byte borrows, setting a
+             * high bit, only where a byte is zero) */
             size_t at = n - i >= 8 ? i : n - 8;
+            last8 &= at != n - 8;
             memcpy(&w, p + at, 8);
             if (!((nul_ok ? w : w | (w - 0x0101010101010101ull)) & 0x8080808080808080ull)) {
                 i = at + 8;

@@ -1342,10 +1342,9 @@ int owl_wal_append(owl_wal *w, const struct iovec *iov, int iovcnt, uint64_t *ls
     owl_put32le(hdr + 4, crc);
     end_encode(mark, l + 1);
     v[iovcnt + 1] = (struct iovec){mark, REC_HDR};
-    e = w->direct ? direct_write(w, v, iovcnt + 2) : EINVAL;
-    if (e == EINVAL && w->direct)
-        direct_off(w);
-    if (e == EINVAL && !w->direct)
+    if (w->direct && (e = direct_write(w, v, iovcnt + 2)) == EINVAL)
+        direct_off(w); /* then buffered, below */
+    if (!w->direct)
         e = owl_pwritev_all(w->fd, v, iovcnt + 2, w->end);
     if (e != 0) {
         /* Nothing half-written may stay: a later append would land after the fragment. */

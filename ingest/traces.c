@@ -347,13 +347,6 @@ static void red_free(owl_traces *tr, red *e)
         free(e);
 }
 
-/* Frees a copy made by red_clone. */
-static void clone_free(red *c)
-{
-    free(c->wide);
-    free(c);
-}
-
 static void red_count(owl_traces *tr, red *e, const owl_span *s)
 {
     double ms = (double)s->duration_ns / 1e6;
@@ -492,8 +485,9 @@ static int emit(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t 
     return rc;
 }
 
-/* A copy of e with its own strings and wide histogram (e may be freed or reused while the
- * copy is written), malloc'd: the flusher frees it without mu. */
+/* A copy of e with its own strings (e may be freed while the copy is written); it takes
+ * over e's wide histogram (e is reset next), which the flusher gives back to the pool once
+ * the copy is written. */
 static red *red_clone(red *e)
 {
     size_t tl = strlen(e->tenant), sl = strlen(e->service), ol = strlen(e->operation);
@@ -507,13 +501,8 @@ static red *red_clone(red *e)
     /* the operation with the service row's marker byte after its NUL */
     c->operation = memcpy(p + tl + sl + 2, e->operation, ol + 2);
     c->next = NULL;
-    c->wide = NULL;
-    if (e->wide && !(c->wide = malloc(NBUCKETS * sizeof *c->wide))) {
-        free(c);
-        return NULL;
-    }
-    if (e->wide)
-        memcpy(c->wide, e->wide, NBUCKETS * sizeof *c->wide);
+    c->wide = e->wide;
+    e->wide = NULL;
     return c;
 }
 
@@ -578,8 +567,12 @@ static int flush_some(owl_traces *tr, int all, owl_error *err)
             rc = emit(tr, tenant, sel, m, now_ms, err);
         done += k;
     }
+    pthread_mutex_lock(&tr->mu);
     for (size_t i = 0; i < np; i++)
-        clone_free(pend[i]);
+        pool_give(&tr->pool, POOL_WIDE, pend[i]->wide);
+    pthread_mutex_unlock(&tr->mu);
+    for (size_t i = 0; i < np; i++)
+        free(pend[i]);
     free(pend);
     return rc;
 }
