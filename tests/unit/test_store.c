@@ -24,6 +24,7 @@
 #include "index/index.h"
 #include "index/store_int.h"
 #include "index/wal.h"
+#include "tests/unit/testfs.h"
 
 static const owl_schema *const schemas[] = {&owl_logs_schema};
 static char tmp[64];
@@ -1096,24 +1097,6 @@ Test(store, corrupt_footer_quarantined_at_open, .init = mkroot, .fini = rmroot)
     owl_store_close(s);
 }
 
-/* Where a WAL segment's records end: at its end mark (a length of 0xffffffff) or at the end
- * of the file (index/wal.h). Direct appends leave zeros after the mark, up to a 4 KiB block. */
-static size_t wal_records_end(const char *seg)
-{
-    char *p;
-    size_t n, off = 24;
-    owl_error err = {0};
-    cr_assert_eq(owl_read_file(seg, 1 << 27, &p, &n, &err), OWL_OK, "%s", err.msg);
-    while (n - off >= 16) {
-        uint32_t len = owl_get32le(p + off);
-        if (len == 0xffffffffu || len > n - off - 16)
-            break;
-        off += 16 + len;
-    }
-    free(p);
-    return off;
-}
-
 Test(store, wal_torn_mid_record_keeps_complete_records, .init = mkroot, .fini = rmroot)
 {
     /* a child appends 10 acknowledged batches and is killed before sealing anything */
@@ -1147,7 +1130,10 @@ Test(store, wal_torn_mid_record_keeps_complete_records, .init = mkroot, .fini = 
     cr_assert_not_null(fgets(seg, sizeof seg, f));
     pclose(f);
     seg[strcspn(seg, "\n")] = '\0';
-    cr_assert_eq(truncate(seg, (off_t)wal_records_end(seg) - 100), 0);
+    size_t segn;
+    unsigned char *segb = read_bytes(seg, &segn);
+    cr_assert_eq(truncate(seg, (off_t)test_wal_records_end(segb, segn) - 100), 0);
+    free(segb);
     owl_store *s = open_store(tmp, 0);
     struct collect c;
     scan_seqs(s, "w", NULL, 0, INT64_MIN, INT64_MAX, &c);
@@ -2225,12 +2211,6 @@ static void ptn_file(const char *partition, int64_t day_ms, const char *name, ch
     owl_time_format_rfc3339(day_ms, t, sizeof t);
     snprintf(out, outsz, "%s/logs/000000000001/%s/%.4s%.2s%.2s/%s", tmp, partition, t, t + 5,
              t + 8, name);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 Test(store, a_lone_cold_part_settles_at_the_compaction_level_once, .init = mkroot,

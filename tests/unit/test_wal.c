@@ -57,21 +57,6 @@ static size_t list_segments(const char *dir, uint64_t *firsts, size_t max)
     return n;
 }
 
-/* Where the records of a segment image end: at its end mark (length field 0xffffffff) or at
- * the end of the file (wal.h's layout). */
-static size_t records_end(const unsigned char *p, size_t n)
-{
-    size_t off = 24;
-    while (n - off >= 16) {
-        uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 |
-                       (uint32_t)p[off + 2] << 16 | (uint32_t)p[off + 3] << 24;
-        if (len == 0xffffffffu || len > n - off - 16)
-            break;
-        off += 16 + len;
-    }
-    return off;
-}
-
 /* Summed over the segment files of dir: their sizes (records 0), or the bytes their records
  * fill (records 1: headers included, end marks and whatever lies beyond them not; what
  * owl_wal_stats counts). */
@@ -84,7 +69,7 @@ static uint64_t sum_segments(const char *dir, int records)
         size_t len;
         seg_path(dir, f[i], path, sizeof path);
         unsigned char *p = read_bytes(path, &len);
-        total += records ? records_end(p, len) : len;
+        total += records ? test_wal_records_end(p, len) : len;
         free(p);
     }
     return total;
@@ -353,9 +338,9 @@ static void same_segments(const char *a, const char *b)
         seg_path(a, fa[i], pa, sizeof pa);
         seg_path(b, fb[i], pb, sizeof pb);
         unsigned char *x = read_bytes(pa, &la), *y = read_bytes(pb, &lb);
-        size_t e = records_end(y, lb);
-        cr_assert_eq(records_end(x, la), e, "%s: records end at %zu, buffered at %zu", pa,
-                     records_end(x, la), e);
+        size_t e = test_wal_records_end(y, lb);
+        cr_assert_eq(test_wal_records_end(x, la), e, "%s: records end at %zu, buffered at %zu", pa,
+                     test_wal_records_end(x, la), e);
         cr_assert_eq(la % T_DIO_BLK, 0, "%s: %zu bytes, not whole blocks", pa, la);
         cr_assert_geq(lb, e + 16);
         cr_assert_eq(memcmp(x, y, e + 16), 0, "%s differs from %s", pa, pb);
@@ -601,7 +586,7 @@ Test(wal, checkpointed_segments_reused)
         size_t n;
         seg_path(dir, f[i], p, sizeof p);
         unsigned char *d = read_bytes(p, &n);
-        longer += n > records_end(d, n) + 16;
+        longer += n > test_wal_records_end(d, n) + 16;
         free(d);
     }
     cr_assert_gt(longer, 0, "no segment holds old bytes beyond its end mark");
@@ -661,7 +646,7 @@ Test(wal, crash_with_reused_segment_current)
     seg_path(dir, f[nseg - 1], p, sizeof p);
     size_t n;
     unsigned char *d = read_bytes(p, &n);
-    size_t end = records_end(d, n);
+    size_t end = test_wal_records_end(d, n);
     free(d);
     cr_assert_gt(n, end + 16, "the current segment is not a reused one");
     copy_dir_files(dir, copy);
@@ -889,7 +874,7 @@ static void expect_recovers_to(const unsigned char *data, size_t n, uint64_t kee
 static size_t torn_base_records(const unsigned char *data, size_t n)
 {
     cr_assert_geq(n, 24 + 16);
-    cr_assert_eq(records_end(data, n), n - 16, "no end mark after the records");
+    cr_assert_eq(test_wal_records_end(data, n), n - 16, "no end mark after the records");
     cr_assert_eq(memcmp(data + n - 16, "\xff\xff\xff\xff", 4), 0);
     return n - 16;
 }

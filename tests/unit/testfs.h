@@ -1,5 +1,6 @@
 /* testfs.h — file-system helpers shared by the unit tests: temporary directories, recursive
- * removal, whole-file reads and writes. Criterion assertions abort the test on failure. */
+ * removal, whole-file reads and writes, where a WAL segment's records end. Criterion
+ * assertions abort the test on failure. */
 #ifndef OWL_TESTFS_H
 #define OWL_TESTFS_H
 
@@ -86,6 +87,22 @@ static inline unsigned char *read_bytes(const char *path, size_t *n)
  * at most max bytes, its size in *n (may be NULL); the test is skipped when it is absent.
  * Caller frees. Not inline: inlined into test_xray.c, gcc 12 warns of a dangling pointer.
  */
+/* test_wal_records_end — where the records of a WAL segment image p[0..n) end: at its end
+ * mark (a length field of 0xffffffff) or at the end of the file (index/wal.h's layout). Direct
+ * appends leave zeros after the mark, up to a 4 KiB block. */
+__attribute__((unused)) static size_t test_wal_records_end(const unsigned char *p, size_t n)
+{
+    size_t off = 24;
+    while (n - off >= 16) {
+        uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 |
+                       (uint32_t)p[off + 2] << 16 | (uint32_t)p[off + 3] << 24;
+        if (len == 0xffffffffu || len > n - off - 16)
+            break;
+        off += 16 + len;
+    }
+    return off;
+}
+
 __attribute__((unused, noinline)) static char *test_data(const char *rel, size_t max,
                                                          size_t *n)
 {
