@@ -221,6 +221,123 @@ int owl__sort_time_idx(struct time_idx *ix, size_t n)
     return owl__sort_time_idx_buf(ix, n, NULL);
 }
 
+static inline int idx_less(const struct time_idx *a, const struct time_idx *b)
+{
+    if (a->k != b->k)
+        return a->k < b->k;
+    if (a->t != b->t)
+        return a->t < b->t;
+    return a->i < b->i;
+}
+
+static void insertion_sort(struct time_idx *x, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct time_idx v = x[i];
+        size_t j = i;
+        for (; j > 0 && idx_less(&v, &x[j - 1]); j--)
+            x[j] = x[j - 1];
+        x[j] = v;
+    }
+}
+
+static inline void idx_swap(struct time_idx *a, struct time_idx *b)
+{
+    struct time_idx t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Quicksort (median of three; the smaller side first, so the stack stays O(log n)) down to
+ * insertion sorts: a bucket of the top-bits pass, a trace's rows. The order is total (the
+ * index breaks ties), so stability does not matter. */
+static void quick_sort(struct time_idx *x, size_t n)
+{
+    while (n > 16) {
+        struct time_idx *lo = x, *mid = x + n / 2, *hi = x + n - 1;
+        if (idx_less(mid, lo))
+            idx_swap(mid, lo);
+        if (idx_less(hi, mid)) {
+            idx_swap(hi, mid);
+            if (idx_less(mid, lo))
+                idx_swap(mid, lo);
+        }
+        struct time_idx p = *mid;
+        size_t i = 0, j = n - 1;
+        for (;;) { /* Hoare: x[0] <= p <= x[n - 1] stop both scans */
+            while (idx_less(&x[i], &p))
+                i++;
+            while (idx_less(&p, &x[j]))
+                j--;
+            if (i >= j)
+                break;
+            idx_swap(&x[i++], &x[j--]);
+        }
+        size_t left = j + 1; /* x[0..j] <= p <= x[j+1..n) */
+        if (left < n - left) {
+            quick_sort(x, left);
+            x += left, n -= left;
+        } else {
+            quick_sort(x + left, n - left);
+            n = left;
+        }
+    }
+    insertion_sort(x, n);
+}
+
+static int lsd_sort(struct time_idx *ix, size_t n, struct time_idx *tmp);
+
+/* Cluster keys are hashes (a trace id's, say): one pass on their top bits leaves buckets of a
+ * row or a trace's few rows, each finished on its own, instead of the 13 or so passes of an
+ * LSD sort over keys and times. 0: the keys are too alike for it (a table without a cluster
+ * column has them all 0), nothing done. */
+static int top_bits_sort(struct time_idx *ix, size_t n, struct time_idx *tmp, int *done)
+{
+    int bits = 63 - __builtin_clzll(n); /* about a row a bucket */
+    if (bits > 16)
+        bits = 16;
+    size_t nb = (size_t)1 << bits, most = 0;
+    *done = 0;
+    uint32_t *start = calloc(nb + 1, sizeof *start);
+    if (!start)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        start[(ix[i].k >> (64 - bits)) + 1]++;
+    for (size_t b = 1; b <= nb; b++) {
+        if (start[b] > most)
+            most = start[b];
+        start[b] += start[b - 1];
+    }
+    if (most > n / 8) { /* a few keys, or keys of a few top bits */
+        free(start);
+        return OWL_OK;
+    }
+    uint32_t *at = malloc(nb * sizeof *at);
+    if (!at) {
+        free(start);
+        return OWL_ENOMEM;
+    }
+    memcpy(at, start, nb * sizeof *at);
+    for (size_t i = 0; i < n; i++) /* stable: a bucket holds its rows in index order */
+        tmp[at[ix[i].k >> (64 - bits)]++] = ix[i];
+    free(at);
+    int rc = OWL_OK;
+    for (size_t b = 0; b < nb && rc == OWL_OK; b++) {
+        size_t len = start[b + 1] - start[b];
+        struct time_idx *x = tmp + start[b];
+        if (len < 4096)
+            quick_sort(x, len);
+        else
+            rc = lsd_sort(x, len, ix); /* ix's first len elements are free as scratch */
+    }
+    free(start);
+    if (rc == OWL_OK) {
+        memcpy(ix, tmp, n * sizeof *ix);
+        *done = 1;
+    }
+    return rc;
+}
+
 int owl__sort_time_idx_buf(struct time_idx *ix, size_t n, struct time_idx *buf)
 {
     if (n < 4096) { /* small: a comparison sort is as quick and needs no buffer */
@@ -230,16 +347,25 @@ int owl__sort_time_idx_buf(struct time_idx *ix, size_t n, struct time_idx *buf)
     struct time_idx *tmp = buf ? buf : malloc(n * sizeof *tmp);
     if (!tmp)
         return OWL_ENOMEM;
+    int done;
+    int rc = top_bits_sort(ix, n, tmp, &done);
+    if (rc == OWL_OK && !done)
+        rc = lsd_sort(ix, n, tmp);
+    if (tmp != buf)
+        free(tmp);
+    return rc;
+}
+
+/* LSD radix sort of ix[0..n) with tmp (n elements) as the other buffer. */
+static int lsd_sort(struct time_idx *ix, size_t n, struct time_idx *tmp)
+{
     /* LSD: time's bytes, then the cluster key's; each pass stable, so (k, t, i) order with i
      * the order the elements came in (callers fill ix by i). A byte's histogram does not
      * depend on the order, so all 16 are counted in one read; a byte the same in every
      * element needs no pass. */
     size_t (*count)[256] = calloc(16, sizeof *count);
-    if (!count) {
-        if (tmp != buf)
-            free(tmp);
+    if (!count)
         return OWL_ENOMEM;
-    }
     for (size_t i = 0; i < n; i++) {
         uint64_t t = (uint64_t)ix[i].t ^ (1ull << 63), k = ix[i].k;
         for (int byte = 0; byte < 8; byte++) {
@@ -259,8 +385,6 @@ int owl__sort_time_idx_buf(struct time_idx *ix, size_t n, struct time_idx *buf)
     free(count);
     if (a != ix)
         memcpy(ix, a, n * sizeof *ix);
-    if (tmp != buf)
-        free(tmp);
     return OWL_OK;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/endian.h"
+#include "common/hash.h"
 #include "common/util.h"
 #include "index/encode.h"
 #include "index/index.h"
@@ -2911,6 +2912,36 @@ Test(store, radix_sort_matches_qsort)
         free(a);
         free(b);
     }
+}
+
+/* Hash-like cluster keys (a trace id's) take the sort's top-bits pass: buckets finished by
+ * insertion, by qsort and, for one trace of 5,000 rows, by the LSD sort; keys of few top bits
+ * fall back to the LSD sort. Always qsort's (key, time, index) order. */
+Test(store, radix_sort_of_hashed_keys_matches_qsort)
+{
+    size_t sizes[] = {4096, 65536, 100000};
+    uint64_t x = 2463534242ull;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int shape = 0; shape < 3; shape++) {
+            size_t n = sizes[s];
+            struct time_idx *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+            cr_assert(a && b);
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                uint64_t trace = shape == 1 && i % 20 == 0 ? 7 : (x >> 3) % (n / 6 + 1);
+                a[i].k = owl_mix64(trace) >> (shape == 2 ? 40 : 0); /* 2: few top bits */
+                a[i].t = (int64_t)(x % 2000) - 1000;
+                a[i].i = i;
+            }
+            memcpy(b, a, n * sizeof *a);
+            qsort(b, n, sizeof *b, owl__cmp_time_idx);
+            cr_assert_eq(owl__sort_time_idx(a, n), OWL_OK);
+            for (size_t i = 0; i < n; i++)
+                cr_assert(a[i].k == b[i].k && a[i].t == b[i].t && a[i].i == b[i].i,
+                          "n %zu shape %d: element %zu differs", n, shape, i);
+            free(a);
+            free(b);
+        }
 }
 
 /* WAL version 3's RUNS mode: a byte column whose values repeat row after row is written once
