@@ -398,9 +398,12 @@ out:
 typedef struct jmsg jmsg;
 typedef struct jfield {
     const ProtobufCFieldDescriptor *fd;
-    const char *name;      /* fd->name, here for the look-up without a hop */
-    const char *camel;     /* lowerCamelCase spelling (NULL: none besides the name) */
-    uint16_t nlen, clen;   /* spellings' lengths */
+    /* the names json_message takes for this field: [0] its proto name, [1] the lowerCamelCase
+     * one, each followed by a '"' and zero-padded to eight bytes at least (compared a word at
+     * a time with the text, quote included); NULL, length NO_NAME when json_message takes
+     * none besides [0], or an earlier field of the type for this spelling */
+    const char *name[2];
+    uint16_t len[2];       /* the names' lengths, the quote not counted */
     uint8_t tag[5], ntag;  /* the tag varint with the field's wire type */
     uint8_t is_id;         /* a bytes field named *_id: hex, not base64 */
     const jmsg *sub;       /* a message field's type */
@@ -411,9 +414,13 @@ struct jmsg {
     jfield *f;
     unsigned n;
     int wide;      /* more than 64 fields: not read here */
-    int ambiguous; /* some name is a spelling of two fields: looked up from the first */
+    uint8_t *slot; /* the names' hash table: 2 * field + spelling, or SLOT_FREE */
+    unsigned shift; /* 32 - log2 of its size, which is at least 4 times the names */
     jmsg *next;
 };
+
+#define NO_NAME 0xffff
+#define SLOT_FREE 0xff
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static jmsg *reg_head;
@@ -439,24 +446,69 @@ static int wire_type(ProtobufCType t)
     }
 }
 
-/* The lowerCamelCase spelling field_named accepts, or NULL when it accepts none besides the
- * name (the same text, or one starting with another byte, which field_named never matches). */
-static char *camel_of(const char *name)
+/* The name, or (camel) the lowerCamelCase spelling field_named accepts, as jfield keeps it:
+ * the quote after it and zero bytes up to eight at least; its length, quote not counted, in
+ * *len. NULL when out of memory. */
+static char *spelling(const char *name, int camel, size_t *len)
 {
     size_t n = strlen(name);
-    char *c = malloc(n + 1), *o = c;
+    char *c = calloc(n + 9, 1), *o = c;
     if (!c)
         return NULL;
     for (const char *a = name; *a; a++) {
-        if (*a == '_' && a[1]) {
+        if (camel && *a == '_' && a[1]) {
             a++;
             *o++ = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
         } else {
             *o++ = *a;
         }
     }
-    *o = '\0';
+    *len = (size_t)(o - c);
+    *o = '"';
     return c;
+}
+
+/* Where the probe for name k[0..n) (n > 0) starts in a table of 2^(32 - shift) slots. */
+static inline unsigned name_slot(const char *k, size_t n, unsigned shift)
+{
+    uint32_t h = (uint32_t)n << 16 | (uint32_t)(unsigned char)k[n - 1] << 8 |
+                 (unsigned char)k[0];
+    return (h * 0x9e3779b1u) >> shift;
+}
+
+/* m's table of names: each spelling of each field in field order; one already there (an
+ * earlier field's) is dropped from the later field, as json_message takes the first field
+ * that a name matches. -1 when out of memory. */
+static int names_build(jmsg *m)
+{
+    unsigned bits = 3;
+    while (1u << bits < 8 * m->n)
+        bits++;
+    if (!(m->slot = malloc(1u << bits)))
+        return -1;
+    memset(m->slot, SLOT_FREE, 1u << bits);
+    m->shift = 32 - bits;
+    for (unsigned i = 0; i < 2 * m->n; i++) {
+        jfield *f = &m->f[i / 2];
+        const char *t = f->name[i % 2];
+        size_t n = f->len[i % 2];
+        if (!t)
+            continue;
+        unsigned at = name_slot(t, n, m->shift);
+        for (; m->slot[at] != SLOT_FREE; at = (at + 1) & ((1u << bits) - 1)) {
+            const jfield *g = &m->f[m->slot[at] / 2];
+            if (g->len[m->slot[at] % 2] == n && memcmp(g->name[m->slot[at] % 2], t, n) == 0)
+                break;
+        }
+        if (m->slot[at] == SLOT_FREE) {
+            m->slot[at] = (uint8_t)i;
+        } else if (i % 2) {
+            f->name[1] = NULL, f->len[1] = NO_NAME; /* the allocation stays in the registry */
+        } else {
+            f->name[0] = NULL, f->len[0] = NO_NAME;
+        }
+    }
+    return 0;
 }
 
 /* The registry's entry for desc, built with those of every message type it reaches; NULL
@@ -481,19 +533,20 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
     for (unsigned i = 0; i < m->n; i++) {
         jfield *f = &m->f[i];
         const char *name = desc->fields[i].name;
-        size_t nl = strlen(name);
+        size_t nl = 0, cl = 0;
         f->fd = &desc->fields[i];
-        f->name = name;
-        f->nlen = nl < 0xffff ? (uint16_t)nl : 0xffff;
-        char *camel = camel_of(name);
-        if (!camel)
+        char *text = spelling(name, 0, &nl), *camel = spelling(name, 1, &cl);
+        if (!text || !camel || nl >= NO_NAME) {
+            free(text);
+            free(camel);
             return NULL; /* the entry stays listed half built: reg_get never hands it out */
-        if (camel[0] == name[0] && strcmp(camel, name) != 0) {
-            f->camel = camel;
-            f->clen = (uint16_t)strlen(camel);
+        }
+        f->name[0] = text, f->len[0] = (uint16_t)nl;
+        if (camel[0] == name[0] && cl != nl) { /* field_named never takes another first byte */
+            f->name[1] = camel, f->len[1] = (uint16_t)cl;
         } else {
             free(camel);
-            f->clen = 0xffff;
+            f->len[1] = NO_NAME;
         }
         uint64_t tag = (uint64_t)f->fd->id << 3 | (uint64_t)wire_type(f->fd->type);
         do {
@@ -506,13 +559,8 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
         if (f->fd->type == PROTOBUF_C_TYPE_MESSAGE && !(f->sub = reg_build(f->fd->descriptor)))
             return NULL;
     }
-    for (unsigned i = 0; i < m->n; i++)
-        for (unsigned j = 0; j < m->n; j++) {
-            const jfield *a = &m->f[i], *b = &m->f[j];
-            if (i != j && ((a->camel && strcmp(a->camel, b->fd->name) == 0) ||
-                           (a->camel && b->camel && strcmp(a->camel, b->camel) == 0)))
-                m->ambiguous = 1;
-        }
+    if (!m->wide && names_build(m) != 0)
+        return NULL;
     return m;
 }
 
@@ -1079,40 +1127,58 @@ static int farray(fp *x, const jfield *f, int depth)
     }
 }
 
-/* 1 when a[0..n) and b[0..n) are the same bytes: a field name, compared without a call. */
-static inline int same_name(const char *a, const char *b, size_t n)
+/* 1 when the n bytes at k (end - k readable) are those that name (jfield's, eight bytes
+ * readable at least) starts with: compared a word at a time, without a call. */
+static inline int same_name(const char *name, const char *k, size_t n, const char *end)
 {
+    if ((size_t)(end - k) < n)
+        return 0;
     if (n < 8) {
-        for (size_t i = 0; i < n; i++)
-            if (a[i] != b[i])
-                return 0;
-        return 1;
+        if (end - k < 8)
+            return memcmp(name, k, n) == 0;
+        return ((owl_get64le(name) ^ owl_get64le(k)) << (64 - 8 * n)) == 0; /* the first n */
     }
     for (size_t i = 0; i + 8 <= n; i += 8)
-        if (owl_get64le(a + i) != owl_get64le(b + i))
+        if (owl_get64le(name + i) != owl_get64le(k + i))
             return 0;
-    return owl_get64le(a + n - 8) == owl_get64le(b + n - 8); /* the tail, overlapping */
+    return owl_get64le(name + n - 8) == owl_get64le(k + n - 8); /* the tail, overlapping */
 }
 
-/* The field of m named k[0..kl) (json_message takes the first in m's order that matches;
- * unless m is ambiguous only one can), looked for from *hint on: senders write the fields
- * of an object in about the order of the .proto, so the one after the last found is most
- * often the next. *spelling 0 for the proto name, 1 for the camelCase one. NULL when none. */
-static const jfield *flookup(const jmsg *m, const char *k, size_t kl, unsigned *hint,
+/* The field of m named k[0..kl) (the text ends at end), *spelling 0 for its proto name, 1
+ * for the camelCase one; NULL when none. */
+static const jfield *flookup(const jmsg *m, const char *k, size_t kl, const char *end,
                              unsigned *spelling)
 {
-    unsigned start = m->ambiguous || *hint >= m->n ? 0 : *hint;
-    for (unsigned c = 0, i = start; c < m->n; c++, i = i + 1 == m->n ? 0 : i + 1) {
-        const jfield *f = &m->f[i];
-        if (f->nlen == kl && same_name(f->name, k, kl))
-            *spelling = 0;
-        else if (f->clen == kl && same_name(f->camel, k, kl))
-            *spelling = 1;
-        else
-            continue;
-        *hint = i + 1;
-        return f;
+    if (kl == 0)
+        return NULL;
+    unsigned mask = ~0u >> m->shift;
+    for (unsigned at = name_slot(k, kl, m->shift);; at = (at + 1) & mask) {
+        unsigned e = m->slot[at];
+        if (e == SLOT_FREE)
+            return NULL;
+        const jfield *f = &m->f[e / 2];
+        if (f->len[e % 2] == kl && same_name(f->name[e % 2], k, kl, end)) {
+            *spelling = e % 2;
+            return f;
+        }
     }
+}
+
+/* The field m->f[i] when the text at k is one of its names and the closing quote, *spelling
+ * which; NULL otherwise. Senders write the fields of an object in about the order of the
+ * .proto, so the one after the last found, tried first, is most often the next name; a hit
+ * saves scanning the name and the look-up. */
+static inline const jfield *fguess(const jmsg *m, unsigned i, const char *k, const char *end,
+                                   unsigned *spelling)
+{
+    if (i >= m->n)
+        return NULL;
+    const jfield *f = &m->f[i];
+    for (unsigned sp = 2; sp-- > 0;) /* the camelCase name first: what senders use */
+        if (f->name[sp] && same_name(f->name[sp], k, f->len[sp] + 1u, end)) {
+            *spelling = sp;
+            return f;
+        }
     return NULL;
 }
 
@@ -1139,11 +1205,18 @@ static int fobject(fp *x, const jmsg *m, int depth)
         fws(x);
         if (x->p >= x->end || *x->p != '"')
             return DECLINE;
-        const char *k = x->p + 1;
+        const char *k = x->p + 1, *q;
         int high = 0;
-        const char *q = owl_json_str_run(k, x->end, &high);
-        if (q >= x->end || *q != '"')
-            return DECLINE; /* an escape in a name, or no end */
+        unsigned sp = 0;
+        const jfield *f = m ? fguess(m, hint, k, x->end, &sp) : NULL;
+        if (f) {
+            q = k + f->len[sp];
+        } else {
+            q = owl_json_str_run(k, x->end, &high);
+            if (q >= x->end || *q != '"')
+                return DECLINE; /* an escape in a name, or no end */
+            f = m ? flookup(m, k, (size_t)(q - k), x->end, &sp) : NULL;
+        }
         size_t kl = (size_t)(q - k);
         x->p = q + 1;
         fws(x);
@@ -1153,10 +1226,9 @@ static int fobject(fp *x, const jmsg *m, int depth)
         fws(x);
         if (x->p >= x->end)
             return DECLINE;
-        unsigned sp;
-        const jfield *f = m ? flookup(m, k, kl, &hint, &sp) : NULL;
         int rc;
         if (f) {
+            hint = (unsigned)(f - m->f) + 1;
             uint64_t bit = 1ull << (f - m->f);
             if (seen[sp] & bit)
                 return DECLINE;
