@@ -735,11 +735,16 @@ static int fstr_text(fp *x, char text[FAST_NUM_TEXT])
     return OWL_OK;
 }
 
-/* 1 when the 8 bytes of w (read little-endian) are all ASCII digits. */
-static inline int eight_digits(uint64_t w)
+/* How many of the 8 bytes of w (read little-endian) are ASCII digits before the first that
+ * is not one. A digit's byte is 0x33 after its high nibble is joined to that of the byte plus
+ * 6; a carry out of a byte past 0xf9 can only spoil those after that byte, which is not a
+ * digit. */
+static inline unsigned lead_digits(uint64_t w)
 {
-    return ((w & 0xf0f0f0f0f0f0f0f0u) |
-            (((w + 0x0606060606060606u) & 0xf0f0f0f0f0f0f0f0u) >> 4)) == 0x3333333333333333u;
+    const uint64_t hi = 0xf0f0f0f0f0f0f0f0u, low7 = 0x7f7f7f7f7f7f7f7fu;
+    uint64_t t = ((w & hi) | (((w + 0x0606060606060606u) & hi) >> 4)) ^ 0x3333333333333333u;
+    uint64_t odd = (t | ((t & low7) + low7)) & ~low7; /* the top bit of each byte not 0 */
+    return odd ? (unsigned)__builtin_ctzll(odd) >> 3 : 8;
 }
 
 /* The number the 8 digits of w (eight_digits(w), first digit in the low byte) write. */
@@ -751,6 +756,34 @@ static inline uint64_t eight_digits_value(uint64_t w)
             (((w >> 16) & 0x000000ff000000ffu) * (1 + (10000ull << 32)))) >> 32;
 }
 
+/* The run of ASCII digits at q (the text ends at end): its length, counted up to 20 at
+ * least, and in *v the number it writes when 19 digits long at most. Eight at a time while
+ * eight bytes can be read. */
+static inline size_t digits(const char *q, const char *end, uint64_t *v)
+{
+    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    size_t nd = 0;
+    uint64_t acc = 0;
+    while (nd < 20 && end - q >= 8) {
+        uint64_t w = owl_get64le(q);
+        unsigned k = lead_digits(w);
+        if (k < 8) {
+            /* the k digits with zeros ahead of them, as eight */
+            if (k)
+                acc = acc * pow10[k] + eight_digits_value(w << (64 - 8 * k) |
+                                                          0x3030303030303030u >> (8 * k));
+            *v = acc;
+            return nd + k;
+        }
+        acc = acc * 100000000u + eight_digits_value(w);
+        q += 8, nd += 8;
+    }
+    for (; nd < 20 && q < end && *q >= '0' && *q <= '9'; q++, nd++)
+        acc = acc * 10 + (uint64_t)(*q - '0');
+    *v = acc;
+    return nd;
+}
+
 /* An integer value as json_int reads it (is_signed: of a signed type). */
 static int fint(fp *x, int is_signed, uint64_t *out)
 {
@@ -760,20 +793,13 @@ static int fint(fp *x, int is_signed, uint64_t *out)
     switch (*x->p) {
     case '"': {
         /* plain digits (what SDKs send for int64 and fixed64) read here: as many as cannot
-         * overflow, so strtoll / strtoull would give the same; eight at a time while eight
-         * more fit in 19 (a time in ns has 19) */
+         * overflow, so strtoll / strtoull would give the same */
         const char *q = x->p + 1;
         int neg = is_signed && q < x->end && *q == '-';
         q += neg;
-        const char *d0 = q;
-        uint64_t acc = 0;
-        while (x->end - q >= 8 && q - d0 <= 11 && eight_digits(owl_get64le(q))) {
-            acc = acc * 100000000u + eight_digits_value(owl_get64le(q));
-            q += 8;
-        }
-        while (q < x->end && *q >= '0' && *q <= '9' && q - d0 < 19)
-            acc = acc * 10 + (uint64_t)(*q++ - '0');
-        size_t nd = (size_t)(q - d0);
+        uint64_t acc;
+        size_t nd = digits(q, x->end, &acc);
+        q += nd;
         if (q < x->end && *q == '"' && nd > 0 && nd <= (is_signed ? 18u : 19u)) {
             *out = neg ? (uint64_t)-(int64_t)acc : acc;
             x->p = q + 1;
@@ -797,7 +823,21 @@ static int fint(fp *x, int is_signed, uint64_t *out)
     case 'f':
     case 'n':
         return DECLINE;
-    default:
+    default: {
+        /* a plain integer of up to 18 digits (a kind, a count), which owl__json_number reads
+         * as this int64: not led by a 0 unless alone, no fraction or exponent after it; a
+         * digit at a time, as these are short */
+        uint64_t acc = 0;
+        const char *q = x->p;
+        for (; q < x->end && *q >= '0' && *q <= '9' && q - x->p < 19; q++)
+            acc = acc * 10 + (uint64_t)(*q - '0');
+        size_t nd = (size_t)(q - x->p);
+        if (nd > 0 && nd <= 18 && (*x->p != '0' || nd == 1) &&
+            (q == x->end || (*q != '.' && *q != 'e' && *q != 'E'))) {
+            *out = acc;
+            x->p = q;
+            return OWL_OK;
+        }
         if ((rc = fnum(x, &v)) != OWL_OK)
             return rc;
         if (v.is_int) {
@@ -809,6 +849,7 @@ static int fint(fp *x, int is_signed, uint64_t *out)
             return DECLINE;
         *out = is_signed ? (uint64_t)(int64_t)v.d : (uint64_t)v.d;
         return OWL_OK;
+    }
     }
 }
 
