@@ -391,6 +391,7 @@ out:
 #define FAST_MAX_UNKNOWN 16 /* unknown names one object may hold (kept to refuse a repeat) */
 #define FAST_NUM_TEXT 64    /* a number or enum name given as a string, at most */
 #define PAD_LEN 5           /* bytes of a padded length varint: lengths below 2^35 */
+#define TAG_ROOM 8          /* bytes put_tag writes (of which the tag's count) */
 
 /* A message type as the fast path reads it: each field's two spellings and wire tag, and
  * the type of a message field, resolved once (descriptors are static; the registry below
@@ -404,7 +405,8 @@ typedef struct jfield {
      * none besides [0], or an earlier field of the type for this spelling */
     const char *name[2];
     uint16_t len[2];       /* the names' lengths, the quote not counted */
-    uint8_t tag[5], ntag;  /* the tag varint with the field's wire type */
+    uint8_t tag[8], ntag;  /* the tag varint with the field's wire type, zero-padded */
+    uint8_t ix;            /* its index in the type's fields */
     uint8_t is_id;         /* a bytes field named *_id: hex, not base64 */
     const jmsg *sub;       /* a message field's type */
 } jfield;
@@ -535,6 +537,7 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
         const char *name = desc->fields[i].name;
         size_t nl = 0, cl = 0;
         f->fd = &desc->fields[i];
+        f->ix = (uint8_t)i;
         char *text = spelling(name, 0, &nl), *camel = spelling(name, 1, &cl);
         if (!text || !camel || nl >= NO_NAME) {
             free(text);
@@ -608,6 +611,13 @@ static inline void put_bytes(fp *x, const void *p, size_t n)
 {
     memcpy(x->w->data + x->w->len, p, n);
     x->w->len += n;
+}
+
+/* Field f's tag, written as one word (room for TAG_ROOM bytes). */
+static inline void put_tag(fp *x, const jfield *f)
+{
+    memcpy(x->w->data + x->w->len, f->tag, TAG_ROOM);
+    x->w->len += f->ntag;
 }
 
 static inline void put_var(fp *x, uint64_t v)
@@ -929,10 +939,10 @@ static int fbytes(fp *x, const jfield *f)
     if (f->is_id) {
         /* the ids SDKs send (32 or 16 hex digits, or none) sixteen digits at a time, without
          * the string scan: a hex digit never ends a run of plain string bytes */
-        if (room(x, f->ntag + 1 + 32) != OWL_OK)
+        if (room(x, TAG_ROOM + 1 + 32) != OWL_OK)
             return OWL_ENOMEM;
         size_t at = x->w->len, k = 0;
-        put_bytes(x, f->tag, f->ntag);
+        put_tag(x, f);
         uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
         s = x->p + 1;
         while (k < 32 && x->end - s > 16 && hex16(s, o + 1 + k))
@@ -950,10 +960,10 @@ static int fbytes(fp *x, const jfield *f)
     if (f->is_id) {
         if (n % 2)
             return DECLINE;
-        if (room(x, f->ntag + 10 + n / 2) != OWL_OK)
+        if (room(x, TAG_ROOM + 10 + n / 2) != OWL_OK)
             return OWL_ENOMEM;
         size_t at = x->w->len;
-        put_bytes(x, f->tag, f->ntag);
+        put_tag(x, f);
         put_var(x, n / 2);
         uint8_t *o = (uint8_t *)x->w->data + x->w->len;
         for (size_t i = 0; i < n; i += 2) {
@@ -970,10 +980,10 @@ static int fbytes(fp *x, const jfield *f)
     size_t used = 0;
     while (used < n && s[used] != '=')
         used++;
-    if (room(x, f->ntag + 10 + used * 6 / 8) != OWL_OK)
+    if (room(x, TAG_ROOM + 10 + used * 6 / 8) != OWL_OK)
         return OWL_ENOMEM;
     size_t at = x->w->len;
-    put_bytes(x, f->tag, f->ntag);
+    put_tag(x, f);
     put_var(x, used * 6 / 8);
     uint8_t *o = (uint8_t *)x->w->data + x->w->len;
     uint32_t acc = 0;
@@ -995,6 +1005,17 @@ static int fbytes(fp *x, const jfield *f)
     return OWL_OK;
 }
 
+/* Field f with value u as n (8 or 4) little-endian bytes: a fixed-size type's. */
+static int put_word(fp *x, const jfield *f, uint64_t u, size_t n)
+{
+    if (room(x, TAG_ROOM + 8) != OWL_OK)
+        return OWL_ENOMEM;
+    put_tag(x, f);
+    owl_put64le(x->w->data + x->w->len, u);
+    x->w->len += n;
+    return OWL_OK;
+}
+
 /* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes.
  * depth: that of the container holding it. */
 static int fvalue(fp *x, const jfield *f, int depth)
@@ -1008,9 +1029,9 @@ static int fvalue(fp *x, const jfield *f, int depth)
     case PROTOBUF_C_TYPE_MESSAGE: {
         if (*x->p != '{' || depth >= FAST_MAX_DEPTH)
             return DECLINE;
-        if (room(x, f->ntag + PAD_LEN) != OWL_OK)
+        if (room(x, TAG_ROOM + PAD_LEN) != OWL_OK)
             return OWL_ENOMEM;
-        put_bytes(x, f->tag, f->ntag);
+        put_tag(x, f);
         size_t at = x->w->len;
         x->w->len += PAD_LEN;
         if ((rc = fobject(x, f->sub, depth + 1)) != OWL_OK)
@@ -1019,9 +1040,9 @@ static int fvalue(fp *x, const jfield *f, int depth)
         if (len >> 35)
             return DECLINE;
         uint8_t *o = (uint8_t *)x->w->data + at;
-        for (int k = 0; k < PAD_LEN - 1; k++, len >>= 7)
-            o[k] = (uint8_t)((len & 0x7f) | 0x80);
-        o[PAD_LEN - 1] = (uint8_t)len;
+        owl_put32le(o, 0x80808080u | (uint32_t)(len & 0x7f) | (uint32_t)(len >> 7 & 0x7f) << 8 |
+                           (uint32_t)(len >> 14 & 0x7f) << 16 | (uint32_t)(len >> 21 & 0x7f) << 24);
+        o[PAD_LEN - 1] = (uint8_t)(len >> 28);
         return OWL_OK;
     }
     case PROTOBUF_C_TYPE_STRING: {
@@ -1031,9 +1052,9 @@ static int fvalue(fp *x, const jfield *f, int depth)
             return DECLINE;
         if ((rc = fstr(x, &s, &n)) != OWL_OK)
             return rc;
-        if (room(x, f->ntag + 10 + n) != OWL_OK)
+        if (room(x, TAG_ROOM + 10 + n) != OWL_OK)
             return OWL_ENOMEM;
-        put_bytes(x, f->tag, f->ntag);
+        put_tag(x, f);
         put_var(x, n);
         put_bytes(x, s, n);
         return OWL_OK;
@@ -1093,18 +1114,10 @@ static int fvalue(fp *x, const jfield *f, int depth)
             return rc;
         if (!fits(fd->type, u))
             return DECLINE;
-        uint8_t b[8];
-        for (int i = 0; i < 8; i++)
-            b[i] = (uint8_t)(u >> (8 * i));
-        if (room(x, f->ntag + 8) != OWL_OK)
-            return OWL_ENOMEM;
-        put_bytes(x, f->tag, f->ntag);
-        put_bytes(x, b, wide ? 8 : 4);
-        return OWL_OK;
+        return put_word(x, f, u, wide ? 8 : 4);
     }
     case PROTOBUF_C_TYPE_DOUBLE:
     case PROTOBUF_C_TYPE_FLOAT: {
-        uint8_t b[8];
         if ((rc = fdouble(x, &d)) != OWL_OK)
             return rc;
         if (fd->type == PROTOBUF_C_TYPE_DOUBLE) {
@@ -1115,20 +1128,14 @@ static int fvalue(fp *x, const jfield *f, int depth)
             memcpy(&w, &fl, 4);
             u = w;
         }
-        for (int i = 0; i < 8; i++)
-            b[i] = (uint8_t)(u >> (8 * i));
-        if (room(x, f->ntag + 8) != OWL_OK)
-            return OWL_ENOMEM;
-        put_bytes(x, f->tag, f->ntag);
-        put_bytes(x, b, fd->type == PROTOBUF_C_TYPE_DOUBLE ? 8 : 4);
-        return OWL_OK;
+        return put_word(x, f, u, fd->type == PROTOBUF_C_TYPE_DOUBLE ? 8 : 4);
     }
     default:
         return DECLINE;
     }
-    if (room(x, f->ntag + 10) != OWL_OK) /* the varint types */
+    if (room(x, TAG_ROOM + 10) != OWL_OK) /* the varint types */
         return OWL_ENOMEM;
-    put_bytes(x, f->tag, f->ntag);
+    put_tag(x, f);
     put_var(x, u);
     return OWL_OK;
 }
@@ -1269,8 +1276,8 @@ static int fobject(fp *x, const jmsg *m, int depth)
             return DECLINE;
         int rc;
         if (f) {
-            hint = (unsigned)(f - m->f) + 1;
-            uint64_t bit = 1ull << (f - m->f);
+            hint = f->ix + 1u;
+            uint64_t bit = 1ull << f->ix;
             if (seen[sp] & bit)
                 return DECLINE;
             seen[sp] |= bit;
