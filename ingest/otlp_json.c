@@ -694,10 +694,22 @@ static int fnum(fp *x, owl__json_num *v)
  * -1 for anything else. */
 static int fsep(fp *x, char close)
 {
-    fws(x);
+    if (x->p >= x->end || (*x->p != ',' && *x->p != close))
+        fws(x); /* only then: most bodies have no whitespace */
     if (x->p < x->end && (*x->p == ',' || *x->p == close))
         return *x->p++ == ',';
     return -1;
+}
+
+/* Past byte c, after whitespace: OWL_OK, or DECLINE when another byte is there. */
+static inline int fpast(fp *x, char c)
+{
+    if (x->p >= x->end || *x->p != c)
+        fws(x);
+    if (x->p >= x->end || *x->p != c)
+        return DECLINE;
+    x->p++;
+    return OWL_OK;
 }
 
 static int fobject(fp *x, const jmsg *m, int depth);
@@ -1250,10 +1262,9 @@ static int fobject(fp *x, const jmsg *m, int depth)
         return OWL_OK;
     }
     for (;;) {
-        fws(x);
-        if (x->p >= x->end || *x->p != '"')
+        if (fpast(x, '"') != OWL_OK)
             return DECLINE;
-        const char *k = x->p + 1, *q;
+        const char *k = x->p, *q;
         int high = 0;
         unsigned sp = 0;
         const jfield *f = m ? fguess(m, hint, k, x->end, &sp) : NULL;
@@ -1267,10 +1278,8 @@ static int fobject(fp *x, const jmsg *m, int depth)
         }
         size_t kl = (size_t)(q - k);
         x->p = q + 1;
-        fws(x);
-        if (x->p >= x->end || *x->p != ':')
+        if (fpast(x, ':') != OWL_OK)
             return DECLINE;
-        x->p++;
         fws(x);
         if (x->p >= x->end)
             return DECLINE;
