@@ -401,10 +401,12 @@ typedef struct jfield {
     const ProtobufCFieldDescriptor *fd;
     /* the names json_message takes for this field: [0] its proto name, [1] the lowerCamelCase
      * one, each followed by a '"' and zero-padded to eight bytes at least (compared a word at
-     * a time with the text, quote included); NULL, length NO_NAME when json_message takes
-     * none besides [0], or an earlier field of the type for this spelling */
+     * a time with the text, quote included); [1] NULL when json_message takes none besides
+     * [0] */
     const char *name[2];
-    uint16_t len[2];       /* the names' lengths, the quote not counted */
+    /* the names' lengths, the quote not counted; NO_NAME for none, and for a name that is
+     * also an earlier field's of the type (json_message takes that field) */
+    uint16_t len[2];
     uint8_t tag[8], ntag;  /* the tag varint with the field's wire type, zero-padded */
     uint8_t ix;            /* its index in the type's fields */
     uint8_t is_id;         /* a bytes field named *_id: hex, not base64 */
@@ -494,7 +496,7 @@ static int names_build(jmsg *m)
         jfield *f = &m->f[i / 2];
         const char *t = f->name[i % 2];
         size_t n = f->len[i % 2];
-        if (!t)
+        if (n == NO_NAME)
             continue;
         unsigned at = name_slot(t, n, m->shift);
         for (; m->slot[at] != SLOT_FREE; at = (at + 1) & ((1u << bits) - 1)) {
@@ -502,13 +504,10 @@ static int names_build(jmsg *m)
             if (g->len[m->slot[at] % 2] == n && memcmp(g->name[m->slot[at] % 2], t, n) == 0)
                 break;
         }
-        if (m->slot[at] == SLOT_FREE) {
+        if (m->slot[at] == SLOT_FREE)
             m->slot[at] = (uint8_t)i;
-        } else if (i % 2) {
-            f->name[1] = NULL, f->len[1] = NO_NAME; /* the allocation stays in the registry */
-        } else {
-            f->name[0] = NULL, f->len[0] = NO_NAME;
-        }
+        else
+            f->len[i % 2] = NO_NAME;
     }
     return 0;
 }
@@ -1235,7 +1234,7 @@ static inline const jfield *fguess(const jmsg *m, unsigned i, const char *k, con
         return NULL;
     const jfield *f = &m->f[i];
     for (unsigned sp = 2; sp-- > 0;) /* the camelCase name first: what senders use */
-        if (f->name[sp] && same_name(f->name[sp], k, f->len[sp] + 1u, end)) {
+        if (f->len[sp] != NO_NAME && same_name(f->name[sp], k, f->len[sp] + 1u, end)) {
             *spelling = sp;
             return f;
         }
