@@ -367,113 +367,184 @@ static uint64_t unzigzag(uint64_t z)
     return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
 }
 
-static size_t varint_len(uint64_t v)
+/* A byte value as the record holds it, at q (room made): an id's width bytes (a copy of known
+ * size, no call), else a str. Returns the end. */
+static inline uint8_t *put_bytes(uint8_t *q, size_t width, const owl_bytes *v)
 {
-    size_t n = 1;
-    while (v >= 0x80)
-        v >>= 7, n++;
-    return n;
+    if (width == 8)
+        return memcpy(q, v->p, 8), q + 8;
+    if (width == 16)
+        return memcpy(q, v->p, 16), q + 16;
+    q = owl_varint_write(q, v->n);
+    if (v->n) /* an empty value may have no bytes at all */
+        memcpy(q, v->p, v->n);
+    return q + v->n;
 }
 
-/* One value of column type t: 8 bytes little-endian, or the bytes of an id, or a string. */
-static int put_value(owl_buf *b, enum owl_type t, owl_cell v)
+/* q, a place in b past b->len, with room for need more bytes after it (b may grow and move);
+ * NULL when out of memory. */
+static inline uint8_t *room(owl_buf *b, uint8_t *q, size_t need)
 {
-    if (!owl_type_is_bytes(t)) {
-        uint8_t x[8];
-        owl_put64le(x, v.u);
-        return owl_buf_append(b, x, 8);
-    }
-    if (t == OWL_TYPE_ID8 || t == OWL_TYPE_ID16)
-        return owl_buf_append(b, v.b.p, v.b.n);
-    return put_str(b, v.b.p, v.b.n);
+    size_t at = (size_t)(q - (uint8_t *)b->data);
+    if (need < b->cap - at) /* and the NUL */
+        return q;
+    if (owl_buf_reserve(b, at - b->len + need) != OWL_OK)
+        return NULL;
+    return (uint8_t *)b->data + at;
 }
 
-static int encode_column(owl_buf *b, enum owl_type t, const owl_cell *col, size_t n)
+/* Ends a column written in place at q. */
+static void column_end(owl_buf *b, uint8_t *q)
 {
-    size_t i = 1;
-    while (i < n && owl__same_cell(t, &col[i], &col[0]))
-        i++;
-    if (n > 1 && i == n) {
-        int rc = owl_buf_putc(b, COL_CONST);
-        return rc != OWL_OK ? rc : put_value(b, t, col[0]);
-    }
-    size_t dlen = 0;
-    if (!owl_type_is_bytes(t)) {
-        uint64_t prev = 0;
-        for (i = 0; i < n && dlen < 8 * n; i++)
-            dlen += varint_len(zigzag(col[i].u - prev)), prev = col[i].u;
-    }
-    if (!owl_type_is_bytes(t) && dlen < 8 * n) {
-        if (owl_buf_putc(b, COL_DELTA) != OWL_OK || owl_buf_reserve(b, dlen) != OWL_OK)
-            return OWL_ENOMEM;
-        uint8_t *q = (uint8_t *)b->data + b->len;
-        uint64_t prev = 0;
-        for (i = 0; i < n; i++)
-            q += owl_varint_put(q, zigzag(col[i].u - prev)), prev = col[i].u;
-        b->len = (size_t)(q - (uint8_t *)b->data);
-        b->data[b->len] = '\0';
-        return OWL_OK;
-    }
-    /* byte values repeated row after row (a resource shared by a batch's spans): each run
-     * once, with its length, when runs average two rows or more. A column whose first
-     * RUNS_PROBE values are mostly distinct (ids, names, attributes) is written raw without
-     * comparing half its values first. */
-    size_t runs = 0;
-    for (i = 0; owl_type_is_bytes(t) && i < n && runs * 2 <= n; i++) {
-        runs += i == 0 || !owl__same_cell(t, &col[i], &col[i - 1]);
-        if (i + 1 == RUNS_PROBE && runs * 4 > RUNS_PROBE * 3)
-            runs = n; /* raw */
-    }
-    if (owl_type_is_bytes(t) && runs * 2 <= n) {
-        uint8_t v[10];
-        if (owl_buf_putc(b, COL_RUNS) != OWL_OK ||
-            owl_buf_append(b, v, owl_varint_put(v, runs)) != OWL_OK)
-            return OWL_ENOMEM;
-        for (i = 0; i < n;) {
-            size_t j = i + 1;
-            while (j < n && owl__same_cell(t, &col[j], &col[i]))
-                j++;
-            if (owl_buf_append(b, v, owl_varint_put(v, j - i)) != OWL_OK ||
-                put_value(b, t, col[i]) != OWL_OK)
-                return OWL_ENOMEM;
-            i = j;
-        }
-        return OWL_OK;
-    }
-    if (owl_buf_putc(b, COL_RAW) != OWL_OK)
-        return OWL_ENOMEM;
-    if (!owl_type_is_bytes(t)) {
-        if (owl_buf_reserve(b, 8 * n) != OWL_OK)
-            return OWL_ENOMEM;
-        for (i = 0; i < n; i++) {
-            owl_put64le((uint8_t *)b->data + b->len, col[i].u);
-            b->len += 8;
-        }
-        b->data[b->len] = '\0';
-        return OWL_OK;
-    }
-    size_t need = 0; /* one reserve, not a doubling chain over a 1 MB batch */
-    for (i = 0; i < n; i++)
-        need += col[i].b.n + 10;
-    if (owl_buf_reserve(b, need) != OWL_OK)
-        return OWL_ENOMEM;
-    /* put_value's bytes, written in place */
-    int sized = t != OWL_TYPE_ID8 && t != OWL_TYPE_ID16;
-    uint8_t *q = (uint8_t *)b->data + b->len;
-    for (i = 0; i < n; i++) {
-        if (sized)
-            q += owl_varint_put(q, col[i].b.n);
-        if (col[i].b.n)
-            memcpy(q, col[i].b.p, col[i].b.n);
-        q += col[i].b.n;
-    }
     b->len = (size_t)(q - (uint8_t *)b->data);
     b->data[b->len] = '\0';
+}
+
+/* A numeric column: CONST when every row is equal, else DELTA when its varints take fewer
+ * than 8 bytes a row, else RAW. The varints are written as they are worked out, so DELTA (the
+ * common case) takes one pass; CONST and RAW write over them. */
+static int encode_numbers(owl_buf *b, const owl_cell *col, size_t n)
+{
+    if (owl_buf_reserve(b, 1 + 10 * n) != OWL_OK)
+        return OWL_ENOMEM;
+    uint8_t *mode = (uint8_t *)b->data + b->len, *q = mode + 1;
+    uint64_t first = col[0].u, prev = 0, varies = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = col[i].u;
+        q = owl_varint_write(q, zigzag(u - prev));
+        varies |= u ^ first;
+        prev = u;
+    }
+    if (n > 1 && !varies) {
+        *mode = COL_CONST;
+        owl_put64le(mode + 1, first);
+        q = mode + 9;
+    } else if ((size_t)(q - mode - 1) < 8 * n) {
+        *mode = COL_DELTA;
+    } else {
+        *mode = COL_RAW;
+        for (size_t i = 0; i < n; i++)
+            owl_put64le(mode + 1 + 8 * i, col[i].u);
+        q = mode + 1 + 8 * n;
+    }
+    column_end(b, q);
     return OWL_OK;
 }
 
+/* OWL_OK for a value byte column cd takes (width: its ids' width, else 0); else OWL_EINVAL,
+ * naming row i in err. */
+static inline int check_bytes(const owl_coldef *cd, size_t width, const owl_bytes *v, size_t i,
+                              owl_error *err)
+{
+    if (width && v->n != width)
+        return owl_error_set(err, OWL_EINVAL, "column %s row %zu: id of %zu bytes", cd->name, i,
+                             v->n);
+    if (v->n > MAX_VALUE_BYTES || (v->n && !v->p))
+        return owl_error_set(err, OWL_EINVAL, "column %s row %zu: value too large", cd->name, i);
+    return OWL_OK;
+}
+
+/* Rows first..end-1 of a byte column, a run of equal values, written at q as RUNS holds them
+ * (their count, then the value), with room made; NULL when out of memory. */
+static inline uint8_t *put_run(owl_buf *b, uint8_t *q, size_t width, const owl_cell *col,
+                               size_t first, size_t end)
+{
+    q = room(b, q, 20 + col[first].b.n);
+    return q ? put_bytes(owl_varint_write(q, end - first), width, &col[first].b) : NULL;
+}
+
+/* Byte column cd written RAW at b->len (room for its mode byte made), checking the values of
+ * rows from `checked` on (OWL_EINVAL as check_bytes); OWL_ENOMEM. */
+static int put_raw_bytes(owl_buf *b, const owl_coldef *cd, size_t width, const owl_cell *col,
+                         size_t n, size_t checked, owl_error *err)
+{
+    uint8_t *q = (uint8_t *)b->data + b->len;
+    *q++ = COL_RAW;
+    for (size_t i = 0; i < n; i++) {
+        int rc = i < checked ? OWL_OK : check_bytes(cd, width, &col[i].b, i, err);
+        if (rc != OWL_OK)
+            return rc;
+        if (!(q = room(b, q, 10 + col[i].b.n)))
+            return OWL_ENOMEM;
+        q = put_bytes(q, width, &col[i].b);
+    }
+    column_end(b, q);
+    return OWL_OK;
+}
+
+/* Byte column cd: checks every value (OWL_EINVAL as check_bytes for the first bad one; else
+ * OWL_OK or OWL_ENOMEM) and writes the column CONST when every row is equal, else RUNS when
+ * runs of equal values average two rows or more, else RAW. Runs are written as they are found
+ * while they may still pay, after room for their count (at most n/2 then); a column whose
+ * first RUNS_PROBE values are mostly distinct (a 49th run begins among them: ids, names,
+ * attributes) goes raw without comparing half its values first. Rows at the address and
+ * length of the row before hold its value, checked already (a batch's shared resource): a
+ * comparison each. */
+static int encode_bytes(owl_buf *b, const owl_coldef *cd, const owl_cell *col, size_t n,
+                        owl_error *err)
+{
+    size_t width = owl_type_id_width(cd->type), at = 1 + owl_varint_len(n / 2), runs = 0,
+           run = 0;
+    if (owl_buf_reserve(b, at) != OWL_OK)
+        return OWL_ENOMEM;
+    uint8_t *q = (uint8_t *)b->data + b->len + at;
+    for (size_t i = 0, j; i < n; i = j) {
+        const owl_bytes *v = &col[i].b;
+        for (j = i + 1; j < n && col[j].b.p == v->p && col[j].b.n == v->n; j++)
+            ;
+        int rc = check_bytes(cd, width, v, i, err);
+        if (rc != OWL_OK)
+            return rc;
+        if (i > 0 && owl__same_cell(cd->type, &col[i], &col[i - 1]))
+            continue;
+        if (i > 0 && !(q = put_run(b, q, width, col, run, i))) /* the run before ends at i */
+            return OWL_ENOMEM;
+        run = i;
+        runs++;
+        if (runs * 2 > n || (n >= RUNS_PROBE && i < RUNS_PROBE && runs * 4 > RUNS_PROBE * 3))
+            return put_raw_bytes(b, cd, width, col, n, j, err);
+    }
+    if (!(q = put_run(b, q, width, col, run, n))) /* the last run; its room holds a CONST */
+        return OWL_ENOMEM;
+    uint8_t *s = (uint8_t *)b->data + b->len, *from = s + at;
+    if (runs == 1) { /* n > 1: one row alone cannot pay */
+        s[0] = COL_CONST;
+        q = put_bytes(s + 1, width, &col[0].b);
+    } else {
+        s[0] = COL_RUNS;
+        uint8_t *to = owl_varint_write(s + 1, runs);
+        if (to < from) /* fewer runs than the count's room was for */
+            memmove(to, from, (size_t)(q - from));
+        q = to + (q - from);
+    }
+    column_end(b, q);
+    return OWL_OK;
+}
+
+/* Column c of rows, after checking its values: OWL_EINVAL (message in err) for a column
+ * without values, a time outside the years 1 to 9999, an id of the wrong width, or a value
+ * too large or without bytes; OWL_ENOMEM. */
+static int encode_column(owl_buf *b, const owl_schema *sc, size_t c, const owl_cell *col,
+                         size_t n, owl_error *err)
+{
+    const owl_coldef *cd = &sc->cols[c];
+    if (!col)
+        return owl_error_set(err, OWL_EINVAL, "column %s has no values", cd->name);
+    for (size_t i = 0; c == sc->time_col && i < n; i++)
+        if (!time_storable(sc, col[i].i))
+            return owl_error_set(err, OWL_EINVAL,
+                                 "column %s row %zu: time outside the years 1 to 9999",
+                                 cd->name, i);
+    int rc = owl_type_is_bytes(cd->type) ? encode_bytes(b, cd, col, n, err)
+                                          : encode_numbers(b, col, n);
+    return rc == OWL_ENOMEM ? owl_error_set(err, rc, "out of memory") : rc;
+}
+
+/* Appends rows (nrows > 0) to b as one version 3 record, checking them on the way (column
+ * after column, row after row: the first bad row is the one refused). OWL_EINVAL or
+ * OWL_ENOMEM with the message in err; b then holds part of a record. */
 static int encode_record(const owl_schema *sc, const char *tenant, const char *partition,
-                         const owl_rows *r, owl_buf *b)
+                         const owl_rows *r, owl_buf *b, owl_error *err)
 {
     uint8_t v[10];
     int rc = owl_buf_putc(b, REC_V3);
@@ -486,9 +557,11 @@ static int encode_record(const owl_schema *sc, const char *tenant, const char *p
         rc |= owl_buf_putc(b, (char)sc->cols[c].type);
     }
     rc |= owl_buf_append(b, v, owl_varint_put(v, r->nrows));
+    if (rc != OWL_OK)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
     for (size_t c = 0; c < sc->ncols && rc == OWL_OK; c++)
-        rc = encode_column(b, sc->cols[c].type, r->cols[c], r->nrows);
-    return rc == OWL_OK ? OWL_OK : OWL_ENOMEM;
+        rc = encode_column(b, sc, c, r->cols[c], r->nrows, err);
+    return rc;
 }
 
 static int get_str(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
@@ -926,31 +999,6 @@ int owl__find_table(const owl_store *s, const char *name, size_t *t)
     return OWL_ENOTFOUND;
 }
 
-static int validate_rows(const owl_schema *sc, const owl_rows *r, owl_error *err)
-{
-    for (size_t c = 0; c < sc->ncols; c++) {
-        enum owl_type t = sc->cols[c].type;
-        if (!r->cols[c] && r->nrows)
-            return owl_error_set(err, OWL_EINVAL, "column %s has no values", sc->cols[c].name);
-        for (size_t i = 0; c == sc->time_col && i < r->nrows; i++)
-            if (!time_storable(sc, r->cols[c][i].i))
-                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: time outside the "
-                                     "years 1 to 9999", sc->cols[c].name, i);
-        if (!owl_type_is_bytes(t))
-            continue;
-        for (size_t i = 0; i < r->nrows; i++) {
-            size_t n = r->cols[c][i].b.n;
-            if (owl_type_id_width(t) && n != owl_type_id_width(t))
-                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: id of %zu bytes",
-                                     sc->cols[c].name, i, n);
-            if (n > MAX_VALUE_BYTES || (n && !r->cols[c][i].b.p))
-                return owl_error_set(err, OWL_EINVAL, "column %s row %zu: value too large",
-                                     sc->cols[c].name, i);
-        }
-    }
-    return OWL_OK;
-}
-
 /* Backpressure: an append that left its memtable twice full (the seals fall behind) waits
  * until that memtable's seal begins and appends go to a new one, so unsealed rows stay
  * bounded (about two memtables' worth a day) however fast they come. Rows are already
@@ -1009,14 +1057,11 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
                              NAME_MAX_LEN);
     if (rows->nrows == 0)
         return OWL_OK;
-    const owl_schema *sc = s->schemas[t];
-    int rc = validate_rows(sc, rows, err);
-    if (rc != OWL_OK)
-        return rc;
     owl_buf rec = recbuf_take(s);
-    if (encode_record(sc, tenant, partition, rows, &rec) != OWL_OK) {
+    int rc = encode_record(s->schemas[t], tenant, partition, rows, &rec, err);
+    if (rc != OWL_OK) {
         recbuf_give(s, &rec);
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+        return rc;
     }
     struct iovec iov = {rec.data, rec.len};
     uint64_t lsn;
