@@ -444,6 +444,17 @@ static inline int check_bytes(const owl_coldef *cd, size_t width, const owl_byte
     return OWL_OK;
 }
 
+/* 1 when checked values a and b of byte column type t are equal: ids compared inline, with no
+ * call (a trace's spans hold its id each at an address of its own), else owl__same_cell. */
+static inline int same_bytes(enum owl_type t, const owl_cell *a, const owl_cell *b)
+{
+    if (t == OWL_TYPE_ID16)
+        return memcmp(a->b.p, b->b.p, 16) == 0;
+    if (t == OWL_TYPE_ID8)
+        return memcmp(a->b.p, b->b.p, 8) == 0;
+    return owl__same_cell(t, a, b);
+}
+
 /* Rows first..end-1 of a byte column, a run of equal values, written at q as RUNS holds them
  * (their count, then the value), with room made; NULL when out of memory. */
 static inline uint8_t *put_run(owl_buf *b, uint8_t *q, size_t width, const owl_cell *col,
@@ -495,7 +506,7 @@ static int encode_bytes(owl_buf *b, const owl_coldef *cd, const owl_cell *col, s
         int rc = check_bytes(cd, width, v, i, err);
         if (rc != OWL_OK)
             return rc;
-        if (i > 0 && owl__same_cell(cd->type, &col[i], &col[i - 1]))
+        if (i > 0 && same_bytes(cd->type, &col[i], &col[i - 1]))
             continue;
         if (i > 0 && !(q = put_run(b, q, width, col, run, i))) /* the run before ends at i */
             return OWL_ENOMEM;
