@@ -390,7 +390,6 @@ out:
 #define FAST_MAX_DEPTH 24   /* containers; the general path allows OWL_AWS_MAX_DEPTH */
 #define FAST_MAX_UNKNOWN 16 /* unknown names one object may hold (kept to refuse a repeat) */
 #define FAST_NUM_TEXT 64    /* a number or enum name given as a string, at most */
-#define PAD_LEN 5           /* bytes of a padded length varint: lengths below 2^35 */
 #define TAG_ROOM 8          /* bytes put_tag writes (of which the tag's count) */
 
 /* A message type as the fast path reads it: each field's two spellings and wire tag, and
@@ -1027,6 +1026,33 @@ static int put_word(fp *x, const jfield *f, uint64_t u, size_t n)
     return OWL_OK;
 }
 
+/* The length of the message written after byte at (kept for it) into that byte, as the
+ * shortest varint: the message moved up when it needs more (128 bytes or more). Writing it
+ * short costs a move for few messages (KeyValues, AnyValues and most spans fit in one byte)
+ * and saves the readers a long varint at every message, read again by each pass over a
+ * list. DECLINE past protobuf-c's five-byte lengths. */
+static int put_len(fp *x, size_t at)
+{
+    uint64_t len = x->w->len - at - 1;
+    if (len < 0x80) {
+        x->w->data[at] = (char)len;
+        return OWL_OK;
+    }
+    if (len >> 35)
+        return DECLINE;
+    size_t k = 2;
+    while (len >> (7 * k))
+        k++;
+    if (room(x, k - 1) != OWL_OK)
+        return OWL_ENOMEM;
+    char *o = x->w->data + at;
+    memmove(o + k, o + 1, len);
+    x->w->len = at;
+    put_var(x, len);
+    x->w->len += len;
+    return OWL_OK;
+}
+
 /* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes.
  * depth: that of the container holding it. */
 static int fvalue(fp *x, const jfield *f, int depth)
@@ -1040,21 +1066,13 @@ static int fvalue(fp *x, const jfield *f, int depth)
     case PROTOBUF_C_TYPE_MESSAGE: {
         if (*x->p != '{' || depth >= FAST_MAX_DEPTH)
             return DECLINE;
-        if (room(x, TAG_ROOM + PAD_LEN) != OWL_OK)
+        if (room(x, TAG_ROOM + 1) != OWL_OK)
             return OWL_ENOMEM;
         put_tag(x, f);
-        size_t at = x->w->len;
-        x->w->len += PAD_LEN;
+        size_t at = x->w->len++;
         if ((rc = fobject(x, f->sub, depth + 1)) != OWL_OK)
             return rc;
-        uint64_t len = x->w->len - at - PAD_LEN;
-        if (len >> 35)
-            return DECLINE;
-        uint8_t *o = (uint8_t *)x->w->data + at;
-        owl_put32le(o, 0x80808080u | (uint32_t)(len & 0x7f) | (uint32_t)(len >> 7 & 0x7f) << 8 |
-                           (uint32_t)(len >> 14 & 0x7f) << 16 | (uint32_t)(len >> 21 & 0x7f) << 24);
-        o[PAD_LEN - 1] = (uint8_t)(len >> 28);
-        return OWL_OK;
+        return put_len(x, at);
     }
     case PROTOBUF_C_TYPE_STRING: {
         const char *s;
