@@ -584,6 +584,10 @@ typedef struct fp {
     const char *p, *end;
     owl_buf *w;
     owl_buf tmp; /* a string with escapes, decoded */
+    /* the field fguess tries first in an object of each depth: [ix + 1] after field ix, [0]
+     * at the start; the one after (as the .proto has it) until a look-up finds another,
+     * then the one found there (spans name their fields in one order, not the .proto's) */
+    uint8_t next[FAST_MAX_DEPTH + 1][65];
 } fp;
 
 enum { DECLINE = OWL_EUNSUPPORTED };
@@ -1242,9 +1246,9 @@ static const jfield *flookup(const jmsg *m, const char *k, size_t kl, const char
 }
 
 /* The field m->f[i] when the text at k is one of its names and the closing quote, *spelling
- * which; NULL otherwise. Senders write the fields of an object in about the order of the
- * .proto, so the one after the last found, tried first, is most often the next name; a hit
- * saves scanning the name and the look-up. */
+ * which; NULL otherwise. Senders write the fields of each object of a type in one order, so
+ * the field that followed the last found in the previous object (fp's next) is most often
+ * the next name; a hit saves scanning the name and the look-up. */
 static inline const jfield *fguess(const jmsg *m, unsigned i, const char *k, const char *end,
                                    unsigned *spelling)
 {
@@ -1269,7 +1273,7 @@ static int fobject(fp *x, const jmsg *m, int depth)
         const char *k;
         size_t n;
     } unknown[FAST_MAX_UNKNOWN];
-    unsigned nunknown = 0, hint = 0;
+    unsigned nunknown = 0, last = 0; /* last: fp's next index of the last field found */
     if (m && m->wide)
         return DECLINE;
     x->p++;
@@ -1284,7 +1288,7 @@ static int fobject(fp *x, const jmsg *m, int depth)
         const char *k = x->p, *q;
         int high = 0;
         unsigned sp = 0;
-        const jfield *f = m ? fguess(m, hint, k, x->end, &sp) : NULL;
+        const jfield *f = m ? fguess(m, x->next[depth][last], k, x->end, &sp) : NULL;
         if (f) {
             q = k + f->len[sp];
         } else {
@@ -1292,6 +1296,8 @@ static int fobject(fp *x, const jmsg *m, int depth)
             if (q >= x->end || *q != '"')
                 return DECLINE; /* an escape in a name, or no end */
             f = m ? flookup(m, k, (size_t)(q - k), x->end, &sp) : NULL;
+            if (f)
+                x->next[depth][last] = f->ix;
         }
         size_t kl = (size_t)(q - k);
         x->p = q + 1;
@@ -1302,7 +1308,7 @@ static int fobject(fp *x, const jmsg *m, int depth)
             return DECLINE;
         int rc;
         if (f) {
-            hint = f->ix + 1u;
+            last = f->ix + 1u;
             uint64_t bit = 1ull << f->ix;
             if (seen[sp] & bit)
                 return DECLINE;
@@ -1337,6 +1343,9 @@ int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body,
     if (!body)
         body = "";
     fp x = {.p = body, .end = body + n, .w = wire, .tmp = OWL_BUF_INIT};
+    for (size_t d = 0; d <= FAST_MAX_DEPTH; d++)
+        for (size_t i = 0; i < sizeof x.next[d]; i++)
+            x.next[d][i] = (uint8_t)i;
     int rc = OWL_OK;
     fws(&x);
     if (x.p < x.end) {
