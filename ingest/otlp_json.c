@@ -759,19 +759,22 @@ static int fstr_text(fp *x, char text[FAST_NUM_TEXT])
     return OWL_OK;
 }
 
-/* How many of the 8 bytes of w (read little-endian) are ASCII digits before the first that
- * is not one. A digit's byte is 0x33 after its high nibble is joined to that of the byte plus
- * 6; a carry out of a byte past 0xf9 can only spoil those after that byte, which is not a
- * digit. */
+/* The top bits of those of the 8 bytes of w (read little-endian) that are not ASCII
+ * digits, the lowest at the first: a byte is a digit when neither it less '0' nor it plus
+ * 0x46 reaches 0x80. Only a byte that is not a digit borrows or carries into the next. */
+static inline uint64_t non_digits(uint64_t w)
+{
+    return ((w - 0x3030303030303030u) | (w + 0x4646464646464646u)) & 0x8080808080808080u;
+}
+
+/* How many of the 8 bytes of w are ASCII digits before the first that is not one. */
 static inline unsigned lead_digits(uint64_t w)
 {
-    const uint64_t hi = 0xf0f0f0f0f0f0f0f0u, low7 = 0x7f7f7f7f7f7f7f7fu;
-    uint64_t t = ((w & hi) | (((w + 0x0606060606060606u) & hi) >> 4)) ^ 0x3333333333333333u;
-    uint64_t odd = (t | ((t & low7) + low7)) & ~low7; /* the top bit of each byte not 0 */
+    uint64_t odd = non_digits(w);
     return odd ? (unsigned)__builtin_ctzll(odd) >> 3 : 8;
 }
 
-/* The number the 8 digits of w (eight_digits(w), first digit in the low byte) write. */
+/* The number the 8 digits of w (first digit in the low byte) write. */
 static inline uint64_t eight_digits_value(uint64_t w)
 {
     w -= 0x3030303030303030u;
@@ -808,12 +811,47 @@ static inline size_t digits(const char *q, const char *end, uint64_t *v)
     return nd;
 }
 
+/* An integer given as a string that fint does not read itself, as json_int reads it. Not
+ * inlined (nor fint_number): its frame would cost each of fint's plain integers a push of
+ * every register. */
+__attribute__((noinline)) static int fint_text(fp *x, int is_signed, uint64_t *out)
+{
+    char text[FAST_NUM_TEXT];
+    int rc = fstr_text(x, text);
+    if (rc != OWL_OK)
+        return rc;
+    if (!number_text(text, is_signed))
+        return DECLINE;
+    char *end;
+    errno = 0;
+    if (is_signed)
+        *out = (uint64_t)strtoll(text, &end, 10);
+    else
+        *out = (uint64_t)strtoull(text, &end, 10);
+    return (*end || errno || (!is_signed && text[0] == '-')) ? DECLINE : OWL_OK;
+}
+
+/* An integer given as a number that fint does not read itself, as json_int reads it. */
+__attribute__((noinline)) static int fint_number(fp *x, int is_signed, uint64_t *out)
+{
+    owl__json_num v;
+    int rc = fnum(x, &v);
+    if (rc != OWL_OK)
+        return rc;
+    if (v.is_int) {
+        *out = (uint64_t)v.i;
+        return is_signed || v.i >= 0 ? OWL_OK : DECLINE;
+    }
+    if (v.d != floor(v.d) || v.d < (is_signed ? -9.2e18 : 0) ||
+        v.d > (is_signed ? 9.2e18 : 1.8e19))
+        return DECLINE;
+    *out = is_signed ? (uint64_t)(int64_t)v.d : (uint64_t)v.d;
+    return OWL_OK;
+}
+
 /* An integer value as json_int reads it (is_signed: of a signed type). */
 static int fint(fp *x, int is_signed, uint64_t *out)
 {
-    char text[FAST_NUM_TEXT];
-    owl__json_num v;
-    int rc;
     switch (*x->p) {
     case '"': {
         /* plain digits (what SDKs send for int64 and fixed64) read here: as many as cannot
@@ -829,17 +867,7 @@ static int fint(fp *x, int is_signed, uint64_t *out)
             x->p = q + 1;
             return OWL_OK;
         }
-        if ((rc = fstr_text(x, text)) != OWL_OK)
-            return rc;
-        if (!number_text(text, is_signed))
-            return DECLINE;
-        char *end;
-        errno = 0;
-        if (is_signed)
-            *out = (uint64_t)strtoll(text, &end, 10);
-        else
-            *out = (uint64_t)strtoull(text, &end, 10);
-        return (*end || errno || (!is_signed && text[0] == '-')) ? DECLINE : OWL_OK;
+        return fint_text(x, is_signed, out);
     }
     case '{':
     case '[':
@@ -862,17 +890,7 @@ static int fint(fp *x, int is_signed, uint64_t *out)
             x->p = q;
             return OWL_OK;
         }
-        if ((rc = fnum(x, &v)) != OWL_OK)
-            return rc;
-        if (v.is_int) {
-            *out = (uint64_t)v.i;
-            return is_signed || v.i >= 0 ? OWL_OK : DECLINE;
-        }
-        if (v.d != floor(v.d) || v.d < (is_signed ? -9.2e18 : 0) ||
-            v.d > (is_signed ? 9.2e18 : 1.8e19))
-            return DECLINE;
-        *out = is_signed ? (uint64_t)(int64_t)v.d : (uint64_t)v.d;
-        return OWL_OK;
+        return fint_number(x, is_signed, out);
     }
     }
 }
