@@ -694,7 +694,7 @@ static int fnum(fp *x, owl__json_num *v)
 
 /* After a member or an element: 1 past a ',' (another follows), 0 past the closing byte,
  * -1 for anything else. */
-static int fsep(fp *x, char close)
+static inline int fsep(fp *x, char close)
 {
     if (x->p >= x->end || (*x->p != ',' && *x->p != close))
         fws(x); /* only then: most bodies have no whitespace */
