@@ -970,14 +970,15 @@ static int fbytes(fp *x, const jfield *f)
     int rc;
     if (f->is_id) {
         /* the ids SDKs send (32 or 16 hex digits, or none) sixteen digits at a time, without
-         * the string scan: a hex digit never ends a run of plain string bytes */
+         * the string scan: a hex digit never ends a run of plain string bytes; the closing
+         * quote looked at first, as a span id's is met where a trace id goes on */
         if (room(x, TAG_ROOM + 1 + 32) != OWL_OK)
             return OWL_ENOMEM;
         size_t at = x->w->len, k = 0;
         put_tag(x, f);
         uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
         s = x->p + 1;
-        while (k < 32 && x->end - s > 16 && hex16(s, o + 1 + k))
+        while (k < 32 && x->end - s > 16 && *s != '"' && hex16(s, o + 1 + k))
             s += 16, k += 8;
         if (s < x->end && *s == '"') {
             o[0] = (uint8_t)k;
