@@ -1039,7 +1039,7 @@ static int fbytes(fp *x, const jfield *f)
 }
 
 /* Field f with value u as n (8 or 4) little-endian bytes: a fixed-size type's. */
-static int put_word(fp *x, const jfield *f, uint64_t u, size_t n)
+static inline int put_word(fp *x, const jfield *f, uint64_t u, size_t n)
 {
     if (room(x, TAG_ROOM + 8) != OWL_OK)
         return OWL_ENOMEM;
