@@ -59,7 +59,7 @@ int owl_otlp_json_general(const ProtobufCMessageDescriptor *desc, const char *bo
 
 /* owl_otlp_json_fast — the same reading in one pass over the text, without a document.
  * OWL_OK: wire holds bytes that unpack to the very message the general path's bytes unpack
- * to (nested lengths may be padded varints, which protobuf readers take). OWL_EUNSUPPORTED
+ * to (nested lengths the shortest varints, as protobuf writers put them). OWL_EUNSUPPORTED
  * (wire back to its length at the call) for every body the general path refuses and for some
  * odd ones it accepts (escaped field names, more than 16 unknown names in one object, nesting
  * over 24): the caller then runs the general path, which gives the answer. OWL_ENOMEM.
