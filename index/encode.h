@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "common/endian.h"
 
 enum owl_enc {
     OWL_ENC_I64RAW = 1,
@@ -110,6 +111,22 @@ static inline int owl_varint_read(const uint8_t **pp, const uint8_t *end, uint64
         return OWL_OK;
     }
     return owl_varint_get(pp, end, v);
+}
+
+/* owl_sample_key — a cheap key of the n bytes at p from their length and first and last 8
+ * bytes (all of them up to 16), for caches of values that compare the bytes exactly: values
+ * alike at both ends only share a slot. */
+static inline uint64_t owl_sample_key(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t a = n, z = 0;
+    if (n >= 8)
+        a ^= owl_get64le(b), z = owl_get64le(b + n - 8);
+    else if (n >= 4)
+        a ^= owl_get32le(b), z = owl_get32le(b + n - 4);
+    else if (n > 0)
+        a ^= (uint64_t)b[0] << 8 | (uint64_t)b[n / 2] << 16 | (uint64_t)b[n - 1] << 24;
+    return a ^ (z * 0x9e3779b97f4a7c15ull);
 }
 
 static inline uint64_t owl_zigzag(int64_t v)

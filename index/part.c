@@ -279,21 +279,11 @@ static int tokens_to_set(struct hset *s, const char *p, size_t n)
     return OWL_OK;
 }
 
-/* The slot of a value in the writer's cache of recent values: from its length and its first
- * and last 8 bytes, cheaper than hashing a whole log line (the cache compares exactly, so a
- * poor spread only costs hits). */
+/* The slot of a value in the writer's cache of recent values: owl_sample_key, cheaper than
+ * hashing a whole log line (the cache compares exactly, so a poor spread only costs hits). */
 static inline size_t seen_slot(const owl_bytes *b)
 {
-    const uint8_t *p = (const uint8_t *)b->p;
-    size_t n = b->n;
-    uint64_t a = n, z = 0;
-    if (n >= 8)
-        a ^= owl_get64le(p), z = owl_get64le(p + n - 8);
-    else if (n >= 4)
-        a ^= owl_get32le(p), z = owl_get32le(p + n - 4);
-    else if (n > 0)
-        a ^= (uint64_t)p[0] << 8 | (uint64_t)p[n / 2] << 16 | (uint64_t)p[n - 1] << 24;
-    return (size_t)(owl_mix64(a ^ (z * 0x9e3779b97f4a7c15ull)) & (SEEN - 1));
+    return (size_t)(owl_mix64(owl_sample_key(b->p, b->n)) & (SEEN - 1));
 }
 
 struct writer {
