@@ -1,7 +1,7 @@
 /* encode.c — column chunk encodings (I64RAW, DELTA, DOD, CONST, F64RAW, STR, DICT, FIXED) and
  * chunk packing (zstd + crc32c); the byte layouts are the tables in encode.h.
  *
- * Invariants: encoders write into one reservation sized exactly in advance (no per-value
+ * Invariants: encoders write into one reservation sized in advance (no per-value
  * allocation); integer differences are taken in uint64 so they wrap and decode back exactly;
  * decoders read untrusted bytes: every length is checked against the bytes left before use,
  * every product or sum is checked for overflow, and a decoder consumes its input exactly. */
@@ -67,59 +67,61 @@ int owl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
 
 /* ---- 64-bit integers ---- */
 
-/* Sizes of the candidate encodings of v[0..n), n >= 1, in one pass. */
-struct i64_sizes {
-    size_t delta, dod;
-    int all_equal;
-};
-
-static void i64_sizes(const int64_t *v, size_t n, struct i64_sizes *s)
+/* Bytes DOD takes for v[0..n), n >= 1, whose first varint takes head - 1. */
+static size_t dod_size(const int64_t *v, size_t n, size_t head)
 {
-    size_t head = 1 + owl_varint_len(owl_zigzag(v[0]));
-    size_t delta = head, dod = head;
-    uint64_t eq = 0, prev_d = 0;
+    size_t size = head;
+    uint64_t prev_d = 0;
     for (size_t i = 1; i < n; i++) {
         uint64_t d = (uint64_t)v[i] - (uint64_t)v[i - 1];
-        eq |= d;
-        delta += owl_varint_len(owl_zigzag((int64_t)d));
-        dod += owl_varint_len(owl_zigzag((int64_t)(d - prev_d)));
+        size += owl_varint_len(owl_zigzag((int64_t)(d - prev_d)));
         prev_d = d;
     }
-    s->delta = delta;
-    s->dod = dod;
-    s->all_equal = eq == 0;
+    return size;
 }
 
+/* DELTA is nearly always the smallest, so it is written while the values are first read,
+ * into room for any encoding; another that wins is written over it. */
 int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
 {
     if (n > (SIZE_MAX - 16) / 10)
         return OWL_ENOMEM;
+    uint8_t *start = grow(out, 1 + 10 * n);
+    if (!start)
+        return OWL_ENOMEM;
+    uint8_t *o = start + 1;
+    size_t head = 0;
+    uint64_t eq = 0;
+    if (n > 0) {
+        o = owl_varint_write(o, owl_zigzag(v[0]));
+        head = (size_t)(o - start);
+        for (size_t i = 1; i < n; i++) {
+            uint64_t d = (uint64_t)v[i] - (uint64_t)v[i - 1];
+            eq |= d;
+            o = owl_varint_write(o, owl_zigzag((int64_t)d));
+        }
+    }
     /* smallest wins; on ties the cheaper decoder (CONST, DELTA, DOD, RAW) */
     enum owl_enc enc = OWL_ENC_I64RAW;
     size_t size = 1 + 8 * n;
     if (n > 0) {
-        struct i64_sizes s;
-        i64_sizes(v, n, &s);
-        size_t konst = s.all_equal ? 1 + owl_varint_len(owl_zigzag(v[0])) : SIZE_MAX;
-        if (s.dod < size)
-            enc = OWL_ENC_DOD, size = s.dod;
-        if (s.delta <= size)
-            enc = OWL_ENC_DELTA, size = s.delta;
+        size_t delta = (size_t)(o - start), konst = eq == 0 ? head : SIZE_MAX;
+        /* DOD takes a byte a value at least: it can only win when some delta took more */
+        size_t dod = delta > head + n - 1 ? dod_size(v, n, head) : SIZE_MAX;
+        if (dod < size)
+            enc = OWL_ENC_DOD, size = dod;
+        if (delta <= size)
+            enc = OWL_ENC_DELTA, size = delta;
         if (konst <= size)
             enc = OWL_ENC_CONST, size = konst;
     }
-    uint8_t *o = grow(out, size);
-    if (!o)
-        return OWL_ENOMEM;
-    *o++ = (uint8_t)enc;
+    start[0] = (uint8_t)enc;
+    o = start + 1;
     switch (enc) {
     case OWL_ENC_CONST:
-        o = owl_varint_write(o, owl_zigzag(v[0]));
-        break;
     case OWL_ENC_DELTA:
-        o = owl_varint_write(o, owl_zigzag(v[0]));
-        for (size_t i = 1; i < n; i++)
-            o = owl_varint_write(o, owl_zigzag((int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1])));
+        /* written already: v0 alone, or all of it */
+        o = start + size;
         break;
     case OWL_ENC_DOD: {
         uint64_t prev_d = 0;

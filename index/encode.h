@@ -64,8 +64,9 @@ int owl_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
 /* owl_varint_len — bytes LEB128 takes for v (1..10). */
 static inline size_t owl_varint_len(uint64_t v)
 {
-    /* bits needed (at least 1), 7 per byte */
-    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+    /* bits needed (at least 1), 7 per byte: 1 + (bits - 1) / 7, where bits - 1 = clz ^ 63
+     * (one bsr) and x / 7 = x * 37 >> 8 for x < 64, cheaper than the division */
+    return 1 + (((unsigned)(__builtin_clzll(v | 1) ^ 63) * 37) >> 8);
 }
 
 /* owl_varint_write — writes v as LEB128 at o (room for 10 bytes); returns the end. The
