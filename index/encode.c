@@ -537,6 +537,9 @@ static int enc_str_plain(const owl_strref *v, size_t n, size_t size, owl_buf *ou
     return OWL_OK;
 }
 
+#define DICT_SEEN_BITS 8 /* dict_build's caches of values, by address and by bytes: 2^8 each */
+#define DICT_SEEN (1u << DICT_SEEN_BITS)
+
 /* The distinct values of a column, found with an open-addressing table. A value's home slot
  * is the top bits of its hash, which its slot keeps, so the table grows without hashing the
  * values again: it starts small (most columns hold a few hundred values at most) and doubles
@@ -548,6 +551,12 @@ struct dict {
     size_t cap, limit, d;
     unsigned shift;  /* 64 - log2(cap): a hash's home slot is h >> shift */
     size_t bytes;    /* dictionary part: sum of varint length + length */
+    /* values of recent bytes (copies at other addresses, each row's own): by a key from their
+     * length and ends, compared exactly, cheaper than hashing them whole */
+    struct {
+        const char *p;
+        uint32_t n, id;
+    } like[DICT_SEEN];
 };
 
 #define DICT_CAP0 256 /* the table's first size */
@@ -582,9 +591,9 @@ static int dict_grow(struct dict *t)
     return OWL_OK;
 }
 
-/* The dictionary index of v[i] in *id, added when new. OWL_ERANGE when it is new and t holds
- * t->limit values already, OWL_ENOMEM. */
-static int dict_find(struct dict *t, const owl_strref *v, size_t i, uint32_t *id)
+/* The dictionary index of v[i] in *id from the table, v[i] added when new. OWL_ERANGE when it
+ * is new and t holds t->limit values already, OWL_ENOMEM. */
+static int dict_lookup(struct dict *t, const owl_strref *v, size_t i, uint32_t *id)
 {
     uint64_t h = owl_hash64(v[i].p, v[i].n, 0);
     uint64_t tag = h & 0xffffffff00000000ull;
@@ -618,8 +627,22 @@ static int dict_find(struct dict *t, const owl_strref *v, size_t i, uint32_t *id
     return OWL_OK;
 }
 
-#define DICT_SEEN_BITS 8 /* dict_build's caches of values, by address and by bytes: 2^8 each */
-#define DICT_SEEN (1u << DICT_SEEN_BITS)
+/* dict_lookup for a value not found at its address: the cache of recent bytes first. */
+static int dict_find(struct dict *t, const owl_strref *v, size_t i, uint32_t *id)
+{
+    size_t k = (size_t)(owl_sample_key(v[i].p, v[i].n) * 0x9e3779b97f4a7c15ull >>
+                        (64 - DICT_SEEN_BITS));
+    if (t->like[k].p && t->like[k].n == v[i].n &&
+        (v[i].n == 0 || memcmp(t->like[k].p, v[i].p, v[i].n) == 0)) {
+        *id = t->like[k].id;
+        return OWL_OK;
+    }
+    int rc = dict_lookup(t, v, i, id);
+    if (rc == OWL_OK && v[i].p)
+        t->like[k].p = v[i].p, t->like[k].n = v[i].n, t->like[k].id = *id;
+    return rc;
+}
+
 #define DICT_PROBE_MIN 1024 /* rows from which dict_build may give up early */
 #define DICT_PREFETCH 16    /* values ahead whose bytes dict_build asks for */
 
@@ -646,46 +669,34 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n, int probe)
         size_t n;
         uint32_t id;
     } seen[DICT_SEEN] = {{0}};
-    /* values of recent bytes held at other addresses (each row's own copy): by a key from
-     * their length and ends, compared exactly, cheaper than hashing them whole */
-    struct {
-        const char *p;
-        uint32_t n, id;
-    } like[DICT_SEEN] = {{0}};
     for (size_t i = 0; i < n; i++) {
         /* the values lie all over a memtable's arena: their bytes are asked for early */
         if (i + DICT_PREFETCH < n)
             __builtin_prefetch(v[i + DICT_PREFETCH].p);
-        /* the previous row's value again: `seen` holds it, so this is its answer, cheaper */
-        if (i && v[i].p && v[i].p == v[i - 1].p && v[i].n == v[i - 1].n) {
-            t->ids[i] = t->ids[i - 1];
-            continue;
-        }
         size_t sl = (size_t)((((uintptr_t)v[i].p >> 3) ^ v[i].n) * 0x9e3779b97f4a7c15ull >>
                              (64 - DICT_SEEN_BITS));
-        if (v[i].p && seen[sl].p == v[i].p && seen[sl].n == v[i].n) {
-            t->ids[i] = seen[sl].id;
-            continue;
-        }
-        size_t k = (size_t)(owl_sample_key(v[i].p, v[i].n) * 0x9e3779b97f4a7c15ull >>
-                            (64 - DICT_SEEN_BITS));
         uint32_t id;
-        if (like[k].p && like[k].n == v[i].n &&
-            (v[i].n == 0 || memcmp(like[k].p, v[i].p, v[i].n) == 0)) {
-            id = like[k].id;
+        if (v[i].p && seen[sl].p == v[i].p && seen[sl].n == v[i].n) {
+            id = seen[sl].id;
         } else {
             int rc = dict_find(t, v, i, &id);
             if (rc != OWL_OK)
                 return rc;
-            if (v[i].p)
-                like[k].p = v[i].p, like[k].n = v[i].n, like[k].id = id;
+            seen[sl].p = v[i].p, seen[sl].n = v[i].n, seen[sl].id = id;
+            /* probing: an eighth of the way in, values three quarters distinct will not pay
+             * (tested when row n / 8 - 1 misses `seen`, as it always was: it picks the
+             * encoding) */
+            if (probe && i + 1 == n / 8 && n >= DICT_PROBE_MIN && t->d * 4 > (i + 1) * 3)
+                return OWL_ERANGE;
         }
         t->ids[i] = id;
-        seen[sl].p = v[i].p, seen[sl].n = v[i].n, seen[sl].id = id;
-        /* probing: an eighth of the way in, values three quarters distinct will not pay (the
-         * test runs when row n / 8 - 1 missed `seen`, as it always has: it picks the encoding) */
-        if (probe && i + 1 == n / 8 && n >= DICT_PROBE_MIN && t->d * 4 > (i + 1) * 3)
-            return OWL_ERANGE;
+        /* the next rows holding the same copy: `seen` holds it, so id is theirs */
+        while (v[i].p && i + 1 < n && v[i + 1].p == v[i].p && v[i + 1].n == v[i].n) {
+            i++;
+            if (i + DICT_PREFETCH < n)
+                __builtin_prefetch(v[i + DICT_PREFETCH].p);
+            t->ids[i] = id;
+        }
     }
     return OWL_OK;
 }
