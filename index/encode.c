@@ -547,6 +547,7 @@ static int enc_str_plain(const owl_strref *v, size_t n, size_t size, owl_buf *ou
 struct dict {
     uint32_t *ids;   /* n: row -> dictionary index */
     uint32_t *first; /* limit: dictionary index -> first row holding it */
+    size_t *count;   /* limit: dictionary index -> rows holding it */
     uint64_t *slots; /* cap: (hash high 32 bits << 32) | (index + 1); 0 = empty */
     size_t cap, limit, d;
     unsigned shift;  /* 64 - log2(cap): a hash's home slot is h >> shift */
@@ -565,6 +566,7 @@ static void dict_free(struct dict *t)
 {
     free(t->ids);
     free(t->first);
+    free(t->count);
     free(t->slots);
 }
 
@@ -621,6 +623,7 @@ static int dict_lookup(struct dict *t, const owl_strref *v, size_t i, uint32_t *
             ;
     }
     t->first[t->d] = (uint32_t)i;
+    t->count[t->d] = 0;
     t->slots[pos] = tag | (uint64_t)(t->d + 1);
     t->bytes += owl_varint_len(v[i].n) + v[i].n;
     *id = (uint32_t)t->d++;
@@ -658,8 +661,9 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n, int probe)
     t->shift = 64 - (unsigned)__builtin_ctzll(cap);
     t->ids = malloc(n * sizeof *t->ids);
     t->first = malloc(t->limit * sizeof *t->first);
+    t->count = malloc(t->limit * sizeof *t->count);
     t->slots = calloc(cap, sizeof *t->slots);
-    if (!t->ids || !t->first || !t->slots)
+    if (!t->ids || !t->first || !t->count || !t->slots)
         return OWL_ENOMEM;
     /* values already seen at the same address (a memtable keeps one copy of a value repeated
      * on consecutive rows, and a sealed trace's spans are neighbours again): their id without
@@ -691,12 +695,14 @@ static int dict_build(struct dict *t, const owl_strref *v, size_t n, int probe)
         }
         t->ids[i] = id;
         /* the next rows holding the same copy: `seen` holds it, so id is theirs */
+        size_t run = i;
         while (v[i].p && i + 1 < n && v[i + 1].p == v[i].p && v[i + 1].n == v[i].n) {
             i++;
             if (i + DICT_PREFETCH < n)
                 __builtin_prefetch(v[i + DICT_PREFETCH].p);
             t->ids[i] = id;
         }
+        t->count[id] += i - run + 1;
     }
     return OWL_OK;
 }
@@ -738,32 +744,53 @@ static int enc_str_dict(const owl_strref *v, size_t n, const struct dict *t, siz
     return OWL_OK;
 }
 
+/* STR's size for the n values: SIZE_MAX when over SIZE_MAX - 16. */
+static size_t str_size_rows(const owl_strref *v, size_t n)
+{
+    size_t size = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t add = owl_varint_len(v[i].n) + v[i].n;
+        if (size > SIZE_MAX - 16 - add)
+            return SIZE_MAX;
+        size += add;
+    }
+    return size;
+}
+
+/* The same from t's distinct values and their row counts: a sum over far fewer terms. */
+static size_t str_size_dict(const struct dict *t, const owl_strref *v)
+{
+    size_t size = 1;
+    for (size_t j = 0; j < t->d; j++) {
+        size_t len = v[t->first[j]].n, all;
+        if (__builtin_mul_overflow(owl_varint_len(len) + len, t->count[j], &all) ||
+            __builtin_add_overflow(size, all, &size) || size > SIZE_MAX - 16)
+            return SIZE_MAX;
+    }
+    return size;
+}
+
 int owl_enc_str(const owl_strref *v, size_t n, int allow_dict, owl_buf *out)
 {
     if (n > (SIZE_MAX - 16) / 8)
         return OWL_ENOMEM;
-    size_t str_size = 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t add = owl_varint_len(v[i].n) + v[i].n;
-        if (str_size > SIZE_MAX - 16 - add)
-            return OWL_ENOMEM;
-        str_size += add;
-    }
     /* a dictionary of more than half the rows cannot beat STR by much, if at all */
     size_t limit = n / 2 < DICT_MAX ? n / 2 : DICT_MAX;
-    if (!allow_dict || limit < 1)
-        return enc_str_plain(v, n, str_size, out);
-
     struct dict t = {.limit = limit};
-    int rc = dict_build(&t, v, n, allow_dict == OWL_DICT_PROBE);
+    int rc = allow_dict && limit >= 1 ? dict_build(&t, v, n, allow_dict == OWL_DICT_PROBE)
+                                      : OWL_ERANGE;
     if (rc == OWL_OK) {
+        size_t str_size = str_size_dict(&t, v);
         size_t dict_size = 1 + owl_varint_len(t.d) + t.bytes + dict_index_bytes(&t, n);
-        if (dict_size < str_size)
+        if (str_size == SIZE_MAX)
+            rc = OWL_ENOMEM;
+        else if (dict_size < str_size)
             rc = enc_str_dict(v, n, &t, dict_size, out);
         else
             rc = enc_str_plain(v, n, str_size, out);
     } else if (rc == OWL_ERANGE) {
-        rc = enc_str_plain(v, n, str_size, out);
+        size_t str_size = str_size_rows(v, n);
+        rc = str_size == SIZE_MAX ? OWL_ENOMEM : enc_str_plain(v, n, str_size, out);
     }
     dict_free(&t);
     return rc;
