@@ -373,8 +373,14 @@ static int check_col_bytes(const owl_coldef *cd, const owl_cell *v, size_t n, ow
                           p[len - 1] != 0);
         }
     } else {
-        for (size_t r = 0; r < n; r++)
-            bad |= (v[r].b.n > VALUE_MAX) | (v[r].b.n && !v[r].b.p);
+        /* the lengths OR'd (at least the longest: one of exactly VALUE_MAX may raise a false
+         * alarm, which costs only the second pass) and those of NULL values */
+        size_t any = 0, nul = 0;
+        for (size_t r = 0; r < n; r++) {
+            any |= v[r].b.n;
+            nul |= v[r].b.p ? 0 : v[r].b.n;
+        }
+        bad = any > VALUE_MAX || nul;
     }
     for (size_t r = 0; bad && r < n; r++) {
         int rc = check_cell_bytes(cd, &v[r], r, err);
