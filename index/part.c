@@ -449,11 +449,10 @@ static int enc_ints(struct writer *w, enum owl_type t, const owl_cell *v, size_t
                     struct chunk *ch)
 {
     int64_t *x = w->num;
-    for (size_t i = 0; i < n; i++)
-        x[i] = v[i].i;
     if (t == OWL_TYPE_U64) {
         uint64_t lo = UINT64_MAX, hi = 0;
         for (size_t i = 0; i < n; i++) {
+            x[i] = v[i].i;
             lo = v[i].u < lo ? v[i].u : lo;
             hi = v[i].u > hi ? v[i].u : hi;
         }
@@ -461,8 +460,9 @@ static int enc_ints(struct writer *w, enum owl_type t, const owl_cell *v, size_t
         ch->min.i = (int64_t)lo;
         ch->max.i = (int64_t)hi;
     } else {
-        int64_t lo = x[0], hi = x[0];
-        for (size_t i = 1; i < n; i++) {
+        int64_t lo = v[0].i, hi = v[0].i;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = v[i].i;
             lo = x[i] < lo ? x[i] : lo;
             hi = x[i] > hi ? x[i] : hi;
         }
