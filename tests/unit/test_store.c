@@ -2887,6 +2887,20 @@ Test(store, a_source_out_of_cluster_order_falls_back_to_the_sorting_merge, .init
     tab_free(&want), tab_free(&g4), tab_free(&w);
 }
 
+/* Sorts a[0..n) with owl__sort_time_idx and b, scratch of n, with qsort, expects the same
+ * order, and frees both. */
+static void expect_qsort_order(struct time_idx *a, struct time_idx *b, size_t n, int shape)
+{
+    memcpy(b, a, n * sizeof *a);
+    qsort(b, n, sizeof *b, owl__cmp_time_idx);
+    cr_assert_eq(owl__sort_time_idx(a, n), OWL_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(a[i].k == b[i].k && a[i].t == b[i].t && a[i].i == b[i].i,
+                  "n %zu shape %d: element %zu differs", n, shape, i);
+    free(a);
+    free(b);
+}
+
 /* The seal's and merge's sort: the radix sort gives exactly qsort's (key, time, index) order,
  * negative times and repeated keys and times included, at sizes either side of its cut-over. */
 Test(store, radix_sort_matches_qsort)
@@ -2903,14 +2917,7 @@ Test(store, radix_sort_matches_qsort)
             a[i].t = (int64_t)((x >> 8) % 1000) - 500 + (s == 3 ? (int64_t)(x & 0xffff) << 30 : 0);
             a[i].i = i;
         }
-        memcpy(b, a, n * sizeof *a);
-        qsort(b, n, sizeof *b, owl__cmp_time_idx);
-        cr_assert_eq(owl__sort_time_idx(a, n), OWL_OK);
-        for (size_t i = 0; i < n; i++)
-            cr_assert(a[i].k == b[i].k && a[i].t == b[i].t && a[i].i == b[i].i,
-                      "n %zu: element %zu differs", n, i);
-        free(a);
-        free(b);
+        expect_qsort_order(a, b, n, -1);
     }
 }
 
@@ -2933,14 +2940,7 @@ Test(store, radix_sort_of_hashed_keys_matches_qsort)
                 a[i].t = (int64_t)(x % 2000) - 1000;
                 a[i].i = i;
             }
-            memcpy(b, a, n * sizeof *a);
-            qsort(b, n, sizeof *b, owl__cmp_time_idx);
-            cr_assert_eq(owl__sort_time_idx(a, n), OWL_OK);
-            for (size_t i = 0; i < n; i++)
-                cr_assert(a[i].k == b[i].k && a[i].t == b[i].t && a[i].i == b[i].i,
-                          "n %zu shape %d: element %zu differs", n, shape, i);
-            free(a);
-            free(b);
+            expect_qsort_order(a, b, n, shape);
         }
 }
 
