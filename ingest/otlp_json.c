@@ -409,6 +409,7 @@ typedef struct jfield {
     uint8_t tag[8], ntag;  /* the tag varint with the field's wire type, zero-padded */
     uint8_t ix;            /* its index in the type's fields */
     uint8_t is_id;         /* a bytes field named *_id: hex, not base64 */
+    uint8_t kind;          /* how fone reads a value of it (enum vkind) */
     const jmsg *sub;       /* a message field's type */
 } jfield;
 
@@ -422,12 +423,38 @@ struct jmsg {
     jmsg *next;
 };
 
+/* The value kinds fone reads without fvalue's frame and switch (most of a span's values);
+ * V_OTHER: fvalue reads it. */
+enum vkind { V_OTHER, V_MESSAGE, V_STRING, V_ID, V_FIXED64, V_VARINT };
+
 #define NO_NAME 0xffff
 #define SLOT_FREE 0xff
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static jmsg *reg_head;
 static int8_t hex_of[256]; /* a hex digit's value, -1 for other bytes: set under reg_mu */
+
+static enum vkind value_kind(const jfield *f)
+{
+    switch (f->fd->type) {
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return V_MESSAGE;
+    case PROTOBUF_C_TYPE_STRING:
+        return V_STRING;
+    case PROTOBUF_C_TYPE_BYTES:
+        return f->is_id ? V_ID : V_OTHER;
+    case PROTOBUF_C_TYPE_FIXED64:
+        return V_FIXED64;
+    case PROTOBUF_C_TYPE_ENUM:
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_UINT64:
+        return V_VARINT; /* a digit d is the varint d in each */
+    default:
+        return V_OTHER;
+    }
+}
 
 static int wire_type(ProtobufCType t)
 {
@@ -557,6 +584,7 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
         } while (tag);
         f->is_id = f->fd->type == PROTOBUF_C_TYPE_BYTES && nl >= 3 &&
                    strcmp(name + nl - 3, "_id") == 0;
+        f->kind = (uint8_t)value_kind(f);
         if (f->fd->type == PROTOBUF_C_TYPE_MESSAGE && !(f->sub = reg_build(f->fd->descriptor)))
             return NULL;
     }
@@ -716,7 +744,6 @@ static inline int fpast(fp *x, char c)
 
 static int fobject(fp *x, const jmsg *m, int depth);
 static int farray(fp *x, const jfield *f, int depth);
-static int fvalue(fp *x, const jfield *f, int depth);
 
 /* Skips the value at x->p (not at the end), checked as the general path checks it. depth:
  * that of the container holding it. */
@@ -968,26 +995,6 @@ static int fbytes(fp *x, const jfield *f)
     const char *s;
     size_t n;
     int rc;
-    if (f->is_id) {
-        /* the ids SDKs send (32 or 16 hex digits, or none) sixteen digits at a time, without
-         * the string scan: a hex digit never ends a run of plain string bytes; the closing
-         * quote looked at first, as a span id's is met where a trace id goes on */
-        if (room(x, TAG_ROOM + 1 + 32) != OWL_OK)
-            return OWL_ENOMEM;
-        size_t at = x->w->len, k = 0;
-        put_tag(x, f);
-        uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
-        s = x->p + 1;
-        while (k < 32 && x->end - s > 16 && *s != '"' && hex16(s, o + 1 + k))
-            s += 16, k += 8;
-        if (s < x->end && *s == '"') {
-            o[0] = (uint8_t)k;
-            x->w->len += 1 + k;
-            x->p = s + 1;
-            return OWL_OK;
-        }
-        x->w->len = at;
-    }
     if ((rc = fstr(x, &s, &n)) != OWL_OK)
         return rc;
     if (f->is_id) {
@@ -1038,6 +1045,32 @@ static int fbytes(fp *x, const jfield *f)
     return OWL_OK;
 }
 
+/* An id value (f->is_id) at x->p: the ids SDKs send (32 or 16 hex digits, or none) sixteen
+ * digits at a time, without the string scan, as a hex digit never ends a run of plain string
+ * bytes; the closing quote looked at first, as a span id's is met where a trace id goes on.
+ * Other text goes to fbytes. */
+static inline int fid(fp *x, const jfield *f)
+{
+    if (*x->p != '"')
+        return DECLINE;
+    if (room(x, TAG_ROOM + 1 + 32) != OWL_OK)
+        return OWL_ENOMEM;
+    size_t at = x->w->len, k = 0;
+    put_tag(x, f);
+    uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
+    const char *s = x->p + 1;
+    while (k < 32 && x->end - s > 16 && *s != '"' && hex16(s, o + 1 + k))
+        s += 16, k += 8;
+    if (s >= x->end || *s != '"') {
+        x->w->len = at;
+        return fbytes(x, f);
+    }
+    o[0] = (uint8_t)k;
+    x->w->len += 1 + k;
+    x->p = s + 1;
+    return OWL_OK;
+}
+
 /* Field f with value u as n (8 or 4) little-endian bytes: a fixed-size type's. */
 static inline int put_word(fp *x, const jfield *f, uint64_t u, size_t n)
 {
@@ -1076,9 +1109,43 @@ static int put_len(fp *x, size_t at)
     return OWL_OK;
 }
 
-/* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes.
- * depth: that of the container holding it. */
-static int fvalue(fp *x, const jfield *f, int depth)
+/* A message value (f's kind V_MESSAGE) at x->p. depth: that of the container holding it. */
+static inline int fmessage(fp *x, const jfield *f, int depth)
+{
+    int rc;
+    if (*x->p != '{' || depth >= FAST_MAX_DEPTH)
+        return DECLINE;
+    if (room(x, TAG_ROOM + 1) != OWL_OK)
+        return OWL_ENOMEM;
+    put_tag(x, f);
+    size_t at = x->w->len++;
+    if ((rc = fobject(x, f->sub, depth + 1)) != OWL_OK)
+        return rc;
+    return put_len(x, at);
+}
+
+/* A string value (f's kind V_STRING) at x->p. */
+static inline int fstring(fp *x, const jfield *f)
+{
+    const char *s;
+    size_t n;
+    int rc;
+    if (*x->p != '"')
+        return DECLINE;
+    if ((rc = fstr(x, &s, &n)) != OWL_OK)
+        return rc;
+    if (room(x, TAG_ROOM + 10 + n) != OWL_OK)
+        return OWL_ENOMEM;
+    put_tag(x, f);
+    put_var(x, n);
+    put_bytes(x, s, n);
+    return OWL_OK;
+}
+
+/* A value of field f at x->p whose kind fone does not read itself (V_OTHER), or did not
+ * (text other than it looks for), appended as wire bytes. Not inlined: its frame is what
+ * fone saves the common kinds. */
+__attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
 {
     const ProtobufCFieldDescriptor *fd = f->fd;
     char text[FAST_NUM_TEXT];
@@ -1086,31 +1153,6 @@ static int fvalue(fp *x, const jfield *f, int depth)
     double d;
     int rc;
     switch (fd->type) {
-    case PROTOBUF_C_TYPE_MESSAGE: {
-        if (*x->p != '{' || depth >= FAST_MAX_DEPTH)
-            return DECLINE;
-        if (room(x, TAG_ROOM + 1) != OWL_OK)
-            return OWL_ENOMEM;
-        put_tag(x, f);
-        size_t at = x->w->len++;
-        if ((rc = fobject(x, f->sub, depth + 1)) != OWL_OK)
-            return rc;
-        return put_len(x, at);
-    }
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s;
-        size_t n;
-        if (*x->p != '"')
-            return DECLINE;
-        if ((rc = fstr(x, &s, &n)) != OWL_OK)
-            return rc;
-        if (room(x, TAG_ROOM + 10 + n) != OWL_OK)
-            return OWL_ENOMEM;
-        put_tag(x, f);
-        put_var(x, n);
-        put_bytes(x, s, n);
-        return OWL_OK;
-    }
     case PROTOBUF_C_TYPE_BYTES:
         return *x->p == '"' ? fbytes(x, f) : DECLINE;
     case PROTOBUF_C_TYPE_BOOL:
@@ -1192,13 +1234,30 @@ static int fvalue(fp *x, const jfield *f, int depth)
     return OWL_OK;
 }
 
+/* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes:
+ * the kinds most values are, read without fvalue's frame and switch. depth: that of the
+ * container holding it. */
+__attribute__((always_inline)) static inline int fone(fp *x, const jfield *f, int depth)
+{
+    switch (f->kind) {
+    case V_MESSAGE:
+        return fmessage(x, f, depth);
+    case V_STRING:
+        return fstring(x, f);
+    case V_ID:
+        return fid(x, f);
+    default:
+        return fvalue(x, f);
+    }
+}
+
 /* Field f's value at x->p: null (absent), an array for a repeated field, else one value. */
 static int ffield(fp *x, const jfield *f, int depth)
 {
     if (*x->p == 'n')
         return flit(x, "null", 4);
     if (f->fd->label != PROTOBUF_C_LABEL_REPEATED)
-        return fvalue(x, f, depth);
+        return fone(x, f, depth);
     return *x->p == '[' ? farray(x, f, depth) : DECLINE;
 }
 
@@ -1218,7 +1277,7 @@ static int farray(fp *x, const jfield *f, int depth)
         fws(x);
         if (x->p >= x->end)
             return DECLINE;
-        int rc = f ? fvalue(x, f, depth + 1) : fskip(x, depth + 1);
+        int rc = f ? fone(x, f, depth + 1) : fskip(x, depth + 1);
         if (rc != OWL_OK)
             return rc;
         int more = fsep(x, ']');
