@@ -438,6 +438,8 @@ Test(otlp_json, integer_strings_at_the_edges)
     refused(T, SPAN("'startTimeUnixNano':'5.0'"));
     refused(T, SPAN("'startTimeUnixNano':'5 '"));
     refused(T, SPAN("'startTimeUnixNano':'0x10'"));
+    refused(T, SPAN("'startTimeUnixNano':17015152000000000001'")); /* a number, then a quote */
+    refused(T, SPAN("'kind':2'"));
     refused(T, ATTR("{'intValue':' +7'}"));
     refused(T, ATTR("{'intValue':'-'}"));
 }
