@@ -612,9 +612,10 @@ typedef struct fp {
     const char *p, *end;
     owl_buf *w;
     owl_buf tmp; /* a string with escapes, decoded */
-    /* the field fguess tries first in an object of each depth: [ix + 1] after field ix, [0]
-     * at the start; the one after (as the .proto has it) until a look-up finds another,
-     * then the one found there (spans name their fields in one order, not the .proto's) */
+    /* the name fguess tries first in an object of each depth, as 2 * field + spelling:
+     * [ix + 1] after field ix, [0] at the start; the camelCase name of the one after (as the
+     * .proto has it) until a look-up finds another, then the one found there (spans name
+     * their fields in one order, not the .proto's; a sender keeps to one spelling) */
     uint8_t next[FAST_MAX_DEPTH + 1][65];
 } fp;
 
@@ -1372,22 +1373,17 @@ static const jfield *flookup(const jmsg *m, const char *k, size_t kl, const char
     }
 }
 
-/* The field m->f[i] when the text at k is one of its names and the closing quote, *spelling
- * which; NULL otherwise. Senders write the fields of each object of a type in one order, so
- * the field that followed the last found in the previous object (fp's next) is most often
- * the next name; a hit saves scanning the name and the look-up. */
-static inline const jfield *fguess(const jmsg *m, unsigned i, const char *k, const char *end,
-                                   unsigned *spelling)
+/* The field m->f[e / 2] when the text at k is its name e % 2 and the closing quote; NULL
+ * otherwise. Senders write the fields of each object of a type in one order, so the name
+ * that followed the last found in the previous object (fp's next) is most often the next
+ * one; a hit saves scanning the name and the look-up. */
+static inline const jfield *fguess(const jmsg *m, unsigned e, const char *k, const char *end)
 {
-    if (i >= m->n)
+    if (e / 2 >= m->n)
         return NULL;
-    const jfield *f = &m->f[i];
-    for (unsigned sp = 2; sp-- > 0;) /* the camelCase name first: what senders use */
-        if (f->len[sp] != NO_NAME && same_name(f->name[sp], k, f->len[sp] + 1u, end)) {
-            *spelling = sp;
-            return f;
-        }
-    return NULL;
+    const jfield *f = &m->f[e / 2];
+    unsigned n = f->len[e % 2];
+    return n != NO_NAME && same_name(f->name[e % 2], k, n + 1, end) ? f : NULL;
 }
 
 /* The object at x->p ('{') as message m (NULL: skipped), its fields appended as wire bytes.
@@ -1415,8 +1411,9 @@ static int fobject(fp *x, const jmsg *m, int depth)
         const char *k = x->p, *q;
         int high = 0;
         unsigned sp = 0;
-        const jfield *f = m ? fguess(m, x->next[depth][last], k, x->end, &sp) : NULL;
+        const jfield *f = m ? fguess(m, x->next[depth][last], k, x->end) : NULL;
         if (f) {
+            sp = x->next[depth][last] % 2;
             q = k + f->len[sp];
         } else {
             q = owl_json_str_run(k, x->end, &high);
@@ -1424,7 +1421,7 @@ static int fobject(fp *x, const jmsg *m, int depth)
                 return DECLINE; /* an escape in a name, or no end */
             f = m ? flookup(m, k, (size_t)(q - k), x->end, &sp) : NULL;
             if (f)
-                x->next[depth][last] = f->ix;
+                x->next[depth][last] = (uint8_t)(2 * f->ix + sp);
         }
         size_t kl = (size_t)(q - k);
         x->p = q + 1;
@@ -1472,7 +1469,7 @@ int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body,
     fp x = {.p = body, .end = body + n, .w = wire, .tmp = OWL_BUF_INIT};
     for (size_t d = 0; d <= FAST_MAX_DEPTH; d++)
         for (size_t i = 0; i < sizeof x.next[d]; i++)
-            x.next[d][i] = (uint8_t)i;
+            x.next[d][i] = (uint8_t)(2 * i + 1);
     int rc = OWL_OK;
     fws(&x);
     if (x.p < x.end) {
