@@ -840,23 +840,21 @@ static inline size_t digits(const char *q, const char *end, uint64_t *v)
     return nd;
 }
 
-/* A quoted run of 16 to 19 digits at x->p as *v (as fint reads it for an unsigned type), x->p
- * moved past it: a time in nanoseconds, the fixed64 SDKs send, read as two words of eight
- * digits and the few after them, without digits()' loop. 0 for other text. */
+/* A quoted run of 19 digits at x->p as *v (as fint reads it for an unsigned type), x->p moved
+ * past it: a time in nanoseconds since 2001, the fixed64 SDKs send, read as two words of eight
+ * digits and three more, without digits()' loop. 0 for other text. */
 static inline int nanos(fp *x, uint64_t *v)
 {
     const char *q = x->p + 1;
-    if (*x->p != '"' || x->end - q < 24)
+    if (*x->p != '"' || x->end - q < 24 || q[19] != '"')
         return 0;
     uint64_t a = owl_get64le(q), b = owl_get64le(q + 8), c = owl_get64le(q + 16);
-    unsigned k = lead_digits(c);
-    if ((non_digits(a) | non_digits(b)) || k > 3 || q[16 + k] != '"')
+    if (non_digits(a) | non_digits(b) | (non_digits(c) & 0x808080))
         return 0;
-    /* the k digits with zeros ahead of them, as eight */
-    uint64_t tail = k ? eight_digits_value(c << (64 - 8 * k) | 0x3030303030303030u >> (8 * k))
-                      : 0;
-    *v = (eight_digits_value(a) * 100000000u + eight_digits_value(b)) * ten_to[k] + tail;
-    x->p = q + 16 + k + 1;
+    c -= 0x303030; /* digits: no byte borrows */
+    *v = eight_digits_value(a) * 100000000000u + eight_digits_value(b) * 1000 +
+         (c & 0xff) * 100 + (c >> 8 & 0xff) * 10 + (c >> 16 & 0xff);
+    x->p = q + 20;
     return 1;
 }
 
