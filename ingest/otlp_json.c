@@ -662,21 +662,12 @@ static inline void put_var(fp *x, uint64_t v)
     x->w->len += (size_t)(o - s);
 }
 
-/* The string at x->p (its opening quote) as *s, *n: in the text when it has no escape, else
- * decoded into x->tmp. Declines what the general path refuses: a control byte, a bad escape
- * or surrogate, \u0000, invalid UTF-8, no closing quote. */
-static int fstr(fp *x, const char **s, size_t *n)
+/* fstr's string when its first run of plain bytes, a..q, ends short of the closing quote (at
+ * an escape, a control byte or the end; high: a byte of the run is past ASCII): decoded into
+ * x->tmp, or declined. */
+__attribute__((noinline)) static int fstr_escaped(fp *x, const char *a, const char *q, int high,
+                                                  const char **s, size_t *n)
 {
-    const char *a = x->p + 1;
-    int high = 0;
-    const char *q = owl_json_str_run(a, x->end, &high);
-    if (q < x->end && *q == '"') {
-        if (high && !owl_utf8_valid(a, (size_t)(q - a)))
-            return DECLINE;
-        *s = a, *n = (size_t)(q - a);
-        x->p = q + 1;
-        return OWL_OK;
-    }
     owl_buf *t = &x->tmp;
     owl_buf_reset(t);
     for (;;) {
@@ -700,6 +691,24 @@ static int fstr(fp *x, const char **s, size_t *n)
     if (high && !owl_utf8_valid(t->data, t->len))
         return DECLINE;
     *s = t->data ? t->data : "", *n = t->len;
+    x->p = q + 1;
+    return OWL_OK;
+}
+
+/* The string at x->p (its opening quote) as *s, *n: in the text when it has no escape, else
+ * decoded into x->tmp. Declines what the general path refuses: a control byte, a bad escape
+ * or surrogate, \u0000, invalid UTF-8, no closing quote. Inline up to the first escape (most
+ * strings have none). */
+static inline int fstr(fp *x, const char **s, size_t *n)
+{
+    const char *a = x->p + 1;
+    int high = 0;
+    const char *q = owl_json_str_run(a, x->end, &high);
+    if (q >= x->end || *q != '"')
+        return fstr_escaped(x, a, q, high, s, n);
+    if (high && !owl_utf8_valid(a, (size_t)(q - a)))
+        return DECLINE;
+    *s = a, *n = (size_t)(q - a);
     x->p = q + 1;
     return OWL_OK;
 }
