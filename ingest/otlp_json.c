@@ -1104,10 +1104,10 @@ static inline int fid(fp *x, const jfield *f)
     size_t at = x->w->len, k = 0;
     put_tag(x, f);
     uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
-    const char *s = x->p + 1;
-    while (k < 32 && x->end - s > 16 && *s != '"' && hex16(s, o + 1 + k))
+    const char *s = x->p + 1, *end = x->end; /* kept: the id's bytes may alias x */
+    while (k < 32 && end - s > 16 && *s != '"' && hex16(s, o + 1 + k))
         s += 16, k += 8;
-    if (s >= x->end || *s != '"') {
+    if (s >= end || *s != '"') {
         x->w->len = at;
         return fbytes(x, f);
     }
