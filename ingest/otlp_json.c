@@ -820,13 +820,12 @@ static inline uint64_t eight_digits_value(uint64_t w)
             (((w >> 16) & 0x000000ff000000ffu) * (1 + (10000ull << 32)))) >> 32;
 }
 
-static const uint64_t ten_to[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-
 /* The run of ASCII digits at q (the text ends at end): its length, counted up to 20 at
  * least, and in *v the number it writes when 19 digits long at most. Eight at a time while
  * eight bytes can be read. */
 static inline size_t digits(const char *q, const char *end, uint64_t *v)
 {
+    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     size_t nd = 0;
     uint64_t acc = 0;
     while (nd < 20 && end - q >= 8) {
@@ -835,7 +834,7 @@ static inline size_t digits(const char *q, const char *end, uint64_t *v)
         if (k < 8) {
             /* the k digits with zeros ahead of them, as eight */
             if (k)
-                acc = acc * ten_to[k] + eight_digits_value(w << (64 - 8 * k) |
+                acc = acc * pow10[k] + eight_digits_value(w << (64 - 8 * k) |
                                                           0x3030303030303030u >> (8 * k));
             *v = acc;
             return nd + k;
@@ -1283,8 +1282,8 @@ __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
 }
 
 /* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes:
- * the kinds most values are, read without fvalue's frame and switch. depth: that of the
- * container holding it. */
+ * the kinds most values are, read without fvalue's frame and switch (always inlined, for
+ * fobject's frame to serve). depth: that of the container holding it. */
 __attribute__((always_inline)) static inline int fone(fp *x, const jfield *f, int depth)
 {
     uint64_t u;
