@@ -268,38 +268,47 @@ static int text_v(ctx *c, owl_bytes v, owl_bytes *out)
 
 /* ---- the fields read from attributes ---- */
 
-/* slot[k]: the first attribute named attr_names[k] that has a value (NULL: none), as a
- * search of the list for that name would find it. One pass over the attributes. */
-static void index_attrs(const attr *a, size_t n, const attr **slot)
+/* The attributes each field is read from, found in one pass over a span's attributes. */
+typedef struct slots {
+    uint32_t seen;           /* bit k: at[k] is set */
+    const attr *at[A_COUNT]; /* the first attribute named attr_names[k] that has a value */
+} slots;
+
+_Static_assert(A_COUNT <= 32, "slots.seen has a bit for each name");
+
+/* s filled from the n attributes at a, as a search of the list for each name would fill it.
+ * Only the slots found are written: a span without any of these names (most) costs no more. */
+static void index_attrs(const attr *a, size_t n, slots *s)
 {
-    memset(slot, 0, A_COUNT * sizeof *slot);
+    s->seen = 0;
     for (size_t i = 0; i < n; i++) {
         if (a[i].vcase == NO_VALUE)
             continue;
         for (int k = 0; k < A_COUNT; k++)
             if (a[i].key.n == attr_names[k].len &&
                 memcmp(a[i].key.p, attr_names[k].name, a[i].key.n) == 0) {
-                if (!slot[k])
-                    slot[k] = &a[i];
+                if (!(s->seen & 1u << k))
+                    s->at[k] = &a[i];
+                s->seen |= 1u << k;
                 break;
             }
     }
 }
 
 /* The value of the first of keys present, or NULL. */
-static const attr *find(const attr *const *slot, const int *keys)
+static const attr *find(const slots *s, const int *keys)
 {
     for (; *keys != A_END; keys++)
-        if (slot[*keys])
-            return slot[*keys];
+        if (s->seen & 1u << *keys)
+            return s->at[*keys];
     return NULL;
 }
 
 /* The string of the first of keys that holds a non-empty string; empty when none does. */
-static owl_bytes find_str(const attr *const *slot, const int *keys)
+static owl_bytes find_str(const slots *s, const int *keys)
 {
     for (; *keys != A_END; keys++) {
-        const attr *a = slot[*keys];
+        const attr *a = s->seen & 1u << *keys ? s->at[*keys] : NULL;
         if (a && a->vcase == V(STRING_VALUE) && a->str.n)
             return a->str;
     }
@@ -308,7 +317,7 @@ static owl_bytes find_str(const attr *const *slot, const int *keys)
 
 /* The HTTP status code (an int, or a string of digits as older instrumentations send),
  * 0 when absent or outside 100..599: such a value stays in the attributes only. */
-static int http_status(const attr *const *slot)
+static int http_status(const slots *slot)
 {
     const attr *a = find(slot, K_STATUS);
     long code = 0;
@@ -326,7 +335,7 @@ static int http_status(const attr *const *slot)
 }
 
 /* "first" or "first:second" of the first peer rule that applies. */
-static int peer_of(ctx *c, const attr *const *slot, enum owl_span_kind kind, owl_bytes *out)
+static int peer_of(ctx *c, const slots *slot, enum owl_span_kind kind, owl_bytes *out)
 {
     *out = (owl_bytes){NULL, 0};
     for (size_t i = 0; i < sizeof peer_rules / sizeof *peer_rules; i++) {
@@ -348,7 +357,7 @@ static int peer_of(ctx *c, const attr *const *slot, enum owl_span_kind kind, owl
 }
 
 /* method, route, url, status code, user agent, client address */
-static int http_fields(ctx *c, const attr *const *slot, owl_span *o)
+static int http_fields(ctx *c, const slots *slot, owl_span *o)
 {
     owl_bytes url = find_str(slot, K_URL), route = find_str(slot, K_ROUTE), path;
     int rc;
@@ -761,7 +770,7 @@ static const char *refusal(const rec *s, char *why, size_t n)
 static int record(ctx *c, const rec *r)
 {
     char why[160];
-    const attr *slot[A_COUNT];
+    slots slot;
     if (refusal(r, why, sizeof why)) {
         reject(c, "%s", why);
         return OWL_OK;
@@ -778,11 +787,15 @@ static int record(ctx *c, const rec *r)
     o->duration_ns = (int64_t)(r->end_ns - r->start_ns);
     o->status_code = r->status_code;
     o->service = c->service;
-    index_attrs(r->attrs, r->nattrs, slot);
+    index_attrs(r->attrs, r->nattrs, &slot);
     if ((rc = text_v(c, r->name, &o->name)) ||
-        (rc = text_v(c, r->status_message, &o->status_message)) ||
-        (rc = http_fields(c, slot, o)) || (rc = peer_of(c, slot, o->kind, &o->peer_service)) ||
-        (rc = attrs_of(c, r, &o->attrs)))
+        (rc = text_v(c, r->status_message, &o->status_message)))
+        return rc;
+    /* without any of the names, every field read from them stays empty */
+    if (slot.seen && ((rc = http_fields(c, &slot, o)) ||
+                      (rc = peer_of(c, &slot, o->kind, &o->peer_service))))
+        return rc;
+    if ((rc = attrs_of(c, r, &o->attrs)))
         return rc;
     o->status = owl_span_status_of(o->status_code == STATUS_ERROR, o->http_status);
     o->resource = c->shared;
