@@ -571,41 +571,64 @@ static void span_counts(const rec *r, uint32_t out[4])
     out[3] = r->dropped_links;
 }
 
-static int bw_key(owl_buf *b, uint8_t type, const char *key, size_t klen)
+/* Room for an element of at most n bytes at the end of b: where to write it, then ended by
+ * bw_put; NULL when out of memory. One reserve an element, not one a part of it. */
+static uint8_t *bw_room(owl_buf *b, size_t n)
 {
-    if (owl_buf_reserve(b, klen + 2) != OWL_OK)
-        return OWL_ENOMEM;
-    uint8_t *o = (uint8_t *)b->data + b->len;
+    return owl_buf_reserve(b, n) == OWL_OK ? (uint8_t *)b->data + b->len : NULL;
+}
+
+/* Ends what was written in bw_room's room at o (the buffer's NUL after it, as owl_buf keeps). */
+static void bw_put(owl_buf *b, uint8_t *o)
+{
+    *o = 0;
+    b->len = (size_t)(o - (uint8_t *)b->data);
+}
+
+/* An element's type and key at o; where its value goes. */
+static uint8_t *bw_key(uint8_t *o, uint8_t type, const char *key, size_t klen)
+{
     o[0] = type;
     memcpy(o + 1, key, klen);
     o[klen + 1] = 0;
-    b->len += klen + 2;
-    return OWL_OK;
+    return o + klen + 2;
 }
 
 static int bw_str(owl_buf *b, const char *key, size_t klen, const char *v, size_t n)
 {
-    uint8_t len[4];
-    owl_put32le(len, (uint32_t)n + 1);
-    if (bw_key(b, 0x02, key, klen) != OWL_OK || owl_buf_append(b, len, 4) != OWL_OK ||
-        owl_buf_append(b, v, n) != OWL_OK || owl_buf_putc(b, 0) != OWL_OK)
+    uint8_t *o = bw_room(b, klen + n + 7);
+    if (!o)
         return OWL_ENOMEM;
+    o = bw_key(o, 0x02, key, klen);
+    owl_put32le(o, (uint32_t)n + 1);
+    memcpy(o + 4, v, n);
+    o[4 + n] = 0;
+    bw_put(b, o + 5 + n);
     return OWL_OK;
 }
 
-static int bw_u64(owl_buf *b, uint8_t type, const char *key, size_t klen, uint64_t v)
+/* An element whose value is the first size bytes of v little-endian: 8 (int64, double), 4
+ * (a document's length, filled in by bw_end), 1 (bool), 0 (null). */
+static int bw_fixed(owl_buf *b, uint8_t type, const char *key, size_t klen, uint64_t v,
+                    size_t size)
 {
-    uint8_t x[8];
-    owl_put64le(x, v);
-    return bw_key(b, type, key, klen) == OWL_OK && owl_buf_append(b, x, 8) == OWL_OK ? OWL_OK
-                                                                                : OWL_ENOMEM;
+    uint8_t *o = bw_room(b, klen + 10);
+    if (!o)
+        return OWL_ENOMEM;
+    o = bw_key(o, type, key, klen);
+    owl_put64le(o, v); /* all eight fit the room; those past size are not counted */
+    bw_put(b, o + size);
+    return OWL_OK;
 }
 
 /* Ends the document whose length field is at b->data + at. */
 static int bw_end(owl_buf *b, size_t at)
 {
-    if (owl_buf_putc(b, 0) != OWL_OK || b->len - at > INT32_MAX)
+    uint8_t *o = bw_room(b, 1);
+    if (!o || b->len + 1 - at > INT32_MAX)
         return OWL_ENOMEM;
+    *o = 0;
+    bw_put(b, o + 1);
     owl_put32le(b->data + at, (uint32_t)(b->len - at));
     return OWL_OK;
 }
@@ -621,14 +644,19 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
     for (size_t i = 0; i < r->nattrs; i++)
         if (r->attrs[i].kv)
             return BW_DECLINE;
+    uint32_t counts[4];
+    span_counts(r, counts);
+    *out = (owl_bytes){NULL, 0};
+    if (!r->nattrs && !r->trace_state.n && !(counts[0] | counts[1] | counts[2] | counts[3]))
+        return OWL_OK; /* empty, as doc_copy leaves it */
     owl_buf *b = &c->bw;
     owl_buf_reset(b);
     if (owl_buf_append(b, zero4, 4) != OWL_OK)
         return OWL_ENOMEM;
     if (r->nattrs) {
-        if (bw_key(b, 0x03, "attributes", 10) != OWL_OK || owl_buf_append(b, zero4, 4) != OWL_OK)
+        size_t sub = b->len + 12; /* past the type and "attributes" */
+        if (bw_fixed(b, 0x03, "attributes", 10, 0, 4) != OWL_OK)
             return OWL_ENOMEM;
-        size_t sub = b->len - 4;
         for (size_t i = 0; i < r->nattrs; i++) {
             const attr *a = &r->attrs[i];
             size_t kl, n;
@@ -636,27 +664,24 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
             if (!k)
                 return OWL_ENOMEM;
             int rc;
+            uint64_t x;
             switch (a->vcase) {
             case V(STRING_VALUE):
                 v = owl_otlp_utf8n(a->str.p, a->str.n, &n, &c->tmp2);
                 rc = v ? bw_str(b, k, kl, v, n) : OWL_ENOMEM;
                 break;
-            case V(BOOL_VALUE): {
-                uint8_t one = a->num != 0;
-                rc = bw_key(b, 0x08, k, kl) == OWL_OK ? owl_buf_append(b, &one, 1) : OWL_ENOMEM;
+            case V(BOOL_VALUE):
+                rc = bw_fixed(b, 0x08, k, kl, a->num != 0, 1);
                 break;
-            }
             case V(INT_VALUE):
-                rc = bw_u64(b, 0x12, k, kl, (uint64_t)a->num);
+                rc = bw_fixed(b, 0x12, k, kl, (uint64_t)a->num, 8);
                 break;
-            case V(DOUBLE_VALUE): {
-                uint64_t x;
+            case V(DOUBLE_VALUE):
                 memcpy(&x, &a->dbl, 8);
-                rc = bw_u64(b, 0x01, k, kl, x);
+                rc = bw_fixed(b, 0x01, k, kl, x, 8);
                 break;
-            }
             default: /* no value, or an empty one */
-                rc = bw_key(b, 0x0A, k, kl);
+                rc = bw_fixed(b, 0x0A, k, kl, 0, 0);
                 break;
             }
             if (rc != OWL_OK)
@@ -671,17 +696,12 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
         if (!v || bw_str(b, "trace_state", 11, v, n) != OWL_OK)
             return OWL_ENOMEM;
     }
-    uint32_t counts[4];
-    span_counts(r, counts);
     for (int i = 0; i < 4; i++)
-        if (counts[i] && bw_u64(b, 0x12, span_count_names[i], strlen(span_count_names[i]),
-                                counts[i]) != OWL_OK)
+        if (counts[i] && bw_fixed(b, 0x12, span_count_names[i], strlen(span_count_names[i]),
+                                  counts[i], 8) != OWL_OK)
             return OWL_ENOMEM;
     if (bw_end(b, 0) != OWL_OK)
         return OWL_ENOMEM;
-    *out = (owl_bytes){NULL, 0};
-    if (b->len == 5) /* empty, as doc_copy leaves it */
-        return OWL_OK;
     void *p = owl_arena_copy(&c->d->arena, b->data, b->len);
     if (!p)
         return OWL_ENOMEM;
