@@ -988,15 +988,13 @@ enum { RES_DEPTH = 2, SCOPE_DEPTH = 3, SPAN_PART_DEPTH = 4 /* KeyValue, Event, L
 static int wire_any(owl_bytes b, attr *a)
 {
     owl_wire w = owl_wire_of(b);
-    uint32_t f;
-    int wt;
-    uint64_t v = 0;
+    uint64_t key, v = 0;
     a->vcase = V(_NOT_SET);
     while (w.p < w.end) {
-        if (owl_wire_tag(&w, &f, &wt) != 0)
+        if (owl_wire_key(&w, &key) != 0)
             return -1;
         int bad;
-        switch (OWL_WIRE_FW(f, wt)) {
+        switch (key) {
         case OWL_WIRE_FW(1, OWL_WT_LEN):
             bad = owl_wire_text(&w, &a->str);
             a->vcase = V(STRING_VALUE);
@@ -1016,7 +1014,7 @@ static int wire_any(owl_bytes b, attr *a)
             a->vcase = V(DOUBLE_VALUE);
             break;
         default:
-            bad = owl_wire_skip(&w, &ANY_DESC, f, wt);
+            bad = owl_wire_skip(&w, &ANY_DESC, (uint32_t)(key >> 3), (int)(key & 7));
         }
         if (bad)
             return -1;
@@ -1111,18 +1109,17 @@ static int fast_span(void *ud, owl_bytes b)
     ctx *c = x->c;
     owl_wire w = owl_wire_of(b);
     rec r = {.name = {"", 0}};
-    uint32_t f;
-    int wt, rc = OWL_OK, seen_status = 0;
-    uint64_t v = 0;
+    int rc = OWL_OK, seen_status = 0;
+    uint64_t key, v = 0;
     owl_bytes m;
     owl_buf_reset(&c->attrs);
     owl_buf_reset(&c->events);
     owl_buf_reset(&c->links);
     while (rc == OWL_OK && w.p < w.end) {
-        if (owl_wire_tag(&w, &f, &wt) != 0)
+        if (owl_wire_key(&w, &key) != 0)
             return OWL_EUNSUPPORTED;
         int bad;
-        switch (OWL_WIRE_FW(f, wt)) {
+        switch (key) {
         case OWL_WIRE_FW(1, OWL_WT_LEN):
             bad = owl_wire_bytes(&w, &r.trace_id);
             break;
@@ -1179,7 +1176,7 @@ static int fast_span(void *ud, owl_bytes b)
             bad = owl_wire_fixed32(&w, &r.flags);
             break;
         default:
-            bad = owl_wire_skip(&w, &SPAN_DESC, f, wt);
+            bad = owl_wire_skip(&w, &SPAN_DESC, (uint32_t)(key >> 3), (int)(key & 7));
         }
         if (bad)
             return OWL_EUNSUPPORTED;

@@ -61,15 +61,23 @@ static inline int owl_wire_varint(owl_wire *w, unsigned max, uint64_t *v)
     return -1;
 }
 
+/* The next field's tag as read, which is OWL_WIRE_FW(field, wire type) (a tag is at most 5
+ * bytes, so the field fits 32 bits): the key of a switch over the fields without taking the
+ * tag apart first. -1 at a malformed tag or field 0. */
+static inline int owl_wire_key(owl_wire *w, uint64_t *key)
+{
+    return owl_wire_varint(w, 5, key) != 0 || *key < 8 ? -1 : 0;
+}
+
 /* The next field's number and wire type; -1 at a malformed tag or field 0. */
 static inline int owl_wire_tag(owl_wire *w, uint32_t *field, int *wt)
 {
     uint64_t t;
-    if (owl_wire_varint(w, 5, &t) != 0)
+    if (owl_wire_key(w, &t) != 0)
         return -1;
     *field = (uint32_t)(t >> 3);
     *wt = (int)(t & 7);
-    return *field ? 0 : -1;
+    return 0;
 }
 
 /* A length-delimited value: its bytes in *v. */
@@ -185,20 +193,19 @@ static inline int owl_wire_outer_scan(owl_bytes b, const ProtobufCMessageDescrip
                                       owl_bytes *one, int *seen)
 {
     owl_wire w = owl_wire_of(b);
-    uint32_t f;
-    int wt;
+    uint64_t key;
     owl_bytes v;
     *seen = 0;
     while (w.p < w.end) {
-        if (owl_wire_tag(&w, &f, &wt) != 0)
+        if (owl_wire_key(&w, &key) != 0)
             return -1;
         int bad;
-        if (f == 1 && wt == OWL_WT_LEN)
+        if (key == OWL_WIRE_FW(1, OWL_WT_LEN))
             bad = (*seen)++ || owl_wire_bytes(&w, one);
-        else if ((f == 2 || f == 3) && wt == OWL_WT_LEN)
+        else if (key == OWL_WIRE_FW(2, OWL_WT_LEN) || key == OWL_WIRE_FW(3, OWL_WT_LEN))
             bad = owl_wire_bytes(&w, &v);
         else
-            bad = owl_wire_skip(&w, desc, f, wt);
+            bad = owl_wire_skip(&w, desc, (uint32_t)(key >> 3), (int)(key & 7));
         if (bad)
             return -1;
     }
@@ -211,17 +218,17 @@ static inline int owl_wire_each(void *ud, owl_bytes b, int (*fn)(void *, owl_byt
                                 size_t *index)
 {
     owl_wire w = owl_wire_of(b);
-    uint32_t f = 0;
-    int wt = 0, rc = OWL_OK;
+    uint64_t key = 0;
+    int rc = OWL_OK;
     owl_bytes v = {"", 0};
     for (*index = 0; rc == OWL_OK && w.p < w.end;) {
-        owl_wire_tag(&w, &f, &wt);
-        if (f == 2 && wt == OWL_WT_LEN) {
+        owl_wire_key(&w, &key);
+        if (key == OWL_WIRE_FW(2, OWL_WT_LEN)) {
             owl_wire_bytes(&w, &v);
             rc = fn(ud, v);
             (*index)++;
         } else {
-            owl_wire_over(&w, wt);
+            owl_wire_over(&w, (int)(key & 7));
         }
     }
     return rc;
