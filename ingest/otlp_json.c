@@ -399,12 +399,12 @@ typedef struct jmsg jmsg;
 typedef struct jfield {
     const ProtobufCFieldDescriptor *fd;
     /* the names json_message takes for this field: [0] its proto name, [1] the lowerCamelCase
-     * one, each followed by a '"' and zero-padded to eight bytes at least (compared a word at
-     * a time with the text, quote included); [1] NULL when json_message takes none besides
-     * [0] */
+     * one, each as a member starts, '"' before it and '":' after, zero-padded to eight bytes
+     * at least (compared a word at a time with the text, quotes and colon included); [1]
+     * NULL when json_message takes none besides [0] */
     const char *name[2];
-    /* the names' lengths, the quote not counted; NO_NAME for none, and for a name that is
-     * also an earlier field's of the type (json_message takes that field) */
+    /* the names' lengths, quotes and colon not counted; NO_NAME for none, and for a name that
+     * is also an earlier field's of the type (json_message takes that field) */
     uint16_t len[2];
     uint8_t tag[8], ntag;  /* the tag varint with the field's wire type, zero-padded */
     uint8_t ix;            /* its index in the type's fields */
@@ -477,14 +477,15 @@ static int wire_type(ProtobufCType t)
 }
 
 /* The name, or (camel) the lowerCamelCase spelling field_named accepts, as jfield keeps it:
- * the quote after it and zero bytes up to eight at least; its length, quote not counted, in
- * *len. NULL when out of memory. */
+ * between '"' and '":', zero bytes after up to eight at least; its length, quotes and colon
+ * not counted, in *len. NULL when out of memory. */
 static char *spelling(const char *name, int camel, size_t *len)
 {
     size_t n = strlen(name);
-    char *c = calloc(n + 9, 1), *o = c;
+    char *c = calloc(n + 11, 1), *o = c;
     if (!c)
         return NULL;
+    *o++ = '"';
     for (const char *a = name; *a; a++) {
         if (camel && *a == '_' && a[1]) {
             a++;
@@ -493,8 +494,8 @@ static char *spelling(const char *name, int camel, size_t *len)
             *o++ = *a;
         }
     }
-    *len = (size_t)(o - c);
-    *o = '"';
+    *len = (size_t)(o - c - 1);
+    memcpy(o, "\":", 2);
     return c;
 }
 
@@ -520,14 +521,14 @@ static int names_build(jmsg *m)
     m->shift = 32 - bits;
     for (unsigned i = 0; i < 2 * m->n; i++) {
         jfield *f = &m->f[i / 2];
-        const char *t = f->name[i % 2];
+        const char *t = f->name[i % 2] + 1;
         size_t n = f->len[i % 2];
         if (n == NO_NAME)
             continue;
         unsigned at = name_slot(t, n, m->shift);
         for (; m->slot[at] != SLOT_FREE; at = (at + 1) & ((1u << bits) - 1)) {
             const jfield *g = &m->f[m->slot[at] / 2];
-            if (g->len[m->slot[at] % 2] == n && memcmp(g->name[m->slot[at] % 2], t, n) == 0)
+            if (g->len[m->slot[at] % 2] == n && memcmp(g->name[m->slot[at] % 2] + 1, t, n) == 0)
                 break;
         }
         if (m->slot[at] == SLOT_FREE)
@@ -570,7 +571,7 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
             return NULL; /* the entry stays listed half built: reg_get never hands it out */
         }
         f->name[0] = text, f->len[0] = (uint16_t)nl;
-        if (camel[0] == name[0] && cl != nl) { /* field_named never takes another first byte */
+        if (camel[1] == name[0] && cl != nl) { /* field_named never takes another first byte */
             f->name[1] = camel, f->len[1] = (uint16_t)cl;
         } else {
             free(camel);
@@ -1374,24 +1375,24 @@ static const jfield *flookup(const jmsg *m, const char *k, size_t kl, const char
         if (e == SLOT_FREE)
             return NULL;
         const jfield *f = &m->f[e / 2];
-        if (f->len[e % 2] == kl && same_name(f->name[e % 2], k, kl, end)) {
+        if (f->len[e % 2] == kl && same_name(f->name[e % 2] + 1, k, kl, end)) {
             *spelling = e % 2;
             return f;
         }
     }
 }
 
-/* The field m->f[e / 2] when the text at k is its name e % 2 and the closing quote; NULL
+/* The field m->f[e / 2] when the text at k is its name e % 2 quoted and the colon; NULL
  * otherwise. Senders write the fields of each object of a type in one order, so the name
  * that followed the last found in the previous object (fp's next) is most often the next
- * one; a hit saves scanning the name and the look-up. */
+ * one; a hit saves scanning the name, the look-up and the tests for the quote and colon. */
 static inline const jfield *fguess(const jmsg *m, unsigned e, const char *k, const char *end)
 {
     if (e / 2 >= m->n)
         return NULL;
     const jfield *f = &m->f[e / 2];
     unsigned n = f->len[e % 2];
-    return n != NO_NAME && same_name(f->name[e % 2], k, n + 1, end) ? f : NULL;
+    return n != NO_NAME && same_name(f->name[e % 2], k, n + 3, end) ? f : NULL;
 }
 
 /* The object at x->p ('{') as message m (NULL: skipped), its fields appended as wire bytes.
@@ -1414,15 +1415,20 @@ static int fobject(fp *x, const jmsg *m, int depth)
         return OWL_OK;
     }
     for (;;) {
-        if (fpast(x, '"') != OWL_OK)
-            return DECLINE;
-        const char *k = x->p, *q;
+        unsigned e = x->next[depth][last], sp = 0;
+        const jfield *f = m ? fguess(m, e, x->p, x->end) : NULL;
+        if (!f && (x->p >= x->end || *x->p != '"')) {
+            fws(x); /* only then: most bodies have no whitespace */
+            if (x->p >= x->end || *x->p != '"')
+                return DECLINE;
+            f = m ? fguess(m, e, x->p, x->end) : NULL;
+        }
+        const char *k = x->p + 1, *q;
         int high = 0;
-        unsigned sp = 0;
-        const jfield *f = m ? fguess(m, x->next[depth][last], k, x->end) : NULL;
         if (f) {
-            sp = x->next[depth][last] % 2;
+            sp = e % 2;
             q = k + f->len[sp];
+            x->p = q + 2;
         } else {
             q = owl_json_str_run(k, x->end, &high);
             if (q >= x->end || *q != '"')
@@ -1430,11 +1436,11 @@ static int fobject(fp *x, const jmsg *m, int depth)
             f = m ? flookup(m, k, (size_t)(q - k), x->end, &sp) : NULL;
             if (f)
                 x->next[depth][last] = (uint8_t)(2 * f->ix + sp);
+            x->p = q + 1;
+            if (fpast(x, ':') != OWL_OK)
+                return DECLINE;
         }
         size_t kl = (size_t)(q - k);
-        x->p = q + 1;
-        if (fpast(x, ':') != OWL_OK)
-            return DECLINE;
         fws(x);
         if (x->p >= x->end)
             return DECLINE;
