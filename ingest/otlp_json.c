@@ -1094,27 +1094,36 @@ static int fbytes(fp *x, const jfield *f)
 
 /* An id value (f->is_id) at x->p: the ids SDKs send (32 or 16 hex digits, or none) sixteen
  * digits at a time, without the string scan, as a hex digit never ends a run of plain string
- * bytes; the closing quote looked at first, as a span id's is met where a trace id goes on.
- * Other text goes to fbytes. */
-static inline int fid(fp *x, const jfield *f)
+ * bytes; the length told by where the closing quote is (a span id's looked for first: there
+ * are two of them to a trace id). Other text goes to fbytes. Inlined (GCC would not): a call
+ * less at each of a span's ids. */
+__attribute__((always_inline)) static inline int fid(fp *x, const jfield *f)
 {
     if (*x->p != '"')
         return DECLINE;
-    if (room(x, TAG_ROOM + 1 + 32) != OWL_OK)
+    const char *s = x->p + 1;
+    size_t left = (size_t)(x->end - s); /* x->p is short of the end */
+    size_t k; /* the id's bytes */
+    if (left > 16 && s[16] == '"')
+        k = 8;
+    else if (left > 32 && s[32] == '"')
+        k = 16;
+    else if (left > 0 && s[0] == '"')
+        k = 0;
+    else
+        return fbytes(x, f);
+    if (room(x, TAG_ROOM + 1 + 16) != OWL_OK)
         return OWL_ENOMEM;
-    size_t at = x->w->len, k = 0;
+    size_t at = x->w->len;
     put_tag(x, f);
     uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
-    const char *s = x->p + 1, *end = x->end; /* kept: the id's bytes may alias x */
-    while (k < 32 && end - s > 16 && *s != '"' && hex16(s, o + 1 + k))
-        s += 16, k += 8;
-    if (s >= end || *s != '"') {
+    if (k && !(hex16(s, o + 1) && (k == 8 || hex16(s + 16, o + 9)))) {
         x->w->len = at;
         return fbytes(x, f);
     }
     o[0] = (uint8_t)k;
     x->w->len += 1 + k;
-    x->p = s + 1;
+    x->p = s + 2 * k + 1;
     return OWL_OK;
 }
 
