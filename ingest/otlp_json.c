@@ -735,11 +735,26 @@ static int fnum(fp *x, owl__json_num *v)
  * -1 for anything else. */
 static inline int fsep(fp *x, char close)
 {
-    if (x->p >= x->end || (*x->p != ',' && *x->p != close))
-        fws(x); /* only then: most bodies have no whitespace */
+    if (x->p < x->end) { /* most bodies have no whitespace: the byte is there */
+        char c = *x->p;
+        if (c == ',' || c == close) {
+            x->p++;
+            return c == ',';
+        }
+    }
+    fws(x);
     if (x->p < x->end && (*x->p == ',' || *x->p == close))
         return *x->p++ == ',';
     return -1;
+}
+
+/* Past whitespace to a value: OWL_OK, or DECLINE at the end of the text. */
+static inline int fto_value(fp *x)
+{
+    if (x->p < x->end && (unsigned char)*x->p > ' ')
+        return OWL_OK; /* most bodies have no whitespace */
+    fws(x);
+    return x->p < x->end ? OWL_OK : DECLINE;
 }
 
 /* Past byte c, after whitespace: OWL_OK, or DECLINE when another byte is there. */
@@ -1386,8 +1401,7 @@ static int farray(fp *x, const jfield *f, int depth)
         return OWL_OK;
     }
     for (;;) {
-        fws(x);
-        if (x->p >= x->end)
+        if (fto_value(x) != OWL_OK)
             return DECLINE;
         int rc = f ? fone(x, f, depth + 1) : fskip(x, depth + 1);
         if (rc != OWL_OK)
@@ -1510,8 +1524,7 @@ static int fobject(fp *x, const jmsg *m, int depth)
                 return DECLINE;
         }
         size_t kl = (size_t)(q - k);
-        fws(x);
-        if (x->p >= x->end)
+        if (fto_value(x) != OWL_OK)
             return DECLINE;
         int rc;
         if (f) {
