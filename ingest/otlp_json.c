@@ -410,6 +410,7 @@ typedef struct jfield {
     uint8_t ix;            /* its index in the type's fields */
     uint8_t is_id;         /* a bytes field named *_id: hex, not base64 */
     uint8_t kind;          /* how fone reads a value of it (enum vkind) */
+    uint8_t member_kind;   /* how fone reads a member's value: kind, or V_REPEATED */
     const jmsg *sub;       /* a message field's type */
 } jfield;
 
@@ -424,8 +425,9 @@ struct jmsg {
 };
 
 /* The value kinds fone reads without fvalue's frame and switch (most of a span's values);
- * V_OTHER: fvalue reads it. */
-enum vkind { V_OTHER, V_MESSAGE, V_STRING, V_ID, V_FIXED64, V_VARINT };
+ * V_OTHER: fvalue reads it; V_REPEATED: an array of the field's kind (a member's value,
+ * never an element's). */
+enum vkind { V_OTHER, V_MESSAGE, V_STRING, V_ID, V_FIXED64, V_VARINT, V_REPEATED };
 
 #define NO_NAME 0xffff
 #define SLOT_FREE 0xff
@@ -586,6 +588,7 @@ static jmsg *reg_build(const ProtobufCMessageDescriptor *desc)
         f->is_id = f->fd->type == PROTOBUF_C_TYPE_BYTES && nl >= 3 &&
                    strcmp(name + nl - 3, "_id") == 0;
         f->kind = (uint8_t)value_kind(f);
+        f->member_kind = f->fd->label == PROTOBUF_C_LABEL_REPEATED ? V_REPEATED : f->kind;
         if (f->fd->type == PROTOBUF_C_TYPE_MESSAGE && !(f->sub = reg_build(f->fd->descriptor)))
             return NULL;
     }
@@ -1350,13 +1353,17 @@ __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
     return OWL_OK;
 }
 
-/* One value of field f (an element, for a repeated one) at x->p, appended as wire bytes:
- * the kinds most values are, read without fvalue's frame and switch (always inlined, for
- * fobject's frame to serve). depth: that of the container holding it. */
-__attribute__((always_inline)) static inline int fone(fp *x, const jfield *f, int depth)
+/* A value of field f at x->p as kind (f's member_kind for a member's value, its kind for
+ * an element's), appended as wire bytes: the kinds most values are, read without fvalue's
+ * frame and switch (always inlined, for fobject's frame to serve; the repeated field's test
+ * is one case of the switch). depth: that of the container holding it. */
+__attribute__((always_inline)) static inline int fone(fp *x, const jfield *f, unsigned kind,
+                                                      int depth)
 {
     uint64_t u;
-    switch (f->kind) {
+    switch (kind) {
+    case V_REPEATED:
+        return *x->p == '[' ? farray(x, f, depth) : DECLINE;
     case V_MESSAGE:
         return fmessage(x, f, depth);
     case V_STRING:
@@ -1383,9 +1390,7 @@ static int ffield(fp *x, const jfield *f, int depth)
 {
     if (*x->p == 'n')
         return flit(x, "null", 4);
-    if (f->fd->label != PROTOBUF_C_LABEL_REPEATED)
-        return fone(x, f, depth);
-    return *x->p == '[' ? farray(x, f, depth) : DECLINE;
+    return fone(x, f, f->member_kind, depth);
 }
 
 /* The array at x->p ('['): each element a value of repeated field f, or skipped (f NULL).
@@ -1403,7 +1408,7 @@ static int farray(fp *x, const jfield *f, int depth)
     for (;;) {
         if (fto_value(x) != OWL_OK)
             return DECLINE;
-        int rc = f ? fone(x, f, depth + 1) : fskip(x, depth + 1);
+        int rc = f ? fone(x, f, f->kind, depth + 1) : fskip(x, depth + 1);
         if (rc != OWL_OK)
             return rc;
         int more = fsep(x, ']');
