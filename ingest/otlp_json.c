@@ -751,8 +751,9 @@ static inline int fsep(fp *x, char close)
     return -1;
 }
 
-/* Past whitespace to a value: OWL_OK, or DECLINE at the end of the text. */
-static inline int fto_value(fp *x)
+/* Past whitespace to the next byte (a value, a name, a closing one): OWL_OK, or DECLINE at
+ * the end of the text. */
+static inline int fnext(fp *x)
 {
     if (x->p < x->end && (unsigned char)*x->p > ' ')
         return OWL_OK; /* most bodies have no whitespace */
@@ -1400,20 +1401,21 @@ static int farray(fp *x, const jfield *f, int depth)
     if (depth >= FAST_MAX_DEPTH)
         return DECLINE;
     x->p++;
-    fws(x);
-    if (x->p < x->end && *x->p == ']') {
+    if (fnext(x) != OWL_OK)
+        return DECLINE;
+    if (*x->p == ']') {
         x->p++;
         return OWL_OK;
     }
     for (;;) {
-        if (fto_value(x) != OWL_OK)
-            return DECLINE;
         int rc = f ? fone(x, f, f->kind, depth + 1) : fskip(x, depth + 1);
         if (rc != OWL_OK)
             return rc;
         int more = fsep(x, ']');
         if (more <= 0)
             return more < 0 ? DECLINE : OWL_OK;
+        if (fnext(x) != OWL_OK)
+            return DECLINE;
     }
 }
 
@@ -1497,8 +1499,9 @@ static int fobject(fp *x, const jmsg *m, int depth)
     if (m && m->wide)
         return DECLINE;
     x->p++;
-    fws(x);
-    if (x->p < x->end && *x->p == '}') {
+    if (fnext(x) != OWL_OK)
+        return DECLINE;
+    if (*x->p == '}') {
         x->p++;
         return OWL_OK;
     }
@@ -1529,7 +1532,7 @@ static int fobject(fp *x, const jmsg *m, int depth)
                 return DECLINE;
         }
         size_t kl = (size_t)(q - k);
-        if (fto_value(x) != OWL_OK)
+        if (fnext(x) != OWL_OK)
             return DECLINE;
         int rc;
         if (f) {
