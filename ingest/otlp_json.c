@@ -399,9 +399,9 @@ typedef struct jmsg jmsg;
 typedef struct jfield {
     const ProtobufCFieldDescriptor *fd;
     /* the names json_message takes for this field: [0] its proto name, [1] the lowerCamelCase
-     * one, each as a member starts, '"' before it and '":' after, zero-padded to eight bytes
-     * at least (compared a word at a time with the text, quotes and colon included); [1]
-     * NULL when json_message takes none besides [0] */
+     * one, each as a member starts, '"' before it and '":' after, zero-padded to 32 bytes at
+     * least (compared with the text quotes and colon included, sixteen bytes or a word at a
+     * time); [1] NULL when json_message takes none besides [0] */
     const char *name[2];
     /* the names' lengths, quotes and colon not counted; NO_NAME for none, and for a name that
      * is also an earlier field's of the type (json_message takes that field) */
