@@ -298,39 +298,34 @@ static int top_bits_sort(struct time_idx *ix, size_t n, struct time_idx *tmp, in
         bits = 16;
     size_t nb = (size_t)1 << bits, most = 0;
     *done = 0;
-    uint32_t *start = calloc(nb + 1, sizeof *start);
-    if (!start)
+    /* bucket b's count in at[b + 1], then its start in at[b]; the scatter moves at[b] to
+     * its end, which is bucket b + 1's start */
+    uint32_t *at = calloc(nb + 1, sizeof *at);
+    if (!at)
         return OWL_ENOMEM;
     for (size_t i = 0; i < n; i++)
-        start[(ix[i].k >> (64 - bits)) + 1]++;
+        at[(ix[i].k >> (64 - bits)) + 1]++;
     for (size_t b = 1; b <= nb; b++) {
-        if (start[b] > most)
-            most = start[b];
-        start[b] += start[b - 1];
+        if (at[b] > most)
+            most = at[b];
+        at[b] += at[b - 1];
     }
     if (most > n / 8) { /* a few keys, or keys of a few top bits */
-        free(start);
+        free(at);
         return OWL_OK;
     }
-    uint32_t *at = malloc(nb * sizeof *at);
-    if (!at) {
-        free(start);
-        return OWL_ENOMEM;
-    }
-    memcpy(at, start, nb * sizeof *at);
     for (size_t i = 0; i < n; i++) /* stable: a bucket holds its rows in index order */
         tmp[at[ix[i].k >> (64 - bits)]++] = ix[i];
-    free(at);
     int rc = OWL_OK;
     for (size_t b = 0; b < nb && rc == OWL_OK; b++) {
-        size_t len = start[b + 1] - start[b];
-        struct time_idx *x = tmp + start[b];
+        size_t from = b ? at[b - 1] : 0, len = at[b] - from;
+        struct time_idx *x = tmp + from;
         if (len < 4096)
             quick_sort(x, len);
         else
             rc = lsd_sort(x, len, ix); /* ix's first len elements are free as scratch */
     }
-    free(start);
+    free(at);
     if (rc == OWL_OK) {
         memcpy(ix, tmp, n * sizeof *ix);
         *done = 1;

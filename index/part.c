@@ -332,6 +332,13 @@ static int flush_out(struct writer *w, owl_error *err)
     return OWL_OK;
 }
 
+/* 1 when the n bytes at p are a BSON cell as a part holds one: empty (no document), or a
+ * document whose length prefix is its size and whose last byte is 0. */
+static inline int bson_cell_ok(const void *p, size_t n)
+{
+    return n == 0 || (n >= 5 && owl_get32le(p) == n && ((const uint8_t *)p)[n - 1] == 0);
+}
+
 static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, owl_error *err)
 {
     size_t want = owl_type_id_width(cd->type);
@@ -343,9 +350,7 @@ static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, o
                              r, cd->name, v->b.n);
     if (v->b.n && !v->b.p)
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: NULL value", r, cd->name);
-    /* a BSON cell is empty (no document) or a document whose length prefix is its size */
-    if (cd->type == OWL_TYPE_BSON && v->b.n &&
-        (v->b.n < 5 || owl_get32le(v->b.p) != v->b.n || ((const uint8_t *)v->b.p)[v->b.n - 1] != 0))
+    if (cd->type == OWL_TYPE_BSON && !bson_cell_ok(v->b.p, v->b.n))
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: not a BSON document", r,
                              cd->name);
     return OWL_OK;
@@ -367,10 +372,8 @@ static int check_col_bytes(const owl_coldef *cd, const owl_cell *v, size_t n, ow
              * memtable's arena) */
             if (r + VALUE_PREFETCH < n)
                 __builtin_prefetch(v[r + VALUE_PREFETCH].b.p);
-            const uint8_t *p = (const uint8_t *)v[r].b.p;
             size_t len = v[r].b.n;
-            bad = len && (len < 5 || len > VALUE_MAX || !p || owl_get32le(p) != len ||
-                          p[len - 1] != 0);
+            bad = len && (len > VALUE_MAX || !v[r].b.p || !bson_cell_ok(v[r].b.p, len));
         }
     } else {
         /* the lengths OR'd (at least the longest: one of exactly VALUE_MAX may raise a false
