@@ -27,6 +27,31 @@ int owl_utf8_valid(const char *s, size_t n);
  * them). Cannot fail. */
 int owl_utf8_well_formed(const char *s, size_t n);
 
+/* owl_utf8_ascii — 1 when s[0..n) is all ASCII (NUL included), so well-formed UTF-8: the
+ * common case of a name or value, tested inline eight bytes at a time (the last few by
+ * overlapping loads) before a call to the full check. Cannot fail. */
+static inline int owl_utf8_ascii(const char *s, size_t n)
+{
+    uint64_t w, any = 0;
+    uint32_t h, t;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&w, s + i, 8);
+            any |= w;
+        }
+        memcpy(&w, s + n - 8, 8);
+        return !((any | w) & 0x8080808080808080ull);
+    }
+    if (n >= 4) {
+        memcpy(&h, s, 4);
+        memcpy(&t, s + n - 4, 4);
+        return !((h | t) & 0x80808080u);
+    }
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)s[i];
+    return any < 0x80;
+}
+
 /* owl_utf8_put — code point cp (below 0x110000, not a surrogate) as UTF-8 in out; returns
  * its length, 1 to 4. Cannot fail. */
 static inline size_t owl_utf8_put(char out[4], unsigned cp)

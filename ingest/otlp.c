@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/hash.h"
+#include "common/utf8.h"
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
@@ -106,7 +107,7 @@ const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp)
 const char *owl_otlp_utf8n(const char *s, size_t len, size_t *n, owl_buf *tmp)
 {
     *n = len;
-    if (owl_otlp_ascii(s, len) || owl_log_decoded_utf8_ok(s, len))
+    if (owl_utf8_ascii(s, len) || owl_log_decoded_utf8_ok(s, len))
         return s;
     owl_buf_reset(tmp);
     if (owl_log_decoded_utf8(s, len, tmp) != OWL_OK || owl_buf_putc(tmp, '\0') != OWL_OK)

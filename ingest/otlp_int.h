@@ -5,9 +5,6 @@
 #ifndef OWL_INGEST_OTLP_INT_H
 #define OWL_INGEST_OTLP_INT_H
 
-#include <stdint.h>
-#include <string.h>
-
 #include <protobuf-c/protobuf-c.h>
 
 #include "ingest/ingest.h"
@@ -83,31 +80,6 @@ int owl_otlp_response(enum owl_otlp_encoding enc, const char *field, size_t reje
 const char *owl_otlp_utf8(const char *s, size_t *n, owl_buf *tmp);
 /* owl_otlp_utf8n — the same for s[0..len) (no NUL needed; one inside is kept). */
 const char *owl_otlp_utf8n(const char *s, size_t len, size_t *n, owl_buf *tmp);
-
-/* owl_otlp_ascii — whether s[0..n) is all ASCII (NUL included), so valid UTF-8: the common
- * case of a name or value, tested inline eight bytes at a time (the last few by overlapping
- * loads) before a call to the full check. */
-static inline int owl_otlp_ascii(const char *s, size_t n)
-{
-    uint64_t w, any = 0;
-    uint32_t h, t;
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8) {
-            memcpy(&w, s + i, 8);
-            any |= w;
-        }
-        memcpy(&w, s + n - 8, 8);
-        return !((any | w) & 0x8080808080808080ull);
-    }
-    if (n >= 4) {
-        memcpy(&h, s, 4);
-        memcpy(&t, s + n - 4, 4);
-        return !((h | t) & 0x80808080u);
-    }
-    for (size_t i = 0; i < n; i++)
-        any |= (unsigned char)s[i];
-    return any < 0x80;
-}
 
 /* owl_otlp_bson_scalar — appends a scalar AnyValue of case vcase (V(...) of
  * Opentelemetry__Proto__Common__V1__AnyValue__ValueCase) to doc under key (klen bytes):

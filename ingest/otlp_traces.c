@@ -13,6 +13,7 @@
 
 #include "common/endian.h"
 #include "common/traceid.h"
+#include "common/utf8.h"
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
@@ -245,7 +246,7 @@ static owl_bytes z(const char *s)
 /* A copy of s[0..n) in the arena, invalid UTF-8 repaired. */
 static int text(ctx *c, const char *s, size_t n, owl_bytes *out)
 {
-    if (!owl_otlp_ascii(s, n) && !owl_log_decoded_utf8_ok(s, n)) {
+    if (!owl_utf8_ascii(s, n) && !owl_log_decoded_utf8_ok(s, n)) {
         owl_buf_reset(&c->tmp);
         if (owl_log_decoded_utf8(s, n, &c->tmp) != OWL_OK)
             return OWL_ENOMEM;

@@ -768,6 +768,11 @@ Test(utf8, ascii_with_one_odd_sequence_anywhere)
                 cr_assert_not_null(h);
                 memcpy(h, s, len);
                 cr_assert_eq(owl_utf8_valid(h, len), want, "len %zu, %zu at %zu", len, k, at);
+                int ascii = 1;
+                for (size_t i = 0; i < len; i++)
+                    ascii &= (unsigned char)s[i] < 0x80;
+                cr_assert_eq(owl_utf8_ascii(h, len), ascii, "ASCII: len %zu, %zu at %zu", len, k,
+                             at);
                 memcpy(t, s, len);
                 for (size_t i = 0; i < len; i++)
                     t[i] = t[i] ? t[i] : 'a';
