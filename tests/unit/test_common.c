@@ -118,6 +118,20 @@ Test(crc32c, hw_equals_sw_and_chains)
     }
 }
 
+/* the three-lane path (from 1,536 bytes on), its joins and the tail after it, at every
+ * length around a lane boundary and from every alignment, against the table code */
+Test(crc32c, three_lanes_equal_sw)
+{
+    static unsigned char data[4 * 1536 + 64];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 131 + (i >> 7) + 5);
+    for (size_t off = 0; off < 8; off++)
+        for (size_t n = 1500; n + off <= sizeof data; n += n < 3200 ? 1 : 97) {
+            uint32_t want = owl_crc32c_sw(0x12345678u, data + off, n);
+            cr_assert_eq(owl_crc32c(0x12345678u, data + off, n), want, "n %zu off %zu", n, off);
+        }
+}
+
 Test(clock, rfc3339_round_trip)
 {
     char out[40];
