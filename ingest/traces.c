@@ -178,12 +178,17 @@ void owl_traces_options_default(owl_traces_options *o)
     o->background = 1;
 }
 
-static uint64_t red_hash(const char *tenant, const owl_bytes *svc, const owl_bytes *op,
-                         int64_t minute)
+/* An entry's hash (red_get): its service row's from the tenant's hash, the minute and the
+ * service's bytes; an operation's from its service row's. A put hashes the tenant once, and
+ * a service once for the spans of one resource (which share its bytes). */
+static uint64_t red_service_hash(uint64_t tenant_hash, int64_t minute, const owl_bytes *svc)
 {
-    uint64_t h = owl_hash64(tenant, strlen(tenant), (uint64_t)minute);
-    h = owl_hash64(svc->p, svc->n, h);
-    return op ? owl_hash64(op->p, op->n, h ^ 1) : h;
+    return owl_hash64(svc->p, svc->n, owl_mix64(tenant_hash ^ (uint64_t)minute));
+}
+
+static uint64_t red_op_hash(uint64_t service_hash, const owl_bytes *op)
+{
+    return owl_hash64(op->p, op->n, service_hash ^ 1);
 }
 
 static int red_grow(owl_traces *tr)
@@ -214,12 +219,11 @@ static int red_is_service_row(const red *e)
     return e->operation[0] == '\0' && e->operation[1] == '\1';
 }
 
-/* The entry of (tenant, service, operation or NULL = the service's own row, minute), made
- * when absent. NULL when out of memory. Caller holds mu. */
+/* The entry of (tenant, service, operation or NULL = the service's own row, minute), whose
+ * hash is h (red_service_hash, red_op_hash), made when absent. NULL when out of memory. Caller holds mu. */
 static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
-                    const owl_bytes *op, int64_t minute)
+                    const owl_bytes *op, int64_t minute, uint64_t h)
 {
-    uint64_t h = red_hash(tenant, svc, op, minute);
     if (tr->tabcap) {
         for (red *e = tr->tab[h & (tr->tabcap - 1)]; e; e = e->next)
             if (e->hash == h && e->minute_ms == minute && !strcmp(e->tenant, tenant) &&
@@ -857,6 +861,9 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
     if (rc != OWL_OK || !tr->metrics)
         return rc;
     /* the statistics, after the spans are stored (a refused put counts nothing) */
+    uint64_t th = owl_hash64(tenant, strlen(tenant), 0), svc_h = 0;
+    const owl_bytes *svc = NULL; /* the service and minute svc_h is the service row's hash of */
+    int64_t svc_minute = 0;
     pthread_mutex_lock(&tr->mu);
     for (size_t i = 0; i < n; i++) {
         const owl_span *s = &spans[i];
@@ -864,8 +871,12 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
             continue;
         int64_t minute = s->start_ns / MINUTE_NS - (s->start_ns % MINUTE_NS < 0);
         minute *= MINUTE_MS;
-        red *e = red_get(tr, tenant, &s->service, &s->name, minute);
-        red *a = red_get(tr, tenant, &s->service, NULL, minute);
+        if (!svc || svc->p != s->service.p || svc->n != s->service.n || svc_minute != minute) {
+            svc = &s->service, svc_minute = minute;
+            svc_h = red_service_hash(th, minute, svc);
+        }
+        red *e = red_get(tr, tenant, &s->service, &s->name, minute, red_op_hash(svc_h, &s->name));
+        red *a = red_get(tr, tenant, &s->service, NULL, minute, svc_h);
         if (e)
             red_count(tr, e, s);
         if (a)
