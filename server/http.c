@@ -7,9 +7,11 @@
  * responses leave in request order; the header block and the body never grow past
  * their limits in memory. A body is read only after the head hook let it (the hook runs in
  * on_headers_complete, before 100 Continue), and every body byte a request may hold is
- * first taken from the server-wide budget (buffered_take) and given back in req_reset. A detached stream (owl_http_resp_detach_stream) is the one
- * piece shared with other threads: its queue, counters and connection pointer live under
- * its own mutex; everything else here stays on the connection's worker thread. */
+ * first taken from the server-wide budget (buffered_take) and given back in req_reset.
+ * A body of declared length is received straight into its buffer (body_room), so its
+ * bytes are copied once, by the kernel. A detached stream (owl_http_resp_detach_stream) is
+ * the one piece shared with other threads: its queue, counters and connection pointer live
+ * under its own mutex; everything else here stays on the connection's worker thread. */
 #include "server/http_int.h"
 
 #include <errno.h>
@@ -609,7 +611,7 @@ static void req_reset(owl_http_conn *c)
     resp_free(&c->reject);
     memset(&c->reject, 0, sizeof c->reject);
     c->rejected = c->limited = 0;
-    c->body_max = 0;
+    c->body_max = c->body_declared = 0;
     buffered_release(c);
     free(c->req.headers);
     spare_put(&c->req.body);
@@ -1060,6 +1062,8 @@ static int on_headers_complete(http_parser *p)
         spare_take(&c->req.body, (size_t)p->content_length);
         if (owl_buf_reserve(&c->req.body, (size_t)p->content_length) != OWL_OK)
             return fail_nomem(c);
+        if (!(p->flags & F_CHUNKED))
+            c->body_declared = (size_t)p->content_length;
     }
     const char *expect = owl_http_req_header(&c->req, "expect");
     int body_expected = (p->flags & F_CHUNKED) || (has_len && p->content_length > 0);
@@ -1084,10 +1088,17 @@ static int fail_body_max(owl_http_conn *c)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     owl_http_conn *c = p->data;
+    owl_buf *b = &c->req.body;
     size_t max = c->body_max;
-    if (n > max || c->req.body.len > max - n)
+    if (n > max || b->len > max - n)
         return fail_body_max(c);
-    if (owl_buf_append(&c->req.body, at, n) != OWL_OK)
+    if (b->data && at == b->data + b->len && n < b->cap - b->len) {
+        /* received in place (body_room): the bytes are already where they belong */
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    if (owl_buf_append(b, at, n) != OWL_OK)
         return fail_nomem(c);
     return 0;
 }
@@ -1350,7 +1361,24 @@ static void conn_resume(owl_http_conn *c)
         owl_buf_consume(&c->rbuf, used);
 }
 
-/* New bytes from the client. */
+/* Where the next received bytes may go to be parsed in place: the reserved tail of a
+ * declared body being read. Returns how many bytes fit there (*at set), or 0 when they
+ * must go to a scratch buffer. The room is exactly what the body still lacks, so the
+ * message ends with its last byte: no byte of the next request lands in the body, and
+ * none of the buffer is still unparsed when the request is reset. body_declared is set
+ * when the head is accepted and cleared by req_reset, which every refusal and answer goes
+ * through, so a closing or lingering connection never reads here. Bytes the parser leaves
+ * (output over OUT_HIGH) are kept in rbuf as any others. */
+static size_t body_room(owl_http_conn *c, char **at)
+{
+    owl_buf *b = &c->req.body;
+    if (c->body_declared <= b->len)
+        return 0;
+    *at = b->data + b->len;
+    return c->body_declared - b->len;
+}
+
+/* New bytes from the client (p may be body_room's tail). */
 static void conn_input(owl_http_conn *c, const char *p, size_t n)
 {
     c->last_io = owl_mono_ns();
@@ -1876,10 +1904,15 @@ void owl_http_conn_on_readable(owl_http_conn *c)
             break;
         if (!c->lingering && (c->closing || c->rbuf.len))
             break; /* backpressure: the bytes already here are not parsed yet */
-        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        /* a body's bytes go straight to its buffer, READ_CHUNK at a time as other input */
+        char *at = buf;
+        size_t want = body_room(c, &at);
+        if (want == 0 || want > sizeof buf)
+            want = sizeof buf;
+        ssize_t r = recv(c->fd, at, want, 0);
         if (r > 0) {
             if (!c->lingering)
-                conn_input(c, buf, (size_t)r);
+                conn_input(c, at, (size_t)r);
             else if ((c->drained += (size_t)r) > preauth_max(c))
                 c->dead = 1; /* a refused body is not read to its end */
         } else if (r == 0) {
@@ -2000,8 +2033,22 @@ int owl_http_conn_mem_feed(owl_http_conn *c, const void *data, size_t n)
 {
     if (c->dead || c->closing)
         return OWL_ECLOSED;
-    if (n)
-        conn_input(c, data, n);
+    /* the bytes go where recv would put them (owl_http_conn_on_readable), so the tests and
+     * the fuzz target take the in-place body path owld takes */
+    const char *p = data;
+    while (n && !c->closing && !c->dead) {
+        char *at;
+        size_t room = body_room(c, &at);
+        if (room == 0) {
+            conn_input(c, p, n);
+            break;
+        }
+        size_t k = n < room ? n : room;
+        memcpy(at, p, k);
+        conn_input(c, at, k);
+        p += k;
+        n -= k;
+    }
     conn_settle(c);
     return c->dead || c->closing ? OWL_ECLOSED : OWL_OK;
 }

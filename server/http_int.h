@@ -6,6 +6,8 @@
  * output is over its high-water mark (backpressure); once `closing` is set no further
  * request is parsed, and the connection ends when its output is flushed (after an optional
  * lingering read that drains what the client still sends, so it sees our error reply).
+ * Bytes of a declared body may be received straight into req.body's reserved tail
+ * (http.c body_room), never more than the body still lacks.
  * A detached stream (c->stream) is fed by other threads through its own locked queue; only
  * the worker moves that queue into wbuf (when wbuf is empty), and no request is parsed
  * while it is attached. */
@@ -70,6 +72,8 @@ struct owl_http_conn {
     const char *fail_code;
     char fail_msg[160];
     size_t body_max;            /* this request's body limit (the head hook's verdict) */
+    size_t body_declared;       /* Content-Length of an identity body, reserved in req.body
+                                 * (0 = none or chunked): the rest is received in place */
     int limited;                /* verdict OWL_HTTP_HEAD_LIMITED: no credentials */
     size_t reserved;            /* bytes this request holds in *buffered */
     int rejected;               /* the head hook refused the request: `reject` is the answer */
