@@ -67,6 +67,15 @@ int owl_otlp_json_general(const ProtobufCMessageDescriptor *desc, const char *bo
 int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
                        owl_buf *wire);
 
+/* owl_otlp_json_fast_at — the object at *p (its '{'; the text ends at end) as message desc
+ * sitting depth containers deep in a body (1: the body's own object), read as
+ * owl_otlp_json_fast reads it there (its limits count from depth) and appended to wire; *p
+ * moved past it. For a decoder that reads the outer objects of a body itself (the traces
+ * direct path: a resource, a scope). OWL_OK; OWL_EUNSUPPORTED (wire back to its length, *p
+ * unchanged) where owl_otlp_json_fast would decline the body; OWL_ENOMEM. Thread-safe. */
+int owl_otlp_json_fast_at(const ProtobufCMessageDescriptor *desc, const char **p,
+                          const char *end, int depth, owl_buf *wire);
+
 /* owl_otlp_response — appends an Export*ServiceResponse: in JSON {} or
  * {"partialSuccess": {"<field>": "<rejected>", "errorMessage": message}} (field:
  * "rejectedLogRecords", "rejectedDataPoints", ...); in protobuf, resp packed after the caller

@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "ingest/aws_int.h"
 #include "ingest/otlp_int.h"
+#include "ingest/otlp_jtext.h"
 
 /* ---- protobuf wire helpers ---- */
 
@@ -72,33 +73,6 @@ static int field_named(const ProtobufCFieldDescriptor *f, const char *key)
     return *k == '\0';
 }
 
-/* 1 when s is a decimal integer as the JSON mapping writes one: digits, after a '-' for a
- * signed type (strtoll alone would take leading blanks, '+', and " -1" as 2^64 - 1). */
-static int number_text(const char *s, int is_signed)
-{
-    if (is_signed && *s == '-')
-        s++;
-    return *s >= '0' && *s <= '9';
-}
-
-/* 1 when u (as json_int read it for type t) is a value of t: 32-bit types would otherwise be
- * cut when unpacked (droppedAttributesCount 4294967296 read as 0). */
-static int fits(ProtobufCType t, uint64_t u)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_ENUM:
-        return (int64_t)u >= INT32_MIN && (int64_t)u <= INT32_MAX;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return u <= UINT32_MAX;
-    default:
-        return 1;
-    }
-}
-
 static int json_int(const bson_iter_t *it, int is_signed, uint64_t *out)
 {
     switch (bson_iter_type(it)) {
@@ -120,7 +94,7 @@ static int json_int(const bson_iter_t *it, int is_signed, uint64_t *out)
         /* int64 and fixed64 travel as decimal strings in protobuf's JSON mapping */
         const char *s = bson_iter_utf8(it, NULL);
         char *end;
-        if (!number_text(s, is_signed))
+        if (!owl_jt_number_text(s, is_signed))
             return -1;
         errno = 0;
         if (is_signed)
@@ -233,7 +207,7 @@ static int json_field_value(const ProtobufCFieldDescriptor *f, const bson_iter_t
             u = (uint64_t)(int64_t)ev->value;
             rc = 0;
         } else {
-            rc = json_int(it, 1, &u) == 0 && fits(f->type, u) ? 0 : -1;
+            rc = json_int(it, 1, &u) == 0 && owl_jt_fits(f->type, u) ? 0 : -1;
         }
         if (rc == 0)
             rc = (put_varint(o, tag) || put_varint(o, u)) ? -1 : 0;
@@ -251,7 +225,7 @@ static int json_field_value(const ProtobufCFieldDescriptor *f, const bson_iter_t
     case PROTOBUF_C_TYPE_SINT64: {
         int sgn = f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_INT64 ||
                   f->type == PROTOBUF_C_TYPE_SINT32 || f->type == PROTOBUF_C_TYPE_SINT64;
-        if (json_int(it, sgn, &u) != 0 || !fits(f->type, u))
+        if (json_int(it, sgn, &u) != 0 || !owl_jt_fits(f->type, u))
             break;
         if (f->type == PROTOBUF_C_TYPE_SINT32 || f->type == PROTOBUF_C_TYPE_SINT64) {
             int64_t s = (int64_t)u;
@@ -268,7 +242,7 @@ static int json_field_value(const ProtobufCFieldDescriptor *f, const bson_iter_t
         break;
     case PROTOBUF_C_TYPE_FIXED32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        if (json_int(it, f->type == PROTOBUF_C_TYPE_SFIXED32, &u) != 0 || !fits(f->type, u))
+        if (json_int(it, f->type == PROTOBUF_C_TYPE_SFIXED32, &u) != 0 || !owl_jt_fits(f->type, u))
             break;
         rc = (put_varint(o, tag | 5) || put_fixed(o, u, 4)) ? -1 : 0;
         break;
@@ -385,11 +359,178 @@ out:
     return rc;
 }
 
+/* ---- otlp_jtext.h's readers that are not inline: escapes, numbers in rare forms ---- */
+
+__attribute__((noinline)) int owl_jt_str_escaped(const char **p, const char *end, owl_buf *tmp,
+                                                 const char **s, size_t *n)
+{
+    const char *a = *p + 1;
+    int high = 0;
+    const char *q = owl_json_str_run(a, end, &high);
+    owl_buf_reset(tmp);
+    for (;;) {
+        if (owl_buf_append(tmp, a, (size_t)(q - a)) != OWL_OK)
+            return OWL_ENOMEM;
+        if (q >= end || *q != '\\') {
+            if (q < end && *q == '"')
+                break;
+            return OWL_EUNSUPPORTED; /* a control byte, or the end */
+        }
+        unsigned cp;
+        q++; /* the backslash */
+        if (owl_json_escape(&q, end, &cp) != OWL_JSON_ESC_OK || cp == 0)
+            return OWL_EUNSUPPORTED;
+        char u[4];
+        if (owl_buf_append(tmp, u, owl_utf8_put(u, cp)) != OWL_OK)
+            return OWL_ENOMEM;
+        a = q;
+        q = owl_json_str_run(a, end, &high);
+    }
+    if (high && !owl_utf8_valid(tmp->data, tmp->len))
+        return OWL_EUNSUPPORTED;
+    *s = tmp->data ? tmp->data : "", *n = tmp->len;
+    *p = q + 1;
+    return OWL_OK;
+}
+
+int owl_jt_str_text(const char **p, const char *end, owl_buf *tmp, char text[OWL_JT_NUM_TEXT])
+{
+    const char *s;
+    size_t n;
+    int rc = owl_jt_str(p, end, tmp, &s, &n);
+    if (rc != OWL_OK)
+        return rc;
+    if (n >= OWL_JT_NUM_TEXT)
+        return OWL_EUNSUPPORTED;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    return OWL_OK;
+}
+
+/* An integer given as a string that owl_jt_int does not read itself, as json_int reads it.
+ * Not inlined (nor int_number): its frame would cost each of owl_jt_int's plain integers a
+ * push of every register. */
+__attribute__((noinline)) static int int_text(const char **p, const char *end, owl_buf *tmp,
+                                              int is_signed, uint64_t *out)
+{
+    char text[OWL_JT_NUM_TEXT];
+    int rc = owl_jt_str_text(p, end, tmp, text);
+    if (rc != OWL_OK)
+        return rc;
+    if (!owl_jt_number_text(text, is_signed))
+        return OWL_EUNSUPPORTED;
+    char *e;
+    errno = 0;
+    if (is_signed)
+        *out = (uint64_t)strtoll(text, &e, 10);
+    else
+        *out = (uint64_t)strtoull(text, &e, 10);
+    return (*e || errno || (!is_signed && text[0] == '-')) ? OWL_EUNSUPPORTED : OWL_OK;
+}
+
+/* An integer given as a number that owl_jt_int does not read itself, as json_int reads it. */
+__attribute__((noinline)) static int int_number(const char **p, const char *end,
+                                                int is_signed, uint64_t *out)
+{
+    owl__json_num v;
+    int rc = owl_jt_num(p, end, &v);
+    if (rc != OWL_OK)
+        return rc;
+    if (v.is_int) {
+        *out = (uint64_t)v.i;
+        return is_signed || v.i >= 0 ? OWL_OK : OWL_EUNSUPPORTED;
+    }
+    if (v.d != floor(v.d) || v.d < (is_signed ? -9.2e18 : 0) ||
+        v.d > (is_signed ? 9.2e18 : 1.8e19))
+        return OWL_EUNSUPPORTED;
+    *out = is_signed ? (uint64_t)(int64_t)v.d : (uint64_t)v.d;
+    return OWL_OK;
+}
+
+int owl_jt_int(const char **p, const char *end, owl_buf *tmp, int is_signed, uint64_t *out)
+{
+    switch (**p) {
+    case '"': {
+        /* plain digits (what SDKs send for int64 and fixed64) read here: as many as cannot
+         * overflow, so strtoll / strtoull would give the same */
+        const char *q = *p + 1;
+        int neg = is_signed && q < end && *q == '-';
+        q += neg;
+        uint64_t acc;
+        size_t nd = owl_jt_digits(q, end, &acc);
+        q += nd;
+        if (q < end && *q == '"' && nd > 0 && nd <= (is_signed ? 18u : 19u)) {
+            *out = neg ? (uint64_t)-(int64_t)acc : acc;
+            *p = q + 1;
+            return OWL_OK;
+        }
+        return int_text(p, end, tmp, is_signed, out);
+    }
+    case '{':
+    case '[':
+    case 't':
+    case 'f':
+    case 'n':
+        return OWL_EUNSUPPORTED;
+    default: {
+        /* a plain integer of up to 18 digits (a kind, a count), which owl__json_number reads
+         * as this int64: not led by a 0 unless alone, no fraction or exponent after it; a
+         * digit at a time, as these are short */
+        uint64_t acc = 0;
+        const char *q = *p;
+        for (; q < end && *q >= '0' && *q <= '9' && q - *p < 19; q++)
+            acc = acc * 10 + (uint64_t)(*q - '0');
+        size_t nd = (size_t)(q - *p);
+        if (nd > 0 && nd <= 18 && (**p != '0' || nd == 1) &&
+            (q == end || (*q != '.' && *q != 'e' && *q != 'E'))) {
+            *out = acc;
+            *p = q;
+            return OWL_OK;
+        }
+        return int_number(p, end, is_signed, out);
+    }
+    }
+}
+
+int owl_jt_double(const char **p, const char *end, owl_buf *tmp, double *out)
+{
+    char text[OWL_JT_NUM_TEXT];
+    owl__json_num v;
+    int rc;
+    switch (**p) {
+    case '"':
+        if ((rc = owl_jt_str_text(p, end, tmp, text)) != OWL_OK)
+            return rc;
+        if (strcmp(text, "NaN") == 0)
+            *out = NAN;
+        else if (strcmp(text, "Infinity") == 0)
+            *out = INFINITY;
+        else if (strcmp(text, "-Infinity") == 0)
+            *out = -INFINITY;
+        else {
+            char *e;
+            *out = strtod(text, &e);
+            return (text[0] && !*e) ? OWL_OK : OWL_EUNSUPPORTED;
+        }
+        return OWL_OK;
+    case '{':
+    case '[':
+    case 't':
+    case 'f':
+    case 'n':
+        return OWL_EUNSUPPORTED;
+    default:
+        if ((rc = owl_jt_num(p, end, &v)) != OWL_OK)
+            return rc;
+        *out = v.is_int ? (double)v.i : v.d;
+        return OWL_OK;
+    }
+}
+
 /* ---- the fast path: one pass over the text ---- */
 
 #define FAST_MAX_DEPTH 24   /* containers; the general path allows OWL_AWS_MAX_DEPTH */
 #define FAST_MAX_UNKNOWN 16 /* unknown names one object may hold (kept to refuse a repeat) */
-#define FAST_NUM_TEXT 64    /* a number or enum name given as a string, at most */
 #define TAG_ROOM 8          /* bytes put_tag writes (of which the tag's count) */
 
 /* A message type as the fast path reads it: each field's two spellings and wire tag, and
@@ -625,12 +766,100 @@ typedef struct fp {
 
 enum { DECLINE = OWL_EUNSUPPORTED };
 
+/* fp's cursor through the readers otlp_jtext.h shares with the traces direct path */
 static inline void fws(fp *x)
 {
-    /* most often no whitespace at all: one test for any byte past ' ' */
-    while (x->p < x->end && (unsigned char)*x->p <= ' ' &&
-           (*x->p == ' ' || *x->p == '\n' || *x->p == '\r' || *x->p == '\t'))
-        x->p++;
+    const char *p = x->p;
+    owl_jt_ws(&p, x->end);
+    x->p = p;
+}
+
+static inline int fstr(fp *x, const char **s, size_t *n)
+{
+    const char *p = x->p;
+    int rc = owl_jt_str(&p, x->end, &x->tmp, s, n);
+    x->p = p;
+    return rc;
+}
+
+static inline int flit(fp *x, const char *word, size_t n)
+{
+    const char *p = x->p;
+    int rc = owl_jt_lit(&p, x->end, word, n);
+    x->p = p;
+    return rc;
+}
+
+static inline int fnum(fp *x, owl__json_num *v)
+{
+    const char *p = x->p;
+    int rc = owl_jt_num(&p, x->end, v);
+    x->p = p;
+    return rc;
+}
+
+static inline int fsep(fp *x, char close)
+{
+    const char *p = x->p;
+    int rc = owl_jt_sep(&p, x->end, close);
+    x->p = p;
+    return rc;
+}
+
+static inline int fnext(fp *x)
+{
+    const char *p = x->p;
+    int rc = owl_jt_next(&p, x->end);
+    x->p = p;
+    return rc;
+}
+
+static inline int fpast(fp *x, char c)
+{
+    const char *p = x->p;
+    int rc = owl_jt_past(&p, x->end, c);
+    x->p = p;
+    return rc;
+}
+
+static int fstr_text(fp *x, char text[OWL_JT_NUM_TEXT])
+{
+    const char *p = x->p;
+    int rc = owl_jt_str_text(&p, x->end, &x->tmp, text);
+    x->p = p;
+    return rc;
+}
+
+__attribute__((always_inline)) static inline int nanos(fp *x, uint64_t *v)
+{
+    const char *p = x->p;
+    int rc = owl_jt_nanos(&p, x->end, v);
+    x->p = p;
+    return rc;
+}
+
+static inline int one_digit(fp *x, uint64_t *v)
+{
+    const char *p = x->p;
+    int rc = owl_jt_one_digit(&p, x->end, v);
+    x->p = p;
+    return rc;
+}
+
+static int fint(fp *x, int is_signed, uint64_t *out)
+{
+    const char *p = x->p;
+    int rc = owl_jt_int(&p, x->end, &x->tmp, is_signed, out);
+    x->p = p;
+    return rc;
+}
+
+static int fdouble(fp *x, double *out)
+{
+    const char *p = x->p;
+    int rc = owl_jt_double(&p, x->end, &x->tmp, out);
+    x->p = p;
+    return rc;
 }
 
 /* Room for k more bytes at the end of the wire buffer. */
@@ -666,112 +895,6 @@ static inline void put_var(fp *x, uint64_t v)
     x->w->len += (size_t)(o - s);
 }
 
-/* fstr's string when its first run of plain bytes, a..q, ends short of the closing quote (at
- * an escape, a control byte or the end; high: a byte of the run is past ASCII): decoded into
- * x->tmp, or declined. */
-__attribute__((noinline)) static int fstr_escaped(fp *x, const char *a, const char *q, int high,
-                                                  const char **s, size_t *n)
-{
-    owl_buf *t = &x->tmp;
-    owl_buf_reset(t);
-    for (;;) {
-        if (owl_buf_append(t, a, (size_t)(q - a)) != OWL_OK)
-            return OWL_ENOMEM;
-        if (q >= x->end || *q != '\\') {
-            if (q < x->end && *q == '"')
-                break;
-            return DECLINE; /* a control byte, or the end */
-        }
-        unsigned cp;
-        q++; /* the backslash */
-        if (owl_json_escape(&q, x->end, &cp) != OWL_JSON_ESC_OK || cp == 0)
-            return DECLINE;
-        char u[4];
-        if (owl_buf_append(t, u, owl_utf8_put(u, cp)) != OWL_OK)
-            return OWL_ENOMEM;
-        a = q;
-        q = owl_json_str_run(a, x->end, &high);
-    }
-    if (high && !owl_utf8_valid(t->data, t->len))
-        return DECLINE;
-    *s = t->data ? t->data : "", *n = t->len;
-    x->p = q + 1;
-    return OWL_OK;
-}
-
-/* The string at x->p (its opening quote) as *s, *n: in the text when it has no escape, else
- * decoded into x->tmp. Declines what the general path refuses: a control byte, a bad escape
- * or surrogate, \u0000, invalid UTF-8, no closing quote. Inline up to the first escape (most
- * strings have none). */
-static inline int fstr(fp *x, const char **s, size_t *n)
-{
-    const char *a = x->p + 1;
-    int high = 0;
-    const char *q = owl_json_str_run(a, x->end, &high);
-    if (q >= x->end || *q != '"')
-        return fstr_escaped(x, a, q, high, s, n);
-    if (high && !owl_utf8_valid(a, (size_t)(q - a)))
-        return DECLINE;
-    *s = a, *n = (size_t)(q - a);
-    x->p = q + 1;
-    return OWL_OK;
-}
-
-static int flit(fp *x, const char *word, size_t n)
-{
-    if ((size_t)(x->end - x->p) < n || memcmp(x->p, word, n) != 0)
-        return DECLINE;
-    x->p += n;
-    return OWL_OK;
-}
-
-static int fnum(fp *x, owl__json_num *v)
-{
-    size_t used;
-    if (owl__json_number(x->p, (size_t)(x->end - x->p), &used, v))
-        return DECLINE;
-    x->p += used;
-    return OWL_OK;
-}
-
-/* After a member or an element: 1 past a ',' (another follows), 0 past the closing byte,
- * -1 for anything else. */
-static inline int fsep(fp *x, char close)
-{
-    if (x->p < x->end) { /* most bodies have no whitespace: the byte is there */
-        char c = *x->p;
-        if (c == ',' || c == close) {
-            x->p++;
-            return c == ',';
-        }
-    }
-    fws(x);
-    if (x->p < x->end && (*x->p == ',' || *x->p == close))
-        return *x->p++ == ',';
-    return -1;
-}
-
-/* Past whitespace to the next byte (a value, a name, a closing one): OWL_OK, or DECLINE at
- * the end of the text. */
-static inline int fnext(fp *x)
-{
-    if (x->p < x->end && (unsigned char)*x->p > ' ')
-        return OWL_OK; /* most bodies have no whitespace */
-    fws(x);
-    return x->p < x->end ? OWL_OK : DECLINE;
-}
-
-/* Past byte c, after whitespace: OWL_OK, or DECLINE when another byte is there. */
-static inline int fpast(fp *x, char c)
-{
-    if (x->p >= x->end || *x->p != c)
-        fws(x);
-    if (x->p >= x->end || *x->p != c)
-        return DECLINE;
-    x->p++;
-    return OWL_OK;
-}
-
 static int fobject(fp *x, const jmsg *m, int depth);
 static int farray(fp *x, const jfield *f, int depth);
 
@@ -798,261 +921,6 @@ static int fskip(fp *x, int depth)
     default:
         return fnum(x, &v);
     }
-}
-
-/* A string value (number or enum name) into text[] NUL-terminated, as the general path sees
- * it through bson_iter_utf8. */
-static int fstr_text(fp *x, char text[FAST_NUM_TEXT])
-{
-    const char *s;
-    size_t n;
-    int rc = fstr(x, &s, &n);
-    if (rc != OWL_OK)
-        return rc;
-    if (n >= FAST_NUM_TEXT)
-        return DECLINE;
-    memcpy(text, s, n);
-    text[n] = '\0';
-    return OWL_OK;
-}
-
-/* The top bits of those of the 8 bytes of w (read little-endian) that are not ASCII
- * digits, the lowest at the first: a byte is a digit when neither it less '0' nor it plus
- * 0x46 reaches 0x80. Only a byte that is not a digit borrows or carries into the next. */
-static inline uint64_t non_digits(uint64_t w)
-{
-    return ((w - 0x3030303030303030u) | (w + 0x4646464646464646u)) & 0x8080808080808080u;
-}
-
-/* How many of the 8 bytes of w are ASCII digits before the first that is not one. */
-static inline unsigned lead_digits(uint64_t w)
-{
-    uint64_t odd = non_digits(w);
-    return odd ? (unsigned)__builtin_ctzll(odd) >> 3 : 8;
-}
-
-/* The number the 8 digits of w (first digit in the low byte) write. */
-static inline uint64_t eight_digits_value(uint64_t w)
-{
-    w -= 0x3030303030303030u;
-    w = w * 10 + (w >> 8); /* pairs: byte 2k = 10 * digit 2k + digit 2k+1 */
-    return (((w & 0x000000ff000000ffu) * (100 + (1000000ull << 32))) +
-            (((w >> 16) & 0x000000ff000000ffu) * (1 + (10000ull << 32)))) >> 32;
-}
-
-/* The run of ASCII digits at q (the text ends at end): its length, counted up to 20 at
- * least, and in *v the number it writes when 19 digits long at most. Eight at a time while
- * eight bytes can be read. */
-static inline size_t digits(const char *q, const char *end, uint64_t *v)
-{
-    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-    size_t nd = 0;
-    uint64_t acc = 0;
-    while (nd < 20 && end - q >= 8) {
-        uint64_t w = owl_get64le(q);
-        unsigned k = lead_digits(w);
-        if (k < 8) {
-            /* the k digits with zeros ahead of them, as eight */
-            if (k)
-                acc = acc * pow10[k] + eight_digits_value(w << (64 - 8 * k) |
-                                                          0x3030303030303030u >> (8 * k));
-            *v = acc;
-            return nd + k;
-        }
-        acc = acc * 100000000u + eight_digits_value(w);
-        q += 8, nd += 8;
-    }
-    for (; nd < 20 && q < end && *q >= '0' && *q <= '9'; q++, nd++)
-        acc = acc * 10 + (uint64_t)(*q - '0');
-    *v = acc;
-    return nd;
-}
-
-/* A quoted run of 19 digits at x->p as *v (as fint reads it for an unsigned type), x->p moved
- * past it: a time in nanoseconds since 2001, the fixed64 SDKs send, read as two words of eight
- * digits and three more, without digits()' loop. 0 for other text. Inlined: its frame cost
- * as much as the digits. */
-__attribute__((always_inline)) static inline int nanos(fp *x, uint64_t *v)
-{
-    const char *q = x->p + 1;
-    if (*x->p != '"' || x->end - q < 24 || q[19] != '"')
-        return 0;
-    uint64_t a = owl_get64le(q), b = owl_get64le(q + 8), c = owl_get64le(q + 16);
-    if (non_digits(a) | non_digits(b) | (non_digits(c) & 0x808080))
-        return 0;
-    c -= 0x303030; /* digits: no byte borrows */
-    *v = eight_digits_value(a) * 100000000000u + eight_digits_value(b) * 1000 +
-         (c & 0xff) * 100 + (c >> 8 & 0xff) * 10 + (c >> 16 & 0xff);
-    x->p = q + 20;
-    return 1;
-}
-
-/* A number of one digit at x->p as *v (as fint reads it), x->p moved past it: a span's kind,
- * most counts. 0 when more of the number follows, or another value is there. */
-static inline int one_digit(fp *x, uint64_t *v)
-{
-    unsigned d = (unsigned char)x->p[0] - (unsigned)'0';
-    if (d > 9)
-        return 0;
-    if (x->end - x->p > 1) {
-        unsigned char c = (unsigned char)x->p[1];
-        if (c - (unsigned)'0' <= 9 || c == '.' || c == 'e' || c == 'E')
-            return 0;
-    }
-    *v = d;
-    x->p++;
-    return 1;
-}
-
-/* An integer given as a string that fint does not read itself, as json_int reads it. Not
- * inlined (nor fint_number): its frame would cost each of fint's plain integers a push of
- * every register. */
-__attribute__((noinline)) static int fint_text(fp *x, int is_signed, uint64_t *out)
-{
-    char text[FAST_NUM_TEXT];
-    int rc = fstr_text(x, text);
-    if (rc != OWL_OK)
-        return rc;
-    if (!number_text(text, is_signed))
-        return DECLINE;
-    char *end;
-    errno = 0;
-    if (is_signed)
-        *out = (uint64_t)strtoll(text, &end, 10);
-    else
-        *out = (uint64_t)strtoull(text, &end, 10);
-    return (*end || errno || (!is_signed && text[0] == '-')) ? DECLINE : OWL_OK;
-}
-
-/* An integer given as a number that fint does not read itself, as json_int reads it. */
-__attribute__((noinline)) static int fint_number(fp *x, int is_signed, uint64_t *out)
-{
-    owl__json_num v;
-    int rc = fnum(x, &v);
-    if (rc != OWL_OK)
-        return rc;
-    if (v.is_int) {
-        *out = (uint64_t)v.i;
-        return is_signed || v.i >= 0 ? OWL_OK : DECLINE;
-    }
-    if (v.d != floor(v.d) || v.d < (is_signed ? -9.2e18 : 0) ||
-        v.d > (is_signed ? 9.2e18 : 1.8e19))
-        return DECLINE;
-    *out = is_signed ? (uint64_t)(int64_t)v.d : (uint64_t)v.d;
-    return OWL_OK;
-}
-
-/* An integer value as json_int reads it (is_signed: of a signed type). */
-static int fint(fp *x, int is_signed, uint64_t *out)
-{
-    switch (*x->p) {
-    case '"': {
-        /* plain digits (what SDKs send for int64 and fixed64) read here: as many as cannot
-         * overflow, so strtoll / strtoull would give the same */
-        const char *q = x->p + 1;
-        int neg = is_signed && q < x->end && *q == '-';
-        q += neg;
-        uint64_t acc;
-        size_t nd = digits(q, x->end, &acc);
-        q += nd;
-        if (q < x->end && *q == '"' && nd > 0 && nd <= (is_signed ? 18u : 19u)) {
-            *out = neg ? (uint64_t)-(int64_t)acc : acc;
-            x->p = q + 1;
-            return OWL_OK;
-        }
-        return fint_text(x, is_signed, out);
-    }
-    case '{':
-    case '[':
-    case 't':
-    case 'f':
-    case 'n':
-        return DECLINE;
-    default: {
-        /* a plain integer of up to 18 digits (a kind, a count), which owl__json_number reads
-         * as this int64: not led by a 0 unless alone, no fraction or exponent after it; a
-         * digit at a time, as these are short */
-        uint64_t acc = 0;
-        const char *q = x->p;
-        for (; q < x->end && *q >= '0' && *q <= '9' && q - x->p < 19; q++)
-            acc = acc * 10 + (uint64_t)(*q - '0');
-        size_t nd = (size_t)(q - x->p);
-        if (nd > 0 && nd <= 18 && (*x->p != '0' || nd == 1) &&
-            (q == x->end || (*q != '.' && *q != 'e' && *q != 'E'))) {
-            *out = acc;
-            x->p = q;
-            return OWL_OK;
-        }
-        return fint_number(x, is_signed, out);
-    }
-    }
-}
-
-/* A floating-point value as json_double reads it. */
-static int fdouble(fp *x, double *out)
-{
-    char text[FAST_NUM_TEXT];
-    owl__json_num v;
-    int rc;
-    switch (*x->p) {
-    case '"':
-        if ((rc = fstr_text(x, text)) != OWL_OK)
-            return rc;
-        if (strcmp(text, "NaN") == 0)
-            *out = NAN;
-        else if (strcmp(text, "Infinity") == 0)
-            *out = INFINITY;
-        else if (strcmp(text, "-Infinity") == 0)
-            *out = -INFINITY;
-        else {
-            char *end;
-            *out = strtod(text, &end);
-            return (text[0] && !*end) ? OWL_OK : DECLINE;
-        }
-        return OWL_OK;
-    case '{':
-    case '[':
-    case 't':
-    case 'f':
-    case 'n':
-        return DECLINE;
-    default:
-        if ((rc = fnum(x, &v)) != OWL_OK)
-            return rc;
-        *out = v.is_int ? (double)v.i : v.d;
-        return OWL_OK;
-    }
-}
-
-/* The sixteen hex digits at s as eight bytes at o; 0 when one is not a hex digit (o then
- * holds rubbish). */
-static inline int hex16(const char *s, uint8_t *o)
-{
-#ifdef __SSE2__
-    /* a digit is 0..9 past '0'; a letter, its case bit set, 0..5 past 'a' (min_epu8(d, 9) ==
-     * d: unsigned d <= 9); then pairs of nibbles, read as 16-bit lanes, join into a byte */
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-    __m128i l = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-    __m128i isd = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-    __m128i isl = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
-    if (_mm_movemask_epi8(_mm_or_si128(isd, isl)) != 0xffff)
-        return 0;
-    __m128i nib = _mm_or_si128(_mm_and_si128(isd, d),
-                               _mm_andnot_si128(isd, _mm_add_epi8(l, _mm_set1_epi8(10))));
-    __m128i pair = _mm_or_si128(_mm_slli_epi16(nib, 4), _mm_srli_epi16(nib, 8));
-    pair = _mm_and_si128(pair, _mm_set1_epi16(0xff));
-    _mm_storel_epi64((__m128i *)(void *)o, _mm_packus_epi16(pair, pair));
-    return 1;
-#else
-    for (int i = 0; i < 8; i++) {
-        int hi = hex_of[(unsigned char)s[2 * i]], lo = hex_of[(unsigned char)s[2 * i + 1]];
-        if ((hi | lo) < 0)
-            return 0;
-        o[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 1;
-#endif
 }
 
 /* A bytes value: hex for ids, base64 otherwise, as json_bytes decodes them. */
@@ -1136,7 +1004,7 @@ __attribute__((always_inline)) static inline int fid(fp *x, const jfield *f)
     size_t at = x->w->len;
     put_tag(x, f);
     uint8_t *o = (uint8_t *)x->w->data + x->w->len; /* the length, then the id */
-    if (k && !(hex16(s, o + 1) && (k == 8 || hex16(s + 16, o + 9)))) {
+    if (k && !(owl_jt_hex16(s, o + 1) && (k == 8 || owl_jt_hex16(s + 16, o + 9)))) {
         x->w->len = at;
         return fbytes(x, f);
     }
@@ -1268,7 +1136,7 @@ __attribute__((always_inline)) static inline int fstring(fp *x, const jfield *f)
 __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
 {
     const ProtobufCFieldDescriptor *fd = f->fd;
-    char text[FAST_NUM_TEXT];
+    char text[OWL_JT_NUM_TEXT];
     uint64_t u;
     double d;
     int rc;
@@ -1296,7 +1164,7 @@ __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
             u = (uint64_t)(int64_t)ev->value;
         } else if ((rc = fint(x, 1, &u)) != OWL_OK) {
             return rc;
-        } else if (!fits(fd->type, u)) {
+        } else if (!owl_jt_fits(fd->type, u)) {
             return DECLINE;
         }
         break;
@@ -1310,7 +1178,7 @@ __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
         int sgn = zig || fd->type == PROTOBUF_C_TYPE_INT32 || fd->type == PROTOBUF_C_TYPE_INT64;
         if ((rc = fint(x, sgn, &u)) != OWL_OK)
             return rc;
-        if (!fits(fd->type, u))
+        if (!owl_jt_fits(fd->type, u))
             return DECLINE;
         if (zig) {
             int64_t s = (int64_t)u;
@@ -1326,7 +1194,7 @@ __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
         if ((rc = fint(x, fd->type == PROTOBUF_C_TYPE_SFIXED64 ||
                               fd->type == PROTOBUF_C_TYPE_SFIXED32, &u)) != OWL_OK)
             return rc;
-        if (!fits(fd->type, u))
+        if (!owl_jt_fits(fd->type, u))
             return DECLINE;
         return put_word(x, f, u, wide ? 8 : 4);
     }
@@ -1561,6 +1429,15 @@ static int fobject(fp *x, const jmsg *m, int depth)
     }
 }
 
+/* x's guesses at the start of a text: at each depth, the camelCase name of the field after
+ * the one found last (fp's next). */
+static void next_init(fp *x)
+{
+    for (size_t d = 0; d <= FAST_MAX_DEPTH; d++)
+        for (size_t i = 0; i < sizeof x->next[d]; i++)
+            x->next[d][i] = (uint8_t)(2 * i + 1);
+}
+
 int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
                        owl_buf *wire)
 {
@@ -1571,9 +1448,7 @@ int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body,
     if (!body)
         body = "";
     fp x = {.p = body, .end = body + n, .w = wire, .tmp = OWL_BUF_INIT};
-    for (size_t d = 0; d <= FAST_MAX_DEPTH; d++)
-        for (size_t i = 0; i < sizeof x.next[d]; i++)
-            x.next[d][i] = (uint8_t)(2 * i + 1);
+    next_init(&x);
     int rc = OWL_OK;
     fws(&x);
     if (x.p < x.end) {
@@ -1586,6 +1461,24 @@ int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body,
     }
     owl_buf_free(&x.tmp);
     if (rc != OWL_OK)
+        wire->len = len0;
+    return rc;
+}
+
+int owl_otlp_json_fast_at(const ProtobufCMessageDescriptor *desc, const char **p,
+                          const char *end, int depth, owl_buf *wire)
+{
+    const jmsg *m = reg_get(desc);
+    if (!m || depth < 1 || depth > FAST_MAX_DEPTH || *p >= end || **p != '{')
+        return DECLINE;
+    fp x = {.p = *p, .end = end, .w = wire, .tmp = OWL_BUF_INIT};
+    size_t len0 = wire->len;
+    next_init(&x);
+    int rc = fobject(&x, m, depth);
+    owl_buf_free(&x.tmp);
+    if (rc == OWL_OK)
+        *p = x.p;
+    else
         wire->len = len0;
     return rc;
 }
