@@ -109,8 +109,12 @@ int owl_otlp_bson_any(bson_t *doc, const char *key, size_t klen,
 int owl_otlp_bson_kvs(bson_t *doc, Opentelemetry__Proto__Common__V1__KeyValue **kvs, size_t n);
 
 /* Which reading a decoder with a fast path uses: the fast one, the general one when it
- * declines (AUTO, what owld does), or only one of them (tests compare the two). */
-enum owl_otlp_path { OWL_OTLP_AUTO, OWL_OTLP_FAST, OWL_OTLP_GENERAL };
+ * declines (AUTO, what owld does), or only one of them (tests compare them). The traces
+ * decoder has two more for JSON bodies: DIRECT, its direct path alone (the text read
+ * straight into records; a protobuf body: declined), which AUTO tries first; WIRE, AUTO
+ * without it (the body transcoded, then the fast path and the general one). */
+enum owl_otlp_path { OWL_OTLP_AUTO, OWL_OTLP_FAST, OWL_OTLP_GENERAL, OWL_OTLP_DIRECT,
+                     OWL_OTLP_WIRE };
 
 /* owl_otlp_logs_decode_path — owl_otlp_logs_decode (ingest.h) through path: OWL_OTLP_FAST
  * answers OWL_EUNSUPPORTED (nothing decoded) where AUTO would fall back. The fast path reads
@@ -121,10 +125,11 @@ int owl_otlp_logs_decode_path(enum owl_otlp_encoding enc, const void *body, size
                               owl_log_decoded *out, owl_error *err);
 
 /* owl_otlp_traces_decode_path — owl_otlp_traces_decode (ingest.h) through path:
- * OWL_OTLP_FAST answers OWL_EUNSUPPORTED (nothing decoded) where AUTO would fall back. The
- * fast path reads the request's wire bytes (protobuf, or JSON's transcoding) itself: it gives
- * exactly the general path's records, refusals and message, or declines. out is freed and
- * refilled as by owl_otlp_traces_decode; free it with owl_span_decoded_free. */
+ * OWL_OTLP_FAST and OWL_OTLP_DIRECT answer OWL_EUNSUPPORTED (nothing decoded) where AUTO
+ * would fall back. The fast path reads the request's wire bytes (protobuf, or JSON's
+ * transcoding) itself; the direct path reads a JSON body's text straight into records. Each
+ * gives exactly the general path's records, refusals and message, or declines. out is freed
+ * and refilled as by owl_otlp_traces_decode; free it with owl_span_decoded_free. */
 int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, size_t n,
                                 size_t max_spans, enum owl_otlp_path path,
                                 owl_span_decoded *out, owl_error *err);

@@ -17,6 +17,7 @@
 #include "ingest/ingest.h"
 #include "ingest/log_decoded.h"
 #include "ingest/otlp_int.h"
+#include "ingest/otlp_jtext.h"
 #include "ingest/otlp_wire.h"
 #include "ingest/span_int.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -1266,6 +1267,645 @@ static int fast_request(ctx *c, const uint8_t *p, size_t n, size_t max_spans, ow
     return rc == OWL_OK ? owl_wire_list(&x, req, &REQ_DESC, 1, fast_resource_spans, &c->ri) : rc;
 }
 
+/* ---- the JSON direct path ----
+ * A JSON body read once, straight into records, without its transcoding to wire bytes and the
+ * walk of those: the request, each ResourceSpans, ScopeSpans, Span, its Status and each
+ * attribute whose value is a string, bool, int, double or nothing, every value read by the
+ * transcoder's own readers (otlp_jtext.h), so it is what the transcoder would have written
+ * and the protobuf fast path read back. Strings without escapes are views into the body;
+ * ids are decoded from hex into the span's bytes. A resource, a scope, each event and link
+ * are transcoded (owl_otlp_json_fast_at) and unpacked at their depth, as the protobuf fast
+ * path unpacks them. Anything else declines (OWL_EUNSUPPORTED) the whole
+ * request, and the caller starts again on the wire: a name it does not read (unknown, or a
+ * proto name such as "trace_id"), a name given twice, an escape in a name, a value of another
+ * kind (an array, a key-value list or bytes in an AnyValue, an AnyValue with two values, an
+ * enum by name), an id that is not 32, 16 or no hex digits, a resource after its scopes or a
+ * scope after its spans, a span the record refuses, more spans than allowed, anything
+ * malformed. So every message and odd case still comes from the wire path's code. */
+
+/* How many containers deep a resource, a scope and a span's event or link sit in a body (the
+ * request's object is 1): owl_otlp_json_fast_at's limits then count as in the transcoding of
+ * the whole body. */
+enum { RES_JDEPTH = 4, SCOPE_JDEPTH = 6, PART_JDEPTH = 9 };
+
+/* The names the direct path reads, in any object: lowerCamelCase, as SDKs send them. */
+enum {
+    N_NONE = -1,
+    N_RESOURCE_SPANS, N_RESOURCE, N_SCOPE_SPANS, N_SCHEMA_URL, N_SCOPE, N_SPANS,
+    N_TRACE_ID, N_SPAN_ID, N_TRACE_STATE, N_PARENT_SPAN_ID, N_FLAGS, N_NAME, N_KIND,
+    N_START, N_END, N_ATTRIBUTES, N_DROPPED_ATTRIBUTES, N_EVENTS, N_DROPPED_EVENTS, N_LINKS,
+    N_DROPPED_LINKS, N_STATUS, N_CODE, N_MESSAGE, N_KEY, N_VALUE, N_STRING_VALUE,
+    N_BOOL_VALUE, N_INT_VALUE, N_DOUBLE_VALUE
+};
+
+#define N_COUNT (N_DOUBLE_VALUE + 1)
+
+/* Each name as a member starts in the text, '"' before it and '":' after, zero-padded to 32
+ * bytes: what jd_member compares with the text when it guesses the next name. */
+static const struct {
+    char text[32];
+    unsigned len; /* the name's with its quotes and colon */
+} jquoted[N_COUNT] = {
+#define Q(id, lit) [id] = {"\"" lit "\":", sizeof lit + 2}
+    Q(N_RESOURCE_SPANS, "resourceSpans"), Q(N_RESOURCE, "resource"),
+    Q(N_SCOPE_SPANS, "scopeSpans"), Q(N_SCHEMA_URL, "schemaUrl"), Q(N_SCOPE, "scope"),
+    Q(N_SPANS, "spans"), Q(N_TRACE_ID, "traceId"), Q(N_SPAN_ID, "spanId"),
+    Q(N_TRACE_STATE, "traceState"), Q(N_PARENT_SPAN_ID, "parentSpanId"), Q(N_FLAGS, "flags"),
+    Q(N_NAME, "name"), Q(N_KIND, "kind"), Q(N_START, "startTimeUnixNano"),
+    Q(N_END, "endTimeUnixNano"), Q(N_ATTRIBUTES, "attributes"),
+    Q(N_DROPPED_ATTRIBUTES, "droppedAttributesCount"), Q(N_EVENTS, "events"),
+    Q(N_DROPPED_EVENTS, "droppedEventsCount"), Q(N_LINKS, "links"),
+    Q(N_DROPPED_LINKS, "droppedLinksCount"), Q(N_STATUS, "status"), Q(N_CODE, "code"),
+    Q(N_MESSAGE, "message"), Q(N_KEY, "key"), Q(N_VALUE, "value"),
+    Q(N_STRING_VALUE, "stringValue"), Q(N_BOOL_VALUE, "boolValue"),
+    Q(N_INT_VALUE, "intValue"), Q(N_DOUBLE_VALUE, "doubleValue"),
+#undef Q
+};
+
+/* 1 when the text at k (32 bytes readable) starts with name e quoted and its colon. */
+static inline int jquoted_at(const char *k, int e)
+{
+#ifdef __SSE2__
+    const char *t = jquoted[e].text;
+    uint64_t eq = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                       _mm_loadu_si128((const __m128i *)(const void *)t)));
+    eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
+              _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                             _mm_loadu_si128((const __m128i *)(const void *)(t + 16))))
+          << 16;
+    return (~eq & ((1ull << jquoted[e].len) - 1)) == 0;
+#else
+    return memcmp(k, jquoted[e].text, jquoted[e].len) == 0;
+#endif
+}
+
+/* The name k[0..kl), or N_NONE: by length, then compared whole (a memcmp of a constant size,
+ * which the compiler writes as a few loads). */
+static int jname(const char *k, size_t kl)
+{
+#define IS(lit, id)                                                                            \
+    if (memcmp(k, lit, sizeof lit - 1) == 0)                                                   \
+        return id;
+    switch (kl) {
+    case 3: IS("key", N_KEY) break;
+    case 4: IS("name", N_NAME) IS("kind", N_KIND) IS("code", N_CODE) break;
+    case 5: IS("value", N_VALUE) IS("spans", N_SPANS) IS("scope", N_SCOPE) IS("flags", N_FLAGS)
+            IS("links", N_LINKS) break;
+    case 6: IS("spanId", N_SPAN_ID) IS("status", N_STATUS) IS("events", N_EVENTS) break;
+    case 7: IS("traceId", N_TRACE_ID) IS("message", N_MESSAGE) break;
+    case 8: IS("intValue", N_INT_VALUE) IS("resource", N_RESOURCE) break;
+    case 9: IS("boolValue", N_BOOL_VALUE) IS("schemaUrl", N_SCHEMA_URL) break;
+    case 10: IS("attributes", N_ATTRIBUTES) IS("scopeSpans", N_SCOPE_SPANS)
+             IS("traceState", N_TRACE_STATE) break;
+    case 11: IS("stringValue", N_STRING_VALUE) IS("doubleValue", N_DOUBLE_VALUE) break;
+    case 12: IS("parentSpanId", N_PARENT_SPAN_ID) break;
+    case 13: IS("resourceSpans", N_RESOURCE_SPANS) break;
+    case 15: IS("endTimeUnixNano", N_END) break;
+    case 17: IS("startTimeUnixNano", N_START) IS("droppedLinksCount", N_DROPPED_LINKS) break;
+    case 18: IS("droppedEventsCount", N_DROPPED_EVENTS) break;
+    case 22: IS("droppedAttributesCount", N_DROPPED_ATTRIBUTES) break;
+    default: break;
+    }
+    return N_NONE;
+#undef IS
+}
+
+#define JNAME_MAX 23 /* longer than any name jname knows */
+
+/* The kinds of object, as jd_member's previous name at an object's start (each its own
+ * guess of the first name). */
+enum { O_REQUEST = N_COUNT, O_RESOURCE_SPANS, O_SCOPE_SPANS, O_SPAN, O_KV, O_ANY, O_STATUS,
+       O_END };
+
+typedef struct jd {
+    ctx *c;
+    owl_arena *mem;
+    const char *body, *p, *end;
+    owl_buf tmp;  /* a string with escapes, decoded (then copied into mem) */
+    owl_buf wire; /* a resource's or scope's transcoding */
+    size_t max_spans, hint; /* the most spans allowed; room made for the first records */
+    int8_t after[O_END]; /* [n]: the name found last after name n, or first in an object
+                            of kind n (O_...); N_NONE: none yet */
+} jd;
+
+/* Into the object at x->p: *more 1 when a member follows, 0 past an empty one. */
+static int jd_open(jd *x, int *more)
+{
+    if (*x->p != '{')
+        return OWL_EUNSUPPORTED;
+    x->p++;
+    if (owl_jt_next(&x->p, x->end) != OWL_OK)
+        return OWL_EUNSUPPORTED;
+    *more = *x->p != '}';
+    x->p += !*more;
+    return OWL_OK;
+}
+
+/* The next member's name (*name, N_NONE declined), not given before in its object (*seen),
+ * x->p then at its value. *name holds the previous member's name on the way in (the object's
+ * kind, O_..., at its first): senders write the members of each object in one order, so the name that
+ * followed it last time (x->after) is tried first, compared whole with its quotes and colon,
+ * before the name is scanned and looked up. */
+static int jd_member(jd *x, uint32_t *seen, int *name)
+{
+    if (owl_jt_next(&x->p, x->end) != OWL_OK || *x->p != '"')
+        return OWL_EUNSUPPORTED;
+    int prev = *name, e = x->after[prev];
+    if (e != N_NONE && x->end - x->p >= 32 && jquoted_at(x->p, e)) {
+        if (*seen & 1u << e)
+            return OWL_EUNSUPPORTED;
+        *seen |= 1u << e;
+        *name = e;
+        x->p += jquoted[e].len;
+        return owl_jt_next(&x->p, x->end);
+    }
+    /* to the first quote, a byte at a time (names are short): a name holding an escape, a
+     * control byte or a byte past ASCII is then none of jname's, and declines */
+    const char *k = x->p + 1, *q = k, *stop = x->end - k > JNAME_MAX ? k + JNAME_MAX : x->end;
+    while (q < stop && *q != '"')
+        q++;
+    if (q >= stop)
+        return OWL_EUNSUPPORTED;
+    *name = jname(k, (size_t)(q - k));
+    if (*name == N_NONE || *seen & 1u << *name)
+        return OWL_EUNSUPPORTED;
+    *seen |= 1u << *name;
+    x->after[prev] = (int8_t)*name;
+    x->p = q + 1;
+    if (owl_jt_past(&x->p, x->end, ':') != OWL_OK || owl_jt_next(&x->p, x->end) != OWL_OK)
+        return OWL_EUNSUPPORTED;
+    return OWL_OK;
+}
+
+/* After a member (close '}') or an element (']'): *more 1 when another follows. */
+static int jd_sep(jd *x, char close, int *more)
+{
+    return (*more = owl_jt_sep(&x->p, x->end, close)) < 0 ? OWL_EUNSUPPORTED : OWL_OK;
+}
+
+/* null, which the transcoder takes for an absent field: 1 past it, 0 for another value. */
+static int jd_null(jd *x)
+{
+    return *x->p == 'n' && owl_jt_lit(&x->p, x->end, "null", 4) == OWL_OK;
+}
+
+/* A string value: a view into the body, or one with escapes decoded and copied into mem. */
+static int jd_text(jd *x, owl_bytes *v)
+{
+    const char *s;
+    size_t n;
+    int rc;
+    if (*x->p != '"')
+        return OWL_EUNSUPPORTED;
+    if ((rc = owl_jt_str(&x->p, x->end, &x->tmp, &s, &n)) != OWL_OK)
+        return rc;
+    if (n && (s < x->body || s >= x->end) && !(s = owl_arena_copy(x->mem, s, n)))
+        return OWL_ENOMEM;
+    *v = (owl_bytes){s, n};
+    return OWL_OK;
+}
+
+/* An id: 32 or 16 hex digits, or none, as bytes at o (room for 16) and their view in *v. */
+static int jd_id(jd *x, uint8_t *o, owl_bytes *v)
+{
+    const char *s = x->p + 1;
+    size_t left = (size_t)(x->end - s), k;
+    if (*x->p != '"')
+        return OWL_EUNSUPPORTED;
+    if (left > 16 && s[16] == '"')
+        k = 8;
+    else if (left > 32 && s[32] == '"')
+        k = 16;
+    else if (left > 0 && s[0] == '"')
+        k = 0;
+    else
+        return OWL_EUNSUPPORTED;
+    if (k && !(owl_jt_hex16(s, o) && (k == 8 || owl_jt_hex16(s + 16, o + 8))))
+        return OWL_EUNSUPPORTED;
+    *v = (owl_bytes){o, k};
+    x->p = s + 2 * k + 1;
+    return OWL_OK;
+}
+
+/* An integer of protobuf type t (is_signed: of a signed type), as the transcoder reads it. */
+static int jd_int(jd *x, ProtobufCType t, int is_signed, uint64_t *u)
+{
+    int rc;
+    if (owl_jt_one_digit(&x->p, x->end, u))
+        return OWL_OK;
+    if ((rc = owl_jt_int(&x->p, x->end, &x->tmp, is_signed, u)) != OWL_OK)
+        return rc;
+    return owl_jt_fits(t, *u) ? OWL_OK : OWL_EUNSUPPORTED;
+}
+
+/* An enum by number (a name declines) as the protobuf fast path keeps it. */
+static int jd_enum(jd *x, int32_t *v)
+{
+    uint64_t u = 0;
+    int rc = *x->p == '"' ? OWL_EUNSUPPORTED : jd_int(x, PROTOBUF_C_TYPE_ENUM, 1, &u);
+    *v = (int32_t)(int64_t)u;
+    return rc;
+}
+
+static int jd_u32(jd *x, ProtobufCType t, uint32_t *v)
+{
+    uint64_t u = 0;
+    int rc = jd_int(x, t, 0, &u);
+    *v = (uint32_t)u;
+    return rc;
+}
+
+/* A fixed64 time: the 19 quoted digits SDKs send, else as any integer. */
+static int jd_time(jd *x, uint64_t *v)
+{
+    if (owl_jt_nanos(&x->p, x->end, v))
+        return OWL_OK;
+    return owl_jt_int(&x->p, x->end, &x->tmp, 0, v);
+}
+
+/* The elements of the array at x->p, each read by fn (an empty array reads none). */
+static int jd_array(jd *x, int (*fn)(jd *))
+{
+    int more, rc;
+    if (*x->p != '[')
+        return OWL_EUNSUPPORTED;
+    x->p++;
+    if (owl_jt_next(&x->p, x->end) != OWL_OK)
+        return OWL_EUNSUPPORTED;
+    if (*x->p == ']') {
+        x->p++;
+        return OWL_OK;
+    }
+    do {
+        if (owl_jt_next(&x->p, x->end) != OWL_OK)
+            return OWL_EUNSUPPORTED;
+        if ((rc = fn(x)) != OWL_OK || (rc = jd_sep(x, ']', &more)) != OWL_OK)
+            return rc;
+    } while (more);
+    return OWL_OK;
+}
+
+static int jd_unpacked(jd *x, const ProtobufCMessageDescriptor *desc, int depth, int at,
+                       const void **out);
+
+/* An element of a span's events or links: transcoded and unpacked by protobuf-c, as the
+ * protobuf fast path unpacks it (its document is made from protobuf-c's struct), its
+ * pointer appended to the span's list. */
+static int jd_part(jd *x, const ProtobufCMessageDescriptor *desc, owl_buf *list)
+{
+    const void *m;
+    int rc = jd_unpacked(x, desc, PART_JDEPTH, SPAN_PART_DEPTH, &m);
+    if (rc != OWL_OK)
+        return rc;
+    return owl_buf_append(list, &m, sizeof m) == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+static int jd_event(jd *x)
+{
+    return jd_part(x, &EVENT_DESC, &x->c->events);
+}
+
+static int jd_link(jd *x)
+{
+    return jd_part(x, &LINK_DESC, &x->c->links);
+}
+
+/* An AnyValue into a: one string, bool, int or double, or nothing (a null member is absent,
+ * as in the transcoder). */
+static int jd_any(jd *x, attr *a)
+{
+    uint32_t seen = 0;
+    int more, name = O_ANY, rc;
+    double d;
+    uint64_t u;
+    a->vcase = V(_NOT_SET);
+    if ((rc = jd_open(x, &more)) != OWL_OK)
+        return rc;
+    while (more) {
+        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
+            return rc;
+        if (!jd_null(x)) {
+            if (a->vcase != V(_NOT_SET))
+                return OWL_EUNSUPPORTED; /* protobuf-c keeps the last: the wire path's case */
+            switch (name) {
+            case N_STRING_VALUE:
+                rc = jd_text(x, &a->str);
+                a->vcase = V(STRING_VALUE);
+                break;
+            case N_BOOL_VALUE:
+                if (*x->p == 't')
+                    rc = owl_jt_lit(&x->p, x->end, "true", 4), a->num = 1;
+                else
+                    rc = owl_jt_lit(&x->p, x->end, "false", 5), a->num = 0;
+                a->vcase = V(BOOL_VALUE);
+                break;
+            case N_INT_VALUE:
+                rc = jd_int(x, PROTOBUF_C_TYPE_INT64, 1, &u);
+                a->num = (int64_t)u;
+                a->vcase = V(INT_VALUE);
+                break;
+            case N_DOUBLE_VALUE:
+                rc = owl_jt_double(&x->p, x->end, &x->tmp, &d);
+                a->dbl = d;
+                a->vcase = V(DOUBLE_VALUE);
+                break;
+            default:
+                return OWL_EUNSUPPORTED;
+            }
+            if (rc != OWL_OK)
+                return rc;
+        }
+        if ((rc = jd_sep(x, '}', &more)) != OWL_OK)
+            return rc;
+    }
+    return OWL_OK;
+}
+
+/* A KeyValue of a span's attributes, appended to c->attrs. */
+static int jd_kv(jd *x)
+{
+    attr a = {.key = {"", 0}, .vcase = NO_VALUE};
+    uint32_t seen = 0;
+    int more, name = O_KV, rc;
+    if ((rc = jd_open(x, &more)) != OWL_OK)
+        return rc;
+    while (more) {
+        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
+            return rc;
+        if (jd_null(x))
+            rc = OWL_OK;
+        else if (name == N_KEY)
+            rc = jd_text(x, &a.key);
+        else if (name == N_VALUE)
+            rc = jd_any(x, &a);
+        else
+            return OWL_EUNSUPPORTED;
+        if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
+            return rc;
+    }
+    return owl_buf_append(&x->c->attrs, &a, sizeof a) == OWL_OK ? OWL_OK : OWL_ENOMEM;
+}
+
+/* A Status into r. */
+static int jd_status(jd *x, rec *r)
+{
+    uint32_t seen = 0;
+    int more, name = O_STATUS, rc;
+    if ((rc = jd_open(x, &more)) != OWL_OK)
+        return rc;
+    while (more) {
+        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
+            return rc;
+        if (jd_null(x))
+            rc = OWL_OK;
+        else if (name == N_CODE)
+            rc = jd_enum(x, &r->status_code);
+        else if (name == N_MESSAGE)
+            rc = jd_text(x, &r->status_message);
+        else
+            return OWL_EUNSUPPORTED;
+        if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
+            return rc;
+    }
+    return OWL_OK;
+}
+
+/* Room for one more record: the direct path does not count the spans first, so the array
+ * grows (a body's size / 256 at first, about what the SDKs' spans take). */
+static int jd_room(jd *x)
+{
+    owl_span_decoded *d = x->c->d;
+    size_t cap;
+    if ((d->n + 1) * sizeof *d->spans <= d->spans_cap)
+        return OWL_OK;
+    size_t want = d->n ? 2 * d->n : x->hint;
+    owl_span *s = owl_spares_take(&spans_spares, want * sizeof *s, &cap);
+    if (!s)
+        return OWL_ENOMEM;
+    if (d->n)
+        memcpy(s, d->spans, d->n * sizeof *s);
+    spans_release(d);
+    d->spans = s;
+    d->spans_cap = cap;
+    return OWL_OK;
+}
+
+static int jd_span(jd *x)
+{
+    ctx *c = x->c;
+    rec r = {.name = {"", 0}};
+    uint8_t ids[48]; /* trace, span and parent ids, 16 bytes each at most */
+    uint32_t seen = 0;
+    int more, name = O_SPAN, rc;
+    owl_buf_reset(&c->attrs);
+    owl_buf_reset(&c->events);
+    owl_buf_reset(&c->links);
+    if ((rc = jd_open(x, &more)) != OWL_OK)
+        return rc;
+    while (more) {
+        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
+            return rc;
+        if (jd_null(x))
+            rc = OWL_OK;
+        else
+            switch (name) {
+            case N_TRACE_ID:
+                rc = jd_id(x, ids, &r.trace_id);
+                break;
+            case N_SPAN_ID:
+                rc = jd_id(x, ids + 16, &r.span_id);
+                break;
+            case N_PARENT_SPAN_ID:
+                rc = jd_id(x, ids + 32, &r.parent_id);
+                break;
+            case N_TRACE_STATE:
+                rc = jd_text(x, &r.trace_state);
+                break;
+            case N_NAME:
+                rc = jd_text(x, &r.name);
+                break;
+            case N_KIND:
+                rc = jd_enum(x, &r.kind);
+                break;
+            case N_START:
+                rc = jd_time(x, &r.start_ns);
+                break;
+            case N_END:
+                rc = jd_time(x, &r.end_ns);
+                break;
+            case N_ATTRIBUTES:
+                rc = jd_array(x, jd_kv);
+                break;
+            case N_DROPPED_ATTRIBUTES:
+                rc = jd_u32(x, PROTOBUF_C_TYPE_UINT32, &r.dropped_attrs);
+                break;
+            case N_DROPPED_EVENTS:
+                rc = jd_u32(x, PROTOBUF_C_TYPE_UINT32, &r.dropped_events);
+                break;
+            case N_DROPPED_LINKS:
+                rc = jd_u32(x, PROTOBUF_C_TYPE_UINT32, &r.dropped_links);
+                break;
+            case N_FLAGS:
+                rc = jd_u32(x, PROTOBUF_C_TYPE_FIXED32, &r.flags);
+                break;
+            case N_EVENTS:
+                rc = jd_array(x, jd_event);
+                break;
+            case N_LINKS:
+                rc = jd_array(x, jd_link);
+                break;
+            case N_STATUS:
+                rc = jd_status(x, &r);
+                break;
+            default:
+                return OWL_EUNSUPPORTED;
+            }
+        if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
+            return rc;
+    }
+    if (c->d->n == x->max_spans)
+        return OWL_EUNSUPPORTED; /* the wire path says how many */
+    if ((rc = jd_room(x)) != OWL_OK)
+        return rc;
+    r.attrs = (const attr *)c->attrs.data;
+    r.nattrs = c->attrs.len / sizeof(attr);
+    r.events = (event_t *const *)c->events.data;
+    r.nevents = c->events.len / sizeof(event_t *);
+    r.links = (link_t *const *)c->links.data;
+    r.nlinks = c->links.len / sizeof(link_t *);
+    if ((rc = record(c, &r)) != OWL_OK)
+        return rc;
+    c->pi++;
+    return c->d->rejected ? OWL_EUNSUPPORTED : OWL_OK; /* the wire path words the refusal */
+}
+
+/* The message of type desc at x->p (a resource, a scope: `depth` containers deep)
+ * transcoded and unpacked as the protobuf fast path unpacks it at `at`. */
+static int jd_unpacked(jd *x, const ProtobufCMessageDescriptor *desc, int depth, int at,
+                       const void **out)
+{
+    owl_buf_reset(&x->wire);
+    int rc = owl_otlp_json_fast_at(desc, &x->p, x->end, depth, &x->wire);
+    if (rc != OWL_OK)
+        return rc;
+    *out = owl_otlp_unpack_at(desc, x->wire.len ? (const uint8_t *)x->wire.data
+                                                : (const uint8_t *)"",
+                              x->wire.len, at, x->mem);
+    return *out ? OWL_OK : OWL_EUNSUPPORTED;
+}
+
+/* A ScopeSpans: its scope, then its spans (a scope after them declines). */
+static int jd_scope_spans(jd *x)
+{
+    ctx *c = x->c;
+    uint32_t seen = 0;
+    int more, name = O_SCOPE_SPANS, rc, begun = 0;
+    const void *sc;
+    owl_bytes url;
+    if ((rc = jd_open(x, &more)) != OWL_OK)
+        return rc;
+    c->pi = 0;
+    while (more) {
+        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
+            return rc;
+        if (jd_null(x))
+            rc = OWL_OK;
+        else if (name == N_SCOPE && !begun) {
+            if ((rc = jd_unpacked(x, &SCOPE_DESC, SCOPE_JDEPTH, SCOPE_DEPTH, &sc)) == OWL_OK)
+                rc = scope_begin(c, sc);
+            begun = 1;
+        } else if (name == N_SPANS) {
+            if (!begun && (rc = scope_begin(c, NULL)) != OWL_OK)
+                return rc;
+            begun = 1;
+            rc = jd_array(x, jd_span);
+        } else if (name == N_SCHEMA_URL) {
+            rc = jd_text(x, &url);
+        } else {
+            return OWL_EUNSUPPORTED;
+        }
+        if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
+            return rc;
+    }
+    c->si++;
+    return OWL_OK;
+}
+
+/* A ResourceSpans: its resource, then its ScopeSpans (a resource after them declines). */
+static int jd_resource_spans(jd *x)
+{
+    ctx *c = x->c;
+    uint32_t seen = 0;
+    int more, name = O_RESOURCE_SPANS, rc, begun = 0;
+    const void *r;
+    owl_bytes url;
+    if ((rc = jd_open(x, &more)) != OWL_OK)
+        return rc;
+    c->si = 0;
+    while (more) {
+        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
+            return rc;
+        if (jd_null(x))
+            rc = OWL_OK;
+        else if (name == N_RESOURCE && !begun) {
+            if ((rc = jd_unpacked(x, &RES_DESC, RES_JDEPTH, RES_DEPTH, &r)) == OWL_OK)
+                rc = resource_begin(c, r);
+            begun = 1;
+        } else if (name == N_SCOPE_SPANS) {
+            if (!begun && (rc = resource_begin(c, NULL)) != OWL_OK)
+                return rc;
+            begun = 1;
+            rc = jd_array(x, jd_scope_spans);
+        } else if (name == N_SCHEMA_URL) {
+            rc = jd_text(x, &url);
+        } else {
+            return OWL_EUNSUPPORTED;
+        }
+        if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
+            return rc;
+    }
+    c->ri++;
+    return OWL_OK;
+}
+
+/* The JSON request body[0..n): OWL_OK with every span decoded into c, OWL_EUNSUPPORTED (the
+ * caller starts again on the wire path), OWL_ENOMEM. */
+static int direct_request(ctx *c, const char *body, size_t n, size_t max_spans,
+                          owl_arena *mem)
+{
+    jd x = {.c = c, .mem = mem, .body = body, .p = body, .end = body + n,
+            .tmp = OWL_BUF_INIT, .wire = OWL_BUF_INIT, .max_spans = max_spans,
+            .hint = n / 256 + 1};
+    uint32_t seen = 0;
+    int more, name = O_REQUEST, rc = OWL_EUNSUPPORTED;
+    memset(x.after, N_NONE, sizeof x.after);
+    if (x.hint > max_spans)
+        x.hint = max_spans ? max_spans : 1;
+    c->ri = 0;
+    if (!n || owl_jt_next(&x.p, x.end) != OWL_OK || (rc = jd_open(&x, &more)) != OWL_OK)
+        goto out;
+    while (more) {
+        if ((rc = jd_member(&x, &seen, &name)) != OWL_OK)
+            goto out;
+        if (jd_null(&x))
+            rc = OWL_OK;
+        else if (name == N_RESOURCE_SPANS)
+            rc = jd_array(&x, jd_resource_spans);
+        else
+            rc = OWL_EUNSUPPORTED;
+        if (rc != OWL_OK || (rc = jd_sep(&x, '}', &more)) != OWL_OK)
+            goto out;
+    }
+    owl_jt_ws(&x.p, x.end);
+    if (x.p != x.end)
+        rc = OWL_EUNSUPPORTED;
+out:
+    owl_buf_free(&x.tmp);
+    owl_buf_free(&x.wire);
+    return rc;
+}
+
 /* ---- the decode ---- */
 
 void owl_span_decoded_free(owl_span_decoded *d)
@@ -1299,10 +1939,20 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
     bson_init(&c.scope);
     bson_init(&c.doc);
     begin(out);
-    int rc = owl_otlp_request_wire(&REQ_DESC, enc, body, n, &json, &p, &n, err);
+    int rc = OWL_EUNSUPPORTED;
+    if (enc == OWL_OTLP_JSON && (path == OWL_OTLP_AUTO || path == OWL_OTLP_DIRECT)) {
+        rc = direct_request(&c, body, n, max_spans, &mem);
+        if (rc != OWL_EUNSUPPORTED || path == OWL_OTLP_DIRECT)
+            goto out;
+        owl_arena_reset(&mem); /* start again on the wire */
+        begin(out);
+    } else if (path == OWL_OTLP_DIRECT) {
+        goto out;
+    }
+    rc = owl_otlp_request_wire(&REQ_DESC, enc, body, n, &json, &p, &n, err);
     if (rc == OWL_OK && path != OWL_OTLP_GENERAL) {
         rc = fast_request(&c, p, n, max_spans, &mem);
-        if (rc == OWL_EUNSUPPORTED && path == OWL_OTLP_AUTO) { /* start again */
+        if (rc == OWL_EUNSUPPORTED && path != OWL_OTLP_FAST) { /* start again */
             owl_arena_reset(&mem);
             begin(out);
             rc = general(&c, p, n, max_spans, &mem, err);
@@ -1310,6 +1960,7 @@ int owl_otlp_traces_decode_path(enum owl_otlp_encoding enc, const void *body, si
     } else if (rc == OWL_OK) {
         rc = general(&c, p, n, max_spans, &mem, err);
     }
+out:
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory decoding OTLP traces");
     if (rc != OWL_OK) {

@@ -182,6 +182,36 @@ static void assert_same(const owl_span_decoded *x, const owl_span_decoded *y)
     }
 }
 
+/* Decodes the JSON body p[0..n) by the direct path alone, by the wire path (the body
+ * transcoded, then the fast path or the general one: what owld did before the direct path)
+ * and by the general path alone: the direct path declines (OWL_EUNSUPPORTED, nothing
+ * decoded) or gives exactly the other two's result; a body the wire path refuses is
+ * declined. Returns the direct path's answer. */
+static int direct_and_wire(const void *p, size_t n, size_t max)
+{
+    owl_span_decoded d = {0}, w = {0}, g = {0};
+    owl_error ed = {0}, ew = {0}, eg = {0};
+    int rd = owl_otlp_traces_decode_path(OWL_OTLP_JSON, p, n, max, OWL_OTLP_DIRECT, &d, &ed);
+    int rw = owl_otlp_traces_decode_path(OWL_OTLP_JSON, p, n, max, OWL_OTLP_WIRE, &w, &ew);
+    int rg = owl_otlp_traces_decode_path(OWL_OTLP_JSON, p, n, max, OWL_OTLP_GENERAL, &g, &eg);
+    if (rd == OWL_OK) {
+        cr_assert_eq(rw, OWL_OK, "the direct path took a body the wire path refused: %s",
+                     ew.msg);
+        cr_assert_eq(rg, OWL_OK, "the direct path took a body the general path refused: %s",
+                     eg.msg);
+        assert_same(&d, &w);
+        assert_same(&d, &g);
+    } else {
+        cr_assert_eq(rd, OWL_EUNSUPPORTED, "the direct path refused instead of declining: %s",
+                     ed.msg);
+        cr_assert_eq(d.n + d.rejected, 0, "a declined decode holds records");
+    }
+    owl_span_decoded_free(&d);
+    owl_span_decoded_free(&w);
+    owl_span_decoded_free(&g);
+    return rd;
+}
+
 /* Decodes p[0..n) by the fast path alone and by the general path alone: the fast one
  * declines (OWL_EUNSUPPORTED) or gives the general one's result; a body the general path
  * refuses is declined. Returns the fast path's answer. */
@@ -203,6 +233,8 @@ static int both_paths(enum owl_otlp_encoding enc, const void *p, size_t n, size_
         cr_assert_eq(f.n + f.rejected, 0, "a declined decode holds records");
     owl_span_decoded_free(&f);
     owl_span_decoded_free(&g);
+    if (enc == OWL_OTLP_JSON)
+        direct_and_wire(p, n, max);
     return rf;
 }
 
@@ -1457,4 +1489,239 @@ Test(otlp_traces, fast_path_declines_what_it_does_not_read)
                  OWL_ETOOBIG);
     cr_assert_str_eq(err.msg, "3 spans in one request (at most 2)");
     owl_span_decoded_free(&d);
+}
+
+/* ---- the JSON direct path (otlp_traces.c) ---- */
+
+/* events and links of each kind, an exception among them */
+static const char jaeger_like[] =
+    "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+    "\"value\":{\"stringValue\":\"s\"}},{\"key\":\"list\",\"value\":{\"arrayValue\":"
+    "{\"values\":[{\"intValue\":1}]}}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":\""
+    TRACE_HEX "\",\"spanId\":\"" SPAN_HEX "\",\"name\":\"op\",\"kind\":4,"
+    "\"startTimeUnixNano\":\"1000\",\"endTimeUnixNano\":\"3000\",\"events\":[{\"name\":"
+    "\"exception\",\"timeUnixNano\":\"2000\",\"attributes\":[{\"key\":\"exception.type\","
+    "\"value\":{\"stringValue\":\"E\"}},{\"key\":\"x\",\"value\":{\"kvlistValue\":"
+    "{\"values\":[]}}}],\"droppedAttributesCount\":1},{}],\"links\":[{\"traceId\":\""
+    TRACE_HEX "\",\"spanId\":\"" SPAN_HEX "\",\"traceState\":\"t\",\"flags\":1}],"
+    "\"status\":{\"code\":2}}]}]}]}";
+
+/* A request of one span whose fields after its own are extra (a JSON text starting with a
+ * comma, or ""), its resource and scope members res and scope ("" for none). */
+static char *direct_body(const char *res, const char *scope, const char *extra)
+{
+    static char body[8192];
+    snprintf(body, sizeof body,
+             "{\"resourceSpans\":[{%s\"scopeSpans\":[{%s\"spans\":[{\"traceId\":\"" TRACE_HEX
+             "\",\"spanId\":\"" SPAN_HEX "\",\"name\":\"op\",\"kind\":2,"
+             "\"startTimeUnixNano\":\"1000\",\"endTimeUnixNano\":\"3000\"%s}]}]}]}",
+             res, scope, extra);
+    return body;
+}
+
+static int direct(const char *body)
+{
+    return direct_and_wire(body, strlen(body), MAX);
+}
+
+Test(otlp_traces, direct_path_reads_what_sdks_send)
+{
+    static const char res[] = "\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+                              "\"value\":{\"stringValue\":\"svc\"}}],"
+                              "\"droppedAttributesCount\":1},";
+    static const char scope[] = "\"scope\":{\"name\":\"lib\",\"version\":\"1\"},";
+    static const char *const takes[] = {
+        "",
+        ",\"parentSpanId\":\"" PARENT_HEX "\"",
+        ",\"parentSpanId\":\"\",\"traceState\":\"k=v\",\"flags\":257",
+        ",\"status\":{\"code\":2,\"message\":\"boom\"}",
+        ",\"status\":{},\"events\":[],\"links\":[ ]",
+        ",\"status\":null,\"events\":null,\"links\":null,\"traceState\":null",
+        ",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"GET\"}},"
+        "{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"404\"}},"
+        "{\"key\":\"b\",\"value\":{\"boolValue\":true}},{\"key\":\"f\",\"value\":"
+        "{\"boolValue\":false}},{\"key\":\"d\",\"value\":{\"doubleValue\":1.5}},"
+        "{\"key\":\"n\",\"value\":{\"doubleValue\":\"NaN\"}},{\"key\":\"i\",\"value\":"
+        "{\"intValue\":-7}},{\"key\":\"e\",\"value\":{}},{\"key\":\"none\"},"
+        "{\"key\":\"nv\",\"value\":null},{\"value\":{\"stringValue\":\"no key\"}},"
+        "{\"key\":\"sn\",\"value\":{\"stringValue\":null,\"intValue\":3}},"
+        "{\"key\":\"url.full\",\"value\":{\"stringValue\":\"http://h/a/b?q\"}}]",
+        ",\"attributes\":[{\"key\":\"peer.service\",\"value\":{\"stringValue\":\"db\"}},"
+        "{\"key\":\"esc\\u00e9\\n\",\"value\":{\"stringValue\":\"caf\\u00e9 \\\"q\\\"\"}},"
+        "{\"key\":\"utf8 \xc3\xa9\",\"value\":{\"stringValue\":\"\xe2\x82\xac\"}}]",
+        ",\"droppedAttributesCount\":4294967295,\"droppedEventsCount\":4,"
+        "\"droppedLinksCount\":5",
+        " , \"flags\" : 3 ,\n \"traceState\" : \"x\" ",
+    };
+    owl_span_decoded d = {0};
+    owl_error err = {0};
+    for (size_t i = 0; i < sizeof takes / sizeof *takes; i++) {
+        cr_assert_eq(direct(direct_body(res, scope, takes[i])), OWL_OK, "case %zu", i);
+        cr_assert_eq(direct(direct_body("", "", takes[i])), OWL_OK, "case %zu", i);
+    }
+    /* whitespace everywhere, fields in another order, a scope and resource left out */
+    static const char spaced[] =
+        " {\n \"resourceSpans\" : [ { \"scopeSpans\" : [ { \"spans\" : [ { \"name\" : \"op\" ,"
+        " \"endTimeUnixNano\" : 3000 , \"startTimeUnixNano\" : \"1000\" , \"kind\" : 1 ,"
+        " \"spanId\" : \"" SPAN_HEX "\" , \"traceId\" : \"5B8EFFF798038103D269B633813FC60C\" ,"
+        " \"attributes\" : [ { \"value\" : { \"intValue\" : 5 } , \"key\" : \"k\" } ] } ] ,"
+        " \"schemaUrl\" : \"u\" } ] , \"schemaUrl\" : \"u\" } ]\t}\r\n";
+    cr_assert_eq(direct(spaced), OWL_OK);
+    cr_assert_eq(direct("{}"), OWL_OK);
+    cr_assert_eq(direct("{\"resourceSpans\":[]}"), OWL_OK);
+    cr_assert_eq(direct("{\"resourceSpans\":[{}]}"), OWL_OK);
+    cr_assert_eq(direct("{\"resourceSpans\":[{\"resource\":{},\"scopeSpans\":[{\"scope\":{},"
+                        "\"spans\":[]}]}]}"),
+                 OWL_OK);
+    /* several resources and scopes: each span gets its own service and document */
+    char many[4096];
+    snprintf(many, sizeof many,
+             "{\"resourceSpans\":[{%s\"scopeSpans\":[{%s\"spans\":[%s,%s]},{\"spans\":[%s]}]},"
+             "{\"scopeSpans\":[{%s\"spans\":[%s]}]}]}",
+             res, scope, "{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"" SPAN_HEX "\","
+             "\"name\":\"a\",\"startTimeUnixNano\":1,\"endTimeUnixNano\":2}",
+             "{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"" PARENT_HEX "\","
+             "\"name\":\"b\",\"startTimeUnixNano\":1,\"endTimeUnixNano\":2}",
+             "{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"" SPAN_HEX "\","
+             "\"name\":\"c\",\"startTimeUnixNano\":1,\"endTimeUnixNano\":2}",
+             scope, "{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"" SPAN_HEX "\","
+             "\"name\":\"d\",\"startTimeUnixNano\":1,\"endTimeUnixNano\":2}");
+    cr_assert_eq(direct(many), OWL_OK);
+    cr_assert_eq(owl_otlp_traces_decode_path(OWL_OTLP_JSON, many, strlen(many), MAX,
+                                             OWL_OTLP_DIRECT, &d, &err),
+                 OWL_OK);
+    cr_assert_eq(d.n, 4);
+    STR_EQ(d.spans[2].service, "svc");
+    STR_EQ(d.spans[3].service, "unknown_service");
+    cr_assert(d.spans[0].resource.p == d.spans[1].resource.p); /* one copy a scope */
+    cr_assert(!same_bytes(d.spans[1].resource, d.spans[2].resource));
+    owl_span_decoded_free(&d);
+    /* the bodies the other tests name: both_json, the SDK's export */
+    cr_assert_eq(direct(both_json), OWL_EUNSUPPORTED); /* its kind and status code by name */
+    cr_assert_eq(direct(jaeger_like), OWL_OK);
+    char path[4096], *body = NULL;
+    size_t len;
+    const char *src = getenv("OWL_SRCDIR");
+    snprintf(path, sizeof path, "%s/tests/unit/fixtures/otlp/sdk_traces_json.json",
+             src ? src : "..");
+    cr_assert_eq(owl_read_file(path, 1u << 20, &body, &len, NULL), OWL_OK, "%s", path);
+    cr_assert_eq(direct_and_wire(body, len, MAX), OWL_OK);
+    free(body);
+    /* a request of many spans: the records array grows past its first guess */
+    owl_buf big = OWL_BUF_INIT;
+    owl_buf_printf(&big, "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[");
+    for (int i = 0; i < 3000; i++)
+        owl_buf_printf(&big, "%s{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"%016x\","
+                              "\"name\":\"s%d\",\"kind\":%d,\"startTimeUnixNano\":\"%d\","
+                              "\"endTimeUnixNano\":\"%d\"}",
+                        i ? "," : "", i + 1, i, i % 6, i + 1, 2 * i + 2);
+    owl_buf_printf(&big, "]}]}]}");
+    cr_assert_eq(direct_and_wire(big.data, big.len, MAX), OWL_OK);
+    cr_assert_eq(direct_and_wire(big.data, big.len, 3000), OWL_OK);
+    cr_assert_eq(direct_and_wire(big.data, big.len, 2999), OWL_EUNSUPPORTED);
+    owl_buf_free(&big);
+}
+
+Test(otlp_traces, direct_path_declines_what_it_does_not_read)
+{
+    static const char *const extra[] = {
+        ",\"events\":[{\"name\":\"e\",\"timeUnixNano\":\"9300000000000000000\"}]",
+        ",\"events\":[{\"name\":5}]",
+        ",\"events\":[{}, null]",
+        ",\"links\":[{\"traceId\":\"" TRACE_HEX "\",\"spanId\":\"" TRACE_HEX "\"}]",
+        ",\"parent_span_id\":\"" PARENT_HEX "\"", /* a proto name */
+        ",\"unknownField\":1",
+        ",\"kind\":3",                               /* given twice */
+        ",\"na\\u006de\":\"x\"",                     /* an escape in a name */
+        ",\"attributes\":[{\"key\":\"a\",\"value\":{\"arrayValue\":{\"values\":[]}}}]",
+        ",\"attributes\":[{\"key\":\"a\",\"value\":{\"kvlistValue\":{}}}]",
+        ",\"attributes\":[{\"key\":\"a\",\"value\":{\"bytesValue\":\"AQI=\"}}]",
+        ",\"attributes\":[{\"key\":\"a\",\"value\":{\"stringValue\":\"x\",\"intValue\":1}}]",
+        ",\"attributes\":[{\"key\":\"a\",\"value\":{\"boolValue\":1}}]",
+        ",\"attributes\":[{\"key\":\"a\",\"key\":\"b\"}]",
+        ",\"attributes\":[{\"key\":\"a\",\"value\":{\"intValue\":\"1.5\"}}]",
+        ",\"attributes\":[null]",
+        ",\"attributes\":{}",
+        ",\"status\":{\"code\":\"STATUS_CODE_ERROR\"}",
+        ",\"status\":{\"code\":3}",                  /* refused span */
+        ",\"status\":{\"code\":2,\"deprecatedCode\":1}",
+        ",\"parentSpanId\":\"" TRACE_HEX "\"",       /* refused span */
+        ",\"parentSpanId\":\"0\"",
+        ",\"parentSpanId\":\"eee19b7ec3c1b17g\"",
+        ",\"parentSpanId\":\"" PARENT_HEX "0\"",
+        ",\"flags\":4294967296",
+        ",\"droppedLinksCount\":-1",
+        ",\"droppedLinksCount\":1.5",
+        ",\"traceState\":5",
+        ",\"traceState\":\"\x01\"",
+        ",\"traceState\":\"\xff\"",
+        ",\"traceState\":\"\\u0000\"",
+        ",\"name\\\"\":1",
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++)
+        cr_assert_eq(direct(direct_body("", "", extra[i])), OWL_EUNSUPPORTED, "case %zu: %s", i,
+                     extra[i]);
+    static const char *const whole[] = {
+        "",
+        " ",
+        "[]",
+        "{\"resourceSpans\":[]} x",
+        "{\"resourceSpans\":[]",
+        "{\"resource_spans\":[]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[],\"resource\":{}}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[],\"scope\":{}}]}]}",
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":5}}]}",
+        "{\"resourceSpans\":[{\"resource\":{\"attributes\":[],\"attributes\":[]}}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"scope\":{\"name\":1}}]}]}",
+        "{\"resourceSpans\":[{\"schemaUrl\":1}]}",
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"x\"}]}]}]}", /* refused */
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
+        cr_assert_eq(direct(whole[i]), OWL_EUNSUPPORTED, "body %zu: %s", i, whole[i]);
+    /* a protobuf body is not the direct path's */
+    owl_span_decoded d = {0};
+    owl_error err = {0};
+    cr_assert_eq(owl_otlp_traces_decode_path(OWL_OTLP_PROTOBUF, "", 0, MAX, OWL_OTLP_DIRECT,
+                                             &d, &err),
+                 OWL_EUNSUPPORTED);
+    owl_span_decoded_free(&d);
+    /* what it declines is answered by the wire path, refusals and messages included */
+    const char *refused = direct_body("", "", ",\"status\":{\"code\":3}");
+    cr_assert_eq(owl_otlp_traces_decode(OWL_OTLP_JSON, refused, strlen(refused), MAX, &d, &err),
+                 OWL_OK);
+    cr_assert_eq(d.n, 0);
+    cr_assert_eq(d.rejected, 1);
+    cr_assert_str_eq(d.message, "resource 0 scope 0 span 0: status code 3 is not a StatusCode");
+    owl_span_decoded_free(&d);
+}
+
+/* Every body of a records file of bench/traces_bodies.py ("LEN [ITEMS]\n", LEN bytes, an
+ * optional "\n") named by $OWL_TRACES_RECORDS (skipped when unset): the direct path must take
+ * each and give the wire path's and the general path's records. */
+Test(otlp_traces, direct_path_on_recorded_bodies)
+{
+    const char *path = getenv("OWL_TRACES_RECORDS");
+    if (!path)
+        cr_skip_test("OWL_TRACES_RECORDS not set");
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "%s", path);
+    size_t bodies = 0, taken = 0, len;
+    char line[64];
+    while (fgets(line, sizeof line, f)) {
+        len = strtoull(line, NULL, 10);
+        char *b = malloc(len ? len : 1);
+        cr_assert(b && fread(b, 1, len, f) == len);
+        int c = fgetc(f);
+        if (c != '\n' && c != EOF)
+            ungetc(c, f);
+        bodies++;
+        taken += direct_and_wire(b, len, 1000000) == OWL_OK;
+        free(b);
+    }
+    fclose(f);
+    cr_log_info("direct path: %zu of %zu bodies taken, each the same as the wire path's",
+                taken, bodies);
+    fprintf(stderr, "direct path: %zu of %zu bodies taken, each the same as the wire path's\n",
+            taken, bodies);
+    cr_assert_eq(taken, bodies);
 }
