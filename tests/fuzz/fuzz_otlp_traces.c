@@ -4,7 +4,8 @@
  * span holds the record's invariants (ingest.h: ids not zero, duration >= 0, service and
  * name non-empty valid UTF-8, enums in range, HTTP status 0 or 100..599, attrs and resource
  * valid BSON documents), kept + refused never exceed the request, and the answer encodes.
- * Differential too: the fast path (OWL_OTLP_FAST) either declines or gives exactly the
+ * Differential too (and so for JSON the direct path, OWL_OTLP_DIRECT, against the wire path
+ * and the general one): the fast path (OWL_OTLP_FAST) either declines or gives exactly the
  * general path's decode (every field of every record, byte for byte, the refusals and the
  * first refusal's message), and declines every body the general path refuses. The body is
  * also read as a trace id and a span id: whatever parses is non-zero and comes back the same
@@ -102,6 +103,23 @@ static void differential(enum owl_otlp_encoding enc, const uint8_t *p, size_t n)
     }
     if (rf != OWL_OK && (fast.n || fast.rejected))
         abort(); /* a declined decode holds nothing */
+    if (enc == OWL_OTLP_JSON) {
+        /* the direct path: declines, or gives the wire path's records and the general one's */
+        owl_span_decoded direct = {0}, wire = {0};
+        owl_error e3 = {0}, e4 = {0};
+        int rd = owl_otlp_traces_decode_path(enc, p, n, 1000, OWL_OTLP_DIRECT, &direct, &e3);
+        int rw = owl_otlp_traces_decode_path(enc, p, n, 1000, OWL_OTLP_WIRE, &wire, &e4);
+        if (rd == OWL_OK) {
+            if (rw != OWL_OK || rg != OWL_OK)
+                abort(); /* taken by the direct path, refused by the others */
+            check_same(&direct, &wire);
+            check_same(&direct, &general);
+        } else if (rd != OWL_EUNSUPPORTED || direct.n || direct.rejected) {
+            abort(); /* the direct path only declines, and then holds nothing */
+        }
+        owl_span_decoded_free(&direct);
+        owl_span_decoded_free(&wire);
+    }
     owl_span_decoded_free(&fast);
     owl_span_decoded_free(&general);
 }
