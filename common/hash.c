@@ -1,8 +1,29 @@
-/* hash.c — owl_mix64 (owl_hash64's finalizer; owl_hash64 itself is inline in hash.h) and
+/* hash.c — owl_hash64 (a multiply-xorshift absorb over 8-byte words with a bijective
+ * finalizer, hash.h's steps; its output is part of the part format, see hash.h) and
  * SipHash-2-4. */
 #include "common/hash.h"
 
 #include "common/endian.h"
+
+uint64_t owl_hash64(const void *p, size_t n, uint64_t seed)
+{
+    const uint8_t *s = p;
+    uint64_t h = (seed ^ OWL__HK0) + (uint64_t)n * OWL__HK2;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        h = owl__hash_absorb(h, owl_get64le(s + i));
+    size_t rem = n - i;
+    if (rem >= 4) {
+        /* two overlapping 4-byte reads cover 4..7 bytes without a byte loop */
+        h = owl__hash_absorb(h, owl_get32le(s + i) | (uint64_t)owl_get32le(s + i + rem - 4) << 32);
+    } else if (rem > 0) {
+        /* first, middle and last byte cover 1..3 bytes (the length tells them apart) */
+        uint64_t w = (uint64_t)s[i] | (uint64_t)s[i + rem / 2] << 8 |
+                     (uint64_t)s[i + rem - 1] << 16;
+        h = owl__hash_absorb(h, w);
+    }
+    return owl__hash_finish(h);
+}
 
 uint64_t owl_mix64(uint64_t x)
 {

@@ -826,7 +826,7 @@ static int trace_order(const owl_span *spans, size_t n, int64_t oldest, uint64_t
             group[j] = UINT32_MAX;
             continue;
         }
-        uint64_t k = keys[j] = owl_hash64(spans[j].trace_id, 16, 0);
+        uint64_t k = keys[j] = owl_hash64_16(spans[j].trace_id, 0);
         size_t at = (size_t)owl_mix64(k) & (cap - 1);
         while (slot_group[at] != UINT32_MAX && slot_key[at] != k)
             at = (at + 1) & (cap - 1);

@@ -587,6 +587,10 @@ Test(hash, hash64_pinned_values)
     cr_assert_eq(owl_mix64(0), 0);
     cr_assert_eq(owl_mix64(1), 0x5692161d966622d0ull);
     cr_assert_eq(owl_mix64(0x0123456789abcdefull), 0xee7fdcebc53230d7ull);
+    /* the inline 16-byte form is the same function */
+    const char *id = "0123456789abcdef";
+    for (uint64_t seed = 0; seed < 4; seed++)
+        cr_assert_eq(owl_hash64_16(id, seed), owl_hash64(id, 16, seed));
 }
 
 /* The reference SipHash-2-4 vectors (key 00 01 .. 0f, message 00 01 .. len-1). */
