@@ -543,7 +543,7 @@ static int write_sealed(owl_store *s, const owl_schema *sc, struct memtable *m, 
         if (rc != OWL_OK)
             owl_error_set(err, rc, "out of memory sealing %zu rows", n);
         else
-            rc = owl_part_writer_add(pw, &rows, err);
+            rc = owl_part_writer_add_checked(pw, &rows, err); /* checked on append */
     }
     if (rc != OWL_OK) {
         owl_part_writer_abort(pw);

@@ -332,13 +332,6 @@ static int flush_out(struct writer *w, owl_error *err)
     return OWL_OK;
 }
 
-/* 1 when the n bytes at p are a BSON cell as a part holds one: empty (no document), or a
- * document whose length prefix is its size and whose last byte is 0. */
-static inline int bson_cell_ok(const void *p, size_t n)
-{
-    return n == 0 || (n >= 5 && owl_get32le(p) == n && ((const uint8_t *)p)[n - 1] == 0);
-}
-
 static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, owl_error *err)
 {
     size_t want = owl_type_id_width(cd->type);
@@ -350,7 +343,7 @@ static int check_cell_bytes(const owl_coldef *cd, const owl_cell *v, size_t r, o
                              r, cd->name, v->b.n);
     if (v->b.n && !v->b.p)
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: NULL value", r, cd->name);
-    if (cd->type == OWL_TYPE_BSON && !bson_cell_ok(v->b.p, v->b.n))
+    if (cd->type == OWL_TYPE_BSON && !owl_part_bson_ok(v->b.p, v->b.n))
         return owl_error_set(err, OWL_EINVAL, "part: row %zu column %s: not a BSON document", r,
                              cd->name);
     return OWL_OK;
@@ -373,7 +366,7 @@ static int check_col_bytes(const owl_coldef *cd, const owl_cell *v, size_t n, ow
             if (r + VALUE_PREFETCH < n)
                 __builtin_prefetch(v[r + VALUE_PREFETCH].b.p);
             size_t len = v[r].b.n;
-            bad = len && (len > VALUE_MAX || !v[r].b.p || !bson_cell_ok(v[r].b.p, len));
+            bad = len && (len > VALUE_MAX || !v[r].b.p || !owl_part_bson_ok(v[r].b.p, len));
         }
     } else {
         /* the lengths OR'd (at least the longest: one of exactly VALUE_MAX may raise a false
@@ -1056,10 +1049,10 @@ fail:
     return rc;
 }
 
-int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *err)
+static int writer_add(owl_part_writer *pw, const owl_rows *rows, int checked, owl_error *err)
 {
     struct writer *w = &pw->w;
-    int rc = check_rows(w->s, rows, err);
+    int rc = checked ? OWL_OK : check_rows(w->s, rows, err);
     if (rc != OWL_OK)
         return rc;
     size_t want = w->nrows - pw->added < pw->block_rows ? w->nrows - pw->added : pw->block_rows;
@@ -1080,6 +1073,16 @@ int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *er
     pw->added += rows->nrows;
     pw->b++;
     return OWL_OK;
+}
+
+int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *err)
+{
+    return writer_add(pw, rows, 0, err);
+}
+
+int owl_part_writer_add_checked(owl_part_writer *pw, const owl_rows *rows, owl_error *err)
+{
+    return writer_add(pw, rows, 1, err);
 }
 
 int owl_part_writer_finish(owl_part_writer *pw, uint64_t *file_bytes, owl_error *err)

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/endian.h"
 #include "index/index.h"
 
 struct owl_logtpl_tpl;
@@ -92,11 +93,26 @@ int owl_part_writer_open(const char *path, const owl_schema *schema, const owl_p
                          size_t nrows, size_t block_rows, int zstd_level, owl_part_writer **out,
                          owl_error *err);
 
+/* owl_part_bson_ok — 1 when the n bytes at p are a BSON cell as a part holds one: empty (no
+ * document), or a document whose length prefix is its size and whose last byte is 0.
+ * owl_store_append refuses rows with any other BSON cell. */
+static inline int owl_part_bson_ok(const void *p, size_t n)
+{
+    return n == 0 || (n >= 5 && owl_get32le(p) == n && ((const uint8_t *)p)[n - 1] == 0);
+}
+
 /* owl_part_writer_add — the next block: block_rows rows (fewer only for the last), sorted
  * as owl_part_write wants them, after the rows added before. Its cells are read now and may
  * be freed on return. The same refusals as owl_part_write for the rows (OWL_EINVAL), or
  * OWL_EIO / OWL_ENOSPC / OWL_ENOMEM; the writer is then only good for abort. */
 int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *err);
+
+/* owl_part_writer_add_checked — owl_part_writer_add of rows known good: every column
+ * present, sorted as owl_part_write wants them, and cells owl_store_append accepts (ids of
+ * their width, values within its limit, BSON cells owl_part_bson_ok), as a seal's rows are,
+ * from a memtable. Skips owl_part_writer_add's pass over every cell, which read the block a
+ * second time from beyond the core's cache. */
+int owl_part_writer_add_checked(owl_part_writer *pw, const owl_rows *rows, owl_error *err);
 
 /* owl_part_writer_finish — footer, fsync, rename to path, fsync of its directory (on failure
  * nothing is left at path unless the rename was done). Frees pw whatever the result.
