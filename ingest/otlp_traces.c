@@ -1304,9 +1304,10 @@ enum {
  * bytes: what jd_member compares with the text when it guesses the next name. */
 static const struct {
     char text[32];
-    unsigned len; /* the name's with its quotes and colon */
+    unsigned len;  /* the name's with its quotes and colon */
+    uint32_t mask; /* the first len bits: those of the compare that count */
 } jquoted[N_COUNT] = {
-#define Q(id, lit) [id] = {"\"" lit "\":", sizeof lit + 2}
+#define Q(id, lit) [id] = {"\"" lit "\":", sizeof lit + 2, (1u << (sizeof lit + 2)) - 1}
     Q(N_RESOURCE_SPANS, "resourceSpans"), Q(N_RESOURCE, "resource"),
     Q(N_SCOPE_SPANS, "scopeSpans"), Q(N_SCHEMA_URL, "schemaUrl"), Q(N_SCOPE, "scope"),
     Q(N_SPANS, "spans"), Q(N_TRACE_ID, "traceId"), Q(N_SPAN_ID, "spanId"),
@@ -1327,14 +1328,14 @@ static inline int jquoted_at(const char *k, int e)
 {
 #ifdef __SSE2__
     const char *t = jquoted[e].text;
-    uint64_t eq = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
-                       _mm_loadu_si128((const __m128i *)(const void *)t)));
-    eq |= (uint64_t)(unsigned)_mm_movemask_epi8(
-              _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
-                             _mm_loadu_si128((const __m128i *)(const void *)(t + 16))))
-          << 16;
-    return (~eq & ((1ull << jquoted[e].len) - 1)) == 0;
+    uint32_t eq = (unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)k),
+                                     _mm_loadu_si128((const __m128i *)(const void *)t))) |
+                  (unsigned)_mm_movemask_epi8(
+                      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(k + 16)),
+                                     _mm_loadu_si128((const __m128i *)(const void *)(t + 16))))
+                      << 16;
+    return (~eq & jquoted[e].mask) == 0;
 #else
     return memcmp(k, jquoted[e].text, jquoted[e].len) == 0;
 #endif
@@ -1402,26 +1403,12 @@ static int jd_open(jd *x, int *more)
     return OWL_OK;
 }
 
-/* The next member's name (*name, N_NONE declined), not given before in its object (*seen),
- * x->p then at its value. *name holds the previous member's name on the way in (the object's
- * kind, O_..., at its first): senders write the members of each object in one order, so the name that
- * followed it last time (x->after) is tried first, compared whole with its quotes and colon,
- * before the name is scanned and looked up. */
-static int jd_member(jd *x, uint32_t *seen, int *name)
+/* jd_member's name when it is not the one guessed: scanned a byte at a time to the first
+ * quote (names are short) and looked up; a name holding an escape, a control byte or a byte
+ * past ASCII is then none of jname's, and declines. Not inlined: most names are guessed. */
+__attribute__((noinline)) static int jd_member_scan(jd *x, uint32_t *seen, int *name)
 {
-    if (owl_jt_next(&x->p, x->end) != OWL_OK || *x->p != '"')
-        return OWL_EUNSUPPORTED;
-    int prev = *name, e = x->after[prev];
-    if (e != N_NONE && x->end - x->p >= 32 && jquoted_at(x->p, e)) {
-        if (*seen & 1u << e)
-            return OWL_EUNSUPPORTED;
-        *seen |= 1u << e;
-        *name = e;
-        x->p += jquoted[e].len;
-        return owl_jt_next(&x->p, x->end);
-    }
-    /* to the first quote, a byte at a time (names are short): a name holding an escape, a
-     * control byte or a byte past ASCII is then none of jname's, and declines */
+    int prev = *name;
     const char *k = x->p + 1, *q = k, *stop = x->end - k > JNAME_MAX ? k + JNAME_MAX : x->end;
     while (q < stop && *q != '"')
         q++;
@@ -1438,14 +1425,34 @@ static int jd_member(jd *x, uint32_t *seen, int *name)
     return OWL_OK;
 }
 
+/* The next member's name (*name, N_NONE declined), not given before in its object (*seen),
+ * x->p then at its value. *name holds the previous member's name on the way in (the object's
+ * kind, O_..., at its first): senders write the members of each object in one order, so the
+ * name that followed it last time (x->after) is tried first, compared whole with its quotes
+ * and colon, before jd_member_scan. Inlined, for seen and name to stay in registers. */
+__attribute__((always_inline)) static inline int jd_member(jd *x, uint32_t *seen, int *name)
+{
+    if (owl_jt_next(&x->p, x->end) != OWL_OK || *x->p != '"')
+        return OWL_EUNSUPPORTED;
+    int e = x->after[*name];
+    if (e == N_NONE || x->end - x->p < 32 || !jquoted_at(x->p, e))
+        return jd_member_scan(x, seen, name);
+    if (*seen & 1u << e)
+        return OWL_EUNSUPPORTED;
+    *seen |= 1u << e;
+    *name = e;
+    x->p += jquoted[e].len;
+    return owl_jt_next(&x->p, x->end);
+}
+
 /* After a member (close '}') or an element (']'): *more 1 when another follows. */
-static int jd_sep(jd *x, char close, int *more)
+static inline int jd_sep(jd *x, char close, int *more)
 {
     return (*more = owl_jt_sep(&x->p, x->end, close)) < 0 ? OWL_EUNSUPPORTED : OWL_OK;
 }
 
 /* null, which the transcoder takes for an absent field: 1 past it, 0 for another value. */
-static int jd_null(jd *x)
+static inline int jd_null(jd *x)
 {
     return *x->p == 'n' && owl_jt_lit(&x->p, x->end, "null", 4) == OWL_OK;
 }
