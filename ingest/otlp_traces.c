@@ -225,6 +225,9 @@ typedef struct ctx {
     owl_buf events, links;   /* the fast path's: the current span's (event_t *[], link_t *[]) */
     owl_buf tmp, tmp2, join; /* UTF-8 repairs (a key's, a value's); "system:name" */
     owl_buf bw;              /* attrs_of's document when it writes the BSON itself */
+    /* the current record's texts are valid UTF-8 without NUL (the direct path's: its reader
+     * declined any other), which text() and attrs_direct then need not check again */
+    int valid;
 } ctx;
 
 static void reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -247,7 +250,7 @@ static owl_bytes z(const char *s)
 /* A copy of s[0..n) in the arena, invalid UTF-8 repaired. */
 static int text(ctx *c, const char *s, size_t n, owl_bytes *out)
 {
-    if (!owl_utf8_ascii(s, n) && !owl_log_decoded_utf8_ok(s, n)) {
+    if (!c->valid && !owl_utf8_ascii(s, n) && !owl_log_decoded_utf8_ok(s, n)) {
         owl_buf_reset(&c->tmp);
         if (owl_log_decoded_utf8(s, n, &c->tmp) != OWL_OK)
             return OWL_ENOMEM;
@@ -635,6 +638,17 @@ static int bw_end(owl_buf *b, size_t at)
     return OWL_OK;
 }
 
+/* s as BSON text, as owl_otlp_utf8n gives it (*n its length; NULL when out of memory):
+ * itself when c's texts are known valid. */
+static const char *bw_text(ctx *c, owl_bytes s, size_t *n, owl_buf *tmp)
+{
+    if (c->valid) {
+        *n = s.n;
+        return s.p;
+    }
+    return owl_otlp_utf8n(s.p, s.n, n, tmp);
+}
+
 /* attrs_of's document for r written directly when it can be (r as the head comment of this
  * section says): OWL_OK with *out set, or DECLINE (libbson's path then) or OWL_ENOMEM. */
 #define BW_DECLINE 1
@@ -662,14 +676,14 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
         for (size_t i = 0; i < r->nattrs; i++) {
             const attr *a = &r->attrs[i];
             size_t kl, n;
-            const char *k = owl_otlp_utf8n(a->key.p, a->key.n, &kl, &c->tmp), *v;
+            const char *k = bw_text(c, a->key, &kl, &c->tmp), *v;
             if (!k)
                 return OWL_ENOMEM;
             int rc;
             uint64_t x;
             switch (a->vcase) {
             case V(STRING_VALUE):
-                v = owl_otlp_utf8n(a->str.p, a->str.n, &n, &c->tmp2);
+                v = bw_text(c, a->str, &n, &c->tmp2);
                 rc = v ? bw_str(b, k, kl, v, n) : OWL_ENOMEM;
                 break;
             case V(BOOL_VALUE):
@@ -694,7 +708,7 @@ static int attrs_direct(ctx *c, const rec *r, owl_bytes *out)
     }
     if (r->trace_state.n) {
         size_t n;
-        const char *v = owl_otlp_utf8n(r->trace_state.p, r->trace_state.n, &n, &c->tmp);
+        const char *v = bw_text(c, r->trace_state, &n, &c->tmp);
         if (!v || bw_str(b, "trace_state", 11, v, n) != OWL_OK)
             return OWL_ENOMEM;
     }
@@ -1781,7 +1795,10 @@ static int jd_span(jd *x)
     r.nevents = c->events.len / sizeof(event_t *);
     r.links = (link_t *const *)c->links.data;
     r.nlinks = c->links.len / sizeof(link_t *);
-    if ((rc = record(c, &r)) != OWL_OK)
+    c->valid = 1; /* owl_jt_str checked each text */
+    rc = record(c, &r);
+    c->valid = 0;
+    if (rc != OWL_OK)
         return rc;
     c->pi++;
     return c->d->rejected ? OWL_EUNSUPPORTED : OWL_OK; /* the wire path words the refusal */
