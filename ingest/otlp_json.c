@@ -581,6 +581,10 @@ enum vkind { V_OTHER, V_MESSAGE, V_STRING, V_ID, V_FIXED64, V_VARINT, V_REPEATED
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static jmsg *reg_head;
 static int8_t hex_of[256]; /* a hex digit's value, -1 for other bytes: set under reg_mu */
+/* fp's next at the start of a text (next_init), set under reg_mu: copied whole, as a loop
+ * over its bytes cost each transcoding of a resource or scope (owl_otlp_json_fast_at) half
+ * its instructions */
+static uint8_t next_start[FAST_MAX_DEPTH + 1][FAST_GUESSES];
 
 static enum vkind value_kind(const jfield *f)
 {
@@ -751,9 +755,13 @@ static const jmsg *reg_get(const ProtobufCMessageDescriptor *desc)
 {
     static int failed;
     pthread_mutex_lock(&reg_mu);
-    if (!hex_of[0])
+    if (!hex_of[0]) {
         for (int c = 0; c < 256; c++)
             hex_of[c] = (int8_t)owl_hex_digit((unsigned char)c);
+        for (size_t d = 0; d <= FAST_MAX_DEPTH; d++)
+            for (size_t i = 0; i < FAST_GUESSES; i++)
+                next_start[d][i] = (uint8_t)(2 * i + 1);
+    }
     jmsg *m = failed ? NULL : reg_build(desc);
     if (!m)
         failed = 1; /* a half-built entry is never handed out */
@@ -1410,9 +1418,8 @@ static int fobject(fp *x, const jmsg *m, int depth)
  * the one found last (fp's next). */
 static void next_init(fp *x)
 {
-    for (size_t d = 0; d <= FAST_MAX_DEPTH; d++)
-        for (size_t i = 0; i < sizeof x->next[d]; i++)
-            x->next[d][i] = (uint8_t)(2 * i + 1);
+    _Static_assert(sizeof x->next == sizeof next_start, "next_start is fp's next");
+    memcpy(x->next, next_start, sizeof x->next);
 }
 
 int owl_otlp_json_fast(const ProtobufCMessageDescriptor *desc, const char *body, size_t n,
