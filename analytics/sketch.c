@@ -100,8 +100,8 @@ static double *slot(store *st, int32_t i)
     if (nhi - nlo + 1 > MAX_BUCKETS) {
         /* fold everything below nhi - MAX_BUCKETS + 1 into that index */
         int64_t keep_lo = nhi - MAX_BUCKETS + 1;
-        if (i < keep_lo)
-            i = (int32_t)keep_lo;
+        if (i < keep_lo) /* the new value itself folds: the store keeps [keep_lo, hi] */
+            i = (int32_t)keep_lo, nlo = keep_lo;
         if (lo < keep_lo) {
             double folded = 0;
             int64_t upto = keep_lo - 1 < hi ? keep_lo - 1 : hi;

@@ -113,6 +113,41 @@ Test(sketch, weights_merge_encoding)
     owl_buf_free(&ea), owl_buf_free(&eu), owl_buf_free(&ew);
 }
 
+/* A value far below a store's lowest bucket (a span past the 4,096 buckets kept) folds into
+ * the lowest kept bucket, adding or merging; it used to be written below the array (Values
+ * 1e30 then 1e-10 in one datum, or rows of both in one period). */
+Test(sketch, a_value_far_below_folds)
+{
+    owl_sketch *s = owl_sketch_new(), *lo = owl_sketch_new(), *m = owl_sketch_new();
+    cr_assert_eq(owl_sketch_add(s, 1e30, 1), OWL_OK);
+    cr_assert_eq(owl_sketch_add(s, -1e30, 1), OWL_OK);
+    cr_assert_eq(owl_sketch_add(s, 1e-10, 2), OWL_OK);
+    cr_assert_eq(owl_sketch_add(s, -1e-10, 2), OWL_OK);
+    cr_assert_float_eq(owl_sketch_count(s), 6, 0);
+    double q;
+    cr_assert_eq(owl_sketch_quantile(s, 1, &q), OWL_OK);
+    cr_assert(fabs(q - 1e30) <= OWL_SKETCH_ALPHA * 1e30, "max %g", q);
+    cr_assert_eq(owl_sketch_quantile(s, 0.5, &q), OWL_OK);
+    cr_assert(q < 0 && q > -1e30 * 1e-33, "the folded negatives: %g", q);
+    cr_assert_eq(owl_sketch_quantile(s, 0.75, &q), OWL_OK);
+    cr_assert(q > 0 && q < 1e30 * 1e-33, "the folded positives: %g", q);
+    /* the same by merging a sketch of the small values into one of the large ones */
+    cr_assert_eq(owl_sketch_add(lo, 1e-10, 2), OWL_OK);
+    cr_assert_eq(owl_sketch_add(lo, -1e-10, 2), OWL_OK);
+    cr_assert_eq(owl_sketch_add(m, 1e30, 1), OWL_OK);
+    cr_assert_eq(owl_sketch_add(m, -1e30, 1), OWL_OK);
+    cr_assert_eq(owl_sketch_merge(m, lo), OWL_OK);
+    owl_buf es = OWL_BUF_INIT, em = OWL_BUF_INIT;
+    cr_assert_eq(owl_sketch_encode(s, &es), OWL_OK);
+    cr_assert_eq(owl_sketch_encode(m, &em), OWL_OK);
+    cr_assert(es.len == em.len && memcmp(es.data, em.data, es.len) == 0);
+    owl_sketch *d = NULL;
+    cr_assert_eq(owl_sketch_decode(es.data, es.len, &d), OWL_OK);
+    cr_assert_float_eq(owl_sketch_count(d), 6, 0);
+    owl_sketch_free(s), owl_sketch_free(lo), owl_sketch_free(m), owl_sketch_free(d);
+    owl_buf_free(&es), owl_buf_free(&em);
+}
+
 static owl_stat parse(const char *s)
 {
     owl_stat st;
