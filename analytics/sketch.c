@@ -262,29 +262,32 @@ double owl_sketch_rank(const owl_sketch *s, double v)
 
 /* ---- encoding ---- */
 
-static int put_varint(owl_buf *out, uint64_t v)
+/* The encoder writes straight into the output's reserved room (a datum's or a roll-up
+ * window's sketch is a few dozen bytes; an append call per varint cost more than the rest
+ * of the encoding). The largest a varint gets is 10 bytes, so a store takes at most two
+ * varints plus two a slot. */
+#define VARINT_MAX 10
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-    uint8_t b[10];
-    size_t n = 0;
     while (v >= 0x80) {
-        b[n++] = (uint8_t)(v | 0x80);
+        *p++ = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    b[n++] = (uint8_t)v;
-    return owl_buf_append(out, b, n);
+    *p++ = (uint8_t)v;
+    return p;
 }
 
 static int integral(double w) { return w == floor(w) && w < 9007199254740992.0; }
 
-static int put_weight(owl_buf *out, double w, int ints)
+static uint8_t *put_weight(uint8_t *p, double w, int ints)
 {
     if (ints)
-        return put_varint(out, (uint64_t)w);
-    uint8_t b[8];
+        return put_varint(p, (uint64_t)w);
     uint64_t bits;
     memcpy(&bits, &w, 8);
-    owl_put64le(b, bits);
-    return owl_buf_append(out, b, 8);
+    owl_put64le(p, bits);
+    return p + 8;
 }
 
 static size_t varint_size(uint64_t v)
@@ -297,93 +300,94 @@ static size_t varint_size(uint64_t v)
 
 static uint64_t zz64(int64_t d) { return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); }
 
-/* The non-empty ends of st: [*lo, *hi] slots, or *lo > *hi when it is empty. */
-static void store_ends(const store *st, uint32_t *lo, uint32_t *hi)
+/* What one pass over a store tells the encoder. */
+typedef struct store_plan {
+    uint32_t lo, hi;   /* the non-empty ends (slots); lo > hi when the store is empty */
+    uint64_t k;        /* non-empty buckets */
+    int ints;          /* every non-empty weight an integer (below 2^53) */
+    size_t index_size; /* sparse: the bytes of the index deltas */
+    size_t weight_size; /* the bytes of the non-empty weights as varints (when ints) */
+} store_plan;
+
+static void plan_store(const store *st, store_plan *sp)
 {
-    uint32_t a = 0, b = st->n;
-    while (a < st->n && st->w[a] <= 0)
-        a++;
-    while (b > a && st->w[b - 1] <= 0)
-        b--;
-    *lo = a, *hi = b ? b - 1 : 0;
-    if (a >= b)
-        *lo = 1, *hi = 0;
+    *sp = (store_plan){.lo = 1, .hi = 0, .ints = 1};
+    int64_t prev = 0;
+    for (uint32_t i = 0; i < st->n; i++) {
+        double w = st->w[i];
+        if (w <= 0)
+            continue;
+        if (sp->k++ == 0)
+            sp->lo = i;
+        sp->hi = i;
+        int64_t idx = (int64_t)st->off + i;
+        sp->index_size += varint_size(zz64(idx - prev));
+        prev = idx;
+        if (!integral(w))
+            sp->ints = 0;
+        else
+            sp->weight_size += varint_size((uint64_t)w);
+    }
 }
 
-/* Whether st encodes smaller dense than sparse (integer weights only). */
-static int dense_wins(const store *st, int ints)
+/* Whether the store encodes smaller dense than sparse (integer weights only): dense costs
+ * its span, first index and a varint a bucket, 0 for an empty one; sparse its count and an
+ * index delta and weight a non-empty bucket. */
+static int dense_wins(const store *st, const store_plan *sp, int ints)
 {
-    uint32_t lo, hi;
-    store_ends(st, &lo, &hi);
-    if (!ints || lo > hi)
+    if (!ints || sp->lo > sp->hi)
         return 0;
-    size_t dense = varint_size(hi - lo + 1) + varint_size(zz64((int64_t)st->off + lo));
-    size_t sparse = 0, k = 0;
-    int64_t prev = 0;
-    for (uint32_t i = lo; i <= hi; i++) {
-        size_t w = varint_size(st->w[i] > 0 ? (uint64_t)st->w[i] : 0);
-        dense += w;
-        if (st->w[i] > 0) {
-            int64_t idx = (int64_t)st->off + i;
-            sparse += varint_size(zz64(idx - prev)) + w;
-            prev = idx;
-            k++;
-        }
-    }
-    return dense < sparse + varint_size(k);
+    uint32_t span = sp->hi - sp->lo + 1;
+    size_t dense = varint_size(span) + varint_size(zz64((int64_t)st->off + sp->lo)) +
+                   sp->weight_size + (span - sp->k);
+    return dense < sp->index_size + sp->weight_size + varint_size(sp->k);
 }
 
-static int put_store(owl_buf *out, const store *st, int ints, int dense)
+static uint8_t *put_store(uint8_t *p, const store *st, const store_plan *sp, int ints,
+                          int dense)
 {
-    int rc;
     if (dense) {
-        uint32_t lo, hi;
-        store_ends(st, &lo, &hi);
-        rc = put_varint(out, hi - lo + 1);
-        if (rc == OWL_OK)
-            rc = put_varint(out, zz64((int64_t)st->off + lo));
-        for (uint32_t i = lo; i <= hi && rc == OWL_OK; i++)
-            rc = put_varint(out, st->w[i] > 0 ? (uint64_t)st->w[i] : 0);
-        return rc;
+        p = put_varint(p, sp->hi - sp->lo + 1);
+        p = put_varint(p, zz64((int64_t)st->off + sp->lo));
+        for (uint32_t i = sp->lo; i <= sp->hi; i++)
+            p = put_varint(p, st->w[i] > 0 ? (uint64_t)st->w[i] : 0);
+        return p;
     }
-    uint64_t k = 0;
-    for (uint32_t i = 0; i < st->n; i++)
-        k += st->w[i] > 0;
-    rc = put_varint(out, k);
+    p = put_varint(p, sp->k);
     int64_t prev = 0;
-    for (uint32_t i = 0; i < st->n && rc == OWL_OK; i++) {
+    for (uint32_t i = sp->lo; i <= sp->hi; i++) {
         if (st->w[i] <= 0)
             continue;
-        int64_t idx = (int64_t)st->off + i, d = idx - prev;
+        int64_t idx = (int64_t)st->off + i;
+        p = put_varint(p, zz64(idx - prev));
         prev = idx;
-        if ((rc = put_varint(out, zz64(d))) == OWL_OK)
-            rc = put_weight(out, st->w[i], ints);
+        p = put_weight(p, st->w[i], ints);
     }
-    return rc;
-}
-
-static int all_integral(const store *st)
-{
-    for (uint32_t i = 0; i < st->n; i++)
-        if (st->w[i] > 0 && !integral(st->w[i]))
-            return 0;
-    return 1;
+    return p;
 }
 
 int owl_sketch_encode(const owl_sketch *s, owl_buf *out)
 {
-    int ints = integral(s->zero) && all_integral(&s->pos) && all_integral(&s->neg);
-    int dpos = dense_wins(&s->pos, ints), dneg = dense_wins(&s->neg, ints);
-    uint8_t head[2] = {1, (uint8_t)((s->zero > 0 ? 1 : 0) | (ints ? 2 : 0) | (dpos ? 4 : 0) |
-                                    (dneg ? 8 : 0))};
-    int rc = owl_buf_append(out, head, 2);
-    if (rc == OWL_OK && s->zero > 0)
-        rc = put_weight(out, s->zero, ints);
-    if (rc == OWL_OK)
-        rc = put_store(out, &s->pos, ints, dpos);
-    if (rc == OWL_OK)
-        rc = put_store(out, &s->neg, ints, dneg);
-    return rc;
+    store_plan pp, pn;
+    plan_store(&s->pos, &pp);
+    plan_store(&s->neg, &pn);
+    int ints = integral(s->zero) && pp.ints && pn.ints;
+    int dpos = dense_wins(&s->pos, &pp, ints), dneg = dense_wins(&s->neg, &pn, ints);
+    size_t most = 2 + VARINT_MAX + 4 * VARINT_MAX +
+                  2 * VARINT_MAX * ((size_t)s->pos.n + s->neg.n);
+    int rc = owl_buf_reserve(out, most);
+    if (rc != OWL_OK)
+        return rc;
+    uint8_t *start = (uint8_t *)out->data + out->len, *p = start;
+    *p++ = 1; /* version */
+    *p++ = (uint8_t)((s->zero > 0 ? 1 : 0) | (ints ? 2 : 0) | (dpos ? 4 : 0) | (dneg ? 8 : 0));
+    if (s->zero > 0)
+        p = put_weight(p, s->zero, ints);
+    p = put_store(p, &s->pos, &pp, ints, dpos);
+    p = put_store(p, &s->neg, &pn, ints, dneg);
+    out->len += (size_t)(p - start);
+    out->data[out->len] = '\0';
+    return OWL_OK;
 }
 
 typedef struct reader {
