@@ -1,5 +1,6 @@
 /* analytics_int.h — what the files of analytics/ share (private to the folder): the series
- * catalog (catalog.c) that metrics.c resolves series through. */
+ * catalog (catalog.c) that metrics.c resolves series through, the merge of stored sketch
+ * bytes (sketch.c), and the aggregates rows merge into (metrics.c). */
 #ifndef OWL_ANALYTICS_INT_H
 #define OWL_ANALYTICS_INT_H
 
@@ -36,6 +37,11 @@ uint64_t owl_catalog_added(owl_catalog *c);
 int owl_catalog_list(owl_catalog *c, const char *tenant, const owl_metric_filter *f,
                      const char *token, size_t limit, owl_metric_list_fn fn, void *ud,
                      char next[OWL_METRIC_TOKEN], owl_error *err);
+
+/* owl_sketch_merge_encoded (sketch.c) — merges the sketch encoded in p[0..n) into dst, as
+ * owl_sketch_decode then owl_sketch_merge would (the same dst to the bit) without building
+ * the decoded sketch. OWL_ECORRUPT (dst unchanged), OWL_ENOMEM. */
+int owl_sketch_merge_encoded(owl_sketch *dst, const void *p, size_t n);
 
 /* ---- merging rows into aggregates (metrics.c) ---- */
 

@@ -515,15 +515,8 @@ int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
     if (sketch && (single || skb.n)) {
         if (!a->sk && !(a->sk = owl_sketch_new()))
             return OWL_ENOMEM;
-        if (single)
-            return owl_sketch_add(a->sk, sum, 1);
-        owl_sketch *s;
-        int rc = owl_sketch_decode(skb.p, skb.n, &s);
-        if (rc != OWL_OK)
-            return rc;
-        rc = owl_sketch_merge(a->sk, s);
-        owl_sketch_free(s);
-        return rc;
+        return single ? owl_sketch_add(a->sk, sum, 1)
+                      : owl_sketch_merge_encoded(a->sk, skb.p, skb.n);
     }
     return OWL_OK;
 }

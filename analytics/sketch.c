@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analytics/analytics.h"
+#include "analytics/analytics_int.h"
 #include "common/endian.h"
 
 #define MAX_BUCKETS 4096
@@ -427,7 +427,24 @@ static int get_weight(reader *r, int ints, double *w)
     return isfinite(*w) && *w > 0 ? OWL_OK : OWL_ECORRUPT;
 }
 
-static int get_dense(reader *r, store *st, double *count)
+/* The ends of the indexes one store held, for owl_sketch_merge_encoded; lo > hi: none. */
+typedef struct index_span {
+    int64_t lo, hi;
+} index_span;
+
+/* Adds weight w at index i to st, or only checks it when st is NULL. */
+static int put_at(store *st, int64_t i, double w)
+{
+    if (!st)
+        return OWL_OK;
+    double *p = slot(st, (int32_t)i);
+    if (!p)
+        return OWL_ENOMEM;
+    *p += w;
+    return OWL_OK;
+}
+
+static int get_dense(reader *r, store *st, double *count, index_span *sp)
 {
     uint64_t span, zz, w;
     if (get_varint(r, &span) != OWL_OK || span > MAX_BUCKETS)
@@ -446,20 +463,23 @@ static int get_dense(reader *r, store *st, double *count)
             return OWL_ECORRUPT; /* the ends are non-empty buckets */
         if (w == 0)
             continue;
-        double *p = slot(st, (int32_t)(first + (int64_t)i));
-        if (!p)
-            return OWL_ENOMEM;
-        *p += (double)w;
+        int rc = put_at(st, first + (int64_t)i, (double)w);
+        if (rc != OWL_OK)
+            return rc;
         *count += (double)w;
     }
+    sp->lo = first, sp->hi = first + (int64_t)span - 1;
     return OWL_OK;
 }
 
-static int get_store(reader *r, store *st, int ints, int dense, double *count)
+/* Reads one store's buckets (ascending indexes) into st (NULL: only checks them), adding
+ * each weight to *count; sp gets the lowest and highest index read. */
+static int get_store(reader *r, store *st, int ints, int dense, double *count, index_span *sp)
 {
     uint64_t k;
+    *sp = (index_span){1, 0};
     if (dense)
-        return ints ? get_dense(r, st, count) : OWL_ECORRUPT;
+        return ints ? get_dense(r, st, count, sp) : OWL_ECORRUPT;
     if (get_varint(r, &k) != OWL_OK || k > MAX_BUCKETS)
         return OWL_ECORRUPT;
     int64_t prev = 0;
@@ -477,35 +497,47 @@ static int get_store(reader *r, store *st, int ints, int dense, double *count)
         if (idx > MAX_INDEX || idx < -MAX_INDEX)
             return OWL_ECORRUPT;
         prev = idx;
-        double *p = slot(st, (int32_t)idx);
-        if (!p)
-            return OWL_ENOMEM;
-        *p += w;
+        int rc = put_at(st, idx, w);
+        if (rc != OWL_OK)
+            return rc;
         *count += w;
+        if (i == 0)
+            sp->lo = idx;
+        sp->hi = idx;
     }
     return OWL_OK;
+}
+
+/* Reads the version and flags byte, and the zero weight when flag bit 0 says there is one
+ * (*zero 0 when not). */
+static int get_head(reader *r, int *flags, double *zero)
+{
+    *zero = 0;
+    if (r->end - r->p < 2 || r->p[0] != 1 || (r->p[1] & ~15u))
+        return OWL_ECORRUPT;
+    *flags = r->p[1];
+    r->p += 2;
+    return *flags & 1 ? get_weight(r, *flags & 2, zero) : OWL_OK;
 }
 
 int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
 {
     reader r = {p, (const uint8_t *)p + n};
     owl_sketch *s = NULL;
-    int rc = OWL_ECORRUPT;
-    if (n < 2 || r.p[0] != 1 || (r.p[1] & ~15u))
+    int flags, ints;
+    double zero;
+    index_span sp;
+    int rc = get_head(&r, &flags, &zero);
+    if (rc != OWL_OK)
         goto out;
-    int flags = r.p[1], ints = flags & 2;
-    r.p += 2;
+    ints = flags & 2;
     if (!(s = owl_sketch_new())) {
         rc = OWL_ENOMEM;
         goto out;
     }
-    if (flags & 1) {
-        if ((rc = get_weight(&r, ints, &s->zero)) != OWL_OK)
-            goto out;
-        s->count = s->zero;
-    }
-    if ((rc = get_store(&r, &s->pos, ints, flags & 4, &s->count)) != OWL_OK ||
-        (rc = get_store(&r, &s->neg, ints, flags & 8, &s->count)) != OWL_OK)
+    s->zero = s->count = zero;
+    if ((rc = get_store(&r, &s->pos, ints, flags & 4, &s->count, &sp)) != OWL_OK ||
+        (rc = get_store(&r, &s->neg, ints, flags & 8, &s->count, &sp)) != OWL_OK)
         goto out;
     /* an empty sketch is never stored (rows hold at least one value) */
     rc = r.p == r.end && isfinite(s->count) && s->count > 0 ? OWL_OK : OWL_ECORRUPT;
@@ -516,4 +548,42 @@ out:
     }
     *out = s;
     return rc;
+}
+
+/* Reads the bytes twice, first only checking them, so that corrupt ones leave dst as it was.
+ * Each weight is added at its index in ascending order, the order owl_sketch_merge walks the
+ * decoded sketch's buckets in, and the count is summed in owl_sketch_decode's order, so dst
+ * ends the same to the bit, unless the decoded sketch would have folded buckets of its own
+ * (a store spanning more than MAX_BUCKETS indexes): that one is decoded and merged. */
+int owl_sketch_merge_encoded(owl_sketch *dst, const void *p, size_t n)
+{
+    reader r = {p, (const uint8_t *)p + n};
+    int flags, ints;
+    double zero, count, ignored = 0;
+    index_span pos, neg;
+    int rc = get_head(&r, &flags, &zero);
+    if (rc != OWL_OK)
+        return rc;
+    ints = flags & 2;
+    const uint8_t *stores = r.p;
+    count = zero;
+    if ((rc = get_store(&r, NULL, ints, flags & 4, &count, &pos)) != OWL_OK ||
+        (rc = get_store(&r, NULL, ints, flags & 8, &count, &neg)) != OWL_OK)
+        return rc;
+    if (r.p != r.end || !isfinite(count) || count <= 0)
+        return OWL_ECORRUPT;
+    if (pos.hi - pos.lo >= MAX_BUCKETS || neg.hi - neg.lo >= MAX_BUCKETS) {
+        owl_sketch *s;
+        if ((rc = owl_sketch_decode(p, n, &s)) == OWL_OK)
+            rc = owl_sketch_merge(dst, s);
+        owl_sketch_free(s);
+        return rc;
+    }
+    r.p = stores;
+    if ((rc = get_store(&r, &dst->pos, ints, flags & 4, &ignored, &pos)) != OWL_OK ||
+        (rc = get_store(&r, &dst->neg, ints, flags & 8, &ignored, &neg)) != OWL_OK)
+        return rc;
+    dst->zero += zero;
+    dst->count += count;
+    return OWL_OK;
 }
