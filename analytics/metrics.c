@@ -36,40 +36,48 @@ static const int64_t default_keep_ms[NLEVELS] = {
 
 /* ---- units ---- */
 
-static const char *const units[] = {
-    "None",            "Seconds",          "Microseconds",      "Milliseconds",
-    "Bytes",           "Kilobytes",        "Megabytes",         "Gigabytes",
-    "Terabytes",       "Bits",             "Kilobits",          "Megabits",
-    "Gigabits",        "Terabits",         "Percent",           "Count",
-    "Bytes/Second",    "Kilobytes/Second", "Megabytes/Second",  "Gigabytes/Second",
-    "Terabytes/Second", "Bits/Second",     "Kilobits/Second",   "Megabits/Second",
-    "Gigabits/Second", "Terabits/Second",  "Count/Second",
+/* With their lengths: a unit is matched by its length first (a datum's unit on every put, a
+ * stored row's on every row a roll-up or read merges). units[0] is None. */
+#define UNIT(s) {s, sizeof s - 1}
+static const struct unit {
+    const char *s;
+    size_t n;
+} units[] = {
+    UNIT("None"),            UNIT("Seconds"),          UNIT("Microseconds"),
+    UNIT("Milliseconds"),    UNIT("Bytes"),            UNIT("Kilobytes"),
+    UNIT("Megabytes"),       UNIT("Gigabytes"),        UNIT("Terabytes"),
+    UNIT("Bits"),            UNIT("Kilobits"),         UNIT("Megabits"),
+    UNIT("Gigabits"),        UNIT("Terabits"),         UNIT("Percent"),
+    UNIT("Count"),           UNIT("Bytes/Second"),     UNIT("Kilobytes/Second"),
+    UNIT("Megabytes/Second"), UNIT("Gigabytes/Second"), UNIT("Terabytes/Second"),
+    UNIT("Bits/Second"),     UNIT("Kilobits/Second"),  UNIT("Megabits/Second"),
+    UNIT("Gigabits/Second"), UNIT("Terabits/Second"),  UNIT("Count/Second"),
 };
+
+/* The unit whose name is p[0..n), or NULL. */
+static const char *unit_find(const void *p, size_t n)
+{
+    for (size_t i = 0; i < OWL_ARRAY_LEN(units); i++)
+        if (units[i].n == n && memcmp(units[i].s, p, n) == 0)
+            return units[i].s;
+    return NULL;
+}
 
 const char *owl_metric_unit_canon(const char *unit)
 {
-    if (!unit)
-        return NULL;
-    for (size_t i = 0; i < OWL_ARRAY_LEN(units); i++)
-        if (strcmp(unit, units[i]) == 0)
-            return units[i];
-    return NULL;
+    return unit ? unit_find(unit, strlen(unit)) : NULL;
 }
 
 /* The unit of a stored row ("" = None) as its static canonical string. */
 static const char *unit_of_bytes(const void *p, size_t n)
 {
-    if (n == 0)
-        return units[0];
-    for (size_t i = 1; i < OWL_ARRAY_LEN(units); i++)
-        if (strlen(units[i]) == n && memcmp(units[i], p, n) == 0)
-            return units[i];
-    return units[0];
+    const char *u = unit_find(p, n);
+    return u ? u : units[0].s;
 }
 
 const char *owl_metric_unit_stored(const char *canon)
 {
-    return !canon || canon == units[0] ? "" : canon;
+    return !canon || canon == units[0].s ? "" : canon;
 }
 
 /* ---- the module ---- */
@@ -744,7 +752,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
                  * have merged them (a backfill of history writes a row a window, not a row
                  * a datum) */
                 late_rm[l].step_ms = level_sec[l] * 1000;
-                rkey k = {ids[i], unit ? unit : units[0],
+                rkey k = {ids[i], unit ? unit : units[0].s,
                           floor_to(d[i].time_ms, late_rm[l].step_ms)};
                 agg *g = rollmap_get(&late_rm[l], &k);
                 rc = g ? agg_add_datum(g, &a) : OWL_ENOMEM;
