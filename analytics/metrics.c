@@ -184,11 +184,20 @@ static int same_identity(const owl_datum *a, const owl_datum *b)
            a->id.ndims == b->id.ndims && a->unit == b->unit;
 }
 
-/* The checks of a datum's identity: namespace, name, dimensions and unit. */
-static int check_identity(const owl_datum *d, size_t i, unsigned flags,
-                          enum owl_metric_fault *fault, owl_error *err)
+/* The parts of an identity that passed their checks last (the same strings pass again, so
+ * they are not checked again): a request's datums mostly share their namespace, and the
+ * several metrics of one source (the RED statistics of one operation) share dimensions. */
+typedef struct passed {
+    const char *ns;
+    const owl_dim *dims;
+    size_t ndims;
+    int any_dims; /* dims and ndims are set */
+    const char *unit;
+} passed;
+
+static int check_ns(const owl_datum *d, unsigned flags, enum owl_metric_fault *fault,
+                    owl_error *err)
 {
-    int rc;
     if (!d->id.ns)
         return bad(fault, OWL_MF_MISSING, err, "The parameter Namespace is required.");
     size_t nl = strlen(d->id.ns);
@@ -200,9 +209,13 @@ static int check_identity(const owl_datum *d, size_t i, unsigned flags,
         return bad(fault, OWL_MF_INVALID_VALUE, err,
                    "The value AWS/ for parameter Namespace is invalid: namespaces starting "
                    "with AWS/ are reserved for AWS services.");
-    if ((rc = check_name(i, 0, "MetricName", d->id.name, OWL_METRIC_NAME_MAX, fault, err)) !=
-        OWL_OK)
-        return rc;
+    return OWL_OK;
+}
+
+static int check_dims(const owl_datum *d, size_t i, enum owl_metric_fault *fault,
+                      owl_error *err)
+{
+    int rc;
     if (d->id.ndims > OWL_METRIC_MAX_DIMS)
         return bad(fault, OWL_MF_INVALID_VALUE, err,
                    "The collection MetricData.member.%zu.Dimensions must not have a size "
@@ -219,14 +232,40 @@ static int check_identity(const owl_datum *d, size_t i, unsigned flags,
                            "The parameter MetricData.member.%zu.Dimensions has the dimension "
                            "%s twice.", i + 1, d->id.dims[k].name);
     }
-    if (d->unit && !owl_metric_unit_canon(d->unit))
-        return bad(fault, OWL_MF_INVALID_VALUE, err,
-                   "The parameter MetricData.member.%zu.Unit must be a value in the set [ "
-                   "Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, "
-                   "Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, Percent, "
-                   "Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, "
-                   "Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, "
-                   "Gigabits/Second, Terabits/Second, Count/Second, None ].", i + 1);
+    return OWL_OK;
+}
+
+/* The checks of a datum's identity: namespace, name, dimensions and unit, in that order
+ * (the first that fails is the one told), skipping the parts p says passed already. */
+static int check_identity(const owl_datum *d, size_t i, unsigned flags, passed *p,
+                          enum owl_metric_fault *fault, owl_error *err)
+{
+    int rc;
+    if (!p->ns || d->id.ns != p->ns) {
+        if ((rc = check_ns(d, flags, fault, err)) != OWL_OK)
+            return rc;
+        p->ns = d->id.ns;
+    }
+    if ((rc = check_name(i, 0, "MetricName", d->id.name, OWL_METRIC_NAME_MAX, fault, err)) !=
+        OWL_OK)
+        return rc;
+    if (!p->any_dims || d->id.dims != p->dims || d->id.ndims != p->ndims) {
+        if ((rc = check_dims(d, i, fault, err)) != OWL_OK)
+            return rc;
+        p->dims = d->id.dims, p->ndims = d->id.ndims, p->any_dims = 1;
+    }
+    if (d->unit && d->unit != p->unit) {
+        if (!owl_metric_unit_canon(d->unit))
+            return bad(fault, OWL_MF_INVALID_VALUE, err,
+                       "The parameter MetricData.member.%zu.Unit must be a value in the set [ "
+                       "Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, "
+                       "Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, "
+                       "Percent, Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, "
+                       "Gigabytes/Second, Terabytes/Second, Bits/Second, Kilobits/Second, "
+                       "Megabits/Second, Gigabits/Second, Terabits/Second, Count/Second, None "
+                       "].", i + 1);
+        p->unit = d->unit;
+    }
     return OWL_OK;
 }
 
@@ -296,10 +335,11 @@ int owl_metrics_check(const owl_datum *d, size_t n, unsigned flags, int64_t now_
         return bad(fault, OWL_MF_INVALID_VALUE, err,
                    "The collection MetricData must not have a size greater than %d.",
                    OWL_METRIC_MAX_DATUMS);
+    passed p = {0};
     for (size_t i = 0; i < n; i++) {
         int rc = OWL_OK;
         if (i == 0 || !same_identity(&d[i], &d[i - 1]))
-            rc = check_identity(&d[i], i, flags, fault, err);
+            rc = check_identity(&d[i], i, flags, &p, fault, err);
         if (rc == OWL_OK)
             rc = check_values(&d[i], i, flags, now_ms, fault, err);
         if (rc != OWL_OK)
