@@ -73,15 +73,27 @@ static void sorted_dims(const owl_metric_id *m, owl_dim *out)
     qsort(out, m->ndims, sizeof *out, dim_cmp);
 }
 
-static uint64_t hash_id(const owl_metric_id *m, const owl_dim *sorted)
+/* A series' hash (in memory only: the slots) goes namespace, dimensions, then name, so that
+ * datums differing in name only (a request's several metrics of one source) hash their
+ * namespace and dimensions once (owl_catalog_resolve). */
+static uint64_t hash_ns_dims(const owl_metric_id *m, const owl_dim *sorted)
 {
     uint64_t h = owl_hash64(m->ns, strlen(m->ns), 0x6d65747269637331ULL);
-    h = owl_hash64(m->name, strlen(m->name), h);
     for (size_t i = 0; i < m->ndims; i++) {
         h = owl_hash64(sorted[i].name, strlen(sorted[i].name) + 1, h);
         h = owl_hash64(sorted[i].value, strlen(sorted[i].value) + 1, h);
     }
     return h;
+}
+
+static uint64_t hash_name(const owl_metric_id *m, uint64_t ns_dims)
+{
+    return owl_hash64(m->name, strlen(m->name), ns_dims);
+}
+
+static uint64_t hash_id(const owl_metric_id *m, const owl_dim *sorted)
+{
+    return hash_name(m, hash_ns_dims(m, sorted));
 }
 
 static int same(const entry *e, const owl_metric_id *m, const owl_dim *sorted)
@@ -544,11 +556,17 @@ static int save_recent(owl_catalog *c, const char *tname, entry *const *es, size
     return rc;
 }
 
+/* Whether ids[i] names its namespace and dimensions with the very strings of ids[i - 1]. */
+static int same_ns_dims(const owl_metric_id *ids, size_t i)
+{
+    return ids[i].ns == ids[i - 1].ns && ids[i].dims == ids[i - 1].dims &&
+           ids[i].ndims == ids[i - 1].ndims;
+}
+
 /* Whether ids[i] names its series with the very strings of ids[i - 1]. */
 static int same_as_previous(const owl_metric_id *ids, size_t i)
 {
-    return ids[i].ns == ids[i - 1].ns && ids[i].name == ids[i - 1].name &&
-           ids[i].dims == ids[i - 1].dims && ids[i].ndims == ids[i - 1].ndims;
+    return same_ns_dims(ids, i) && ids[i].name == ids[i - 1].name;
 }
 
 int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *ids,
@@ -561,15 +579,20 @@ int owl_catalog_resolve(owl_catalog *c, const char *tname, const owl_metric_id *
     if (!es)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     int rc = OWL_OK;
+    uint64_t ns_dims = 0; /* the hash of sorted's namespace and dimensions: ids[i - 1]'s */
     pthread_rwlock_rdlock(&c->lock);
     tenant *t = find_tenant(c, tname);
     for (size_t i = 0; i < n; i++) {
-        /* the previous datum is often the same series (bulk forms): skip the lookup */
+        /* the previous datum is often the same series (bulk forms): skip the lookup; or
+         * another metric of the same source: keep its sorted dimensions and their hash */
         if (i > 0 && same_as_previous(ids, i)) {
             es[i] = es[i - 1];
         } else {
-            sorted_dims(&ids[i], sorted);
-            es[i] = lookup(t, hash_id(&ids[i], sorted), &ids[i], sorted);
+            if (i == 0 || !same_ns_dims(ids, i)) {
+                sorted_dims(&ids[i], sorted);
+                ns_dims = hash_ns_dims(&ids[i], sorted);
+            }
+            es[i] = lookup(t, hash_name(&ids[i], ns_dims), &ids[i], sorted);
         }
         missing += !es[i];
     }
