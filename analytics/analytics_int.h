@@ -43,6 +43,10 @@ int owl_catalog_list(owl_catalog *c, const char *tenant, const owl_metric_filter
  * the decoded sketch. OWL_ECORRUPT (dst unchanged), OWL_ENOMEM. */
 int owl_sketch_merge_encoded(owl_sketch *dst, const void *p, size_t n);
 
+/* owl_sketch_clear (sketch.c) — empties s, keeping its memory for the values to come: the
+ * same sketch as a new one, for a caller that builds many in turn. Cannot fail. */
+void owl_sketch_clear(owl_sketch *s);
+
 /* ---- merging rows into aggregates (metrics.c) ---- */
 
 /* The figures of the rows of one (series, unit, period), merged. */

@@ -639,11 +639,23 @@ static void rollmap_free(rollmap *rm)
 /* The aggregate of one datum: its row figures and (for Values) its sketch. */
 typedef struct dagg {
     double count, sum, min, max;
-    owl_sketch *sk; /* NULL for a single value or a statistic set */
+    owl_sketch *sk; /* NULL for a single value or a statistic set; else the put's scratch */
     int64_t flags;
 } dagg;
 
-static int datum_agg(const owl_datum *d, dagg *a)
+/* The put's scratch sketch, emptied (made on first use), or NULL when out of memory: a
+ * datum's distribution lives only until its row is encoded and its late rows merged it, so
+ * one sketch serves every datum of a put instead of one allocated and freed per datum. */
+static owl_sketch *scratch_sketch(owl_sketch **scratch)
+{
+    if (*scratch)
+        owl_sketch_clear(*scratch);
+    else
+        *scratch = owl_sketch_new();
+    return *scratch;
+}
+
+static int datum_agg(const owl_datum *d, owl_sketch **scratch, dagg *a)
 {
     memset(a, 0, sizeof *a);
     if (d->nvalues == 1 && !d->counts && !d->has_stats) {
@@ -652,7 +664,7 @@ static int datum_agg(const owl_datum *d, dagg *a)
         return OWL_OK; /* min/max 0: a single value row (index.h) */
     }
     if (d->nvalues > 0) {
-        if (!(a->sk = owl_sketch_new()))
+        if (!(a->sk = scratch_sketch(scratch)))
             return OWL_ENOMEM;
         a->min = INFINITY, a->max = -INFINITY;
         for (size_t k = 0; k < d->nvalues; k++) {
@@ -675,7 +687,7 @@ static int datum_agg(const owl_datum *d, dagg *a)
         if (!a->sk && (d->count == 1 || d->min == d->max)) {
             /* a set of one value, or of equal ones, is a distribution: percentiles work, as
              * CloudWatch allows for such sets */
-            if (!(a->sk = owl_sketch_new()))
+            if (!(a->sk = scratch_sketch(scratch)))
                 return OWL_ENOMEM;
             int rc = owl_sketch_add(a->sk, d->min, d->count);
             if (rc != OWL_OK)
@@ -684,10 +696,8 @@ static int datum_agg(const owl_datum *d, dagg *a)
             a->flags = 1;
         }
     }
-    if (a->count <= 0) { /* every count was 0: nothing to store */
-        owl_sketch_free(a->sk);
+    if (a->count <= 0) /* every count was 0: nothing to store */
         a->sk = NULL;
-    }
     return OWL_OK;
 }
 
@@ -729,6 +739,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     owl_metric_id *mids = n <= 256 ? stack_mid : malloc(n * sizeof *mids);
     rowset raw = {0}, late[NLEVELS] = {{0}};
     rollmap late_rm[NLEVELS] = {{0}};
+    owl_sketch *scratch = NULL;
     tenant_state *ts;
     int64_t wm[NLEVELS];
     int fed = 0;
@@ -780,7 +791,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
         dagg a;
         if (i == 0 || d[i].unit != d[i - 1].unit) /* bulk forms: one unit for many */
             unit = d[i].unit ? owl_metric_unit_canon(d[i].unit) : NULL;
-        if ((rc = datum_agg(&d[i], &a)) == OWL_OK && a.count > 0) {
+        if ((rc = datum_agg(&d[i], &scratch, &a)) == OWL_OK && a.count > 0) {
             int res = d[i].resolution ? d[i].resolution : 60;
             rc = rowset_add(&raw, d[i].time_ms, ids[i], unit, res, a.count, a.sum, a.min, a.max,
                             a.sk, a.flags);
@@ -798,7 +809,6 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
                 rc = g ? agg_add_datum(g, &a) : OWL_ENOMEM;
             }
         }
-        owl_sketch_free(a.sk);
     }
     for (int l = 2; l < NLEVELS && rc == OWL_OK; l++) {
         if (!derive[l])
@@ -851,6 +861,7 @@ unlock:
         pthread_mutex_unlock(&m->mu);
     }
 out:
+    owl_sketch_free(scratch);
     rowset_free(&raw);
     for (int l = 0; l < NLEVELS; l++) {
         rowset_free(&late[l]);

@@ -37,7 +37,7 @@ typedef struct store {
     int32_t off;  /* index of w[0] */
     uint32_t n;   /* buckets in use */
     uint32_t cap;
-    double *w;
+    double *w;    /* w[k] is 0 for every k in [n, cap): a store grows into zeroed room */
 } store;
 
 struct owl_sketch {
@@ -67,6 +67,21 @@ static double value_of(int32_t i)
 
 owl_sketch *owl_sketch_new(void) { return calloc(1, sizeof(owl_sketch)); }
 
+static void store_clear(store *st)
+{
+    if (st->n)
+        memset(st->w, 0, st->n * sizeof *st->w);
+    st->off = 0;
+    st->n = 0;
+}
+
+void owl_sketch_clear(owl_sketch *s)
+{
+    store_clear(&s->pos);
+    store_clear(&s->neg);
+    s->zero = s->count = 0;
+}
+
 void owl_sketch_free(owl_sketch *s)
 {
     if (!s)
@@ -85,10 +100,10 @@ static double *slot(store *st, int32_t i)
             double *w = realloc(st->w, 16 * sizeof *w);
             if (!w)
                 return NULL;
+            memset(w, 0, 16 * sizeof *w);
             st->w = w;
             st->cap = 16;
         }
-        memset(st->w, 0, st->cap * sizeof *st->w);
         st->off = i;
         st->n = 1;
         return &st->w[0];
@@ -278,7 +293,11 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
     return p;
 }
 
-static int integral(double w) { return w == floor(w) && w < 9007199254740992.0; }
+/* Whether weight w (never negative) is an integer below 2^53, which a varint holds exactly. */
+static int integral(double w)
+{
+    return w >= 0 && w < 9007199254740992.0 && (double)(uint64_t)w == w;
+}
 
 static uint8_t *put_weight(uint8_t *p, double w, int ints)
 {
