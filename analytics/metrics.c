@@ -544,7 +544,10 @@ static void agg_fold(agg *a, double count, double sum, double min, double max, i
     a->flags |= flags & 1;
 }
 
-int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
+/* owl_agg_add's work, with unit the row's canonical unit when a is still unused (the
+ * roller knows it already). */
+static int agg_add_row(agg *a, const owl_cell *const *cols, size_t r, int sketch,
+                       const char *unit)
 {
     double count = cols[OWL_METRICS_COUNT][r].f;
     double sum = cols[OWL_METRICS_SUM][r].f;
@@ -555,10 +558,8 @@ int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
     int single = count == 1 && skb.n == 0 && !(flags & 1);
     if (single)
         min = max = sum;
-    if (!a->used) {
-        owl_bytes ub = cols[OWL_METRICS_UNIT][r].b;
-        a->unit = unit_of_bytes(ub.p, ub.n);
-    }
+    if (!a->used)
+        a->unit = unit;
     agg_fold(a, count, sum, min, max, (int)(flags & 1), single);
     if (sketch && (single || skb.n)) {
         if (!a->sk && !(a->sk = owl_sketch_new()))
@@ -567,6 +568,16 @@ int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
                       : owl_sketch_merge_encoded(a->sk, skb.p, skb.n);
     }
     return OWL_OK;
+}
+
+int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
+{
+    const char *unit = NULL;
+    if (!a->used) {
+        owl_bytes ub = cols[OWL_METRICS_UNIT][r].b;
+        unit = unit_of_bytes(ub.p, ub.n);
+    }
+    return agg_add_row(a, cols, r, sketch, unit);
 }
 
 /* The columns every merge scan reads, in enum order (a batch's columns are the table's). */
@@ -582,10 +593,15 @@ typedef struct rkey {
 
 typedef struct rollmap {
     rkey *keys;
-    agg *aggs;
+    agg *aggs;     /* aggs[i] is set only where keys[i] is (a window's first row zeroes it) */
     size_t n, cap; /* cap a power of two; keys[i].unit NULL = empty */
     int64_t step_ms;
     int rc;
+    /* the canonical unit of the row before (NULL: none yet) and the bytes a row stores for
+     * it: the rows of a batch mostly repeat them (compared with these static bytes, as the
+     * row before's own may be gone with its batch) */
+    const char *last_unit, *last_stored;
+    size_t last_n;
 } rollmap;
 
 static size_t rk_hash(const rkey *k)
@@ -599,7 +615,7 @@ static agg *rollmap_get(rollmap *rm, const rkey *k)
     if ((rm->n + 1) * 2 > rm->cap) {
         size_t cap = rm->cap ? rm->cap * 2 : 1024;
         rkey *keys = calloc(cap, sizeof *keys);
-        agg *aggs = calloc(cap, sizeof *aggs);
+        agg *aggs = malloc(cap * sizeof *aggs);
         if (!keys || !aggs) {
             free(keys), free(aggs);
             return NULL;
@@ -625,13 +641,15 @@ static agg *rollmap_get(rollmap *rm, const rkey *k)
     }
     rm->keys[j] = *k;
     rm->n++;
+    memset(&rm->aggs[j], 0, sizeof rm->aggs[j]);
     return &rm->aggs[j];
 }
 
 static void rollmap_free(rollmap *rm)
 {
     for (size_t i = 0; i < rm->cap; i++)
-        owl_sketch_free(rm->aggs[i].sk);
+        if (rm->keys[i].unit)
+            owl_sketch_free(rm->aggs[i].sk);
     free(rm->keys);
     free(rm->aggs);
 }
@@ -1058,10 +1076,15 @@ static int roll_fn(void *ud, const owl_batch *b)
         if (series == 0)
             continue; /* a marker of the source level */
         owl_bytes ub = b->cols[OWL_METRICS_UNIT][r].b;
-        rkey k = {series, unit_of_bytes(ub.p, ub.n),
-                  floor_to(b->cols[OWL_METRICS_TIME][r].i, rm->step_ms)};
+        if (!rm->last_unit || ub.n != rm->last_n ||
+            (ub.n && memcmp(ub.p, rm->last_stored, ub.n) != 0)) {
+            rm->last_unit = unit_of_bytes(ub.p, ub.n);
+            rm->last_stored = owl_metric_unit_stored(rm->last_unit);
+            rm->last_n = strlen(rm->last_stored);
+        }
+        rkey k = {series, rm->last_unit, floor_to(b->cols[OWL_METRICS_TIME][r].i, rm->step_ms)};
         agg *a = rollmap_get(rm, &k);
-        int rc = a ? owl_agg_add(a, b->cols, r, 1) : OWL_ENOMEM;
+        int rc = a ? agg_add_row(a, b->cols, r, 1, k.unit) : OWL_ENOMEM;
         if (rc != OWL_OK) {
             rm->rc = rc;
             return 1;
@@ -1097,6 +1120,8 @@ static int roll_step(owl_metrics *m, tenant_state *t, int l, int64_t upto, int64
         rc = owl_error_set(err, rm.rc, "rolling %s up: %s", level_part[l],
                            rm.rc == OWL_ECORRUPT ? "a stored sketch is corrupt" : "out of memory");
     rowset rs = {0};
+    if (rc == OWL_OK) /* a row a window, and the marker */
+        rc = rowset_grow(&rs, rm.n + 1);
     for (size_t i = 0; i < rm.cap && rc == OWL_OK; i++) {
         if (!rm.keys[i].unit)
             continue;
