@@ -33,11 +33,16 @@
 #define OWL_SKETCH_MIN 1e-300
 #define MAX_INDEX 200000 /* |log(1e308)/log(gamma)| is ~ 35,000: anything past is corrupt */
 
+#define INLINE_BUCKETS 16 /* a store's first buckets, inside the sketch */
+
 typedef struct store {
     int32_t off;  /* index of w[0] */
     uint32_t n;   /* buckets in use */
     uint32_t cap;
     double *w;    /* w[k] is 0 for every k in [n, cap): a store grows into zeroed room */
+    /* w's room until it needs more: most sketches (a datum's values, a roll-up window's)
+     * span a few dozen buckets at most, and a sketch is made for each window rolled */
+    double in[INLINE_BUCKETS];
 } store;
 
 struct owl_sketch {
@@ -65,7 +70,15 @@ static double value_of(int32_t i)
     return 2 * exp(i * lg_gamma()) / (gamma_() + 1);
 }
 
-owl_sketch *owl_sketch_new(void) { return calloc(1, sizeof(owl_sketch)); }
+owl_sketch *owl_sketch_new(void)
+{
+    owl_sketch *s = calloc(1, sizeof *s);
+    if (s) {
+        s->pos.w = s->pos.in, s->pos.cap = INLINE_BUCKETS;
+        s->neg.w = s->neg.in, s->neg.cap = INLINE_BUCKETS;
+    }
+    return s;
+}
 
 static void store_clear(store *st)
 {
@@ -86,8 +99,10 @@ void owl_sketch_free(owl_sketch *s)
 {
     if (!s)
         return;
-    free(s->pos.w);
-    free(s->neg.w);
+    if (s->pos.w != s->pos.in)
+        free(s->pos.w);
+    if (s->neg.w != s->neg.in)
+        free(s->neg.w);
     free(s);
 }
 
@@ -96,14 +111,6 @@ void owl_sketch_free(owl_sketch *s)
 static double *slot(store *st, int32_t i)
 {
     if (st->n == 0) {
-        if (st->cap < 16) {
-            double *w = realloc(st->w, 16 * sizeof *w);
-            if (!w)
-                return NULL;
-            memset(w, 0, 16 * sizeof *w);
-            st->w = w;
-            st->cap = 16;
-        }
         st->off = i;
         st->n = 1;
         return &st->w[0];
@@ -148,9 +155,11 @@ static double *slot(store *st, int32_t i)
         uint32_t cap = st->cap * 2 > need ? st->cap * 2 : need + 16;
         if (cap > MAX_BUCKETS)
             cap = MAX_BUCKETS;
-        double *w = realloc(st->w, cap * sizeof *w);
+        double *w = st->w == st->in ? malloc(cap * sizeof *w) : realloc(st->w, cap * sizeof *w);
         if (!w)
             return NULL;
+        if (st->w == st->in)
+            memcpy(w, st->in, sizeof st->in);
         memset(w + st->cap, 0, (cap - st->cap) * sizeof *w);
         st->w = w;
         st->cap = cap;
