@@ -43,6 +43,18 @@ int owl_catalog_list(owl_catalog *c, const char *tenant, const owl_metric_filter
  * the decoded sketch. OWL_ECORRUPT (dst unchanged), OWL_ENOMEM. */
 int owl_sketch_merge_encoded(owl_sketch *dst, const void *p, size_t n);
 
+/* owl_sketch_pool (sketch.c) — sketches made in blocks and freed all at once, for callers
+ * that make many and drop them together (the roller: one a window rolled). Zero-initialize
+ * it ({0}). owl_sketch_pool_new — an empty sketch of p, or NULL when out of memory; it is
+ * never given to owl_sketch_free. owl_sketch_pool_free — frees every sketch of p (p is then
+ * empty again). */
+typedef struct owl_sketch_pool {
+    struct owl_sketch_block *blocks;
+} owl_sketch_pool;
+
+owl_sketch *owl_sketch_pool_new(owl_sketch_pool *p);
+void owl_sketch_pool_free(owl_sketch_pool *p);
+
 /* owl_sketch_clear (sketch.c) — empties s, keeping its memory for the values to come: the
  * same sketch as a new one, for a caller that builds many in turn. Cannot fail. */
 void owl_sketch_clear(owl_sketch *s);

@@ -544,10 +544,17 @@ static void agg_fold(agg *a, double count, double sum, double min, double max, i
     a->flags |= flags & 1;
 }
 
+/* A new sketch for an aggregate: from pool (a rollmap's, freed with it), or on its own when
+ * pool is NULL (a read's buckets hand theirs out). */
+static owl_sketch *agg_sketch(owl_sketch_pool *pool)
+{
+    return pool ? owl_sketch_pool_new(pool) : owl_sketch_new();
+}
+
 /* owl_agg_add's work, with unit the row's canonical unit when a is still unused (the
- * roller knows it already). */
+ * roller knows it already) and a's sketch, when it needs one, from pool (agg_sketch). */
 static int agg_add_row(agg *a, const owl_cell *const *cols, size_t r, int sketch,
-                       const char *unit)
+                       const char *unit, owl_sketch_pool *pool)
 {
     double count = cols[OWL_METRICS_COUNT][r].f;
     double sum = cols[OWL_METRICS_SUM][r].f;
@@ -562,7 +569,7 @@ static int agg_add_row(agg *a, const owl_cell *const *cols, size_t r, int sketch
         a->unit = unit;
     agg_fold(a, count, sum, min, max, (int)(flags & 1), single);
     if (sketch && (single || skb.n)) {
-        if (!a->sk && !(a->sk = owl_sketch_new()))
+        if (!a->sk && !(a->sk = agg_sketch(pool)))
             return OWL_ENOMEM;
         return single ? owl_sketch_add(a->sk, sum, 1)
                       : owl_sketch_merge_encoded(a->sk, skb.p, skb.n);
@@ -577,7 +584,7 @@ int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
         owl_bytes ub = cols[OWL_METRICS_UNIT][r].b;
         unit = unit_of_bytes(ub.p, ub.n);
     }
-    return agg_add_row(a, cols, r, sketch, unit);
+    return agg_add_row(a, cols, r, sketch, unit, NULL);
 }
 
 /* The columns every merge scan reads, in enum order (a batch's columns are the table's). */
@@ -594,6 +601,7 @@ typedef struct rkey {
 typedef struct rollmap {
     rkey *keys;
     agg *aggs;     /* aggs[i] is set only where keys[i] is (a window's first row zeroes it) */
+    owl_sketch_pool pool; /* the aggregates' sketches */
     size_t n, cap; /* cap a power of two; keys[i].unit NULL = empty */
     int64_t step_ms;
     int rc;
@@ -647,9 +655,7 @@ static agg *rollmap_get(rollmap *rm, const rkey *k)
 
 static void rollmap_free(rollmap *rm)
 {
-    for (size_t i = 0; i < rm->cap; i++)
-        if (rm->keys[i].unit)
-            owl_sketch_free(rm->aggs[i].sk);
+    owl_sketch_pool_free(&rm->pool);
     free(rm->keys);
     free(rm->aggs);
 }
@@ -720,25 +726,25 @@ static int datum_agg(const owl_datum *d, owl_sketch **scratch, dagg *a)
 }
 
 /* Adds datum aggregate a to g as agg_add would add the row rowset_add makes of it. */
-static int agg_add_datum(agg *g, const dagg *a)
+static int agg_add_datum(agg *g, const dagg *a, owl_sketch_pool *pool)
 {
     int single = a->count == 1 && !a->sk && !(a->flags & 1);
     agg_fold(g, a->count, a->sum, single ? a->sum : a->min, single ? a->sum : a->max,
              (int)a->flags, single);
     if (!single && !a->sk)
         return OWL_OK;
-    if (!g->sk && !(g->sk = owl_sketch_new()))
+    if (!g->sk && !(g->sk = agg_sketch(pool)))
         return OWL_ENOMEM;
     return single ? owl_sketch_add(g->sk, a->sum, 1) : owl_sketch_merge(g->sk, a->sk);
 }
 
 /* Adds aggregate src (of agg_add_datum / agg_merge) to g. */
-static int agg_merge(agg *g, const agg *src)
+static int agg_merge(agg *g, const agg *src, owl_sketch_pool *pool)
 {
     agg_fold(g, src->count, src->sum, src->min, src->max, src->flags, src->single);
     if (!src->sk)
         return OWL_OK;
-    if (!g->sk && !(g->sk = owl_sketch_new()))
+    if (!g->sk && !(g->sk = agg_sketch(pool)))
         return OWL_ENOMEM;
     return owl_sketch_merge(g->sk, src->sk);
 }
@@ -824,7 +830,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
                 rkey k = {ids[i], unit ? unit : units[0].s,
                           floor_to(d[i].time_ms, late_rm[l].step_ms)};
                 agg *g = rollmap_get(&late_rm[l], &k);
-                rc = g ? agg_add_datum(g, &a) : OWL_ENOMEM;
+                rc = g ? agg_add_datum(g, &a, &late_rm[l].pool) : OWL_ENOMEM;
             }
         }
     }
@@ -838,7 +844,7 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
                 continue;
             rkey kl = {k->series, k->unit, floor_to(k->t, late_rm[l].step_ms)};
             agg *g = rollmap_get(&late_rm[l], &kl);
-            rc = g ? agg_merge(g, &late_rm[l - 1].aggs[i]) : OWL_ENOMEM;
+            rc = g ? agg_merge(g, &late_rm[l - 1].aggs[i], &late_rm[l].pool) : OWL_ENOMEM;
         }
     }
     if (rc != OWL_OK) {
@@ -1084,7 +1090,7 @@ static int roll_fn(void *ud, const owl_batch *b)
         }
         rkey k = {series, rm->last_unit, floor_to(b->cols[OWL_METRICS_TIME][r].i, rm->step_ms)};
         agg *a = rollmap_get(rm, &k);
-        int rc = a ? agg_add_row(a, b->cols, r, 1, k.unit) : OWL_ENOMEM;
+        int rc = a ? agg_add_row(a, b->cols, r, 1, k.unit, &rm->pool) : OWL_ENOMEM;
         if (rc != OWL_OK) {
             rm->rc = rc;
             return 1;

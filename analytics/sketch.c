@@ -70,13 +70,18 @@ static double value_of(int32_t i)
     return 2 * exp(i * lg_gamma()) / (gamma_() + 1);
 }
 
+/* Readies zeroed memory as an empty sketch. */
+static void sketch_init(owl_sketch *s)
+{
+    s->pos.w = s->pos.in, s->pos.cap = INLINE_BUCKETS;
+    s->neg.w = s->neg.in, s->neg.cap = INLINE_BUCKETS;
+}
+
 owl_sketch *owl_sketch_new(void)
 {
     owl_sketch *s = calloc(1, sizeof *s);
-    if (s) {
-        s->pos.w = s->pos.in, s->pos.cap = INLINE_BUCKETS;
-        s->neg.w = s->neg.in, s->neg.cap = INLINE_BUCKETS;
-    }
+    if (s)
+        sketch_init(s);
     return s;
 }
 
@@ -95,15 +100,59 @@ void owl_sketch_clear(owl_sketch *s)
     s->zero = s->count = 0;
 }
 
-void owl_sketch_free(owl_sketch *s)
+/* Frees the bucket arrays s moved to the heap. */
+static void sketch_release(owl_sketch *s)
 {
-    if (!s)
-        return;
     if (s->pos.w != s->pos.in)
         free(s->pos.w);
     if (s->neg.w != s->neg.in)
         free(s->neg.w);
+}
+
+void owl_sketch_free(owl_sketch *s)
+{
+    if (!s)
+        return;
+    sketch_release(s);
     free(s);
+}
+
+/* ---- pools: sketches made in blocks, freed together ---- */
+
+#define POOL_BLOCK 256
+
+struct owl_sketch_block {
+    struct owl_sketch_block *next;
+    size_t n; /* sketches handed out of s */
+    owl_sketch s[POOL_BLOCK];
+};
+
+owl_sketch *owl_sketch_pool_new(owl_sketch_pool *p)
+{
+    struct owl_sketch_block *b = p->blocks;
+    if (!b || b->n == POOL_BLOCK) {
+        /* not calloc: a sketch is zeroed as it is handed out, while it is in the cache */
+        if (!(b = malloc(sizeof *b)))
+            return NULL;
+        b->next = p->blocks;
+        b->n = 0;
+        p->blocks = b;
+    }
+    owl_sketch *s = &b->s[b->n++];
+    memset(s, 0, sizeof *s);
+    sketch_init(s);
+    return s;
+}
+
+void owl_sketch_pool_free(owl_sketch_pool *p)
+{
+    while (p->blocks) {
+        struct owl_sketch_block *b = p->blocks;
+        for (size_t i = 0; i < b->n; i++)
+            sketch_release(&b->s[i]);
+        p->blocks = b->next;
+        free(b);
+    }
 }
 
 /* Makes room for index i in st (folding the lowest buckets when the span would pass
@@ -460,19 +509,29 @@ typedef struct index_span {
     int64_t lo, hi;
 } index_span;
 
-/* Adds weight w at index i to st, or only checks it when st is NULL. */
-static int put_at(store *st, int64_t i, double w)
+/* Where a store's buckets go as they are read: nowhere (st NULL: only checked), through
+ * slot(), or, placed, straight into the room made beforehand for every index they hold. */
+typedef struct sink {
+    store *st;
+    int placed;
+} sink;
+
+static int put_at(sink to, int64_t i, double w)
 {
-    if (!st)
+    if (!to.st)
         return OWL_OK;
-    double *p = slot(st, (int32_t)i);
+    if (to.placed) {
+        to.st->w[i - to.st->off] += w;
+        return OWL_OK;
+    }
+    double *p = slot(to.st, (int32_t)i);
     if (!p)
         return OWL_ENOMEM;
     *p += w;
     return OWL_OK;
 }
 
-static int get_dense(reader *r, store *st, double *count, index_span *sp)
+static int get_dense(reader *r, sink to, double *count, index_span *sp)
 {
     uint64_t span, zz, w;
     if (get_varint(r, &span) != OWL_OK || span > MAX_BUCKETS)
@@ -491,7 +550,7 @@ static int get_dense(reader *r, store *st, double *count, index_span *sp)
             return OWL_ECORRUPT; /* the ends are non-empty buckets */
         if (w == 0)
             continue;
-        int rc = put_at(st, first + (int64_t)i, (double)w);
+        int rc = put_at(to, first + (int64_t)i, (double)w);
         if (rc != OWL_OK)
             return rc;
         *count += (double)w;
@@ -500,14 +559,14 @@ static int get_dense(reader *r, store *st, double *count, index_span *sp)
     return OWL_OK;
 }
 
-/* Reads one store's buckets (ascending indexes) into st (NULL: only checks them), adding
- * each weight to *count; sp gets the lowest and highest index read. */
-static int get_store(reader *r, store *st, int ints, int dense, double *count, index_span *sp)
+/* Reads one store's buckets (ascending indexes) into to, adding each weight to *count; sp
+ * gets the lowest and highest index read. */
+static int get_store(reader *r, sink to, int ints, int dense, double *count, index_span *sp)
 {
     uint64_t k;
     *sp = (index_span){1, 0};
     if (dense)
-        return ints ? get_dense(r, st, count, sp) : OWL_ECORRUPT;
+        return ints ? get_dense(r, to, count, sp) : OWL_ECORRUPT;
     if (get_varint(r, &k) != OWL_OK || k > MAX_BUCKETS)
         return OWL_ECORRUPT;
     int64_t prev = 0;
@@ -525,7 +584,7 @@ static int get_store(reader *r, store *st, int ints, int dense, double *count, i
         if (idx > MAX_INDEX || idx < -MAX_INDEX)
             return OWL_ECORRUPT;
         prev = idx;
-        int rc = put_at(st, idx, w);
+        int rc = put_at(to, idx, w);
         if (rc != OWL_OK)
             return rc;
         *count += w;
@@ -548,28 +607,29 @@ static int get_head(reader *r, int *flags, double *zero)
     return *flags & 1 ? get_weight(r, *flags & 2, zero) : OWL_OK;
 }
 
-int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
+/* owl_sketch_decode's work, into s, which is empty (new or cleared). */
+static int decode_into(owl_sketch *s, const void *p, size_t n)
 {
     reader r = {p, (const uint8_t *)p + n};
-    owl_sketch *s = NULL;
     int flags, ints;
     double zero;
     index_span sp;
     int rc = get_head(&r, &flags, &zero);
     if (rc != OWL_OK)
-        goto out;
+        return rc;
     ints = flags & 2;
-    if (!(s = owl_sketch_new())) {
-        rc = OWL_ENOMEM;
-        goto out;
-    }
     s->zero = s->count = zero;
-    if ((rc = get_store(&r, &s->pos, ints, flags & 4, &s->count, &sp)) != OWL_OK ||
-        (rc = get_store(&r, &s->neg, ints, flags & 8, &s->count, &sp)) != OWL_OK)
-        goto out;
+    if ((rc = get_store(&r, (sink){&s->pos, 0}, ints, flags & 4, &s->count, &sp)) != OWL_OK ||
+        (rc = get_store(&r, (sink){&s->neg, 0}, ints, flags & 8, &s->count, &sp)) != OWL_OK)
+        return rc;
     /* an empty sketch is never stored (rows hold at least one value) */
-    rc = r.p == r.end && isfinite(s->count) && s->count > 0 ? OWL_OK : OWL_ECORRUPT;
-out:
+    return r.p == r.end && isfinite(s->count) && s->count > 0 ? OWL_OK : OWL_ECORRUPT;
+}
+
+int owl_sketch_decode(const void *p, size_t n, owl_sketch **out)
+{
+    owl_sketch *s = owl_sketch_new();
+    int rc = s ? decode_into(s, p, n) : OWL_ENOMEM;
     if (rc != OWL_OK) {
         owl_sketch_free(s);
         s = NULL;
@@ -578,25 +638,53 @@ out:
     return rc;
 }
 
-/* Reads the bytes twice, first only checking them, so that corrupt ones leave dst as it was.
- * Each weight is added at its index in ascending order, the order owl_sketch_merge walks the
- * decoded sketch's buckets in, and the count is summed in owl_sketch_decode's order, so dst
- * ends the same to the bit, unless the decoded sketch would have folded buckets of its own
- * (a store spanning more than MAX_BUCKETS indexes): that one is decoded and merged. */
+/* Makes room in st for every index of sp, unless that needs a fold (the union passes
+ * MAX_BUCKETS): then each bucket goes through slot() as owl_sketch_merge's would. The
+ * room is what the buckets' slot() calls would have made one by one. */
+static int make_room(store *st, index_span sp, sink *to)
+{
+    *to = (sink){st, 0};
+    if (sp.lo > sp.hi)
+        return OWL_OK;
+    int64_t lo = st->n && st->off < sp.lo ? st->off : sp.lo;
+    int64_t hi = st->n && (int64_t)st->off + st->n - 1 > sp.hi ? (int64_t)st->off + st->n - 1
+                                                                : sp.hi;
+    if (hi - lo >= MAX_BUCKETS)
+        return OWL_OK;
+    if (!slot(st, (int32_t)sp.lo) || !slot(st, (int32_t)sp.hi))
+        return OWL_ENOMEM;
+    to->placed = 1;
+    return OWL_OK;
+}
+
+/* Into an empty sketch (a new window's) the bytes decode straight, as owl_sketch_decode
+ * would; a corrupt end empties it again. Into one holding buckets they are read twice,
+ * first only checked, so that corrupt bytes leave dst as it was. Each weight is added at its
+ * index in the ascending order owl_sketch_merge walks the decoded sketch's buckets in, and
+ * the count is summed in owl_sketch_decode's order, so dst ends the same to the bit, unless
+ * the decoded sketch would have folded buckets of its own (a store spanning more than
+ * MAX_BUCKETS indexes): that one is decoded and merged. */
 int owl_sketch_merge_encoded(owl_sketch *dst, const void *p, size_t n)
 {
+    if (!dst->pos.n && !dst->neg.n && dst->zero == 0 && dst->count == 0) {
+        int rc = decode_into(dst, p, n);
+        if (rc != OWL_OK)
+            owl_sketch_clear(dst);
+        return rc;
+    }
     reader r = {p, (const uint8_t *)p + n};
     int flags, ints;
     double zero, count, ignored = 0;
     index_span pos, neg;
+    sink to_pos, to_neg;
     int rc = get_head(&r, &flags, &zero);
     if (rc != OWL_OK)
         return rc;
     ints = flags & 2;
     const uint8_t *stores = r.p;
     count = zero;
-    if ((rc = get_store(&r, NULL, ints, flags & 4, &count, &pos)) != OWL_OK ||
-        (rc = get_store(&r, NULL, ints, flags & 8, &count, &neg)) != OWL_OK)
+    if ((rc = get_store(&r, (sink){NULL, 0}, ints, flags & 4, &count, &pos)) != OWL_OK ||
+        (rc = get_store(&r, (sink){NULL, 0}, ints, flags & 8, &count, &neg)) != OWL_OK)
         return rc;
     if (r.p != r.end || !isfinite(count) || count <= 0)
         return OWL_ECORRUPT;
@@ -607,9 +695,12 @@ int owl_sketch_merge_encoded(owl_sketch *dst, const void *p, size_t n)
         owl_sketch_free(s);
         return rc;
     }
+    if ((rc = make_room(&dst->pos, pos, &to_pos)) != OWL_OK ||
+        (rc = make_room(&dst->neg, neg, &to_neg)) != OWL_OK)
+        return rc;
     r.p = stores;
-    if ((rc = get_store(&r, &dst->pos, ints, flags & 4, &ignored, &pos)) != OWL_OK ||
-        (rc = get_store(&r, &dst->neg, ints, flags & 8, &ignored, &neg)) != OWL_OK)
+    if ((rc = get_store(&r, to_pos, ints, flags & 4, &ignored, &pos)) != OWL_OK ||
+        (rc = get_store(&r, to_neg, ints, flags & 8, &ignored, &neg)) != OWL_OK)
         return rc;
     dst->zero += zero;
     dst->count += count;
