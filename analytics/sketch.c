@@ -377,6 +377,8 @@ static size_t varint_size(uint64_t v)
 
 static uint64_t zz64(int64_t d) { return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); }
 
+_Static_assert(MAX_BUCKETS <= UINT16_MAX + 1, "a store's slots fit uint16_t");
+
 /* What one pass over a store tells the encoder. */
 typedef struct store_plan {
     uint32_t lo, hi;   /* the non-empty ends (slots); lo > hi when the store is empty */
@@ -384,16 +386,19 @@ typedef struct store_plan {
     int ints;          /* every non-empty weight an integer (below 2^53) */
     size_t index_size; /* sparse: the bytes of the index deltas */
     size_t weight_size; /* the bytes of the non-empty weights as varints (when ints) */
+    uint16_t *nz;      /* the non-empty slots, k of them (a store spans MAX_BUCKETS at most):
+                        * a roll-up window's latencies fill a few buckets of a hundred */
 } store_plan;
 
-static void plan_store(const store *st, store_plan *sp)
+static void plan_store(const store *st, store_plan *sp, uint16_t *nz)
 {
-    *sp = (store_plan){.lo = 1, .hi = 0, .ints = 1};
+    *sp = (store_plan){.lo = 1, .hi = 0, .ints = 1, .nz = nz};
     int64_t prev = 0;
     for (uint32_t i = 0; i < st->n; i++) {
         double w = st->w[i];
         if (w <= 0)
             continue;
+        nz[sp->k] = (uint16_t)i;
         if (sp->k++ == 0)
             sp->lo = i;
         sp->hi = i;
@@ -432,9 +437,8 @@ static uint8_t *put_store(uint8_t *p, const store *st, const store_plan *sp, int
     }
     p = put_varint(p, sp->k);
     int64_t prev = 0;
-    for (uint32_t i = sp->lo; i <= sp->hi; i++) {
-        if (st->w[i] <= 0)
-            continue;
+    for (uint64_t j = 0; j < sp->k; j++) {
+        uint32_t i = sp->nz[j];
         int64_t idx = (int64_t)st->off + i;
         p = put_varint(p, zz64(idx - prev));
         prev = idx;
@@ -446,8 +450,9 @@ static uint8_t *put_store(uint8_t *p, const store *st, const store_plan *sp, int
 int owl_sketch_encode(const owl_sketch *s, owl_buf *out)
 {
     store_plan pp, pn;
-    plan_store(&s->pos, &pp);
-    plan_store(&s->neg, &pn);
+    uint16_t nzp[MAX_BUCKETS], nzn[MAX_BUCKETS];
+    plan_store(&s->pos, &pp, nzp);
+    plan_store(&s->neg, &pn, nzn);
     int ints = integral(s->zero) && pp.ints && pn.ints;
     int dpos = dense_wins(&s->pos, &pp, ints), dneg = dense_wins(&s->neg, &pn, ints);
     size_t most = 2 + VARINT_MAX + 4 * VARINT_MAX +
