@@ -205,6 +205,19 @@ Test(sketch, merge_encoded_equals_decode_and_merge)
         owl_sketch_free(d);
         owl_buf_free(&e);
     }
+    /* into an empty sketch (decoded straight in): corrupt bytes leave it empty and usable */
+    owl_sketch *src = owl_sketch_new(), *fresh = owl_sketch_new(), *e = owl_sketch_new();
+    for (int i = 0; i < 40; i++)
+        owl_sketch_add(src, i % 5 ? 10 + i * 3.5 : -(1 + i), 1 + i % 3);
+    owl_buf es = encoded(src);
+    for (size_t n = 0; n < es.len; n++) { /* every truncation */
+        cr_assert_eq(owl_sketch_merge_encoded(e, es.data, n), OWL_ECORRUPT, "cut at %zu", n);
+        same_sketch(e, fresh, (int)n);
+    }
+    cr_assert_eq(owl_sketch_merge_encoded(e, es.data, es.len), OWL_OK);
+    same_sketch(e, src, -2);
+    owl_sketch_free(src), owl_sketch_free(fresh), owl_sketch_free(e);
+    owl_buf_free(&es);
     /* sparse, integer weights: index -3000 weight 1, index 3000 weight 2 */
     static const unsigned char wide[] = {1, 2, 2, 0xef, 0x2e, 1, 0xe0, 0x5d, 2, 0};
     owl_sketch *a = owl_sketch_new(), *b = owl_sketch_new(), *d;
@@ -215,6 +228,31 @@ Test(sketch, merge_encoded_equals_decode_and_merge)
     same_sketch(a, b, -1);
     cr_assert_float_eq(owl_sketch_count(b), 4, 0);
     owl_sketch_free(a), owl_sketch_free(b), owl_sketch_free(d);
+}
+
+/* A pool's sketches and a cleared sketch behave as new ones: the same buckets for the same
+ * values, past the buckets kept inside the sketch too, over several blocks of the pool. */
+Test(sketch, pooled_and_cleared_sketches_are_new_ones)
+{
+    owl_sketch_pool pool = {0};
+    owl_sketch *reused = owl_sketch_new();
+    for (int k = 0; k < 600; k++) {
+        owl_sketch *p = owl_sketch_pool_new(&pool), *n = owl_sketch_new();
+        cr_assert_not_null(p);
+        owl_sketch_clear(reused);
+        for (int i = 0; i <= k % 50; i++) { /* from one bucket to a span of hundreds */
+            double v = (k % 3 ? 1 : -1) * (1 + i * (k % 7 + 1) * 0.9);
+            cr_assert_eq(owl_sketch_add(p, v, 1 + i % 4), OWL_OK);
+            cr_assert_eq(owl_sketch_add(n, v, 1 + i % 4), OWL_OK);
+            cr_assert_eq(owl_sketch_add(reused, v, 1 + i % 4), OWL_OK);
+        }
+        same_sketch(p, n, k);
+        same_sketch(reused, n, k);
+        owl_sketch_free(n);
+    }
+    owl_sketch_pool_free(&pool);
+    cr_assert_null(pool.blocks);
+    owl_sketch_free(reused);
 }
 
 static owl_stat parse(const char *s)
