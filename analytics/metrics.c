@@ -80,6 +80,26 @@ const char *owl_metric_unit_stored(const char *canon)
     return !canon || canon == units[0].s ? "" : canon;
 }
 
+/* The canonical forms of the last two unit strings looked up: a request's datums take their
+ * units from a few strings, often alternating (the RED statistics of one operation: Count
+ * four times, then Milliseconds). */
+typedef struct unit_memo {
+    const char *given[2], *canon[2];
+} unit_memo;
+
+/* owl_metric_unit_canon of unit (NULL for NULL), through m. */
+static const char *unit_canon_memo(unit_memo *m, const char *unit)
+{
+    if (unit == m->given[0])
+        return m->canon[0];
+    if (unit == m->given[1])
+        return m->canon[1];
+    const char *c = owl_metric_unit_canon(unit);
+    m->given[1] = m->given[0], m->canon[1] = m->canon[0];
+    m->given[0] = unit, m->canon[0] = c;
+    return c;
+}
+
 /* ---- the module ---- */
 
 typedef struct tenant_state {
@@ -192,7 +212,7 @@ typedef struct passed {
     const owl_dim *dims;
     size_t ndims;
     int any_dims; /* dims and ndims are set */
-    const char *unit;
+    unit_memo units;
 } passed;
 
 static int check_ns(const owl_datum *d, unsigned flags, enum owl_metric_fault *fault,
@@ -254,18 +274,14 @@ static int check_identity(const owl_datum *d, size_t i, unsigned flags, passed *
             return rc;
         p->dims = d->id.dims, p->ndims = d->id.ndims, p->any_dims = 1;
     }
-    if (d->unit && d->unit != p->unit) {
-        if (!owl_metric_unit_canon(d->unit))
-            return bad(fault, OWL_MF_INVALID_VALUE, err,
-                       "The parameter MetricData.member.%zu.Unit must be a value in the set [ "
-                       "Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, "
-                       "Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, "
-                       "Percent, Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, "
-                       "Gigabytes/Second, Terabytes/Second, Bits/Second, Kilobits/Second, "
-                       "Megabits/Second, Gigabits/Second, Terabits/Second, Count/Second, None "
-                       "].", i + 1);
-        p->unit = d->unit;
-    }
+    if (d->unit && !unit_canon_memo(&p->units, d->unit))
+        return bad(fault, OWL_MF_INVALID_VALUE, err,
+                   "The parameter MetricData.member.%zu.Unit must be a value in the set [ "
+                   "Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, "
+                   "Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, Percent, "
+                   "Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, "
+                   "Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, "
+                   "Gigabits/Second, Terabits/Second, Count/Second, None ].", i + 1);
     return OWL_OK;
 }
 
@@ -810,11 +826,10 @@ int owl_metrics_put(owl_metrics *m, const char *tenant, const owl_datum *d, size
     int derive[NLEVELS] = {0};
     for (int l = 2; l < NLEVELS; l++)
         derive[l] = wm[l] <= wm[l - 1] && wm[l] % (level_sec[l - 1] * 1000) == 0;
-    const char *unit = NULL;
+    unit_memo units_seen = {0};
     for (size_t i = 0; i < n && rc == OWL_OK; i++) {
         dagg a;
-        if (i == 0 || d[i].unit != d[i - 1].unit) /* bulk forms: one unit for many */
-            unit = d[i].unit ? owl_metric_unit_canon(d[i].unit) : NULL;
+        const char *unit = unit_canon_memo(&units_seen, d[i].unit);
         if ((rc = datum_agg(&d[i], &scratch, &a)) == OWL_OK && a.count > 0) {
             int res = d[i].resolution ? d[i].resolution : 60;
             rc = rowset_add(&raw, d[i].time_ms, ids[i], unit, res, a.count, a.sum, a.min, a.max,
