@@ -968,24 +968,17 @@ static int fbytes(fp *x, const jfield *f)
 
 /* An id value (f->is_id) at x->p: the ids SDKs send (32 or 16 hex digits, or none) sixteen
  * digits at a time, without the string scan, as a hex digit never ends a run of plain string
- * bytes; the length told by where the closing quote is (a span id's looked for first: there
- * are two of them to a trace id). Other text goes to fbytes. Inlined (GCC would not): a call
- * less at each of a span's ids. */
+ * bytes; the length told by where the closing quote is (owl_jt_id_len). Other text goes to
+ * fbytes. Inlined (GCC would not): a call less at each of a span's ids. */
 __attribute__((always_inline)) static inline int fid(fp *x, const jfield *f)
 {
     if (*x->p != '"')
         return DECLINE;
     const char *s = x->p + 1;
-    size_t left = (size_t)(x->end - s); /* x->p is short of the end */
-    size_t k; /* the id's bytes */
-    if (left > 16 && s[16] == '"')
-        k = 8;
-    else if (left > 32 && s[32] == '"')
-        k = 16;
-    else if (left > 0 && s[0] == '"')
-        k = 0;
-    else
+    int len = owl_jt_id_len(s, (size_t)(x->end - s)); /* x->p is short of the end */
+    if (len < 0)
         return fbytes(x, f);
+    size_t k = (size_t)len; /* the id's bytes */
     if (room(x, TAG_ROOM + 1 + 16) != OWL_OK)
         return OWL_ENOMEM;
     size_t at = x->w->len;

@@ -259,6 +259,18 @@ int owl_jt_double(const char **p, const char *end, owl_buf *tmp, double *out);
 
 /* ---- ids ---- */
 
+/* The bytes of the id whose text starts at s (past its opening quote; left bytes follow):
+ * 8 or 16 for 16 or 32 characters before a quote (a span id's looked for first: there are
+ * two of them to a trace id), 0 for an empty string, -1 for any other text. */
+static inline int owl_jt_id_len(const char *s, size_t left)
+{
+    if (left > 16 && s[16] == '"')
+        return 8;
+    if (left > 32 && s[32] == '"')
+        return 16;
+    return left > 0 && s[0] == '"' ? 0 : -1;
+}
+
 /* The sixteen hex digits at s as eight bytes at o; 0 when one is not a hex digit (o then
  * holds rubbish). */
 static inline int owl_jt_hex16(const char *s, uint8_t *o)

@@ -1493,17 +1493,12 @@ __attribute__((always_inline)) static inline int jd_text(jd *x, owl_bytes *v)
 __attribute__((always_inline)) static inline int jd_id(jd *x, uint8_t *o, owl_bytes *v)
 {
     const char *s = x->p + 1;
-    size_t left = (size_t)(x->end - s), k;
     if (*x->p != '"')
         return OWL_EUNSUPPORTED;
-    if (left > 16 && s[16] == '"')
-        k = 8;
-    else if (left > 32 && s[32] == '"')
-        k = 16;
-    else if (left > 0 && s[0] == '"')
-        k = 0;
-    else
+    int len = owl_jt_id_len(s, (size_t)(x->end - s));
+    if (len < 0)
         return OWL_EUNSUPPORTED;
+    size_t k = (size_t)len;
     if (k && !(owl_jt_hex16(s, o) && (k == 8 || owl_jt_hex16(s + 16, o + 8))))
         return OWL_EUNSUPPORTED;
     *v = (owl_bytes){o, k};
@@ -1821,31 +1816,42 @@ static int jd_unpacked(jd *x, const ProtobufCMessageDescriptor *desc, int depth,
     return *out ? OWL_OK : OWL_EUNSUPPORTED;
 }
 
-/* A ScopeSpans: its scope, then its spans (a scope after them declines). */
-static int jd_scope_spans(jd *x)
+/* A ResourceSpans or a ScopeSpans, as a level: its head (a resource, a scope), unpacked and
+ * begun, then its list (of ScopeSpans, of spans), each element read by each; a head after
+ * the list declines. *inner, the list elements' index, starts at 0; *index, the level's own,
+ * moves on once it is read. */
+struct jd_level {
+    int kind, head, list; /* the object's kind (O_...) and its members' names (N_...) */
+    const ProtobufCMessageDescriptor *desc;
+    int jdepth, depth; /* the head's depths, as jd_unpacked takes them */
+    int (*begin)(ctx *c, const void *head); /* NULL head: none was sent */
+    int (*each)(jd *x);
+};
+
+static int jd_level_read(jd *x, const struct jd_level *lv, size_t *index, size_t *inner)
 {
     ctx *c = x->c;
     uint32_t seen = 0;
-    int more, name = O_SCOPE_SPANS, rc, begun = 0;
-    const void *sc;
+    int more, name = lv->kind, rc, begun = 0;
+    const void *head;
     owl_bytes url;
     if ((rc = jd_open(x, &more)) != OWL_OK)
         return rc;
-    c->pi = 0;
+    *inner = 0;
     while (more) {
         if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
             return rc;
         if (jd_null(x))
             rc = OWL_OK;
-        else if (name == N_SCOPE && !begun) {
-            if ((rc = jd_unpacked(x, &SCOPE_DESC, SCOPE_JDEPTH, SCOPE_DEPTH, &sc)) == OWL_OK)
-                rc = scope_begin(c, sc);
+        else if (name == lv->head && !begun) {
+            if ((rc = jd_unpacked(x, lv->desc, lv->jdepth, lv->depth, &head)) == OWL_OK)
+                rc = lv->begin(c, head);
             begun = 1;
-        } else if (name == N_SPANS) {
-            if (!begun && (rc = scope_begin(c, NULL)) != OWL_OK)
+        } else if (name == lv->list) {
+            if (!begun && (rc = lv->begin(c, NULL)) != OWL_OK)
                 return rc;
             begun = 1;
-            rc = jd_array(x, jd_span);
+            rc = jd_array(x, lv->each);
         } else if (name == N_SCHEMA_URL) {
             rc = jd_text(x, &url);
         } else {
@@ -1854,45 +1860,35 @@ static int jd_scope_spans(jd *x)
         if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
             return rc;
     }
-    c->si++;
+    (*index)++;
     return OWL_OK;
 }
 
-/* A ResourceSpans: its resource, then its ScopeSpans (a resource after them declines). */
+static int jd_scope_begin(ctx *c, const void *head)
+{
+    return scope_begin(c, head);
+}
+
+static int jd_resource_begin(ctx *c, const void *head)
+{
+    return resource_begin(c, head);
+}
+
+/* A ScopeSpans: its scope, then its spans. */
+static int jd_scope_spans(jd *x)
+{
+    static const struct jd_level lv = {O_SCOPE_SPANS, N_SCOPE,       N_SPANS,        &SCOPE_DESC,
+                                       SCOPE_JDEPTH,  SCOPE_DEPTH,   jd_scope_begin, jd_span};
+    return jd_level_read(x, &lv, &x->c->si, &x->c->pi);
+}
+
+/* A ResourceSpans: its resource, then its ScopeSpans. */
 static int jd_resource_spans(jd *x)
 {
-    ctx *c = x->c;
-    uint32_t seen = 0;
-    int more, name = O_RESOURCE_SPANS, rc, begun = 0;
-    const void *r;
-    owl_bytes url;
-    if ((rc = jd_open(x, &more)) != OWL_OK)
-        return rc;
-    c->si = 0;
-    while (more) {
-        if ((rc = jd_member(x, &seen, &name)) != OWL_OK)
-            return rc;
-        if (jd_null(x))
-            rc = OWL_OK;
-        else if (name == N_RESOURCE && !begun) {
-            if ((rc = jd_unpacked(x, &RES_DESC, RES_JDEPTH, RES_DEPTH, &r)) == OWL_OK)
-                rc = resource_begin(c, r);
-            begun = 1;
-        } else if (name == N_SCOPE_SPANS) {
-            if (!begun && (rc = resource_begin(c, NULL)) != OWL_OK)
-                return rc;
-            begun = 1;
-            rc = jd_array(x, jd_scope_spans);
-        } else if (name == N_SCHEMA_URL) {
-            rc = jd_text(x, &url);
-        } else {
-            return OWL_EUNSUPPORTED;
-        }
-        if (rc != OWL_OK || (rc = jd_sep(x, '}', &more)) != OWL_OK)
-            return rc;
-    }
-    c->ri++;
-    return OWL_OK;
+    static const struct jd_level lv = {O_RESOURCE_SPANS, N_RESOURCE, N_SCOPE_SPANS,
+                                       &RES_DESC,        RES_JDEPTH, RES_DEPTH,
+                                       jd_resource_begin, jd_scope_spans};
+    return jd_level_read(x, &lv, &x->c->ri, &x->c->si);
 }
 
 /* The JSON request body[0..n): OWL_OK with every span decoded into c, OWL_EUNSUPPORTED (the
