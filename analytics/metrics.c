@@ -628,10 +628,14 @@ typedef struct rollmap {
     size_t last_n;
 } rollmap;
 
+/* The unit enters the hash by its distance from units[0]'s name, not its address: the
+ * canonical names' addresses move with where the program is loaded, their distances do not,
+ * so the table's order, and with it the order a roll-up writes its windows in (and the last
+ * bits of the sums of windows merged from them), is the same from run to run. */
 static size_t rk_hash(const rkey *k)
 {
     return (size_t)owl_mix64(k->series * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k->t ^
-                             (uint64_t)(uintptr_t)k->unit);
+                             ((uint64_t)(uintptr_t)k->unit - (uint64_t)(uintptr_t)units[0].s));
 }
 
 static agg *rollmap_get(rollmap *rm, const rkey *k)
