@@ -1124,13 +1124,7 @@ __attribute__((noinline)) static int fvalue(fp *x, const jfield *f)
     case PROTOBUF_C_TYPE_BYTES:
         return *x->p == '"' ? fbytes(x, f) : DECLINE;
     case PROTOBUF_C_TYPE_BOOL:
-        if (*x->p == 't')
-            rc = flit(x, "true", 4), u = 1;
-        else if (*x->p == 'f')
-            rc = flit(x, "false", 5), u = 0;
-        else
-            return DECLINE;
-        if (rc != OWL_OK)
+        if ((rc = owl_jt_bool(&x->p, x->end, &u)) != OWL_OK)
             return rc;
         break;
     case PROTOBUF_C_TYPE_ENUM:

@@ -111,6 +111,13 @@ static inline int owl_jt_lit(const char **p, const char *end, const char *word, 
     return OWL_OK;
 }
 
+/* A boolean, true or false, as *v 1 or 0. */
+static inline int owl_jt_bool(const char **p, const char *end, uint64_t *v)
+{
+    *v = **p == 't';
+    return *v ? owl_jt_lit(p, end, "true", 4) : owl_jt_lit(p, end, "false", 5);
+}
+
 /* A number, read as owl__json_number reads it for the JSON decoder. */
 static inline int owl_jt_num(const char **p, const char *end, owl__json_num *v)
 {

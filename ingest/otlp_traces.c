@@ -1612,10 +1612,8 @@ static int jd_any(jd *x, attr *a)
                 a->vcase = V(STRING_VALUE);
                 break;
             case N_BOOL_VALUE:
-                if (*x->p == 't')
-                    rc = owl_jt_lit(&x->p, x->end, "true", 4), a->num = 1;
-                else
-                    rc = owl_jt_lit(&x->p, x->end, "false", 5), a->num = 0;
+                rc = owl_jt_bool(&x->p, x->end, &u);
+                a->num = (int64_t)u;
                 a->vcase = V(BOOL_VALUE);
                 break;
             case N_INT_VALUE:
