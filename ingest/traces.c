@@ -220,7 +220,8 @@ static int red_is_service_row(const red *e)
 }
 
 /* The entry of (tenant, service, operation or NULL = the service's own row, minute), whose
- * hash is h (red_service_hash, red_op_hash), made when absent. NULL when out of memory. Caller holds mu. */
+ * hash is h (red_service_hash, red_op_hash), made when absent. NULL when out of memory.
+ * Caller holds mu. */
 static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
                     const owl_bytes *op, int64_t minute, uint64_t h)
 {
@@ -814,7 +815,7 @@ static int trace_order(const owl_span *spans, size_t n, int64_t oldest, uint64_t
         cap *= 2;
     uint64_t *slot_key = malloc(cap * sizeof *slot_key);
     uint32_t *slot_group = malloc(cap * sizeof *slot_group);
-    uint32_t *group = malloc(n * sizeof *group), *start = malloc((n + 1) * sizeof *start);
+    uint32_t *group = malloc(n * sizeof *group), *start = malloc(n * sizeof *start);
     if (!slot_key || !slot_group || !group || !start) {
         free(slot_key), free(slot_group), free(group), free(start);
         return OWL_ENOMEM;
@@ -827,7 +828,7 @@ static int trace_order(const owl_span *spans, size_t n, int64_t oldest, uint64_t
             continue;
         }
         uint64_t k = keys[j] = owl_hash64_16(spans[j].trace_id, 0);
-        size_t at = (size_t)owl_mix64(k) & (cap - 1);
+        size_t at = (size_t)k & (cap - 1); /* k is a hash already */
         while (slot_group[at] != UINT32_MAX && slot_key[at] != k)
             at = (at + 1) & (cap - 1);
         if (slot_group[at] == UINT32_MAX) {
