@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/common.h"
 
 /* ---- a trace as the filter reads it ---- */
@@ -60,6 +61,8 @@ typedef struct owl_xf_span {
     int32_t parent;            /* index in the trace's spans; -1 = none */
     const char *remote_service; /* client/producer spans: the service called */
     const char *remote_type;    /* its X-Ray type when known, e.g. "AWS::DynamoDB::Table" */
+    const char *exception_type;    /* what failed it: OTLP's exception event, X-Ray's cause */
+    const char *exception_message; /* (NULL = none; the status message when nothing else) */
 } owl_xf_span;
 
 typedef struct owl_xf_trace {
@@ -105,5 +108,114 @@ int owl_xf_summarize(const owl_xf_trace *t, const char **svc, size_t cap, owl_xf
  * owl_xf_match(f, t) == 1 implies owl_xf_may_match(f, summary of t) == 1. It prunes on
  * service and edge names, error / fault / throttle, partial, duration and responsetime. */
 int owl_xf_may_match(const owl_xf *f, const owl_xf_summary *s);
+
+/* ---- the critical path of one trace (critpath.c, docs/service-map.md) ----
+ * Walking from the root: among the children overlapping what is left of the parent's time,
+ * the one that finishes last is critical, then recursively; time not covered by a critical
+ * child is the span's own (critical self time). Children are clamped into their parent
+ * (clock skew between services); asynchronous children (a consumer, a child of a producer,
+ * or a child outliving its parent that is not the server half of its parent's call) are not
+ * on the path. The root is t->root, or when -1 the earliest span without a parent; other
+ * roots (spans whose parent is missing) and their subtrees are off the path. On the path,
+ * the self times add up to the root's duration. */
+
+/* owl_critpath — on_path[i] = 1 for the spans of t on its critical path, else 0;
+ * self_ns[i] their critical self time (0 off the path). Both arrays hold t->n_spans entries.
+ * In-progress spans end at their start. OWL_OK, OWL_ENOMEM. */
+int owl_critpath(const owl_xf_trace *t, uint8_t *on_path, int64_t *self_ns, owl_error *err);
+
+/* owl_fault_origin — where a trace's failures start: the index of the deepest span with a
+ * status in `which` (OWL_FO_* bits) none of whose children has one, the earliest of equal
+ * depth; -1 when no span has one. Never fails. */
+#define OWL_FO_FAULT 1u
+#define OWL_FO_ERROR 2u
+#define OWL_FO_THROTTLE 4u
+int32_t owl_fault_origin(const owl_xf_trace *t, unsigned which);
+
+/* ---- rankings over many traces (rank.c, docs/service-map.md "Bottlenecks", "Root cause")
+ * An accumulator is fed the window's traces and the baseline's, then answers
+ * GET /api/v1/bottlenecks and /api/v1/rootcause (docs/api/service-map.md). */
+typedef struct owl_rank owl_rank;
+
+typedef struct owl_rank_options {
+    const char *service;   /* bottlenecks: rank only this service's operations (NULL = all) */
+    size_t limit;          /* rows of each list (0 = 10) */
+    size_t examples;       /* example trace ids of a row (0 = 5) */
+} owl_rank_options;
+
+/* owl_rank_new — an empty accumulator. OWL_ENOMEM. Free with owl_rank_free (accepts NULL). */
+int owl_rank_new(const owl_rank_options *o, owl_rank **out, owl_error *err);
+void owl_rank_free(owl_rank *r);
+
+/* owl_rank_add — counts trace t (its 16-byte id) into the window (baseline 0) or the
+ * baseline (1): its critical path, its duration, its fault / error origins and every
+ * span's own duration per (service, operation). OWL_ENOMEM. Not thread-safe. */
+int owl_rank_add(owl_rank *r, const owl_xf_trace *t, const uint8_t id[16], int baseline,
+                 owl_error *err);
+
+/* owl_rank_bottlenecks_json / owl_rank_rootcause_json — the answers' JSON objects (shapes in
+ * docs/api/service-map.md) appended to out. OWL_ENOMEM. */
+int owl_rank_bottlenecks_json(owl_rank *r, owl_buf *out, owl_error *err);
+int owl_rank_rootcause_json(owl_rank *r, owl_buf *out, owl_error *err);
+
+/* ---- a service map as data (svcmap.c, docs/service-map.md) ----
+ * Nodes and edges with request, error, fault and throttle counts and a latency histogram;
+ * built by the caller (from owl/ServiceGraph statistics or from traces), then written as
+ * owl's JSON, Graphviz DOT, SVG (libgvc) or X-Ray's GetServiceGraph shape. */
+
+#define OWL_SVCMAP_NBUCKETS 148 /* 4 buckets per octave from 2^-10 ms, as owl/Traces */
+
+typedef struct owl_svcmap_stats {
+    uint64_t requests, errors, faults, throttles; /* errors count throttles too (X-Ray's rule) */
+    double sum_ms, min_ms, max_ms;                /* response times (min/max: 0 when none) */
+    uint64_t hist[OWL_SVCMAP_NBUCKETS];           /* response times, owl_svcmap_bucket's */
+} owl_svcmap_stats;
+
+typedef struct owl_svcmap_node {
+    const char *name;
+    const char *type;   /* "service", or a virtual node's: "database", "queue", "external",
+                         * or X-Ray's ("AWS::DynamoDB::Table", "remote") */
+    owl_svcmap_stats st; /* what the node served */
+} owl_svcmap_node;
+
+typedef struct owl_svcmap_edge {
+    size_t source, target; /* node indexes */
+    owl_svcmap_stats st;   /* the calls source made to target */
+} owl_svcmap_edge;
+
+typedef struct owl_svcmap owl_svcmap;
+
+/* owl_svcmap_new — an empty map of the window [start_ms, end_ms). OWL_ENOMEM.
+ * owl_svcmap_free accepts NULL. */
+int owl_svcmap_new(int64_t start_ms, int64_t end_ms, owl_svcmap **out);
+void owl_svcmap_free(owl_svcmap *m);
+
+/* owl_svcmap_node_at — the index of node (name, type), added (zero figures, the strings
+ * copied) when new; a name is one node whatever the type given later. OWL_ENOMEM. */
+int owl_svcmap_node_at(owl_svcmap *m, const char *name, const char *type, size_t *idx);
+
+/* owl_svcmap_edge_at — the index of edge source -> target, added when new. OWL_ENOMEM. */
+int owl_svcmap_edge_at(owl_svcmap *m, size_t source, size_t target, size_t *idx);
+
+/* The map's nodes and edges, for adding figures (valid until the next _at call). */
+owl_svcmap_node *owl_svcmap_nodes(owl_svcmap *m, size_t *n);
+owl_svcmap_edge *owl_svcmap_edges(owl_svcmap *m, size_t *n);
+
+/* owl_svcmap_bucket — the histogram bucket of a response time of ms milliseconds;
+ * owl_svcmap_count — counts one request of ms milliseconds with status (bits OWL_FO_*)
+ * into st. Never fail. owl_svcmap_percentile — the p-th percentile (0 < p < 100) of st's
+ * histogram in ms (0 when empty), within min and max. */
+int owl_svcmap_bucket(double ms);
+void owl_svcmap_count(owl_svcmap_stats *st, double ms, unsigned status);
+double owl_svcmap_percentile(const owl_svcmap_stats *st, double p);
+
+/* owl_svcmap_json / _dot / _svg / _xray_json — the map appended to out: owl's JSON
+ * (services and edges with figures), a Graphviz digraph, its SVG (rendered in-process by
+ * libgvc), X-Ray's GetServiceGraph answer ({Services, StartTime, EndTime,
+ * ContainsOldGroupVersions}). OWL_ENOMEM; _svg OWL_EIO when Graphviz fails (err says why). */
+int owl_svcmap_json(const owl_svcmap *m, owl_buf *out, owl_error *err);
+int owl_svcmap_dot(const owl_svcmap *m, owl_buf *out, owl_error *err);
+int owl_svcmap_svg(const owl_svcmap *m, owl_buf *out, owl_error *err);
+int owl_svcmap_xray_json(const owl_svcmap *m, owl_buf *out, owl_error *err);
 
 #endif
