@@ -1280,12 +1280,16 @@ typedef struct owl_traces owl_traces;
 
 #define OWL_TRACES_PARTITION "traces"
 #define OWL_TRACES_NS "owl/Traces"
+#define OWL_SERVICEGRAPH_NS "owl/ServiceGraph"
 #define OWL_TRACE_MAX_SPANS 100000 /* spans of one trace a lookup returns (more: truncated) */
 
 typedef struct owl_traces_options {
     int retention_days;  /* spans kept (default 30, as X-Ray) */
     int background;      /* 1 (default): RED statistics are written by a thread every second;
                           * 0: only by owl_traces_flush and owl_traces_close */
+    int graph;           /* 1 (default): the live service graph (owl/ServiceGraph) */
+    int graph_ttl_s;     /* how long a span waits for its caller or callee (default 30) */
+    size_t graph_capacity; /* spans waiting at most (default 1,048,576) */
 } owl_traces_options;
 
 /* owl_traces_options_default — fills o with the defaults named above. */

@@ -56,9 +56,15 @@ typedef struct exemplar {
     int status; /* enum owl_span_status */
 } exemplar;
 
+/* What an entry counts: an operation's or a service's entry spans (owl/Traces; a service's
+ * are its node in owl/ServiceGraph too), an edge's calls (service = source, operation =
+ * target) or a virtual node's (service = name, operation = type), both owl/ServiceGraph. */
+enum red_kind { RK_OP = 0, RK_SERVICE, RK_EDGE, RK_VNODE };
+
 typedef struct red {
     struct red *next;      /* hash chain */
     uint64_t hash;
+    int kind;              /* enum red_kind */
     char *tenant, *service, *operation; /* one allocation: tenant\0service\0operation\0 */
     int64_t minute_ms;
     /* counts since the last write */
@@ -170,12 +176,18 @@ struct owl_traces {
     int64_t late_ms; /* when the flusher last wrote every minute */
     owl_spares cells; /* cell arrays of finished puts, for the next ones */
     red_pool pool;    /* the RED entries' memory (mu) */
+    owl_svcgraph *graph; /* the live service graph's pending joins (mu); NULL = none */
+    owl_svcgraph_span *gspans; /* a put's spans as the graph reads them (mu) */
+    size_t gcap;
 };
 
 void owl_traces_options_default(owl_traces_options *o)
 {
     o->retention_days = 30;
     o->background = 1;
+    o->graph = 1;
+    o->graph_ttl_s = 30;
+    o->graph_capacity = (size_t)1 << 20;
 }
 
 /* An entry's hash (red_get): its service row's from the tenant's hash, the minute and the
@@ -216,21 +228,21 @@ static int bytes_is(const char *s, const owl_bytes *b)
 
 static int red_is_service_row(const red *e)
 {
-    return e->operation[0] == '\0' && e->operation[1] == '\1';
+    return e->kind == RK_SERVICE;
 }
 
-/* The entry of (tenant, service, operation or NULL = the service's own row, minute), whose
- * hash is h (red_service_hash, red_op_hash), made when absent. NULL when out of memory.
- * Caller holds mu. */
+/* The entry of (tenant, service, operation or NULL = the service's own row, minute) of
+ * kind RK_OP or RK_SERVICE (op NULL), or (tenant, source, target) of kind RK_EDGE, or
+ * (tenant, name, type) of kind RK_VNODE, whose hash is h (red_service_hash, red_op_hash;
+ * red_graph_hash), made when absent. NULL when out of memory. Caller holds mu. */
 static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
-                    const owl_bytes *op, int64_t minute, uint64_t h)
+                    const owl_bytes *op, int kind, int64_t minute, uint64_t h)
 {
     if (tr->tabcap) {
         for (red *e = tr->tab[h & (tr->tabcap - 1)]; e; e = e->next)
-            if (e->hash == h && e->minute_ms == minute && !strcmp(e->tenant, tenant) &&
-                bytes_is(e->service, svc) &&
-                (op ? !red_is_service_row(e) && bytes_is(e->operation, op)
-                    : red_is_service_row(e)))
+            if (e->hash == h && e->minute_ms == minute && e->kind == kind &&
+                !strcmp(e->tenant, tenant) && bytes_is(e->service, svc) &&
+                (!op || bytes_is(e->operation, op)))
                 return e;
     }
     if ((tr->tabn + 1) * 2 > tr->tabcap && red_grow(tr) != OWL_OK)
@@ -257,6 +269,7 @@ static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
         e->operation[1] = '\1';
     }
     e->hash = h;
+    e->kind = kind;
     e->minute_ms = minute;
     e->next = tr->tab[h & (tr->tabcap - 1)];
     tr->tab[h & (tr->tabcap - 1)] = e;
@@ -352,23 +365,35 @@ static void red_free(owl_traces *tr, red *e)
         free(e);
 }
 
+static void red_count_v(owl_traces *tr, red *e, const uint8_t *trace_id, int64_t duration_ns,
+                        enum owl_span_status status);
+
 static void red_count(owl_traces *tr, red *e, const owl_span *s)
 {
-    double ms = (double)s->duration_ns / 1e6;
+    red_count_v(tr, e, s->trace_id, s->duration_ns, s->status);
+}
+
+/* Counts a request of duration_ns ending in status of trace trace_id into e. */
+static void red_count_v(owl_traces *tr, red *e, const uint8_t *trace_id, int64_t duration_ns,
+                        enum owl_span_status status)
+{
+    double ms = (double)duration_ns / 1e6;
     if (e->n == 0 || ms < e->min_ms)
         e->min_ms = ms;
     if (e->n == 0 || ms > e->max_ms)
         e->max_ms = ms;
     e->n++;
     e->sum_ms += ms;
-    e->errors += s->status == OWL_SPAN_ERROR || s->status == OWL_SPAN_THROTTLE;
-    e->faults += s->status == OWL_SPAN_FAULT;
-    e->throttles += s->status == OWL_SPAN_THROTTLE;
+    e->errors += status == OWL_SPAN_ERROR || status == OWL_SPAN_THROTTLE;
+    e->faults += status == OWL_SPAN_FAULT;
+    e->throttles += status == OWL_SPAN_THROTTLE;
     hist_add(tr, e, bucket_of(ms));
+    if (!trace_id) /* the service graph's entries keep none */
+        return;
     /* exemplars: failed spans first, then the slowest */
-    int failed = s->status != OWL_SPAN_OK;
+    int failed = status != OWL_SPAN_OK;
     for (size_t i = 0; i < e->nex; i++)
-        if (!memcmp(e->ex[i].id, s->trace_id, 16))
+        if (!memcmp(e->ex[i].id, trace_id, 16))
             return;
     size_t at = e->nex;
     if (e->nex == EXEMPLARS) {
@@ -379,16 +404,16 @@ static void red_count(owl_traces *tr, red *e, const owl_span *s)
                 (e->ex[i].failed == e->ex[w].failed && e->ex[i].duration_ns < e->ex[w].duration_ns))
                 w = i;
         if (failed < e->ex[w].failed ||
-            (failed == e->ex[w].failed && s->duration_ns <= e->ex[w].duration_ns))
+            (failed == e->ex[w].failed && duration_ns <= e->ex[w].duration_ns))
             return;
         at = w;
     } else {
         e->nex++;
     }
-    memcpy(e->ex[at].id, s->trace_id, 16);
-    e->ex[at].duration_ns = s->duration_ns;
+    memcpy(e->ex[at].id, trace_id, 16);
+    e->ex[at].duration_ns = duration_ns;
     e->ex[at].failed = failed;
-    e->ex[at].status = s->status;
+    e->ex[at].status = status;
 }
 
 /* 1 for the spans RED statistics count: where a request enters a service. */
@@ -402,17 +427,55 @@ static int is_entry(const owl_span *s)
 
 #define EMIT_ENTRIES 200 /* entries a put writes: 1,000 datums */
 
-/* Writes the counts of es[0..n), n <= EMIT_ENTRIES, in one owl_metrics_put. */
+/* The five datums of entry e under namespace ns and dims[0..ndims) at d; v, c its histogram's
+ * nv buckets. */
+static void entry_datums(owl_datum *d, const char *ns, const owl_dim *dims, size_t ndims,
+                         const red *e, const double *v, const double *c, size_t nv)
+{
+    static const char *const names[4] = {"Requests", "Errors", "Faults", "Throttles"};
+    double cnt = (double)e->n;
+    double part[4] = {cnt, (double)e->errors, (double)e->faults, (double)e->throttles};
+    for (int k = 0; k < 4; k++) {
+        owl_datum *x = &d[k];
+        x->id = (owl_metric_id){ns, names[k], dims, ndims};
+        x->unit = "Count";
+        x->time_ms = e->minute_ms;
+        x->resolution = 60;
+        x->has_stats = 1;
+        /* n samples of 0 or 1: Sum = how many, Average = the rate, SampleCount = requests */
+        x->count = cnt;
+        x->sum = part[k];
+        x->min = part[k] == cnt ? 1 : 0;
+        x->max = part[k] > 0 ? 1 : 0;
+    }
+    owl_datum *x = &d[4];
+    x->id = (owl_metric_id){ns, "Latency", dims, ndims};
+    x->unit = "Milliseconds";
+    x->time_ms = e->minute_ms;
+    x->resolution = 60;
+    x->values = v;
+    x->counts = c;
+    x->nvalues = nv;
+    x->has_stats = 1;
+    x->count = cnt;
+    x->sum = e->sum_ms;
+    x->min = e->min_ms;
+    x->max = e->max_ms;
+}
+
+/* Writes the counts of es[0..n), n <= EMIT_ENTRIES, in one owl_metrics_put: operations and
+ * services in owl/Traces, services (again), edges and virtual nodes in owl/ServiceGraph. */
 static int emit_some(owl_traces *tr, const char *tenant, red **es, size_t n, int64_t now_ms,
                      owl_error *err)
 {
-    /* 5 datums per entry; dims and histograms in arrays sized for all of them (as many
-     * values as the entries have buckets in use, not NBUCKETS each) */
+    /* up to 10 datums per entry (a service row is written in both namespaces); dims and
+     * histograms in arrays sized for all of them (as many values as the entries have
+     * buckets in use, not NBUCKETS each) */
     size_t nb = 0;
     for (size_t i = 0; i < n; i++)
         nb += buckets_used(es[i]);
-    owl_datum *d = calloc(n * 5, sizeof *d);
-    owl_dim *dims = calloc(n * 2, sizeof *dims);
+    owl_datum *d = calloc(n * 10, sizeof *d);
+    owl_dim *dims = calloc(n * 4, sizeof *dims);
     size_t nbv = nb ? nb : 1;
     double *vals = malloc(nbv * sizeof *vals), *cnts = malloc(nbv * sizeof *cnts);
     int rc = OWL_OK;
@@ -421,33 +484,8 @@ static int emit_some(owl_traces *tr, const char *tenant, red **es, size_t n, int
         goto out;
     }
     size_t nd = 0, used = 0;
-    static const char *const names[4] = {"Requests", "Errors", "Faults", "Throttles"};
     for (size_t i = 0; i < n; i++) {
         red *e = es[i];
-        owl_dim *dm = dims + 2 * i;
-        dm[0] = (owl_dim){"Service", e->service};
-        dm[1] = (owl_dim){"Operation", e->operation};
-        size_t ndims = red_is_service_row(e) ? 1 : 2;
-        double cnt = (double)e->n;
-        double part[4] = {cnt, (double)e->errors, (double)e->faults, (double)e->throttles};
-        for (int k = 0; k < 4; k++) {
-            owl_datum *x = &d[nd++];
-            x->id = (owl_metric_id){OWL_TRACES_NS, names[k], dm, ndims};
-            x->unit = "Count";
-            x->time_ms = e->minute_ms;
-            x->resolution = 60;
-            x->has_stats = 1;
-            /* n samples of 0 or 1: Sum = how many, Average = the rate, SampleCount = requests */
-            x->count = cnt;
-            x->sum = part[k];
-            x->min = part[k] == cnt ? 1 : 0;
-            x->max = part[k] > 0 ? 1 : 0;
-        }
-        owl_datum *x = &d[nd++];
-        x->id = (owl_metric_id){OWL_TRACES_NS, "Latency", dm, ndims};
-        x->unit = "Milliseconds";
-        x->time_ms = e->minute_ms;
-        x->resolution = 60;
         double *v = vals + used, *c = cnts + used;
         size_t nv = 0;
         for (int b = 0; b < NBUCKETS; b++) {
@@ -458,15 +496,37 @@ static int emit_some(owl_traces *tr, const char *tenant, red **es, size_t n, int
                 c[nv++] = k;
             }
         }
-        x->values = v;
-        x->counts = c;
-        x->nvalues = nv;
         used += nv;
-        x->has_stats = 1;
-        x->count = cnt;
-        x->sum = e->sum_ms;
-        x->min = e->min_ms;
-        x->max = e->max_ms;
+        owl_dim *dm = dims + 4 * i;
+        switch (e->kind) {
+        case RK_OP:
+            dm[0] = (owl_dim){"Service", e->service};
+            dm[1] = (owl_dim){"Operation", e->operation};
+            entry_datums(d + nd, OWL_TRACES_NS, dm, 2, e, v, c, nv);
+            nd += 5;
+            break;
+        case RK_SERVICE:
+            dm[0] = (owl_dim){"Service", e->service};
+            entry_datums(d + nd, OWL_TRACES_NS, dm, 1, e, v, c, nv);
+            nd += 5;
+            dm[1] = (owl_dim){"Node", e->service};
+            dm[2] = (owl_dim){"Type", "service"};
+            entry_datums(d + nd, OWL_SERVICEGRAPH_NS, dm + 1, 2, e, v, c, nv);
+            nd += 5;
+            break;
+        case RK_EDGE:
+            dm[0] = (owl_dim){"Source", e->service};
+            dm[1] = (owl_dim){"Target", e->operation};
+            entry_datums(d + nd, OWL_SERVICEGRAPH_NS, dm, 2, e, v, c, nv);
+            nd += 5;
+            break;
+        default: /* RK_VNODE */
+            dm[0] = (owl_dim){"Node", e->service};
+            dm[1] = (owl_dim){"Type", e->operation};
+            entry_datums(d + nd, OWL_SERVICEGRAPH_NS, dm, 2, e, v, c, nv);
+            nd += 5;
+            break;
+        }
     }
     enum owl_metric_fault fault;
     rc = owl_metrics_put(tr->metrics, tenant, d, nd, 0, now_ms, &fault, err);
@@ -587,6 +647,8 @@ int owl_traces_flush(owl_traces *tr, owl_error *err)
     return flush_some(tr, 1, err);
 }
 
+static void graph_hop(void *ud, const owl_svcgraph_hop *h);
+
 /* Every second: the recent minutes, which alarms watch; the older ones every LATE_EVERY_MS.
  * A replay or a backlog puts spans in hundreds of past minutes at once, and writing each of
  * their entries every second cost that load a sixth of its core (bench/traces.sh). */
@@ -601,6 +663,8 @@ static void *flusher(void *arg)
         pthread_cond_timedwait(&tr->cv, &tr->mu, &ts);
         if (tr->stop)
             break;
+        if (tr->graph) /* client spans whose callee never came: edges to virtual nodes */
+            owl_svcgraph_expire(tr->graph, owl_now_ms() * 1000000, graph_hop, tr);
         pthread_mutex_unlock(&tr->mu);
         owl_error err = {0};
         int64_t now = owl_now_ms();
@@ -645,7 +709,7 @@ static int evidence(void *ud, const char *tenant, const owl_metric_id *id, int64
     for (size_t i = 0; i < tr->tabcap; i++)
         for (red *e = tr->tab[i]; e; e = e->next) {
             if (e->minute_ms + MINUTE_MS <= start_ms || e->minute_ms >= end_ms ||
-                strcmp(e->tenant, tenant) || strcmp(e->service, svc) ||
+                e->kind > RK_SERVICE || strcmp(e->tenant, tenant) || strcmp(e->service, svc) ||
                 (op ? red_is_service_row(e) || strcmp(e->operation, op) : !red_is_service_row(e)))
                 continue;
             for (size_t j = 0; j < e->nex; j++) {
@@ -721,6 +785,12 @@ int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
     pthread_cond_init(&tr->cv, NULL);
     tr->cells = (owl_spares)OWL_SPARES_INIT(CELL_KEEP_SPANS * OWL_SPANS_NCOLS * sizeof(owl_cell));
     int rc = OWL_OK;
+    if (metrics && tr->opts.graph &&
+        (rc = owl_svcgraph_new(tr->opts.graph_capacity,
+                               (int64_t)(tr->opts.graph_ttl_s > 0 ? tr->opts.graph_ttl_s : 30) *
+                                   1000000000LL,
+                               &tr->graph, err)) != OWL_OK)
+        goto fail;
     if (alarms &&
         (rc = owl_alarms_add_evidence(alarms, OWL_TRACES_NS, evidence, tr, err)) != OWL_OK)
         goto fail;
@@ -734,6 +804,7 @@ int owl_traces_open(owl_store *store, owl_metrics *metrics, owl_alarms *alarms,
     *out = tr;
     return OWL_OK;
 fail:
+    owl_svcgraph_free(tr->graph);
     pthread_mutex_destroy(&tr->mu);
     pthread_cond_destroy(&tr->cv);
     free(tr);
@@ -751,9 +822,16 @@ void owl_traces_close(owl_traces *tr)
         pthread_mutex_unlock(&tr->mu);
         pthread_join(tr->thread, NULL);
     }
+    if (tr->graph) { /* what still waits is written as it stands: kept, it would be lost */
+        pthread_mutex_lock(&tr->mu);
+        owl_svcgraph_expire(tr->graph, INT64_MAX, graph_hop, tr);
+        pthread_mutex_unlock(&tr->mu);
+    }
     owl_error err = {0};
     if (owl_traces_flush(tr, &err) != OWL_OK)
         owl_warn("traces: writing RED statistics at close: %s", err.msg);
+    owl_svcgraph_free(tr->graph);
+    free(tr->gspans);
     for (size_t i = 0; i < tr->tabcap; i++)
         for (red *e = tr->tab[i], *nx; e; e = nx) {
             nx = e->next;
@@ -853,6 +931,67 @@ static int trace_order(const owl_span *spans, size_t n, int64_t oldest, uint64_t
     return OWL_OK;
 }
 
+/* An edge the live graph found: counted for its source -> target, and for a virtual target
+ * as that node's request. Caller holds mu. */
+static void graph_hop(void *ud, const owl_svcgraph_hop *h)
+{
+    owl_traces *tr = ud;
+    int64_t minute = h->start_ns / MINUTE_NS - (h->start_ns % MINUTE_NS < 0);
+    minute *= MINUTE_MS;
+    uint64_t th = owl_hash64(h->tenant, strlen(h->tenant), 0);
+    owl_bytes src = {h->source, strlen(h->source)}, dst = {h->target, strlen(h->target)};
+    enum owl_span_status st = h->status & OWL_FO_FAULT      ? OWL_SPAN_FAULT
+                              : h->status & OWL_FO_THROTTLE ? OWL_SPAN_THROTTLE
+                              : h->status & OWL_FO_ERROR    ? OWL_SPAN_ERROR
+                                                            : OWL_SPAN_OK;
+    uint64_t eh = red_op_hash(red_service_hash(th, minute, &src), &dst) ^ RK_EDGE;
+    red *e = red_get(tr, h->tenant, &src, &dst, RK_EDGE, minute, eh);
+    if (e)
+        red_count_v(tr, e, NULL, h->duration_ns, st);
+    if (strcmp(h->target_type, "service")) {
+        owl_bytes type = {h->target_type, strlen(h->target_type)};
+        uint64_t vh = red_op_hash(red_service_hash(th, minute, &dst), &type) ^ RK_VNODE;
+        red *v = red_get(tr, h->tenant, &dst, &type, RK_VNODE, minute, vh);
+        if (v)
+            red_count_v(tr, v, NULL, h->duration_ns, st);
+    }
+}
+
+/* Feeds the live graph the stored spans[0..n) (finished, not older than oldest). Caller
+ * holds mu. */
+static void graph_feed(owl_traces *tr, const char *tenant, const owl_span *spans, size_t n,
+                       int64_t oldest)
+{
+    if (n > tr->gcap) {
+        owl_svcgraph_span *g = realloc(tr->gspans, n * sizeof *g);
+        if (!g)
+            return; /* the graph misses this batch; the spans are stored */
+        tr->gspans = g;
+        tr->gcap = n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const owl_span *s = &spans[i];
+        if (s->in_progress || s->start_ns < oldest)
+            continue;
+        static const unsigned bits[] = {0, OWL_FO_ERROR, OWL_FO_FAULT, OWL_FO_THROTTLE};
+        tr->gspans[k++] = (owl_svcgraph_span){
+            .trace_id = s->trace_id,
+            .span_id = s->span_id,
+            .parent_id = s->parent_id,
+            .service = s->service.n ? s->service.p : "",
+            .service_len = s->service.n,
+            .peer = s->peer_service.n ? s->peer_service.p : "",
+            .peer_len = s->peer_service.n,
+            .kind = s->kind,
+            .start_ns = s->start_ns,
+            .duration_ns = s->duration_ns,
+            .status = (unsigned)s->status < 4 ? bits[s->status] : 0,
+        };
+    }
+    owl_svcgraph_add(tr->graph, tenant, tr->gspans, k, owl_now_ms() * 1000000, graph_hop, tr);
+}
+
 int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, size_t n,
                    size_t *expired, owl_error *err)
 {
@@ -934,13 +1073,16 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
             svc = &s->service, svc_minute = minute;
             svc_h = red_service_hash(th, minute, svc);
         }
-        red *e = red_get(tr, tenant, &s->service, &s->name, minute, red_op_hash(svc_h, &s->name));
-        red *a = red_get(tr, tenant, &s->service, NULL, minute, svc_h);
+        red *e = red_get(tr, tenant, &s->service, &s->name, RK_OP, minute,
+                         red_op_hash(svc_h, &s->name));
+        red *a = red_get(tr, tenant, &s->service, NULL, RK_SERVICE, minute, svc_h);
         if (e)
             red_count(tr, e, s);
         if (a)
             red_count(tr, a, s);
     }
+    if (tr->graph)
+        graph_feed(tr, tenant, spans, n, oldest);
     pthread_mutex_unlock(&tr->mu);
     return OWL_OK;
 }

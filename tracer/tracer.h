@@ -218,4 +218,82 @@ int owl_svcmap_dot(const owl_svcmap *m, owl_buf *out, owl_error *err);
 int owl_svcmap_svg(const owl_svcmap *m, owl_buf *out, owl_error *err);
 int owl_svcmap_xray_json(const owl_svcmap *m, owl_buf *out, owl_error *err);
 
+/* ---- the service graph: which service calls which (svcgraph.c, docs/service-map.md) ----
+ * An edge caller -> callee is a span whose parent is a span of another service (a server
+ * span under its caller's client span, or any span under another service's span), with
+ * the callee span's figures; a client or producer span with no child of another service is
+ * an edge to a virtual node named by its peer (docs/otlp.md "Peer service"), with the
+ * client span's figures. Nodes are the services that served requests (entry spans: server,
+ * consumer, roots, and spans under another service) and the virtual nodes. */
+
+/* owl_svcgraph_peer_type — the type of the virtual node a client span's peer names: X-Ray's
+ * type when known (remote_type non-empty), "database" for a database system (peer
+ * "postgresql" or "postgresql:orders"), "queue" for a messaging system, else "external".
+ * Static strings; never fails. */
+const char *owl_svcgraph_peer_type(const char *peer, size_t n, const char *remote_type);
+
+/* owl_svcgraph_trace — counts trace t's nodes and edges into m (node types: a span's
+ * service_type or "service"; virtual nodes owl_svcgraph_peer_type's). Spans in progress
+ * are left out. OWL_ENOMEM. */
+int owl_svcgraph_trace(const owl_xf_trace *t, owl_svcmap *m, owl_error *err);
+
+/* The live graph: spans are fed as they are stored, in any order and batches; a bounded
+ * pending-join table pairs a callee with its caller when the two arrive apart (by trace id
+ * and span id), and calls back once per edge found. A client or producer span still without
+ * a callee when its time in the table (ttl) ends, or when the table is full and it is the
+ * oldest, becomes an edge to its virtual node; a callee whose caller never came is no
+ * edge. Thread-safe: calls are serialised by the caller (one mutex around every call). */
+typedef struct owl_svcgraph owl_svcgraph;
+
+typedef struct owl_svcgraph_span {
+    const uint8_t *trace_id;  /* 16 bytes */
+    const uint8_t *span_id;   /* 8 */
+    const uint8_t *parent_id; /* 8; all zero = a root */
+    const char *service;
+    size_t service_len;
+    const char *peer;         /* what a client span called; may be empty */
+    size_t peer_len;
+    int kind;                 /* enum owl_span_kind's numbers (OTLP's SpanKind) */
+    int64_t start_ns, duration_ns;
+    unsigned status;          /* OWL_FO_* bits */
+} owl_svcgraph_span;
+
+/* One edge found: source -> target (NUL-terminated, valid during the call), target_type
+ * the target's node type ("service" or a virtual node's), and the figures counted for it. */
+typedef struct owl_svcgraph_hop {
+    const char *tenant;
+    const char *source, *target, *target_type;
+    int64_t start_ns, duration_ns;
+    unsigned status;
+} owl_svcgraph_hop;
+
+typedef void (*owl_svcgraph_fn)(void *ud, const owl_svcgraph_hop *h);
+
+/* owl_svcgraph_new — a table of at most capacity spans (0 = 1,048,576), each kept ttl_ns
+ * (0 = 30 s) after it arrived. OWL_ENOMEM. owl_svcgraph_free accepts NULL (nothing pending
+ * is called back). */
+int owl_svcgraph_new(size_t capacity, int64_t ttl_ns, owl_svcgraph **out, owl_error *err);
+void owl_svcgraph_free(owl_svcgraph *g);
+
+/* owl_svcgraph_add — feeds spans[0..n) of tenant arrived at now_ns: calls fn for each edge
+ * they complete, then expires what is due (owl_svcgraph_expire). A span that cannot be
+ * kept (out of memory, more than 1,000,000 distinct names) is counted in
+ * owl_svcgraph_stats' dropped and joins nothing. Never fails. */
+void owl_svcgraph_add(owl_svcgraph *g, const char *tenant, const owl_svcgraph_span *spans,
+                      size_t n, int64_t now_ns, owl_svcgraph_fn fn, void *ud);
+
+/* owl_svcgraph_expire — ends the spans whose ttl has passed at now_ns (all of them when
+ * now_ns is INT64_MAX), calling fn for the virtual edges. */
+void owl_svcgraph_expire(owl_svcgraph *g, int64_t now_ns, owl_svcgraph_fn fn, void *ud);
+
+typedef struct owl_svcgraph_stats {
+    size_t pending;     /* spans in the table */
+    uint64_t paired;    /* edges from a caller and callee that met */
+    uint64_t virtual_;  /* edges to virtual nodes */
+    uint64_t evicted;   /* spans pushed out by a full table before their ttl */
+    uint64_t dropped;   /* spans not kept */
+} owl_svcgraph_stats;
+
+void owl_svcgraph_get_stats(const owl_svcgraph *g, owl_svcgraph_stats *s);
+
 #endif
