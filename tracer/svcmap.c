@@ -11,7 +11,6 @@
  * gv_lock. */
 #include "tracer/tracer.h"
 
-#include <float.h>
 #include <gvc.h>
 #include <math.h>
 #include <pthread.h>
@@ -90,8 +89,8 @@ static uint64_t edge_hash(const owl_svcmap *m, size_t s, size_t t)
     return owl_hash64_keyed(m->key, k, sizeof k);
 }
 
-/* A table of cap slots (a power of two) holding each of the n entries, whose hashes hash(i)
- * gives; NULL when out of memory. */
+/* A table of cap slots (a power of two) holding entries 0..n-1, edges by their ends or nodes
+ * by name; NULL when out of memory. */
 static uint32_t *table_build(const owl_svcmap *m, size_t cap, size_t n, int edges)
 {
     uint32_t *t = malloc(cap * sizeof *t);
@@ -719,6 +718,8 @@ int owl_svcmap_dot(const owl_svcmap *m, owl_buf *out, owl_error *err)
 
 #define SVG_MAX_ELEMENTS 4000 /* nodes + edges: 2,000 nodes and 3,900 edges took dot 6.5 s */
 
+/* Graphviz also sets LC_NUMERIC to "C" while it works and restores it after: owld never
+ * leaves the C locale, so other threads' number formatting sees no change. */
 static pthread_mutex_t gv_lock = PTHREAD_MUTEX_INITIALIZER;
 static GVC_t *gv_ctx; /* made on first use, kept: plugins load once */
 
