@@ -621,7 +621,8 @@ static int put_bottlenecks(jw *w, const owl_rank *r, int64_t min_dur)
         const key *kp = &r->keys[k];
         if (!a.n[k] || (r->service && !eq(kp->svc, r->service)))
             continue;
-        rows[nr++] = (row){kp->svc, kp->op, k, a.sum[k] > INT64_MAX ? INT64_MAX : (int64_t)a.sum[k]};
+        int64_t v = a.sum[k] > INT64_MAX ? INT64_MAX : (int64_t)a.sum[k];
+        rows[nr++] = (row){kp->svc, kp->op, k, v};
     }
     qsort(rows, nr, sizeof *rows, row_cmp);
     put(w, "[");

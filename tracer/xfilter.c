@@ -1,7 +1,8 @@
 /* xfilter.c — X-Ray filter expressions: the lexer and recursive-descent parser that compile an
  * expression into a flat array of nodes, the evaluator that matches a trace of plain span
  * views, and the three-valued pre-check on a trace summary used for pruning. The language,
- * the grammar and owl's choices where AWS's documentation is silent: docs/filter-expressions.md.
+ * the grammar and owl's choices where AWS's documentation is silent: docs/filter-expressions.md;
+ * rootcause.* reads the fault origin and the critical path of critpath.c.
  *
  * Invariants: a compiled owl_xf is never written after owl_xf_compile returns; node children
  * always have smaller indexes than their parent, and evaluation recurses once per node, so
@@ -19,7 +20,7 @@
 
 /* ---- the compiled form ---- */
 
-enum nkind { N_AND, N_OR, N_NOT, N_KW, N_ANN, N_SVC, N_EDGE };
+enum nkind { N_AND, N_OR, N_NOT, N_KW, N_ANN, N_SVC, N_EDGE, N_RC, N_RKW };
 
 enum op { OP_NONE, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_CONTAINS, OP_BEGINS, OP_ENDS };
 
@@ -32,7 +33,7 @@ enum kw {
     KW_AZ, KW_INSTANCE_ID, KW_RESOURCE_ARN,
 };
 
-enum ktype { KT_BOOL, KT_NUM, KT_STR, KT_REFUSED };
+enum ktype { KT_BOOL, KT_NUM, KT_STR, KT_REFUSED, KT_RCONLY };
 
 /* Every keyword of AWS's page, with its type; the refused ones say why. */
 static const struct kwdef {
@@ -60,15 +61,43 @@ static const struct kwdef {
     {"availabilityzone", KW_AZ, KT_STR, NULL},
     {"instance.id", KW_INSTANCE_ID, KT_STR, NULL},
     {"resource.arn", KW_RESOURCE_ARN, KT_STR, NULL},
-    {"rootcause", 0, KT_REFUSED, "rootcause.* (root cause analysis) is not supported"},
     {"group", 0, KT_REFUSED, "group.name / group.arn are not supported: owl has no X-Ray groups"},
     {"json", 0, KT_REFUSED, "json (root cause objects) is not supported"},
-    {"first", 0, KT_REFUSED, "'first' belongs to rootcause.*, which is not supported"},
-    {"last", 0, KT_REFUSED, "'last' belongs to rootcause.*, which is not supported"},
-    {"remote", 0, KT_REFUSED, "'remote' belongs to rootcause.*, which is not supported"},
-    {"index", 0, KT_REFUSED, "'index' belongs to rootcause.*, which is not supported"},
-    {"coverage", 0, KT_REFUSED, "'coverage' belongs to rootcause.*, which is not supported"},
-    {"message", 0, KT_REFUSED, "'message' belongs to rootcause.*, which is not supported"},
+    {"first", 0, KT_RCONLY, NULL},
+    {"last", 0, KT_RCONLY, NULL},
+    {"remote", 0, KT_RCONLY, NULL},
+    {"index", 0, KT_RCONLY, NULL},
+    {"coverage", 0, KT_RCONLY, NULL},
+    {"message", 0, KT_RCONLY, NULL},
+};
+
+/* rootcause.KIND.TARGET { filter }: which root cause, and which of its lists the braces read
+ * (docs/filter-expressions.md, "Root causes"). */
+enum rck { RC_FAULT, RC_ERROR, RC_THROTTLE, RC_RESPONSETIME };
+enum rct { RT_SERVICE, RT_ENTITY, RT_EXCEPTION };
+
+static const char *const rck_names[] = {"fault", "error", "throttle", "responsetime"};
+static const char *const rct_names[] = {"service", "entity", "exception"};
+
+enum rkw { RK_NAME, RK_TYPE, RK_INFERRED, RK_FIRST, RK_LAST, RK_INDEX, RK_REMOTE, RK_COVERAGE,
+           RK_MESSAGE };
+
+#define RB(t) (1u << (t))
+/* The keywords of a root cause's list elements, and the targets (RB bits) they apply to;
+ * coverage only to response-time entities, message not to them. */
+static const struct rkwdef {
+    struct kwdef kd;
+    unsigned targets;
+} rkwtab[] = {
+    {{"name", RK_NAME, KT_STR, NULL}, RB(RT_SERVICE) | RB(RT_ENTITY) | RB(RT_EXCEPTION)},
+    {{"type", RK_TYPE, KT_STR, NULL}, RB(RT_SERVICE)},
+    {{"inferred", RK_INFERRED, KT_BOOL, NULL}, RB(RT_SERVICE)},
+    {{"first", RK_FIRST, KT_BOOL, NULL}, RB(RT_SERVICE) | RB(RT_ENTITY) | RB(RT_EXCEPTION)},
+    {{"last", RK_LAST, KT_BOOL, NULL}, RB(RT_SERVICE) | RB(RT_ENTITY) | RB(RT_EXCEPTION)},
+    {{"index", RK_INDEX, KT_NUM, NULL}, RB(RT_SERVICE) | RB(RT_ENTITY) | RB(RT_EXCEPTION)},
+    {{"remote", RK_REMOTE, KT_BOOL, NULL}, RB(RT_ENTITY)},
+    {{"coverage", RK_COVERAGE, KT_NUM, NULL}, RB(RT_ENTITY)},
+    {{"message", RK_MESSAGE, KT_STR, NULL}, RB(RT_ENTITY) | RB(RT_EXCEPTION)},
 };
 
 typedef struct sel {
@@ -77,7 +106,8 @@ typedef struct sel {
 
 typedef struct node {
     unsigned char kind, kw, op, vt;
-    int32_t a, b;      /* N_AND/N_OR: children; N_NOT: a; N_SVC/N_EDGE: a = sub-filter or -1 */
+    unsigned char rck, rct; /* N_RC: which root cause, which list */
+    int32_t a, b;      /* N_AND/N_OR: children; N_NOT: a; N_SVC/N_EDGE/N_RC: a = sub-filter or -1 */
     double num;
     int boolean;
     char *str;         /* string value */
@@ -111,6 +141,8 @@ typedef struct ps {
     owl_xf *f;
     owl_error *err;
     int depth, in_group;
+    int in_rc;         /* inside rootcause.K.T { }: rck, rct say which */
+    unsigned char rck, rct;
 } ps;
 
 static int fail(ps *p, int code, size_t at, const char *fmt, ...)
@@ -396,10 +428,10 @@ static int parse_value(ps *p, node *nd)
     return next(p);
 }
 
-/* keyword [op value], for the keyword k of the kwtab row kd, at token position at. */
-static int parse_keyword(ps *p, const struct kwdef *kd, int32_t *out)
+/* keyword [op value], for the keyword of the kwtab (N_KW) or rkwtab (N_RKW) row kd. */
+static int parse_keyword(ps *p, const struct kwdef *kd, int kind, int32_t *out)
 {
-    node nd = {.kind = N_KW, .kw = kd->kw, .a = -1, .b = -1};
+    node nd = {.kind = (unsigned char)kind, .kw = kd->kw, .a = -1, .b = -1};
     int rc = next(p);
     if (rc != OWL_OK)
         return rc;
@@ -607,6 +639,83 @@ bad:
     return rc;
 }
 
+/* A keyword of a root cause's list element, inside rootcause.K.T { }. */
+static int parse_rc_keyword(ps *p, int32_t *out)
+{
+    const char *s = p->s + p->t.at;
+    size_t n = p->t.len;
+    for (size_t i = 0; i < sizeof rkwtab / sizeof *rkwtab; i++) {
+        const struct rkwdef *r = &rkwtab[i];
+        if (n != strlen(r->kd.name) || strncasecmp(s, r->kd.name, n))
+            continue;
+        if (!(r->targets & RB(p->rct)) ||
+            (r->kd.kw == RK_COVERAGE && p->rck != RC_RESPONSETIME) ||
+            (r->kd.kw == RK_MESSAGE && p->rck == RC_RESPONSETIME))
+            return fail(p, OWL_EINVAL, p->t.at, "'%s' does not apply to rootcause.%s.%s",
+                        r->kd.name, rck_names[p->rck], rct_names[p->rct]);
+        return parse_keyword(p, &r->kd, N_RKW, out);
+    }
+    char buf[48];
+    return fail(p, OWL_EINVAL, p->t.at, "unknown keyword %s inside rootcause.%s.%s { } (name, "
+                "type, inferred, first, last, index, remote, coverage, message)",
+                found(p, buf, sizeof buf), rck_names[p->rck], rct_names[p->rct]);
+}
+
+/* The index in names[0..n) of the word s[0..len), case-insensitive; -1 when none. */
+static int pick(const char *const *names, size_t n, const char *s, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(names[i]) == len && !strncasecmp(s, names[i], len))
+            return (int)i;
+    return -1;
+}
+
+/* rootcause.KIND.TARGET [{ filter }], the whole dotted name being one identifier token. */
+static int parse_rootcause(ps *p, int32_t *out)
+{
+    size_t at = p->t.at, n = p->t.len;
+    const char *s = p->s + at;
+    node nd = {.kind = N_RC, .a = -1, .b = -1};
+    int rc;
+    if (p->in_group)
+        return fail(p, OWL_EINVAL, at, "rootcause.* cannot be used inside service() or edge()");
+    const char *k = s + 10, *dot = n > 10 ? memchr(k, '.', n - 10) : NULL;
+    size_t kn = n > 10 ? (dot ? (size_t)(dot - k) : n - 10) : 0;
+    if (kn == 4 && !strncasecmp(k, "json", 4))
+        return fail(p, OWL_EUNSUPPORTED, at, "rootcause.json (root cause objects) is not "
+                    "supported");
+    int kind = pick(rck_names, 4, k, kn);
+    if (kind < 0)
+        return fail(p, OWL_EINVAL, n > 10 ? at + 10 : at + n, "expected fault, error, throttle "
+                    "or responsetime after rootcause.");
+    int target = dot ? pick(rct_names, 3, dot + 1, (size_t)(s + n - dot - 1)) : -1;
+    if (target < 0)
+        return fail(p, OWL_EINVAL, dot ? (size_t)(dot + 1 - p->s) : at + n, "expected .service, "
+                    ".entity or .exception after rootcause.%s", rck_names[kind]);
+    if (kind == RC_RESPONSETIME && target == RT_EXCEPTION)
+        return fail(p, OWL_EINVAL, (size_t)(dot + 1 - p->s), "a response-time root cause has "
+                    "no exceptions");
+    nd.rck = (unsigned char)kind;
+    nd.rct = (unsigned char)target;
+    if ((rc = next(p)) != OWL_OK)
+        return rc;
+    if (p->t.k == T_LB) {
+        if (++p->depth > OWL_XF_MAX_DEPTH)
+            return fail(p, OWL_EINVAL, p->t.at, "nesting deeper than %d", OWL_XF_MAX_DEPTH);
+        if ((rc = next(p)) != OWL_OK)
+            return rc;
+        p->in_rc = 1;
+        p->rck = nd.rck;
+        p->rct = nd.rct;
+        rc = parse_or(p, &nd.a);
+        p->in_rc = 0;
+        if (rc != OWL_OK || (rc = accept(p, T_RB, "'}'")) != OWL_OK)
+            return rc;
+        p->depth--;
+    }
+    return push(p, &nd, out);
+}
+
 static int parse_primary(ps *p, int32_t *out)
 {
     int rc;
@@ -617,6 +726,8 @@ static int parse_primary(ps *p, int32_t *out)
     }
     if (p->t.k != T_IDENT)
         return expected(p, "a keyword, service(), edge(), annotation, '(' or '!'");
+    if (p->in_rc)
+        return parse_rc_keyword(p, out);
     if (word(p, "service"))
         return parse_group(p, 0, out);
     if (word(p, "edge"))
@@ -627,14 +738,19 @@ static int parse_primary(ps *p, int32_t *out)
     size_t n = p->t.len;
     if (n >= 10 && !strncasecmp(s, "annotation", 10) && (n == 10 || s[10] == '.'))
         return parse_annotation(p, out);
+    if (n >= 9 && !strncasecmp(s, "rootcause", 9) && (n == 9 || s[9] == '.'))
+        return parse_rootcause(p, out);
     for (size_t i = 0; i < sizeof kwtab / sizeof *kwtab; i++) {
         const struct kwdef *kd = &kwtab[i];
         size_t kn = strlen(kd->name);
+        if (kd->type == KT_RCONLY && n == kn && !strncasecmp(s, kd->name, kn))
+            return fail(p, OWL_EINVAL, p->t.at, "'%s' applies only inside rootcause.*.service, "
+                        ".entity or .exception { }", kd->name);
         if (kd->type == KT_REFUSED) {
             if (n >= kn && !strncasecmp(s, kd->name, kn) && (n == kn || s[kn] == '.'))
                 return fail(p, OWL_EUNSUPPORTED, p->t.at, "%s", kd->why);
         } else if (n == kn && !strncasecmp(s, kd->name, kn)) {
-            return parse_keyword(p, kd, out);
+            return parse_keyword(p, kd, N_KW, out);
         }
     }
     char buf[48];
@@ -796,11 +912,21 @@ typedef struct grp {
     int solo, inferred;
 } grp;
 
+/* An element of a root cause's list (a service, an entity, an exception) that the braces of
+ * rootcause.K.T { } are applied to. */
+typedef struct rcel {
+    const char *name, *type, *message;
+    int inferred, remote, has_coverage;
+    double coverage;
+    size_t index, count; /* position in the list from 0, the list's length */
+} rcel;
+
 typedef struct ev {
     const owl_xf *f;
     const owl_xf_trace *t;
     int32_t root;
-    const grp *g; /* NULL: the whole trace */
+    const grp *g;     /* NULL: the whole trace */
+    const rcel *el;   /* inside rootcause braces: the element */
 } ev;
 
 /* Whether span j belongs to the group of entry span e (walk bounded against cycles). */
@@ -1069,6 +1195,286 @@ static int eval_edge(const ev *e, const node *nd)
     return 0;
 }
 
+/* ---- root causes ---- */
+
+/* The number of spans from i up to its top: the first span with no parent or on a cycle (a
+ * span on a cycle reads as parentless, as owl_fault_origin counts depths). Brent's cycle
+ * finding along the chain, no memory; O(chain). */
+static size_t chain_len(const owl_xf_trace *t, int32_t i)
+{
+    int32_t power = 1, lam = 1, tort = i, hare = parent_of(t, (size_t)i);
+    while (hare >= 0 && hare != tort) {
+        if (power == lam) {
+            tort = hare;
+            power *= 2;
+            lam = 0;
+        }
+        hare = parent_of(t, (size_t)hare);
+        lam++;
+    }
+    size_t len = 1;
+    if (hare < 0) {
+        for (int32_t j = parent_of(t, (size_t)i); j >= 0; j = parent_of(t, (size_t)j))
+            len++;
+        return len;
+    }
+    tort = hare = i;
+    for (int32_t k = 0; k < lam; k++)
+        hare = parent_of(t, (size_t)hare);
+    while (tort != hare) {
+        tort = parent_of(t, (size_t)tort);
+        hare = parent_of(t, (size_t)hare);
+        len++;
+    }
+    return len;
+}
+
+static int64_t end_or_start(const owl_xf_span *s)
+{
+    return finished(s) ? s->end_ns : s->start_ns;
+}
+
+/* The span that a root cause names and the chain of spans above it that its lists read. */
+typedef struct cause {
+    int32_t span;   /* -1: the trace has no such root cause */
+    size_t len;     /* spans from the chain's top down to span */
+    int32_t top;    /* the chain's top (the critical path's root for response time) */
+    int inferred;   /* span calls a service with no span in the trace: it ends the services */
+} cause;
+
+/* A service node of the response-time walk: a (name, type) with its critical self time. */
+typedef struct rtnode {
+    const char *name, *type;
+    int64_t self;
+    int32_t best; /* its path span with the most self time */
+} rtnode;
+
+/* The slot where the probe for name starts: nodes are hashed by name alone, so that every
+ * node of a name lies on one probe sequence. */
+static size_t rt_hash(const char *name, size_t mask)
+{
+    const char *nm = set(name) ? name : "";
+    return owl_hash64(nm, strlen(nm), 0x72746e) & mask;
+}
+
+/* The node (name, type) of nodes[0..*n) through the slot table (index + 1, size mask + 1),
+ * added when new. */
+static size_t rt_node(rtnode *nodes, size_t *n, int32_t *slot, size_t mask, const char *name,
+                      const char *type)
+{
+    size_t j = rt_hash(name, mask);
+    for (; slot[j]; j = (j + 1) & mask) {
+        rtnode *x = &nodes[slot[j] - 1];
+        if (same(x->name, name) && same(x->type, type))
+            return (size_t)slot[j] - 1;
+    }
+    nodes[*n] = (rtnode){name, type, 0, -1};
+    slot[j] = (int32_t)++*n;
+    return *n - 1;
+}
+
+/* Whether some span of the trace (nodes[0..present)) belongs to a service named name. */
+static int rt_present(const rtnode *nodes, const int32_t *slot, size_t mask, size_t present,
+                      const char *name)
+{
+    for (size_t j = rt_hash(name, mask); slot[j]; j = (j + 1) & mask)
+        if ((size_t)slot[j] <= present && same(nodes[slot[j] - 1].name, name))
+            return 1;
+    return 0;
+}
+
+/* The response-time root cause: the service node holding the most critical self time (a
+ * client span calling a service absent from the trace counts for that inferred node), and
+ * its path span with the most. Traces of more than RT_SMALL spans take memory here (and of
+ * more than 128 in owl_critpath); without it, or without a path of some length, there is no
+ * root cause. */
+#define RT_SMALL 64
+static cause rt_cause(const owl_xf_trace *t, int32_t root)
+{
+    cause c = {-1, 0, root, 0};
+    size_t n = t->n_spans, cap = 4;
+    while (cap < 4 * n)
+        cap *= 2; /* two names a span at most, a table at most half full */
+    uint8_t on_s[RT_SMALL];
+    int64_t self_s[RT_SMALL];
+    rtnode nodes_s[2 * RT_SMALL];
+    int32_t slot_s[4 * RT_SMALL], *slot = slot_s;
+    uint8_t *on = on_s;
+    int64_t *self = self_s;
+    rtnode *nodes = nodes_s;
+    void *heap = NULL;
+    if (root < 0)
+        return c;
+    if (n > RT_SMALL) {
+        heap = calloc(1, n * (sizeof *self + 2 * sizeof *nodes) + cap * sizeof *slot + n);
+        if (!heap)
+            return c;
+        self = heap;
+        nodes = (rtnode *)(self + n);
+        slot = (int32_t *)(nodes + 2 * n);
+        on = (uint8_t *)(slot + cap);
+    } else {
+        memset(slot_s, 0, sizeof slot_s);
+        cap = 4 * RT_SMALL;
+    }
+    size_t nn = 0, mask = cap - 1;
+    if (owl_critpath(t, on, self, NULL) != OWL_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) /* the services present, in span order */
+        rt_node(nodes, &nn, slot, mask, t->spans[i].service, t->spans[i].service_type);
+    size_t present = nn;
+    for (size_t i = 0; i < n; i++) {
+        if (!on[i])
+            continue;
+        const owl_xf_span *s = &t->spans[i];
+        size_t k = rt_node(nodes, &nn, slot, mask, s->service, s->service_type);
+        if (calls_out(s) && !rt_present(nodes, slot, mask, present, s->remote_service))
+            k = rt_node(nodes, &nn, slot, mask, s->remote_service, s->remote_type);
+        nodes[k].self += self[i];
+        if (nodes[k].best < 0 || self[i] > self[nodes[k].best])
+            nodes[k].best = (int32_t)i;
+    }
+    size_t win = nn;
+    for (size_t k = 0; k < nn; k++)
+        if (nodes[k].self > 0 && (win == nn || nodes[k].self > nodes[win].self))
+            win = k; /* the first of equal ones: services in span order */
+    if (win == nn)
+        goto out;
+    c.span = nodes[win].best;
+    c.inferred = win >= present;
+    c.len = 1;
+    for (int32_t j = c.span; j != root; j = parent_of(t, (size_t)j))
+        c.len++; /* on the path: the parents lead to the root */
+out:
+    free(heap);
+    return c;
+}
+
+static cause find_cause(const ev *e, int kind)
+{
+    static const unsigned which[] = {OWL_FO_FAULT, OWL_FO_ERROR | OWL_FO_THROTTLE,
+                                     OWL_FO_THROTTLE};
+    const owl_xf_trace *t = e->t;
+    if (kind == RC_RESPONSETIME)
+        return rt_cause(t, e->root);
+    cause c = {owl_fault_origin(t, which[kind]), 0, -1, 0};
+    if (c.span < 0)
+        return c;
+    c.len = chain_len(t, c.span);
+    const owl_xf_span *s = &t->spans[c.span];
+    c.inferred = calls_out(s) && !service_present(t, s->remote_service);
+    return c;
+}
+
+/* Whether the chain's span j starts a service: the chain's top, or another (name, type) than
+ * its parent's. */
+static int starts_service(const owl_xf_trace *t, int32_t j, int at_top)
+{
+    if (at_top)
+        return 1;
+    const owl_xf_span *s = &t->spans[j], *p = &t->spans[parent_of(t, (size_t)j)];
+    return !same(s->service, p->service) || !same(s->service_type, p->service_type);
+}
+
+static int has_exception(const owl_xf_span *s)
+{
+    return set(s->exception_type) || set(s->exception_message);
+}
+
+/* Whether the braces hold for el (no braces: any element will do). */
+static int eval_el(const ev *e, const node *nd, const rcel *el)
+{
+    if (nd->a < 0)
+        return 1;
+    ev sub = *e;
+    sub.el = el;
+    return eval(&sub, nd->a);
+}
+
+/* Whether the chain's span j (at_top: the chain's top) gives an element of the list nd->rct;
+ * its fields into *el (index and count are the caller's). root_s: the top's duration, for
+ * coverage. */
+static int chain_el(const owl_xf_trace *t, const node *nd, int32_t j, int at_top, double root_s,
+                    rcel *el)
+{
+    const owl_xf_span *s = &t->spans[j];
+    memset(el, 0, sizeof *el);
+    switch (nd->rct) {
+    case RT_ENTITY:
+        el->name = s->name;
+        el->message = s->exception_message;
+        el->remote = calls_out(s);
+        el->has_coverage = nd->rck == RC_RESPONSETIME && root_s > 0;
+        if (el->has_coverage)
+            el->coverage = secs(span_ns(s->start_ns, end_or_start(s))) / root_s;
+        return 1;
+    case RT_EXCEPTION:
+        el->name = s->exception_type;
+        el->message = s->exception_message;
+        return has_exception(s);
+    default:
+        el->name = s->service;
+        el->type = s->service_type;
+        return starts_service(t, j, at_top);
+    }
+}
+
+/* Walks the chain from the cause's span up (len spans) and applies the braces to each element
+ * of the list nd->rct, bottom first: any that holds makes the keyword true. Two walks: the
+ * first counts the list (for last), the second numbers it from its top (index, first). */
+static int eval_rc(const ev *e, const node *nd)
+{
+    const owl_xf_trace *t = e->t;
+    cause c = find_cause(e, nd->rck);
+    if (c.span < 0)
+        return 0;
+    const owl_xf_span *top = c.top >= 0 ? &t->spans[c.top] : NULL;
+    double root_s = top && finished(top) ? secs(span_ns(top->start_ns, top->end_ns)) : 0;
+    size_t count = 0, k;
+    int32_t j;
+    rcel el;
+    for (k = 0, j = c.span; k < c.len; k++, j = parent_of(t, (size_t)j))
+        count += (size_t)chain_el(t, nd, j, k + 1 == c.len, root_s, &el);
+    int extra = nd->rct == RT_SERVICE && c.inferred; /* the inferred node ends the services */
+    count += (size_t)extra;
+    if (extra) {
+        const owl_xf_span *s = &t->spans[c.span];
+        el = (rcel){.name = s->remote_service, .type = s->remote_type, .inferred = 1,
+                    .index = count - 1, .count = count};
+        if (eval_el(e, nd, &el))
+            return 1;
+    }
+    size_t idx = count - (size_t)extra;
+    for (k = 0, j = c.span; k < c.len; k++, j = parent_of(t, (size_t)j)) {
+        if (!chain_el(t, nd, j, k + 1 == c.len, root_s, &el))
+            continue;
+        el.index = --idx;
+        el.count = count;
+        if (eval_el(e, nd, &el))
+            return 1;
+    }
+    return 0;
+}
+
+static int eval_rkw(const ev *e, const node *nd)
+{
+    const rcel *el = e->el;
+    if (!el)
+        return 0;
+    switch (nd->kw) {
+    case RK_NAME: return cmp_str(el->name, nd);
+    case RK_TYPE: return cmp_str(el->type, nd);
+    case RK_MESSAGE: return cmp_str(el->message, nd);
+    case RK_INFERRED: return cmp_bool(el->inferred, nd);
+    case RK_REMOTE: return cmp_bool(el->remote, nd);
+    case RK_FIRST: return cmp_bool(el->index == 0, nd);
+    case RK_LAST: return cmp_bool(el->index + 1 == el->count, nd);
+    case RK_INDEX: return cmp_num((double)el->index, nd->op, nd->num);
+    case RK_COVERAGE: return el->has_coverage && cmp_num(el->coverage, nd->op, nd->num);
+    default: return 0;
+    }
+}
+
 static int eval(const ev *e, int32_t i)
 {
     const node *nd = &e->f->nodes[i];
@@ -1080,6 +1486,8 @@ static int eval(const ev *e, int32_t i)
     case N_ANN: return eval_ann(e, nd);
     case N_SVC: return eval_service(e, nd);
     case N_EDGE: return eval_edge(e, nd);
+    case N_RC: return eval_rc(e, nd);
+    case N_RKW: return eval_rkw(e, nd);
     default: return 0;
     }
 }
@@ -1088,7 +1496,7 @@ int owl_xf_match(const owl_xf *f, const owl_xf_trace *t)
 {
     if (!f || !t || (t->n_spans && !t->spans))
         return 0;
-    ev e = {f, t, find_root(t), NULL};
+    ev e = {f, t, find_root(t), NULL, NULL};
     return eval(&e, f->top);
 }
 
@@ -1187,6 +1595,35 @@ static int tv_kw(const node *nd, const owl_xf_summary *s, int group)
     }
 }
 
+/* A fault, error or throttle root cause needs a span with that status. */
+static int tv_status(int rck, const owl_xf_summary *s)
+{
+    int any = rck == RC_FAULT      ? s->any_fault
+              : rck == RC_THROTTLE ? s->any_throttle
+                                   : s->any_error || s->any_throttle;
+    return any ? TV_MAYBE : TV_NO;
+}
+
+/* The braces of rootcause.K.T, for every element at once: a service element's name is one of
+ * the trace's services (or a client span's remote), so `name = "x"` is no when x is none of
+ * them; all else may be. */
+static int tv_rc(const owl_xf *f, int32_t i, const owl_xf_summary *s, int rct)
+{
+    const node *nd = &f->nodes[i];
+    switch (nd->kind) {
+    case N_AND: return tv_min(tv_rc(f, nd->a, s, rct), tv_rc(f, nd->b, s, rct));
+    case N_OR: return tv_max(tv_rc(f, nd->a, s, rct), tv_rc(f, nd->b, s, rct));
+    case N_NOT: return TV_YES - tv_rc(f, nd->a, s, rct);
+    case N_RKW:
+        if (rct == RT_SERVICE && nd->kw == RK_NAME && nd->op == OP_EQ) {
+            sel sl = {nd->str, NULL};
+            return tv_named(s, &sl);
+        }
+        return TV_MAYBE;
+    default: return TV_MAYBE;
+    }
+}
+
 static int tv(const owl_xf *f, int32_t i, const owl_xf_summary *s, int group)
 {
     const node *nd = &f->nodes[i];
@@ -1196,6 +1633,10 @@ static int tv(const owl_xf *f, int32_t i, const owl_xf_summary *s, int group)
     case N_OR: return tv_max(tv(f, nd->a, s, group), tv(f, nd->b, s, group));
     case N_NOT: return TV_YES - tv(f, nd->a, s, group);
     case N_KW: return tv_kw(nd, s, group);
+    case N_RC:
+        v = nd->rck == RC_RESPONSETIME ? (s->root_duration_ns > 0 ? TV_MAYBE : TV_NO)
+                                       : tv_status(nd->rck, s);
+        return nd->a >= 0 ? tv_min(v, tv_rc(f, nd->a, s, nd->rct)) : v;
     case N_SVC:
     case N_EDGE:
         v = tv_named(s, &nd->sel[0]);

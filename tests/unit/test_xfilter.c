@@ -35,11 +35,13 @@ static const owl_xf_span t0_spans[] = {
     {.service = "cart", .service_type = "AWS::ECS::Container", .name = "GET /cart/{id}",
      .kind = OWL_XF_SERVER, .start_ns = MS(200), .end_ns = MS(2200), .fault = 1,
      .http_method = "GET", .http_url = "http://cart.internal/cart/7", .http_status = 500,
-     .annotations = t0_ann2, .n_annotations = 1, .parent = 1},
+     .annotations = t0_ann2, .n_annotations = 1, .parent = 1, .exception_type = "HTTPError"},
     {.service = "cart", .service_type = "AWS::ECS::Container", .name = "GetItem",
      .kind = OWL_XF_CLIENT, .start_ns = MS(300), .end_ns = MS(2100), .fault = 1,
      .resource_arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders", .parent = 2,
-     .remote_service = "orders-db", .remote_type = "AWS::DynamoDB::Table"},
+     .remote_service = "orders-db", .remote_type = "AWS::DynamoDB::Table",
+     .exception_type = "ProvisionedThroughputExceededException",
+     .exception_message = "Rate exceeded"},
     {.service = "cart", .service_type = "AWS::ECS::Container", .name = "render",
      .kind = OWL_XF_INTERNAL, .start_ns = MS(2100), .end_ns = MS(2150), .parent = 2},
     {.service = "frontend", .service_type = "AWS::EC2::Instance", .name = "inventory",
@@ -351,6 +353,65 @@ static const mcase precedence_cases[] = {
     {"ok\tAND\n!partial", {1, 0, 0, 0, 0}},
 };
 
+/* Root causes. T0: the fault starts at cart's GetItem call to orders-db (inferred); the
+ * response time's largest share is that call too (1.8 s of 2.5). T1: the throttle (an error
+ * too) is the root's own; api holds most of the time. T2: the 404 starts at GetObject to
+ * photos (inferred); the root is in progress, so no response-time cause. T4: the error starts
+ * at random-name's function handler, which also holds most of the time (0.36 s of 0.8). */
+static const mcase rootcause_cases[] = {
+    {"rootcause.fault.service", {1, 0, 0, 0, 0}},
+    {"!rootcause.fault.service", {0, 1, 1, 1, 1}},
+    {"rootcause.fault.service { name = \"cart\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.service { last and name = \"cart\" }", {0, 0, 0, 0, 0}},
+    {"rootcause.fault.service { last and inferred and name = \"orders-db\" and "
+     "type = \"AWS::DynamoDB::Table\" }",
+     {1, 0, 0, 0, 0}},
+    {"rootcause.fault.service { first and name = \"frontend\" and index = 0 }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.service { index = 1 AND name = \"cart\" AND !inferred }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.service { index > 2 }", {0, 0, 0, 0, 0}},
+    {"rootcause.fault.service { NOT name = \"cart\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.entity { last and name = \"GetItem\" and remote }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.entity { first and name = \"GET /api/cart\" and !remote }",
+     {1, 0, 0, 0, 0}},
+    {"rootcause.fault.entity { index = 1 and remote and name = \"cart\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.entity { name = \"render\" }", {0, 0, 0, 0, 0}}, /* not on the chain */
+    {"rootcause.fault.entity { message = \"Rate exceeded\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.exception { last and name = \"ProvisionedThroughputExceededException\" }",
+     {1, 0, 0, 0, 0}},
+    {"rootcause.fault.exception { first and name = \"HTTPError\" and !message }",
+     {1, 0, 0, 0, 0}},
+    {"rootcause.fault.exception { message CONTAINS \"Rate\" AND index = 1 }", {1, 0, 0, 0, 0}},
+    {"rootcause.error.service", {0, 1, 1, 0, 1}},
+    {"rootcause.error.service { name = \"api\" }", {0, 1, 0, 0, 0}},
+    {"rootcause.throttle.service", {0, 1, 0, 0, 0}},
+    {"rootcause.throttle.service { last and first and name = \"api\" }", {0, 1, 0, 0, 0}},
+    {"rootcause.error.service { last and inferred and name = \"photos\" and "
+     "type = \"AWS::S3::Bucket\" }",
+     {0, 0, 1, 0, 0}},
+    {"rootcause.error.service { name = \"worker\" and first }", {0, 0, 1, 0, 0}},
+    {"rootcause.error.service { last and type = \"AWS::Lambda::Function\" }", {0, 0, 0, 0, 1}},
+    {"rootcause.error.service { index = 1 and type = \"AWS::Lambda\" }", {0, 0, 0, 0, 1}},
+    {"rootcause.error.entity { last and name = \"handler\" }", {0, 0, 0, 0, 1}},
+    {"rootcause.error.exception", {0, 0, 0, 0, 0}},
+    {"rootcause.responsetime.service", {1, 1, 0, 0, 1}},
+    {"rootcause.responsetime.service { last and name = \"orders-db\" and inferred }",
+     {1, 0, 0, 0, 0}},
+    {"rootcause.responsetime.service { name = \"frontend\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.responsetime.service { last and name = \"api\" }", {0, 1, 0, 0, 0}},
+    {"rootcause.responsetime.service { last and type = \"AWS::Lambda::Function\" }",
+     {0, 0, 0, 0, 1}},
+    {"rootcause.responsetime.entity { remote and coverage > 0.7 }", {1, 0, 0, 0, 0}},
+    {"rootcause.responsetime.entity { last and coverage > 0.449 and coverage < 0.451 }",
+     {0, 0, 0, 0, 1}},
+    {"rootcause.responsetime.entity { first and coverage = 1 }", {1, 1, 0, 0, 1}},
+    {"ok AND rootcause.responsetime.service { name = \"cart\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.service { name = \"cart\" } OR rootcause.error.service { name = \"api\" }",
+     {1, 1, 0, 0, 0}},
+    {"ROOTCAUSE.FAULT.SERVICE { NAME = \"cart\" }", {1, 0, 0, 0, 0}},
+    {"rootcause.fault.service { (name = \"x\" OR name = \"cart\") AND index != 0 }",
+     {1, 0, 0, 0, 0}},
+};
+
 Test(xfilter, boolean_keywords) { RUN(boolean_cases); }
 Test(xfilter, number_keywords) { RUN(number_cases); }
 Test(xfilter, string_keywords) { RUN(string_cases); }
@@ -358,6 +419,7 @@ Test(xfilter, annotations) { RUN(annotation_cases); }
 Test(xfilter, service) { RUN(service_cases); }
 Test(xfilter, edge) { RUN(edge_cases); }
 Test(xfilter, precedence) { RUN(precedence_cases); }
+Test(xfilter, rootcause) { RUN(rootcause_cases); }
 
 /* ---- malformed expressions: the code and the 1-based position named ---- */
 
@@ -428,18 +490,36 @@ static const bad bad_cases[] = {
     {"ok ; error", OWL_EINVAL, 4, "unexpected ';'"},
     {"user = 'alice'", OWL_EINVAL, 8, "unexpected '''"},
     {"user = \"caf\xc3\xa9\" \xc3\xa9", OWL_EINVAL, 16, "unexpected byte 0xc3"},
-    {"rootcause.fault.entity { last }", OWL_EUNSUPPORTED, 1, "rootcause"},
-    {"rootcause.responsetime.service { name = \"x\" }", OWL_EUNSUPPORTED, 1, "rootcause"},
     {"ok AND rootcause.json = #[{}]", OWL_EUNSUPPORTED, 8, "rootcause"},
+    {"rootcause.fault.service { ok }", OWL_EINVAL, 27, "unknown keyword 'ok' inside"},
+    {"rootcause.fault.service { coverage > 0.5 }", OWL_EINVAL, 27, "does not apply"},
+    {"rootcause.fault.entity { coverage > 0.5 }", OWL_EINVAL, 26, "does not apply"},
+    {"rootcause.fault.service { remote }", OWL_EINVAL, 27, "does not apply"},
+    {"rootcause.responsetime.entity { message = \"x\" }", OWL_EINVAL, 33, "does not apply"},
+    {"rootcause.responsetime.exception { name = \"x\" }", OWL_EINVAL, 24, "no exceptions"},
+    {"rootcause.latency.service", OWL_EINVAL, 11, "expected fault, error"},
+    {"rootcause", OWL_EINVAL, 10, "expected fault, error"},
+    {"rootcause.fault", OWL_EINVAL, 16, "expected .service"},
+    {"rootcause.fault.node", OWL_EINVAL, 17, "expected .service"},
+    {"rootcause.fault.service.name", OWL_EINVAL, 17, "expected .service"},
+    {"rootcause.fault.service { name = traces }", OWL_EINVAL, 34, "expected a value"},
+    {"rootcause.fault.service { index > \"a\" }", OWL_EINVAL, 35, "expected a number"},
+    {"rootcause.fault.service { last = 1 }", OWL_EINVAL, 34, "expected true or false"},
+    {"rootcause.fault.service { }", OWL_EINVAL, 27, "expected a filter expression"},
+    {"rootcause.fault.service { name = \"a\"", OWL_EINVAL, 37, "expected '}'"},
+    {"service(\"a\") { rootcause.fault.service }", OWL_EINVAL, 16, "inside service()"},
+    {"rootcause.fault.service { service(\"a\") }", OWL_EINVAL, 27, "unknown keyword 'service'"},
+    {"rootcause.fault.service { rootcause.error.service }", OWL_EINVAL, 27, "unknown keyword"},
+    {"rootcause.fault.service { annotation.x }", OWL_EINVAL, 27, "unknown keyword"},
     {"group.name = \"high_response_time\" AND user = \"alice\"", OWL_EUNSUPPORTED, 1, "groups"},
     {"group.arn = \"arn:aws:xray:x\"", OWL_EUNSUPPORTED, 1, "groups"},
     {"json = #[{}]", OWL_EUNSUPPORTED, 1, "json"},
-    {"ok AND first", OWL_EUNSUPPORTED, 8, "'first'"},
-    {"service(\"a\") { last }", OWL_EUNSUPPORTED, 16, "'last'"},
-    {"remote", OWL_EUNSUPPORTED, 1, "'remote'"},
-    {"index > 5", OWL_EUNSUPPORTED, 1, "'index'"},
-    {"coverage > 0.7", OWL_EUNSUPPORTED, 1, "'coverage'"},
-    {"message = \"denied\"", OWL_EUNSUPPORTED, 1, "'message'"},
+    {"ok AND first", OWL_EINVAL, 8, "'first' applies only inside rootcause"},
+    {"service(\"a\") { last }", OWL_EINVAL, 16, "'last' applies only"},
+    {"remote", OWL_EINVAL, 1, "'remote' applies only"},
+    {"index > 5", OWL_EINVAL, 1, "'index' applies only"},
+    {"coverage > 0.7", OWL_EINVAL, 1, "'coverage' applies only"},
+    {"message = \"denied\"", OWL_EINVAL, 1, "'message' applies only"},
     {"ok = #[1]", OWL_EUNSUPPORTED, 6, "JSON values"},
 };
 
@@ -591,10 +671,96 @@ Test(xfilter, may_match_prunes)
     cr_expect_eq(may("fault OR duration > 5", &s), 0);
     cr_expect_eq(may("fault OR annotation.x", &s), 1);
     cr_expect_eq(may("ok AND service(\"web\")", &s), 0);
+    cr_expect_eq(may("rootcause.fault.service", &s), 0);
+    cr_expect_eq(may("!rootcause.fault.service", &s), 1);
+    cr_expect_eq(may("rootcause.throttle.entity { last }", &s), 0);
+    cr_expect_eq(may("rootcause.error.service", &s), 1);
+    cr_expect_eq(may("rootcause.error.service { name = \"api\" }", &s), 1);
+    cr_expect_eq(may("rootcause.error.service { name = \"web\" }", &s), 0);
+    cr_expect_eq(may("rootcause.error.service { !(name = \"web\") }", &s), 1);
+    cr_expect_eq(may("rootcause.error.service { name = \"web\" OR last }", &s), 1);
+    cr_expect_eq(may("rootcause.error.entity { name = \"web\" }", &s), 1); /* an operation */
+    cr_expect_eq(may("rootcause.responsetime.service { name = \"db\" }", &s), 1);
+    cr_expect_eq(may("rootcause.responsetime.service { name = \"web\" }", &s), 0);
     s.root_duration_ns = -1;
     cr_expect_eq(may("responsetime > 2", &s), 1);
+    cr_expect_eq(may("rootcause.responsetime.service", &s), 0); /* no finished root */
+    s.root_duration_ns = 0;
+    cr_expect_eq(may("rootcause.responsetime.entity", &s), 0);
     s.duration_ns = -1;
     cr_expect_eq(may("duration >= 0", &s), 0);
+}
+
+/* Root causes on traces past the sizes kept on the C stack (64 spans here, 128 in
+ * owl_critpath), and chains that end in a cycle. */
+Test(xfilter, rootcause_large_and_cycles)
+{
+    enum { N = 1000 };
+    static owl_xf_span sp[N];
+    static char names[N][16];
+    /* a root over N - 1 sequential calls to services s0 .. s9; s7's calls are slowest, and
+     * call 500 (to s0) faulted inside s3's handler */
+    sp[0] = (owl_xf_span){.service = "front", .name = "GET /", .kind = OWL_XF_SERVER,
+                          .end_ns = 0, .parent = -1};
+    int64_t at = 0;
+    for (int i = 1; i < N; i++) {
+        int64_t d = i % 10 == 7 ? 30 : 10;
+        snprintf(names[i], sizeof names[i], "s%d", i % 10);
+        sp[i] = (owl_xf_span){.service = "front", .name = "call", .kind = OWL_XF_CLIENT,
+                              .start_ns = at, .end_ns = at + d, .parent = 0,
+                              .remote_service = names[i]};
+        at += d;
+    }
+    sp[0].end_ns = at;
+    sp[500].fault = 1;
+    owl_xf_trace t = {sp, N, -1};
+    const char *svc[16];
+    owl_xf_summary sum;
+    cr_assert_eq(owl_xf_summarize(&t, svc, 16, &sum, NULL), OWL_OK);
+    static const struct {
+        const char *expr;
+        int want;
+    } cases[] = {
+        {"rootcause.responsetime.service { last and inferred and name = \"s7\" }", 1},
+        {"rootcause.responsetime.service { first and name = \"front\" and index = 0 }", 1},
+        {"rootcause.responsetime.entity { last and remote and coverage < 0.02 }", 1},
+        {"rootcause.fault.service { last and inferred and name = \"s0\" }", 1},
+        {"rootcause.fault.entity { index = 1 and last }", 1},
+        {"rootcause.error.service", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        owl_xf *f = NULL;
+        cr_assert_eq(owl_xf_compile(cases[i].expr, strlen(cases[i].expr), &f, NULL), OWL_OK);
+        int got = owl_xf_match(f, &t);
+        cr_expect_eq(got, cases[i].want, "[%s]", cases[i].expr);
+        if (got)
+            cr_expect(owl_xf_may_match(f, &sum), "[%s]: pre-check refused a match",
+                      cases[i].expr);
+        owl_xf_free(f);
+    }
+    /* 0 -> 1 -> 2 -> 1: the fault at 0 hangs off a cycle; 1, on it, reads as the top. */
+    owl_xf_span cy[3] = {
+        {.service = "x", .name = "a", .start_ns = 1, .end_ns = 2, .fault = 1, .parent = 1},
+        {.service = "y", .name = "b", .start_ns = 1, .end_ns = 2, .parent = 2},
+        {.service = "z", .name = "c", .start_ns = 1, .end_ns = 2, .parent = 1},
+    };
+    owl_xf_trace tc = {cy, 3, -1};
+    static const struct {
+        const char *expr;
+        int want;
+    } ccases[] = {
+        {"rootcause.fault.service { first and name = \"y\" }", 1},
+        {"rootcause.fault.service { last and index = 1 and name = \"x\" }", 1},
+        {"rootcause.fault.service { name = \"z\" }", 0},
+        {"rootcause.fault.entity { first and name = \"b\" }", 1},
+        {"rootcause.responsetime.service", 0}, /* no root: every span has a parent */
+    };
+    for (size_t i = 0; i < sizeof ccases / sizeof *ccases; i++) {
+        owl_xf *f = NULL;
+        cr_assert_eq(owl_xf_compile(ccases[i].expr, strlen(ccases[i].expr), &f, NULL), OWL_OK);
+        cr_expect_eq(owl_xf_match(f, &tc), ccases[i].want, "[%s]", ccases[i].expr);
+        owl_xf_free(f);
+    }
 }
 
 Test(xfilter, summarize)
