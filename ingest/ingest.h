@@ -1407,6 +1407,34 @@ int owl_traces_names(owl_traces *tr, const char *tenant, int64_t start_ns, int64
                      const char *service, char ***out, size_t *n, owl_error *err);
 void owl_traces_names_free(char **v, size_t n);
 
+/* A walk over the traces of a window (trace_walk.c): every trace of tenant whose first
+ * span starts in [start_ns, end_ns), its spans gathered from 5 minutes either side of the
+ * window, handed whole to a callback as the filter language's spans (tracer/tracer.h;
+ * exception type and message only when `exceptions` is set; only service, name, kind,
+ * times, status, peer and parents otherwise: the fields the service graph, critical path
+ * and root cause read). With a filter, each trace is read whole and matched first, and the
+ * views carry every field. */
+typedef struct owl_trace_walk {
+    int64_t start_ns, end_ns;
+    const owl_xf *filter;  /* NULL = every trace */
+    int exceptions;        /* 1: read what failed failed spans (their attributes) */
+    size_t max_traces;     /* 0 = 1,000,000; more sets truncated */
+    size_t traces, spans;  /* out: what was handed over */
+    int truncated;         /* out */
+} owl_trace_walk;
+
+/* Called per trace; t and its strings are valid during the call only; non-zero stops the
+ * walk and is returned. */
+typedef int (*owl_trace_walk_fn)(void *ud, const owl_xf_trace *t, const uint8_t id[16]);
+
+/* owl_traces_walk — calls fn for each trace of q's window (in trace key order). OWL_EINVAL
+ * (end <= start), OWL_EIO, OWL_ENOMEM, or what fn returned. */
+int owl_traces_walk(owl_traces *tr, const char *tenant, owl_trace_walk *q, owl_trace_walk_fn fn,
+                    void *ud, owl_error *err);
+
+/* owl_traces_store — the store tr keeps its spans in. */
+owl_store *owl_traces_store(owl_traces *tr);
+
 /* ---- a stored trace as X-Ray segment documents (xray_render.c, docs/api/xray.md) ---- */
 
 typedef struct owl_xray_doc {

@@ -1087,6 +1087,11 @@ int owl_traces_put(owl_traces *tr, const char *tenant, const owl_span *spans, si
     return OWL_OK;
 }
 
+owl_store *owl_traces_store(owl_traces *tr)
+{
+    return tr->store;
+}
+
 int64_t owl_traces_oldest_ns(const owl_traces *tr, int *days)
 {
     if (days)
@@ -1562,6 +1567,46 @@ static int annotations_of(owl_arena *a, const bson_t *doc, owl_xf_span *v)
     return OWL_OK;
 }
 
+/* What failed a span, from its attrs doc: OTLP's first exception event (type and message
+ * lifted by the decoder), else X-Ray's first cause exception. */
+static void exception_of(owl_arena *a, const bson_t *doc, owl_xf_span *x)
+{
+    bson_iter_t it, ev, f;
+    if (bson_iter_init_find(&it, doc, "events") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &ev))
+        while (bson_iter_next(&ev)) {
+            bson_iter_t e;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&ev) || !bson_iter_recurse(&ev, &e) ||
+                !bson_iter_find(&e, "name") || !BSON_ITER_HOLDS_UTF8(&e) ||
+                strcmp(bson_iter_utf8(&e, NULL), "exception"))
+                continue;
+            bson_iter_t t;
+            uint32_t n;
+            if (bson_iter_recurse(&ev, &t) && bson_iter_find(&t, "type") && BSON_ITER_HOLDS_UTF8(&t)) {
+                const char *p = bson_iter_utf8(&t, &n);
+                x->exception_type = n ? cstr(a, p, n) : NULL;
+            }
+            if (bson_iter_recurse(&ev, &t) && bson_iter_find(&t, "message") &&
+                BSON_ITER_HOLDS_UTF8(&t)) {
+                const char *p = bson_iter_utf8(&t, &n);
+                x->exception_message = n ? cstr(a, p, n) : NULL;
+            }
+            return;
+        }
+    uint32_t n;
+    if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, "cause.exceptions.0.type", &f) &&
+        BSON_ITER_HOLDS_UTF8(&f)) {
+        const char *p = bson_iter_utf8(&f, &n);
+        x->exception_type = n ? cstr(a, p, n) : NULL;
+    }
+    if (bson_iter_init(&it, doc) &&
+        bson_iter_find_descendant(&it, "cause.exceptions.0.message", &f) &&
+        BSON_ITER_HOLDS_UTF8(&f)) {
+        const char *p = bson_iter_utf8(&f, &n);
+        x->exception_message = n ? cstr(a, p, n) : NULL;
+    }
+}
+
 int owl_trace_views(owl_trace *t, owl_xf_span **views)
 {
     owl_arena *a = &t->arena;
@@ -1604,7 +1649,10 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
             x->resource_arn = attr_str(a, &doc, "resource_arn");
             if (annotations_of(a, &doc, x) != OWL_OK)
                 return OWL_ENOMEM;
+            exception_of(a, &doc, x);
         }
+        if (!x->exception_message && s->status != OWL_SPAN_OK && s->status_message.n)
+            x->exception_message = cstr(a, s->status_message.p, s->status_message.n);
         bson_t res; /* OTLP's resource: where the span ran */
         if (s->resource.n >= 5 && bson_init_static(&res, s->resource.p, s->resource.n)) {
             if (!x->availability_zone)

@@ -45,6 +45,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_logtail_routes,
     &owl_logs_routes,
     &owl_traces_routes,
+    &owl_servicemap_routes,
     &owl_xray_routes,
 };
 

@@ -121,6 +121,7 @@ const char *owl_otlp_media_type(enum owl_otlp_encoding enc);
 int owl_otlp_reply_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
                           const char *label, const char *message);
 extern const owl_route_table owl_logs_routes; /* logs.c: CloudWatch Logs (JSON 1.1) */
+extern const owl_route_table owl_servicemap_routes; /* servicemap.c: map, bottlenecks, root cause */
 extern const owl_route_table owl_traces_routes; /* traces.c: span ingest, trace queries */
 extern const owl_route_table owl_xray_routes;   /* xray.c: the X-Ray API (REST-JSON) */
 
@@ -152,5 +153,16 @@ void owl_xray_daemon_stats_get(owl_xray_daemon *d, owl_xray_daemon_stats *st);
 /* owl_xray_daemon_stop — stops the sampling server, stores what the socket still holds,
  * stops the reader and frees. Accepts NULL. */
 void owl_xray_daemon_stop(owl_xray_daemon *d);
+
+/* ---- service maps (servicemap.c) ---- */
+
+/* owl_servicemap_from_statistics — adds to m the nodes and edges of tenant's owl/ServiceGraph
+ * statistics of [start_ms, end_ms) (whole minutes: start rounded down, end up).
+ * owl_servicemap_build — adds those of the window's traces matching filter (NULL = all).
+ * OWL_EINVAL (a window too long), OWL_EIO, OWL_ENOMEM; err says why. */
+int owl_servicemap_from_statistics(owl_server *srv, const char *tenant, int64_t start_ms,
+                                   int64_t end_ms, owl_svcmap *m, owl_error *err);
+int owl_servicemap_build(owl_server *srv, const char *tenant, const owl_xf *filter,
+                         int64_t start_ms, int64_t end_ms, owl_svcmap *m, owl_error *err);
 
 #endif

@@ -221,7 +221,8 @@ static int put_attrs(owl_buf *b, owl_bytes attrs)
     return rc;
 }
 
-static int put_span(owl_buf *b, const owl_trace *t, size_t i)
+static int put_span(owl_buf *b, const owl_trace *t, size_t i, const uint8_t *on_path,
+                    const int64_t *cself)
 {
     const owl_span *s = &t->spans[i];
     char sid[OWL_SPANID_HEX_SIZE], pid[OWL_SPANID_HEX_SIZE];
@@ -241,6 +242,8 @@ static int put_span(owl_buf *b, const owl_trace *t, size_t i)
                                   owl_span_kind_name(s->kind), s->start_ns, s->duration_ns,
                                   t->self_ns[i], (int)t->depth[i],
                                   owl_span_status_name(s->status), s->status_code);
+    if (!rc && on_path[i])
+        rc = owl_buf_printf(b, ",\"critical\":true,\"criticalSelfNanos\":%" PRId64, cself[i]);
     rc = rc ? rc : put_str_member(b, "statusMessage", s->status_message);
     if (!rc && (s->http_method.n || s->route.n || s->url.n || s->http_status)) {
         rc = owl_buf_puts(b, ",\"http\":{");
@@ -286,6 +289,22 @@ static int native_trace(owl_call *call)
         owl_trace_free(&t);
         return rc;
     }
+    /* the critical path, over the spans as the filter language reads them */
+    owl_xf_span *v = NULL;
+    uint8_t *on_path = owl_arena_alloc(&t.arena, t.n ? t.n : 1);
+    int64_t *cself = owl_arena_alloc(&t.arena, (t.n ? t.n : 1) * sizeof *cself);
+    owl_error err = {0};
+    if (!on_path || !cself || owl_trace_views(&t, &v) != OWL_OK) {
+        owl_trace_free(&t);
+        owl_call_error(call, 500, "InternalError", "out of memory");
+        return OWL_ENOMEM;
+    }
+    owl_xf_trace xt = {.spans = v, .n_spans = t.n, .root = t.n ? 0 : -1};
+    if (owl_critpath(&xt, on_path, cself, &err) != OWL_OK) {
+        owl_trace_free(&t);
+        owl_call_error(call, 500, "InternalError", "out of memory");
+        return OWL_ENOMEM;
+    }
     owl_buf b = OWL_BUF_INIT;
     char hex[OWL_TRACEID_HEX_SIZE], xr[OWL_TRACEID_XRAY_SIZE];
     owl_traceid_to_hex(t.id, hex);
@@ -311,7 +330,7 @@ static int native_trace(owl_call *call)
     rc = rc ? rc : owl_buf_puts(&b, "],\"spans\":[");
     for (size_t i = 0; i < t.n && !rc; i++) {
         rc = i ? owl_buf_putc(&b, ',') : OWL_OK;
-        rc = rc ? rc : put_span(&b, &t, i);
+        rc = rc ? rc : put_span(&b, &t, i, on_path, cself);
     }
     rc = rc ? rc : owl_buf_puts(&b, "]}");
     owl_trace_free(&t);

@@ -3,6 +3,8 @@
  *   PutTraceSegments   POST /TraceSegments   segment documents in (xray.c decodes them)
  *   BatchGetTraces     POST /Traces          traces by id as segment documents (xray_render.c)
  *   GetTraceSummaries  POST /TraceSummaries  summaries of a time range, FilterExpression, pages
+ *   GetServiceGraph    POST /ServiceGraph    the service map of a time range (servicemap.c's)
+ *   GetTraceGraph      POST /TraceGraph      the service map of given traces
  * All of them go through the traces module (ingest/traces.c), as OTLP and Zipkin spans do. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -319,6 +321,123 @@ static int get_trace_summaries(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return OWL_OK;
 }
 
+/* ---- GetServiceGraph, GetTraceGraph ---- */
+
+/* Appends map m as X-Ray's Services list (and with whole, StartTime, EndTime and
+ * ContainsOldGroupVersions) to out. */
+static int put_map(owl_aws_ctx *ctx, const owl_svcmap *m, int whole, bson_t *out)
+{
+    owl_buf b = OWL_BUF_INIT;
+    owl_error err = {0};
+    bson_error_t berr;
+    int rc = owl_svcmap_xray_json(m, &b, &err);
+    bson_t *doc = rc == OWL_OK ? bson_new_from_json((const uint8_t *)b.data, (ssize_t)b.len, &berr)
+                               : NULL;
+    owl_buf_free(&b);
+    if (!doc)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalFailure, "%s",
+                            rc == OWL_OK ? "the service graph did not render" : err.msg);
+    bson_iter_t it;
+    if (bson_iter_init(&it, doc))
+        while (bson_iter_next(&it))
+            if (whole || !strcmp(bson_iter_key(&it), "Services"))
+                bson_append_iter(out, NULL, 0, &it);
+    bson_destroy(doc);
+    return OWL_OK;
+}
+
+static int get_service_graph(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    int64_t start_ms, end_ms;
+    int rc;
+    if ((rc = owl_aws_get_time_ms(ctx, in, "StartTime", &start_ms)) == OWL_ENOTFOUND ||
+        (rc == OWL_OK &&
+         (rc = owl_aws_get_time_ms(ctx, in, "EndTime", &end_ms)) == OWL_ENOTFOUND))
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
+                            "StartTime and EndTime are required");
+    if (rc != OWL_OK)
+        return rc;
+    if (end_ms <= start_ms)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
+                            "EndTime must be after StartTime");
+    if (end_ms - start_ms > 30 * 86400000LL) /* the statistics' own bound (owl's choice) */
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
+                            "the time range may be at most 30 days");
+    snprintf(call_of(ctx)->resource, sizeof call_of(ctx)->resource, "tenant/%s/xray/servicegraph",
+             tenant_of(ctx));
+    owl_svcmap *m = NULL;
+    owl_error err = {0};
+    if ((rc = owl_svcmap_new(start_ms, end_ms, &m)) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InternalFailure, "out of memory");
+    rc = owl_servicemap_from_statistics(call_of(ctx)->srv, tenant_of(ctx), start_ms, end_ms, m,
+                                        &err);
+    rc = rc == OWL_OK ? put_map(ctx, m, 1, out)
+         : rc == OWL_EINVAL ? owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException, "%s", err.msg)
+                            : store_fail(ctx, rc, err.msg);
+    owl_svcmap_free(m);
+    return rc;
+}
+
+static int get_trace_graph(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    bson_iter_t it;
+    int rc = owl_aws_get_list(ctx, in, "TraceIds", &it);
+    if (rc == OWL_ENOTFOUND)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException, "TraceIds is required");
+    if (rc != OWL_OK)
+        return rc;
+    snprintf(call_of(ctx)->resource, sizeof call_of(ctx)->resource, "tenant/%s/xray/tracegraph",
+             tenant_of(ctx));
+    owl_svcmap *m = NULL;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    size_t nids = 0;
+    /* the traces' times are known once they are read: a first map collects them */
+    for (int pass = 0; pass < 2 && rc == OWL_OK; pass++) {
+        int64_t from = lo == INT64_MAX ? 0 : lo / 1000000;
+        int64_t to = hi == INT64_MIN ? 1 : (hi + 999999) / 1000000 + 1;
+        if (pass == 1 && owl_svcmap_new(from, to, &m) != OWL_OK)
+            return owl_aws_fail(ctx, OWL_AWS_ERR_InternalFailure, "out of memory");
+        owl_aws_get_list(ctx, in, "TraceIds", &it);
+        while (rc == OWL_OK && bson_iter_next(&it)) {
+            if (!BSON_ITER_HOLDS_UTF8(&it)) {
+                rc = owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
+                                  "TraceIds must be strings");
+                break;
+            }
+            if (pass == 0 && ++nids > BATCH_MAX_IDS) {
+                rc = owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
+                                  "at most %d TraceIds per request", BATCH_MAX_IDS);
+                break;
+            }
+            const char *text = bson_iter_utf8(&it, NULL);
+            uint8_t id[16];
+            owl_error err = {0};
+            owl_trace t = {0};
+            if (owl_traceid_parse(text, strlen(text), id, &err) != OWL_OK)
+                continue; /* as BatchGetTraces: an id it cannot read is no trace */
+            int g = owl_traces_get(traces_of(ctx), tenant_of(ctx), id, &t, &err);
+            owl_xf_span *v = NULL;
+            if (g == OWL_OK && pass == 0) {
+                lo = t.start_ns < lo ? t.start_ns : lo;
+                hi = t.end_ns > hi ? t.end_ns : hi;
+            } else if (g == OWL_OK && owl_trace_views(&t, &v) == OWL_OK) {
+                owl_xf_trace xt = {.spans = v, .n_spans = t.n, .root = -1};
+                if (owl_svcgraph_trace(&xt, m, &err) != OWL_OK)
+                    rc = owl_aws_fail(ctx, OWL_AWS_ERR_InternalFailure, "out of memory");
+            } else if (g == OWL_OK) {
+                rc = owl_aws_fail(ctx, OWL_AWS_ERR_InternalFailure, "out of memory");
+            } else if (g != OWL_ENOTFOUND) {
+                rc = store_fail(ctx, g, err.msg);
+            }
+            owl_trace_free(&t);
+        }
+    }
+    if (rc == OWL_OK)
+        rc = put_map(ctx, m, 0, out);
+    owl_svcmap_free(m);
+    return rc;
+}
+
 static const owl_aws_op xray_ops[] = {
     {.name = "PutTraceSegments", .action = "xray:PutTraceSegments", .fn = put_trace_segments,
      .method = "POST", .uri = "/TraceSegments", .raw_body = 1},
@@ -326,6 +445,10 @@ static const owl_aws_op xray_ops[] = {
      .method = "POST", .uri = "/Traces"},
     {.name = "GetTraceSummaries", .action = "xray:GetTraceSummaries",
      .fn = get_trace_summaries, .method = "POST", .uri = "/TraceSummaries"},
+    {.name = "GetServiceGraph", .action = "xray:GetServiceGraph", .fn = get_service_graph,
+     .method = "POST", .uri = "/ServiceGraph"},
+    {.name = "GetTraceGraph", .action = "xray:GetTraceGraph", .fn = get_trace_graph,
+     .method = "POST", .uri = "/TraceGraph"},
 };
 
 static const owl_aws_service xray_service = {

@@ -1,0 +1,367 @@
+/* trace_walk.c — every trace of a time window, handed whole to a callback as the filter
+ * language's spans (owl_traces_walk): what service maps from traces, bottlenecks and root
+ * causes read. One scan of the window (widened by WALK_MARGIN_NS on both sides, so a
+ * trace's spans just outside it come too) decodes only the columns an analysis needs; rows
+ * are grouped by trace and each group's tree built from span and parent ids. With a filter,
+ * a window trace is read whole (owl_traces_get) and matched, as a search does.
+ *
+ * Names are interned once per walk (services and operations repeat), so a row costs its
+ * fixed-size record and the strings are NUL-terminated for the views. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "common/traceid.h"
+#include "ingest/ingest.h"
+
+#define WALK_MARGIN_NS (300LL * 1000000000LL) /* 5 minutes */
+
+enum { C_TIME, C_KEY, C_TID, C_SID, C_PID, C_SVC, C_NAME, C_KIND, C_DUR, C_STATUS, C_MSG,
+       C_PEER, C_PROG, C_ATTRS, C_N };
+
+typedef struct row {
+    uint64_t key;
+    uint8_t tid[16];
+    uint64_t sid, pid;
+    int64_t start, dur;
+    uint32_t svc, name, peer, msg, etype, emsg; /* name ids; 0 = none */
+    uint8_t kind, status, prog;
+} row;
+
+typedef struct walk {
+    row *rows;
+    size_t n, cap;
+    char **names; /* id - 1 */
+    size_t nnames, capnames;
+    uint32_t *tab; /* open addressing: name ids */
+    uint64_t *tabh;
+    size_t tabcap;
+    int exceptions;
+    int rc;
+} walk;
+
+/* The id of p[0..n) (0 for an empty string), interned when new; 0 and rc set when out of
+ * memory. */
+static uint32_t intern(walk *w, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    uint64_t h = owl_hash64(p, n, 3);
+    if (w->tabcap)
+        for (size_t at = h & (w->tabcap - 1); w->tab[at]; at = (at + 1) & (w->tabcap - 1)) {
+            const char *s = w->names[w->tab[at] - 1];
+            if (w->tabh[at] == h && !memcmp(s, p, n) && s[n] == '\0')
+                return w->tab[at];
+        }
+    if ((w->nnames + 1) * 2 > w->tabcap) {
+        size_t cap = w->tabcap ? w->tabcap * 2 : 256;
+        uint32_t *t = calloc(cap, sizeof *t);
+        uint64_t *th = malloc(cap * sizeof *th);
+        if (!t || !th) {
+            free(t), free(th);
+            w->rc = OWL_ENOMEM;
+            return 0;
+        }
+        for (size_t i = 0; i < w->tabcap; i++)
+            if (w->tab[i]) {
+                size_t at = w->tabh[i] & (cap - 1);
+                while (t[at])
+                    at = (at + 1) & (cap - 1);
+                t[at] = w->tab[i];
+                th[at] = w->tabh[i];
+            }
+        free(w->tab), free(w->tabh);
+        w->tab = t, w->tabh = th, w->tabcap = cap;
+    }
+    if (w->nnames == w->capnames) {
+        size_t cap = w->capnames ? w->capnames * 2 : 256;
+        char **v = realloc(w->names, cap * sizeof *v);
+        if (!v) {
+            w->rc = OWL_ENOMEM;
+            return 0;
+        }
+        w->names = v, w->capnames = cap;
+    }
+    char *s = malloc(n + 1);
+    if (!s) {
+        w->rc = OWL_ENOMEM;
+        return 0;
+    }
+    memcpy(s, p, n);
+    s[n] = '\0';
+    w->names[w->nnames++] = s;
+    size_t at = h & (w->tabcap - 1);
+    while (w->tab[at])
+        at = (at + 1) & (w->tabcap - 1);
+    w->tab[at] = (uint32_t)w->nnames;
+    w->tabh[at] = h;
+    return (uint32_t)w->nnames;
+}
+
+static const char *name_of(const walk *w, uint32_t id)
+{
+    return id ? w->names[id - 1] : NULL;
+}
+
+/* The string at path in doc (a.b through documents, a.N through arrays), or NULL. */
+static int doc_str(const bson_t *doc, const char *path, const char **s, uint32_t *n)
+{
+    bson_iter_t it, f;
+    if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &f) ||
+        !BSON_ITER_HOLDS_UTF8(&f))
+        return 0;
+    *s = bson_iter_utf8(&f, n);
+    return *n > 0;
+}
+
+/* What failed a span, from its attrs: OTLP's first exception event, else X-Ray's first
+ * cause exception. */
+static void exception_of(walk *w, row *r, owl_bytes attrs)
+{
+    bson_t doc;
+    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n))
+        return;
+    bson_iter_t it, ev;
+    const char *s;
+    uint32_t n;
+    if (bson_iter_init_find(&it, &doc, "events") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &ev))
+        while (bson_iter_next(&ev)) {
+            if (!BSON_ITER_HOLDS_DOCUMENT(&ev))
+                continue;
+            const uint8_t *d;
+            uint32_t dn;
+            bson_iter_document(&ev, &dn, &d);
+            bson_t e;
+            if (!bson_init_static(&e, d, dn) || !doc_str(&e, "name", &s, &n) || n != 9 ||
+                memcmp(s, "exception", 9))
+                continue;
+            if (doc_str(&e, "type", &s, &n))
+                r->etype = intern(w, s, n);
+            if (doc_str(&e, "message", &s, &n))
+                r->emsg = intern(w, s, n);
+            return;
+        }
+    if (doc_str(&doc, "cause.exceptions.0.type", &s, &n))
+        r->etype = intern(w, s, n);
+    if (doc_str(&doc, "cause.exceptions.0.message", &s, &n))
+        r->emsg = intern(w, s, n);
+}
+
+static int take_rows(void *ud, const owl_batch *b)
+{
+    walk *w = ud;
+    if (w->n + b->nrows > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->n + b->nrows)
+            cap *= 2;
+        row *v = realloc(w->rows, cap * sizeof *v);
+        if (!v)
+            return w->rc = OWL_ENOMEM;
+        w->rows = v, w->cap = cap;
+    }
+    for (size_t i = 0; i < b->nrows; i++) {
+        row *r = &w->rows[w->n++];
+        r->key = b->cols[C_KEY][i].u;
+        memcpy(r->tid, b->cols[C_TID][i].b.p, 16);
+        memcpy(&r->sid, b->cols[C_SID][i].b.p, 8);
+        memcpy(&r->pid, b->cols[C_PID][i].b.p, 8);
+        r->start = b->cols[C_TIME][i].i;
+        r->dur = b->cols[C_DUR][i].i;
+        r->svc = intern(w, b->cols[C_SVC][i].b.p, b->cols[C_SVC][i].b.n);
+        r->name = intern(w, b->cols[C_NAME][i].b.p, b->cols[C_NAME][i].b.n);
+        r->peer = intern(w, b->cols[C_PEER][i].b.p, b->cols[C_PEER][i].b.n);
+        r->kind = (uint8_t)b->cols[C_KIND][i].i;
+        r->status = (uint8_t)b->cols[C_STATUS][i].i;
+        r->prog = b->cols[C_PROG][i].i != 0;
+        r->msg = r->etype = r->emsg = 0;
+        if (r->status != OWL_SPAN_OK) {
+            r->msg = intern(w, b->cols[C_MSG][i].b.p, b->cols[C_MSG][i].b.n);
+            if (w->exceptions)
+                exception_of(w, r, b->cols[C_ATTRS][i].b);
+        }
+    }
+    return w->rc;
+}
+
+static int cmp_row(const void *x, const void *y)
+{
+    const row *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    int c = memcmp(a->tid, b->tid, 16);
+    if (c)
+        return c;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static owl_xf_kind xf_kind(int k)
+{
+    return k == OWL_SPAN_SERVER     ? OWL_XF_SERVER
+           : k == OWL_SPAN_CLIENT   ? OWL_XF_CLIENT
+           : k == OWL_SPAN_PRODUCER ? OWL_XF_PRODUCER
+           : k == OWL_SPAN_CONSUMER ? OWL_XF_CONSUMER
+                                    : OWL_XF_INTERNAL;
+}
+
+/* The views of rows g[0..n) of one trace (start order) into v, parents by span id: a child
+ * naming an id two spans share (Zipkin's client and server halves) goes under the server
+ * half, which goes under the client half. */
+static void views_of(const walk *w, const row *g, size_t n, owl_xf_span *v, uint32_t *by_id)
+{
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &g[i];
+        owl_xf_span *x = &v[i];
+        memset(x, 0, sizeof *x);
+        x->service = name_of(w, r->svc);
+        x->name = name_of(w, r->name);
+        x->kind = xf_kind(r->kind);
+        x->start_ns = r->start;
+        x->end_ns = r->start + r->dur;
+        x->error = r->status == OWL_SPAN_ERROR || r->status == OWL_SPAN_THROTTLE;
+        x->fault = r->status == OWL_SPAN_FAULT;
+        x->throttle = r->status == OWL_SPAN_THROTTLE;
+        x->in_progress = r->prog;
+        x->remote_service = name_of(w, r->peer);
+        x->exception_type = name_of(w, r->etype);
+        x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
+        x->parent = -1;
+    }
+    /* span ids in order, an id's server half first */
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = (uint32_t)i;
+    for (size_t i = 1; i < n; i++) { /* insertion sort: traces are mostly small */
+        uint32_t k = by_id[i];
+        size_t j = i;
+        while (j > 0 && (g[by_id[j - 1]].sid > g[k].sid ||
+                         (g[by_id[j - 1]].sid == g[k].sid && g[by_id[j - 1]].kind != OWL_SPAN_SERVER &&
+                          g[k].kind == OWL_SPAN_SERVER))) {
+            by_id[j] = by_id[j - 1];
+            j--;
+        }
+        by_id[j] = k;
+    }
+    /* a server half sharing its client half's id (the run of an id holds the server half
+     * first): under the client half */
+    for (size_t i = 0; i + 1 < n; i++) {
+        const row *a = &g[by_id[i]], *b = &g[by_id[i + 1]];
+        if (a->sid == b->sid && a->kind == OWL_SPAN_SERVER && b->kind == OWL_SPAN_CLIENT &&
+            a->svc != b->svc)
+            v[by_id[i]].parent = (int32_t)by_id[i + 1];
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t want = g[i].pid;
+        if (!want || v[i].parent >= 0)
+            continue;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (g[by_id[mid]].sid < want)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && g[by_id[lo]].sid == want && by_id[lo] != i)
+            v[i].parent = (int32_t)by_id[lo];
+    }
+}
+
+int owl_traces_walk(owl_traces *tr, const char *tenant, owl_trace_walk *q, owl_trace_walk_fn fn,
+                    void *ud, owl_error *err)
+{
+    q->traces = q->spans = 0;
+    q->truncated = 0;
+    if (q->end_ns <= q->start_ns)
+        return owl_error_set(err, OWL_EINVAL, "the end of the range must be after its start");
+    walk w = {.exceptions = q->exceptions};
+    static const size_t cols[C_N] = {
+        OWL_SPANS_TIME,     OWL_SPANS_TRACE_KEY, OWL_SPANS_TRACE_ID,    OWL_SPANS_SPAN_ID,
+        OWL_SPANS_PARENT_ID, OWL_SPANS_SERVICE,  OWL_SPANS_NAME,        OWL_SPANS_KIND,
+        OWL_SPANS_DURATION, OWL_SPANS_STATUS,    OWL_SPANS_STATUS_MSG,  OWL_SPANS_PEER_SERVICE,
+        OWL_SPANS_IN_PROGRESS, OWL_SPANS_ATTRS};
+    const char *parts[] = {OWL_TRACES_PARTITION};
+    owl_scan sq = {
+        .table = "spans",
+        .tenant = tenant,
+        .partitions = parts,
+        .npartitions = 1,
+        .start = q->start_ns > INT64_MIN + WALK_MARGIN_NS ? q->start_ns - WALK_MARGIN_NS : INT64_MIN,
+        .end = q->end_ns < INT64_MAX - WALK_MARGIN_NS ? q->end_ns + WALK_MARGIN_NS : INT64_MAX,
+        .cols = cols,
+        .ncols = q->exceptions ? C_N : C_N - 1,
+        .fn = take_rows,
+        .ud = &w,
+    };
+    int rc = owl_store_scan(owl_traces_store(tr), &sq, NULL, err);
+    if (rc == OWL_OK && w.rc)
+        rc = w.rc;
+    if (rc == OWL_ENOMEM)
+        owl_error_set(err, rc, "out of memory");
+    if (rc == OWL_OK && w.n)
+        qsort(w.rows, w.n, sizeof *w.rows, cmp_row);
+    owl_xf_span *v = NULL;
+    uint32_t *by_id = NULL;
+    size_t vcap = 0;
+    size_t max = q->max_traces ? q->max_traces : 1000000;
+    for (size_t at = 0; rc == OWL_OK && at < w.n;) {
+        size_t end = at + 1;
+        while (end < w.n && w.rows[end].key == w.rows[at].key &&
+               !memcmp(w.rows[end].tid, w.rows[at].tid, 16))
+            end++;
+        const row *g = &w.rows[at];
+        size_t n = end - at;
+        at = end;
+        if (g[0].start < q->start_ns || g[0].start >= q->end_ns) /* starts elsewhere */
+            continue;
+        if (q->traces == max) {
+            q->truncated = 1;
+            break;
+        }
+        if (q->filter) {
+            owl_trace t = {0};
+            rc = owl_traces_get(tr, tenant, g[0].tid, &t, err);
+            owl_xf_span *tv = NULL;
+            if (rc == OWL_OK && owl_trace_views(&t, &tv) != OWL_OK)
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+            if (rc == OWL_OK) {
+                owl_xf_trace xt = {.spans = tv, .n_spans = t.n, .root = -1};
+                if (owl_xf_match(q->filter, &xt)) {
+                    q->traces++;
+                    q->spans += t.n;
+                    rc = fn(ud, &xt, g[0].tid);
+                }
+            }
+            if (rc == OWL_ENOTFOUND) /* expired since the scan */
+                rc = OWL_OK;
+            owl_trace_free(&t);
+            continue;
+        }
+        if (n > vcap) {
+            owl_xf_span *nv = realloc(v, n * sizeof *nv);
+            uint32_t *nb = nv ? realloc(by_id, n * sizeof *nb) : NULL;
+            if (nv)
+                v = nv;
+            if (nb)
+                by_id = nb;
+            if (!nv || !nb) {
+                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+                break;
+            }
+            vcap = n;
+        }
+        views_of(&w, g, n, v, by_id);
+        owl_xf_trace xt = {.spans = v, .n_spans = n, .root = -1};
+        q->traces++;
+        q->spans += n;
+        rc = fn(ud, &xt, g[0].tid);
+    }
+    free(v);
+    free(by_id);
+    for (size_t i = 0; i < w.nnames; i++)
+        free(w.names[i]);
+    free(w.names);
+    free(w.tab);
+    free(w.tabh);
+    free(w.rows);
+    return rc;
+}
