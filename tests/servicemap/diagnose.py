@@ -126,7 +126,7 @@ def main():
     owld = reference.Tally("latency", "by_change")
     owld_overall = reference.Tally("latency", "overall")
     ref = reference.Tally()
-    done = 0
+    done = unanswered = 0
     for i in range(a.scenarios):
         if time.monotonic() - t_start > a.budget:
             break
@@ -145,7 +145,11 @@ def main():
         res, why = ask(owl, sc, a.limit)
         if res is None:
             check("scenario %d: rootcause and bottlenecks answer" % i, False, why)
+            unanswered += 1
+            if unanswered == 3:
+                break  # three in a row: the endpoints are missing or broken
             continue
+        unanswered = 0
         miss = owld.score(sc.expected, res)
         owld_overall.score(sc.expected, res)
         rmiss = ref.score(sc.expected, reference.diagnose(sc.baseline, sc.faulty))
@@ -155,7 +159,7 @@ def main():
         done += 1
     elapsed = time.monotonic() - t_start
     note("seed %d: %d of %d scenarios in %.0f s" % (a.seed, done, a.scenarios, elapsed))
-    check("all %d scenarios ran within %.0f s" % (a.scenarios, a.budget), done == a.scenarios,
+    check("all %d scenarios scored within %.0f s" % (a.scenarios, a.budget), done == a.scenarios,
           "%d done" % done)
     if a.readback_only:
         return 1 if failures() else 0
