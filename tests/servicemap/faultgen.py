@@ -666,7 +666,7 @@ def self_check(seed, n):
     base = base_time_ns()
     invalid = 0
     tally = reference.Tally()
-    other = reference.Tally("latency_total", "overall")
+    other = reference.Tally("latency_mean", "overall")
     t0 = time.monotonic()
     spans = traces = 0
     for i in range(n):
@@ -686,8 +686,9 @@ def self_check(seed, n):
             print("scenario %3d %s: %s" % (i, reference.describe(sc), miss))
     print("%d scenarios (seed %d), %d traces, %d spans, %.1f s; %d invalid"
           % (n, seed, traces, spans, time.monotonic() - t0, invalid))
-    print(tally.summary("reference (latency by mean growth, bottlenecks by added time)"))
-    print(other.summary("reference (latency by total growth, bottlenecks overall)"))
+    print(tally.summary("reference (latency: growth per trace; bottlenecks: by change)"))
+    print(other.summary("reference (latency: growth of the mean on the path; bottlenecks: "
+                        "overall as ordered)"))
     return invalid
 
 

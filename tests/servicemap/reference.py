@@ -106,15 +106,17 @@ def edges(traces):
 
 
 def _window(traces):
-    """Per (service, operation): [critical self ns summed, traces holding it]; and per fault
-    origin (service, operation, exception type, message): faulty traces."""
+    """Per (service, operation): [critical self ns summed, traces on whose critical path it
+    is]; and per fault origin (service, operation, exception type, message): faulty
+    traces."""
     selfs, origins = {}, {}
     for spans in traces:
         on = critical_path(spans)
         mine = {}
         for sp in spans:
-            k = (sp["service"], sp["name"])
-            mine[k] = mine.get(k, 0) + on.get(sp["id"], 0)
+            if sp["id"] in on:
+                k = (sp["service"], sp["name"])
+                mine[k] = mine.get(k, 0) + on[sp["id"]]
         for k, v in mine.items():
             row = selfs.setdefault(k, [0, 0])
             row[0] += v
@@ -129,27 +131,30 @@ def _window(traces):
 
 def diagnose(baseline, window):
     """Rankings of the window against the baseline, each a list of (service, operation):
-    faults (fault origins by count), latency_mean (mean critical self time per trace holding
-    the operation, growth over the baseline's), latency_total (that growth times the
-    window's traces holding it), overall (critical self time summed), by_change (the
-    critical self time the window spent beyond the baseline's mean)."""
+    faults (fault origins by count); latency (critical self time per window trace, all
+    traces counted, minus the same per baseline trace; rows that grew); latency_mean (the
+    mean over the traces on whose path the row is, minus the baseline's); overall (critical
+    self time summed); by_change (the critical self time the window spent beyond the
+    baseline's mean: summed - traces on path x baseline mean)."""
     sw, ow = _window(window)
     sb, _ = _window(baseline)
+    nw, nb = max(len(window), 1), max(len(baseline), 1)
 
     def base_mean(k):
         b = sb.get(k)
         return b[0] / b[1] if b else 0.0
 
     faults = sorted(ow.items(), key=lambda kv: (-kv[1], kv[0][:2]))
+    per_trace = {k: v[0] / nw - sb.get(k, (0, 0))[0] / nb for k, v in sw.items()}
     mean_delta = {k: v[0] / v[1] - base_mean(k) for k, v in sw.items()}
-    res = {
+    return {
         "faults": [k[:2] for k, _ in faults],
+        "latency": sorted((k for k in per_trace if per_trace[k] > 0),
+                          key=lambda k: (-per_trace[k], k)),
         "latency_mean": sorted(mean_delta, key=lambda k: (-mean_delta[k], k)),
-        "latency_total": sorted(mean_delta, key=lambda k: (-mean_delta[k] * sw[k][1], k)),
         "overall": sorted(sw, key=lambda k: (-sw[k][0], k)),
         "by_change": sorted(sw, key=lambda k: (-(sw[k][0] - sw[k][1] * base_mean(k)), k)),
     }
-    return res
 
 
 def describe(sc):
@@ -166,7 +171,7 @@ class Tally:
     bottleneck top 1 (latency and dependency faults: the row of the slowed span). rc_latency
     and bottleneck name the lists of a result used for those."""
 
-    def __init__(self, rc_latency="latency_mean", bottleneck="by_change"):
+    def __init__(self, rc_latency="latency", bottleneck="by_change"):
         self.rc_latency = rc_latency
         self.bottleneck = bottleneck
         self.n = self.top1 = self.top3 = 0
