@@ -125,6 +125,10 @@ static const struct opt opts[] = {
     {.name = "trace-retention-days", .type = T_INT64, INT64(trace_retention_days), .min = 0,
      .max = 36500, .def = "30", .arg = "DAYS",
      .help = "days spans are kept (0 = forever; X-Ray: 30)"},
+    {.name = "service-graph-ttl", .type = T_INT64, INT64(service_graph_ttl), .min = 1,
+     .max = 3600, .def = "30", .arg = "SECONDS",
+     .help = "how long a span waits for its caller or callee in the live service graph; a "
+             "client span still alone then is a call to a virtual node"},
     {.name = "xray-daemon", .type = T_STRING, STR(xray_daemon), .def = OWL_XRAY_DAEMON_DEFAULT,
      .given_off = FIELD(xray_daemon_given, int), .arg = "HOST:PORT|off",
      .help = "X-Ray daemon endpoint: segments on UDP, sampling on TCP (off: none)"},

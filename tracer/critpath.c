@@ -182,6 +182,16 @@ static void heap_pop(const kid *k, int32_t *h, size_t *n)
         h[i] = x;
 }
 
+/* How far a child may end after its parent and still be its synchronous part: clocks are
+ * read at slightly different moments (the OpenTelemetry JS SDK's client spans end a fraction
+ * of a millisecond after the server span that awaited them), so a child's end within 1 ms or
+ * 1% of its parent's length past the parent's is clamped, not read as asynchronous. */
+static int64_t overhang(const frame *f)
+{
+    int64_t pct = ssub(f->pe, f->ps) / 100;
+    return pct > 1000000 ? pct : 1000000;
+}
+
 /* The synchronous children of f's span that overlap its window, into k (sorted); their
  * count. */
 static size_t gather(const owl_xf_trace *t, const frame *f, const int32_t *first,
@@ -204,7 +214,7 @@ static size_t gather(const owl_xf_trace *t, const frame *f, const int32_t *first
             if (c1 <= f->pe && ssub(c1, f->pe) > d)
                 d = ssub(c1, f->pe);
             c0 = ssub(c0, d), c1 = ssub(c1, d), off = ssub(off, d);
-        } else if (c1 > f->pe) {
+        } else if (c1 > sadd(f->pe, overhang(f))) {
             continue; /* outlives its parent: asynchronous */
         }
         int64_t cs = c0 > f->ws ? c0 : f->ws, ce = c1 < f->we ? c1 : f->we;

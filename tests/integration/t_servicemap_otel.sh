@@ -30,8 +30,7 @@ CREDS=-
 
 # the database edge (a client span no server answers) is counted once the pairing cache gives
 # up waiting for a callee: a shorter TTL than the default 30 s keeps the test short
-export OWL_SVCGRAPH_TTL=${OWL_SVCGRAPH_TTL:-5}
-start_owld || bail "owld starts"
+start_owld --service-graph-ttl 5 || bail "owld starts"
 [ -x /usr/bin/aws ] && CREDS=$DATA/aws-credentials
 
 timeout 60 node "$OTEL_DIR/servicemap.mjs" "$BASE/v1/traces" "$ADMIN" "$REQUESTS" "$CONCURRENCY" \

@@ -14,6 +14,8 @@
     {.service = (svc), .name = (nm), .kind = OWL_XF_##k, .start_ns = (s), .end_ns = (e), \
      .parent = (p)}
 
+#define MS 1000000LL
+
 typedef struct res {
     uint8_t on[64];
     int64_t self[64];
@@ -81,18 +83,33 @@ Test(critpath, nested_and_tie)
 
 Test(critpath, async_children)
 {
+    /* milliseconds: a child outliving its parent by more than 1 ms (or 1%) is asynchronous */
     const owl_xf_span s[] = {
-        SP("a", "root", SERVER, 0, 100, -1),
-        SP("a", "fire-and-forget", INTERNAL, 50, 150, 0), /* outlives its parent */
-        SP("a", "under it", INTERNAL, 60, 70, 1),
-        SP("a", "consume", CONSUMER, 10, 30, 0),          /* a consumer is never waited on */
-        SP("a", "send", PRODUCER, 30, 40, 0),             /* the send itself is synchronous */
-        SP("b", "receive", CONSUMER, 35, 39, 4),          /* its consumer is not */
-        SP("b", "handle", INTERNAL, 35, 38, 4),           /* nor anything under a producer */
+        SP("a", "root", SERVER, 0, 100 * MS, -1),
+        SP("a", "fire-and-forget", INTERNAL, 50 * MS, 150 * MS, 0), /* outlives its parent */
+        SP("a", "under it", INTERNAL, 60 * MS, 70 * MS, 1),
+        SP("a", "consume", CONSUMER, 10 * MS, 30 * MS, 0), /* a consumer is never waited on */
+        SP("a", "send", PRODUCER, 30 * MS, 40 * MS, 0),    /* the send itself is synchronous */
+        SP("b", "receive", CONSUMER, 35 * MS, 39 * MS, 4), /* its consumer is not */
+        SP("b", "handle", INTERNAL, 35 * MS, 38 * MS, 4),  /* nor anything under a producer */
     };
     res r;
     run(s, 7, -1, &r);
-    expect(&r, 7, (int64_t[]){90, 0, 0, 0, 10, 0, 0}, (uint8_t[]){1, 0, 0, 0, 1, 0, 0});
+    expect(&r, 7, (int64_t[]){90 * MS, 0, 0, 0, 10 * MS, 0, 0}, (uint8_t[]){1, 0, 0, 0, 1, 0, 0});
+}
+
+Test(critpath, a_child_ending_a_moment_after_its_parent_is_synchronous)
+{
+    /* The OpenTelemetry JS SDK ends a client span 0.4 ms after the server span that awaited
+     * it: within the tolerance (1 ms or 1% of the parent), clamped, on the path. */
+    const owl_xf_span s[] = {
+        SP("a", "GET /checkout", SERVER, 0, 630 * MS, -1),
+        SP("a", "POST", CLIENT, 150 * MS, 630 * MS + 400000, 0),
+        SP("b", "POST /orders", SERVER, 160 * MS, 620 * MS, 1),
+    };
+    res r;
+    run(s, 3, -1, &r);
+    expect(&r, 3, (int64_t[]){150 * MS, 20 * MS, 460 * MS}, (uint8_t[]){1, 1, 1});
 }
 
 Test(critpath, skew_server_late)
@@ -167,14 +184,15 @@ Test(critpath, child_starting_early_is_clamped)
 
 Test(critpath, internal_child_late_is_async_not_skew)
 {
-    /* Only a server half is moved: a same-service client child that outlives is async. */
+    /* Only a server half is moved: a same-service client child that outlives (by more than
+     * the tolerance) is async. */
     const owl_xf_span s[] = {
-        SP("a", "root", SERVER, 0, 100, -1),
-        SP("a", "call", CLIENT, 10, 101, 0),
+        SP("a", "root", SERVER, 0, 100 * MS, -1),
+        SP("a", "call", CLIENT, 10 * MS, 103 * MS, 0),
     };
     res r;
     run(s, 2, -1, &r);
-    expect(&r, 2, (int64_t[]){100, 0}, (uint8_t[]){1, 0});
+    expect(&r, 2, (int64_t[]){100 * MS, 0}, (uint8_t[]){1, 0});
 }
 
 Test(critpath, missing_parents_several_roots)
