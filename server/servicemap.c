@@ -347,6 +347,13 @@ static int ranking(owl_call *call, int root)
     r = owl_query_param(call->req->query, "limit", limit, sizeof limit);
     if (owl_call_limit(call, limit, r == 1, 10, 1000, &o.limit) != OWL_OK)
         return OWL_EINVAL;
+    char sort[16];
+    r = owl_query_param(call->req->query, "sort", sort, sizeof sort);
+    if (r < 0 || (r == 1 && strcmp(sort, "self") && strcmp(sort, "added"))) {
+        owl_call_error(call, 400, "InvalidParameter", "sort must be self or added");
+        return OWL_EINVAL;
+    }
+    o.sort_added = r == 1 && !strcmp(sort, "added");
     if (filter_param(call, &f) != OWL_OK)
         return OWL_EINVAL;
     owl_error err = {0};

@@ -54,6 +54,7 @@ typedef struct wtrace {
 struct owl_rank {
     char *service;
     size_t limit, examples;
+    int by_added;
     uint64_t seed;
     owl_arena strs;
 
@@ -234,6 +235,7 @@ int owl_rank_new(const owl_rank_options *o, owl_rank **out, owl_error *err)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     owl_arena_init(&r->strs, 64 << 10);
     r->limit = o && o->limit ? o->limit : 10;
+    r->by_added = o && o->sort_added;
     r->examples = o && o->examples ? o->examples : 5;
     if (r->examples > EXAMPLES_MAX)
         r->examples = EXAMPLES_MAX;
@@ -605,6 +607,15 @@ static int row_cmp(const void *x, const void *y)
     return c ? c : strcmp(nz(a->op), nz(b->op));
 }
 
+/* The critical-path time the list's traces spent in key k beyond the baseline's mean: its
+ * self time minus its traces times the baseline's mean self time (0 without a baseline). */
+static int64_t added(const agg *a, const key *kp, uint32_t k)
+{
+    double base = kp->base_n ? (double)kp->base_sum / (double)kp->base_n : 0;
+    double v = (double)a->sum[k] - (double)a->n[k] * base;
+    return v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
+}
+
 /* The rows of one bottleneck list. */
 static int put_bottlenecks(jw *w, const owl_rank *r, int64_t min_dur)
 {
@@ -622,6 +633,8 @@ static int put_bottlenecks(jw *w, const owl_rank *r, int64_t min_dur)
         if (!a.n[k] || (r->service && !eq(kp->svc, r->service)))
             continue;
         int64_t v = a.sum[k] > INT64_MAX ? INT64_MAX : (int64_t)a.sum[k];
+        if (r->by_added)
+            v = added(&a, kp, k);
         rows[nr++] = (row){kp->svc, kp->op, k, v};
     }
     qsort(rows, nr, sizeof *rows, row_cmp);
@@ -651,6 +664,8 @@ static int put_bottlenecks(jw *w, const owl_rank *r, int64_t min_dur)
             put(w, "null");
         put(w, ",\"change\":");
         put_f(w, (double)m / (double)bm - 1, have_base && bm > 0);
+        put(w, ",\"addedNanos\":");
+        put_i64(w, added(&a, kp, k));
         put(w, ",\"examples\":");
         put_examples(w, r, &a, k);
         put(w, "}");
@@ -794,6 +809,8 @@ int owl_rank_rootcause_json(owl_rank *r, owl_buf *out, owl_error *err)
     jw w = {out, OWL_OK};
     put(&w, "{\"traces\":");
     put_u64(&w, r->ntr);
+    put(&w, ",\"baselineTraces\":");
+    put_u64(&w, r->base_traces);
     put(&w, ",\"faultTraces\":");
     put_u64(&w, r->faults.traces);
     put(&w, ",\"errorTraces\":");

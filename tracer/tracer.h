@@ -84,8 +84,10 @@ int owl_xf_compile(const char *text, size_t n, owl_xf **out, owl_error *err);
 /* owl_xf_free — frees f. Accepts NULL. */
 void owl_xf_free(owl_xf *f);
 
-/* owl_xf_match — 1 when the trace t satisfies f, else 0. Never fails and never allocates;
- * parent indexes that point outside t or form a cycle are read as "no parent". */
+/* owl_xf_match — 1 when the trace t satisfies f, else 0. Never fails; allocates only for
+ * rootcause.responsetime on a trace over 64 spans (its critical path), which is false when
+ * memory runs out. Parent indexes that point outside t or form a cycle are read as "no
+ * parent". */
 int owl_xf_match(const owl_xf *f, const owl_xf_trace *t);
 
 /* ---- pushdown: a cheap pre-check on a trace summary ---- */
@@ -134,13 +136,15 @@ int32_t owl_fault_origin(const owl_xf_trace *t, unsigned which);
 
 /* ---- rankings over many traces (rank.c, docs/service-map.md "Bottlenecks", "Root cause")
  * An accumulator is fed the window's traces and the baseline's, then answers
- * GET /api/v1/bottlenecks and /api/v1/rootcause (docs/api/service-map.md). */
+ * GET /api/v1/bottlenecks and /api/v1/rootcause (docs/api/bottlenecks.md). */
 typedef struct owl_rank owl_rank;
 
 typedef struct owl_rank_options {
     const char *service;   /* bottlenecks: rank only this service's operations (NULL = all) */
     size_t limit;          /* rows of each list (0 = 10) */
     size_t examples;       /* example trace ids of a row (0 = 5) */
+    int sort_added;        /* bottlenecks ranked by the critical-path time added against the
+                            * baseline (addedNanos), not by self time (selfNanos) */
 } owl_rank_options;
 
 /* owl_rank_new — an empty accumulator. OWL_ENOMEM. Free with owl_rank_free (accepts NULL). */
@@ -148,13 +152,13 @@ int owl_rank_new(const owl_rank_options *o, owl_rank **out, owl_error *err);
 void owl_rank_free(owl_rank *r);
 
 /* owl_rank_add — counts trace t (its 16-byte id) into the window (baseline 0) or the
- * baseline (1): its critical path, its duration, its fault / error origins and every
- * span's own duration per (service, operation). OWL_ENOMEM. Not thread-safe. */
+ * baseline (1): its critical path, its duration and its fault / error origins per
+ * (service, operation). OWL_ENOMEM. Not thread-safe. */
 int owl_rank_add(owl_rank *r, const owl_xf_trace *t, const uint8_t id[16], int baseline,
                  owl_error *err);
 
 /* owl_rank_bottlenecks_json / owl_rank_rootcause_json — the answers' JSON objects (shapes in
- * docs/api/service-map.md) appended to out. OWL_ENOMEM. */
+ * docs/api/bottlenecks.md) appended to out. OWL_ENOMEM. */
 int owl_rank_bottlenecks_json(owl_rank *r, owl_buf *out, owl_error *err);
 int owl_rank_rootcause_json(owl_rank *r, owl_buf *out, owl_error *err);
 
@@ -212,7 +216,8 @@ double owl_svcmap_percentile(const owl_svcmap_stats *st, double p);
 /* owl_svcmap_json / _dot / _svg / _xray_json — the map appended to out: owl's JSON
  * (services and edges with figures), a Graphviz digraph, its SVG (rendered in-process by
  * libgvc), X-Ray's GetServiceGraph answer ({Services, StartTime, EndTime,
- * ContainsOldGroupVersions}). OWL_ENOMEM; _svg OWL_EIO when Graphviz fails (err says why). */
+ * ContainsOldGroupVersions}). OWL_ENOMEM; _svg OWL_EIO when Graphviz fails (err says why),
+ * OWL_ETOOBIG over 4,000 nodes and edges (Graphviz would take minutes; DOT has no limit). */
 int owl_svcmap_json(const owl_svcmap *m, owl_buf *out, owl_error *err);
 int owl_svcmap_dot(const owl_svcmap *m, owl_buf *out, owl_error *err);
 int owl_svcmap_svg(const owl_svcmap *m, owl_buf *out, owl_error *err);
