@@ -421,3 +421,47 @@ Test(rank, many_keys_and_traces)
     owl_buf_free(&b);
     owl_rank_free(r);
 }
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+Test(rank, p90_nearest_rank)
+{
+    /* Random durations with many repeats: the p90 is the ceil(0.9 N)-th smallest, and the
+     * slow tail holds exactly the traces above it. */
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    static int64_t durs[400];
+    for (int round = 0; round < 300; round++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = 1 + (size_t)(rng >> 33) % 400, above = 0;
+        int64_t range = 1 + (int64_t)((rng >> 20) % 50);
+        owl_rank *r;
+        cr_assert_eq(owl_rank_new(NULL, &r, NULL), OWL_OK);
+        for (size_t i = 0; i < n; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            durs[i] = 1 + (int64_t)((rng >> 33) % (uint64_t)range);
+            owl_xf_span s = {.service = "s", .name = "op", .end_ns = durs[i], .parent = -1};
+            owl_xf_trace t = {&s, 1, -1};
+            uint8_t id[16] = {0};
+            cr_assert_eq(owl_rank_add(r, &t, id, 0, NULL), OWL_OK);
+        }
+        qsort(durs, n, sizeof *durs, cmp_i64);
+        int64_t p90 = durs[(9 * n + 9) / 10 - 1];
+        for (size_t i = 0; i < n; i++)
+            above += durs[i] > p90;
+        owl_buf b = OWL_BUF_INIT;
+        cr_assert_eq(owl_rank_bottlenecks_json(r, &b, NULL), OWL_OK);
+        bson_t *d = parse(&b);
+        cr_assert_eq(num(d, "p90DurationNanos"), p90, "round %d n %zu", round, n);
+        if (above)
+            cr_assert_eq(num(d, "slowTail.0.traces"), (int64_t)above);
+        else
+            cr_assert_eq(len(d, "slowTail"), 0);
+        bson_destroy(d);
+        owl_buf_free(&b);
+        owl_rank_free(r);
+    }
+}
