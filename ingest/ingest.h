@@ -57,6 +57,7 @@
     X(ResourceAlreadyExistsException, "ResourceAlreadyExistsException", 400, SENDER)   \
     X(ConflictException, "ConflictException", 409, SENDER)                              \
     X(LimitExceededException, "LimitExceededException", 400, SENDER)                   \
+    X(RuleLimitExceededException, "RuleLimitExceededException", 400, SENDER)           \
     X(ServiceQuotaExceededException, "ServiceQuotaExceededException", 400, SENDER)     \
     X(RequestEntityTooLargeException, "RequestEntityTooLargeException", 413, SENDER)   \
     X(RequestEntityTooLarge, "RequestEntityTooLarge", 413, SENDER)                     \

@@ -30,6 +30,7 @@
 #include "server/auth.h"
 #include "server/keys.h"
 #include "server/logtail.h"
+#include "server/sampling.h"
 #include "server/selfmetrics.h"
 #include "server/server.h"
 #include "server/sigv4.h"
@@ -47,6 +48,7 @@ static const owl_route_table *const route_tables[] = {
     &owl_traces_routes,
     &owl_servicemap_routes,
     &owl_xray_routes,
+    &owl_sampling_routes,
 };
 
 static void not_found(owl_call *call, const owl_match *m)
@@ -520,7 +522,8 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     if ((rc = owl_mkdir_p(cfg->data_dir, 0700, err)) != OWL_OK)
         goto fail;
     snprintf(dir, sizeof dir, "%s/meta", cfg->data_dir);
-    if ((rc = owl_meta_open(dir, NULL, &s->meta, err)) != OWL_OK)
+    if ((rc = owl_meta_open(dir, NULL, &s->meta, err)) != OWL_OK ||
+        (rc = owl_sampling_open(s->meta, owl_now_ms(), &s->sampling, err)) != OWL_OK)
         goto fail;
     snprintf(dir, sizeof dir, "%s/store", cfg->data_dir);
     owl_store_options so;
@@ -677,6 +680,7 @@ void owl_server_close(owl_server *s)
     owl_logs_close(s->logs);       /* persists the streams' times into meta */
     owl_store_close(s->store);
     owl_selfmetrics_free(s->selfmetrics);
+    owl_sampling_close(s->sampling); /* after the servers that answer from it */
     owl_meta_close(s->meta);
     memset(s->master_key, 0, sizeof s->master_key);
     free(s);

@@ -43,6 +43,7 @@ typedef struct owl_server {
     owl_insights *insights;        /* ingest/: Logs Insights queries and their threads */
     owl_traces *traces;            /* ingest/: the spans table, trace lookup and search */
     struct owl_xray_daemon *xray_daemon; /* xraydaemon.c: UDP segments, TCP sampling; or NULL */
+    struct owl_sampling *sampling; /* sampling.c: the tenants' X-Ray sampling rules */
     struct owl_audit *audit;
     struct owl_selfmetrics *selfmetrics;
     owl_router router;

@@ -1,10 +1,12 @@
 /* xraydaemon.c — owld as the X-Ray daemon its SDKs talk to (docs/api/xray-daemon.md):
  *   UDP  ADDR  segment documents, one per datagram after the header line
  *              {"format":"json","version":1}, stored in the daemon tenant;
- *   TCP  ADDR  the SDKs' sampling calls, POST /GetSamplingRules and POST /SamplingTargets,
- *              answered in X-Ray's shapes from the sampling rules (sampling.c).
- * Neither side authenticates, as the real daemon does not: it listens on loopback by
- * default, and what it receives goes to one tenant (--xray-daemon-tenant, else the admin's).
+ *   TCP  ADDR  X-Ray's sampling actions (sampling_api.c): the SDKs' POST /GetSamplingRules
+ *              and POST /SamplingTargets, and the rule changes and statistics, on the
+ *              daemon tenant's rules (sampling.c).
+ * Neither side authenticates, as the real daemon does not (it signs what it forwards with
+ * its own credentials): it listens on loopback by default, and what it receives goes to one
+ * tenant (--xray-daemon-tenant, else the admin's). Rule changes are audited all the same.
  *
  * The reader drains what the socket holds (recvmmsg, up to DRAIN_MAX datagrams or DRAIN_NS
  * of reading) and stores the kept spans of all of them with one owl_traces_put, so a burst
@@ -25,6 +27,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "server/audit.h"
 #include "server/sampling.h"
 #include "server/server.h"
 
@@ -40,7 +43,6 @@ struct owl_xray_daemon {
     char tenant[OWL_TENANT_LEN + 1];
     int fd;                        /* UDP */
     owl_http_server *http;         /* TCP, sampling */
-    owl_sampling *sampling;
     pthread_t thread;
     int thread_started;
     _Atomic int stop;
@@ -194,33 +196,77 @@ static void sampling_error(owl_http_resp *resp, int status, const char *type, co
     owl_buf_free(&b);
 }
 
+/* A rule change made through the port goes to the audit trail as the main port's do, with no
+ * key (none is given here); when its event cannot be written the answer becomes 507, as
+ * owld.c's handle() does. X-Ray's reading actions all start with "Get". */
+static void audit_change(owl_xray_daemon *d, owl_call *call, const owl_aws_op *op)
+{
+    owl_http_req *req = call->req;
+    owl_audit_event ev;
+    owl_error err = {0};
+    if (!strncmp(op->name, "Get", 3))
+        return;
+    memset(&ev, 0, sizeof ev);
+    ev.time_ms = owl_now_ms();
+    owl_strlcpy(ev.tenant, d->tenant, sizeof ev.tenant);
+    owl_strlcpy(ev.source, req->remote_addr, sizeof ev.source);
+    const char *ua = owl_http_req_header(req, "user-agent");
+    owl_strlcpy(ev.user_agent, ua ? ua : "", sizeof ev.user_agent);
+    owl_strlcpy(ev.action, op->action, sizeof ev.action);
+    owl_strlcpy(ev.resource, call->resource, sizeof ev.resource);
+    ev.status = call->resp->status;
+    owl_strlcpy(ev.error_code, call->error_code, sizeof ev.error_code);
+    owl_strlcpy(ev.request_id, req->request_id, sizeof ev.request_id);
+    ev.duration_us = (owl_mono_ns() - req->start_mono_ns) / 1000;
+    if (owl_audit_record(d->srv->audit, &ev, &err) == OWL_OK)
+        return;
+    owl_errorf("xray daemon: audit event for %s not written: %s", ev.request_id, err.msg);
+    owl_buf_reset(&call->resp->headers);
+    owl_buf_reset(&call->resp->body);
+    sampling_error(call->resp, 507, "InsufficientStorage",
+                   "the audit event of this request could not be written (storage full or "
+                   "failing): the request is refused");
+}
+
+/* The X-Ray sampling actions (sampling_api.c) in the daemon's tenant, as the main port's
+ * router serves them to an authenticated caller of that tenant. */
 static void sampling_handle(void *ud, owl_http_req *req, owl_http_resp *resp)
 {
     owl_xray_daemon *d = ud;
-    int rules = !strcmp(req->path, "/GetSamplingRules"),
-        targets = !strcmp(req->path, "/SamplingTargets");
-    if (strcmp(req->method, "POST") != 0 || (!rules && !targets)) {
+    static const owl_aws_service *const svcs[] = {&owl_sampling_service};
+    owl_aws_request rq = {
+        .method = req->method,
+        .path = req->path,
+        .query = req->query ? req->query : "",
+        .content_type = owl_http_req_header(req, "content-type"),
+        .body = req->body.data,
+        .body_len = req->body.len,
+        .request_id = req->request_id,
+    };
+    owl_aws_match m;
+    owl_aws_match_request(svcs, OWL_ARRAY_LEN(svcs), &rq, &m);
+    owl_http_resp_header(resp, "x-amzn-RequestId", req->request_id);
+    if (!m.op) {
         sampling_error(resp, 404, "UnknownOperationException",
-                       "the X-Ray daemon port answers POST /GetSamplingRules and POST "
-                       "/SamplingTargets");
+                       "the X-Ray daemon port answers POST /GetSamplingRules, /SamplingTargets, "
+                       "/SamplingStatisticSummaries, /CreateSamplingRule, /UpdateSamplingRule "
+                       "and /DeleteSamplingRule");
         return;
     }
-    bson_t in = BSON_INITIALIZER;
-    owl_buf b = OWL_BUF_INIT;
-    owl_error err = {0};
-    int rc = owl_aws_json_decode(req->body.data, req->body.len, &in, &err);
-    if (rc == OWL_OK && rules)
-        rc = owl_sampling_rules_json(d->sampling, &b);
-    else if (rc == OWL_OK)
-        rc = owl_sampling_targets_json(d->sampling, &in, owl_now_ms() / 1000, &b, &err);
-    if (rc == OWL_OK)
-        owl_http_resp_json(resp, 200, b.data, b.len);
-    else if (rc == OWL_EINVAL)
-        sampling_error(resp, 400, "InvalidRequestException", err.msg);
-    else
-        sampling_error(resp, 500, "InternalFailure", "out of memory");
-    bson_destroy(&in);
-    owl_buf_free(&b);
+    owl_principal p;
+    owl_call call;
+    memset(&p, 0, sizeof p);
+    memset(&call, 0, sizeof call);
+    owl_strlcpy(p.tenant, d->tenant, sizeof p.tenant);
+    call.srv = d->srv, call.req = req, call.resp = resp, call.principal = &p;
+    call.proto = OWL_PROTO_AWS_REST, call.action = m.op->action, call.svc = m.svc;
+    resp->action = m.op->action;
+    owl_aws_reply reply = {.headers = &resp->headers, .body = &resp->body};
+    owl_aws_serve(&m, &rq, &call, &reply);
+    resp->status = reply.status;
+    resp->content_type = reply.content_type;
+    owl_strlcpy(call.error_code, reply.error_code, sizeof call.error_code);
+    audit_change(d, &call, m.op);
 }
 
 /* ---- start, stop ---- */
@@ -260,7 +306,6 @@ static void destroy(owl_xray_daemon *d)
     owl_http_server_destroy(d->http);
     if (d->fd >= 0)
         close(d->fd);
-    owl_sampling_free(d->sampling);
     free(d);
 }
 
@@ -319,11 +364,7 @@ int owl_xray_daemon_start(owl_server *s, owl_xray_daemon **out, owl_error *err)
     snprintf(d->tenant, sizeof d->tenant, "%.12s",
              strcmp(cfg->xray_daemon_tenant, "admin") ? cfg->xray_daemon_tenant
                                                       : s->admin_tenant);
-    /* the rules of the service map issue will replace X-Ray's default one here */
-    rc = owl_sampling_new(&owl_sampling_default_rule, 1, d->tenant, owl_now_ms() / 1000,
-                          &d->sampling, &e);
-    if (rc == OWL_OK)
-        rc = bind_both(d, host, port, &bound, &e);
+    rc = bind_both(d, host, port, &bound, &e);
     if (rc == OWL_OK)
         rc = owl_http_server_start(d->http, &e);
     if (rc == OWL_OK) {
