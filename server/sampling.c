@@ -819,15 +819,16 @@ static void token_of(const owl_sampling_rule *r, char *out)
 static int token_read(const char *tok, int *prio, char *name, owl_error *err)
 {
     size_t n = strlen(tok), hex = n > 5 ? n - 5 : 0;
-    int ok = n > 5 && n < OWL_SAMPLING_TOKEN_MAX && hex % 2 == 0 && strspn(tok, "0123456789") >= 5;
+    int ok = n > 5 && n < OWL_SAMPLING_TOKEN_MAX && hex % 2 == 0 &&
+             strspn(tok, "0123456789") >= 5;
     *prio = 0;
     for (size_t i = 0; ok && i < 5; i++)
         *prio = *prio * 10 + (tok[i] - '0');
     for (size_t i = 0; ok && i < hex / 2; i++) {
         int hi = owl_hex_digit((unsigned char)tok[5 + 2 * i]),
             lo = owl_hex_digit((unsigned char)tok[6 + 2 * i]);
-        ok = hi >= 0 && lo >= 0 && (hi | lo) != 0;
-        name[i] = (char)(hi << 4 | lo);
+        ok = hi >= 0 && lo >= 0 && (hi | lo) != 0; /* no NUL in a name */
+        name[i] = (char)(ok ? hi << 4 | lo : 0);
     }
     if (!ok)
         return owl_error_set(err, OWL_EINVAL, "NextToken: not one this service gave");
@@ -880,7 +881,7 @@ void owl_sampling_match(owl_sampling *s, const char *tenant, const owl_sampling_
     if (t && i < t->n)
         *out = t->rules[i]->def;
     else
-        owl_sampling_default_rule(out); /* matches everything: only a tenant without an entry gets here */
+        owl_sampling_default_rule(out); /* a tenant without an entry: its Default matches */
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -5,7 +5,8 @@
  *   DeleteSamplingRule             POST /DeleteSamplingRule          xray:DeleteSamplingRule
  *   GetSamplingRules               POST /GetSamplingRules            xray:GetSamplingRules
  *   GetSamplingTargets             POST /SamplingTargets             xray:GetSamplingTargets
- *   GetSamplingStatisticSummaries  POST /SamplingStatisticSummaries  xray:GetSamplingStatisticSummaries
+ *   GetSamplingStatisticSummaries  POST /SamplingStatisticSummaries
+ *                                                   xray:GetSamplingStatisticSummaries
  * Each reads its body itself, so that a body that is not JSON is X-Ray's InvalidRequestException
  * on both ports, as every other refusal is but the rule limit's RuleLimitExceededException. */
 #include <stdio.h>

@@ -267,7 +267,8 @@ Test(sampling, read_members)
         {"{\"Host\":\"" H65 "\"}", "Host: at most 64"},
         {"{\"Attributes\":[]}", "Attributes: a map"},
         {"{\"Attributes\":{\"a\":1}}", "Attributes' values: a string"},
-        {"{\"Attributes\":{\"a\":\"1\",\"b\":\"1\",\"c\":\"1\",\"d\":\"1\",\"e\":\"1\",\"f\":\"1\"}}", "at most 5"},
+        {"{\"Attributes\":{\"a\":\"1\",\"b\":\"1\",\"c\":\"1\",\"d\":\"1\",\"e\":\"1\","
+         "\"f\":\"1\"}}", "at most 5"},
         {"{\"Attributes\":{\"\":\"1\"}}", "keys are 1 to 32"},
         {"{\"SamplingRateBoost\":{\"MaxRate\":0.5}}", "CooldownWindowMinutes are required"},
         {"{\"SamplingRateBoost\":1}", "a structure"},
