@@ -844,6 +844,8 @@ int owl_sampling_list(owl_sampling *s, const char *tenant, const char *token, si
     char after[OWL_SAMPLING_TEXT(32) * 2];
     *n = 0;
     next[0] = '\0';
+    if (limit < 1)
+        return owl_error_set(err, OWL_EINVAL, "a page holds one rule at least");
     if (token && *token && token_read(token, &prio, after, err) != OWL_OK)
         return OWL_EINVAL;
     pthread_mutex_lock(&s->mu);

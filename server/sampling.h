@@ -191,7 +191,7 @@ int owl_sampling_delete(owl_sampling *s, const char *tenant, const char *name, i
 /* owl_sampling_list — the tenant's rules in priority order, then by name (Default last):
  * the first `limit` (>= 1) after the one `token` names (NULL or "" = from the start) into
  * out[0..*n); next gets the token of the following page, or "" when none follows.
- * OWL_EINVAL when token is not one this function gave. */
+ * OWL_EINVAL when token is not one this function gave (or limit is 0). */
 int owl_sampling_list(owl_sampling *s, const char *tenant, const char *token, size_t limit,
                       owl_sampling_rule out[OWL_SAMPLING_RULES_MAX], size_t *n,
                       char next[OWL_SAMPLING_TOKEN_MAX], owl_error *err);

@@ -10,6 +10,7 @@
  * Each reads its body itself, so that a body that is not JSON is X-Ray's InvalidRequestException
  * on both ports, as every other refusal is but the rule limit's RuleLimitExceededException. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -283,13 +284,15 @@ static int get_rules(owl_aws_ctx *ctx, const bson_t *unused, bson_t *out)
 {
     (void)unused;
     bson_t in = BSON_INITIALIZER, list;
-    owl_sampling_rule rules[OWL_SAMPLING_RULES_MAX];
+    /* 26 rules of some 5 KiB each: off the worker's stack */
+    owl_sampling_rule *rules = calloc(OWL_SAMPLING_RULES_MAX, sizeof *rules);
     char next[OWL_SAMPLING_TOKEN_MAX];
     const char *token = NULL;
     size_t n = 0;
     owl_error err = {0};
     set_resource(ctx, NULL);
-    int rc = body_of(ctx, &in);
+    int rc = rules ? body_of(ctx, &in)
+                   : owl_aws_fail(ctx, OWL_AWS_ERR_InternalFailure, "out of memory");
     if (rc == OWL_OK)
         rc = opt_str(ctx, &in, "NextToken", &token);
     if (rc == OWL_OK &&
@@ -308,6 +311,7 @@ static int get_rules(owl_aws_ctx *ctx, const bson_t *unused, bson_t *out)
         if (next[0])
             BSON_APPEND_UTF8(out, "NextToken", next);
     }
+    free(rules);
     bson_destroy(&in);
     return rc;
 }

@@ -438,6 +438,7 @@ Test(sampling, pages, .init = setup, .fini = teardown)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_assert_eq(owl_sampling_list(smp, TENANT, bad[i], 2, page, &n, next, &err),
                      OWL_EINVAL, "%s", bad[i]);
+    cr_assert_eq(owl_sampling_list(smp, TENANT, NULL, 0, page, &n, next, &err), OWL_EINVAL);
 }
 
 /* 1 when a and b have the same members and times. */
