@@ -36,6 +36,13 @@ typedef struct walk {
     uint32_t *tab; /* open addressing: name ids */
     uint64_t *tabh;
     size_t tabcap;
+    struct {
+        const void *p; /* a dictionary column's values repeat by address within a block */
+        size_t n;
+        uint32_t id;
+    } last[3][64];     /* per interned column: the id of recent values, by their address */
+    size_t *runs; /* starts of the runs of rows in key order (a part's blocks come sorted) */
+    size_t nruns, capruns;
     int exceptions;
     int rc;
 } walk;
@@ -98,6 +105,20 @@ static uint32_t intern(walk *w, const void *p, size_t n)
     return (uint32_t)w->nnames;
 }
 
+/* intern() through a small cache by address: a dictionary-encoded column hands out one
+ * address per distinct value of a block, so most rows skip the hash. */
+static uint32_t intern_at(walk *w, int col, owl_bytes b)
+{
+    size_t at = ((uintptr_t)b.p >> 3 ^ b.n) & 63;
+    if (w->last[col][at].p == b.p && w->last[col][at].n == b.n && b.p)
+        return w->last[col][at].id;
+    uint32_t id = intern(w, b.p, b.n);
+    w->last[col][at].p = b.p;
+    w->last[col][at].n = b.n;
+    w->last[col][at].id = id;
+    return id;
+}
+
 static const char *name_of(const walk *w, uint32_t id)
 {
     return id ? w->names[id - 1] : NULL;
@@ -148,42 +169,6 @@ static void exception_of(walk *w, row *r, owl_bytes attrs)
         r->emsg = intern(w, s, n);
 }
 
-static int take_rows(void *ud, const owl_batch *b)
-{
-    walk *w = ud;
-    if (w->n + b->nrows > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->n + b->nrows)
-            cap *= 2;
-        row *v = realloc(w->rows, cap * sizeof *v);
-        if (!v)
-            return w->rc = OWL_ENOMEM;
-        w->rows = v, w->cap = cap;
-    }
-    for (size_t i = 0; i < b->nrows; i++) {
-        row *r = &w->rows[w->n++];
-        r->key = b->cols[C_KEY][i].u;
-        memcpy(r->tid, b->cols[C_TID][i].b.p, 16);
-        memcpy(&r->sid, b->cols[C_SID][i].b.p, 8);
-        memcpy(&r->pid, b->cols[C_PID][i].b.p, 8);
-        r->start = b->cols[C_TIME][i].i;
-        r->dur = b->cols[C_DUR][i].i;
-        r->svc = intern(w, b->cols[C_SVC][i].b.p, b->cols[C_SVC][i].b.n);
-        r->name = intern(w, b->cols[C_NAME][i].b.p, b->cols[C_NAME][i].b.n);
-        r->peer = intern(w, b->cols[C_PEER][i].b.p, b->cols[C_PEER][i].b.n);
-        r->kind = (uint8_t)b->cols[C_KIND][i].i;
-        r->status = (uint8_t)b->cols[C_STATUS][i].i;
-        r->prog = b->cols[C_PROG][i].i != 0;
-        r->msg = r->etype = r->emsg = 0;
-        if (r->status != OWL_SPAN_OK) {
-            r->msg = intern(w, b->cols[C_MSG][i].b.p, b->cols[C_MSG][i].b.n);
-            if (w->exceptions)
-                exception_of(w, r, b->cols[C_ATTRS][i].b);
-        }
-    }
-    return w->rc;
-}
-
 static int cmp_row(const void *x, const void *y)
 {
     const row *a = x, *b = y;
@@ -195,6 +180,63 @@ static int cmp_row(const void *x, const void *y)
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
+static int take_rows(void *ud, const owl_batch *b)
+{
+    walk *w = ud;
+    memset(w->last, 0, sizeof w->last); /* a batch's memory may be the last one's */
+    if (w->n + b->nrows > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->n + b->nrows)
+            cap *= 2;
+        row *v = realloc(w->rows, cap * sizeof *v);
+        if (!v)
+            return w->rc = OWL_ENOMEM;
+        w->rows = v, w->cap = cap;
+    }
+    size_t first = w->n;
+    for (size_t i = 0; i < b->nrows; i++) {
+        row *r = &w->rows[w->n++];
+        r->key = b->cols[C_KEY][i].u;
+        memcpy(r->tid, b->cols[C_TID][i].b.p, 16);
+        memcpy(&r->sid, b->cols[C_SID][i].b.p, 8);
+        memcpy(&r->pid, b->cols[C_PID][i].b.p, 8);
+        r->start = b->cols[C_TIME][i].i;
+        r->dur = b->cols[C_DUR][i].i;
+        r->svc = intern_at(w, 0, b->cols[C_SVC][i].b);
+        r->name = intern_at(w, 1, b->cols[C_NAME][i].b);
+        r->peer = intern_at(w, 2, b->cols[C_PEER][i].b);
+        r->kind = (uint8_t)b->cols[C_KIND][i].i;
+        r->status = (uint8_t)b->cols[C_STATUS][i].i;
+        r->prog = b->cols[C_PROG][i].i != 0;
+        r->msg = r->etype = r->emsg = 0;
+        if (r->status != OWL_SPAN_OK) {
+            r->msg = intern(w, b->cols[C_MSG][i].b.p, b->cols[C_MSG][i].b.n);
+            if (w->exceptions)
+                exception_of(w, r, b->cols[C_ATTRS][i].b);
+        }
+    }
+    if (w->rc)
+        return w->rc;
+    /* a part's rows come in key order, a memtable's as they were appended: sorted here */
+    int sorted = 1;
+    for (size_t i = first + 1; i < w->n && sorted; i++)
+        sorted = w->rows[i - 1].key <= w->rows[i].key;
+    if (!sorted)
+        qsort(w->rows + first, w->n - first, sizeof *w->rows, cmp_row);
+    if (first < w->n && (!w->nruns || !sorted || w->rows[first - 1].key > w->rows[first].key)) {
+        if (w->nruns == w->capruns) {
+            size_t cap = w->capruns ? w->capruns * 2 : 64;
+            size_t *v = realloc(w->runs, cap * sizeof *v);
+            if (!v)
+                return w->rc = OWL_ENOMEM;
+            w->runs = v, w->capruns = cap;
+        }
+        w->runs[w->nruns++] = first;
+    }
+    return 0;
+}
+
+
 static owl_xf_kind xf_kind(int k)
 {
     return k == OWL_SPAN_SERVER     ? OWL_XF_SERVER
@@ -204,13 +246,15 @@ static owl_xf_kind xf_kind(int k)
                                     : OWL_XF_INTERNAL;
 }
 
-/* The views of rows g[0..n) of one trace (start order) into v, parents by span id: a child
- * naming an id two spans share (Zipkin's client and server halves) goes under the server
- * half, which goes under the client half. */
-static void views_of(const walk *w, const row *g, size_t n, owl_xf_span *v, uint32_t *by_id)
+/* The views of rows g[0..n) of one trace into v, parents by span id through slot[0..cap)
+ * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
+ * client and server halves) goes under the server half, which goes under the client half. */
+static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *v,
+                     uint32_t *slot, size_t cap)
 {
+    memset(slot, 0xff, cap * sizeof *slot);
     for (size_t i = 0; i < n; i++) {
-        const row *r = &g[i];
+        const row *r = g[i];
         owl_xf_span *x = &v[i];
         memset(x, 0, sizeof *x);
         x->service = name_of(w, r->svc);
@@ -226,44 +270,132 @@ static void views_of(const walk *w, const row *g, size_t n, owl_xf_span *v, uint
         x->exception_type = name_of(w, r->etype);
         x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
         x->parent = -1;
-    }
-    /* span ids in order, an id's server half first */
-    for (size_t i = 0; i < n; i++)
-        by_id[i] = (uint32_t)i;
-    for (size_t i = 1; i < n; i++) { /* insertion sort: traces are mostly small */
-        uint32_t k = by_id[i];
-        size_t j = i;
-        while (j > 0 && (g[by_id[j - 1]].sid > g[k].sid ||
-                         (g[by_id[j - 1]].sid == g[k].sid && g[by_id[j - 1]].kind != OWL_SPAN_SERVER &&
-                          g[k].kind == OWL_SPAN_SERVER))) {
-            by_id[j] = by_id[j - 1];
-            j--;
+        /* the id's slot: a server half takes it over from a client half sharing the id */
+        size_t at = owl_mix64(r->sid) & (cap - 1);
+        for (; slot[at] != UINT32_MAX; at = (at + 1) & (cap - 1)) {
+            const row *o = g[slot[at]];
+            if (o->sid != r->sid)
+                continue;
+            if (r->kind == OWL_SPAN_SERVER && o->kind == OWL_SPAN_CLIENT && o->svc != r->svc) {
+                v[i].parent = (int32_t)slot[at];
+                slot[at] = (uint32_t)i;
+            } else if (o->kind == OWL_SPAN_SERVER && r->kind == OWL_SPAN_CLIENT &&
+                       o->svc != r->svc) {
+                v[slot[at]].parent = (int32_t)i;
+            }
+            break;
         }
-        by_id[j] = k;
-    }
-    /* a server half sharing its client half's id (the run of an id holds the server half
-     * first): under the client half */
-    for (size_t i = 0; i + 1 < n; i++) {
-        const row *a = &g[by_id[i]], *b = &g[by_id[i + 1]];
-        if (a->sid == b->sid && a->kind == OWL_SPAN_SERVER && b->kind == OWL_SPAN_CLIENT &&
-            a->svc != b->svc)
-            v[by_id[i]].parent = (int32_t)by_id[i + 1];
+        if (slot[at] == UINT32_MAX)
+            slot[at] = (uint32_t)i;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t want = g[i].pid;
+        uint64_t want = g[i]->pid;
         if (!want || v[i].parent >= 0)
             continue;
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (g[by_id[mid]].sid < want)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < n && g[by_id[lo]].sid == want && by_id[lo] != i)
-            v[i].parent = (int32_t)by_id[lo];
+        for (size_t at = owl_mix64(want) & (cap - 1); slot[at] != UINT32_MAX;
+             at = (at + 1) & (cap - 1))
+            if (g[slot[at]]->sid == want) {
+                if (slot[at] != i)
+                    v[i].parent = (int32_t)slot[at];
+                break;
+            }
     }
+}
+
+/* The k-way merge of the walk's runs by key: a heap of run heads. */
+typedef struct merge {
+    const walk *w;
+    size_t *pos, *end; /* per run: next row, end */
+    uint32_t *heap;    /* run indexes, the least key on top */
+    size_t n;
+} merge;
+
+static int head_less(const merge *m, uint32_t a, uint32_t b)
+{
+    return m->w->rows[m->pos[a]].key < m->w->rows[m->pos[b]].key;
+}
+
+static void sift_down(merge *m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = i;
+        if (l < m->n && head_less(m, m->heap[l], m->heap[s]))
+            s = l;
+        if (r < m->n && head_less(m, m->heap[r], m->heap[s]))
+            s = r;
+        if (s == i)
+            return;
+        uint32_t t = m->heap[i];
+        m->heap[i] = m->heap[s];
+        m->heap[s] = t;
+        i = s;
+    }
+}
+
+/* The next row in key order, or NULL at the end. */
+static const row *merge_next(merge *m)
+{
+    if (!m->n)
+        return NULL;
+    uint32_t top = m->heap[0];
+    const row *r = &m->w->rows[m->pos[top]++];
+    if (m->pos[top] == m->end[top])
+        m->heap[0] = m->heap[--m->n];
+    sift_down(m, 0);
+    return r;
+}
+
+static int merge_init(merge *m, const walk *w)
+{
+    m->w = w;
+    m->n = 0;
+    m->pos = malloc((w->nruns + 1) * sizeof *m->pos);
+    m->end = malloc((w->nruns + 1) * sizeof *m->end);
+    m->heap = malloc((w->nruns + 1) * sizeof *m->heap);
+    if (!m->pos || !m->end || !m->heap)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < w->nruns; i++) {
+        m->pos[i] = w->runs[i];
+        m->end[i] = i + 1 < w->nruns ? w->runs[i + 1] : w->n;
+        if (m->pos[i] < m->end[i])
+            m->heap[m->n++] = (uint32_t)i;
+    }
+    for (size_t i = m->n / 2; i-- > 0;)
+        sift_down(m, i);
+    return OWL_OK;
+}
+
+static void merge_free(merge *m)
+{
+    free(m->pos), free(m->end), free(m->heap);
+}
+
+static int cmp_rowp(const void *x, const void *y)
+{
+    return cmp_row(*(const row *const *)x, *(const row *const *)y);
+}
+
+/* A window trace read whole, matched against q's filter and handed to fn when it matches. */
+static int walk_filtered(owl_traces *tr, const char *tenant, owl_trace_walk *q,
+                         const uint8_t *id, owl_trace_walk_fn fn, void *ud, owl_error *err)
+{
+    owl_trace t = {0};
+    int rc = owl_traces_get(tr, tenant, id, &t, err);
+    owl_xf_span *tv = NULL;
+    if (rc == OWL_OK && owl_trace_views(&t, &tv) != OWL_OK)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    if (rc == OWL_OK) {
+        owl_xf_trace xt = {.spans = tv, .n_spans = t.n, .root = -1};
+        if (owl_xf_match(q->filter, &xt)) {
+            q->traces++;
+            q->spans += t.n;
+            rc = fn(ud, &xt, id);
+        }
+    }
+    if (rc == OWL_ENOTFOUND) /* expired since the scan */
+        rc = OWL_OK;
+    owl_trace_free(&t);
+    return rc;
 }
 
 int owl_traces_walk(owl_traces *tr, const char *tenant, owl_trace_walk *q, owl_trace_walk_fn fn,
@@ -297,66 +429,86 @@ int owl_traces_walk(owl_traces *tr, const char *tenant, owl_trace_walk *q, owl_t
         rc = w.rc;
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory");
-    if (rc == OWL_OK && w.n)
-        qsort(w.rows, w.n, sizeof *w.rows, cmp_row);
     owl_xf_span *v = NULL;
-    uint32_t *by_id = NULL;
-    size_t vcap = 0;
+    const row **g = NULL;
+    uint32_t *slot = NULL;
+    size_t vcap = 0, gcap = 0, scap = 0, n = 0;
     size_t max = q->max_traces ? q->max_traces : 1000000;
-    for (size_t at = 0; rc == OWL_OK && at < w.n;) {
-        size_t end = at + 1;
-        while (end < w.n && w.rows[end].key == w.rows[at].key &&
-               !memcmp(w.rows[end].tid, w.rows[at].tid, 16))
-            end++;
-        const row *g = &w.rows[at];
-        size_t n = end - at;
-        at = end;
-        if (g[0].start < q->start_ns || g[0].start >= q->end_ns) /* starts elsewhere */
-            continue;
-        if (q->traces == max) {
-            q->truncated = 1;
-            break;
-        }
-        if (q->filter) {
-            owl_trace t = {0};
-            rc = owl_traces_get(tr, tenant, g[0].tid, &t, err);
-            owl_xf_span *tv = NULL;
-            if (rc == OWL_OK && owl_trace_views(&t, &tv) != OWL_OK)
-                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-            if (rc == OWL_OK) {
-                owl_xf_trace xt = {.spans = tv, .n_spans = t.n, .root = -1};
-                if (owl_xf_match(q->filter, &xt)) {
-                    q->traces++;
-                    q->spans += t.n;
-                    rc = fn(ud, &xt, g[0].tid);
+    merge m = {0};
+    if (rc == OWL_OK && merge_init(&m, &w) != OWL_OK)
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    const row *next = rc == OWL_OK ? merge_next(&m) : NULL;
+    while (rc == OWL_OK && next) {
+        /* one key's rows: a trace's (two traces' on a collision of their keys, split below) */
+        n = 0;
+        uint64_t key = next->key;
+        for (; next && next->key == key; next = merge_next(&m)) {
+            if (n == gcap) {
+                size_t cap = gcap ? gcap * 2 : 256;
+                const row **ng = realloc(g, cap * sizeof *ng);
+                if (!ng) {
+                    rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+                    break;
                 }
+                g = ng, gcap = cap;
             }
-            if (rc == OWL_ENOTFOUND) /* expired since the scan */
-                rc = OWL_OK;
-            owl_trace_free(&t);
-            continue;
+            g[n++] = next;
         }
-        if (n > vcap) {
-            owl_xf_span *nv = realloc(v, n * sizeof *nv);
-            uint32_t *nb = nv ? realloc(by_id, n * sizeof *nb) : NULL;
-            if (nv)
-                v = nv;
-            if (nb)
-                by_id = nb;
-            if (!nv || !nb) {
-                rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        if (rc != OWL_OK)
+            break;
+        int same = 1;
+        for (size_t i = 1; i < n && same; i++)
+            same = !memcmp(g[i]->tid, g[0]->tid, 16);
+        if (!same)
+            qsort(g, n, sizeof *g, cmp_rowp);
+        for (size_t at = 0; rc == OWL_OK && at < n;) {
+            size_t end = at + 1;
+            while (end < n && !memcmp(g[end]->tid, g[at]->tid, 16))
+                end++;
+            const row *const *t = g + at;
+            size_t tn = end - at;
+            at = end;
+            int64_t first = t[0]->start;
+            for (size_t i = 1; i < tn; i++)
+                first = t[i]->start < first ? t[i]->start : first;
+            if (first < q->start_ns || first >= q->end_ns) /* starts elsewhere */
+                continue;
+            if (q->traces == max) {
+                q->truncated = 1;
+                next = NULL;
                 break;
             }
-            vcap = n;
+            if (q->filter) {
+                rc = walk_filtered(tr, tenant, q, t[0]->tid, fn, ud, err);
+                continue;
+            }
+            size_t cap = 16;
+            while (cap < 2 * tn)
+                cap *= 2;
+            if (tn > vcap || cap > scap) {
+                owl_xf_span *nv = tn > vcap ? realloc(v, tn * sizeof *nv) : v;
+                if (nv)
+                    v = nv, vcap = tn > vcap ? tn : vcap;
+                uint32_t *ns = nv && cap > scap ? realloc(slot, cap * sizeof *ns) : slot;
+                if (ns && cap > scap)
+                    slot = ns, scap = cap;
+                if (!nv || !ns) {
+                    rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+                    break;
+                }
+            }
+            views_of(&w, t, tn, v, slot, cap);
+            owl_xf_trace xt = {.spans = v, .n_spans = tn, .root = -1};
+            q->traces++;
+            q->spans += tn;
+            rc = fn(ud, &xt, t[0]->tid);
         }
-        views_of(&w, g, n, v, by_id);
-        owl_xf_trace xt = {.spans = v, .n_spans = n, .root = -1};
-        q->traces++;
-        q->spans += n;
-        rc = fn(ud, &xt, g[0].tid);
     }
+    merge_free(&m);
     free(v);
-    free(by_id);
+    free(g);
+    free(slot);
+    free(w.runs);
     for (size_t i = 0; i < w.nnames; i++)
         free(w.names[i]);
     free(w.names);

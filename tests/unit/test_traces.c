@@ -670,3 +670,129 @@ Test(traces, red_statistics)
     owl_bucket_set_free(&bs);
     env_free(&e);
 }
+
+/* ---- owl_traces_walk: a window's traces handed over whole ---- */
+
+typedef struct walked {
+    unsigned n;
+    unsigned spans[64];   /* per trace number: spans handed over */
+    int parents_ok[64];   /* every span's parent as its parent id says */
+    char services[64][64];
+} walked;
+
+static int on_trace(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    walked *w = ud;
+    unsigned k = id[15] | (unsigned)id[14] << 8;
+    cr_assert_lt(k, 64);
+    cr_assert_eq(w->spans[k], 0, "trace %u handed over twice", k);
+    w->n++;
+    w->spans[k] = (unsigned)t->n_spans;
+    w->parents_ok[k] = 1;
+    for (size_t i = 0; i < t->n_spans; i++) {
+        const owl_xf_span *s = &t->spans[i];
+        /* put_tree's tree: 1 root; 2, 3 under 1; 4 under 2 (names say which) */
+        const char *want = !strcmp(s->name, "GET /")         ? NULL
+                           : !strcmp(s->name, "query")       ? "GET /orders"
+                                                             : "GET /";
+        const char *got = s->parent >= 0 ? t->spans[s->parent].name : NULL;
+        if (!!want != !!got || (want && strcmp(want, got)))
+            w->parents_ok[k] = 0;
+        if (!strcmp(s->name, "GET /"))
+            snprintf(w->services[k], sizeof w->services[k], "%s", s->service);
+    }
+    return 0;
+}
+
+Test(traces, walk_hands_each_window_trace_over_whole)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 2 * 3600000) * MS;
+    /* traces 1..20 a minute apart, in two batches each, half of them sealed into parts */
+    for (unsigned k = 1; k <= 10; k++)
+        put_tree(&e, k, t0 + (int64_t)k * 60000 * MS, "t1");
+    owl_error err = {0};
+    cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK, "%s", err.msg);
+    for (unsigned k = 11; k <= 20; k++)
+        put_tree(&e, k, t0 + (int64_t)k * 60000 * MS, "t1");
+    /* trace 5 gets a late span in the memtable: a child of its root */
+    owl_span late = mkspan(5, 9, 1, "front", "call-late", OWL_SPAN_CLIENT,
+                           t0 + 5 * 60000 * MS + 50 * MS, 5 * MS);
+    put(&e, "t1", &late, 1);
+    put_tree(&e, 30, t0 + 3 * 60000 * MS, "t2"); /* another tenant's */
+
+    /* the window of traces 3..17: each whole, once, in whatever part its spans are */
+    walked w = {0};
+    owl_trace_walk q = {.start_ns = t0 + 3 * 60000 * MS, .end_ns = t0 + 18 * 60000 * MS};
+    cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_trace, &w, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(w.n, 15);
+    cr_assert_eq(q.traces, 15);
+    cr_assert_eq(q.spans, 15 * 4 + 1);
+    for (unsigned k = 1; k <= 20; k++) {
+        int in = k >= 3 && k <= 17;
+        cr_assert_eq(w.spans[k], in ? (k == 5 ? 5u : 4u) : 0u, "trace %u: %u spans", k,
+                     w.spans[k]);
+        if (in) {
+            cr_assert(w.parents_ok[k], "trace %u: parents", k);
+            cr_assert_str_eq(w.services[k], "front");
+        }
+    }
+    cr_assert_eq(w.spans[30], 0);
+
+    /* a filter reads each window trace whole and hands over those matching */
+    owl_xf *f = NULL;
+    const char *fx = "service(\"orders\") AND duration >= 0";
+    cr_assert_eq(owl_xf_compile(fx, strlen(fx), &f, &err), OWL_OK, "%s", err.msg);
+    walked w2 = {0};
+    owl_trace_walk q2 = {.start_ns = t0, .end_ns = t0 + 60 * 60000 * MS, .filter = f};
+    cr_assert_eq(owl_traces_walk(e.tr, "t1", &q2, on_trace, &w2, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(w2.n, 20);
+    owl_xf_free(f);
+
+    /* at most max_traces */
+    walked w3 = {0};
+    owl_trace_walk q3 = {.start_ns = t0, .end_ns = t0 + 60 * 60000 * MS, .max_traces = 7};
+    cr_assert_eq(owl_traces_walk(e.tr, "t1", &q3, on_trace, &w3, &err), OWL_OK, "%s", err.msg);
+    cr_assert_eq(w3.n, 7);
+    cr_assert(q3.truncated);
+
+    owl_trace_walk bad = {.start_ns = 5, .end_ns = 5};
+    cr_assert_eq(owl_traces_walk(e.tr, "t1", &bad, on_trace, &w3, &err), OWL_EINVAL);
+    env_free(&e);
+}
+
+static int walk_graph(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    (void)id;
+    return owl_svcgraph_trace(t, ud, NULL);
+}
+
+Test(traces, walk_puts_zipkin_server_halves_under_their_client_halves)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 3600000) * MS;
+    owl_span s[3] = {
+        mkspan(40, 1, 0, "front", "GET /", OWL_SPAN_SERVER, t0, 100 * MS),
+        mkspan(40, 2, 1, "front", "call api", OWL_SPAN_CLIENT, t0 + 10 * MS, 50 * MS),
+        mkspan(40, 2, 1, "api", "handle", OWL_SPAN_SERVER, t0 + 12 * MS, 45 * MS),
+    };
+    put(&e, "t1", s, 3);
+    owl_span child = mkspan(40, 3, 2, "api", "db", OWL_SPAN_CLIENT, t0 + 20 * MS, 10 * MS);
+    put(&e, "t1", &child, 1);
+    owl_svcmap *m = NULL;
+    cr_assert_eq(owl_svcmap_new(0, 1, &m), OWL_OK);
+    owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 60000 * MS};
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, walk_graph, m, &err), OWL_OK, "%s", err.msg);
+    size_t ne, nn;
+    owl_svcmap_edge *ed = owl_svcmap_edges(m, &ne);
+    owl_svcmap_node *nd = owl_svcmap_nodes(m, &nn);
+    cr_assert_eq(ne, 1, "%zu edges", ne);
+    cr_assert_str_eq(nd[ed[0].source].name, "front");
+    cr_assert_str_eq(nd[ed[0].target].name, "api");
+    cr_assert_eq(ed[0].st.requests, 1);
+    owl_svcmap_free(m);
+    env_free(&e);
+}
