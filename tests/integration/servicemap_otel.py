@@ -13,7 +13,8 @@ served, failed and exported, none is written down here.
    five services and the database, exactly the five edges, request / error / fault counts as
    sent; `fault = true` gives the faulty traces' map.
 3. the same map without a filter (the per-minute statistics kept at ingest), polled until it
-   is whole (bounded: the database edge waits for the pairing TTL).
+   is whole (at most 60 s: the database edge is counted once the pairing cache has waited its
+   TTL, owld's --service-graph-ttl, for a callee that never comes).
 4. GET /api/v1/rootcause: faults[0] is payments' failing operation with its exception;
    errors[0] catalog's 404s. GET /api/v1/bottlenecks: overall[0] is inventory's slowed one.
 5. format=dot renders with `dot -Tsvg` and nothing on stderr; format=svg is an SVG naming
@@ -153,6 +154,18 @@ for r in REQS:
                 DBS[x["service"]]["system"]
         if not ok:
             bad_status.append((r["traceId"], x["service"], x["name"], x["kind"], x["status"]))
+# every call is made after the one before it returned: the whole tree is the critical path
+off_path = []
+for tid, spans in spans_of.items():
+    by_id = {x["spanId"]: x for x in spans}
+    for x in spans:
+        p = by_id.get(x.get("parentSpanId"))
+        if not x.get("critical") and (p is None or p.get("critical")):  # where the path ends
+            over = None if p is None else (
+                int(x["startTimeUnixNano"]) + x["durationNanos"] -
+                int(p["startTimeUnixNano"]) - p["durationNanos"]) / 1e6
+            off_path.append("%s: %s %s, its subtree off the path (it ends %.3f ms after its "
+                            "parent)" % (tid, x["service"], x["name"], over or 0))
 check("GET /api/v1/traces/{id}: each of the %d traces is whole, in the expected tree" % N,
       not bad_tree, bad_tree[:3])
 check("... each callee's server span is the child of its caller's client span (another "
@@ -160,6 +173,10 @@ check("... each callee's server span is the child of its caller's client span (a
       not bad_link, bad_link[:3])
 check("... statuses as answered: 502 traces fault frontend, orders and payments, a 404 is "
       "catalog's error, the database call is ok", not bad_status, bad_status[:5])
+check("... every span of every trace is on its critical path (each call waits for the one "
+      "before it returns)", not off_path,
+      "%d of %d traces have spans off it:\n" % (len({o.split(":")[0] for o in off_path}), N) +
+      "\n".join(off_path[:8]))
 errors_404 = sum(1 for sp in spans_of.values() for x in sp
                  if x["service"] == "catalog" and x["kind"] == "server" and x["status"] == "error")
 check("... catalog's 404s in the traces: %d, as it counted" % errors_404,
