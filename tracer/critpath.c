@@ -1,5 +1,5 @@
 /* critpath.c — the critical path of one trace (owl_critpath) and where its failures start
- * (owl_fault_origin); the rules and owl's choices are in docs/service-map-analysis.md,
+ * (owl_fault_origin); the rules and owl's choices are in docs/service-map.md,
  * "Critical path" and "Root cause".
  *
  * Invariants: the walk is iterative (a work stack of path windows, each span pushed at most

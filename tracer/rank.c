@@ -1,7 +1,7 @@
 /* rank.c — rankings over many traces: the bottlenecks (operations by critical-path self time,
  * overall and in the slow tail, against a baseline) and the root causes (where faults and
  * errors start, which operations' self time grew) of GET /api/v1/bottlenecks and
- * /api/v1/rootcause. The figures and owl's choices: docs/service-map-analysis.md
+ * /api/v1/rootcause. The figures and owl's choices: docs/service-map.md
  * ("Bottlenecks", "Root cause"), the JSON: docs/api/bottlenecks.md.
  *
  * Memory: one record per (service, operation) and per failure group, and per window trace its

@@ -3,7 +3,7 @@
 # scenarios of tests/servicemap/faultgen.py (seed 15: random topologies of 5-30 services with
 # one injected fault each, an error rate, a latency shift or a slow dependency) to owld and
 # scores GET /api/v1/rootcause and /api/v1/bottlenecks against the injected fault: root cause
-# first >= 90%, in the top 3 >= 98%, bottleneck first >= 90% (docs/service-map-diagnosis.md).
+# first >= 90%, in the top 3 >= 98%, bottleneck first >= 90% (docs/service-map.md "Diagnosis quality").
 # Bounded: the run stops and fails after --budget seconds.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,4 @@
-"""diagnose.py — the diagnosis-quality harness (docs/service-map-diagnosis.md): faultgen.py's
+"""diagnose.py — the diagnosis-quality harness (docs/service-map.md "Diagnosis quality"): faultgen.py's
 scenarios posted to a running owld, then GET /api/v1/rootcause and /api/v1/bottlenecks
 asked about each fault window with its baseline window given, and scored.
 
@@ -120,6 +120,13 @@ def main():
     owld = reference.Tally("latency", "by_change")
     owld_overall = reference.Tally("latency", "overall")
     ref = reference.Tally()
+    # scenario i's windows depend on the start time and i only: a run of another seed in the
+    # same minute would share them and mix its traces with these
+    first = base - faultgen.SCENARIO_STRIDE_NS * (a.scenarios - 1) - 2 * faultgen.WINDOW_NS
+    st, doc = owl.get("/api/v1/traces", start=ms(first), end=ms(base), limit=1)
+    if not check("the scenarios' windows hold no trace yet", st == 200 and not doc["traces"],
+                 (st, str(doc)[:200])):
+        return 1
     done = unanswered = 0
     for i in range(a.scenarios):
         if time.monotonic() - t_start > a.budget:

@@ -1,5 +1,5 @@
 """faultgen.py — a fault-injection generator for owl's service map diagnosis
-(docs/service-map-diagnosis.md): from a seed, scenarios each made of a random topology of
+(docs/service-map.md "Diagnosis quality"): from a seed, scenarios each made of a random topology of
 5-30 services, a baseline window of normal traffic and a fault window of equal length with
 one injected fault (an error rate, a latency shift or a slow dependency) in one operation;
 the traces as OTLP/HTTP JSON bodies and the expected answer.
@@ -32,7 +32,7 @@ WINDOW_NS = 10 * 60 * S
 SCENARIO_STRIDE_NS = 22 * 60 * S  # two windows and a two-minute gap
 TRACE_MARGIN_NS = 15 * S          # a trace starts at least this long before its window ends
 
-# ---- the model's parameters (docs/service-map-diagnosis.md "Model") ----
+# ---- the model's parameters (docs/service-map.md "Diagnosis quality" "Model") ----
 N_SERVICES = (5, 30)
 N_OPS = (1, 4)
 N_CALLS_WEIGHTS = (0.30, 0.30, 0.20, 0.12, 0.08)  # P(an operation calls 0..4 operations)

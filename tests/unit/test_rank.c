@@ -225,7 +225,7 @@ Test(rank, empty)
                              "\"overall\":[],\"slowTail\":[]}");
     owl_buf_reset(&b);
     cr_assert_eq(owl_rank_rootcause_json(r, &b, NULL), OWL_OK);
-    cr_assert_str_eq(b.data, "{\"traces\":0,\"faultTraces\":0,\"errorTraces\":0,\"faults\":[],"
+    cr_assert_str_eq(b.data, "{\"traces\":0,\"baselineTraces\":0,\"faultTraces\":0,\"errorTraces\":0,\"faults\":[],"
                              "\"errors\":[],\"latency\":[]}");
     owl_buf_free(&b);
     owl_rank_free(r);
@@ -460,6 +460,36 @@ Test(rank, p90_nearest_rank)
             cr_assert_eq(num(d, "slowTail.0.traces"), (int64_t)above);
         else
             cr_assert_eq(len(d, "slowTail"), 0);
+        bson_destroy(d);
+        owl_buf_free(&b);
+        owl_rank_free(r);
+    }
+}
+
+Test(rank, sort_added_ranks_what_got_slower)
+{
+    /* SELECT takes 200 ms in both windows; GET / grows from 20 to 30 ms of its own */
+    for (int by_added = 0; by_added < 2; by_added++) {
+        owl_rank *r;
+        cr_assert_eq(owl_rank_new(&(owl_rank_options){.sort_added = by_added}, &r, NULL), OWL_OK);
+        for (unsigned i = 0; i < 20; i++) {
+            shop x;
+            shop_make(&x, 200, i);
+            add(r, &x, 1);
+            shop_make(&x, 200, 100 + i);
+            x.s[0].end_ns += MS(10);
+            add(r, &x, 0);
+        }
+        owl_buf b = OWL_BUF_INIT;
+        cr_assert_eq(owl_rank_bottlenecks_json(r, &b, NULL), OWL_OK);
+        bson_t *d = parse(&b);
+        /* by self time: SELECT (4,000 ms), then GET / (600); by time added: GET / (+200 ms),
+         * then the unchanged ones (+0) by name */
+        cr_assert_str_eq(str(d, "overall.0.operation"), by_added ? "GET /" : "SELECT");
+        cr_assert_str_eq(str(d, "overall.1.operation"), by_added ? "GET /cart" : "GET /");
+        cr_assert_eq(num(d, by_added ? "overall.0.addedNanos" : "overall.1.addedNanos"),
+                     MS(200));
+        cr_assert_eq(num(d, by_added ? "overall.1.addedNanos" : "overall.0.addedNanos"), 0);
         bson_destroy(d);
         owl_buf_free(&b);
         owl_rank_free(r);
