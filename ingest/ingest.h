@@ -1433,6 +1433,15 @@ typedef int (*owl_trace_walk_fn)(void *ud, const owl_xf_trace *t, const uint8_t 
 int owl_traces_walk(owl_traces *tr, const char *tenant, owl_trace_walk *q, owl_trace_walk_fn fn,
                     void *ud, owl_error *err);
 
+/* owl_traces_walk_split — the same walk in nparts (1 to OWL_WALK_PARTS_MAX) threads, part i
+ * holding the traces whose trace key is in the i-th of nparts equal key ranges and calling
+ * fn(uds[i], ...): the parts' accumulators, merged in part order, see the traces in the
+ * order one walk would. max_traces is shared out evenly. q's counts are summed. The first
+ * error of a part (in part order) is returned once every part has stopped. */
+#define OWL_WALK_PARTS_MAX 8
+int owl_traces_walk_split(owl_traces *tr, const char *tenant, owl_trace_walk *q, size_t nparts,
+                          owl_trace_walk_fn fn, void *const *uds, owl_error *err);
+
 /* owl_traces_store — the store tr keeps its spans in. */
 owl_store *owl_traces_store(owl_traces *tr);
 

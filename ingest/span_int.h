@@ -19,4 +19,13 @@ const char *owl_span_url_path(const char *s, size_t n, size_t *len);
  * d->message, "WHERE: why" (why from fmt and ap). Cannot fail. */
 void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, va_list ap);
 
+/* A walk's scratch memory (trace_walk.c), kept by the traces module between walks: the rows
+ * of a large window fill hundreds of megabytes, and the kernel zeroing fresh pages for each
+ * walk was a fifth of its time. owl_traces_scratch_take — the kept mapping (*p, *bytes; NULL
+ * and 0 when none or another walk holds it), now the caller's. owl_traces_scratch_give —
+ * hands a mapping back (munmap'd when one is kept already); the module unmaps it after
+ * SCRATCH_IDLE_MS unused. Thread-safe. */
+void owl_traces_scratch_take(owl_traces *tr, void **p, size_t *bytes);
+void owl_traces_scratch_give(owl_traces *tr, void *p, size_t bytes);
+
 #endif

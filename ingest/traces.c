@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -33,6 +34,7 @@
 #include "common/log.h"
 #include "common/traceid.h"
 #include "ingest/ingest.h"
+#include "ingest/span_int.h"
 
 #define MINUTE_NS 60000000000LL
 #define MINUTE_MS 60000LL
@@ -160,6 +162,7 @@ static void pool_free(red_pool *p)
 }
 
 #define CELL_KEEP_SPANS 16384 /* cell arrays for more spans are not kept */
+#define SCRATCH_KEPT 2         /* walk scratch mappings kept: one per part of a split walk */
 
 struct owl_traces {
     owl_store *store;
@@ -179,6 +182,9 @@ struct owl_traces {
     owl_svcgraph *graph; /* the live service graph's pending joins (mu); NULL = none */
     owl_svcgraph_span *gspans; /* a put's spans as the graph reads them (mu) */
     size_t gcap;
+    void *scratch[SCRATCH_KEPT]; /* walks' rows mappings kept for the next walks (mu) */
+    size_t scratch_bytes[SCRATCH_KEPT];
+    int64_t scratch_ms[SCRATCH_KEPT]; /* when each was given back */
 };
 
 void owl_traces_options_default(owl_traces_options *o)
@@ -649,6 +655,50 @@ int owl_traces_flush(owl_traces *tr, owl_error *err)
 
 static void graph_hop(void *ud, const owl_svcgraph_hop *h);
 
+#define SCRATCH_IDLE_MS 30000LL
+
+void owl_traces_scratch_take(owl_traces *tr, void **p, size_t *bytes)
+{
+    *p = NULL;
+    *bytes = 0;
+    pthread_mutex_lock(&tr->mu);
+    for (int i = 0; i < SCRATCH_KEPT && !*p; i++)
+        if (tr->scratch[i]) {
+            *p = tr->scratch[i];
+            *bytes = tr->scratch_bytes[i];
+            tr->scratch[i] = NULL;
+            tr->scratch_bytes[i] = 0;
+        }
+    pthread_mutex_unlock(&tr->mu);
+}
+
+void owl_traces_scratch_give(owl_traces *tr, void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&tr->mu);
+    for (int i = 0; i < SCRATCH_KEPT && p; i++)
+        if (!tr->scratch[i]) {
+            tr->scratch[i] = p, p = NULL;
+            tr->scratch_bytes[i] = bytes;
+            tr->scratch_ms[i] = owl_now_ms();
+        }
+    pthread_mutex_unlock(&tr->mu);
+    if (p)
+        munmap(p, bytes);
+}
+
+/* Unmaps the kept scratch unused for SCRATCH_IDLE_MS (all: every one). Caller holds mu. */
+static void scratch_drop(owl_traces *tr, int all)
+{
+    for (int i = 0; i < SCRATCH_KEPT; i++)
+        if (tr->scratch[i] && (all || owl_now_ms() - tr->scratch_ms[i] >= SCRATCH_IDLE_MS)) {
+            munmap(tr->scratch[i], tr->scratch_bytes[i]);
+            tr->scratch[i] = NULL;
+            tr->scratch_bytes[i] = 0;
+        }
+}
+
 /* Every second: the recent minutes, which alarms watch; the older ones every LATE_EVERY_MS.
  * A replay or a backlog puts spans in hundreds of past minutes at once, and writing each of
  * their entries every second cost that load a sixth of its core (bench/traces.sh). */
@@ -665,6 +715,7 @@ static void *flusher(void *arg)
             break;
         if (tr->graph) /* client spans whose callee never came: edges to virtual nodes */
             owl_svcgraph_expire(tr->graph, owl_now_ms() * 1000000, graph_hop, tr);
+        scratch_drop(tr, 0);
         pthread_mutex_unlock(&tr->mu);
         owl_error err = {0};
         int64_t now = owl_now_ms();
@@ -832,6 +883,7 @@ void owl_traces_close(owl_traces *tr)
         owl_warn("traces: writing RED statistics at close: %s", err.msg);
     owl_svcgraph_free(tr->graph);
     free(tr->gspans);
+    scratch_drop(tr, 1);
     for (size_t i = 0; i < tr->tabcap; i++)
         for (red *e = tr->tab[i], *nx; e; e = nx) {
             nx = e->next;
@@ -1582,7 +1634,8 @@ static void exception_of(owl_arena *a, const bson_t *doc, owl_xf_span *x)
                 continue;
             bson_iter_t t;
             uint32_t n;
-            if (bson_iter_recurse(&ev, &t) && bson_iter_find(&t, "type") && BSON_ITER_HOLDS_UTF8(&t)) {
+            if (bson_iter_recurse(&ev, &t) && bson_iter_find(&t, "type") &&
+                BSON_ITER_HOLDS_UTF8(&t)) {
                 const char *p = bson_iter_utf8(&t, &n);
                 x->exception_type = n ? cstr(a, p, n) : NULL;
             }

@@ -188,39 +188,43 @@ static int key_at(owl_rank *r, const char *svc, const char *op, uint32_t *out)
     return OWL_OK;
 }
 
+/* The group (svc, op, etype, emsg) of gt, made (count 0) when absent; NULL when out of
+ * memory. */
+static group *group_at(owl_rank *r, gtab *gt, const char *svc, const char *op,
+                       const char *etype, const char *emsg)
+{
+    uint64_t h = hstr(emsg, hstr(etype, hstr(op, hstr(svc, r->seed))));
+    size_t j = h & gt->mask;
+    for (uint32_t x; gt->slot && (x = gt->slot[j]); j = (j + 1) & gt->mask) {
+        group *c = &gt->g[x - 1];
+        if (c->hash == h && eq(c->svc, svc) && eq(c->op, op) && eq(c->etype, etype) &&
+            eq(c->emsg, emsg))
+            return c;
+    }
+    if (gt->n >= UINT32_MAX - 1 ||
+        grow((void **)&gt->g, &gt->cap, gt->n + 1, sizeof *gt->g) != OWL_OK)
+        return NULL;
+    group *g = &gt->g[gt->n];
+    memset(g, 0, sizeof *g);
+    g->hash = h;
+    if ((set(svc) && !(g->svc = keep(r, svc))) || (set(op) && !(g->op = keep(r, op))) ||
+        (set(etype) && !(g->etype = keep(r, etype))) ||
+        (set(emsg) && !(g->emsg = keep(r, emsg))) ||
+        !(g->ex = owl_arena_alloc(&r->strs, r->examples * 16)))
+        return NULL;
+    if (slot_add(&gt->slot, &gt->mask, gt->g, sizeof *gt->g, offsetof(group, hash), gt->n, h) !=
+        OWL_OK)
+        return NULL;
+    gt->n++;
+    return g;
+}
+
 /* Counts trace id into the group of the failing span s. */
 static int group_add(owl_rank *r, gtab *gt, const owl_xf_span *s, const uint8_t id[16])
 {
-    uint64_t h = hstr(s->exception_message,
-                      hstr(s->exception_type, hstr(s->name, hstr(s->service, r->seed))));
-    size_t j = h & gt->mask;
-    group *g = NULL;
-    for (uint32_t x; gt->slot && (x = gt->slot[j]); j = (j + 1) & gt->mask) {
-        group *c = &gt->g[x - 1];
-        if (c->hash == h && eq(c->svc, s->service) && eq(c->op, s->name) &&
-            eq(c->etype, s->exception_type) && eq(c->emsg, s->exception_message)) {
-            g = c;
-            break;
-        }
-    }
-    if (!g) {
-        if (gt->n >= UINT32_MAX - 1 ||
-            grow((void **)&gt->g, &gt->cap, gt->n + 1, sizeof *gt->g) != OWL_OK)
-            return OWL_ENOMEM;
-        g = &gt->g[gt->n];
-        memset(g, 0, sizeof *g);
-        g->hash = h;
-        if ((set(s->service) && !(g->svc = keep(r, s->service))) ||
-            (set(s->name) && !(g->op = keep(r, s->name))) ||
-            (set(s->exception_type) && !(g->etype = keep(r, s->exception_type))) ||
-            (set(s->exception_message) && !(g->emsg = keep(r, s->exception_message))) ||
-            !(g->ex = owl_arena_alloc(&r->strs, r->examples * 16)))
-            return OWL_ENOMEM;
-        if (slot_add(&gt->slot, &gt->mask, gt->g, sizeof *gt->g, offsetof(group, hash), gt->n,
-                     h) != OWL_OK)
-            return OWL_ENOMEM;
-        gt->n++;
-    }
+    group *g = group_at(r, gt, s->service, s->name, s->exception_type, s->exception_message);
+    if (!g)
+        return OWL_ENOMEM;
     if (g->nex < r->examples)
         memcpy(g->ex[g->nex++], id, 16);
     g->count++;
@@ -271,6 +275,65 @@ void owl_rank_free(owl_rank *r)
     free(r->on_path);
     free(r->self);
     free(r);
+}
+
+/* Counts src's group g (its count and first examples) into dst's table of the same kind. */
+static int group_merge(owl_rank *r, gtab *gt, const group *g)
+{
+    group *d = group_at(r, gt, g->svc, g->op, g->etype, g->emsg);
+    if (!d)
+        return OWL_ENOMEM;
+    for (size_t i = 0; i < g->nex && d->nex < r->examples; i++)
+        memcpy(d->ex[d->nex++], g->ex[i], 16);
+    d->count += g->count;
+    return OWL_OK;
+}
+
+int owl_rank_merge(owl_rank *dst, const owl_rank *src, owl_error *err)
+{
+    uint32_t *map = malloc((src->nkeys ? src->nkeys : 1) * sizeof *map);
+    int rc = map ? OWL_OK : OWL_ENOMEM;
+    for (size_t k = 0; rc == OWL_OK && k < src->nkeys; k++) {
+        const key *sk = &src->keys[k];
+        if ((rc = key_at(dst, sk->svc, sk->op, &map[k])) == OWL_OK) {
+            dst->keys[map[k]].base_sum += sk->base_sum;
+            dst->keys[map[k]].base_n += sk->base_n;
+        }
+    }
+    if (rc == OWL_OK &&
+        (grow((void **)&dst->tr, &dst->captr, dst->ntr + src->ntr, sizeof *dst->tr) != OWL_OK ||
+         grow((void **)&dst->ckey, &dst->capcon, dst->ncon + src->ncon, sizeof *dst->ckey) !=
+             OWL_OK))
+        rc = OWL_ENOMEM;
+    if (rc == OWL_OK) { /* cself shares capcon with ckey: grown to the same capacity */
+        int64_t *cs = realloc(dst->cself, dst->capcon * sizeof *cs);
+        if (cs)
+            dst->cself = cs;
+        else
+            rc = OWL_ENOMEM;
+    }
+    if (rc == OWL_OK) {
+        for (size_t i = 0; i < src->ntr; i++) {
+            dst->tr[dst->ntr + i] = src->tr[i];
+            dst->tr[dst->ntr + i].off += dst->ncon;
+        }
+        for (size_t c = 0; c < src->ncon; c++) {
+            dst->ckey[dst->ncon + c] = map[src->ckey[c]];
+            dst->cself[dst->ncon + c] = src->cself[c];
+        }
+        dst->ntr += src->ntr;
+        dst->ncon += src->ncon;
+        dst->base_traces += src->base_traces;
+    }
+    const gtab *from[2] = {&src->faults, &src->errors};
+    gtab *to[2] = {&dst->faults, &dst->errors};
+    for (int t = 0; t < 2 && rc == OWL_OK; t++) {
+        for (size_t i = 0; i < from[t]->n && rc == OWL_OK; i++)
+            rc = group_merge(dst, to[t], &from[t]->g[i]);
+        to[t]->traces += from[t]->traces;
+    }
+    free(map);
+    return rc == OWL_OK ? OWL_OK : owl_error_set(err, OWL_ENOMEM, "out of memory");
 }
 
 /* The contributions of t's critical path, appended at con[ncon ..): one per operation, its

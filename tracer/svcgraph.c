@@ -151,7 +151,8 @@ static uint32_t intern(owl_svcgraph *g, const char *p, size_t n)
 {
     uint64_t h = owl_hash64(p, n, 7);
     if (g->ntabcap) {
-        for (size_t at = h & (g->ntabcap - 1); g->ntab[at] != NONE; at = (at + 1) & (g->ntabcap - 1)) {
+        size_t mask = g->ntabcap - 1;
+        for (size_t at = h & mask; g->ntab[at] != NONE; at = (at + 1) & mask) {
             const name *x = &g->names[g->ntab[at]];
             if (x->h == h && x->n == n && !memcmp(x->s, p, n))
                 return g->ntab[at];
@@ -281,7 +282,8 @@ static int join(owl_svcgraph *g, const entry *x, uint64_t parent, owl_svcgraph_f
     int found = 0;
     if (parent) {
         entry *other = NULL;
-        for (uint32_t k = *chain_of(g, x->tenant, x->trace, parent); k != NONE; k = g->ring[k].next) {
+        uint32_t k = *chain_of(g, x->tenant, x->trace, parent);
+        for (; k != NONE; k = g->ring[k].next) {
             entry *e = &g->ring[k];
             if (e->role != CALLER || e->trace != x->trace || e->id != parent ||
                 e->tenant != x->tenant)

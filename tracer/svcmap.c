@@ -289,6 +289,46 @@ void owl_svcmap_count(owl_svcmap_stats *st, double ms, unsigned status)
     }
 }
 
+/* Adds the figures of b into a. */
+static void stats_add(owl_svcmap_stats *a, const owl_svcmap_stats *b)
+{
+    if (!b->requests)
+        return;
+    if (a->requests == 0 || b->min_ms < a->min_ms)
+        a->min_ms = b->min_ms;
+    if (a->requests == 0 || b->max_ms > a->max_ms)
+        a->max_ms = b->max_ms;
+    a->requests += b->requests;
+    a->errors += b->errors;
+    a->faults += b->faults;
+    a->throttles += b->throttles;
+    a->sum_ms += b->sum_ms;
+    for (int i = 0; i < OWL_SVCMAP_NBUCKETS; i++)
+        a->hist[i] += b->hist[i];
+}
+
+int owl_svcmap_merge(owl_svcmap *dst, const owl_svcmap *src)
+{
+    for (size_t i = 0; i < src->n_nodes; i++) {
+        size_t k;
+        int rc = owl_svcmap_node_at(dst, src->names[i], src->types[i], &k);
+        if (rc != OWL_OK)
+            return rc;
+        stats_add(&dst->nodes[k].st, &src->nodes[i].st);
+    }
+    for (size_t i = 0; i < src->n_edges; i++) {
+        size_t a, b, k;
+        int rc = owl_svcmap_node_at(dst, src->names[src->esrc[i]], src->types[src->esrc[i]], &a);
+        size_t t = src->etgt[i];
+        rc = rc ? rc : owl_svcmap_node_at(dst, src->names[t], src->types[t], &b);
+        rc = rc ? rc : owl_svcmap_edge_at(dst, a, b, &k);
+        if (rc != OWL_OK)
+            return rc;
+        stats_add(&dst->edges[k].st, &src->edges[i].st);
+    }
+    return OWL_OK;
+}
+
 double owl_svcmap_percentile(const owl_svcmap_stats *st, double p)
 {
     uint64_t n = 0;

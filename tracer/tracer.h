@@ -157,6 +157,11 @@ void owl_rank_free(owl_rank *r);
 int owl_rank_add(owl_rank *r, const owl_xf_trace *t, const uint8_t id[16], int baseline,
                  owl_error *err);
 
+/* owl_rank_merge — adds everything src counted to dst, as if dst had been fed src's traces
+ * after its own (both made with the same options); src is unchanged. OWL_ENOMEM (dst is
+ * then unusable). Lets threads rank disjoint parts of a window, merged in a fixed order. */
+int owl_rank_merge(owl_rank *dst, const owl_rank *src, owl_error *err);
+
 /* owl_rank_bottlenecks_json / owl_rank_rootcause_json — the answers' JSON objects (shapes in
  * docs/api/bottlenecks.md) appended to out. OWL_ENOMEM. */
 int owl_rank_bottlenecks_json(owl_rank *r, owl_buf *out, owl_error *err);
@@ -204,6 +209,9 @@ int owl_svcmap_edge_at(owl_svcmap *m, size_t source, size_t target, size_t *idx)
 /* The map's nodes and edges, for adding figures (valid until the next _at call). */
 owl_svcmap_node *owl_svcmap_nodes(owl_svcmap *m, size_t *n);
 owl_svcmap_edge *owl_svcmap_edges(owl_svcmap *m, size_t *n);
+
+/* owl_svcmap_merge — adds src's nodes and edges, with their figures, to dst. OWL_ENOMEM. */
+int owl_svcmap_merge(owl_svcmap *dst, const owl_svcmap *src);
 
 /* owl_svcmap_bucket — the histogram bucket of a response time of ms milliseconds;
  * owl_svcmap_count — counts one request of ms milliseconds with status (bits OWL_FO_*)

@@ -495,3 +495,47 @@ Test(rank, sort_added_ranks_what_got_slower)
         owl_rank_free(r);
     }
 }
+
+/* One shop trace of number i: slow every 7th, faulting (in SELECT, with one of two
+ * exceptions) every 5th, in the baseline from 100 on. */
+static void mixed_add(owl_rank *r, unsigned i)
+{
+    shop x;
+    shop_make(&x, i % 7 == 0 ? 300 : 20 + i % 13, i);
+    if (i % 5 == 0) {
+        x.s[3].fault = x.s[2].fault = x.s[0].fault = 1;
+        x.s[3].exception_type = i % 10 ? "Timeout" : "Refused";
+    }
+    add(r, &x, i >= 100);
+}
+
+Test(rank, merge_equals_one_accumulator)
+{
+    /* the traces fed to one accumulator, or in two parts merged in order: the same answers */
+    owl_rank *one, *a, *b;
+    owl_rank_options o = {.examples = 4, .limit = 20};
+    cr_assert_eq(owl_rank_new(&o, &one, NULL), OWL_OK);
+    cr_assert_eq(owl_rank_new(&o, &a, NULL), OWL_OK);
+    cr_assert_eq(owl_rank_new(&o, &b, NULL), OWL_OK);
+    for (unsigned i = 0; i < 160; i++) {
+        mixed_add(one, i);
+        mixed_add(i % 100 < 45 ? a : b, i); /* window 0..44 in a, 45..99 in b; baseline too */
+    }
+    cr_assert_eq(owl_rank_merge(a, b, NULL), OWL_OK);
+    for (int k = 0; k < 2; k++) {
+        owl_buf x = OWL_BUF_INIT, y = OWL_BUF_INIT;
+        if (k == 0) {
+            cr_assert_eq(owl_rank_bottlenecks_json(one, &x, NULL), OWL_OK);
+            cr_assert_eq(owl_rank_bottlenecks_json(a, &y, NULL), OWL_OK);
+        } else {
+            cr_assert_eq(owl_rank_rootcause_json(one, &x, NULL), OWL_OK);
+            cr_assert_eq(owl_rank_rootcause_json(a, &y, NULL), OWL_OK);
+        }
+        cr_assert_str_eq(y.data, x.data);
+        owl_buf_free(&x);
+        owl_buf_free(&y);
+    }
+    owl_rank_free(one);
+    owl_rank_free(a);
+    owl_rank_free(b);
+}

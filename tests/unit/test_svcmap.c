@@ -889,3 +889,39 @@ Test(svcmap, svg_graphviz_fails)
     owl_buf_free(&b);
     owl_svcmap_free(m);
 }
+
+Test(svcmap, merge_adds_nodes_edges_and_figures)
+{
+    owl_svcmap *a = new_map(0, 60000), *b = new_map(0, 60000);
+    size_t fa = node(a, "front", "service"), oa = node(a, "orders", "service"), e, n;
+    cr_assert_eq(owl_svcmap_edge_at(a, fa, oa, &e), OWL_OK);
+    owl_svcmap_count(&owl_svcmap_edges(a, &n)[e].st, 10, 0);
+    owl_svcmap_count(&owl_svcmap_nodes(a, &n)[oa].st, 10, 0);
+    size_t ob = node(b, "orders", "service"), db = node(b, "postgresql", "database");
+    size_t fb = node(b, "front", "service");
+    cr_assert_eq(owl_svcmap_edge_at(b, fb, ob, &e), OWL_OK);
+    owl_svcmap_count(&owl_svcmap_edges(b, &n)[e].st, 30, OWL_FO_FAULT);
+    cr_assert_eq(owl_svcmap_edge_at(b, ob, db, &e), OWL_OK);
+    owl_svcmap_count(&owl_svcmap_edges(b, &n)[e].st, 2, 0);
+    cr_assert_eq(owl_svcmap_merge(a, b), OWL_OK);
+    owl_svcmap_node *nd = owl_svcmap_nodes(a, &n);
+    cr_assert_eq(n, 3);
+    size_t ne;
+    owl_svcmap_edge *ed = owl_svcmap_edges(a, &ne);
+    cr_assert_eq(ne, 2);
+    for (size_t i = 0; i < ne; i++) {
+        if (!strcmp(nd[ed[i].target].name, "orders")) {
+            cr_assert_eq(ed[i].st.requests, 2);
+            cr_assert_eq(ed[i].st.faults, 1);
+            cr_assert_float_eq(ed[i].st.min_ms, 10, 1e-9);
+            cr_assert_float_eq(ed[i].st.max_ms, 30, 1e-9);
+            cr_assert_float_eq(ed[i].st.sum_ms, 40, 1e-9);
+        } else {
+            cr_assert_str_eq(nd[ed[i].target].name, "postgresql");
+            cr_assert_str_eq(nd[ed[i].target].type, "database");
+            cr_assert_eq(ed[i].st.requests, 1);
+        }
+    }
+    owl_svcmap_free(a);
+    owl_svcmap_free(b);
+}

@@ -675,7 +675,7 @@ Test(traces, red_statistics)
 
 typedef struct walked {
     unsigned n;
-    unsigned spans[64];   /* per trace number: spans handed over */
+    unsigned spans[64];   /* per trace number (< 64): spans handed over */
     int parents_ok[64];   /* every span's parent as its parent id says */
     char services[64][64];
 } walked;
@@ -794,5 +794,38 @@ Test(traces, walk_puts_zipkin_server_halves_under_their_client_halves)
     cr_assert_str_eq(nd[ed[0].target].name, "api");
     cr_assert_eq(ed[0].st.requests, 1);
     owl_svcmap_free(m);
+    env_free(&e);
+}
+
+Test(traces, split_walk_hands_over_what_one_walk_does)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 2 * 3600000) * MS;
+    for (unsigned k = 1; k <= 40; k++)
+        put_tree(&e, k, t0 + (int64_t)k * 1000 * MS, "t1");
+    owl_error err = {0};
+    cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK, "%s", err.msg);
+    for (unsigned k = 41; k <= 60; k++)
+        put_tree(&e, k, t0 + (int64_t)k * 1000 * MS, "t1");
+    walked one = {0}, parts[3] = {{0}};
+    owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 3600000 * MS};
+    cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_trace, &one, &err), OWL_OK, "%s", err.msg);
+    for (size_t np = 1; np <= 3; np++) {
+        memset(parts, 0, sizeof parts);
+        void *uds[3] = {&parts[0], &parts[1], &parts[2]};
+        owl_trace_walk qs = {.start_ns = t0, .end_ns = t0 + 3600000 * MS};
+        cr_assert_eq(owl_traces_walk_split(e.tr, "t1", &qs, np, on_trace, uds, &err), OWL_OK,
+                     "%s", err.msg);
+        cr_assert_eq(qs.traces, 60);
+        cr_assert_eq(qs.spans, q.spans);
+        for (unsigned k = 1; k <= 60; k++) {
+            unsigned got = parts[0].spans[k] + parts[1].spans[k] + parts[2].spans[k];
+            cr_assert_eq(got, one.spans[k], "%zu parts, trace %u: %u spans", np, k, got);
+        }
+    }
+    owl_trace_walk bad = {.start_ns = t0, .end_ns = t0 + 1};
+    void *uds[9] = {0};
+    cr_assert_eq(owl_traces_walk_split(e.tr, "t1", &bad, 9, on_trace, uds, &err), OWL_EINVAL);
     env_free(&e);
 }
