@@ -222,11 +222,29 @@ static int read_op(const char *name, size_t n)
     return 0;
 }
 
+/* X-Ray's REST-JSON reads, which POST to a path of their own (BatchGetTraces,
+ * GetTraceSummaries, GetServiceGraph, GetTraceGraph, GetSamplingRules, GetSamplingTargets,
+ * GetSamplingStatisticSummaries): `aws xray get-service-graph` run twice in a second sends
+ * the very same signed request. */
+static int rest_read(const char *path)
+{
+    static const char *const paths[] = {"/Traces", "/TraceSummaries", "/ServiceGraph",
+                                        "/TraceGraph", "/GetSamplingRules", "/SamplingTargets",
+                                        "/SamplingStatisticSummaries"};
+    size_t n = path ? strcspn(path, "?") : 0;
+    for (size_t i = 0; i < OWL_ARRAY_LEN(paths); i++)
+        if (n == strlen(paths[i]) && !strncmp(path, paths[i], n))
+            return 1;
+    return 0;
+}
+
 /* The operation an AWS request names, when it names one: X-Amz-Target (JSON 1.0/1.1), the
- * path's "/operation/NAME" (RPC v2 CBOR) or the form body's Action= (query). 1 when it is a
- * read (read_op). */
+ * path's "/operation/NAME" (RPC v2 CBOR), X-Ray's read paths (REST-JSON) or the form body's
+ * Action= (query). 1 when it is a read (read_op). */
 static int aws_read(const owl_http_req *req)
 {
+    if (rest_read(req->path))
+        return 1;
     const char *t = owl_http_req_header(req, "x-amz-target"), *dot;
     if (t && (dot = strrchr(t, '.')) != NULL)
         return read_op(dot + 1, strlen(dot + 1));
