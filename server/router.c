@@ -217,6 +217,21 @@ int owl_aws_page_limit(owl_aws_ctx *ctx, const bson_t *in, size_t dflt, size_t m
     return OWL_OK;
 }
 
+int owl_call_time(owl_call *call, const char *name, int64_t *ms, int *present)
+{
+    char v[64];
+    int r = owl_query_param(call->req->query, name, v, sizeof v);
+    *present = r == 1;
+    if (r == 0)
+        return OWL_OK;
+    if (r < 0 || owl_time_parse(v, strlen(v), ms) != OWL_OK) {
+        owl_call_error(call, 400, "InvalidParameter",
+                       "%s must be an RFC 3339 time or epoch milliseconds", name);
+        return OWL_EINVAL;
+    }
+    return OWL_OK;
+}
+
 int owl_call_limit(owl_call *call, const char *text, int present, size_t dflt, size_t max,
                    size_t *out)
 {

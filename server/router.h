@@ -120,6 +120,11 @@ void owl_call_cleanup(owl_call *call);
  * decodes to a NUL (%00) or is given more than once. */
 int owl_query_param(const char *query, const char *name, char *out, size_t outsz);
 
+/* owl_call_time — a time query parameter, RFC 3339 or epoch ms, into *ms; *present 0 when
+ * absent (*ms untouched). A malformed one answers 400 InvalidParameter ("NAME must be an RFC
+ * 3339 time or epoch milliseconds") and returns OWL_EINVAL. */
+int owl_call_time(owl_call *call, const char *name, int64_t *ms, int *present);
+
 /* owl_call_limit — a page size from a query parameter's text: *out = dflt when the parameter
  * is absent (present == 0), else an integer 1..max. Otherwise answers 400 InvalidParameter
  * ("limit must be 1 to MAX") and returns OWL_EINVAL. */

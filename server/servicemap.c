@@ -23,21 +23,6 @@
 
 /* ---- parameters ---- */
 
-/* A time parameter: RFC 3339 or epoch ms; *present 0 when absent. 400 answered when bad. */
-static int time_param(owl_call *call, const char *name, int64_t *ms, int *present)
-{
-    char v[64];
-    int r = owl_query_param(call->req->query, name, v, sizeof v);
-    *present = r == 1;
-    if (r == 0)
-        return OWL_OK;
-    if (r < 0 || owl_time_parse(v, strlen(v), ms) != OWL_OK) {
-        owl_call_error(call, 400, "InvalidParameter",
-                       "%s must be an RFC 3339 time or epoch milliseconds", name);
-        return OWL_EINVAL;
-    }
-    return OWL_OK;
-}
 
 /* The window [start, end) of a request (default: the last hour), and with want_baseline its
  * baseline (default: the window of equal length before it). 400 answered when bad. */
@@ -48,8 +33,8 @@ static int window_params(owl_call *call, int want_baseline, int64_t *start, int6
     int hs, he, hbs, hbe;
     *start = now - 3600000;
     *end = now + 1;
-    if (time_param(call, "start", start, &hs) != OWL_OK ||
-        time_param(call, "end", end, &he) != OWL_OK)
+    if (owl_call_time(call, "start", start, &hs) != OWL_OK ||
+        owl_call_time(call, "end", end, &he) != OWL_OK)
         return OWL_EINVAL;
     if (hs && !he && *start >= *end)
         *end = *start + 3600000;
@@ -65,8 +50,8 @@ static int window_params(owl_call *call, int want_baseline, int64_t *start, int6
         return OWL_OK;
     *bstart = *start - (*end - *start);
     *bend = *start;
-    if (time_param(call, "baseline_start", bstart, &hbs) != OWL_OK ||
-        time_param(call, "baseline_end", bend, &hbe) != OWL_OK)
+    if (owl_call_time(call, "baseline_start", bstart, &hbs) != OWL_OK ||
+        owl_call_time(call, "baseline_end", bend, &hbe) != OWL_OK)
         return OWL_EINVAL;
     if (hbs != hbe) {
         owl_call_error(call, 400, "InvalidParameter",

@@ -339,21 +339,6 @@ static int native_trace(owl_call *call)
 
 /* ---- searches ---- */
 
-/* A time parameter: RFC 3339 or epoch ms; *present 0 when absent. 400 answered when bad. */
-static int time_param(owl_call *call, const char *name, int64_t *ms, int *present)
-{
-    char v[64];
-    int r = owl_query_param(call->req->query, name, v, sizeof v);
-    *present = r == 1;
-    if (r == 0)
-        return OWL_OK;
-    if (r < 0 || owl_time_parse(v, strlen(v), ms) != OWL_OK) {
-        owl_call_error(call, 400, "InvalidParameter",
-                       "%s must be an RFC 3339 time or epoch milliseconds", name);
-        return OWL_EINVAL;
-    }
-    return OWL_OK;
-}
 
 static int num_param(owl_call *call, const char *name, double *out, int *present)
 {
@@ -381,8 +366,8 @@ static int native_search(owl_call *call)
     double dmin = 0, dmax = 0;
     int hmin, hmax;
     snprintf(call->resource, sizeof call->resource, "tenant/%s/traces", call->principal->tenant);
-    if (time_param(call, "start", &start_ms, &hs) != OWL_OK ||
-        time_param(call, "end", &end_ms, &he) != OWL_OK ||
+    if (owl_call_time(call, "start", &start_ms, &hs) != OWL_OK ||
+        owl_call_time(call, "end", &end_ms, &he) != OWL_OK ||
         num_param(call, "min_duration_ms", &dmin, &hmin) != OWL_OK ||
         num_param(call, "max_duration_ms", &dmax, &hmax) != OWL_OK)
         return OWL_EINVAL;

@@ -215,23 +215,34 @@ static void service_id(bson_t *parent, const char *key, owl_bytes name)
     bson_append_document_end(parent, &sid);
 }
 
-static int get_trace_summaries(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+/* The request's StartTime and EndTime (both required, end after start, at most max_ms
+ * apart, which `what` names), or the protocol's error answered. */
+static int time_range(owl_aws_ctx *ctx, const bson_t *in, int64_t max_ms, const char *what,
+                      int64_t *start_ms, int64_t *end_ms)
 {
-    int64_t start_ms, end_ms;
     int rc;
-    if ((rc = owl_aws_get_time_ms(ctx, in, "StartTime", &start_ms)) == OWL_ENOTFOUND ||
+    if ((rc = owl_aws_get_time_ms(ctx, in, "StartTime", start_ms)) == OWL_ENOTFOUND ||
         (rc == OWL_OK &&
-         (rc = owl_aws_get_time_ms(ctx, in, "EndTime", &end_ms)) == OWL_ENOTFOUND))
+         (rc = owl_aws_get_time_ms(ctx, in, "EndTime", end_ms)) == OWL_ENOTFOUND))
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
                             "StartTime and EndTime are required");
     if (rc != OWL_OK)
         return rc;
-    if (end_ms <= start_ms)
+    if (*end_ms <= *start_ms)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
                             "EndTime must be after StartTime");
-    if (end_ms - start_ms > (int64_t)MAX_RANGE_S * 1000)
+    if (*end_ms - *start_ms > max_ms)
         return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
-                            "the time range may be at most 24 hours");
+                            "the time range may be at most %s", what);
+    return OWL_OK;
+}
+
+static int get_trace_summaries(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
+{
+    int64_t start_ms, end_ms;
+    int rc = time_range(ctx, in, (int64_t)MAX_RANGE_S * 1000, "24 hours", &start_ms, &end_ms);
+    if (rc != OWL_OK)
+        return rc;
     const char *trt = NULL, *fx = NULL, *token = NULL;
     size_t n;
     if (owl_aws_get_str(ctx, in, "TimeRangeType", &trt, &n) == OWL_EINVAL ||
@@ -348,21 +359,10 @@ static int put_map(owl_aws_ctx *ctx, const owl_svcmap *m, int whole, bson_t *out
 
 static int get_service_graph(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
-    int64_t start_ms, end_ms;
-    int rc;
-    if ((rc = owl_aws_get_time_ms(ctx, in, "StartTime", &start_ms)) == OWL_ENOTFOUND ||
-        (rc == OWL_OK &&
-         (rc = owl_aws_get_time_ms(ctx, in, "EndTime", &end_ms)) == OWL_ENOTFOUND))
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
-                            "StartTime and EndTime are required");
+    int64_t start_ms, end_ms; /* at most 30 days: owl's bound, X-Ray publishes none */
+    int rc = time_range(ctx, in, 30 * 86400000LL, "30 days", &start_ms, &end_ms);
     if (rc != OWL_OK)
         return rc;
-    if (end_ms <= start_ms)
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
-                            "EndTime must be after StartTime");
-    if (end_ms - start_ms > 30 * 86400000LL) /* the statistics' own bound (owl's choice) */
-        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidRequestException,
-                            "the time range may be at most 30 days");
     snprintf(call_of(ctx)->resource, sizeof call_of(ctx)->resource, "tenant/%s/xray/servicegraph",
              tenant_of(ctx));
     owl_svcmap *m = NULL;
