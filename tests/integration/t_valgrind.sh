@@ -2,7 +2,9 @@
 # t_valgrind.sh — owld under valgrind memcheck: a few requests of each kind (healthz, key
 # create/list/get/delete, audit, metrics, 401, 404, a compressed body; CloudWatch Logs: a
 # group, PutLogEvents, a metric filter, FilterLogEvents with a pattern, raw lines, and a live
-# tail that receives an event and is left open across the shutdown), then SIGTERM: owld
+# tail that receives an event and is left open across the shutdown; a trace of two services
+# and a database call, read back with its critical path, the service map from traces and
+# from the live graph's statistics as JSON, DOT and SVG, bottlenecks, root cause), then SIGTERM: owld
 # must exit 0 with no memory errors and nothing "definitely lost". Skipped when valgrind is
 # missing or owld was built with sanitizers (they do not mix).
 . "$(dirname "$0")/lib.sh"
@@ -11,8 +13,11 @@ command -v valgrind >/dev/null || skip "valgrind is not installed"
 is_sanitized && skip "owld is built with sanitizers; valgrind cannot run it"
 
 VG_LOG=$T/valgrind.log
+# graphviz.supp: fontconfig's font caches, which Graphviz loads for SVG and keeps for the
+# process's life (docs/api/service-map.md "SVG")
 OWLD_WRAPPER=(valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9
-    --show-leak-kinds=definite --num-callers=30 --log-file="$VG_LOG")
+    --show-leak-kinds=definite --num-callers=30 --log-file="$VG_LOG"
+    --suppressions="$OWL_SRCDIR/tests/unit/graphviz.supp")
 START_TIMEOUT=90
 start_owld --workers 2 --shutdown-grace-ms 2000 ||
     { tail -n 30 "$VG_LOG" 2>/dev/null; bail "owld starts under valgrind"; }
@@ -78,6 +83,36 @@ check_eq "raw lines" 200 "$STATUS"
 logs FilterLogEvents '{"logGroupName":"/vg/app","filterPattern":"ERROR"}'
 check_eq "FilterLogEvents with a pattern" 200 "$STATUS"
 check_eq "... finds the ERROR line" 1 "$(jget len:events)"
+# a trace: front's server span calls orders (client -> server), orders calls postgresql
+T0=$(( (NOW - 60000) * 1000000 ))
+span() { # ID PARENT NAME KIND START_MS DUR_MS [ATTRS]
+    printf '{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"%s",%s"name":"%s","kind":%d,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","status":{"code":%d}%s}' \
+        "$1" "${2:+\"parentSpanId\":\"$2\",}" "$3" "$4" $((T0 + $5 * 1000000)) \
+        $((T0 + ($5 + $6) * 1000000)) "${8:-0}" "${7:+,\"attributes\":$7}"
+}
+DB='[{"key":"db.system","value":{"stringValue":"postgresql"}}]'
+SPANS=$(printf '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"front"}}]},"scopeSpans":[{"spans":[%s,%s]}]},{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"orders"}}]},"scopeSpans":[{"spans":[%s,%s]}]}]}' \
+    "$(span eee19b7ec3c1b174 "" "GET /" 2 0 50)" "$(span eee19b7ec3c1b175 eee19b7ec3c1b174 POST 3 5 40 "" 2)" \
+    "$(span eee19b7ec3c1b176 eee19b7ec3c1b175 "POST /orders" 2 7 35 "" 2)" \
+    "$(span eee19b7ec3c1b177 eee19b7ec3c1b176 INSERT 3 10 20 "$DB" 2)")
+admin POST /v1/traces -H 'Content-Type: application/json' --data-binary "$SPANS"
+check_eq "OTLP JSON spans of two services" 200 "$STATUS"
+admin GET /api/v1/traces/5b8efff798038103d269b633813fc60c
+check_eq "the trace with its critical path" 200 "$STATUS"
+check_contains "... spans on the critical path" "$BODY" '"critical":true'
+W="start=$((NOW - 3600000))&end=$((NOW + 60000))"
+admin GET "/api/v1/servicemap?$W&filter=service()"
+check_eq "the service map of the traces" 200 "$STATUS"
+check_contains "... the edge front -> orders" "$BODY" '"source":"front","target":"orders"'
+for f in json dot svg; do
+    admin GET "/api/v1/servicemap?$W&format=$f"
+    check_eq "the service map from the statistics, as $f" 200 "$STATUS"
+done
+admin GET "/api/v1/bottlenecks?$W&sort=added"
+check_eq "bottlenecks" 200 "$STATUS"
+admin GET "/api/v1/rootcause?$W"
+check_eq "root cause" 200 "$STATUS"
+check_contains "... the fault starts in the INSERT" "$BODY" '"operation":"INSERT"'
 for _ in $(seq 100); do grep -q 'ERROR 7' "$T/tail.out" && break; sleep 0.1; done
 check_contains "the live tail received the ERROR line" "$(cat "$T/tail.out")" "ERROR 7"
 # a connection left open and idle across the shutdown
