@@ -127,8 +127,7 @@ static const struct opt opts[] = {
      .help = "days spans are kept (0 = forever; X-Ray: 30)"},
     {.name = "service-graph-ttl", .type = T_INT64, INT64(service_graph_ttl), .min = 1,
      .max = 3600, .def = "30", .arg = "SECONDS",
-     .help = "how long a span waits for its caller or callee in the live service graph; a "
-             "client span still alone then is a call to a virtual node"},
+     .help = "seconds a span waits in the live service graph for its caller or callee"},
     {.name = "xray-daemon", .type = T_STRING, STR(xray_daemon), .def = OWL_XRAY_DAEMON_DEFAULT,
      .given_off = FIELD(xray_daemon_given, int), .arg = "HOST:PORT|off",
      .help = "X-Ray daemon endpoint: segments on UDP, sampling on TCP (off: none)"},

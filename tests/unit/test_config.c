@@ -20,7 +20,7 @@ static const char *const flags[] = {
     "listen", "data-dir", "workers", "config", "log-level",
     "max-header-bytes", "max-body-bytes", "read-timeout-ms", "idle-timeout-ms",
     "max-connections", "shutdown-grace-ms", "sigv4-max-skew-s", "trust-tls-proxy", "auth-fail-limit",
-    "audit-retention-days", "trace-retention-days", "xray-daemon", "xray-daemon-tenant",
+    "audit-retention-days", "trace-retention-days", "service-graph-ttl", "xray-daemon", "xray-daemon-tenant",
     "metrics-raw-hours", "metrics-60s-days", "metrics-300s-days",
     "metrics-3600s-days",
     "wal-sync", "wal-sync-interval-ms", "store-settle-ms", "insights-workers", "insights-concurrency", "insights-timeout-ms",
