@@ -193,17 +193,23 @@ static size_t rows_bytes(size_t cap)
     return (cap * sizeof(row) + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
 }
 
-/* The mapping *p of *bytes grown to hold cap rows; OWL_ENOMEM (*p unchanged). */
-static int rows_grow(row **p, size_t *bytes, size_t cap)
+/* The mapping *p of *bytes, of which used rows are filled, grown to hold cap rows;
+ * OWL_ENOMEM (*p unchanged). */
+static int rows_grow(row **p, size_t *bytes, size_t used, size_t cap)
 {
     size_t want = rows_bytes(cap);
     if (*p && want <= *bytes)
         return OWL_OK;
-    void *q = *p ? mremap(*p, *bytes, want, MREMAP_MAYMOVE)
-                 : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* a new mapping and a copy, not mremap: ThreadSanitizer does not follow mremap and took
+     * the old addresses, mapped again by another walk, for shared memory */
+    void *q = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (q == MAP_FAILED)
         return OWL_ENOMEM;
     madvise(q, want, MADV_HUGEPAGE); /* a hint: without it, small pages */
+    if (*p) {
+        memcpy(q, *p, used * sizeof(row));
+        munmap(*p, *bytes);
+    }
     *p = q;
     *bytes = want;
     return OWL_OK;
@@ -218,7 +224,7 @@ static int take_rows(void *ud, const owl_batch *b)
         size_t cap = w->cap ? w->cap : 4096;
         while (cap < w->n + b->nrows)
             cap *= 2;
-        if (rows_grow(&w->rows, &w->bytes, cap) != OWL_OK)
+        if (rows_grow(&w->rows, &w->bytes, w->n, cap) != OWL_OK)
             return w->rc = OWL_ENOMEM;
         w->cap = w->bytes / sizeof(row);
     }
