@@ -55,6 +55,7 @@ struct opt {
 /* T_CHOICE value lists; the index is what is stored, so their order is the enum's. */
 static const char *const wal_syncs[] = {"always", "interval", "none", NULL}; /* owl_sync_policy */
 static const char *const no_yes[] = {"no", "yes", NULL}; /* 0, 1 */
+static const char *const off_on[] = {"off", "on", NULL}; /* 0, 1 */
 
 /* Field offsets checked against the field's C type at compile time: a table row that
  * names an int64_t field as T_INT does not build. */
@@ -125,9 +126,12 @@ static const struct opt opts[] = {
     {.name = "trace-retention-days", .type = T_INT64, INT64(trace_retention_days), .min = 0,
      .max = 36500, .def = "30", .arg = "DAYS",
      .help = "days spans are kept (0 = forever; X-Ray: 30)"},
+    {.name = "service-graph", .type = T_CHOICE, .choices = off_on, INT(service_graph),
+     .def = "on", .arg = "on|off",
+     .help = "the live service graph fed at ingest (owl/ServiceGraph metrics)"},
     {.name = "service-graph-ttl", .type = T_INT64, INT64(service_graph_ttl), .min = 1,
      .max = 3600, .def = "30", .arg = "SECONDS",
-     .help = "seconds a span waits in the live service graph for its caller or callee"},
+     .help = "a span waits this long for its caller or callee in the live graph"},
     {.name = "xray-daemon", .type = T_STRING, STR(xray_daemon), .def = OWL_XRAY_DAEMON_DEFAULT,
      .given_off = FIELD(xray_daemon_given, int), .arg = "HOST:PORT|off",
      .help = "X-Ray daemon endpoint: segments on UDP, sampling on TCP (off: none)"},

@@ -48,6 +48,7 @@ typedef struct owl_config {
     int64_t auth_fail_limit;     /* 100 failed authentications per source per minute, then 429 */
     int64_t audit_retention_days; /* days the audit table keeps events; 0 = forever (90) */
     int64_t trace_retention_days; /* days spans are kept; 0 = forever (30) */
+    int service_graph;            /* 1 (default): the live service graph; 0: none */
     int64_t service_graph_ttl;    /* seconds a span waits to be paired in the live graph (30) */
     char xray_daemon[300];        /* X-Ray daemon address "HOST:PORT" or "off" */
     int xray_daemon_given;        /* 1: set by a flag or the config file, not the default

@@ -558,6 +558,7 @@ int owl_server_open(owl_server **out, const owl_config *cfg, owl_error *err)
     owl_traces_options to;
     owl_traces_options_default(&to);
     to.retention_days = (int)cfg->trace_retention_days;
+    to.graph = cfg->service_graph;
     to.graph_ttl_s = (int)cfg->service_graph_ttl;
     if ((rc = owl_traces_open(s->store, s->metrics, s->alarms, &to, &s->traces, err)) != OWL_OK)
         goto fail;
