@@ -3,6 +3,8 @@
  * decodes OTLP/HTTP trace bodies, protobuf or JSON, as owld's POST /v1/traces does, puts
  * their spans (owl_traces_put: the WAL record, the memtable, the RED statistics), then
  * closes the traces module (writing the RED statistics) and seals every memtable into parts.
+ * The live service graph (owl/ServiceGraph) is fed as owld feeds it; --no-graph turns it off
+ * (owl_traces_options.graph = 0), so the two counts give the graph's cost at ingest.
  * Compaction is kept off, so that the janitor's first merge does not land inside the run.
  * The bodies are bench/traces_bodies.py's records files ("LEN [ITEMS]\n" + LEN bytes, an
  * optional "\n"), as bench/loadgen sends them.
@@ -17,7 +19,8 @@
  *   python3 bench/traces_bodies.py --data ../shared/data --out /tmp/tr --spans 2000000 --extra 0
  *   valgrind --tool=callgrind /tmp/ingest_cost /tmp/tr/pb.rec pb 60 /tmp/ic.d
  *   (a fresh DIR each run; add --decode-only for the decoder alone, --rollup to also roll the
- *   RED statistics up as the metrics roller would.) */
+ *   RED statistics up as the metrics roller would, --no-graph to leave the service graph out.)
+ * bench/servicemap.sh builds and runs it this way. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +40,15 @@ int main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: ingest_cost RECORDS pb|json REQUESTS DIR [--decode-only] "
-                        "[--rollup]\n");
+                        "[--rollup] [--no-graph]\n");
         return 2;
     }
-    int json = strcmp(argv[2], "json") == 0, decode_only = 0, rollup = 0;
+    int json = strcmp(argv[2], "json") == 0, decode_only = 0, rollup = 0, graph = 1;
     size_t want = strtoul(argv[3], NULL, 10), n = 0;
     for (int i = 5; i < argc; i++) {
         decode_only |= strcmp(argv[i], "--decode-only") == 0;
         rollup |= strcmp(argv[i], "--rollup") == 0;
+        graph &= strcmp(argv[i], "--no-graph") != 0;
     }
     FILE *f = fopen(argv[1], "rb");
     char **body = calloc(want ? want : 1, sizeof *body);
@@ -87,6 +91,7 @@ int main(int argc, char **argv)
     owl_traces_options to;
     owl_traces_options_default(&to);
     to.background = 0;
+    to.graph = graph;
     if (owl_traces_open(store, metrics, NULL, &to, &traces, &err) != OWL_OK)
         return fail("opening the traces module", &err);
 
