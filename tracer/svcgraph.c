@@ -2,17 +2,23 @@
  * edges tracegraph.c finds in a whole trace from spans arriving in any order and batch. The
  * rules: tracer/tracer.h and docs/service-map.md "Nodes and edges".
  *
- * The live table: every span stays RING slots' worth of time (ttl) in a ring of entries,
- * oldest first; a hash chain per (tenant, trace, span id) finds the spans a newcomer joins.
- * A span is kept twice over when its parent has not come: as a possible caller under its
- * own id, and as a waiting callee under its parent's id. An entry leaves the ring when its
- * ttl ends or the ring is full; a client or producer span that never met a callee of
- * another service then becomes an edge to its virtual node. Names (tenants, services,
- * peers) are interned once; entries hold their ids. */
+ * Two structures, so that most spans cost one cache miss:
+ * - the span table, open addressing by (tenant, trace, span id) in windows of PROBE slots:
+ *   every span of the last ttl seconds as a possible caller (its service and kind), and the
+ *   callees waiting for a parent that has not come, under the parent's id. A slot is free
+ *   again once its second is more than ttl old; a full window gives up its oldest slot.
+ * - the ring, oldest first: only what must be acted on when its time ends — client and
+ *   producer spans (an edge to their virtual node unless a callee of another service met
+ *   them) and waiting callees (their figures, until their caller comes).
+ * A batch is joined within itself first (a hash of its span ids, in cache): a trace sent
+ * whole by one exporter or collector meets the tables only to be kept for later batches.
+ * Names (tenants, services, peers) are interned once; entries hold their ids. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/hash.h"
+#include "common/traceid.h"
 #include "tracer/tracer.h"
 
 /* ---- node types ---- */
@@ -61,18 +67,28 @@ const char *owl_svcgraph_peer_type(const char *peer, size_t n, const char *remot
 
 #define NONE UINT32_MAX
 #define MAX_NAMES 1000000
+#define PROBE 8 /* slots of the span table a key may take: two cache lines */
 
-enum role { CALLER = 0, CALLEE = 1 };
+enum role { CALLER = 1, CALLEE = 2 };
 
+/* A slot of the span table: a span as a possible caller, or a callee waiting for key's
+ * span (its figures in ring[ring]). key 0 = free. */
+typedef struct slot {
+    uint64_t key;     /* key_hash(tenant, trace, id), never 0 */
+    uint32_t service; /* name id */
+    uint32_t second;  /* when it came, in seconds since the graph was made */
+    uint32_t ring;    /* its ring entry (a client, producer or callee), or NONE */
+    uint8_t role, kind;
+} slot;
+
+/* A ring entry: a client or producer span (role CALLER), or a waiting callee (CALLEE). */
 typedef struct entry {
-    uint64_t trace;   /* owl_hash64_16 of the trace id */
-    uint64_t id;      /* CALLER: the span's id; CALLEE: its parent's */
+    uint64_t key;     /* its slot's key */
     int64_t arrived;  /* ns */
     int64_t start_ns, duration_ns;
-    uint32_t next;    /* hash chain; NONE ends it */
     uint32_t tenant, service, peer; /* name ids; peer NONE = none */
-    uint8_t role, kind, status, live; /* live 0: a hole left by a join */
-    uint8_t paired;   /* CALLER: a callee of another service has joined it */
+    uint8_t role, kind, status, live; /* live 0: joined, or left the span table */
+    uint8_t paired;   /* CALLER: a callee of another service has met it */
 } entry;
 
 typedef struct name {
@@ -82,21 +98,30 @@ typedef struct name {
 } name;
 
 struct owl_svcgraph {
+    slot *tab;               /* mmap'd: tabbytes */
+    size_t tabmask, tabbytes;
     entry *ring;
     size_t cap, head, count; /* oldest at head */
-    uint32_t *bucket;        /* heads of the hash chains (ring slots) */
-    size_t nbucket;
-    int64_t ttl;
+    size_t waiting;          /* live callees in the ring */
+    int64_t ttl, t0;
+    uint32_t ttl_s;
     name *names;             /* interned */
     size_t nnames, capnames;
     uint32_t *ntab;          /* open addressing over names */
     size_t ntabcap;
+    /* a batch's own join: its span ids hashed, its spans' parents and flags */
+    uint32_t *bslot;
+    size_t bcap;
+    int32_t *bparent;
+    uint8_t *bflag;
+    size_t bn;
     owl_svcgraph_stats st;
 };
 
 static uint64_t key_hash(uint32_t tenant, uint64_t trace, uint64_t id)
 {
-    return owl_mix64(trace ^ owl_mix64(id ^ ((uint64_t)tenant << 32)));
+    uint64_t k = owl_mix64(trace ^ owl_mix64(id ^ ((uint64_t)tenant << 32)));
+    return k ? k : 1;
 }
 
 static uint64_t id8(const uint8_t *p)
@@ -113,16 +138,25 @@ int owl_svcgraph_new(size_t capacity, int64_t ttl_ns, owl_svcgraph **out, owl_er
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     g->cap = capacity ? capacity : (size_t)1 << 20;
     g->ttl = ttl_ns > 0 ? ttl_ns : 30000000000LL;
-    g->nbucket = 16;
-    while (g->nbucket < g->cap)
-        g->nbucket *= 2;
+    g->ttl_s = (uint32_t)((g->ttl + 999999999) / 1000000000);
+    size_t n = 64;
+    while (n < 2 * g->cap)
+        n *= 2;
+    g->tabmask = n - 1;
+    /* windows run past the end, not around; in huge pages where the kernel gives them on
+     * request: every kept span reads a random window of these tens of megabytes, and with
+     * 4 KiB pages each read was a TLB miss too */
+    g->tabbytes = (n + PROBE) * sizeof *g->tab;
+    g->tab = mmap(NULL, g->tabbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->tab == MAP_FAILED)
+        g->tab = NULL;
+    else
+        madvise(g->tab, g->tabbytes, MADV_HUGEPAGE);
     g->ring = malloc(g->cap * sizeof *g->ring);
-    g->bucket = malloc(g->nbucket * sizeof *g->bucket);
-    if (!g->ring || !g->bucket) {
+    if (!g->tab || !g->ring) {
         owl_svcgraph_free(g);
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
-    memset(g->bucket, 0xff, g->nbucket * sizeof *g->bucket);
     *out = g;
     return OWL_OK;
 }
@@ -135,8 +169,12 @@ void owl_svcgraph_free(owl_svcgraph *g)
         free(g->names[i].s);
     free(g->names);
     free(g->ntab);
+    if (g->tab)
+        munmap(g->tab, g->tabbytes);
     free(g->ring);
-    free(g->bucket);
+    free(g->bslot);
+    free(g->bparent);
+    free(g->bflag);
     free(g);
 }
 
@@ -197,23 +235,6 @@ static uint32_t intern(owl_svcgraph *g, const char *p, size_t n)
     return (uint32_t)g->nnames++;
 }
 
-static uint32_t *chain_of(owl_svcgraph *g, uint32_t tenant, uint64_t trace, uint64_t id)
-{
-    return &g->bucket[key_hash(tenant, trace, id) & (g->nbucket - 1)];
-}
-
-/* Takes ring slot k out of its hash chain. */
-static void unlink_slot(owl_svcgraph *g, uint32_t k)
-{
-    entry *e = &g->ring[k];
-    for (uint32_t *pp = chain_of(g, e->tenant, e->trace, e->id); *pp != NONE;
-         pp = &g->ring[*pp].next)
-        if (*pp == k) {
-            *pp = e->next;
-            return;
-        }
-}
-
 static void hop(owl_svcgraph *g, owl_svcgraph_fn fn, void *ud, uint32_t tenant, uint32_t from,
                 const char *to, const char *type, int64_t start, int64_t dur, unsigned status)
 {
@@ -227,22 +248,44 @@ static void hop(owl_svcgraph *g, owl_svcgraph_fn fn, void *ud, uint32_t tenant, 
     fn(ud, &h);
 }
 
-/* Ends the oldest entry: a client or producer span that met no callee is an edge to its
- * virtual node. */
+static slot *window(owl_svcgraph *g, uint64_t key)
+{
+    return &g->tab[key & g->tabmask];
+}
+
+/* 1 when slot x holds something of the last ttl seconds. */
+static int fresh(const owl_svcgraph *g, const slot *x, uint32_t now_s)
+{
+    return x->key && now_s - x->second <= g->ttl_s;
+}
+
+/* Frees the span table's slot of ring entry e (a callee that is leaving). */
+static void unslot(owl_svcgraph *g, uint32_t k)
+{
+    slot *w = window(g, g->ring[k].key);
+    for (int i = 0; i < PROBE; i++)
+        if (w[i].key == g->ring[k].key && w[i].ring == k) {
+            w[i].key = 0;
+            return;
+        }
+}
+
+/* Ends the oldest ring entry: a client or producer span that met no callee is an edge to
+ * its virtual node; a callee whose caller never came is none. */
 static void retire(owl_svcgraph *g, owl_svcgraph_fn fn, void *ud)
 {
     uint32_t k = (uint32_t)g->head;
     entry *e = &g->ring[k];
-    if (e->live) {
-        unlink_slot(g, k);
-        if (e->role == CALLER && !e->paired && e->peer != NONE &&
-            (e->kind == OWL_XF_CLIENT || e->kind == OWL_XF_PRODUCER)) {
-            const name *p = &g->names[e->peer];
-            hop(g, fn, ud, e->tenant, e->service, p->s, owl_svcgraph_peer_type(p->s, p->n, NULL),
-                e->start_ns, e->duration_ns, e->status);
-            g->st.virtual_++;
-        }
+    if (e->live && e->role == CALLEE) {
+        unslot(g, k);
+        g->waiting--;
+    } else if (e->live && !e->paired && e->peer != NONE) {
+        const name *p = &g->names[e->peer];
+        hop(g, fn, ud, e->tenant, e->service, p->s, owl_svcgraph_peer_type(p->s, p->n, NULL),
+            e->start_ns, e->duration_ns, e->status);
+        g->st.virtual_++;
     }
+    e->live = 0;
     g->head = (g->head + 1) % g->cap;
     g->count--;
 }
@@ -253,7 +296,8 @@ void owl_svcgraph_expire(owl_svcgraph *g, int64_t now_ns, owl_svcgraph_fn fn, vo
         retire(g, fn, ud);
 }
 
-static void push(owl_svcgraph *g, const entry *x, owl_svcgraph_fn fn, void *ud)
+/* A new ring entry (the oldest ended first when the ring is full); its index. */
+static uint32_t push(owl_svcgraph *g, const entry *x, owl_svcgraph_fn fn, void *ud)
 {
     if (g->count == g->cap) {
         g->st.evicted += g->ring[g->head].live;
@@ -261,10 +305,31 @@ static void push(owl_svcgraph *g, const entry *x, owl_svcgraph_fn fn, void *ud)
     }
     uint32_t k = (uint32_t)((g->head + g->count) % g->cap);
     g->ring[k] = *x;
-    uint32_t *b = chain_of(g, x->tenant, x->trace, x->id);
-    g->ring[k].next = *b;
-    *b = k;
     g->count++;
+    return k;
+}
+
+/* Takes a slot of key's window for x: a free or stale one, else the oldest (its span is
+ * then forgotten early: counted evicted). */
+static void put_slot(owl_svcgraph *g, const slot *x, uint32_t now_s)
+{
+    slot *w = window(g, x->key), *victim = &w[0];
+    for (int i = 0; i < PROBE; i++) {
+        if (!fresh(g, &w[i], now_s)) {
+            victim = &w[i];
+            break;
+        }
+        if (now_s - w[i].second > now_s - victim->second)
+            victim = &w[i];
+    }
+    if (fresh(g, victim, now_s)) {
+        g->st.evicted++;
+        if (victim->role == CALLEE && victim->ring != NONE) { /* its ring entry goes too */
+            g->ring[victim->ring].live = 0;
+            g->waiting--;
+        }
+    }
+    *victim = *x;
 }
 
 /* OTLP SpanKind numbers as the filter's kinds. */
@@ -274,103 +339,236 @@ static uint8_t kind_of(int k)
          : k == 5 ? OWL_XF_CONSUMER : OWL_XF_INTERNAL;
 }
 
-/* A span meeting the spans already there: as a callee (its parent here) and as a caller
- * (callees waiting for it). Returns whether its parent was found. */
-static int join(owl_svcgraph *g, const entry *x, uint64_t parent, owl_svcgraph_fn fn, void *ud,
-                int *paired)
+static int is_client(uint8_t kind)
 {
-    int found = 0;
-    if (parent) {
-        entry *other = NULL;
-        uint32_t k = *chain_of(g, x->tenant, x->trace, parent);
-        for (; k != NONE; k = g->ring[k].next) {
-            entry *e = &g->ring[k];
-            if (e->role != CALLER || e->trace != x->trace || e->id != parent ||
-                e->tenant != x->tenant)
+    return kind == OWL_XF_CLIENT || kind == OWL_XF_PRODUCER;
+}
+
+/* Marks the client caller of slot c met (its ring entry, when it is still that span's). */
+static void met(owl_svcgraph *g, const slot *c)
+{
+    if (c->ring != NONE && g->ring[c->ring].key == c->key && g->ring[c->ring].role == CALLER)
+        g->ring[c->ring].paired = 1;
+}
+
+/* Span i of the batch joins what earlier batches left: its parent (when not in the batch),
+ * callees waiting for it, a twin sharing its id. Then it is kept for later batches. */
+static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint32_t tenant,
+                      uint32_t svc, uint32_t peer, int parent_here, int paired, uint32_t now_s,
+                      int64_t now_ns, owl_svcgraph_fn fn, void *ud)
+{
+    uint64_t trace = owl_hash64_16(s->trace_id, 0), parent = id8(s->parent_id);
+    uint8_t kind = kind_of(s->kind);
+    entry x = {.arrived = now_ns,
+               .start_ns = s->start_ns,
+               .duration_ns = s->duration_ns,
+               .tenant = tenant,
+               .service = svc,
+               .peer = peer,
+               .kind = kind,
+               .status = (uint8_t)s->status,
+               .live = 1};
+    if (parent && !parent_here) {
+        uint64_t pk = key_hash(tenant, trace, parent);
+        slot *w = window(g, pk), *other = NULL;
+        int found = 0;
+        for (int i = 0; i < PROBE; i++) {
+            if (w[i].key != pk || w[i].role != CALLER || !fresh(g, &w[i], now_s))
                 continue;
             found = 1;
-            if (e->service == x->service) { /* a span of its own service: no edge */
+            if (w[i].service == svc) { /* a span of its own service: no edge */
                 other = NULL;
                 break;
             }
             if (!other)
-                other = e;
+                other = &w[i];
         }
         if (other) {
-            other->paired = 1;
-            hop(g, fn, ud, x->tenant, other->service, g->names[x->service].s, "service",
-                x->start_ns, x->duration_ns, x->status);
+            met(g, other);
+            hop(g, fn, ud, tenant, other->service, g->names[svc].s, "service", s->start_ns,
+                s->duration_ns, s->status);
             g->st.paired++;
+        } else if (!found) { /* wait for the parent */
+            x.role = CALLEE;
+            x.key = pk;
+            uint32_t k = push(g, &x, fn, ud);
+            put_slot(g, &(slot){pk, svc, now_s, k, CALLEE, kind}, now_s);
+            g->waiting++;
         }
     }
-    /* callees that came first; a twin sharing the span's id (Zipkin's client and server
-     * halves of one call): the client half has met its callee, whose edge comes from the
-     * server half's parent */
-    int client = x->kind == OWL_XF_CLIENT || x->kind == OWL_XF_PRODUCER;
-    for (uint32_t *pp = chain_of(g, x->tenant, x->trace, x->id); *pp != NONE;) {
-        uint32_t k = *pp;
-        entry *e = &g->ring[k];
-        if (e->trace != x->trace || e->id != x->id || e->tenant != x->tenant ||
-            (e->role == CALLER && e->service == x->service)) {
-            pp = &e->next;
+    /* an internal or consumer span is not kept for later batches: another service's span
+     * under one (a call made without a client span) is joined only within one batch, and
+     * most spans are internal ones (each kept would cost a cache miss) */
+    if (s->kind == 1 || s->kind == 5)
+        return;
+    /* callees that came first, and a twin sharing the span's id (Zipkin's client and server
+     * halves of one call: the client half has met its callee, whose edge comes from the
+     * server half's parent) */
+    uint64_t key = key_hash(tenant, trace, id8(s->span_id));
+    slot *w = window(g, key);
+    for (int i = 0; i < PROBE; i++) {
+        if (w[i].key != key || !fresh(g, &w[i], now_s) || w[i].service == svc)
+            continue;
+        if (w[i].role == CALLER) {
+            if (is_client(kind) && w[i].kind == OWL_XF_SERVER)
+                paired = 1;
+            else if (kind == OWL_XF_SERVER && is_client(w[i].kind))
+                met(g, &w[i]);
             continue;
         }
-        if (e->role == CALLER) {
-            if (client && e->kind == OWL_XF_SERVER)
-                *paired = 1;
-            else if (x->kind == OWL_XF_SERVER &&
-                     (e->kind == OWL_XF_CLIENT || e->kind == OWL_XF_PRODUCER))
-                e->paired = 1;
-            pp = &e->next;
-            continue;
-        }
-        if (e->service != x->service) {
-            *paired = 1;
-            hop(g, fn, ud, x->tenant, x->service, g->names[e->service].s, "service",
-                e->start_ns, e->duration_ns, e->status);
-            g->st.paired++;
-        }
-        *pp = e->next; /* joined: the slot stays in the ring as a hole */
-        e->live = 0;
+        entry *c = &g->ring[w[i].ring]; /* a callee waiting for this span */
+        paired = 1;
+        hop(g, fn, ud, tenant, svc, g->names[c->service].s, "service", c->start_ns,
+            c->duration_ns, c->status);
+        g->st.paired++;
+        c->live = 0;
+        g->waiting--;
+        w[i].key = 0;
     }
-    return found;
+    uint32_t k = NONE;
+    if (is_client(kind) && peer != NONE) { /* may become an edge to its virtual node */
+        x.role = CALLER;
+        x.key = key;
+        x.paired = (uint8_t)paired;
+        k = push(g, &x, fn, ud);
+    }
+    put_slot(g, &(slot){key, svc, now_s, k, CALLER, kind}, now_s);
+}
+
+/* Room for a batch of n spans' own join. */
+static int batch_room(owl_svcgraph *g, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (cap > g->bcap) {
+        uint32_t *s = realloc(g->bslot, cap * sizeof *s);
+        if (!s)
+            return OWL_ENOMEM;
+        g->bslot = s;
+        g->bcap = cap;
+    }
+    if (n > g->bn) {
+        int32_t *p = realloc(g->bparent, n * sizeof *p);
+        if (p)
+            g->bparent = p;
+        uint8_t *f = p ? realloc(g->bflag, n) : NULL;
+        if (!f)
+            return OWL_ENOMEM;
+        g->bflag = f;
+        g->bn = n;
+    }
+    return OWL_OK;
+}
+
+static uint64_t span_key(const owl_svcgraph_span *s, const uint8_t *id)
+{
+    return owl_mix64(owl_hash64_16(s->trace_id, 0) ^ id8(id));
+}
+
+/* The batch's index of the span of s's trace with id `id`, or -1. */
+static int32_t batch_find(const owl_svcgraph *g, const owl_svcgraph_span *spans,
+                          const owl_svcgraph_span *s, const uint8_t *id)
+{
+    size_t mask = g->bcap - 1;
+    for (size_t at = span_key(s, id) & mask; g->bslot[at] != NONE; at = (at + 1) & mask) {
+        const owl_svcgraph_span *o = &spans[g->bslot[at]];
+        if (!memcmp(o->span_id, id, 8) && !memcmp(o->trace_id, s->trace_id, 16))
+            return (int32_t)g->bslot[at];
+    }
+    return -1;
+}
+
+enum { B_PARENT_HERE = 1, B_PAIRED = 2 };
+
+#define PREFETCH 8 /* spans ahead whose span table windows are fetched */
+
+/* Fetches the windows join_kept will read for span s. */
+static void prefetch(const owl_svcgraph *g, uint32_t tenant, const owl_svcgraph_span *s,
+                     uint8_t flag)
+{
+    if (s->kind == 1 || s->kind == 5) /* not kept (join_kept) */
+        return;
+    uint64_t trace = owl_hash64_16(s->trace_id, 0);
+    const slot *w = &g->tab[key_hash(tenant, trace, id8(s->span_id)) & g->tabmask];
+    __builtin_prefetch(w, 1);
+    __builtin_prefetch((const char *)w + 64, 1);
+    __builtin_prefetch((const char *)w + 128, 1);
+    if (!(flag & B_PARENT_HERE) && !owl_traceid_is_zero(s->parent_id, 8)) {
+        w = &g->tab[key_hash(tenant, trace, id8(s->parent_id)) & g->tabmask];
+        __builtin_prefetch(w, 0);
+        __builtin_prefetch((const char *)w + 64, 0);
+        __builtin_prefetch((const char *)w + 128, 0);
+    }
 }
 
 void owl_svcgraph_add(owl_svcgraph *g, const char *tenant, const owl_svcgraph_span *spans,
                       size_t n, int64_t now_ns, owl_svcgraph_fn fn, void *ud)
 {
     owl_svcgraph_expire(g, now_ns, fn, ud);
+    if (!g->t0)
+        g->t0 = now_ns;
+    uint32_t now_s = (uint32_t)((now_ns - g->t0) / 1000000000);
     uint32_t t = intern(g, tenant, strlen(tenant));
+    if (t == NONE || batch_room(g, n) != OWL_OK) {
+        g->st.dropped += n;
+        return;
+    }
+    /* the batch's own join: each span's parent among the batch's spans (the first of a
+     * repeated id; a server half before a client half sharing it) */
+    memset(g->bslot, 0xff, g->bcap * sizeof *g->bslot);
+    size_t mask = g->bcap - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = span_key(&spans[i], spans[i].span_id) & mask;
+        for (; g->bslot[at] != NONE; at = (at + 1) & mask) {
+            const owl_svcgraph_span *o = &spans[g->bslot[at]];
+            if (!memcmp(o->span_id, spans[i].span_id, 8) &&
+                !memcmp(o->trace_id, spans[i].trace_id, 16))
+                break;
+        }
+        if (g->bslot[at] == NONE || (spans[i].kind == 2 && spans[g->bslot[at]].kind == 3))
+            g->bslot[at] = (uint32_t)i;
+        g->bflag[i] = 0;
+    }
     for (size_t i = 0; i < n; i++) {
         const owl_svcgraph_span *s = &spans[i];
-        uint32_t svc = t == NONE ? NONE : intern(g, s->service, s->service_len);
+        g->bparent[i] = -1;
+        if (owl_traceid_is_zero(s->parent_id, 8))
+            continue;
+        int32_t p = batch_find(g, spans, s, s->parent_id);
+        if (p < 0 || (size_t)p == i)
+            continue;
+        const owl_svcgraph_span *ps = &spans[p];
+        g->bparent[i] = p;
+        g->bflag[i] |= B_PARENT_HERE;
+        if (ps->service_len == s->service_len && !memcmp(ps->service, s->service, s->service_len))
+            continue;
+        g->bflag[p] |= B_PAIRED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const owl_svcgraph_span *s = &spans[i];
+        if (i + PREFETCH < n) /* the span table is far larger than the caches: fetch ahead */
+            prefetch(g, t, &spans[i + PREFETCH], g->bflag[i + PREFETCH]);
+        uint32_t sv = intern(g, s->service, s->service_len);
         uint32_t peer = s->peer_len ? intern(g, s->peer, s->peer_len) : NONE;
-        if (svc == NONE || (s->peer_len && peer == NONE)) {
+        if (sv == NONE || (s->peer_len && peer == NONE)) {
             g->st.dropped++;
             continue;
         }
-        entry x = {.trace = owl_hash64_16(s->trace_id, 0),
-                   .id = id8(s->span_id),
-                   .arrived = now_ns,
-                   .start_ns = s->start_ns,
-                   .duration_ns = s->duration_ns,
-                   .tenant = t,
-                   .service = svc,
-                   .peer = peer,
-                   .role = CALLER,
-                   .kind = kind_of(s->kind),
-                   .status = (uint8_t)s->status,
-                   .live = 1};
-        uint64_t parent = id8(s->parent_id);
-        int paired = 0;
-        int found = join(g, &x, parent, fn, ud, &paired);
-        x.paired = (uint8_t)paired;
-        push(g, &x, fn, ud);
-        if (parent && !found) { /* wait for the parent too */
-            x.role = CALLEE;
-            x.id = parent;
-            x.paired = 0;
-            push(g, &x, fn, ud);
+        int32_t p = g->bparent[i];
+        if (p >= 0) { /* an edge within the batch */
+            const owl_svcgraph_span *ps = &spans[p];
+            if (ps->service_len != s->service_len ||
+                memcmp(ps->service, s->service, s->service_len)) {
+                uint32_t psv = intern(g, ps->service, ps->service_len);
+                if (psv != NONE) {
+                    hop(g, fn, ud, t, psv, g->names[sv].s, "service", s->start_ns,
+                        s->duration_ns, s->status);
+                    g->st.paired++;
+                }
+            }
         }
+        join_kept(g, s, t, sv, peer, (g->bflag[i] & B_PARENT_HERE) != 0,
+                  (g->bflag[i] & B_PAIRED) != 0, now_s, now_ns, fn, ud);
     }
 }
