@@ -132,29 +132,13 @@ load() {
     printf -v "SEC_$name" '%s' "$(jget "$T/$name.json" duration_s)"
 }
 
-# ---- owld ----
+# ---- owld (bench/lib.sh: logs_owl_start, logs_owl_stop; no X-Ray daemon port) ----
 start_owl() { # DIR [OPTION...]
     local d=$1
     shift
-    OWL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    $PIN "$OWLD" --listen "127.0.0.1:$OWL_PORT" --data-dir "$d" --workers "$WORKERS" --log-level warn \
-        --xray-daemon off "$@" 2>>"$T/owld.log" &
-    OWL_PID=$!
-    for _ in $(seq 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$OWL_PORT/healthz")" = 200 ] && break
-        kill -0 "$OWL_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    OWL_KEY=$(tr -d '\n' <"$d/admin.key" 2>/dev/null)
-    [ -n "$OWL_KEY" ] || { cat "$T/owld.log" >&2; die "owld did not start"; }
-    OWL=http://127.0.0.1:$OWL_PORT
+    logs_owl_start "$d" --xray-daemon off "$@"
 }
-stop_owl() {
-    [ -n "${OWL_PID:-}" ] || return 0
-    kill -TERM "$OWL_PID" 2>/dev/null
-    wait "$OWL_PID" 2>/dev/null
-    OWL_PID=
-}
+stop_owl() { logs_owl_stop; }
 trap 'stop_owl; bench_cleanup' EXIT
 # visible NAME — seconds until GET /api/v1/traces/LAST answers 200 (from now)
 visible() {
