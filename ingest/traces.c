@@ -92,7 +92,7 @@ typedef struct red {
  * heap's top past them, and faulted fresh pages, 1,500 calls more. The blocks stay until
  * owl_traces_free; freed entries serve the next ones. tr->mu guards the pool. */
 #define RED_BLOCK ((size_t)256 << 10)
-#define RED_NAMES 192 /* bytes of tenant\0service\0operation\0\1 an entry holds in place */
+#define RED_NAMES 192 /* bytes of tenant\0service\0operation\0 (+1) an entry holds in place */
 #define RED_NAMES_STEP 64 /* entries come in three sizes: names within 64, 128 or 192 bytes */
 enum { POOL_WIDE = RED_NAMES / RED_NAMES_STEP, POOL_CLASSES }; /* 0..2: entries */
 #define POOL_ALIGN(n) (((n) + 15) & ~(size_t)15)
@@ -240,7 +240,8 @@ static int red_is_service_row(const red *e)
 /* The entry of (tenant, service, operation or NULL = the service's own row, minute) of
  * kind RK_OP or RK_SERVICE (op NULL), or (tenant, source, target) of kind RK_EDGE, or
  * (tenant, name, type) of kind RK_VNODE, whose hash is h (red_service_hash, red_op_hash;
- * red_graph_hash), made when absent. NULL when out of memory. Caller holds mu. */
+ * for the graph's kinds, red_op_hash's xor the kind), made when absent. NULL when out of
+ * memory. Caller holds mu. */
 static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
                     const owl_bytes *op, int kind, int64_t minute, uint64_t h)
 {
@@ -266,14 +267,8 @@ static red *red_get(owl_traces *tr, const char *tenant, const owl_bytes *svc,
     memcpy(e->service, svc->p, svc->n);
     e->service[svc->n] = '\0';
     e->operation = e->service + svc->n + 1;
-    if (op) {
-        memcpy(e->operation, op->p, ol);
-        e->operation[ol] = '\0';
-    } else {
-        /* the service's own row: operation "" marked by a \1 after its NUL */
-        e->operation[0] = '\0';
-        e->operation[1] = '\1';
-    }
+    memcpy(e->operation, op ? op->p : "", ol); /* a service's own row: operation "" */
+    e->operation[ol] = '\0';
     e->hash = h;
     e->kind = kind;
     e->minute_ms = minute;
@@ -569,8 +564,7 @@ static red *red_clone(red *e)
     char *p = (char *)(c + 1);
     c->tenant = memcpy(p, e->tenant, tl + 1);
     c->service = memcpy(p + tl + 1, e->service, sl + 1);
-    /* the operation with the service row's marker byte after its NUL */
-    c->operation = memcpy(p + tl + sl + 2, e->operation, ol + 2);
+    c->operation = memcpy(p + tl + sl + 2, e->operation, ol + 1);
     c->next = NULL;
     c->wide = e->wide;
     e->wide = NULL;
