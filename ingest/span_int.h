@@ -19,6 +19,16 @@ const char *owl_span_url_path(const char *s, size_t n, size_t *len);
  * d->message, "WHERE: why" (why from fmt and ap). Cannot fail. */
 void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, va_list ap);
 
+/* owl_span_exception — what failed a span, from its attrs (a BSON document): OTLP's first
+ * exception event (type and message, lifted by the decoder), else X-Ray's first cause
+ * exception; *type and *msg point into attrs, n 0 when absent or empty. Never fails. */
+void owl_span_exception(owl_bytes attrs, owl_bytes *type, owl_bytes *msg);
+
+/* owl_span_view_kind — a span kind as the filter language's; owl_span_view_status — sets
+ * v's error, fault and throttle flags from a status (a throttle is an error too). */
+owl_xf_kind owl_span_view_kind(int kind);
+void owl_span_view_status(owl_xf_span *v, int status);
+
 /* A walk's scratch memory (trace_walk.c), kept by the traces module between walks: the rows
  * of a large window fill hundreds of megabytes, and the kernel zeroing fresh pages for each
  * walk was a fifth of its time. owl_traces_scratch_take — the kept mapping (*p, *bytes; NULL

@@ -127,49 +127,13 @@ static const char *name_of(const walk *w, uint32_t id)
     return id ? w->names[id - 1] : NULL;
 }
 
-/* The string at path in doc (a.b through documents, a.N through arrays), or NULL. */
-static int doc_str(const bson_t *doc, const char *path, const char **s, uint32_t *n)
-{
-    bson_iter_t it, f;
-    if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &f) ||
-        !BSON_ITER_HOLDS_UTF8(&f))
-        return 0;
-    *s = bson_iter_utf8(&f, n);
-    return *n > 0;
-}
-
-/* What failed a span, from its attrs: OTLP's first exception event, else X-Ray's first
- * cause exception. */
+/* What failed a failed span, interned (owl_span_exception). */
 static void exception_of(walk *w, row *r, owl_bytes attrs)
 {
-    bson_t doc;
-    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n))
-        return;
-    bson_iter_t it, ev;
-    const char *s;
-    uint32_t n;
-    if (bson_iter_init_find(&it, &doc, "events") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &ev))
-        while (bson_iter_next(&ev)) {
-            if (!BSON_ITER_HOLDS_DOCUMENT(&ev))
-                continue;
-            const uint8_t *d;
-            uint32_t dn;
-            bson_iter_document(&ev, &dn, &d);
-            bson_t e;
-            if (!bson_init_static(&e, d, dn) || !doc_str(&e, "name", &s, &n) || n != 9 ||
-                memcmp(s, "exception", 9))
-                continue;
-            if (doc_str(&e, "type", &s, &n))
-                r->etype = intern(w, s, n);
-            if (doc_str(&e, "message", &s, &n))
-                r->emsg = intern(w, s, n);
-            return;
-        }
-    if (doc_str(&doc, "cause.exceptions.0.type", &s, &n))
-        r->etype = intern(w, s, n);
-    if (doc_str(&doc, "cause.exceptions.0.message", &s, &n))
-        r->emsg = intern(w, s, n);
+    owl_bytes type, msg;
+    owl_span_exception(attrs, &type, &msg);
+    r->etype = intern(w, type.p, type.n);
+    r->emsg = intern(w, msg.p, msg.n);
 }
 
 static int cmp_row(const void *x, const void *y)
@@ -272,14 +236,6 @@ static int take_rows(void *ud, const owl_batch *b)
 }
 
 
-static owl_xf_kind xf_kind(int k)
-{
-    return k == OWL_SPAN_SERVER     ? OWL_XF_SERVER
-           : k == OWL_SPAN_CLIENT   ? OWL_XF_CLIENT
-           : k == OWL_SPAN_PRODUCER ? OWL_XF_PRODUCER
-           : k == OWL_SPAN_CONSUMER ? OWL_XF_CONSUMER
-                                    : OWL_XF_INTERNAL;
-}
 
 /* The views of rows g[0..n) of one trace into v, parents by span id through slot[0..cap)
  * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
@@ -294,12 +250,10 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
         memset(x, 0, sizeof *x);
         x->service = name_of(w, r->svc);
         x->name = name_of(w, r->name);
-        x->kind = xf_kind(r->kind);
+        x->kind = owl_span_view_kind(r->kind);
         x->start_ns = r->start;
         x->end_ns = r->start + r->dur;
-        x->error = r->status == OWL_SPAN_ERROR || r->status == OWL_SPAN_THROTTLE;
-        x->fault = r->status == OWL_SPAN_FAULT;
-        x->throttle = r->status == OWL_SPAN_THROTTLE;
+        owl_span_view_status(x, r->status);
         x->in_progress = r->prog;
         x->remote_service = name_of(w, r->peer);
         x->exception_type = name_of(w, r->etype);

@@ -1613,45 +1613,60 @@ static int annotations_of(owl_arena *a, const bson_t *doc, owl_xf_span *v)
     return OWL_OK;
 }
 
-/* What failed a span, from its attrs doc: OTLP's first exception event (type and message
- * lifted by the decoder), else X-Ray's first cause exception. */
-static void exception_of(owl_arena *a, const bson_t *doc, owl_xf_span *x)
+/* The non-empty string at path in doc (a.b through documents, a.N through arrays), else an
+ * empty view. */
+static owl_bytes doc_str(const bson_t *doc, const char *path)
 {
-    bson_iter_t it, ev, f;
-    if (bson_iter_init_find(&it, doc, "events") && BSON_ITER_HOLDS_ARRAY(&it) &&
+    bson_iter_t it, f;
+    uint32_t n = 0;
+    const char *p = NULL;
+    if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &f) &&
+        BSON_ITER_HOLDS_UTF8(&f))
+        p = bson_iter_utf8(&f, &n);
+    return (owl_bytes){p, p ? n : 0};
+}
+
+void owl_span_exception(owl_bytes attrs, owl_bytes *type, owl_bytes *msg)
+{
+    *type = *msg = (owl_bytes){NULL, 0};
+    bson_t doc;
+    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n))
+        return;
+    bson_iter_t it, ev;
+    if (bson_iter_init_find(&it, &doc, "events") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &ev))
         while (bson_iter_next(&ev)) {
-            bson_iter_t e;
-            if (!BSON_ITER_HOLDS_DOCUMENT(&ev) || !bson_iter_recurse(&ev, &e) ||
-                !bson_iter_find(&e, "name") || !BSON_ITER_HOLDS_UTF8(&e) ||
-                strcmp(bson_iter_utf8(&e, NULL), "exception"))
+            const uint8_t *d;
+            uint32_t dn;
+            bson_t e;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&ev))
                 continue;
-            bson_iter_t t;
-            uint32_t n;
-            if (bson_iter_recurse(&ev, &t) && bson_iter_find(&t, "type") &&
-                BSON_ITER_HOLDS_UTF8(&t)) {
-                const char *p = bson_iter_utf8(&t, &n);
-                x->exception_type = n ? cstr(a, p, n) : NULL;
-            }
-            if (bson_iter_recurse(&ev, &t) && bson_iter_find(&t, "message") &&
-                BSON_ITER_HOLDS_UTF8(&t)) {
-                const char *p = bson_iter_utf8(&t, &n);
-                x->exception_message = n ? cstr(a, p, n) : NULL;
-            }
+            bson_iter_document(&ev, &dn, &d);
+            owl_bytes name = {NULL, 0};
+            if (bson_init_static(&e, d, dn))
+                name = doc_str(&e, "name");
+            if (name.n != 9 || memcmp(name.p, "exception", 9))
+                continue;
+            *type = doc_str(&e, "type");
+            *msg = doc_str(&e, "message");
             return;
         }
-    uint32_t n;
-    if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, "cause.exceptions.0.type", &f) &&
-        BSON_ITER_HOLDS_UTF8(&f)) {
-        const char *p = bson_iter_utf8(&f, &n);
-        x->exception_type = n ? cstr(a, p, n) : NULL;
-    }
-    if (bson_iter_init(&it, doc) &&
-        bson_iter_find_descendant(&it, "cause.exceptions.0.message", &f) &&
-        BSON_ITER_HOLDS_UTF8(&f)) {
-        const char *p = bson_iter_utf8(&f, &n);
-        x->exception_message = n ? cstr(a, p, n) : NULL;
-    }
+    *type = doc_str(&doc, "cause.exceptions.0.type");
+    *msg = doc_str(&doc, "cause.exceptions.0.message");
+}
+
+owl_xf_kind owl_span_view_kind(int kind)
+{
+    static const owl_xf_kind kinds[] = {OWL_XF_INTERNAL, OWL_XF_INTERNAL, OWL_XF_SERVER,
+                                        OWL_XF_CLIENT,   OWL_XF_PRODUCER, OWL_XF_CONSUMER};
+    return (unsigned)kind < 6 ? kinds[kind] : OWL_XF_INTERNAL;
+}
+
+void owl_span_view_status(owl_xf_span *v, int status)
+{
+    v->error = status == OWL_SPAN_ERROR || status == OWL_SPAN_THROTTLE;
+    v->fault = status == OWL_SPAN_FAULT;
+    v->throttle = status == OWL_SPAN_THROTTLE;
 }
 
 int owl_trace_views(owl_trace *t, owl_xf_span **views)
@@ -1664,16 +1679,12 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
         const owl_span *s = &t->spans[i];
         owl_xf_span *x = &v[i];
         memset(x, 0, sizeof *x);
-        static const owl_xf_kind kinds[] = {OWL_XF_INTERNAL, OWL_XF_INTERNAL, OWL_XF_SERVER,
-                                            OWL_XF_CLIENT,   OWL_XF_PRODUCER, OWL_XF_CONSUMER};
-        x->kind = (unsigned)s->kind < 6 ? kinds[s->kind] : OWL_XF_INTERNAL;
+        x->kind = owl_span_view_kind(s->kind);
         x->service = cstr(a, s->service.p, s->service.n);
         x->name = cstr(a, s->name.p, s->name.n);
         x->start_ns = s->start_ns;
         x->end_ns = s->start_ns + s->duration_ns;
-        x->error = s->status == OWL_SPAN_ERROR || s->status == OWL_SPAN_THROTTLE;
-        x->fault = s->status == OWL_SPAN_FAULT;
-        x->throttle = s->status == OWL_SPAN_THROTTLE;
+        owl_span_view_status(x, s->status);
         x->in_progress = s->in_progress != 0;
         x->http_method = cstr(a, s->http_method.p, s->http_method.n);
         x->http_url = cstr(a, s->url.p, s->url.n);
@@ -1696,8 +1707,13 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
             x->resource_arn = attr_str(a, &doc, "resource_arn");
             if (annotations_of(a, &doc, x) != OWL_OK)
                 return OWL_ENOMEM;
-            exception_of(a, &doc, x);
         }
+        owl_bytes et, em;
+        owl_span_exception(s->attrs, &et, &em);
+        if (et.n && !(x->exception_type = cstr(a, et.p, et.n)))
+            return OWL_ENOMEM;
+        if (em.n && !(x->exception_message = cstr(a, em.p, em.n)))
+            return OWL_ENOMEM;
         if (!x->exception_message && s->status != OWL_SPAN_OK && s->status_message.n)
             x->exception_message = cstr(a, s->status_message.p, s->status_message.n);
         bson_t res; /* OTLP's resource: where the span ran */

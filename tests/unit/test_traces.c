@@ -829,3 +829,74 @@ Test(traces, split_walk_hands_over_what_one_walk_does)
     cr_assert_eq(owl_traces_walk_split(e.tr, "t1", &bad, 9, on_trace, uds, &err), OWL_EINVAL);
     env_free(&e);
 }
+
+/* ---- what failed a span: the same reading for a walk's views and a read trace's ---- */
+
+typedef struct failed {
+    char type[64], msg[64];
+    unsigned seen;
+} failed;
+
+static int on_failed(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    (void)id;
+    failed *f = ud;
+    for (size_t i = 0; i < t->n_spans; i++)
+        if (t->spans[i].fault) {
+            const char *et = t->spans[i].exception_type, *em = t->spans[i].exception_message;
+            snprintf(f->type, sizeof f->type, "%s", et ? et : "-");
+            snprintf(f->msg, sizeof f->msg, "%s", em ? em : "-");
+            f->seen++;
+        }
+    return 0;
+}
+
+Test(traces, exceptions_read_alike_by_walks_and_views)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 3600000) * MS;
+    /* OTLP's exception event (lifted type and message), X-Ray's cause, a status message */
+    bson_t *otlp = BCON_NEW("events", "[", "{", "name", BCON_UTF8("log"), "}", "{", "name",
+                            BCON_UTF8("exception"), "type", BCON_UTF8("Timeout"), "message",
+                            BCON_UTF8("card processor timed out"), "}", "]");
+    bson_t *xray = BCON_NEW("cause", "{", "exceptions", "[", "{", "type", BCON_UTF8("IOError"),
+                            "message", BCON_UTF8("disk"), "}", "]", "}");
+    const bson_t *docs[3] = {otlp, xray, NULL};
+    static const char *const want[3][2] = {
+        {"Timeout", "card processor timed out"}, {"IOError", "disk"}, {"-", "gateway down"}};
+    for (unsigned k = 0; k < 3; k++) {
+        owl_span s = mkspan(50 + k, 1, 0, "pay", "POST", OWL_SPAN_SERVER, t0 + k * MS, MS);
+        s.status = OWL_SPAN_FAULT;
+        if (docs[k])
+            s.attrs = (owl_bytes){bson_get_data(docs[k]), docs[k]->len};
+        else
+            s.status_message = BS("gateway down");
+        put(&e, "t1", &s, 1);
+        /* a walk reading failed spans' attributes */
+        failed f = {0};
+        owl_trace_walk q = {.start_ns = t0 + k * MS, .end_ns = t0 + (k + 1) * MS,
+                            .exceptions = 1};
+        owl_error err = {0};
+        cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_failed, &f, &err), OWL_OK, "%s", err.msg);
+        cr_assert_eq(f.seen, 1);
+        cr_assert_str_eq(f.type, want[k][0]);
+        cr_assert_str_eq(f.msg, want[k][1]);
+        /* the trace read back, as filters read it */
+        owl_trace t = {0};
+        uint8_t id[16];
+        tid(id, 50 + k);
+        cr_assert_eq(owl_traces_get(e.tr, "t1", id, &t, &err), OWL_OK, "%s", err.msg);
+        owl_xf_span *v;
+        cr_assert_eq(owl_trace_views(&t, &v), OWL_OK);
+        owl_xf_trace xt = {v, t.n, -1};
+        failed g = {0};
+        on_failed(&g, &xt, id);
+        cr_assert_str_eq(g.type, want[k][0]);
+        cr_assert_str_eq(g.msg, want[k][1]);
+        owl_trace_free(&t);
+    }
+    bson_destroy(otlp);
+    bson_destroy(xray);
+    env_free(&e);
+}
