@@ -114,6 +114,8 @@ struct owl_svcgraph {
     size_t bcap;
     int32_t *bparent;
     uint8_t *bflag;
+    uint64_t *btrace;  /* each span's trace hash (owl_hash64_16), computed once */
+    uint32_t *bsvc;    /* each span's service name id */
     size_t bn;
     owl_svcgraph_stats st;
 };
@@ -175,6 +177,8 @@ void owl_svcgraph_free(owl_svcgraph *g)
     free(g->bslot);
     free(g->bparent);
     free(g->bflag);
+    free(g->btrace);
+    free(g->bsvc);
     free(g);
 }
 
@@ -353,11 +357,11 @@ static void met(owl_svcgraph *g, const slot *c)
 
 /* Span i of the batch joins what earlier batches left: its parent (when not in the batch),
  * callees waiting for it, a twin sharing its id. Then it is kept for later batches. */
-static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint32_t tenant,
-                      uint32_t svc, uint32_t peer, int parent_here, int paired, uint32_t now_s,
-                      int64_t now_ns, owl_svcgraph_fn fn, void *ud)
+static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint64_t trace,
+                      uint32_t tenant, uint32_t svc, uint32_t peer, int parent_here, int paired,
+                      uint32_t now_s, int64_t now_ns, owl_svcgraph_fn fn, void *ud)
 {
-    uint64_t trace = owl_hash64_16(s->trace_id, 0), parent = id8(s->parent_id);
+    uint64_t parent = id8(s->parent_id);
     uint8_t kind = kind_of(s->kind);
     entry x = {.arrived = now_ns,
                .start_ns = s->start_ns,
@@ -453,43 +457,44 @@ static int batch_room(owl_svcgraph *g, size_t n)
         if (p)
             g->bparent = p;
         uint8_t *f = p ? realloc(g->bflag, n) : NULL;
-        if (!f)
+        if (f)
+            g->bflag = f;
+        uint64_t *t = f ? realloc(g->btrace, n * sizeof *t) : NULL;
+        if (t)
+            g->btrace = t;
+        uint32_t *v = t ? realloc(g->bsvc, n * sizeof *v) : NULL;
+        if (!v)
             return OWL_ENOMEM;
-        g->bflag = f;
+        g->bsvc = v;
         g->bn = n;
     }
     return OWL_OK;
 }
 
-static uint64_t span_key(const owl_svcgraph_span *s, const uint8_t *id)
+/* The batch table's slot for id in the trace of span i: the slot of the batch's span with
+ * that trace and id, or the empty slot where it would go. */
+static uint32_t *batch_slot(const owl_svcgraph *g, const owl_svcgraph_span *spans, size_t i,
+                            const uint8_t *id)
 {
-    return owl_mix64(owl_hash64_16(s->trace_id, 0) ^ id8(id));
-}
-
-/* The batch's index of the span of s's trace with id `id`, or -1. */
-static int32_t batch_find(const owl_svcgraph *g, const owl_svcgraph_span *spans,
-                          const owl_svcgraph_span *s, const uint8_t *id)
-{
-    size_t mask = g->bcap - 1;
-    for (size_t at = span_key(s, id) & mask; g->bslot[at] != NONE; at = (at + 1) & mask) {
+    size_t mask = g->bcap - 1, at = owl_mix64(g->btrace[i] ^ id8(id)) & mask;
+    for (; g->bslot[at] != NONE; at = (at + 1) & mask) {
         const owl_svcgraph_span *o = &spans[g->bslot[at]];
-        if (!memcmp(o->span_id, id, 8) && !memcmp(o->trace_id, s->trace_id, 16))
-            return (int32_t)g->bslot[at];
+        if (!memcmp(o->span_id, id, 8) && !memcmp(o->trace_id, spans[i].trace_id, 16))
+            break;
     }
-    return -1;
+    return &g->bslot[at];
 }
 
 enum { B_PARENT_HERE = 1, B_PAIRED = 2 };
 
 #define PREFETCH 8 /* spans ahead whose span table windows are fetched */
 
-/* Fetches the windows join_kept will read for span s. */
+/* Fetches the windows join_kept will read for span s of trace hash trace. */
 static void prefetch(const owl_svcgraph *g, uint32_t tenant, const owl_svcgraph_span *s,
-                     uint8_t flag)
+                     uint64_t trace, uint8_t flag)
 {
     if (s->kind == 1 || s->kind == 5) /* not kept (join_kept) */
         return;
-    uint64_t trace = owl_hash64_16(s->trace_id, 0);
     const slot *w = &g->tab[key_hash(tenant, trace, id8(s->span_id)) & g->tabmask];
     __builtin_prefetch(w, 1);
     __builtin_prefetch((const char *)w + 64, 1);
@@ -517,58 +522,44 @@ void owl_svcgraph_add(owl_svcgraph *g, const char *tenant, const owl_svcgraph_sp
     /* the batch's own join: each span's parent among the batch's spans (the first of a
      * repeated id; a server half before a client half sharing it) */
     memset(g->bslot, 0xff, g->bcap * sizeof *g->bslot);
-    size_t mask = g->bcap - 1;
     for (size_t i = 0; i < n; i++) {
-        size_t at = span_key(&spans[i], spans[i].span_id) & mask;
-        for (; g->bslot[at] != NONE; at = (at + 1) & mask) {
-            const owl_svcgraph_span *o = &spans[g->bslot[at]];
-            if (!memcmp(o->span_id, spans[i].span_id, 8) &&
-                !memcmp(o->trace_id, spans[i].trace_id, 16))
-                break;
-        }
-        if (g->bslot[at] == NONE || (spans[i].kind == 2 && spans[g->bslot[at]].kind == 3))
-            g->bslot[at] = (uint32_t)i;
+        g->btrace[i] = owl_hash64_16(spans[i].trace_id, 0);
+        g->bsvc[i] = intern(g, spans[i].service, spans[i].service_len);
         g->bflag[i] = 0;
+        uint32_t *at = batch_slot(g, spans, i, spans[i].span_id);
+        if (*at == NONE || (spans[i].kind == 2 && spans[*at].kind == 3))
+            *at = (uint32_t)i;
     }
     for (size_t i = 0; i < n; i++) {
-        const owl_svcgraph_span *s = &spans[i];
         g->bparent[i] = -1;
-        if (owl_traceid_is_zero(s->parent_id, 8))
+        if (owl_traceid_is_zero(spans[i].parent_id, 8))
             continue;
-        int32_t p = batch_find(g, spans, s, s->parent_id);
-        if (p < 0 || (size_t)p == i)
+        uint32_t p = *batch_slot(g, spans, i, spans[i].parent_id);
+        if (p == NONE || p == i)
             continue;
-        const owl_svcgraph_span *ps = &spans[p];
-        g->bparent[i] = p;
+        g->bparent[i] = (int32_t)p;
         g->bflag[i] |= B_PARENT_HERE;
-        if (ps->service_len == s->service_len && !memcmp(ps->service, s->service, s->service_len))
-            continue;
-        g->bflag[p] |= B_PAIRED;
+        if (g->bsvc[p] != g->bsvc[i])
+            g->bflag[p] |= B_PAIRED;
     }
     for (size_t i = 0; i < n; i++) {
         const owl_svcgraph_span *s = &spans[i];
         if (i + PREFETCH < n) /* the span table is far larger than the caches: fetch ahead */
-            prefetch(g, t, &spans[i + PREFETCH], g->bflag[i + PREFETCH]);
-        uint32_t sv = intern(g, s->service, s->service_len);
+            prefetch(g, t, &spans[i + PREFETCH], g->btrace[i + PREFETCH],
+                     g->bflag[i + PREFETCH]);
+        uint32_t sv = g->bsvc[i];
         uint32_t peer = s->peer_len ? intern(g, s->peer, s->peer_len) : NONE;
         if (sv == NONE || (s->peer_len && peer == NONE)) {
             g->st.dropped++;
             continue;
         }
         int32_t p = g->bparent[i];
-        if (p >= 0) { /* an edge within the batch */
-            const owl_svcgraph_span *ps = &spans[p];
-            if (ps->service_len != s->service_len ||
-                memcmp(ps->service, s->service, s->service_len)) {
-                uint32_t psv = intern(g, ps->service, ps->service_len);
-                if (psv != NONE) {
-                    hop(g, fn, ud, t, psv, g->names[sv].s, "service", s->start_ns,
-                        s->duration_ns, s->status);
-                    g->st.paired++;
-                }
-            }
+        if (p >= 0 && g->bsvc[p] != sv && g->bsvc[p] != NONE) { /* an edge within the batch */
+            hop(g, fn, ud, t, g->bsvc[p], g->names[sv].s, "service", s->start_ns,
+                s->duration_ns, s->status);
+            g->st.paired++;
         }
-        join_kept(g, s, t, sv, peer, (g->bflag[i] & B_PARENT_HERE) != 0,
+        join_kept(g, s, g->btrace[i], t, sv, peer, (g->bflag[i] & B_PARENT_HERE) != 0,
                   (g->bflag[i] & B_PAIRED) != 0, now_s, now_ns, fn, ud);
     }
 }
