@@ -89,6 +89,16 @@ static uint64_t edge_hash(const owl_svcmap *m, size_t s, size_t t)
     return owl_hash64_keyed(m->key, k, sizeof k);
 }
 
+/* Puts entry i of hash h in the first free slot from h of table t (cap slots, a power of
+ * two, not full). */
+static void slot_put(uint32_t *t, size_t cap, uint64_t h, size_t i)
+{
+    size_t s = (size_t)h & (cap - 1);
+    while (t[s] != NO_SLOT)
+        s = (s + 1) & (cap - 1);
+    t[s] = (uint32_t)i;
+}
+
 /* A table of cap slots (a power of two) holding entries 0..n-1, edges by their ends or nodes
  * by name; NULL when out of memory. */
 static uint32_t *table_build(const owl_svcmap *m, size_t cap, size_t n, int edges)
@@ -97,15 +107,28 @@ static uint32_t *table_build(const owl_svcmap *m, size_t cap, size_t n, int edge
     if (!t)
         return NULL;
     memset(t, 0xff, cap * sizeof *t);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t h = edges ? edge_hash(m, m->esrc[i], m->etgt[i])
-                           : name_hash(m, m->names[i], strlen(m->names[i]));
-        size_t s = (size_t)h & (cap - 1);
-        while (t[s] != NO_SLOT)
-            s = (s + 1) & (cap - 1);
-        t[s] = (uint32_t)i;
-    }
+    for (size_t i = 0; i < n; i++)
+        slot_put(t, cap, edges ? edge_hash(m, m->esrc[i], m->etgt[i])
+                               : name_hash(m, m->names[i], strlen(m->names[i])), i);
     return t;
+}
+
+/* Indexes entry i (hash h) in *tab (*cap slots): first rebuilt twice as large from entries
+ * 0..i-1 when i would make it over half full. OWL_ENOMEM (*tab unchanged). */
+static int index_put(const owl_svcmap *m, uint32_t **tab, size_t *cap, size_t i, uint64_t h,
+                     int edges)
+{
+    if (2 * (i + 1) > *cap) {
+        size_t tcap = *cap ? *cap * 2 : 32;
+        uint32_t *t = table_build(m, tcap, i, edges);
+        if (!t)
+            return OWL_ENOMEM;
+        free(*tab);
+        *tab = t;
+        *cap = tcap;
+    }
+    slot_put(*tab, *cap, h, i);
+    return OWL_OK;
 }
 
 /* Makes room for one more entry in the array *a of *cap elements of size sz. */
@@ -159,19 +182,8 @@ int owl_svcmap_node_at(owl_svcmap *m, const char *name, const char *type, size_t
     size_t i = m->n_nodes;
     m->names[i] = nc;
     m->types[i] = tc;
-    if (2 * (i + 1) > m->ntab_cap) {
-        size_t tcap = m->ntab_cap ? m->ntab_cap * 2 : 32;
-        uint32_t *t = table_build(m, tcap, i, 0);
-        if (!t)
-            return OWL_ENOMEM;
-        free(m->ntab);
-        m->ntab = t;
-        m->ntab_cap = tcap;
-    }
-    size_t s = (size_t)h & (m->ntab_cap - 1);
-    while (m->ntab[s] != NO_SLOT)
-        s = (s + 1) & (m->ntab_cap - 1);
-    m->ntab[s] = (uint32_t)i;
+    if (index_put(m, &m->ntab, &m->ntab_cap, i, h, 0) != OWL_OK)
+        return OWL_ENOMEM;
     memset(&m->nodes[i], 0, sizeof m->nodes[i]);
     m->nodes[i].name = nc;
     m->nodes[i].type = tc;
@@ -210,19 +222,8 @@ int owl_svcmap_edge_at(owl_svcmap *m, size_t source, size_t target, size_t *idx)
     size_t i = m->n_edges;
     m->esrc[i] = source;
     m->etgt[i] = target;
-    if (2 * (i + 1) > m->etab_cap) {
-        size_t tcap = m->etab_cap ? m->etab_cap * 2 : 32;
-        uint32_t *t = table_build(m, tcap, i, 1);
-        if (!t)
-            return OWL_ENOMEM;
-        free(m->etab);
-        m->etab = t;
-        m->etab_cap = tcap;
-    }
-    size_t s = (size_t)h & (m->etab_cap - 1);
-    while (m->etab[s] != NO_SLOT)
-        s = (s + 1) & (m->etab_cap - 1);
-    m->etab[s] = (uint32_t)i;
+    if (index_put(m, &m->etab, &m->etab_cap, i, h, 1) != OWL_OK)
+        return OWL_ENOMEM;
     memset(&m->edges[i], 0, sizeof m->edges[i]);
     m->edges[i].source = source;
     m->edges[i].target = target;
