@@ -373,3 +373,20 @@ void owl_spares_free(owl_spares *s)
     }
     pthread_mutex_unlock(&s->mu);
 }
+
+void owl_run_parts(void *(*fn)(void *), void *jobs, size_t size, size_t n)
+{
+    pthread_t th[OWL_RUN_PARTS_MAX];
+    int started[OWL_RUN_PARTS_MAX] = {0};
+    char *job = jobs;
+    for (size_t i = 1; i < n && i < OWL_RUN_PARTS_MAX; i++)
+        started[i] = pthread_create(&th[i], NULL, fn, job + i * size) == 0;
+    if (n)
+        fn(job);
+    for (size_t i = 1; i < n && i < OWL_RUN_PARTS_MAX; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            fn(job + i * size);
+    }
+}

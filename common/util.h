@@ -1,4 +1,5 @@
-/* util.h — small helpers: random bytes, hex, constant-time compare, file durability. */
+/* util.h — small helpers: random bytes, hex, constant-time compare, file durability, running
+ * the parts of a job on threads. */
 #ifndef OWL_UTIL_H
 #define OWL_UTIL_H
 
@@ -114,5 +115,11 @@ int owl_write_file_atomic(const char *path, const void *p, size_t n, unsigned mo
 /* owl_read_file — reads a whole file (at most max bytes) into a malloc'd buffer (NUL-
  * terminated; caller frees). OWL_ENOTFOUND, OWL_ETOOBIG, OWL_EIO. */
 int owl_read_file(const char *path, size_t max, char **out, size_t *outlen, owl_error *err);
+
+/* owl_run_parts — calls fn(jobs + i * size) for i in 0..n-1 at once: job 0 on the calling
+ * thread, each other on a thread of its own (one whose thread cannot start runs on the
+ * calling thread after job 0); returns once every job has. n <= OWL_RUN_PARTS_MAX. */
+#define OWL_RUN_PARTS_MAX 8
+void owl_run_parts(void *(*fn)(void *), void *jobs, size_t size, size_t n);
 
 #endif

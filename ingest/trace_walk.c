@@ -9,7 +9,6 @@
  * fixed-size record and the strings are NUL-terminated for the views. */
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/mman.h>
 
 #include "common/hash.h"
@@ -560,24 +559,13 @@ int owl_traces_walk_split(owl_traces *tr, const char *tenant, owl_trace_walk *q,
     if (nparts < 1 || nparts > OWL_WALK_PARTS_MAX)
         return owl_error_set(err, OWL_EINVAL, "1 to %d parts", OWL_WALK_PARTS_MAX);
     part_job job[OWL_WALK_PARTS_MAX];
-    pthread_t th[OWL_WALK_PARTS_MAX];
-    int started[OWL_WALK_PARTS_MAX] = {0};
     size_t max = q->max_traces ? q->max_traces : 1000000;
     for (size_t i = 0; i < nparts; i++) {
         job[i] = (part_job){.tr = tr, .tenant = tenant, .q = *q, .part = i, .nparts = nparts,
                             .fn = fn, .ud = uds[i]};
         job[i].q.max_traces = (max + nparts - 1) / nparts;
-        /* part 0 on the calling thread; a part whose thread cannot start too, after it */
-        if (i > 0)
-            started[i] = pthread_create(&th[i], NULL, part_thread, &job[i]) == 0;
     }
-    part_thread(&job[0]);
-    for (size_t i = 1; i < nparts; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
-        else
-            part_thread(&job[i]);
-    }
+    owl_run_parts(part_thread, job, sizeof *job, nparts);
     q->traces = q->spans = 0;
     q->truncated = 0;
     int rc = OWL_OK;

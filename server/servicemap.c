@@ -10,7 +10,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -213,20 +212,9 @@ static int read_all(owl_server *srv, const char *tenant, const series_list *l, i
 {
     size_t np = walk_parts();
     read_job job[4];
-    pthread_t th[4];
-    int started[4] = {0};
-    for (size_t i = 0; i < np; i++) {
+    for (size_t i = 0; i < np; i++)
         job[i] = (read_job){srv, tenant, l, start, end, st, i, np, {0}, OWL_OK};
-        if (i > 0)
-            started[i] = pthread_create(&th[i], NULL, read_some, &job[i]) == 0;
-    }
-    read_some(&job[0]);
-    for (size_t i = 1; i < np; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
-        else
-            read_some(&job[i]);
-    }
+    owl_run_parts(read_some, job, sizeof *job, np);
     for (size_t i = 0; i < np; i++)
         if (job[i].rc != OWL_OK) {
             if (err)

@@ -911,3 +911,25 @@ Test(utf8, json_escapes)
     expect_escape("ud83d\\ud83d", OWL_JSON_ESC_PAIR, 0, 0);
     expect_escape("ud83d\\ude0", OWL_JSON_ESC_PAIR, 0, 0);
 }
+
+typedef struct part_count {
+    int runs;
+    size_t index;
+} part_count;
+
+static void *count_part(void *arg)
+{
+    ((part_count *)arg)->runs++;
+    return NULL;
+}
+
+Test(util, run_parts_runs_each_job_once)
+{
+    for (size_t n = 0; n <= OWL_RUN_PARTS_MAX; n++) {
+        part_count jobs[OWL_RUN_PARTS_MAX] = {{0}};
+        owl_run_parts(count_part, jobs, sizeof *jobs, n);
+        for (size_t i = 0; i < OWL_RUN_PARTS_MAX; i++)
+            cr_assert_eq(jobs[i].runs, i < n ? 1 : 0, "n %zu, job %zu ran %d times", n, i,
+                         jobs[i].runs);
+    }
+}
