@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <limits.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -372,6 +373,15 @@ void owl_spares_free(owl_spares *s)
         s->cap[k] = 0;
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+size_t owl_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (size_t)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
 }
 
 void owl_run_parts(void *(*fn)(void *), void *jobs, size_t size, size_t n)

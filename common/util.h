@@ -122,4 +122,8 @@ int owl_read_file(const char *path, size_t max, char **out, size_t *outlen, owl_
 #define OWL_RUN_PARTS_MAX 8
 void owl_run_parts(void *(*fn)(void *), void *jobs, size_t size, size_t n);
 
+/* owl_cpus — the CPUs this process may run on (its affinity mask: `taskset -c 1 owld` has
+ * one, though the machine has more), at least 1. */
+size_t owl_cpus(void);
+
 #endif

@@ -554,8 +554,8 @@ int owl_http_server_create(const char *host, int port, int workers, const owl_ht
     if (rc != OWL_OK)
         return rc;
     if (workers <= 0) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = ncpu > 0 ? (int)ncpu : 1;
+        size_t ncpu = owl_cpus();
+        workers = ncpu < MAX_WORKERS ? (int)ncpu : MAX_WORKERS;
     }
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;

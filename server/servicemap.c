@@ -178,8 +178,8 @@ static int read_series(owl_server *srv, const char *tenant, owl_metric_id id, in
 /* Parts a window's walk is split into: one thread each (the calling one included). */
 static size_t walk_parts(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 4 ? 4 : (size_t)n;
+    size_t n = owl_cpus();
+    return n > 4 ? 4 : n;
 }
 
 typedef struct read_job {
