@@ -25,11 +25,6 @@ uint64_t owl_hash64(const void *p, size_t n, uint64_t seed)
     return owl__hash_finish(h);
 }
 
-uint64_t owl_mix64(uint64_t x)
-{
-    return owl__hash_finish(x);
-}
-
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                                  \
     do {                                                                          \

@@ -57,7 +57,10 @@ static inline uint64_t owl_hash64_16(const void *p, uint64_t seed)
 
 /* owl_mix64 — a bijective 64-bit mix (owl_hash64's finalizer): distinct inputs give distinct
  * outputs. On disk too (salted bloom probes, index/bloom.h). Cannot fail. */
-uint64_t owl_mix64(uint64_t x);
+static inline uint64_t owl_mix64(uint64_t x)
+{
+    return owl__hash_finish(x);
+}
 
 /* owl_hash64_keyed — SipHash-2-4 of n bytes of p under the 128-bit key (key[0] = k0, the
  * first 8 key bytes read little-endian, key[1] = k1), equal to the reference SipHash-2-4.

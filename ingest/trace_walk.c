@@ -236,6 +236,17 @@ static int take_rows(void *ud, const owl_batch *b)
 
 
 
+#define SEEN 1 /* seen_row's stop: not an owl error code */
+
+/* A scan's callback that stops at the first row, setting *(int *)ud. */
+static int seen_row(void *ud, const owl_batch *b)
+{
+    if (!b->nrows)
+        return 0;
+    *(int *)ud = 1;
+    return SEEN;
+}
+
 /* The views of rows g[0..n) of one trace into v, parents by span id through slot[0..cap)
  * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
  * client and server halves) goes under the server half, which goes under the client half. */
@@ -394,6 +405,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     q->traces = q->spans = 0;
     q->truncated = 0;
     walk w = {.exceptions = q->exceptions};
+    uint64_t epoch = owl_names_epoch(); /* the names below live as long as this walk */
     /* the part's key range: [lo, hi), the last one closed at UINT64_MAX */
     uint64_t step = UINT64_MAX / nparts;
     uint64_t lo = (uint64_t)part * step;
@@ -431,7 +443,22 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
         .ud = &w,
         .filter = nparts > 1 ? &range : NULL,
     };
-    int rc = owl_store_scan(owl_traces_store(tr), &sq, NULL, err);
+    /* A trace starts in the window only if one of its spans does: a window without a span
+     * of its own (a baseline before the data) has none, and the scan of its margins, which
+     * would read every block of a day clustered by trace, is skipped. */
+    int found = 0;
+    owl_scan probe = sq;
+    probe.start = q->start_ns;
+    probe.end = q->end_ns;
+    probe.ncols = 1;
+    probe.fn = seen_row;
+    probe.ud = &found;
+    probe.limit = 1;
+    int rc = owl_store_scan(owl_traces_store(tr), &probe, NULL, err);
+    if (rc == SEEN)
+        rc = OWL_OK;
+    if (rc == OWL_OK && found)
+        rc = owl_store_scan(owl_traces_store(tr), &sq, NULL, err);
     if (rc == OWL_OK && w.rc)
         rc = w.rc;
     if (rc == OWL_ENOMEM)
@@ -505,7 +532,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
                 }
             }
             views_of(&w, t, tn, v, slot, cap);
-            owl_xf_trace xt = {.spans = v, .n_spans = tn, .root = -1};
+            owl_xf_trace xt = {.spans = v, .n_spans = tn, .root = -1, .names_epoch = epoch};
             q->traces++;
             q->spans += tn;
             rc = fn(ud, &xt, t[0]->tid);

@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/traceid.h"
 
 #define EXAMPLES_MAX 100 /* examples per row: the table of example slots is keys x this */
+#define NEAR 256         /* slots of the key cache by name pointers (a power of two) */
 
 /* A (service, operation) pair. stamp/slot find its contribution in the trace being added. */
 typedef struct key {
@@ -71,6 +73,14 @@ struct owl_rank {
 
     uint64_t base_traces;
     gtab faults, errors;
+
+    /* the keys of recent (service, operation) pointers of traces with names_epoch `epoch`:
+     * equal pointers there are equal names, so most spans skip hashing their strings */
+    struct {
+        const char *svc, *op;
+        uint32_t k1; /* key index + 1; 0 = empty */
+    } near[NEAR];
+    uint64_t epoch;
 
     uint8_t *on_path; /* scratch for owl_critpath */
     int64_t *self;
@@ -367,6 +377,10 @@ static int contribute(owl_rank *r, const owl_xf_trace *t, int64_t *dur, owl_erro
     int rc = owl_critpath(t, r->on_path, r->self, err);
     if (rc != OWL_OK)
         return rc;
+    if (t->names_epoch != r->epoch) {
+        memset(r->near, 0, sizeof r->near);
+        r->epoch = t->names_epoch;
+    }
     r->stamp++;
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -374,8 +388,19 @@ static int contribute(owl_rank *r, const owl_xf_trace *t, int64_t *dur, owl_erro
             continue;
         const owl_xf_span *s = &t->spans[i];
         uint32_t k;
-        if (key_at(r, s->service, s->name, &k) != OWL_OK)
-            return owl_error_set(err, OWL_ENOMEM, "out of memory");
+        size_t at = owl_mix64((uintptr_t)s->service * 31 ^ (uintptr_t)s->name) & (NEAR - 1);
+        if (r->epoch && r->near[at].k1 && r->near[at].svc == s->service &&
+            r->near[at].op == s->name) {
+            k = r->near[at].k1 - 1;
+        } else {
+            if (key_at(r, s->service, s->name, &k) != OWL_OK)
+                return owl_error_set(err, OWL_ENOMEM, "out of memory");
+            if (r->epoch) {
+                r->near[at].svc = s->service;
+                r->near[at].op = s->name;
+                r->near[at].k1 = k + 1;
+            }
+        }
         key *kp = &r->keys[k];
         if (kp->stamp != r->stamp) {
             kp->stamp = r->stamp;

@@ -69,7 +69,15 @@ typedef struct owl_xf_trace {
     const owl_xf_span *spans;
     size_t n_spans;
     int32_t root;  /* index of the root span; -1 = the earliest span without a parent */
+    /* Not 0: the spans' service and name strings are interned for as long as this number is
+     * handed out (owl_names_epoch), so two such pointers are equal exactly when the strings
+     * are (a window walk gives one number to every trace it hands out). 0: no promise. */
+    uint64_t names_epoch;
 } owl_xf_trace;
+
+/* owl_names_epoch — a number never handed out before in this process (never 0), for a
+ * producer of owl_xf_traces whose names are interned. Thread-safe. */
+uint64_t owl_names_epoch(void);
 
 /* ---- filter expressions ---- */
 

@@ -12,6 +12,7 @@
 #include "tracer/tracer.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1652,4 +1653,10 @@ int owl_xf_may_match(const owl_xf *f, const owl_xf_summary *s)
     if (!f || !s)
         return 1;
     return tv(f, f->top, s, 0) != TV_NO;
+}
+
+uint64_t owl_names_epoch(void)
+{
+    static _Atomic uint64_t last;
+    return atomic_fetch_add(&last, 1) + 1;
 }

@@ -58,10 +58,10 @@ static const owl_xf_span odd[] = {
 };
 
 static const owl_xf_trace traces[] = {
-    {shop, sizeof shop / sizeof *shop, -1},
-    {shop, sizeof shop / sizeof *shop, 2},
-    {odd, sizeof odd / sizeof *odd, -1},
-    {NULL, 0, -1},
+    {shop, sizeof shop / sizeof *shop, -1, 0},
+    {shop, sizeof shop / sizeof *shop, 2, 0},
+    {odd, sizeof odd / sizeof *odd, -1, 0},
+    {NULL, 0, -1, 0},
 };
 #define NT (sizeof traces / sizeof *traces)
 

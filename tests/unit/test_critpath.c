@@ -24,7 +24,7 @@ typedef struct res {
 /* Runs owl_critpath on spans[0..n) (root -1) and checks the sum invariant. */
 static void run(const owl_xf_span *spans, size_t n, int32_t root, res *r)
 {
-    owl_xf_trace t = {spans, n, root};
+    owl_xf_trace t = {spans, n, root, 0};
     owl_error err;
     cr_assert_leq(n, 64);
     memset(r, 0xee, sizeof *r);
@@ -279,7 +279,7 @@ Test(critpath, extreme_times)
 
 Test(critpath, empty_and_null)
 {
-    owl_xf_trace t = {NULL, 0, -1};
+    owl_xf_trace t = {NULL, 0, -1, 0};
     cr_assert_eq(owl_critpath(&t, NULL, NULL, NULL), OWL_OK);
     cr_assert_eq(owl_fault_origin(&t, OWL_FO_FAULT), -1);
     cr_assert_eq(owl_fault_origin(NULL, OWL_FO_FAULT), -1);
@@ -297,7 +297,7 @@ Test(critpath, deep_chain)
     cr_assert(s && on && self);
     for (int i = 0; i < BIG; i++) /* span i: [i, 2 BIG - i], under span i - 1 */
         s[i] = (owl_xf_span)SP("a", "op", INTERNAL, i, 2 * BIG - i, i - 1);
-    owl_xf_trace t = {s, BIG, -1};
+    owl_xf_trace t = {s, BIG, -1, 0};
     cr_assert_eq(owl_critpath(&t, on, self, NULL), OWL_OK);
     for (int i = 0; i < BIG - 1; i++) {
         cr_assert_eq(on[i], 1);
@@ -331,7 +331,7 @@ Test(critpath, wide_fan)
         int64_t st = 3 * (int64_t)(BIG - i) + 1;
         s[i] = (owl_xf_span)SP("a", "op", INTERNAL, st, st + 1, 0);
     }
-    owl_xf_trace t = {s, BIG + 1, -1};
+    owl_xf_trace t = {s, BIG + 1, -1, 0};
     cr_assert_eq(owl_critpath(&t, on, self, NULL), OWL_OK);
     cr_assert_eq(self[0], 2 * (int64_t)BIG);
     for (int i = 1; i <= BIG; i++)
@@ -451,7 +451,7 @@ Test(critpath, random_property)
         size_t n = 1 + rnd(round % 10 == 0 ? N : 40);
         random_trace(s, n);
         int32_t root = rnd(10) == 0 ? (int32_t)rnd((uint32_t)n) : -1;
-        owl_xf_trace t = {s, n, root};
+        owl_xf_trace t = {s, n, root, 0};
         cr_assert_eq(owl_critpath(&t, on, self, NULL), OWL_OK);
         /* The root as critpath.c picks it. */
         int32_t r = root;
@@ -502,7 +502,7 @@ Test(critpath, fault_origin)
         SP("front", "call stock", CLIENT, 5, 50, 0),
         SP("stock", "GET /stock", SERVER, 6, 40, 4),
     };
-    owl_xf_trace t = {s, 6, -1};
+    owl_xf_trace t = {s, 6, -1, 0};
     cr_assert_eq(owl_fault_origin(&t, OWL_FO_FAULT), -1);
     s[0].fault = s[1].fault = s[2].fault = s[3].fault = 1;
     cr_assert_eq(owl_fault_origin(&t, OWL_FO_FAULT), 3);
@@ -533,7 +533,7 @@ Test(critpath, fault_origin_large_with_cycle)
         s[i] = (owl_xf_span)SP("a", "x", INTERNAL, i, i + 1, i == 3 ? 1 : i - 1);
     for (int i = 0; i < N; i += 7)
         s[i].fault = 1;
-    owl_xf_trace t = {s, N, -1};
+    owl_xf_trace t = {s, N, -1, 0};
     cr_assert_eq(owl_fault_origin(&t, OWL_FO_FAULT), ref_origin(s, N, OWL_FO_FAULT));
     cr_assert_eq(owl_fault_origin(&t, OWL_FO_FAULT), 2002);
     free(s);

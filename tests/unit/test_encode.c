@@ -71,6 +71,43 @@ Test(varint, round_trip_and_limits)
     cr_assert_eq(v, UINT64_MAX);
 }
 
+/* owl_varint_read (the inline reader of decoders' loops, one load for up to 8 bytes) reads
+ * what owl_varint_get reads, whatever bytes follow: every length 1..10 at every bit width,
+ * overlong forms, too-long and over-64-bit forms, and ends closer than 10 bytes. */
+Test(varint, inline_reader_agrees)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint8_t b[24];
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (uint8_t)(x >> (i % 8 * 8)) ^ (uint8_t)(i * 37);
+        unsigned width = round % 65;
+        uint64_t val = width == 64 ? x : x & ((1ull << width) - 1);
+        size_t n = round % 3 == 0 ? owl_varint_put(b, val) : 0;
+        if (round % 3 == 1) /* an overlong or arbitrary form: continuation bits as they fall */
+            n = 1 + round % 12;
+        size_t len = round % 5 == 0 ? n + (size_t)(x >> 60) % 3 : sizeof b;
+        if (len > sizeof b)
+            len = sizeof b;
+        const uint8_t *p1 = b, *p2 = b;
+        uint64_t v1 = 0, v2 = 0;
+        int r1 = owl_varint_get(&p1, b + len, &v1);
+        int r2 = owl_varint_read(&p2, b + len, &v2);
+        cr_assert_eq(r1, r2, "round %d", round);
+        if (r1 == OWL_OK) {
+            cr_assert_eq(v1, v2, "round %d: %llx != %llx", round, (unsigned long long)v1,
+                         (unsigned long long)v2);
+            cr_assert_eq(p1, p2, "round %d", round);
+        }
+        if (round % 3 == 0 && len >= n) {
+            cr_assert_eq(r2, OWL_OK);
+            cr_assert_eq(v2, val);
+            cr_assert_eq(p2, b + n);
+        }
+    }
+}
+
 Test(varint, zigzag)
 {
     static const int64_t vals[] = {0, -1, 1, -2, 2, INT64_MIN, INT64_MAX, INT64_MIN + 1};

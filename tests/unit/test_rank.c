@@ -31,7 +31,7 @@ static void shop_make(shop *x, int64_t db, unsigned n)
                             .start_ns = MS(12), .end_ns = MS(db + 28), .parent = 1};
     x->s[3] = (owl_xf_span){.service = "cart", .name = "SELECT", .kind = OWL_XF_CLIENT,
                             .start_ns = MS(15), .end_ns = MS(15 + db), .parent = 2};
-    x->t = (owl_xf_trace){x->s, 4, -1};
+    x->t = (owl_xf_trace){x->s, 4, -1, 0};
     x->id[0] = 0xab;
     x->id[15] = (uint8_t)n;
     x->id[14] = (uint8_t)(n >> 8);
@@ -216,7 +216,7 @@ Test(rank, empty)
 {
     owl_rank *r;
     cr_assert_eq(owl_rank_new(NULL, &r, NULL), OWL_OK);
-    owl_xf_trace t = {NULL, 0, -1};
+    owl_xf_trace t = {NULL, 0, -1, 0};
     uint8_t id[16] = {1};
     cr_assert_eq(owl_rank_add(r, &t, id, 0, NULL), OWL_OK); /* not counted */
     owl_buf b = OWL_BUF_INIT;
@@ -315,10 +315,10 @@ Test(rank, latency_counts_frequency)
     };
     uint8_t id[16] = {0};
     for (int i = 0; i < 4; i++) {
-        owl_xf_trace t = {s, 4, -1}; /* three calls, 30 ms */
+        owl_xf_trace t = {s, 4, -1, 0}; /* three calls, 30 ms */
         id[15] = (uint8_t)i;
         cr_assert_eq(owl_rank_add(r, &t, id, 0, NULL), OWL_OK);
-        owl_xf_trace b = {s, i < 2 ? 2 : 1, -1}; /* one call, or none */
+        owl_xf_trace b = {s, i < 2 ? 2 : 1, -1, 0}; /* one call, or none */
         cr_assert_eq(owl_rank_add(r, &b, id, 1, NULL), OWL_OK);
     }
     owl_buf b = OWL_BUF_INIT;
@@ -353,7 +353,7 @@ Test(rank, json_escaping)
     owl_xf_span s[1] = {{.service = "we\"ird\\svc\n", .name = "op\x01\xff", .kind = OWL_XF_SERVER,
                          .end_ns = 5, .parent = -1, .fault = 1, .exception_type = "E\t",
                          .exception_message = "bad \"quote\" \xc3\x28"}};
-    owl_xf_trace t = {s, 1, -1};
+    owl_xf_trace t = {s, 1, -1, 0};
     uint8_t id[16];
     memset(id, 0xff, sizeof id);
     cr_assert_eq(owl_rank_add(r, &t, id, 0, NULL), OWL_OK);
@@ -402,7 +402,7 @@ Test(rank, many_keys_and_traces)
             at += k;
         }
         s[0].end_ns = at;
-        owl_xf_trace tr = {s, n, -1};
+        owl_xf_trace tr = {s, n, -1, 0};
         id[15] = (uint8_t)t, id[14] = (uint8_t)(t >> 8);
         cr_assert_eq(owl_rank_add(r, &tr, id, t % 2, NULL), OWL_OK);
     }
@@ -444,7 +444,7 @@ Test(rank, p90_nearest_rank)
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
             durs[i] = 1 + (int64_t)((rng >> 33) % (uint64_t)range);
             owl_xf_span s = {.service = "s", .name = "op", .end_ns = durs[i], .parent = -1};
-            owl_xf_trace t = {&s, 1, -1};
+            owl_xf_trace t = {&s, 1, -1, 0};
             uint8_t id[16] = {0};
             cr_assert_eq(owl_rank_add(r, &t, id, 0, NULL), OWL_OK);
         }
@@ -538,4 +538,46 @@ Test(rank, merge_equals_one_accumulator)
     owl_rank_free(one);
     owl_rank_free(a);
     owl_rank_free(b);
+}
+
+/* Traces with a names_epoch let the ranking key (service, operation) by the strings'
+ * addresses: within one epoch equal pointers are equal names, and a new epoch forgets them,
+ * so the same buffers holding other names in the next walk count as other operations. */
+Test(rank, names_epoch_keys_by_address_within_an_epoch)
+{
+    owl_rank *r;
+    cr_assert_eq(owl_rank_new(&(owl_rank_options){.examples = 1}, &r, NULL), OWL_OK);
+    char svc[16], op[16];
+    owl_xf_span s = {.service = svc, .name = op, .kind = OWL_XF_SERVER, .start_ns = 0,
+                     .parent = -1};
+    owl_xf_trace t = {&s, 1, -1, 0};
+    uint8_t id[16] = {1};
+    static const struct {
+        const char *svc, *op;
+        int64_t ms;
+        uint64_t epoch;
+    } feed[] = {{"a", "x", 10, 7}, {"a", "x", 10, 7}, {"b", "y", 30, 8}, {"b", "y", 30, 8},
+                {"b", "y", 30, 0}, {"c", "z", 5, 0}, {"a", "x", 10, 9}};
+    for (size_t i = 0; i < sizeof feed / sizeof feed[0]; i++) {
+        strcpy(svc, feed[i].svc);
+        strcpy(op, feed[i].op);
+        s.end_ns = MS(feed[i].ms);
+        t.names_epoch = feed[i].epoch;
+        id[15] = (uint8_t)i;
+        cr_assert_eq(owl_rank_add(r, &t, id, 0, NULL), OWL_OK);
+    }
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_rank_bottlenecks_json(r, &b, NULL), OWL_OK);
+    bson_t *d = parse(&b);
+    cr_assert_eq(len(d, "overall"), 3, "%s", b.data);
+    cr_assert_str_eq(str(d, "overall.0.service"), "b");
+    cr_assert_eq(num(d, "overall.0.selfNanos"), MS(90));
+    cr_assert_eq(num(d, "overall.0.traces"), 3);
+    cr_assert_str_eq(str(d, "overall.1.service"), "a");
+    cr_assert_eq(num(d, "overall.1.selfNanos"), MS(30));
+    cr_assert_str_eq(str(d, "overall.2.service"), "c");
+    cr_assert_str_eq(str(d, "overall.2.operation"), "z");
+    bson_destroy(d);
+    owl_buf_free(&b);
+    owl_rank_free(r);
 }

@@ -320,7 +320,7 @@ Test(svcgraph, live_edges_equal_the_whole_trace_rule)
         /* the whole-trace rule */
         owl_svcmap *m;
         cr_assert_eq(owl_svcmap_new(0, 1, &m), OWL_OK);
-        owl_xf_trace xt = {views, n, -1};
+        owl_xf_trace xt = {views, n, -1, 0};
         cr_assert_eq(owl_svcgraph_trace(&xt, m, NULL), OWL_OK);
         size_t ne, nn;
         owl_svcmap_edge *ed = owl_svcmap_edges(m, &ne);

@@ -889,7 +889,7 @@ Test(traces, exceptions_read_alike_by_walks_and_views)
         cr_assert_eq(owl_traces_get(e.tr, "t1", id, &t, &err), OWL_OK, "%s", err.msg);
         owl_xf_span *v;
         cr_assert_eq(owl_trace_views(&t, &v), OWL_OK);
-        owl_xf_trace xt = {v, t.n, -1};
+        owl_xf_trace xt = {v, t.n, -1, 0};
         failed g = {0};
         on_failed(&g, &xt, id);
         cr_assert_str_eq(g.type, want[k][0]);

@@ -105,11 +105,11 @@ static const owl_xf_span t4_spans[] = {
 };
 
 static const owl_xf_trace traces[] = {
-    {t0_spans, sizeof t0_spans / sizeof *t0_spans, -1},
-    {t1_spans, sizeof t1_spans / sizeof *t1_spans, 0},
-    {t2_spans, sizeof t2_spans / sizeof *t2_spans, -1},
-    {NULL, 0, -1},
-    {t4_spans, sizeof t4_spans / sizeof *t4_spans, -1},
+    {t0_spans, sizeof t0_spans / sizeof *t0_spans, -1, 0},
+    {t1_spans, sizeof t1_spans / sizeof *t1_spans, 0, 0},
+    {t2_spans, sizeof t2_spans / sizeof *t2_spans, -1, 0},
+    {NULL, 0, -1, 0},
+    {t4_spans, sizeof t4_spans / sizeof *t4_spans, -1, 0},
 };
 #define NTRACES (sizeof traces / sizeof *traces)
 
@@ -614,7 +614,7 @@ Test(xfilter, bad_parents)
          .parent = 0, .remote_service = "b"},
         {.service = "c", .kind = OWL_XF_SERVER, .start_ns = 1, .end_ns = 2, .parent = 99},
     };
-    owl_xf_trace t = {sp, 3, -1};
+    owl_xf_trace t = {sp, 3, -1, 0};
     const char *exprs[] = {"service(\"a\") { fault }", "service(\"b\") { fault }",
                            "edge(\"a\", \"b\")", "name = \"c\"", "root", "service() { ok }"};
     const int want[] = {0, 1, 1, 1, 1, 1};
@@ -713,7 +713,7 @@ Test(xfilter, rootcause_large_and_cycles)
     }
     sp[0].end_ns = at;
     sp[500].fault = 1;
-    owl_xf_trace t = {sp, N, -1};
+    owl_xf_trace t = {sp, N, -1, 0};
     const char *svc[16];
     owl_xf_summary sum;
     cr_assert_eq(owl_xf_summarize(&t, svc, 16, &sum, NULL), OWL_OK);
@@ -744,7 +744,7 @@ Test(xfilter, rootcause_large_and_cycles)
         {.service = "y", .name = "b", .start_ns = 1, .end_ns = 2, .parent = 2},
         {.service = "z", .name = "c", .start_ns = 1, .end_ns = 2, .parent = 1},
     };
-    owl_xf_trace tc = {cy, 3, -1};
+    owl_xf_trace tc = {cy, 3, -1, 0};
     static const struct {
         const char *expr;
         int want;
@@ -806,7 +806,7 @@ Test(xfilter, extreme_times)
 {
     owl_xf_span sp[] = {{.service = "a", .kind = OWL_XF_SERVER, .start_ns = INT64_MIN,
                          .end_ns = INT64_MAX, .parent = -1}};
-    owl_xf_trace t = {sp, 1, -1};
+    owl_xf_trace t = {sp, 1, -1, 0};
     const char *exprs[] = {"duration > 9e9", "responsetime > 9e9", "duration < 0"};
     const int want[] = {1, 1, 0};
     for (size_t i = 0; i < 3; i++) {
