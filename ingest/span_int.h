@@ -25,9 +25,21 @@ void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, v
 void owl_span_exception(owl_bytes attrs, owl_bytes *type, owl_bytes *msg);
 
 /* owl_span_view_kind — a span kind as the filter language's; owl_span_view_status — sets
- * v's error, fault and throttle flags from a status (a throttle is an error too). */
-owl_xf_kind owl_span_view_kind(int kind);
-void owl_span_view_status(owl_xf_span *v, int status);
+ * v's error, fault and throttle flags from a status (a throttle is an error too). Inline: a
+ * window walk makes a view of every span. */
+static inline owl_xf_kind owl_span_view_kind(int kind)
+{
+    static const owl_xf_kind kinds[] = {OWL_XF_INTERNAL, OWL_XF_INTERNAL, OWL_XF_SERVER,
+                                        OWL_XF_CLIENT,   OWL_XF_PRODUCER, OWL_XF_CONSUMER};
+    return (unsigned)kind < 6 ? kinds[kind] : OWL_XF_INTERNAL;
+}
+
+static inline void owl_span_view_status(owl_xf_span *v, int status)
+{
+    v->error = status == OWL_SPAN_ERROR || status == OWL_SPAN_THROTTLE;
+    v->fault = status == OWL_SPAN_FAULT;
+    v->throttle = status == OWL_SPAN_THROTTLE;
+}
 
 /* A walk's scratch memory (trace_walk.c), kept by the traces module between walks: the rows
  * of a large window fill hundreds of megabytes, and the kernel zeroing fresh pages for each

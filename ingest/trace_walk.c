@@ -30,6 +30,16 @@ typedef struct row {
     uint8_t kind, status, prog;
 } row;
 
+/* A dictionary column's values repeat by address within a block: a value seen before in the
+ * batch is known by its address and length. A block holds up to a few hundred distinct
+ * operations, hence a slot table of this many (a power of two) per interned column. */
+#define NEAR 1024
+
+struct near {
+    const void *p;
+    uint32_t n, id, batch;
+};
+
 typedef struct walk {
     row *rows;      /* a mapping of `bytes` (huge pages), room for cap rows */
     size_t n, cap, bytes;
@@ -38,11 +48,8 @@ typedef struct walk {
     uint32_t *tab; /* open addressing: name ids */
     uint64_t *tabh;
     size_t tabcap;
-    struct {
-        const void *p; /* a dictionary column's values repeat by address within a block */
-        size_t n;
-        uint32_t id;
-    } last[3][64];     /* per interned column: the id of recent values, by their address */
+    struct near *near; /* per interned column, NEAR slots: ids of a batch's values */
+    uint32_t batch;    /* the batch being taken, counted from 1: a slot of another is empty */
     size_t *runs; /* starts of the runs of rows in key order (a part's blocks come sorted) */
     size_t nruns, capruns;
     int exceptions;
@@ -107,17 +114,16 @@ static uint32_t intern(walk *w, const void *p, size_t n)
     return (uint32_t)w->nnames;
 }
 
-/* intern() through a small cache by address: a dictionary-encoded column hands out one
- * address per distinct value of a block, so most rows skip the hash. */
+/* intern() through the batch's table of values by address: a dictionary-encoded column
+ * hands out one address per distinct value of a block, so most rows skip the hash. */
 static uint32_t intern_at(walk *w, int col, owl_bytes b)
 {
-    size_t at = ((uintptr_t)b.p >> 3 ^ b.n) & 63;
-    if (w->last[col][at].p == b.p && w->last[col][at].n == b.n && b.p)
-        return w->last[col][at].id;
+    struct near *e = &w->near[col * NEAR + ((uintptr_t)b.p * 0x9e3779b97f4a7c15ull >> 54)];
+    if (e->batch == w->batch && e->p == b.p && e->n == b.n)
+        return e->id;
     uint32_t id = intern(w, b.p, b.n);
-    w->last[col][at].p = b.p;
-    w->last[col][at].n = b.n;
-    w->last[col][at].id = id;
+    if (b.n <= UINT32_MAX)
+        *e = (struct near){b.p, (uint32_t)b.n, id, w->batch};
     return id;
 }
 
@@ -182,7 +188,7 @@ static int rows_grow(row **p, size_t *bytes, size_t used, size_t cap)
 static int take_rows(void *ud, const owl_batch *b)
 {
     walk *w = ud;
-    memset(w->last, 0, sizeof w->last); /* a batch's memory may be the last one's */
+    w->batch++; /* a batch's memory may be the last one's: the table's slots are stale */
     if (w->n + b->nrows > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
         while (cap < w->n + b->nrows)
@@ -249,7 +255,8 @@ static int seen_row(void *ud, const owl_batch *b)
 
 /* The views of rows g[0..n) of one trace into v, parents by span id through slot[0..cap)
  * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
- * client and server halves) goes under the server half, which goes under the client half. */
+ * client and server halves) goes under the server half, which goes under the client half.
+ * Only the fields a row has are set: v's others are 0 from its allocation, never written. */
 static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *v,
                      uint32_t *slot, size_t cap)
 {
@@ -257,7 +264,6 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
     for (size_t i = 0; i < n; i++) {
         const row *r = g[i];
         owl_xf_span *x = &v[i];
-        memset(x, 0, sizeof *x);
         x->service = name_of(w, r->svc);
         x->name = name_of(w, r->name);
         x->kind = owl_span_view_kind(r->kind);
@@ -301,47 +307,69 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
     }
 }
 
-/* The k-way merge of the walk's runs by key: a heap of run heads. */
+/* The k-way merge of the walk's runs by key, a trace at a time: a heap of the runs' next
+ * keys (held in the heap, so comparing two costs no trip to the rows). */
+typedef struct head {
+    uint64_t key;
+    uint32_t run;
+} head;
+
 typedef struct merge {
     const walk *w;
     size_t *pos, *end; /* per run: next row, end */
-    uint32_t *heap;    /* run indexes, the least key on top */
+    head *heap;        /* the least key on top */
     size_t n;
 } merge;
 
-static int head_less(const merge *m, uint32_t a, uint32_t b)
-{
-    return m->w->rows[m->pos[a]].key < m->w->rows[m->pos[b]].key;
-}
-
 static void sift_down(merge *m, size_t i)
 {
+    head x = m->heap[i];
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, s = i;
-        if (l < m->n && head_less(m, m->heap[l], m->heap[s]))
-            s = l;
-        if (r < m->n && head_less(m, m->heap[r], m->heap[s]))
-            s = r;
-        if (s == i)
-            return;
-        uint32_t t = m->heap[i];
-        m->heap[i] = m->heap[s];
-        m->heap[s] = t;
-        i = s;
+        size_t c = 2 * i + 1;
+        if (c >= m->n)
+            break;
+        if (c + 1 < m->n && m->heap[c + 1].key < m->heap[c].key)
+            c++;
+        if (m->heap[c].key >= x.key)
+            break;
+        m->heap[i] = m->heap[c];
+        i = c;
     }
+    m->heap[i] = x;
 }
 
-/* The next row in key order, or NULL at the end. */
-static const row *merge_next(merge *m)
+/* The rows of the least key left, appended at (*g)[0..) (grown, *cap its room): their count,
+ * 0 at the end, or OWL_ENOMEM. A run's rows of one key are consecutive: each run holding the
+ * key hands them all over at once. */
+static ptrdiff_t merge_group(merge *m, const row ***g, size_t *cap)
 {
     if (!m->n)
-        return NULL;
-    uint32_t top = m->heap[0];
-    const row *r = &m->w->rows[m->pos[top]++];
-    if (m->pos[top] == m->end[top])
-        m->heap[0] = m->heap[--m->n];
-    sift_down(m, 0);
-    return r;
+        return 0;
+    const row *rows = m->w->rows;
+    uint64_t key = m->heap[0].key;
+    size_t n = 0;
+    while (m->n && m->heap[0].key == key) {
+        uint32_t run = m->heap[0].run;
+        size_t p = m->pos[run], e = m->end[run];
+        for (; p < e && rows[p].key == key; p++) {
+            if (n == *cap) {
+                size_t c = *cap ? *cap * 2 : 256;
+                const row **ng = realloc(*g, c * sizeof *ng);
+                if (!ng)
+                    return OWL_ENOMEM;
+                *g = ng, *cap = c;
+            }
+            (*g)[n++] = &rows[p];
+        }
+        m->pos[run] = p;
+        if (p == e)
+            m->heap[0] = m->heap[--m->n];
+        else
+            m->heap[0].key = rows[p].key;
+        if (m->n)
+            sift_down(m, 0);
+    }
+    return (ptrdiff_t)n;
 }
 
 static int merge_init(merge *m, const walk *w)
@@ -357,7 +385,7 @@ static int merge_init(merge *m, const walk *w)
         m->pos[i] = w->runs[i];
         m->end[i] = i + 1 < w->nruns ? w->runs[i + 1] : w->n;
         if (m->pos[i] < m->end[i])
-            m->heap[m->n++] = (uint32_t)i;
+            m->heap[m->n++] = (head){w->rows[m->pos[i]].key, (uint32_t)i};
     }
     for (size_t i = m->n / 2; i-- > 0;)
         sift_down(m, i);
@@ -367,6 +395,14 @@ static int merge_init(merge *m, const walk *w)
 static void merge_free(merge *m)
 {
     free(m->pos), free(m->end), free(m->heap);
+}
+
+static int same_tid(const row *a, const row *b)
+{
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a->tid, 8), memcpy(&a1, a->tid + 8, 8);
+    memcpy(&b0, b->tid, 8), memcpy(&b1, b->tid + 8, 8);
+    return a0 == b0 && a1 == b1;
 }
 
 static int cmp_rowp(const void *x, const void *y)
@@ -404,7 +440,9 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
 {
     q->traces = q->spans = 0;
     q->truncated = 0;
-    walk w = {.exceptions = q->exceptions};
+    walk w = {.exceptions = q->exceptions, .near = calloc(3 * NEAR, sizeof(struct near))};
+    if (!w.near)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
     uint64_t epoch = owl_names_epoch(); /* the names below live as long as this walk */
     /* the part's key range: [lo, hi), the last one closed at UINT64_MAX */
     uint64_t step = UINT64_MAX / nparts;
@@ -471,33 +509,25 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     merge m = {0};
     if (rc == OWL_OK && merge_init(&m, &w) != OWL_OK)
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-    const row *next = rc == OWL_OK ? merge_next(&m) : NULL;
-    while (rc == OWL_OK && next) {
+    int more = rc == OWL_OK;
+    while (rc == OWL_OK && more) {
         /* one key's rows: a trace's (two traces' on a collision of their keys, split below) */
-        n = 0;
-        uint64_t key = next->key;
-        for (; next && next->key == key; next = merge_next(&m)) {
-            if (n == gcap) {
-                size_t cap = gcap ? gcap * 2 : 256;
-                const row **ng = realloc(g, cap * sizeof *ng);
-                if (!ng) {
-                    rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-                    break;
-                }
-                g = ng, gcap = cap;
-            }
-            g[n++] = next;
-        }
-        if (rc != OWL_OK)
+        ptrdiff_t got = merge_group(&m, &g, &gcap);
+        if (got < 0) {
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
             break;
+        }
+        if (!got)
+            break;
+        n = (size_t)got;
         int same = 1;
         for (size_t i = 1; i < n && same; i++)
-            same = !memcmp(g[i]->tid, g[0]->tid, 16);
+            same = same_tid(g[i], g[0]);
         if (!same)
             qsort(g, n, sizeof *g, cmp_rowp);
         for (size_t at = 0; rc == OWL_OK && at < n;) {
             size_t end = at + 1;
-            while (end < n && !memcmp(g[end]->tid, g[at]->tid, 16))
+            while (end < n && same_tid(g[end], g[at]))
                 end++;
             const row *const *t = g + at;
             size_t tn = end - at;
@@ -509,7 +539,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
                 continue;
             if (q->traces == max) {
                 q->truncated = 1;
-                next = NULL;
+                more = 0;
                 break;
             }
             if (q->filter) {
@@ -521,8 +551,10 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
                 cap *= 2;
             if (tn > vcap || cap > scap) {
                 owl_xf_span *nv = tn > vcap ? realloc(v, tn * sizeof *nv) : v;
-                if (nv)
-                    v = nv, vcap = tn > vcap ? tn : vcap;
+                if (nv && tn > vcap) { /* views_of leaves the fields it does not set at 0 */
+                    memset(nv + vcap, 0, (tn - vcap) * sizeof *nv);
+                    v = nv, vcap = tn;
+                }
                 uint32_t *ns = nv && cap > scap ? realloc(slot, cap * sizeof *ns) : slot;
                 if (ns && cap > scap)
                     slot = ns, scap = cap;
@@ -548,6 +580,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     free(w.names);
     free(w.tab);
     free(w.tabh);
+    free(w.near);
     owl_traces_scratch_give(tr, w.rows, w.bytes);
     return rc;
 }

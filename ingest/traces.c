@@ -1655,20 +1655,6 @@ void owl_span_exception(owl_bytes attrs, owl_bytes *type, owl_bytes *msg)
     *msg = doc_str(&doc, "cause.exceptions.0.message");
 }
 
-owl_xf_kind owl_span_view_kind(int kind)
-{
-    static const owl_xf_kind kinds[] = {OWL_XF_INTERNAL, OWL_XF_INTERNAL, OWL_XF_SERVER,
-                                        OWL_XF_CLIENT,   OWL_XF_PRODUCER, OWL_XF_CONSUMER};
-    return (unsigned)kind < 6 ? kinds[kind] : OWL_XF_INTERNAL;
-}
-
-void owl_span_view_status(owl_xf_span *v, int status)
-{
-    v->error = status == OWL_SPAN_ERROR || status == OWL_SPAN_THROTTLE;
-    v->fault = status == OWL_SPAN_FAULT;
-    v->throttle = status == OWL_SPAN_THROTTLE;
-}
-
 int owl_trace_views(owl_trace *t, owl_xf_span **views)
 {
     owl_arena *a = &t->arena;
