@@ -198,36 +198,48 @@ static int take_rows(void *ud, const owl_batch *b)
         w->cap = w->bytes / sizeof(row);
     }
     size_t first = w->n;
-    for (size_t i = 0; i < b->nrows; i++) {
-        row *r = &w->rows[w->n++];
-        r->key = b->cols[C_KEY][i].u;
-        memcpy(r->tid, b->cols[C_TID][i].b.p, 16);
-        memcpy(&r->sid, b->cols[C_SID][i].b.p, 8);
-        memcpy(&r->pid, b->cols[C_PID][i].b.p, 8);
-        r->start = b->cols[C_TIME][i].i;
-        r->dur = b->cols[C_DUR][i].i;
-        r->svc = intern_at(w, 0, b->cols[C_SVC][i].b);
-        r->name = intern_at(w, 1, b->cols[C_NAME][i].b);
-        r->peer = intern_at(w, 2, b->cols[C_PEER][i].b);
-        r->kind = (uint8_t)b->cols[C_KIND][i].i;
-        r->status = (uint8_t)b->cols[C_STATUS][i].i;
-        r->prog = b->cols[C_PROG][i].i != 0;
+    /* the columns in locals: stores to the rows could alias the batch for the compiler */
+    const owl_cell *key = b->cols[C_KEY], *tid = b->cols[C_TID], *sid = b->cols[C_SID],
+                   *pid = b->cols[C_PID], *time = b->cols[C_TIME], *dur = b->cols[C_DUR],
+                   *svc = b->cols[C_SVC], *name = b->cols[C_NAME], *peer = b->cols[C_PEER],
+                   *kind = b->cols[C_KIND], *status = b->cols[C_STATUS],
+                   *prog = b->cols[C_PROG], *msg = b->cols[C_MSG];
+    /* a part's rows come in key order, a memtable's as they were appended: told as they are
+     * copied, and sorted below */
+    int sorted = 1;
+    uint64_t prev = b->nrows ? key[0].u : 0;
+    row *r = &w->rows[first];
+    for (size_t i = 0; i < b->nrows; i++, r++) {
+        r->key = key[i].u;
+        sorted &= r->key >= prev;
+        prev = r->key;
+        memcpy(r->tid, tid[i].b.p, 16);
+        memcpy(&r->sid, sid[i].b.p, 8);
+        memcpy(&r->pid, pid[i].b.p, 8);
+        r->start = time[i].i;
+        r->dur = dur[i].i;
+        r->svc = intern_at(w, 0, svc[i].b);
+        r->name = intern_at(w, 1, name[i].b);
+        r->peer = intern_at(w, 2, peer[i].b);
+        r->kind = (uint8_t)kind[i].i;
+        r->status = (uint8_t)status[i].i;
+        r->prog = prog[i].i != 0;
         r->msg = r->etype = r->emsg = 0;
         if (r->status != OWL_SPAN_OK) {
-            r->msg = intern(w, b->cols[C_MSG][i].b.p, b->cols[C_MSG][i].b.n);
+            r->msg = intern(w, msg[i].b.p, msg[i].b.n);
             if (w->exceptions)
                 exception_of(w, r, b->cols[C_ATTRS][i].b);
         }
     }
+    w->n += b->nrows;
     if (w->rc)
         return w->rc;
-    /* a part's rows come in key order, a memtable's as they were appended: sorted here */
-    int sorted = 1;
-    for (size_t i = first + 1; i < w->n && sorted; i++)
-        sorted = w->rows[i - 1].key <= w->rows[i].key;
+    /* a run starts here unless this batch, in order, carries on from the last one's end */
+    int continues = sorted && w->nruns && first < w->n &&
+                    w->rows[first - 1].key <= w->rows[first].key;
     if (!sorted)
         qsort(w->rows + first, w->n - first, sizeof *w->rows, cmp_row);
-    if (first < w->n && (!w->nruns || !sorted || w->rows[first - 1].key > w->rows[first].key)) {
+    if (first < w->n && !continues) {
         if (w->nruns == w->capruns) {
             size_t cap = w->capruns ? w->capruns * 2 : 64;
             size_t *v = realloc(w->runs, cap * sizeof *v);

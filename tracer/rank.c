@@ -19,7 +19,7 @@
 #include "common/traceid.h"
 
 #define EXAMPLES_MAX 100 /* examples per row: the table of example slots is keys x this */
-#define NEAR 256         /* slots of the key cache by name pointers (a power of two) */
+#define NEAR 2048        /* slots of the key cache by name pointers (a power of two) */
 
 /* A (service, operation) pair. stamp/slot find its contribution in the trace being added. */
 typedef struct key {
