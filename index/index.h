@@ -500,6 +500,8 @@ typedef struct owl_batch {
     const char *partition;
     const owl_cell *cols[OWL_MAX_COLS];
     const uint64_t *keys; /* ordered scans: each row's tie-break key (owl_scan.order); else NULL */
+    uint64_t floor;       /* OWL_ORDER_CLUSTER: no later batch holds a cluster key below this
+                             (UINT64_MAX from the last part block on); else 0 */
 } owl_batch;
 
 typedef int (*owl_scan_fn)(void *ud, const owl_batch *b);
@@ -512,6 +514,12 @@ enum owl_order {
     OWL_ORDER_NONE = 0, /* no order across batches (the fastest) */
     OWL_ORDER_ASC = 1,  /* oldest first, then ascending key */
     OWL_ORDER_DESC = 2, /* newest first, then descending key */
+    /* A clustered table's (OWL_COL_CLUSTER) parts read together in cluster-key order: the
+     * memtables' rows first, then the parts' blocks by their least key, each batch with a
+     * `floor` below which no later batch holds a key. A reader grouping rows by that key
+     * (a window walk, by trace) finishes every group under the floor as it goes, holding a
+     * few blocks per part instead of the whole range. No cursor; a limit counts rows. */
+    OWL_ORDER_CLUSTER = 3,
 };
 
 /* Where an ordered scan stopped: the last row returned was (time, key), and `count` rows

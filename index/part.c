@@ -1741,6 +1741,19 @@ static int value_may(const owl_part *p, size_t b, size_t c, const owl_cell *v)
     return owl_pred_value_may(&cs, v);
 }
 
+int owl_part_block_range_u(const owl_part *p, size_t b, size_t c, uint64_t *min,
+                           uint64_t *max)
+{
+    *min = 0, *max = UINT64_MAX;
+    if (!p || b >= p->meta.nblocks || c >= p->ncols || p->types[c] != OWL_TYPE_U64)
+        return 0;
+    const struct chunk *ch = &p->chunks[b * p->ncols + c];
+    if (!ch->has_min || !ch->has_max)
+        return 0;
+    *min = (uint64_t)ch->min.i, *max = (uint64_t)ch->max.i;
+    return 1;
+}
+
 int owl_part_pred_may(const owl_part *p, size_t b, const owl_pred *pr)
 {
     if (!p || b >= p->meta.nblocks || pr->col >= p->ncols)

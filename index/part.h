@@ -164,6 +164,12 @@ void owl_part_block(const owl_part *p, size_t b, size_t *rows, int64_t *min_time
 int owl_part_block_may_match(const owl_part *p, size_t b, int64_t start, int64_t end,
                              const owl_pred *preds, size_t npreds);
 
+/* owl_part_block_range_u — the least and greatest values of U64 column c in block b by the
+ * block's statistics (its cluster keys, for a clustered table): 1, or 0 when they are not
+ * both recorded or b or c is out of range. Never fails; thread-safe. */
+int owl_part_block_range_u(const owl_part *p, size_t b, size_t c, uint64_t *min,
+                           uint64_t *max);
+
 /* owl_part_pred_may — the predicate table's block check (pred.h) of pr on block b: 0 only
  * when no row of the block can satisfy pr; 1 otherwise (also for b or the column out of
  * range). Never fails; thread-safe. */

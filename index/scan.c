@@ -8,7 +8,9 @@
  * of the merge; every memtable is a source whose matches are sorted once. A source keeps the
  * rows of the blocks it decoded in order until they are returned; a block stays decoded while
  * rows of it wait (slots). The merge stops at the limit, after peeking whether one more row
- * matches. */
+ * matches. Cluster-ordered scans of a clustered table hand over the memtables' matches, then
+ * the parts' blocks by their least cluster key, each batch with the floor of the keys still
+ * to come. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,7 @@ struct scan_ctx {
     /* limit */
     size_t emitted;
     int stop, more;
+    uint64_t floor; /* OWL_ORDER_CLUSTER: the batches' floor (owl_batch.floor) */
 };
 
 /* ---------- filtering ---------- */
@@ -265,7 +268,7 @@ static int emit_sel(struct scan_ctx *c, const struct ptn *p, owl_cell *const *co
         }
         c->outcap = k;
     }
-    owl_batch b = {.nrows = k, .tenant = p->tenant, .partition = p->name};
+    owl_batch b = {.nrows = k, .tenant = p->tenant, .partition = p->name, .floor = c->floor};
     for (size_t i = 0; i < c->q->ncols; i++) {
         const owl_cell *src = cols[c->q->cols[i]];
         if (c->sel_all) { /* rows 0..k: the columns as they are */
@@ -324,6 +327,124 @@ static int scan_mem(struct scan_ctx *c, const struct ptn *p, struct memtable *m,
         long k = filter_rows(c, cols, len, 0, NULL);
         rc = k < 0 ? OWL_ENOMEM : emit_sel(c, p, cols, (size_t)k);
     }
+    return rc;
+}
+
+/* ---------- cluster-ordered scans ---------- */
+
+/* A part read in cluster-key order: its next block and that block's least key. */
+struct csrc {
+    const struct snap_item *it;
+    int64_t start; /* retention-adjusted start */
+    size_t b, nb;
+    uint64_t next;
+};
+
+static void csrc_down(struct csrc *h, size_t n, size_t i)
+{
+    struct csrc x = h[i];
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= n)
+            break;
+        if (k + 1 < n && h[k + 1].next < h[k].next)
+            k++;
+        if (h[k].next >= x.next)
+            break;
+        h[i] = h[k];
+        i = k;
+    }
+    h[i] = x;
+}
+
+/* 1 when the blocks of part p follow each other in cluster-key order by their statistics
+ * (a part written before its table was clustered is in time order). */
+static int part_in_key_order(const owl_part *p, size_t col, size_t nb)
+{
+    uint64_t lo, hi, prev = 0;
+    for (size_t b = 0; b < nb; b++) {
+        if (!owl_part_block_range_u(p, b, col, &lo, &hi) || lo < prev)
+            return 0;
+        prev = hi;
+    }
+    return 1;
+}
+
+static uint64_t block_min(const owl_part *p, size_t b, size_t col)
+{
+    uint64_t lo, hi;
+    owl_part_block_range_u(p, b, col, &lo, &hi);
+    return lo;
+}
+
+/* The memtables' rows and those of any part not in key order (in no order: floor 0 while
+ * any may follow), then the other parts' blocks merged by their least cluster key: once a
+ * block is taken, no later block holds a key below the least next key of every part. The
+ * reader finishes what is left when the scan returns (the last floor may not reach it: a
+ * last block without a match is not handed over). */
+static int scan_clustered(struct scan_ctx *c, const struct snap_item *items, size_t nitems)
+{
+    size_t col = owl__cluster_col(c->sc);
+    int64_t qstart = c->start;
+    struct csrc *h = malloc((nitems ? nitems : 1) * sizeof *h);
+    if (!h)
+        return OWL_ENOMEM;
+    size_t n = 0;
+    int rc = OWL_OK;
+    c->floor = 0;
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    for (size_t i = 0; i < nitems && rc == OWL_OK && !c->stop; i++) {
+        c->start = qstart > items[i].cutoff ? qstart : items[i].cutoff;
+        if (!items[i].part) {
+            rc = scan_mem(c, items[i].p, items[i].mem, items[i].mem_rows);
+            continue;
+        }
+        const owl_part_meta *pm = owl_part_get_meta(items[i].part->p);
+        if (pm->max_time < c->start || pm->min_time >= c->end || !pm->nblocks)
+            continue;
+        if (!part_in_key_order(items[i].part->p, col, pm->nblocks)) {
+            rc = scan_part(c, items[i].p, items[i].part, &bd);
+            continue;
+        }
+        if (c->st)
+            c->st->parts++;
+        h[n++] = (struct csrc){&items[i], c->start, 0, pm->nblocks,
+                               block_min(items[i].part->p, 0, col)};
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        csrc_down(h, n, i);
+    while (rc == OWL_OK && n && !c->stop) {
+        struct csrc top = h[0];
+        size_t b = h[0].b++;
+        if (h[0].b < h[0].nb)
+            h[0].next = block_min(top.it->part->p, h[0].b, col);
+        else
+            h[0] = h[--n];
+        if (n)
+            csrc_down(h, n, 0);
+        c->floor = n ? h[0].next : UINT64_MAX;
+        c->start = top.start;
+        int gone;
+        if (!block_wanted(c, top.it->part, b, &bd, &rc))
+            continue;
+        if ((rc = read_block(c, top.it->p, top.it->part, b, &bd, &gone)) != OWL_OK)
+            break;
+        if (gone) { /* quarantined: its other blocks are gone too */
+            for (size_t i = 0; i < n; i++)
+                if (h[i].it == top.it) {
+                    h[i] = h[--n];
+                    for (size_t j = n / 2; j-- > 0;)
+                        csrc_down(h, n, j);
+                    break;
+                }
+            continue;
+        }
+        long k = filter_rows(c, bd.cells, bd.nrows, 1, bd.pre_set ? bd.pre : NULL);
+        rc = k < 0 ? OWL_ENOMEM : emit_sel(c, top.it->p, bd.cells, (size_t)k);
+    }
+    owl_block_data_free(&bd);
+    free(h);
     return rc;
 }
 
@@ -795,9 +916,14 @@ static int check_scan(const owl_schema *sc, const owl_scan *q, size_t *fdepth, o
         if (rc != OWL_OK)
             return rc;
     }
-    if (q->order != OWL_ORDER_NONE && q->order != OWL_ORDER_ASC && q->order != OWL_ORDER_DESC)
+    if (q->order != OWL_ORDER_NONE && q->order != OWL_ORDER_ASC &&
+        q->order != OWL_ORDER_DESC && q->order != OWL_ORDER_CLUSTER)
         return owl_error_set(err, OWL_EINVAL, "scan order %d unknown", (int)q->order);
-    if (q->after && (q->order == OWL_ORDER_NONE || q->after->order != q->order))
+    if (q->order == OWL_ORDER_CLUSTER && owl__cluster_col(sc) == SIZE_MAX)
+        return owl_error_set(err, OWL_EINVAL, "table %s is not clustered: no cluster order",
+                             sc->name);
+    if (q->after && (q->order == OWL_ORDER_NONE || q->order == OWL_ORDER_CLUSTER ||
+                     q->after->order != q->order))
         return owl_error_set(err, OWL_EINVAL, "a cursor needs the order it was made with");
     return OWL_OK;
 }
@@ -880,7 +1006,8 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
         c.judge = has_text_leaf(q->filter);
     /* the ordered merge needs each part's blocks in time order, which a clustered table's
      * parts (OWL_COL_CLUSTER) are not */
-    if (q->order != OWL_ORDER_NONE && owl__cluster_col(sc) != SIZE_MAX)
+    if ((q->order == OWL_ORDER_ASC || q->order == OWL_ORDER_DESC) &&
+        owl__cluster_col(sc) != SIZE_MAX)
         return owl_error_set(err, OWL_EINVAL, "table %s is clustered: ordered scans are not "
                                               "supported", sc->name);
     if (stats)
@@ -909,7 +1036,9 @@ int owl_store_scan(owl_store *s, const owl_scan *q, owl_scan_stats *stats, owl_e
     size_t nitems = 0;
     rc = snapshot(s, q, t, &items, &nitems);
     int64_t qstart = c.start;
-    if (rc == OWL_OK && q->order != OWL_ORDER_NONE) {
+    if (rc == OWL_OK && q->order == OWL_ORDER_CLUSTER) {
+        rc = scan_clustered(&c, items, nitems);
+    } else if (rc == OWL_OK && q->order != OWL_ORDER_NONE) {
         struct owl_scan narrowed = *q;
         narrowed.start = qstart;
         c.q = &narrowed;

@@ -5,6 +5,11 @@
  * are grouped by trace and each group's tree built from span and parent ids. With a filter,
  * a window trace is read whole (owl_traces_get) and matched, as a search does.
  *
+ * The scan is in cluster-key order (OWL_ORDER_CLUSTER): each batch says below which trace
+ * key nothing more will come, and the traces under it are handed over at once. The rows
+ * waiting are those of the blocks being read (a few per part) and the memtables', not the
+ * window's: the buffer stays small and warm in the cache, however long the window.
+ *
  * Names are interned once per walk (services and operations repeat), so a row costs its
  * fixed-size record and the strings are NUL-terminated for the views. */
 #include <stdlib.h>
@@ -40,9 +45,27 @@ struct near {
     uint32_t n, id, batch;
 };
 
+/* Rows the buffer holds before its waiting rows are moved to its front (and it grows when
+ * they fill half of it): about 6 MB, a few blocks of each part. */
+#define WORK_ROWS 65536
+
+/* A run: rows [pos, end) of the buffer, in key order, not handed over yet. */
+typedef struct run {
+    size_t pos, end;
+} run;
+
+/* The merge's heap entry: a run's next key, held here so comparing costs no trip to the rows. */
+typedef struct head {
+    uint64_t key;
+    uint32_t run;
+} head;
+
 typedef struct walk {
-    row *rows;      /* a mapping of `bytes` (huge pages), room for cap rows */
+    row *rows;      /* a mapping of `bytes` (huge pages); cap rows of it in use */
     size_t n, cap, bytes;
+    run *runs;
+    head *heap;     /* capruns entries */
+    size_t nruns, capruns;
     char **names; /* id - 1 */
     size_t nnames, capnames;
     uint32_t *tab; /* open addressing: name ids */
@@ -50,9 +73,20 @@ typedef struct walk {
     size_t tabcap;
     struct near *near; /* per interned column, NEAR slots: ids of a batch's values */
     uint32_t batch;    /* the batch being taken, counted from 1: a slot of another is empty */
-    size_t *runs; /* starts of the runs of rows in key order (a part's blocks come sorted) */
-    size_t nruns, capruns;
     int exceptions;
+    /* where the traces go */
+    owl_traces *tr;
+    const char *tenant;
+    owl_trace_walk *q;
+    owl_trace_walk_fn fn;
+    void *ud;
+    owl_error *err;
+    uint64_t epoch; /* the names live as long as this walk */
+    size_t max;     /* traces to hand over at most */
+    const row **g;  /* scratch: one key's rows, their views, the span id table */
+    owl_xf_span *v;
+    uint32_t *slot;
+    size_t gcap, vcap, scap;
     int rc;
 } walk;
 
@@ -185,18 +219,40 @@ static int rows_grow(row **p, size_t *bytes, size_t used, size_t cap)
 }
 
 
+/* Moves the runs' waiting rows to the front of the buffer, then grows it (twice) until they
+ * fill at most half of it and `more` rows fit after them. */
+static int make_room(walk *w, size_t more)
+{
+    size_t o = 0, nr = 0;
+    for (size_t i = 0; i < w->nruns; i++) {
+        size_t len = w->runs[i].end - w->runs[i].pos;
+        if (!len)
+            continue;
+        if (o != w->runs[i].pos)
+            memmove(w->rows + o, w->rows + w->runs[i].pos, len * sizeof *w->rows);
+        w->runs[nr++] = (run){o, o + len};
+        o += len;
+    }
+    w->n = o, w->nruns = nr;
+    size_t cap = w->cap ? w->cap : WORK_ROWS;
+    while (cap < 2 * o || cap < o + more)
+        cap *= 2;
+    if (cap > w->cap) {
+        if (rows_grow(&w->rows, &w->bytes, w->n, cap) != OWL_OK)
+            return OWL_ENOMEM;
+        w->cap = cap;
+    }
+    return OWL_OK;
+}
+
+static int drain(walk *w, uint64_t floor, int all);
+
 static int take_rows(void *ud, const owl_batch *b)
 {
     walk *w = ud;
     w->batch++; /* a batch's memory may be the last one's: the table's slots are stale */
-    if (w->n + b->nrows > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->n + b->nrows)
-            cap *= 2;
-        if (rows_grow(&w->rows, &w->bytes, w->n, cap) != OWL_OK)
-            return w->rc = OWL_ENOMEM;
-        w->cap = w->bytes / sizeof(row);
-    }
+    if (w->n + b->nrows > w->cap && make_room(w, b->nrows) != OWL_OK)
+        return w->rc = OWL_ENOMEM;
     size_t first = w->n;
     /* the columns in locals: stores to the rows could alias the batch for the compiler */
     const owl_cell *key = b->cols[C_KEY], *tid = b->cols[C_TID], *sid = b->cols[C_SID],
@@ -234,25 +290,30 @@ static int take_rows(void *ud, const owl_batch *b)
     w->n += b->nrows;
     if (w->rc)
         return w->rc;
-    /* a run starts here unless this batch, in order, carries on from the last one's end */
-    int continues = sorted && w->nruns && first < w->n &&
-                    w->rows[first - 1].key <= w->rows[first].key;
     if (!sorted)
         qsort(w->rows + first, w->n - first, sizeof *w->rows, cmp_row);
-    if (first < w->n && !continues) {
-        if (w->nruns == w->capruns) {
-            size_t cap = w->capruns ? w->capruns * 2 : 64;
-            size_t *v = realloc(w->runs, cap * sizeof *v);
-            if (!v)
-                return w->rc = OWL_ENOMEM;
-            w->runs = v, w->capruns = cap;
+    if (first < w->n) {
+        /* a batch in order carrying on from the last run's end extends it */
+        run *last = w->nruns ? &w->runs[w->nruns - 1] : NULL;
+        if (sorted && last && last->end == first && last->pos < first &&
+            w->rows[first - 1].key <= w->rows[first].key) {
+            last->end = w->n;
+        } else {
+            if (w->nruns == w->capruns) {
+                size_t cap = w->capruns ? w->capruns * 2 : 64;
+                run *v = realloc(w->runs, cap * sizeof *v);
+                if (v)
+                    w->runs = v;
+                head *h = v ? realloc(w->heap, cap * sizeof *h) : NULL;
+                if (!h)
+                    return w->rc = OWL_ENOMEM;
+                w->heap = h, w->capruns = cap;
+            }
+            w->runs[w->nruns++] = (run){first, w->n};
         }
-        w->runs[w->nruns++] = first;
     }
-    return 0;
+    return b->floor ? drain(w, b->floor, 0) : 0;
 }
-
-
 
 #define SEEN 1 /* seen_row's stop: not an owl error code */
 
@@ -319,94 +380,54 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
     }
 }
 
-/* The k-way merge of the walk's runs by key, a trace at a time: a heap of the runs' next
- * keys (held in the heap, so comparing two costs no trip to the rows). */
-typedef struct head {
-    uint64_t key;
-    uint32_t run;
-} head;
+/* ---- the merge of the runs by key, a trace at a time ---- */
 
-typedef struct merge {
-    const walk *w;
-    size_t *pos, *end; /* per run: next row, end */
-    head *heap;        /* the least key on top */
-    size_t n;
-} merge;
-
-static void sift_down(merge *m, size_t i)
+static void sift_down(head *h, size_t n, size_t i)
 {
-    head x = m->heap[i];
+    head x = h[i];
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= m->n)
+        if (c >= n)
             break;
-        if (c + 1 < m->n && m->heap[c + 1].key < m->heap[c].key)
+        if (c + 1 < n && h[c + 1].key < h[c].key)
             c++;
-        if (m->heap[c].key >= x.key)
+        if (h[c].key >= x.key)
             break;
-        m->heap[i] = m->heap[c];
+        h[i] = h[c];
         i = c;
     }
-    m->heap[i] = x;
+    h[i] = x;
 }
 
-/* The rows of the least key left, appended at (*g)[0..) (grown, *cap its room): their count,
- * 0 at the end, or OWL_ENOMEM. A run's rows of one key are consecutive: each run holding the
- * key hands them all over at once. */
-static ptrdiff_t merge_group(merge *m, const row ***g, size_t *cap)
+/* The rows of key `key`, the least of the runs in heap h[0..*n), into w->g: their count, or
+ * OWL_ENOMEM. A run's rows of one key are consecutive: each run holding it hands them all
+ * over at once. */
+static ptrdiff_t merge_group(walk *w, head *h, size_t *n, uint64_t key)
 {
-    if (!m->n)
-        return 0;
-    const row *rows = m->w->rows;
-    uint64_t key = m->heap[0].key;
-    size_t n = 0;
-    while (m->n && m->heap[0].key == key) {
-        uint32_t run = m->heap[0].run;
-        size_t p = m->pos[run], e = m->end[run];
+    const row *rows = w->rows;
+    size_t k = 0;
+    while (*n && h[0].key == key) {
+        run *r = &w->runs[h[0].run];
+        size_t p = r->pos, e = r->end;
         for (; p < e && rows[p].key == key; p++) {
-            if (n == *cap) {
-                size_t c = *cap ? *cap * 2 : 256;
-                const row **ng = realloc(*g, c * sizeof *ng);
+            if (k == w->gcap) {
+                size_t c = w->gcap ? w->gcap * 2 : 256;
+                const row **ng = realloc(w->g, c * sizeof *ng);
                 if (!ng)
                     return OWL_ENOMEM;
-                *g = ng, *cap = c;
+                w->g = ng, w->gcap = c;
             }
-            (*g)[n++] = &rows[p];
+            w->g[k++] = &rows[p];
         }
-        m->pos[run] = p;
+        r->pos = p;
         if (p == e)
-            m->heap[0] = m->heap[--m->n];
+            h[0] = h[--*n];
         else
-            m->heap[0].key = rows[p].key;
-        if (m->n)
-            sift_down(m, 0);
+            h[0].key = rows[p].key;
+        if (*n)
+            sift_down(h, *n, 0);
     }
-    return (ptrdiff_t)n;
-}
-
-static int merge_init(merge *m, const walk *w)
-{
-    m->w = w;
-    m->n = 0;
-    m->pos = malloc((w->nruns + 1) * sizeof *m->pos);
-    m->end = malloc((w->nruns + 1) * sizeof *m->end);
-    m->heap = malloc((w->nruns + 1) * sizeof *m->heap);
-    if (!m->pos || !m->end || !m->heap)
-        return OWL_ENOMEM;
-    for (size_t i = 0; i < w->nruns; i++) {
-        m->pos[i] = w->runs[i];
-        m->end[i] = i + 1 < w->nruns ? w->runs[i + 1] : w->n;
-        if (m->pos[i] < m->end[i])
-            m->heap[m->n++] = (head){w->rows[m->pos[i]].key, (uint32_t)i};
-    }
-    for (size_t i = m->n / 2; i-- > 0;)
-        sift_down(m, i);
-    return OWL_OK;
-}
-
-static void merge_free(merge *m)
-{
-    free(m->pos), free(m->end), free(m->heap);
+    return (ptrdiff_t)k;
 }
 
 static int same_tid(const row *a, const row *b)
@@ -445,6 +466,86 @@ static int walk_filtered(owl_traces *tr, const char *tenant, owl_trace_walk *q,
     return rc;
 }
 
+#define FULL 2 /* hand_over's stop when q->max_traces are handed over: not an owl error code */
+
+/* Hands over the traces of one key's rows g[0..n) (two traces' on a collision of their keys)
+ * that start in the window. */
+static int hand_over(walk *w, const row **g, size_t n)
+{
+    owl_trace_walk *q = w->q;
+    int same = 1;
+    for (size_t i = 1; i < n && same; i++)
+        same = same_tid(g[i], g[0]);
+    if (!same)
+        qsort(g, n, sizeof *g, cmp_rowp);
+    int rc = OWL_OK;
+    for (size_t at = 0; rc == OWL_OK && at < n;) {
+        size_t end = at + 1;
+        while (end < n && same_tid(g[end], g[at]))
+            end++;
+        const row *const *t = g + at;
+        size_t tn = end - at;
+        at = end;
+        int64_t first = t[0]->start;
+        for (size_t i = 1; i < tn; i++)
+            first = t[i]->start < first ? t[i]->start : first;
+        if (first < q->start_ns || first >= q->end_ns) /* starts elsewhere */
+            continue;
+        if (q->traces == w->max) {
+            q->truncated = 1;
+            return FULL;
+        }
+        if (q->filter) {
+            rc = walk_filtered(w->tr, w->tenant, q, t[0]->tid, w->fn, w->ud, w->err);
+            continue;
+        }
+        size_t cap = 16;
+        while (cap < 2 * tn)
+            cap *= 2;
+        if (tn > w->vcap) {
+            owl_xf_span *nv = realloc(w->v, tn * sizeof *nv);
+            if (!nv)
+                return owl_error_set(w->err, OWL_ENOMEM, "out of memory");
+            /* views_of leaves the fields it does not set at 0 */
+            memset(nv + w->vcap, 0, (tn - w->vcap) * sizeof *nv);
+            w->v = nv, w->vcap = tn;
+        }
+        if (cap > w->scap) {
+            uint32_t *ns = realloc(w->slot, cap * sizeof *ns);
+            if (!ns)
+                return owl_error_set(w->err, OWL_ENOMEM, "out of memory");
+            w->slot = ns, w->scap = cap;
+        }
+        views_of(w, t, tn, w->v, w->slot, cap);
+        owl_xf_trace xt = {.spans = w->v, .n_spans = tn, .root = -1, .names_epoch = w->epoch};
+        q->traces++;
+        q->spans += tn;
+        rc = w->fn(w->ud, &xt, t[0]->tid);
+    }
+    return rc;
+}
+
+/* Hands over, in key order, every waiting trace whose key is below floor (all of them when
+ * `all`): no batch still to come holds one of their rows. */
+static int drain(walk *w, uint64_t floor, int all)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nruns; i++)
+        if (w->runs[i].pos < w->runs[i].end)
+            w->heap[n++] = (head){w->rows[w->runs[i].pos].key, (uint32_t)i};
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(w->heap, n, i);
+    int rc = OWL_OK;
+    while (rc == OWL_OK && n && (all || w->heap[0].key < floor)) {
+        ptrdiff_t k = merge_group(w, w->heap, &n, w->heap[0].key);
+        rc = k < 0 ? owl_error_set(w->err, OWL_ENOMEM, "out of memory")
+                   : hand_over(w, w->g, (size_t)k);
+    }
+    if (rc != OWL_OK)
+        w->rc = rc;
+    return rc;
+}
+
 /* The walk of the traces whose key is in part `part` of `nparts` equal ranges (nparts 1:
  * every trace); q's counts and flag are this part's. */
 static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size_t part,
@@ -452,10 +553,11 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
 {
     q->traces = q->spans = 0;
     q->truncated = 0;
-    walk w = {.exceptions = q->exceptions, .near = calloc(3 * NEAR, sizeof(struct near))};
+    walk w = {.exceptions = q->exceptions, .near = calloc(3 * NEAR, sizeof(struct near)),
+              .tr = tr, .tenant = tenant, .q = q, .fn = fn, .ud = ud, .err = err,
+              .epoch = owl_names_epoch(), .max = q->max_traces ? q->max_traces : 1000000};
     if (!w.near)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
-    uint64_t epoch = owl_names_epoch(); /* the names below live as long as this walk */
     /* the part's key range: [lo, hi), the last one closed at UINT64_MAX */
     uint64_t step = UINT64_MAX / nparts;
     uint64_t lo = (uint64_t)part * step;
@@ -472,7 +574,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     owl_traces_scratch_take(tr, &kept, &kept_bytes);
     w.rows = kept;
     w.bytes = kept_bytes;
-    w.cap = kept_bytes / sizeof(row);
+    w.cap = kept_bytes / sizeof(row) < WORK_ROWS ? kept_bytes / sizeof(row) : WORK_ROWS;
     static const size_t cols[C_N] = {
         OWL_SPANS_TIME,     OWL_SPANS_TRACE_KEY, OWL_SPANS_TRACE_ID,    OWL_SPANS_SPAN_ID,
         OWL_SPANS_PARENT_ID, OWL_SPANS_SERVICE,  OWL_SPANS_NAME,        OWL_SPANS_KIND,
@@ -492,6 +594,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
         .fn = take_rows,
         .ud = &w,
         .filter = nparts > 1 ? &range : NULL,
+        .order = OWL_ORDER_CLUSTER,
     };
     /* A trace starts in the window only if one of its spans does: a window without a span
      * of its own (a baseline before the data) has none, and the scan of its margins, which
@@ -504,89 +607,23 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     probe.fn = seen_row;
     probe.ud = &found;
     probe.limit = 1;
+    probe.order = OWL_ORDER_NONE;
     int rc = owl_store_scan(owl_traces_store(tr), &probe, NULL, err);
     if (rc == SEEN)
         rc = OWL_OK;
     if (rc == OWL_OK && found)
         rc = owl_store_scan(owl_traces_store(tr), &sq, NULL, err);
-    if (rc == OWL_OK && w.rc)
-        rc = w.rc;
+    if (rc == OWL_OK)
+        rc = drain(&w, UINT64_MAX, 1);
+    if (rc == FULL)
+        rc = OWL_OK;
     if (rc == OWL_ENOMEM)
         owl_error_set(err, rc, "out of memory");
-    owl_xf_span *v = NULL;
-    const row **g = NULL;
-    uint32_t *slot = NULL;
-    size_t vcap = 0, gcap = 0, scap = 0, n = 0;
-    size_t max = q->max_traces ? q->max_traces : 1000000;
-    merge m = {0};
-    if (rc == OWL_OK && merge_init(&m, &w) != OWL_OK)
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-    int more = rc == OWL_OK;
-    while (rc == OWL_OK && more) {
-        /* one key's rows: a trace's (two traces' on a collision of their keys, split below) */
-        ptrdiff_t got = merge_group(&m, &g, &gcap);
-        if (got < 0) {
-            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-            break;
-        }
-        if (!got)
-            break;
-        n = (size_t)got;
-        int same = 1;
-        for (size_t i = 1; i < n && same; i++)
-            same = same_tid(g[i], g[0]);
-        if (!same)
-            qsort(g, n, sizeof *g, cmp_rowp);
-        for (size_t at = 0; rc == OWL_OK && at < n;) {
-            size_t end = at + 1;
-            while (end < n && same_tid(g[end], g[at]))
-                end++;
-            const row *const *t = g + at;
-            size_t tn = end - at;
-            at = end;
-            int64_t first = t[0]->start;
-            for (size_t i = 1; i < tn; i++)
-                first = t[i]->start < first ? t[i]->start : first;
-            if (first < q->start_ns || first >= q->end_ns) /* starts elsewhere */
-                continue;
-            if (q->traces == max) {
-                q->truncated = 1;
-                more = 0;
-                break;
-            }
-            if (q->filter) {
-                rc = walk_filtered(tr, tenant, q, t[0]->tid, fn, ud, err);
-                continue;
-            }
-            size_t cap = 16;
-            while (cap < 2 * tn)
-                cap *= 2;
-            if (tn > vcap || cap > scap) {
-                owl_xf_span *nv = tn > vcap ? realloc(v, tn * sizeof *nv) : v;
-                if (nv && tn > vcap) { /* views_of leaves the fields it does not set at 0 */
-                    memset(nv + vcap, 0, (tn - vcap) * sizeof *nv);
-                    v = nv, vcap = tn;
-                }
-                uint32_t *ns = nv && cap > scap ? realloc(slot, cap * sizeof *ns) : slot;
-                if (ns && cap > scap)
-                    slot = ns, scap = cap;
-                if (!nv || !ns) {
-                    rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-                    break;
-                }
-            }
-            views_of(&w, t, tn, v, slot, cap);
-            owl_xf_trace xt = {.spans = v, .n_spans = tn, .root = -1, .names_epoch = epoch};
-            q->traces++;
-            q->spans += tn;
-            rc = fn(ud, &xt, t[0]->tid);
-        }
-    }
-    merge_free(&m);
-    free(v);
-    free(g);
-    free(slot);
+    free(w.v);
+    free(w.g);
+    free(w.slot);
     free(w.runs);
+    free(w.heap);
     for (size_t i = 0; i < w.nnames; i++)
         free(w.names[i]);
     free(w.names);
