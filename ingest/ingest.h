@@ -1419,6 +1419,8 @@ typedef struct owl_trace_walk {
     int64_t start_ns, end_ns;
     const owl_xf *filter;  /* NULL = every trace */
     int exceptions;        /* 1: read what failed failed spans (their attributes) */
+    int lean;              /* 1: no remote_service and no status message in the views (a
+                            * critical path reads neither): two columns fewer to decode */
     size_t max_traces;     /* 0 = 1,000,000; more sets truncated */
     size_t traces, spans;  /* out: what was handed over */
     int truncated;         /* out */

@@ -71,9 +71,9 @@ typedef struct walk {
     uint32_t *tab; /* open addressing: name ids */
     uint64_t *tabh;
     size_t tabcap;
+    int at[C_N];       /* each column's place in the scan's batches; -1: not read */
     struct near *near; /* per interned column, NEAR slots: ids of a batch's values */
     uint32_t batch;    /* the batch being taken, counted from 1: a slot of another is empty */
-    int exceptions;
     /* where the traces go */
     owl_traces *tr;
     const char *tenant;
@@ -255,11 +255,13 @@ static int take_rows(void *ud, const owl_batch *b)
         return w->rc = OWL_ENOMEM;
     size_t first = w->n;
     /* the columns in locals: stores to the rows could alias the batch for the compiler */
-    const owl_cell *key = b->cols[C_KEY], *tid = b->cols[C_TID], *sid = b->cols[C_SID],
-                   *pid = b->cols[C_PID], *time = b->cols[C_TIME], *dur = b->cols[C_DUR],
-                   *svc = b->cols[C_SVC], *name = b->cols[C_NAME], *peer = b->cols[C_PEER],
-                   *kind = b->cols[C_KIND], *status = b->cols[C_STATUS],
-                   *prog = b->cols[C_PROG], *msg = b->cols[C_MSG];
+#define COL(c) (w->at[c] < 0 ? NULL : b->cols[w->at[c]])
+    const owl_cell *key = COL(C_KEY), *tid = COL(C_TID), *sid = COL(C_SID), *pid = COL(C_PID),
+                   *time = COL(C_TIME), *dur = COL(C_DUR), *svc = COL(C_SVC),
+                   *name = COL(C_NAME), *kind = COL(C_KIND), *status = COL(C_STATUS),
+                   *prog = COL(C_PROG), *peer = COL(C_PEER), *msg = COL(C_MSG),
+                   *attrs = COL(C_ATTRS);
+#undef COL
     /* a part's rows come in key order, a memtable's as they were appended: told as they are
      * copied, and sorted below */
     int sorted = 1;
@@ -276,15 +278,15 @@ static int take_rows(void *ud, const owl_batch *b)
         r->dur = dur[i].i;
         r->svc = intern_at(w, 0, svc[i].b);
         r->name = intern_at(w, 1, name[i].b);
-        r->peer = intern_at(w, 2, peer[i].b);
+        r->peer = peer ? intern_at(w, 2, peer[i].b) : 0;
         r->kind = (uint8_t)kind[i].i;
         r->status = (uint8_t)status[i].i;
         r->prog = prog[i].i != 0;
         r->msg = r->etype = r->emsg = 0;
-        if (r->status != OWL_SPAN_OK) {
+        if (r->status != OWL_SPAN_OK && msg) {
             r->msg = intern(w, msg[i].b.p, msg[i].b.n);
-            if (w->exceptions)
-                exception_of(w, r, b->cols[C_ATTRS][i].b);
+            if (attrs)
+                exception_of(w, r, attrs[i].b);
         }
     }
     w->n += b->nrows;
@@ -553,7 +555,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
 {
     q->traces = q->spans = 0;
     q->truncated = 0;
-    walk w = {.exceptions = q->exceptions, .near = calloc(3 * NEAR, sizeof(struct near)),
+    walk w = {.near = calloc(3 * NEAR, sizeof(struct near)),
               .tr = tr, .tenant = tenant, .q = q, .fn = fn, .ud = ud, .err = err,
               .epoch = owl_names_epoch(), .max = q->max_traces ? q->max_traces : 1000000};
     if (!w.near)
@@ -575,11 +577,19 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     w.rows = kept;
     w.bytes = kept_bytes;
     w.cap = kept_bytes / sizeof(row) < WORK_ROWS ? kept_bytes / sizeof(row) : WORK_ROWS;
-    static const size_t cols[C_N] = {
+    static const size_t all[C_N] = {
         OWL_SPANS_TIME,     OWL_SPANS_TRACE_KEY, OWL_SPANS_TRACE_ID,    OWL_SPANS_SPAN_ID,
         OWL_SPANS_PARENT_ID, OWL_SPANS_SERVICE,  OWL_SPANS_NAME,        OWL_SPANS_KIND,
         OWL_SPANS_DURATION, OWL_SPANS_STATUS,    OWL_SPANS_STATUS_MSG,  OWL_SPANS_PEER_SERVICE,
         OWL_SPANS_IN_PROGRESS, OWL_SPANS_ATTRS};
+    size_t cols[C_N], ncols = 0;
+    for (int c = 0; c < C_N; c++) {
+        int skip = (c == C_ATTRS && !q->exceptions) ||
+                   (q->lean && (c == C_PEER || c == C_MSG || c == C_ATTRS));
+        w.at[c] = skip ? -1 : (int)ncols;
+        if (!skip)
+            cols[ncols++] = all[c];
+    }
     const char *parts[] = {OWL_TRACES_PARTITION};
     owl_scan sq = {
         .table = "spans",
@@ -590,7 +600,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
                                                           : INT64_MIN,
         .end = q->end_ns < INT64_MAX - WALK_MARGIN_NS ? q->end_ns + WALK_MARGIN_NS : INT64_MAX,
         .cols = cols,
-        .ncols = q->exceptions ? C_N : C_N - 1,
+        .ncols = ncols,
         .fn = take_rows,
         .ud = &w,
         .filter = nparts > 1 ? &range : NULL,

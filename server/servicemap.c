@@ -402,6 +402,7 @@ static int ranking(owl_call *call, int root)
         return OWL_EINVAL;
     }
     o.sort_added = r == 1 && !strcmp(sort, "added");
+    o.no_failures = !root;
     if (filter_param(call, &f) != OWL_OK)
         return OWL_EINVAL;
     owl_error err = {0};
@@ -418,7 +419,8 @@ static int ranking(owl_call *call, int root)
         owl_trace_walk w = {.start_ns = (b ? bstart : start) * MS_NS,
                             .end_ns = (b ? bend : end) * MS_NS,
                             .filter = f,
-                            .exceptions = root && !b};
+                            .exceptions = root && !b,
+                            .lean = !root};
         for (size_t i = 0; i < np; i++)
             rw[i].baseline = b;
         rc = owl_traces_walk_split(call->srv->traces, call->principal->tenant, &w, np,

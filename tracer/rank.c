@@ -56,7 +56,7 @@ typedef struct wtrace {
 struct owl_rank {
     char *service;
     size_t limit, examples;
-    int by_added;
+    int by_added, no_failures;
     uint64_t seed;
     owl_arena strs;
 
@@ -250,6 +250,7 @@ int owl_rank_new(const owl_rank_options *o, owl_rank **out, owl_error *err)
     owl_arena_init(&r->strs, 64 << 10);
     r->limit = o && o->limit ? o->limit : 10;
     r->by_added = o && o->sort_added;
+    r->no_failures = o && o->no_failures;
     r->examples = o && o->examples ? o->examples : 5;
     if (r->examples > EXAMPLES_MAX)
         r->examples = EXAMPLES_MAX;
@@ -447,7 +448,7 @@ int owl_rank_add(owl_rank *r, const owl_xf_trace *t, const uint8_t id[16], int b
     w->off = mark;
     static const unsigned which[2] = {OWL_FO_FAULT, OWL_FO_ERROR | OWL_FO_THROTTLE};
     gtab *tabs[2] = {&r->faults, &r->errors};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && !r->no_failures; i++) {
         int32_t o = owl_fault_origin(t, which[i]);
         if (o < 0)
             continue;

@@ -153,6 +153,8 @@ typedef struct owl_rank_options {
     size_t examples;       /* example trace ids of a row (0 = 5) */
     int sort_added;        /* bottlenecks ranked by the critical-path time added against the
                             * baseline (addedNanos), not by self time (selfNanos) */
+    int no_failures;       /* bottlenecks only: where faults and errors start is not looked
+                            * for (the root-cause lists stay empty) */
 } owl_rank_options;
 
 /* owl_rank_new — an empty accumulator. OWL_ENOMEM. Free with owl_rank_free (accepts NULL). */

@@ -581,3 +581,33 @@ Test(rank, names_epoch_keys_by_address_within_an_epoch)
     owl_buf_free(&b);
     owl_rank_free(r);
 }
+
+/* no_failures (a bottlenecks query's): faults are not traced to their origin, the critical
+ * paths are counted as ever. */
+Test(rank, no_failures_leaves_the_root_cause_lists_empty)
+{
+    owl_rank *r;
+    cr_assert_eq(owl_rank_new(&(owl_rank_options){.no_failures = 1}, &r, NULL), OWL_OK);
+    shop x;
+    for (unsigned i = 0; i < 4; i++) {
+        shop_make(&x, 30, i);
+        x.s[0].fault = x.s[1].fault = x.s[2].fault = x.s[3].fault = 1;
+        add(r, &x, 0);
+    }
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_rank_rootcause_json(r, &b, NULL), OWL_OK);
+    bson_t *d = parse(&b);
+    cr_assert_eq(num(d, "traces"), 4);
+    cr_assert_eq(num(d, "faultTraces"), 0, "%s", b.data);
+    cr_assert_eq(len(d, "faults"), 0);
+    bson_destroy(d);
+    owl_buf_free(&b);
+    b = (owl_buf)OWL_BUF_INIT;
+    cr_assert_eq(owl_rank_bottlenecks_json(r, &b, NULL), OWL_OK);
+    d = parse(&b);
+    cr_assert_str_eq(str(d, "overall.0.operation"), "SELECT");
+    cr_assert_eq(num(d, "overall.0.selfNanos"), MS(4 * 30));
+    bson_destroy(d);
+    owl_buf_free(&b);
+    owl_rank_free(r);
+}

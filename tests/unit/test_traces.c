@@ -883,6 +883,14 @@ Test(traces, exceptions_read_alike_by_walks_and_views)
         cr_assert_eq(f.seen, 1);
         cr_assert_str_eq(f.type, want[k][0]);
         cr_assert_str_eq(f.msg, want[k][1]);
+        /* a lean walk (bottlenecks') reads neither, but the span still faulted */
+        failed l = {0};
+        owl_trace_walk ql = {.start_ns = q.start_ns, .end_ns = q.end_ns, .lean = 1};
+        cr_assert_eq(owl_traces_walk(e.tr, "t1", &ql, on_failed, &l, &err), OWL_OK, "%s",
+                     err.msg);
+        cr_assert_eq(l.seen, 1);
+        cr_assert_str_eq(l.type, "-");
+        cr_assert_str_eq(l.msg, "-");
         /* the trace read back, as filters read it */
         owl_trace t = {0};
         uint8_t id[16];
