@@ -24,7 +24,16 @@
 #define WALK_MARGIN_NS (300LL * 1000000000LL) /* 5 minutes */
 
 enum { C_TIME, C_KEY, C_TID, C_SID, C_PID, C_SVC, C_NAME, C_KIND, C_DUR, C_STATUS, C_MSG,
-       C_PEER, C_PROG, C_ATTRS, C_N };
+       C_PEER, C_PROG, C_ATTRS, C_METHOD, C_URL, C_UA, C_CIP, C_HSTATUS, C_N };
+
+/* The interned columns, each with its NEAR slots. */
+enum { I_SVC, I_NAME, I_PEER, I_METHOD, I_UA, I_CIP, I_N };
+
+/* A row's HTTP fields, read only for a filter that tests them (beside the rows, same index). */
+typedef struct hrow {
+    uint32_t method, url, ua, cip; /* name ids; 0 = none */
+    int32_t status;
+} hrow;
 
 typedef struct row {
     uint64_t key;
@@ -63,6 +72,7 @@ typedef struct head {
 typedef struct walk {
     row *rows;      /* a mapping of `bytes` (huge pages); cap rows of it in use */
     size_t n, cap, bytes;
+    hrow *http;     /* NULL, or cap entries: rows[i]'s HTTP fields are http[i] */
     run *runs;
     head *heap;     /* capruns entries */
     size_t nruns, capruns;
@@ -82,6 +92,7 @@ typedef struct walk {
     void *ud;
     owl_error *err;
     uint64_t epoch; /* the names live as long as this walk */
+    int whole;      /* the filter reads fields the rows lack: window traces are read whole */
     size_t max;     /* traces to hand over at most */
     const row **g;  /* scratch: one key's rows, their views, the span id table */
     owl_xf_span *v;
@@ -186,6 +197,40 @@ static int cmp_row(const void *x, const void *y)
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
+static int cmp_rowp(const void *x, const void *y)
+{
+    return cmp_row(*(const row *const *)x, *(const row *const *)y);
+}
+
+/* Sorts the rows from first on (a memtable batch) by cmp_row, their HTTP fields with them. */
+static void sort_batch(walk *w, size_t first)
+{
+    size_t n = w->n - first;
+    if (!w->http) {
+        qsort(w->rows + first, n, sizeof *w->rows, cmp_row);
+        return;
+    }
+    /* rows carry their index while sorted, then the HTTP fields follow it */
+    const row **p = malloc(n * sizeof *p);
+    row *r = malloc(n * sizeof *r);
+    hrow *h = malloc(n * sizeof *h);
+    if (!p || !r || !h) {
+        free(p), free(r), free(h);
+        w->rc = OWL_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = &w->rows[first + i];
+    qsort(p, n, sizeof *p, cmp_rowp);
+    for (size_t i = 0; i < n; i++) {
+        r[i] = *p[i];
+        h[i] = w->http[p[i] - w->rows];
+    }
+    memcpy(w->rows + first, r, n * sizeof *r);
+    memcpy(w->http + first, h, n * sizeof *h);
+    free(p), free(r), free(h);
+}
+
 /* The rows array, in huge pages where the kernel gives them on request: a walk of ten
  * million spans fills close to a gigabyte once, and faulting it in 4 KiB pages cost a tenth
  * of the walk (perf: the kernel's page-fault path). cap counts rows; mapped whole. */
@@ -228,8 +273,11 @@ static int make_room(walk *w, size_t more)
         size_t len = w->runs[i].end - w->runs[i].pos;
         if (!len)
             continue;
-        if (o != w->runs[i].pos)
+        if (o != w->runs[i].pos) {
             memmove(w->rows + o, w->rows + w->runs[i].pos, len * sizeof *w->rows);
+            if (w->http)
+                memmove(w->http + o, w->http + w->runs[i].pos, len * sizeof *w->http);
+        }
         w->runs[nr++] = (run){o, o + len};
         o += len;
     }
@@ -240,6 +288,12 @@ static int make_room(walk *w, size_t more)
     if (cap > w->cap) {
         if (rows_grow(&w->rows, &w->bytes, w->n, cap) != OWL_OK)
             return OWL_ENOMEM;
+        if (w->http) {
+            hrow *h = realloc(w->http, cap * sizeof *h);
+            if (!h)
+                return OWL_ENOMEM;
+            w->http = h;
+        }
         w->cap = cap;
     }
     return OWL_OK;
@@ -260,7 +314,8 @@ static int take_rows(void *ud, const owl_batch *b)
                    *time = COL(C_TIME), *dur = COL(C_DUR), *svc = COL(C_SVC),
                    *name = COL(C_NAME), *kind = COL(C_KIND), *status = COL(C_STATUS),
                    *prog = COL(C_PROG), *peer = COL(C_PEER), *msg = COL(C_MSG),
-                   *attrs = COL(C_ATTRS);
+                   *attrs = COL(C_ATTRS), *method = COL(C_METHOD), *url = COL(C_URL),
+                   *ua = COL(C_UA), *cip = COL(C_CIP), *hstatus = COL(C_HSTATUS);
 #undef COL
     /* a part's rows come in key order, a memtable's as they were appended: told as they are
      * copied, and sorted below */
@@ -276,9 +331,9 @@ static int take_rows(void *ud, const owl_batch *b)
         memcpy(&r->pid, pid[i].b.p, 8);
         r->start = time[i].i;
         r->dur = dur[i].i;
-        r->svc = intern_at(w, 0, svc[i].b);
-        r->name = intern_at(w, 1, name[i].b);
-        r->peer = peer ? intern_at(w, 2, peer[i].b) : 0;
+        r->svc = intern_at(w, I_SVC, svc[i].b);
+        r->name = intern_at(w, I_NAME, name[i].b);
+        r->peer = peer ? intern_at(w, I_PEER, peer[i].b) : 0;
         r->kind = (uint8_t)kind[i].i;
         r->status = (uint8_t)status[i].i;
         r->prog = prog[i].i != 0;
@@ -289,11 +344,21 @@ static int take_rows(void *ud, const owl_batch *b)
                 exception_of(w, r, attrs[i].b);
         }
     }
+    if (w->http) /* the filter's HTTP fields, beside the rows */
+        for (size_t i = 0; i < b->nrows; i++) {
+            hrow *h = &w->http[first + i];
+            h->method = intern_at(w, I_METHOD, method[i].b);
+            h->url = intern(w, url[i].b.p, url[i].b.n);
+            h->ua = intern_at(w, I_UA, ua[i].b);
+            h->cip = intern_at(w, I_CIP, cip[i].b);
+            int64_t st = hstatus[i].i;
+            h->status = st < 0 || st > INT32_MAX ? 0 : (int32_t)st;
+        }
     w->n += b->nrows;
     if (w->rc)
         return w->rc;
     if (!sorted)
-        qsort(w->rows + first, w->n - first, sizeof *w->rows, cmp_row);
+        sort_batch(w, first);
     if (first < w->n) {
         /* a batch in order carrying on from the last run's end extends it */
         run *last = w->nruns ? &w->runs[w->nruns - 1] : NULL;
@@ -349,6 +414,14 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
         x->remote_service = name_of(w, r->peer);
         x->exception_type = name_of(w, r->etype);
         x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
+        if (w->http) {
+            const hrow *h = &w->http[r - w->rows];
+            x->http_method = name_of(w, h->method);
+            x->http_url = name_of(w, h->url);
+            x->http_useragent = name_of(w, h->ua);
+            x->http_clientip = name_of(w, h->cip);
+            x->http_status = h->status;
+        }
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
         size_t at = owl_mix64(r->sid) & (cap - 1);
@@ -440,11 +513,6 @@ static int same_tid(const row *a, const row *b)
     return a0 == b0 && a1 == b1;
 }
 
-static int cmp_rowp(const void *x, const void *y)
-{
-    return cmp_row(*(const row *const *)x, *(const row *const *)y);
-}
-
 /* A window trace read whole, matched against q's filter and handed to fn when it matches. */
 static int walk_filtered(owl_traces *tr, const char *tenant, owl_trace_walk *q,
                          const uint8_t *id, owl_trace_walk_fn fn, void *ud, owl_error *err)
@@ -497,7 +565,7 @@ static int hand_over(walk *w, const row **g, size_t n)
             q->truncated = 1;
             return FULL;
         }
-        if (q->filter) {
+        if (q->filter && w->whole) {
             rc = walk_filtered(w->tr, w->tenant, q, t[0]->tid, w->fn, w->ud, w->err);
             continue;
         }
@@ -520,6 +588,8 @@ static int hand_over(walk *w, const row **g, size_t n)
         }
         views_of(w, t, tn, w->v, w->slot, cap);
         owl_xf_trace xt = {.spans = w->v, .n_spans = tn, .root = -1, .names_epoch = w->epoch};
+        if (q->filter && !owl_xf_match(q->filter, &xt))
+            continue;
         q->traces++;
         q->spans += tn;
         rc = w->fn(w->ud, &xt, t[0]->tid);
@@ -555,7 +625,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
 {
     q->traces = q->spans = 0;
     q->truncated = 0;
-    walk w = {.near = calloc(3 * NEAR, sizeof(struct near)),
+    walk w = {.near = calloc(I_N * NEAR, sizeof(struct near)),
               .tr = tr, .tenant = tenant, .q = q, .fn = fn, .ud = ud, .err = err,
               .epoch = owl_names_epoch(), .max = q->max_traces ? q->max_traces : 1000000};
     if (!w.near)
@@ -581,11 +651,25 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
         OWL_SPANS_TIME,     OWL_SPANS_TRACE_KEY, OWL_SPANS_TRACE_ID,    OWL_SPANS_SPAN_ID,
         OWL_SPANS_PARENT_ID, OWL_SPANS_SERVICE,  OWL_SPANS_NAME,        OWL_SPANS_KIND,
         OWL_SPANS_DURATION, OWL_SPANS_STATUS,    OWL_SPANS_STATUS_MSG,  OWL_SPANS_PEER_SERVICE,
-        OWL_SPANS_IN_PROGRESS, OWL_SPANS_ATTRS};
+        OWL_SPANS_IN_PROGRESS, OWL_SPANS_ATTRS, OWL_SPANS_HTTP_METHOD, OWL_SPANS_URL,
+        OWL_SPANS_USER_AGENT, OWL_SPANS_CLIENT_IP, OWL_SPANS_HTTP_STATUS};
+    /* a filter is tested on the walk's own views when they hold what it reads (its HTTP
+     * fields and what failed spans, read for it); the rest (annotations, users, types, ...)
+     * come only with the trace read whole */
+    unsigned reads = owl_xf_reads(q->filter);
+    w.whole = (reads & OWL_XF_READS_ATTRS) != 0;
+    int http = !w.whole && (reads & OWL_XF_READS_HTTP);
+    int exceptions = q->exceptions || (!w.whole && (reads & OWL_XF_READS_EXCEPTIONS));
+    int lean = q->lean && !q->filter;
+    if (http && !(w.http = malloc(WORK_ROWS * sizeof *w.http))) {
+        free(w.near);
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    }
     size_t cols[C_N], ncols = 0;
     for (int c = 0; c < C_N; c++) {
-        int skip = (c == C_ATTRS && !q->exceptions) ||
-                   (q->lean && (c == C_PEER || c == C_MSG || c == C_ATTRS));
+        int skip = (c == C_ATTRS && !exceptions) ||
+                   (lean && (c == C_PEER || c == C_MSG || c == C_ATTRS)) ||
+                   (!http && c >= C_METHOD);
         w.at[c] = skip ? -1 : (int)ncols;
         if (!skip)
             cols[ncols++] = all[c];
@@ -640,6 +724,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     free(w.tab);
     free(w.tabh);
     free(w.near);
+    free(w.http);
     owl_traces_scratch_give(tr, w.rows, w.bytes);
     return rc;
 }

@@ -98,6 +98,17 @@ void owl_xf_free(owl_xf *f);
  * parent". */
 int owl_xf_match(const owl_xf *f, const owl_xf_trace *t);
 
+/* owl_xf_reads — which of the spans' less common fields f reads, OWL_XF_READS_* bits: a
+ * producer of traces may leave the others unset (a window walk decodes no column for them).
+ * Service names, operations, kinds, times, status flags, in_progress, parents and
+ * remote_service are always read. NULL reads nothing. */
+#define OWL_XF_READS_HTTP 1u       /* http_method, http_url, http_useragent, http_clientip,
+                                      http_status */
+#define OWL_XF_READS_EXCEPTIONS 2u /* exception_type, exception_message */
+#define OWL_XF_READS_ATTRS 4u      /* user, service_type, remote_type, availability_zone,
+                                      instance_id, resource_arn, annotations */
+unsigned owl_xf_reads(const owl_xf *f);
+
 /* ---- pushdown: a cheap pre-check on a trace summary ---- */
 
 /* What a query layer keeps per trace, as owl_xf_summarize defines each field. */

@@ -1648,6 +1648,43 @@ static int tv(const owl_xf *f, int32_t i, const owl_xf_summary *s, int group)
     }
 }
 
+unsigned owl_xf_reads(const owl_xf *f)
+{
+    unsigned r = 0;
+    for (size_t i = 0; f && i < f->n; i++) {
+        const node *nd = &f->nodes[i];
+        switch (nd->kind) {
+        case N_KW:
+            if (nd->kw >= KW_HTTP_STATUS && nd->kw <= KW_HTTP_CLIENTIP)
+                r |= OWL_XF_READS_HTTP;
+            else if (nd->kw == KW_USER || nd->kw == KW_TYPE || nd->kw >= KW_AZ)
+                r |= OWL_XF_READS_ATTRS;
+            break;
+        case N_ANN:
+            r |= OWL_XF_READS_ATTRS;
+            break;
+        case N_SVC: /* a selector's type is the service's (or an inferred one's) */
+        case N_EDGE:
+            if (nd->sel[0].type || nd->sel[1].type)
+                r |= OWL_XF_READS_ATTRS;
+            break;
+        case N_RC:
+            if (nd->rct == RT_EXCEPTION)
+                r |= OWL_XF_READS_EXCEPTIONS;
+            break;
+        case N_RKW:
+            if (nd->kw == RK_MESSAGE)
+                r |= OWL_XF_READS_EXCEPTIONS;
+            else if (nd->kw == RK_TYPE)
+                r |= OWL_XF_READS_ATTRS;
+            break;
+        default:
+            break;
+        }
+    }
+    return r;
+}
+
 int owl_xf_may_match(const owl_xf *f, const owl_xf_summary *s)
 {
     if (!f || !s)

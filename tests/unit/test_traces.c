@@ -975,3 +975,120 @@ Test(traces, a_long_window_is_walked_in_key_order_across_parts_and_the_memtable)
     free(k);
     env_free(&e);
 }
+
+/* ---- filters tested on a walk's own views, the same as on traces read whole ---- */
+
+#define FT 96u
+
+static int on_mark(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    (void)t;
+    uint8_t *seen = ud;
+    unsigned k = id[15] | (unsigned)id[14] << 8;
+    cr_assert(k < FT && !seen[k], "trace %u unknown or twice", k);
+    seen[k] = 1;
+    return 0;
+}
+
+/* FT traces whose HTTP fields, failures (OTLP exception events, status messages), peers,
+ * annotations and users vary; each filter's walk (views from the walk's columns, or each
+ * trace read whole when the filter reads annotations, users or types) hands over exactly the
+ * traces that match when read whole with owl_traces_get. Sealed and memtable rows both. */
+Test(traces, a_filtered_walk_matches_what_whole_traces_match)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 2 * 3600000) * MS;
+    static const char *const methods[] = {"GET", "POST", "PUT"};
+    char url[FT][32], ua[FT][24];
+    bson_t *docs[FT];
+    owl_error err = {0};
+    for (unsigned k = 0; k < FT; k++) {
+        int64_t at = t0 + (int64_t)k * 1000 * MS;
+        owl_span s[3] = {
+            mkspan(k, 1, 0, k % 3 ? "front" : "edge", "GET /", OWL_SPAN_SERVER, at,
+                   (60 + (int64_t)(k % 5) * 10) * MS),
+            mkspan(k, 2, 1, "front", "SELECT", OWL_SPAN_CLIENT, at + 5 * MS,
+                   (int64_t)(k % 11) * 5 * MS),
+            mkspan(k, 3, 1, k % 4 ? "pay" : "cart", "POST /charge", OWL_SPAN_SERVER,
+                   at + 40 * MS, 30 * MS),
+        };
+        snprintf(url[k], sizeof url[k], "http://front/api/%u", k % 5);
+        snprintf(ua[k], sizeof ua[k], "agent/%u", k % 2);
+        s[0].http_method = (owl_bytes){methods[k % 3], strlen(methods[k % 3])};
+        s[0].url = (owl_bytes){url[k], strlen(url[k])};
+        s[0].user_agent = (owl_bytes){ua[k], strlen(ua[k])};
+        s[0].client_ip = k % 2 ? BS("10.0.0.1") : BS("10.0.0.2");
+        s[0].http_status = k % 7 == 0 ? 500 : k % 5 == 0 ? 404 : 200;
+        s[0].status = k % 7 == 0 ? OWL_SPAN_FAULT : k % 5 == 0 ? OWL_SPAN_ERROR : OWL_SPAN_OK;
+        if (k % 3 == 1)
+            s[1].peer_service = BS("postgres");
+        docs[k] = BCON_NEW("user", BCON_UTF8(k % 4 ? "ann" : "bob"), "annotations", "{",
+                           "customer", BCON_UTF8(k % 3 ? "acme" : "initech"), "}", "events",
+                           "[", "{", "name", BCON_UTF8("exception"), "type",
+                           BCON_UTF8(k % 2 ? "Timeout" : "IOError"), "message",
+                           BCON_UTF8("card declined"), "}", "]");
+        if (k % 7 == 0) { /* pay faulted too: the origin, with an exception or a message */
+            s[2].status = OWL_SPAN_FAULT;
+            if (k % 2)
+                s[2].attrs = (owl_bytes){bson_get_data(docs[k]), docs[k]->len};
+            else
+                s[2].status_message = BS("gateway down");
+        }
+        s[0].attrs = (owl_bytes){bson_get_data(docs[k]), docs[k]->len};
+        put(&e, "t1", s, 3);
+        if (k == FT / 2)
+            cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK, "%s", err.msg);
+    }
+    static const char *const filters[] = {
+        "service(\"pay\")",
+        "edge(\"front\", \"cart\")",
+        "http.status = 500",
+        "http.status >= 400 AND http.method = \"POST\"",
+        "http.url CONTAINS \"/api/3\"",
+        "http.useragent = \"agent/1\" AND http.clientip = \"10.0.0.1\" OR http.method = \"PUT\"",
+        "fault",
+        "error AND NOT fault",
+        "responsetime > 0.07",
+        "duration > 0.075",
+        "service(\"postgres\") { inferred }",
+        "rootcause.fault.service { name = \"pay\" }",
+        "rootcause.fault.exception { name = \"Timeout\" }",
+        "rootcause.fault.entity { message = \"gateway down\" }",
+        "annotation.customer = \"initech\"",
+        "user = \"bob\"",
+        "service(\"front\") AND annotation.customer = \"acme\" AND http.status = 200",
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        owl_xf *f = NULL;
+        cr_assert_eq(owl_xf_compile(filters[i], strlen(filters[i]), &f, &err), OWL_OK, "%s: %s",
+                     filters[i], err.msg);
+        uint8_t want[FT] = {0}, got[FT] = {0};
+        unsigned nwant = 0;
+        for (unsigned k = 0; k < FT; k++) {
+            owl_trace t = {0};
+            uint8_t id[16];
+            tid(id, k);
+            cr_assert_eq(owl_traces_get(e.tr, "t1", id, &t, &err), OWL_OK, "%s", err.msg);
+            owl_xf_span *v;
+            cr_assert_eq(owl_trace_views(&t, &v), OWL_OK);
+            owl_xf_trace xt = {v, t.n, -1, 0};
+            want[k] = (uint8_t)owl_xf_match(f, &xt);
+            nwant += want[k];
+            owl_trace_free(&t);
+        }
+        owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 3600000 * MS, .filter = f};
+        cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_mark, got, &err), OWL_OK, "%s",
+                     err.msg);
+        cr_assert(nwant > 0 && nwant < FT, "%s: %u of %u match: not a test", filters[i], nwant,
+                  FT);
+        cr_assert_eq(q.traces, nwant, "%s: %zu handed over, %u match", filters[i], q.traces,
+                     nwant);
+        for (unsigned k = 0; k < FT; k++)
+            cr_assert_eq(got[k], want[k], "%s: trace %u", filters[i], k);
+        owl_xf_free(f);
+    }
+    for (unsigned k = 0; k < FT; k++)
+        bson_destroy(docs[k]);
+    env_free(&e);
+}

@@ -821,3 +821,34 @@ Test(xfilter, extreme_times)
         owl_xf_free(f);
     }
 }
+
+/* owl_xf_reads: which of the less common span fields an expression reads. */
+Test(xfilter, reads_names_the_fields_an_expression_needs)
+{
+    static const struct {
+        const char *x;
+        unsigned want;
+    } cases[] = {
+        {"service(\"a\") AND duration > 1 AND fault", 0},
+        {"edge(\"a\", \"b\") { responsetime > 1 }", 0},
+        {"http.status = 500", OWL_XF_READS_HTTP},
+        {"NOT http.url CONTAINS \"x\"", OWL_XF_READS_HTTP},
+        {"rootcause.fault.exception { name = \"E\" }", OWL_XF_READS_EXCEPTIONS},
+        {"rootcause.fault.entity { message = \"m\" }", OWL_XF_READS_EXCEPTIONS},
+        {"rootcause.fault.service { name = \"s\" }", 0},
+        {"annotation.k = \"v\"", OWL_XF_READS_ATTRS},
+        {"user = \"bob\" OR http.method = \"GET\"", OWL_XF_READS_ATTRS | OWL_XF_READS_HTTP},
+        {"service(id(name: \"a\", type: \"AWS::EC2::Instance\"))", OWL_XF_READS_ATTRS},
+        {"availabilityzone = \"z\"", OWL_XF_READS_ATTRS},
+        {"type = \"t\"", OWL_XF_READS_ATTRS},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        owl_xf *f = NULL;
+        owl_error err = {0};
+        cr_assert_eq(owl_xf_compile(cases[i].x, strlen(cases[i].x), &f, &err), OWL_OK, "%s: %s",
+                     cases[i].x, err.msg);
+        cr_assert_eq(owl_xf_reads(f), cases[i].want, "%s: %u", cases[i].x, owl_xf_reads(f));
+        owl_xf_free(f);
+    }
+    cr_assert_eq(owl_xf_reads(NULL), 0);
+}
