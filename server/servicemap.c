@@ -139,6 +139,21 @@ static void hist_visit(void *ud, double v, double w)
     st->hist[owl_svcmap_bucket(v)] += (uint64_t)llround(w);
 }
 
+/* The period a series is read in (start and end are whole minutes): its buckets are summed,
+ * and each is read from the coarsest roll-up level that holds it (owl_metrics_read), so the
+ * longest of an hour, five minutes and a minute that the window's bounds are multiples of —
+ * a whole-window period fell back to the raw minutes whenever any part of it was not rolled
+ * up yet. More than a day's worth of buckets: the whole window, one bucket. */
+static int period_of(int64_t start, int64_t end)
+{
+    static const int64_t steps[] = {3600, 300, 60};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (start % (steps[i] * 1000) == 0 && end % (steps[i] * 1000) == 0)
+            return (end - start) / (steps[i] * 1000) <= 1440 ? (int)steps[i]
+                                                              : (int)((end - start) / 1000);
+    return (int)((end - start) / 1000);
+}
+
 /* Adds the figures of one series (dims[0..2)) over [start, end) to st. */
 static int read_series(owl_server *srv, const char *tenant, owl_metric_id id, int64_t start,
                        int64_t end, owl_svcmap_stats *st, owl_error *err)
@@ -148,7 +163,7 @@ static int read_series(owl_server *srv, const char *tenant, owl_metric_id id, in
     for (int k = 0; k < 4 && rc == OWL_OK; k++) {
         id.name = names[k];
         owl_metric_query q = {.tenant = tenant, .id = id, .start_ms = start,
-                              .end_ms = end, .period_s = (int)((end - start) / 1000)};
+                              .end_ms = end, .period_s = period_of(start, end)};
         owl_bucket_set bs = {0};
         if ((rc = owl_metrics_read(srv->metrics, &q, &bs, err)) != OWL_OK)
             break;
