@@ -67,19 +67,53 @@ const char *owl_svcgraph_peer_type(const char *peer, size_t n, const char *remot
 
 #define NONE UINT32_MAX
 #define MAX_NAMES 1000000
-#define PROBE 8 /* slots of the span table a key may take: two cache lines */
+#define PROBE 4 /* slots of a key's window: one cache line (the table is page-aligned) */
+#define KEY_MASK ((UINT64_C(1) << 48) - 1) /* a slot keeps a key's low 48 bits */
+#define RING_MASK ((UINT32_C(1) << 26) - 1) /* a slot's ring index; RING_MASK = none */
 
 enum role { CALLER = 1, CALLEE = 2 };
 
 /* A slot of the span table: a span as a possible caller, or a callee waiting for key's
- * span (its figures in ring[ring]). key 0 = free. */
+ * span (its figures in its ring entry). 16 bytes, so a window of PROBE is one cache line:
+ * each kept span costs one line fetched, where windows of eight 24-byte slots were three or
+ * four (and the prefetches of eight spans ahead filled the core's line buffers). kq 0 =
+ * free. */
 typedef struct slot {
-    uint64_t key;     /* key_hash(tenant, trace, id), never 0 */
+    uint64_t kq;      /* key_hash(tenant, trace, id) (48 bits, never 0) | second << 48: when
+                         it came, seconds since the graph was made, mod 2^16 */
     uint32_t service; /* name id */
-    uint32_t second;  /* when it came, in seconds since the graph was made */
-    uint32_t ring;    /* its ring entry (a client, producer or callee), or NONE */
-    uint8_t role, kind;
+    uint32_t rrk;     /* its ring entry (a client, producer or callee; RING_MASK = none)
+                         | role << 26 | kind << 28 */
 } slot;
+
+static uint64_t s_key(const slot *x)
+{
+    return x->kq & KEY_MASK;
+}
+
+static uint32_t s_ring(const slot *x)
+{
+    uint32_t r = x->rrk & RING_MASK;
+    return r == RING_MASK ? NONE : r;
+}
+
+static uint8_t s_role(const slot *x)
+{
+    return (uint8_t)(x->rrk >> 26 & 3);
+}
+
+static uint8_t s_kind(const slot *x)
+{
+    return (uint8_t)(x->rrk >> 28 & 7);
+}
+
+static slot mkslot(uint64_t key, uint32_t svc, uint32_t now_s, uint32_t ring, uint8_t role,
+                   uint8_t kind)
+{
+    return (slot){key | (uint64_t)(uint16_t)now_s << 48, svc,
+                  (ring == NONE ? RING_MASK : ring) | (uint32_t)role << 26 |
+                      (uint32_t)kind << 28};
+}
 
 /* A ring entry: a client or producer span (role CALLER), or a waiting callee (CALLEE). */
 typedef struct entry {
@@ -122,7 +156,7 @@ struct owl_svcgraph {
 
 static uint64_t key_hash(uint32_t tenant, uint64_t trace, uint64_t id)
 {
-    uint64_t k = owl_mix64(trace ^ owl_mix64(id ^ ((uint64_t)tenant << 32)));
+    uint64_t k = owl_mix64(trace ^ owl_mix64(id ^ ((uint64_t)tenant << 32))) & KEY_MASK;
     return k ? k : 1;
 }
 
@@ -133,22 +167,39 @@ static uint64_t id8(const uint8_t *p)
     return v;
 }
 
+/* Faults p[0..n) in as written memory (a hint: the kernel may not know how; then by touch). */
+static void prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
+    if (madvise((void *)a, n + ((uintptr_t)p - a), MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    volatile char *c = p;
+    for (size_t i = 0; i < n; i += 4096)
+        c[i] = c[i];
+}
+
 int owl_svcgraph_new(size_t capacity, int64_t ttl_ns, owl_svcgraph **out, owl_error *err)
 {
     owl_svcgraph *g = calloc(1, sizeof *g);
     if (!g)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     g->cap = capacity ? capacity : (size_t)1 << 20;
+    if (g->cap > RING_MASK)
+        g->cap = RING_MASK;
     g->ttl = ttl_ns > 0 ? ttl_ns : 30000000000LL;
     g->ttl_s = (uint32_t)((g->ttl + 999999999) / 1000000000);
+    if (g->ttl_s > UINT16_MAX / 2) /* slots tell age in seconds mod 2^16 */
+        g->ttl_s = UINT16_MAX / 2;
     size_t n = 64;
     while (n < 2 * g->cap)
         n *= 2;
     g->tabmask = n - 1;
-    /* windows run past the end, not around; in huge pages where the kernel gives them on
-     * request: every kept span reads a random window of these tens of megabytes, and with
+    /* windows are aligned groups of PROBE slots; in huge pages where the kernel gives them
+     * on request: every kept span reads a random window of these tens of megabytes, and with
      * 4 KiB pages each read was a TLB miss too */
-    g->tabbytes = (n + PROBE) * sizeof *g->tab;
+    g->tabbytes = n * sizeof *g->tab;
     g->tab = mmap(NULL, g->tabbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (g->tab == MAP_FAILED)
         g->tab = NULL;
@@ -159,6 +210,11 @@ int owl_svcgraph_new(size_t capacity, int64_t ttl_ns, owl_svcgraph **out, owl_er
         owl_svcgraph_free(g);
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
+    /* both faulted in now, when owld starts, not by the first spans: the kernel zeroing
+     * (and compacting huge pages for) a hundred megabytes page by page was up to a fifth
+     * of the first two million spans' ingest */
+    prefault(g->tab, g->tabbytes);
+    prefault(g->ring, g->cap * sizeof *g->ring);
     *out = g;
     return OWL_OK;
 }
@@ -254,13 +310,20 @@ static void hop(owl_svcgraph *g, owl_svcgraph_fn fn, void *ud, uint32_t tenant, 
 
 static slot *window(owl_svcgraph *g, uint64_t key)
 {
-    return &g->tab[key & g->tabmask];
+    return &g->tab[key & g->tabmask & ~(uint64_t)(PROBE - 1)];
+}
+
+/* How long ago slot x came, in seconds (mod 2^16: one that came a multiple of 2^16 s ago
+ * looks new, and could only be met by a span of its own key). */
+static uint16_t age(const slot *x, uint32_t now_s)
+{
+    return (uint16_t)((uint16_t)now_s - (uint16_t)(x->kq >> 48));
 }
 
 /* 1 when slot x holds something of the last ttl seconds. */
 static int fresh(const owl_svcgraph *g, const slot *x, uint32_t now_s)
 {
-    return x->key && now_s - x->second <= g->ttl_s;
+    return x->kq && age(x, now_s) <= g->ttl_s;
 }
 
 /* Frees the span table's slot of ring entry e (a callee that is leaving). */
@@ -268,8 +331,8 @@ static void unslot(owl_svcgraph *g, uint32_t k)
 {
     slot *w = window(g, g->ring[k].key);
     for (int i = 0; i < PROBE; i++)
-        if (w[i].key == g->ring[k].key && w[i].ring == k) {
-            w[i].key = 0;
+        if (s_key(&w[i]) == g->ring[k].key && s_ring(&w[i]) == k) {
+            w[i].kq = 0;
             return;
         }
 }
@@ -315,25 +378,25 @@ static uint32_t push(owl_svcgraph *g, const entry *x, owl_svcgraph_fn fn, void *
 
 /* Takes a slot of key's window for x: a free or stale one, else the oldest (its span is
  * then forgotten early: counted evicted). */
-static void put_slot(owl_svcgraph *g, const slot *x, uint32_t now_s)
+static void put_slot(owl_svcgraph *g, slot x, uint32_t now_s)
 {
-    slot *w = window(g, x->key), *victim = &w[0];
+    slot *w = window(g, s_key(&x)), *victim = &w[0];
     for (int i = 0; i < PROBE; i++) {
         if (!fresh(g, &w[i], now_s)) {
             victim = &w[i];
             break;
         }
-        if (now_s - w[i].second > now_s - victim->second)
+        if (age(&w[i], now_s) > age(victim, now_s))
             victim = &w[i];
     }
     if (fresh(g, victim, now_s)) {
         g->st.evicted++;
-        if (victim->role == CALLEE && victim->ring != NONE) { /* its ring entry goes too */
-            g->ring[victim->ring].live = 0;
+        if (s_role(victim) == CALLEE && s_ring(victim) != NONE) { /* its ring entry too */
+            g->ring[s_ring(victim)].live = 0;
             g->waiting--;
         }
     }
-    *victim = *x;
+    *victim = x;
 }
 
 /* OTLP SpanKind numbers as the filter's kinds. */
@@ -351,8 +414,9 @@ static int is_client(uint8_t kind)
 /* Marks the client caller of slot c met (its ring entry, when it is still that span's). */
 static void met(owl_svcgraph *g, const slot *c)
 {
-    if (c->ring != NONE && g->ring[c->ring].key == c->key && g->ring[c->ring].role == CALLER)
-        g->ring[c->ring].paired = 1;
+    uint32_t r = s_ring(c);
+    if (r != NONE && g->ring[r].key == s_key(c) && g->ring[r].role == CALLER)
+        g->ring[r].paired = 1;
 }
 
 /* Span i of the batch joins what earlier batches left: its parent (when not in the batch),
@@ -377,7 +441,7 @@ static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint64_t trac
         slot *w = window(g, pk), *other = NULL;
         int found = 0;
         for (int i = 0; i < PROBE; i++) {
-            if (w[i].key != pk || w[i].role != CALLER || !fresh(g, &w[i], now_s))
+            if (s_key(&w[i]) != pk || s_role(&w[i]) != CALLER || !fresh(g, &w[i], now_s))
                 continue;
             found = 1;
             if (w[i].service == svc) { /* a span of its own service: no edge */
@@ -396,7 +460,7 @@ static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint64_t trac
             x.role = CALLEE;
             x.key = pk;
             uint32_t k = push(g, &x, fn, ud);
-            put_slot(g, &(slot){pk, svc, now_s, k, CALLEE, kind}, now_s);
+            put_slot(g, mkslot(pk, svc, now_s, k, CALLEE, kind), now_s);
             g->waiting++;
         }
     }
@@ -411,23 +475,23 @@ static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint64_t trac
     uint64_t key = key_hash(tenant, trace, id8(s->span_id));
     slot *w = window(g, key);
     for (int i = 0; i < PROBE; i++) {
-        if (w[i].key != key || !fresh(g, &w[i], now_s) || w[i].service == svc)
+        if (s_key(&w[i]) != key || !fresh(g, &w[i], now_s) || w[i].service == svc)
             continue;
-        if (w[i].role == CALLER) {
-            if (is_client(kind) && w[i].kind == OWL_XF_SERVER)
+        if (s_role(&w[i]) == CALLER) {
+            if (is_client(kind) && s_kind(&w[i]) == OWL_XF_SERVER)
                 paired = 1;
-            else if (kind == OWL_XF_SERVER && is_client(w[i].kind))
+            else if (kind == OWL_XF_SERVER && is_client(s_kind(&w[i])))
                 met(g, &w[i]);
             continue;
         }
-        entry *c = &g->ring[w[i].ring]; /* a callee waiting for this span */
+        entry *c = &g->ring[s_ring(&w[i])]; /* a callee waiting for this span */
         paired = 1;
         hop(g, fn, ud, tenant, svc, g->names[c->service].s, "service", c->start_ns,
             c->duration_ns, c->status);
         g->st.paired++;
         c->live = 0;
         g->waiting--;
-        w[i].key = 0;
+        w[i].kq = 0;
     }
     uint32_t k = NONE;
     if (is_client(kind) && peer != NONE) { /* may become an edge to its virtual node */
@@ -436,7 +500,7 @@ static void join_kept(owl_svcgraph *g, const owl_svcgraph_span *s, uint64_t trac
         x.paired = (uint8_t)paired;
         k = push(g, &x, fn, ud);
     }
-    put_slot(g, &(slot){key, svc, now_s, k, CALLER, kind}, now_s);
+    put_slot(g, mkslot(key, svc, now_s, k, CALLER, kind), now_s);
 }
 
 /* Room for a batch of n spans' own join. */
@@ -495,16 +559,10 @@ static void prefetch(const owl_svcgraph *g, uint32_t tenant, const owl_svcgraph_
 {
     if (s->kind == 1 || s->kind == 5) /* not kept (join_kept) */
         return;
-    const slot *w = &g->tab[key_hash(tenant, trace, id8(s->span_id)) & g->tabmask];
-    __builtin_prefetch(w, 1);
-    __builtin_prefetch((const char *)w + 64, 1);
-    __builtin_prefetch((const char *)w + 128, 1);
-    if (!(flag & B_PARENT_HERE) && !owl_traceid_is_zero(s->parent_id, 8)) {
-        w = &g->tab[key_hash(tenant, trace, id8(s->parent_id)) & g->tabmask];
-        __builtin_prefetch(w, 0);
-        __builtin_prefetch((const char *)w + 64, 0);
-        __builtin_prefetch((const char *)w + 128, 0);
-    }
+    __builtin_prefetch(window((owl_svcgraph *)g, key_hash(tenant, trace, id8(s->span_id))), 1);
+    if (!(flag & B_PARENT_HERE) && !owl_traceid_is_zero(s->parent_id, 8))
+        __builtin_prefetch(window((owl_svcgraph *)g, key_hash(tenant, trace, id8(s->parent_id))),
+                           0);
 }
 
 void owl_svcgraph_add(owl_svcgraph *g, const char *tenant, const owl_svcgraph_span *spans,
