@@ -24,6 +24,32 @@ void owl_span_vreject(owl_span_decoded *d, const char *where, const char *fmt, v
  * exception; *type and *msg point into attrs, n 0 when absent or empty. Never fails. */
 void owl_span_exception(owl_bytes attrs, owl_bytes *type, owl_bytes *msg);
 
+/* owl_span_more_of — what a span's attributes and resource (BSON documents, either may be
+ * empty) say beyond its columns, as the filter language reads it: user (X-Ray's, else
+ * OTLP's enduser.id), origin, availability zone and instance (X-Ray's aws.ec2, else the
+ * resource's cloud.availability_zone and host.id), resource ARN. Views into the documents
+ * (NUL-terminated there), n 0 when absent. Never fails. */
+typedef struct owl_span_more {
+    owl_bytes user, service_type, az, instance_id, arn;
+} owl_span_more;
+void owl_span_more_of(owl_bytes attrs, owl_bytes resource, owl_span_more *m);
+
+/* owl_span_annotations — calls fn for each annotation of a span's attributes: X-Ray's
+ * `annotations`, else the attributes (OTLP, Zipkin tags), strings, numbers and booleans
+ * (others skipped); key and str point into attrs. Stops at fn's non-zero return and returns
+ * it; 0 at the end. */
+typedef struct owl_span_ann {
+    const char *key;
+    size_t key_n;
+    int type; /* owl_xf_atype */
+    const char *str;
+    size_t str_n;
+    double num;
+    int boolean;
+} owl_span_ann;
+int owl_span_annotations(owl_bytes attrs, int (*fn)(void *ud, const owl_span_ann *a),
+                         void *ud);
+
 /* owl_span_view_kind — a span kind as the filter language's; owl_span_view_status — sets
  * v's error, fault and throttle flags from a status (a throttle is an error too). Inline: a
  * window walk makes a view of every span. */

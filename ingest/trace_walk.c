@@ -3,7 +3,8 @@
  * causes read. One scan of the window (widened by WALK_MARGIN_NS on both sides, so a
  * trace's spans just outside it come too) decodes only the columns an analysis needs; rows
  * are grouped by trace and each group's tree built from span and parent ids. With a filter,
- * a window trace is read whole (owl_traces_get) and matched, as a search does.
+ * the columns it reads come too (owl_xf_reads: HTTP fields, attributes and resource) and
+ * each trace's views are matched as a trace read whole would be.
  *
  * The scan is in cluster-key order (OWL_ORDER_CLUSTER): each batch says below which trace
  * key nothing more will come, and the traces under it are handed over at once. The rows
@@ -24,10 +25,17 @@
 #define WALK_MARGIN_NS (300LL * 1000000000LL) /* 5 minutes */
 
 enum { C_TIME, C_KEY, C_TID, C_SID, C_PID, C_SVC, C_NAME, C_KIND, C_DUR, C_STATUS, C_MSG,
-       C_PEER, C_PROG, C_ATTRS, C_METHOD, C_URL, C_UA, C_CIP, C_HSTATUS, C_N };
+       C_PEER, C_PROG, C_ATTRS, C_METHOD, C_URL, C_UA, C_CIP, C_HSTATUS, C_RESOURCE, C_N };
 
 /* The interned columns, each with its NEAR slots. */
 enum { I_SVC, I_NAME, I_PEER, I_METHOD, I_UA, I_CIP, I_N };
+
+/* A row's fields from its attributes and resource (owl_span_more_of), read only for a filter
+ * that tests them: name ids (0 = none) and its annotations, anns[ann .. ann + nann). */
+typedef struct arow {
+    uint32_t user, stype, az, inst, arn;
+    uint32_t ann, nann;
+} arow;
 
 /* A row's HTTP fields, read only for a filter that tests them (beside the rows, same index). */
 typedef struct hrow {
@@ -73,6 +81,9 @@ typedef struct walk {
     row *rows;      /* a mapping of `bytes` (huge pages); cap rows of it in use */
     size_t n, cap, bytes;
     hrow *http;     /* NULL, or cap entries: rows[i]'s HTTP fields are http[i] */
+    arow *more;     /* NULL, or cap entries: rows[i]'s other fields are more[i] */
+    owl_xf_annotation *anns; /* the rows' annotations (strings interned) */
+    size_t nanns, capanns;
     run *runs;
     head *heap;     /* capruns entries */
     size_t nruns, capruns;
@@ -85,14 +96,12 @@ typedef struct walk {
     struct near *near; /* per interned column, NEAR slots: ids of a batch's values */
     uint32_t batch;    /* the batch being taken, counted from 1: a slot of another is empty */
     /* where the traces go */
-    owl_traces *tr;
-    const char *tenant;
     owl_trace_walk *q;
     owl_trace_walk_fn fn;
     void *ud;
     owl_error *err;
     uint64_t epoch; /* the names live as long as this walk */
-    int whole;      /* the filter reads fields the rows lack: window traces are read whole */
+    arow *arow_at;  /* take_rows: the row whose annotations are being added */
     size_t max;     /* traces to hand over at most */
     const row **g;  /* scratch: one key's rows, their views, the span id table */
     owl_xf_span *v;
@@ -206,16 +215,17 @@ static int cmp_rowp(const void *x, const void *y)
 static void sort_batch(walk *w, size_t first)
 {
     size_t n = w->n - first;
-    if (!w->http) {
+    if (!w->http && !w->more) {
         qsort(w->rows + first, n, sizeof *w->rows, cmp_row);
         return;
     }
-    /* rows carry their index while sorted, then the HTTP fields follow it */
+    /* rows carry their index while sorted, then the side fields follow it */
     const row **p = malloc(n * sizeof *p);
     row *r = malloc(n * sizeof *r);
-    hrow *h = malloc(n * sizeof *h);
-    if (!p || !r || !h) {
-        free(p), free(r), free(h);
+    hrow *h = w->http ? malloc(n * sizeof *h) : NULL;
+    arow *m = w->more ? malloc(n * sizeof *m) : NULL;
+    if (!p || !r || (w->http && !h) || (w->more && !m)) {
+        free(p), free(r), free(h), free(m);
         w->rc = OWL_ENOMEM;
         return;
     }
@@ -224,11 +234,33 @@ static void sort_batch(walk *w, size_t first)
     qsort(p, n, sizeof *p, cmp_rowp);
     for (size_t i = 0; i < n; i++) {
         r[i] = *p[i];
-        h[i] = w->http[p[i] - w->rows];
+        if (h)
+            h[i] = w->http[p[i] - w->rows];
+        if (m)
+            m[i] = w->more[p[i] - w->rows];
     }
+    /* the batch's annotations, at the end of anns, follow their rows: rows in order keep
+     * their annotations in order, which make_room's moves rely on */
+    owl_xf_annotation *a = NULL;
+    size_t base = m ? w->more[first].ann : 0, na = m ? w->nanns - base : 0;
+    if (na && !(a = malloc(na * sizeof *a))) {
+        free(p), free(r), free(h), free(m);
+        w->rc = OWL_ENOMEM;
+        return;
+    }
+    for (size_t i = 0, o = 0; na && i < n; i++) {
+        memcpy(a + o, w->anns + m[i].ann, m[i].nann * sizeof *a);
+        m[i].ann = (uint32_t)(base + o);
+        o += m[i].nann;
+    }
+    if (na)
+        memcpy(w->anns + base, a, na * sizeof *a);
     memcpy(w->rows + first, r, n * sizeof *r);
-    memcpy(w->http + first, h, n * sizeof *h);
-    free(p), free(r), free(h);
+    if (h)
+        memcpy(w->http + first, h, n * sizeof *h);
+    if (m)
+        memcpy(w->more + first, m, n * sizeof *m);
+    free(p), free(r), free(h), free(m), free(a);
 }
 
 /* The rows array, in huge pages where the kernel gives them on request: a walk of ten
@@ -268,7 +300,7 @@ static int rows_grow(row **p, size_t *bytes, size_t used, size_t cap)
  * fill at most half of it and `more` rows fit after them. */
 static int make_room(walk *w, size_t more)
 {
-    size_t o = 0, nr = 0;
+    size_t o = 0, nr = 0, na = 0;
     for (size_t i = 0; i < w->nruns; i++) {
         size_t len = w->runs[i].end - w->runs[i].pos;
         if (!len)
@@ -277,10 +309,21 @@ static int make_room(walk *w, size_t more)
             memmove(w->rows + o, w->rows + w->runs[i].pos, len * sizeof *w->rows);
             if (w->http)
                 memmove(w->http + o, w->http + w->runs[i].pos, len * sizeof *w->http);
+            if (w->more)
+                memmove(w->more + o, w->more + w->runs[i].pos, len * sizeof *w->more);
+        }
+        /* the waiting rows' annotations, moved down in row order after theirs */
+        for (size_t r = o; w->more && r < o + len; r++) {
+            arow *m = &w->more[r];
+            if (m->nann && na != m->ann)
+                memmove(w->anns + na, w->anns + m->ann, m->nann * sizeof *w->anns);
+            m->ann = (uint32_t)na;
+            na += m->nann;
         }
         w->runs[nr++] = (run){o, o + len};
         o += len;
     }
+    w->nanns = na;
     w->n = o, w->nruns = nr;
     size_t cap = w->cap ? w->cap : WORK_ROWS;
     while (cap < 2 * o || cap < o + more)
@@ -294,9 +337,58 @@ static int make_room(walk *w, size_t more)
                 return OWL_ENOMEM;
             w->http = h;
         }
+        if (w->more) {
+            arow *m = realloc(w->more, cap * sizeof *m);
+            if (!m)
+                return OWL_ENOMEM;
+            w->more = m;
+        }
         w->cap = cap;
     }
     return OWL_OK;
+}
+
+/* owl_span_annotations' callback: one annotation of w->arow_at, its strings interned. */
+static int add_ann(void *ud, const owl_span_ann *a)
+{
+    walk *w = ud;
+    if (w->nanns == w->capanns) {
+        size_t cap = w->capanns ? w->capanns * 2 : 1024;
+        owl_xf_annotation *v = realloc(w->anns, cap * sizeof *v);
+        if (!v)
+            return w->rc = OWL_ENOMEM;
+        w->anns = v, w->capanns = cap;
+    }
+    uint32_t key = intern(w, a->key, a->key_n);
+    uint32_t str = a->type == OWL_XF_ASTR ? intern(w, a->str, a->str_n) : 0;
+    if (w->rc)
+        return w->rc;
+    /* names are stable for the walk: the views point at them */
+    w->anns[w->nanns++] = (owl_xf_annotation){.key = name_of(w, key),
+                                              .type = (owl_xf_atype)a->type,
+                                              .str = a->type == OWL_XF_ASTR
+                                                         ? (str ? name_of(w, str) : "")
+                                                         : NULL,
+                                              .num = a->num,
+                                              .boolean = a->boolean};
+    w->arow_at->nann++;
+    return 0;
+}
+
+/* m: the attribute fields of a row with attributes attrs and resource res. */
+static void more_of(walk *w, arow *m, owl_bytes attrs, owl_bytes res)
+{
+    owl_span_more x;
+    owl_span_more_of(attrs, res, &x);
+    m->user = intern(w, x.user.p, x.user.n);
+    m->stype = intern(w, x.service_type.p, x.service_type.n);
+    m->az = intern(w, x.az.p, x.az.n);
+    m->inst = intern(w, x.instance_id.p, x.instance_id.n);
+    m->arn = intern(w, x.arn.p, x.arn.n);
+    m->ann = (uint32_t)w->nanns;
+    m->nann = 0;
+    w->arow_at = m;
+    owl_span_annotations(attrs, add_ann, w);
 }
 
 static int drain(walk *w, uint64_t floor, int all);
@@ -315,7 +407,8 @@ static int take_rows(void *ud, const owl_batch *b)
                    *name = COL(C_NAME), *kind = COL(C_KIND), *status = COL(C_STATUS),
                    *prog = COL(C_PROG), *peer = COL(C_PEER), *msg = COL(C_MSG),
                    *attrs = COL(C_ATTRS), *method = COL(C_METHOD), *url = COL(C_URL),
-                   *ua = COL(C_UA), *cip = COL(C_CIP), *hstatus = COL(C_HSTATUS);
+                   *ua = COL(C_UA), *cip = COL(C_CIP), *hstatus = COL(C_HSTATUS),
+                   *resource = COL(C_RESOURCE);
 #undef COL
     /* a part's rows come in key order, a memtable's as they were appended: told as they are
      * copied, and sorted below */
@@ -354,6 +447,8 @@ static int take_rows(void *ud, const owl_batch *b)
             int64_t st = hstatus[i].i;
             h->status = st < 0 || st > INT32_MAX ? 0 : (int32_t)st;
         }
+    for (size_t i = 0; w->more && i < b->nrows; i++) /* the filter's attribute fields */
+        more_of(w, &w->more[first + i], attrs[i].b, resource[i].b);
     w->n += b->nrows;
     if (w->rc)
         return w->rc;
@@ -421,6 +516,16 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
             x->http_useragent = name_of(w, h->ua);
             x->http_clientip = name_of(w, h->cip);
             x->http_status = h->status;
+        }
+        if (w->more) {
+            const arow *m = &w->more[r - w->rows];
+            x->user = name_of(w, m->user);
+            x->service_type = name_of(w, m->stype);
+            x->availability_zone = name_of(w, m->az);
+            x->instance_id = name_of(w, m->inst);
+            x->resource_arn = name_of(w, m->arn);
+            x->annotations = m->nann ? w->anns + m->ann : NULL;
+            x->n_annotations = m->nann;
         }
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
@@ -513,29 +618,6 @@ static int same_tid(const row *a, const row *b)
     return a0 == b0 && a1 == b1;
 }
 
-/* A window trace read whole, matched against q's filter and handed to fn when it matches. */
-static int walk_filtered(owl_traces *tr, const char *tenant, owl_trace_walk *q,
-                         const uint8_t *id, owl_trace_walk_fn fn, void *ud, owl_error *err)
-{
-    owl_trace t = {0};
-    int rc = owl_traces_get(tr, tenant, id, &t, err);
-    owl_xf_span *tv = NULL;
-    if (rc == OWL_OK && owl_trace_views(&t, &tv) != OWL_OK)
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-    if (rc == OWL_OK) {
-        owl_xf_trace xt = {.spans = tv, .n_spans = t.n, .root = -1};
-        if (owl_xf_match(q->filter, &xt)) {
-            q->traces++;
-            q->spans += t.n;
-            rc = fn(ud, &xt, id);
-        }
-    }
-    if (rc == OWL_ENOTFOUND) /* expired since the scan */
-        rc = OWL_OK;
-    owl_trace_free(&t);
-    return rc;
-}
-
 #define FULL 2 /* hand_over's stop when q->max_traces are handed over: not an owl error code */
 
 /* Hands over the traces of one key's rows g[0..n) (two traces' on a collision of their keys)
@@ -564,10 +646,6 @@ static int hand_over(walk *w, const row **g, size_t n)
         if (q->traces == w->max) {
             q->truncated = 1;
             return FULL;
-        }
-        if (q->filter && w->whole) {
-            rc = walk_filtered(w->tr, w->tenant, q, t[0]->tid, w->fn, w->ud, w->err);
-            continue;
         }
         size_t cap = 16;
         while (cap < 2 * tn)
@@ -626,7 +704,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     q->traces = q->spans = 0;
     q->truncated = 0;
     walk w = {.near = calloc(I_N * NEAR, sizeof(struct near)),
-              .tr = tr, .tenant = tenant, .q = q, .fn = fn, .ud = ud, .err = err,
+              .q = q, .fn = fn, .ud = ud, .err = err,
               .epoch = owl_names_epoch(), .max = q->max_traces ? q->max_traces : 1000000};
     if (!w.near)
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
@@ -652,24 +730,24 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
         OWL_SPANS_PARENT_ID, OWL_SPANS_SERVICE,  OWL_SPANS_NAME,        OWL_SPANS_KIND,
         OWL_SPANS_DURATION, OWL_SPANS_STATUS,    OWL_SPANS_STATUS_MSG,  OWL_SPANS_PEER_SERVICE,
         OWL_SPANS_IN_PROGRESS, OWL_SPANS_ATTRS, OWL_SPANS_HTTP_METHOD, OWL_SPANS_URL,
-        OWL_SPANS_USER_AGENT, OWL_SPANS_CLIENT_IP, OWL_SPANS_HTTP_STATUS};
-    /* a filter is tested on the walk's own views when they hold what it reads (its HTTP
-     * fields and what failed spans, read for it); the rest (annotations, users, types, ...)
-     * come only with the trace read whole */
+        OWL_SPANS_USER_AGENT, OWL_SPANS_CLIENT_IP, OWL_SPANS_HTTP_STATUS, OWL_SPANS_RESOURCE};
+    /* a filter is tested on the walk's own views, which then hold what it reads: its HTTP
+     * fields, what failed spans, users, types, zones, instances, ARNs and annotations (the
+     * attributes and resource read and parsed) */
     unsigned reads = owl_xf_reads(q->filter);
-    w.whole = (reads & OWL_XF_READS_ATTRS) != 0;
-    int http = !w.whole && (reads & OWL_XF_READS_HTTP);
-    int exceptions = q->exceptions || (!w.whole && (reads & OWL_XF_READS_EXCEPTIONS));
+    int http = (reads & OWL_XF_READS_HTTP) != 0, more = (reads & OWL_XF_READS_ATTRS) != 0;
+    int exceptions = q->exceptions || (reads & OWL_XF_READS_EXCEPTIONS);
     int lean = q->lean && !q->filter;
-    if (http && !(w.http = malloc(WORK_ROWS * sizeof *w.http))) {
-        free(w.near);
+    if ((http && !(w.http = malloc(WORK_ROWS * sizeof *w.http))) ||
+        (more && !(w.more = malloc(WORK_ROWS * sizeof *w.more)))) {
+        free(w.near), free(w.http);
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
     size_t cols[C_N], ncols = 0;
     for (int c = 0; c < C_N; c++) {
-        int skip = (c == C_ATTRS && !exceptions) ||
+        int skip = (c == C_ATTRS && !exceptions && !more) ||
                    (lean && (c == C_PEER || c == C_MSG || c == C_ATTRS)) ||
-                   (!http && c >= C_METHOD);
+                   (!http && c >= C_METHOD && c <= C_HSTATUS) || (!more && c == C_RESOURCE);
         w.at[c] = skip ? -1 : (int)ncols;
         if (!skip)
             cols[ncols++] = all[c];
@@ -725,6 +803,8 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     free(w.tabh);
     free(w.near);
     free(w.http);
+    free(w.more);
+    free(w.anns);
     owl_traces_scratch_give(tr, w.rows, w.bytes);
     return rc;
 }

@@ -1540,76 +1540,129 @@ static const char *cstr(owl_arena *a, const void *p, size_t n)
     return s;
 }
 
-static const char *attr_str(owl_arena *a, const bson_t *doc, const char *path)
+/* The string at path (a.b through documents) of doc, else an empty view. */
+static owl_bytes path_str(const bson_t *doc, const char *path)
 {
     bson_iter_t it, f;
-    uint32_t len;
-    if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &f) ||
-        !BSON_ITER_HOLDS_UTF8(&f))
-        return NULL;
-    const char *v = bson_iter_utf8(&f, &len);
-    return cstr(a, v, len);
+    uint32_t len = 0;
+    const char *v = NULL;
+    if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &f) &&
+        BSON_ITER_HOLDS_UTF8(&f))
+        v = bson_iter_utf8(&f, &len);
+    return (owl_bytes){v, v ? len : 0};
 }
 
 /* The string member key (taken whole: OTLP keys hold dots) of the document member parent. */
-static const char *member_str(owl_arena *a, const bson_t *doc, const char *parent,
-                              const char *key)
+static owl_bytes member_str(const bson_t *doc, const char *parent, const char *key)
 {
     bson_iter_t it, sub;
-    uint32_t len;
-    if (!bson_iter_init_find(&it, doc, parent) || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
-        !bson_iter_recurse(&it, &sub) || !bson_iter_find(&sub, key) ||
-        !BSON_ITER_HOLDS_UTF8(&sub))
-        return NULL;
-    const char *v = bson_iter_utf8(&sub, &len);
-    return cstr(a, v, len);
+    uint32_t len = 0;
+    const char *v = NULL;
+    if (bson_iter_init_find(&it, doc, parent) && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+        bson_iter_recurse(&it, &sub) && bson_iter_find(&sub, key) && BSON_ITER_HOLDS_UTF8(&sub))
+        v = bson_iter_utf8(&sub, &len);
+    return (owl_bytes){v, v ? len : 0};
+}
+
+void owl_span_more_of(owl_bytes attrs, owl_bytes resource, owl_span_more *m)
+{
+    memset(m, 0, sizeof *m);
+    bson_t doc;
+    if (attrs.n >= 5 && bson_init_static(&doc, attrs.p, attrs.n)) {
+        m->user = path_str(&doc, "user");
+        if (!m->user.n)
+            m->user = member_str(&doc, "attributes", "enduser.id");
+        m->service_type = path_str(&doc, "origin");
+        m->az = path_str(&doc, "aws.ec2.availability_zone");
+        m->instance_id = path_str(&doc, "aws.ec2.instance_id");
+        m->arn = path_str(&doc, "resource_arn");
+    }
+    bson_t res; /* OTLP's resource: where the span ran */
+    if (resource.n >= 5 && bson_init_static(&res, resource.p, resource.n)) {
+        if (!m->az.n)
+            m->az = member_str(&res, "resource", "cloud.availability_zone");
+        if (!m->instance_id.n)
+            m->instance_id = member_str(&res, "resource", "host.id");
+    }
+}
+
+int owl_span_annotations(owl_bytes attrs, int (*fn)(void *ud, const owl_span_ann *a), void *ud)
+{
+    bson_t doc;
+    bson_iter_t it, sub;
+    if (attrs.n < 5 || !bson_init_static(&doc, attrs.p, attrs.n))
+        return 0;
+    if (!(bson_iter_init_find(&it, &doc, "annotations") && BSON_ITER_HOLDS_DOCUMENT(&it)) &&
+        !(bson_iter_init_find(&it, &doc, "attributes") && BSON_ITER_HOLDS_DOCUMENT(&it)))
+        return 0;
+    if (!bson_iter_recurse(&it, &sub))
+        return 0;
+    while (bson_iter_next(&sub)) {
+        owl_span_ann a = {.key = bson_iter_key(&sub)};
+        a.key_n = strlen(a.key);
+        if (BSON_ITER_HOLDS_UTF8(&sub)) {
+            uint32_t len;
+            a.str = bson_iter_utf8(&sub, &len);
+            a.str_n = len;
+            a.type = OWL_XF_ASTR;
+        } else if (BSON_ITER_HOLDS_BOOL(&sub)) {
+            a.type = OWL_XF_ABOOL;
+            a.boolean = bson_iter_bool(&sub);
+        } else if (BSON_ITER_HOLDS_NUMBER(&sub)) {
+            a.type = OWL_XF_ANUM;
+            a.num = bson_iter_as_double(&sub);
+        } else {
+            continue;
+        }
+        int rc = fn(ud, &a);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* owl_trace_views' annotations of one span: counted, then copied into the arena. */
+typedef struct ann_fill {
+    owl_arena *a;
+    owl_xf_annotation *v;
+    size_t n;
+} ann_fill;
+
+static int ann_count(void *ud, const owl_span_ann *x)
+{
+    (void)x;
+    ((ann_fill *)ud)->n++;
+    return 0;
+}
+
+static int ann_copy(void *ud, const owl_span_ann *x)
+{
+    ann_fill *f = ud;
+    owl_xf_annotation *y = &f->v[f->n];
+    *y = (owl_xf_annotation){.type = (owl_xf_atype)x->type, .num = x->num,
+                             .boolean = x->boolean};
+    if (!(y->key = cstr(f->a, x->key, x->key_n)) ||
+        (x->type == OWL_XF_ASTR && !(y->str = cstr(f->a, x->str, x->str_n))))
+        return OWL_ENOMEM;
+    f->n++;
+    return 0;
 }
 
 /* Annotations: X-Ray's `annotations`, else the span's attributes (OTLP, Zipkin tags) —
  * their strings, numbers and booleans. */
-static int annotations_of(owl_arena *a, const bson_t *doc, owl_xf_span *v)
+static int annotations_of(owl_arena *a, owl_bytes attrs, owl_xf_span *v)
 {
-    bson_iter_t it, sub;
-    const char *where = NULL;
-    if (bson_iter_init_find(&it, doc, "annotations") && BSON_ITER_HOLDS_DOCUMENT(&it))
-        where = "annotations";
-    else if (bson_iter_init_find(&it, doc, "attributes") && BSON_ITER_HOLDS_DOCUMENT(&it))
-        where = "attributes";
-    if (!where || !bson_iter_recurse(&it, &sub))
+    ann_fill f = {a, NULL, 0};
+    owl_span_annotations(attrs, ann_count, &f);
+    if (!f.n)
         return OWL_OK;
-    size_t n = 0;
-    bson_iter_t cnt = sub;
-    while (bson_iter_next(&cnt))
-        n++;
-    owl_xf_annotation *an = owl_arena_alloc(a, (n ? n : 1) * sizeof *an);
-    if (!an)
+    if (!(f.v = owl_arena_alloc(a, f.n * sizeof *f.v)))
         return OWL_ENOMEM;
-    size_t k = 0;
-    while (bson_iter_next(&sub)) {
-        owl_xf_annotation *x = &an[k];
-        memset(x, 0, sizeof *x);
-        x->key = cstr(a, bson_iter_key(&sub), strlen(bson_iter_key(&sub)));
-        if (!x->key)
-            return OWL_ENOMEM;
-        if (BSON_ITER_HOLDS_UTF8(&sub)) {
-            uint32_t len;
-            const char *s = bson_iter_utf8(&sub, &len);
-            x->type = OWL_XF_ASTR;
-            if (!(x->str = cstr(a, s, len)))
-                return OWL_ENOMEM;
-        } else if (BSON_ITER_HOLDS_BOOL(&sub)) {
-            x->type = OWL_XF_ABOOL;
-            x->boolean = bson_iter_bool(&sub);
-        } else if (BSON_ITER_HOLDS_NUMBER(&sub)) {
-            x->type = OWL_XF_ANUM;
-            x->num = bson_iter_as_double(&sub);
-        } else {
-            continue;
-        }
-        k++;
-    }
-    v->annotations = an;
-    v->n_annotations = k;
+    f.n = 0;
+    if (owl_span_annotations(attrs, ann_copy, &f) != 0)
+        return OWL_ENOMEM;
+    v->annotations = f.v;
+    v->n_annotations = f.n;
     return OWL_OK;
 }
 
@@ -1682,18 +1735,16 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
         if (!x->service || !x->name || !x->http_method || !x->http_url || !x->http_useragent ||
             !x->http_clientip || !x->remote_service)
             return OWL_ENOMEM;
-        bson_t doc;
-        if (s->attrs.n >= 5 && bson_init_static(&doc, s->attrs.p, s->attrs.n)) {
-            x->user = attr_str(a, &doc, "user");
-            if (!x->user)
-                x->user = member_str(a, &doc, "attributes", "enduser.id");
-            x->service_type = attr_str(a, &doc, "origin");
-            x->availability_zone = attr_str(a, &doc, "aws.ec2.availability_zone");
-            x->instance_id = attr_str(a, &doc, "aws.ec2.instance_id");
-            x->resource_arn = attr_str(a, &doc, "resource_arn");
-            if (annotations_of(a, &doc, x) != OWL_OK)
+        owl_span_more m;
+        owl_span_more_of(s->attrs, s->resource, &m);
+        const owl_bytes *mb[5] = {&m.user, &m.service_type, &m.az, &m.instance_id, &m.arn};
+        const char **mx[5] = {&x->user, &x->service_type, &x->availability_zone,
+                              &x->instance_id, &x->resource_arn};
+        for (int k = 0; k < 5; k++)
+            if (mb[k]->n && !(*mx[k] = cstr(a, mb[k]->p, mb[k]->n)))
                 return OWL_ENOMEM;
-        }
+        if (annotations_of(a, s->attrs, x) != OWL_OK)
+            return OWL_ENOMEM;
         owl_bytes et, em;
         owl_span_exception(s->attrs, &et, &em);
         if (et.n && !(x->exception_type = cstr(a, et.p, et.n)))
@@ -1702,13 +1753,6 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
             return OWL_ENOMEM;
         if (!x->exception_message && s->status != OWL_SPAN_OK && s->status_message.n)
             x->exception_message = cstr(a, s->status_message.p, s->status_message.n);
-        bson_t res; /* OTLP's resource: where the span ran */
-        if (s->resource.n >= 5 && bson_init_static(&res, s->resource.p, s->resource.n)) {
-            if (!x->availability_zone)
-                x->availability_zone = member_str(a, &res, "resource", "cloud.availability_zone");
-            if (!x->instance_id)
-                x->instance_id = member_str(a, &res, "resource", "host.id");
-        }
     }
     *views = v;
     return OWL_OK;

@@ -1092,3 +1092,74 @@ Test(traces, a_filtered_walk_matches_what_whole_traces_match)
         bson_destroy(docs[k]);
     env_free(&e);
 }
+
+static int count_trace(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    (void)t, (void)id;
+    ++*(unsigned *)ud;
+    return 0;
+}
+
+/* Annotations through a long walk: 30,000 traces whose first span (sealed) has 0 to 2
+ * annotations and whose last (in the memtable, sorted by the walk) has one more, so the rows'
+ * annotations are reordered with a memtable batch and moved with the waiting rows. */
+Test(traces, annotations_survive_a_long_walk)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 2 * 3600000) * MS;
+    static owl_span batch[LONG_TRACES];
+    static bson_t *docs[2][LONG_TRACES];
+    owl_error err = {0};
+    for (unsigned part = 0; part < 3; part++) {
+        for (unsigned k = 1; k <= LONG_TRACES; k++) {
+            int64_t at = t0 + (int64_t)k * 100 * MS + part * MS;
+            owl_span *s = &batch[k - 1];
+            *s = mkspan(k, part + 1, part, "svc", part == 0 ? "a" : part == 1 ? "b" : "c",
+                        part == 0 ? OWL_SPAN_SERVER : OWL_SPAN_INTERNAL, at,
+                        (3 - part) * 10 * MS);
+            if (part == 1)
+                continue;
+            char c[16], z[16];
+            snprintf(c, sizeof c, "c%u", k % 10);
+            snprintf(z, sizeof z, "z%u", k % 7);
+            bson_t *d = part == 0 ? (k % 3 == 0   ? BCON_NEW("annotations", "{", "}")
+                                     : k % 3 == 1 ? BCON_NEW("annotations", "{", "customer",
+                                                             BCON_UTF8(c), "}")
+                                                  : BCON_NEW("annotations", "{", "customer",
+                                                             BCON_UTF8(c), "n",
+                                                             BCON_INT32((int32_t)k), "}"))
+                                  : BCON_NEW("annotations", "{", "zone", BCON_UTF8(z), "}");
+            docs[part / 2][k - 1] = d;
+            s->attrs = (owl_bytes){bson_get_data(d), d->len};
+        }
+        put(&e, "t1", batch, LONG_TRACES);
+        if (part < 2)
+            cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK, "%s", err.msg);
+    }
+    static const char *const cases[] = {
+        "annotation.customer = \"c3\"",
+        "annotation.zone = \"z5\" AND annotation.n > 29000",
+    };
+    unsigned want[2] = {0, 0};
+    for (unsigned k = 1; k <= LONG_TRACES; k++) {
+        want[0] += k % 3 != 0 && k % 10 == 3;
+        want[1] += k % 7 == 5 && k % 3 == 2 && k > 29000;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        owl_xf *f = NULL;
+        cr_assert_eq(owl_xf_compile(cases[i], strlen(cases[i]), &f, &err), OWL_OK, "%s",
+                     err.msg);
+        unsigned got = 0;
+        owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 3600000 * MS, .filter = f};
+        cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, count_trace, &got, &err), OWL_OK, "%s",
+                     err.msg);
+        cr_assert(want[i] > 0);
+        cr_assert_eq(got, want[i], "%s: %u of %u", cases[i], got, want[i]);
+        owl_xf_free(f);
+    }
+    for (unsigned p = 0; p < 2; p++)
+        for (unsigned k = 0; k < LONG_TRACES; k++)
+            bson_destroy(docs[p][k]);
+    env_free(&e);
+}
