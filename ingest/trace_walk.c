@@ -30,16 +30,28 @@ enum { C_TIME, C_KEY, C_TID, C_SID, C_PID, C_SVC, C_NAME, C_KIND, C_DUR, C_STATU
 /* The interned columns, each with its NEAR slots. */
 enum { I_SVC, I_NAME, I_PEER, I_METHOD, I_UA, I_CIP, I_N };
 
-/* A row's fields from its attributes and resource (owl_span_more_of), read only for a filter
- * that tests them: name ids (0 = none) and its annotations, anns[ann .. ann + nann). */
+/* Fields read only for a filter that tests them, beside the rows (same index). Values of
+ * many distinct kinds (URLs, users, annotation values) are kept as text offsets (0 = none)
+ * that live only as long as their row waits, not interned for the whole walk: a day of
+ * unique URLs would otherwise be held to its end. */
+
+/* A row's fields from its attributes and resource (owl_span_more_of): text offsets, and its
+ * annotations, anns[ann .. ann + nann). */
 typedef struct arow {
     uint32_t user, stype, az, inst, arn;
     uint32_t ann, nann;
 } arow;
 
-/* A row's HTTP fields, read only for a filter that tests them (beside the rows, same index). */
+/* An annotation: its key's name id, a string value's text offset. */
+typedef struct tann {
+    uint32_t key, str;
+    double num;
+    uint8_t type, boolean;
+} tann;
+
+/* A row's HTTP fields: name ids, the URL a text offset. */
 typedef struct hrow {
-    uint32_t method, url, ua, cip; /* name ids; 0 = none */
+    uint32_t method, url, ua, cip;
     int32_t status;
 } hrow;
 
@@ -82,8 +94,12 @@ typedef struct walk {
     size_t n, cap, bytes;
     hrow *http;     /* NULL, or cap entries: rows[i]'s HTTP fields are http[i] */
     arow *more;     /* NULL, or cap entries: rows[i]'s other fields are more[i] */
-    owl_xf_annotation *anns; /* the rows' annotations (strings interned) */
+    tann *anns;     /* the waiting rows' annotations */
     size_t nanns, capanns;
+    char *text;     /* the waiting rows' strings, NUL-terminated; text[0] = "" for none */
+    size_t ntext, captext;
+    owl_xf_annotation *vann; /* scratch: a trace's annotations as views */
+    size_t capvann;
     run *runs;
     head *heap;     /* capruns entries */
     size_t nruns, capruns;
@@ -239,28 +255,12 @@ static void sort_batch(walk *w, size_t first)
         if (m)
             m[i] = w->more[p[i] - w->rows];
     }
-    /* the batch's annotations, at the end of anns, follow their rows: rows in order keep
-     * their annotations in order, which make_room's moves rely on */
-    owl_xf_annotation *a = NULL;
-    size_t base = m ? w->more[first].ann : 0, na = m ? w->nanns - base : 0;
-    if (na && !(a = malloc(na * sizeof *a))) {
-        free(p), free(r), free(h), free(m);
-        w->rc = OWL_ENOMEM;
-        return;
-    }
-    for (size_t i = 0, o = 0; na && i < n; i++) {
-        memcpy(a + o, w->anns + m[i].ann, m[i].nann * sizeof *a);
-        m[i].ann = (uint32_t)(base + o);
-        o += m[i].nann;
-    }
-    if (na)
-        memcpy(w->anns + base, a, na * sizeof *a);
     memcpy(w->rows + first, r, n * sizeof *r);
     if (h)
         memcpy(w->http + first, h, n * sizeof *h);
     if (m)
         memcpy(w->more + first, m, n * sizeof *m);
-    free(p), free(r), free(h), free(m), free(a);
+    free(p), free(r), free(h), free(m);
 }
 
 /* The rows array, in huge pages where the kernel gives them on request: a walk of ten
@@ -296,11 +296,79 @@ static int rows_grow(row **p, size_t *bytes, size_t used, size_t cap)
 }
 
 
+/* The offset in w->text of a copy of p[0..n) (0 for none), or 0 with rc set when out of
+ * memory. */
+static uint32_t keep_text(walk *w, const void *p, size_t n)
+{
+    if (!n)
+        return 0;
+    if (!w->ntext)
+        w->ntext = 1; /* offset 0 is "none" */
+    if (w->ntext + n + 1 > w->captext) {
+        size_t cap = w->captext ? w->captext : 1 << 16;
+        while (cap < w->ntext + n + 1)
+            cap *= 2;
+        char *t = cap <= UINT32_MAX ? realloc(w->text, cap) : NULL;
+        if (!t) {
+            w->rc = OWL_ENOMEM;
+            return 0;
+        }
+        w->text = t, w->captext = cap;
+    }
+    uint32_t at = (uint32_t)w->ntext;
+    memcpy(w->text + at, p, n);
+    w->text[at + n] = '\0';
+    w->ntext += n + 1;
+    return at;
+}
+
+static const char *text_of(const walk *w, uint32_t at)
+{
+    return at ? w->text + at : NULL;
+}
+
+/* After the waiting rows moved to the front: their strings and annotations copied into
+ * fresh buffers (what the rows handed over held is dropped). */
+static int rehome(walk *w)
+{
+    char *old = w->text;
+    tann *olda = w->anns;
+    size_t na = 0;
+    for (size_t r = 0; w->more && r < w->n; r++)
+        na += w->more[r].nann;
+    w->text = NULL, w->ntext = w->captext = 0;
+    w->anns = na ? malloc(na * sizeof *w->anns) : NULL;
+    w->nanns = 0, w->capanns = na;
+    if (na && !w->anns)
+        w->rc = OWL_ENOMEM;
+#define MOVE(off) ((off) ? keep_text(w, old + (off), strlen(old + (off))) : 0)
+    for (size_t r = 0; r < w->n && !w->rc; r++) {
+        if (w->http)
+            w->http[r].url = MOVE(w->http[r].url);
+        if (!w->more)
+            continue;
+        arow *m = &w->more[r];
+        m->user = MOVE(m->user), m->stype = MOVE(m->stype), m->az = MOVE(m->az);
+        m->inst = MOVE(m->inst), m->arn = MOVE(m->arn);
+        for (uint32_t k = 0; k < m->nann && !w->rc; k++) {
+            tann a = olda[m->ann + k];
+            a.str = MOVE(a.str);
+            w->anns[w->nanns + k] = a;
+        }
+        m->ann = (uint32_t)w->nanns;
+        w->nanns += m->nann;
+    }
+#undef MOVE
+    free(old);
+    free(olda);
+    return w->rc;
+}
+
 /* Moves the runs' waiting rows to the front of the buffer, then grows it (twice) until they
  * fill at most half of it and `more` rows fit after them. */
 static int make_room(walk *w, size_t more)
 {
-    size_t o = 0, nr = 0, na = 0;
+    size_t o = 0, nr = 0;
     for (size_t i = 0; i < w->nruns; i++) {
         size_t len = w->runs[i].end - w->runs[i].pos;
         if (!len)
@@ -312,19 +380,12 @@ static int make_room(walk *w, size_t more)
             if (w->more)
                 memmove(w->more + o, w->more + w->runs[i].pos, len * sizeof *w->more);
         }
-        /* the waiting rows' annotations, moved down in row order after theirs */
-        for (size_t r = o; w->more && r < o + len; r++) {
-            arow *m = &w->more[r];
-            if (m->nann && na != m->ann)
-                memmove(w->anns + na, w->anns + m->ann, m->nann * sizeof *w->anns);
-            m->ann = (uint32_t)na;
-            na += m->nann;
-        }
         w->runs[nr++] = (run){o, o + len};
         o += len;
     }
-    w->nanns = na;
     w->n = o, w->nruns = nr;
+    if ((w->http || w->more) && rehome(w) != OWL_OK)
+        return OWL_ENOMEM;
     size_t cap = w->cap ? w->cap : WORK_ROWS;
     while (cap < 2 * o || cap < o + more)
         cap *= 2;
@@ -348,29 +409,25 @@ static int make_room(walk *w, size_t more)
     return OWL_OK;
 }
 
-/* owl_span_annotations' callback: one annotation of w->arow_at, its strings interned. */
+/* owl_span_annotations' callback: one annotation of w->arow_at (its key interned, a string
+ * value kept as text). */
 static int add_ann(void *ud, const owl_span_ann *a)
 {
     walk *w = ud;
     if (w->nanns == w->capanns) {
         size_t cap = w->capanns ? w->capanns * 2 : 1024;
-        owl_xf_annotation *v = realloc(w->anns, cap * sizeof *v);
+        tann *v = realloc(w->anns, cap * sizeof *v);
         if (!v)
             return w->rc = OWL_ENOMEM;
         w->anns = v, w->capanns = cap;
     }
-    uint32_t key = intern(w, a->key, a->key_n);
-    uint32_t str = a->type == OWL_XF_ASTR ? intern(w, a->str, a->str_n) : 0;
+    tann t = {.key = intern(w, a->key, a->key_n), .num = a->num, .type = (uint8_t)a->type,
+              .boolean = (uint8_t)(a->boolean != 0)};
+    if (a->type == OWL_XF_ASTR)
+        t.str = keep_text(w, a->str, a->str_n);
     if (w->rc)
         return w->rc;
-    /* names are stable for the walk: the views point at them */
-    w->anns[w->nanns++] = (owl_xf_annotation){.key = name_of(w, key),
-                                              .type = (owl_xf_atype)a->type,
-                                              .str = a->type == OWL_XF_ASTR
-                                                         ? (str ? name_of(w, str) : "")
-                                                         : NULL,
-                                              .num = a->num,
-                                              .boolean = a->boolean};
+    w->anns[w->nanns++] = t;
     w->arow_at->nann++;
     return 0;
 }
@@ -380,11 +437,11 @@ static void more_of(walk *w, arow *m, owl_bytes attrs, owl_bytes res)
 {
     owl_span_more x;
     owl_span_more_of(attrs, res, &x);
-    m->user = intern(w, x.user.p, x.user.n);
-    m->stype = intern(w, x.service_type.p, x.service_type.n);
-    m->az = intern(w, x.az.p, x.az.n);
-    m->inst = intern(w, x.instance_id.p, x.instance_id.n);
-    m->arn = intern(w, x.arn.p, x.arn.n);
+    m->user = keep_text(w, x.user.p, x.user.n);
+    m->stype = keep_text(w, x.service_type.p, x.service_type.n);
+    m->az = keep_text(w, x.az.p, x.az.n);
+    m->inst = keep_text(w, x.instance_id.p, x.instance_id.n);
+    m->arn = keep_text(w, x.arn.p, x.arn.n);
     m->ann = (uint32_t)w->nanns;
     m->nann = 0;
     w->arow_at = m;
@@ -441,7 +498,7 @@ static int take_rows(void *ud, const owl_batch *b)
         for (size_t i = 0; i < b->nrows; i++) {
             hrow *h = &w->http[first + i];
             h->method = intern_at(w, I_METHOD, method[i].b);
-            h->url = intern(w, url[i].b.p, url[i].b.n);
+            h->url = keep_text(w, url[i].b.p, url[i].b.n);
             h->ua = intern_at(w, I_UA, ua[i].b);
             h->cip = intern_at(w, I_CIP, cip[i].b);
             int64_t st = hstatus[i].i;
@@ -492,10 +549,19 @@ static int seen_row(void *ud, const owl_batch *b)
  * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
  * client and server halves) goes under the server half, which goes under the client half.
  * Only the fields a row has are set: v's others are 0 from its allocation, never written. */
-static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *v,
-                     uint32_t *slot, size_t cap)
+static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v, uint32_t *slot,
+                    size_t cap)
 {
     memset(slot, 0xff, cap * sizeof *slot);
+    size_t na = 0, va = 0; /* the trace's annotations, as views in w->vann */
+    for (size_t i = 0; w->more && i < n; i++)
+        na += w->more[g[i] - w->rows].nann;
+    if (na > w->capvann) {
+        owl_xf_annotation *x = realloc(w->vann, na * sizeof *x);
+        if (!x)
+            return OWL_ENOMEM;
+        w->vann = x, w->capvann = na;
+    }
     for (size_t i = 0; i < n; i++) {
         const row *r = g[i];
         owl_xf_span *x = &v[i];
@@ -512,20 +578,27 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
         if (w->http) {
             const hrow *h = &w->http[r - w->rows];
             x->http_method = name_of(w, h->method);
-            x->http_url = name_of(w, h->url);
+            x->http_url = text_of(w, h->url);
             x->http_useragent = name_of(w, h->ua);
             x->http_clientip = name_of(w, h->cip);
             x->http_status = h->status;
         }
         if (w->more) {
             const arow *m = &w->more[r - w->rows];
-            x->user = name_of(w, m->user);
-            x->service_type = name_of(w, m->stype);
-            x->availability_zone = name_of(w, m->az);
-            x->instance_id = name_of(w, m->inst);
-            x->resource_arn = name_of(w, m->arn);
-            x->annotations = m->nann ? w->anns + m->ann : NULL;
+            x->user = text_of(w, m->user);
+            x->service_type = text_of(w, m->stype);
+            x->availability_zone = text_of(w, m->az);
+            x->instance_id = text_of(w, m->inst);
+            x->resource_arn = text_of(w, m->arn);
+            x->annotations = m->nann ? w->vann + va : NULL;
             x->n_annotations = m->nann;
+            for (uint32_t k = 0; k < m->nann; k++) {
+                const tann *t = &w->anns[m->ann + k];
+                w->vann[va++] = (owl_xf_annotation){
+                    .key = name_of(w, t->key), .type = (owl_xf_atype)t->type,
+                    .str = t->type == OWL_XF_ASTR ? (t->str ? w->text + t->str : "") : NULL,
+                    .num = t->num, .boolean = t->boolean};
+            }
         }
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
@@ -558,6 +631,7 @@ static void views_of(const walk *w, const row *const *g, size_t n, owl_xf_span *
                 break;
             }
     }
+    return OWL_OK;
 }
 
 /* ---- the merge of the runs by key, a trace at a time ---- */
@@ -664,7 +738,8 @@ static int hand_over(walk *w, const row **g, size_t n)
                 return owl_error_set(w->err, OWL_ENOMEM, "out of memory");
             w->slot = ns, w->scap = cap;
         }
-        views_of(w, t, tn, w->v, w->slot, cap);
+        if (views_of(w, t, tn, w->v, w->slot, cap) != OWL_OK)
+            return owl_error_set(w->err, OWL_ENOMEM, "out of memory");
         owl_xf_trace xt = {.spans = w->v, .n_spans = tn, .root = -1, .names_epoch = w->epoch};
         if (q->filter && !owl_xf_match(q->filter, &xt))
             continue;
@@ -805,6 +880,8 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     free(w.http);
     free(w.more);
     free(w.anns);
+    free(w.text);
+    free(w.vann);
     owl_traces_scratch_give(tr, w.rows, w.bytes);
     return rc;
 }

@@ -1100,9 +1100,10 @@ static int count_trace(void *ud, const owl_xf_trace *t, const uint8_t id[16])
     return 0;
 }
 
-/* Annotations through a long walk: 30,000 traces whose first span (sealed) has 0 to 2
- * annotations and whose last (in the memtable, sorted by the walk) has one more, so the rows'
- * annotations are reordered with a memtable batch and moved with the waiting rows. */
+/* Annotations and URLs through a long walk: 30,000 traces whose root, still in the memtable
+ * (sorted by the walk, waiting while the parts' blocks pass), has a URL and 0 to 2
+ * annotations, and whose leaf (sealed) has one more: the rows' strings and annotations are
+ * sorted with a memtable batch and copied with the waiting rows when the buffer is full. */
 Test(traces, annotations_survive_a_long_walk)
 {
     env e;
@@ -1112,25 +1113,31 @@ Test(traces, annotations_survive_a_long_walk)
     static bson_t *docs[2][LONG_TRACES];
     owl_error err = {0};
     for (unsigned part = 0; part < 3; part++) {
+        unsigned role = 2 - part; /* the root (role 0) comes last: it stays in the memtable */
         for (unsigned k = 1; k <= LONG_TRACES; k++) {
-            int64_t at = t0 + (int64_t)k * 100 * MS + part * MS;
+            int64_t at = t0 + (int64_t)k * 100 * MS + role * MS;
             owl_span *s = &batch[k - 1];
-            *s = mkspan(k, part + 1, part, "svc", part == 0 ? "a" : part == 1 ? "b" : "c",
-                        part == 0 ? OWL_SPAN_SERVER : OWL_SPAN_INTERNAL, at,
-                        (3 - part) * 10 * MS);
-            if (part == 1)
+            *s = mkspan(k, role + 1, role, "svc", role == 0 ? "a" : role == 1 ? "b" : "c",
+                        role == 0 ? OWL_SPAN_SERVER : OWL_SPAN_INTERNAL, at,
+                        (3 - role) * 10 * MS);
+            static char urls[LONG_TRACES][24];
+            if (role == 0) {
+                snprintf(urls[k - 1], sizeof urls[k - 1], "http://x/k%u", k % 13);
+                s->url = (owl_bytes){urls[k - 1], strlen(urls[k - 1])};
+            }
+            if (role == 1)
                 continue;
             char c[16], z[16];
             snprintf(c, sizeof c, "c%u", k % 10);
             snprintf(z, sizeof z, "z%u", k % 7);
-            bson_t *d = part == 0 ? (k % 3 == 0   ? BCON_NEW("annotations", "{", "}")
+            bson_t *d = role == 0 ? (k % 3 == 0   ? BCON_NEW("annotations", "{", "}")
                                      : k % 3 == 1 ? BCON_NEW("annotations", "{", "customer",
                                                              BCON_UTF8(c), "}")
                                                   : BCON_NEW("annotations", "{", "customer",
                                                              BCON_UTF8(c), "n",
                                                              BCON_INT32((int32_t)k), "}"))
                                   : BCON_NEW("annotations", "{", "zone", BCON_UTF8(z), "}");
-            docs[part / 2][k - 1] = d;
+            docs[role / 2][k - 1] = d;
             s->attrs = (owl_bytes){bson_get_data(d), d->len};
         }
         put(&e, "t1", batch, LONG_TRACES);
@@ -1140,13 +1147,15 @@ Test(traces, annotations_survive_a_long_walk)
     static const char *const cases[] = {
         "annotation.customer = \"c3\"",
         "annotation.zone = \"z5\" AND annotation.n > 29000",
+        "http.url BEGINSWITH \"http://x/k\" AND annotation.customer = \"c1\"",
     };
-    unsigned want[2] = {0, 0};
+    unsigned want[3] = {0, 0, 0};
     for (unsigned k = 1; k <= LONG_TRACES; k++) {
         want[0] += k % 3 != 0 && k % 10 == 3;
         want[1] += k % 7 == 5 && k % 3 == 2 && k > 29000;
+        want[2] += k % 3 != 0 && k % 10 == 1;
     }
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 3; i++) {
         owl_xf *f = NULL;
         cr_assert_eq(owl_xf_compile(cases[i], strlen(cases[i]), &f, &err), OWL_OK, "%s",
                      err.msg);
