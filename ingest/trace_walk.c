@@ -653,13 +653,25 @@ static void sift_down(head *h, size_t n, size_t i)
     h[i] = x;
 }
 
+static int same_tid(const row *a, const row *b)
+{
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a->tid, 8), memcpy(&a1, a->tid + 8, 8);
+    memcpy(&b0, b->tid, 8), memcpy(&b1, b->tid + 8, 8);
+    return a0 == b0 && a1 == b1;
+}
+
 /* The rows of key `key`, the least of the runs in heap h[0..*n), into w->g: their count, or
- * OWL_ENOMEM. A run's rows of one key are consecutive: each run holding it hands them all
- * over at once. */
-static ptrdiff_t merge_group(walk *w, head *h, size_t *n, uint64_t key)
+ * OWL_ENOMEM; *same: they are all of one trace (not two traces' on a collision of their
+ * keys), *first: their earliest start. A run's rows of one key are consecutive: each run
+ * holding it hands them all over at once. */
+static ptrdiff_t merge_group(walk *w, head *h, size_t *n, uint64_t key, int *same,
+                             int64_t *first)
 {
     const row *rows = w->rows;
     size_t k = 0;
+    *same = 1;
+    *first = INT64_MAX;
     while (*n && h[0].key == key) {
         run *r = &w->runs[h[0].run];
         size_t p = r->pos, e = r->end;
@@ -672,6 +684,8 @@ static ptrdiff_t merge_group(walk *w, head *h, size_t *n, uint64_t key)
                 w->g = ng, w->gcap = c;
             }
             w->g[k++] = &rows[p];
+            *same &= same_tid(&rows[p], w->g[0]);
+            *first = rows[p].start < *first ? rows[p].start : *first;
         }
         r->pos = p;
         if (p == e)
@@ -684,37 +698,29 @@ static ptrdiff_t merge_group(walk *w, head *h, size_t *n, uint64_t key)
     return (ptrdiff_t)k;
 }
 
-static int same_tid(const row *a, const row *b)
-{
-    uint64_t a0, a1, b0, b1;
-    memcpy(&a0, a->tid, 8), memcpy(&a1, a->tid + 8, 8);
-    memcpy(&b0, b->tid, 8), memcpy(&b1, b->tid + 8, 8);
-    return a0 == b0 && a1 == b1;
-}
-
 #define FULL 2 /* hand_over's stop when q->max_traces are handed over: not an owl error code */
 
-/* Hands over the traces of one key's rows g[0..n) (two traces' on a collision of their keys)
- * that start in the window. */
-static int hand_over(walk *w, const row **g, size_t n)
+/* Hands over the traces of one key's rows g[0..n) that start in the window: one trace when
+ * `same` (then `first` is its earliest start), else two traces' or more on a collision of
+ * their keys, told apart here. */
+static int hand_over(walk *w, const row **g, size_t n, int same, int64_t first)
 {
     owl_trace_walk *q = w->q;
-    int same = 1;
-    for (size_t i = 1; i < n && same; i++)
-        same = same_tid(g[i], g[0]);
     if (!same)
         qsort(g, n, sizeof *g, cmp_rowp);
     int rc = OWL_OK;
     for (size_t at = 0; rc == OWL_OK && at < n;) {
-        size_t end = at + 1;
+        size_t end = same ? n : at + 1;
         while (end < n && same_tid(g[end], g[at]))
             end++;
         const row *const *t = g + at;
         size_t tn = end - at;
         at = end;
-        int64_t first = t[0]->start;
-        for (size_t i = 1; i < tn; i++)
-            first = t[i]->start < first ? t[i]->start : first;
+        if (!same) {
+            first = t[0]->start;
+            for (size_t i = 1; i < tn; i++)
+                first = t[i]->start < first ? t[i]->start : first;
+        }
         if (first < q->start_ns || first >= q->end_ns) /* starts elsewhere */
             continue;
         if (q->traces == w->max) {
@@ -762,9 +768,11 @@ static int drain(walk *w, uint64_t floor, int all)
         sift_down(w->heap, n, i);
     int rc = OWL_OK;
     while (rc == OWL_OK && n && (all || w->heap[0].key < floor)) {
-        ptrdiff_t k = merge_group(w, w->heap, &n, w->heap[0].key);
+        int same;
+        int64_t first;
+        ptrdiff_t k = merge_group(w, w->heap, &n, w->heap[0].key, &same, &first);
         rc = k < 0 ? owl_error_set(w->err, OWL_ENOMEM, "out of memory")
-                   : hand_over(w, w->g, (size_t)k);
+                   : hand_over(w, w->g, (size_t)k, same, first);
     }
     if (rc != OWL_OK)
         w->rc = rc;
