@@ -3217,7 +3217,7 @@ Test(store, a_cluster_ordered_scan_keeps_its_floors, .init = mkroot, .fini = rmr
         gen_group(&w, t0, unit, g, 60, &rng);
         owl_cell *key = w.c[OWL_SPANS_TRACE_KEY];
         for (size_t r = from; r < w.n; r++) /* keys over the whole range, a few repeated */
-            key[r].u = r % 5 ? xorshift(&rng) : key[r - 1].u;
+            key[r].u = r % 5 || r == from ? xorshift(&rng) : key[r - 1].u;
         if (g == 4) { /* the last group stays in the memtable */
             write_group(s, &w, from, ptn, 0);
             break;
