@@ -18,10 +18,21 @@
  *               previous bits as one byte 0 (x = 0) or t+1 (t = trailing zero bits of x,
  *               0..63) followed by varint(x >> t) (odd)
  *   11  F64INT  doubles that are all integers of magnitude < 2^53 (and no -0.0): an I64
- *               encoding (DELTA, DOD, CONST or I64RAW, with its own id byte) of their values
+ *               encoding (I64RAW, DELTA, DOD, CONST, FOR or DFOR, with its own id byte) of
+ *               their values
  *   12  F64DEC  doubles that are all decimals with at most k (1..15) fraction digits: byte k,
  *               then an I64 encoding of v x 10^k; each value is exactly the double nearest
  *               to that integer / 10^k (checked by the encoder), magnitudes < 2^53
+ *   13  F64SEG  doubles in segments each encoded on its own (docs/storage.md, "Parts")
+ *   14  FOR     varint n (>= 1), varint zz(base), byte w (0..64), then the n offsets v[i] - base
+ *               (uint64) packed w bits each, least significant bit first, in exactly
+ *               ceil(n*w/8) bytes whose last byte's unused high bits are 0; the encoder
+ *               takes base = the least value (int64) and w = the bits of the greatest offset
+ *   15  DFOR    varint n (>= 2), varint zz(v0), varint zz(base), byte w (0..64), then the n-1
+ *               deltas d[i] = v[i] - v[i-1] (uint64, wrapping) as d[i] - base packed as in
+ *               FOR; base = the least delta (as int64). A single value is never DFOR
+ *               FOR and DFOR store n, unlike the other encodings, because their bytes alone
+ *               do not fix it: a byte of padding bits holds 0 to 7 more values of w < 8
  * Decoders treat their input as untrusted: any inconsistency is OWL_ECORRUPT, never a crash. */
 #ifndef OWL_ENCODE_H
 #define OWL_ENCODE_H
@@ -46,6 +57,8 @@ enum owl_enc {
     OWL_ENC_F64INT = 11,
     OWL_ENC_F64DEC = 12,
     OWL_ENC_F64SEG = 13,
+    OWL_ENC_FOR = 14,
+    OWL_ENC_DFOR = 15,
 };
 
 /* A byte string view; p need not be NUL-terminated. */
@@ -140,8 +153,8 @@ static inline int64_t owl_unzigzag(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-/* owl_enc_i64 — appends the smallest of I64RAW / DELTA / DOD / CONST for the n values.
- * OWL_OK or OWL_ENOMEM. */
+/* owl_enc_i64 — appends the smallest of I64RAW / DELTA / DOD / CONST / FOR / DFOR for the n
+ * values (on ties the one that decodes faster). OWL_OK or OWL_ENOMEM. */
 int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out);
 
 /* owl_dec_i64 — decodes exactly n values from p (len bytes, starting with the id byte) into

@@ -27,8 +27,10 @@
 #define HDR_MAGIC "OWLPART"   /* 8 bytes with its NUL */
 #define END_MAGIC "OWLPEND"
 /* 2: the footer is packed (zstd); 3: version 2 blooms, ndays; 4: the F64 encodings XOR,
- * F64INT, F64DEC and F64SEG, and clustered parts (rows by series, then time) */
-#define FORMAT_VERSION 4
+ * F64INT, F64DEC and F64SEG, and clustered parts (rows by series, then time); 5: the I64
+ * encodings FOR and DFOR (bit-packed), which an owl reading 4 would refuse chunk by chunk as
+ * corrupt. Everything else reads 5 as 4 (every check of p->format is ">= 3"). */
+#define FORMAT_VERSION 5
 #define FORMAT_OLDEST 2 /* still read */
 #define LOGTPL_MIN_LEVEL 9 /* zstd levels at which message columns try templates */
 #define HDR_SIZE 16

@@ -247,20 +247,27 @@ Test(i64, extremes)
     rt_i64(two, 2, 0);
 }
 
-Test(i64, regular_timestamps_choose_dod)
+/* Regular timestamps: a constant delta is DFOR of width 0 (a few bytes for the block), a
+ * jittered one DFOR of the jitter's width; a period broken by rare gaps stays DOD (zeros but
+ * for the gaps, which would widen every packed delta). */
+Test(i64, regular_timestamps_choose_dfor_or_dod)
 {
     enum { N = 4096 };
     int64_t *v = malloc(N * sizeof *v);
-    /* a 10 s scrape interval in ms: delta-of-delta is all zeros */
+    /* a 10 s scrape interval in ms */
     for (size_t i = 0; i < N; i++)
         v[i] = 1700000000000ll + (int64_t)i * 10000;
-    size_t sz = rt_i64(v, N, OWL_ENC_DOD);
-    cr_assert_leq(sz, N + 16);
-    /* ns with jitter of up to a microsecond around a 1 ms period */
+    cr_assert_leq(rt_i64(v, N, OWL_ENC_DFOR), 16);
+    /* ns with jitter of up to a microsecond around a 1 ms period: 11-bit deltas */
     for (size_t i = 0; i < N; i++)
         v[i] = 1700000000000000000ll + (int64_t)i * 1000000 + (int64_t)(rnd() % 1000);
-    sz = rt_i64(v, N, 0);
-    cr_assert_lt(sz, 3 * N, "jittered ns timestamps take %zu bytes", sz);
+    size_t sz = rt_i64(v, N, OWL_ENC_DFOR);
+    cr_assert_leq(sz, 32 + (N - 1) * 11 / 8, "jittered ns timestamps take %zu bytes", sz);
+    /* 1 ms apart, an hour's gap every 1000 rows */
+    for (size_t i = 0; i < N; i++)
+        v[i] = 1700000000000000000ll + (int64_t)i * 1000000 + (int64_t)(i / 1000) * 3600000000000ll;
+    sz = rt_i64(v, N, OWL_ENC_DOD);
+    cr_assert_lt(sz, N + 64);
     free(v);
 }
 
@@ -296,9 +303,247 @@ Test(i64, small_mixed_sweeps)
     int64_t b[] = {1, 2, 4, 7, 11, 16, 22};
     rt_i64(b, 7, 0);
     int64_t c[] = {100, 200, 300, 400, 500, 600};
-    rt_i64(c, 6, OWL_ENC_DOD);
+    rt_i64(c, 6, OWL_ENC_DFOR);
+    int64_t dod[] = {0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000,
+                     1000000000010000ll, 1000000000011000ll, 1000000000012000ll};
+    rt_i64(dod, 14, OWL_ENC_DOD);
+    int64_t f[] = {90, 12, 55, 3, 71, 40, 6, 99};
+    rt_i64(f, 8, OWL_ENC_FOR);
     int64_t d[] = {-1, 1000000000000ll, -77, INT64_MIN};
     rt_i64(d, 4, 0);
+}
+
+/* ---- FOR and DFOR ---- */
+
+/* Columns of the spans table, in 8192-row blocks of rows sorted by trace key: the shapes
+ * FOR and DFOR were built for (docs/storage.md, "Parts"). */
+enum { SPAN_BLOCK = 8192 };
+enum span_shape { SPAN_KEYS, SPAN_TIMES, SPAN_DURATIONS };
+
+static void span_column(enum span_shape shape, int64_t *v, size_t n)
+{
+    uint64_t k = rnd();
+    for (size_t i = 0; i < n; i++) {
+        switch (shape) {
+        case SPAN_KEYS: /* uniform keys, sorted: exponential gaps, mean 5e12 */
+            v[i] = (int64_t)k;
+            k += (uint64_t)(-5e12 * log((double)((rnd() >> 11) + 1) / 9007199254740992.0));
+            break;
+        case SPAN_TIMES: /* ns start times anywhere in one day: key order is no time order */
+            v[i] = 1700000000000000000ll + (int64_t)(rnd() % 86400000000000ull);
+            break;
+        case SPAN_DURATIONS: /* ns, up to 50 ms */
+            v[i] = (int64_t)(rnd() % 50000000);
+            break;
+        }
+    }
+}
+
+/* Appends v[0..n) as a DELTA chunk built with the varint helpers: what owl_enc_i64 wrote for
+ * the span shapes before FOR and DFOR. */
+static void delta_chunk(const int64_t *v, size_t n, owl_buf *b)
+{
+    cr_assert_eq(owl_buf_reserve(b, 1 + 10 * n), OWL_OK);
+    uint8_t *s = (uint8_t *)b->data + b->len, *o = s;
+    *o++ = OWL_ENC_DELTA;
+    o = owl_varint_write(o, owl_zigzag(v[0]));
+    for (size_t i = 1; i < n; i++)
+        o = owl_varint_write(o, owl_zigzag((int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1])));
+    b->len += (size_t)(o - s);
+}
+
+/* A FOR (delta = 0) or DFOR chunk of v[0..n) with the given base and width, built bit by bit
+ * apart from encode.c's packer: offsets v[i] - base, or v[i] - v[i-1] - base, least
+ * significant bit first. Returns its length; out holds 32 + 8n bytes. */
+static size_t ref_packed(int delta, const int64_t *v, size_t n, int64_t base, unsigned w,
+                         uint8_t *out)
+{
+    uint8_t *o = out;
+    *o++ = delta ? OWL_ENC_DFOR : OWL_ENC_FOR;
+    o += owl_varint_put(o, n);
+    if (delta)
+        o += owl_varint_put(o, owl_zigzag(v[0]));
+    o += owl_varint_put(o, owl_zigzag(base));
+    *o++ = (uint8_t)w;
+    size_t m = n - (size_t)delta, bytes = (m * w + 7) / 8;
+    memset(o, 0, bytes);
+    for (size_t i = 0; i < m; i++) {
+        uint64_t x = (uint64_t)v[i + delta] - (delta ? (uint64_t)v[i] : 0) - (uint64_t)base;
+        for (unsigned b = 0; b < w; b++) {
+            size_t bit = i * w + b;
+            if (x >> b & 1)
+                o[bit / 8] |= (uint8_t)(1u << (bit % 8));
+        }
+    }
+    return (size_t)(o - out) + bytes;
+}
+
+/* A base that keeps base + (an offset of w bits) inside int64, so that it is the least value
+ * as the encoder finds it: anything from -2^(63-w) to 0, INT64_MIN from w = 63 on. */
+static int64_t ref_base(unsigned w)
+{
+    return w >= 63 ? INT64_MIN : -(int64_t)(rnd() >> (w + 1));
+}
+
+/* m offsets of exactly w bits: random, the first 0 and the last all ones (m >= 2). */
+static void ref_offsets(uint64_t *x, size_t m, unsigned w)
+{
+    uint64_t mask = w == 64 ? UINT64_MAX : ((uint64_t)1 << w) - 1;
+    for (size_t i = 0; i < m; i++)
+        x[i] = rnd() & mask;
+    x[0] = 0;
+    if (m >= 2)
+        x[m - 1] = mask;
+}
+
+/* Every width 0..64 for FOR and DFOR at n = 1, 2, 7, 8, 9, 8192 (every last-byte fill and
+ * the 8-byte loads' safe tail): the reference chunk decodes to the values, survives the
+ * corruption sweep (small n), and for a full block of widths 1..63 is exactly what the
+ * encoder writes, as it must choose FOR for FOR-shaped values and DFOR for DFOR-shaped. */
+Test(i64, for_dfor_every_width)
+{
+    static const size_t ns[] = {1, 2, 7, 8, 9, 8192};
+    int64_t *v = malloc(8192 * sizeof *v), *out = malloc(8193 * sizeof *out);
+    uint64_t *x = malloc(8192 * sizeof *x);
+    uint8_t *chunk = malloc(32 + 8 * 8192);
+    owl_buf b = OWL_BUF_INIT;
+    for (unsigned w = 0; w <= 64; w++) {
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            size_t n = ns[k];
+            for (int delta = 0; delta <= 1; delta++) {
+                if (delta && n < 2)
+                    continue; /* DFOR holds two values at least */
+                int64_t base = ref_base(w);
+                ref_offsets(x, n - (size_t)delta, w);
+                if (delta) {
+                    v[0] = (int64_t)rnd();
+                    for (size_t i = 1; i < n; i++)
+                        v[i] = (int64_t)((uint64_t)v[i - 1] + (uint64_t)base + x[i - 1]);
+                } else {
+                    for (size_t i = 0; i < n; i++)
+                        v[i] = (int64_t)((uint64_t)base + x[i]);
+                }
+                size_t len = ref_packed(delta, v, n, base, w, chunk);
+                uint8_t *c = exact_copy(chunk, len);
+                memset(out, 0x5a, (n + 1) * sizeof *out);
+                cr_assert_eq(owl_dec_i64(c, len, n, out), OWL_OK, "w %u n %zu delta %d", w, n,
+                             delta);
+                cr_assert_eq(memcmp(out, v, n * sizeof *v), 0, "w %u n %zu delta %d", w, n, delta);
+                cr_assert_eq(out[n], 0x5a5a5a5a5a5a5a5all, "nothing written past n");
+                if (n <= 9)
+                    sweep(dec_i64_cb, c, len, n, sizeof(int64_t));
+                free(c);
+                if (n == 8192 && w >= 1 && w <= 63) {
+                    owl_buf_reset(&b);
+                    cr_assert_eq(owl_enc_i64(v, n, &b), OWL_OK);
+                    cr_assert_eq(b.len, len, "w %u delta %d: %zu bytes, reference %zu", w,
+                                 delta, b.len, len);
+                    cr_assert_eq(memcmp(b.data, chunk, len), 0, "w %u delta %d", w, delta);
+                }
+            }
+        }
+    }
+    owl_buf_free(&b);
+    free(chunk);
+    free(x);
+    free(out);
+    free(v);
+}
+
+/* The spans table's columns (bench/span_columns_1m): sorted trace keys take DFOR, start
+ * times and durations FOR, each smaller than DELTA; keys that cross 2^63 (as int64 they wrap
+ * from INT64_MAX to INT64_MIN) are small deltas all the same. */
+Test(i64, span_columns_choose_for_dfor)
+{
+    static const int want[] = {OWL_ENC_DFOR, OWL_ENC_FOR, OWL_ENC_FOR};
+    static const double most[] = {6.0, 6.0, 3.5}; /* bytes a value: 46, 47, 26 bits */
+    int64_t *v = malloc(SPAN_BLOCK * sizeof *v);
+    owl_buf d = OWL_BUF_INIT;
+    for (int shape = SPAN_KEYS; shape <= SPAN_DURATIONS; shape++) {
+        span_column(shape, v, SPAN_BLOCK);
+        size_t len = rt_i64(v, SPAN_BLOCK, want[shape]);
+        owl_buf_reset(&d);
+        delta_chunk(v, SPAN_BLOCK, &d);
+        cr_assert_lt(len, d.len, "shape %d: %zu bytes, DELTA %zu", shape, len, d.len);
+        cr_assert_lt((double)len / SPAN_BLOCK, most[shape], "shape %d: %zu bytes", shape, len);
+    }
+    uint64_t k = UINT64_C(0x7fffffffffff0000);
+    for (size_t i = 0; i < SPAN_BLOCK; i++, k += 1 + rnd() % 40)
+        v[i] = (int64_t)k;
+    cr_assert_lt(v[SPAN_BLOCK - 1], 0, "the keys cross 2^63");
+    cr_assert_lt(rt_i64(v, SPAN_BLOCK, OWL_ENC_DFOR), 32 + SPAN_BLOCK * 6 / 8);
+    owl_buf_free(&d);
+    free(v);
+}
+
+/* Extremes: INT64_MIN / INT64_MAX next to each other (deltas wrapping both ways), all of the
+ * 64-bit range in one block, and every short length; whatever is chosen decodes back. */
+Test(i64, packed_extremes_and_wrapping)
+{
+    int64_t alt[64];
+    for (size_t i = 0; i < 64; i++) /* deltas +1 and -1, wrapped: 2-bit DFOR */
+        alt[i] = (i & 1) ? INT64_MIN : INT64_MAX;
+    rt_i64(alt, 64, OWL_ENC_DFOR);
+    for (size_t i = 0; i < 64; i++) /* the two ends and their neighbours: FOR of 64 bits */
+        alt[i] = i % 4 == 0 ? INT64_MIN : i % 4 == 1 ? INT64_MAX : i % 4 == 2 ? INT64_MIN + 1 : INT64_MAX - 1;
+    rt_i64(alt, 64, 0);
+    for (size_t i = 0; i < 64; i++) /* near INT64_MAX: a few bits above a base far from 0 */
+        alt[i] = INT64_MAX - (int64_t)(rnd() % 1000);
+    rt_i64(alt, 64, OWL_ENC_FOR);
+    for (size_t i = 0; i < 64; i++)
+        alt[i] = INT64_MIN + (int64_t)(rnd() % 1000);
+    rt_i64(alt, 64, OWL_ENC_FOR);
+    static const size_t ns[] = {1, 2, 7, 8, 9};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        for (size_t i = 0; i < ns[k]; i++)
+            alt[i] = (int64_t)(rnd() % 5000) - 2500;
+        rt_i64(alt, ns[k], 0);
+    }
+}
+
+/* What no encoder writes, refused: a width past 64, a row count other than the caller's,
+ * an overlong varint, bits set past the last value, bytes where width 0 has none, DFOR of
+ * one value, FOR of none, a header cut before its width, and counts whose packed size would
+ * overflow. Each without writing past what the caller gave. */
+Test(i64, packed_rejects_corrupt)
+{
+    int64_t out[8];
+    uint8_t w65[] = {OWL_ENC_FOR, 1, 0, 65, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(owl_dec_i64(w65, sizeof w65, 1, out), OWL_ECORRUPT);
+    uint8_t w64[] = {OWL_ENC_FOR, 1, 0, 64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    cr_assert_eq(owl_dec_i64(w64, sizeof w64, 1, out), OWL_OK);
+    cr_assert_eq(out[0], -1);
+    uint8_t three[] = {OWL_ENC_FOR, 3, 4, 8, 1, 2, 3}; /* base 2: 3, 4, 5 */
+    cr_assert_eq(owl_dec_i64(three, sizeof three, 2, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_i64(three, sizeof three, 4, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_i64(three, sizeof three, 3, out), OWL_OK);
+    cr_assert(out[0] == 3 && out[1] == 4 && out[2] == 5);
+    uint8_t longv[] = {OWL_ENC_FOR, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                       0x80, 0x80, 0x00, 0};
+    cr_assert_eq(owl_dec_i64(longv, sizeof longv, 1, out), OWL_ECORRUPT);
+    uint8_t pad[] = {OWL_ENC_FOR, 1, 0, 4, 0x1f}; /* bit 4 is past the 4-bit value */
+    cr_assert_eq(owl_dec_i64(pad, sizeof pad, 1, out), OWL_ECORRUPT);
+    pad[4] = 0x0f;
+    cr_assert_eq(owl_dec_i64(pad, sizeof pad, 1, out), OWL_OK);
+    cr_assert_eq(out[0], 15);
+    uint8_t w0[] = {OWL_ENC_DFOR, 4, 2, 6, 0, 0}; /* v0 1, deltas 3: one byte too many */
+    cr_assert_eq(owl_dec_i64(w0, sizeof w0, 4, out), OWL_ECORRUPT);
+    cr_assert_eq(owl_dec_i64(w0, sizeof w0 - 1, 4, out), OWL_OK);
+    cr_assert(out[0] == 1 && out[1] == 4 && out[2] == 7 && out[3] == 10);
+    uint8_t dfor1[] = {OWL_ENC_DFOR, 1, 2, 0, 0};
+    cr_assert_eq(owl_dec_i64(dfor1, sizeof dfor1, 1, out), OWL_ECORRUPT);
+    uint8_t for0[] = {OWL_ENC_FOR, 0, 0, 0};
+    cr_assert_eq(owl_dec_i64(for0, sizeof for0, 0, out), OWL_ECORRUPT);
+    uint8_t cut[] = {OWL_ENC_FOR, 1, 0};
+    cr_assert_eq(owl_dec_i64(cut, sizeof cut, 1, out), OWL_ECORRUPT);
+    /* 2^61 values of 64 bits, and 2^60 + 1 of 8, in 8 bytes: refused before any arithmetic
+     * on n * w could wrap, and before anything is written to the 8 slots of out */
+    uint8_t huge[] = {OWL_ENC_FOR, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0, 64,
+                      0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(owl_dec_i64(huge, sizeof huge, (size_t)1 << 61, out), OWL_ECORRUPT);
+    uint8_t huge8[] = {OWL_ENC_FOR, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 8,
+                       0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(owl_dec_i64(huge8, sizeof huge8, ((size_t)1 << 60) + 1, out), OWL_ECORRUPT);
 }
 
 Test(i64, decoder_rejects_bad_headers)
@@ -905,6 +1150,27 @@ Test(chunk, lying_headers)
 
 enum { BLOCK = 4096, REPS = 7 };
 
+/* The name of an I64 encoding id, for the figures printed. */
+static const char *i64_name(int id)
+{
+    switch (id) {
+    case OWL_ENC_I64RAW:
+        return "I64RAW";
+    case OWL_ENC_DELTA:
+        return "DELTA";
+    case OWL_ENC_DOD:
+        return "DOD";
+    case OWL_ENC_CONST:
+        return "CONST";
+    case OWL_ENC_FOR:
+        return "FOR";
+    case OWL_ENC_DFOR:
+        return "DFOR";
+    default:
+        return "?";
+    }
+}
+
 static double secs(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -954,9 +1220,9 @@ static void bench_timestamps(const char *what, const int64_t *v, size_t n)
         dec = d < dec ? d : dec;
     }
     cr_assert_eq(memcmp(v, x.out, n * sizeof *v), 0);
-    printf("bench i64: 1M %s: %.2f bytes/value, encode %.0f M values/s, decode %.0f M values/s "
+    printf("bench i64: 1M %s (%s): %.2f bytes/value, encode %.0f M values/s, decode %.0f M values/s "
            "(%.0f MB/s of int64 out)\n",
-           what, (double)x.b.len / (double)n, (double)n / secs(enc) / 1e6,
+           what, i64_name((uint8_t)x.b.data[0]), (double)x.b.len / (double)n, (double)n / secs(enc) / 1e6,
            (double)n / secs(dec) / 1e6, (double)n * 8.0 / secs(dec) / 1e6);
     owl_buf_free(&x.b);
     free(x.offs);
@@ -969,11 +1235,84 @@ Test(bench, timestamps_1m)
     int64_t *v = malloc(N * sizeof *v);
     for (size_t i = 0; i < N; i++)
         v[i] = 1700000000000000000ll + (int64_t)i * 1000000 + (int64_t)(rnd() % 1000);
-    bench_timestamps("ns timestamps, 1 ms period + up to 1 us jitter (DOD)", v, N);
+    bench_timestamps("ns timestamps, 1 ms period + up to 1 us jitter", v, N);
     for (size_t i = 0; i < N; i++)
         v[i] = 1700000000000ll + (int64_t)i * 10000;
-    bench_timestamps("ms timestamps, regular 10 s (DOD)", v, N);
+    bench_timestamps("ms timestamps, regular 10 s", v, N);
     free(v);
+}
+
+/* Bytes the nb chunks of b take packed at zstd level 9, as compaction writes them. */
+static double zstd_bytes(const owl_buf *b, const size_t *offs, size_t nb)
+{
+    owl_buf z = OWL_BUF_INIT;
+    for (size_t k = 0; k < nb; k++)
+        cr_assert_eq(owl_chunk_pack(b->data + offs[k], offs[k + 1] - offs[k], 9, &z), OWL_OK);
+    double len = (double)z.len;
+    owl_buf_free(&z);
+    return len;
+}
+
+/* Best-of-REPS ns to decode every block of b (block offsets in offs) into out. */
+static int64_t decode_blocks(const owl_buf *b, const size_t *offs, size_t nb, int64_t *out)
+{
+    int64_t best = INT64_MAX;
+    for (int r = 0; r < REPS; r++) {
+        int64_t t0 = owl_mono_ns();
+        for (size_t k = 0; k < nb; k++) {
+            const uint8_t *p = (const uint8_t *)b->data + offs[k];
+            cr_assert_eq(owl_dec_i64(p, offs[k + 1] - offs[k], SPAN_BLOCK,
+                                     out + k * SPAN_BLOCK), OWL_OK);
+        }
+        int64_t t = owl_mono_ns() - t0;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+Test(bench, span_columns_1m)
+{
+    enum { NB = 128, N = NB * SPAN_BLOCK };
+    static const char *what[] = {"trace keys (sorted U64, gaps ~5e12)",
+                                 "start times (ns, random in a day)",
+                                 "durations (ns, 0..50 ms)"};
+    int64_t *v = malloc(N * sizeof *v), *out = malloc(N * sizeof *out);
+    size_t offs[NB + 1], doffs[NB + 1];
+    owl_buf b = OWL_BUF_INIT, d = OWL_BUF_INIT;
+    for (int shape = SPAN_KEYS; shape <= SPAN_DURATIONS; shape++) {
+        span_column(shape, v, N);
+        int64_t enc = INT64_MAX;
+        for (int r = 0; r < REPS; r++) {
+            owl_buf_reset(&b);
+            int64_t t0 = owl_mono_ns();
+            for (size_t k = 0; k < NB; k++) {
+                offs[k] = b.len;
+                cr_assert_eq(owl_enc_i64(v + k * SPAN_BLOCK, SPAN_BLOCK, &b), OWL_OK);
+            }
+            int64_t t = owl_mono_ns() - t0;
+            enc = t < enc ? t : enc;
+        }
+        offs[NB] = b.len;
+        owl_buf_reset(&d);
+        for (size_t k = 0; k < NB; k++) {
+            doffs[k] = d.len;
+            delta_chunk(v + k * SPAN_BLOCK, SPAN_BLOCK, &d);
+        }
+        doffs[NB] = d.len;
+        int64_t dec_new = decode_blocks(&b, offs, NB, out);
+        cr_assert_eq(memcmp(out, v, N * sizeof *v), 0);
+        int64_t dec_old = decode_blocks(&d, doffs, NB, out);
+        cr_assert_eq(memcmp(out, v, N * sizeof *v), 0);
+        printf("bench i64 spans: 1M %s: %s %.2f bytes/value (%.2f after zstd 9), decode %.2f "
+               "ns/value; DELTA %.2f bytes/value (%.2f after zstd 9), decode %.2f ns/value; "
+               "encode %.0f M values/s\n",
+               what[shape], i64_name((uint8_t)b.data[0]), zstd_bytes(&b, offs, NB) / N, (double)b.len / N, (double)dec_new / N,
+               (double)d.len / N, zstd_bytes(&d, doffs, NB) / N, (double)dec_old / N, (double)N / secs(enc) / 1e6);
+    }
+    owl_buf_free(&b);
+    owl_buf_free(&d);
+    free(v);
+    free(out);
 }
 
 static void bench_strings(const char *what, const owl_strref *v, size_t n)
@@ -1067,9 +1406,9 @@ Test(bench, chunk_pack_1m_timestamps)
         pk = t1 - t0 < pk ? t1 - t0 : pk;
         un = t2 - t1 < un ? t2 - t1 : un;
     }
-    printf("bench chunk: 1M jittered ns timestamps DOD %.2f bytes/value -> zstd 3 %.2f "
+    printf("bench chunk: 1M jittered ns timestamps %s %.2f bytes/value -> zstd 3 %.2f "
            "bytes/value; pack %.0f MB/s, unpack %.0f MB/s of encoded bytes\n",
-           (double)enc.len / N, (double)packed.len / N, (double)enc.len / secs(pk) / 1e6,
+           i64_name((uint8_t)enc.data[0]), (double)enc.len / N, (double)packed.len / N, (double)enc.len / secs(pk) / 1e6,
            (double)enc.len / secs(un) / 1e6);
     owl_buf_free(&enc);
     owl_buf_free(&packed);

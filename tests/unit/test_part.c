@@ -1258,9 +1258,9 @@ Test(part, corrupt_footer_fields)
     struct {
         const char *from, *to;
     } cases[] = {
-        {"\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberInt\" : \"1000\" }"},
-        {"\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
-        {"\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberLong\" : \"4\" }"},
+        {"\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"1000\" }"},
+        {"\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
+        {"\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberLong\" : \"5\" }"},
         {"\"day\" : ", "\"ndays\" : { \"$numberInt\" : \"0\" }, \"day\" : "},
         {"\"day\" : ", "\"ndays\" : { \"$numberLong\" : \"2\" }, \"day\" : "},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"301\" }"},
@@ -1302,9 +1302,16 @@ Test(part, corrupt_footer_fields)
     }
     /* a later format (a newer owl wrote it) is refused, not taken for corruption */
     char *x = fresh_copy(dir, good);
-    patch_footer(x, "\"v\" : { \"$numberInt\" : \"4\" }", "\"v\" : { \"$numberInt\" : \"5\" }");
+    patch_footer(x, "\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"6\" }");
     cr_assert_eq(open_rc(x, &all_schema, &e), OWL_EUNSUPPORTED);
     cr_assert(strstr(e.msg, "newer than this program"), "%s", e.msg);
+    free(x);
+    /* format 4 is still read (5 only added chunk encodings): the same part verifies */
+    x = fresh_copy(dir, good);
+    patch_footer(x, "\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"4\" }");
+    owl_part *p4 = open_ok(x, &all_schema);
+    cr_assert_eq(owl_part_verify(p4, &e), OWL_OK, "%s", e.msg);
+    owl_part_close(p4);
     free(x);
     /* the JSON detour itself changes nothing */
     x = fresh_copy(dir, good);
