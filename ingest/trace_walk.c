@@ -89,6 +89,13 @@ typedef struct head {
     uint32_t run;
 } head;
 
+/* A trace's span id table (views_of): the id beside its span's index, so a probe compares
+ * without a trip to the row. i UINT32_MAX = empty. */
+struct idslot {
+    uint64_t sid;
+    uint32_t i;
+};
+
 typedef struct walk {
     row *rows;      /* a mapping of `bytes` (huge pages); cap rows of it in use */
     size_t n, cap, bytes;
@@ -121,7 +128,7 @@ typedef struct walk {
     size_t max;     /* traces to hand over at most */
     const row **g;  /* scratch: one key's rows, their views, the span id table */
     owl_xf_span *v;
-    uint32_t *slot;
+    struct idslot *slot;
     size_t gcap, vcap, scap;
     int rc;
 } walk;
@@ -549,10 +556,18 @@ static int seen_row(void *ud, const owl_batch *b)
  * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
  * client and server halves) goes under the server half, which goes under the client half.
  * Only the fields a row has are set: v's others are 0 from its allocation, never written. */
-static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v, uint32_t *slot,
-                    size_t cap)
+/* Where a span id's probe starts in a table of cap (a power of two) slots: Fibonacci hashing,
+ * the product's top bits (span ids are random, or counters, which it spreads as well). */
+static size_t id_at(uint64_t sid, size_t cap)
 {
-    memset(slot, 0xff, cap * sizeof *slot);
+    return (size_t)((sid * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap)));
+}
+
+static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
+                    struct idslot *slot, size_t cap)
+{
+    for (size_t k = 0; k < cap; k++)
+        slot[k].i = UINT32_MAX;
     size_t na = 0, va = 0; /* the trace's annotations, as views in w->vann */
     for (size_t i = 0; w->more && i < n; i++)
         na += w->more[g[i] - w->rows].nann;
@@ -602,32 +617,31 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v, uint
         }
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
-        size_t at = owl_mix64(r->sid) & (cap - 1);
-        for (; slot[at] != UINT32_MAX; at = (at + 1) & (cap - 1)) {
-            const row *o = g[slot[at]];
-            if (o->sid != r->sid)
+        size_t at = id_at(r->sid, cap);
+        for (; slot[at].i != UINT32_MAX; at = (at + 1) & (cap - 1)) {
+            if (slot[at].sid != r->sid)
                 continue;
+            const row *o = g[slot[at].i];
             if (r->kind == OWL_SPAN_SERVER && o->kind == OWL_SPAN_CLIENT && o->svc != r->svc) {
-                v[i].parent = (int32_t)slot[at];
-                slot[at] = (uint32_t)i;
+                v[i].parent = (int32_t)slot[at].i;
+                slot[at].i = (uint32_t)i;
             } else if (o->kind == OWL_SPAN_SERVER && r->kind == OWL_SPAN_CLIENT &&
                        o->svc != r->svc) {
-                v[slot[at]].parent = (int32_t)i;
+                v[slot[at].i].parent = (int32_t)i;
             }
             break;
         }
-        if (slot[at] == UINT32_MAX)
-            slot[at] = (uint32_t)i;
+        if (slot[at].i == UINT32_MAX)
+            slot[at] = (struct idslot){r->sid, (uint32_t)i};
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t want = g[i]->pid;
         if (!want || v[i].parent >= 0)
             continue;
-        for (size_t at = owl_mix64(want) & (cap - 1); slot[at] != UINT32_MAX;
-             at = (at + 1) & (cap - 1))
-            if (g[slot[at]]->sid == want) {
-                if (slot[at] != i)
-                    v[i].parent = (int32_t)slot[at];
+        for (size_t at = id_at(want, cap); slot[at].i != UINT32_MAX; at = (at + 1) & (cap - 1))
+            if (slot[at].sid == want) {
+                if (slot[at].i != i)
+                    v[i].parent = (int32_t)slot[at].i;
                 break;
             }
     }
@@ -739,7 +753,7 @@ static int hand_over(walk *w, const row **g, size_t n, int same, int64_t first)
             w->v = nv, w->vcap = tn;
         }
         if (cap > w->scap) {
-            uint32_t *ns = realloc(w->slot, cap * sizeof *ns);
+            struct idslot *ns = realloc(w->slot, cap * sizeof *ns);
             if (!ns)
                 return owl_error_set(w->err, OWL_ENOMEM, "out of memory");
             w->slot = ns, w->scap = cap;
