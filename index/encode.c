@@ -153,10 +153,57 @@ static uint8_t *put_dfor(uint8_t *o, const int64_t *v, size_t n, int64_t base, u
     return w ? pack(o, v, n, base, w, 1) : o;
 }
 
-/* One pass sizes DELTA (varint lengths, no bytes written) and finds the least and greatest
- * values and deltas FOR and DFOR need; DOD is sized only when it could win; then only the
- * smallest is written. (Writing DELTA on the way, when it was nearly always the smallest,
- * paid its byte loop for nothing whenever FOR or DFOR win, as on high-entropy columns.) */
+/* What owl_enc_i64 learns of the values in one pass: DELTA's size and the least and greatest
+ * value and delta, which give FOR's and DFOR's. */
+struct survey {
+    size_t head;                    /* 1 + the bytes of v0's varint: CONST's size */
+    size_t delta, forr, dfor;       /* sizes, the id byte included; dfor SIZE_MAX for n = 1 */
+    unsigned wf, wd;                /* FOR's and DFOR's widths */
+    int64_t vmin, vmax, dmin, dmax; /* dmin > dmax for n = 1 */
+};
+
+/* Surveys v[0..n), n >= 1, and with o set writes DELTA's varints there on the way. Inlined
+ * with o NULL or not, so each form gets its own loop. */
+static inline void survey(const int64_t *v, size_t n, uint8_t *o, struct survey *s)
+{
+    uint64_t z = owl_zigzag(v[0]);
+    uint8_t *o0 = o;
+    size_t size = 1 + owl_varint_len(z), head = size, nlen = owl_varint_len(n);
+    if (o)
+        o = owl_varint_write(o, z);
+    int64_t vmin = v[0], vmax = v[0], dmin = INT64_MAX, dmax = INT64_MIN;
+    for (size_t i = 1; i < n; i++) {
+        int64_t d = (int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1]);
+        z = owl_zigzag(d);
+        if (o)
+            o = owl_varint_write(o, z);
+        else
+            size += owl_varint_len(z);
+        vmin = v[i] < vmin ? v[i] : vmin;
+        vmax = v[i] > vmax ? v[i] : vmax;
+        dmin = d < dmin ? d : dmin;
+        dmax = d > dmax ? d : dmax;
+    }
+    s->head = head;
+    s->delta = o ? 1 + (size_t)(o - o0) : size;
+    s->vmin = vmin, s->vmax = vmax, s->dmin = dmin, s->dmax = dmax;
+    s->wf = bit_width((uint64_t)vmax - (uint64_t)vmin);
+    s->forr = 2 + nlen + owl_varint_len(owl_zigzag(vmin)) + packed_bytes(n, s->wf);
+    s->wd = 0;
+    s->dfor = SIZE_MAX;
+    if (n > 1) {
+        s->wd = bit_width((uint64_t)dmax - (uint64_t)dmin);
+        s->dfor = 1 + nlen + head + owl_varint_len(owl_zigzag(dmin)) + packed_bytes(n - 1, s->wd);
+    }
+}
+
+#define I64_SAMPLE 64 /* values owl_enc_i64 surveys first to guess whether DELTA will win */
+
+/* The values are surveyed (struct survey), DOD sized when it could win, and the smallest
+ * written. DELTA is written during the survey when the first I64_SAMPLE values say it will
+ * win (small deltas with a few large ones: no second pass then); otherwise the survey only
+ * sizes it, and high-entropy columns, where FOR or DFOR win, skip the varints' byte loop. A
+ * wrong guess costs time, never size: the choice is made on the whole survey. */
 int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
 {
     if (n > (SIZE_MAX - 64) / 10)
@@ -170,24 +217,18 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
         commit(out, start + 1);
         return OWL_OK;
     }
-    size_t head = 1 + owl_varint_len(owl_zigzag(v[0])), delta = head;
-    int64_t vmin = v[0], vmax = v[0], dmin = INT64_MAX, dmax = INT64_MIN;
-    for (size_t i = 1; i < n; i++) {
-        int64_t d = (int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1]);
-        delta += owl_varint_len(owl_zigzag(d));
-        vmin = v[i] < vmin ? v[i] : vmin;
-        vmax = v[i] > vmax ? v[i] : vmax;
-        dmin = d < dmin ? d : dmin;
-        dmax = d > dmax ? d : dmax;
+    struct survey s;
+    int eager = 0;
+    if (n > I64_SAMPLE) {
+        survey(v, I64_SAMPLE, NULL, &s);
+        eager = s.delta < s.forr && s.delta < s.dfor;
     }
-    size_t raw = 1 + 8 * n, konst = vmin == vmax ? head : SIZE_MAX;
-    unsigned wf = bit_width((uint64_t)vmax - (uint64_t)vmin), wd = 0;
-    size_t nlen = owl_varint_len(n), dfor = SIZE_MAX;
-    size_t forr = 2 + nlen + owl_varint_len(owl_zigzag(vmin)) + packed_bytes(n, wf);
-    if (n > 1) {
-        wd = bit_width((uint64_t)dmax - (uint64_t)dmin);
-        dfor = 1 + nlen + head + owl_varint_len(owl_zigzag(dmin)) + packed_bytes(n - 1, wd);
-    }
+    if (eager)
+        survey(v, n, start + 1, &s);
+    else
+        survey(v, n, NULL, &s);
+    size_t head = s.head, delta = s.delta, forr = s.forr, dfor = s.dfor, raw = 1 + 8 * n;
+    size_t konst = s.vmin == s.vmax ? head : SIZE_MAX;
     /* DOD takes a byte a value at least: it can only win when some delta took more, and when
      * neither packed form takes as little */
     size_t least = head + n - 1, packed = forr < dfor ? forr : dfor;
@@ -217,15 +258,19 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
         o = owl_varint_write(o, owl_zigzag(v[0]));
         break;
     case OWL_ENC_DELTA:
+        if (eager) {
+            o = start + size;
+            break;
+        }
         o = owl_varint_write(o, owl_zigzag(v[0]));
         for (size_t i = 1; i < n; i++)
             o = owl_varint_write(o, owl_zigzag((int64_t)((uint64_t)v[i] - (uint64_t)v[i - 1])));
         break;
     case OWL_ENC_FOR:
-        o = put_for(o, v, n, vmin, wf);
+        o = put_for(o, v, n, s.vmin, s.wf);
         break;
     case OWL_ENC_DFOR:
-        o = put_dfor(o, v, n, dmin, wd);
+        o = put_dfor(o, v, n, s.dmin, s.wd);
         break;
     case OWL_ENC_DOD: {
         uint64_t prev_d = 0;

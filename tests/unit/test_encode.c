@@ -476,6 +476,31 @@ Test(i64, span_columns_choose_for_dfor)
     free(v);
 }
 
+/* The encoder guesses from its first 64 values whether DELTA will win, to write it while it
+ * surveys the rest; a wrong guess either way still ends in the smallest encoding. */
+Test(i64, first_values_mislead)
+{
+    enum { N = 2000 };
+    int64_t *v = malloc(N * sizeof *v);
+    int64_t x = 0;
+    for (size_t i = 0; i < N; i++) { /* small steps and a rare jump, then 20-bit noise */
+        x += i % 50 == 49 ? 1000000 : (int64_t)(rnd() % 8);
+        v[i] = i < 64 ? x : (int64_t)(rnd() % 1000000);
+    }
+    rt_i64(v, N, OWL_ENC_FOR);
+    for (size_t i = 0; i < N; i++) { /* 20-bit noise, then small steps and a rare jump */
+        x += i % 50 == 49 ? 1000000 : (int64_t)(rnd() % 8);
+        v[i] = i < 64 ? (int64_t)(rnd() % 1000000) : x;
+    }
+    rt_i64(v, N, OWL_ENC_DELTA);
+    for (size_t i = 0; i < N; i++) { /* the same steps throughout: guessed and written */
+        x += i % 50 == 49 ? 1000000 : (int64_t)(rnd() % 8);
+        v[i] = x;
+    }
+    rt_i64(v, N, OWL_ENC_DELTA);
+    free(v);
+}
+
 /* Extremes: INT64_MIN / INT64_MAX next to each other (deltas wrapping both ways), all of the
  * 64-bit range in one block, and every short length; whatever is chosen decodes back. */
 Test(i64, packed_extremes_and_wrapping)
