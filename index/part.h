@@ -6,8 +6,8 @@
  *
  *   header   OFFSET SIZE MEANING
  *            0      8    magic "OWLPART\0"
- *            8      4    format version (3; 2 is still read: it has no ndays and only
- *                        version 1 blooms; version 1 had an unpacked footer)
+ *            8      4    format version (5; 2 to 4 are still read: docs/storage.md
+ *                        "Parts" says what each lacks; version 1 had an unpacked footer)
  *            12     4    crc32c of bytes 0..11
  *   chunks   16     ...  block 0 column 0, block 0 column 1, ..., block 1 column 0, ...
  *   footer   F      L    the BSON document (below), packed as a chunk (encode.h: codec,
