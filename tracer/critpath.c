@@ -201,12 +201,15 @@ static size_t gather(const owl_xf_trace *t, const frame *f, const int32_t *first
     size_t n = 0;
     if (p->kind == OWL_XF_PRODUCER)
         return 0;
+    int64_t late = sadd(f->pe, overhang(f)); /* a child ending after this is asynchronous */
     for (int32_t j = first[f->span]; j < first[f->span + 1]; j++) {
         int32_t ci = child[j];
         const owl_xf_span *c = &t->spans[ci];
         if (c->kind == OWL_XF_CONSUMER)
             continue;
-        int64_t c0 = sadd(c->start_ns, f->off), c1 = sadd(end_of(c), f->off), off = f->off;
+        int64_t c0 = c->start_ns, c1 = end_of(c), off = f->off;
+        if (off) /* most frames are not moved */
+            c0 = sadd(c0, off), c1 = sadd(c1, off);
         if (server_half(p, c) && (c1 > f->pe || c0 < f->ps)) {
             /* Move it into its caller, keeping its length when it fits: left so it ends with
              * the caller, or right so it starts with it but without passing its end. */
@@ -214,7 +217,7 @@ static size_t gather(const owl_xf_trace *t, const frame *f, const int32_t *first
             if (c1 <= f->pe && ssub(c1, f->pe) > d)
                 d = ssub(c1, f->pe);
             c0 = ssub(c0, d), c1 = ssub(c1, d), off = ssub(off, d);
-        } else if (c1 > sadd(f->pe, overhang(f))) {
+        } else if (c1 > late) {
             continue; /* outlives its parent: asynchronous */
         }
         int64_t cs = c0 > f->ws ? c0 : f->ws, ce = c1 < f->we ? c1 : f->we;
@@ -297,9 +300,15 @@ int owl_critpath(const owl_xf_trace *t, uint8_t *on_path, int64_t *self_ns, owl_
     size_t top = 0;
     stack[top++] = (frame){r0, r1, 0, r0, r1, root};
     while (top) {
-        frame f = stack[--top];
-        on_path[f.span] = 1;
-        self_ns[f.span] = walk(t, &f, first, child, kids, heap_ix, stack, &top);
+        const frame *f = &stack[--top]; /* read before walk pushes over it */
+        int32_t s = f->span;
+        on_path[s] = 1;
+        if (first[s] == first[s + 1]) { /* a leaf: its whole window is its own */
+            self_ns[s] = f->we - f->ws;
+            continue;
+        }
+        frame fr = *f;
+        self_ns[s] = walk(t, &fr, first, child, kids, heap_ix, stack, &top);
     }
     free(heap);
     return OWL_OK;
