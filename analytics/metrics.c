@@ -932,51 +932,85 @@ void owl_bucket_set_free(owl_bucket_set *bs)
     bs->n = 0;
 }
 
+/* One query of a read: its series (0: unknown, no data), the stored unit it wants (NULL:
+ * any), its buckets. */
 typedef struct readctx {
     agg *aggs;
     int64_t start, period_ms;
     size_t nb;
-    const char *unit; /* stored form to match, or NULL */
-    int rc;
+    const char *unit;
+    uint64_t series;
 } readctx;
+
+/* A query of a read by its series, for finding a row's queries. */
+typedef struct byseries {
+    uint64_t series;
+    uint32_t i;
+} byseries;
+
+/* The queries one scan answers: x[order[k].i] for k in 0..n, in series order. */
+typedef struct readset {
+    readctx *x;
+    const byseries *order;
+    size_t n;
+    int rc;
+} readset;
+
+static int read_row(readctx *x, const owl_batch *b, size_t r)
+{
+    int64_t t = b->cols[OWL_METRICS_TIME][r].i;
+    if (t < x->start)
+        return OWL_OK;
+    size_t k = (size_t)((t - x->start) / x->period_ms);
+    if (k >= x->nb)
+        return OWL_OK;
+    return owl_agg_add(&x->aggs[k], b->cols, r, 1);
+}
 
 static int read_fn(void *ud, const owl_batch *b)
 {
-    readctx *x = ud;
+    readset *rs = ud;
     for (size_t r = 0; r < b->nrows; r++) {
-        int64_t t = b->cols[OWL_METRICS_TIME][r].i;
-        if (t < x->start)
-            continue;
-        size_t k = (size_t)((t - x->start) / x->period_ms);
-        if (k >= x->nb)
-            continue;
-        int rc = owl_agg_add(&x->aggs[k], b->cols, r, 1);
-        if (rc != OWL_OK) {
-            x->rc = rc;
-            return 1;
+        uint64_t series = b->cols[OWL_METRICS_SERIES][r].u;
+        owl_bytes u = b->cols[OWL_METRICS_UNIT][r].b;
+        size_t lo = 0, hi = rs->n; /* the first query of this series */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (rs->order[mid].series < series)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < rs->n && rs->order[lo].series == series; lo++) {
+            readctx *x = &rs->x[rs->order[lo].i];
+            if (x->unit && (u.n != strlen(x->unit) || memcmp(u.p, x->unit, u.n)))
+                continue;
+            int rc = read_row(x, b, r);
+            if (rc != OWL_OK) {
+                rs->rc = rc;
+                return 1;
+            }
         }
     }
     return 0;
 }
 
-/* Scans level l for [t0, t1) into x. */
-static int read_level(owl_metrics *m, const owl_metric_query *q, uint64_t series, int l,
-                      int64_t t0, int64_t t1, readctx *x, owl_error *err)
+/* Scans level l for [t0, t1) into the queries of rs: one series by its value (pruned by the
+ * blocks' bloom and bounds), several by the range of their ids, told apart row by row. */
+static int read_level(owl_metrics *m, const char *tenant, int l, int64_t t0, int64_t t1,
+                      readset *rs, owl_error *err)
 {
-    owl_pred p[2] = {{.col = OWL_METRICS_SERIES, .op = OWL_PRED_EQ, .lo.u = series}};
-    size_t np = 1;
-    if (x->unit) {
-        p[1] = (owl_pred){.col = OWL_METRICS_UNIT, .op = OWL_PRED_EQ,
-                          .lo.b = {x->unit, strlen(x->unit)}};
-        np = 2;
-    }
+    uint64_t lo = rs->order[0].series, hi = rs->order[rs->n - 1].series;
+    owl_pred p = lo == hi ? (owl_pred){.col = OWL_METRICS_SERIES, .op = OWL_PRED_EQ, .lo.u = lo}
+                          : (owl_pred){.col = OWL_METRICS_SERIES, .op = OWL_PRED_RANGE,
+                                       .lo.u = lo, .hi.u = hi + 1};
     const char *parts[] = {level_part[l]};
-    owl_scan s = {.table = "metrics", .tenant = q->tenant, .partitions = parts,
+    owl_scan s = {.table = "metrics", .tenant = tenant, .partitions = parts,
                   .npartitions = 1, .start = t0, .end = t1, .cols = all_cols,
-                  .ncols = OWL_METRICS_NCOLS, .preds = p, .npreds = np, .fn = read_fn, .ud = x};
+                  .ncols = OWL_METRICS_NCOLS, .preds = &p, .npreds = 1, .fn = read_fn, .ud = rs};
     int rc = owl_store_scan(m->store, &s, NULL, err);
-    if (rc == 1 || x->rc != OWL_OK) {
-        rc = x->rc;
+    if (rc == 1 || rs->rc != OWL_OK) {
+        rc = rs->rc;
         owl_error_set(err, rc, rc == OWL_ECORRUPT ? "a stored sketch is corrupt" : "out of memory");
     }
     return rc;
@@ -1002,32 +1036,87 @@ static int period_ok(int p)
     return p == 1 || p == 5 || p == 10 || p == 30 || (p >= 60 && p % 60 == 0);
 }
 
-int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *out,
-                     owl_error *err)
+/* The buckets of x into out (its sketches moved there); x's memory freed. */
+static int read_out(readctx *x, owl_bucket_set *out, int rc, owl_error *err)
 {
-    memset(out, 0, sizeof *out);
+    size_t used = 0;
+    for (size_t k = 0; k < x->nb; k++)
+        used += x->aggs[k].used;
+    if (rc == OWL_OK && used && !(out->b = calloc(used, sizeof *out->b)))
+        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+    for (size_t k = 0; k < x->nb; k++) {
+        agg *a = &x->aggs[k];
+        if (rc == OWL_OK && a->used) {
+            out->b[out->n++] = (owl_bucket){.time_ms = x->start + (int64_t)k * x->period_ms,
+                                            .count = a->count, .sum = a->sum, .min = a->min,
+                                            .max = a->max, .sketch = a->sk, .unit = a->unit};
+            a->sk = NULL;
+        }
+        owl_sketch_free(a->sk);
+    }
+    free(x->aggs);
+    x->aggs = NULL;
+    if (rc != OWL_OK)
+        owl_bucket_set_free(out);
+    return rc;
+}
+
+static int byseries_cmp(const void *a, const void *b)
+{
+    const byseries *x = a, *y = b;
+    if (x->series != y->series)
+        return x->series < y->series ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int owl_metrics_read_many(owl_metrics *m, const owl_metric_query *q, size_t n,
+                          owl_bucket_set *out, owl_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        memset(&out[i], 0, sizeof out[i]);
+    if (!n)
+        return OWL_OK;
     if (!period_ok(q->period_s))
         return owl_error_set(err, OWL_EINVAL,
                              "The parameter Period must be 1, 5, 10, 30 or a multiple of 60.");
     if (q->end_ms <= q->start_ms)
         return owl_error_set(err, OWL_EINVAL,
                              "The parameter StartTime must be less than the parameter EndTime.");
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(q[i].tenant, q->tenant) || q[i].start_ms != q->start_ms ||
+            q[i].end_ms != q->end_ms || q[i].period_s != q->period_s ||
+            q[i].now_ms != q->now_ms)
+            return owl_error_set(err, OWL_EINVAL,
+                                 "the queries of one read share tenant, times and period");
     int64_t pms = (int64_t)q->period_s * 1000;
     int64_t start = floor_to(q->start_ms, pms);
     int64_t end = floor_to(q->end_ms - 1, pms) + pms;
     if ((end - start) / pms > MAX_READ_BUCKETS)
         return owl_error_set(err, OWL_EINVAL, "the query spans more than %d periods",
                              MAX_READ_BUCKETS);
-    uint64_t series;
-    if (owl_catalog_find(m->cat, q->tenant, &q->id, &series) != OWL_OK)
-        return OWL_OK; /* an unknown series has no data */
-    const char *unit = NULL;
-    if (q->unit) {
-        const char *canon = owl_metric_unit_canon(q->unit);
-        if (!canon)
-            return owl_error_set(err, OWL_EINVAL, "The parameter Unit is not a CloudWatch unit.");
-        unit = owl_metric_unit_stored(canon);
+    readctx *x = calloc(n, sizeof *x);
+    byseries *order = calloc(n, sizeof *order);
+    int rc = x && order ? OWL_OK : owl_error_set(err, OWL_ENOMEM, "out of memory");
+    size_t known = 0;
+    for (size_t i = 0; i < n && rc == OWL_OK; i++) {
+        x[i] = (readctx){.start = start, .period_ms = pms, .nb = (size_t)((end - start) / pms)};
+        if (q[i].unit) {
+            const char *canon = owl_metric_unit_canon(q[i].unit);
+            if (!canon) {
+                rc = owl_error_set(err, OWL_EINVAL,
+                                   "The parameter Unit is not a CloudWatch unit.");
+                break;
+            }
+            x[i].unit = owl_metric_unit_stored(canon);
+        }
+        if (owl_catalog_find(m->cat, q[i].tenant, &q[i].id, &x[i].series) != OWL_OK)
+            continue; /* an unknown series has no data */
+        if (!(x[i].aggs = calloc(x[i].nb, sizeof *x[i].aggs)))
+            rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
+        order[known++] = (byseries){x[i].series, (uint32_t)i};
     }
+    if (rc == OWL_OK && known > 1)
+        qsort(order, known, sizeof *order, byseries_cmp);
     int64_t now = q->now_ms ? q->now_ms : owl_now_ms();
     int64_t wm[NLEVELS] = {0};
     pthread_mutex_lock(&m->mu);
@@ -1035,16 +1124,12 @@ int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *
     if (ts)
         memcpy(wm, ts->wm, sizeof wm);
     pthread_mutex_unlock(&m->mu);
-    readctx x = {.start = start, .period_ms = pms, .nb = (size_t)((end - start) / pms),
-                 .unit = unit};
-    if (!(x.aggs = calloc(x.nb, sizeof *x.aggs)))
-        return owl_error_set(err, OWL_ENOMEM, "out of memory");
     /* each period from one level: the coarsest that divides the period, keeps the period's
      * age and has rolled it; else the finest that divides and keeps it */
-    int rc = OWL_OK;
+    readset rs = {x, order, known, OWL_OK};
     int64_t run_t0 = start;
     int run_l = -2;
-    for (int64_t t = start; t <= end && rc == OWL_OK; t += pms) {
+    for (int64_t t = start; t <= end && rc == OWL_OK && known; t += pms) {
         int pick = -1;
         if (t < end) {
             int64_t age = now - t;
@@ -1064,30 +1149,28 @@ int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *
         }
         if (t == end || pick != run_l) {
             if (run_l >= 0 && t > run_t0)
-                rc = read_level(m, q, series, run_l, run_t0, t, &x, err);
+                rc = read_level(m, q->tenant, run_l, run_t0, t, &rs, err);
             run_l = pick;
             run_t0 = t;
         }
     }
-    size_t used = 0;
-    for (size_t k = 0; k < x.nb; k++)
-        used += x.aggs[k].used;
-    if (rc == OWL_OK && used && !(out->b = calloc(used, sizeof *out->b)))
-        rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-    for (size_t k = 0; k < x.nb; k++) {
-        agg *a = &x.aggs[k];
-        if (rc == OWL_OK && a->used) {
-            out->b[out->n++] = (owl_bucket){.time_ms = start + (int64_t)k * pms,
-                                            .count = a->count, .sum = a->sum, .min = a->min,
-                                            .max = a->max, .sketch = a->sk, .unit = a->unit};
-            a->sk = NULL;
-        }
-        owl_sketch_free(a->sk);
+    for (size_t i = 0; x && i < n; i++) {
+        int r = x[i].aggs ? read_out(&x[i], &out[i], rc, err) : rc;
+        if (rc == OWL_OK)
+            rc = r;
     }
-    free(x.aggs);
     if (rc != OWL_OK)
-        owl_bucket_set_free(out);
+        for (size_t i = 0; i < n; i++)
+            owl_bucket_set_free(&out[i]);
+    free(x);
+    free(order);
     return rc;
+}
+
+int owl_metrics_read(owl_metrics *m, const owl_metric_query *q, owl_bucket_set *out,
+                     owl_error *err)
+{
+    return owl_metrics_read_many(m, q, 1, out, err);
 }
 
 /* ---- roll-ups ---- */

@@ -703,3 +703,61 @@ Test(metrics, clustered_parts, .init = setup, .fini = teardown)
     cr_assert_eq(owl_store_scan(E.store, &q, NULL, &err), OWL_EINVAL);
     cr_assert(strstr(err.msg, "clustered"), "%s", err.msg);
 }
+
+/* owl_metrics_read_many answers each query as owl_metrics_read does, in one scan a level:
+ * 40 series (two units in some), one queried twice with a unit and once without, an unknown
+ * series, sealed rows and memtable rows; queries that do not share times are refused. */
+Test(metrics, read_many_answers_as_reads_do, .init = setup, .fini = teardown)
+{
+    char names[40][16];
+    owl_datum d[40 * 3];
+    double v[40 * 3];
+    size_t nd = 0;
+    for (int s = 0; s < 40; s++) {
+        snprintf(names[s], sizeof names[s], "m%d", s);
+        for (int k = 0; k < 3; k++, nd++) {
+            v[nd] = s * 10 + k;
+            d[nd] = value(names[s], T0 + 1000 + k * 61000, 0, &v[nd]);
+            d[nd].values = &v[nd];
+            if (s % 5 == 0 && k == 2)
+                d[nd].unit = "Bytes"; /* a second unit in the same series */
+        }
+    }
+    put(d, nd / 2, T0 + 240000);
+    owl_error err = {0};
+    cr_assert_eq(owl_store_flush(E.store, &err), OWL_OK, "%s", err.msg);
+    put(d + nd / 2, nd - nd / 2, T0 + 240000);
+    owl_metric_query q[44];
+    for (int s = 0; s < 40; s++)
+        q[s] = (owl_metric_query){.tenant = "t1", .id = {"App", names[s], host_a_swapped, 2},
+                                  .start_ms = T0, .end_ms = T0 + 240000, .period_s = 60,
+                                  .now_ms = T0 + 240000};
+    q[40] = q[5], q[40].unit = "Bytes";
+    q[41] = q[5], q[41].unit = "Milliseconds";
+    q[42] = q[0], q[42].id.name = "nothing";
+    q[43] = q[17];
+    owl_bucket_set many[44];
+    cr_assert_eq(owl_metrics_read_many(E.m, q, 44, many, &err), OWL_OK, "%s", err.msg);
+    for (int i = 0; i < 44; i++) {
+        owl_bucket_set one;
+        cr_assert_eq(owl_metrics_read(E.m, &q[i], &one, &err), OWL_OK, "%s", err.msg);
+        cr_assert_eq(many[i].n, one.n, "query %d: %zu buckets, %zu alone", i, many[i].n, one.n);
+        for (size_t b = 0; b < one.n; b++) {
+            cr_assert_eq(many[i].b[b].time_ms, one.b[b].time_ms);
+            cr_assert_float_eq(many[i].b[b].count, one.b[b].count, 0);
+            cr_assert_float_eq(many[i].b[b].sum, one.b[b].sum, 0);
+            cr_assert_str_eq(many[i].b[b].unit, one.b[b].unit);
+        }
+        owl_bucket_set_free(&one);
+    }
+    cr_assert_eq(many[42].n, 0, "an unknown series has no data");
+    cr_assert_eq(many[40].n, 1, "m5's Bytes datum alone");
+    cr_assert_eq(many[41].n, 2);
+    cr_assert_float_eq(many[17].b[2].sum, 172, 0);
+    for (int i = 0; i < 44; i++)
+        owl_bucket_set_free(&many[i]);
+    q[3].end_ms += 60000;
+    cr_assert_eq(owl_metrics_read_many(E.m, q, 44, many, &err), OWL_EINVAL);
+    for (int i = 0; i < 44; i++)
+        cr_assert_eq(many[i].n, 0);
+}
