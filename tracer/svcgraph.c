@@ -167,19 +167,6 @@ static uint64_t id8(const uint8_t *p)
     return v;
 }
 
-/* Faults p[0..n) in as written memory (a hint: the kernel may not know how; then by touch). */
-static void prefault(void *p, size_t n)
-{
-#ifdef MADV_POPULATE_WRITE
-    uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
-    if (madvise((void *)a, n + ((uintptr_t)p - a), MADV_POPULATE_WRITE) == 0)
-        return;
-#endif
-    volatile char *c = p;
-    for (size_t i = 0; i < n; i += 4096)
-        c[i] = c[i];
-}
-
 int owl_svcgraph_new(size_t capacity, int64_t ttl_ns, owl_svcgraph **out, owl_error *err)
 {
     owl_svcgraph *g = calloc(1, sizeof *g);
@@ -210,11 +197,7 @@ int owl_svcgraph_new(size_t capacity, int64_t ttl_ns, owl_svcgraph **out, owl_er
         owl_svcgraph_free(g);
         return owl_error_set(err, OWL_ENOMEM, "out of memory");
     }
-    /* both faulted in now, when owld starts, not by the first spans: the kernel zeroing
-     * (and compacting huge pages for) a hundred megabytes page by page was up to a fifth
-     * of the first two million spans' ingest */
-    prefault(g->tab, g->tabbytes);
-    prefault(g->ring, g->cap * sizeof *g->ring);
+
     *out = g;
     return OWL_OK;
 }
