@@ -67,9 +67,9 @@ static inline void owl_span_view_status(owl_xf_span *v, int status)
     v->throttle = status == OWL_SPAN_THROTTLE;
 }
 
-/* A walk's scratch memory (trace_walk.c), kept by the traces module between walks: the rows
- * of a large window fill hundreds of megabytes, and the kernel zeroing fresh pages for each
- * walk was a fifth of its time. owl_traces_scratch_take — the kept mapping (*p, *bytes; NULL
+/* A walk's scratch memory (trace_walk.c: its buffer of waiting rows, a few megabytes),
+ * kept by the traces module between walks so that each one does not fault fresh pages in
+ * and have the kernel zero them. owl_traces_scratch_take — the kept mapping (*p, *bytes; NULL
  * and 0 when none or another walk holds it), now the caller's. owl_traces_scratch_give —
  * hands a mapping back (munmap'd when one is kept already); the module unmaps it after
  * SCRATCH_IDLE_MS unused. Thread-safe. */

@@ -241,7 +241,8 @@ static int cmp_rowp(const void *x, const void *y)
     return cmp_row(*(const row *const *)x, *(const row *const *)y);
 }
 
-/* Sorts the rows from first on (a memtable batch) by cmp_row, their HTTP fields with them. */
+/* Sorts the rows from first on (a memtable batch) by cmp_row, their side fields (HTTP,
+ * attributes) with them. */
 static void sort_batch(walk *w, size_t first)
 {
     size_t n = w->n - first;
@@ -277,9 +278,9 @@ static void sort_batch(walk *w, size_t first)
     free(p), free(r), free(h), free(m);
 }
 
-/* The rows array, in huge pages where the kernel gives them on request: a walk of ten
- * million spans fills close to a gigabyte once, and faulting it in 4 KiB pages cost a tenth
- * of the walk (perf: the kernel's page-fault path). cap counts rows; mapped whole. */
+/* The rows buffer, in huge pages where the kernel gives them on request (fewer faults and
+ * TLB misses than 4 KiB pages), kept by the traces module between walks
+ * (owl_traces_scratch_take). cap counts rows; mapped whole. */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static size_t rows_bytes(size_t cap)
@@ -559,10 +560,6 @@ static int seen_row(void *ud, const owl_batch *b)
     return SEEN;
 }
 
-/* The views of rows g[0..n) of one trace into v, parents by span id through slot[0..cap)
- * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
- * client and server halves) goes under the server half, which goes under the client half.
- * Only the fields a row has are set: v's others are 0 from its allocation, never written. */
 /* Where a span id's probe starts in a table of cap (a power of two) slots: Fibonacci hashing,
  * the product's top bits (span ids are random, or counters, which it spreads as well). */
 static size_t id_at(uint64_t sid, size_t cap)
@@ -570,6 +567,10 @@ static size_t id_at(uint64_t sid, size_t cap)
     return (size_t)((sid * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(cap)));
 }
 
+/* The views of rows g[0..n) of one trace into v, parents by span id through slot[0..cap)
+ * (cap a power of two >= 2n, scratch): a child naming an id two spans share (Zipkin's
+ * client and server halves) goes under the server half, which goes under the client half.
+ * Only the fields a row has are set: v's others are 0 from its allocation, never written. */
 static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
                     struct idslot *slot, size_t cap)
 {
