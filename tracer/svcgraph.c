@@ -291,7 +291,7 @@ static void hop(owl_svcgraph *g, owl_svcgraph_fn fn, void *ud, uint32_t tenant, 
     fn(ud, &h);
 }
 
-static slot *window(owl_svcgraph *g, uint64_t key)
+static slot *window(const owl_svcgraph *g, uint64_t key)
 {
     return &g->tab[key & g->tabmask & ~(uint64_t)(PROBE - 1)];
 }
@@ -542,10 +542,9 @@ static void prefetch(const owl_svcgraph *g, uint32_t tenant, const owl_svcgraph_
 {
     if (s->kind == 1 || s->kind == 5) /* not kept (join_kept) */
         return;
-    __builtin_prefetch(window((owl_svcgraph *)g, key_hash(tenant, trace, id8(s->span_id))), 1);
+    __builtin_prefetch(window(g, key_hash(tenant, trace, id8(s->span_id))), 1);
     if (!(flag & B_PARENT_HERE) && !owl_traceid_is_zero(s->parent_id, 8))
-        __builtin_prefetch(window((owl_svcgraph *)g, key_hash(tenant, trace, id8(s->parent_id))),
-                           0);
+        __builtin_prefetch(window(g, key_hash(tenant, trace, id8(s->parent_id))), 0);
 }
 
 void owl_svcgraph_add(owl_svcgraph *g, const char *tenant, const owl_svcgraph_span *spans,
