@@ -932,14 +932,13 @@ void owl_bucket_set_free(owl_bucket_set *bs)
     bs->n = 0;
 }
 
-/* One query of a read: its series (0: unknown, no data), the stored unit it wants (NULL:
- * any), its buckets. */
+/* One query of a read: the stored unit it wants (NULL: any) and its length, its buckets. */
 typedef struct readctx {
     agg *aggs;
     int64_t start, period_ms;
     size_t nb;
     const char *unit;
-    uint64_t series;
+    size_t unit_n;
 } readctx;
 
 /* A query of a read by its series, for finding a row's queries. */
@@ -983,7 +982,7 @@ static int read_fn(void *ud, const owl_batch *b)
         }
         for (; lo < rs->n && rs->order[lo].series == series; lo++) {
             readctx *x = &rs->x[rs->order[lo].i];
-            if (x->unit && (u.n != strlen(x->unit) || memcmp(u.p, x->unit, u.n)))
+            if (x->unit && (u.n != x->unit_n || memcmp(u.p, x->unit, u.n)))
                 continue;
             int rc = read_row(x, b, r);
             if (rc != OWL_OK) {
@@ -1108,12 +1107,14 @@ int owl_metrics_read_many(owl_metrics *m, const owl_metric_query *q, size_t n,
                 break;
             }
             x[i].unit = owl_metric_unit_stored(canon);
+            x[i].unit_n = strlen(x[i].unit);
         }
-        if (owl_catalog_find(m->cat, q[i].tenant, &q[i].id, &x[i].series) != OWL_OK)
+        uint64_t series;
+        if (owl_catalog_find(m->cat, q[i].tenant, &q[i].id, &series) != OWL_OK)
             continue; /* an unknown series has no data */
         if (!(x[i].aggs = calloc(x[i].nb, sizeof *x[i].aggs)))
             rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
-        order[known++] = (byseries){x[i].series, (uint32_t)i};
+        order[known++] = (byseries){series, (uint32_t)i};
     }
     if (rc == OWL_OK && known > 1)
         qsort(order, known, sizeof *order, byseries_cmp);
