@@ -197,8 +197,8 @@ int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const ui
  *   5  v  varint raw length
  *   .. .  payload (compressed when codec = 1) */
 
-/* owl_chunk_pack — compresses raw with zstd at level (stores raw when that is not smaller)
- * and appends the packed chunk to out. */
+/* owl_chunk_pack — compresses raw with zstd at level (stores raw when that saves less than
+ * a fifth) and appends the packed chunk to out. */
 int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out);
 
 /* owl_chunk_unpack — verifies the crc and appends the raw bytes to out. OWL_ECORRUPT on a

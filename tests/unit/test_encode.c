@@ -1071,6 +1071,21 @@ Test(chunk, both_codecs)
     free(text);
 }
 
+/* zstd is kept only when it saves a fifth or more: random bytes with a run of zeros a tenth
+ * of their length are stored (zstd would save about a tenth), with a run as long as half of
+ * them zstd stays. */
+Test(chunk, stored_under_a_fifth_saved)
+{
+    size_t n = 10000;
+    char *b = malloc(n + n / 2);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (char)rnd();
+    memset(b + n, 0, n / 2);
+    pack_rt(b, n + n / 10, 0);
+    pack_rt(b, n + n / 2, 1);
+    free(b);
+}
+
 /* owl_chunk_store writes codec 0 even for compressible bytes; owl_chunk_stored_view points
  * at its payload in place, says ENOTFOUND for a zstd chunk and ECORRUPT for a bad length;
  * owl_chunk_unpack_checked unpacks both codecs without the crc (a flipped crc passes it). */
