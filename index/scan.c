@@ -80,10 +80,20 @@ static int ensure_sel(struct scan_ctx *c, size_t n)
  * -1 when out of memory). one_buf: each byte column's values live in one buffer (a decoded
  * part block), so the bytes between them may be read. */
 static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int one_buf,
-                        const uint8_t *pre)
+                        const uint8_t *pre, int inside)
 {
     if (ensure_sel(c, n) != OWL_OK)
         return -1;
+    if (inside && !pre && !c->q->npreds && !c->q->filter) { /* every row is kept */
+        for (size_t r = 0; r < n; r++)
+            c->sel[r] = (uint32_t)r;
+        c->sel_all = one_buf;
+        if (c->st) {
+            c->st->rows_scanned += n;
+            c->st->rows_matched += n;
+        }
+        return (long)n;
+    }
     const owl_cell *times = cols[c->sc->time_col];
     uint8_t *keep = c->keep, *scratch = c->keep + n;
     for (size_t r = 0; r < n; r++)
@@ -108,6 +118,15 @@ static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int
         c->st->rows_matched += k;
     }
     return (long)k;
+}
+
+/* 1 when every row of part block b lies in the scan's time range (by the footer's bounds). */
+static int block_inside(const struct scan_ctx *c, const owl_part *p, size_t b)
+{
+    size_t rows;
+    int64_t lo, hi;
+    owl_part_block(p, b, &rows, &lo, &hi);
+    return lo >= c->start && hi < c->end;
 }
 
 /* 1 when p is a TOKEN or SUBSTR test of a column's own text (not of a path inside it): what
@@ -300,7 +319,8 @@ static int scan_part(struct scan_ctx *c, const struct ptn *p, struct part_ref *r
         }
         if ((rc = read_block(c, p, r, b, bd, &gone)) != OWL_OK || gone)
             return rc;
-        long k = filter_rows(c, bd->cells, bd->nrows, 1, bd->pre_set ? bd->pre : NULL);
+        long k = filter_rows(c, bd->cells, bd->nrows, 1, bd->pre_set ? bd->pre : NULL,
+                             block_inside(c, r->p, b));
         if (k < 0)
             return OWL_ENOMEM;
         if ((rc = emit_sel(c, p, bd->cells, (size_t)k)) != 0)
@@ -324,7 +344,7 @@ static int scan_mem(struct scan_ctx *c, const struct ptn *p, struct memtable *m,
     for (size_t off = 0, len = 0; off < n && rc == 0 && !c->stop; off += len) {
         owl_cell *cols[OWL_MAX_COLS] = {0};
         mem_cols(m, c->sc, off, n, cols, &len);
-        long k = filter_rows(c, cols, len, 0, NULL);
+        long k = filter_rows(c, cols, len, 0, NULL, 0);
         rc = k < 0 ? OWL_ENOMEM : emit_sel(c, p, cols, (size_t)k);
     }
     return rc;
@@ -440,7 +460,8 @@ static int scan_clustered(struct scan_ctx *c, const struct snap_item *items, siz
                 }
             continue;
         }
-        long k = filter_rows(c, bd.cells, bd.nrows, 1, bd.pre_set ? bd.pre : NULL);
+        long k = filter_rows(c, bd.cells, bd.nrows, 1, bd.pre_set ? bd.pre : NULL,
+                             block_inside(c, top.it->part->p, b));
         rc = k < 0 ? OWL_ENOMEM : emit_sel(c, top.it->p, bd.cells, (size_t)k);
     }
     owl_block_data_free(&bd);
@@ -613,7 +634,7 @@ static int load_mem(struct merge *m, struct src *s)
     for (size_t off = 0, len = 0; off < n; off += len) {
         owl_cell *cols[OWL_MAX_COLS] = {0};
         mem_cols(s->it->mem, c->sc, off, n, cols, &len);
-        long k = filter_rows(c, cols, len, 0, NULL);
+        long k = filter_rows(c, cols, len, 0, NULL, 0);
         if (k < 0)
             return OWL_ENOMEM;
         if (!k)
@@ -665,7 +686,8 @@ static int load_block(struct merge *m, struct src *s)
         s->gone = 1, s->done = s->nb;
         return OWL_OK;
     }
-    long k = filter_rows(c, sl->bd.cells, sl->bd.nrows, 1, sl->bd.pre_set ? sl->bd.pre : NULL);
+    long k = filter_rows(c, sl->bd.cells, sl->bd.nrows, 1, sl->bd.pre_set ? sl->bd.pre : NULL,
+                         block_inside(c, s->it->part->p, b));
     if (k < 0)
         return OWL_ENOMEM;
     for (size_t i = 0; i < c->q->ncols; i++)
