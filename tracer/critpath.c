@@ -2,10 +2,11 @@
  * (owl_fault_origin); the rules and owl's choices are in docs/service-map.md,
  * "Critical path" and "Root cause".
  *
- * Invariants: the walk is iterative (a work stack of path windows, each span pushed at most
- * once by its parent), so a chain of 100,000 spans costs no C stack; the windows handed to a
- * span's critical children and its own pieces partition its window exactly, so on the path the
- * self times add up to the root's duration and none is negative. */
+ * Invariants: the walk is iterative (a work stack of path windows, each span entered at most
+ * once, from its parent; an only critical child straight away, without the stack), so a chain
+ * of 100,000 spans costs no C stack; the windows handed to a span's critical children and its
+ * own pieces partition its window exactly, so on the path the self times add up to the root's
+ * duration and none is negative. */
 #include "tracer/tracer.h"
 
 #include <stdlib.h>
@@ -17,10 +18,11 @@
 
 /* A child of the span being walked that overlaps its window: its effective interval clamped
  * into the window [cs, ce), its effective end before that clamp, and the offset its own
- * subtree's times take (a server half moved into its caller carries its descendants along). */
+ * subtree's times take (a server half moved into its caller carries its descendants along;
+ * `moved` says this one was, so its end is not simply its raw end plus off). */
 typedef struct kid {
     int64_t cs, ce, end, off;
-    int32_t idx;
+    int32_t idx, moved;
 } kid;
 
 /* A span on the path to walk: its window [ws, we), the offset added to its raw times, and its
@@ -51,25 +53,6 @@ static int64_t end_of(const owl_xf_span *s)
     return s->in_progress || s->end_ns < s->start_ns ? s->start_ns : s->end_ns;
 }
 
-static int32_t parent_of(const owl_xf_trace *t, size_t i)
-{
-    int32_t p = t->spans[i].parent;
-    return (p >= 0 && (size_t)p < t->n_spans && (size_t)p != i) ? p : -1;
-}
-
-/* The same rule as xfilter.c's: t->root when in range, else the earliest span without a
- * parent (the first of equal starts). */
-static int32_t root_of(const owl_xf_trace *t)
-{
-    if (t->root >= 0 && (size_t)t->root < t->n_spans)
-        return t->root;
-    int32_t r = -1;
-    for (size_t i = 0; i < t->n_spans; i++)
-        if (parent_of(t, i) < 0 && (r < 0 || t->spans[i].start_ns < t->spans[r].start_ns))
-            r = (int32_t)i;
-    return r;
-}
-
 static int same_str(const char *a, const char *b)
 {
     int sa = a && *a, sb = b && *b;
@@ -87,28 +70,27 @@ static int server_half(const owl_xf_span *p, const owl_xf_span *c)
            (p->kind == OWL_XF_CLIENT || !same_str(p->service, c->service));
 }
 
-/* Children lists in CSR form: the children of p are child[first[p] .. first[p + 1]), in index
- * order. The root is nobody's child (a root given by the caller may have a parent, even one
- * of its own descendants). */
-static void build_children(const owl_xf_trace *t, int32_t root, int32_t *first, int32_t *child)
+/* Children lists: head[p] is p's child of highest index and next[c] the child of p's next
+ * lower index (-1 ends a list). Children mostly come in the order they ran; from the last back
+ * they come close to the order gather sorts them in, the latest first. The root is nobody's
+ * child (a root given by the caller may have a parent, even one of its own descendants).
+ * Returns the root, by the same rule as xfilter.c's: t->root when in range, else the earliest
+ * span without a parent (the first of equal starts); -1 when there is none. */
+static int32_t link_children(const owl_xf_trace *t, int32_t *head, int32_t *next)
 {
     size_t n = t->n_spans;
-    memset(first, 0, (n + 1) * sizeof *first);
+    int32_t given = t->root >= 0 && (size_t)t->root < n ? t->root : -1, r = -1;
+    memset(head, 0xff, n * sizeof *head);
     for (size_t i = 0; i < n; i++) {
-        int32_t p = parent_of(t, i);
-        if (p >= 0 && (int32_t)i != root)
-            first[p + 1]++;
+        int32_t p = t->spans[i].parent;
+        if (p >= 0 && (size_t)p < n && (size_t)p != i) {
+            if ((int32_t)i != given)
+                next[i] = head[p], head[p] = (int32_t)i;
+        } else if (r < 0 || t->spans[i].start_ns < t->spans[r].start_ns) {
+            r = (int32_t)i;
+        }
     }
-    for (size_t i = 0; i < n; i++)
-        first[i + 1] += first[i];
-    for (size_t i = 0; i < n; i++) {
-        int32_t p = parent_of(t, i);
-        if (p >= 0 && (int32_t)i != root)
-            child[first[p]++] = (int32_t)i;
-    }
-    /* first[p] now holds the end of p's list, the start of p + 1's: shift back by one. */
-    memmove(first + 1, first, n * sizeof *first);
-    first[0] = 0;
+    return given >= 0 ? given : r;
 }
 
 /* Order of the children as the walk meets them: the latest clamped end first, then the
@@ -192,50 +174,75 @@ static int64_t overhang(const frame *f)
     return pct > 1000000 ? pct : 1000000;
 }
 
-/* The synchronous children of f's span that overlap its window, into k (sorted); their
- * count. */
-static size_t gather(const owl_xf_trace *t, const frame *f, const int32_t *first,
-                     const int32_t *child, kid *k)
+/* Child c (index ci) of f's span p as a kid in *k: 0 when it is not synchronous or does not
+ * overlap f's window. (inline, as gather and frame_of: each runs once or twice a span, and out
+ * of line their calls cost more than their work.) */
+static inline int kid_of(const owl_xf_span *p, const frame *f, const owl_xf_span *c, int32_t ci,
+                         kid *k)
 {
-    const owl_xf_span *p = &t->spans[f->span];
-    size_t n = 0;
-    if (p->kind == OWL_XF_PRODUCER)
+    if (c->kind == OWL_XF_CONSUMER)
         return 0;
-    int64_t late = sadd(f->pe, overhang(f)); /* a child ending after this is asynchronous */
-    for (int32_t j = first[f->span]; j < first[f->span + 1]; j++) {
-        int32_t ci = child[j];
-        const owl_xf_span *c = &t->spans[ci];
-        if (c->kind == OWL_XF_CONSUMER)
-            continue;
-        int64_t c0 = c->start_ns, c1 = end_of(c), off = f->off;
-        if (off) /* most frames are not moved */
-            c0 = sadd(c0, off), c1 = sadd(c1, off);
-        if (server_half(p, c) && (c1 > f->pe || c0 < f->ps)) {
+    int64_t c0 = c->start_ns, c1 = end_of(c), off = f->off;
+    int moved = 0;
+    if (off) /* most frames are not moved */
+        c0 = sadd(c0, off), c1 = sadd(c1, off);
+    if (c1 > f->pe || c0 < f->ps) { /* sticks out of its parent: skew or asynchrony */
+        if (server_half(p, c)) {
             /* Move it into its caller, keeping its length when it fits: left so it ends with
              * the caller, or right so it starts with it but without passing its end. */
             int64_t d = c1 > f->pe ? ssub(c1, f->pe) : ssub(c0, f->ps);
             if (c1 <= f->pe && ssub(c1, f->pe) > d)
                 d = ssub(c1, f->pe);
-            c0 = ssub(c0, d), c1 = ssub(c1, d), off = ssub(off, d);
-        } else if (c1 > late) {
-            continue; /* outlives its parent: asynchronous */
+            c0 = ssub(c0, d), c1 = ssub(c1, d), off = ssub(off, d), moved = 1;
+        } else if (c1 > f->pe && c1 > sadd(f->pe, overhang(f))) {
+            return 0; /* outlives its parent (past the margin, worked out only then): async */
         }
-        int64_t cs = c0 > f->ws ? c0 : f->ws, ce = c1 < f->we ? c1 : f->we;
-        if (cs >= ce)
-            continue;
-        k[n++] = (kid){cs, ce, c1, off, ci};
     }
-    sort_kids(k, n);
+    int64_t cs = c0 > f->ws ? c0 : f->ws, ce = c1 < f->we ? c1 : f->we;
+    if (cs >= ce)
+        return 0;
+    *k = (kid){cs, ce, c1, off, ci, moved};
+    return 1;
+}
+
+/* The synchronous children of f's span that overlap its window, into k (sorted when more than
+ * one); their count. */
+static inline size_t gather(const owl_xf_trace *t, const frame *f, const int32_t *head,
+                            const int32_t *next, kid *k)
+{
+    const owl_xf_span *p = &t->spans[f->span];
+    if (p->kind == OWL_XF_PRODUCER)
+        return 0;
+    size_t n = 0;
+    for (int32_t ci = head[f->span]; ci >= 0; ci = next[ci])
+        n += (size_t)kid_of(p, f, &t->spans[ci], ci, &k[n]);
+    if (n > 1)
+        sort_kids(k, n);
     return n;
 }
 
-/* Walks the frame f: its self time, and its critical children pushed onto stack[*top]. The
- * children enter the heap h as the instant `now` moves back past their clamped end; one that
- * starts at or after now lies wholly in time already accounted for and leaves it for good. */
-static int64_t walk(const owl_xf_trace *t, const frame *f, const int32_t *first,
-                    const int32_t *child, kid *k, int32_t *h, frame *stack, size_t *top)
+/* Into *f, the frame of the critical child c, its window [c->cs, ce). Its effective interval
+ * is its raw one plus its offset: for a child that was not moved, kid_of computed that end
+ * already (a moved one's differs from it when the move saturated). */
+static inline void frame_of(const owl_xf_trace *t, const kid *c, int64_t ce, frame *f)
 {
-    size_t nk = gather(t, f, first, child, k), j = 0, nh = 0;
+    const owl_xf_span *s = &t->spans[c->idx];
+    f->ws = c->cs;
+    f->we = ce;
+    f->off = c->off;
+    f->ps = c->off ? sadd(s->start_ns, c->off) : s->start_ns;
+    f->pe = c->moved ? sadd(end_of(s), c->off) : c->end;
+    f->span = c->idx;
+}
+
+/* Walks the frame f whose nk (more than one) kids are in k: its self time, and its critical
+ * children pushed onto stack[*top]. The kids enter the heap h as the instant `now` moves back
+ * past their clamped end; one that starts at or after now lies wholly in time already
+ * accounted for and leaves it for good. */
+static int64_t walk(const owl_xf_trace *t, const frame *f, const kid *k, size_t nk, int32_t *h,
+                    frame *stack, size_t *top)
+{
+    size_t j = 0, nh = 0;
     int64_t now = f->we, self = 0;
     while (now > f->ws) {
         for (; j < nk && k[j].ce >= now; j++)
@@ -253,9 +260,7 @@ static int64_t walk(const owl_xf_trace *t, const frame *f, const int32_t *first,
         }
         int64_t ce = c->ce < now ? c->ce : now;
         self += now - ce;
-        const owl_xf_span *cs = &t->spans[c->idx];
-        stack[(*top)++] = (frame){c->cs, ce, c->off, sadd(cs->start_ns, c->off),
-                                  sadd(end_of(cs), c->off), c->idx};
+        frame_of(t, c, ce, &stack[(*top)++]);
         now = c->cs;
     }
     return self + (now - f->ws);
@@ -268,53 +273,66 @@ int owl_critpath(const owl_xf_trace *t, uint8_t *on_path, int64_t *self_ns, owl_
         return OWL_OK;
     memset(on_path, 0, n);
     memset(self_ns, 0, n * sizeof *self_ns);
-    int32_t root = root_of(t);
-    if (root < 0)
-        return OWL_OK; /* every span has a parent: only cycles, no root */
 
-    int32_t first_s[SMALL + 1], child_s[SMALL], heap_s[SMALL];
+    int32_t head_s[SMALL], next_s[SMALL], heap_s[SMALL];
     kid kids_s[SMALL];
     frame stack_s[SMALL];
-    int32_t *first = first_s, *child = child_s, *heap_ix = heap_s;
+    int32_t *head = head_s, *next = next_s, *heap_ix = heap_s;
     kid *kids = kids_s;
     frame *stack = stack_s;
     void *heap = NULL;
     if (n > SMALL) {
-        size_t ints = ((3 * n + 1) * sizeof(int32_t) + 15) & ~(size_t)15;
+        size_t ints = (3 * n * sizeof(int32_t) + 15) & ~(size_t)15;
         heap = malloc(ints + n * sizeof(kid) + n * sizeof(frame));
         if (!heap)
             return owl_error_set(err, OWL_ENOMEM, "out of memory (critical path of %zu spans)",
                                  n);
-        first = heap;
-        child = first + n + 1;
-        heap_ix = child + n;
+        head = heap;
+        next = head + n;
+        heap_ix = next + n;
         kids = (kid *)((char *)heap + ints);
         stack = (frame *)(kids + n);
     }
-    build_children(t, root, first, child);
+    int32_t root = link_children(t, head, next);
+    if (root < 0) { /* every span has a parent: only cycles, no root */
+        free(heap);
+        return OWL_OK;
+    }
 
     const owl_xf_span *r = &t->spans[root];
     int64_t r0 = r->start_ns, r1 = end_of(r);
     if (r1 - (uint64_t)r0 > (uint64_t)INT64_MAX) /* a window longer than int64 holds */
         r1 = r0 + INT64_MAX;
     size_t top = 0;
-    stack[top++] = (frame){r0, r1, 0, r0, r1, root};
-    while (top) {
-        const frame *f = &stack[--top]; /* read before walk pushes over it */
-        int32_t s = f->span;
+    frame f = {r0, r1, 0, r0, r1, root};
+    for (;;) {
+        int32_t s = f.span;
         on_path[s] = 1;
-        if (first[s] == first[s + 1]) { /* a leaf: its whole window is its own */
-            self_ns[s] = f->we - f->ws;
+        size_t nk = head[s] < 0 ? 0 : gather(t, &f, head, next, kids);
+        if (nk == 1) {
+            /* One kid, the common chain: walk would take it (it ends at the window's end or
+             * is the next to end before it) with the window [cs, ce) and leave the rest to the
+             * span; the same without the heap, and the path goes straight on into it. */
+            self_ns[s] = (f.we - kids[0].ce) + (kids[0].cs - f.ws);
+            frame_of(t, &kids[0], kids[0].ce, &f);
             continue;
         }
-        frame fr = *f;
-        self_ns[s] = walk(t, &fr, first, child, kids, heap_ix, stack, &top);
+        self_ns[s] = nk ? walk(t, &f, kids, nk, heap_ix, stack, &top) : f.we - f.ws;
+        if (!top)
+            break;
+        f = stack[--top];
     }
     free(heap);
     return OWL_OK;
 }
 
 /* ---- fault origin ---- */
+
+static int32_t parent_of(const owl_xf_trace *t, size_t i)
+{
+    int32_t p = t->spans[i].parent;
+    return (p >= 0 && (size_t)p < t->n_spans && (size_t)p != i) ? p : -1;
+}
 
 static int has_status(const owl_xf_span *s, unsigned which)
 {
