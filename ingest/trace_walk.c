@@ -91,9 +91,11 @@ typedef struct head {
 
 /* A trace's span id table (views_of): the id beside its span's index, so a probe compares
  * without a trip to the row. i UINT32_MAX = empty. */
+/* A span id's slot in views_of's table: empty unless its stamp is the trace's (the table is
+ * not cleared between traces). */
 struct idslot {
     uint64_t sid;
-    uint32_t i;
+    uint32_t i, stamp;
 };
 
 typedef struct walk {
@@ -129,7 +131,9 @@ typedef struct walk {
     const row **g;  /* scratch: one key's rows, their views, the span id table */
     owl_xf_span *v;
     struct idslot *slot;
+    uint32_t stamp; /* the trace views_of is making: the slots holding it are taken */
     size_t gcap, vcap, scap;
+    int lean;       /* no peer, status message or attribute columns: views without them */
     int rc;
 } walk;
 
@@ -574,8 +578,11 @@ static size_t id_at(uint64_t sid, size_t cap)
 static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
                     struct idslot *slot, size_t cap)
 {
-    for (size_t k = 0; k < cap; k++)
-        slot[k].i = UINT32_MAX;
+    uint32_t st = ++w->stamp;
+    if (st == 0) { /* the stamps wrapped: no slot may keep an old one */
+        memset(slot, 0, w->scap * sizeof *slot);
+        st = w->stamp = 1;
+    }
     size_t na = 0, va = 0; /* the trace's annotations, as views in w->vann */
     for (size_t i = 0; w->more && i < n; i++)
         na += w->more[g[i] - w->rows].nann;
@@ -595,9 +602,11 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
         x->end_ns = r->start + r->dur;
         owl_span_view_status(x, r->status);
         x->in_progress = r->prog;
-        x->remote_service = name_of(w, r->peer);
-        x->exception_type = name_of(w, r->etype);
-        x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
+        if (!w->lean) { /* a lean walk's rows have none: the views keep their NULLs */
+            x->remote_service = name_of(w, r->peer);
+            x->exception_type = name_of(w, r->etype);
+            x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
+        }
         if (w->http) {
             const hrow *h = &w->http[r - w->rows];
             x->http_method = name_of(w, h->method);
@@ -626,7 +635,7 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
         size_t at = id_at(r->sid, cap);
-        for (; slot[at].i != UINT32_MAX; at = (at + 1) & (cap - 1)) {
+        for (; slot[at].stamp == st; at = (at + 1) & (cap - 1)) {
             if (slot[at].sid != r->sid)
                 continue;
             const row *o = g[slot[at].i];
@@ -639,14 +648,14 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
             }
             break;
         }
-        if (slot[at].i == UINT32_MAX)
-            slot[at] = (struct idslot){r->sid, (uint32_t)i};
+        if (slot[at].stamp != st)
+            slot[at] = (struct idslot){r->sid, (uint32_t)i, st};
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t want = g[i]->pid;
         if (!want || v[i].parent >= 0)
             continue;
-        for (size_t at = id_at(want, cap); slot[at].i != UINT32_MAX; at = (at + 1) & (cap - 1))
+        for (size_t at = id_at(want, cap); slot[at].stamp == st; at = (at + 1) & (cap - 1))
             if (slot[at].sid == want) {
                 if (slot[at].i != i)
                     v[i].parent = (int32_t)slot[at].i;
@@ -764,6 +773,7 @@ static int hand_over(walk *w, const row **g, size_t n, int same, int64_t first)
             struct idslot *ns = realloc(w->slot, cap * sizeof *ns);
             if (!ns)
                 return owl_error_set(w->err, OWL_ENOMEM, "out of memory");
+            memset(ns + w->scap, 0, (cap - w->scap) * sizeof *ns); /* no stamp: empty */
             w->slot = ns, w->scap = cap;
         }
         if (views_of(w, t, tn, w->v, w->slot, cap) != OWL_OK)
@@ -843,6 +853,7 @@ static int walk_part(owl_traces *tr, const char *tenant, owl_trace_walk *q, size
     int http = (reads & OWL_XF_READS_HTTP) != 0, more = (reads & OWL_XF_READS_ATTRS) != 0;
     int exceptions = q->exceptions || (reads & OWL_XF_READS_EXCEPTIONS);
     int lean = q->lean && !q->filter;
+    w.lean = lean;
     if ((http && !(w.http = malloc(WORK_ROWS * sizeof *w.http))) ||
         (more && !(w.more = malloc(WORK_ROWS * sizeof *w.more)))) {
         free(w.near), free(w.http);
