@@ -352,6 +352,99 @@ static void delta_chunk(const int64_t *v, size_t n, owl_buf *b)
     b->len += (size_t)(o - s);
 }
 
+/* A value whose varint takes exactly len (1..10) bytes, its bits drawn from r. */
+static uint64_t value_of_len(unsigned len, uint64_t r)
+{
+    if (len == 10)
+        return r | (uint64_t)1 << 63;
+    uint64_t top = (uint64_t)1 << (7 * (len - 1));
+    return len == 1 ? r & 0x7f : top | (r & ((top << 7) - 1));
+}
+
+/* Varints of every length 1..10 ending 0..12 bytes before the end of an exact heap copy, so
+ * that owl_varint_read takes its one-load path (8 bytes in hand) and its checked one (fewer,
+ * or a 9- and 10-byte varint) at every boundary; whatever byte follows (continuation bit set
+ * or clear), both agree with owl_varint_get, DELTA chunks ending in each decode, and every
+ * truncation, a 10th byte over 1, a trailing byte and a count one too many fail. */
+Test(varint, every_length_at_every_end)
+{
+    static const uint8_t fill[] = {0x00, 0x7f, 0x80, 0xff};
+    for (unsigned len = 1; len <= 10; len++) {
+        for (size_t tail = 0; tail <= 12; tail++) {
+            for (size_t f = 0; f < sizeof fill; f++) {
+                uint8_t b[32];
+                uint64_t val = value_of_len(len, rnd());
+                cr_assert_eq(owl_varint_put(b, val), len);
+                memset(b + len, fill[f], tail);
+                uint8_t *c = exact_copy(b, len + tail);
+                const uint8_t *p = c;
+                uint64_t v = 0;
+                cr_assert_eq(owl_varint_read(&p, c + len + tail, &v), OWL_OK);
+                cr_assert_eq(v, val, "len %u tail %zu", len, tail);
+                cr_assert_eq(p, c + len);
+                /* cut anywhere inside: the reader stops at the end */
+                for (size_t cut = 0; cut < len; cut++) {
+                    p = c;
+                    cr_assert_eq(owl_varint_read(&p, c + cut, &v), OWL_ECORRUPT);
+                }
+                /* the continuation bit of the last byte set: the varint runs on into the
+                 * fill, or past 10 bytes, or past the end */
+                c[len - 1] |= 0x80;
+                const uint8_t *p1 = c, *p2 = c;
+                uint64_t v1 = 0, v2 = 0;
+                int r1 = owl_varint_get(&p1, c + len + tail, &v1);
+                cr_assert_eq(owl_varint_read(&p2, c + len + tail, &v2), r1);
+                if (r1 == OWL_OK)
+                    cr_assert(v1 == v2 && p1 == p2);
+                if (tail == 0)
+                    cr_assert_eq(r1, OWL_ECORRUPT);
+                free(c);
+            }
+        }
+    }
+    /* a 10th byte of 2..255 carries bits past 64, wherever the end is */
+    for (size_t tail = 0; tail <= 12; tail++) {
+        uint8_t b[32];
+        memset(b, 0xff, 9);
+        memset(b + 10, 0, tail);
+        for (unsigned last = 2; last < 256; last += 17) {
+            b[9] = (uint8_t)last;
+            uint8_t *c = exact_copy(b, 10 + tail);
+            const uint8_t *p = c;
+            uint64_t v;
+            cr_assert_eq(owl_varint_read(&p, c + 10 + tail, &v), OWL_ECORRUPT);
+            free(c);
+        }
+    }
+    /* DELTA chunks of 1..12 values of each length: the last varints near the chunk's end */
+    for (unsigned len = 1; len <= 10; len++) {
+        for (size_t n = 1; n <= 12; n++) {
+            int64_t v[12], out[13];
+            v[0] = (int64_t)rnd();
+            for (size_t i = 1; i < n; i++)
+                v[i] = (int64_t)((uint64_t)v[i - 1] +
+                                 (uint64_t)owl_unzigzag(value_of_len(len, rnd())));
+            owl_buf bd = {0};
+            delta_chunk(v, n, &bd);
+            uint8_t *c = exact_copy(bd.data, bd.len);
+            cr_assert_eq(owl_dec_i64(c, bd.len, n, out), OWL_OK, "len %u n %zu", len, n);
+            cr_assert_arr_eq(out, v, n * sizeof v[0]);
+            cr_assert_eq(owl_dec_i64(c, bd.len, n + 1, out), OWL_ECORRUPT);
+            for (size_t cut = 1; cut < bd.len; cut++) {
+                uint8_t *t = exact_copy(c, cut);
+                cr_assert_eq(owl_dec_i64(t, cut, n, out), OWL_ECORRUPT, "cut %zu", cut);
+                free(t);
+            }
+            free(c);
+            cr_assert_eq(owl_buf_append(&bd, "", 1), OWL_OK);
+            c = exact_copy(bd.data, bd.len);
+            cr_assert_eq(owl_dec_i64(c, bd.len, n, out), OWL_ECORRUPT);
+            free(c);
+            owl_buf_free(&bd);
+        }
+    }
+}
+
 /* A FOR (delta = 0) or DFOR chunk of v[0..n) with the given base and width, built bit by bit
  * apart from encode.c's packer: offsets v[i] - base, or v[i] - v[i-1] - base, least
  * significant bit first. Returns its length; out holds 32 + 8n bytes. */
