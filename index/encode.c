@@ -299,24 +299,28 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out)
     return OWL_OK;
 }
 
+/* The integer decoders below write value i at out[i * stride] (stride >= 1). */
+
 /* RAW payload of n 8-byte words after the id byte; must be exactly n*8 bytes. */
-static int dec_raw64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
+static int dec_raw64(const uint8_t *p, size_t len, size_t n, uint64_t *out, size_t stride)
 {
     if ((len - 1) % 8 != 0 || (len - 1) / 8 != n)
         return OWL_ECORRUPT;
     p++;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n)
-        memcpy(out, p, n * 8);
-#else
-    for (size_t i = 0; i < n; i++)
-        out[i] = owl_get64le(p + 8 * i);
+    if (stride == 1) {
+        if (n)
+            memcpy(out, p, n * 8);
+        return OWL_OK;
+    }
 #endif
+    for (size_t i = 0; i < n; i++)
+        out[i * stride] = owl_get64le(p + 8 * i);
     return OWL_OK;
 }
 
 /* CONST payload: one varint, repeated n (>= 1) times. */
-static int dec_const64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
+static int dec_const64(const uint8_t *p, size_t len, size_t n, uint64_t *out, size_t stride)
 {
     const uint8_t *q = p + 1, *end = p + len;
     uint64_t z;
@@ -324,7 +328,7 @@ static int dec_const64(const uint8_t *p, size_t len, size_t n, uint64_t *out)
         return OWL_ECORRUPT;
     uint64_t v = (uint64_t)owl_unzigzag(z);
     for (size_t i = 0; i < n; i++)
-        out[i] = v;
+        out[i * stride] = v;
     return OWL_OK;
 }
 
@@ -333,7 +337,8 @@ typedef int varint_reader(const uint8_t **p, const uint8_t *end, uint64_t *v);
 /* DELTA (order 1) and DOD (order 2): running sums of zigzag varints, in uint64, read by rd.
  * Always inlined with rd a constant, so each reader below gets its own loops. */
 static inline __attribute__((always_inline)) int sums(const uint8_t *p, size_t len, size_t n,
-                                                      int order, uint64_t *out, varint_reader *rd)
+                                                      int order, uint64_t *out, size_t stride,
+                                                      varint_reader *rd)
 {
     const uint8_t *q = p + 1, *end = p + len;
     uint64_t z, v, d = 0;
@@ -344,15 +349,18 @@ static inline __attribute__((always_inline)) int sums(const uint8_t *p, size_t l
         return OWL_ECORRUPT;
     v = (uint64_t)owl_unzigzag(z);
     out[0] = v;
+    /* i counts in out's slots, a stride apart (n * stride cannot overflow: out spans nearly
+     * that many) */
+    size_t last = n * stride;
     if (order == 1) {
-        for (size_t i = 1; i < n; i++) {
+        for (size_t i = stride; i < last; i += stride) {
             if (rd(&q, end, &z) != OWL_OK)
                 return OWL_ECORRUPT;
             v += (uint64_t)owl_unzigzag(z);
             out[i] = v;
         }
     } else {
-        for (size_t i = 1; i < n; i++) {
+        for (size_t i = stride; i < last; i += stride) {
             if (rd(&q, end, &z) != OWL_OK)
                 return OWL_ECORRUPT;
             d += (uint64_t)owl_unzigzag(z);
@@ -363,9 +371,10 @@ static inline __attribute__((always_inline)) int sums(const uint8_t *p, size_t l
     return q == end ? OWL_OK : OWL_ECORRUPT;
 }
 
-static int sums_plain(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out)
+static int sums_plain(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out,
+                      size_t stride)
 {
-    return sums(p, len, n, order, out, owl_varint_read);
+    return sums(p, len, n, order, out, stride, owl_varint_read);
 }
 
 #if OWL_PEXT
@@ -389,24 +398,27 @@ __attribute__((target("bmi,bmi2"))) static inline int varint_read_pext(const uin
 }
 
 __attribute__((target("bmi,bmi2"))) static int sums_pext(const uint8_t *p, size_t len, size_t n,
-                                                         int order, uint64_t *out)
+                                                         int order, uint64_t *out, size_t stride)
 {
-    return sums(p, len, n, order, out, varint_read_pext);
+    return sums(p, len, n, order, out, stride, varint_read_pext);
 }
 
 /* pext only on Intel: AMD before Zen 3 runs it in microcode, tens of cycles, far slower
  * than the shifts and masks it replaces. */
-static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out)
+static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out,
+                    size_t stride)
 {
     static int fast_pext = -1;
     if (fast_pext < 0)
         fast_pext = __builtin_cpu_supports("bmi2") && __builtin_cpu_is("intel");
-    return fast_pext ? sums_pext(p, len, n, order, out) : sums_plain(p, len, n, order, out);
+    return fast_pext ? sums_pext(p, len, n, order, out, stride)
+                     : sums_plain(p, len, n, order, out, stride);
 }
 #else
-static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out)
+static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out,
+                    size_t stride)
 {
-    return sums_plain(p, len, n, order, out);
+    return sums_plain(p, len, n, order, out, stride);
 }
 #endif
 
@@ -436,12 +448,12 @@ static inline uint64_t bits_at9(const uint8_t *q, size_t bit, uint64_t mask)
  * of them: out[i] = base + x[i] (FOR), or with running set out[i] = acc += base + x[i] (DFOR).
  * Inlined with running a constant, so each form gets its own loops. */
 static inline void unpack(const uint8_t *q, size_t plen, size_t m, unsigned w, uint64_t base,
-                          int running, uint64_t acc, uint64_t *out)
+                          int running, uint64_t acc, uint64_t *out, size_t stride)
 {
     size_t i = 0, bit = 0;
     if (w == 0) {
         for (; i < m; i++)
-            out[i] = running ? (acc += base) : base;
+            out[i * stride] = running ? (acc += base) : base;
         return;
     }
     uint64_t mask = w == 64 ? UINT64_MAX : ((uint64_t)1 << w) - 1, x;
@@ -454,12 +466,12 @@ static inline void unpack(const uint8_t *q, size_t plen, size_t m, unsigned w, u
         if (w <= 57) {
             for (; i < fast; i++, bit += w) {
                 x = (load64le(q + (bit >> 3)) >> (bit & 7)) & mask;
-                out[i] = running ? (acc += base + x) : base + x;
+                out[i * stride] = running ? (acc += base + x) : base + x;
             }
         } else {
             for (; i < fast; i++, bit += w) {
                 x = bits_at9(q, bit, mask);
-                out[i] = running ? (acc += base + x) : base + x;
+                out[i * stride] = running ? (acc += base + x) : base + x;
             }
         }
     }
@@ -472,13 +484,14 @@ static inline void unpack(const uint8_t *q, size_t plen, size_t m, unsigned w, u
     memcpy(pad, q + from, plen - from);
     for (bit -= from * 8; i < m; i++, bit += w) {
         x = bits_at9(pad, bit, mask);
-        out[i] = running ? (acc += base + x) : base + x;
+        out[i * stride] = running ? (acc += base + x) : base + x;
     }
 }
 
 /* FOR (delta = 0) and DFOR (delta = 1): the header checked against n and the bytes left,
  * then the values unpacked. */
-static int dec_packed(const uint8_t *p, size_t len, size_t n, int delta, uint64_t *out)
+static int dec_packed(const uint8_t *p, size_t len, size_t n, int delta, uint64_t *out,
+                      size_t stride)
 {
     const uint8_t *q = p + 1, *end = p + len;
     uint64_t cnt, z, v0 = 0;
@@ -503,34 +516,39 @@ static int dec_packed(const uint8_t *p, size_t len, size_t n, int delta, uint64_
         return OWL_ECORRUPT;
     if (delta) {
         out[0] = v0;
-        unpack(q, plen, m, w, base, 1, v0, out + 1);
+        unpack(q, plen, m, w, base, 1, v0, out + stride, stride);
     } else {
-        unpack(q, plen, m, w, base, 0, 0, out);
+        unpack(q, plen, m, w, base, 0, 0, out, stride);
     }
     return OWL_OK;
 }
 
-int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out)
+int owl_dec_i64_stride(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t stride)
 {
     if (len < 1)
         return OWL_ECORRUPT;
     uint64_t *u = (uint64_t *)out;
     switch (p[0]) {
     case OWL_ENC_I64RAW:
-        return dec_raw64(p, len, n, u);
+        return dec_raw64(p, len, n, u, stride);
     case OWL_ENC_CONST:
-        return dec_const64(p, len, n, u);
+        return dec_const64(p, len, n, u, stride);
     case OWL_ENC_DELTA:
-        return dec_sums(p, len, n, 1, u);
+        return dec_sums(p, len, n, 1, u, stride);
     case OWL_ENC_DOD:
-        return dec_sums(p, len, n, 2, u);
+        return dec_sums(p, len, n, 2, u, stride);
     case OWL_ENC_FOR:
-        return dec_packed(p, len, n, 0, u);
+        return dec_packed(p, len, n, 0, u, stride);
     case OWL_ENC_DFOR:
-        return dec_packed(p, len, n, 1, u);
+        return dec_packed(p, len, n, 1, u, stride);
     default:
         return OWL_ECORRUPT;
     }
+}
+
+int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out)
+{
+    return owl_dec_i64_stride(p, len, n, out, 1);
 }
 
 /* ---- doubles ---- */
@@ -814,9 +832,9 @@ static int dec_f64_one(const uint8_t *p, size_t len, size_t n, double *out)
     uint64_t *u = (uint64_t *)(void *)out;
     switch (p[0]) {
     case OWL_ENC_F64RAW:
-        return dec_raw64(p, len, n, u);
+        return dec_raw64(p, len, n, u, 1);
     case OWL_ENC_CONST:
-        return dec_const64(p, len, n, u);
+        return dec_const64(p, len, n, u, 1);
     case OWL_ENC_XOR:
         return dec_xor(p, len, n, u);
     case OWL_ENC_F64INT:

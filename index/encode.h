@@ -153,6 +153,10 @@ int owl_enc_i64(const int64_t *v, size_t n, owl_buf *out);
  * out. OWL_ECORRUPT when the encoding is unknown, truncated, or holds extra bytes. */
 int owl_dec_i64(const uint8_t *p, size_t len, size_t n, int64_t *out);
 
+/* owl_dec_i64_stride — owl_dec_i64 with value i written at out[i * stride] (stride >= 1), so
+ * that values land in wider cells (part.c's owl_cell) without a second pass to spread them. */
+int owl_dec_i64_stride(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t stride);
+
 /* owl_enc_f64 / owl_dec_f64 — the smallest of F64RAW, CONST (all bit patterns equal), XOR
  * (neighbouring values alike, as in time series) and F64INT (integral values: counters). */
 int owl_enc_f64(const double *v, size_t n, owl_buf *out);

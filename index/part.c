@@ -1793,20 +1793,14 @@ static size_t raw_limit(enum owl_type t, size_t n)
     return CHUNK_RAW_MAX;
 }
 
-/* Spreads the decoded values at the front of cells (n items of `size` bytes, packed) over
- * the cells: backwards, since item i sits at byte size*i <= sizeof(owl_cell)*i. */
-static void spread_num(owl_cell *cells, size_t n, int is_double)
+/* Spreads n doubles decoded at the front of cells over the cells: backwards, since double i
+ * sits at byte 8*i <= sizeof(owl_cell)*i. (Integers are decoded straight into the cells.) */
+static void spread_f64(owl_cell *cells, size_t n)
 {
     for (size_t i = n; i-- > 0;) {
-        if (is_double) {
-            double v;
-            memcpy(&v, (char *)cells + 8 * i, 8);
-            cells[i].f = v;
-        } else {
-            int64_t v;
-            memcpy(&v, (char *)cells + 8 * i, 8);
-            cells[i].i = v;
-        }
+        double v;
+        memcpy(&v, (char *)cells + 8 * i, 8);
+        cells[i].f = v;
     }
 }
 
@@ -1908,11 +1902,12 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
     owl_cell *cells = d->cells[c];
     int rc;
     if (is_int(t)) {
-        if ((rc = owl_dec_i64(raw, len, n, (int64_t *)(void *)cells)) == OWL_OK)
-            spread_num(cells, n, 0);
+        _Static_assert(sizeof(owl_cell) % sizeof(int64_t) == 0, "cells are whole int64s");
+        rc = owl_dec_i64_stride(raw, len, n, (int64_t *)(void *)cells,
+                                sizeof(owl_cell) / sizeof(int64_t));
     } else if (t == OWL_TYPE_F64) {
         if ((rc = owl_dec_f64(raw, len, n, (double *)(void *)cells)) == OWL_OK)
-            spread_num(cells, n, 1);
+            spread_f64(cells, n);
     } else if (owl_type_id_width(t)) {
         const uint8_t *v;
         size_t w = owl_type_id_width(t);

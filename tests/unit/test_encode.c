@@ -127,6 +127,11 @@ static int dec_i64_cb(const uint8_t *p, size_t len, size_t n, void *out)
 {
     return owl_dec_i64(p, len, n, out);
 }
+/* three int64s a value, as owl_dec_i64_stride fills part.c's cells (two apart) */
+static int dec_i64_wide_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_i64_stride(p, len, n, out, 3);
+}
 static int dec_f64_cb(const uint8_t *p, size_t len, size_t n, void *out)
 {
     return owl_dec_f64(p, len, n, out);
@@ -188,7 +193,7 @@ static void sweep(dec_fn dec, const uint8_t *enc, size_t len, size_t n, size_t o
 /* ---- 64-bit integers ---- */
 
 /* Encodes v, checks the chosen encoding (0 = any), decodes, compares, sweeps corruptions;
- * returns the encoded size. */
+ * the same with owl_dec_i64_stride, whose gaps stay untouched; returns the encoded size. */
 static size_t rt_i64(const int64_t *v, size_t n, int want)
 {
     owl_buf b = OWL_BUF_INIT;
@@ -202,11 +207,21 @@ static size_t rt_i64(const int64_t *v, size_t n, int want)
     cr_assert_eq(owl_dec_i64(c, b.len, n, out), OWL_OK);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(out[i], v[i], "i=%zu %lld != %lld", i, (long long)out[i], (long long)v[i]);
-    if (n <= 512)
+    int64_t *wide = malloc((3 * n + 1) * sizeof *wide);
+    memset(wide, 0x5a, (3 * n + 1) * sizeof *wide);
+    int64_t gap = wide[3 * n];
+    cr_assert_eq(owl_dec_i64_stride(c, b.len, n, wide, 3), OWL_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(wide[3 * i] == v[i] && wide[3 * i + 1] == gap && wide[3 * i + 2] == gap,
+                  "stride 3, i=%zu", i);
+    if (n <= 512) {
         sweep(dec_i64_cb, c, b.len, n, sizeof(int64_t));
+        sweep(dec_i64_wide_cb, c, b.len, n, 3 * sizeof(int64_t));
+    }
     size_t len = b.len;
     free(c);
     free(out);
+    free(wide);
     owl_buf_free(&b);
     return len;
 }
