@@ -106,10 +106,13 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 
 uint32_t owl_crc32c(uint32_t crc, const void *p, size_t n)
 {
-    static int have_hw = -1;
-    if (have_hw < 0)
-        have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-    return have_hw ? crc32c_hw(crc, p, n) : owl_crc32c_sw(crc, p, n);
+    static int have_hw = -1; /* threads may race to set it, to the same value: atomic */
+    int hw = __atomic_load_n(&have_hw, __ATOMIC_RELAXED);
+    if (hw < 0) {
+        hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+        __atomic_store_n(&have_hw, hw, __ATOMIC_RELAXED);
+    }
+    return hw ? crc32c_hw(crc, p, n) : owl_crc32c_sw(crc, p, n);
 }
 #else
 uint32_t owl_crc32c(uint32_t crc, const void *p, size_t n)

@@ -408,11 +408,14 @@ __attribute__((target("bmi,bmi2"))) static int sums_pext(const uint8_t *p, size_
 static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out,
                     size_t stride)
 {
-    static int fast_pext = -1;
-    if (fast_pext < 0)
-        fast_pext = __builtin_cpu_supports("bmi2") && __builtin_cpu_is("intel");
-    return fast_pext ? sums_pext(p, len, n, order, out, stride)
-                     : sums_plain(p, len, n, order, out, stride);
+    static int fast_pext = -1; /* threads may race to set it, to the same value: atomic */
+    int fast = __atomic_load_n(&fast_pext, __ATOMIC_RELAXED);
+    if (fast < 0) {
+        fast = __builtin_cpu_supports("bmi2") && __builtin_cpu_is("intel");
+        __atomic_store_n(&fast_pext, fast, __ATOMIC_RELAXED);
+    }
+    return fast ? sums_pext(p, len, n, order, out, stride)
+                : sums_plain(p, len, n, order, out, stride);
 }
 #else
 static int dec_sums(const uint8_t *p, size_t len, size_t n, int order, uint64_t *out,
