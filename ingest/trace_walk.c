@@ -592,31 +592,36 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
             return OWL_ENOMEM;
         w->vann = x, w->capvann = na;
     }
+    /* in locals: the stores to the views could alias w's fields for the compiler */
+    char *const *names = w->names;
+    const hrow *http = w->http;
+    const arow *more = w->more;
+    const int lean = w->lean;
     for (size_t i = 0; i < n; i++) {
         const row *r = g[i];
         owl_xf_span *x = &v[i];
-        x->service = name_of(w, r->svc);
-        x->name = name_of(w, r->name);
+        x->service = r->svc ? names[r->svc - 1] : NULL;
+        x->name = r->name ? names[r->name - 1] : NULL;
         x->kind = owl_span_view_kind(r->kind);
         x->start_ns = r->start;
         x->end_ns = r->start + r->dur;
         owl_span_view_status(x, r->status);
         x->in_progress = r->prog;
-        if (!w->lean) { /* a lean walk's rows have none: the views keep their NULLs */
+        if (!lean) { /* a lean walk's rows have none: the views keep their NULLs */
             x->remote_service = name_of(w, r->peer);
             x->exception_type = name_of(w, r->etype);
             x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
         }
-        if (w->http) {
-            const hrow *h = &w->http[r - w->rows];
+        if (http) {
+            const hrow *h = &http[r - w->rows];
             x->http_method = name_of(w, h->method);
             x->http_url = text_of(w, h->url);
             x->http_useragent = name_of(w, h->ua);
             x->http_clientip = name_of(w, h->cip);
             x->http_status = h->status;
         }
-        if (w->more) {
-            const arow *m = &w->more[r - w->rows];
+        if (more) {
+            const arow *m = &more[r - w->rows];
             x->user = text_of(w, m->user);
             x->service_type = text_of(w, m->stype);
             x->availability_zone = text_of(w, m->az);
