@@ -1271,6 +1271,243 @@ int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const ui
     return OWL_OK;
 }
 
+/* ---- IDREF: ids as references to equal values earlier in the column or in another ---- */
+
+#define IDREF_PROBE 64 /* rows after which IDREF is given up unless smaller than FIXED so far */
+
+enum { TOK_LIT = 0, TOK_RUN = 1, TOK_BACK = 2, TOK_REF = 3 }; /* token = 4x + kind */
+
+void owl_idref_enc_free(owl_idref_enc *e)
+{
+    if (!e)
+        return;
+    free(e->slots);
+    e->slots = NULL;
+    e->cap = 0;
+    owl_buf_free(&e->tok);
+    owl_buf_free(&e->lit);
+}
+
+static inline size_t id_slot(const uint8_t *x, size_t width, size_t mask)
+{
+    return (size_t)((owl_sample_key(x, width) * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* The slot of table t (rows + 1 into vals, 0 = empty) holding value x, or the empty slot
+ * where it would go. */
+static inline size_t id_find(const uint32_t *t, size_t mask, const uint8_t *vals,
+                             const uint8_t *x, size_t width)
+{
+    size_t s = id_slot(x, width, mask);
+    while (t[s] && memcmp(vals + (size_t)(t[s] - 1) * width, x, width) != 0)
+        s = (s + 1) & mask;
+    return s;
+}
+
+/* Room for tables of twice n rows each, emptied (only the first when there is no ref). */
+static int idref_tables(owl_idref_enc *e, size_t n, int with_ref)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (cap > e->cap) {
+        uint32_t *s = realloc(e->slots, 2 * cap * sizeof *s);
+        if (!s)
+            return OWL_ENOMEM;
+        e->slots = s, e->cap = cap;
+    }
+    memset(e->slots, 0, (with_ref ? 2 : 1) * e->cap * sizeof *e->slots);
+    return OWL_OK;
+}
+
+/* The cheapest token for row i, which differs from row i - 1: a reference to the other
+ * column or to an earlier row when shorter than a literal (width bytes, plus a token byte
+ * unless the previous row was a literal too). Records row i in the self table. */
+static inline uint64_t idref_token(owl_idref_enc *e, const uint8_t *v, size_t width, size_t i,
+                                   const uint8_t *ref, int after_lit)
+{
+    size_t mask = e->cap - 1, best = width + !after_lit;
+    const uint8_t *x = v + i * width;
+    uint64_t tok = TOK_LIT;
+    if (ref) {
+        const uint32_t *rt = e->slots + e->cap;
+        size_t s = id_find(rt, mask, ref, x, width);
+        if (rt[s]) {
+            uint64_t t = 4 * owl_zigzag((int64_t)(rt[s] - 1) - (int64_t)i) + TOK_REF;
+            if (owl_varint_len(t) < best)
+                tok = t, best = owl_varint_len(t);
+        }
+    }
+    uint32_t *st = e->slots;
+    size_t s = id_find(st, mask, v, x, width);
+    if (st[s]) {
+        uint64_t t = 4 * (i - st[s]) + TOK_BACK; /* st[s] - 1 is the row: x = i - row - 1 */
+        if (owl_varint_len(t) < best)
+            tok = t;
+    }
+    st[s] = (uint32_t)(i + 1);
+    return tok;
+}
+
+/* Builds IDREF's tokens and literals in e: 1, or 0 when it was given up (not smaller than
+ * FIXED after IDREF_PROBE rows), or OWL_ENOMEM. A literal or run token is held back
+ * (`pend`, of `cnt` rows) while the next rows extend it. */
+static int idref_build(owl_idref_enc *e, const uint8_t *v, size_t width, size_t n,
+                       const uint8_t *ref)
+{
+    int rc;
+    if ((rc = idref_tables(e, n, ref != NULL)) != OWL_OK)
+        return rc;
+    if (ref) {
+        uint32_t *rt = e->slots + e->cap;
+        for (size_t j = 0; j < n; j++)
+            rt[id_find(rt, e->cap - 1, ref, ref + j * width, width)] = (uint32_t)(j + 1);
+    }
+    owl_buf_reset(&e->tok);
+    owl_buf_reset(&e->lit);
+    uint8_t *tok = grow(&e->tok, 10 * n), *lit = grow(&e->lit, width * n);
+    if (!tok || !lit)
+        return OWL_ENOMEM;
+    uint8_t *t0 = tok, *l0 = lit;
+    uint64_t pend = UINT64_MAX, cnt = 0; /* UINT64_MAX: nothing held back */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *x = v + i * width;
+        /* a run's later rows stay out of the self table: it keeps the run's first row */
+        uint64_t t = i && memcmp(x, x - width, width) == 0
+                         ? TOK_RUN
+                         : idref_token(e, v, width, i, ref, pend == TOK_LIT);
+        if (t == TOK_LIT) {
+            memcpy(lit, x, width);
+            lit += width;
+        }
+        if (t == pend) {
+            cnt++;
+        } else {
+            if (pend != UINT64_MAX)
+                tok = owl_varint_write(tok, 4 * (cnt - 1) + pend);
+            if (t == TOK_LIT || t == TOK_RUN)
+                pend = t, cnt = 1;
+            else
+                tok = owl_varint_write(tok, t), pend = UINT64_MAX;
+        }
+        if (i + 1 == IDREF_PROBE && (size_t)(tok - t0) + (size_t)(lit - l0) >= IDREF_PROBE * width)
+            return 0;
+    }
+    if (pend != UINT64_MAX)
+        tok = owl_varint_write(tok, 4 * (cnt - 1) + pend);
+    commit(&e->tok, tok);
+    commit(&e->lit, lit);
+    return 1;
+}
+
+int owl_enc_id(owl_idref_enc *e, const uint8_t *v, size_t width, size_t n, const uint8_t *ref,
+               size_t ref_col, owl_buf *out)
+{
+    if (width == 0)
+        return OWL_EINVAL;
+    if (width > 255 || n == 0 || n >= UINT32_MAX || ref_col > 254)
+        return owl_enc_fixed(v, width, n, out);
+    int built = idref_build(e, v, width, n, ref);
+    if (built < 0)
+        return built;
+    size_t nlit = e->lit.len / width;
+    size_t size = 3 + owl_varint_len(nlit) + e->tok.len + e->lit.len;
+    if (!built || size >= 1 + owl_varint_len(width) + n * width)
+        return owl_enc_fixed(v, width, n, out);
+    uint8_t *o = grow(out, size);
+    if (!o)
+        return OWL_ENOMEM;
+    *o++ = OWL_ENC_IDREF;
+    *o++ = (uint8_t)width;
+    *o++ = ref ? (uint8_t)(ref_col + 1) : 0;
+    o = owl_varint_write(o, nlit);
+    memcpy(o, e->tok.data, e->tok.len);
+    o += e->tok.len;
+    memcpy(o, e->lit.data, e->lit.len);
+    commit(out, o + e->lit.len);
+    return OWL_OK;
+}
+
+/* The header of an IDREF chunk: width, reference column (SIZE_MAX none), where the tokens
+ * start, and where the literals do (the tokens' end). */
+struct idref_hdr {
+    size_t width, ref_col;
+    const uint8_t *tok, *lit;
+};
+
+static int idref_hdr(const uint8_t *p, size_t len, struct idref_hdr *h)
+{
+    const uint8_t *q = p + 3, *end = p + len;
+    uint64_t nlit;
+    if (len < 4 || p[0] != OWL_ENC_IDREF || p[1] == 0 ||
+        owl_varint_read(&q, end, &nlit) != OWL_OK || nlit > (size_t)(end - q) / p[1])
+        return OWL_ECORRUPT;
+    h->width = p[1];
+    h->ref_col = p[2] ? (size_t)p[2] - 1 : SIZE_MAX;
+    h->tok = q;
+    h->lit = end - (size_t)nlit * h->width;
+    return OWL_OK;
+}
+
+int owl_idref_ref(const uint8_t *p, size_t len, size_t *ref_col)
+{
+    struct idref_hdr h;
+    int rc = idref_hdr(p, len, &h);
+    if (rc == OWL_OK)
+        *ref_col = h.ref_col;
+    return rc;
+}
+
+int owl_dec_idref(const uint8_t *p, size_t len, size_t width, size_t n, const owl_cell *ref,
+                  owl_cell *out)
+{
+    struct idref_hdr h;
+    if (idref_hdr(p, len, &h) != OWL_OK || h.width != width || (h.ref_col != SIZE_MAX && !ref))
+        return OWL_ECORRUPT;
+    /* rows a reference token may name: none without a reference column */
+    size_t nref = h.ref_col == SIZE_MAX ? 0 : n;
+    const uint8_t *q = h.tok, *tend = h.lit, *lit = h.lit, *lend = p + len;
+    size_t i = 0;
+    /* most tokens are one byte: references to the other column first (a span's parent),
+     * then runs (a trace's id, siblings' parent) */
+    while (i < n) {
+        uint64_t t;
+        if (q < tend && *q < 0x80)
+            t = *q++;
+        else if (owl_varint_get(&q, tend, &t) != OWL_OK)
+            return OWL_ECORRUPT;
+        uint64_t x = t >> 2;
+        if ((t & 3) == TOK_REF) {
+            /* i + unzz(x), wrapping: a row before 0 wraps to 2^63 or more, never below n */
+            uint64_t j = (uint64_t)i + (uint64_t)owl_unzigzag(x);
+            if (j >= nref)
+                return OWL_ECORRUPT;
+            out[i++] = ref[j];
+        } else if ((t & 3) == TOK_RUN) {
+            if (i == 0 || x >= n - i)
+                return OWL_ECORRUPT;
+            /* two cells a turn: a trace's id fills most of a block this way */
+            owl_cell v = out[i - 1], *o = out + i, *e = o + x + 1;
+            for (; e - o >= 2; o += 2)
+                o[0] = v, o[1] = v;
+            if (o < e)
+                *o = v;
+            i += x + 1;
+        } else if (t & 3) { /* TOK_BACK */
+            if (x >= i)
+                return OWL_ECORRUPT;
+            out[i] = out[i - x - 1];
+            i++;
+        } else {
+            if (x >= n - i || x >= (size_t)(lend - lit) / width)
+                return OWL_ECORRUPT;
+            for (size_t e = i + x + 1; i < e; i++, lit += width)
+                out[i].b = (owl_bytes){lit, width};
+        }
+    }
+    return q == tend && lit == lend ? OWL_OK : OWL_ECORRUPT;
+}
+
 /* ---- packed chunks ---- */
 
 #define CHUNK_HDR 5 /* codec + crc32c */

@@ -33,6 +33,13 @@
  *               FOR; base = the least delta (as int64). A single value is never DFOR
  *               FOR and DFOR store n, unlike the other encodings, because their bytes alone
  *               do not fix it: a byte of padding bits holds 0 to 7 more values of w < 8
+ *   16  IDREF   ids as references: byte width (1..255), byte ref (0 = none, k + 1 = column
+ *               k of the part's own column list, whose values the tokens may name), varint
+ *               nlit, then tokens (varints 4x + kind) covering the n rows in order, then the
+ *               nlit literals (nlit x width bytes). Kinds, at row i: 0 = the next x + 1
+ *               literals; 1 = x + 1 rows holding row i - 1's value; 2 = the value of row
+ *               i - x - 1; 3 (only with a ref) = the value of row i + unzz(x) of column ref
+ *               in the same block. Decoded without copies (owl_dec_idref)
  * Decoders treat their input as untrusted: any inconsistency is OWL_ECORRUPT, never a crash. */
 #ifndef OWL_ENCODE_H
 #define OWL_ENCODE_H
@@ -42,6 +49,7 @@
 
 #include "common/common.h"
 #include "common/endian.h"
+#include "index/index.h"
 
 enum owl_enc {
     OWL_ENC_I64RAW = 1,
@@ -59,6 +67,7 @@ enum owl_enc {
     OWL_ENC_F64SEG = 13,
     OWL_ENC_FOR = 14,
     OWL_ENC_DFOR = 15,
+    OWL_ENC_IDREF = 16,
 };
 
 /* A byte string view; p need not be NUL-terminated. */
@@ -186,6 +195,41 @@ int owl_dec_str(const uint8_t *p, size_t len, size_t n, owl_strref *out);
  * checks the stored width equals `width` and points *out at the n*width value bytes in p. */
 int owl_enc_fixed(const uint8_t *v, size_t width, size_t n, owl_buf *out);
 int owl_dec_fixed(const uint8_t *p, size_t len, size_t width, size_t n, const uint8_t **out);
+
+/* Scratch of owl_enc_id, reused from call to call so a writer allocates it once: hash
+ * tables of values to rows, the tokens and the literals of the chunk being built. Start
+ * zeroed; release with owl_idref_enc_free. */
+typedef struct owl_idref_enc {
+    uint32_t *slots; /* 2 x cap: this column's values, then the reference column's */
+    size_t cap;      /* a power of two, at least twice the rows */
+    owl_buf tok, lit;
+} owl_idref_enc;
+
+void owl_idref_enc_free(owl_idref_enc *e);
+
+/* owl_enc_id — appends the smaller of FIXED and IDREF for the n values of `width` bytes at
+ * v (back to back). IDREF names the earlier row of an equal value and, when ref is not NULL
+ * (the n values of the same width of column ref_col, 0..254, of the same block, back to
+ * back), a row of ref holding the value. IDREF is given up after 64 rows when it has not
+ * been smaller than FIXED so far, and taken only when smaller in the end. OWL_OK or
+ * OWL_ENOMEM. */
+int owl_enc_id(owl_idref_enc *e, const uint8_t *v, size_t width, size_t n, const uint8_t *ref,
+               size_t ref_col, owl_buf *out);
+
+/* owl_idref_ref — for an IDREF chunk (p, len bytes, starting with the id byte), *ref_col
+ * gets the column its tokens may reference, SIZE_MAX for none. OWL_ECORRUPT when the chunk
+ * is not IDREF or its header is truncated. */
+int owl_idref_ref(const uint8_t *p, size_t len, size_t *ref_col);
+
+/* owl_dec_idref — decodes the n values of an IDREF chunk as cells whose bytes are not
+ * copied: out[i].b points at a literal inside p, or where an earlier out[k] or ref[j]
+ * points (p and ref's bytes must outlive out). ref holds the n cells of the referenced
+ * column, each of `width` bytes (copied as they are), or is NULL when the caller has none.
+ * OWL_ECORRUPT on a width other than `width`, a reference column without ref, a token
+ * naming a row outside 0..n-1 or a later row of this column, a literal beyond nlit, and on
+ * truncation or trailing bytes. */
+int owl_dec_idref(const uint8_t *p, size_t len, size_t width, size_t n, const owl_cell *ref,
+                  owl_cell *out);
 
 /* A packed chunk:
  *   0  1  codec: 0 = stored, 1 = zstd

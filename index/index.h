@@ -142,6 +142,11 @@ typedef struct owl_coldef {
     const char *name;
     enum owl_type type;
     unsigned flags;
+    /* ID columns: 1 + the index of another ID column of the same type whose values this
+     * one's mostly are, row by row elsewhere in the block (a span's parent id is another
+     * span's id), so parts store them as references to its rows; 0 = none. The column
+     * referenced must not reference one itself. */
+    unsigned ref;
 } owl_coldef;
 
 typedef struct owl_schema {

@@ -29,8 +29,10 @@
 /* 2: the footer is packed (zstd); 3: version 2 blooms, ndays; 4: the F64 encodings XOR,
  * F64INT, F64DEC and F64SEG, and clustered parts (rows by series, then time); 5: the I64
  * encodings FOR and DFOR (bit-packed), which an owl reading 4 would refuse chunk by chunk as
- * corrupt. Everything else reads 5 as 4 (every check of p->format is ">= 3"). */
-#define FORMAT_VERSION 5
+ * corrupt; 6: the id encoding IDREF (references to other rows of the column or of another
+ * column of the block), likewise. Everything else reads 6 and 5 as 4 (every check of
+ * p->format is ">= 3"). */
+#define FORMAT_VERSION 6
 #define FORMAT_OLDEST 2 /* still read */
 #define LOGTPL_MIN_LEVEL 9 /* zstd levels at which message columns try templates */
 #define HDR_SIZE 16
@@ -127,9 +129,16 @@ static int check_schema(const owl_schema *s, owl_error *err)
     if (!s || !s->name || !s->cols || s->ncols == 0 || s->ncols > OWL_MAX_COLS ||
         s->time_col >= s->ncols || s->cols[s->time_col].type != OWL_TYPE_TIME)
         return owl_error_set(err, OWL_EINVAL, "part: bad schema");
-    for (size_t c = 0; c < s->ncols; c++)
-        if (!s->cols[c].name || s->cols[c].type < OWL_TYPE_TIME || s->cols[c].type > OWL_TYPE_BSON)
+    for (size_t c = 0; c < s->ncols; c++) {
+        const owl_coldef *cd = &s->cols[c];
+        if (!cd->name || cd->type < OWL_TYPE_TIME || cd->type > OWL_TYPE_BSON)
             return owl_error_set(err, OWL_EINVAL, "part: bad schema column %zu", c);
+        /* one level of reference between two id columns of one type, as readers allow */
+        if (cd->ref && (cd->ref > s->ncols || cd->ref - 1 == c || !owl_type_id_width(cd->type) ||
+                        s->cols[cd->ref - 1].type != cd->type || s->cols[cd->ref - 1].ref))
+            return owl_error_set(err, OWL_EINVAL, "part: column %s references a column it "
+                                 "cannot", cd->name);
+    }
     return OWL_OK;
 }
 
@@ -305,6 +314,8 @@ struct writer {
     void *num;            /* block_rows x 8 bytes: int64 or double values */
     owl_strref *strs;     /* block_rows */
     uint8_t *fixed;       /* block_rows x 16 */
+    uint8_t *fixed_ref;   /* block_rows x 16: the ids of the column an id column references */
+    owl_idref_enc idref;
     int64_t *times;       /* block_rows: the block's time column, for template time hints */
     size_t *seg;          /* block_rows: a clustered block's runs of one series */
     struct hset set;
@@ -516,16 +527,32 @@ static inline void gather_ids(uint8_t *out, const owl_cell *v, size_t n, size_t 
     }
 }
 
-static int enc_bytes(struct writer *w, enum owl_type t, const owl_cell *v, size_t n)
+static void gather(uint8_t *out, const owl_cell *v, size_t n, size_t width)
 {
+    if (width == 8)
+        gather_ids(out, v, n, 8);
+    else
+        gather_ids(out, v, n, 16);
+}
+
+/* Column c's n values from row r0 on. Id columns are FIXED, or IDREF when smaller: the
+ * part's column list is the schema's, so the referenced column's position is its index. */
+static int enc_bytes(struct writer *w, size_t c, size_t r0, size_t n)
+{
+    const owl_coldef *cd = &w->s->cols[c];
+    const owl_cell *v = w->rows->cols[c] + r0;
+    enum owl_type t = cd->type;
     size_t width = owl_type_id_width(t);
     if (width) {
-        if (width == 8)
-            gather_ids(w->fixed, v, n, 8);
-        else
-            gather_ids(w->fixed, v, n, 16);
+        const uint8_t *ref = NULL;
+        gather(w->fixed, v, n, width);
+        if (cd->ref) {
+            gather(w->fixed_ref, w->rows->cols[cd->ref - 1] + r0, n, width);
+            ref = w->fixed_ref;
+        }
         w->raw_bytes += (uint64_t)width * n;
-        return owl_enc_fixed(w->fixed, width, n, &w->enc);
+        return owl_enc_id(&w->idref, w->fixed, width, n, ref, cd->ref ? cd->ref - 1 : 0,
+                          &w->enc);
     }
     for (size_t i = 0; i < n; i++) {
         w->strs[i].p = v[i].b.p;
@@ -631,7 +658,7 @@ static int write_chunk(struct writer *w, size_t b, size_t c, size_t r0, size_t n
     else if (cd->type == OWL_TYPE_F64)
         rc = enc_doubles(w, v, n, r0, ch);
     else
-        rc = enc_bytes(w, cd->type, v, n);
+        rc = enc_bytes(w, c, r0, n);
     if (rc != OWL_OK)
         return owl_error_set(err, rc, "part: encoding block %zu column %s failed", b, cd->name);
     if (w->enc.len > CHUNK_RAW_MAX)
@@ -829,10 +856,11 @@ static int writer_alloc(struct writer *w, size_t nrows, size_t block_rows, owl_e
     w->num = malloc(per * 8);
     w->strs = malloc(per * sizeof *w->strs);
     w->fixed = malloc(per * 16);
+    w->fixed_ref = malloc(per * 16);
     w->times = malloc(per * sizeof *w->times);
     w->seg = malloc(per * sizeof *w->seg);
     if (!w->blocks || !w->chunks || !w->bloom_off || !w->bloom_len || !w->num || !w->strs ||
-        !w->fixed || !w->times || !w->seg)
+        !w->fixed || !w->fixed_ref || !w->times || !w->seg)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
     return OWL_OK;
 }
@@ -849,6 +877,8 @@ static void writer_free(struct writer *w)
     free(w->num);
     free(w->strs);
     free(w->fixed);
+    free(w->fixed_ref);
+    owl_idref_enc_free(&w->idref);
     free(w->times);
     free(w->seg);
     free(w->set.slots);
@@ -1893,8 +1923,23 @@ static int dec_logtpl(owl_block_data *d, size_t c, const uint8_t *raw, size_t le
     return rc;
 }
 
+/* Decodes an id chunk into cells pointing at the chunk's own bytes, or, through refs (the
+ * cells of the column an IDREF chunk references, NULL for none), at that column's. */
+static int decode_ids(const uint8_t *raw, size_t len, size_t w, size_t n, const owl_cell *refs,
+                      owl_cell *cells)
+{
+    if (len && raw[0] == OWL_ENC_IDREF)
+        return owl_dec_idref(raw, len, w, n, refs, cells);
+    const uint8_t *v;
+    int rc = owl_dec_fixed(raw, len, w, n, &v);
+    if (rc == OWL_OK)
+        for (size_t i = 0; i < n; i++)
+            cells[i].b = (owl_bytes){v + i * w, w};
+    return rc;
+}
+
 static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size_t n,
-                        int have_times)
+                        int have_times, const owl_cell *refs)
 {
     enum owl_type t = p->types[c];
     const uint8_t *raw = (const uint8_t *)d->raw[c].data;
@@ -1909,11 +1954,7 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
         if ((rc = owl_dec_f64(raw, len, n, (double *)(void *)cells)) == OWL_OK)
             spread_f64(cells, n);
     } else if (owl_type_id_width(t)) {
-        const uint8_t *v;
-        size_t w = owl_type_id_width(t);
-        if ((rc = owl_dec_fixed(raw, len, w, n, &v)) == OWL_OK)
-            for (size_t i = 0; i < n; i++)
-                cells[i].b = (owl_bytes){v + i * w, w};
+        rc = decode_ids(raw, len, owl_type_id_width(t), n, refs, cells);
     } else {
         /* strrefs are decoded over the cells (same stride) and widened in place */
         if (len && raw[0] == OWL_ENC_LOGTPL) {
@@ -1934,11 +1975,53 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
     return rc;
 }
 
+/* The columns one owl_part_read_block has decoded (bit c), and those of them whose IDREF
+ * chunks reference another column. */
+struct decoded {
+    uint32_t done, cross;
+};
+
 static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int have_times,
-                      owl_error *err)
+                      struct decoded *dec, int as_ref, owl_error *err);
+
+/* When column c's chunk (unpacked in d->raw[c]) is IDREF with a reference column: decodes
+ * that column first unless this read did (it must not reference one itself: one level,
+ * no chains or cycles) and points *refs at its cells. *refs stays NULL otherwise. as_ref:
+ * c is being read for another column's references, so it may not have one of its own. */
+static int id_refs(owl_part *p, size_t b, size_t c, owl_block_data *d, struct decoded *dec,
+                   int as_ref, const owl_cell **refs, owl_error *err)
+{
+    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
+    size_t len = d->raw[c].len, k;
+    *refs = NULL;
+    if (!owl_type_id_width(p->types[c]) || !len || raw[0] != OWL_ENC_IDREF)
+        return OWL_OK;
+    if (owl_idref_ref(raw, len, &k) != OWL_OK)
+        return corrupt(p, err, "block %zu column %s: chunk does not decode", b, p->names[c]);
+    if (k == SIZE_MAX)
+        return OWL_OK;
+    if (as_ref || k >= p->fcols || p->fmap[k] == c || p->ftypes[k] != p->types[c] ||
+        (p->fmap[k] != SIZE_MAX && (dec->cross >> p->fmap[k] & 1)))
+        return corrupt(p, err, "block %zu column %s: references file column %zu, which it "
+                       "cannot", b, p->names[c], k);
+    size_t r = p->fmap[k];
+    if (r == SIZE_MAX)
+        return owl_error_set(err, OWL_EUNSUPPORTED, "part %s: column %s refers to the rows of "
+                             "a column the table no longer has", p->path, p->names[c]);
+    int rc;
+    if (!(dec->done >> r & 1) && (rc = read_chunk(p, b, r, d, 0, dec, 1, err)) != OWL_OK)
+        return rc;
+    dec->cross |= 1u << c;
+    *refs = d->cells[r];
+    return OWL_OK;
+}
+
+static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int have_times,
+                      struct decoded *dec, int as_ref, owl_error *err)
 {
     size_t n = p->blocks[b].rows;
     const char *name = p->names[c];
+    dec->done |= 1u << c;
     if (p->absent[c]) {
         owl_cell *cells = realloc(d->cells[c], n * sizeof *cells), def;
         if (!cells)
@@ -1949,8 +2032,9 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
             cells[i] = def;
         return OWL_OK;
     }
+    const owl_cell *refs;
     int rc = unpack_chunk(p, b, c, d, err);
-    if (rc != OWL_OK)
+    if (rc != OWL_OK || (rc = id_refs(p, b, c, d, dec, as_ref, &refs, err)) != OWL_OK)
         return rc;
     /* the cells are decoded over d->raw[c] (and its arena) from here on: a later call must
      * unpack again rather than trust a buffer the decode may have changed */
@@ -1959,7 +2043,7 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
     if (!cells)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
     d->cells[c] = cells;
-    rc = decode_chunk(p, b, c, d, n, have_times);
+    rc = decode_chunk(p, b, c, d, n, have_times, refs);
     if (rc == OWL_ENOMEM)
         return owl_error_set(err, rc, "part: out of memory");
     if (rc == OWL_EIO)
@@ -1986,9 +2070,12 @@ int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *to
     if (rc != OWL_OK)
         return rc;
     const uint8_t *raw = (const uint8_t *)d->raw[c].data;
-    size_t len = d->raw[c].len;
+    size_t len = d->raw[c].len, k;
     if (len && raw[0] == OWL_ENC_LOGTPL)
         *may = owl_logtpl_may_contain(raw, len, token->p, token->n);
+    else if (len && raw[0] == OWL_ENC_IDREF &&
+             (owl_idref_ref(raw, len, &k) != OWL_OK || k != SIZE_MAX))
+        *may = 1; /* values may be another column's bytes (a bad chunk: read_block says) */
     else /* every other encoding stores values as their bytes */
         *may = memmem(raw, len, token->p, token->n) != NULL;
     return OWL_OK;
@@ -2014,23 +2101,27 @@ int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
     d->nrows = p->blocks[b].rows;
     d->pre_set = 0;
     /* the time column first, so template chunks can use its values */
-    int have_times = 0;
-    for (size_t k = 0; k < p->ncols; k++) {
+    int have_times = 0, rc = OWL_OK;
+    struct decoded dec = {0, 0};
+    for (size_t k = 0; k < p->ncols && rc == OWL_OK; k++) {
         size_t c = k == 0 ? p->time_col : k <= p->time_col ? k - 1 : k;
-        if (!want[c])
+        if (!want[c] || (dec.done >> c & 1))
             continue;
-        int rc = read_chunk(p, b, c, d, have_times, err);
+        rc = read_chunk(p, b, c, d, have_times, &dec, 0, err);
         if (rc == OWL_OK && c == p->time_col)
             have_times = 1;
-        if (rc != OWL_OK) {
-            /* never leave a half-decoded column behind for the caller to trust */
+    }
+    /* a column decoded only for another's references leaves its bytes in d->raw (the
+     * other's cells point there) but no cells; after a failure no column is left, half
+     * decoded or of an earlier block, for the caller to trust */
+    for (size_t c = 0; c < p->ncols; c++)
+        if (rc != OWL_OK || ((dec.done >> c & 1) && !want[c])) {
             free(d->cells[c]);
             d->cells[c] = NULL;
-            d->nrows = 0;
-            return rc;
         }
-    }
-    return OWL_OK;
+    if (rc != OWL_OK)
+        d->nrows = 0;
+    return rc;
 }
 
 void owl_block_data_free(owl_block_data *d)

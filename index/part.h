@@ -6,7 +6,7 @@
  *
  *   header   OFFSET SIZE MEANING
  *            0      8    magic "OWLPART\0"
- *            8      4    format version (5; 2 to 4 are still read: docs/storage.md
+ *            8      4    format version (6; 2 to 5 are still read: docs/storage.md
  *                        "Parts" says what each lacks; version 1 had an unpacked footer)
  *            12     4    crc32c of bytes 0..11
  *   chunks   16     ...  block 0 column 0, block 0 column 1, ..., block 1 column 0, ...
@@ -18,7 +18,7 @@
  *            F+L+12 4    crc32c of the footer
  *            F+L+16 8    magic "OWLPEND\0"
  *
- * Footer fields: v (int32 3, as in the header), table, tenant, partition (utf8), day (int32, days since
+ * Footer fields: v (int32, the format version, as in the header), table, tenant, partition (utf8), day (int32, days since
  * 1970-01-01 UTC), ndays (int32, present only when > 1: the part spans days day..day+ndays-1,
  * written by compaction of sparse partitions), rows (int64), min_time, max_time (int64), max_lsn (int64: highest WAL lsn
  * whose rows are in this part), level (int32: 0 sealed from a memtable, +1 per compaction),
@@ -32,6 +32,8 @@
  * U64 the bit pattern as int64 (compare as unsigned); F64 double, null when the block holds a
  * NaN. Bloom items are owl_hash64(bytes, n, 0): tokens (owl_tokenize) and/or whole values
  * (numbers as their 8 little-endian bytes; none for F64). Details: docs/storage.md "Parts".
+ * ID columns may be IDREF chunks (encode.h) whose rows name rows of another ID column of the
+ * block (its position in the footer's cols); a read decodes that column first.
  * Message columns (STR + OWL_COL_TOKENS) written at zstd level >= 9 may be LOGTPL chunks
  * (logtpl.h) encoded with the block's time column values as the row times; readers pass the
  * same values back (reading the time chunk on the side when it was not asked for).
@@ -201,9 +203,11 @@ typedef struct owl_block_data {
 
 /* owl_part_read_block — reads and decodes the ncols columns listed in cols (schema indexes)
  * of block b into d (previous contents are reused/overwritten; columns not listed get
- * cells NULL). d starts zeroed and is released with owl_block_data_free. OWL_ECORRUPT when a
- * chunk fails its checksum or decoding (that column is left NULL and nrows 0); OWL_EIO;
- * OWL_EINVAL for b or a column out of range. Threads may read one part concurrently, each
+ * cells NULL, even one decoded for a listed column's references). d starts zeroed and is
+ * released with owl_block_data_free. OWL_ECORRUPT when a chunk fails its checksum or
+ * decoding (every column is then left NULL and nrows 0); OWL_EUNSUPPORTED for an IDREF
+ * column whose reference column the schema dropped; OWL_EIO; OWL_EINVAL for b or a column
+ * out of range. Threads may read one part concurrently, each
  * with its own d. */
 int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
                         owl_block_data *d, owl_error *err);
@@ -211,8 +215,9 @@ int owl_part_read_block(owl_part *p, size_t b, const size_t *cols, size_t ncols,
 /* owl_part_block_text_may — judges from the stored bytes of block b's column c, without
  * decoding them, whether a row may contain `token` (as OWL_PRED_TOKEN's whole token or as
  * OWL_PRED_SUBSTR's bytes: the test is the same): *may = 0 when it certainly does not.
- * Values of every encoding but LOGTPL are stored as their bytes, so the text must appear in
- * the unpacked chunk. A LOGTPL chunk keeps template text and string variables as bytes and
+ * Values of every encoding but LOGTPL and IDREF are stored as their bytes, so the text must
+ * appear in the unpacked chunk; an IDREF chunk without a reference column holds each of its
+ * values as a literal, one with a reference column always says "may". A LOGTPL chunk keeps template text and string variables as bytes and
  * re-spells only integers, lowercase hex and UUIDs, i.e. words made of [0-9a-f] alone; so a
  * word of a row holding any other character is in the chunk as bytes, and each maximal
  * [A-Za-z0-9] piece of the text holding such a character, a part of such a word, must

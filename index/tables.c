@@ -77,7 +77,7 @@ static const owl_coldef spans_cols[OWL_SPANS_NCOLS] = {
     [OWL_SPANS_TRACE_KEY] = {"trace_key", OWL_TYPE_U64, OWL_COL_CLUSTER},
     [OWL_SPANS_TRACE_ID] = {"trace_id", OWL_TYPE_ID16, OWL_COL_BLOOM},
     [OWL_SPANS_SPAN_ID] = {"span_id", OWL_TYPE_ID8, 0},
-    [OWL_SPANS_PARENT_ID] = {"parent_id", OWL_TYPE_ID8, 0},
+    [OWL_SPANS_PARENT_ID] = {"parent_id", OWL_TYPE_ID8, 0, 1 + OWL_SPANS_SPAN_ID},
     [OWL_SPANS_SERVICE] = {"service", OWL_TYPE_DICT, 0},
     [OWL_SPANS_NAME] = {"name", OWL_TYPE_DICT, 0},
     [OWL_SPANS_KIND] = {"kind", OWL_TYPE_I64, 0},
@@ -140,17 +140,17 @@ int owl_schema_col(const owl_schema *sc, const char *name, size_t *idx)
 /* The columns of version 1 WAL records, as owl wrote them until WAL records named their
  * columns (version 2). Frozen: do not edit when a table changes. */
 static const owl_coldef logs_v1[] = {
-    {"time", OWL_TYPE_TIME, 0},   {"ingest_time", OWL_TYPE_I64, 0},
-    {"stream", OWL_TYPE_DICT, 0}, {"message", OWL_TYPE_STR, 0},
-    {"severity", OWL_TYPE_DICT, 0}, {"trace_id", OWL_TYPE_ID16, 0},
-    {"span_id", OWL_TYPE_ID8, 0}, {"attrs", OWL_TYPE_BSON, 0},
+    {"time", OWL_TYPE_TIME, 0, 0},   {"ingest_time", OWL_TYPE_I64, 0, 0},
+    {"stream", OWL_TYPE_DICT, 0, 0}, {"message", OWL_TYPE_STR, 0, 0},
+    {"severity", OWL_TYPE_DICT, 0, 0}, {"trace_id", OWL_TYPE_ID16, 0, 0},
+    {"span_id", OWL_TYPE_ID8, 0, 0}, {"attrs", OWL_TYPE_BSON, 0, 0},
 };
 static const owl_coldef audit_v1[] = {
-    {"time", OWL_TYPE_TIME, 0},      {"key_id", OWL_TYPE_DICT, 0},
-    {"source", OWL_TYPE_DICT, 0},    {"user_agent", OWL_TYPE_DICT, 0},
-    {"action", OWL_TYPE_DICT, 0},    {"resource", OWL_TYPE_STR, 0},
-    {"status", OWL_TYPE_I64, 0},     {"error_code", OWL_TYPE_DICT, 0},
-    {"request_id", OWL_TYPE_STR, 0}, {"duration_us", OWL_TYPE_I64, 0},
+    {"time", OWL_TYPE_TIME, 0, 0},      {"key_id", OWL_TYPE_DICT, 0, 0},
+    {"source", OWL_TYPE_DICT, 0, 0},    {"user_agent", OWL_TYPE_DICT, 0, 0},
+    {"action", OWL_TYPE_DICT, 0, 0},    {"resource", OWL_TYPE_STR, 0, 0},
+    {"status", OWL_TYPE_I64, 0, 0},     {"error_code", OWL_TYPE_DICT, 0, 0},
+    {"request_id", OWL_TYPE_STR, 0, 0}, {"duration_us", OWL_TYPE_I64, 0, 0},
 };
 static const struct {
     const char *table;

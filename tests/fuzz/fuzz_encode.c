@@ -1,5 +1,6 @@
 /* fuzz_encode.c — libFuzzer target for index/encode.c and the bloom decoder of index/bloom.c.
- * Input: byte 0 picks a decoder (i64, f64, str, fixed8, fixed16, chunk_unpack, bloom_decode),
+ * Input: byte 0 picks a decoder (i64, f64, str, fixed8, fixed16, chunk_unpack, bloom_decode,
+ * idref8, idref16: IDREF with a reference column of rows whose bytes are their index),
  * bytes 1-2 are a little-endian row count n, the rest is the encoded input. Beyond crashes and
  * sanitizer reports it checks the contract: a decoder returns OK or ECORRUPT (ETOOBIG for an
  * over-large chunk), and whatever it accepts re-encodes to something that decodes to the same
@@ -108,6 +109,49 @@ static void fuzz_fixed(const uint8_t *p, size_t len, size_t width, size_t rows)
     owl_buf_free(&e);
 }
 
+static void fuzz_idref(const uint8_t *p, size_t len, size_t width, size_t rows)
+{
+    owl_cell *a = calloc(rows + 1, sizeof *a), *b = calloc(rows + 1, sizeof *b),
+             *ref = calloc(rows + 1, sizeof *ref);
+    uint8_t *rv = calloc(rows + 1, width), *v = calloc(rows + 1, width);
+    owl_idref_enc enc = {0};
+    owl_buf e = OWL_BUF_INIT;
+    CHECK(a && b && ref && rv && v);
+    for (size_t j = 0; j < rows; j++) {
+        memcpy(rv + j * width, &j, sizeof j);
+        ref[j].b = (owl_bytes){rv + j * width, width};
+    }
+    int rc = owl_dec_idref(p, len, width, rows, ref, a);
+    check_rc(rc);
+    if (rc == OWL_OK) {
+        for (size_t i = 0; i < rows; i++) {
+            const uint8_t *q = a[i].b.p;
+            CHECK(a[i].b.n == width);
+            CHECK((q >= p && q + width <= p + len) || (q >= rv && q + width <= rv + rows * width));
+            memcpy(v + i * width, q, width);
+        }
+        CHECK(owl_enc_id(&enc, v, width, rows, rv, 0, &e) == OWL_OK);
+        CHECK(e.len <= 2 + rows * width);
+        const uint8_t *raw = (const uint8_t *)e.data;
+        if (raw[0] == OWL_ENC_IDREF) {
+            CHECK(owl_dec_idref(raw, e.len, width, rows, ref, b) == OWL_OK);
+            for (size_t i = 0; i < rows; i++)
+                CHECK(memcmp(b[i].b.p, v + i * width, width) == 0);
+        } else {
+            const uint8_t *f;
+            CHECK(owl_dec_fixed(raw, e.len, width, rows, &f) == OWL_OK);
+            CHECK(memcmp(f, v, rows * width) == 0);
+        }
+    }
+    owl_idref_enc_free(&enc);
+    owl_buf_free(&e);
+    free(a);
+    free(b);
+    free(ref);
+    free(rv);
+    free(v);
+}
+
 static void fuzz_chunk(const uint8_t *p, size_t len, size_t rows)
 {
     /* the row field doubles as the raw-size limit, so ETOOBIG is reachable too */
@@ -159,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     size_t rows = (size_t)d[1] | (size_t)d[2] << 8;
     const uint8_t *p = d + 3;
     size_t len = n - 3;
-    switch (d[0] % 7) {
+    switch (d[0] % 9) {
     case 0:
         fuzz_i64(p, len, rows);
         break;
@@ -178,8 +222,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     case 5:
         fuzz_chunk(p, len, rows);
         break;
-    default:
+    case 6:
         fuzz_bloom(p, len);
+        break;
+    case 7:
+        fuzz_idref(p, len, 8, rows);
+        break;
+    default:
+        fuzz_idref(p, len, 16, rows);
         break;
     }
     return 0;

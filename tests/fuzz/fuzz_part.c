@@ -3,6 +3,8 @@
  * (with and without a schema, and with an evolved schema that drops, adds and reorders
  * columns), verified, read block by block and pruned against a few predicates. Nothing may
  * crash or leak, and a file that opens must answer every call with OWL_OK or an error code.
+ * Trace ids repeat and "parent" holds other rows' span ids, so their chunks are IDREF (runs,
+ * and references to the span column, which reads need decoded first).
  * First input byte selects the damage (mod 3):
  *   0  the rest is (u16 offset, u8 xor mask) triples applied anywhere in the file
  *   1  the rest replaces the footer, with a correct trailer and checksum (reaches the BSON
@@ -21,7 +23,7 @@
 #include "index/encode.h"
 #include "index/part.h"
 
-enum { C_TIME, C_I, C_U, C_F, C_LEVEL, C_MSG, C_SPAN, C_TRACE, C_ATTRS, NCOLS };
+enum { C_TIME, C_I, C_U, C_F, C_LEVEL, C_MSG, C_SPAN, C_TRACE, C_ATTRS, C_PARENT, NCOLS };
 
 static const owl_coldef cols[NCOLS] = {
     {"time", OWL_TYPE_TIME, 0},
@@ -33,17 +35,19 @@ static const owl_coldef cols[NCOLS] = {
     {"span", OWL_TYPE_ID8, 0},
     {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM},
     {"attrs", OWL_TYPE_BSON, 0},
+    {"parent", OWL_TYPE_ID8, 0, 1 + C_SPAN},
 };
 static const owl_schema schema = {"events", cols, NCOLS, C_TIME, 1000};
 
-/* The same table after schema evolution: "u" dropped, "extra" and "note" added, the rest
- * reordered. Opening with it maps the file's columns by name (docs/storage.md). */
-enum { E_NOTE, E_MSG, E_TIME, E_EXTRA, E_LEVEL, E_I, E_TRACE, NECOLS };
+/* The same table after schema evolution: "u" and "span" dropped (so "parent" references a
+ * column the schema lacks), "extra" and "note" added, the rest reordered. Opening with it
+ * maps the file's columns by name (docs/storage.md). */
+enum { E_NOTE, E_MSG, E_TIME, E_EXTRA, E_LEVEL, E_I, E_TRACE, E_PARENT, NECOLS };
 static const owl_coldef ecols[NECOLS] = {
     {"note", OWL_TYPE_STR, OWL_COL_TOKENS}, {"msg", OWL_TYPE_STR, OWL_COL_TOKENS},
     {"time", OWL_TYPE_TIME, 0},             {"extra", OWL_TYPE_I64, OWL_COL_BLOOM},
     {"level", OWL_TYPE_DICT, OWL_COL_BLOOM}, {"i", OWL_TYPE_I64, OWL_COL_BLOOM},
-    {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM},
+    {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM}, {"parent", OWL_TYPE_ID8, 0},
 };
 static const owl_schema evolved = {"events", ecols, NECOLS, E_TIME, 1000};
 
@@ -102,7 +106,8 @@ static void init(void)
         for (int k = 0; k < 24; k++)
             ids[r][k] = (uint8_t)(r * 31 + (size_t)k * 7);
         c[C_SPAN][r].b = (owl_bytes){ids[r], 8};
-        c[C_TRACE][r].b = (owl_bytes){ids[r] + 8, 16};
+        c[C_TRACE][r].b = (owl_bytes){ids[r - r % 5] + 8, 16};
+        c[C_PARENT][r].b = (owl_bytes){ids[r % 5 ? r - r % 5 : r / 2], 8};
         c[C_ATTRS][r].b = r % 2 ? (owl_bytes){bson_get_data(doc), doc->len} : (owl_bytes){0};
     }
     owl_rows rows = {.nrows = ROWS};
@@ -117,22 +122,26 @@ static void init(void)
     footer_off = get64(base + base_len - 24);
     bson_destroy(doc);
     /* chunks are contiguous from offset 16 in block-major order: their lengths (bytes read
-     * per single-column block read) give their offsets */
+     * per single-column block read, less the chunk of the column a reference column reads
+     * as well) give their offsets */
     owl_part *p = NULL;
     owl_block_data bd;
     memset(&bd, 0, sizeof bd);
     if (owl_part_open(path, &schema, &p, NULL) != OWL_OK)
         abort();
     size_t off = 16;
-    for (size_t b = 0; b < owl_part_get_meta(p)->nblocks; b++)
+    for (size_t b = 0; b < owl_part_get_meta(p)->nblocks; b++) {
+        size_t len[NCOLS];
         for (size_t k = 0; k < NCOLS && nchunks < MAX_CHUNKS; k++) {
             bd.bytes_read = 0;
             if (owl_part_read_block(p, b, &k, 1, &bd, NULL) != OWL_OK)
                 abort();
+            len[k] = (size_t)bd.bytes_read - (cols[k].ref ? len[cols[k].ref - 1] : 0);
             chunk_off[nchunks] = off;
-            chunk_len[nchunks++] = (size_t)bd.bytes_read;
-            off += (size_t)bd.bytes_read;
+            chunk_len[nchunks++] = len[k];
+            off += len[k];
         }
+    }
     if (off != footer_off)
         abort();
     owl_block_data_free(&bd);

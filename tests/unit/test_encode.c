@@ -1126,6 +1126,232 @@ Test(fixed, widths_8_and_16)
     owl_buf_free(&b);
 }
 
+/* ---- ids as references (IDREF) ---- */
+
+/* The referenced column's cells the sweep's decoder is given (NULL: none). */
+static const owl_cell *sweep_refs;
+
+static int dec_idref8_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_idref(p, len, 8, n, sweep_refs, out);
+}
+static int dec_idref16_cb(const uint8_t *p, size_t len, size_t n, void *out)
+{
+    return owl_dec_idref(p, len, 16, n, sweep_refs, out);
+}
+
+/* Encodes the n ids of `width` bytes at v (ref: NULL or n ids of column 3), checks the
+ * encoding chosen and that it is never larger than FIXED, decodes into cells (which must
+ * point inside the chunk or at ref's rows), compares, sweeps corruptions; returns the
+ * encoded size. */
+static size_t rt_id(const uint8_t *v, size_t width, size_t n, const uint8_t *ref, int want)
+{
+    owl_idref_enc e = {0};
+    owl_buf b = OWL_BUF_INIT;
+    cr_assert_eq(owl_enc_id(&e, v, width, n, ref, 3, &b), OWL_OK);
+    cr_assert_eq((uint8_t)b.data[0], want, "n=%zu chose %d, wanted %d", n, b.data[0], want);
+    cr_assert(b.len <= 2 + n * width, "%zu bytes: larger than FIXED", b.len);
+    uint8_t *c = exact_copy(b.data, b.len);
+    owl_cell *refs = calloc(n + 1, sizeof *refs), *out = calloc(n + 1, sizeof *out);
+    for (size_t j = 0; ref && j < n; j++)
+        refs[j].b = (owl_bytes){ref + j * width, width};
+    if (want == OWL_ENC_FIXED) {
+        const uint8_t *fx;
+        cr_assert_eq(owl_dec_fixed(c, b.len, width, n, &fx), OWL_OK);
+        cr_assert_eq(memcmp(fx, v, n * width), 0);
+    } else {
+        size_t k;
+        cr_assert_eq(owl_idref_ref(c, b.len, &k), OWL_OK);
+        cr_assert_eq(k, ref ? 3 : SIZE_MAX);
+        cr_assert_eq(owl_dec_idref(c, b.len, width, n, ref ? refs : NULL, out), OWL_OK);
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *q = out[i].b.p;
+            int in_chunk = q >= c && q + width <= c + b.len;
+            int in_ref = ref && q >= ref && q + width <= ref + n * width &&
+                         (size_t)(q - ref) % width == 0;
+            cr_assert(in_chunk || in_ref, "row %zu points outside", i);
+            cr_assert_eq(out[i].b.n, width);
+            cr_assert_eq(memcmp(q, v + i * width, width), 0, "row %zu", i);
+        }
+        cr_assert_eq(owl_dec_idref(c, b.len, width == 8 ? 16 : 8, n, refs, out), OWL_ECORRUPT);
+        if (ref)
+            cr_assert_eq(owl_dec_idref(c, b.len, width, n, NULL, out), OWL_ECORRUPT);
+        if (n <= 600) {
+            sweep_refs = ref ? refs : NULL;
+            sweep(width == 8 ? dec_idref8_cb : dec_idref16_cb, c, b.len, n, sizeof(owl_cell));
+        }
+    }
+    size_t len = b.len;
+    free(c);
+    free(refs);
+    free(out);
+    owl_buf_free(&b);
+    owl_idref_enc_free(&e);
+    return len;
+}
+
+/* Trace ids as a clustered spans block holds them: runs of one random id each. */
+Test(idref, self_runs)
+{
+    for (size_t width = 8; width <= 16; width += 8) {
+        enum { N = 500 };
+        uint8_t *v = malloc(N * width);
+        for (size_t i = 0; i < N;) {
+            size_t run = 1 + rnd() % 40;
+            for (size_t k = 0; k < width; k++)
+                v[i * width + k] = (uint8_t)rnd();
+            for (size_t r = 1; r < run && i + r < N; r++)
+                memcpy(v + (i + r) * width, v + i * width, width);
+            i += run;
+        }
+        size_t len = rt_id(v, width, N, NULL, OWL_ENC_IDREF);
+        cr_assert_lt(len, N * width / 4, "%zu bytes", len);
+        /* one run of the whole block: a literal, then a run token of N - 1 rows */
+        for (size_t i = 1; i < N; i++)
+            memcpy(v + i * width, v, width);
+        cr_assert_eq(rt_id(v, width, N, NULL, OWL_ENC_IDREF), 4 + 1 + 2 + width);
+        free(v);
+    }
+}
+
+/* Parent ids: mostly another row's span id, before or after the row, near or far; roots
+ * zero (an earlier root's value); some parents outside the block (literals). */
+Test(idref, cross_refs_and_mixes)
+{
+    enum { N = 4000 };
+    uint8_t *span = malloc(N * 8), *parent = malloc(N * 8);
+    for (size_t i = 0; i < N * 8; i++)
+        span[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < N; i++) {
+        uint64_t r = rnd() % 100;
+        if (r < 10)
+            memset(parent + i * 8, 0, 8);
+        else if (r < 15)
+            for (size_t k = 0; k < 8; k++)
+                parent[i * 8 + k] = (uint8_t)rnd();
+        else {
+            int64_t d = r < 90 ? (int64_t)(rnd() % 21) - 10 : (int64_t)(rnd() % 2001) - 1000;
+            int64_t j = (int64_t)i + d;
+            j = j < 0 ? 0 : j >= N ? N - 1 : j;
+            memcpy(parent + i * 8, span + j * 8, 8);
+        }
+    }
+    size_t len = rt_id(parent, 8, N, span, OWL_ENC_IDREF);
+    cr_assert_lt(len, N * 3, "%zu bytes", len);
+    /* without the reference column only repeats (zeros, a parent of several) are */
+    cr_assert_gt(rt_id(parent, 8, N, NULL, OWL_ENC_IDREF), len);
+    /* small blocks, swept for corruptions: rows before and after, the first and last */
+    for (size_t n = 2; n <= 300; n += 149) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(parent + i * 8, span + ((i * 7 + 3) % n) * 8, 8);
+        rt_id(parent, 8, n, span, OWL_ENC_IDREF);
+    }
+    free(span);
+    free(parent);
+}
+
+/* Random ids reference nothing: FIXED, IDREF given up early; one row is FIXED too. */
+Test(idref, literals_stay_fixed)
+{
+    enum { N = 3000 };
+    uint8_t *v = malloc(N * 16), *ref = malloc(N * 16);
+    for (size_t i = 0; i < N * 16; i++)
+        v[i] = (uint8_t)rnd(), ref[i] = (uint8_t)rnd();
+    rt_id(v, 16, N, NULL, OWL_ENC_FIXED);
+    rt_id(v, 16, N, ref, OWL_ENC_FIXED);
+    rt_id(v, 8, 1, ref, OWL_ENC_FIXED);
+    rt_id(v, 8, 1, NULL, OWL_ENC_FIXED);
+    /* repeats that start after the first 64 rows are given up on, still FIXED */
+    for (size_t i = 100; i < N; i++)
+        memcpy(v + i * 16, v + 99 * 16, 16);
+    rt_id(v, 16, N, NULL, OWL_ENC_FIXED);
+    /* a block of a few rows where references pay only past the probe still encodes */
+    for (size_t i = 1; i < 40; i++)
+        memcpy(v + i * 16, v, 16);
+    rt_id(v, 16, 40, NULL, OWL_ENC_IDREF);
+    free(v);
+    free(ref);
+}
+
+/* Hand-made chunks: every kind of token, and each way a chunk can lie. Tokens are 4x +
+ * kind: 0 = x + 1 literals, 1 = a run of x + 1 rows, 2 = row i - x - 1, 3 = ref row
+ * i + unzz(x). */
+Test(idref, decoder_checks)
+{
+    uint8_t ref[5 * 8], lit[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    owl_cell refs[5], out[6];
+    for (size_t j = 0; j < 5; j++) {
+        memset(ref + j * 8, (int)(0x10 + j), 8);
+        refs[j].b = (owl_bytes){ref + j * 8, 8};
+    }
+    struct {
+        uint8_t b[24];
+        size_t len, n;
+        int rc;
+    } cases[] = {
+        /* n = 1: row 0 of the ref; a literal */
+        {{OWL_ENC_IDREF, 8, 4, 0, 3}, 5, 1, OWL_OK},
+        {{OWL_ENC_IDREF, 8, 0, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8}, 13, 1, OWL_OK},
+        /* literal, run, row i + 1 and i - 1 of the ref, two rows back */
+        {{OWL_ENC_IDREF, 8, 1, 1, 0, 1, 11, 7, 6, 1, 2, 3, 4, 5, 6, 7, 8}, 17, 5, OWL_OK},
+        /* a ref token without a reference column */
+        {{OWL_ENC_IDREF, 8, 0, 0, 3}, 5, 1, OWL_ECORRUPT},
+        /* self references forward or before row 0: a run at row 0, two back at row 1, far */
+        {{OWL_ENC_IDREF, 8, 0, 0, 1}, 5, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0, 3, 6}, 6, 2, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0, 3, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0x01}, 15, 2, OWL_ECORRUPT},
+        /* a run or literals past the last row */
+        {{OWL_ENC_IDREF, 8, 1, 0, 3, 5}, 6, 2, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 0, 2, 4, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}, 21, 1,
+         OWL_ECORRUPT},
+        /* rows of the reference column out of range: n, -1, far */
+        {{OWL_ENC_IDREF, 8, 1, 0, 11}, 5, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0, 7}, 5, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+         14, 1, OWL_ECORRUPT},
+        /* a truncated literal, literals beyond nlit, one unused, a trailing token */
+        {{OWL_ENC_IDREF, 8, 0, 1, 0, 1, 2, 3, 4, 5, 6, 7}, 12, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 0, 0, 0}, 5, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 0, 1, 4, 1, 2, 3, 4, 5, 6, 7, 8}, 13, 2, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 1, 3, 1, 2, 3, 4, 5, 6, 7, 8}, 13, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0, 3, 3}, 6, 1, OWL_ECORRUPT},
+        /* width 0, another width, a literal count past the chunk, no tokens, not IDREF */
+        {{OWL_ENC_IDREF, 0, 0, 0, 1}, 5, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 16, 1, 0, 3}, 5, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 3}, 8, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1, 0}, 4, 1, OWL_ECORRUPT},
+        {{OWL_ENC_IDREF, 8, 1}, 3, 0, OWL_ECORRUPT},
+        {{OWL_ENC_FIXED, 8, 1, 0, 3}, 5, 1, OWL_ECORRUPT},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *c = exact_copy(cases[k].b, cases[k].len);
+        int rc = owl_dec_idref(c, cases[k].len, 8, cases[k].n, refs, out);
+        cr_assert_eq(rc, cases[k].rc, "case %zu: %d", k, rc);
+        free(c);
+    }
+    /* what the good ones point at */
+    uint8_t *c = exact_copy(cases[2].b, cases[2].len);
+    cr_assert_eq(owl_dec_idref(c, cases[2].len, 8, 5, refs, out), OWL_OK);
+    cr_assert(out[0].b.p == c + 9 && memcmp(out[0].b.p, lit, 8) == 0);
+    cr_assert(out[1].b.p == out[0].b.p && out[2].b.p == refs[3].b.p &&
+              out[3].b.p == refs[2].b.p && out[4].b.p == out[2].b.p);
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(out[i].b.n, 8);
+    cr_assert_eq(owl_dec_idref(c, cases[2].len, 8, 5, NULL, out), OWL_ECORRUPT);
+    size_t k;
+    cr_assert_eq(owl_idref_ref(c, cases[2].len, &k), OWL_OK);
+    cr_assert_eq(k, 0);
+    cr_assert_eq(owl_idref_ref(c, 3, &k), OWL_ECORRUPT);
+    free(c);
+    c = exact_copy(cases[0].b, cases[0].len);
+    cr_assert_eq(owl_dec_idref(c, cases[0].len, 8, 1, refs, out), OWL_OK);
+    cr_assert(out[0].b.p == refs[0].b.p);
+    cr_assert_eq(owl_idref_ref(c, cases[0].len, &k), OWL_OK);
+    cr_assert_eq(k, 3);
+    free(c);
+}
+
 /* ---- packed chunks ---- */
 
 static void pack_rt(const void *raw, size_t n, int want_codec)

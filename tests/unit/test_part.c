@@ -119,16 +119,16 @@ static owl_rows ds_rows(const struct ds *d, size_t from, size_t n)
 enum { C_TIME, C_I, C_U, C_F, C_LEVEL, C_MSG, C_SPAN, C_TRACE, C_ATTRS, C_NAME, NCOLS };
 
 static const owl_coldef all_cols[NCOLS] = {
-    {"time", OWL_TYPE_TIME, 0},
-    {"i", OWL_TYPE_I64, OWL_COL_BLOOM},
-    {"u", OWL_TYPE_U64, 0},
-    {"f", OWL_TYPE_F64, OWL_COL_BLOOM},
-    {"level", OWL_TYPE_DICT, OWL_COL_BLOOM},
-    {"msg", OWL_TYPE_STR, OWL_COL_TOKENS},
-    {"span", OWL_TYPE_ID8, 0},
-    {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM},
-    {"attrs", OWL_TYPE_BSON, 0},
-    {"name", OWL_TYPE_STR, OWL_COL_TOKENS | OWL_COL_BLOOM},
+    {"time", OWL_TYPE_TIME, 0, 0},
+    {"i", OWL_TYPE_I64, OWL_COL_BLOOM, 0},
+    {"u", OWL_TYPE_U64, 0, 0},
+    {"f", OWL_TYPE_F64, OWL_COL_BLOOM, 0},
+    {"level", OWL_TYPE_DICT, OWL_COL_BLOOM, 0},
+    {"msg", OWL_TYPE_STR, OWL_COL_TOKENS, 0},
+    {"span", OWL_TYPE_ID8, 0, 0},
+    {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM, 0},
+    {"attrs", OWL_TYPE_BSON, 0, 0},
+    {"name", OWL_TYPE_STR, OWL_COL_TOKENS | OWL_COL_BLOOM, 0},
 };
 static const owl_schema all_schema = {"events", all_cols, NCOLS, C_TIME, 1000000000};
 
@@ -923,12 +923,12 @@ Test(part, schema_evolution)
     enum { N_TIME, N_EXTRA, N_LEVEL, N_MSG, N_F, N_I, N_U, N_SPAN, N_TRACE, N_ATTRS, N_NOTE,
            N_X8, N_N };
     static const owl_coldef ncols[N_N] = {
-        {"time", OWL_TYPE_TIME, 0},      {"extra", OWL_TYPE_I64, OWL_COL_BLOOM},
-        {"level", OWL_TYPE_DICT, OWL_COL_BLOOM}, {"msg", OWL_TYPE_STR, OWL_COL_TOKENS},
-        {"f", OWL_TYPE_F64, OWL_COL_BLOOM},      {"i", OWL_TYPE_I64, OWL_COL_BLOOM},
-        {"u", OWL_TYPE_U64, 0},          {"span", OWL_TYPE_ID8, 0},
-        {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM}, {"attrs", OWL_TYPE_BSON, 0},
-        {"note", OWL_TYPE_STR, OWL_COL_TOKENS},  {"x8", OWL_TYPE_ID8, 0},
+        {"time", OWL_TYPE_TIME, 0, 0},      {"extra", OWL_TYPE_I64, OWL_COL_BLOOM, 0},
+        {"level", OWL_TYPE_DICT, OWL_COL_BLOOM, 0}, {"msg", OWL_TYPE_STR, OWL_COL_TOKENS, 0},
+        {"f", OWL_TYPE_F64, OWL_COL_BLOOM, 0},      {"i", OWL_TYPE_I64, OWL_COL_BLOOM, 0},
+        {"u", OWL_TYPE_U64, 0, 0},          {"span", OWL_TYPE_ID8, 0, 0},
+        {"trace", OWL_TYPE_ID16, OWL_COL_BLOOM, 0}, {"attrs", OWL_TYPE_BSON, 0, 0},
+        {"note", OWL_TYPE_STR, OWL_COL_TOKENS, 0},  {"x8", OWL_TYPE_ID8, 0, 0},
     };
     static const size_t old_of[N_N] = {C_TIME, SIZE_MAX, C_LEVEL, C_MSG, C_F, C_I, C_U, C_SPAN,
                                        C_TRACE, C_ATTRS, SIZE_MAX, SIZE_MAX};
@@ -1258,9 +1258,9 @@ Test(part, corrupt_footer_fields)
     struct {
         const char *from, *to;
     } cases[] = {
-        {"\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"1000\" }"},
-        {"\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
-        {"\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberLong\" : \"5\" }"},
+        {"\"v\" : { \"$numberInt\" : \"6\" }", "\"v\" : { \"$numberInt\" : \"1000\" }"},
+        {"\"v\" : { \"$numberInt\" : \"6\" }", "\"v\" : { \"$numberInt\" : \"1\" }"},
+        {"\"v\" : { \"$numberInt\" : \"6\" }", "\"v\" : { \"$numberLong\" : \"6\" }"},
         {"\"day\" : ", "\"ndays\" : { \"$numberInt\" : \"0\" }, \"day\" : "},
         {"\"day\" : ", "\"ndays\" : { \"$numberLong\" : \"2\" }, \"day\" : "},
         {"\"rows\" : { \"$numberLong\" : \"300\" }", "\"rows\" : { \"$numberLong\" : \"301\" }"},
@@ -1302,13 +1302,20 @@ Test(part, corrupt_footer_fields)
     }
     /* a later format (a newer owl wrote it) is refused, not taken for corruption */
     char *x = fresh_copy(dir, good);
-    patch_footer(x, "\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"6\" }");
+    patch_footer(x, "\"v\" : { \"$numberInt\" : \"6\" }", "\"v\" : { \"$numberInt\" : \"7\" }");
     cr_assert_eq(open_rc(x, &all_schema, &e), OWL_EUNSUPPORTED);
     cr_assert(strstr(e.msg, "newer than this program"), "%s", e.msg);
     free(x);
-    /* format 4 is still read (5 only added chunk encodings): the same part verifies */
+    /* formats 4 and 5 are still read (5 and 6 only added chunk encodings): the same part
+     * verifies */
     x = fresh_copy(dir, good);
-    patch_footer(x, "\"v\" : { \"$numberInt\" : \"5\" }", "\"v\" : { \"$numberInt\" : \"4\" }");
+    patch_footer(x, "\"v\" : { \"$numberInt\" : \"6\" }", "\"v\" : { \"$numberInt\" : \"5\" }");
+    owl_part *p5 = open_ok(x, &all_schema);
+    cr_assert_eq(owl_part_verify(p5, &e), OWL_OK, "%s", e.msg);
+    owl_part_close(p5);
+    free(x);
+    x = fresh_copy(dir, good);
+    patch_footer(x, "\"v\" : { \"$numberInt\" : \"6\" }", "\"v\" : { \"$numberInt\" : \"4\" }");
     owl_part *p4 = open_ok(x, &all_schema);
     cr_assert_eq(owl_part_verify(p4, &e), OWL_OK, "%s", e.msg);
     owl_part_close(p4);
@@ -1481,17 +1488,17 @@ static double now_s(void)
 
 enum { L_TIME, L_LEVEL, L_MSG, L_TRACE, L_NCOLS };
 static const owl_coldef log_cols[L_NCOLS] = {
-    {"time", OWL_TYPE_TIME, 0},
-    {"level", OWL_TYPE_DICT, 0},
-    {"message", OWL_TYPE_STR, OWL_COL_TOKENS},
-    {"trace_id", OWL_TYPE_ID16, OWL_COL_BLOOM},
+    {"time", OWL_TYPE_TIME, 0, 0},
+    {"level", OWL_TYPE_DICT, 0, 0},
+    {"message", OWL_TYPE_STR, OWL_COL_TOKENS, 0},
+    {"trace_id", OWL_TYPE_ID16, OWL_COL_BLOOM, 0},
 };
 static const owl_schema log_schema = {"logs", log_cols, L_NCOLS, L_TIME, 1000000000};
 static const owl_coldef plain_cols[L_NCOLS] = {
-    {"time", OWL_TYPE_TIME, 0},
-    {"level", OWL_TYPE_DICT, 0},
-    {"message", OWL_TYPE_STR, 0},
-    {"trace_id", OWL_TYPE_ID16, 0},
+    {"time", OWL_TYPE_TIME, 0, 0},
+    {"level", OWL_TYPE_DICT, 0, 0},
+    {"message", OWL_TYPE_STR, 0, 0},
+    {"trace_id", OWL_TYPE_ID16, 0, 0},
 };
 static const owl_schema plain_schema = {"logs", plain_cols, L_NCOLS, L_TIME, 1000000000};
 
@@ -1998,6 +2005,235 @@ Test(part, bench_1m_log_rows, .timeout = 600)
         owl_part_close(p);
     }
     free(path);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
+/* ---- id columns stored as references (IDREF) ---- */
+
+/* Spans as a clustered block holds them: trace by trace, each trace's id repeated, its
+ * parents other rows' span ids (before and after), roots zero, a few parents outside. The
+ * second pair of columns (x, y referencing x) is there for the crafted parts below. */
+enum { S_TIME, S_TRACE, S_SPAN, S_PARENT, S_NAME, S_X, S_Y, S_NCOLS };
+static const owl_coldef span_cols[S_NCOLS] = {
+    {"time", OWL_TYPE_TIME, 0, 0},
+    {"trace_id", OWL_TYPE_ID16, OWL_COL_BLOOM, 0},
+    {"span_id", OWL_TYPE_ID8, 0, 0},
+    {"parent_id", OWL_TYPE_ID8, 0, 1 + S_SPAN},
+    {"name", OWL_TYPE_STR, 0, 0},
+    {"x", OWL_TYPE_ID8, 0, 0},
+    {"y", OWL_TYPE_ID8, 0, 1 + S_X},
+};
+static const owl_schema span_schema = {"events", span_cols, S_NCOLS, S_TIME, 1000000000};
+
+static void gen_spans(struct ds *d, size_t n)
+{
+    ds_init(d, n, S_NCOLS, n * 64);
+    static const uint8_t zero[8];
+    for (size_t r = 0; r < n;) {
+        size_t len = 1 + rndn(40), t0 = r;
+        uint8_t trace[16];
+        for (size_t k = 0; k < 16; k++)
+            trace[k] = (uint8_t)rnd();
+        owl_bytes tb = ds_put(d, trace, 16);
+        for (; r < n && r < t0 + len; r++) {
+            uint8_t id[8];
+            for (size_t k = 0; k < 8; k++)
+                id[k] = (uint8_t)rnd();
+            d->c[S_TIME][r].i = (int64_t)r;
+            d->c[S_TRACE][r].b = tb;
+            d->c[S_SPAN][r].b = ds_put(d, id, 8);
+            d->c[S_NAME][r].b = ds_put(d, "op", 2);
+            d->c[S_X][r].b = d->c[S_SPAN][r].b;
+        }
+        for (size_t i = t0; i < r; i++) {
+            size_t k = rndn(20), j = t0 + rndn(r - t0);
+            if (i == t0)
+                d->c[S_PARENT][i].b = ds_put(d, zero, 8);
+            else if (k == 0) {
+                uint8_t id[8];
+                for (size_t q = 0; q < 8; q++)
+                    id[q] = (uint8_t)rnd();
+                d->c[S_PARENT][i].b = ds_put(d, id, 8);
+            } else
+                d->c[S_PARENT][i].b = d->c[S_SPAN][k < 10 ? t0 : j].b;
+            d->c[S_Y][i] = d->c[S_PARENT][i];
+        }
+    }
+}
+
+/* Block b read asking for cols (ncols of them) equals the rows written; the columns not
+ * asked for are left NULL, whatever was decoded for the others' references. */
+static void check_cols(owl_part *p, const struct ds *d, size_t b, size_t block_rows,
+                       const size_t *cols, size_t ncols)
+{
+    owl_block_data bd;
+    owl_error e;
+    memset(&bd, 0, sizeof bd);
+    cr_assert_eq(owl_part_read_block(p, b, cols, ncols, &bd, &e), OWL_OK, "%s", e.msg);
+    for (size_t c = 0; c < S_NCOLS; c++) {
+        int want = 0;
+        for (size_t k = 0; k < ncols; k++)
+            want |= cols[k] == c;
+        if (!want) {
+            cr_assert_null(bd.cells[c], "column %zu", c);
+            continue;
+        }
+        for (size_t i = 0; i < bd.nrows; i++)
+            cr_assert(cell_eq(span_cols[c].type, &bd.cells[c][i], &d->c[c][b * block_rows + i]),
+                      "block %zu column %zu row %zu", b, c, i);
+    }
+    owl_block_data_free(&bd);
+}
+
+Test(part, id_references_round_trip)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 61;
+    enum { N = 3000, BR = 512 };
+    gen_spans(&d, N);
+    char *path = part_path(dir, "s.owp");
+    write_ok(path, &span_schema, &d, 0, N, BR, 3);
+    /* trace ids are runs, parents references to the span ids, span ids literals */
+    cr_assert_eq(chunk_tag(path, 0, S_TRACE), OWL_ENC_IDREF);
+    cr_assert_eq(chunk_tag(path, 0, S_PARENT), OWL_ENC_IDREF);
+    cr_assert_eq(chunk_tag(path, 0, S_SPAN), OWL_ENC_FIXED);
+    owl_part *p = open_ok(path, &span_schema);
+    owl_error e;
+    cr_assert_eq(owl_part_verify(p, &e), OWL_OK, "%s", e.msg);
+    static const size_t parent[] = {S_PARENT}, span[] = {S_SPAN}, both[] = {S_PARENT, S_SPAN},
+                        rev[] = {S_SPAN, S_PARENT}, all[] = {0, 1, 2, 3, 4, 5, 6};
+    for (size_t b = 0; b < (N + BR - 1) / BR; b++) {
+        check_cols(p, &d, b, BR, parent, 1);
+        check_cols(p, &d, b, BR, span, 1);
+        check_cols(p, &d, b, BR, both, 2);
+        check_cols(p, &d, b, BR, rev, 2);
+        check_cols(p, &d, b, BR, all, S_NCOLS);
+    }
+    /* one block data reused from block to block, as scans do */
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    for (size_t b = 0; b < (N + BR - 1) / BR; b++) {
+        cr_assert_eq(owl_part_read_block(p, b, parent, 1, &bd, &e), OWL_OK, "%s", e.msg);
+        for (size_t i = 0; i < bd.nrows; i++)
+            cr_assert(cell_eq(OWL_TYPE_ID8, &bd.cells[S_PARENT][i], &d.c[S_PARENT][b * BR + i]));
+    }
+    owl_block_data_free(&bd);
+    owl_part_close(p);
+    /* a schema whose references chain, point at another type or at the column itself is
+     * refused by the writer */
+    owl_coldef bad[S_NCOLS];
+    owl_schema bs = span_schema;
+    bs.cols = bad;
+    static const unsigned refs[][2] = {{S_SPAN, 1 + S_PARENT}, {S_PARENT, 1 + S_TRACE},
+                                       {S_PARENT, 1 + S_PARENT}, {S_PARENT, 1 + S_NCOLS},
+                                       {S_NAME, 1 + S_SPAN}};
+    for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+        memcpy(bad, span_cols, sizeof bad);
+        bad[refs[k][0]].ref = refs[k][1];
+        owl_rows rows = ds_rows(&d, 0, N);
+        char *x = part_path(dir, "bad.owp");
+        cr_assert_eq(owl_part_write(x, &bs, &info_default, &rows, BR, 3, NULL, &e), OWL_EINVAL,
+                     "case %zu", k);
+        free(x);
+    }
+    free(path);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
+/* Replaces the first `from` of block 0's off or len array (the value of column c) by the
+ * value column c2 has: the chunk of c becomes c2's. */
+static void point_chunk(const char *path, size_t c, size_t c2)
+{
+    uint64_t off, off2;
+    uint32_t len, len2;
+    char from[128], to[128];
+    chunk_pos(path, 0, c, &off, &len);
+    chunk_pos(path, 0, c2, &off2, &len2);
+    snprintf(from, sizeof from, "{ \"$numberLong\" : \"%llu\" }", (unsigned long long)off);
+    snprintf(to, sizeof to, "{ \"$numberLong\" : \"%llu\" }", (unsigned long long)off2);
+    patch_footer(path, from, to);
+    /* the len array follows the off array: the first such value after "len" */
+    bson_t *doc = read_footer(path);
+    char *json = bson_as_canonical_extended_json(doc, NULL);
+    char *at = strstr(json, "\"len\" : [ ");
+    cr_assert_not_null(at);
+    for (size_t k = 0; k < c; k++)
+        at = strchr(at + 1, '}');
+    snprintf(from, sizeof from, "{ \"$numberInt\" : \"%u\" }", len);
+    char *v = strstr(at, from);
+    cr_assert_not_null(v);
+    /* patch_footer replaces the first occurrence: make ours the first by its prefix */
+    char key[256];
+    size_t pre = (size_t)(v - json) > 60 ? 60 : (size_t)(v - json);
+    snprintf(key, sizeof key, "%.*s%s", (int)pre, v - pre, from);
+    snprintf(to, sizeof to, "%.*s{ \"$numberInt\" : \"%u\" }", (int)pre, v - pre, len2);
+    bson_free(json);
+    bson_destroy(doc);
+    patch_footer(path, key, to);
+}
+
+/* Crafted parts: a reference column of another width, and a chain (the column referenced
+ * references one itself) are corrupt, whichever columns the read asks for. */
+Test(part, id_references_refused)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 62;
+    enum { N = 300 };
+    gen_spans(&d, N);
+    char *good = part_path(dir, "g.owp");
+    write_ok(good, &span_schema, &d, 0, N, N, 3);
+    cr_assert_eq(chunk_tag(good, 0, S_PARENT), OWL_ENC_IDREF);
+    cr_assert_eq(chunk_tag(good, 0, S_Y), OWL_ENC_IDREF);
+    owl_error e;
+    static const size_t parent[] = {S_PARENT}, all[] = {0, 1, 2, 3, 4, 5, 6};
+    /* span_id said to be ID16 in the footer, its chunk trace_id's (which decodes as ID16):
+     * parent_id's references name a column of another width */
+    char *x = fresh_copy(dir, good);
+    point_chunk(x, S_SPAN, S_TRACE);
+    patch_footer(x, "{ \"name\" : \"span_id\", \"type\" : { \"$numberInt\" : \"7\" }",
+                 "{ \"name\" : \"span_id\", \"type\" : { \"$numberInt\" : \"8\" }");
+    owl_part *p = open_ok(x, NULL);
+    owl_block_data bd;
+    memset(&bd, 0, sizeof bd);
+    static const size_t span[] = {S_SPAN};
+    cr_assert_eq(owl_part_read_block(p, 0, span, 1, &bd, &e), OWL_OK, "%s", e.msg);
+    cr_assert_eq(owl_part_read_block(p, 0, parent, 1, &bd, &e), OWL_ECORRUPT);
+    cr_assert_eq(owl_part_verify(p, &e), OWL_ECORRUPT);
+    owl_part_close(p);
+    free(x);
+    /* x's chunk replaced by y's (which references x): y's references now chain through x */
+    x = fresh_copy(dir, good);
+    point_chunk(x, S_X, S_Y);
+    p = open_ok(x, &span_schema);
+    static const size_t y[] = {S_Y}, xy[] = {S_X, S_Y}, xonly[] = {S_X};
+    cr_assert_eq(owl_part_read_block(p, 0, y, 1, &bd, &e), OWL_ECORRUPT);
+    cr_assert_eq(bd.nrows, 0);
+    cr_assert_null(bd.cells[S_X]);
+    cr_assert_null(bd.cells[S_Y]);
+    cr_assert_eq(owl_part_read_block(p, 0, xy, 2, &bd, &e), OWL_ECORRUPT);
+    cr_assert_eq(owl_part_read_block(p, 0, all, S_NCOLS, &bd, &e), OWL_ECORRUPT);
+    /* x's chunk references itself now: refused alone too */
+    cr_assert_eq(owl_part_read_block(p, 0, xonly, 1, &bd, &e), OWL_ECORRUPT);
+    /* the columns that do not touch them still read */
+    cr_assert_eq(owl_part_read_block(p, 0, parent, 1, &bd, &e), OWL_OK, "%s", e.msg);
+    owl_block_data_free(&bd);
+    owl_part_close(p);
+    free(x);
+    /* the chunk of x made parent_id's (references span_id): y -> x -> span_id chains */
+    x = fresh_copy(dir, good);
+    point_chunk(x, S_X, S_PARENT);
+    p = open_ok(x, &span_schema);
+    cr_assert_eq(owl_part_read_block(p, 0, y, 1, &bd, &e), OWL_ECORRUPT);
+    cr_assert_eq(owl_part_read_block(p, 0, all, S_NCOLS, &bd, &e), OWL_ECORRUPT);
+    cr_assert_eq(owl_part_read_block(p, 0, xonly, 1, &bd, &e), OWL_OK, "%s", e.msg);
+    owl_block_data_free(&bd);
+    owl_part_close(p);
+    free(x);
+    free(good);
     ds_free(&d);
     test_rm_rf(dir);
 }

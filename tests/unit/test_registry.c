@@ -85,9 +85,9 @@ Test(registry, schemas_are_valid)
 
 enum { A_TIME, A_I, A_U, A_F, A_DICT, A_STR, A_ID8, A_ID16, A_BSON, A_N };
 static const owl_coldef all_cols[A_N] = {
-    {"time", OWL_TYPE_TIME, 0}, {"i", OWL_TYPE_I64, 0},     {"u", OWL_TYPE_U64, 0},
-    {"f", OWL_TYPE_F64, 0},     {"d", OWL_TYPE_DICT, 0},    {"s", OWL_TYPE_STR, 0},
-    {"id8", OWL_TYPE_ID8, 0},   {"id16", OWL_TYPE_ID16, 0}, {"b", OWL_TYPE_BSON, 0},
+    {"time", OWL_TYPE_TIME, 0, 0}, {"i", OWL_TYPE_I64, 0, 0},     {"u", OWL_TYPE_U64, 0, 0},
+    {"f", OWL_TYPE_F64, 0, 0},     {"d", OWL_TYPE_DICT, 0, 0},    {"s", OWL_TYPE_STR, 0, 0},
+    {"id8", OWL_TYPE_ID8, 0, 0},   {"id16", OWL_TYPE_ID16, 0, 0}, {"b", OWL_TYPE_BSON, 0, 0},
 };
 static const owl_schema all_schema = {"all", all_cols, A_N, A_TIME, 1000};
 
