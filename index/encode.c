@@ -1579,7 +1579,9 @@ static size_t zdecompress(void *dst, size_t cap, const void *src, size_t n)
     return ZSTD_decompress(dst, cap, src, n);
 }
 
-int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
+/* Packs raw with zstd unless that saves fewer than n >> keep_shift bytes (keep_shift 0: unless
+ * it does not shrink it at all). */
+static int pack_chunk(const void *raw, size_t n, int level, unsigned keep_shift, owl_buf *out)
 {
     size_t bound = ZSTD_compressBound(n);
     if (ZSTD_isError(bound) || bound > SIZE_MAX - 32)
@@ -1591,17 +1593,25 @@ int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
         return OWL_ENOMEM;
     uint8_t *o = owl_varint_write(start + CHUNK_HDR, n);
     size_t z = n ? zcompress(o, bound, raw, n, level) : 0;
-    /* stored when compression saves under a fifth (or failed outright): such chunks are
-     * mostly literals, whose entropy decoding costs a reader far more than a copy (span
-     * times and durations, ~12% saved, took 5% of a bottlenecks query); nothing was
-     * committed, so the stored chunk is written over the attempt */
-    if (!n || ZSTD_isError(z) || z >= n - n / 5)
+    /* stored when compression saves too little (or failed outright): nothing was committed,
+     * so the stored chunk is written over the attempt */
+    if (!n || ZSTD_isError(z) || z >= n || n - z < (keep_shift ? n >> keep_shift : 1))
         return owl_chunk_store(raw, n, out);
     start[0] = 1;
     o += z;
     owl_put32le(start + 1, owl_crc32c(0, start + CHUNK_HDR, (size_t)(o - start - CHUNK_HDR)));
     commit(out, o);
     return OWL_OK;
+}
+
+int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out)
+{
+    return pack_chunk(raw, n, level, 0, out);
+}
+
+int owl_chunk_pack_fast(const void *raw, size_t n, int level, owl_buf *out)
+{
+    return pack_chunk(raw, n, level, 2, out);
 }
 
 static int chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, int check_crc,

@@ -237,9 +237,12 @@ int owl_dec_idref(const uint8_t *p, size_t len, size_t width, size_t n, const ow
  *   5  v  varint raw length
  *   .. .  payload (compressed when codec = 1) */
 
-/* owl_chunk_pack — compresses raw with zstd at level (stores raw when that saves less than
- * a fifth) and appends the packed chunk to out. */
+/* owl_chunk_pack — compresses raw with zstd at level (stores raw when that is not smaller)
+ * and appends the packed chunk to out. owl_chunk_pack_fast — the same, but stores raw unless
+ * zstd saves a quarter of it: such chunks are mostly literals, whose entropy decoding costs a
+ * reader far more than a copy (OWL_COL_FAST columns). */
 int owl_chunk_pack(const void *raw, size_t n, int level, owl_buf *out);
+int owl_chunk_pack_fast(const void *raw, size_t n, int level, owl_buf *out);
 
 /* owl_chunk_unpack — verifies the crc and appends the raw bytes to out. OWL_ECORRUPT on a
  * bad crc, codec or length; OWL_ETOOBIG when the raw length exceeds max_raw. */

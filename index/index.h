@@ -136,6 +136,10 @@ enum owl_col_flags {
     OWL_COL_CLUSTER = 4u, /* at most one U64/I64 column: parts hold their rows sorted by this
                            * column, then time (one series' points together: metrics), not by
                            * time alone; ordered scans of such a table are refused */
+    OWL_COL_FAST = 8u,    /* decoding speed before size: a chunk is stored unless zstd saves a
+                           * quarter of it (span times and durations, read by every trace
+                           * analysis: zstd saved ~20% on them at the cost of entropy-decoding
+                           * every byte) */
 };
 
 typedef struct owl_coldef {

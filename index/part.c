@@ -671,7 +671,9 @@ static int write_chunk(struct writer *w, size_t b, size_t c, size_t r0, size_t n
 
     size_t before = w->out.len;
     ch->off = w->written + before;
-    if ((rc = owl_chunk_pack(w->enc.data, w->enc.len, w->level, &w->out)) != OWL_OK)
+    rc = cd->flags & OWL_COL_FAST ? owl_chunk_pack_fast(w->enc.data, w->enc.len, w->level, &w->out)
+                                  : owl_chunk_pack(w->enc.data, w->enc.len, w->level, &w->out);
+    if (rc != OWL_OK)
         return owl_error_set(err, rc, "part: packing block %zu column %s failed", b, cd->name);
     ch->len = (uint32_t)(w->out.len - before);
     if (uses_templates(cd, w->level) && (rc = try_templates(w, r0, n, before, ch)) != OWL_OK)

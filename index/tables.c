@@ -73,7 +73,7 @@ const owl_schema owl_metrics_schema = {
 };
 
 static const owl_coldef spans_cols[OWL_SPANS_NCOLS] = {
-    [OWL_SPANS_TIME] = {"time", OWL_TYPE_TIME, 0},
+    [OWL_SPANS_TIME] = {"time", OWL_TYPE_TIME, OWL_COL_FAST},
     [OWL_SPANS_TRACE_KEY] = {"trace_key", OWL_TYPE_U64, OWL_COL_CLUSTER},
     [OWL_SPANS_TRACE_ID] = {"trace_id", OWL_TYPE_ID16, OWL_COL_BLOOM},
     [OWL_SPANS_SPAN_ID] = {"span_id", OWL_TYPE_ID8, 0},
@@ -81,7 +81,7 @@ static const owl_coldef spans_cols[OWL_SPANS_NCOLS] = {
     [OWL_SPANS_SERVICE] = {"service", OWL_TYPE_DICT, 0},
     [OWL_SPANS_NAME] = {"name", OWL_TYPE_DICT, 0},
     [OWL_SPANS_KIND] = {"kind", OWL_TYPE_I64, 0},
-    [OWL_SPANS_DURATION] = {"duration", OWL_TYPE_I64, 0},
+    [OWL_SPANS_DURATION] = {"duration", OWL_TYPE_I64, OWL_COL_FAST},
     [OWL_SPANS_STATUS] = {"status", OWL_TYPE_I64, 0},
     [OWL_SPANS_STATUS_CODE] = {"status_code", OWL_TYPE_I64, 0},
     [OWL_SPANS_STATUS_MSG] = {"status_message", OWL_TYPE_STR, 0},
