@@ -48,10 +48,12 @@ typedef struct owl_xf_span {
     const char *name;          /* operation */
     owl_xf_kind kind;
     int64_t start_ns, end_ns;
-    unsigned error : 1;        /* 4xx */
-    unsigned fault : 1;        /* 5xx */
-    unsigned throttle : 1;     /* 429 (counts as an error too) */
-    unsigned in_progress : 1;  /* not finished: no end yet */
+    /* 0 or 1 each; bytes, not bit-fields: a window walk sets them for every span it reads,
+     * and a byte is one store where a bit-field is a read, a mask and a store */
+    uint8_t error;             /* 4xx */
+    uint8_t fault;             /* 5xx */
+    uint8_t throttle;          /* 429 (counts as an error too) */
+    uint8_t in_progress;       /* not finished: no end yet */
     const char *http_method, *http_url, *http_useragent, *http_clientip;
     int http_status;           /* 0 = none */
     const char *user;
