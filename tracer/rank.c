@@ -389,14 +389,21 @@ static int contribute(owl_rank *r, const owl_xf_trace *t, int64_t *dur, owl_erro
             continue;
         const owl_xf_span *s = &t->spans[i];
         uint32_t k;
+        /* two slots a pair (at and its neighbour): a direct-mapped table let two keys of
+         * one slot evict each other, trace after trace, into key_at's string hashing */
         size_t at = owl_mix64((uintptr_t)s->service * 31 ^ (uintptr_t)s->name) & (NEAR - 1);
         if (r->epoch && r->near[at].k1 && r->near[at].svc == s->service &&
             r->near[at].op == s->name) {
             k = r->near[at].k1 - 1;
+        } else if (r->epoch && r->near[at ^ 1].k1 && r->near[at ^ 1].svc == s->service &&
+                   r->near[at ^ 1].op == s->name) {
+            k = r->near[at ^ 1].k1 - 1;
         } else {
             if (key_at(r, s->service, s->name, &k) != OWL_OK)
                 return owl_error_set(err, OWL_ENOMEM, "out of memory");
             if (r->epoch) {
+                if (r->near[at].k1 && !r->near[at ^ 1].k1)
+                    at ^= 1;
                 r->near[at].svc = s->service;
                 r->near[at].op = s->name;
                 r->near[at].k1 = k + 1;
