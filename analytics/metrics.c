@@ -969,18 +969,26 @@ static int read_row(readctx *x, const owl_batch *b, size_t r)
 static int read_fn(void *ud, const owl_batch *b)
 {
     readset *rs = ud;
+    /* the first query of the row's series: rows come a series at a time (the table is
+     * clustered by series), so the last row's answer is reused while the series repeats */
+    uint64_t last = 0;
+    size_t first = 0;
+    int known = 0;
     for (size_t r = 0; r < b->nrows; r++) {
         uint64_t series = b->cols[OWL_METRICS_SERIES][r].u;
         owl_bytes u = b->cols[OWL_METRICS_UNIT][r].b;
-        size_t lo = 0, hi = rs->n; /* the first query of this series */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (rs->order[mid].series < series)
-                lo = mid + 1;
-            else
-                hi = mid;
+        if (!known || series != last) {
+            size_t lo = 0, hi = rs->n;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (rs->order[mid].series < series)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            first = lo, last = series, known = 1;
         }
-        for (; lo < rs->n && rs->order[lo].series == series; lo++) {
+        for (size_t lo = first; lo < rs->n && rs->order[lo].series == series; lo++) {
             readctx *x = &rs->x[rs->order[lo].i];
             if (x->unit && (u.n != x->unit_n || memcmp(u.p, x->unit, u.n)))
                 continue;
