@@ -90,8 +90,7 @@ typedef struct head {
 } head;
 
 /* A trace's span id table (views_of): the id beside its span's index, so a probe compares
- * without a trip to the row. i UINT32_MAX = empty. */
-/* A span id's slot in views_of's table: empty unless its stamp is the trace's (the table is
+ * without a trip to the row. A slot is empty unless its stamp is the trace's (the table is
  * not cleared between traces). */
 struct idslot {
     uint64_t sid;
@@ -215,9 +214,14 @@ static inline __attribute__((always_inline)) uint32_t intern_at(walk *w, int col
     return intern_slot(w, e, b);
 }
 
+static const char *name_at(char *const *names, uint32_t id)
+{
+    return id ? names[id - 1] : NULL;
+}
+
 static const char *name_of(const walk *w, uint32_t id)
 {
-    return id ? w->names[id - 1] : NULL;
+    return name_at(w->names, id);
 }
 
 /* What failed a failed span, interned (owl_span_exception). */
@@ -600,17 +604,17 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
     for (size_t i = 0; i < n; i++) {
         const row *r = g[i];
         owl_xf_span *x = &v[i];
-        x->service = r->svc ? names[r->svc - 1] : NULL;
-        x->name = r->name ? names[r->name - 1] : NULL;
+        x->service = name_at(names, r->svc);
+        x->name = name_at(names, r->name);
         x->kind = owl_span_view_kind(r->kind);
         x->start_ns = r->start;
         x->end_ns = r->start + r->dur;
         owl_span_view_status(x, r->status);
         x->in_progress = r->prog;
         if (!lean) { /* a lean walk's rows have none: the views keep their NULLs */
-            x->remote_service = name_of(w, r->peer);
-            x->exception_type = name_of(w, r->etype);
-            x->exception_message = r->emsg ? name_of(w, r->emsg) : name_of(w, r->msg);
+            x->remote_service = name_at(names, r->peer);
+            x->exception_type = name_at(names, r->etype);
+            x->exception_message = name_at(names, r->emsg ? r->emsg : r->msg);
         }
         if (http) {
             const hrow *h = &http[r - w->rows];
