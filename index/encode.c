@@ -1579,8 +1579,8 @@ static size_t zdecompress(void *dst, size_t cap, const void *src, size_t n)
     return ZSTD_decompress(dst, cap, src, n);
 }
 
-/* Packs raw with zstd unless that saves fewer than n >> keep_shift bytes (keep_shift 0: unless
- * it does not shrink it at all). */
+/* Packs raw with zstd unless that does not shrink it, or (keep_shift > 0) saves fewer than
+ * n >> keep_shift bytes. */
 static int pack_chunk(const void *raw, size_t n, int level, unsigned keep_shift, owl_buf *out)
 {
     size_t bound = ZSTD_compressBound(n);
@@ -1595,7 +1595,7 @@ static int pack_chunk(const void *raw, size_t n, int level, unsigned keep_shift,
     size_t z = n ? zcompress(o, bound, raw, n, level) : 0;
     /* stored when compression saves too little (or failed outright): nothing was committed,
      * so the stored chunk is written over the attempt */
-    if (!n || ZSTD_isError(z) || z >= n || n - z < (keep_shift ? n >> keep_shift : 1))
+    if (!n || ZSTD_isError(z) || z >= n || (keep_shift && n - z < n >> keep_shift))
         return owl_chunk_store(raw, n, out);
     start[0] = 1;
     o += z;

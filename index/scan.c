@@ -76,24 +76,11 @@ static int ensure_sel(struct scan_ctx *c, size_t n)
     return OWL_OK;
 }
 
-/* Filters rows [0, n) of cols (indexed by schema column) into c->sel; returns the count (or
- * -1 when out of memory). one_buf: each byte column's values live in one buffer (a decoded
- * part block), so the bytes between them may be read. */
-static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int one_buf,
-                        const uint8_t *pre, int inside)
+/* c->keep[0..n): 1 for the rows of cols in the scan's time range, not left out by the block's
+ * reader (pre) and matching its predicates and filter. */
+static void mark_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int one_buf,
+                      const uint8_t *pre)
 {
-    if (ensure_sel(c, n) != OWL_OK)
-        return -1;
-    if (inside && !pre && !c->q->npreds && !c->q->filter) { /* every row is kept */
-        for (size_t r = 0; r < n; r++)
-            c->sel[r] = (uint32_t)r;
-        c->sel_all = one_buf;
-        if (c->st) {
-            c->st->rows_scanned += n;
-            c->st->rows_matched += n;
-        }
-        return (long)n;
-    }
     const owl_cell *times = cols[c->sc->time_col];
     uint8_t *keep = c->keep, *scratch = c->keep + n;
     for (size_t r = 0; r < n; r++)
@@ -107,10 +94,27 @@ static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int
     }
     if (c->q->filter)
         owl_filter_rows(c->sc, c->q->filter, cols, n, one_buf, keep, scratch);
+}
+
+/* Filters rows [0, n) of cols (indexed by schema column) into c->sel; returns the count (or
+ * -1 when out of memory). one_buf: each byte column's values live in one buffer (a decoded
+ * part block), so the bytes between them may be read. inside: every row lies in the time
+ * range (a part block by its footer's bounds), so without predicates all are kept untested. */
+static long filter_rows(struct scan_ctx *c, owl_cell *const *cols, size_t n, int one_buf,
+                        const uint8_t *pre, int inside)
+{
+    if (ensure_sel(c, n) != OWL_OK)
+        return -1;
     size_t k = 0;
-    for (size_t r = 0; r < n; r++) { /* no branch: keep[] is often mixed */
-        c->sel[k] = (uint32_t)r;
-        k += keep[r];
+    if (inside && !pre && !c->q->npreds && !c->q->filter) {
+        for (; k < n; k++)
+            c->sel[k] = (uint32_t)k;
+    } else {
+        mark_rows(c, cols, n, one_buf, pre);
+        for (size_t r = 0; r < n; r++) { /* no branch: keep[] is often mixed */
+            c->sel[k] = (uint32_t)r;
+            k += c->keep[r];
+        }
     }
     c->sel_all = k == n && one_buf; /* a part block's cells stay put while fn runs */
     if (c->st) {
