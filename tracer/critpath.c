@@ -164,14 +164,12 @@ static void heap_pop(const kid *k, int32_t *h, size_t *n)
         h[i] = x;
 }
 
-/* How far a child may end after its parent and still be its synchronous part: clocks are
- * read at slightly different moments (the OpenTelemetry JS SDK's client spans end a fraction
- * of a millisecond after the server span that awaited them), so a child's end within 1 ms or
- * 1% of its parent's length past the parent's is clamped, not read as asynchronous. */
+/* How far a child may end after its parent and still be its synchronous part
+ * (OWL_CRIT_OVERHANG_NS or 1% of the parent's length, tracer.h says why). */
 static int64_t overhang(const frame *f)
 {
     int64_t pct = ssub(f->pe, f->ps) / 100;
-    return pct > 1000000 ? pct : 1000000;
+    return pct > OWL_CRIT_OVERHANG_NS ? pct : OWL_CRIT_OVERHANG_NS;
 }
 
 /* Child c (index ci) of f's span p as a kid in *k: 0 when it is not synchronous or does not

@@ -142,6 +142,14 @@ int owl_xf_may_match(const owl_xf *f, const owl_xf_summary *s);
  * roots (spans whose parent is missing) and their subtrees are off the path. On the path,
  * the self times add up to the root's duration. */
 
+/* How far past its parent's end a child may end and still be the parent's synchronous part
+ * (clamped into it): OWL_CRIT_OVERHANG_NS or 1% of the parent's length, whichever is more.
+ * Clocks are read at slightly different moments: the OpenTelemetry JS SDK (1.x) writes a
+ * span's start from Date.now() in whole milliseconds and its end as that plus a
+ * performance.now() duration, so a client span ends up to 1 ms after the server span that
+ * awaited it, and more when the process is preempted between the two clock reads. */
+#define OWL_CRIT_OVERHANG_NS 2000000
+
 /* owl_critpath — on_path[i] = 1 for the spans of t on its critical path, else 0;
  * self_ns[i] their critical self time (0 off the path). Both arrays hold t->n_spans entries.
  * In-progress spans end at their start. OWL_OK, OWL_ENOMEM. */

@@ -83,7 +83,7 @@ Test(critpath, nested_and_tie)
 
 Test(critpath, async_children)
 {
-    /* milliseconds: a child outliving its parent by more than 1 ms (or 1%) is asynchronous */
+    /* a child outliving its parent by more than the margin (2 ms or 1%) is asynchronous */
     const owl_xf_span s[] = {
         SP("a", "root", SERVER, 0, 100 * MS, -1),
         SP("a", "fire-and-forget", INTERNAL, 50 * MS, 150 * MS, 0), /* outlives its parent */
@@ -101,7 +101,7 @@ Test(critpath, async_children)
 Test(critpath, a_child_ending_a_moment_after_its_parent_is_synchronous)
 {
     /* The OpenTelemetry JS SDK ends a client span 0.4 ms after the server span that awaited
-     * it: within the tolerance (1 ms or 1% of the parent), clamped, on the path. */
+     * it: within the margin (2 ms or 1% of the parent), clamped, on the path. */
     const owl_xf_span s[] = {
         SP("a", "GET /checkout", SERVER, 0, 630 * MS, -1),
         SP("a", "POST", CLIENT, 150 * MS, 630 * MS + 400000, 0),
@@ -110,6 +110,38 @@ Test(critpath, a_child_ending_a_moment_after_its_parent_is_synchronous)
     res r;
     run(s, 3, -1, &r);
     expect(&r, 3, (int64_t[]){150 * MS, 20 * MS, 460 * MS}, (uint8_t[]){1, 1, 1});
+}
+
+Test(critpath, the_overhang_margin_s_edges)
+{
+    /* A 2 ms parent (1% of it is under the margin): a child ending OWL_CRIT_OVERHANG_NS after
+     * it is clamped and on the path; one nanosecond more and it is asynchronous. */
+    const owl_xf_span in[] = {
+        SP("a", "POST /charge", SERVER, 0, 2 * MS, -1),
+        SP("a", "INSERT", CLIENT, MS, 2 * MS + OWL_CRIT_OVERHANG_NS, 0),
+    };
+    const owl_xf_span out[] = {
+        SP("a", "POST /charge", SERVER, 0, 2 * MS, -1),
+        SP("a", "INSERT", CLIENT, MS, 2 * MS + OWL_CRIT_OVERHANG_NS + 1, 0),
+    };
+    /* a 1 s parent: 1% of it (10 ms) is the margin */
+    const owl_xf_span long_in[] = {
+        SP("a", "GET /", SERVER, 0, 1000 * MS, -1),
+        SP("a", "GET", CLIENT, 500 * MS, 1010 * MS, 0),
+    };
+    const owl_xf_span long_out[] = {
+        SP("a", "GET /", SERVER, 0, 1000 * MS, -1),
+        SP("a", "GET", CLIENT, 500 * MS, 1010 * MS + 1, 0),
+    };
+    res r;
+    run(in, 2, -1, &r);
+    expect(&r, 2, (int64_t[]){MS, MS}, (uint8_t[]){1, 1});
+    run(out, 2, -1, &r);
+    expect(&r, 2, (int64_t[]){2 * MS, 0}, (uint8_t[]){1, 0});
+    run(long_in, 2, -1, &r);
+    expect(&r, 2, (int64_t[]){500 * MS, 500 * MS}, (uint8_t[]){1, 1});
+    run(long_out, 2, -1, &r);
+    expect(&r, 2, (int64_t[]){1000 * MS, 0}, (uint8_t[]){1, 0});
 }
 
 Test(critpath, skew_server_late)

@@ -183,12 +183,13 @@ static void ref_heap_pop(const ref_kid *k, int32_t *h, size_t *n)
 
 /* How far a child may end after its parent and still be its synchronous part: clocks are
  * read at slightly different moments (the OpenTelemetry JS SDK's client spans end a fraction
- * of a millisecond after the server span that awaited them), so a child's end within 1 ms or
- * 1% of its parent's length past the parent's is clamped, not read as asynchronous. */
+ * of a millisecond after the server span that awaited them), so a child's end within
+ * OWL_CRIT_OVERHANG_NS or 1% of its parent's length past the parent's is clamped, not read as
+ * asynchronous. (The one change since 3d8ff8d: the margin was 1 ms, a named constant now.) */
 static int64_t ref_overhang(const ref_frame *f)
 {
     int64_t pct = ref_ssub(f->pe, f->ps) / 100;
-    return pct > 1000000 ? pct : 1000000;
+    return pct > OWL_CRIT_OVERHANG_NS ? pct : OWL_CRIT_OVERHANG_NS;
 }
 
 /* The synchronous children of f's span that overlap its window, into k (sorted); their
@@ -375,7 +376,7 @@ static int64_t upto(int64_t m)
 
 /* Times for a span under a parent spanning [ps, pe] (unit u ns: large units make equal times
  * common): inside it mostly, else overlapping its start or end, well after it (asynchronous),
- * just after it (within the 1 ms overhang), moved out of it (skew), or of no length. */
+ * just after it (within the overhang margin), moved out of it (skew), or of no length. */
 static void random_times(owl_xf_span *x, int64_t ps, int64_t pe, int64_t u)
 {
     uint64_t d = pe > ps ? (uint64_t)pe - (uint64_t)ps : 0;
@@ -392,8 +393,8 @@ static void random_times(owl_xf_span *x, int64_t ps, int64_t pe, int64_t u)
     switch (rnd(24)) {
     case 0: a = wrap(a, -u * (int64_t)rnd(5)); break;                /* starts early */
     case 1: b = wrap(b, u * (int64_t)rnd(5)); break;                 /* ends late */
-    case 2: b = wrap(pe, 2000000 + (int64_t)rnd(3) * len); break;    /* asynchronous */
-    case 3: b = wrap(pe, (int64_t)rnd(1000001)); break;              /* within the overhang */
+    case 2: b = wrap(pe, 2 * OWL_CRIT_OVERHANG_NS + (int64_t)rnd(3) * len); break; /* async */
+    case 3: b = wrap(pe, (int64_t)rnd(OWL_CRIT_OVERHANG_NS + 1)); break; /* in the margin */
     case 4: a = wrap(a, -len / 2), b = wrap(b, -len / 2); break;     /* skewed early */
     case 5: a = wrap(a, len / 2), b = wrap(b, len); break;           /* skewed late */
     case 6: b = a; break;                                            /* no length */
@@ -490,7 +491,7 @@ Test(critpath_ref, saturated_move_keeps_the_moved_child_s_own_end)
         {.service = "b", .name = "serve", .kind = OWL_XF_SERVER, .start_ns = INT64_MIN + 10,
          .end_ns = INT64_MIN + 500, .parent = 0},
         {.service = "b", .name = "work", .kind = OWL_XF_INTERNAL, .start_ns = INT64_MIN + 20,
-         .end_ns = INT64_MIN + 1000501, .parent = 1},
+         .end_ns = INT64_MIN + OWL_CRIT_OVERHANG_NS + 501, .parent = 1},
     };
     owl_xf_trace t = {s, 3, -1, 0};
     uint8_t on[3], ref_on[3];
