@@ -1,6 +1,8 @@
 /* compact.c — retention (per-partition days, expired day directories deleted) and
  * compaction (merging a day's small parts, cold sparse days into spans: store.c invariants 4
- * and 5; and settling cold days: their sealed parts rewritten once at compact_zstd_level). */
+ * and 5; and settling cold days: their sealed parts rewritten once at compact_zstd_level).
+ * A merge writes the groups of a table's owl_combiner as one row each (docs/storage.md
+ * "Combining rows at merges"). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -127,6 +129,115 @@ int owl_store_retire(owl_store *s, int64_t now_ms, owl_error *err)
 
 /* ---------- compaction ---------- */
 
+int owl_store_set_combiner(owl_store *s, const char *table, const owl_combiner *c,
+                           owl_error *err)
+{
+    size_t t;
+    if (!table || owl__find_table(s, table, &t) != OWL_OK)
+        return owl_error_set(err, OWL_EINVAL, "no table named %s", table ? table : "(null)");
+    if (!s->combiners)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    s->combiners[t] = c;
+    pthread_mutex_unlock(&s->mu);
+    return OWL_OK;
+}
+
+/* ---- combining a merge's rows (owl_combiner) ---- */
+
+/* Groups are looked for among the rows written last that share the incoming row's cluster
+ * key and time (the run): rows of one group need not be adjacent in the merged order, which
+ * sorts by key and time only (the metrics table's rows of one series and window in several
+ * units alternate part by part). Each row of the run may head a group, with its state in
+ * the slot of its place in the run. A run longer than RUN_MAX rows closes its groups and
+ * starts again, so looking costs at most RUN_MAX tests a row. */
+#define RUN_MAX 16
+
+struct groups {
+    const owl_combiner *cb;   /* NULL: no combining, every call below a no-op */
+    size_t first;             /* the run's first row in the output */
+    char *state;              /* RUN_MAX states of cb->state_bytes, slot i for row first + i */
+    int open[RUN_MAX];        /* slot i holds rows folded in (its group has two or more) */
+    owl_arena bytes;          /* combined rows' byte values until their block is written */
+};
+
+/* Groups for cb (may be NULL). OWL_ENOMEM. */
+static int groups_init(struct groups *g, const owl_combiner *cb)
+{
+    memset(g, 0, sizeof *g);
+    owl_arena_init(&g->bytes, 0);
+    g->cb = cb;
+    if (cb && !(g->state = calloc(RUN_MAX, cb->state_bytes ? cb->state_bytes : 1)))
+        return OWL_ENOMEM;
+    return OWL_OK;
+}
+
+static void *slot(const struct groups *g, size_t i)
+{
+    return g->state + i * g->cb->state_bytes;
+}
+
+static void groups_free(struct groups *g)
+{
+    for (size_t i = 0; g->cb && i < RUN_MAX; i++)
+        if (g->open[i])
+            g->cb->drop(slot(g, i));
+    free(g->state);
+    owl_arena_free(&g->bytes);
+}
+
+static int comb_err(int rc, owl_error *err)
+{
+    return rc == OWL_OK ? OWL_OK : owl_error_set(err, rc, "merge: combining rows: %s",
+                                                 owl_strerror(rc));
+}
+
+/* Writes every open group's combined row over its first row in out; the run then starts at
+ * row next. */
+static int groups_close(struct groups *g, owl_cell *const *out, size_t next, owl_error *err)
+{
+    int rc = OWL_OK;
+    for (size_t i = 0; g->cb && i < RUN_MAX; i++) {
+        if (!g->open[i])
+            continue;
+        g->open[i] = 0;
+        int e = g->cb->emit(slot(g, i), out, g->first + i, &g->bytes);
+        if (rc == OWL_OK)
+            rc = comb_err(e, err);
+    }
+    g->first = next;
+    return rc;
+}
+
+/* Folds row b of bc into the group of a row of the run among out's rows [0, j) when one
+ * takes it (*joined = 1); else the caller writes it as row j, in the run or starting one. */
+static int groups_join(struct groups *g, const owl_schema *sc, size_t kc, owl_cell *const *out,
+                       size_t j, owl_cell *const *bc, size_t b, int *joined, owl_error *err)
+{
+    *joined = 0;
+    if (!g->cb || j == g->first)
+        return OWL_OK;
+    if (out[sc->time_col][j - 1].i != bc[sc->time_col][b].i ||
+        (kc != SIZE_MAX && out[kc][j - 1].u != bc[kc][b].u))
+        return groups_close(g, out, j, err);
+    const owl_cell *const *x = (const owl_cell *const *)bc;
+    for (size_t i = 0; i < j - g->first; i++) {
+        if (!g->cb->same((const owl_cell *const *)out, g->first + i, x, b))
+            continue;
+        int rc = OWL_OK;
+        if (!g->open[i]) {
+            memset(slot(g, i), 0, g->cb->state_bytes);
+            g->open[i] = 1;
+            rc = g->cb->add(slot(g, i), (const owl_cell *const *)out, g->first + i);
+        }
+        if (rc == OWL_OK)
+            rc = g->cb->add(slot(g, i), x, b);
+        *joined = 1;
+        return comb_err(rc, err);
+    }
+    return j - g->first == RUN_MAX ? groups_close(g, out, j, err) : OWL_OK;
+}
+
 /* ---- merging parts: streamed, or sorted whole ---- */
 
 /* One source of a streamed merge: its part, the block decoded, a row cursor, and the key of
@@ -229,22 +340,25 @@ static void retire_free(struct merge *m)
 
 /* Writes the rows of src, each part sorted as the writer wants, as one part: a k-way merge
  * through owl_part_writer, holding one decoded block per source and one output block, where
- * sort_merge holds every row twice over. OWL_EUNSUPPORTED (nothing written) when a source
- * turns out not to be in order. */
-static int stream_merge(owl_store *s, const owl_schema *sc, struct part_ref **src, size_t nsrc,
-                        size_t total, const char *path, const owl_part_info *info, int zlevel,
-                        owl_error *err)
+ * sort_merge holds every row twice over. With a combiner (cb, may be NULL) a row joining the
+ * group of the output's last row is folded into it; a block is written only once its last
+ * row's group is closed, so the group's first row and the source blocks it points into are
+ * still held. OWL_EUNSUPPORTED (nothing written) when a source turns out not to be in order. */
+static int stream_merge(owl_store *s, const owl_schema *sc, const owl_combiner *cb,
+                        struct part_ref **src, size_t nsrc, size_t total, const char *path,
+                        const owl_part_info *info, int zlevel, owl_error *err)
 {
     struct merge m = {.sc = sc, .kc = owl__cluster_col(sc), .nsrc = nsrc};
     for (size_t c = 0; c < sc->ncols; c++)
         m.cols[c] = c;
     size_t br = s->opt.block_rows;
     owl_part_writer *w = NULL;
+    struct groups g;
     owl_cell *out = malloc(sc->ncols * br * sizeof *out);
     m.src = calloc(nsrc, sizeof *m.src);
     m.heap = malloc(nsrc * sizeof *m.heap);
-    int rc = OWL_OK;
-    if (!out || !m.src || !m.heap) {
+    int rc = groups_init(&g, cb);
+    if (!out || !m.src || !m.heap || rc != OWL_OK) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
         goto out;
     }
@@ -259,42 +373,56 @@ static int stream_merge(owl_store *s, const owl_schema *sc, struct part_ref **sr
     if (rc == OWL_OK)
         rc = owl_part_writer_open(path, sc, info, total, br, zlevel, &w, err);
     owl_rows rows = {0};
+    owl_cell *ocols[OWL_MAX_COLS];
     for (size_t c = 0; c < sc->ncols; c++)
-        rows.cols[c] = out + c * br;
-    size_t done = 0;
-    while (rc == OWL_OK && done < total) {
-        size_t n = total - done < br ? total - done : br;
-        for (size_t j = 0; j < n && rc == OWL_OK; j++) {
-            if (!m.nheap) {
-                rc = owl_error_set(err, OWL_ECORRUPT, "merge: the parts hold fewer rows than "
-                                   "their footers say");
-                break;
-            }
-            struct msrc *x = &m.src[m.heap[0]];
+        rows.cols[c] = ocols[c] = out + c * br;
+    size_t taken = 0, written = 0, j = 0; /* source rows read; rows written; rows in out */
+    while (rc == OWL_OK && m.nheap) {
+        if (taken == total) {
+            rc = owl_error_set(err, OWL_ECORRUPT, "merge: the parts hold more rows than their "
+                               "footers say");
+            break;
+        }
+        struct msrc *x = &m.src[m.heap[0]];
+        int joined;
+        rc = groups_join(&g, sc, m.kc, ocols, j, x->cur.cells, x->r, &joined, err);
+        if (rc == OWL_OK && !joined && j == br &&
+            (rc = groups_close(&g, ocols, 0, err)) == OWL_OK) {
+            rows.nrows = j;
+            rc = owl_part_writer_add(w, &rows, err);
+            retire_free(&m); /* the output block holds no cell of them any more */
+            owl_arena_reset(&g.bytes);
+            written += j, j = 0;
+        }
+        if (rc == OWL_OK && !joined) {
             for (size_t c = 0; c < sc->ncols; c++)
                 out[c * br + j] = x->cur.cells[c][x->r];
-            if ((rc = msrc_step(&m, x, err)) != OWL_OK)
-                break;
-            if (x->r >= x->cur.nrows)
-                m.heap[0] = m.heap[--m.nheap];
-            heap_down(&m, 0);
+            j++;
         }
-        if (rc != OWL_OK)
+        taken++;
+        if (rc != OWL_OK || (rc = msrc_step(&m, x, err)) != OWL_OK)
             break;
-        rows.nrows = n;
-        rc = owl_part_writer_add(w, &rows, err);
-        retire_free(&m); /* the output block holds no cell of them any more */
-        done += n;
+        if (x->r >= x->cur.nrows)
+            m.heap[0] = m.heap[--m.nheap];
+        heap_down(&m, 0);
     }
-    if (rc == OWL_OK && m.nheap)
-        rc = owl_error_set(err, OWL_ECORRUPT, "merge: the parts hold more rows than their "
+    if (rc == OWL_OK && taken < total)
+        rc = owl_error_set(err, OWL_ECORRUPT, "merge: the parts hold fewer rows than their "
                            "footers say");
+    if (rc == OWL_OK && j && (rc = groups_close(&g, ocols, 0, err)) == OWL_OK) {
+        rows.nrows = j;
+        rc = owl_part_writer_add(w, &rows, err);
+        written += j;
+    }
+    if (rc == OWL_OK && written < total)
+        rc = owl_part_writer_end(w, err);
     if (rc == OWL_OK) {
         rc = owl_part_writer_finish(w, NULL, err);
         w = NULL;
     }
 out:
     owl_part_writer_abort(w);
+    groups_free(&g);
     retire_free(&m);
     free(m.retired);
     for (size_t i = 0; m.src && i < nsrc; i++)
@@ -305,13 +433,34 @@ out:
     return rc;
 }
 
+/* Combines the groups of the n sorted rows of cols in place, leaving *kept rows; byte
+ * values of combined rows in g's arena. */
+static int combine_sorted(struct groups *g, const owl_schema *sc, owl_cell *const *cols,
+                          size_t n, size_t *kept, owl_error *err)
+{
+    size_t kc = owl__cluster_col(sc), w = 0;
+    int rc = OWL_OK, joined;
+    for (size_t r = 0; r < n && rc == OWL_OK; r++) {
+        if ((rc = groups_join(g, sc, kc, cols, w, cols, r, &joined, err)) != OWL_OK || joined)
+            continue;
+        for (size_t c = 0; w != r && c < sc->ncols; c++)
+            cols[c][w] = cols[c][r];
+        w++;
+    }
+    if (rc == OWL_OK)
+        rc = groups_close(g, cols, w, err);
+    *kept = w;
+    return rc;
+}
+
 /* The same by reading every row of src at once and sorting them: for sources not in order
  * (stream_merge declined). */
-static int sort_merge(owl_store *s, const owl_schema *sc, struct part_ref **src, size_t nsrc,
-                      size_t total, size_t nblocks, const char *path, const owl_part_info *info,
-                      int zlevel, owl_error *err)
+static int sort_merge(owl_store *s, const owl_schema *sc, const owl_combiner *cb,
+                      struct part_ref **src, size_t nsrc, size_t total, size_t nblocks,
+                      const char *path, const owl_part_info *info, int zlevel, owl_error *err)
 {
-    int rc = OWL_OK;
+    struct groups g;
+    int rc = groups_init(&g, cb);
     /* a merge's buffers are tens of megabytes: huge pages (owl_big_alloc) fault in 2 MiB at a
      * time, where malloc's fresh mappings would fault 4 KiB pages (Memory reuse in
      * docs/storage.md) */
@@ -324,7 +473,7 @@ static int sort_merge(owl_store *s, const owl_schema *sc, struct part_ref **src,
     size_t cols[OWL_MAX_COLS];
     for (size_t c = 0; c < sc->ncols; c++)
         cols[c] = c;
-    if (!bd || !ix || !tmp || !all || !sorted) {
+    if (!bd || !ix || !tmp || !all || !sorted || rc != OWL_OK) {
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory merging %zu rows", total);
         goto out;
     }
@@ -349,13 +498,17 @@ static int sort_merge(owl_store *s, const owl_schema *sc, struct part_ref **src,
         goto out;
     }
     owl_rows rows = {.nrows = total};
+    owl_cell *scols[OWL_MAX_COLS];
     for (size_t c = 0; c < sc->ncols; c++) {
         for (size_t r = 0; r < total; r++)
             sorted[c * total + r] = all[c * total + ix[r].i];
-        rows.cols[c] = sorted + c * total;
+        rows.cols[c] = scols[c] = sorted + c * total;
     }
-    rc = owl_part_write(path, sc, info, &rows, s->opt.block_rows, zlevel, NULL, err);
+    rc = combine_sorted(&g, sc, scols, total, &rows.nrows, err);
+    if (rc == OWL_OK)
+        rc = owl_part_write(path, sc, info, &rows, s->opt.block_rows, zlevel, NULL, err);
 out:
+    groups_free(&g);
     if (bd)
         for (size_t k = 0; k < nblocks; k++)
             owl_block_data_free(&bd[k]);
@@ -371,7 +524,8 @@ out:
  * keeps, as one part at the path of unit d (sequence range first..last), then opens it as
  * *merged: at compact_zstd_level with a level above its sources', or (hot: a merge of a day
  * still receiving rows) at the seal's zstd_level with level 0, as sealed parts are, so that
- * settling rewrites it once the day is cold. Caller holds seal_mu, not mu. */
+ * settling rewrites it once the day is cold. Rows of the table's combiner's groups are
+ * written combined (owl_store_set_combiner). Caller holds seal_mu, not mu. */
 static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_ref **src,
                        size_t nsrc, uint64_t first, uint64_t last, int hot,
                        struct part_ref **merged, owl_error *err)
@@ -402,11 +556,16 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
                           d->last - d->day + 1};
     int rc = owl_mkdir_p(dir, 0700, err);
     free(dir);
+    pthread_mutex_lock(&s->mu);
+    const owl_combiner *cb = s->combiners ? s->combiners[p->table] : NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (cb && cb->covers && !cb->covers(p->name))
+        cb = NULL;
     if (rc == OWL_OK)
-        rc = stream_merge(s, sc, src, nsrc, total, path, &info, zlevel, err);
+        rc = stream_merge(s, sc, cb, src, nsrc, total, path, &info, zlevel, err);
     if (rc == OWL_EUNSUPPORTED) {
         owl_error_clear(err);
-        rc = sort_merge(s, sc, src, nsrc, total, nblocks, path, &info, zlevel, err);
+        rc = sort_merge(s, sc, cb, src, nsrc, total, nblocks, path, &info, zlevel, err);
     }
     if (rc == OWL_OK && !(*merged = owl__open_part_ref(path, sc, first, last, out_level, err)))
         rc = OWL_EIO;

@@ -402,6 +402,35 @@ int owl_store_append(owl_store *s, const char *table, const char *tenant, const 
 int owl_store_set_retention(owl_store *s, const char *table, const char *tenant,
                             const char *partition, int days, owl_error *err);
 
+/* owl_combiner — how a merge may combine rows of a table that are partial aggregates
+ * (docs/storage.md "Combining rows at merges"). A merge of parts of a covered partition
+ * writes each group of rows as one: a group is a run of rows adjacent in the merged order
+ * (cluster key, time) that `same` joins to its first row. The row written is the group's
+ * first with the columns `emit` sets, and must read as the group does. A row is (cols, r):
+ * cols[c][r] is its cell of column c, as owl_rows holds them. Called from the compacting
+ * thread only, one group at a time. */
+typedef struct owl_combiner {
+    /* 1 when partition's rows may be combined (NULL: every partition's) */
+    int (*covers)(const char *partition);
+    /* 1 when row rb of b joins the group of row ra of a; both have one cluster key and time */
+    int (*same)(const owl_cell *const *a, size_t ra, const owl_cell *const *b, size_t rb);
+    size_t state_bytes; /* a group's state, zeroed before the group's first add */
+    /* folds a row into the group: OWL_OK, or an error that fails the merge (drop follows) */
+    int (*add)(void *state, const owl_cell *const *cols, size_t r);
+    /* sets the combined columns of row r of out (the group's first row), byte values
+     * copied into bytes (an arena the merge keeps until the row is written), and frees what
+     * state holds, whatever the result. OWL_OK or an error that fails the merge */
+    int (*emit)(void *state, owl_cell *const *out, size_t r, owl_arena *bytes);
+    /* frees what state holds, after a failure; accepts a state add never reached */
+    void (*drop)(void *state);
+} owl_combiner;
+
+/* owl_store_set_combiner — merges of table's parts combine rows with c from now on (NULL:
+ * no more). c is not copied: it must outlive the store (a static table). OWL_EINVAL for an
+ * unknown table. Thread-safe; a merge in progress keeps the combiner it began with. */
+int owl_store_set_combiner(owl_store *s, const char *table, const owl_combiner *c,
+                           owl_error *err);
+
 /* owl_store_flush — seals every memtable into parts now and checkpoints the WAL. */
 int owl_store_flush(owl_store *s, owl_error *err);
 

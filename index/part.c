@@ -1021,6 +1021,7 @@ struct owl_part_writer {
     char *tenant, *partition; /* info's, owned */
     char path[PATH_LEN], tmp[PATH_LEN], dir[PATH_LEN];
     size_t block_rows, added, b;
+    int short_block;          /* a block of fewer than block_rows was added: the last */
     uint64_t last_k;          /* the last row added: cluster key and time */
     int64_t last_t;
     size_t kc;                /* the cluster column, or SIZE_MAX */
@@ -1090,9 +1091,12 @@ static int writer_add(owl_part_writer *pw, const owl_rows *rows, int checked, ow
     if (rc != OWL_OK)
         return rc;
     size_t want = w->nrows - pw->added < pw->block_rows ? w->nrows - pw->added : pw->block_rows;
-    if (rows->nrows != want)
+    /* a short block ends the part early (owl_part_writer_end) */
+    if (rows->nrows == 0 || rows->nrows > want || pw->short_block)
         return owl_error_set(err, OWL_EINVAL, "part: block %zu of %zu rows, want %zu", pw->b,
                              rows->nrows, want);
+    if (rows->nrows < want)
+        pw->short_block = 1;
     const owl_cell *t = rows->cols[w->s->time_col];
     uint64_t k0 = pw->kc == SIZE_MAX ? 0 : rows->cols[pw->kc][0].u;
     if (pw->added && (k0 < pw->last_k || (k0 == pw->last_k && t[0].i < pw->last_t)))
@@ -1117,6 +1121,15 @@ int owl_part_writer_add(owl_part_writer *pw, const owl_rows *rows, owl_error *er
 int owl_part_writer_add_checked(owl_part_writer *pw, const owl_rows *rows, owl_error *err)
 {
     return writer_add(pw, rows, 1, err);
+}
+
+int owl_part_writer_end(owl_part_writer *pw, owl_error *err)
+{
+    if (!pw->added)
+        return owl_error_set(err, OWL_EINVAL, "part: ended with no rows");
+    pw->w.nrows = pw->added;
+    pw->w.nblocks = pw->b;
+    return OWL_OK;
 }
 
 int owl_part_writer_finish(owl_part_writer *pw, uint64_t *file_bytes, owl_error *err)

@@ -103,7 +103,8 @@ static inline int owl_part_bson_ok(const void *p, size_t n)
     return n == 0 || (n >= 5 && owl_get32le(p) == n && ((const uint8_t *)p)[n - 1] == 0);
 }
 
-/* owl_part_writer_add — the next block: block_rows rows (fewer only for the last), sorted
+/* owl_part_writer_add — the next block: block_rows rows (fewer only for the last: no block
+ * may follow a short one), sorted
  * as owl_part_write wants them, after the rows added before. Its cells are read now and may
  * be freed on return. The same refusals as owl_part_write for the rows (OWL_EINVAL), or
  * OWL_EIO / OWL_ENOSPC / OWL_ENOMEM; the writer is then only good for abort. */
@@ -120,6 +121,12 @@ int owl_part_writer_add_checked(owl_part_writer *pw, const owl_rows *rows, owl_e
  * nothing is left at path unless the rename was done). Frees pw whatever the result.
  * OWL_EINVAL when fewer rows than announced were added. *file_bytes may be NULL. */
 int owl_part_writer_finish(owl_part_writer *pw, uint64_t *file_bytes, owl_error *err);
+
+/* owl_part_writer_end — the rows added so far are all the part holds, fewer than announced
+ * (a merge that combined rows, owl_combiner), before owl_part_writer_finish. Every block but
+ * the last must have been full. OWL_EINVAL when no row was added; pw is then only good for
+ * abort. */
+int owl_part_writer_end(owl_part_writer *pw, owl_error *err);
 
 /* owl_part_writer_abort — removes path.tmp and frees pw. Accepts NULL. */
 void owl_part_writer_abort(owl_part_writer *pw);

@@ -1431,6 +1431,7 @@ int owl_store_open(const char *dir, const owl_schema *const *schemas, size_t nsc
     s->schemas = schemas;
     s->nschemas = nschemas;
     s->spare_mem = calloc((nschemas ? nschemas : 1) * MEM_SPARES, sizeof *s->spare_mem); /* NULL: no reuse */
+    s->combiners = calloc(nschemas ? nschemas : 1, sizeof *s->combiners);
     if (opts)
         s->opt = *opts;
     else
@@ -1550,6 +1551,7 @@ void owl_store_close(owl_store *s)
     for (size_t t = 0; s->spare_mem && t < s->nschemas * MEM_SPARES; t++)
         owl_mem_free(NULL, s->spare_mem[t]);
     free(s->spare_mem);
+    free(s->combiners);
     owl__seal_scratch_free(&s->seal);
     pthread_mutex_destroy(&s->spare_mu);
     pthread_cond_destroy(&s->closed_cv);

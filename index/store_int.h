@@ -221,6 +221,9 @@ struct owl_store {
      * fresh pages, zeroed (16% of owld's time under a sustained PutLogEvents load). */
     pthread_mutex_t spare_mu;
     struct memtable **spare_mem; /* nschemas * MEM_SPARES */
+    /* per table, how merges combine its rows (owl_store_set_combiner; NULL: they do not);
+     * under mu. The array is NULL when it could not be allocated: no table combines */
+    const owl_combiner **combiners;
     /* counters */
     uint64_t compactions, quarantined;
     owl_error open_err; /* why a part or WAL record stopped the open (replay_fn, load_day) */

@@ -340,6 +340,47 @@ Test(part, round_trip_shapes)
     test_rm_rf(dir);
 }
 
+/* A writer given fewer rows than announced (a merge that combined rows): a short block ends
+ * it (no block may follow), finish refuses it until owl_part_writer_end, and the part then
+ * ended is the part owl_part_write writes of the rows given. */
+Test(part, writer_ended_early)
+{
+    char *dir = test_tmpdir("part");
+    struct ds d;
+    rng = 3;
+    gen_all(&d, 40, 4);
+    char *path = part_path(dir, "w.owp"), *ref = part_path(dir, "ref.owp");
+    owl_error e = {0};
+    for (int k = 0; k < 3; k++) {
+        owl_part_writer *w = NULL;
+        owl_rows full = ds_rows(&d, 0, 4), part = ds_rows(&d, 4, 3), one = ds_rows(&d, 7, 1);
+        cr_assert_eq(owl_part_writer_open(path, &all_schema, &info_default, 40, 4, 1, &w, &e),
+                     OWL_OK, "%s", e.msg);
+        cr_assert_eq(owl_part_writer_add(w, &full, &e), OWL_OK, "%s", e.msg);
+        cr_assert_eq(owl_part_writer_add(w, &part, &e), OWL_OK, "%s", e.msg);
+        if (k == 0) { /* a block after a short one */
+            cr_assert_eq(owl_part_writer_add(w, &one, &e), OWL_EINVAL);
+            owl_part_writer_abort(w);
+            cr_assert_not(exists(path));
+            continue;
+        }
+        if (k == 2)
+            cr_assert_eq(owl_part_writer_end(w, &e), OWL_OK, "%s", e.msg);
+        cr_assert_eq(owl_part_writer_finish(w, NULL, &e), k == 2 ? OWL_OK : OWL_EINVAL);
+        cr_assert_eq(exists(path), k == 2);
+    }
+    write_ok(ref, &all_schema, &d, 0, 7, 4, 1);
+    check_round_trip(path, &all_schema, &d, 0, 7, 4);
+    char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    cr_assert_eq(owl_read_file(path, 1 << 26, &a, &na, NULL), OWL_OK);
+    cr_assert_eq(owl_read_file(ref, 1 << 26, &b, &nb, NULL), OWL_OK);
+    cr_assert(na == nb && memcmp(a, b, na) == 0, "the ended part differs from owl_part_write's");
+    free(a), free(b), free(path), free(ref);
+    ds_free(&d);
+    test_rm_rf(dir);
+}
+
 /* Columns of one value repeated (CONST encodings, one-entry dictionaries), and long values. */
 Test(part, round_trip_constant_and_long_values)
 {

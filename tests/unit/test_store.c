@@ -2768,6 +2768,151 @@ Test(store, a_streamed_merge_of_logs_orders_by_time_then_seal, .init = mkroot, .
     streamed_merge_case(&owl_logs_schema, T0 + 3600000, 1);
 }
 
+/* ---- combining rows at merges (owl_combiner) ----
+ * A test combiner on spans: rows of one trace key, time and service are one group; the
+ * combined row keeps the first's columns but http_status (the sum, wrapping) and
+ * status_message ("n=<rows>", bytes the combiner makes). */
+struct comb_state {
+    uint64_t sum, n;
+};
+
+static uint64_t msg_rows(owl_bytes b)
+{
+    char text[32];
+    if (b.n < 3 || b.n >= sizeof text || memcmp(b.p, "n=", 2))
+        return 1;
+    memcpy(text, b.p, b.n);
+    text[b.n] = 0;
+    return strtoull(text + 2, NULL, 10);
+}
+
+static int comb_same(const owl_cell *const *a, size_t ra, const owl_cell *const *b, size_t rb)
+{
+    owl_bytes x = a[OWL_SPANS_SERVICE][ra].b, y = b[OWL_SPANS_SERVICE][rb].b;
+    return x.n == y.n && (x.n == 0 || memcmp(x.p, y.p, x.n) == 0);
+}
+
+static int comb_add(void *state, const owl_cell *const *cols, size_t r)
+{
+    struct comb_state *st = state;
+    st->sum += cols[OWL_SPANS_HTTP_STATUS][r].u;
+    st->n += msg_rows(cols[OWL_SPANS_STATUS_MSG][r].b);
+    return OWL_OK;
+}
+
+static int comb_emit(void *state, owl_cell *const *out, size_t r, owl_arena *bytes)
+{
+    struct comb_state *st = state;
+    char text[32];
+    int n = snprintf(text, sizeof text, "n=%llu", (unsigned long long)st->n);
+    void *p = owl_arena_copy(bytes, text, (size_t)n);
+    if (!p)
+        return OWL_ENOMEM;
+    out[OWL_SPANS_HTTP_STATUS][r].u = st->sum;
+    out[OWL_SPANS_STATUS_MSG][r].b = (owl_bytes){p, (size_t)n};
+    return OWL_OK;
+}
+
+static void comb_drop(void *state)
+{
+    (void)state;
+}
+
+static const owl_combiner test_combiner = {.same = comb_same,
+                                           .state_bytes = sizeof(struct comb_state),
+                                           .add = comb_add,
+                                           .emit = comb_emit,
+                                           .drop = comb_drop};
+
+/* Per (trace key, time, service) of t: the rows it stands for and the sum of http_status. */
+struct triple {
+    uint64_t k;
+    int64_t t;
+    char svc[32];
+    uint64_t rows, sum;
+};
+
+static int cmp_triple(const void *a, const void *b)
+{
+    const struct triple *x = a, *y = b;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return strcmp(x->svc, y->svc);
+}
+
+static size_t triples(const struct tab *t, struct triple *out)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < t->n; r++) {
+        struct triple x = {.k = t->c[OWL_SPANS_TRACE_KEY][r].u, .t = t->c[OWL_SPANS_TIME][r].i,
+                           .rows = msg_rows(t->c[OWL_SPANS_STATUS_MSG][r].b),
+                           .sum = t->c[OWL_SPANS_HTTP_STATUS][r].u};
+        owl_bytes sv = t->c[OWL_SPANS_SERVICE][r].b;
+        cr_assert_lt(sv.n, sizeof x.svc);
+        memcpy(x.svc, sv.p, sv.n);
+        size_t i = 0;
+        while (i < n && cmp_triple(&out[i], &x) != 0)
+            i++;
+        if (i == n)
+            out[n++] = x;
+        else
+            out[i].rows += x.rows, out[i].sum += x.sum;
+    }
+    qsort(out, n, sizeof *out, cmp_triple);
+    return n;
+}
+
+/* Six seals of spans whose (key, time, service) repeat within and across seals, compacted
+ * with the combiner: fewer rows, in merge order, each triple standing for the rows and the
+ * http_status sum it had, in blocks as the writer lays them (every block full but the last);
+ * without the combiner the same merge keeps every row. */
+Test(store, a_merge_combines_rows_with_the_table_s_combiner, .init = mkroot, .fini = rmroot)
+{
+    const owl_schema *sc = &owl_spans_schema;
+    for (int with = 0; with < 2; with++) {
+        owl_store *s = open_merging(0);
+        owl_error err = {0};
+        if (with)
+            cr_assert_eq(owl_store_set_combiner(s, "spans", &test_combiner, &err), OWL_OK);
+        cr_assert_eq(owl_store_set_combiner(s, "nosuch", &test_combiner, &err), OWL_EINVAL);
+        uint64_t rng = 88172645463325252ull;
+        struct tab w = {.sc = sc};
+        const char *ptn = with ? "comb" : "plain";
+        for (int g = 0; g < 6; g++) {
+            size_t from = w.n;
+            gen_group(&w, (T0 + 3600000) * 1000000, 1000000, g, 23 + 6 * g, &rng);
+            write_group(s, &w, from, ptn, 1);
+        }
+        cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+        char names[1024], dir[1024], path[2100];
+        part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+        cr_assert_str_eq(names, "p-1-6-1.owp", "exactly one merged part");
+        snprintf(path, sizeof path, "%s/%s", dir, names);
+        owl_part *p = NULL;
+        struct tab got = part_rows(path, sc, &p); /* checks the blocks' sizes */
+        owl_part_close(p);
+        expect_merge_order(&got, "combined");
+        static struct triple want_t[2048], got_t[2048];
+        size_t nw = triples(&w, want_t), ng = triples(&got, got_t);
+        cr_assert_eq(ng, nw);
+        for (size_t i = 0; i < nw; i++)
+            cr_assert(!cmp_triple(&got_t[i], &want_t[i]) && got_t[i].rows == want_t[i].rows &&
+                      got_t[i].sum == want_t[i].sum, "triple %zu", i);
+        if (with) /* a group may split where a block ends: at most a row a block more */
+            cr_assert(got.n >= nw && got.n <= nw + (got.n + MERGE_BLOCK_ROWS - 1) /
+                      MERGE_BLOCK_ROWS && got.n < w.n, "%zu rows of %zu, %zu triples", got.n,
+                      w.n, nw);
+        else
+            cr_assert_eq(got.n, w.n);
+        struct tab scanned = scan_all(s, sc, ptn);
+        expect_same_rows(&scanned, &got, "scan");
+        tab_free(&scanned), tab_free(&got), tab_free(&w);
+        owl_store_close(s);
+    }
+}
+
 /* A day still receiving rows (a memtable) merges only its level-0 parts, into a level-0 part
  * at the seal's zstd level; once the day is cold, settling rewrites that part at the
  * compaction level. A part a quiet merge wrote (level 1) is left alone meanwhile. */
