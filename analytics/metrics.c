@@ -603,6 +603,74 @@ int owl_agg_add(owl_agg *a, const owl_cell *const *cols, size_t r, int sketch)
     return agg_add_row(a, cols, r, sketch, unit, NULL);
 }
 
+/* ---- combining a level's partial rows when the store merges parts (owl_combiner) ----
+ * A row put late for a level (invariant 2) is a partial aggregate of its window beside the
+ * roller's; a merge writes each run of them as one row, folded by owl_agg_add as a read
+ * folds them (invariant 3), so every read answers the same from fewer rows. */
+
+/* The roll-up levels only: the raw level's rows are datapoints, which owl_metrics_scan_raw
+ * hands out one by one. */
+static int comb_covers(const char *partition)
+{
+    for (int l = 1; l < NLEVELS; l++)
+        if (!strcmp(partition, level_part[l]))
+            return 1;
+    return 0;
+}
+
+/* One (series, unit, window) at one resolution (the store matched series and time). Markers
+ * (series 0) stay apart: each is a watermark (invariant 1), the largest kept as written. */
+static int comb_same(const owl_cell *const *a, size_t ra, const owl_cell *const *b, size_t rb)
+{
+    owl_bytes ua = a[OWL_METRICS_UNIT][ra].b, ub = b[OWL_METRICS_UNIT][rb].b;
+    return a[OWL_METRICS_SERIES][ra].u != 0 &&
+           a[OWL_METRICS_RES][ra].i == b[OWL_METRICS_RES][rb].i &&
+           (a[OWL_METRICS_FLAGS][ra].i & ~1) == (b[OWL_METRICS_FLAGS][rb].i & ~1) &&
+           ua.n == ub.n && (ua.n == 0 || memcmp(ua.p, ub.p, ua.n) == 0);
+}
+
+static int comb_add(void *state, const owl_cell *const *cols, size_t r)
+{
+    return owl_agg_add(state, cols, r, 1);
+}
+
+/* The aggregate as the roller writes one (roll_step): its figures, its sketch encoded. */
+static int comb_emit(void *state, owl_cell *const *out, size_t r, owl_arena *bytes)
+{
+    agg *a = state;
+    owl_buf enc = {0};
+    int rc = a->sk ? owl_sketch_encode(a->sk, &enc) : OWL_OK;
+    void *p = rc == OWL_OK && enc.len ? owl_arena_copy(bytes, enc.data, enc.len) : NULL;
+    if (rc == OWL_OK && enc.len && !p)
+        rc = OWL_ENOMEM;
+    out[OWL_METRICS_COUNT][r].f = a->count;
+    out[OWL_METRICS_SUM][r].f = a->sum;
+    out[OWL_METRICS_MIN][r].f = a->min;
+    out[OWL_METRICS_MAX][r].f = a->max;
+    out[OWL_METRICS_SKETCH][r].b = p ? (owl_bytes){p, enc.len} : (owl_bytes){"", 0};
+    out[OWL_METRICS_FLAGS][r].i = (out[OWL_METRICS_FLAGS][r].i & ~1) | (a->flags & 1);
+    owl_buf_free(&enc);
+    owl_sketch_free(a->sk);
+    a->sk = NULL;
+    return rc;
+}
+
+static void comb_drop(void *state)
+{
+    agg *a = state;
+    owl_sketch_free(a->sk);
+    a->sk = NULL;
+}
+
+static const owl_combiner roll_combiner = {
+    .covers = comb_covers,
+    .same = comb_same,
+    .state_bytes = sizeof(agg),
+    .add = comb_add,
+    .emit = comb_emit,
+    .drop = comb_drop,
+};
+
 /* The columns every merge scan reads, in enum order (a batch's columns are the table's). */
 static const size_t all_cols[OWL_METRICS_NCOLS] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 
@@ -1373,6 +1441,8 @@ int owl_metrics_open(owl_store *store, owl_meta *meta, const owl_metrics_options
     pthread_mutex_init(&m->stop_mu, NULL);
     pthread_cond_init(&m->stop_cv, NULL);
     int rc = owl_catalog_open(meta, &m->cat, err);
+    if (rc == OWL_OK)
+        rc = owl_store_set_combiner(store, "metrics", &roll_combiner, err);
     if (rc == OWL_OK && owl_recent_new(&m->recent) != OWL_OK)
         rc = owl_error_set(err, OWL_ENOMEM, "out of memory");
     if (rc == OWL_OK && (!opts || opts->background)) {
