@@ -143,6 +143,13 @@ int owl_store_set_combiner(owl_store *s, const char *table, const owl_combiner *
     return OWL_OK;
 }
 
+/* The combiner of p's rows, or NULL. Caller holds mu. */
+static const owl_combiner *combiner_of(const owl_store *s, const struct ptn *p)
+{
+    const owl_combiner *cb = s->combiners ? s->combiners[p->table] : NULL;
+    return cb && (!cb->covers || cb->covers(p->name)) ? cb : NULL;
+}
+
 /* ---- combining a merge's rows (owl_combiner) ---- */
 
 /* Groups are looked for among the rows written last that share the incoming row's cluster
@@ -557,10 +564,8 @@ static int merge_write(owl_store *s, struct ptn *p, struct day *d, struct part_r
     int rc = owl_mkdir_p(dir, 0700, err);
     free(dir);
     pthread_mutex_lock(&s->mu);
-    const owl_combiner *cb = s->combiners ? s->combiners[p->table] : NULL;
+    const owl_combiner *cb = combiner_of(s, p);
     pthread_mutex_unlock(&s->mu);
-    if (cb && cb->covers && !cb->covers(p->name))
-        cb = NULL;
     if (rc == OWL_OK)
         rc = stream_merge(s, sc, cb, src, nsrc, total, path, &info, zlevel, err);
     if (rc == OWL_EUNSUPPORTED) {
@@ -828,10 +833,11 @@ static int span_pass(owl_store *s, struct ptn *p, int32_t today, int *merged, ow
  * with the parts after it up to compact_max_rows rows, is merged into one part of level >= 1;
  * the rewrite is never repeated, as its level says. A small day of the last SPAN_COLD_DAYS
  * waits: it may still join a span, which is written at compact_zstd_level too, and the span
- * pass runs first. Late rows for a settled day bring a level-0 part and the day is merged
+ * pass runs first; unless its partition has a combiner, whose merge shrinks a backfilled
+ * day's partial rows (metrics roll-ups: ~40x) for every read until then. Late rows for a settled day bring a level-0 part and the day is merged
  * once more. */
-static int settle_candidate(const owl_store *s, const struct day *d, int32_t today,
-                            int64_t now)
+static int settle_candidate(const owl_store *s, const struct ptn *p, const struct day *d,
+                            int32_t today, int64_t now)
 {
     if (d->span || d->nmems || !d->nparts || d->day == today ||
         now - d->active_ms < s->opt.settle_age_ms ||
@@ -839,7 +845,7 @@ static int settle_candidate(const owl_store *s, const struct day *d, int32_t tod
         return 0;
     uint64_t rows = 0;
     if (unit_bytes(d, &rows) < SPAN_SMALL_BYTES && d->day < today &&
-        d->day > today - SPAN_COLD_DAYS)
+        d->day > today - SPAN_COLD_DAYS && !combiner_of(s, p))
         return 0;
     for (size_t k = 0; k < d->nparts; k++)
         if (d->parts[k]->dead || d->parts[k]->quarantine)
@@ -938,7 +944,7 @@ int owl_store_compact(owl_store *s, owl_error *err)
                     pthread_mutex_lock(&s->mu);
                     if (pass == 0 && !d->span)
                         merge_run(s, d, &a, &b, &hot);
-                    else if (pass == 2 && settle_candidate(s, d, today, now))
+                    else if (pass == 2 && settle_candidate(s, p, d, today, now))
                         settle_run(s, d, &a, &b);
                     pthread_mutex_unlock(&s->mu);
                     if (b > a && (rc = merge_parts(s, p, d, a, b, hot, err)) == OWL_OK)

@@ -2913,6 +2913,41 @@ Test(store, a_merge_combines_rows_with_the_table_s_combiner, .init = mkroot, .fi
     }
 }
 
+/* Yesterday's small day waits for the span pass instead of settling, unless its partition
+ * has a combiner: then it settles (its two parts merged, its groups combined) at once. */
+Test(store, a_small_recent_day_settles_when_its_rows_combine, .init = mkroot, .fini = rmroot)
+{
+    const owl_schema *sc = &owl_spans_schema;
+    int64_t yesterday = (owl_now_ms() / DAY - 1) * DAY + 3600000;
+    for (int with = 0; with < 2; with++) {
+        owl_store *s = open_merging(1);
+        owl_error err = {0};
+        if (with)
+            cr_assert_eq(owl_store_set_combiner(s, "spans", &test_combiner, &err), OWL_OK);
+        uint64_t rng = 362436069ull;
+        struct tab w = {.sc = sc};
+        const char *ptn = with ? "comb" : "plain";
+        for (int g = 0; g < 2; g++) {
+            size_t from = w.n;
+            gen_group(&w, yesterday * 1000000, 1000000, g, 30, &rng);
+            write_group(s, &w, from, ptn, 1);
+        }
+        usleep(5000); /* past settle_age_ms */
+        cr_assert_eq(owl_store_compact(s, &err), OWL_OK, "%s", err.msg);
+        char names[1024], dir[1024];
+        part_files(sc->name, ptn, names, sizeof names, dir, sizeof dir);
+        cr_assert_str_eq(names, with ? "p-1-2-1.owp" : "p-1-1-0.owp p-2-2-0.owp", "%s",
+                         with ? "settled: one part" : "the small day waits");
+        struct tab got = scan_all(s, sc, ptn);
+        if (with)
+            cr_assert_lt(got.n, w.n, "combined: %zu rows of %zu", got.n, w.n);
+        else
+            cr_assert_eq(got.n, w.n);
+        tab_free(&got), tab_free(&w);
+        owl_store_close(s);
+    }
+}
+
 /* A day still receiving rows (a memtable) merges only its level-0 parts, into a level-0 part
  * at the seal's zstd level; once the day is cold, settling rewrites that part at the
  * compaction level. A part a quiet merge wrote (level 1) is left alone meanwhile. */
