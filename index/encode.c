@@ -1614,25 +1614,51 @@ int owl_chunk_pack_fast(const void *raw, size_t n, int level, owl_buf *out)
     return pack_chunk(raw, n, level, 2, out);
 }
 
-static int chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, int check_crc,
-                        owl_buf *out)
+/* The header of packed chunk p[0..len): its crc checked when check_crc, *raw its raw
+ * length (<= max_raw), *q where its payload starts. */
+static int chunk_head(const uint8_t *p, size_t len, size_t max_raw, int check_crc,
+                      uint64_t *raw, const uint8_t **q)
 {
     if (len < CHUNK_HDR + 1 || p[0] > 1)
         return OWL_ECORRUPT;
     if (check_crc && owl_crc32c(0, p + CHUNK_HDR, len - CHUNK_HDR) != owl_get32le(p + 1))
         return OWL_ECORRUPT;
-    const uint8_t *q = p + CHUNK_HDR, *end = p + len;
-    uint64_t raw;
-    if (owl_varint_get(&q, end, &raw) != OWL_OK)
+    *q = p + CHUNK_HDR;
+    if (owl_varint_get(q, p + len, raw) != OWL_OK)
         return OWL_ECORRUPT;
-    if (raw > max_raw)
+    if (*raw > max_raw)
         return OWL_ETOOBIG;
+    if (p[0] == 0 && (uint64_t)(p + len - *q) != *raw)
+        return OWL_ECORRUPT;
+    return OWL_OK;
+}
+
+int owl_chunk_view(const uint8_t *p, size_t len, size_t max_raw, const uint8_t **raw,
+                   size_t *n)
+{
+    uint64_t rn;
+    const uint8_t *q;
+    int rc = chunk_head(p, len, max_raw, 1, &rn, &q);
+    if (rc != OWL_OK)
+        return rc;
+    if (p[0] != 0)
+        return OWL_ENOTFOUND;
+    *raw = q;
+    *n = (size_t)rn;
+    return OWL_OK;
+}
+
+static int chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, int check_crc,
+                        owl_buf *out)
+{
+    uint64_t raw;
+    const uint8_t *q, *end = p + len;
+    int rc = chunk_head(p, len, max_raw, check_crc, &raw, &q);
+    if (rc != OWL_OK)
+        return rc;
     size_t plen = (size_t)(end - q);
-    if (p[0] == 0) {
-        if (plen != raw)
-            return OWL_ECORRUPT;
+    if (p[0] == 0)
         return owl_buf_append(out, q, plen);
-    }
     /* zstd: one frame whose declared size (when present) agrees with ours */
     unsigned long long fcs = ZSTD_getFrameContentSize(q, plen);
     if (fcs == ZSTD_CONTENTSIZE_ERROR || (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != raw))

@@ -248,6 +248,13 @@ int owl_chunk_pack_fast(const void *raw, size_t n, int level, owl_buf *out);
  * bad crc, codec or length; OWL_ETOOBIG when the raw length exceeds max_raw. */
 int owl_chunk_unpack(const uint8_t *p, size_t len, size_t max_raw, owl_buf *out);
 
+/* owl_chunk_view — verifies the crc and lengths as owl_chunk_unpack does and, for a stored
+ * chunk, points *raw at its n raw bytes inside p (no copy). OWL_ENOTFOUND for a compressed
+ * chunk, whose crc is then checked: owl_chunk_unpack_checked unpacks it. Errors as
+ * owl_chunk_unpack's. */
+int owl_chunk_view(const uint8_t *p, size_t len, size_t max_raw, const uint8_t **raw,
+                   size_t *n);
+
 /* owl_chunk_unpack_checked — the same without the crc check, for a chunk whose every byte
  * the caller has just checked by a crc of its own (a part footer, covered by the trailer's
  * crc32c): one pass less over large footers. Every length is still checked. */

@@ -1850,27 +1850,41 @@ static void spread_f64(owl_cell *cells, size_t n)
 }
 
 /* Reads and unpacks chunk (b, c) into d->raw[c], unless it is there already (unpacked by
- * owl_part_block_text_may for the same part and block). */
+ * owl_part_block_text_may for the same part and block). The chunk is read into d->raw[c]:
+ * a stored one (most of the OWL_COL_FAST columns' and of random ids) stays where it was
+ * read, its raw bytes from d->raw_at[c] on, without a copy; a compressed one changes places
+ * with d->packed and is unpacked from there into d->raw[c]. */
 static int unpack_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_error *err)
 {
     const struct chunk *ch = &p->chunks[b * p->ncols + c];
-    size_t n = p->blocks[b].rows;
+    size_t n = p->blocks[b].rows, limit = raw_limit(p->types[c], n);
+    owl_buf *in = &d->raw[c];
     int rc;
     if (d->raw_part[c] == p->id && d->raw_block[c] == b)
         return OWL_OK;
     d->raw_part[c] = 0;
-    owl_buf_reset(&d->packed);
-    if (owl_buf_reserve(&d->packed, ch->len) != OWL_OK)
+    owl_buf_reset(in);
+    if (owl_buf_reserve(in, ch->len) != OWL_OK)
         return owl_error_set(err, OWL_ENOMEM, "part: out of memory");
-    if ((rc = read_at(p, d->packed.data, ch->len, ch->off, err)) != OWL_OK)
+    if ((rc = read_at(p, in->data, ch->len, ch->off, err)) != OWL_OK)
         return rc;
-    d->packed.len = ch->len;
-    d->packed.data[ch->len] = '\0';
+    in->len = ch->len;
+    in->data[ch->len] = '\0'; /* as an unpacked chunk's: the decoders may read it */
     d->bytes_read += ch->len;
 
-    owl_buf_reset(&d->raw[c]);
-    rc = owl_chunk_unpack((const uint8_t *)d->packed.data, ch->len, raw_limit(p->types[c], n),
-                          &d->raw[c]);
+    const uint8_t *raw;
+    size_t rawn;
+    rc = owl_chunk_view((const uint8_t *)in->data, ch->len, limit, &raw, &rawn);
+    if (rc == OWL_OK) {
+        d->raw_at[c] = (size_t)((const char *)raw - in->data);
+    } else if (rc == OWL_ENOTFOUND) {
+        owl_buf t = d->packed;
+        d->packed = *in;
+        *in = t;
+        owl_buf_reset(in);
+        d->raw_at[c] = 0;
+        rc = owl_chunk_unpack_checked((const uint8_t *)d->packed.data, ch->len, limit, in);
+    }
     if (rc == OWL_ENOMEM)
         return owl_error_set(err, rc, "part: out of memory");
     if (rc != OWL_OK)
@@ -1879,6 +1893,13 @@ static int unpack_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, owl_
     d->raw_part[c] = p->id;
     d->raw_block[c] = b;
     return OWL_OK;
+}
+
+/* Column c's unpacked chunk (unpack_chunk), *len bytes. */
+static const uint8_t *raw_of(const owl_block_data *d, size_t c, size_t *len)
+{
+    *len = d->raw[c].len - d->raw_at[c];
+    return (const uint8_t *)d->raw[c].data + d->raw_at[c];
 }
 
 /* The times of block b as int64s in d->times: from the time column's cells when this read
@@ -1899,8 +1920,10 @@ static int block_times(owl_part *p, size_t b, owl_block_data *d, int have_cells)
     }
     /* the time column was not asked for, so d->raw[tc] is free to hold its chunk */
     int rc = unpack_chunk(p, b, tc, d, NULL);
+    size_t len;
+    const uint8_t *raw = raw_of(d, tc, &len);
     if (rc == OWL_OK)
-        rc = owl_dec_i64((const uint8_t *)d->raw[tc].data, d->raw[tc].len, n, d->times);
+        rc = owl_dec_i64(raw, len, n, d->times);
     return rc;
 }
 
@@ -1957,8 +1980,8 @@ static int decode_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, size
                         int have_times, const owl_cell *refs)
 {
     enum owl_type t = p->types[c];
-    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
-    size_t len = d->raw[c].len;
+    size_t len;
+    const uint8_t *raw = raw_of(d, c, &len);
     owl_cell *cells = d->cells[c];
     int rc;
     if (is_int(t)) {
@@ -2006,8 +2029,8 @@ static int read_chunk(owl_part *p, size_t b, size_t c, owl_block_data *d, int ha
 static int id_refs(owl_part *p, size_t b, size_t c, owl_block_data *d, struct decoded *dec,
                    int as_ref, const owl_cell **refs, owl_error *err)
 {
-    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
-    size_t len = d->raw[c].len, k;
+    size_t len, k;
+    const uint8_t *raw = raw_of(d, c, &len);
     *refs = NULL;
     if (!owl_type_id_width(p->types[c]) || !len || raw[0] != OWL_ENC_IDREF)
         return OWL_OK;
@@ -2084,8 +2107,8 @@ int owl_part_block_text_may(owl_part *p, size_t b, size_t c, const owl_bytes *to
     int rc = unpack_chunk(p, b, c, d, err);
     if (rc != OWL_OK)
         return rc;
-    const uint8_t *raw = (const uint8_t *)d->raw[c].data;
-    size_t len = d->raw[c].len, k;
+    size_t len, k;
+    const uint8_t *raw = raw_of(d, c, &len);
     if (len && raw[0] == OWL_ENC_LOGTPL)
         *may = owl_logtpl_may_contain(raw, len, token->p, token->n);
     else if (len && raw[0] == OWL_ENC_IDREF &&

@@ -189,10 +189,12 @@ int owl_part_pred_may(const owl_part *p, size_t b, const owl_pred *pr);
 typedef struct owl_block_data {
     size_t nrows;
     owl_cell *cells[OWL_MAX_COLS];
-    owl_buf raw[OWL_MAX_COLS];   /* unpacked chunk bytes per column */
+    owl_buf raw[OWL_MAX_COLS];   /* unpacked chunk bytes per column, from raw_at[c] on: a
+                                    stored chunk is read into raw[c] whole and left there */
+    size_t raw_at[OWL_MAX_COLS];
     owl_buf text[OWL_MAX_COLS];  /* messages rebuilt from a template encoding (logtpl.h) */
     uint64_t bytes_read;
-    owl_buf packed;              /* scratch: the packed chunk as read from the file */
+    owl_buf packed;              /* scratch: a compressed chunk as read from the file */
     uint64_t raw_part[OWL_MAX_COLS];    /* raw[c] holds the unpacked chunk of the part opened
                                            with this id (0: none; ids are never reused)... */
     size_t raw_block[OWL_MAX_COLS];     /* ...and of this block */

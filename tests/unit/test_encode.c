@@ -1438,6 +1438,34 @@ Test(chunk, fast_stores_under_a_quarter_saved)
     free(b);
 }
 
+/* owl_chunk_view points at a stored chunk's raw bytes in place, after its crc; a
+ * compressed chunk is ENOTFOUND, a flipped crc (of either codec) ECORRUPT, a raw length
+ * over the limit ETOOBIG, a truncated chunk ECORRUPT. */
+Test(chunk, view)
+{
+    const char *text = "abcdefghijklmnopqrstuvwxyzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    size_t n = strlen(text);
+    owl_buf st = OWL_BUF_INIT, z = OWL_BUF_INIT;
+    cr_assert_eq(owl_chunk_store(text, n, &st), OWL_OK);
+    cr_assert_eq(owl_chunk_pack(text, n, 3, &z), OWL_OK);
+    cr_assert_eq((uint8_t)z.data[0], 1);
+    const uint8_t *raw = NULL, *sp = (const uint8_t *)st.data, *zp = (const uint8_t *)z.data;
+    size_t rn = 0;
+    cr_assert_eq(owl_chunk_view(sp, st.len, n, &raw, &rn), OWL_OK);
+    cr_assert_eq(rn, n);
+    cr_assert(raw > sp && raw + rn == sp + st.len, "in place, to the chunk's end");
+    cr_assert_eq(memcmp(raw, text, n), 0);
+    cr_assert_eq(owl_chunk_view(sp, st.len, n - 1, &raw, &rn), OWL_ETOOBIG);
+    cr_assert_eq(owl_chunk_view(sp, st.len - 1, n, &raw, &rn), OWL_ECORRUPT);
+    cr_assert_eq(owl_chunk_view(zp, z.len, n, &raw, &rn), OWL_ENOTFOUND);
+    st.data[st.len - 1] ^= 1; /* a payload byte: the crc no longer agrees */
+    z.data[1] ^= 1;           /* the crc itself */
+    cr_assert_eq(owl_chunk_view(sp, st.len, n, &raw, &rn), OWL_ECORRUPT);
+    cr_assert_eq(owl_chunk_view(zp, z.len, n, &raw, &rn), OWL_ECORRUPT);
+    owl_buf_free(&st);
+    owl_buf_free(&z);
+}
+
 /* owl_chunk_store writes codec 0 even for compressible bytes; owl_chunk_stored_view points
  * at its payload in place, says ENOTFOUND for a zstd chunk and ECORRUPT for a bad length;
  * owl_chunk_unpack_checked unpacks both codecs without the crc (a flipped crc passes it). */
