@@ -159,6 +159,17 @@ static void fuzz_chunk(const uint8_t *p, size_t len, size_t rows)
     owl_buf raw = OWL_BUF_INIT, packed = OWL_BUF_INIT, again = OWL_BUF_INIT;
     int rc = owl_chunk_unpack(p, len, max_raw, &raw);
     CHECK(rc == OWL_OK || rc == OWL_ECORRUPT || rc == OWL_ETOOBIG || rc == OWL_ENOMEM);
+    /* the view agrees with the unpack: the same bytes of a stored chunk, the same refusal */
+    const uint8_t *view;
+    size_t vn;
+    int vrc = owl_chunk_view(p, len, max_raw, &view, &vn);
+    if (vrc == OWL_OK)
+        CHECK(rc == OWL_OK && p[0] == 0 && vn == raw.len && view + vn == p + len &&
+              (vn == 0 || memcmp(view, raw.data, vn) == 0));
+    else if (vrc == OWL_ENOTFOUND)
+        CHECK(p[0] == 1 && rc != OWL_ETOOBIG);
+    else
+        CHECK(vrc == rc);
     if (rc != OWL_OK) {
         CHECK(raw.len == 0);
     } else {
