@@ -62,9 +62,15 @@ static inline owl_xf_kind owl_span_view_kind(int kind)
 
 static inline void owl_span_view_status(owl_xf_span *v, int status)
 {
-    v->error = status == OWL_SPAN_ERROR || status == OWL_SPAN_THROTTLE;
-    v->fault = status == OWL_SPAN_FAULT;
-    v->throttle = status == OWL_SPAN_THROTTLE;
+    /* error, fault, throttle by status, read from a table: three comparisons and their
+     * bytes put together took a window walk 17 instructions a span */
+    static const uint8_t flags[4][3] = {
+        [OWL_SPAN_OK] = {0, 0, 0}, [OWL_SPAN_ERROR] = {1, 0, 0},
+        [OWL_SPAN_FAULT] = {0, 1, 0}, [OWL_SPAN_THROTTLE] = {1, 0, 1}};
+    const uint8_t *f = flags[(unsigned)status < 4 ? status : OWL_SPAN_OK];
+    v->error = f[0];
+    v->fault = f[1];
+    v->throttle = f[2];
 }
 
 /* A walk's scratch memory (trace_walk.c: its buffer of waiting rows, a few megabytes),

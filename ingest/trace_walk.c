@@ -587,7 +587,7 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
         memset(slot, 0, w->scap * sizeof *slot);
         st = w->stamp = 1;
     }
-    size_t na = 0, va = 0; /* the trace's annotations, as views in w->vann */
+    size_t na = 0; /* the trace's annotations, as views in w->vann */
     for (size_t i = 0; w->more && i < n; i++)
         na += w->more[g[i] - w->rows].nann;
     if (na > w->capvann) {
@@ -598,9 +598,6 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
     }
     /* in locals: the stores to the views could alias w's fields for the compiler */
     char *const *names = w->names;
-    const hrow *http = w->http;
-    const arow *more = w->more;
-    const int lean = w->lean;
     for (size_t i = 0; i < n; i++) {
         const row *r = g[i];
         owl_xf_span *x = &v[i];
@@ -611,36 +608,6 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
         x->end_ns = r->start + r->dur;
         owl_span_view_status(x, r->status);
         x->in_progress = r->prog;
-        if (!lean) { /* a lean walk's rows have none: the views keep their NULLs */
-            x->remote_service = name_at(names, r->peer);
-            x->exception_type = name_at(names, r->etype);
-            x->exception_message = name_at(names, r->emsg ? r->emsg : r->msg);
-        }
-        if (http) {
-            const hrow *h = &http[r - w->rows];
-            x->http_method = name_of(w, h->method);
-            x->http_url = text_of(w, h->url);
-            x->http_useragent = name_of(w, h->ua);
-            x->http_clientip = name_of(w, h->cip);
-            x->http_status = h->status;
-        }
-        if (more) {
-            const arow *m = &more[r - w->rows];
-            x->user = text_of(w, m->user);
-            x->service_type = text_of(w, m->stype);
-            x->availability_zone = text_of(w, m->az);
-            x->instance_id = text_of(w, m->inst);
-            x->resource_arn = text_of(w, m->arn);
-            x->annotations = m->nann ? w->vann + va : NULL;
-            x->n_annotations = m->nann;
-            for (uint32_t k = 0; k < m->nann; k++) {
-                const tann *t = &w->anns[m->ann + k];
-                w->vann[va++] = (owl_xf_annotation){
-                    .key = name_of(w, t->key), .type = (owl_xf_atype)t->type,
-                    .str = t->type == OWL_XF_ASTR ? (t->str ? w->text + t->str : "") : NULL,
-                    .num = t->num, .boolean = t->boolean};
-            }
-        }
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
         size_t at = id_at(r->sid, cap);
@@ -670,6 +637,45 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
                     v[i].parent = (int32_t)slot[at].i;
                 break;
             }
+    }
+    /* the fields not every walk has, each in a loop of its own: tested once a trace, not
+     * once a span */
+    if (!w->lean) /* a lean walk's rows have none: the views keep their NULLs */
+        for (size_t i = 0; i < n; i++) {
+            const row *r = g[i];
+            owl_xf_span *x = &v[i];
+            x->remote_service = name_at(names, r->peer);
+            x->exception_type = name_at(names, r->etype);
+            x->exception_message = name_at(names, r->emsg ? r->emsg : r->msg);
+        }
+    const hrow *http = w->http;
+    const arow *more = w->more;
+    for (size_t i = 0; http && i < n; i++) {
+        const hrow *h = &http[g[i] - w->rows];
+        owl_xf_span *x = &v[i];
+        x->http_method = name_of(w, h->method);
+        x->http_url = text_of(w, h->url);
+        x->http_useragent = name_of(w, h->ua);
+        x->http_clientip = name_of(w, h->cip);
+        x->http_status = h->status;
+    }
+    for (size_t i = 0, va = 0; more && i < n; i++) {
+        const arow *m = &more[g[i] - w->rows];
+        owl_xf_span *x = &v[i];
+        x->user = text_of(w, m->user);
+        x->service_type = text_of(w, m->stype);
+        x->availability_zone = text_of(w, m->az);
+        x->instance_id = text_of(w, m->inst);
+        x->resource_arn = text_of(w, m->arn);
+        x->annotations = m->nann ? w->vann + va : NULL;
+        x->n_annotations = m->nann;
+        for (uint32_t k = 0; k < m->nann; k++) {
+            const tann *t = &w->anns[m->ann + k];
+            w->vann[va++] = (owl_xf_annotation){
+                .key = name_of(w, t->key), .type = (owl_xf_atype)t->type,
+                .str = t->type == OWL_XF_ASTR ? (t->str ? w->text + t->str : "") : NULL,
+                .num = t->num, .boolean = t->boolean};
+        }
     }
     return OWL_OK;
 }

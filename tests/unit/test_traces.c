@@ -852,6 +852,61 @@ static int on_failed(void *ud, const owl_xf_trace *t, const uint8_t id[16])
     return 0;
 }
 
+/* The flags of spans of each status (and one in progress), as a walk's views hand them
+ * over, in trace order: error, fault, throttle, in_progress a byte each. */
+static int on_flags(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    (void)id;
+    char *out = ud;
+    for (size_t i = 0; i < t->n_spans; i++) {
+        const owl_xf_span *x = &t->spans[i];
+        char *o = out + strlen(out);
+        const uint8_t f[4] = {x->error, x->fault, x->throttle, x->in_progress};
+        for (int j = 0; j < 4; j++)
+            *o++ = (char)('0' + (f[j] > 9 ? 9 : f[j]));
+        *o++ = ' ', *o = '\0';
+    }
+    return 0;
+}
+
+Test(traces, status_flags_alike_by_walks_and_views)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 3600000) * MS;
+    static const int status[] = {OWL_SPAN_OK, OWL_SPAN_ERROR, OWL_SPAN_FAULT,
+                                 OWL_SPAN_THROTTLE, OWL_SPAN_OK};
+    owl_span s[5];
+    for (unsigned k = 0; k < 5; k++) {
+        s[k] = mkspan(70, k + 1, k, "pay", "POST", OWL_SPAN_SERVER, t0 + k * MS, MS);
+        s[k].status = status[k];
+    }
+    s[4].in_progress = 1, s[4].duration_ns = 0;
+    put(&e, "t1", s, 5);
+    const char *want = "0000 1000 0100 1010 0001 ";
+    for (int lean = 0; lean < 2; lean++) {
+        char got[64] = "";
+        owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 10 * MS, .lean = lean};
+        owl_error err = {0};
+        cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_flags, got, &err), OWL_OK, "%s",
+                     err.msg);
+        cr_assert_str_eq(got, want, "lean %d", lean);
+    }
+    owl_trace t = {0};
+    uint8_t id[16];
+    tid(id, 70);
+    owl_error err = {0};
+    cr_assert_eq(owl_traces_get(e.tr, "t1", id, &t, &err), OWL_OK, "%s", err.msg);
+    owl_xf_span *v;
+    cr_assert_eq(owl_trace_views(&t, &v), OWL_OK);
+    owl_xf_trace xt = {v, t.n, -1, 0};
+    char got[64] = "";
+    on_flags(got, &xt, id);
+    cr_assert_str_eq(got, want);
+    owl_trace_free(&t);
+    env_free(&e);
+}
+
 Test(traces, exceptions_read_alike_by_walks_and_views)
 {
     env e;
