@@ -60,7 +60,8 @@ typedef struct row {
     uint8_t tid[16];
     uint64_t sid, pid;
     int64_t start, dur;
-    uint32_t svc, name, peer, msg, etype, emsg; /* name ids; 0 = none */
+    uint32_t svc, name, peer, msg, etype, emsg; /* name ids; 0 = none; a lean walk's rows
+                                                   leave the last four unset, never read */
     uint8_t kind, status, prog;
 } row;
 
@@ -506,17 +507,21 @@ static int take_rows(void *ud, const owl_batch *b)
         r->dur = dur[i].i;
         r->svc = intern_at(w, I_SVC, svc[i].b);
         r->name = intern_at(w, I_NAME, name[i].b);
-        r->peer = peer ? intern_at(w, I_PEER, peer[i].b) : 0;
         r->kind = (uint8_t)kind[i].i;
         r->status = (uint8_t)status[i].i;
         r->prog = prog[i].i != 0;
-        r->msg = r->etype = r->emsg = 0;
-        if (r->status != OWL_SPAN_OK && msg) {
-            r->msg = intern(w, msg[i].b.p, msg[i].b.n);
-            if (attrs)
-                exception_of(w, r, attrs[i].b);
-        }
     }
+    if (!w->lean) /* the peer and what failed a failed span (a lean walk reads neither) */
+        for (size_t i = 0; i < b->nrows; i++) {
+            r = &w->rows[first + i];
+            r->peer = intern_at(w, I_PEER, peer[i].b);
+            r->msg = r->etype = r->emsg = 0;
+            if (r->status != OWL_SPAN_OK) {
+                r->msg = intern(w, msg[i].b.p, msg[i].b.n);
+                if (attrs)
+                    exception_of(w, r, attrs[i].b);
+            }
+        }
     if (w->http) /* the filter's HTTP fields, beside the rows */
         for (size_t i = 0; i < b->nrows; i++) {
             hrow *h = &w->http[first + i];

@@ -853,7 +853,8 @@ static int on_failed(void *ud, const owl_xf_trace *t, const uint8_t id[16])
 }
 
 /* The flags of spans of each status (and one in progress), as a walk's views hand them
- * over, in trace order: error, fault, throttle, in_progress a byte each. */
+ * over, in trace order: error, fault, throttle, in_progress a byte each, then the remote
+ * service when there is one. */
 static int on_flags(void *ud, const owl_xf_trace *t, const uint8_t id[16])
 {
     (void)id;
@@ -864,7 +865,10 @@ static int on_flags(void *ud, const owl_xf_trace *t, const uint8_t id[16])
         const uint8_t f[4] = {x->error, x->fault, x->throttle, x->in_progress};
         for (int j = 0; j < 4; j++)
             *o++ = (char)('0' + (f[j] > 9 ? 9 : f[j]));
-        *o++ = ' ', *o = '\0';
+        *o = '\0';
+        if (x->remote_service)
+            snprintf(o, 16, "%.14s", x->remote_service);
+        strcat(o, " ");
     }
     return 0;
 }
@@ -882,10 +886,14 @@ Test(traces, status_flags_alike_by_walks_and_views)
         s[k].status = status[k];
     }
     s[4].in_progress = 1, s[4].duration_ns = 0;
+    s[2].kind = OWL_SPAN_CLIENT, s[2].peer_service = BS("bank");
     put(&e, "t1", s, 5);
-    const char *want = "0000 1000 0100 1010 0001 ";
+    const char *want = "0000 1000 0100bank 1010 0001 ";
     for (int lean = 0; lean < 2; lean++) {
-        char got[64] = "";
+        /* a lean walk (bottlenecks') reads no peer */
+        if (lean)
+            want = "0000 1000 0100 1010 0001 ";
+        char got[96] = "";
         owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 10 * MS, .lean = lean};
         owl_error err = {0};
         cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_flags, got, &err), OWL_OK, "%s",
@@ -900,9 +908,9 @@ Test(traces, status_flags_alike_by_walks_and_views)
     owl_xf_span *v;
     cr_assert_eq(owl_trace_views(&t, &v), OWL_OK);
     owl_xf_trace xt = {v, t.n, -1, 0};
-    char got[64] = "";
+    char got[96] = "";
     on_flags(got, &xt, id);
-    cr_assert_str_eq(got, want);
+    cr_assert_str_eq(got, "0000 1000 0100bank 1010 0001 ");
     owl_trace_free(&t);
     env_free(&e);
 }
