@@ -611,8 +611,7 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
         x->kind = owl_span_view_kind(r->kind);
         x->start_ns = r->start;
         x->end_ns = r->start + r->dur;
-        owl_span_view_status(x, r->status);
-        x->in_progress = r->prog;
+        owl_span_view_flags(x, r->status, r->prog);
         x->parent = -1;
         /* the id's slot: a server half takes it over from a client half sharing the id */
         size_t at = id_at(r->sid, cap);

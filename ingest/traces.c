@@ -1723,8 +1723,7 @@ int owl_trace_views(owl_trace *t, owl_xf_span **views)
         x->name = cstr(a, s->name.p, s->name.n);
         x->start_ns = s->start_ns;
         x->end_ns = s->start_ns + s->duration_ns;
-        owl_span_view_status(x, s->status);
-        x->in_progress = s->in_progress != 0;
+        owl_span_view_flags(x, s->status, s->in_progress);
         x->http_method = cstr(a, s->http_method.p, s->http_method.n);
         x->http_url = cstr(a, s->url.p, s->url.n);
         x->http_useragent = cstr(a, s->user_agent.p, s->user_agent.n);
