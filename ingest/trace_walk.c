@@ -60,8 +60,8 @@ typedef struct row {
     uint8_t tid[16];
     uint64_t sid, pid;
     int64_t start, dur;
-    uint32_t svc, name, peer, msg, etype, emsg; /* name ids; 0 = none; a lean walk's rows
-                                                   leave the last four unset, never read */
+    const char *svc, *name; /* interned (NULL = none), as the views take them */
+    uint32_t peer, msg, etype, emsg; /* name ids, 0 = none; unset in a lean walk's rows */
     uint8_t kind, status, prog;
 } row;
 
@@ -72,6 +72,7 @@ typedef struct row {
 
 struct near {
     const void *p;
+    const char *s; /* the value interned: names[id - 1], NULL for id 0 */
     uint32_t n, id, batch;
 };
 
@@ -195,24 +196,32 @@ static uint32_t intern(walk *w, const void *p, size_t n)
     return (uint32_t)w->nnames;
 }
 
-/* intern_at's miss: the value interned and remembered in its slot e. */
-static uint32_t intern_slot(walk *w, struct near *e, owl_bytes b)
+/* intern_at's miss: the value interned and remembered in its slot e, which it returns (a
+ * value too long for a slot: in e, as of no batch). */
+static const struct near *intern_slot(walk *w, struct near *e, owl_bytes b)
 {
     uint32_t id = intern(w, b.p, b.n);
-    if (b.n <= UINT32_MAX)
-        *e = (struct near){b.p, (uint32_t)b.n, id, w->batch};
-    return id;
+    int keep = b.n <= UINT32_MAX;
+    *e = (struct near){b.p, id ? w->names[id - 1] : NULL, keep ? (uint32_t)b.n : 0, id,
+                       keep ? w->batch : 0};
+    return e;
 }
 
 /* intern() through the batch's table of values by address: a dictionary-encoded column
  * hands out one address per distinct value of a block, so most rows skip the hash (and,
- * inline, the call: two are made a row). */
-static inline __attribute__((always_inline)) uint32_t intern_at(walk *w, int col, owl_bytes b)
+ * inline, the call: two are made a row). The value's slot: its id and its string. */
+static inline __attribute__((always_inline)) const struct near *near_of(walk *w, int col,
+                                                                       owl_bytes b)
 {
     struct near *e = &w->near[col * NEAR + ((uintptr_t)b.p * 0x9e3779b97f4a7c15ull >> 54)];
     if (e->batch == w->batch && e->p == b.p && e->n == b.n)
-        return e->id;
+        return e;
     return intern_slot(w, e, b);
+}
+
+static inline __attribute__((always_inline)) uint32_t intern_at(walk *w, int col, owl_bytes b)
+{
+    return near_of(w, col, b)->id;
 }
 
 static const char *name_at(char *const *names, uint32_t id)
@@ -505,8 +514,8 @@ static int take_rows(void *ud, const owl_batch *b)
         memcpy(&r->pid, pid[i].b.p, 8);
         r->start = time[i].i;
         r->dur = dur[i].i;
-        r->svc = intern_at(w, I_SVC, svc[i].b);
-        r->name = intern_at(w, I_NAME, name[i].b);
+        r->svc = near_of(w, I_SVC, svc[i].b)->s;
+        r->name = near_of(w, I_NAME, name[i].b)->s;
         r->kind = (uint8_t)kind[i].i;
         r->status = (uint8_t)status[i].i;
         r->prog = prog[i].i != 0;
@@ -606,8 +615,8 @@ static int views_of(walk *w, const row *const *g, size_t n, owl_xf_span *v,
     for (size_t i = 0; i < n; i++) {
         const row *r = g[i];
         owl_xf_span *x = &v[i];
-        x->service = name_at(names, r->svc);
-        x->name = name_at(names, r->name);
+        x->service = r->svc;
+        x->name = r->name;
         x->kind = owl_span_view_kind(r->kind);
         x->start_ns = r->start;
         x->end_ns = r->start + r->dur;
