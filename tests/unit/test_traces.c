@@ -915,6 +915,51 @@ Test(traces, status_flags_alike_by_walks_and_views)
     env_free(&e);
 }
 
+/* Each span of a walk's trace as "name<parent's name" ("-" for none), in trace order. */
+static int on_parents(void *ud, const owl_xf_trace *t, const uint8_t id[16])
+{
+    (void)id;
+    char *out = ud;
+    for (size_t i = 0; i < t->n_spans; i++) {
+        int32_t p = t->spans[i].parent;
+        snprintf(out + strlen(out), 32, "%s<%s ", t->spans[i].name,
+                 p >= 0 ? t->spans[p].name : "-");
+    }
+    return 0;
+}
+
+/* Zipkin's client and server halves of one span id, told apart by their services in a
+ * walk's views as in a trace read whole: the server half under the client half, the id's
+ * children under the server half; halves of one service are not taken for a call. */
+Test(traces, walk_zipkin_halves)
+{
+    env e;
+    env_init(&e);
+    int64_t t0 = (owl_now_ms() - 3600000) * MS;
+    owl_span s[5] = {
+        mkspan(80, 1, 0, "web", "root", OWL_SPAN_SERVER, t0, 10 * MS),
+        mkspan(80, 2, 1, "web", "call", OWL_SPAN_CLIENT, t0 + MS, 5 * MS),
+        mkspan(80, 2, 1, "backend", "serve", OWL_SPAN_SERVER, t0 + 2 * MS, 3 * MS),
+        mkspan(80, 3, 2, "backend", "work", OWL_SPAN_INTERNAL, t0 + 3 * MS, MS),
+        mkspan(81, 2, 0, "web", "alone", OWL_SPAN_CLIENT, t0 + MS, 5 * MS),
+    };
+    put(&e, "t1", s, 5);
+    owl_span same = mkspan(81, 2, 0, "web", "same", OWL_SPAN_SERVER, t0 + 2 * MS, 3 * MS);
+    put(&e, "t1", &same, 1);
+    for (int lean = 0; lean < 2; lean++) {
+        char got[256] = "";
+        owl_trace_walk q = {.start_ns = t0, .end_ns = t0 + 10 * MS, .lean = lean};
+        owl_error err = {0};
+        cr_assert_eq(owl_traces_walk(e.tr, "t1", &q, on_parents, got, &err), OWL_OK, "%s",
+                     err.msg);
+        /* the two traces in the order of their keys */
+        const char *a = "root<- call<root serve<call work<serve ", *b = "alone<- same<- ";
+        cr_assert(strstr(got, a) && strstr(got, b) && strlen(got) == strlen(a) + strlen(b),
+                  "lean %d: %s", lean, got);
+    }
+    env_free(&e);
+}
+
 Test(traces, exceptions_read_alike_by_walks_and_views)
 {
     env e;
