@@ -15,8 +15,8 @@
 #   2. The store: SPANS + EXTRA spans in one owld (--service-graph on) and in ClickHouse
 #      (OPTIMIZE FINAL). owld's per-minute owl/ServiceGraph statistics are waited for (the
 #      unfiltered map polled until its edges stay the same), then owld is restarted with
-#      --store-settle-ms 1000 and the spans' day waited for until settled (no level-0 part of
-#      the spans table).
+#      --store-settle-ms 1000 and the day waited for until settled (no level-0 part of the
+#      spans table, nor of the statistics' m60/m300/m3600 roll-ups, which settling combines).
 #   3. Over the window of the spans' day, each the median of --qruns runs after a warm-up:
 #      GET /api/v1/servicemap (the statistics), GET /api/v1/bottlenecks (every trace of the
 #      window walked: critical paths), and ClickHouse's edges: spans self-joined (child's
@@ -289,16 +289,17 @@ done
 echo "  owld's statistics: $(echo "$cur" | wc -l) edges, $(echo "$cur" | awk '{ n += $3 } END { print n }') calls, unchanged since $(calc %.0f "($since - $T_LOADED) / 1e9") s after the last answer (polling began at $(calc %.0f "($T_POLL - $T_LOADED) / 1e9") s, after ClickHouse's load)"
 stop_owl
 start_owl "$T/owl" --store-settle-ms 1000
-echo "  owld restarted with --store-settle-ms 1000: waiting for $DAY's spans to settle (no part of level 0)..."
+echo "  owld restarted with --store-settle-ms 1000: waiting for $DAY's spans and statistics' roll-ups to settle (no part of level 0; settling combines the roll-ups' partial rows)..."
 t0=$(now_ns)
 settled=0
 for _ in $(seq 900); do
     l0=$(find "$T/owl/store/spans" -path "*/$DAY/p-*-0.owp" | wc -l)
-    [ "$l0" = 0 ] && { settled=1; break; }
+    m0=$(find "$T/owl/store/metrics" -path "*/m[36]*/$DAY/p-*-0.owp" | wc -l)
+    [ "$l0" = 0 ] && [ "$m0" = 0 ] && { settled=1; break; }
     sleep 1
 done
-[ "$settled" = 1 ] || die "the day's spans did not settle within 900 s"
-echo "  settled in $(calc %.0f "($(now_ns) - $t0) / 1e9") s: $(find "$T/owl/store/spans" -path "*/$DAY/*.owp" | wc -l) spans parts"
+[ "$settled" = 1 ] || die "the day's spans or roll-ups did not settle within 900 s"
+echo "  settled in $(calc %.0f "($(now_ns) - $t0) / 1e9") s: $(find "$T/owl/store/spans" -path "*/$DAY/*.owp" | wc -l) spans parts, $(find "$T/owl/store/metrics" -path "*/m[36]*/$DAY/*.owp" | wc -l) roll-up parts"
 edges_of
 [ "$(cat "$T/edges.txt")" = "$cur" ] || die "the map's edges changed across the restart"
 rm -f "$T/b/"*.rec
