@@ -355,10 +355,20 @@ if st == 200:
           bn.get("traces") == N and on <= b0.get("traces", 0) <= N and
           b0.get("selfNanos", 0) >= on * (SLOW_MS - 1) * 1000000 and b0.get("share", 0) > 0.5,
           {k: b0.get(k) for k in ("traces", "selfNanos", "share")})
-    s0 = (bn.get("slowTail") or [{}])[0]
-    check("... slowTail[0] is inventory's too",
-          (s0.get("service"), s0.get("operation")) == ("inventory", ROUTES["inventory"]),
-          bn.get("slowTail"))
+    # The slow tail (traces over the window's p90) holds inventory's sleep in every trace; but
+    # on a loaded machine (the sanitizers' CI pass) the slowest traces are those a process
+    # stalled in, a stall before a callee's server span starts being its caller's client span's
+    # own time: there orders' GET has come first (2.43 s over 15 traces vs 15 x 150 ms).
+    tail = bn.get("slowTail") or []
+    inv = next((i for i, x in enumerate(tail)
+                if (x["service"], x["operation"]) == ("inventory", ROUTES["inventory"])), None)
+    x = tail[inv] if inv is not None else {}
+    check("... slowTail holds inventory's among its first 3 (at %s), its sleep in each of its "
+          "traces: %s traces, %s ns" % (inv, x.get("traces"), x.get("selfNanos")),
+          inv is not None and inv < 3 and x["traces"] >= 1 and
+          x["selfNanos"] >= x["traces"] * (SLOW_MS - 1) * 1000000, tail)
+    note("bottlenecks slowTail: %s" % [(y["service"], y["operation"], y["selfNanos"], y["traces"])
+                                       for y in tail[:4]])
     note("bottlenecks overall: %s" % [(x["service"], x["operation"], x["selfNanos"], x["share"])
                                       for x in bn.get("overall", [])])
 
