@@ -120,6 +120,134 @@ int owl_baggage_set(owl_context *c, const char *key, const char *value);
 size_t owl_baggage_count(const owl_context *c);
 int owl_baggage_at(const owl_context *c, size_t i, const char **key, const char **value);
 
+/* ---- set-up (client/config.c) ----
+ * One tracer a process: owl_init sets it up from a configuration, owl_shutdown ends it. A
+ * configuration starts from defaults, then the environment, then what the program sets:
+ *   name              environment (first set wins)                       default
+ *   endpoint          OWL_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT          http://127.0.0.1:4318
+ *   service.name      OWL_SERVICE_NAME, OTEL_SERVICE_NAME                unknown_service
+ *   api_key           OWL_API_KEY (sent as "Authorization: Bearer KEY")  none
+ *   headers           OTEL_EXPORTER_OTLP_HEADERS (k=v,k=v, percent-encoded values)
+ *   resource          OTEL_RESOURCE_ATTRIBUTES (k=v,k=v, percent-encoded values)
+ *   sampler           OTEL_TRACES_SAMPLER: always_on, always_off, traceidratio,
+ *                     parentbased_always_on (default), parentbased_always_off,
+ *                     parentbased_traceidratio, xray (owld's sampling rules)
+ *   sampler.arg       OTEL_TRACES_SAMPLER_ARG (the ratio, 0..1; default 1)
+ *   protocol          OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf (default), http/json
+ * `headers` and `resource` add to what is there (a key given again replaces its value). A
+ * malformed environment value is ignored with the default kept (owl_config_get shows what
+ * holds); a malformed value given to owl_config_set is refused. */
+typedef struct owl_config owl_config;
+
+/* owl_config_new — the defaults with the environment read over them; NULL when out of
+ * memory. */
+owl_config *owl_config_new(void);
+
+/* owl_config_set — sets `name` (above) to value. OWL_ERR_INVAL (unknown name, or a value
+ * that is not one of its forms: c unchanged), OWL_ERR_NOMEM. */
+int owl_config_set(owl_config *c, const char *name, const char *value);
+
+/* owl_config_get — the value of `name` as it holds (headers and resource as k=v,k=v with
+ * values percent-encoded), NULL for an unknown name. */
+const char *owl_config_get(const owl_config *c, const char *name);
+
+void owl_config_free(owl_config *c);
+
+/* owl_init — sets the process's tracer up from c (NULL: owl_config_new()'s): its service
+ * name, resource and sampler. OWL_ERR_INVAL when already set up (owl_shutdown first),
+ * OWL_ERR_NOMEM. Spans ended while it is set up go to the exporter (to come: until it
+ * exists, ended spans are counted by owl_dropped_spans). */
+int owl_init(const owl_config *c);
+
+/* owl_shutdown — ends the tracer: spans ended from now on are not exported. Waits up to
+ * timeout_ms for what is queued to be sent. 0, OWL_ERR_INVAL when not set up. */
+int owl_shutdown(int timeout_ms);
+
+/* owl_dropped_spans — sampled spans ended but not exported since owl_init (the queue full,
+ * owld away past the retries, or no exporter). */
+uint64_t owl_dropped_spans(void);
+
+/* ---- spans (client/span.c) ----
+ * A span is started, given attributes, events, links and a status, and ended; owl_span_end
+ * hands it to the exporter (when sampled) and frees the handle. Kinds are OTLP's. */
+typedef struct owl_span owl_span;
+
+typedef enum owl_span_kind {
+    OWL_KIND_INTERNAL = 1,
+    OWL_KIND_SERVER = 2,
+    OWL_KIND_CLIENT = 3,
+    OWL_KIND_PRODUCER = 4,
+    OWL_KIND_CONSUMER = 5
+} owl_span_kind;
+
+typedef enum owl_status_code {
+    OWL_STATUS_UNSET = 0,
+    OWL_STATUS_OK = 1,
+    OWL_STATUS_ERROR = 2
+} owl_status_code;
+
+/* owl_span_start flags */
+#define OWL_SPAN_ROOT 1u     /* a new trace, whatever the thread's current span */
+#define OWL_SPAN_DETACHED 2u /* not made the thread's current span (event loops, callbacks) */
+
+/* owl_span_start — a span named `name` of `kind`, started now. Its parent: `parent` when given
+ * (an extracted or saved context), else the thread's current span, else none (a root, a new
+ * trace id), OWL_SPAN_ROOT forcing the last. Unless OWL_SPAN_DETACHED it becomes the thread's
+ * current span until it ends. The sampler decides at start; an unsampled span is a cheap
+ * handle that still carries its ids to children and outgoing requests. NULL only when the
+ * name is NULL or out of memory (then nothing is recorded and the other functions accept the
+ * NULL). Before owl_init (or after owl_shutdown) spans are made but never exported. */
+owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl_context *parent,
+                         unsigned flags);
+
+/* Attributes: a key set again replaces its value. At most 128 attributes a span and 4,096
+ * bytes a string value (longer values cut at a UTF-8 boundary); more are counted as dropped
+ * (OTLP's dropped_attributes_count). No effect on an unsampled span or NULL. */
+void owl_span_set_str(owl_span *s, const char *key, const char *value);
+void owl_span_set_int(owl_span *s, const char *key, int64_t value);
+void owl_span_set_double(owl_span *s, const char *key, double value);
+void owl_span_set_bool(owl_span *s, const char *key, int value);
+
+/* owl_span_add_event — an event named `name` at this moment (at most 128 a span). */
+void owl_span_add_event(owl_span *s, const char *name);
+
+/* owl_span_record_exception — an "exception" event with exception.type, exception.message
+ * and (when given) exception.stacktrace, and the span's status set to ERROR with message
+ * unless already set. type or message may be NULL, not both. */
+void owl_span_record_exception(owl_span *s, const char *type, const char *message,
+                               const char *stacktrace);
+
+/* owl_span_add_link — a link to another span's context (at most 128 a span). */
+void owl_span_add_link(owl_span *s, const owl_context *c);
+
+/* owl_span_set_status — code with a description (kept for ERROR only, as OTLP says). */
+void owl_span_set_status(owl_span *s, owl_status_code code, const char *message);
+
+/* owl_span_set_http — the HTTP call's method (http.request.method), route or URL
+ * (http.route for a server span, url.full for a client span) and response status
+ * (http.response.status_code, 0: none yet); the status as OpenTelemetry's HTTP conventions set
+ * it: ERROR for 5xx, and for 4xx on a client span. */
+void owl_span_set_http(owl_span *s, const char *method, const char *route_or_url, int status);
+
+/* owl_span_context — a new context of s (its ids, sampled flag, and the tracestate and
+ * baggage it inherited), for owl_inject or for starting spans elsewhere; NULL for NULL or out
+ * of memory. Free it with owl_context_free. */
+owl_context *owl_span_context(const owl_span *s);
+
+/* owl_span_ids — s's trace and span ids (each pointer may be NULL). OWL_ERR_INVAL for NULL. */
+int owl_span_ids(const owl_span *s, uint8_t trace_id[16], uint8_t span_id[8]);
+
+/* owl_span_sampled — 1 when s is recorded and exported, 0 when not (also for NULL). */
+int owl_span_sampled(const owl_span *s);
+
+/* owl_span_end — ends s now and frees it: a sampled span goes to the export queue. When s is
+ * the thread's current span, its parent-at-start (if that was current) becomes current
+ * again. Accepts NULL. */
+void owl_span_end(owl_span *s);
+
+/* owl_current_span — the thread's current span, or NULL. */
+owl_span *owl_current_span(void);
+
 #ifdef __cplusplus
 }
 #endif
