@@ -245,14 +245,14 @@ static int parse_tracestate(const char *v, char **out)
 /* ---- W3C baggage (Baggage §3) ---- */
 
 /* RFC 7230 tchar: the characters of a key. */
-static int is_tchar(int c)
+int owl__is_tchar(int c)
 {
     return is_lcalpha(c) || (c >= 'A' && c <= 'Z') || is_digit(c) ||
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* baggage-octet: what a value holds unencoded (no CTL, space, '"', ',', ';', '\\'). */
-static int is_bag_octet(int c)
+int owl__is_bag_octet(int c)
 {
     return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
            (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
@@ -263,7 +263,7 @@ static int token_ok(const char *k)
     if (!*k)
         return 0;
     for (; *k; k++)
-        if (!is_tchar((unsigned char)*k))
+        if (!owl__is_tchar((unsigned char)*k))
             return 0;
     return 1;
 }
@@ -277,7 +277,7 @@ static int pct_dig(int c)
 
 /* The length of the valid UTF-8 sequence at s[0..n) (no overlong forms, surrogates or code
  * points past U+10FFFF), 0 when it is not one or is NUL. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t owl__utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0], lo = 0x80, hi = 0xbf;
     size_t len;
@@ -307,7 +307,7 @@ static int utf8_ok(const char *s)
 {
     size_t n = strlen(s);
     for (size_t i = 0, k; i < n; i += k)
-        if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0)
+        if ((k = owl__utf8_seq((const unsigned char *)s + i, n - i)) == 0)
             return 0;
     return 1;
 }
@@ -339,7 +339,7 @@ static char *bag_decode(const char *v, size_t n)
             raw[rn++] = (unsigned char)v[i];
     }
     for (size_t i = 0, k; i < rn; i += k) {
-        k = utf8_seq(raw + i, rn - i);
+        k = owl__utf8_seq(raw + i, rn - i);
         if (k) {
             memcpy(w, raw + i, k);
             w += k;
@@ -354,20 +354,20 @@ static char *bag_decode(const char *v, size_t n)
 }
 
 /* The bytes of value as sent: what is not a baggage-octet, and '%', as %XX. */
-static size_t bag_encoded_len(const char *v)
+size_t owl__pct_encoded_len(const char *v)
 {
     size_t n = 0;
     for (; *v; v++)
-        n += is_bag_octet((unsigned char)*v) && *v != '%' ? 1 : 3;
+        n += owl__is_bag_octet((unsigned char)*v) && *v != '%' ? 1 : 3;
     return n;
 }
 
-static char *bag_encode(const char *v, char *w)
+char *owl__pct_encode(const char *v, char *w)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (; *v; v++) {
         unsigned char c = (unsigned char)*v;
-        if (is_bag_octet(c) && c != '%')
+        if (owl__is_bag_octet(c) && c != '%')
             *w++ = (char)c;
         else {
             *w++ = '%';
@@ -381,7 +381,7 @@ static char *bag_encode(const char *v, char *w)
 /* An entry's bytes in the header: key=value;props. */
 static size_t entry_wire(const char *key, const char *value, const char *props)
 {
-    return strlen(key) + 1 + bag_encoded_len(value) + strlen(props);
+    return strlen(key) + 1 + owl__pct_encoded_len(value) + strlen(props);
 }
 
 /* The baggage header's length as sent. */
@@ -458,14 +458,14 @@ static size_t skip_ows(const char *p, size_t i, size_t n)
 
 static size_t skip_tokens(const char *p, size_t i, size_t n)
 {
-    while (i < n && is_tchar((unsigned char)p[i]))
+    while (i < n && owl__is_tchar((unsigned char)p[i]))
         i++;
     return i;
 }
 
 static size_t skip_octets(const char *p, size_t i, size_t n)
 {
-    while (i < n && is_bag_octet((unsigned char)p[i]))
+    while (i < n && owl__is_bag_octet((unsigned char)p[i]))
         i++;
     return i;
 }
@@ -573,7 +573,7 @@ static char *bag_header(const owl_context *c)
             *w++ = ',';
         w = put(w, e->key);
         *w++ = '=';
-        w = bag_encode(e->value, w);
+        w = owl__pct_encode(e->value, w);
         w = put(w, e->props);
     }
     *w = '\0';
