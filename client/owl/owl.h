@@ -123,9 +123,11 @@ int owl_baggage_at(const owl_context *c, size_t i, const char **key, const char 
 /* ---- set-up (client/config.c) ----
  * One tracer a process: owl_init sets it up from a configuration, owl_shutdown ends it. A
  * configuration starts from defaults, then the environment, then what the program sets:
- *   name              environment (first set wins)                       default
+ *   name              environment (first set and valid)                  default
  *   endpoint          OWL_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT          http://127.0.0.1:4318
- *   service.name      OWL_SERVICE_NAME, OTEL_SERVICE_NAME                unknown_service
+ *                     (http or https; the base /v1/traces is appended to)
+ *   service.name      OWL_SERVICE_NAME, OTEL_SERVICE_NAME, then          unknown_service
+ *                     OTEL_RESOURCE_ATTRIBUTES' service.name
  *   api_key           OWL_API_KEY (sent as "Authorization: Bearer KEY")  none
  *   headers           OTEL_EXPORTER_OTLP_HEADERS (k=v,k=v, percent-encoded values)
  *   resource          OTEL_RESOURCE_ATTRIBUTES (k=v,k=v, percent-encoded values)
@@ -134,21 +136,24 @@ int owl_baggage_at(const owl_context *c, size_t i, const char **key, const char 
  *                     parentbased_traceidratio, xray (owld's sampling rules)
  *   sampler.arg       OTEL_TRACES_SAMPLER_ARG (the ratio, 0..1; default 1)
  *   protocol          OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf (default), http/json
- * `headers` and `resource` add to what is there (a key given again replaces its value). A
- * malformed environment value is ignored with the default kept (owl_config_get shows what
- * holds); a malformed value given to owl_config_set is refused. */
+ * `headers` and `resource` add to what is there (a key given again replaces its value, a key
+ * given with an empty value is removed; at most 128 entries each); a service.name in
+ * `resource` sets service.name. An empty environment variable counts as unset; a malformed
+ * one is ignored, the next one or the default kept (owl_config_get shows what holds); a
+ * malformed value given to owl_config_set is refused. docs/client.md has each name's forms. */
 typedef struct owl_config owl_config;
 
 /* owl_config_new — the defaults with the environment read over them; NULL when out of
  * memory. */
 owl_config *owl_config_new(void);
 
-/* owl_config_set — sets `name` (above) to value. OWL_ERR_INVAL (unknown name, or a value
- * that is not one of its forms: c unchanged), OWL_ERR_NOMEM. */
+/* owl_config_set — sets `name` (above) to value; NULL sets its default (for `headers` and
+ * `resource`: no entries). OWL_ERR_INVAL (unknown name, or a value that is not one of its
+ * forms), OWL_ERR_LIMIT (a list past 128 entries), OWL_ERR_NOMEM; c unchanged on error. */
 int owl_config_set(owl_config *c, const char *name, const char *value);
 
 /* owl_config_get — the value of `name` as it holds (headers and resource as k=v,k=v with
- * values percent-encoded), NULL for an unknown name. */
+ * values percent-encoded; "" for no api_key), NULL for an unknown name. */
 const char *owl_config_get(const owl_config *c, const char *name);
 
 void owl_config_free(owl_config *c);
