@@ -5,7 +5,6 @@
  * canonical form); the resource list never holds service.name, which has its own entry. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "client_int.h"
 
@@ -100,6 +99,28 @@ static int hexval(int c)
     return -1;
 }
 
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* The length of prefix when s starts with it but for ASCII case, else 0. strcasecmp follows
+ * the locale (a Turkish 'I' is not an 'i'); names, schemes and header names do not. */
+static size_t prefix_nocase(const char *s, const char *prefix)
+{
+    size_t i = 0;
+    for (; prefix[i]; i++)
+        if (lower((unsigned char)s[i]) != lower((unsigned char)prefix[i]))
+            return 0;
+    return i;
+}
+
+static int same_nocase(const char *a, const char *b)
+{
+    size_t n = prefix_nocase(a, b);
+    return a[n] == '\0' && b[n] == '\0';
+}
+
 static int is_ows(int c)
 {
     return c == ' ' || c == '\t';
@@ -144,13 +165,13 @@ static int is_path_char(int c)
 static int canon_endpoint(const char *v, char **out)
 {
     const char *p = v, *start;
+    size_t scheme = prefix_nocase(p, "http://");
 
-    if (strncasecmp(p, "http://", 7) == 0)
-        p += 7;
-    else if (strncasecmp(p, "https://", 8) == 0)
-        p += 8;
-    else
+    if (!scheme)
+        scheme = prefix_nocase(p, "https://");
+    if (!scheme)
         return OWL_ERR_INVAL;
+    p += scheme;
     if (*p == '[') {
         for (start = ++p; hexval((unsigned char)*p) >= 0 || *p == ':' || *p == '.'; p++)
             ;
@@ -204,7 +225,7 @@ static int canon_api_key(const char *v, char **out)
 static int find_name(const char *v, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcasecmp(v, names[i]) == 0)
+        if (same_nocase(v, names[i]))
             return (int)i;
     return -1;
 }
@@ -291,7 +312,7 @@ static void list_free(kv_list *l)
 static long list_find(const kv_list *l, const char *key, int nocase)
 {
     for (size_t i = 0; i < l->n; i++)
-        if ((nocase ? strcasecmp : strcmp)(l->e[i].key, key) == 0)
+        if (nocase ? same_nocase(l->e[i].key, key) : strcmp(l->e[i].key, key) == 0)
             return (long)i;
     return -1;
 }
