@@ -60,4 +60,100 @@ int owl__config_resource_at(const owl_config *c, size_t i, const char **key, con
  * memory. */
 char *owl__config_url(const owl_config *c, const char *signal);
 
+/* ---- contexts (propagation.c) ---- */
+
+/* owl__context_set_ids — gives c (non-NULL) the ids (neither zero: the caller's duty) and
+ * sampled flag (1, 0, negative: -1) of a span made here: c becomes valid and not remote, its
+ * tracestate and baggage unchanged. Cannot fail. */
+void owl__context_set_ids(owl_context *c, const uint8_t trace_id[16], const uint8_t span_id[8],
+                          int sampled);
+
+/* ---- samplers (sampler.c) ---- */
+
+/* A sampler ready to decide: its kind (owl__config_sampler's) and, for the ratio kinds, the
+ * bound the trace id's draw must be below. */
+typedef struct owl__sampling {
+    enum owl__sampler kind; /* OWL__SAMPLER_XRAY: parentbased_always_on until rules are fetched */
+    uint64_t bound;
+} owl__sampling;
+
+/* owl__sampling_of — the sampler of kind with ratio (0..1, used by the ratio kinds). */
+owl__sampling owl__sampling_of(enum owl__sampler kind, double ratio);
+
+/* owl__sampler_decide — 1 sampled, 0 not, for a span of trace_id whose parent's sampled flag
+ * is parent_sampled: 1 or 0, or -1 when there is no parent or a remote one left it undecided
+ * (a root decision then). Cannot fail. */
+int owl__sampler_decide(const owl__sampling *s, const uint8_t trace_id[16], int parent_sampled);
+
+/* ---- finished spans (span.c), what the exporter encodes as OTLP's Span ---- */
+
+typedef enum owl__attr_type {
+    OWL__ATTR_STR,
+    OWL__ATTR_INT,
+    OWL__ATTR_DOUBLE,
+    OWL__ATTR_BOOL
+} owl__attr_type;
+
+typedef struct owl__attr {
+    char *key;
+    owl__attr_type type;
+    union {
+        char *s; /* UTF-8 as given, at most OWL__MAX_STR bytes */
+        int64_t i;
+        double d;
+        int b; /* 0 or 1 */
+    } v;
+} owl__attr;
+
+typedef struct owl__event {
+    char *name;
+    uint64_t time_ns; /* CLOCK_REALTIME, ns since the epoch */
+    owl__attr *attrs;
+    uint32_t nattrs;
+} owl__event;
+
+typedef struct owl__link {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    char *trace_state; /* NULL: none */
+} owl__link;
+
+#define OWL__MAX_ATTRS 128  /* a span's attributes */
+#define OWL__MAX_EVENTS 128 /* a span's events */
+#define OWL__MAX_LINKS 128  /* a span's links */
+#define OWL__MAX_STR 4096   /* bytes of a string value, cut at a UTF-8 boundary */
+
+/* A sampled span as it ended; everything points into memory the record owns. */
+typedef struct owl__span_record {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t parent_span_id[8]; /* all zero for a root */
+    int parent_remote;         /* the parent came from owl_extract (OTLP flags bits 8-9) */
+    char *trace_state;         /* W3C tracestate inherited; NULL: none */
+    char *name;                /* in r's own block: not freed on its own */
+    owl_span_kind kind;
+    uint64_t start_ns, end_ns; /* CLOCK_REALTIME, ns since the epoch */
+    owl__attr *attrs;
+    uint32_t nattrs, dropped_attrs;
+    owl__event *events;
+    uint32_t nevents, dropped_events;
+    owl__link *links;
+    uint32_t nlinks, dropped_links;
+    owl_status_code status;
+    char *status_message; /* ERROR only; NULL: none */
+} owl__span_record;
+
+/* owl__span_record_free — frees r and all it owns; accepts NULL. */
+void owl__span_record_free(owl__span_record *r);
+
+/* owl__export_span — hands a finished record over (it takes r, whatever the outcome): to the
+ * sink set by owl__set_span_sink, which sees it during the call only, then frees it; with no
+ * sink (no exporter yet) r is freed and counted in owl_dropped_spans. 0 handed over,
+ * OWL_ERR_LIMIT dropped. */
+int owl__export_span(owl__span_record *r);
+
+/* owl__set_span_sink — the tests' hook: fn(ud, r) is called for each finished record, from the
+ * thread that ended the span (so fn must be thread-safe); NULL fn removes it. */
+void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *ud);
+
 #endif

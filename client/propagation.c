@@ -658,6 +658,17 @@ OWL_API owl_context *owl_context_new(const uint8_t trace_id[16], const uint8_t s
     return c;
 }
 
+/* owl__context_set_ids — see client_int.h. */
+void owl__context_set_ids(owl_context *c, const uint8_t trace_id[16], const uint8_t span_id[8],
+                          int sampled)
+{
+    memcpy(c->trace_id, trace_id, 16);
+    memcpy(c->span_id, span_id, 8);
+    c->valid = 1;
+    c->sampled = sampled < 0 ? -1 : sampled > 0;
+    c->remote = 0;
+}
+
 OWL_API owl_context *owl_context_copy(const owl_context *c)
 {
     if (!c)

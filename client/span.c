@@ -1,0 +1,766 @@
+/* span.c — the tracer (owl_init, owl_shutdown) and its spans (owl/owl.h, docs/client.md
+ * "Spans"). Invariants: span handles are never returned to malloc, only recycled through
+ * per-thread free lists (a thread's list goes to a shared one when it exits), so a stale
+ * pointer to a handle stays readable and its `serial` (its span id while live, 0 once ended)
+ * tells whether it is still the span it was; a thread's current span and each span's
+ * previous-current are kept as (pointer, serial) pairs and trusted only when they match. Only a
+ * sampled span has a record (owl__span_record) and allocates: an unsampled one costs a
+ * recycled handle and its ids. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_int.h"
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* The tracestate and baggage a span inherited, shared by its descendants. */
+typedef struct carry {
+    atomic_uint refs;
+    owl_context *ctx;
+} carry;
+
+struct owl_span {
+    _Atomic uint64_t serial; /* span id as a number while live; 0 ended */
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    int sampled;
+    int was_current;       /* made current at start (not detached) */
+    owl_span *prev;        /* the thread's current span when this one became current */
+    uint64_t prev_serial;
+    carry *carry;          /* NULL: nothing inherited */
+    owl__span_record *rec; /* sampled only */
+    owl_span *next_free;
+};
+
+/* ---- the tracer: set by owl_init, read on the hot path through atomics only ---- */
+
+static struct {
+    pthread_mutex_t lock; /* owl_init / owl_shutdown and the strings below */
+    atomic_int on;
+    _Atomic int kind;          /* enum owl__sampler */
+    _Atomic uint64_t bound;
+    _Atomic uint64_t dropped;
+    char *service_name;
+    char *resource;
+} tracer = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void (*_Atomic sink_fn)(void *, const owl__span_record *);
+static void *_Atomic sink_ud;
+
+/* ---- per-thread state: the id generator, the current span, recycled handles ---- */
+
+typedef struct tstate {
+    uint64_t s[4];        /* xoshiro256** */
+    unsigned gen;         /* fork_gen when seeded; 0 never seeded */
+    owl_span *cur;
+    uint64_t cur_serial;
+    owl_span *free;
+    int registered;       /* the exit destructor is armed */
+} tstate;
+
+static TLS tstate ts;
+static atomic_uint fork_gen = 1; /* bumped in a child after fork: every thread re-seeds */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static owl_span *_Atomic pool; /* handles of exited threads */
+
+static void after_fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+/* A thread exits: its recycled handles go to the shared pool. */
+static void thread_exit(void *arg)
+{
+    tstate *t = arg;
+    owl_span *last = t->free;
+    if (!last)
+        return;
+    while (last->next_free)
+        last = last->next_free;
+    pthread_mutex_lock(&pool_lock);
+    last->next_free = atomic_load_explicit(&pool, memory_order_relaxed);
+    atomic_store_explicit(&pool, t->free, memory_order_relaxed);
+    pthread_mutex_unlock(&pool_lock);
+    t->free = NULL;
+}
+
+static void init_once(void)
+{
+    pthread_key_create(&exit_key, thread_exit);
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* Seeds from getrandom(2); should it fail (no entropy source), from the clock, the pid and the
+ * state's address, which still differ between threads and processes. */
+static void seed(tstate *t, unsigned gen)
+{
+    uint64_t x;
+    if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        x = (uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 32 ^ (uint64_t)getpid() << 16 ^
+            (uint64_t)(uintptr_t)t;
+    }
+    for (int i = 0; i < 4; i++)
+        t->s[i] = splitmix(&x);
+    t->gen = gen;
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next64(tstate *t)
+{
+    uint64_t *s = t->s;
+    uint64_t r = rotl(s[1] * 5, 7) * 9, u = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= u;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+static uint64_t nonzero64(tstate *t)
+{
+    uint64_t r;
+    while (!(r = next64(t)))
+        ;
+    return r;
+}
+
+static void put64(uint8_t *b, uint64_t v)
+{
+    v = __builtin_bswap64(v); /* big-endian, as ids are written */
+    memcpy(b, &v, 8);
+}
+
+static uint64_t get64(const uint8_t *b)
+{
+    uint64_t v;
+    memcpy(&v, b, 8);
+    return __builtin_bswap64(v);
+}
+
+/* The thread's state, its generator seeded for this process. */
+static tstate *thread_state(void)
+{
+    tstate *t = &ts;
+    unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    if (__builtin_expect(t->gen != gen, 0)) {
+        pthread_once(&once, init_once);
+        gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+        seed(t, gen);
+        if (!t->registered) {
+            pthread_setspecific(exit_key, t);
+            t->registered = 1;
+        }
+    }
+    return t;
+}
+
+static owl_span *live(owl_span *s, uint64_t serial)
+{
+    return s && atomic_load_explicit(&s->serial, memory_order_relaxed) == serial ? s : NULL;
+}
+
+static owl_span *take_handle(tstate *t)
+{
+    owl_span *s = t->free;
+    if (!s && atomic_load_explicit(&pool, memory_order_relaxed)) { /* a peek; the lock decides */
+        pthread_mutex_lock(&pool_lock);
+        t->free = atomic_exchange_explicit(&pool, NULL, memory_order_relaxed);
+        pthread_mutex_unlock(&pool_lock);
+        s = t->free;
+    }
+    if (s) {
+        t->free = s->next_free;
+        return s;
+    }
+    return calloc(1, sizeof *s);
+}
+
+/* ---- time and text ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts_;
+    clock_gettime(CLOCK_REALTIME, &ts_);
+    return (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec;
+}
+
+/* The length of s cut to at most OWL__MAX_STR bytes, not inside a UTF-8 sequence. */
+static size_t cut_len(const char *s)
+{
+    size_t n = strnlen(s, OWL__MAX_STR + 1);
+    if (n > OWL__MAX_STR)
+        for (n = OWL__MAX_STR; n && ((unsigned char)s[n] & 0xc0) == 0x80; n--)
+            ; /* s[n] continues a sequence: cut before it */
+    return n;
+}
+
+static char *dup_cut(const char *s)
+{
+    size_t n = cut_len(s);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* ---- carried tracestate and baggage ---- */
+
+static carry *carry_ref(carry *c)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+static void carry_unref(carry *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+        owl_context_free(c->ctx);
+        free(c);
+    }
+}
+
+/* A carry of p's tracestate and baggage; NULL when it has neither, or out of memory (then
+ * they are lost, the span still made). */
+static carry *carry_of(const owl_context *p)
+{
+    if (!*owl_context_tracestate(p) && !owl_baggage_count(p))
+        return NULL;
+    carry *c = malloc(sizeof *c);
+    if (!c || !(c->ctx = owl_context_copy(p))) {
+        free(c);
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+/* ---- records ---- */
+
+static void attr_clear(owl__attr *a)
+{
+    free(a->key);
+    if (a->type == OWL__ATTR_STR)
+        free(a->v.s);
+}
+
+void owl__span_record_free(owl__span_record *r)
+{
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->nattrs; i++)
+        attr_clear(&r->attrs[i]);
+    for (uint32_t i = 0; i < r->nevents; i++) {
+        for (uint32_t j = 0; j < r->events[i].nattrs; j++)
+            attr_clear(&r->events[i].attrs[j]);
+        free(r->events[i].attrs);
+        free(r->events[i].name);
+    }
+    for (uint32_t i = 0; i < r->nlinks; i++)
+        free(r->links[i].trace_state);
+    free(r->attrs);
+    free(r->events);
+    free(r->links);
+    free(r->trace_state);
+    free(r->status_message); /* the name is in r's block */
+    free(r);
+}
+
+/* A record for s, its name cut as attribute strings are and kept in the record's own block;
+ * NULL out of memory. */
+static owl__span_record *record_new(const owl_span *s, const char *name, owl_span_kind kind,
+                                    const uint8_t parent_id[8], int parent_remote)
+{
+    size_t n = cut_len(name);
+    owl__span_record *r = malloc(sizeof *r + n + 1);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->name = (char *)(r + 1);
+    memcpy(r->name, name, n);
+    r->name[n] = 0;
+    memcpy(r->trace_id, s->trace_id, 16);
+    memcpy(r->span_id, s->span_id, 8);
+    memcpy(r->parent_span_id, parent_id, 8);
+    r->parent_remote = parent_remote;
+    r->kind = kind;
+    if (s->carry) {
+        const char *st = owl_context_tracestate(s->carry->ctx);
+        if (*st && !(r->trace_state = strdup(st))) {
+            free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+/* Grows *arr (n elements of sz bytes, its capacity the power of two at or above n) by one
+ * element when full; 0, or -1 out of memory (*arr unchanged). */
+static int grow(void **arr, uint32_t n, size_t sz)
+{
+    if (n & (n - 1)) /* not a power of two: below capacity */
+        return 0;
+    void *a = realloc(*arr, (n ? 2 * (size_t)n : 1) * sz);
+    if (!a)
+        return -1;
+    *arr = a;
+    return 0;
+}
+
+int owl__export_span(owl__span_record *r)
+{
+    void (*fn)(void *, const owl__span_record *) = atomic_load(&sink_fn);
+    int rc = 0;
+    if (fn)
+        fn(atomic_load(&sink_ud), r);
+    else {
+        atomic_fetch_add_explicit(&tracer.dropped, 1, memory_order_relaxed);
+        rc = OWL_ERR_LIMIT;
+    }
+    owl__span_record_free(r);
+    return rc;
+}
+
+void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *ud)
+{
+    atomic_store(&sink_ud, ud);
+    atomic_store(&sink_fn, fn);
+}
+
+/* ---- the tracer ---- */
+
+OWL_API int owl_init(const owl_config *c)
+{
+    owl_config *own = NULL;
+    owl__sampling smp;
+    int rc = 0;
+    pthread_mutex_lock(&tracer.lock);
+    if (atomic_load(&tracer.on)) {
+        rc = OWL_ERR_INVAL;
+        goto out;
+    }
+    if (!c && !(c = own = owl_config_new())) {
+        rc = OWL_ERR_NOMEM;
+        goto out;
+    }
+    double ratio;
+    enum owl__sampler kind = owl__config_sampler(c, &ratio);
+    smp = owl__sampling_of(kind, ratio);
+    const char *svc = owl_config_get(c, "service.name"), *res = owl_config_get(c, "resource");
+    char *s = strdup(svc ? svc : "unknown_service"), *r = strdup(res ? res : "");
+    if (!s || !r) {
+        free(s);
+        free(r);
+        rc = OWL_ERR_NOMEM;
+        goto out;
+    }
+    tracer.service_name = s;
+    tracer.resource = r;
+    atomic_store(&tracer.kind, (int)smp.kind);
+    atomic_store(&tracer.bound, smp.bound);
+    atomic_store(&tracer.dropped, 0);
+    atomic_store_explicit(&tracer.on, 1, memory_order_release);
+out:
+    pthread_mutex_unlock(&tracer.lock);
+    owl_config_free(own);
+    return rc;
+}
+
+/* owl_shutdown — no queue yet: timeout_ms has nothing to wait for. */
+OWL_API int owl_shutdown(int timeout_ms)
+{
+    (void)timeout_ms;
+    int rc = 0;
+    pthread_mutex_lock(&tracer.lock);
+    if (!atomic_exchange(&tracer.on, 0))
+        rc = OWL_ERR_INVAL;
+    free(tracer.service_name);
+    free(tracer.resource);
+    tracer.service_name = tracer.resource = NULL;
+    pthread_mutex_unlock(&tracer.lock);
+    return rc;
+}
+
+OWL_API uint64_t owl_dropped_spans(void)
+{
+    return atomic_load_explicit(&tracer.dropped, memory_order_relaxed);
+}
+
+/* ---- spans ---- */
+
+static owl_span *current(tstate *t)
+{
+    return live(t->cur, t->cur_serial);
+}
+
+/* The parent's part of s: ids, flag and carry; *parent_sampled -1 when none or undecided. */
+static void take_parent(owl_span *s, tstate *t, const owl_context *parent, unsigned flags,
+                        uint8_t pid[8], int *parent_sampled, int *remote)
+{
+    const owl_span *ps;
+    *parent_sampled = -1;
+    *remote = 0;
+    if (flags & OWL_SPAN_ROOT)
+        return;
+    if (parent) {
+        if (owl_context_ids(parent, s->trace_id, pid) == 0) {
+            *parent_sampled = owl_context_sampled(parent);
+            *remote = owl_context_remote(parent);
+        }
+        s->carry = carry_of(parent);
+    } else if ((ps = current(t))) {
+        memcpy(s->trace_id, ps->trace_id, 16);
+        memcpy(pid, ps->span_id, 8);
+        *parent_sampled = ps->sampled;
+        s->carry = carry_ref(ps->carry);
+    }
+}
+
+static int decide(const uint8_t tid[16], int parent_sampled)
+{
+    if (!atomic_load_explicit(&tracer.on, memory_order_acquire))
+        return 0;
+    owl__sampling smp = {(enum owl__sampler)atomic_load_explicit(&tracer.kind, memory_order_relaxed),
+                        atomic_load_explicit(&tracer.bound, memory_order_relaxed)};
+    return owl__sampler_decide(&smp, tid, parent_sampled);
+}
+
+static void recycle(tstate *t, owl_span *s)
+{
+    atomic_store_explicit(&s->serial, 0, memory_order_relaxed);
+    carry_unref(s->carry);
+    s->carry = NULL;
+    s->rec = NULL;
+    s->next_free = t->free;
+    t->free = s;
+}
+
+OWL_API owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl_context *parent,
+                                 unsigned flags)
+{
+    if (!name)
+        return NULL;
+    tstate *t = thread_state();
+    owl_span *s = take_handle(t);
+    if (!s)
+        return NULL;
+    uint8_t pid[8] = {0};
+    int parent_sampled, remote;
+    s->carry = NULL;
+    take_parent(s, t, parent, flags, pid, &parent_sampled, &remote);
+    if (!get64(pid)) { /* a root: a new trace */
+        put64(s->trace_id, nonzero64(t));
+        put64(s->trace_id + 8, next64(t));
+    }
+    uint64_t serial = nonzero64(t);
+    put64(s->span_id, serial);
+    s->sampled = decide(s->trace_id, parent_sampled);
+    s->rec = NULL;
+    if (s->sampled) {
+        uint64_t start = now_ns();
+        if (!(s->rec = record_new(s, name, kind, pid, remote))) {
+            recycle(t, s);
+            return NULL;
+        }
+        s->rec->start_ns = start;
+    }
+    s->was_current = !(flags & OWL_SPAN_DETACHED);
+    if (s->was_current) {
+        s->prev = current(t);
+        s->prev_serial = t->cur_serial;
+        t->cur = s;
+        t->cur_serial = serial;
+    }
+    atomic_store_explicit(&s->serial, serial, memory_order_relaxed);
+    return s;
+}
+
+/* s ends while not current: spans it was the previous-current of, on this thread's chain,
+ * now restore its own previous-current. */
+static void unlink_current(tstate *t, owl_span *s, uint64_t serial)
+{
+    int depth = 0;
+    for (owl_span *p = current(t); p && depth < 1024; p = live(p->prev, p->prev_serial), depth++) {
+        if (p->prev == s && p->prev_serial == serial) {
+            p->prev = s->prev;
+            p->prev_serial = s->prev_serial;
+            return;
+        }
+    }
+}
+
+OWL_API void owl_span_end(owl_span *s)
+{
+    if (!s)
+        return;
+    tstate *t = &ts; /* needs no ids: no seeding */
+    uint64_t serial = atomic_load_explicit(&s->serial, memory_order_relaxed);
+    if (!serial)
+        return; /* ended already: a caller's bug, made harmless when the handle is still free */
+    if (s->rec)
+        s->rec->end_ns = now_ns();
+    if (s->was_current) {
+        if (t->cur == s && t->cur_serial == serial) {
+            t->cur = live(s->prev, s->prev_serial);
+            t->cur_serial = t->cur ? s->prev_serial : 0;
+        } else {
+            unlink_current(t, s, serial);
+        }
+    }
+    owl__span_record *r = s->rec;
+    recycle(t, s);
+    if (r) {
+        if (atomic_load_explicit(&tracer.on, memory_order_acquire))
+            owl__export_span(r);
+        else
+            owl__span_record_free(r);
+    }
+}
+
+OWL_API owl_span *owl_current_span(void)
+{
+    return current(&ts);
+}
+
+OWL_API int owl_span_ids(const owl_span *s, uint8_t trace_id[16], uint8_t span_id[8])
+{
+    if (!s)
+        return OWL_ERR_INVAL;
+    if (trace_id)
+        memcpy(trace_id, s->trace_id, 16);
+    if (span_id)
+        memcpy(span_id, s->span_id, 8);
+    return 0;
+}
+
+OWL_API int owl_span_sampled(const owl_span *s)
+{
+    return s ? s->sampled : 0;
+}
+
+OWL_API owl_context *owl_span_context(const owl_span *s)
+{
+    if (!s)
+        return NULL;
+    if (!s->carry)
+        return owl_context_new(s->trace_id, s->span_id, s->sampled);
+    owl_context *c = owl_context_copy(s->carry->ctx);
+    if (c)
+        owl__context_set_ids(c, s->trace_id, s->span_id, s->sampled);
+    return c;
+}
+
+/* ---- attributes, events, links, status ---- */
+
+/* The slot for key in attrs (existing or new, key owned), NULL when full (*dropped counted) or
+ * out of memory. An existing slot's old string value is freed. */
+static owl__attr *attr_slot(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key)
+{
+    for (uint32_t i = 0; i < *n; i++) {
+        if (strcmp((*attrs)[i].key, key) == 0) {
+            if ((*attrs)[i].type == OWL__ATTR_STR)
+                free((*attrs)[i].v.s);
+            (*attrs)[i].type = OWL__ATTR_INT; /* nothing owned until the caller sets it */
+            return &(*attrs)[i];
+        }
+    }
+    if (*n == OWL__MAX_ATTRS) {
+        if (dropped)
+            (*dropped)++;
+        return NULL;
+    }
+    char *k = dup_cut(key);
+    if (!k || grow((void **)attrs, *n, sizeof **attrs)) {
+        free(k);
+        return NULL;
+    }
+    owl__attr *a = &(*attrs)[(*n)++];
+    a->key = k;
+    a->type = OWL__ATTR_INT;
+    return a;
+}
+
+static owl__attr *span_attr(owl_span *s, const char *key)
+{
+    if (!s || !s->rec || !key)
+        return NULL;
+    return attr_slot(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key);
+}
+
+/* Sets a string attribute in attrs; a value lost to memory leaves the attribute out. */
+static void put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key,
+                    const char *value)
+{
+    owl__attr *a = attr_slot(attrs, n, dropped, key);
+    if (!a)
+        return;
+    if (!(a->v.s = dup_cut(value))) {
+        attr_clear(a);
+        *a = (*attrs)[--*n];
+        return;
+    }
+    a->type = OWL__ATTR_STR;
+}
+
+OWL_API void owl_span_set_str(owl_span *s, const char *key, const char *value)
+{
+    if (s && s->rec && key && value)
+        put_str(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key, value);
+}
+
+OWL_API void owl_span_set_int(owl_span *s, const char *key, int64_t value)
+{
+    owl__attr *a = span_attr(s, key);
+    if (a) {
+        a->type = OWL__ATTR_INT;
+        a->v.i = value;
+    }
+}
+
+OWL_API void owl_span_set_double(owl_span *s, const char *key, double value)
+{
+    owl__attr *a = span_attr(s, key);
+    if (a) {
+        a->type = OWL__ATTR_DOUBLE;
+        a->v.d = value;
+    }
+}
+
+OWL_API void owl_span_set_bool(owl_span *s, const char *key, int value)
+{
+    owl__attr *a = span_attr(s, key);
+    if (a) {
+        a->type = OWL__ATTR_BOOL;
+        a->v.b = value != 0;
+    }
+}
+
+/* A new event on s's record, NULL when s is not recorded, full (counted) or out of memory. */
+static owl__event *add_event(owl_span *s, const char *name)
+{
+    if (!s || !s->rec || !name)
+        return NULL;
+    owl__span_record *r = s->rec;
+    if (r->nevents == OWL__MAX_EVENTS) {
+        r->dropped_events++;
+        return NULL;
+    }
+    char *n = dup_cut(name);
+    if (!n || grow((void **)&r->events, r->nevents, sizeof *r->events)) {
+        free(n);
+        return NULL;
+    }
+    owl__event *e = &r->events[r->nevents++];
+    *e = (owl__event){.name = n, .time_ns = now_ns()};
+    return e;
+}
+
+OWL_API void owl_span_add_event(owl_span *s, const char *name)
+{
+    add_event(s, name);
+}
+
+OWL_API void owl_span_set_status(owl_span *s, owl_status_code code, const char *message)
+{
+    /* OTel: UNSET is never set; OK is final */
+    if (!s || !s->rec || code == OWL_STATUS_UNSET || s->rec->status == OWL_STATUS_OK)
+        return;
+    if (code != OWL_STATUS_OK && code != OWL_STATUS_ERROR)
+        return;
+    free(s->rec->status_message);
+    s->rec->status_message = NULL;
+    s->rec->status = code;
+    if (code == OWL_STATUS_ERROR && message && *message)
+        s->rec->status_message = dup_cut(message);
+}
+
+OWL_API void owl_span_record_exception(owl_span *s, const char *type, const char *message,
+                                       const char *stacktrace)
+{
+    if (!type && !message)
+        return;
+    owl__event *e = add_event(s, "exception");
+    if (e) {
+        if (type)
+            put_str(&e->attrs, &e->nattrs, NULL, "exception.type", type);
+        if (message)
+            put_str(&e->attrs, &e->nattrs, NULL, "exception.message", message);
+        if (stacktrace)
+            put_str(&e->attrs, &e->nattrs, NULL, "exception.stacktrace", stacktrace);
+    }
+    if (s && s->rec && s->rec->status == OWL_STATUS_UNSET)
+        owl_span_set_status(s, OWL_STATUS_ERROR, message ? message : type);
+}
+
+OWL_API void owl_span_add_link(owl_span *s, const owl_context *c)
+{
+    uint8_t tid[16], sid[8];
+    if (!s || !s->rec || owl_context_ids(c, tid, sid))
+        return;
+    owl__span_record *r = s->rec;
+    if (r->nlinks == OWL__MAX_LINKS) {
+        r->dropped_links++;
+        return;
+    }
+    const char *st = owl_context_tracestate(c);
+    char *dst = *st ? strdup(st) : NULL;
+    if ((*st && !dst) || grow((void **)&r->links, r->nlinks, sizeof *r->links)) {
+        free(dst);
+        return;
+    }
+    owl__link *l = &r->links[r->nlinks++];
+    memcpy(l->trace_id, tid, 16);
+    memcpy(l->span_id, sid, 8);
+    l->trace_state = dst;
+}
+
+/* owl_span_set_http — OTel's HTTP semantic conventions: the status code goes in
+ * http.response.status_code, and a code that is an error (5xx; 4xx on the client's side, the
+ * server's 4xx being the client's fault) also in error.type, with status ERROR and no
+ * description. A client span's target is url.full, other kinds' http.route. */
+OWL_API void owl_span_set_http(owl_span *s, const char *method, const char *route_or_url,
+                               int status)
+{
+    if (!s || !s->rec)
+        return;
+    int client = s->rec->kind == OWL_KIND_CLIENT;
+    if (method)
+        owl_span_set_str(s, "http.request.method", method);
+    if (route_or_url)
+        owl_span_set_str(s, client ? "url.full" : "http.route", route_or_url);
+    if (status <= 0)
+        return;
+    owl_span_set_int(s, "http.response.status_code", status);
+    if (status >= 500 || (client && status >= 400)) {
+        char code[16];
+        snprintf(code, sizeof code, "%d", status);
+        owl_span_set_str(s, "error.type", code);
+        owl_span_set_status(s, OWL_STATUS_ERROR, NULL);
+    }
+}
