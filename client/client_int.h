@@ -152,6 +152,11 @@ void owl__span_record_free(owl__span_record *r);
  * OWL_ERR_LIMIT dropped. */
 int owl__export_span(owl__span_record *r);
 
+/* owl__tracer_resource — copies (free them) of the tracer's service name and resource
+ * (k=v,k=v, values percent-encoded, "" for none), for the exporter's Resource. 0,
+ * OWL_ERR_INVAL when not set up (both NULL), OWL_ERR_NOMEM. */
+int owl__tracer_resource(char **service_name, char **resource);
+
 /* owl__set_span_sink — the tests' hook: fn(ud, r) is called for each finished record, from the
  * thread that ended the span (so fn must be thread-safe); NULL fn removes it. */
 void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *ud);

@@ -71,8 +71,23 @@ static pthread_key_t exit_key;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static owl_span *_Atomic pool; /* handles of exited threads */
 
+/* fork: the locks are held across it, so a child never starts with one held by a thread it
+ * does not have; the child's threads (its one) re-seed. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&tracer.lock);
+    pthread_mutex_lock(&pool_lock);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&tracer.lock);
+}
+
 static void after_fork_child(void)
 {
+    after_fork_parent();
     atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
 }
 
@@ -95,7 +110,7 @@ static void thread_exit(void *arg)
 static void init_once(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    pthread_atfork(NULL, NULL, after_fork_child);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 static uint64_t splitmix(uint64_t *x)
@@ -161,19 +176,23 @@ static uint64_t get64(const uint8_t *b)
     return __builtin_bswap64(v);
 }
 
+/* Arms the thread's exit destructor, which hands its recycled handles on. */
+static void arm_exit(tstate *t)
+{
+    pthread_once(&once, init_once);
+    pthread_setspecific(exit_key, t);
+    t->registered = 1;
+}
+
 /* The thread's state, its generator seeded for this process. */
 static tstate *thread_state(void)
 {
     tstate *t = &ts;
     unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
     if (__builtin_expect(t->gen != gen, 0)) {
-        pthread_once(&once, init_once);
-        gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
-        seed(t, gen);
-        if (!t->registered) {
-            pthread_setspecific(exit_key, t);
-            t->registered = 1;
-        }
+        if (!t->registered)
+            arm_exit(t);
+        seed(t, atomic_load_explicit(&fork_gen, memory_order_relaxed));
     }
     return t;
 }
@@ -407,6 +426,23 @@ OWL_API int owl_shutdown(int timeout_ms)
     return rc;
 }
 
+int owl__tracer_resource(char **service_name, char **resource)
+{
+    int rc = 0;
+    *service_name = *resource = NULL;
+    pthread_mutex_lock(&tracer.lock);
+    if (!atomic_load(&tracer.on))
+        rc = OWL_ERR_INVAL;
+    else if (!(*service_name = strdup(tracer.service_name)) ||
+             !(*resource = strdup(tracer.resource))) {
+        free(*service_name);
+        *service_name = NULL;
+        rc = OWL_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&tracer.lock);
+    return rc;
+}
+
 OWL_API uint64_t owl_dropped_spans(void)
 {
     return atomic_load_explicit(&tracer.dropped, memory_order_relaxed);
@@ -520,6 +556,8 @@ OWL_API void owl_span_end(owl_span *s)
     if (!s)
         return;
     tstate *t = &ts; /* needs no ids: no seeding */
+    if (__builtin_expect(!t->registered, 0)) /* a thread that only ends spans */
+        arm_exit(t);
     uint64_t serial = atomic_load_explicit(&s->serial, memory_order_relaxed);
     if (!serial)
         return; /* ended already: a caller's bug, made harmless when the handle is still free */

@@ -666,6 +666,48 @@ Test(span, dropped_counted_without_sink)
     owl_shutdown(0);
 }
 
+Test(span, tracer_keeps_service_and_resource)
+{
+    char *svc, *res;
+    cr_assert_eq(owl__tracer_resource(&svc, &res), OWL_ERR_INVAL);
+    owl_config *c = owl_config_new();
+    cr_assert_eq(owl_config_set(c, "service.name", "orders"), 0);
+    cr_assert_eq(owl_config_set(c, "resource", "deployment.environment=prod"), 0);
+    cr_assert_eq(owl_init(c), 0);
+    owl_config_free(c); /* the tracer keeps its own copies */
+    cr_assert_eq(owl__tracer_resource(&svc, &res), 0);
+    cr_assert_str_eq(svc, "orders");
+    cr_assert_str_eq(res, "deployment.environment=prod");
+    free(svc);
+    free(res);
+    owl_shutdown(0);
+    cr_assert_eq(owl__tracer_resource(&svc, &res), OWL_ERR_INVAL);
+    cr_assert_null(svc);
+}
+
+static void *end_only(void *arg)
+{
+    owl_span_end(arg); /* this thread never starts a span */
+    return NULL;
+}
+
+Test(span, spans_ended_on_another_thread)
+{
+    owl__set_span_sink(sink, NULL);
+    init_with("always_on", NULL);
+    owl_span *s = owl_span_start("handed", OWL_KIND_INTERNAL, NULL, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, end_only, s);
+    pthread_join(th, NULL);
+    cr_assert_eq(sunk, 1);
+    cr_assert_null(owl_current_span(), "the ended span is not current here any more");
+    owl_span *n = owl_span_start("next", OWL_KIND_INTERNAL, NULL, 0);
+    cr_assert_not_null(n);
+    owl_span_end(n);
+    cr_assert(is_zero(find(OWL_KIND_INTERNAL, "next")->parent, 8));
+    teardown();
+}
+
 /* ---- ids ---- */
 
 static int cmp64(const void *a, const void *b)
