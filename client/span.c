@@ -529,7 +529,7 @@ OWL_API owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl
     s->was_current = !(flags & OWL_SPAN_DETACHED);
     if (s->was_current) {
         s->prev = current(t);
-        s->prev_serial = t->cur_serial;
+        s->prev_serial = s->prev ? t->cur_serial : 0;
         t->cur = s;
         t->cur_serial = serial;
     }
