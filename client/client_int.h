@@ -18,6 +18,9 @@ int owl__is_tchar(int c);
  * ';', '\\'), which a value holds unencoded; else 0. */
 int owl__is_bag_octet(int c);
 
+/* owl__dup_n — a NUL-terminated copy of s[0..n) (malloc'd), NULL when out of memory. */
+char *owl__dup_n(const char *s, size_t n);
+
 /* owl__utf8_seq — the length of the valid UTF-8 sequence at s[0..n) (no overlong forms,
  * surrogates or code points past U+10FFFF); 0 when it is not one, or is NUL. n >= 1. */
 size_t owl__utf8_seq(const unsigned char *s, size_t n);

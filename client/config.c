@@ -134,19 +134,9 @@ static int utf8_ok(const char *s, size_t n)
     return 1;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 static int dup_out(const char *v, char **out)
 {
-    *out = dup_n(v, strlen(v));
+    *out = owl__dup_n(v, strlen(v));
     return *out ? 0 : OWL_ERR_NOMEM;
 }
 
@@ -335,8 +325,8 @@ static int list_copy(const kv_list *from, kv_list *to)
 {
     *to = (kv_list){0};
     for (size_t i = 0; i < from->n; i++) {
-        kv e = {dup_n(from->e[i].key, strlen(from->e[i].key)),
-                dup_n(from->e[i].value, strlen(from->e[i].value))};
+        kv e = {owl__dup_n(from->e[i].key, strlen(from->e[i].key)),
+                owl__dup_n(from->e[i].value, strlen(from->e[i].value))};
         if (!e.key || !e.value) {
             free(e.key);
             free(e.value);
@@ -443,7 +433,7 @@ static int parse_member(const char *m, size_t n, int header, kv *e)
     trim(&vp, &vn);
     if ((r = decode_value(vp, vn, header, &e->value)))
         return r;
-    if (!(e->key = dup_n(m, kn))) {
+    if (!(e->key = owl__dup_n(m, kn))) {
         free(e->value);
         return OWL_ERR_NOMEM;
     }
@@ -552,7 +542,7 @@ static int find_option(const char *name)
 /* Sets o to its default: 0, OWL_ERR_NOMEM (c unchanged). */
 static int reset(owl_config *c, enum opt o)
 {
-    char *t = dup_n(options[o].dflt, strlen(options[o].dflt));
+    char *t = owl__dup_n(options[o].dflt, strlen(options[o].dflt));
     if (!t)
         return OWL_ERR_NOMEM;
     if (o == O_HEADERS)

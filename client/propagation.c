@@ -70,7 +70,7 @@ static int str_is(str s, const char *lit)
     return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
 }
 
-static char *dup_n(const char *s, size_t n)
+char *owl__dup_n(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
     if (d) {
@@ -502,9 +502,9 @@ static int parse_member(str m, bag_entry *e)
     i = skip_ows(m.p, ve, m.n);
     if (!props_ok(m.p, i, m.n))
         return OWL_ERR_INVAL;
-    e->key = dup_n(m.p, kn);
+    e->key = owl__dup_n(m.p, kn);
     e->value = bag_decode(m.p + vs, ve - vs);
-    e->props = dup_n(m.p + i, m.n - i);
+    e->props = owl__dup_n(m.p + i, m.n - i);
     if (!e->key || !e->value || !e->props) {
         entry_free(e);
         return OWL_ERR_NOMEM;
@@ -681,12 +681,12 @@ OWL_API owl_context *owl_context_copy(const owl_context *c)
     d->valid = c->valid;
     d->sampled = c->sampled;
     d->remote = c->remote;
-    if (c->tracestate && !(d->tracestate = dup_n(c->tracestate, strlen(c->tracestate))))
+    if (c->tracestate && !(d->tracestate = owl__dup_n(c->tracestate, strlen(c->tracestate))))
         goto err;
     for (size_t i = 0; i < c->nbag; i++) {
         const bag_entry *e = &c->bag[i];
-        bag_entry n = {dup_n(e->key, strlen(e->key)), dup_n(e->value, strlen(e->value)),
-                       dup_n(e->props, strlen(e->props))};
+        bag_entry n = {owl__dup_n(e->key, strlen(e->key)), owl__dup_n(e->value, strlen(e->value)),
+                       owl__dup_n(e->props, strlen(e->props))};
         if (!n.key || !n.value || !n.props) {
             entry_free(&n);
             goto err;
@@ -915,7 +915,7 @@ OWL_API int owl_baggage_set(owl_context *c, const char *key, const char *value)
         return OWL_ERR_LIMIT;
     if (i < 0 && bag_reserve(c))
         return OWL_ERR_NOMEM;
-    bag_entry e = {dup_n(key, strlen(key)), dup_n(value, strlen(value)), dup_n("", 0)};
+    bag_entry e = {owl__dup_n(key, strlen(key)), owl__dup_n(value, strlen(value)), owl__dup_n("", 0)};
     if (!e.key || !e.value || !e.props) {
         entry_free(&e);
         return OWL_ERR_NOMEM;
