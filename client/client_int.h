@@ -164,4 +164,31 @@ int owl__tracer_resource(char **service_name, char **resource);
  * thread that ended the span (so fn must be thread-safe); NULL fn removes it. */
 void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *ud);
 
+/* ---- OTLP encoding (otlp_encode.c): what the exporter sends ---- */
+
+/* A growable byte buffer. Zero it to start; owl__cbuf_free when done. A write that runs out
+ * of memory sets nomem and later writes do nothing, so a sequence of writes is checked once. */
+typedef struct owl__cbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int nomem;
+} owl__cbuf;
+
+/* owl__cbuf_put — appends p[0..n) to b (or sets b->nomem). owl__cbuf_free — frees b's bytes
+ * and zeroes it; accepts NULL. */
+void owl__cbuf_put(owl__cbuf *b, const void *p, size_t n);
+void owl__cbuf_free(owl__cbuf *b);
+
+/* owl__otlp_traces_pb, owl__otlp_traces_json — appends to out an ExportTraceServiceRequest of
+ * the n records recs[0..n) (read only), in protobuf wire format / OTLP/JSON: one
+ * ResourceSpans whose resource holds service.name = service_name (non-NULL), then resource's
+ * entries (owl__tracer_resource's form: k=v,k=v, values percent-encoded; NULL or "" for none),
+ * then telemetry.sdk.name/language/version (each unless resource sets it); one ScopeSpans
+ * (scope "libowl", OWL_VERSION_STRING) with the spans in order (docs/client.md "Export
+ * encoding"). 0, or OWL_ERR_NOMEM with out as it was. */
+int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const char *service_name,
+                        const char *resource, owl__cbuf *out);
+int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
+                          const char *service_name, const char *resource, owl__cbuf *out);
+
 #endif
