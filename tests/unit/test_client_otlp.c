@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* client_int.h (owl/owl.h) and ingest/ingest.h both name a type owl_span and an enum
  * owl_span_kind: the client's are renamed here (nothing below uses them). */
@@ -322,7 +323,7 @@ static void check_req(const Req *q, const owl__span_record *const *rs, size_t n,
 static void bytes_is(owl_bytes b, const char *want)
 {
     char *w = repaired(want);
-    cr_assert(b.n == strlen(w) && memcmp(b.p, w, b.n) == 0, "got \"%.*s\", want \"%s\"",
+    cr_assert(b.n == strlen(w) && (!b.n || memcmp(b.p, w, b.n) == 0), "got \"%.*s\", want \"%s\"",
               (int)b.n, (const char *)b.p, w);
     free(w);
 }
@@ -621,6 +622,59 @@ Test(client_otlp, long_spans_keep_their_lengths)
         cr_assert_eq(rc, 0);
         cr_assert(b.len > 3 * OWL__MAX_ATTRS * OWL__MAX_STR / 2);
         check_decoded(json ? OWL_OTLP_JSON : OWL_OTLP_PROTOBUF, &b, rs, 3);
+        owl__cbuf_free(&b);
+    }
+}
+
+/* The process's address space capped a few MB above what it uses: encoding 10 spans of 512 KB
+ * runs out of memory part way, and the buffer is left as it was given. */
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+Test(client_otlp, out_of_memory_leaves_the_buffer)
+{
+#ifdef __SANITIZE_ADDRESS__
+    cr_skip_test("ASan reserves its shadow memory up front and aborts where malloc would fail");
+#endif
+    static owl__attr big[OWL__MAX_ATTRS];
+    owl__span_record r = r3;
+    const owl__span_record *rs[10];
+    fill_r2();
+    for (int i = 0; i < OWL__MAX_ATTRS; i++)
+        big[i] = (owl__attr){keys2[i], OWL__ATTR_STR, {.s = longval}};
+    r.attrs = big;
+    r.nattrs = OWL__MAX_ATTRS;
+    for (int i = 0; i < 10; i++)
+        rs[i] = &r;
+    for (int json = 0; json < 2; json++) {
+        owl__cbuf b = {0};
+        owl__cbuf_put(&b, "prefix", 6);
+        size_t cap = b.cap;
+        struct rlimit old, lim;
+        cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+        lim = old;
+        lim.rlim_cur = vm_bytes() + ((size_t)4 << 20);
+        cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+        int rc = json ? owl__otlp_traces_json(rs, 10, SERVICE, RESOURCE, &b)
+                      : owl__otlp_traces_pb(rs, 10, SERVICE, RESOURCE, &b);
+        setrlimit(RLIMIT_AS, &old);
+        cr_assert_eq(rc, OWL_ERR_NOMEM);
+        cr_assert_eq(b.len, 6);
+        cr_assert_eq(b.nomem, 0);
+        cr_assert(b.cap >= cap && memcmp(b.p, "prefix", 6) == 0);
+        /* and the buffer is usable again */
+        cr_assert_eq(owl__otlp_traces_pb(rs, 1, SERVICE, RESOURCE, &b), 0);
+        cr_assert(b.len > 6 + OWL__MAX_ATTRS * OWL__MAX_STR);
         owl__cbuf_free(&b);
     }
 }
