@@ -21,6 +21,15 @@ int owl__is_bag_octet(int c);
 /* owl__dup_n — a NUL-terminated copy of s[0..n) (malloc'd), NULL when out of memory. */
 char *owl__dup_n(const char *s, size_t n);
 
+/* owl__hexval — the value of hex digit c (either case), -1 for any other character. */
+int owl__hexval(int c);
+
+/* owl__is_zero — 1 when the n bytes at b are all zero (an id that is not one), else 0. */
+int owl__is_zero(const uint8_t *b, size_t n);
+
+/* owl__utf8_ok — 1 when s[0..n) is valid UTF-8 without NUL (owl__utf8_seq's rules), else 0. */
+int owl__utf8_ok(const char *s, size_t n);
+
 /* owl__utf8_seq — the length of the valid UTF-8 sequence at s[0..n) (no overlong forms,
  * surrogates or code points past U+10FFFF); 0 when it is not one, or is NUL. n >= 1. */
 size_t owl__utf8_seq(const unsigned char *s, size_t n);

@@ -88,17 +88,6 @@ static int is_alnum(int c)
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int hexval(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int lower(int c)
 {
     return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
@@ -124,14 +113,6 @@ static int same_nocase(const char *a, const char *b)
 static int is_ows(int c)
 {
     return c == ' ' || c == '\t';
-}
-
-static int utf8_ok(const char *s, size_t n)
-{
-    for (size_t i = 0, k; i < n; i += k)
-        if ((k = owl__utf8_seq((const unsigned char *)s + i, n - i)) == 0)
-            return 0;
-    return 1;
 }
 
 static int dup_out(const char *v, char **out)
@@ -163,7 +144,7 @@ static int canon_endpoint(const char *v, char **out)
         return OWL_ERR_INVAL;
     p += scheme;
     if (*p == '[') {
-        for (start = ++p; hexval((unsigned char)*p) >= 0 || *p == ':' || *p == '.'; p++)
+        for (start = ++p; owl__hexval((unsigned char)*p) >= 0 || *p == ':' || *p == '.'; p++)
             ;
         if (p == start || *p++ != ']')
             return OWL_ERR_INVAL;
@@ -184,7 +165,7 @@ static int canon_endpoint(const char *v, char **out)
         return OWL_ERR_INVAL;
     for (; *p; p++) {
         if (*p == '%') {
-            if (hexval((unsigned char)p[1]) < 0 || hexval((unsigned char)p[2]) < 0)
+            if (owl__hexval((unsigned char)p[1]) < 0 || owl__hexval((unsigned char)p[2]) < 0)
                 return OWL_ERR_INVAL;
             p += 2;
         } else if (!is_path_char((unsigned char)*p))
@@ -196,7 +177,7 @@ static int canon_endpoint(const char *v, char **out)
 /* Not empty, UTF-8. */
 static int canon_service(const char *v, char **out)
 {
-    if (!*v || !utf8_ok(v, strlen(v)))
+    if (!*v || !owl__utf8_ok(v, strlen(v)))
         return OWL_ERR_INVAL;
     return dup_out(v, out);
 }
@@ -378,8 +359,8 @@ static int decode_value(const char *v, size_t n, int header, char **out)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)v[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval((unsigned char)v[i + 1]) : -1;
-            int lo = hi < 0 ? -1 : hexval((unsigned char)v[i + 2]);
+            int hi = i + 2 < n ? owl__hexval((unsigned char)v[i + 1]) : -1;
+            int lo = hi < 0 ? -1 : owl__hexval((unsigned char)v[i + 2]);
             if (lo < 0)
                 goto inval;
             c = hi << 4 | lo;
@@ -391,7 +372,7 @@ static int decode_value(const char *v, size_t n, int header, char **out)
         d[dn++] = (char)c;
     }
     d[dn] = '\0';
-    if (!utf8_ok(d, dn))
+    if (!owl__utf8_ok(d, dn))
         goto inval;
     *out = d;
     return 0;

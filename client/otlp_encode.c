@@ -66,15 +66,6 @@ static void put_s(owl__cbuf *b, const char *s)
 
 /* ---- the resource: "k=v,k=v" with values percent-encoded (owl__tracer_resource) ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-
 /* A copy of the resource text decoded in place as key NUL value NUL ... (*n entries); NULL
  * when out of memory. Keys are tokens and values hold no ',' (percent-encoded), so the first
  * '=' of a member ends its key. */
@@ -97,8 +88,8 @@ static char *resource_decode(const char *res, size_t *n)
             *w++ = '\0';
             for (const char *v = eq + 1; v < end; v++) {
                 int hi, lo;
-                if (*v == '%' && end - v >= 3 && (hi = hexval(v[1])) >= 0 &&
-                    (lo = hexval(v[2])) >= 0) {
+                if (*v == '%' && end - v >= 3 && (hi = owl__hexval((unsigned char)v[1])) >= 0 &&
+                    (lo = owl__hexval((unsigned char)v[2])) >= 0) {
                     *w++ = (char)(hi << 4 | lo);
                     v += 2;
                 } else
@@ -265,14 +256,6 @@ static void pb_kv_str(owl__cbuf *b, unsigned field, const char *key, const char 
     pb_attrs(b, field, &a, 1);
 }
 
-static int is_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
 /* OTLP SpanFlags: the W3C trace flags (sampled: a record is a sampled span) in bits 0-7, bit 8
  * "whether the parent is remote is known", bit 9 "the parent is remote". */
 static uint32_t span_flags(const owl__span_record *r)
@@ -286,7 +269,7 @@ static void pb_span(owl__cbuf *b, const owl__span_record *r)
     pb_bytes(b, 1, r->trace_id, 16);
     pb_bytes(b, 2, r->span_id, 8);
     pb_str(b, 3, r->trace_state);
-    if (!is_zero(r->parent_span_id, 8))
+    if (!owl__is_zero(r->parent_span_id, 8))
         pb_bytes(b, 4, r->parent_span_id, 8);
     pb_str(b, 5, r->name);
     pb_uint(b, 6, (uint64_t)r->kind);
@@ -576,7 +559,7 @@ static void js_span(owl__cbuf *b, const owl__span_record *r)
     js_name(b, &f, "spanId");
     js_hex(b, r->span_id, 8);
     js_str_member(b, &f, "traceState", r->trace_state);
-    if (!is_zero(r->parent_span_id, 8)) {
+    if (!owl__is_zero(r->parent_span_id, 8)) {
         js_name(b, &f, "parentSpanId");
         js_hex(b, r->parent_span_id, 8);
     }

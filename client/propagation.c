@@ -120,7 +120,7 @@ static char *put(char *w, const char *s)
     return w + n;
 }
 
-static int is_zero(const uint8_t *b, size_t n)
+int owl__is_zero(const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (b[i])
@@ -144,7 +144,7 @@ static int parse_traceparent(const char *v, uint8_t tid[16], uint8_t sid[8], int
         return -1;
     if (unhex(s.p + 3, 32, tid) || unhex(s.p + 36, 16, sid) || unhex(s.p + 53, 2, &flags))
         return -1;
-    if (is_zero(tid, 16) || is_zero(sid, 8))
+    if (owl__is_zero(tid, 16) || owl__is_zero(sid, 8))
         return -1;
     if (version == 0 ? s.n != TRACEPARENT_LEN : s.n > TRACEPARENT_LEN && s.p[55] != '-')
         return -1;
@@ -268,7 +268,7 @@ static int token_ok(const char *k)
     return 1;
 }
 
-static int pct_dig(int c)
+int owl__hexval(int c)
 {
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
@@ -303,9 +303,8 @@ size_t owl__utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-static int utf8_ok(const char *s)
+int owl__utf8_ok(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     for (size_t i = 0, k; i < n; i += k)
         if ((k = owl__utf8_seq((const unsigned char *)s + i, n - i)) == 0)
             return 0;
@@ -329,8 +328,8 @@ static char *bag_decode(const char *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         int hi = -1, lo = -1;
         if (v[i] == '%' && i + 2 < n) {
-            hi = pct_dig((unsigned char)v[i + 1]);
-            lo = hi < 0 ? -1 : pct_dig((unsigned char)v[i + 2]);
+            hi = owl__hexval((unsigned char)v[i + 1]);
+            lo = hi < 0 ? -1 : owl__hexval((unsigned char)v[i + 2]);
         }
         if (hi >= 0 && lo >= 0) {
             raw[rn++] = (unsigned char)(hi << 4 | lo);
@@ -593,7 +592,7 @@ typedef struct xray_hdr {
 static int xray_root(str v, uint8_t tid[16])
 {
     return v.n == XRAY_ROOT_LEN && v.p[0] == '1' && v.p[1] == '-' && v.p[10] == '-' &&
-           !unhex(v.p + 2, 8, tid) && !unhex(v.p + 11, 24, tid + 4) && !is_zero(tid, 16);
+           !unhex(v.p + 2, 8, tid) && !unhex(v.p + 11, 24, tid + 4) && !owl__is_zero(tid, 16);
 }
 
 /* Parses ';'-separated fields in any order (OWS around each; fields other than Root, Parent
@@ -617,7 +616,7 @@ static int parse_xray(const char *v, xray_hdr *h)
             if (roots++ || !xray_root(val, h->tid))
                 return -1;
         } else if (str_is(k, "Parent")) {
-            if (parents++ || val.n != 16 || unhex(val.p, 16, h->sid) || is_zero(h->sid, 8))
+            if (parents++ || val.n != 16 || unhex(val.p, 16, h->sid) || owl__is_zero(h->sid, 8))
                 return -1;
             h->has_parent = 1;
         } else if (str_is(k, "Sampled")) {
@@ -646,7 +645,7 @@ static owl_context *ctx_alloc(void)
  * other 1. */
 OWL_API owl_context *owl_context_new(const uint8_t trace_id[16], const uint8_t span_id[8], int sampled)
 {
-    if (!trace_id || !span_id || is_zero(trace_id, 16) || is_zero(span_id, 8))
+    if (!trace_id || !span_id || owl__is_zero(trace_id, 16) || owl__is_zero(span_id, 8))
         return NULL;
     owl_context *c = ctx_alloc();
     if (!c)
@@ -895,7 +894,7 @@ OWL_API const char *owl_baggage_get(const owl_context *c, const char *key)
  * key is 0. */
 OWL_API int owl_baggage_set(owl_context *c, const char *key, const char *value)
 {
-    if (!c || !key || !token_ok(key) || (value && !utf8_ok(value)))
+    if (!c || !key || !token_ok(key) || (value && !owl__utf8_ok(value, strlen(value))))
         return OWL_ERR_INVAL;
     long i = bag_find(c, key, strlen(key));
     if (!value) {
