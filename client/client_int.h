@@ -72,6 +72,11 @@ int owl__config_resource_at(const owl_config *c, size_t i, const char **key, con
  * memory. */
 char *owl__config_url(const owl_config *c, const char *signal);
 
+/* owl__config_num — a numeric name's value: timeout, export.interval, metrics.interval (ms),
+ * queue.size, batch.size (records), log.stderr (0/1); log.level as its owl_level number;
+ * protocol 0 http/protobuf, 1 http/json; compression 0 gzip, 1 none. -1 for other names. */
+int64_t owl__config_num(const owl_config *c, const char *name);
+
 /* ---- contexts (propagation.c) ---- */
 
 /* owl__context_set_ids — gives c (non-NULL) the ids (neither zero: the caller's duty) and
@@ -199,5 +204,75 @@ int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const cha
                         const char *resource, owl__cbuf *out);
 int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
                           const char *service_name, const char *resource, owl__cbuf *out);
+
+/* ---- log records (log.c), what the exporter encodes as OTLP's LogRecord ---- */
+
+#define OWL__MAX_BODY 65536 /* bytes of a log message, cut at a UTF-8 boundary */
+
+typedef struct owl__log_record {
+    uint64_t time_ns;     /* CLOCK_REALTIME when emitted: timeUnixNano and observedTimeUnixNano */
+    owl_level level;      /* severityNumber; severityText its name: TRACE DEBUG INFO WARN ERROR FATAL */
+    uint8_t trace_id[16]; /* the thread's current span's, all zero when none */
+    uint8_t span_id[8];
+    int sampled;          /* that span was sampled: flags bit 0 */
+    char *body;           /* UTF-8, at most OWL__MAX_BODY bytes */
+    owl__attr *attrs;
+    uint32_t nattrs, dropped_attrs;
+} owl__log_record;
+
+/* owl__log_record_free — frees r and all it owns; accepts NULL. */
+void owl__log_record_free(owl__log_record *r);
+
+/* owl__otlp_logs_pb, owl__otlp_logs_json — as owl__otlp_traces_pb/_json, an
+ * ExportLogsServiceRequest of the n records: one ResourceLogs (the same resource), one
+ * ScopeLogs (scope "libowl"), the records in order. 0, or OWL_ERR_NOMEM with out as it was. */
+int owl__otlp_logs_pb(const owl__log_record *const *recs, size_t n, const char *service_name,
+                      const char *resource, owl__cbuf *out);
+int owl__otlp_logs_json(const owl__log_record *const *recs, size_t n, const char *service_name,
+                        const char *resource, owl__cbuf *out);
+
+/* ---- the exporter (export.c) ----
+ * One background thread a process (a child after fork starts its own) sends what the
+ * queues hold and what the metrics collector gives over OTLP/HTTP with libcurl. The queues
+ * (spans, logs) are bounded, low-contention, and drop their oldest record when full; every
+ * record that does not reach owld is counted in its signal's dropped counter. */
+enum owl__signal { OWL__SIG_TRACES, OWL__SIG_LOGS, OWL__SIG_COUNT };
+
+/* owl__exporter_start — starts the exporter for c (owl_init calls it, once the tracer's
+ * service name and resource are set): URLs (owl__config_url), headers, api_key, protocol,
+ * compression, timeout, intervals, sizes. 0, OWL_ERR_NOMEM (nothing started). */
+int owl__exporter_start(const owl_config *c, const char *service_name, const char *resource);
+
+/* owl__exporter_flush, owl__exporter_stop — owl_flush and owl_shutdown's work (owl/owl.h):
+ * 0, OWL_ERR_TIMEOUT, OWL_ERR_INVAL when not started. */
+int owl__exporter_flush(int timeout_ms);
+int owl__exporter_stop(int timeout_ms);
+
+/* owl__export_log — hands a finished log record over (it takes r whatever the outcome): to
+ * the logs queue when the exporter runs, else freed (counted dropped only while started).
+ * 0 queued, OWL_ERR_LIMIT dropped. owl__export_span (above) is its twin for spans. */
+int owl__export_log(owl__log_record *r);
+
+/* owl__exporter_dropped — a signal's dropped counter since owl__exporter_start. */
+uint64_t owl__exporter_dropped(enum owl__signal s);
+
+/* owl__exporter_set_collector — the metrics module's hook (set once, when its first
+ * instrument is made): each metrics.interval, at owl_flush and at owl_shutdown, the exporter
+ * thread calls collect(ud, service_name, resource, json, out), which appends to out an
+ * ExportMetricsServiceRequest of every series (0 with out left empty: nothing to send;
+ * OWL_ERR_NOMEM), and posts it to /v1/metrics. */
+typedef int (*owl__collect_fn)(void *ud, const char *service_name, const char *resource,
+                               int json, owl__cbuf *out);
+void owl__exporter_set_collector(owl__collect_fn fn, void *ud);
+
+/* ---- X-Ray sampling rules (xray_sampler.c) ---- */
+
+/* What the xray sampler matches a root span's rules on (NULL members: not known). */
+typedef struct owl__sample_req {
+    const char *service_name;
+    const char *method;
+    const char *path; /* URL path or route */
+    const char *host;
+} owl__sample_req;
 
 #endif

@@ -21,6 +21,14 @@ enum opt {
     O_SAMPLER,
     O_SAMPLER_ARG,
     O_PROTOCOL,
+    O_COMPRESSION,
+    O_TIMEOUT,
+    O_EXPORT_INTERVAL,
+    O_QUEUE_SIZE,
+    O_BATCH_SIZE,
+    O_METRICS_INTERVAL,
+    O_LOG_LEVEL,
+    O_LOG_STDERR,
     O_COUNT
 };
 
@@ -45,6 +53,12 @@ static int canon_api_key(const char *v, char **out);
 static int canon_sampler(const char *v, char **out);
 static int canon_ratio(const char *v, char **out);
 static int canon_protocol(const char *v, char **out);
+static int canon_compression(const char *v, char **out);
+static int canon_timeout(const char *v, char **out);
+static int canon_interval(const char *v, char **out);
+static int canon_queue(const char *v, char **out);
+static int canon_level(const char *v, char **out);
+static int canon_bool(const char *v, char **out);
 
 typedef struct option {
     const char *name;
@@ -66,6 +80,20 @@ static const option options[O_COUNT] = {
     [O_SAMPLER] = {"sampler", {"OTEL_TRACES_SAMPLER"}, "parentbased_always_on", canon_sampler},
     [O_SAMPLER_ARG] = {"sampler.arg", {"OTEL_TRACES_SAMPLER_ARG"}, "1", canon_ratio},
     [O_PROTOCOL] = {"protocol", {"OTEL_EXPORTER_OTLP_PROTOCOL"}, "http/protobuf", canon_protocol},
+    [O_COMPRESSION] = {"compression", {"OTEL_EXPORTER_OTLP_COMPRESSION"}, "gzip",
+                       canon_compression},
+    [O_TIMEOUT] = {"timeout", {"OTEL_EXPORTER_OTLP_TIMEOUT"}, "10000", canon_timeout},
+    [O_EXPORT_INTERVAL] = {"export.interval", {"OWL_EXPORT_INTERVAL", "OTEL_BSP_SCHEDULE_DELAY"},
+                           "1000", canon_interval},
+    [O_QUEUE_SIZE] = {"queue.size", {"OWL_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"}, "2048",
+                      canon_queue},
+    [O_BATCH_SIZE] = {"batch.size", {"OWL_BATCH_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"}, "512",
+                      canon_queue},
+    [O_METRICS_INTERVAL] = {"metrics.interval",
+                            {"OWL_METRICS_INTERVAL", "OTEL_METRIC_EXPORT_INTERVAL"}, "60000",
+                            canon_interval},
+    [O_LOG_LEVEL] = {"log.level", {"OWL_LOG_LEVEL"}, "info", canon_level},
+    [O_LOG_STDERR] = {"log.stderr", {"OWL_LOG_STDERR"}, "0", canon_bool},
 };
 
 /* Indexed by enum owl__sampler. */
@@ -75,6 +103,11 @@ static const char *const sampler_names[] = {
 };
 
 static const char *const protocols[] = {"http/protobuf", "http/json"};
+
+static const char *const compressions[] = {"gzip", "none"};
+
+/* Indexed by the level's OTLP severity number / 4 (owl_level). */
+static const char *const levels[] = {"trace", "debug", "info", "warn", "error", "fatal"};
 
 /* ---- characters (ASCII whatever the locale) ---- */
 
@@ -212,6 +245,74 @@ static int canon_protocol(const char *v, char **out)
 {
     int i = find_name(v, protocols, sizeof protocols / sizeof *protocols);
     return i < 0 ? OWL_ERR_INVAL : dup_out(protocols[i], out);
+}
+
+static int canon_compression(const char *v, char **out)
+{
+    int i = find_name(v, compressions, sizeof compressions / sizeof *compressions);
+    return i < 0 ? OWL_ERR_INVAL : dup_out(compressions[i], out);
+}
+
+/* trace, debug, info, warn, error, fatal: either case, held lowercase. */
+static int canon_level(const char *v, char **out)
+{
+    int i = find_name(v, levels, sizeof levels / sizeof *levels);
+    return i < 0 ? OWL_ERR_INVAL : dup_out(levels[i], out);
+}
+
+/* 1, 0, true, false (either case), held "1" or "0". */
+static int canon_bool(const char *v, char **out)
+{
+    if (same_nocase(v, "1") || same_nocase(v, "true"))
+        return dup_out("1", out);
+    if (same_nocase(v, "0") || same_nocase(v, "false"))
+        return dup_out("0", out);
+    return OWL_ERR_INVAL;
+}
+
+/* Decimal digits only (no sign or spaces), its value in [lo, hi], held without leading
+ * zeros. */
+static int canon_range(const char *v, int64_t lo, int64_t hi, char **out)
+{
+    int64_t n = 0;
+    const char *p = v;
+    if (!*p)
+        return OWL_ERR_INVAL;
+    for (; *p; p++) {
+        if (!is_digit((unsigned char)*p) || n > hi)
+            return OWL_ERR_INVAL;
+        n = n * 10 + (*p - '0');
+    }
+    if (n < lo || n > hi)
+        return OWL_ERR_INVAL;
+    char b[24];
+    int len = 0;
+    char t[24];
+    do
+        t[len++] = (char)('0' + n % 10);
+    while (n /= 10);
+    for (int i = 0; i < len; i++)
+        b[i] = t[len - 1 - i];
+    b[len] = '\0';
+    return dup_out(b, out);
+}
+
+/* The export timeout, ms: 1 to 10 minutes. */
+static int canon_timeout(const char *v, char **out)
+{
+    return canon_range(v, 1, 600000, out);
+}
+
+/* An export interval, ms: 1 to one day. */
+static int canon_interval(const char *v, char **out)
+{
+    return canon_range(v, 1, 86400000, out);
+}
+
+/* A queue's or batch's size in records: 1 to 2^20. */
+static int canon_queue(const char *v, char **out)
+{
+    return canon_range(v, 1, 1 << 20, out);
 }
 
 /* A decimal DIGITS ["." DIGITS] (either part may be empty, not both; no sign, exponent or
@@ -646,6 +747,23 @@ size_t owl__config_resource_count(const owl_config *c)
 int owl__config_resource_at(const owl_config *c, size_t i, const char **key, const char **value)
 {
     return list_at(&c->resource, i, key, value);
+}
+
+int64_t owl__config_num(const owl_config *c, const char *name)
+{
+    int o = find_option(name);
+    if (o < O_COMPRESSION && o != O_PROTOCOL)
+        return -1;
+    if (o == O_LOG_LEVEL)
+        return 4 * find_name(c->text[o], levels, sizeof levels / sizeof *levels) + 1;
+    if (o == O_COMPRESSION)
+        return find_name(c->text[o], compressions, sizeof compressions / sizeof *compressions);
+    if (o == O_PROTOCOL)
+        return find_name(c->text[o], protocols, sizeof protocols / sizeof *protocols);
+    int64_t n = 0;
+    for (const char *p = c->text[o]; is_digit((unsigned char)*p); p++)
+        n = n * 10 + (*p - '0');
+    return n;
 }
 
 char *owl__config_url(const owl_config *c, const char *signal)

@@ -30,6 +30,7 @@ int owl_version_number(void);   /* the linked library's OWL_VERSION_NUMBER */
     X(OWL_ERR_NOMEM, -1, "out of memory")                                                    \
     X(OWL_ERR_INVAL, -2, "invalid argument")                                                 \
     X(OWL_ERR_NOTFOUND, -5, "not found")                                                     \
+    X(OWL_ERR_TIMEOUT, -8, "timed out")                                                      \
     X(OWL_ERR_LIMIT, -19, "a limit of the format was reached")                               \
     X(OWL_ERR_CARRIER, -100, "the carrier's header callback failed")
 #define OWL_CLIENT_ERROR_ENUM(name, value, text) name = value,
@@ -136,6 +137,21 @@ int owl_baggage_at(const owl_context *c, size_t i, const char **key, const char 
  *                     parentbased_traceidratio, xray (owld's sampling rules)
  *   sampler.arg       OTEL_TRACES_SAMPLER_ARG (the ratio, 0..1; default 1)
  *   protocol          OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf (default), http/json
+ *   compression       OTEL_EXPORTER_OTLP_COMPRESSION: gzip (default), none
+ *   timeout           OTEL_EXPORTER_OTLP_TIMEOUT: ms an export may take,     10000
+ *                     retries included (1..600000)
+ *   export.interval   OWL_EXPORT_INTERVAL, OTEL_BSP_SCHEDULE_DELAY: ms       1000
+ *                     between sends of spans and logs (1..86400000)
+ *   queue.size        OWL_QUEUE_SIZE, OTEL_BSP_MAX_QUEUE_SIZE: records      2048
+ *                     queued a signal (spans, logs) before the oldest is dropped (1..2^20)
+ *   batch.size        OWL_BATCH_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE:        512
+ *                     records a request at most (1..2^20; above queue.size: queue.size)
+ *   metrics.interval  OWL_METRICS_INTERVAL, OTEL_METRIC_EXPORT_INTERVAL:     60000
+ *                     ms between metrics exports (1..86400000)
+ *   log.level         OWL_LOG_LEVEL: trace, debug, info, warn, error,       info
+ *                     fatal; owl_log below it does nothing
+ *   log.stderr        OWL_LOG_STDERR: 1/true or 0/false; owl_log also        0
+ *                     writes its lines to stderr (with the trace and span ids)
  * `headers` and `resource` add to what is there (a key given again replaces its value, a key
  * given with an empty value is removed; at most 128 entries each); a service.name in
  * `resource` sets service.name. An empty environment variable counts as unset; a malformed
@@ -158,19 +174,32 @@ const char *owl_config_get(const owl_config *c, const char *name);
 
 void owl_config_free(owl_config *c);
 
-/* owl_init — sets the process's tracer up from c (NULL: owl_config_new()'s): its service
- * name, resource and sampler. OWL_ERR_INVAL when already set up (owl_shutdown first),
- * OWL_ERR_NOMEM. Spans ended while it is set up go to the exporter (to come: until it
- * exists, ended spans are counted by owl_dropped_spans). */
+/* owl_init — sets the process's telemetry up from c (NULL: owl_config_new()'s): its service
+ * name, resource, sampler, log level, and the exporter, a background thread that sends ended
+ * spans and logs every export.interval (sooner when batch.size are queued) and metrics every
+ * metrics.interval, over OTLP/HTTP to the endpoint. It does not wait for owld: a send that
+ * fails is retried (429, 502, 503, 504 and network errors, with backoff, honouring
+ * Retry-After) within `timeout`, then dropped and counted. OWL_ERR_INVAL when already set up
+ * (owl_shutdown first), OWL_ERR_NOMEM. A process that forks keeps it: the child gets an
+ * exporter of its own (what the parent had queued is the parent's to send). */
 int owl_init(const owl_config *c);
 
-/* owl_shutdown — ends the tracer: spans ended from now on are not exported. Waits up to
- * timeout_ms for what is queued to be sent. 0, OWL_ERR_INVAL when not set up. */
+/* owl_flush — sends everything ended before the call (spans, logs, and the metrics as they
+ * stand) and waits up to timeout_ms (< 0: without limit) for owld to answer. 0 when all was
+ * sent or dropped by then, OWL_ERR_TIMEOUT, OWL_ERR_INVAL when not set up. */
+int owl_flush(int timeout_ms);
+
+/* owl_shutdown — flushes as owl_flush does within timeout_ms, then stops the exporter: spans
+ * and logs ended from now on are not exported; what is still queued at the deadline is
+ * dropped and counted. 0, OWL_ERR_TIMEOUT (the exporter was stopped all the same),
+ * OWL_ERR_INVAL when not set up. */
 int owl_shutdown(int timeout_ms);
 
-/* owl_dropped_spans — sampled spans ended but not exported since owl_init (the queue full,
- * owld away past the retries, or no exporter). */
+/* owl_dropped_spans, owl_dropped_logs — sampled spans / log records ended but never accepted
+ * by owld since owl_init: the queue full (the oldest is dropped), owld away past the
+ * retries, refused by owld, or still queued at shutdown. */
 uint64_t owl_dropped_spans(void);
+uint64_t owl_dropped_logs(void);
 
 /* ---- spans (client/span.c) ----
  * A span is started, given attributes, events, links and a status, and ended; owl_span_end
@@ -252,6 +281,84 @@ void owl_span_end(owl_span *s);
 
 /* owl_current_span — the thread's current span, or NULL. */
 owl_span *owl_current_span(void);
+
+/* owl_span_start_http — a span for an HTTP call, named as OpenTelemetry's HTTP conventions
+ * name it ("GET /orders/{id}": method and route for a server span, the method alone for a
+ * client span), with owl_span_set_http's attributes (status 0) and, for a server span,
+ * server.address = host (may be NULL). Unlike owl_span_start then owl_span_set_http, the
+ * sampler sees the method, route or URL path and host, which the `xray` sampler's rules match
+ * on (HTTPMethod, URLPath, Host). Arguments and result as owl_span_start's; method must not be
+ * NULL. */
+owl_span *owl_span_start_http(owl_span_kind kind, const char *method, const char *route_or_url,
+                              const char *host, const owl_context *parent, unsigned flags);
+
+/* ---- logs (client/log.c) ----
+ * A log record is a message at a level, stamped with the thread's current span's trace and
+ * span ids (when there is one), exported as OTLP logs (owld: the log group /otel/<service>).
+ * Records below log.level cost one comparison. Levels are OTLP's severity numbers. */
+typedef enum owl_level {
+    OWL_LOG_TRACE = 1,
+    OWL_LOG_DEBUG = 5,
+    OWL_LOG_INFO = 9,
+    OWL_LOG_WARN = 13,
+    OWL_LOG_ERROR = 17,
+    OWL_LOG_FATAL = 21
+} owl_level;
+
+/* owl_log — a record of the printf-formatted message (UTF-8; cut at 64 KiB on a character
+ * boundary). Before owl_init / after owl_shutdown: written to stderr when log.stderr says so,
+ * not exported. */
+void owl_log(owl_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A structured record: started, given attributes (as a span's, at most 128), emitted with its
+ * message. owl_log_start returns NULL below log.level (the other calls accept NULL); NULL
+ * too when out of memory. owl_log_emit formats the message, sends the record and frees it. */
+typedef struct owl_log_record owl_log_record;
+
+owl_log_record *owl_log_start(owl_level level);
+void owl_log_set_str(owl_log_record *r, const char *key, const char *value);
+void owl_log_set_int(owl_log_record *r, const char *key, int64_t value);
+void owl_log_set_double(owl_log_record *r, const char *key, double value);
+void owl_log_set_bool(owl_log_record *r, const char *key, int value);
+void owl_log_emit(owl_log_record *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- metrics (client/metrics.c) ----
+ * Instruments aggregate in the process (a recording is a few atomic operations on the
+ * instrument's series) and are exported every metrics.interval as OTLP metrics, cumulative
+ * since the instrument was made (OTLP's default; owld turns them into CloudWatch
+ * datapoints). An instrument is named (OTel's instrument name rules: a letter, then letters,
+ * digits, '_', '.', '-', '/', at most 255), has a UCUM unit ("1", "ms", "By", "{request}"; NULL:
+ * none) and a description (may be NULL). Asking again for a name already made returns the same
+ * instrument when its kind matches, NULL when it does not. Instruments and series live until
+ * the process ends; they may be made and recorded before owl_init (exported once set up).
+ *   counter          owl_metric_add, v >= 0 (a negative v is ignored)   OTLP Sum, monotonic
+ *   updown counter   owl_metric_add, any v                              OTLP Sum, not monotonic
+ *   gauge            owl_metric_set, the last value                      OTLP Gauge
+ *   histogram        owl_metric_record                                   OTLP Histogram: count,
+ *                    sum, min, max and explicit buckets */
+typedef struct owl_metric owl_metric;
+
+owl_metric *owl_counter(const char *name, const char *unit, const char *description);
+owl_metric *owl_updown_counter(const char *name, const char *unit, const char *description);
+owl_metric *owl_gauge(const char *name, const char *unit, const char *description);
+
+/* owl_histogram — bounds: the buckets' upper bounds, strictly increasing and finite (NULL
+ * with n 0: OpenTelemetry's default 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000,
+ * 7500, 10000); at most 64. NULL for bounds that are not. */
+owl_metric *owl_histogram(const char *name, const char *unit, const char *description,
+                          const double *bounds, size_t n);
+
+/* owl_metric_series — the series of m for the attributes given as string pairs key, value,
+ * ..., ending with NULL (at most 16 pairs; keys as span attributes'): a handle recorded into
+ * like m, which itself is the series without attributes. The same attributes in any order
+ * give the same series. NULL for an odd list, NULL m, or out of memory; at most 2,000 series an
+ * instrument (OTel's cardinality limit): past it, the attributes' series is the overflow one
+ * (otel.metric.overflow = true), as OTel's SDKs do. */
+owl_metric *owl_metric_series(owl_metric *m, ...) __attribute__((sentinel));
+
+void owl_metric_add(owl_metric *m, double v);    /* counters */
+void owl_metric_set(owl_metric *m, double v);    /* gauges */
+void owl_metric_record(owl_metric *m, double v); /* histograms */
 
 #ifdef __cplusplus
 }

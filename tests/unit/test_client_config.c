@@ -15,6 +15,10 @@ static const char *const env_names[] = {
     "OWL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OWL_SERVICE_NAME", "OTEL_SERVICE_NAME",
     "OWL_API_KEY", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TIMEOUT", "OWL_EXPORT_INTERVAL",
+    "OTEL_BSP_SCHEDULE_DELAY", "OWL_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE", "OWL_BATCH_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OWL_METRICS_INTERVAL", "OTEL_METRIC_EXPORT_INTERVAL",
+    "OWL_LOG_LEVEL", "OWL_LOG_STDERR",
 };
 #define NENV (sizeof env_names / sizeof *env_names)
 
@@ -318,6 +322,61 @@ Test(client_config, set_protocol)
     set_refused(c, "protocol", "http/protobuf;");
     set_refused(c, "protocol", "");
     owl_config_free(c);
+}
+
+/* The exporter's and the logs' names: defaults, variables (OWL_* first), forms, numbers. */
+Test(client_config, export_and_log_options)
+{
+    owl_config *c = fresh();
+    expect(c, "compression", "gzip");
+    expect(c, "timeout", "10000");
+    expect(c, "export.interval", "1000");
+    expect(c, "queue.size", "2048");
+    expect(c, "batch.size", "512");
+    expect(c, "metrics.interval", "60000");
+    expect(c, "log.level", "info");
+    expect(c, "log.stderr", "0");
+    cr_assert_eq(owl__config_num(c, "log.level"), OWL_LOG_INFO);
+    cr_assert_eq(owl__config_num(c, "compression"), 0);
+    cr_assert_eq(owl__config_num(c, "protocol"), 0);
+    cr_assert_eq(owl__config_num(c, "queue.size"), 2048);
+    cr_assert_eq(owl__config_num(c, "endpoint"), -1);
+    cr_assert_eq(owl__config_num(c, "no.such"), -1);
+
+    set_ok(c, "compression", "NONE", "none");
+    cr_assert_eq(owl__config_num(c, "compression"), 1);
+    set_refused(c, "compression", "zstd");
+    set_ok(c, "timeout", "0250", "250");
+    cr_assert_eq(owl__config_num(c, "timeout"), 250);
+    set_refused(c, "timeout", "0");
+    set_refused(c, "timeout", "600001");
+    set_refused(c, "timeout", "-5");
+    set_refused(c, "timeout", "1e3");
+    set_refused(c, "timeout", "99999999999999999999999");
+    set_ok(c, "queue.size", "1048576", "1048576");
+    set_refused(c, "queue.size", "1048577");
+    set_ok(c, "metrics.interval", "86400000", "86400000");
+    set_refused(c, "export.interval", " 5");
+    set_ok(c, "log.level", "Error", "error");
+    cr_assert_eq(owl__config_num(c, "log.level"), OWL_LOG_ERROR);
+    set_ok(c, "log.level", "trace", "trace");
+    cr_assert_eq(owl__config_num(c, "log.level"), OWL_LOG_TRACE);
+    set_refused(c, "log.level", "verbose");
+    set_ok(c, "log.stderr", "TRUE", "1");
+    set_ok(c, "log.stderr", "0", "0");
+    set_refused(c, "log.stderr", "yes");
+    owl_config_free(c);
+
+    expect_env("OTEL_BSP_SCHEDULE_DELAY", "5000", "export.interval", "5000");
+    expect_env("OTEL_EXPORTER_OTLP_COMPRESSION", "none", "compression", "none");
+    expect_env("OTEL_METRIC_EXPORT_INTERVAL", "abc", "metrics.interval", "60000");
+    clean_env();
+    setenv("OWL_BATCH_SIZE", "64", 1);
+    setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "128", 1);
+    c = fresh();
+    expect(c, "batch.size", "64");
+    owl_config_free(c);
+    clean_env();
 }
 
 Test(client_config, null_resets_to_default)
