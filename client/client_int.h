@@ -163,10 +163,10 @@ typedef struct owl__span_record {
 /* owl__span_record_free — frees r and all it owns; accepts NULL. */
 void owl__span_record_free(owl__span_record *r);
 
-/* owl__export_span — hands a finished record over (it takes r, whatever the outcome): to the
- * sink set by owl__set_span_sink, which sees it during the call only, then frees it; with no
- * sink (no exporter yet) r is freed and counted in owl_dropped_spans. 0 handed over,
- * OWL_ERR_LIMIT dropped. */
+/* owl__export_span (export.c) — hands a finished record over (it takes r, whatever the
+ * outcome): to the sink set by owl__set_span_sink, which sees it during the call only, then
+ * frees it; else to the spans queue when the exporter runs; else freed (not counted). 0 handed
+ * over, OWL_ERR_LIMIT dropped. */
 int owl__export_span(owl__span_record *r);
 
 /* owl__tracer_resource — copies (free them) of the tracer's service name and resource
@@ -174,7 +174,7 @@ int owl__export_span(owl__span_record *r);
  * OWL_ERR_INVAL when not set up (both NULL), OWL_ERR_NOMEM. */
 int owl__tracer_resource(char **service_name, char **resource);
 
-/* owl__set_span_sink — the tests' hook: fn(ud, r) is called for each finished record, from the
+/* owl__set_span_sink (export.c) — the tests' hook, taking precedence over the queue: fn(ud, r) is called for each finished record, from the
  * thread that ended the span (so fn must be thread-safe); NULL fn removes it. */
 void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *ud);
 
@@ -264,6 +264,12 @@ uint64_t owl__exporter_dropped(enum owl__signal s);
 typedef int (*owl__collect_fn)(void *ud, const char *service_name, const char *resource,
                                int json, owl__cbuf *out);
 void owl__exporter_set_collector(owl__collect_fn fn, void *ud);
+
+/* owl__exporter_atfork — span.c's fork handlers call it, so that one set of handlers takes the
+ * locks in one order (the tracer's, the pool's, the exporter's): phase 0 before fork, 1 in the
+ * parent after it, 2 in the child (no thread; the inherited queues emptied, uncounted; a
+ * thread of its own at its next record, flush or stop). */
+void owl__exporter_atfork(int phase);
 
 /* ---- X-Ray sampling rules (xray_sampler.c) ---- */
 

@@ -45,13 +45,9 @@ static struct {
     atomic_int on;
     _Atomic int kind;          /* enum owl__sampler */
     _Atomic uint64_t bound;
-    _Atomic uint64_t dropped;
     char *service_name;
     char *resource;
 } tracer = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void (*_Atomic sink_fn)(void *, const owl__span_record *);
-static void *_Atomic sink_ud;
 
 /* ---- per-thread state: the id generator, the current span, recycled handles ---- */
 
@@ -72,22 +68,27 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static owl_span *_Atomic pool; /* handles of exited threads */
 
 /* fork: the locks are held across it, so a child never starts with one held by a thread it
- * does not have; the child's threads (its one) re-seed. */
+ * does not have (the exporter's last: one order, tracer, pool, exporter); the child's threads
+ * (its one) re-seed, and its exporter starts its own thread. */
 static void before_fork(void)
 {
     pthread_mutex_lock(&tracer.lock);
     pthread_mutex_lock(&pool_lock);
+    owl__exporter_atfork(0);
 }
 
 static void after_fork_parent(void)
 {
+    owl__exporter_atfork(1);
     pthread_mutex_unlock(&pool_lock);
     pthread_mutex_unlock(&tracer.lock);
 }
 
 static void after_fork_child(void)
 {
-    after_fork_parent();
+    owl__exporter_atfork(2);
+    pthread_mutex_unlock(&pool_lock);
+    pthread_mutex_unlock(&tracer.lock);
     atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
 }
 
@@ -352,26 +353,6 @@ static int grow(void **arr, uint32_t n, size_t sz)
     return 0;
 }
 
-int owl__export_span(owl__span_record *r)
-{
-    void (*fn)(void *, const owl__span_record *) = atomic_load(&sink_fn);
-    int rc = 0;
-    if (fn)
-        fn(atomic_load(&sink_ud), r);
-    else {
-        atomic_fetch_add_explicit(&tracer.dropped, 1, memory_order_relaxed);
-        rc = OWL_ERR_LIMIT;
-    }
-    owl__span_record_free(r);
-    return rc;
-}
-
-void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *ud)
-{
-    atomic_store(&sink_ud, ud);
-    atomic_store(&sink_fn, fn);
-}
-
 /* ---- the tracer ---- */
 
 OWL_API int owl_init(const owl_config *c)
@@ -399,11 +380,16 @@ OWL_API int owl_init(const owl_config *c)
         rc = OWL_ERR_NOMEM;
         goto out;
     }
+    pthread_once(&once, init_once); /* the fork handlers, before the exporter's thread */
+    if ((rc = owl__exporter_start(c, s, r))) {
+        free(s);
+        free(r);
+        goto out;
+    }
     tracer.service_name = s;
     tracer.resource = r;
     atomic_store(&tracer.kind, (int)smp.kind);
     atomic_store(&tracer.bound, smp.bound);
-    atomic_store(&tracer.dropped, 0);
     atomic_store_explicit(&tracer.on, 1, memory_order_release);
 out:
     pthread_mutex_unlock(&tracer.lock);
@@ -411,14 +397,15 @@ out:
     return rc;
 }
 
-/* owl_shutdown — no queue yet: timeout_ms has nothing to wait for. */
+/* owl_shutdown — spans end unexported from here on; the exporter sends what it holds. */
 OWL_API int owl_shutdown(int timeout_ms)
 {
-    (void)timeout_ms;
-    int rc = 0;
+    int rc;
     pthread_mutex_lock(&tracer.lock);
     if (!atomic_exchange(&tracer.on, 0))
         rc = OWL_ERR_INVAL;
+    else
+        rc = owl__exporter_stop(timeout_ms);
     free(tracer.service_name);
     free(tracer.resource);
     tracer.service_name = tracer.resource = NULL;
@@ -443,9 +430,19 @@ int owl__tracer_resource(char **service_name, char **resource)
     return rc;
 }
 
+OWL_API int owl_flush(int timeout_ms)
+{
+    return owl__exporter_flush(timeout_ms);
+}
+
 OWL_API uint64_t owl_dropped_spans(void)
 {
-    return atomic_load_explicit(&tracer.dropped, memory_order_relaxed);
+    return owl__exporter_dropped(OWL__SIG_TRACES);
+}
+
+OWL_API uint64_t owl_dropped_logs(void)
+{
+    return owl__exporter_dropped(OWL__SIG_LOGS);
 }
 
 /* ---- spans ---- */

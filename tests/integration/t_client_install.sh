@@ -2,8 +2,11 @@
 # t_client_install.sh — libowl as a user gets it: `make install` into a fresh prefix, then a
 # program outside the tree (its own directory, only the installed header and library) built
 # with nothing but `pkg-config --cflags --libs owl`, shared and then static, runs: it prints
-# the linked version and carries a W3C context through inject and extract. Also: the shared
-# library exports owl_ symbols only.
+# the linked version, carries a W3C context through inject and extract, and ends a span that
+# owl_shutdown(0) drops (the exporter linked: libcurl, zlib). Also: the shared library exports
+# owl_ symbols only. "Static": libowl.a linked in with libcurl and zlib shared, as Debian's
+# static libcurl cannot be linked fully static (its nghttp2, psl, rtmp, gssapi and ldap come
+# without static libraries; docs/client.md).
 . "$(dirname "$0")/lib.sh"
 
 command -v pkg-config >/dev/null || skip "pkg-config is not installed (apt-get install pkg-config)"
@@ -65,8 +68,15 @@ int main(void)
     uint8_t t2[16], s2[8];
     if (!back || owl_context_ids(back, t2, s2) != 0 || memcmp(t2, tid, 16) || memcmp(s2, sid, 8))
         return 2;
-    printf("%s %d %s %s=%s\n", owl_version(), owl_version_number() == OWL_VERSION_NUMBER,
-           owl_client_strerror(OWL_ERR_INVAL), h.name[0], h.value[0]);
+    owl_config *cfg = owl_config_new();
+    if (!cfg || owl_config_set(cfg, "endpoint", "http://127.0.0.1:9") || owl_init(cfg))
+        return 3;
+    owl_config_free(cfg);
+    owl_span_end(owl_span_start("x", OWL_KIND_INTERNAL, NULL, 0));
+    owl_shutdown(0);
+    printf("%s %d %s %s=%s dropped=%llu\n", owl_version(),
+           owl_version_number() == OWL_VERSION_NUMBER, owl_client_strerror(OWL_ERR_INVAL),
+           h.name[0], h.value[0], (unsigned long long)owl_dropped_spans());
     owl_context_free(back);
     owl_context_free(c);
     return 0;
@@ -81,15 +91,17 @@ check_contains "pkg-config --cflags --libs owl names the prefix" "$flags" "-I$P/
 check_eq "the program builds with pkg-config's flags alone" 0 $?
 sed 's/^/# /' "$T/cc.err" | head -10
 out=$(cd "$T/user" && LD_LIBRARY_PATH="$P/lib" ./prog 2>&1)
-check_eq "... and runs: the linked version, a context through traceparent and back" \
-    "0.1.0 1 invalid argument traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" \
+check_eq "... and runs: the linked version, a context through traceparent and back, a span dropped" \
+    "0.1.0 1 invalid argument traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 dropped=1" \
     "$out"
 if is_sanitized; then
     echo "# the static link is not tried under the sanitizers (their runtimes are shared)"
 else
-    (cd "$T/user" && cc -Wall -Werror -static prog.c $(pkg-config --static --cflags --libs owl) \
-        -o prog-static) 2>"$T/cc-static.err"
-    check_eq "the program links statically with pkg-config --static" 0 $?
+    (cd "$T/user" && cc -Wall -Werror prog.c $(pkg-config --cflags owl) "$P/lib/libowl.a" \
+        $(pkg-config --libs libcurl zlib) -pthread -o prog-static) 2>"$T/cc-static.err"
+    check_eq "the program links libowl.a in (libcurl and zlib shared)" 0 $?
+    sed 's/^/# /' "$T/cc-static.err" | head -10
+    check "... and needs no libowl.so" sh -c "! ldd '$T/user/prog-static' | grep -q libowl"
     out=$(cd "$T/user" && ./prog-static 2>&1)
     check_contains "... and runs" "$out" "0.1.0 1 invalid argument traceparent="
 fi

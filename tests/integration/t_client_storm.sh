@@ -14,7 +14,7 @@ ran=0
 echo 'int main(void) { return 0; }' >"$T/probe.c"
 if "$CC" -fsanitize=thread "$T/probe.c" -o "$T/probe" 2>/dev/null && "$T/probe" 2>/dev/null; then
     "$CC" -fsanitize=thread -O1 -g -std=gnu11 -Wall -Wextra -Werror -I"$CLIENT" "$CLIENT"/*.c \
-        "$DRIVER" -pthread -o "$T/storm_tsan" 2>"$T/cc_tsan.err"
+        "$DRIVER" -pthread -lcurl -lz -o "$T/storm_tsan" 2>"$T/cc_tsan.err"
     check_eq "the storm builds with -fsanitize=thread from client/ alone" 0 $?
     sed 's/^/# /' "$T/cc_tsan.err" | head -10
     out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$T/storm_tsan" 100000 2>"$T/tsan.err")
@@ -28,7 +28,7 @@ else
 fi
 
 if command -v valgrind >/dev/null; then
-    "$CC" -O1 -g -std=gnu11 -Wall -Wextra -Werror -I"$CLIENT" "$CLIENT"/*.c "$DRIVER" -pthread \
+    "$CC" -O1 -g -std=gnu11 -Wall -Wextra -Werror -I"$CLIENT" "$CLIENT"/*.c "$DRIVER" -pthread -lcurl -lz \
         -o "$T/storm" 2>"$T/cc.err"
     check_eq "the storm builds plain" 0 $?
     out=$(valgrind -q --error-exitcode=9 --leak-check=full \
