@@ -2,7 +2,9 @@
 # t_client_storm.sh — libowl's spans from many threads at once (tests/integration/
 # client_storm.c: 4 threads, twice, nested spans, links, spans ended on another thread), built
 # from client/ alone with ThreadSanitizer: no report, and every sampled span reaches the sink
-# once; then built plain and run under valgrind: no error, nothing definitely lost. SKIPs what
+# once; again without the sink, the spans going through the exporter's queue and thread to an
+# endpoint where nothing listens (each sampled span dropped and counted once); then built plain
+# and run under valgrind, both ways: no error, nothing definitely lost. SKIPs what
 # the machine cannot do (no TSan runtime, no valgrind).
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +24,11 @@ if "$CC" -fsanitize=thread "$T/probe.c" -o "$T/probe" 2>/dev/null && "$T/probe" 
     check_eq "... runs 4 threads, twice, 100,000 iterations each to the end, the sampled spans adding up ($out)" 0 "$rc"
     check "... with no ThreadSanitizer report" test ! -s "$T/tsan.err"
     sed 's/^/# /' "$T/tsan.err" | head -30
+    out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$T/storm_tsan" 50000 export 2>"$T/tsan-x.err")
+    rc=$?
+    check_eq "... through the exporter's queue and thread, every sampled span dropped once ($out)" 0 "$rc"
+    check "... with no ThreadSanitizer report" test ! -s "$T/tsan-x.err"
+    sed 's/^/# /' "$T/tsan-x.err" | head -30
     ran=1
 else
     echo "# no ThreadSanitizer here ($CC -fsanitize=thread cannot build or run a program)"
@@ -36,6 +43,11 @@ if command -v valgrind >/dev/null; then
     rc=$?
     check_eq "... under valgrind: no error, nothing lost, the spans adding up ($out)" 0 "$rc"
     sed 's/^/# /' "$T/vg.err" | head -30
+    out=$(valgrind -q --error-exitcode=9 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect "$T/storm" 5000 export 2>"$T/vg-x.err")
+    rc=$?
+    check_eq "... and through the exporter ($out)" 0 "$rc"
+    sed 's/^/# /' "$T/vg-x.err" | head -30
     ran=1
 else
     echo "# valgrind is not installed"
