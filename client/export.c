@@ -353,14 +353,16 @@ static enum outcome post(CURL *h, int sig, const owl__cbuf *body, int64_t timeou
     return o;
 }
 
-/* The delay before retry `attempt` (0 first): 1 s doubling to 5 s, less up to a fifth. */
+/* The delay before retry `attempt` (0 first): 1 s doubling to 5 s, less a tenth to a fifth at
+ * random (so never the full second a Retry-After: 1 asks). */
 static int64_t backoff_ms(int attempt, unsigned *rnd)
 {
     int64_t d = attempt < 3 ? 1000ll << attempt : 5000;
-    return d - (int64_t)(rand_r(rnd) % (unsigned)(d / 5 + 1));
+    return d - d / 10 - (int64_t)(rand_r(rnd) % (unsigned)(d / 10 + 1));
 }
 
-/* The deadline of stop, when it is set and before `until`: wait_until for the backoff. */
+/* Waits out a backoff until `until`, or stop's deadline when that comes first (stop wakes the
+ * wait): 1 when stop's deadline cut it short, else 0. */
 static int backoff_wait(uint64_t until)
 {
     int cut = 0;
