@@ -635,7 +635,7 @@ static double bench_chunked(int n)
  * chunks of 1,000 flushed between (the queue's own cost: the records are freed by the
  * exporter's thread); into the default queue with the thread sending as fast as it can (the
  * producer outruns it: the drop-oldest path, whose free is the producer's). */
-Test(export, bench_start_end_queued, .timeout = 120)
+Test(export, bench_start_end_queued)
 {
     int n = getenv("OWL_SPAN_BENCH_N") ? atoi(getenv("OWL_SPAN_BENCH_N")) : 1000000;
     owl__set_span_sink(null_sink, NULL);
