@@ -231,6 +231,56 @@ int owl__otlp_logs_pb(const owl__log_record *const *recs, size_t n, const char *
 int owl__otlp_logs_json(const owl__log_record *const *recs, size_t n, const char *service_name,
                         const char *resource, owl__cbuf *out);
 
+/* ---- metrics (metrics.c), what the exporter encodes as OTLP's Metric ---- */
+
+typedef enum owl__metric_kind {
+    OWL__METRIC_COUNTER,   /* Sum, monotonic */
+    OWL__METRIC_UPDOWN,    /* Sum, not monotonic */
+    OWL__METRIC_GAUGE,     /* Gauge */
+    OWL__METRIC_HISTOGRAM  /* Histogram, explicit bounds */
+} owl__metric_kind;
+
+/* One series' point as collected: cumulative since start_ns. Sums and gauges use value;
+ * histograms count (the buckets' total), sum, min, max and buckets[0..nbounds]. */
+typedef struct owl__metric_point {
+    const owl__attr *attrs; /* string values, or the overflow series' one bool */
+    uint32_t nattrs;
+    uint64_t start_ns, time_ns; /* CLOCK_REALTIME, ns since the epoch */
+    double value;
+    uint64_t count;
+    double sum, min, max;
+    const uint64_t *buckets;
+} owl__metric_point;
+
+/* An instrument with the points of its series (npoints >= 1 when encoded). */
+typedef struct owl__metric_data {
+    const char *name;
+    const char *unit;        /* NULL or "": none */
+    const char *description; /* NULL or "": none */
+    owl__metric_kind kind;
+    const double *bounds; /* histograms: strictly increasing, finite */
+    uint32_t nbounds;
+    const owl__metric_point *points;
+    size_t npoints;
+} owl__metric_data;
+
+/* owl__otlp_metrics_pb, owl__otlp_metrics_json — as owl__otlp_traces_pb/_json, an
+ * ExportMetricsServiceRequest of the n metrics ms[0..n): one ResourceMetrics (the same
+ * resource), one ScopeMetrics (scope "libowl"), the metrics in order, sums and histograms
+ * with AGGREGATION_TEMPORALITY_CUMULATIVE, values as doubles. 0, or OWL_ERR_NOMEM with out
+ * as it was. */
+int owl__otlp_metrics_pb(const owl__metric_data *ms, size_t n, const char *service_name,
+                         const char *resource, owl__cbuf *out);
+int owl__otlp_metrics_json(const owl__metric_data *ms, size_t n, const char *service_name,
+                           const char *resource, owl__cbuf *out);
+
+/* owl__metrics_collect — the collector metrics.c gives owl__exporter_set_collector (ud
+ * unused): appends to out an ExportMetricsServiceRequest (json: OTLP/JSON, else protobuf) of
+ * every series recorded into since it was made, stamped now. 0 (out left as given when
+ * nothing was recorded), OWL_ERR_NOMEM with out as given. */
+int owl__metrics_collect(void *ud, const char *service_name, const char *resource, int json,
+                         owl__cbuf *out);
+
 /* ---- the exporter (export.c) ----
  * One background thread a process (a child after fork starts its own) sends what the
  * queues hold and what the metrics collector gives over OTLP/HTTP with libcurl. The queues

@@ -1,8 +1,9 @@
-/* otlp_encode.c — finished span records as an OTLP ExportTraceServiceRequest, in protobuf wire
- * format and in OTLP/JSON (docs/client.md "Export encoding"), written by hand: client/ links no
- * protobuf library. Invariant: a request holds one ResourceSpans (service.name, the resource,
- * the telemetry.sdk.* attributes) with one ScopeSpans ("libowl", OWL_VERSION_STRING); a failed
- * encode leaves the output buffer as it was. */
+/* otlp_encode.c — finished span records as an OTLP ExportTraceServiceRequest, and collected
+ * metrics as an ExportMetricsServiceRequest, in protobuf wire format and in OTLP/JSON
+ * (docs/client.md "Export encoding", "Metrics"), written by hand: client/ links no protobuf
+ * library. Invariant: a request holds one ResourceSpans/ResourceMetrics (service.name, the
+ * resource, the telemetry.sdk.* attributes) with one scope ("libowl", OWL_VERSION_STRING); a
+ * failed encode leaves the output buffer as it was. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,16 +317,11 @@ static int finish(owl__cbuf *out, size_t base, char *res)
     return OWL_ERR_NOMEM;
 }
 
-int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const char *service_name,
-                        const char *resource, owl__cbuf *out)
+/* The Resource (field 1 of ResourceSpans/Logs/Metrics): service.name, the decoded resource's
+ * nres entries at res, then the SDK's attributes the resource does not set. */
+static void pb_resource(owl__cbuf *out, const char *service_name, const char *res, size_t nres)
 {
-    size_t base = out->len, nres;
-    char *res = resource_decode(resource, &nres);
-
-    if (!res)
-        return OWL_ERR_NOMEM;
-    size_t rs = pb_open(out, 1, 3); /* ResourceSpans */
-    size_t rm = pb_open(out, 1, 2); /* Resource */
+    size_t rm = pb_open(out, 1, 2);
     pb_kv_str(out, 1, "service.name", service_name);
     const char *k = res;
     for (size_t i = 0; i < nres; i++) {
@@ -337,6 +333,18 @@ int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const cha
         if (!resource_has(res, nres, sdk_attrs[i][0]))
             pb_kv_str(out, 1, sdk_attrs[i][0], sdk_attrs[i][1]);
     pb_close(out, rm, 2);
+}
+
+int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const char *service_name,
+                        const char *resource, owl__cbuf *out)
+{
+    size_t base = out->len, nres;
+    char *res = resource_decode(resource, &nres);
+
+    if (!res)
+        return OWL_ERR_NOMEM;
+    size_t rs = pb_open(out, 1, 3); /* ResourceSpans */
+    pb_resource(out, service_name, res, nres);
     size_t ss = pb_open(out, 2, 3); /* ScopeSpans */
     size_t sc = pb_open(out, 1, 1);
     pb_str(out, 1, "libowl");
@@ -615,16 +623,11 @@ static void js_span(owl__cbuf *b, const owl__span_record *r)
     owl__cbuf_put(b, "}", 1);
 }
 
-int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
-                          const char *service_name, const char *resource, owl__cbuf *out)
+/* "resource":{"attributes":[...]}, as pb_resource. */
+static void js_resource(owl__cbuf *out, const char *service_name, const char *res, size_t nres)
 {
-    size_t base = out->len, nres;
-    char *res = resource_decode(resource, &nres);
     int f = 1;
-
-    if (!res)
-        return OWL_ERR_NOMEM;
-    put_s(out, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    put_s(out, "\"resource\":{\"attributes\":[");
     js_kv_str(out, &f, "service.name", service_name);
     const char *k = res;
     for (size_t i = 0; i < nres; i++) {
@@ -635,12 +638,218 @@ int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
     for (size_t i = 0; i < sizeof sdk_attrs / sizeof *sdk_attrs; i++)
         if (!resource_has(res, nres, sdk_attrs[i][0]))
             js_kv_str(out, &f, sdk_attrs[i][0], sdk_attrs[i][1]);
-    put_s(out, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
+    put_s(out, "]}");
+}
+
+int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
+                          const char *service_name, const char *resource, owl__cbuf *out)
+{
+    size_t base = out->len, nres;
+    char *res = resource_decode(resource, &nres);
+
+    if (!res)
+        return OWL_ERR_NOMEM;
+    put_s(out, "{\"resourceSpans\":[{");
+    js_resource(out, service_name, res, nres);
+    put_s(out, ",\"scopeSpans\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
                OWL_VERSION_STRING "\"},\"spans\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
             owl__cbuf_put(out, ",", 1);
         js_span(out, recs[i]);
+    }
+    put_s(out, "]}]}]}");
+    return finish(out, base, res);
+}
+
+/* ---- metrics: an ExportMetricsServiceRequest (opentelemetry-proto metrics.proto) ---- */
+
+enum { TEMPORALITY_CUMULATIVE = 2 };
+
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* NumberDataPoint (field 1 of Gauge and Sum): times, as_double, attributes. */
+static void pb_number_point(owl__cbuf *b, const owl__metric_point *p)
+{
+    size_t m = pb_open(b, 1, 1);
+    pb_fixed(b, 2, p->start_ns, 8);
+    pb_fixed(b, 3, p->time_ns, 8);
+    pb_fixed(b, 4, dbits(p->value), 8); /* a oneof: sent even when 0 */
+    pb_attrs(b, 7, p->attrs, p->nattrs);
+    pb_close(b, m, 1);
+}
+
+/* HistogramDataPoint: count, sum, min, max (optional fields: always sent), the n + 1 bucket
+ * counts and n bounds packed. */
+static void pb_hist_point(owl__cbuf *b, const owl__metric_point *p, const double *bounds,
+                          uint32_t n)
+{
+    size_t m = pb_open(b, 1, 2);
+    pb_fixed(b, 2, p->start_ns, 8);
+    pb_fixed(b, 3, p->time_ns, 8);
+    pb_fixed(b, 4, p->count, 8);
+    pb_fixed(b, 5, dbits(p->sum), 8);
+    pb_tag(b, 6, WT_LEN);
+    pb_varint(b, 8 * ((uint64_t)n + 1));
+    for (uint32_t i = 0; i <= n; i++) {
+        uint8_t le[8];
+        for (int j = 0; j < 8; j++)
+            le[j] = (uint8_t)(p->buckets[i] >> (8 * j));
+        owl__cbuf_put(b, le, 8);
+    }
+    pb_tag(b, 7, WT_LEN);
+    pb_varint(b, 8 * (uint64_t)n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t le[8];
+        uint64_t u = dbits(bounds[i]);
+        for (int j = 0; j < 8; j++)
+            le[j] = (uint8_t)(u >> (8 * j));
+        owl__cbuf_put(b, le, 8);
+    }
+    pb_attrs(b, 9, p->attrs, p->nattrs);
+    pb_fixed(b, 11, dbits(p->min), 8);
+    pb_fixed(b, 12, dbits(p->max), 8);
+    pb_close(b, m, 2);
+}
+
+static void pb_metric(owl__cbuf *b, const owl__metric_data *d)
+{
+    static const unsigned field[] = {[OWL__METRIC_COUNTER] = 7, [OWL__METRIC_UPDOWN] = 7,
+                                     [OWL__METRIC_GAUGE] = 5, [OWL__METRIC_HISTOGRAM] = 9};
+    size_t m = pb_open(b, 2, 3);
+    pb_str(b, 1, d->name);
+    pb_str(b, 2, d->description);
+    pb_str(b, 3, d->unit);
+    size_t k = pb_open(b, field[d->kind], 3); /* Gauge, Sum or Histogram */
+    for (size_t i = 0; i < d->npoints; i++) {
+        if (d->kind == OWL__METRIC_HISTOGRAM)
+            pb_hist_point(b, &d->points[i], d->bounds, d->nbounds);
+        else
+            pb_number_point(b, &d->points[i]);
+    }
+    if (d->kind != OWL__METRIC_GAUGE)
+        pb_uint(b, 2, TEMPORALITY_CUMULATIVE);
+    if (d->kind == OWL__METRIC_COUNTER)
+        pb_uint(b, 3, 1); /* is_monotonic */
+    pb_close(b, k, 3);
+    pb_close(b, m, 3);
+}
+
+int owl__otlp_metrics_pb(const owl__metric_data *ms, size_t n, const char *service_name,
+                         const char *resource, owl__cbuf *out)
+{
+    size_t base = out->len, nres;
+    char *res = resource_decode(resource, &nres);
+
+    if (!res)
+        return OWL_ERR_NOMEM;
+    size_t rm = pb_open(out, 1, 3); /* ResourceMetrics */
+    pb_resource(out, service_name, res, nres);
+    size_t sm = pb_open(out, 2, 3); /* ScopeMetrics */
+    size_t sc = pb_open(out, 1, 1);
+    pb_str(out, 1, "libowl");
+    pb_str(out, 2, OWL_VERSION_STRING);
+    pb_close(out, sc, 1);
+    for (size_t i = 0; i < n; i++)
+        pb_metric(out, &ms[i]);
+    pb_close(out, sm, 3);
+    pb_close(out, rm, 3);
+    return finish(out, base, res);
+}
+
+/* "startTimeUnixNano":"..","timeUnixNano":"..", then attributes, of a point of either kind. */
+static void js_point_head(owl__cbuf *b, int *f, const owl__metric_point *p)
+{
+    js_attrs(b, f, p->attrs, p->nattrs);
+    js_name(b, f, "startTimeUnixNano");
+    js_int64(b, p->start_ns, 0);
+    js_name(b, f, "timeUnixNano");
+    js_int64(b, p->time_ns, 0);
+}
+
+static void js_hist_point(owl__cbuf *b, int *f, const owl__metric_point *p,
+                          const double *bounds, uint32_t n)
+{
+    js_name(b, f, "count");
+    js_int64(b, p->count, 0);
+    js_name(b, f, "sum");
+    js_double(b, p->sum);
+    js_name(b, f, "bucketCounts");
+    for (uint32_t i = 0; i <= n; i++) {
+        owl__cbuf_put(b, i ? "," : "[", 1);
+        js_int64(b, p->buckets[i], 0);
+    }
+    owl__cbuf_put(b, "]", 1);
+    js_name(b, f, "explicitBounds");
+    owl__cbuf_put(b, "[", 1);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            owl__cbuf_put(b, ",", 1);
+        js_double(b, bounds[i]);
+    }
+    owl__cbuf_put(b, "]", 1);
+    js_name(b, f, "min");
+    js_double(b, p->min);
+    js_name(b, f, "max");
+    js_double(b, p->max);
+}
+
+static void js_metric(owl__cbuf *b, const owl__metric_data *d)
+{
+    static const char *const member[] = {[OWL__METRIC_COUNTER] = "sum",
+                                         [OWL__METRIC_UPDOWN] = "sum",
+                                         [OWL__METRIC_GAUGE] = "gauge",
+                                         [OWL__METRIC_HISTOGRAM] = "histogram"};
+    int f = 1, kf = 1;
+
+    owl__cbuf_put(b, "{", 1);
+    js_str_member(b, &f, "name", d->name);
+    js_str_member(b, &f, "description", d->description);
+    js_str_member(b, &f, "unit", d->unit);
+    js_name(b, &f, member[d->kind]);
+    owl__cbuf_put(b, "{", 1);
+    js_name(b, &kf, "dataPoints");
+    for (size_t i = 0; i < d->npoints; i++) {
+        int pf = 1;
+        put_s(b, i ? ",{" : "[{");
+        js_point_head(b, &pf, &d->points[i]);
+        if (d->kind == OWL__METRIC_HISTOGRAM)
+            js_hist_point(b, &pf, &d->points[i], d->bounds, d->nbounds);
+        else {
+            js_name(b, &pf, "asDouble");
+            js_double(b, d->points[i].value);
+        }
+        owl__cbuf_put(b, "}", 1);
+    }
+    owl__cbuf_put(b, d->npoints ? "]" : "[]", d->npoints ? 1 : 2);
+    if (d->kind != OWL__METRIC_GAUGE)
+        js_uint_member(b, &kf, "aggregationTemporality", TEMPORALITY_CUMULATIVE);
+    if (d->kind == OWL__METRIC_COUNTER)
+        put_s(b, ",\"isMonotonic\":true");
+    put_s(b, "}}");
+}
+
+int owl__otlp_metrics_json(const owl__metric_data *ms, size_t n, const char *service_name,
+                           const char *resource, owl__cbuf *out)
+{
+    size_t base = out->len, nres;
+    char *res = resource_decode(resource, &nres);
+
+    if (!res)
+        return OWL_ERR_NOMEM;
+    put_s(out, "{\"resourceMetrics\":[{");
+    js_resource(out, service_name, res, nres);
+    put_s(out, ",\"scopeMetrics\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
+               OWL_VERSION_STRING "\"},\"metrics\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            owl__cbuf_put(out, ",", 1);
+        js_metric(out, &ms[i]);
     }
     put_s(out, "]}]}]}");
     return finish(out, base, res);

@@ -342,8 +342,8 @@ owl_metric *owl_counter(const char *name, const char *unit, const char *descript
 owl_metric *owl_updown_counter(const char *name, const char *unit, const char *description);
 owl_metric *owl_gauge(const char *name, const char *unit, const char *description);
 
-/* owl_histogram — bounds: the buckets' upper bounds, strictly increasing and finite (NULL
- * with n 0: OpenTelemetry's default 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000,
+/* owl_histogram — bounds: the buckets' upper bounds, strictly increasing and finite (n 0:
+ * OpenTelemetry's default 0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000,
  * 7500, 10000); at most 64. NULL for bounds that are not. */
 owl_metric *owl_histogram(const char *name, const char *unit, const char *description,
                           const double *bounds, size_t n);
@@ -351,11 +351,13 @@ owl_metric *owl_histogram(const char *name, const char *unit, const char *descri
 /* owl_metric_series — the series of m for the attributes given as string pairs key, value,
  * ..., ending with NULL (at most 16 pairs; keys as span attributes'): a handle recorded into
  * like m, which itself is the series without attributes. The same attributes in any order
- * give the same series. NULL for an odd list, NULL m, or out of memory; at most 2,000 series an
- * instrument (OTel's cardinality limit): past it, the attributes' series is the overflow one
+ * give the same series (a key given twice: its last value). NULL for an odd list, an empty key,
+ * more than 16 pairs, NULL m, or out of memory; at most 2,000 series an instrument, m's own
+ * included (OTel's cardinality limit): past it, the attributes' series is the overflow one
  * (otel.metric.overflow = true), as OTel's SDKs do. */
 owl_metric *owl_metric_series(owl_metric *m, ...) __attribute__((sentinel));
 
+/* Recordings: NaN, infinities and a kind the instrument is not are ignored (docs/client.md). */
 void owl_metric_add(owl_metric *m, double v);    /* counters */
 void owl_metric_set(owl_metric *m, double v);    /* gauges */
 void owl_metric_record(owl_metric *m, double v); /* histograms */
