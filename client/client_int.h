@@ -90,17 +90,21 @@ void owl__context_set_ids(owl_context *c, const uint8_t trace_id[16], const uint
 /* A sampler ready to decide: its kind (owl__config_sampler's) and, for the ratio kinds, the
  * bound the trace id's draw must be below. */
 typedef struct owl__sampling {
-    enum owl__sampler kind; /* OWL__SAMPLER_XRAY: parentbased_always_on until rules are fetched */
+    enum owl__sampler kind; /* OWL__SAMPLER_XRAY: roots decided by owl__xray_sample */
     uint64_t bound;
 } owl__sampling;
 
 /* owl__sampling_of — the sampler of kind with ratio (0..1, used by the ratio kinds). */
 owl__sampling owl__sampling_of(enum owl__sampler kind, double ratio);
 
+struct owl__sample_req;
+
 /* owl__sampler_decide — 1 sampled, 0 not, for a span of trace_id whose parent's sampled flag
  * is parent_sampled: 1 or 0, or -1 when there is no parent or a remote one left it undecided
- * (a root decision then). Cannot fail. */
-int owl__sampler_decide(const owl__sampling *s, const uint8_t trace_id[16], int parent_sampled);
+ * (a root decision then). req (may be NULL: nothing known) is what the xray sampler matches
+ * a root on. Cannot fail. */
+int owl__sampler_decide(const owl__sampling *s, const uint8_t trace_id[16], int parent_sampled,
+                        const struct owl__sample_req *req);
 
 /* ---- finished spans (span.c), what the exporter encodes as OTLP's Span ---- */
 
@@ -330,5 +334,68 @@ typedef struct owl__sample_req {
     const char *path; /* URL path or route */
     const char *host;
 } owl__sample_req;
+
+/* A rule set: the rules of owld's GetSamplingRules with their reservoirs and the statistics
+ * not yet reported. Every function is thread-safe; `now` is epoch seconds (the tests' clock). */
+typedef struct owl__xray owl__xray;
+
+/* owl__xray_new — no rules yet (the local default decides), matching service_name (NULL:
+ * unknown_service) when a request gives none; NULL out of memory. owl__xray_free accepts
+ * NULL. */
+owl__xray *owl__xray_new(const char *service_name);
+void owl__xray_free(owl__xray *x);
+
+/* owl__xray_set_wake — fn(ud) is called (from a deciding thread, once a rule list) when a rule
+ * with a reservoir is first matched before any target: the poller reports early. */
+void owl__xray_set_wake(owl__xray *x, void (*fn)(void *ud), void *ud);
+
+/* owl__xray_parse_rules — reads one GetSamplingRules answer page into x's pending list (the
+ * rules the SDKs apply: version 1, ResourceARN "*", no Attributes; others left out) and its
+ * NextToken into *next_token (malloc'd; NULL on the last page). 0, OWL_ERR_INVAL (not such
+ * an answer), OWL_ERR_NOMEM. owl__xray_commit_rules — ok: the pending list (sorted by
+ * priority then name, each rule keeping its namesake's reservoir target and unreported
+ * counts) replaces the rules, fetched at `now` (0: no list, the local default); not ok: the
+ * pending list is dropped. */
+int owl__xray_parse_rules(owl__xray *x, const char *json, size_t n, char **next_token);
+void owl__xray_commit_rules(owl__xray *x, int ok, int64_t now);
+
+/* owl__xray_decide — 1 sample, 0 not, for a root of trace_id: the first rule matching req
+ * (NULL: nothing known) by its reservoir then its FixedRate on the trace id's draw; without
+ * a list fetched within the hour, the local default (1 a second, then 5%). Cannot fail. */
+int owl__xray_decide(owl__xray *x, const owl__sample_req *req, const uint8_t trace_id[16],
+                     int64_t now);
+
+/* owl__xray_report — appends to out a SamplingTargets request body of the statistics of up to
+ * 25 rules matched since their last report (their counts taken, so reported once). The
+ * number of documents (0: nothing written, nothing to report), or OWL_ERR_NOMEM. */
+int owl__xray_report(owl__xray *x, int64_t now, const char *client_id, owl__cbuf *out);
+
+/* owl__xray_apply_targets — loads a SamplingTargets answer: each named rule's FixedRate,
+ * ReservoirQuota and ReservoirQuotaTTL; *interval (may be NULL) the least Interval given (0:
+ * none), *last_modified (may be NULL) LastRuleModification (0: none). 0, OWL_ERR_INVAL (not
+ * such an answer; targets read before the fault stay). */
+int owl__xray_apply_targets(owl__xray *x, const char *json, size_t n, int64_t *interval,
+                            double *last_modified);
+
+/* owl__xray_rule_quota — rule `name`'s reservoir quota (-1: no target yet). 0,
+ * OWL_ERR_NOTFOUND. */
+int owl__xray_rule_quota(owl__xray *x, const char *name, int64_t *quota);
+
+/* owl__xray_glob — 1 when text matches X-Ray pattern pat ('*' any run, '?' one UTF-8
+ * character, ASCII letters without case), else 0. */
+int owl__xray_glob(const char *pat, const char *text);
+
+/* The process's xray sampler (owl_init / owl_shutdown with sampler = xray): a poller thread
+ * of its own fetching from the configuration's endpoint (POST <endpoint>/GetSamplingRules,
+ * /SamplingTargets, with its headers and api_key), restarted at the first decision of a
+ * child after fork. owl__xray_start: 0, OWL_ERR_NOMEM (nothing started). owl__xray_stop:
+ * reports the last statistics within timeout_ms (< 0: the configuration's timeout), stops
+ * the thread; the local default decides from then on. owl__xray_sample: the decision for a
+ * root (the local default when not started). owl__xray_status: owl__xray_rule_quota of the
+ * running sampler (OWL_ERR_INVAL when not started). */
+int owl__xray_start(const owl_config *c, const char *service_name);
+void owl__xray_stop(int timeout_ms);
+int owl__xray_sample(const owl__sample_req *req, const uint8_t trace_id[16]);
+int owl__xray_status(const char *rule, int64_t *quota);
 
 #endif

@@ -1,6 +1,7 @@
 /* sampler.c — the tracer's sampling decision at a span's start (docs/client.md "Samplers"):
- * OTEL_TRACES_SAMPLER's samplers and "xray". TraceIdRatioBased's draw is the trace id's last 8
- * bytes as a big-endian number shifted right by one (63 random bits, as the Go SDK does):
+ * OTEL_TRACES_SAMPLER's samplers and "xray" (parent-based, roots by xray_sampler.c's rules).
+ * TraceIdRatioBased's draw is the trace id's last 8 bytes as a big-endian number shifted
+ * right by one (63 random bits, as the Go SDK does):
  * sampled when below ratio * 2^63, so a decision is deterministic per trace id and a trace
  * sampled at one ratio is sampled at every higher one, the two properties OTel requires. */
 #include "client_int.h"
@@ -25,7 +26,8 @@ static int by_ratio(const owl__sampling *s, const uint8_t tid[16])
     return (draw >> 1) < s->bound;
 }
 
-int owl__sampler_decide(const owl__sampling *s, const uint8_t trace_id[16], int parent_sampled)
+int owl__sampler_decide(const owl__sampling *s, const uint8_t trace_id[16], int parent_sampled,
+                        const owl__sample_req *req)
 {
     switch (s->kind) {
     case OWL__SAMPLER_ALWAYS_ON:
@@ -38,8 +40,9 @@ int owl__sampler_decide(const owl__sampling *s, const uint8_t trace_id[16], int 
         return parent_sampled > 0;
     case OWL__SAMPLER_PARENTBASED_TRACEIDRATIO:
         return parent_sampled < 0 ? by_ratio(s, trace_id) : parent_sampled;
-    case OWL__SAMPLER_PARENTBASED_ALWAYS_ON:
     case OWL__SAMPLER_XRAY:
+        return parent_sampled < 0 ? owl__xray_sample(req, trace_id) : parent_sampled;
+    case OWL__SAMPLER_PARENTBASED_ALWAYS_ON:
         break;
     }
     return parent_sampled != 0;

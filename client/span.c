@@ -393,23 +393,27 @@ OWL_API int owl_init(const owl_config *c)
     atomic_store_explicit(&tracer.on, 1, memory_order_release);
 out:
     pthread_mutex_unlock(&tracer.lock);
+    /* outside tracer.lock: the xray poller's fork handler takes its own lock first */
+    if (rc == 0 && smp.kind == OWL__SAMPLER_XRAY && (rc = owl__xray_start(c, svc)) != 0)
+        owl_shutdown(0);
     owl_config_free(own);
     return rc;
 }
 
-/* owl_shutdown — spans end unexported from here on; the exporter sends what it holds. */
+/* owl_shutdown — spans end unexported from here on; the exporter sends what it holds within
+ * timeout_ms, which also bounds the xray sampler's last report. */
 OWL_API int owl_shutdown(int timeout_ms)
 {
-    int rc;
+    int rc, was_on;
     pthread_mutex_lock(&tracer.lock);
-    if (!atomic_exchange(&tracer.on, 0))
-        rc = OWL_ERR_INVAL;
-    else
-        rc = owl__exporter_stop(timeout_ms);
+    was_on = atomic_exchange(&tracer.on, 0);
+    rc = was_on ? owl__exporter_stop(timeout_ms) : OWL_ERR_INVAL;
     free(tracer.service_name);
     free(tracer.resource);
     tracer.service_name = tracer.resource = NULL;
     pthread_mutex_unlock(&tracer.lock);
+    if (was_on) /* even when the exporter timed out; nothing to stop unless the sampler is xray */
+        owl__xray_stop(timeout_ms);
     return rc;
 }
 
@@ -475,13 +479,13 @@ static void take_parent(owl_span *s, tstate *t, const owl_context *parent, unsig
     }
 }
 
-static int decide(const uint8_t tid[16], int parent_sampled)
+static int decide(const uint8_t tid[16], int parent_sampled, const owl__sample_req *req)
 {
     if (!atomic_load_explicit(&tracer.on, memory_order_acquire))
         return 0;
     owl__sampling smp = {(enum owl__sampler)atomic_load_explicit(&tracer.kind, memory_order_relaxed),
                         atomic_load_explicit(&tracer.bound, memory_order_relaxed)};
-    return owl__sampler_decide(&smp, tid, parent_sampled);
+    return owl__sampler_decide(&smp, tid, parent_sampled, req);
 }
 
 static void recycle(tstate *t, owl_span *s)
@@ -494,11 +498,10 @@ static void recycle(tstate *t, owl_span *s)
     t->free = s;
 }
 
-OWL_API owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl_context *parent,
-                                 unsigned flags)
+/* owl_span_start's work, with what the xray sampler matches a root on (NULL: nothing). */
+static inline owl_span *start(const char *name, owl_span_kind kind, const owl_context *parent,
+                              unsigned flags, const owl__sample_req *req)
 {
-    if (!name)
-        return NULL;
     tstate *t = thread_state();
     owl_span *s = take_handle(t);
     if (!s)
@@ -513,7 +516,7 @@ OWL_API owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl
     }
     uint64_t serial = nonzero64(t);
     put64(s->span_id, serial);
-    s->sampled = decide(s->trace_id, parent_sampled);
+    s->sampled = decide(s->trace_id, parent_sampled, req);
     s->rec = NULL;
     if (s->sampled) {
         uint64_t start = now_ns();
@@ -532,6 +535,12 @@ OWL_API owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl
     }
     atomic_store_explicit(&s->serial, serial, memory_order_relaxed);
     return s;
+}
+
+OWL_API owl_span *owl_span_start(const char *name, owl_span_kind kind, const owl_context *parent,
+                                 unsigned flags)
+{
+    return name ? start(name, kind, parent, flags, NULL) : NULL;
 }
 
 /* s ends while not current: spans it was the previous-current of, on this thread's chain,
@@ -798,4 +807,54 @@ OWL_API void owl_span_set_http(owl_span *s, const char *method, const char *rout
         owl_span_set_str(s, "error.type", code);
         owl_span_set_status(s, OWL_STATUS_ERROR, NULL);
     }
+}
+
+/* ---- HTTP spans: OTel's HTTP names and attributes, and what the xray sampler matches ---- */
+
+/* The path (to '?' or '#') and host (without userinfo or port) of URL u ("scheme://auth/p")
+ * into path[np] and host[nh], cut to fit; 0, or -1 when u is not a URL (then untouched). */
+static int url_parts(const char *u, char *path, size_t np, char *host, size_t nh)
+{
+    const char *a = strstr(u, "://");
+    if (!a || a == u)
+        return -1;
+    a += 3;
+    size_t alen = strcspn(a, "/?#");
+    const char *at = memchr(a, '@', alen), *h = at ? at + 1 : a;
+    size_t hlen = alen - (size_t)(h - a);
+    const char *colon = *h == '[' ? memchr(h, ']', hlen) : memchr(h, ':', hlen);
+    if (colon)
+        hlen = (size_t)(colon - h) + (*h == '[');
+    snprintf(host, nh, "%.*s", (int)hlen, h);
+    const char *p = a + alen;
+    size_t plen = strcspn(p, "?#");
+    snprintf(path, np, "%.*s", plen ? (int)plen : 1, plen ? p : "/");
+    return 0;
+}
+
+OWL_API owl_span *owl_span_start_http(owl_span_kind kind, const char *method,
+                                      const char *route_or_url, const char *host,
+                                      const owl_context *parent, unsigned flags)
+{
+    if (!method)
+        return NULL;
+    char path[1024], url_host[256], name[1024];
+    owl__sample_req req = {.method = method, .path = route_or_url, .host = host};
+    int is_url = route_or_url &&
+                 url_parts(route_or_url, path, sizeof path, url_host, sizeof url_host) == 0;
+    if (is_url) {
+        req.path = path;
+        if (!host)
+            req.host = url_host;
+    }
+    /* OTel: "{method} {route}" for a server's route, the method alone for a client or a URL */
+    if (kind != OWL_KIND_CLIENT && route_or_url && !is_url)
+        snprintf(name, sizeof name, "%s %s", method, route_or_url);
+    else
+        snprintf(name, sizeof name, "%s", method);
+    owl_span *s = start(name, kind, parent, flags, &req);
+    owl_span_set_http(s, method, route_or_url, 0);
+    if (kind == OWL_KIND_SERVER && host)
+        owl_span_set_str(s, "server.address", host);
+    return s;
 }

@@ -360,7 +360,7 @@ Test(sampler, ratio_over_100000_trace_ids)
         for (int i = 0; i < n; i++) {
             uint8_t tid[16];
             random_tid(tid);
-            yes += owl__sampler_decide(&smp, tid, 1); /* the parent is ignored */
+            yes += owl__sampler_decide(&smp, tid, 1, NULL); /* the parent is ignored */
         }
         double sd = sqrt(n * ratios[k] * (1 - ratios[k]));
         cr_assert(fabs(yes - n * ratios[k]) < 4 * sd, "ratio %g: %d of %d", ratios[k], yes, n);
@@ -377,20 +377,20 @@ Test(sampler, ratio_ends_and_determinism)
     uint8_t max[16], min[16] = {0};
     memset(max, 0xff, 16);
     min[15] = 1;
-    cr_assert_eq(owl__sampler_decide(&zero, min, -1), 0);
-    cr_assert_eq(owl__sampler_decide(&one, max, -1), 1);
+    cr_assert_eq(owl__sampler_decide(&zero, min, -1, NULL), 0);
+    cr_assert_eq(owl__sampler_decide(&one, max, -1, NULL), 1);
     /* the draw is the last 8 bytes, big-endian: 0x7f.. is below half, 0x80.. above */
     uint8_t lo[16] = {0}, hi[16] = {0};
     lo[8] = 0x7f;
     hi[8] = 0x80;
-    cr_assert_eq(owl__sampler_decide(&half, lo, -1), 1);
-    cr_assert_eq(owl__sampler_decide(&half, hi, -1), 0);
+    cr_assert_eq(owl__sampler_decide(&half, lo, -1, NULL), 1);
+    cr_assert_eq(owl__sampler_decide(&half, hi, -1, NULL), 0);
     for (int i = 0; i < 10000; i++) { /* sampled at 0.25 => sampled at 0.5 */
         uint8_t tid[16];
         random_tid(tid);
-        if (owl__sampler_decide(&quarter, tid, -1))
-            cr_assert_eq(owl__sampler_decide(&half, tid, -1), 1);
-        cr_assert_eq(owl__sampler_decide(&half, tid, -1), owl__sampler_decide(&half, tid, -1));
+        if (owl__sampler_decide(&quarter, tid, -1, NULL))
+            cr_assert_eq(owl__sampler_decide(&half, tid, -1, NULL), 1);
+        cr_assert_eq(owl__sampler_decide(&half, tid, -1, NULL), owl__sampler_decide(&half, tid, -1, NULL));
     }
     owl__sampling s;
     cr_assert_eq(parse_sampler("traceidratio", "1.5", &s), OWL_ERR_INVAL);
@@ -418,9 +418,9 @@ Test(sampler, kinds_and_parents)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         owl__sampling s;
         cr_assert_eq(parse_sampler(cases[i].name, cases[i].arg, &s), 0);
-        cr_assert_eq(owl__sampler_decide(&s, tid, -1), cases[i].none, "%s root", cases[i].name);
-        cr_assert_eq(owl__sampler_decide(&s, tid, 1), cases[i].yes, "%s yes", cases[i].name);
-        cr_assert_eq(owl__sampler_decide(&s, tid, 0), cases[i].no, "%s no", cases[i].name);
+        cr_assert_eq(owl__sampler_decide(&s, tid, -1, NULL), cases[i].none, "%s root", cases[i].name);
+        cr_assert_eq(owl__sampler_decide(&s, tid, 1, NULL), cases[i].yes, "%s yes", cases[i].name);
+        cr_assert_eq(owl__sampler_decide(&s, tid, 0, NULL), cases[i].no, "%s no", cases[i].name);
     }
 }
 
