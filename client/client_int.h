@@ -227,6 +227,26 @@ typedef struct owl__log_record {
 /* owl__log_record_free — frees r and all it owns; accepts NULL. */
 void owl__log_record_free(owl__log_record *r);
 
+/* owl__log_configure — log.c's part of owl_init: log.level, log.stderr and the service name
+ * for stderr's lines. owl__log_reset — its part of owl_shutdown: back to info, no stderr. */
+void owl__log_configure(const owl_config *c, const char *service_name);
+void owl__log_reset(void);
+
+/* ---- attributes (span.c), shared with log.c ---- */
+
+/* owl__attr_slot — the slot for key in *attrs (n of them): the existing one (its old string
+ * value freed) or a new one (key owned, type INT until the caller sets it); NULL when full
+ * (*dropped counted when dropped is given: at most OWL__MAX_ATTRS) or out of memory. */
+owl__attr *owl__attr_slot(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key);
+
+/* owl__attr_put_str — sets key to a copy of value (cut at OWL__MAX_STR on a UTF-8 boundary);
+ * a value lost to memory leaves the attribute out. */
+void owl__attr_put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key,
+                       const char *value);
+
+/* owl__attr_clear — frees what a's key and value own. */
+void owl__attr_clear(owl__attr *a);
+
 /* owl__otlp_logs_pb, owl__otlp_logs_json — as owl__otlp_traces_pb/_json, an
  * ExportLogsServiceRequest of the n records: one ResourceLogs (the same resource), one
  * ScopeLogs (scope "libowl"), the records in order. 0, or OWL_ERR_NOMEM with out as it was. */

@@ -662,6 +662,108 @@ int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
     return finish(out, base, res);
 }
 
+/* ---- logs: an ExportLogsServiceRequest (opentelemetry-proto logs.proto) ---- */
+
+/* severityText of a level: the name of its range (OTLP's short names). */
+static const char *level_text(owl_level l)
+{
+    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+    int i = ((int)l - 1) / 4;
+    return i >= 0 && i < 6 ? names[i] : "INFO";
+}
+
+/* A LogRecord: flags carry the W3C sampled bit of the span the record was made in. */
+static void pb_log(owl__cbuf *b, const owl__log_record *r)
+{
+    size_t m = pb_open(b, 2, 2);
+    pb_fixed(b, 1, r->time_ns, 8);
+    pb_uint(b, 2, (uint64_t)r->level);
+    pb_str(b, 3, level_text(r->level));
+    owl__attr body = {.key = NULL, .type = OWL__ATTR_STR, .v.s = r->body ? r->body : ""};
+    pb_anyvalue(b, 5, &body);
+    pb_attrs(b, 6, r->attrs, r->nattrs);
+    pb_uint(b, 7, r->dropped_attrs);
+    int ids = !owl__is_zero(r->trace_id, 16);
+    if (ids && r->sampled)
+        pb_fixed(b, 8, 1, 4);
+    if (ids) {
+        pb_bytes(b, 9, r->trace_id, 16);
+        pb_bytes(b, 10, r->span_id, 8);
+    }
+    pb_fixed(b, 11, r->time_ns, 8);
+    pb_close(b, m, 2);
+}
+
+int owl__otlp_logs_pb(const owl__log_record *const *recs, size_t n, const char *service_name,
+                      const char *resource, owl__cbuf *out)
+{
+    size_t base = out->len, nres;
+    char *res = resource_decode(resource, &nres);
+
+    if (!res)
+        return OWL_ERR_NOMEM;
+    size_t rl = pb_open(out, 1, 3); /* ResourceLogs */
+    pb_resource(out, service_name, res, nres);
+    size_t sl = pb_open(out, 2, 3); /* ScopeLogs */
+    size_t sc = pb_open(out, 1, 1);
+    pb_str(out, 1, "libowl");
+    pb_str(out, 2, OWL_VERSION_STRING);
+    pb_close(out, sc, 1);
+    for (size_t i = 0; i < n; i++)
+        pb_log(out, recs[i]);
+    pb_close(out, sl, 3);
+    pb_close(out, rl, 3);
+    return finish(out, base, res);
+}
+
+static void js_log(owl__cbuf *b, const owl__log_record *r)
+{
+    int f = 1;
+
+    owl__cbuf_put(b, "{", 1);
+    js_name(b, &f, "timeUnixNano");
+    js_int64(b, r->time_ns, 0);
+    js_name(b, &f, "observedTimeUnixNano");
+    js_int64(b, r->time_ns, 0);
+    js_uint_member(b, &f, "severityNumber", (uint64_t)r->level);
+    js_str_member(b, &f, "severityText", level_text(r->level));
+    js_name(b, &f, "body");
+    put_s(b, "{\"stringValue\":");
+    js_str(b, r->body ? r->body : "");
+    owl__cbuf_put(b, "}", 1);
+    js_attrs(b, &f, r->attrs, r->nattrs);
+    js_uint_member(b, &f, "droppedAttributesCount", r->dropped_attrs);
+    if (!owl__is_zero(r->trace_id, 16)) {
+        js_uint_member(b, &f, "flags", r->sampled ? 1 : 0);
+        js_name(b, &f, "traceId");
+        js_hex(b, r->trace_id, 16);
+        js_name(b, &f, "spanId");
+        js_hex(b, r->span_id, 8);
+    }
+    owl__cbuf_put(b, "}", 1);
+}
+
+int owl__otlp_logs_json(const owl__log_record *const *recs, size_t n, const char *service_name,
+                        const char *resource, owl__cbuf *out)
+{
+    size_t base = out->len, nres;
+    char *res = resource_decode(resource, &nres);
+
+    if (!res)
+        return OWL_ERR_NOMEM;
+    put_s(out, "{\"resourceLogs\":[{");
+    js_resource(out, service_name, res, nres);
+    put_s(out, ",\"scopeLogs\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
+               OWL_VERSION_STRING "\"},\"logRecords\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            owl__cbuf_put(out, ",", 1);
+        js_log(out, recs[i]);
+    }
+    put_s(out, "]}]}]}");
+    return finish(out, base, res);
+}
+
 /* ---- metrics: an ExportMetricsServiceRequest (opentelemetry-proto metrics.proto) ---- */
 
 enum { TEMPORALITY_CUMULATIVE = 2 };

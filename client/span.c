@@ -283,7 +283,7 @@ static carry *carry_of(const owl_context *p)
 
 /* ---- records ---- */
 
-static void attr_clear(owl__attr *a)
+void owl__attr_clear(owl__attr *a)
 {
     free(a->key);
     if (a->type == OWL__ATTR_STR)
@@ -295,10 +295,10 @@ void owl__span_record_free(owl__span_record *r)
     if (!r)
         return;
     for (uint32_t i = 0; i < r->nattrs; i++)
-        attr_clear(&r->attrs[i]);
+        owl__attr_clear(&r->attrs[i]);
     for (uint32_t i = 0; i < r->nevents; i++) {
         for (uint32_t j = 0; j < r->events[i].nattrs; j++)
-            attr_clear(&r->events[i].attrs[j]);
+            owl__attr_clear(&r->events[i].attrs[j]);
         free(r->events[i].attrs);
         free(r->events[i].name);
     }
@@ -388,6 +388,7 @@ OWL_API int owl_init(const owl_config *c)
     }
     tracer.service_name = s;
     tracer.resource = r;
+    owl__log_configure(c, s);
     atomic_store(&tracer.kind, (int)smp.kind);
     atomic_store(&tracer.bound, smp.bound);
     atomic_store_explicit(&tracer.on, 1, memory_order_release);
@@ -408,6 +409,7 @@ OWL_API int owl_shutdown(int timeout_ms)
     pthread_mutex_lock(&tracer.lock);
     was_on = atomic_exchange(&tracer.on, 0);
     rc = was_on ? owl__exporter_stop(timeout_ms) : OWL_ERR_INVAL;
+    owl__log_reset();
     free(tracer.service_name);
     free(tracer.resource);
     tracer.service_name = tracer.resource = NULL;
@@ -624,7 +626,7 @@ OWL_API owl_context *owl_span_context(const owl_span *s)
 
 /* The slot for key in attrs (existing or new, key owned), NULL when full (*dropped counted) or
  * out of memory. An existing slot's old string value is freed. */
-static owl__attr *attr_slot(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key)
+owl__attr *owl__attr_slot(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key)
 {
     for (uint32_t i = 0; i < *n; i++) {
         if (strcmp((*attrs)[i].key, key) == 0) {
@@ -654,18 +656,18 @@ static owl__attr *span_attr(owl_span *s, const char *key)
 {
     if (!s || !s->rec || !key)
         return NULL;
-    return attr_slot(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key);
+    return owl__attr_slot(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key);
 }
 
 /* Sets a string attribute in attrs; a value lost to memory leaves the attribute out. */
-static void put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key,
+void owl__attr_put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key,
                     const char *value)
 {
-    owl__attr *a = attr_slot(attrs, n, dropped, key);
+    owl__attr *a = owl__attr_slot(attrs, n, dropped, key);
     if (!a)
         return;
     if (!(a->v.s = dup_cut(value))) {
-        attr_clear(a);
+        owl__attr_clear(a);
         *a = (*attrs)[--*n];
         return;
     }
@@ -675,7 +677,7 @@ static void put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const cha
 OWL_API void owl_span_set_str(owl_span *s, const char *key, const char *value)
 {
     if (s && s->rec && key && value)
-        put_str(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key, value);
+        owl__attr_put_str(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key, value);
 }
 
 OWL_API void owl_span_set_int(owl_span *s, const char *key, int64_t value)
@@ -752,11 +754,11 @@ OWL_API void owl_span_record_exception(owl_span *s, const char *type, const char
     owl__event *e = add_event(s, "exception");
     if (e) {
         if (type)
-            put_str(&e->attrs, &e->nattrs, NULL, "exception.type", type);
+            owl__attr_put_str(&e->attrs, &e->nattrs, NULL, "exception.type", type);
         if (message)
-            put_str(&e->attrs, &e->nattrs, NULL, "exception.message", message);
+            owl__attr_put_str(&e->attrs, &e->nattrs, NULL, "exception.message", message);
         if (stacktrace)
-            put_str(&e->attrs, &e->nattrs, NULL, "exception.stacktrace", stacktrace);
+            owl__attr_put_str(&e->attrs, &e->nattrs, NULL, "exception.stacktrace", stacktrace);
     }
     if (s && s->rec && s->rec->status == OWL_STATUS_UNSET)
         owl_span_set_status(s, OWL_STATUS_ERROR, message ? message : type);
