@@ -9,7 +9,7 @@ top=$(pwd)
 
 build_pkgs="build-essential autoconf automake libtool pkg-config libbson-dev libmongoc-dev
   libzstd-dev libcriterion-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libhttp-parser-dev libcbor-dev
-  libprotobuf-c-dev protobuf-c-compiler libpcre2-dev libgraphviz-dev graphviz"
+  libprotobuf-c-dev protobuf-c-compiler libpcre2-dev libgraphviz-dev graphviz python3"
 test_pkgs="curl awscli python3 valgrind zstd gzip procps"
 # Node.js for the OpenTelemetry JS SDK test: Debian's nodejs + npm, unless npm is already there
 # (a Node.js from elsewhere, such as NodeSource's, ships its own npm and conflicts with Debian's)

@@ -48,7 +48,10 @@ class Owld:
         self.log = open(os.path.join(data, "owld.log"), "w")
         self.proc = subprocess.Popen(
             [binary, "--listen", "127.0.0.1:%d" % self.port, "--data-dir",
-             os.path.join(data, "owl-data"), "--xray-daemon", "off"],
+             os.path.join(data, "owl-data"), "--xray-daemon", "off",
+             # a client span waits this long for a server span under it before it counts as
+             # a call to a virtual node (the payments database); 30 s by default
+             "--service-graph-ttl", "3"],
             stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
             try:
@@ -135,12 +138,14 @@ def main():
             print("  " + (last[0] if last else s + ": no stop line"))
         t1 = int(time.time() * 1000) + 60000
 
-        # the map, once owld holds every checkout's trace
+        # the map, once owld holds every checkout's trace and the database calls have waited
+        # out the service graph's TTL
         want = a.requests
-        for _ in range(100):
+        for _ in range(150):
             m = owld.get("/api/v1/servicemap", start=t0, end=t1)
             front = [n for n in m["services"] if n["name"] == "frontend"]
-            if front and front[0]["requests"] >= want:
+            db = [e for e in m["edges"] if e["source"] == "payments"]
+            if front and front[0]["requests"] >= want and db and db[0]["requests"] >= want:
                 break
             time.sleep(0.2)
         print("\nservice map, one edge per line (calls, errors, faults, p50 / p99):")
