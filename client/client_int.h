@@ -162,7 +162,10 @@ typedef struct owl__span_record {
     uint32_t nlinks, dropped_links;
     owl_status_code status;
     char *status_message; /* ERROR only; NULL: none */
+    int pooled;           /* a block of span.c's record pool (a name under OWL__POOL_NAME) */
 } owl__span_record;
+
+#define OWL__POOL_NAME 96 /* bytes of a pooled record's name block: longer names are malloc'd */
 
 /* owl__span_record_free — frees r and all it owns; accepts NULL. */
 void owl__span_record_free(owl__span_record *r);

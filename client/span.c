@@ -51,8 +51,14 @@ static struct {
 
 /* ---- per-thread state: the id generator, the current span, recycled handles ---- */
 
+/* A record of the pool while free: its first bytes link it. */
+typedef struct free_rec {
+    struct free_rec *next;
+} free_rec;
+
 typedef struct tstate {
     uint64_t s[4];        /* xoshiro256** */
+    free_rec *recs;       /* pooled records this thread takes from */
     unsigned gen;         /* fork_gen when seeded; 0 never seeded */
     owl_span *cur;
     uint64_t cur_serial;
@@ -66,6 +72,14 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static owl_span *_Atomic pool; /* handles of exited threads */
+
+/* The record pool: ended records come back here from whichever thread frees them (mostly the
+ * exporter's), pushed one by one; a thread whose own list is empty takes all at once (an
+ * exchange, so no pop can meet a recycled head: no ABA). At most POOL_MAX wait here; more
+ * are given back to malloc. */
+#define POOL_MAX 8192
+static free_rec *_Atomic rec_pool;
+static atomic_long rec_pooled;
 
 /* fork: the locks are held across it, so a child never starts with one held by a thread it
  * does not have (the exporter's last: one order, tracer, pool, exporter); the child's threads
@@ -93,9 +107,13 @@ static void after_fork_child(void)
 }
 
 /* A thread exits: its recycled handles go to the shared pool. */
+static void recs_give_back(free_rec *list);
+
 static void thread_exit(void *arg)
 {
     tstate *t = arg;
+    recs_give_back(t->recs);
+    t->recs = NULL;
     owl_span *last = t->free;
     if (!last)
         return;
@@ -309,19 +327,77 @@ void owl__span_record_free(owl__span_record *r)
     free(r->links);
     free(r->trace_state);
     free(r->status_message); /* the name is in r's block */
-    free(r);
+    if (!r->pooled || atomic_load_explicit(&rec_pooled, memory_order_relaxed) >= POOL_MAX) {
+        free(r);
+        return;
+    }
+    free_rec *f = (free_rec *)r, *head = atomic_load_explicit(&rec_pool, memory_order_relaxed);
+    do
+        f->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&rec_pool, &head, f, memory_order_release,
+                                                  memory_order_relaxed));
+    atomic_fetch_add_explicit(&rec_pooled, 1, memory_order_relaxed);
+}
+
+/* Gives a list of free pooled records back to the pool (a thread's, as it exits). */
+static void recs_give_back(free_rec *list)
+{
+    while (list) {
+        free_rec *next = list->next;
+        owl__span_record *r = (owl__span_record *)list;
+        memset(r, 0, sizeof *r);
+        r->pooled = 1;
+        owl__span_record_free(r);
+        list = next;
+    }
+}
+
+/* A pooled record's block from t's list, refilled from the pool when empty; malloc'd when
+ * the pool has none. Not zeroed. */
+static owl__span_record *rec_take(tstate *t)
+{
+    if (!t->recs) {
+        free_rec *all = atomic_exchange_explicit(&rec_pool, NULL, memory_order_acquire);
+        long n = 0;
+        for (free_rec *f = all; f; f = f->next)
+            n++;
+        atomic_fetch_sub_explicit(&rec_pooled, n, memory_order_relaxed);
+        t->recs = all;
+    }
+    free_rec *f = t->recs;
+    if (f) {
+        t->recs = f->next;
+        return (owl__span_record *)f;
+    }
+    return malloc(sizeof(owl__span_record) + OWL__POOL_NAME);
+}
+
+/* At exit: the pool's records and the exiting thread's go back to malloc (threads still
+ * running keep theirs, reachable from their state). */
+__attribute__((destructor)) static void rec_pool_free(void)
+{
+    free_rec *lists[2] = {atomic_exchange(&rec_pool, NULL), ts.recs};
+    ts.recs = NULL;
+    for (int i = 0; i < 2; i++)
+        for (free_rec *f = lists[i], *next; f; f = next) {
+            next = f->next;
+            free(f);
+        }
 }
 
 /* A record for s, its name cut as attribute strings are and kept in the record's own block;
  * NULL out of memory. */
-static owl__span_record *record_new(const owl_span *s, const char *name, owl_span_kind kind,
-                                    const uint8_t parent_id[8], int parent_remote)
+static owl__span_record *record_new(tstate *t, const owl_span *s, const char *name,
+                                    owl_span_kind kind, const uint8_t parent_id[8],
+                                    int parent_remote)
 {
     size_t n = cut_len(name);
-    owl__span_record *r = malloc(sizeof *r + n + 1);
+    int pooled = n < OWL__POOL_NAME;
+    owl__span_record *r = pooled ? rec_take(t) : malloc(sizeof *r + n + 1);
     if (!r)
         return NULL;
     memset(r, 0, sizeof *r);
+    r->pooled = pooled;
     r->name = (char *)(r + 1);
     memcpy(r->name, name, n);
     r->name[n] = 0;
@@ -333,7 +409,7 @@ static owl__span_record *record_new(const owl_span *s, const char *name, owl_spa
     if (s->carry) {
         const char *st = owl_context_tracestate(s->carry->ctx);
         if (*st && !(r->trace_state = strdup(st))) {
-            free(r);
+            owl__span_record_free(r);
             return NULL;
         }
     }
@@ -522,7 +598,7 @@ static inline owl_span *start(const char *name, owl_span_kind kind, const owl_co
     s->rec = NULL;
     if (s->sampled) {
         uint64_t start = now_ns();
-        if (!(s->rec = record_new(s, name, kind, pid, remote))) {
+        if (!(s->rec = record_new(t, s, name, kind, pid, remote))) {
             recycle(t, s);
             return NULL;
         }
