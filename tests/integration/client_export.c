@@ -5,9 +5,15 @@
  *       first with owld stopped; then DIR/up is awaited (owld started), the second half ends
  *       and DIR/half is written a quarter in (owld is killed -9 then); then DIR/back is
  *       awaited (owld started again) and one trace is ended and flushed (recovery). Prints
- *       "max_ns P999_ns rss_kb_before rss_kb_after dropped trace_id flush_rc". */
+ *       "max_ns P999_ns rss_kb_before rss_kb_after dropped_stopped dropped trace_id flush_rc
+ *       max_cpu_ns blocked_calls preempted_calls max_unswitched_ns": besides each end's wall
+ *       time, its thread CPU time and whether the thread switched during it, voluntarily (it
+ *       blocked: waited on a lock or I/O) or not (preempted by the kernel, which a wall-clock
+ *       figure cannot tell from the call's own work on a loaded machine). */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,16 +88,36 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Ends spans [from, to) of the run, each end's time into ns[]. */
+static uint64_t cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t max_cpu, max_unswitched;
+static long blocked, preempted;
+
+/* Ends spans [from, to) of the run, each end's wall time into ns[]; its CPU time and context
+ * switches into the figures above. */
 static void end_spans(uint32_t *ns, long from, long to, long mark, const char *dir)
 {
     for (long i = from; i < to; i++) {
         owl_span *s = owl_span_start("work", OWL_KIND_INTERNAL, NULL, 0);
         owl_span_set_int(s, "i", i);
-        uint64_t t0 = mono_ns();
+        struct rusage u0, u1;
+        getrusage(RUSAGE_THREAD, &u0);
+        uint64_t c0 = cpu_ns(), t0 = mono_ns();
         owl_span_end(s);
-        uint64_t d = mono_ns() - t0;
+        uint64_t d = mono_ns() - t0, c = cpu_ns() - c0;
+        getrusage(RUSAGE_THREAD, &u1);
         ns[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+        max_cpu = c > max_cpu ? c : max_cpu;
+        int vol = u1.ru_nvcsw != u0.ru_nvcsw, invol = u1.ru_nivcsw != u0.ru_nivcsw;
+        blocked += vol;
+        preempted += invol;
+        if (!vol && !invol && d > max_unswitched)
+            max_unswitched = d;
         if (i == mark)
             touch(dir, "half");
         if (i % 1000 == 999)
@@ -130,8 +156,10 @@ int main(int argc, char **argv)
     trace(hex);
     int rc = owl_flush(10000);
     qsort(ns, (size_t)n, sizeof *ns, cmp);
-    printf("%u %u %ld %ld %llu %llu %s %d\n", ns[n - 1], ns[n - 1 - n / 1000], before, after,
-           (unsigned long long)dropped_stopped, (unsigned long long)owl_dropped_spans(), hex, rc);
+    printf("%u %u %ld %ld %llu %llu %s %d %llu %ld %ld %llu\n", ns[n - 1], ns[n - 1 - n / 1000],
+           before, after, (unsigned long long)dropped_stopped,
+           (unsigned long long)owl_dropped_spans(), hex, rc, (unsigned long long)max_cpu, blocked,
+           preempted, (unsigned long long)max_unswitched);
     owl_shutdown(5000);
     free(ns);
     return 0;

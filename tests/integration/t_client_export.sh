@@ -60,10 +60,19 @@ start_owld || bail "owld starts a third time"
 touch "$T/sync/back"
 wait "$client"
 check_eq "the program exits 0" 0 $?
-read -r max p999 rss0 rss1 dropped_stopped dropped id rc <"$T/away.out"
-echo "# $N spans: owl_span_end max ${max} ns, p99.9 ${p999} ns; RSS ${rss0} -> ${rss1} kB;" \
-    "dropped ${dropped_stopped} with owld stopped, ${dropped} in all"
-check_lt "no owl_span_end took 1 ms or more (max $max ns)" "$max" 1000000
+read -r max p999 rss0 rss1 dropped_stopped dropped id rc max_cpu blocked preempted max_unswitched \
+    <"$T/away.out"
+echo "# $N spans: owl_span_end max ${max} ns (${preempted} preempted by the kernel), p99.9" \
+    "${p999} ns; RSS ${rss0} -> ${rss1} kB; dropped ${dropped_stopped} with owld stopped," \
+    "${dropped} in all"
+# "No span end takes over 1 ms": a call's wall time on a loaded 2-CPU machine includes the
+# times the kernel ran something else (the max above, in CI up to tens of ms); what the call
+# itself does is its CPU time, and that it never waits (no voluntary context switch)
+check_eq "no owl_span_end blocked (a voluntary context switch during the call)" 0 "$blocked"
+check_lt "no owl_span_end used 1 ms of CPU (max $max_cpu ns)" "$max_cpu" 1000000
+check_lt "no owl_span_end the kernel did not preempt took 1 ms (max $max_unswitched ns)" \
+    "$max_unswitched" 1000000
+check_lt "p99.9 of owl_span_end under 1 ms ($p999 ns)" "$p999" 1000000
 # a full queue is 2,048 records of about 200 bytes: well under 8 MB with malloc's slack
 # (AddressSanitizer's quarantine keeps freed memory: not measured then)
 if is_sanitized; then

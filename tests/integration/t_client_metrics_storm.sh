@@ -11,10 +11,11 @@ DRIVER="$OWL_SRCDIR/tests/integration/client_metrics_storm.c"
 CC=${CC:-cc}
 ran=0
 
+LIBS=$(pkg-config --libs libcurl zlib 2>/dev/null) || skip "no libcurl or zlib (pkg-config libcurl zlib)"
 echo 'int main(void) { return 0; }' >"$T/probe.c"
 if "$CC" -fsanitize=thread "$T/probe.c" -o "$T/probe" 2>/dev/null && "$T/probe" 2>/dev/null; then
     "$CC" -fsanitize=thread -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$CLIENT" \
-        "$CLIENT"/*.c "$DRIVER" -pthread -o "$T/mstorm_tsan" 2>"$T/cc_tsan.err"
+        "$CLIENT"/*.c "$DRIVER" -pthread $LIBS -o "$T/mstorm_tsan" 2>"$T/cc_tsan.err"
     check_eq "the metrics storm builds with -fsanitize=thread from client/ alone" 0 $?
     sed 's/^/# /' "$T/cc_tsan.err" | head -10
     out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$T/mstorm_tsan" 100000 2>"$T/tsan.err")
@@ -29,7 +30,7 @@ fi
 
 if command -v valgrind >/dev/null; then
     "$CC" -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$CLIENT" "$CLIENT"/*.c \
-        "$DRIVER" -pthread -o "$T/mstorm" 2>"$T/cc.err"
+        "$DRIVER" -pthread $LIBS -o "$T/mstorm" 2>"$T/cc.err"
     check_eq "the metrics storm builds plain" 0 $?
     out=$(valgrind -q --error-exitcode=9 --leak-check=full --show-leak-kinds=all \
         --errors-for-leak-kinds=all "$T/mstorm" 5000 2>"$T/vg.err")

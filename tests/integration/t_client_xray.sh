@@ -15,7 +15,7 @@
 CLIENT="$OWL_SRCDIR/client"
 DRIVER="$OWL_SRCDIR/tests/integration/client_xray.c"
 CC=${CC:-cc}
-CURL_LIBS=$(pkg-config --libs libcurl 2>/dev/null) || skip "no libcurl (pkg-config libcurl)"
+CURL_LIBS=$(pkg-config --libs libcurl zlib 2>/dev/null) || skip "no libcurl or zlib (pkg-config libcurl zlib)"
 
 "$CC" -O1 -g -std=gnu11 -Wall -Wextra -Werror -I"$CLIENT" "$CLIENT"/*.c "$DRIVER" -pthread \
     $CURL_LIBS -o "$T/client_xray" 2>"$T/cc.err"
