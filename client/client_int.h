@@ -326,9 +326,14 @@ int owl__exporter_flush(int timeout_ms);
 int owl__exporter_stop(int timeout_ms);
 
 /* owl__export_log — hands a finished log record over (it takes r whatever the outcome): to
- * the logs queue when the exporter runs, else freed (counted dropped only while started).
- * 0 queued, OWL_ERR_LIMIT dropped. owl__export_span (above) is its twin for spans. */
+ * the sink set by owl__set_log_sink, which sees it during the call only, then frees it; else
+ * to the logs queue when the exporter runs; else freed (counted dropped only while started).
+ * 0 handed over, OWL_ERR_LIMIT dropped. owl__export_span (above) is its twin for spans. */
 int owl__export_log(owl__log_record *r);
+
+/* owl__set_log_sink — the tests' hook, as owl__set_span_sink: fn(ud, r) is called for each
+ * emitted record, from the emitting thread (so fn must be thread-safe); NULL fn removes it. */
+void owl__set_log_sink(void (*fn)(void *ud, const owl__log_record *r), void *ud);
 
 /* owl__exporter_dropped — a signal's dropped counter since owl__exporter_start. */
 uint64_t owl__exporter_dropped(enum owl__signal s);

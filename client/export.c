@@ -779,8 +779,18 @@ int owl__export_span(owl__span_record *r)
     return enqueue(OWL__SIG_TRACES, r);
 }
 
+static void (*_Atomic log_sink_fn)(void *, const owl__log_record *);
+static void *_Atomic log_sink_ud;
+
 int owl__export_log(owl__log_record *r)
 {
+    void (*fn)(void *, const owl__log_record *) =
+        atomic_load_explicit(&log_sink_fn, memory_order_acquire);
+    if (fn) {
+        fn(atomic_load(&log_sink_ud), r);
+        owl__log_record_free(r);
+        return 0;
+    }
     if (!atomic_load_explicit(&ex.on, memory_order_acquire)) {
         owl__log_record_free(r);
         return OWL_ERR_LIMIT;
@@ -792,6 +802,12 @@ void owl__set_span_sink(void (*fn)(void *ud, const owl__span_record *r), void *u
 {
     atomic_store(&sink_ud, ud);
     atomic_store(&sink_fn, fn);
+}
+
+void owl__set_log_sink(void (*fn)(void *ud, const owl__log_record *r), void *ud)
+{
+    atomic_store(&log_sink_ud, ud);
+    atomic_store(&log_sink_fn, fn);
 }
 
 /* Asks the thread for a flush and waits for it until deadline (0: none); ex.lock held.

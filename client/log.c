@@ -127,6 +127,9 @@ static char *format_body(const char *fmt, va_list ap)
                 while (keep && ((unsigned char)b[keep] & 0xc0) == 0x80)
                     keep--;
                 b[keep] = '\0';
+                char *fit = realloc(b, keep + 1); /* not n + 1 bytes held until sent */
+                if (fit)
+                    b = fit;
             }
         }
     }
@@ -150,6 +153,26 @@ static void put(char **w, char *end, const char *s, size_t n)
     *w += n;
 }
 
+/* s with its control characters escaped (\n, \r, \t, else \xHH), so a record stays one
+ * line whatever its message and values hold; other bytes as given. */
+static void put_text(char **w, char *end, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)s; *p && *w < end; p++) {
+        if (*p >= 0x20 && *p != 0x7f) {
+            *(*w)++ = (char)*p;
+            continue;
+        }
+        char e[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
+        size_t n = 4;
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            e[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+            n = 2;
+        }
+        put(w, end, e, n);
+    }
+}
+
 static void put_hex(char **w, char *end, const uint8_t *b, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -161,7 +184,8 @@ static void put_hex(char **w, char *end, const uint8_t *b, size_t n)
 
 /* One line on stderr, written at once (lines of threads do not interleave):
  * 2026-12-07T21:05:00.123Z INFO [service] trace=<32 hex> span=<16 hex> message key=value ...
- * The ids are left out when the record has none; a longer line than 16 KiB is cut. */
+ * The ids are left out when the record has none; control characters are escaped (put_text);
+ * a longer line than 16 KiB is cut. */
 static void write_line(const owl__log_record *r)
 {
     char line[16384], *w = line, *end = line + sizeof line - 1, t[64];
@@ -183,7 +207,7 @@ static void write_line(const owl__log_record *r)
         put_hex(&w, end, r->span_id, 8);
         put(&w, end, " ", 1);
     }
-    put(&w, end, r->body, strlen(r->body));
+    put_text(&w, end, r->body);
     for (uint32_t i = 0; i < r->nattrs; i++) {
         const owl__attr *a = &r->attrs[i];
         char v[64];
@@ -195,9 +219,9 @@ static void write_line(const owl__log_record *r)
         case OWL__ATTR_BOOL: vs = a->v.b ? "true" : "false"; break;
         }
         put(&w, end, " ", 1);
-        put(&w, end, a->key, strlen(a->key));
+        put_text(&w, end, a->key);
         put(&w, end, "=", 1);
-        put(&w, end, vs, strlen(vs));
+        put_text(&w, end, vs);
     }
     *w++ = '\n';
     ssize_t ignored = write(STDERR_FILENO, line, (size_t)(w - line));
