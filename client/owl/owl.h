@@ -306,8 +306,8 @@ typedef enum owl_level {
 } owl_level;
 
 /* owl_log — a record of the printf-formatted message (UTF-8; cut at 64 KiB on a character
- * boundary). Before owl_init / after owl_shutdown: written to stderr when log.stderr says so,
- * not exported. */
+ * boundary). Before owl_init / after owl_shutdown records are neither exported nor written to
+ * stderr (log.level and log.stderr are read by owl_init; the level is info until then). */
 void owl_log(owl_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A structured record: started, given attributes (as a span's, at most 128), emitted with its
