@@ -158,6 +158,7 @@ typedef struct owl__span_record {
     uint32_t nattrs, dropped_attrs;
     owl__event *events;
     uint32_t nevents, dropped_events;
+    int event_lost; /* the last event added was not recorded: its attributes are not either */
     owl__link *links;
     uint32_t nlinks, dropped_links;
     owl_status_code status;

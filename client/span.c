@@ -789,6 +789,7 @@ static owl__event *add_event(owl_span *s, const char *name)
     if (!s || !s->rec || !name)
         return NULL;
     owl__span_record *r = s->rec;
+    r->event_lost = 1;
     if (r->nevents == OWL__MAX_EVENTS) {
         r->dropped_events++;
         return NULL;
@@ -800,12 +801,65 @@ static owl__event *add_event(owl_span *s, const char *name)
     }
     owl__event *e = &r->events[r->nevents++];
     *e = (owl__event){.name = n, .time_ns = now_ns()};
+    r->event_lost = 0;
     return e;
 }
 
 OWL_API void owl_span_add_event(owl_span *s, const char *name)
 {
     add_event(s, name);
+}
+
+/* ---- attributes of the last event (owl_span_event_set_*) ---- */
+
+/* The last event of s's record when it was recorded, else NULL. */
+static owl__event *last_event(owl_span *s)
+{
+    if (!s || !s->rec || !s->rec->nevents || s->rec->event_lost)
+        return NULL;
+    return &s->rec->events[s->rec->nevents - 1];
+}
+
+/* The slot for key in s's last event (OWL__MAX_ATTRS at most, no dropped count: OTLP's
+ * event dropped_attributes_count is not kept by the record); NULL when none. */
+static owl__attr *event_attr(owl_span *s, const char *key)
+{
+    owl__event *e = key ? last_event(s) : NULL;
+    return e ? owl__attr_slot(&e->attrs, &e->nattrs, NULL, key) : NULL;
+}
+
+OWL_API void owl_span_event_set_str(owl_span *s, const char *key, const char *value)
+{
+    owl__event *e = key && value ? last_event(s) : NULL;
+    if (e)
+        owl__attr_put_str(&e->attrs, &e->nattrs, NULL, key, value);
+}
+
+OWL_API void owl_span_event_set_int(owl_span *s, const char *key, int64_t value)
+{
+    owl__attr *a = event_attr(s, key);
+    if (a) {
+        a->type = OWL__ATTR_INT;
+        a->v.i = value;
+    }
+}
+
+OWL_API void owl_span_event_set_double(owl_span *s, const char *key, double value)
+{
+    owl__attr *a = event_attr(s, key);
+    if (a) {
+        a->type = OWL__ATTR_DOUBLE;
+        a->v.d = value;
+    }
+}
+
+OWL_API void owl_span_event_set_bool(owl_span *s, const char *key, int value)
+{
+    owl__attr *a = event_attr(s, key);
+    if (a) {
+        a->type = OWL__ATTR_BOOL;
+        a->v.b = value != 0;
+    }
 }
 
 OWL_API void owl_span_set_status(owl_span *s, owl_status_code code, const char *message)

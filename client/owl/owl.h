@@ -245,6 +245,16 @@ void owl_span_set_bool(owl_span *s, const char *key, int value);
 /* owl_span_add_event — an event named `name` at this moment (at most 128 a span). */
 void owl_span_add_event(owl_span *s, const char *name);
 
+/* owl_span_event_set_str, _int, _double, _bool — an attribute of s's last event (the one
+ * owl_span_add_event or owl_span_record_exception just added), as a span's own: a key set
+ * again replaces its value, strings are cut at 4,096 bytes; at most 128 an event, more are
+ * not recorded. No effect when s has no event, when its last one was not recorded (past the
+ * 128 events), on an unsampled span or NULL. */
+void owl_span_event_set_str(owl_span *s, const char *key, const char *value);
+void owl_span_event_set_int(owl_span *s, const char *key, int64_t value);
+void owl_span_event_set_double(owl_span *s, const char *key, double value);
+void owl_span_event_set_bool(owl_span *s, const char *key, int value);
+
 /* owl_span_record_exception — an "exception" event with exception.type, exception.message
  * and (when given) exception.stacktrace, and the span's status set to ERROR with message
  * unless already set. type or message may be NULL, not both. */

@@ -566,6 +566,74 @@ Test(span, events_exception_links_status, .init = setup, .fini = teardown)
     cr_assert_eq(g->nevents, 1);
 }
 
+/* The events' attributes as "name:key=value,...;" (last_event_attrs: the last event's count). */
+static char events_seen[512];
+static uint32_t last_event_attrs;
+static void event_sink(void *ud, const owl__span_record *r)
+{
+    (void)ud;
+    size_t w = 0;
+    events_seen[0] = 0;
+    for (uint32_t i = 0; i < r->nevents && r->nevents < 8; i++) {
+        const owl__event *e = &r->events[i];
+        w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, "%s:", e->name);
+        for (uint32_t k = 0; k < e->nattrs; k++) {
+            const owl__attr *a = &e->attrs[k];
+            w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, "%s=", a->key);
+            if (a->type == OWL__ATTR_STR)
+                w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, "%s,", a->v.s);
+            else if (a->type == OWL__ATTR_INT)
+                w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, "%lld,",
+                                      (long long)a->v.i);
+            else if (a->type == OWL__ATTR_DOUBLE)
+                w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, "%g,", a->v.d);
+            else
+                w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, "%s,",
+                                      a->v.b ? "true" : "false");
+        }
+        w += (size_t)snprintf(events_seen + w, sizeof events_seen - w, ";");
+    }
+    last_event_attrs = r->nevents ? r->events[r->nevents - 1].nattrs : 0;
+}
+
+Test(span, event_attributes, .init = setup, .fini = teardown)
+{
+    owl__set_span_sink(event_sink, NULL);
+    owl_span *s = owl_span_start("s", OWL_KIND_INTERNAL, NULL, 0);
+    owl_span_event_set_str(s, "before", "any event"); /* nothing to set it on */
+    owl_span_add_event(s, "cache.miss");
+    owl_span_event_set_str(s, "key", "order:42");
+    owl_span_event_set_int(s, "tier", 1);
+    owl_span_event_set_int(s, "tier", -2); /* replaces */
+    owl_span_event_set_double(s, "load", 0.5);
+    owl_span_event_set_bool(s, "hot", 7);
+    owl_span_event_set_str(s, NULL, "x");
+    owl_span_event_set_str(s, "null", NULL);
+    owl_span_add_event(s, "plain");
+    owl_span_record_exception(s, "E", "m", NULL);
+    owl_span_event_set_bool(s, "exception.escaped", 1);
+    owl_span_end(s);
+    cr_assert_str_eq(events_seen, "cache.miss:key=order:42,tier=-2,load=0.5,hot=true,;plain:;"
+                                  "exception:exception.type=E,exception.message=m,"
+                                  "exception.escaped=true,;");
+
+    s = owl_span_start("full", OWL_KIND_INTERNAL, NULL, 0);
+    for (int i = 0; i < 128; i++)
+        owl_span_add_event(s, "tick");
+    owl_span_add_event(s, "lost"); /* past the limit: its attribute must not go to tick 128 */
+    owl_span_event_set_int(s, "n", 1);
+    owl_span_end(s);
+    cr_assert_eq(last_event_attrs, 0);
+
+    owl_span_event_set_int(NULL, "n", 1);
+    owl_shutdown(0);
+    init_with("always_off", NULL);
+    s = owl_span_start("unsampled", OWL_KIND_INTERNAL, NULL, 0);
+    owl_span_add_event(s, "e");
+    owl_span_event_set_double(s, "d", 1);
+    owl_span_end(s);
+}
+
 static const owl__attr *attr(const owl__span_record *r, const char *key)
 {
     for (uint32_t i = 0; i < r->nattrs; i++)
