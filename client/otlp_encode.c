@@ -335,26 +335,44 @@ static void pb_resource(owl__cbuf *out, const char *service_name, const char *re
     pb_close(out, rm, 2);
 }
 
-int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const char *service_name,
-                        const char *resource, owl__cbuf *out)
+/* One item of an export request, written with its own tag: items[i] of n. */
+typedef void (*item_fn)(owl__cbuf *b, const void *items, size_t i);
+
+/* An Export{Trace,Logs,Metrics}ServiceRequest in protobuf: one Resource{Spans,Logs,Metrics}
+ * (the request's field 1) with the resource, and one Scope{Spans,Logs,Metrics} (its field 2)
+ * of scope libowl holding the n items, each written by one (field 2 of the scope's message).
+ * 0, or OWL_ERR_NOMEM with out as it was. */
+static int request_pb(const void *items, size_t n, item_fn one, const char *service_name,
+                      const char *resource, owl__cbuf *out)
 {
     size_t base = out->len, nres;
     char *res = resource_decode(resource, &nres);
 
     if (!res)
         return OWL_ERR_NOMEM;
-    size_t rs = pb_open(out, 1, 3); /* ResourceSpans */
+    size_t rs = pb_open(out, 1, 3);
     pb_resource(out, service_name, res, nres);
-    size_t ss = pb_open(out, 2, 3); /* ScopeSpans */
+    size_t ss = pb_open(out, 2, 3);
     size_t sc = pb_open(out, 1, 1);
     pb_str(out, 1, "libowl");
     pb_str(out, 2, OWL_VERSION_STRING);
     pb_close(out, sc, 1);
     for (size_t i = 0; i < n; i++)
-        pb_span(out, recs[i]);
+        one(out, items, i);
     pb_close(out, ss, 3);
     pb_close(out, rs, 3);
     return finish(out, base, res);
+}
+
+static void span_pb(owl__cbuf *b, const void *items, size_t i)
+{
+    pb_span(b, ((const owl__span_record *const *)items)[i]);
+}
+
+int owl__otlp_traces_pb(const owl__span_record *const *recs, size_t n, const char *service_name,
+                        const char *resource, owl__cbuf *out)
+{
+    return request_pb(recs, n, span_pb, service_name, resource, out);
 }
 
 /* ---- OTLP/JSON: the proto3 JSON mapping with ids as hex (the OTLP specification) ---- */
@@ -641,25 +659,44 @@ static void js_resource(owl__cbuf *out, const char *service_name, const char *re
     put_s(out, "]}");
 }
 
-int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
-                          const char *service_name, const char *resource, owl__cbuf *out)
+/* request_pb's request in OTLP/JSON: {"resource<Kind>":[{"resource":...,"scope<Kind>":[{
+ * "scope":{...},"<list>":[items]}]}]}. */
+static int request_json(const char *kind, const char *list, const void *items, size_t n,
+                        item_fn one, const char *service_name, const char *resource,
+                        owl__cbuf *out)
 {
     size_t base = out->len, nres;
     char *res = resource_decode(resource, &nres);
 
     if (!res)
         return OWL_ERR_NOMEM;
-    put_s(out, "{\"resourceSpans\":[{");
+    put_s(out, "{\"resource");
+    put_s(out, kind);
+    put_s(out, "\":[{");
     js_resource(out, service_name, res, nres);
-    put_s(out, ",\"scopeSpans\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
-               OWL_VERSION_STRING "\"},\"spans\":[");
+    put_s(out, ",\"scope");
+    put_s(out, kind);
+    put_s(out, "\":[{\"scope\":{\"name\":\"libowl\",\"version\":\"" OWL_VERSION_STRING "\"},\"");
+    put_s(out, list);
+    put_s(out, "\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
             owl__cbuf_put(out, ",", 1);
-        js_span(out, recs[i]);
+        one(out, items, i);
     }
     put_s(out, "]}]}]}");
     return finish(out, base, res);
+}
+
+static void span_json(owl__cbuf *b, const void *items, size_t i)
+{
+    js_span(b, ((const owl__span_record *const *)items)[i]);
+}
+
+int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
+                          const char *service_name, const char *resource, owl__cbuf *out)
+{
+    return request_json("Spans", "spans", recs, n, span_json, service_name, resource, out);
 }
 
 /* ---- logs: an ExportLogsServiceRequest (opentelemetry-proto logs.proto) ---- */
@@ -694,26 +731,15 @@ static void pb_log(owl__cbuf *b, const owl__log_record *r)
     pb_close(b, m, 2);
 }
 
+static void log_pb(owl__cbuf *b, const void *items, size_t i)
+{
+    pb_log(b, ((const owl__log_record *const *)items)[i]);
+}
+
 int owl__otlp_logs_pb(const owl__log_record *const *recs, size_t n, const char *service_name,
                       const char *resource, owl__cbuf *out)
 {
-    size_t base = out->len, nres;
-    char *res = resource_decode(resource, &nres);
-
-    if (!res)
-        return OWL_ERR_NOMEM;
-    size_t rl = pb_open(out, 1, 3); /* ResourceLogs */
-    pb_resource(out, service_name, res, nres);
-    size_t sl = pb_open(out, 2, 3); /* ScopeLogs */
-    size_t sc = pb_open(out, 1, 1);
-    pb_str(out, 1, "libowl");
-    pb_str(out, 2, OWL_VERSION_STRING);
-    pb_close(out, sc, 1);
-    for (size_t i = 0; i < n; i++)
-        pb_log(out, recs[i]);
-    pb_close(out, sl, 3);
-    pb_close(out, rl, 3);
-    return finish(out, base, res);
+    return request_pb(recs, n, log_pb, service_name, resource, out);
 }
 
 static void js_log(owl__cbuf *b, const owl__log_record *r)
@@ -743,25 +769,15 @@ static void js_log(owl__cbuf *b, const owl__log_record *r)
     owl__cbuf_put(b, "}", 1);
 }
 
+static void log_json(owl__cbuf *b, const void *items, size_t i)
+{
+    js_log(b, ((const owl__log_record *const *)items)[i]);
+}
+
 int owl__otlp_logs_json(const owl__log_record *const *recs, size_t n, const char *service_name,
                         const char *resource, owl__cbuf *out)
 {
-    size_t base = out->len, nres;
-    char *res = resource_decode(resource, &nres);
-
-    if (!res)
-        return OWL_ERR_NOMEM;
-    put_s(out, "{\"resourceLogs\":[{");
-    js_resource(out, service_name, res, nres);
-    put_s(out, ",\"scopeLogs\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
-               OWL_VERSION_STRING "\"},\"logRecords\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            owl__cbuf_put(out, ",", 1);
-        js_log(out, recs[i]);
-    }
-    put_s(out, "]}]}]}");
-    return finish(out, base, res);
+    return request_json("Logs", "logRecords", recs, n, log_json, service_name, resource, out);
 }
 
 /* ---- metrics: an ExportMetricsServiceRequest (opentelemetry-proto metrics.proto) ---- */
@@ -842,26 +858,15 @@ static void pb_metric(owl__cbuf *b, const owl__metric_data *d)
     pb_close(b, m, 3);
 }
 
+static void metric_pb(owl__cbuf *b, const void *items, size_t i)
+{
+    pb_metric(b, &((const owl__metric_data *)items)[i]);
+}
+
 int owl__otlp_metrics_pb(const owl__metric_data *ms, size_t n, const char *service_name,
                          const char *resource, owl__cbuf *out)
 {
-    size_t base = out->len, nres;
-    char *res = resource_decode(resource, &nres);
-
-    if (!res)
-        return OWL_ERR_NOMEM;
-    size_t rm = pb_open(out, 1, 3); /* ResourceMetrics */
-    pb_resource(out, service_name, res, nres);
-    size_t sm = pb_open(out, 2, 3); /* ScopeMetrics */
-    size_t sc = pb_open(out, 1, 1);
-    pb_str(out, 1, "libowl");
-    pb_str(out, 2, OWL_VERSION_STRING);
-    pb_close(out, sc, 1);
-    for (size_t i = 0; i < n; i++)
-        pb_metric(out, &ms[i]);
-    pb_close(out, sm, 3);
-    pb_close(out, rm, 3);
-    return finish(out, base, res);
+    return request_pb(ms, n, metric_pb, service_name, resource, out);
 }
 
 /* "startTimeUnixNano":"..","timeUnixNano":"..", then attributes, of a point of either kind. */
@@ -936,23 +941,13 @@ static void js_metric(owl__cbuf *b, const owl__metric_data *d)
     put_s(b, "}}");
 }
 
+static void metric_json(owl__cbuf *b, const void *items, size_t i)
+{
+    js_metric(b, &((const owl__metric_data *)items)[i]);
+}
+
 int owl__otlp_metrics_json(const owl__metric_data *ms, size_t n, const char *service_name,
                            const char *resource, owl__cbuf *out)
 {
-    size_t base = out->len, nres;
-    char *res = resource_decode(resource, &nres);
-
-    if (!res)
-        return OWL_ERR_NOMEM;
-    put_s(out, "{\"resourceMetrics\":[{");
-    js_resource(out, service_name, res, nres);
-    put_s(out, ",\"scopeMetrics\":[{\"scope\":{\"name\":\"libowl\",\"version\":\""
-               OWL_VERSION_STRING "\"},\"metrics\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            owl__cbuf_put(out, ",", 1);
-        js_metric(out, &ms[i]);
-    }
-    put_s(out, "]}]}]}");
-    return finish(out, base, res);
+    return request_json("Metrics", "metrics", ms, n, metric_json, service_name, resource, out);
 }
