@@ -248,6 +248,12 @@ owl__attr *owl__attr_slot(owl__attr **attrs, uint32_t *n, uint32_t *dropped, con
 void owl__attr_put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key,
                        const char *value);
 
+/* owl__attr_int, owl__attr_double, owl__attr_bool — give slot a (owl__attr_slot's; NULL: nothing
+ * done) its type and value. */
+void owl__attr_int(owl__attr *a, int64_t v);
+void owl__attr_double(owl__attr *a, double v);
+void owl__attr_bool(owl__attr *a, int v);
+
 /* owl__attr_clear — frees what a's key and value own. */
 void owl__attr_clear(owl__attr *a);
 

@@ -82,29 +82,17 @@ static owl__attr *slot(owl_log_record *r, const char *key)
 
 OWL_API void owl_log_set_int(owl_log_record *r, const char *key, int64_t value)
 {
-    owl__attr *a = slot(r, key);
-    if (a) {
-        a->type = OWL__ATTR_INT;
-        a->v.i = value;
-    }
+    owl__attr_int(slot(r, key), value);
 }
 
 OWL_API void owl_log_set_double(owl_log_record *r, const char *key, double value)
 {
-    owl__attr *a = slot(r, key);
-    if (a) {
-        a->type = OWL__ATTR_DOUBLE;
-        a->v.d = value;
-    }
+    owl__attr_double(slot(r, key), value);
 }
 
 OWL_API void owl_log_set_bool(owl_log_record *r, const char *key, int value)
 {
-    owl__attr *a = slot(r, key);
-    if (a) {
-        a->type = OWL__ATTR_BOOL;
-        a->v.b = value != 0;
-    }
+    owl__attr_bool(slot(r, key), value);
 }
 
 /* The message formatted, cut at OWL__MAX_BODY bytes on a UTF-8 boundary; NULL out of memory

@@ -735,6 +735,30 @@ static owl__attr *span_attr(owl_span *s, const char *key)
     return owl__attr_slot(&s->rec->attrs, &s->rec->nattrs, &s->rec->dropped_attrs, key);
 }
 
+void owl__attr_int(owl__attr *a, int64_t v)
+{
+    if (a) {
+        a->type = OWL__ATTR_INT;
+        a->v.i = v;
+    }
+}
+
+void owl__attr_double(owl__attr *a, double v)
+{
+    if (a) {
+        a->type = OWL__ATTR_DOUBLE;
+        a->v.d = v;
+    }
+}
+
+void owl__attr_bool(owl__attr *a, int v)
+{
+    if (a) {
+        a->type = OWL__ATTR_BOOL;
+        a->v.b = v != 0;
+    }
+}
+
 /* Sets a string attribute in attrs; a value lost to memory leaves the attribute out. */
 void owl__attr_put_str(owl__attr **attrs, uint32_t *n, uint32_t *dropped, const char *key,
                     const char *value)
@@ -758,29 +782,17 @@ OWL_API void owl_span_set_str(owl_span *s, const char *key, const char *value)
 
 OWL_API void owl_span_set_int(owl_span *s, const char *key, int64_t value)
 {
-    owl__attr *a = span_attr(s, key);
-    if (a) {
-        a->type = OWL__ATTR_INT;
-        a->v.i = value;
-    }
+    owl__attr_int(span_attr(s, key), value);
 }
 
 OWL_API void owl_span_set_double(owl_span *s, const char *key, double value)
 {
-    owl__attr *a = span_attr(s, key);
-    if (a) {
-        a->type = OWL__ATTR_DOUBLE;
-        a->v.d = value;
-    }
+    owl__attr_double(span_attr(s, key), value);
 }
 
 OWL_API void owl_span_set_bool(owl_span *s, const char *key, int value)
 {
-    owl__attr *a = span_attr(s, key);
-    if (a) {
-        a->type = OWL__ATTR_BOOL;
-        a->v.b = value != 0;
-    }
+    owl__attr_bool(span_attr(s, key), value);
 }
 
 /* A new event on s's record, NULL when s is not recorded, full (counted) or out of memory. */
@@ -837,29 +849,17 @@ OWL_API void owl_span_event_set_str(owl_span *s, const char *key, const char *va
 
 OWL_API void owl_span_event_set_int(owl_span *s, const char *key, int64_t value)
 {
-    owl__attr *a = event_attr(s, key);
-    if (a) {
-        a->type = OWL__ATTR_INT;
-        a->v.i = value;
-    }
+    owl__attr_int(event_attr(s, key), value);
 }
 
 OWL_API void owl_span_event_set_double(owl_span *s, const char *key, double value)
 {
-    owl__attr *a = event_attr(s, key);
-    if (a) {
-        a->type = OWL__ATTR_DOUBLE;
-        a->v.d = value;
-    }
+    owl__attr_double(event_attr(s, key), value);
 }
 
 OWL_API void owl_span_event_set_bool(owl_span *s, const char *key, int value)
 {
-    owl__attr *a = event_attr(s, key);
-    if (a) {
-        a->type = OWL__ATTR_BOOL;
-        a->v.b = value != 0;
-    }
+    owl__attr_bool(event_attr(s, key), value);
 }
 
 OWL_API void owl_span_set_status(owl_span *s, owl_status_code code, const char *message)
