@@ -175,10 +175,17 @@ static const owl__attr *attr(const owl__log_record *r, const char *key)
 
 Test(log, level_filters, .init = setup, .fini = teardown)
 {
-    owl_log(OWL_LOG_DEBUG, "before init: below info");
-    owl_log(OWL_LOG_INFO, "before init: info");
+    /* before owl_init nothing would take a record: none is made */
+    owl_log(OWL_LOG_INFO, "before init");
+    owl_log(OWL_LOG_FATAL, "before init");
+    cr_assert_null(owl_log_start(OWL_LOG_FATAL), "no record is made before owl_init");
+    cr_assert_eq(nseen, 0);
+    init_with("info", "0"); /* log.level's default */
+    owl_log(OWL_LOG_DEBUG, "below info");
+    owl_log(OWL_LOG_INFO, "info");
     cr_assert_eq(nseen, 1);
-    cr_assert_str_eq(seen[0].body, "before init: info");
+    cr_assert_str_eq(seen[0].body, "info");
+    owl_shutdown(0);
 
     init_with("warn", "0");
     owl_log(OWL_LOG_INFO, "dropped");
@@ -196,11 +203,10 @@ Test(log, level_filters, .init = setup, .fini = teardown)
     cr_assert_eq((int)seen[2].level, OWL_LOG_ERROR + 2);
     cr_assert_eq(seen[3].level, OWL_LOG_FATAL);
 
-    owl_shutdown(0); /* back to info */
-    owl_log(OWL_LOG_DEBUG, "dropped");
-    owl_log(OWL_LOG_INFO, "after");
-    cr_assert_eq(nseen, 5);
-    cr_assert_str_eq(seen[4].body, "after");
+    owl_shutdown(0); /* nothing taken from here on */
+    owl_log(OWL_LOG_FATAL, "after");
+    cr_assert_null(owl_log_start(OWL_LOG_FATAL));
+    cr_assert_eq(nseen, 4);
 }
 
 /* A record below the level allocates nothing (the counter is shown live by one at it). */
@@ -278,6 +284,7 @@ Test(log, ids_of_an_unsampled_span, .init = setup, .fini = teardown)
 /* The time is the wall clock's at emit. */
 Test(log, time_is_the_emit_time, .init = setup, .fini = teardown)
 {
+    init_with("info", "0");
     struct timespec t0, t1;
     owl_log_record *r = owl_log_start(OWL_LOG_INFO);
     clock_gettime(CLOCK_REALTIME, &t0);
@@ -293,6 +300,7 @@ Test(log, time_is_the_emit_time, .init = setup, .fini = teardown)
 
 Test(log, structured_attributes, .init = setup, .fini = teardown)
 {
+    init_with("info", "0");
     static char longv[OWL__MAX_STR + 10];
     memset(longv, 'x', sizeof longv - 1);
     memcpy(longv + OWL__MAX_STR - 1, "\xe2\x9c\x93", 3); /* straddles the cut */
@@ -328,6 +336,7 @@ Test(log, structured_attributes, .init = setup, .fini = teardown)
 
 Test(log, attribute_limit_counts_dropped, .init = setup, .fini = teardown)
 {
+    init_with("info", "0");
     owl_log_record *r = owl_log_start(OWL_LOG_INFO);
     char k[16];
     for (int i = 0; i < OWL__MAX_ATTRS + 5; i++) {
@@ -348,6 +357,7 @@ Test(log, attribute_limit_counts_dropped, .init = setup, .fini = teardown)
 
 Test(log, printf_message, .init = setup, .fini = teardown)
 {
+    init_with("info", "0");
     static char long_arg[600];
     memset(long_arg, 'y', sizeof long_arg - 1);
     owl_log(OWL_LOG_INFO, "n=%d s=%s x=%04x %%", 42, "\xc3\xa9t\xc3\xa9", 0xab);
@@ -366,6 +376,7 @@ Test(log, printf_message, .init = setup, .fini = teardown)
  * character across the limit: cut before it. */
 Test(log, message_cut_at_64k_on_a_character, .init = setup, .fini = teardown)
 {
+    init_with("info", "0");
     size_t big = 4 * OWL__MAX_BODY;
     char *m = malloc(big + 1);
     memset(m, 'a', big);
@@ -474,6 +485,38 @@ static void emit_one(void)
     owl_log(OWL_LOG_ERROR, "not on stderr");
 }
 
+/* A double in the fewest digits that read back; a line past 16 KiB cut on a character (a
+ * message of 3-byte characters), nothing after the cut. */
+static void emit_double_and_long(void)
+{
+    owl_log_record *r = owl_log_start(OWL_LOG_INFO);
+    owl_log_set_double(r, "d", 0.1);
+    owl_log_emit(r, "tenth");
+    static char big[20000];
+    for (size_t i = 0; i + 3 < sizeof big; i += 3)
+        memcpy(big + i, "\xe2\x82\xac", 3); /* U+20AC */
+    r = owl_log_start(OWL_LOG_INFO);
+    owl_log_set_str(r, "after", "cut");
+    owl_log_emit(r, "%s", big);
+}
+
+Test(log, stderr_double_and_cut, .init = setup, .fini = teardown)
+{
+    init_with("info", "1");
+    char *text = capture_stderr(emit_double_and_long);
+    char *nl = strchr(text, '\n');
+    cr_assert_not_null(nl);
+    *nl = '\0';
+    cr_assert(strstr(text, " tenth d=0.1") && nl[-1] == '1', "%s", text);
+    char *second = nl + 1, *end = strchr(second, '\n');
+    cr_assert_not_null(end, "the long line ends with a newline");
+    cr_assert_lt(end - text, 16384 + (nl - text) + 1);
+    cr_assert(owl__utf8_ok(second, (size_t)(end - second)), "cut on a character boundary");
+    cr_assert_null(strstr(second, "after=cut"), "nothing after the cut");
+    cr_assert_eq(end[1], '\0', "two lines");
+    free(text);
+}
+
 Test(log, stderr_off_by_default, .init = setup, .fini = teardown)
 {
     char *before = capture_stderr(emit_one);
@@ -489,7 +532,7 @@ Test(log, stderr_off_by_default, .init = setup, .fini = teardown)
     free(before);
     free(off);
     free(after);
-    cr_assert_eq(nseen, 3);
+    cr_assert_eq(nseen, 1, "only the record made while set up");
 }
 
 /* Threads writing at once (started together): every line whole (one write(2) a record). */
