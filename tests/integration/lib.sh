@@ -6,7 +6,8 @@
 #
 # Environment: OWLD (owld binary), OWL_SRCDIR, OWL_BUILDDIR (set by `make check`; derived
 # from this file's place when run by hand), OWL_IT_KEEP=1 keeps $T for inspection,
-# OWL_IT_LOG_LEVEL sets owld's --log-level (default info).
+# OWL_IT_LOG_LEVEL sets owld's --log-level (default info), OWL_IT_PORTS=LO-HI makes owld
+# listen on a free port of that range only (for runs beside others given their own ports).
 
 set -u
 
@@ -180,11 +181,18 @@ bail() {
 # ---- owld lifecycle ---------------------------------------------------------------------
 
 free_port() {
-    "$PYTHON" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+    "$PYTHON" -c 'import socket, sys
+lo, _, hi = sys.argv[1].partition("-")
+for port in range(int(lo), int(hi) + 1) if hi else [0]:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()' "${OWL_IT_PORTS:-}"
 }
 
 # is_sanitized — owld was built with AddressSanitizer/UBSan.
