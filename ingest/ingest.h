@@ -724,6 +724,8 @@ void owl_logs_set_sink(owl_logs *lg, owl_logs_sink_fn fn, void *ud);
 /* One event read back. */
 typedef struct owl_logs_event {
     int64_t time_ms, ingest_ms;
+    const char *group;      /* owl_logs_trace_events: the event's group, in the page;
+                             * NULL for the reads of one group */
     const char *stream;     /* NUL-terminated, in the page */
     const char *message;    /* NUL-terminated, in the page */
     size_t message_len;
@@ -774,15 +776,36 @@ typedef struct owl_logs_filter {
     const char *token;          /* nextToken of an earlier page, or NULL */
     size_t limit;               /* 1..OWL_LOGS_MAX_PAGE */
     const char *pattern;        /* filterPattern (docs/filter-patterns.md); NULL or "" = all */
+    const uint8_t *trace_id;    /* 16 bytes: only the events of this trace (all zero: those
+                                 * without one); NULL = any */
 } owl_logs_filter;
 
 /* owl_logs_filter_events — FilterLogEvents: the events of the chosen streams (all of the
- * group by default) whose message matches the pattern, interleaved by time, oldest first
- * (blocks pruned by the pattern's necessary condition, owl_fpat_filter); out->next the token
+ * group by default) whose message matches the pattern (and whose trace id is q->trace_id
+ * when set), interleaved by time, oldest first (blocks pruned by the pattern's necessary
+ * condition, owl_fpat_filter, and by the trace_id column's bloom filter); out->next the token
  * of the next page ("" at the end). OWL_ENOTFOUND (group), OWL_EINVAL (token, both streams
  * and prefix, a pattern that does not compile: err says where). */
 int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
                            owl_logs_page *out, owl_error *err);
+
+/* A trace's log lines across every log group of a tenant (owl_logs_trace_events). */
+typedef struct owl_logs_trace_q {
+    uint8_t trace_id[16];
+    int64_t start_ms, end_ms;   /* [start, end); INT64_MIN / INT64_MAX = open */
+    const char *token;          /* out->next of an earlier page of the same query, or NULL */
+    size_t limit;               /* 1..OWL_LOGS_MAX_PAGE */
+} owl_logs_trace_q;
+
+/* owl_logs_trace_events — the events of tenant whose trace id is q->trace_id, from every
+ * group (streams as they are now, as every read), oldest first, each with its group
+ * (e->group) and stream: one ordered scan of the tenant's logs partitions over the days of
+ * the range, blocks pruned by the trace_id column's bloom filter. At most limit events and
+ * OWL_LOGS_MAX_PAGE_BYTES; out->next the token of the next page ("" at the end). A tenant
+ * without groups, or a trace without events: an empty page. OWL_EINVAL (token, an all-zero
+ * id), OWL_ENOMEM, the store's errors. */
+int owl_logs_trace_events(owl_logs *lg, const char *tenant, const owl_logs_trace_q *q,
+                          owl_logs_page *out, owl_error *err);
 
 /* One event handed to an owl_logs_scan callback: views valid only during the call. message
  * is empty when the scan did not ask for it. */

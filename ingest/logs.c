@@ -1666,11 +1666,31 @@ static int vis_cmp(const void *a, const void *b)
     return strcmp(((const vis *)a)->name, ((const vis *)b)->name);
 }
 
+/* One group of a read across groups (owl_logs_trace_events): its partition, its name and
+ * its streams that may be read. */
+typedef struct rgroup {
+    char pid[24];
+    char *name;
+    vis *v;
+    size_t nv;
+    char *strs;
+} rgroup;
+
+static int rgroup_cmp(const void *a, const void *b)
+{
+    return strcmp(((const rgroup *)a)->pid, ((const rgroup *)b)->pid);
+}
+
 /* The state of one paged scan. */
 typedef struct reader {
     owl_logs_page *page;
-    vis *v;
+    const vis *v;
     size_t nv;
+    const rgroup *groups; /* a read across groups: sorted by pid; v and nv follow the batch's
+                           * partition (NULL: one group's read, v and nv fixed) */
+    size_t ngroups;
+    const char *cur_part; /* the partition of the last batch and its group (NULL: none) */
+    const rgroup *cur;
     const char *prefix;
     const owl_fpat *pat; /* FilterLogEvents' pattern, or NULL */
     size_t limit, bytes;
@@ -1720,10 +1740,34 @@ static void event_id(char out[47], uint64_t t, uint64_t k, uint64_t rank)
     out[46] = 0;
 }
 
+/* A read across groups: points r->v at the streams of the batch's partition's group; 0 when
+ * the partition is no group's now (one a deleted group left for the store to drop). */
+static int follow_group(reader *r, const char *partition)
+{
+    if (partition != r->cur_part) {
+        rgroup k;
+        owl_strlcpy(k.pid, partition, sizeof k.pid);
+        r->cur = bsearch(&k, r->groups, r->ngroups, sizeof k, rgroup_cmp);
+        r->cur_part = partition;
+        if (r->cur)
+            r->v = r->cur->v, r->nv = r->cur->nv;
+    }
+    return r->cur != NULL;
+}
+
+/* Appends s[0..n) and a NUL to the page's text; its offset in *off. */
+static int put_text(owl_logs_page *pg, const void *s, size_t n, uintptr_t *off)
+{
+    *off = pg->text.len;
+    int rc = owl_buf_append(&pg->text, s, n);
+    return rc != OWL_OK ? rc : owl_buf_putc(&pg->text, 0);
+}
+
 static int take_row(void *ud, const owl_batch *b)
 {
     reader *r = ud;
     owl_logs_page *pg = r->page;
+    int in_group = !r->groups || follow_group(r, b->partition);
     for (size_t i = 0; i < b->nrows; i++) {
         int64_t t = b->cols[0][i].i, ingest = b->cols[1][i].i;
         uint64_t k = b->keys[i];
@@ -1736,7 +1780,7 @@ static int take_row(void *ud, const owl_batch *b)
         else
             r->pos = (owl_scan_cursor){t, k, 1, r->pos.order};
         owl_bytes sn = b->cols[2][i].b, msg = b->cols[3][i].b;
-        const vis *v = visible(r, sn.p, sn.n, ingest);
+        const vis *v = in_group ? visible(r, sn.p, sn.n, ingest) : NULL;
         if (!v || (r->pat && !owl_fpat_match(r->pat, msg.p, msg.n)))
             continue;
         if (r->full || pg->n == r->limit ||
@@ -1758,6 +1802,14 @@ static int take_row(void *ud, const owl_batch *b)
         memset(e, 0, sizeof *e);
         e->time_ms = t;
         e->ingest_ms = ingest;
+        uintptr_t goff;
+        if (r->groups) {
+            if (put_text(pg, r->cur->name, strlen(r->cur->name), &goff) != OWL_OK) {
+                r->oom = 1;
+                return 1;
+            }
+            e->group = (const char *)goff;
+        }
         /* offsets now; pointers once the text stops moving (fix_page) */
         e->stream = (const char *)(uintptr_t)pg->text.len;
         if (owl_buf_append(&pg->text, sn.p, sn.n) != OWL_OK ||
@@ -1803,9 +1855,12 @@ static int take_row(void *ud, const owl_batch *b)
     return 0;
 }
 
-static void fix_page(owl_logs_page *pg)
+/* Turns the page's text offsets into pointers (groups: the events carry their group's). */
+static void fix_page(owl_logs_page *pg, int groups)
 {
     for (size_t i = 0; i < pg->n; i++) {
+        if (groups)
+            pg->ev[i].group = pg->text.data + (uintptr_t)pg->ev[i].group;
         pg->ev[i].stream = pg->text.data + (uintptr_t)pg->ev[i].stream;
         pg->ev[i].message = pg->text.data + (uintptr_t)pg->ev[i].message;
         pg->ev[i].severity = pg->text.data + (uintptr_t)pg->ev[i].severity;
@@ -1850,7 +1905,8 @@ static int vis_snapshot(const lgroup *g, const char *const *names, size_t nnames
     return OWL_OK;
 }
 
-/* Runs one ordered scan of partition pid into r (limit events after `after`). */
+/* Runs one ordered scan of partition pid (NULL: every logs partition of the tenant, r->groups
+ * telling them apart) into r (limit events after `after`). */
 static int run_scan(owl_logs *lg, const char *tenant, const char *pid, int64_t start,
                     int64_t end, enum owl_order order, const owl_pred *preds, size_t npreds,
                     reader *r, owl_error *err)
@@ -1860,7 +1916,8 @@ static int run_scan(owl_logs *lg, const char *tenant, const char *pid, int64_t s
     const owl_filter *pf = r->pat ? owl_fpat_filter(r->pat, OWL_LOGS_MESSAGE) : NULL;
     const char *parts[] = {pid};
     r->pos = (owl_scan_cursor){0, 0, 0, order};
-    owl_scan q = {.table = "logs", .tenant = tenant, .partitions = parts, .npartitions = 1,
+    owl_scan q = {.table = "logs", .tenant = tenant, .partitions = pid ? parts : NULL,
+                  .npartitions = pid ? 1 : 0,
                   .start = start, .end = end, .cols = read_cols,
                   .ncols = OWL_ARRAY_LEN(read_cols), .preds = preds, .npreds = npreds,
                   .fn = take_row, .ud = r, .order = order, .after = r->after, .filter = pf};
@@ -1870,7 +1927,7 @@ static int run_scan(owl_logs *lg, const char *tenant, const char *pid, int64_t s
     if (rc == 1)
         rc = OWL_OK;
     if (rc == OWL_OK)
-        fix_page(r->page);
+        fix_page(r->page, r->groups != NULL);
     return rc;
 }
 
@@ -1954,6 +2011,22 @@ int owl_logs_get_events(owl_logs *lg, const char *tenant, const owl_logs_get *q,
     return OWL_OK;
 }
 
+/* EQ on the trace_id column: a block whose bloom filter lacks the id is not read. */
+static owl_pred trace_pred(const uint8_t id[16])
+{
+    return (owl_pred){.col = OWL_LOGS_TRACE_ID, .op = OWL_PRED_EQ, .lo.b = {id, 16}};
+}
+
+/* A FilterLogEvents-style page's token: the cursor after its last event when more match. */
+static void set_next(owl_logs_page *out, const reader *r)
+{
+    if (out->more && r->have_last) {
+        char t[OWL_SCAN_CURSOR_TEXT];
+        owl_scan_cursor_format(&r->last, t);
+        snprintf(out->next, sizeof out->next, "%s", t);
+    }
+}
+
 int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filter *q,
                            owl_logs_page *out, owl_error *err)
 {
@@ -1988,7 +2061,8 @@ int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filt
         return !g ? no_group(err) : owl_error_set(err, rc, "out of memory");
     }
     owl_cell *set = NULL;
-    owl_pred pred = {.col = OWL_LOGS_STREAM, .op = OWL_PRED_IN};
+    owl_pred preds[2];
+    size_t npreds = 0;
     if (q->streams) { /* prunes blocks by the stream's dictionary */
         set = malloc((nv ? nv : 1) * sizeof *set);
         if (!set) {
@@ -1997,26 +2071,87 @@ int owl_logs_filter_events(owl_logs *lg, const char *tenant, const owl_logs_filt
         }
         for (size_t i = 0; i < nv; i++)
             set[i].b = (owl_bytes){v[i].name, strlen(v[i].name)};
-        pred.set = set;
-        pred.nset = nv;
+        preds[npreds++] = (owl_pred){.col = OWL_LOGS_STREAM, .op = OWL_PRED_IN, .set = set,
+                                     .nset = nv};
     }
+    if (q->trace_id) /* prunes blocks by the trace_id column's bloom filter */
+        preds[npreds++] = trace_pred(q->trace_id);
     if (nv == 0) /* none of the streams asked for exists: nothing to read */
         goto out;
     reader r = {.page = out, .v = v, .nv = nv, .prefix = q->prefix, .pat = pat,
                 .limit = q->limit, .after = q->token ? &after : NULL};
     int64_t end = q->end_ms == INT64_MAX ? INT64_MAX : q->end_ms + 1;
-    rc = run_scan(lg, tenant, pid, q->start_ms, end, OWL_ORDER_ASC, &pred, q->streams ? 1 : 0,
-                  &r, err);
-    if (rc == OWL_OK && out->more && r.have_last) {
-        char t[OWL_SCAN_CURSOR_TEXT];
-        owl_scan_cursor_format(&r.last, t);
-        snprintf(out->next, sizeof out->next, "%s", t);
-    }
+    rc = run_scan(lg, tenant, pid, q->start_ms, end, OWL_ORDER_ASC, preds, npreds, &r, err);
+    set_next(out, &r);
 out:
     free(set);
     free(v);
     free(strs);
     owl_fpat_free(pat);
+    if (rc != OWL_OK)
+        owl_logs_page_free(out);
+    return rc;
+}
+
+static void rgroups_free(rgroup *gs, size_t n)
+{
+    for (size_t i = 0; gs && i < n; i++) {
+        free(gs[i].name);
+        free(gs[i].v);
+        free(gs[i].strs);
+    }
+    free(gs);
+}
+
+/* Snapshot of every group of tenant (*n of them in *out, sorted by partition). OWL_ENOMEM. */
+static int rgroups_snapshot(owl_logs *lg, const char *tenant, rgroup **out, size_t *n)
+{
+    int found, rc = OWL_OK;
+    *out = NULL, *n = 0;
+    pthread_mutex_lock(&lg->mu);
+    size_t first = gfind(lg, tenant, "", &found), cnt = tenant_groups(lg, tenant);
+    rgroup *gs = calloc(cnt ? cnt : 1, sizeof *gs);
+    for (size_t i = 0; gs && i < cnt && rc == OWL_OK; i++) {
+        const lgroup *g = lg->g[first + i];
+        owl_strlcpy(gs[i].pid, g->pid, sizeof gs[i].pid);
+        gs[i].name = strdup(g->name);
+        rc = gs[i].name ? vis_snapshot(g, NULL, 0, &gs[i].v, &gs[i].nv, &gs[i].strs)
+                        : OWL_ENOMEM;
+    }
+    pthread_mutex_unlock(&lg->mu);
+    if (!gs || rc != OWL_OK) {
+        rgroups_free(gs, cnt);
+        return OWL_ENOMEM;
+    }
+    qsort(gs, cnt, sizeof *gs, rgroup_cmp);
+    *out = gs, *n = cnt;
+    return OWL_OK;
+}
+
+int owl_logs_trace_events(owl_logs *lg, const char *tenant, const owl_logs_trace_q *q,
+                          owl_logs_page *out, owl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (owl_traceid_is_zero(q->trace_id, sizeof q->trace_id))
+        return owl_error_set(err, OWL_EINVAL, "the trace id is all zero");
+    owl_scan_cursor after;
+    if (q->token && (owl_scan_cursor_parse(q->token, &after) != OWL_OK ||
+                     after.order != OWL_ORDER_ASC))
+        return owl_error_set(err, OWL_EINVAL, "The specified nextToken is invalid.");
+    rgroup *gs;
+    size_t ng;
+    if (rgroups_snapshot(lg, tenant, &gs, &ng) != OWL_OK)
+        return owl_error_set(err, OWL_ENOMEM, "out of memory");
+    int rc = OWL_OK;
+    if (ng && q->start_ms < q->end_ms) {
+        owl_pred pred = trace_pred(q->trace_id);
+        reader r = {.page = out, .groups = gs, .ngroups = ng, .limit = q->limit,
+                    .after = q->token ? &after : NULL};
+        rc = run_scan(lg, tenant, NULL, q->start_ms, q->end_ms, OWL_ORDER_ASC, &pred, 1, &r,
+                      err);
+        set_next(out, &r);
+    }
+    rgroups_free(gs, ng);
     if (rc != OWL_OK)
         owl_logs_page_free(out);
     return rc;

@@ -1531,13 +1531,35 @@ static void native_otel(bson_t *d, const owl_logs_event *e)
         BSON_APPEND_DOCUMENT(d, "attrs", &attrs);
 }
 
+/* An optional trace id in any of its text forms (common/traceid.h) into id; *have 0 when
+ * absent. 400 InvalidParameter when malformed. */
+static int native_trace_id(owl_aws_ctx *ctx, const bson_t *in, uint8_t id[16], int *have)
+{
+    const char *v;
+    owl_error e = {0};
+    *have = 0;
+    if (param(ctx, in, "trace_id", 64, &v) != OWL_OK)
+        return OWL_EINVAL;
+    if (!v)
+        return OWL_OK;
+    if (owl_traceid_parse(v, strlen(v), id, &e) != OWL_OK)
+        return owl_aws_fail(ctx, OWL_AWS_ERR_InvalidParameter,
+                            "trace_id must be 32 hex digits, 16 hex digits or X-Ray's "
+                            "1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx: %s", e.msg);
+    *have = 1;
+    return OWL_OK;
+}
+
 static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
 {
     const char *group, *stream;
     size_t limit;
+    uint8_t tid[16];
+    int have_tid;
     owl_logs_filter q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX};
     if (param(ctx, in, "group", OWL_LOGS_NAME_MAX, &group) != OWL_OK ||
         param(ctx, in, "stream", OWL_LOGS_NAME_MAX, &stream) != OWL_OK ||
+        native_trace_id(ctx, in, tid, &have_tid) != OWL_OK ||
         param(ctx, in, "next_token", 79, &q.token) != OWL_OK ||
         param(ctx, in, "pattern", OWL_FPAT_MAX_LEN, &q.pattern) != OWL_OK ||
         native_time(ctx, in, "start", &q.start_ms) != OWL_OK ||
@@ -1549,6 +1571,7 @@ static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     resource(ctx, "log-group", group);
     q.group = group;
     q.limit = limit;
+    q.trace_id = have_tid ? tid : NULL;
     if (stream) {
         q.streams = &stream;
         q.nstreams = 1;
@@ -1617,8 +1640,8 @@ static const owl_aws_op native_ops[] = {
      .query_params = (const char *const[]){"prefix", "limit", "next_token", NULL}},
     {.name = "ListLogEvents", .action = "logs:FilterLogEvents", .fn = native_events,
      .method = "GET", .uri = "/api/v1/logs/events",
-     .query_params = (const char *const[]){"group", "stream", "pattern", "start", "end",
-                                           "limit", "next_token", NULL}},
+     .query_params = (const char *const[]){"group", "stream", "pattern", "trace_id", "start",
+                                           "end", "limit", "next_token", NULL}},
 };
 
 static const owl_aws_service native_service = {

@@ -3,6 +3,7 @@
  *   POST /api/v2/spans              Zipkin v2 JSON (202, as Zipkin answers)
  *   POST /api/v1/spans              Zipkin v1 JSON, converted to v2 by Zipkin's rules
  *   GET  /api/v1/traces/{id}        one trace as a tree (32 hex, X-Ray 1-..., or 16 hex)
+ *   GET  /api/v1/traces/{id}/logs   the trace's log lines across the tenant's log groups
  *   GET  /api/v1/traces             trace summaries (service, operation, duration, status,
  *                                   X-Ray filter expression, pages)
  *   GET  /api/traces/{id}, /api/services, /api/services/{service}/operations
@@ -334,6 +335,119 @@ static int native_trace(owl_call *call)
     }
     rc = rc ? rc : owl_buf_puts(&b, "]}");
     owl_trace_free(&t);
+    return reply_json(call, &b, rc);
+}
+
+/* ---- a trace's log lines ---- */
+
+#define TRACE_LOGS_WIDEN_MS (5 * 60000LL) /* around the trace's spans (clock skew, lag) */
+#define TRACE_LOGS_RECENT_MS 86400000LL   /* no spans found: the last 24 hours... */
+#define TRACE_LOGS_AHEAD_MS 7200000LL     /* ...and the 2 hours ahead owl accepts events */
+
+/* The default range of a trace's logs: its spans' [first start, last end] widened by
+ * TRACE_LOGS_WIDEN_MS each side when the trace is found, else the recent hours. */
+static int trace_logs_range(owl_call *call, const uint8_t id[16], int64_t *start,
+                            int64_t *end)
+{
+    owl_trace t = {0};
+    owl_error err = {0};
+    int rc = owl_traces_get(call->srv->traces, call->principal->tenant, id, &t, &err);
+    if (rc == OWL_OK && t.n) {
+        *start = t.start_ns / MS_NS - TRACE_LOGS_WIDEN_MS;
+        *end = t.end_ns / MS_NS + 1 + TRACE_LOGS_WIDEN_MS;
+    } else if (rc == OWL_OK || rc == OWL_ENOTFOUND) {
+        int64_t now = owl_now_ms();
+        *start = now - TRACE_LOGS_RECENT_MS;
+        *end = now + TRACE_LOGS_AHEAD_MS;
+        rc = OWL_OK;
+    } else
+        owl_call_error_from(call, rc, err.msg);
+    owl_trace_free(&t);
+    return rc;
+}
+
+/* One event of a trace's logs as the native logs API writes it, with its group. */
+static void trace_log_doc(bson_t *d, const owl_logs_event *e)
+{
+    char hex[OWL_TRACEID_HEX_SIZE];
+    BSON_APPEND_DATE_TIME(d, "time", e->time_ms);
+    BSON_APPEND_DATE_TIME(d, "ingested", e->ingest_ms);
+    BSON_APPEND_UTF8(d, "group", e->group);
+    BSON_APPEND_UTF8(d, "stream", e->stream);
+    bson_append_utf8(d, "message", 7, e->message, (int)e->message_len);
+    if (e->severity[0])
+        BSON_APPEND_UTF8(d, "severity", e->severity);
+    owl_traceid_to_hex(e->trace_id, hex);
+    BSON_APPEND_UTF8(d, "trace_id", hex);
+    if (!owl_traceid_is_zero(e->span_id, sizeof e->span_id)) {
+        owl_traceid_span_to_hex(e->span_id, hex);
+        BSON_APPEND_UTF8(d, "span_id", hex);
+    }
+    bson_t attrs;
+    if (e->attrs_len && bson_init_static(&attrs, e->attrs, e->attrs_len) &&
+        bson_validate(&attrs, BSON_VALIDATE_NONE, NULL))
+        BSON_APPEND_DOCUMENT(d, "attrs", &attrs);
+    BSON_APPEND_UTF8(d, "event_id", e->event_id);
+}
+
+static int trace_logs(owl_call *call)
+{
+    owl_logs_trace_q q = {0};
+    char lim[32], tok[OWL_SCAN_CURSOR_TEXT];
+    int has_start = 0, has_end = 0;
+    if (path_id(call, q.trace_id) != OWL_OK ||
+        owl_call_time(call, "start", &q.start_ms, &has_start) != OWL_OK ||
+        owl_call_time(call, "end", &q.end_ms, &has_end) != OWL_OK)
+        return OWL_EINVAL;
+    int lr = owl_query_param(call->req->query, "limit", lim, sizeof lim);
+    if (lr < 0)
+        lim[0] = 0; /* malformed: answered as a bad limit */
+    if (owl_call_limit(call, lim, lr != 0, 1000, OWL_LOGS_MAX_PAGE, &q.limit) != OWL_OK)
+        return OWL_EINVAL;
+    int tr = owl_query_param(call->req->query, "next_token", tok, sizeof tok);
+    if (tr < 0) {
+        owl_call_error(call, 400, "InvalidParameter", "next_token is not a token owl made");
+        return OWL_EINVAL;
+    }
+    q.token = tr ? tok : NULL;
+    if (!has_start || !has_end) {
+        int64_t s, e;
+        if (trace_logs_range(call, q.trace_id, &s, &e) != OWL_OK)
+            return OWL_EIO;
+        q.start_ms = has_start ? q.start_ms : s;
+        q.end_ms = has_end ? q.end_ms : e;
+    }
+    owl_logs_page pg;
+    owl_error err = {0};
+    int rc = owl_logs_trace_events(call->srv->logs, call->principal->tenant, &q, &pg, &err);
+    if (rc != OWL_OK) {
+        owl_call_error_from(call, rc, err.msg);
+        return rc;
+    }
+    bson_t out = BSON_INITIALIZER, arr;
+    char hex[OWL_TRACEID_HEX_SIZE], xr[OWL_TRACEID_XRAY_SIZE];
+    owl_traceid_to_hex(q.trace_id, hex);
+    owl_traceid_to_xray(q.trace_id, xr);
+    BSON_APPEND_UTF8(&out, "trace_id", hex);
+    BSON_APPEND_UTF8(&out, "xray_trace_id", xr);
+    BSON_APPEND_DATE_TIME(&out, "start", q.start_ms);
+    BSON_APPEND_DATE_TIME(&out, "end", q.end_ms);
+    BSON_APPEND_ARRAY_BEGIN(&out, "events", &arr);
+    for (size_t i = 0; i < pg.n; i++) {
+        char key[24];
+        bson_t d;
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
+        trace_log_doc(&d, &pg.ev[i]);
+        bson_append_document_end(&arr, &d);
+    }
+    bson_append_array_end(&out, &arr);
+    if (pg.next[0])
+        BSON_APPEND_UTF8(&out, "next_token", pg.next);
+    owl_logs_page_free(&pg);
+    owl_buf b = OWL_BUF_INIT;
+    rc = owl_aws_json_encode(&out, 1, &b);
+    bson_destroy(&out);
     return reply_json(call, &b, rc);
 }
 
@@ -694,6 +808,9 @@ static const owl_route traces_routes[] = {
      .fn = zipkin_v1},
     {.method = "GET", .pattern = "/api/v1/traces/{id}", .action = "xray:BatchGetTraces",
      .fn = native_trace},
+    /* log lines: read with the logs read's action, as GET /api/v1/logs/events */
+    {.method = "GET", .pattern = "/api/v1/traces/{id}/logs", .action = "logs:FilterLogEvents",
+     .fn = trace_logs},
     {.method = "GET", .pattern = "/api/v1/traces", .action = "xray:GetTraceSummaries",
      .fn = native_search},
     {.method = "GET", .pattern = "/api/traces/{id}", .action = "xray:BatchGetTraces",

@@ -5,8 +5,10 @@
  * time with stream names, prefix, time range and filter patterns, pagination while another
  * thread appends (every event present at the start seen exactly once), delete and re-create
  * of groups and streams (nothing old comes back), everything back after a reopen, and the
- * other ways in (OWL_LOGS_CREATE, OWL_LOGS_ANY_BATCH), and owl_logs_scan (Insights' read: the
- * live streams' events, unordered, with or without messages, a filter, a callback's stop). */
+ * other ways in (OWL_LOGS_CREATE, OWL_LOGS_ANY_BATCH), owl_logs_scan (Insights' read: the
+ * live streams' events, unordered, with or without messages, a filter, a callback's stop), and
+ * a trace's events (FilterLogEvents' trace_id in one group, owl_logs_trace_events across
+ * groups: in parts and memtables over days, paged, after deletes and a reopen). */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -743,5 +745,185 @@ Test(logs, scan_reads_live_streams_unordered)
     cr_assert_eq(s.n, 104);
     q.group = "/nope";
     cr_assert_eq(owl_logs_scan(e.lg, T, &q, NULL, &err), OWL_ENOTFOUND);
+    env_free(&e);
+}
+
+/* ---- a trace's events: owl_logs_filter.trace_id, owl_logs_trace_events ---- */
+
+#define TR_STEP_MS (6 * 3600000LL) /* events 6 h apart: a batch spans three days */
+#define TR_N 12
+
+/* The trace of event i of a batch: T1, T2, none in turn (T1 = 0x11..., T2 = 0x22...). */
+static int tr_of(size_t i)
+{
+    return (int)(i % 3);
+}
+
+/* TR_N events "<g>/<s>/<i>" at t0 + i * TR_STEP_MS into (g, s), created on first use. */
+static void put_traced(env *e, const char *g, const char *s, int64_t t0)
+{
+    owl_log_event ev[TR_N];
+    char msg[TR_N][64];
+    memset(ev, 0, sizeof ev);
+    for (size_t i = 0; i < TR_N; i++) {
+        snprintf(msg[i], sizeof msg[i], "%s/%s/%zu", g, s, i);
+        ev[i].time_ms = t0 + (int64_t)i * TR_STEP_MS;
+        ev[i].message = (owl_bytes){msg[i], strlen(msg[i])};
+        if (tr_of(i) != 2)
+            memset(ev[i].trace_id, tr_of(i) == 0 ? 0x11 : 0x22, sizeof ev[i].trace_id);
+        ev[i].span_id[7] = (uint8_t)(i + 1);
+    }
+    owl_error err = {0};
+    owl_logs_put_result res;
+    cr_assert_eq(owl_logs_put(e->lg, T, g, s, ev, TR_N, OWL_LOGS_CREATE | OWL_LOGS_ANY_BATCH,
+                              &res, &err),
+                 OWL_OK, "%s", err.msg);
+    cr_assert_eq(res.stored, TR_N);
+}
+
+/* What pages of a trace's events held, all of them checked to be of trace `id`. */
+typedef struct tr_seen {
+    size_t n, pages;
+    char msgs[64][64];
+} tr_seen;
+
+static void tr_check_page(const owl_logs_page *pg, const uint8_t id[16], tr_seen *s,
+                          int64_t *last_t)
+{
+    for (size_t i = 0; i < pg->n; i++) {
+        cr_assert_eq(memcmp(pg->ev[i].trace_id, id, 16), 0, "%s", pg->ev[i].message);
+        cr_assert_geq(pg->ev[i].time_ms, *last_t, "oldest first");
+        *last_t = pg->ev[i].time_ms;
+        cr_assert_lt(s->n, 64);
+        snprintf(s->msgs[s->n++], sizeof s->msgs[0], "%s", pg->ev[i].message);
+    }
+    s->pages++;
+}
+
+/* Every page of FilterLogEvents on group g for trace id, limit a page. */
+static void tr_filter(env *e, const char *g, const uint8_t id[16], size_t limit, tr_seen *s)
+{
+    owl_logs_filter q = {.group = g, .start_ms = INT64_MIN, .end_ms = INT64_MAX,
+                         .limit = limit, .trace_id = id};
+    char tok[OWL_SCAN_CURSOR_TEXT + 4];
+    int64_t last_t = INT64_MIN;
+    memset(s, 0, sizeof *s);
+    for (;;) {
+        owl_logs_page pg;
+        owl_error err = {0};
+        cr_assert_eq(owl_logs_filter_events(e->lg, T, &q, &pg, &err), OWL_OK, "%s", err.msg);
+        cr_assert_null(pg.n ? pg.ev[0].group : NULL, "one group's read names none");
+        tr_check_page(&pg, id, s, &last_t);
+        snprintf(tok, sizeof tok, "%s", pg.next);
+        owl_logs_page_free(&pg);
+        if (!tok[0])
+            break;
+        q.token = tok;
+    }
+}
+
+/* Every page of owl_logs_trace_events for id in [start, end), limit a page; each event's
+ * message starts with its group's name. */
+static void tr_all(env *e, const uint8_t id[16], int64_t start, int64_t end, size_t limit,
+                   tr_seen *s)
+{
+    owl_logs_trace_q q = {.start_ms = start, .end_ms = end, .limit = limit};
+    memcpy(q.trace_id, id, 16);
+    char tok[OWL_SCAN_CURSOR_TEXT + 4];
+    int64_t last_t = INT64_MIN;
+    memset(s, 0, sizeof *s);
+    for (;;) {
+        owl_logs_page pg;
+        owl_error err = {0};
+        cr_assert_eq(owl_logs_trace_events(e->lg, T, &q, &pg, &err), OWL_OK, "%s", err.msg);
+        for (size_t i = 0; i < pg.n; i++) {
+            cr_assert_not_null(pg.ev[i].group);
+            size_t gl = strlen(pg.ev[i].group);
+            cr_assert(!strncmp(pg.ev[i].message, pg.ev[i].group, gl) &&
+                          pg.ev[i].message[gl] == '/',
+                      "%s is of group %s", pg.ev[i].message, pg.ev[i].group);
+        }
+        tr_check_page(&pg, id, s, &last_t);
+        snprintf(tok, sizeof tok, "%s", pg.next);
+        owl_logs_page_free(&pg);
+        if (!tok[0])
+            break;
+        q.token = tok;
+    }
+}
+
+static size_t tr_count(const tr_seen *s, const char *prefix)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        k += strncmp(s->msgs[i], prefix, strlen(prefix)) == 0;
+    return k;
+}
+
+Test(logs, trace_id_filters_events_of_one_trace)
+{
+    env e;
+    env_init(&e, NULL);
+    int64_t t0 = owl_now_ms() - 4 * 86400000LL; /* TR_N events over three days each */
+    uint8_t t1[16], t2[16], t3[16];
+    memset(t1, 0x11, 16), memset(t2, 0x22, 16), memset(t3, 0x33, 16);
+    put_traced(&e, "/a", "s1", t0);
+    put_traced(&e, "/b", "s1", t0 + 2);
+    owl_error err = {0};
+    cr_assert_eq(owl_store_flush(e.store, &err), OWL_OK); /* those in parts, these in memory */
+    put_traced(&e, "/a", "s2", t0 + 1);
+    put_traced(&e, "/c", "s1", t0 + 3);
+    tr_seen s;
+    /* one group: T1's events of both its streams, 2 a page */
+    tr_filter(&e, "/a", t1, 2, &s);
+    cr_assert_eq(s.n, 8, "4 of each stream");
+    cr_assert_eq(tr_count(&s, "/a/s1/"), 4);
+    cr_assert_eq(tr_count(&s, "/a/s2/"), 4);
+    cr_assert_geq(s.pages, 4, "paged");
+    cr_assert_str_eq(s.msgs[0], "/a/s1/0");
+    cr_assert_str_eq(s.msgs[1], "/a/s2/0");
+    tr_filter(&e, "/a", t2, 1000, &s);
+    cr_assert_eq(s.n, 8);
+    cr_assert_str_eq(s.msgs[0], "/a/s1/1");
+    tr_filter(&e, "/a", t3, 1000, &s);
+    cr_assert_eq(s.n, 0, "a trace without events");
+    /* every group: T1's 16 events, oldest first, 3 a page */
+    tr_all(&e, t1, INT64_MIN, INT64_MAX, 3, &s);
+    cr_assert_eq(s.n, 16);
+    cr_assert_eq(s.pages, 6);
+    cr_assert_eq(tr_count(&s, "/b/"), 4);
+    cr_assert_eq(tr_count(&s, "/c/"), 4);
+    const char *first[] = {"/a/s1/0", "/a/s2/0", "/b/s1/0", "/c/s1/0", "/a/s1/3"};
+    for (size_t i = 0; i < OWL_ARRAY_LEN(first); i++)
+        cr_assert_str_eq(s.msgs[i], first[i]);
+    /* a range reads its days only: events 3..5 of each stream (the second day) */
+    tr_all(&e, t1, t0 + 3 * TR_STEP_MS, t0 + 6 * TR_STEP_MS, 1000, &s);
+    cr_assert_eq(s.n, 4, "event 3 of each of the four streams");
+    tr_all(&e, t3, INT64_MIN, INT64_MAX, 1000, &s);
+    cr_assert_eq(s.n, 0);
+    /* a deleted stream's and group's events are gone from both reads */
+    cr_assert_eq(owl_logs_delete_stream(e.lg, T, "/a", "s2", &err), OWL_OK);
+    cr_assert_eq(owl_logs_delete_group(e.lg, T, "/c", &err), OWL_OK);
+    tr_filter(&e, "/a", t1, 1000, &s);
+    cr_assert_eq(s.n, 4);
+    tr_all(&e, t1, INT64_MIN, INT64_MAX, 1000, &s);
+    cr_assert_eq(s.n, 8);
+    /* the same after a reopen, from parts only */
+    env_close(&e);
+    env_open(&e, NULL);
+    tr_all(&e, t2, INT64_MIN, INT64_MAX, 5, &s);
+    cr_assert_eq(s.n, 8);
+    cr_assert_eq(tr_count(&s, "/a/s1/"), 4);
+    /* an all-zero id and a foreign token are refused; another tenant sees nothing */
+    owl_logs_trace_q q = {.start_ms = INT64_MIN, .end_ms = INT64_MAX, .limit = 10};
+    owl_logs_page pg;
+    cr_assert_eq(owl_logs_trace_events(e.lg, T, &q, &pg, &err), OWL_EINVAL);
+    memcpy(q.trace_id, t1, 16);
+    q.token = "nope";
+    cr_assert_eq(owl_logs_trace_events(e.lg, T, &q, &pg, &err), OWL_EINVAL);
+    q.token = NULL;
+    cr_assert_eq(owl_logs_trace_events(e.lg, "000000000002", &q, &pg, &err), OWL_OK);
+    cr_assert_eq(pg.n, 0);
+    owl_logs_page_free(&pg);
     env_free(&e);
 }
