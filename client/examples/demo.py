@@ -195,9 +195,8 @@ def main():
             print("\nlog lines of trace %s (GET /api/v1/traces/%s/logs): %d, from %s" % (
                 tid, tid, len(ev), ", ".join(groups)))
             for e in ev[:8]:
-                print("  %s %-16s %-5s %s" % (time.strftime("%H:%M:%S", time.gmtime(
-                    e["time"] / 1000)), e.get("group", ""), e.get("severity", ""),
-                    e["message"]))
+                print("  %s %-16s %-5s %s" % (str(e["time"])[11:23], e.get("group", ""),
+                                              e.get("severity", ""), e["message"]))
             expect(len(ev) >= 4 and all(e.get("trace_id") == tid for e in ev),
                    "the trace's log lines are found by its id")
 

@@ -26,4 +26,8 @@ check "the root cause is payments' PaymentDeclinedError" \
     grep -qE '^root cause of faults: payments "POST /charge" PaymentDeclinedError' "$T/demo.out"
 svg=$(sed -n 's/^service map as SVG (Graphviz): //p' "$T/demo.out")
 check "an SVG of the map naming the services" grep -q 'inventory' "${svg:-/nonexistent}"
+# owld and the services ran under demo.py, their logs in its directory (lib.sh's own check
+# looks at owld logs it started itself)
+bad=$(grep -lE 'Sanitizer|runtime error:' "$T"/demo/*.log 2>/dev/null)
+check_eq "owld's and the services' logs hold no sanitizer report" "" "$bad"
 finish
