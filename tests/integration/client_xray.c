@@ -114,9 +114,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++)
             yes += span("/anything");
         double t1 = ms_now();
+        /* the exporter cannot deliver the sampled spans to an absent owld: its shutdown ends
+         * at the deadline with OWL_ERR_TIMEOUT, the spans counted dropped */
         int rc = owl_shutdown(2000);
         printf("sampled %d start_ms %.0f shutdown_ms %.0f\n", yes, t1 - t0, ms_now() - t1);
-        return rc ? 1 : 0;
+        return rc == 0 || rc == OWL_ERR_TIMEOUT ? 0 : 1;
     }
     fprintf(stderr, "usage: client_xray rate|burst|fork|away ...\n");
     return 64;

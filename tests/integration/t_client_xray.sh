@@ -104,7 +104,9 @@ check_eq "owld away: 2,000 roots and the shutdown run ($out)" 0 "$rc"
 # 1 + Binomial(1999, 0.05): 101 +- 4 sd (39)
 check "... the local default: 1 a second then 5%" test "${s:-0}" -ge 62 -a "${s:-0}" -le 140
 check "... the spans do not wait for owld (start ${start:-?} ms for 2,000)" test "${start:-9999}" -lt 1000
-check "... nor does the shutdown (${stop:-?} ms)" test "${stop:-9999}" -lt 2500
+# owl_shutdown(2000): the sampler's thread stops at once; the exporter gives up sending the
+# sampled spans at the deadline, a request in flight abandoned within a second of it
+check "... nor does the shutdown (${stop:-?} ms)" test "${stop:-9999}" -lt 3500
 
 # ---- owld hung (a port that takes connections and never answers): still nothing blocks ----
 HUNG_PORT=$(free_port)
@@ -119,5 +121,5 @@ rc=$?
 read -r _ s _ start _ stop <<<"$out"
 check_eq "owld hung: 2,000 roots and the shutdown run ($out)" 0 "$rc"
 check "... the local default" test "${s:-0}" -ge 62 -a "${s:-0}" -le 140
-check "... the shutdown abandons the hung fetch (${stop:-?} ms)" test "${stop:-9999}" -lt 2500
+check "... the shutdown abandons the hung fetch and send (${stop:-?} ms)" test "${stop:-9999}" -lt 3500
 finish
