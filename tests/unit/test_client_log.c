@@ -31,6 +31,7 @@
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
+#include "client_oom.h"
 #undef owl_span
 #undef owl_span_kind
 #undef owl_log
@@ -883,18 +884,6 @@ Test(log_otlp, emitted_record_reaches_owld_with_its_span)
 
 /* ---- out of memory ---- */
 
-static size_t vm_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[128];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
 
 /* The address space capped a few MB above use: 20 records of 64 KiB messages and 128
  * attributes of 4 KiB run out part way; the buffer is left as given, and usable again. */
@@ -923,14 +912,11 @@ Test(log_otlp, out_of_memory_leaves_the_buffer)
         owl__cbuf b = {0};
         owl__cbuf_put(&b, "prefix", 6);
         size_t cap = b.cap;
-        struct rlimit old, lim;
-        cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
-        lim = old;
-        lim.rlim_cur = vm_bytes() + ((size_t)4 << 20);
-        cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+        struct rlimit old;
+        oom_cap(&old);
         int rc = json ? owl__otlp_logs_json(rs, 20, SERVICE, RESOURCE, &b)
                       : owl__otlp_logs_pb(rs, 20, SERVICE, RESOURCE, &b);
-        setrlimit(RLIMIT_AS, &old);
+        oom_uncap(&old);
         cr_assert_eq(rc, OWL_ERR_NOMEM);
         cr_assert_eq(b.len, 6);
         cr_assert_eq(b.nomem, 0);

@@ -38,6 +38,7 @@
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "client_oom.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest Req;
 typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
@@ -555,18 +556,6 @@ Test(client_metrics, json_text_of_a_gauge)
     owl__cbuf_free(&b);
 }
 
-static size_t vm_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[128];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
 
 /* The address space capped a few MB above use: 10 points of 16 attributes of 512 KB run out
  * of memory part way, and the buffer is left as given, usable again. */
@@ -590,14 +579,11 @@ Test(client_metrics, out_of_memory_leaves_the_buffer)
     for (int json = 0; json < 2; json++) {
         owl__cbuf b = {0};
         owl__cbuf_put(&b, "prefix", 6);
-        struct rlimit old, lim;
-        cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
-        lim = old;
-        lim.rlim_cur = vm_bytes() + ((size_t)4 << 20);
-        cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+        struct rlimit old;
+        oom_cap(&old);
         int rc = json ? owl__otlp_metrics_json(&d, 1, SERVICE, RESOURCE, &b)
                       : owl__otlp_metrics_pb(&d, 1, SERVICE, RESOURCE, &b);
-        setrlimit(RLIMIT_AS, &old);
+        oom_uncap(&old);
         cr_assert_eq(rc, OWL_ERR_NOMEM);
         cr_assert_eq(b.len, 6);
         cr_assert_eq(b.nomem, 0);

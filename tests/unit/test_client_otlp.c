@@ -34,6 +34,7 @@
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "client_oom.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue KV;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
@@ -639,18 +640,6 @@ Test(client_otlp, long_spans_keep_their_lengths)
 
 /* The process's address space capped a few MB above what it uses: encoding 10 spans of 512 KB
  * runs out of memory part way, and the buffer is left as it was given. */
-static size_t vm_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[128];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
 
 Test(client_otlp, out_of_memory_leaves_the_buffer)
 {
@@ -671,14 +660,11 @@ Test(client_otlp, out_of_memory_leaves_the_buffer)
         owl__cbuf b = {0};
         owl__cbuf_put(&b, "prefix", 6);
         size_t cap = b.cap;
-        struct rlimit old, lim;
-        cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
-        lim = old;
-        lim.rlim_cur = vm_bytes() + ((size_t)4 << 20);
-        cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+        struct rlimit old;
+        oom_cap(&old);
         int rc = json ? owl__otlp_traces_json(rs, 10, SERVICE, RESOURCE, &b)
                       : owl__otlp_traces_pb(rs, 10, SERVICE, RESOURCE, &b);
-        setrlimit(RLIMIT_AS, &old);
+        oom_uncap(&old);
         cr_assert_eq(rc, OWL_ERR_NOMEM);
         cr_assert_eq(b.len, 6);
         cr_assert_eq(b.nomem, 0);
