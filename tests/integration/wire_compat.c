@@ -27,23 +27,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* owl/owl.h and ingest/ingest.h (common/log.h) both name owl_span, enum owl_span_kind, owl_log
- * and its levels: the client's are renamed here, as in test_client_otlp.c. */
-#define owl_span owl_client_span
-#define owl_span_kind owl_client_span_kind
-#define owl_log owl_client_log
-#define OWL_LOG_DEBUG OWL_CLIENT_LOG_DEBUG
-#define OWL_LOG_INFO OWL_CLIENT_LOG_INFO
-#define OWL_LOG_WARN OWL_CLIENT_LOG_WARN
-#define OWL_LOG_ERROR OWL_CLIENT_LOG_ERROR
-#include "client/owl/owl.h"
-#undef owl_span
-#undef owl_span_kind
-#undef owl_log
-#undef OWL_LOG_DEBUG
-#undef OWL_LOG_INFO
-#undef OWL_LOG_WARN
-#undef OWL_LOG_ERROR
+#include "tests/unit/client_renamed.h"
 
 #include "ingest/ingest.h"
 

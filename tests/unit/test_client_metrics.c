@@ -16,24 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* client_int.h (owl/owl.h) and the server's headers both name a type owl_span, an enum
- * owl_span_kind, a function owl_log and its levels: the client's are renamed here (nothing
- * below uses them). */
-#define owl_span owl_client_span
-#define owl_span_kind owl_client_span_kind
-#define owl_log owl_client_log
-#define OWL_LOG_DEBUG OWL_CLIENT_LOG_DEBUG
-#define OWL_LOG_INFO OWL_CLIENT_LOG_INFO
-#define OWL_LOG_WARN OWL_CLIENT_LOG_WARN
-#define OWL_LOG_ERROR OWL_CLIENT_LOG_ERROR
-#include "client/client_int.h"
-#undef owl_span
-#undef owl_span_kind
-#undef owl_log
-#undef OWL_LOG_DEBUG
-#undef OWL_LOG_INFO
-#undef OWL_LOG_WARN
-#undef OWL_LOG_ERROR
+#include "tests/unit/client_renamed.h"
 
 #include "ingest/ingest.h"
 #include "ingest/otlp_int.h"
