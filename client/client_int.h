@@ -236,6 +236,10 @@ void owl__log_record_free(owl__log_record *r);
 void owl__log_configure(const owl_config *c, const char *service_name);
 void owl__log_reset(void);
 
+/* owl__now_ns — CLOCK_REALTIME in ns since the epoch: the time spans, events, log records and
+ * metric points carry (span.c). */
+uint64_t owl__now_ns(void);
+
 /* ---- attributes (span.c), shared with log.c ---- */
 
 /* owl__attr_slot — the slot for key in *attrs (n of them): the existing one (its old string

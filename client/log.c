@@ -253,9 +253,7 @@ static void write_line(const owl__log_record *r)
 static void emit(owl_log_record *lr, const char *fmt, va_list ap)
 {
     owl__log_record *r = &lr->rec;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    r->time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    r->time_ns = owl__now_ns();
     owl_span *cur = owl_current_span();
     if (cur && owl_span_ids(cur, r->trace_id, r->span_id) == 0)
         r->sampled = owl_span_sampled(cur);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "client_int.h"
 
@@ -108,13 +107,6 @@ static void bound_double(_Atomic uint64_t *a, double v, int dir)
             break;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- series ---- */
 
 /* A new series of inst for the canonical key[0..keylen) of npairs pairs, start time now; NULL
@@ -139,7 +131,7 @@ static owl_metric *series_new(instrument *inst, const char *key, size_t keylen, 
     atomic_init(&s->recorded, 0);
     for (size_t i = 0; i < nb; i++)
         atomic_init(&s->buckets[i], 0);
-    s->start_ns = now_ns();
+    s->start_ns = owl__now_ns();
     s->hash = hash;
     s->keylen = keylen;
     char *k = (char *)s + key_at;
@@ -564,7 +556,7 @@ int owl__metrics_collect(void *ud, const char *service_name, const char *resourc
         pthread_mutex_unlock(&reg.lock);
         goto out;
     }
-    nd = snapshot_all(now_ns(), ds, pts, bks);
+    nd = snapshot_all(owl__now_ns(), ds, pts, bks);
     pthread_mutex_unlock(&reg.lock);
     rc = 0;
     if (nd)

@@ -239,7 +239,7 @@ static owl_span *take_handle(tstate *t)
 
 /* ---- time and text ---- */
 
-static uint64_t now_ns(void)
+uint64_t owl__now_ns(void)
 {
     struct timespec ts_;
     clock_gettime(CLOCK_REALTIME, &ts_);
@@ -597,7 +597,7 @@ static inline owl_span *start(const char *name, owl_span_kind kind, const owl_co
     s->sampled = decide(s->trace_id, parent_sampled, req);
     s->rec = NULL;
     if (s->sampled) {
-        uint64_t start = now_ns();
+        uint64_t start = owl__now_ns();
         if (!(s->rec = record_new(t, s, name, kind, pid, remote))) {
             recycle(t, s);
             return NULL;
@@ -646,7 +646,7 @@ OWL_API void owl_span_end(owl_span *s)
     if (!serial)
         return; /* ended already: a caller's bug, made harmless when the handle is still free */
     if (s->rec)
-        s->rec->end_ns = now_ns();
+        s->rec->end_ns = owl__now_ns();
     if (s->was_current) {
         if (t->cur == s && t->cur_serial == serial) {
             t->cur = live(s->prev, s->prev_serial);
@@ -812,7 +812,7 @@ static owl__event *add_event(owl_span *s, const char *name)
         return NULL;
     }
     owl__event *e = &r->events[r->nevents++];
-    *e = (owl__event){.name = n, .time_ns = now_ns()};
+    *e = (owl__event){.name = n, .time_ns = owl__now_ns()};
     r->event_lost = 0;
     return e;
 }
