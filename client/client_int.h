@@ -231,6 +231,10 @@ typedef struct owl__log_record {
 /* owl__log_record_free — frees r and all it owns; accepts NULL. */
 void owl__log_record_free(owl__log_record *r);
 
+/* owl__level_name — a level's name as OTLP's severityText and stderr's lines give it: TRACE,
+ * DEBUG, INFO, WARN, ERROR, FATAL (the range it falls in; out of range: the nearest). */
+const char *owl__level_name(owl_level l);
+
 /* owl__log_configure — log.c's part of owl_init: log.level, log.stderr and the service name
  * for stderr's lines. owl__log_reset — its part of owl_shutdown: back to info, no stderr. */
 void owl__log_configure(const owl_config *c, const char *service_name);

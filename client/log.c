@@ -136,7 +136,7 @@ static char *format_body(const char *fmt, va_list ap)
     return b;
 }
 
-static const char *level_name(owl_level l)
+const char *owl__level_name(owl_level l)
 {
     static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
     int i = ((int)l - 1) / 4;
@@ -215,7 +215,7 @@ static void write_line(const owl__log_record *r)
     gmtime_r(&sec, &tm);
     size_t n = strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(t + n, sizeof t - n, ".%03uZ %s [",
-                          (unsigned)(r->time_ns / 1000000u % 1000u), level_name(r->level));
+                          (unsigned)(r->time_ns / 1000000u % 1000u), owl__level_name(r->level));
     put(&w, &end, t, n);
     pthread_mutex_lock(&lg.lock);
     put(&w, &end, lg.service, strlen(lg.service));

@@ -701,21 +701,13 @@ int owl__otlp_traces_json(const owl__span_record *const *recs, size_t n,
 
 /* ---- logs: an ExportLogsServiceRequest (opentelemetry-proto logs.proto) ---- */
 
-/* severityText of a level: the name of its range (OTLP's short names). */
-static const char *level_text(owl_level l)
-{
-    static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
-    int i = ((int)l - 1) / 4;
-    return i >= 0 && i < 6 ? names[i] : "INFO";
-}
-
 /* A LogRecord: flags carry the W3C sampled bit of the span the record was made in. */
 static void pb_log(owl__cbuf *b, const owl__log_record *r)
 {
     size_t m = pb_open(b, 2, 2);
     pb_fixed(b, 1, r->time_ns, 8);
     pb_uint(b, 2, (uint64_t)r->level);
-    pb_str(b, 3, level_text(r->level));
+    pb_str(b, 3, owl__level_name(r->level));
     owl__attr body = {.key = NULL, .type = OWL__ATTR_STR, .v.s = r->body ? r->body : ""};
     pb_anyvalue(b, 5, &body);
     pb_attrs(b, 6, r->attrs, r->nattrs);
@@ -752,7 +744,7 @@ static void js_log(owl__cbuf *b, const owl__log_record *r)
     js_name(b, &f, "observedTimeUnixNano");
     js_int64(b, r->time_ns, 0);
     js_uint_member(b, &f, "severityNumber", (uint64_t)r->level);
-    js_str_member(b, &f, "severityText", level_text(r->level));
+    js_str_member(b, &f, "severityText", owl__level_name(r->level));
     js_name(b, &f, "body");
     put_s(b, "{\"stringValue\":");
     js_str(b, r->body ? r->body : "");
