@@ -240,6 +240,10 @@ const char *owl__level_name(owl_level l);
 void owl__log_configure(const owl_config *c, const char *service_name);
 void owl__log_reset(void);
 
+/* owl__cut_len — the length of s cut to at most OWL__MAX_STR bytes, not inside a UTF-8
+ * sequence: how attribute strings, span names and metric attributes are cut (span.c). */
+size_t owl__cut_len(const char *s);
+
 /* owl__now_ns — CLOCK_REALTIME in ns since the epoch: the time spans, events, log records and
  * metric points carry (span.c). */
 uint64_t owl__now_ns(void);
@@ -367,6 +371,12 @@ void owl__exporter_set_collector(owl__collect_fn fn, void *ud);
  * parent after it, 2 in the child (no thread; the inherited queues emptied, uncounted; a
  * thread of its own at its next record, flush or stop). */
 void owl__exporter_atfork(int phase);
+
+/* owl__http_headers — the headers of a request to owld (libcurl's list; free it with
+ * curl_slist_free_all): Content-Type content_type, Content-Encoding gzip when gzip, the api_key
+ * as "Authorization: Bearer KEY", then c's headers. NULL when out of memory. */
+struct curl_slist;
+struct curl_slist *owl__http_headers(const owl_config *c, const char *content_type, int gzip);
 
 /* ---- X-Ray sampling rules (xray_sampler.c) ---- */
 

@@ -596,20 +596,43 @@ static void free_config(void)
     ex.service_name = ex.resource = NULL;
 }
 
-/* Adds "name: value" to ex.headers; 0, -1 out of memory. */
-static int add_header(const char *name, const char *value)
+/* Appends "name: prefix value" to *l; 0, or -1 out of memory (*l freed and NULL). */
+static int append_header(struct curl_slist **l, const char *name, const char *prefix,
+                         const char *value)
 {
-    size_t n = strlen(name) + strlen(value) + 3;
+    size_t n = strlen(name) + strlen(prefix) + strlen(value) + 3;
     char *line = malloc(n);
-    if (!line)
+    struct curl_slist *t = NULL;
+    if (line) {
+        snprintf(line, n, "%s: %s%s", name, prefix, value);
+        t = curl_slist_append(*l, line); /* copies line */
+        free(line);
+    }
+    if (!t) {
+        curl_slist_free_all(*l);
+        *l = NULL;
         return -1;
-    snprintf(line, n, "%s: %s", name, value);
-    struct curl_slist *l = curl_slist_append(ex.headers, line);
-    free(line);
-    if (!l)
-        return -1;
-    ex.headers = l;
+    }
+    *l = t;
     return 0;
+}
+
+struct curl_slist *owl__http_headers(const owl_config *c, const char *content_type, int gzip)
+{
+    struct curl_slist *l = NULL;
+    if (append_header(&l, "Content-Type", "", content_type) ||
+        (gzip && append_header(&l, "Content-Encoding", "", "gzip")))
+        return NULL;
+    const char *key = owl_config_get(c, "api_key");
+    if (key && *key && append_header(&l, "Authorization", "Bearer ", key))
+        return NULL;
+    size_t nh = owl__config_header_count(c);
+    for (size_t i = 0; i < nh; i++) {
+        const char *k, *v;
+        if (owl__config_header_at(c, i, &k, &v) == 0 && append_header(&l, k, "", v))
+            return NULL;
+    }
+    return l;
 }
 
 static int read_config(const owl_config *c, const char *service_name, const char *resource)
@@ -625,27 +648,9 @@ static int read_config(const owl_config *c, const char *service_name, const char
             return -1;
     if (!(ex.service_name = strdup(service_name)) || !(ex.resource = strdup(resource)))
         return -1;
-    if (add_header("Content-Type", ex.json ? "application/json" : "application/x-protobuf") ||
-        (ex.gzip && add_header("Content-Encoding", "gzip")))
-        return -1;
-    const char *key = owl_config_get(c, "api_key");
-    if (key && *key) {
-        size_t n = strlen(key) + 8;
-        char *bearer = malloc(n);
-        int rc = bearer ? add_header("Authorization", (snprintf(bearer, n, "Bearer %s", key),
-                                                       bearer))
-                        : -1;
-        free(bearer);
-        if (rc)
-            return -1;
-    }
-    size_t nh = owl__config_header_count(c);
-    for (size_t i = 0; i < nh; i++) {
-        const char *k, *v;
-        if (owl__config_header_at(c, i, &k, &v) == 0 && add_header(k, v))
-            return -1;
-    }
-    return 0;
+    ex.headers = owl__http_headers(c, ex.json ? "application/json" : "application/x-protobuf",
+                                   ex.gzip);
+    return ex.headers ? 0 : -1;
 }
 
 /* Sizes q for cap records (a new array unless it has that size: see owl__exporter_stop). */

@@ -350,18 +350,6 @@ OWL_API owl_metric *owl_histogram(const char *name, const char *unit, const char
 
 /* ---- series by attributes ---- */
 
-/* The length of s cut to OWL__MAX_STR bytes at a UTF-8 character boundary. */
-static size_t cut_len(const char *s)
-{
-    size_t n = strlen(s);
-    if (n <= OWL__MAX_STR)
-        return n;
-    n = OWL__MAX_STR;
-    while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
-        n--;
-    return n;
-}
-
 static uint64_t fnv1a(const char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325u;
@@ -410,7 +398,7 @@ OWL_API owl_metric *owl_metric_series(owl_metric *m, ...)
 
     size_t len[2 * MAX_PAIRS], keylen = 0;
     for (uint32_t i = 0; i < 2 * n; i++)
-        keylen += (len[i] = cut_len(kv[i])) + 1;
+        keylen += (len[i] = owl__cut_len(kv[i])) + 1;
     char *key = malloc(keylen), *p = key;
     if (!key)
         return NULL;

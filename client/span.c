@@ -247,7 +247,7 @@ uint64_t owl__now_ns(void)
 }
 
 /* The length of s cut to at most OWL__MAX_STR bytes, not inside a UTF-8 sequence. */
-static size_t cut_len(const char *s)
+size_t owl__cut_len(const char *s)
 {
     size_t n = strnlen(s, OWL__MAX_STR + 1);
     if (n > OWL__MAX_STR)
@@ -258,7 +258,7 @@ static size_t cut_len(const char *s)
 
 static char *dup_cut(const char *s)
 {
-    size_t n = cut_len(s);
+    size_t n = owl__cut_len(s);
     char *d = malloc(n + 1);
     if (d) {
         memcpy(d, s, n);
@@ -391,7 +391,7 @@ static owl__span_record *record_new(tstate *t, const owl_span *s, const char *na
                                     owl_span_kind kind, const uint8_t parent_id[8],
                                     int parent_remote)
 {
-    size_t n = cut_len(name);
+    size_t n = owl__cut_len(name);
     int pooled = n < OWL__POOL_NAME;
     owl__span_record *r = pooled ? rec_take(t) : malloc(sizeof *r + n + 1);
     if (!r)

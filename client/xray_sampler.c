@@ -1177,38 +1177,6 @@ static char *action_url(const char *endpoint, const char *action)
     return u;
 }
 
-/* l with the header "k: prefix v" appended; NULL (l freed) when out of memory. */
-static struct curl_slist *add_header(struct curl_slist *l, const char *k, const char *prefix,
-                                     const char *v)
-{
-    size_t n = strlen(k) + strlen(prefix) + strlen(v) + 3;
-    char *line = l ? malloc(n) : NULL;
-    struct curl_slist *t = NULL;
-    if (line) {
-        snprintf(line, n, "%s: %s%s", k, prefix, v);
-        t = curl_slist_append(l, line); /* copies line */
-        free(line);
-    }
-    if (!t)
-        curl_slist_free_all(l);
-    return t;
-}
-
-/* The request headers: JSON, the configuration's headers, the api_key as a bearer token. */
-static struct curl_slist *headers_of(const owl_config *c)
-{
-    struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
-    const char *api_key = owl_config_get(c, "api_key");
-    for (size_t i = 0; i < owl__config_header_count(c); i++) {
-        const char *k, *v;
-        owl__config_header_at(c, i, &k, &v);
-        l = add_header(l, k, "", v);
-    }
-    if (api_key && *api_key)
-        l = add_header(l, "Authorization", "Bearer ", api_key);
-    return l;
-}
-
 int owl__xray_start(const owl_config *c, const char *service_name)
 {
     int rc = 0;
@@ -1225,7 +1193,7 @@ int owl__xray_start(const owl_config *c, const char *service_name)
     char *svc = strdup(service_name ? service_name : "unknown_service");
     poller.rules_url = action_url(endpoint, "GetSamplingRules");
     poller.targets_url = action_url(endpoint, "SamplingTargets");
-    poller.headers = headers_of(c);
+    poller.headers = owl__http_headers(c, "application/json", 0);
     if (!svc || !poller.rules_url || !poller.targets_url || !poller.headers) {
         free(svc);
         rc = OWL_ERR_NOMEM;
