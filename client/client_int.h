@@ -245,8 +245,14 @@ void owl__log_reset(void);
 size_t owl__cut_len(const char *s);
 
 /* owl__now_ns — CLOCK_REALTIME in ns since the epoch: the time spans, events, log records and
- * metric points carry (span.c). */
+ * metric points carry (clock.c: the CPU's invariant counter scaled onto it where the kernel
+ * trusts that counter, clock_gettime elsewhere). Cannot fail; any thread. */
 uint64_t owl__now_ns(void);
+
+/* owl__clock_counter — 1 when owl__now_ns reads the CPU's counter (once scaled), 0 when
+ * clock_gettime (tests, docs). owl__clock_atfork_child — a forked child's reset (span.c). */
+int owl__clock_counter(void);
+void owl__clock_atfork_child(void);
 
 /* ---- attributes (span.c), shared with log.c ---- */
 

@@ -100,6 +100,7 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
+    owl__clock_atfork_child();
     owl__exporter_atfork(2);
     pthread_mutex_unlock(&pool_lock);
     pthread_mutex_unlock(&tracer.lock);
@@ -238,13 +239,6 @@ static owl_span *take_handle(tstate *t)
 }
 
 /* ---- time and text ---- */
-
-uint64_t owl__now_ns(void)
-{
-    struct timespec ts_;
-    clock_gettime(CLOCK_REALTIME, &ts_);
-    return (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec;
-}
 
 /* The length of s cut to at most OWL__MAX_STR bytes, not inside a UTF-8 sequence. */
 size_t owl__cut_len(const char *s)
@@ -645,8 +639,10 @@ OWL_API void owl_span_end(owl_span *s)
     uint64_t serial = atomic_load_explicit(&s->serial, memory_order_relaxed);
     if (!serial)
         return; /* ended already: a caller's bug, made harmless when the handle is still free */
-    if (s->rec)
-        s->rec->end_ns = owl__now_ns();
+    if (s->rec) { /* not before its start, were the clock rescaled in between */
+        uint64_t end = owl__now_ns();
+        s->rec->end_ns = end > s->rec->start_ns ? end : s->rec->start_ns;
+    }
     if (s->was_current) {
         if (t->cur == s && t->cur_serial == serial) {
             t->cur = live(s->prev, s->prev_serial);
