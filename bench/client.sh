@@ -7,7 +7,7 @@
 #      AlwaysOffSampler) and sampled (always_on) with each SDK's batch processor running; the
 #      sampled loop is timed in chunks of 1,000 with a flush between (untimed), so the queue
 #      keeps up and what is timed is the program's own cost. libowl and JS export to owld over
-#      OTLP/HTTP protobuf (gzip); Go's package has no OTLP exporter, so Go's processor hands its
+#      OTLP/HTTP protobuf, uncompressed (both SDKs' default); Go's package has no OTLP exporter, so Go's processor hands its
 #      batches to an exporter that discards them.
 #   2. exported spans/s end to end: a fresh owld; the client ends M spans (traces of 1,000) as
 #      fast as its loop goes, its queue holding M, then shuts down; the figure is the spans
@@ -15,7 +15,10 @@
 #      GET /api/v1/traces?service=... that counts them all (owld answers an export once its
 #      spans are durable and searchable). Spans a client dropped are printed and count against
 #      it. libowl beside the JS SDK (Go: no OTLP exporter packaged).
-# Goals (reported, not enforced): sampled <= 100 ns, unsampled <= 20 ns. RESULT lines for
+# Goals (reported, not enforced): sampled <= 100 ns, unsampled <= 20 ns, judged on the calling
+# thread's own CPU time a span (libowl's client prints it beside the wall clock: on one CPU the
+# wall clock also holds the exporter thread's turns, and the published figures below come from
+# benchmarks with no exporter at all, Go's with no span processor). RESULT lines for
 # bench/run (ratio > 1: libowl faster); a NOTE line quotes the SDKs' published figures.
 #
 # Usage: bench/client.sh [--quick] [--spans N] [--sampled N] [--export M] [--runs R]
@@ -125,7 +128,8 @@ stop_owl() {
 trap 'stop_owl; bench_cleanup' EXIT
 
 # timed NAME CMD... — runs a timing client pinned to the client CPU; sets NS_NAME (the median of
-# its run_ns lines), RUNS_NAME (each run's, in order), DROP_NAME and VER_NAME (when printed)
+# its run_ns lines), RUNS_NAME (each run's, in order), CPU_NAME and CPUS_NAME (the same of its
+# cpu_ns lines, when printed: libowl's), DROP_NAME and VER_NAME (when printed)
 timed() {
     local name=$1 out=$T/$1.out
     shift
@@ -133,10 +137,13 @@ timed() {
     [ "$(grep -c '^run_ns=' "$out")" = "$RUNS" ] || { cat "$out" >&2; die "$name: not $RUNS runs"; }
     printf -v "NS_$name" '%s' "$(sed -n 's/^run_ns=//p' "$out" | median)"
     printf -v "RUNS_$name" '%s' "$(sed -n 's/^run_ns=//p' "$out" | paste -sd' ')"
+    printf -v "CPU_$name" '%s' "$(sed -n 's/^cpu_ns=//p' "$out" | median)"
+    printf -v "CPUS_$name" '%s' "$(sed -n 's/^cpu_ns=//p' "$out" | paste -sd' ')"
     printf -v "DROP_$name" '%s' "$(kv "$out" dropped)"
     printf -v "VER_$name" '%s' "$(kv "$out" version)"
-    local ns=NS_$name runs=RUNS_$name drop=DROP_$name
+    local ns=NS_$name runs=RUNS_$name drop=DROP_$name cpu=CPU_$name cpus=CPUS_$name
     echo "  $name: ${!ns} ns a span (runs: ${!runs})${!drop:+, dropped ${!drop}}"
+    [ -z "${!cpu}" ] || echo "  $name: ${!cpu} ns a span of the calling thread's own CPU (runs: ${!cpus})"
 }
 
 echo "owld on CPU $CPU (--workers 2), the clients on CPU $CLIENT_CPU; $RUNS runs each"
@@ -213,7 +220,9 @@ report() {
     local GO_VER="OTel Go SDK $VER_go_off"
     local JS_VER="OTel JS SDK $VER_js_off"
     echo "  Go: not measured end to end: golang-opentelemetry-otel-dev $VER_go_off ships no OTLP exporter (only stdout and Jaeger)"
-    echo "goals: unsampled $NS_owl_off ns (goal <= 20: $(goal "$NS_owl_off" 20)); sampled $NS_owl_on ns (goal <= 100: $(goal "$NS_owl_on" 100))"
+    echo "goals (the span calls' cost to the thread making them: its own CPU time, as the published figures count it, whose benchmarks run no exporter at all):"
+    echo "  unsampled $CPU_owl_off ns (goal <= 20: $(goal "$CPU_owl_off" 20)); sampled $CPU_owl_on ns (goal <= 100: $(goal "$CPU_owl_on" 100))"
+    echo "  wall clock, the exporter thread taking turns on the same CPU: unsampled $NS_owl_off ns, sampled $NS_owl_on ns (the RESULT lines, beside the SDKs' wall clock)"
     [ "${DROP_go_on:-0}" = 0 ] ||
         echo "note: the Go SDK's processor dropped $DROP_go_on of its sampled spans (its queue full), so some of its sampled ends were the cheaper drop"
     result "client span start+end, unsampled ($N spans, median of $RUNS)" "$NS_owl_off" "$GO_VER" "$NS_go_off" "$(ratio "$NS_owl_off" "$NS_go_off")" "ns"

@@ -6,7 +6,7 @@
 //   node client_js.mjs OTEL_DIR export M SERVICE URL KEY
 // As bench/client_spans.c does for libowl: a BasicTracerProvider (AlwaysOff / AlwaysOn) with a
 // BatchSpanProcessor (queue 2,048, batch 512) over the OTLP/HTTP protobuf exporter to owld
-// (URL: its base; gzip, as libowl sends). unsampled/sampled time N startSpan + end a run
+// (URL: its base; uncompressed, the default of both, as libowl sends). unsampled/sampled time N startSpan + end a run
 // (process.hrtime.bigint), sampled in chunks of CHUNK with an awaited forceFlush between
 // (untimed); export ends M spans in traces of 1,000 under a remote parent, the queue holding M,
 // then awaits shutdown. Prints "version=", then "run_ns=" per run, or t0_ns / ended_ns /
@@ -25,7 +25,7 @@ function setup(sampler, url, key, service, queue) {
     // concurrencyLimit (default 30 requests in flight): at least the batches a queue of M
     // splits into, or the shutdown's flush of them all at once is refused past the 30th
     const exporter = new OTLPTraceExporter({
-        url: `${url}/v1/traces`, compression: 'gzip', headers: { authorization: `Bearer ${key}` },
+        url: `${url}/v1/traces`, compression: 'none', headers: { authorization: `Bearer ${key}` },
         concurrencyLimit: queue ? Math.ceil(queue / 512) + 1 : 30 });
     const failed = { n: 0 };
     const send = exporter.export.bind(exporter);

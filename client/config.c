@@ -80,7 +80,7 @@ static const option options[O_COUNT] = {
     [O_SAMPLER] = {"sampler", {"OTEL_TRACES_SAMPLER"}, "parentbased_always_on", canon_sampler},
     [O_SAMPLER_ARG] = {"sampler.arg", {"OTEL_TRACES_SAMPLER_ARG"}, "1", canon_ratio},
     [O_PROTOCOL] = {"protocol", {"OTEL_EXPORTER_OTLP_PROTOCOL"}, "http/protobuf", canon_protocol},
-    [O_COMPRESSION] = {"compression", {"OTEL_EXPORTER_OTLP_COMPRESSION"}, "gzip",
+    [O_COMPRESSION] = {"compression", {"OTEL_EXPORTER_OTLP_COMPRESSION"}, "none",
                        canon_compression},
     [O_TIMEOUT] = {"timeout", {"OTEL_EXPORTER_OTLP_TIMEOUT"}, "10000", canon_timeout},
     [O_EXPORT_INTERVAL] = {"export.interval", {"OWL_EXPORT_INTERVAL", "OTEL_BSP_SCHEDULE_DELAY"},

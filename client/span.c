@@ -57,7 +57,7 @@ typedef struct free_rec {
 } free_rec;
 
 typedef struct tstate {
-    uint64_t s[4];        /* xoshiro256** */
+    uint64_t rng;         /* wyrand's state */
     free_rec *recs;       /* pooled records this thread takes from */
     unsigned gen;         /* fork_gen when seeded; 0 never seeded */
     owl_span *cur;
@@ -152,27 +152,18 @@ static void seed(tstate *t, unsigned gen)
         x = (uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 32 ^ (uint64_t)getpid() << 16 ^
             (uint64_t)(uintptr_t)t;
     }
-    for (int i = 0; i < 4; i++)
-        t->s[i] = splitmix(&x);
+    t->rng = splitmix(&x);
     t->gen = gen;
 }
 
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
+/* wyrand (Wang Yi's): a Weyl sequence mixed by one 64x64->128-bit multiply, period 2^64 a
+ * thread; it passes BigCrush and PractRand, and costs a fifth of xoshiro256**'s instructions,
+ * three draws a span being a sixth of an unsampled span's work. */
 static uint64_t next64(tstate *t)
 {
-    uint64_t *s = t->s;
-    uint64_t r = rotl(s[1] * 5, 7) * 9, u = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= u;
-    s[3] = rotl(s[3], 45);
-    return r;
+    uint64_t x = t->rng += 0xa0761d6478bd642fu;
+    unsigned __int128 m = (unsigned __int128)x * (x ^ 0xe7037ed1a0b428dbu);
+    return (uint64_t)(m >> 64) ^ (uint64_t)m;
 }
 
 static uint64_t nonzero64(tstate *t)
@@ -555,12 +546,15 @@ static int decide(const uint8_t tid[16], int parent_sampled, const owl__sample_r
 {
     if (!atomic_load_explicit(&tracer.on, memory_order_acquire))
         return 0;
-    owl__sampling smp = {(enum owl__sampler)atomic_load_explicit(&tracer.kind, memory_order_relaxed),
-                        atomic_load_explicit(&tracer.bound, memory_order_relaxed)};
+    enum owl__sampler kind =
+        (enum owl__sampler)atomic_load_explicit(&tracer.kind, memory_order_relaxed);
+    if (kind == OWL__SAMPLER_ALWAYS_OFF || kind == OWL__SAMPLER_ALWAYS_ON) /* no call, no bound */
+        return kind == OWL__SAMPLER_ALWAYS_ON;
+    owl__sampling smp = {kind, atomic_load_explicit(&tracer.bound, memory_order_relaxed)};
     return owl__sampler_decide(&smp, tid, parent_sampled, req);
 }
 
-static void recycle(tstate *t, owl_span *s)
+static inline __attribute__((always_inline)) void recycle(tstate *t, owl_span *s)
 {
     atomic_store_explicit(&s->serial, 0, memory_order_relaxed);
     carry_unref(s->carry);

@@ -246,6 +246,7 @@ static int cmd_export(const char *dir, const char *enc)
              owl_config_set(c, "service.name", "wire") || owl_config_set(c, "resource", NULL) ||
              owl_config_set(c, "headers", NULL) ||
              owl_config_set(c, "protocol", strcmp(enc, "json") ? "http/protobuf" : "http/json") ||
+             owl_config_set(c, "compression", "gzip") || /* the receiver's gunzip path too */
              owl_init(c);
     owl_config_free(c);
     if (!rc) {

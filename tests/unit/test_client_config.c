@@ -328,7 +328,7 @@ Test(client_config, set_protocol)
 Test(client_config, export_and_log_options)
 {
     owl_config *c = fresh();
-    expect(c, "compression", "gzip");
+    expect(c, "compression", "none"); /* OpenTelemetry's SDKs' default */
     expect(c, "timeout", "10000");
     expect(c, "export.interval", "1000");
     expect(c, "queue.size", "2048");
@@ -337,12 +337,14 @@ Test(client_config, export_and_log_options)
     expect(c, "log.level", "info");
     expect(c, "log.stderr", "0");
     cr_assert_eq(owl__config_num(c, "log.level"), OWL_LOG_INFO);
-    cr_assert_eq(owl__config_num(c, "compression"), 0);
+    cr_assert_eq(owl__config_num(c, "compression"), 1); /* none: gzip is 0 */
     cr_assert_eq(owl__config_num(c, "protocol"), 0);
     cr_assert_eq(owl__config_num(c, "queue.size"), 2048);
     cr_assert_eq(owl__config_num(c, "endpoint"), -1);
     cr_assert_eq(owl__config_num(c, "no.such"), -1);
 
+    set_ok(c, "compression", "GZip", "gzip");
+    cr_assert_eq(owl__config_num(c, "compression"), 0);
     set_ok(c, "compression", "NONE", "none");
     cr_assert_eq(owl__config_num(c, "compression"), 1);
     set_refused(c, "compression", "zstd");
