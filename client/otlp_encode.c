@@ -4,6 +4,7 @@
  * library. Invariant: a request holds one ResourceSpans/ResourceMetrics (service.name, the
  * resource, the telemetry.sdk.* attributes) with one scope ("libowl", OWL_VERSION_STRING); a
  * failed encode leaves the output buffer as it was. */
+#include <endian.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,21 @@ void owl__cbuf_free(owl__cbuf *b)
     b->nomem = 0;
 }
 
+/* owl__cbuf_put inlined where there is room: most writes are a few bytes of known size (ids,
+ * fixed64s), which the compiler then copies without a call. */
+static inline __attribute__((always_inline)) void put(owl__cbuf *b, const void *p, size_t n)
+{
+    if (n <= b->cap - b->len && !b->nomem) {
+        memcpy(b->p + b->len, p, n);
+        b->len += n;
+        return;
+    }
+    owl__cbuf_put(b, p, n);
+}
+
 static void put_s(owl__cbuf *b, const char *s)
 {
-    owl__cbuf_put(b, s, strlen(s));
+    put(b, s, strlen(s));
 }
 
 /* ---- the resource: "k=v,k=v" with values percent-encoded (owl__tracer_resource) ---- */
@@ -144,7 +157,7 @@ static uint8_t *varint_at(uint8_t *w, uint64_t v)
     return w;
 }
 
-static void pb_varint(owl__cbuf *b, uint64_t v)
+static inline __attribute__((always_inline)) void pb_varint(owl__cbuf *b, uint64_t v)
 {
     if (v < 0x80 && b->len < b->cap && !b->nomem) { /* tags, small lengths and counts */
         b->p[b->len++] = (uint8_t)v;
@@ -174,14 +187,14 @@ static void pb_fixed(owl__cbuf *b, unsigned field, uint64_t v, size_t width)
     for (size_t i = 0; i < width; i++)
         le[i] = (uint8_t)(v >> (8 * i));
     pb_tag(b, field, width == 8 ? WT_I64 : WT_I32);
-    owl__cbuf_put(b, le, width);
+    put(b, le, width);
 }
 
 static void pb_bytes(owl__cbuf *b, unsigned field, const void *p, size_t n)
 {
     pb_tag(b, field, WT_LEN);
     pb_varint(b, n);
-    owl__cbuf_put(b, p, n);
+    put(b, p, n);
 }
 
 static void pb_str(owl__cbuf *b, unsigned field, const char *s) /* NULL and "" not sent */
@@ -264,18 +277,70 @@ static uint32_t span_flags(const owl__span_record *r)
     return 0x01u | 0x100u | (r->parent_remote ? 0x200u : 0);
 }
 
+/* Writes a little-endian fixed64 at w; the byte after. */
+static uint8_t *fixed64_at(uint8_t *w, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(w, &v, 8);
+    return w + 8;
+}
+
+/* The ids, tracestate, name, kind and times of a span (fields 1-8), written through one pointer
+ * after one reserve: every span has them, and a write a field was most of the encoder's
+ * instructions. The bytes are those pb_bytes / pb_str / pb_uint / pb_fixed would write. */
+static void pb_span_head(owl__cbuf *b, const owl__span_record *r)
+{
+    size_t name = strlen(r->name), ts = r->trace_state ? strlen(r->trace_state) : 0;
+    if (reserve(b, 2 + 16 + 2 + 8 + (1 + 10 + ts) + 2 + 8 + (1 + 10 + name) + (1 + 10) + 2 * 9))
+        return;
+    uint8_t *w = b->p + b->len;
+    *w++ = 1 << 3 | WT_LEN;
+    *w++ = 16;
+    memcpy(w, r->trace_id, 16);
+    w += 16;
+    *w++ = 2 << 3 | WT_LEN;
+    *w++ = 8;
+    memcpy(w, r->span_id, 8);
+    w += 8;
+    if (ts) {
+        *w++ = 3 << 3 | WT_LEN;
+        w = varint_at(w, ts);
+        memcpy(w, r->trace_state, ts);
+        w += ts;
+    }
+    uint64_t parent;
+    memcpy(&parent, r->parent_span_id, 8);
+    if (parent) {
+        *w++ = 4 << 3 | WT_LEN;
+        *w++ = 8;
+        memcpy(w, r->parent_span_id, 8);
+        w += 8;
+    }
+    if (name) {
+        *w++ = 5 << 3 | WT_LEN;
+        w = varint_at(w, name);
+        memcpy(w, r->name, name);
+        w += name;
+    }
+    if (r->kind) {
+        *w++ = 6 << 3 | WT_VARINT;
+        w = varint_at(w, (uint64_t)r->kind);
+    }
+    *w++ = 7 << 3 | WT_I64;
+    w = fixed64_at(w, r->start_ns);
+    *w++ = 8 << 3 | WT_I64;
+    w = fixed64_at(w, r->end_ns);
+    b->len = (size_t)(w - b->p);
+}
+
 static void pb_span(owl__cbuf *b, const owl__span_record *r)
 {
-    size_t m = pb_open(b, 2, 2);
-    pb_bytes(b, 1, r->trace_id, 16);
-    pb_bytes(b, 2, r->span_id, 8);
-    pb_str(b, 3, r->trace_state);
-    if (!owl__is_zero(r->parent_span_id, 8))
-        pb_bytes(b, 4, r->parent_span_id, 8);
-    pb_str(b, 5, r->name);
-    pb_uint(b, 6, (uint64_t)r->kind);
-    pb_fixed(b, 7, r->start_ns, 8);
-    pb_fixed(b, 8, r->end_ns, 8);
+    /* the length's width guessed so pb_close seldom moves the body: a span with nothing but
+     * its head (ids, a short name, times, flags) is under 128 bytes */
+    int small = !r->nattrs && !r->nevents && !r->nlinks && !r->trace_state &&
+                strlen(r->name) < 40 && !r->status_message;
+    size_t guess = small ? 1 : 2, m = pb_open(b, 2, guess);
+    pb_span_head(b, r);
     pb_attrs(b, 9, r->attrs, r->nattrs);
     pb_uint(b, 10, r->dropped_attrs);
     for (uint32_t i = 0; i < r->nevents; i++) {
@@ -303,7 +368,7 @@ static void pb_span(owl__cbuf *b, const owl__span_record *r)
         pb_close(b, sm, 1);
     }
     pb_fixed(b, 16, span_flags(r), 4);
-    pb_close(b, m, 2);
+    pb_close(b, m, guess);
 }
 
 /* Ends an encode that started at out->len == base: 0, or OWL_ERR_NOMEM with out as before. */
@@ -385,12 +450,12 @@ static void js_str(owl__cbuf *b, const char *s)
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
 
-    owl__cbuf_put(b, "\"", 1);
+    put(b, "\"", 1);
     while (n) {
         size_t run = 0;
         while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
             run++;
-        owl__cbuf_put(b, p, run);
+        put(b, p, run);
         p += run;
         n -= run;
         if (!n)
@@ -398,7 +463,7 @@ static void js_str(owl__cbuf *b, const char *s)
         if (*p >= 0x80) {
             size_t q = owl__utf8_seq(p, n);
             if (q)
-                owl__cbuf_put(b, p, q);
+                put(b, p, q);
             else
                 put_s(b, "\\ufffd");
             p += q ? q : 1;
@@ -422,7 +487,7 @@ static void js_str(owl__cbuf *b, const char *s)
         p++;
         n--;
     }
-    owl__cbuf_put(b, "\"", 1);
+    put(b, "\"", 1);
 }
 
 static void js_hex(owl__cbuf *b, const uint8_t *p, size_t n)
@@ -436,18 +501,18 @@ static void js_hex(owl__cbuf *b, const uint8_t *p, size_t n)
         t[w++] = hex[p[i] & 15];
     }
     t[w++] = '"';
-    owl__cbuf_put(b, t, w);
+    put(b, t, w);
 }
 
 /* ,"name": before a member (no comma for the first of an object: first is then cleared). */
 static void js_name(owl__cbuf *b, int *first, const char *name)
 {
     if (!*first)
-        owl__cbuf_put(b, ",", 1);
+        put(b, ",", 1);
     *first = 0;
-    owl__cbuf_put(b, "\"", 1);
+    put(b, "\"", 1);
     put_s(b, name);
-    owl__cbuf_put(b, "\":", 2);
+    put(b, "\":", 2);
 }
 
 /* v in decimal at the end of t[0..24): returns where it starts (no stdio: this is per field). */
@@ -466,7 +531,7 @@ static char *decimal(char t[24], uint64_t v, int neg)
 static void js_uint(owl__cbuf *b, uint64_t v)
 {
     char t[24], *w = decimal(t, v, 0);
-    owl__cbuf_put(b, w, (size_t)(t + 24 - w));
+    put(b, w, (size_t)(t + 24 - w));
 }
 
 /* A 64-bit integer as proto3's JSON mapping writes it: a decimal string; v is its magnitude
@@ -476,7 +541,7 @@ static void js_int64(owl__cbuf *b, uint64_t v, int neg)
     char t[25], *w = decimal(t, v, neg);
     t[24] = '"';
     *--w = '"';
-    owl__cbuf_put(b, w, (size_t)(t + 25 - w));
+    put(b, w, (size_t)(t + 25 - w));
 }
 
 /* A double: "NaN", "Infinity", "-Infinity" as strings (proto3's JSON mapping), else a number
@@ -509,7 +574,7 @@ static void js_double(owl__cbuf *b, double d)
         while (*p && !((*p >= '0' && *p <= '9') || *p == 'e'))
             p++;
     }
-    owl__cbuf_put(b, o, w);
+    put(b, o, w);
 }
 
 /* One KeyValue: {"key":...,"value":{...}}. */
@@ -543,10 +608,10 @@ static void js_attrs(owl__cbuf *b, int *first, const owl__attr *a, uint32_t n)
         return;
     js_name(b, first, "attributes");
     for (uint32_t i = 0; i < n; i++) {
-        owl__cbuf_put(b, i ? "," : "[", 1);
+        put(b, i ? "," : "[", 1);
         js_kv(b, &a[i]);
     }
-    owl__cbuf_put(b, "]", 1);
+    put(b, "]", 1);
 }
 
 /* A KeyValue of a string value in the resource's list, after a ',' unless it is the first. */
@@ -554,7 +619,7 @@ static void js_kv_str(owl__cbuf *b, int *first, const char *key, const char *val
 {
     owl__attr a = {.key = (char *)key, .type = OWL__ATTR_STR, .v.s = (char *)value};
     if (!*first)
-        owl__cbuf_put(b, ",", 1);
+        put(b, ",", 1);
     *first = 0;
     js_kv(b, &a);
 }
@@ -579,7 +644,7 @@ static void js_span(owl__cbuf *b, const owl__span_record *r)
 {
     int f = 1;
 
-    owl__cbuf_put(b, "{", 1);
+    put(b, "{", 1);
     js_name(b, &f, "traceId");
     js_hex(b, r->trace_id, 16);
     js_name(b, &f, "spanId");
@@ -601,7 +666,7 @@ static void js_span(owl__cbuf *b, const owl__span_record *r)
     js_uint_member(b, &f, "droppedAttributesCount", r->dropped_attrs);
     if (r->nevents) {
         js_name(b, &f, "events");
-        owl__cbuf_put(b, "[", 1);
+        put(b, "[", 1);
         for (uint32_t i = 0; i < r->nevents; i++) {
             int ef = 1;
             put_s(b, i ? ",{" : "{");
@@ -609,14 +674,14 @@ static void js_span(owl__cbuf *b, const owl__span_record *r)
             js_int64(b, r->events[i].time_ns, 0);
             js_str_member(b, &ef, "name", r->events[i].name);
             js_attrs(b, &ef, r->events[i].attrs, r->events[i].nattrs);
-            owl__cbuf_put(b, "}", 1);
+            put(b, "}", 1);
         }
-        owl__cbuf_put(b, "]", 1);
+        put(b, "]", 1);
     }
     js_uint_member(b, &f, "droppedEventsCount", r->dropped_events);
     if (r->nlinks) {
         js_name(b, &f, "links");
-        owl__cbuf_put(b, "[", 1);
+        put(b, "[", 1);
         for (uint32_t i = 0; i < r->nlinks; i++) {
             int lf = 1;
             put_s(b, i ? ",{" : "{");
@@ -625,20 +690,20 @@ static void js_span(owl__cbuf *b, const owl__span_record *r)
             js_name(b, &lf, "spanId");
             js_hex(b, r->links[i].span_id, 8);
             js_str_member(b, &lf, "traceState", r->links[i].trace_state);
-            owl__cbuf_put(b, "}", 1);
+            put(b, "}", 1);
         }
-        owl__cbuf_put(b, "]", 1);
+        put(b, "]", 1);
     }
     js_uint_member(b, &f, "droppedLinksCount", r->dropped_links);
     if (r->status != OWL_STATUS_UNSET || (r->status_message && *r->status_message)) {
         int sf = 1;
         js_name(b, &f, "status");
-        owl__cbuf_put(b, "{", 1);
+        put(b, "{", 1);
         js_str_member(b, &sf, "message", r->status_message);
         js_uint_member(b, &sf, "code", (uint64_t)r->status);
-        owl__cbuf_put(b, "}", 1);
+        put(b, "}", 1);
     }
-    owl__cbuf_put(b, "}", 1);
+    put(b, "}", 1);
 }
 
 /* "resource":{"attributes":[...]}, as pb_resource. */
@@ -681,7 +746,7 @@ static int request_json(const char *kind, const char *list, const void *items, s
     put_s(out, "\":[");
     for (size_t i = 0; i < n; i++) {
         if (i)
-            owl__cbuf_put(out, ",", 1);
+            put(out, ",", 1);
         one(out, items, i);
     }
     put_s(out, "]}]}]}");
@@ -738,7 +803,7 @@ static void js_log(owl__cbuf *b, const owl__log_record *r)
 {
     int f = 1;
 
-    owl__cbuf_put(b, "{", 1);
+    put(b, "{", 1);
     js_name(b, &f, "timeUnixNano");
     js_int64(b, r->time_ns, 0);
     js_name(b, &f, "observedTimeUnixNano");
@@ -748,7 +813,7 @@ static void js_log(owl__cbuf *b, const owl__log_record *r)
     js_name(b, &f, "body");
     put_s(b, "{\"stringValue\":");
     js_str(b, r->body ? r->body : "");
-    owl__cbuf_put(b, "}", 1);
+    put(b, "}", 1);
     js_attrs(b, &f, r->attrs, r->nattrs);
     js_uint_member(b, &f, "droppedAttributesCount", r->dropped_attrs);
     if (!owl__is_zero(r->trace_id, 16)) {
@@ -758,7 +823,7 @@ static void js_log(owl__cbuf *b, const owl__log_record *r)
         js_name(b, &f, "spanId");
         js_hex(b, r->span_id, 8);
     }
-    owl__cbuf_put(b, "}", 1);
+    put(b, "}", 1);
 }
 
 static void log_json(owl__cbuf *b, const void *items, size_t i)
@@ -810,7 +875,7 @@ static void pb_hist_point(owl__cbuf *b, const owl__metric_point *p, const double
         uint8_t le[8];
         for (int j = 0; j < 8; j++)
             le[j] = (uint8_t)(p->buckets[i] >> (8 * j));
-        owl__cbuf_put(b, le, 8);
+        put(b, le, 8);
     }
     pb_tag(b, 7, WT_LEN);
     pb_varint(b, 8 * (uint64_t)n);
@@ -819,7 +884,7 @@ static void pb_hist_point(owl__cbuf *b, const owl__metric_point *p, const double
         uint64_t u = dbits(bounds[i]);
         for (int j = 0; j < 8; j++)
             le[j] = (uint8_t)(u >> (8 * j));
-        owl__cbuf_put(b, le, 8);
+        put(b, le, 8);
     }
     pb_attrs(b, 9, p->attrs, p->nattrs);
     pb_fixed(b, 11, dbits(p->min), 8);
@@ -880,18 +945,18 @@ static void js_hist_point(owl__cbuf *b, int *f, const owl__metric_point *p,
     js_double(b, p->sum);
     js_name(b, f, "bucketCounts");
     for (uint32_t i = 0; i <= n; i++) {
-        owl__cbuf_put(b, i ? "," : "[", 1);
+        put(b, i ? "," : "[", 1);
         js_int64(b, p->buckets[i], 0);
     }
-    owl__cbuf_put(b, "]", 1);
+    put(b, "]", 1);
     js_name(b, f, "explicitBounds");
-    owl__cbuf_put(b, "[", 1);
+    put(b, "[", 1);
     for (uint32_t i = 0; i < n; i++) {
         if (i)
-            owl__cbuf_put(b, ",", 1);
+            put(b, ",", 1);
         js_double(b, bounds[i]);
     }
-    owl__cbuf_put(b, "]", 1);
+    put(b, "]", 1);
     js_name(b, f, "min");
     js_double(b, p->min);
     js_name(b, f, "max");
@@ -906,12 +971,12 @@ static void js_metric(owl__cbuf *b, const owl__metric_data *d)
                                          [OWL__METRIC_HISTOGRAM] = "histogram"};
     int f = 1, kf = 1;
 
-    owl__cbuf_put(b, "{", 1);
+    put(b, "{", 1);
     js_str_member(b, &f, "name", d->name);
     js_str_member(b, &f, "description", d->description);
     js_str_member(b, &f, "unit", d->unit);
     js_name(b, &f, member[d->kind]);
-    owl__cbuf_put(b, "{", 1);
+    put(b, "{", 1);
     js_name(b, &kf, "dataPoints");
     for (size_t i = 0; i < d->npoints; i++) {
         int pf = 1;
@@ -923,9 +988,9 @@ static void js_metric(owl__cbuf *b, const owl__metric_data *d)
             js_name(b, &pf, "asDouble");
             js_double(b, d->points[i].value);
         }
-        owl__cbuf_put(b, "}", 1);
+        put(b, "}", 1);
     }
-    owl__cbuf_put(b, d->npoints ? "]" : "[]", d->npoints ? 1 : 2);
+    put(b, d->npoints ? "]" : "[]", d->npoints ? 1 : 2);
     if (d->kind != OWL__METRIC_GAUGE)
         js_uint_member(b, &kf, "aggregationTemporality", TEMPORALITY_CUMULATIVE);
     if (d->kind == OWL__METRIC_COUNTER)
