@@ -9,7 +9,8 @@
 // (URL: its base; uncompressed, the default of both, as libowl sends). unsampled/sampled time N startSpan + end a run
 // (process.hrtime.bigint), sampled in chunks of CHUNK with an awaited forceFlush between
 // (untimed); export ends M spans in traces of 1,000 under a remote parent, the queue holding M,
-// then awaits shutdown. Prints "version=", then "run_ns=" per run, or t0_ns / ended_ns /
+// then awaits shutdown. Prints "version=", then "run_ns=" and "proc_ns=" (the process's CPU a span,
+// process.cpuUsage: every thread, the flushes included) per run, or t0_ns / ended_ns /
 // done_ns / dropped (spans the processor or a failed export lost).
 import { createRequire } from 'node:module';
 
@@ -63,9 +64,12 @@ async function timed(sampler, n, chunk, runs, url, key) {
     await spans(t, Math.min(chunk, Math.floor(n / 10)), chunk);
     await t.provider.forceFlush();
     for (let r = 0; r < runs; r++) {
+        const p0 = process.cpuUsage();
         const ns = await spans(t, n, chunk);
         await t.provider.forceFlush();
+        const p = process.cpuUsage(p0); // microseconds, every thread of the process
         console.log(`run_ns=${(Number(ns) / n).toFixed(1)}`);
+        console.log(`proc_ns=${((p.user + p.system) * 1000 / n).toFixed(1)}`);
     }
     await t.provider.shutdown();
     console.log(`dropped=${t.failed.n}`);

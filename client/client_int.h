@@ -249,6 +249,12 @@ size_t owl__cut_len(const char *s);
  * trusts that counter, clock_gettime elsewhere). Cannot fail; any thread. */
 uint64_t owl__now_ns(void);
 
+/* owl__background_thread — makes the calling thread SCHED_BATCH (export.c): the exporter's
+ * and the xray sampler's threads, woken, do not preempt the service's threads on their CPU
+ * but run in their fair turn (or on an idle CPU). Failure is ignored: the thread runs as
+ * before. */
+void owl__background_thread(void);
+
 /* owl__clock_counter — 1 when owl__now_ns reads the CPU's counter (once scaled), 0 when
  * clock_gettime (tests, docs). owl__clock_atfork_child — a forked child's reset (span.c). */
 int owl__clock_counter(void);

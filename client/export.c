@@ -7,6 +7,7 @@
  * path takes no lock and makes no system call but the one wake-up a batch.size-full queue. */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,11 +536,20 @@ static CURL *new_handle(void)
     return h;
 }
 
+void owl__background_thread(void)
+{
+#ifdef SCHED_BATCH
+    struct sched_param none = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &none); /* may fail (seccomp): no matter */
+#endif
+}
+
 /* The thread: waits for the interval, a full batch, a flush or stop; sends; reports flushes
  * done. At stop, it sends what is queued until stop's deadline, then ends. */
 static void *run(void *arg)
 {
     (void)arg;
+    owl__background_thread();
     work w = {.h = new_handle(), .batch = malloc(ex.batch * sizeof(void *))};
     w.rnd = (unsigned)mono_ms() ^ (unsigned)(uintptr_t)&w;
     uint64_t next_send = mono_ms() + (uint64_t)ex.interval_ms;

@@ -1053,6 +1053,7 @@ static int nap(int64_t until, int *woken)
 static void *run(void *arg)
 {
     owl__xray *x = arg;
+    owl__background_thread();
     int have = fetch_rules(x) == 0, woken;
     int64_t interval = 10, last_report = 0;
     int64_t next_rules = mono_s() + (have ? RULES_EVERY : RETRY_EVERY);
