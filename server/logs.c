@@ -1511,11 +1511,16 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* severity, trace_id, span_id (hex) and attrs of an event that has them (OTLP's way in). */
-static void native_otel(bson_t *d, const owl_logs_event *e)
+void owl_logs_event_doc(bson_t *d, const owl_logs_event *e, int with_group)
 {
     char hex[33];
-    if (e->severity[0])
+    BSON_APPEND_DATE_TIME(d, "time", e->time_ms);
+    BSON_APPEND_DATE_TIME(d, "ingested", e->ingest_ms);
+    if (with_group)
+        BSON_APPEND_UTF8(d, "group", e->group);
+    BSON_APPEND_UTF8(d, "stream", e->stream);
+    bson_append_utf8(d, "message", 7, e->message, (int)e->message_len);
+    if (e->severity[0]) /* these four: events that came in over OTLP */
         BSON_APPEND_UTF8(d, "severity", e->severity);
     if (!all_zero(e->trace_id, sizeof e->trace_id)) {
         owl_hex(e->trace_id, sizeof e->trace_id, hex);
@@ -1529,6 +1534,7 @@ static void native_otel(bson_t *d, const owl_logs_event *e)
     if (e->attrs_len && bson_init_static(&attrs, e->attrs, e->attrs_len) &&
         bson_validate(&attrs, BSON_VALIDATE_NONE, NULL))
         BSON_APPEND_DOCUMENT(d, "attrs", &attrs);
+    BSON_APPEND_UTF8(d, "event_id", e->event_id);
 }
 
 /* An optional trace id in any of its text forms (common/traceid.h) into id; *have 0 when
@@ -1590,12 +1596,7 @@ static int native_events(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
         bson_t d;
         snprintf(key, sizeof key, "%zu", i);
         BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
-        BSON_APPEND_DATE_TIME(&d, "time", pg.ev[i].time_ms);
-        BSON_APPEND_DATE_TIME(&d, "ingested", pg.ev[i].ingest_ms);
-        BSON_APPEND_UTF8(&d, "stream", pg.ev[i].stream);
-        bson_append_utf8(&d, "message", 7, pg.ev[i].message, (int)pg.ev[i].message_len);
-        native_otel(&d, &pg.ev[i]);
-        BSON_APPEND_UTF8(&d, "event_id", pg.ev[i].event_id);
+        owl_logs_event_doc(&d, &pg.ev[i], 0); /* the group is the request's */
         bson_append_document_end(&arr, &d);
     }
     bson_append_array_end(out, &arr);

@@ -122,6 +122,12 @@ const char *owl_otlp_media_type(enum owl_otlp_encoding enc);
 int owl_otlp_reply_status(owl_call *call, enum owl_otlp_encoding enc, int http, int code,
                           const char *label, const char *message);
 extern const owl_route_table owl_logs_routes; /* logs.c: CloudWatch Logs (JSON 1.1) */
+
+/* owl_logs_event_doc — appends to d a log event's owl-native form (logs.c; docs/api/logs.md):
+ * time, ingested, group (when with_group), stream, message, then severity, trace_id and
+ * span_id (hex) and attrs when the event has them, then event_id. GET /api/v1/logs/events
+ * and GET /api/v1/traces/{id}/logs both answer with it. Cannot fail (libbson aborts on OOM). */
+void owl_logs_event_doc(bson_t *d, const owl_logs_event *e, int with_group);
 extern const owl_route_table owl_servicemap_routes; /* servicemap.c: map, bottlenecks, root cause */
 extern const owl_route_table owl_traces_routes; /* traces.c: span ingest, trace queries */
 extern const owl_route_table owl_xray_routes;   /* xray.c: the X-Ray API (REST-JSON) */

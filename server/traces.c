@@ -366,30 +366,6 @@ static int trace_logs_range(owl_call *call, const uint8_t id[16], int64_t *start
     return rc;
 }
 
-/* One event of a trace's logs as the native logs API writes it, with its group. */
-static void trace_log_doc(bson_t *d, const owl_logs_event *e)
-{
-    char hex[OWL_TRACEID_HEX_SIZE];
-    BSON_APPEND_DATE_TIME(d, "time", e->time_ms);
-    BSON_APPEND_DATE_TIME(d, "ingested", e->ingest_ms);
-    BSON_APPEND_UTF8(d, "group", e->group);
-    BSON_APPEND_UTF8(d, "stream", e->stream);
-    bson_append_utf8(d, "message", 7, e->message, (int)e->message_len);
-    if (e->severity[0])
-        BSON_APPEND_UTF8(d, "severity", e->severity);
-    owl_traceid_to_hex(e->trace_id, hex);
-    BSON_APPEND_UTF8(d, "trace_id", hex);
-    if (!owl_traceid_is_zero(e->span_id, sizeof e->span_id)) {
-        owl_traceid_span_to_hex(e->span_id, hex);
-        BSON_APPEND_UTF8(d, "span_id", hex);
-    }
-    bson_t attrs;
-    if (e->attrs_len && bson_init_static(&attrs, e->attrs, e->attrs_len) &&
-        bson_validate(&attrs, BSON_VALIDATE_NONE, NULL))
-        BSON_APPEND_DOCUMENT(d, "attrs", &attrs);
-    BSON_APPEND_UTF8(d, "event_id", e->event_id);
-}
-
 static int trace_logs(owl_call *call)
 {
     owl_logs_trace_q q = {0};
@@ -438,7 +414,7 @@ static int trace_logs(owl_call *call)
         bson_t d;
         snprintf(key, sizeof key, "%zu", i);
         BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &d);
-        trace_log_doc(&d, &pg.ev[i]);
+        owl_logs_event_doc(&d, &pg.ev[i], 1); /* across groups */
         bson_append_document_end(&arr, &d);
     }
     bson_append_array_end(&out, &arr);
