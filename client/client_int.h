@@ -249,6 +249,15 @@ size_t owl__cut_len(const char *s);
  * trusts that counter, clock_gettime elsewhere). Cannot fail; any thread. */
 uint64_t owl__now_ns(void);
 
+/* What the exporter reads of owld's answers (export.c), reachable for tests/fuzz/
+ * fuzz_client_answer.c. owl__retry_after_ms — a Retry-After value (delay-seconds or an
+ * HTTP-date, value[0..len), not NUL-terminated) in ms from now, 0 for a date past, -1 when
+ * unreadable. owl__rejected_count — the partial-success rejected count of an Export*Service
+ * Response body for signal sig (an enum owl__signal, or OWL__SIG_COUNT for metrics) in
+ * protobuf (json 0) or OTLP/JSON; 0 when absent or unreadable. Neither fails otherwise. */
+int64_t owl__retry_after_ms(const char *value, size_t len);
+uint64_t owl__rejected_count(int sig, int json, const uint8_t *body, size_t n);
+
 /* owl__background_thread — makes the calling thread SCHED_BATCH (export.c): the exporter's
  * and the xray sampler's threads, woken, do not preempt the service's threads on their CPU
  * but run in their fair turn (or on an idle CPU). Failure is ignored: the thread runs as

@@ -6,6 +6,7 @@
  * signal's dropped counter (but those a forked child inherits: the parent's to send). The hot
  * path takes no lock and makes no system call but the one wake-up a batch.size-full queue. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -229,25 +230,36 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+int64_t owl__retry_after_ms(const char *value, size_t len)
+{
+    char v[256];
+    if (len >= sizeof v)
+        return -1;
+    memcpy(v, value, len);
+    v[len] = 0;
+    if (strlen(v) != len)
+        return -1; /* a NUL inside */
+    char *s = v + strspn(v, " \t"), *end;
+    errno = 0;
+    long secs = strtol(s, &end, 10);
+    if (end != s && secs >= 0 && strspn(end, " \t\r\n") == strlen(end))
+        return errno || secs > INT64_MAX / 1000 ? -1 : (int64_t)secs * 1000;
+    time_t at = curl_getdate(s, NULL), now = time(NULL);
+    if (at == -1)
+        return -1;
+    return at > now ? (int64_t)(at - now) * 1000 : 0;
+}
+
 /* Retry-After: delay-seconds or an HTTP-date. */
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     reply *r = ud;
     size_t len = size * n;
     static const char name[] = "retry-after:";
-    if (len > sizeof name - 1 && len < 256 && !strncasecmp(p, name, sizeof name - 1)) {
-        char v[256];
-        memcpy(v, p + sizeof name - 1, len - (sizeof name - 1));
-        v[len - (sizeof name - 1)] = 0;
-        char *s = v + strspn(v, " \t"), *end;
-        long secs = strtol(s, &end, 10);
-        if (end != s && secs >= 0 && strspn(end, " \t\r\n") == strlen(end)) {
-            r->retry_after_ms = (int64_t)secs * 1000;
-        } else {
-            time_t at = curl_getdate(s, NULL);
-            if (at != -1)
-                r->retry_after_ms = at > time(NULL) ? (int64_t)(at - time(NULL)) * 1000 : 0;
-        }
+    if (len > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1)) {
+        int64_t ms = owl__retry_after_ms(p + sizeof name - 1, len - (sizeof name - 1));
+        if (ms >= 0)
+            r->retry_after_ms = ms;
     }
     return len;
 }
@@ -319,6 +331,19 @@ static uint64_t rejected_json(owl__cbuf *b, int sig)
         return 0;
     p += strspn(p, " \t\r\n\"");
     return strtoull(p, NULL, 10);
+}
+
+uint64_t owl__rejected_count(int sig, int json, const uint8_t *body, size_t n)
+{
+    if (sig < 0 || sig > SIG_METRICS)
+        return 0;
+    if (!json)
+        return rejected_pb(body, body + n, 0);
+    owl__cbuf b = {0};
+    owl__cbuf_put(&b, body, n);
+    uint64_t v = rejected_json(&b, sig);
+    owl__cbuf_free(&b);
+    return v;
 }
 
 enum outcome { SENT, RETRY, REFUSED };
