@@ -285,6 +285,15 @@ static uint8_t *fixed64_at(uint8_t *w, uint64_t v)
     return w + 8;
 }
 
+/* A length-delimited field (field < 16) at w, room known; the byte after. */
+static uint8_t *bytes_at(uint8_t *w, unsigned field, const void *p, size_t n)
+{
+    *w++ = (uint8_t)(field << 3 | WT_LEN);
+    w = varint_at(w, n);
+    memcpy(w, p, n);
+    return w + n;
+}
+
 /* The ids, tracestate, name, kind and times of a span (fields 1-8), written through one pointer
  * after one reserve: every span has them, and a write a field was most of the encoder's
  * instructions. The bytes are those pb_bytes / pb_str / pb_uint / pb_fixed would write. */
@@ -294,34 +303,16 @@ static void pb_span_head(owl__cbuf *b, const owl__span_record *r)
     if (reserve(b, 2 + 16 + 2 + 8 + (1 + 10 + ts) + 2 + 8 + (1 + 10 + name) + (1 + 10) + 2 * 9))
         return;
     uint8_t *w = b->p + b->len;
-    *w++ = 1 << 3 | WT_LEN;
-    *w++ = 16;
-    memcpy(w, r->trace_id, 16);
-    w += 16;
-    *w++ = 2 << 3 | WT_LEN;
-    *w++ = 8;
-    memcpy(w, r->span_id, 8);
-    w += 8;
-    if (ts) {
-        *w++ = 3 << 3 | WT_LEN;
-        w = varint_at(w, ts);
-        memcpy(w, r->trace_state, ts);
-        w += ts;
-    }
+    w = bytes_at(w, 1, r->trace_id, 16);
+    w = bytes_at(w, 2, r->span_id, 8);
+    if (ts)
+        w = bytes_at(w, 3, r->trace_state, ts);
     uint64_t parent;
     memcpy(&parent, r->parent_span_id, 8);
-    if (parent) {
-        *w++ = 4 << 3 | WT_LEN;
-        *w++ = 8;
-        memcpy(w, r->parent_span_id, 8);
-        w += 8;
-    }
-    if (name) {
-        *w++ = 5 << 3 | WT_LEN;
-        w = varint_at(w, name);
-        memcpy(w, r->name, name);
-        w += name;
-    }
+    if (parent)
+        w = bytes_at(w, 4, r->parent_span_id, 8);
+    if (name)
+        w = bytes_at(w, 5, r->name, name);
     if (r->kind) {
         *w++ = 6 << 3 | WT_VARINT;
         w = varint_at(w, (uint64_t)r->kind);
