@@ -144,7 +144,9 @@ typedef struct owl__link {
 #define OWL__MAX_LINKS 128  /* a span's links */
 #define OWL__MAX_STR 4096   /* bytes of a string value, cut at a UTF-8 boundary */
 
-/* A sampled span as it ended; everything points into memory the record owns. */
+/* A sampled span as it ended; everything points into memory the record owns. span.c's
+ * record_new sets each field one by one (no memset: a size assertion there catches a new
+ * field). */
 typedef struct owl__span_record {
     uint8_t trace_id[16];
     uint8_t span_id[8];
