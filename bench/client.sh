@@ -240,6 +240,7 @@ report() {
     result "client process CPU a sampled span, every thread, flushes included ($NS spans, median of $RUNS)" "$PROC_owl_on" "$GO_VER (discarding exporter)" "$PROC_go_on" "$(ratio "$PROC_owl_on" "$PROC_go_on")" "ns"
     result "client process CPU a sampled span, every thread, flushes included ($NS spans, median of $RUNS)" "$PROC_owl_on" "$JS_VER (OTLP proto)" "$PROC_js_on" "$(ratio "$PROC_owl_on" "$PROC_js_on")" "ns"
     result "client exported spans/s end to end ($M spans; dropped: libowl $DROP_owl_exp, JS $DROP_js_exp)" "$RATE_owl_exp" "$JS_VER (OTLP proto)" "$RATE_js_exp" "$(calc %.2f "$RATE_owl_exp / $RATE_js_exp")" "spans/s"
+    printf 'NOTE\t%s\n' "client: goals, on the calling thread's own CPU time a span (CLOCK_THREAD_CPUTIME_ID over the timed chunks): unsampled $CPU_owl_off ns (runs: $CPUS_owl_off; goal <= 20: $(goal "$CPU_owl_off" 20)), sampled $CPU_owl_on ns (runs: $CPUS_owl_on; goal <= 100: $(goal "$CPU_owl_on" 100))"
     printf 'NOTE\t%s\n' "client: published span start+end figures (other machines, not measured here): OpenTelemetry Rust SDK 204 ns, Go SDK ~300 ns (BenchmarkStartEndSpan/AlwaysSample, go.opentelemetry.io/otel/sdk/trace), C++ SDK ~1 us, each from its project's own benchmarks as issue 16 quotes them"
 }
 report
