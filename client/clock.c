@@ -114,9 +114,9 @@ static void init_once(void)
     atomic_store_explicit(&ck.mode, M_TSC, memory_order_release); /* mult 0: not scaled yet */
 }
 
-/* Takes a new base and rate when the last is `due` old; by one thread (others keep reading
- * the old scale, or the system clock before the first). A rate outside 0.1-20 ticks a ns,
- * or a counter gone backwards, turns the counter off for the process. */
+/* Takes a new base and rate, by one thread at a time (another finding it busy returns: its
+ * caller reads the system clock); not before CALIBRATE_NS since the last. A rate outside
+ * 0.1-20 ticks a ns, or a counter gone backwards, turns the counter off for the process. */
 static void rescale(void)
 {
     if (atomic_exchange_explicit(&ck.busy, 1, memory_order_acquire))
@@ -165,8 +165,12 @@ static int tsc_now(uint64_t *ns)
     if (d < 0)
         return 0;
     uint64_t since = (uint64_t)(((unsigned __int128)(uint64_t)d * mult) >> 32);
-    if (__builtin_expect(since >= RESCALE_NS, 0))
-        rescale(); /* this reading keeps the old scale: under a second of slew off */
+    if (__builtin_expect(since >= RESCALE_NS, 0)) {
+        /* the scale is stale (after an idle hour, an hour of NTP's slew): a new one, and the
+         * system clock for this reading */
+        rescale();
+        return 0;
+    }
     *ns = bn + since;
     return 1;
 }
