@@ -181,11 +181,26 @@ static void pb_uint(owl__cbuf *b, unsigned field, uint64_t v) /* proto3: 0 is no
     }
 }
 
+/* Writes a little-endian fixed64 at w; the byte after. */
+static uint8_t *fixed64_at(uint8_t *w, uint64_t v)
+{
+    v = htole64(v);
+    memcpy(w, &v, 8);
+    return w + 8;
+}
+
+/* v as 8 little-endian bytes (a packed fixed64 element). */
+static void put_le64(owl__cbuf *b, uint64_t v)
+{
+    uint8_t le[8];
+    fixed64_at(le, v);
+    put(b, le, 8);
+}
+
 static void pb_fixed(owl__cbuf *b, unsigned field, uint64_t v, size_t width)
 {
     uint8_t le[8];
-    for (size_t i = 0; i < width; i++)
-        le[i] = (uint8_t)(v >> (8 * i));
+    fixed64_at(le, v); /* a fixed32 is its first 4 bytes */
     pb_tag(b, field, width == 8 ? WT_I64 : WT_I32);
     put(b, le, width);
 }
@@ -277,14 +292,6 @@ static uint32_t span_flags(const owl__span_record *r)
     return 0x01u | 0x100u | (r->parent_remote ? 0x200u : 0);
 }
 
-/* Writes a little-endian fixed64 at w; the byte after. */
-static uint8_t *fixed64_at(uint8_t *w, uint64_t v)
-{
-    v = htole64(v);
-    memcpy(w, &v, 8);
-    return w + 8;
-}
-
 /* A length-delimited field (field < 16) at w, room known; the byte after. */
 static uint8_t *bytes_at(uint8_t *w, unsigned field, const void *p, size_t n)
 {
@@ -294,12 +301,12 @@ static uint8_t *bytes_at(uint8_t *w, unsigned field, const void *p, size_t n)
     return w + n;
 }
 
-/* The ids, tracestate, name, kind and times of a span (fields 1-8), written through one pointer
- * after one reserve: every span has them, and a write a field was most of the encoder's
- * instructions. The bytes are those pb_bytes / pb_str / pb_uint / pb_fixed would write. */
-static void pb_span_head(owl__cbuf *b, const owl__span_record *r)
+/* The ids, tracestate, name (name: its length), kind and times of a span (fields 1-8),
+ * written through one pointer after one reserve: every span has them, and a write a field was
+ * most of the encoder's instructions. The bytes are those pb_bytes / pb_str / pb_uint / pb_fixed would write. */
+static void pb_span_head(owl__cbuf *b, const owl__span_record *r, size_t name)
 {
-    size_t name = strlen(r->name), ts = r->trace_state ? strlen(r->trace_state) : 0;
+    size_t ts = r->trace_state ? strlen(r->trace_state) : 0;
     if (reserve(b, 2 + 16 + 2 + 8 + (1 + 10 + ts) + 2 + 8 + (1 + 10 + name) + (1 + 10) + 2 * 9))
         return;
     uint8_t *w = b->p + b->len;
@@ -328,10 +335,11 @@ static void pb_span(owl__cbuf *b, const owl__span_record *r)
 {
     /* the length's width guessed so pb_close seldom moves the body: a span with nothing but
      * its head (ids, a short name, times, flags) is under 128 bytes */
-    int small = !r->nattrs && !r->nevents && !r->nlinks && !r->trace_state &&
-                strlen(r->name) < 40 && !r->status_message;
+    size_t name = strlen(r->name);
+    int small = !r->nattrs && !r->nevents && !r->nlinks && !r->trace_state && name < 40 &&
+                !r->status_message;
     size_t guess = small ? 1 : 2, m = pb_open(b, 2, guess);
-    pb_span_head(b, r);
+    pb_span_head(b, r, name);
     pb_attrs(b, 9, r->attrs, r->nattrs);
     pb_uint(b, 10, r->dropped_attrs);
     for (uint32_t i = 0; i < r->nevents; i++) {
@@ -862,21 +870,12 @@ static void pb_hist_point(owl__cbuf *b, const owl__metric_point *p, const double
     pb_fixed(b, 5, dbits(p->sum), 8);
     pb_tag(b, 6, WT_LEN);
     pb_varint(b, 8 * ((uint64_t)n + 1));
-    for (uint32_t i = 0; i <= n; i++) {
-        uint8_t le[8];
-        for (int j = 0; j < 8; j++)
-            le[j] = (uint8_t)(p->buckets[i] >> (8 * j));
-        put(b, le, 8);
-    }
+    for (uint32_t i = 0; i <= n; i++)
+        put_le64(b, p->buckets[i]);
     pb_tag(b, 7, WT_LEN);
     pb_varint(b, 8 * (uint64_t)n);
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t le[8];
-        uint64_t u = dbits(bounds[i]);
-        for (int j = 0; j < 8; j++)
-            le[j] = (uint8_t)(u >> (8 * j));
-        put(b, le, 8);
-    }
+    for (uint32_t i = 0; i < n; i++)
+        put_le64(b, dbits(bounds[i]));
     pb_attrs(b, 9, p->attrs, p->nattrs);
     pb_fixed(b, 11, dbits(p->min), 8);
     pb_fixed(b, 12, dbits(p->max), 8);
