@@ -1503,14 +1503,6 @@ static int native_streams(owl_aws_ctx *ctx, const bson_t *in, bson_t *out)
     return rc == OWL_OK ? OWL_OK : fail(ctx, rc, &e);
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
 void owl_logs_event_doc(bson_t *d, const owl_logs_event *e, int with_group)
 {
     char hex[33];
@@ -1522,11 +1514,11 @@ void owl_logs_event_doc(bson_t *d, const owl_logs_event *e, int with_group)
     bson_append_utf8(d, "message", 7, e->message, (int)e->message_len);
     if (e->severity[0]) /* these four: events that came in over OTLP */
         BSON_APPEND_UTF8(d, "severity", e->severity);
-    if (!all_zero(e->trace_id, sizeof e->trace_id)) {
+    if (!owl_traceid_is_zero(e->trace_id, sizeof e->trace_id)) {
         owl_hex(e->trace_id, sizeof e->trace_id, hex);
         BSON_APPEND_UTF8(d, "trace_id", hex);
     }
-    if (!all_zero(e->span_id, sizeof e->span_id)) {
+    if (!owl_traceid_is_zero(e->span_id, sizeof e->span_id)) {
         owl_hex(e->span_id, sizeof e->span_id, hex);
         BSON_APPEND_UTF8(d, "span_id", hex);
     }
